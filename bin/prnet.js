@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Entry point of the `prnet` command: runs the compiled CLI (built by `npm ci` through the
+// `prepare` script, or by `npm run build`).
+import { main } from '../dist/cli/main.js';
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { console.error(`prnet: ${err instanceof Error ? err.message : String(err)}`); process.exitCode = 70; },
+);

@@ -1,0 +1,117 @@
+/**
+ * Loads @vladmandic/human (BlazeFace + FaceMesh) on the tfjs WebAssembly backend in Node, from the
+ * model files the npm package ships: nothing is downloaded.
+ *
+ * Two quirks of the package are handled here, once:
+ * - its `exports` map is broken for Node, so it is required by file path;
+ * - it loads models with fetch(), and Node's fetch does not read file:// URLs, so a shim serves
+ *   file:// URLs from disk (and passes every other URL to the real fetch).
+ */
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+
+// The package's types are loose; this is the slice of its API the project uses.
+export interface HumanFaceResult {
+  box: [number, number, number, number];
+  score: number;
+  boxScore: number;
+  faceScore: number;
+  /** 468 (or 478 with iris) points: x, y in image pixels; z relative, in units of the 192-px face crop, negative = nearer. */
+  mesh: [number, number, number][];
+  meshRaw: [number, number, number][];
+}
+export interface HumanLike {
+  load(): Promise<void>;
+  detect(input: unknown): Promise<{ face: HumanFaceResult[] }>;
+  tf: {
+    tensor3d(data: Uint8Array | Int32Array, shape: [number, number, number], dtype: 'int32'): { dispose(): void };
+    getBackend(): string;
+  };
+}
+
+export interface HumanOptions {
+  /** Run FaceMesh (468 points) after BlazeFace; off for detection alone. */
+  mesh?: boolean;
+  maxFaces?: number;
+  minConfidence?: number;
+}
+
+let fetchShimInstalled = false;
+
+function installFileFetch(): void {
+  if (fetchShimInstalled) return;
+  fetchShimInstalled = true;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (async (url: string | URL | Request, init?: RequestInit) => {
+    const u = typeof url === 'string' ? url : url instanceof URL ? url.href : url.url;
+    if (u.startsWith('file://')) {
+      const buf = await readFile(fileURLToPath(u));
+      const type = u.endsWith('.json') ? 'application/json' : u.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream';
+      return new Response(buf, { status: 200, headers: { 'content-type': type } });
+    }
+    return realFetch(url, init);
+  }) as typeof fetch;
+}
+
+function packageDir(name: string, probe: string): string {
+  // The packages' exports maps hide their files, so find the package folder through the module
+  // search paths instead of resolving a subpath.
+  for (const base of require.resolve.paths(name) ?? []) {
+    const dir = join(base, name);
+    if (existsSync(join(dir, probe))) return dirname(join(dir, probe));
+  }
+  throw new Error(`cannot find ${name}/${probe}: is the package installed?`);
+}
+
+const cache = new Map<string, Promise<HumanLike>>();
+
+/** A loaded Human instance, created once per option set and reused. */
+export function loadHuman(options: HumanOptions = {}): Promise<HumanLike> {
+  const key = JSON.stringify(options);
+  let p = cache.get(key);
+  if (!p) {
+    p = createHuman(options);
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+async function createHuman(options: HumanOptions): Promise<HumanLike> {
+  installFileFetch();
+  const humanDist = packageDir('@vladmandic/human', 'dist/human.node-wasm.js');
+  const humanModels = join(humanDist, '..', 'models');
+  const wasmDist = packageDir('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm.wasm');
+  const mod = require(join(humanDist, 'human.node-wasm.js')) as { Human: new (config: unknown) => HumanLike };
+  const human = new mod.Human({
+    backend: 'wasm',
+    wasmPath: pathToFileURL(wasmDist).href + '/',
+    modelBasePath: pathToFileURL(humanModels).href + '/',
+    debug: false,
+    cacheSensitivity: 0,
+    face: {
+      enabled: true,
+      detector: { rotation: false, maxDetected: options.maxFaces ?? 20, minConfidence: options.minConfidence ?? 0.3, return: false },
+      mesh: { enabled: options.mesh ?? true },
+      iris: { enabled: false },
+      description: { enabled: false },
+      emotion: { enabled: false },
+      antispoof: { enabled: false },
+      liveness: { enabled: false },
+      attention: { enabled: false },
+    },
+    body: { enabled: false },
+    hand: { enabled: false },
+    object: { enabled: false },
+    gesture: { enabled: false },
+    segmentation: { enabled: false },
+    filter: { enabled: false },
+  });
+  await human.load();
+  return human;
+}

@@ -1,0 +1,42 @@
+/**
+ * The nouns of the data flow (see DESIGN in the README):
+ * image ─detect→ FaceBox ─crop→ CropTransform + 256² crop ─network→ PositionMap ─read-offs→ Face.
+ *
+ * Frames and units, everywhere in the library:
+ * - image pixels: x right, y down, origin at the top-left corner of the top-left pixel's centre
+ *   (pixel (i, j) has its centre at x = i, y = j);
+ * - z: towards the camera, larger = nearer, in the same pixel units as x and y;
+ * - angles in results: degrees.
+ */
+
+/** An 8-bit RGB image, row-major, 3 bytes per pixel, no padding. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** A float RGB image, row-major, 3 floats per pixel (values 0..1 unless stated). */
+export interface FloatImage {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+/** An axis-aligned face box in image pixels, with the detector's confidence (1 for user boxes). */
+export interface FaceBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  score: number;
+}
+
+/**
+ * A PRNet position map: size × size × 3 floats, row-major over the UV layout, each pixel holding
+ * the x, y, z of one surface point. The frame (crop or image) is said by whoever holds one.
+ */
+export interface PositionMap {
+  size: number;
+  data: Float32Array;
+}
