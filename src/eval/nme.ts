@@ -1,0 +1,92 @@
+/**
+ * Normalised mean error of 68 landmarks, the AFLW2000-3D protocol: mean over the points of the
+ * point-to-point distance divided by sqrt(w·h) of the ground-truth landmarks' 2D bounding box.
+ * 2D uses x, y; 3D uses x, y, z after shifting each set to zero-mean z (the z origins of a
+ * prediction and the ground truth are arbitrary). Points are N×3 (or N×2 for 2D) row-major.
+ */
+
+/** sqrt(w·h) of the x, y bounding box of N points with `stride` numbers per point. */
+export function boxSize(points: ArrayLike<number>, stride = 3): number {
+  const n = Math.floor(points.length / stride);
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = points[i * stride] as number;
+    const y = points[i * stride + 1] as number;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  return Math.sqrt((x1 - x0) * (y1 - y0));
+}
+
+function meanZ(points: ArrayLike<number>, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += points[i * 3 + 2] as number;
+  return s / n;
+}
+
+/**
+ * NME of `pred` against `gt` (both N×3 row-major, or N×2 with stride 2 for 2D only).
+ * `dims` 2 uses x, y; 3 uses x, y and z shifted to zero mean per set.
+ * Returns a fraction (multiply by 100 for %).
+ */
+export function nme(pred: ArrayLike<number>, gt: ArrayLike<number>, dims: 2 | 3 = 2, stride: 2 | 3 = 3): number {
+  if (dims === 3 && stride !== 3) throw new Error('3D NME needs N×3 points');
+  const n = Math.floor(gt.length / stride);
+  if (Math.floor(pred.length / stride) !== n) throw new Error(`NME: ${pred.length / stride} predicted points vs ${n} ground-truth points`);
+  const norm = boxSize(gt, stride);
+  if (!(norm > 0)) throw new Error('NME: degenerate ground-truth box');
+  const zp = dims === 3 ? meanZ(pred, n) : 0;
+  const zg = dims === 3 ? meanZ(gt, n) : 0;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (pred[i * stride] as number) - (gt[i * stride] as number);
+    const dy = (pred[i * stride + 1] as number) - (gt[i * stride + 1] as number);
+    const dz = dims === 3 ? ((pred[i * 3 + 2] as number) - zp) - ((gt[i * 3 + 2] as number) - zg) : 0;
+    sum += Math.sqrt(dx * dx + dy * dy + dz * dz);
+  }
+  return sum / n / norm;
+}
+
+export type YawBucket = '0-30' | '30-60' | '60-90';
+
+/** The AFLW2000-3D yaw bucket of |yaw| (radians, e.g. Pose_Para[1]). 90° and beyond count as 60–90. */
+export function yawBucket(yawRadians: number): YawBucket {
+  // The tiny tolerance keeps exact 30° / 60° (after a degree→radian round trip) in the upper bucket.
+  const deg = Math.abs(yawRadians) * 180 / Math.PI + 1e-9;
+  if (deg < 30) return '0-30';
+  if (deg < 60) return '30-60';
+  return '60-90';
+}
+
+export interface NmeSummary {
+  count: number;
+  mean: number;
+  byYaw: Record<YawBucket, { count: number; mean: number }>;
+  /** Mean of the three bucket means over the non-empty buckets (the "balanced" figure). */
+  balanced: number;
+}
+
+/** Mean NME overall and per yaw bucket, from per-image NMEs and yaws (radians). */
+export function summariseNme(values: number[], yawsRadians: number[]): NmeSummary {
+  if (values.length !== yawsRadians.length) throw new Error('summariseNme: values and yaws differ in length');
+  const byYaw: Record<YawBucket, { count: number; mean: number }> = {
+    '0-30': { count: 0, mean: 0 }, '30-60': { count: 0, mean: 0 }, '60-90': { count: 0, mean: 0 },
+  };
+  let sum = 0;
+  values.forEach((v, i) => {
+    sum += v;
+    const b = byYaw[yawBucket(yawsRadians[i] as number)];
+    b.count++;
+    b.mean += v;
+  });
+  const buckets = Object.values(byYaw).filter((b) => b.count > 0);
+  for (const b of buckets) b.mean /= b.count;
+  return {
+    count: values.length,
+    mean: values.length ? sum / values.length : NaN,
+    byYaw,
+    balanced: buckets.length ? buckets.reduce((a, b) => a + b.mean, 0) / buckets.length : NaN,
+  };
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { boxSize, nme, summariseNme, yawBucket } from '../src/eval/nme.js';
+
+// Ground truth: four points spanning a 4 × 9 box → sqrt(w·h) = 6.
+const gt = new Float64Array([
+  0, 0, 10,
+  4, 0, 20,
+  0, 9, 30,
+  4, 9, 40,
+]);
+
+describe('NME', () => {
+  it('normalises by sqrt(w·h) of the ground-truth box', () => {
+    expect(boxSize(gt)).toBe(6);
+  });
+
+  it('is zero for identical points, in 2D and 3D', () => {
+    expect(nme(gt, gt, 2)).toBe(0);
+    expect(nme(gt, gt, 3)).toBe(0);
+  });
+
+  it('2D: a shift of (3, 4) for every point gives 5 / 6', () => {
+    const p = gt.map((v, i) => (i % 3 === 0 ? v + 3 : i % 3 === 1 ? v + 4 : v + 100));
+    expect(nme(p, gt, 2)).toBeCloseTo(5 / 6, 12);
+  });
+
+  it('3D ignores a constant z offset (zero-mean z) but counts z shape', () => {
+    const shifted = gt.map((v, i) => (i % 3 === 2 ? v + 123 : v));
+    expect(nme(shifted, gt, 3)).toBeCloseTo(0, 12);
+    // z of the first point +6, others unchanged: mean z shifts by 1.5; point errors
+    // |6 − 1.5| = 4.5 and three times 1.5 → mean 9 / 4 = 2.25 → NME 2.25 / 6.
+    const bent = Float64Array.from(gt);
+    bent[2] = (bent[2] as number) + 6;
+    expect(nme(bent, gt, 3)).toBeCloseTo(2.25 / 6, 12);
+    // 2D of the same is 0.
+    expect(nme(bent, gt, 2)).toBe(0);
+  });
+
+  it('mixes x, y and z distances: one point off by (1, 2, 2) after z centring', () => {
+    const p = Float64Array.from(gt);
+    // Move point 3 by (1, 2, +8) → z mean shifts +2 → per-point z errors −2, −2, −2, +6.
+    p[9] = 5; p[10] = 11; p[11] = 48;
+    const expected = (2 + 2 + 2 + Math.sqrt(1 + 4 + 36)) / 4 / 6;
+    expect(nme(p, gt, 3)).toBeCloseTo(expected, 12);
+    expect(nme(p, gt, 2)).toBeCloseTo(Math.sqrt(5) / 4 / 6, 12);
+  });
+
+  it('accepts N×2 points for 2D and rejects mismatched counts', () => {
+    const g2 = new Float64Array([0, 0, 4, 0, 0, 9, 4, 9]);
+    const p2 = g2.map((v) => v + 1);
+    expect(nme(p2, g2, 2, 2)).toBeCloseTo(Math.SQRT2 / 6, 12);
+    expect(() => nme(new Float64Array(9), gt)).toThrow();
+  });
+
+  it('buckets yaw at 30° and 60° by absolute value', () => {
+    const d = Math.PI / 180;
+    expect(yawBucket(0)).toBe('0-30');
+    expect(yawBucket(-29.9 * d)).toBe('0-30');
+    expect(yawBucket(30 * d)).toBe('30-60');
+    expect(yawBucket(-59 * d)).toBe('30-60');
+    expect(yawBucket(60 * d)).toBe('60-90');
+    expect(yawBucket(95 * d)).toBe('60-90');
+    const s = summariseNme([0.02, 0.04, 0.06], [0.1, -0.7, 1.2]);
+    expect(s.mean).toBeCloseTo(0.04, 12);
+    expect(s.byYaw['30-60']).toEqual({ count: 1, mean: 0.04 });
+    expect(s.balanced).toBeCloseTo(0.04, 12);
+  });
+});
