@@ -1,0 +1,17 @@
+/**
+ * The resfcn256 network: its one graph definition, weight files and the official-checkpoint import.
+ * `file-node.js`, `tf-bundle.js` and `import-checkpoint.js` use Node's file system; browser code
+ * imports `./resfcn.js` and `./weights.js` directly.
+ */
+export {
+  RESFCN256, BN_EPSILON, BN_SUFFIXES, buildResfcnOnnx, checkConfig, countParameters, decoderLayers, encoderBlocks,
+  resfcnTensorSpecs, samePadding,
+  type BnSuffix, type DecoderLayer, type EncoderBlock, type ResfcnConfig, type TensorRole, type TensorSpec, type WeightMap,
+} from './resfcn.js';
+export {
+  MODEL_FORMAT, MODEL_FORMAT_VERSION, configFromMetadata, createRng, modelMetadata, parseModelFile, randomWeights,
+  serializeModel, validateTensors,
+  type ModelCard, type ModelWeights, type SerializeOptions,
+} from './weights.js';
+export { readModelFile, writeModelFile } from './file-node.js';
+export { encodeModel, ProtoWriter, type OnnxAttribute, type OnnxGraph, type OnnxInitializer, type OnnxModelOptions, type OnnxNode, type OnnxValueInfo } from './onnx.js';

@@ -1,0 +1,216 @@
+/**
+ * Model weight files (docs/model-format.md): a safetensors file with the resfcn tensors and
+ * string metadata. Parsing validates everything against `resfcnTensorSpecs`, so a model that
+ * parses always builds.
+ */
+import { ModelError } from '../errors.js';
+import { asFloat32, f16Tensor, f32Tensor, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { checkConfig, decoderLayers, resfcnTensorSpecs, type ResfcnConfig } from './resfcn.js';
+
+export const MODEL_FORMAT = 'prnet-ts/resfcn';
+export const MODEL_FORMAT_VERSION = '1';
+
+/** Free-text model card fields stored in the file's metadata. */
+export interface ModelCard {
+  name?: string;
+  description?: string;
+  source?: string;
+  license?: string;
+}
+
+export interface ModelWeights {
+  config: ResfcnConfig;
+  /** Float32 tensors by name, ONNX/PyTorch layout, every name of `resfcnTensorSpecs(config)`. */
+  tensors: Map<string, Float32Array>;
+  /** All metadata strings: the config keys (`format`, `version`, `width`, …) and the model card. */
+  metadata: Record<string, string>;
+}
+
+export interface SerializeOptions {
+  /** Storage type: F16 halves the file (the shipped model); F32 is exact. Default F32. */
+  dtype?: 'F16' | 'F32';
+}
+
+/** The metadata strings of a configuration plus a model card. */
+export function modelMetadata(config: ResfcnConfig, card: ModelCard = {}): Record<string, string> {
+  const md: Record<string, string> = {
+    format: MODEL_FORMAT,
+    version: MODEL_FORMAT_VERSION,
+    width: String(config.width),
+    input_size: String(config.inputSize),
+    output_scale: String(config.outputScale),
+  };
+  for (const [k, v] of Object.entries(card)) if (v !== undefined) md[k] = v;
+  return md;
+}
+
+function parseIntStrict(value: string | undefined, key: string, source: string): number {
+  if (value === undefined) throw new ModelError(`metadata is missing "${key}"`, source);
+  if (!/^\d+$/.test(value)) throw new ModelError(`metadata "${key}" must be an integer, got "${value}"`, source);
+  return Number(value);
+}
+
+/** Reads and checks the configuration from a file's metadata. */
+export function configFromMetadata(md: Record<string, string>, source: string): ResfcnConfig {
+  if (md.format !== MODEL_FORMAT) {
+    throw new ModelError(`metadata "format" must be "${MODEL_FORMAT}", got ${md.format === undefined ? 'none' : `"${md.format}"`}`, source);
+  }
+  if (md.version !== MODEL_FORMAT_VERSION) {
+    throw new ModelError(`unsupported format version ${md.version === undefined ? '(none)' : `"${md.version}"`} (this library reads ${MODEL_FORMAT_VERSION})`, source);
+  }
+  const width = parseIntStrict(md.width, 'width', source);
+  const inputSize = parseIntStrict(md.input_size, 'input_size', source);
+  if (md.output_scale === undefined) throw new ModelError('metadata is missing "output_scale"', source);
+  const outputScale = Number(md.output_scale);
+  if (md.output_scale.trim() === '' || !Number.isFinite(outputScale)) {
+    throw new ModelError(`metadata "output_scale" must be a number, got "${md.output_scale}"`, source);
+  }
+  const config = { width, inputSize, outputScale };
+  checkConfig(config, source);
+  return config;
+}
+
+/**
+ * Checks that `tensors` holds exactly the tensors of `config` with the right sizes (and shapes,
+ * when given). Throws ModelError naming `source` and the first offending tensor.
+ */
+export function validateTensors(
+  config: ResfcnConfig,
+  tensors: ReadonlyMap<string, { shape?: number[]; length: number }>,
+  source: string,
+): void {
+  const specs = resfcnTensorSpecs(config);
+  const expected = new Set(specs.map((s) => s.name));
+  for (const s of specs) {
+    const t = tensors.get(s.name);
+    if (!t) throw new ModelError(`missing tensor ${s.name} [${s.shape.join(', ')}] (width ${config.width})`, source);
+    const count = s.shape.reduce((a, b) => a * b, 1);
+    const shapeOk = t.shape ? t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]) : true;
+    if (!shapeOk || t.length !== count) {
+      const got = t.shape ? `[${t.shape.join(', ')}]` : `${t.length} values`;
+      throw new ModelError(`tensor ${s.name} has shape ${got}, expected [${s.shape.join(', ')}] (width ${config.width})`, source);
+    }
+  }
+  for (const name of tensors.keys()) {
+    if (!expected.has(name)) throw new ModelError(`unexpected tensor ${name} (not part of the resfcn graph)`, source);
+  }
+}
+
+/** Parses and validates a model file's bytes. `source` (a path or URL) names the file in errors. */
+export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights {
+  let file;
+  try {
+    file = readSafetensors(bytes);
+  } catch (e) {
+    throw new ModelError(`not a valid model file: ${(e as Error).message}`, source, { cause: e });
+  }
+  const metadata = { ...file.metadata };
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') throw new ModelError(`metadata "${k}" is not a string`, source);
+  }
+  const config = configFromMetadata(metadata, source);
+  const shapes = new Map<string, { shape: number[]; length: number }>();
+  for (const [name, t] of file.tensors) {
+    if (t.dtype !== 'F32' && t.dtype !== 'F16') throw new ModelError(`tensor ${name} has dtype ${t.dtype}, expected F32 or F16`, source);
+    shapes.set(name, { shape: t.shape, length: t.shape.reduce((a, b) => a * b, 1) });
+  }
+  validateTensors(config, shapes, source);
+  const tensors = new Map<string, Float32Array>();
+  for (const s of resfcnTensorSpecs(config)) {
+    const data = asFloat32(file.tensors.get(s.name) as SafeTensor);
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) throw new ModelError(`tensor ${s.name} holds a non-finite value at index ${i}`, source);
+    }
+    if (s.bn === 'running_var') {
+      for (let i = 0; i < data.length; i++) {
+        if (data[i] < 0) throw new ModelError(`tensor ${s.name} holds a negative variance at index ${i}`, source);
+      }
+    }
+    tensors.set(s.name, data);
+  }
+  return { config, tensors, metadata };
+}
+
+/** Serialises weights to the safetensors model format (tensors in spec order). */
+export function serializeModel(weights: ModelWeights, options: SerializeOptions = {}): Uint8Array {
+  const dtype = options.dtype ?? 'F32';
+  const { config } = weights;
+  checkConfig(config);
+  validateTensors(config, weights.tensors, 'model');
+  const entries: [string, SafeTensor][] = resfcnTensorSpecs(config).map((s) => {
+    const data = weights.tensors.get(s.name) as Float32Array;
+    return [s.name, dtype === 'F16' ? f16Tensor(data, s.shape) : f32Tensor(data, s.shape)];
+  });
+  // The config keys always reflect `config`; other metadata (the model card) is kept.
+  const metadata = { ...weights.metadata, ...modelMetadata(config) };
+  return writeSafetensors(entries, metadata);
+}
+
+/**
+ * A small deterministic PRNG (mulberry32) with Box–Muller normals. The same seed gives the same
+ * weights on every platform.
+ */
+export function createRng(seed: number): { uniform(): number; normal(): number } {
+  let s = seed >>> 0;
+  const uniform = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  let spare: number | undefined;
+  const normal = (): number => {
+    if (spare !== undefined) {
+      const v = spare;
+      spare = undefined;
+      return v;
+    }
+    const u = 1 - uniform(); // (0, 1]
+    const v = uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+  return { uniform, normal };
+}
+
+/**
+ * Deterministic random weights for tests and parity checks: He-normal conv kernels
+ * (std = sqrt(2 / fan_in), fan_in = in × kh × kw of the equivalent conv; for a transposed conv
+ * with stride s the fan-in is in × kh × kw / s²), BN gamma ~ 1 ± 0.1, beta ~ ±0.1, running mean
+ * ~ ±0.1 and running variance in [1, 2). The residual sums' BN (bn3) gets a running variance of
+ * about 2 (the sum of two unit-variance branches), so activations stay O(1) through the net and
+ * the output is not saturated.
+ */
+export function randomWeights(config: ResfcnConfig, seed = 1, card: ModelCard = {}): ModelWeights {
+  checkConfig(config);
+  const rng = createRng(seed);
+  const decoderStride = new Map(decoderLayers(config.width).map((d) => [`dec.${d.index}.conv.weight`, d.stride]));
+  const tensors = new Map<string, Float32Array>();
+  for (const s of resfcnTensorSpecs(config)) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (s.role === 'conv' || s.role === 'convTranspose') {
+      const [, , kh, kw] = s.shape;
+      let fanIn: number;
+      if (s.role === 'conv') fanIn = s.shape[1] * kh * kw;
+      else {
+        const st = decoderStride.get(s.name) ?? 1;
+        fanIn = (s.shape[0] * kh * kw) / (st * st);
+      }
+      const std = Math.sqrt(2 / fanIn);
+      for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+    } else {
+      const isSum = /\.bn3\./.test(s.name);
+      for (let i = 0; i < n; i++) {
+        const u = rng.uniform();
+        if (s.bn === 'weight') data[i] = 0.9 + 0.2 * u;
+        else if (s.bn === 'bias' || s.bn === 'running_mean') data[i] = 0.2 * u - 0.1;
+        else data[i] = (isSum ? 2 : 1) + u;
+      }
+    }
+    tensors.set(s.name, data);
+  }
+  return { config: { ...config }, tensors, metadata: modelMetadata(config, { name: `random-w${config.width}-s${config.inputSize}-seed${seed}`, ...card }) };
+}

@@ -1,0 +1,53 @@
+/**
+ * An InferenceBackend over any onnxruntime JavaScript package. onnxruntime-node and
+ * onnxruntime-web share the InferenceSession / Tensor API, so both bindings pass their module here.
+ */
+import { ModelError } from '../errors.js';
+import { buildResfcnOnnx } from '../model/resfcn.js';
+import type { ModelWeights } from '../model/weights.js';
+import { PrnetSession, type InferenceBackend, type SessionOptions } from './session.js';
+
+/** The parts of an onnxruntime module this binding uses. */
+export interface OrtModule {
+  InferenceSession: {
+    create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtInferenceSession>;
+  };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+}
+
+export interface OrtInferenceSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
+  release(): Promise<void>;
+}
+
+/** Builds the ONNX graph from the weights and opens it with the given onnxruntime module. */
+export async function createOrtSession(
+  ort: OrtModule,
+  weights: ModelWeights,
+  options: SessionOptions & { source?: string; extra?: Record<string, unknown> } = {},
+): Promise<PrnetSession> {
+  const graph = buildResfcnOnnx(weights.tensors, weights.config);
+  const sessionOptions: Record<string, unknown> = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    ...(options.threads !== undefined ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    ...options.extra,
+  };
+  let session: OrtInferenceSession;
+  try {
+    session = await ort.InferenceSession.create(graph, sessionOptions);
+  } catch (e) {
+    throw new ModelError(`onnxruntime could not load the network: ${(e as Error).message}`, options.source, { cause: e });
+  }
+  const backend: InferenceBackend = {
+    async run(input, dims) {
+      const tensor = new ort.Tensor('float32', input, dims);
+      const result = await session.run({ input: tensor });
+      const out = result.output;
+      if (!out || !(out.data instanceof Float32Array)) throw new ModelError('the network returned no float32 "output"', options.source);
+      return out.data;
+    },
+    release: () => session.release(),
+  };
+  return new PrnetSession(backend, weights.config);
+}

@@ -1,0 +1,99 @@
+/**
+ * The runtime-agnostic part of inference: a `PrnetSession` wraps one inference backend (an
+ * onnxruntime-node or onnxruntime-web InferenceSession over the emitted resfcn graph) and does the
+ * tensor layout and resampling around it. Bindings live in node.ts and web.ts.
+ *
+ * Sessions are expensive to create (the graph is built from the weights and optimised by
+ * onnxruntime, ~1 s for resfcn256): create one per model and reuse it for every image. Runs on
+ * one session are queued, so a session may be shared by concurrent callers.
+ */
+import { InputError } from '../errors.js';
+import type { ResfcnConfig } from '../model/resfcn.js';
+import type { FloatImage, PositionMap } from '../types.js';
+import { chwToHwc, hwcToChw, resizeSquare } from './resample.js';
+
+/** Side of the crop the pipeline feeds and of the UV layout the position map uses. */
+export const CROP_SIZE = 256;
+
+/** What a binding provides: one forward pass over an NCHW float32 batch. */
+export interface InferenceBackend {
+  /** input: N×3×S×S float32; returns N×3×S×S float32. */
+  run(input: Float32Array, dims: readonly [number, number, number, number]): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Threads for one forward pass (onnxruntime intra-op threads). Default: the runtime's choice. */
+  threads?: number;
+}
+
+export class PrnetSession {
+  readonly config: Readonly<ResfcnConfig>;
+  private readonly backend: InferenceBackend;
+  private queue: Promise<unknown> = Promise.resolve();
+  private released = false;
+
+  constructor(backend: InferenceBackend, config: ResfcnConfig) {
+    this.backend = backend;
+    this.config = Object.freeze({ ...config });
+  }
+
+  /** The network's input side S. */
+  get inputSize(): number {
+    return this.config.inputSize;
+  }
+
+  /**
+   * Raw forward pass: `input` is N×3×S×S (NCHW, RGB 0..1, S = inputSize); returns N×3×S×S
+   * position channels (x, y, z) in crop-pixel units of a 256 crop.
+   */
+  run(input: Float32Array, n: number): Promise<Float32Array> {
+    const S = this.config.inputSize;
+    if (this.released) return Promise.reject(new InputError('the session was released'));
+    if (!Number.isInteger(n) || n < 1) return Promise.reject(new InputError(`batch size must be a positive integer, got ${n}`));
+    if (input.length !== n * 3 * S * S) {
+      return Promise.reject(new InputError(`input has ${input.length} values, expected ${n}×3×${S}×${S} = ${n * 3 * S * S}`));
+    }
+    const result = this.queue.then(() => this.backend.run(input, [n, 3, S, S]));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Position map of one 256×256 crop (HWC RGB floats 0..1): 256×256×3 HWC, crop-pixel units.
+   * A model with a smaller input size sees the crop shrunk (area average) and its map is
+   * upsampled back to 256² (bilinear).
+   */
+  async predict(crop: FloatImage): Promise<PositionMap> {
+    const [map] = await this.predictBatch([crop]);
+    return map;
+  }
+
+  /** Position maps of several crops in one forward pass. */
+  async predictBatch(crops: readonly FloatImage[]): Promise<PositionMap[]> {
+    const S = this.config.inputSize;
+    const plane = S * S;
+    const input = new Float32Array(crops.length * 3 * plane);
+    crops.forEach((crop, i) => {
+      if (crop.width !== CROP_SIZE || crop.height !== CROP_SIZE || crop.data.length !== CROP_SIZE * CROP_SIZE * 3) {
+        throw new InputError(`crop ${i} must be ${CROP_SIZE}×${CROP_SIZE}×3 floats, got ${crop.width}×${crop.height} (${crop.data.length} values)`);
+      }
+      const src = S === CROP_SIZE ? crop.data : resizeSquare(crop.data, CROP_SIZE, S, 3);
+      hwcToChw(src, S, 3, input, i * 3 * plane);
+    });
+    if (crops.length === 0) return [];
+    const output = await this.run(input, crops.length);
+    return crops.map((_, i) => {
+      const hwc = chwToHwc(output, S, 3, i * 3 * plane);
+      return { size: CROP_SIZE, data: S === CROP_SIZE ? hwc : resizeSquare(hwc, S, CROP_SIZE, 3) };
+    });
+  }
+
+  /** Frees the backend's native resources; the session cannot run afterwards. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.queue;
+    await this.backend.release();
+  }
+}

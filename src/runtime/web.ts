@@ -1,0 +1,37 @@
+/**
+ * The browser binding: onnxruntime-web (WebAssembly). Imports no Node module. Where the wasm
+ * files are served from is onnxruntime-web's own setting (`ort.env.wasm.wasmPaths`).
+ */
+import * as ort from 'onnxruntime-web';
+import { ModelError } from '../errors.js';
+import { parseModelFile, type ModelWeights } from '../model/weights.js';
+import { createOrtSession, type OrtModule } from './ort.js';
+import type { PrnetSession, SessionOptions } from './session.js';
+
+/**
+ * Opens an inference session for a model: weights in memory, a model file's bytes, or a URL to
+ * fetch. Create it once and reuse it.
+ */
+export async function createSession(model: ModelWeights | Uint8Array | string | URL, options: SessionOptions = {}): Promise<PrnetSession> {
+  let weights: ModelWeights;
+  let source: string | undefined;
+  if (model instanceof Uint8Array) {
+    source = 'model';
+    weights = parseModelFile(model, source);
+  } else if (typeof model === 'string' || model instanceof URL) {
+    source = String(model);
+    let bytes: Uint8Array;
+    try {
+      const res = await fetch(model);
+      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      throw new ModelError(`cannot fetch the model: ${(e as Error).message}`, source, { cause: e });
+    }
+    weights = parseModelFile(bytes, source);
+  } else {
+    weights = model;
+  }
+  if (options.threads !== undefined) ort.env.wasm.numThreads = options.threads;
+  return createOrtSession(ort as unknown as OrtModule, weights, { source, extra: { executionProviders: ['wasm'] } });
+}
