@@ -1,0 +1,15 @@
+/** The crop module: box → square crop → 256² and back. Pure; shared by Node and the browser. */
+export { CROP_SIZE, applyAffine, cropTransform, invertAffine } from './transform.js';
+export type { Affine, CropSquare, CropTransform } from './transform.js';
+export {
+  BOX_RULES,
+  LANDMARK_CROP_FACTOR,
+  cropFromBox,
+  cropFromLandmarks,
+  cropFromUserBox,
+  pointsBounds,
+  squareFromBox,
+  squareFromLandmarks,
+} from './rules.js';
+export type { BoxKind, BoxToCropRule, Points } from './rules.js';
+export { uncropPoint, uncropPositionMap, warpCrop } from './warp.js';

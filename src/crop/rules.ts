@@ -1,0 +1,108 @@
+/**
+ * Where to crop: from a detector's box, from 68 landmarks, or from a box the user gives.
+ *
+ * The reference is the original PRNet's rule for 68 landmarks (used on AFLW2000-3D and in
+ * training): centre = centre of the landmarks' bounding box, side = 1.6 × the mean of its width
+ * and height. A detector's box is turned into a crop that matches that reference on average:
+ *   size = (w + h) / 2
+ *   centre = (x + w/2 + dx·size, y + h/2 + dy·size), side = k·size
+ * with (dx, dy, k) per detector, measured on ground-truth faces (docs/detectors.md; the numbers
+ * come from scripts/compare-detectors.ts). For dlib's frontal-face detector the original's own
+ * rule is kept: dx = 0, dy = 0.14, k = 1.58.
+ */
+import type { FaceBox } from '../types.js';
+import { CROP_SIZE, cropTransform, type CropSquare, type CropTransform } from './transform.js';
+
+/** Whose box it is: each detector frames a face differently. */
+export type BoxKind = 'dlib' | 'blazeface' | 'blazeface-mesh' | 'ssd-mobilenet' | 'tiny-face';
+
+/** Shift (in units of the box's mean side) and scale from a box to the 68-landmark crop square. */
+export interface BoxToCropRule {
+  dx: number;
+  dy: number;
+  k: number;
+}
+
+/** The side of the 68-landmark crop, in mean sides of the landmarks' bounding box (original PRNet). */
+export const LANDMARK_CROP_FACTOR = 1.6;
+
+/**
+ * Box → crop rules. 'dlib' is the original PRNet's; the others were measured against the
+ * 68-landmark rule on AFLW2000-3D and iBUG faces by scripts/compare-detectors.ts (medians).
+ */
+export const BOX_RULES: Readonly<Record<BoxKind, BoxToCropRule>> = {
+  dlib: { dx: 0, dy: 0.14, k: 1.58 },
+  blazeface: { dx: 0, dy: 0, k: 1.6 },
+  'blazeface-mesh': { dx: 0, dy: 0, k: 1.6 },
+  'ssd-mobilenet': { dx: 0, dy: 0, k: 1.6 },
+  'tiny-face': { dx: 0, dy: 0, k: 1.6 },
+};
+
+/** The crop square for a box of the given kind. */
+export function squareFromBox(box: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, kind: BoxKind): CropSquare {
+  const rule = BOX_RULES[kind];
+  const size = (box.width + box.height) / 2;
+  return {
+    cx: box.x + box.width / 2 + rule.dx * size,
+    cy: box.y + box.height / 2 + rule.dy * size,
+    side: rule.k * size,
+  };
+}
+
+/** The crop for a detector's box (see BOX_RULES for the kinds). */
+export function cropFromBox(box: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, kind: BoxKind, size = CROP_SIZE): CropTransform {
+  return cropTransform(squareFromBox(box, kind), size);
+}
+
+/**
+ * The crop for a box the user gives (the CLI's `--box x,y,w,h`, image pixels): treated like a
+ * dlib detector box, i.e. a box around the face from the brows to the chin, as the original did
+ * for any box. The crop is then 1.58 × the box's mean side, centred 0.14 × that mean side below
+ * the box's centre.
+ */
+export function cropFromUserBox(x: number, y: number, width: number, height: number, size = CROP_SIZE): CropTransform {
+  if (!(width > 0) || !(height > 0)) throw new RangeError(`invalid box: ${width} × ${height}`);
+  return cropFromBox({ x, y, width, height }, 'dlib', size);
+}
+
+/** Points as [x, y] (or [x, y, z]) pairs, or a flat array with `stride` numbers per point. */
+export type Points = ArrayLike<number> | ReadonlyArray<ArrayLike<number>>;
+
+/** Bounding box of points: [left, top, right, bottom]. */
+export function pointsBounds(points: Points, stride = 2): [number, number, number, number] {
+  let l = Infinity;
+  let t = Infinity;
+  let r = -Infinity;
+  let b = -Infinity;
+  const visit = (x: number, y: number): void => {
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+    if (x < l) l = x;
+    if (x > r) r = x;
+    if (y < t) t = y;
+    if (y > b) b = y;
+  };
+  const n = points.length;
+  if (n > 0 && typeof points[0] !== 'number') {
+    for (const p of points as ReadonlyArray<ArrayLike<number>>) visit(p[0], p[1]);
+  } else {
+    const flat = points as ArrayLike<number>;
+    for (let i = 0; i + 1 < n; i += stride) visit(flat[i], flat[i + 1]);
+  }
+  if (!(r >= l) || !(b >= t)) throw new RangeError('no finite points');
+  return [l, t, r, b];
+}
+
+/**
+ * The original PRNet's crop square for landmarks (68 points, or any set): centre of their
+ * bounding box, side 1.6 × the box's mean side. A flat array holds `stride` numbers per point
+ * (2 for x, y; 3 for x, y, z).
+ */
+export function squareFromLandmarks(points: Points, stride = 2): CropSquare {
+  const [l, t, r, b] = pointsBounds(points, stride);
+  return { cx: (l + r) / 2, cy: (t + b) / 2, side: LANDMARK_CROP_FACTOR * ((r - l) + (b - t)) / 2 };
+}
+
+/** The crop for landmarks (tracking from the previous frame; ground-truth boxes). */
+export function cropFromLandmarks(points: Points, stride = 2, size = CROP_SIZE): CropTransform {
+  return cropTransform(squareFromLandmarks(points, stride), size);
+}
