@@ -1,0 +1,202 @@
+/**
+ * Labels the project's photo sets with the two teachers (FaceMesh, 3DDFA_V2) into
+ * <cache>/labels/<set>/ (cache: $PRNET_CACHE or ~/.cache/prnet-ts). Resumable: a rerun skips
+ * photos already labelled or dropped.
+ *
+ *   npx tsx scripts/label.ts [--set eval|utkface|misc|all] [--limit N] [--workers K]
+ *                            [--every N] [--out DIR] [--shared DIR] [--summary]
+ *
+ * Sets (read from the shared folder, $PRNET_SHARED or ../shared): eval = eval/aflw2000-3d and
+ * eval/portraits images; utkface = every 2nd file of faces/utkface sorted by name (--every);
+ * misc = faces/misc. `all` (default) runs eval, utkface, misc in that order.
+ * --workers K runs K processes, each taking every K-th photo into its own part (default 1: the
+ * machine's cores are shared). --summary prints the kept/dropped counts of the folders and exits.
+ */
+import { fork } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { labelPhotos, type LabelProgress } from '../src/data/label.js';
+import { labelsDir, readLabels } from '../src/data/labels-file.js';
+import { sharedDir } from '../src/data/tddfa.js';
+
+const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|tiff?|ppm)$/i;
+export const SETS = ['eval', 'utkface', 'misc'] as const;
+export type SetName = (typeof SETS)[number];
+
+interface Args {
+  sets: SetName[];
+  limit?: number;
+  workers: number;
+  every: number;
+  out?: string;
+  shared: string;
+  part?: number;
+  summary: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { sets: [...SETS], workers: 1, every: 2, shared: sharedDir(), summary: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = (): string => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    const int = (): number => {
+      const s = v();
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${k}: not a whole number: ${s}`);
+      return n;
+    };
+    if (k === '--set') {
+      const s = v();
+      if (s === 'all') a.sets = [...SETS];
+      else {
+        const list = s.split(',');
+        for (const x of list) if (!(SETS as readonly string[]).includes(x)) throw new Error(`--set: unknown set ${x} (eval, utkface, misc, all)`);
+        a.sets = list as SetName[];
+      }
+    } else if (k === '--limit') a.limit = int();
+    else if (k === '--workers') a.workers = Math.max(1, int());
+    else if (k === '--every') a.every = Math.max(1, int());
+    else if (k === '--out') a.out = v();
+    else if (k === '--shared') a.shared = v();
+    else if (k === '--part') a.part = int();
+    else if (k === '--summary') a.summary = true;
+    else if (k === '--help' || k === '-h') {
+      process.stdout.write('usage: npx tsx scripts/label.ts [--set eval|utkface|misc|all] [--limit N] [--workers K] [--every N] [--out DIR] [--shared DIR] [--summary]\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${k}`);
+  }
+  return a;
+}
+
+function images(dir: string): string[] {
+  return readdirSync(dir).filter((n) => IMAGE_EXT.test(n)).sort().map((n) => join(dir, n));
+}
+
+/** The photo list of a set, in labelling order. */
+export function setFiles(set: SetName, shared: string, every = 2): string[] {
+  if (set === 'eval') return [...images(join(shared, 'eval', 'aflw2000-3d')), ...images(join(shared, 'eval', 'portraits'))];
+  if (set === 'utkface') return images(join(shared, 'faces', 'utkface')).filter((_, i) => i % every === 0);
+  return images(join(shared, 'faces', 'misc'));
+}
+
+function outDir(a: Args, set: SetName): string {
+  return a.out ? join(a.out, set) : labelsDir(set);
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}
+
+/** Merges the progress of several workers. */
+function merge(ps: LabelProgress[]): LabelProgress {
+  const m: LabelProgress = { done: 0, total: 0, skipped: 0, kept: 0, dropped: 0, reasons: {}, msFaceMesh: 0, msTddfa: 0, msTotal: 0, elapsedS: 0 };
+  for (const p of ps) {
+    m.done += p.done; m.total += p.total; m.skipped += p.skipped; m.kept += p.kept; m.dropped += p.dropped;
+    for (const [r, n] of Object.entries(p.reasons)) m.reasons[r] = (m.reasons[r] ?? 0) + n;
+    m.msFaceMesh += p.msFaceMesh * p.done; m.msTddfa += p.msTddfa * p.kept; m.msTotal += p.msTotal * p.done;
+    m.elapsedS = Math.max(m.elapsedS, p.elapsedS);
+  }
+  m.msFaceMesh /= Math.max(1, m.done); m.msTddfa /= Math.max(1, m.kept); m.msTotal /= Math.max(1, m.done);
+  return m;
+}
+
+class Bar {
+  private lastPrint = 0;
+  private readonly tty = process.stderr.isTTY;
+  constructor(private readonly label: string) {}
+  update(p: LabelProgress, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastPrint < (this.tty ? 250 : 15000)) return;
+    this.lastPrint = now;
+    const rate = p.elapsedS > 0 ? p.done / p.elapsedS : 0;
+    const eta = rate > 0 ? (p.total - p.done) / rate : Infinity;
+    const w = 24;
+    const fill = p.total ? Math.round((w * p.done) / p.total) : w;
+    const line = `[${this.label}] [${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${p.done}/${p.total} (+${p.skipped} done before)`
+      + ` kept ${p.kept} dropped ${p.dropped} | ${rate.toFixed(1)}/s ETA ${fmtTime(eta)}`
+      + ` | ms: facemesh ${p.msFaceMesh.toFixed(0)} 3ddfa ${p.msTddfa.toFixed(1)} total ${p.msTotal.toFixed(0)}`;
+    process.stderr.write(this.tty ? `\r${line}\x1b[K` : `${new Date().toISOString()} ${line}\n`);
+  }
+  end(p: LabelProgress): void {
+    this.update(p, true);
+    if (this.tty) process.stderr.write('\n');
+  }
+}
+
+function printSummary(set: string, dir: string): void {
+  const s = readLabels(dir);
+  const reasons: Record<string, number> = {};
+  for (const e of s.entries) if (!e.ok) reasons[e.reason ?? '?'] = (reasons[e.reason ?? '?'] ?? 0) + 1;
+  const dropped = s.entries.length - s.records.length;
+  process.stderr.write(`${set}: ${s.entries.length} photos in ${dir}: kept ${s.records.length}, dropped ${dropped}`
+    + (dropped ? ` (${Object.entries(reasons).map(([r, n]) => `${r} ${n}`).join(', ')})` : '') + '\n');
+}
+
+async function runWorker(a: Args, set: SetName, part: number, stride: number, onProgress: (p: LabelProgress) => void): Promise<LabelProgress> {
+  return labelPhotos({
+    files: setFiles(set, a.shared, a.every),
+    out: outDir(a, set),
+    root: a.shared,
+    shared: a.shared,
+    part,
+    stride,
+    offset: part,
+    limit: a.limit === undefined ? undefined : Math.ceil(a.limit / stride),
+    onProgress,
+  });
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  if (a.summary) {
+    for (const set of a.sets) printSummary(set, outDir(a, set));
+    return;
+  }
+  // A forked worker: label its share, report progress to the parent.
+  if (a.part !== undefined && process.send) {
+    for (const set of a.sets) {
+      let last = 0;
+      const p = await runWorker(a, set, a.part, a.workers, (q) => {
+        if (Date.now() - last > 1000) { last = Date.now(); process.send!({ set, p: q }); }
+      });
+      process.send({ set, p, end: true });
+    }
+    return;
+  }
+  process.stderr.write(`labelling ${a.sets.join(', ')} with ${a.workers} worker(s); shared ${a.shared}\n`);
+  for (const set of a.sets) {
+    const bar = new Bar(set);
+    let final: LabelProgress;
+    if (a.workers === 1) {
+      final = await runWorker(a, set, 0, 1, (p) => bar.update(p));
+    } else {
+      const latest: LabelProgress[] = [];
+      const self = fileURLToPath(import.meta.url);
+      const setArgs = ['--set', set, '--workers', String(a.workers), '--every', String(a.every), '--shared', a.shared,
+        ...(a.limit !== undefined ? ['--limit', String(a.limit)] : []), ...(a.out ? ['--out', a.out] : [])];
+      await Promise.all(Array.from({ length: a.workers }, (_, k) => new Promise<void>((res, rej) => {
+        const child = fork(self, [...setArgs, '--part', String(k)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        child.on('message', (m: { p: LabelProgress }) => { latest[k] = m.p; bar.update(merge(latest.filter(Boolean))); });
+        child.on('exit', (code) => (code === 0 ? res() : rej(new Error(`worker ${k} exited with code ${code}`))));
+        child.on('error', rej);
+      })));
+      final = merge(latest.filter(Boolean));
+    }
+    bar.end(final);
+    printSummary(set, outDir(a, set));
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`label: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}
