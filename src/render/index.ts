@@ -1,0 +1,33 @@
+/**
+ * render: the z-buffer rasteriser and what is built on it — depth images, visibility, colour
+ * and texture rendering, texture warps, overlays and Poisson blending. Pure functions over typed
+ * arrays and RgbImage; no files.
+ */
+export {
+  rasterize,
+  createRaster,
+  clearRaster,
+  interpolate,
+  coverageMask,
+  renderDepth,
+  depthToGrey,
+  vertexVisibility,
+  renderColors,
+  type Raster,
+  type GreyImage,
+  type VertexArray,
+  type TriangleArray,
+} from './rasterize.js';
+export { uvTexture, texelVisibility, gatherVertices, textureColors, renderTexture, type UvTexture } from './texture.js';
+export {
+  drawLandmarks,
+  drawPoseBox,
+  drawMesh,
+  uniqueEdges,
+  defaultThickness,
+  type Color,
+  type LandmarkStyle,
+  type PoseBoxStyle,
+  type MeshStyle,
+} from './overlay.js';
+export { poissonBlend, type PoissonOptions } from './blend.js';

@@ -1,0 +1,285 @@
+/**
+ * Overlays drawn on a copy of an RgbImage: landmarks, a pose box, a mesh wireframe.
+ *
+ * Shapes are first painted into a coverage mask (Bresenham lines stamped with a disc for
+ * thickness, filled discs for points), then the mask is composited once in one colour with one
+ * alpha, so overlapping strokes do not darken each other. Coordinates are image pixels
+ * (x right, y down, pixel centres at integers); points off the image are clipped.
+ * Default sizes scale with the image: about 1 pixel per 256–400 pixels of its shorter side.
+ */
+import type { RgbImage } from '../types.js';
+import type { TriangleArray, VertexArray } from './rasterize.js';
+
+/** An RGB colour, 0..255 per channel. */
+export type Color = readonly [number, number, number];
+
+export interface LandmarkStyle {
+  /** Point colour (default red, as in the original demo). */
+  color?: Color;
+  /** Point radius in pixels (default scales with the image). */
+  radius?: number;
+  /** Draw the 68-point contours: jaw, brows, nose, eyes and lips (default true). */
+  lines?: boolean;
+  /** Contour colour (default white, as in the original demo). */
+  lineColor?: Color;
+  /** Contour thickness in pixels (default scales with the image). */
+  thickness?: number;
+  /** Numbers per point in `points`: 2 (x, y) or 3 (x, y, z); default from the length (68 points). */
+  dims?: 2 | 3;
+}
+
+export interface PoseBoxStyle {
+  color?: Color;
+  thickness?: number;
+  /** Landmarks (68 points): the box is centred on the mean of the jaw and brows (points 0–26), as in the original demo. */
+  landmarks?: ArrayLike<number>;
+  /** Numbers per landmark (2 or 3); default from the length. */
+  dims?: 2 | 3;
+  /** Half-size of the box's rear square, canonical-face units (default 90). */
+  rearSize?: number;
+  /** Half-size of the front square (default 105). */
+  frontSize?: number;
+  /** Depth of the front square, towards the camera (default 110). */
+  frontDepth?: number;
+}
+
+export interface MeshStyle {
+  color?: Color;
+  /** Opacity of the wireframe, 0..1 (default 0.5). */
+  alpha?: number;
+  thickness?: number;
+}
+
+/** Where each 68-point contour ends (the last index of jaw, brows, nose bridge, nose, eyes, lips). */
+const CONTOUR_ENDS = new Set([16, 21, 26, 30, 35, 41, 47, 59, 67]);
+/** Closed contours: eyes and lips, [first, last]. */
+const CLOSED_CONTOURS: ReadonlyArray<readonly [number, number]> = [[36, 41], [42, 47], [48, 59], [60, 67]];
+
+/** Default stroke thickness for an image: 1 pixel up to 400² , then growing with the image. */
+export function defaultThickness(image: { width: number; height: number }, pixelsPerUnit = 400): number {
+  return Math.max(1, Math.round(Math.min(image.width, image.height) / pixelsPerUnit));
+}
+
+/**
+ * Draws 68 (or any number of) landmarks as filled discs, with the 68-point contours as lines in
+ * the original demo's style (it drew consecutive points joined within each part; eyes and lips
+ * are closed here).
+ */
+export function drawLandmarks(image: RgbImage, points: ArrayLike<number>, style: LandmarkStyle = {}): RgbImage {
+  const dims = style.dims ?? inferDims(points.length);
+  const count = Math.floor(points.length / dims);
+  const out = copyImage(image);
+  const { width, height } = image;
+  const radius = style.radius ?? Math.max(1, Math.round(Math.min(width, height) / 224));
+  if ((style.lines ?? true) && count === 68) {
+    const mask = new Uint8Array(width * height);
+    const t = style.thickness ?? defaultThickness(image);
+    for (let i = 0; i < 67; i++) {
+      if (CONTOUR_ENDS.has(i)) continue;
+      line(mask, width, height, points[i * dims], points[i * dims + 1], points[(i + 1) * dims], points[(i + 1) * dims + 1], t);
+    }
+    for (const [a, b] of CLOSED_CONTOURS) {
+      line(mask, width, height, points[b * dims], points[b * dims + 1], points[a * dims], points[a * dims + 1], t);
+    }
+    composite(out, mask, style.lineColor ?? [255, 255, 255], 1);
+  }
+  const mask = new Uint8Array(width * height);
+  for (let i = 0; i < count; i++) disc(mask, width, height, points[i * dims], points[i * dims + 1], radius);
+  composite(out, mask, style.color ?? [255, 0, 0], 1);
+  return out;
+}
+
+/**
+ * Draws the head pose as a projected 3D box (the original demo's plot_pose_box): a rear square
+ * at depth 0 and a larger front square nearer the camera, joined at the corners. A box corner X
+ * (canonical frame: x right, y down, z towards the camera) lands at scale·R·X + t, R row-major 3×3.
+ */
+export function drawPoseBox(
+  image: RgbImage,
+  rotation: ArrayLike<number>,
+  scale: number,
+  translation: ArrayLike<number>,
+  style: PoseBoxStyle = {},
+): RgbImage {
+  const rear = style.rearSize ?? 90;
+  const front = style.frontSize ?? 105;
+  const depth = style.frontDepth ?? 110;
+  const corners = [
+    [-rear, -rear, 0], [-rear, rear, 0], [rear, rear, 0], [rear, -rear, 0],
+    [-front, -front, depth], [-front, front, depth], [front, front, depth], [front, -front, depth],
+  ];
+  const px = new Float64Array(8);
+  const py = new Float64Array(8);
+  const R = rotation;
+  for (let k = 0; k < 8; k++) {
+    const [X, Y, Z] = corners[k];
+    px[k] = scale * (R[0] * X + R[1] * Y + R[2] * Z) + translation[0];
+    py[k] = scale * (R[3] * X + R[4] * Y + R[5] * Z) + translation[1];
+  }
+  if (style.landmarks) {
+    const lm = style.landmarks;
+    const dims = style.dims ?? inferDims(lm.length);
+    const n = Math.min(27, Math.floor(lm.length / dims));
+    let mx = 0, my = 0;
+    for (let i = 0; i < n; i++) { mx += lm[i * dims]; my += lm[i * dims + 1]; }
+    mx /= n; my /= n;
+    const rx = (px[0] + px[1] + px[2] + px[3]) / 4;
+    const ry = (py[0] + py[1] + py[2] + py[3]) / 4;
+    for (let k = 0; k < 8; k++) { px[k] += mx - rx; py[k] += my - ry; }
+  }
+  const { width, height } = image;
+  const mask = new Uint8Array(width * height);
+  const t = style.thickness ?? Math.max(1, Math.round(Math.min(width, height) / 225));
+  for (let k = 0; k < 4; k++) {
+    const k1 = (k + 1) % 4;
+    line(mask, width, height, px[k], py[k], px[k1], py[k1], t);
+    line(mask, width, height, px[k + 4], py[k + 4], px[k1 + 4], py[k1 + 4], t);
+    line(mask, width, height, px[k], py[k], px[k + 4], py[k + 4], t);
+  }
+  const out = copyImage(image);
+  composite(out, mask, style.color ?? [0, 255, 0], 1);
+  return out;
+}
+
+/**
+ * Draws a mesh's wireframe (vertices N×3 or N×2 by `dims`, image pixels; triangles T×3). Each
+ * edge is drawn once, even when two triangles share it.
+ */
+export function drawMesh(
+  image: RgbImage,
+  vertices: VertexArray,
+  triangles: TriangleArray,
+  style: MeshStyle & { dims?: 2 | 3 } = {},
+): RgbImage {
+  const dims = style.dims ?? 3;
+  const nv = Math.floor(vertices.length / dims);
+  const edges = uniqueEdges(triangles, nv);
+  const { width, height } = image;
+  const mask = new Uint8Array(width * height);
+  const t = style.thickness ?? defaultThickness(image, 800);
+  for (let e = 0; e < edges.length; e += 2) {
+    const a = edges[e] * dims, b = edges[e + 1] * dims;
+    line(mask, width, height, vertices[a], vertices[a + 1], vertices[b], vertices[b + 1], t);
+  }
+  const out = copyImage(image);
+  composite(out, mask, style.color ?? [255, 255, 255], style.alpha ?? 0.5);
+  return out;
+}
+
+/** The distinct edges of a triangle list as pairs (a < b), sorted; indices outside [0, nv) are dropped. */
+export function uniqueEdges(triangles: TriangleArray, nv: number): Uint32Array {
+  const nt = Math.floor(triangles.length / 3);
+  const keys = new Float64Array(nt * 3);
+  let m = 0;
+  for (let t = 0; t < nt; t++) {
+    for (let k = 0; k < 3; k++) {
+      const a = triangles[3 * t + k], b = triangles[3 * t + ((k + 1) % 3)];
+      if (a < 0 || b < 0 || a >= nv || b >= nv || a === b) continue;
+      keys[m++] = a < b ? a * nv + b : b * nv + a;
+    }
+  }
+  const sorted = keys.subarray(0, m).sort();
+  const out = new Uint32Array(2 * m);
+  let n = 0;
+  let prev = -1;
+  for (let i = 0; i < m; i++) {
+    const key = sorted[i];
+    if (key === prev) continue;
+    prev = key;
+    const a = Math.floor(key / nv);
+    out[n++] = a;
+    out[n++] = key - a * nv;
+  }
+  return out.slice(0, n);
+}
+
+function inferDims(length: number): 2 | 3 {
+  if (length === 68 * 2) return 2;
+  if (length === 68 * 3) return 3;
+  if (length % 3 === 0 && length % 2 !== 0) return 3;
+  return 2;
+}
+
+function copyImage(image: RgbImage): RgbImage {
+  return { width: image.width, height: image.height, data: new Uint8Array(image.data) };
+}
+
+/** Blends `color` into the image where the mask is set. */
+function composite(image: RgbImage, mask: Uint8Array, color: Color, alpha: number): void {
+  const a = alpha < 0 ? 0 : alpha > 1 ? 1 : alpha;
+  const d = image.data;
+  const r = color[0] * a, g = color[1] * a, b = color[2] * a, k = 1 - a;
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    const o = 3 * i;
+    d[o] = Math.round(d[o] * k + r);
+    d[o + 1] = Math.round(d[o + 1] * k + g);
+    d[o + 2] = Math.round(d[o + 2] * k + b);
+  }
+}
+
+/** A filled disc: pixels whose centre is within radius + 0.5 of (cx, cy). */
+function disc(mask: Uint8Array, w: number, h: number, cx: number, cy: number, radius: number): void {
+  if (!(Number.isFinite(cx) && Number.isFinite(cy))) return;
+  const r = Math.max(0, radius) + 0.5;
+  const r2 = r * r;
+  const x0 = Math.max(0, Math.ceil(cx - r)), x1 = Math.min(w - 1, Math.floor(cx + r));
+  const y0 = Math.max(0, Math.ceil(cy - r)), y1 = Math.min(h - 1, Math.floor(cy + r));
+  for (let y = y0; y <= y1; y++) {
+    const dy = y - cy;
+    for (let x = x0; x <= x1; x++) {
+      const dx = x - cx;
+      if (dx * dx + dy * dy <= r2) mask[y * w + x] = 1;
+    }
+  }
+}
+
+const CLIP_P = new Float64Array(4);
+const CLIP_Q = new Float64Array(4);
+
+/**
+ * A line of the given thickness: Bresenham between the rounded endpoints, after clipping the
+ * segment to the image (grown by the pen's radius), each step stamped with a square pen for
+ * thickness 2–3 and a disc above.
+ */
+function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb: number, yb: number, thickness: number): void {
+  if (!(Number.isFinite(xa) && Number.isFinite(ya) && Number.isFinite(xb) && Number.isFinite(yb))) return;
+  const pen = Math.max(1, Math.round(thickness));
+  const lo = -(pen >> 1) - 1;
+  // Liang–Barsky clip to [lo, w − 1 − lo] × [lo, h − 1 − lo].
+  let t0 = 0, t1 = 1;
+  const dx = xb - xa, dy = yb - ya;
+  const p = CLIP_P, q = CLIP_Q;
+  p[0] = -dx; p[1] = dx; p[2] = -dy; p[3] = dy;
+  q[0] = xa - lo; q[1] = w - 1 - lo - xa; q[2] = ya - lo; q[3] = h - 1 - lo - ya;
+  for (let k = 0; k < 4; k++) {
+    if (p[k] === 0) {
+      if (q[k] < 0) return;
+    } else {
+      const r = q[k] / p[k];
+      if (p[k] < 0) { if (r > t1) return; if (r > t0) t0 = r; } else { if (r < t0) return; if (r < t1) t1 = r; }
+    }
+  }
+  let x = Math.round(xa + t0 * dx), y = Math.round(ya + t0 * dy);
+  const x1 = Math.round(xa + t1 * dx), y1 = Math.round(ya + t1 * dy);
+  const sx = x < x1 ? 1 : -1, sy = y < y1 ? 1 : -1;
+  const adx = Math.abs(x1 - x), ady = -Math.abs(y1 - y);
+  let err = adx + ady;
+  const half = (pen - 1) / 2;
+  while (true) {
+    if (pen === 1) {
+      if (x >= 0 && y >= 0 && x < w && y < h) mask[y * w + x] = 1;
+    } else if (pen <= 3) {
+      const a = Math.floor(half), b = pen - 1 - a;
+      for (let yy = Math.max(0, y - a); yy <= Math.min(h - 1, y + b); yy++) {
+        for (let xx = Math.max(0, x - a); xx <= Math.min(w - 1, x + b); xx++) mask[yy * w + xx] = 1;
+      }
+    } else {
+      disc(mask, w, h, x, y, half);
+    }
+    if (x === x1 && y === y1) break;
+    const e2 = 2 * err;
+    if (e2 >= ady) { err += ady; x += sx; }
+    if (e2 <= adx) { err += adx; y += sy; }
+  }
+}
