@@ -1,0 +1,111 @@
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeImageFile } from '../src/io/image-node.js';
+import { detectFaceMesh, facemesh68, pointsBox } from '../src/data/facemesh.js';
+import { cropFromLandmarks, runTddfa, sharedDir } from '../src/data/tddfa.js';
+import { innerDisagreement, labelImage, labelPhotos } from '../src/data/label.js';
+import { doneFiles, LabelsWriter, readLabels, type LabelRecord } from '../src/data/labels-file.js';
+
+const shared = sharedDir();
+const photos = [
+  join(shared, 'eval', 'aflw2000-3d', 'image00050.jpg'),
+  join(shared, 'faces', 'utkface', '100_0_0_20170112213500903.jpg.chip.jpg'),
+  join(shared, 'faces', 'utkface', '26_0_0_20170117172613381.jpg.chip.jpg'),
+];
+const tmp = mkdtempSync(join(tmpdir(), 'prnet-label-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('teachers on real photos', () => {
+  for (const file of photos) {
+    it(`FaceMesh finds 468 points inside ${file.split('/').pop()} and 3DDFA_V2 agrees on the inner 68`, async () => {
+      const image = await decodeImageFile(file);
+      const faces = await detectFaceMesh(image, { pad: 50, minScore: 0.5 });
+      expect(faces.length).toBeGreaterThan(0);
+      const f = faces[0];
+      expect(f.points.length).toBe(468 * 3);
+      for (let i = 0; i < 468; i++) {
+        expect(f.points[3 * i]).toBeGreaterThanOrEqual(-1);
+        expect(f.points[3 * i]).toBeLessThanOrEqual(image.width);
+        expect(f.points[3 * i + 1]).toBeGreaterThanOrEqual(-1);
+        expect(f.points[3 * i + 1]).toBeLessThanOrEqual(image.height);
+        expect(Number.isFinite(f.points[3 * i + 2])).toBe(true);
+      }
+      // z towards the camera: the nose tip (vertex 4) is nearer than the face's outline (vertex 234).
+      expect(f.points[3 * 4 + 2]).toBeGreaterThan(f.points[3 * 234 + 2]);
+      const fm68 = facemesh68(f.points);
+      const td = await runTddfa(image, cropFromLandmarks(fm68));
+      expect(td.length).toBe(68 * 3);
+      expect(innerDisagreement(td, fm68)).toBeLessThan(0.08);
+      // 3DDFA_V2's z: nose tip (30) nearer than the jaw corner (0), in pixels of the same scale.
+      expect(td[3 * 30 + 2]).toBeGreaterThan(td[3 * 0 + 2]);
+      const box = pointsBox(fm68);
+      expect(td[3 * 30 + 2] - td[3 * 0 + 2]).toBeLessThan(Math.max(box.width, box.height));
+    });
+  }
+});
+
+describe('labels file', () => {
+  it('round-trips records and entries (write, read back equal)', async () => {
+    const dir = join(tmp, 'roundtrip');
+    const image = await decodeImageFile(photos[0]);
+    const r = await labelImage(image);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const w = new LabelsWriter(dir, 0);
+    w.append({ file: 'a.jpg', ok: false, reason: 'no-face', w: 10, h: 10 });
+    w.append({ file: 'b.jpg', ok: true, w: image.width, h: image.height }, r.record);
+    w.close();
+    const set = readLabels(dir);
+    expect(set.entries.map((e) => [e.file, e.ok, e.reason])).toEqual([['a.jpg', false, 'no-face'], ['b.jpg', true, undefined]]);
+    expect(set.records.length).toBe(1);
+    const back = set.records[0];
+    const want: LabelRecord = { ...r.record, line: 1 };
+    expect(back.file).toBe('b.jpg');
+    for (const k of ['width', 'height', 'cropSide', 'faceCount', 'line'] as const) expect(back[k]).toBe(want[k]);
+    for (const k of ['score', 'boxScore', 'faceScore', 'disagreement'] as const) expect(back[k]).toBeCloseTo(want[k], 6);
+    expect(back.box.x).toBeCloseTo(want.box.x, 4);
+    expect(back.crop.side).toBeCloseTo(want.crop.side, 4);
+    expect(Array.from(back.facemesh)).toEqual(Array.from(Float32Array.from(want.facemesh)));
+    expect(Array.from(back.tddfa)).toEqual(Array.from(want.tddfa));
+    expect(Array.from(back.params)).toEqual(Array.from(want.params));
+  });
+
+  it('repairs a torn tail left by a killed run', () => {
+    const dir = join(tmp, 'torn');
+    const rec = {
+      width: 1, height: 1, box: { x: 0, y: 0, width: 1, height: 1 }, cropSide: 1, score: 1, boxScore: 1, faceScore: 1,
+      crop: { cx: 0, cy: 0, side: 1 }, faceCount: 1, disagreement: 0,
+      facemesh: new Float32Array(1404), tddfa: new Float32Array(204), params: new Float32Array(62),
+    };
+    const w = new LabelsWriter(dir, 0);
+    w.append({ file: 'a.jpg', ok: true }, rec);
+    w.close();
+    appendFileSync(join(dir, 'part-0.bin'), Buffer.alloc(100)); // half a record
+    appendFileSync(join(dir, 'part-0.jsonl'), '{"file":"b.jpg","ok":tr'); // half a line
+    const w2 = new LabelsWriter(dir, 0);
+    expect([w2.records, w2.lines]).toEqual([1, 1]);
+    w2.append({ file: 'c.jpg', ok: true }, rec);
+    w2.close();
+    const set = readLabels(dir);
+    expect(set.entries.map((e) => e.file)).toEqual(['a.jpg', 'c.jpg']);
+    expect(set.records.map((r) => r.line)).toEqual([0, 1]);
+  });
+
+  it('resuming skips photos already done, kept or dropped', async () => {
+    const dir = join(tmp, 'resume');
+    const files = [...photos, join(tmp, 'not-an-image.jpg')];
+    appendFileSync(files[3], 'garbage');
+    const first = await labelPhotos({ files: files.slice(0, 2).concat(files[3]), out: dir, root: shared });
+    expect(first.done).toBe(3);
+    expect(first.reasons['decode-error']).toBe(1);
+    const second = await labelPhotos({ files, out: dir, root: shared });
+    expect(second.skipped).toBe(3);
+    expect(second.done).toBe(1);
+    const set = readLabels(dir);
+    expect(set.entries.length).toBe(4);
+    expect(new Set(set.entries.map((e) => e.file)).size).toBe(4);
+    expect(doneFiles(dir).has('eval/aflw2000-3d/image00050.jpg')).toBe(true);
+  });
+});
