@@ -1,0 +1,155 @@
+/**
+ * glTF 2.0 binary (GLB) writer: one scene, one node, one mesh with one triangle primitive.
+ *
+ * Attributes: POSITION (float VEC3, model frame — see mesh.ts — with the min/max glTF requires),
+ * NORMAL (optional, float VEC3), COLOR_0 (optional, float VEC3, linear: the sRGB vertex colours
+ * are decoded, as glTF specifies), TEXCOORD_0 (optional, float VEC2, u right, v down) with an
+ * embedded PNG as the material's baseColorTexture. Indices are UNSIGNED_INT. Every bufferView
+ * starts on a 4-byte boundary; the JSON chunk is padded with spaces, the BIN chunk with zeros.
+ * The material is unlit-looking PBR (metallic 0, roughness 1) and double-sided, since the face is
+ * an open surface.
+ */
+import { InputError } from '../errors.js';
+import { checkMesh, toModelFrame, vertexNormals, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+
+export interface GlbMesh {
+  /** Image-frame vertices N×3 (converted to the model frame). */
+  vertices: Vertices;
+  /** Triangles T×3, counter-clockwise seen from the front in a y-up frame. */
+  triangles: Triangles;
+  /** Per-vertex sRGB colours N×3, 0..1. */
+  colors?: ArrayLike<number>;
+  /** Per-vertex texture coordinates N×2 (u right, v down, 0..1); needed with texturePng. */
+  uv?: ArrayLike<number>;
+  /** PNG bytes of the texture (e.g. the UV texture encoded by encodePng). */
+  texturePng?: Uint8Array;
+}
+
+export interface GlbOptions extends FrameOptions {
+  /** Write vertex normals (default true). */
+  normals?: boolean;
+  /** Mesh and node name (default "face"). */
+  name?: string;
+}
+
+const FLOAT = 5126;
+const UNSIGNED_INT = 5125;
+const ARRAY_BUFFER = 34962;
+const ELEMENT_ARRAY_BUFFER = 34963;
+const LINEAR = 9729;
+const CLAMP_TO_EDGE = 33071;
+const GLB_MAGIC = 0x46546c67; // "glTF"
+const CHUNK_JSON = 0x4e4f534a; // "JSON"
+const CHUNK_BIN = 0x004e4942; // "BIN\0"
+
+/** The GLB bytes of a mesh. */
+export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
+  const { vertices, triangles, colors, uv, texturePng } = mesh;
+  const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 } });
+  if (nv === 0 || triangles.length === 0) throw new InputError('an empty mesh cannot be written as glTF');
+  if (texturePng && !uv) throw new InputError('a texture needs uv coordinates');
+  if (texturePng && !isPng(texturePng)) throw new InputError('texture is not a PNG');
+  const name = options.name ?? 'face';
+
+  const positions = toModelFrame(vertices, options);
+  const parts: Uint8Array[] = [];
+  const bufferViews: Record<string, unknown>[] = [];
+  const accessors: Record<string, unknown>[] = [];
+  let byteLength = 0;
+  const addView = (bytes: Uint8Array, target?: number): number => {
+    const view: Record<string, unknown> = { buffer: 0, byteOffset: byteLength, byteLength: bytes.byteLength };
+    if (target !== undefined) view.target = target;
+    bufferViews.push(view);
+    parts.push(bytes);
+    byteLength += bytes.byteLength;
+    const pad = (4 - (byteLength % 4)) % 4;
+    if (pad) { parts.push(new Uint8Array(pad)); byteLength += pad; }
+    return bufferViews.length - 1;
+  };
+  const addAccessor = (data: Float32Array | Uint32Array, type: 'SCALAR' | 'VEC2' | 'VEC3', target: number, minMax = false): number => {
+    const view = addView(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), target);
+    const width = type === 'SCALAR' ? 1 : type === 'VEC2' ? 2 : 3;
+    const accessor: Record<string, unknown> = {
+      bufferView: view,
+      byteOffset: 0,
+      componentType: data instanceof Float32Array ? FLOAT : UNSIGNED_INT,
+      count: data.length / width,
+      type,
+    };
+    if (minMax) {
+      const min = new Array<number>(width).fill(Infinity);
+      const max = new Array<number>(width).fill(-Infinity);
+      for (let i = 0; i < data.length; i += width) {
+        for (let k = 0; k < width; k++) {
+          const v = data[i + k];
+          if (v < min[k]) min[k] = v;
+          if (v > max[k]) max[k] = v;
+        }
+      }
+      accessor.min = min;
+      accessor.max = max;
+    }
+    accessors.push(accessor);
+    return accessors.length - 1;
+  };
+
+  const attributes: Record<string, number> = {};
+  attributes.POSITION = addAccessor(positions, 'VEC3', ARRAY_BUFFER, true);
+  if (options.normals ?? true) attributes.NORMAL = addAccessor(vertexNormals(positions, triangles), 'VEC3', ARRAY_BUFFER);
+  if (colors) {
+    const lin = new Float32Array(nv * 3);
+    for (let i = 0; i < lin.length; i++) lin[i] = srgbToLinear(colors[i]);
+    attributes.COLOR_0 = addAccessor(lin, 'VEC3', ARRAY_BUFFER);
+  }
+  if (uv) attributes.TEXCOORD_0 = addAccessor(Float32Array.from(uv), 'VEC2', ARRAY_BUFFER);
+  const indices = addAccessor(Uint32Array.from(triangles), 'SCALAR', ELEMENT_ARRAY_BUFFER, true);
+
+  const pbr: Record<string, unknown> = { baseColorFactor: [1, 1, 1, 1], metallicFactor: 0, roughnessFactor: 1 };
+  const gltf: Record<string, unknown> = {
+    asset: { version: '2.0', generator: 'prnet-ts' },
+    scene: 0,
+    scenes: [{ nodes: [0] }],
+    nodes: [{ mesh: 0, name }],
+    meshes: [{ name, primitives: [{ attributes, indices, material: 0, mode: 4 }] }],
+    materials: [{ name, pbrMetallicRoughness: pbr, doubleSided: true }],
+    accessors,
+    bufferViews,
+  };
+  if (texturePng) {
+    const imageView = addView(texturePng);
+    gltf.images = [{ bufferView: imageView, mimeType: 'image/png' }];
+    gltf.samplers = [{ magFilter: LINEAR, minFilter: LINEAR, wrapS: CLAMP_TO_EDGE, wrapT: CLAMP_TO_EDGE }];
+    gltf.textures = [{ source: 0, sampler: 0 }];
+    pbr.baseColorTexture = { index: 0, texCoord: 0 };
+  }
+  gltf.buffers = [{ byteLength }];
+
+  const jsonRaw = new TextEncoder().encode(JSON.stringify(gltf));
+  const jsonLength = (jsonRaw.byteLength + 3) & ~3;
+  const total = 12 + 8 + jsonLength + 8 + byteLength;
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, GLB_MAGIC, true);
+  dv.setUint32(4, 2, true);
+  dv.setUint32(8, total, true);
+  dv.setUint32(12, jsonLength, true);
+  dv.setUint32(16, CHUNK_JSON, true);
+  out.set(jsonRaw, 20);
+  out.fill(0x20, 20 + jsonRaw.byteLength, 20 + jsonLength);
+  let o = 20 + jsonLength;
+  dv.setUint32(o, byteLength, true);
+  dv.setUint32(o + 4, CHUNK_BIN, true);
+  o += 8;
+  for (const part of parts) { out.set(part, o); o += part.byteLength; }
+  return out;
+}
+
+/** sRGB-encoded 0..1 → linear 0..1 (clamped; NaN → 0). */
+export function srgbToLinear(c: number): number {
+  const x = c > 0 ? (c < 1 ? c : 1) : 0;
+  return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+}
+
+function isPng(b: Uint8Array): boolean {
+  return b.length > 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a;
+}

@@ -1,0 +1,87 @@
+/**
+ * PLY writer: binary little-endian (default) or ASCII. Vertices carry float x, y, z (model frame,
+ * see mesh.ts), optionally float nx, ny, nz and uchar red, green, blue; faces are
+ * `list uchar int vertex_indices`, counter-clockwise = front.
+ */
+import { checkMesh, toByte, toModelFrame, vertexNormals, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { fmt } from './obj.js';
+
+export interface PlyOptions extends FrameOptions {
+  /** "binary" (binary_little_endian 1.0, default) or "ascii". */
+  format?: 'binary' | 'ascii';
+  /** Write per-vertex normals (default false). */
+  normals?: boolean;
+  /** A comment line for the header. */
+  comment?: string;
+}
+
+/** PLY bytes of a mesh with optional per-vertex colours (N×3, 0..1). */
+export function writePly(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: PlyOptions = {}): Uint8Array {
+  const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
+  const nt = triangles.length / 3;
+  const p = toModelFrame(vertices, options);
+  const normals = options.normals ? vertexNormals(p, triangles) : undefined;
+  const ascii = options.format === 'ascii';
+  const head = [
+    'ply',
+    `format ${ascii ? 'ascii' : 'binary_little_endian'} 1.0`,
+    'comment prnet-ts: x right, y up, z towards the viewer, pixel units',
+    ...(options.comment ? options.comment.split('\n').map((l) => `comment ${l}`) : []),
+    `element vertex ${nv}`,
+    'property float x',
+    'property float y',
+    'property float z',
+    ...(normals ? ['property float nx', 'property float ny', 'property float nz'] : []),
+    ...(colors ? ['property uchar red', 'property uchar green', 'property uchar blue'] : []),
+    `element face ${nt}`,
+    'property list uchar int vertex_indices',
+    'end_header',
+    '',
+  ].join('\n');
+
+  if (ascii) {
+    const lines: string[] = [head.slice(0, -1)];
+    for (let i = 0; i < nv; i++) {
+      let s = `${fmt(p[3 * i], 4)} ${fmt(p[3 * i + 1], 4)} ${fmt(p[3 * i + 2], 4)}`;
+      if (normals) s += ` ${fmt(normals[3 * i], 5)} ${fmt(normals[3 * i + 1], 5)} ${fmt(normals[3 * i + 2], 5)}`;
+      if (colors) s += ` ${toByte(colors[3 * i])} ${toByte(colors[3 * i + 1])} ${toByte(colors[3 * i + 2])}`;
+      lines.push(s);
+    }
+    for (let t = 0; t < triangles.length; t += 3) lines.push(`3 ${triangles[t]} ${triangles[t + 1]} ${triangles[t + 2]}`);
+    lines.push('');
+    return new TextEncoder().encode(lines.join('\n'));
+  }
+
+  const headBytes = new TextEncoder().encode(head);
+  const vsize = 12 + (normals ? 12 : 0) + (colors ? 3 : 0);
+  const out = new Uint8Array(headBytes.length + nv * vsize + nt * 13);
+  out.set(headBytes, 0);
+  const view = new DataView(out.buffer);
+  let o = headBytes.length;
+  for (let i = 0; i < nv; i++) {
+    view.setFloat32(o, p[3 * i], true);
+    view.setFloat32(o + 4, p[3 * i + 1], true);
+    view.setFloat32(o + 8, p[3 * i + 2], true);
+    o += 12;
+    if (normals) {
+      view.setFloat32(o, normals[3 * i], true);
+      view.setFloat32(o + 4, normals[3 * i + 1], true);
+      view.setFloat32(o + 8, normals[3 * i + 2], true);
+      o += 12;
+    }
+    if (colors) {
+      out[o] = toByte(colors[3 * i]);
+      out[o + 1] = toByte(colors[3 * i + 1]);
+      out[o + 2] = toByte(colors[3 * i + 2]);
+      o += 3;
+    }
+  }
+  for (let t = 0; t < triangles.length; t += 3) {
+    out[o] = 3;
+    view.setInt32(o + 1, triangles[t], true);
+    view.setInt32(o + 5, triangles[t + 1], true);
+    view.setInt32(o + 9, triangles[t + 2], true);
+    o += 13;
+  }
+  return out;
+}
