@@ -15,3 +15,11 @@ export {
 } from './weights.js';
 export { readModelFile, writeModelFile } from './file-node.js';
 export { encodeModel, ProtoWriter, type OnnxAttribute, type OnnxGraph, type OnnxInitializer, type OnnxModelOptions, type OnnxNode, type OnnxValueInfo } from './onnx.js';
+export {
+  crc32c, maskCrc, unmaskCrc, parseBundleIndex, readTable, bundleDataPath, ProtoReader, TF_DTYPES, DT_FLOAT, TABLE_MAGIC,
+  type BundleEntry, type BundleHeader, type BundleIndex,
+} from './tf-bundle.js';
+export {
+  importCheckpoint, checkpointNameMap, isOptimizerVariable, tfShapeOf, transposeKernel, OFFICIAL_CARD,
+  type ImportOptions,
+} from './import-checkpoint.js';
