@@ -1,0 +1,218 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../src/errors.js';
+import { roundNumber, toJson, uvFromFaceIndex, writeGlb, writeObj, writeObjTextured, writePly } from '../src/export/index.js';
+import { encodePng } from '../src/io/image-node.js';
+
+// A unit quad in image pixels (y down): v0 top-left, v1 top-right, v2 bottom-left, v3 bottom-right,
+// triangles counter-clockwise seen from the front once y points up.
+const H = 100;
+const vertices = new Float32Array([10, 20, 5, 30, 20, 5, 10, 40, 7, 30, 40, 7]);
+const triangles = new Int32Array([0, 2, 1, 1, 2, 3]);
+const colors = new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1, 0.5, 0.5, 0.5]);
+
+function parseObj(text: string) {
+  const v: number[][] = [];
+  const vt: number[][] = [];
+  const f: string[][] = [];
+  const other: string[] = [];
+  for (const line of text.split('\n')) {
+    const parts = line.trim().split(/\s+/);
+    if (parts[0] === 'v') v.push(parts.slice(1).map(Number));
+    else if (parts[0] === 'vt') vt.push(parts.slice(1).map(Number));
+    else if (parts[0] === 'f') f.push(parts.slice(1));
+    else if (parts[0] && parts[0] !== '#') other.push(line);
+  }
+  return { v, vt, f, other };
+}
+
+describe('OBJ', () => {
+  it('writes vertex colours and 1-based faces in the y-up frame', () => {
+    const { v, vt, f } = parseObj(writeObj(vertices, triangles, colors, { imageHeight: H }));
+    expect(v.length).toBe(4);
+    expect(vt.length).toBe(0);
+    expect(f).toEqual([['1', '3', '2'], ['2', '3', '4']]);
+    expect(v[0]).toEqual([10, 79, 5, 1, 0, 0]);
+    expect(v[3]).toEqual([30, 59, 7, 0.5, 0.5, 0.5]);
+  });
+
+  it('writes positions only without colours, and y = −y without an image height', () => {
+    const { v } = parseObj(writeObj(vertices, triangles));
+    expect(v[1]).toEqual([30, -20, 5]);
+  });
+
+  it('writes texture coordinates, material library and v/vt faces', () => {
+    const uv = new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]);
+    const { obj, mtl } = writeObjTextured(vertices, triangles, uv, { imageHeight: H, mtlFile: 'a.mtl', textureFile: 'a.png' });
+    const { v, vt, f, other } = parseObj(obj);
+    expect(v.length).toBe(4);
+    expect(vt).toEqual([[0, 1], [1, 1], [0, 0], [1, 0]]);
+    expect(f[0]).toEqual(['1/1', '3/3', '2/2']);
+    expect(other).toContain('mtllib a.mtl');
+    expect(other).toContain('usemtl face');
+    expect(mtl).toContain('newmtl face');
+    expect(mtl).toContain('map_Kd a.png');
+  });
+
+  it('rejects non-finite vertices and out-of-range indices', () => {
+    expect(() => writeObj(new Float32Array([0, 0, NaN]), new Int32Array([0, 0, 0]))).toThrow(InputError);
+    expect(() => writeObj(vertices, new Int32Array([0, 1, 4]))).toThrow(/vertex 4/);
+    expect(() => writeObj(vertices, triangles, new Float32Array(3))).toThrow(InputError);
+  });
+});
+
+function parsePly(bytes: Uint8Array) {
+  const end = Buffer.from(bytes).indexOf('end_header\n') + 'end_header\n'.length;
+  const header = new TextDecoder().decode(bytes.subarray(0, end)).split('\n');
+  return { header, body: bytes.subarray(end) };
+}
+
+describe('PLY', () => {
+  it('writes binary little-endian vertices, colours and faces', () => {
+    const bytes = writePly(vertices, triangles, colors, { imageHeight: H });
+    const { header, body } = parsePly(bytes);
+    expect(header[0]).toBe('ply');
+    expect(header).toContain('format binary_little_endian 1.0');
+    expect(header).toContain('element vertex 4');
+    expect(header).toContain('element face 2');
+    expect(header).toContain('property uchar red');
+    expect(header).toContain('property list uchar int vertex_indices');
+    expect(body.byteLength).toBe(4 * 15 + 2 * 13);
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    expect([dv.getFloat32(0, true), dv.getFloat32(4, true), dv.getFloat32(8, true)]).toEqual([10, 79, 5]);
+    expect([body[12], body[13], body[14]]).toEqual([255, 0, 0]);
+    expect([body[57], body[58], body[59]]).toEqual([128, 128, 128]);
+    const f = 60;
+    expect(body[f]).toBe(3);
+    expect([dv.getInt32(f + 1, true), dv.getInt32(f + 5, true), dv.getInt32(f + 9, true)]).toEqual([0, 2, 1]);
+    expect([dv.getInt32(f + 14, true), dv.getInt32(f + 18, true), dv.getInt32(f + 22, true)]).toEqual([1, 2, 3]);
+  });
+
+  it('writes ASCII with normals facing the viewer', () => {
+    const text = new TextDecoder().decode(writePly(vertices, triangles, colors, { format: 'ascii', normals: true, imageHeight: H }));
+    const { header } = parsePly(new TextEncoder().encode(text));
+    expect(header).toContain('format ascii 1.0');
+    const rows = text.slice(text.indexOf('end_header\n') + 11).trim().split('\n').map((l) => l.split(' ').map(Number));
+    expect(rows.length).toBe(6);
+    expect(rows[0].slice(0, 3)).toEqual([10, 79, 5]);
+    expect(rows[0][5]).toBeGreaterThan(0.9); // nz > 0: counter-clockwise = front after the y flip
+    expect(rows[0].slice(6)).toEqual([255, 0, 0]);
+    expect(rows[4]).toEqual([3, 0, 2, 1]);
+  });
+});
+
+interface Gltf {
+  asset: { version: string };
+  accessors: { bufferView: number; byteOffset?: number; componentType: number; count: number; type: string; min?: number[]; max?: number[] }[];
+  bufferViews: { buffer: number; byteOffset: number; byteLength: number; target?: number }[];
+  buffers: { byteLength: number }[];
+  meshes: { primitives: { attributes: Record<string, number>; indices: number; material: number }[] }[];
+  materials: { pbrMetallicRoughness: { baseColorTexture?: { index: number } } }[];
+  images?: { bufferView: number; mimeType: string }[];
+  textures?: { source: number }[];
+}
+
+function parseGlb(bytes: Uint8Array) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  expect(dv.getUint32(0, true)).toBe(0x46546c67);
+  expect(dv.getUint32(4, true)).toBe(2);
+  expect(dv.getUint32(8, true)).toBe(bytes.byteLength);
+  const jsonLength = dv.getUint32(12, true);
+  expect(dv.getUint32(16, true)).toBe(0x4e4f534a);
+  expect(jsonLength % 4).toBe(0);
+  const jsonBytes = bytes.subarray(20, 20 + jsonLength);
+  const text = new TextDecoder().decode(jsonBytes);
+  expect(text.trimEnd().endsWith('}')).toBe(true);
+  expect(/^ *$/.test(text.slice(text.lastIndexOf('}') + 1))).toBe(true); // padded with spaces
+  const gltf = JSON.parse(text) as Gltf;
+  const binStart = 20 + jsonLength;
+  const binLength = dv.getUint32(binStart, true);
+  expect(dv.getUint32(binStart + 4, true)).toBe(0x004e4942);
+  expect(binLength % 4).toBe(0);
+  expect(binStart + 8 + binLength).toBe(bytes.byteLength);
+  const bin = bytes.subarray(binStart + 8, binStart + 8 + binLength);
+  expect(gltf.buffers[0].byteLength).toBe(binLength);
+  for (const view of gltf.bufferViews) {
+    expect(view.byteOffset % 4).toBe(0);
+    expect(view.byteOffset + view.byteLength).toBeLessThanOrEqual(binLength);
+  }
+  const read = (accessorIndex: number): Float32Array | Uint32Array => {
+    const a = gltf.accessors[accessorIndex];
+    const view = gltf.bufferViews[a.bufferView];
+    const width = { SCALAR: 1, VEC2: 2, VEC3: 3 }[a.type] ?? 0;
+    const start = bin.byteOffset + view.byteOffset + (a.byteOffset ?? 0);
+    expect(start % 4).toBe(0);
+    expect((a.byteOffset ?? 0) + a.count * width * 4).toBeLessThanOrEqual(view.byteLength);
+    const buf = bin.buffer.slice(start, start + a.count * width * 4);
+    return a.componentType === 5126 ? new Float32Array(buf) : new Uint32Array(buf);
+  };
+  return { gltf, bin, read };
+}
+
+describe('GLB', () => {
+  it('writes a valid binary glTF with positions (min/max), normals, colours and indices', () => {
+    const { gltf, bin, read } = parseGlb(writeGlb({ vertices, triangles, colors }, { imageHeight: H }));
+    expect(gltf.asset.version).toBe('2.0');
+    const prim = gltf.meshes[0].primitives[0];
+    const pos = gltf.accessors[prim.attributes.POSITION];
+    expect(pos.count).toBe(4);
+    expect(pos.componentType).toBe(5126);
+    expect(pos.min).toEqual([10, 59, 5]);
+    expect(pos.max).toEqual([30, 79, 7]);
+    expect(Array.from(read(prim.attributes.POSITION).slice(0, 3))).toEqual([10, 79, 5]);
+    const normals = read(prim.attributes.NORMAL);
+    for (let i = 0; i < 4; i++) expect(normals[3 * i + 2]).toBeGreaterThan(0.9);
+    const col = read(prim.attributes.COLOR_0);
+    expect(gltf.accessors[prim.attributes.COLOR_0].count).toBe(4);
+    expect(col[0]).toBe(1);
+    expect(col[9]).toBeCloseTo(0.214, 3); // sRGB 0.5 decoded to linear
+    const idxAcc = gltf.accessors[prim.indices];
+    expect(idxAcc.componentType).toBe(5125);
+    expect(idxAcc.count).toBe(6);
+    const idx = read(prim.indices);
+    expect(Array.from(idx)).toEqual([0, 2, 1, 1, 2, 3]);
+    expect(Math.max(...idx)).toBeLessThan(pos.count);
+    expect(gltf.bufferViews[gltf.accessors[prim.indices].bufferView].target).toBe(34963);
+    // Padding of the BIN chunk is zeros.
+    const lastView = gltf.bufferViews[gltf.bufferViews.length - 1];
+    expect(bin.subarray(lastView.byteOffset + lastView.byteLength).every((b) => b === 0)).toBe(true);
+  });
+
+  it('embeds a PNG texture with texture coordinates, padding the image view to 4 bytes', async () => {
+    const png = new Uint8Array(await encodePng(new Uint8Array([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9, 1, 2, 3]), 5, 1));
+    const uv = uvFromFaceIndex(new Int32Array([0, 255, 65280, 65535]));
+    const { gltf, bin, read } = parseGlb(writeGlb({ vertices, triangles, uv, texturePng: png }, { normals: false }));
+    const prim = gltf.meshes[0].primitives[0];
+    expect(prim.attributes.NORMAL).toBeUndefined();
+    expect(prim.attributes.COLOR_0).toBeUndefined();
+    const tc = read(prim.attributes.TEXCOORD_0);
+    expect(tc[0]).toBeCloseTo(0.5 / 256, 6);
+    expect(tc[2]).toBeCloseTo(255.5 / 256, 6);
+    expect(tc[5]).toBeCloseTo(255.5 / 256, 6);
+    expect(gltf.images?.[0].mimeType).toBe('image/png');
+    const view = gltf.bufferViews[gltf.images![0].bufferView];
+    expect(view.byteLength).toBe(png.byteLength);
+    expect(bin.subarray(view.byteOffset, view.byteOffset + view.byteLength)).toEqual(png);
+    expect(gltf.materials[prim.material].pbrMetallicRoughness.baseColorTexture?.index).toBe(0);
+    expect(gltf.textures?.[0].source).toBe(0);
+  });
+
+  it('rejects a texture without uv, non-PNG bytes and an empty mesh', () => {
+    expect(() => writeGlb({ vertices, triangles, texturePng: new Uint8Array(16) })).toThrow(InputError);
+    expect(() => writeGlb({ vertices, triangles, uv: new Float32Array(8), texturePng: new Uint8Array(16) })).toThrow(/PNG/);
+    expect(() => writeGlb({ vertices: new Float32Array(0), triangles: new Int32Array(0) })).toThrow(InputError);
+  });
+});
+
+describe('JSON', () => {
+  it('rounds numbers to 3 decimals and never writes NaN', () => {
+    expect(roundNumber(1.23456)).toBe(1.235);
+    expect(roundNumber(-0.0001)).toBe(0);
+    expect(Object.is(roundNumber(-0.0001), -0)).toBe(false);
+    expect(roundNumber(NaN)).toBeNull();
+    expect(roundNumber(Infinity)).toBeNull();
+    const text = toJson({ a: 1 / 3, b: [NaN, 2.00049], c: new Float32Array([0.1, 0.25]), d: 'x' });
+    expect(text.endsWith('\n')).toBe(true);
+    expect(JSON.parse(text)).toEqual({ a: 0.333, b: [null, 2], c: [0.1, 0.25], d: 'x' });
+    expect(text).not.toContain('NaN');
+  });
+});
