@@ -1,0 +1,188 @@
+/**
+ * Head pose from dense vertices: a similarity fit of the canonical face onto the vertices.
+ *
+ * Frames: vertices and canonical face in image pixels (x right, y down, z towards the camera);
+ * the canonical face is pose zero (frontal, upright).
+ *
+ * Angle convention (the same as AFLW2000-3D / 300W-LP's Pose_Para = [pitch, yaw, roll, …] in
+ * radians, here in degrees; checked on AFLW2000-3D's ground truth):
+ * - yaw > 0: the face turns towards the image's left (its nose points left; the subject turns
+ *   to their own right); yaw in [−90°, 90°];
+ * - pitch > 0: the face looks up (chin up);
+ * - roll > 0: the face tilts clockwise as seen in the image (the top of the head moves right).
+ * Precisely: let R be the fitted rotation (vertex = scale · R · canonical + translation, image
+ * frame) and F = diag(1, −1, 1). In the right-handed frame x right, y up, z towards the camera,
+ * F·R·F = Rx(−pitch) · Ry(−yaw) · Rz(−roll), with the standard right-handed rotations
+ * Rx(a) = [1 0 0; 0 cos a −sin a; 0 sin a cos a], Ry(b) = [cos b 0 sin b; 0 1 0; −sin b 0 cos b],
+ * Rz(c) = [cos c −sin c 0; sin c cos c 0; 0 0 1]. Hence yaw = −asin(R[0][2]),
+ * pitch = −atan2(R[1][2], R[2][2]), roll = −atan2(R[0][1], R[0][0]).
+ */
+
+export interface Pose {
+  /** 3×3 rotation, row-major, det = +1: vertex ≈ scale · rotation · canonical + translation. */
+  rotation: Float64Array;
+  scale: number;
+  translation: [number, number, number];
+  /** Degrees; see the module's convention. */
+  yaw: number;
+  pitch: number;
+  roll: number;
+}
+
+const DEG = 180 / Math.PI;
+
+/** yaw, pitch, roll (degrees) of a row-major rotation in the image frame. */
+export function rotationToAngles(r: ArrayLike<number>): { yaw: number; pitch: number; roll: number } {
+  const s = Math.max(-1, Math.min(1, r[2]));
+  return {
+    yaw: -Math.asin(s) * DEG,
+    pitch: -Math.atan2(r[5], r[8]) * DEG,
+    roll: -Math.atan2(r[1], r[0]) * DEG,
+  };
+}
+
+/** The rotation (row-major, image frame) of the given yaw, pitch, roll in degrees: the inverse of rotationToAngles. */
+export function anglesToRotation(yaw: number, pitch: number, roll: number): Float64Array {
+  const a = -pitch / DEG;
+  const b = -yaw / DEG;
+  const c = -roll / DEG;
+  const [ca, sa, cb, sb, cc, sc] = [Math.cos(a), Math.sin(a), Math.cos(b), Math.sin(b), Math.cos(c), Math.sin(c)];
+  // Rx(a)·Ry(b)·Rz(c) in the y-up frame …
+  const u = [
+    cb * cc, -cb * sc, sb,
+    ca * sc + sa * sb * cc, ca * cc - sa * sb * sc, -sa * cb,
+    sa * sc - ca * sb * cc, sa * cc + ca * sb * sc, ca * cb,
+  ];
+  // … conjugated by F = diag(1, −1, 1): entries with exactly one index equal to 1 change sign.
+  return Float64Array.from([u[0], -u[1], u[2], -u[3], u[4], -u[5], u[6], -u[7], u[8]]);
+}
+
+/** Eigenvector of the largest eigenvalue of a symmetric 4×4 matrix (row-major, modified in place), by Jacobi rotations. */
+function largestEigenvector4(m: Float64Array): { vector: Float64Array; value: number } {
+  const v = new Float64Array(16);
+  v[0] = v[5] = v[10] = v[15] = 1;
+  for (let sweep = 0; sweep < 50; sweep++) {
+    let off = 0;
+    let diag = 0;
+    for (let p = 0; p < 4; p++) {
+      diag += m[p * 5] * m[p * 5];
+      for (let q = p + 1; q < 4; q++) off += m[p * 4 + q] * m[p * 4 + q];
+    }
+    if (off <= 1e-30 * diag || off === 0) break;
+    for (let p = 0; p < 3; p++) {
+      for (let q = p + 1; q < 4; q++) {
+        const apq = m[p * 4 + q];
+        if (apq === 0) continue;
+        const theta = (m[q * 5] - m[p * 5]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < 4; k++) {
+          // Columns p, q of m.
+          const mkp = m[k * 4 + p];
+          const mkq = m[k * 4 + q];
+          m[k * 4 + p] = c * mkp - s * mkq;
+          m[k * 4 + q] = s * mkp + c * mkq;
+        }
+        for (let k = 0; k < 4; k++) {
+          // Rows p, q of m.
+          const mpk = m[p * 4 + k];
+          const mqk = m[q * 4 + k];
+          m[p * 4 + k] = c * mpk - s * mqk;
+          m[q * 4 + k] = s * mpk + c * mqk;
+        }
+        for (let k = 0; k < 4; k++) {
+          const vkp = v[k * 4 + p];
+          const vkq = v[k * 4 + q];
+          v[k * 4 + p] = c * vkp - s * vkq;
+          v[k * 4 + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  let best = 0;
+  for (let p = 1; p < 4; p++) if (m[p * 5] > m[best * 5]) best = p;
+  return { vector: Float64Array.from([v[best], v[4 + best], v[8 + best], v[12 + best]]), value: m[best * 5] };
+}
+
+/**
+ * Least-squares similarity (Umeyama / Horn's quaternion method, always a proper rotation) taking
+ * `source` onto `target`: target ≈ scale · R · source + translation. Both N×3 row-major with the
+ * same N ≥ 3; rows with a non-finite coordinate in either are skipped.
+ */
+export function fitSimilarity(source: ArrayLike<number>, target: ArrayLike<number>): { rotation: Float64Array; scale: number; translation: [number, number, number] } {
+  if (source.length !== target.length || source.length % 3 !== 0) {
+    throw new RangeError(`fitSimilarity: source has ${source.length} numbers and target ${target.length}; both must be N×3 with the same N`);
+  }
+  const n = source.length / 3;
+  let count = 0;
+  const ms = [0, 0, 0];
+  const md = [0, 0, 0];
+  const ok = (i: number): boolean =>
+    Number.isFinite(source[3 * i]) && Number.isFinite(source[3 * i + 1]) && Number.isFinite(source[3 * i + 2]) &&
+    Number.isFinite(target[3 * i]) && Number.isFinite(target[3 * i + 1]) && Number.isFinite(target[3 * i + 2]);
+  for (let i = 0; i < n; i++) {
+    if (!ok(i)) continue;
+    count++;
+    for (let k = 0; k < 3; k++) {
+      ms[k] += source[3 * i + k];
+      md[k] += target[3 * i + k];
+    }
+  }
+  if (count < 3) throw new RangeError(`fitSimilarity: ${count} usable point pairs, at least 3 needed`);
+  for (let k = 0; k < 3; k++) {
+    ms[k] /= count;
+    md[k] /= count;
+  }
+  // S[a][b] = Σ s'_a d'_b; varS = Σ |s'|².
+  const S = new Float64Array(9);
+  let varS = 0;
+  for (let i = 0; i < n; i++) {
+    if (!ok(i)) continue;
+    const sx = source[3 * i] - ms[0];
+    const sy = source[3 * i + 1] - ms[1];
+    const sz = source[3 * i + 2] - ms[2];
+    const dx = target[3 * i] - md[0];
+    const dy = target[3 * i + 1] - md[1];
+    const dz = target[3 * i + 2] - md[2];
+    S[0] += sx * dx; S[1] += sx * dy; S[2] += sx * dz;
+    S[3] += sy * dx; S[4] += sy * dy; S[5] += sy * dz;
+    S[6] += sz * dx; S[7] += sz * dy; S[8] += sz * dz;
+    varS += sx * sx + sy * sy + sz * sz;
+  }
+  if (!(varS > 0)) throw new RangeError('fitSimilarity: the source points all coincide');
+  const [xx, xy, xz, yx, yy, yz, zx, zy, zz] = S;
+  const N = Float64Array.from([
+    xx + yy + zz, yz - zy, zx - xz, xy - yx,
+    yz - zy, xx - yy - zz, xy + yx, zx + xz,
+    zx - xz, xy + yx, -xx + yy - zz, yz + zy,
+    xy - yx, zx + xz, yz + zy, -xx - yy + zz,
+  ]);
+  const { vector: q } = largestEigenvector4(N);
+  const qn = Math.hypot(q[0], q[1], q[2], q[3]);
+  const [w, x, y, z] = [q[0] / qn, q[1] / qn, q[2] / qn, q[3] / qn];
+  const R = Float64Array.from([
+    w * w + x * x - y * y - z * z, 2 * (x * y - w * z), 2 * (x * z + w * y),
+    2 * (y * x + w * z), w * w - x * x + y * y - z * z, 2 * (y * z - w * x),
+    2 * (z * x - w * y), 2 * (z * y + w * x), w * w - x * x - y * y + z * z,
+  ]);
+  // scale = Σ d'·(R s') / Σ |s'|² = trace(R · S) / varS.
+  let tr = 0;
+  for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) tr += R[a * 3 + b] * S[b * 3 + a];
+  const scale = tr / varS;
+  const translation: [number, number, number] = [0, 0, 0];
+  for (let a = 0; a < 3; a++) {
+    translation[a] = md[a] - scale * (R[a * 3] * ms[0] + R[a * 3 + 1] * ms[1] + R[a * 3 + 2] * ms[2]);
+  }
+  return { rotation: R, scale, translation };
+}
+
+/**
+ * Head pose of `vertices` (N×3, image or crop frame) from the similarity fit of `canonical`
+ * (N×3, the same points on the canonical face, e.g. layout.canonical for readVertices' output, or
+ * its 68 keypoint rows for readLandmarks' output) onto them.
+ */
+export function estimatePose(vertices: ArrayLike<number>, canonical: ArrayLike<number>): Pose {
+  const { rotation, scale, translation } = fitSimilarity(canonical, vertices);
+  return { rotation, scale, translation, ...rotationToAngles(rotation) };
+}
