@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
-import { buildResfcnOnnx, createRng, encodeModel, randomWeights, samePadding, type ResfcnConfig } from '../src/model/index.js';
+import { buildResfcnOnnx, createRng, encodeModel, randomWeights, samePadding, serializeModel, type ResfcnConfig } from '../src/model/index.js';
 import { createSession, resizeSquare, type PrnetSession } from '../src/runtime/index.js';
 
 // ---------- naive references (plain loops, NCHW) ----------
@@ -266,6 +266,21 @@ describe('inference sessions (onnxruntime-node)', () => {
     await expect(session.predict({ width: 128, height: 128, data: new Float32Array(128 * 128 * 3) })).rejects.toBeInstanceOf(InputError);
     await session.release();
     await expect(session.run(new Float32Array(3 * 32 * 32), 1)).rejects.toThrow(/released/);
+  });
+});
+
+describe('the browser binding (onnxruntime-web, run here on its Node/wasm build)', () => {
+  it('gives the same output as onnxruntime-node for the same weights and bytes', async () => {
+    const { createSession: createWebSession } = await import('../src/runtime/web.js');
+    const cfg = { width: 4, inputSize: 64, outputScale: 281.6 };
+    const w = randomWeights(cfg, 21);
+    const x = randomT4([1, 3, 64, 64], 4).data.map((v) => Math.abs(v) % 1);
+    const web = await createWebSession(serializeModel(w), { threads: 1 });
+    const node = await createSession(w, { threads: 1 });
+    expect(web.config).toEqual(cfg);
+    expect(maxAbsDiff(await web.run(x, 1), await node.run(x, 1))).toBeLessThan(1e-3);
+    await web.release();
+    await node.release();
   });
 });
 
