@@ -260,6 +260,20 @@ describe('inference sessions (onnxruntime-node)', () => {
     });
   }
 
+  it('a model path that does not exist is a ModelError naming it', async () => {
+    await expect(createSession('/nonexistent/model.safetensors')).rejects.toThrow(/\/nonexistent\/model\.safetensors: model file not found/);
+  });
+
+  it('runs views into a larger buffer (batch slices) correctly', async () => {
+    const session = await createSession(randomWeights({ width: 2, inputSize: 32, outputScale: 281.6 }, 2));
+    const n = 3 * 32 * 32;
+    const both = randomT4([2, 3, 32, 32], 8).data.map((v) => Math.abs(v) % 1);
+    const fromView = await session.run(both.subarray(n), 1);
+    const fromCopy = await session.run(both.slice(n), 1);
+    expect(maxAbsDiff(fromView, fromCopy)).toBe(0);
+    await session.release();
+  });
+
   it('rejects input of the wrong size and crops that are not 256²', async () => {
     const session = await createSession(randomWeights({ width: 2, inputSize: 32, outputScale: 281.6 }, 2));
     await expect(session.run(new Float32Array(10), 1)).rejects.toBeInstanceOf(InputError);

@@ -41,7 +41,9 @@ export async function createOrtSession(
   }
   const backend: InferenceBackend = {
     async run(input, dims) {
-      const tensor = new ort.Tensor('float32', input, dims);
+      // onnxruntime reads the whole underlying buffer in some builds: pass views as exact copies.
+      const data = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength ? input : input.slice();
+      const tensor = new ort.Tensor('float32', data, dims);
       const result = await session.run({ input: tensor });
       const out = result.output;
       if (!out || !(out.data instanceof Float32Array)) throw new ModelError('the network returned no float32 "output"', options.source);
