@@ -262,6 +262,12 @@ describe('overlays', () => {
     const v = new Float32Array([20, 20, 0, 180, 20, 0, 20, 180, 0, 180, 180, 0]);
     const tri = new Int32Array([0, 2, 1, 1, 2, 3]);
     expect(uniqueEdges(tri, 4).length / 2).toBe(5);
+    const g = grid(9, 0, 8, () => 0).triangles;
+    const edges = uniqueEdges(g, 81);
+    expect(edges.length / 2).toBe(8 * 9 * 2 + 64); // rows, columns and one diagonal per cell
+    const keys = new Set<number>();
+    for (let e = 0; e < edges.length; e += 2) { expect(edges[e]).toBeLessThan(edges[e + 1]); keys.add(edges[e] * 81 + edges[e + 1]); }
+    expect(keys.size).toBe(edges.length / 2);
     const out = drawMesh(image(200, 200, () => 100), v, tri, { color: [200, 200, 200], alpha: 0.5, thickness: 1 });
     expect(pixel(out, 100, 20)).toEqual([150, 150, 150]);
     expect(pixel(out, 100, 100)).toEqual([150, 150, 150]); // the shared diagonal, blended once

@@ -84,12 +84,16 @@ function header(options: ObjOptions, nv: number, nt: number): string[] {
   return out;
 }
 
-/** Fixed decimals without trailing zeros or "-0". */
+/** x rounded to `decimals` decimals, written without trailing zeros or "-0" (NaN → "0"). */
 export function fmt(x: number, decimals: number): string {
-  let s = x.toFixed(decimals);
-  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
-  return s === '-0' ? '0' : s;
+  const f = POW10[decimals] ?? 10 ** decimals;
+  const r = Math.round(x * f) / f;
+  if (r === 0 || r !== r) return '0';
+  if (Math.abs(r) >= 1e21) return x.toFixed(0);
+  return String(r);
 }
+
+const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
 
 function clamp01(x: number): number {
   return x > 0 ? (x < 1 ? x : 1) : 0;

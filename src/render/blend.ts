@@ -7,9 +7,13 @@
  * interpolation of the border differences t − s: Δc = 0 inside, c = t − s on the border. It is
  * solved coarse to fine (a cascadic multigrid): the domain is halved until it is tiny, solved
  * there exactly, then each finer level starts from the bilinear prolongation of the coarser
- * solution and is smoothed by red-black SOR sweeps. The membrane is smooth, so a few dozen sweeps
- * per level reach visual convergence; on a 512² photo with a ~300×300 face this takes a few tens
- * of milliseconds (a plain Jacobi or CG solve at full resolution needs hundreds of iterations).
+ * solution and is smoothed by red-black SOR sweeps (20 per level, 40 on the finest). The
+ * membrane is smooth, so this reaches visual convergence: against a fully converged solve the
+ * mean error is under 1 grey level (max 3). Measured: about 50 ms of CPU for a 65k-pixel face
+ * in a 512² photo, where plain Jacobi or Gauss-Seidel at full resolution needs thousands of
+ * sweeps (seconds) and CG hundreds of iterations. A feathered alpha blend with colour transfer
+ * would be faster still but leaves visible seams under different lighting; this is the
+ * original's method (OpenCV seamlessClone) at a cost well below the network's.
  *
  * The domain is the mask eroded by one pixel, so that the border pixels are mask pixels, where
  * the source is valid; the mask's outermost ring therefore shows the target. Pixels outside the

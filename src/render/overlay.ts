@@ -166,29 +166,43 @@ export function drawMesh(
   return out;
 }
 
-/** The distinct edges of a triangle list as pairs (a < b), sorted; indices outside [0, nv) are dropped. */
+/**
+ * The distinct edges of a triangle list as pairs (a < b), ordered by a; indices outside [0, nv)
+ * are dropped. Linear time: edges are bucketed by their smaller vertex, and each (small) bucket
+ * is deduplicated in place.
+ */
 export function uniqueEdges(triangles: TriangleArray, nv: number): Uint32Array {
   const nt = Math.floor(triangles.length / 3);
-  const keys = new Float64Array(nt * 3);
-  let m = 0;
+  const start = new Int32Array(nv + 1);
+  const valid = (a: number, b: number) => a >= 0 && b >= 0 && a < nv && b < nv && a !== b;
   for (let t = 0; t < nt; t++) {
     for (let k = 0; k < 3; k++) {
-      const a = triangles[3 * t + k], b = triangles[3 * t + ((k + 1) % 3)];
-      if (a < 0 || b < 0 || a >= nv || b >= nv || a === b) continue;
-      keys[m++] = a < b ? a * nv + b : b * nv + a;
+      const a = triangles[3 * t + k], b = triangles[3 * t + (k === 2 ? 0 : k + 1)];
+      if (valid(a, b)) start[(a < b ? a : b) + 1]++;
     }
   }
-  const sorted = keys.subarray(0, m).sort();
-  const out = new Uint32Array(2 * m);
+  for (let v = 0; v < nv; v++) start[v + 1] += start[v];
+  const fill = start.slice(0, nv);
+  const other = new Int32Array(start[nv]);
+  for (let t = 0; t < nt; t++) {
+    for (let k = 0; k < 3; k++) {
+      const a = triangles[3 * t + k], b = triangles[3 * t + (k === 2 ? 0 : k + 1)];
+      if (!valid(a, b)) continue;
+      if (a < b) other[fill[a]++] = b; else other[fill[b]++] = a;
+    }
+  }
+  const out = new Uint32Array(2 * start[nv]);
   let n = 0;
-  let prev = -1;
-  for (let i = 0; i < m; i++) {
-    const key = sorted[i];
-    if (key === prev) continue;
-    prev = key;
-    const a = Math.floor(key / nv);
-    out[n++] = a;
-    out[n++] = key - a * nv;
+  for (let v = 0; v < nv; v++) {
+    const s0 = start[v], s1 = start[v + 1];
+    for (let i = s0; i < s1; i++) {
+      const b = other[i];
+      let seen = false;
+      for (let j = s0; j < i; j++) if (other[j] === b) { seen = true; break; }
+      if (seen) continue;
+      out[n++] = v;
+      out[n++] = b;
+    }
   }
   return out.slice(0, n);
 }
