@@ -11,5 +11,5 @@ export {
   squareFromBox,
   squareFromLandmarks,
 } from './rules.js';
-export type { BoxKind, BoxToCropRule, Points } from './rules.js';
+export type { BoxKind, BoxLike, BoxToCropRule, Points } from './rules.js';
 export { uncropPoint, uncropPositionMap, warpCrop } from './warp.js';

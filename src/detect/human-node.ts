@@ -7,13 +7,9 @@
  * - it loads models with fetch(), and Node's fetch does not read file:// URLs, so a shim serves
  *   file:// URLs from disk (and passes every other URL to the real fetch).
  */
-import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
-
-const require = createRequire(import.meta.url);
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { installFileFetch, nodeRequire as require, packageDir } from './node-packages.js';
 
 // The package's types are loose; this is the slice of its API the project uses.
 export interface HumanFaceResult {
@@ -39,33 +35,6 @@ export interface HumanOptions {
   mesh?: boolean;
   maxFaces?: number;
   minConfidence?: number;
-}
-
-let fetchShimInstalled = false;
-
-function installFileFetch(): void {
-  if (fetchShimInstalled) return;
-  fetchShimInstalled = true;
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = (async (url: string | URL | Request, init?: RequestInit) => {
-    const u = typeof url === 'string' ? url : url instanceof URL ? url.href : url.url;
-    if (u.startsWith('file://')) {
-      const buf = await readFile(fileURLToPath(u));
-      const type = u.endsWith('.json') ? 'application/json' : u.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream';
-      return new Response(buf, { status: 200, headers: { 'content-type': type } });
-    }
-    return realFetch(url, init);
-  }) as typeof fetch;
-}
-
-function packageDir(name: string, probe: string): string {
-  // The packages' exports maps hide their files, so find the package folder through the module
-  // search paths instead of resolving a subpath.
-  for (const base of require.resolve.paths(name) ?? []) {
-    const dir = join(base, name);
-    if (existsSync(join(dir, probe))) return dirname(join(dir, probe));
-  }
-  throw new Error(`cannot find ${name}/${probe}: is the package installed?`);
 }
 
 const cache = new Map<string, Promise<HumanLike>>();

@@ -1,0 +1,121 @@
+/**
+ * Detectors in Node: the tfjs-based packages on the WebAssembly backend, loaded once per process
+ * from their own model files. Every detector sees a downscaled copy of the image (long side ≤ 640
+ * by default) and returns boxes in the original image's pixels.
+ */
+import { ModelError } from '../errors.js';
+import type { FaceBox, RgbImage } from '../types.js';
+import {
+  DEFAULT_DETECTOR,
+  DEFAULT_MIN_SCORE,
+  sortFaces,
+  type Detector,
+  type DetectorKind,
+  type DetectorOptions,
+} from './detector.js';
+import { loadFaceApi } from './faceapi-node.js';
+import { loadHuman, type HumanFaceResult } from './human-node.js';
+import { DETECT_MAX_SIDE, downscaleToFit, padImage } from './resize.js';
+
+const KINDS: readonly DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
+
+/** TinyFaceDetector's input side (a multiple of 32); 416 is the package's default. */
+const TINY_INPUT_SIZE = 416;
+
+/** Border added on each side, as a fraction of the long side, when a first look finds no face. */
+const PAD_FRACTION = 0.25;
+
+/**
+ * A loaded detector (models are loaded on the first call and shared by every detector of the
+ * process). Throws ModelError when the packages or their model files cannot be loaded.
+ */
+export async function createDetector(options: DetectorOptions = {}): Promise<Detector> {
+  const kind = options.kind ?? DEFAULT_DETECTOR;
+  if (!KINDS.includes(kind)) throw new ModelError(`unknown detector '${String(kind)}' (known: ${KINDS.join(', ')})`);
+  const maxSide = options.maxSide ?? DETECT_MAX_SIDE;
+  const minScore = options.minScore ?? DEFAULT_MIN_SCORE[kind];
+  const maxFaces = options.maxFaces ?? 20;
+  const retryPadded = options.retryPadded ?? true;
+  let run: (image: RgbImage) => Promise<FaceBox[]>;
+  try {
+    run = kind === 'ssd-mobilenet' || kind === 'tiny-face'
+      ? await faceApiRunner(kind, minScore, maxFaces)
+      : await humanRunner(kind === 'blazeface-mesh', minScore, maxFaces);
+  } catch (e) {
+    throw new ModelError(`cannot load the ${kind} detector: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  return {
+    kind,
+    async detect(image: RgbImage): Promise<FaceBox[]> {
+      const small = downscaleToFit(image, maxSide);
+      let faces = await run(small.image);
+      let pad = 0;
+      if (!faces.length && retryPadded) {
+        // Faces that fill the frame or touch its edges are often missed: look again inside a border.
+        pad = Math.round(PAD_FRACTION * Math.max(small.image.width, small.image.height));
+        faces = await run(padImage(small.image, pad));
+      }
+      const mapped = faces.map((f) => ({
+        x: (f.x - pad) * small.scaleX,
+        y: (f.y - pad) * small.scaleY,
+        width: f.width * small.scaleX,
+        height: f.height * small.scaleY,
+        score: f.score,
+      }));
+      return sortFaces(mapped).slice(0, maxFaces);
+    },
+  };
+}
+
+async function faceApiRunner(net: 'ssd-mobilenet' | 'tiny-face', minScore: number, maxFaces: number) {
+  const api = await loadFaceApi(net);
+  const options = net === 'ssd-mobilenet'
+    ? new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: maxFaces })
+    : new api.TinyFaceDetectorOptions({ inputSize: TINY_INPUT_SIZE, scoreThreshold: minScore });
+  return async (image: RgbImage): Promise<FaceBox[]> => {
+    const t = api.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+    try {
+      const found = await api.detectAllFaces(t, options);
+      return found.map((d) => ({ x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height, score: d.score }));
+    } finally {
+      t.dispose();
+    }
+  };
+}
+
+async function humanRunner(mesh: boolean, minScore: number, maxFaces: number) {
+  // Human filters at its own threshold (0.3 by default); the score threshold is applied here so
+  // that one loaded instance serves every threshold.
+  const human = await loadHuman({ mesh });
+  return async (image: RgbImage): Promise<FaceBox[]> => {
+    const t = human.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+    let faces: HumanFaceResult[];
+    try {
+      faces = (await human.detect(t)).face;
+    } finally {
+      t.dispose();
+    }
+    const out: FaceBox[] = [];
+    for (const f of faces) {
+      const score = mesh ? f.score : f.boxScore;
+      if (!(score >= minScore)) continue;
+      out.push(mesh && f.mesh.length ? meshBox(f.mesh, score) : { x: f.box[0], y: f.box[1], width: f.box[2], height: f.box[3], score });
+    }
+    return out.slice(0, maxFaces);
+  };
+}
+
+/** Bounding box of FaceMesh's points (pixel centres → pixel edges: +0.5 on each side). */
+function meshBox(mesh: [number, number, number][], score: number): FaceBox {
+  let l = Infinity;
+  let t = Infinity;
+  let r = -Infinity;
+  let b = -Infinity;
+  for (const [x, y] of mesh) {
+    if (x < l) l = x;
+    if (x > r) r = x;
+    if (y < t) t = y;
+    if (y > b) b = y;
+  }
+  return { x: l - 0.5, y: t - 0.5, width: r - l + 1, height: b - t + 1, score };
+}

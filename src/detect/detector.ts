@@ -1,0 +1,58 @@
+/** The detector's contract and the pure helpers around it (shared by Node and the browser). */
+import type { FaceBox, RgbImage } from '../types.js';
+
+/**
+ * Detector kinds (docs/detectors.md compares them):
+ * - 'blazeface': @vladmandic/human's BlazeFace, its box as is;
+ * - 'blazeface-mesh': BlazeFace, then FaceMesh; the box is the bounding box of the 468 mesh points;
+ * - 'ssd-mobilenet': @vladmandic/face-api's SSD-MobileNetV1;
+ * - 'tiny-face': @vladmandic/face-api's TinyFaceDetector.
+ */
+export type DetectorKind = 'blazeface' | 'blazeface-mesh' | 'ssd-mobilenet' | 'tiny-face';
+
+/** The default detector (the comparison's winner: see docs/detectors.md). */
+export const DEFAULT_DETECTOR: DetectorKind = 'blazeface-mesh';
+
+export interface DetectorOptions {
+  kind?: DetectorKind;
+  /** Long side of the downscaled copy the detector sees (default 640). */
+  maxSide?: number;
+  /** Lowest score kept (default: per detector, see DEFAULT_MIN_SCORE). */
+  minScore?: number;
+  /** Most faces returned (default 20). */
+  maxFaces?: number;
+  /**
+   * When nothing is found, look again with a black border around the image (a quarter of its long
+   * side): finds faces that fill the frame or are cut by its edges (default true; an image with no
+   * face then costs two detector runs).
+   */
+  retryPadded?: boolean;
+}
+
+export const DEFAULT_MIN_SCORE: Readonly<Record<DetectorKind, number>> = {
+  blazeface: 0.5,
+  'blazeface-mesh': 0.5,
+  'ssd-mobilenet': 0.5,
+  'tiny-face': 0.5,
+};
+
+export interface Detector {
+  /** Which detector this is; its boxes go to `cropFromBox(box, detector.kind)`. */
+  readonly kind: DetectorKind;
+  /** Every face found, largest first; boxes in the image's pixels (pixel-edge coordinates: x..x+width). */
+  detect(image: RgbImage): Promise<FaceBox[]>;
+}
+
+/** Largest face first (ties: higher score first). */
+export function sortFaces(faces: FaceBox[]): FaceBox[] {
+  return faces.sort((a, b) => b.width * b.height - a.width * a.height || b.score - a.score);
+}
+
+/** Intersection over union of two boxes. */
+export function iou(a: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, b: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>): number {
+  const ix = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
+  const iy = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
+  const inter = ix * iy;
+  const union = a.width * a.height + b.width * b.height - inter;
+  return union > 0 ? inter / union : 0;
+}
