@@ -90,7 +90,7 @@ export const OFFICIAL_CARD: ModelCard = {
   name: 'prnet-resfcn256-official',
   description: 'PRNet resfcn256 weights converted from the official TensorFlow checkpoint (Feng et al., ECCV 2018)',
   source: 'https://github.com/YadiraF/PRNet (256_256_resfcn256_weight)',
-  license: 'MIT (PRNet code and weights); trained on 300W-LP, whose terms are non-commercial research',
+  license: 'released with the PRNet repository (MIT); trained on 300W-LP, whose terms are non-commercial research',
 };
 
 /**

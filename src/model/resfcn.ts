@@ -65,8 +65,8 @@ const DECODER_PLAN: [number, number][] = [
 /** Throws ModelError unless the configuration describes a buildable network. */
 export function checkConfig(config: ResfcnConfig, source?: string): void {
   const { width, inputSize, outputScale } = config;
-  if (!Number.isInteger(width) || width < 2 || width % 2 !== 0) {
-    throw new ModelError(`width must be an even positive integer, got ${width}`, source);
+  if (!Number.isInteger(width) || width < 1) {
+    throw new ModelError(`width must be a positive integer, got ${width}`, source);
   }
   if (!Number.isInteger(inputSize) || inputSize < 32 || inputSize % 32 !== 0) {
     throw new ModelError(`input size must be a positive multiple of 32, got ${inputSize}`, source);
