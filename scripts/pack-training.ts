@@ -1,0 +1,334 @@
+/**
+ * Builds the GPU training pack (docs/training-data.md, "Pack layout") from the labels cache:
+ * per photo the JPEG bytes, the fused target's coefficients W (float16; map = K · W in the photo's
+ * pixels), the PRNet crop from the target's 68 keypoints, flags (bit 1 = held out), plus the
+ * pack's loss-weight classes and meta.json (the fixed control points, counts, sources).
+ *
+ * UTKFace photos travel as they are; other photos (faces/misc) are auto-oriented, downscaled so
+ * the long side is ≤ 256 and re-encoded at JPEG quality 90, their labels scaled to those pixels.
+ * Targets with many folds or large control residuals are dropped (counted in meta.json). A budget
+ * (--max-mib, default 52) caps the pack; samples are dropped deterministically (by a hash of the
+ * file name, held-out photos kept first).
+ *
+ * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc] [--max-mib 52]
+ *          [--holdout 200] [--lambda 30] [--limit N] [--verify]
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { squareFromLandmarks } from '../src/crop/rules.js';
+import { loadCorrespondence } from '../src/data/correspondence.js';
+import {
+  buildKernel, createTargetSetup, evaluateMap, fitTargets, judgeTarget, lossWeights, type TargetSetup, type TeacherPoints,
+} from '../src/data/groundtruth.js';
+import { labelsDir, readLabels, type LabelRecord } from '../src/data/labels-file.js';
+import { sharedDir } from '../src/data/tddfa.js';
+import { f16ToF32, f32ToF16 } from '../src/util/safetensors.js';
+import { loadLayoutForScripts, type LayoutLike } from './build-correspondence.js';
+
+export const PACK_VERSION = 1;
+/** Default base regularisation of the TPS (see docs/ground-truth.md). */
+export const DEFAULT_LAMBDA = 30;
+
+export interface PackMeta {
+  version: number;
+  count: number;
+  /** P × 3 control points, canonical frame (layout `canonical`): K[i, j] = −‖v_i − c_j‖. */
+  controls: number[][];
+  /** Coefficients per sample: (P + 4) × 3. */
+  coeffRows: number;
+  coverage: string;
+  source: string;
+  [key: string]: unknown;
+}
+
+export interface PackOptions {
+  out: string;
+  sets?: string[];
+  maxMiB?: number;
+  holdout?: number;
+  lambda?: number;
+  keypointWeight?: number;
+  limit?: number;
+  shared?: string;
+  log?: (msg: string) => void;
+}
+
+/** FNV-1a 32-bit hash of a string (deterministic sample order). */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+interface Sample {
+  file: string;
+  set: string;
+  hash: number;
+  coeffs: Float32Array;
+  crop: [number, number, number];
+  jpeg: Buffer;
+  holdout: boolean;
+}
+
+/** Scales a record's points by (sx, sy) about pixel centres (z by their mean). */
+function scaleTeachers(r: TeacherPoints, sx: number, sy: number): TeacherPoints {
+  const sz = (sx + sy) / 2;
+  const f = (src: Float32Array | Float64Array) => {
+    const out = Float64Array.from(src);
+    for (let i = 0; i < out.length; i += 3) {
+      out[i] = (out[i]! + 0.5) * sx - 0.5;
+      out[i + 1] = (out[i + 1]! + 0.5) * sy - 0.5;
+      out[i + 2] = out[i + 2]! * sz;
+    }
+    return out;
+  };
+  return { facemesh: f(r.facemesh), tddfa: f(r.tddfa) };
+}
+
+/** The photo bytes as packed and the pixel scale applied to its labels. */
+async function packedPhoto(path: string, set: string, rec: LabelRecord): Promise<{ jpeg: Buffer; sx: number; sy: number }> {
+  const bytes = readFileSync(path);
+  const meta = await sharp(bytes).metadata();
+  const oriented = (meta.orientation ?? 1) === 1;
+  const long = Math.max(rec.width, rec.height);
+  const isJpeg = meta.format === 'jpeg';
+  if (set === 'utkface' && oriented && isJpeg && long <= 256) return { jpeg: bytes, sx: 1, sy: 1 };
+  const scale = Math.min(1, 256 / long);
+  const w = Math.max(1, Math.round(rec.width * scale));
+  const h = Math.max(1, Math.round(rec.height * scale));
+  const jpeg = await sharp(bytes).rotate().resize(w, h, { fit: 'fill' }).removeAlpha().jpeg({ quality: 90 }).toBuffer();
+  return { jpeg, sx: w / rec.width, sy: h / rec.height };
+}
+
+/** Builds the pack; returns its meta. */
+export async function buildPack(options: PackOptions): Promise<PackMeta> {
+  const log = options.log ?? ((m: string) => console.log(m));
+  const sets = options.sets ?? ['utkface', 'misc'];
+  const maxBytes = Math.floor((options.maxMiB ?? 52) * 1024 * 1024);
+  const holdoutCount = options.holdout ?? 200;
+  const lambda = options.lambda ?? DEFAULT_LAMBDA;
+  const shared = resolve(options.shared ?? sharedDir());
+  const layout = await loadLayoutForScripts(shared);
+  const corr = await loadCorrespondence();
+  const setup = createTargetSetup(layout, corr, { lambda, keypointWeight: options.keypointWeight ?? 10 });
+  const P = setup.controls.length / 3;
+  const C = P + 4;
+  const weights = lossWeights(layout, corr.coverage);
+
+  // Candidates: every kept label of the sets, ordered by hash (deterministic, mixes sets).
+  const cands: { rec: LabelRecord & { file: string }; set: string; hash: number }[] = [];
+  const labelled: Record<string, number> = {};
+  for (const set of sets) {
+    const dir = labelsDir(set);
+    if (!existsSync(dir)) { log(`labels: no set ${set} (${dir})`); continue; }
+    const ls = readLabels(dir);
+    labelled[set] = ls.records.length;
+    for (const rec of ls.records) cands.push({ rec, set, hash: fnv1a(rec.file) });
+  }
+  cands.sort((a, b) => a.hash - b.hash || (a.rec.file < b.rec.file ? -1 : 1));
+  if (options.limit) cands.length = Math.min(cands.length, options.limit);
+  log(`labels: ${cands.length} kept photos (${Object.entries(labelled).map(([k, v]) => `${k} ${v}`).join(', ')}); controls ${P} (${setup.facemeshIndex.length} FaceMesh + 68); λ ${lambda}`);
+
+  const drops: Record<string, number> = {};
+  const samples: Sample[] = [];
+  // Fixed costs: weights.u8, meta.json (~12 KB with the controls), images.idx (4 B), names.
+  const perSampleFixed = C * 3 * 2 + 12 + 1 + 4;
+  let bytes = 65536 + 16384 + 4;
+  let budgetFull = false;
+  let holdouts = 0;
+  let foldSum = 0;
+  const t0 = performance.now();
+  for (let n = 0; n < cands.length; n++) {
+    const { rec, set, hash } = cands[n]!;
+    const holdout = holdouts < holdoutCount;
+    if (budgetFull) { drops.budget = (drops.budget ?? 0) + 1; continue; }
+    const path = join(shared, rec.file);
+    let photo: { jpeg: Buffer; sx: number; sy: number };
+    try {
+      photo = await packedPhoto(path, set, rec);
+    } catch (e) {
+      drops['photo-error'] = (drops['photo-error'] ?? 0) + 1;
+      log(`skip ${rec.file}: ${(e as Error).message}`);
+      continue;
+    }
+    const teachers = photo.sx === 1 && photo.sy === 1 ? rec : scaleTeachers(rec, photo.sx, photo.sy);
+    const fit = fitTargets(teachers, setup, { evaluate: 'coarse' });
+    const why = judgeTarget(fit, { maxFoldFraction: 0.005 });
+    if (why) { drops[why] = (drops[why] ?? 0) + 1; continue; }
+    const cost = photo.jpeg.length + perSampleFixed + rec.file.length + 1;
+    if (bytes + cost > maxBytes) { budgetFull = true; drops.budget = (drops.budget ?? 0) + 1; continue; }
+    bytes += cost;
+    foldSum += fit.foldedTriangles / Math.max(1, fit.checkedTriangles);
+    const sq = squareFromLandmarks(fit.keypoints, 3);
+    samples.push({ file: rec.file, set, hash, coeffs: Float32Array.from(fit.coeffs), crop: [sq.cx, sq.cy, sq.side], jpeg: photo.jpeg, holdout });
+    if (holdout) holdouts++;
+    if ((n + 1) % 500 === 0) log(`  ${n + 1} / ${cands.length}: ${samples.length} packed, ${(bytes / 1048576).toFixed(1)} MiB, ${((performance.now() - t0) / (n + 1)).toFixed(1)} ms/photo`);
+  }
+
+  // Write (to a temporary folder, then rename).
+  const out = resolve(options.out);
+  const tmp = `${out}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const N = samples.length;
+  const idx = new Uint32Array(N + 1);
+  let off = 0;
+  samples.forEach((s, i) => { idx[i] = off; off += s.jpeg.length; });
+  idx[N] = off;
+  if (off > 0xffffffff) throw new Error('images.bin exceeds 4 GiB');
+  writeFileSync(join(tmp, 'images.bin'), Buffer.concat(samples.map((s) => s.jpeg)));
+  writeFileSync(join(tmp, 'images.idx'), Buffer.from(idx.buffer));
+  const coeffs = new Float32Array(N * C * 3);
+  samples.forEach((s, i) => coeffs.set(s.coeffs, i * C * 3));
+  const c16 = f32ToF16(coeffs);
+  writeFileSync(join(tmp, 'coeffs.f16'), Buffer.from(c16.buffer));
+  const crops = new Float32Array(N * 3);
+  samples.forEach((s, i) => crops.set(s.crop, 3 * i));
+  writeFileSync(join(tmp, 'crops.f32'), Buffer.from(crops.buffer));
+  const flags = Uint8Array.from(samples, (s) => (s.holdout ? 2 : 0));
+  writeFileSync(join(tmp, 'flags.u8'), flags);
+  writeFileSync(join(tmp, 'weights.u8'), weights.weights);
+  writeFileSync(join(tmp, 'names.txt'), samples.map((s) => s.file).join('\n') + '\n');
+
+  // fp16 error of the coefficients, on a few samples (full maps).
+  const K = buildKernel(setup.canonical, setup.controls);
+  let fp16Max = 0;
+  const c16f = f16ToF32(c16);
+  for (let i = 0; i < Math.min(N, 16); i++) {
+    const a = evaluateMap(K, samples[i]!.coeffs);
+    const b = evaluateMap(K, c16f.subarray(i * C * 3, (i + 1) * C * 3));
+    for (let k = 0; k < a.length; k++) fp16Max = Math.max(fp16Max, Math.abs(a[k]! - b[k]!));
+  }
+
+  const bySet: Record<string, number> = {};
+  for (const s of samples) bySet[s.set] = (bySet[s.set] ?? 0) + 1;
+  const meta: PackMeta = {
+    version: PACK_VERSION,
+    count: N,
+    controls: Array.from({ length: P }, (_, j) => [setup.controls[3 * j]!, setup.controls[3 * j + 1]!, setup.controls[3 * j + 2]!]),
+    coeffRows: C,
+    coverage: `weights.u8 classes: 16 at the 68 keypoint pixels; 4 / 3 (layout weight mask) on face pixels within 5 px (canonical) of MediaPipe's area; 1 on face pixels the warp extrapolates; 0 off the face. Pixel counts ${JSON.stringify(weights.counts)}`,
+    source: `labels ${sets.join(', ')} from ${shared}; FaceMesh (human) + 3DDFA_V2 fused by a 3D TPS (kernel −r) on ${P} fixed controls (${setup.facemeshIndex.length} FaceMesh + 68 keypoints ×${options.keypointWeight ?? 10}), λ ${lambda}; src/data/groundtruth.ts, scripts/pack-training.ts`,
+    frames: 'K rows: face pixels in layout face_index order; K[i, j] = −‖v_i − c_j‖ (j < P), K[i, P..P+3] = [v.x, v.y, v.z, 1] with v = layout canonical; map = K · W in the photo pixels of images.bin (x right, y down, z towards the camera, min z ≈ 0)',
+    crops: 'centre x, centre y, side: centre of the target 68-point box, side 1.6 × its mean side (PRNet rule)',
+    flags: 'bit 0 synthetic (none here), bit 1 held out',
+    counts: {
+      candidates: cands.length,
+      packed: N,
+      bySet,
+      heldOut: holdouts,
+      dropped: drops,
+      labelled,
+    },
+    lambda,
+    keypointWeight: options.keypointWeight ?? 10,
+    facemeshControls: Array.from(setup.facemeshIndex),
+    meanFoldPercentCoarse: N ? (100 * foldSum) / N : 0,
+    fp16MaxAbsErrorPx: fp16Max,
+    names: 'names.txt: the photo of each sample, relative to the shared folder',
+  };
+  writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta));
+  rmSync(out, { recursive: true, force: true });
+  renameSync(tmp, out);
+  let total = 0;
+  for (const f of ['images.bin', 'images.idx', 'coeffs.f16', 'crops.f32', 'flags.u8', 'weights.u8', 'meta.json', 'names.txt']) total += readFileSync(join(out, f)).length;
+  log(`pack: ${N} samples (${holdouts} held out) in ${out}: ${(total / 1048576).toFixed(2)} MiB; dropped ${JSON.stringify(drops)}; fp16 max map error ${fp16Max.toFixed(3)} px; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  return meta;
+}
+
+/** A pack read back. */
+export interface Pack {
+  meta: PackMeta;
+  count: number;
+  images: Buffer;
+  offsets: Uint32Array;
+  /** N × (P + 4) × 3 as float32 (from float16). */
+  coeffs: Float32Array;
+  crops: Float32Array;
+  flags: Uint8Array;
+  weights: Uint8Array;
+}
+
+export function readPack(dir: string): Pack {
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as PackMeta;
+  const n = meta.count;
+  const idxB = readFileSync(join(dir, 'images.idx'));
+  const offsets = new Uint32Array(idxB.buffer.slice(idxB.byteOffset, idxB.byteOffset + idxB.byteLength));
+  const cB = readFileSync(join(dir, 'coeffs.f16'));
+  const coeffs = f16ToF32(new Uint16Array(cB.buffer.slice(cB.byteOffset, cB.byteOffset + cB.byteLength)));
+  const crB = readFileSync(join(dir, 'crops.f32'));
+  const crops = new Float32Array(crB.buffer.slice(crB.byteOffset, crB.byteOffset + crB.byteLength));
+  if (offsets.length !== n + 1 || coeffs.length !== n * meta.coeffRows * 3 || crops.length !== n * 3) throw new Error(`${dir}: inconsistent pack (${n} samples)`);
+  return {
+    meta, count: n, images: readFileSync(join(dir, 'images.bin')), offsets, coeffs, crops,
+    flags: new Uint8Array(readFileSync(join(dir, 'flags.u8'))), weights: new Uint8Array(readFileSync(join(dir, 'weights.u8'))),
+  };
+}
+
+/**
+ * Checks a pack against a fresh fit: rebuilds K from meta.controls and the layout's canonical,
+ * evaluates sample `i` and compares it with fitTargets' map of the same photo. Returns the max
+ * abs difference (px) against the float64 fit and against its float16-rounded coefficients.
+ */
+export async function verifyPack(dir: string, i = 0, shared = sharedDir(), layoutIn?: LayoutLike): Promise<{ vsFit: number; vsFp16: number; file: string }> {
+  const pack = readPack(dir);
+  const layout = layoutIn ?? await loadLayoutForScripts(shared);
+  const controls = Float64Array.from(pack.meta.controls.flat());
+  const K = buildKernel(layout.canonical, controls);
+  const C = pack.meta.coeffRows;
+  const map = evaluateMap(K, pack.coeffs.subarray(i * C * 3, (i + 1) * C * 3));
+  const file = readFileSync(join(dir, 'names.txt'), 'utf8').split('\n')[i]!;
+  const set = file.includes('/utkface/') ? 'utkface' : 'misc';
+  const rec = readLabels(labelsDir(file.startsWith('eval/') ? 'eval' : set)).records.find((r) => r.file === file);
+  if (!rec) throw new Error(`no label for ${file}`);
+  const corr = await loadCorrespondence();
+  const setup: TargetSetup = createTargetSetup(layout, corr, { lambda: pack.meta.lambda as number, keypointWeight: pack.meta.keypointWeight as number });
+  const jpegMeta = await sharp(pack.images.subarray(pack.offsets[i]!, pack.offsets[i + 1]!)).metadata();
+  const sx = (jpegMeta.width ?? rec.width) / rec.width, sy = (jpegMeta.height ?? rec.height) / rec.height;
+  const teachers = sx === 1 && sy === 1 ? rec : scaleTeachers(rec, sx, sy);
+  const fit = fitTargets(teachers, setup, { evaluate: 'coarse' });
+  const exact = evaluateMap(K, fit.coeffs);
+  const rounded = evaluateMap(K, f16ToF32(f32ToF16(Float32Array.from(fit.coeffs))));
+  let vsFit = 0, vsFp16 = 0;
+  for (let k = 0; k < map.length; k++) {
+    vsFit = Math.max(vsFit, Math.abs(map[k]! - exact[k]!));
+    vsFp16 = Math.max(vsFp16, Math.abs(map[k]! - rounded[k]!));
+  }
+  return { vsFit, vsFp16, file };
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const out = arg('out', '');
+  if (!out) {
+    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc] [--max-mib 52] [--holdout 200] [--lambda 30] [--limit N] [--verify]');
+    process.exit(2);
+  }
+  buildPack({
+    out,
+    sets: arg('sets', 'utkface,misc').split(',').filter(Boolean),
+    maxMiB: Number(arg('max-mib', '52')),
+    holdout: Number(arg('holdout', '200')),
+    lambda: Number(arg('lambda', String(DEFAULT_LAMBDA))),
+    limit: Number(arg('limit', '0')) || undefined,
+  })
+    .then(async () => {
+      if (process.argv.includes('--verify')) {
+        const v = await verifyPack(out, 0);
+        console.log(`verify ${v.file}: pack map vs fit ${v.vsFit.toFixed(4)} px, vs fp16-rounded fit ${v.vsFp16.toFixed(5)} px`);
+      }
+    })
+    .catch((e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    });
+}
