@@ -3,8 +3,9 @@
  * <cache>/labels/<set>/ (cache: $PRNET_CACHE or ~/.cache/prnet-ts). Resumable: a rerun skips
  * photos already labelled or dropped.
  *
- *   npx tsx scripts/label.ts [--set eval|utkface|misc|all] [--limit N] [--workers K]
- *                            [--every N] [--out DIR] [--shared DIR] [--summary]
+ *   prnet data label [--set eval|utkface|misc|all] [--limit N] [--workers K]
+ *                    [--every N] [--out DIR] [--shared DIR] [--summary]
+ *   (or, in a checkout: npx tsx scripts/label.ts with the same options)
  *
  * Sets (read from the shared folder, $PRNET_SHARED or ../shared): eval = eval/aflw2000-3d and
  * eval/portraits images; utkface = every 2nd file of faces/utkface sorted by name (--every);
@@ -16,9 +17,9 @@ import { fork } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labelPhotos, type LabelProgress } from '../src/data/label.js';
-import { labelsDir, readLabels } from '../src/data/labels-file.js';
-import { sharedDir } from '../src/data/tddfa.js';
+import { labelPhotos, type LabelProgress } from './label.js';
+import { labelsDir, readLabels } from './labels-file.js';
+import { sharedDir } from './tddfa.js';
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|tiff?|ppm)$/i;
 export const SETS = ['eval', 'utkface', 'misc'] as const;
@@ -66,8 +67,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--part') a.part = int();
     else if (k === '--summary') a.summary = true;
     else if (k === '--help' || k === '-h') {
-      process.stdout.write('usage: npx tsx scripts/label.ts [--set eval|utkface|misc|all] [--limit N] [--workers K] [--every N] [--out DIR] [--shared DIR] [--summary]\n');
-      process.exit(0);
+      throw new Error('usage: prnet data label [--set eval|utkface|misc|all] [--limit N] [--workers K] [--every N] [--out DIR] [--shared DIR] [--summary]');
     } else throw new Error(`unknown option ${k}`);
   }
   return a;
@@ -153,11 +153,13 @@ async function runWorker(a: Args, set: SetName, part: number, stride: number, on
   });
 }
 
-async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+/** Runs the labelling command with CLI-style arguments; resolves to the number of photos dropped. */
+export async function runLabelCommand(argv: string[]): Promise<number> {
+  const a = parseArgs(argv);
+  let dropped = 0;
   if (a.summary) {
     for (const set of a.sets) printSummary(set, outDir(a, set));
-    return;
+    return 0;
   }
   // A forked worker: label its share, report progress to the parent.
   if (a.part !== undefined && process.send) {
@@ -168,7 +170,7 @@ async function main(): Promise<void> {
       });
       process.send({ set, p, end: true });
     }
-    return;
+    return 0;
   }
   process.stderr.write(`labelling ${a.sets.join(', ')} with ${a.workers} worker(s); shared ${a.shared}\n`);
   for (const set of a.sets) {
@@ -182,7 +184,8 @@ async function main(): Promise<void> {
       const setArgs = ['--set', set, '--workers', String(a.workers), '--every', String(a.every), '--shared', a.shared,
         ...(a.limit !== undefined ? ['--limit', String(a.limit)] : []), ...(a.out ? ['--out', a.out] : [])];
       await Promise.all(Array.from({ length: a.workers }, (_, k) => new Promise<void>((res, rej) => {
-        const child = fork(self, [...setArgs, '--part', String(k)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
+        const child = fork(self, [...setArgs, '--part', String(k)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         child.on('message', (m: { p: LabelProgress }) => { latest[k] = m.p; bar.update(merge(latest.filter(Boolean))); });
         child.on('exit', (code) => (code === 0 ? res() : rej(new Error(`worker ${k} exited with code ${code}`))));
         child.on('error', rej);
@@ -190,12 +193,15 @@ async function main(): Promise<void> {
       final = merge(latest.filter(Boolean));
     }
     bar.end(final);
+    dropped += final.dropped;
     printSummary(set, outDir(a, set));
   }
+  return dropped;
 }
 
+// A forked worker runs this file directly.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((e: unknown) => {
+  runLabelCommand(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`label: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   });

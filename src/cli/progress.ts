@@ -1,0 +1,64 @@
+/**
+ * A progress bar on stderr for long jobs: redrawn in place on a terminal, one line every few
+ * seconds otherwise (logs, CI), silent when disabled.
+ */
+export interface ProgressOptions {
+  label?: string;
+  stream?: NodeJS.WriteStream;
+  enabled?: boolean;
+  /** Seconds between lines when the stream is not a terminal. */
+  logInterval?: number;
+}
+
+export class Progress {
+  private done = 0;
+  private failed = 0;
+  private readonly start = Date.now();
+  private lastDraw = 0;
+  private readonly stream: NodeJS.WriteStream;
+  private readonly tty: boolean;
+  private readonly enabled: boolean;
+  private readonly label: string;
+  private readonly logInterval: number;
+
+  constructor(readonly total: number, options: ProgressOptions = {}) {
+    this.stream = options.stream ?? process.stderr;
+    this.tty = Boolean(this.stream.isTTY);
+    this.enabled = options.enabled ?? true;
+    this.label = options.label ?? '';
+    this.logInterval = (options.logInterval ?? 5) * 1000;
+  }
+
+  tick(ok = true, note = ''): void {
+    this.done++;
+    if (!ok) this.failed++;
+    this.draw(note, this.done === this.total);
+  }
+
+  private draw(note: string, final: boolean): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (!final && now - this.lastDraw < (this.tty ? 100 : this.logInterval)) return;
+    this.lastDraw = now;
+    const elapsed = (now - this.start) / 1000;
+    const rate = this.done / Math.max(elapsed, 1e-3);
+    const eta = rate > 0 ? (this.total - this.done) / rate : 0;
+    const frac = this.total > 0 ? this.done / this.total : 1;
+    const width = 24;
+    const filled = Math.round(frac * width);
+    const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+    const text = `${this.label ? this.label + ' ' : ''}${bar} ${this.done}/${this.total}` +
+      `${this.failed ? ` (${this.failed} failed)` : ''} ${rate.toFixed(1)}/s ETA ${formatSeconds(eta)}` +
+      (note ? ` ${note}` : '');
+    if (this.tty) this.stream.write(`\r\x1b[K${text}${final ? '\n' : ''}`);
+    else this.stream.write(text + '\n');
+  }
+}
+
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${Math.round(s)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}

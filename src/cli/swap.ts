@@ -1,0 +1,32 @@
+/** `prnet swap`: a's face texture on b's face. */
+import { decodeImageFile, encodePng } from '../io/image-node.js';
+import { NoFaceError } from '../errors.js';
+import { createPrnet } from '../pipeline/node.js';
+import { swapFaceTexture } from '../pipeline/swap.js';
+import { writeFileAtomic } from './atomic.js';
+import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+
+export async function runSwap(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
+    source: { type: 'string', short: 's' },
+    target: { type: 'string', short: 't' },
+    out: { type: 'string', short: 'o' },
+    eyes: { type: 'boolean' },
+    model: { type: 'string', short: 'm' },
+    threads: { type: 'string' },
+    'no-blend': { type: 'boolean' },
+  }, false);
+  void positionals;
+  if (!values.source || !values.target || !values.out) throw new UsageError('usage: prnet swap --source <a> --target <b> --out <c.png> [--eyes]');
+  if (!/\.png$/i.test(values.out)) throw new UsageError('--out must be a .png file');
+  const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source), decodeImageFile(values.target)]);
+  const prnet = await createPrnet({ model: values.model, threads: intOption(values.threads, 'threads') });
+  const [a, b] = [await prnet.reconstruct(sourceImage, { maxFaces: 1 }), await prnet.reconstruct(targetImage, { maxFaces: 1 })];
+  await prnet.dispose();
+  if (!a.faces.length) throw new NoFaceError('no face found', values.source);
+  if (!b.faces.length) throw new NoFaceError('no face found', values.target);
+  const out = swapFaceTexture(sourceImage, a.faces[0], targetImage, b.faces[0], prnet.layout, { keepEyes: values.eyes, blend: !values['no-blend'] });
+  await writeFileAtomic(values.out, await encodePng(out.data, out.width, out.height, 3));
+  process.stderr.write(`${values.out}: ${values.source}'s face texture on ${values.target}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
+  return EXIT.ok;
+}

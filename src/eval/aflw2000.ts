@@ -1,0 +1,120 @@
+/**
+ * AFLW2000-3D evaluation: the full pipeline on each image with a `.mat` ground truth, 68-point NME
+ * (2D and 3D) per image, overall and by yaw bucket, and the same numbers for the teachers
+ * (3DDFA_V2 and FaceMesh) on the same images in the same run.
+ */
+import { readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { cropFromLandmarks } from '../crop/index.js';
+import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
+import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
+import { InputError } from '../errors.js';
+import { decodeImageFile } from '../io/image-node.js';
+import type { Prnet } from '../pipeline/prnet.js';
+import { loadAflwGroundTruth } from './mat.js';
+import { nme, summariseNme, type NmeSummary } from './nme.js';
+
+export interface ImageScore {
+  image: string;
+  yaw: number;
+  nme2d: number | null;
+  nme3d: number | null;
+  error?: string;
+}
+
+export interface MethodScores {
+  nme2d: number;
+  nme3d: number;
+  byYaw2d: NmeSummary['byYaw'];
+  byYaw3d: NmeSummary['byYaw'];
+  failed: number;
+  perImage: ImageScore[];
+}
+
+export interface EvalOptions {
+  /** Crop from the ground-truth landmarks (1.6 × their box) instead of detecting. */
+  gtBox?: boolean;
+  /** Also score 3DDFA_V2 and FaceMesh (needs the shared reference folder for 3DDFA_V2). */
+  peers?: boolean;
+  onImage?: (name: string) => void;
+}
+
+export interface EvalReport {
+  images: number;
+  ours: MethodScores;
+  peers: Record<string, MethodScores>;
+}
+
+export async function listAflwImages(dir: string): Promise<{ image: string; mat: string }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    throw new InputError('cannot read the folder', dir);
+  }
+  const out = names
+    .filter((n) => /\.(jpe?g|png)$/i.test(n))
+    .map((n) => ({ image: join(dir, n), mat: join(dir, basename(n, extname(n)) + '.mat') }))
+    .filter((p) => existsSync(p.mat))
+    .sort((a, b) => a.image.localeCompare(b.image));
+  if (!out.length) throw new InputError('no images with a .mat ground truth', dir);
+  return out;
+}
+
+type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Float32Array | null>;
+
+export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalOptions = {}): Promise<EvalReport> {
+  const items = await listAflwImages(dir);
+  const ours: Scorer = async (image, gt) => {
+    const crops = options.gtBox ? [cropFromLandmarks(gt, 3)] : undefined;
+    const { faces } = await prnet.reconstruct(image, { crops, maxFaces: options.gtBox ? undefined : 1 });
+    return faces[0]?.landmarks ?? null;
+  };
+  const scorers: Record<string, Scorer> = { ours };
+  if (options.peers !== false) {
+    const fm = async (image: Parameters<Scorer>[0]): Promise<Float32Array | null> => {
+      const faces = await detectFaceMesh(image);
+      return faces[0] ? facemesh68(faces[0].points) : null;
+    };
+    scorers.facemesh = fm;
+    if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
+      scorers['3ddfa_v2'] = async (image, gt) => {
+        // 3DDFA_V2's protocol: a crop from landmarks — the ground truth's with --gt-box, else FaceMesh's.
+        let pts: Float32Array | null = options.gtBox ? Float32Array.from(gt) : await fm(image);
+        if (!pts) return null;
+        pts = await runTddfa(image, tddfaCropFromLandmarks(pts, 68));
+        return pts;
+      };
+    }
+  }
+  const per: Record<string, ImageScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
+  for (const item of items) {
+    options.onImage?.(item.image);
+    const gt = await loadAflwGroundTruth(item.mat);
+    const image = await decodeImageFile(item.image);
+    const yaw = gt.pose[1];
+    for (const [name, scorer] of Object.entries(scorers)) {
+      const name0 = basename(item.image);
+      try {
+        const pred = await scorer(image, gt.pt3d68);
+        if (!pred) per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: 'no face found' });
+        else per[name].push({ image: name0, yaw, nme2d: nme(pred, gt.pt3d68, 2), nme3d: nme(pred, gt.pt3d68, 3) });
+      } catch (e) {
+        per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: (e as Error).message });
+      }
+    }
+  }
+  const summarise = (list: ImageScore[]): MethodScores => {
+    const ok = list.filter((s) => s.nme2d !== null);
+    const s2 = summariseNme(ok.map((s) => s.nme2d!), ok.map((s) => s.yaw));
+    const s3 = summariseNme(ok.map((s) => s.nme3d!), ok.map((s) => s.yaw));
+    return { nme2d: s2.mean, nme3d: s3.mean, byYaw2d: s2.byYaw, byYaw3d: s3.byYaw, failed: list.length - ok.length, perImage: list };
+  };
+  const { ours: o, ...rest } = per;
+  return {
+    images: items.length,
+    ours: summarise(o),
+    peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])),
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * prnet-ts for Node.js: PRNet 3D face reconstruction and dense alignment.
+ *
+ *   import { createPrnet, decodeImageFile } from 'prnet-ts';
+ *   const prnet = await createPrnet();                 // bundled default model, built-in detector
+ *   const { faces } = await prnet.reconstruct(await decodeImageFile('photo.jpg'));
+ *   faces[0].landmarks; faces[0].vertices; faces[0].pose.yaw;
+ */
+export { createPrnet, reconstructFile, resolveModel, BUNDLED_MODELS, type PrnetOptions } from './pipeline/node.js';
+export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';
+export { faceColors, faceTexture, faceToJson, POSE_CONVENTION, type Face, type FaceJson } from './pipeline/face.js';
+export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type PngEncoder } from './pipeline/outputs.js';
+export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
+export { decodeImageFile, decodeImageBuffer, encodePng, MAX_IMAGE_PIXELS } from './io/image-node.js';
+export { InputError, ModelError, NoFaceError, PrnetError } from './errors.js';
+export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
+export { loadLayout } from './layout/node.js';
+export { parseLayout, type Layout } from './layout/index.js';
+export * from './geometry/index.js';
+export * from './crop/index.js';
+export * from './render/index.js';
+export { writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, type GlbMesh } from './export/index.js';
+export { createDetector, type Detector, type DetectorKind, type DetectorOptions } from './detect/index.js';
+export { createSession, PrnetSession, type SessionOptions } from './runtime/index.js';
+export {
+  importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256,
+  type ModelWeights, type ResfcnConfig,
+} from './model/index.js';

@@ -1,0 +1,92 @@
+/**
+ * The result of one reconstructed face, and its read-offs. A `Face` holds typed arrays (the
+ * library's view); `faceToJson` gives the plain object the CLI writes as `<name>.json`.
+ */
+import type { CropTransform } from '../crop/index.js';
+import { sampleColors, type Pose } from '../geometry/index.js';
+import type { Layout } from '../layout/index.js';
+import { texelVisibility, uvTexture, type UvTexture } from '../render/index.js';
+import type { FaceBox, PositionMap, RgbImage } from '../types.js';
+
+export interface Face {
+  /** 0-based index of the face in its image (largest first). */
+  index: number;
+  /** The detector's box (or the user's), image pixels. */
+  box: FaceBox;
+  /** The crop the network saw: image ↔ 256² crop. */
+  crop: CropTransform;
+  /** The position map in the image frame (x, y image pixels; z pixels towards the camera). */
+  positionMap: PositionMap;
+  /** 68 landmarks (iBUG order), N×3 = 68×3, image frame. */
+  landmarks: Float32Array;
+  /** The dense vertices (the layout's face pixels, 43,867), N×3, image frame. */
+  vertices: Float32Array;
+  /** Head pose: vertices ≈ scale · rotation · canonical + translation. */
+  pose: Pose;
+}
+
+/** Per-vertex colours (N×3, 0..1), sampled from the image at each vertex (bilinear). */
+export function faceColors(image: RgbImage, face: Face): Float32Array {
+  return sampleColors(image, face.vertices);
+}
+
+/**
+ * The face's UV texture (256×256): the image sampled at every texel's surface point (bilinear),
+ * texels that the camera does not see (occluded by the face itself, or outside the image) masked.
+ */
+export function faceTexture(image: RgbImage, face: Face, layout: Layout): UvTexture {
+  const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height);
+  return uvTexture(image, face.positionMap, visibility);
+}
+
+/** The JSON written for a face (numbers rounded by the writer). */
+export interface FaceJson {
+  index: number;
+  box: { x: number; y: number; width: number; height: number; score: number };
+  crop: { centerX: number; centerY: number; side: number; scale: number };
+  landmarks: { '2d': number[][]; '3d': number[][] };
+  pose: {
+    yaw: number;
+    pitch: number;
+    roll: number;
+    rotation: number[][];
+    scale: number;
+    translation: number[];
+    convention: string;
+  };
+  vertexCount: number;
+  triangleCount: number;
+  frame: string;
+}
+
+export const POSE_CONVENTION =
+  'degrees; yaw > 0: face turned towards the image left; pitch > 0: looking up; roll > 0: tilted clockwise in the image; vertices ≈ scale·rotation·canonical + translation';
+
+export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount'>): FaceJson {
+  const lm = face.landmarks;
+  const l2: number[][] = [];
+  const l3: number[][] = [];
+  for (let i = 0; i < lm.length / 3; i++) {
+    l2.push([lm[3 * i], lm[3 * i + 1]]);
+    l3.push([lm[3 * i], lm[3 * i + 1], lm[3 * i + 2]]);
+  }
+  const R = face.pose.rotation;
+  return {
+    index: face.index,
+    box: { x: face.box.x, y: face.box.y, width: face.box.width, height: face.box.height, score: face.box.score },
+    crop: { centerX: face.crop.square.cx, centerY: face.crop.square.cy, side: face.crop.square.side, scale: face.crop.scale },
+    landmarks: { '2d': l2, '3d': l3 },
+    pose: {
+      yaw: face.pose.yaw,
+      pitch: face.pose.pitch,
+      roll: face.pose.roll,
+      rotation: [[R[0], R[1], R[2]], [R[3], R[4], R[5]], [R[6], R[7], R[8]]],
+      scale: face.pose.scale,
+      translation: [...face.pose.translation],
+      convention: POSE_CONVENTION,
+    },
+    vertexCount: face.vertices.length / 3,
+    triangleCount: layout.triangleCount,
+    frame: 'image pixels: x right, y down, origin at the top-left pixel centre; z towards the camera (larger = nearer), same pixel units',
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The Node.js entry of the pipeline: loads the layout, the model (the bundled default unless told
+ * otherwise) into an onnxruntime-node session, and the face detector, once.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createDetector, type DetectorKind } from '../detect/index.js';
+import { ModelError } from '../errors.js';
+import { decodeImageFile } from '../io/image-node.js';
+import { loadLayout } from '../layout/node.js';
+import type { ModelWeights } from '../model/weights.js';
+import { createSession } from '../runtime/node.js';
+import { Prnet, type ReconstructOptions, type ReconstructResult } from './prnet.js';
+
+/** The models bundled with the package (see the model card in the README). */
+export const BUNDLED_MODELS = {
+  default: fileURLToPath(new URL('../../assets/models/prnet-default.safetensors', import.meta.url)),
+  light: fileURLToPath(new URL('../../assets/models/prnet-light.safetensors', import.meta.url)),
+} as const;
+
+export interface PrnetOptions {
+  /** A model file path, weights in memory, or a bundled model's name (default 'default'). */
+  model?: string | ModelWeights;
+  /** The face detector, or false to load none (then every call must pass boxes or crops). */
+  detector?: DetectorKind | false;
+  /** Threads for the network (default: onnxruntime's choice). */
+  threads?: number;
+}
+
+/** Resolves a model option to a path or weights; bundled names map to their files. */
+export function resolveModel(model: string | ModelWeights | undefined): string | ModelWeights {
+  if (model !== undefined && typeof model !== 'string') return model;
+  const name = model ?? 'default';
+  if (name in BUNDLED_MODELS) {
+    const path = BUNDLED_MODELS[name as keyof typeof BUNDLED_MODELS];
+    if (!existsSync(path)) throw new ModelError(`the bundled '${name}' model is missing (${path}); pass a model file with --model`);
+    return path;
+  }
+  return name;
+}
+
+/** Creates the pipeline: layout, model session and detector are loaded once and reused. */
+export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
+  const [layout, session, detector] = await Promise.all([
+    loadLayout(),
+    createSession(resolveModel(options.model), { threads: options.threads }),
+    options.detector === false ? Promise.resolve(null) : createDetector({ kind: options.detector || undefined }),
+  ]);
+  return new Prnet(session, layout, detector);
+}
+
+/** Decodes an image file and reconstructs its faces. */
+export async function reconstructFile(prnet: Prnet, path: string, options: ReconstructOptions = {}): Promise<ReconstructResult & { image: Awaited<ReturnType<typeof decodeImageFile>> }> {
+  const image = await decodeImageFile(path);
+  const result = await prnet.reconstruct(image, options);
+  return { ...result, image };
+}
