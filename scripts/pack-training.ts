@@ -7,11 +7,11 @@
  * UTKFace photos travel as they are; other photos (faces/misc) are auto-oriented, downscaled so
  * the long side is ≤ 256 and re-encoded at JPEG quality 90, their labels scaled to those pixels.
  * Targets with many folds or large control residuals are dropped (counted in meta.json). A budget
- * (--max-mib, default 52) caps the pack; samples are dropped deterministically (by a hash of the
- * file name, held-out photos kept first).
+ * (--max-mib, default 52) caps the pack; samples are dropped deterministically (in the order of a
+ * hash of the file name; the held-out photos, those with the smallest hashes, come first).
  *
  * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc] [--max-mib 52]
- *          [--holdout 200] [--lambda 30] [--limit N] [--verify]
+ *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--verify]
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -47,7 +47,8 @@ export interface PackOptions {
   out: string;
   sets?: string[];
   maxMiB?: number;
-  holdout?: number;
+  /** Fraction of photos held out, chosen by the hash of the name (stable as labels grow; default 0.017 ≈ 200 of ~11,900). */
+  holdoutFraction?: number;
   lambda?: number;
   keypointWeight?: number;
   limit?: number;
@@ -110,7 +111,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
   const log = options.log ?? ((m: string) => console.log(m));
   const sets = options.sets ?? ['utkface', 'misc'];
   const maxBytes = Math.floor((options.maxMiB ?? 52) * 1024 * 1024);
-  const holdoutCount = options.holdout ?? 200;
+  const holdoutBelow = Math.floor((options.holdoutFraction ?? 0.017) * 2 ** 32);
   const lambda = options.lambda ?? DEFAULT_LAMBDA;
   const shared = resolve(options.shared ?? sharedDir());
   const layout = await loadLayoutForScripts(shared);
@@ -145,7 +146,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
   const t0 = performance.now();
   for (let n = 0; n < cands.length; n++) {
     const { rec, set, hash } = cands[n]!;
-    const holdout = holdouts < holdoutCount;
+    const holdout = hash < holdoutBelow;
     if (budgetFull) { drops.budget = (drops.budget ?? 0) + 1; continue; }
     const path = join(shared, rec.file);
     let photo: { jpeg: Buffer; sx: number; sy: number };
@@ -216,7 +217,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     source: `labels ${sets.join(', ')} from ${shared}; FaceMesh (human) + 3DDFA_V2 fused by a 3D TPS (kernel −r) on ${P} fixed controls (${setup.facemeshIndex.length} FaceMesh + 68 keypoints ×${options.keypointWeight ?? 10}), λ ${lambda}; src/data/groundtruth.ts, scripts/pack-training.ts`,
     frames: 'K rows: face pixels in layout face_index order; K[i, j] = −‖v_i − c_j‖ (j < P), K[i, P..P+3] = [v.x, v.y, v.z, 1] with v = layout canonical; map = K · W in the photo pixels of images.bin (x right, y down, z towards the camera, min z ≈ 0)',
     crops: 'centre x, centre y, side: centre of the target 68-point box, side 1.6 × its mean side (PRNet rule)',
-    flags: 'bit 0 synthetic (none here), bit 1 held out',
+    flags: `bit 0 synthetic (none here), bit 1 held out (FNV-1a hash of the name < ${options.holdoutFraction ?? 0.017} · 2³²)`,
     counts: {
       candidates: cands.length,
       packed: N,
@@ -310,14 +311,14 @@ function arg(name: string, fallback: string): string {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = arg('out', '');
   if (!out) {
-    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc] [--max-mib 52] [--holdout 200] [--lambda 30] [--limit N] [--verify]');
+    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc] [--max-mib 52] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--verify]');
     process.exit(2);
   }
   buildPack({
     out,
     sets: arg('sets', 'utkface,misc').split(',').filter(Boolean),
     maxMiB: Number(arg('max-mib', '52')),
-    holdout: Number(arg('holdout', '200')),
+    holdoutFraction: Number(arg('holdout-fraction', '0.017')),
     lambda: Number(arg('lambda', String(DEFAULT_LAMBDA))),
     limit: Number(arg('limit', '0')) || undefined,
   })

@@ -86,27 +86,25 @@ async function main(): Promise<void> {
 
     if (shown < overlays && fit.map) {
       shown++;
-      const { data, info } = await sharp(join(shared, rec.file)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      const img = Buffer.from(data);
-      const sub: number[] = [];
-      for (let i = 0; i < layout.faceIndex.length; i++) {
-        const p = layout.faceIndex[i]!;
-        if ((p % 256) % 6 === 0 && Math.floor(p / 256) % 6 === 0) sub.push(fit.map[3 * i]!, fit.map[3 * i + 1]!);
-      }
-      // Dense vertices by depth (blue far → cyan near), ground truth green, target keypoints red.
+      // 2× upscaled photo; dense vertices (every 6th map row and column) shaded by depth
+      // (dark blue far → cyan near); ground truth green, the target's 68 keypoints red.
+      const Z = 2;
+      const src = await sharp(join(shared, rec.file)).removeAlpha().metadata();
+      const W = (src.width ?? 0) * Z, H = (src.height ?? 0) * Z;
+      const img = Buffer.from(await sharp(join(shared, rec.file)).removeAlpha().resize(W, H).raw().toBuffer());
       let zmax = 0;
       for (let i = 2; i < fit.map.length; i += 3) zmax = Math.max(zmax, fit.map[i]!);
-      for (let i = 0, j = 0; i < layout.faceIndex.length; i++) {
+      for (let i = 0; i < layout.faceIndex.length; i++) {
         const p = layout.faceIndex[i]!;
         if ((p % 256) % 6 !== 0 || Math.floor(p / 256) % 6 !== 0) continue;
         const z = fit.map[3 * i + 2]! / Math.max(zmax, 1);
-        dots(img, info.width, info.height, [sub[j]!, sub[j + 1]!], 2, [40, Math.round(80 + 175 * z), 255], 0);
-        j += 2;
+        dots(img, W, H, [(fit.map[3 * i]! + 0.5) * Z, (fit.map[3 * i + 1]! + 0.5) * Z], 2, [0, Math.round(60 + 195 * z), Math.round(120 + 135 * z)], 1);
       }
-      dots(img, info.width, info.height, gt.pt3d68, 3, [0, 255, 0], 2);
-      dots(img, info.width, info.height, fit.keypoints, 3, [255, 0, 0], 1);
+      const up = (pts: ArrayLike<number>) => Array.from(pts, (v, i) => (i % 3 === 2 ? v : (v + 0.5) * Z));
+      dots(img, W, H, up(gt.pt3d68), 3, [0, 255, 0], 3);
+      dots(img, W, H, up(fit.keypoints), 3, [255, 0, 0], 2);
       const png = join(outDir, `target-${name}.png`);
-      await sharp(img, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toFile(png);
+      await sharp(img, { raw: { width: W, height: H, channels: 3 } }).png().toFile(png);
       console.log(`overlay: ${png}`);
     }
   }
