@@ -1,0 +1,347 @@
+"""Batches of (input crop, target position map, loss weights), made entirely on the device.
+
+Frames (the same as the original PRNet's crop, and what the runtime's crop must reproduce):
+- photo pixels: the centre of pixel (i, j) is at x = i, y = j; z towards the camera.
+- the 256 crop of a square (centre c, side s): crop pixel q (0..255, pixel centres) shows the
+  photo point p = c + (s / 255) R (q - 127.5), R the in-plane rotation (identity without
+  augmentation); so a target vertex is q = R^T (p - c) 255 / s + 127.5, and z -> z 255 / s (the same
+  scale as x, y), then shifted so that the face's minimum z is 0.
+- light variant (input 128): the input is the 256 crop box-downsampled 2x (128-pixel j covers
+  256-pixels 2j, 2j + 1), and the target map (still in 256-crop units) is the 256 target map
+  averaged over 2x2 UV cells, over face pixels only (weights averaged likewise); the runtime
+  upsamples a 128 output map bilinearly (half-pixel centres) back to the 256 layout.
+
+Augmentation (training only): rotation +-45 deg, scale 0.9-1.2 (the face grows: side / scale),
+shift +-10 % of the side, horizontal flip p = 0.5 (the image mirrored; the target's vertices
+permuted by the layout's `flip` table and x -> 255 - x), colour x0.6-1.4 per channel, occluding
+rectangles (p = 0.4; 5-35 % of the side; flat random colour or noise).
+
+Outside the photo: never black. By default (p = 0.8) the photo is composited onto a background,
+another photo of the batch under its own random zoom (1-3x), offset, flip and colour, with a
+feathered edge (1-6 crop pixels) at the photo's border; otherwise (p = 0.2) the photo is extended
+by reflection or by its border pixels. (`black_prob`, default 0, adds black fill: the runtime's
+crop fills black outside the image, but on photos that always need fill black is a shortcut.)
+
+Large-pose synthesis (optional, `rot_prob`): the target's vertices are rotated in depth (yaw
+15-60 deg either way) about the face's vertical axis (eyes -> mouth landmarks) through its
+centroid; each vertex keeps the colour the crop shows at its original (x, y); the rotated
+vertices are splatted with a z-buffer (scatter_reduce amax on depth), holes closed (3x3, two
+rounds) and the rendered face pasted over the crop; the target is the rotated vertices.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+R = 256  # the crop is rendered at 256, whatever the input size
+warnings.filterwarnings('ignore', message='scatter_reduce\\(\\) is in beta')
+
+
+@dataclass
+class AugConfig:
+    rotate_deg: float = 45.0
+    scale_min: float = 0.9
+    scale_max: float = 1.2
+    shift: float = 0.10
+    flip_prob: float = 0.5
+    colour_min: float = 0.6
+    colour_max: float = 1.4
+    occlude_prob: float = 0.4
+    occlude_min: float = 0.05
+    occlude_max: float = 0.35
+    pad_prob: float = 0.2          # reflection / border instead of a composited background
+    black_prob: float = 0.0        # black outside the photo (a shortcut: keep 0 or small)
+    bg_zoom_max: float = 3.0
+    feather_min: float = 1.0       # crop pixels
+    feather_max: float = 6.0
+    rot_prob: float = 0.0          # large-pose synthesis
+    yaw_min_deg: float = 15.0
+    yaw_max_deg: float = 60.0
+
+
+FILL_COMPOSITE, FILL_REFLECT, FILL_BORDER, FILL_BLACK = 0, 1, 2, 3
+FILLS = {'composite': FILL_COMPOSITE, 'reflect': FILL_REFLECT, 'border': FILL_BORDER, 'black': FILL_BLACK}
+
+
+def _u(gen, n, lo, hi, device):
+    return torch.rand(n, generator=gen, device=device) * (hi - lo) + lo
+
+
+def _reflect(p: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """Reflects coordinates into [0, size - 1] (about the border pixels' centres)."""
+    L = (size - 1).clamp(min=1)
+    u = torch.remainder(p, 2 * L)
+    return torch.where(u > L, 2 * L - u, u)
+
+
+def _sample(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear samples img [B, C, H, W] at photo coordinates px, py [B, h, w] (pixel centres)."""
+    H, W = hw
+    gx = px * (2.0 / max(W - 1, 1)) - 1
+    gy = py * (2.0 / max(H - 1, 1)) - 1
+    grid = torch.stack([gx, gy], dim=-1)
+    return F.grid_sample(img, grid, mode='bilinear', padding_mode='border', align_corners=True)
+
+
+class Augmenter:
+    def __init__(self, dpack, input_size: int = 256, cfg: Optional[AugConfig] = None, seed: int = 0):
+        if input_size not in (256, 128):
+            raise ValueError(f'input_size must be 256 or 128, got {input_size}')
+        self.p = dpack
+        self.S = input_size
+        self.cfg = cfg or AugConfig()
+        self.device = dpack.device
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(seed)
+        ys, xs = torch.meshgrid(torch.arange(R, device=self.device, dtype=torch.float32),
+                                torch.arange(R, device=self.device, dtype=torch.float32), indexing='ij')
+        self.qx = xs - (R - 1) / 2  # crop coordinates relative to the centre
+        self.qy = ys - (R - 1) / 2
+        kv = dpack.kpt_vertex
+        self.eyes = kv[36:48]
+        self.mouth = kv[48:68]
+
+    # -----------------------------------------------------------------------------------------
+    def batch(self, idx: torch.Tensor, train: bool = True, fill: str = 'composite', pool: bool = True,
+              rot_prob: Optional[float] = None):
+        """idx: pack indices [B] (on the device). Returns (x [B, 3, S, S] in 0..1,
+        target [B, 3, M, M] in 256-crop pixels, weight [B, 1, M, M]), M = 256, or 128 when the
+        input is 128 and `pool` is set."""
+        cfg, dev, g = self.cfg, self.device, self.gen
+        B = idx.shape[0]
+        p = self.p
+        H, W = p.photos.shape[2], p.photos.shape[3]
+        photos = p.photos[idx].float().div_(255)
+        wh = p.sizes[idx]
+        crop = p.crops[idx]
+        cx, cy, side = crop[:, 0], crop[:, 1], crop[:, 2]
+        ones = torch.ones(B, device=dev)
+        if train:
+            theta = _u(g, B, -cfg.rotate_deg, cfg.rotate_deg, dev) * (math.pi / 180)
+            side = side / _u(g, B, cfg.scale_min, cfg.scale_max, dev)
+            cx = cx + _u(g, B, -cfg.shift, cfg.shift, dev) * side
+            cy = cy + _u(g, B, -cfg.shift, cfg.shift, dev) * side
+            flip = torch.rand(B, generator=g, device=dev) < cfg.flip_prob
+            r = torch.rand(B, generator=g, device=dev)
+            mode = torch.full_like(r, FILL_COMPOSITE)
+            mode = torch.where(r < cfg.pad_prob + cfg.black_prob, torch.full_like(r, FILL_BLACK), mode)
+            mode = torch.where(r < cfg.pad_prob, torch.full_like(r, FILL_BORDER), mode)
+            mode = torch.where(r < cfg.pad_prob / 2, torch.full_like(r, FILL_REFLECT), mode).long()
+            colour = _u(g, 3 * B, cfg.colour_min, cfg.colour_max, dev).view(B, 3, 1, 1)
+        else:
+            theta = torch.zeros(B, device=dev)
+            flip = torch.zeros(B, dtype=torch.bool, device=dev)
+            mode = torch.full((B,), FILLS[fill], dtype=torch.long, device=dev)
+            colour = torch.ones(B, 3, 1, 1, device=dev)
+        k = side / (R - 1)  # photo pixels per crop pixel
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        # photo coordinates of every crop pixel: p = c + k R q
+        qx, qy = self.qx.unsqueeze(0), self.qy.unsqueeze(0)
+        kc, ks = (k * cos).view(B, 1, 1), (k * sin).view(B, 1, 1)
+        px = cx.view(B, 1, 1) + kc * qx - ks * qy
+        py = cy.view(B, 1, 1) + ks * qx + kc * qy
+        w = wh[:, 0].view(B, 1, 1)
+        h = wh[:, 1].view(B, 1, 1)
+        m = mode.view(B, 1, 1)
+        sx = torch.where(m == FILL_REFLECT, _reflect(px, w), torch.minimum(torch.maximum(px, torch.zeros_like(px)), w - 1))
+        sy = torch.where(m == FILL_REFLECT, _reflect(py, h), torch.minimum(torch.maximum(py, torch.zeros_like(py)), h - 1))
+        img = _sample(photos, sx, sy, (H, W)) * colour
+        # alpha of the photo: 1 inside, ramp over `feather` crop pixels centred on the border
+        d = torch.minimum(torch.minimum(px + 0.5, w - 0.5 - px), torch.minimum(py + 0.5, h - 0.5 - py))
+        if train:
+            feather = _u(g, B, cfg.feather_min, cfg.feather_max, dev) * k
+        else:
+            feather = 2.0 * k
+        alpha = (0.5 + d / feather.view(B, 1, 1)).clamp(0, 1).unsqueeze(1)
+        pad = (m == FILL_REFLECT) | (m == FILL_BORDER)
+        alpha = torch.where(pad.unsqueeze(1), torch.ones_like(alpha), alpha)
+        comp = mode == FILL_COMPOSITE
+        if train or bool(comp.any()):  # (large-pose synthesis uses the background too)
+            bg = self._background(idx, photos, wh, train, (H, W))
+        else:
+            bg = torch.zeros_like(img)
+        bgb = torch.where((mode == FILL_BLACK).view(B, 1, 1, 1), torch.zeros_like(bg), bg)
+        blend = (comp | (mode == FILL_BLACK)).view(B, 1, 1, 1)
+        img = torch.where(blend, alpha * img + (1 - alpha) * bgb, img)
+
+        # targets: photo frame -> crop frame (unflipped)
+        V = p.vertices(idx)  # [B, N, 3]
+        inv = 1.0 / k
+        dx = V[..., 0] - cx.view(B, 1)
+        dy = V[..., 1] - cy.view(B, 1)
+        c1, s1, i1 = cos.view(B, 1), sin.view(B, 1), inv.view(B, 1)
+        tx = (c1 * dx + s1 * dy) * i1 + (R - 1) / 2
+        ty = (-s1 * dx + c1 * dy) * i1 + (R - 1) / 2
+        tz = V[..., 2] * i1
+        V = torch.stack([tx, ty, tz], dim=-1)
+
+        rp = self.cfg.rot_prob if rot_prob is None else rot_prob
+        if train and rp > 0:
+            img, V = self._large_pose(img, V, torch.rand(B, generator=g, device=dev) < rp, bg)
+        if train:
+            img = self._occlude(img)
+        img = img.clamp(0, 1)
+
+        # flip: image mirrored; vertex i of the flipped map = mirror of vertex flip[i]
+        weight_flat = p.weight_flat.unsqueeze(0).expand(B, -1)
+        if train:  # (no `flip.any()` test: it would stall the GPU queue every step)
+            img = torch.where(flip.view(B, 1, 1, 1), img.flip(-1), img)
+            Vf = V[:, p.flip]
+            Vf = torch.cat([(R - 1) - Vf[..., :1], Vf[..., 1:]], dim=-1)
+            V = torch.where(flip.view(B, 1, 1), Vf, V)
+            wf = torch.zeros_like(p.weight_flat)
+            wf[p.face_index] = p.weight_flat[p.face_index[p.flip]]
+            weight_flat = torch.where(flip.view(B, 1), wf.unsqueeze(0), weight_flat)
+        # z: the face's minimum at 0 (after the flip: its table is not quite a permutation)
+        V = torch.cat([V[..., :2], V[..., 2:] - V[..., 2:].amin(dim=1, keepdim=True)], dim=-1)
+        target = torch.zeros(B, 3, R * R, device=dev)
+        target[:, :, p.face_index] = V.permute(0, 2, 1)
+        target = target.view(B, 3, R, R)
+        weight = weight_flat.reshape(B, 1, R, R)
+        if self.S == 128:
+            img = F.avg_pool2d(img, 2)
+            if pool:
+                target, weight = self.pool_target(target, weight)
+        return img.contiguous(), target, weight.contiguous()
+
+    def pool_target(self, target: torch.Tensor, weight: torch.Tensor):
+        """256 -> 128 maps: 2x2 means over face pixels (target) and plain 2x2 means (weights)."""
+        fm = self.p.face_mask
+        num = F.avg_pool2d(target * fm, 2)
+        den = F.avg_pool2d(fm, 2)
+        return num / den.clamp(min=1e-6) * (den > 0), F.avg_pool2d(weight, 2)
+
+    # -----------------------------------------------------------------------------------------
+    def _background(self, idx, photos, wh, train: bool, hw):
+        """Another photo of the batch, zoomed 1-3x, shifted, maybe mirrored, colour-jittered."""
+        cfg, dev, g = self.cfg, self.device, self.gen
+        B = idx.shape[0]
+        if B > 1:
+            shift = torch.randint(1, B, (1,), generator=g, device=dev) if train else 1
+            j = (torch.arange(B, device=dev) + shift) % B
+        else:
+            j = torch.zeros(1, dtype=torch.long, device=dev)
+        bw, bh = wh[j, 0], wh[j, 1]
+        if train:
+            zoom = _u(g, B, 1.0, cfg.bg_zoom_max, dev)
+            u, v = torch.rand(B, generator=g, device=dev), torch.rand(B, generator=g, device=dev)
+            mirror = torch.where(torch.rand(B, generator=g, device=dev) < 0.5, -torch.ones(B, device=dev), torch.ones(B, device=dev))
+            colour = _u(g, 3 * B, cfg.colour_min, cfg.colour_max, dev).view(B, 3, 1, 1)
+        else:
+            zoom = torch.full((B,), 2.0, device=dev)
+            u = v = torch.full((B,), 0.5, device=dev)
+            mirror = torch.ones(B, device=dev)
+            colour = torch.ones(B, 3, 1, 1, device=dev)
+        win = torch.minimum(bw, bh) / zoom          # window side in background-photo pixels
+        ccx = (win / 2 - 0.5) + u * (bw - win)      # window centre: the window stays in the photo
+        ccy = (win / 2 - 0.5) + v * (bh - win)
+        kb = (win / (R - 1)).view(B, 1, 1)
+        bx = ccx.view(B, 1, 1) + kb * mirror.view(B, 1, 1) * self.qx.unsqueeze(0)
+        by = ccy.view(B, 1, 1) + kb * self.qy.unsqueeze(0)
+        bx = torch.minimum(bx.clamp(min=0), bw.view(B, 1, 1) - 1)
+        by = torch.minimum(by.clamp(min=0), bh.view(B, 1, 1) - 1)
+        return _sample(photos[j], bx, by, hw) * colour
+
+    def _occlude(self, img: torch.Tensor) -> torch.Tensor:
+        cfg, dev, g = self.cfg, self.device, self.gen
+        B = img.shape[0]
+        on = torch.rand(B, generator=g, device=dev) < cfg.occlude_prob
+        rw = _u(g, B, cfg.occlude_min, cfg.occlude_max, dev) * R
+        rh = _u(g, B, cfg.occlude_min, cfg.occlude_max, dev) * R
+        x0 = torch.rand(B, generator=g, device=dev) * (R - rw)
+        y0 = torch.rand(B, generator=g, device=dev) * (R - rh)
+        xs = self.qx[0] + (R - 1) / 2
+        ys = self.qy[:, 0] + (R - 1) / 2
+        inx = (xs.view(1, R) >= x0.view(B, 1)) & (xs.view(1, R) < (x0 + rw).view(B, 1))
+        iny = (ys.view(1, R) >= y0.view(B, 1)) & (ys.view(1, R) < (y0 + rh).view(B, 1))
+        mask = (iny.view(B, R, 1) & inx.view(B, 1, R) & on.view(B, 1, 1)).unsqueeze(1)
+        flat = torch.rand(B, 3, 1, 1, generator=g, device=dev).expand(B, 3, R, R)
+        noise = torch.rand(B, 3, R, R, generator=g, device=dev)
+        use_noise = (torch.rand(B, generator=g, device=dev) < 0.5).view(B, 1, 1, 1)
+        fill = torch.where(use_noise, noise, flat)
+        return torch.where(mask, fill, img)
+
+    def _large_pose(self, img: torch.Tensor, V: torch.Tensor, sel: torch.Tensor, bg: torch.Tensor):
+        """Rotates the selected samples' faces in depth and re-renders them (see the module doc).
+
+        The surface is densified before splatting: the crop-frame position map is upsampled 2x in
+        UV space (bilinear, inside the face only), so the splat of ~4 N points with a 2x2 footprint
+        leaves few holes even where the rotation stretches the surface; what the original face
+        covered and the rotated one does not is filled with the sample's background."""
+        ii = torch.nonzero(sel).view(-1)
+        if ii.numel() == 0:
+            return img, V
+        cfg, dev, g = self.cfg, self.device, self.gen
+        n = ii.numel()
+        Vs = V[ii]
+        N = Vs.shape[1]
+        p = self.p
+        # the face's vertical axis (eyes -> mouth) through its centroid; yaw 15-60 deg either way
+        axis = Vs[:, self.mouth].mean(1) - Vs[:, self.eyes].mean(1)
+        axis = axis / axis.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        yaw = _u(g, n, cfg.yaw_min_deg, cfg.yaw_max_deg, dev) * (math.pi / 180)
+        yaw = torch.where(torch.rand(n, generator=g, device=dev) < 0.5, -yaw, yaw)
+        centre = Vs.mean(1, keepdim=True)
+        a = axis.unsqueeze(1)
+        ca, sa = torch.cos(yaw).view(n, 1, 1), torch.sin(yaw).view(n, 1, 1)
+
+        def rotate(X: torch.Tensor) -> torch.Tensor:  # Rodrigues about `axis` through `centre`
+            P = X - centre
+            return centre + P * ca + torch.cross(a.expand_as(P), P, dim=-1) * sa + a * (P * a).sum(-1, keepdim=True) * (1 - ca)
+
+        # densify: upsample the position map 2x in UV space, keep points inside the face
+        m = torch.zeros(n, 3, R * R, device=dev)
+        m[:, :, p.face_index] = Vs.permute(0, 2, 1)
+        up = F.interpolate(m.view(n, 3, R, R), scale_factor=2, mode='bilinear', align_corners=False)
+        fu = F.interpolate(p.face_mask, scale_factor=2, mode='bilinear', align_corners=False).view(-1)
+        keep = torch.nonzero(fu > 0.999).view(-1)
+        pts = torch.cat([Vs, up.view(n, 3, -1)[:, :, keep].permute(0, 2, 1)], dim=1)  # [n, M, 3]
+        M = pts.shape[1]
+        # colour of every point where the crop shows it now
+        src = img[ii]
+        grid = (pts[..., :2] * (2.0 / (R - 1)) - 1).view(n, 1, M, 2)
+        col = F.grid_sample(src, grid, mode='bilinear', padding_mode='border', align_corners=True).view(n, 3, M)
+        pr = rotate(pts)
+        # z-buffer splat with a 2x2 footprint: the nearest (largest z) point per pixel wins
+        fx, fy = pr[..., 0].floor().long(), pr[..., 1].floor().long()
+        pix_l, z_l = [], []
+        for ox, oy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            ix, iy = fx + ox, fy + oy
+            inside = (ix >= 0) & (ix < R) & (iy >= 0) & (iy < R)
+            pix_l.append(torch.where(inside, iy.clamp(0, R - 1) * R + ix.clamp(0, R - 1), torch.full_like(ix, R * R)))
+            z_l.append(pr[..., 2])
+        pix = torch.cat(pix_l, 1)
+        z = torch.cat(z_l, 1)
+        zbuf = torch.full((n, R * R + 1), -1e9, device=dev)
+        zbuf = zbuf.scatter_reduce(1, pix, z, reduce='amax', include_self=True)
+        visible = (pix < R * R) & (z >= zbuf.gather(1, pix))
+        pixv = torch.where(visible, pix, torch.full_like(pix, R * R))  # hidden -> a dummy pixel
+        render = torch.zeros(n, 3, R * R + 1, device=dev)
+        render.scatter_(2, pixv.unsqueeze(1).expand(n, 3, pix.shape[1]), col.repeat(1, 1, 4))
+        cover = torch.zeros(n, 1, R * R + 1, device=dev)
+        cover.scatter_(2, pixv.unsqueeze(1), torch.ones(n, 1, pix.shape[1], device=dev))
+        render = render[:, :, :R * R].reshape(n, 3, R, R)
+        cover = cover[:, :, :R * R].reshape(n, 1, R, R)
+        # close the remaining holes (3x3 closing, filled with the 3x3 mean colour)
+        dil = F.max_pool2d(cover, 3, 1, 1)
+        closed = 1 - F.max_pool2d(1 - dil, 3, 1, 1)
+        mean = F.avg_pool2d(render * cover, 3, 1, 1) / F.avg_pool2d(cover, 3, 1, 1).clamp(min=1e-6)
+        hole = (closed > 0.5) & (cover < 0.5)
+        render = torch.where(hole, mean, render)
+        cover = torch.where(hole, torch.ones_like(cover), cover)
+        # where the original face was (dilated 2 px) and the rotated one is not: background
+        opix = (pts[..., 1].round().long().clamp(0, R - 1) * R + pts[..., 0].round().long().clamp(0, R - 1))
+        orig = torch.zeros(n, 1, R * R, device=dev)
+        orig.scatter_(2, opix.unsqueeze(1), torch.ones(n, 1, M, device=dev))
+        orig = F.max_pool2d(orig.view(n, 1, R, R), 5, 1, 2)
+        out = torch.where(cover > 0.5, render, torch.where(orig > 0.5, bg[ii], src))
+        img = img.clone()
+        img[ii] = out
+        V = V.clone()
+        V[ii] = rotate(Vs)
+        return img, V

@@ -1,0 +1,392 @@
+"""The training pack (docs/training-data.md): reading and checking it, decoding its photos, and
+putting everything on the device; plus a small synthetic pack generator for tests.
+
+Pack folder:
+| file | content |
+|---|---|
+| meta.json | {"version": 1, "count": N, "controls": [[x, y, z] x P], "coverage": ..., "source": ...} |
+| images.bin, images.idx | JPEG bytes back to back; .idx = (N + 1) little-endian uint32 offsets |
+| coeffs.f16 | N x (P + 4) x 3 little-endian float16 |
+| crops.f32 | N x 3 float32: PRNet crop (centre x, centre y, side) in photo pixels |
+| flags.u8 | N bytes: bit 0 synthetic pose, bit 1 held out |
+| weights.u8 | 256 x 256 loss weights (16/4/3 covered, 1 extrapolated, 0 outside) |
+
+A target map is M = K . W with K[i, j] = -|v_i - c_j| (j < P), K[i, P..P+3] = [v_i, 1] for the
+layout's canonical face pixels v_i and the pack's control points c_j: photo pixels (centre of
+pixel (i, j) at x = i, y = j), z towards the camera.
+
+Command line: `/usr/bin/python3 training/pack.py --check PACK` (reads and checks a pack, decodes
+its photos, prints statistics) or `--synthetic OUT --count N` (writes a synthetic pack).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+FLAG_SYNTHETIC = 1
+FLAG_HELDOUT = 2
+
+
+class PackError(RuntimeError):
+    pass
+
+
+@dataclass
+class Pack:
+    """A pack read into host memory (photos still encoded)."""
+    path: str
+    meta: dict
+    controls: np.ndarray   # float32 [P, 3]
+    blobs: List[bytes]     # N encoded photos
+    coeffs: np.ndarray     # float32 [N, P + 4, 3]
+    crops: np.ndarray      # float32 [N, 3]
+    flags: np.ndarray      # uint8 [N]
+    weights: np.ndarray    # uint8 [256, 256]
+
+    @property
+    def count(self) -> int:
+        return len(self.blobs)
+
+
+def _read(path: str, name: str) -> bytes:
+    p = os.path.join(path, name)
+    if not os.path.isfile(p):
+        raise PackError(f'pack {path}: missing {name} (build the pack first: see training/README.md)')
+    with open(p, 'rb') as f:
+        return f.read()
+
+
+def read_pack(path: str) -> Pack:
+    """Reads and checks a pack; raises PackError with the file and the problem."""
+    if not os.path.isdir(path):
+        raise PackError(f'pack folder not found: {path} (build it first, or pass --pack; see training/README.md)')
+    try:
+        meta = json.loads(_read(path, 'meta.json').decode('utf-8'))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise PackError(f'pack {path}: meta.json is not JSON: {e}') from e
+    if meta.get('version') != 1:
+        raise PackError(f'pack {path}: meta.json version {meta.get("version")!r}, this trainer reads version 1')
+    n = meta.get('count')
+    if not isinstance(n, int) or n <= 0:
+        raise PackError(f'pack {path}: meta.json count must be a positive integer, got {n!r}')
+    controls = np.asarray(meta.get('controls', []), dtype=np.float32)
+    if controls.ndim != 2 or controls.shape[1] != 3 or controls.shape[0] < 1:
+        raise PackError(f'pack {path}: meta.json controls must be [[x, y, z] x P], got shape {controls.shape}')
+    p = controls.shape[0]
+    idx_b = _read(path, 'images.idx')
+    if len(idx_b) != 4 * (n + 1):
+        raise PackError(f'pack {path}: images.idx has {len(idx_b)} bytes, expected 4 x (count + 1) = {4 * (n + 1)}')
+    idx = np.frombuffer(idx_b, '<u4').astype(np.int64)
+    data = _read(path, 'images.bin')
+    if idx[0] != 0 or (np.diff(idx) <= 0).any() or idx[-1] != len(data):
+        raise PackError(f'pack {path}: images.idx offsets are not increasing from 0 to the size of images.bin '
+                        f'({len(data)} bytes; last offset {int(idx[-1])})')
+    blobs = [data[idx[i]:idx[i + 1]] for i in range(n)]
+    co = _read(path, 'coeffs.f16')
+    if len(co) != n * (p + 4) * 3 * 2:
+        raise PackError(f'pack {path}: coeffs.f16 has {len(co)} bytes, expected N x (P + 4) x 3 x 2 = '
+                        f'{n * (p + 4) * 3 * 2} (N = {n}, P = {p})')
+    coeffs = np.frombuffer(co, '<f2').astype(np.float32).reshape(n, p + 4, 3)
+    cr = _read(path, 'crops.f32')
+    if len(cr) != n * 12:
+        raise PackError(f'pack {path}: crops.f32 has {len(cr)} bytes, expected {n * 12}')
+    crops = np.frombuffer(cr, '<f4').reshape(n, 3).copy()
+    fl = _read(path, 'flags.u8')
+    if len(fl) != n:
+        raise PackError(f'pack {path}: flags.u8 has {len(fl)} bytes, expected {n}')
+    flags = np.frombuffer(fl, np.uint8).copy()
+    wb = _read(path, 'weights.u8')
+    if len(wb) != 256 * 256:
+        raise PackError(f'pack {path}: weights.u8 has {len(wb)} bytes, expected 65536')
+    weights = np.frombuffer(wb, np.uint8).reshape(256, 256).copy()
+    bad = ~np.isfinite(coeffs).all(axis=(1, 2))
+    if bad.any():
+        raise PackError(f'pack {path}: {int(bad.sum())} photos have non-finite coefficients (first: {int(np.nonzero(bad)[0][0])})')
+    if not np.isfinite(crops).all() or (crops[:, 2] <= 1).any():
+        raise PackError(f'pack {path}: crops.f32 has non-finite values or sides <= 1 px')
+    if weights.max() == 0:
+        raise PackError(f'pack {path}: weights.u8 is all zero')
+    return Pack(path, meta, controls, blobs, coeffs, crops, flags, weights)
+
+
+# ---------------------------------------------------------------------------------------------
+# JPEG decoding (cv2 when present: the GPU machine; else Pillow)
+
+def _decoder():
+    try:
+        import cv2  # noqa: F401
+
+        cv2.setNumThreads(1)
+
+        def dec(b: bytes) -> np.ndarray:
+            img = cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)
+            if img is None:
+                raise ValueError('cv2.imdecode failed')
+            return img[:, :, ::-1]  # BGR -> RGB
+        return dec, 'opencv'
+    except ImportError:
+        import io
+
+        from PIL import Image
+
+        def dec(b: bytes) -> np.ndarray:
+            with Image.open(io.BytesIO(b)) as im:
+                return np.asarray(im.convert('RGB'))
+        return dec, 'pillow'
+
+
+def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    try:
+        import cv2
+
+        return cv2.resize(np.ascontiguousarray(img), (w, h), interpolation=cv2.INTER_AREA)
+    except ImportError:
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(img).resize((w, h), Image.BOX))
+
+
+def decode_photos(pack: Pack, max_side: int = 256, threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, str]:
+    """Decodes every photo into one uint8 array [N, 3, H, W] (H, W = the largest photo's, at most
+    max_side; smaller photos are edge-padded so bilinear sampling at their border never sees
+    black) and their sizes [N, 2] (w, h). A photo larger than max_side is downscaled (area), and
+    its crop and coefficients are rescaled in place (pixel centres: p' = (p + 0.5) f - 0.5)."""
+    dec, lib = _decoder()
+    threads = threads or min(16, os.cpu_count() or 1)
+
+    def one(i: int) -> np.ndarray:
+        try:
+            img = dec(pack.blobs[i])
+        except Exception as e:  # noqa: BLE001 - report which photo
+            raise PackError(f'pack {pack.path}: photo {i} does not decode ({lib}): {e}') from e
+        if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 2:
+            raise PackError(f'pack {pack.path}: photo {i} has shape {img.shape}')
+        return img
+
+    with ThreadPoolExecutor(threads) as ex:
+        imgs = list(ex.map(one, range(pack.count)))
+    p = pack.controls.shape[0]
+    for i, img in enumerate(imgs):
+        h, w = img.shape[:2]
+        if max(w, h) > max_side:
+            f = max_side / max(w, h)
+            nw, nh = max(2, round(w * f)), max(2, round(h * f))
+            fx, fy = nw / w, nh / h
+            fz = (fx + fy) / 2
+            imgs[i] = _resize(img, nw, nh)
+            c = pack.coeffs[i]
+            c[:, 0] *= fx
+            c[:, 1] *= fy
+            c[:, 2] *= fz
+            c[p + 3, 0] += 0.5 * fx - 0.5
+            c[p + 3, 1] += 0.5 * fy - 0.5
+            cx, cy, s = pack.crops[i]
+            pack.crops[i] = ((cx + 0.5) * fx - 0.5, (cy + 0.5) * fy - 0.5, s * fz)
+    H = max(im.shape[0] for im in imgs)
+    W = max(im.shape[1] for im in imgs)
+    out = np.empty((pack.count, 3, H, W), np.uint8)
+    sizes = np.empty((pack.count, 2), np.int64)
+
+    def place(i: int) -> None:
+        im = imgs[i]
+        h, w = im.shape[:2]
+        sizes[i] = (w, h)
+        if h != H or w != W:
+            im = np.pad(im, ((0, H - h), (0, W - w), (0, 0)), mode='edge')
+        out[i] = im.transpose(2, 0, 1)
+
+    with ThreadPoolExecutor(threads) as ex:
+        list(ex.map(place, range(pack.count)))
+    return out, sizes, lib
+
+
+# ---------------------------------------------------------------------------------------------
+# On the device
+
+def build_k(canonical, controls):
+    """K (N x (P + 4)), float32, on the device of `canonical` (torch tensors)."""
+    import torch
+
+    v = canonical.to(torch.float32)
+    c = controls.to(torch.float32)
+    d = torch.cdist(v.double(), c.double()).float()  # exact enough; ~0.1 s on a GPU
+    return torch.cat([-d, v, torch.ones(v.shape[0], 1, device=v.device)], dim=1).contiguous()
+
+
+class DevicePack:
+    """Everything the augmenter needs, on one device."""
+
+    def __init__(self, pack: Pack, layout, device, max_side: int = 256, threads: Optional[int] = None, log=print):
+        import torch
+
+        t0 = time.time()
+        photos, sizes, lib = decode_photos(pack, max_side, threads)
+        t1 = time.time()
+        self.device = torch.device(device)
+        self.count = pack.count
+        self.photos = torch.from_numpy(photos).to(self.device)            # uint8 [N, 3, H, W]
+        self.sizes = torch.from_numpy(sizes).to(self.device).float()       # [N, 2] (w, h)
+        self.coeffs = torch.from_numpy(pack.coeffs).to(self.device)        # [N, P + 4, 3]
+        self.crops = torch.from_numpy(pack.crops).to(self.device)          # [N, 3]
+        self.flags = torch.from_numpy(pack.flags.astype(np.int64)).to(self.device)
+        self.face_index = torch.from_numpy(layout.face_index).to(self.device)
+        self.flip = torch.from_numpy(layout.flip).to(self.device)
+        self.kpt_vertex = torch.from_numpy(layout.kpt_vertex).to(self.device)
+        fm = torch.zeros(256 * 256, device=self.device)
+        fm[self.face_index] = 1
+        self.face_mask = fm.view(1, 1, 256, 256)
+        w = torch.from_numpy(pack.weights.astype(np.float32)).to(self.device).view(-1) * fm
+        self.weight_flat = w                                                # [65536]
+        self.K = build_k(torch.from_numpy(layout.canonical).to(self.device),
+                         torch.from_numpy(pack.controls).to(self.device))   # [Nv, P + 4]
+        if self.K.shape[1] != pack.coeffs.shape[1]:
+            raise PackError(f'K has {self.K.shape[1]} columns, coefficients {pack.coeffs.shape[1]} rows')
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize()
+        held = int(((pack.flags & FLAG_HELDOUT) != 0).sum())
+        syn = int(((pack.flags & FLAG_SYNTHETIC) != 0).sum())
+        log(f'pack {pack.path}: {pack.count} photos ({held} held out, {syn} synthetic pose), '
+            f'P = {pack.controls.shape[0]} control points; decoded with {lib} in {t1 - t0:.1f} s into '
+            f'{tuple(photos.shape)} uint8 ({photos.nbytes / 2**20:.0f} MiB); on {self.device} in {time.time() - t1:.1f} s')
+
+    def train_indices(self):
+        import torch
+
+        return torch.nonzero((self.flags & FLAG_HELDOUT) == 0).view(-1)
+
+    def heldout_indices(self):
+        import torch
+
+        return torch.nonzero((self.flags & FLAG_HELDOUT) != 0).view(-1)
+
+    def vertices(self, idx):
+        """Target vertices in the photo frame, float32 [B, Nv, 3] (= K . W), never under autocast.
+        (K . W sums ~170 products of magnitude ~100: TF32 would cost ~0.1 px; PyTorch's default
+        is no TF32 for matmuls, and train.py keeps it so.)"""
+        import torch
+
+        with torch.autocast(device_type=self.device.type, enabled=False):
+            W = self.coeffs[idx]
+            return torch.matmul(self.K.unsqueeze(0), W)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic pack (tests and CPU trials)
+
+def write_pack(path: str, controls: np.ndarray, jpegs: List[bytes], coeffs: np.ndarray, crops: np.ndarray,
+               flags: np.ndarray, weights: np.ndarray, source: str = 'synthetic') -> None:
+    os.makedirs(path, exist_ok=True)
+    n = len(jpegs)
+    offs = np.zeros(n + 1, '<u4')
+    offs[1:] = np.cumsum([len(b) for b in jpegs])
+    files = {
+        'images.bin': b''.join(jpegs),
+        'images.idx': offs.tobytes(),
+        'coeffs.f16': np.asarray(coeffs, '<f2').tobytes(),
+        'crops.f32': np.asarray(crops, '<f4').tobytes(),
+        'flags.u8': np.asarray(flags, np.uint8).tobytes(),
+        'weights.u8': np.asarray(weights, np.uint8).tobytes(),
+        'meta.json': json.dumps({'version': 1, 'count': n, 'controls': np.asarray(controls).tolist(),
+                                 'coverage': 'synthetic', 'source': source}).encode(),
+    }
+    for name, b in files.items():
+        with open(os.path.join(path, name), 'wb') as f:
+            f.write(b)
+
+
+def synthetic_pack(path: str, layout, count: int = 24, controls: int = 40, seed: int = 0, heldout: int = 4) -> None:
+    """Random photos (noise, blobs and an ellipse where the face is) with coefficients that put the
+    canonical face into the photo under a random similarity plus a small random thin-plate warp,
+    and crops around the landmarks (side = 1.6 x the landmark box, like the real pack)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    canon = layout.canonical.astype(np.float64)
+    ctrl = canon[rng.choice(layout.n, controls, replace=False)]
+    K = np.concatenate([-np.linalg.norm(canon[:, None] - ctrl[None], axis=2), canon, np.ones((layout.n, 1))], 1)
+    kv = layout.kpt_vertex
+    jpegs, coeffs, crops = [], [], []
+    for i in range(count):
+        w, h = int(rng.integers(120, 300)), int(rng.integers(120, 300))  # some > 256: tests the downscale
+        a, b, g = rng.uniform(-0.3, 0.3), rng.uniform(-0.5, 0.5), rng.uniform(-0.2, 0.2)
+        Rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+        Ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+        Rz = np.array([[np.cos(g), -np.sin(g), 0], [np.sin(g), np.cos(g), 0], [0, 0, 1]])
+        R = Rz @ Ry @ Rx
+        s = rng.uniform(0.35, 0.6) * min(w, h) / 169.0
+        A = s * R                                   # v_photo = A v + t
+        centred = canon - canon.mean(0)
+        t = np.array([w / 2, h / 2, 0.0]) + rng.uniform(-0.1, 0.1, 3) * min(w, h) - A @ canon.mean(0)
+        Wc = np.zeros((controls + 4, 3))
+        Wc[:controls] = rng.normal(0, 2e-3, (controls, 3))
+        Wc[controls:controls + 3] = A.T
+        Wc[controls + 3] = t
+        M = K @ Wc
+        Wc[controls + 3, 2] -= M[:, 2].min()        # min z = 0
+        M = K @ Wc
+        kp = M[kv, :2]
+        lo, hi = kp.min(0), kp.max(0)
+        c = (lo + hi) / 2
+        side = 1.6 * float(np.mean(hi - lo))
+        crops.append((c[0], c[1], side))
+        coeffs.append(Wc)
+        img = Image.fromarray(rng.integers(0, 256, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)).resize((w, h), Image.BILINEAR)
+        d = ImageDraw.Draw(img)
+        fl, fh = M[:, :2].min(0), M[:, :2].max(0)
+        d.ellipse([fl[0], fl[1], fh[0], fh[1]], fill=tuple(int(x) for x in rng.integers(120, 230, 3)))
+        for k in range(68):
+            d.point((float(kp[k, 0]), float(kp[k, 1])), fill=(20, 20, 20))
+        buf = io.BytesIO()
+        img.save(buf, format='JPEG', quality=85)
+        jpegs.append(buf.getvalue())
+    flags = np.zeros(count, np.uint8)
+    flags[count - heldout:] |= FLAG_HELDOUT
+    flags[::5] |= FLAG_SYNTHETIC
+    wm = layout.weight_mask.astype(np.int64)
+    if wm.max() > 16:  # grey levels of the original PNG (255 / 64 / 48) -> classes 16 / 4 / 3
+        wm = np.where(wm >= 160, 16, np.where(wm >= 56, 4, np.where(wm >= 24, 3, 0)))
+    weights = wm.astype(np.uint8)
+    face = layout.face_mask().astype(bool)
+    weights[face & (weights == 0)] = 1
+    weights[~face] = 0
+    write_pack(path, ctrl.astype(np.float32), jpegs, np.array(coeffs, np.float32), np.array(crops, np.float32),
+               flags, weights)
+
+
+if __name__ == '__main__':
+    import argparse
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from layout import load_layout
+
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--check', metavar='PACK')
+    ap.add_argument('--synthetic', metavar='OUT')
+    ap.add_argument('--count', type=int, default=24)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--layout', help='layout .safetensors (default: assets/layout.safetensors)')
+    ap.add_argument('--layout-reference', action='store_true', help='without the asset, use ../shared uv-data (development)')
+    a = ap.parse_args()
+    lay = load_layout(a.layout, allow_reference=a.layout_reference)
+    if a.synthetic:
+        synthetic_pack(a.synthetic, lay, a.count, seed=a.seed)
+        print(f'wrote a synthetic pack of {a.count} photos to {a.synthetic}')
+    if a.check:
+        try:
+            pk = read_pack(a.check)
+            t0 = time.time()
+            ph, sz, lib = decode_photos(pk)
+        except PackError as e:
+            sys.exit(f'error: {e}')
+        print(f'{a.check}: {pk.count} photos, P = {pk.controls.shape[0]}, {int(((pk.flags & 2) != 0).sum())} held out; '
+              f'decoded ({lib}) in {time.time() - t0:.2f} s to {ph.shape}; sizes {sz.min(0).tolist()}..{sz.max(0).tolist()}; '
+              f'crop sides {pk.crops[:, 2].min():.0f}..{pk.crops[:, 2].max():.0f}; weights {np.unique(pk.weights).tolist()}')

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The one prepared GPU call (see training/README.md): trains the full model (width 16, input 256)
+# for $FULL_MIN minutes, then the light model (width 8, input 128) for $LIGHT_MIN minutes, and
+# leaves in $OUT:
+#   full/model.safetensors.part0, .part1, full/model.safetensors.sha256
+#   light/model.safetensors.part0, light/model.safetensors.sha256
+#   logs.tar.gz (train-log.csv + summary.json of both runs)
+# 6 files (the call returns at most 8, 16 MiB each). The whole script stays under $TOTAL_S seconds
+# (default 575; the command limit is 600): each run gets a hard deadline, and the light run is
+# shortened if the full one ran late. SMOKE=1: ~20 s of training per model, same code path
+# (checkpoint, export, evaluation), to validate everything before the long run.
+#
+#   run: bash training/run_gpu.sh      (carry: .train/pack)
+# Environment: OUT (required), PACK (.train/pack), FULL_MIN (6.5), LIGHT_MIN (1.5), SMOKE (0),
+#   ROT_PROB (0.2: large-pose synthesis), BATCH (64), TOTAL_S (575), PY (python3),
+#   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
+#   EVAL_MAX (2000: held-out photos evaluated), WORK (/tmp/prnet-train: checkpoints, logs).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+START=$(date +%s)
+: "${OUT:?OUT must name the folder whose files come back}"
+PACK=${PACK:-.train/pack}
+PY=${PY:-python3}
+SMOKE=${SMOKE:-0}
+ROT_PROB=${ROT_PROB:-0.2}
+BATCH=${BATCH:-64}
+TOTAL_S=${TOTAL_S:-575}
+DEVICE=${DEVICE:-cuda}
+EVAL_MAX=${EVAL_MAX:-2000}
+if [ "$SMOKE" = "1" ]; then
+  FULL_MIN=${FULL_MIN:-0.35}; LIGHT_MIN=${LIGHT_MIN:-0.35}; CKPT_MIN=0.2
+else
+  FULL_MIN=${FULL_MIN:-6.5}; LIGHT_MIN=${LIGHT_MIN:-1.5}; CKPT_MIN=2
+fi
+WORK=${WORK:-/tmp/prnet-train}
+mkdir -p "$OUT" "$WORK"
+echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN ROT_PROB=$ROT_PROB BATCH=$BATCH"
+
+# -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
+if [ "$DEVICE" != "cuda" ]; then
+  echo "(DEVICE=$DEVICE: a dry run without the GPU checks)"
+elif ! nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader; then
+  echo "error: nvidia-smi failed: no GPU on this machine"; exit 3
+fi
+if [ "$DEVICE" = "cuda" ] && ! $PY -c "import torch, numpy; assert torch.cuda.is_available(), 'torch.cuda.is_available() is False'; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name(0))"; then
+  echo "error: $PY has no working PyTorch with CUDA"; exit 3
+fi
+for f in meta.json images.bin images.idx coeffs.f16 crops.f32 flags.u8 weights.u8; do
+  if [ ! -s "$PACK/$f" ]; then echo "error: pack file $PACK/$f missing or empty (carry the pack: carry [\".train/pack\"])"; exit 2; fi
+done
+if [ ! -s assets/layout.safetensors ]; then echo "error: assets/layout.safetensors missing"; exit 2; fi
+du -sh "$PACK" | sed 's/^/pack size: /'
+
+minutes_left() {  # minutes of training that fit before $1 seconds after START, minus $2 seconds of overhead
+  $PY -c "import sys,time; print(max(0.05, min(float(sys.argv[3]), (float(sys.argv[1]) - (time.time() - float(sys.argv[4])) - float(sys.argv[2])) / 60)))" "$1" "$2" "$3" "$START"
+}
+
+pack_logs() {
+  tar czf "$OUT/logs.tar.gz.tmp" -C "$WORK" $(cd "$WORK" && ls -d full/train-log.csv full/summary.json light/train-log.csv light/summary.json 2>/dev/null) 2>/dev/null \
+    && mv "$OUT/logs.tar.gz.tmp" "$OUT/logs.tar.gz"
+}
+
+common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --ckpt-minutes "$CKPT_MIN"
+        --log-every 50
+        --license "trained on photos for non-commercial research (UTKFace, a face-mask set) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
+        --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
+RC=0
+
+# -- full model ---------------------------------------------------------------------------------
+LIGHT_RESERVE=$($PY -c "print(int(float('$LIGHT_MIN') * 60 + 45))")
+FULL_DEADLINE=$((START + TOTAL_S - LIGHT_RESERVE))
+echo "== full model (width 16, input 256): $FULL_MIN min; must end by +$((FULL_DEADLINE - START)) s"
+timeout -k 5 $((FULL_DEADLINE - $(date +%s) + 15)) \
+  $PY -u training/train.py "${common[@]}" --width 16 --input-size 256 --minutes "$FULL_MIN" \
+    --deadline "$FULL_DEADLINE" --out "$WORK/full" --export "$OUT/full" \
+    --name "prnet-ts resfcn256" --description "PRNet resfcn256 (width 16, input 256) trained by prnet-ts"
+rc=$?
+echo "== full model: exit $rc at +$(( $(date +%s) - START )) s"
+pack_logs
+if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then echo "error: setup failed (data or GPU); not training the light model"; exit $rc; fi
+[ $rc -ne 0 ] && RC=$rc
+
+# -- light model --------------------------------------------------------------------------------
+LIGHT_DEADLINE=$((START + TOTAL_S))
+LM=$(minutes_left "$TOTAL_S" 45 "$LIGHT_MIN")
+echo "== light model (width 8, input 128): $LM min; must end by +$TOTAL_S s"
+timeout -k 5 $((LIGHT_DEADLINE - $(date +%s) + 10)) \
+  $PY -u training/train.py "${common[@]}" --width 8 --input-size 128 --minutes "$LM" \
+    --deadline "$LIGHT_DEADLINE" --out "$WORK/light" --export "$OUT/light" \
+    --name "prnet-ts resfcn256-light" --description "PRNet resfcn256 at half width (8) and input 128, trained by prnet-ts"
+rc=$?
+echo "== light model: exit $rc at +$(( $(date +%s) - START )) s"
+pack_logs
+[ $rc -ne 0 ] && RC=$rc
+
+echo "== results"
+for m in full light; do
+  [ -f "$WORK/$m/summary.json" ] && $PY -c "
+import json, sys
+s = json.load(open(sys.argv[1]))
+h = s.get('heldout', {})
+print(f\"{sys.argv[2]}: {s['steps']} steps, {s['samples']} samples, {s['img_per_s']} img/s, {s['trained_s']} s; sha256 {s['export']['sha256']}\")
+for fill, e in h.items():
+    print(f\"  held-out {e['count']} ({fill}): 68-pt 2D {e['kpt2d']:.2f} px, 3D {e['kpt3d']:.2f} px, NME {e['nme2d']:.2f} %, dense 2D {e['dense2d']:.2f} px, 3D {e['dense3d']:.2f} px\")
+" "$WORK/$m/summary.json" "$m"
+done
+ls -la "$OUT" "$OUT"/full "$OUT"/light 2>/dev/null
+echo "== done in $(( $(date +%s) - START )) s, exit $RC"
+exit $RC

@@ -1,0 +1,302 @@
+"""Checks of the trainer's pieces on the CPU (no GPU, no real pack needed):
+
+    /usr/bin/python3 training/selftest.py            # fast checks (~1 min on 2 cores)
+    /usr/bin/python3 training/selftest.py --train    # + CPU training runs, checkpoint -> resume, export
+    /usr/bin/python3 training/selftest.py --preview out.png [--pack P]   # a grid of augmented crops
+
+The geometry checks use photos whose red/green values are their own pixel coordinates, so the
+crop sampled at a target vertex must show that vertex's photo coordinates.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import safetensors_io as st  # noqa: E402
+from augment import AugConfig, Augmenter  # noqa: E402
+from layout import load_layout  # noqa: E402
+from pack import DevicePack, PackError, read_pack, synthetic_pack  # noqa: E402
+from resfcn import ResFCN, export_state, load_state  # noqa: E402
+
+
+def layout():
+    return load_layout(allow_reference=True)
+
+
+def coordinate_photos(dp: DevicePack) -> None:
+    """Replaces the photos by ramps: R = x, G = y (pixel coordinates; photos are <= 256 px)."""
+    N, _, H, W = dp.photos.shape
+    ys, xs = torch.meshgrid(torch.arange(H), torch.arange(W), indexing='ij')
+    dp.photos[:, 0] = xs.clamp(max=255).to(torch.uint8)
+    dp.photos[:, 1] = ys.clamp(max=255).to(torch.uint8)
+    dp.photos[:, 2] = 128
+
+
+def sample_at(img: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+    """img [B, 3, 256, 256], xy [B, N, 2] crop pixels -> [B, N, 3]."""
+    g = xy * (2.0 / 255) - 1
+    return torch.nn.functional.grid_sample(img, g.unsqueeze(1), align_corners=True).squeeze(2).permute(0, 2, 1)
+
+
+def check_geometry(dp: DevicePack, lay) -> None:
+    coordinate_photos(dp)
+    cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=0, feather_min=1, feather_max=1)
+    aug = Augmenter(dp, 256, cfg, seed=1)
+    idx = torch.arange(dp.count)
+    Vp = dp.vertices(idx)  # photo frame
+    total_ok, total = 0, 0
+    for rep in range(4):
+        x, t, w = aug.batch(idx, train=True)
+        T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)  # [B, N, 3]
+        got = sample_at(x, T[..., :2]) * 255  # photo coordinates seen at each target vertex
+        # the flipped maps hold vertex flip[i] at i: compare with the right photo vertex
+        flipped = (got[..., :2] - Vp[:, dp.flip, :2]).norm(dim=-1).median(dim=1).values < \
+                  (got[..., :2] - Vp[..., :2]).norm(dim=-1).median(dim=1).values
+        ref = torch.where(flipped.view(-1, 1, 1), Vp[:, dp.flip], Vp)
+        wh = dp.sizes[idx].view(-1, 1, 2)
+        inside = ((ref[..., :2] > 3) & (ref[..., :2] < wh - 4)).all(-1)
+        inside &= ((T[..., :2] > 1) & (T[..., :2] < 254)).all(-1)
+        err = (got[..., :2] - ref[..., :2]).norm(dim=-1)
+        total_ok += int(((err < 0.75) & inside).sum())
+        total += int(inside.sum())
+        assert int(flipped.sum()) not in (0, dp.count) or rep > 0, 'no mix of flipped and unflipped samples'
+        # z: min 0, same scale as x, y
+        assert float(T[..., 2].amin(1).abs().max()) < 1e-3, 'min z is not 0'
+        dq = (T[:, 0, :2] - T[:, 1000, :2]).norm(dim=-1)
+        dpp = (ref[:, 0, :2] - ref[:, 1000, :2]).norm(dim=-1)
+        scale = dq / dpp
+        zr = (T[..., 2].amax(1) - T[..., 2].amin(1)) / (ref[..., 2].amax(1) - ref[..., 2].amin(1))
+        assert torch.allclose(zr, scale, rtol=2e-3), (zr, scale)
+        # weights: zero off the face, flipped with the map
+        assert float(w.reshape(dp.count, -1)[:, dp.face_mask.view(-1) == 0].abs().max()) == 0
+    frac = total_ok / max(total, 1)
+    print(f'geometry: crop at target vertex shows that vertex (< 0.75 px) for {frac * 100:.2f}% of {total} inside vertices')
+    assert frac > 0.999, frac
+
+
+def check_eval_crop(dp: DevicePack) -> None:
+    """Without augmentation the target must be the plain PRNet crop: q = (p - c) 255 / s + 127.5."""
+    aug = Augmenter(dp, 256, seed=0)
+    idx = torch.arange(dp.count)
+    _, t, _ = aug.batch(idx, train=False, fill='reflect')
+    T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)
+    V = dp.vertices(idx)
+    c = dp.crops[idx]
+    q = (V[..., :2] - c[:, None, :2]) * (255 / c[:, None, 2:3]) + 127.5
+    assert float((q - T[..., :2]).abs().max()) < 1e-3
+    z = V[..., 2] * (255 / c[:, None, 2])
+    assert float(((z - z.amin(1, keepdim=True)) - T[..., 2]).abs().max()) < 1e-3
+    print('eval crop: targets are the plain PRNet crop (x, y, z x 255/side, min z 0)')
+
+
+def check_light(dp: DevicePack) -> None:
+    aug = Augmenter(dp, 128, seed=0)
+    idx = torch.arange(4)
+    x, t, w = aug.batch(idx, train=True)
+    assert tuple(x.shape) == (4, 3, 128, 128) and tuple(t.shape) == (4, 3, 128, 128) and tuple(w.shape) == (4, 1, 128, 128)
+    aug.gen.manual_seed(5)
+    x2, t256, w256 = aug.batch(idx, train=True, pool=False)
+    aug.gen.manual_seed(5)
+    x3, t128, w128 = aug.batch(idx, train=True, pool=True)
+    assert torch.equal(x2, x3)
+    # a 128 cell holding face pixels has the mean of those pixels' targets
+    fm = dp.face_mask.view(256, 256)
+    cell = fm[100:102, 60:62]
+    want = (t256[:, :, 100:102, 60:62] * cell).sum((2, 3)) / cell.sum()
+    assert torch.allclose(t128[:, :, 50, 30], want, atol=1e-4)
+    assert torch.allclose(w128, torch.nn.functional.avg_pool2d(w256, 2))
+    print('light variant: 128 input = 256 crop box-downsampled; 128 target = face-pixel means of 2x2 cells')
+
+
+def check_large_pose(dp: DevicePack) -> None:
+    coordinate_photos(dp)
+    cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=1.0, flip_prob=0, rotate_deg=0,
+                    scale_min=1, scale_max=1, shift=0, rot_prob=1.0)
+    aug = Augmenter(dp, 256, cfg, seed=2)
+    idx = torch.arange(dp.count)
+    x, t, _ = aug.batch(idx, train=True)
+    T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)
+    V = dp.vertices(idx)
+    c = dp.crops[idx]
+    q = (V[..., :2] - c[:, None, :2]) * (255 / c[:, None, 2:3]) + 127.5  # unrotated crop positions
+    moved = (q - T[..., :2]).norm(dim=-1).mean(1)
+    assert float(moved.min()) > 2, moved
+    assert float(T[..., 2].amin(1).abs().max()) < 1e-3
+    # the 3D shape is rigidly rotated: pairwise distances (in crop units) are kept
+    zs = V[..., 2] * (255 / c[:, None, 2])
+    Q = torch.cat([q, zs.unsqueeze(-1)], -1)
+    a, b = torch.randint(0, Q.shape[1], (2, 500))
+    assert torch.allclose((Q[:, a] - Q[:, b]).norm(dim=-1), (T[:, a] - T[:, b]).norm(dim=-1), rtol=1e-3, atol=1e-2)
+    # the nearest vertex at each target pixel shows its original photo position
+    got = sample_at(x, T[..., :2].round()) * 255
+    ok = ((got[..., :2] - V[..., :2]).norm(dim=-1) < 2.0).float().mean(1)
+    print(f'large pose: faces moved {moved.mean():.1f} px on average; rendered colour = original photo position '
+          f'at {ok.mean() * 100:.0f}% of the vertices (the rest are hidden)')
+    assert float(ok.min()) > 0.3, ok
+
+
+def check_safetensors() -> None:
+    m = ResFCN(8, 128)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    data = st.model_bytes(m, name='t', description='d', source='s', license='MIT', dtype='F16')
+    tensors, meta = st.load_model_tensors_from_bytes(data)
+    assert meta['format'] == 'prnet-ts/resfcn' and meta['width'] == '8' and meta['input_size'] == '128' \
+        and meta['output_scale'] == '281.6' and meta['version'] == '1'
+    arrays, _ = st.decode(data)
+    assert all(v.dtype == np.float16 for v in arrays.values())
+    assert list(arrays.keys()) == list(export_state(m).keys())
+    assert not any(k.endswith('num_batches_tracked') for k in arrays)
+    m2 = ResFCN(8, 128)
+    load_state(m2, tensors)
+    for k, v in export_state(m).items():
+        assert torch.allclose(v, export_state(m2)[k], rtol=1e-3, atol=1e-4), k
+    raw = {'a': np.arange(6, dtype=np.int32).reshape(2, 3), 'b': np.array([1, 2], np.uint8),
+           'c': np.ones((1, 2), np.float32), 'd': np.zeros(3, np.float16)}
+    back, meta2 = st.decode(st.encode(raw, {'x': 'y'}))
+    assert meta2 == {'x': 'y'} and all(np.array_equal(back[k], v) and back[k].dtype == v.dtype for k, v in raw.items())
+    with tempfile.TemporaryDirectory() as d:
+        paths = st.write_parts(data, d, part_bytes=1 << 20)
+        assert len(paths) == -(-len(data) // (1 << 20)) + 1
+        st.join_parts(d, os.path.join(d, 'joined.safetensors'))
+        assert open(os.path.join(d, 'joined.safetensors'), 'rb').read() == data
+        with open(paths[1], 'r+b') as f:
+            f.write(b'\0\0\0\0')
+        try:
+            st.join_parts(d, os.path.join(d, 'bad.safetensors'))
+            raise AssertionError('damaged part not detected')
+        except st.SafetensorsError:
+            pass
+    for bad in (b'', b'\x05\0\0\0\0\0\0\0{', data[:len(data) // 2]):
+        try:
+            st.decode(bad)
+            raise AssertionError('bad file accepted')
+        except st.SafetensorsError:
+            pass
+    print('safetensors: F16 export names/metadata, round trip, parts + sha256, damaged files rejected')
+
+
+def check_pack_errors(tmp: str, lay) -> None:
+    p = os.path.join(tmp, 'bad')
+    synthetic_pack(p, lay, count=4, heldout=1)
+    with open(os.path.join(p, 'coeffs.f16'), 'r+b') as f:
+        f.truncate(10)
+    try:
+        read_pack(p)
+        raise AssertionError('truncated coeffs accepted')
+    except PackError as e:
+        assert 'coeffs.f16' in str(e)
+    try:
+        read_pack(os.path.join(tmp, 'nowhere'))
+        raise AssertionError('missing pack accepted')
+    except PackError as e:
+        assert 'not found' in str(e)
+    print('pack: missing and truncated packs fail with the file named')
+
+
+def run(cmd, **kw):
+    print('$', ' '.join(cmd), flush=True)
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    print(r.stdout[-3000:], r.stderr[-3000:], f'[{time.time() - t0:.0f} s, rc {r.returncode}]', flush=True)
+    return r
+
+
+def check_training(tmp: str) -> None:
+    py = sys.executable
+    pack = os.path.join(tmp, 'pack')
+    base = [py, '-u', os.path.join(HERE, 'train.py'), '--pack', pack, '--device', 'cpu', '--batch', '2',
+            '--log-every', '1', '--ckpt-minutes', '100', '--eval-max', '2', '--threads', '2']
+    if not os.path.exists(os.path.join(HERE, '..', 'assets', 'layout.safetensors')):
+        base.append('--layout-reference')
+    out8 = os.path.join(tmp, 'w8')
+    r = run(base + ['--out', out8, '--width', '8', '--input-size', '128', '--max-steps', '3', '--rot-prob', '0.5'])
+    assert r.returncode == 0
+    r = run(base + ['--out', out8, '--width', '8', '--input-size', '128', '--max-steps', '2', '--resume', 'auto'])
+    assert r.returncode == 0 and 'resumed' in r.stdout and re.search(r'^step +5 ', r.stdout, re.M)
+    rows = open(os.path.join(out8, 'train-log.csv')).read().strip().split('\n')
+    assert len(rows) == 6, rows
+    out16 = os.path.join(tmp, 'w16')
+    r = run(base + ['--out', out16, '--width', '16', '--input-size', '256', '--max-steps', '2'])
+    assert r.returncode == 0
+    joined = os.path.join(tmp, 'w16.safetensors')
+    st.join_parts(out16, joined)
+    tensors, meta = st.load_model_tensors(joined)
+    assert meta['width'] == '16' and len(tensors) == 245
+    assert os.path.exists(os.path.join(out16, 'model.safetensors.part1'))  # 25.6 MiB -> 2 parts
+    r = run([py, os.path.join(HERE, 'train.py'), '--pack', os.path.join(tmp, 'nowhere'), '--out', os.path.join(tmp, 'x'),
+             '--device', 'cpu', '--layout-reference'])
+    assert r.returncode == 2 and 'pack folder not found' in r.stderr
+    if not torch.cuda.is_available():
+        r = run([py, os.path.join(HERE, 'train.py'), '--pack', pack, '--out', os.path.join(tmp, 'x'), '--device', 'cuda'])
+        assert r.returncode == 3 and 'CUDA is not available' in r.stderr
+    print('training: width 8/128 and 16/256 on the CPU, resume, export -> join -> load, fail-fast messages')
+
+
+def preview(path: str, pack_path: str, lay, rot_prob: float, count: int = 16) -> None:
+    from PIL import Image, ImageDraw
+
+    dp = DevicePack(read_pack(pack_path), lay, 'cpu')
+    aug = Augmenter(dp, 256, AugConfig(rot_prob=rot_prob), seed=int(time.time()) % 1000)
+    idx = torch.randperm(dp.count)[:count]
+    x, t, _ = aug.batch(idx, train=True)
+    tiles = []
+    for b in range(len(idx)):
+        im = Image.fromarray((x[b].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+        d = ImageDraw.Draw(im)
+        kp = t[b].reshape(3, -1)[:, dp.face_index[dp.kpt_vertex]]
+        for k in range(68):
+            xx, yy = float(kp[0, k]), float(kp[1, k])
+            d.ellipse([xx - 1.5, yy - 1.5, xx + 1.5, yy + 1.5], fill=(0, 255, 0) if k < 17 else (255, 0, 0))
+        tiles.append(im)
+    cols = 4
+    grid = Image.new('RGB', (256 * cols, 256 * (-(-len(tiles) // cols))))
+    for i, im in enumerate(tiles):
+        grid.paste(im, ((i % cols) * 256, (i // cols) * 256))
+    grid.save(path)
+    print(f'wrote {path}')
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--train', action='store_true')
+    ap.add_argument('--preview')
+    ap.add_argument('--pack')
+    ap.add_argument('--rot-prob', type=float, default=0.0)
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    lay = layout()
+    with tempfile.TemporaryDirectory() as tmp:
+        pack = a.pack or os.path.join(tmp, 'pack')
+        if not a.pack:
+            synthetic_pack(pack, lay, count=12, heldout=2, seed=3)
+        if a.preview:
+            preview(a.preview, pack, lay, a.rot_prob)
+            return 0
+        t0 = time.time()
+        check_safetensors()
+        check_pack_errors(tmp, lay)
+        check_eval_crop(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
+        check_geometry(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None), lay)
+        check_light(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
+        check_large_pose(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
+        if a.train:
+            check_training(tmp)
+        print(f'all checks passed in {time.time() - t0:.0f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
