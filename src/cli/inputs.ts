@@ -15,7 +15,7 @@ export async function expandInputs(args: string[]): Promise<InputList> {
   const files: string[] = [];
   const empty: string[] = [];
   for (const arg of args) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = (await stat(arg)).isDirectory();
     } catch {

@@ -31,9 +31,9 @@ Usage:
       --detector <kind>             blazeface-mesh (default), blazeface, ssd-mobilenet, tiny-face
       --threads <n>                 network threads
       --quiet                       no progress or summary
-  prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--model m]
+  prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
-      --eyes keeps b's own eyes.
+      --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
   prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers]

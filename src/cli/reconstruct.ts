@@ -8,7 +8,7 @@ import type { DetectorKind } from '../detect/index.js';
 import { createPrnet } from '../pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat } from '../pipeline/outputs.js';
 import type { FaceBox } from '../types.js';
-import { writeFilesAtomic } from './atomic.js';
+import { writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, UsageError, intOption, parseOptions } from './main.js';
 import { Progress } from './progress.js';
@@ -67,7 +67,11 @@ export async function runReconstruct(args: string[]): Promise<number> {
   if (!files.length) throw new InputError('no images to process');
   if (box && files.length > 1) throw new UsageError('--box applies to one image; give a single image with it');
   const outDir = values.out;
-  await mkdir(outDir, { recursive: true });
+  try {
+    await mkdir(outDir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`cannot create the output folder (${writeFailure(e)})`, outDir);
+  }
 
   const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads });
   const stems = uniqueStems(files);

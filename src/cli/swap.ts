@@ -14,10 +14,11 @@ export async function runSwap(args: string[]): Promise<number> {
     eyes: { type: 'boolean' },
     model: { type: 'string', short: 'm' },
     threads: { type: 'string' },
-    'no-blend': { type: 'boolean' },
+    // --no-blend (parseArgs' negation: blend = false) pastes the rendered face without Poisson blending.
+    blend: { type: 'boolean' },
   }, false);
   void positionals;
-  if (!values.source || !values.target || !values.out) throw new UsageError('usage: prnet swap --source <a> --target <b> --out <c.png> [--eyes]');
+  if (!values.source || !values.target || !values.out) throw new UsageError('usage: prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend]');
   if (!/\.png$/i.test(values.out)) throw new UsageError('--out must be a .png file');
   const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source), decodeImageFile(values.target)]);
   const prnet = await createPrnet({ model: values.model, threads: intOption(values.threads, 'threads') });
@@ -25,7 +26,7 @@ export async function runSwap(args: string[]): Promise<number> {
   await prnet.dispose();
   if (!a.faces.length) throw new NoFaceError('no face found', values.source);
   if (!b.faces.length) throw new NoFaceError('no face found', values.target);
-  const out = swapFaceTexture(sourceImage, a.faces[0], targetImage, b.faces[0], prnet.layout, { keepEyes: values.eyes, blend: !values['no-blend'] });
+  const out = swapFaceTexture(sourceImage, a.faces[0], targetImage, b.faces[0], prnet.layout, { keepEyes: values.eyes, blend: values.blend !== false });
   await writeFileAtomic(values.out, await encodePng(out.data, out.width, out.height, 3));
   process.stderr.write(`${values.out}: ${values.source}'s face texture on ${values.target}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
   return EXIT.ok;

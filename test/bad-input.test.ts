@@ -1,0 +1,282 @@
+/**
+ * Bad input, end to end: every broken file, model or argument gives one line naming the file and
+ * the cause, a non-zero exit, and no output files (temporary ones included); in a batch one bad
+ * file does not stop the others and the summary lists what failed. Unusual but valid images
+ * (greyscale, alpha, CMYK, EXIF-rotated) work.
+ */
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../src/errors.js';
+import { decodeImageBuffer, decodeImageFile, MAX_IMAGE_PIXELS } from '../src/io/image-node.js';
+import { modelMetadata, randomWeights, resfcnTensorSpecs } from '../src/model/index.js';
+import { f16Tensor, writeSafetensors, type SafeTensor } from '../src/util/safetensors.js';
+import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
+import { runCli } from './helpers/cli.js';
+import { pngSize, writeBadFixtures, writeGoodFixtures, type BadFixtures, type GoodFixtures } from './helpers/images.js';
+import { runMain } from './helpers/main-inprocess.js';
+import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
+import { ASTRONAUT } from './helpers/paths.js';
+import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
+
+const dirs = new TempDirs('prnet-bad-');
+let inputs: string; // one folder with every fixture, bad and good
+let bad: BadFixtures;
+let good: GoodFixtures;
+let model: string;
+
+/** What each bad file's one-line error says after "<path>: ". */
+const CAUSES: Record<keyof BadFixtures, RegExp> = {
+  missing: /^no such file$/,
+  text: /^not an image or an unsupported format \(.+\)$/,
+  truncated: /^cannot decode image \(.*(premature end|truncated).*\)$/i,
+  empty: /^empty file \(0 bytes\)$/,
+  huge: /^image is 30000×30000 = 900 megapixels, above the limit of 100 megapixels$/,
+  gradient: /^no face found$/,
+};
+const BAD_KINDS = Object.keys(CAUSES) as (keyof BadFixtures)[];
+
+beforeAll(async () => {
+  inputs = await dirs.make('in');
+  [bad, good, model] = await Promise.all([writeBadFixtures(inputs), writeGoodFixtures(inputs), testModelPath()]);
+});
+afterAll(() => dirs.cleanup());
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
+  expect(a.length).toBe(b.length);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
+  return s / a.length;
+}
+
+describe('decoding (in process)', () => {
+  it.each(BAD_KINDS.filter((k) => k !== 'gradient'))('%s: InputError naming the file and the cause', async (kind) => {
+    const err = await decodeImageFile(bad[kind]).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    const msg = (err as Error).message;
+    expect(msg.startsWith(`${bad[kind]}: `)).toBe(true);
+    expect(msg.slice(bad[kind].length + 2)).toMatch(CAUSES[kind]);
+    expect(msg).not.toContain('\n');
+  });
+
+  it('a 30000×30000 header is refused before decoding: fast, without allocating the pixels', async () => {
+    expect(MAX_IMAGE_PIXELS).toBe(100_000_000);
+    const bytes = await readFile(bad.huge);
+    expect(bytes.length).toBeLessThan(1000);
+    globalThis.gc?.();
+    const before = process.memoryUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) await expect(decodeImageBuffer(bytes, 'huge.png')).rejects.toThrow(/above the limit/);
+    const ms = (performance.now() - t0) / 5;
+    const after = process.memoryUsage();
+    expect(ms).toBeLessThan(200);
+    // Decoding would need 900 MB (grey) or 2.7 GB (RGB).
+    expect(after.rss - before.rss).toBeLessThan(64 * 2 ** 20);
+    expect(after.external - before.external).toBeLessThan(16 * 2 ** 20);
+  });
+
+  it('the pixel limit is configurable and checked on the stored size', async () => {
+    const png = await readFile(ASTRONAUT);
+    await expect(decodeImageBuffer(png, 'a.png', { maxPixels: 512 * 511 })).rejects.toThrow(/a\.png: image is 512×512 = 0 megapixels, above the limit/);
+    await expect(decodeImageBuffer(png, 'a.png', { maxPixels: 512 * 512 })).resolves.toMatchObject({ width: 512, height: 512 });
+  });
+
+  it('greyscale, alpha and CMYK decode to 8-bit RGB of the same picture', async () => {
+    const ref = await decodeImageFile(ASTRONAUT);
+    const grey = await decodeImageFile(good.grey);
+    expect([grey.width, grey.height, grey.data.length]).toEqual([512, 512, 512 * 512 * 3]);
+    let coloured = 0;
+    for (let i = 0; i < grey.data.length; i += 3) if (grey.data[i + 1] !== grey.data[i] || grey.data[i + 2] !== grey.data[i]) coloured++;
+    expect(coloured).toBe(0);
+    const alpha = await decodeImageFile(good.alpha);
+    expect(meanAbsDiff(alpha.data, ref.data)).toBe(0); // alpha dropped, colours kept as stored
+    const cmyk = await decodeImageFile(good.cmyk);
+    expect([cmyk.width, cmyk.height]).toEqual([512, 512]);
+    expect(meanAbsDiff(cmyk.data, ref.data)).toBeLessThan(12);
+  });
+
+  it('EXIF orientation 6 and 8 are applied: stored 384×512, decoded upright 512×384', async () => {
+    const upright = await decodeImageFile(good.upright);
+    expect([upright.width, upright.height]).toEqual([512, 384]);
+    for (const f of [good.exif6, good.exif8]) {
+      const img = await decodeImageFile(f);
+      expect([img.width, img.height]).toEqual([512, 384]);
+      expect(meanAbsDiff(img.data, upright.data)).toBeLessThan(6);
+    }
+  });
+});
+
+describe('the CLI on one bad image', () => {
+  it.each(BAD_KINDS)('%s: exit 1, one line "<file>: <cause>", no files', async (kind) => {
+    const out = await dirs.make(`out-${kind}`);
+    const r = await runCli(['reconstruct', bad[kind], '--out', out, '--model', model]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.errLines).toHaveLength(1);
+    expect(r.errLines[0]).toMatch(new RegExp(`^prnet: ${escape(bad[kind])}: ${CAUSES[kind].source.slice(1)}`));
+    expect(r.stdout).toBe('');
+    expect(await listFiles(out)).toEqual([]);
+  });
+});
+
+describe('the CLI on a batch with bad and good images', () => {
+  let out: string;
+  let r: Awaited<ReturnType<typeof runCli>>;
+  let files: string[];
+  const stems = ['alpha', 'cmyk', 'exif6', 'exif8', 'grey', 'upright'];
+
+  beforeAll(async () => {
+    out = await dirs.make('out-batch');
+    // The folder holds every fixture; the missing file is named on its own.
+    r = await runCli(['reconstruct', inputs, bad.missing, '--out', out, '--model', model, '--formats', 'json,overlay']);
+    files = await listFiles(out);
+  });
+
+  it('processes every image, exits 1, and the summary names each failure with its cause', () => {
+    expect(r.code, r.stderr).toBe(1);
+    const total = stems.length + BAD_KINDS.length;
+    expect(r.stderr).toContain(`${total} images: ${stems.length} done (${stems.length} faces, ${stems.length * 4} files in ${out}), ${BAD_KINDS.length} failed`);
+    const failed = r.errLines.filter((l) => l.startsWith('  failed: '));
+    expect(failed).toHaveLength(BAD_KINDS.length);
+    for (const kind of BAD_KINDS) {
+      expect(failed.some((l) => l.startsWith(`  failed: ${bad[kind]}: `) && CAUSES[kind].test(l.slice(`  failed: ${bad[kind]}: `.length))), kind).toBe(true);
+      // … and each was also reported as it happened, on one line.
+      expect(r.errLines.filter((l) => l.startsWith(`prnet: ${bad[kind]}: `)), kind).toHaveLength(1);
+    }
+  });
+
+  it('writes the good images\' files and nothing for the bad ones, no temporary files', async () => {
+    const expected = stems.flatMap((s) => [`${s}_face0.json`, `${s}_landmarks.png`, `${s}_mesh.png`, `${s}_pose.png`]).sort();
+    expect(files).toEqual(expected);
+    for (const kind of BAD_KINDS) {
+      const stem = basename(bad[kind]).replace(/\.\w+$/, '');
+      expect(files.filter((f) => f.startsWith(stem))).toEqual([]);
+    }
+    expect(await leftoverTempFiles(out)).toEqual([]);
+  });
+
+  it('greyscale, alpha and CMYK work: 68 landmarks, overlays of the image size', async () => {
+    for (const stem of ['grey', 'alpha', 'cmyk']) {
+      const json = JSON.parse(await readFile(join(out, `${stem}_face0.json`), 'utf8'));
+      expect(json.landmarks['2d']).toHaveLength(68);
+      expect(json.landmarks['3d'].flat().every(Number.isFinite)).toBe(true);
+      for (const kind of ['landmarks', 'pose', 'mesh']) expect(pngSize(await readFile(join(out, `${stem}_${kind}.png`)))).toEqual({ width: 512, height: 512 });
+    }
+  });
+
+  it('EXIF-rotated photos give results in the rotated (upright) frame', async () => {
+    const box = async (stem: string) => (JSON.parse(await readFile(join(out, `${stem}_face0.json`), 'utf8')) as { box: { x: number; y: number; width: number; height: number } }).box;
+    const ref = await box('upright');
+    for (const stem of ['exif6', 'exif8']) {
+      for (const kind of ['landmarks', 'pose', 'mesh']) expect(pngSize(await readFile(join(out, `${stem}_${kind}.png`))), `${stem} ${kind}`).toEqual({ width: 512, height: 384 });
+      // The same face is found at the same place as in the upright copy.
+      const b = await box(stem);
+      const ix = Math.max(0, Math.min(b.x + b.width, ref.x + ref.width) - Math.max(b.x, ref.x));
+      const iy = Math.max(0, Math.min(b.y + b.height, ref.y + ref.height) - Math.max(b.y, ref.y));
+      const iou = (ix * iy) / (b.width * b.height + ref.width * ref.height - ix * iy);
+      expect(iou, stem).toBeGreaterThan(0.7);
+    }
+  });
+});
+
+describe('model files', () => {
+  let badShape: string;
+  let notSafetensors: string;
+
+  beforeAll(async () => {
+    const dir = await dirs.make('models');
+    badShape = join(dir, 'bad-shape.safetensors');
+    const w = randomWeights(SMALL_CONFIG, 3);
+    const entries: [string, SafeTensor][] = resfcnTensorSpecs(SMALL_CONFIG).map((s) => {
+      const data = w.tensors.get(s.name) as Float32Array;
+      // Same number of values, wrong shape.
+      return [s.name, f16Tensor(data, s.name === 'enc.3.conv2.weight' ? [s.shape[0], s.shape[1], 2, 8] : s.shape)];
+    });
+    await writeFile(badShape, writeSafetensors(entries, modelMetadata(SMALL_CONFIG)));
+    notSafetensors = join(dir, 'model.safetensors');
+    await copyFile(ASTRONAUT, notSafetensors);
+  });
+
+  it('a tensor of the wrong shape: exit 3, naming the file and the tensor, no files', async () => {
+    const out = await dirs.make('out-model');
+    const r = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--model', badShape]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.errLines).toEqual([`prnet: ${badShape}: tensor enc.3.conv2.weight has shape [16, 16, 2, 8], expected [16, 16, 4, 4] (width 8)`]);
+    expect(await listFiles(out)).toEqual([]);
+  });
+
+  it('a file that is not safetensors, and a missing file: exit 3 naming the file', async () => {
+    const out = await dirs.make('out-model2');
+    const r = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--model', notSafetensors]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.errLines).toHaveLength(1);
+    expect(r.errLines[0]).toMatch(new RegExp(`^prnet: ${escape(notSafetensors)}: not a valid model file: `));
+    const missing = join(out, 'nothing.safetensors');
+    const r2 = await runCli(['swap', '--source', ASTRONAUT, '--target', ASTRONAUT, '--out', join(out, 'x.png'), '--model', missing]);
+    expect(r2.code, r2.stderr).toBe(3);
+    expect(r2.errLines).toEqual([`prnet: ${missing}: model file not found`]);
+    expect(await listFiles(out)).toEqual([]);
+  });
+});
+
+describe('bad arguments (exit 2) and unwritable outputs (exit 1): one line', () => {
+  it('as a process', async () => {
+    const out = join(inputs, 'never-created');
+    const r = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--max-faces', 'two']);
+    expect(r.code).toBe(2);
+    expect(r.errLines).toEqual(["prnet: --max-faces must be a whole number ≥ 1, got 'two'"]);
+    expect(await listFiles(out)).toEqual([]);
+  });
+
+  it.each([
+    [['reconstruct'], /needs at least one image or folder/],
+    [['reconstruct', 'a.jpg'], /needs --out/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--bogus'], /Unknown option '--bogus'/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--box', '1,2,3'], /--box must be x,y,width,height/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--box', '1,2,0,5'], /--box must be .* positive size/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--formats', 'json,stl'], /unknown format 'stl'/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--formats', 'json', '--no-json'], /no output format left/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--max-faces', '0'], /--max-faces must be a whole number ≥ 1/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--threads', '1.5'], /--threads must be a whole number/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--detector', 'dlib'], /--detector must be one of/],
+    [['reconstruct', 'a.jpg', 'b.jpg', '--out', 'o', '--box', '1,2,3,4'], /--box applies to one image/],
+    [['swap', '--source', 'a.jpg'], /usage: prnet swap/],
+    [['swap', '--source', 'a.jpg', '--target', 'b.jpg', '--out', 'c.jpg'], /--out must be a \.png file/],
+    [['import-checkpoint'], /needs one checkpoint prefix/],
+    [['import-checkpoint', 'ckpt'], /needs --out/],
+    [['eval', 'lfw', 'dir'], /usage: prnet eval aflw2000/],
+    [['data', 'shuffle'], /usage: prnet data label/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ])('%j', async (args, message) => {
+    const r = await runMain(args);
+    expect(r.code).toBe(2);
+    expect(r.errLines).toHaveLength(1);
+    expect(r.errLines[0]).toMatch(/^prnet: /);
+    expect(r.errLines[0]).toMatch(message);
+  });
+
+  it('an output path that cannot be written: one line naming it, exit 1, no temporary files', async () => {
+    const dir = await dirs.make('unwritable');
+    const file = join(dir, 'taken');
+    await writeFile(file, 'x');
+    const ckpt = await writeSyntheticCheckpoint(join(dir, 'ckpt'), 2);
+    const target = join(file, 'model.safetensors');
+    const r = await runMain(['import-checkpoint', ckpt.prefix, '--out', target]);
+    expect(r.code).toBe(1);
+    expect(r.errLines).toEqual([`prnet: ${target}: cannot write (a file of that name is in the way of a folder)`]);
+    expect(await leftoverTempFiles(dir)).toEqual([]);
+  });
+
+  it('--out naming an existing file: exit 2 before any work', async () => {
+    const dir = await dirs.make('outfile');
+    const file = join(dir, 'taken');
+    await writeFile(file, 'x');
+    const r = await runMain(['reconstruct', ASTRONAUT, '--out', file, '--model', model]);
+    expect(r.code).toBe(2);
+    expect(r.errLines).toEqual([`prnet: ${file}: cannot create the output folder (a file of that name is in the way of a folder)`]);
+    expect(await listFiles(dir)).toEqual(['taken']);
+  });
+});

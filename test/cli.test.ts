@@ -1,0 +1,294 @@
+/**
+ * The `prnet` command, run as a process on real photos with a small random-weight model: the
+ * outputs it writes (and only those asked for), batches, face limits, user boxes, checkpoint
+ * import, texture swap, help and version. With random weights the geometry is meaningless, so the
+ * checks are on structure: files, counts, sizes, frames, and agreement between formats.
+ */
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '../src/model/index.js';
+import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
+import { runCli, type CliResult } from './helpers/cli.js';
+import { gradientPng, pngSize } from './helpers/images.js';
+import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
+import { testModelPath } from './helpers/model.js';
+import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO, REPO } from './helpers/paths.js';
+import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
+
+const VERTICES = 43867;
+const dirs = new TempDirs('prnet-cli-');
+let model: string;
+
+beforeAll(async () => {
+  model = await testModelPath();
+});
+afterAll(() => dirs.cleanup());
+
+interface FaceJson {
+  index: number;
+  box: { x: number; y: number; width: number; height: number; score: number };
+  crop: { centerX: number; centerY: number; side: number; scale: number };
+  landmarks: { '2d': number[][]; '3d': number[][] };
+  pose: { yaw: number; pitch: number; roll: number; rotation: number[][]; scale: number; translation: number[]; convention: string };
+  vertexCount: number;
+  triangleCount: number;
+}
+
+async function readJson(path: string): Promise<FaceJson> {
+  return JSON.parse(await readFile(path, 'utf8')) as FaceJson;
+}
+
+async function reconstruct(args: string[]): Promise<{ out: string; r: CliResult; files: string[] }> {
+  const out = await dirs.make('out');
+  const r = await runCli(['reconstruct', ...args, '--out', out, '--model', model]);
+  return { out, r, files: await listFiles(out) };
+}
+
+const ALL_FILES = [
+  'astronaut_depth.png', 'astronaut_face0.glb', 'astronaut_face0.json', 'astronaut_face0.obj', 'astronaut_face0.ply',
+  'astronaut_face0_texture.png', 'astronaut_face0_textured.mtl', 'astronaut_face0_textured.obj',
+  'astronaut_landmarks.png', 'astronaut_mesh.png', 'astronaut_pose.png',
+];
+
+describe('prnet reconstruct <one image>', () => {
+  let out: string;
+  let r: CliResult;
+  let files: string[];
+  let json: FaceJson;
+
+  beforeAll(async () => {
+    ({ out, r, files } = await reconstruct([ASTRONAUT]));
+    json = await readJson(join(out, 'astronaut_face0.json'));
+  });
+
+  it('writes every output for the one face, says so on one line, leaves no temporary files', async () => {
+    expect(r.code, r.stderr).toBe(0);
+    expect(files).toEqual(ALL_FILES);
+    expect(r.errLines).toEqual([`${ASTRONAUT}: 1 face, 11 files written to ${out}`]);
+    expect(r.stdout).toBe('');
+    expect(await leftoverTempFiles(out)).toEqual([]);
+  });
+
+  it('JSON: box, crop, 68 landmarks in 2D and 3D in the image frame, pose, counts', () => {
+    expect(json.index).toBe(0);
+    const { box } = json;
+    expect(box.score).toBeGreaterThan(0.5);
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.y).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(512);
+    expect(box.y + box.height).toBeLessThanOrEqual(512);
+    expect(json.landmarks['2d']).toHaveLength(68);
+    expect(json.landmarks['3d']).toHaveLength(68);
+    json.landmarks['2d'].forEach((p, i) => {
+      expect(p).toHaveLength(2);
+      expect(json.landmarks['3d'][i]).toHaveLength(3);
+      expect(json.landmarks['3d'][i].slice(0, 2)).toEqual(p);
+    });
+    // The network's output is sigmoid × 281.6 crop pixels: in the image, within 1.1 crop sides of the crop's corner.
+    const { centerX, centerY, side } = json.crop;
+    for (const [x, y, z] of json.landmarks['3d']) {
+      expect(x).toBeGreaterThanOrEqual(centerX - side / 2 - 1);
+      expect(x).toBeLessThanOrEqual(centerX - side / 2 + 1.1 * side + 1);
+      expect(y).toBeGreaterThanOrEqual(centerY - side / 2 - 1);
+      expect(y).toBeLessThanOrEqual(centerY - side / 2 + 1.1 * side + 1);
+      expect(Number.isFinite(z)).toBe(true);
+    }
+    for (const k of ['yaw', 'pitch', 'roll', 'scale'] as const) expect(Number.isFinite(json.pose[k]), k).toBe(true);
+    expect(json.pose.rotation.flat()).toHaveLength(9);
+    expect(json.pose.translation).toHaveLength(3);
+    expect(json.pose.convention).toMatch(/degrees/);
+    expect(json.vertexCount).toBe(VERTICES);
+    expect(json.triangleCount).toBeGreaterThan(80_000);
+  });
+
+  it('OBJ, PLY and GLB parse back to the same 43,867 vertices and triangles', async () => {
+    const obj = parseObj(await readFile(join(out, 'astronaut_face0.obj'), 'utf8'));
+    const ply = parsePly(await readFile(join(out, 'astronaut_face0.ply')));
+    const glb = parseGlb(await readFile(join(out, 'astronaut_face0.glb')));
+    for (const [name, m] of [['obj', obj], ['ply', ply], ['glb', glb]] as const) {
+      expect(m.positions.length / 3, name).toBe(VERTICES);
+      expect(m.triangles.length / 3, name).toBe(json.triangleCount);
+      expect(m.triangles.reduce((a, b) => Math.max(a, b), 0), name).toBeLessThan(VERTICES);
+      expect(m.colorComponents, name).toBe(3);
+      expect(m.positions.every(Number.isFinite), name).toBe(true);
+    }
+    for (let i = 0; i < obj.positions.length; i += 3 * 101) {
+      for (let c = 0; c < 3; c++) {
+        expect(Math.abs(ply.positions[i + c] - obj.positions[i + c])).toBeLessThan(1e-3);
+        expect(Math.abs(glb.positions[i + c] - obj.positions[i + c])).toBeLessThan(1e-3);
+      }
+    }
+    expect(Array.from(ply.triangles.subarray(0, 300))).toEqual(Array.from(obj.triangles.subarray(0, 300)));
+    expect(Array.from(glb.triangles.subarray(0, 300))).toEqual(Array.from(obj.triangles.subarray(0, 300)));
+    // The mesh files are y-up: y_model = (height − 1) − y_image. The nose tip (landmark 30) is a vertex of the mesh.
+    const [nx, ny] = json.landmarks['3d'][30];
+    let best = Infinity;
+    for (let i = 0; i < obj.positions.length; i += 3) best = Math.min(best, Math.hypot(obj.positions[i] - nx, obj.positions[i + 1] - (511 - ny)));
+    expect(best).toBeLessThan(0.002);
+  });
+
+  it('textured OBJ: UV per vertex, its MTL names the 256×256 texture PNG', async () => {
+    const obj = parseObj(await readFile(join(out, 'astronaut_face0_textured.obj'), 'utf8'));
+    expect(obj.positions.length / 3).toBe(VERTICES);
+    expect(obj.uvCount).toBe(VERTICES);
+    expect(obj.texturedFaces).toBe(json.triangleCount);
+    expect(obj.mtllib).toBe('astronaut_face0_textured.mtl');
+    const mtl = await readFile(join(out, 'astronaut_face0_textured.mtl'), 'utf8');
+    expect(mtl).toMatch(/^map_Kd astronaut_face0_texture\.png$/m);
+    expect(pngSize(await readFile(join(out, 'astronaut_face0_texture.png')))).toEqual({ width: 256, height: 256 });
+  });
+
+  it('depth and overlays are PNGs of the image size', async () => {
+    for (const f of ['astronaut_depth.png', 'astronaut_landmarks.png', 'astronaut_pose.png', 'astronaut_mesh.png']) {
+      expect(pngSize(await readFile(join(out, f))), f).toEqual({ width: 512, height: 512 });
+    }
+  });
+});
+
+describe('prnet reconstruct options', () => {
+  it('--formats json,glb writes only those', async () => {
+    const { r, files } = await reconstruct([ASTRONAUT, '--formats', 'json,glb']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(files).toEqual(['astronaut_face0.glb', 'astronaut_face0.json']);
+  });
+
+  it('--no-ply skips the PLY only', async () => {
+    const { r, files } = await reconstruct([ASTRONAUT, '--no-ply', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(files).toEqual(ALL_FILES.filter((f) => !f.endsWith('.ply')));
+  });
+
+  it('--box x,y,w,h uses that box: no detection (a face-free image works), the crop follows the box', async () => {
+    const dir = await dirs.make('box');
+    const image = join(dir, 'gradient.png');
+    await writeFile(image, await gradientPng(400, 300));
+    const { out, r, files } = await reconstruct([image, '--box', '120,60,100,110', '--formats', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(files).toEqual(['gradient_face0.json']);
+    const json = await readJson(join(out, 'gradient_face0.json'));
+    expect(json.box).toEqual({ x: 120, y: 60, width: 100, height: 110, score: 1 });
+    // The user-box rule (as the original's dlib rule): centre 0.14 mean sides below the box's centre, side 1.58 mean sides.
+    expect(json.crop.centerX).toBeCloseTo(170, 2);
+    expect(json.crop.centerY).toBeCloseTo(115 + 0.14 * 105, 2);
+    expect(json.crop.side).toBeCloseTo(1.58 * 105, 2);
+  });
+
+  describe('a folder of several images', () => {
+    let out: string;
+    let r: CliResult;
+    let files: string[];
+
+    beforeAll(async () => {
+      const dir = await dirs.make('folder');
+      await Promise.all([copyFile(ASTRONAUT, join(dir, 'astronaut.png')), copyFile(GROUP_PHOTO, join(dir, 'group.jpg')), writeFile(join(dir, 'notes.txt'), 'not an image')]);
+      ({ out, r, files } = await reconstruct([dir, '--formats', 'json']));
+    });
+
+    it('writes each image\'s faces and prints a summary', () => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(files).toEqual(['astronaut_face0.json', 'group_face0.json', 'group_face1.json', 'group_face2.json']);
+      expect(r.stderr).toContain(`2 images: 2 done (4 faces, 4 files in ${out}), 0 failed`);
+      expect(r.errLines.some((l) => l.startsWith('reconstruct ') && l.includes('2/2'))).toBe(true);
+    });
+
+    it('faces are numbered largest first', async () => {
+      const boxes = await Promise.all([0, 1, 2].map(async (i) => (await readJson(join(out, `group_face${i}.json`))).box));
+      const areas = boxes.map((b) => b.width * b.height);
+      expect(areas[0]).toBeGreaterThanOrEqual(areas[1]);
+      expect(areas[1]).toBeGreaterThanOrEqual(areas[2]);
+    });
+
+    it('--max-faces 1 keeps the largest face', async () => {
+      const single = await reconstruct([GROUP_PHOTO, '--max-faces', '1', '--formats', 'json']);
+      expect(single.r.code, single.r.stderr).toBe(0);
+      expect(single.files).toEqual(['2008_001322_face0.json']);
+      const face = await readJson(join(single.out, '2008_001322_face0.json'));
+      expect(face.box).toEqual((await readJson(join(out, 'group_face0.json'))).box);
+    });
+  });
+});
+
+describe('prnet import-checkpoint', () => {
+  it('converts a (synthetic, width 2) TF checkpoint into a model file that loads and runs', async () => {
+    const dir = await dirs.make('ckpt');
+    const ckpt = await writeSyntheticCheckpoint(join(dir, 'model'), 2);
+    const target = join(dir, 'imported.safetensors');
+    const r = await runCli(['import-checkpoint', `${ckpt.prefix}.index`, '--out', target, '--f32']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.errLines).toHaveLength(1);
+    expect(r.errLines[0]).toMatch(new RegExp(`^${ckpt.prefix}: 245 tensors imported → ${target} \\(.* MiB, float32\\)$`));
+    const w = await readModelFile(target);
+    expect(w.config).toEqual({ width: 2, inputSize: 256, outputScale: 281.6 });
+    expect(w.metadata.name).toBe('prnet-resfcn256-official');
+    for (const spec of resfcnTensorSpecs({ width: 2 })) {
+      const tf = ckpt.values.get(ckpt.names.get(spec.name) as string) as Float32Array;
+      const want = spec.role === 'bn' ? tf : transposeKernel(tf, tfShapeOf(spec));
+      expect(Array.from(w.tensors.get(spec.name) as Float32Array), spec.name).toEqual(Array.from(want));
+    }
+    expect(await leftoverTempFiles(dir)).toEqual([]);
+    // The imported file is a usable model.
+    const out = join(dir, 'out');
+    const run = await runCli(['reconstruct', ASTRONAUT, '--box', '180,150,160,180', '--formats', 'json', '--out', out, '--model', target]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await listFiles(out)).toEqual(['astronaut_face0.json']);
+  });
+
+  it('a missing checkpoint, or corrupt data: exit 3 naming the file, nothing written', async () => {
+    const dir = await dirs.make('ckpt-bad');
+    const r = await runCli(['import-checkpoint', join(dir, 'nothing'), '--out', join(dir, 'm.safetensors')]);
+    expect(r.code).toBe(3);
+    expect(r.errLines).toEqual([`prnet: ${join(dir, 'nothing.index')}: checkpoint index not found`]);
+    const ckpt = await writeSyntheticCheckpoint(join(dir, 'bad'), 2);
+    const data = `${ckpt.prefix}.data-00000-of-00001`;
+    const bytes = await readFile(data);
+    const victim = 'resfcn256/resBlock_3/Conv_1/weights';
+    bytes[(ckpt.offsets.get(victim) as number) + 5] ^= 0x40; // one bit flipped
+    await writeFile(data, bytes);
+    const r2 = await runCli(['import-checkpoint', ckpt.prefix, '--out', join(dir, 'm.safetensors')]);
+    expect(r2.code).toBe(3);
+    expect(r2.errLines).toEqual([`prnet: ${data}: variable ${victim} fails its CRC32C check (corrupt data file)`]);
+    expect((await listFiles(dir)).filter((f) => f.endsWith('.safetensors') || f.includes('.tmp'))).toEqual([]);
+  });
+});
+
+describe('prnet swap', () => {
+  it('writes a PNG of the target\'s size; --no-blend pastes the face without blending', async () => {
+    const dir = await dirs.make('swap');
+    const target = join(dir, 'swapped.png');
+    const r = await runCli(['swap', '--source', ASTRONAUT, '--target', AFLW_PHOTO, '--out', target, '--model', model]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.errLines).toEqual([`${target}: ${ASTRONAUT}'s face texture on ${AFLW_PHOTO}`]);
+    expect(pngSize(await readFile(target))).toEqual({ width: 450, height: 450 });
+    expect(await listFiles(dir)).toEqual(['swapped.png']);
+    // --no-blend pastes the rendered face as it is: a different picture, same size.
+    const pasted = join(dir, 'pasted.png');
+    const r2 = await runCli(['swap', '--source', ASTRONAUT, '--target', AFLW_PHOTO, '--out', pasted, '--no-blend', '--model', model]);
+    expect(r2.code, r2.stderr).toBe(0);
+    const [a, b] = await Promise.all([target, pasted].map((f) => sharp(f).raw().toBuffer()));
+    expect(b.length).toBe(a.length);
+    expect(b.equals(a)).toBe(false);
+  });
+});
+
+describe('help and version', () => {
+  it('--help lists every command, exit 0; no command prints it with exit 2', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const cmd of ['reconstruct', 'swap', 'import-checkpoint', 'eval aflw2000', 'data label', '--formats', '--no-<format>', '--max-faces', '--box']) {
+      expect(r.stdout, cmd).toContain(cmd);
+    }
+    const bare = await runCli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe(r.stdout);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
+});

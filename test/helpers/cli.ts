@@ -1,0 +1,37 @@
+/** Runs the `prnet` command from source in a child process, as a user would run it. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO } from './paths.js';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Non-empty stderr lines. */
+  errLines: string[];
+  ms: number;
+}
+
+const ENTRY = join(REPO, 'test/helpers/cli-entry.ts');
+
+/** `prnet <args…>` (through tsx, from the repository root); resolves when the process exits. */
+export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+      cwd: REPO,
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 90_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      resolve({ code, signal, stdout, stderr, errLines: stderr.split('\n').filter((l) => l.trim()), ms: performance.now() - t0 });
+    });
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * The library API on a real photo with a small random-weight model: createPrnet, reconstruct
+ * (detector, boxes, crops, maxFaces), reconstructFile, buildOutputs and swapFaceTexture. The
+ * geometry of random weights is meaningless, so the checks are on structure: counts, frames (the
+ * crop ↔ image mapping), consistency between the position map and its read-offs, timings.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyAffine, cropFromBox, cropFromUserBox, type CropTransform } from '../src/crop/index.js';
+import { InputError } from '../src/errors.js';
+import { decodeImageBuffer, decodeImageFile, encodePng } from '../src/io/image-node.js';
+import { createPrnet, reconstructFile } from '../src/pipeline/node.js';
+import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
+import type { Prnet, ReconstructResult } from '../src/pipeline/prnet.js';
+import type { Face } from '../src/pipeline/face.js';
+import { swapFaceTexture } from '../src/pipeline/swap.js';
+import type { RgbImage } from '../src/types.js';
+import { gradientPng, pngSize } from './helpers/images.js';
+import { parseGlb } from './helpers/meshes.js';
+import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
+import { GROUP_PHOTO } from './helpers/paths.js';
+
+const VERTICES = 43867;
+/** The network's largest output, in crop pixels: sigmoid × output scale. */
+const OUT_MAX = SMALL_CONFIG.outputScale;
+
+let prnet: Prnet;
+let image: RgbImage;
+let result: ReconstructResult;
+let gradient: RgbImage;
+
+beforeAll(async () => {
+  prnet = await createPrnet({ model: await testModelPath(), threads: 1 });
+  image = await decodeImageFile(GROUP_PHOTO);
+  gradient = await decodeImageBuffer(await gradientPng(320, 240), 'gradient.png');
+  result = await prnet.reconstruct(image);
+});
+afterAll(async () => {
+  await prnet?.dispose();
+});
+
+/** Checks every point of the face lies where the network can put it: inside the crop square (×1.1). */
+function expectInCrop(points: Float32Array, crop: CropTransform, what: string): void {
+  const eps = 1e-3 * crop.size;
+  let bad = 0;
+  for (let i = 0; i < points.length; i += 3) {
+    const [u, v] = applyAffine(crop.forward, points[i], points[i + 1]);
+    const z = points[i + 2] * crop.scale;
+    if (!(u >= -eps && u <= OUT_MAX + eps && v >= -eps && v <= OUT_MAX + eps && z >= -eps && z <= OUT_MAX + eps)) bad++;
+  }
+  expect(bad, what).toBe(0);
+}
+
+function expectFaceStructure(face: Face, what: string): void {
+  expect(face.landmarks).toBeInstanceOf(Float32Array);
+  expect(face.landmarks.length, what).toBe(68 * 3);
+  expect(face.vertices.length, what).toBe(VERTICES * 3);
+  expect(face.positionMap.size).toBe(256);
+  expect(face.positionMap.data.length).toBe(256 * 256 * 3);
+  expect(face.vertices.every(Number.isFinite), what).toBe(true);
+  expect(face.landmarks.every(Number.isFinite), what).toBe(true);
+  // Read-offs come from the image-frame position map: vertices at the face pixels, landmarks at the 68 key pixels.
+  const { faceIndex, kptIndex } = prnet.layout;
+  for (let k = 0; k < VERTICES; k += 97) {
+    for (let c = 0; c < 3; c++) expect(face.vertices[3 * k + c]).toBe(face.positionMap.data[3 * faceIndex[k] + c]);
+  }
+  for (let k = 0; k < 68; k++) {
+    for (let c = 0; c < 3; c++) expect(face.landmarks[3 * k + c]).toBe(face.positionMap.data[3 * kptIndex[k] + c]);
+  }
+  expectInCrop(face.vertices, face.crop, what);
+  // Pose: a proper rotation, positive scale, finite angles.
+  const R = face.pose.rotation;
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      const dot = R[3 * i] * R[3 * j] + R[3 * i + 1] * R[3 * j + 1] + R[3 * i + 2] * R[3 * j + 2];
+      expect(dot).toBeCloseTo(i === j ? 1 : 0, 4);
+    }
+  }
+  const det = R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]);
+  expect(det).toBeCloseTo(1, 4);
+  expect(face.pose.scale).toBeGreaterThan(0);
+  for (const a of [face.pose.yaw, face.pose.pitch, face.pose.roll]) expect(Number.isFinite(a)).toBe(true);
+}
+
+describe('createPrnet + reconstruct with the detector', () => {
+  it('finds the 3 faces of the photo, largest first, inside the image', () => {
+    expect(prnet.detector?.kind).toBe('blazeface-mesh');
+    expect(prnet.session.config).toEqual(SMALL_CONFIG);
+    const { faces } = result;
+    expect(faces).toHaveLength(3);
+    faces.forEach((f, i) => {
+      expect(f.index).toBe(i);
+      expect(f.box.score).toBeGreaterThan(0.5);
+      expect(f.box.x).toBeGreaterThanOrEqual(0);
+      expect(f.box.y).toBeGreaterThanOrEqual(0);
+      expect(f.box.x + f.box.width).toBeLessThanOrEqual(image.width);
+      expect(f.box.y + f.box.height).toBeLessThanOrEqual(image.height);
+    });
+    const areas = faces.map((f) => f.box.width * f.box.height);
+    expect(areas[0]).toBeGreaterThanOrEqual(areas[1]);
+    expect(areas[1]).toBeGreaterThanOrEqual(areas[2]);
+  });
+
+  it('each face: crop from the detector\'s box rule, finite read-offs in the image frame within the crop', () => {
+    for (const face of result.faces) {
+      const want = cropFromBox(face.box, 'blazeface-mesh');
+      expect(face.crop.square).toEqual(want.square);
+      expect(face.crop.size).toBe(256);
+      expectFaceStructure(face, `face ${face.index}`);
+    }
+  });
+
+  it('reports the time of every stage', () => {
+    const t = result.timings;
+    expect(Object.keys(t).sort()).toEqual(['crop', 'detect', 'network', 'readoff']);
+    for (const v of Object.values(t)) expect(v).toBeGreaterThanOrEqual(0);
+    expect(t.detect).toBeGreaterThan(0);
+    expect(t.network).toBeGreaterThan(0);
+  });
+
+  it('maxFaces keeps the largest ones; a face-free image gives no faces and no error', async () => {
+    const two = await prnet.reconstruct(image, { maxFaces: 2 });
+    expect(two.faces.map((f) => f.box)).toEqual(result.faces.slice(0, 2).map((f) => f.box));
+    const none = await prnet.reconstruct(gradient);
+    expect(none.faces).toEqual([]);
+    expect(none.timings.network).toBeLessThan(5);
+  });
+
+  it('reconstructFile decodes and reconstructs', async () => {
+    const r = await reconstructFile(prnet, GROUP_PHOTO, { maxFaces: 1 });
+    expect([r.image.width, r.image.height]).toEqual([image.width, image.height]);
+    expect(r.faces).toHaveLength(1);
+    expect(r.faces[0].box).toEqual(result.faces[0].box);
+  });
+
+  it('refuses a malformed image with InputError', async () => {
+    await expect(prnet.reconstruct({ width: 10, height: 10, data: new Uint8Array(299) })).rejects.toThrow(InputError);
+  });
+});
+
+describe('reconstruct with boxes or crops (no detection)', () => {
+  it('boxes: the user-box rule, no detector needed (detector: false), works where nothing would be detected', async () => {
+    const bare = await createPrnet({ model: await testModelPath(), detector: false, threads: 1 });
+    try {
+      expect(bare.detector).toBeNull();
+      await expect(bare.reconstruct(image)).rejects.toThrow(/no detector was loaded/);
+      const boxes = result.faces.map((f) => f.box);
+      const r = await bare.reconstruct(image, { boxes });
+      expect(r.faces).toHaveLength(3);
+      r.faces.forEach((f, i) => {
+        expect(f.box).toEqual(boxes[i]);
+        expect(f.crop.square).toEqual(cropFromUserBox(boxes[i].x, boxes[i].y, boxes[i].width, boxes[i].height).square);
+        expectFaceStructure(f, `box ${i}`);
+      });
+      expect(r.timings.detect).toBeLessThan(50);
+      const box = { x: 100, y: 50, width: 90, height: 100, score: 1 };
+      const g = await bare.reconstruct(gradient, { boxes: [box] });
+      expect(g.faces).toHaveLength(1);
+      expectFaceStructure(g.faces[0], 'gradient box');
+    } finally {
+      await bare.dispose();
+    }
+  });
+
+  it('crops: the same crops give the same faces; one crop alone gives the same face', async () => {
+    const crops = result.faces.map((f) => f.crop);
+    const again = await prnet.reconstruct(image, { crops });
+    expect(again.faces).toHaveLength(3);
+    again.faces.forEach((f, i) => {
+      expect(f.crop).toEqual(crops[i]);
+      expect(f.box.width).toBeCloseTo(crops[i].square.side, 6);
+      expect(Array.from(f.vertices)).toEqual(Array.from(result.faces[i].vertices));
+    });
+    const one = await prnet.reconstruct(image, { crops: [crops[1]] });
+    expect(one.faces).toHaveLength(1);
+    let maxDiff = 0;
+    for (let k = 0; k < one.faces[0].vertices.length; k++) maxDiff = Math.max(maxDiff, Math.abs(one.faces[0].vertices[k] - result.faces[1].vertices[k]));
+    expect(maxDiff).toBeLessThan(1e-3);
+  });
+});
+
+describe('buildOutputs and swapFaceTexture', () => {
+  it('buildOutputs: the asked formats for every face, named <stem>_face<i>.*, per-image PNGs of the image size', async () => {
+    const files = await buildOutputs('group', image, result.faces, prnet.layout, new Set(['json', 'glb', 'depth'] as const), encodePng);
+    expect(files.map((f) => f.name)).toEqual(['group_face0.json', 'group_face0.glb', 'group_face1.json', 'group_face1.glb', 'group_face2.json', 'group_face2.glb', 'group_depth.png']);
+    const json = JSON.parse(files[0].data as string) as { landmarks: { '2d': number[][] }; vertexCount: number };
+    expect(json.landmarks['2d']).toHaveLength(68);
+    expect(json.vertexCount).toBe(VERTICES);
+    expect(parseGlb(files[1].data as Uint8Array).positions.length).toBe(VERTICES * 3);
+    expect(pngSize(files[6].data as Uint8Array)).toEqual({ width: image.width, height: image.height });
+    const all = await buildOutputs('g', image, result.faces.slice(0, 1), prnet.layout, new Set(OUTPUT_FORMATS), encodePng);
+    expect(all).toHaveLength(11);
+    expect(await buildOutputs('none', image, [], prnet.layout, new Set(OUTPUT_FORMATS), encodePng)).toEqual([]);
+  });
+
+  it('swapFaceTexture: an image of the target\'s size, unchanged away from the target face', () => {
+    const [a, b] = result.faces;
+    for (const blend of [false, true]) {
+      const out = swapFaceTexture(image, a, image, b, prnet.layout, { blend });
+      expect([out.width, out.height, out.data.length]).toEqual([image.width, image.height, image.data.length]);
+      // A pixel outside the target face's reach (its crop square, ×1.1) is untouched.
+      const far = [0, 0];
+      const [u, v] = applyAffine(b.crop.forward, far[0], far[1]);
+      expect(u < 0 || v < 0 || u > OUT_MAX || v > OUT_MAX).toBe(true);
+      const i = 3 * (far[1] * image.width + far[0]);
+      expect(Array.from(out.data.subarray(i, i + 3))).toEqual(Array.from(image.data.subarray(i, i + 3)));
+    }
+  });
+});
