@@ -120,7 +120,6 @@ class Augmenter:
         wh = p.sizes[idx]
         crop = p.crops[idx]
         cx, cy, side = crop[:, 0], crop[:, 1], crop[:, 2]
-        ones = torch.ones(B, device=dev)
         if train:
             theta = _u(g, B, -cfg.rotate_deg, cfg.rotate_deg, dev) * (math.pi / 180)
             side = side / _u(g, B, cfg.scale_min, cfg.scale_max, dev)

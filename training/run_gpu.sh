@@ -28,9 +28,10 @@ TOTAL_S=${TOTAL_S:-575}
 DEVICE=${DEVICE:-cuda}
 EVAL_MAX=${EVAL_MAX:-2000}
 if [ "$SMOKE" = "1" ]; then
-  FULL_MIN=${FULL_MIN:-0.35}; LIGHT_MIN=${LIGHT_MIN:-0.35}; CKPT_MIN=0.2
+  FULL_MIN=${FULL_MIN:-0.35}; LIGHT_MIN=${LIGHT_MIN:-0.35}; CKPT_MIN=0.2; LOG_EVERY=${LOG_EVERY:-25}
 else
-  FULL_MIN=${FULL_MIN:-6.5}; LIGHT_MIN=${LIGHT_MIN:-1.5}; CKPT_MIN=2
+  # a progress line every 250 steps (~10 s): the reply keeps only the last 12,000 characters
+  FULL_MIN=${FULL_MIN:-6.5}; LIGHT_MIN=${LIGHT_MIN:-1.5}; CKPT_MIN=2; LOG_EVERY=${LOG_EVERY:-250}
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
@@ -61,7 +62,7 @@ pack_logs() {
 }
 
 common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --ckpt-minutes "$CKPT_MIN"
-        --log-every 50
+        --log-every "$LOG_EVERY"
         --license "trained on photos for non-commercial research (UTKFace, a face-mask set) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
 RC=0
