@@ -12,7 +12,8 @@
 #
 #   run: bash training/run_gpu.sh      (carry: .train/pack)
 # Environment: OUT (required), PACK (.train/pack), FULL_MIN (6.5), LIGHT_MIN (1.5), SMOKE (0),
-#   ROT_PROB (0.2: large-pose synthesis), BATCH (64), TOTAL_S (575), PY (python3),
+#   ROT_PROB (0.25: large-pose synthesis), BLACK_PROB (0.08: black fill outside the photo, as the
+#   runtime crop does at image borders), BATCH (64), TOTAL_S (575), PY (python3),
 #   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
 #   EVAL_MAX (2000: held-out photos evaluated), WORK (/tmp/prnet-train: checkpoints, logs).
 set -uo pipefail
@@ -22,7 +23,8 @@ START=$(date +%s)
 PACK=${PACK:-.train/pack}
 PY=${PY:-python3}
 SMOKE=${SMOKE:-0}
-ROT_PROB=${ROT_PROB:-0.2}
+ROT_PROB=${ROT_PROB:-0.25}
+BLACK_PROB=${BLACK_PROB:-0.08}
 BATCH=${BATCH:-64}
 TOTAL_S=${TOTAL_S:-575}
 DEVICE=${DEVICE:-cuda}
@@ -35,7 +37,7 @@ else
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
-echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN ROT_PROB=$ROT_PROB BATCH=$BATCH"
+echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN ROT_PROB=$ROT_PROB BLACK_PROB=$BLACK_PROB BATCH=$BATCH"
 
 # -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
 if [ "$DEVICE" != "cuda" ]; then
@@ -61,7 +63,7 @@ pack_logs() {
     && mv "$OUT/logs.tar.gz.tmp" "$OUT/logs.tar.gz"
 }
 
-common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --ckpt-minutes "$CKPT_MIN"
+common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
         --log-every "$LOG_EVERY"
         --license "trained on photos for non-commercial research (UTKFace, a face-mask set) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
