@@ -3,3 +3,4 @@ export { readLandmarks, readVertices } from './readoffs.js';
 export { sampleColors } from './colors.js';
 export { vertexNormals } from './normals.js';
 export { anglesToRotation, estimatePose, fitSimilarity, rotationToAngles, type Pose } from './pose.js';
+export { mirrorImage, mergeFlippedMap } from './flip.js';

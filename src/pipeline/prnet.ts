@@ -6,7 +6,7 @@
 import { cropFromBox, cropFromUserBox, uncropPositionMap, warpCrop, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError } from '../errors.js';
-import { estimatePose, readLandmarks, readVertices } from '../geometry/index.js';
+import { estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import type { FaceBox, FloatImage, RgbImage } from '../types.js';
@@ -19,6 +19,11 @@ export interface ReconstructOptions {
   crops?: CropTransform[];
   /** Most faces reconstructed, largest first (default: all found). */
   maxFaces?: number;
+  /**
+   * Test-time flip: also run the mirrored crop and average (default true; twice the network's
+   * cost, markedly more accurate — see geometry/flip.ts). Real-time video turns it off.
+   */
+  flip?: boolean;
 }
 
 /** Milliseconds spent in each stage of one reconstruct call. */
@@ -76,7 +81,9 @@ export class Prnet {
     timings.crop = now() - t;
 
     t = now();
-    const maps = crops.length ? await this.session.predictBatch(crops) : [];
+    const flip = options.flip ?? true;
+    let maps = crops.length ? await this.session.predictBatch(flip ? [...crops, ...crops.map(mirrorImage)] : crops) : [];
+    if (flip) maps = crops.map((_, i) => mergeFlippedMap(maps[i], maps[i + crops.length], this.layout));
     timings.network = now() - t;
 
     t = now();
