@@ -32,19 +32,23 @@ export const IBUG68_FLIP: readonly number[] = Object.freeze([
  * - exactly 3 are: one triangle over those 3, so the boundary has no staircase notches;
  * - fewer: none.
  * Cells are visited row-major, and indices are face-vertex indices (positions in faceIndex).
+ * With `step` > 1 the cells are step × step pixels (corners (r, c) … (r+step, c+step), r and c
+ * multiples of step): a coarser wireframe over the same vertices, for drawing.
  * Winding: counter-clockwise in a right-handed frame with x right (u), y up (−v), z towards the
  * viewer, so (b−a)×(c−a) points towards the viewer for a frontal face (in the image frame, y down,
  * the same triangles are clockwise on screen).
  */
-export function triangulateFaceGrid(faceIndex: Int32Array, size = LAYOUT_SIZE): Int32Array {
+export function triangulateFaceGrid(faceIndex: Int32Array, size = LAYOUT_SIZE, step = 1): Int32Array {
+  if (!Number.isInteger(step) || step < 1) throw new RangeError(`step must be a positive integer, got ${step}`);
+  const down = step * size;
   const vertexAt = new Int32Array(size * size).fill(-1);
   for (let i = 0; i < faceIndex.length; i++) vertexAt[faceIndex[i]] = i;
   // Count first to allocate once.
   let count = 0;
-  for (let r = 0; r + 1 < size; r++) {
-    for (let c = 0; c + 1 < size; c++) {
+  for (let r = 0; r + step < size; r += step) {
+    for (let c = 0; c + step < size; c += step) {
       const p = r * size + c;
-      const n = +(vertexAt[p] >= 0) + +(vertexAt[p + 1] >= 0) + +(vertexAt[p + size] >= 0) + +(vertexAt[p + size + 1] >= 0);
+      const n = +(vertexAt[p] >= 0) + +(vertexAt[p + step] >= 0) + +(vertexAt[p + down] >= 0) + +(vertexAt[p + down + step] >= 0);
       if (n === 4) count += 2;
       else if (n === 3) count += 1;
     }
@@ -56,13 +60,13 @@ export function triangulateFaceGrid(faceIndex: Int32Array, size = LAYOUT_SIZE): 
     out[k++] = b;
     out[k++] = c;
   };
-  for (let r = 0; r + 1 < size; r++) {
-    for (let c = 0; c + 1 < size; c++) {
+  for (let r = 0; r + step < size; r += step) {
+    for (let c = 0; c + step < size; c += step) {
       const p = r * size + c;
       const tl = vertexAt[p];
-      const tr = vertexAt[p + 1];
-      const bl = vertexAt[p + size];
-      const br = vertexAt[p + size + 1];
+      const tr = vertexAt[p + step];
+      const bl = vertexAt[p + down];
+      const br = vertexAt[p + down + step];
       const n = +(tl >= 0) + +(tr >= 0) + +(bl >= 0) + +(br >= 0);
       if (n === 4) {
         put(tl, bl, tr);

@@ -35,7 +35,9 @@ export function faceColors(image: RgbImage, face: Face): Float32Array {
  * texels that the camera does not see (occluded by the face itself, or outside the image) masked.
  */
 export function faceTexture(image: RgbImage, face: Face, layout: Layout): UvTexture {
-  const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height);
+  // Tolerance: 2 % of the face crop side (a few pixels), so the surface's own small folds do not hide it.
+  const tolerance = Math.max(1, 0.02 * face.crop.square.side);
+  const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height, tolerance);
   return uvTexture(image, face.positionMap, visibility);
 }
 

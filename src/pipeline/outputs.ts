@@ -4,7 +4,7 @@
  * Node, a canvas in the browser).
  */
 import { writeGlb, writeObj, writeObjTextured, writePly, toJson, uvFromFaceIndex } from '../export/index.js';
-import type { Layout } from '../layout/index.js';
+import { triangulateFaceGrid, type Layout } from '../layout/index.js';
 import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize } from '../render/index.js';
 import type { RgbImage } from '../types.js';
 import { faceColors, faceTexture, faceToJson, type Face } from './face.js';
@@ -18,6 +18,23 @@ export type PngEncoder = (data: Uint8Array, width: number, height: number, chann
 export interface OutputFile {
   name: string;
   data: Uint8Array | string;
+}
+
+const wireframes = new Map<number, Int32Array>();
+
+/**
+ * The dense mesh's triangles on a coarser UV grid for drawing: one grid line every ~5 image
+ * pixels, so the wireframe stays readable (the full mesh has a vertex every ~0.5 px).
+ */
+function wireframe(layout: Layout, cropSide: number): Int32Array {
+  const pxPerTexel = cropSide / layout.size;
+  const step = Math.max(1, Math.min(16, Math.round(5 / Math.max(pxPerTexel, 1e-3))));
+  let t = wireframes.get(step);
+  if (!t) {
+    t = step === 1 ? layout.triangles : triangulateFaceGrid(layout.faceIndex, layout.size, step);
+    wireframes.set(step, t);
+  }
+  return t;
 }
 
 /**
@@ -67,7 +84,7 @@ export async function buildOutputs(
     for (const face of faces) {
       lm = drawLandmarks(lm, face.landmarks, { dims: 3 });
       pose = drawPoseBox(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
-      mesh = drawMesh(mesh, face.vertices, layout.triangles, { alpha: 0.35 });
+      mesh = drawMesh(mesh, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 });
     }
     out.push({ name: `${stem}_landmarks.png`, data: await encodePng(lm.data, lm.width, lm.height, 3) });
     out.push({ name: `${stem}_pose.png`, data: await encodePng(pose.data, pose.width, pose.height, 3) });
