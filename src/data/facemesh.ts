@@ -13,6 +13,7 @@
  *   not clamped to the image), so z_px = z · (−S / 192).
  */
 import { loadHuman, type HumanFaceResult } from '../detect/human-node.js';
+import { padImage } from '../detect/resize.js';
 import type { RgbImage } from '../types.js';
 
 /** FaceMesh's model input side in pixels. */
@@ -57,19 +58,6 @@ export interface FaceMeshOptions {
   pad?: number;
   /** Faces with a lower score are left out (default 0: all that human returns). */
   minScore?: number;
-}
-
-/** A copy of the image with a black border of `pad` pixels on every side. */
-export function padImage(image: RgbImage, pad: number): RgbImage {
-  if (pad <= 0) return image;
-  const w = image.width + 2 * pad;
-  const h = image.height + 2 * pad;
-  const data = new Uint8Array(w * h * 3);
-  const rowBytes = image.width * 3;
-  for (let y = 0; y < image.height; y++) {
-    data.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), ((y + pad) * w + pad) * 3);
-  }
-  return { width: w, height: h, data };
 }
 
 function untrunc(v: number): number {

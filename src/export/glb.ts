@@ -10,7 +10,7 @@
  * an open surface.
  */
 import { InputError } from '../errors.js';
-import { checkMesh, toModelFrame, vertexNormals, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, modelFrameNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 
 export interface GlbMesh {
   /** Image-frame vertices N×3 (converted to the model frame). */
@@ -95,7 +95,7 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
 
   const attributes: Record<string, number> = {};
   attributes.POSITION = addAccessor(positions, 'VEC3', ARRAY_BUFFER, true);
-  if (options.normals ?? true) attributes.NORMAL = addAccessor(vertexNormals(positions, triangles), 'VEC3', ARRAY_BUFFER);
+  if (options.normals ?? true) attributes.NORMAL = addAccessor(modelFrameNormals(vertices, triangles), 'VEC3', ARRAY_BUFFER);
   if (colors) {
     const lin = new Float32Array(nv * 3);
     for (let i = 0; i < lin.length; i++) lin[i] = srgbToLinear(colors[i]);

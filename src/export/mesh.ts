@@ -14,6 +14,7 @@
  * convention); OBJ writes 1 − v. uvFromFaceIndex puts each vertex at its texel's centre.
  */
 import { InputError } from '../errors.js';
+import { vertexNormals as imageFrameNormals } from '../geometry/normals.js';
 
 /** Vertices N×3, row-major. */
 export type Vertices = Float32Array | Float64Array;
@@ -39,29 +40,15 @@ export function toModelFrame(vertices: Vertices, options: FrameOptions = {}): Fl
 }
 
 /**
- * Per-vertex unit normals of a model-frame mesh (N×3): the area-weighted sum of the faces'
- * normals, counter-clockwise = front. Vertices on no face get (0, 0, 1).
+ * Per-vertex unit normals in the model frame (y up) of image-frame vertices (N×3): the geometry
+ * module's area-weighted normals with y negated; vertices on no face get (0, 0, 1), as glTF wants
+ * unit normals.
  */
-export function vertexNormals(positions: Float32Array, triangles: Triangles): Float32Array {
-  const n = new Float32Array(positions.length);
-  const acc = new Float64Array(positions.length);
-  const p = positions;
-  for (let t = 0; t < triangles.length; t += 3) {
-    const a = 3 * triangles[t], b = 3 * triangles[t + 1], c = 3 * triangles[t + 2];
-    const ux = p[b] - p[a], uy = p[b + 1] - p[a + 1], uz = p[b + 2] - p[a + 2];
-    const vx = p[c] - p[a], vy = p[c + 1] - p[a + 1], vz = p[c + 2] - p[a + 2];
-    const nx = uy * vz - uz * vy, ny = uz * vx - ux * vz, nz = ux * vy - uy * vx;
-    acc[a] += nx; acc[a + 1] += ny; acc[a + 2] += nz;
-    acc[b] += nx; acc[b + 1] += ny; acc[b + 2] += nz;
-    acc[c] += nx; acc[c + 1] += ny; acc[c + 2] += nz;
-  }
+export function modelFrameNormals(vertices: Vertices, triangles: Triangles): Float32Array {
+  const n = imageFrameNormals(Float32Array.from(vertices), Int32Array.from(triangles));
   for (let i = 0; i < n.length; i += 3) {
-    const len = Math.hypot(acc[i], acc[i + 1], acc[i + 2]);
-    if (len > 0) {
-      n[i] = acc[i] / len; n[i + 1] = acc[i + 1] / len; n[i + 2] = acc[i + 2] / len;
-    } else {
-      n[i + 2] = 1;
-    }
+    if (n[i] === 0 && n[i + 1] === 0 && n[i + 2] === 0) n[i + 2] = 1;
+    else n[i + 1] = -n[i + 1];
   }
   return n;
 }

@@ -3,7 +3,7 @@
  * see mesh.ts), optionally float nx, ny, nz and uchar red, green, blue; faces are
  * `list uchar int vertex_indices`, counter-clockwise = front.
  */
-import { checkMesh, toByte, toModelFrame, vertexNormals, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, modelFrameNormals, toByte, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { fmt } from './obj.js';
 
 export interface PlyOptions extends FrameOptions {
@@ -20,7 +20,7 @@ export function writePly(vertices: Vertices, triangles: Triangles, colors?: Arra
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
   const nt = triangles.length / 3;
   const p = toModelFrame(vertices, options);
-  const normals = options.normals ? vertexNormals(p, triangles) : undefined;
+  const normals = options.normals ? modelFrameNormals(vertices, triangles) : undefined;
   const ascii = options.format === 'ascii';
   const head = [
     'ply',

@@ -12,8 +12,10 @@ import type { ResfcnConfig } from '../model/resfcn.js';
 import type { FloatImage, PositionMap } from '../types.js';
 import { chwToHwc, hwcToChw, resizeSquare } from './resample.js';
 
+import { CROP_SIZE } from '../crop/transform.js';
+
 /** Side of the crop the pipeline feeds and of the UV layout the position map uses. */
-export const CROP_SIZE = 256;
+export { CROP_SIZE };
 
 /** What a binding provides: one forward pass over an NCHW float32 batch. */
 export interface InferenceBackend {
