@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
 import { roundNumber, toJson, uvFromFaceIndex, writeGlb, writeObj, writeObjTextured, writePly } from '../src/export/index.js';
+import { fmt, TextWriter } from '../src/export/text.js';
 import { encodePng } from '../src/io/image-node.js';
 
 // A unit quad in image pixels (y down): v0 top-left, v1 top-right, v2 bottom-left, v3 bottom-right,
@@ -214,5 +215,84 @@ describe('JSON', () => {
     expect(text.endsWith('\n')).toBe(true);
     expect(JSON.parse(text)).toEqual({ a: 0.333, b: [null, 2], c: [0.1, 0.25], d: 'x' });
     expect(text).not.toContain('NaN');
+  });
+});
+
+describe('ASCII number writer', () => {
+  // The rule the ASCII writers have always followed, written out independently of src/.
+  const reference = (x: number, decimals: number): string => {
+    const f = 10 ** decimals;
+    const r = Math.round(x * f) / f;
+    if (r === 0 || Number.isNaN(r)) return '0';
+    if (Math.abs(r) >= 1e21) return x.toFixed(0);
+    return String(r);
+  };
+  const fixed = (x: number, d: number): string => new TextWriter(1).fixed(x, d).toString();
+
+  it('formats edge values exactly as the reference rule', () => {
+    const edges = [
+      0, -0, NaN, Infinity, -Infinity, 1e-7, -1e-7, 5e-8, 4.9e-8, 1.5e-7, 9.99e-7, 1e-6, -1e-6, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5,
+      0.00005, -0.00005, 0.000049, -0.000049, 0.00015, -0.00015, 1.005, -1.005, 0.1 + 0.2, 99.99995, -99.99995, 123456789.12345679,
+      2147483647, 2147483648, -2147483648, 214748.36475, 1e14, 1e15, 1e16, 2 ** 53, 1e20, 1e21, -1e21, 1e300, Number.MAX_VALUE,
+      Number.MIN_VALUE, -Number.MIN_VALUE, 0.49999999999999994,
+    ];
+    for (const x of edges) {
+      for (let d = 0; d <= 9; d++) expect([x, d, fixed(x, d), fmt(x, d)]).toEqual([x, d, reference(x, d), reference(x, d)]);
+    }
+    expect(fmt(-0.00001, 4)).toBe('0');
+    expect(fixed(-0.00001, 4)).toBe('0');
+    expect(fixed(-1.23456, 4)).toBe('-1.2346');
+    expect(fixed(2.5, 0)).toBe('3');
+    expect(fixed(-2.5, 0)).toBe('-2');
+    expect(fixed(1e-7, 7)).toBe('1e-7');
+    expect(fixed(NaN, 3)).toBe('0');
+    expect(fixed(Infinity, 4)).toBe('Infinity');
+  });
+
+  it('formats random values of every magnitude exactly as the reference rule', () => {
+    let seed = 12345;
+    const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const mismatches: string[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      const x = (rnd() - 0.5) * 10 ** Math.floor(rnd() * 36 - 12);
+      const y = Math.fround(x);
+      const grid = (Math.round((rnd() - 0.5) * 2e6) + 0.5) / 1e4; // halves at the 4th decimal
+      for (const v of [x, y, grid]) {
+        for (const d of [0, 1, 3, 4, 5, 6, 7]) {
+          const got = fixed(v, d);
+          if (got !== reference(v, d) && mismatches.length < 5) mismatches.push(`${v} ${d}: ${got} ≠ ${reference(v, d)}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it('writes integers, ASCII and UTF-8 text, and grows', () => {
+    const w = new TextWriter(1);
+    for (const n of [0, 7, -7, 10, 2147483647, 2147483648, -2147483649, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e21, 1.5, NaN]) {
+      w.int(n).byte(32);
+    }
+    w.text('é ✓ 😀').byte(10);
+    for (let i = 0; i < 1000; i++) w.fixed(i / 7, 4).byte(32);
+    const text = w.toString();
+    expect(text.startsWith('0 7 -7 10 2147483647 2147483648 -2147483649 9007199254740991 -9007199254740991 1e+21 1.5 NaN é ✓ 😀\n')).toBe(true);
+    expect(text.trim().split('\n')[1].split(' ').map(Number)).toEqual(Array.from({ length: 1000 }, (_, i) => Math.round((i / 7) * 1e4) / 1e4));
+    expect(w.bytes()).toEqual(new TextEncoder().encode(text));
+  });
+
+  it('writes OBJ and ASCII PLY files byte for byte', () => {
+    // Float32 inputs: 3.00005 is stored as 3.00005007 (→ 3.0001), 99.99999 as 99.99999237 (→ 100).
+    const v = new Float32Array([0, 0.5, -0, 1.23456, -2.00004, 3.00005, -0.00004, 1e-9, 99.99999]);
+    const t = new Int32Array([0, 1, 2]);
+    const c = new Float32Array([0, 1, 0.5, 2, -1, NaN, 0.33333, 0.66666, 0.123456]);
+    const head = '# prnet-ts\n# 3 vertices, 1 triangles; x right, y up, z towards the viewer, pixel units\n';
+    expect(writeObj(v, t, c, { comment: 'test' })).toBe(
+      `${head}# test\nv 0 -0.5 0 0 1 0.5\nv 1.2346 2 3.0001 1 0 0\nv 0 0 100 0.3333 0.6667 0.1235\nf 1 2 3\n`,
+    );
+    expect(writeObjTextured(v, t, new Float32Array([0.5, 0.25, 1 / 3, 1, 0, 0]), { decimals: 2 }).obj).toBe(
+      `${head}mtllib face.mtl\nv 0 -0.5 0\nv 1.23 2 3\nv 0 0 100\nvt 0.5 0.75\nvt 0.333333 0\nvt 0 1\nusemtl face\nf 1/1 2/2 3/3\n`,
+    );
+    const ply = new TextDecoder().decode(writePly(v, t, c, { format: 'ascii' }));
+    expect(ply.slice(ply.indexOf('end_header\n') + 11)).toBe('0 -0.5 0 0 255 128\n1.2346 2 3.0001 255 0 0\n0 0 100 85 170 31\n3 0 1 2\n');
   });
 });

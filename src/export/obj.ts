@@ -4,6 +4,7 @@
  * Positions are in the model frame (see mesh.ts); faces are 1-based and counter-clockwise = front.
  */
 import { checkMesh, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { TextWriter } from './text.js';
 
 export interface ObjOptions extends FrameOptions {
   /** Decimals for positions (default 4). */
@@ -26,17 +27,19 @@ export function writeObj(vertices: Vertices, triangles: Triangles, colors?: Arra
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
   const p = toModelFrame(vertices, options);
   const d = options.decimals ?? 4;
-  const lines: string[] = header(options, nv, triangles.length / 3);
-  for (let i = 0; i < nv; i++) {
-    let s = `v ${fmt(p[3 * i], d)} ${fmt(p[3 * i + 1], d)} ${fmt(p[3 * i + 2], d)}`;
-    if (colors) s += ` ${fmt(clamp01(colors[3 * i]), 4)} ${fmt(clamp01(colors[3 * i + 1]), 4)} ${fmt(clamp01(colors[3 * i + 2]), 4)}`;
-    lines.push(s);
+  const w = new TextWriter(256 + nv * (colors ? 48 : 28) + triangles.length * 7);
+  header(w, options, nv, triangles.length / 3);
+  for (let i = 0; i < 3 * nv; i += 3) {
+    w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d);
+    if (colors) {
+      w.byte(SPACE).fixed(clamp01(colors[i]), 4).byte(SPACE).fixed(clamp01(colors[i + 1]), 4).byte(SPACE).fixed(clamp01(colors[i + 2]), 4);
+    }
+    w.byte(NEWLINE);
   }
   for (let t = 0; t < triangles.length; t += 3) {
-    lines.push(`f ${triangles[t] + 1} ${triangles[t + 1] + 1} ${triangles[t + 2] + 1}`);
+    w.text('f ').int(triangles[t] + 1).byte(SPACE).int(triangles[t + 1] + 1).byte(SPACE).int(triangles[t + 2] + 1).byte(NEWLINE);
   }
-  lines.push('');
-  return lines.join('\n');
+  return w.toString();
 }
 
 /**
@@ -55,16 +58,18 @@ export function writeObjTextured(
   const mtlFile = options.mtlFile ?? 'face.mtl';
   const textureFile = options.textureFile ?? 'face_texture.png';
   const material = options.materialName ?? 'face';
-  const lines: string[] = header(options, nv, triangles.length / 3);
-  lines.push(`mtllib ${mtlFile}`);
-  for (let i = 0; i < nv; i++) lines.push(`v ${fmt(p[3 * i], d)} ${fmt(p[3 * i + 1], d)} ${fmt(p[3 * i + 2], d)}`);
-  for (let i = 0; i < nv; i++) lines.push(`vt ${fmt(uv[2 * i], 6)} ${fmt(1 - uv[2 * i + 1], 6)}`);
-  lines.push(`usemtl ${material}`);
+  const w = new TextWriter(256 + nv * 48 + triangles.length * 14);
+  header(w, options, nv, triangles.length / 3);
+  w.text(`mtllib ${mtlFile}\n`);
+  for (let i = 0; i < 3 * nv; i += 3) {
+    w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
+  }
+  for (let i = 0; i < 2 * nv; i += 2) w.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
+  w.text(`usemtl ${material}\n`);
   for (let t = 0; t < triangles.length; t += 3) {
     const a = triangles[t] + 1, b = triangles[t + 1] + 1, c = triangles[t + 2] + 1;
-    lines.push(`f ${a}/${a} ${b}/${b} ${c}/${c}`);
+    w.text('f ').int(a).byte(SLASH).int(a).byte(SPACE).int(b).byte(SLASH).int(b).byte(SPACE).int(c).byte(SLASH).int(c).byte(NEWLINE);
   }
-  lines.push('');
   const mtl = [
     `newmtl ${material}`,
     'Ka 1.000 1.000 1.000',
@@ -75,25 +80,17 @@ export function writeObjTextured(
     `map_Kd ${textureFile}`,
     '',
   ].join('\n');
-  return { obj: lines.join('\n'), mtl };
+  return { obj: w.toString(), mtl };
 }
 
-function header(options: ObjOptions, nv: number, nt: number): string[] {
-  const out = ['# prnet-ts', `# ${nv} vertices, ${nt} triangles; x right, y up, z towards the viewer, pixel units`];
-  if (options.comment) for (const line of options.comment.split('\n')) out.push(`# ${line}`);
-  return out;
+function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): void {
+  w.text(`# prnet-ts\n# ${nv} vertices, ${nt} triangles; x right, y up, z towards the viewer, pixel units\n`);
+  if (options.comment) for (const line of options.comment.split('\n')) w.text(`# ${line}\n`);
 }
 
-/** x rounded to `decimals` decimals, written without trailing zeros or "-0" (NaN → "0"). */
-export function fmt(x: number, decimals: number): string {
-  const f = POW10[decimals] ?? 10 ** decimals;
-  const r = Math.round(x * f) / f;
-  if (r === 0 || r !== r) return '0';
-  if (Math.abs(r) >= 1e21) return x.toFixed(0);
-  return String(r);
-}
-
-const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+const SPACE = 32;
+const SLASH = 47;
+const NEWLINE = 10;
 
 function clamp01(x: number): number {
   return x > 0 ? (x < 1 ? x : 1) : 0;

@@ -4,7 +4,10 @@
  * `list uchar int vertex_indices`, counter-clockwise = front.
  */
 import { checkMesh, modelFrameNormals, toByte, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
-import { fmt } from './obj.js';
+import { TextWriter } from './text.js';
+
+const SPACE = 32;
+const NEWLINE = 10;
 
 export interface PlyOptions extends FrameOptions {
   /** "binary" (binary_little_endian 1.0, default) or "ascii". */
@@ -40,16 +43,18 @@ export function writePly(vertices: Vertices, triangles: Triangles, colors?: Arra
   ].join('\n');
 
   if (ascii) {
-    const lines: string[] = [head.slice(0, -1)];
-    for (let i = 0; i < nv; i++) {
-      let s = `${fmt(p[3 * i], 4)} ${fmt(p[3 * i + 1], 4)} ${fmt(p[3 * i + 2], 4)}`;
-      if (normals) s += ` ${fmt(normals[3 * i], 5)} ${fmt(normals[3 * i + 1], 5)} ${fmt(normals[3 * i + 2], 5)}`;
-      if (colors) s += ` ${toByte(colors[3 * i])} ${toByte(colors[3 * i + 1])} ${toByte(colors[3 * i + 2])}`;
-      lines.push(s);
+    const w = new TextWriter(head.length + nv * (normals ? 64 : 36) + nt * 24);
+    w.text(head);
+    for (let i = 0; i < 3 * nv; i += 3) {
+      w.fixed(p[i], 4).byte(SPACE).fixed(p[i + 1], 4).byte(SPACE).fixed(p[i + 2], 4);
+      if (normals) w.byte(SPACE).fixed(normals[i], 5).byte(SPACE).fixed(normals[i + 1], 5).byte(SPACE).fixed(normals[i + 2], 5);
+      if (colors) w.byte(SPACE).int(toByte(colors[i])).byte(SPACE).int(toByte(colors[i + 1])).byte(SPACE).int(toByte(colors[i + 2]));
+      w.byte(NEWLINE);
     }
-    for (let t = 0; t < triangles.length; t += 3) lines.push(`3 ${triangles[t]} ${triangles[t + 1]} ${triangles[t + 2]}`);
-    lines.push('');
-    return new TextEncoder().encode(lines.join('\n'));
+    for (let t = 0; t < triangles.length; t += 3) {
+      w.text('3 ').int(triangles[t]).byte(SPACE).int(triangles[t + 1]).byte(SPACE).int(triangles[t + 2]).byte(NEWLINE);
+    }
+    return w.toBytes();
   }
 
   const headBytes = new TextEncoder().encode(head);

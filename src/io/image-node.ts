@@ -66,9 +66,17 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
   }
 }
 
+export interface PngOptions {
+  /**
+   * zlib level, 0..9 (default 3: on the CLI's overlays, depth and texture images about 25 % faster
+   * than zlib's usual 6 for files about 3 % larger).
+   */
+  compressionLevel?: number;
+}
+
 /** Encodes RGB (3 channels) or grey (1 channel) pixels as PNG. */
-export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4 = 3): Promise<Buffer> {
-  return sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: 6 }).toBuffer();
+export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4 = 3, options: PngOptions = {}): Promise<Buffer> {
+  return sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: options.compressionLevel ?? 3 }).toBuffer();
 }
 
 function firstLine(e: unknown): string {

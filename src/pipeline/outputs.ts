@@ -49,7 +49,14 @@ export async function buildOutputs(
   formats: ReadonlySet<OutputFormat>,
   encodePng: PngEncoder,
 ): Promise<OutputFile[]> {
-  const out: OutputFile[] = [];
+  // PNGs are encoded while the rest is built (sharp compresses on its own threads); the files
+  // keep their order.
+  const out: (OutputFile | Promise<OutputFile>)[] = [];
+  const png = (name: string, data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<OutputFile> => {
+    const file = encodePng(data, width, height, channels).then((bytes) => ({ name, data: bytes }));
+    file.catch(() => {}); // reported by Promise.all below; not unhandled if something else throws first
+    return file;
+  };
   const uv = formats.has('textured') ? uvFromFaceIndex(layout.faceIndex, layout.size) : null;
   for (const face of faces) {
     const base = `${stem}_face${face.index}`;
@@ -66,7 +73,7 @@ export async function buildOutputs(
       const mtlFile = `${base}_textured.mtl`;
       const { obj, mtl } = writeObjTextured(face.vertices, layout.triangles, uv, { ...frame, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
       out.push({ name: `${base}_textured.obj`, data: obj }, { name: mtlFile, data: mtl });
-      out.push({ name: textureFile, data: await encodePng(texture.data, texture.width, texture.height, 3) });
+      out.push(png(textureFile, texture.data, texture.width, texture.height, 3));
     }
     if (formats.has('ply')) out.push({ name: `${base}.ply`, data: writePly(face.vertices, layout.triangles, colors, frame) });
     if (formats.has('glb')) out.push({ name: `${base}.glb`, data: writeGlb({ vertices: face.vertices, triangles: layout.triangles, colors }, { ...frame, name: base }) });
@@ -75,7 +82,7 @@ export async function buildOutputs(
     const raster = createRaster(image.width, image.height);
     for (const face of faces) rasterize(face.vertices, layout.triangles, image.width, image.height, raster);
     const grey = depthToGrey(raster);
-    out.push({ name: `${stem}_depth.png`, data: await encodePng(grey.data, grey.width, grey.height, 1) });
+    out.push(png(`${stem}_depth.png`, grey.data, grey.width, grey.height, 1));
   }
   if (formats.has('overlay') && faces.length) {
     let lm = image;
@@ -86,9 +93,9 @@ export async function buildOutputs(
       pose = drawPoseBox(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
       mesh = drawMesh(mesh, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 });
     }
-    out.push({ name: `${stem}_landmarks.png`, data: await encodePng(lm.data, lm.width, lm.height, 3) });
-    out.push({ name: `${stem}_pose.png`, data: await encodePng(pose.data, pose.width, pose.height, 3) });
-    out.push({ name: `${stem}_mesh.png`, data: await encodePng(mesh.data, mesh.width, mesh.height, 3) });
+    out.push(png(`${stem}_landmarks.png`, lm.data, lm.width, lm.height, 3));
+    out.push(png(`${stem}_pose.png`, pose.data, pose.width, pose.height, 3));
+    out.push(png(`${stem}_mesh.png`, mesh.data, mesh.width, mesh.height, 3));
   }
-  return out;
+  return Promise.all(out);
 }

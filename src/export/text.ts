@@ -1,0 +1,211 @@
+/**
+ * Text output for the ASCII mesh formats (OBJ, ASCII PLY): numbers formatted straight into a
+ * growing byte buffer, without a string per number. `fmt` is the formatting rule (and the
+ * reference the fast path is tested against); `TextWriter.fixed` writes the same characters.
+ */
+
+const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+
+/** x rounded to `decimals` decimals, written without trailing zeros or "-0" (NaN → "0"). */
+export function fmt(x: number, decimals: number): string {
+  const f = POW10[decimals] ?? 10 ** decimals;
+  const r = Math.round(x * f) / f;
+  if (r === 0 || r !== r) return '0';
+  if (Math.abs(r) >= 1e21) return x.toFixed(0);
+  return String(r);
+}
+
+/** Decimal digits of a non-negative int32. */
+function countDigits(n: number): number {
+  if (n < 100000) return n < 100 ? (n < 10 ? 1 : 2) : n < 1000 ? 3 : n < 10000 ? 4 : 5;
+  return n < 10000000 ? (n < 1000000 ? 6 : 7) : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Room every number or integer write makes sure of before writing unchecked (sign, 16 digits, ".", 7 decimals). */
+const NUMBER_ROOM = 32;
+
+/**
+ * An append-only byte buffer for ASCII text (strings with other characters are written as UTF-8).
+ * Read the result with `bytes()` (a view, no copy) or `toString()`.
+ */
+export class TextWriter {
+  private buf: Uint8Array;
+  private len = 0;
+
+  /** capacity: the expected size in bytes (the buffer grows as needed). */
+  constructor(capacity = 1 << 16) {
+    this.buf = new Uint8Array(Math.max(64, Math.ceil(capacity)));
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  /** Appends a string: character codes directly when ASCII, else its UTF-8 bytes. */
+  text(s: string): this {
+    const n = s.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let o = this.len;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) {
+        const bytes = encoder.encode(s.slice(i));
+        this.len = o;
+        this.ensure(bytes.length);
+        this.buf.set(bytes, this.len);
+        this.len += bytes.length;
+        return this;
+      }
+      buf[o++] = c;
+    }
+    this.len = o;
+    return this;
+  }
+
+  /** Appends one byte (a character code below 128). */
+  byte(c: number): this {
+    if (this.len === this.buf.length) this.ensure(1);
+    this.buf[this.len++] = c;
+    return this;
+  }
+
+  /** Appends an integer in decimal (as String(n) writes it for safe integers). */
+  int(n: number): this {
+    if (!Number.isSafeInteger(n)) return this.text(String(n));
+    this.ensure(NUMBER_ROOM);
+    if (n < 0) {
+      this.buf[this.len++] = 45; // "-"
+      n = -n;
+    }
+    this.digits(n);
+    return this;
+  }
+
+  /**
+   * Appends x rounded to `decimals` decimals without trailing zeros or "-0" (NaN → "0"): exactly
+   * the characters of fmt(x, decimals).
+   */
+  fixed(x: number, decimals: number): this {
+    // Outside the fast paths (a count of decimals that is not 0..7, or a rounded value that
+    // String() writes with an exponent or with more digits than a double keeps), fmt's string.
+    if (!(decimals >= 0 && decimals <= 7) || decimals !== (decimals | 0)) return this.text(fmt(x, decimals));
+    const f = POW10[decimals];
+    const k = Math.round(x * f);
+    const a = k < 0 ? -k : k;
+    if (a < 2147483648 && (a >= 10 || decimals < 7)) {
+      // The common case: |k| an int32 (|x| < 214748 at 4 decimals; String(k / f) is then k's
+      // digits, see below). Drop k's trailing zeros from the decimals, then write its digits right
+      // to left: the remaining decimals, ".", the integer part (at least "0").
+      if (a === 0) return this.byte(48); // "0", also for -0
+      let n = a | 0;
+      let d = decimals;
+      while (d > 0 && n % 10 === 0) {
+        n = (n / 10) | 0;
+        d--;
+      }
+      const digits = countDigits(n);
+      this.ensure(NUMBER_ROOM);
+      const buf = this.buf;
+      let o = this.len;
+      if (k < 0) buf[o++] = 45; // "-"
+      const end = o + (digits > d ? digits : d + 1) + (d > 0 ? 1 : 0);
+      let j = end - 1;
+      if (d > 0) {
+        for (const dot = j - d; j > dot; j--) {
+          const q = (n / 10) | 0;
+          buf[j] = 48 + (n - 10 * q);
+          n = q;
+        }
+        buf[j--] = 46; // "."
+      }
+      for (; j >= o; j--) {
+        const q = (n / 10) | 0;
+        buf[j] = 48 + (n - 10 * q);
+        n = q;
+      }
+      this.len = end;
+      return this;
+    }
+    if (k === 0 || k !== k) return this.byte(48); // NaN, or 0 at 7 decimals
+    // a < 1e15: k / f has at most 15 significant digits, so String(k / f) is those digits
+    // (the shortest decimal that reads back as k / f). a ≥ 10 at 7 decimals: k / f ≥ 1e-6, which
+    // String() writes without an exponent.
+    if (!(a < 1e15) || (decimals === 7 && a < 10)) return this.text(fmt(x, decimals));
+    this.ensure(NUMBER_ROOM);
+    if (k < 0) this.buf[this.len++] = 45; // "-"
+    // a / f is at least 1 / f away from the next integer and its rounding error is far smaller, so the floor is exact.
+    const ip = Math.floor(a / f);
+    let fr = a - ip * f;
+    this.digits(ip);
+    if (fr !== 0) {
+      let nd = decimals;
+      while (fr % 10 === 0) {
+        fr /= 10;
+        nd--;
+      }
+      const buf = this.buf;
+      const start = this.len;
+      buf[start] = 46; // "."
+      for (let o = start + nd; o > start; o--) {
+        const q = (fr / 10) | 0;
+        buf[o] = 48 + (fr - 10 * q);
+        fr = q;
+      }
+      this.len = start + nd + 1;
+    }
+    return this;
+  }
+
+  /** The bytes written so far (a view of the buffer, valid until the next write). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /** A copy of the bytes written so far, in a buffer of their exact size. */
+  toBytes(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+
+  /** The text written so far (decoded as UTF-8). */
+  toString(): string {
+    return decoder.decode(this.bytes());
+  }
+
+  /** A non-negative safe integer's digits; room already ensured. */
+  private digits(v: number): void {
+    const buf = this.buf;
+    let nd = 1;
+    if (v < 2147483648) {
+      for (let t = v; t >= 10; t = (t / 10) | 0) nd++;
+      let o = this.len + nd - 1;
+      for (; v >= 10; o--) {
+        const q = (v / 10) | 0;
+        buf[o] = 48 + (v - 10 * q);
+        v = q;
+      }
+      buf[o] = 48 + v;
+    } else {
+      for (let t = v; t >= 10; t = Math.floor(t / 10)) nd++;
+      let o = this.len + nd - 1;
+      for (; v >= 10; o--) {
+        const q = Math.floor(v / 10);
+        buf[o] = 48 + (v - 10 * q);
+        v = q;
+      }
+      buf[o] = 48 + v;
+    }
+    this.len += nd;
+  }
+
+  private ensure(extra: number): void {
+    const need = this.len + extra;
+    if (need <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(need, this.buf.length * 2));
+    grown.set(this.buf.subarray(0, this.len));
+    this.buf = grown;
+  }
+}
