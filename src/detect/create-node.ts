@@ -8,6 +8,7 @@ import type { FaceBox, RgbImage } from '../types.js';
 import {
   DEFAULT_DETECTOR,
   DEFAULT_MIN_SCORE,
+  fillsFrame,
   sortFaces,
   type Detector,
   type DetectorKind,
@@ -50,10 +51,16 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
       const small = downscaleToFit(image, maxSide);
       let faces = await run(small.image);
       let pad = 0;
-      if (!faces.length && retryPadded) {
-        // Faces that fill the frame or touch its edges are often missed: look again inside a border.
-        pad = Math.round(PAD_FRACTION * Math.max(small.image.width, small.image.height));
-        faces = await run(padImage(small.image, pad));
+      const { width: w, height: h } = small.image;
+      if (retryPadded && (!faces.length || faces.some((f) => fillsFrame(f, w, h)))) {
+        // Faces that fill the frame or touch its edges are often missed or boxed in part: look
+        // again inside a border, and keep that answer when it finds at least as many faces.
+        const p = Math.round(PAD_FRACTION * Math.max(w, h));
+        const padded = await run(padImage(small.image, p));
+        if (padded.length >= faces.length) {
+          faces = padded;
+          pad = p;
+        }
       }
       const mapped = faces.map((f) => ({
         x: (f.x - pad) * small.scaleX,

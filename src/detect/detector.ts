@@ -56,3 +56,14 @@ export function iou(a: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, b: Pick<Fa
   const union = a.width * a.height + b.width * b.height - inter;
   return union > 0 ? inter / union : 0;
 }
+
+/**
+ * Whether a detection suggests looking again with a border around the image: the face touches the
+ * image's edge or fills most of it. Detectors (BlazeFace in particular) then often box part of the
+ * face only; with a border they see the whole face.
+ */
+export function fillsFrame(face: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, width: number, height: number): boolean {
+  const m = 0.02 * Math.min(width, height);
+  const touches = face.x < m || face.y < m || face.x + face.width > width - m || face.y + face.height > height - m;
+  return touches || Math.max(face.width, face.height) > 0.6 * Math.min(width, height);
+}
