@@ -1,0 +1,225 @@
+/**
+ * Temporal stabilisation of one tracked face: a One-Euro filter over every coordinate of its
+ * position map (image frame), whose cutoff follows the face's speed, and a still-face hold.
+ *
+ * - Speed: the velocity of the landmarks' part centroids (motion.ts), in face sizes per second,
+ *   low-passed as a vector at `derivativeCutoff` (the landmarks' jitter averages out, motion
+ *   stays); its magnitude is the face's speed. One speed per face sets one cutoff for all its
+ *   coordinates, so the whole face is smoothed alike and its shape does not wobble.
+ * - Noise: the landmarks' own jitter is estimated online from the part centroids' second
+ *   differences (for white noise of variance σ², Var(x_t − 2x_{t−1} + x_{t−2}) = 6σ², while smooth
+ *   motion adds little), averaged over about a second. It gives the floor that jitter alone puts
+ *   under the speed and under the drift below. Thresholds never go below a multiple of those
+ *   floors (the *Margin options), and only the speed above the floor raises the cutoff:
+ *   minCutoff + beta · (speed − cutoffMargin · floor). So a noisy model, or a small face, is still
+ *   held still, and motion is told from jitter at any noise level.
+ * - Still face: once the speed falls under `stillSpeed` (or stillMargin × the floor), the filter
+ *   freezes and the output is held exactly (a still face does not move at all). It resumes — from
+ *   the held values, so without a jump — when the speed rises over `releaseSpeed` (or
+ *   releaseMargin × the floor: a hysteresis), or when the raw part centroids, low-passed at
+ *   `driftCutoff`, have moved more than `stillDrift` face sizes (or driftMargin × the drift's
+ *   floor) from the held output: a slow motion or an expression is followed, jitter is not.
+ * The landmarks, dense vertices and pose of the result are read again from the filtered map.
+ */
+import type { Face } from '../pipeline/face.js';
+import { estimatePose, readLandmarks, readVertices } from '../geometry/index.js';
+import type { Layout } from '../layout/index.js';
+import { IBUG68_PARTS, faceSize, partCentroids } from './motion.js';
+import { OneEuroVector, smoothingFactor } from './one-euro.js';
+
+export interface StabilizerOptions {
+  /** Cutoff (Hz) of a slow face. Default 0.5. */
+  minCutoff?: number;
+  /** Cutoff increase (Hz) per face size per second of speed (above the noise floor). Default 80. */
+  beta?: number;
+  /** Cutoff (Hz) of the low-pass on the speed and on the drift from a held output. Default 4. */
+  derivativeCutoff?: number;
+  /** Speed (face sizes per second) under which a face is held still. Default 0.05; 0 disables the hold. */
+  stillSpeed?: number;
+  /** Speed (face sizes per second) over which a held face is let go. Default 0.15. */
+  releaseSpeed?: number;
+  /** Drift (face sizes) from the held output over which a held face is let go. Default 0.005. */
+  stillDrift?: number;
+  /** Cutoff (Hz) of the low-pass on the drift from a held output. Default 1. */
+  driftCutoff?: number;
+  /** Multiple of the drift's noise floor under which a held face stays held. Default 3. */
+  driftMargin?: number;
+  /** Multiple of the speed's noise floor under which a face is held. Default 1.5. */
+  stillMargin?: number;
+  /** Multiple of the speed's noise floor over which a held face is let go. Default 2.5. */
+  releaseMargin?: number;
+  /** Multiple of the speed's noise floor above which speed raises the cutoff. Default 1. */
+  cutoffMargin?: number;
+}
+
+export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.freeze({
+  minCutoff: 0.5,
+  beta: 80,
+  derivativeCutoff: 4,
+  stillSpeed: 0.05,
+  releaseSpeed: 0.15,
+  stillDrift: 0.005,
+  driftCutoff: 1,
+  driftMargin: 3,
+  stillMargin: 1.5,
+  releaseMargin: 2.5,
+  cutoffMargin: 1,
+});
+
+export interface StabilizedFace {
+  face: Face;
+  /** The face is held still this frame. */
+  still: boolean;
+  /** The smoothed speed, face sizes per second. */
+  speed: number;
+}
+
+const PARTS2 = 2 * IBUG68_PARTS.length;
+/** Time constant of the jitter estimate, seconds. */
+const NOISE_TIME = 1;
+
+export class FaceStabilizer {
+  readonly options: Readonly<Required<StabilizerOptions>>;
+  private readonly layout: Pick<Layout, 'size' | 'kptIndex' | 'faceIndex' | 'canonical'>;
+  private filter: OneEuroVector | null = null;
+  private speed = 0;
+  private readonly velocity = new Float64Array(PARTS2);
+  private lastCentroids: Float64Array | null = null;
+  private lastTime = 0;
+  /** The held output, its part centroids, and the raw centroids' low-passed offset from them. */
+  private held: Face | null = null;
+  private heldCentroids: Float64Array | null = null;
+  private readonly drift = new Float64Array(PARTS2);
+  /** Centroids two frames back, and the estimated jitter variance of a centroid coordinate (face sizes²). */
+  private olderCentroids: Float64Array | null = null;
+  private noiseVar = NaN;
+
+  constructor(layout: Pick<Layout, 'size' | 'kptIndex' | 'faceIndex' | 'canonical'>, options: StabilizerOptions = {}) {
+    this.layout = layout;
+    this.options = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(options) });
+  }
+
+  /** Filters the face of the frame at `timeMs` (milliseconds; frames must come in time order). */
+  stabilize(face: Face, timeMs: number): StabilizedFace {
+    const t = timeMs / 1000;
+    const raw = face.positionMap.data;
+    if (!this.filter || this.filter.length !== raw.length) this.filter = new OneEuroVector(raw.length);
+    const o = this.options;
+    const centroids = partCentroids(face.landmarks);
+    if (!this.filter.isStarted) {
+      this.filter.filter(raw, t);
+      this.lastTime = t;
+      this.speed = 0;
+      this.velocity.fill(0);
+      this.lastCentroids = centroids;
+      this.olderCentroids = null;
+      this.noiseVar = NaN;
+      this.held = null;
+      return { face, still: false, speed: 0 };
+    }
+    const dt = t - this.lastTime;
+    if (!(dt > 0)) return { face: this.held ? this.withFrame(this.held, face) : this.rebuild(face, this.filter.value), still: this.held !== null, speed: this.speed };
+    this.lastTime = t;
+
+    // Speed: the part centroids' velocity (face sizes per second), low-passed as a vector so that
+    // the landmarks' jitter averages out and only motion remains.
+    const scale = faceSize(face.landmarks);
+    const valid = Number.isFinite(scale) && scale > 0 && this.lastCentroids !== null;
+    const a = smoothingFactor(o.derivativeCutoff, dt);
+    if (valid) {
+      let sum = 0;
+      for (let k = 0; k < PARTS2; k++) {
+        this.velocity[k] += a * ((centroids[k] - (this.lastCentroids as Float64Array)[k]) / scale / dt - this.velocity[k]);
+        sum += this.velocity[k] * this.velocity[k];
+      }
+      this.speed = Math.sqrt((2 * sum) / PARTS2);
+      if (this.olderCentroids) this.updateNoise(centroids, this.lastCentroids as Float64Array, this.olderCentroids, scale, dt);
+    }
+    this.olderCentroids = this.lastCentroids;
+    this.lastCentroids = centroids;
+    // What jitter alone gives (see updateNoise): the speed's and the drift's floors.
+    const sigma = Number.isFinite(this.noiseVar) ? Math.sqrt(this.noiseVar) : 0;
+    const speedFloor = (2 * a * sigma) / (dt * Math.sqrt(2 - a));
+    const ad = smoothingFactor(o.driftCutoff, dt);
+    const driftFloor = Math.SQRT2 * sigma * Math.sqrt(ad / (2 - ad));
+    const stillSpeed = Math.max(o.stillSpeed, o.stillMargin * speedFloor);
+    const releaseSpeed = Math.max(o.releaseSpeed, o.releaseMargin * speedFloor);
+    const stillDrift = Math.max(o.stillDrift, o.driftMargin * driftFloor);
+
+    if (this.held && this.heldCentroids && o.stillSpeed > 0) {
+      let sum = 0;
+      if (valid) {
+        for (let k = 0; k < PARTS2; k++) {
+          this.drift[k] += ad * ((centroids[k] - this.heldCentroids[k]) / scale - this.drift[k]);
+          sum += this.drift[k] * this.drift[k];
+        }
+      }
+      const drift = Math.sqrt((2 * sum) / PARTS2);
+      if (this.speed <= releaseSpeed && drift <= stillDrift) {
+        this.filter.filter(raw, t, 0); // frozen: time advances, values stay
+        return { face: this.withFrame(this.held, face), still: true, speed: this.speed };
+      }
+      this.held = null;
+      this.heldCentroids = null;
+    }
+
+    const filtered = this.filter.filter(raw, t, o.minCutoff + o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor));
+    const out = this.rebuild(face, filtered);
+    if (o.stillSpeed > 0 && this.speed < stillSpeed) {
+      this.held = out;
+      this.heldCentroids = partCentroids(out.landmarks);
+      this.drift.fill(0);
+      return { face: out, still: true, speed: this.speed };
+    }
+    return { face: out, still: false, speed: this.speed };
+  }
+
+  /** Forgets the face's history (the next frame passes through). */
+  reset(): void {
+    this.filter?.reset();
+    this.held = null;
+    this.heldCentroids = null;
+    this.lastCentroids = null;
+    this.olderCentroids = null;
+    this.noiseVar = NaN;
+    this.velocity.fill(0);
+    this.speed = 0;
+  }
+
+  /**
+   * Updates the jitter estimate from three consecutive frames' part centroids: the mean square
+   * second difference / 6, averaged over about a second; a frame far above the estimate (a jolt
+   * of motion) counts as at most 4 × it.
+   */
+  private updateNoise(c: Float64Array, c1: Float64Array, c2: Float64Array, scale: number, dt: number): void {
+    let m = 0;
+    for (let k = 0; k < PARTS2; k++) {
+      const d = (c[k] - 2 * c1[k] + c2[k]) / scale;
+      m += d * d;
+    }
+    const v = m / PARTS2 / 6;
+    if (!Number.isFinite(this.noiseVar)) this.noiseVar = v;
+    else this.noiseVar += Math.min(1, dt / NOISE_TIME) * (Math.min(v, 4 * this.noiseVar) - this.noiseVar);
+  }
+
+  /** The held face with this frame's own box and crop. */
+  private withFrame(held: Face, face: Face): Face {
+    return { ...held, index: face.index, box: face.box, crop: face.crop };
+  }
+
+  private rebuild(face: Face, data: Float32Array): Face {
+    const positionMap = { size: this.layout.size, data: new Float32Array(data) };
+    const vertices = readVertices(positionMap, this.layout);
+    return {
+      ...face,
+      positionMap,
+      landmarks: readLandmarks(positionMap, this.layout),
+      vertices,
+      pose: estimatePose(vertices, this.layout.canonical),
+    };
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

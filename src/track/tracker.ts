@@ -1,0 +1,237 @@
+/**
+ * Face tracking across video frames, as the original PRNet's video demo: the detector runs on the
+ * first frame and whenever no face is tracked; otherwise each face is cropped from its landmarks
+ * in the previous frame (cropFromLandmarks: centre of their box, side 1.6 × its mean side).
+ *
+ * A track is lost when its new landmarks
+ * - leave the frame (fewer than `minInside` of them inside the image),
+ * - degenerate (non-finite, or a face smaller than `minFaceSize` pixels or larger than
+ *   `maxFaceScale` times the image's long side),
+ * - jump implausibly from the previous frame's landmarks that cropped them (centre moved more
+ *   than `maxShift` face sizes, or size changed by more than a factor `maxScaleChange`; not checked
+ *   on a detector's crop, whose frame differs),
+ * - or when the detector, run every `confirmEvery` frames, does not confirm it (no detection's
+ *   crop overlaps the track's crop by IoU ≥ `matchIou`). Those runs also start tracks for faces
+ *   that entered the frame. Two tracks that converge on one face keep the older.
+ * Pure: the caller runs the detector and the network; this class only decides.
+ */
+import { cropFromBox, cropFromLandmarks, type BoxKind, type CropSquare, type CropTransform } from '../crop/index.js';
+import type { FaceBox } from '../types.js';
+import { faceSize, landmarkBounds } from './motion.js';
+
+export interface TrackerOptions {
+  /** Most faces tracked at once (largest first when detecting). Default 4. */
+  maxFaces?: number;
+  /** Run the detector every this many frames to confirm tracks and find new faces; 0: never. Default 30. */
+  confirmEvery?: number;
+  /** Smallest face tracked: landmark box mean side, pixels. Default 16. */
+  minFaceSize?: number;
+  /** Largest face tracked, in long sides of the image. Default 3. */
+  maxFaceScale?: number;
+  /** Fraction of the 68 landmarks that must lie inside the image. Default 0.5. */
+  minInside?: number;
+  /** Largest plausible move of the face centre between frames, in face sizes. Default 0.5. */
+  maxShift?: number;
+  /** Largest plausible change of the face size between frames (ratio). Default 1.5. */
+  maxScaleChange?: number;
+  /** IoU of crop squares for a detection to confirm a track, and for two tracks to be one face. Default 0.3. */
+  matchIou?: number;
+}
+
+export const DEFAULT_TRACKER: Readonly<Required<TrackerOptions>> = Object.freeze({
+  maxFaces: 4,
+  confirmEvery: 30,
+  minFaceSize: 16,
+  maxFaceScale: 3,
+  minInside: 0.5,
+  maxShift: 0.5,
+  maxScaleChange: 1.5,
+  matchIou: 0.3,
+});
+
+export type LostReason = 'left-frame' | 'degenerate' | 'jump' | 'unconfirmed' | 'duplicate';
+
+export interface LostTrack {
+  id: number;
+  reason: LostReason;
+}
+
+/** The crops of one frame, one per track, in the order the network should see them. */
+export interface TrackPlan {
+  crops: CropTransform[];
+  /** The track of each crop. */
+  ids: number[];
+  /** The detector ran for this frame. */
+  detected: boolean;
+  /** Tracks dropped while planning (not confirmed by the detector). */
+  lost: LostTrack[];
+}
+
+interface Track {
+  id: number;
+  /** Frames since the track started. */
+  age: number;
+  /** The landmarks (68 × dims) of the last frame. */
+  landmarks: Float32Array | null;
+  dims: number;
+  /** The crop for the next frame. */
+  crop: CropTransform;
+  /** The crop comes from a detector's box (not from landmarks). */
+  fromDetector: boolean;
+}
+
+export class FaceTracker {
+  readonly options: Readonly<Required<TrackerOptions>>;
+  private tracks: Track[] = [];
+  private nextId = 1;
+  private sinceDetection = 0;
+  private planned: { ids: number[]; crops: CropTransform[]; fromDetector: boolean[] } | null = null;
+
+  constructor(options: TrackerOptions = {}) {
+    const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = Object.freeze({ ...DEFAULT_TRACKER, ...set });
+  }
+
+  /** The ids of the live tracks. */
+  get trackIds(): number[] {
+    return this.tracks.map((t) => t.id);
+  }
+
+  /** Whether the next frame needs the detector: no face is tracked, or a confirmation is due. */
+  needsDetection(): boolean {
+    const every = this.options.confirmEvery;
+    return this.tracks.length === 0 || (every > 0 && this.sinceDetection >= every);
+  }
+
+  /**
+   * The crops for the next frame. Pass the detector's boxes (and its kind, for the box → crop
+   * rule) when it ran for this frame: tracks it does not confirm are dropped, and detections that
+   * match no track start new ones (largest first, up to maxFaces).
+   */
+  plan(detections?: readonly FaceBox[] | null, kind: BoxKind = 'blazeface-mesh'): TrackPlan {
+    const lost: LostTrack[] = [];
+    const detected = detections !== undefined && detections !== null;
+    if (detected) {
+      this.sinceDetection = 0;
+      const crops = detections.map((d) => cropFromBox(d, kind));
+      const used = new Set<number>();
+      const kept: Track[] = [];
+      for (const track of this.tracks) {
+        let best = -1;
+        let bestIou = this.options.matchIou;
+        crops.forEach((c, j) => {
+          if (used.has(j)) return;
+          const v = squareIou(track.crop.square, c.square);
+          if (v >= bestIou) {
+            bestIou = v;
+            best = j;
+          }
+        });
+        if (best < 0) lost.push({ id: track.id, reason: 'unconfirmed' });
+        else {
+          used.add(best);
+          kept.push(track);
+        }
+      }
+      this.tracks = kept;
+      crops.forEach((crop, j) => {
+        if (used.has(j) || this.tracks.length >= this.options.maxFaces) return;
+        this.tracks.push({ id: this.nextId++, age: 0, landmarks: null, dims: 3, crop, fromDetector: true });
+      });
+    } else {
+      this.sinceDetection++;
+    }
+    const ids = this.tracks.map((t) => t.id);
+    const crops = this.tracks.map((t) => t.crop);
+    this.planned = { ids, crops, fromDetector: this.tracks.map((t) => t.fromDetector) };
+    return { crops, ids, detected, lost };
+  }
+
+  /**
+   * Takes the landmarks found in the planned crops (in plan order; 68 × dims each, image pixels)
+   * and updates the tracks: each surviving track's next crop comes from its landmarks. Returns the
+   * tracks lost in this frame; the others go on.
+   */
+  update(image: { width: number; height: number }, landmarks: readonly ArrayLike<number>[], dims: 2 | 3 = 3): LostTrack[] {
+    const plan = this.planned;
+    if (!plan) throw new Error('FaceTracker.update called without a plan');
+    if (landmarks.length !== plan.ids.length) throw new RangeError(`expected landmarks for ${plan.ids.length} crops, got ${landmarks.length}`);
+    this.planned = null;
+    const lost: LostTrack[] = [];
+    const next: Track[] = [];
+    plan.ids.forEach((id, i) => {
+      const track = this.tracks.find((t) => t.id === id);
+      if (!track) return;
+      const reason = this.check(image, landmarks[i], dims, plan.fromDetector[i] ? null : plan.crops[i]);
+      if (reason) {
+        lost.push({ id, reason });
+        return;
+      }
+      track.landmarks = Float32Array.from(landmarks[i]);
+      track.dims = dims;
+      track.crop = cropFromLandmarks(track.landmarks, dims);
+      track.fromDetector = false;
+      track.age++;
+      next.push(track);
+    });
+    // Two tracks on one face: keep the older (the list is in creation order).
+    const kept: Track[] = [];
+    for (const t of next) {
+      if (kept.some((k) => squareIou(k.crop.square, t.crop.square) > Math.max(0.5, this.options.matchIou))) lost.push({ id: t.id, reason: 'duplicate' });
+      else kept.push(t);
+    }
+    this.tracks = kept;
+    return lost;
+  }
+
+  /**
+   * Moves a live track's next crop to other landmarks of the same frame (e.g. the stabilised
+   * ones, so that a still face is cropped alike in every frame).
+   */
+  recrop(id: number, landmarks: ArrayLike<number>, dims: 2 | 3 = 3): void {
+    const track = this.tracks.find((t) => t.id === id);
+    if (!track) return;
+    track.landmarks = Float32Array.from(landmarks);
+    track.dims = dims;
+    track.crop = cropFromLandmarks(track.landmarks, dims);
+    track.fromDetector = false;
+  }
+
+  /** Drops every track (the next frame runs the detector). */
+  reset(): void {
+    this.tracks = [];
+    this.planned = null;
+    this.sinceDetection = 0;
+  }
+
+  private check(image: { width: number; height: number }, lm: ArrayLike<number>, dims: number, crop: CropTransform | null): LostReason | null {
+    const o = this.options;
+    const n = Math.floor(lm.length / dims);
+    let inside = 0;
+    for (let i = 0; i < n; i++) {
+      const x = lm[i * dims], y = lm[i * dims + 1];
+      if (!Number.isFinite(x) || !Number.isFinite(y)) return 'degenerate';
+      if (x >= 0 && y >= 0 && x <= image.width - 1 && y <= image.height - 1) inside++;
+    }
+    const size = faceSize(lm, dims);
+    if (!(size >= o.minFaceSize) || size > o.maxFaceScale * Math.max(image.width, image.height)) return 'degenerate';
+    if (inside < o.minInside * n) return 'left-frame';
+    if (!crop) return null;
+    // The crop was 1.6 × the previous face size around its centre (or a detector's equivalent).
+    const prevSize = crop.square.side / 1.6;
+    const [l, t, r, b] = landmarkBounds(lm, dims);
+    const shift = Math.hypot((l + r) / 2 - crop.square.cx, (t + b) / 2 - crop.square.cy) / prevSize;
+    const ratio = size / prevSize;
+    if (shift > o.maxShift || ratio > o.maxScaleChange || ratio < 1 / o.maxScaleChange) return 'jump';
+    return null;
+  }
+}
+
+/** Intersection over union of two crop squares. */
+export function squareIou(a: CropSquare, b: CropSquare): number {
+  const ix = Math.max(0, Math.min(a.cx + a.side / 2, b.cx + b.side / 2) - Math.max(a.cx - a.side / 2, b.cx - b.side / 2));
+  const iy = Math.max(0, Math.min(a.cy + a.side / 2, b.cy + b.side / 2) - Math.max(a.cy - a.side / 2, b.cy - b.side / 2));
+  const inter = ix * iy;
+  const union = a.side * a.side + b.side * b.side - inter;
+  return union > 0 ? inter / union : 0;
+}

@@ -1,0 +1,129 @@
+/**
+ * Video: the pipeline run frame after frame with tracking (tracker.ts) and temporal
+ * stabilisation (stabilizer.ts). Runtime-agnostic: it drives any pipeline with the `Prnet`
+ * class's detect/reconstruct API, in Node (measurements, tests) and in the browser's worker.
+ *
+ *   const video = new VideoTracker(prnet);
+ *   for each frame: const { faces } = await video.process(image, timeMs);
+ */
+import type { BoxKind } from '../crop/index.js';
+import type { Layout } from '../layout/index.js';
+import type { Face } from '../pipeline/face.js';
+import type { ReconstructOptions, ReconstructResult, StageTimings } from '../pipeline/prnet.js';
+import type { FaceBox, RgbImage } from '../types.js';
+import { FaceStabilizer, type StabilizerOptions } from './stabilizer.js';
+import { FaceTracker, type LostTrack, type TrackerOptions } from './tracker.js';
+
+/** What VideoTracker needs of the pipeline (the Prnet class has it). */
+export interface FramePipeline {
+  readonly layout: Layout;
+  readonly detector: { readonly kind: BoxKind } | null;
+  detect(image: RgbImage): Promise<FaceBox[]>;
+  reconstruct(image: RgbImage, options: ReconstructOptions): Promise<ReconstructResult>;
+}
+
+export interface VideoOptions {
+  tracker?: TrackerOptions;
+  /** Temporal stabilisation: options, or false for raw per-frame results. Default on. */
+  stabilize?: StabilizerOptions | boolean;
+  /**
+   * Which landmarks crop the next frame: the stabilised ones (a still face is then cropped alike
+   * in every frame, which steadies the network's input) or the raw ones. Default 'stabilized'.
+   */
+  cropFrom?: 'stabilized' | 'raw';
+}
+
+export interface TrackedFace extends Face {
+  /** The track this face belongs to (stable across frames while tracked). */
+  trackId: number;
+  /** The stabiliser holds the face still this frame. */
+  still: boolean;
+}
+
+export interface VideoFrameResult {
+  faces: TrackedFace[];
+  /** Milliseconds per stage; `detect` is 0 on tracked frames. */
+  timings: StageTimings & { stabilize: number; total: number };
+  /** The detector ran for this frame. */
+  detected: boolean;
+  /** Tracks lost in this frame. */
+  lost: LostTrack[];
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+export class VideoTracker {
+  readonly tracker: FaceTracker;
+  private readonly pipeline: FramePipeline;
+  private stabilizerOptions: StabilizerOptions | null;
+  private readonly stabilizers = new Map<number, FaceStabilizer>();
+  private readonly cropFrom: 'stabilized' | 'raw';
+
+  constructor(pipeline: FramePipeline, options: VideoOptions = {}) {
+    this.pipeline = pipeline;
+    this.tracker = new FaceTracker(options.tracker);
+    this.cropFrom = options.cropFrom ?? 'stabilized';
+    this.stabilizerOptions = options.stabilize === false ? null : options.stabilize === true || options.stabilize === undefined ? {} : options.stabilize;
+  }
+
+  /** Turns stabilisation on (with options) or off; filters restart. */
+  setStabilize(stabilize: StabilizerOptions | boolean): void {
+    this.stabilizerOptions = stabilize === false ? null : stabilize === true ? {} : stabilize;
+    this.stabilizers.clear();
+  }
+
+  get stabilizing(): boolean {
+    return this.stabilizerOptions !== null;
+  }
+
+  /** The faces of the frame at `timeMs` (milliseconds, increasing). */
+  async process(image: RgbImage, timeMs: number): Promise<VideoFrameResult> {
+    const start = now();
+    let detections: FaceBox[] | null = null;
+    let detectMs = 0;
+    if (this.tracker.needsDetection() && this.pipeline.detector) {
+      detections = await this.pipeline.detect(image);
+      detectMs = now() - start;
+    }
+    const plan = this.tracker.plan(detections, this.pipeline.detector?.kind);
+    const { faces, timings } = plan.crops.length
+      ? await this.pipeline.reconstruct(image, { crops: plan.crops })
+      : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
+    const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3);
+    const lost = [...plan.lost, ...lostNow];
+    for (const l of lost) this.stabilizers.delete(l.id);
+
+    const t0 = now();
+    const gone = new Set(lost.map((l) => l.id));
+    const out: TrackedFace[] = [];
+    faces.forEach((face, i) => {
+      const trackId = plan.ids[i];
+      if (gone.has(trackId)) return;
+      if (!this.stabilizerOptions) {
+        out.push({ ...face, index: out.length, trackId, still: false });
+        return;
+      }
+      let s = this.stabilizers.get(trackId);
+      if (!s) {
+        s = new FaceStabilizer(this.pipeline.layout, this.stabilizerOptions);
+        this.stabilizers.set(trackId, s);
+      }
+      const r = s.stabilize(face, timeMs);
+      if (this.cropFrom === 'stabilized') this.tracker.recrop(trackId, r.face.landmarks, 3);
+      out.push({ ...r.face, index: out.length, trackId, still: r.still });
+    });
+    const stabilize = now() - t0;
+    return {
+      faces: out,
+      timings: { ...timings, detect: detectMs, stabilize, total: now() - start },
+      detected: plan.detected,
+      lost,
+    };
+  }
+
+  /** Forgets every track and filter (the next frame runs the detector). */
+  reset(): void {
+    this.tracker.reset();
+    this.stabilizers.clear();
+  }
+}

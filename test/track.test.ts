@@ -1,0 +1,342 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cropFromLandmarks } from '../src/crop/index.js';
+import type { Layout } from '../src/layout/index.js';
+import { loadLayout } from '../src/layout/node.js';
+import type { Face } from '../src/pipeline/face.js';
+import type { ReconstructOptions, ReconstructResult } from '../src/pipeline/prnet.js';
+import { createRng } from '../src/model/weights.js';
+import {
+  FaceStabilizer,
+  FaceTracker,
+  OneEuroFilter,
+  OneEuroVector,
+  VideoTracker,
+  faceSize,
+  landmarkJitter,
+  meanCoordinate,
+  smoothingFactor,
+  trajectoryLag,
+  type FramePipeline,
+} from '../src/track/index.js';
+import { estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
+import type { FaceBox, RgbImage } from '../src/types.js';
+
+let layout: Layout;
+beforeAll(async () => {
+  layout = await loadLayout();
+});
+
+const FPS = 30;
+
+/**
+ * A synthetic face: the position map of a plane (u, v) → (x0 + s·u, y0 + s·v, z), placed so that
+ * its landmarks' box is centred on (cx, cy) with mean side `faceSide`, with per-pixel Gaussian
+ * noise of `noise` pixels (a stand-in for the network's jitter). The layout's keypoints span
+ * u 15…240, v 39…193.
+ */
+function syntheticFace(cx: number, cy: number, faceSide: number, noise = 0, rng = createRng(1)): Face {
+  const size = 256;
+  const s = faceSide / 189.5;
+  const x0 = cx - s * 127.5;
+  const y0 = cy - s * 116;
+  const data = new Float32Array(size * size * 3);
+  for (let v = 0; v < size; v++) {
+    for (let u = 0; u < size; u++) {
+      const o = 3 * (v * size + u);
+      data[o] = x0 + s * u + noise * rng.normal();
+      data[o + 1] = y0 + s * v + noise * rng.normal();
+      data[o + 2] = 50 - 0.001 * ((u - 128) ** 2 + (v - 128) ** 2) + noise * rng.normal();
+    }
+  }
+  const positionMap = { size, data };
+  const landmarks = readLandmarks(positionMap, layout);
+  const vertices = readVertices(positionMap, layout);
+  const crop = cropFromLandmarks(landmarks, 3);
+  return {
+    index: 0,
+    box: { x: x0, y: y0, width: s * 256, height: s * 256, score: 1 },
+    crop,
+    positionMap,
+    landmarks,
+    vertices,
+    pose: estimatePose(vertices, layout.canonical),
+  };
+}
+
+describe('OneEuroFilter', () => {
+  it('passes the first sample, then converges on a constant', () => {
+    const f = new OneEuroFilter({ minCutoff: 1 });
+    expect(f.filter(5, 0)).toBe(5);
+    let y = 0;
+    for (let i = 1; i <= 300; i++) y = f.filter(10, i / FPS);
+    expect(y).toBeCloseTo(10, 3);
+  });
+
+  it('smooths noise by the factor of a first-order low-pass at its minimum cutoff', () => {
+    const rng = createRng(7);
+    const f = new OneEuroFilter({ minCutoff: 1, beta: 0 });
+    const out: number[] = [];
+    for (let i = 0; i < 3000; i++) out.push(f.filter(rng.normal(), i / FPS));
+    const tail = out.slice(100);
+    const std = Math.sqrt(tail.reduce((a, b) => a + b * b, 0) / tail.length);
+    const a = smoothingFactor(1, 1 / FPS);
+    expect(std).toBeGreaterThan(0.8 * Math.sqrt(a / (2 - a)));
+    expect(std).toBeLessThan(1.2 * Math.sqrt(a / (2 - a)));
+  });
+
+  it('lags a ramp less when beta raises the cutoff with speed', () => {
+    const lagOf = (beta: number): number => {
+      const f = new OneEuroFilter({ minCutoff: 0.5, beta, derivativeCutoff: 1 });
+      let y = 0;
+      for (let i = 0; i < 200; i++) y = f.filter(i * 3, i / FPS);
+      return (199 * 3 - y) / 3; // frames behind
+    };
+    expect(lagOf(0)).toBeGreaterThan(5);
+    expect(lagOf(0.5)).toBeLessThan(1);
+  });
+
+  it('filters vectors per coordinate, alike the scalar filter', () => {
+    const v = new OneEuroVector(2, { minCutoff: 1, beta: 0.1 });
+    const a = new OneEuroFilter({ minCutoff: 1, beta: 0.1 });
+    const b = new OneEuroFilter({ minCutoff: 1, beta: 0.1 });
+    for (let i = 0; i < 50; i++) {
+      const t = i / FPS;
+      const out = v.filter([Math.sin(i / 5), i * 0.5], t);
+      expect(out[0]).toBeCloseTo(a.filter(Math.sin(i / 5), t), 5);
+      expect(out[1]).toBeCloseTo(b.filter(i * 0.5, t), 4);
+    }
+  });
+});
+
+describe('FaceStabilizer', () => {
+  it('holds a still, noisy face exactly still', () => {
+    const rng = createRng(3);
+    const s = new FaceStabilizer(layout);
+    const raw: Float32Array[] = [];
+    const out: Float32Array[] = [];
+    for (let i = 0; i < 60; i++) {
+      const face = syntheticFace(200, 160, 150, 0.6, rng);
+      raw.push(face.landmarks);
+      out.push(s.stabilize(face, (1000 * i) / FPS).face.landmarks);
+    }
+    const before = landmarkJitter(raw.slice(20));
+    const after = landmarkJitter(out.slice(20));
+    expect(before.std).toBeGreaterThan(0.5);
+    expect(after.step).toBe(0);
+  });
+
+  it('follows a moving face with less than a frame of lag, and stays close to it', () => {
+    const rng = createRng(4);
+    const s = new FaceStabilizer(layout);
+    const truth: number[] = [];
+    const filtered: number[] = [];
+    for (let i = 0; i < 150; i++) {
+      const dx = 40 * Math.sin((2 * Math.PI * i) / 60);
+      const face = syntheticFace(200 + dx, 160, 150, 0.3, rng);
+      truth.push(200 + dx);
+      filtered.push(meanCoordinate(s.stabilize(face, (1000 * i) / FPS).face.landmarks));
+    }
+    const lag = trajectoryLag(filtered, truth);
+    expect(lag).toBeLessThan(1);
+    expect(lag).toBeGreaterThan(-0.5);
+  });
+
+  it('holds a still face still at any noise level (its thresholds follow the estimated jitter)', () => {
+    const rng = createRng(8);
+    const s = new FaceStabilizer(layout);
+    const raw: Float32Array[] = [];
+    const out: Float32Array[] = [];
+    let held = 0;
+    for (let i = 0; i < 90; i++) {
+      const face = syntheticFace(200, 160, 150, 3, rng);
+      const r = s.stabilize(face, (1000 * i) / FPS);
+      raw.push(face.landmarks);
+      out.push(r.face.landmarks);
+      if (i >= 30 && r.still) held++;
+    }
+    expect(held).toBeGreaterThan(0.8 * 60);
+    expect(landmarkJitter(out.slice(30)).std).toBeLessThan(0.2 * landmarkJitter(raw.slice(30)).std);
+  });
+
+  it('lets go of a held face without a jump when it starts to move, then follows it', () => {
+    const rng = createRng(9);
+    const s = new FaceStabilizer(layout);
+    const xs: number[] = [];
+    const truth: number[] = [];
+    for (let i = 0; i < 70; i++) {
+      const x = 200 + (i < 30 ? 0 : 3 * (i - 30));
+      truth.push(x);
+      xs.push(meanCoordinate(s.stabilize(syntheticFace(x, 160, 150, 0.3, rng), (1000 * i) / FPS).face.landmarks));
+    }
+    for (let i = 31; i < 70; i++) expect(Math.abs(xs[i] - xs[i - 1])).toBeLessThan(3 * 1.6);
+    // Catching up: within a frame's motion of the face after a few frames.
+    expect(Math.abs(xs[69] - xs[29] - (truth[69] - truth[29]))).toBeLessThan(3);
+  });
+
+  it('re-reads landmarks, vertices and pose from the filtered map', () => {
+    const s = new FaceStabilizer(layout);
+    s.stabilize(syntheticFace(200, 160, 150), 0);
+    const r = s.stabilize(syntheticFace(230, 160, 150), 33);
+    expect(r.face.landmarks).toEqual(readLandmarks(r.face.positionMap, layout));
+    expect(r.face.vertices).toEqual(readVertices(r.face.positionMap, layout));
+    expect(r.face.pose.translation[0]).toBeCloseTo(estimatePose(r.face.vertices, layout.canonical).translation[0], 6);
+  });
+});
+
+describe('FaceTracker', () => {
+  const image = { width: 640, height: 480 };
+  const landmarksAt = (cx: number, cy: number, side = 150): Float32Array => syntheticFace(cx, cy, side).landmarks;
+  /** Landmarks that fill a crop exactly as the 1.6 × rule would. */
+  const landmarksIn = (c: { square: { cx: number; cy: number; side: number } }): Float32Array => landmarksAt(c.square.cx, c.square.cy, c.square.side / 1.6);
+  const box: FaceBox = { x: 220, y: 150, width: 150, height: 160, score: 0.9 };
+
+  it('detects on the first frame, then crops from the previous landmarks (1.6 × their box)', () => {
+    const t = new FaceTracker();
+    expect(t.needsDetection()).toBe(true);
+    const p1 = t.plan([box]);
+    expect(p1.detected).toBe(true);
+    expect(p1.crops).toHaveLength(1);
+    const lm = landmarksIn(p1.crops[0]);
+    expect(t.update(image, [lm])).toEqual([]);
+    expect(t.needsDetection()).toBe(false);
+    const p2 = t.plan();
+    expect(p2.detected).toBe(false);
+    expect(p2.ids).toEqual(p1.ids);
+    const expected = cropFromLandmarks(lm, 3).square;
+    expect(p2.crops[0].square.cx).toBeCloseTo(expected.cx, 6);
+    expect(p2.crops[0].square.side).toBeCloseTo(1.6 * faceSize(lm), 4);
+  });
+
+  it('loses a face whose landmarks leave the frame, jump, or degenerate', () => {
+    const cases: [Float32Array, string][] = [
+      [landmarksAt(660, 200), 'left-frame'],
+      [landmarksAt(100, 100, 5), 'degenerate'],
+      [Float32Array.from(landmarksAt(200, 150), (v, i) => (i === 7 ? NaN : v)), 'degenerate'],
+    ];
+    for (const [lm, reason] of cases) {
+      const t = new FaceTracker();
+      t.plan([box]);
+      expect(t.update(image, [lm]).map((l) => l.reason)).toEqual([reason]);
+      expect(t.needsDetection()).toBe(true);
+    }
+    // A jump: tracked at one place, then found far away from the crop.
+    const t = new FaceTracker();
+    const p = t.plan([box]);
+    t.update(image, [landmarksIn(p.crops[0])]);
+    t.plan();
+    expect(t.update(image, [landmarksAt(100, 240)]).map((l) => l.reason)).toEqual(['jump']);
+  });
+
+  it('confirms tracks with the detector every N frames, dropping unconfirmed ones and adding new faces', () => {
+    const t = new FaceTracker({ confirmEvery: 3 });
+    const p = t.plan([box]);
+    const lm = landmarksIn(p.crops[0]);
+    t.update(image, [lm]);
+    for (let i = 0; i < 3; i++) {
+      expect(t.needsDetection()).toBe(false);
+      t.plan();
+      t.update(image, [lm]);
+    }
+    expect(t.needsDetection()).toBe(true);
+    const other: FaceBox = { x: 460, y: 200, width: 100, height: 100, score: 0.8 };
+    const confirmed = t.plan([box, other]);
+    expect(confirmed.ids).toHaveLength(2);
+    expect(confirmed.ids[0]).toBe(p.ids[0]);
+    t.update(image, [lm, landmarksIn(confirmed.crops[1])]);
+    for (let i = 0; i < 3; i++) {
+      t.plan();
+      t.update(image, [lm, landmarksIn(confirmed.crops[1])]);
+    }
+    const dropped = t.plan([other]);
+    expect(dropped.lost).toEqual([{ id: p.ids[0], reason: 'unconfirmed' }]);
+    expect(dropped.ids).toEqual([confirmed.ids[1]]);
+  });
+
+  it('keeps the older of two tracks that converge on one face', () => {
+    const t = new FaceTracker();
+    const p = t.plan([box, { ...box, x: box.x + 20 }]);
+    expect(p.ids).toHaveLength(2);
+    const lm = landmarksIn(p.crops[0]);
+    expect(t.update(image, [lm, lm])).toEqual([{ id: p.ids[1], reason: 'duplicate' }]);
+    expect(t.trackIds).toEqual([p.ids[0]]);
+  });
+});
+
+describe('VideoTracker', () => {
+  /** A pipeline whose "network" finds a synthetic face wherever the image says it is. */
+  function fakePipeline(where: { x: number; y: number }): FramePipeline & { detections: number; networkRuns: number } {
+    const p = {
+      layout: undefined as unknown as Layout,
+      detector: { kind: 'blazeface-mesh' as const },
+      detections: 0,
+      networkRuns: 0,
+      async detect(): Promise<FaceBox[]> {
+        p.detections++;
+        return where.x < 0 ? [] : [{ x: where.x - 70, y: where.y - 85, width: 140, height: 150, score: 0.9 }];
+      },
+      async reconstruct(_image: RgbImage, options: ReconstructOptions): Promise<ReconstructResult> {
+        p.networkRuns++;
+        const faces = (options.crops ?? []).map((crop, index) => ({ ...syntheticFace(where.x, where.y, 150), index, crop }));
+        return { faces, timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
+      },
+    };
+    p.layout = layout;
+    return p;
+  }
+  const image: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3) };
+
+  it('detects once, tracks from landmarks, and detects again when the face is lost', async () => {
+    const where = { x: 300, y: 220 };
+    const pipeline = fakePipeline(where);
+    const video = new VideoTracker(pipeline, { tracker: { confirmEvery: 0 } });
+    const first = await video.process(image, 0);
+    expect(first.detected).toBe(true);
+    expect(first.faces).toHaveLength(1);
+    for (let i = 1; i < 10; i++) {
+      where.x += 3;
+      const r = await video.process(image, (1000 * i) / FPS);
+      expect(r.detected).toBe(false);
+      expect(r.faces[0].trackId).toBe(first.faces[0].trackId);
+    }
+    expect(pipeline.detections).toBe(1);
+    where.x = 700; // the face leaves the frame
+    const gone = await video.process(image, 400);
+    expect(gone.lost.map((l) => l.reason)).toEqual(['left-frame']);
+    expect(gone.faces).toHaveLength(0);
+    where.x = 200;
+    const back = await video.process(image, 433);
+    expect(back.detected).toBe(true);
+    expect(back.faces[0].trackId).not.toBe(first.faces[0].trackId);
+  });
+
+  it('returns nothing and runs no network on frames without a face', async () => {
+    const pipeline = fakePipeline({ x: -1, y: 0 });
+    const video = new VideoTracker(pipeline);
+    const r = await video.process(image, 0);
+    expect(r.faces).toEqual([]);
+    expect(pipeline.networkRuns).toBe(0);
+  });
+});
+
+describe('metrics', () => {
+  it('measures the jitter of known noise and removes known shifts', () => {
+    const rng = createRng(11);
+    const frames: Float32Array[] = [];
+    const shifts: [number, number][] = [];
+    for (let f = 0; f < 400; f++) {
+      const sx = rng.uniform() - 0.5, sy = rng.uniform() - 0.5;
+      shifts.push([sx, sy]);
+      frames.push(Float32Array.from({ length: 68 * 3 }, (_, i) => (i % 3 === 0 ? sx : i % 3 === 1 ? sy : 0) + (i % 3 < 2 ? 0.5 * rng.normal() : 0)));
+    }
+    const j = landmarkJitter(frames, 3, shifts);
+    expect(j.std).toBeCloseTo(0.5 * Math.sqrt(2), 1); // sqrt(σx² + σy²)
+    expect(j.step).toBeCloseTo(2 * 0.5, 1); // a step has variance 2σ² per axis
+  });
+
+  it('finds the lag of a delayed trajectory', () => {
+    const truth = Array.from({ length: 120 }, (_, t) => 50 * Math.sin((2 * Math.PI * t) / 40));
+    const delayed = truth.map((_, t) => 7 + 50 * Math.sin((2 * Math.PI * (t - 2.5)) / 40));
+    expect(trajectoryLag(delayed, truth)).toBeCloseTo(2.5, 5);
+    expect(trajectoryLag(truth, truth)).toBeCloseTo(0, 5);
+  });
+});
