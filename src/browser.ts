@@ -1,0 +1,186 @@
+/**
+ * prnet-ts in the browser: the same pipeline and `reconstruct` API as in Node, over
+ * onnxruntime-web (WebGPU where the browser has it, else WebAssembly with SIMD and threads) and
+ * the detector of human-web.ts. Files come from URLs the app serves; nothing else is fetched.
+ *
+ *   import { createPrnet, imageToRgb } from 'prnet-ts/browser';
+ *   const prnet = await createPrnet({
+ *     modelUrl: '/models/prnet-light.safetensors', layoutUrl: '/layout.safetensors', wasmPaths: '/ort/',
+ *     detector: { human: Human, modelBasePath: '/human/', wasmPath: '/tfjs/' },
+ *   });
+ *   const { faces } = await prnet.reconstruct(imageToRgb(imgElement));
+ *
+ * Works in a page and in a worker (the app runs it in a worker). For cross-origin isolation, WASM
+ * threads and the WebGPU fallback, see docs/web.md.
+ */
+import * as ort from 'onnxruntime-web';
+import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js';
+import type { Detector } from './detect/detector.js';
+import { InputError, ModelError } from './errors.js';
+import { parseLayout } from './layout/layout.js';
+import { parseModelFile, type ModelWeights } from './model/weights.js';
+import { Prnet } from './pipeline/prnet.js';
+import type { PngEncoder } from './pipeline/outputs.js';
+import { createOrtSession, type OrtModule } from './runtime/ort.js';
+import type { PrnetSession } from './runtime/session.js';
+import type { RgbImage } from './types.js';
+
+export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';
+export { faceColors, faceTexture, faceToJson, POSE_CONVENTION, type Face, type FaceJson } from './pipeline/face.js';
+export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type PngEncoder } from './pipeline/outputs.js';
+export { InputError, ModelError, NoFaceError, PrnetError } from './errors.js';
+export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
+export { parseLayout, type Layout } from './layout/index.js';
+export { parseModelFile, type ModelWeights } from './model/weights.js';
+export { createHumanDetector, type HumanWebOptions, type HumanConstructor } from './detect/human-web.js';
+export type { Detector, DetectorKind } from './detect/detector.js';
+export * from './geometry/index.js';
+export * from './crop/index.js';
+export * from './render/index.js';
+export * from './track/index.js';
+export { writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, type GlbMesh } from './export/index.js';
+
+/** Where the network runs. */
+export type ExecutionBackend = 'webgpu' | 'wasm';
+
+type Bytes = string | URL | Uint8Array;
+
+export interface BrowserPrnetOptions {
+  /** The model file (safetensors, docs/model-format.md): a URL or its bytes. */
+  modelUrl: Bytes;
+  /** assets/layout.safetensors: a URL or its bytes. */
+  layoutUrl: Bytes;
+  /**
+   * URL of the folder (ending in '/') serving onnxruntime-web's ort-wasm-simd-threaded.jsep.mjs
+   * and .wasm (copied from node_modules/onnxruntime-web/dist). Default: onnxruntime-web's own
+   * choice (next to its script).
+   */
+  wasmPaths?: string;
+  /** Backends to try in order (default: ['webgpu', 'wasm'] where navigator.gpu exists, else ['wasm']). */
+  backends?: ExecutionBackend[];
+  /** WebAssembly threads (default: the number of cores, at most 4; 1 without cross-origin isolation). */
+  threads?: number;
+  /** The face detector: options for human-web, a ready Detector, or false for none (pass boxes or crops). */
+  detector?: HumanWebOptions | Detector | false;
+}
+
+/** The pipeline, with where its network runs and the model file's metadata (name, width, …). */
+export type BrowserPrnet = Prnet & {
+  readonly backend: ExecutionBackend;
+  readonly threads: number;
+  readonly modelMetadata: Readonly<Record<string, string>>;
+};
+
+/** Creates the pipeline: model session, layout and detector are loaded once and reused. */
+export async function createPrnet(options: BrowserPrnetOptions): Promise<BrowserPrnet> {
+  const [modelBytes, layoutBytes] = await Promise.all([fetchBytes(options.modelUrl, 'model'), fetchBytes(options.layoutUrl, 'layout')]);
+  const weights = parseModelFile(modelBytes, sourceName(options.modelUrl, 'model'));
+  const layout = parseLayout(layoutBytes);
+  const detectorPromise: Promise<Detector | null> = !options.detector
+    ? Promise.resolve(null)
+    : 'detect' in options.detector
+      ? Promise.resolve(options.detector)
+      : createHumanDetector(options.detector);
+  const [{ session, backend, threads }, detector] = await Promise.all([
+    createWebSession(weights, { wasmPaths: options.wasmPaths, backends: options.backends, threads: options.threads }),
+    detectorPromise,
+  ]);
+  return Object.assign(new Prnet(session, layout, detector), { backend, threads, modelMetadata: weights.metadata });
+}
+
+/**
+ * An onnxruntime-web session for a model, trying each backend in order (WebGPU needs
+ * navigator.gpu and an adapter; a backend that fails to start is skipped).
+ */
+export async function createWebSession(
+  weights: ModelWeights,
+  options: { wasmPaths?: string; backends?: ExecutionBackend[]; threads?: number } = {},
+): Promise<{ session: PrnetSession; backend: ExecutionBackend; threads: number }> {
+  if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
+  const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
+  const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
+  const threads = isolated ? Math.max(1, Math.round(options.threads ?? Math.min(4, cores))) : 1;
+  ort.env.wasm.numThreads = threads;
+  const backends = options.backends ?? (hasWebGpu() ? ['webgpu', 'wasm'] : ['wasm']);
+  let lastError: unknown;
+  for (const backend of backends) {
+    try {
+      const session = await createOrtSession(ort as unknown as OrtModule, weights, {
+        source: weights.metadata.name,
+        extra: { executionProviders: [backend] },
+      });
+      return { session, backend, threads };
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new ModelError(`no backend could run the network (tried ${backends.join(', ')})`);
+}
+
+/** Whether this browser exposes WebGPU (an adapter may still be refused). */
+export function hasWebGpu(): boolean {
+  return typeof navigator !== 'undefined' && 'gpu' in navigator && !!(navigator as { gpu?: unknown }).gpu;
+}
+
+/** Anything a canvas can draw, or pixels already read. */
+export type ImageSource = ImageData | HTMLImageElement | HTMLCanvasElement | HTMLVideoElement | ImageBitmap | OffscreenCanvas;
+
+/** RGBA pixels (ImageData's layout) → the library's RGB image. */
+export function rgbaToRgb(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): RgbImage {
+  if (rgba.length !== width * height * 4) throw new InputError(`expected ${width}×${height}×4 RGBA bytes, got ${rgba.length}`);
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
+    data[j] = rgba[i];
+    data[j + 1] = rgba[i + 1];
+    data[j + 2] = rgba[i + 2];
+  }
+  return { width, height, data };
+}
+
+/** The RGB pixels of an image element, canvas, video frame, bitmap or ImageData. */
+export function imageToRgb(source: ImageSource): RgbImage {
+  if (typeof ImageData !== 'undefined' && source instanceof ImageData) return rgbaToRgb(source.data, source.width, source.height);
+  const el = source as Exclude<ImageSource, ImageData>;
+  const width = 'videoWidth' in el ? el.videoWidth : 'naturalWidth' in el ? el.naturalWidth : el.width;
+  const height = 'videoHeight' in el ? el.videoHeight : 'naturalHeight' in el ? el.naturalHeight : el.height;
+  if (!(width > 0 && height > 0)) throw new InputError('the image has no pixels yet (not loaded?)');
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw new InputError('no 2D canvas context');
+  ctx.drawImage(el, 0, 0, width, height);
+  const pixels = ctx.getImageData(0, 0, width, height);
+  return rgbaToRgb(pixels.data, width, height);
+}
+
+/** PNG encoding with a canvas (page or worker): the encoder buildOutputs takes. */
+export const encodePng: PngEncoder = async (data, width, height, channels) => {
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0, j = 0; i < width * height; i++, j += channels) {
+    const o = 4 * i;
+    rgba[o] = data[j];
+    rgba[o + 1] = data[channels === 1 ? j : j + 1];
+    rgba[o + 2] = data[channels === 1 ? j : j + 2];
+    rgba[o + 3] = 255;
+  }
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new InputError('no 2D canvas context');
+  ctx.putImageData(new ImageData(rgba, width, height), 0, 0);
+  const blob = await canvas.convertToBlob({ type: 'image/png' });
+  return new Uint8Array(await blob.arrayBuffer());
+};
+
+async function fetchBytes(source: Bytes, what: string): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
+  try {
+    const res = await fetch(source);
+    if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new ModelError(`cannot fetch the ${what}: ${(e as Error).message}`, String(source), { cause: e });
+  }
+}
+
+function sourceName(source: Bytes, what: string): string {
+  return source instanceof Uint8Array ? what : String(source);
+}

@@ -1,0 +1,144 @@
+/**
+ * The face detector in the browser (a page or a worker): @vladmandic/human's BlazeFace (+ FaceMesh
+ * for the 'blazeface-mesh' box) on the tfjs WebAssembly backend, with every file served by the app
+ * itself: human's ESM build, its model files (models/blazeface.*, models/facemesh.*) and the tfjs
+ * .wasm binaries. Nothing is fetched from a CDN (human's defaults would).
+ *
+ * Boxes follow the Node detector's contract (create-node.ts): the image is downscaled to a long
+ * side of 640 first, a padded second look finds faces cut by the frame's edges, and the
+ * 'blazeface-mesh' box is the bounding box of the 468 mesh points.
+ */
+import type { FaceBox, RgbImage } from '../types.js';
+import { DEFAULT_MIN_SCORE, sortFaces, type Detector } from './detector.js';
+import { DETECT_MAX_SIDE, downscaleToFit, padImage } from './resize.js';
+
+/** The slice of human's API this detector uses. */
+export interface HumanInstance {
+  load(): Promise<void>;
+  detect(input: unknown): Promise<{ face: { box: [number, number, number, number]; score: number; boxScore: number; mesh: [number, number, number][] }[] }>;
+  tf: {
+    tensor3d(data: Uint8Array, shape: [number, number, number], dtype: 'int32'): { dispose(): void };
+    env(): { set(flag: string, value: boolean): void };
+  };
+}
+export type HumanConstructor = new (config: Record<string, unknown>) => HumanInstance;
+
+export interface HumanWebOptions {
+  /**
+   * human's `Human` class (from `@vladmandic/human/dist/human.esm.js`, imported by the app's
+   * bundler), or the URL of that file to import at run time.
+   */
+  human: HumanConstructor | string | URL;
+  /** URL of the folder (ending in '/') that serves blazeface.json/.bin and facemesh.json/.bin. */
+  modelBasePath: string;
+  /** URL of the folder (ending in '/') that serves tfjs-backend-wasm's .wasm files. */
+  wasmPath: string;
+  /** 'blazeface-mesh' (default, the library's default detector) or 'blazeface'. */
+  kind?: 'blazeface' | 'blazeface-mesh';
+  /** tfjs backend for the detector (default 'wasm'). */
+  backend?: 'wasm' | 'webgl' | 'webgpu' | 'cpu';
+  /** Lowest score kept (default 0.5). */
+  minScore?: number;
+  /** Most faces returned (default 20). */
+  maxFaces?: number;
+  /** Long side of the copy the detector sees (default 640). */
+  maxSide?: number;
+  /** Look again inside a black border when nothing is found (default true). */
+  retryPadded?: boolean;
+}
+
+/** Border added on each side, as a fraction of the long side, for the second look. */
+const PAD_FRACTION = 0.25;
+
+/** Loads human and its models; returns a Detector. */
+export async function createHumanDetector(options: HumanWebOptions): Promise<Detector> {
+  const kind = options.kind ?? 'blazeface-mesh';
+  const mesh = kind === 'blazeface-mesh';
+  const minScore = options.minScore ?? DEFAULT_MIN_SCORE[kind];
+  const maxFaces = options.maxFaces ?? 20;
+  const maxSide = options.maxSide ?? DETECT_MAX_SIDE;
+  const retryPadded = options.retryPadded ?? true;
+  const Human = typeof options.human === 'function'
+    ? options.human
+    : ((await import(/* @vite-ignore */ String(options.human))) as { Human: HumanConstructor }).Human;
+  const human = new Human({
+    backend: options.backend ?? 'wasm',
+    wasmPath: options.wasmPath,
+    wasmPlatformFetch: false,
+    modelBasePath: options.modelBasePath,
+    debug: false,
+    warmup: 'none',
+    cacheSensitivity: 0,
+    face: {
+      enabled: true,
+      detector: { rotation: false, maxDetected: maxFaces, minConfidence: 0.3, return: false },
+      mesh: { enabled: mesh },
+      iris: { enabled: false },
+      description: { enabled: false },
+      emotion: { enabled: false },
+      antispoof: { enabled: false },
+      liveness: { enabled: false },
+      attention: { enabled: false },
+    },
+    body: { enabled: false },
+    hand: { enabled: false },
+    object: { enabled: false },
+    gesture: { enabled: false },
+    segmentation: { enabled: false },
+    filter: { enabled: false },
+  });
+  // tfjs's threaded WebAssembly build starts its workers from an inlined script that breaks once
+  // bundled; BlazeFace is small, and one thread leaves the cores to the network.
+  human.tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  await human.load();
+
+  const run = async (image: RgbImage): Promise<FaceBox[]> => {
+    const t = human.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+    let faces;
+    try {
+      faces = (await human.detect(t)).face;
+    } finally {
+      t.dispose();
+    }
+    const out: FaceBox[] = [];
+    for (const f of faces) {
+      const score = mesh ? f.score : f.boxScore;
+      if (!(score >= minScore)) continue;
+      out.push(mesh && f.mesh.length ? pointsBox(f.mesh, score) : { x: f.box[0], y: f.box[1], width: f.box[2], height: f.box[3], score });
+    }
+    return out;
+  };
+
+  return {
+    kind,
+    async detect(image: RgbImage): Promise<FaceBox[]> {
+      const small = downscaleToFit(image, maxSide);
+      let faces = await run(small.image);
+      let pad = 0;
+      if (!faces.length && retryPadded) {
+        pad = Math.round(PAD_FRACTION * Math.max(small.image.width, small.image.height));
+        faces = await run(padImage(small.image, pad));
+      }
+      const boxes = faces.map((f) => ({
+        x: (f.x - pad) * small.scaleX,
+        y: (f.y - pad) * small.scaleY,
+        width: f.width * small.scaleX,
+        height: f.height * small.scaleY,
+        score: f.score,
+      }));
+      return sortFaces(boxes).slice(0, maxFaces);
+    },
+  };
+}
+
+/** Bounding box of mesh points (pixel centres → pixel edges: +0.5 on each side). */
+function pointsBox(points: [number, number, number][], score: number): FaceBox {
+  let l = Infinity, t = Infinity, r = -Infinity, b = -Infinity;
+  for (const [x, y] of points) {
+    if (x < l) l = x;
+    if (x > r) r = x;
+    if (y < t) t = y;
+    if (y > b) b = y;
+  }
+  return { x: l - 0.5, y: t - 0.5, width: r - l + 1, height: b - t + 1, score };
+}

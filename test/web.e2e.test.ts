@@ -1,0 +1,190 @@
+/**
+ * The web app, built and served like a static site, driven in headless Chromium with a fake
+ * camera (a Y4M clip of a photo made by scripts/make-fake-camera.ts). Needs /usr/bin/chromium
+ * (Debian: apt-get install -y chromium); skipped without it, except in CI where it must run.
+ * UPDATE_SCREENSHOT=1 also saves docs/web-screenshot.png.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFakeCamera } from '../scripts/make-fake-camera.js';
+import { serveStatic, type StaticServer } from '../web/scripts/serve.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const REPO = resolve(import.meta.dirname, '..');
+const PHOTO = resolve(REPO, '../shared/eval/portraits/astronaut.png');
+const VERTICES = 43_867;
+const present = existsSync(CHROMIUM);
+if (!present && !process.env.CI) console.warn(`web e2e test skipped: ${CHROMIUM} is absent (apt-get install -y chromium)`);
+
+/** The entries of a ZIP with stored (uncompressed) entries, as the app writes them. */
+function unzipStored(zip: Uint8Array): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  let o = 0;
+  while (o + 30 <= zip.length && view.getUint32(o, true) === 0x04034b50) {
+    const size = view.getUint32(o + 18, true);
+    const nameLen = view.getUint16(o + 26, true);
+    const extra = view.getUint16(o + 28, true);
+    const name = new TextDecoder().decode(zip.subarray(o + 30, o + 30 + nameLen));
+    const start = o + 30 + nameLen + extra;
+    out.set(name, zip.subarray(start, start + size));
+    o = start + size;
+  }
+  return out;
+}
+
+async function waitFor<T>(page: Page, what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await fn();
+  while (!ok(v)) {
+    if (Date.now() > end) {
+      const status = await page.evaluate(() => document.getElementById('status')?.textContent ?? '');
+      throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)}; status: ${status})`);
+    }
+    await page.waitForTimeout(250);
+    v = await fn();
+  }
+  return v;
+}
+
+describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (built app, fake camera)', () => {
+  let dir: string;
+  let server: StaticServer;
+  let context: BrowserContext;
+  let page: Page;
+  const errors: string[] = [];
+  const foreign: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'prnet-web-e2e-'));
+    const out = join(dir, 'dist');
+    execFileSync(process.execPath, [join(REPO, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--outDir', out, '--logLevel', 'warn'], { cwd: REPO, stdio: 'pipe' });
+    // The photo zoomed in on the face (about 130 px, as a webcam at arm's length), moving slowly.
+    const cam = await makeFakeCamera({ image: PHOTO, out: join(dir, 'camera.y4m'), frames: 60, motion: 4, scale: 1.6, center: [0.52, 0.36] });
+    server = await serveStatic(out);
+    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      acceptDownloads: true,
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        // WebGL for three.js without a GPU: SwiftShader.
+        '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${cam.path}`,
+      ],
+    });
+    context.on('request', (r) => {
+      const url = r.url();
+      if (!url.startsWith(server.url) && !/^(data|blob):/.test(url)) foreign.push(url);
+    });
+    page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+  }, 180_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('tracks the camera face: overlays drawn near it, a non-blank 3D view, FPS reported', async () => {
+    await page.goto(`${server.url}?model=light&source=camera`);
+    await waitFor(page, 'a face over a few frames', () => page.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || (Number(d.faces) >= 1 && Number(d.frames) >= 4), 90_000);
+    const state = await page.evaluate(() => ({ ...document.body.dataset }));
+    expect(state.state).toBe('running');
+    expect(errors).toEqual([]);
+    // Every file came from the app itself (nothing from a CDN).
+    expect(foreign).toEqual([]);
+    // The page is cross-origin isolated, so the WebAssembly runtime has threads.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(await page.textContent('#runtime')).toMatch(/WebAssembly · \d+ threads?/);
+
+    const overlay = await page.evaluate(() => {
+      const app = (window as unknown as { prnetApp: { faces(): { x: number; y: number; width: number; height: number }[] } }).prnetApp;
+      const box = app.faces()[0];
+      const canvas = document.getElementById('overlay') as HTMLCanvasElement;
+      const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+      const x = Math.max(0, Math.floor(box.x)), y = Math.max(0, Math.floor(box.y));
+      const w = Math.min(canvas.width - x, Math.ceil(box.width)), h = Math.min(canvas.height - y, Math.ceil(box.height));
+      const inside = ctx.getImageData(x, y, w, h).data;
+      let drawn = 0;
+      for (let i = 3; i < inside.length; i += 4) if (inside[i] > 0) drawn++;
+      return { drawn, box, size: [canvas.width, canvas.height] };
+    });
+    expect(overlay.size).toEqual([640, 480]);
+    expect(overlay.drawn).toBeGreaterThan(200);
+
+    const view = await page.evaluate(() => {
+      const gl = document.querySelector('#view3d canvas') as HTMLCanvasElement;
+      const c = document.createElement('canvas');
+      c.width = gl.width;
+      c.height = gl.height;
+      const ctx = c.getContext('2d') as CanvasRenderingContext2D;
+      ctx.drawImage(gl, 0, 0);
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      let differ = 0;
+      for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 0x1b) + Math.abs(d[i + 1] - 0x1d) + Math.abs(d[i + 2] - 0x22) > 24) differ++;
+      return { differ, pixels: d.length / 4 };
+    });
+    expect(view.differ).toBeGreaterThan(0.01 * view.pixels);
+
+    const fps = Number(await page.textContent('#fps'));
+    expect(fps).toBeGreaterThan(0);
+
+    if (process.env.UPDATE_SCREENSHOT) {
+      await page.check('#show-mesh');
+      // Turn the 3D view a little, to show depth.
+      const area = await page.locator('#view3d canvas').boundingBox();
+      if (area) {
+        await page.mouse.move(area.x + area.width / 2, area.y + area.height / 2);
+        await page.mouse.down();
+        await page.mouse.move(area.x + area.width / 2 + 90, area.y + area.height / 2 + 20, { steps: 5 });
+        await page.mouse.up();
+      }
+      await page.waitForTimeout(2500);
+      const png = await page.screenshot();
+      await sharp(png).resize({ width: 1100 }).png({ palette: true, colors: 128, effort: 10 }).toFile(join(REPO, 'docs/web-screenshot.png'));
+    }
+  }, 150_000);
+
+  it('downloads the current frame as OBJ + MTL + PNG with every dense vertex', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#dl-obj')]);
+    const path = await download.path();
+    const files = unzipStored(new Uint8Array(readFileSync(path)));
+    const names = [...files.keys()];
+    expect(names.some((n) => n.endsWith('_textured.mtl'))).toBe(true);
+    expect(names.some((n) => n.endsWith('_texture.png'))).toBe(true);
+    const objName = names.find((n) => n.endsWith('_face0_textured.obj'));
+    expect(objName).toBeDefined();
+    const obj = new TextDecoder().decode(files.get(objName as string));
+    const lines = obj.split('\n');
+    const v = lines.filter((l) => l.startsWith('v ')).length;
+    const f = lines.filter((l) => l.startsWith('f '));
+    expect(v).toBe(VERTICES);
+    expect(f.length).toBeGreaterThan(80_000);
+    // Every face indexes existing vertices (OBJ indices are 1-based, "v/vt").
+    const maxIndex = Math.max(...f.slice(0, 2000).flatMap((l) => l.slice(2).split(' ').map((t) => Number(t.split('/')[0]))));
+    expect(maxIndex).toBeLessThanOrEqual(VERTICES);
+    const png = files.get(names.find((n) => n.endsWith('_texture.png')) as string) as Uint8Array;
+    expect((await sharp(png).metadata()).width).toBe(256);
+  }, 90_000);
+
+  it('runs the library example page on a photo', async () => {
+    const example = await context.newPage();
+    await example.goto(`${server.url}example.html`);
+    await waitFor(example, 'the example to load', () => example.textContent('#out'), (t) => /Ready/.test(t ?? '') || /Error/.test(t ?? ''), 60_000);
+    await example.setInputFiles('#file', PHOTO);
+    const text = await waitFor(example, 'the example result', () => example.textContent('#out'), (t) => (t ?? '').startsWith('{'), 60_000);
+    const result = JSON.parse(text as string) as { faces: { vertices: number }[] };
+    expect(result.faces.length).toBeGreaterThanOrEqual(1);
+    expect(result.faces[0].vertices).toBe(VERTICES);
+    await example.close();
+  }, 90_000);
+});

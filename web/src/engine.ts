@@ -1,0 +1,52 @@
+/** The page's side of the inference worker: one request at a time, answered in order. */
+import type { ExportRequest, FilesReply, FrameRequest, InitRequest, ReadyReply, ResultReply, WorkerReply, WorkerRequest } from './protocol.js';
+
+export class Engine {
+  private readonly worker: Worker;
+  private readonly pending: { resolve(r: WorkerReply): void; reject(e: Error): void }[] = [];
+
+  constructor() {
+    this.worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'prnet' });
+    this.worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+      const p = this.pending.shift();
+      if (!p) return;
+      if (e.data.type === 'error') p.reject(new Error(e.data.message));
+      else p.resolve(e.data);
+    };
+    this.worker.onerror = (e) => {
+      const err = new Error(e.message || 'the worker failed');
+      for (const p of this.pending.splice(0)) p.reject(err);
+    };
+  }
+
+  private request<T extends WorkerReply>(req: WorkerRequest, transfer: Transferable[] = []): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ resolve: resolve as (r: WorkerReply) => void, reject });
+      this.worker.postMessage(req, transfer);
+    });
+  }
+
+  init(req: Omit<InitRequest, 'type'>): Promise<ReadyReply> {
+    return this.request<ReadyReply>({ type: 'init', ...req });
+  }
+
+  /** Sends one frame (its pixels are transferred: the ImageData is unusable afterwards). */
+  frame(pixels: ImageData, options: Omit<FrameRequest, 'type' | 'rgba' | 'width' | 'height'>): Promise<ResultReply> {
+    const rgba = pixels.data.buffer as ArrayBuffer;
+    return this.request<ResultReply>({ type: 'frame', rgba, width: pixels.width, height: pixels.height, ...options }, [rgba]);
+  }
+
+  exportFiles(kind: ExportRequest['kind'], stem: string): Promise<FilesReply> {
+    return this.request<FilesReply>({ type: 'export', kind, stem });
+  }
+
+  reset(): Promise<FilesReply> {
+    return this.request<FilesReply>({ type: 'reset' });
+  }
+
+  terminate(): void {
+    this.worker.terminate();
+    const err = new Error('the worker was stopped');
+    for (const p of this.pending.splice(0)) p.reject(err);
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * The app's page: picks the runtime, feeds frames from the chosen source to the worker one at a
+ * time, and shows each result (frame + overlays, 3D view, numbers) when it arrives, so overlays
+ * always match the frame they were computed on.
+ */
+import { saveFiles } from './downloads.js';
+import { Engine } from './engine.js';
+import { drawOverlays, gridEdges, type OverlayOptions } from './overlay.js';
+import type { FaceMessage, FrameTimings, ModelName, ReadyReply } from './protocol.js';
+import { chooseRuntime } from './runtime-choice.js';
+import { FrameGrabber, openCamera, openFile, type FrameSource } from './sources.js';
+import { Stats } from './stats.js';
+import { FaceViewer } from './viewer.js';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing`);
+  return el as T;
+};
+
+const params = new URLSearchParams(location.search);
+const base = new URL('./', document.baseURI).href;
+/** Texel step of the mesh wireframe overlay (1 = every grid edge). */
+const MESH_STEP = Math.max(1, Number(params.get('meshStep')) || 3);
+
+const ui = {
+  status: $('status'),
+  runtime: $('runtime'),
+  camera: $<HTMLButtonElement>('camera'),
+  file: $<HTMLInputElement>('file'),
+  stop: $<HTMLButtonElement>('stop'),
+  model: $<HTMLSelectElement>('model'),
+  maxFaces: $<HTMLSelectElement>('max-faces'),
+  stage: $('stage'),
+  hint: $('hint'),
+  input: $<HTMLCanvasElement>('input'),
+  overlay: $<HTMLCanvasElement>('overlay'),
+  landmarks: $<HTMLInputElement>('show-landmarks'),
+  pose: $<HTMLInputElement>('show-pose'),
+  mesh: $<HTMLInputElement>('show-mesh'),
+  stabilize: $<HTMLInputElement>('stabilize'),
+  show3d: $<HTMLInputElement>('show-3d'),
+  view3d: $('view3d'),
+  fit: $<HTMLButtonElement>('fit'),
+  dlObj: $<HTMLButtonElement>('dl-obj'),
+  dlGlb: $<HTMLButtonElement>('dl-glb'),
+  dlJson: $<HTMLButtonElement>('dl-json'),
+  fps: $('fps'),
+  stages: $('stages'),
+  poses: $('poses'),
+};
+
+const inputCtx = ui.input.getContext('2d') as CanvasRenderingContext2D;
+const overlayCtx = ui.overlay.getContext('2d') as CanvasRenderingContext2D;
+const grabber = new FrameGrabber();
+const stats = new Stats();
+
+let engine: Engine | null = null;
+let ready: ReadyReply | null = null;
+let edges: Uint32Array = new Uint32Array(0);
+let viewer: FaceViewer | null = null;
+let source: FrameSource | null = null;
+let loopToken = 0;
+let faces: FaceMessage[] = [];
+let lastViewerUpdate = -Infinity;
+/** Least time between 3D view updates when WebGL is software-rendered. */
+const SOFTWARE_VIEW_INTERVAL_MS = 500;
+
+/**
+ * What the page exposes for automated checks and measurements (window.prnetApp): the timings of
+ * recent frames, and the current faces' boxes.
+ */
+const probe = {
+  timings: [] as (FrameTimings & { display: number; grab: number; roundTrip: number; at: number })[],
+  faces: (): { x: number; y: number; width: number; height: number; still: boolean }[] => faces.map((f) => ({ ...f.box, still: f.still })),
+  canvasSize: (): [number, number] => [ui.input.width, ui.input.height],
+};
+(window as unknown as { prnetApp: typeof probe }).prnetApp = probe;
+
+function setStatus(text: string, kind: '' | 'warn' | 'error' = ''): void {
+  ui.status.textContent = text;
+  ui.status.className = `status ${kind}`;
+}
+
+function setState(state: 'loading' | 'ready' | 'running' | 'error'): void {
+  document.body.dataset.state = state;
+}
+
+/** (Re)starts the worker with the chosen model; processing resumes on the current source. */
+async function startEngine(selected: 'auto' | ModelName): Promise<void> {
+  loopToken++;
+  engine?.terminate();
+  engine = null;
+  ready = null;
+  setState('loading');
+  setStatus('Loading the model…');
+  const choice = await chooseRuntime(base, params, selected);
+  const threads = params.get('threads') ? Number(params.get('threads')) : undefined;
+  const next = new Engine();
+  ready = await next.init({ base, model: choice.model, backends: choice.backends, threads });
+  engine = next;
+  edges = gridEdges(ready.faceIndex, ready.layoutSize, MESH_STEP);
+  const wasm = ready.backend === 'wasm'
+    ? ` · ${ready.threads} thread${ready.threads === 1 ? '' : 's'}${ready.crossOriginIsolated ? '' : ' (page not cross-origin isolated: single-threaded)'}`
+    : '';
+  ui.runtime.textContent = `${ready.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${wasm} · model “${ready.model}” (${ready.modelName}, width ${ready.width}, input ${ready.inputSize}²) · ${choice.reason} · loaded in ${(ready.loadMs / 1000).toFixed(1)} s`;
+  if (ready.modelName.startsWith('random')) setStatus('Ready — development stand-in model (random weights): results are meaningless', 'warn');
+  else setStatus('Ready');
+  setState('ready');
+  stats.reset();
+  if (source) void run();
+}
+
+async function useSource(open: () => Promise<FrameSource>): Promise<void> {
+  loopToken++;
+  source?.stop();
+  source = null;
+  try {
+    setStatus('Opening…');
+    source = await open();
+  } catch (e) {
+    setStatus(`Cannot open the source: ${(e as Error).message}`, 'error');
+    return;
+  }
+  ui.hint.hidden = true;
+  ui.stop.disabled = !source.live;
+  viewer?.refit();
+  stats.reset();
+  await engine?.reset();
+  if (engine) void run();
+}
+
+/** Processes the current source: every frame of a live one, or the photo once. */
+async function run(): Promise<void> {
+  const token = ++loopToken;
+  const src = source;
+  if (!src || !engine) return;
+  setState('running');
+  setStatus(src.live ? `Running (${src.kind})` : 'Reconstructing…');
+  while (token === loopToken) {
+    if (src.element instanceof HTMLVideoElement && (src.element.paused || src.element.readyState < 2)) {
+      await sleep(50);
+      continue;
+    }
+    try {
+      await processFrame(src, token);
+    } catch (e) {
+      if (token !== loopToken) return;
+      setStatus(`Error: ${(e as Error).message}`, 'error');
+      setState('error');
+      return;
+    }
+    if (!src.live) {
+      setStatus(`${faces.length} face${faces.length === 1 ? '' : 's'} found`);
+      return;
+    }
+    await new Promise((r) => requestAnimationFrame(r));
+  }
+}
+
+async function processFrame(src: FrameSource, token: number): Promise<void> {
+  if (!engine) return;
+  const tg = performance.now();
+  const pixels = grabber.grab(src);
+  const { width, height } = pixels;
+  const grabMs = performance.now() - tg;
+  const tr = performance.now();
+  const result = await engine.frame(pixels, {
+    time: performance.now(),
+    mode: src.live ? 'video' : 'still',
+    stabilize: ui.stabilize.checked,
+    maxFaces: Number(ui.maxFaces.value),
+  });
+  if (token !== loopToken) return;
+  const roundTrip = performance.now() - tr;
+  const t0 = performance.now();
+  for (const c of [ui.input, ui.overlay]) {
+    if (c.width !== width || c.height !== height) {
+      c.width = width;
+      c.height = height;
+    }
+  }
+  inputCtx.drawImage(grabber.canvas, 0, 0);
+  faces = result.faces;
+  drawOverlays(overlayCtx, faces, edges, overlayOptions());
+  if (ui.show3d.checked) updateViewer(width, height);
+  const display = performance.now() - t0;
+  stats.record(result.timings, display);
+  probe.timings.push({ ...result.timings, display, grab: grabMs, roundTrip, at: performance.now() });
+  if (probe.timings.length > 500) probe.timings.shift();
+  stats.render(ui.fps, ui.stages, ui.poses, faces);
+  for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = faces.length === 0;
+  Object.assign(document.body.dataset, { frames: String(stats.frames), faces: String(faces.length), fps: stats.fps.toFixed(2) });
+}
+
+/**
+ * Updates the 3D view with the current faces. Where WebGL is drawn by the CPU (no GPU), drawing a
+ * textured mesh costs as much as the network: the view is then updated at most twice a second.
+ */
+function updateViewer(width: number, height: number): void {
+  const v = ensureViewer();
+  if (!v) return;
+  const now = performance.now();
+  if (v.software && now - lastViewerUpdate < SOFTWARE_VIEW_INTERVAL_MS) return;
+  lastViewerUpdate = now;
+  v.update(faces, width, height);
+}
+
+/** The 3D view, created when first shown (WebGL can be missing, or slow without a GPU). */
+function ensureViewer(): FaceViewer | null {
+  if (viewer || !ready) return viewer;
+  try {
+    viewer = new FaceViewer(ui.view3d, ready.triangles, ready.vertexCount, ui.input);
+    if (viewer.software) ui.runtime.textContent += ' · 3D view: software WebGL, updated twice a second';
+  } catch (e) {
+    ui.show3d.checked = false;
+    ui.view3d.textContent = `No 3D view: ${(e as Error).message}`;
+  }
+  return viewer;
+}
+
+function overlayOptions(): OverlayOptions {
+  return { landmarks: ui.landmarks.checked, pose: ui.pose.checked, mesh: ui.mesh.checked };
+}
+
+async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
+  if (!engine || !faces.length) return;
+  const stem = source?.name ?? 'frame';
+  const { files } = await engine.exportFiles(kind, stem);
+  saveFiles(files, `${stem}_${kind}.zip`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// Controls.
+ui.camera.onclick = () => void useSource(openCamera);
+ui.file.onchange = () => {
+  const file = ui.file.files?.[0];
+  if (file) void useSource(() => openFile(file));
+  ui.file.value = '';
+};
+ui.stop.onclick = () => {
+  loopToken++;
+  source?.stop();
+  source = null;
+  ui.stop.disabled = true;
+  setStatus('Stopped');
+  setState('ready');
+};
+ui.model.onchange = () => void startEngine(ui.model.value as 'auto' | ModelName).catch(fail);
+ui.maxFaces.onchange = () => {
+  if (source && !source.live) void run();
+};
+for (const t of [ui.landmarks, ui.pose, ui.mesh]) t.onchange = () => drawOverlays(overlayCtx, faces, edges, overlayOptions());
+ui.fit.onclick = () => viewer?.fit();
+ui.show3d.onchange = () => {
+  ui.view3d.classList.toggle('off', !ui.show3d.checked);
+  if (ui.show3d.checked && ready) {
+    lastViewerUpdate = -Infinity;
+    updateViewer(ui.input.width, ui.input.height);
+  }
+};
+ui.dlObj.onclick = () => void download('obj');
+ui.dlGlb.onclick = () => void download('glb');
+ui.dlJson.onclick = () => void download('json');
+
+// Drop a photo or a video on the input view.
+ui.stage.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  ui.stage.classList.add('dragging');
+});
+ui.stage.addEventListener('dragleave', () => ui.stage.classList.remove('dragging'));
+ui.stage.addEventListener('drop', (e) => {
+  e.preventDefault();
+  ui.stage.classList.remove('dragging');
+  const file = e.dataTransfer?.files[0];
+  if (file) void useSource(() => openFile(file));
+});
+
+function fail(e: unknown): void {
+  setStatus(`Cannot start: ${(e as Error).message}`, 'error');
+  setState('error');
+}
+
+if (params.get('view') === '0') {
+  ui.show3d.checked = false;
+  ui.view3d.classList.add('off');
+}
+const modelParam = params.get('model');
+if (modelParam === 'default' || modelParam === 'light') ui.model.value = modelParam;
+void startEngine(ui.model.value as 'auto' | ModelName)
+  .then(() => {
+    if (params.get('source') === 'camera') return useSource(openCamera);
+  })
+  .catch(fail);

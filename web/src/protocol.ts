@@ -1,0 +1,103 @@
+/** Messages between the page and the inference worker (worker.ts). */
+import type { ExecutionBackend } from '../../src/browser.js';
+
+export type ModelName = 'default' | 'light';
+
+export interface InitRequest {
+  type: 'init';
+  /** The app's root URL (models, layout and wasm files lie under it). */
+  base: string;
+  model: ModelName;
+  backends: ExecutionBackend[];
+  threads?: number;
+}
+
+export interface FrameRequest {
+  type: 'frame';
+  /** RGBA pixels (ImageData layout), transferred. */
+  rgba: ArrayBuffer;
+  width: number;
+  height: number;
+  /** Frame time, milliseconds. */
+  time: number;
+  /** 'video': track and stabilise across frames; 'still': detect every face of one image. */
+  mode: 'video' | 'still';
+  stabilize: boolean;
+  maxFaces: number;
+}
+
+export interface ExportRequest {
+  type: 'export';
+  kind: 'obj' | 'glb' | 'json';
+  stem: string;
+}
+
+export interface ResetRequest {
+  type: 'reset';
+}
+
+export type WorkerRequest = InitRequest | FrameRequest | ExportRequest | ResetRequest;
+
+export interface ReadyReply {
+  type: 'ready';
+  backend: ExecutionBackend;
+  threads: number;
+  crossOriginIsolated: boolean;
+  model: ModelName;
+  /** The model file's name metadata (random stand-ins say so). */
+  modelName: string;
+  width: number;
+  inputSize: number;
+  loadMs: number;
+  /** T×3 triangles over the dense vertices, and the vertex count. */
+  triangles: Int32Array;
+  vertexCount: number;
+  /** The UV layout: side, and each vertex's texel (row-major index). */
+  layoutSize: number;
+  faceIndex: Int32Array;
+}
+
+export interface FaceMessage {
+  trackId: number;
+  box: { x: number; y: number; width: number; height: number };
+  /** 68×3, image pixels. */
+  landmarks: Float32Array;
+  /** N×3 dense vertices, image pixels (x right, y down, z towards the camera). */
+  vertices: Float32Array;
+  yaw: number;
+  pitch: number;
+  roll: number;
+  rotation: number[];
+  scale: number;
+  translation: number[];
+  still: boolean;
+}
+
+export interface FrameTimings {
+  detect: number;
+  crop: number;
+  network: number;
+  readoff: number;
+  stabilize: number;
+  /** Everything the worker did for the frame, conversion included. */
+  total: number;
+}
+
+export interface ResultReply {
+  type: 'result';
+  faces: FaceMessage[];
+  timings: FrameTimings;
+  detected: boolean;
+}
+
+export interface FilesReply {
+  type: 'files';
+  files: { name: string; data: Uint8Array | string }[];
+}
+
+export interface ErrorReply {
+  type: 'error';
+  message: string;
+}
+
+export type WorkerReply = ReadyReply | ResultReply | FilesReply | ErrorReply;

@@ -1,0 +1,134 @@
+/**
+ * Input sources: the webcam (getUserMedia), a video file, or a photo (file or URL). Each gives a
+ * drawable element; `FrameGrabber` reads its current frame's pixels.
+ */
+
+export interface FrameSource {
+  kind: 'camera' | 'video' | 'photo';
+  /** A name for output files. */
+  name: string;
+  element: HTMLVideoElement | HTMLImageElement;
+  width: number;
+  height: number;
+  /** Frames keep coming (camera, video) rather than one image. */
+  live: boolean;
+  stop(): void;
+}
+
+export async function openCamera(): Promise<FrameSource> {
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser gives no camera access (a secure context is needed: https or localhost)');
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: 'user' }, audio: false });
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  video.srcObject = stream;
+  await video.play();
+  await videoReady(video);
+  return {
+    kind: 'camera',
+    name: 'camera',
+    element: video,
+    width: video.videoWidth,
+    height: video.videoHeight,
+    live: true,
+    stop: () => {
+      for (const t of stream.getTracks()) t.stop();
+      video.srcObject = null;
+    },
+  };
+}
+
+export async function openVideoFile(file: File): Promise<FrameSource> {
+  const url = URL.createObjectURL(file);
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  video.loop = true;
+  video.src = url;
+  await video.play();
+  await videoReady(video);
+  return {
+    kind: 'video',
+    name: stem(file.name),
+    element: video,
+    width: video.videoWidth,
+    height: video.videoHeight,
+    live: true,
+    stop: () => {
+      video.pause();
+      video.removeAttribute('src');
+      video.load();
+      URL.revokeObjectURL(url);
+    },
+  };
+}
+
+export async function openPhoto(file: File | string): Promise<FrameSource> {
+  const url = typeof file === 'string' ? file : URL.createObjectURL(file);
+  const img = new Image();
+  img.src = url;
+  await img.decode();
+  return {
+    kind: 'photo',
+    name: stem(typeof file === 'string' ? file.split('/').pop() ?? 'photo' : file.name),
+    element: img,
+    width: img.naturalWidth,
+    height: img.naturalHeight,
+    live: false,
+    stop: () => {
+      if (typeof file !== 'string') URL.revokeObjectURL(url);
+    },
+  };
+}
+
+/** Opens a dropped or chosen file as a photo or a video. */
+export function openFile(file: File): Promise<FrameSource> {
+  if (file.type.startsWith('video/') || /\.(mp4|webm|mov|mkv|ogv)$/i.test(file.name)) return openVideoFile(file);
+  return openPhoto(file);
+}
+
+function videoReady(video: HTMLVideoElement): Promise<void> {
+  if (video.videoWidth > 0 && video.readyState >= 2) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      if (video.videoWidth > 0) resolve();
+    };
+    video.addEventListener('loadeddata', done, { once: true });
+    video.addEventListener('resize', done, { once: true });
+    video.addEventListener('error', () => reject(new Error('the video cannot be played')), { once: true });
+  });
+}
+
+function stem(name: string): string {
+  return name.replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_') || 'image';
+}
+
+/**
+ * Reads frames: draws the source into its canvas (downscaled so that the long side is at most
+ * `maxSide`) and returns the pixels. The canvas keeps the last frame until the next grab.
+ */
+export class FrameGrabber {
+  readonly canvas = document.createElement('canvas');
+  private readonly ctx: CanvasRenderingContext2D;
+
+  constructor(private readonly maxSide = 1280) {
+    const ctx = this.canvas.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new Error('no 2D canvas');
+    this.ctx = ctx;
+  }
+
+  grab(source: FrameSource): ImageData {
+    const el = source.element;
+    const w = el instanceof HTMLVideoElement ? el.videoWidth : el.naturalWidth;
+    const h = el instanceof HTMLVideoElement ? el.videoHeight : el.naturalHeight;
+    const s = Math.min(1, this.maxSide / Math.max(w, h));
+    const width = Math.max(1, Math.round(w * s));
+    const height = Math.max(1, Math.round(h * s));
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+    }
+    this.ctx.drawImage(el, 0, 0, width, height);
+    return this.ctx.getImageData(0, 0, width, height);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The 3D view: each face's dense mesh in three.js, textured with the frame it came from (each
+ * vertex's UV is its own image position, so the texture is the frame itself: no texture is
+ * computed per frame), orbitable with the mouse. Frame: the exported meshes' (x right, y up,
+ * z towards the viewer, pixels).
+ */
+import * as THREE from 'three';
+import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+import type { FaceMessage } from './protocol.js';
+
+export class FaceViewer {
+  readonly canvas: HTMLCanvasElement;
+  private readonly renderer: THREE.WebGLRenderer;
+  private readonly scene = new THREE.Scene();
+  private readonly camera = new THREE.PerspectiveCamera(30, 1, 1, 100000);
+  private readonly controls: OrbitControls;
+  private readonly texture: THREE.CanvasTexture;
+  private readonly material: THREE.MeshBasicMaterial;
+  private readonly meshes: THREE.Mesh[] = [];
+  private fitted = false;
+  /** WebGL is drawn by the CPU (no GPU: SwiftShader, llvmpipe…), so drawing competes with the network. */
+  readonly software: boolean;
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly triangles: Int32Array,
+    private readonly vertexCount: number,
+    textureSource: HTMLCanvasElement,
+  ) {
+    this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+    this.canvas = this.renderer.domElement;
+    this.software = isSoftwareRenderer(this.renderer.getContext());
+    container.appendChild(this.canvas);
+    this.scene.background = new THREE.Color(0x1b1d22);
+    this.texture = new THREE.CanvasTexture(textureSource);
+    this.texture.colorSpace = THREE.SRGBColorSpace;
+    this.material = new THREE.MeshBasicMaterial({ map: this.texture, side: THREE.DoubleSide });
+    this.controls = new OrbitControls(this.camera, this.canvas);
+    this.controls.enableDamping = false;
+    this.controls.addEventListener('change', () => this.render());
+    new ResizeObserver(() => this.resize()).observe(container);
+    this.resize();
+  }
+
+  /** Shows the faces of a frame (image pixels) over an image of the given size. */
+  update(faces: readonly FaceMessage[], width: number, height: number): void {
+    while (this.meshes.length < faces.length) this.meshes.push(this.createMesh());
+    this.meshes.forEach((m, i) => (m.visible = i < faces.length));
+    faces.forEach((face, i) => {
+      const geometry = this.meshes[i].geometry;
+      const pos = geometry.getAttribute('position') as THREE.BufferAttribute;
+      const uv = geometry.getAttribute('uv') as THREE.BufferAttribute;
+      const p = pos.array as Float32Array;
+      const t = uv.array as Float32Array;
+      const v = face.vertices;
+      for (let k = 0, j = 0; k < v.length; k += 3, j += 2) {
+        p[k] = v[k];
+        p[k + 1] = -v[k + 1];
+        p[k + 2] = v[k + 2];
+        t[j] = (v[k] + 0.5) / width;
+        t[j + 1] = 1 - (v[k + 1] + 0.5) / height;
+      }
+      pos.needsUpdate = true;
+      uv.needsUpdate = true;
+      geometry.computeBoundingSphere();
+    });
+    this.texture.needsUpdate = true;
+    if (faces.length && !this.fitted) this.fit();
+    this.render();
+  }
+
+  /** Points the camera at the visible faces, from the front. */
+  fit(): void {
+    const box = new THREE.Box3();
+    for (const m of this.meshes) if (m.visible) box.expandByObject(m);
+    if (box.isEmpty()) return;
+    const centre = box.getCenter(new THREE.Vector3());
+    const radius = box.getSize(new THREE.Vector3()).length() / 2;
+    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2));
+    this.camera.position.set(centre.x, centre.y, centre.z + distance);
+    this.camera.near = distance / 100;
+    this.camera.far = distance * 100;
+    this.camera.updateProjectionMatrix();
+    this.controls.target.copy(centre);
+    this.controls.update();
+    this.fitted = true;
+    this.render();
+  }
+
+  /** Forget the camera placement (the next faces are framed again). */
+  refit(): void {
+    this.fitted = false;
+  }
+
+  render(): void {
+    this.renderer.render(this.scene, this.camera);
+  }
+
+  private createMesh(): THREE.Mesh {
+    const geometry = new THREE.BufferGeometry();
+    geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(this.vertexCount * 3), 3).setUsage(THREE.DynamicDrawUsage));
+    geometry.setAttribute('uv', new THREE.BufferAttribute(new Float32Array(this.vertexCount * 2), 2).setUsage(THREE.DynamicDrawUsage));
+    geometry.setIndex(new THREE.BufferAttribute(new Uint32Array(this.triangles), 1));
+    const mesh = new THREE.Mesh(geometry, this.material);
+    mesh.frustumCulled = false;
+    this.scene.add(mesh);
+    return mesh;
+  }
+
+  private resize(): void {
+    const w = Math.max(1, this.container.clientWidth);
+    const h = Math.max(1, this.container.clientHeight);
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+    this.render();
+  }
+}
+
+/** Whether a WebGL context is rendered on the CPU. */
+function isSoftwareRenderer(gl: WebGLRenderingContext | WebGL2RenderingContext): boolean {
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = String(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+  return /swiftshader|llvmpipe|softpipe|software/i.test(name);
+}

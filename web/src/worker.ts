@@ -1,0 +1,134 @@
+/**
+ * The inference worker: the whole pipeline (detector, network, read-offs, tracking and
+ * stabilisation, output files) runs here, so the page stays responsive. Requests are answered in
+ * order, one reply each (protocol.ts).
+ */
+import { Human } from 'human-esm';
+import {
+  OUTPUT_FORMATS,
+  VideoTracker,
+  buildOutputs,
+  createPrnet,
+  encodePng,
+  rgbaToRgb,
+  type BrowserPrnet,
+  type Face,
+  type HumanConstructor,
+  type OutputFormat,
+  type RgbImage,
+} from '../../src/browser.js';
+import type { ExportRequest, FaceMessage, FrameRequest, InitRequest, WorkerReply, WorkerRequest } from './protocol.js';
+
+interface WorkerScope {
+  onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: WorkerReply, transfer?: Transferable[]): void;
+}
+const scope = self as unknown as WorkerScope;
+
+let prnet: BrowserPrnet | null = null;
+let video: VideoTracker | null = null;
+let last: { image: RgbImage; faces: Face[] } | null = null;
+
+const EXPORTS: Record<ExportRequest['kind'], OutputFormat[]> = { obj: ['textured'], glb: ['glb'], json: ['json'] };
+
+async function init(req: InitRequest): Promise<WorkerReply> {
+  const t0 = performance.now();
+  const url = (path: string): string => new URL(path, req.base).href;
+  prnet = await createPrnet({
+    modelUrl: url(`models/prnet-${req.model}.safetensors`),
+    layoutUrl: url('layout.safetensors'),
+    wasmPaths: url('ort/'),
+    backends: req.backends,
+    threads: req.threads,
+    detector: { human: Human as unknown as HumanConstructor, modelBasePath: url('human/'), wasmPath: url('tfjs/') },
+  });
+  video = new VideoTracker(prnet);
+  const { config } = prnet.session;
+  return {
+    type: 'ready',
+    backend: prnet.backend,
+    threads: prnet.threads,
+    crossOriginIsolated: self.crossOriginIsolated,
+    model: req.model,
+    modelName: prnet.modelMetadata.name ?? req.model,
+    width: config.width,
+    inputSize: config.inputSize,
+    loadMs: performance.now() - t0,
+    triangles: prnet.layout.triangles,
+    vertexCount: prnet.layout.vertexCount,
+    layoutSize: prnet.layout.size,
+    faceIndex: prnet.layout.faceIndex,
+  };
+}
+
+async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> {
+  if (!prnet || !video) throw new Error('the worker is not initialised');
+  const t0 = performance.now();
+  const image = rgbaToRgb(new Uint8Array(req.rgba), req.width, req.height);
+  let faces: (Face & { trackId?: number; still?: boolean })[];
+  let timings;
+  let detected = true;
+  if (req.mode === 'still') {
+    video.reset();
+    const r = await prnet.reconstruct(image, { maxFaces: req.maxFaces });
+    faces = r.faces;
+    timings = { ...r.timings, stabilize: 0 };
+  } else {
+    if (video.stabilizing !== req.stabilize) video.setStabilize(req.stabilize);
+    if (video.tracker.options.maxFaces !== req.maxFaces) video = new VideoTracker(prnet, { tracker: { maxFaces: req.maxFaces }, stabilize: req.stabilize });
+    const r = await video.process(image, req.time);
+    faces = r.faces;
+    timings = r.timings;
+    detected = r.detected;
+  }
+  last = { image, faces };
+  const transfer: Transferable[] = [];
+  const messages: FaceMessage[] = faces.map((f, i) => {
+    const landmarks = f.landmarks.slice();
+    const vertices = f.vertices.slice();
+    transfer.push(landmarks.buffer, vertices.buffer);
+    return {
+      trackId: f.trackId ?? i + 1,
+      box: { x: f.box.x, y: f.box.y, width: f.box.width, height: f.box.height },
+      landmarks,
+      vertices,
+      yaw: f.pose.yaw,
+      pitch: f.pose.pitch,
+      roll: f.pose.roll,
+      rotation: Array.from(f.pose.rotation),
+      scale: f.pose.scale,
+      translation: [...f.pose.translation],
+      still: f.still ?? false,
+    };
+  });
+  const total = performance.now() - t0;
+  return [{ type: 'result', faces: messages, timings: { detect: timings.detect, crop: timings.crop, network: timings.network, readoff: timings.readoff, stabilize: timings.stabilize, total }, detected }, transfer];
+}
+
+async function exportFiles(req: ExportRequest): Promise<WorkerReply> {
+  if (!prnet || !last || !last.faces.length) return { type: 'files', files: [] };
+  const formats = new Set<OutputFormat>(EXPORTS[req.kind].filter((f) => OUTPUT_FORMATS.includes(f)));
+  const faces = last.faces.map((f, index) => ({ ...f, index }));
+  const files = await buildOutputs(req.stem, last.image, faces, prnet.layout, formats, encodePng);
+  return { type: 'files', files };
+}
+
+let queue: Promise<void> = Promise.resolve();
+scope.onmessage = (e) => {
+  const req = e.data;
+  queue = queue.then(async () => {
+    try {
+      if (req.type === 'init') scope.postMessage(await init(req));
+      else if (req.type === 'frame') {
+        const [reply, transfer] = await frame(req);
+        scope.postMessage(reply, transfer);
+      } else if (req.type === 'export') scope.postMessage(await exportFiles(req));
+      else {
+        video?.reset();
+        scope.postMessage({ type: 'files', files: [] });
+      }
+    } catch (err) {
+      scope.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+    }
+  });
+};

@@ -1,0 +1,112 @@
+/**
+ * The app's static files that do not come from its sources: the model and layout assets, the
+ * WebAssembly binaries of onnxruntime-web and tfjs, and human's detector models. The dev server
+ * serves them from where they lie; the build copies them into the output. Every file is served
+ * by the app itself: nothing is fetched from a CDN at run time.
+ *
+ * While the trained models are not in assets/models/, random-weights stand-ins are generated
+ * into web/.dev-models/ (ignored by git) so that the app runs; their results are meaningless.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import type { Plugin } from 'vite';
+import { packageDir } from '../src/detect/node-packages.js';
+import { RESFCN256 } from '../src/model/resfcn.js';
+import { randomWeights, serializeModel } from '../src/model/weights.js';
+
+const repo = resolve(import.meta.dirname, '..');
+const devModels = join(repo, 'web', '.dev-models');
+
+/** The models the app offers: name → network configuration of its stand-in. */
+export const APP_MODELS = {
+  default: { width: 16, inputSize: 256 },
+  light: { width: 8, inputSize: 128 },
+} as const;
+
+/** Cross-origin isolation (SharedArrayBuffer, hence WebAssembly threads). */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+} as const;
+
+/** URL path (under the app's base) → file on disk. */
+export function staticFiles(log: (msg: string) => void = console.warn): Map<string, string> {
+  const ort = packageDir('onnxruntime-web', 'dist/ort-wasm-simd-threaded.jsep.wasm');
+  const tfjs = packageDir('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm.wasm');
+  const human = packageDir('@vladmandic/human', 'models/blazeface.json');
+  const files = new Map<string, string>();
+  for (const f of ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']) files.set(`ort/${f}`, join(ort, f));
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) files.set(`tfjs/${f}`, join(tfjs, f));
+  for (const f of ['blazeface.json', 'blazeface.bin', 'facemesh.json', 'facemesh.bin']) files.set(`human/${f}`, join(human, f));
+  files.set('layout.safetensors', join(repo, 'assets', 'layout.safetensors'));
+  for (const name of Object.keys(APP_MODELS) as (keyof typeof APP_MODELS)[]) {
+    const real = join(repo, 'assets', 'models', `prnet-${name}.safetensors`);
+    files.set(`models/prnet-${name}.safetensors`, existsSync(real) ? real : standIn(name, log));
+  }
+  return files;
+}
+
+/** The random-weights stand-in for a missing model (generated once). */
+function standIn(name: keyof typeof APP_MODELS, log: (msg: string) => void): string {
+  const path = join(devModels, `prnet-${name}.safetensors`);
+  log(`assets/models/prnet-${name}.safetensors is missing: using a random-weights stand-in (${path}); its results are meaningless`);
+  if (!existsSync(path)) {
+    const cfg = APP_MODELS[name];
+    const weights = randomWeights({ ...RESFCN256, ...cfg }, 1, { name: `random-stand-in-${name}`, description: 'random weights for development only' });
+    mkdirSync(devModels, { recursive: true });
+    writeFileSync(path, serializeModel(weights, { dtype: 'F16' }));
+  }
+  return path;
+}
+
+const TYPES: Record<string, string> = {
+  '.wasm': 'application/wasm',
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.bin': 'application/octet-stream',
+  '.safetensors': 'application/octet-stream',
+};
+
+export function contentType(path: string): string {
+  const ext = path.slice(path.lastIndexOf('.'));
+  return TYPES[ext] ?? 'application/octet-stream';
+}
+
+/** The Vite plugin: serve the files in dev, copy them into the build. */
+export function prnetAssets(): Plugin {
+  let files: Map<string, string> | null = null;
+  let outDir = '';
+  const get = (): Map<string, string> => (files ??= staticFiles());
+  return {
+    name: 'prnet-assets',
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    configureServer(server) {
+      const base = server.config.base;
+      server.middlewares.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
+        const url = (req.url ?? '').split('?')[0];
+        const path = url.startsWith(base) ? url.slice(base.length) : null;
+        const file = path ? get().get(path) : undefined;
+        if (!file) return next();
+        res.writeHead(200, { 'Content-Type': contentType(file), 'Content-Length': statSync(file).size, ...ISOLATION_HEADERS });
+        res.end(readFileSync(file));
+      });
+    },
+    generateBundle(_options, bundle) {
+      // onnxruntime-web names its .wasm with `new URL(…, import.meta.url)`, which the bundler copies
+      // into assets/; the app loads it from ort/ (ort.env.wasm.wasmPaths), so that copy is dropped.
+      for (const name of Object.keys(bundle)) if (/ort-wasm-simd-threaded[^/]*\.wasm$/.test(name)) delete bundle[name];
+    },
+    writeBundle() {
+      for (const [url, file] of get()) {
+        const dest = join(outDir, url);
+        mkdirSync(dirname(dest), { recursive: true });
+        copyFileSync(file, dest);
+      }
+    },
+  };
+}
