@@ -8,23 +8,20 @@ import type { FaceBox, RgbImage } from '../types.js';
 import {
   DEFAULT_DETECTOR,
   DEFAULT_MIN_SCORE,
-  fillsFrame,
-  sortFaces,
+  detectScaled,
   type Detector,
   type DetectorKind,
   type DetectorOptions,
 } from './detector.js';
 import { loadFaceApi } from './faceapi-node.js';
 import { loadHuman, type HumanFaceResult } from './human-node.js';
-import { DETECT_MAX_SIDE, downscaleToFit, padImage } from './resize.js';
+import { DETECT_MAX_SIDE } from './resize.js';
 
 const KINDS: readonly DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
 
 /** TinyFaceDetector's input side (a multiple of 32); 416 is the package's default. */
 const TINY_INPUT_SIZE = 416;
 
-/** Border added on each side, as a fraction of the long side, when a first look finds no face. */
-const PAD_FRACTION = 0.25;
 
 /**
  * A loaded detector (models are loaded on the first call and shared by every detector of the
@@ -47,30 +44,7 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
   }
   return {
     kind,
-    async detect(image: RgbImage): Promise<FaceBox[]> {
-      const small = downscaleToFit(image, maxSide);
-      let faces = await run(small.image);
-      let pad = 0;
-      const { width: w, height: h } = small.image;
-      if (retryPadded && (!faces.length || faces.some((f) => fillsFrame(f, w, h)))) {
-        // Faces that fill the frame or touch its edges are often missed or boxed in part: look
-        // again inside a border, and keep that answer when it finds at least as many faces.
-        const p = Math.round(PAD_FRACTION * Math.max(w, h));
-        const padded = await run(padImage(small.image, p));
-        if (padded.length >= faces.length) {
-          faces = padded;
-          pad = p;
-        }
-      }
-      const mapped = faces.map((f) => ({
-        x: (f.x - pad) * small.scaleX,
-        y: (f.y - pad) * small.scaleY,
-        width: f.width * small.scaleX,
-        height: f.height * small.scaleY,
-        score: f.score,
-      }));
-      return sortFaces(mapped).slice(0, maxFaces);
-    },
+    detect: (image: RgbImage): Promise<FaceBox[]> => detectScaled(run, image, { maxSide, maxFaces, retryPadded }),
   };
 }
 

@@ -1,5 +1,6 @@
 /** The detector's contract and the pure helpers around it (shared by Node and the browser). */
 import type { FaceBox, RgbImage } from '../types.js';
+import { downscaleToFit, padImage } from './resize.js';
 
 /**
  * Detector kinds (docs/detectors.md compares them):
@@ -66,4 +67,40 @@ export function fillsFrame(face: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, 
   const m = 0.02 * Math.min(width, height);
   const touches = face.x < m || face.y < m || face.x + face.width > width - m || face.y + face.height > height - m;
   return touches || Math.max(face.width, face.height) > 0.6 * Math.min(width, height);
+}
+
+/** Border added on each side, as a fraction of the long side, for the second look. */
+export const PAD_FRACTION = 0.25;
+
+/**
+ * Runs a raw detector (boxes in the pixels of the image it is given) the way every detector of the
+ * project runs: on a copy downscaled to `maxSide`, looking again inside a black border when
+ * nothing was found or a face touches the edge or fills the frame (keeping that answer when it
+ * finds at least as many faces), boxes mapped back to the original pixels, largest first.
+ */
+export async function detectScaled(
+  run: (image: RgbImage) => Promise<FaceBox[]>,
+  image: RgbImage,
+  options: { maxSide: number; maxFaces: number; retryPadded: boolean },
+): Promise<FaceBox[]> {
+  const small = downscaleToFit(image, options.maxSide);
+  const { width: w, height: h } = small.image;
+  let faces = await run(small.image);
+  let pad = 0;
+  if (options.retryPadded && (!faces.length || faces.some((f) => fillsFrame(f, w, h)))) {
+    const p = Math.round(PAD_FRACTION * Math.max(w, h));
+    const padded = await run(padImage(small.image, p));
+    if (padded.length >= faces.length) {
+      faces = padded;
+      pad = p;
+    }
+  }
+  const boxes = faces.map((f) => ({
+    x: (f.x - pad) * small.scaleX,
+    y: (f.y - pad) * small.scaleY,
+    width: f.width * small.scaleX,
+    height: f.height * small.scaleY,
+    score: f.score,
+  }));
+  return sortFaces(boxes).slice(0, options.maxFaces);
 }

@@ -9,8 +9,8 @@
  * 'blazeface-mesh' box is the bounding box of the 468 mesh points.
  */
 import type { FaceBox, RgbImage } from '../types.js';
-import { DEFAULT_MIN_SCORE, sortFaces, type Detector } from './detector.js';
-import { DETECT_MAX_SIDE, downscaleToFit, padImage } from './resize.js';
+import { DEFAULT_MIN_SCORE, detectScaled, type Detector } from './detector.js';
+import { DETECT_MAX_SIDE } from './resize.js';
 
 /** The slice of human's API this detector uses. */
 export interface HumanInstance {
@@ -43,12 +43,9 @@ export interface HumanWebOptions {
   maxFaces?: number;
   /** Long side of the copy the detector sees (default 640). */
   maxSide?: number;
-  /** Look again inside a black border when nothing is found (default true). */
+  /** Look again inside a black border when nothing is found or a face fills the frame (default true). */
   retryPadded?: boolean;
 }
-
-/** Border added on each side, as a fraction of the long side, for the second look. */
-const PAD_FRACTION = 0.25;
 
 /** Loads human and its models; returns a Detector. */
 export async function createHumanDetector(options: HumanWebOptions): Promise<Detector> {
@@ -111,23 +108,7 @@ export async function createHumanDetector(options: HumanWebOptions): Promise<Det
 
   return {
     kind,
-    async detect(image: RgbImage): Promise<FaceBox[]> {
-      const small = downscaleToFit(image, maxSide);
-      let faces = await run(small.image);
-      let pad = 0;
-      if (!faces.length && retryPadded) {
-        pad = Math.round(PAD_FRACTION * Math.max(small.image.width, small.image.height));
-        faces = await run(padImage(small.image, pad));
-      }
-      const boxes = faces.map((f) => ({
-        x: (f.x - pad) * small.scaleX,
-        y: (f.y - pad) * small.scaleY,
-        width: f.width * small.scaleX,
-        height: f.height * small.scaleY,
-        score: f.score,
-      }));
-      return sortFaces(boxes).slice(0, maxFaces);
-    },
+    detect: (image: RgbImage): Promise<FaceBox[]> => detectScaled(run, image, { maxSide, maxFaces, retryPadded }),
   };
 }
 
