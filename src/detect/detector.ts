@@ -23,9 +23,9 @@ export interface DetectorOptions {
   /** Most faces returned (default 20). */
   maxFaces?: number;
   /**
-   * When nothing is found, look again with a black border around the image (a quarter of its long
-   * side): finds faces that fill the frame or are cut by its edges (default true; an image with no
-   * face then costs two detector runs).
+   * When nothing is found, or a face touches the image's edge or fills most of it, look again with
+   * a black border around the image (a quarter of its long side): finds and fully boxes faces that
+   * fill the frame or are cut by its edges (default true; such an image costs two detector runs).
    */
   retryPadded?: boolean;
 }
