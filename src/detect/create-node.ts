@@ -14,7 +14,8 @@ import {
   type DetectorOptions,
 } from './detector.js';
 import { loadFaceApi } from './faceapi-node.js';
-import { loadHuman, type HumanFaceResult } from './human-node.js';
+import { humanBoxes } from './human-common.js';
+import { loadHuman } from './human-node.js';
 import { DETECT_MAX_SIDE } from './resize.js';
 
 const KINDS: readonly DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
@@ -67,36 +68,6 @@ async function faceApiRunner(net: 'ssd-mobilenet' | 'tiny-face', minScore: numbe
 async function humanRunner(mesh: boolean, minScore: number, maxFaces: number) {
   // Human filters at its own threshold (0.3 by default); the score threshold is applied here so
   // that one loaded instance serves every threshold.
-  const human = await loadHuman({ mesh });
-  return async (image: RgbImage): Promise<FaceBox[]> => {
-    const t = human.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
-    let faces: HumanFaceResult[];
-    try {
-      faces = (await human.detect(t)).face;
-    } finally {
-      t.dispose();
-    }
-    const out: FaceBox[] = [];
-    for (const f of faces) {
-      const score = mesh ? f.score : f.boxScore;
-      if (!(score >= minScore)) continue;
-      out.push(mesh && f.mesh.length ? meshBox(f.mesh, score) : { x: f.box[0], y: f.box[1], width: f.box[2], height: f.box[3], score });
-    }
-    return out.slice(0, maxFaces);
-  };
-}
-
-/** Bounding box of FaceMesh's points (pixel centres → pixel edges: +0.5 on each side). */
-function meshBox(mesh: [number, number, number][], score: number): FaceBox {
-  let l = Infinity;
-  let t = Infinity;
-  let r = -Infinity;
-  let b = -Infinity;
-  for (const [x, y] of mesh) {
-    if (x < l) l = x;
-    if (x > r) r = x;
-    if (y < t) t = y;
-    if (y > b) b = y;
-  }
-  return { x: l - 0.5, y: t - 0.5, width: r - l + 1, height: b - t + 1, score };
+  const run = humanBoxes(await loadHuman({ mesh }), mesh, minScore);
+  return async (image: RgbImage): Promise<FaceBox[]> => (await run(image)).slice(0, maxFaces);
 }

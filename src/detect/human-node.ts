@@ -8,6 +8,7 @@
  *   file:// URLs from disk (and passes every other URL to the real fetch).
  */
 import { join } from 'node:path';
+import { humanConfig } from './human-common.js';
 import { pathToFileURL } from 'node:url';
 import { installFileFetch, nodeRequire as require, packageDir } from './node-packages.js';
 
@@ -57,30 +58,14 @@ async function createHuman(options: HumanOptions): Promise<HumanLike> {
   const humanModels = join(humanDist, '..', 'models');
   const wasmDist = packageDir('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm.wasm');
   const mod = require(join(humanDist, 'human.node-wasm.js')) as { Human: new (config: unknown) => HumanLike };
-  const human = new mod.Human({
+  const human = new mod.Human(humanConfig({
     backend: 'wasm',
     wasmPath: pathToFileURL(wasmDist).href + '/',
     modelBasePath: pathToFileURL(humanModels).href + '/',
-    debug: false,
-    cacheSensitivity: 0,
-    face: {
-      enabled: true,
-      detector: { rotation: false, maxDetected: options.maxFaces ?? 20, minConfidence: options.minConfidence ?? 0.3, return: false },
-      mesh: { enabled: options.mesh ?? true },
-      iris: { enabled: false },
-      description: { enabled: false },
-      emotion: { enabled: false },
-      antispoof: { enabled: false },
-      liveness: { enabled: false },
-      attention: { enabled: false },
-    },
-    body: { enabled: false },
-    hand: { enabled: false },
-    object: { enabled: false },
-    gesture: { enabled: false },
-    segmentation: { enabled: false },
-    filter: { enabled: false },
-  });
+    mesh: options.mesh ?? true,
+    maxFaces: options.maxFaces ?? 20,
+    minConfidence: options.minConfidence ?? 0.3,
+  }));
   await human.load();
   return human;
 }

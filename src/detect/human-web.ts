@@ -10,16 +10,13 @@
  */
 import type { FaceBox, RgbImage } from '../types.js';
 import { DEFAULT_MIN_SCORE, detectScaled, type Detector } from './detector.js';
+import { humanBoxes, humanConfig, type HumanDetectLike } from './human-common.js';
 import { DETECT_MAX_SIDE } from './resize.js';
 
 /** The slice of human's API this detector uses. */
-export interface HumanInstance {
+export interface HumanInstance extends HumanDetectLike {
   load(): Promise<void>;
-  detect(input: unknown): Promise<{ face: { box: [number, number, number, number]; score: number; boxScore: number; mesh: [number, number, number][] }[] }>;
-  tf: {
-    tensor3d(data: Uint8Array, shape: [number, number, number], dtype: 'int32'): { dispose(): void };
-    env(): { set(flag: string, value: boolean): void };
-  };
+  tf: HumanDetectLike['tf'] & { env(): { set(flag: string, value: boolean): void } };
 }
 export type HumanConstructor = new (config: Record<string, unknown>) => HumanInstance;
 
@@ -58,68 +55,24 @@ export async function createHumanDetector(options: HumanWebOptions): Promise<Det
   const Human = typeof options.human === 'function'
     ? options.human
     : ((await import(/* @vite-ignore */ String(options.human))) as { Human: HumanConstructor }).Human;
-  const human = new Human({
+  const human = new Human(humanConfig({
     backend: options.backend ?? 'wasm',
     wasmPath: options.wasmPath,
-    wasmPlatformFetch: false,
     modelBasePath: options.modelBasePath,
-    debug: false,
-    warmup: 'none',
-    cacheSensitivity: 0,
-    face: {
-      enabled: true,
-      detector: { rotation: false, maxDetected: maxFaces, minConfidence: 0.3, return: false },
-      mesh: { enabled: mesh },
-      iris: { enabled: false },
-      description: { enabled: false },
-      emotion: { enabled: false },
-      antispoof: { enabled: false },
-      liveness: { enabled: false },
-      attention: { enabled: false },
-    },
-    body: { enabled: false },
-    hand: { enabled: false },
-    object: { enabled: false },
-    gesture: { enabled: false },
-    segmentation: { enabled: false },
-    filter: { enabled: false },
-  });
+    mesh,
+    maxFaces,
+    minConfidence: 0.3,
+    extra: { wasmPlatformFetch: false, warmup: 'none' },
+  }));
   // tfjs's threaded WebAssembly build starts its workers from an inlined script that breaks once
   // bundled; BlazeFace is small, and one thread leaves the cores to the network.
   human.tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   await human.load();
 
-  const run = async (image: RgbImage): Promise<FaceBox[]> => {
-    const t = human.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
-    let faces;
-    try {
-      faces = (await human.detect(t)).face;
-    } finally {
-      t.dispose();
-    }
-    const out: FaceBox[] = [];
-    for (const f of faces) {
-      const score = mesh ? f.score : f.boxScore;
-      if (!(score >= minScore)) continue;
-      out.push(mesh && f.mesh.length ? pointsBox(f.mesh, score) : { x: f.box[0], y: f.box[1], width: f.box[2], height: f.box[3], score });
-    }
-    return out;
-  };
+  const run = humanBoxes(human, mesh, minScore);
 
   return {
     kind,
     detect: (image: RgbImage): Promise<FaceBox[]> => detectScaled(run, image, { maxSide, maxFaces, retryPadded }),
   };
-}
-
-/** Bounding box of mesh points (pixel centres → pixel edges: +0.5 on each side). */
-function pointsBox(points: [number, number, number][], score: number): FaceBox {
-  let l = Infinity, t = Infinity, r = -Infinity, b = -Infinity;
-  for (const [x, y] of points) {
-    if (x < l) l = x;
-    if (x > r) r = x;
-    if (y < t) t = y;
-    if (y > b) b = y;
-  }
-  return { x: l - 0.5, y: t - 0.5, width: r - l + 1, height: b - t + 1, score };
 }
