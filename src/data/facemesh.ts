@@ -12,6 +12,7 @@
  *   model input is a square crop of side S (the face box human used, `boxRaw` width × image width,
  *   not clamped to the image), so z_px = z · (−S / 192).
  */
+import { pointsBounds } from '../crop/rules.js';
 import { loadHuman, type HumanFaceResult } from '../detect/human-node.js';
 import { padImage } from '../detect/resize.js';
 import type { RgbImage } from '../types.js';
@@ -118,13 +119,6 @@ export function facemesh68(points468: Float32Array): Float32Array {
 
 /** The axis-aligned box of the first `count` points (x, y) of an N × 3 array. */
 export function pointsBox(points: Float32Array, count = points.length / 3): Box {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let k = 0; k < count; k++) {
-    const x = points[3 * k], y = points[3 * k + 1];
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
+  const [x0, y0, x1, y1] = pointsBounds(points.subarray(0, 3 * count), 3);
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }

@@ -9,6 +9,7 @@
  * nearer) in the same pixel scale as x and y. z has an arbitrary offset: it is shifted so that the
  * smallest z of the 68 points is 0.
  */
+import { pointsBounds } from '../crop/rules.js';
 import { readFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -220,13 +221,6 @@ export async function runTddfa(image: RgbImage, crop: CropBox, options: TddfaOpt
  * centre of the points' box with side √2 × the box's larger side, times `scale` (default 1).
  */
 export function cropFromLandmarks(points: Float32Array, count = points.length / 3, scale = 1): CropBox {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let k = 0; k < count; k++) {
-    const x = points[3 * k], y = points[3 * k + 1];
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
+  const [x0, y0, x1, y1] = pointsBounds(points.subarray(0, 3 * count), 3);
   return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, side: Math.SQRT2 * Math.max(x1 - x0, y1 - y0) * scale };
 }
