@@ -16,6 +16,7 @@
  *
  * Usage: npx tsx scripts/build-correspondence.ts [--shared ../shared] [--out assets/mediapipe-prnet.safetensors] [--png report.png]
  */
+import type { TargetLayout } from '../src/data/groundtruth.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,14 +30,7 @@ import { f32Tensor, i32Tensor, u8Tensor, writeSafetensors, type SafeTensor } fro
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The parts of the UV layout the ground-truth code needs (a subset of src/layout's Layout). */
-export interface LayoutLike {
-  faceIndex: Int32Array;
-  kptIndex: Int32Array;
-  triangles: Int32Array;
-  canonical: Float32Array;
-  weightMask: Uint8Array;
-  faceMask: Uint8Array;
-}
+export type LayoutLike = TargetLayout;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

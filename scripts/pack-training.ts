@@ -13,6 +13,7 @@
  * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc] [--max-mib 52]
  *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--verify]
  */
+import { fnv1a } from '../src/util/hash.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,15 +57,6 @@ export interface PackOptions {
   log?: (msg: string) => void;
 }
 
-/** FNV-1a 32-bit hash of a string (deterministic sample order). */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
 
 interface Sample {
   file: string;
@@ -333,3 +325,4 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       process.exit(1);
     });
 }
+

@@ -8,7 +8,8 @@ import {
 } from '../src/data/groundtruth.js';
 import { labelsDir, readLabels } from '../src/data/labels-file.js';
 import { loadLayout } from '../src/layout/node.js';
-import { buildPack, fnv1a, readPack, verifyPack } from '../scripts/pack-training.js';
+import { buildPack, readPack, verifyPack } from '../scripts/pack-training.js';
+import { fnv1a } from '../src/util/hash.js';
 import { readFileSync } from 'node:fs';
 
 /** A small deterministic pseudo-random generator. */

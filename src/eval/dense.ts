@@ -18,6 +18,7 @@
  *
  * Frames: photo pixels, x right, y down, z towards the camera (pixels).
  */
+import { fnv1a } from '../util/hash.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cropFromLandmarks } from '../crop/index.js';
@@ -38,15 +39,6 @@ export const MAX_FOLD_FRACTION = 0.005;
 /** The label sets the pack is built from. */
 export const PACK_SETS = ['utkface', 'misc'] as const;
 
-/** FNV-1a 32-bit hash of a string: the same function as scripts/pack-training.ts uses to order and hold out. */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
 
 /** Whether the pack's rule holds a photo out (name relative to the shared folder). */
 export function isHeldOut(file: string, fraction = HOLDOUT_FRACTION): boolean {
@@ -357,3 +349,4 @@ export async function runDenseCheck(options: DenseCheckOptions): Promise<DenseCh
     timings: { targetMs: targetMs / n, pipelineMs: Object.fromEntries(Object.entries(pipelineMs).map(([k, v]) => [k, v / n])) },
   };
 }
+

@@ -285,23 +285,13 @@ export function renderColors(
   }
   const r = raster ?? rasterize(vertices, triangles, width, height);
   const data = background ? new Uint8Array(background.data) : new Uint8Array(width * height * 3);
+  const rgb = interpolate(r, vertices, triangles, colors, 3);
   const tri = r.triangle;
   const n = width * height;
   for (let i = 0; i < n; i++) {
-    const t = tri[i];
-    if (t < 0) continue;
-    const x = i % width;
-    const y = (i - x) / width;
-    const ia = triangles[3 * t], ib = triangles[3 * t + 1], ic = triangles[3 * t + 2];
-    const ax = vertices[3 * ia], ay = vertices[3 * ia + 1];
-    const bx = vertices[3 * ib], by = vertices[3 * ib + 1];
-    const cx = vertices[3 * ic], cy = vertices[3 * ic + 1];
-    const area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax);
-    const la = ((bx - x) * (cy - y) - (by - y) * (cx - x)) / area;
-    const lb = ((cx - x) * (ay - y) - (cy - y) * (ax - x)) / area;
-    const lc = 1 - la - lb;
+    if (tri[i] < 0) continue;
     for (let k = 0; k < 3; k++) {
-      const c = (la * colors[3 * ia + k] + lb * colors[3 * ib + k] + lc * colors[3 * ic + k]) * 255;
+      const c = rgb[3 * i + k] * 255;
       data[3 * i + k] = c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c);
     }
   }
