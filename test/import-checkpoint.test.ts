@@ -1,3 +1,4 @@
+import { writeTable } from './helpers/checkpoint.js';
 import { copyFile, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,48 +23,6 @@ async function expectModelError(p: Promise<unknown>, ...parts: string[]): Promis
   for (const part of parts) expect((err as Error).message).toContain(part);
 }
 
-/** A minimal LevelDB-format table writer (one data block, no prefix compression), for malformed indexes. */
-function writeTable(entries: [string, Uint8Array][]): Uint8Array {
-  const chunks: number[] = [];
-  const varint = (out: number[], v: number): void => {
-    while (v >= 0x80) {
-      out.push((v & 0x7f) | 0x80);
-      v = Math.floor(v / 128);
-    }
-    out.push(v);
-  };
-  const u32 = (out: number[], v: number): void => void out.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-  const block = (kv: [Uint8Array, Uint8Array][]): { offset: number; size: number } => {
-    const body: number[] = [];
-    for (const [k, v] of kv) {
-      varint(body, 0);
-      varint(body, k.length);
-      varint(body, v.length);
-      body.push(...k, ...v);
-    }
-    u32(body, 0);
-    u32(body, 1);
-    const offset = chunks.length;
-    chunks.push(...body, 0);
-    u32(chunks, maskCrc(crc32c(Uint8Array.from([...body, 0]))));
-    return { offset, size: body.length };
-  };
-  const enc = new TextEncoder();
-  const data = block(entries.map(([k, v]) => [enc.encode(k), v]));
-  const meta = block([]);
-  const hd: number[] = [];
-  varint(hd, data.offset);
-  varint(hd, data.size);
-  const idx = block([[enc.encode(entries[entries.length - 1][0]), Uint8Array.from(hd)]]);
-  const footer: number[] = [];
-  for (const h of [meta, idx]) {
-    varint(footer, h.offset);
-    varint(footer, h.size);
-  }
-  while (footer.length < 40) footer.push(0);
-  footer.push(0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb);
-  return Uint8Array.from([...chunks, ...footer]);
-}
 
 /** The known synthetic value of element j of a TF variable (float32-representable by construction). */
 function known(entry: BundleEntry, j: number): number {

@@ -62,16 +62,16 @@ function headerProto(): number[] {
 }
 
 /** A LevelDB table: one data block (no key sharing, one restart point), an empty metaindex, an index block. */
-function writeTable(entries: [string, number[]][]): Uint8Array {
+export function writeTable(entries: [string, ArrayLike<number>][]): Uint8Array {
   const file: number[] = [];
   const enc = new TextEncoder();
-  const block = (kv: [Uint8Array, number[]][]): [number, number] => {
+  const block = (kv: [Uint8Array, ArrayLike<number>][]): [number, number] => {
     const body: number[] = [];
     for (const [k, v] of kv) {
       varint(body, 0);
       varint(body, k.length);
       varint(body, v.length);
-      body.push(...k, ...v);
+      body.push(...k, ...Array.from(v));
     }
     u32le(body, 0); // restart point
     u32le(body, 1); // number of restart points
