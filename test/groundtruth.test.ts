@@ -8,7 +8,7 @@ import {
 } from '../src/data/groundtruth.js';
 import { labelsDir, readLabels } from '../src/data/labels-file.js';
 import { loadLayout } from '../src/layout/node.js';
-import { buildPack, readPack, verifyPack } from '../scripts/pack-training.js';
+import { buildPack, canonicalKeypoints, faceStats, readPack, samplingWeight, verifyPack } from '../scripts/pack-training.js';
 import { fnv1a } from '../src/util/hash.js';
 import { readFileSync } from 'node:fs';
 
@@ -169,6 +169,23 @@ describe('3D thin-plate spline targets', () => {
 const haveLabels = existsSync(labelsDir('eval')) && readLabels(labelsDir('eval')).records.length > 0;
 
 describe.runIf(haveLabels)('training pack', () => {
+  it('weighs rare faces up: AFLW2000-3D pose from the teachers and the ground truth agree, profiles and upward pitch draw more', async () => {
+    const kc = canonicalKeypoints(await loadLayout());
+    const recs = new Map(readLabels(labelsDir('eval')).records.map((r) => [r.file.replace(/^.*\//, ''), r]));
+    const frontal = recs.get('image00050.jpg'), profile = recs.get('image00475.jpg'), up = recs.get('image01038.jpg'), open = recs.get('image03324.jpg');
+    if (!frontal || !profile || !up || !open) throw new Error('eval labels lack the AFLW2000-3D images');
+    const [f, p, u, o] = [frontal, profile, up, open].map((r) => faceStats(r.tddfa, kc));
+    // AFLW2000-3D's own pose (Pose_Para, degrees): 00050 yaw ~1; 00475 yaw ~66 and looking up; 01038 looking up
+    expect(Math.abs(f!.yaw)).toBeLessThan(10);
+    expect(Math.abs(p!.yaw)).toBeGreaterThan(50);
+    expect(u!.pitch).toBeGreaterThan(15);
+    expect(o!.mouth).toBeGreaterThan(0.12);
+    expect(f!.mouth).toBeLessThan(0.06);
+    expect(samplingWeight(f!)).toBeLessThan(1.5);
+    for (const s of [p!, u!, o!]) expect(samplingWeight(s)).toBeGreaterThanOrEqual(4);
+  });
+
+
   it('round-trips: K from meta.controls + canonical times the stored coefficients reproduces the fit', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'prnet-pack-'));
     try {
@@ -183,6 +200,13 @@ describe.runIf(haveLabels)('training pack', () => {
       expect(pack.weights.length).toBe(65536);
       // JPEG magic at each offset.
       for (let i = 0; i < pack.count; i++) expect(pack.images[pack.offsets[i]!]).toBe(0xff);
+      // every sample has its draw weight, the one its teachers' pose gives
+      const recs = new Map(readLabels(labelsDir('eval')).records.map((r) => [r.file, r]));
+      const kc = canonicalKeypoints(await loadLayout());
+      names.forEach((n, i) => expect(pack.sampleWeights[i]).toBeCloseTo(samplingWeight(faceStats(recs.get(n)!.tddfa, kc)), 5));
+      // under the budget the rare faces come right after the held-out photos
+      const firstCommon = names.findIndex((_, i) => !(pack.flags[i]! & 2) && pack.sampleWeights[i]! === 1);
+      if (firstCommon >= 0) for (let i = firstCommon; i < names.length; i++) if (!(pack.flags[i]! & 2)) expect(pack.sampleWeights[i]).toBe(1);
       const v = await verifyPack(join(dir, 'pack'), 0);
       // Exact against the float16-rounded coefficients; float16 itself costs a fraction of a pixel.
       expect(v.vsFp16).toBeLessThan(0.05);
