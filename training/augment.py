@@ -22,9 +22,12 @@ feathered edge (1-6 crop pixels) at the photo's border; otherwise (p = 0.2) the 
 by reflection or by its border pixels. (`black_prob`, default 0, adds black fill: the runtime's
 crop fills black outside the image, but on photos that always need fill black is a shortcut.)
 
-Large-pose synthesis (optional, `rot_prob`): the target's vertices are rotated in depth (yaw
-15-60 deg either way) about the face's vertical axis (eyes -> mouth landmarks) through its
-centroid; each vertex keeps the colour the crop shows at its original (x, y); the rotated
+Large-pose synthesis (optional, `rot_prob`): the target's vertices are rotated in depth through
+their centroid, by a pitch (uniform in +-`pitch_max_deg`, 40) about the face's horizontal axis
+(left eye -> right eye landmarks) and then a yaw (`yaw_min_deg`-`yaw_max_deg`, 0-75, either way)
+about its vertical axis (eyes -> mouth, made orthogonal to the first); the training photos seldom
+look up or turn far, AFLW2000-3D and the product's users often do. Each vertex keeps the colour
+the crop shows at its original (x, y); the rotated
 vertices are splatted with a z-buffer (scatter_reduce amax on depth), holes closed (3x3, two
 rounds) and the rendered face pasted over the crop; the target is the rotated vertices.
 """
@@ -60,8 +63,9 @@ class AugConfig:
     feather_min: float = 1.0       # crop pixels
     feather_max: float = 6.0
     rot_prob: float = 0.0          # large-pose synthesis
-    yaw_min_deg: float = 15.0
-    yaw_max_deg: float = 60.0
+    yaw_min_deg: float = 0.0
+    yaw_max_deg: float = 75.0
+    pitch_max_deg: float = 40.0
 
 
 FILL_COMPOSITE, FILL_REFLECT, FILL_BORDER, FILL_BLACK = 0, 1, 2, 3
@@ -70,6 +74,17 @@ FILLS = {'composite': FILL_COMPOSITE, 'reflect': FILL_REFLECT, 'border': FILL_BO
 
 def _u(gen, n, lo, hi, device):
     return torch.rand(n, generator=gen, device=device) * (hi - lo) + lo
+
+
+def _axis_angle(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices [n, 3, 3] by `angle` [n] (radians) about unit `axis` [n, 3] (Rodrigues)."""
+    n = axis.shape[0]
+    x, y, z = axis[:, 0], axis[:, 1], axis[:, 2]
+    zero = torch.zeros_like(x)
+    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=1).view(n, 3, 3)
+    c, s = torch.cos(angle).view(n, 1, 1), torch.sin(angle).view(n, 1, 1)
+    eye = torch.eye(3, device=axis.device, dtype=axis.dtype).expand(n, 3, 3)
+    return eye + s * k + (1 - c) * (k @ k)
 
 
 def _reflect(p: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
@@ -104,6 +119,8 @@ class Augmenter:
         self.qy = ys - (R - 1) / 2
         kv = dpack.kpt_vertex
         self.eyes = kv[36:48]
+        self.left_eye = kv[36:42]   # the subject's right eye, on the image's left (iBUG 68 order)
+        self.right_eye = kv[42:48]
         self.mouth = kv[48:68]
 
     # -----------------------------------------------------------------------------------------
@@ -280,18 +297,21 @@ class Augmenter:
         Vs = V[ii]
         N = Vs.shape[1]
         p = self.p
-        # the face's vertical axis (eyes -> mouth) through its centroid; yaw 15-60 deg either way
-        axis = Vs[:, self.mouth].mean(1) - Vs[:, self.eyes].mean(1)
-        axis = axis / axis.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        # the face's axes through its centroid: horizontal (left eye -> right eye) and vertical
+        # (eyes -> mouth, orthogonal to the horizontal); pitch about the first, then yaw about the second
+        horiz = Vs[:, self.right_eye].mean(1) - Vs[:, self.left_eye].mean(1)
+        horiz = horiz / horiz.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        vert = Vs[:, self.mouth].mean(1) - Vs[:, self.eyes].mean(1)
+        vert = vert - horiz * (vert * horiz).sum(-1, keepdim=True)
+        vert = vert / vert.norm(dim=-1, keepdim=True).clamp(min=1e-6)
         yaw = _u(g, n, cfg.yaw_min_deg, cfg.yaw_max_deg, dev) * (math.pi / 180)
         yaw = torch.where(torch.rand(n, generator=g, device=dev) < 0.5, -yaw, yaw)
+        pitch = _u(g, n, -cfg.pitch_max_deg, cfg.pitch_max_deg, dev) * (math.pi / 180)
+        rot = _axis_angle(vert, yaw) @ _axis_angle(horiz, pitch)  # [n, 3, 3]
         centre = Vs.mean(1, keepdim=True)
-        a = axis.unsqueeze(1)
-        ca, sa = torch.cos(yaw).view(n, 1, 1), torch.sin(yaw).view(n, 1, 1)
 
-        def rotate(X: torch.Tensor) -> torch.Tensor:  # Rodrigues about `axis` through `centre`
-            P = X - centre
-            return centre + P * ca + torch.cross(a.expand_as(P), P, dim=-1) * sa + a * (P * a).sum(-1, keepdim=True) * (1 - ca)
+        def rotate(X: torch.Tensor) -> torch.Tensor:  # about `centre`: centre + rot (X - centre)
+            return centre + (X - centre) @ rot.transpose(1, 2)
 
         # densify: upsample the position map 2x in UV space, keep points inside the face
         m = torch.zeros(n, 3, R * R, device=dev)

@@ -10,6 +10,7 @@ Pack folder:
 | crops.f32 | N x 3 float32: PRNet crop (centre x, centre y, side) in photo pixels |
 | flags.u8 | N bytes: bit 0 synthetic pose, bit 1 held out |
 | weights.u8 | 256 x 256 loss weights (16/4/3 covered, 1 extrapolated, 0 outside) |
+| sample-weights.f32 | optional: N float32, how often the trainer draws each sample (default all 1) |
 
 A target map is M = K . W with K[i, j] = -|v_i - c_j| (j < P), K[i, P..P+3] = [v_i, 1] for the
 layout's canonical face pixels v_i and the pack's control points c_j: photo pixels (centre of
@@ -48,6 +49,7 @@ class Pack:
     crops: np.ndarray      # float32 [N, 3]
     flags: np.ndarray      # uint8 [N]
     weights: np.ndarray    # uint8 [256, 256]
+    sample_weights: Optional[np.ndarray] = None  # float32 [N] (sample-weights.f32), None: uniform
 
     @property
     def count(self) -> int:
@@ -112,7 +114,15 @@ def read_pack(path: str) -> Pack:
         raise PackError(f'pack {path}: crops.f32 has non-finite values or sides <= 1 px')
     if weights.max() == 0:
         raise PackError(f'pack {path}: weights.u8 is all zero')
-    return Pack(path, meta, controls, blobs, coeffs, crops, flags, weights)
+    sample_weights = None
+    if os.path.isfile(os.path.join(path, 'sample-weights.f32')):
+        sw = _read(path, 'sample-weights.f32')
+        if len(sw) != n * 4:
+            raise PackError(f'pack {path}: sample-weights.f32 has {len(sw)} bytes, expected {n * 4}')
+        sample_weights = np.frombuffer(sw, '<f4').copy()
+        if not np.isfinite(sample_weights).all() or (sample_weights < 0).any() or sample_weights.sum() <= 0:
+            raise PackError(f'pack {path}: sample-weights.f32 must be finite, non-negative and not all zero')
+    return Pack(path, meta, controls, blobs, coeffs, crops, flags, weights, sample_weights)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,6 +245,9 @@ class DevicePack:
         self.coeffs = torch.from_numpy(pack.coeffs).to(self.device)        # [N, P + 4, 3]
         self.crops = torch.from_numpy(pack.crops).to(self.device)          # [N, 3]
         self.flags = torch.from_numpy(pack.flags.astype(np.int64)).to(self.device)
+        sw = pack.sample_weights if pack.sample_weights is not None else np.ones(pack.count, np.float32)
+        self.sample_weights = torch.from_numpy(sw.astype(np.float32)).to(self.device)  # [N]
+        self.weighted = pack.sample_weights is not None and bool((sw != sw[0]).any())
         self.face_index = torch.from_numpy(layout.face_index).to(self.device)
         self.flip = torch.from_numpy(layout.flip).to(self.device)
         self.kpt_vertex = torch.from_numpy(layout.kpt_vertex).to(self.device)
@@ -280,7 +293,8 @@ class DevicePack:
 # Synthetic pack (tests and CPU trials)
 
 def write_pack(path: str, controls: np.ndarray, jpegs: List[bytes], coeffs: np.ndarray, crops: np.ndarray,
-               flags: np.ndarray, weights: np.ndarray, source: str = 'synthetic') -> None:
+               flags: np.ndarray, weights: np.ndarray, source: str = 'synthetic',
+               sample_weights: Optional[np.ndarray] = None) -> None:
     os.makedirs(path, exist_ok=True)
     n = len(jpegs)
     offs = np.zeros(n + 1, '<u4')
@@ -295,6 +309,8 @@ def write_pack(path: str, controls: np.ndarray, jpegs: List[bytes], coeffs: np.n
         'meta.json': json.dumps({'version': 1, 'count': n, 'controls': np.asarray(controls).tolist(),
                                  'coverage': 'synthetic', 'source': source}).encode(),
     }
+    if sample_weights is not None:
+        files['sample-weights.f32'] = np.asarray(sample_weights, '<f4').tobytes()
     for name, b in files.items():
         with open(os.path.join(path, name), 'wb') as f:
             f.write(b)
@@ -313,7 +329,7 @@ def synthetic_pack(path: str, layout, count: int = 24, controls: int = 40, seed:
     ctrl = canon[rng.choice(layout.n, controls, replace=False)]
     K = np.concatenate([-np.linalg.norm(canon[:, None] - ctrl[None], axis=2), canon, np.ones((layout.n, 1))], 1)
     kv = layout.kpt_vertex
-    jpegs, coeffs, crops = [], [], []
+    jpegs, coeffs, crops, draw = [], [], [], []
     for i in range(count):
         w, h = int(rng.integers(120, 300)), int(rng.integers(120, 300))  # some > 256: tests the downscale
         a, b, g = rng.uniform(-0.3, 0.3), rng.uniform(-0.5, 0.5), rng.uniform(-0.2, 0.2)
@@ -321,6 +337,7 @@ def synthetic_pack(path: str, layout, count: int = 24, controls: int = 40, seed:
         Ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
         Rz = np.array([[np.cos(g), -np.sin(g), 0], [np.sin(g), np.cos(g), 0], [0, 0, 1]])
         R = Rz @ Ry @ Rx
+        draw.append(1 + 3 * abs(b))                 # turned faces drawn more often, as in the real pack
         s = rng.uniform(0.35, 0.6) * min(w, h) / 169.0
         A = s * R                                   # v_photo = A v + t
         centred = canon - canon.mean(0)
@@ -358,7 +375,7 @@ def synthetic_pack(path: str, layout, count: int = 24, controls: int = 40, seed:
     weights[face & (weights == 0)] = 1
     weights[~face] = 0
     write_pack(path, ctrl.astype(np.float32), jpegs, np.array(coeffs, np.float32), np.array(crops, np.float32),
-               flags, weights)
+               flags, weights, sample_weights=np.array(draw, np.float32))
 
 
 if __name__ == '__main__':

@@ -11,7 +11,10 @@
 # (checkpoint, export, evaluation), to validate everything before the long run.
 #
 #   run: bash training/run_gpu.sh      (carry: .train/pack)
-# Environment: OUT (required), PACK (.train/pack), FULL_MIN (6.5), LIGHT_MIN (1.5), SMOKE (0),
+# Environment: OUT (required), PACK (.train/pack), FULL_MIN (6.5), LIGHT_MIN (1.5; 0 skips the light
+#   model), SMOKE (0), INIT (weights the full model starts from, e.g. an 8-bit copy of the shipped
+#   model: see training/README.md; default none), LIGHT_INIT (the same for the light model);
+#   FULL_MIN=0 skips the full model, LR (2e-4), YAW_MAX (75), PITCH_MAX (40),
 #   ROT_PROB (0.25: large-pose synthesis), BLACK_PROB (0.08: black fill outside the photo, as the
 #   runtime crop does at image borders), BATCH (64), TOTAL_S (575), PY (python3),
 #   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
@@ -26,6 +29,11 @@ SMOKE=${SMOKE:-0}
 ROT_PROB=${ROT_PROB:-0.25}
 BLACK_PROB=${BLACK_PROB:-0.08}
 BATCH=${BATCH:-64}
+INIT=${INIT:-}
+LIGHT_INIT=${LIGHT_INIT:-}
+LR=${LR:-2e-4}
+YAW_MAX=${YAW_MAX:-75}
+PITCH_MAX=${PITCH_MAX:-40}
 TOTAL_S=${TOTAL_S:-575}
 DEVICE=${DEVICE:-cuda}
 EVAL_MAX=${EVAL_MAX:-2000}
@@ -37,7 +45,7 @@ else
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
-echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN ROT_PROB=$ROT_PROB BLACK_PROB=$BLACK_PROB BATCH=$BATCH"
+echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN ROT_PROB=$ROT_PROB BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
 
 # -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
 if [ "$DEVICE" != "cuda" ]; then
@@ -52,6 +60,9 @@ for f in meta.json images.bin images.idx coeffs.f16 crops.f32 flags.u8 weights.u
   if [ ! -s "$PACK/$f" ]; then echo "error: pack file $PACK/$f missing or empty (carry the pack: carry [\".train/pack\"])"; exit 2; fi
 done
 if [ ! -s assets/layout.safetensors ]; then echo "error: assets/layout.safetensors missing"; exit 2; fi
+for f in "$INIT" "$LIGHT_INIT"; do
+  if [ -n "$f" ] && [ ! -s "$f" ]; then echo "error: init weights $f missing or empty (carry its folder)"; exit 2; fi
+done
 du -sh "$PACK" | sed 's/^/pack size: /'
 
 minutes_left() {  # minutes of training that fit before $1 seconds after START, minus $2 seconds of overhead
@@ -64,17 +75,25 @@ pack_logs() {
 }
 
 common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
+        --lr "$LR" --yaw-max "$YAW_MAX" --pitch-max "$PITCH_MAX"
         --log-every "$LOG_EVERY"
         --license "trained on photos for non-commercial research (UTKFace, a face-mask set) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
 RC=0
 
 # -- full model ---------------------------------------------------------------------------------
-LIGHT_RESERVE=$($PY -c "print(int(float('$LIGHT_MIN') * 60 + 45))")
+LIGHT_RESERVE=$($PY -c "print(int(float('$LIGHT_MIN') * 60 + 45) if float('$LIGHT_MIN') > 0 else 0)")
+full_init=()
+[ -n "$INIT" ] && full_init=(--init "$INIT")
+light_init=()
+[ -n "$LIGHT_INIT" ] && light_init=(--init "$LIGHT_INIT")
 FULL_DEADLINE=$((START + TOTAL_S - LIGHT_RESERVE))
+if [ "$($PY -c "print(int(float('$FULL_MIN') > 0))")" = "0" ]; then
+  echo "== full model: skipped (FULL_MIN=0)"
+else
 echo "== full model (width 16, input 256): $FULL_MIN min; must end by +$((FULL_DEADLINE - START)) s"
 timeout -k 5 $((FULL_DEADLINE - $(date +%s) + 15)) \
-  $PY -u training/train.py "${common[@]}" --width 16 --input-size 256 --minutes "$FULL_MIN" \
+  $PY -u training/train.py "${common[@]}" ${full_init[@]+"${full_init[@]}"} --width 16 --input-size 256 --minutes "$FULL_MIN" \
     --deadline "$FULL_DEADLINE" --out "$WORK/full" --export "$OUT/full" \
     --name "prnet-ts resfcn256" --description "PRNet resfcn256 (width 16, input 256) trained by prnet-ts"
 rc=$?
@@ -82,19 +101,24 @@ echo "== full model: exit $rc at +$(( $(date +%s) - START )) s"
 pack_logs
 if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then echo "error: setup failed (data or GPU); not training the light model"; exit $rc; fi
 [ $rc -ne 0 ] && RC=$rc
+fi
 
 # -- light model --------------------------------------------------------------------------------
+if [ "$LIGHT_RESERVE" = "0" ]; then
+  echo "== light model: skipped (LIGHT_MIN=0)"
+else
 LIGHT_DEADLINE=$((START + TOTAL_S))
 LM=$(minutes_left "$TOTAL_S" 45 "$LIGHT_MIN")
 echo "== light model (width 8, input 128): $LM min; must end by +$TOTAL_S s"
 timeout -k 5 $((LIGHT_DEADLINE - $(date +%s) + 10)) \
-  $PY -u training/train.py "${common[@]}" --width 8 --input-size 128 --minutes "$LM" \
+  $PY -u training/train.py "${common[@]}" ${light_init[@]+"${light_init[@]}"} --width 8 --input-size 128 --minutes "$LM" \
     --deadline "$LIGHT_DEADLINE" --out "$WORK/light" --export "$OUT/light" \
     --name "prnet-ts resfcn256-light" --description "PRNet resfcn256 at half width (8) and input 128, trained by prnet-ts"
 rc=$?
 echo "== light model: exit $rc at +$(( $(date +%s) - START )) s"
 pack_logs
 [ $rc -ne 0 ] && RC=$rc
+fi
 
 echo "== results"
 for m in full light; do

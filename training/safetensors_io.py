@@ -2,9 +2,10 @@
 
 Format: 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
 optional "__metadata__" of string values, then the raw little-endian tensor bytes. Supported
-dtypes: F32, F16, I32, U8 (and I64, F64 for reading). Also: exporting a ResFCN as our model file
-(docs/model-format.md), splitting a file into parts for the GPU machine's 16 MiB return limit,
-and joining them back with a sha256 check.
+dtypes: F32, F16, I32, U8, I8 (and I64, F64 for reading). Also: exporting a ResFCN as our model
+file (docs/model-format.md), splitting a file into parts for the GPU machine's 16 MiB return limit,
+joining them back with a sha256 check, and an 8-bit copy of a model to start training from
+(`--quantize-init`: half the F16 file, so it fits the GPU call beside the training pack).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ DTYPES: Dict[str, np.dtype] = {
     'F16': np.dtype('<f2'),
     'I32': np.dtype('<i4'),
     'U8': np.dtype('u1'),
+    'I8': np.dtype('i1'),
     'I64': np.dtype('<i8'),
     'F64': np.dtype('<f8'),
 }
@@ -170,6 +172,55 @@ def load_model_tensors_from_bytes(data: bytes):
     return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in arrays.items()}, meta
 
 
+def quantize_init(model_path: str, out_path: str) -> Tuple[int, float]:
+    """Writes an 8-bit copy of a model file to start training from: every tensor of 2+ dimensions
+    as I8 with a float32 scale per output channel (`NAME.qscale`, symmetric, max |w| -> 127), the
+    rest (batch norm, biases) float32; the model's metadata plus init_dtype = I8. Returns the
+    bytes written and the largest relative error of a quantised tensor (max |w - w'| / max |w|)."""
+    arrays, meta = read(model_path)
+    if meta.get('format') != FORMAT:
+        raise SafetensorsError(f'{model_path}: metadata format is {meta.get("format")!r}, expected {FORMAT!r}')
+    out, worst = [], 0.0
+    for k, v in arrays.items():
+        a = np.asarray(v, np.float32)
+        if a.ndim < 2:
+            out.append((k, a))
+            continue
+        flat = a.reshape(a.shape[0], -1)
+        scale = np.abs(flat).max(1) / 127.0
+        scale[scale == 0] = 1.0
+        q = np.clip(np.rint(flat / scale[:, None]), -127, 127).astype(np.int8)
+        worst = max(worst, float(np.abs(q * scale[:, None] - flat).max() / max(np.abs(flat).max(), 1e-12)))
+        out.append((k, q.reshape(a.shape)))
+        out.append((k + '.qscale', scale.astype(np.float32)))
+    data = write(out_path, out, {**meta, 'init_dtype': 'I8'})
+    return len(data), worst
+
+
+def load_init(path: str):
+    """Weights to start training from: a model file (any float dtype) or quantize_init's I8 copy.
+    Returns (float32 torch tensors by name, metadata; init_dtype set)."""
+    import torch
+
+    arrays, meta = read(path)
+    if meta.get('format') != FORMAT:
+        raise SafetensorsError(f'{path}: metadata format is {meta.get("format")!r}, expected {FORMAT!r}')
+    out = {}
+    for k, v in arrays.items():
+        if k.endswith('.qscale'):
+            continue
+        a = np.asarray(v)
+        if a.dtype == np.int8:
+            scale = arrays.get(k + '.qscale')
+            if scale is None:
+                raise SafetensorsError(f'{path}: I8 tensor {k} has no {k}.qscale')
+            a = (a.reshape(a.shape[0], -1).astype(np.float32) * np.asarray(scale, np.float32)[:, None]).reshape(a.shape)
+        out[k] = torch.from_numpy(np.array(a, dtype=np.float32))
+    meta = dict(meta)
+    meta.setdefault('init_dtype', str(next(iter(arrays.values())).dtype) if arrays else '?')
+    return out, meta
+
+
 def write_parts(data: bytes, out_dir: str, name: str = 'model.safetensors', part_bytes: int = PART_BYTES) -> List[str]:
     """Writes `data` as name.part0, name.part1, ... (each <= part_bytes) and name.sha256 (the
     sha256 of the whole file, `sha256sum` format). Returns the written paths. Stale parts of an
@@ -233,11 +284,17 @@ if __name__ == '__main__':
     ap.add_argument('--join', metavar='DIR', help='folder with model.safetensors.part0.. and model.safetensors.sha256')
     ap.add_argument('--out', help='joined file to write')
     ap.add_argument('--list', metavar='FILE')
+    ap.add_argument('--quantize-init', metavar='MODEL', help='write an 8-bit copy of MODEL to --out (a start for train.py --init)')
     a = ap.parse_args()
     if a.join:
         if not a.out:
             sys.exit('--join needs --out')
         print(join_parts(a.join, a.out), a.out)
+    elif a.quantize_init:
+        if not a.out:
+            sys.exit('--quantize-init needs --out')
+        n, err = quantize_init(a.quantize_init, a.out)
+        print(f'{a.out}: {n / 2**20:.1f} MiB, largest relative error of a quantised tensor {err:.4f}')
     elif a.list:
         t, m = read(a.list)
         print(json.dumps(m, indent=1))

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -122,7 +123,7 @@ def check_light(dp: DevicePack) -> None:
 def check_large_pose(dp: DevicePack) -> None:
     coordinate_photos(dp)
     cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=1.0, flip_prob=0, rotate_deg=0,
-                    scale_min=1, scale_max=1, shift=0, rot_prob=1.0)
+                    scale_min=1, scale_max=1, shift=0, rot_prob=1.0, yaw_min_deg=15)
     aug = Augmenter(dp, 256, cfg, seed=2)
     idx = torch.arange(dp.count)
     x, t, _ = aug.batch(idx, train=True)
@@ -144,6 +145,20 @@ def check_large_pose(dp: DevicePack) -> None:
     print(f'large pose: faces moved {moved.mean():.1f} px on average; rendered colour = original photo position '
           f'at {ok.mean() * 100:.0f}% of the vertices (the rest are hidden)')
     assert float(ok.min()) > 0.3, ok
+    # pitch alone (no yaw): a rotation about the eye line, which therefore stays where it was
+    aug = Augmenter(dp, 256, AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=1.0, flip_prob=0,
+                                       rotate_deg=0, scale_min=1, scale_max=1, shift=0, rot_prob=1.0,
+                                       yaw_min_deg=0, yaw_max_deg=0, pitch_max_deg=40), seed=3)
+    _, t, _ = aug.batch(idx, train=True)
+    T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)
+    Q0 = torch.cat([q, zs.unsqueeze(-1)], -1)
+    Q0 = torch.cat([Q0[..., :2], Q0[..., 2:] - Q0[..., 2:].amin(1, keepdim=True)], -1)
+    line = lambda X: X[:, aug.right_eye].mean(1) - X[:, aug.left_eye].mean(1)  # noqa: E731
+    eyes_mouth = lambda X: X[:, aug.mouth].mean(1) - X[:, aug.eyes].mean(1)  # noqa: E731
+    assert torch.allclose(line(T), line(Q0), atol=1e-2), (line(T), line(Q0))
+    turned = torch.rad2deg(torch.acos((F.normalize(eyes_mouth(T), dim=-1) * F.normalize(eyes_mouth(Q0), dim=-1)).sum(-1).clamp(-1, 1)))
+    assert float(turned.max()) <= 40.5 and float(turned.max()) > 5, turned
+    print(f'large pose, pitch only: the eye line stays; eyes->mouth turned by up to {turned.max():.0f} deg (max 40)')
 
 
 def check_safetensors() -> None:
@@ -163,6 +178,18 @@ def check_safetensors() -> None:
     load_state(m2, tensors)
     for k, v in export_state(m).items():
         assert torch.allclose(v, export_state(m2)[k], rtol=1e-3, atol=1e-4), k
+    with tempfile.TemporaryDirectory() as d:  # the 8-bit start for --init: within 1/254 of each tensor's range
+        src, q8 = os.path.join(d, 'm.safetensors'), os.path.join(d, 'm.i8.safetensors')
+        st.write_bytes(src, data)
+        n, worst = st.quantize_init(src, q8)
+        assert n < len(data) * 0.6 and worst <= 0.5 / 127 + 1e-6, (n, len(data), worst)
+        qt, qmeta = st.load_init(q8)
+        assert qmeta['init_dtype'] == 'I8' and qmeta['width'] == '8' and set(qt) == set(tensors)
+        for k, v in tensors.items():
+            tol = float(v.abs().max()) * (0.5 / 127) + 1e-6 if v.dim() >= 2 else 0
+            assert float((qt[k] - v).abs().max()) <= tol, k
+        ft, fmeta = st.load_init(src)  # a plain model file loads too
+        assert all(torch.equal(ft[k], tensors[k]) for k in tensors)
     raw = {'a': np.arange(6, dtype=np.int32).reshape(2, 3), 'b': np.array([1, 2], np.uint8),
            'c': np.ones((1, 2), np.float32), 'd': np.zeros(3, np.float16)}
     back, meta2 = st.decode(st.encode(raw, {'x': 'y'}))
@@ -228,6 +255,16 @@ def check_training(tmp: str) -> None:
     assert r.returncode == 0 and 'resumed' in r.stdout and re.search(r'^step +5 ', r.stdout, re.M)
     rows = open(os.path.join(out8, 'train-log.csv')).read().strip().split('\n')
     assert len(rows) == 6, rows
+    assert 'sampling: by the pack' in r.stdout  # the synthetic pack has sample weights
+    # --init: a fresh run starts from exported weights (their 8-bit copy); a width mismatch is refused
+    st.join_parts(out8, os.path.join(tmp, 'w8.safetensors'))
+    st.quantize_init(os.path.join(tmp, 'w8.safetensors'), os.path.join(tmp, 'w8.i8.safetensors'))
+    r = run(base + ['--out', os.path.join(tmp, 'w8i'), '--width', '8', '--input-size', '128', '--max-steps', '1',
+                    '--init', os.path.join(tmp, 'w8.i8.safetensors'), '--no-sample-weights'])
+    assert r.returncode == 0 and 'init: weights from' in r.stdout and 'sampling:' not in r.stdout
+    r = run(base + ['--out', os.path.join(tmp, 'w8j'), '--width', '16', '--input-size', '256', '--max-steps', '1',
+                    '--init', os.path.join(tmp, 'w8.i8.safetensors')])
+    assert r.returncode == 2 and 'weights are width 8' in r.stderr
     out16 = os.path.join(tmp, 'w16')
     r = run(base + ['--out', out16, '--width', '16', '--input-size', '256', '--max-steps', '2'])
     assert r.returncode == 0

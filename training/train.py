@@ -11,6 +11,11 @@ on the pack's held-out photos and exports it in our weight format.
 - optimiser: Adam, lr 2e-4 with a linear warm-up over the first 200 steps, then a cosine to 1e-5
   over the time budget (the schedule follows wall time, not steps: the run has --minutes).
 - CUDA: bf16 autocast (the last BN and the sigmoid in fp32), channels_last, cudnn benchmark.
+- batches: drawn in proportion to the pack's sample-weights.f32 when it has one (rare poses and
+  open mouths more often; --no-sample-weights draws every photo equally, in shuffled epochs).
+- --init: start from trained weights (our .safetensors, or an int8 .pt from
+  `safetensors_io.py --quantize-init`) with a fresh optimiser: a second training session
+  continues where the shipped model stopped, e.g. with new data or augmentation.
 - checkpoints (model + optimiser + step + elapsed time) to --out/checkpoint.pt every
   --ckpt-minutes and at the end; --resume continues one (the cosine then spans the time already
   trained plus this run's --minutes). The weights are also exported at every checkpoint, so a
@@ -65,6 +70,10 @@ def parse_args(argv=None):
     ap.add_argument('--lr-min', type=float, default=1e-5)
     ap.add_argument('--warmup', type=int, default=200, help='linear warm-up steps')
     ap.add_argument('--rot-prob', type=float, default=0.0, help='probability of large-pose synthesis per sample')
+    ap.add_argument('--yaw-max', type=float, default=75.0, help='large-pose synthesis: largest yaw, degrees')
+    ap.add_argument('--pitch-max', type=float, default=40.0, help='large-pose synthesis: largest |pitch|, degrees')
+    ap.add_argument('--no-sample-weights', action='store_true', help="ignore the pack's sample-weights.f32")
+    ap.add_argument('--init', default='', help='start from these weights (.safetensors or int8 .pt); not with --resume')
     ap.add_argument('--black-prob', type=float, default=0.0, help='probability of black fill outside the photo (default 0)')
     ap.add_argument('--device', default='cuda' if _cuda_available() else 'cpu')
     ap.add_argument('--no-amp', action='store_true', help='float32 on CUDA (default: bf16 autocast)')
@@ -219,7 +228,14 @@ def main(argv=None) -> int:
     held_idx = dpack.heldout_indices()[:args.eval_max]
     if train_idx.numel() == 0:
         fail(f'pack {args.pack}: every photo is held out; nothing to train on')
-    aug = Augmenter(dpack, args.input_size, AugConfig(rot_prob=args.rot_prob, black_prob=args.black_prob), seed=args.seed)
+    aug = Augmenter(dpack, args.input_size, AugConfig(rot_prob=args.rot_prob, black_prob=args.black_prob,
+                                                      yaw_max_deg=args.yaw_max, pitch_max_deg=args.pitch_max), seed=args.seed)
+    weighted = dpack.weighted and not args.no_sample_weights
+    draw_w = dpack.sample_weights[train_idx] if weighted else None
+    if weighted:
+        rare = draw_w > 1
+        log(f'sampling: by the pack\'s sample weights: {int(rare.sum())} of {train_idx.numel()} photos weigh more than 1, '
+            f'{float(draw_w[rare].sum() / draw_w.sum()) * 100:.0f}% of the draws')
 
     model = ResFCN(args.width, args.input_size).to(dev)
     if dev.type == 'cuda':
@@ -235,6 +251,21 @@ def main(argv=None) -> int:
     step, samples, trained_before = 0, 0, 0.0
     ckpt_path = os.path.join(args.out, 'checkpoint.pt')
     resume = ckpt_path if args.resume == 'auto' and os.path.exists(ckpt_path) else (args.resume if args.resume != 'auto' else '')
+    if resume and args.init:
+        fail('--init and --resume exclude each other (a checkpoint already holds weights)')
+    if args.init:
+        import safetensors_io as st
+        from resfcn import load_state
+
+        try:
+            tensors, meta = st.load_init(args.init)
+        except (OSError, ValueError, KeyError) as e:
+            fail(f'--init {args.init}: {e}')
+        if int(meta['width']) != args.width or int(meta['input_size']) != args.input_size:
+            fail(f'--init {args.init}: weights are width {meta["width"]} / input {meta["input_size"]}, '
+                 f'this run width {args.width} / input {args.input_size}')
+        load_state(model, {k: v.to(dev) for k, v in tensors.items()})
+        log(f'init: weights from {args.init} ({meta.get("name", "?")}, {meta.get("init_dtype", "?")})')
     if resume:
         if not os.path.exists(resume):
             fail(f'--resume {resume}: no such checkpoint')
@@ -303,7 +334,9 @@ def main(argv=None) -> int:
         now = time.time()
         if now >= stop_at or (args.max_steps and steps_this_run >= args.max_steps):
             break
-        if train_idx.numel() >= args.batch:
+        if draw_w is not None:
+            idx = train_idx[torch.multinomial(draw_w, args.batch, replacement=True, generator=aug.gen)]
+        elif train_idx.numel() >= args.batch:
             if pos + args.batch > order.numel():
                 order = train_idx[torch.randperm(train_idx.numel(), generator=aug.gen, device=dev)]
                 pos = 0
@@ -402,7 +435,8 @@ def main(argv=None) -> int:
         'img_per_s': round(img_s, 1), 'final_loss': last, 'final_rmse_px': math.sqrt(last) * scale if math.isfinite(last) else None,
         'export': {'sha256': sha, 'bytes': len(data), 'parts': [os.path.basename(p) for p in paths],
                    'dtype': args.export_dtype, 'max_abs_diff_vs_f32_px': export_diff},
-        'heldout': evals, 'args': vars(args), 'wall_s': round(time.time() - t_start, 1),
+        'heldout': evals, 'sampling': 'sample weights' if weighted else 'uniform', 'init': args.init or None,
+        'args': vars(args), 'wall_s': round(time.time() - t_start, 1),
     }
     with open(os.path.join(args.out, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
