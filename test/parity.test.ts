@@ -17,29 +17,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRng, parseModelFile, randomWeights, serializeModel, type ResfcnConfig } from '../src/model/index.js';
 import { createSession } from '../src/runtime/index.js';
 import { asFloat32, f32Tensor, readSafetensors, writeSafetensors } from '../src/util/safetensors.js';
+import { PYTHON, pythonSkipSuffix, requireTorch as requireTorchFor, skipPython } from './helpers/python.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** Debian's Python with python3-torch; PRNET_PARITY_PYTHON overrides it (e.g. to check the skip path). */
-const PYTHON = process.env.PRNET_PARITY_PYTHON ?? '/usr/bin/python3';
 const PARITY = join(ROOT, 'training', 'parity.py');
 const TOLERANCE = 1e-3;
-
-function torchProblem(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} cannot run (${r.error.message})`;
-  if (r.status !== 0) return `${PYTHON} cannot import torch/numpy (${(r.stderr || '').trim().split('\n').pop()})`;
-  return undefined;
-}
-
-const problem = torchProblem();
-const inCi = Boolean(process.env.CI);
-const skip = problem !== undefined && !inCi;
-const suffix = skip ? ` — SKIPPED: ${problem}; install Debian's python3-torch to run it` : '';
+const skip = skipPython;
+const suffix = pythonSkipSuffix;
 
 function requireTorch(): void {
-  if (problem !== undefined) {
-    throw new Error(`PyTorch parity cannot run under CI: ${problem}. .ci/run must install python3-torch and python3-numpy (apt-get install -y python3-torch python3-numpy).`);
-  }
+  requireTorchFor('PyTorch parity');
 }
 
 function python(args: string[]): string {

@@ -1,0 +1,30 @@
+/**
+ * Debian's /usr/bin/python3 with python3-torch, numpy and Pillow: what the trainer's tests need
+ * (test/parity.test.ts, test/trainer.test.ts). Without it those tests are skipped with the reason
+ * in their names; under CI (process.env.CI) they fail instead, because .ci/run installs it.
+ */
+import { spawnSync } from 'node:child_process';
+
+/** PRNET_PARITY_PYTHON overrides it (e.g. to check the skip path). */
+export const PYTHON = process.env.PRNET_PARITY_PYTHON ?? '/usr/bin/python3';
+
+function torchProblem(): string | undefined {
+  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy, PIL'], { encoding: 'utf8' });
+  if (r.error) return `${PYTHON} cannot run (${r.error.message})`;
+  if (r.status !== 0) return `${PYTHON} cannot import torch/numpy/PIL (${(r.stderr || '').trim().split('\n').pop()})`;
+  return undefined;
+}
+
+export const torchMissing = torchProblem();
+const inCi = Boolean(process.env.CI);
+/** Skip (outside CI only) when the Python stack is missing. */
+export const skipPython = torchMissing !== undefined && !inCi;
+/** Appended to test names when skipped. */
+export const pythonSkipSuffix = skipPython ? ` — SKIPPED: ${torchMissing}; install Debian's python3-torch to run it` : '';
+
+/** Throws under CI when the Python stack is missing. */
+export function requireTorch(what: string): void {
+  if (torchMissing !== undefined) {
+    throw new Error(`${what} cannot run under CI: ${torchMissing}. .ci/run must install python3-torch, python3-numpy and python3-pil (apt-get install -y python3-torch python3-numpy python3-pil).`);
+  }
+}

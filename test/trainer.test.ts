@@ -1,0 +1,38 @@
+/**
+ * The trainer's own checks (training/selftest.py) under Debian's python3-torch on the CPU: the
+ * crop and target geometry, the left-right flip, the light variant's targets, the large-pose
+ * synthesis (yaw and pitch: a rigid rotation whose colours land where the target says), the
+ * weight-file formats (F16 export, parts + sha256, the 8-bit start for --init), and real training
+ * steps of both widths with resume, sample-weighted draws, --init and export → join → load.
+ * Skipped outside CI without torch (the reason is in the names); under CI it must run.
+ */
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { PYTHON, pythonSkipSuffix, requireTorch, skipPython } from './helpers/python.js';
+
+const SELFTEST = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'training', 'selftest.py');
+
+function selftest(args: string[]): string {
+  requireTorch('The trainer self-test');
+  const r = spawnSync(PYTHON, [SELFTEST, ...args], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_NUM_THREADS: '2' } });
+  if (r.error) throw r.error;
+  expect(r.status, `training/selftest.py ${args.join(' ')}:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).toBe(0);
+  return r.stdout;
+}
+
+describe.skipIf(skipPython)(`trainer self-test (training/selftest.py)${pythonSkipSuffix}`, () => {
+  it('geometry, flip, light targets, large-pose synthesis in yaw and pitch, weight files and the 8-bit init copy', () => {
+    const out = selftest([]);
+    expect(out).toMatch(/large pose, pitch only: the eye line stays/);
+    expect(out).toMatch(/all checks passed/);
+  }, 120_000);
+
+  it('trains both widths on the CPU: resume, sample-weighted draws, --init from the 8-bit copy, export → join → load', () => {
+    const out = selftest(['--train']);
+    expect(out).toMatch(/sampling: by the pack's sample weights/);
+    expect(out).toMatch(/init: weights from .*\(.*I8\)/);
+    expect(out).toMatch(/all checks passed/);
+  }, 900_000);
+});
