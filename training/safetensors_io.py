@@ -150,25 +150,38 @@ def model_bytes(model, name: str = 'prnet-ts', description: str = '', source: st
     return encode(tensors, meta)
 
 
-def load_model_tensors(path: str):
-    """Reads a model file: (float32 torch tensors by name, metadata). Checks the format tag."""
-    with open(path, 'rb') as f:
-        data = f.read()
+def check_model_metadata(meta: Mapping[str, str]) -> None:
+    """Raises SafetensorsError unless the metadata is our model format's (format tag, sizes)."""
+    if meta.get('format') != FORMAT:
+        raise SafetensorsError(f'metadata format is {meta.get("format")!r}, expected {FORMAT!r}')
+    for key in ('width', 'input_size', 'output_scale'):
+        if key not in meta:
+            raise SafetensorsError(f'metadata has no {key!r}')
+
+
+def read_model(path: str) -> Tuple['Dict[str, np.ndarray]', Dict[str, str]]:
+    """Reads a model file's arrays and metadata, checking the metadata (errors name the file)."""
+    arrays, meta = read(path)
     try:
-        return load_model_tensors_from_bytes(data)
+        check_model_metadata(meta)
     except SafetensorsError as e:
         raise SafetensorsError(f'{path}: {e}') from e
+    return arrays, meta
+
+
+def load_model_tensors(path: str):
+    """Reads a model file: (float32 torch tensors by name, metadata). Checks the format tag."""
+    import torch
+
+    arrays, meta = read_model(path)
+    return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in arrays.items()}, meta
 
 
 def load_model_tensors_from_bytes(data: bytes):
     import torch
 
     arrays, meta = decode(data)
-    if meta.get('format') != FORMAT:
-        raise SafetensorsError(f'metadata format is {meta.get("format")!r}, expected {FORMAT!r}')
-    for key in ('width', 'input_size', 'output_scale'):
-        if key not in meta:
-            raise SafetensorsError(f'metadata has no {key!r}')
+    check_model_metadata(meta)
     return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in arrays.items()}, meta
 
 
@@ -177,9 +190,7 @@ def quantize_init(model_path: str, out_path: str) -> Tuple[int, float]:
     as I8 with a float32 scale per output channel (`NAME.qscale`, symmetric, max |w| -> 127), the
     rest (batch norm, biases) float32; the model's metadata plus init_dtype = I8. Returns the
     bytes written and the largest relative error of a quantised tensor (max |w - w'| / max |w|)."""
-    arrays, meta = read(model_path)
-    if meta.get('format') != FORMAT:
-        raise SafetensorsError(f'{model_path}: metadata format is {meta.get("format")!r}, expected {FORMAT!r}')
+    arrays, meta = read_model(model_path)
     out, worst = [], 0.0
     for k, v in arrays.items():
         a = np.asarray(v, np.float32)
@@ -202,9 +213,7 @@ def load_init(path: str):
     Returns (float32 torch tensors by name, metadata; init_dtype set)."""
     import torch
 
-    arrays, meta = read(path)
-    if meta.get('format') != FORMAT:
-        raise SafetensorsError(f'{path}: metadata format is {meta.get("format")!r}, expected {FORMAT!r}')
+    arrays, meta = read_model(path)
     out = {}
     for k, v in arrays.items():
         if k.endswith('.qscale'):
