@@ -13,7 +13,7 @@ on the pack's held-out photos and exports it in our weight format.
 - CUDA: bf16 autocast (the last BN and the sigmoid in fp32), channels_last, cudnn benchmark.
 - batches: drawn in proportion to the pack's sample-weights.f32 when it has one (rare poses and
   open mouths more often; --no-sample-weights draws every photo equally, in shuffled epochs).
-- --init: start from trained weights (our .safetensors, or an int8 .pt from
+- --init: start from trained weights (a model file, or its 8-bit copy from
   `safetensors_io.py --quantize-init`) with a fresh optimiser: a second training session
   continues where the shipped model stopped, e.g. with new data or augmentation.
 - checkpoints (model + optimiser + step + elapsed time) to --out/checkpoint.pt every
@@ -73,7 +73,7 @@ def parse_args(argv=None):
     ap.add_argument('--yaw-max', type=float, default=75.0, help='large-pose synthesis: largest yaw, degrees')
     ap.add_argument('--pitch-max', type=float, default=40.0, help='large-pose synthesis: largest |pitch|, degrees')
     ap.add_argument('--no-sample-weights', action='store_true', help="ignore the pack's sample-weights.f32")
-    ap.add_argument('--init', default='', help='start from these weights (.safetensors or int8 .pt); not with --resume')
+    ap.add_argument('--init', default='', help='start from these weights (a model file or its --quantize-init copy); not with --resume')
     ap.add_argument('--black-prob', type=float, default=0.0, help='probability of black fill outside the photo (default 0)')
     ap.add_argument('--device', default='cuda' if _cuda_available() else 'cpu')
     ap.add_argument('--no-amp', action='store_true', help='float32 on CUDA (default: bf16 autocast)')
