@@ -81,43 +81,40 @@ common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
 RC=0
 
+# train_model DIR WIDTH INPUT MINUTES DEADLINE GRACE_S INIT NAME DESCRIPTION: one train.py run under a
+# hard deadline (plus GRACE_S for its own export), its logs packed; sets rc to its exit status.
+train_model() {
+  local dir=$1 width=$2 input=$3 minutes=$4 deadline=$5 grace=$6 init=$7 name=$8 description=$9
+  local init_args=()
+  [ -n "$init" ] && init_args=(--init "$init")
+  echo "== $dir model (width $width, input $input): $minutes min; must end by +$((deadline - START)) s"
+  timeout -k 5 $((deadline - $(date +%s) + grace)) \
+    $PY -u training/train.py "${common[@]}" ${init_args[@]+"${init_args[@]}"} --width "$width" --input-size "$input" \
+      --minutes "$minutes" --deadline "$deadline" --out "$WORK/$dir" --export "$OUT/$dir" \
+      --name "$name" --description "$description"
+  rc=$?
+  echo "== $dir model: exit $rc at +$(( $(date +%s) - START )) s"
+  pack_logs
+}
+
 # -- full model ---------------------------------------------------------------------------------
 LIGHT_RESERVE=$($PY -c "print(int(float('$LIGHT_MIN') * 60 + 45) if float('$LIGHT_MIN') > 0 else 0)")
-full_init=()
-[ -n "$INIT" ] && full_init=(--init "$INIT")
-light_init=()
-[ -n "$LIGHT_INIT" ] && light_init=(--init "$LIGHT_INIT")
-FULL_DEADLINE=$((START + TOTAL_S - LIGHT_RESERVE))
 if [ "$($PY -c "print(int(float('$FULL_MIN') > 0))")" = "0" ]; then
   echo "== full model: skipped (FULL_MIN=0)"
 else
-echo "== full model (width 16, input 256): $FULL_MIN min; must end by +$((FULL_DEADLINE - START)) s"
-timeout -k 5 $((FULL_DEADLINE - $(date +%s) + 15)) \
-  $PY -u training/train.py "${common[@]}" ${full_init[@]+"${full_init[@]}"} --width 16 --input-size 256 --minutes "$FULL_MIN" \
-    --deadline "$FULL_DEADLINE" --out "$WORK/full" --export "$OUT/full" \
-    --name "prnet-ts resfcn256" --description "PRNet resfcn256 (width 16, input 256) trained by prnet-ts"
-rc=$?
-echo "== full model: exit $rc at +$(( $(date +%s) - START )) s"
-pack_logs
-if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then echo "error: setup failed (data or GPU); not training the light model"; exit $rc; fi
-[ $rc -ne 0 ] && RC=$rc
+  train_model full 16 256 "$FULL_MIN" $((START + TOTAL_S - LIGHT_RESERVE)) 15 "$INIT" \
+    "prnet-ts resfcn256" "PRNet resfcn256 (width 16, input 256) trained by prnet-ts"
+  if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then echo "error: setup failed (data or GPU); not training the light model"; exit $rc; fi
+  [ $rc -ne 0 ] && RC=$rc
 fi
 
 # -- light model --------------------------------------------------------------------------------
 if [ "$LIGHT_RESERVE" = "0" ]; then
   echo "== light model: skipped (LIGHT_MIN=0)"
 else
-LIGHT_DEADLINE=$((START + TOTAL_S))
-LM=$(minutes_left "$TOTAL_S" 45 "$LIGHT_MIN")
-echo "== light model (width 8, input 128): $LM min; must end by +$TOTAL_S s"
-timeout -k 5 $((LIGHT_DEADLINE - $(date +%s) + 10)) \
-  $PY -u training/train.py "${common[@]}" ${light_init[@]+"${light_init[@]}"} --width 8 --input-size 128 --minutes "$LM" \
-    --deadline "$LIGHT_DEADLINE" --out "$WORK/light" --export "$OUT/light" \
-    --name "prnet-ts resfcn256-light" --description "PRNet resfcn256 at half width (8) and input 128, trained by prnet-ts"
-rc=$?
-echo "== light model: exit $rc at +$(( $(date +%s) - START )) s"
-pack_logs
-[ $rc -ne 0 ] && RC=$rc
+  train_model light 8 128 "$(minutes_left "$TOTAL_S" 45 "$LIGHT_MIN")" $((START + TOTAL_S)) 10 "$LIGHT_INIT" \
+    "prnet-ts resfcn256-light" "PRNet resfcn256 at half width (8) and input 128, trained by prnet-ts"
+  [ $rc -ne 0 ] && RC=$rc
 fi
 
 echo "== results"
