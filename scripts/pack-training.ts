@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { squareFromLandmarks } from '../src/crop/rules.js';
+import { pointsBounds, squareFromLandmarks } from '../src/crop/rules.js';
 import { estimatePose } from '../src/geometry/pose.js';
 import { loadCorrespondence } from '../src/data/correspondence.js';
 import {
@@ -85,11 +85,7 @@ export function canonicalKeypoints(layout: LayoutLike): Float64Array {
 /** Pose and mouth opening of 68 points (68 × 3, photo pixels, y down). */
 export function faceStats(points: ArrayLike<number>, canonicalKpts: Float64Array): FaceStats {
   const { yaw, pitch, roll } = estimatePose(points, canonicalKpts);
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (let k = 0; k < 68; k++) {
-    x0 = Math.min(x0, points[3 * k]!); x1 = Math.max(x1, points[3 * k]!);
-    y0 = Math.min(y0, points[3 * k + 1]!); y1 = Math.max(y1, points[3 * k + 1]!);
-  }
+  const [x0, y0, x1, y1] = pointsBounds(points, 3);
   const size = Math.sqrt(Math.max((x1 - x0) * (y1 - y0), 1e-6));
   const mouth = Math.hypot(points[3 * 62]! - points[3 * 66]!, points[3 * 62 + 1]! - points[3 * 66 + 1]!) / size;
   return { yaw, pitch, roll, mouth };
