@@ -13,7 +13,7 @@ import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, UsageError, intOption, parseOptions } from './main.js';
 import { Progress } from './progress.js';
 
-const DETECTORS: DetectorKind[] = ['blazeface-mesh', 'blazeface', 'ssd-mobilenet', 'tiny-face'];
+const DETECTORS: DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
 
 export function parseFormats(list: string | undefined, negated: Record<string, boolean | undefined>): Set<OutputFormat> {
   let formats: Set<OutputFormat>;
