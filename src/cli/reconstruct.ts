@@ -13,6 +13,26 @@ import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, UsageError, intOption, parseOptions } from './main.js';
 import { Progress } from './progress.js';
 
+/**
+ * Images in flight at once: while one image's outputs are built and written (JavaScript, on this
+ * thread) or the next is decoded (sharp, on libuv's threads), another's network runs on
+ * onnxruntime's threads (one session: network runs are queued). Two keep both busy; more only
+ * hold more images in memory.
+ */
+export const IMAGES_IN_FLIGHT = 2;
+
+/**
+ * Runs task(0..count−1) with at most `limit` running at once, in order of start; resolves when all
+ * have finished, rejects with the first error a task throws (the others' results are then moot).
+ */
+export async function inParallel(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
+}
+
 const DETECTORS: DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
 
 export function parseFormats(list: string | undefined, negated: Record<string, boolean | undefined>): Set<OutputFormat> {
@@ -79,7 +99,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const failures: string[] = [];
   let faceCount = 0;
   let written = 0;
-  for (let i = 0; i < files.length; i++) {
+  const processOne = async (i: number): Promise<void> => {
     const file = files[i];
     try {
       const image = await decodeImageFile(file);
@@ -97,7 +117,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
       process.stderr.write(`prnet: ${e.message}\n`);
       progress.tick(false);
     }
-  }
+  };
+  await inParallel(files.length, IMAGES_IN_FLIGHT, processOne);
   await prnet.dispose();
   if (!quiet && files.length > 1) {
     process.stderr.write(`${files.length} images: ${files.length - failures.length} done (${faceCount} faces, ${written} files in ${outDir}), ${failures.length} failed\n`);
