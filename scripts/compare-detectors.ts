@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { squareFromLandmarks, type CropSquare } from '../src/crop/index.js';
 import { createDetector, iou, type Detector, type DetectorKind } from '../src/detect/index.js';
-import { loadAflwGroundTruth } from '../src/eval/mat.js';
+import { loadAflwGroundTruth } from '../tools/eval/mat.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 

@@ -3,13 +3,12 @@
  * progress on stderr and turns errors into one line and an exit code:
  * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { InputError, ModelError, PrnetError } from '../errors.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { EXIT, UsageError, reportError } from './options.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, internal: 70 } as const;
+export { EXIT, UsageError, intOption, parseOptions, reportError } from './options.js';
 
-export class UsageError extends PrnetError {}
 
 const HELP = `prnet — 3D face reconstruction and dense alignment (PRNet) in TypeScript
 
@@ -61,10 +60,12 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./swap.js')).runSwap(rest);
       case 'import-checkpoint':
         return await (await import('./import-checkpoint.js')).runImportCheckpoint(rest);
+      // Development commands: their code lives in tools/ (not in the package) and runs from a
+      // checkout of the repository.
       case 'eval':
-        return await (await import('./eval.js')).runEval(rest);
+        return await runTool('eval', rest);
       case 'data':
-        return await (await import('./data.js')).runData(rest);
+        return await runTool('data', rest);
       default:
         throw new UsageError(`unknown command '${command}' (see prnet --help)`);
     }
@@ -73,32 +74,25 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Prints an error as one line and returns its exit code. */
-export function reportError(e: unknown): number {
-  const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`prnet: ${msg.split('\n')[0]}\n`);
-  if (e instanceof UsageError) return EXIT.usage;
-  if (e instanceof ModelError) return EXIT.model;
-  if (e instanceof InputError) return EXIT.failed;
-  if (e instanceof PrnetError) return EXIT.failed;
-  if (process.env.PRNET_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-  return EXIT.internal;
-}
-
-/** parseArgs with our errors: unknown or malformed options are usage errors. */
-export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true, allowNegative: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+/**
+ * Runs a development command from tools/cli/<name>.ts (TypeScript, loaded through tsx's loader when
+ * this CLI itself runs compiled). Only a checkout of the repository has tools/ and tsx.
+ */
+async function runTool(name: 'eval' | 'data', args: string[]): Promise<number> {
+  const url = new URL(`../../tools/cli/${name}.ts`, import.meta.url);
+  const devOnly = `'prnet ${name}' is a development command: run it in a checkout of the prnet-ts repository after npm ci`;
+  if (!existsSync(fileURLToPath(url))) throw new UsageError(devOnly);
+  if (!import.meta.url.endsWith('.ts')) {
+    let tsx: { register(): unknown };
+    try {
+      tsx = (await import('tsx/esm/api')) as { register(): unknown };
+    } catch {
+      throw new UsageError(`${devOnly} (it needs the development dependency tsx)`);
+    }
+    tsx.register();
   }
-}
-
-export function intOption(value: string | undefined, name: string, min = 1): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${value}'`);
-  return n;
+  const mod = (await import(url.href)) as { run(args: string[]): Promise<number> };
+  return mod.run(args);
 }
 
 function version(): string {

@@ -10,7 +10,7 @@ import { buildOutputs, OUTPUT_FORMATS, type OutputFormat } from '../pipeline/out
 import type { FaceBox } from '../types.js';
 import { writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { EXIT, UsageError, intOption, parseOptions } from './options.js';
 import { Progress } from './progress.js';
 
 /**

@@ -4,7 +4,7 @@ import { NoFaceError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { swapFaceTexture } from '../pipeline/swap.js';
 import { writeFileAtomic } from './atomic.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { EXIT, UsageError, intOption, parseOptions } from './options.js';
 
 export async function runSwap(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {

@@ -1,12 +1,12 @@
 /** `prnet eval aflw2000 <dir>`: NME on AFLW2000-3D, ours and the teachers, in one run. */
-import { DETECTOR_KINDS, type DetectorKind } from '../detect/detector.js';
+import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
-import { createPrnet } from '../pipeline/node.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { createPrnet } from '../../src/pipeline/node.js';
+import { EXIT, UsageError, intOption, parseOptions } from '../../src/cli/options.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
-export async function runEval(args: string[]): Promise<number> {
+export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     json: { type: 'boolean' },
     'gt-box': { type: 'boolean' },

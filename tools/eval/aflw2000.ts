@@ -6,12 +6,12 @@
 import { readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { cropFromLandmarks } from '../crop/index.js';
+import { cropFromLandmarks } from '../../src/crop/index.js';
 import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
-import { InputError } from '../errors.js';
-import { decodeImageFile } from '../io/image-node.js';
-import type { Prnet } from '../pipeline/prnet.js';
+import { InputError } from '../../src/errors.js';
+import { decodeImageFile } from '../../src/io/image-node.js';
+import type { Prnet } from '../../src/pipeline/prnet.js';
 import { loadAflwGroundTruth } from './mat.js';
 import { nme, summariseNme, type NmeSummary } from './nme.js';
 
