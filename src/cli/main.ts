@@ -1,18 +1,19 @@
 /**
  * The `prnet` command. Parses arguments, runs the library, writes files atomically, reports
  * progress on stderr and turns errors into one line and an exit code:
- * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded.
+ * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded ·
+ * 4 an output could not be written · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { InputError, ModelError, PrnetError } from '../errors.js';
+import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
 import { runReconstruct } from './reconstruct.js';
 import { runSwap } from './swap.js';
 import { runImportCheckpoint } from './import-checkpoint.js';
 import { runEval } from './eval.js';
 import { runData } from './data.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, internal: 70 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, output: 4, internal: 70, sigint: 130, sigterm: 143 } as const;
 
 export class UsageError extends PrnetError {}
 
@@ -41,6 +42,10 @@ Usage:
   prnet data label [--set eval|utkface|misc|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts).
   prnet --help | --version
+
+Exit codes: 0 ok · 1 some inputs failed · 2 bad arguments · 3 the model or detector could not be
+loaded · 4 an output could not be written · 70 internal error · 130/143 interrupted.
+Negative numbers as option values: --box=-10,-10,50,50 or --box -10,-10,50,50.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -78,9 +83,10 @@ export async function main(argv: string[]): Promise<number> {
 /** Prints an error as one line and returns its exit code. */
 export function reportError(e: unknown): number {
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`prnet: ${msg.split('\n')[0]}\n`);
+  process.stderr.write(`prnet: ${escapeControl(msg.split('\n')[0])}\n`);
   if (e instanceof UsageError) return EXIT.usage;
   if (e instanceof ModelError) return EXIT.model;
+  if (e instanceof OutputError) return EXIT.output;
   if (e instanceof InputError) return EXIT.failed;
   if (e instanceof PrnetError) return EXIT.failed;
   if (process.env.PRNET_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
@@ -89,8 +95,29 @@ export function reportError(e: unknown): number {
 
 /** parseArgs with our errors: unknown or malformed options are usage errors. */
 export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
+  // `--box -10,-10,50,50`: parseArgs calls a value that starts with '-' ambiguous; a negative
+  // number after an option that takes a value is that option's value (written `--box=-10,…`).
+  const valued = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== 'string') continue;
+    valued.add(`--${name}`);
+    if (o.short) valued.add(`-${o.short}`);
+  }
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      joined.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    if (valued.has(a) && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
+      i++;
+    } else joined.push(a);
+  }
   try {
-    return parseArgs({ args, options, allowPositionals, strict: true, allowNegative: true });
+    return parseArgs({ args: joined, options, allowPositionals, strict: true, allowNegative: true });
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }

@@ -51,5 +51,42 @@ export async function createOrtSession(
     },
     release: () => session.release(),
   };
+  await probe(backend, weights.config.inputSize, options.source);
   return new PrnetSession(backend, weights.config);
+}
+
+/**
+ * One forward pass on a fixed input (mid-grey with a gradient) at load: a model that passes
+ * validation but whose network output is not finite (zero running variances with zero epsilon
+ * effect, huge weights, an output scale past float32) fails here with ModelError instead of at
+ * the first image.
+ */
+async function probe(backend: InferenceBackend, size: number, source: string | undefined): Promise<void> {
+  const plane = size * size;
+  const input = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) input[c * plane + i] = 0.25 + (0.5 * (i % size)) / size;
+  let out: Float32Array;
+  try {
+    out = await backend.run(input, [1, 3, size, size]);
+  } catch (e) {
+    await backend.release().catch(() => undefined);
+    if (e instanceof ModelError) throw e;
+    throw new ModelError(`the network failed on a test input: ${(e as Error).message.split('\n')[0]}`, source, { cause: e });
+  }
+  let bad = out.length !== 3 * plane ? -2 : -1;
+  if (bad === -1) {
+    for (let i = 0; i < out.length; i++) {
+      if (!Number.isFinite(out[i])) {
+        bad = i;
+        break;
+      }
+    }
+  }
+  if (bad !== -1) {
+    await backend.release().catch(() => undefined);
+    throw new ModelError(
+      bad === -2 ? `the network returned ${out.length} values for one ${size}² input, expected ${3 * plane}` : 'the network outputs non-finite values (NaN or infinity) on a test input: the weights are broken',
+      source,
+    );
+  }
 }
