@@ -104,7 +104,7 @@ export class Prnet {
         positionMap,
         landmarks: readLandmarks(positionMap, this.layout),
         vertices,
-        pose: estimatePose(vertices, this.layout.canonical),
+        pose: poseOf(vertices, this.layout.canonical),
       };
     });
     timings.readoff = now() - t;
@@ -147,6 +147,16 @@ function checkBox(box: FaceBox, i: number, image: RgbImage): void {
   }
   if (x >= image.width || y >= image.height || x + width <= 0 || y + height <= 0) {
     throw new InputError(`box ${i} (${shown}) lies outside the ${image.width}×${image.height} image`);
+  }
+}
+
+/** The head pose; a map whose points are unusable (all equal, not finite) is the model's fault. */
+function poseOf(vertices: Float32Array, canonical: Parameters<typeof estimatePose>[1]): ReturnType<typeof estimatePose> {
+  try {
+    return estimatePose(vertices, canonical);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new ModelError(`the network output a degenerate position map (${e.message.replace(/^fitSimilarity: /, '')}): the model is broken`, undefined, { cause: e });
   }
 }
 
