@@ -405,5 +405,12 @@ describe('input files', () => {
     expect(() => readMat('x' as unknown as Uint8Array)).toThrow(InputError);
     await expect(prnet.reconstruct(astronaut, { boxes: [null as unknown as never] })).rejects.toBeInstanceOf(InputError);
     await expect(prnet.reconstruct(astronaut, { maxFaces: NaN, boxes: [] })).rejects.toBeInstanceOf(InputError);
+    await expect(prnet.reconstruct(astronaut, { crops: [{} as never] })).rejects.toBeInstanceOf(InputError);
+    await expect(createSession({} as never)).rejects.toBeInstanceOf(ModelError);
+    const w = randomWeights(SMALL_CONFIG, 2);
+    w.tensors.delete([...w.tensors.keys()][3]);
+    await expect(createSession(w)).rejects.toThrow(/missing tensor/);
+    await expect(createPrnet({ model: '/nonexistent/m.safetensors', detector: false })).rejects.toBeInstanceOf(ModelError);
+    await expect(createPrnet({ model, detector: false, threads: 1.5 })).rejects.toBeInstanceOf(InputError);
   });
 });

@@ -3,7 +3,7 @@
  * library's main API. Runtime-agnostic: the Node entry (node.ts) and the browser entry give it a
  * session, a detector and the layout.
  */
-import { cropFromBox, cropFromUserBox, uncropPositionMap, warpCrop, type CropTransform } from '../crop/index.js';
+import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropPositionMap, warpCrop, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
 import { estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices } from '../geometry/index.js';
@@ -65,7 +65,10 @@ export class Prnet {
     let t = now();
     let items: { box: FaceBox; crop: CropTransform }[];
     if (options.crops) {
-      items = options.crops.map((crop) => ({ box: squareBox(crop), crop }));
+      items = options.crops.map((crop, i) => {
+        checkCrop(crop, i);
+        return { box: squareBox(crop), crop };
+      });
     } else if (options.boxes) {
       items = options.boxes.map((box, i) => {
         checkBox(box, i, image);
@@ -147,6 +150,17 @@ function checkBox(box: FaceBox, i: number, image: RgbImage): void {
   }
   if (x >= image.width || y >= image.height || x + width <= 0 || y + height <= 0) {
     throw new InputError(`box ${i} (${shown}) lies outside the ${image.width}×${image.height} image`);
+  }
+}
+
+/** A caller's crop transform: the shape cropTransform() makes, with finite numbers. */
+function checkCrop(crop: CropTransform, i: number): void {
+  const c = crop as Partial<CropTransform> | null;
+  const finite = (a: unknown, n: number): boolean => Array.isArray(a) && a.length === n && a.every((v) => typeof v === 'number' && Number.isFinite(v));
+  const sq = c?.square;
+  if (!c || c.size !== CROP_SIZE || !finite(c.forward, 6) || !finite(c.inverse, 6) || !(typeof c.scale === 'number' && c.scale > 0 && Number.isFinite(c.scale)) ||
+    !sq || !(sq.side > 0) || !finite([sq.cx, sq.cy, sq.side], 3)) {
+    throw new InputError(`crop ${i} is not a ${CROP_SIZE}-pixel crop transform with finite numbers (make it with cropTransform or cropFromLandmarks)`);
   }
 }
 

@@ -3,8 +3,8 @@
  * onnxruntime-web share the InferenceSession / Tensor API, so both bindings pass their module here.
  */
 import { ModelError } from '../errors.js';
-import { buildResfcnOnnx } from '../model/resfcn.js';
-import type { ModelWeights } from '../model/weights.js';
+import { buildResfcnOnnx, checkConfig } from '../model/resfcn.js';
+import { validateTensors, type ModelWeights } from '../model/weights.js';
 import { PrnetSession, type InferenceBackend, type SessionOptions } from './session.js';
 
 /** The parts of an onnxruntime module this binding uses. */
@@ -26,6 +26,7 @@ export async function createOrtSession(
   weights: ModelWeights,
   options: SessionOptions & { source?: string; extra?: Record<string, unknown> } = {},
 ): Promise<PrnetSession> {
+  checkWeights(weights, options.source);
   const graph = buildResfcnOnnx(weights.tensors, weights.config);
   const sessionOptions: Record<string, unknown> = {
     graphOptimizationLevel: 'all',
@@ -53,6 +54,19 @@ export async function createOrtSession(
   };
   await probe(backend, weights.config.inputSize, options.source);
   return new PrnetSession(backend, weights.config);
+}
+
+/** Weights given in memory get the checks a model file gets (ModelError, not a TypeError later). */
+function checkWeights(weights: ModelWeights, source = 'model weights'): void {
+  const w = weights as Partial<ModelWeights> | null;
+  if (!w || typeof w !== 'object' || !w.config || !(w.tensors instanceof Map)) {
+    throw new ModelError('expected model weights ({ config, tensors: Map, metadata }) or a model file path', source);
+  }
+  checkConfig(w.config, source);
+  validateTensors(w.config, w.tensors, source);
+  for (const [name, t] of w.tensors) {
+    if (!(t instanceof Float32Array)) throw new ModelError(`tensor ${name} is not a Float32Array`, source);
+  }
 }
 
 /**
