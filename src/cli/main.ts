@@ -28,9 +28,10 @@ Usage:
       --box x,y,w,h                 use this face box instead of the detector (one image)
       --formats a,b,…               only these outputs: ${'json,obj,textured,ply,glb,depth,overlay'}
       --no-<format>                 skip one output (e.g. --no-ply)
-      --max-faces <n>               at most n faces per image (largest first)
+      --max-faces <n>               at most n faces per image (largest first; without it, the
+                                    detector's up to 20 per image)
       --detector <kind>             blazeface-mesh (default), blazeface, ssd-mobilenet, tiny-face
-      --threads <n>                 network threads
+      --threads <n>                 network threads (1 to the number of cores)
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
