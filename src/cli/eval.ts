@@ -1,4 +1,5 @@
 /** `prnet eval aflw2000 <dir>`: NME on AFLW2000-3D, ours and the teachers, in one run. */
+import { DETECTOR_KINDS, type DetectorKind } from '../detect/detector.js';
 import { escapeControl } from '../errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../pipeline/node.js';
@@ -14,11 +15,14 @@ export async function runEval(args: string[]): Promise<number> {
     model: { type: 'string', short: 'm' },
     peers: { type: 'boolean' },
     threads: { type: 'string' },
+    detector: { type: 'string' },
   });
   const [set, dir] = positionals;
-  if (set !== 'aflw2000' || !dir || positionals.length !== 2) throw new UsageError('usage: prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers]');
+  if (set !== 'aflw2000' || !dir || positionals.length !== 2) throw new UsageError('usage: prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers]');
   const gtBox = Boolean(values['gt-box']);
-  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : undefined, threads: threadsOption(values.threads) });
+  const detector = values.detector as DetectorKind | undefined;
+  if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
+  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads) });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
     peers: values.peers !== false,

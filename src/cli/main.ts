@@ -7,11 +7,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
-import { runReconstruct } from './reconstruct.js';
-import { runSwap } from './swap.js';
-import { runImportCheckpoint } from './import-checkpoint.js';
-import { runEval } from './eval.js';
-import { runData } from './data.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, output: 4, internal: 70, sigint: 130, sigterm: 143 } as const;
 
@@ -28,9 +23,9 @@ Usage:
       --box x,y,w,h                 use this face box instead of the detector (one image)
       --formats a,b,…               only these outputs: ${'json,obj,textured,ply,glb,depth,overlay'}
       --no-<format>                 skip one output (e.g. --no-ply)
-      --max-faces <n>               at most n faces per image (largest first; without it, the
-                                    detector's up to 20 per image)
-      --detector <kind>             blazeface-mesh (default), blazeface, ssd-mobilenet, tiny-face
+      --max-faces <n>               at most n faces per image (largest first)
+      --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
+                                    ssd-mobilenet, tiny-face (need @vladmandic/human / face-api)
       --threads <n>                 network threads (1 to the number of cores)
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
@@ -38,7 +33,7 @@ Usage:
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
-  prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers]
+  prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers]
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth, with 3DDFA_V2 and FaceMesh.
   prnet data label [--set eval|utkface|misc|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts).
@@ -63,16 +58,18 @@ export async function main(argv: string[]): Promise<number> {
       case '--version':
         process.stdout.write(`${version()}\n`);
         return EXIT.ok;
+      // Each command is loaded when asked for: start-up stays short, and the development tools
+      // (eval, data) load packages the library itself does not need.
       case 'reconstruct':
-        return await runReconstruct(rest);
+        return await (await import('./reconstruct.js')).runReconstruct(rest);
       case 'swap':
-        return await runSwap(rest);
+        return await (await import('./swap.js')).runSwap(rest);
       case 'import-checkpoint':
-        return await runImportCheckpoint(rest);
+        return await (await import('./import-checkpoint.js')).runImportCheckpoint(rest);
       case 'eval':
-        return await runEval(rest);
+        return await (await import('./eval.js')).runEval(rest);
       case 'data':
-        return await runData(rest);
+        return await (await import('./data.js')).runData(rest);
       default:
         throw new UsageError(`unknown command '${command}' (see prnet --help)`);
     }

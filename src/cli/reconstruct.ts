@@ -14,7 +14,27 @@ import { EXIT, UsageError, intOption, parseOptions } from './main.js';
 import { threadsOption } from './options.js';
 import { Progress } from './progress.js';
 
-const DETECTORS: DetectorKind[] = ['blazeface-mesh', 'blazeface', 'ssd-mobilenet', 'tiny-face'];
+/**
+ * Images in flight at once: while one image's outputs are built and written (JavaScript, on this
+ * thread) or the next is decoded (sharp, on libuv's threads), another's network runs on
+ * onnxruntime's threads (one session: network runs are queued). Two keep both busy; more only
+ * hold more images in memory.
+ */
+export const IMAGES_IN_FLIGHT = 2;
+
+/**
+ * Runs task(0..count−1) with at most `limit` running at once, in order of start; resolves when all
+ * have finished, rejects with the first error a task throws (the others' results are then moot).
+ */
+export async function inParallel(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
+}
+
+const DETECTORS: DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
 
 export function parseFormats(list: string | undefined, negated: Record<string, boolean | undefined>): Set<OutputFormat> {
   let formats: Set<OutputFormat>;
@@ -101,36 +121,37 @@ export async function runReconstruct(args: string[]): Promise<number> {
     process.stderr.write(`${seen}: ${ok} done (${faceCount} faces, ${written} files in ${escapeControl(outDir)}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
+  const processOne = async (i: number): Promise<void> => {
+    const file = files[i];
+    try {
+      const image = await decodeImageFile(file);
+      const { faces } = await prnet.reconstruct(image, { boxes: box ? [box] : undefined, maxFaces });
+      if (!faces.length) throw new NoFaceError('no face found', file);
+      const outputs = await buildOutputs(stems[i], image, faces, prnet.layout, formats, (d, w, h, c) => encodePng(d, w, h, c));
+      await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
+      faceCount += faces.length;
+      written += outputs.length;
+      done++;
+      progress.tick(true);
+      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(file)}: ${faces.length} face${faces.length > 1 ? 's' : ''}, ${outputs.length} files written to ${escapeControl(outDir)}\n`);
+    } catch (e) {
+      // One image's failure (its input, its outputs, even a bug) does not stop the others.
+      if (e instanceof OutputError) outputFailed = true;
+      else if (!(e instanceof PrnetError)) internalFailed = true;
+      const msg = failureLine(e, file);
+      failures.push(msg);
+      done++;
+      process.stderr.write(`prnet: ${msg}\n`);
+      if (process.env.PRNET_DEBUG && !(e instanceof PrnetError) && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+      progress.tick(false);
+    }
+  };
   const stopHandling = onInterrupt((signal) => {
     summary(signal);
     process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
   });
   try {
-    for (let i = 0; i < files.length; i++) {
-      const file = files[i];
-      try {
-        const image = await decodeImageFile(file);
-        const { faces } = await prnet.reconstruct(image, { boxes: box ? [box] : undefined, maxFaces });
-        if (!faces.length) throw new NoFaceError('no face found', file);
-        const outputs = await buildOutputs(stems[i], image, faces, prnet.layout, formats, (d, w, h, c) => encodePng(d, w, h, c));
-        await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
-        faceCount += faces.length;
-        written += outputs.length;
-        done++;
-        progress.tick(true);
-        if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(file)}: ${faces.length} face${faces.length > 1 ? 's' : ''}, ${outputs.length} files written to ${escapeControl(outDir)}\n`);
-      } catch (e) {
-        // One image's failure (its input, its outputs, even a bug) does not stop the others.
-        if (e instanceof OutputError) outputFailed = true;
-        else if (!(e instanceof PrnetError)) internalFailed = true;
-        const msg = failureLine(e, file);
-        failures.push(msg);
-        done++;
-        process.stderr.write(`prnet: ${msg}\n`);
-        if (process.env.PRNET_DEBUG && !(e instanceof PrnetError) && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-        progress.tick(false);
-      }
-    }
+    await inParallel(files.length, IMAGES_IN_FLIGHT, processOne);
   } finally {
     stopHandling();
   }

@@ -26,8 +26,8 @@ export interface PrnetOptions {
   /** Threads for the network (default: onnxruntime's choice; capped at the machine's cores). */
   threads?: number;
   /**
-   * Most faces the detector reports per image (default 20, the detectors' own default; raise it
-   * for crowds). `reconstruct`'s `maxFaces` then picks the largest of these.
+   * Most faces the detector reports per image, largest first (default: every face it finds; the
+   * tfjs comparison detectors stop at 100).
    */
   maxDetections?: number;
 }
@@ -57,7 +57,7 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
 function detectionLimit(n: number | undefined): number | undefined {
   if (n === undefined) return undefined;
   if (!Number.isInteger(n) || n < 1) throw new InputError(`maxDetections must be a whole number ≥ 1, got ${n}`);
-  return Math.max(n, 20);
+  return n;
 }
 
 /** Decodes an image file and reconstructs its faces. */
