@@ -142,7 +142,7 @@ describe('the CLI on a batch with bad and good images', () => {
     const failed = r.errLines.filter((l) => l.startsWith('  failed: '));
     expect(failed).toHaveLength(BAD_KINDS.length);
     for (const kind of BAD_KINDS) {
-      expect(failed.some((l) => l.startsWith(`  failed: ${bad[kind]}: `) && CAUSES[kind].test(l.slice(`  failed: ${bad[kind]}: `.length))), kind).toBe(true);
+      expect(failed.some((l) => l.startsWith(`  failed: ${bad[kind]}: `) && CAUSES[kind].test(l.slice(`  failed: ${bad[kind]}: `.length))), `${kind} ${r.stderr}`).toBe(true);
       // … and each was also reported as it happened, on one line.
       expect(r.errLines.filter((l) => l.startsWith(`prnet: ${bad[kind]}: `)), kind).toHaveLength(1);
     }
