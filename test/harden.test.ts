@@ -399,6 +399,22 @@ describe('input files', () => {
     expect(e.message).not.toMatch(/:\)$/);
   });
 
+  it('decodes failing at the same time each get their own message (libvips has one error buffer)', async () => {
+    const jpeg = await readFile(join(EVAL, 'aflw2000-3d/image00050.jpg'));
+    const truncated = jpeg.subarray(0, jpeg.length >> 1);
+    const text = Buffer.from('not an image\n');
+    const messages = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const r = await Promise.all([truncated, text, truncated].map((b, k) => decodeImageBuffer(b, `f${k}`).then(() => 'decoded', (e: Error) => e.message)));
+      r.forEach((m) => messages.add(m));
+    }
+    expect([...messages].sort()).toEqual([
+      'f0: cannot decode image (VipsJpeg: premature end of JPEG image)',
+      'f1: not an image or an unsupported format (Input buffer contains unsupported image format)',
+      'f2: cannot decode image (VipsJpeg: premature end of JPEG image)',
+    ]);
+  });
+
   it('library entry points give typed errors for wrong argument types', async () => {
     await expect(decodeImageBuffer(null as unknown as Uint8Array)).rejects.toBeInstanceOf(InputError);
     await expect(decodeImageFile(42 as unknown as string)).rejects.toBeInstanceOf(InputError);

@@ -64,7 +64,7 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
   if (sniffSimpleFormat(bytes)) return decodeSimpleImage(bytes, source, maxPixels);
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    meta = await withSharp(() => sharp(bytes, { limitInputPixels: false }).metadata());
   } catch (e) {
     throw new InputError(`not an image or an unsupported format (${sharpCause(e)})`, source);
   }
@@ -75,12 +75,14 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     throw new InputError(`image is ${w}×${h} = ${(w * h / 1e6).toFixed(0)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels`, source);
   }
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
-      .rotate() // EXIF orientation
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await withSharp(() =>
+      sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
+        .rotate() // EXIF orientation
+        .toColourspace('srgb')
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true }),
+    );
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (e) {
@@ -99,6 +101,51 @@ export interface PngOptions {
 /** Encodes RGB (3 channels) or grey (1 channel) pixels as PNG. */
 export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4 = 3, options: PngOptions = {}): Promise<Buffer> {
   return sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: options.compressionLevel ?? 3 }).toBuffer();
+}
+
+/*
+ * libvips keeps one error buffer for the whole process: when two decodes fail at the same time,
+ * one may take the other's message, or find it cleared ("Unknown error"). Decodes run
+ * concurrently (a shared lock); one that fails is run again alone (an exclusive lock: the others
+ * in flight finish first, new ones wait), so the message is its own. Only failures pay.
+ */
+let active = 0;
+let exclusive: Promise<void> | null = null;
+let idle: (() => void)[] = [];
+
+async function withSharp<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await shared(run);
+  } catch {
+    return alone(run);
+  }
+}
+
+async function shared<T>(run: () => Promise<T>): Promise<T> {
+  while (exclusive) await exclusive;
+  active++;
+  try {
+    return await run();
+  } finally {
+    if (--active === 0) {
+      const waiting = idle;
+      idle = [];
+      for (const w of waiting) w();
+    }
+  }
+}
+
+async function alone<T>(run: () => Promise<T>): Promise<T> {
+  while (exclusive) await exclusive;
+  let release!: () => void;
+  exclusive = new Promise<void>((r) => (release = r));
+  try {
+    while (active > 0) await new Promise<void>((r) => idle.push(r));
+    return await run();
+  } finally {
+    exclusive = null;
+    release();
+  }
 }
 
 function firstLine(e: unknown): string {
