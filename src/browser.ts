@@ -30,7 +30,7 @@ import type { RgbImage } from './types.js';
 export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';
 export { faceColors, faceTexture, faceToJson, POSE_CONVENTION, type Face, type FaceJson } from './pipeline/face.js';
 export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type PngEncoder } from './pipeline/outputs.js';
-export { InputError, ModelError, NoFaceError, PrnetError } from './errors.js';
+export { InputError, ModelError, NoFaceError, OutputError, PrnetError, escapeControl } from './errors.js';
 export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
 export { parseLayout, type Layout } from './layout/index.js';
 export { parseModelFile, type ModelWeights } from './model/weights.js';

@@ -1,13 +1,14 @@
 /**
  * The `prnet` command. Parses arguments, runs the library, writes files atomically, reports
  * progress on stderr and turns errors into one line and an exit code:
- * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded.
+ * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded ·
+ * 4 an output could not be written · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, UsageError, reportError } from './options.js';
 
-export { EXIT, UsageError, intOption, parseOptions, reportError } from './options.js';
+export { EXIT, UsageError, intOption, parseOptions, reportError, threadsOption } from './options.js';
 
 
 const HELP = `prnet — 3D face reconstruction and dense alignment (PRNet) in TypeScript
@@ -24,7 +25,7 @@ Usage:
       --max-faces <n>               at most n faces per image (largest first)
       --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
                                     ssd-mobilenet, tiny-face (need @vladmandic/human / face-api)
-      --threads <n>                 network threads
+      --threads <n>                 network threads (1 to the number of cores)
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
@@ -36,6 +37,10 @@ Usage:
   prnet data label [--set eval|utkface|misc|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts).
   prnet --help | --version
+
+Exit codes: 0 ok · 1 some inputs failed · 2 bad arguments · 3 the model or detector could not be
+loaded · 4 an output could not be written · 70 internal error · 130/143 interrupted.
+Negative numbers as option values: --box=-10,-10,50,50 or --box -10,-10,50,50.
 `;
 
 export async function main(argv: string[]): Promise<number> {

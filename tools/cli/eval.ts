@@ -1,8 +1,9 @@
 /** `prnet eval aflw2000 <dir>`: NME on AFLW2000-3D, ours and the teachers, in one run. */
 import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js';
+import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
-import { EXIT, UsageError, intOption, parseOptions } from '../../src/cli/options.js';
+import { EXIT, UsageError, parseOptions, threadsOption } from '../../src/cli/options.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
@@ -20,7 +21,7 @@ export async function run(args: string[]): Promise<number> {
   const gtBox = Boolean(values['gt-box']);
   const detector = values.detector as DetectorKind | undefined;
   if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
-  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: intOption(values.threads, 'threads') });
+  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads) });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
     peers: values.peers !== false,
@@ -43,7 +44,7 @@ export async function run(args: string[]): Promise<number> {
       peers: Object.fromEntries(Object.entries(report.peers).map(([k, v]) => [k, strip(v)])),
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-    return EXIT.ok;
+    return reportUnreadable(report.unreadable);
   }
   const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
@@ -51,13 +52,22 @@ export async function run(args: string[]): Promise<number> {
   lines.push(['image', 'yaw°', ...methods.map(([n]) => n.padStart(17))].join('  '));
   report.ours.perImage.forEach((s, i) => {
     const cells = methods.map(([, m]) => `${pct(m.perImage[i].nme2d)} / ${pct(m.perImage[i].nme3d)}`);
-    lines.push([s.image.padEnd(14), ((s.yaw * 180) / Math.PI).toFixed(0).padStart(4), ...cells].join('  '));
+    const yaw = Number.isFinite(s.yaw) ? ((s.yaw * 180) / Math.PI).toFixed(0) : '–';
+    lines.push([s.image.padEnd(14), yaw.padStart(4), ...cells].join('  '));
   });
   lines.push(['mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.nme2d)} / ${pct(m.nme3d)}`)].join('  '));
   for (const b of ['0-30', '30-60', '60-90'] as const) {
     lines.push([`yaw ${b}`.padEnd(14), `n=${String(report.ours.byYaw2d[b].count).padStart(2)}`, ...methods.map(([, m]) => `${pct(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null)} / ${pct(m.byYaw3d[b].count ? m.byYaw3d[b].mean : null)}`)].join('  '));
   }
-  for (const [n, m] of methods) if (m.failed) lines.push(`${n}: ${m.failed} image(s) without a face`);
+  const unread = report.unreadable.length;
+  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without a face`);
+  if (unread) lines.push(`${unread} image(s) not scored: the image or its .mat could not be read`);
   process.stdout.write(lines.join('\n') + '\n');
-  return EXIT.ok;
+  return reportUnreadable(report.unreadable);
+}
+
+/** One line on stderr per pair that could not be read; exit 1 when there were any (the rest is scored). */
+function reportUnreadable(lines: string[]): number {
+  for (const l of lines) process.stderr.write(`prnet: ${escapeControl(l)}\n`);
+  return lines.length ? EXIT.failed : EXIT.ok;
 }
