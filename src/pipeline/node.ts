@@ -46,9 +46,11 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
 
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
+  const model = resolveModel(options.model);
+  const bundled = typeof model === 'string' && (Object.values(BUNDLED_MODELS) as string[]).includes(model);
   const [layout, session, detector] = await Promise.all([
     loadLayout(),
-    createSession(resolveModel(options.model), { threads: options.threads }),
+    createSession(model, { threads: options.threads, probe: !bundled }),
     options.detector === false ? Promise.resolve(null) : createDetector({ kind: options.detector || undefined, maxFaces: detectionLimit(options.maxDetections) }),
   ]);
   return new Prnet(session, layout, detector);

@@ -52,7 +52,7 @@ export async function createOrtSession(
     },
     release: () => session.release(),
   };
-  await probe(backend, weights.config.inputSize, options.source);
+  if (options.probe !== false) await probe(backend, weights.config.inputSize, options.source);
   return new PrnetSession(backend, weights.config);
 }
 
