@@ -86,9 +86,15 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
   };
   const scorers: Record<string, Scorer> = { ours };
   if (options.peers !== false) {
-    const fm = async (image: Parameters<Scorer>[0]): Promise<Float32Array | null> => {
-      const faces = await detectFaceMesh(image);
-      return faces[0] ? facemesh68(faces[0].points) : null;
+    // FaceMesh runs once per image: its landmarks are scored and also seed 3DDFA_V2's crop.
+    const fmCache = new WeakMap<object, Promise<Float32Array | null>>();
+    const fm = (image: Parameters<Scorer>[0]): Promise<Float32Array | null> => {
+      let p = fmCache.get(image);
+      if (!p) {
+        p = detectFaceMesh(image).then((faces) => (faces[0] ? facemesh68(faces[0].points) : null));
+        fmCache.set(image, p);
+      }
+      return p;
     };
     scorers.facemesh = async (image) => {
       const landmarks = await fm(image);

@@ -107,7 +107,16 @@ export async function evaluatePts(prnet: Prnet, dir: string, options: { peers?: 
     ours: async (image, gt) => nearestFace((await prnet.reconstruct(image)).faces.map((f) => f.landmarks), gt),
   };
   if (options.peers !== false) {
-    const fmAll = async (image: RgbImage): Promise<Float32Array[]> => (await detectFaceMesh(image)).map((f) => facemesh68(f.points));
+    // FaceMesh runs once per image: scored, and the seed of 3DDFA_V2's crop.
+    const fmCache = new WeakMap<object, Promise<Float32Array[]>>();
+    const fmAll = (image: RgbImage): Promise<Float32Array[]> => {
+      let p = fmCache.get(image);
+      if (!p) {
+        p = detectFaceMesh(image).then((faces) => faces.map((f) => facemesh68(f.points)));
+        fmCache.set(image, p);
+      }
+      return p;
+    };
     scorers.facemesh = async (image, gt) => nearestFace(await fmAll(image), gt);
     if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
       // 3DDFA_V2 on the crop from FaceMesh's landmarks of the annotated face (its usual protocol).
