@@ -30,6 +30,10 @@ Usage:
       --max-faces <n>               at most n faces per image (largest first)
       --detector <kind>             blazeface-mesh (default), blazeface, ssd-mobilenet, tiny-face
       --threads <n>                 network threads
+      --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
+                                    distance; GLB in metres); px: image pixels
+      --center, --no-center         mesh centred at the origin (default) or placed as in the image
+      --texture-size <n>            UV texture side: 256 (default), 512, 1024 or 2048
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);

@@ -10,7 +10,7 @@
  * an open surface.
  */
 import { InputError } from '../errors.js';
-import { checkMesh, modelFrameNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 
 export interface GlbMesh {
   /** Image-frame vertices N×3 (converted to the model frame). */
@@ -26,8 +26,8 @@ export interface GlbMesh {
 }
 
 export interface GlbOptions extends FrameOptions {
-  /** Write vertex normals (default true). */
-  normals?: boolean;
+  /** Vertex normals: true (default) computes them, or pass model-frame unit normals N×3; false: none. */
+  normals?: boolean | Float32Array;
   /** Mesh and node name (default "face"). */
   name?: string;
 }
@@ -95,7 +95,8 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
 
   const attributes: Record<string, number> = {};
   attributes.POSITION = addAccessor(positions, 'VEC3', ARRAY_BUFFER, true);
-  if (options.normals ?? true) attributes.NORMAL = addAccessor(modelFrameNormals(vertices, triangles), 'VEC3', ARRAY_BUFFER);
+  const normals = resolveNormals(options.normals, true, vertices, triangles);
+  if (normals) attributes.NORMAL = addAccessor(normals, 'VEC3', ARRAY_BUFFER);
   if (colors) {
     const lin = new Float32Array(nv * 3);
     for (let i = 0; i < lin.length; i++) lin[i] = srgbToLinear(colors[i]);

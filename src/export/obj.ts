@@ -2,8 +2,10 @@
  * Wavefront OBJ writers: vertex colours (`v x y z r g b`, the extension MeshLab and Blender read),
  * or texture coordinates with a material library (OBJ + MTL + a texture image written beside it).
  * Positions are in the model frame (see mesh.ts); faces are 1-based and counter-clockwise = front.
+ * By default vertex normals are written (`vn`, one per vertex, faces `v//vn` or `v/vt/vn`) with one
+ * smoothing group (`s 1`), so importers shade the face smooth rather than faceted.
  */
-import { checkMesh, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { TextWriter } from './text.js';
 
 export interface ObjOptions extends FrameOptions {
@@ -11,6 +13,8 @@ export interface ObjOptions extends FrameOptions {
   decimals?: number;
   /** A comment line for the header. */
   comment?: string;
+  /** Vertex normals (`vn`) and smoothing (`s 1`): true (default) computes them, or pass model-frame unit normals N×3; false: none. */
+  normals?: boolean | Float32Array;
 }
 
 export interface TexturedObjOptions extends ObjOptions {
@@ -26,8 +30,9 @@ export interface TexturedObjOptions extends ObjOptions {
 export function writeObj(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: ObjOptions = {}): string {
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
   const p = toModelFrame(vertices, options);
+  const normals = resolveNormals(options.normals, true, vertices, triangles);
   const d = options.decimals ?? 4;
-  const w = new TextWriter(256 + nv * (colors ? 48 : 28) + triangles.length * 7);
+  const w = new TextWriter(256 + nv * (colors ? 48 : 28) + (normals ? nv * 28 : 0) + triangles.length * (normals ? 14 : 7));
   header(w, options, nv, triangles.length / 3);
   for (let i = 0; i < 3 * nv; i += 3) {
     w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d);
@@ -36,8 +41,19 @@ export function writeObj(vertices: Vertices, triangles: Triangles, colors?: Arra
     }
     w.byte(NEWLINE);
   }
+  if (normals) {
+    writeNormals(w, normals);
+    w.text('s 1\n');
+  }
   for (let t = 0; t < triangles.length; t += 3) {
-    w.text('f ').int(triangles[t] + 1).byte(SPACE).int(triangles[t + 1] + 1).byte(SPACE).int(triangles[t + 2] + 1).byte(NEWLINE);
+    w.text('f ');
+    for (let k = 0; k < 3; k++) {
+      const a = triangles[t + k] + 1;
+      if (k) w.byte(SPACE);
+      w.int(a);
+      if (normals) w.byte(SLASH).byte(SLASH).int(a);
+    }
+    w.byte(NEWLINE);
   }
   return w.toString();
 }
@@ -54,6 +70,7 @@ export function writeObjTextured(
 ): { obj: string; mtl: string } {
   const nv = checkMesh(vertices, triangles, { uv: { array: uv, width: 2 } });
   const p = toModelFrame(vertices, options);
+  const normals = resolveNormals(options.normals, true, vertices, triangles);
   const d = options.decimals ?? 4;
   const mtlFile = options.mtlFile ?? 'face.mtl';
   const textureFile = options.textureFile ?? 'face_texture.png';
@@ -65,10 +82,18 @@ export function writeObjTextured(
     w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
   }
   for (let i = 0; i < 2 * nv; i += 2) w.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
+  if (normals) writeNormals(w, normals);
   w.text(`usemtl ${material}\n`);
+  if (normals) w.text('s 1\n');
   for (let t = 0; t < triangles.length; t += 3) {
-    const a = triangles[t] + 1, b = triangles[t + 1] + 1, c = triangles[t + 2] + 1;
-    w.text('f ').int(a).byte(SLASH).int(a).byte(SPACE).int(b).byte(SLASH).int(b).byte(SPACE).int(c).byte(SLASH).int(c).byte(NEWLINE);
+    w.text('f ');
+    for (let k = 0; k < 3; k++) {
+      const a = triangles[t + k] + 1;
+      if (k) w.byte(SPACE);
+      w.int(a).byte(SLASH).int(a);
+      if (normals) w.byte(SLASH).int(a);
+    }
+    w.byte(NEWLINE);
   }
   const mtl = [
     `newmtl ${material}`,
@@ -83,8 +108,12 @@ export function writeObjTextured(
   return { obj: w.toString(), mtl };
 }
 
+function writeNormals(w: TextWriter, n: Float32Array): void {
+  for (let i = 0; i < n.length; i += 3) w.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
+}
+
 function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): void {
-  w.text(`# prnet-ts\n# ${nv} vertices, ${nt} triangles; x right, y up, z towards the viewer, pixel units\n`);
+  w.text(`# prnet-ts\n# ${nv} vertices, ${nt} triangles; x right, y up, z towards the viewer, ${unitsLabel(options)}\n`);
   if (options.comment) for (const line of options.comment.split('\n')) w.text(`# ${line}\n`);
 }
 

@@ -3,9 +3,9 @@
  * library's view); `faceToJson` gives the plain object the CLI writes as `<name>.json`.
  */
 import type { CropTransform } from '../crop/index.js';
-import { sampleColors, type Pose } from '../geometry/index.js';
+import { sampleColors, vertexNormals, type Pose } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
-import { texelVisibility, uvTexture, type UvTexture } from '../render/index.js';
+import { completeUvTexture, texelVisibility, uvTexture, type TextureSources, type UvTexture } from '../render/index.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 
 export interface Face {
@@ -30,15 +30,44 @@ export function faceColors(image: RgbImage, face: Face): Float32Array {
   return sampleColors(image, face.vertices);
 }
 
+/** Texture sides `--texture-size` offers. */
+export const TEXTURE_SIZES = [256, 512, 1024, 2048] as const;
+
+export interface FaceTextureOptions {
+  /** Texture side in texels (default 256, the layout's; 512, 1024 and 2048 sample the photo more finely). */
+  size?: number;
+  /**
+   * Fill the texels the photo does not show (default true): from the mirrored side of the face
+   * where that is seen, else smoothly from around (see render/texture-complete.ts). false: the
+   * photo only, unseen texels black (256² only).
+   */
+  complete?: boolean;
+}
+
+export interface FaceTexture extends UvTexture {
+  /** Where the face's texels came from (complete textures only). */
+  sources?: TextureSources;
+}
+
 /**
- * The face's UV texture (256×256): the image sampled at every texel's surface point (bilinear),
- * texels that the camera does not see (occluded by the face itself, or outside the image) masked.
+ * The face's UV texture: the image sampled at every texel's surface point (bilinear). By default
+ * complete — texels the camera does not see (occluded by the face itself, or outside the image)
+ * are taken from the mirrored side or filled smoothly; `mask` is 255 where the photo shows the
+ * texel itself. With `complete: false` those texels are black (mask 0), as PRNet's original.
  */
-export function faceTexture(image: RgbImage, face: Face, layout: Layout): UvTexture {
+export function faceTexture(image: RgbImage, face: Face, layout: Layout, options: FaceTextureOptions = {}): FaceTexture {
+  const size = options.size ?? layout.size;
+  const complete = options.complete ?? true;
+  if (!complete && size !== layout.size) throw new RangeError(`a texture of ${size}² needs complete: true (the plain texture is ${layout.size}²)`);
   // Tolerance: 2 % of the face crop side (a few pixels), so the surface's own small folds do not hide it.
   const tolerance = Math.max(1, 0.02 * face.crop.square.side);
   const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height, tolerance);
-  return uvTexture(image, face.positionMap, visibility);
+  if (!complete) return uvTexture(image, face.positionMap, visibility);
+  const normals = vertexNormals(face.vertices, layout.triangles);
+  const facing = new Float32Array(layout.vertexCount);
+  for (let i = 0; i < facing.length; i++) facing[i] = normals[3 * i + 2];
+  const { texture, mask, sources } = completeUvTexture(image, face.positionMap, visibility, layout, { size, facing });
+  return { texture, mask, sources };
 }
 
 /** The JSON written for a face (numbers rounded by the writer). */
