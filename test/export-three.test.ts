@@ -17,7 +17,9 @@ import { uvFromFaceIndex } from '../src/export/index.js';
 import { decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFile, type OutputOptions } from '../src/pipeline/outputs.js';
-import { faceTexture, type Face } from '../src/pipeline/face.js';
+import { faceMesh, faceTexture, type Face } from '../src/pipeline/face.js';
+import { toRgbImage } from '../src/io/pixels.js';
+import { InputError } from '../src/errors.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
 import type { RgbImage } from '../src/types.js';
 import { REPO, SHARED } from './helpers/paths.js';
@@ -340,5 +342,88 @@ describe('units and placement', () => {
     const eye = (a: number) => [0, 1, 2].map((d) => [0, 1, 2, 3, 4, 5].reduce((s, k) => s + lm[3 * (a + k) + d], 0) / 6);
     const [l, r] = [eye(36), eye(42)];
     expect(mm * Math.hypot(l[0] - r[0], l[1] - r[1], l[2] - r[2])).toBeCloseTo(63, 2);
+  });
+});
+
+describe('library results for three.js', () => {
+  it('faceMesh → BufferGeometry (docs/threejs.md): same mesh as the GLB, Uint32 indices, front towards +z', async () => {
+    const { face, image, files } = cases.frontal;
+    const L = prnet.layout;
+    // As in docs/threejs.md:
+    const m = faceMesh(face, L); // millimetres, centred
+    const geometry = new THREE.BufferGeometry();
+    geometry.setAttribute('position', new THREE.BufferAttribute(m.positions, 3));
+    geometry.setAttribute('normal', new THREE.BufferAttribute(m.normals, 3));
+    geometry.setAttribute('uv', new THREE.BufferAttribute(m.uv, 2));
+    geometry.setIndex(new THREE.BufferAttribute(m.indices, 1));
+    const mesh = new THREE.Mesh(geometry, new THREE.MeshStandardMaterial());
+    expect(m.indices).toBeInstanceOf(Uint32Array);
+    expect(m.indices).toBe(L.indices);
+    expect(Array.from(L.indices.subarray(0, 999))).toEqual(Array.from(L.triangles.subarray(0, 999)));
+    expect(L.indices.buffer).toBe(L.triangles.buffer);
+    expectNormals(geometry);
+    expectFrontTowardsPlusZ(mesh);
+    // The GLB holds the same positions, in metres.
+    const glb = theMesh(await loadGlb(files.get('f_face0.glb')!)).geometry.getAttribute('position');
+    for (let i = 0; i < L.vertexCount; i += 1013) expect(glb.getY(i) * 1000).toBeCloseTo(m.positions[3 * i + 1], 2);
+    // px, not centred: the image placement with y flipped.
+    const px = faceMesh(face, L, { units: 'px', center: false, imageHeight: image.height });
+    expect(px.positions[1]).toBeCloseTo(image.height - 1 - face.vertices[1], 3);
+  });
+
+  it('the pose as a 4×4 column-major matrix: image frame on face.pose, mesh frame on faceMesh', () => {
+    const { face } = cases.turned;
+    const L = prnet.layout;
+    const { rotation: R, scale, translation: t, matrix } = face.pose;
+    const M = new THREE.Matrix4().fromArray(matrix);
+    // Matrix4.elements is column-major: element (row 0, column 1) at index 4.
+    expect(M.elements[4]).toBeCloseTo(scale * R[1], 9);
+    expect(M.elements[12]).toBeCloseTo(t[0], 9);
+    // It maps the canonical face onto the vertices as well as the 3×3 form does.
+    const m = faceMesh(face, L);
+    const P = new THREE.Matrix4().fromArray(m.poseMatrix);
+    const c = L.canonical;
+    let errImage = 0, errMesh = 0, n = 0;
+    const v = new THREE.Vector3();
+    const size = new THREE.Box3().setFromArray(m.positions).getSize(new THREE.Vector3()).x;
+    for (let i = 0; i < L.vertexCount; i += 97) {
+      v.set(c[3 * i], c[3 * i + 1], c[3 * i + 2]).applyMatrix4(M);
+      errImage += v.distanceTo(new THREE.Vector3(face.vertices[3 * i], face.vertices[3 * i + 1], face.vertices[3 * i + 2]));
+      v.set(c[3 * i], -c[3 * i + 1], c[3 * i + 2]).applyMatrix4(P);
+      errMesh += v.distanceTo(new THREE.Vector3(m.positions[3 * i], m.positions[3 * i + 1], m.positions[3 * i + 2]));
+      n++;
+    }
+    const imageSize = face.crop.square.side;
+    // The fit's residual: a few % of the face size, the same in both frames.
+    expect(errImage / n / imageSize).toBeLessThan(0.05);
+    expect(errMesh / n / size).toBeLessThan(0.05);
+    // A rotation with positive scale (no mirror) in the mesh frame: det > 0, and the turned face's
+    // yaw shows as a rotation about y.
+    expect(P.determinant()).toBeGreaterThan(0);
+    const q = new THREE.Quaternion();
+    P.decompose(new THREE.Vector3(), q, new THREE.Vector3());
+    const e = new THREE.Euler().setFromQuaternion(q, 'XYZ');
+    expect(Math.abs((e.y * 180) / Math.PI)).toBeGreaterThan(40);
+  });
+
+  it('RGBA and ImageData-shaped pixels give the same reconstruction as RGB', async () => {
+    const { image } = cases.frontal;
+    const n = image.width * image.height;
+    const rgba = new Uint8ClampedArray(n * 4);
+    for (let i = 0; i < n; i++) {
+      rgba[4 * i] = image.data[3 * i];
+      rgba[4 * i + 1] = image.data[3 * i + 1];
+      rgba[4 * i + 2] = image.data[3 * i + 2];
+      rgba[4 * i + 3] = 255;
+    }
+    const imageData = { width: image.width, height: image.height, data: rgba, colorSpace: 'srgb' }; // ImageData's shape
+    expect(toRgbImage(imageData).data).toEqual(image.data);
+    expect(toRgbImage(image)).toBe(image);
+    const a = await prnet.reconstruct(image, { boxes: [BOXES.frontal] });
+    const b = await prnet.reconstruct(imageData, { boxes: [BOXES.frontal] });
+    expect(b.faces[0].vertices).toEqual(a.faces[0].vertices);
+    expect(() => toRgbImage({ width: 2, height: 2, data: new Uint8Array(10) })).toThrow(InputError);
+    expect(() => toRgbImage({ width: 2, height: 2, data: new Uint8Array(10) })).toThrow(/3 \(RGB\), 4 \(RGBA\) or 1 \(grey\)/);
+    expect(toRgbImage({ width: 1, height: 2, data: new Uint8Array([7, 9]) }).data).toEqual(new Uint8Array([7, 7, 7, 9, 9, 9]));
   });
 });

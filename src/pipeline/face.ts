@@ -3,6 +3,7 @@
  * library's view); `faceToJson` gives the plain object the CLI writes as `<name>.json`.
  */
 import type { CropTransform } from '../crop/index.js';
+import { meshFrame, modelFrameNormals, toModelFrame, uvFromFaceIndex, type MeshFrame, type MeshFrameOptions } from '../export/index.js';
 import { sampleColors, vertexNormals, type Pose } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import { completeUvTexture, texelVisibility, uvTexture, type TextureSources, type UvTexture } from '../render/index.js';
@@ -70,6 +71,62 @@ export function faceTexture(image: RgbImage, face: Face, layout: Layout, options
   return { texture, mask, sources };
 }
 
+/** A face as a renderable mesh in the y-up mesh frame: what three.js's BufferGeometry takes. */
+export interface FaceMesh {
+  /** N×3 vertex positions in the mesh frame (x right, y up, z towards the viewer; frame.units). */
+  positions: Float32Array;
+  /** N×3 unit vertex normals in the mesh frame, pointing out of the face. */
+  normals: Float32Array;
+  /** N×2 texture coordinates (u right, v down: glTF's and three.js-with-flipY-false convention; OBJ's v is 1 − v). */
+  uv: Float32Array;
+  /** T×3 triangle indices (layout.indices), counter-clockwise seen from the front. */
+  indices: Uint32Array;
+  /** The frame: units, mesh units per image pixel, the image point at the origin. */
+  frame: MeshFrame;
+  /**
+   * Head pose in the mesh frame, 4×4 column-major (three.js Matrix4.fromArray order): maps the
+   * canonical face with its y flipped (layout.canonical with y → −y: x right, y up, z towards the
+   * viewer, canonical pixels) onto `positions`. Decompose it (Matrix4.decompose) for a position,
+   * quaternion and scale that put head-attached objects on the face.
+   */
+  poseMatrix: Float64Array;
+}
+
+const layoutUvs = new WeakMap<object, Float32Array>();
+
+/**
+ * The face as a mesh for renderers (three.js, WebGL): positions and normals in the mesh frame of
+ * the exported files — by default millimetres, centred at the origin (options as meshFrame: units
+ * 'mm' | 'px', center, imageHeight for the y flip when not centred) — UVs, Uint32 indices, and
+ * the pose as a matrix in that frame. The arrays are new (positions, normals) or shared (uv,
+ * indices: do not modify them).
+ */
+export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions = {}): FaceMesh {
+  const frame = meshFrame(face.vertices, face.landmarks, options);
+  let uv = layoutUvs.get(layout.faceIndex);
+  if (!uv) layoutUvs.set(layout.faceIndex, (uv = uvFromFaceIndex(layout.faceIndex, layout.size)));
+  // Mesh frame: p_m = u·F·(p − o) with F = diag(1, −1, 1) (o = (0, h − 1, 0) when not centred);
+  // p = s·R·c + t, c = F·c_m  ⇒  p_m = u·s·(F·R·F)·c_m + u·F·(t − o).
+  const { rotation: R, scale: s, translation: t } = face.pose;
+  const u = frame.scale;
+  const o = frame.origin ?? [0, frame.imageHeight === undefined ? 0 : frame.imageHeight - 1, 0];
+  const m = new Float64Array(16);
+  const f = [1, -1, 1];
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) m[4 * c + r] = u * s * f[r] * R[3 * r + c] * f[c];
+    m[12 + r] = u * f[r] * (t[r] - o[r]);
+  }
+  m[15] = 1;
+  return {
+    positions: toModelFrame(face.vertices, frame),
+    normals: modelFrameNormals(face.vertices, layout.triangles),
+    uv,
+    indices: layout.indices,
+    frame,
+    poseMatrix: m,
+  };
+}
+
 /** The JSON written for a face (numbers rounded by the writer). */
 export interface FaceJson {
   index: number;
@@ -81,6 +138,8 @@ export interface FaceJson {
     pitch: number;
     roll: number;
     rotation: number[][];
+    /** 4×4 column-major [scale·rotation | translation], image frame. */
+    matrix: number[];
     scale: number;
     translation: number[];
     convention: string;
@@ -88,10 +147,12 @@ export interface FaceJson {
   vertexCount: number;
   triangleCount: number;
   frame: string;
+  /** How the mesh files relate to these image-frame numbers (buildOutputs adds it). */
+  mesh?: { units: string; unitsPerPixel: number; origin: [number, number, number] | null; frame: string };
 }
 
 export const POSE_CONVENTION =
-  'degrees; yaw > 0: face turned towards the image left; pitch > 0: looking up; roll > 0: tilted clockwise in the image; vertices ≈ scale·rotation·canonical + translation';
+  'degrees; yaw > 0: face turned towards the image left; pitch > 0: looking up; roll > 0: tilted clockwise in the image; vertices ≈ scale·rotation·canonical + translation; matrix: the same 4×4, column-major (index 4·column + row)';
 
 export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount'>): FaceJson {
   const lm = face.landmarks;
@@ -112,6 +173,7 @@ export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount'>): F
       pitch: face.pose.pitch,
       roll: face.pose.roll,
       rotation: [[R[0], R[1], R[2]], [R[3], R[4], R[5]], [R[6], R[7], R[8]]],
+      matrix: Array.from(face.pose.matrix),
       scale: face.pose.scale,
       translation: [...face.pose.translation],
       convention: POSE_CONVENTION,
