@@ -45,16 +45,8 @@ export function writeObj(vertices: Vertices, triangles: Triangles, colors?: Arra
     writeNormals(w, normals);
     w.text('s 1\n');
   }
-  for (let t = 0; t < triangles.length; t += 3) {
-    w.text('f ');
-    for (let k = 0; k < 3; k++) {
-      const a = triangles[t + k] + 1;
-      if (k) w.byte(SPACE);
-      w.int(a);
-      if (normals) w.byte(SLASH).byte(SLASH).int(a);
-    }
-    w.byte(NEWLINE);
-  }
+  if (normals) w.faces(triangles, 2, '//');
+  else w.faces(triangles, 1, '');
   return w.toString();
 }
 
@@ -85,16 +77,7 @@ export function writeObjTextured(
   if (normals) writeNormals(w, normals);
   w.text(`usemtl ${material}\n`);
   if (normals) w.text('s 1\n');
-  for (let t = 0; t < triangles.length; t += 3) {
-    w.text('f ');
-    for (let k = 0; k < 3; k++) {
-      const a = triangles[t + k] + 1;
-      if (k) w.byte(SPACE);
-      w.int(a).byte(SLASH).int(a);
-      if (normals) w.byte(SLASH).int(a);
-    }
-    w.byte(NEWLINE);
-  }
+  w.faces(triangles, normals ? 3 : 2, '/');
   const mtl = [
     `newmtl ${material}`,
     'Ka 1.000 1.000 1.000',
@@ -118,7 +101,6 @@ function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): voi
 }
 
 const SPACE = 32;
-const SLASH = 47;
 const NEWLINE = 10;
 
 function clamp01(x: number): number {
