@@ -125,13 +125,15 @@ export async function buildOutputs(
     const normals = modelFrameNormals(face.vertices, layout.triangles);
     const textureBytes = formats.has('textured') || formats.has('glb') ? encode(texture.data, texture.width, texture.height, 3) : null;
     const meshOptions = { scale: frame.scale, origin: frame.origin, imageHeight: frame.imageHeight, units: frame.units, normals };
+    // OBJ text: 4 decimals of a pixel, 3 of a millimetre (1 µm) — far below the network's precision.
+    const decimals = frame.units === 'mm' ? 3 : 4;
     if (formats.has('obj')) {
-      out.push({ name: `${base}.obj`, data: writeObj(face.vertices, layout.triangles, colors, { ...meshOptions, comment: 'prnet-ts face mesh with vertex colours' }) });
+      out.push({ name: `${base}.obj`, data: writeObj(face.vertices, layout.triangles, colors, { ...meshOptions, decimals, comment: 'prnet-ts face mesh with vertex colours' }) });
     }
     if (formats.has('textured') && textureBytes) {
       const textureFile = `${base}_texture.png`;
       const mtlFile = `${base}_textured.mtl`;
-      const { obj, mtl } = writeObjTextured(face.vertices, layout.triangles, uv, { ...meshOptions, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
+      const { obj, mtl } = writeObjTextured(face.vertices, layout.triangles, uv, { ...meshOptions, decimals, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
       out.push({ name: `${base}_textured.obj`, data: obj }, { name: mtlFile, data: mtl });
       out.push(textureBytes.then((bytes) => ({ name: textureFile, data: bytes })));
     }
