@@ -9,7 +9,7 @@
  * Reads examples/astronaut.jpg and two AFLW2000-3D photos from ../shared/eval/aflw2000-3d.
  */
 import { resolve } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type OverlayOptions } from 'sharp';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { faceTexture } from '../src/pipeline/face.js';
@@ -37,7 +37,7 @@ const blackShare = (tex: RgbImage): number => {
 const text = (s: string, w: number) =>
   Buffer.from(`<svg width="${w}" height="${LABEL}"><rect width="100%" height="100%" fill="#fff"/><text x="6" y="16" font-family="sans-serif" font-size="14" fill="#000">${s}</text></svg>`);
 
-const tiles: sharp.OverlayOptions[] = [];
+const tiles: OverlayOptions[] = [];
 let row = 0;
 for (const [name, file] of INPUTS) {
   const image = await decodeImageFile(file);
