@@ -336,6 +336,8 @@ describe('units and placement', () => {
     }
     const json = JSON.parse(files.get('f_face0.json') as string);
     expect(json.mesh).toMatchObject({ units: 'px', unitsPerPixel: 1, origin: null });
+    const report = await validateBytes(bytesOf(files.get('f_face0.glb')!));
+    expect([report.issues.numErrors, report.issues.numWarnings]).toEqual([0, 0]);
     // mm: the eye centres (landmarks 36–41, 42–47) are 63 mm apart in the default files.
     const mm = JSON.parse(cases.frontal.files.get('f_face0.json') as string).mesh.unitsPerPixel as number;
     const lm = face.landmarks;
