@@ -261,7 +261,8 @@ export function completeUvTexture(
         const t = j * S + i;
         const fx = (i + 0.5) * k - 0.5;
         const nearest = ny * L + Math.min(L - 1, Math.max(0, Math.round(fx)));
-        if (marginMask[nearest]) region[t] = 1;
+        if (!marginMask[nearest]) continue; // black beyond the margin: nothing to sample
+        region[t] = 1;
         if (face[nearest]) faceS[t] = 1;
         if (!sample(fx, fy, true)) continue;
         const wOwn = sw;
