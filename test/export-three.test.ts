@@ -70,6 +70,7 @@ afterAll(async () => {
 });
 
 const bytesOf = (d: OutputFile['data']): Uint8Array => (typeof d === 'string' ? new TextEncoder().encode(d) : d);
+const textOf = (d: OutputFile['data']): string => (typeof d === 'string' ? d : new TextDecoder().decode(d));
 const arrayBuffer = (d: OutputFile['data']): ArrayBuffer => {
   const b = bytesOf(d);
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
@@ -218,7 +219,7 @@ describe('GLB', () => {
 describe('OBJ and PLY', () => {
   it('textured OBJ loads in three.js: UVs (v up), normals, upright, front towards +z, millimetres', () => {
     const { face, files } = cases.frontal;
-    const root = new OBJLoader().parse(files.get('f_face0_textured.obj') as string);
+    const root = new OBJLoader().parse(textOf(files.get('f_face0_textured.obj')!));
     const mesh = theMesh(root);
     const g = mesh.geometry;
     const L = prnet.layout;
@@ -239,11 +240,11 @@ describe('OBJ and PLY', () => {
     expect(size.x).toBeLessThan(250);
     expectUpright(g, face, modelFrame(json, false));
     expectFrontTowardsPlusZ(mesh);
-    expect(files.get('f_face0_textured.obj') as string).toMatch(/\ns 1\n/);
+    expect(textOf(files.get('f_face0_textured.obj')!)).toMatch(/\ns 1\n/);
   });
 
   it('vertex-colour OBJ loads with colours and normals', () => {
-    const mesh = theMesh(new OBJLoader().parse(cases.frontal.files.get('f_face0.obj') as string));
+    const mesh = theMesh(new OBJLoader().parse(textOf(cases.frontal.files.get('f_face0.obj')!)));
     expect(mesh.geometry.getAttribute('color').count).toBe(3 * prnet.layout.triangleCount);
     expectNormals(mesh.geometry);
     expectFrontTowardsPlusZ(mesh);

@@ -28,6 +28,11 @@ export interface TexturedObjOptions extends ObjOptions {
 
 /** OBJ with per-vertex colours (N×3, 0..1; omitted → positions only). */
 export function writeObj(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: ObjOptions = {}): string {
+  return new TextDecoder().decode(writeObjBytes(vertices, triangles, colors, options));
+}
+
+/** writeObj's text as UTF-8 bytes, without the string (what a file gets: no decode and re-encode). */
+export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: ObjOptions = {}): Uint8Array {
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
   const p = toModelFrame(vertices, options);
   const normals = resolveNormals(options.normals, true, vertices, triangles);
@@ -47,7 +52,7 @@ export function writeObj(vertices: Vertices, triangles: Triangles, colors?: Arra
   }
   if (normals) w.faces(triangles, 2, '//');
   else w.faces(triangles, 1, '');
-  return w.toString();
+  return w.toBytes();
 }
 
 /**
@@ -60,6 +65,17 @@ export function writeObjTextured(
   uv: ArrayLike<number>,
   options: TexturedObjOptions = {},
 ): { obj: string; mtl: string } {
+  const { obj, mtl } = writeObjTexturedBytes(vertices, triangles, uv, options);
+  return { obj: new TextDecoder().decode(obj), mtl };
+}
+
+/** writeObjTextured with the OBJ as UTF-8 bytes. */
+export function writeObjTexturedBytes(
+  vertices: Vertices,
+  triangles: Triangles,
+  uv: ArrayLike<number>,
+  options: TexturedObjOptions = {},
+): { obj: Uint8Array; mtl: string } {
   const nv = checkMesh(vertices, triangles, { uv: { array: uv, width: 2 } });
   const p = toModelFrame(vertices, options);
   const normals = resolveNormals(options.normals, true, vertices, triangles);
@@ -88,7 +104,7 @@ export function writeObjTextured(
     `map_Kd ${textureFile}`,
     '',
   ].join('\n');
-  return { obj: w.toString(), mtl };
+  return { obj: w.toBytes(), mtl };
 }
 
 function writeNormals(w: TextWriter, n: Float32Array): void {

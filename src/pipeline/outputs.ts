@@ -3,7 +3,7 @@
  * output file, as named buffers. Pure apart from PNG encoding, which the caller supplies (sharp in
  * Node, a canvas in the browser).
  */
-import { meshFrame, modelFrameNormals, writeGlb, writeObj, writeObjTextured, writePly, toJson, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
+import { meshFrame, modelFrameNormals, writeGlb, writeObjBytes, writeObjTexturedBytes, writePly, toJson, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
 import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize, sampleTextureAtUv } from '../render/index.js';
 import type { RgbImage } from '../types.js';
@@ -82,7 +82,8 @@ function wireframe(layout: Layout, cropSide: number): Int32Array {
 
 /**
  * Output files for the faces of one image, named `<stem>_face<i>.<ext>` per face and
- * `<stem>_<kind>.png` per image (depth and overlays show every face).
+ * `<stem>_<kind>.png` per image (depth and overlays show every face). Text files are strings,
+ * except the (large) OBJs, which are UTF-8 bytes.
  *
  * Every mesh file has normals; colours and texture agree: the UV texture is complete (texels the
  * photo does not show are filled from the mirrored side or smoothly, see faceTexture) and the
@@ -128,12 +129,12 @@ export async function buildOutputs(
     // OBJ text: 4 decimals of a pixel, 3 of a millimetre (1 µm) — far below the network's precision.
     const decimals = frame.units === 'mm' ? 3 : 4;
     if (formats.has('obj')) {
-      out.push({ name: `${base}.obj`, data: writeObj(face.vertices, layout.triangles, colors, { ...meshOptions, decimals, comment: 'prnet-ts face mesh with vertex colours' }) });
+      out.push({ name: `${base}.obj`, data: writeObjBytes(face.vertices, layout.triangles, colors, { ...meshOptions, decimals, comment: 'prnet-ts face mesh with vertex colours' }) });
     }
     if (formats.has('textured') && textureBytes) {
       const textureFile = `${base}_texture.png`;
       const mtlFile = `${base}_textured.mtl`;
-      const { obj, mtl } = writeObjTextured(face.vertices, layout.triangles, uv, { ...meshOptions, decimals, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
+      const { obj, mtl } = writeObjTexturedBytes(face.vertices, layout.triangles, uv, { ...meshOptions, decimals, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
       out.push({ name: `${base}_textured.obj`, data: obj }, { name: mtlFile, data: mtl });
       out.push(textureBytes.then((bytes) => ({ name: textureFile, data: bytes })));
     }
