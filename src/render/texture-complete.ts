@@ -8,7 +8,8 @@
  * 1. own:    the photo sampled at the texel's surface point, with a weight = soft visibility ×
  *            facing (the texel's normal towards the camera: grazing texels are smeared in the photo);
  * 2. mirror: the photo sampled at the texel's left–right mirror point (the layout's flip map), with
- *            that point's weight — the far cheek of a turned face comes from the near one;
+ *            that point's weight — the far cheek of a turned face comes from the near one — its
+ *            colour scaled by the left–right lighting ratio seen where both sides are visible;
  * 3. fill:   pull-push interpolation (Gortler et al. 1996) of layers 1–2 over the texture: smooth
  *            colour where neither side is seen.
  *
@@ -43,6 +44,11 @@ export interface CompleteTextureOptions {
   facing?: ArrayLike<number>;
   /** Facing at which a texel gets full weight (default 0.25). */
   facingRamp?: number;
+  /**
+   * Scale mirrored colours by the left–right lighting ratio measured where the photo shows both
+   * sides (default true), so a face lit from one side does not get a bright patch on its dark side.
+   */
+  matchLighting?: boolean;
   /** Texels of fill margin kept around the face, in layout texels (default 2); beyond it the texture is black. */
   margin?: number;
 }
@@ -222,6 +228,44 @@ export function completeUvTexture(
     const o00 = 3 * (y0 * iw + x0), o10 = 3 * (y0 * iw + x1), o01 = 3 * (y1 * iw + x0), o11 = 3 * (y1 * iw + x1);
     for (let c = 0; c < 3; c++) out[c] = w00 * src[o00 + c] + w10 * src[o10 + c] + w01 * src[o01 + c] + w11 * src[o11 + c];
   };
+  // Lighting: the mirrored side is lit differently from the side it stands in for. Where the
+  // photo shows both a texel and its mirror well, the ratio of their mean colours, per half of the
+  // face, measures the asymmetry; mirrored colours are scaled by their destination half's ratio so
+  // they continue that half's brightness. gains: [left half r, g, b, right half r, g, b].
+  const gains = [1, 1, 1, 1, 1, 1];
+  if (options.matchLighting ?? true) {
+    const so = [0, 0, 0, 0, 0, 0], sm = [0, 0, 0, 0, 0, 0];
+    const pairs = [0, 0];
+    for (let i = 0; i < nv; i++) {
+      const p = faceIndex[i];
+      const q = faceIndex[layout.flip[i]];
+      if (p === q || weight[p] < 0.9 || weight[q] < 0.9) continue;
+      const half = p % L < L / 2 ? 0 : 1;
+      readImage(pos[3 * p], pos[3 * p + 1], c0);
+      readImage(pos[3 * q], pos[3 * q + 1], c1);
+      for (let c = 0; c < 3; c++) {
+        so[3 * half + c] += c0[c];
+        sm[3 * half + c] += c1[c];
+      }
+      pairs[half]++;
+    }
+    for (let h = 0; h < 2; h++) {
+      if (pairs[h] < 0.05 * nv) continue; // too little overlap (a far-turned face) to measure it
+      for (let c = 0; c < 3; c++) {
+        const k = 3 * h + c;
+        const g = sm[k] > 0 ? so[k] / sm[k] : 1;
+        gains[k] = g < 0.5 ? 0.5 : g > 2 ? 2 : g;
+      }
+    }
+  }
+  /** Reads the mirrored colour into c1, scaled by the gain of the half at layout column x. */
+  const readMirror = (x: number, y: number, column: number): void => {
+    readImage(x, y, c1);
+    const o = column < L / 2 ? 0 : 3;
+    c1[0] *= gains[o];
+    c1[1] *= gains[o + 1];
+    c1[2] *= gains[o + 2];
+  };
   let own = 0, mirrored = 0, filled = 0;
   const put = (t: number, wOwn: number, wMirror: number): void => {
     const rest = (1 - wOwn) * wMirror;
@@ -250,7 +294,7 @@ export function completeUvTexture(
       const wOwn = weight[p];
       const wMirror = wOwn < 1 ? weight[q] : 0;
       if (wOwn > 0) readImage(pos[3 * p], pos[3 * p + 1], c0);
-      if (wMirror > 0) readImage(pos[3 * q], pos[3 * q + 1], c1);
+      if (wMirror > 0) readMirror(pos[3 * q], pos[3 * q + 1], p % L);
       put(p, wOwn, wMirror);
     }
   } else {
@@ -270,7 +314,7 @@ export function completeUvTexture(
         if (wOwn > 0) readImage(sx, sy, c0);
         if (wOwn < 1 && sample(smx, smy, false) && sw > 0) {
           wMirror = sw;
-          readImage(sx, sy, c1);
+          readMirror(sx, sy, fx);
         }
         put(t, wOwn, wMirror);
       }
