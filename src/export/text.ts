@@ -123,14 +123,6 @@ export class TextWriter {
     return this;
   }
 
-  /** Appends bytes as they are (e.g. text written by another TextWriter). */
-  raw(bytes: Uint8Array): this {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.len);
-    this.len += bytes.length;
-    return this;
-  }
-
   /** Appends one byte (a character code below 128). */
   byte(c: number): this {
     if (this.len === this.buf.length) this.ensure(1);
