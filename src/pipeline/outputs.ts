@@ -18,7 +18,7 @@ export type PngEncoder = (data: Uint8Array, width: number, height: number, chann
 export interface OutputOptions {
   /**
    * Mesh units (default 'mm'): millimetres from the mean interpupillary distance (see
-   * export/mesh.ts meshFrame), so a face is ~150 mm wide whatever the photo's resolution — OBJ and
+   * export/mesh.ts meshFrame), so a face is ~165 mm wide (ears included) whatever the photo's resolution — OBJ and
    * PLY in millimetres, GLB in metres (glTF's unit); 'px': image pixels in every mesh file.
    */
   units?: MeshUnits;
