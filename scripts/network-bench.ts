@@ -1,0 +1,116 @@
+/**
+ * Network-only timing and accuracy of the graph forms of a model, in one process: the reference
+ * graph (ConvTranspose + BatchNormalization), the folded fp32 graph and the int8 graph, run
+ * interleaved (round-robin, so machine load hits all alike), batch 1 and batch 2. Prints ms per
+ * forward pass (median over rounds), the ratio to the reference, and max / mean |diff| of the
+ * position maps against the reference on real crops (../shared/eval/portraits, the pipeline's
+ * detector and crop).
+ *
+ *   npx tsx scripts/network-bench.ts [--model default|light|PATH] [--rounds 10] [--threads N]
+ *        [--variants reference,folded,int8] [--float-layers dec.15,dec.16]
+ */
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { buildResfcnOnnx, type GraphOptions } from '../src/model/resfcn.js';
+import { int8RangesFromMetadata } from '../src/model/weights.js';
+import { readModelFile } from '../src/model/file-node.js';
+import { resolveModel } from '../src/pipeline/node.js';
+import { hwcToChw } from '../src/runtime/resample.js';
+import { resizeSquare } from '../src/runtime/resample.js';
+import { faceCrops, listImages } from './face-crops.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'default' },
+    rounds: { type: 'string', default: '10' },
+    threads: { type: 'string' },
+    variants: { type: 'string', default: 'reference,folded,int8' },
+    'float-layers': { type: 'string' },
+    crops: { type: 'string', default: '8' },
+  },
+});
+const path = resolveModel(values.model) as string;
+const weights = await readModelFile(path);
+const S = weights.config.inputSize;
+const ranges = int8RangesFromMetadata(weights.metadata, path);
+const variants: [string, GraphOptions][] = values.variants.split(',').map((v) => {
+  if (v === 'reference') return [v, { form: 'reference' }];
+  if (v === 'folded') return [v, {}];
+  if (v === 'int8') {
+    if (!ranges) throw new Error(`${path} has no int8 calibration (run scripts/calibrate-int8.ts)`);
+    return [v, { precision: 'int8', ranges, floatLayers: values['float-layers']?.split(',').filter(Boolean) }];
+  }
+  throw new Error(`unknown variant ${v}`);
+});
+const opts: Record<string, unknown> = { graphOptimizationLevel: 'all', executionMode: 'sequential' };
+if (values.threads) Object.assign(opts, { intraOpNumThreads: Number(values.threads), interOpNumThreads: 1 });
+const sessions = [];
+for (const [name, g] of variants) {
+  let t = performance.now();
+  const graph = buildResfcnOnnx(weights.tensors, weights.config, g);
+  const build = performance.now() - t;
+  t = performance.now();
+  const session = await ort.InferenceSession.create(graph, opts);
+  sessions.push({ name, session, build, create: performance.now() - t, bytes: graph.byteLength, times: { 1: [] as number[], 2: [] as number[] } });
+}
+
+// Real crops (held out from calibration: portraits, not utkface).
+const crops = await faceCrops(await listImages('../shared/eval/portraits'), Number(values.crops));
+const toInput = (n: number, offset: number): Float32Array => {
+  const x = new Float32Array(n * 3 * S * S);
+  for (let i = 0; i < n; i++) {
+    const c = crops[(offset + i) % crops.length].crop.data;
+    hwcToChw(S === 256 ? c : resizeSquare(c, 256, S, 3), S, 3, x, i * 3 * S * S);
+  }
+  return x;
+};
+const run = async (s: ort.InferenceSession, x: Float32Array, n: number): Promise<Float32Array> =>
+  (await s.run({ input: new ort.Tensor('float32', x, [n, 3, S, S]) })).output.data as Float32Array;
+
+// Accuracy against the first variant on every crop.
+const refOut = [];
+for (let i = 0; i < crops.length; i++) refOut.push(await run(sessions[0].session, toInput(1, i), 1));
+const acc = new Map<string, { max: number; mean: number }>();
+for (const s of sessions.slice(1)) {
+  let max = 0;
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < crops.length; i++) {
+    const y = await run(s.session, toInput(1, i), 1);
+    for (let k = 0; k < y.length; k++) {
+      const d = Math.abs(y[k] - refOut[i][k]);
+      max = Math.max(max, d);
+      sum += d;
+      count++;
+    }
+  }
+  acc.set(s.name, { max, mean: sum / count });
+}
+
+// Timing: warm-up, then interleaved rounds.
+for (const s of sessions) for (const n of [1, 2]) await run(s.session, toInput(n, 0), n);
+const rounds = Number(values.rounds);
+for (let r = 0; r < rounds; r++) {
+  for (const n of [1, 2] as const) {
+    for (const s of sessions) {
+      const x = toInput(n, r);
+      const t = performance.now();
+      await run(s.session, x, n);
+      s.times[n].push(performance.now() - t);
+    }
+  }
+}
+const median = (a: number[]): number => [...a].sort((p, q) => p - q)[a.length >> 1];
+const base = { 1: median(sessions[0].times[1]), 2: median(sessions[0].times[2]) };
+console.log(`model ${path} (width ${weights.config.width}, ${S}²), ${crops.length} crops, ${rounds} rounds, threads ${values.threads ?? 'default'}`);
+console.log('variant    graph MB  build ms  session ms  batch1 ms (×ref)   batch2 ms (×ref)   max|diff| px  mean|diff| px');
+for (const s of sessions) {
+  const m1 = median(s.times[1]);
+  const m2 = median(s.times[2]);
+  const a = acc.get(s.name);
+  console.log(
+    `${s.name.padEnd(10)} ${(s.bytes / 1e6).toFixed(1).padStart(8)}  ${s.build.toFixed(0).padStart(8)}  ${s.create.toFixed(0).padStart(10)}  ` +
+      `${m1.toFixed(1).padStart(8)} (${(m1 / base[1]).toFixed(2)})  ${m2.toFixed(1).padStart(9)} (${(m2 / base[2]).toFixed(2)})  ` +
+      `${a ? a.max.toFixed(4).padStart(12) : '-'.padStart(12)}  ${a ? a.mean.toFixed(5).padStart(13) : '-'.padStart(13)}`,
+  );
+}
