@@ -22,7 +22,8 @@ import { parseModelFile, type ModelWeights } from './model/weights.js';
 import { Prnet } from './pipeline/prnet.js';
 import type { PngEncoder } from './pipeline/outputs.js';
 import { createOrtSession, type OrtModule } from './runtime/ort.js';
-import type { PrnetSession } from './runtime/session.js';
+import { checkPrecision, type PrnetSession } from './runtime/session.js';
+import type { Precision } from './model/resfcn.js';
 import type { RgbImage } from './types.js';
 
 export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';
@@ -60,6 +61,8 @@ export interface BrowserPrnetOptions {
   backends?: ExecutionBackend[];
   /** WebAssembly threads (default: the number of cores, at most 4; 1 without cross-origin isolation). */
   threads?: number;
+  /** Network precision, 'fp32' or 'int8' (the quantized graph; needs the model file's int8 calibration). Default 'fp32'. */
+  precision?: Precision;
   /** The face detector: options for human-web, a ready Detector, or false for none (pass boxes or crops). */
   detector?: HumanWebOptions | Detector | false;
 }
@@ -82,7 +85,7 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
       ? Promise.resolve(options.detector)
       : createHumanDetector(options.detector);
   const [{ session, backend, threads }, detector] = await Promise.all([
-    createWebSession(weights, { wasmPaths: options.wasmPaths, backends: options.backends, threads: options.threads }),
+    createWebSession(weights, { wasmPaths: options.wasmPaths, backends: options.backends, threads: options.threads, precision: options.precision }),
     detectorPromise,
   ]);
   return Object.assign(new Prnet(session, layout, detector), { backend, threads, modelMetadata: weights.metadata });
@@ -94,8 +97,9 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
  */
 export async function createWebSession(
   weights: ModelWeights,
-  options: { wasmPaths?: string; backends?: ExecutionBackend[]; threads?: number } = {},
+  options: { wasmPaths?: string; backends?: ExecutionBackend[]; threads?: number; precision?: Precision } = {},
 ): Promise<{ session: PrnetSession; backend: ExecutionBackend; threads: number }> {
+  const precision = checkPrecision(options.precision);
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
@@ -107,6 +111,7 @@ export async function createWebSession(
     try {
       const session = await createOrtSession(ort as unknown as OrtModule, weights, {
         source: weights.metadata.name,
+        precision,
         extra: { executionProviders: [backend] },
       });
       return { session, backend, threads };

@@ -1,7 +1,7 @@
 /** `prnet eval aflw2000 <dir>`: NME on AFLW2000-3D, ours and the teachers, in one run. */
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../pipeline/node.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { EXIT, UsageError, intOption, parseOptions, precisionOption } from './main.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
@@ -12,18 +12,20 @@ export async function runEval(args: string[]): Promise<number> {
     model: { type: 'string', short: 'm' },
     peers: { type: 'boolean' },
     threads: { type: 'string' },
+    precision: { type: 'string' },
   });
   const [set, dir] = positionals;
-  if (set !== 'aflw2000' || !dir || positionals.length !== 2) throw new UsageError('usage: prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers]');
+  if (set !== 'aflw2000' || !dir || positionals.length !== 2) throw new UsageError('usage: prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers] [--precision fp32|int8]');
   const gtBox = Boolean(values['gt-box']);
-  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : undefined, threads: intOption(values.threads, 'threads') });
+  const precision = precisionOption(values.precision);
+  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : undefined, threads: intOption(values.threads, 'threads'), precision });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
     peers: values.peers !== false,
     onImage: values.json ? undefined : (f) => process.stderr.write(`  ${f}\n`),
   });
   await prnet.dispose();
-  const model = { ...prnet.session.config, name: values.model ?? 'default' };
+  const model = { ...prnet.session.config, name: values.model ?? 'default', precision: prnet.session.precision };
   if (values.json) {
     const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, failed: m.failed, perImage: m.perImage });
     const out = {
@@ -43,7 +45,7 @@ export async function runEval(args: string[]): Promise<number> {
   }
   const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
-  lines.push(`AFLW2000-3D, ${report.images} images, crop: ${gtBox ? 'ground-truth landmarks' : 'detector'}; 68-point NME (2D / 3D)`);
+  lines.push(`AFLW2000-3D, ${report.images} images, crop: ${gtBox ? 'ground-truth landmarks' : 'detector'}, network ${prnet.session.precision}; 68-point NME (2D / 3D)`);
   lines.push(['image', 'yaw°', ...methods.map(([n]) => n.padStart(17))].join('  '));
   report.ours.perImage.forEach((s, i) => {
     const cells = methods.map(([, m]) => `${pct(m.perImage[i].nme2d)} / ${pct(m.perImage[i].nme3d)}`);

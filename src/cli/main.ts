@@ -30,13 +30,14 @@ Usage:
       --max-faces <n>               at most n faces per image (largest first)
       --detector <kind>             blazeface-mesh (default), blazeface, ssd-mobilenet, tiny-face
       --threads <n>                 network threads
+      --precision <fp32|int8>       network precision (default fp32; int8: quantized, faster)
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
-  prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers]
+  prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers] [--precision fp32|int8]
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth, with 3DDFA_V2 and FaceMesh.
   prnet data label [--set eval|utkface|misc|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts).
@@ -94,6 +95,13 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
+}
+
+/** The --precision option: fp32 or int8 (undefined when not given). */
+export function precisionOption(value: string | undefined): 'fp32' | 'int8' | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'fp32' && value !== 'int8') throw new UsageError(`--precision must be fp32 or int8, got '${value}'`);
+  return value;
 }
 
 export function intOption(value: string | undefined, name: string, min = 1): number | undefined {

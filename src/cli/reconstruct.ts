@@ -10,7 +10,7 @@ import { buildOutputs, OUTPUT_FORMATS, type OutputFormat } from '../pipeline/out
 import type { FaceBox } from '../types.js';
 import { writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { EXIT, UsageError, intOption, parseOptions, precisionOption } from './main.js';
 import { Progress } from './progress.js';
 
 const DETECTORS: DetectorKind[] = ['blazeface-mesh', 'blazeface', 'ssd-mobilenet', 'tiny-face'];
@@ -47,6 +47,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     'max-faces': { type: 'string' },
     detector: { type: 'string' },
     threads: { type: 'string' },
+    precision: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
   });
@@ -57,6 +58,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const formats = parseFormats(values.formats, negated);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const threads = intOption(values.threads, 'threads');
+  const precision = precisionOption(values.precision);
   const box = values.box ? parseBox(values.box) : undefined;
   const detector = values.detector as DetectorKind | undefined;
   if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
@@ -73,7 +75,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     throw new UsageError(`cannot create the output folder (${writeFailure(e)})`, outDir);
   }
 
-  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads });
+  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, precision });
   const stems = uniqueStems(files);
   const progress = new Progress(files.length, { label: 'reconstruct', enabled: !quiet && files.length > 1 });
   const failures: string[] = [];

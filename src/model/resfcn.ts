@@ -180,11 +180,12 @@ export interface GraphOptions {
 }
 
 /**
- * Layers the int8 graph leaves in float: the 3-channel output layers, where one 8-bit step of the
- * pre-sigmoid value is ~0.4 px of output and the work is < 1 % of the network (measured: see
- * docs/model-format.md).
+ * Layers the int8 graph leaves in float: the first two encoder stages and the decoder from the
+ * 128² stage on (dec.12 … dec.16). At 128²–256² with 3–32 channels, one 8-bit step of these
+ * activations moves the output by several tenths of a pixel; quantizing them costs 0.5 points of
+ * NME, keeping them costs a quarter of the multiply-adds (measured: docs/model-format.md).
  */
-export const INT8_FLOAT_LAYERS: readonly string[] = ['dec.15', 'dec.16'];
+export const INT8_FLOAT_LAYERS: readonly string[] = ['enc.0', 'enc.1', 'dec.12', 'dec.13', 'dec.14', 'dec.15', 'dec.16'];
 
 /**
  * Emits the ONNX model (IR 8, opset 17) of the network with the given weights. Input `input`
@@ -231,11 +232,16 @@ function scaleKernel(w: Float32Array, out: number, scale: Float64Array): Float32
  */
 function transposeKernel(w: Float32Array, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): Float32Array {
   const r = new Float32Array(outC * inC * kh * kw);
-  for (let o = 0; o < outC; o++) {
-    for (let i = 0; i < inC; i++) {
-      for (let a = 0; a < kh; a++) {
-        for (let b = 0; b < kw; b++) r[((o * inC + i) * kh + a) * kw + b] = w[((i * outC + o) * 4 + ky(a)) * 4 + kx(b)] * scale[o];
-      }
+  const kk = kh * kw;
+  // source offset within a 4×4 kernel of each destination tap
+  const tap = new Int32Array(kk);
+  for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) tap[a * kw + b] = ky(a) * 4 + kx(b);
+  for (let i = 0; i < inC; i++) {
+    for (let o = 0; o < outC; o++) {
+      const src = (i * outC + o) * 16;
+      const dst = (o * inC + i) * kk;
+      const so = scale[o];
+      for (let t = 0; t < kk; t++) r[dst + t] = w[src + tap[t]] * so;
     }
   }
   return r;

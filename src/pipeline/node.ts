@@ -9,7 +9,9 @@ import { ModelError } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { loadLayout } from '../layout/node.js';
 import type { ModelWeights } from '../model/weights.js';
+import type { Precision } from '../model/resfcn.js';
 import { createSession } from '../runtime/node.js';
+import { checkPrecision } from '../runtime/session.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './prnet.js';
 
 /** The models bundled with the package (see the model card in the README). */
@@ -25,6 +27,8 @@ export interface PrnetOptions {
   detector?: DetectorKind | false;
   /** Threads for the network (default: onnxruntime's choice). */
   threads?: number;
+  /** Network precision, 'fp32' or 'int8' (default DEFAULT_PRECISION; see SessionOptions). */
+  precision?: Precision;
 }
 
 /** Resolves a model option to a path or weights; bundled names map to their files. */
@@ -41,9 +45,10 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
 
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
+  const precision = checkPrecision(options.precision);
   const [layout, session, detector] = await Promise.all([
     loadLayout(),
-    createSession(resolveModel(options.model), { threads: options.threads }),
+    createSession(resolveModel(options.model), { threads: options.threads, precision }),
     options.detector === false ? Promise.resolve(null) : createDetector({ kind: options.detector || undefined }),
   ]);
   return new Prnet(session, layout, detector);

@@ -3,9 +3,9 @@
  * onnxruntime-web share the InferenceSession / Tensor API, so both bindings pass their module here.
  */
 import { ModelError } from '../errors.js';
-import { buildResfcnOnnx } from '../model/resfcn.js';
-import type { ModelWeights } from '../model/weights.js';
-import { PrnetSession, type InferenceBackend, type SessionOptions } from './session.js';
+import { buildResfcnOnnx, type GraphOptions } from '../model/resfcn.js';
+import { int8RangesFromMetadata, type ModelWeights } from '../model/weights.js';
+import { PrnetSession, checkPrecision, type InferenceBackend, type SessionOptions } from './session.js';
 
 /** The parts of an onnxruntime module this binding uses. */
 export interface OrtModule {
@@ -20,13 +20,24 @@ export interface OrtInferenceSession {
   release(): Promise<void>;
 }
 
-/** Builds the ONNX graph from the weights and opens it with the given onnxruntime module. */
+/**
+ * Builds the ONNX graph from the weights and opens it with the given onnxruntime module. `graph`
+ * overrides the graph options (scripts compare graph forms with it).
+ */
 export async function createOrtSession(
   ort: OrtModule,
   weights: ModelWeights,
-  options: SessionOptions & { source?: string; extra?: Record<string, unknown> } = {},
+  options: SessionOptions & { source?: string; extra?: Record<string, unknown>; graph?: GraphOptions } = {},
 ): Promise<PrnetSession> {
-  const graph = buildResfcnOnnx(weights.tensors, weights.config);
+  const precision = checkPrecision(options.precision);
+  const graphOptions: GraphOptions = { precision };
+  if (precision === 'int8') {
+    const ranges = int8RangesFromMetadata(weights.metadata, options.source ?? 'model');
+    if (!ranges) throw new ModelError('the model has no int8 calibration (metadata "int8_ranges"; see scripts/calibrate-int8.ts): use precision fp32', options.source);
+    graphOptions.ranges = ranges;
+  }
+  for (const [k, v] of Object.entries(options.graph ?? {})) if (v !== undefined) Object.assign(graphOptions, { [k]: v });
+  const graph = buildResfcnOnnx(weights.tensors, weights.config, graphOptions);
   const sessionOptions: Record<string, unknown> = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -51,5 +62,5 @@ export async function createOrtSession(
     },
     release: () => session.release(),
   };
-  return new PrnetSession(backend, weights.config);
+  return new PrnetSession(backend, weights.config, graphOptions.precision ?? 'fp32');
 }

@@ -8,7 +8,7 @@
  * one session are queued, so a session may be shared by concurrent callers.
  */
 import { InputError } from '../errors.js';
-import type { ResfcnConfig } from '../model/resfcn.js';
+import type { Precision, ResfcnConfig } from '../model/resfcn.js';
 import type { FloatImage, PositionMap } from '../types.js';
 import { chwToHwc, hwcToChw, resizeSquare } from './resample.js';
 
@@ -27,16 +27,35 @@ export interface InferenceBackend {
 export interface SessionOptions {
   /** Threads for one forward pass (onnxruntime intra-op threads). Default: the runtime's choice. */
   threads?: number;
+  /**
+   * Numeric precision of the network (docs/model-format.md): 'int8' runs the quantized graph
+   * (int8 weights and activations, from the model file's stored calibration), 'fp32' the float
+   * graph. Default DEFAULT_PRECISION.
+   */
+  precision?: Precision;
+}
+
+/** The precision a session runs at unless told otherwise (chosen by measurement: docs/model-format.md). */
+export const DEFAULT_PRECISION: Precision = 'fp32';
+
+/** Checks a precision option; InputError names the bad value. */
+export function checkPrecision(value: unknown): Precision {
+  if (value === undefined) return DEFAULT_PRECISION;
+  if (value === 'fp32' || value === 'int8') return value;
+  throw new InputError(`precision must be 'fp32' or 'int8', got ${JSON.stringify(value)}`);
 }
 
 export class PrnetSession {
   readonly config: Readonly<ResfcnConfig>;
+  /** The precision the network runs at. */
+  readonly precision: Precision;
   private readonly backend: InferenceBackend;
   private queue: Promise<unknown> = Promise.resolve();
   private released = false;
 
-  constructor(backend: InferenceBackend, config: ResfcnConfig) {
+  constructor(backend: InferenceBackend, config: ResfcnConfig, precision: Precision = 'fp32') {
     this.backend = backend;
+    this.precision = precision;
     this.config = Object.freeze({ ...config });
   }
 

@@ -1,0 +1,143 @@
+/**
+ * The network's graph forms on a real crop (an AFLW2000-3D photo cropped by its ground-truth
+ * landmarks, as `prnet eval --gt-box` crops it), both bundled models:
+ * - the folded fp32 graph (batch norms folded, transposed convs rewritten as convs) gives the
+ *   reference graph's position map within 2e-3 px;
+ * - the int8 graph (QDQ, from the calibration stored in the model file) stays close to fp32 on
+ *   the face pixels and the 68 landmarks (bounds: measured values with margin, docs/model-format.md);
+ * - the precision option is validated in the library and the CLI.
+ */
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cropFromLandmarks, warpCrop } from '../src/crop/index.js';
+import { InputError, ModelError } from '../src/errors.js';
+import { loadAflwGroundTruth } from '../src/eval/mat.js';
+import { decodeImageFile } from '../src/io/image-node.js';
+import { loadLayout } from '../src/layout/node.js';
+import type { Layout } from '../src/layout/layout.js';
+import { buildResfcnOnnx, int8RangesFromMetadata, readModelFile, type GraphOptions, type ModelWeights } from '../src/model/index.js';
+import { BUNDLED_MODELS, createPrnet } from '../src/pipeline/node.js';
+import { createSession } from '../src/runtime/index.js';
+import { hwcToChw, resizeSquare } from '../src/runtime/resample.js';
+import type { FloatImage } from '../src/types.js';
+import { runMain } from './helpers/main-inprocess.js';
+import { AFLW_PHOTO } from './helpers/paths.js';
+
+let crop: FloatImage;
+let layout: Layout;
+beforeAll(async () => {
+  const gt = await loadAflwGroundTruth(AFLW_PHOTO.replace(/\.jpg$/, '.mat'));
+  crop = warpCrop(await decodeImageFile(AFLW_PHOTO), cropFromLandmarks(gt.pt3d68, 3));
+  layout = await loadLayout();
+});
+
+const text = (graph: Uint8Array): string => Buffer.from(graph).toString('latin1');
+
+/** The position map (N=1, CHW, S²) of `crop` through the graph built with `options`. */
+async function forward(w: ModelWeights, options: GraphOptions): Promise<Float32Array> {
+  const S = w.config.inputSize;
+  const session = await ort.InferenceSession.create(buildResfcnOnnx(w.tensors, w.config, options), { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+  const x = new Float32Array(3 * S * S);
+  hwcToChw(S === 256 ? crop.data : resizeSquare(crop.data, 256, S, 3), S, 3, x);
+  const out = (await session.run({ input: new ort.Tensor('float32', x, [1, 3, S, S]) })).output.data as Float32Array;
+  await session.release();
+  return out;
+}
+
+/** The pixel of an S² map at a 256² layout index (S = 256 or 128). */
+const pixOf = (p: number, S: number): number => (S === 256 ? p : Math.floor(p / 512) * S + Math.floor((p % 256) / 2));
+
+/** |diff| over the face pixels (max, mean) and 2D distance at the 68 landmarks (mean), in crop px. */
+function compare(a: Float32Array, b: Float32Array, S: number): { max: number; mean: number; kpt: number } {
+  const plane = S * S;
+  // A 128² map is compared at its own pixels: the layout's face pixels / landmarks scaled down.
+  const pix = (p: number): number => pixOf(p, S);
+  let max = 0;
+  let sum = 0;
+  for (const p of layout.faceIndex) {
+    for (let c = 0; c < 3; c++) {
+      const d = Math.abs(a[c * plane + pix(p)] - b[c * plane + pix(p)]);
+      max = Math.max(max, d);
+      sum += d;
+    }
+  }
+  let kpt = 0;
+  for (const p of layout.kptIndex) kpt += Math.hypot(a[pix(p)] - b[pix(p)], a[plane + pix(p)] - b[plane + pix(p)]) / 68;
+  return { max, mean: sum / (3 * layout.faceIndex.length), kpt };
+}
+
+// Measured on this crop (docs/model-format.md): int8 vs fp32 face-pixel mean |diff| / landmark mean.
+const INT8_BOUNDS = {
+  default: { mean: 0.6, kpt: 0.8 },
+  light: { mean: 0.6, kpt: 0.8 },
+};
+
+for (const name of ['default', 'light'] as const) {
+  describe(`the ${name} model's graph forms on a real crop`, () => {
+    let w: ModelWeights;
+    let fp32: Float32Array;
+    beforeAll(async () => {
+      w = await readModelFile(BUNDLED_MODELS[name]);
+      fp32 = await forward(w, {});
+    });
+
+    it('the folded graph has no ConvTranspose or BatchNormalization and gives the reference graph\'s map within 2e-3 px', async () => {
+      const folded = text(buildResfcnOnnx(w.tensors, w.config));
+      expect(folded).not.toContain('ConvTranspose');
+      expect(folded).not.toContain('BatchNormalization');
+      expect(folded).toContain('DepthToSpace');
+      const reference = await forward(w, { form: 'reference' });
+      let max = 0;
+      for (let i = 0; i < fp32.length; i++) max = Math.max(max, Math.abs(fp32[i] - reference[i]));
+      expect(max).toBeLessThanOrEqual(2e-3);
+      // a real, varied map: the face spans a good part of the crop
+      const xs = Array.from(layout.faceIndex, (p) => reference[pixOf(p, w.config.inputSize)]);
+      expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(50);
+    });
+
+    it('the model file carries its int8 calibration, and the int8 graph stays close to fp32', async () => {
+      const ranges = int8RangesFromMetadata(w.metadata, name);
+      expect(ranges).toBeDefined();
+      const graph = buildResfcnOnnx(w.tensors, w.config, { precision: 'int8', ranges });
+      expect(text(graph)).toContain('QuantizeLinear');
+      // int8 weights: the graph is about a quarter of the fp32 one
+      expect(graph.byteLength).toBeLessThan(buildResfcnOnnx(w.tensors, w.config).byteLength * 0.45);
+      const int8 = await forward(w, { precision: 'int8', ranges });
+      const d = compare(int8, fp32, w.config.inputSize);
+      console.log(`${name}: int8 vs fp32 on ${AFLW_PHOTO.split('/').pop()}: face max ${d.max.toFixed(3)} px, mean ${d.mean.toFixed(3)} px, 68 landmarks mean ${d.kpt.toFixed(3)} px`);
+      expect(d.mean).toBeGreaterThan(0); // it is quantized
+      expect(d.mean).toBeLessThanOrEqual(INT8_BOUNDS[name].mean);
+      expect(d.kpt).toBeLessThanOrEqual(INT8_BOUNDS[name].kpt);
+    });
+  });
+}
+
+describe('the precision option', () => {
+  it('sessions and createPrnet reject anything but fp32 and int8', async () => {
+    await expect(createSession(BUNDLED_MODELS.light, { precision: 'int16' as never })).rejects.toThrow(InputError);
+    await expect(createSession(BUNDLED_MODELS.light, { precision: 'int16' as never })).rejects.toThrow(/precision must be 'fp32' or 'int8', got "int16"/);
+    await expect(createPrnet({ model: 'light', detector: false, precision: 'fp16' as never })).rejects.toThrow(InputError);
+  });
+
+  it('a session reports its precision; int8 without a stored calibration is a ModelError', async () => {
+    const w = await readModelFile(BUNDLED_MODELS.light);
+    const s = await createSession(w, { precision: 'int8' });
+    expect(s.precision).toBe('int8');
+    await s.release();
+    const { int8_ranges: _, ...bare } = w.metadata;
+    await expect(createSession({ ...w, metadata: bare }, { precision: 'int8' })).rejects.toThrow(ModelError);
+    await expect(createSession({ ...w, metadata: bare }, { precision: 'int8' })).rejects.toThrow(/no int8 calibration/);
+    const f = await createSession({ ...w, metadata: bare });
+    expect(f.precision).toBe('fp32');
+    await f.release();
+  });
+
+  it('the CLI rejects a bad --precision with one line and exit 2', async () => {
+    for (const args of [['reconstruct', AFLW_PHOTO, '--out', '/tmp/never-written', '--precision', 'fp16'], ['eval', 'aflw2000', '/nonexistent', '--precision', 'int4']]) {
+      const r = await runMain(args);
+      expect(r.code).toBe(2);
+      expect(r.errLines).toHaveLength(1);
+      expect(r.errLines[0]).toMatch(/--precision must be fp32 or int8, got '(fp16|int4)'/);
+    }
+  });
+});
