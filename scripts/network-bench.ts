@@ -7,8 +7,14 @@
  * detector and crop).
  *
  *   npx tsx scripts/network-bench.ts [--model default|light|PATH] [--rounds 10] [--threads N]
- *        [--variants reference,folded,int8] [--float-layers dec.15,dec.16]
+ *        [--variants reference,folded,int8] [--float-layers enc.0,dec.16] [--profile]
+ *
+ * --profile: also onnxruntime's per-node profile of each variant (one thread, batch 1, 4 runs):
+ * kernel time by operator type, summed over the nodes.
  */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { buildResfcnOnnx, type GraphOptions } from '../src/model/resfcn.js';
@@ -27,6 +33,7 @@ const { values } = parseArgs({
     variants: { type: 'string', default: 'reference,folded,int8' },
     'float-layers': { type: 'string' },
     crops: { type: 'string', default: '8' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const path = resolveModel(values.model) as string;
@@ -113,4 +120,25 @@ for (const s of sessions) {
       `${m1.toFixed(1).padStart(8)} (${(m1 / base[1]).toFixed(2)})  ${m2.toFixed(1).padStart(9)} (${(m2 / base[2]).toFixed(2)})  ` +
       `${a ? a.max.toFixed(4).padStart(12) : '-'.padStart(12)}  ${a ? a.mean.toFixed(5).padStart(13) : '-'.padStart(13)}`,
   );
+}
+
+if (values.profile) {
+  const dir = await mkdtemp(join(tmpdir(), 'prnet-profile-'));
+  for (const [name, g] of variants) {
+    const session = await ort.InferenceSession.create(buildResfcnOnnx(weights.tensors, weights.config, g), {
+      graphOptimizationLevel: 'all', intraOpNumThreads: 1, enableProfiling: true, profileFilePrefix: join(dir, name),
+    });
+    for (let i = 0; i < 4; i++) await run(session, toInput(1, i), 1);
+    session.endProfiling();
+    await session.release();
+    const file = (await readdir(dir)).find((f) => f.startsWith(`${name}_`)) as string;
+    const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as { cat: string; name: string; dur: number; args: { op_name?: string } }[];
+    const byOp = new Map<string, number>();
+    for (const e of events) {
+      if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args.op_name) byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + e.dur / 4000);
+    }
+    const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+    console.log(`profile ${name} (1 thread, batch 1): ${total.toFixed(1)} ms kernel time: ` + [...byOp].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', '));
+  }
+  await rm(dir, { recursive: true, force: true });
 }

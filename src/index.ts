@@ -21,7 +21,7 @@ export * from './crop/index.js';
 export * from './render/index.js';
 export { writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, type GlbMesh } from './export/index.js';
 export { createDetector, type Detector, type DetectorKind, type DetectorOptions } from './detect/index.js';
-export { createSession, PrnetSession, DEFAULT_PRECISION, type SessionOptions } from './runtime/index.js';
+export { createSession, PrnetSession, type SessionOptions } from './runtime/index.js';
 export {
   importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256,
   type ModelWeights, type ResfcnConfig, type Precision,

@@ -27,7 +27,7 @@ export interface PrnetOptions {
   detector?: DetectorKind | false;
   /** Threads for the network (default: onnxruntime's choice). */
   threads?: number;
-  /** Network precision, 'fp32' or 'int8' (default DEFAULT_PRECISION; see SessionOptions). */
+  /** Network precision, 'fp32' or 'int8' (default: int8 when the model carries a calibration; see SessionOptions). */
   precision?: Precision;
 }
 

@@ -29,10 +29,10 @@ export async function createOrtSession(
   weights: ModelWeights,
   options: SessionOptions & { source?: string; extra?: Record<string, unknown>; graph?: GraphOptions } = {},
 ): Promise<PrnetSession> {
-  const precision = checkPrecision(options.precision);
+  const ranges = int8RangesFromMetadata(weights.metadata, options.source ?? 'model');
+  const precision = checkPrecision(options.precision) ?? (ranges ? 'int8' : 'fp32');
   const graphOptions: GraphOptions = { precision };
   if (precision === 'int8') {
-    const ranges = int8RangesFromMetadata(weights.metadata, options.source ?? 'model');
     if (!ranges) throw new ModelError('the model has no int8 calibration (metadata "int8_ranges"; see scripts/calibrate-int8.ts): use precision fp32', options.source);
     graphOptions.ranges = ranges;
   }

@@ -29,18 +29,16 @@ export interface SessionOptions {
   threads?: number;
   /**
    * Numeric precision of the network (docs/model-format.md): 'int8' runs the quantized graph
-   * (int8 weights and activations, from the model file's stored calibration), 'fp32' the float
-   * graph. Default DEFAULT_PRECISION.
+   * (int8 weights and activations where the error stays small, from the model file's stored
+   * calibration), 'fp32' the float graph. Default: 'int8' when the model file carries an int8
+   * calibration (both bundled models do), else 'fp32'.
    */
   precision?: Precision;
 }
 
-/** The precision a session runs at unless told otherwise (chosen by measurement: docs/model-format.md). */
-export const DEFAULT_PRECISION: Precision = 'fp32';
-
-/** Checks a precision option; InputError names the bad value. */
-export function checkPrecision(value: unknown): Precision {
-  if (value === undefined) return DEFAULT_PRECISION;
+/** Checks a precision option (undefined: the model decides); InputError names a bad value. */
+export function checkPrecision(value: unknown): Precision | undefined {
+  if (value === undefined) return undefined;
   if (value === 'fp32' || value === 'int8') return value;
   throw new InputError(`precision must be 'fp32' or 'int8', got ${JSON.stringify(value)}`);
 }
