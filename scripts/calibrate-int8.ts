@@ -5,7 +5,11 @@
  * builds the int8 graph without calibrating at start-up. The weights are not changed.
  *
  *   npx tsx scripts/calibrate-int8.ts --model default [--images ../shared/faces/utkface]
- *        [--count 128] [--method mse|minmax] [--write | --out ranges.json]
+ *        [--count 128] [--method mse|minmax] [--default-precision int8|fp32] [--write | --out ranges.json]
+ *
+ * --default-precision goes into the metadata (`default_precision`): the precision sessions use
+ * when not told otherwise. With --only-default-precision only that key is rewritten (the file
+ * must already hold its calibration).
  *
  * Never calibrate on AFLW images (AFLW2000-3D is the evaluation set).
  */
@@ -13,7 +17,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readModelFile, writeModelFile } from '../src/model/file-node.js';
 import { buildResfcnOnnx } from '../src/model/resfcn.js';
-import { INT8_RANGES_KEY, int8RangesFromMetadata } from '../src/model/weights.js';
+import { DEFAULT_PRECISION_KEY, INT8_RANGES_KEY, int8RangesFromMetadata } from '../src/model/weights.js';
 import { resolveModel } from '../src/pipeline/node.js';
 import { hwcToChw, resizeSquare } from '../src/runtime/resample.js';
 import { faceCrops, listImages } from './face-crops.js';
@@ -25,12 +29,21 @@ const { values } = parseArgs({
     count: { type: 'string', default: '128' },
     write: { type: 'boolean', default: false },
     method: { type: 'string', default: 'mse' },
+    'default-precision': { type: 'string', default: 'int8' },
+    'only-default-precision': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
 const path = resolveModel(values.model) as string;
+if (!['int8', 'fp32'].includes(values['default-precision'])) throw new Error('--default-precision must be int8 or fp32');
 if (/aflw/i.test(values.images)) throw new Error('refusing to calibrate on AFLW images (the evaluation set)');
 const weights = await readModelFile(path);
+if (values['only-default-precision']) {
+  if (!int8RangesFromMetadata(weights.metadata, path)) throw new Error(`${path} has no int8 calibration yet`);
+  await writeModelFile(path, { ...weights, metadata: { ...weights.metadata, [DEFAULT_PRECISION_KEY]: values['default-precision'] } }, { dtype: 'F16' });
+  console.log(`${path}: ${DEFAULT_PRECISION_KEY} = ${values['default-precision']}`);
+  process.exit(0);
+}
 const S = weights.config.inputSize;
 const count = Number(values.count);
 
@@ -127,7 +140,7 @@ console.log(`${names.length + 1} activation ranges, e.g. ${names.slice(0, 4).map
 const json = JSON.stringify(ranges);
 int8RangesFromMetadata({ [INT8_RANGES_KEY]: json }, 'calibration'); // validates
 if (values.write) {
-  const metadata = { ...weights.metadata, [INT8_RANGES_KEY]: json, int8_calibration: `${crops.length} crops of ${values.images.replace(/^.*shared\//, '')} and their mirror images, ${method === 'mse' ? 'ranges minimising the 8-bit quantization error' : 'min/max'}` };
+  const metadata = { ...weights.metadata, [INT8_RANGES_KEY]: json, [DEFAULT_PRECISION_KEY]: values['default-precision'], int8_calibration: `${crops.length} crops of ${values.images.replace(/^.*shared\//, '')} and their mirror images, ${method === 'mse' ? 'ranges minimising the 8-bit quantization error' : 'min/max'}` };
   await writeModelFile(path, { ...weights, metadata }, { dtype: 'F16' });
   console.log(`wrote ${path}`);
 } else if (values.out) {

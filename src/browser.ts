@@ -61,7 +61,7 @@ export interface BrowserPrnetOptions {
   backends?: ExecutionBackend[];
   /** WebAssembly threads (default: the number of cores, at most 4; 1 without cross-origin isolation). */
   threads?: number;
-  /** Network precision, 'fp32' or 'int8' (the quantized graph; needs the model file's int8 calibration). Default: int8 when the model carries a calibration. */
+  /** Network precision, 'fp32' or 'int8' (the quantized graph; needs the model file's int8 calibration). Default: the model file's choice (int8 for the bundled default model, fp32 for the light one). */
   precision?: Precision;
   /** The face detector: options for human-web, a ready Detector, or false for none (pass boxes or crops). */
   detector?: HumanWebOptions | Detector | false;

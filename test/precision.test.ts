@@ -120,18 +120,21 @@ describe('the precision option', () => {
     await expect(createPrnet({ model: 'light', detector: false, precision: 'fp16' as never })).rejects.toThrow(InputError);
   });
 
-  it('the default is int8 for a calibrated model, fp32 otherwise; int8 without a calibration is a ModelError', async () => {
+  it('the default is the model file\'s default_precision (int8 needs a calibration); int8 without one is a ModelError', async () => {
     const w = await readModelFile(BUNDLED_MODELS.light);
-    for (const [precision, want] of [[undefined, 'int8'], ['int8', 'int8'], ['fp32', 'fp32']] as const) {
-      const s = await createSession(w, { precision });
+    expect(w.metadata.default_precision).toBe('fp32');
+    expect((await readModelFile(BUNDLED_MODELS.default)).metadata.default_precision).toBe('int8');
+    const asInt8 = { ...w, metadata: { ...w.metadata, default_precision: 'int8' } };
+    for (const [weights, precision, want] of [[w, undefined, 'fp32'], [asInt8, undefined, 'int8'], [w, 'int8', 'int8'], [asInt8, 'fp32', 'fp32']] as const) {
+      const s = await createSession(weights, { precision });
       expect(s.precision).toBe(want);
       await s.release();
     }
     const { int8_ranges: _, ...bare } = w.metadata;
     await expect(createSession({ ...w, metadata: bare }, { precision: 'int8' })).rejects.toThrow(ModelError);
     await expect(createSession({ ...w, metadata: bare }, { precision: 'int8' })).rejects.toThrow(/no int8 calibration/);
-    const f = await createSession({ ...w, metadata: bare });
-    expect(f.precision).toBe('fp32');
+    const f = await createSession({ ...w, metadata: { ...bare, default_precision: 'int8' } });
+    expect(f.precision).toBe('fp32'); // asks for int8 by default, but has no calibration
     await f.release();
   });
 

@@ -30,7 +30,7 @@ Usage:
       --max-faces <n>               at most n faces per image (largest first)
       --detector <kind>             blazeface-mesh (default), blazeface, ssd-mobilenet, tiny-face
       --threads <n>                 network threads
-      --precision <fp32|int8>       network precision (default int8 for the bundled models)
+      --precision <fp32|int8>       network precision (default: int8 for the default model, fp32 for light)
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);

@@ -9,7 +9,7 @@ export {
   type BnSuffix, type DecoderLayer, type EncoderBlock, type ResfcnConfig, type TensorRole, type TensorSpec, type WeightMap,
 } from './resfcn.js';
 export {
-  MODEL_FORMAT, MODEL_FORMAT_VERSION, INT8_RANGES_KEY, configFromMetadata, int8RangesFromMetadata, createRng, modelMetadata, parseModelFile, randomWeights,
+  MODEL_FORMAT, MODEL_FORMAT_VERSION, INT8_RANGES_KEY, DEFAULT_PRECISION_KEY, configFromMetadata, int8RangesFromMetadata, createRng, modelMetadata, parseModelFile, randomWeights,
   serializeModel, validateTensors,
   type ModelCard, type ModelWeights, type SerializeOptions,
 } from './weights.js';

@@ -50,6 +50,12 @@ function parseIntStrict(value: string | undefined, key: string, source: string):
   return Number(value);
 }
 
+/**
+ * The metadata key naming the precision a session uses when not told otherwise ('int8' or
+ * 'fp32'; int8 needs `int8_ranges`). Absent: fp32.
+ */
+export const DEFAULT_PRECISION_KEY = 'default_precision';
+
 /** The metadata key holding the int8 calibration (JSON, see `int8RangesFromMetadata`). */
 export const INT8_RANGES_KEY = 'int8_ranges';
 

@@ -27,7 +27,7 @@ export interface PrnetOptions {
   detector?: DetectorKind | false;
   /** Threads for the network (default: onnxruntime's choice). */
   threads?: number;
-  /** Network precision, 'fp32' or 'int8' (default: int8 when the model carries a calibration; see SessionOptions). */
+  /** Network precision, 'fp32' or 'int8' (default: the model file's choice, int8 for the bundled default model; see SessionOptions). */
   precision?: Precision;
 }
 

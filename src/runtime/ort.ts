@@ -4,7 +4,7 @@
  */
 import { ModelError } from '../errors.js';
 import { buildResfcnOnnx, type GraphOptions } from '../model/resfcn.js';
-import { int8RangesFromMetadata, type ModelWeights } from '../model/weights.js';
+import { DEFAULT_PRECISION_KEY, int8RangesFromMetadata, type ModelWeights } from '../model/weights.js';
 import { PrnetSession, checkPrecision, type InferenceBackend, type SessionOptions } from './session.js';
 
 /** The parts of an onnxruntime module this binding uses. */
@@ -30,7 +30,8 @@ export async function createOrtSession(
   options: SessionOptions & { source?: string; extra?: Record<string, unknown>; graph?: GraphOptions } = {},
 ): Promise<PrnetSession> {
   const ranges = int8RangesFromMetadata(weights.metadata, options.source ?? 'model');
-  const precision = checkPrecision(options.precision) ?? (ranges ? 'int8' : 'fp32');
+  // The model file names its default (docs/model-format.md); int8 only where it is calibrated.
+  const precision = checkPrecision(options.precision) ?? (ranges && weights.metadata[DEFAULT_PRECISION_KEY] === 'int8' ? 'int8' : 'fp32');
   const graphOptions: GraphOptions = { precision };
   if (precision === 'int8') {
     if (!ranges) throw new ModelError('the model has no int8 calibration (metadata "int8_ranges"; see scripts/calibrate-int8.ts): use precision fp32', options.source);

@@ -30,8 +30,8 @@ export interface SessionOptions {
   /**
    * Numeric precision of the network (docs/model-format.md): 'int8' runs the quantized graph
    * (int8 weights and activations where the error stays small, from the model file's stored
-   * calibration), 'fp32' the float graph. Default: 'int8' when the model file carries an int8
-   * calibration (both bundled models do), else 'fp32'.
+   * calibration), 'fp32' the float graph. Default: the model file's `default_precision` (int8
+   * for the bundled default model, fp32 for the light one), else 'fp32'.
    */
   precision?: Precision;
 }
