@@ -10,7 +10,7 @@
  * Each compressed variant's weights are decoded back to float and scored by the 68-point 2D NME on
  * the 8 AFLW2000-3D images (ground-truth landmark crop, test-time flip, the fp32 graph).
  *
- *   npx tsx scripts/weight-compression.ts [--model default|light]
+ *   npx tsx scripts/weight-compression.ts [--model default|light] [--only f16,int8,int8-mixed,kmeans,pq4,pq8]
  */
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
@@ -23,12 +23,14 @@ import { loadLayout } from '../src/layout/node.js';
 import { readFile } from 'node:fs/promises';
 import { readModelFile } from '../src/model/file-node.js';
 import { createRng, type ModelWeights } from '../src/model/weights.js';
-import { resfcnTensorSpecs } from '../src/model/resfcn.js';
+import { f16Tensor } from '../src/util/safetensors.js';
+import { INT8_FLOAT_LAYERS, resfcnTensorSpecs } from '../src/model/resfcn.js';
 import { Prnet } from '../src/pipeline/prnet.js';
 import { resolveModel } from '../src/pipeline/node.js';
 import { createSession } from '../src/runtime/node.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'default' } } });
+const { values } = parseArgs({ options: { model: { type: 'string', default: 'default' }, only: { type: 'string' } } });
+const want = (key: string): boolean => !values.only || values.only.split(',').includes(key);
 const path = resolveModel(values.model) as string;
 const weights = await readModelFile(path);
 const specs = resfcnTensorSpecs(weights.config);
@@ -59,11 +61,18 @@ function fromOutMajor(name: string, r: Float32Array): Float32Array {
 /** BN tensors as F16 bytes (they stay uncompressed: 0.1 % of the weights). */
 const bnBytes = specs.filter((s) => s.role === 'bn').reduce((n, s) => n + 2 * s.shape[0], 0);
 
-/** int8 per-output-channel: the int8 values + one F16 scale per channel. */
-function int8(): { tensors: Map<string, Float32Array>; bytes: Uint8Array } {
+/**
+ * int8 per-output-channel: the int8 values + one F16 scale per channel. With `keepFloat`, the
+ * layers the int8 graph leaves in float keep F16 kernels.
+ */
+function int8(keepFloat = false): { tensors: Map<string, Float32Array>; bytes: Uint8Array } {
   const tensors = new Map(weights.tensors);
   const parts: Uint8Array[] = [];
   for (const s of kernels) {
+    if (keepFloat && INT8_FLOAT_LAYERS.includes(s.name.split('.').slice(0, 2).join('.'))) {
+      parts.push(f16Tensor(weights.tensors.get(s.name)!, s.shape).bytes);
+      continue;
+    }
     const { data, out } = outMajor(s.name);
     const per = data.length / out;
     const q = new Int8Array(data.length);
@@ -199,10 +208,14 @@ console.log(`${path}: ${params} kernel weights; NME: 2D, 8 AFLW2000-3D images, g
 console.log(`variant                          bits/weight  size       gzip       NME2D`);
 const row = (name: string, bpw: string, size: number, gz: number | null, n: number): void =>
   console.log(`${name.padEnd(32)} ${bpw.padStart(11)}  ${mb(size).padEnd(9)}  ${gz === null ? '–'.padEnd(9) : mb(gz).padEnd(9)}  ${n.toFixed(3)}%`);
-row('F16 file (shipped)', '16', file.length, gzipSync(file, { level: 9 }).length, await score(weights.tensors));
-const i8 = int8();
-row('int8 per channel', '8', i8.bytes.length + bnBytes, gzipSync(i8.bytes, { level: 9 }).length + bnBytes, await score(i8.tensors));
-for (const [label, d, k] of [['k-means 16 levels (scalar)', 1, 16], ['PQ d=4, k=256', 4, 256], ['PQ d=8, k=256', 8, 256]] as const) {
+if (want('f16')) row('F16 file (shipped)', '16', file.length, gzipSync(file, { level: 9 }).length, await score(weights.tensors));
+for (const [key, label, keep] of [['int8', 'int8 per channel, all layers', false], ['int8-mixed', 'int8, F16 where the graph is float', true]] as const) {
+  if (!want(key)) continue;
+  const r = int8(keep);
+  row(label, ((8 * r.bytes.length) / params).toFixed(2), r.bytes.length + bnBytes, gzipSync(r.bytes, { level: 9 }).length + bnBytes, await score(r.tensors));
+}
+for (const [key, label, d, k] of [['kmeans', 'k-means 16 levels (scalar)', 1, 16], ['pq4', 'PQ d=4, k=256', 4, 256], ['pq8', 'PQ d=8, k=256', 8, 256]] as const) {
+  if (!want(key)) continue;
   const t0 = performance.now();
   const r = pq(d, k);
   console.error(`${label}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
