@@ -247,6 +247,31 @@ function transposeKernel(w: Float32Array, inC: number, outC: number, kh: number,
   return r;
 }
 
+/** Symmetric int8 per output channel: values in [-127, 127] and scale = max|w| / 127 per channel. */
+function quantizeKernel(kernel: Float32Array, out: number): { wq: Int8Array; ws: Float32Array } {
+  const per = kernel.length / out;
+  const wq = new Int8Array(kernel.length);
+  const ws = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    const start = o * per;
+    const end = start + per;
+    let m = 0;
+    for (let k = start; k < end; k++) {
+      const a = kernel[k] < 0 ? -kernel[k] : kernel[k];
+      if (a > m) m = a;
+    }
+    const scale = m > 0 ? m / 127 : 1;
+    ws[o] = scale;
+    const inv = 1 / Math.fround(scale);
+    // round half away from zero (|v| ≤ 127.5, so the int32 truncation is exact)
+    for (let k = start; k < end; k++) {
+      const v = kernel[k] * inv;
+      wq[k] = (v < 0 ? v - 0.5 : v + 0.5) | 0;
+    }
+  }
+  return { wq, ws };
+}
+
 interface ConvSpec {
   kernel: Float32Array;
   bias?: Float64Array;
@@ -331,15 +356,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       const input = dq(x);
       // Symmetric per-output-channel int8 weights in [-127, 127]; the bias as int32 in units of
       // input scale × weight scale, as QLinearConv takes it.
-      const per = c.kernel.length / c.outChannels;
-      const wq = new Int8Array(c.kernel.length);
-      const ws = new Float32Array(c.outChannels);
-      for (let o = 0; o < c.outChannels; o++) {
-        let m = 0;
-        for (let k = 0; k < per; k++) m = Math.max(m, Math.abs(c.kernel[o * per + k]));
-        ws[o] = m > 0 ? m / 127 : 1;
-        for (let k = 0; k < per; k++) wq[o * per + k] = Math.round(c.kernel[o * per + k] / ws[o]);
-      }
+      const { wq, ws } = quantizeKernel(c.kernel, c.outChannels);
       const axis = [{ name: 'axis', i: 0 }];
       nodes.push({
         opType: 'DequantizeLinear', name: `${out}.w.dq`, outputs: [`${out}.w.dq`], attributes: axis,
