@@ -7,6 +7,9 @@
  *   the face pixels and the 68 landmarks (bounds: measured values with margin, docs/model-format.md);
  * - the precision option is validated in the library and the CLI.
  */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cropFromLandmarks, warpCrop } from '../src/crop/index.js';
@@ -112,6 +115,36 @@ for (const name of ['default', 'light'] as const) {
     });
   });
 }
+
+describe('onnxruntime runs the int8 graph on int8 kernels', () => {
+  it('its profile shows QLinearConv nodes and no float Conv in the quantized layers', async () => {
+    const w = await readModelFile(BUNDLED_MODELS.light);
+    const ranges = int8RangesFromMetadata(w.metadata, 'light');
+    const dir = await mkdtemp(join(tmpdir(), 'prnet-int8-profile-'));
+    try {
+      const session = await ort.InferenceSession.create(buildResfcnOnnx(w.tensors, w.config, { precision: 'int8', ranges }), {
+        graphOptimizationLevel: 'all', intraOpNumThreads: 1, enableProfiling: true, profileFilePrefix: join(dir, 'p'),
+      });
+      await session.run({ input: new ort.Tensor('float32', new Float32Array(3 * 128 * 128).fill(0.5), [1, 3, 128, 128]) });
+      session.endProfiling();
+      await session.release();
+      const [file] = await readdir(dir);
+      const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as { cat: string; name: string; args: { op_name?: string } }[];
+      const ops = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+      const qlinear = ops.filter((e) => e.args.op_name === 'QLinearConv').map((e) => e.name);
+      // 4 + 4 convs per projection / identity block in enc.2 … enc.10, 1 or 4 per decoder layer up to dec.11
+      expect(qlinear.length).toBeGreaterThan(40);
+      expect(qlinear.some((n) => n.startsWith('enc.5.conv2'))).toBe(true);
+      expect(qlinear.some((n) => n.startsWith('dec.4.phase'))).toBe(true);
+      // float convs remain only in the layers kept float, and in dec.11, the last quantized layer:
+      // its output feeds a float layer unquantized, so it runs as a float conv on int8-rounded weights
+      const floatConvs = ops.filter((e) => /Conv$/.test(e.args.op_name ?? '') && e.args.op_name !== 'QLinearConv').map((e) => e.name);
+      for (const n of floatConvs) expect(n).toMatch(/^(enc\.[01]|dec\.1[1-6]|sigmoid)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('the precision option', () => {
   it('sessions and createPrnet reject anything but fp32 and int8', async () => {
