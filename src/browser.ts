@@ -25,7 +25,8 @@ import { Prnet, type ReconstructOptions, type ReconstructResult } from './pipeli
 import type { PngEncoder } from './pipeline/outputs.js';
 import { isPixelImage, toRgbImage, type PixelImage } from './io/pixels.js';
 import { createOrtSession, type OrtModule } from './runtime/ort.js';
-import type { PrnetSession } from './runtime/session.js';
+import { checkPrecision, type PrnetSession } from './runtime/session.js';
+import type { Precision } from './model/resfcn.js';
 import type { FaceBox, RgbImage } from './types.js';
 
 export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';
@@ -70,6 +71,8 @@ export interface BrowserPrnetOptions {
   backends?: ExecutionBackend[];
   /** WebAssembly threads (default: the number of cores, at most 4; 1 without cross-origin isolation). */
   threads?: number;
+  /** Network precision, 'fp32' or 'int8' (the quantized graph; needs the model file's int8 calibration). Default: the model file's choice (int8 for the bundled default model, fp32 for the light one). */
+  precision?: Precision;
   /**
    * The face detector: BlazeFace from its model file (assets/detector/blazeface-back-256.onnx, a URL
    * or its bytes; it runs on onnxruntime-web's WebAssembly backend beside the network), options for
@@ -123,7 +126,9 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
   const layout = parseLayout(layoutBytes);
   // The network's session first: it sets onnxruntime-web's wasm paths and threads, which the
   // detector's session then shares.
-  const { session, backend, threads } = await createWebSession(weights, { wasmPaths: options.wasmPaths, backends: options.backends, threads: options.threads });
+  const { session, backend, threads } = await createWebSession(weights, {
+    wasmPaths: options.wasmPaths, backends: options.backends, threads: options.threads, precision: options.precision,
+  });
   const d = options.detector;
   const detector: Detector | null = !d
     ? null
@@ -144,8 +149,9 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
  */
 export async function createWebSession(
   weights: ModelWeights,
-  options: { wasmPaths?: string; backends?: ExecutionBackend[]; threads?: number } = {},
+  options: { wasmPaths?: string; backends?: ExecutionBackend[]; threads?: number; precision?: Precision } = {},
 ): Promise<{ session: PrnetSession; backend: ExecutionBackend; threads: number }> {
+  const precision = checkPrecision(options.precision);
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
@@ -157,6 +163,7 @@ export async function createWebSession(
     try {
       const session = await createOrtSession(ort as unknown as OrtModule, weights, {
         source: weights.metadata.name,
+        precision,
         extra: { executionProviders: [backend] },
       });
       return { session, backend, threads };

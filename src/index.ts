@@ -31,5 +31,5 @@ export { createDetector, type Detector, type DetectorKind, type DetectorOptions 
 export { createSession, PrnetSession, type SessionOptions } from './runtime/index.js';
 export {
   importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256,
-  type ModelWeights, type ResfcnConfig,
+  type ModelWeights, type ResfcnConfig, type Precision,
 } from './model/index.js';

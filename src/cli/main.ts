@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, UsageError, reportError } from './options.js';
 
-export { EXIT, UsageError, intOption, parseOptions, reportError, threadsOption } from './options.js';
+export { EXIT, UsageError, intOption, parseOptions, precisionOption, reportError, threadsOption } from './options.js';
 
 
 const HELP = `prnet — 3D face reconstruction and dense alignment (PRNet) in TypeScript
@@ -30,13 +30,14 @@ Usage:
                                     distance; GLB in metres); px: image pixels
       --center, --no-center         mesh centred at the origin (default) or placed as in the image
       --texture-size <n>            UV texture side: 256 (default), 512, 1024 or 2048
+      --precision <fp32|int8>       network precision (default: int8 for the default model, fp32 for light)
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
-  prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers] [--quiet]
+  prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision p] [--no-peers] [--quiet]
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth (by yaw bucket, bucket mean,
       folded triangles), or 2D NME on iBUG .pts ground truth (e.g. AFW), with 3DDFA_V2 and FaceMesh
       in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)

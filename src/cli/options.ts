@@ -77,3 +77,10 @@ export function threadsOption(value: string | undefined): number | undefined {
   }
   return n;
 }
+
+/** The --precision option: fp32 or int8 (undefined when not given). */
+export function precisionOption(value: string | undefined): 'fp32' | 'int8' | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'fp32' && value !== 'int8') throw new UsageError(`--precision must be fp32 or int8, got '${value}'`);
+  return value;
+}

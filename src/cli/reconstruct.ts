@@ -12,7 +12,7 @@ import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import type { FaceBox } from '../types.js';
 import { onInterrupt, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
-import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
+import { EXIT, UsageError, intOption, parseOptions, precisionOption, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 
 /**
@@ -95,6 +95,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     units: { type: 'string' },
     center: { type: 'boolean' },
     'texture-size': { type: 'string' },
+    precision: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
   });
@@ -105,6 +106,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const formats = parseFormats(values.formats, negated);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const threads = threadsOption(values.threads);
+  const precision = precisionOption(values.precision);
   const box = values.box ? parseBox(values.box) : undefined;
   const detector = values.detector as DetectorKind | undefined;
   if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
@@ -125,7 +127,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
   await sweepStaleTemporaries(outDir);
 
-  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces });
+  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision });
   const stems = uniqueStems(files);
   const progress = new Progress(files.length, { label: 'reconstruct', enabled: !quiet && files.length > 1 });
   const failures: string[] = [];

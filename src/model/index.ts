@@ -4,12 +4,12 @@
  * imports `./resfcn.js` and `./weights.js` directly.
  */
 export {
-  RESFCN256, BN_EPSILON, BN_SUFFIXES, buildResfcnOnnx, checkConfig, countParameters, decoderLayers, encoderBlocks,
-  resfcnTensorSpecs, samePadding,
+  RESFCN256, BN_EPSILON, BN_SUFFIXES, INT8_FLOAT_LAYERS, PRECISIONS, buildResfcnOnnx, checkConfig, countParameters, decoderLayers, encoderBlocks,
+  resfcnTensorSpecs, samePadding, type ActivationRanges, type GraphOptions, type Precision,
   type BnSuffix, type DecoderLayer, type EncoderBlock, type ResfcnConfig, type TensorRole, type TensorSpec, type WeightMap,
 } from './resfcn.js';
 export {
-  MODEL_FORMAT, MODEL_FORMAT_VERSION, configFromMetadata, createRng, modelMetadata, parseModelFile, randomWeights,
+  MODEL_FORMAT, MODEL_FORMAT_VERSION, INT8_RANGES_KEY, DEFAULT_PRECISION_KEY, configFromMetadata, int8RangesFromMetadata, createRng, modelMetadata, parseModelFile, randomWeights,
   serializeModel, validateTensors,
   type ModelCard, type ModelWeights, type SerializeOptions,
 } from './weights.js';

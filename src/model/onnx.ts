@@ -6,8 +6,11 @@
  * when `encodeModel` joins the final buffer. Field numbers are those of onnx.proto.
  */
 
-/** ONNX TensorProto.DataType.FLOAT */
+/** ONNX TensorProto.DataType values of the tensor types the graphs use. */
 const ONNX_FLOAT = 1;
+const ONNX_UINT8 = 2;
+const ONNX_INT8 = 3;
+const ONNX_INT32 = 6;
 /** AttributeProto.AttributeType */
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
@@ -111,11 +114,18 @@ export interface OnnxNode {
   attributes?: OnnxAttribute[];
 }
 
-/** A float32 initializer (stored as raw little-endian bytes). */
+/** An initializer (stored as raw little-endian bytes); its ONNX type follows the array type. */
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  data: Float32Array;
+  data: Float32Array | Int8Array | Uint8Array | Int32Array;
+}
+
+function onnxType(data: OnnxInitializer['data']): number {
+  if (data instanceof Float32Array) return ONNX_FLOAT;
+  if (data instanceof Uint8Array) return ONNX_UINT8;
+  if (data instanceof Int8Array) return ONNX_INT8;
+  return ONNX_INT32;
 }
 
 /** A float32 graph input/output; a string dimension is symbolic (e.g. the batch size "N"). */
@@ -168,7 +178,7 @@ function encodeTensor(t: OnnxInitializer): ProtoWriter {
   }
   const w = new ProtoWriter();
   for (const d of t.dims) w.int(1, d);
-  w.int(2, ONNX_FLOAT);
+  w.int(2, onnxType(t.data));
   w.string(8, t.name);
   // raw_data is little-endian; typed arrays are little-endian on every platform Node/browsers run on.
   w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));

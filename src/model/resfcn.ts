@@ -155,13 +155,373 @@ export function samePadding(inSize: number, kernel: number, stride: number): [nu
 /** Float32 weights by tensor name (ONNX/PyTorch layout), as `resfcnTensorSpecs` lists them. */
 export type WeightMap = ReadonlyMap<string, Float32Array>;
 
+/** Numeric precision of the emitted graph. */
+export type Precision = 'fp32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+
+/**
+ * Calibrated value range [min, max] of every activation the int8 graph quantizes, by tensor name
+ * (the names of the folded graph: `input`, `enc.0`, `enc.k.relu1`, …, `dec.j`). Produced by
+ * scripts/calibrate-int8.ts and stored in the model file's metadata (`int8_ranges`).
+ */
+export type ActivationRanges = Readonly<Record<string, readonly [number, number]>>;
+
+export interface GraphOptions {
+  /**
+   * 'folded' (default): batch norms folded into the conv weights and a bias, every transposed
+   * conv rewritten as convs (stride 1: one conv with the flipped kernel; stride 2: four 2×2 convs,
+   * one per output phase, interleaved by Concat + DepthToSpace). 'reference': the literal graph
+   * (ConvTranspose + BatchNormalization), kept to check the rewrite against.
+   */
+  form?: 'folded' | 'reference';
+  /** 'int8' emits QuantizeLinear/DequantizeLinear pairs around the convs (needs `ranges`). Default 'fp32'. */
+  precision?: Precision;
+  /** Activation ranges for int8 (see ActivationRanges). */
+  ranges?: ActivationRanges;
+  /** Layers kept in float in the int8 graph (default INT8_FLOAT_LAYERS). */
+  floatLayers?: readonly string[];
+  /**
+   * Also output every activation the int8 graph would quantize (folded fp32 graph only), under
+   * its own name: what calibration reads.
+   */
+  exposeActivations?: boolean;
+}
+
+/**
+ * Layers the int8 graph leaves in float: the first two encoder stages and the decoder from the
+ * 128² stage on (dec.12 … dec.16). At 128²–256² with 3–32 channels, one 8-bit step of these
+ * activations moves the output by several tenths of a pixel; quantizing them costs 0.5 points of
+ * NME, keeping them costs a quarter of the multiply-adds (measured: docs/model-format.md).
+ */
+export const INT8_FLOAT_LAYERS: readonly string[] = ['enc.0', 'enc.1', 'dec.12', 'dec.13', 'dec.14', 'dec.15', 'dec.16'];
+
 /**
  * Emits the ONNX model (IR 8, opset 17) of the network with the given weights. Input `input`
  * float32 [N, 3, S, S] (RGB 0..1), output `output` float32 [N, 3, S, S] (crop-pixel units of a
- * 256 crop). Throws ModelError when a tensor is missing or has the wrong size.
+ * 256 crop). Throws ModelError when a tensor is missing or has the wrong size, or when int8 is
+ * asked for without the ranges of every quantized activation.
  */
-export function buildResfcnOnnx(weights: WeightMap, config: ResfcnConfig): Uint8Array {
+export function buildResfcnOnnx(weights: WeightMap, config: ResfcnConfig, options: GraphOptions = {}): Uint8Array {
   checkConfig(config);
+  const form = options.form ?? 'folded';
+  const precision = options.precision ?? 'fp32';
+  if (form === 'reference') {
+    if (precision !== 'fp32' || options.exposeActivations) throw new ModelError('the reference graph is fp32 only');
+    return buildReferenceGraph(weights, config);
+  }
+  if (precision !== 'fp32' && precision !== 'int8') throw new ModelError(`precision must be fp32 or int8, got ${String(precision)}`);
+  if (precision === 'int8' && options.exposeActivations) throw new ModelError('exposeActivations needs the fp32 graph');
+  return buildFoldedGraph(weights, config, options);
+}
+
+/** Per-channel scale s = γ / √(σ² + ε) and bias β − μ·s of a batch norm (computed in float64). */
+function foldBn(tensor: (name: string) => Float32Array, prefix: string): { scale: Float64Array; bias: Float64Array } {
+  const [g, b, m, v] = BN_SUFFIXES.map((k) => tensor(`${prefix}.${k}`));
+  const scale = new Float64Array(g.length);
+  const bias = new Float64Array(g.length);
+  for (let c = 0; c < g.length; c++) {
+    scale[c] = g[c] / Math.sqrt(v[c] + BN_EPSILON);
+    bias[c] = b[c] - m[c] * scale[c];
+  }
+  return { scale, bias };
+}
+
+/** A conv kernel [out, in, kh, kw] with each output channel multiplied by scale[out]. */
+function scaleKernel(w: Float32Array, out: number, scale: Float64Array): Float32Array {
+  const per = w.length / out;
+  const r = new Float32Array(w.length);
+  for (let o = 0; o < out; o++) for (let k = 0; k < per; k++) r[o * per + k] = w[o * per + k] * scale[o];
+  return r;
+}
+
+/**
+ * The conv equivalent to (part of) a 4×4 transposed conv with kernel W [in, out, 4, 4]: kernel
+ * [out, in, kh, kw] with K[o, i, a, b] = W[i, o, ky(a), kx(b)] · scale[o].
+ */
+function transposeKernel(w: Float32Array, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): Float32Array {
+  const r = new Float32Array(outC * inC * kh * kw);
+  const kk = kh * kw;
+  // source offset within a 4×4 kernel of each destination tap
+  const tap = new Int32Array(kk);
+  for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) tap[a * kw + b] = ky(a) * 4 + kx(b);
+  for (let i = 0; i < inC; i++) {
+    for (let o = 0; o < outC; o++) {
+      const src = (i * outC + o) * 16;
+      const dst = (o * inC + i) * kk;
+      const so = scale[o];
+      for (let t = 0; t < kk; t++) r[dst + t] = w[src + tap[t]] * so;
+    }
+  }
+  return r;
+}
+
+/** Symmetric int8 per output channel: values in [-127, 127] and scale = max|w| / 127 per channel. */
+function quantizeKernel(kernel: Float32Array, out: number): { wq: Int8Array; ws: Float32Array } {
+  const per = kernel.length / out;
+  const wq = new Int8Array(kernel.length);
+  const ws = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    const start = o * per;
+    const end = start + per;
+    let m = 0;
+    for (let k = start; k < end; k++) {
+      const a = kernel[k] < 0 ? -kernel[k] : kernel[k];
+      if (a > m) m = a;
+    }
+    const scale = m > 0 ? m / 127 : 1;
+    ws[o] = scale;
+    const inv = 1 / Math.fround(scale);
+    // round half away from zero (|v| ≤ 127.5, so the int32 truncation is exact)
+    for (let k = start; k < end; k++) {
+      const v = kernel[k] * inv;
+      wq[k] = (v < 0 ? v - 0.5 : v + 0.5) | 0;
+    }
+  }
+  return { wq, ws };
+}
+
+interface ConvSpec {
+  kernel: Float32Array;
+  bias?: Float64Array;
+  outChannels: number;
+  k: number;
+  stride: number;
+  /** [top, left, bottom, right] */
+  pads: [number, number, number, number];
+}
+
+/** uint8 activation quantization of a range: the range is widened to hold 0. */
+function activationQuant(range: readonly [number, number]): { scale: number; zeroPoint: number } {
+  const lo = Math.min(range[0], 0);
+  const hi = Math.max(range[1], lo + 1e-6);
+  const scale = (hi - lo) / 255;
+  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
+}
+
+function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: GraphOptions): Uint8Array {
+  const int8 = options.precision === 'int8';
+  const floatLayers = new Set(options.floatLayers ?? INT8_FLOAT_LAYERS);
+  const ranges = options.ranges ?? {};
+  const nodes: OnnxNode[] = [];
+  const initializers: OnnxInitializer[] = [];
+  const specs = new Map(resfcnTensorSpecs(config).map((s) => [s.name, s]));
+  const tensor = (name: string): Float32Array => {
+    const spec = specs.get(name);
+    const data = weights.get(name);
+    if (!spec) throw new ModelError(`internal: no tensor spec for ${name}`);
+    if (!data) throw new ModelError(`missing tensor ${name}`);
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    if (data.length !== count) throw new ModelError(`tensor ${name}: ${data.length} values, expected ${count} for [${spec.shape.join(', ')}]`);
+    return data;
+  };
+  const constant = (name: string, dims: number[], data: OnnxInitializer['data']): string => {
+    initializers.push({ name, dims, data });
+    return name;
+  };
+  /** Channels and side of every activation, for the exposed outputs. */
+  const shapes = new Map<string, [number, number]>([['input', [3, config.inputSize]]]);
+  const exposed: string[] = [];
+  /** Quantized activations: the DequantizeLinear output and the scale, by fp32 name. */
+  const dequantized = new Map<string, { name: string; scale: number }>();
+
+  const quantParams = (x: string): { scale: string; zero: string; value: number } => {
+    const range = ranges[x];
+    if (!range) throw new ModelError(`the int8 calibration has no range for activation ${x}`);
+    const { scale, zeroPoint } = activationQuant(range);
+    return {
+      scale: constant(`${x}.q.scale`, [], Float32Array.of(scale)),
+      zero: constant(`${x}.q.zero`, [], Uint8Array.of(zeroPoint)),
+      value: scale,
+    };
+  };
+  /** The dequantized form of an fp32 activation (QuantizeLinear → DequantizeLinear, emitted once). */
+  const dq = (x: string): { name: string; scale: number } => {
+    let d = dequantized.get(x);
+    if (!d) {
+      const q = quantParams(x);
+      nodes.push({ opType: 'QuantizeLinear', name: `${x}.q`, inputs: [x, q.scale, q.zero], outputs: [`${x}.q`] });
+      nodes.push({ opType: 'DequantizeLinear', name: `${x}.dq`, inputs: [`${x}.q`, q.scale, q.zero], outputs: [`${x}.dq`] });
+      d = { name: `${x}.dq`, scale: q.value };
+      dequantized.set(x, d);
+    }
+    return d;
+  };
+  const expose = (x: string): void => {
+    if (options.exposeActivations) exposed.push(x);
+  };
+
+  /** Emits a conv (int8 when `quantize`, reading the input through its QDQ pair), named `out`. */
+  const conv = (x: string, c: ConvSpec, out: string, quantize: boolean): string => {
+    const [inC, size] = shapes.get(x) as [number, number];
+    const attributes = [
+      { name: 'kernel_shape', ints: [c.k, c.k] },
+      { name: 'strides', ints: [c.stride, c.stride] },
+      { name: 'pads', ints: c.pads },
+    ];
+    const dims = [c.outChannels, inC, c.k, c.k];
+    const inputs: string[] = [];
+    if (quantize) {
+      const input = dq(x);
+      // Symmetric per-output-channel int8 weights in [-127, 127]; the bias as int32 in units of
+      // input scale × weight scale, as QLinearConv takes it.
+      const { wq, ws } = quantizeKernel(c.kernel, c.outChannels);
+      const axis = [{ name: 'axis', i: 0 }];
+      nodes.push({
+        opType: 'DequantizeLinear', name: `${out}.w.dq`, outputs: [`${out}.w.dq`], attributes: axis,
+        inputs: [constant(`${out}.w.q`, dims, wq), constant(`${out}.w.scale`, [c.outChannels], ws), constant(`${out}.w.zero`, [c.outChannels], new Int8Array(c.outChannels))],
+      });
+      inputs.push(input.name, `${out}.w.dq`);
+      if (c.bias) {
+        const bs = new Float32Array(c.outChannels);
+        const bq = new Int32Array(c.outChannels);
+        for (let o = 0; o < c.outChannels; o++) {
+          bs[o] = input.scale * ws[o];
+          bq[o] = Math.round(c.bias[o] / bs[o]);
+        }
+        nodes.push({
+          opType: 'DequantizeLinear', name: `${out}.b.dq`, outputs: [`${out}.b.dq`], attributes: axis,
+          inputs: [constant(`${out}.b.q`, [c.outChannels], bq), constant(`${out}.b.scale`, [c.outChannels], bs), constant(`${out}.b.zero`, [c.outChannels], new Int32Array(c.outChannels))],
+        });
+        inputs.push(`${out}.b.dq`);
+      }
+    } else {
+      inputs.push(x, constant(`${out}.weight`, dims, c.kernel));
+      if (c.bias) inputs.push(constant(`${out}.bias`, [c.outChannels], Float32Array.from(c.bias)));
+    }
+    nodes.push({ opType: 'Conv', name: out, inputs, outputs: [out], attributes });
+    shapes.set(out, [c.outChannels, Math.floor((size + c.pads[0] + c.pads[2] - c.k) / c.stride) + 1]);
+    return out;
+  };
+  const relu = (x: string, out: string): string => {
+    nodes.push({ opType: 'Relu', name: out, inputs: [x], outputs: [out] });
+    shapes.set(out, shapes.get(x) as [number, number]);
+    return out;
+  };
+  const pads = (size: number, k: number, stride: number): [number, number, number, number] => {
+    const [b, a] = samePadding(size, k, stride);
+    return [b, b, a, a];
+  };
+  const q = (layer: string): boolean => int8 && !floatLayers.has(layer);
+
+  let x = 'input';
+  let size = config.inputSize;
+  {
+    const bn = foldBn(tensor, 'enc.0.bn');
+    const C = config.width;
+    x = relu(conv(x, { kernel: scaleKernel(tensor('enc.0.conv.weight'), C, bn.scale), bias: bn.bias, outChannels: C, k: 4, stride: 1, pads: pads(size, 4, 1) }, 'enc.0.conv', q('enc.0')), 'enc.0');
+    expose(x);
+  }
+  for (const b of encoderBlocks(config.width)) {
+    const p = `enc.${b.index}`;
+    const half = b.outChannels / 2;
+    const quant = q(p);
+    const bn1 = foldBn(tensor, `${p}.bn1`);
+    const bn2 = foldBn(tensor, `${p}.bn2`);
+    const bn3 = foldBn(tensor, `${p}.bn3`);
+    let y = relu(conv(x, { kernel: scaleKernel(tensor(`${p}.conv1.weight`), half, bn1.scale), bias: bn1.bias, outChannels: half, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv1`, quant), `${p}.relu1`);
+    expose(y);
+    y = relu(conv(y, { kernel: scaleKernel(tensor(`${p}.conv2.weight`), half, bn2.scale), bias: bn2.bias, outChannels: half, k: 4, stride: b.stride, pads: pads(size, 4, b.stride) }, `${p}.conv2`, quant), `${p}.relu2`);
+    expose(y);
+    size = Math.ceil(size / b.stride);
+    // bn3 follows the sum: its scale goes into both branches, its bias into conv3.
+    const c3 = conv(y, { kernel: scaleKernel(tensor(`${p}.conv3.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv3`, quant);
+    expose(c3);
+    let shortcut: string;
+    if (b.hasShortcut) {
+      shortcut = conv(x, { kernel: scaleKernel(tensor(`${p}.shortcut.weight`), b.outChannels, bn3.scale), outChannels: b.outChannels, k: 1, stride: b.stride, pads: [0, 0, 0, 0] }, `${p}.shortcut`, quant);
+      expose(shortcut);
+    } else {
+      // identity shortcut: bn3's per-channel scale as a Mul
+      const s = constant(`${p}.bn3.scale`, [b.outChannels, 1, 1], Float32Array.from(bn3.scale));
+      nodes.push({ opType: 'Mul', name: `${p}.identity`, inputs: [quant ? dq(x).name : x, s], outputs: [`${p}.identity`] });
+      shortcut = `${p}.identity`;
+    }
+    nodes.push({ opType: 'Add', name: `${p}.add`, inputs: [quant ? dq(c3).name : c3, quant && b.hasShortcut ? dq(shortcut).name : shortcut], outputs: [`${p}.add`] });
+    shapes.set(`${p}.add`, [b.outChannels, size]);
+    x = relu(`${p}.add`, p);
+    expose(x);
+  }
+  const layers = decoderLayers(config.width);
+  for (const d of layers) {
+    const p = `dec.${d.index}`;
+    const quant = q(p);
+    const last = d.index === layers.length - 1;
+    const bn = foldBn(tensor, `${p}.bn`);
+    const w = tensor(`${p}.conv.weight`);
+    if (d.stride === 1) {
+      // A stride-1 transposed conv is the conv with the flipped kernel, in/out swapped, and
+      // padding k − 1 − p on each side (the transposed conv pads 1 before, 2 after).
+      const [tb, ta] = samePadding(size, 4, 1);
+      const y = conv(x, {
+        kernel: transposeKernel(w, d.inChannels, d.outChannels, 4, 4, (a) => 3 - a, (b) => 3 - b, bn.scale), bias: bn.bias,
+        outChannels: d.outChannels, k: 4, stride: 1, pads: [3 - tb, 3 - tb, 3 - ta, 3 - ta],
+      }, `${p}.conv`, quant);
+      x = last ? y : relu(y, p);
+    } else {
+      // Stride 2 (pads 1): output pixel 2m + r takes input m − 1 + r + t with kernel tap 3 − r − 2t
+      // (t = 0, 1) along each axis. Four 2×2 convs, one per phase (ry, rx), give the four
+      // interleaved sub-images; Concat in DepthToSpace's DCR order then puts them in place.
+      if (samePadding(size * 2, 4, 2).join() !== '1,1' || last) throw new ModelError(`internal: unexpected stride-2 layer ${p}`);
+      const phases: string[] = [];
+      for (let ry = 0; ry < 2; ry++) {
+        for (let rx = 0; rx < 2; rx++) {
+          const y = conv(x, {
+            kernel: transposeKernel(w, d.inChannels, d.outChannels, 2, 2, (t) => 3 - ry - 2 * t, (t) => 3 - rx - 2 * t, bn.scale), bias: bn.bias,
+            outChannels: d.outChannels, k: 2, stride: 1, pads: [1 - ry, 1 - rx, ry, rx],
+          }, `${p}.phase${ry}${rx}`, quant);
+          phases.push(relu(y, `${p}.phase${ry}${rx}.relu`));
+        }
+      }
+      if (quant) {
+        // Interleave the uint8 tensors themselves (one scale for the four phases): Concat and
+        // DepthToSpace only move bytes; the next conv reads them through one DequantizeLinear.
+        const qp = quantParams(p);
+        const qs = phases.map((ph) => {
+          nodes.push({ opType: 'QuantizeLinear', name: `${ph}.q`, inputs: [ph, qp.scale, qp.zero], outputs: [`${ph}.q`] });
+          return `${ph}.q`;
+        });
+        nodes.push({ opType: 'Concat', name: `${p}.concat`, inputs: qs, outputs: [`${p}.concat`], attributes: [{ name: 'axis', i: 1 }] });
+        nodes.push({ opType: 'DepthToSpace', name: `${p}.q`, inputs: [`${p}.concat`], outputs: [`${p}.q`], attributes: [{ name: 'blocksize', i: 2 }] });
+        nodes.push({ opType: 'DequantizeLinear', name: `${p}.dq`, inputs: [`${p}.q`, qp.scale, qp.zero], outputs: [`${p}.dq`] });
+        dequantized.set(p, { name: `${p}.dq`, scale: qp.value });
+        // the fp32 name `p` stands for the dequantized tensor from here on
+        x = p;
+        nodes.push({ opType: 'Identity', name: p, inputs: [`${p}.dq`], outputs: [p] });
+      } else {
+        nodes.push({ opType: 'Concat', name: `${p}.concat`, inputs: phases, outputs: [`${p}.concat`], attributes: [{ name: 'axis', i: 1 }] });
+        nodes.push({ opType: 'DepthToSpace', name: p, inputs: [`${p}.concat`], outputs: [p], attributes: [{ name: 'blocksize', i: 2 }] });
+        x = p;
+      }
+      shapes.set(p, [d.outChannels, size * 2]);
+    }
+    size *= d.stride;
+    if (!last) expose(x);
+  }
+  nodes.push({ opType: 'Sigmoid', name: 'sigmoid', inputs: [x], outputs: ['sigmoid'] });
+  constant('output_scale', [], Float32Array.of(config.outputScale));
+  nodes.push({ opType: 'Mul', name: 'output', inputs: ['sigmoid', 'output_scale'], outputs: ['output'] });
+
+  const S = config.inputSize;
+  return encodeModel(
+    {
+      name: `resfcn_w${config.width}_s${S}_${int8 ? 'int8' : 'fp32'}`,
+      nodes,
+      initializers,
+      inputs: [{ name: 'input', shape: ['N', 3, S, S] }],
+      outputs: [
+        { name: 'output', shape: ['N', 3, S, S] },
+        ...exposed.map((name) => {
+          const [c, side] = shapes.get(name) as [number, number];
+          return { name, shape: ['N', c, side, side] };
+        }),
+      ],
+    },
+    { docString: `PRNet resfcn (width ${config.width}, input ${S}, output scale ${config.outputScale}, ${int8 ? 'int8 QDQ' : 'fp32'}, batch norms folded)` },
+  );
+}
+
+/** The literal graph: ConvTranspose and BatchNormalization nodes as the checkpoint defines them. */
+function buildReferenceGraph(weights: WeightMap, config: ResfcnConfig): Uint8Array {
   const nodes: OnnxNode[] = [];
   const initializers: OnnxInitializer[] = [];
   const specs = new Map(resfcnTensorSpecs(config).map((s) => [s.name, s]));

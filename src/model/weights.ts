@@ -5,7 +5,7 @@
  */
 import { ModelError } from '../errors.js';
 import { asFloat32, f16Tensor, f32Tensor, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
-import { checkConfig, decoderLayers, resfcnTensorSpecs, type ResfcnConfig } from './resfcn.js';
+import { checkConfig, decoderLayers, resfcnTensorSpecs, type ActivationRanges, type ResfcnConfig } from './resfcn.js';
 
 export const MODEL_FORMAT = 'prnet-ts/resfcn';
 export const MODEL_FORMAT_VERSION = '1';
@@ -48,6 +48,40 @@ function parseIntStrict(value: string | undefined, key: string, source: string):
   if (value === undefined) throw new ModelError(`metadata is missing "${key}"`, source);
   if (!/^\d+$/.test(value)) throw new ModelError(`metadata "${key}" must be an integer, got "${value}"`, source);
   return Number(value);
+}
+
+/**
+ * The metadata key naming the precision a session uses when not told otherwise ('int8' or
+ * 'fp32'; int8 needs `int8_ranges`). Absent: fp32.
+ */
+export const DEFAULT_PRECISION_KEY = 'default_precision';
+
+/** The metadata key holding the int8 calibration (JSON, see `int8RangesFromMetadata`). */
+export const INT8_RANGES_KEY = 'int8_ranges';
+
+/**
+ * The int8 activation ranges stored in a file's metadata (`int8_ranges`: JSON
+ * `{"tensor": [min, max], …}`), or undefined when the file has none. Throws ModelError when the
+ * value is malformed.
+ */
+export function int8RangesFromMetadata(md: Record<string, string>, source: string): ActivationRanges | undefined {
+  const text = md[INT8_RANGES_KEY];
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new ModelError(`metadata "${INT8_RANGES_KEY}" is not JSON: ${(e as Error).message}`, source, { cause: e });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ModelError(`metadata "${INT8_RANGES_KEY}" must be a JSON object`, source);
+  const ranges: Record<string, [number, number]> = {};
+  for (const [name, r] of Object.entries(value)) {
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || r[0] > r[1]) {
+      throw new ModelError(`metadata "${INT8_RANGES_KEY}": the range of ${name} must be [min, max], got ${JSON.stringify(r)}`, source);
+    }
+    ranges[name] = [r[0], r[1]];
+  }
+  return ranges;
 }
 
 /** Reads and checks the configuration from a file's metadata. */

@@ -9,7 +9,9 @@ import { InputError, ModelError } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { loadLayout } from '../layout/node.js';
 import type { ModelWeights } from '../model/weights.js';
+import type { Precision } from '../model/resfcn.js';
 import { createSession } from '../runtime/node.js';
+import { checkPrecision } from '../runtime/session.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './prnet.js';
 
 /** The models bundled with the package (see the model card in the README). */
@@ -30,6 +32,8 @@ export interface PrnetOptions {
    * tfjs comparison detectors stop at 100).
    */
   maxDetections?: number;
+  /** Network precision, 'fp32' or 'int8' (default: the model file's choice, int8 for the bundled default model; see SessionOptions). */
+  precision?: Precision;
 }
 
 /** Resolves a model option to a path or weights; bundled names map to their files. */
@@ -46,11 +50,12 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
 
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
+  const precision = checkPrecision(options.precision);
   const model = resolveModel(options.model);
   const bundled = typeof model === 'string' && (Object.values(BUNDLED_MODELS) as string[]).includes(model);
   const [layout, session, detector] = await Promise.all([
     loadLayout(),
-    createSession(model, { threads: options.threads, probe: !bundled }),
+    createSession(model, { threads: options.threads, probe: !bundled, precision }),
     options.detector === false ? Promise.resolve(null) : createDetector({ kind: options.detector || undefined, maxFaces: detectionLimit(options.maxDetections) }),
   ]);
   return new Prnet(session, layout, detector);

@@ -3,9 +3,9 @@
  * onnxruntime-web share the InferenceSession / Tensor API, so both bindings pass their module here.
  */
 import { ModelError } from '../errors.js';
-import { buildResfcnOnnx, checkConfig } from '../model/resfcn.js';
-import { validateTensors, type ModelWeights } from '../model/weights.js';
-import { PrnetSession, type InferenceBackend, type SessionOptions } from './session.js';
+import { buildResfcnOnnx, checkConfig, type GraphOptions } from '../model/resfcn.js';
+import { DEFAULT_PRECISION_KEY, int8RangesFromMetadata, validateTensors, type ModelWeights } from '../model/weights.js';
+import { PrnetSession, checkPrecision, type InferenceBackend, type SessionOptions } from './session.js';
 
 /** The parts of an onnxruntime module this binding uses. */
 export interface OrtModule {
@@ -20,14 +20,26 @@ export interface OrtInferenceSession {
   release(): Promise<void>;
 }
 
-/** Builds the ONNX graph from the weights and opens it with the given onnxruntime module. */
+/**
+ * Builds the ONNX graph from the weights and opens it with the given onnxruntime module. `graph`
+ * overrides the graph options (scripts compare graph forms with it).
+ */
 export async function createOrtSession(
   ort: OrtModule,
   weights: ModelWeights,
-  options: SessionOptions & { source?: string; extra?: Record<string, unknown> } = {},
+  options: SessionOptions & { source?: string; extra?: Record<string, unknown>; graph?: GraphOptions } = {},
 ): Promise<PrnetSession> {
   checkWeights(weights, options.source);
-  const graph = buildResfcnOnnx(weights.tensors, weights.config);
+  const ranges = int8RangesFromMetadata(weights.metadata, options.source ?? 'model');
+  // The model file names its default (docs/model-format.md); int8 only where it is calibrated.
+  const precision = checkPrecision(options.precision) ?? (ranges && weights.metadata[DEFAULT_PRECISION_KEY] === 'int8' ? 'int8' : 'fp32');
+  const graphOptions: GraphOptions = { precision };
+  if (precision === 'int8') {
+    if (!ranges) throw new ModelError('the model has no int8 calibration (metadata "int8_ranges"; see scripts/calibrate-int8.ts): use precision fp32', options.source);
+    graphOptions.ranges = ranges;
+  }
+  for (const [k, v] of Object.entries(options.graph ?? {})) if (v !== undefined) Object.assign(graphOptions, { [k]: v });
+  const graph = buildResfcnOnnx(weights.tensors, weights.config, graphOptions);
   const sessionOptions: Record<string, unknown> = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -53,7 +65,7 @@ export async function createOrtSession(
     release: () => session.release(),
   };
   if (options.probe !== false) await probe(backend, weights.config.inputSize, options.source);
-  return new PrnetSession(backend, weights.config);
+  return new PrnetSession(backend, weights.config, graphOptions.precision ?? 'fp32');
 }
 
 /** Weights given in memory get the checks a model file gets (ModelError, not a TypeError later). */

@@ -8,7 +8,7 @@
  * one session are queued, so a session may be shared by concurrent callers.
  */
 import { InputError } from '../errors.js';
-import type { ResfcnConfig } from '../model/resfcn.js';
+import type { Precision, ResfcnConfig } from '../model/resfcn.js';
 import type { FloatImage, PositionMap } from '../types.js';
 import { chwToHwc, hwcToChw, resizeSquare } from './resample.js';
 
@@ -33,16 +33,33 @@ export interface SessionOptions {
    * suite), which keeps start-up one forward pass shorter.
    */
   probe?: boolean;
+  /**
+   * Numeric precision of the network (docs/model-format.md): 'int8' runs the quantized graph
+   * (int8 weights and activations where the error stays small, from the model file's stored
+   * calibration), 'fp32' the float graph. Default: the model file's `default_precision` (int8
+   * for the bundled default model, fp32 for the light one), else 'fp32'.
+   */
+  precision?: Precision;
+}
+
+/** Checks a precision option (undefined: the model decides); InputError names a bad value. */
+export function checkPrecision(value: unknown): Precision | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'fp32' || value === 'int8') return value;
+  throw new InputError(`precision must be 'fp32' or 'int8', got ${JSON.stringify(value)}`);
 }
 
 export class PrnetSession {
   readonly config: Readonly<ResfcnConfig>;
+  /** The precision the network runs at. */
+  readonly precision: Precision;
   private readonly backend: InferenceBackend;
   private queue: Promise<unknown> = Promise.resolve();
   private released = false;
 
-  constructor(backend: InferenceBackend, config: ResfcnConfig) {
+  constructor(backend: InferenceBackend, config: ResfcnConfig, precision: Precision = 'fp32') {
     this.backend = backend;
+    this.precision = precision;
     this.config = Object.freeze({ ...config });
   }
 

@@ -34,5 +34,5 @@ export async function createSession(model: ModelWeights | Uint8Array | string | 
   }
   // onnxruntime-web's thread count is a global setting that applies to sessions created after it.
   if (options.threads !== undefined) ort.env.wasm.numThreads = options.threads;
-  return createOrtSession(ort as unknown as OrtModule, weights, { source, extra: { executionProviders: ['wasm'] } });
+  return createOrtSession(ort as unknown as OrtModule, weights, { source, precision: options.precision, extra: { executionProviders: ['wasm'] } });
 }

@@ -8,7 +8,7 @@ import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js'
 import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
-import { EXIT, UsageError, parseOptions, threadsOption } from '../../src/cli/options.js';
+import { EXIT, UsageError, parseOptions, precisionOption, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts, listPtsImages } from '../eval/pts.js';
 import { listAflwImages } from '../eval/aflw2000.js';
@@ -24,16 +24,18 @@ export async function run(args: string[]): Promise<number> {
     threads: { type: 'string' },
     detector: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
+    precision: { type: 'string' },
   });
   const [set, dir] = positionals;
   if ((set !== 'aflw2000' && set !== 'pts') || !dir || positionals.length !== 2) {
-    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers] [--quiet]');
+    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-peers] [--quiet]');
   }
   if (set === 'pts') return runPts(dir, values);
   const gtBox = Boolean(values['gt-box']);
   const detector = values.detector as DetectorKind | undefined;
   if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
-  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads) });
+  const precision = precisionOption(values.precision);
+  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads), precision });
   const progress = new Progress((await listAflwImages(dir)).length, { label: 'eval', enabled: !values.quiet });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
@@ -41,7 +43,7 @@ export async function run(args: string[]): Promise<number> {
     onImage: () => progress.tick(),
   });
   await prnet.dispose();
-  const model = { ...prnet.session.config, name: values.model ?? 'default' };
+  const model = { ...prnet.session.config, name: values.model ?? 'default', precision: prnet.session.precision };
   if (values.json) {
     const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, failed: m.failed, perImage: m.perImage });
     const out = {
@@ -64,7 +66,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
-  lines.push(`AFLW2000-3D, ${report.images} images, crop: ${gtBox ? 'ground-truth landmarks' : 'detector'}; 68-point NME (2D / 3D)`);
+  lines.push(`AFLW2000-3D, ${report.images} images, crop: ${gtBox ? 'ground-truth landmarks' : 'detector'}, network ${prnet.session.precision}; 68-point NME (2D / 3D)`);
   lines.push(['image', 'yaw°', ...methods.map(([n]) => n.padStart(17))].join('  '));
   report.ours.perImage.forEach((s, i) => {
     const cells = methods.map(([, m]) => `${pct(m.perImage[i].nme2d)} / ${pct(m.perImage[i].nme3d)}`);
@@ -91,17 +93,17 @@ function reportUnreadable(lines: string[]): number {
 }
 
 /** `prnet eval pts <dir>`. */
-async function runPts(dir: string, values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; 'gt-box'?: boolean }): Promise<number> {
+async function runPts(dir: string, values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; precision?: string; 'gt-box'?: boolean }): Promise<number> {
   if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
   const detector = values.detector as DetectorKind | undefined;
   if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
-  const prnet = await createPrnet({ model: values.model, detector, threads: threadsOption(values.threads) });
+  const prnet = await createPrnet({ model: values.model, detector, threads: threadsOption(values.threads), precision: precisionOption(values.precision) });
   const progress = new Progress((await listPtsImages(dir)).length, { label: 'eval', enabled: !values.quiet });
   const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick() });
   await prnet.dispose();
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ model: { ...prnet.session.config, name: values.model ?? 'default' }, images: report.images,
+    process.stdout.write(JSON.stringify({ model: { ...prnet.session.config, name: values.model ?? 'default', precision: prnet.session.precision }, images: report.images,
       methods: Object.fromEntries(methods.map(([n, m]) => [n, m])) }, null, 2) + '\n');
     return EXIT.ok;
   }
