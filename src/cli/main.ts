@@ -11,6 +11,7 @@ import { runSwap } from './swap.js';
 import { runImportCheckpoint } from './import-checkpoint.js';
 import { runEval } from './eval.js';
 import { runData } from './data.js';
+import { runVideo } from './video.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, internal: 70 } as const;
 
@@ -31,6 +32,13 @@ Usage:
       --detector <kind>             blazeface-mesh (default), blazeface, ssd-mobilenet, tiny-face
       --threads <n>                 network threads
       --quiet                       no progress or summary
+  prnet video <in.mp4|.mov|.webm>... --out <dir> [options]
+      Tracks and stabilises faces through a video (decoded with ffmpeg): NAME.jsonl (one line per
+      frame: box, landmarks 2D/3D, pose per face), NAME_overlay.mp4, NAME.glb (the largest face,
+      animated). --stabilize on|off, --no-jsonl/--no-overlay/--no-glb, --frames <n> (first n),
+      --detect-every <n> (default 30), --glb-step <n> (default 3), --no-flip, --max-faces <n>,
+      --max-pixels <n>, --model, --detector, --threads, --quiet. Ctrl-C leaves no partial files
+      (exit 130); a missing ffmpeg exits 3.
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
@@ -67,6 +75,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runEval(rest);
       case 'data':
         return await runData(rest);
+      case 'video':
+        return await runVideo(rest);
       default:
         throw new UsageError(`unknown command '${command}' (see prnet --help)`);
     }

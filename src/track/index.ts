@@ -10,3 +10,4 @@ export { FaceStabilizer, DEFAULT_STABILIZER, type StabilizerOptions, type Stabil
 export { FaceTracker, DEFAULT_TRACKER, squareIou, type LostReason, type LostTrack, type TrackPlan, type TrackerOptions } from './tracker.js';
 export { VideoTracker, type FramePipeline, type TrackedFace, type VideoFrameResult, type VideoOptions } from './video.js';
 export { landmarkJitter, meanCoordinate, trajectoryLag, type Jitter } from './metrics.js';
+export { FACE_REGIONS, faceRegions, selectVertices, type FaceRegion } from './regions.js';
