@@ -74,8 +74,10 @@ function toolError(e: unknown, cmd: string): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-/** The first meaningful line of ffmpeg's stderr, without the file name it repeats. */
+/** ffmpeg's complaint in a few words: known causes named, else its last line without the file name. */
 function ffmpegCause(stderr: string, path: string): string {
+  if (/moov atom not found/.test(stderr)) return 'no MP4 index (moov atom not found): a truncated file, or not a video';
+  if (/partial file/.test(stderr)) return 'truncated file (ffmpeg: partial file)';
   const line = stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? 'unknown error';
   return line.split(path + ': ').join('').replace(/^\[[^\]]*\]\s*/, '');
 }
