@@ -9,6 +9,8 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import validator from 'gltf-validator';
+import { AnimationMixer, type Mesh } from 'three';
+import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrnet } from '../src/pipeline/node.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
@@ -125,6 +127,17 @@ describe('processVideo', () => {
     expect(json.accessors[sampler.input].max![0]).toBeCloseTo(29 / 30, 4); // played at the video's rate
     // Practical size: ≤ 2 MB per second of 30 fps video.
     expect(glb.byteLength / 1e6).toBeLessThan(2);
+
+    // three.js plays it: one morph target per frame, frame k shown at k / 30 s, blended between.
+    const gltf = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(glb.slice().buffer, '', res, rej));
+    let mesh: Mesh | undefined;
+    gltf.scene.traverse((o) => { if ((o as Mesh).isMesh) mesh = o as Mesh; });
+    expect(mesh!.geometry.morphAttributes.position).toHaveLength(30);
+    expect(gltf.animations[0].duration).toBeCloseTo(29 / 30, 4);
+    const mixer = new AnimationMixer(gltf.scene);
+    mixer.clipAction(gltf.animations[0]).play();
+    mixer.setTime(10.25 / 30);
+    expect(Array.from(mesh!.morphTargetInfluences!.slice(9, 13), (w) => +w.toFixed(3))).toEqual([0, 0.75, 0.25, 0]);
   });
 
   it('gives a clear empty result for a video without faces (no GLB), and refuses frames over the pixel limit before decoding', async () => {
