@@ -30,7 +30,7 @@ const out = await mkdtemp(join(tmpdir(), 'bench-video-'));
 for (const model of opt('models', 'light,default').split(',')) {
   const prnet = await createPrnet({ model });
   await prnet.reconstruct(frames[0]); // warm-up
-  let t = performance.now();
+  const t = performance.now();
   for (const f of frames) await prnet.reconstruct(f);
   const photoMs = (performance.now() - t) / frames.length;
   for (const flip of [true, false]) {
@@ -39,11 +39,11 @@ for (const model of opt('models', 'light,default').split(',')) {
       model, flip: flip ? 'on' : 'off', 'photo ms/frame': +photoMs.toFixed(0), 'photo frames/s': +(1000 / photoMs).toFixed(2),
       'video frames/s': +r.fps.toFixed(2), 'video ms/frame': +(1000 / r.fps).toFixed(0),
       'network ms': +(r.timings.network / r.frames).toFixed(0), 'detect ms': +(r.timings.detect / r.frames).toFixed(0),
-      'overlay ms': +(r.timings.overlay / r.frames).toFixed(0), 'encode ms': +(r.timings.encode / r.frames).toFixed(0),
+      'crop+read-offs+stabilise ms': +((r.timings.crop + r.timings.readoff + r.timings.stabilize) / r.frames).toFixed(0),
+      'overlay ms': +(r.timings.overlay / r.frames).toFixed(0), 'encode wait ms': +(r.timings.encode / r.frames).toFixed(0),
       'detector frames': r.detectorFrames, 'GLB MB/s': +((r.glb?.bytes ?? 0) / 1e6 / (r.frames / info.fps)).toFixed(2),
     });
   }
-  t = performance.now();
   await prnet.dispose();
 }
 await rm(out, { recursive: true, force: true });

@@ -234,6 +234,7 @@ export class VideoEncoder {
   private readonly closed: Promise<[number | null]>;
   private stderr = '';
   private error: Error | null = null;
+  private pending: Promise<void> = Promise.resolve();
   readonly frameBytes: number;
 
   constructor(readonly path: string, readonly width: number, readonly height: number, options: EncoderOptions) {
@@ -251,19 +252,23 @@ export class VideoEncoder {
     this.closed = once(this.child, 'close').catch(() => [null]) as Promise<[number | null]>;
   }
 
-  /** Queues one frame; resolves when ffmpeg can take more. */
+  /**
+   * Queues one frame. Resolves once ffmpeg has taken the previous frame, so that encoding one
+   * frame overlaps the processing of the next (one frame in flight).
+   */
   async write(image: RgbImage): Promise<void> {
     if (this.error) throw this.failure();
     if (image.width !== this.width || image.height !== this.height) throw new RangeError('frame size differs from the encoder');
-    const stdin = this.child.stdin!;
-    if (!stdin.write(image.data)) {
-      await Promise.race([once(stdin, 'drain'), this.closed]);
-    }
+    await this.pending;
     if (this.error || this.child.exitCode !== null) throw this.failure();
+    const stdin = this.child.stdin!;
+    this.pending = stdin.write(image.data) ? Promise.resolve() : Promise.race([once(stdin, 'drain').then(() => undefined), this.closed.then(() => undefined)]);
+    this.pending.catch(() => undefined);
   }
 
   /** Ends the stream and waits for ffmpeg to finish the file. */
   async finish(): Promise<void> {
+    await this.pending;
     this.child.stdin!.end();
     const [code] = await this.closed;
     if (this.error || code !== 0) throw this.failure();
