@@ -4,12 +4,9 @@ import type { DetectorKind } from '../detect/index.js';
 import { InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
-import { writeFailure } from './atomic.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { sweepStaleTemporaries, writeFailure } from './atomic.js';
+import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
 import { Progress } from './progress.js';
-
-/** Exit code of an interrupted run (128 + SIGINT), as shells report it. */
-export const EXIT_INTERRUPTED = 130;
 
 export async function runVideo(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
@@ -40,16 +37,23 @@ export async function runVideo(args: string[]): Promise<number> {
   const detectEvery = intOption(values['detect-every'], 'detect-every', 0);
   const maxFrames = intOption(values.frames, 'frames');
   const maxPixels = intOption(values['max-pixels'], 'max-pixels');
-  const threads = intOption(values.threads, 'threads');
+  const threads = threadsOption(values.threads);
   const quiet = Boolean(values.quiet);
   try {
     await mkdir(values.out, { recursive: true });
   } catch (e) {
     throw new UsageError(`cannot create the output folder (${writeFailure(e)})`, values.out);
   }
+  // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
+  await sweepStaleTemporaries(values.out);
 
+  // SIGINT/SIGTERM stop the frame loop, which stops ffmpeg and removes its temporaries.
   const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (s: NodeJS.Signals): void => {
+    signal ??= s;
+    abort.abort();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const prnet = await createPrnet({ model: values.model, detector: values.detector as DetectorKind | undefined, threads });
@@ -80,7 +84,7 @@ export async function runVideo(args: string[]): Promise<number> {
       } catch (e) {
         if (e instanceof VideoAbortError) {
           process.stderr.write(`prnet: ${input}: interrupted; no partial outputs were left\n`);
-          return EXIT_INTERRUPTED;
+          return signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
         }
         if (!(e instanceof InputError)) throw e;
         failed++;

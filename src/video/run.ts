@@ -19,7 +19,7 @@ import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../export/glb-animation.js';
 import { roundNumber } from '../export/json.js';
-import { InputError } from '../errors.js';
+import { InputError, OutputError } from '../errors.js';
 import { sampleColors } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
@@ -99,9 +99,11 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const name = options.name ?? basename(input, extname(input));
   const want = { jsonl: true, overlay: true, glb: true, ...options.outputs };
   const outDir = options.outDir;
-  await mkdir(outDir, { recursive: true });
+  await mkdir(outDir, { recursive: true }).catch((e: unknown) => { throw outputError(e, outDir); });
   const final = { jsonl: join(outDir, `${name}.jsonl`), overlay: join(outDir, `${name}_overlay.mp4`), glb: join(outDir, `${name}.glb`) };
-  const tmp = (path: string): string => join(outDir, `.${basename(path)}.${process.pid}.${tmpCounter++}.tmp`);
+  // Named as the CLI's atomic writes name theirs (.prnet-<pid>-<n>.<name>.tmp), so that a later
+  // run sweeps them up if this process is killed outright.
+  const tmp = (path: string): string => join(outDir, `.prnet-${process.pid}-${tmpCounter++}.${basename(path)}.tmp`);
   const temps = { jsonl: tmp(final.jsonl), overlay: tmp(final.overlay), glb: tmp(final.glb) };
 
   const layout = prnet.layout;
@@ -124,7 +126,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   try {
     if (want.jsonl) {
       jsonl = createWriteStream(temps.jsonl);
-      await once(jsonl, 'open');
+      await once(jsonl, 'open').catch((e: unknown) => { throw outputError(e, final.jsonl); });
     }
     if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: info.fps });
     for await (const { index, timeMs, image } of decoded) {
@@ -185,14 +187,14 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       if (best) {
         const [trackId, s] = best;
         const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: glbMesh.triangles, colors: s.colors }, { imageHeight: info.height, name: `${name}_track${trackId}` });
-        await writeFile(temps.glb, bytes);
+        await writeFile(temps.glb, bytes).catch((e: unknown) => { throw outputError(e, final.glb); });
         staged.push([temps.glb, final.glb]);
         glb = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length };
       }
     }
     if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
     for (const [from, to] of staged) {
-      await rename(from, to);
+      await rename(from, to).catch((e: unknown) => { throw outputError(e, to); });
       files.push(to);
     }
     const seconds = (now() - start) / 1000;
@@ -211,6 +213,12 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     await Promise.all(Object.values(temps).map((p) => rm(p, { force: true }).catch(() => undefined)));
     throw e;
   }
+}
+
+function outputError(e: unknown, path: string): OutputError {
+  if (e instanceof OutputError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  return new OutputError(`cannot write (${code ?? (e instanceof Error ? e.message : String(e))})`, path, { cause: e });
 }
 
 /** One frame's JSON line (numbers rounded to 3 decimals). */
