@@ -3,8 +3,9 @@
  * load): for each model, the first --frames frames of a clip
  * - as photos: prnet.reconstruct(frame) per frame (detector + network with test-time flip +
  *   read-offs, what `prnet reconstruct` does per image before writing files);
- * - as a video: processVideo with every output (JSON lines, overlay H.264, animated GLB), the
- *   detector on the first frame and every 30th, with flip (the default) and without (--no-flip).
+ * - as a video: processVideo with every output (JSON lines, overlay H.264, animated GLB), with
+ *   the JSON lines only (results, as the photo row), and with every output but no test-time
+ *   flip (--no-flip); the detector on the first frame (and every 30th).
  *
  *   npx tsx scripts/bench-video.ts [--clip obama] [--frames 30] [--models light,default] [--json]
  */
@@ -33,10 +34,15 @@ for (const model of opt('models', 'light,default').split(',')) {
   const t = performance.now();
   for (const f of frames) await prnet.reconstruct(f);
   const photoMs = (performance.now() - t) / frames.length;
-  for (const flip of [true, false]) {
-    const r = await processVideo(prnet, clip, { outDir: out, maxFrames: n, flip });
+  const variants: [string, boolean, { jsonl: boolean; overlay: boolean; glb: boolean }][] = [
+    ['all', true, { jsonl: true, overlay: true, glb: true }],
+    ['JSON lines only', true, { jsonl: true, overlay: false, glb: false }],
+    ['all', false, { jsonl: true, overlay: true, glb: true }],
+  ];
+  for (const [label, flip, outputs] of variants) {
+    const r = await processVideo(prnet, clip, { outDir: out, maxFrames: n, flip, outputs });
     rows.push({
-      model, flip: flip ? 'on' : 'off', 'photo ms/frame': +photoMs.toFixed(0), 'photo frames/s': +(1000 / photoMs).toFixed(2),
+      model, outputs: label, flip: flip ? 'on' : 'off', 'photo ms/frame': +photoMs.toFixed(0), 'photo frames/s': +(1000 / photoMs).toFixed(2),
       'video frames/s': +r.fps.toFixed(2), 'video ms/frame': +(1000 / r.fps).toFixed(0),
       'network ms': +(r.timings.network / r.frames).toFixed(0), 'detect ms': +(r.timings.detect / r.frames).toFixed(0),
       'crop+read-offs+stabilise ms': +((r.timings.crop + r.timings.readoff + r.timings.stabilize) / r.frames).toFixed(0),
