@@ -235,17 +235,19 @@ describe('prnet video (CLI)', () => {
     expect(await listFiles(out)).toEqual(['obama.glb', 'obama.jsonl', 'obama_overlay.mp4']);
   });
 
-  it('fails in one line for a file that is not a video, a truncated file, and a missing ffmpeg', async () => {
+  it('fails in one line for a file that is not a video, a truncated file, zero frames, and a missing ffmpeg', async () => {
     const dir = await tmp.make('bad');
     await writeFile(join(dir, 'notes.mp4'), 'not a video\n');
     await writeFile(join(dir, 'cut.mp4'), (await readFile(OBAMA)).subarray(0, 200_000)); // its index (moov) is at the end
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=10', '-frames:v', '0', '-c:v', 'libx264', join(dir, 'empty.mp4')]); // zero frames
     const out = join(dir, 'out');
-    const bad = await runCli(['video', join(dir, 'notes.mp4'), join(dir, 'cut.mp4'), ASTRONAUT, '--out', out, '--model', 'light', '-q']);
+    const bad = await runCli(['video', join(dir, 'notes.mp4'), join(dir, 'cut.mp4'), ASTRONAUT, join(dir, 'empty.mp4'), '--out', out, '--model', 'light', '-q']);
     expect(bad.code).toBe(1);
     expect(bad.errLines).toEqual([
       expect.stringMatching(/notes\.mp4: not a readable video \(/),
       expect.stringMatching(/cut\.mp4: not a readable video \(no MP4 index \(moov atom not found\): a truncated file, or not a video\)/),
       expect.stringMatching(/astronaut\.png: not a video \(no video stream in this png_pipe file\)/),
+      expect.stringMatching(/empty\.mp4: not a video \(no video stream in this mov file\)/),
     ]);
     expect(await listFiles(out)).toEqual([]);
     const missing = await runCli(['video', OBAMA, '--out', out, '--model', 'light'], { env: { PATH: dir } });
