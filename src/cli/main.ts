@@ -26,6 +26,10 @@ Usage:
       --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
                                     ssd-mobilenet, tiny-face (need @vladmandic/human / face-api)
       --threads <n>                 network threads (1 to the number of cores)
+      --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
+                                    distance; GLB in metres); px: image pixels
+      --center, --no-center         mesh centred at the origin (default) or placed as in the image
+      --texture-size <n>            UV texture side: 256 (default), 512, 1024 or 2048
       --quiet                       no progress or summary
   prnet video <in.mp4|.mov|.webm>... --out <dir> [options]
       Tracks and stabilises faces through a video (decoded with ffmpeg): NAME.jsonl (one line per
