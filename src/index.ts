@@ -33,3 +33,5 @@ export {
   importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256,
   type ModelWeights, type ResfcnConfig, type Precision,
 } from './model/index.js';
+export { processVideo, probeVideo, decodeFrames, VideoEncoder, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
+export { writeAnimatedGlb, decimateFaceGrid, pickVertices, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh } from './export/glb-animation.js';

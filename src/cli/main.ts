@@ -32,6 +32,13 @@ Usage:
       --texture-size <n>            UV texture side: 256 (default), 512, 1024 or 2048
       --precision <fp32|int8>       network precision (default: int8 for the default model, fp32 for light)
       --quiet                       no progress or summary
+  prnet video <in.mp4|.mov|.webm>... --out <dir> [options]
+      Tracks and stabilises faces through a video (decoded with ffmpeg): NAME.jsonl (one line per
+      frame: box, landmarks 2D/3D, pose per face), NAME_overlay.mp4, NAME.glb (the largest face,
+      animated). --stabilize on|off, --no-jsonl/--no-overlay/--no-glb, --frames <n> (first n),
+      --detect-every <n> (default 30), --glb-step <n> (default 3), --no-flip, --max-faces <n>,
+      --max-pixels <n>, --model, --detector, --threads, --quiet. Ctrl-C leaves no partial files
+      (exit 130); a missing ffmpeg exits 3.
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
@@ -78,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runTool('eval', rest);
       case 'data':
         return await runTool('data', rest);
+      case 'video':
+        return await (await import('./video.js')).runVideo(rest);
       default:
         throw new UsageError(`unknown command '${command}' (see prnet --help)`);
     }

@@ -9,4 +9,5 @@ export { IBUG68_PARTS, faceSize, landmarkBounds, partCentroids, partMotion } fro
 export { FaceStabilizer, DEFAULT_STABILIZER, type StabilizerOptions, type StabilizedFace } from './stabilizer.js';
 export { FaceTracker, DEFAULT_TRACKER, squareIou, type LostReason, type LostTrack, type TrackPlan, type TrackerOptions } from './tracker.js';
 export { VideoTracker, type FramePipeline, type TrackedFace, type VideoFrameResult, type VideoOptions } from './video.js';
-export { landmarkJitter, meanCoordinate, trajectoryLag, type Jitter } from './metrics.js';
+export { landmarkJitter, meanCoordinate, motionJitter, trajectoryLag, type Jitter } from './metrics.js';
+export { FACE_REGIONS, faceRegions, selectVertices, type FaceRegion } from './regions.js';

@@ -71,3 +71,25 @@ export function meanCoordinate(points: ArrayLike<number>, dims = 3, axis: 0 | 1 
   for (let i = 0; i < n; i++) s += points[i * dims + axis];
   return s / n;
 }
+
+/**
+ * Jitter of point sets over consecutive frames of a clip with motion: the RMS over points and
+ * frames of the second difference x_t − 2x_{t−1} + x_{t−2} (x and y), divided by √6 — for white
+ * noise of std σ per coordinate and frame that is σ·√2 per point (x and y together, as `std`
+ * of landmarkJitter is for a still clip), while smooth motion adds little. Pixels.
+ */
+export function motionJitter(frames: readonly ArrayLike<number>[], dims = 3): number {
+  if (frames.length < 3) throw new RangeError('motion jitter needs at least three frames');
+  const n = Math.floor(frames[0].length / dims);
+  let sum = 0;
+  for (let f = 2; f < frames.length; f++) {
+    const a = frames[f], b = frames[f - 1], c = frames[f - 2];
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < 2; k++) {
+        const d = a[i * dims + k] - 2 * b[i * dims + k] + c[i * dims + k];
+        sum += d * d;
+      }
+    }
+  }
+  return Math.sqrt(sum / (n * (frames.length - 2)) / 6);
+}

@@ -25,6 +25,7 @@ import type { Face } from '../pipeline/face.js';
 import { estimatePose, readLandmarks, readVertices } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import { IBUG68_PARTS, faceSize, partCentroids } from './motion.js';
+import { faceRegions } from './regions.js';
 import { OneEuroVector, smoothingFactor } from './one-euro.js';
 
 export interface StabilizerOptions {
@@ -50,6 +51,12 @@ export interface StabilizerOptions {
   releaseMargin?: number;
   /** Multiple of the speed's noise floor above which speed raises the cutoff. Default 1. */
   cutoffMargin?: number;
+  /**
+   * Cutoff (Hz) of the rim regions (ears and forehead rim, regions.ts) in the head's own frame:
+   * their shape relative to the pose is low-passed at this cutoff, while the pose carries their
+   * motion, so they follow the head without lag but do not shake. Default 1; 0 turns it off.
+   */
+  rimCutoff?: number;
 }
 
 export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.freeze({
@@ -64,6 +71,7 @@ export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.
   stillMargin: 1.5,
   releaseMargin: 2.5,
   cutoffMargin: 1,
+  rimCutoff: 1,
 });
 
 export interface StabilizedFace {
@@ -80,7 +88,10 @@ const NOISE_TIME = 1;
 
 export class FaceStabilizer {
   readonly options: Readonly<Required<StabilizerOptions>>;
-  private readonly layout: Pick<Layout, 'size' | 'kptIndex' | 'faceIndex' | 'canonical'>;
+  private readonly layout: Pick<Layout, 'size' | 'kptIndex' | 'faceIndex' | 'canonical'> & Partial<Pick<Layout, 'kpt'>>;
+  /** Map pixels of the rim regions, and their low-passed coordinates in the head's frame. */
+  private readonly rimPixels: Int32Array | null = null;
+  private rimShape: Float64Array | null = null;
   private filter: OneEuroVector | null = null;
   private speed = 0;
   private readonly velocity = new Float64Array(PARTS2);
@@ -94,9 +105,16 @@ export class FaceStabilizer {
   private olderCentroids: Float64Array | null = null;
   private noiseVar = NaN;
 
-  constructor(layout: Pick<Layout, 'size' | 'kptIndex' | 'faceIndex' | 'canonical'>, options: StabilizerOptions = {}) {
+  constructor(layout: Pick<Layout, 'size' | 'kptIndex' | 'faceIndex' | 'canonical'> & Partial<Pick<Layout, 'kpt'>>, options: StabilizerOptions = {}) {
     this.layout = layout;
     this.options = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(options) });
+    if (this.options.rimCutoff > 0 && layout.kpt) {
+      const r = faceRegions({ ...layout, kpt: layout.kpt });
+      const ids = new Int32Array(r.ears.length + r.forehead.length);
+      ids.set(r.ears);
+      ids.set(r.forehead, r.ears.length);
+      this.rimPixels = Int32Array.from(new Set(ids), (i) => layout.faceIndex[i]);
+    }
   }
 
   /** Filters the face of the frame at `timeMs` (milliseconds; frames must come in time order). */
@@ -115,6 +133,7 @@ export class FaceStabilizer {
       this.olderCentroids = null;
       this.noiseVar = NaN;
       this.held = null;
+      this.rimShape = null;
       return { face, still: false, speed: 0 };
     }
     const dt = t - this.lastTime;
@@ -164,7 +183,7 @@ export class FaceStabilizer {
     }
 
     const filtered = this.filter.filter(raw, t, o.minCutoff + o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor));
-    const out = this.rebuild(face, filtered);
+    const out = this.rebuild(face, filtered, dt);
     if (o.stillSpeed > 0 && this.speed < stillSpeed) {
       this.held = out;
       this.heldCentroids = partCentroids(out.landmarks);
@@ -177,6 +196,7 @@ export class FaceStabilizer {
   /** Forgets the face's history (the next frame passes through). */
   reset(): void {
     this.filter?.reset();
+    this.rimShape = null;
     this.held = null;
     this.heldCentroids = null;
     this.lastCentroids = null;
@@ -207,16 +227,53 @@ export class FaceStabilizer {
     return { ...held, index: face.index, box: face.box, crop: face.crop };
   }
 
-  private rebuild(face: Face, data: Float32Array): Face {
+  private rebuild(face: Face, data: Float32Array, dt = 0): Face {
     const positionMap = { size: this.layout.size, data: new Float32Array(data) };
-    const vertices = readVertices(positionMap, this.layout);
+    let vertices = readVertices(positionMap, this.layout);
+    const pose = estimatePose(vertices, this.layout.canonical);
+    if (this.rimPixels && dt > 0 && this.smoothRim(positionMap.data, pose, dt)) vertices = readVertices(positionMap, this.layout);
     return {
       ...face,
       positionMap,
       landmarks: readLandmarks(positionMap, this.layout),
       vertices,
-      pose: estimatePose(vertices, this.layout.canonical),
+      pose,
     };
+  }
+
+  /**
+   * Low-passes the rim regions' shape in the head's frame (c = Rᵀ(x − t) / s), then puts them
+   * back with this frame's pose, in place. Returns whether the map changed.
+   */
+  private smoothRim(map: Float32Array, pose: { rotation: ArrayLike<number>; scale: number; translation: readonly [number, number, number] }, dt: number): boolean {
+    const px = this.rimPixels as Int32Array;
+    const R = pose.rotation, s = pose.scale, [tx, ty, tz] = pose.translation;
+    if (!(s > 0) || !Number.isFinite(s)) return false;
+    const first = !this.rimShape;
+    if (!this.rimShape) this.rimShape = new Float64Array(px.length * 3);
+    const shape = this.rimShape;
+    const a = smoothingFactor(this.options.rimCutoff, dt);
+    for (let i = 0; i < px.length; i++) {
+      const o = 3 * px[i];
+      const x = map[o] - tx, y = map[o + 1] - ty, z = map[o + 2] - tz;
+      // Rᵀ · (x, y, z) / s
+      const cx = (R[0] * x + R[3] * y + R[6] * z) / s;
+      const cy = (R[1] * x + R[4] * y + R[7] * z) / s;
+      const cz = (R[2] * x + R[5] * y + R[8] * z) / s;
+      const k = 3 * i;
+      if (first) {
+        shape[k] = cx; shape[k + 1] = cy; shape[k + 2] = cz;
+      } else {
+        shape[k] += a * (cx - shape[k]);
+        shape[k + 1] += a * (cy - shape[k + 1]);
+        shape[k + 2] += a * (cz - shape[k + 2]);
+      }
+      const u = shape[k], v = shape[k + 1], w = shape[k + 2];
+      map[o] = s * (R[0] * u + R[1] * v + R[2] * w) + tx;
+      map[o + 1] = s * (R[3] * u + R[4] * v + R[5] * w) + ty;
+      map[o + 2] = s * (R[6] * u + R[7] * v + R[8] * w) + tz;
+    }
+    return true;
   }
 }
 

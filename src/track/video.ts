@@ -31,6 +31,8 @@ export interface VideoOptions {
    * in every frame, which steadies the network's input) or the raw ones. Default 'stabilized'.
    */
   cropFrom?: 'stabilized' | 'raw';
+  /** Test-time flip for the network (ReconstructOptions.flip); default the pipeline's (on). */
+  flip?: boolean;
 }
 
 export interface TrackedFace extends Face {
@@ -58,11 +60,13 @@ export class VideoTracker {
   private stabilizerOptions: StabilizerOptions | null;
   private readonly stabilizers = new Map<number, FaceStabilizer>();
   private readonly cropFrom: 'stabilized' | 'raw';
+  private readonly flip: boolean | undefined;
 
   constructor(pipeline: FramePipeline, options: VideoOptions = {}) {
     this.pipeline = pipeline;
     this.tracker = new FaceTracker(options.tracker);
     this.cropFrom = options.cropFrom ?? 'stabilized';
+    this.flip = options.flip;
     this.stabilizerOptions = options.stabilize === false ? null : options.stabilize === true || options.stabilize === undefined ? {} : options.stabilize;
   }
 
@@ -87,7 +91,7 @@ export class VideoTracker {
     }
     const plan = this.tracker.plan(detections, this.pipeline.detector?.kind);
     const { faces, timings } = plan.crops.length
-      ? await this.pipeline.reconstruct(image, { crops: plan.crops })
+      ? await this.pipeline.reconstruct(image, { crops: plan.crops, flip: this.flip })
       : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
     const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3);
     const lost = [...plan.lost, ...lostNow];

@@ -1,0 +1,110 @@
+/** `prnet video`: video files → tracked, stabilised faces → JSON lines, overlay video, animated GLB. */
+import { mkdir } from 'node:fs/promises';
+import type { DetectorKind } from '../detect/index.js';
+import { InputError } from '../errors.js';
+import { createPrnet } from '../pipeline/node.js';
+import { processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
+import { sweepStaleTemporaries, writeFailure } from './atomic.js';
+import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
+import { Progress } from './progress.js';
+
+export async function runVideo(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
+    out: { type: 'string', short: 'o' },
+    model: { type: 'string', short: 'm' },
+    stabilize: { type: 'string' },
+    flip: { type: 'boolean' },
+    jsonl: { type: 'boolean' },
+    overlay: { type: 'boolean' },
+    glb: { type: 'boolean' },
+    'glb-step': { type: 'string' },
+    'max-faces': { type: 'string' },
+    'detect-every': { type: 'string' },
+    frames: { type: 'string' },
+    'max-pixels': { type: 'string' },
+    detector: { type: 'string' },
+    threads: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (!positionals.length) throw new UsageError('video needs a video file (see prnet --help)');
+  if (!values.out) throw new UsageError('video needs --out <dir>');
+  const stabilize = values.stabilize ?? 'on';
+  if (stabilize !== 'on' && stabilize !== 'off') throw new UsageError(`--stabilize must be on or off, got '${stabilize}'`);
+  const outputs = { jsonl: values.jsonl !== false, overlay: values.overlay !== false, glb: values.glb !== false };
+  if (!outputs.jsonl && !outputs.overlay && !outputs.glb) throw new UsageError('no output left to write');
+  const glbStep = intOption(values['glb-step'], 'glb-step');
+  const maxFaces = intOption(values['max-faces'], 'max-faces');
+  const detectEvery = intOption(values['detect-every'], 'detect-every', 0);
+  const maxFrames = intOption(values.frames, 'frames');
+  const maxPixels = intOption(values['max-pixels'], 'max-pixels');
+  const threads = threadsOption(values.threads);
+  const quiet = Boolean(values.quiet);
+  try {
+    await mkdir(values.out, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`cannot create the output folder (${writeFailure(e)})`, values.out);
+  }
+  // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
+  await sweepStaleTemporaries(values.out);
+
+  // SIGINT/SIGTERM stop the frame loop, which stops ffmpeg and removes its temporaries.
+  const abort = new AbortController();
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (s: NodeJS.Signals): void => {
+    signal ??= s;
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const prnet = await createPrnet({ model: values.model, detector: values.detector as DetectorKind | undefined, threads });
+  let failed = 0;
+  try {
+    for (const input of positionals) {
+      let progress: Progress | null = null;
+      try {
+        const result = await processVideo(prnet, input, {
+          outDir: values.out,
+          stabilize: stabilize === 'on',
+          flip: values.flip,
+          maxFaces,
+          detectEvery,
+          maxFrames,
+          maxPixels,
+          glbStep,
+          outputs,
+          signal: abort.signal,
+          onStart: (info) => {
+            progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity) || 0, { label: 'video', enabled: !quiet });
+          },
+          onFrame: ({ result }) => {
+            progress?.tick(true, `${result.faces.length} face${result.faces.length === 1 ? '' : 's'}`);
+          },
+        });
+        if (!quiet) report(result);
+      } catch (e) {
+        if (e instanceof VideoAbortError) {
+          process.stderr.write(`prnet: ${input}: interrupted; no partial outputs were left\n`);
+          return signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+        }
+        if (!(e instanceof InputError)) throw e;
+        failed++;
+        process.stderr.write(`prnet: ${e.message}\n`);
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await prnet.dispose();
+  }
+  return failed ? EXIT.failed : EXIT.ok;
+}
+
+function report(r: VideoRunResult): void {
+  const w = process.stderr;
+  if (r.decodeError) w.write(`prnet: ${r.input}: the video ended early after ${r.frames} of ${r.info.frameCount} frames (${r.decodeError}); outputs cover the frames decoded\n`);
+  const faces = r.framesWithFaces
+    ? `faces in ${r.framesWithFaces} frames, ${r.tracks} track${r.tracks === 1 ? '' : 's'}`
+    : `no face in any of the ${r.frames} frames${r.files.some((f) => f.endsWith('.glb')) ? '' : ' (no GLB written)'}`;
+  const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${r.glb.frames} frames, ${(r.glb.bytes / 1e6).toFixed(2)} MB` : '';
+  w.write(`${r.input}: ${r.frames} frames at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}; wrote ${r.files.join(', ')}\n`);
+}

@@ -1,0 +1,304 @@
+/**
+ * Animated glTF 2.0 (GLB) of one face over the frames of a video: a decimated face mesh whose
+ * shape follows the video through morph targets, one per frame, played at the frames' times.
+ *
+ * Layout of the file (chosen for size and for players: Blender imports the targets as shape keys
+ * with a keyframed value each, three.js as morph targets driven by an AnimationClip):
+ * - mesh: the layout's face grid at every `step`-th UV pixel (decimateFaceGrid; step 3 keeps
+ *   ~4,900 of the 43,867 vertices), POSITION float (the segment's mean shape), COLOR_0 (8-bit,
+ *   linear), indices 16-bit when they fit;
+ * - morph targets: one per frame, the frame's offset from the mean, quantised to normalised
+ *   16-bit integers (KHR_mesh_quantization, required) — 8 bytes per vertex and frame with the
+ *   4-byte alignment glTF wants; the node's scale (per axis, the largest offset) maps them back to
+ *   pixels, so the precision is that offset / 32767 (≈ 0.003 px for a head moving 100 px);
+ * - animation: the morph weights, LINEAR over the frame times: at frame k's time target k has
+ *   weight 1 and every other 0, so between frames the shape blends. The weights are an n × n
+ *   accessor stored sparse (its n ones), so the file grows linearly with the frames;
+ * - segments: at most `segmentFrames` targets per mesh (three.js puts one uniform per target in
+ *   its vertex shader and one texture layer per target: WebGL 2 guarantees 256 layers), so a
+ *   long video becomes several meshes, each shown only during its frames (its parent node's
+ *   scale, STEP-animated 1/0). Consecutive segments share their boundary frame.
+ * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer, pixels).
+ */
+import { triangulateFaceGrid } from '../layout/derive.js';
+import { srgbToLinear } from './glb.js';
+import { toModelFrame, type FrameOptions } from './mesh.js';
+
+/** A face grid subset: the dense vertices it keeps and its own triangles over them. */
+export interface DecimatedMesh {
+  /** Indices of the kept vertices among the layout's face vertices (increasing). */
+  vertexIds: Int32Array;
+  /** Triangles over the kept vertices (0..vertexIds.length − 1), same winding as the layout's. */
+  triangles: Uint32Array;
+}
+
+/** The face grid with a vertex every `step` UV pixels (step 1: the full mesh). */
+export function decimateFaceGrid(faceIndex: Int32Array, size: number, step: number): DecimatedMesh {
+  const tri = triangulateFaceGrid(faceIndex, size, step);
+  const compact = new Int32Array(faceIndex.length).fill(-1);
+  for (let i = 0; i < tri.length; i++) compact[tri[i]] = 0;
+  let n = 0;
+  for (let i = 0; i < compact.length; i++) if (compact[i] === 0) compact[i] = n++;
+  const vertexIds = new Int32Array(n);
+  for (let i = 0; i < compact.length; i++) if (compact[i] >= 0) vertexIds[compact[i]] = i;
+  const triangles = new Uint32Array(tri.length);
+  for (let i = 0; i < tri.length; i++) triangles[i] = compact[tri[i]];
+  return { vertexIds, triangles };
+}
+
+/** The kept vertices (N×3) of a dense vertex array. */
+export function pickVertices(vertices: ArrayLike<number>, vertexIds: Int32Array): Float32Array {
+  const out = new Float32Array(vertexIds.length * 3);
+  for (let i = 0; i < vertexIds.length; i++) {
+    const j = vertexIds[i] * 3;
+    out[3 * i] = vertices[j];
+    out[3 * i + 1] = vertices[j + 1];
+    out[3 * i + 2] = vertices[j + 2];
+  }
+  return out;
+}
+
+export interface AnimatedMesh {
+  /** One shape per frame: image-frame vertices N×3 (the same N for all). */
+  frames: readonly Float32Array[];
+  /** Each frame's time, seconds, strictly increasing. */
+  times: readonly number[];
+  /** Triangles T×3 over the N vertices. */
+  triangles: Uint32Array | Int32Array;
+  /** Per-vertex sRGB colours N×3, 0..1. */
+  colors?: ArrayLike<number>;
+}
+
+export interface AnimatedGlbOptions extends FrameOptions {
+  /** Node, mesh and animation name (default "face"). */
+  name?: string;
+  /** Most morph targets per mesh (default 240; see the file comment). */
+  segmentFrames?: number;
+}
+
+const FLOAT = 5126;
+const SHORT = 5122;
+const UNSIGNED_BYTE = 5121;
+const UNSIGNED_SHORT = 5123;
+const UNSIGNED_INT = 5125;
+const ARRAY_BUFFER = 34962;
+const ELEMENT_ARRAY_BUFFER = 34963;
+
+type Json = Record<string, unknown>;
+
+/** Binary buffer and JSON arrays of a glTF file under construction. */
+class GltfBuilder {
+  readonly parts: Uint8Array[] = [];
+  readonly bufferViews: Json[] = [];
+  readonly accessors: Json[] = [];
+  byteLength = 0;
+
+  view(bytes: Uint8Array, target?: number, byteStride?: number): number {
+    const v: Json = { buffer: 0, byteOffset: this.byteLength, byteLength: bytes.byteLength };
+    if (byteStride !== undefined) v.byteStride = byteStride;
+    if (target !== undefined) v.target = target;
+    this.bufferViews.push(v);
+    this.parts.push(bytes);
+    this.byteLength += bytes.byteLength;
+    const pad = (4 - (this.byteLength % 4)) % 4;
+    if (pad) {
+      this.parts.push(new Uint8Array(pad));
+      this.byteLength += pad;
+    }
+    return this.bufferViews.length - 1;
+  }
+
+  accessor(a: Json): number {
+    this.accessors.push(a);
+    return this.accessors.length - 1;
+  }
+
+  /** A float accessor over its own view, with min/max when asked. */
+  floats(data: Float32Array, type: 'SCALAR' | 'VEC3', target?: number, minMax = false): number {
+    const width = type === 'SCALAR' ? 1 : 3;
+    const a: Json = { bufferView: this.view(bytesOf(data), target), componentType: FLOAT, count: data.length / width, type };
+    if (minMax) Object.assign(a, bounds(data, width));
+    return this.accessor(a);
+  }
+
+  glb(gltf: Json): Uint8Array {
+    gltf.accessors = this.accessors;
+    gltf.bufferViews = this.bufferViews;
+    gltf.buffers = [{ byteLength: this.byteLength }];
+    const jsonRaw = new TextEncoder().encode(JSON.stringify(gltf));
+    const jsonLength = (jsonRaw.byteLength + 3) & ~3;
+    const total = 12 + 8 + jsonLength + 8 + this.byteLength;
+    const out = new Uint8Array(total);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, 0x46546c67, true); // "glTF"
+    dv.setUint32(4, 2, true);
+    dv.setUint32(8, total, true);
+    dv.setUint32(12, jsonLength, true);
+    dv.setUint32(16, 0x4e4f534a, true); // "JSON"
+    out.set(jsonRaw, 20);
+    out.fill(0x20, 20 + jsonRaw.byteLength, 20 + jsonLength);
+    let o = 20 + jsonLength;
+    dv.setUint32(o, this.byteLength, true);
+    dv.setUint32(o + 4, 0x004e4942, true); // "BIN\0"
+    o += 8;
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.byteLength;
+    }
+    return out;
+  }
+}
+
+function bytesOf(a: Float32Array | Uint32Array | Uint16Array | Int16Array | Uint8Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function bounds(data: ArrayLike<number>, width: number): { min: number[]; max: number[] } {
+  const min = new Array<number>(width).fill(Infinity);
+  const max = new Array<number>(width).fill(-Infinity);
+  for (let i = 0; i < data.length; i += width) {
+    for (let k = 0; k < width; k++) {
+      const v = data[i + k];
+      if (v < min[k]) min[k] = v;
+      if (v > max[k]) max[k] = v;
+    }
+  }
+  return { min, max };
+}
+
+/** The GLB bytes of an animated face (see the file comment). */
+export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions = {}): Uint8Array {
+  const { frames, times, triangles, colors } = mesh;
+  const n = frames.length;
+  if (n === 0) throw new RangeError('an animation needs at least one frame');
+  if (times.length !== n) throw new RangeError(`${n} frames but ${times.length} times`);
+  const nv = frames[0].length / 3;
+  if (!Number.isInteger(nv) || nv === 0) throw new RangeError('frames must hold N×3 vertices');
+  for (let k = 0; k < n; k++) {
+    if (frames[k].length !== nv * 3) throw new RangeError(`frame ${k} has ${frames[k].length / 3} vertices, expected ${nv}`);
+    if (k > 0 && !(times[k] > times[k - 1])) throw new RangeError(`frame times must increase (frame ${k})`);
+  }
+  for (let i = 0; i < triangles.length; i++) if (!(triangles[i] >= 0 && triangles[i] < nv)) throw new RangeError(`triangle index ${triangles[i]} out of range`);
+  if (colors && colors.length !== nv * 3) throw new RangeError('colors must be N×3');
+  const name = options.name ?? 'face';
+  const segmentFrames = Math.max(2, Math.floor(options.segmentFrames ?? 240));
+
+  const b = new GltfBuilder();
+  const model = frames.map((f) => toModelFrame(f, options));
+  // Shared by every segment: indices and colours.
+  const indices = nv <= 65535
+    ? b.accessor({ bufferView: b.view(bytesOf(Uint16Array.from(triangles)), ELEMENT_ARRAY_BUFFER), componentType: UNSIGNED_SHORT, count: triangles.length, type: 'SCALAR' })
+    : b.accessor({ bufferView: b.view(bytesOf(Uint32Array.from(triangles)), ELEMENT_ARRAY_BUFFER), componentType: UNSIGNED_INT, count: triangles.length, type: 'SCALAR' });
+  let color: number | undefined;
+  if (colors) {
+    const rgba = new Uint8Array(nv * 4);
+    for (let i = 0; i < nv; i++) for (let c = 0; c < 3; c++) rgba[4 * i + c] = Math.round(255 * srgbToLinear(colors[3 * i + c]));
+    color = b.accessor({ bufferView: b.view(rgba, ARRAY_BUFFER, 4), componentType: UNSIGNED_BYTE, normalized: true, count: nv, type: 'VEC3' });
+  }
+
+  // Segments [a, e] (inclusive), consecutive ones sharing their boundary frame.
+  const segments: [number, number][] = [];
+  if (n === 1) segments.push([0, 0]);
+  for (let a = 0; a < n - 1; a += segmentFrames - 1) segments.push([a, Math.min(n - 1, a + segmentFrames - 1)]);
+
+  const nodes: Json[] = [];
+  const meshes: Json[] = [];
+  const channels: Json[] = [];
+  const samplers: Json[] = [];
+  const rootChildren: number[] = [];
+  const timeAccessor = (from: number, to: number): number => b.floats(Float32Array.from(times.slice(from, to + 1)), 'SCALAR', undefined, true);
+  segments.forEach(([a, e], s) => {
+    const count = e - a + 1;
+    // The segment's mean shape and the offsets' largest magnitude per axis.
+    const mean = new Float64Array(nv * 3);
+    for (let k = a; k <= e; k++) for (let i = 0; i < mean.length; i++) mean[i] += model[k][i];
+    for (let i = 0; i < mean.length; i++) mean[i] /= count;
+    const scale = [0, 0, 0];
+    for (let k = a; k <= e; k++) {
+      const f = model[k];
+      for (let i = 0; i < mean.length; i++) scale[i % 3] = Math.max(scale[i % 3], Math.abs(f[i] - mean[i]));
+    }
+    for (let c = 0; c < 3; c++) scale[c] = scale[c] > 1e-6 ? scale[c] : 1;
+    const base = new Float32Array(nv * 3);
+    for (let i = 0; i < base.length; i++) base[i] = mean[i] / scale[i % 3];
+    const attributes: Record<string, number> = { POSITION: b.floats(base, 'VEC3', ARRAY_BUFFER, true) };
+    if (color !== undefined) attributes.COLOR_0 = color;
+    // All targets of the segment in one view: 8 bytes per vertex (x, y, z, pad) as int16.
+    const q = new Int16Array(count * nv * 4);
+    const targetBounds: { min: number[]; max: number[] }[] = [];
+    for (let k = a; k <= e; k++) {
+      const f = model[k];
+      const o = (k - a) * nv * 4;
+      const min = [32767, 32767, 32767];
+      const max = [-32767, -32767, -32767];
+      for (let i = 0; i < nv; i++) {
+        for (let c = 0; c < 3; c++) {
+          const v = Math.max(-32767, Math.min(32767, Math.round(((f[3 * i + c] - mean[3 * i + c]) / scale[c]) * 32767)));
+          q[o + 4 * i + c] = v;
+          if (v < min[c]) min[c] = v;
+          if (v > max[c]) max[c] = v;
+        }
+      }
+      targetBounds.push({ min, max }); // integer domain, as glTF wants for normalised accessors
+    }
+    const targetView = b.view(bytesOf(q), ARRAY_BUFFER, 8);
+    const targets = targetBounds.map((bb, j) => ({
+      POSITION: b.accessor({ bufferView: targetView, byteOffset: j * nv * 8, componentType: SHORT, normalized: true, count: nv, type: 'VEC3', ...bb }),
+    }));
+    const meshIndex = meshes.length;
+    meshes.push({
+      name: `${name}_${s}`,
+      primitives: [{ attributes, indices, material: 0, mode: 4, targets }],
+      weights: new Array<number>(count).fill(0),
+      extras: { targetNames: Array.from({ length: count }, (_, j) => `frame${a + j}`) },
+    });
+    // Weights: an n × n accessor whose only non-zeros (stored sparse) are its diagonal ones.
+    const input = timeAccessor(a, e);
+    const diag = new Uint32Array(count);
+    for (let j = 0; j < count; j++) diag[j] = j * count + j;
+    const output = b.accessor({
+      componentType: FLOAT,
+      count: count * count,
+      type: 'SCALAR',
+      sparse: {
+        count,
+        indices: { bufferView: b.view(bytesOf(diag)), componentType: UNSIGNED_INT },
+        values: { bufferView: b.view(bytesOf(new Float32Array(count).fill(1))) },
+      },
+    });
+    const meshNode = nodes.length;
+    nodes.push({ name: `${name}_${s}_mesh`, mesh: meshIndex, scale });
+    const segNode = nodes.length;
+    nodes.push({ name: `${name}_${s}`, children: [meshNode] });
+    rootChildren.push(segNode);
+    samplers.push({ input, output, interpolation: 'LINEAR' });
+    channels.push({ sampler: samplers.length - 1, target: { node: meshNode, path: 'weights' } });
+    if (segments.length > 1) {
+      // Visible (scale 1) from the segment's first frame until the next segment starts.
+      const keyTimes: number[] = [];
+      const values: number[] = [];
+      if (a > 0) { keyTimes.push(times[0]); values.push(0, 0, 0); }
+      keyTimes.push(times[a]); values.push(1, 1, 1);
+      if (s < segments.length - 1) { keyTimes.push(times[e]); values.push(0, 0, 0); }
+      const vin = b.floats(Float32Array.from(keyTimes), 'SCALAR', undefined, true);
+      const vout = b.floats(Float32Array.from(values), 'VEC3');
+      samplers.push({ input: vin, output: vout, interpolation: 'STEP' });
+      channels.push({ sampler: samplers.length - 1, target: { node: segNode, path: 'scale' } });
+    }
+  });
+  const root = nodes.length;
+  nodes.push({ name, children: rootChildren });
+
+  const gltf: Json = {
+    asset: { version: '2.0', generator: 'prnet-ts' },
+    extensionsUsed: ['KHR_mesh_quantization'],
+    extensionsRequired: ['KHR_mesh_quantization'],
+    scene: 0,
+    scenes: [{ nodes: [root] }],
+    nodes,
+    meshes,
+    materials: [{ name, pbrMetallicRoughness: { baseColorFactor: [1, 1, 1, 1], metallicFactor: 0, roughnessFactor: 1 }, doubleSided: true }],
+    animations: [{ name, channels, samplers }],
+  };
+  return b.glb(gltf);
+}

@@ -1,0 +1,288 @@
+/**
+ * Video decode and encode with the system's ffmpeg (Debian's `ffmpeg` package: ffmpeg and
+ * ffprobe), spawned with pipes: no frame is ever written to disk.
+ *
+ * - probeVideo: ffprobe's JSON for the first video stream: size (after the display rotation
+ *   ffmpeg applies), frame rate, frame count (the container's, else duration × rate), duration.
+ *   Refuses a frame larger than the pixel limit before anything is decoded.
+ * - decodeFrames: an async iterator of RGB frames (rawvideo rgb24 on ffmpeg's stdout), read in
+ *   order with back-pressure (ffmpeg waits while a frame is being processed).
+ * - VideoEncoder: RGB frames on ffmpeg's stdin → an H.264 MP4 (yuv420p, even size).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { InputError, ModelError, PrnetError } from '../errors.js';
+import type { RgbImage } from '../types.js';
+
+/** The largest frame decoded by default: 8K UHD (7680 × 4320 pixels). */
+export const MAX_VIDEO_PIXELS = 7680 * 4320;
+
+/** ffmpeg or ffprobe is not installed (or not on PATH). Exit code 3, as a missing model. */
+export class FfmpegMissingError extends ModelError {}
+
+/** The run was interrupted (SIGINT / an AbortSignal). */
+export class VideoAbortError extends PrnetError {}
+
+export interface VideoInfo {
+  /** Frame size as decoded (display rotation applied). */
+  width: number;
+  height: number;
+  /** Frames per second (the stream's average rate, else its base rate; 30 when unknown). */
+  fps: number;
+  /** Frames in the stream: the container's count, else duration × fps rounded; 0 when unknown. */
+  frameCount: number;
+  /** Seconds (0 when unknown). */
+  duration: number;
+  codec: string;
+  /** Container format names (ffprobe's format_name). */
+  format: string;
+}
+
+export interface ProbeOptions {
+  /** Largest frame (width × height) accepted; default MAX_VIDEO_PIXELS. */
+  maxPixels?: number;
+  /** Program names (for tests); default 'ffprobe'. */
+  ffprobe?: string;
+}
+
+const INSTALL = "install Debian's ffmpeg package (apt-get install ffmpeg)";
+
+/** Runs a program to completion, collecting stdout and stderr (bounded). */
+function runTool(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      reject(toolError(e, cmd));
+      return;
+    }
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < 1 << 20) stdout += d; });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 1 << 16) stderr += d; });
+    child.on('error', (e) => reject(toolError(e, cmd)));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function toolError(e: unknown, cmd: string): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new FfmpegMissingError(`${cmd} not found: ${INSTALL}`);
+  if (code === 'EACCES') return new FfmpegMissingError(`${cmd} cannot be run (permission denied): ${INSTALL}`);
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** ffmpeg's complaint in a few words: known causes named, else its last line without the file name. */
+function ffmpegCause(stderr: string, path: string): string {
+  if (/moov atom not found/.test(stderr)) return 'no MP4 index (moov atom not found): a truncated file, or not a video';
+  if (/partial file/.test(stderr)) return 'truncated file (ffmpeg: partial file)';
+  const line = stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? 'unknown error';
+  return line.split(path + ': ').join('').replace(/^\[[^\]]*\]\s*/, '');
+}
+
+function parseRate(r: string | undefined): number {
+  if (!r) return 0;
+  const [a, b] = r.split('/').map(Number);
+  const v = b ? a / b : a;
+  return Number.isFinite(v) && v > 0 && v < 1000 ? v : 0;
+}
+
+interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  nb_frames?: string;
+  duration?: string;
+  tags?: Record<string, string>;
+  side_data_list?: { rotation?: number | string }[];
+}
+
+/** Reads a video's stream information with ffprobe; throws InputError for anything not a video. */
+export async function probeVideo(path: string, options: ProbeOptions = {}): Promise<VideoInfo> {
+  const maxPixels = options.maxPixels ?? MAX_VIDEO_PIXELS;
+  const r = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path]);
+  if (r.code !== 0) {
+    if (/No such file or directory/.test(r.stderr)) throw new InputError('no such file', path);
+    if (/Permission denied/.test(r.stderr)) throw new InputError('permission denied', path);
+    throw new InputError(`not a readable video (${ffmpegCause(r.stderr, path)})`, path);
+  }
+  let json: { streams?: ProbeStream[]; format?: { format_name?: string; duration?: string } };
+  try {
+    json = JSON.parse(r.stdout) as typeof json;
+  } catch {
+    throw new InputError('not a readable video (ffprobe gave no stream information)', path);
+  }
+  const format = json.format?.format_name ?? '';
+  // Still images (PNG, JPEG…) probe as one-frame "video" streams of an image demuxer.
+  const stream = (json.streams ?? []).find((s) => s.codec_type === 'video' && !/_pipe$|^image2$/.test(format));
+  if (!stream) throw new InputError(`not a video (no video stream${format ? ` in this ${format.split(',')[0]} file` : ''})`, path);
+  let width = stream.width ?? 0;
+  let height = stream.height ?? 0;
+  if (!(width > 0 && height > 0)) throw new InputError('not a readable video (the video stream has no frame size)', path);
+  const rotation = Number(stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? stream.tags?.rotate ?? 0);
+  if (Math.abs(Math.round(rotation / 90)) % 2 === 1) [width, height] = [height, width];
+  if (width * height > maxPixels) {
+    throw new InputError(`video frames are ${width}×${height} = ${(width * height / 1e6).toFixed(1)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(1)} megapixels`, path);
+  }
+  const fps = parseRate(stream.avg_frame_rate) || parseRate(stream.r_frame_rate) || 30;
+  const duration = Number(stream.duration ?? json.format?.duration ?? 0) || 0;
+  const counted = Number(stream.nb_frames ?? NaN);
+  const frameCount = Number.isInteger(counted) && counted >= 0 ? counted : Math.round(duration * fps);
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format };
+}
+
+export interface DecodedFrame {
+  /** 0-based index in decoding order. */
+  index: number;
+  /** Presentation time, milliseconds (index / fps). */
+  timeMs: number;
+  image: RgbImage;
+}
+
+export interface DecodeOptions {
+  /** Stop after this many frames. */
+  maxFrames?: number;
+  signal?: AbortSignal;
+  ffmpeg?: string;
+}
+
+/** What decodeFrames learnt once the iteration ended. */
+export interface DecodeReport {
+  frames: number;
+  /** ffmpeg's last error line when it failed or complained (e.g. a truncated file), else ''. */
+  error: string;
+}
+
+/**
+ * The frames of a video, in order, as RGB images of `info`'s size. After the loop ends (or
+ * breaks), `report` says how many frames came and what ffmpeg complained about.
+ */
+export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptions = {}): { frames: AsyncGenerator<DecodedFrame>; report: DecodeReport } {
+  const report: DecodeReport = { frames: 0, error: '' };
+  const frameBytes = info.width * info.height * 3;
+  async function* frames(): AsyncGenerator<DecodedFrame> {
+    const args = ['-v', 'error', '-nostdin', '-i', path, '-map', '0:v:0', '-an', '-sn', '-fps_mode', 'passthrough'];
+    if (options.maxFrames !== undefined) args.push('-frames:v', String(options.maxFrames));
+    // An explicit scale keeps the frame size fixed even if a stream changes size midway.
+    args.push('-vf', `scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+    const cmd = options.ffmpeg ?? 'ffmpeg';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let spawnError: Error | null = null;
+    child.on('error', (e) => { spawnError = toolError(e, cmd); });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 1 << 16) stderr += d; });
+    const closed = once(child, 'close').catch(() => [null]) as Promise<[number | null]>;
+    const onAbort = (): void => { child.kill('SIGKILL'); };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let buf = new Uint8Array(frameBytes);
+    let filled = 0;
+    let index = 0;
+    try {
+      for await (const chunk of child.stdout as Readable) {
+        let data = chunk as Buffer;
+        while (data.length) {
+          const n = Math.min(frameBytes - filled, data.length);
+          buf.set(data.subarray(0, n), filled);
+          filled += n;
+          data = data.subarray(n);
+          if (filled === frameBytes) {
+            const image: RgbImage = { width: info.width, height: info.height, data: buf };
+            buf = new Uint8Array(frameBytes);
+            filled = 0;
+            report.frames = index + 1;
+            yield { index, timeMs: (1000 * index) / info.fps, image };
+            index++;
+          }
+        }
+      }
+      const [code] = await closed;
+      if (spawnError) throw spawnError;
+      if (options.signal?.aborted) throw new VideoAbortError('interrupted', path);
+      if (code !== 0 || stderr.trim()) report.error = ffmpegCause(stderr, path) || `ffmpeg exited with code ${code}`;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await closed;
+      }
+    }
+    if (spawnError) throw spawnError;
+  }
+  return { frames: frames(), report };
+}
+
+export interface EncoderOptions {
+  fps: number;
+  /** H.264 constant rate factor (default 23). */
+  crf?: number;
+  /** x264 preset (default 'veryfast'). */
+  preset?: string;
+  ffmpeg?: string;
+}
+
+/**
+ * An H.264 MP4 writer: frames go to ffmpeg's stdin (rawvideo rgb24), which writes `path` (any
+ * name: the container is set explicitly, so a temporary name works). Odd sizes are padded to even.
+ */
+export class VideoEncoder {
+  private readonly child: ChildProcess;
+  private readonly closed: Promise<[number | null]>;
+  private stderr = '';
+  private error: Error | null = null;
+  private pending: Promise<void> = Promise.resolve();
+  readonly frameBytes: number;
+
+  constructor(readonly path: string, readonly width: number, readonly height: number, options: EncoderOptions) {
+    this.frameBytes = width * height * 3;
+    const cmd = options.ffmpeg ?? 'ffmpeg';
+    const args = [
+      '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps), '-i', 'pipe:0',
+      '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-c:v', 'libx264', '-preset', options.preset ?? 'veryfast', '-crf', String(options.crf ?? 23),
+      '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', path,
+    ];
+    this.child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.child.on('error', (e) => { this.error = toolError(e, cmd); });
+    this.child.stdin!.on('error', (e) => { this.error ??= e; });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (this.stderr.length < 1 << 16) this.stderr += d; });
+    this.closed = once(this.child, 'close').catch(() => [null]) as Promise<[number | null]>;
+  }
+
+  /**
+   * Queues one frame. Resolves once ffmpeg has taken the previous frame, so that encoding one
+   * frame overlaps the processing of the next (one frame in flight).
+   */
+  async write(image: RgbImage): Promise<void> {
+    if (this.error) throw this.failure();
+    if (image.width !== this.width || image.height !== this.height) throw new RangeError('frame size differs from the encoder');
+    await this.pending;
+    if (this.error || this.child.exitCode !== null) throw this.failure();
+    const stdin = this.child.stdin!;
+    this.pending = stdin.write(image.data) ? Promise.resolve() : Promise.race([once(stdin, 'drain').then(() => undefined), this.closed.then(() => undefined)]);
+    this.pending.catch(() => undefined);
+  }
+
+  /** Ends the stream and waits for ffmpeg to finish the file. */
+  async finish(): Promise<void> {
+    await this.pending;
+    this.child.stdin!.end();
+    const [code] = await this.closed;
+    if (this.error || code !== 0) throw this.failure();
+  }
+
+  /** Stops ffmpeg at once (the caller removes the file). */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.closed;
+  }
+
+  private failure(): Error {
+    if (this.error instanceof FfmpegMissingError) return this.error;
+    const cause = this.stderr.trim() ? ffmpegCause(this.stderr, this.path) : (this.error?.message ?? 'ffmpeg stopped');
+    return new PrnetError(`cannot encode the overlay video (${cause})`, this.path);
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * video: a video file through the pipeline with tracking and stabilisation (Node only: the
+ * system's ffmpeg decodes and encodes through pipes). See run.ts for the outputs.
+ */
+export { probeVideo, decodeFrames, VideoEncoder, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type DecodedFrame, type DecodeOptions, type DecodeReport, type EncoderOptions, type ProbeOptions } from './ffmpeg.js';
+export { processVideo, frameLine, drawOverlay, type VideoRunOptions, type VideoRunResult } from './run.js';

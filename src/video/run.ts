@@ -1,0 +1,269 @@
+/**
+ * The video path: a video file → tracked, stabilised faces per frame → files.
+ *
+ *   probe (ffprobe) → decode (ffmpeg → rgb24 pipe) → VideoTracker (crop from the previous frame,
+ *   detector when lost and every `detectEvery` frames, One-Euro with the still-face hold) →
+ *   per frame: a JSON line, an overlay frame (ffmpeg ← rgb24 pipe → H.264), the largest face's
+ *   decimated shape → at the end an animated GLB.
+ *
+ * Outputs (in `outDir`, NAME = the video's file name without extension):
+ *   NAME.jsonl          one line per decoded frame: {frame, time, detected, faces: [...]}
+ *   NAME_overlay.mp4    the video with landmarks, pose box and mesh drawn (H.264)
+ *   NAME.glb            the largest tracked face animated at the video's frame rate
+ * Every file is written under a temporary name and renamed only when the run completes, so an
+ * error or an interruption (AbortSignal; the CLI wires SIGINT to it) leaves no partial output.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { once } from 'node:events';
+import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../export/glb-animation.js';
+import { roundNumber } from '../export/json.js';
+import { InputError, OutputError } from '../errors.js';
+import { sampleColors } from '../geometry/index.js';
+import { triangulateFaceGrid } from '../layout/derive.js';
+import type { Layout } from '../layout/index.js';
+import type { Prnet } from '../pipeline/prnet.js';
+import { drawLandmarks, drawMesh, drawPoseBox } from '../render/index.js';
+import { faceSize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
+import type { RgbImage } from '../types.js';
+import { decodeFrames, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
+
+export interface VideoRunOptions {
+  /** Output folder (created). */
+  outDir: string;
+  /** File stem of the outputs (default: the input's name without extension). */
+  name?: string;
+  /** Temporal stabilisation (default on); false: raw per-frame results. */
+  stabilize?: boolean | StabilizerOptions;
+  /** Test-time flip of the network (default on, as for photos). */
+  flip?: boolean;
+  /** Most faces tracked (default 4). */
+  maxFaces?: number;
+  /** Run the detector every this many frames to confirm tracks and find new faces (default 30; 0: only when lost). */
+  detectEvery?: number;
+  /** Process only the first frames. */
+  maxFrames?: number;
+  /** Which outputs (default all three). */
+  outputs?: { jsonl?: boolean; overlay?: boolean; glb?: boolean };
+  /** UV grid step of the animated GLB's mesh (default 3: ~4,900 vertices; 1: the full mesh). */
+  glbStep?: number;
+  /** Largest frame (pixels) accepted; default MAX_VIDEO_PIXELS. */
+  maxPixels?: number;
+  signal?: AbortSignal;
+  /** Called once the video is probed, before the first frame. */
+  onStart?: (info: VideoInfo) => void;
+  /** Called after every frame (progress, measurements). */
+  onFrame?: (frame: { index: number; timeMs: number; image: RgbImage; result: VideoFrameResult }, info: VideoInfo) => void;
+}
+
+export interface VideoRunResult {
+  input: string;
+  info: VideoInfo;
+  /** Frames decoded and processed. */
+  frames: number;
+  /** Frames with at least one tracked face. */
+  framesWithFaces: number;
+  /** Distinct tracks over the video. */
+  tracks: number;
+  /** Frames on which the detector ran. */
+  detectorFrames: number;
+  /** Paths written. */
+  files: string[];
+  /** The track animated in the GLB, its frames and the file's size (bytes). */
+  glb?: { trackId: number; frames: number; bytes: number; vertices: number };
+  /** ffmpeg's complaint when the video ended early (e.g. a truncated file), else ''. */
+  decodeError: string;
+  /** Wall seconds and frames per second of the frame loop (decode, network, drawing, encoding). */
+  seconds: number;
+  fps: number;
+  /** Total milliseconds per stage over the run. */
+  timings: { detect: number; crop: number; network: number; readoff: number; stabilize: number; overlay: number; encode: number };
+}
+
+interface TrackShapes {
+  frames: Float32Array[];
+  times: number[];
+  colors: Float32Array;
+  /** Sum of face sizes over the frames: the largest face over time. */
+  weight: number;
+}
+
+const now = (): number => performance.now();
+let tmpCounter = 0;
+
+/** Runs the video path on one file (see the file comment). `prnet` is reused, not disposed. */
+export async function processVideo(prnet: Prnet, input: string, options: VideoRunOptions): Promise<VideoRunResult> {
+  const info = await probeVideo(input, { maxPixels: options.maxPixels });
+  options.onStart?.(info);
+  const name = options.name ?? basename(input, extname(input));
+  const want = { jsonl: true, overlay: true, glb: true, ...options.outputs };
+  const outDir = options.outDir;
+  await mkdir(outDir, { recursive: true }).catch((e: unknown) => { throw outputError(e, outDir); });
+  const final = { jsonl: join(outDir, `${name}.jsonl`), overlay: join(outDir, `${name}_overlay.mp4`), glb: join(outDir, `${name}.glb`) };
+  // Named as the CLI's atomic writes name theirs (.prnet-<pid>-<n>.<name>.tmp), so that a later
+  // run sweeps them up if this process is killed outright.
+  const tmp = (path: string): string => join(outDir, `.prnet-${process.pid}-${tmpCounter++}.${basename(path)}.tmp`);
+  const temps = { jsonl: tmp(final.jsonl), overlay: tmp(final.overlay), glb: tmp(final.glb) };
+
+  const layout = prnet.layout;
+  const video = new VideoTracker(prnet, {
+    stabilize: options.stabilize ?? true,
+    flip: options.flip,
+    tracker: { maxFaces: options.maxFaces, confirmEvery: options.detectEvery },
+  });
+  const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
+  const shapes = new Map<number, TrackShapes>();
+  const trackIds = new Set<number>();
+  const timings = { detect: 0, crop: 0, network: 0, readoff: 0, stabilize: 0, overlay: 0, encode: 0 };
+  let jsonl: WriteStream | null = null;
+  let encoder: VideoEncoder | null = null;
+  let frames = 0;
+  let framesWithFaces = 0;
+  let detectorFrames = 0;
+  const start = now();
+  const { frames: decoded, report } = decodeFrames(input, info, { maxFrames: options.maxFrames, signal: options.signal });
+  try {
+    if (want.jsonl) {
+      jsonl = createWriteStream(temps.jsonl);
+      await once(jsonl, 'open').catch((e: unknown) => { throw outputError(e, final.jsonl); });
+    }
+    if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: info.fps });
+    for await (const { index, timeMs, image } of decoded) {
+      if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
+      const result = await video.process(image, timeMs);
+      frames++;
+      if (result.detected) detectorFrames++;
+      if (result.faces.length) framesWithFaces++;
+      for (const k of ['detect', 'crop', 'network', 'readoff', 'stabilize'] as const) timings[k] += result.timings[k];
+      for (const face of result.faces) trackIds.add(face.trackId);
+      if (jsonl && !jsonl.write(frameLine(index, timeMs, result))) await once(jsonl, 'drain');
+      if (glbMesh) {
+        for (const face of result.faces) {
+          let s = shapes.get(face.trackId);
+          const verts = pickVertices(face.vertices, glbMesh.vertexIds);
+          if (!s) {
+            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0 };
+            shapes.set(face.trackId, s);
+          }
+          s.frames.push(verts);
+          s.times.push(timeMs / 1000);
+          s.weight += faceSize(face.landmarks);
+        }
+      }
+      if (encoder) {
+        let t = now();
+        const drawn = drawOverlay(image, result.faces, layout);
+        timings.overlay += now() - t;
+        t = now();
+        await encoder.write(drawn);
+        timings.encode += now() - t;
+      }
+      options.onFrame?.({ index, timeMs, image, result }, info);
+    }
+    if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
+    if (frames === 0) {
+      throw new InputError(report.error ? `no frame could be decoded (${report.error})` : 'the video has no frames', input);
+    }
+    const files: string[] = [];
+    const staged: [string, string][] = [];
+    if (jsonl) {
+      jsonl.end();
+      await once(jsonl, 'finish');
+      jsonl = null;
+      staged.push([temps.jsonl, final.jsonl]);
+    }
+    if (encoder) {
+      const t = now();
+      await encoder.finish();
+      timings.encode += now() - t;
+      encoder = null;
+      staged.push([temps.overlay, final.overlay]);
+    }
+    let glb: VideoRunResult['glb'];
+    if (glbMesh) {
+      let best: [number, TrackShapes] | null = null;
+      for (const entry of shapes) if (!best || entry[1].weight > best[1].weight) best = entry;
+      if (best) {
+        const [trackId, s] = best;
+        const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: glbMesh.triangles, colors: s.colors }, { imageHeight: info.height, name: `${name}_track${trackId}` });
+        await writeFile(temps.glb, bytes).catch((e: unknown) => { throw outputError(e, final.glb); });
+        staged.push([temps.glb, final.glb]);
+        glb = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length };
+      }
+    }
+    if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
+    for (const [from, to] of staged) {
+      await rename(from, to).catch((e: unknown) => { throw outputError(e, to); });
+      files.push(to);
+    }
+    const seconds = (now() - start) / 1000;
+    return {
+      input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, glb,
+      decodeError: report.error, seconds, fps: frames / seconds, timings,
+    };
+  } catch (e) {
+    // Stop the decoder (the generator's finally kills ffmpeg) and the encoder, drop temporaries.
+    await decoded.return(undefined).catch(() => undefined);
+    await encoder?.kill().catch(() => undefined);
+    if (jsonl) {
+      jsonl.destroy();
+      await once(jsonl, 'close').catch(() => undefined);
+    }
+    await Promise.all(Object.values(temps).map((p) => rm(p, { force: true }).catch(() => undefined)));
+    throw e;
+  }
+}
+
+function outputError(e: unknown, path: string): OutputError {
+  if (e instanceof OutputError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  return new OutputError(`cannot write (${code ?? (e instanceof Error ? e.message : String(e))})`, path, { cause: e });
+}
+
+/** One frame's JSON line (numbers rounded to 3 decimals). */
+export function frameLine(index: number, timeMs: number, result: VideoFrameResult): string {
+  const r = (x: number): number | null => roundNumber(x);
+  const faces = result.faces.map((f) => {
+    const lm = f.landmarks;
+    const l2: (number | null)[][] = [];
+    const l3: (number | null)[][] = [];
+    for (let i = 0; i < lm.length / 3; i++) {
+      l2.push([r(lm[3 * i]), r(lm[3 * i + 1])]);
+      l3.push([r(lm[3 * i]), r(lm[3 * i + 1]), r(lm[3 * i + 2])]);
+    }
+    const p = f.pose;
+    return {
+      track: f.trackId,
+      still: f.still,
+      box: { x: r(f.box.x), y: r(f.box.y), width: r(f.box.width), height: r(f.box.height), score: r(f.box.score) },
+      landmarks: { '2d': l2, '3d': l3 },
+      pose: {
+        yaw: r(p.yaw), pitch: r(p.pitch), roll: r(p.roll),
+        rotation: Array.from(p.rotation, r), scale: r(p.scale), translation: Array.from(p.translation, r),
+      },
+    };
+  });
+  return JSON.stringify({ frame: index, time: r(timeMs / 1000), detected: result.detected, faces }) + '\n';
+}
+
+const wireframes = new Map<number, Int32Array>();
+
+/** The frame with each face's mesh wireframe, pose box and landmarks drawn. */
+export function drawOverlay(image: RgbImage, faces: readonly TrackedFace[], layout: Layout): RgbImage {
+  let out = image;
+  for (const face of faces) {
+    // One grid line every ~6 image pixels, as the photo overlays.
+    const pxPerTexel = face.crop.square.side / layout.size;
+    const step = Math.max(1, Math.min(16, Math.round(6 / Math.max(pxPerTexel, 1e-3))));
+    let tri = wireframes.get(step);
+    if (!tri) {
+      tri = triangulateFaceGrid(layout.faceIndex, layout.size, step);
+      wireframes.set(step, tri);
+    }
+    out = drawMesh(out, face.vertices, tri, { alpha: 0.35 });
+    out = drawPoseBox(out, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
+    out = drawLandmarks(out, face.landmarks, { dims: 3 });
+  }
+  return out;
+}

@@ -1,0 +1,275 @@
+/**
+ * The video path on the real clips of ../shared/eval/video (short: their first frames, the light
+ * model where accuracy does not matter): decoding, tracking, the per-frame JSON lines, the overlay
+ * video, the animated GLB (Khronos validator), jitter per region (stabilised < raw), bad input.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import validator from 'gltf-validator';
+import { AnimationMixer, type Mesh } from 'three';
+import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrnet } from '../src/pipeline/node.js';
+import type { Prnet } from '../src/pipeline/prnet.js';
+import { FACE_REGIONS, VideoTracker, faceRegions, landmarkJitter, motionJitter, selectVertices, type FaceRegion } from '../src/track/index.js';
+import type { RgbImage } from '../src/types.js';
+import { decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
+import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../src/export/glb-animation.js';
+import { createRng } from '../src/model/weights.js';
+import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
+import { runCli } from './helpers/cli.js';
+import { ASTRONAUT, EVAL, REPO } from './helpers/paths.js';
+import { TempDirs, listFiles } from './helpers/tmp.js';
+
+const VIDEO = resolve(EVAL, 'video');
+const OBAMA = join(VIDEO, 'obama.mp4'); // 1280×720, 25 fps, 158 frames
+const D3 = join(VIDEO, 'driving_d3.mp4'); // 512×512, 30 fps
+const tmp = new TempDirs('prnet-video-');
+let light: Prnet;
+
+beforeAll(async () => {
+  light = await createPrnet({ model: 'light' });
+});
+afterAll(async () => {
+  await light?.dispose();
+  await tmp.cleanup();
+});
+
+async function validate(bytes: Uint8Array): Promise<{ errors: number; warnings: number; messages: string[] }> {
+  const r = await validator.validateBytes(bytes);
+  return { errors: r.issues.numErrors, warnings: r.issues.numWarnings, messages: r.issues.messages.map((m) => `${m.code}: ${m.message}`) };
+}
+
+interface GlbJson {
+  extensionsRequired: string[];
+  meshes: { primitives: { targets: unknown[] }[] }[];
+  animations: { channels: { target: { path: string } }[]; samplers: { input: number; interpolation: string }[] }[];
+  accessors: { count: number; min?: number[]; max?: number[] }[];
+}
+
+function glbJson(bytes: Uint8Array): GlbJson {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset);
+  expect(dv.getUint32(0, true)).toBe(0x46546c67);
+  const len = dv.getUint32(12, true);
+  return JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + len))) as GlbJson;
+}
+
+function ffmpeg(args: string[]): Promise<void> {
+  const child = spawn('ffmpeg', ['-v', 'error', '-y', ...args], { stdio: 'ignore' });
+  return once(child, 'close').then(([code]) => { if (code !== 0) throw new Error(`ffmpeg ${args.join(' ')} exited ${code}`); });
+}
+
+describe('ffmpeg decode', () => {
+  it('probes size, rate and frame count, and decodes RGB frames in order', async () => {
+    const info = await probeVideo(OBAMA);
+    expect(info).toMatchObject({ width: 1280, height: 720, fps: 25, frameCount: 158, codec: 'h264' });
+    const frames: { index: number; timeMs: number; image: RgbImage }[] = [];
+    const d = decodeFrames(OBAMA, info, { maxFrames: 5 });
+    for await (const f of d.frames) frames.push(f);
+    expect(frames.map((f) => f.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(frames.map((f) => f.timeMs)).toEqual([0, 40, 80, 120, 160]);
+    expect(frames[0].image.data.length).toBe(1280 * 720 * 3);
+    // Real picture content, and frames that differ (a talking head).
+    const mean = frames[0].image.data.reduce((a, b) => a + b, 0) / frames[0].image.data.length;
+    expect(mean).toBeGreaterThan(30);
+    expect(mean).toBeLessThan(220);
+    expect(Buffer.compare(Buffer.from(frames[0].image.data), Buffer.from(frames[4].image.data))).not.toBe(0);
+    expect(d.report).toEqual({ frames: 5, error: '' });
+  });
+});
+
+describe('processVideo', () => {
+  it('tracks the face through the first second: one JSON line per frame, an overlay video, a valid animated GLB', async () => {
+    const out = await tmp.make('d3');
+    const r = await processVideo(light, D3, { outDir: out, maxFrames: 30 });
+    expect(r.frames).toBe(30);
+    expect(r.framesWithFaces).toBeGreaterThanOrEqual(29);
+    expect(r.tracks).toBe(1);
+    expect(r.detectorFrames).toBe(1); // the detector runs only on the first frame of 30 (tracked afterwards)
+    expect((await listFiles(out)).sort()).toEqual(['driving_d3.glb', 'driving_d3.jsonl', 'driving_d3_overlay.mp4']);
+
+    const lines = (await readFile(join(out, 'driving_d3.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as {
+      frame: number; time: number; detected: boolean;
+      faces: { track: number; box: { width: number }; landmarks: { '2d': number[][]; '3d': number[][] }; pose: { yaw: number; rotation: number[] } }[];
+    });
+    expect(lines).toHaveLength(30);
+    lines.forEach((l, i) => {
+      expect(l.frame).toBe(i);
+      expect(l.time).toBeCloseTo(i / 30, 3);
+    });
+    const face = lines[10].faces[0];
+    expect(face.track).toBe(1);
+    expect(face.landmarks['2d']).toHaveLength(68);
+    expect(face.landmarks['3d'][30]).toHaveLength(3);
+    expect(face.pose.rotation).toHaveLength(9);
+    // The face is in the 512² frame and of a plausible size.
+    const xs = face.landmarks['2d'].map((p) => p[0]);
+    expect(Math.min(...xs)).toBeGreaterThan(0);
+    expect(Math.max(...xs)).toBeLessThan(512);
+    expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(60);
+
+    const overlay = await probeVideo(join(out, 'driving_d3_overlay.mp4'));
+    expect(overlay).toMatchObject({ width: 512, height: 512, fps: 30, frameCount: 30, codec: 'h264' });
+
+    const glb = new Uint8Array(await readFile(join(out, 'driving_d3.glb')));
+    expect(r.glb).toMatchObject({ trackId: 1, bytes: glb.byteLength });
+    const v = await validate(glb);
+    expect(v.messages).toEqual([]);
+    expect(v).toMatchObject({ errors: 0, warnings: 0 });
+    const json = glbJson(glb);
+    expect(json.extensionsRequired).toEqual(['KHR_mesh_quantization']);
+    expect(json.meshes[0].primitives[0].targets).toHaveLength(r.glb!.frames);
+    const sampler = json.animations[0].samplers[0];
+    expect(json.animations[0].channels[0].target.path).toBe('weights');
+    expect(json.accessors[sampler.input].count).toBe(r.glb!.frames);
+    expect(json.accessors[sampler.input].max![0]).toBeCloseTo(29 / 30, 4); // played at the video's rate
+    // Practical size: ≤ 2 MB per second of 30 fps video.
+    expect(glb.byteLength / 1e6).toBeLessThan(2);
+
+    // three.js plays it: one morph target per frame, frame k shown at k / 30 s, blended between.
+    const gltf = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(glb.slice().buffer, '', res, rej));
+    let mesh: Mesh | undefined;
+    gltf.scene.traverse((o) => { if ((o as Mesh).isMesh) mesh = o as Mesh; });
+    expect(mesh!.geometry.morphAttributes.position).toHaveLength(30);
+    expect(gltf.animations[0].duration).toBeCloseTo(29 / 30, 4);
+    const mixer = new AnimationMixer(gltf.scene);
+    mixer.clipAction(gltf.animations[0]).play();
+    mixer.setTime(10.25 / 30);
+    expect(Array.from(mesh!.morphTargetInfluences!.slice(9, 13), (w) => +w.toFixed(3))).toEqual([0, 0.75, 0.25, 0]);
+  });
+
+  it('gives a clear empty result for a video without faces (no GLB), and refuses frames over the pixel limit before decoding', async () => {
+    const dir = await tmp.make('noface');
+    const clip = join(dir, 'pattern.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=s=160x120:r=10', '-t', '0.5', '-pix_fmt', 'yuv420p', clip]);
+    const out = join(dir, 'out');
+    const r = await processVideo(light, clip, { outDir: out });
+    expect(r).toMatchObject({ frames: 5, framesWithFaces: 0, tracks: 0 });
+    expect(r.glb).toBeUndefined();
+    expect(await listFiles(out)).toEqual(['pattern.jsonl', 'pattern_overlay.mp4']);
+    const lines = (await readFile(join(out, 'pattern.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { faces: unknown[] });
+    expect(lines.map((l) => l.faces.length)).toEqual([0, 0, 0, 0, 0]);
+
+    const big = join(dir, 'big');
+    await expect(processVideo(light, OBAMA, { outDir: big, maxPixels: 1280 * 719 })).rejects.toThrow(/obama\.mp4: video frames are 1280×720 = 0\.9 megapixels, above the limit/);
+    expect(existsSync(big)).toBe(false);
+  });
+});
+
+describe('animated GLB', () => {
+  it('splits long animations into segments of at most 240 targets, each shown in turn, and stays valid', async () => {
+    const layout = light.layout;
+    const mesh = decimateFaceGrid(layout.faceIndex, layout.size, 4);
+    const base = pickVertices(layout.canonical, mesh.vertexIds);
+    const n = 500;
+    const frames = Array.from({ length: n }, (_, k) => base.map((x, i) => x + (i % 3 === 0 ? 30 * Math.sin(k / 20) : 0)));
+    const bytes = writeAnimatedGlb({ frames, times: frames.map((_, k) => k / 30), triangles: mesh.triangles }, { imageHeight: 480 });
+    const v = await validate(bytes);
+    expect(v.messages).toEqual([]);
+    const json = glbJson(bytes);
+    expect(json.meshes.map((m) => m.primitives[0].targets.length)).toEqual([240, 240, 22]); // boundary frames shared
+    expect(json.animations[0].channels.map((c) => c.target.path)).toEqual(['weights', 'scale', 'weights', 'scale', 'weights', 'scale']);
+    // 16-bit targets, 8 bytes per vertex and frame: ≈ 2,700 vertices × 8 B × 30 fps ≈ 0.65 MB/s.
+    expect(bytes.byteLength / (n / 30) / 1e6).toBeLessThan(0.8);
+  });
+});
+
+describe('jitter per region', () => {
+  const regionsOf = (prnet: Prnet): Record<FaceRegion, Int32Array> => faceRegions(prnet.layout);
+
+  it('defines the ear and forehead-rim regions on the UV layout', () => {
+    const r = regionsOf(light);
+    expect(r.landmarks).toHaveLength(68);
+    expect(r.ears.length).toBeGreaterThan(1000);
+    expect(r.forehead.length).toBeGreaterThan(1000);
+    // The ears are the most lateral points of the canonical face, the rim its top.
+    const c = light.layout.canonical;
+    const meanAbs = (ids: Int32Array, k: number): number => ids.reduce((a, i) => a + Math.abs(c[3 * i + k]), 0) / ids.length;
+    expect(meanAbs(r.ears, 0)).toBeGreaterThan(80);
+    expect(meanAbs(r.face, 0)).toBeLessThan(60);
+  });
+
+  it('is lower stabilised than raw in every region, on a still face and on a real clip', async () => {
+    const ids = regionsOf(light);
+    const run = async (frames: RgbImage[], fps: number, stabilize: boolean): Promise<Record<FaceRegion, Float32Array>[]> => {
+      const video = new VideoTracker(light, { stabilize, tracker: { maxFaces: 1 } });
+      const out: Record<FaceRegion, Float32Array>[] = [];
+      for (let f = 0; f < frames.length; f++) {
+        const face = (await video.process(frames[f], (1000 * f) / fps)).faces[0];
+        expect(face).toBeDefined();
+        out.push(Object.fromEntries(FACE_REGIONS.map((k) => [k, selectVertices(face.vertices, ids[k])])) as Record<FaceRegion, Float32Array>);
+      }
+      return out.slice(SKIP);
+    };
+    // Still: the photo re-shot with sub-pixel shake, noise and JPEG (none of the real clips is still).
+    const photo = await framePhoto(light, ASTRONAUT, 160);
+    const rng = createRng(1);
+    const still: RgbImage[] = [];
+    for (let f = 0; f < SKIP + 12; f++) still.push(await makeFrame(photo, 0.5 * rng.uniform() - 0.25, 0.5 * rng.uniform() - 0.25, rng));
+    const [rawStill, stabStill] = [await run(still, 30, false), await run(still, 30, true)];
+    const clip: RgbImage[] = [];
+    const info = await probeVideo(D3);
+    for await (const f of decodeFrames(D3, info, { maxFrames: SKIP + 12 }).frames) clip.push(f.image);
+    const [rawClip, stabClip] = [await run(clip, info.fps, false), await run(clip, info.fps, true)];
+    for (const k of FACE_REGIONS) {
+      const raw = landmarkJitter(rawStill.map((x) => x[k])).std;
+      const stab = landmarkJitter(stabStill.map((x) => x[k])).std;
+      expect(stab, `still ${k}`).toBeLessThan(raw / 3);
+      expect(motionJitter(stabClip.map((x) => x[k])), `clip ${k}`).toBeLessThan(motionJitter(rawClip.map((x) => x[k])));
+    }
+    // The ears hold at least as still as the landmarks once stabilised.
+    expect(landmarkJitter(stabStill.map((x) => x.ears)).std).toBeLessThanOrEqual(landmarkJitter(stabStill.map((x) => x.landmarks)).std);
+  }, 300_000);
+});
+
+describe('prnet video (CLI)', () => {
+  it('writes the three outputs and reports frames/s', async () => {
+    const out = await tmp.make('cli');
+    const r = await runCli(['video', OBAMA, '--out', out, '--model', 'light', '--frames', '6']);
+    expect(r.errLines.at(-1)).toMatch(/obama\.mp4: 6 frames at [\d.]+ frames\/s, detector on 1; faces in 6 frames, 1 track; GLB: track 1, 6 frames/);
+    expect(r.stderr).toMatch(/\/s ETA/);
+    expect(r.code).toBe(0);
+    expect(await listFiles(out)).toEqual(['obama.glb', 'obama.jsonl', 'obama_overlay.mp4']);
+  });
+
+  it('fails in one line for a file that is not a video, a truncated file, zero frames, and a missing ffmpeg', async () => {
+    const dir = await tmp.make('bad');
+    await writeFile(join(dir, 'notes.mp4'), 'not a video\n');
+    await writeFile(join(dir, 'cut.mp4'), (await readFile(OBAMA)).subarray(0, 200_000)); // its index (moov) is at the end
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=10', '-frames:v', '0', '-c:v', 'libx264', join(dir, 'empty.mp4')]); // zero frames
+    const out = join(dir, 'out');
+    const bad = await runCli(['video', join(dir, 'notes.mp4'), join(dir, 'cut.mp4'), ASTRONAUT, join(dir, 'empty.mp4'), '--out', out, '--model', 'light', '-q']);
+    expect(bad.code).toBe(1);
+    expect(bad.errLines).toEqual([
+      expect.stringMatching(/notes\.mp4: not a readable video \(/),
+      expect.stringMatching(/cut\.mp4: not a readable video \(no MP4 index \(moov atom not found\): a truncated file, or not a video\)/),
+      expect.stringMatching(/astronaut\.png: not a video \(no video stream in this png_pipe file\)/),
+      expect.stringMatching(/empty\.mp4: not a video \(no video stream in this mov file\)/),
+    ]);
+    expect(await listFiles(out)).toEqual([]);
+    const missing = await runCli(['video', OBAMA, '--out', out, '--model', 'light'], { env: { PATH: dir } });
+    expect(missing.code).toBe(3);
+    expect(missing.errLines).toEqual(["prnet: ffprobe not found: install Debian's ffmpeg package (apt-get install ffmpeg)"]);
+  });
+
+  it('leaves no partial outputs when interrupted (SIGINT)', async () => {
+    const out = await tmp.make('sigint');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), 'video', OBAMA, '--out', out, '--model', 'light'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let sent = false;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (!sent && /video .*\d+\/158/.test(stderr)) {
+        sent = true; // once frames are flowing
+        child.kill('SIGINT');
+      }
+    });
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(stderr).toMatch(/obama\.mp4: interrupted; no partial outputs were left/);
+    expect(code).toBe(130);
+    expect(await listFiles(out)).toEqual([]);
+  });
+});
