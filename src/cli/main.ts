@@ -11,6 +11,9 @@ import { runSwap } from './swap.js';
 import { runImportCheckpoint } from './import-checkpoint.js';
 import { runEval } from './eval.js';
 import { runData } from './data.js';
+import { runServe } from './serve.js';
+import { runBatch } from './batch.js';
+import { runWorker } from './worker.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, internal: 70 } as const;
 
@@ -40,6 +43,17 @@ Usage:
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth, with 3DDFA_V2 and FaceMesh.
   prnet data label [--set eval|utkface|misc|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts).
+  prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
+      HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
+      mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
+      --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30) · --threads <n>
+  prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [reconstruct options]
+      Queues one job per image on Redis (BullMQ); a re-submit skips the images already done.
+      --attempts <n> (3)  tries before an image is listed as failed
+  prnet batch status --redis <url> [--wait]
+      done · failed · waiting · active counts and the failures with their reasons.
+  prnet worker --redis <url> [--concurrency k] [--threads n]
+      Runs queued jobs (anywhere the images and the output folder are reachable) until SIGTERM.
   prnet --help | --version
 `;
 
@@ -67,6 +81,12 @@ export async function main(argv: string[]): Promise<number> {
         return await runEval(rest);
       case 'data':
         return await runData(rest);
+      case 'serve':
+        return await runServe(rest);
+      case 'batch':
+        return await runBatch(rest);
+      case 'worker':
+        return await runWorker(rest);
       default:
         throw new UsageError(`unknown command '${command}' (see prnet --help)`);
     }

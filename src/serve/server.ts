@@ -64,13 +64,11 @@ const firstLine = (e: unknown): string => (e instanceof Error ? e.message : Stri
 
 /** The image's size from its header (no pixels decoded): 415 when it is not an image, 422 when too large. */
 async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> {
-  let width = 0;
-  let height = 0;
-  try {
-    ({ width = 0, height = 0 } = await sharp(bytes, { limitInputPixels: false }).metadata());
-  } catch (e) {
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch((e: unknown) => {
     throw new HttpError(415, 'unsupported_media_type', `not an image or an unsupported format (${firstLine(e)})`);
-  }
+  });
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
   if (!width || !height) throw new HttpError(415, 'unsupported_media_type', 'not an image (no dimensions)');
   if (width * height > maxPixels) {
     throw new HttpError(422, 'image_too_large', `image is ${width}×${height} = ${(width * height / 1e6).toFixed(0)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels`);
