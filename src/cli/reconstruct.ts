@@ -6,6 +6,7 @@ import { decodeImageFile } from '../io/image-node.js';
 import { NoFaceError, InputError } from '../errors.js';
 import type { DetectorKind } from '../detect/index.js';
 import { createPrnet } from '../pipeline/node.js';
+import type { Prnet } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat } from '../pipeline/outputs.js';
 import type { FaceBox } from '../types.js';
 import { writeFailure, writeFilesAtomic } from './atomic.js';
@@ -13,7 +14,7 @@ import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, UsageError, intOption, parseOptions } from './main.js';
 import { Progress } from './progress.js';
 
-const DETECTORS: DetectorKind[] = ['blazeface-mesh', 'blazeface', 'ssd-mobilenet', 'tiny-face'];
+export const DETECTORS: DetectorKind[] = ['blazeface-mesh', 'blazeface', 'ssd-mobilenet', 'tiny-face'];
 
 export function parseFormats(list: string | undefined, negated: Record<string, boolean | undefined>): Set<OutputFormat> {
   let formats: Set<OutputFormat>;
@@ -35,6 +36,26 @@ export function parseBox(s: string): FaceBox {
     throw new UsageError(`--box must be x,y,width,height in pixels with a positive size, got '${s}'`);
   }
   return { x: parts[0], y: parts[1], width: parts[2], height: parts[3], score: 1 };
+}
+
+/**
+ * One image → its output files in `outDir`, all or none (written atomically): what `prnet
+ * reconstruct` does per image, shared with the batch workers. Throws InputError (NoFaceError when
+ * there is no face) for the image, PrnetError when the files cannot be written.
+ */
+export async function reconstructToFiles(
+  prnet: Prnet,
+  file: string,
+  stem: string,
+  outDir: string,
+  options: { box?: FaceBox; maxFaces?: number; formats: ReadonlySet<OutputFormat> },
+): Promise<{ faces: number; outputs: string[] }> {
+  const image = await decodeImageFile(file);
+  const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces });
+  if (!faces.length) throw new NoFaceError('no face found', file);
+  const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c));
+  await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
+  return { faces: faces.length, outputs: outputs.map((o) => o.name) };
 }
 
 export async function runReconstruct(args: string[]): Promise<number> {
@@ -82,15 +103,11 @@ export async function runReconstruct(args: string[]): Promise<number> {
   for (let i = 0; i < files.length; i++) {
     const file = files[i];
     try {
-      const image = await decodeImageFile(file);
-      const { faces } = await prnet.reconstruct(image, { boxes: box ? [box] : undefined, maxFaces });
-      if (!faces.length) throw new NoFaceError('no face found', file);
-      const outputs = await buildOutputs(stems[i], image, faces, prnet.layout, formats, (d, w, h, c) => encodePng(d, w, h, c));
-      await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
-      faceCount += faces.length;
+      const { faces, outputs } = await reconstructToFiles(prnet, file, stems[i], outDir, { box, maxFaces, formats });
+      faceCount += faces;
       written += outputs.length;
       progress.tick(true);
-      if (!quiet && files.length === 1) process.stderr.write(`${file}: ${faces.length} face${faces.length > 1 ? 's' : ''}, ${outputs.length} files written to ${outDir}\n`);
+      if (!quiet && files.length === 1) process.stderr.write(`${file}: ${faces} face${faces > 1 ? 's' : ''}, ${outputs.length} files written to ${outDir}\n`);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       failures.push(e.message);
