@@ -125,17 +125,17 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     });
   });
 
-  app.setErrorHandler((err: FastifyError | HttpError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).headers(err.headers).send(errorBody(err.code, err.message));
     const fe = err as FastifyError;
     const status = fe.statusCode && fe.statusCode >= 400 ? fe.statusCode : 500;
-    let code = 'internal';
-    if (fe.validation) code = 'bad_request';
-    else if (status === 413) code = 'body_too_large';
-    else if (status === 415) code = 'unsupported_media_type';
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') fe.message = `content type '${_req.headers['content-type'] ?? ''}' is not an image: send image/* or multipart/form-data with a 'file' field`;
-    else if (status === 503) code = 'unavailable';
-    else if (status < 500) code = 'bad_request';
+    const code = fe.validation ? 'bad_request'
+      : status === 413 ? 'body_too_large'
+      : status === 415 ? 'unsupported_media_type'
+      : status === 503 ? 'unavailable'
+      : status < 500 ? 'bad_request'
+      : 'internal';
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') fe.message = `content type '${req.headers['content-type'] ?? ''}' is not an image: send image/* or multipart/form-data with a 'file' field`;
     if (status >= 500 && code === 'internal') process.stderr.write(`prnet serve: ${firstLine(err)}\n`);
     return reply.code(status).send(errorBody(code, status === 500 ? 'internal error' : firstLine(err)));
   });
@@ -167,9 +167,15 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     if (!isReady) throw new HttpError(503, 'not_ready', 'the models are loading', { 'Retry-After': '1' });
     let bytes: Uint8Array;
     if (req.isMultipart()) {
-      const part = await req.file();
-      if (!part || part.fieldname !== 'file') throw new HttpError(400, 'missing_file', 'multipart body needs the image in a field named "file"');
-      bytes = await part.toBuffer();
+      // The image is the part named "file"; other parts are read through (bounded by the limits).
+      let found: Buffer | undefined;
+      for await (const part of req.parts()) {
+        if (part.type !== 'file') continue;
+        if (part.fieldname === 'file' && !found) found = await part.toBuffer();
+        else part.file.resume();
+      }
+      if (!found) throw new HttpError(400, 'missing_file', 'multipart body needs the image in a field named "file"');
+      bytes = found;
     } else {
       bytes = req.body as Buffer;
     }
