@@ -1,6 +1,6 @@
 /** `prnet batch submit`: one job per image, skipping images already done with the same options. */
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { expandInputs, uniqueStems } from '../cli/inputs.js';
 import { resolveModel } from '../pipeline/node.js';
 import { jobId, openQueue, DEFAULT_QUEUE, type ReconstructJobData } from './jobs.js';
@@ -41,7 +41,7 @@ export async function expandBatchInputs(args: string[]): Promise<{ files: string
       const base = dirname(resolve(arg));
       for (const line of (await readFile(arg, 'utf8')).split(/\r?\n/)) {
         const p = line.trim();
-        if (p && !p.startsWith('#')) files.push(isAbsolute(p) ? p : resolve(base, p));
+        if (p && !p.startsWith('#')) files.push(resolve(base, p));
       }
       continue;
     }

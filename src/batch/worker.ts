@@ -98,11 +98,11 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (!down) options.onConnection?.(`Redis: ${e.message.split('\n')[0]} (retrying)`);
     down = true;
   });
-  worker.on('ready', () => {
+  worker.on('completed', (job, result) => {
     if (down) options.onConnection?.('Redis: connected again');
     down = false;
+    options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${result.faces} face${result.faces === 1 ? '' : 's'}, ${result.files.length} files` });
   });
-  worker.on('completed', (job, result) => options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${result.faces} face${result.faces === 1 ? '' : 's'}, ${result.files.length} files` }));
   worker.on('failed', (job, err) => {
     if (job) options.onJob?.({ ok: false, data: job.data, message: `${err.message.split('\n')[0]} (attempt ${job.attemptsMade})` });
   });
