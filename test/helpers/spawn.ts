@@ -1,4 +1,7 @@
-/** A long-running `prnet` command (serve, worker) from source, with its stderr lines as they come. */
+/**
+ * A long-running `prnet` command (serve, worker) with its output lines as they come: from source
+ * (tsx), or from the compiled package (bin/prnet.js → dist/) with `{ dist: true }`.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO } from './paths.js';
@@ -12,8 +15,9 @@ export interface RunningCli {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), ...args], {
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, options: { dist?: boolean } = {}): RunningCli {
+  const entry = options.dist ? [join(REPO, 'bin/prnet.js')] : ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts')];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: REPO,
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
