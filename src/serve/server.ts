@@ -195,8 +195,16 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       format,
       face: q.face,
       deadline: Date.now() + timeoutMs,
+      cancelled: new Int32Array(new SharedArrayBuffer(4)),
     };
-    const result = await withDeadline(pool.run(task), task.deadline);
+    // A client that gives up (or a request past its deadline) does not cost a worker's time.
+    const cancel = () => Atomics.store(task.cancelled, 0, 1);
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) cancel();
+    });
+    const result = await withDeadline(pool.run(task), task.deadline).finally(() => {
+      if (Date.now() > task.deadline) cancel();
+    });
     if (!result.ok) throw new HttpError(result.status, result.code, result.message);
     meanTaskMs += (result.ms - meanTaskMs) * 0.1;
     metrics.faces.inc(result.faces);

@@ -28,6 +28,8 @@ export interface ReconstructTask {
   face?: number;
   /** Epoch milliseconds after which the answer is no longer wanted (a queued task is skipped). */
   deadline: number;
+  /** Set to 1 by the HTTP thread when the client went away: a task not started yet is skipped. */
+  cancelled: Int32Array;
 }
 
 /** Answers once the worker's models are loaded (used by /readyz). */

@@ -31,6 +31,7 @@ const encode = (d: Uint8Array, w: number, h: number, c: 1 | 3): Promise<Uint8Arr
 export default async function run(task: WorkerTask): Promise<TaskResult> {
   const t0 = performance.now();
   if (task.kind === 'ping') return { ok: true, body: '', faces: 0, ms: 0 };
+  if (Atomics.load(task.cancelled, 0) === 1) return { ok: false, status: 499, code: 'client_closed', message: 'the client went away before its turn' };
   if (Date.now() > task.deadline) return { ok: false, status: 504, code: 'deadline_exceeded', message: 'the request waited in the queue past its deadline' };
   const prnet = prnets.get(task.model);
   if (!prnet) return { ok: false, status: 400, code: 'unknown_model', message: `model '${task.model}' is not loaded` };
