@@ -226,9 +226,12 @@ describe('prnet serve: the command under load', () => {
               expect((JSON.parse(text) as { faces: unknown[] }).faces).toHaveLength(1);
               tally.ok++;
               if (performance.now() > termAt) tally.okAfterTerm++;
-            } else if (res.status === 503) tally.busy++;
-            else tally.other++;
-          } catch {
+            } else if (res.status === 503) {
+              expect(['queue_full', 'shutting_down']).toContain((JSON.parse(text) as ErrorJson).error.code);
+              tally.busy++;
+            } else tally.other++;
+          } catch (e) {
+            if ((e as Error).name === 'AssertionError') throw e;
             tally.cut++;
           }
         }

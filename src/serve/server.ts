@@ -98,6 +98,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const maxQueue = options.maxQueue ?? pool.workers * 8;
   const metrics = createMetrics(() => pool.queueSize);
   let isReady = false;
+  let closing = false;
   let inFlight = 0;
   let meanTaskMs = 1000; // running mean of a task's time in a worker, for Retry-After
   const ready = pool.ready().then(() => {
@@ -105,7 +106,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   });
   ready.catch(() => undefined); // the caller decides what a failed start means
 
-  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle' });
   // Only image bodies (and multipart): no JSON or text parser, so a body is always bytes.
   app.removeAllContentTypeParsers();
   await app.register(multipart, { limits: { fileSize: bodyLimit, files: 1, fields: 10, parts: 20 } });
@@ -123,6 +124,10 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       end();
       metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
     });
+    // Requests that arrive on an open keep-alive connection while the server shuts down.
+    if (closing) {
+      return reply.code(503).headers({ Connection: 'close', 'Retry-After': '1' }).send(errorBody('shutting_down', 'the server is shutting down; retry on another instance'));
+    }
   });
 
   app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
@@ -220,6 +225,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     ready,
     inFlight: () => inFlight,
     async close() {
+      closing = true;
       await app.close();
       await pool.destroy();
     },
