@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchStatus } from '../src/batch/status.js';
 import { runCli } from './helpers/cli.js';
+import { runMain } from './helpers/main-inprocess.js';
 import { parseGlb } from './helpers/meshes.js';
 import { EVAL } from './helpers/paths.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
@@ -146,5 +147,27 @@ describe('prnet batch + prnet worker on Redis', () => {
     const r = await runCli(['batch', 'status', '--redis', 'redis://127.0.0.1:1']);
     expect(r.code).toBe(1);
     expect(r.errLines).toEqual([expect.stringMatching(/^prnet: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED.*\)$/)]);
+  });
+});
+
+describe('prnet batch / worker arguments', () => {
+  it('are usage errors (exit 2, one line) when incomplete or wrong', async () => {
+    const cases: [string[], RegExp][] = [
+      [['batch'], /batch needs 'submit' or 'status'/],
+      [['batch', 'submit', 'photos/', '--redis', 'redis://127.0.0.1:6379'], /needs --out/],
+      [['batch', 'submit', 'photos/', '--out', 'o'], /needs --redis <url> \(without Redis, use prnet reconstruct\)/],
+      [['batch', 'submit', 'photos/', '--out', 'o', '--redis', 'http://127.0.0.1'], /--redis must be a redis:\/\/ or rediss:\/\/ URL/],
+      [['batch', 'submit', 'photos/', '--out', 'o', '--redis', 'redis://h', '--formats', 'gif'], /unknown format 'gif'/],
+      [['batch', 'status'], /needs --redis/],
+      [['worker'], /worker needs --redis/],
+      [['worker', '--redis', 'redis://h', '--concurrency', '0'], /--concurrency must be a whole number ≥ 1/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runMain(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.errLines, args.join(' ')).toEqual([expect.stringMatching(re)]);
+    }
+    const help = await runMain(['--help']);
+    for (const cmd of ['prnet serve', 'prnet batch submit', 'prnet batch status', 'prnet worker']) expect(help.stdout).toContain(cmd);
   });
 });

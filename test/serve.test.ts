@@ -13,6 +13,7 @@ import { createServer, type PrnetServer } from '../src/serve/server.js';
 import { gradientPng, pngHeaderOnly } from './helpers/images.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
 import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO } from './helpers/paths.js';
+import { runMain } from './helpers/main-inprocess.js';
 import { startCli } from './helpers/spawn.js';
 
 const VERTICES = 43867;
@@ -250,6 +251,23 @@ describe('prnet serve: the command under load', () => {
       expect(cli.lines.join('\n')).toMatch(/SIGTERM: stopping \(finishing \d+ requests in flight\)\n.*stopped/);
     } finally {
       if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('prnet serve arguments', () => {
+  it('are usage errors (exit 2, one line)', async () => {
+    const cases: [string[], RegExp][] = [
+      [['serve', '--port', '70000'], /--port must be at most 65535/],
+      [['serve', '--port', 'http'], /--port must be a whole number ≥ 0/],
+      [['serve', '--workers', '0'], /--workers must be a whole number ≥ 1/],
+      [['serve', '--models', 'a b'], /--models: 'a b' is not a name or name=file/],
+      [['serve', 'extra'], /Unexpected argument 'extra'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runMain(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.errLines, args.join(' ')).toEqual([expect.stringMatching(re)]);
     }
   });
 });

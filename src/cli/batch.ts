@@ -7,6 +7,11 @@ import { submitBatch } from '../batch/submit.js';
 import { EXIT, UsageError, intOption, parseOptions } from './main.js';
 import { DETECTORS, parseFormats } from './reconstruct.js';
 
+/** A redis:// or rediss:// URL, or a usage error. */
+export function checkRedisUrl(url: string): void {
+  if (!/^rediss?:\/\/[^/]/.test(url)) throw new UsageError(`--redis must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379), got '${url}'`);
+}
+
 export async function runBatch(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'submit') return submit(rest);
@@ -31,6 +36,7 @@ async function submit(args: string[]): Promise<number> {
   if (!positionals.length) throw new UsageError('batch submit needs at least one folder, image or .txt list');
   if (!values.out) throw new UsageError('batch submit needs --out <dir>');
   if (!values.redis) throw new UsageError('batch submit needs --redis <url> (without Redis, use prnet reconstruct)');
+  checkRedisUrl(values.redis);
   const negated: Record<string, boolean | undefined> = {};
   for (const f of OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
   const detector = values.detector as DetectorKind | undefined;
@@ -63,6 +69,7 @@ async function status(args: string[]): Promise<number> {
     timeout: { type: 'string' },
   }, false);
   if (!values.redis) throw new UsageError('batch status needs --redis <url>');
+  checkRedisUrl(values.redis);
   const timeout = intOption(values.timeout, 'timeout');
   const until = timeout ? Date.now() + timeout * 1000 : Number.POSITIVE_INFINITY;
   let s = await batchStatus(values.redis, { queue: values.queue });

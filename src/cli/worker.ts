@@ -1,6 +1,7 @@
 /** `prnet worker`: runs the distributed batch's jobs (src/batch/worker.ts) until SIGTERM or SIGINT. */
 import { redactUrl } from '../batch/jobs.js';
 import { startWorker } from '../batch/worker.js';
+import { checkRedisUrl } from './batch.js';
 import { EXIT, UsageError, intOption, parseOptions } from './main.js';
 
 export async function runWorker(args: string[]): Promise<number> {
@@ -13,6 +14,7 @@ export async function runWorker(args: string[]): Promise<number> {
     quiet: { type: 'boolean', short: 'q' },
   }, false);
   if (!values.redis) throw new UsageError('worker needs --redis <url>');
+  checkRedisUrl(values.redis);
   const lock = intOption(values['lock-seconds'], 'lock-seconds');
   const log = (line: string) => {
     if (!values.quiet) process.stderr.write(`prnet worker: ${line}\n`);
