@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchStatus } from '../src/batch/status.js';
+import { removeStaleTemps } from '../src/batch/worker.js';
 import { runCli } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { parseGlb } from './helpers/meshes.js';
@@ -169,5 +170,20 @@ describe('prnet batch / worker arguments', () => {
     }
     const help = await runMain(['--help']);
     for (const cmd of ['prnet serve', 'prnet batch submit', 'prnet batch status', 'prnet worker']) expect(help.stdout).toContain(cmd);
+  });
+});
+
+describe('removeStaleTemps', () => {
+  it("removes only the temporary files of this image's outputs", async () => {
+    const dir = await dirs.make('temps');
+    const names = [
+      '.astro_face0.json.123.0.tmp', '.astro_face1_texture.png.9.4.tmp', '.astro_depth.png.77.12.tmp', // an earlier attempt's
+      '.astro2_face0.json.123.1.tmp', '.astro_face0.json.tmp', '.astro_notes.txt.1.2.tmp', // another image's, or not ours
+      'astro_face0.json', 'astro_face0.glb', // finished files
+    ];
+    for (const n of names) await writeFile(join(dir, n), 'x');
+    expect(await removeStaleTemps(dir, 'astro')).toBe(3);
+    expect(await listFiles(dir)).toEqual(names.slice(3).sort());
+    expect(await removeStaleTemps(join(dir, 'missing'), 'astro')).toBe(0);
   });
 });

@@ -13,6 +13,7 @@ import { createServer, type PrnetServer } from '../src/serve/server.js';
 import { gradientPng, pngHeaderOnly } from './helpers/images.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
 import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO } from './helpers/paths.js';
+import { runCli } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { startCli } from './helpers/spawn.js';
 
@@ -269,5 +270,11 @@ describe('prnet serve arguments', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.errLines, args.join(' ')).toEqual([expect.stringMatching(re)]);
     }
+  });
+
+  it('exits 3 with one line naming the file when a model cannot be loaded', async () => {
+    const r = await runCli(['serve', '--port', '0', '--workers', '1', '--models', 'mine=/nonexistent/model.safetensors', '--quiet']);
+    expect(r.errLines, r.stderr).toEqual(['prnet: cannot load the models: /nonexistent/model.safetensors: model file not found']);
+    expect(r.code).toBe(3);
   });
 });

@@ -2,7 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { expandInputs, uniqueStems } from '../cli/inputs.js';
-import { resolveModel } from '../pipeline/node.js';
+import { BUNDLED_MODELS, resolveModel } from '../pipeline/node.js';
 import { jobId, openQueue, DEFAULT_QUEUE, type ReconstructJobData } from './jobs.js';
 
 export interface SubmitOptions {
@@ -57,7 +57,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
   const stems = uniqueStems(files);
   const model = options.model ?? 'default';
   // A model file is passed on as an absolute path; bundled names stay names (each worker has them).
-  const modelRef = model in { default: 1, light: 1 } ? model : resolve(String(resolveModel(model)));
+  const modelRef = model in BUNDLED_MODELS ? model : resolve(String(resolveModel(model)));
   const out = resolve(options.out);
   const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, unreadable: [], empty };
   const queue = await openQueue(options.redis, options.queue ?? DEFAULT_QUEUE);

@@ -17,6 +17,8 @@ export interface PoolOptions {
   detector?: DetectorKind;
   /** Network threads per worker (default: the cores shared among the workers). */
   threads?: number;
+  /** Told about a worker that failed outside a task. */
+  onError?: (e: Error) => void;
 }
 
 export interface InferencePool {
@@ -48,6 +50,15 @@ export function createPool(options: PoolOptions): InferencePool {
     maxQueue: Number.POSITIVE_INFINITY, // bounded by the server, which answers 503 first
     workerData,
   });
+  // A worker that fails outside a task (its models do not load) is reported on the pool's
+  // 'error' event: it fails readiness (an unhandled 'error' event would end the process).
+  let failStart: (e: Error) => void = () => undefined;
+  const startFailed = new Promise<never>((_, reject) => (failStart = reject));
+  startFailed.catch(() => undefined);
+  piscina.on('error', (e: Error) => {
+    failStart(e);
+    options.onError?.(e);
+  });
   let readyPromise: Promise<void> | undefined;
   return {
     workers,
@@ -57,7 +68,8 @@ export function createPool(options: PoolOptions): InferencePool {
     run: (task, signal) => piscina.run(task, { signal }) as Promise<TaskResult>,
     ready() {
       // One task per worker at a time: `workers` pings reach every worker once its models loaded.
-      readyPromise ??= Promise.all(Array.from({ length: workers }, () => piscina.run({ kind: 'ping' } satisfies WorkerTask))).then(() => undefined);
+      const pings = Promise.all(Array.from({ length: workers }, () => piscina.run({ kind: 'ping' } satisfies WorkerTask)));
+      readyPromise ??= Promise.race([pings, startFailed]).then(() => undefined);
       return readyPromise;
     },
     destroy: () => piscina.destroy(),

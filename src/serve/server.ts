@@ -94,10 +94,17 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const pool = createPool({ workers: options.workers, models, detector: options.detector, threads: options.threads });
+  let isReady = false;
+  const pool = createPool({
+    workers: options.workers,
+    models,
+    detector: options.detector,
+    threads: options.threads,
+    // Before readiness the error is the caller's (ready rejects); after it, it is logged.
+    onError: (e) => isReady && process.stderr.write(`prnet serve: a worker failed: ${firstLine(e)}\n`),
+  });
   const maxQueue = options.maxQueue ?? pool.workers * 8;
   const metrics = createMetrics(() => pool.queueSize);
-  let isReady = false;
   let closing = false;
   let inFlight = 0;
   let meanTaskMs = 1000; // running mean of a task's time in a worker, for Retry-After
