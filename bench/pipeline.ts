@@ -1,39 +1,55 @@
 /**
- * Pipeline benchmark (`npm run bench`): milliseconds per stage — decode, detect, crop, network,
- * read-off, export — for one 640×480 photo, the median of several runs after warm-ups, for the
- * bundled default model (a random-weight resfcn256 when it is not there yet: same graph, same
- * cost) and the light variant (width 8, input 128), plus the time to create a session.
+ * Pipeline benchmark (`npm run bench`): prnet-ts per photo against MediaPipe FaceMesh (the peer:
+ * BlazeFace + FaceMesh through @vladmandic/human on tfjs-wasm) in the same process, on the same
+ * decoded 640×480 photos, interleaved over rounds, so every figure is also printed as a ratio to
+ * FaceMesh's time (absolute times on a shared machine vary 2× with load; the ratios much less).
  *
- *   npm run bench -- [--runs 7] [--warmup 2] [--threads n] [--image path]
+ * Per photo = detect + crop + network + read-offs (`prnet.reconstruct`; decoding excluded), for the
+ * default model with and without test-time flip and the light model; the detector alone; creating
+ * the pipeline (`createPrnet`); building every output file for one face; and, when dist/ is built,
+ * the CLI's first result (a fresh `prnet reconstruct` process, JSON only).
+ *
+ * Many photos: `prnet reconstruct <folder> --formats json` (in this process) over `--folder N`
+ * photos (the nine, repeated), as photos per second against the per-photo bound (1 / the default's
+ * per-photo time measured above).
+ *
+ *   npm run bench -- [--rounds 3] [--threads n] [--folder 30] [--no-cli]
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { createDetector } from '../src/detect/index.js';
+import { loadHuman } from '../src/detect/human-node.js';
 import { decodeImageBuffer, encodePng } from '../src/io/image-node.js';
-import { loadLayout } from '../src/layout/node.js';
-import { RESFCN256, randomWeights, writeModelFile, type ResfcnConfig } from '../src/model/index.js';
-import { BUNDLED_MODELS } from '../src/pipeline/node.js';
+import { createPrnet } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
-import { Prnet } from '../src/pipeline/prnet.js';
-import { createSession } from '../src/runtime/node.js';
+import { runReconstruct } from '../src/cli/reconstruct.js';
+import type { Prnet, ReconstructOptions } from '../src/pipeline/prnet.js';
+import type { RgbImage } from '../src/types.js';
 
 const { values } = parseArgs({
   options: {
-    runs: { type: 'string', default: '7' },
-    warmup: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     threads: { type: 'string' },
-    image: { type: 'string', default: resolve(import.meta.dirname, '../../shared/eval/aflw2000-3d/image00050.jpg') },
+    cli: { type: 'boolean', default: true },
+    folder: { type: 'string', default: '30' },
   },
+  allowNegative: true,
 });
-const RUNS = Number(values.runs);
-const WARMUP = Number(values.warmup);
+const ROUNDS = Number(values.rounds);
 const THREADS = values.threads === undefined ? undefined : Number(values.threads);
-const SESSION_RUNS = 3;
-const LIGHT: ResfcnConfig = { width: 8, inputSize: 128, outputScale: RESFCN256.outputScale };
+const repo = resolve(import.meta.dirname, '..');
+const shared = resolve(repo, '..', 'shared', 'eval');
+
+/** Nine photos: three AFLW2000-3D faces, three iBUG group photos, three portraits. */
+const PHOTOS = [
+  'aflw2000-3d/image00050.jpg', 'aflw2000-3d/image00475.jpg', 'aflw2000-3d/image03614.jpg',
+  'ibug68/2008_001322.jpg', 'ibug68/2008_001009.jpg', 'ibug68/einstein.jpg',
+  'portraits/astronaut.png', 'portraits/bjork.jpg', 'portraits/dj_krush.jpg',
+];
 
 const now = (): number => performance.now();
 const median = (xs: number[]): number => {
@@ -42,86 +58,128 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-const STAGES = ['decode', 'detect', 'crop', 'network', 'readoff', 'export', 'total'] as const;
-type Stage = (typeof STAGES)[number];
-
-interface Row {
+/** One timed configuration: a function of the photo, run once per photo per round. */
+interface Case {
   label: string;
-  session: number;
-  faces: number;
-  stages: Record<Stage, number>;
+  run: (image: RgbImage) => Promise<unknown>;
+  ms: number[];
 }
 
 const tmp = await mkdtemp(join(tmpdir(), 'prnet-bench-'));
 try {
-  // The photo, resized in memory to 640×480 and kept as JPEG bytes: decoding is part of the measurement.
-  const jpeg = await sharp(await readFile(values.image)).resize(640, 480, { fit: 'cover' }).jpeg({ quality: 92 }).toBuffer();
-  const layout = await loadLayout();
-  let t = now();
-  const detector = await createDetector();
-  const detectorLoad = now() - t;
+  const photos: RgbImage[] = [];
+  const jpegs: Buffer[] = [];
+  for (const p of PHOTOS) {
+    const file = join(shared, p);
+    const src = existsSync(file) ? file : join(repo, 'examples', 'astronaut.jpg');
+    const jpeg = await sharp(await readFile(src)).removeAlpha().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 92 }).toBuffer();
+    jpegs.push(jpeg);
+    photos.push(await decodeImageBuffer(jpeg, p));
+  }
 
-  const models: { label: string; path: string }[] = [];
-  for (const [name, config] of [['default', RESFCN256], ['light', LIGHT]] as const) {
-    const bundled = BUNDLED_MODELS[name];
-    if (existsSync(bundled)) {
-      models.push({ label: `${name} (bundled)`, path: bundled });
-    } else {
-      const path = join(tmp, `${name}.safetensors`);
-      await writeModelFile(path, randomWeights(config, 1), { dtype: 'F16' });
-      models.push({ label: `${name} (random w${config.width}/${config.inputSize}, not bundled yet)`, path });
+  // Start-up: the pipeline with the bundled default model and the detector, three times.
+  const startup: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = now();
+    const p = await createPrnet({ threads: THREADS });
+    startup.push(now() - t);
+    await p.dispose();
+  }
+
+  const human = await loadHuman({ mesh: true });
+  const facemesh = async (image: RgbImage): Promise<number> => {
+    const t = human.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+    try {
+      return (await human.detect(t)).face.length;
+    } finally {
+      t.dispose();
+    }
+  };
+  const def = await createPrnet({ threads: THREADS });
+  const light = await createPrnet({ model: 'light', threads: THREADS });
+  const recon = (p: Prnet, o: ReconstructOptions) => (image: RgbImage) => p.reconstruct(image, o);
+  const cases: Case[] = [
+    { label: 'FaceMesh (human, tfjs-wasm)', run: facemesh, ms: [] },
+    { label: 'detector (blazeface)', run: (image) => def.detect(image), ms: [] },
+    { label: 'default, flip (the default)', run: recon(def, { flip: true }), ms: [] },
+    { label: 'default, no flip', run: recon(def, { flip: false }), ms: [] },
+    { label: 'light, no flip', run: recon(light, { flip: false }), ms: [] },
+    { label: 'light, flip', run: recon(light, { flip: true }), ms: [] },
+  ];
+  // Warm-up: every case on every photo once.
+  for (const image of photos) for (const c of cases) await c.run(image);
+  const faceCounts = await Promise.all(photos.map((image) => def.detect(image).then((f) => f.length)));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const image of photos) {
+      for (const c of cases) {
+        const t = now();
+        await c.run(image);
+        c.ms.push(now() - t);
+      }
     }
   }
 
-  const rows: Row[] = [];
-  for (const m of models) {
-    // Session creation: read + validate the file, emit the graph, let onnxruntime optimise it.
-    const sessionTimes: number[] = [];
-    for (let i = 0; i < SESSION_RUNS; i++) {
-      t = now();
-      const s = await createSession(m.path, { threads: THREADS });
-      sessionTimes.push(now() - t);
-      await s.release();
-    }
-    const session = await createSession(m.path, { threads: THREADS });
-    const prnet = new Prnet(session, layout, detector);
-    const samples: Record<Stage, number[]> = Object.fromEntries(STAGES.map((s) => [s, []])) as unknown as Record<Stage, number[]>;
-    let faces = 0;
-    for (let run = 0; run < WARMUP + RUNS; run++) {
-      const t0 = now();
-      const image = await decodeImageBuffer(jpeg, 'bench.jpg');
-      const decode = now() - t0;
-      const result = await prnet.reconstruct(image);
-      t = now();
-      await buildOutputs('bench', image, result.faces, layout, new Set(OUTPUT_FORMATS), encodePng);
-      const exp = now() - t;
-      const total = now() - t0;
-      faces = result.faces.length;
-      if (run < WARMUP) continue;
-      const { detect, crop, network, readoff } = result.timings;
-      const one: Record<Stage, number> = { decode, detect, crop, network, readoff, export: exp, total };
-      for (const s of STAGES) samples[s].push(one[s]);
-    }
-    await prnet.dispose();
-    rows.push({
-      label: m.label,
-      session: median(sessionTimes),
-      faces,
-      stages: Object.fromEntries(STAGES.map((s) => [s, median(samples[s])])) as Record<Stage, number>,
-    });
+  // Export: every output file for the largest face of the first photo.
+  const { faces } = await def.reconstruct(photos[0], { maxFaces: 1 });
+  const exportMs: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t = now();
+    await buildOutputs('bench', photos[0], faces, def.layout, new Set(OUTPUT_FORMATS), encodePng);
+    exportMs.push(now() - t);
+  }
+  await def.dispose();
+  await light.dispose();
+
+  // Many photos through the CLI's folder path, in this process.
+  const folderCount = Number(values.folder);
+  let folder: { photos: number; seconds: number } | null = null;
+  if (folderCount > 0) {
+    const dir = join(tmp, 'folder');
+    await mkdir(dir);
+    for (let i = 0; i < folderCount; i++) await writeFile(join(dir, `photo${String(i).padStart(4, '0')}.jpg`), jpegs[i % jpegs.length]);
+    const t = now();
+    const code = await runReconstruct([dir, '--out', join(tmp, 'folder-out'), '--formats', 'json', '--quiet', ...(THREADS ? ['--threads', String(THREADS)] : [])]);
+    if (code === 0) folder = { photos: folderCount, seconds: (now() - t) / 1000 };
   }
 
-  const cpu = `${availableParallelism()} CPUs, threads ${THREADS ?? 'default'}`;
-  console.log(`prnet-ts pipeline: one 640×480 photo (${values.image.replace(/^.*\//, '')}), median of ${RUNS} runs after ${WARMUP} warm-ups; ${cpu}; Node ${process.version}`);
-  console.log(`detector (blazeface-mesh) load: ${detectorLoad.toFixed(0)} ms; session creation: median of ${SESSION_RUNS}`);
-  console.log('export = every output file built in memory (JSON, OBJ, textured OBJ + PNG, PLY, GLB, depth and overlay PNGs)\n');
-  const headers = ['model', 'faces', 'session', ...STAGES.map((s) => (s === 'readoff' ? 'read-off' : s))];
-  const table = rows.map((r) => [r.label, String(r.faces), r.session.toFixed(0), ...STAGES.map((s) => r.stages[s].toFixed(1))]);
-  const widths = headers.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(line(headers) + '   (ms)');
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of table) console.log(line(row));
+  // The CLI's first result: a fresh process, from start to exit, JSON only.
+  let cliMs: number | null = null;
+  const bin = join(repo, 'bin', 'prnet.js');
+  if (values.cli && existsSync(join(repo, 'dist', 'cli', 'main.js'))) {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = now();
+      const r = spawnSync(process.execPath, [bin, 'reconstruct', join(repo, 'examples', 'astronaut.jpg'), '--out', tmp, '--formats', 'json', '--quiet']);
+      if (r.status === 0) runs.push(now() - t);
+    }
+    if (runs.length) cliMs = median(runs);
+  }
+
+  const peer = median(cases[0].ms);
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`prnet-ts per photo vs FaceMesh, same process: ${photos.length} photos at 640×480 (${faceCounts.reduce((a, b) => a + b, 0)} faces) × ${ROUNDS} interleaved rounds, medians`);
+  console.log(`${availableParallelism()} CPUs (${cpu}), network threads ${THREADS ?? 'default'}, Node ${process.version}\n`);
+  const rows: [string, string, string][] = cases.map((c) => [c.label, median(c.ms).toFixed(1), (median(c.ms) / peer).toFixed(2)]);
+  rows.push(['createPrnet() (default model + detector)', median(startup).toFixed(0), (median(startup) / peer).toFixed(1)]);
+  rows.push(['export, every file, one face', median(exportMs).toFixed(1), (median(exportMs) / peer).toFixed(2)]);
+  if (cliMs !== null) rows.push(['CLI first result (fresh process, JSON)', cliMs.toFixed(0), (cliMs / peer).toFixed(1)]);
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  if (folder) {
+    // Start-up (createPrnet, measured above) is taken out: the rate is the folder's steady state.
+    const rate = folder.photos / (folder.seconds - median(startup) / 1000);
+    const bound = 1000 / median(cases[2].ms);
+    console.log(`many photos: prnet reconstruct <${folder.photos} photos> --formats json in ${folder.seconds.toFixed(1)} s: ${rate.toFixed(2)} photos/s without start-up, ${(100 * rate / bound).toFixed(0)} % of the per-photo bound (${bound.toFixed(2)} photos/s)\n`);
+  }
+  console.log(`${'per photo'.padEnd(w0)}  ${'ms'.padStart(7)}  × FaceMesh`);
+  console.log(`${'-'.repeat(w0)}  -------  ----------`);
+  for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(7)}  ${c.padStart(10)}`);
+  // Per-round ratios show how steady the comparison is under the machine's load.
+  const perRound = (c: Case): string => Array.from({ length: ROUNDS }, (_, r) => {
+    const slice = (x: Case) => median(x.ms.slice(r * photos.length, (r + 1) * photos.length));
+    return (slice(c) / slice(cases[0])).toFixed(2);
+  }).join(' / ');
+  console.log('\nratio to FaceMesh by round:');
+  for (const c of cases.slice(1)) console.log(`  ${c.label.padEnd(w0 - 2)}  ${perRound(c)}`);
 } finally {
   await rm(tmp, { recursive: true, force: true });
 }

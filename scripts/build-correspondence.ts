@@ -16,14 +16,14 @@
  *
  * Usage: npx tsx scripts/build-correspondence.ts [--shared ../shared] [--out assets/mediapipe-prnet.safetensors] [--png report.png]
  */
-import type { TargetLayout } from '../src/data/groundtruth.js';
+import type { TargetLayout } from '../tools/data/groundtruth.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import {
   MEDIAPIPE_68, MEDIAPIPE_JAW_CONTOUR, applySimilarity, closestPointsOnMesh, fitSimilarity, nonRigidIcp, parseObj,
-} from '../src/data/correspondence.js';
+} from '../tools/data/correspondence.js';
 import { triangulateFaceGrid, weightClass } from '../src/layout/derive.js';
 import { f32Tensor, i32Tensor, u8Tensor, writeSafetensors, type SafeTensor } from '../src/util/safetensors.js';
 

@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { squareFromLandmarks, type CropSquare } from '../src/crop/index.js';
 import { createDetector, iou, type Detector, type DetectorKind } from '../src/detect/index.js';
-import { loadAflwGroundTruth } from '../src/eval/mat.js';
+import { loadAflwGroundTruth } from '../tools/eval/mat.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 
@@ -104,6 +104,36 @@ export async function loadIbug(): Promise<EvalImage[]> {
   }
   return out;
 }
+
+/** A face of Caltech WebFaces' ground truth: eyes, nose and mouth centre (image pixels). */
+export interface WebFace {
+  leftEye: [number, number];
+  rightEye: [number, number];
+  mouth: [number, number];
+}
+
+/** ../shared/eval/webfaces-detect: photos with small faces, 4 points per face. */
+export async function loadWebfaces(): Promise<{ file: string; faces: WebFace[] }[]> {
+  const dir = join(EVAL_DIR, 'webfaces-detect');
+  const byFile = new Map<string, WebFace[]>();
+  for (const line of (await readFile(join(dir, 'ground-truth.txt'), 'utf8')).split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 9) continue;
+    const v = f.slice(1, 9).map(Number);
+    const list = byFile.get(f[0]) ?? [];
+    list.push({ leftEye: [v[0], v[1]], rightEye: [v[2], v[3]], mouth: [v[6], v[7]] });
+    byFile.set(f[0], list);
+  }
+  return [...byFile].sort(([a], [b]) => a.localeCompare(b)).map(([name, faces]) => ({ file: join(dir, name), faces }));
+}
+
+/** A WebFaces face is found when one box holds both its eyes and its mouth. */
+export function webFaceFound(face: WebFace, dets: FaceBox[]): boolean {
+  const inside = (d: FaceBox, [x, y]: [number, number]) => x >= d.x && x <= d.x + d.width && y >= d.y && y <= d.y + d.height;
+  return dets.some((d) => inside(d, face.leftEye) && inside(d, face.rightEye) && inside(d, face.mouth));
+}
+
+const eyeDistance = (f: WebFace): number => Math.hypot(f.leftEye[0] - f.rightEye[0], f.leftEye[1] - f.rightEye[1]);
 
 /** The unlabelled portraits (one face each). */
 export async function loadPortraits(): Promise<EvalImage[]> {
@@ -206,6 +236,8 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs', '20'));
   const maxSide = Number(arg('--max-side', '640'));
   const kinds = arg('--kinds', 'blazeface,blazeface-mesh,ssd-mobilenet,tiny-face').split(',') as DetectorKind[];
+  const minEye = Number(arg('--min-eye', '15'));
+  const webfaces = args.includes('--no-webfaces') ? [] : await loadWebfaces();
   const verbose = args.includes('--verbose');
 
   const sets = [...(await loadAflw()), ...(await loadIbug()), ...(await loadPortraits())];
@@ -214,6 +246,7 @@ async function main(): Promise<void> {
     .map((f) => fit640x480(join(EVAL_DIR, f))));
 
   const recallRows: string[] = [];
+  const webRows: string[] = [];
   const ruleRows: string[] = [];
   const aflwRows: string[] = [];
   // dlib's own boxes (from the XML) under the original's rule, as a reference for the rule fit.
@@ -254,6 +287,28 @@ async function main(): Promise<void> {
       per.set(s.set, row);
       if (verbose) console.error(kind, s.file.split('/').slice(-2).join('/'), dets.map((d) => `${d.x.toFixed(0)},${d.y.toFixed(0)} ${d.width.toFixed(0)}×${d.height.toFixed(0)} ${d.score.toFixed(2)}`).join(' | '));
     }
+    // Small faces: WebFaces photos, faces with an eye distance ≥ minEye.
+    if (webfaces.length) {
+      let found = 0;
+      let total = 0;
+      let small = 0;
+      let smallFound = 0;
+      for (const w of webfaces) {
+        const dets = await detector.detect(await decodeImageFile(w.file));
+        for (const f of w.faces) {
+          const ok = webFaceFound(f, dets);
+          if (eyeDistance(f) >= minEye) {
+            total++;
+            if (ok) found++;
+            else if (verbose) console.error(`  ${kind} missed in ${w.file.split('/').pop()}: eyes ${f.leftEye.map(Math.round)} ${f.rightEye.map(Math.round)} (eye distance ${eyeDistance(f).toFixed(0)} px)`);
+          } else {
+            small++;
+            if (ok) smallFound++;
+          }
+        }
+      }
+      webRows.push(`| ${kind} | ${pct(found, total)} | ${pct(smallFound, small)} |`);
+    }
     // Timing: warm-up, then `runs` timed calls cycling over the 640×480 images.
     for (const img of timing) await detector.detect(img);
     const ms: number[] = [];
@@ -290,6 +345,12 @@ async function main(): Promise<void> {
   console.log('| detector | AFLW2000-3D found · FP | iBUG found · FP | portraits ≥1 face · extra | all found · FP | ms / 640×480 |');
   console.log('|---|---|---|---|---|---|');
   console.log(recallRows.join('\n'));
+  if (webRows.length) {
+    console.log(`\nSmall faces (../shared/eval/webfaces-detect, ${webfaces.length} photos): a face is found when one box holds both eyes and the mouth.\n`);
+    console.log(`| detector | eye distance ≥ ${minEye} px | smaller faces |`);
+    console.log('|---|---|---|');
+    console.log(webRows.join('\n'));
+  }
   console.log(`\n| detector | ${aflwHead.join(' | ')} |`);
   console.log(`|---|${aflwHead.map(() => '---').join('|')}|`);
   console.log(aflwRows.join('\n'));

@@ -16,9 +16,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadCorrespondence } from '../src/data/correspondence.js';
-import { sharedDir } from '../src/data/tddfa.js';
-import { heldOutPhotos, runDenseCheck, type DenseCropMode, type DenseModel, type DenseSummary } from '../src/eval/dense.js';
+import { loadCorrespondence } from '../tools/data/correspondence.js';
+import { sharedDir } from '../tools/data/tddfa.js';
+import { heldOutPhotos, runDenseCheck, type DenseCropMode, type DenseModel, type DenseSummary } from '../tools/eval/dense.js';
 import { createPrnet } from '../src/pipeline/node.js';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));

@@ -1,5 +1,5 @@
 /** Developer entry of `prnet data label` (same options): npx tsx scripts/label.ts --set utkface */
-import { runLabelCommand } from '../src/data/label-runner.js';
+import { runLabelCommand } from '../tools/data/label-runner.js';
 
 runLabelCommand(process.argv.slice(2)).catch((e: unknown) => {
   process.stderr.write(`label: ${e instanceof Error ? e.message : String(e)}\n`);

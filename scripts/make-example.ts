@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { sharedDir } from '../src/data/tddfa.js';
+import { sharedDir } from '../tools/data/tddfa.js';
 
 const i = process.argv.indexOf('--shared');
 const shared = i >= 0 ? process.argv[i + 1] : sharedDir();

@@ -24,12 +24,12 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { pointsBounds, squareFromLandmarks } from '../src/crop/rules.js';
 import { estimatePose } from '../src/geometry/pose.js';
-import { loadCorrespondence } from '../src/data/correspondence.js';
+import { loadCorrespondence } from '../tools/data/correspondence.js';
 import {
   buildKernel, createTargetSetup, evaluateMap, fitTargets, judgeTarget, keypointVertices, lossWeights, type TargetSetup, type TeacherPoints,
-} from '../src/data/groundtruth.js';
-import { labelsDir, readLabels, type LabelRecord } from '../src/data/labels-file.js';
-import { sharedDir } from '../src/data/tddfa.js';
+} from '../tools/data/groundtruth.js';
+import { labelsDir, readLabels, type LabelRecord } from '../tools/data/labels-file.js';
+import { sharedDir } from '../tools/data/tddfa.js';
 import { f16ToF32, f32ToF16 } from '../src/util/safetensors.js';
 import { loadLayoutForScripts, type LayoutLike } from './build-correspondence.js';
 

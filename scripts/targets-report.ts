@@ -9,12 +9,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { loadCorrespondence } from '../src/data/correspondence.js';
-import { createTargetSetup, fitTargets, lossWeights } from '../src/data/groundtruth.js';
-import { cacheDir, labelsDir, readLabels } from '../src/data/labels-file.js';
-import { sharedDir } from '../src/data/tddfa.js';
-import { loadAflwGroundTruth } from '../src/eval/mat.js';
-import { nme, summariseNme } from '../src/eval/nme.js';
+import { loadCorrespondence } from '../tools/data/correspondence.js';
+import { createTargetSetup, fitTargets, lossWeights } from '../tools/data/groundtruth.js';
+import { cacheDir, labelsDir, readLabels } from '../tools/data/labels-file.js';
+import { sharedDir } from '../tools/data/tddfa.js';
+import { loadAflwGroundTruth } from '../tools/eval/mat.js';
+import { nme, summariseNme } from '../tools/eval/nme.js';
 import { loadLayoutForScripts } from './build-correspondence.js';
 
 function arg(name: string, fallback: string): string {

@@ -1,12 +1,13 @@
 /**
  * prnet-ts in the browser: the same pipeline and `reconstruct` API as in Node, over
- * onnxruntime-web (WebGPU where the browser has it, else WebAssembly with SIMD and threads) and
- * the detector of human-web.ts. Files come from URLs the app serves; nothing else is fetched.
+ * onnxruntime-web (WebGPU where the browser has it, else WebAssembly with SIMD and threads), with
+ * the same BlazeFace detector as in Node on the same runtime. Files come from URLs the app serves;
+ * nothing else is fetched.
  *
  *   import { createPrnet, imageToRgb } from 'prnet-ts/browser';
  *   const prnet = await createPrnet({
  *     modelUrl: '/models/prnet-light.safetensors', layoutUrl: '/layout.safetensors', wasmPaths: '/ort/',
- *     detector: { human: Human, modelBasePath: '/human/', wasmPath: '/tfjs/' },
+ *     detector: { modelUrl: '/detector/blazeface-back-256.onnx' },
  *   });
  *   const { faces } = await prnet.reconstruct(imageToRgb(imgElement));
  *
@@ -14,6 +15,7 @@
  * threads and the WebGPU fallback, see docs/web.md.
  */
 import * as ort from 'onnxruntime-web';
+import { createBlazeFaceDetector } from './detect/blazeface-detector.js';
 import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js';
 import type { Detector } from './detect/detector.js';
 import { InputError, ModelError } from './errors.js';
@@ -28,7 +30,7 @@ import type { RgbImage } from './types.js';
 export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';
 export { faceColors, faceTexture, faceToJson, POSE_CONVENTION, type Face, type FaceJson } from './pipeline/face.js';
 export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type PngEncoder } from './pipeline/outputs.js';
-export { InputError, ModelError, NoFaceError, PrnetError } from './errors.js';
+export { InputError, ModelError, NoFaceError, OutputError, PrnetError, escapeControl } from './errors.js';
 export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
 export { parseLayout, type Layout } from './layout/index.js';
 export { parseModelFile, type ModelWeights } from './model/weights.js';
@@ -60,8 +62,19 @@ export interface BrowserPrnetOptions {
   backends?: ExecutionBackend[];
   /** WebAssembly threads (default: the number of cores, at most 4; 1 without cross-origin isolation). */
   threads?: number;
-  /** The face detector: options for human-web, a ready Detector, or false for none (pass boxes or crops). */
-  detector?: HumanWebOptions | Detector | false;
+  /**
+   * The face detector: BlazeFace from its model file (assets/detector/blazeface-back-256.onnx, a URL
+   * or its bytes; it runs on onnxruntime-web's WebAssembly backend beside the network), options for
+   * human-web (the older tfjs detector), a ready Detector, or false / omitted for none (then pass
+   * boxes or crops).
+   */
+  detector?: BlazeFaceWebOptions | HumanWebOptions | Detector | false;
+}
+
+/** BlazeFace in the browser: where its model file is, and its score threshold (default 0.5). */
+export interface BlazeFaceWebOptions {
+  modelUrl: Bytes;
+  minScore?: number;
 }
 
 /** The pipeline, with where its network runs and the model file's metadata (name, width, …). */
@@ -76,15 +89,20 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
   const [modelBytes, layoutBytes] = await Promise.all([fetchBytes(options.modelUrl, 'model'), fetchBytes(options.layoutUrl, 'layout')]);
   const weights = parseModelFile(modelBytes, sourceName(options.modelUrl, 'model'));
   const layout = parseLayout(layoutBytes);
-  const detectorPromise: Promise<Detector | null> = !options.detector
-    ? Promise.resolve(null)
-    : 'detect' in options.detector
-      ? Promise.resolve(options.detector)
-      : createHumanDetector(options.detector);
-  const [{ session, backend, threads }, detector] = await Promise.all([
-    createWebSession(weights, { wasmPaths: options.wasmPaths, backends: options.backends, threads: options.threads }),
-    detectorPromise,
-  ]);
+  // The network's session first: it sets onnxruntime-web's wasm paths and threads, which the
+  // detector's session then shares.
+  const { session, backend, threads } = await createWebSession(weights, { wasmPaths: options.wasmPaths, backends: options.backends, threads: options.threads });
+  const d = options.detector;
+  const detector: Detector | null = !d
+    ? null
+    : 'detect' in d
+      ? d
+      : 'modelUrl' in d
+        ? await createBlazeFaceDetector(ort as unknown as OrtModule, await fetchBytes(d.modelUrl, 'face detector'), {
+          minScore: d.minScore,
+          extra: { executionProviders: ['wasm'] },
+        })
+        : await createHumanDetector(d);
   return Object.assign(new Prnet(session, layout, detector), { backend, threads, modelMetadata: weights.metadata });
 }
 

@@ -6,7 +6,8 @@ export class PrnetError extends Error {
   /** The file (or other source) the error is about, when there is one. */
   readonly source?: string;
   constructor(message: string, source?: string, options?: { cause?: unknown }) {
-    super(source ? `${source}: ${message}` : message, options);
+    // A name with a newline or other control character must not break the one-line message.
+    super(source ? `${escapeControl(source)}: ${message}` : message, options);
     this.name = new.target.name;
     this.source = source;
   }
@@ -20,3 +21,16 @@ export class ModelError extends PrnetError {}
 
 /** No face was found where one was required. */
 export class NoFaceError extends InputError {}
+
+/** An output that could not be written (disk full, read-only, a folder where a file goes). */
+export class OutputError extends PrnetError {}
+
+/** Control characters (newline, tab, escape, …) written as escapes: `a\nb` → `a\\nb`. */
+export function escapeControl(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    const code = c.charCodeAt(0);
+    return named[c] ?? (code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`);
+  });
+}

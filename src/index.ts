@@ -12,7 +12,7 @@ export { faceColors, faceTexture, faceToJson, POSE_CONVENTION, type Face, type F
 export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type PngEncoder } from './pipeline/outputs.js';
 export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
 export { decodeImageFile, decodeImageBuffer, encodePng, MAX_IMAGE_PIXELS } from './io/image-node.js';
-export { InputError, ModelError, NoFaceError, PrnetError } from './errors.js';
+export { InputError, ModelError, NoFaceError, OutputError, PrnetError, escapeControl } from './errors.js';
 export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
 export { loadLayout } from './layout/node.js';
 export { parseLayout, type Layout } from './layout/index.js';

@@ -30,6 +30,11 @@ export interface FaceBox {
   width: number;
   height: number;
   score: number;
+  /**
+   * The detector's keypoints when it gives them (BlazeFace: 6 points, flat x, y in image pixels:
+   * the subject's right eye, left eye, nose tip, mouth, right ear, left ear).
+   */
+  keypoints?: Float32Array;
 }
 
 /**

@@ -142,7 +142,7 @@ describe('the CLI on a batch with bad and good images', () => {
     const failed = r.errLines.filter((l) => l.startsWith('  failed: '));
     expect(failed).toHaveLength(BAD_KINDS.length);
     for (const kind of BAD_KINDS) {
-      expect(failed.some((l) => l.startsWith(`  failed: ${bad[kind]}: `) && CAUSES[kind].test(l.slice(`  failed: ${bad[kind]}: `.length))), kind).toBe(true);
+      expect(failed.some((l) => l.startsWith(`  failed: ${bad[kind]}: `) && CAUSES[kind].test(l.slice(`  failed: ${bad[kind]}: `.length))), `${kind} ${r.stderr}`).toBe(true);
       // … and each was also reported as it happened, on one line.
       expect(r.errLines.filter((l) => l.startsWith(`prnet: ${bad[kind]}: `)), kind).toHaveLength(1);
     }
@@ -222,7 +222,7 @@ describe('model files', () => {
   });
 });
 
-describe('bad arguments (exit 2) and unwritable outputs (exit 1): one line', () => {
+describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () => {
   it('as a process', async () => {
     const out = join(inputs, 'never-created');
     const r = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--max-faces', 'two']);
@@ -258,14 +258,14 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 1): one line', () 
     expect(r.errLines[0]).toMatch(message);
   });
 
-  it('an output path that cannot be written: one line naming it, exit 1, no temporary files', async () => {
+  it('an output path that cannot be written: one line naming it, exit 4 (output error), no temporary files', async () => {
     const dir = await dirs.make('unwritable');
     const file = join(dir, 'taken');
     await writeFile(file, 'x');
     const ckpt = await writeSyntheticCheckpoint(join(dir, 'ckpt'), 2);
     const target = join(file, 'model.safetensors');
     const r = await runMain(['import-checkpoint', ckpt.prefix, '--out', target]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4);
     expect(r.errLines).toEqual([`prnet: ${target}: cannot write (a file of that name is in the way of a folder)`]);
     expect(await leftoverTempFiles(dir)).toEqual([]);
   });

@@ -177,8 +177,8 @@ describe('removeStaleTemps', () => {
   it("removes only the temporary files of this image's outputs", async () => {
     const dir = await dirs.make('temps');
     const names = [
-      '.astro_face0.json.123.0.tmp', '.astro_face1_texture.png.9.4.tmp', '.astro_depth.png.77.12.tmp', // an earlier attempt's
-      '.astro2_face0.json.123.1.tmp', '.astro_face0.json.tmp', '.astro_notes.txt.1.2.tmp', // another image's, or not ours
+      '.prnet-123-0.astro_face0.json.tmp', '.prnet-9-4.astro_face1_texture.png.tmp', '.prnet-77-12.astro_depth.png.tmp', // an earlier attempt's
+      '.prnet-123-1.astro2_face0.json.tmp', '.astro_face0.json.tmp', '.prnet-1-2.astro_notes.txt.tmp', // another image's, or not ours
       'astro_face0.json', 'astro_face0.glb', // finished files
     ];
     for (const n of names) await writeFile(join(dir, n), 'x');

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { cropFromBox, squareFromLandmarks } from '../src/crop/index.js';
 import { createDetector, downscaleToFit, padImage, resizeArea, type Detector } from '../src/detect/index.js';
+import { ANCHOR_CENTRES, BLAZEFACE_ANCHORS, blendDetections, decodeDetections, fillInput, fitWindow, type BlazeDetection } from '../src/detect/blazeface.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import type { RgbImage } from '../src/types.js';
 import { EVAL_DIR, loadAflw, matchFaces } from '../scripts/compare-detectors.js';
@@ -31,6 +32,74 @@ describe('downscaling and padding (pure)', () => {
   });
 });
 
+describe('BlazeFace input and decoding (pure)', () => {
+  it('letterboxes: a flat image fills the middle of the input, black (−1) above and below', () => {
+    const img: RgbImage = { width: 200, height: 100, data: new Uint8Array(200 * 100 * 3).fill(255) };
+    const out = new Float32Array(64 * 64 * 3);
+    const w = fitWindow(img.width, img.height);
+    expect(w).toEqual({ x0: 0, y0: -50, side: 200 });
+    const win = fillInput(img, out, 64, w.x0, w.y0, w.side);
+    expect(win.scale).toBeCloseTo(200 / 64, 12);
+    const at = (u: number, v: number) => out[(v * 64 + u) * 3];
+    expect(at(10, 2)).toBe(-1); // letterbox band
+    expect(at(10, 61)).toBe(-1);
+    expect(at(10, 32)).toBeCloseTo(1, 5); // image
+    expect(at(63, 32)).toBeCloseTo(1, 5);
+  });
+
+  it('resamples without shifting: a one-pixel-wide bright column keeps its place at every scale', () => {
+    for (const [W, size] of [[128, 128], [256, 128], [640, 128], [1000, 256]] as const) {
+      const img: RgbImage = { width: W, height: W, data: new Uint8Array(W * W * 3) };
+      const col = Math.round(W * 0.3);
+      for (let y = 0; y < W; y++) img.data.fill(255, (y * W + col) * 3, (y * W + col) * 3 + 3);
+      const out = new Float32Array(size * size * 3);
+      fillInput(img, out, size, 0, 0, W);
+      // Brightness-weighted mean column of the middle row, mapped back to image pixels.
+      let sw = 0;
+      let su = 0;
+      for (let u = 0; u < size; u++) {
+        const v = out[((size >> 1) * size + u) * 3] + 1;
+        sw += v;
+        su += v * u;
+      }
+      const back = (su / sw + 0.5) * (W / size) - 0.5;
+      expect(Math.abs(back - col), `${W} → ${size}`).toBeLessThan(0.6 * Math.max(1, W / size));
+    }
+  });
+
+  it('decodes an anchor: box and keypoints relative to the anchor centre, mapped through the window', () => {
+    const size = 128;
+    const scores: [Float32Array, Float32Array] = [new Float32Array(512).fill(-10), new Float32Array(384).fill(-10)];
+    const boxes: [Float32Array, Float32Array] = [new Float32Array(512 * 16), new Float32Array(384 * 16)];
+    expect(ANCHOR_CENTRES.length).toBe(2 * BLAZEFACE_ANCHORS);
+    // Anchor 600 = the second layer's anchor 88: cell 88 / 6 = 14 → x 6, y 1 of the 8×8 grid.
+    const a = 600 - 512;
+    scores[1][a] = 3;
+    boxes[1].set([2, -1, 40, 50, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0], a * 16);
+    const win = { originX: 100, originY: 50, scale: 2 };
+    const [d] = decodeDetections(scores, boxes, size, win, 0.5);
+    const ax = ((6 + 0.5) / 8) * size;
+    const ay = ((1 + 0.5) / 8) * size;
+    expect(ANCHOR_CENTRES[1200]).toBeCloseTo((6 + 0.5) / 8, 6);
+    expect(d.score).toBeCloseTo(1 / (1 + Math.exp(-3)), 6);
+    expect(d.cx).toBeCloseTo((ax + 2) * 2 + 100, 4);
+    expect(d.cy).toBeCloseTo((ay - 1) * 2 + 50, 4);
+    expect([d.width, d.height]).toEqual([80, 100]);
+    expect(d.keypoints[2]).toBeCloseTo((ax + 10) * 2 + 100 - 0.5, 4); // left eye x, pixel centre
+    expect(decodeDetections(scores, boxes, size, win, 0.96)).toHaveLength(0);
+  });
+
+  it('blends overlapping detections into their score-weighted mean, keeps separate ones apart', () => {
+    const det = (cx: number, score: number): BlazeDetection => ({ cx, cy: 50, width: 40, height: 40, keypoints: new Float32Array(12).fill(cx), score });
+    const out = blendDetections([det(100, 0.6), det(104, 0.9), det(300, 0.7)]);
+    expect(out).toHaveLength(2);
+    expect(out[0].score).toBe(0.9);
+    expect(out[0].cx).toBeCloseTo((0.6 * 100 + 0.9 * 104) / 1.5, 6);
+    expect(out[0].keypoints[5]).toBeCloseTo((0.6 * 100 + 0.9 * 104) / 1.5, 5);
+    expect(out[1].cx).toBe(300);
+  });
+});
+
 describe('default detector on real images', () => {
   let detector: Detector;
   beforeAll(async () => {
@@ -51,7 +120,7 @@ describe('default detector on real images', () => {
     expect(f.score).toBeGreaterThan(0.5);
   });
 
-  it('returns boxes in the original image pixels when it detects on a downscaled copy', async () => {
+  it('returns boxes in the original image pixels for a large image (3× enlarged: the same crop, 3× as large)', async () => {
     const img = await decodeImageFile(join(EVAL_DIR, 'portraits', 'astronaut.png'));
     // 3× nearest-neighbour enlargement (1536²): detected on a 640² copy, mapped back.
     const big: RgbImage = { width: 1536, height: 1536, data: new Uint8Array(1536 * 1536 * 3) };
@@ -88,6 +157,32 @@ describe('default detector on real images', () => {
       expect(Math.hypot(sq.cx - gt.cx, sq.cy - gt.cy) / gt.side, s.file).toBeLessThan(0.1);
       expect(Math.abs(sq.side / gt.side - 1), s.file).toBeLessThan(0.15);
     }
+  });
+
+  it('is BlazeFace on onnxruntime, with 6 keypoints: eyes, nose and mouth inside the box in order', async () => {
+    expect(detector.kind).toBe('blazeface');
+    const [f] = await detector.detect(await decodeImageFile(join(EVAL_DIR, 'portraits', 'astronaut.png')));
+    const k = f.keypoints!;
+    expect(k).toHaveLength(12);
+    // The subject's right eye is on the image's left; eyes above the nose above the mouth.
+    expect(Math.abs(k[0] - 203)).toBeLessThan(6);
+    expect(Math.abs(k[1] - 102)).toBeLessThan(6);
+    expect(Math.abs(k[2] - 247)).toBeLessThan(6);
+    expect(k[5]).toBeGreaterThan(k[1]);
+    expect(k[7]).toBeGreaterThan(k[5]);
+    for (let i = 0; i < 8; i += 2) {
+      expect(k[i]).toBeGreaterThan(f.x);
+      expect(k[i]).toBeLessThan(f.x + f.width);
+    }
+  });
+
+  it('finds the faces the former detector missed: the frame-filling mc_ride.jpg and Einstein (85 px in 817×1024)', async () => {
+    const mc = await detector.detect(await decodeImageFile(join(EVAL_DIR, 'portraits', 'mc_ride.jpg')));
+    expect(mc.length).toBeGreaterThanOrEqual(1);
+    expect(mc[0].width).toBeGreaterThan(90);
+    const ein = await detector.detect(await decodeImageFile(join(EVAL_DIR, 'ibug68', 'einstein.jpg')));
+    // Einstein's face: around (390, 335) (picked by eye), under his hair.
+    expect(ein.some((f) => Math.abs(f.x + f.width / 2 - 390) < 30 && Math.abs(f.y + f.height / 2 - 335) < 40)).toBe(true);
   });
 
   it('returns no face for a smooth gradient', async () => {

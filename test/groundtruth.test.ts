@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applySimilarity, fitSimilarity, loadCorrespondence, MEDIAPIPE_68, MEDIAPIPE_JAW_CONTOUR } from '../src/data/correspondence.js';
+import { applySimilarity, fitSimilarity, loadCorrespondence, MEDIAPIPE_68, MEDIAPIPE_JAW_CONTOUR } from '../tools/data/correspondence.js';
 import {
   buildKernel, countFolds, createTargetSetup, evaluateMap, evaluateTps, fitTargets, judgeTarget, lossWeights, solveCoefficients, tpsSystemInverse,
-} from '../src/data/groundtruth.js';
-import { labelsDir, readLabels } from '../src/data/labels-file.js';
+} from '../tools/data/groundtruth.js';
+import { labelsDir, readLabels } from '../tools/data/labels-file.js';
 import { loadLayout } from '../src/layout/node.js';
 import { buildPack, canonicalKeypoints, faceStats, readPack, samplingWeight, verifyPack } from '../scripts/pack-training.js';
 import { fnv1a } from '../src/util/hash.js';

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImageFile } from '../src/io/image-node.js';
-import { detectFaceMesh, facemesh68, pointsBox } from '../src/data/facemesh.js';
-import { cropFromLandmarks, runTddfa, sharedDir } from '../src/data/tddfa.js';
-import { innerDisagreement, labelImage, labelPhotos } from '../src/data/label.js';
-import { doneFiles, LabelsWriter, readLabels, type LabelRecord } from '../src/data/labels-file.js';
+import { detectFaceMesh, facemesh68, pointsBox } from '../tools/data/facemesh.js';
+import { cropFromLandmarks, runTddfa, sharedDir } from '../tools/data/tddfa.js';
+import { innerDisagreement, labelImage, labelPhotos } from '../tools/data/label.js';
+import { doneFiles, LabelsWriter, readLabels, type LabelRecord } from '../tools/data/labels-file.js';
 
 const shared = sharedDir();
 const photos = [

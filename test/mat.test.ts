@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { at, loadAflwGroundTruth, loadMat, matNumeric, readMat } from '../src/eval/mat.js';
+import { at, loadAflwGroundTruth, loadMat, matNumeric, readMat } from '../tools/eval/mat.js';
 
 const AFLW = join(import.meta.dirname, '..', '..', 'shared', 'eval', 'aflw2000-3d');
 const PORTRAITS = join(import.meta.dirname, '..', '..', 'shared', 'eval', 'portraits');

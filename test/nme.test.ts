@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxSize, nme, summariseNme, yawBucket } from '../src/eval/nme.js';
+import { boxSize, nme, summariseNme, yawBucket } from '../tools/eval/nme.js';
 
 // Ground truth: four points spanning a 4 × 9 box → sqrt(w·h) = 6.
 const gt = new Float64Array([

@@ -83,7 +83,7 @@ function expectFaceStructure(face: Face, what: string): void {
 
 describe('createPrnet + reconstruct with the detector', () => {
   it('finds the 3 faces of the photo, largest first, inside the image', () => {
-    expect(prnet.detector?.kind).toBe('blazeface-mesh');
+    expect(prnet.detector?.kind).toBe('blazeface');
     expect(prnet.session.config).toEqual(SMALL_CONFIG);
     const { faces } = result;
     expect(faces).toHaveLength(3);
@@ -102,7 +102,7 @@ describe('createPrnet + reconstruct with the detector', () => {
 
   it('each face: crop from the detector\'s box rule, finite read-offs in the image frame within the crop', () => {
     for (const face of result.faces) {
-      const want = cropFromBox(face.box, 'blazeface-mesh');
+      const want = cropFromBox(face.box, 'blazeface');
       expect(face.crop.square).toEqual(want.square);
       expect(face.crop.size).toBe(256);
       expectFaceStructure(face, `face ${face.index}`);

@@ -1,6 +1,6 @@
 /**
- * The app's static files that do not come from its sources: the model and layout assets, the
- * WebAssembly binaries of onnxruntime-web and tfjs, and human's detector models. The dev server
+ * The app's static files that do not come from its sources: the model, detector and layout
+ * assets and the WebAssembly binaries of onnxruntime-web. The dev server
  * serves them from where they lie; the build copies them into the output. Every file is served
  * by the app itself: nothing is fetched from a CDN at run time.
  *
@@ -34,12 +34,9 @@ export const ISOLATION_HEADERS = {
 /** URL path (under the app's base) → file on disk. */
 export function staticFiles(log: (msg: string) => void = console.warn): Map<string, string> {
   const ort = packageDir('onnxruntime-web', 'dist/ort-wasm-simd-threaded.jsep.wasm');
-  const tfjs = packageDir('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm.wasm');
-  const human = packageDir('@vladmandic/human', 'models/blazeface.json');
   const files = new Map<string, string>();
   for (const f of ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']) files.set(`ort/${f}`, join(ort, f));
-  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) files.set(`tfjs/${f}`, join(tfjs, f));
-  for (const f of ['blazeface.json', 'blazeface.bin', 'facemesh.json', 'facemesh.bin']) files.set(`human/${f}`, join(human, f));
+  files.set('detector/blazeface-back-256.onnx', join(repo, 'assets', 'detector', 'blazeface-back-256.onnx'));
   files.set('layout.safetensors', join(repo, 'assets', 'layout.safetensors'));
   for (const name of Object.keys(APP_MODELS) as (keyof typeof APP_MODELS)[]) {
     const real = join(repo, 'assets', 'models', `prnet-${name}.safetensors`);
@@ -68,6 +65,7 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
   '.bin': 'application/octet-stream',
   '.safetensors': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
 };
 
 export function contentType(path: string): string {

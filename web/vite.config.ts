@@ -5,7 +5,6 @@
  */
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
-import { packageDir } from '../src/detect/node-packages.js';
 import { ISOLATION_HEADERS, prnetAssets } from './vite-assets.js';
 
 const web = import.meta.dirname;
@@ -14,10 +13,6 @@ export default defineConfig({
   root: web,
   base: './',
   publicDir: false,
-  resolve: {
-    // human's ESM build, by file path (its package exports do not name it for bundlers).
-    alias: { 'human-esm': resolve(packageDir('@vladmandic/human', 'dist/human.esm.js'), 'human.esm.js') },
-  },
   server: { headers: ISOLATION_HEADERS, fs: { allow: [resolve(web, '..')] } },
   preview: { headers: ISOLATION_HEADERS },
   worker: { format: 'es' },

@@ -32,10 +32,11 @@ export interface SubmitSummary {
   empty: string[];
 }
 
-/** Expands folders and `.txt` lists into image paths. */
-export async function expandBatchInputs(args: string[]): Promise<{ files: string[]; empty: string[] }> {
+/** Expands folders and `.txt` lists into image paths (a folder's own outputs in `outDir` are not inputs). */
+export async function expandBatchInputs(args: string[], outDir?: string): Promise<{ files: string[]; empty: string[]; unreadable: string[] }> {
   const files: string[] = [];
   const empty: string[] = [];
+  const unreadable: string[] = [];
   for (const arg of args) {
     if (extname(arg).toLowerCase() === '.txt' && (await stat(arg).catch(() => null))?.isFile()) {
       const base = dirname(resolve(arg));
@@ -45,21 +46,22 @@ export async function expandBatchInputs(args: string[]): Promise<{ files: string
       }
       continue;
     }
-    const r = await expandInputs([arg]);
+    const r = await expandInputs([arg], { outDir });
     files.push(...r.files.map((f) => resolve(f)));
     empty.push(...r.empty);
+    unreadable.push(...r.unreadable);
   }
-  return { files, empty };
+  return { files, empty, unreadable };
 }
 
 export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary> {
-  const { files, empty } = await expandBatchInputs(options.inputs);
+  const { files, empty, unreadable } = await expandBatchInputs(options.inputs, options.out);
   const stems = uniqueStems(files);
   const model = options.model ?? 'default';
   // A model file is passed on as an absolute path; bundled names stay names (each worker has them).
   const modelRef = model in BUNDLED_MODELS ? model : resolve(String(resolveModel(model)));
   const out = resolve(options.out);
-  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, unreadable: [], empty };
+  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, unreadable, empty };
   const queue = await openQueue(options.redis, options.queue ?? DEFAULT_QUEUE);
   try {
     const jobs = [];

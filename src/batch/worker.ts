@@ -35,10 +35,14 @@ export interface WorkerOptions {
 
 const OUR_SUFFIXES = String.raw`(?:_face\d+(?:\.json|\.obj|\.ply|\.glb|_textured\.obj|_textured\.mtl|_texture\.png)|_(?:depth|landmarks|pose|mesh)\.png)`;
 
-/** Removes the temporary files (`.<name>.<pid>.<n>.tmp`) of earlier attempts at this image's outputs. */
+/**
+ * Removes the temporary files of earlier attempts at this image's outputs (the CLI's atomic
+ * writer names them `.prnet-<pid>-<n>.<name>.tmp`). By name, not by pid: the attempt that left
+ * them may have run on another machine.
+ */
 export async function removeStaleTemps(outDir: string, stem: string): Promise<number> {
   const escaped = stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = new RegExp(`^\\.${escaped}${OUR_SUFFIXES}\\.\\d+\\.\\d+\\.tmp$`);
+  const re = new RegExp(`^\\.prnet-\\d+-\\d+\\.${escaped}${OUR_SUFFIXES}\\.tmp$`);
   let names: string[];
   try {
     names = await readdir(outDir);
@@ -77,8 +81,8 @@ export function startWorker(options: WorkerOptions): BatchWorker {
       const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, formats: new Set(d.formats) });
       return { faces, files: outputs };
     } catch (e) {
-      // A bad image stays bad: fail it at once. Anything else (a full disk, a model that did not
-      // load, a crash) is tried again up to the job's attempts.
+      // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a
+      // model that did not load, a crash) is tried again up to the job's attempts.
       if (e instanceof InputError) throw new UnrecoverableError(e.message);
       throw e;
     }

@@ -1,12 +1,32 @@
 /**
  * Atomic file output: write to a temporary name in the same folder, then rename, so that a crash
  * or an error never leaves a partial file under the final name.
+ *
+ * Temporary files are named `.prnet-<pid>-<n>.<name>.tmp`: recognisable as ours, and by the pid
+ * of the process that wrote them. The ones still pending are removed on SIGINT/SIGTERM
+ * (`removePendingSync`), and `sweepStaleTemporaries` removes those left by a process that is gone
+ * (killed with SIGKILL, power loss) and nothing else.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { PrnetError } from '../errors.js';
+import { OutputError } from '../errors.js';
 
 let counter = 0;
+
+/** Groups being renamed into place right now: an interrupt waits for them (see onInterrupt). */
+let committing = 0;
+let deferredExit: (() => void) | null = null;
+
+/** Temporary files written and not yet renamed or removed, by this process. */
+const pending = new Set<string>();
+
+/** `.prnet-<pid>-<n>.<name>.tmp`; group 1 is the pid. */
+export const TEMP_NAME = /^\.prnet-(\d+)-\d+\..*\.tmp$/s;
+
+function tempPath(path: string): string {
+  return join(dirname(path), `.prnet-${process.pid}-${counter++}.${basename(path)}.tmp`);
+}
 
 /** Why a path cannot be written, in words (for the one-line error). */
 export function writeFailure(e: unknown): string {
@@ -17,60 +37,165 @@ export function writeFailure(e: unknown): string {
     case 'ENOTDIR':
       return 'a part of the path is a file, not a folder';
     case 'EISDIR':
-      return 'is a folder';
+      return 'a folder is in the way of the file';
     case 'EACCES':
     case 'EPERM':
       return 'permission denied';
     case 'ENOSPC':
       return 'no space left on the device';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
     case 'EROFS':
       return 'read-only file system';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files';
+    case 'ENAMETOOLONG':
+      return 'file name too long';
     default:
       return (e instanceof Error ? e.message : String(e)).split('\n')[0];
   }
 }
 
-/** A file-system error while writing `path`, as a PrnetError naming the path and the cause. */
-function outputError(e: unknown, path: string): PrnetError {
-  return new PrnetError(`cannot write (${writeFailure(e)})`, path, { cause: e });
+/** A file-system error while writing `path`, naming the path and the cause. */
+function outputError(e: unknown, path: string): OutputError {
+  return new OutputError(`cannot write (${writeFailure(e)})`, path, { cause: e });
+}
+
+async function writeTemp(tmp: string, data: Uint8Array | string): Promise<void> {
+  pending.add(tmp);
+  await writeFile(tmp, data);
+}
+
+async function removeTemp(tmp: string): Promise<void> {
+  await rm(tmp, { force: true }).catch(() => undefined);
+  pending.delete(tmp);
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+  const tmp = tempPath(path);
   try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(tmp, data);
+    await mkdir(dirname(path), { recursive: true });
+    await writeTemp(tmp, data);
     await rename(tmp, path);
+    pending.delete(tmp);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
+    await removeTemp(tmp);
     throw outputError(e, path);
   }
 }
 
 /**
  * Writes a group of files so that either all of them appear or none do: every file is written
- * under a temporary name first; only when all writes succeeded are they renamed into place.
+ * under a temporary name first; only when all writes succeeded are they renamed into place. When
+ * a rename fails, the files of the group already renamed are removed again (a file of the same
+ * name from an earlier run that was replaced is then gone too: the group is all new or absent).
  */
 export async function writeFilesAtomic(files: { path: string; data: Uint8Array | string }[]): Promise<void> {
   const staged: { tmp: string; path: string }[] = [];
+  const renamed: string[] = [];
   let current = '';
   try {
     for (const f of files) {
       current = f.path;
-      const dir = dirname(f.path);
-      await mkdir(dir, { recursive: true });
-      const tmp = join(dir, `.${basename(f.path)}.${process.pid}.${counter++}.tmp`);
+      await mkdir(dirname(f.path), { recursive: true });
+      const tmp = tempPath(f.path);
       staged.push({ tmp, path: f.path });
-      await writeFile(tmp, f.data);
+      await writeTemp(tmp, f.data);
     }
-    for (const s of staged) {
-      current = s.path;
-      await rename(s.tmp, s.path);
+    committing++;
+    try {
+      for (const s of staged) {
+        current = s.path;
+        await rename(s.tmp, s.path);
+        pending.delete(s.tmp);
+        renamed.push(s.path);
+      }
+    } catch (e) {
+      await Promise.all(renamed.map((p) => rm(p, { force: true }).catch(() => undefined)));
+      throw e;
+    } finally {
+      committing--;
     }
   } catch (e) {
-    // Temporary files that were not renamed yet are removed (rm ignores those already renamed).
-    await Promise.all(staged.map((s) => rm(s.tmp, { force: true }).catch(() => undefined)));
+    await Promise.all(staged.map((s) => removeTemp(s.tmp)));
     throw outputError(e, current);
+  } finally {
+    if (committing === 0 && deferredExit) deferredExit();
   }
+}
+
+/**
+ * Handles SIGINT and SIGTERM until the returned function is called: the pending temporary files
+ * are removed, then `exit(signal)` runs (it prints the summary and ends the process). A group of
+ * files being renamed into place is finished first, so that it appears whole.
+ */
+export function onInterrupt(exit: (signal: NodeJS.Signals) => void): () => void {
+  const handler = (signal: NodeJS.Signals): void => {
+    const run = (): void => {
+      deferredExit = null;
+      removePendingSync();
+      exit(signal);
+    };
+    if (committing > 0) deferredExit = run;
+    else run();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+/** Removes this process's pending temporary files, synchronously (for signal handlers). */
+export function removePendingSync(): number {
+  let n = 0;
+  for (const tmp of pending) {
+    try {
+      rmSync(tmp, { force: true });
+      n++;
+    } catch {
+      // nothing more can be done while exiting
+    }
+  }
+  pending.clear();
+  return n;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporary files of ours (`.prnet-<pid>-…tmp`) in `dir` whose process is no longer
+ * running; files of running processes (another prnet writing to the same folder) and everything
+ * else are left alone. Returns the names removed.
+ */
+export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    try {
+      await rm(join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // not ours to fight over (permissions): leave it
+    }
+  }
+  return removed;
 }

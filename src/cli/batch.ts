@@ -2,14 +2,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DetectorKind } from '../detect/index.js';
 import { OUTPUT_FORMATS } from '../pipeline/outputs.js';
-import { batchStatus, formatStatus } from '../batch/status.js';
-import { submitBatch } from '../batch/submit.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { BATCH_PACKAGES, loadOptional } from './optional.js';
+import { EXIT, UsageError, intOption, parseOptions } from './options.js';
 import { DETECTORS, parseFormats } from './reconstruct.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
 export function checkRedisUrl(url: string): void {
   if (!/^rediss?:\/\/[^/]/.test(url)) throw new UsageError(`--redis must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379), got '${url}'`);
+}
+
+/** A module of src/batch (bullmq, with ioredis as its Redis client). */
+export function loadBatch<T>(command: 'batch' | 'worker', load: () => Promise<T>): Promise<T> {
+  return loadOptional(command, BATCH_PACKAGES, async () => {
+    await import('ioredis'); // bullmq's optional peer: missing, it would fail only when connecting
+    return load();
+  });
 }
 
 export async function runBatch(args: string[]): Promise<number> {
@@ -41,15 +48,19 @@ async function submit(args: string[]): Promise<number> {
   for (const f of OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
   const detector = values.detector as DetectorKind | undefined;
   if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
+  const maxFaces = intOption(values['max-faces'], 'max-faces');
+  const attempts = intOption(values.attempts, 'attempts');
+  const formats = [...parseFormats(values.formats, negated)];
+  const { submitBatch } = await loadBatch('batch', () => import('../batch/submit.js'));
   const s = await submitBatch({
     redis: values.redis,
     inputs: positionals,
     out: values.out,
-    formats: [...parseFormats(values.formats, negated)],
+    formats,
     model: values.model,
-    maxFaces: intOption(values['max-faces'], 'max-faces'),
+    maxFaces,
     detector,
-    attempts: intOption(values.attempts, 'attempts'),
+    attempts,
     queue: values.queue,
   });
   for (const d of s.empty) process.stderr.write(`prnet: ${d}: no image files in this folder\n`);
@@ -72,6 +83,7 @@ async function status(args: string[]): Promise<number> {
   checkRedisUrl(values.redis);
   const timeout = intOption(values.timeout, 'timeout');
   const until = timeout ? Date.now() + timeout * 1000 : Number.POSITIVE_INFINITY;
+  const { batchStatus, formatStatus } = await loadBatch('batch', () => import('../batch/status.js'));
   let s = await batchStatus(values.redis, { queue: values.queue });
   // --wait: until nothing is waiting or running (a line every few seconds on stderr).
   while (values.wait && s.waiting + s.active > 0 && Date.now() < until) {

@@ -1,7 +1,7 @@
 /** `prnet import-checkpoint`: the official TensorFlow checkpoint → our model file. */
 import { importCheckpoint, serializeModel } from '../model/index.js';
 import { writeFileAtomic } from './atomic.js';
-import { EXIT, UsageError, parseOptions } from './main.js';
+import { EXIT, UsageError, parseOptions } from './options.js';
 
 export async function runImportCheckpoint(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {

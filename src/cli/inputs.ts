@@ -1,19 +1,35 @@
 /** Expands the CLI's input arguments (files and folders) into a list of image files. */
 import { readdir, stat } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { escapeControl } from '../errors.js';
+import { basename, extname, join, resolve } from 'node:path';
 
 /** Extensions picked up when a folder is given (a file named directly is always tried). */
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.ppm', '.pgm', '.bmp']);
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.ppm', '.pgm', '.pnm', '.bmp']);
+
+/**
+ * Names of the images `prnet reconstruct` writes (`<stem>_face<i>_texture.png`, `<stem>_depth.png`,
+ * the overlays): in the output folder these are our own outputs, not new inputs.
+ */
+export const OUTPUT_IMAGE_NAME = /_(face\d+_texture|depth|landmarks|pose|mesh)\.png$/;
+
+export interface ExpandOptions {
+  /** The output folder: when a folder given is this one, the images we wrote there are skipped. */
+  outDir?: string;
+}
 
 export interface InputList {
   files: string[];
   /** Arguments that could not be expanded (missing paths are kept as files so that they fail with a clear error). */
   empty: string[];
+  /** Folders that could not be listed, as one-line messages naming them. */
+  unreadable: string[];
 }
 
-export async function expandInputs(args: string[]): Promise<InputList> {
+export async function expandInputs(args: string[], options: ExpandOptions = {}): Promise<InputList> {
+  const outDir = options.outDir === undefined ? undefined : resolve(options.outDir);
   const files: string[] = [];
   const empty: string[] = [];
+  const unreadable: string[] = [];
   for (const arg of args) {
     let isDir: boolean;
     try {
@@ -25,11 +41,22 @@ export async function expandInputs(args: string[]): Promise<InputList> {
       files.push(arg);
       continue;
     }
-    const names = (await readdir(arg)).filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort();
+    const ours = outDir !== undefined && resolve(arg) === outDir;
+    let all: string[];
+    try {
+      all = await readdir(arg);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      unreadable.push(`${escapeControl(arg)}: cannot read the folder (${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'error')})`);
+      continue;
+    }
+    const names = all
+      .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()) && !(ours && OUTPUT_IMAGE_NAME.test(n)))
+      .sort();
     if (!names.length) empty.push(arg);
     for (const n of names) files.push(join(arg, n));
   }
-  return { files, empty };
+  return { files, empty, unreadable };
 }
 
 /** Output stems for the inputs: the file name without extension, made unique with -2, -3, … */

@@ -1,23 +1,15 @@
 /**
  * The `prnet` command. Parses arguments, runs the library, writes files atomically, reports
  * progress on stderr and turns errors into one line and an exit code:
- * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded.
+ * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded ·
+ * 4 an output could not be written · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { InputError, ModelError, PrnetError } from '../errors.js';
-import { runReconstruct } from './reconstruct.js';
-import { runSwap } from './swap.js';
-import { runImportCheckpoint } from './import-checkpoint.js';
-import { runEval } from './eval.js';
-import { runData } from './data.js';
-import { runServe } from './serve.js';
-import { runBatch } from './batch.js';
-import { runWorker } from './worker.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { EXIT, UsageError, reportError } from './options.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, internal: 70 } as const;
+export { EXIT, UsageError, intOption, parseOptions, reportError, threadsOption } from './options.js';
 
-export class UsageError extends PrnetError {}
 
 const HELP = `prnet — 3D face reconstruction and dense alignment (PRNet) in TypeScript
 
@@ -31,15 +23,16 @@ Usage:
       --formats a,b,…               only these outputs: ${'json,obj,textured,ply,glb,depth,overlay'}
       --no-<format>                 skip one output (e.g. --no-ply)
       --max-faces <n>               at most n faces per image (largest first)
-      --detector <kind>             blazeface-mesh (default), blazeface, ssd-mobilenet, tiny-face
-      --threads <n>                 network threads
+      --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
+                                    ssd-mobilenet, tiny-face (need @vladmandic/human / face-api)
+      --threads <n>                 network threads (1 to the number of cores)
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
-  prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers]
+  prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers]
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth, with 3DDFA_V2 and FaceMesh.
   prnet data label [--set eval|utkface|misc|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts).
@@ -55,6 +48,10 @@ Usage:
   prnet worker --redis <url> [--concurrency k] [--threads n]
       Runs queued jobs (anywhere the images and the output folder are reachable) until SIGTERM.
   prnet --help | --version
+
+Exit codes: 0 ok · 1 some inputs failed · 2 bad arguments · 3 the model or detector could not be
+loaded · 4 an output could not be written · 70 internal error · 130/143 interrupted.
+Negative numbers as option values: --box=-10,-10,50,50 or --box -10,-10,50,50.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -71,22 +68,27 @@ export async function main(argv: string[]): Promise<number> {
       case '--version':
         process.stdout.write(`${version()}\n`);
         return EXIT.ok;
+      // Each command is loaded when asked for: start-up stays short, and the development tools
+      // (eval, data) load packages the library itself does not need.
       case 'reconstruct':
-        return await runReconstruct(rest);
+        return await (await import('./reconstruct.js')).runReconstruct(rest);
       case 'swap':
-        return await runSwap(rest);
+        return await (await import('./swap.js')).runSwap(rest);
       case 'import-checkpoint':
-        return await runImportCheckpoint(rest);
+        return await (await import('./import-checkpoint.js')).runImportCheckpoint(rest);
+      // Development commands: their code lives in tools/ (not in the package) and runs from a
+      // checkout of the repository.
       case 'eval':
-        return await runEval(rest);
+        return await runTool('eval', rest);
       case 'data':
-        return await runData(rest);
+        return await runTool('data', rest);
+      // The service and the distributed batch (docs/serve.md).
       case 'serve':
-        return await runServe(rest);
+        return await (await import('./serve.js')).runServe(rest);
       case 'batch':
-        return await runBatch(rest);
+        return await (await import('./batch.js')).runBatch(rest);
       case 'worker':
-        return await runWorker(rest);
+        return await (await import('./worker.js')).runWorker(rest);
       default:
         throw new UsageError(`unknown command '${command}' (see prnet --help)`);
     }
@@ -95,32 +97,25 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Prints an error as one line and returns its exit code. */
-export function reportError(e: unknown): number {
-  const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`prnet: ${msg.split('\n')[0]}\n`);
-  if (e instanceof UsageError) return EXIT.usage;
-  if (e instanceof ModelError) return EXIT.model;
-  if (e instanceof InputError) return EXIT.failed;
-  if (e instanceof PrnetError) return EXIT.failed;
-  if (process.env.PRNET_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-  return EXIT.internal;
-}
-
-/** parseArgs with our errors: unknown or malformed options are usage errors. */
-export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true, allowNegative: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+/**
+ * Runs a development command from tools/cli/<name>.ts (TypeScript, loaded through tsx's loader when
+ * this CLI itself runs compiled). Only a checkout of the repository has tools/ and tsx.
+ */
+async function runTool(name: 'eval' | 'data', args: string[]): Promise<number> {
+  const url = new URL(`../../tools/cli/${name}.ts`, import.meta.url);
+  const devOnly = `'prnet ${name}' is a development command: run it in a checkout of the prnet-ts repository after npm ci`;
+  if (!existsSync(fileURLToPath(url))) throw new UsageError(devOnly);
+  if (!import.meta.url.endsWith('.ts')) {
+    let tsx: { register(): unknown };
+    try {
+      tsx = (await import('tsx/esm/api')) as { register(): unknown };
+    } catch {
+      throw new UsageError(`${devOnly} (it needs the development dependency tsx)`);
+    }
+    tsx.register();
   }
-}
-
-export function intOption(value: string | undefined, name: string, min = 1): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${value}'`);
-  return n;
+  const mod = (await import(url.href)) as { run(args: string[]): Promise<number> };
+  return mod.run(args);
 }
 
 function version(): string {

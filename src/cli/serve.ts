@@ -1,8 +1,8 @@
 /** `prnet serve`: the HTTP service (src/serve), until SIGTERM or SIGINT. */
 import type { DetectorKind } from '../detect/index.js';
 import { ModelError } from '../errors.js';
-import { createServer, DEFAULT_BODY_LIMIT } from '../serve/server.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { loadOptional, SERVE_PACKAGES } from './optional.js';
+import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
 
 /** `default,light,mine=/models/mine.safetensors` → { default: 'default', light: 'light', mine: '/models/…' } */
 export function parseModels(list: string): Record<string, string> {
@@ -35,13 +35,18 @@ export async function runServe(args: string[]): Promise<number> {
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const bodyMb = intOption(values['max-body-mb'], 'max-body-mb');
   const timeout = intOption(values.timeout, 'timeout');
+  const models = values.models ? parseModels(values.models) : undefined;
+  const workers = intOption(values.workers, 'workers');
+  const threads = threadsOption(values.threads);
+  const maxQueue = intOption(values['max-queue'], 'max-queue');
+  const { createServer, DEFAULT_BODY_LIMIT } = await loadOptional('serve', SERVE_PACKAGES, () => import('../serve/server.js'));
   const server = await createServer({
-    workers: intOption(values.workers, 'workers'),
-    models: values.models ? parseModels(values.models) : undefined,
+    workers,
+    models,
     detector: values.detector as DetectorKind | undefined,
-    threads: intOption(values.threads, 'threads'),
+    threads,
     bodyLimit: bodyMb ? bodyMb * 1024 * 1024 : DEFAULT_BODY_LIMIT,
-    maxQueue: intOption(values['max-queue'], 'max-queue'),
+    maxQueue,
     timeoutMs: timeout ? timeout * 1000 : undefined,
   });
   const log = (line: string) => {

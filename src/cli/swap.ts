@@ -4,7 +4,7 @@ import { NoFaceError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { swapFaceTexture } from '../pipeline/swap.js';
 import { writeFileAtomic } from './atomic.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { EXIT, UsageError, parseOptions, threadsOption } from './options.js';
 
 export async function runSwap(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
@@ -21,7 +21,7 @@ export async function runSwap(args: string[]): Promise<number> {
   if (!values.source || !values.target || !values.out) throw new UsageError('usage: prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend]');
   if (!/\.png$/i.test(values.out)) throw new UsageError('--out must be a .png file');
   const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source), decodeImageFile(values.target)]);
-  const prnet = await createPrnet({ model: values.model, threads: intOption(values.threads, 'threads') });
+  const prnet = await createPrnet({ model: values.model, threads: threadsOption(values.threads) });
   const [a, b] = [await prnet.reconstruct(sourceImage, { maxFaces: 1 }), await prnet.reconstruct(targetImage, { maxFaces: 1 })];
   await prnet.dispose();
   if (!a.faces.length) throw new NoFaceError('no face found', values.source);

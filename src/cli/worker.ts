@@ -1,8 +1,6 @@
 /** `prnet worker`: runs the distributed batch's jobs (src/batch/worker.ts) until SIGTERM or SIGINT. */
-import { redactUrl } from '../batch/jobs.js';
-import { startWorker } from '../batch/worker.js';
-import { checkRedisUrl } from './batch.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { checkRedisUrl, loadBatch } from './batch.js';
+import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
 
 export async function runWorker(args: string[]): Promise<number> {
   const { values } = parseOptions(args, {
@@ -16,14 +14,17 @@ export async function runWorker(args: string[]): Promise<number> {
   if (!values.redis) throw new UsageError('worker needs --redis <url>');
   checkRedisUrl(values.redis);
   const lock = intOption(values['lock-seconds'], 'lock-seconds');
+  const concurrency = intOption(values.concurrency, 'concurrency');
+  const threads = threadsOption(values.threads);
+  const [{ redactUrl }, { startWorker }] = await loadBatch('worker', () => Promise.all([import('../batch/jobs.js'), import('../batch/worker.js')]));
   const log = (line: string) => {
     if (!values.quiet) process.stderr.write(`prnet worker: ${line}\n`);
   };
   const w = startWorker({
     redis: values.redis,
     queue: values.queue,
-    concurrency: intOption(values.concurrency, 'concurrency'),
-    threads: intOption(values.threads, 'threads'),
+    concurrency,
+    threads,
     lockMs: lock ? lock * 1000 : undefined,
     onJob: (e) => log(e.ok ? e.message : `failed: ${e.message}`),
     onConnection: log,

@@ -42,7 +42,7 @@ export const LANDMARK_CROP_FACTOR = 1.6;
  */
 export const BOX_RULES: Readonly<Record<BoxKind, BoxToCropRule>> = {
   dlib: { dx: 0, dy: 0.14, k: 1.58 },
-  blazeface: { dx: 0, dy: 0.033, k: 0.945 },
+  blazeface: { dx: 0, dy: 0.058, k: 1.471 },
   'blazeface-mesh': { dx: 0, dy: 0.098, k: 1.472 },
   'ssd-mobilenet': { dx: 0, dy: 0.158, k: 1.407 },
   'tiny-face': { dx: 0, dy: 0.035, k: 1.264 },

@@ -1,47 +1,70 @@
 /**
- * Detectors in Node: the tfjs-based packages on the WebAssembly backend, loaded once per process
- * from their own model files. Every detector sees a downscaled copy of the image (long side ≤ 640
- * by default) and returns boxes in the original image's pixels.
+ * Detectors in Node. The default, 'blazeface', is BlazeFace on onnxruntime-node from the model file
+ * the package ships (assets/detector). The others are kept for comparison and need packages that
+ * are not installed with prnet-ts (@vladmandic/human for 'blazeface-mesh', @vladmandic/face-api for
+ * 'ssd-mobilenet' and 'tiny-face': development dependencies); they are loaded only when asked for,
+ * see a downscaled copy of the image (long side ≤ 640 by default) and return boxes in the original
+ * image's pixels.
  */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.js';
+import type { OrtModule } from '../runtime/ort.js';
 import type { FaceBox, RgbImage } from '../types.js';
+import { createBlazeFaceDetector } from './blazeface-detector.js';
 import {
   DEFAULT_DETECTOR,
   DEFAULT_MIN_SCORE,
+  DETECTOR_KINDS,
   detectScaled,
   type Detector,
-  type DetectorKind,
   type DetectorOptions,
 } from './detector.js';
-import { loadFaceApi } from './faceapi-node.js';
-import { humanBoxes } from './human-common.js';
-import { loadHuman } from './human-node.js';
 import { DETECT_MAX_SIDE } from './resize.js';
 
-const KINDS: readonly DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
+/** The BlazeFace model the package ships (256² input; see assets/README.md for its source). */
+export const BLAZEFACE_MODEL = fileURLToPath(new URL('../../assets/detector/blazeface-back-256.onnx', import.meta.url));
 
 /** TinyFaceDetector's input side (a multiple of 32); 416 is the package's default. */
 const TINY_INPUT_SIZE = 416;
 
+/** The npm packages the comparison detectors need. */
+const OPTIONAL_PACKAGES = { 'blazeface-mesh': '@vladmandic/human', 'ssd-mobilenet': '@vladmandic/face-api', 'tiny-face': '@vladmandic/face-api' } as const;
 
 /**
- * A loaded detector (models are loaded on the first call and shared by every detector of the
- * process). Throws ModelError when the packages or their model files cannot be loaded.
+ * A loaded detector. Throws ModelError when its model files or packages cannot be loaded (for the
+ * comparison detectors, naming the package to install).
  */
 export async function createDetector(options: DetectorOptions = {}): Promise<Detector> {
   const kind = options.kind ?? DEFAULT_DETECTOR;
-  if (!KINDS.includes(kind)) throw new ModelError(`unknown detector '${String(kind)}' (known: ${KINDS.join(', ')})`);
-  const maxSide = options.maxSide ?? DETECT_MAX_SIDE;
+  if (!DETECTOR_KINDS.includes(kind)) throw new ModelError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')})`);
   const minScore = options.minScore ?? DEFAULT_MIN_SCORE[kind];
-  const maxFaces = options.maxFaces ?? 20;
+  const maxFaces = options.maxFaces ?? Infinity;
   const retryPadded = options.retryPadded ?? true;
+  if (kind === 'blazeface') {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(BLAZEFACE_MODEL));
+    } catch (e) {
+      throw new ModelError(`cannot read the face detector's model: ${(e as Error).message}`, BLAZEFACE_MODEL, { cause: e });
+    }
+    return createBlazeFaceDetector(ort as unknown as OrtModule, bytes, { minScore, maxFaces, retryPadded, threads: options.threads });
+  }
+  const maxSide = options.maxSide ?? DETECT_MAX_SIDE;
   let run: (image: RgbImage) => Promise<FaceBox[]>;
   try {
-    run = kind === 'ssd-mobilenet' || kind === 'tiny-face'
-      ? await faceApiRunner(kind, minScore, maxFaces)
-      : await humanRunner(kind === 'blazeface-mesh', minScore, maxFaces);
+    run = kind === 'blazeface-mesh' ? await humanRunner(minScore, maxFaces) : await faceApiRunner(kind, minScore, maxFaces);
   } catch (e) {
-    throw new ModelError(`cannot load the ${kind} detector: ${(e as Error).message}`, undefined, { cause: e });
+    const pkg = OPTIONAL_PACKAGES[kind];
+    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' || /cannot find/i.test((e as Error).message);
+    throw new ModelError(
+      missing
+        ? `the ${kind} detector needs the package ${pkg}, which is not installed (npm install ${pkg}); the default detector 'blazeface' needs nothing more`
+        : `cannot load the ${kind} detector: ${(e as Error).message}`,
+      undefined,
+      { cause: e },
+    );
   }
   return {
     kind,
@@ -50,9 +73,10 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
 }
 
 async function faceApiRunner(net: 'ssd-mobilenet' | 'tiny-face', minScore: number, maxFaces: number) {
+  const { loadFaceApi } = await import('./faceapi-node.js');
   const api = await loadFaceApi(net);
   const options = net === 'ssd-mobilenet'
-    ? new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: maxFaces })
+    ? new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: Number.isFinite(maxFaces) ? maxFaces : 100 })
     : new api.TinyFaceDetectorOptions({ inputSize: TINY_INPUT_SIZE, scoreThreshold: minScore });
   return async (image: RgbImage): Promise<FaceBox[]> => {
     const t = api.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
@@ -65,9 +89,10 @@ async function faceApiRunner(net: 'ssd-mobilenet' | 'tiny-face', minScore: numbe
   };
 }
 
-async function humanRunner(mesh: boolean, minScore: number, maxFaces: number) {
+async function humanRunner(minScore: number, maxFaces: number) {
+  const [{ humanBoxes }, { loadHuman }] = await Promise.all([import('./human-common.js'), import('./human-node.js')]);
   // Human filters at its own threshold (0.3 by default); the score threshold is applied here so
   // that one loaded instance serves every threshold.
-  const run = humanBoxes(await loadHuman({ mesh }), mesh, minScore);
+  const run = humanBoxes(await loadHuman({ mesh: true, maxFaces: Number.isFinite(maxFaces) ? maxFaces : 100 }), true, minScore);
   return async (image: RgbImage): Promise<FaceBox[]> => (await run(image)).slice(0, maxFaces);
 }

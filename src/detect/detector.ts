@@ -4,24 +4,30 @@ import { downscaleToFit, padImage } from './resize.js';
 
 /**
  * Detector kinds (docs/detectors.md compares them):
- * - 'blazeface': @vladmandic/human's BlazeFace, its box as is;
- * - 'blazeface-mesh': BlazeFace, then FaceMesh; the box is the bounding box of the 468 mesh points;
- * - 'ssd-mobilenet': @vladmandic/face-api's SSD-MobileNetV1;
- * - 'tiny-face': @vladmandic/face-api's TinyFaceDetector.
+ * - 'blazeface': MediaPipe BlazeFace (256² model) on onnxruntime, its box and 6 keypoints: the
+ *   default, shipped with the package, in Node and the browser;
+ * - 'blazeface-mesh': @vladmandic/human's BlazeFace, then FaceMesh on tfjs; the box is the bounding
+ *   box of the 468 mesh points (the former default; needs @vladmandic/human);
+ * - 'ssd-mobilenet': @vladmandic/face-api's SSD-MobileNetV1 (needs @vladmandic/face-api);
+ * - 'tiny-face': @vladmandic/face-api's TinyFaceDetector (needs @vladmandic/face-api).
  */
 export type DetectorKind = 'blazeface' | 'blazeface-mesh' | 'ssd-mobilenet' | 'tiny-face';
 
-/** The default detector (the comparison's winner: see docs/detectors.md). */
-export const DEFAULT_DETECTOR: DetectorKind = 'blazeface-mesh';
+export const DETECTOR_KINDS: readonly DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
+
+/** The default detector (see docs/detectors.md). */
+export const DEFAULT_DETECTOR: DetectorKind = 'blazeface';
 
 export interface DetectorOptions {
   kind?: DetectorKind;
-  /** Long side of the downscaled copy the detector sees (default 640). */
+  /** Long side of the downscaled copy the tfjs detectors see (default 640; 'blazeface' samples the image directly). */
   maxSide?: number;
   /** Lowest score kept (default: per detector, see DEFAULT_MIN_SCORE). */
   minScore?: number;
-  /** Most faces returned (default 20). */
+  /** Most faces returned, largest first (default: every face found). */
   maxFaces?: number;
+  /** Inference threads, for the detectors that run on onnxruntime (default 1). */
+  threads?: number;
   /**
    * When nothing is found, or a face touches the image's edge or fills most of it, look again with
    * a black border around the image (a quarter of its long side): finds and fully boxes faces that
@@ -42,6 +48,8 @@ export interface Detector {
   readonly kind: DetectorKind;
   /** Every face found, largest first; boxes in the image's pixels (pixel-edge coordinates: x..x+width). */
   detect(image: RgbImage): Promise<FaceBox[]>;
+  /** Frees the detector's resources (its inference session), where it holds any. */
+  release?(): Promise<void>;
 }
 
 /** Largest face first (ties: higher score first). */
@@ -64,9 +72,13 @@ export function iou(a: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, b: Pick<Fa
  * face only; with a border they see the whole face.
  */
 export function fillsFrame(face: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, width: number, height: number): boolean {
+  return touchesEdge(face, width, height) || Math.max(face.width, face.height) > 0.6 * Math.min(width, height);
+}
+
+/** Whether a box reaches within 2 % of the image's edge (the face may be cut by it). */
+export function touchesEdge(face: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, width: number, height: number): boolean {
   const m = 0.02 * Math.min(width, height);
-  const touches = face.x < m || face.y < m || face.x + face.width > width - m || face.y + face.height > height - m;
-  return touches || Math.max(face.width, face.height) > 0.6 * Math.min(width, height);
+  return face.x < m || face.y < m || face.x + face.width > width - m || face.y + face.height > height - m;
 }
 
 /** Border added on each side, as a fraction of the long side, for the second look. */

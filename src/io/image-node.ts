@@ -2,16 +2,26 @@
  * Image decoding and encoding in Node (sharp / libvips). The only place that turns files into
  * RgbImage; every check on bad input happens here, before the pixels are decoded.
  */
+import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { InputError } from '../errors.js';
 import type { RgbImage } from '../types.js';
+import { decodeSimpleImage, sniffSimpleFormat } from './pnm-bmp.js';
 
 /** Largest image, in pixels, that is decoded (about 100 megapixels, e.g. 10000 × 10000). */
 export const MAX_IMAGE_PIXELS = 100_000_000;
 
+/**
+ * Largest image file read (512 MiB): checked on the file's size before it is read, so a huge file
+ * is refused without reading it. A 100-megapixel 8-bit RGB image is at most 300 MB uncompressed.
+ */
+export const MAX_IMAGE_BYTES = 512 * 2 ** 20;
+
 export interface DecodeOptions {
   maxPixels?: number;
+  /** File size limit for decodeImageFile (default MAX_IMAGE_BYTES). */
+  maxBytes?: number;
 }
 
 /**
@@ -20,31 +30,43 @@ export interface DecodeOptions {
  * CMYK to RGB. Throws InputError naming the file and the cause.
  */
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
+  if (typeof path !== 'string' || path === '') throw new InputError(`an image path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`);
+  const maxBytes = options.maxBytes ?? MAX_IMAGE_BYTES;
   let bytes: Buffer;
   try {
     const st = await stat(path);
     if (st.isDirectory()) throw new InputError('is a folder, not an image', path);
+    if (!st.isFile()) throw new InputError(`not a regular file (${fileKind(st)})`, path);
     if (st.size === 0) throw new InputError('empty file (0 bytes)', path);
+    if (st.size > maxBytes) throw new InputError(`file is ${mib(st.size)}, above the limit of ${mib(maxBytes)}`, path);
     bytes = await readFile(path);
   } catch (e) {
     if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new InputError('no such file', path);
-    if (code === 'EACCES') throw new InputError('permission denied', path);
-    throw new InputError(`cannot read: ${(e as Error).message}`, path);
+    if (code === 'EACCES' || code === 'EPERM') throw new InputError('permission denied', path);
+    if (code === 'ENOTDIR') throw new InputError('no such file (a part of the path is a file, not a folder)', path);
+    if (code === 'ENAMETOOLONG') throw new InputError('file name too long', path);
+    throw new InputError(`cannot read (${code ?? firstLine(e)})`, path);
   }
   return decodeImageBuffer(bytes, path, options);
 }
 
-/** Decodes image bytes (any format libvips reads: JPEG, PNG, WebP, TIFF, GIF, AVIF, PPM, …). */
+/**
+ * Decodes image bytes: any format libvips reads (JPEG, PNG, WebP, TIFF, GIF, AVIF, …), and
+ * PGM/PPM and uncompressed BMP with our own decoder (pnm-bmp.ts).
+ */
 export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', options: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
+  if (!(bytes instanceof Uint8Array)) throw new InputError(`image bytes must be a Uint8Array or Buffer, got ${bytes === null ? 'null' : typeof bytes}`, source);
+  if (!(maxPixels > 0)) throw new InputError(`maxPixels must be a positive number, got ${maxPixels}`, source);
   if (bytes.byteLength === 0) throw new InputError('empty file (0 bytes)', source);
+  if (sniffSimpleFormat(bytes)) return decodeSimpleImage(bytes, source, maxPixels);
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    meta = await withSharp(() => sharp(bytes, { limitInputPixels: false }).metadata());
   } catch (e) {
-    throw new InputError(`not an image or an unsupported format (${firstLine(e)})`, source);
+    throw new InputError(`not an image or an unsupported format (${sharpCause(e)})`, source);
   }
   const w = meta.width ?? 0;
   const h = meta.height ?? 0;
@@ -53,16 +75,18 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     throw new InputError(`image is ${w}×${h} = ${(w * h / 1e6).toFixed(0)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels`, source);
   }
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
-      .rotate() // EXIF orientation
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await withSharp(() =>
+      sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
+        .rotate() // EXIF orientation
+        .toColourspace('srgb')
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true }),
+    );
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (e) {
-    throw new InputError(`cannot decode image (${firstLine(e)})`, source);
+    throw new InputError(`cannot decode image (${sharpCause(e)})`, source);
   }
 }
 
@@ -79,6 +103,75 @@ export async function encodePng(data: Uint8Array, width: number, height: number,
   return sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: options.compressionLevel ?? 3 }).toBuffer();
 }
 
+/*
+ * libvips keeps one error buffer for the whole process: when two decodes fail at the same time,
+ * one may take the other's message, or find it cleared ("Unknown error"). Decodes run
+ * concurrently (a shared lock); one that fails is run again alone (an exclusive lock: the others
+ * in flight finish first, new ones wait), so the message is its own. Only failures pay.
+ */
+let active = 0;
+let exclusive: Promise<void> | null = null;
+let idle: (() => void)[] = [];
+
+async function withSharp<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await shared(run);
+  } catch {
+    return alone(run);
+  }
+}
+
+async function shared<T>(run: () => Promise<T>): Promise<T> {
+  while (exclusive) await exclusive;
+  active++;
+  try {
+    return await run();
+  } finally {
+    if (--active === 0) {
+      const waiting = idle;
+      idle = [];
+      for (const w of waiting) w();
+    }
+  }
+}
+
+async function alone<T>(run: () => Promise<T>): Promise<T> {
+  while (exclusive) await exclusive;
+  let release!: () => void;
+  exclusive = new Promise<void>((r) => (release = r));
+  try {
+    while (active > 0) await new Promise<void>((r) => idle.push(r));
+    return await run();
+  } finally {
+    exclusive = null;
+    release();
+  }
+}
+
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
+}
+
+/**
+ * libvips' message as one line: its lines joined (the first is often only "Input buffer has
+ * corrupt header:" with the reason on the next), with "no details" when there is nothing.
+ */
+export function sharpCause(e: unknown): string {
+  const lines = (e instanceof Error ? e.message : String(e)).split('\n').map((l) => l.trim()).filter(Boolean);
+  let text = [...new Set(lines)].join('; ').replace(/:\s*$/, '').replace(/\s+/g, ' ');
+  if (!text) text = 'no details';
+  if (/corrupt header$/i.test(text)) text += ': unrecognised or damaged file header';
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
+}
+
+function mib(n: number): string {
+  return `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
+}
+
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a file';
 }

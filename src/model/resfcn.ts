@@ -62,17 +62,25 @@ const DECODER_PLAN: [number, number][] = [
   [2, 2], [2, 1], [1, 2], [1, 1], [0, 1], [0, 1], [0, 1],
 ];
 
-/** Throws ModelError unless the configuration describes a buildable network. */
+/**
+ * Bounds on a configuration, so that a crafted file cannot ask for gigabytes: the input side is at
+ * most 1024 (a 1024² map is 12 MB per face and the graph's activations about 1.5 GB), the width at
+ * most 64 (resfcn256 is 16), and the output scale at most 1e5 (resfcn256's is 281.6; the network's
+ * float32 output overflows to infinity from about 3.4e38).
+ */
+export const CONFIG_LIMITS = { maxWidth: 64, maxInputSize: 1024, maxOutputScale: 1e5 } as const;
+
+/** Throws ModelError unless the configuration describes a buildable network within CONFIG_LIMITS. */
 export function checkConfig(config: ResfcnConfig, source?: string): void {
   const { width, inputSize, outputScale } = config;
-  if (!Number.isInteger(width) || width < 1) {
-    throw new ModelError(`width must be a positive integer, got ${width}`, source);
+  if (!Number.isInteger(width) || width < 1 || width > CONFIG_LIMITS.maxWidth) {
+    throw new ModelError(`width must be a whole number from 1 to ${CONFIG_LIMITS.maxWidth}, got ${width}`, source);
   }
-  if (!Number.isInteger(inputSize) || inputSize < 32 || inputSize % 32 !== 0) {
-    throw new ModelError(`input size must be a positive multiple of 32, got ${inputSize}`, source);
+  if (!Number.isInteger(inputSize) || inputSize < 32 || inputSize % 32 !== 0 || inputSize > CONFIG_LIMITS.maxInputSize) {
+    throw new ModelError(`input size must be a multiple of 32 from 32 to ${CONFIG_LIMITS.maxInputSize}, got ${inputSize}`, source);
   }
-  if (!Number.isFinite(outputScale) || outputScale <= 0) {
-    throw new ModelError(`output scale must be a positive number, got ${outputScale}`, source);
+  if (!Number.isFinite(outputScale) || outputScale <= 0 || outputScale > CONFIG_LIMITS.maxOutputScale) {
+    throw new ModelError(`output scale must be a positive number up to ${CONFIG_LIMITS.maxOutputScale}, got ${outputScale}`, source);
   }
 }
 

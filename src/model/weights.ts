@@ -118,8 +118,13 @@ export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights 
   const tensors = new Map<string, Float32Array>();
   for (const s of resfcnTensorSpecs(config)) {
     const data = asFloat32(file.tensors.get(s.name) as SafeTensor);
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new ModelError(`tensor ${s.name} holds a non-finite value at index ${i}`, source);
+    // A NaN or infinity makes the sum non-finite (so can huge finite values: then look closer).
+    let sum = 0;
+    for (let i = 0; i < data.length; i++) sum += data[i];
+    if (!Number.isFinite(sum)) {
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i])) throw new ModelError(`tensor ${s.name} holds a non-finite value at index ${i}`, source);
+      }
     }
     if (s.bn === 'running_var') {
       for (let i = 0; i < data.length; i++) {

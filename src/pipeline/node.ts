@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDetector, type DetectorKind } from '../detect/index.js';
-import { ModelError } from '../errors.js';
+import { InputError, ModelError } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { loadLayout } from '../layout/node.js';
 import type { ModelWeights } from '../model/weights.js';
@@ -23,8 +23,13 @@ export interface PrnetOptions {
   model?: string | ModelWeights;
   /** The face detector, or false to load none (then every call must pass boxes or crops). */
   detector?: DetectorKind | false;
-  /** Threads for the network (default: onnxruntime's choice). */
+  /** Threads for the network (default: onnxruntime's choice; capped at the machine's cores). */
   threads?: number;
+  /**
+   * Most faces the detector reports per image, largest first (default: every face it finds; the
+   * tfjs comparison detectors stop at 100).
+   */
+  maxDetections?: number;
 }
 
 /** Resolves a model option to a path or weights; bundled names map to their files. */
@@ -41,12 +46,20 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
 
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
+  const model = resolveModel(options.model);
+  const bundled = typeof model === 'string' && (Object.values(BUNDLED_MODELS) as string[]).includes(model);
   const [layout, session, detector] = await Promise.all([
     loadLayout(),
-    createSession(resolveModel(options.model), { threads: options.threads }),
-    options.detector === false ? Promise.resolve(null) : createDetector({ kind: options.detector || undefined }),
+    createSession(model, { threads: options.threads, probe: !bundled }),
+    options.detector === false ? Promise.resolve(null) : createDetector({ kind: options.detector || undefined, maxFaces: detectionLimit(options.maxDetections) }),
   ]);
   return new Prnet(session, layout, detector);
+}
+
+function detectionLimit(n: number | undefined): number | undefined {
+  if (n === undefined) return undefined;
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`maxDetections must be a whole number ≥ 1, got ${n}`);
+  return n;
 }
 
 /** Decodes an image file and reconstructs its faces. */

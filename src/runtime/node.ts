@@ -1,5 +1,7 @@
 /** The Node.js binding: onnxruntime-node (native CPU). */
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
+import { InputError } from '../errors.js';
 import { readModelFile } from '../model/file-node.js';
 import type { ModelWeights } from '../model/weights.js';
 import { createOrtSession, type OrtModule } from './ort.js';
@@ -8,9 +10,15 @@ import type { PrnetSession, SessionOptions } from './session.js';
 /**
  * Opens an inference session for a model (weights in memory, or a model file path). Create it once
  * and reuse it: building and optimising the graph costs far more than one forward pass.
+ * `threads` is capped at the machine's cores.
  */
 export async function createSession(model: ModelWeights | string, options: SessionOptions = {}): Promise<PrnetSession> {
   const source = typeof model === 'string' ? model : undefined;
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) throw new InputError(`threads must be a whole number ≥ 1, got ${options.threads}`);
+    // More threads than cores only slow onnxruntime down (and 100000 threads exhaust memory).
+    options = { ...options, threads: Math.min(options.threads, availableParallelism()) };
+  }
   const weights = typeof model === 'string' ? await readModelFile(model) : model;
   return createOrtSession(ort as unknown as OrtModule, weights, { ...options, source });
 }

@@ -3,8 +3,8 @@
  * onnxruntime-web share the InferenceSession / Tensor API, so both bindings pass their module here.
  */
 import { ModelError } from '../errors.js';
-import { buildResfcnOnnx } from '../model/resfcn.js';
-import type { ModelWeights } from '../model/weights.js';
+import { buildResfcnOnnx, checkConfig } from '../model/resfcn.js';
+import { validateTensors, type ModelWeights } from '../model/weights.js';
 import { PrnetSession, type InferenceBackend, type SessionOptions } from './session.js';
 
 /** The parts of an onnxruntime module this binding uses. */
@@ -26,6 +26,7 @@ export async function createOrtSession(
   weights: ModelWeights,
   options: SessionOptions & { source?: string; extra?: Record<string, unknown> } = {},
 ): Promise<PrnetSession> {
+  checkWeights(weights, options.source);
   const graph = buildResfcnOnnx(weights.tensors, weights.config);
   const sessionOptions: Record<string, unknown> = {
     graphOptimizationLevel: 'all',
@@ -51,5 +52,55 @@ export async function createOrtSession(
     },
     release: () => session.release(),
   };
+  if (options.probe !== false) await probe(backend, weights.config.inputSize, options.source);
   return new PrnetSession(backend, weights.config);
+}
+
+/** Weights given in memory get the checks a model file gets (ModelError, not a TypeError later). */
+function checkWeights(weights: ModelWeights, source = 'model weights'): void {
+  const w = weights as Partial<ModelWeights> | null;
+  if (!w || typeof w !== 'object' || !w.config || !(w.tensors instanceof Map)) {
+    throw new ModelError('expected model weights ({ config, tensors: Map, metadata }) or a model file path', source);
+  }
+  checkConfig(w.config, source);
+  validateTensors(w.config, w.tensors, source);
+  for (const [name, t] of w.tensors) {
+    if (!(t instanceof Float32Array)) throw new ModelError(`tensor ${name} is not a Float32Array`, source);
+  }
+}
+
+/**
+ * One forward pass on a fixed input (mid-grey with a gradient) at load: a model that passes
+ * validation but whose network output is not finite (zero running variances with zero epsilon
+ * effect, huge weights, an output scale past float32) fails here with ModelError instead of at
+ * the first image.
+ */
+async function probe(backend: InferenceBackend, size: number, source: string | undefined): Promise<void> {
+  const plane = size * size;
+  const input = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) input[c * plane + i] = 0.25 + (0.5 * (i % size)) / size;
+  let out: Float32Array;
+  try {
+    out = await backend.run(input, [1, 3, size, size]);
+  } catch (e) {
+    await backend.release().catch(() => undefined);
+    if (e instanceof ModelError) throw e;
+    throw new ModelError(`the network failed on a test input: ${(e as Error).message.split('\n')[0]}`, source, { cause: e });
+  }
+  let bad = out.length !== 3 * plane ? -2 : -1;
+  if (bad === -1) {
+    for (let i = 0; i < out.length; i++) {
+      if (!Number.isFinite(out[i])) {
+        bad = i;
+        break;
+      }
+    }
+  }
+  if (bad !== -1) {
+    await backend.release().catch(() => undefined);
+    throw new ModelError(
+      bad === -2 ? `the network returned ${out.length} values for one ${size}² input, expected ${3 * plane}` : 'the network outputs non-finite values (NaN or infinity) on a test input: the weights are broken',
+      source,
+    );
+  }
 }

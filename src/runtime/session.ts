@@ -27,6 +27,12 @@ export interface InferenceBackend {
 export interface SessionOptions {
   /** Threads for one forward pass (onnxruntime intra-op threads). Default: the runtime's choice. */
   threads?: number;
+  /**
+   * Run one forward pass on a fixed input at load and fail with ModelError if the output is not
+   * finite (default true). The bundled models skip it (their outputs are checked by the test
+   * suite), which keeps start-up one forward pass shorter.
+   */
+  probe?: boolean;
 }
 
 export class PrnetSession {

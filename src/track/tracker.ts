@@ -108,7 +108,7 @@ export class FaceTracker {
    * rule) when it ran for this frame: tracks it does not confirm are dropped, and detections that
    * match no track start new ones (largest first, up to maxFaces).
    */
-  plan(detections?: readonly FaceBox[] | null, kind: BoxKind = 'blazeface-mesh'): TrackPlan {
+  plan(detections?: readonly FaceBox[] | null, kind: BoxKind = 'blazeface'): TrackPlan {
     const lost: LostTrack[] = [];
     const detected = detections !== undefined && detections !== null;
     if (detected) {

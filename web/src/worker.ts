@@ -3,7 +3,6 @@
  * stabilisation, output files) runs here, so the page stays responsive. Requests are answered in
  * order, one reply each (protocol.ts).
  */
-import { Human } from 'human-esm';
 import {
   OUTPUT_FORMATS,
   VideoTracker,
@@ -13,7 +12,6 @@ import {
   rgbaToRgb,
   type BrowserPrnet,
   type Face,
-  type HumanConstructor,
   type OutputFormat,
   type RgbImage,
 } from '../../src/browser.js';
@@ -40,7 +38,7 @@ async function init(req: InitRequest): Promise<WorkerReply> {
     wasmPaths: url('ort/'),
     backends: req.backends,
     threads: req.threads,
-    detector: { human: Human as unknown as HumanConstructor, modelBasePath: url('human/'), wasmPath: url('tfjs/') },
+    detector: { modelUrl: url('detector/blazeface-back-256.onnx') },
   });
   video = new VideoTracker(prnet);
   const { config } = prnet.session;

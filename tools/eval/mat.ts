@@ -6,8 +6,31 @@
  * int8…uint64; the real part is read, an imaginary part is skipped), char, logical, cell and
  * struct arrays. Numeric data stays column-major, as MATLAB stores it; `at(arr, r, c)` reads an
  * element. Sparse and object arrays are rejected with an error naming the variable.
+ *
+ * The reader is safe on hostile files: a compressed element inflates to at most MAT_LIMITS.inflated
+ * bytes (zlib's maxOutputLength, so a zlib bomb stops there), a file's elements together to
+ * MAT_LIMITS.totalInflated, declared dimensions must fit the bytes present before anything is
+ * allocated, cells and structs nest at most MAT_LIMITS.depth deep. Every error is an InputError
+ * naming the file.
  */
 import { inflateSync } from 'node:zlib';
+import { InputError } from '../../src/errors.js';
+
+/** Limits of the reader (AFLW2000-3D files are about 10 KB and inflate to about 20 KB). */
+export const MAT_LIMITS = {
+  /** Largest .mat file read. */
+  fileBytes: 64 * 2 ** 20,
+  /** Largest inflated size of one compressed element. */
+  inflated: 64 * 2 ** 20,
+  /** Largest inflated size of all compressed elements of a file together. */
+  totalInflated: 256 * 2 ** 20,
+  /** Most elements of one array (numeric, char, cell or struct): 4 Mi, 32 MiB as float64. */
+  elements: 4 * 2 ** 20,
+  /** Most dimensions of one array. */
+  dims: 32,
+  /** Deepest nesting of cells and structs. */
+  depth: 32,
+} as const;
 
 export type MatClass =
   | 'cell' | 'struct' | 'object' | 'char' | 'sparse'
@@ -81,18 +104,18 @@ class Reader {
   constructor(readonly little: boolean, readonly source: string) {}
 
   fail(msg: string): never {
-    throw new Error(`${this.source}: ${msg}`);
+    throw new InputError(msg, this.source);
   }
 
   element(buf: Uint8Array, offset: number): Element {
-    if (offset + 8 > buf.byteLength && !(offset + 4 <= buf.byteLength)) this.fail(`truncated data element at byte ${offset}`);
+    if (offset + 4 > buf.byteLength) this.fail(`truncated data element at byte ${offset}`);
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const first = view.getUint32(offset, this.little);
     const small = first >>> 16;
     if (small !== 0) {
       // Small data element: type in the low 16 bits, byte count (≤ 4) in the high 16 bits.
       const type = first & 0xffff;
-      if (small > 4) this.fail(`bad small data element at byte ${offset}`);
+      if (small > 4 || offset + 4 + small > buf.byteLength) this.fail(`bad small data element at byte ${offset}`);
       return { type, bytes: buf.subarray(offset + 4, offset + 4 + small), next: offset + 8 };
     }
     if (offset + 8 > buf.byteLength) this.fail(`truncated data element at byte ${offset}`);
@@ -109,6 +132,7 @@ class Reader {
     const size = MI_BYTES[el.type];
     if (size === undefined) this.fail(`${what}: unsupported data type ${el.type}`);
     const count = Math.floor(el.bytes.byteLength / size);
+    if (count > MAT_LIMITS.elements) this.fail(`${what}: ${count} values exceed the limit of ${MAT_LIMITS.elements}`);
     const out = new Float64Array(count);
     const v = new DataView(el.bytes.buffer, el.bytes.byteOffset, el.bytes.byteLength);
     const le = this.little;
@@ -135,11 +159,12 @@ class Reader {
     if (el.type === mi.INT8 || el.type === mi.UINT8 || el.type === mi.UTF8) {
       return new TextDecoder().decode(el.bytes);
     }
-    return String.fromCharCode(...this.numbers(el, 'text'));
+    return codesToString(this.numbers(el, 'text'));
   }
 
   /** Parses the contents of one miMATRIX element. `nameOverride` names struct fields / cells. */
-  matrix(bytes: Uint8Array, nameOverride?: string): MatValue | undefined {
+  matrix(bytes: Uint8Array, nameOverride?: string, depth = 0): MatValue | undefined {
+    if (depth > MAT_LIMITS.depth) this.fail(`cells or structs nested deeper than ${MAT_LIMITS.depth}`);
     if (bytes.byteLength === 0) {
       // An empty matrix (e.g. an empty struct field).
       return { kind: 'numeric', name: nameOverride ?? '', className: 'double', dims: [0, 0], data: new Float64Array(0), logical: false, complex: false };
@@ -157,11 +182,15 @@ class Reader {
     const dimsEl = this.element(bytes, off);
     off = dimsEl.next;
     const dims = Array.from(this.numbers(dimsEl, 'dimensions'));
+    if (dims.length < 1 || dims.length > MAT_LIMITS.dims) this.fail(`${dims.length} dimensions (expected 1 to ${MAT_LIMITS.dims})`);
+    if (dims.some((d) => !Number.isInteger(d) || d < 0)) this.fail(`bad dimensions ${dims.join('×')}`);
     const nameEl = this.element(bytes, off);
     off = nameEl.next;
     const name = nameOverride ?? this.text(nameEl);
     const count = dims.reduce((a, b) => a * b, 1);
     const label = name || '(unnamed)';
+    // Declared sizes are checked against the limit and the bytes present before any allocation.
+    if (count > MAT_LIMITS.elements) this.fail(`${label}: dimensions ${dims.join('×')} exceed the limit of ${MAT_LIMITS.elements} elements`);
 
     switch (className) {
       case 'double': case 'single': case 'int8': case 'uint8': case 'int16': case 'uint16':
@@ -174,18 +203,18 @@ class Reader {
       case 'char': {
         const el = this.element(bytes, off);
         const codes = this.numbers(el, label);
-        let text = '';
-        if (el.type === mi.UTF8) text = new TextDecoder().decode(el.bytes);
-        else for (const c of codes) text += String.fromCharCode(c);
+        const text = el.type === mi.UTF8 ? new TextDecoder().decode(el.bytes) : codesToString(codes);
         return { kind: 'char', name, dims, text };
       }
       case 'cell': {
+        // Every cell is a data element of at least 8 bytes.
+        if (count * 8 > bytes.byteLength - off) this.fail(`${label}: ${dims.join('×')} cells declared, the bytes hold at most ${Math.floor((bytes.byteLength - off) / 8)}`);
         const cells: MatValue[] = [];
         for (let k = 0; k < count; k++) {
           const el = this.element(bytes, off);
           off = el.next;
           if (el.type !== mi.MATRIX) this.fail(`${label}: cell ${k} is not a matrix (type ${el.type})`);
-          const v = this.matrix(el.bytes, '');
+          const v = this.matrix(el.bytes, '', depth + 1);
           if (v) cells.push(v);
         }
         return { kind: 'cell', name, dims, cells };
@@ -194,6 +223,7 @@ class Reader {
         const lenEl = this.element(bytes, off);
         off = lenEl.next;
         const fieldLen = this.numbers(lenEl, `${label} field name length`)[0] ?? 0;
+        if (!Number.isInteger(fieldLen) || fieldLen < 0 || fieldLen > 1024) this.fail(`${label}: bad field name length ${fieldLen}`);
         const namesEl = this.element(bytes, off);
         off = namesEl.next;
         const fieldNames: string[] = [];
@@ -204,6 +234,11 @@ class Reader {
             fieldNames.push(new TextDecoder().decode(end >= 0 ? raw.subarray(0, end) : raw));
           }
         }
+        // Every field of every element is a data element of at least 8 bytes; without fields, at
+        // most one element per byte left is believed.
+        if (count * Math.max(1, fieldNames.length) * (fieldNames.length ? 8 : 1) > bytes.byteLength - off + (fieldNames.length ? 0 : 64)) {
+          this.fail(`${label}: a ${dims.join('×')} struct with ${fieldNames.length} fields does not fit the ${bytes.byteLength - off} bytes left`);
+        }
         const elements: Record<string, MatValue>[] = [];
         for (let k = 0; k < count; k++) {
           const rec: Record<string, MatValue> = {};
@@ -211,7 +246,7 @@ class Reader {
             const el = this.element(bytes, off);
             off = el.next;
             if (el.type !== mi.MATRIX) this.fail(`${label}.${f}: not a matrix (type ${el.type})`);
-            const v = this.matrix(el.bytes, f);
+            const v = this.matrix(el.bytes, f, depth + 1);
             if (v) rec[f] = v;
           }
           elements.push(rec);
@@ -224,28 +259,44 @@ class Reader {
   }
 }
 
+/** Character codes as a string, in chunks (a spread of millions of arguments overflows the stack). */
+function codesToString(codes: ArrayLike<number>): string {
+  let text = '';
+  for (let i = 0; i < codes.length; i += 4096) {
+    text += String.fromCharCode(...Array.from({ length: Math.min(4096, codes.length - i) }, (_, k) => codes[i + k] & 0xffff));
+  }
+  return text;
+}
+
 /** Parses a MATLAB v5 .mat buffer. `source` names the file in error messages. */
 export function readMat(buf: Uint8Array, source = 'mat file'): MatFile {
-  if (buf.byteLength < 128) throw new Error(`${source}: not a MATLAB v5 file (${buf.byteLength} bytes)`);
+  if (!(buf instanceof Uint8Array)) throw new InputError('a .mat file must be given as bytes (Uint8Array)', source);
+  if (buf.byteLength < 128) throw new InputError(`not a MATLAB v5 file (${buf.byteLength} bytes)`, source);
   const description = new TextDecoder().decode(buf.subarray(0, 116)).replace(/[\s\0]+$/, '');
   const endian = String.fromCharCode(buf[126] ?? 0, buf[127] ?? 0);
   if (endian !== 'IM' && endian !== 'MI') {
-    throw new Error(`${source}: not a MATLAB v5 file (endian indicator ${JSON.stringify(endian)}${description.startsWith('MATLAB 7.3') ? '; v7.3 files are HDF5' : ''})`);
+    throw new InputError(`not a MATLAB v5 file (endian indicator ${JSON.stringify(endian)}${description.startsWith('MATLAB 7.3') ? '; v7.3 files are HDF5' : ''})`, source);
   }
   const r = new Reader(endian === 'IM', source);
   const variables = new Map<string, MatValue>();
   let off = 128;
+  let inflatedTotal = 0;
   while (off + 8 <= buf.byteLength) {
     const el = r.element(buf, off);
     off = el.next;
     let matrixBytes: Uint8Array;
     if (el.type === mi.COMPRESSED) {
       let inflated: Uint8Array;
+      const budget = Math.min(MAT_LIMITS.inflated, MAT_LIMITS.totalInflated - inflatedTotal);
       try {
-        inflated = new Uint8Array(inflateSync(el.bytes));
+        inflated = new Uint8Array(inflateSync(el.bytes, { maxOutputLength: Math.max(1, budget) }));
       } catch (e) {
-        throw new Error(`${source}: cannot inflate a compressed element`, { cause: e });
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+          throw new InputError(`a compressed element inflates past the limit of ${budget} bytes`, source, { cause: e });
+        }
+        throw new InputError(`cannot inflate a compressed element (${(e as Error).message.split('\n')[0]})`, source, { cause: e });
       }
+      inflatedTotal += inflated.byteLength;
       const inner = r.element(inflated, 0);
       if (inner.type !== mi.MATRIX) continue;
       matrixBytes = inner.bytes;
@@ -260,17 +311,28 @@ export function readMat(buf: Uint8Array, source = 'mat file'): MatFile {
   return { description, variables };
 }
 
-/** Reads and parses a .mat file. */
+/** Reads and parses a .mat file (at most MAT_LIMITS.fileBytes; a FIFO or device is refused). */
 export async function loadMat(path: string): Promise<MatFile> {
-  const { readFile } = await import('node:fs/promises');
-  return readMat(new Uint8Array(await readFile(path)), path);
+  const { readFile, stat } = await import('node:fs/promises');
+  let bytes: Uint8Array;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new InputError(st.isDirectory() ? 'is a folder, not a .mat file' : 'not a regular file', path);
+    if (st.size > MAT_LIMITS.fileBytes) throw new InputError(`.mat file of ${st.size} bytes is above the limit of ${MAT_LIMITS.fileBytes}`, path);
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`, path, { cause: e });
+  }
+  return readMat(bytes, path);
 }
 
 /** The numeric variable `name`, or an error naming what is there instead. */
-export function matNumeric(file: MatFile, name: string): MatNumeric {
+export function matNumeric(file: MatFile, name: string, source?: string): MatNumeric {
   const v = file.variables.get(name);
-  if (!v) throw new Error(`no variable ${name} (have: ${[...file.variables.keys()].join(', ')})`);
-  if (v.kind !== 'numeric') throw new Error(`variable ${name} is a ${v.kind}, not numeric`);
+  if (!v) throw new InputError(`no variable ${name} (have: ${[...file.variables.keys()].join(', ') || 'none'})`, source);
+  if (v.kind !== 'numeric') throw new InputError(`variable ${name} is a ${v.kind}, not numeric`, source);
   return v;
 }
 
@@ -310,9 +372,11 @@ export interface AflwGroundTruth {
 /** Reads pt3d_68, Pose_Para and (if present) pt2d from an AFLW2000-3D .mat file. */
 export async function loadAflwGroundTruth(path: string): Promise<AflwGroundTruth> {
   const f = await loadMat(path);
-  const pt = matNumeric(f, 'pt3d_68');
-  if (pt.dims[0] !== 3 || pt.dims[1] !== 68) throw new Error(`${path}: pt3d_68 is ${pt.dims.join('×')}, expected 3×68`);
-  const pose = matNumeric(f, 'Pose_Para');
+  const pt = matNumeric(f, 'pt3d_68', path);
+  if (pt.dims[0] !== 3 || pt.dims[1] !== 68) throw new InputError(`pt3d_68 is ${pt.dims.join('×')}, expected 3×68`, path);
+  if (pt.data.some((x) => !Number.isFinite(x))) throw new InputError('pt3d_68 holds non-finite values', path);
+  const pose = matNumeric(f, 'Pose_Para', path);
+  if (pose.data.length < 3 || !pose.data.subarray(0, 3).every(Number.isFinite)) throw new InputError(`Pose_Para must hold at least 3 finite values (pitch, yaw, roll), got ${pose.data.length}`, path);
   const out: AflwGroundTruth = { pt3d68: pointsFromColumns(pt), pose: Float64Array.from(pose.data) };
   const p2 = f.variables.get('pt2d');
   if (p2?.kind === 'numeric' && p2.dims[0] === 2) out.pt2d = pointsFromColumns(p2);

@@ -18,16 +18,16 @@
  *
  * Frames: photo pixels, x right, y down, z towards the camera (pixels).
  */
-import { fnv1a } from '../util/hash.js';
+import { fnv1a } from '../../src/util/hash.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cropFromLandmarks } from '../crop/index.js';
+import { cropFromLandmarks } from '../../src/crop/index.js';
 import type { Correspondence } from '../data/correspondence.js';
 import { createTargetSetup, fitTargets, judgeTarget, type TargetSetup } from '../data/groundtruth.js';
 import { labelsDir, readLabels, type LabelRecord } from '../data/labels-file.js';
-import { padImage } from '../detect/resize.js';
-import { decodeImageFile } from '../io/image-node.js';
-import type { Prnet } from '../pipeline/prnet.js';
+import { padImage } from '../../src/detect/resize.js';
+import { decodeImageFile } from '../../src/io/image-node.js';
+import type { Prnet } from '../../src/pipeline/prnet.js';
 import { boxSize, nme } from './nme.js';
 
 /** The pack's default hold-out fraction (scripts/pack-training.ts `--holdout-fraction`). */

@@ -12,10 +12,10 @@
  *   model input is a square crop of side S (the face box human used, `boxRaw` width × image width,
  *   not clamped to the image), so z_px = z · (−S / 192).
  */
-import { pointsBounds } from '../crop/rules.js';
-import { loadHuman, type HumanFaceResult } from '../detect/human-node.js';
-import { padImage } from '../detect/resize.js';
-import type { RgbImage } from '../types.js';
+import { pointsBounds } from '../../src/crop/rules.js';
+import { loadHuman, type HumanFaceResult } from '../../src/detect/human-node.js';
+import { padImage } from '../../src/detect/resize.js';
+import type { RgbImage } from '../../src/types.js';
 
 /** FaceMesh's model input side in pixels. */
 export const FACEMESH_INPUT = 192;

@@ -9,14 +9,14 @@
  * nearer) in the same pixel scale as x and y. z has an arbitrary offset: it is shifted so that the
  * smallest z of the 68 points is 0.
  */
-import { pointsBounds } from '../crop/rules.js';
+import { pointsBounds } from '../../src/crop/rules.js';
 import { readFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { ModelError } from '../errors.js';
-import type { RgbImage } from '../types.js';
+import { ModelError } from '../../src/errors.js';
+import type { RgbImage } from '../../src/types.js';
 
 /** The repository root: the nearest folder above this module with the project's package.json. */
 export function repoRoot(): string {

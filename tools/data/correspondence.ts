@@ -11,7 +11,7 @@
  * The committed asset `assets/mediapipe-prnet.safetensors` is built by
  * `scripts/build-correspondence.ts`; `loadCorrespondence()` reads it.
  */
-import { asFloat32, asInt32, readSafetensors } from '../util/safetensors.js';
+import { asFloat32, asInt32, readSafetensors } from '../../src/util/safetensors.js';
 
 export type Points = Float64Array | Float32Array;
 

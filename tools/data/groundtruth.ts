@@ -21,7 +21,7 @@
  *
  * Frames: photo pixels, x right, y down, z towards the camera (pixels). Arrays are row-major.
  */
-import { triangulateFaceGrid } from '../layout/derive.js';
+import { triangulateFaceGrid } from '../../src/layout/derive.js';
 import { fitSimilarity, type Correspondence, type Similarity } from './correspondence.js';
 
 /** The parts of src/layout's Layout used here. */

@@ -1,22 +1,27 @@
 /** `prnet eval aflw2000 <dir>`: NME on AFLW2000-3D, ours and the teachers, in one run. */
+import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js';
+import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
-import { createPrnet } from '../pipeline/node.js';
-import { EXIT, UsageError, intOption, parseOptions } from './main.js';
+import { createPrnet } from '../../src/pipeline/node.js';
+import { EXIT, UsageError, parseOptions, threadsOption } from '../../src/cli/options.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
-export async function runEval(args: string[]): Promise<number> {
+export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     json: { type: 'boolean' },
     'gt-box': { type: 'boolean' },
     model: { type: 'string', short: 'm' },
     peers: { type: 'boolean' },
     threads: { type: 'string' },
+    detector: { type: 'string' },
   });
   const [set, dir] = positionals;
-  if (set !== 'aflw2000' || !dir || positionals.length !== 2) throw new UsageError('usage: prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--no-peers]');
+  if (set !== 'aflw2000' || !dir || positionals.length !== 2) throw new UsageError('usage: prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers]');
   const gtBox = Boolean(values['gt-box']);
-  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : undefined, threads: intOption(values.threads, 'threads') });
+  const detector = values.detector as DetectorKind | undefined;
+  if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
+  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads) });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
     peers: values.peers !== false,
@@ -39,7 +44,7 @@ export async function runEval(args: string[]): Promise<number> {
       peers: Object.fromEntries(Object.entries(report.peers).map(([k, v]) => [k, strip(v)])),
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-    return EXIT.ok;
+    return reportUnreadable(report.unreadable);
   }
   const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
@@ -47,13 +52,22 @@ export async function runEval(args: string[]): Promise<number> {
   lines.push(['image', 'yaw°', ...methods.map(([n]) => n.padStart(17))].join('  '));
   report.ours.perImage.forEach((s, i) => {
     const cells = methods.map(([, m]) => `${pct(m.perImage[i].nme2d)} / ${pct(m.perImage[i].nme3d)}`);
-    lines.push([s.image.padEnd(14), ((s.yaw * 180) / Math.PI).toFixed(0).padStart(4), ...cells].join('  '));
+    const yaw = Number.isFinite(s.yaw) ? ((s.yaw * 180) / Math.PI).toFixed(0) : '–';
+    lines.push([s.image.padEnd(14), yaw.padStart(4), ...cells].join('  '));
   });
   lines.push(['mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.nme2d)} / ${pct(m.nme3d)}`)].join('  '));
   for (const b of ['0-30', '30-60', '60-90'] as const) {
     lines.push([`yaw ${b}`.padEnd(14), `n=${String(report.ours.byYaw2d[b].count).padStart(2)}`, ...methods.map(([, m]) => `${pct(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null)} / ${pct(m.byYaw3d[b].count ? m.byYaw3d[b].mean : null)}`)].join('  '));
   }
-  for (const [n, m] of methods) if (m.failed) lines.push(`${n}: ${m.failed} image(s) without a face`);
+  const unread = report.unreadable.length;
+  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without a face`);
+  if (unread) lines.push(`${unread} image(s) not scored: the image or its .mat could not be read`);
   process.stdout.write(lines.join('\n') + '\n');
-  return EXIT.ok;
+  return reportUnreadable(report.unreadable);
+}
+
+/** One line on stderr per pair that could not be read; exit 1 when there were any (the rest is scored). */
+function reportUnreadable(lines: string[]): number {
+  for (const l of lines) process.stderr.write(`prnet: ${escapeControl(l)}\n`);
+  return lines.length ? EXIT.failed : EXIT.ok;
 }

@@ -6,12 +6,12 @@
 import { readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { cropFromLandmarks } from '../crop/index.js';
+import { cropFromLandmarks } from '../../src/crop/index.js';
 import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
-import { InputError } from '../errors.js';
-import { decodeImageFile } from '../io/image-node.js';
-import type { Prnet } from '../pipeline/prnet.js';
+import { InputError, PrnetError } from '../../src/errors.js';
+import { decodeImageFile } from '../../src/io/image-node.js';
+import type { Prnet } from '../../src/pipeline/prnet.js';
 import { loadAflwGroundTruth } from './mat.js';
 import { nme, summariseNme, type NmeSummary } from './nme.js';
 
@@ -42,6 +42,8 @@ export interface EvalOptions {
 
 export interface EvalReport {
   images: number;
+  /** Pairs that could not be read (a bad image or .mat): one line each, naming the file; failed rows of every method. */
+  unreadable: string[];
   ours: MethodScores;
   peers: Record<string, MethodScores>;
 }
@@ -89,13 +91,24 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     }
   }
   const per: Record<string, ImageScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
+  const unreadable: string[] = [];
   for (const item of items) {
     options.onImage?.(item.image);
-    const gt = await loadAflwGroundTruth(item.mat);
-    const image = await decodeImageFile(item.image);
+    const name0 = basename(item.image);
+    let gt: Awaited<ReturnType<typeof loadAflwGroundTruth>>;
+    let image: Awaited<ReturnType<typeof decodeImageFile>>;
+    try {
+      gt = await loadAflwGroundTruth(item.mat);
+      image = await decodeImageFile(item.image);
+    } catch (e) {
+      // A bad pair is a failed row of every method; the other images are still scored.
+      if (!(e instanceof PrnetError)) throw e;
+      unreadable.push(e.message);
+      for (const name of Object.keys(scorers)) per[name].push({ image: name0, yaw: NaN, nme2d: null, nme3d: null, error: e.message });
+      continue;
+    }
     const yaw = gt.pose[1];
     for (const [name, scorer] of Object.entries(scorers)) {
-      const name0 = basename(item.image);
       try {
         const pred = await scorer(image, gt.pt3d68);
         if (!pred) per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: 'no face found' });
@@ -114,6 +127,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
   const { ours: o, ...rest } = per;
   return {
     images: items.length,
+    unreadable,
     ours: summarise(o),
     peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])),
   };

@@ -8,8 +8,8 @@
  * skips them too.
  */
 import { relative, resolve } from 'node:path';
-import { decodeImageFile } from '../io/image-node.js';
-import type { RgbImage } from '../types.js';
+import { decodeImageFile } from '../../src/io/image-node.js';
+import type { RgbImage } from '../../src/types.js';
 import { detectFaceMesh, facemesh68, pointsBox, type FaceMeshFace } from './facemesh.js';
 import { cropFromLandmarks, runTddfaFull, sharedDir } from './tddfa.js';
 import { doneFiles, LabelsWriter, type LabelEntry, type LabelRecord } from './labels-file.js';

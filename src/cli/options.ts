@@ -1,0 +1,79 @@
+/**
+ * What every command of the CLI shares: exit codes, the usage error, option parsing (with the
+ * limits that protect the machine), and turning an error into one line and an exit code. main.ts
+ * dispatches to the commands; the commands import this module, not main.ts.
+ */
+import { availableParallelism } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
+
+/**
+ * Exit codes: 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be
+ * loaded · 4 an output could not be written · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, output: 4, internal: 70, sigint: 130, sigterm: 143 } as const;
+
+export class UsageError extends PrnetError {}
+
+/** Prints an error as one line and returns its exit code. */
+export function reportError(e: unknown): number {
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`prnet: ${escapeControl(msg.split('\n')[0])}\n`);
+  if (e instanceof UsageError) return EXIT.usage;
+  if (e instanceof ModelError) return EXIT.model;
+  if (e instanceof OutputError) return EXIT.output;
+  if (e instanceof InputError) return EXIT.failed;
+  if (e instanceof PrnetError) return EXIT.failed;
+  if (process.env.PRNET_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return EXIT.internal;
+}
+
+/** parseArgs with our errors: unknown or malformed options are usage errors. */
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
+  // `--box -10,-10,50,50`: parseArgs calls a value that starts with '-' ambiguous; a negative
+  // number after an option that takes a value is that option's value (written `--box=-10,…`).
+  const valued = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== 'string') continue;
+    valued.add(`--${name}`);
+    if (o.short) valued.add(`-${o.short}`);
+  }
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      joined.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    if (valued.has(a) && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
+      i++;
+    } else joined.push(a);
+  }
+  try {
+    return parseArgs({ args: joined, options, allowPositionals, strict: true, allowNegative: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+}
+
+export function intOption(value: string | undefined, name: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${value}'`);
+  return n;
+}
+
+/**
+ * `--threads n`: a whole number from 1 to the cores of this machine (more threads than cores only
+ * slow onnxruntime down, and tens of thousands of threads exhaust memory).
+ */
+export function threadsOption(value: string | undefined): number | undefined {
+  const n = intOption(value, 'threads');
+  const cores = availableParallelism();
+  if (n !== undefined && n > cores) {
+    throw new UsageError(`--threads must be between 1 and ${cores} (the cores of this machine), got '${value}'`);
+  }
+  return n;
+}

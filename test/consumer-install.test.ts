@@ -1,0 +1,99 @@
+/**
+ * The package as a user gets it: `npm pack`, then the README's "Use it in your project" steps in an
+ * empty project (install the tarball with only the npm registry, run the README's library example
+ * and `npx prnet reconstruct`), with what the tarball holds, its size installed, `require()` and a
+ * development command's message checked. Needs dist/ (built by `npm ci`'s prepare); the install
+ * takes onnxruntime-node and sharp from npm's cache or the registry.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = resolve(import.meta.dirname, '..');
+const README = readFileSync(join(REPO, 'README.md'), 'utf8');
+
+/** The fenced code block of the README's "Use it in your project" section that starts with `first`. */
+function readmeBlock(first: string): string {
+  const section = README.slice(README.indexOf('## Use it in your project'));
+  for (const m of section.matchAll(/```\w*\n([\s\S]*?)```/g)) if (m[1].startsWith(first)) return m[1];
+  throw new Error(`README: no code block starting with ${first}`);
+}
+
+function duBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) n += duBytes(p);
+    else if (e.isFile()) n += statSync(p).size;
+  }
+  return n;
+}
+
+describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install of the packed tarball', () => {
+  let dir: string;
+  let files: string[];
+  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_fund: 'false', npm_config_audit: 'false' };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'prnet-consumer-'));
+    // --ignore-scripts: dist/ is already built (npm ci's prepare); rebuilding would pull it from
+    // under the tests running beside this one.
+    const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: REPO, encoding: 'utf8', env })) as { filename: string; files: { path: string }[] }[];
+    files = packed[0].files.map((f) => f.path);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+    // The README's install line, with the tarball in place of the registry's name.
+    const install = readmeBlock('ONNXRUNTIME_NODE_INSTALL=skip npm install prnet-ts').split('\n')[0];
+    expect(install).toMatch(/^ONNXRUNTIME_NODE_INSTALL=skip npm install prnet-ts\b/);
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', join(dir, packed[0].filename)], { cwd: dir, env, stdio: 'pipe' });
+    copyFileSync(join(REPO, 'examples', 'astronaut.jpg'), join(dir, 'photo.jpg'));
+  }, 600_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the tarball holds the library, CLI, assets and licences, and no development trees', () => {
+    for (const f of ['dist/index.js', 'dist/browser.js', 'dist/require.cjs', 'bin/prnet.js', 'assets/layout.safetensors', 'assets/models/prnet-default.safetensors',
+      'assets/models/prnet-light.safetensors', 'assets/detector/blazeface-back-256.onnx', 'assets/detector/LICENSE-blazeface', 'LICENSE', 'LICENSE-weights.md', 'README.md']) {
+      expect(files, f).toContain(f);
+    }
+    for (const f of files) expect(f, f).not.toMatch(/^(test|tools|scripts|training|web|bench|docs|\.ci)\/|\.map$|\.ts$(?<!\.d\.ts$)/);
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { license: string; sideEffects: boolean; exports: Record<string, unknown> };
+    expect(pkg.license).toBe('(MIT AND LicenseRef-prnet-ts-weights)');
+    expect(pkg.sideEffects).toBe(false);
+    expect(Object.keys(pkg.exports)).toEqual(['.', './browser', './assets/*', './package.json']);
+  });
+
+  it('runs the README library example', () => {
+    writeFileSync(join(dir, 'example.mjs'), readmeBlock('// example.mjs'));
+    const out = execFileSync(process.execPath, ['example.mjs'], { cwd: dir, encoding: 'utf8', env });
+    expect(out).toMatch(/^face 0: yaw -?\d+\.\d°, 43867 vertices, landmark 0 at \d+,\d+$/m);
+  }, 120_000);
+
+  it('runs npx prnet reconstruct', () => {
+    const r = spawnSync('npx', ['prnet', 'reconstruct', 'photo.jpg', '--out', 'out'], { cwd: dir, encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    const written = readdirSync(join(dir, 'out')).sort();
+    expect(written).toContain('photo_face0.json');
+    expect(written).toContain('photo_face0.glb');
+    const face = JSON.parse(readFileSync(join(dir, 'out', 'photo_face0.json'), 'utf8')) as { landmarks: { '2d': number[][] }; vertexCount: number };
+    expect(face.landmarks['2d']).toHaveLength(68);
+    expect(face.vertexCount).toBe(43867);
+  }, 120_000);
+
+  it('require() works on this Node.js; development commands say where they run', () => {
+    const out = execFileSync(process.execPath, ['-e', "console.log(typeof require('prnet-ts').createPrnet)"], { cwd: dir, encoding: 'utf8', env });
+    expect(out.trim()).toBe('function');
+    const r = spawnSync('npx', ['prnet', 'eval', 'aflw2000', '.'], { cwd: dir, encoding: 'utf8', env });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/development command: run it in a checkout/);
+  }, 60_000);
+
+  it('installs in at most 350 MB', () => {
+    const mb = duBytes(join(dir, 'node_modules')) / 2 ** 20;
+    console.log(`consumer install: node_modules ${mb.toFixed(0)} MB`);
+    expect(mb).toBeLessThanOrEqual(350);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * What the shipped entry points load: their static import graphs (the modules loaded when the entry
+ * is imported, before any lazy `import()`), read from the sources. The product's runtime needs
+ * onnxruntime and sharp only; the tfjs stack (human, face-api) is for labelling and peer comparison
+ * and is loaded lazily by the commands that use it.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const repo = resolve(import.meta.dirname, '..');
+
+/** Static imports of a module: `import … from 'x'`, `export … from 'x'`, `import 'x'` (not `import('x')`). */
+function staticImports(source: string): string[] {
+  const out: string[] = [];
+  for (const m of source.matchAll(/^\s*(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gm)) {
+    if (/^\s*(?:import|export)\s+type\s/.test(m[0])) continue; // types are erased
+    out.push(m[1]);
+  }
+  return out;
+}
+
+/** Every module file and bare package reached statically from an entry. */
+function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string): void => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const spec of staticImports(readFileSync(file, 'utf8'))) {
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else if (!spec.startsWith('node:')) packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+    }
+  };
+  visit(join(repo, entry));
+  return { files, packages };
+}
+
+describe('dependencies of what ships', () => {
+  it('package.json: onnxruntime-node and sharp are the only runtime dependencies; onnxruntime-web is an optional peer', () => {
+    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['onnxruntime-node', 'sharp']);
+    // Optional peers: onnxruntime-web for the browser entry; the service's and the batch's
+    // packages for `prnet serve`, `prnet batch` and `prnet worker` (loaded by those commands only).
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['@fastify/multipart', 'bullmq', 'fastify', 'ioredis', 'onnxruntime-web', 'piscina', 'prom-client']);
+    for (const peer of Object.keys(pkg.peerDependencies)) {
+      expect(pkg.peerDependenciesMeta[peer], peer).toEqual({ optional: true });
+      expect(pkg.devDependencies[peer], peer).toBeDefined();
+    }
+    for (const dev of ['@vladmandic/human', '@vladmandic/face-api', '@tensorflow/tfjs-core', 'tsx']) expect(pkg.devDependencies[dev], dev).toBeDefined();
+  });
+
+  it('the Node entry and the CLI load onnxruntime-node and sharp only', () => {
+    for (const entry of ['src/index.ts', 'src/cli/main.ts', 'src/cli/reconstruct.ts']) {
+      const { packages, files } = importGraph(entry);
+      expect([...packages].sort(), entry).toEqual(entry === 'src/cli/main.ts' ? [] : ['onnxruntime-node', 'sharp']);
+      expect([...files].filter((f) => /human|faceapi|\/data\//.test(f)), entry).toEqual([]);
+    }
+  });
+
+  it('the service and the batch commands load their optional packages only when run', () => {
+    for (const entry of ['src/cli/serve.ts', 'src/cli/batch.ts', 'src/cli/worker.ts']) {
+      const { packages } = importGraph(entry);
+      expect([...packages].sort(), entry).toEqual(entry === 'src/cli/serve.ts' ? [] : ['onnxruntime-node', 'sharp']);
+    }
+    expect([...importGraph('src/serve/worker.ts').packages].sort()).toEqual(['onnxruntime-node', 'sharp']);
+  });
+
+  it('the browser entry loads onnxruntime-web only (the human detector is an option the caller brings)', () => {
+    const { packages } = importGraph('src/browser.ts');
+    expect([...packages]).toEqual(['onnxruntime-web']);
+  });
+});

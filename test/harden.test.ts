@@ -1,0 +1,432 @@
+/**
+ * Hostile input, item by item (issue 11, goal 5): bounded --threads, --box and negative option
+ * values, the .mat reader's limits and eval's failed rows, models that output non-finite values,
+ * all-or-nothing output groups (rollback, signals, stale temporaries), output errors (exit 4),
+ * the output folder inside the input, PGM/PPM/BMP, FIFOs, file-size limits, control characters in
+ * names. The seeded fuzz test (fuzz.test.ts) throws mutated files at the same code.
+ */
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onInterrupt, sweepStaleTemporaries, writeFilesAtomic } from '../src/cli/atomic.js';
+import { expandInputs } from '../src/cli/inputs.js';
+import { failureLine } from '../src/cli/reconstruct.js';
+import { evaluateAflw2000 } from '../tools/eval/aflw2000.js';
+import { MAT_LIMITS, readMat } from '../tools/eval/mat.js';
+import { InputError, ModelError, OutputError } from '../src/errors.js';
+import { decodeImageBuffer, decodeImageFile } from '../src/io/image-node.js';
+import { modelMetadata, parseModelFile, randomWeights, resfcnTensorSpecs, type TensorSpec } from '../src/model/index.js';
+import { createPrnet } from '../src/pipeline/node.js';
+import { Prnet } from '../src/pipeline/prnet.js';
+import { createSession } from '../src/runtime/node.js';
+import { PrnetSession } from '../src/runtime/session.js';
+import { loadLayout } from '../src/layout/node.js';
+import { writeSafetensors, f32Tensor } from '../src/util/safetensors.js';
+import { REPO, ASTRONAUT, EVAL } from './helpers/paths.js';
+import { runMain } from './helpers/main-inprocess.js';
+import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
+import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
+
+const dirs = new TempDirs('prnet-harden-');
+let model: string;
+let prnet: Prnet;
+let astronaut: Awaited<ReturnType<typeof decodeImageFile>>;
+
+beforeAll(async () => {
+  model = await testModelPath();
+  prnet = await createPrnet({ model, detector: false, threads: 1 });
+  astronaut = await decodeImageFile(ASTRONAUT);
+});
+afterAll(async () => {
+  await prnet.dispose();
+  await dirs.cleanup();
+});
+
+/** A MATLAB v5 file: 128-byte header ('IM' little-endian) then the given elements. */
+function matFile(...elements: Uint8Array[]): Uint8Array {
+  const head = new Uint8Array(128);
+  head.set(new TextEncoder().encode('MATLAB 5.0 MAT-file, crafted'));
+  head[124] = 0;
+  head[125] = 1;
+  head[126] = 0x49; // 'I'
+  head[127] = 0x4d; // 'M'
+  return Buffer.concat([head, ...elements]);
+}
+
+/** A data element: type, byte count, data, padding to 8. */
+function el(type: number, data: Uint8Array, pad = true): Uint8Array {
+  const n = data.byteLength;
+  const out = new Uint8Array(8 + (pad ? Math.ceil(n / 8) * 8 : n));
+  const v = new DataView(out.buffer);
+  v.setUint32(0, type, true);
+  v.setUint32(4, n, true);
+  out.set(data, 8);
+  return out;
+}
+
+const u32 = (...xs: number[]): Uint8Array => new Uint8Array(Uint32Array.from(xs).buffer);
+const i32 = (...xs: number[]): Uint8Array => new Uint8Array(Int32Array.from(xs).buffer);
+
+/** A miMATRIX of class `cls` with the given dims and name, and `rest` (its data elements). */
+function matrix(cls: number, dims: number[], name: string, ...rest: Uint8Array[]): Uint8Array {
+  return el(14, Buffer.concat([el(6, u32(cls, 0)), el(5, i32(...dims)), el(1, new TextEncoder().encode(name)), ...rest]));
+}
+
+describe('arguments', () => {
+  it('--threads above the cores is refused with the bound; the library caps it', async () => {
+    const r = await runMain(['reconstruct', 'a.jpg', '--out', 'o', '--threads', '100000']);
+    expect(r.code).toBe(2);
+    expect(r.errLines).toEqual([`prnet: --threads must be between 1 and ${availableParallelism()} (the cores of this machine), got '100000'`]);
+    const s = await createSession(randomWeights(SMALL_CONFIG, 3), { threads: 100000 });
+    await s.release();
+    await expect(createSession(randomWeights(SMALL_CONFIG, 3), { threads: 0 })).rejects.toBeInstanceOf(InputError);
+  });
+
+  it.each([
+    [['--box', '0,0,1e308,1e308'], /--box: every number must be within ±1000000 pixels/],
+    [['--box', '0,0,1e-300,1e-300'], /--box: the width and height must be at least 1 pixel/],
+    [['--box', ',,100,100'], /--box must be x,y,width,height .* got ',,100,100'/],
+    [['--box', 'NaN,0,10,10'], /--box must be x,y,width,height/],
+    // A negative value right after the option is its value (not "argument is ambiguous").
+    [['--box', '-10,-10,0,50'], /--box must be .* positive size, got '-10,-10,0,50'/],
+    [['--box=-10,-10,0,50'], /got '-10,-10,0,50'/],
+    [['--max-faces', '-1'], /--max-faces must be a whole number ≥ 1, got '-1'/],
+    [['--threads', '-3'], /--threads must be a whole number ≥ 1, got '-3'/],
+  ])('%j: one line, exit 2', async (extra, message) => {
+    const r = await runMain(['reconstruct', 'a.jpg', '--out', 'o', ...extra]);
+    expect(r.code).toBe(2);
+    expect(r.errLines).toHaveLength(1);
+    expect(r.errLines[0]).toMatch(message);
+    expect(r.stderr).not.toMatch(/ambiguous/);
+  });
+
+  it('the library refuses boxes outside the image, not finite, or absurdly large (InputError)', async () => {
+    const bad = [
+      { x: 5000, y: 5000, width: 100, height: 100, score: 1 },
+      { x: -200, y: 0, width: 100, height: 100, score: 1 },
+      { x: 0, y: 0, width: 1e308, height: 1e308, score: 1 },
+      { x: 0, y: 0, width: 1e-300, height: 1e-300, score: 1 },
+      { x: NaN, y: 0, width: 100, height: 100, score: 1 },
+    ];
+    for (const box of bad) {
+      const e = await prnet.reconstruct(astronaut, { boxes: [box] }).then(() => null, (x: unknown) => x);
+      expect(e, JSON.stringify(box)).toBeInstanceOf(InputError);
+    }
+    // Partly outside is fine: the crop pads.
+    const { faces } = await prnet.reconstruct(astronaut, { boxes: [{ x: -10, y: -10, width: 200, height: 200, score: 1 }], flip: false });
+    expect(faces).toHaveLength(1);
+  });
+});
+
+describe('models that pass validation but output non-finite values', () => {
+  const specs = new Map(resfcnTensorSpecs(SMALL_CONFIG).map((t) => [t.name, t]));
+  /** The small random model with its tensors edited and metadata overridden, as file bytes (F32). */
+  function withTensors(edit: (spec: TensorSpec, d: Float32Array) => void, md: Record<string, string> = {}): Uint8Array {
+    const w = randomWeights(SMALL_CONFIG, 5);
+    for (const [n, d] of w.tensors) edit(specs.get(n)!, d);
+    return writeSafetensors([...w.tensors].map(([n, d]) => [n, f32Tensor(d, specs.get(n)!.shape)]), { ...modelMetadata(SMALL_CONFIG), ...md });
+  }
+
+  it.each([
+    ['huge weights (×1e30)', (t: TensorSpec, d: Float32Array) => {
+      if (t.role !== 'bn') d.forEach((v, i) => (d[i] = v * 1e30));
+    }],
+    ['zero running variances and huge gammas', (t: TensorSpec, d: Float32Array) => {
+      if (t.bn === 'running_var') d.fill(0);
+      if (t.bn === 'weight') d.fill(1e6);
+    }],
+  ])('%s: ModelError at load (the probe inference), exit 3 on the CLI', async (_name, edit) => {
+    const dir = await dirs.make('nonfinite');
+    const file = join(dir, 'bad.safetensors');
+    await writeFile(file, withTensors(edit));
+    const e = await createSession(file).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(ModelError);
+    expect((e as Error).message).toMatch(/non-finite values .* test input/);
+    const r = await runMain(['reconstruct', ASTRONAUT, '--box', '180,150,160,180', '--out', join(dir, 'out'), '--model', file]);
+    expect(r.code).toBe(3);
+    expect(r.errLines).toEqual([expect.stringMatching(/^prnet: .*bad\.safetensors: the network outputs non-finite values/)]);
+    expect(await listFiles(join(dir, 'out'))).toEqual([]);
+  });
+
+  it.each([
+    [{ output_scale: '1e39' }, /output scale must be a positive number up to 100000, got 1e\+39/],
+    [{ input_size: '4096' }, /input size must be a multiple of 32 from 32 to 1024, got 4096/],
+    [{ input_size: String(2 ** 30) }, /input size must be a multiple of 32 from 32 to 1024/],
+    [{ width: '100000' }, /width must be a whole number from 1 to 64/],
+  ])('metadata %j: ModelError at parse', (md, message) => {
+    expect(() => parseModelFile(withTensors(() => undefined, md), 'crafted.safetensors')).toThrow(message);
+  });
+
+  it('a non-finite position map for one image is a ModelError (a failed row naming the file), not a RangeError', async () => {
+    const layout = await loadLayout();
+    let calls = 0;
+    const backend = {
+      async run(input: Float32Array) {
+        // Finite for the load-time probe, NaN afterwards (as a model could do on some inputs).
+        return calls++ === 0 ? new Float32Array(input.length).fill(0.5) : new Float32Array(input.length).fill(NaN);
+      },
+      async release() {},
+    };
+    const p = new Prnet(new PrnetSession(backend, { ...SMALL_CONFIG }), layout, null);
+    calls = 1;
+    const e = await p.reconstruct(astronaut, { boxes: [{ x: 180, y: 150, width: 160, height: 180, score: 1 }] }).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(ModelError);
+    expect(failureLine(e, '/in/photo\n1.jpg')).toBe('/in/photo\\n1.jpg: the network output non-finite values (NaN or infinity) for this image: the model is broken');
+  });
+});
+
+describe('.mat limits and eval', () => {
+  it('a 208-byte file declaring a 65536×65536 struct, cell or double is refused at once', () => {
+    for (const cls of [2, 1, 6]) {
+      const rest = cls === 2 ? [el(5, i32(8)), el(1, new Uint8Array(8))] : [el(9, new Uint8Array(8))];
+      const buf = matFile(matrix(cls, [65536, 65536], 'x', ...rest));
+      expect(buf.length).toBeLessThan(260);
+      const t0 = performance.now();
+      expect(() => readMat(buf, 'crafted.mat')).toThrow(InputError);
+      expect(performance.now() - t0).toBeLessThan(200);
+    }
+    // A struct with no fields and 65536 × 65536 elements (no bytes per element).
+    expect(() => readMat(matFile(matrix(2, [65536, 65536], 's', el(5, i32(0)), el(1, new Uint8Array(0)))), 's.mat')).toThrow(/struct|limit/);
+  });
+
+  it('a zlib bomb stops at the inflate limit (zlib maxOutputLength), without the memory', () => {
+    const bomb = deflateSync(Buffer.alloc(MAT_LIMITS.inflated + 2 ** 20), { level: 9 });
+    expect(bomb.length).toBeLessThan(200_000);
+    const buf = matFile(el(15, bomb, false));
+    const before = process.memoryUsage().rss;
+    expect(() => readMat(buf, 'bomb.mat')).toThrow(/bomb\.mat: a compressed element inflates past the limit of 67108864 bytes/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(256 * 2 ** 20);
+  });
+
+  it('deep nesting is refused (no stack overflow), errors are InputErrors', () => {
+    let inner = matrix(6, [1, 1], '', el(9, new Uint8Array(8)));
+    for (let i = 0; i < 40; i++) inner = el(14, Buffer.concat([el(6, u32(1, 0)), el(5, i32(1, 1)), el(1, new Uint8Array(0)), inner]));
+    expect(() => readMat(matFile(inner), 'deep.mat')).toThrow(/nested deeper than 32/);
+  });
+
+  it('eval: a bad pair is a failed row, the good images are still scored; the CLI exits 1 with one line', async () => {
+    const dir = await dirs.make('aflw');
+    const aflw = join(EVAL, 'aflw2000-3d');
+    const names = (await readdir(aflw)).filter((n) => n.endsWith('.jpg')).sort().slice(0, 3);
+    for (const n of names) {
+      await copyFile(join(aflw, n), join(dir, n));
+      await copyFile(join(aflw, n.replace('.jpg', '.mat')), join(dir, n.replace('.jpg', '.mat')));
+    }
+    const bad = join(dir, names[1].replace('.jpg', '.mat'));
+    const bytes = await readFile(bad);
+    await writeFile(bad, bytes.subarray(0, 200));
+    const report = await evaluateAflw2000(prnet, dir, { gtBox: true, peers: false });
+    expect(report.images).toBe(3);
+    expect(report.unreadable).toEqual([expect.stringMatching(/\.mat: /)]);
+    expect(report.ours.perImage.filter((s) => s.nme2d !== null)).toHaveLength(2);
+    expect(Number.isFinite(report.ours.nme2d)).toBe(true);
+    const r = await runMain(['eval', 'aflw2000', dir, '--gt-box', '--no-peers', '--json', '--model', model]);
+    expect(r.code).toBe(1);
+    expect(r.errLines).toEqual([`prnet: ${bad}: ${report.unreadable[0].slice(bad.length + 2)}`]);
+    const out = JSON.parse(r.stdout) as { images: number; perImage: { nme2d: number | null }[] };
+    expect(out.perImage.filter((s) => s.nme2d !== null)).toHaveLength(2);
+  });
+});
+
+describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
+  it('a failed rename rolls back the files of the group already renamed', async () => {
+    const dir = await dirs.make('rollback');
+    await mkdir(join(dir, 'b.json')); // a folder where the second file goes
+    const e = await writeFilesAtomic([
+      { path: join(dir, 'a.json'), data: 'a' },
+      { path: join(dir, 'b.json'), data: 'b' },
+      { path: join(dir, 'c.json'), data: 'c' },
+    ]).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(OutputError);
+    expect((e as Error).message).toBe(`${join(dir, 'b.json')}: cannot write (a folder is in the way of the file)`);
+    expect(await listFiles(dir)).toEqual([]);
+  });
+
+  it('the sweep removes temporaries of dead processes only', async () => {
+    const dir = await dirs.make('sweep');
+    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
+    await writeFile(join(dir, `.prnet-${dead}-3.x_face0.json.tmp`), 'stale');
+    await writeFile(join(dir, `.prnet-${process.pid}-9.y.json.tmp`), 'ours, live');
+    await writeFile(join(dir, '.other.tmp'), 'not ours');
+    await writeFile(join(dir, 'photo.jpg'), 'not ours');
+    expect(await sweepStaleTemporaries(dir)).toEqual([`.prnet-${dead}-3.x_face0.json.tmp`]);
+    expect(await listFiles(dir)).toEqual([`.other.tmp`, `.prnet-${process.pid}-9.y.json.tmp`, 'photo.jpg']);
+  });
+
+  it('onInterrupt removes pending temporaries and waits for a group being renamed', async () => {
+    const dir = await dirs.make('signal');
+    const exits: string[] = [];
+    const stop = onInterrupt((s) => exits.push(s));
+    try {
+      const writing = writeFilesAtomic(Array.from({ length: 20 }, (_, i) => ({ path: join(dir, `f${i}.bin`), data: new Uint8Array(200_000) })));
+      await new Promise((r) => setTimeout(r, 1));
+      process.emit('SIGTERM', 'SIGTERM');
+      await writing.catch(() => undefined);
+      expect(exits).toEqual(['SIGTERM']);
+      const files = await listFiles(dir);
+      expect(await leftoverTempFiles(dir)).toEqual([]);
+      // All 20 or none.
+      expect([0, 20]).toContain(files.length);
+    } finally {
+      stop();
+    }
+  });
+
+  it('SIGINT mid-batch (a process): the summary is printed, exit 130, no temporary or partial files', async () => {
+    const dir = await dirs.make('sigint');
+    const inDir = join(dir, 'in');
+    await mkdir(inDir);
+    for (let i = 0; i < 8; i++) await copyFile(ASTRONAUT, join(inDir, `p${i}.png`));
+    const out = join(dir, 'out');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), 'reconstruct', inDir, '--out', out, '--model', model, '--detector', 'blazeface', '--formats', 'json,obj,ply,depth'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => {
+      const t = setInterval(async () => {
+        if ((await listFiles(out).catch(() => [])).some((f) => f.endsWith('.json'))) {
+          clearInterval(t);
+          child.kill('SIGINT');
+        }
+      }, 20);
+      child.on('close', (c) => {
+        clearInterval(t);
+        resolve(c);
+      });
+    });
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/of 8 images \(interrupted by SIGINT\): \d+ done/);
+    const files = await listFiles(out);
+    expect(await leftoverTempFiles(out)).toEqual([]);
+    // Every image's files are there together (json, obj, ply per face; depth per image) or not at all.
+    const stems = new Set(files.map((f) => f.replace(/_(face\d+\.(json|obj|ply)|depth\.png)$/, '')));
+    for (const s of stems) expect(files.filter((f) => f.startsWith(`${s}_`)).sort(), s).toEqual([`${s}_depth.png`, `${s}_face0.json`, `${s}_face0.obj`, `${s}_face0.ply`]);
+  }, 60_000);
+
+  it('a folder where an output goes: exit 4, the message names it, the other images are written, the summary is printed', async () => {
+    const dir = await dirs.make('exit4');
+    const out = join(dir, 'out');
+    await mkdir(join(out, 'a_face0.json'), { recursive: true });
+    await copyFile(ASTRONAUT, join(dir, 'a.png'));
+    await copyFile(ASTRONAUT, join(dir, 'b.png'));
+    const r = await runMain(['reconstruct', join(dir, 'a.png'), join(dir, 'b.png'), '--out', out, '--model', model, '--detector', 'blazeface', '--formats', 'json,depth']);
+    expect(r.code).toBe(4);
+    expect(r.errLines).toContain(`prnet: ${join(out, 'a_face0.json')}: cannot write (a folder is in the way of the file)`);
+    expect(r.errLines).toContain(`2 images: 1 done (1 faces, 2 files in ${out}), 1 failed`);
+    expect(await listFiles(out)).toEqual(['b_depth.png', 'b_face0.json']);
+  }, 60_000);
+
+  it('the output folder as input: our own outputs are not new inputs', async () => {
+    const dir = await dirs.make('same');
+    for (const n of ['a.png', 'a_depth.png', 'a_landmarks.png', 'a_pose.png', 'a_mesh.png', 'a_face0_texture.png', 'holiday_mesh.jpg']) await writeFile(join(dir, n), 'x');
+    expect((await expandInputs([dir], { outDir: dir })).files.map((f) => f.slice(dir.length + 1))).toEqual(['a.png', 'holiday_mesh.jpg']);
+    expect((await expandInputs([dir])).files).toHaveLength(7);
+  });
+});
+
+describe('input files', () => {
+  async function pixels(): Promise<{ data: Buffer; width: number; height: number }> {
+    const { data, info } = await sharp(ASTRONAUT).resize(61, 47).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  }
+
+  it('PPM (P6), PGM (P5, 16-bit) and BMP (24, 32-bit, 8-bit palette) decode to the same pixels', async () => {
+    const { data, width: w, height: h } = await pixels();
+    const ppm = Buffer.concat([Buffer.from(`P6\n# crafted\n${w} ${h}\n255\n`), data]);
+    expect((await decodeImageBuffer(ppm)).data).toEqual(new Uint8Array(data));
+    const grey = new Uint8Array(w * h * 2);
+    for (let i = 0; i < w * h; i++) grey[2 * i] = data[3 * i];
+    const pgm = Buffer.concat([Buffer.from(`P5 ${w} ${h} 65535 `), grey]);
+    const g = await decodeImageBuffer(pgm);
+    expect(g.data[3 * 10]).toBe(Math.round((data[30] * 256 * 255) / 65535));
+    expect(g.data[3 * 10 + 1]).toBe(g.data[3 * 10]);
+    for (const bpp of [24, 32, 8]) {
+      const stride = Math.floor((bpp * w + 31) / 32) * 4;
+      const palette = bpp === 8 ? 1024 : 0;
+      const head = Buffer.alloc(54 + palette);
+      head.write('BM', 0, 'latin1');
+      head.writeUInt32LE(54 + palette + stride * h, 2);
+      head.writeUInt32LE(54 + palette, 10);
+      head.writeUInt32LE(40, 14);
+      head.writeInt32LE(w, 18);
+      head.writeInt32LE(h, 22);
+      head.writeUInt16LE(1, 26);
+      head.writeUInt16LE(bpp, 28);
+      if (bpp === 8) for (let i = 0; i < 256; i++) head.fill(i, 54 + 4 * i, 54 + 4 * i + 3);
+      const px = Buffer.alloc(stride * h);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const s = 3 * (y * w + x);
+          const o = (h - 1 - y) * stride + (bpp / 8) * x;
+          if (bpp === 8) px[o] = data[s + 1];
+          else [px[o], px[o + 1], px[o + 2]] = [data[s + 2], data[s + 1], data[s]];
+        }
+      }
+      const img = await decodeImageBuffer(Buffer.concat([head, px]), `x${bpp}.bmp`);
+      expect([img.width, img.height]).toEqual([w, h]);
+      if (bpp === 8) expect(img.data[3 * 100]).toBe(data[3 * 100 + 1]);
+      else expect(img.data).toEqual(new Uint8Array(data));
+    }
+    // A PPM whose header declares 30000×30000 is refused before allocating; a truncated one names it.
+    await expect(decodeImageBuffer(Buffer.from('P6 30000 30000 255 xx'), 'h.ppm')).rejects.toThrow(/h\.ppm: image is 30000×30000 = 900 megapixels, above the limit/);
+    await expect(decodeImageBuffer(ppm.subarray(0, 100), 't.ppm')).rejects.toThrow(/t\.ppm: P6 image: truncated/);
+  });
+
+  it('a FIFO is "not a regular file", a file above the size limit is refused unread, a name with a newline stays on one line', async () => {
+    const dir = await dirs.make('files');
+    const fifo = join(dir, 'pipe.jpg');
+    execFileSync('mkfifo', [fifo]);
+    await expect(decodeImageFile(fifo)).rejects.toThrow(`${fifo}: not a regular file (a FIFO)`);
+    await expect(decodeImageFile(ASTRONAUT, { maxBytes: 1000 })).rejects.toThrow(/: file is 0\.\d+ MiB, above the limit of 0\.00 MiB$/);
+    const odd = join(dir, 'new\nline\t.jpg');
+    await writeFile(odd, 'not an image');
+    const e = (await decodeImageFile(odd).then(() => null, (x: unknown) => x)) as Error;
+    expect(e).toBeInstanceOf(InputError);
+    expect(e.message).toBe(`${dir}/new\\nline\\t.jpg: not an image or an unsupported format (Input buffer contains unsupported image format)`);
+  });
+
+  it('a corrupt header gives a cause, not "(Input buffer has corrupt header:)"', async () => {
+    const png = await readFile(ASTRONAUT);
+    const bad = Buffer.from(png);
+    bad.fill(0x41, 16, 29); // IHDR fields
+    const e = (await decodeImageBuffer(bad, 'bad.png').then(() => null, (x: unknown) => x)) as Error;
+    expect(e).toBeInstanceOf(InputError);
+    expect(e.message).toMatch(/^bad\.png: (not an image or an unsupported format|cannot decode image) \(.*\w.*\)$/);
+    expect(e.message).not.toMatch(/:\)$/);
+  });
+
+  it('decodes failing at the same time each get their own message (libvips has one error buffer)', async () => {
+    const jpeg = await readFile(join(EVAL, 'aflw2000-3d/image00050.jpg'));
+    const truncated = jpeg.subarray(0, jpeg.length >> 1);
+    const text = Buffer.from('not an image\n');
+    const messages = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const r = await Promise.all([truncated, text, truncated].map((b, k) => decodeImageBuffer(b, `f${k}`).then(() => 'decoded', (e: Error) => e.message)));
+      r.forEach((m) => messages.add(m));
+    }
+    expect([...messages].sort()).toEqual([
+      'f0: cannot decode image (VipsJpeg: premature end of JPEG image)',
+      'f1: not an image or an unsupported format (Input buffer contains unsupported image format)',
+      'f2: cannot decode image (VipsJpeg: premature end of JPEG image)',
+    ]);
+  });
+
+  it('library entry points give typed errors for wrong argument types', async () => {
+    await expect(decodeImageBuffer(null as unknown as Uint8Array)).rejects.toBeInstanceOf(InputError);
+    await expect(decodeImageFile(42 as unknown as string)).rejects.toBeInstanceOf(InputError);
+    expect(() => readMat('x' as unknown as Uint8Array)).toThrow(InputError);
+    await expect(prnet.reconstruct(astronaut, { boxes: [null as unknown as never] })).rejects.toBeInstanceOf(InputError);
+    await expect(prnet.reconstruct(astronaut, { maxFaces: NaN, boxes: [] })).rejects.toBeInstanceOf(InputError);
+    await expect(prnet.reconstruct(astronaut, { crops: [{} as never] })).rejects.toBeInstanceOf(InputError);
+    await expect(createSession({} as never)).rejects.toBeInstanceOf(ModelError);
+    const w = randomWeights(SMALL_CONFIG, 2);
+    w.tensors.delete([...w.tensors.keys()][3]);
+    await expect(createSession(w)).rejects.toThrow(/missing tensor/);
+    await expect(createPrnet({ model: '/nonexistent/m.safetensors', detector: false })).rejects.toBeInstanceOf(ModelError);
+    await expect(createPrnet({ model, detector: false, threads: 1.5 })).rejects.toBeInstanceOf(InputError);
+  });
+});
