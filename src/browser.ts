@@ -9,7 +9,7 @@
  *     modelUrl: '/models/prnet-light.safetensors', layoutUrl: '/layout.safetensors', wasmPaths: '/ort/',
  *     detector: { modelUrl: '/detector/blazeface-back-256.onnx' },
  *   });
- *   const { faces } = await prnet.reconstruct(imageToRgb(imgElement));
+ *   const { faces } = await prnet.reconstruct(imgElement); // or a video, canvas, ImageData, RGB/RGBA bytes
  *
  * Works in a page and in a worker (the app runs it in a worker). For cross-origin isolation, WASM
  * threads and the WebGPU fallback, see docs/web.md.
@@ -21,15 +21,20 @@ import type { Detector } from './detect/detector.js';
 import { InputError, ModelError } from './errors.js';
 import { parseLayout } from './layout/layout.js';
 import { parseModelFile, type ModelWeights } from './model/weights.js';
-import { Prnet } from './pipeline/prnet.js';
+import { Prnet, type ReconstructOptions, type ReconstructResult } from './pipeline/prnet.js';
 import type { PngEncoder } from './pipeline/outputs.js';
+import { isPixelImage, toRgbImage, type PixelImage } from './io/pixels.js';
 import { createOrtSession, type OrtModule } from './runtime/ort.js';
 import type { PrnetSession } from './runtime/session.js';
-import type { RgbImage } from './types.js';
+import type { FaceBox, RgbImage } from './types.js';
 
 export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';
-export { faceColors, faceTexture, faceToJson, POSE_CONVENTION, type Face, type FaceJson } from './pipeline/face.js';
-export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type PngEncoder } from './pipeline/outputs.js';
+export {
+  faceColors, faceMesh, faceTexture, faceToJson, POSE_CONVENTION, TEXTURE_SIZES,
+  type Face, type FaceJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
+} from './pipeline/face.js';
+export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
+export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
 export { InputError, ModelError, NoFaceError, OutputError, PrnetError, escapeControl } from './errors.js';
 export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
 export { parseLayout, type Layout } from './layout/index.js';
@@ -40,7 +45,10 @@ export * from './geometry/index.js';
 export * from './crop/index.js';
 export * from './render/index.js';
 export * from './track/index.js';
-export { writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, type GlbMesh } from './export/index.js';
+export {
+  writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
+  type GlbMesh, type MeshFrame, type MeshFrameOptions, type MeshUnits,
+} from './export/index.js';
 
 /** Where the network runs. */
 export type ExecutionBackend = 'webgpu' | 'wasm';
@@ -77,12 +85,36 @@ export interface BlazeFaceWebOptions {
   minScore?: number;
 }
 
-/** The pipeline, with where its network runs and the model file's metadata (name, width, …). */
-export type BrowserPrnet = Prnet & {
+/** What the browser pipeline takes: RGB/RGBA/grey bytes (ImageData too), or anything a canvas can draw. */
+export type BrowserImageInput = RgbImage | PixelImage | ImageSource;
+
+/**
+ * The pipeline, with where its network runs and the model file's metadata (name, width, …).
+ * reconstruct and detect take any BrowserImageInput: an <img>, <video> (its current frame),
+ * <canvas>, OffscreenCanvas, ImageBitmap, ImageData or RGB/RGBA bytes, converted as needed.
+ */
+export type BrowserPrnet = Omit<Prnet, 'reconstruct' | 'detect'> & {
+  reconstruct(image: BrowserImageInput, options?: ReconstructOptions): Promise<ReconstructResult>;
+  detect(image: BrowserImageInput): Promise<FaceBox[]>;
   readonly backend: ExecutionBackend;
   readonly threads: number;
   readonly modelMetadata: Readonly<Record<string, string>>;
 };
+
+/** Bytes as they are (RGB, RGBA, grey: see toRgbImage), anything else drawn through a canvas. */
+export function browserImageToRgb(image: BrowserImageInput): RgbImage {
+  return isPixelImage(image) ? toRgbImage(image) : imageToRgb(image);
+}
+
+class WebPrnet extends Prnet {
+  override reconstruct(image: BrowserImageInput, options?: ReconstructOptions): Promise<ReconstructResult> {
+    return super.reconstruct(browserImageToRgb(image), options);
+  }
+
+  override detect(image: BrowserImageInput): Promise<FaceBox[]> {
+    return super.detect(browserImageToRgb(image));
+  }
+}
 
 /** Creates the pipeline: model session, layout and detector are loaded once and reused. */
 export async function createPrnet(options: BrowserPrnetOptions): Promise<BrowserPrnet> {
@@ -103,7 +135,7 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
           extra: { executionProviders: ['wasm'] },
         })
         : await createHumanDetector(d);
-  return Object.assign(new Prnet(session, layout, detector), { backend, threads, modelMetadata: weights.metadata });
+  return Object.assign(new WebPrnet(session, layout, detector), { backend, threads, modelMetadata: weights.metadata });
 }
 
 /**

@@ -8,8 +8,12 @@
  */
 export { createPrnet, reconstructFile, resolveModel, BUNDLED_MODELS, type PrnetOptions } from './pipeline/node.js';
 export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';
-export { faceColors, faceTexture, faceToJson, POSE_CONVENTION, type Face, type FaceJson } from './pipeline/face.js';
-export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type PngEncoder } from './pipeline/outputs.js';
+export {
+  faceColors, faceMesh, faceTexture, faceToJson, POSE_CONVENTION, TEXTURE_SIZES,
+  type Face, type FaceJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
+} from './pipeline/face.js';
+export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
+export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
 export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
 export { decodeImageFile, decodeImageBuffer, encodePng, MAX_IMAGE_PIXELS } from './io/image-node.js';
 export { InputError, ModelError, NoFaceError, OutputError, PrnetError, escapeControl } from './errors.js';
@@ -19,7 +23,10 @@ export { parseLayout, type Layout } from './layout/index.js';
 export * from './geometry/index.js';
 export * from './crop/index.js';
 export * from './render/index.js';
-export { writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, type GlbMesh } from './export/index.js';
+export {
+  writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
+  type GlbMesh, type MeshFrame, type MeshFrameOptions, type MeshUnits,
+} from './export/index.js';
 export { createDetector, type Detector, type DetectorKind, type DetectorOptions } from './detect/index.js';
 export { createSession, PrnetSession, type SessionOptions } from './runtime/index.js';
 export {

@@ -73,12 +73,14 @@ describe('prnet batch + prnet worker on Redis', () => {
     await a.exited;
     const doneA = a.lines.filter((l) => / 1 face, 2 files/.test(l)).length;
     await waitUntil('half the batch', async () => (await batchStatus(redis.url)).done >= N / 2, 60_000);
+    const doneAtRestart = (await batchStatus(redis.url)).done;
     await redis.restart(1000);
     await waitUntil('the whole batch', async () => {
       const s = await batchStatus(redis.url);
       return s.done + s.failed === N && s.active === 0 && s.waiting === 0;
     }, 90_000);
-    expect(b.lines.join('\n')).toMatch(/Redis: .*retrying/);
+    // Redis went away with images still to do; the workers reconnected and finished them.
+    expect(doneAtRestart).toBeLessThan(N - 2);
 
     // The light model's detector finds no face in a photo or two of these: those are failed at
     // once with that reason; every other image has its files.

@@ -34,6 +34,7 @@ interface FaceJson {
   pose: { yaw: number; pitch: number; roll: number; rotation: number[][]; scale: number; translation: number[]; convention: string };
   vertexCount: number;
   triangleCount: number;
+  mesh: { units: string; unitsPerPixel: number; origin: number[] | null };
 }
 
 async function readJson(path: string): Promise<FaceJson> {
@@ -114,19 +115,25 @@ describe('prnet reconstruct <one image>', () => {
       expect(m.colorComponents, name).toBe(3);
       expect(m.positions.every(Number.isFinite), name).toBe(true);
     }
+    // OBJ and PLY in the JSON's mesh units, GLB in metres when those are millimetres.
+    const glbScale = json.mesh.units === 'mm' ? 1000 : 1;
     for (let i = 0; i < obj.positions.length; i += 3 * 101) {
       for (let c = 0; c < 3; c++) {
         expect(Math.abs(ply.positions[i + c] - obj.positions[i + c])).toBeLessThan(1e-3);
-        expect(Math.abs(glb.positions[i + c] - obj.positions[i + c])).toBeLessThan(1e-3);
+        expect(Math.abs(glb.positions[i + c] * glbScale - obj.positions[i + c])).toBeLessThan(1e-3);
       }
     }
     expect(Array.from(ply.triangles.subarray(0, 300))).toEqual(Array.from(obj.triangles.subarray(0, 300)));
     expect(Array.from(glb.triangles.subarray(0, 300))).toEqual(Array.from(obj.triangles.subarray(0, 300)));
-    // The mesh files are y-up: y_model = (height − 1) − y_image. The nose tip (landmark 30) is a vertex of the mesh.
-    const [nx, ny] = json.landmarks['3d'][30];
+    // The mesh files are y-up and centred by default: p = s·(x − ox, oy − y, z − oz). The nose tip (landmark 30) is a vertex of the mesh.
+    const [nx, ny, nz] = json.landmarks['3d'][30];
+    const s = json.mesh.unitsPerPixel;
+    const [ox, oy, oz] = json.mesh.origin!;
     let best = Infinity;
-    for (let i = 0; i < obj.positions.length; i += 3) best = Math.min(best, Math.hypot(obj.positions[i] - nx, obj.positions[i + 1] - (511 - ny)));
-    expect(best).toBeLessThan(0.002);
+    for (let i = 0; i < obj.positions.length; i += 3) {
+      best = Math.min(best, Math.hypot(obj.positions[i] - s * (nx - ox), obj.positions[i + 1] - s * (oy - ny), obj.positions[i + 2] - s * (nz - oz)));
+    }
+    expect(best).toBeLessThan(0.002 + 0.001 * s);
   });
 
   it('textured OBJ: UV per vertex, its MTL names the 256×256 texture PNG', async () => {
@@ -152,6 +159,22 @@ describe('prnet reconstruct options', () => {
     const { r, files } = await reconstruct([ASTRONAUT, '--formats', 'json,glb']);
     expect(r.code, r.stderr).toBe(0);
     expect(files).toEqual(['astronaut_face0.glb', 'astronaut_face0.json']);
+  });
+
+  it('--units px --no-center: mesh files in image pixels, y flipped; --texture-size 512: a 512² texture in the GLB', async () => {
+    const { out, r, files } = await reconstruct([ASTRONAUT, '--formats', 'json,obj,glb,textured', '--units', 'px', '--no-center', '--texture-size', '512']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(files).toContain('astronaut_face0_texture.png');
+    const json = await readJson(join(out, 'astronaut_face0.json'));
+    expect(json.mesh).toMatchObject({ units: 'px', unitsPerPixel: 1, origin: null });
+    const obj = parseObj(await readFile(join(out, 'astronaut_face0.obj'), 'utf8'));
+    const glb = parseGlb(await readFile(join(out, 'astronaut_face0.glb')));
+    const [nx, ny] = json.landmarks['3d'][30];
+    let best = Infinity;
+    for (let i = 0; i < obj.positions.length; i += 3) best = Math.min(best, Math.hypot(obj.positions[i] - nx, obj.positions[i + 1] - (511 - ny)));
+    expect(best).toBeLessThan(0.002);
+    expect(Math.abs(glb.positions[0] - obj.positions[0])).toBeLessThan(1e-3);
+    expect(pngSize(await readFile(join(out, 'astronaut_face0_texture.png')))).toEqual({ width: 512, height: 512 });
   });
 
   it('--no-ply skips the PLY only', async () => {

@@ -28,7 +28,7 @@ function parseObj(text: string) {
 
 describe('OBJ', () => {
   it('writes vertex colours and 1-based faces in the y-up frame', () => {
-    const { v, vt, f } = parseObj(writeObj(vertices, triangles, colors, { imageHeight: H }));
+    const { v, vt, f } = parseObj(writeObj(vertices, triangles, colors, { imageHeight: H, normals: false }));
     expect(v.length).toBe(4);
     expect(vt.length).toBe(0);
     expect(f).toEqual([['1', '3', '2'], ['2', '3', '4']]);
@@ -43,7 +43,7 @@ describe('OBJ', () => {
 
   it('writes texture coordinates, material library and v/vt faces', () => {
     const uv = new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]);
-    const { obj, mtl } = writeObjTextured(vertices, triangles, uv, { imageHeight: H, mtlFile: 'a.mtl', textureFile: 'a.png' });
+    const { obj, mtl } = writeObjTextured(vertices, triangles, uv, { imageHeight: H, mtlFile: 'a.mtl', textureFile: 'a.png', normals: false });
     const { v, vt, f, other } = parseObj(obj);
     expect(v.length).toBe(4);
     expect(vt).toEqual([[0, 1], [1, 1], [0, 0], [1, 0]]);
@@ -69,7 +69,7 @@ function parsePly(bytes: Uint8Array) {
 
 describe('PLY', () => {
   it('writes binary little-endian vertices, colours and faces', () => {
-    const bytes = writePly(vertices, triangles, colors, { imageHeight: H });
+    const bytes = writePly(vertices, triangles, colors, { imageHeight: H, normals: false });
     const { header, body } = parsePly(bytes);
     expect(header[0]).toBe('ply');
     expect(header).toContain('format binary_little_endian 1.0');
@@ -286,13 +286,17 @@ describe('ASCII number writer', () => {
     const t = new Int32Array([0, 1, 2]);
     const c = new Float32Array([0, 1, 0.5, 2, -1, NaN, 0.33333, 0.66666, 0.123456]);
     const head = '# prnet-ts\n# 3 vertices, 1 triangles; x right, y up, z towards the viewer, pixel units\n';
-    expect(writeObj(v, t, c, { comment: 'test' })).toBe(
+    expect(writeObj(v, t, c, { comment: 'test', normals: false })).toBe(
       `${head}# test\nv 0 -0.5 0 0 1 0.5\nv 1.2346 2 3.0001 1 0 0\nv 0 0 100 0.3333 0.6667 0.1235\nf 1 2 3\n`,
     );
-    expect(writeObjTextured(v, t, new Float32Array([0.5, 0.25, 1 / 3, 1, 0, 0]), { decimals: 2 }).obj).toBe(
+    expect(writeObjTextured(v, t, new Float32Array([0.5, 0.25, 1 / 3, 1, 0, 0]), { decimals: 2, normals: false }).obj).toBe(
       `${head}mtllib face.mtl\nv 0 -0.5 0\nv 1.23 2 3\nv 0 0 100\nvt 0.5 0.75\nvt 0.333333 0\nvt 0 1\nusemtl face\nf 1/1 2/2 3/3\n`,
     );
-    const ply = new TextDecoder().decode(writePly(v, t, c, { format: 'ascii' }));
+    // With normals (the default): one vn per vertex, one smoothing group, v//vn and v/vt/vn faces.
+    const n = new Float32Array([0, 0, 1, 0.6, 0, 0.8, 0, -1, 0]);
+    expect(writeObj(v, t, undefined, { normals: n })).toBe(`${head}v 0 -0.5 0\nv 1.2346 2 3.0001\nv 0 0 100\nvn 0 0 1\nvn 0.6 0 0.8\nvn 0 -1 0\ns 1\nf 1//1 2//2 3//3\n`);
+    expect(writeObjTextured(v, t, new Float32Array(6), { decimals: 0, normals: n }).obj).toMatch(/\nvn 0 -1 0\nusemtl face\ns 1\nf 1\/1\/1 2\/2\/2 3\/3\/3\n$/);
+    const ply = new TextDecoder().decode(writePly(v, t, c, { format: 'ascii', normals: false }));
     expect(ply.slice(ply.indexOf('end_header\n') + 11)).toBe('0 -0.5 0 0 255 128\n1.2346 2 3.0001 255 0 0\n0 0 100 85 170 31\n3 0 1 2\n');
   });
 });

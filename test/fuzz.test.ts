@@ -439,7 +439,7 @@ describe(`fuzz (seed ${SEED})`, () => {
       await copyFile(AFLW_PHOTO, join(dir, `crafted${i}.jpg`));
       await writeFile(join(dir, `crafted${i}.mat`), mutateMat(plain, packed));
     }
-    const r = await runMain(['eval', 'aflw2000', dir, '--gt-box', '--no-peers', '--json', '--model', model, '--threads', '1']);
+    const r = await runMain(['eval', 'aflw2000', dir, '--gt-box', '--no-peers', '--json', '--quiet', '--model', model, '--threads', '1']);
     expect([0, 1], r.stderr).toContain(r.code);
     const report = JSON.parse(r.stdout) as { images: number; perImage: { image: string; nme2d: number | null }[] };
     expect(report.images).toBe(5);

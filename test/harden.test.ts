@@ -225,7 +225,7 @@ describe('.mat limits and eval', () => {
     expect(report.unreadable).toEqual([expect.stringMatching(/\.mat: /)]);
     expect(report.ours.perImage.filter((s) => s.nme2d !== null)).toHaveLength(2);
     expect(Number.isFinite(report.ours.nme2d)).toBe(true);
-    const r = await runMain(['eval', 'aflw2000', dir, '--gt-box', '--no-peers', '--json', '--model', model]);
+    const r = await runMain(['eval', 'aflw2000', dir, '--gt-box', '--no-peers', '--json', '--quiet', '--model', model]);
     expect(r.code).toBe(1);
     expect(r.errLines).toEqual([`prnet: ${bad}: ${report.unreadable[0].slice(bad.length + 2)}`]);
     const out = JSON.parse(r.stdout) as { images: number; perImage: { nme2d: number | null }[] };

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { DetectorKind } from '../detect/index.js';
 import { PrnetError } from '../errors.js';
-import type { OutputFormat } from '../pipeline/outputs.js';
+import type { OutputFormat, OutputOptions } from '../pipeline/outputs.js';
 
 export const DEFAULT_QUEUE = 'prnet-reconstruct';
 
@@ -22,6 +22,8 @@ export interface ReconstructJobData {
   model: string;
   maxFaces?: number;
   detector?: DetectorKind;
+  /** Mesh units, centring and texture size (reconstruct's --units, --center, --texture-size). */
+  mesh?: OutputOptions;
 }
 
 export interface ReconstructJobResult {
@@ -34,7 +36,7 @@ export class QueueError extends PrnetError {}
 
 /**
  * The job id: the image's content hash and every option that changes the outputs (folder, stem,
- * formats, model, face limit, detector). Re-submitting the same images with the same options
+ * formats, model, face limit, detector, mesh options). Re-submitting the same images with the same options
  * gives the same ids, which BullMQ does not add twice.
  */
 export function jobId(content: Uint8Array, data: ReconstructJobData): string {

@@ -14,6 +14,7 @@ export interface SubmitOptions {
   model?: string;
   maxFaces?: number;
   detector?: ReconstructJobData['detector'];
+  mesh?: ReconstructJobData['mesh'];
   /** Tries per image before it is failed (default 3). */
   attempts?: number;
   queue?: string;
@@ -73,7 +74,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
         summary.unreadable.push(`${files[i]}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         continue;
       }
-      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, detector: options.detector };
+      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, detector: options.detector, mesh: options.mesh };
       const id = jobId(content, data);
       const existing = await queue.getJob(id);
       if (existing) {

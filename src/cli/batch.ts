@@ -4,7 +4,7 @@ import type { DetectorKind } from '../detect/index.js';
 import { OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
 import { EXIT, UsageError, intOption, parseOptions } from './options.js';
-import { DETECTORS, parseFormats } from './reconstruct.js';
+import { DETECTORS, parseFormats, parseMeshOptions } from './reconstruct.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
 export function checkRedisUrl(url: string): void {
@@ -37,6 +37,9 @@ async function submit(args: string[]): Promise<number> {
     'max-faces': { type: 'string' },
     detector: { type: 'string' },
     attempts: { type: 'string' },
+    units: { type: 'string' },
+    center: { type: 'boolean' },
+    'texture-size': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
   });
@@ -51,6 +54,7 @@ async function submit(args: string[]): Promise<number> {
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const attempts = intOption(values.attempts, 'attempts');
   const formats = [...parseFormats(values.formats, negated)];
+  const mesh = parseMeshOptions(values);
   const { submitBatch } = await loadBatch('batch', () => import('../batch/submit.js'));
   const s = await submitBatch({
     redis: values.redis,
@@ -61,6 +65,7 @@ async function submit(args: string[]): Promise<number> {
     maxFaces,
     detector,
     attempts,
+    mesh,
     queue: values.queue,
   });
   for (const d of s.empty) process.stderr.write(`prnet: ${d}: no image files in this folder\n`);

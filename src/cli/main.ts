@@ -26,14 +26,20 @@ Usage:
       --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
                                     ssd-mobilenet, tiny-face (need @vladmandic/human / face-api)
       --threads <n>                 network threads (1 to the number of cores)
+      --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
+                                    distance; GLB in metres); px: image pixels
+      --center, --no-center         mesh centred at the origin (default) or placed as in the image
+      --texture-size <n>            UV texture side: 256 (default), 512, 1024 or 2048
       --quiet                       no progress or summary
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
-  prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers]
-      68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth, with 3DDFA_V2 and FaceMesh.
+  prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers] [--quiet]
+      68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth (by yaw bucket, bucket mean,
+      folded triangles), or 2D NME on iBUG .pts ground truth (e.g. AFW), with 3DDFA_V2 and FaceMesh
+      in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)
   prnet data label [--set eval|utkface|misc|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts).
   prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]

@@ -7,7 +7,9 @@ import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from 
 import type { DetectorKind } from '../detect/index.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
-import { buildOutputs, OUTPUT_FORMATS, type OutputFormat } from '../pipeline/outputs.js';
+import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
+import { TEXTURE_SIZES } from '../pipeline/face.js';
+import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import type { FaceBox } from '../types.js';
 import { onInterrupt, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
@@ -66,6 +68,21 @@ export function parseBox(s: string): FaceBox {
   return { x: parts[0], y: parts[1], width: parts[2], height: parts[3], score: 1 };
 }
 
+/** --units, --center / --no-center, --texture-size → buildOutputs options (usage errors name the option). */
+export function parseMeshOptions(values: { units?: string; center?: boolean; 'texture-size'?: string }): OutputOptions {
+  const units = values.units ?? 'mm';
+  if (!(MESH_UNITS as readonly string[]).includes(units)) throw new UsageError(`--units must be ${MESH_UNITS.join(' or ')}, got '${units}'`);
+  let textureSize = 256;
+  const ts = values['texture-size'];
+  if (ts !== undefined) {
+    textureSize = Number(ts);
+    if (!(TEXTURE_SIZES as readonly number[]).includes(textureSize) || !/^\d+$/.test(ts.trim())) {
+      throw new UsageError(`--texture-size must be one of ${TEXTURE_SIZES.join(', ')}, got '${ts}'`);
+    }
+  }
+  return { units: units as MeshUnits, center: values.center ?? true, textureSize };
+}
+
 /**
  * One image → its output files in `outDir`, all or none (written atomically): what `prnet
  * reconstruct` does per image, shared with the batch workers. Throws InputError (NoFaceError when
@@ -76,12 +93,12 @@ export async function reconstructToFiles(
   file: string,
   stem: string,
   outDir: string,
-  options: { box?: FaceBox; maxFaces?: number; formats: ReadonlySet<OutputFormat> },
+  options: { box?: FaceBox; maxFaces?: number; formats: ReadonlySet<OutputFormat>; mesh?: OutputOptions },
 ): Promise<{ faces: number; outputs: string[] }> {
   const image = await decodeImageFile(file);
   const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces });
   if (!faces.length) throw new NoFaceError('no face found', file);
-  const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c));
+  const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c), options.mesh);
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
   return { faces: faces.length, outputs: outputs.map((o) => o.name) };
 }
@@ -96,6 +113,9 @@ export async function runReconstruct(args: string[]): Promise<number> {
     'max-faces': { type: 'string' },
     detector: { type: 'string' },
     threads: { type: 'string' },
+    units: { type: 'string' },
+    center: { type: 'boolean' },
+    'texture-size': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
   });
@@ -109,6 +129,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const box = values.box ? parseBox(values.box) : undefined;
   const detector = values.detector as DetectorKind | undefined;
   if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
+  const meshOptions = parseMeshOptions(values);
   const quiet = Boolean(values.quiet);
 
   const outDir = values.out;
@@ -144,7 +165,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const processOne = async (i: number): Promise<void> => {
     const file = files[i];
     try {
-      const { faces, outputs } = await reconstructToFiles(prnet, file, stems[i], outDir, { box, maxFaces, formats });
+      const { faces, outputs } = await reconstructToFiles(prnet, file, stems[i], outDir, { box, maxFaces, formats, mesh: meshOptions });
       faceCount += faces;
       written += outputs.length;
       done++;

@@ -10,7 +10,7 @@
  * an open surface.
  */
 import { InputError } from '../errors.js';
-import { checkMesh, modelFrameNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 
 export interface GlbMesh {
   /** Image-frame vertices N×3 (converted to the model frame). */
@@ -26,8 +26,8 @@ export interface GlbMesh {
 }
 
 export interface GlbOptions extends FrameOptions {
-  /** Write vertex normals (default true). */
-  normals?: boolean;
+  /** Vertex normals: true (default) computes them, or pass model-frame unit normals N×3; false: none. */
+  normals?: boolean | Float32Array;
   /** Mesh and node name (default "face"). */
   name?: string;
 }
@@ -95,14 +95,23 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
 
   const attributes: Record<string, number> = {};
   attributes.POSITION = addAccessor(positions, 'VEC3', ARRAY_BUFFER, true);
-  if (options.normals ?? true) attributes.NORMAL = addAccessor(modelFrameNormals(vertices, triangles), 'VEC3', ARRAY_BUFFER);
+  const normals = resolveNormals(options.normals, true, vertices, triangles);
+  if (normals) attributes.NORMAL = addAccessor(normals, 'VEC3', ARRAY_BUFFER);
   if (colors) {
     const lin = new Float32Array(nv * 3);
-    for (let i = 0; i < lin.length; i++) lin[i] = srgbToLinear(colors[i]);
+    for (let i = 0; i < lin.length; i++) {
+      // Colours read from 8-bit textures are k/255: a table; anything else: the formula.
+      const c = colors[i];
+      const k = c * 255;
+      const r = Math.round(k);
+      lin[i] = r >= 0 && r <= 255 && Math.abs(k - r) < 1e-4 ? SRGB_TO_LINEAR[r] : srgbToLinear(c);
+    }
     attributes.COLOR_0 = addAccessor(lin, 'VEC3', ARRAY_BUFFER);
   }
-  if (uv) attributes.TEXCOORD_0 = addAccessor(Float32Array.from(uv), 'VEC2', ARRAY_BUFFER);
-  const indices = addAccessor(Uint32Array.from(triangles), 'SCALAR', ELEMENT_ARRAY_BUFFER, true);
+  if (uv) attributes.TEXCOORD_0 = addAccessor(uv instanceof Float32Array ? uv : Float32Array.from(uv), 'VEC2', ARRAY_BUFFER);
+  // Indices are checked non-negative (checkMesh): an Int32Array's bytes are the Uint32Array's.
+  const indexArray = triangles instanceof Uint32Array ? triangles : new Uint32Array(triangles.buffer, triangles.byteOffset, triangles.length);
+  const indices = addAccessor(indexArray, 'SCALAR', ELEMENT_ARRAY_BUFFER, true);
 
   const pbr: Record<string, unknown> = { baseColorFactor: [1, 1, 1, 1], metallicFactor: 0, roughnessFactor: 1 };
   const gltf: Record<string, unknown> = {
@@ -143,6 +152,9 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
   for (const part of parts) { out.set(part, o); o += part.byteLength; }
   return out;
 }
+
+/** srgbToLinear(k / 255) for the 256 byte values. */
+const SRGB_TO_LINEAR = Float32Array.from({ length: 256 }, (_, k) => srgbToLinear(k / 255));
 
 /** sRGB-encoded 0..1 → linear 0..1 (clamped; NaN → 0). */
 export function srgbToLinear(c: number): number {

@@ -5,10 +5,12 @@
  * Library vertices are in image pixels: x right, y down, z towards the camera (larger = nearer).
  * Exported meshes are in the "model frame": x right, y up, z towards the viewer — right-handed,
  * the convention of three.js, glTF and Blender's OBJ/PLY importers (with their default axis
- * settings) — still in pixel units. The only change is y: y' = (imageHeight − 1) − y when the
- * image height is given (as the original PRNet did, so the mesh sits in the first quadrant), and
- * y' = −y otherwise. The face triangles are counter-clockwise seen from the front in a y-up frame,
- * so after this flip they are front-facing in every format, unchanged.
+ * settings). By default of the writers still in pixel units, the only change being y:
+ * y' = (imageHeight − 1) − y when the image height is given (as the original PRNet did, so the
+ * mesh sits in the first quadrant), and y' = −y otherwise. FrameOptions add a scale (e.g.
+ * millimetres per pixel, see meshFrame) and an origin (e.g. the mesh's centre). The face triangles
+ * are counter-clockwise seen from the front in a y-up frame, so after this flip they are
+ * front-facing in every format, unchanged.
  *
  * UV coordinates are given in the texture image's frame: u right, v down, 0..1 (glTF's
  * convention); OBJ writes 1 − v. uvFromFaceIndex puts each vertex at its texel's centre.
@@ -22,21 +24,132 @@ export type Vertices = Float32Array | Float64Array;
 export type Triangles = Int32Array | Uint32Array;
 
 export interface FrameOptions {
-  /** Height of the image the vertices are in; y' = (imageHeight − 1) − y. Without it y' = −y. */
+  /** Height of the image the vertices are in; y' = (imageHeight − 1) − y. Without it y' = −y. Ignored with `origin`. */
+  imageHeight?: number;
+  /**
+   * Image-frame point (x, y, z pixels) put at the mesh origin: x' = s·(x − ox), y' = s·(oy − y),
+   * z' = s·(z − oz). E.g. the mesh's bounding-box centre (meshFrame's `center`).
+   */
+  origin?: ArrayLike<number>;
+  /** Mesh units per image pixel (default 1: pixel units). See meshFrame for millimetres. */
+  scale?: number;
+  /** The units' name for file headers: 'px' (default), 'mm', 'm' or any text. */
+  units?: string;
+}
+
+/** The units of a frame as file headers say them. */
+export function unitsLabel(options: FrameOptions): string {
+  const u = options.units ?? 'px';
+  return u === 'px' ? 'pixel units' : u === 'mm' ? 'millimetres' : u === 'm' ? 'metres' : u;
+}
+
+/** Model-frame normals: given, or computed (modelFrameNormals) when `normals` is true. */
+export function resolveNormals(normals: boolean | Float32Array | undefined, fallback: boolean, vertices: Vertices, triangles: Triangles): Float32Array | undefined {
+  if (normals instanceof Float32Array) {
+    if (normals.length !== vertices.length) throw new InputError(`normals: ${normals.length} values, expected ${vertices.length}`);
+    return normals;
+  }
+  return (normals ?? fallback) ? modelFrameNormals(vertices, triangles) : undefined;
+}
+
+/**
+ * Image-frame vertices → model-frame positions (a new Float32Array): x' = s·(x − ox),
+ * y' = s·(oy − y), z' = s·(z − oz), with o = options.origin, or (0, imageHeight − 1, 0) without
+ * one ((0, 0, 0) without an image height either), and s = options.scale (default 1).
+ */
+export function toModelFrame(vertices: Vertices, options: FrameOptions = {}): Float32Array {
+  const out = new Float32Array(vertices.length);
+  const s = options.scale ?? 1;
+  const o = options.origin;
+  const ox = o ? o[0] : 0;
+  const oy = o ? o[1] : options.imageHeight === undefined ? 0 : options.imageHeight - 1;
+  const oz = o ? o[2] : 0;
+  for (let i = 0; i < vertices.length; i += 3) {
+    out[i] = s * (vertices[i] - ox);
+    out[i + 1] = s * (oy - vertices[i + 1]);
+    out[i + 2] = s * (vertices[i + 2] - oz);
+  }
+  return out;
+}
+
+/** Units a mesh can be written in: image pixels, or millimetres (see meshFrame). */
+export type MeshUnits = 'px' | 'mm';
+export const MESH_UNITS: readonly MeshUnits[] = ['px', 'mm'];
+
+/**
+ * The scale assumption behind millimetres: the mean adult interpupillary distance, 63 mm
+ * (Dodgson 2004, "Variation and extrema of human interpupillary distance": mean ≈ 63 mm), taken as
+ * the 3D distance between the two eye centres (the means of iBUG landmarks 36–41 and 42–47).
+ */
+export const MEAN_IPD_MM = 63;
+
+/**
+ * Millimetres per image pixel of a face: MEAN_IPD_MM over the 3D distance between its eye centres
+ * (68 landmarks N×3, image frame). The 3D distance does not shrink when the head turns, since z is
+ * in the same pixel units. NaN when the landmarks are degenerate.
+ */
+export function mmPerPixel(landmarks: ArrayLike<number>): number {
+  if (landmarks.length < 68 * 3) throw new RangeError(`expected 68×3 landmarks, got ${landmarks.length} values`);
+  const c = [0, 0, 0, 0, 0, 0];
+  for (let k = 0; k < 6; k++) {
+    for (let d = 0; d < 3; d++) {
+      c[d] += landmarks[3 * (36 + k) + d] / 6;
+      c[3 + d] += landmarks[3 * (42 + k) + d] / 6;
+    }
+  }
+  const ipd = Math.hypot(c[3] - c[0], c[4] - c[1], c[5] - c[2]);
+  return ipd > 0 ? MEAN_IPD_MM / ipd : NaN;
+}
+
+export interface MeshFrameOptions {
+  /** 'mm' (default): millimetres from the mean interpupillary distance (mmPerPixel); 'px': image pixels. */
+  units?: MeshUnits;
+  /** Put the mesh's bounding-box centre at the origin (default true). */
+  center?: boolean;
+  /** Height of the image (the y flip without centring; see FrameOptions). */
   imageHeight?: number;
 }
 
-/** Image-frame vertices → model-frame positions (a new Float32Array). */
-export function toModelFrame(vertices: Vertices, options: FrameOptions = {}): Float32Array {
-  const out = new Float32Array(vertices.length);
-  const h = options.imageHeight;
-  const off = h === undefined ? 0 : h - 1;
-  for (let i = 0; i < vertices.length; i += 3) {
-    out[i] = vertices[i];
-    out[i + 1] = off - vertices[i + 1];
-    out[i + 2] = vertices[i + 2];
+/** A face's mesh frame: what toModelFrame and the writers take, and what it means. */
+export interface MeshFrame extends FrameOptions {
+  units: MeshUnits;
+  /** Mesh units per image pixel. */
+  scale: number;
+  /** The image-frame point at the mesh origin (absent: not centred). */
+  origin?: [number, number, number];
+}
+
+/**
+ * The mesh frame of a face's vertices (N×3, image frame) and landmarks: scale from the units and
+ * origin at the bounding-box centre when centred. Defaults: millimetres, centred — so a mesh opens
+ * life-size at the origin, where Blender's and three.js's default cameras look (glTF files are
+ * written in metres: the GLB writer's caller scales by 1/1000, see pipeline/outputs.ts). When the
+ * eye landmarks coincide (no scale can be read) the frame falls back to pixels (units 'px').
+ */
+export function meshFrame(vertices: Vertices, landmarks: ArrayLike<number>, options: MeshFrameOptions = {}): MeshFrame {
+  let units = options.units ?? 'mm';
+  if (!MESH_UNITS.includes(units)) throw new RangeError(`units must be px or mm, got '${String(units)}'`);
+  let scale = 1;
+  if (units === 'mm') {
+    // Degenerate eyes (e.g. an untrained model) give no scale: the mesh stays in pixels, and says so.
+    const mm = mmPerPixel(landmarks);
+    if (Number.isFinite(mm) && mm < 1e6) scale = mm;
+    else units = 'px';
   }
-  return out;
+  const frame: MeshFrame = { units, scale, imageHeight: options.imageHeight };
+  if (options.center ?? true) {
+    const min = [Infinity, Infinity, Infinity];
+    const max = [-Infinity, -Infinity, -Infinity];
+    for (let i = 0; i < vertices.length; i += 3) {
+      for (let d = 0; d < 3; d++) {
+        const v = vertices[i + d];
+        if (v < min[d]) min[d] = v;
+        if (v > max[d]) max[d] = v;
+      }
+    }
+    if (vertices.length) frame.origin = [(min[0] + max[0]) / 2, (min[1] + max[1]) / 2, (min[2] + max[2]) / 2];
+  }
+  return frame;
 }
 
 /**
@@ -45,7 +158,9 @@ export function toModelFrame(vertices: Vertices, options: FrameOptions = {}): Fl
  * unit normals.
  */
 export function modelFrameNormals(vertices: Vertices, triangles: Triangles): Float32Array {
-  const n = imageFrameNormals(Float32Array.from(vertices), Int32Array.from(triangles));
+  const v = vertices instanceof Float32Array ? vertices : Float32Array.from(vertices);
+  const t = triangles instanceof Int32Array ? triangles : new Int32Array(triangles.buffer, triangles.byteOffset, triangles.length);
+  const n = imageFrameNormals(v, t);
   for (let i = 0; i < n.length; i += 3) {
     if (n[i] === 0 && n[i + 1] === 0 && n[i + 2] === 0) n[i + 2] = 1;
     else n[i + 1] = -n[i + 1];

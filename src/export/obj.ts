@@ -2,8 +2,10 @@
  * Wavefront OBJ writers: vertex colours (`v x y z r g b`, the extension MeshLab and Blender read),
  * or texture coordinates with a material library (OBJ + MTL + a texture image written beside it).
  * Positions are in the model frame (see mesh.ts); faces are 1-based and counter-clockwise = front.
+ * By default vertex normals are written (`vn`, one per vertex, faces `v//vn` or `v/vt/vn`) with one
+ * smoothing group (`s 1`), so importers shade the face smooth rather than faceted.
  */
-import { checkMesh, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { TextWriter } from './text.js';
 
 export interface ObjOptions extends FrameOptions {
@@ -11,6 +13,8 @@ export interface ObjOptions extends FrameOptions {
   decimals?: number;
   /** A comment line for the header. */
   comment?: string;
+  /** Vertex normals (`vn`) and smoothing (`s 1`): true (default) computes them, or pass model-frame unit normals N×3; false: none. */
+  normals?: boolean | Float32Array;
 }
 
 export interface TexturedObjOptions extends ObjOptions {
@@ -24,10 +28,16 @@ export interface TexturedObjOptions extends ObjOptions {
 
 /** OBJ with per-vertex colours (N×3, 0..1; omitted → positions only). */
 export function writeObj(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: ObjOptions = {}): string {
+  return new TextDecoder().decode(writeObjBytes(vertices, triangles, colors, options));
+}
+
+/** writeObj's text as UTF-8 bytes, without the string (what a file gets: no decode and re-encode). */
+export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: ObjOptions = {}): Uint8Array {
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
   const p = toModelFrame(vertices, options);
+  const normals = resolveNormals(options.normals, true, vertices, triangles);
   const d = options.decimals ?? 4;
-  const w = new TextWriter(256 + nv * (colors ? 48 : 28) + triangles.length * 7);
+  const w = new TextWriter(256 + nv * (colors ? 48 : 28) + (normals ? nv * 28 : 0) + triangles.length * (normals ? 14 : 7));
   header(w, options, nv, triangles.length / 3);
   for (let i = 0; i < 3 * nv; i += 3) {
     w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d);
@@ -36,10 +46,13 @@ export function writeObj(vertices: Vertices, triangles: Triangles, colors?: Arra
     }
     w.byte(NEWLINE);
   }
-  for (let t = 0; t < triangles.length; t += 3) {
-    w.text('f ').int(triangles[t] + 1).byte(SPACE).int(triangles[t + 1] + 1).byte(SPACE).int(triangles[t + 2] + 1).byte(NEWLINE);
+  if (normals) {
+    writeNormals(w, normals);
+    w.text('s 1\n');
   }
-  return w.toString();
+  if (normals) w.faces(triangles, 2, '//');
+  else w.faces(triangles, 1, '');
+  return w.toBytes();
 }
 
 /**
@@ -52,8 +65,20 @@ export function writeObjTextured(
   uv: ArrayLike<number>,
   options: TexturedObjOptions = {},
 ): { obj: string; mtl: string } {
+  const { obj, mtl } = writeObjTexturedBytes(vertices, triangles, uv, options);
+  return { obj: new TextDecoder().decode(obj), mtl };
+}
+
+/** writeObjTextured with the OBJ as UTF-8 bytes. */
+export function writeObjTexturedBytes(
+  vertices: Vertices,
+  triangles: Triangles,
+  uv: ArrayLike<number>,
+  options: TexturedObjOptions = {},
+): { obj: Uint8Array; mtl: string } {
   const nv = checkMesh(vertices, triangles, { uv: { array: uv, width: 2 } });
   const p = toModelFrame(vertices, options);
+  const normals = resolveNormals(options.normals, true, vertices, triangles);
   const d = options.decimals ?? 4;
   const mtlFile = options.mtlFile ?? 'face.mtl';
   const textureFile = options.textureFile ?? 'face_texture.png';
@@ -65,11 +90,10 @@ export function writeObjTextured(
     w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
   }
   for (let i = 0; i < 2 * nv; i += 2) w.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
+  if (normals) writeNormals(w, normals);
   w.text(`usemtl ${material}\n`);
-  for (let t = 0; t < triangles.length; t += 3) {
-    const a = triangles[t] + 1, b = triangles[t + 1] + 1, c = triangles[t + 2] + 1;
-    w.text('f ').int(a).byte(SLASH).int(a).byte(SPACE).int(b).byte(SLASH).int(b).byte(SPACE).int(c).byte(SLASH).int(c).byte(NEWLINE);
-  }
+  if (normals) w.text('s 1\n');
+  w.faces(triangles, normals ? 3 : 2, '/');
   const mtl = [
     `newmtl ${material}`,
     'Ka 1.000 1.000 1.000',
@@ -80,16 +104,19 @@ export function writeObjTextured(
     `map_Kd ${textureFile}`,
     '',
   ].join('\n');
-  return { obj: w.toString(), mtl };
+  return { obj: w.toBytes(), mtl };
+}
+
+function writeNormals(w: TextWriter, n: Float32Array): void {
+  for (let i = 0; i < n.length; i += 3) w.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
 }
 
 function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): void {
-  w.text(`# prnet-ts\n# ${nv} vertices, ${nt} triangles; x right, y up, z towards the viewer, pixel units\n`);
+  w.text(`# prnet-ts\n# ${nv} vertices, ${nt} triangles; x right, y up, z towards the viewer, ${unitsLabel(options)}\n`);
   if (options.comment) for (const line of options.comment.split('\n')) w.text(`# ${line}\n`);
 }
 
 const SPACE = 32;
-const SLASH = 47;
 const NEWLINE = 10;
 
 function clamp01(x: number): number {

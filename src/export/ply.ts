@@ -1,9 +1,9 @@
 /**
  * PLY writer: binary little-endian (default) or ASCII. Vertices carry float x, y, z (model frame,
- * see mesh.ts), optionally float nx, ny, nz and uchar red, green, blue; faces are
+ * see mesh.ts), float nx, ny, nz (unless normals: false) and optionally uchar red, green, blue; faces are
  * `list uchar int vertex_indices`, counter-clockwise = front.
  */
-import { checkMesh, modelFrameNormals, toByte, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, resolveNormals, toByte, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { TextWriter } from './text.js';
 
 const SPACE = 32;
@@ -12,8 +12,8 @@ const NEWLINE = 10;
 export interface PlyOptions extends FrameOptions {
   /** "binary" (binary_little_endian 1.0, default) or "ascii". */
   format?: 'binary' | 'ascii';
-  /** Write per-vertex normals (default false). */
-  normals?: boolean;
+  /** Per-vertex normals nx ny nz: true (default) computes them, or pass model-frame unit normals N×3; false: none. */
+  normals?: boolean | Float32Array;
   /** A comment line for the header. */
   comment?: string;
 }
@@ -23,12 +23,12 @@ export function writePly(vertices: Vertices, triangles: Triangles, colors?: Arra
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
   const nt = triangles.length / 3;
   const p = toModelFrame(vertices, options);
-  const normals = options.normals ? modelFrameNormals(vertices, triangles) : undefined;
+  const normals = resolveNormals(options.normals, true, vertices, triangles);
   const ascii = options.format === 'ascii';
   const head = [
     'ply',
     `format ${ascii ? 'ascii' : 'binary_little_endian'} 1.0`,
-    'comment prnet-ts: x right, y up, z towards the viewer, pixel units',
+    `comment prnet-ts: x right, y up, z towards the viewer, ${unitsLabel(options)}`,
     ...(options.comment ? options.comment.split('\n').map((l) => `comment ${l}`) : []),
     `element vertex ${nv}`,
     'property float x',

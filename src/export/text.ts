@@ -22,6 +22,32 @@ function countDigits(n: number): number {
 }
 
 const encoder = new TextEncoder();
+
+/** Decimal digits of 0..count−1, back to back, with each number's start (grown on demand; face lines copy from it). */
+let numberTable = { count: 0, bytes: new Uint8Array(0), starts: new Uint32Array(1) };
+
+function numbersUpTo(count: number): typeof numberTable {
+  if (count <= numberTable.count) return numberTable;
+  const n = Math.max(count, 2 * numberTable.count, 1024);
+  const starts = new Uint32Array(n + 1);
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    starts[i] = size;
+    size += countDigits(i);
+  }
+  starts[n] = size;
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < n; i++) {
+    let v = i;
+    for (let o = starts[i + 1] - 1; o >= starts[i]; o--) {
+      const q = (v / 10) | 0;
+      bytes[o] = 48 + (v - 10 * q);
+      v = q;
+    }
+  }
+  numberTable = { count: n, bytes, starts };
+  return numberTable;
+}
 const decoder = new TextDecoder();
 
 /** Room every number or integer write makes sure of before writing unchecked (sign, 16 digits, ".", 7 decimals). */
@@ -61,6 +87,37 @@ export class TextWriter {
         return this;
       }
       buf[o++] = c;
+    }
+    this.len = o;
+    return this;
+  }
+
+  /**
+   * Appends OBJ face corners for the 0-based vertex indices of each triangle (T×3): per triangle
+   * `f a b c` with `repeat` copies of each 1-based index joined by `sep` (e.g. "1//1": repeat 2,
+   * sep "//"; "1/1/1": repeat 3, sep "/"). Digits are copied from a table, not formatted per number.
+   */
+  faces(triangles: ArrayLike<number>, repeat: number, sep: string): this {
+    let max = 0;
+    for (let i = 0; i < triangles.length; i++) if (triangles[i] > max) max = triangles[i];
+    const { bytes, starts } = numbersUpTo(max + 2);
+    const sepBytes = encoder.encode(sep);
+    const perCorner = (countDigits(max + 1) + sepBytes.length) * repeat + 1;
+    this.ensure(triangles.length * perCorner + 4 * (triangles.length / 3) + 8);
+    const buf = this.buf;
+    let o = this.len;
+    for (let t = 0; t < triangles.length; t += 3) {
+      buf[o++] = 102; // "f"
+      for (let k = 0; k < 3; k++) {
+        buf[o++] = 32;
+        const v = triangles[t + k] + 1;
+        const a = starts[v], b = starts[v + 1];
+        for (let r = 0; r < repeat; r++) {
+          if (r) for (let j = 0; j < sepBytes.length; j++) buf[o++] = sepBytes[j];
+          for (let j = a; j < b; j++) buf[o++] = bytes[j];
+        }
+      }
+      buf[o++] = 10;
     }
     this.len = o;
     return this;

@@ -23,6 +23,12 @@ export interface Pose {
   rotation: Float64Array;
   scale: number;
   translation: [number, number, number];
+  /**
+   * The same transform as a 4×4 matrix, column-major (element (row r, column c) at index 4c + r —
+   * the order of three.js's Matrix4.fromArray/elements and of WebGL): [scale·rotation | translation;
+   * 0 0 0 1], image frame. For the y-up mesh frame of the exported files see faceMesh's poseMatrix.
+   */
+  matrix: Float64Array;
   /** Degrees; see the module's convention. */
   yaw: number;
   pitch: number;
@@ -184,5 +190,19 @@ export function fitSimilarity(source: ArrayLike<number>, target: ArrayLike<numbe
  */
 export function estimatePose(vertices: ArrayLike<number>, canonical: ArrayLike<number>): Pose {
   const { rotation, scale, translation } = fitSimilarity(canonical, vertices);
-  return { rotation, scale, translation, ...rotationToAngles(rotation) };
+  return { rotation, scale, translation, matrix: poseMatrix(rotation, scale, translation), ...rotationToAngles(rotation) };
+}
+
+/**
+ * The column-major 4×4 matrix (three.js Matrix4.fromArray order: index 4·column + row) of
+ * p ↦ scale · rotation · p + translation, rotation row-major 3×3.
+ */
+export function poseMatrix(rotation: ArrayLike<number>, scale: number, translation: ArrayLike<number>): Float64Array {
+  const m = new Float64Array(16);
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) m[4 * c + r] = scale * rotation[3 * r + c];
+    m[12 + r] = translation[r];
+  }
+  m[15] = 1;
+  return m;
 }

@@ -26,6 +26,11 @@ export interface Layout {
    * frame (x right, y up, z towards the viewer): see triangulateFaceGrid.
    */
   triangles: Int32Array;
+  /**
+   * The same triangles as a Uint32Array (a view of the same memory, no copy): what WebGL and
+   * three.js's BufferGeometry.setIndex(new THREE.BufferAttribute(layout.indices, 1)) take.
+   */
+  indices: Uint32Array;
   /** N×3 canonical frontal mean face at the face pixels: x right, y down, z towards the viewer (pixels). */
   canonical: Float32Array;
   /** size×size loss-weight classes: 16 landmarks, 4 eyes/nose/mouth, 3 rest, 0 none. */
@@ -98,6 +103,7 @@ export function parseLayout(bytes: Uint8Array): Layout {
     kpt,
     kptIndex,
     triangles,
+    indices: new Uint32Array(triangles.buffer, triangles.byteOffset, triangles.length),
     canonical,
     weightMask,
     faceMask,

@@ -3,9 +3,10 @@
  * library's view); `faceToJson` gives the plain object the CLI writes as `<name>.json`.
  */
 import type { CropTransform } from '../crop/index.js';
-import { sampleColors, type Pose } from '../geometry/index.js';
+import { meshFrame, modelFrameNormals, toModelFrame, uvFromFaceIndex, type MeshFrame, type MeshFrameOptions } from '../export/index.js';
+import { sampleColors, vertexNormals, type Pose } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
-import { texelVisibility, uvTexture, type UvTexture } from '../render/index.js';
+import { completeUvTexture, texelVisibility, uvTexture, type TextureSources, type UvTexture } from '../render/index.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 
 export interface Face {
@@ -30,15 +31,100 @@ export function faceColors(image: RgbImage, face: Face): Float32Array {
   return sampleColors(image, face.vertices);
 }
 
+/** Texture sides `--texture-size` offers. */
+export const TEXTURE_SIZES = [256, 512, 1024, 2048] as const;
+
+export interface FaceTextureOptions {
+  /** Texture side in texels (default 256, the layout's; 512, 1024 and 2048 sample the photo more finely). */
+  size?: number;
+  /**
+   * Fill the texels the photo does not show (default true): from the mirrored side of the face
+   * where that is seen, else smoothly from around (see render/texture-complete.ts). false: the
+   * photo only, unseen texels black (256² only).
+   */
+  complete?: boolean;
+}
+
+export interface FaceTexture extends UvTexture {
+  /** Where the face's texels came from (complete textures only). */
+  sources?: TextureSources;
+}
+
 /**
- * The face's UV texture (256×256): the image sampled at every texel's surface point (bilinear),
- * texels that the camera does not see (occluded by the face itself, or outside the image) masked.
+ * The face's UV texture: the image sampled at every texel's surface point (bilinear). By default
+ * complete — texels the camera does not see (occluded by the face itself, or outside the image)
+ * are taken from the mirrored side or filled smoothly; `mask` is 255 where the photo shows the
+ * texel itself. With `complete: false` those texels are black (mask 0), as PRNet's original.
  */
-export function faceTexture(image: RgbImage, face: Face, layout: Layout): UvTexture {
+export function faceTexture(image: RgbImage, face: Face, layout: Layout, options: FaceTextureOptions = {}): FaceTexture {
+  const size = options.size ?? layout.size;
+  const complete = options.complete ?? true;
+  if (!complete && size !== layout.size) throw new RangeError(`a texture of ${size}² needs complete: true (the plain texture is ${layout.size}²)`);
   // Tolerance: 2 % of the face crop side (a few pixels), so the surface's own small folds do not hide it.
   const tolerance = Math.max(1, 0.02 * face.crop.square.side);
   const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height, tolerance);
-  return uvTexture(image, face.positionMap, visibility);
+  if (!complete) return uvTexture(image, face.positionMap, visibility);
+  const normals = vertexNormals(face.vertices, layout.triangles);
+  const facing = new Float32Array(layout.vertexCount);
+  for (let i = 0; i < facing.length; i++) facing[i] = normals[3 * i + 2];
+  const { texture, mask, sources } = completeUvTexture(image, face.positionMap, visibility, layout, { size, facing });
+  return { texture, mask, sources };
+}
+
+/** A face as a renderable mesh in the y-up mesh frame: what three.js's BufferGeometry takes. */
+export interface FaceMesh {
+  /** N×3 vertex positions in the mesh frame (x right, y up, z towards the viewer; frame.units). */
+  positions: Float32Array;
+  /** N×3 unit vertex normals in the mesh frame, pointing out of the face. */
+  normals: Float32Array;
+  /** N×2 texture coordinates (u right, v down: glTF's and three.js-with-flipY-false convention; OBJ's v is 1 − v). */
+  uv: Float32Array;
+  /** T×3 triangle indices (layout.indices), counter-clockwise seen from the front. */
+  indices: Uint32Array;
+  /** The frame: units, mesh units per image pixel, the image point at the origin. */
+  frame: MeshFrame;
+  /**
+   * Head pose in the mesh frame, 4×4 column-major (three.js Matrix4.fromArray order): maps the
+   * canonical face with its y flipped (layout.canonical with y → −y: x right, y up, z towards the
+   * viewer, canonical pixels) onto `positions`. Decompose it (Matrix4.decompose) for a position,
+   * quaternion and scale that put head-attached objects on the face.
+   */
+  poseMatrix: Float64Array;
+}
+
+const layoutUvs = new WeakMap<object, Float32Array>();
+
+/**
+ * The face as a mesh for renderers (three.js, WebGL): positions and normals in the mesh frame of
+ * the exported files — by default millimetres, centred at the origin (options as meshFrame: units
+ * 'mm' | 'px', center, imageHeight for the y flip when not centred) — UVs, Uint32 indices, and
+ * the pose as a matrix in that frame. The arrays are new (positions, normals) or shared (uv,
+ * indices: do not modify them).
+ */
+export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions = {}): FaceMesh {
+  const frame = meshFrame(face.vertices, face.landmarks, options);
+  let uv = layoutUvs.get(layout.faceIndex);
+  if (!uv) layoutUvs.set(layout.faceIndex, (uv = uvFromFaceIndex(layout.faceIndex, layout.size)));
+  // Mesh frame: p_m = u·F·(p − o) with F = diag(1, −1, 1) (o = (0, h − 1, 0) when not centred);
+  // p = s·R·c + t, c = F·c_m  ⇒  p_m = u·s·(F·R·F)·c_m + u·F·(t − o).
+  const { rotation: R, scale: s, translation: t } = face.pose;
+  const u = frame.scale;
+  const o = frame.origin ?? [0, frame.imageHeight === undefined ? 0 : frame.imageHeight - 1, 0];
+  const m = new Float64Array(16);
+  const f = [1, -1, 1];
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) m[4 * c + r] = u * s * f[r] * R[3 * r + c] * f[c];
+    m[12 + r] = u * f[r] * (t[r] - o[r]);
+  }
+  m[15] = 1;
+  return {
+    positions: toModelFrame(face.vertices, frame),
+    normals: modelFrameNormals(face.vertices, layout.triangles),
+    uv,
+    indices: layout.indices,
+    frame,
+    poseMatrix: m,
+  };
 }
 
 /** The JSON written for a face (numbers rounded by the writer). */
@@ -52,6 +138,8 @@ export interface FaceJson {
     pitch: number;
     roll: number;
     rotation: number[][];
+    /** 4×4 column-major [scale·rotation | translation], image frame. */
+    matrix: number[];
     scale: number;
     translation: number[];
     convention: string;
@@ -59,10 +147,12 @@ export interface FaceJson {
   vertexCount: number;
   triangleCount: number;
   frame: string;
+  /** How the mesh files relate to these image-frame numbers (buildOutputs adds it). */
+  mesh?: { units: string; unitsPerPixel: number; origin: [number, number, number] | null; frame: string };
 }
 
 export const POSE_CONVENTION =
-  'degrees; yaw > 0: face turned towards the image left; pitch > 0: looking up; roll > 0: tilted clockwise in the image; vertices ≈ scale·rotation·canonical + translation';
+  'degrees; yaw > 0: face turned towards the image left; pitch > 0: looking up; roll > 0: tilted clockwise in the image; vertices ≈ scale·rotation·canonical + translation; matrix: the same 4×4, column-major (index 4·column + row)';
 
 export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount'>): FaceJson {
   const lm = face.landmarks;
@@ -83,6 +173,7 @@ export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount'>): F
       pitch: face.pose.pitch,
       roll: face.pose.roll,
       rotation: [[R[0], R[1], R[2]], [R[3], R[4], R[5]], [R[6], R[7], R[8]]],
+      matrix: Array.from(face.pose.matrix),
       scale: face.pose.scale,
       translation: [...face.pose.translation],
       convention: POSE_CONVENTION,

@@ -3,11 +3,11 @@
  * output file, as named buffers. Pure apart from PNG encoding, which the caller supplies (sharp in
  * Node, a canvas in the browser).
  */
-import { writeGlb, writeObj, writeObjTextured, writePly, toJson, uvFromFaceIndex } from '../export/index.js';
+import { meshFrame, modelFrameNormals, writeGlb, writeObjBytes, writeObjTexturedBytes, writePly, toJson, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
-import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize } from '../render/index.js';
+import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize, sampleTextureAtUv } from '../render/index.js';
 import type { RgbImage } from '../types.js';
-import { faceColors, faceTexture, faceToJson, type Face } from './face.js';
+import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
 
 /** Output kinds; all are written by default. */
 export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth', 'overlay'] as const;
@@ -15,12 +15,55 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export type PngEncoder = (data: Uint8Array, width: number, height: number, channels: 1 | 3) => Promise<Uint8Array>;
 
+export interface OutputOptions {
+  /**
+   * Mesh units (default 'mm'): millimetres from the mean interpupillary distance (see
+   * export/mesh.ts meshFrame), so a face is ~165 mm wide (ears included) whatever the photo's resolution — OBJ and
+   * PLY in millimetres, GLB in metres (glTF's unit); 'px': image pixels in every mesh file.
+   */
+  units?: MeshUnits;
+  /** Mesh centred at the origin (its bounding-box centre; default true). false: image placement, y' = height − 1 − y. */
+  center?: boolean;
+  /** UV texture side (default 256; TEXTURE_SIZES). */
+  textureSize?: number;
+}
+
 export interface OutputFile {
   name: string;
   data: Uint8Array | string;
 }
 
 const wireframes = new Map<number, Int32Array>();
+const uvs = new WeakMap<object, Float32Array>();
+
+/** The layout's per-vertex texture coordinates (cached per layout). */
+function layoutUv(layout: Layout): Float32Array {
+  let uv = uvs.get(layout.faceIndex);
+  if (!uv) uvs.set(layout.faceIndex, (uv = uvFromFaceIndex(layout.faceIndex, layout.size)));
+  return uv;
+}
+
+/** The JSON's account of the mesh files' frame. */
+function meshJson(frame: ReturnType<typeof meshFrame>): MeshJson {
+  return {
+    units: frame.units,
+    unitsPerPixel: frame.scale,
+    origin: frame.origin ?? null,
+    frame:
+      `mesh files (OBJ, PLY; GLB in ${frame.units === 'mm' ? 'metres' : 'pixel units'}): x right, y up, z towards the viewer; ` +
+      (frame.origin ? 'p = unitsPerPixel · (x − ox, oy − y, z − oz) for an image-frame point (x, y, z)' : 'p = unitsPerPixel · (x, height − 1 − y, z) for an image-frame point (x, y, z)'),
+  };
+}
+
+/** How the mesh files relate to the JSON's image-frame numbers. */
+export interface MeshJson {
+  units: MeshUnits;
+  /** Mesh units per image pixel (the GLB's metres: this / 1000 when units are mm). */
+  unitsPerPixel: number;
+  /** The image-frame point at the mesh origin; null when the mesh is not centred. */
+  origin: [number, number, number] | null;
+  frame: string;
+}
 
 /**
  * The dense mesh's triangles on a coarser UV grid for drawing: one grid line every ~5 image
@@ -39,7 +82,13 @@ function wireframe(layout: Layout, cropSide: number): Int32Array {
 
 /**
  * Output files for the faces of one image, named `<stem>_face<i>.<ext>` per face and
- * `<stem>_<kind>.png` per image (depth and overlays show every face).
+ * `<stem>_<kind>.png` per image (depth and overlays show every face). Text files are strings,
+ * except the (large) OBJs, which are UTF-8 bytes.
+ *
+ * Every mesh file has normals; colours and texture agree: the UV texture is complete (texels the
+ * photo does not show are filled from the mirrored side or smoothly, see faceTexture) and the
+ * vertex colours are read from it. The GLB embeds the texture (baseColorTexture) with UVs, normals
+ * and vertex colours. The JSON stays in image pixels and says how the mesh files relate to them.
  */
 export async function buildOutputs(
   stem: string,
@@ -48,35 +97,58 @@ export async function buildOutputs(
   layout: Layout,
   formats: ReadonlySet<OutputFormat>,
   encodePng: PngEncoder,
+  options: OutputOptions = {},
 ): Promise<OutputFile[]> {
+  const textureSize = options.textureSize ?? layout.size;
+  if (!(TEXTURE_SIZES as readonly number[]).includes(textureSize)) throw new RangeError(`texture size must be one of ${TEXTURE_SIZES.join(', ')}, got ${textureSize}`);
   // PNGs are encoded while the rest is built (sharp compresses on its own threads); the files
   // keep their order.
   const out: (OutputFile | Promise<OutputFile>)[] = [];
-  const png = (name: string, data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<OutputFile> => {
-    const file = encodePng(data, width, height, channels).then((bytes) => ({ name, data: bytes }));
-    file.catch(() => {}); // reported by Promise.all below; not unhandled if something else throws first
-    return file;
+  const encode = (data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Uint8Array> => {
+    const bytes = encodePng(data, width, height, channels);
+    bytes.catch(() => {}); // reported by Promise.all below; not unhandled if something else throws first
+    return bytes;
   };
-  const uv = formats.has('textured') ? uvFromFaceIndex(layout.faceIndex, layout.size) : null;
+  const png = (name: string, data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<OutputFile> =>
+    encode(data, width, height, channels).then((bytes) => ({ name, data: bytes }));
+  const needMesh = formats.has('obj') || formats.has('textured') || formats.has('ply') || formats.has('glb');
+  const uv = needMesh ? layoutUv(layout) : null;
   for (const face of faces) {
     const base = `${stem}_face${face.index}`;
-    const needColors = formats.has('obj') || formats.has('ply') || formats.has('glb');
-    const colors = needColors ? faceColors(image, face) : undefined;
-    const frame = { imageHeight: image.height };
-    if (formats.has('json')) out.push({ name: `${base}.json`, data: toJson(faceToJson(face, layout)) });
-    if (formats.has('obj')) {
-      out.push({ name: `${base}.obj`, data: writeObj(face.vertices, layout.triangles, colors, { ...frame, comment: 'prnet-ts face mesh with vertex colours' }) });
+    const frame = meshFrame(face.vertices, face.landmarks, { units: options.units, center: options.center, imageHeight: image.height });
+    if (formats.has('json')) {
+      const json = { ...faceToJson(face, layout), mesh: meshJson(frame) };
+      out.push({ name: `${base}.json`, data: toJson(json) });
     }
-    if (formats.has('textured') && uv) {
-      const { texture } = faceTexture(image, face, layout);
+    if (!needMesh || !uv) continue;
+    const { texture } = faceTexture(image, face, layout, { size: textureSize });
+    const colors = sampleTextureAtUv(texture, uv);
+    const normals = modelFrameNormals(face.vertices, layout.triangles);
+    const textureBytes = formats.has('textured') || formats.has('glb') ? encode(texture.data, texture.width, texture.height, 3) : null;
+    const meshOptions = { scale: frame.scale, origin: frame.origin, imageHeight: frame.imageHeight, units: frame.units, normals };
+    // OBJ text: 4 decimals of a pixel, 3 of a millimetre (1 µm) — far below the network's precision.
+    const decimals = frame.units === 'mm' ? 3 : 4;
+    if (formats.has('obj')) {
+      out.push({ name: `${base}.obj`, data: writeObjBytes(face.vertices, layout.triangles, colors, { ...meshOptions, decimals, comment: 'prnet-ts face mesh with vertex colours' }) });
+    }
+    if (formats.has('textured') && textureBytes) {
       const textureFile = `${base}_texture.png`;
       const mtlFile = `${base}_textured.mtl`;
-      const { obj, mtl } = writeObjTextured(face.vertices, layout.triangles, uv, { ...frame, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
+      const { obj, mtl } = writeObjTexturedBytes(face.vertices, layout.triangles, uv, { ...meshOptions, decimals, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
       out.push({ name: `${base}_textured.obj`, data: obj }, { name: mtlFile, data: mtl });
-      out.push(png(textureFile, texture.data, texture.width, texture.height, 3));
+      out.push(textureBytes.then((bytes) => ({ name: textureFile, data: bytes })));
     }
-    if (formats.has('ply')) out.push({ name: `${base}.ply`, data: writePly(face.vertices, layout.triangles, colors, frame) });
-    if (formats.has('glb')) out.push({ name: `${base}.glb`, data: writeGlb({ vertices: face.vertices, triangles: layout.triangles, colors }, { ...frame, name: base }) });
+    if (formats.has('ply')) out.push({ name: `${base}.ply`, data: writePly(face.vertices, layout.triangles, colors, meshOptions) });
+    if (formats.has('glb') && textureBytes) {
+      // glTF's unit is the metre.
+      const glbFrame = frame.units === 'mm' ? { ...meshOptions, scale: frame.scale / 1000, units: 'm' } : meshOptions;
+      const glb = textureBytes.then((texturePng) => ({
+        name: `${base}.glb`,
+        data: writeGlb({ vertices: face.vertices, triangles: layout.triangles, colors, uv, texturePng }, { ...glbFrame, name: base }),
+      }));
+      glb.catch(() => {});
+      out.push(glb);
+    }
   }
   if (formats.has('depth') && faces.length) {
     const raster = createRaster(image.width, image.height);

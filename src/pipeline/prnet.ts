@@ -9,6 +9,7 @@ import { InputError, ModelError } from '../errors.js';
 import { estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
+import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import type { FaceBox, FloatImage, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
@@ -62,18 +63,19 @@ export class Prnet {
   ) {}
 
   /** Every face the detector finds (largest first). */
-  async detect(image: RgbImage): Promise<FaceBox[]> {
-    checkImage(image);
+  async detect(input: RgbImage | PixelImage): Promise<FaceBox[]> {
+    const image = checkImage(input);
     if (!this.detector) throw new InputError('no detector was loaded: pass face boxes');
     return this.detector.detect(image);
   }
 
   /**
    * Reconstructs every face of an image (or those of the given boxes / crops). Faces are run
-   * through the network in one batch. An image without faces gives an empty list.
+   * through the network in one batch. An image without faces gives an empty list. The image may
+   * be RGB, RGBA (e.g. a canvas's ImageData) or grey bytes (see io/pixels.ts).
    */
-  async reconstruct(image: RgbImage, options: ReconstructOptions = {}): Promise<ReconstructResult> {
-    checkImage(image);
+  async reconstruct(input: RgbImage | PixelImage, options: ReconstructOptions = {}): Promise<ReconstructResult> {
+    const image = checkImage(input);
     const timings: StageTimings = { detect: 0, crop: 0, network: 0, readoff: 0 };
     let t = now();
     let items: { box: FaceBox; crop: CropTransform }[];
@@ -136,10 +138,9 @@ export class Prnet {
   }
 }
 
-function checkImage(image: RgbImage): void {
-  if (!image || !(image.width > 0) || !(image.height > 0) || image.data.length !== image.width * image.height * 3) {
-    throw new InputError(`not an RGB image: expected width × height × 3 bytes`);
-  }
+function checkImage(image: RgbImage | PixelImage): RgbImage {
+  if (!image || !(image.width > 0) || !(image.height > 0)) throw new InputError('not an RGB image: expected width × height × 3 bytes');
+  return toRgbImage(image);
 }
 
 /** Whether every value is a finite number. */

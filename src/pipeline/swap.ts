@@ -26,8 +26,8 @@ export function swapFaceTexture(
   layout: Layout,
   options: SwapOptions = {},
 ): RgbImage {
-  const src = faceTexture(sourceImage, sourceFace, layout);
-  const dst = faceTexture(targetImage, targetFace, layout);
+  const src = faceTexture(sourceImage, sourceFace, layout, { complete: false });
+  const dst = faceTexture(targetImage, targetFace, layout, { complete: false });
   const n = layout.size * layout.size;
   const tex = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {

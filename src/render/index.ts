@@ -30,4 +30,8 @@ export {
   type PoseBoxStyle,
   type MeshStyle,
 } from './overlay.js';
+export {
+  completeUvTexture, pullPush, sampleTextureAtUv,
+  type CompleteTextureOptions, type CompletedTexture, type TextureLayout, type TextureSources,
+} from './texture-complete.js';
 export { poissonBlend, type PoissonOptions } from './blend.js';

@@ -5,9 +5,7 @@
 import { workerData } from 'node:worker_threads';
 import type { DetectorKind } from '../detect/index.js';
 import { InputError } from '../errors.js';
-import { toJson } from '../export/json.js';
 import { decodeImageBuffer, encodePng } from '../io/image-node.js';
-import { faceToJson } from '../pipeline/face.js';
 import { createPrnet } from '../pipeline/node.js';
 import { buildOutputs } from '../pipeline/outputs.js';
 import type { Prnet } from '../pipeline/prnet.js';
@@ -44,8 +42,10 @@ export default async function run(task: WorkerTask): Promise<TaskResult> {
   }
   const { faces } = await prnet.reconstruct(image, { maxFaces: task.maxFaces, flip: task.flip });
   if (task.format === 'json') {
-    // The object the CLI writes to NAME_face<i>.json (same numbers), on one line.
-    const body = `{"faces":[${faces.map((f) => toJson(faceToJson(f, prnet.layout), { indent: 0 }).trimEnd()).join(',')}]}\n`;
+    // The objects the CLI writes to NAME_face<i>.json (built by the same code), each on one line.
+    const files = await buildOutputs('image', image, faces, prnet.layout, new Set(['json']), encode);
+    const text = (d: string | Uint8Array): string => (typeof d === 'string' ? d : new TextDecoder().decode(d));
+    const body = `{"faces":[${files.map((f) => JSON.stringify(JSON.parse(text(f.data)))).join(',')}]}\n`;
     return { ok: true, body, faces: faces.length, ms: performance.now() - t0 };
   }
   const index = task.face ?? 0;

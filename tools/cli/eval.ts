@@ -1,9 +1,17 @@
-/** `prnet eval aflw2000 <dir>`: NME on AFLW2000-3D, ours and the teachers, in one run. */
+/**
+ * `prnet eval aflw2000 <dir>`: 68-point NME (2D, 3D) on AFLW2000-3D, ours and the teachers, in one
+ * run; by yaw bucket and as the mean of the bucket means; folded triangles of our meshes.
+ * `prnet eval pts <dir>`: 68-point 2D NME on iBUG .pts ground truth (e.g. AFW), the annotated face
+ * matched by landmark centroid. A progress bar on stderr; per-image rows with --json.
+ */
 import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js';
 import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
 import { EXIT, UsageError, parseOptions, threadsOption } from '../../src/cli/options.js';
+import { Progress } from '../../src/cli/progress.js';
+import { evaluatePts, listPtsImages } from '../eval/pts.js';
+import { listAflwImages } from '../eval/aflw2000.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
@@ -15,22 +23,27 @@ export async function run(args: string[]): Promise<number> {
     peers: { type: 'boolean' },
     threads: { type: 'string' },
     detector: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
   });
   const [set, dir] = positionals;
-  if (set !== 'aflw2000' || !dir || positionals.length !== 2) throw new UsageError('usage: prnet eval aflw2000 <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers]');
+  if ((set !== 'aflw2000' && set !== 'pts') || !dir || positionals.length !== 2) {
+    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--no-peers] [--quiet]');
+  }
+  if (set === 'pts') return runPts(dir, values);
   const gtBox = Boolean(values['gt-box']);
   const detector = values.detector as DetectorKind | undefined;
   if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
   const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads) });
+  const progress = new Progress((await listAflwImages(dir)).length, { label: 'eval', enabled: !values.quiet });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
     peers: values.peers !== false,
-    onImage: values.json ? undefined : (f) => process.stderr.write(`  ${f}\n`),
+    onImage: () => progress.tick(),
   });
   await prnet.dispose();
   const model = { ...prnet.session.config, name: values.model ?? 'default' };
   if (values.json) {
-    const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, failed: m.failed, perImage: m.perImage });
+    const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, failed: m.failed, perImage: m.perImage });
     const out = {
       model,
       crop: gtBox ? 'ground-truth landmarks ×1.6' : 'detector',
@@ -39,6 +52,9 @@ export async function run(args: string[]): Promise<number> {
       nme3d: report.ours.nme3d,
       byYaw2d: report.ours.byYaw2d,
       byYaw3d: report.ours.byYaw3d,
+      bucketMean2d: report.ours.bucketMean2d,
+      bucketMean3d: report.ours.bucketMean3d,
+      folds: report.ours.folds,
       failed: report.ours.failed,
       perImage: report.ours.perImage,
       peers: Object.fromEntries(Object.entries(report.peers).map(([k, v]) => [k, strip(v)])),
@@ -59,6 +75,8 @@ export async function run(args: string[]): Promise<number> {
   for (const b of ['0-30', '30-60', '60-90'] as const) {
     lines.push([`yaw ${b}`.padEnd(14), `n=${String(report.ours.byYaw2d[b].count).padStart(2)}`, ...methods.map(([, m]) => `${pct(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null)} / ${pct(m.byYaw3d[b].count ? m.byYaw3d[b].mean : null)}`)].join('  '));
   }
+  lines.push(['bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.bucketMean2d)} / ${pct(m.bucketMean3d)}`)].join('  '));
+  if (report.ours.folds !== undefined) lines.push(`prnet-ts meshes: ${pct(report.ours.folds).trim()} of the triangles touch a fold sharper than 90° (mean over the images)`);
   const unread = report.unreadable.length;
   for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without a face`);
   if (unread) lines.push(`${unread} image(s) not scored: the image or its .mat could not be read`);
@@ -70,4 +88,29 @@ export async function run(args: string[]): Promise<number> {
 function reportUnreadable(lines: string[]): number {
   for (const l of lines) process.stderr.write(`prnet: ${escapeControl(l)}\n`);
   return lines.length ? EXIT.failed : EXIT.ok;
+}
+
+/** `prnet eval pts <dir>`. */
+async function runPts(dir: string, values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; 'gt-box'?: boolean }): Promise<number> {
+  if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
+  const detector = values.detector as DetectorKind | undefined;
+  if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
+  const prnet = await createPrnet({ model: values.model, detector, threads: threadsOption(values.threads) });
+  const progress = new Progress((await listPtsImages(dir)).length, { label: 'eval', enabled: !values.quiet });
+  const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick() });
+  await prnet.dispose();
+  const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ model: { ...prnet.session.config, name: values.model ?? 'default' }, images: report.images,
+      methods: Object.fromEntries(methods.map(([n, m]) => [n, m])) }, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const lines = [`${report.images} images with .pts ground truth (${dir}); 68-point 2D NME, normalised by the landmark box`];
+  lines.push(['image'.padEnd(22), ...methods.map(([n]) => n.padStart(9))].join('  '));
+  report.ours.perImage.forEach((s, i) => lines.push([s.image.padEnd(22), ...methods.map(([, m]) => pct(m.perImage[i].nme2d).padStart(9))].join('  ')));
+  lines.push(['mean'.padEnd(22), ...methods.map(([, m]) => pct(m.nme2d).padStart(9))].join('  '));
+  lines.push(['median'.padEnd(22), ...methods.map(([, m]) => pct(m.median2d).padStart(9))].join('  '));
+  for (const [n, m] of methods) if (m.failed) lines.push(`${n}: ${m.failed} image(s) without a face`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return EXIT.ok;
 }

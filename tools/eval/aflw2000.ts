@@ -11,6 +11,7 @@ import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
+import { foldFraction } from '../../src/geometry/folds.js';
 import type { Prnet } from '../../src/pipeline/prnet.js';
 import { loadAflwGroundTruth } from './mat.js';
 import { nme, summariseNme, type NmeSummary } from './nme.js';
@@ -20,6 +21,8 @@ export interface ImageScore {
   yaw: number;
   nme2d: number | null;
   nme3d: number | null;
+  /** Ours only: the fraction of the mesh's triangles that touch a fold sharper than 90°. */
+  folds?: number;
   error?: string;
 }
 
@@ -29,6 +32,11 @@ export interface MethodScores {
   byYaw2d: NmeSummary['byYaw'];
   byYaw3d: NmeSummary['byYaw'];
   failed: number;
+  /** The mean of the three yaw buckets' means (the benchmark's headline number). */
+  bucketMean2d: number;
+  bucketMean3d: number;
+  /** Ours only: the mean fraction of folded triangles over the images with a face. */
+  folds?: number;
   perImage: ImageScore[];
 }
 
@@ -37,6 +45,7 @@ export interface EvalOptions {
   gtBox?: boolean;
   /** Also score 3DDFA_V2 and FaceMesh (needs the shared reference folder for 3DDFA_V2). */
   peers?: boolean;
+  /** Called after each image (for a progress bar). */
   onImage?: (name: string) => void;
 }
 
@@ -64,36 +73,46 @@ export async function listAflwImages(dir: string): Promise<{ image: string; mat:
   return out;
 }
 
-type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Float32Array | null>;
+/** A method's prediction: 68 landmarks (x, y, z), and for ours the folded-triangle fraction. */
+type Prediction = { landmarks: Float32Array; folds?: number } | null;
+type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Prediction>;
 
 export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalOptions = {}): Promise<EvalReport> {
   const items = await listAflwImages(dir);
   const ours: Scorer = async (image, gt) => {
     const crops = options.gtBox ? [cropFromLandmarks(gt, 3)] : undefined;
     const { faces } = await prnet.reconstruct(image, { crops, maxFaces: options.gtBox ? undefined : 1 });
-    return faces[0]?.landmarks ?? null;
+    return faces[0] ? { landmarks: faces[0].landmarks, folds: foldFraction(faces[0].vertices, prnet.layout.triangles) } : null;
   };
   const scorers: Record<string, Scorer> = { ours };
   if (options.peers !== false) {
-    const fm = async (image: Parameters<Scorer>[0]): Promise<Float32Array | null> => {
-      const faces = await detectFaceMesh(image);
-      return faces[0] ? facemesh68(faces[0].points) : null;
+    // FaceMesh runs once per image: its landmarks are scored and also seed 3DDFA_V2's crop.
+    const fmCache = new WeakMap<object, Promise<Float32Array | null>>();
+    const fm = (image: Parameters<Scorer>[0]): Promise<Float32Array | null> => {
+      let p = fmCache.get(image);
+      if (!p) {
+        p = detectFaceMesh(image).then((faces) => (faces[0] ? facemesh68(faces[0].points) : null));
+        fmCache.set(image, p);
+      }
+      return p;
     };
-    scorers.facemesh = fm;
+    scorers.facemesh = async (image) => {
+      const landmarks = await fm(image);
+      return landmarks ? { landmarks } : null;
+    };
     if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
       scorers['3ddfa_v2'] = async (image, gt) => {
         // 3DDFA_V2's protocol: a crop from landmarks — the ground truth's with --gt-box, else FaceMesh's.
         let pts: Float32Array | null = options.gtBox ? Float32Array.from(gt) : await fm(image);
         if (!pts) return null;
         pts = await runTddfa(image, tddfaCropFromLandmarks(pts, 68));
-        return pts;
+        return pts ? { landmarks: pts } : null;
       };
     }
   }
   const per: Record<string, ImageScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
   const unreadable: string[] = [];
   for (const item of items) {
-    options.onImage?.(item.image);
     const name0 = basename(item.image);
     let gt: Awaited<ReturnType<typeof loadAflwGroundTruth>>;
     let image: Awaited<ReturnType<typeof decodeImageFile>>;
@@ -105,6 +124,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       if (!(e instanceof PrnetError)) throw e;
       unreadable.push(e.message);
       for (const name of Object.keys(scorers)) per[name].push({ image: name0, yaw: NaN, nme2d: null, nme3d: null, error: e.message });
+      options.onImage?.(item.image);
       continue;
     }
     const yaw = gt.pose[1];
@@ -112,17 +132,28 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       try {
         const pred = await scorer(image, gt.pt3d68);
         if (!pred) per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: 'no face found' });
-        else per[name].push({ image: name0, yaw, nme2d: nme(pred, gt.pt3d68, 2), nme3d: nme(pred, gt.pt3d68, 3) });
+        else {
+          const row: ImageScore = { image: name0, yaw, nme2d: nme(pred.landmarks, gt.pt3d68, 2), nme3d: nme(pred.landmarks, gt.pt3d68, 3) };
+          if (pred.folds !== undefined) row.folds = pred.folds;
+          per[name].push(row);
+        }
       } catch (e) {
         per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: (e as Error).message });
       }
     }
+    options.onImage?.(item.image);
   }
   const summarise = (list: ImageScore[]): MethodScores => {
     const ok = list.filter((s) => s.nme2d !== null);
     const s2 = summariseNme(ok.map((s) => s.nme2d!), ok.map((s) => s.yaw));
     const s3 = summariseNme(ok.map((s) => s.nme3d!), ok.map((s) => s.yaw));
-    return { nme2d: s2.mean, nme3d: s3.mean, byYaw2d: s2.byYaw, byYaw3d: s3.byYaw, failed: list.length - ok.length, perImage: list };
+    const withFolds = ok.filter((s) => s.folds !== undefined);
+    return {
+      nme2d: s2.mean, nme3d: s3.mean, byYaw2d: s2.byYaw, byYaw3d: s3.byYaw,
+      bucketMean2d: s2.balanced, bucketMean3d: s3.balanced,
+      ...(withFolds.length ? { folds: withFolds.reduce((a, s) => a + s.folds!, 0) / withFolds.length } : {}),
+      failed: list.length - ok.length, perImage: list,
+    };
   };
   const { ours: o, ...rest } = per;
   return {

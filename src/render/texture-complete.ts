@@ -1,0 +1,483 @@
+/**
+ * Complete UV textures: every texel of the face gets a colour, at any texture size.
+ *
+ * The photo shows only part of the face (the far cheek and ear of a turned head, the underside of
+ * the chin); uvTexture leaves those texels black. completeUvTexture fills them in three layers,
+ * the upper one winning where it is confident:
+ *
+ * 1. own:    the photo sampled at the texel's surface point, with a weight = soft visibility ×
+ *            facing (the texel's normal towards the camera: grazing texels are smeared in the photo);
+ * 2. mirror: the photo sampled at the texel's left–right mirror point (the layout's flip map), with
+ *            that point's weight — the far cheek of a turned face comes from the near one — its
+ *            colour scaled by the left–right lighting ratio seen where both sides are visible;
+ * 3. fill:   pull-push interpolation (Gortler et al. 1996) of layers 1–2 over the texture: smooth
+ *            colour where neither side is seen.
+ *
+ * colour = w_own·own + (1 − w_own)·(w_mirror·mirror + (1 − w_mirror)·fill). The weights fall off
+ * smoothly towards occlusion edges (visibility blurred over a few texels) and grazing angles, so the
+ * seams between the layers are blended, not cut.
+ *
+ * Textures larger than the layout (512², 1024², 2048²) sample the photo through the position map
+ * upsampled bilinearly (the layout's 256² grid of surface points is interpolated to the texture's
+ * texel centres), so they hold the photo's own detail, not an enlarged 256² texture.
+ */
+import type { PositionMap, RgbImage } from '../types.js';
+
+/** What completeUvTexture needs of the layout. */
+export interface TextureLayout {
+  /** Layout side (256). */
+  size: number;
+  /** N face pixels (row-major indices into the size² grid), in vertex order. */
+  faceIndex: Int32Array | Uint32Array;
+  /** N: each vertex's left–right mirror vertex. */
+  flip: Int32Array | Uint32Array;
+}
+
+export interface CompleteTextureOptions {
+  /** Output texture side in texels (default: the layout's size). */
+  size?: number;
+  /**
+   * Per-vertex facing (N values, the normal's component towards the camera, −1..1). Texels whose
+   * normal faces away or grazes are trusted less (weight ramps from 0 at facing 0 to 1 at
+   * `facingRamp`). Omitted: every visible texel has facing 1.
+   */
+  facing?: ArrayLike<number>;
+  /** Facing at which a texel gets full weight (default 0.25). */
+  facingRamp?: number;
+  /**
+   * Scale mirrored colours by the left–right lighting ratio measured where the photo shows both
+   * sides (default true), so a face lit from one side does not get a bright patch on its dark side.
+   */
+  matchLighting?: boolean;
+  /** Texels of fill margin kept around the face, in layout texels (default 2); beyond it the texture is black. */
+  margin?: number;
+}
+
+/** Where the texels of the face came from, as fractions of the face's texels (sum 1). */
+export interface TextureSources {
+  /** Mostly the photo at the texel itself (own weight ≥ 0.5). */
+  own: number;
+  /** Mostly the photo at the mirrored point. */
+  mirrored: number;
+  /** Mostly the smooth fill. */
+  filled: number;
+}
+
+export interface CompletedTexture {
+  texture: RgbImage;
+  /** size²: 255 where the photo shows the texel's own surface point (own weight > 0), else 0. */
+  mask: Uint8Array;
+  /** size²: 1 on the face (the texels whose nearest layout texel is a face pixel). */
+  faceMask: Uint8Array;
+  sources: TextureSources;
+}
+
+const mirrorFields = new WeakMap<object, Float32Array>();
+const BLUR = 2;
+
+interface StaticFields {
+  /** 1 on face pixels. */
+  face: Float32Array;
+  /** Face pixels in each (2·BLUR+1)² window. */
+  faceShare: Float32Array;
+  /** The face grown by the margin. */
+  marginMask: Uint8Array;
+}
+const staticCache = new WeakMap<object, Map<number, StaticFields>>();
+
+/** Fields that depend on the layout only (cached per layout and margin). */
+function staticFields(layout: TextureLayout, margin: number): StaticFields {
+  let byMargin = staticCache.get(layout.faceIndex);
+  if (!byMargin) staticCache.set(layout.faceIndex, (byMargin = new Map()));
+  let f = byMargin.get(margin);
+  if (!f) {
+    const L = layout.size;
+    const face = new Float32Array(L * L);
+    for (let i = 0; i < layout.faceIndex.length; i++) face[layout.faceIndex[i]] = 1;
+    f = { face, faceShare: boxBlur(face, L, BLUR), marginMask: dilate(face, L, margin) };
+    byMargin.set(margin, f);
+  }
+  return f;
+}
+
+/** Per layout pixel, the layout coordinates (column, row) of its mirror pixel (NaN off the face). Cached per layout. */
+function mirrorField(layout: TextureLayout): Float32Array {
+  let f = mirrorFields.get(layout.flip);
+  if (f) return f;
+  const L = layout.size;
+  f = new Float32Array(L * L * 2).fill(NaN);
+  const { faceIndex, flip } = layout;
+  for (let i = 0; i < faceIndex.length; i++) {
+    const p = faceIndex[i];
+    const q = faceIndex[flip[i]];
+    f[2 * p] = q % L;
+    f[2 * p + 1] = (q - (q % L)) / L;
+  }
+  mirrorFields.set(layout.flip, f);
+  return f;
+}
+
+/**
+ * The complete UV texture of a photo (see the module comment). `map` is the face's position map
+ * in the photo's frame (layout size²), `visibility` the per-layout-texel visibility (texelVisibility:
+ * non-zero = the camera sees the texel).
+ */
+export function completeUvTexture(
+  image: RgbImage,
+  map: PositionMap,
+  visibility: Uint8Array,
+  layout: TextureLayout,
+  options: CompleteTextureOptions = {},
+): CompletedTexture {
+  const L = layout.size;
+  const n = L * L;
+  if (map.size !== L || map.data.length < n * 3) throw new RangeError(`position map is ${map.size}², expected the layout's ${L}²`);
+  if (visibility.length !== n) throw new RangeError(`visibility has ${visibility.length} texels, expected ${n}`);
+  const S = options.size ?? L;
+  if (!(Number.isInteger(S) && S >= 16 && S <= 8192)) throw new RangeError(`texture size ${S} is not a whole number in 16..8192`);
+  const { faceIndex } = layout;
+  const nv = faceIndex.length;
+  if (options.facing && options.facing.length !== nv) throw new RangeError(`facing has ${options.facing.length} values, expected ${nv}`);
+  const ramp = options.facingRamp ?? 0.25;
+  const { width: iw, height: ih, data: src } = image;
+  const pos = map.data;
+
+  // Layout-grid fields: face mask, own weight (soft visibility × facing), mirror coordinates.
+  const margin = Math.round(options.margin ?? 2);
+  const { face, faceShare, marginMask } = staticFields(layout, margin);
+  const vis = new Float32Array(n);
+  for (let i = 0; i < nv; i++) {
+    const p = faceIndex[i];
+    const x = pos[3 * p], y = pos[3 * p + 1];
+    const inside = x >= -0.5 && y >= -0.5 && x <= iw - 0.5 && y <= ih - 0.5;
+    vis[p] = visibility[p] !== 0 && inside ? 1 : 0;
+  }
+  // Soft visibility: the visible share of each texel's 5×5 face neighbourhood, times its own
+  // visibility, so the weight ramps down over ~2 texels towards an occlusion edge.
+  const share = boxBlur(vis, L, BLUR);
+  const weight = new Float32Array(n);
+  for (let i = 0; i < nv; i++) {
+    const p = faceIndex[i];
+    if (vis[p] === 0) continue;
+    const s = share[p] / faceShare[p];
+    const soft = s >= 1 ? 1 : s * s * (3 - 2 * s);
+    let f = 1;
+    if (options.facing) {
+      const t = options.facing[i] / ramp;
+      f = t <= 0 ? 0 : t >= 1 ? 1 : t * t * (3 - 2 * t);
+    }
+    weight[p] = soft * f;
+  }
+  const mirror = mirrorField(layout);
+
+  // Texture-grid pass: layers 1 and 2 into premultiplied colour + weight.
+  const N = S * S;
+  const col = new Float32Array(N * 3);
+  const conf = new Float32Array(N);
+  const faceS = new Uint8Array(N);
+  const region = new Uint8Array(N);
+  const ownMask = new Uint8Array(N);
+  const k = L / S;
+  const c0 = [0, 0, 0];
+  const c1 = [0, 0, 0];
+  // sample(): bilinear over the face pixels among the 4 layout neighbours of (fx, fy):
+  // position (sx, sy), own weight (sw), mirror coordinates (smx, smy); false off the face.
+  let sx = 0, sy = 0, sw = 0, smx = 0, smy = 0;
+  const sample = (fx: number, fy: number, wantMirror: boolean): boolean => {
+    const x0 = Math.floor(fx), y0 = Math.floor(fy);
+    const ax = fx - x0, ay = fy - y0;
+    let ws = 0, px = 0, py = 0, pw = 0, mx = 0, my = 0;
+    for (let dy = 0; dy < 2; dy++) {
+      const yy = y0 + dy;
+      if (yy < 0 || yy >= L) continue;
+      const wy = dy ? ay : 1 - ay;
+      if (wy === 0) continue;
+      for (let dx = 0; dx < 2; dx++) {
+        const xx = x0 + dx;
+        if (xx < 0 || xx >= L) continue;
+        const p = yy * L + xx;
+        if (face[p] === 0) continue;
+        const w = (dx ? ax : 1 - ax) * wy;
+        if (w === 0) continue;
+        ws += w;
+        px += w * pos[3 * p];
+        py += w * pos[3 * p + 1];
+        pw += w * weight[p];
+        if (wantMirror) {
+          mx += w * mirror[2 * p];
+          my += w * mirror[2 * p + 1];
+        }
+      }
+    }
+    if (ws === 0) return false;
+    sx = px / ws;
+    sy = py / ws;
+    sw = pw / ws;
+    smx = mx / ws;
+    smy = my / ws;
+    return true;
+  };
+  const readImage = (x: number, y: number, out: number[]): void => {
+    const xc = x < 0 ? 0 : x > iw - 1 ? iw - 1 : x;
+    const yc = y < 0 ? 0 : y > ih - 1 ? ih - 1 : y;
+    const x0 = Math.floor(xc), y0 = Math.floor(yc);
+    const x1 = x0 + 1 < iw ? x0 + 1 : x0;
+    const y1 = y0 + 1 < ih ? y0 + 1 : y0;
+    const fx = xc - x0, fy = yc - y0;
+    const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
+    const o00 = 3 * (y0 * iw + x0), o10 = 3 * (y0 * iw + x1), o01 = 3 * (y1 * iw + x0), o11 = 3 * (y1 * iw + x1);
+    for (let c = 0; c < 3; c++) out[c] = w00 * src[o00 + c] + w10 * src[o10 + c] + w01 * src[o01 + c] + w11 * src[o11 + c];
+  };
+  // Lighting: the mirrored side is lit differently from the side it stands in for. Where the
+  // photo shows both a texel and its mirror well, the ratio of their mean colours, per half of the
+  // face, measures the asymmetry; mirrored colours are scaled by their destination half's ratio so
+  // they continue that half's brightness. gains: [left half r, g, b, right half r, g, b].
+  const gains = [1, 1, 1, 1, 1, 1];
+  if (options.matchLighting ?? true) {
+    const so = [0, 0, 0, 0, 0, 0], sm = [0, 0, 0, 0, 0, 0];
+    const pairs = [0, 0];
+    for (let i = 0; i < nv; i++) {
+      const p = faceIndex[i];
+      const q = faceIndex[layout.flip[i]];
+      if (p === q || weight[p] < 0.9 || weight[q] < 0.9) continue;
+      const half = p % L < L / 2 ? 0 : 1;
+      readImage(pos[3 * p], pos[3 * p + 1], c0);
+      readImage(pos[3 * q], pos[3 * q + 1], c1);
+      for (let c = 0; c < 3; c++) {
+        so[3 * half + c] += c0[c];
+        sm[3 * half + c] += c1[c];
+      }
+      pairs[half]++;
+    }
+    for (let h = 0; h < 2; h++) {
+      if (pairs[h] < 0.05 * nv) continue; // too little overlap (a far-turned face) to measure it
+      for (let c = 0; c < 3; c++) {
+        const k = 3 * h + c;
+        const g = sm[k] > 0 ? so[k] / sm[k] : 1;
+        gains[k] = g < 0.5 ? 0.5 : g > 2 ? 2 : g;
+      }
+    }
+  }
+  /** Reads the mirrored colour into c1, scaled by the gain of the half at layout column x. */
+  const readMirror = (x: number, y: number, column: number): void => {
+    readImage(x, y, c1);
+    const o = column < L / 2 ? 0 : 3;
+    c1[0] *= gains[o];
+    c1[1] *= gains[o + 1];
+    c1[2] *= gains[o + 2];
+  };
+  let own = 0, mirrored = 0, filled = 0;
+  const put = (t: number, wOwn: number, wMirror: number): void => {
+    const rest = (1 - wOwn) * wMirror;
+    const cf = wOwn + rest;
+    if (cf > 0) {
+      // Premultiplied by cf: own·wOwn + mirror·(1 − wOwn)·wMirror.
+      for (let c = 0; c < 3; c++) col[3 * t + c] = (wOwn > 0 ? wOwn * c0[c] : 0) + (rest > 0 ? rest * c1[c] : 0);
+      conf[t] = cf;
+    }
+    if (wOwn > 0) ownMask[t] = 255;
+    if (faceS[t]) {
+      if (wOwn >= 0.5) own++;
+      else if (cf >= 0.5) mirrored++;
+      else filled++;
+    }
+  };
+  if (S === L) {
+    // The layout's own grid: every face texel is a vertex, its mirror a vertex too.
+    for (let t = 0; t < n; t++) {
+      region[t] = marginMask[t];
+      faceS[t] = face[t];
+    }
+    for (let i = 0; i < nv; i++) {
+      const p = faceIndex[i];
+      const q = faceIndex[layout.flip[i]];
+      const wOwn = weight[p];
+      const wMirror = wOwn < 1 ? weight[q] : 0;
+      if (wOwn > 0) readImage(pos[3 * p], pos[3 * p + 1], c0);
+      if (wMirror > 0) readMirror(pos[3 * q], pos[3 * q + 1], p % L);
+      put(p, wOwn, wMirror);
+    }
+  } else {
+    for (let j = 0; j < S; j++) {
+      const fy = (j + 0.5) * k - 0.5;
+      const ny = Math.min(L - 1, Math.max(0, Math.round(fy)));
+      for (let i = 0; i < S; i++) {
+        const t = j * S + i;
+        const fx = (i + 0.5) * k - 0.5;
+        const nearest = ny * L + Math.min(L - 1, Math.max(0, Math.round(fx)));
+        if (!marginMask[nearest]) continue; // black beyond the margin: nothing to sample
+        region[t] = 1;
+        if (face[nearest]) faceS[t] = 1;
+        if (!sample(fx, fy, true)) continue;
+        const wOwn = sw;
+        let wMirror = 0;
+        if (wOwn > 0) readImage(sx, sy, c0);
+        if (wOwn < 1 && sample(smx, smy, false) && sw > 0) {
+          wMirror = sw;
+          readMirror(sx, sy, fx);
+        }
+        put(t, wOwn, wMirror);
+      }
+    }
+  }
+  pullPush(col, conf, S);
+  const tex = new Uint8Array(N * 3);
+  for (let t = 0; t < N; t++) {
+    if (!region[t]) continue;
+    for (let c = 0; c < 3; c++) {
+      const v = Math.round(col[3 * t + c]);
+      // A face texel is never written as pure black (it would read as "not seen").
+      tex[3 * t + c] = v > 255 ? 255 : v < 0 ? 0 : v;
+    }
+    if (faceS[t] && tex[3 * t] === 0 && tex[3 * t + 1] === 0 && tex[3 * t + 2] === 0) tex[3 * t] = tex[3 * t + 1] = tex[3 * t + 2] = 1;
+  }
+  const total = own + mirrored + filled || 1;
+  return {
+    texture: { width: S, height: S, data: tex },
+    mask: ownMask,
+    faceMask: faceS,
+    sources: { own: own / total, mirrored: mirrored / total, filled: filled / total },
+  };
+}
+
+/**
+ * Pull-push hole filling in place: `col` (size²×3) premultiplied colours with weights `w` (size²,
+ * 0..1). Afterwards every texel has weight 1 and col holds plain colours: texels of weight 1 keep
+ * theirs, weight 0 get the smooth interpolation of the surrounding known colours, in between a blend.
+ * With no known texel at all, everything becomes mid-grey.
+ */
+export function pullPush(col: Float32Array, w: Float32Array, size: number): void {
+  // Pull: a pyramid of premultiplied colours and weights, each level half the side (rounded up).
+  const cols: Float32Array[] = [col];
+  const ws: Float32Array[] = [w];
+  const sides: number[] = [size];
+  while (sides[sides.length - 1] > 1) {
+    const s = sides[sides.length - 1];
+    const h = Math.ceil(s / 2);
+    const pc = cols[cols.length - 1], pw = ws[ws.length - 1];
+    const c = new Float32Array(h * h * 3);
+    const ww = new Float32Array(h * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < h; x++) {
+        let sw = 0, r = 0, g = 0, b = 0;
+        for (let dy = 0; dy < 2; dy++) {
+          const yy = 2 * y + dy;
+          if (yy >= s) continue;
+          for (let dx = 0; dx < 2; dx++) {
+            const xx = 2 * x + dx;
+            if (xx >= s) continue;
+            const p = yy * s + xx;
+            sw += pw[p];
+            r += pc[3 * p];
+            g += pc[3 * p + 1];
+            b += pc[3 * p + 2];
+          }
+        }
+        const q = y * h + x;
+        if (sw > 0) {
+          // Weight min(1, Σw); colour the weighted mean, stored premultiplied.
+          const nw = sw > 1 ? 1 : sw;
+          const f = nw / sw;
+          ww[q] = nw;
+          c[3 * q] = r * f;
+          c[3 * q + 1] = g * f;
+          c[3 * q + 2] = b * f;
+        }
+      }
+    }
+    cols.push(c);
+    ws.push(ww);
+    sides.push(h);
+  }
+  // Top (1×1): plain colour, or grey when nothing is known.
+  const top = cols[cols.length - 1], tw = ws[ws.length - 1][0];
+  for (let c = 0; c < 3; c++) top[c] = tw > 0 ? top[c] / tw : 128;
+  // Push: each level's missing weight filled from the (complete) coarser level, bilinearly.
+  for (let l = cols.length - 2; l >= 0; l--) {
+    const s = sides[l], h = sides[l + 1];
+    const c = cols[l], ww = ws[l], up = cols[l + 1];
+    for (let y = 0; y < s; y++) {
+      const fy = (y + 0.5) / 2 - 0.5;
+      const y0 = Math.max(0, Math.floor(fy)), y1 = Math.min(h - 1, Math.floor(fy) + 1);
+      const ay = fy - Math.floor(fy);
+      for (let x = 0; x < s; x++) {
+        const p = y * s + x;
+        const a = ww[p];
+        if (a >= 1) continue; // premultiplied at weight 1 = plain
+        const fx = (x + 0.5) / 2 - 0.5;
+        const x0 = Math.max(0, Math.floor(fx)), x1 = Math.min(h - 1, Math.floor(fx) + 1);
+        const ax = fx - Math.floor(fx);
+        const q00 = 3 * (y0 * h + x0), q10 = 3 * (y0 * h + x1), q01 = 3 * (y1 * h + x0), q11 = 3 * (y1 * h + x1);
+        const w00 = (1 - ax) * (1 - ay), w10 = ax * (1 - ay), w01 = (1 - ax) * ay, w11 = ax * ay;
+        const rest = 1 - a;
+        for (let k = 0; k < 3; k++) {
+          c[3 * p + k] += rest * (w00 * up[q00 + k] + w10 * up[q10 + k] + w01 * up[q01 + k] + w11 * up[q11 + k]);
+        }
+        ww[p] = 1;
+      }
+    }
+  }
+}
+
+/** Sum over a (2r+1)² window (clamped at the borders) of a side² field. */
+function boxBlur(f: Float32Array, side: number, r: number): Float32Array {
+  const tmp = new Float32Array(f.length);
+  const out = new Float32Array(f.length);
+  for (let y = 0; y < side; y++) {
+    const row = y * side;
+    for (let x = 0; x < side; x++) {
+      let s = 0;
+      for (let d = -r; d <= r; d++) {
+        const xx = x + d;
+        if (xx >= 0 && xx < side) s += f[row + xx];
+      }
+      tmp[row + x] = s;
+    }
+  }
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      let s = 0;
+      for (let d = -r; d <= r; d++) {
+        const yy = y + d;
+        if (yy >= 0 && yy < side) s += tmp[yy * side + x];
+      }
+      out[y * side + x] = s;
+    }
+  }
+  return out;
+}
+
+/** A side² 0/1 mask grown by r texels (square neighbourhood). */
+function dilate(mask: Float32Array, side: number, r: number): Uint8Array {
+  const sum = r > 0 ? boxBlur(mask, side, Math.round(r)) : mask;
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < out.length; i++) if (sum[i] > 0) out[i] = 1;
+  return out;
+}
+
+/**
+ * Per-vertex colours (N×3, 0..1) read from a texture at texture coordinates (N×2: u right, v down,
+ * 0..1; uvFromFaceIndex), bilinearly between texel centres — the colour a renderer shows at the
+ * vertex. For the layout-sized texture and the layout's UVs this is exactly the vertex's texel.
+ */
+export function sampleTextureAtUv(texture: RgbImage, uv: ArrayLike<number>): Float32Array {
+  const { width: w, height: h, data } = texture;
+  const n = Math.floor(uv.length / 2);
+  const out = new Float32Array(n * 3);
+  const s = 1 / 255;
+  for (let i = 0; i < n; i++) {
+    let x = uv[2 * i] * w - 0.5;
+    let y = uv[2 * i + 1] * h - 0.5;
+    if (!(x === x && y === y)) continue;
+    x = x < 0 ? 0 : x > w - 1 ? w - 1 : x;
+    y = y < 0 ? 0 : y > h - 1 ? h - 1 : y;
+    const x0 = Math.floor(x), y0 = Math.floor(y);
+    const x1 = x0 + 1 < w ? x0 + 1 : x0;
+    const y1 = y0 + 1 < h ? y0 + 1 : y0;
+    const fx = x - x0, fy = y - y0;
+    const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
+    const o00 = 3 * (y0 * w + x0), o10 = 3 * (y0 * w + x1), o01 = 3 * (y1 * w + x0), o11 = 3 * (y1 * w + x1);
+    for (let c = 0; c < 3; c++) out[3 * i + c] = (w00 * data[o00 + c] + w10 * data[o10 + c] + w01 * data[o01 + c] + w11 * data[o11 + c]) * s;
+  }
+  return out;
+}

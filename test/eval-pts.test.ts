@@ -1,0 +1,54 @@
+import { mkdtempSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createPrnet } from '../src/pipeline/node.js';
+import { evaluatePts, nearestFace, readPts } from '../tools/eval/pts.js';
+
+const AFW = join(import.meta.dirname, '..', '..', 'shared', 'eval', 'afw68');
+
+describe('prnet eval pts (iBUG .pts ground truth)', () => {
+  it('reads 68 points from a .pts file, shifted from 1-based pixels', async () => {
+    const p = await readPts(join(AFW, '1051618982_1.pts'));
+    expect(p).toHaveLength(136);
+    expect(p[0]).toBeCloseTo(171.693 - 1, 3);
+    expect(p[1]).toBeCloseTo(201.919 - 1, 3);
+  });
+
+  it('rejects a .pts file without 68 points, naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-pts-'));
+    try {
+      writeFileSync(join(dir, 'bad.pts'), 'version: 1\nn_points: 2\n{\n1 2\n3 4\n}\n');
+      await expect(readPts(join(dir, 'bad.pts'))).rejects.toThrow(/bad\.pts.*68 points|68 points.*bad\.pts/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('matches the annotated face by landmark centroid', () => {
+    const gt = new Float64Array(136).map((_, i) => (i % 2 ? 100 : 300));
+    const far = new Float32Array(204).fill(10);
+    const near = new Float32Array(204).map((_, i) => (i % 3 === 0 ? 305 : i % 3 === 1 ? 98 : 0));
+    expect(nearestFace([far, near], gt)).toBe(near);
+    expect(nearestFace([], gt)).toBeNull();
+  });
+
+  it('scores the bundled model on AFW faces (without peers): every face found, NME under 10 %', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-pts-'));
+    try {
+      for (const n of ['1051618982_1', '111076519_1', '111076519_2']) for (const ext of ['.jpg', '.pts']) copyFileSync(join(AFW, n + ext), join(dir, n + ext));
+      const prnet = await createPrnet();
+      const seen: string[] = [];
+      const r = await evaluatePts(prnet, dir, { peers: false, onImage: (f) => seen.push(f) });
+      await prnet.dispose();
+      expect(r.images).toBe(3);
+      expect(seen).toHaveLength(3);
+      expect(r.ours.failed).toBe(0);
+      for (const s of r.ours.perImage) expect(s.nme2d!, s.image).toBeLessThan(0.1);
+      expect(r.ours.nme2d).toBeGreaterThan(0.005);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+});

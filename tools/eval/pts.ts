@@ -1,0 +1,165 @@
+/**
+ * 68-point 2D check in the wild on iBUG `.pts` ground truth (e.g. ../shared/eval/afw68: AFW faces
+ * cropped with context, several faces per crop possible): for each NAME.jpg|png with NAME.pts, each
+ * method's face whose landmark centroid is nearest the annotated one is scored; NME = mean point
+ * distance / sqrt(w·h) of the annotated landmarks' box (as for AFLW2000-3D). `.pts` coordinates
+ * count pixels from 1; they are shifted to the library's frame (pixel centres at integers).
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { InputError, PrnetError } from '../../src/errors.js';
+import { decodeImageFile } from '../../src/io/image-node.js';
+import type { Prnet } from '../../src/pipeline/prnet.js';
+import type { RgbImage } from '../../src/types.js';
+import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
+import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
+import { nme } from './nme.js';
+
+export interface PtsScore {
+  image: string;
+  nme2d: number | null;
+  error?: string;
+}
+
+export interface PtsMethodScores {
+  nme2d: number;
+  /** Median over the scored images. */
+  median2d: number;
+  failed: number;
+  perImage: PtsScore[];
+}
+
+export interface PtsReport {
+  images: number;
+  ours: PtsMethodScores;
+  peers: Record<string, PtsMethodScores>;
+}
+
+/** Reads an iBUG .pts file: 68 points, shifted from 1-based pixels; InputError naming the file otherwise. */
+export async function readPts(path: string): Promise<Float64Array> {
+  const text = await readFile(path, 'utf8');
+  const open = text.indexOf('{');
+  const close = text.indexOf('}', open + 1);
+  const nums = open >= 0 && close > open ? text.slice(open + 1, close).trim().split(/\s+/).map(Number) : [];
+  if (nums.length !== 136 || nums.some((v) => !Number.isFinite(v))) throw new InputError(`expected 68 points between braces, got ${Math.floor(nums.length / 2)}`, path);
+  return Float64Array.from(nums, (v) => v - 1);
+}
+
+export async function listPtsImages(dir: string): Promise<{ image: string; pts: string }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    throw new InputError('cannot read the folder', dir);
+  }
+  const out = names
+    .filter((n) => /\.(jpe?g|png)$/i.test(n))
+    .map((n) => ({ image: join(dir, n), pts: join(dir, basename(n, extname(n)) + '.pts') }))
+    .filter((p) => existsSync(p.pts))
+    .sort((a, b) => a.image.localeCompare(b.image));
+  if (!out.length) throw new InputError('no images with a .pts ground truth', dir);
+  return out;
+}
+
+/** Centroid of flat points with `stride` numbers per point. */
+function centroid(p: ArrayLike<number>, stride: number): [number, number] {
+  let x = 0, y = 0;
+  const n = Math.floor(p.length / stride);
+  for (let i = 0; i < n; i++) {
+    x += p[i * stride];
+    y += p[i * stride + 1];
+  }
+  return [x / n, y / n];
+}
+
+/** Of several faces' landmarks (stride 3), the one whose centroid is nearest the annotation's. */
+export function nearestFace(faces: Float32Array[], gt: Float64Array): Float32Array | null {
+  const [gx, gy] = centroid(gt, 2);
+  let best: Float32Array | null = null;
+  let bestD = Infinity;
+  for (const f of faces) {
+    const [x, y] = centroid(f, 3);
+    const d = Math.hypot(x - gx, y - gy);
+    if (d < bestD) {
+      bestD = d;
+      best = f;
+    }
+  }
+  return best;
+}
+
+/** x, y of stride-3 points as stride-2. */
+function xy(p: Float32Array): Float64Array {
+  const out = new Float64Array((p.length / 3) * 2);
+  for (let i = 0; i < p.length / 3; i++) {
+    out[2 * i] = p[3 * i];
+    out[2 * i + 1] = p[3 * i + 1];
+  }
+  return out;
+}
+
+type Scorer = (image: RgbImage, gt: Float64Array) => Promise<Float32Array | null>;
+
+export async function evaluatePts(prnet: Prnet, dir: string, options: { peers?: boolean; onImage?: (name: string) => void } = {}): Promise<PtsReport> {
+  const items = await listPtsImages(dir);
+  const scorers: Record<string, Scorer> = {
+    ours: async (image, gt) => nearestFace((await prnet.reconstruct(image)).faces.map((f) => f.landmarks), gt),
+  };
+  if (options.peers !== false) {
+    // FaceMesh runs once per image: scored, and the seed of 3DDFA_V2's crop.
+    const fmCache = new WeakMap<object, Promise<Float32Array[]>>();
+    const fmAll = (image: RgbImage): Promise<Float32Array[]> => {
+      let p = fmCache.get(image);
+      if (!p) {
+        p = detectFaceMesh(image).then((faces) => faces.map((f) => facemesh68(f.points)));
+        fmCache.set(image, p);
+      }
+      return p;
+    };
+    scorers.facemesh = async (image, gt) => nearestFace(await fmAll(image), gt);
+    if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
+      // 3DDFA_V2 on the crop from FaceMesh's landmarks of the annotated face (its usual protocol).
+      scorers['3ddfa_v2'] = async (image, gt) => {
+        const seed = nearestFace(await fmAll(image), gt);
+        return seed ? runTddfa(image, tddfaCropFromLandmarks(seed, 68)) : null;
+      };
+    }
+  }
+  const per: Record<string, PtsScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
+  for (const item of items) {
+    const name = basename(item.image);
+    let gt: Float64Array;
+    let image: RgbImage;
+    try {
+      gt = await readPts(item.pts);
+      image = await decodeImageFile(item.image);
+    } catch (e) {
+      if (!(e instanceof PrnetError)) throw e;
+      for (const k of Object.keys(scorers)) per[k].push({ image: name, nme2d: null, error: e.message });
+      options.onImage?.(item.image);
+      continue;
+    }
+    for (const [k, scorer] of Object.entries(scorers)) {
+      try {
+        const pred = await scorer(image, gt);
+        per[k].push(pred ? { image: name, nme2d: nme(xy(pred), gt, 2, 2) } : { image: name, nme2d: null, error: 'no face found' });
+      } catch (e) {
+        per[k].push({ image: name, nme2d: null, error: (e as Error).message });
+      }
+    }
+    options.onImage?.(item.image);
+  }
+  const summarise = (list: PtsScore[]): PtsMethodScores => {
+    const ok = list.map((s) => s.nme2d).filter((v): v is number => v !== null).sort((a, b) => a - b);
+    const mid = ok.length >> 1;
+    return {
+      nme2d: ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN,
+      median2d: ok.length ? (ok.length % 2 ? ok[mid] : (ok[mid - 1] + ok[mid]) / 2) : NaN,
+      failed: list.length - ok.length,
+      perImage: list,
+    };
+  };
+  const { ours, ...rest } = per;
+  return { images: items.length, ours: summarise(ours), peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])) };
+}
