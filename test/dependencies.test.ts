@@ -40,8 +40,13 @@ describe('dependencies of what ships', () => {
   it('package.json: onnxruntime-node and sharp are the only runtime dependencies; onnxruntime-web is an optional peer', () => {
     const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
     expect(Object.keys(pkg.dependencies).sort()).toEqual(['onnxruntime-node', 'sharp']);
-    expect(Object.keys(pkg.peerDependencies)).toEqual(['onnxruntime-web']);
-    expect(pkg.peerDependenciesMeta['onnxruntime-web']).toEqual({ optional: true });
+    // Optional peers: onnxruntime-web for the browser entry; the service's and the batch's
+    // packages for `prnet serve`, `prnet batch` and `prnet worker` (loaded by those commands only).
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['@fastify/multipart', 'bullmq', 'fastify', 'ioredis', 'onnxruntime-web', 'piscina', 'prom-client']);
+    for (const peer of Object.keys(pkg.peerDependencies)) {
+      expect(pkg.peerDependenciesMeta[peer], peer).toEqual({ optional: true });
+      expect(pkg.devDependencies[peer], peer).toBeDefined();
+    }
     for (const dev of ['@vladmandic/human', '@vladmandic/face-api', '@tensorflow/tfjs-core', 'tsx']) expect(pkg.devDependencies[dev], dev).toBeDefined();
   });
 
@@ -51,6 +56,14 @@ describe('dependencies of what ships', () => {
       expect([...packages].sort(), entry).toEqual(entry === 'src/cli/main.ts' ? [] : ['onnxruntime-node', 'sharp']);
       expect([...files].filter((f) => /human|faceapi|\/data\//.test(f)), entry).toEqual([]);
     }
+  });
+
+  it('the service and the batch commands load their optional packages only when run', () => {
+    for (const entry of ['src/cli/serve.ts', 'src/cli/batch.ts', 'src/cli/worker.ts']) {
+      const { packages } = importGraph(entry);
+      expect([...packages].sort(), entry).toEqual(entry === 'src/cli/serve.ts' ? [] : ['onnxruntime-node', 'sharp']);
+    }
+    expect([...importGraph('src/serve/worker.ts').packages].sort()).toEqual(['onnxruntime-node', 'sharp']);
   });
 
   it('the browser entry loads onnxruntime-web only (the human detector is an option the caller brings)', () => {

@@ -50,6 +50,17 @@ Usage:
       in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)
   prnet data label [--set eval|utkface|misc|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts).
+  prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
+      HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
+      mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
+      --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30) · --threads <n>
+  prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [reconstruct options]
+      Queues one job per image on Redis (BullMQ); a re-submit skips the images already done.
+      --attempts <n> (3)  tries before an image is listed as failed
+  prnet batch status --redis <url> [--wait]
+      done · failed · waiting · active counts and the failures with their reasons.
+  prnet worker --redis <url> [--concurrency k] [--threads n]
+      Runs queued jobs (anywhere the images and the output folder are reachable) until SIGTERM.
   prnet --help | --version
 
 Exit codes: 0 ok · 1 some inputs failed · 2 bad arguments · 3 the model or detector could not be
@@ -87,6 +98,13 @@ export async function main(argv: string[]): Promise<number> {
         return await runTool('data', rest);
       case 'video':
         return await (await import('./video.js')).runVideo(rest);
+      // The service and the distributed batch (docs/serve.md).
+      case 'serve':
+        return await (await import('./serve.js')).runServe(rest);
+      case 'batch':
+        return await (await import('./batch.js')).runBatch(rest);
+      case 'worker':
+        return await (await import('./worker.js')).runWorker(rest);
       default:
         throw new UsageError(`unknown command '${command}' (see prnet --help)`);
     }

@@ -6,6 +6,7 @@ import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
 import type { DetectorKind } from '../detect/index.js';
 import { createPrnet } from '../pipeline/node.js';
+import type { Prnet } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
@@ -35,7 +36,7 @@ export async function inParallel(count: number, limit: number, task: (i: number)
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
 }
 
-const DETECTORS: DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
+export const DETECTORS: DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
 
 export function parseFormats(list: string | undefined, negated: Record<string, boolean | undefined>): Set<OutputFormat> {
   let formats: Set<OutputFormat>;
@@ -80,6 +81,26 @@ export function parseMeshOptions(values: { units?: string; center?: boolean; 'te
     }
   }
   return { units: units as MeshUnits, center: values.center ?? true, textureSize };
+}
+
+/**
+ * One image → its output files in `outDir`, all or none (written atomically): what `prnet
+ * reconstruct` does per image, shared with the batch workers. Throws InputError (NoFaceError when
+ * there is no face) for the image, OutputError when the files cannot be written.
+ */
+export async function reconstructToFiles(
+  prnet: Prnet,
+  file: string,
+  stem: string,
+  outDir: string,
+  options: { box?: FaceBox; maxFaces?: number; formats: ReadonlySet<OutputFormat>; mesh?: OutputOptions },
+): Promise<{ faces: number; outputs: string[] }> {
+  const image = await decodeImageFile(file);
+  const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces });
+  if (!faces.length) throw new NoFaceError('no face found', file);
+  const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c), options.mesh);
+  await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
+  return { faces: faces.length, outputs: outputs.map((o) => o.name) };
 }
 
 export async function runReconstruct(args: string[]): Promise<number> {
@@ -146,16 +167,12 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const processOne = async (i: number): Promise<void> => {
     const file = files[i];
     try {
-      const image = await decodeImageFile(file);
-      const { faces } = await prnet.reconstruct(image, { boxes: box ? [box] : undefined, maxFaces });
-      if (!faces.length) throw new NoFaceError('no face found', file);
-      const outputs = await buildOutputs(stems[i], image, faces, prnet.layout, formats, (d, w, h, c) => encodePng(d, w, h, c), meshOptions);
-      await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
-      faceCount += faces.length;
+      const { faces, outputs } = await reconstructToFiles(prnet, file, stems[i], outDir, { box, maxFaces, formats, mesh: meshOptions });
+      faceCount += faces;
       written += outputs.length;
       done++;
       progress.tick(true);
-      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(file)}: ${faces.length} face${faces.length > 1 ? 's' : ''}, ${outputs.length} files written to ${escapeControl(outDir)}\n`);
+      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(file)}: ${faces} face${faces > 1 ? 's' : ''}, ${outputs.length} files written to ${escapeControl(outDir)}\n`);
     } catch (e) {
       // One image's failure (its input, its outputs, even a bug) does not stop the others.
       if (e instanceof OutputError) outputFailed = true;

@@ -1,0 +1,76 @@
+/**
+ * Distributed batch reconstruction on BullMQ (Redis): the job's data, its id, the queue's name and
+ * how to connect. One job = one image; its outputs are the files `prnet reconstruct` writes.
+ */
+import { createHash } from 'node:crypto';
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { DetectorKind } from '../detect/index.js';
+import { PrnetError } from '../errors.js';
+import type { OutputFormat, OutputOptions } from '../pipeline/outputs.js';
+
+export const DEFAULT_QUEUE = 'prnet-reconstruct';
+
+export interface ReconstructJobData {
+  /** The image, an absolute path (as reachable from the workers). */
+  path: string;
+  /** The output folder, absolute. */
+  out: string;
+  /** Output file stem (unique among the images of a submission). */
+  stem: string;
+  formats: OutputFormat[];
+  /** Bundled model name or model file. */
+  model: string;
+  maxFaces?: number;
+  detector?: DetectorKind;
+  /** Mesh units, centring and texture size (reconstruct's --units, --center, --texture-size). */
+  mesh?: OutputOptions;
+}
+
+export interface ReconstructJobResult {
+  faces: number;
+  files: string[];
+}
+
+/** Redis could not be reached, or answered an error. */
+export class QueueError extends PrnetError {}
+
+/**
+ * The job id: the image's content hash and every option that changes the outputs (folder, stem,
+ * formats, model, face limit, detector, mesh options). Re-submitting the same images with the same options
+ * gives the same ids, which BullMQ does not add twice.
+ */
+export function jobId(content: Uint8Array, data: ReconstructJobData): string {
+  const { path: _path, ...options } = data;
+  const h = createHash('sha256').update(content).update('\0').update(JSON.stringify({ ...options, formats: [...options.formats].sort() }));
+  return `img-${h.digest('hex').slice(0, 40)}`;
+}
+
+/**
+ * Connection options for a redis:// or rediss:// URL. `persistent` connections (workers) retry
+ * for ever, so that a restarted Redis is picked up again; the others (submit, status) give up
+ * after a few tries with an error.
+ */
+export function connection(url: string, persistent: boolean): ConnectionOptions {
+  if (!/^rediss?:\/\//.test(url)) throw new QueueError(`--redis must be a redis:// or rediss:// URL, got '${url}'`);
+  return persistent
+    ? { url, maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(n * 200, 2000) }
+    : { url, maxRetriesPerRequest: 2, retryStrategy: (n: number) => (n > 3 ? null : 200), connectTimeout: 3000 };
+}
+
+/** Opens the queue and checks that Redis answers. */
+export async function openQueue(url: string, name = DEFAULT_QUEUE): Promise<Queue<ReconstructJobData, ReconstructJobResult>> {
+  const queue = new Queue<ReconstructJobData, ReconstructJobResult>(name, { connection: connection(url, false) });
+  queue.on('error', () => undefined); // reported by the command that fails
+  try {
+    await queue.waitUntilReady();
+  } catch (e) {
+    await queue.close().catch(() => undefined);
+    throw new QueueError(`cannot reach Redis at ${redactUrl(url)} (${(e as Error).message.split('\n')[0]})`);
+  }
+  return queue;
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}

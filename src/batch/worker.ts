@@ -1,0 +1,120 @@
+/**
+ * `prnet worker`: takes reconstruct jobs from the queue and writes each image's files as `prnet
+ * reconstruct` does (src/cli/reconstruct.ts: all files of an image appear together or not at all).
+ *
+ * Exactly once per image: the file names are fixed by the job, so a retried job (after its worker
+ * died, its lock expired and BullMQ moved it back as stalled) replaces the same files, and first
+ * removes the temporary files the dead attempt left.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { InputError } from '../errors.js';
+import { reconstructToFiles } from '../cli/reconstruct.js';
+import { createPrnet } from '../pipeline/node.js';
+import type { Prnet } from '../pipeline/prnet.js';
+import { connection, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
+
+export interface WorkerOptions {
+  redis: string;
+  /** Jobs run at once by this process (default 1; they share one inference session). */
+  concurrency?: number;
+  /** Network threads (default: onnxruntime's choice). */
+  threads?: number;
+  queue?: string;
+  /**
+   * How long a job's lock lasts without renewal, ms (default 30 s): a worker that dies holds its
+   * job this long before another one takes it over.
+   */
+  lockMs?: number;
+  /** Called for each finished or failed job. */
+  onJob?: (event: { ok: boolean; data: ReconstructJobData; message: string }) => void;
+  /** Called when the connection to Redis fails or comes back. */
+  onConnection?: (message: string) => void;
+}
+
+const OUR_SUFFIXES = String.raw`(?:_face\d+(?:\.json|\.obj|\.ply|\.glb|_textured\.obj|_textured\.mtl|_texture\.png)|_(?:depth|landmarks|pose|mesh)\.png)`;
+
+/**
+ * Removes the temporary files of earlier attempts at this image's outputs (the CLI's atomic
+ * writer names them `.prnet-<pid>-<n>.<name>.tmp`). By name, not by pid: the attempt that left
+ * them may have run on another machine.
+ */
+export async function removeStaleTemps(outDir: string, stem: string): Promise<number> {
+  const escaped = stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`^\\.prnet-\\d+-\\d+\\.${escaped}${OUR_SUFFIXES}\\.tmp$`);
+  let names: string[];
+  try {
+    names = await readdir(outDir);
+  } catch {
+    return 0;
+  }
+  const stale = names.filter((n) => re.test(n));
+  await Promise.all(stale.map((n) => rm(join(outDir, n), { force: true })));
+  return stale.length;
+}
+
+export interface BatchWorker {
+  worker: Worker<ReconstructJobData, ReconstructJobResult>;
+  /** Waits for the jobs in progress, then disconnects. */
+  close(): Promise<void>;
+}
+
+export function startWorker(options: WorkerOptions): BatchWorker {
+  const prnets = new Map<string, Promise<Prnet>>();
+  const pipeline = (data: ReconstructJobData): Promise<Prnet> => {
+    const key = `${data.model}\0${data.detector ?? ''}`;
+    let p = prnets.get(key);
+    if (!p) {
+      p = createPrnet({ model: data.model, detector: data.detector, threads: options.threads });
+      p.catch(() => prnets.delete(key)); // a model that failed to load is tried again by the next job
+      prnets.set(key, p);
+    }
+    return p;
+  };
+
+  const processJob = async (job: Job<ReconstructJobData, ReconstructJobResult>): Promise<ReconstructJobResult> => {
+    const d = job.data;
+    const prnet = await pipeline(d);
+    await removeStaleTemps(d.out, d.stem);
+    try {
+      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, formats: new Set(d.formats), mesh: d.mesh });
+      return { faces, files: outputs };
+    } catch (e) {
+      // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a
+      // model that did not load, a crash) is tried again up to the job's attempts.
+      if (e instanceof InputError) throw new UnrecoverableError(e.message);
+      throw e;
+    }
+  };
+
+  const lockDuration = options.lockMs ?? 30_000;
+  const worker = new Worker<ReconstructJobData, ReconstructJobResult>(options.queue ?? DEFAULT_QUEUE, processJob, {
+    connection: connection(options.redis, true),
+    concurrency: options.concurrency ?? 1,
+    lockDuration,
+    stalledInterval: Math.max(1000, Math.min(30_000, lockDuration)),
+    maxStalledCount: 3,
+    autorun: true,
+  });
+  let down = false;
+  worker.on('error', (e) => {
+    if (!down) options.onConnection?.(`Redis: ${e.message.split('\n')[0]} (retrying)`);
+    down = true;
+  });
+  worker.on('completed', (job, result) => {
+    if (down) options.onConnection?.('Redis: connected again');
+    down = false;
+    options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${result.faces} face${result.faces === 1 ? '' : 's'}, ${result.files.length} files` });
+  });
+  worker.on('failed', (job, err) => {
+    if (job) options.onJob?.({ ok: false, data: job.data, message: `${err.message.split('\n')[0]} (attempt ${job.attemptsMade})` });
+  });
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await Promise.all([...prnets.values()].map((p) => p.then((x) => x.dispose(), () => undefined)));
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/** `prnet batch submit|status`: the distributed batch's front (src/batch). */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DetectorKind } from '../detect/index.js';
+import { OUTPUT_FORMATS } from '../pipeline/outputs.js';
+import { BATCH_PACKAGES, loadOptional } from './optional.js';
+import { EXIT, UsageError, intOption, parseOptions } from './options.js';
+import { DETECTORS, parseFormats, parseMeshOptions } from './reconstruct.js';
+
+/** A redis:// or rediss:// URL, or a usage error. */
+export function checkRedisUrl(url: string): void {
+  if (!/^rediss?:\/\/[^/]/.test(url)) throw new UsageError(`--redis must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379), got '${url}'`);
+}
+
+/** A module of src/batch (bullmq, with ioredis as its Redis client). */
+export function loadBatch<T>(command: 'batch' | 'worker', load: () => Promise<T>): Promise<T> {
+  return loadOptional(command, BATCH_PACKAGES, async () => {
+    await import('ioredis'); // bullmq's optional peer: missing, it would fail only when connecting
+    return load();
+  });
+}
+
+export async function runBatch(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'submit') return submit(rest);
+  if (sub === 'status') return status(rest);
+  throw new UsageError(`batch needs 'submit' or 'status', got '${sub ?? ''}' (see prnet --help)`);
+}
+
+async function submit(args: string[]): Promise<number> {
+  const formatFlags = Object.fromEntries(OUTPUT_FORMATS.map((f) => [f, { type: 'boolean' as const }]));
+  const { values, positionals } = parseOptions(args, {
+    out: { type: 'string', short: 'o' },
+    redis: { type: 'string' },
+    queue: { type: 'string' },
+    model: { type: 'string', short: 'm' },
+    formats: { type: 'string' },
+    'max-faces': { type: 'string' },
+    detector: { type: 'string' },
+    attempts: { type: 'string' },
+    units: { type: 'string' },
+    center: { type: 'boolean' },
+    'texture-size': { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+    ...formatFlags,
+  });
+  if (!positionals.length) throw new UsageError('batch submit needs at least one folder, image or .txt list');
+  if (!values.out) throw new UsageError('batch submit needs --out <dir>');
+  if (!values.redis) throw new UsageError('batch submit needs --redis <url> (without Redis, use prnet reconstruct)');
+  checkRedisUrl(values.redis);
+  const negated: Record<string, boolean | undefined> = {};
+  for (const f of OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
+  const detector = values.detector as DetectorKind | undefined;
+  if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
+  const maxFaces = intOption(values['max-faces'], 'max-faces');
+  const attempts = intOption(values.attempts, 'attempts');
+  const formats = [...parseFormats(values.formats, negated)];
+  const mesh = parseMeshOptions(values);
+  const { submitBatch } = await loadBatch('batch', () => import('../batch/submit.js'));
+  const s = await submitBatch({
+    redis: values.redis,
+    inputs: positionals,
+    out: values.out,
+    formats,
+    model: values.model,
+    maxFaces,
+    detector,
+    attempts,
+    mesh,
+    queue: values.queue,
+  });
+  for (const d of s.empty) process.stderr.write(`prnet: ${d}: no image files in this folder\n`);
+  for (const u of s.unreadable) process.stderr.write(`prnet: ${u}\n`);
+  if (!values.quiet) {
+    process.stderr.write(`queued ${s.added} · already queued or done ${s.skipped} · failed ones queued again ${s.retried}` +
+      (s.unreadable.length ? ` · unreadable ${s.unreadable.length}` : '') + '\n');
+  }
+  return s.unreadable.length || (!s.added && !s.skipped && !s.retried) ? EXIT.failed : EXIT.ok;
+}
+
+async function status(args: string[]): Promise<number> {
+  const { values } = parseOptions(args, {
+    redis: { type: 'string' },
+    queue: { type: 'string' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+  }, false);
+  if (!values.redis) throw new UsageError('batch status needs --redis <url>');
+  checkRedisUrl(values.redis);
+  const timeout = intOption(values.timeout, 'timeout');
+  const until = timeout ? Date.now() + timeout * 1000 : Number.POSITIVE_INFINITY;
+  const { batchStatus, formatStatus } = await loadBatch('batch', () => import('../batch/status.js'));
+  let s = await batchStatus(values.redis, { queue: values.queue });
+  // --wait: until nothing is waiting or running (a line every few seconds on stderr).
+  while (values.wait && s.waiting + s.active > 0 && Date.now() < until) {
+    process.stderr.write(`${formatStatus(s)}\n`);
+    await sleep(2000);
+    s = await batchStatus(values.redis, { queue: values.queue });
+  }
+  process.stdout.write(`${formatStatus(s)}\n`);
+  for (const f of s.failures) {
+    const reason = f.reason.startsWith(`${f.path}: `) ? f.reason.slice(f.path.length + 2) : f.reason;
+    process.stdout.write(`failed: ${f.path}: ${reason} (${f.attempts} attempt${f.attempts === 1 ? '' : 's'})\n`);
+  }
+  if (values.wait && s.waiting + s.active > 0) return EXIT.failed;
+  return s.failed ? EXIT.failed : EXIT.ok;
+}

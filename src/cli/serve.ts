@@ -1,0 +1,88 @@
+/** `prnet serve`: the HTTP service (src/serve), until SIGTERM or SIGINT. */
+import type { DetectorKind } from '../detect/index.js';
+import { ModelError } from '../errors.js';
+import { loadOptional, SERVE_PACKAGES } from './optional.js';
+import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
+
+/** `default,light,mine=/models/mine.safetensors` → { default: 'default', light: 'light', mine: '/models/…' } */
+export function parseModels(list: string): Record<string, string> {
+  const models: Record<string, string> = {};
+  for (const item of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const [name, model] = eq > 0 ? [item.slice(0, eq), item.slice(eq + 1)] : [item, item];
+    if (!/^[\w.-]+$/.test(name) || !model) throw new UsageError(`--models: '${item}' is not a name or name=file`);
+    models[name] = model;
+  }
+  if (!Object.keys(models).length) throw new UsageError('--models needs at least one model');
+  return models;
+}
+
+export async function runServe(args: string[]): Promise<number> {
+  const { values } = parseOptions(args, {
+    host: { type: 'string' },
+    port: { type: 'string', short: 'p' },
+    workers: { type: 'string', short: 'w' },
+    models: { type: 'string' },
+    detector: { type: 'string' },
+    threads: { type: 'string' },
+    'max-body-mb': { type: 'string' },
+    'max-queue': { type: 'string' },
+    timeout: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+  }, false);
+  const host = values.host ?? '127.0.0.1';
+  const port = intOption(values.port, 'port', 0) ?? 8080;
+  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+  const bodyMb = intOption(values['max-body-mb'], 'max-body-mb');
+  const timeout = intOption(values.timeout, 'timeout');
+  const models = values.models ? parseModels(values.models) : undefined;
+  const workers = intOption(values.workers, 'workers');
+  const threads = threadsOption(values.threads);
+  const maxQueue = intOption(values['max-queue'], 'max-queue');
+  const { createServer, DEFAULT_BODY_LIMIT } = await loadOptional('serve', SERVE_PACKAGES, () => import('../serve/server.js'));
+  const server = await createServer({
+    workers,
+    models,
+    detector: values.detector as DetectorKind | undefined,
+    threads,
+    bodyLimit: bodyMb ? bodyMb * 1024 * 1024 : DEFAULT_BODY_LIMIT,
+    maxQueue,
+    timeoutMs: timeout ? timeout * 1000 : undefined,
+  });
+  const log = (line: string) => {
+    if (!values.quiet) process.stderr.write(`prnet serve: ${line}\n`);
+  };
+  let address: string;
+  try {
+    address = await server.app.listen({ host, port });
+  } catch (e) {
+    await server.pool.destroy();
+    throw new UsageError(`cannot listen on ${host}:${port} (${(e as Error).message})`);
+  }
+  log(`listening on ${address} with ${server.pool.workers} workers`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (why: string, code: number) => {
+      if (stopping) return;
+      stopping = true;
+      log(`${why}: stopping (finishing ${server.inFlight()} requests in flight)`);
+      await server.close().catch((e: unknown) => log(`while stopping: ${(e as Error).message}`));
+      log('stopped');
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      resolve(code);
+    };
+    const onTerm = () => void stop('SIGTERM', EXIT.ok);
+    const onInt = () => void stop('SIGINT', EXIT.ok);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    server.ready.then(
+      () => log('ready (models loaded)'),
+      (e: unknown) => {
+        process.stderr.write(`prnet: ${new ModelError(`cannot load the models: ${(e as Error).message}`).message.split('\n')[0]}\n`);
+        void stop('model load failed', EXIT.model);
+      },
+    );
+  });
+}

@@ -1,0 +1,87 @@
+/** The service's OpenAPI 3.1 description, served at GET /openapi.json. */
+import { FILE_FORMATS } from './task.js';
+
+const error = {
+  description: 'An error',
+  content: {
+    'application/json': {
+      schema: { $ref: '#/components/schemas/Error' },
+    },
+  },
+};
+
+export function openApi(options: { models: string[]; version: string }): Record<string, unknown> {
+  const point = (n: number) => ({ type: 'array', items: { type: 'number' }, minItems: n, maxItems: n });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'prnet serve',
+      version: options.version,
+      description: 'PRNet 3D face reconstruction and dense alignment over HTTP. Every face object is the one `prnet reconstruct` writes to NAME_face<i>.json.',
+    },
+    paths: {
+      '/v1/reconstruct': {
+        post: {
+          summary: 'Reconstruct every face of an image',
+          parameters: [
+            { name: 'maxFaces', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most this many faces, largest first' },
+            { name: 'model', in: 'query', schema: { type: 'string', enum: options.models, default: options.models[0] } },
+            { name: 'flip', in: 'query', schema: { type: 'boolean', default: true }, description: 'test-time flip (twice the network cost, more accurate)' },
+            { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', ...FILE_FORMATS], default: 'json' }, description: 'a mesh file for one face instead of the JSON' },
+            { name: 'face', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'with format: the face (0 = largest)' },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'image/*': { schema: { type: 'string', format: 'binary' } },
+              'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } }, required: ['file'] } },
+            },
+          },
+          responses: {
+            200: {
+              description: 'The faces (an empty list when there is none), or the asked-for file',
+              content: {
+                'application/json': { schema: { type: 'object', properties: { faces: { type: 'array', items: { $ref: '#/components/schemas/Face' } } }, required: ['faces'] } },
+                'model/gltf-binary': { schema: { type: 'string', format: 'binary' } },
+                'model/obj': { schema: { type: 'string' } },
+                'application/octet-stream': { schema: { type: 'string', format: 'binary' }, description: 'PLY' },
+              },
+            },
+            400: { ...error, description: 'Bad query parameters or multipart body without a `file` field' },
+            413: { ...error, description: 'Body larger than the limit' },
+            415: { ...error, description: 'Not an image (content type or content)' },
+            422: { ...error, description: 'Image above the pixel limit (checked from the header, before decoding), corrupt image, or no such face for `format`' },
+            503: { ...error, description: 'Queue full or shutting down; retry after the Retry-After header', headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+            504: { ...error, description: 'Not answered within the per-request deadline' },
+          },
+        },
+      },
+      '/healthz': { get: { summary: 'Alive', responses: { 200: { description: 'The process answers' } } } },
+      '/readyz': { get: { summary: 'Models loaded in every worker', responses: { 200: { description: 'Ready' }, 503: error } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text/plain exposition format' } } } },
+      '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+    },
+    components: {
+      schemas: {
+        Error: {
+          type: 'object',
+          properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+          required: ['error'],
+        },
+        Face: {
+          type: 'object',
+          description: 'Image pixels (x right, y down), z towards the camera; numbers rounded to 3 decimals',
+          properties: {
+            index: { type: 'integer' },
+            box: { type: 'object', properties: { x: { type: 'number' }, y: { type: 'number' }, width: { type: 'number' }, height: { type: 'number' }, score: { type: 'number' } } },
+            crop: { type: 'object', properties: { centerX: { type: 'number' }, centerY: { type: 'number' }, side: { type: 'number' }, scale: { type: 'number' } } },
+            landmarks: { type: 'object', properties: { '2d': { type: 'array', items: point(2) }, '3d': { type: 'array', items: point(3) } } },
+            pose: { type: 'object' },
+            vertexCount: { type: 'integer' },
+            triangleCount: { type: 'integer' },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * `prnet serve`: the HTTP service (Fastify) in front of the inference thread pool. The HTTP thread
+ * only parses, checks the image header and queues; decoding, the network and the outputs run in
+ * the workers. Every refusal is JSON `{"error": {"code", "message"}}` with its HTTP status.
+ */
+import { readFileSync } from 'node:fs';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import sharp from 'sharp';
+import type { DetectorKind } from '../detect/index.js';
+import { MAX_IMAGE_PIXELS } from '../io/image-node.js';
+import { createMetrics, type ServeMetrics } from './metrics.js';
+import { openApi } from './openapi.js';
+import { createPool, type InferencePool } from './pool.js';
+import { CONTENT_TYPES, FILE_FORMATS, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
+
+export interface ServeOptions {
+  /** Inference worker threads (default: the cores). */
+  workers?: number;
+  /** Models loaded by every worker, name → bundled name or file; the first is the default (default: default and light). */
+  models?: Record<string, string>;
+  detector?: DetectorKind;
+  /** Network threads per worker (default: the cores shared among the workers). */
+  threads?: number;
+  /** Largest body in bytes (default 20 MiB). */
+  bodyLimit?: number;
+  /** Largest image in pixels, read from the header before decoding (default: the CLI's limit). */
+  maxPixels?: number;
+  /** Requests waiting for a worker before new ones get 503 (default: 8 per worker). */
+  maxQueue?: number;
+  /** Per-request deadline in milliseconds, from arrival to answer (default 30 s). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
+
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+export interface PrnetServer {
+  app: FastifyInstance;
+  pool: InferencePool;
+  metrics: ServeMetrics;
+  /** Resolves when every worker has loaded its models (rejects when one cannot). */
+  ready: Promise<void>;
+  /** Requests being answered. */
+  inFlight(): number;
+  /** Stops accepting, finishes the requests in flight, then stops the workers. */
+  close(): Promise<void>;
+}
+
+interface Query {
+  maxFaces?: number;
+  model?: string;
+  flip?: boolean;
+  format?: FileFormat | 'json';
+  face?: number;
+}
+
+const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
+
+/** The image's size from its header (no pixels decoded): 415 when it is not an image, 422 when too large. */
+async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> {
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch((e: unknown) => {
+    throw new HttpError(415, 'unsupported_media_type', `not an image or an unsupported format (${firstLine(e)})`);
+  });
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (!width || !height) throw new HttpError(415, 'unsupported_media_type', 'not an image (no dimensions)');
+  if (width * height > maxPixels) {
+    throw new HttpError(422, 'image_too_large', `image is ${width}×${height} = ${(width * height / 1e6).toFixed(0)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels`);
+  }
+}
+
+function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function createServer(options: ServeOptions = {}): Promise<PrnetServer> {
+  const models = options.models ?? { default: 'default', light: 'light' };
+  const modelNames = Object.keys(models);
+  if (!modelNames.length) throw new Error('no model to serve');
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  let isReady = false;
+  const pool = createPool({
+    workers: options.workers,
+    models,
+    detector: options.detector,
+    threads: options.threads,
+    // Before readiness the error is the caller's (ready rejects); after it, it is logged.
+    onError: (e) => isReady && process.stderr.write(`prnet serve: a worker failed: ${firstLine(e)}\n`),
+  });
+  const maxQueue = options.maxQueue ?? pool.workers * 8;
+  const metrics = createMetrics(() => pool.queueSize);
+  let closing = false;
+  let inFlight = 0;
+  let meanTaskMs = 1000; // running mean of a task's time in a worker, for Retry-After
+  const ready = pool.ready().then(() => {
+    isReady = true;
+  });
+  ready.catch(() => undefined); // the caller decides what a failed start means
+
+  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle' });
+  // Only image bodies (and multipart): no JSON or text parser, so a body is always bytes.
+  app.removeAllContentTypeParsers();
+  await app.register(multipart, { limits: { fileSize: bodyLimit, files: 1, fields: 10, parts: 20 } });
+  app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req, reply) => {
+    inFlight++;
+    metrics.inFlight.inc();
+    const route = req.routeOptions.url ?? 'unmatched';
+    const end = metrics.latency.startTimer({ route });
+    reply.raw.once('close', () => {
+      inFlight--;
+      metrics.inFlight.dec();
+      end();
+      metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    });
+    // Requests that arrive on an open keep-alive connection while the server shuts down.
+    if (closing) {
+      return reply.code(503).headers({ Connection: 'close', 'Retry-After': '1' }).send(errorBody('shutting_down', 'the server is shutting down; retry on another instance'));
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).headers(err.headers).send(errorBody(err.code, err.message));
+    const fe = err as FastifyError;
+    const status = fe.statusCode && fe.statusCode >= 400 ? fe.statusCode : 500;
+    const code = fe.validation ? 'bad_request'
+      : status === 413 ? 'body_too_large'
+      : status === 415 ? 'unsupported_media_type'
+      : status === 503 ? 'unavailable'
+      : status < 500 ? 'bad_request'
+      : 'internal';
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') fe.message = `content type '${req.headers['content-type'] ?? ''}' is not an image: send image/* or multipart/form-data with a 'file' field`;
+    if (status >= 500 && code === 'internal') process.stderr.write(`prnet serve: ${firstLine(err)}\n`);
+    return reply.code(status).send(errorBody(code, status === 500 ? 'internal error' : firstLine(err)));
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    if (!isReady) return reply.code(503).header('Retry-After', '1').send(errorBody('not_ready', 'the models are loading'));
+    return { status: 'ready', workers: pool.workers, models: modelNames };
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  const spec = openApi({ models: modelNames, version: packageVersion() });
+  app.get('/openapi.json', async () => spec);
+
+  const querystring = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      maxFaces: { type: 'integer', minimum: 1 },
+      model: { type: 'string', enum: modelNames },
+      flip: { type: 'boolean' },
+      format: { type: 'string', enum: ['json', ...FILE_FORMATS] },
+      face: { type: 'integer', minimum: 0 },
+    },
+  };
+
+  app.post('/v1/reconstruct', { schema: { querystring } }, async (req, reply) => {
+    const q = req.query as Query;
+    if (!isReady) throw new HttpError(503, 'not_ready', 'the models are loading', { 'Retry-After': '1' });
+    let bytes: Uint8Array;
+    if (req.isMultipart()) {
+      // The image is the part named "file"; other parts are read through (bounded by the limits).
+      let found: Buffer | undefined;
+      for await (const part of req.parts()) {
+        if (part.type !== 'file') continue;
+        if (part.fieldname === 'file' && !found) found = await part.toBuffer();
+        else part.file.resume();
+      }
+      if (!found) throw new HttpError(400, 'missing_file', 'multipart body needs the image in a field named "file"');
+      bytes = found;
+    } else {
+      bytes = req.body as Buffer;
+    }
+    if (!(bytes instanceof Uint8Array) || !bytes.length) throw new HttpError(400, 'empty_body', 'the body is empty: send the image');
+    await checkHeader(bytes, maxPixels);
+    if (pool.queueSize >= maxQueue) {
+      const wait = Math.max(1, Math.ceil(((pool.queueSize + 1) * meanTaskMs) / pool.workers / 1000));
+      throw new HttpError(503, 'queue_full', `${pool.queueSize} requests are waiting; retry later`, { 'Retry-After': String(wait) });
+    }
+    const format = q.format ?? 'json';
+    const task: ReconstructTask = {
+      kind: 'reconstruct',
+      image: bytes,
+      model: q.model ?? modelNames[0],
+      maxFaces: q.maxFaces,
+      flip: q.flip ?? true,
+      format,
+      face: q.face,
+      deadline: Date.now() + timeoutMs,
+      cancelled: new Int32Array(new SharedArrayBuffer(4)),
+    };
+    // A client that gives up (or a request past its deadline) does not cost a worker's time.
+    const cancel = () => Atomics.store(task.cancelled, 0, 1);
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) cancel();
+    });
+    const result = await withDeadline(pool.run(task), task.deadline).finally(() => {
+      if (Date.now() > task.deadline) cancel();
+    });
+    if (!result.ok) throw new HttpError(result.status, result.code, result.message);
+    meanTaskMs += (result.ms - meanTaskMs) * 0.1;
+    metrics.faces.inc(result.faces);
+    reply.type(CONTENT_TYPES[format]);
+    if (format !== 'json') reply.header('Content-Disposition', `attachment; filename="face${q.face ?? 0}.${format}"`);
+    return reply.send(typeof result.body === 'string' ? result.body : Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
+  });
+
+  return {
+    app,
+    pool,
+    metrics,
+    ready,
+    inFlight: () => inFlight,
+    async close() {
+      closing = true;
+      await app.close();
+      await pool.destroy();
+    },
+  };
+}
+
+/** The task's result, or a 504 when the deadline passes first (a task still queued is then skipped by the worker). */
+async function withDeadline(task: Promise<TaskResult>, deadline: number): Promise<TaskResult> {
+  task.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HttpError(504, 'deadline_exceeded', 'not answered within the request deadline')), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([task, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

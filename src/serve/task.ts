@@ -1,0 +1,44 @@
+/**
+ * What the HTTP thread sends to an inference worker and what comes back. Plain data, so that it
+ * crosses the thread boundary by structured clone.
+ */
+
+/** Files `?format=` can ask for instead of the JSON faces. */
+export const FILE_FORMATS = ['glb', 'obj', 'ply'] as const;
+export type FileFormat = (typeof FILE_FORMATS)[number];
+
+export const CONTENT_TYPES: Record<FileFormat | 'json', string> = {
+  json: 'application/json; charset=utf-8',
+  glb: 'model/gltf-binary',
+  obj: 'model/obj',
+  ply: 'application/octet-stream',
+};
+
+export interface ReconstructTask {
+  kind: 'reconstruct';
+  /** The encoded image (any format sharp reads). */
+  image: Uint8Array;
+  /** A model name the workers loaded ('default', 'light', …). */
+  model: string;
+  maxFaces?: number;
+  flip: boolean;
+  /** 'json' for every face as JSON, else that file for one face. */
+  format: FileFormat | 'json';
+  /** The face whose file is returned (default 0, the largest). */
+  face?: number;
+  /** Epoch milliseconds after which the answer is no longer wanted (a queued task is skipped). */
+  deadline: number;
+  /** Set to 1 by the HTTP thread when the client went away: a task not started yet is skipped. */
+  cancelled: Int32Array;
+}
+
+/** Answers once the worker's models are loaded (used by /readyz). */
+export interface PingTask {
+  kind: 'ping';
+}
+
+export type WorkerTask = ReconstructTask | PingTask;
+
+export type TaskResult =
+  | { ok: true; body: string | Uint8Array; faces: number; ms: number }
+  | { ok: false; status: number; code: string; message: string };

@@ -1,0 +1,191 @@
+/**
+ * Distributed batch on BullMQ with a real Redis (redis-server on a loopback port) and real worker
+ * processes (`prnet worker`), the bundled light model and the real detector, on 20 AFLW2000-3D
+ * photos: one worker is SIGKILLed mid-batch and Redis is restarted; every image's files must end
+ * up present exactly once, none partial. Re-submitting skips what is done; a bad image and an
+ * unwritable output folder end in the failed list with their reasons.
+ */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchStatus } from '../src/batch/status.js';
+import { removeStaleTemps } from '../src/batch/worker.js';
+import { runCli } from './helpers/cli.js';
+import { runMain } from './helpers/main-inprocess.js';
+import { parseGlb } from './helpers/meshes.js';
+import { EVAL } from './helpers/paths.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+import { startCli, type RunningCli } from './helpers/spawn.js';
+import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
+
+const dirs = new TempDirs('prnet-batch-');
+let redis: TestRedis;
+const workers: RunningCli[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis({ persist: true }); // a restart must keep the queue, as in production
+});
+afterAll(async () => {
+  for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  await redis?.stop();
+  await dirs.cleanup();
+});
+
+async function waitUntil(what: string, ok: () => Promise<boolean>, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; workers said:\n${workers.map((w) => w.lines.join('\n')).join('\n---\n')}`);
+    await sleep(200);
+  }
+}
+
+describe('prnet batch + prnet worker on Redis', () => {
+  const N = 20;
+  let images: string[];
+  let out: string;
+  let list: string;
+  let noFace: string[] = [];
+
+  it('queues one job per image and a re-submit queues none again', async () => {
+    const dev = join(EVAL, 'aflw2000-3d-dev');
+    images = (await readdir(dev)).filter((f) => f.endsWith('.jpg')).sort().slice(0, N).map((f) => join(dev, f));
+    out = await dirs.make('out');
+    list = join(await dirs.make('list'), 'images.txt');
+    await writeFile(list, images.join('\n') + '\n');
+    const args = ['batch', 'submit', list, '--out', out, '--redis', redis.url, '--model', 'light', '--formats', 'json,glb'];
+    const first = await runCli(args);
+    expect(first.code).toBe(0);
+    expect(first.errLines).toEqual([`queued ${N} · already queued or done 0 · failed ones queued again 0`]);
+    const again = await runCli(args);
+    expect(again.errLines).toEqual([`queued 0 · already queued or done ${N} · failed ones queued again 0`]);
+    const status = await runCli(['batch', 'status', '--redis', redis.url]);
+    expect(status.stdout).toBe(`done 0 · failed 0 · waiting ${N} · active 0\n`);
+  });
+
+  it('finishes with one worker SIGKILLed mid-job and Redis restarted: every file once, none partial', async () => {
+    const a = startCli(['worker', '--redis', redis.url, '--lock-seconds', '2']);
+    const b = startCli(['worker', '--redis', redis.url, '--lock-seconds', '2']);
+    workers.push(a, b);
+    // Kill A while it holds a job (it takes the next one as soon as it finished one).
+    await a.waitFor(/image\d+\.jpg: 1 face, 2 files/);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const doneA = a.lines.filter((l) => / 1 face, 2 files/.test(l)).length;
+    await waitUntil('half the batch', async () => (await batchStatus(redis.url)).done >= N / 2, 60_000);
+    const doneAtRestart = (await batchStatus(redis.url)).done;
+    await redis.restart(1000);
+    await waitUntil('the whole batch', async () => {
+      const s = await batchStatus(redis.url);
+      return s.done + s.failed === N && s.active === 0 && s.waiting === 0;
+    }, 90_000);
+    // Redis went away with images still to do; the workers reconnected and finished them.
+    expect(doneAtRestart).toBeLessThan(N - 2);
+
+    // The light model's detector finds no face in a photo or two of these: those are failed at
+    // once with that reason; every other image has its files.
+    const s = await batchStatus(redis.url);
+    noFace = s.failures.map((f) => f.path);
+    for (const f of s.failures) expect(f.reason).toMatch(/no face found/);
+    expect(s.failed).toBeLessThanOrEqual(2);
+    const files = await listFiles(out);
+    const expected = images.filter((p) => !noFace.includes(p)).flatMap((p) => {
+      const stem = p.split('/').pop()!.replace(/\.jpg$/, '');
+      return [`${stem}_face0.glb`, `${stem}_face0.json`];
+    }).sort();
+    expect(files).toEqual(expected); // each exactly once, nothing else
+    expect(await leftoverTempFiles(out)).toEqual([]);
+    for (const f of files) {
+      const bytes = new Uint8Array(await readFile(join(out, f)));
+      if (f.endsWith('.json')) expect((JSON.parse(new TextDecoder().decode(bytes)) as { vertexCount: number }).vertexCount).toBe(43867);
+      else expect(parseGlb(bytes).positions.length).toBe(43867 * 3);
+    }
+    // B did the rest, including the job A held when it died.
+    const doneB = b.lines.filter((l) => / 1 face, 2 files/.test(l)).length;
+    expect(doneA + doneB).toBeGreaterThanOrEqual(N - noFace.length);
+    expect(doneB).toBeGreaterThan(N / 2 - 2);
+
+    const status = await runCli(['batch', 'status', '--redis', redis.url]);
+    expect(status.code).toBe(noFace.length ? 1 : 0);
+    expect(status.stdout.split('\n')[0]).toBe(`done ${N - noFace.length} · failed ${noFace.length} · waiting 0 · active 0`);
+    const again = await runCli(['batch', 'submit', list, '--out', out, '--redis', redis.url, '--model', 'light', '--formats', 'json,glb']);
+    expect(again.errLines).toEqual([`queued 0 · already queued or done ${N - noFace.length} · failed ones queued again ${noFace.length}`]);
+    await waitUntil('the re-queued failures', async () => {
+      const s = await batchStatus(redis.url);
+      return s.waiting + s.active === 0;
+    }, 30_000);
+  });
+
+  it('lists a bad image and an unwritable folder as failed, with their reasons and attempts', async () => {
+    const dir = await dirs.make('bad');
+    const broken = join(dir, 'broken.jpg');
+    await writeFile(broken, (await readFile(images[0])).subarray(0, 3000));
+    const blocker = join(dir, 'blocker');
+    await writeFile(blocker, 'a file where the output folder should be');
+    const r1 = await runCli(['batch', 'submit', broken, '--out', join(dir, 'out'), '--redis', redis.url, '--model', 'light', '--formats', 'json']);
+    const r2 = await runCli(['batch', 'submit', images[1], '--out', join(blocker, 'out'), '--redis', redis.url, '--model', 'light', '--formats', 'json', '--attempts', '2']);
+    expect([r1.code, r2.code]).toEqual([0, 0]);
+    await waitUntil('two failures', async () => {
+      const s = await batchStatus(redis.url);
+      return s.failed === noFace.length + 2 && s.waiting + s.active === 0;
+    }, 30_000);
+    const status = await runCli(['batch', 'status', '--redis', redis.url]);
+    expect(status.code).toBe(1);
+    const lines = status.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`done ${N - noFace.length} · failed ${noFace.length + 2} · waiting 0 · active 0`);
+    expect(lines.slice(1).filter((l) => !/no face found/.test(l)).sort()).toEqual([
+      expect.stringMatching(new RegExp(`^failed: ${broken}: cannot decode image \\(.+\\) \\(1 attempt\\)$`)),
+      expect.stringMatching(new RegExp(`^failed: ${images[1]}: ${blocker}/out/.*: cannot write \\(a part of the path is a file, not a folder\\) \\(2 attempts\\)$`)),
+    ].sort((x, y) => String(x).localeCompare(String(y))));
+  });
+
+  it('stops a worker on SIGTERM after its job, exit 0', async () => {
+    const b = workers[1];
+    b.child.kill('SIGTERM');
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+    expect(b.lines.at(-1)).toMatch(/SIGTERM: finishing the jobs in progress/);
+  });
+
+  it('says which Redis it cannot reach, in one line', async () => {
+    const r = await runCli(['batch', 'status', '--redis', 'redis://127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.errLines).toEqual([expect.stringMatching(/^prnet: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED.*\)$/)]);
+  });
+});
+
+describe('prnet batch / worker arguments', () => {
+  it('are usage errors (exit 2, one line) when incomplete or wrong', async () => {
+    const cases: [string[], RegExp][] = [
+      [['batch'], /batch needs 'submit' or 'status'/],
+      [['batch', 'submit', 'photos/', '--redis', 'redis://127.0.0.1:6379'], /needs --out/],
+      [['batch', 'submit', 'photos/', '--out', 'o'], /needs --redis <url> \(without Redis, use prnet reconstruct\)/],
+      [['batch', 'submit', 'photos/', '--out', 'o', '--redis', 'http://127.0.0.1'], /--redis must be a redis:\/\/ or rediss:\/\/ URL/],
+      [['batch', 'submit', 'photos/', '--out', 'o', '--redis', 'redis://h', '--formats', 'gif'], /unknown format 'gif'/],
+      [['batch', 'status'], /needs --redis/],
+      [['worker'], /worker needs --redis/],
+      [['worker', '--redis', 'redis://h', '--concurrency', '0'], /--concurrency must be a whole number ≥ 1/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runMain(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.errLines, args.join(' ')).toEqual([expect.stringMatching(re)]);
+    }
+    const help = await runMain(['--help']);
+    for (const cmd of ['prnet serve', 'prnet batch submit', 'prnet batch status', 'prnet worker']) expect(help.stdout).toContain(cmd);
+  });
+});
+
+describe('removeStaleTemps', () => {
+  it("removes only the temporary files of this image's outputs", async () => {
+    const dir = await dirs.make('temps');
+    const names = [
+      '.prnet-123-0.astro_face0.json.tmp', '.prnet-9-4.astro_face1_texture.png.tmp', '.prnet-77-12.astro_depth.png.tmp', // an earlier attempt's
+      '.prnet-123-1.astro2_face0.json.tmp', '.astro_face0.json.tmp', '.prnet-1-2.astro_notes.txt.tmp', // another image's, or not ours
+      'astro_face0.json', 'astro_face0.glb', // finished files
+    ];
+    for (const n of names) await writeFile(join(dir, n), 'x');
+    expect(await removeStaleTemps(dir, 'astro')).toBe(3);
+    expect(await listFiles(dir)).toEqual(names.slice(3).sort());
+    expect(await removeStaleTemps(join(dir, 'missing'), 'astro')).toBe(0);
+  });
+});

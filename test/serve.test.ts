@@ -1,0 +1,281 @@
+/**
+ * `prnet serve`: the HTTP service with its real worker threads, the bundled light model and the
+ * real detector, on real photos over loopback HTTP. In process (createServer) for the API and its
+ * limits; as the command for a short load run (autocannon) and a SIGTERM under load.
+ */
+import { readFile } from 'node:fs/promises';
+import autocannon from 'autocannon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImageFile, encodePng } from '../src/io/image-node.js';
+import { createPrnet } from '../src/pipeline/node.js';
+import { buildOutputs } from '../src/pipeline/outputs.js';
+import { createServer, type PrnetServer } from '../src/serve/server.js';
+import { gradientPng, pngHeaderOnly } from './helpers/images.js';
+import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
+import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO } from './helpers/paths.js';
+import { runCli } from './helpers/cli.js';
+import { runMain } from './helpers/main-inprocess.js';
+import { startCli } from './helpers/spawn.js';
+
+const VERTICES = 43867;
+
+interface FaceJson {
+  index: number;
+  box: Record<string, number>;
+  landmarks: { '2d': number[][]; '3d': number[][] };
+  pose: { yaw: number; rotation: number[][] };
+  vertexCount: number;
+  triangleCount: number;
+}
+
+interface ErrorJson {
+  error: { code: string; message: string };
+}
+
+let server: PrnetServer;
+let base: string;
+let astronaut: Uint8Array<ArrayBuffer>;
+
+/** File bytes as a fetch body. */
+const bytesOf = async (path: string): Promise<Uint8Array<ArrayBuffer>> => new Uint8Array(await readFile(path));
+
+const post = (body: BodyInit | Uint8Array<ArrayBuffer>, query = '', type = 'image/png'): Promise<Response> =>
+  fetch(`${base}/v1/reconstruct${query}`, { method: 'POST', body, headers: typeof body === 'string' || body instanceof Uint8Array ? { 'content-type': type } : {} });
+
+async function expectError(res: Response, status: number, code: string): Promise<string> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  const body = (await res.json()) as ErrorJson;
+  expect(body.error.code).toBe(code);
+  expect(body.error.message.length).toBeGreaterThan(5);
+  return body.error.message;
+}
+
+beforeAll(async () => {
+  astronaut = await bytesOf(ASTRONAUT);
+  server = await createServer({ workers: 1, models: { light: 'light' }, maxQueue: 2, bodyLimit: 2 * 1024 * 1024 });
+  base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  await server.ready;
+});
+afterAll(() => server?.close());
+
+describe('prnet serve: the API', () => {
+  it('answers /healthz, /readyz and /openapi.json', async () => {
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready', workers: 1, models: ['light'] });
+    const spec = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(spec.openapi).toBe('3.1.0');
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/reconstruct', '/healthz', '/readyz', '/metrics']));
+    await expectError(await fetch(`${base}/nowhere`), 404, 'not_found');
+  });
+
+  it('returns the faces the CLI writes to NAME_face<i>.json', async () => {
+    const res = await post(astronaut);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const { faces } = (await res.json()) as { faces: FaceJson[] };
+    expect(faces).toHaveLength(1);
+
+    // The CLI's file for the same photo and model, made here in the test process.
+    const prnet = await createPrnet({ model: 'light' });
+    const image = await decodeImageFile(ASTRONAUT);
+    const r = await prnet.reconstruct(image);
+    const [file] = await buildOutputs('astronaut', image, r.faces, prnet.layout, new Set(['json']), (d, w, h, c) => encodePng(d, w, h, c));
+    await prnet.dispose();
+    const cli = JSON.parse(String(file.data)) as FaceJson;
+    expect(Object.keys(faces[0])).toEqual(Object.keys(cli));
+    expect(faces[0].box).toEqual(cli.box);
+    expect(faces[0].vertexCount).toBe(VERTICES);
+    expect(faces[0].triangleCount).toBe(cli.triangleCount);
+    const a = faces[0].landmarks['3d'].flat();
+    const b = cli.landmarks['3d'].flat();
+    expect(a).toHaveLength(68 * 3);
+    // Separate onnxruntime sessions may differ in the last rounded digit.
+    expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThan(0.01);
+  });
+
+  it('takes multipart uploads (field "file") and the query options', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([astronaut], { type: 'image/png' }), 'astronaut.png');
+    const res = await post(form, '?flip=false');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { faces: FaceJson[] }).faces).toHaveLength(1);
+
+    const group = await bytesOf(GROUP_PHOTO);
+    const all = (await (await post(group, '', 'image/jpeg')).json()) as { faces: FaceJson[] };
+    expect(all.faces.length).toBe(3);
+    const two = (await (await post(group, '?maxFaces=2', 'image/jpeg')).json()) as { faces: FaceJson[] };
+    expect(two.faces.map((f) => f.box)).toEqual(all.faces.slice(0, 2).map((f) => f.box));
+
+    const wrong = new FormData();
+    wrong.append('photo', new Blob([astronaut], { type: 'image/png' }), 'astronaut.png');
+    await expectError(await post(wrong), 400, 'missing_file');
+    await expectError(await post(astronaut, '?maxFaces=0'), 400, 'bad_request');
+    await expectError(await post(astronaut, '?model=heavy'), 400, 'bad_request');
+  });
+
+  it('returns a mesh file for ?format=glb|obj|ply (the largest face, or ?face=i)', async () => {
+    const glb = await post(astronaut, '?format=glb');
+    expect(glb.status).toBe(200);
+    expect(glb.headers.get('content-type')).toBe('model/gltf-binary');
+    expect(parseGlb(new Uint8Array(await glb.arrayBuffer())).positions.length).toBe(VERTICES * 3);
+    const obj = await post(astronaut, '?format=obj&face=0');
+    expect(parseObj(await obj.text()).positions.length).toBe(VERTICES * 3);
+    const ply = await post(astronaut, '?format=ply');
+    expect(parsePly(new Uint8Array(await ply.arrayBuffer())).positions.length).toBe(VERTICES * 3);
+    await expectError(await post(astronaut, '?format=glb&face=3'), 422, 'no_such_face');
+  });
+
+  it('answers 200 with no faces for a photo without one', async () => {
+    const res = await post(new Uint8Array(await gradientPng()));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ faces: [] });
+    await expectError(await post(new Uint8Array(await gradientPng()), '?format=glb'), 422, 'no_face');
+  });
+
+  it('refuses what is not an image, corrupt images, huge headers and big bodies, as JSON', async () => {
+    expect(await expectError(await post('hello', '', 'text/plain'), 415, 'unsupported_media_type')).toMatch(/text\/plain/);
+    await expectError(await post(new TextEncoder().encode('not a png at all'), '', 'image/png'), 415, 'unsupported_media_type');
+    const truncated = (await bytesOf(AFLW_PHOTO)).slice(0, 6000);
+    expect(await expectError(await post(truncated, '', 'image/jpeg'), 422, 'corrupt_image')).toMatch(/premature end|truncated|corrupt/i);
+    // 30000 × 30000 declared in a ~100-byte file: refused from its header, before any decoding.
+    const t0 = performance.now();
+    expect(await expectError(await post(new Uint8Array(pngHeaderOnly(30000, 30000))), 422, 'image_too_large')).toMatch(/900 megapixels/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    await expectError(await post(new Uint8Array(3 * 1024 * 1024).fill(1), '', 'image/jpeg'), 413, 'body_too_large');
+    const big = new FormData();
+    big.append('file', new Blob([new Uint8Array(3 * 1024 * 1024).fill(1)], { type: 'image/jpeg' }), 'big.jpg');
+    await expectError(await post(big), 413, 'body_too_large');
+  });
+
+  it('answers 503 with Retry-After when the queue is full, and counts it all in /metrics', async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const res = await post(astronaut);
+        if (res.status === 503) {
+          expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+          expect(((await res.json()) as ErrorJson).error.code).toBe('queue_full');
+        } else await res.arrayBuffer();
+        return res.status;
+      }),
+    );
+    expect(new Set(statuses)).toEqual(new Set([200, 503]));
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/prnet_http_requests_total\{method="POST",route="\/v1\/reconstruct",status="503"\} [1-9]/);
+    expect(metrics).toMatch(/prnet_http_requests_total\{method="POST",route="\/v1\/reconstruct",status="415"\} 2/);
+    expect(metrics).toMatch(/prnet_http_request_duration_seconds_count\{route="\/v1\/reconstruct"\} \d+/);
+    expect(metrics).toMatch(/^prnet_http_requests_in_flight 1$/m); // this request
+    expect(metrics).toMatch(/^prnet_queue_depth 0$/m);
+    const faces = Number(/^prnet_faces_total (\d+)$/m.exec(metrics)?.[1]);
+    expect(faces).toBeGreaterThanOrEqual(8);
+  });
+
+  it('answers 504 past the per-request deadline', async () => {
+    const strict = await createServer({ workers: 1, models: { light: 'light' }, timeoutMs: 1 });
+    try {
+      const url = await strict.app.listen({ host: '127.0.0.1', port: 0 });
+      await strict.ready;
+      const res = await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: astronaut, headers: { 'content-type': 'image/png' } });
+      await expectError(res, 504, 'deadline_exceeded');
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
+describe('prnet serve: the command under load', () => {
+  it('serves a short autocannon run (200/503 only, RSS bounded) and stops on SIGTERM without cutting a request', async () => {
+    const cli = startCli(['serve', '--port', '0', '--workers', '1', '--models', 'light', '--max-queue', '4']);
+    try {
+      const url = (await cli.waitFor(/listening on (http:\/\/\S+)/))[1];
+      await cli.waitFor(/ready/);
+      const photos = [Buffer.from(astronaut), await readFile(AFLW_PHOTO), await readFile(GROUP_PHOTO)];
+      const result = await autocannon({
+        url: `${url}/v1/reconstruct?model=light`,
+        connections: 4,
+        duration: 4,
+        timeout: 60, // a loaded CI machine may be slow; what matters is that nothing but 200/503 comes back
+        requests: photos.map((p) => ({ method: 'POST', body: p, headers: { 'content-type': 'image/jpeg' } })),
+      });
+      const codes = Object.keys(result.statusCodeStats ?? {}).map(Number);
+      expect(result.errors).toBe(0);
+      expect(result.timeouts).toBe(0);
+      expect(codes.every((c) => c === 200 || c === 503)).toBe(true);
+      expect(result['2xx']).toBeGreaterThan(0);
+      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${cli.child.pid}/status`, 'utf8'))?.[1]) * 1024;
+      expect(hwm).toBeLessThan(1.5e9);
+
+      // What autocannon left queued is answered first (the server does not drop abandoned requests).
+      while ((await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: astronaut, headers: { 'content-type': 'image/png' } })).status !== 200);
+
+      // SIGTERM while 6 clients keep sending: every response that started is complete, the
+      // requests in flight are answered, then the process exits 0.
+      let stop = false;
+      let termAt = Number.POSITIVE_INFINITY;
+      const tally = { ok: 0, okAfterTerm: 0, busy: 0, refused: 0, cut: 0, other: 0 };
+      const client = async () => {
+        while (!stop) {
+          let res: Response;
+          try {
+            res = await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: astronaut, headers: { 'content-type': 'image/png' } });
+          } catch {
+            tally.refused++; // no response at all: the server had stopped accepting
+            await new Promise((r) => setTimeout(r, 50));
+            continue;
+          }
+          try {
+            const text = await res.text();
+            if (res.status === 200) {
+              expect((JSON.parse(text) as { faces: unknown[] }).faces).toHaveLength(1);
+              tally.ok++;
+              if (performance.now() > termAt) tally.okAfterTerm++;
+            } else if (res.status === 503) {
+              expect(['queue_full', 'shutting_down']).toContain((JSON.parse(text) as ErrorJson).error.code);
+              tally.busy++;
+            } else tally.other++;
+          } catch (e) {
+            if ((e as Error).name === 'AssertionError') throw e;
+            tally.cut++;
+          }
+        }
+      };
+      const clients = Array.from({ length: 6 }, client);
+      await new Promise((r) => setTimeout(r, 2000));
+      termAt = performance.now();
+      cli.child.kill('SIGTERM');
+      const exit = await cli.exited;
+      stop = true;
+      await Promise.all(clients);
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(tally.cut).toBe(0);
+      expect(tally.other).toBe(0);
+      expect(tally.okAfterTerm).toBeGreaterThan(0); // requests in flight at SIGTERM were answered
+      expect(cli.lines.join('\n')).toMatch(/SIGTERM: stopping \(finishing \d+ requests in flight\)\n.*stopped/);
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('prnet serve arguments', () => {
+  it('are usage errors (exit 2, one line)', async () => {
+    const cases: [string[], RegExp][] = [
+      [['serve', '--port', '70000'], /--port must be at most 65535/],
+      [['serve', '--port', 'http'], /--port must be a whole number ≥ 0/],
+      [['serve', '--workers', '0'], /--workers must be a whole number ≥ 1/],
+      [['serve', '--models', 'a b'], /--models: 'a b' is not a name or name=file/],
+      [['serve', 'extra'], /Unexpected argument 'extra'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runMain(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.errLines, args.join(' ')).toEqual([expect.stringMatching(re)]);
+    }
+  });
+
+  it('exits 3 with one line naming the file when a model cannot be loaded', async () => {
+    const r = await runCli(['serve', '--port', '0', '--workers', '1', '--models', 'mine=/nonexistent/model.safetensors', '--quiet']);
+    expect(r.errLines, r.stderr).toEqual(['prnet: cannot load the models: /nonexistent/model.safetensors: model file not found']);
+    expect(r.code).toBe(3);
+  });
+});
