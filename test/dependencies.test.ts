@@ -71,3 +71,25 @@ describe('dependencies of what ships', () => {
     expect([...packages]).toEqual(['onnxruntime-web']);
   });
 });
+
+describe('tree-shaking of the browser entry', () => {
+  it('a bundle that imports only writeGlb from prnet-ts/browser holds no onnxruntime-web (sideEffects: false)', async () => {
+    const { build } = await import('vite');
+    const { mkdtempSync, rmSync, writeFileSync, readdirSync, readFileSync: read } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-shake-'));
+    try {
+      const entry = join(dir, 'entry.js');
+      writeFileSync(entry, `import { writeGlb } from ${JSON.stringify(join(repo, 'src', 'browser.ts'))};\nconsole.log(typeof writeGlb);\n`);
+      await build({
+        configFile: false, logLevel: 'silent', root: dir,
+        build: { lib: { entry, formats: ['es'], fileName: 'out' }, outDir: join(dir, 'dist'), minify: true, write: true },
+      });
+      const out = read(join(dir, 'dist', readdirSync(join(dir, 'dist'))[0]), 'utf8');
+      expect(out).not.toMatch(/InferenceSession|onnxruntime/);
+      expect(out.length).toBeLessThan(50_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
