@@ -32,7 +32,7 @@ export interface BlazeFaceOptions {
   maxFaces?: number;
   /** Look again inside a border when a face touches the edge or nothing is found (default true). */
   retryPadded?: boolean;
-  /** onnxruntime intra-op threads (default 1: the detector is small; the network gets the cores). */
+  /** onnxruntime intra-op threads (default 1; the Node detector asks for 2 where there are two cores). */
   threads?: number;
   /** Extra onnxruntime session options (e.g. the browser's execution providers). */
   extra?: Record<string, unknown>;

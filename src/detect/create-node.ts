@@ -7,6 +7,7 @@
  * image's pixels.
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.js';
@@ -49,7 +50,10 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
     } catch (e) {
       throw new ModelError(`cannot read the face detector's model: ${(e as Error).message}`, BLAZEFACE_MODEL, { cause: e });
     }
-    return createBlazeFaceDetector(ort as unknown as OrtModule, bytes, { minScore, maxFaces, retryPadded, threads: options.threads });
+    // Two intra-op threads: 4.6–5.6 ms instead of 7.5–8.8 ms per pass on this 2-core machine (the
+    // detector and the network run one after the other, so they do not compete for the cores).
+    const threads = options.threads ?? Math.min(2, availableParallelism());
+    return createBlazeFaceDetector(ort as unknown as OrtModule, bytes, { minScore, maxFaces, retryPadded, threads });
   }
   const maxSide = options.maxSide ?? DETECT_MAX_SIDE;
   let run: (image: RgbImage) => Promise<FaceBox[]>;
