@@ -55,8 +55,6 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
       intraOpNumThreads: options.threads ?? 1,
       interOpNumThreads: 1,
       logSeverityLevel: 3,
-      // Threads sleep between runs (the network's session runs next and needs the cores).
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
       ...options.extra,
     });
   } catch (e) {

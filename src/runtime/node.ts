@@ -8,6 +8,13 @@ import { createOrtSession, type OrtModule } from './ort.js';
 import type { PrnetSession, SessionOptions } from './session.js';
 
 /**
+ * onnxruntime-node's intra-op threads sleep between runs instead of spinning: the detector's
+ * session, the network's and the JavaScript stages take turns on the same cores, and spinning
+ * threads held them (default model without flip 1.96× → 1.61× FaceMesh's time in `npm run bench`).
+ */
+export const NODE_SESSION_EXTRA = { extra: { session: { intra_op: { allow_spinning: '0' } } } };
+
+/**
  * Opens an inference session for a model (weights in memory, or a model file path). Create it once
  * and reuse it: building and optimising the graph costs far more than one forward pass.
  * `threads` is capped at the machine's cores.
@@ -20,5 +27,5 @@ export async function createSession(model: ModelWeights | string, options: Sessi
     options = { ...options, threads: Math.min(options.threads, availableParallelism()) };
   }
   const weights = typeof model === 'string' ? await readModelFile(model) : model;
-  return createOrtSession(ort as unknown as OrtModule, weights, { ...options, source });
+  return createOrtSession(ort as unknown as OrtModule, weights, { ...options, source, extra: NODE_SESSION_EXTRA });
 }

@@ -43,9 +43,6 @@ export async function createOrtSession(
   const sessionOptions: Record<string, unknown> = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    // Threads sleep between runs instead of spinning: the detector's session runs right after
-    // this one and would otherwise wait for spinning threads to give the cores back.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
     ...(options.threads !== undefined ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     ...options.extra,
   };
