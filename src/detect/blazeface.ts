@@ -12,6 +12,7 @@
  * to the input are found by the 256² input's extra resolution).
  */
 import type { RgbImage } from '../types.js';
+import { iou } from './detector.js';
 
 export type BlazeFaceVariant = 'front' | 'back';
 
@@ -295,13 +296,12 @@ export function decodeDetections(
   return out;
 }
 
+/** A detection's box in the FaceBox form (corner and size, pixel edges). */
+const cornerBox = (d: BlazeDetection) => ({ x: d.cx - d.width / 2, y: d.cy - d.height / 2, width: d.width, height: d.height });
+
 /** Intersection over union of two detections' boxes. */
 export function detectionIou(a: BlazeDetection, b: BlazeDetection): number {
-  const ix = Math.max(0, Math.min(a.cx + a.width / 2, b.cx + b.width / 2) - Math.max(a.cx - a.width / 2, b.cx - b.width / 2));
-  const iy = Math.max(0, Math.min(a.cy + a.height / 2, b.cy + b.height / 2) - Math.max(a.cy - a.height / 2, b.cy - b.height / 2));
-  const inter = ix * iy;
-  const union = a.width * a.height + b.width * b.height - inter;
-  return union > 0 ? inter / union : 0;
+  return iou(cornerBox(a), cornerBox(b));
 }
 
 /**

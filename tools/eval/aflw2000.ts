@@ -57,7 +57,11 @@ export interface EvalReport {
   peers: Record<string, MethodScores>;
 }
 
-export async function listAflwImages(dir: string): Promise<{ image: string; mat: string }[]> {
+/**
+ * The images of a folder that have a ground-truth file beside them (NAME.jpg|png + NAME<ext>),
+ * sorted; InputError when the folder cannot be read or holds none.
+ */
+export async function listImagePairs(dir: string, ext: string): Promise<{ image: string; truth: string }[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -66,11 +70,15 @@ export async function listAflwImages(dir: string): Promise<{ image: string; mat:
   }
   const out = names
     .filter((n) => /\.(jpe?g|png)$/i.test(n))
-    .map((n) => ({ image: join(dir, n), mat: join(dir, basename(n, extname(n)) + '.mat') }))
-    .filter((p) => existsSync(p.mat))
+    .map((n) => ({ image: join(dir, n), truth: join(dir, basename(n, extname(n)) + ext) }))
+    .filter((p) => existsSync(p.truth))
     .sort((a, b) => a.image.localeCompare(b.image));
-  if (!out.length) throw new InputError('no images with a .mat ground truth', dir);
+  if (!out.length) throw new InputError(`no images with a ${ext} ground truth`, dir);
   return out;
+}
+
+export async function listAflwImages(dir: string): Promise<{ image: string; mat: string }[]> {
+  return (await listImagePairs(dir, '.mat')).map((p) => ({ image: p.image, mat: p.truth }));
 }
 
 /** A method's prediction: 68 landmarks (x, y, z), and for ours the folded-triangle fraction. */

@@ -6,14 +6,15 @@
  * count pixels from 1; they are shifted to the library's frame (pixel centres at integers).
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import type { Prnet } from '../../src/pipeline/prnet.js';
 import type { RgbImage } from '../../src/types.js';
 import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
+import { listImagePairs } from './aflw2000.js';
 import { nme } from './nme.js';
 
 export interface PtsScore {
@@ -47,19 +48,7 @@ export async function readPts(path: string): Promise<Float64Array> {
 }
 
 export async function listPtsImages(dir: string): Promise<{ image: string; pts: string }[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    throw new InputError('cannot read the folder', dir);
-  }
-  const out = names
-    .filter((n) => /\.(jpe?g|png)$/i.test(n))
-    .map((n) => ({ image: join(dir, n), pts: join(dir, basename(n, extname(n)) + '.pts') }))
-    .filter((p) => existsSync(p.pts))
-    .sort((a, b) => a.image.localeCompare(b.image));
-  if (!out.length) throw new InputError('no images with a .pts ground truth', dir);
-  return out;
+  return (await listImagePairs(dir, '.pts')).map((p) => ({ image: p.image, pts: p.truth }));
 }
 
 /** Centroid of flat points with `stride` numbers per point. */
