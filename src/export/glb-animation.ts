@@ -23,6 +23,7 @@
 import { triangulateFaceGrid } from '../layout/derive.js';
 import { srgbToLinear } from './glb.js';
 import { toModelFrame, type FrameOptions } from './mesh.js';
+import { ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, SHORT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT, packGlb } from './gltf.js';
 
 /** A face grid subset: the dense vertices it keeps and its own triangles over them. */
 export interface DecimatedMesh {
@@ -76,13 +77,6 @@ export interface AnimatedGlbOptions extends FrameOptions {
   segmentFrames?: number;
 }
 
-const FLOAT = 5126;
-const SHORT = 5122;
-const UNSIGNED_BYTE = 5121;
-const UNSIGNED_SHORT = 5123;
-const UNSIGNED_INT = 5125;
-const ARRAY_BUFFER = 34962;
-const ELEMENT_ARRAY_BUFFER = 34963;
 
 type Json = Record<string, unknown>;
 
@@ -125,27 +119,7 @@ class GltfBuilder {
     gltf.accessors = this.accessors;
     gltf.bufferViews = this.bufferViews;
     gltf.buffers = [{ byteLength: this.byteLength }];
-    const jsonRaw = new TextEncoder().encode(JSON.stringify(gltf));
-    const jsonLength = (jsonRaw.byteLength + 3) & ~3;
-    const total = 12 + 8 + jsonLength + 8 + this.byteLength;
-    const out = new Uint8Array(total);
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, 0x46546c67, true); // "glTF"
-    dv.setUint32(4, 2, true);
-    dv.setUint32(8, total, true);
-    dv.setUint32(12, jsonLength, true);
-    dv.setUint32(16, 0x4e4f534a, true); // "JSON"
-    out.set(jsonRaw, 20);
-    out.fill(0x20, 20 + jsonRaw.byteLength, 20 + jsonLength);
-    let o = 20 + jsonLength;
-    dv.setUint32(o, this.byteLength, true);
-    dv.setUint32(o + 4, 0x004e4942, true); // "BIN\0"
-    o += 8;
-    for (const p of this.parts) {
-      out.set(p, o);
-      o += p.byteLength;
-    }
-    return out;
+    return packGlb(gltf, this.parts, this.byteLength);
   }
 }
 

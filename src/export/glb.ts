@@ -11,6 +11,7 @@
  */
 import { InputError } from '../errors.js';
 import { checkMesh, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT, LINEAR, UNSIGNED_INT, packGlb } from './gltf.js';
 
 export interface GlbMesh {
   /** Image-frame vertices N×3 (converted to the model frame). */
@@ -32,15 +33,6 @@ export interface GlbOptions extends FrameOptions {
   name?: string;
 }
 
-const FLOAT = 5126;
-const UNSIGNED_INT = 5125;
-const ARRAY_BUFFER = 34962;
-const ELEMENT_ARRAY_BUFFER = 34963;
-const LINEAR = 9729;
-const CLAMP_TO_EDGE = 33071;
-const GLB_MAGIC = 0x46546c67; // "glTF"
-const CHUNK_JSON = 0x4e4f534a; // "JSON"
-const CHUNK_BIN = 0x004e4942; // "BIN\0"
 
 /** The GLB bytes of a mesh. */
 export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
@@ -133,24 +125,7 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
   }
   gltf.buffers = [{ byteLength }];
 
-  const jsonRaw = new TextEncoder().encode(JSON.stringify(gltf));
-  const jsonLength = (jsonRaw.byteLength + 3) & ~3;
-  const total = 12 + 8 + jsonLength + 8 + byteLength;
-  const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, GLB_MAGIC, true);
-  dv.setUint32(4, 2, true);
-  dv.setUint32(8, total, true);
-  dv.setUint32(12, jsonLength, true);
-  dv.setUint32(16, CHUNK_JSON, true);
-  out.set(jsonRaw, 20);
-  out.fill(0x20, 20 + jsonRaw.byteLength, 20 + jsonLength);
-  let o = 20 + jsonLength;
-  dv.setUint32(o, byteLength, true);
-  dv.setUint32(o + 4, CHUNK_BIN, true);
-  o += 8;
-  for (const part of parts) { out.set(part, o); o += part.byteLength; }
-  return out;
+  return packGlb(gltf, parts, byteLength);
 }
 
 /** srgbToLinear(k / 255) for the 256 byte values. */
