@@ -298,14 +298,10 @@ function activationQuant(range: readonly [number, number]): { scale: number; zer
   return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
 }
 
-function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: GraphOptions): Uint8Array {
-  const int8 = options.precision === 'int8';
-  const floatLayers = new Set(options.floatLayers ?? INT8_FLOAT_LAYERS);
-  const ranges = options.ranges ?? {};
-  const nodes: OnnxNode[] = [];
-  const initializers: OnnxInitializer[] = [];
+/** A weight by name, checked against the tensor specs (ModelError when missing or of the wrong size). */
+function tensorLookup(weights: WeightMap, config: ResfcnConfig): (name: string) => Float32Array {
   const specs = new Map(resfcnTensorSpecs(config).map((s) => [s.name, s]));
-  const tensor = (name: string): Float32Array => {
+  return (name) => {
     const spec = specs.get(name);
     const data = weights.get(name);
     if (!spec) throw new ModelError(`internal: no tensor spec for ${name}`);
@@ -314,6 +310,15 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
     if (data.length !== count) throw new ModelError(`tensor ${name}: ${data.length} values, expected ${count} for [${spec.shape.join(', ')}]`);
     return data;
   };
+}
+
+function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: GraphOptions): Uint8Array {
+  const int8 = options.precision === 'int8';
+  const floatLayers = new Set(options.floatLayers ?? INT8_FLOAT_LAYERS);
+  const ranges = options.ranges ?? {};
+  const nodes: OnnxNode[] = [];
+  const initializers: OnnxInitializer[] = [];
+  const tensor = tensorLookup(weights, config);
   const constant = (name: string, dims: number[], data: OnnxInitializer['data']): string => {
     initializers.push({ name, dims, data });
     return name;
@@ -524,15 +529,10 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
 function buildReferenceGraph(weights: WeightMap, config: ResfcnConfig): Uint8Array {
   const nodes: OnnxNode[] = [];
   const initializers: OnnxInitializer[] = [];
+  const tensor = tensorLookup(weights, config);
   const specs = new Map(resfcnTensorSpecs(config).map((s) => [s.name, s]));
   const init = (name: string): string => {
-    const spec = specs.get(name);
-    const data = weights.get(name);
-    if (!spec) throw new ModelError(`internal: no tensor spec for ${name}`);
-    if (!data) throw new ModelError(`missing tensor ${name}`);
-    const count = spec.shape.reduce((a, b) => a * b, 1);
-    if (data.length !== count) throw new ModelError(`tensor ${name}: ${data.length} values, expected ${count} for [${spec.shape.join(', ')}]`);
-    initializers.push({ name, dims: spec.shape, data });
+    initializers.push({ name, dims: specs.get(name)!.shape, data: tensor(name) });
     return name;
   };
   let size = config.inputSize;
