@@ -23,7 +23,7 @@
 import { triangulateFaceGrid } from '../layout/derive.js';
 import { srgbToLinear } from './glb.js';
 import { toModelFrame, type FrameOptions } from './mesh.js';
-import { ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, SHORT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT, packGlb } from './gltf.js';
+import { ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, SHORT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT, accessorBounds, packGlb } from './gltf.js';
 
 /** A face grid subset: the dense vertices it keeps and its own triangles over them. */
 export interface DecimatedMesh {
@@ -111,7 +111,7 @@ class GltfBuilder {
   floats(data: Float32Array, type: 'SCALAR' | 'VEC3', target?: number, minMax = false): number {
     const width = type === 'SCALAR' ? 1 : 3;
     const a: Json = { bufferView: this.view(bytesOf(data), target), componentType: FLOAT, count: data.length / width, type };
-    if (minMax) Object.assign(a, bounds(data, width));
+    if (minMax) Object.assign(a, accessorBounds(data, width));
     return this.accessor(a);
   }
 
@@ -127,18 +127,6 @@ function bytesOf(a: Float32Array | Uint32Array | Uint16Array | Int16Array | Uint
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-function bounds(data: ArrayLike<number>, width: number): { min: number[]; max: number[] } {
-  const min = new Array<number>(width).fill(Infinity);
-  const max = new Array<number>(width).fill(-Infinity);
-  for (let i = 0; i < data.length; i += width) {
-    for (let k = 0; k < width; k++) {
-      const v = data[i + k];
-      if (v < min[k]) min[k] = v;
-      if (v > max[k]) max[k] = v;
-    }
-  }
-  return { min, max };
-}
 
 /** The GLB bytes of an animated face (see the file comment). */
 export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions = {}): Uint8Array {

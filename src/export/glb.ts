@@ -11,7 +11,7 @@
  */
 import { InputError } from '../errors.js';
 import { checkMesh, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
-import { ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT, LINEAR, UNSIGNED_INT, packGlb } from './gltf.js';
+import { ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT, LINEAR, UNSIGNED_INT, accessorBounds, packGlb } from './gltf.js';
 
 export interface GlbMesh {
   /** Image-frame vertices N×3 (converted to the model frame). */
@@ -68,19 +68,7 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
       count: data.length / width,
       type,
     };
-    if (minMax) {
-      const min = new Array<number>(width).fill(Infinity);
-      const max = new Array<number>(width).fill(-Infinity);
-      for (let i = 0; i < data.length; i += width) {
-        for (let k = 0; k < width; k++) {
-          const v = data[i + k];
-          if (v < min[k]) min[k] = v;
-          if (v > max[k]) max[k] = v;
-        }
-      }
-      accessor.min = min;
-      accessor.max = max;
-    }
+    if (minMax) Object.assign(accessor, accessorBounds(data, width));
     accessors.push(accessor);
     return accessors.length - 1;
   };

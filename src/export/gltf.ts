@@ -39,3 +39,17 @@ export function packGlb(gltf: Record<string, unknown>, parts: readonly Uint8Arra
   }
   return out;
 }
+
+/** Per-component min and max of an accessor's data (`width` components per element), as glTF wants them. */
+export function accessorBounds(data: ArrayLike<number>, width: number): { min: number[]; max: number[] } {
+  const min = new Array<number>(width).fill(Infinity);
+  const max = new Array<number>(width).fill(-Infinity);
+  for (let i = 0; i < data.length; i += width) {
+    for (let k = 0; k < width; k++) {
+      const v = data[i + k];
+      if (v < min[k]) min[k] = v;
+      if (v > max[k]) max[k] = v;
+    }
+  }
+  return { min, max };
+}
