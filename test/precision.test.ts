@@ -69,10 +69,12 @@ function compare(a: Float32Array, b: Float32Array, S: number): { max: number; me
   return { max, mean: sum / (3 * layout.faceIndex.length), kpt };
 }
 
-// int8 vs fp32 on this crop, one forward pass, measured 0.70 / 1.18 px (default) and 0.91 / 2.61 px
-// (light) for the face-pixel mean |diff| / the 68 landmarks' mean 2D distance; bounds with ~40 % margin.
+// int8 vs fp32 on this crop, one forward pass, measured 1.05 / 1.89 px (default; 0.70 / 1.18 before
+// dec.11's output was quantized too, which cost +0.043 points of NME over the dev set) and
+// 0.91 / 2.61 px (light) for the face-pixel mean |diff| / the 68 landmarks' mean 2D distance;
+// bounds with ~40 % margin.
 const INT8_BOUNDS = {
-  default: { mean: 1.0, kpt: 1.7 },
+  default: { mean: 1.5, kpt: 2.6 },
   light: { mean: 1.3, kpt: 3.7 },
 };
 
