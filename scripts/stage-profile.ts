@@ -6,7 +6,8 @@
  *
  * Printed per configuration: the total (median, × FaceMesh), then per stage the mean and its share
  * of the total, and the minimum over the photos and rounds (on a shared, loaded machine the
- * minimum is the closest to a quiet machine's time; the means carry the load). Also the detector's
+ * minimum is the closest to a quiet machine's time; the means carry the load), and the process's
+ * CPU time per photo (all threads: a measure of the work, less disturbed by the load). Also the detector's
  * passes per photo (a second pass runs when a face touches the image's edge or none is found).
  *
  *   npx tsx scripts/stage-profile.ts [--rounds 3]
@@ -121,12 +122,12 @@ async function staged(p: Prnet, image: RgbImage, flip: boolean): Promise<Spans> 
   return s;
 }
 
-const cases: { label: string; run: (im: RgbImage) => Promise<Spans | void>; totals: number[]; spans: Spans[] }[] = [
-  { label: 'FaceMesh (human, tfjs-wasm)', run: facemesh, totals: [], spans: [] },
-  { label: 'detector, one pass', run: async (im) => void (await onePass.detect(im)), totals: [], spans: [] },
-  { label: 'default, flip', run: (im) => staged(def, im, true), totals: [], spans: [] },
-  { label: 'default, no flip', run: (im) => staged(def, im, false), totals: [], spans: [] },
-  { label: 'light, no flip', run: (im) => staged(light, im, false), totals: [], spans: [] },
+const cases: { label: string; run: (im: RgbImage) => Promise<Spans | void>; totals: number[]; cpu: number[]; spans: Spans[] }[] = [
+  { label: 'FaceMesh (human, tfjs-wasm)', run: facemesh, totals: [], cpu: [], spans: [] },
+  { label: 'detector, one pass', run: async (im) => void (await onePass.detect(im)), totals: [], cpu: [], spans: [] },
+  { label: 'default, flip', run: (im) => staged(def, im, true), totals: [], cpu: [], spans: [] },
+  { label: 'default, no flip', run: (im) => staged(def, im, false), totals: [], cpu: [], spans: [] },
+  { label: 'light, no flip', run: (im) => staged(light, im, false), totals: [], cpu: [], spans: [] },
 ];
 for (const im of photos) for (const c of cases) await c.run(im);
 for (let r = 0; r < ROUNDS; r++) {
@@ -134,9 +135,12 @@ for (let r = 0; r < ROUNDS; r++) {
     // The order rotates, so that no case always follows the same one.
     for (let k = 0; k < cases.length; k++) {
       const c = cases[(k + r + pi) % cases.length];
+      const cpu = process.cpuUsage();
       const t = now();
       const spans = await c.run(im);
       c.totals.push(now() - t);
+      const used = process.cpuUsage(cpu);
+      c.cpu.push((used.user + used.system) / 1000);
       if (spans) c.spans.push(spans);
     }
   }
@@ -145,7 +149,7 @@ const peer = median(cases[0].totals);
 console.log(`${photos.length} photos at 640×480 × ${ROUNDS} rounds, order rotated; ms per photo\n`);
 for (const c of cases) {
   const total = median(c.totals);
-  console.log(`${c.label}: median ${total.toFixed(1)} ms, ${(total / peer).toFixed(2)}× FaceMesh, min ${Math.min(...c.totals).toFixed(1)} ms`);
+  console.log(`${c.label}: median ${total.toFixed(1)} ms, ${(total / peer).toFixed(2)}× FaceMesh, min ${Math.min(...c.totals).toFixed(1)} ms; CPU time (all threads) median ${median(c.cpu).toFixed(1)} ms`);
   if (!c.spans.length) continue;
   const mean = (k: keyof Spans): number => c.spans.reduce((a, s) => a + s[k], 0) / c.spans.length;
   const sum = STAGES.reduce((a, k) => a + mean(k), 0);
