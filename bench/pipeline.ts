@@ -64,6 +64,8 @@ interface Case {
   label: string;
   run: (image: RgbImage) => Promise<unknown>;
   ms: number[];
+  /** CPU time of the process during each run (every thread: onnxruntime's, tfjs-wasm's workers). */
+  cpu: number[];
 }
 
 const tmp = await mkdtemp(join(tmpdir(), 'prnet-bench-'));
@@ -102,23 +104,29 @@ try {
   // One detector pass alone: the same detector without the second look at faces at the edge.
   const onePass = await createDetector({ retryPadded: false });
   const cases: Case[] = [
-    { label: 'FaceMesh (human, tfjs-wasm)', run: facemesh, ms: [] },
-    { label: 'detector (blazeface)', run: (image) => def.detect(image), ms: [] },
-    { label: 'detector, one pass (no edge look)', run: (image) => onePass.detect(image), ms: [] },
-    { label: 'default, flip (the default)', run: recon(def, { flip: true }), ms: [] },
-    { label: 'default, no flip', run: recon(def, { flip: false }), ms: [] },
-    { label: 'light, no flip', run: recon(light, { flip: false }), ms: [] },
-    { label: 'light, flip', run: recon(light, { flip: true }), ms: [] },
+    { label: 'FaceMesh (human, tfjs-wasm)', run: facemesh, ms: [], cpu: [] },
+    { label: 'detector (blazeface)', run: (image) => def.detect(image), ms: [], cpu: [] },
+    { label: 'detector, one pass (no edge look)', run: (image) => onePass.detect(image), ms: [], cpu: [] },
+    { label: 'default, flip (the default)', run: recon(def, { flip: true }), ms: [], cpu: [] },
+    { label: 'default, no flip', run: recon(def, { flip: false }), ms: [], cpu: [] },
+    { label: 'light, no flip', run: recon(light, { flip: false }), ms: [], cpu: [] },
+    { label: 'light, flip', run: recon(light, { flip: true }), ms: [], cpu: [] },
   ];
   // Warm-up: every case on every photo once.
   for (const image of photos) for (const c of cases) await c.run(image);
   const faceCounts = await Promise.all(photos.map((image) => def.detect(image).then((f) => f.length)));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const image of photos) {
-      for (const c of cases) {
+    for (const [p, image] of photos.entries()) {
+      // The order rotates with the photo and the round, so that no case always runs right after
+      // the same one (before, the whole detector call always ran right after FaceMesh).
+      for (let k = 0; k < cases.length; k++) {
+        const c = cases[(k + p + r) % cases.length];
+        const cpu = process.cpuUsage();
         const t = now();
         await c.run(image);
         c.ms.push(now() - t);
+        const used = process.cpuUsage(cpu);
+        c.cpu.push((used.user + used.system) / 1000);
       }
     }
   }
@@ -164,7 +172,7 @@ try {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`prnet-ts per photo vs FaceMesh, same process: ${photos.length} photos at 640×480 (${faceCounts.reduce((a, b) => a + b, 0)} faces) × ${ROUNDS} interleaved rounds, medians`);
   console.log(`${availableParallelism()} CPUs (${cpu}), network threads ${THREADS ?? 'default'}, Node ${process.version}\n`);
-  const rows: [string, string, string][] = cases.map((c) => [c.label, median(c.ms).toFixed(1), (median(c.ms) / peer).toFixed(2)]);
+  const rows: [string, string, string, string?][] = cases.map((c) => [c.label, median(c.ms).toFixed(1), (median(c.ms) / peer).toFixed(2), median(c.cpu).toFixed(1)]);
   rows.push(['createPrnet() (default model + detector)', median(startup).toFixed(0), (median(startup) / peer).toFixed(1)]);
   rows.push(['export, every file, one face', median(exportMs).toFixed(1), (median(exportMs) / peer).toFixed(2)]);
   if (cliMs !== null) rows.push(['CLI first result (fresh process, JSON)', cliMs.toFixed(0), (cliMs / peer).toFixed(1)]);
@@ -175,9 +183,11 @@ try {
     const bound = 1000 / median(cases.find((c) => c.label.startsWith('default, flip'))!.ms);
     console.log(`many photos: prnet reconstruct <${folder.photos} photos> --formats json in ${folder.seconds.toFixed(1)} s: ${rate.toFixed(2)} photos/s without start-up, ${(100 * rate / bound).toFixed(0)} % of the per-photo bound (${bound.toFixed(2)} photos/s)\n`);
   }
-  console.log(`${'per photo'.padEnd(w0)}  ${'ms'.padStart(7)}  × FaceMesh`);
-  console.log(`${'-'.repeat(w0)}  -------  ----------`);
-  for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(7)}  ${c.padStart(10)}`);
+  // CPU ms: the process's CPU time during the call, all threads (a measure of work that the
+  // machine's load disturbs less than the wall time).
+  console.log(`${'per photo'.padEnd(w0)}  ${'ms'.padStart(7)}  × FaceMesh  CPU ms`);
+  console.log(`${'-'.repeat(w0)}  -------  ----------  ------`);
+  for (const [a, b, c, d] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(7)}  ${c.padStart(10)}  ${(d ?? '').padStart(6)}`);
   // Per-round ratios show how steady the comparison is under the machine's load.
   const perRound = (c: Case): string => Array.from({ length: ROUNDS }, (_, r) => {
     const slice = (x: Case) => median(x.ms.slice(r * photos.length, (r + 1) * photos.length));

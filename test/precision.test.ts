@@ -69,10 +69,12 @@ function compare(a: Float32Array, b: Float32Array, S: number): { max: number; me
   return { max, mean: sum / (3 * layout.faceIndex.length), kpt };
 }
 
-// int8 vs fp32 on this crop, one forward pass, measured 0.70 / 1.18 px (default) and 0.91 / 2.61 px
-// (light) for the face-pixel mean |diff| / the 68 landmarks' mean 2D distance; bounds with ~40 % margin.
+// int8 vs fp32 on this crop, one forward pass, measured 1.05 / 1.89 px (default; 0.70 / 1.18 before
+// dec.11's output was quantized too, which cost +0.043 points of NME over the dev set) and
+// 0.91 / 2.61 px (light) for the face-pixel mean |diff| / the 68 landmarks' mean 2D distance;
+// bounds with ~40 % margin.
 const INT8_BOUNDS = {
-  default: { mean: 1.0, kpt: 1.7 },
+  default: { mean: 1.5, kpt: 2.6 },
   light: { mean: 1.3, kpt: 3.7 },
 };
 
@@ -97,6 +99,15 @@ for (const name of ['default', 'light'] as const) {
       // a real, varied map: the face spans a good part of the crop
       const xs = Array.from(layout.faceIndex, (p) => reference[pixOf(p, w.config.inputSize)]);
       expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(50);
+    });
+
+    it('the float tail on 2×2 pixel blocks (SpaceToDepth, 3×3 convs) gives the plain tail\'s map within 1e-3 px', async () => {
+      expect(text(buildResfcnOnnx(w.tensors, w.config))).toContain('SpaceToDepth');
+      expect(text(buildResfcnOnnx(w.tensors, w.config, { spaceToDepthTail: false }))).not.toContain('SpaceToDepth');
+      const plain = await forward(w, { spaceToDepthTail: false });
+      let max = 0;
+      for (let i = 0; i < fp32.length; i++) max = Math.max(max, Math.abs(fp32[i] - plain[i]));
+      expect(max).toBeLessThanOrEqual(1e-3);
     });
 
     it('the model file carries its int8 calibration, and the int8 graph stays close to fp32', async () => {
@@ -136,10 +147,12 @@ describe('onnxruntime runs the int8 graph on int8 kernels', () => {
       expect(qlinear.length).toBeGreaterThan(40);
       expect(qlinear.some((n) => n.startsWith('enc.5.conv2'))).toBe(true);
       expect(qlinear.some((n) => n.startsWith('dec.4.phase'))).toBe(true);
-      // float convs remain only in the layers kept float, and in dec.11, the last quantized layer:
-      // its output feeds a float layer unquantized, so it runs as a float conv on int8-rounded weights
+      // dec.11, the last quantized layer, feeds a float layer through a quantized output, so it
+      // too runs as QLinearConv; float convs remain only in the layers kept float
+      expect(qlinear.some((n) => n.startsWith('dec.11.conv'))).toBe(true);
       const floatConvs = ops.filter((e) => /Conv$/.test(e.args.op_name ?? '') && e.args.op_name !== 'QLinearConv').map((e) => e.name);
-      for (const n of floatConvs) expect(n).toMatch(/^(enc\.[01]|dec\.1[1-6]|sigmoid)/);
+      expect(floatConvs.length).toBeGreaterThan(0);
+      for (const n of floatConvs) expect(n).toMatch(/^(enc\.[01]|dec\.1[2-6]|sigmoid)/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -121,41 +121,42 @@ export function fitSimilarity(source: ArrayLike<number>, target: ArrayLike<numbe
     throw new RangeError(`fitSimilarity: source has ${source.length} numbers and target ${target.length}; both must be N×3 with the same N`);
   }
   const n = source.length / 3;
+  // Two passes (means, then centred sums) over the rows whose six numbers are all finite (x − x is
+  // 0 exactly for finite x, NaN otherwise); scalar sums, no per-row allocation or call.
+  const usable = new Uint8Array(n);
   let count = 0;
-  const ms = [0, 0, 0];
-  const md = [0, 0, 0];
-  const ok = (i: number): boolean =>
-    Number.isFinite(source[3 * i]) && Number.isFinite(source[3 * i + 1]) && Number.isFinite(source[3 * i + 2]) &&
-    Number.isFinite(target[3 * i]) && Number.isFinite(target[3 * i + 1]) && Number.isFinite(target[3 * i + 2]);
-  for (let i = 0; i < n; i++) {
-    if (!ok(i)) continue;
+  let msx = 0, msy = 0, msz = 0, mdx = 0, mdy = 0, mdz = 0;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const sx = source[j], sy = source[j + 1], sz = source[j + 2];
+    const dx = target[j], dy = target[j + 1], dz = target[j + 2];
+    if (sx - sx !== 0 || sy - sy !== 0 || sz - sz !== 0 || dx - dx !== 0 || dy - dy !== 0 || dz - dz !== 0) continue;
+    usable[i] = 1;
     count++;
-    for (let k = 0; k < 3; k++) {
-      ms[k] += source[3 * i + k];
-      md[k] += target[3 * i + k];
-    }
+    msx += sx; msy += sy; msz += sz;
+    mdx += dx; mdy += dy; mdz += dz;
   }
   if (count < 3) throw new RangeError(`fitSimilarity: ${count} usable point pairs, at least 3 needed`);
-  for (let k = 0; k < 3; k++) {
-    ms[k] /= count;
-    md[k] /= count;
-  }
+  msx /= count; msy /= count; msz /= count;
+  mdx /= count; mdy /= count; mdz /= count;
+  const ms = [msx, msy, msz];
+  const md = [mdx, mdy, mdz];
   // S[a][b] = Σ s'_a d'_b; varS = Σ |s'|².
-  const S = new Float64Array(9);
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0;
   let varS = 0;
-  for (let i = 0; i < n; i++) {
-    if (!ok(i)) continue;
-    const sx = source[3 * i] - ms[0];
-    const sy = source[3 * i + 1] - ms[1];
-    const sz = source[3 * i + 2] - ms[2];
-    const dx = target[3 * i] - md[0];
-    const dy = target[3 * i + 1] - md[1];
-    const dz = target[3 * i + 2] - md[2];
-    S[0] += sx * dx; S[1] += sx * dy; S[2] += sx * dz;
-    S[3] += sy * dx; S[4] += sy * dy; S[5] += sy * dz;
-    S[6] += sz * dx; S[7] += sz * dy; S[8] += sz * dz;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    if (!usable[i]) continue;
+    const sx = source[j] - msx;
+    const sy = source[j + 1] - msy;
+    const sz = source[j + 2] - msz;
+    const dx = target[j] - mdx;
+    const dy = target[j + 1] - mdy;
+    const dz = target[j + 2] - mdz;
+    s0 += sx * dx; s1 += sx * dy; s2 += sx * dz;
+    s3 += sy * dx; s4 += sy * dy; s5 += sy * dz;
+    s6 += sz * dx; s7 += sz * dy; s8 += sz * dz;
     varS += sx * sx + sy * sy + sz * sz;
   }
+  const S = Float64Array.of(s0, s1, s2, s3, s4, s5, s6, s7, s8);
   if (!(varS > 0)) throw new RangeError('fitSimilarity: the source points all coincide');
   const [xx, xy, xz, yx, yy, yz, zx, zy, zz] = S;
   const N = Float64Array.from([

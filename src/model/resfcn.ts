@@ -185,6 +185,18 @@ export interface GraphOptions {
    * its own name: what calibration reads.
    */
   exposeActivations?: boolean;
+  /**
+   * int8 only: also quantize the output of the last int8 layer that feeds a float layer (default
+   * true), so that its conv runs as QLinearConv; false keeps that output float (one rounding fewer).
+   */
+  quantizeBoundary?: boolean;
+  /**
+   * Run the float stride-1 layers with fewer than 8 output channels at the end of the decoder
+   * (dec.14–16, 3 channels) on the image's 2×2 pixel blocks as channels (SpaceToDepth, a 3×3 conv
+   * with 4× the channels, DepthToSpace at the output): the same sums, but onnxruntime's blocked
+   * conv kernels no longer pad 3 channels to 16 (default true).
+   */
+  spaceToDepthTail?: boolean;
 }
 
 /**
@@ -278,6 +290,51 @@ function quantizeKernel(kernel: Float32Array, out: number): { wq: Int8Array; ws:
     }
   }
   return { wq, ws };
+}
+
+/**
+ * A stride-1 k×k conv (kernel [out, in, k, k], padding `pad` before on both axes, k − 1 − pad
+ * after) as the 3×3 conv (padding 1) over its input's 2×2 pixel blocks (ONNX SpaceToDepth, block 2:
+ * channel (sy·2 + sx)·in + i holds pixel (2h + sy, 2w + sx) of channel i) that gives its output's
+ * blocks (channel (ry·2 + rx)·out + o; DepthToSpace in DCR order puts them back). Output pixel
+ * 2h + ry reads input pixel 2h + ry + a − pad = 2(h + dh) + sy, so tap a of the original kernel
+ * moves to block offset dh and phase sy. The same multiply-adds as the original conv plus zeros.
+ */
+function spaceToDepthKernel(kernel: Float32Array, out: number, inC: number, k: number, pad: number): Float32Array {
+  const r = new Float32Array(16 * out * inC * 9);
+  // Per axis: [output phase r, original tap a, input phase s · 3 + block offset dh + 1].
+  const taps: [number, number, number][] = [];
+  for (let ph = 0; ph < 2; ph++) {
+    for (let a = 0; a < k; a++) {
+      const v = ph + a - pad;
+      const dh = Math.floor(v / 2);
+      if (dh < -1 || dh > 1) throw new ModelError(`internal: a ${k}×${k} conv with padding ${pad} does not fit 3×3 blocks`);
+      taps.push([ph, a, (v - 2 * dh) * 3 + dh + 1]);
+    }
+  }
+  for (const [ry, a, ty] of taps) {
+    const sy = Math.floor(ty / 3);
+    const ky = ty % 3;
+    for (const [rx, b, tx] of taps) {
+      const sx = Math.floor(tx / 3);
+      const kx = tx % 3;
+      for (let o = 0; o < out; o++) {
+        const oo = (ry * 2 + rx) * out + o;
+        for (let i = 0; i < inC; i++) {
+          const ii = (sy * 2 + sx) * inC + i;
+          r[(oo * 4 * inC + ii) * 9 + ky * 3 + kx] = kernel[((o * inC + i) * k + a) * k + b];
+        }
+      }
+    }
+  }
+  return r;
+}
+
+/** A per-channel bias repeated for the four pixel phases of a block (DepthToSpace's DCR order). */
+function repeatBlocks(bias: Float64Array): Float64Array {
+  const r = new Float64Array(4 * bias.length);
+  for (let p = 0; p < 4; p++) r.set(bias, p * bias.length);
+  return r;
 }
 
 interface ConvSpec {
@@ -447,6 +504,10 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
     expose(x);
   }
   const layers = decoderLayers(config.width);
+  // The float layers with few output channels at the end (dec.14–16: 3 channels at 256²) run on
+  // 2×2 pixel blocks (see spaceToDepthKernel), unless calibration reads their activations.
+  const tailS2d = (options.spaceToDepthTail ?? true) && !options.exposeActivations;
+  let s2d = false;
   for (const d of layers) {
     const p = `dec.${d.index}`;
     const quant = q(p);
@@ -457,11 +518,32 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       // A stride-1 transposed conv is the conv with the flipped kernel, in/out swapped, and
       // padding k − 1 − p on each side (the transposed conv pads 1 before, 2 after).
       const [tb, ta] = samePadding(size, 4, 1);
-      const y = conv(x, {
-        kernel: transposeKernel(w, d.inChannels, d.outChannels, 4, 4, (a) => 3 - a, (b) => 3 - b, bn.scale), bias: bn.bias,
-        outChannels: d.outChannels, k: 4, stride: 1, pads: [3 - tb, 3 - tb, 3 - ta, 3 - ta],
-      }, `${p}.conv`, quant);
+      const kernel = transposeKernel(w, d.inChannels, d.outChannels, 4, 4, (a) => 3 - a, (b) => 3 - b, bn.scale);
+      const pads: [number, number, number, number] = [3 - tb, 3 - tb, 3 - ta, 3 - ta];
+      if (!s2d && tailS2d && !quant && d.outChannels < 8 && size % 2 === 0 && pads.join() === '2,2,1,1' &&
+        layers.slice(d.index).every((l) => l.stride === 1 && !q(`dec.${l.index}`))) {
+        // From here to the output: the 2×2 blocks of pixels as channels (see spaceToDepthKernel).
+        nodes.push({ opType: 'SpaceToDepth', name: `${p}.s2d`, inputs: [x], outputs: [`${p}.s2d`], attributes: [{ name: 'blocksize', i: 2 }] });
+        shapes.set(`${p}.s2d`, [4 * d.inChannels, size / 2]);
+        x = `${p}.s2d`;
+        s2d = true;
+      }
+      const y = s2d
+        ? conv(x, {
+          kernel: spaceToDepthKernel(kernel, d.outChannels, d.inChannels, 4, 2), bias: bn.bias && repeatBlocks(bn.bias),
+          outChannels: 4 * d.outChannels, k: 3, stride: 1, pads: [1, 1, 1, 1],
+        }, `${p}.conv`, false)
+        : conv(x, { kernel, bias: bn.bias, outChannels: d.outChannels, k: 4, stride: 1, pads }, `${p}.conv`, quant);
       x = last ? y : relu(y, p);
+      if (quant && !last && !q(`dec.${d.index + 1}`) && (options.quantizeBoundary ?? true)) {
+        // The last int8 layer before the float ones: its output is quantized too, so onnxruntime
+        // runs its conv as QLinearConv (a float conv on int8-rounded weights otherwise: dec.11,
+        // 32→32 channels at 128², was 13 % of the int8 graph's kernel time); the float layer reads
+        // it through DequantizeLinear.
+        const d8 = dq(x);
+        shapes.set(d8.name, shapes.get(x) as [number, number]);
+        x = d8.name;
+      }
     } else {
       // Stride 2 (pads 1): output pixel 2m + r takes input m − 1 + r + t with kernel tap 3 − r − 2t
       // (t = 0, 1) along each axis. Four 2×2 convs, one per phase (ry, rx), give the four
@@ -504,7 +586,12 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
   }
   nodes.push({ opType: 'Sigmoid', name: 'sigmoid', inputs: [x], outputs: ['sigmoid'] });
   constant('output_scale', [], Float32Array.of(config.outputScale));
-  nodes.push({ opType: 'Mul', name: 'output', inputs: ['sigmoid', 'output_scale'], outputs: ['output'] });
+  if (s2d) {
+    nodes.push({ opType: 'Mul', name: 'output.s2d', inputs: ['sigmoid', 'output_scale'], outputs: ['output.s2d'] });
+    nodes.push({ opType: 'DepthToSpace', name: 'output', inputs: ['output.s2d'], outputs: ['output'], attributes: [{ name: 'blocksize', i: 2 }] });
+  } else {
+    nodes.push({ opType: 'Mul', name: 'output', inputs: ['sigmoid', 'output_scale'], outputs: ['output'] });
+  }
 
   const S = config.inputSize;
   return encodeModel(

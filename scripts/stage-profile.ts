@@ -1,0 +1,168 @@
+/**
+ * Where the time of one photo goes: the stages of `Prnet.reconstruct` timed one by one (the same
+ * calls, in the same order, as src/pipeline/prnet.ts), on the nine 640×480 photos of `npm run
+ * bench`, for the default model with and without test-time flip and the light model, interleaved
+ * with FaceMesh (human, tfjs-wasm) in the same process, so every total is also a ratio to it.
+ *
+ * Printed per configuration: the total (median, × FaceMesh), then per stage the mean and its share
+ * of the total, and the minimum over the photos and rounds (on a shared, loaded machine the
+ * minimum is the closest to a quiet machine's time; the means carry the load), and the process's
+ * CPU time per photo (all threads: a measure of the work, less disturbed by the load). Also the detector's
+ * passes per photo (a second pass runs when a face touches the image's edge or none is found).
+ *
+ *   npx tsx scripts/stage-profile.ts [--rounds 3]
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { cropFromBox, uncropPositionMap, warpCrop } from '../src/crop/index.js';
+import { createDetector } from '../src/detect/index.js';
+import { loadHuman } from '../src/detect/human-node.js';
+import { touchesEdge } from '../src/detect/detector.js';
+import { estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../src/geometry/index.js';
+import { decodeImageBuffer } from '../src/io/image-node.js';
+import { createPrnet } from '../src/pipeline/node.js';
+import { allFinite, defaultSmooth, type Prnet } from '../src/pipeline/prnet.js';
+import { chwToHwc, hwcToChw, resizeSquare } from '../src/runtime/resample.js';
+import type { RgbImage } from '../src/types.js';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const ROUNDS = Number(values.rounds);
+const repo = resolve(import.meta.dirname, '..');
+const shared = resolve(repo, '..', 'shared', 'eval');
+/** The photos of bench/pipeline.ts. */
+const PHOTOS = [
+  'aflw2000-3d/image00050.jpg', 'aflw2000-3d/image00475.jpg', 'aflw2000-3d/image03614.jpg',
+  'ibug68/2008_001322.jpg', 'ibug68/2008_001009.jpg', 'ibug68/einstein.jpg',
+  'portraits/astronaut.png', 'portraits/bjork.jpg', 'portraits/dj_krush.jpg',
+];
+const photos: RgbImage[] = [];
+for (const p of PHOTOS) {
+  const file = join(shared, p);
+  const src = existsSync(file) ? file : join(repo, 'examples', 'astronaut.jpg');
+  const jpeg = await sharp(await readFile(src)).removeAlpha().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 92 }).toBuffer();
+  photos.push(await decodeImageBuffer(jpeg, p));
+}
+const now = (): number => performance.now();
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const human = await loadHuman({ mesh: true });
+const facemesh = async (image: RgbImage): Promise<void> => {
+  const t = human.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+  try {
+    await human.detect(t);
+  } finally {
+    t.dispose();
+  }
+};
+const def = await createPrnet();
+const light = await createPrnet({ model: 'light' });
+const onePass = await createDetector({ retryPadded: false });
+
+const STAGES = ['detect', 'crop', 'mirror', 'toNetwork', 'network', 'fromNetwork', 'finite', 'merge', 'smooth', 'uncrop', 'readoff', 'pose'] as const;
+type Spans = Record<(typeof STAGES)[number], number>;
+
+/** reconstruct(image, { flip }) stage by stage. */
+async function staged(p: Prnet, image: RgbImage, flip: boolean): Promise<Spans> {
+  const s = Object.fromEntries(STAGES.map((k) => [k, 0])) as Spans;
+  let t = now();
+  const items = (await p.detect(image)).map((box) => ({ box, crop: cropFromBox(box, p.detector!.kind) }));
+  s.detect = now() - t;
+  t = now();
+  const crops = items.map((it) => warpCrop(image, it.crop));
+  s.crop = now() - t;
+  if (!crops.length) return s;
+  t = now();
+  const input = flip ? [...crops, ...crops.map(mirrorImage)] : crops;
+  s.mirror = now() - t;
+  // PrnetSession.predictBatch, split: layout (and resize for a smaller input), the run, back.
+  t = now();
+  const S = p.session.inputSize;
+  const plane = S * S;
+  const x = new Float32Array(input.length * 3 * plane);
+  input.forEach((c, i) => hwcToChw(S === 256 ? c.data : resizeSquare(c.data, 256, S, 3), S, 3, x, i * 3 * plane));
+  s.toNetwork = now() - t;
+  t = now();
+  const y = await p.session.run(x, input.length);
+  s.network = now() - t;
+  t = now();
+  let maps = input.map((_, i) => {
+    const hwc = chwToHwc(y, S, 3, i * 3 * plane);
+    return { size: 256, data: S === 256 ? hwc : resizeSquare(hwc, S, 256, 3) };
+  });
+  s.fromNetwork = now() - t;
+  t = now();
+  for (const m of maps) allFinite(m.data);
+  s.finite = now() - t;
+  t = now();
+  if (flip) maps = crops.map((_, i) => mergeFlippedMap(maps[i], maps[i + crops.length], p.layout));
+  s.merge = now() - t;
+  const sigma = defaultSmooth(S);
+  items.forEach((it, i) => {
+    t = now();
+    const smoothed = smoothPositionMap(maps[i], p.layout.faceMask, sigma);
+    s.smooth += now() - t;
+    t = now();
+    const map = uncropPositionMap(smoothed, it.crop);
+    s.uncrop += now() - t;
+    t = now();
+    const vertices = readVertices(map, p.layout);
+    readLandmarks(map, p.layout);
+    s.readoff += now() - t;
+    t = now();
+    estimatePose(vertices, p.layout.canonical);
+    s.pose += now() - t;
+  });
+  return s;
+}
+
+const cases: { label: string; run: (im: RgbImage) => Promise<Spans | void>; totals: number[]; cpu: number[]; spans: Spans[] }[] = [
+  { label: 'FaceMesh (human, tfjs-wasm)', run: facemesh, totals: [], cpu: [], spans: [] },
+  { label: 'detector, one pass', run: async (im) => void (await onePass.detect(im)), totals: [], cpu: [], spans: [] },
+  { label: 'default, flip', run: (im) => staged(def, im, true), totals: [], cpu: [], spans: [] },
+  { label: 'default, no flip', run: (im) => staged(def, im, false), totals: [], cpu: [], spans: [] },
+  { label: 'light, no flip', run: (im) => staged(light, im, false), totals: [], cpu: [], spans: [] },
+];
+for (const im of photos) for (const c of cases) await c.run(im);
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [pi, im] of photos.entries()) {
+    // The order rotates, so that no case always follows the same one.
+    for (let k = 0; k < cases.length; k++) {
+      const c = cases[(k + r + pi) % cases.length];
+      const cpu = process.cpuUsage();
+      const t = now();
+      const spans = await c.run(im);
+      c.totals.push(now() - t);
+      const used = process.cpuUsage(cpu);
+      c.cpu.push((used.user + used.system) / 1000);
+      if (spans) c.spans.push(spans);
+    }
+  }
+}
+const peer = median(cases[0].totals);
+console.log(`${photos.length} photos at 640×480 × ${ROUNDS} rounds, order rotated; ms per photo\n`);
+for (const c of cases) {
+  const total = median(c.totals);
+  console.log(`${c.label}: median ${total.toFixed(1)} ms, ${(total / peer).toFixed(2)}× FaceMesh, min ${Math.min(...c.totals).toFixed(1)} ms; CPU time (all threads) median ${median(c.cpu).toFixed(1)} ms`);
+  if (!c.spans.length) continue;
+  const mean = (k: keyof Spans): number => c.spans.reduce((a, s) => a + s[k], 0) / c.spans.length;
+  const sum = STAGES.reduce((a, k) => a + mean(k), 0);
+  const shown = STAGES.filter((k) => mean(k) > 0);
+  console.log('  stage        ' + shown.map((k) => k.padStart(12)).join(''));
+  console.log('  mean ms      ' + shown.map((k) => mean(k).toFixed(2).padStart(12)).join(''));
+  console.log('  share        ' + shown.map((k) => `${((100 * mean(k)) / sum).toFixed(0)} %`.padStart(12)).join(''));
+  console.log('  min ms       ' + shown.map((k) => Math.min(...c.spans.map((s) => s[k])).toFixed(2).padStart(12)).join(''));
+}
+const passes = await Promise.all(photos.map(async (im) => {
+  const first = await onePass.detect(im);
+  return !first.length || first.some((b) => touchesEdge(b, im.width, im.height)) ? 2 : 1;
+}));
+console.log(`\ndetector passes per photo: ${passes.join(' ')} (a second pass where a face touches the edge or none is found)`);
+await Promise.all([def.dispose(), light.dispose(), onePass.release?.()]);
+process.exit(0);
