@@ -279,18 +279,100 @@ export function quantizeKernel(kernel: Float32Array, out: number): { wq: Int8Arr
     ws[o] = scale;
     const inv = 1 / Math.fround(scale);
     for (let k = start; k < end; k++) {
-      const v = kernel[k] * inv;
-      // ties to even by the magic number; an exact tie (|v − r| = 0.5, rare) goes away from zero
-      const r = v + ROUND_MAGIC - ROUND_MAGIC;
-      const d = v - r;
-      wq[k] = d === 0.5 || d === -0.5 ? (v < 0 ? v - 0.5 : v + 0.5) | 0 : r;
+      wq[k] = roundAway(kernel[k] * inv);
     }
   }
   return { wq, ws };
 }
 
+/** Rounds v (|v| ≤ 127.5) to the nearest integer, half away from zero, without a data-dependent branch (see quantizeKernel). */
+function roundAway(v: number): number {
+  const r = v + ROUND_MAGIC - ROUND_MAGIC;
+  const d = v - r;
+  return d === 0.5 || d === -0.5 ? (v < 0 ? v - 0.5 : v + 0.5) | 0 : r;
+}
+
+/**
+ * `quantizeKernel(scaleKernel(w, out, scale), out)` without the float kernel in between: the
+ * same values, bit for bit (the scaled weight is rounded to float32 before quantizing, and
+ * max|fround(w·s)| = fround(max|w|·|s|) since rounding is monotonic).
+ */
+function quantizeScaledKernel(w: Float32Array, out: number, scale: Float64Array): { wq: Int8Array; ws: Float32Array } {
+  const per = w.length / out;
+  const wq = new Int8Array(w.length);
+  const ws = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    const start = o * per;
+    const end = start + per;
+    let m = 0;
+    for (let k = start; k < end; k++) {
+      const a = Math.abs(w[k]);
+      m = a > m ? a : m;
+    }
+    const so = scale[o];
+    const mk = Math.fround(m * Math.abs(so));
+    const sc = mk > 0 ? mk / 127 : 1;
+    ws[o] = sc;
+    const inv = 1 / Math.fround(sc);
+    for (let k = start; k < end; k++) wq[k] = roundAway(Math.fround(w[k] * so) * inv);
+  }
+  return { wq, ws };
+}
+
+/**
+ * `quantizeKernel(transposeKernel(…), outC)` without the float kernel in between (same values,
+ * bit for bit). Output channel by output channel, so the int8 kernel is written in order and each
+ * (in, out) pair reads its 16 source taps from one cache line.
+ */
+function quantizeTransposedKernel(w: Float32Array, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): { wq: Int8Array; ws: Float32Array } {
+  const kk = kh * kw;
+  const wq = new Int8Array(outC * inC * kk);
+  const ws = new Float32Array(outC);
+  const tap = new Int32Array(kk);
+  for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) tap[a * kw + b] = ky(a) * 4 + kx(b);
+  const step = outC * 16;
+  for (let o = 0; o < outC; o++) {
+    let m = 0;
+    for (let i = 0, src = o * 16; i < inC; i++, src += step) {
+      for (let t = 0; t < kk; t++) {
+        const a = Math.abs(w[src + tap[t]]);
+        m = a > m ? a : m;
+      }
+    }
+    const so = scale[o];
+    const mk = Math.fround(m * Math.abs(so));
+    const sc = mk > 0 ? mk / 127 : 1;
+    ws[o] = sc;
+    const inv = 1 / Math.fround(sc);
+    let dst = o * inC * kk;
+    for (let i = 0, src = o * 16; i < inC; i++, src += step) {
+      for (let t = 0; t < kk; t++) wq[dst++] = roundAway(Math.fround(w[src + tap[t]] * so) * inv);
+    }
+  }
+  return { wq, ws };
+}
+
+/** A conv kernel, made in the form the graph asks for: float32, or int8 with per-channel scales. */
+interface KernelSource {
+  float(): Float32Array;
+  int8(): { wq: Int8Array; ws: Float32Array };
+}
+
+/** A conv kernel [out, …] with each output channel multiplied by scale[out] (batch norm folded in). */
+function scaledKernel(w: Float32Array, out: number, scale: Float64Array): KernelSource {
+  return { float: () => scaleKernel(w, out, scale), int8: () => quantizeScaledKernel(w, out, scale) };
+}
+
+/** The conv kernel equivalent to (part of) a transposed conv (see transposeKernel). */
+function transposedKernel(w: Float32Array, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): KernelSource {
+  return {
+    float: () => transposeKernel(w, inC, outC, kh, kw, ky, kx, scale),
+    int8: () => quantizeTransposedKernel(w, inC, outC, kh, kw, ky, kx, scale),
+  };
+}
+
 interface ConvSpec {
-  kernel: Float32Array;
+  kernel: KernelSource;
   bias?: Float64Array;
   outChannels: number;
   k: number;
@@ -378,7 +460,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       const input = dq(x);
       // Symmetric per-output-channel int8 weights in [-127, 127]; the bias as int32 in units of
       // input scale × weight scale, as QLinearConv takes it.
-      const { wq, ws } = quantizeKernel(c.kernel, c.outChannels);
+      const { wq, ws } = c.kernel.int8();
       const axis = [{ name: 'axis', i: 0 }];
       nodes.push({
         opType: 'DequantizeLinear', name: `${out}.w.dq`, outputs: [`${out}.w.dq`], attributes: axis,
@@ -399,7 +481,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
         inputs.push(`${out}.b.dq`);
       }
     } else {
-      inputs.push(x, constant(`${out}.weight`, dims, c.kernel));
+      inputs.push(x, constant(`${out}.weight`, dims, c.kernel.float()));
       if (c.bias) inputs.push(constant(`${out}.bias`, [c.outChannels], Float32Array.from(c.bias)));
     }
     nodes.push({ opType: 'Conv', name: out, inputs, outputs: [out], attributes });
@@ -422,7 +504,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
   {
     const bn = foldBn(tensor, 'enc.0.bn');
     const C = config.width;
-    x = relu(conv(x, { kernel: scaleKernel(tensor('enc.0.conv.weight'), C, bn.scale), bias: bn.bias, outChannels: C, k: 4, stride: 1, pads: pads(size, 4, 1) }, 'enc.0.conv', q('enc.0')), 'enc.0');
+    x = relu(conv(x, { kernel: scaledKernel(tensor('enc.0.conv.weight'), C, bn.scale), bias: bn.bias, outChannels: C, k: 4, stride: 1, pads: pads(size, 4, 1) }, 'enc.0.conv', q('enc.0')), 'enc.0');
     expose(x);
   }
   for (const b of encoderBlocks(config.width)) {
@@ -432,17 +514,17 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
     const bn1 = foldBn(tensor, `${p}.bn1`);
     const bn2 = foldBn(tensor, `${p}.bn2`);
     const bn3 = foldBn(tensor, `${p}.bn3`);
-    let y = relu(conv(x, { kernel: scaleKernel(tensor(`${p}.conv1.weight`), half, bn1.scale), bias: bn1.bias, outChannels: half, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv1`, quant), `${p}.relu1`);
+    let y = relu(conv(x, { kernel: scaledKernel(tensor(`${p}.conv1.weight`), half, bn1.scale), bias: bn1.bias, outChannels: half, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv1`, quant), `${p}.relu1`);
     expose(y);
-    y = relu(conv(y, { kernel: scaleKernel(tensor(`${p}.conv2.weight`), half, bn2.scale), bias: bn2.bias, outChannels: half, k: 4, stride: b.stride, pads: pads(size, 4, b.stride) }, `${p}.conv2`, quant), `${p}.relu2`);
+    y = relu(conv(y, { kernel: scaledKernel(tensor(`${p}.conv2.weight`), half, bn2.scale), bias: bn2.bias, outChannels: half, k: 4, stride: b.stride, pads: pads(size, 4, b.stride) }, `${p}.conv2`, quant), `${p}.relu2`);
     expose(y);
     size = Math.ceil(size / b.stride);
     // bn3 follows the sum: its scale goes into both branches, its bias into conv3.
-    const c3 = conv(y, { kernel: scaleKernel(tensor(`${p}.conv3.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv3`, quant);
+    const c3 = conv(y, { kernel: scaledKernel(tensor(`${p}.conv3.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv3`, quant);
     expose(c3);
     let shortcut: string;
     if (b.hasShortcut) {
-      shortcut = conv(x, { kernel: scaleKernel(tensor(`${p}.shortcut.weight`), b.outChannels, bn3.scale), outChannels: b.outChannels, k: 1, stride: b.stride, pads: [0, 0, 0, 0] }, `${p}.shortcut`, quant);
+      shortcut = conv(x, { kernel: scaledKernel(tensor(`${p}.shortcut.weight`), b.outChannels, bn3.scale), outChannels: b.outChannels, k: 1, stride: b.stride, pads: [0, 0, 0, 0] }, `${p}.shortcut`, quant);
       expose(shortcut);
     } else {
       // identity shortcut: bn3's per-channel scale as a Mul
@@ -467,7 +549,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       // padding k − 1 − p on each side (the transposed conv pads 1 before, 2 after).
       const [tb, ta] = samePadding(size, 4, 1);
       const y = conv(x, {
-        kernel: transposeKernel(w, d.inChannels, d.outChannels, 4, 4, (a) => 3 - a, (b) => 3 - b, bn.scale), bias: bn.bias,
+        kernel: transposedKernel(w, d.inChannels, d.outChannels, 4, 4, (a) => 3 - a, (b) => 3 - b, bn.scale), bias: bn.bias,
         outChannels: d.outChannels, k: 4, stride: 1, pads: [3 - tb, 3 - tb, 3 - ta, 3 - ta],
       }, `${p}.conv`, quant);
       x = last ? y : relu(y, p);
@@ -480,7 +562,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       for (let ry = 0; ry < 2; ry++) {
         for (let rx = 0; rx < 2; rx++) {
           const y = conv(x, {
-            kernel: transposeKernel(w, d.inChannels, d.outChannels, 2, 2, (t) => 3 - ry - 2 * t, (t) => 3 - rx - 2 * t, bn.scale), bias: bn.bias,
+            kernel: transposedKernel(w, d.inChannels, d.outChannels, 2, 2, (t) => 3 - ry - 2 * t, (t) => 3 - rx - 2 * t, bn.scale), bias: bn.bias,
             outChannels: d.outChannels, k: 2, stride: 1, pads: [1 - ry, 1 - rx, ry, rx],
           }, `${p}.phase${ry}${rx}`, quant);
           phases.push(relu(y, `${p}.phase${ry}${rx}.relu`));
