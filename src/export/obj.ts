@@ -6,7 +6,7 @@
  * smoothing group (`s 1`), so importers shade the face smooth rather than faceted.
  */
 import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
-import { TextWriter } from './text.js';
+import { memoText, TextWriter } from './text.js';
 
 export interface ObjOptions extends FrameOptions {
   /** Decimals for positions (default 4). */
@@ -50,8 +50,7 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
     writeNormals(w, normals);
     w.text('s 1\n');
   }
-  if (normals) w.faces(triangles, 2, '//');
-  else w.faces(triangles, 1, '');
+  writeFaces(w, triangles, normals ? 2 : 1, normals ? '//' : '');
   return w.toBytes();
 }
 
@@ -89,11 +88,15 @@ export function writeObjTexturedBytes(
   for (let i = 0; i < 3 * nv; i += 3) {
     w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
   }
-  for (let i = 0; i < 2 * nv; i += 2) w.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
+  w.append(
+    memoText('obj vt', uv, (t) => {
+      for (let i = 0; i < 2 * nv; i += 2) t.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
+    }, nv * 22),
+  );
   if (normals) writeNormals(w, normals);
   w.text(`usemtl ${material}\n`);
   if (normals) w.text('s 1\n');
-  w.faces(triangles, normals ? 3 : 2, '/');
+  writeFaces(w, triangles, normals ? 3 : 2, '/');
   const mtl = [
     `newmtl ${material}`,
     'Ka 1.000 1.000 1.000',
@@ -107,8 +110,18 @@ export function writeObjTexturedBytes(
   return { obj: w.toBytes(), mtl };
 }
 
+/** `vn` lines (the same normals go into both OBJ files of a face: written once). */
 function writeNormals(w: TextWriter, n: Float32Array): void {
-  for (let i = 0; i < n.length; i += 3) w.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
+  w.append(
+    memoText('obj vn', n, (t) => {
+      for (let i = 0; i < n.length; i += 3) t.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
+    }, n.length * 10),
+  );
+}
+
+/** Face lines (the layout's triangles are the same for every face: written once per form). */
+function writeFaces(w: TextWriter, triangles: Triangles, repeat: number, sep: string): void {
+  w.append(memoText(`obj f ${repeat}${sep}`, triangles, (t) => t.faces(triangles, repeat, sep), triangles.length * (repeat * 7 + 2)));
 }
 
 function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): void {
