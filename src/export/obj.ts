@@ -39,12 +39,21 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
   const d = options.decimals ?? 4;
   const w = new TextWriter(256 + nv * (colors ? 48 : 28) + (normals ? nv * 28 : 0) + triangles.length * (normals ? 14 : 7));
   header(w, options, nv, triangles.length / 3);
-  for (let i = 0; i < 3 * nv; i += 3) {
-    w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d);
-    if (colors) {
-      w.byte(SPACE).fixed(clamp01(colors[i]), 4).byte(SPACE).fixed(clamp01(colors[i + 1]), 4).byte(SPACE).fixed(clamp01(colors[i + 2]), 4);
+  const lines = positionLines(p, d);
+  if (!colors) w.append(lines);
+  else {
+    // each `v x y z` line of the shared block, then the colour
+    let start = 0;
+    for (let i = 0; i < 3 * nv; i += 3) {
+      let end = start;
+      while (lines[end] !== NEWLINE) end++;
+      w.appendRange(lines, start, end);
+      colour(w.byte(SPACE), colors[i]);
+      colour(w.byte(SPACE), colors[i + 1]);
+      colour(w.byte(SPACE), colors[i + 2]);
+      w.byte(NEWLINE);
+      start = end + 1;
     }
-    w.byte(NEWLINE);
   }
   if (normals) {
     writeNormals(w, normals);
@@ -85,9 +94,7 @@ export function writeObjTexturedBytes(
   const w = new TextWriter(256 + nv * 48 + triangles.length * 14);
   header(w, options, nv, triangles.length / 3);
   w.text(`mtllib ${mtlFile}\n`);
-  for (let i = 0; i < 3 * nv; i += 3) {
-    w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
-  }
+  w.append(positionLines(p, d));
   w.append(
     memoText('obj vt', uv, (t) => {
       for (let i = 0; i < 2 * nv; i += 2) t.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
@@ -108,6 +115,24 @@ export function writeObjTexturedBytes(
     '',
   ].join('\n');
   return { obj: w.toBytes(), mtl };
+}
+
+/** `v x y z` lines (the same positions go into both OBJ files of a face: written once). */
+function positionLines(p: Float32Array | Float64Array, d: number): Uint8Array {
+  return memoText(`obj v ${d}`, p, (t) => {
+    for (let i = 0; i < p.length; i += 3) t.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
+  }, p.length * 10);
+}
+
+/** fixed(k / 255, 4) for every byte value k: colours read from a texture at its texel centres are k · (1/255). */
+const BYTE_COLOURS = Array.from({ length: 256 }, (_, k) => new TextWriter(8).fixed(k * (1 / 255), 4).toBytes());
+
+/** A colour component (clamped to 0..1) with 4 decimals. */
+function colour(w: TextWriter, c: number): void {
+  const x = clamp01(c);
+  const k = Math.round(x * 255);
+  if (x === k * (1 / 255)) w.appendRange(BYTE_COLOURS[k], 0, BYTE_COLOURS[k].length);
+  else w.fixed(x, 4);
 }
 
 /** `vn` lines (the same normals go into both OBJ files of a face: written once). */

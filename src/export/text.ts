@@ -131,6 +131,16 @@ export class TextWriter {
     return this;
   }
 
+  /** Appends bytes[start, end). */
+  appendRange(bytes: Uint8Array, start: number, end: number): this {
+    this.ensure(end - start);
+    const buf = this.buf;
+    let o = this.len;
+    for (let i = start; i < end; i++) buf[o++] = bytes[i];
+    this.len = o;
+    return this;
+  }
+
   /** Appends one byte (a character code below 128). */
   byte(c: number): this {
     if (this.len === this.buf.length) this.ensure(1);
