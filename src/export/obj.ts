@@ -37,9 +37,13 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
   const p = toModelFrame(vertices, options);
   const normals = resolveNormals(options.normals, true, vertices, triangles);
   const d = options.decimals ?? 4;
-  const w = new TextWriter(256 + nv * (colors ? 48 : 28) + (normals ? nv * 28 : 0) + triangles.length * (normals ? 14 : 7));
-  header(w, options, nv, triangles.length / 3);
+  // The blocks shared with the textured OBJ (or the previous face) first: the buffer then gets
+  // its final size at once, and the result is a view of it (no copy).
   const lines = positionLines(p, d);
+  const vn = normals ? normalLines(normals) : null;
+  const f = faceLines(triangles, normals ? 2 : 1, normals ? '//' : '');
+  const w = new TextWriter(headerRoom(options) + lines.length + (colors ? nv * 21 : 0) + (vn ? vn.length : 0) + f.length);
+  header(w, options, nv, triangles.length / 3);
   if (!colors) w.append(lines);
   else {
     // each `v x y z` line of the shared block, then the colour
@@ -55,12 +59,8 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
       start = end + 1;
     }
   }
-  if (normals) {
-    writeNormals(w, normals);
-    w.text('s 1\n');
-  }
-  writeFaces(w, triangles, normals ? 2 : 1, normals ? '//' : '');
-  return w.toBytes();
+  if (vn) w.append(vn).text('s 1\n');
+  return w.append(f).bytes();
 }
 
 /**
@@ -91,19 +91,19 @@ export function writeObjTexturedBytes(
   const mtlFile = options.mtlFile ?? 'face.mtl';
   const textureFile = options.textureFile ?? 'face_texture.png';
   const material = options.materialName ?? 'face';
-  const w = new TextWriter(256 + nv * 48 + triangles.length * 14);
+  const lines = positionLines(p, d);
+  const vt = memoText('obj vt', uv, (t) => {
+    for (let i = 0; i < 2 * nv; i += 2) t.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
+  }, nv * 22);
+  const vn = normals ? normalLines(normals) : null;
+  const f = faceLines(triangles, normals ? 3 : 2, '/');
+  const w = new TextWriter(headerRoom(options) + 3 * (mtlFile.length + material.length) + lines.length + vt.length + (vn ? vn.length : 0) + f.length);
   header(w, options, nv, triangles.length / 3);
-  w.text(`mtllib ${mtlFile}\n`);
-  w.append(positionLines(p, d));
-  w.append(
-    memoText('obj vt', uv, (t) => {
-      for (let i = 0; i < 2 * nv; i += 2) t.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
-    }, nv * 22),
-  );
-  if (normals) writeNormals(w, normals);
+  w.text(`mtllib ${mtlFile}\n`).append(lines).append(vt);
+  if (vn) w.append(vn);
   w.text(`usemtl ${material}\n`);
-  if (normals) w.text('s 1\n');
-  writeFaces(w, triangles, normals ? 3 : 2, '/');
+  if (vn) w.text('s 1\n');
+  w.append(f);
   const mtl = [
     `newmtl ${material}`,
     'Ka 1.000 1.000 1.000',
@@ -114,7 +114,7 @@ export function writeObjTexturedBytes(
     `map_Kd ${textureFile}`,
     '',
   ].join('\n');
-  return { obj: w.toBytes(), mtl };
+  return { obj: w.bytes(), mtl };
 }
 
 /** `v x y z` lines (the same positions go into both OBJ files of a face: written once). */
@@ -136,17 +136,20 @@ function colour(w: TextWriter, c: number): void {
 }
 
 /** `vn` lines (the same normals go into both OBJ files of a face: written once). */
-function writeNormals(w: TextWriter, n: Float32Array): void {
-  w.append(
-    memoText('obj vn', n, (t) => {
-      for (let i = 0; i < n.length; i += 3) t.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
-    }, n.length * 10),
-  );
+function normalLines(n: Float32Array): Uint8Array {
+  return memoText('obj vn', n, (t) => {
+    for (let i = 0; i < n.length; i += 3) t.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
+  }, n.length * 10);
 }
 
 /** Face lines (the layout's triangles are the same for every face: written once per form). */
-function writeFaces(w: TextWriter, triangles: Triangles, repeat: number, sep: string): void {
-  w.append(memoText(`obj f ${repeat}${sep}`, triangles, (t) => t.faces(triangles, repeat, sep), triangles.length * (repeat * 7 + 2)));
+function faceLines(triangles: Triangles, repeat: number, sep: string): Uint8Array {
+  return memoText(`obj f ${repeat}${sep}`, triangles, (t) => t.faces(triangles, repeat, sep), triangles.length * (repeat * 7 + 2));
+}
+
+/** Bytes the header may take (UTF-8 of the comment included). */
+function headerRoom(options: ObjOptions): number {
+  return 256 + 3 * (options.comment?.length ?? 0);
 }
 
 function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): void {

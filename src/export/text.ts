@@ -286,7 +286,7 @@ export class TextWriter {
 }
 
 /** The last text written per key, with a copy of the values it was written from. */
-const memo = new Map<string, { values: Float64Array; bytes: Uint8Array }>();
+const memo = new Map<string, { values: ArrayLike<number>; bytes: Uint8Array }>();
 
 /**
  * Text that depends only on the values of one array, written by `write` — or the same bytes
@@ -300,11 +300,11 @@ export function memoText(key: string, values: ArrayLike<number>, write: (w: Text
   const w = new TextWriter(capacity);
   write(w);
   const bytes = w.toBytes();
-  memo.set(key, { values: Float64Array.from(values), bytes });
+  memo.set(key, { values: values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint32Array ? values.slice() : Float64Array.from(values), bytes });
   return bytes;
 }
 
-function sameValues(a: Float64Array, b: ArrayLike<number>): boolean {
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

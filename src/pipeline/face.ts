@@ -43,6 +43,8 @@ export interface FaceTextureOptions {
    * photo only, unseen texels black (256² only).
    */
   complete?: boolean;
+  /** The face's vertex normals (geometry's vertexNormals of face.vertices), when the caller has them already. */
+  normals?: Float32Array;
 }
 
 export interface FaceTexture extends UvTexture {
@@ -64,7 +66,7 @@ export function faceTexture(image: RgbImage, face: Face, layout: Layout, options
   const tolerance = Math.max(1, 0.02 * face.crop.square.side);
   const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height, tolerance);
   if (!complete) return uvTexture(image, face.positionMap, visibility);
-  const normals = vertexNormals(face.vertices, layout.triangles);
+  const normals = options.normals?.length === face.vertices.length ? options.normals : vertexNormals(face.vertices, layout.triangles);
   const facing = new Float32Array(layout.vertexCount);
   for (let i = 0; i < facing.length; i++) facing[i] = normals[3 * i + 2];
   const { texture, mask, sources } = completeUvTexture(image, face.positionMap, visibility, layout, { size, facing });
