@@ -6,9 +6,15 @@
 import { meshFrame, modelFrameNormals, writeGlb, writeObjBytes, writeObjTexturedBytes, writePly, toJson, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
-import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize, sampleTextureAtUv } from '../render/index.js';
+import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, gatherVertices, rasterize, sampleTextureAtUv, type Raster } from '../render/index.js';
 import type { RgbImage } from '../types.js';
 import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Output kinds; all are written by default. */
 export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth', 'overlay'] as const;
@@ -117,9 +123,12 @@ export async function buildOutputs(
   // The image-level PNGs (depth, overlays) are drawn first, so that sharp compresses them on its
   // threads while the meshes are written here; they still come last in the list.
   const imageFiles: Promise<OutputFile>[] = [];
+  /** The z-buffer of a one-face image's depth output: also its texture's visibility test. */
+  let faceRaster: Raster | undefined;
   if (formats.has('depth') && faces.length) {
     const raster = createRaster(image.width, image.height);
     for (const face of faces) rasterize(face.vertices, layout.triangles, image.width, image.height, raster);
+    if (faces.length === 1 && sameValues(faces[0].vertices, gatherVertices(faces[0].positionMap, layout.faceIndex))) faceRaster = raster;
     const grey = depthToGrey(raster);
     imageFiles.push(png(`${stem}_depth.png`, grey.data, grey.width, grey.height, 1));
   }
@@ -145,7 +154,7 @@ export async function buildOutputs(
     }
     if (!needMesh || !uv) continue;
     const imageNormals = vertexNormals(face.vertices, layout.triangles);
-    const { texture } = faceTexture(image, face, layout, { size: textureSize, normals: imageNormals });
+    const { texture } = faceTexture(image, face, layout, { size: textureSize, normals: imageNormals, raster: faceRaster });
     const colors = sampleTextureAtUv(texture, uv);
     const normals = modelFrameNormals(face.vertices, layout.triangles, imageNormals);
     const textureBytes = formats.has('textured') || formats.has('glb') ? encode(texture.data, texture.width, texture.height, 3) : null;
