@@ -36,6 +36,7 @@ const sets = { all: lib.OUTPUT_FORMATS, mesh: ['obj', 'textured', 'ply', 'glb'] 
 for (const [name, list] of Object.entries(sets)) {
   const times = trees.map(() => [] as number[]);
   const bytes = trees.map(() => 0);
+  const last: { data: Uint8Array | string }[][] = trees.map(() => []);
   for (let r = 0; r < runs + 3; r++) {
     for (let k = 0; k < trees.length; k++) {
       const t = performance.now();
@@ -43,10 +44,17 @@ for (const [name, list] of Object.entries(sets)) {
       const files = await (trees[k][1].buildOutputs as Build)('b', image, faces, prnet.layout, new Set(list), lib.encodePng, options);
       if (r >= 3) times[k].push(performance.now() - t);
       bytes[k] = files.reduce((s, f) => s + (typeof f.data === 'string' ? f.data.length : f.data.byteLength), 0);
+      last[k] = files;
     }
   }
   trees.forEach(([tree], k) => {
     console.log(`${name} (${tree}): median ${median(times[k]).toFixed(1)} ms, min ${Math.min(...times[k]).toFixed(1)} ms over ${runs} runs; ${(bytes[k] / 1e6).toFixed(2)} MB`);
   });
+  if (trees.length > 1) {
+    // the same PNG encoder for both trees, so the files can be compared byte for byte
+    const same = (a: Uint8Array | string, b: Uint8Array | string): boolean => (typeof a === 'string' ? a === b : typeof b !== 'string' && Buffer.from(a).equals(Buffer.from(b)));
+    const identical = last[0].length === last[1].length && last[0].every((f, i) => same(f.data, last[1][i].data));
+    console.log(`${name}: the two trees' files are ${identical ? 'identical' : 'DIFFERENT'}`);
+  }
 }
 await prnet.dispose();
