@@ -8,6 +8,8 @@ export interface ProgressOptions {
   enabled?: boolean;
   /** Seconds between lines when the stream is not a terminal. */
   logInterval?: number;
+  /** What is counted, shown with the rate ("photos" → "8.1 photos/s"; default: just "/s"). */
+  unit?: string;
 }
 
 export class Progress {
@@ -20,6 +22,7 @@ export class Progress {
   private readonly enabled: boolean;
   private readonly label: string;
   private readonly logInterval: number;
+  private readonly unit: string;
 
   constructor(readonly total: number, options: ProgressOptions = {}) {
     this.stream = options.stream ?? process.stderr;
@@ -27,6 +30,7 @@ export class Progress {
     this.enabled = options.enabled ?? true;
     this.label = options.label ?? '';
     this.logInterval = (options.logInterval ?? 5) * 1000;
+    this.unit = options.unit ? ` ${options.unit}` : '';
   }
 
   tick(ok = true, note = ''): void {
@@ -48,7 +52,7 @@ export class Progress {
     const filled = Math.round(frac * width);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
     const text = `${this.label ? this.label + ' ' : ''}${bar} ${this.done}/${this.total}` +
-      `${this.failed ? ` (${this.failed} failed)` : ''} ${rate.toFixed(1)}/s ETA ${formatSeconds(eta)}` +
+      `${this.failed ? ` (${this.failed} failed)` : ''} ${rate.toFixed(1)}${this.unit}/s ETA ${formatSeconds(eta)}` +
       (note ? ` ${note}` : '');
     if (this.tty) this.stream.write(`\r\x1b[K${text}${final ? '\n' : ''}`);
     else this.stream.write(text + '\n');

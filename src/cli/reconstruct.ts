@@ -10,19 +10,21 @@ import type { Prnet } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
-import type { FaceBox } from '../types.js';
+import type { FaceBox, RgbImage } from '../types.js';
+import type { Face } from '../pipeline/face.js';
 import { onInterrupt, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, UsageError, intOption, parseOptions, precisionOption, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 
 /**
- * Images in flight at once: while one image's outputs are built and written (JavaScript, on this
- * thread) or the next is decoded (sharp, on libuv's threads), another's network runs on
- * onnxruntime's threads (one session: network runs are queued). Two keep both busy; more only
- * hold more images in memory.
+ * Images in flight at once in `inParallel` (batch workers): while one image's outputs are built
+ * and written or the next is decoded, another's network runs on onnxruntime's threads.
  */
 export const IMAGES_IN_FLIGHT = 2;
+
+/** Images decoded ahead of the one the network works on (sharp decodes on libuv's threads). */
+export const DECODE_AHEAD = 2;
 
 /**
  * Runs task(0..count−1) with at most `limit` running at once, in order of start; resolves when all
@@ -34,6 +36,54 @@ export async function inParallel(count: number, limit: number, task: (i: number)
     while (next < count) await task(next++);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
+}
+
+/** The three stages of one image in `inPipeline`. */
+export interface PipelineStages<A, B> {
+  /** Reading and decoding (I/O and sharp's threads). */
+  decode(i: number): Promise<A>;
+  /** Detector and network: one image at a time, in order. */
+  network(i: number, decoded: A): Promise<B>;
+  /** Building and writing the outputs. */
+  output(i: number, result: B): Promise<void>;
+}
+
+/**
+ * Runs count images through three overlapped stages: image i + 1 … i + DECODE_AHEAD are decoded
+ * while image i is in the network stage, and image i − 1's outputs are built and written while it
+ * is; the network stage itself takes one image at a time. On a few cores the network's threads
+ * already use every core, so two images in the detector and network at once only made them wait
+ * on each other; what overlaps here is what the network leaves idle (file I/O, sharp's decoding
+ * thread, the JavaScript of the outputs). `done(i, error?)` is called once per image, in order;
+ * an image whose stage throws is reported there and the others go on.
+ */
+export async function inPipeline<A, B>(count: number, stages: PipelineStages<A, B>, done: (i: number, error?: unknown) => void): Promise<void> {
+  const decoded: (Promise<A> | undefined)[] = [];
+  const startDecode = (i: number): void => {
+    if (i >= count || decoded[i] !== undefined) return;
+    const d = stages.decode(i);
+    d.catch(() => undefined); // awaited below, in order
+    decoded[i] = d;
+  };
+  for (let i = 0; i < DECODE_AHEAD; i++) startDecode(i);
+  let writing: Promise<void> = Promise.resolve();
+  for (let i = 0; i < count; i++) {
+    let result: B;
+    try {
+      const input = (await decoded[i]) as A;
+      startDecode(i + DECODE_AHEAD);
+      result = await stages.network(i, input);
+    } catch (e) {
+      startDecode(i + DECODE_AHEAD);
+      await writing; // keeps done() in image order
+      done(i, e);
+      continue;
+    }
+    decoded[i] = undefined; // the decoded image is held by `result` as long as its outputs need it
+    await writing;
+    writing = stages.output(i, result).then(() => done(i), (e: unknown) => done(i, e));
+  }
+  await writing;
 }
 
 export const DETECTORS: DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
@@ -93,11 +143,35 @@ export async function reconstructToFiles(
   file: string,
   stem: string,
   outDir: string,
-  options: { box?: FaceBox; maxFaces?: number; formats: ReadonlySet<OutputFormat>; mesh?: OutputOptions },
+  options: ImageOptions,
 ): Promise<{ faces: number; outputs: string[] }> {
   const image = await decodeImageFile(file);
+  return writeImageOutputs(prnet, await reconstructImage(prnet, file, image, options), stem, outDir, options);
+}
+
+/** What reconstructToFiles is told for each image. */
+export interface ImageOptions {
+  box?: FaceBox;
+  maxFaces?: number;
+  formats: ReadonlySet<OutputFormat>;
+  mesh?: OutputOptions;
+}
+
+/** A decoded image's faces (NoFaceError, naming the file, when there is none). */
+export async function reconstructImage(prnet: Prnet, file: string, image: RgbImage, options: ImageOptions): Promise<{ image: RgbImage; faces: Face[] }> {
   const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces });
   if (!faces.length) throw new NoFaceError('no face found', file);
+  return { image, faces };
+}
+
+/** An image's output files in `outDir`, all or none (written atomically). */
+export async function writeImageOutputs(
+  prnet: Prnet,
+  { image, faces }: { image: RgbImage; faces: Face[] },
+  stem: string,
+  outDir: string,
+  options: ImageOptions,
+): Promise<{ faces: number; outputs: string[] }> {
   const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c), options.mesh);
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
   return { faces: faces.length, outputs: outputs.map((o) => o.name) };
@@ -150,7 +224,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
 
   const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision });
   const stems = uniqueStems(files);
-  const progress = new Progress(files.length, { label: 'reconstruct', enabled: !quiet && files.length > 1 });
+  const progress = new Progress(files.length, { label: 'reconstruct', unit: 'photos', enabled: !quiet && files.length > 1 });
   const failures: string[] = [];
   let outputFailed = false;
   let internalFailed = false;
@@ -164,33 +238,38 @@ export async function runReconstruct(args: string[]): Promise<number> {
     process.stderr.write(`${seen}: ${ok} done (${faceCount} faces, ${written} files in ${escapeControl(outDir)}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
-  const processOne = async (i: number): Promise<void> => {
-    const file = files[i];
-    try {
-      const { faces, outputs } = await reconstructToFiles(prnet, file, stems[i], outDir, { box, maxFaces, formats, mesh: meshOptions });
+  const imageOptions: ImageOptions = { box, maxFaces, formats, mesh: meshOptions };
+  const stages: PipelineStages<RgbImage, { image: RgbImage; faces: Face[] }> = {
+    decode: (i) => decodeImageFile(files[i]),
+    network: (i, image) => reconstructImage(prnet, files[i], image, imageOptions),
+    output: async (i, result) => {
+      const { faces, outputs } = await writeImageOutputs(prnet, result, stems[i], outDir, imageOptions);
       faceCount += faces;
       written += outputs.length;
-      done++;
+      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(files[i])}: ${faces} face${faces > 1 ? 's' : ''}, ${outputs.length} files written to ${escapeControl(outDir)}\n`);
+    },
+  };
+  const imageDone = (i: number, e?: unknown): void => {
+    done++;
+    if (e === undefined) {
       progress.tick(true);
-      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(file)}: ${faces} face${faces > 1 ? 's' : ''}, ${outputs.length} files written to ${escapeControl(outDir)}\n`);
-    } catch (e) {
-      // One image's failure (its input, its outputs, even a bug) does not stop the others.
-      if (e instanceof OutputError) outputFailed = true;
-      else if (!(e instanceof PrnetError)) internalFailed = true;
-      const msg = failureLine(e, file);
-      failures.push(msg);
-      done++;
-      process.stderr.write(`prnet: ${msg}\n`);
-      if (process.env.PRNET_DEBUG && !(e instanceof PrnetError) && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-      progress.tick(false);
+      return;
     }
+    // One image's failure (its input, its outputs, even a bug) does not stop the others.
+    if (e instanceof OutputError) outputFailed = true;
+    else if (!(e instanceof PrnetError)) internalFailed = true;
+    const msg = failureLine(e, files[i]);
+    failures.push(msg);
+    process.stderr.write(`prnet: ${msg}\n`);
+    if (process.env.PRNET_DEBUG && !(e instanceof PrnetError) && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    progress.tick(false);
   };
   const stopHandling = onInterrupt((signal) => {
     summary(signal);
     process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
   });
   try {
-    await inParallel(files.length, IMAGES_IN_FLIGHT, processOne);
+    await inPipeline(files.length, stages, imageDone);
   } finally {
     stopHandling();
   }

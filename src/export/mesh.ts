@@ -155,12 +155,17 @@ export function meshFrame(vertices: Vertices, landmarks: ArrayLike<number>, opti
 /**
  * Per-vertex unit normals in the model frame (y up) of image-frame vertices (N×3): the geometry
  * module's area-weighted normals with y negated; vertices on no face get (0, 0, 1), as glTF wants
- * unit normals.
+ * unit normals. `imageNormals`: vertexNormals(vertices, triangles) if already computed (not changed).
  */
-export function modelFrameNormals(vertices: Vertices, triangles: Triangles): Float32Array {
-  const v = vertices instanceof Float32Array ? vertices : Float32Array.from(vertices);
-  const t = triangles instanceof Int32Array ? triangles : new Int32Array(triangles.buffer, triangles.byteOffset, triangles.length);
-  const n = imageFrameNormals(v, t);
+export function modelFrameNormals(vertices: Vertices, triangles: Triangles, imageNormals?: Float32Array): Float32Array {
+  let n: Float32Array;
+  // the image-frame normals (geometry's vertexNormals), when the caller has them already
+  if (imageNormals && imageNormals.length === vertices.length) n = imageNormals.slice();
+  else {
+    const v = vertices instanceof Float32Array ? vertices : Float32Array.from(vertices);
+    const t = triangles instanceof Int32Array ? triangles : new Int32Array(triangles.buffer, triangles.byteOffset, triangles.length);
+    n = imageFrameNormals(v, t);
+  }
   for (let i = 0; i < n.length; i += 3) {
     if (n[i] === 0 && n[i + 1] === 0 && n[i + 2] === 0) n[i + 2] = 1;
     else n[i + 1] = -n[i + 1];

@@ -6,7 +6,7 @@
  * smoothing group (`s 1`), so importers shade the face smooth rather than faceted.
  */
 import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
-import { TextWriter } from './text.js';
+import { memoText, TextWriter } from './text.js';
 
 export interface ObjOptions extends FrameOptions {
   /** Decimals for positions (default 4). */
@@ -37,22 +37,30 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
   const p = toModelFrame(vertices, options);
   const normals = resolveNormals(options.normals, true, vertices, triangles);
   const d = options.decimals ?? 4;
-  const w = new TextWriter(256 + nv * (colors ? 48 : 28) + (normals ? nv * 28 : 0) + triangles.length * (normals ? 14 : 7));
+  // The blocks shared with the textured OBJ (or the previous face) first: the buffer then gets
+  // its final size at once, and the result is a view of it (no copy).
+  const lines = positionLines(p, d);
+  const vn = normals ? normalLines(normals) : null;
+  const f = faceLines(triangles, normals ? 2 : 1, normals ? '//' : '');
+  const w = new TextWriter(headerRoom(options) + lines.length + (colors ? nv * 21 : 0) + (vn ? vn.length : 0) + f.length);
   header(w, options, nv, triangles.length / 3);
-  for (let i = 0; i < 3 * nv; i += 3) {
-    w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d);
-    if (colors) {
-      w.byte(SPACE).fixed(clamp01(colors[i]), 4).byte(SPACE).fixed(clamp01(colors[i + 1]), 4).byte(SPACE).fixed(clamp01(colors[i + 2]), 4);
+  if (!colors) w.append(lines);
+  else {
+    // each `v x y z` line of the shared block, then the colour
+    let start = 0;
+    for (let i = 0; i < 3 * nv; i += 3) {
+      let end = start;
+      while (lines[end] !== NEWLINE) end++;
+      w.appendRange(lines, start, end);
+      colour(w.byte(SPACE), colors[i]);
+      colour(w.byte(SPACE), colors[i + 1]);
+      colour(w.byte(SPACE), colors[i + 2]);
+      w.byte(NEWLINE);
+      start = end + 1;
     }
-    w.byte(NEWLINE);
   }
-  if (normals) {
-    writeNormals(w, normals);
-    w.text('s 1\n');
-  }
-  if (normals) w.faces(triangles, 2, '//');
-  else w.faces(triangles, 1, '');
-  return w.toBytes();
+  if (vn) w.append(vn).text('s 1\n');
+  return w.append(f).bytes();
 }
 
 /**
@@ -83,17 +91,19 @@ export function writeObjTexturedBytes(
   const mtlFile = options.mtlFile ?? 'face.mtl';
   const textureFile = options.textureFile ?? 'face_texture.png';
   const material = options.materialName ?? 'face';
-  const w = new TextWriter(256 + nv * 48 + triangles.length * 14);
+  const lines = positionLines(p, d);
+  const vt = memoText('obj vt', uv, (t) => {
+    for (let i = 0; i < 2 * nv; i += 2) t.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
+  }, nv * 22);
+  const vn = normals ? normalLines(normals) : null;
+  const f = faceLines(triangles, normals ? 3 : 2, '/');
+  const w = new TextWriter(headerRoom(options) + 3 * (mtlFile.length + material.length) + lines.length + vt.length + (vn ? vn.length : 0) + f.length);
   header(w, options, nv, triangles.length / 3);
-  w.text(`mtllib ${mtlFile}\n`);
-  for (let i = 0; i < 3 * nv; i += 3) {
-    w.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
-  }
-  for (let i = 0; i < 2 * nv; i += 2) w.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
-  if (normals) writeNormals(w, normals);
+  w.text(`mtllib ${mtlFile}\n`).append(lines).append(vt);
+  if (vn) w.append(vn);
   w.text(`usemtl ${material}\n`);
-  if (normals) w.text('s 1\n');
-  w.faces(triangles, normals ? 3 : 2, '/');
+  if (vn) w.text('s 1\n');
+  w.append(f);
   const mtl = [
     `newmtl ${material}`,
     'Ka 1.000 1.000 1.000',
@@ -104,11 +114,42 @@ export function writeObjTexturedBytes(
     `map_Kd ${textureFile}`,
     '',
   ].join('\n');
-  return { obj: w.toBytes(), mtl };
+  return { obj: w.bytes(), mtl };
 }
 
-function writeNormals(w: TextWriter, n: Float32Array): void {
-  for (let i = 0; i < n.length; i += 3) w.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
+/** `v x y z` lines (the same positions go into both OBJ files of a face: written once). */
+function positionLines(p: Float32Array | Float64Array, d: number): Uint8Array {
+  return memoText(`obj v ${d}`, p, (t) => {
+    for (let i = 0; i < p.length; i += 3) t.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
+  }, p.length * 10);
+}
+
+/** fixed(k / 255, 4) for every byte value k: colours read from a texture at its texel centres are k · (1/255). */
+const BYTE_COLOURS = Array.from({ length: 256 }, (_, k) => new TextWriter(8).fixed(k * (1 / 255), 4).toBytes());
+
+/** A colour component (clamped to 0..1) with 4 decimals. */
+function colour(w: TextWriter, c: number): void {
+  const x = clamp01(c);
+  const k = Math.round(x * 255);
+  if (x === k * (1 / 255)) w.appendRange(BYTE_COLOURS[k], 0, BYTE_COLOURS[k].length);
+  else w.fixed(x, 4);
+}
+
+/** `vn` lines (the same normals go into both OBJ files of a face: written once). */
+function normalLines(n: Float32Array): Uint8Array {
+  return memoText('obj vn', n, (t) => {
+    for (let i = 0; i < n.length; i += 3) t.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
+  }, n.length * 10);
+}
+
+/** Face lines (the layout's triangles are the same for every face: written once per form). */
+function faceLines(triangles: Triangles, repeat: number, sep: string): Uint8Array {
+  return memoText(`obj f ${repeat}${sep}`, triangles, (t) => t.faces(triangles, repeat, sep), triangles.length * (repeat * 7 + 2));
+}
+
+/** Bytes the header may take (UTF-8 of the comment included). */
+function headerRoom(options: ObjOptions): number {
+  return 256 + 3 * (options.comment?.length ?? 0);
 }
 
 function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): void {

@@ -123,6 +123,24 @@ export class TextWriter {
     return this;
   }
 
+  /** Appends bytes (ASCII or UTF-8 text written before, e.g. by `memoText`). */
+  append(bytes: Uint8Array): this {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+    return this;
+  }
+
+  /** Appends bytes[start, end). */
+  appendRange(bytes: Uint8Array, start: number, end: number): this {
+    this.ensure(end - start);
+    const buf = this.buf;
+    let o = this.len;
+    for (let i = start; i < end; i++) buf[o++] = bytes[i];
+    this.len = o;
+    return this;
+  }
+
   /** Appends one byte (a character code below 128). */
   byte(c: number): this {
     if (this.len === this.buf.length) this.ensure(1);
@@ -265,4 +283,29 @@ export class TextWriter {
     grown.set(this.buf.subarray(0, this.len));
     this.buf = grown;
   }
+}
+
+/** The last text written per key, with a copy of the values it was written from. */
+const memo = new Map<string, { values: ArrayLike<number>; bytes: Uint8Array }>();
+
+/**
+ * Text that depends only on the values of one array, written by `write` — or the same bytes
+ * again when the last call with this key saw the same values (compared value by value, a small
+ * fraction of formatting them). The layout's triangles and UVs are the same for every face and
+ * every photo, and one face's normals go into two OBJ files. One entry per key (a few MB in all).
+ */
+export function memoText(key: string, values: ArrayLike<number>, write: (w: TextWriter) => void, capacity?: number): Uint8Array {
+  const hit = memo.get(key);
+  if (hit && sameValues(hit.values, values)) return hit.bytes;
+  const w = new TextWriter(capacity);
+  write(w);
+  const bytes = w.toBytes();
+  memo.set(key, { values: values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint32Array ? values.slice() : Float64Array.from(values), bytes });
+  return bytes;
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

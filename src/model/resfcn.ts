@@ -267,8 +267,15 @@ function transposeKernel(w: Float32Array, inC: number, outC: number, kh: number,
   return r;
 }
 
-/** Symmetric int8 per output channel: values in [-127, 127] and scale = max|w| / 127 per channel. */
-function quantizeKernel(kernel: Float32Array, out: number): { wq: Int8Array; ws: Float32Array } {
+/** 1.5 × 2^52: adding and subtracting it rounds a double of magnitude < 2^51 to an integer (ties to even). */
+const ROUND_MAGIC = 6755399441055744;
+
+/**
+ * Symmetric int8 per output channel: values in [-127, 127] and scale = max|w| / 127 per channel.
+ * Rounds half away from zero. The rounding has no data-dependent branch: with real weights the
+ * signs are random, and a sign test mispredicted about every other weight (3× the time).
+ */
+export function quantizeKernel(kernel: Float32Array, out: number): { wq: Int8Array; ws: Float32Array } {
   const per = kernel.length / out;
   const wq = new Int8Array(kernel.length);
   const ws = new Float32Array(out);
@@ -277,16 +284,14 @@ function quantizeKernel(kernel: Float32Array, out: number): { wq: Int8Array; ws:
     const end = start + per;
     let m = 0;
     for (let k = start; k < end; k++) {
-      const a = kernel[k] < 0 ? -kernel[k] : kernel[k];
-      if (a > m) m = a;
+      const a = Math.abs(kernel[k]);
+      m = a > m ? a : m;
     }
     const scale = m > 0 ? m / 127 : 1;
     ws[o] = scale;
     const inv = 1 / Math.fround(scale);
-    // round half away from zero (|v| ≤ 127.5, so the int32 truncation is exact)
     for (let k = start; k < end; k++) {
-      const v = kernel[k] * inv;
-      wq[k] = (v < 0 ? v - 0.5 : v + 0.5) | 0;
+      wq[k] = roundAway(kernel[k] * inv);
     }
   }
   return { wq, ws };
@@ -337,8 +342,99 @@ function repeatBlocks(bias: Float64Array): Float64Array {
   return r;
 }
 
+/** Rounds v (|v| ≤ 127.5) to the nearest integer, half away from zero, without a data-dependent branch (see quantizeKernel). */
+function roundAway(v: number): number {
+  const r = v + ROUND_MAGIC - ROUND_MAGIC;
+  const d = v - r;
+  return d === 0.5 || d === -0.5 ? (v < 0 ? v - 0.5 : v + 0.5) | 0 : r;
+}
+
+/**
+ * `quantizeKernel(scaleKernel(w, out, scale), out)` without the float kernel in between: the
+ * same values, bit for bit (the scaled weight is rounded to float32 before quantizing, and
+ * max|fround(w·s)| = fround(max|w|·|s|) since rounding is monotonic).
+ */
+function quantizeScaledKernel(w: Float32Array, out: number, scale: Float64Array): { wq: Int8Array; ws: Float32Array } {
+  const per = w.length / out;
+  const wq = new Int8Array(w.length);
+  const ws = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    const start = o * per;
+    const end = start + per;
+    let m = 0;
+    for (let k = start; k < end; k++) {
+      const a = Math.abs(w[k]);
+      m = a > m ? a : m;
+    }
+    const so = scale[o];
+    const mk = Math.fround(m * Math.abs(so));
+    const sc = mk > 0 ? mk / 127 : 1;
+    ws[o] = sc;
+    const inv = 1 / Math.fround(sc);
+    for (let k = start; k < end; k++) wq[k] = roundAway(Math.fround(w[k] * so) * inv);
+  }
+  return { wq, ws };
+}
+
+/**
+ * `quantizeKernel(transposeKernel(…), outC)` without the float kernel in between (same values,
+ * bit for bit). Output channel by output channel, so the int8 kernel is written in order and each
+ * (in, out) pair reads its 16 source taps from one cache line.
+ */
+function quantizeTransposedKernel(w: Float32Array, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): { wq: Int8Array; ws: Float32Array } {
+  const kk = kh * kw;
+  const wq = new Int8Array(outC * inC * kk);
+  const ws = new Float32Array(outC);
+  const tap = new Int32Array(kk);
+  for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) tap[a * kw + b] = ky(a) * 4 + kx(b);
+  const step = outC * 16;
+  for (let o = 0; o < outC; o++) {
+    let m = 0;
+    for (let i = 0, src = o * 16; i < inC; i++, src += step) {
+      for (let t = 0; t < kk; t++) {
+        const a = Math.abs(w[src + tap[t]]);
+        m = a > m ? a : m;
+      }
+    }
+    const so = scale[o];
+    const mk = Math.fround(m * Math.abs(so));
+    const sc = mk > 0 ? mk / 127 : 1;
+    ws[o] = sc;
+    const inv = 1 / Math.fround(sc);
+    let dst = o * inC * kk;
+    for (let i = 0, src = o * 16; i < inC; i++, src += step) {
+      for (let t = 0; t < kk; t++) wq[dst++] = roundAway(Math.fround(w[src + tap[t]] * so) * inv);
+    }
+  }
+  return { wq, ws };
+}
+
+/** A conv kernel, made in the form the graph asks for: float32, or int8 with per-channel scales. */
+interface KernelSource {
+  float(): Float32Array;
+  int8(): { wq: Int8Array; ws: Float32Array };
+}
+
+/** A kernel [out, …] already in its final form (the float tail's block kernels). */
+function floatKernel(w: Float32Array, out: number): KernelSource {
+  return { float: () => w, int8: () => quantizeKernel(w, out) };
+}
+
+/** A conv kernel [out, …] with each output channel multiplied by scale[out] (batch norm folded in). */
+function scaledKernel(w: Float32Array, out: number, scale: Float64Array): KernelSource {
+  return { float: () => scaleKernel(w, out, scale), int8: () => quantizeScaledKernel(w, out, scale) };
+}
+
+/** The conv kernel equivalent to (part of) a transposed conv (see transposeKernel). */
+function transposedKernel(w: Float32Array, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): KernelSource {
+  return {
+    float: () => transposeKernel(w, inC, outC, kh, kw, ky, kx, scale),
+    int8: () => quantizeTransposedKernel(w, inC, outC, kh, kw, ky, kx, scale),
+  };
+}
+
 interface ConvSpec {
-  kernel: Float32Array;
+  kernel: KernelSource;
   bias?: Float64Array;
   outChannels: number;
   k: number;
@@ -426,7 +522,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       const input = dq(x);
       // Symmetric per-output-channel int8 weights in [-127, 127]; the bias as int32 in units of
       // input scale × weight scale, as QLinearConv takes it.
-      const { wq, ws } = quantizeKernel(c.kernel, c.outChannels);
+      const { wq, ws } = c.kernel.int8();
       const axis = [{ name: 'axis', i: 0 }];
       nodes.push({
         opType: 'DequantizeLinear', name: `${out}.w.dq`, outputs: [`${out}.w.dq`], attributes: axis,
@@ -447,7 +543,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
         inputs.push(`${out}.b.dq`);
       }
     } else {
-      inputs.push(x, constant(`${out}.weight`, dims, c.kernel));
+      inputs.push(x, constant(`${out}.weight`, dims, c.kernel.float()));
       if (c.bias) inputs.push(constant(`${out}.bias`, [c.outChannels], Float32Array.from(c.bias)));
     }
     nodes.push({ opType: 'Conv', name: out, inputs, outputs: [out], attributes });
@@ -470,7 +566,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
   {
     const bn = foldBn(tensor, 'enc.0.bn');
     const C = config.width;
-    x = relu(conv(x, { kernel: scaleKernel(tensor('enc.0.conv.weight'), C, bn.scale), bias: bn.bias, outChannels: C, k: 4, stride: 1, pads: pads(size, 4, 1) }, 'enc.0.conv', q('enc.0')), 'enc.0');
+    x = relu(conv(x, { kernel: scaledKernel(tensor('enc.0.conv.weight'), C, bn.scale), bias: bn.bias, outChannels: C, k: 4, stride: 1, pads: pads(size, 4, 1) }, 'enc.0.conv', q('enc.0')), 'enc.0');
     expose(x);
   }
   for (const b of encoderBlocks(config.width)) {
@@ -480,17 +576,17 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
     const bn1 = foldBn(tensor, `${p}.bn1`);
     const bn2 = foldBn(tensor, `${p}.bn2`);
     const bn3 = foldBn(tensor, `${p}.bn3`);
-    let y = relu(conv(x, { kernel: scaleKernel(tensor(`${p}.conv1.weight`), half, bn1.scale), bias: bn1.bias, outChannels: half, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv1`, quant), `${p}.relu1`);
+    let y = relu(conv(x, { kernel: scaledKernel(tensor(`${p}.conv1.weight`), half, bn1.scale), bias: bn1.bias, outChannels: half, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv1`, quant), `${p}.relu1`);
     expose(y);
-    y = relu(conv(y, { kernel: scaleKernel(tensor(`${p}.conv2.weight`), half, bn2.scale), bias: bn2.bias, outChannels: half, k: 4, stride: b.stride, pads: pads(size, 4, b.stride) }, `${p}.conv2`, quant), `${p}.relu2`);
+    y = relu(conv(y, { kernel: scaledKernel(tensor(`${p}.conv2.weight`), half, bn2.scale), bias: bn2.bias, outChannels: half, k: 4, stride: b.stride, pads: pads(size, 4, b.stride) }, `${p}.conv2`, quant), `${p}.relu2`);
     expose(y);
     size = Math.ceil(size / b.stride);
     // bn3 follows the sum: its scale goes into both branches, its bias into conv3.
-    const c3 = conv(y, { kernel: scaleKernel(tensor(`${p}.conv3.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv3`, quant);
+    const c3 = conv(y, { kernel: scaledKernel(tensor(`${p}.conv3.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv3`, quant);
     expose(c3);
     let shortcut: string;
     if (b.hasShortcut) {
-      shortcut = conv(x, { kernel: scaleKernel(tensor(`${p}.shortcut.weight`), b.outChannels, bn3.scale), outChannels: b.outChannels, k: 1, stride: b.stride, pads: [0, 0, 0, 0] }, `${p}.shortcut`, quant);
+      shortcut = conv(x, { kernel: scaledKernel(tensor(`${p}.shortcut.weight`), b.outChannels, bn3.scale), outChannels: b.outChannels, k: 1, stride: b.stride, pads: [0, 0, 0, 0] }, `${p}.shortcut`, quant);
       expose(shortcut);
     } else {
       // identity shortcut: bn3's per-channel scale as a Mul
@@ -518,7 +614,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       // A stride-1 transposed conv is the conv with the flipped kernel, in/out swapped, and
       // padding k − 1 − p on each side (the transposed conv pads 1 before, 2 after).
       const [tb, ta] = samePadding(size, 4, 1);
-      const kernel = transposeKernel(w, d.inChannels, d.outChannels, 4, 4, (a) => 3 - a, (b) => 3 - b, bn.scale);
+      const kernel = transposedKernel(w, d.inChannels, d.outChannels, 4, 4, (a) => 3 - a, (b) => 3 - b, bn.scale);
       const pads: [number, number, number, number] = [3 - tb, 3 - tb, 3 - ta, 3 - ta];
       if (!s2d && tailS2d && !quant && d.outChannels < 8 && size % 2 === 0 && pads.join() === '2,2,1,1' &&
         layers.slice(d.index).every((l) => l.stride === 1 && !q(`dec.${l.index}`))) {
@@ -530,7 +626,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       }
       const y = s2d
         ? conv(x, {
-          kernel: spaceToDepthKernel(kernel, d.outChannels, d.inChannels, 4, 2), bias: bn.bias && repeatBlocks(bn.bias),
+          kernel: floatKernel(spaceToDepthKernel(kernel.float(), d.outChannels, d.inChannels, 4, 2), 4 * d.outChannels), bias: bn.bias && repeatBlocks(bn.bias),
           outChannels: 4 * d.outChannels, k: 3, stride: 1, pads: [1, 1, 1, 1],
         }, `${p}.conv`, false)
         : conv(x, { kernel, bias: bn.bias, outChannels: d.outChannels, k: 4, stride: 1, pads }, `${p}.conv`, quant);
@@ -553,7 +649,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
       for (let ry = 0; ry < 2; ry++) {
         for (let rx = 0; rx < 2; rx++) {
           const y = conv(x, {
-            kernel: transposeKernel(w, d.inChannels, d.outChannels, 2, 2, (t) => 3 - ry - 2 * t, (t) => 3 - rx - 2 * t, bn.scale), bias: bn.bias,
+            kernel: transposedKernel(w, d.inChannels, d.outChannels, 2, 2, (t) => 3 - ry - 2 * t, (t) => 3 - rx - 2 * t, bn.scale), bias: bn.bias,
             outChannels: d.outChannels, k: 2, stride: 1, pads: [1 - ry, 1 - rx, ry, rx],
           }, `${p}.phase${ry}${rx}`, quant);
           phases.push(relu(y, `${p}.phase${ry}${rx}.relu`));

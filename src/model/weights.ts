@@ -4,7 +4,7 @@
  * parses always builds.
  */
 import { ModelError } from '../errors.js';
-import { asFloat32, f16Tensor, f32Tensor, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { asFloat32Checked, f16Tensor, f32Tensor, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { checkConfig, decoderLayers, resfcnTensorSpecs, type ActivationRanges, type ResfcnConfig } from './resfcn.js';
 
 export const MODEL_FORMAT = 'prnet-ts/resfcn';
@@ -151,11 +151,12 @@ export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights 
   validateTensors(config, shapes, source);
   const tensors = new Map<string, Float32Array>();
   for (const s of resfcnTensorSpecs(config)) {
-    const data = asFloat32(file.tensors.get(s.name) as SafeTensor);
-    // A NaN or infinity makes the sum non-finite (so can huge finite values: then look closer).
+    const { data, finite } = asFloat32Checked(file.tensors.get(s.name) as SafeTensor);
+    // F16 reports finiteness from the conversion; otherwise a NaN or infinity makes the sum
+    // non-finite (so can huge finite values: then look closer).
     let sum = 0;
-    for (let i = 0; i < data.length; i++) sum += data[i];
-    if (!Number.isFinite(sum)) {
+    if (finite === undefined) for (let i = 0; i < data.length; i++) sum += data[i];
+    if (finite === false || !Number.isFinite(sum)) {
       for (let i = 0; i < data.length; i++) {
         if (!Number.isFinite(data[i])) throw new ModelError(`tensor ${s.name} holds a non-finite value at index ${i}`, source);
       }

@@ -6,7 +6,7 @@ import type { CropTransform } from '../crop/index.js';
 import { meshFrame, modelFrameNormals, toModelFrame, uvFromFaceIndex, type MeshFrame, type MeshFrameOptions } from '../export/index.js';
 import { sampleColors, vertexNormals, type Pose } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
-import { completeUvTexture, texelVisibility, uvTexture, type TextureSources, type UvTexture } from '../render/index.js';
+import { completeUvTexture, texelVisibility, uvTexture, type Raster, type TextureSources, type UvTexture } from '../render/index.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 
 export interface Face {
@@ -43,6 +43,13 @@ export interface FaceTextureOptions {
    * photo only, unseen texels black (256² only).
    */
   complete?: boolean;
+  /** The face's vertex normals (geometry's vertexNormals of face.vertices), when the caller has them already. */
+  normals?: Float32Array;
+  /**
+   * The face's z-buffer at the image's size (rasterize of its position map's face vertices and the
+   * layout's triangles), when the caller has drawn it already (the depth output of a one-face image).
+   */
+  raster?: Raster;
 }
 
 export interface FaceTexture extends UvTexture {
@@ -62,9 +69,9 @@ export function faceTexture(image: RgbImage, face: Face, layout: Layout, options
   if (!complete && size !== layout.size) throw new RangeError(`a texture of ${size}² needs complete: true (the plain texture is ${layout.size}²)`);
   // Tolerance: 2 % of the face crop side (a few pixels), so the surface's own small folds do not hide it.
   const tolerance = Math.max(1, 0.02 * face.crop.square.side);
-  const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height, tolerance);
+  const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height, tolerance, options.raster);
   if (!complete) return uvTexture(image, face.positionMap, visibility);
-  const normals = vertexNormals(face.vertices, layout.triangles);
+  const normals = options.normals?.length === face.vertices.length ? options.normals : vertexNormals(face.vertices, layout.triangles);
   const facing = new Float32Array(layout.vertexCount);
   for (let i = 0; i < facing.length; i++) facing[i] = normals[3 * i + 2];
   const { texture, mask, sources } = completeUvTexture(image, face.positionMap, visibility, layout, { size, facing });

@@ -4,10 +4,17 @@
  * Node, a canvas in the browser).
  */
 import { meshFrame, modelFrameNormals, writeGlb, writeObjBytes, writeObjTexturedBytes, writePly, toJson, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
+import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
-import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize, sampleTextureAtUv } from '../render/index.js';
+import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, gatherVertices, rasterize, sampleTextureAtUv, type Raster } from '../render/index.js';
 import type { RgbImage } from '../types.js';
 import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Output kinds; all are written by default. */
 export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth', 'overlay'] as const;
@@ -113,6 +120,31 @@ export async function buildOutputs(
     encode(data, width, height, channels).then((bytes) => ({ name, data: bytes }));
   const needMesh = formats.has('obj') || formats.has('textured') || formats.has('ply') || formats.has('glb');
   const uv = needMesh ? layoutUv(layout) : null;
+  // The image-level PNGs (depth, overlays) are drawn first, so that sharp compresses them on its
+  // threads while the meshes are written here; they still come last in the list.
+  const imageFiles: Promise<OutputFile>[] = [];
+  /** The z-buffer of a one-face image's depth output: also its texture's visibility test. */
+  let faceRaster: Raster | undefined;
+  if (formats.has('depth') && faces.length) {
+    const raster = createRaster(image.width, image.height);
+    for (const face of faces) rasterize(face.vertices, layout.triangles, image.width, image.height, raster);
+    if (faces.length === 1 && sameValues(faces[0].vertices, gatherVertices(faces[0].positionMap, layout.faceIndex))) faceRaster = raster;
+    const grey = depthToGrey(raster);
+    imageFiles.push(png(`${stem}_depth.png`, grey.data, grey.width, grey.height, 1));
+  }
+  if (formats.has('overlay') && faces.length) {
+    let lm = image;
+    let pose = image;
+    let mesh = image;
+    for (const face of faces) {
+      lm = drawLandmarks(lm, face.landmarks, { dims: 3 });
+      pose = drawPoseBox(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
+      mesh = drawMesh(mesh, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 });
+    }
+    imageFiles.push(png(`${stem}_landmarks.png`, lm.data, lm.width, lm.height, 3));
+    imageFiles.push(png(`${stem}_pose.png`, pose.data, pose.width, pose.height, 3));
+    imageFiles.push(png(`${stem}_mesh.png`, mesh.data, mesh.width, mesh.height, 3));
+  }
   for (const face of faces) {
     const base = `${stem}_face${face.index}`;
     const frame = meshFrame(face.vertices, face.landmarks, { units: options.units, center: options.center, imageHeight: image.height });
@@ -121,9 +153,10 @@ export async function buildOutputs(
       out.push({ name: `${base}.json`, data: toJson(json) });
     }
     if (!needMesh || !uv) continue;
-    const { texture } = faceTexture(image, face, layout, { size: textureSize });
+    const imageNormals = vertexNormals(face.vertices, layout.triangles);
+    const { texture } = faceTexture(image, face, layout, { size: textureSize, normals: imageNormals, raster: faceRaster });
     const colors = sampleTextureAtUv(texture, uv);
-    const normals = modelFrameNormals(face.vertices, layout.triangles);
+    const normals = modelFrameNormals(face.vertices, layout.triangles, imageNormals);
     const textureBytes = formats.has('textured') || formats.has('glb') ? encode(texture.data, texture.width, texture.height, 3) : null;
     const meshOptions = { scale: frame.scale, origin: frame.origin, imageHeight: frame.imageHeight, units: frame.units, normals };
     // OBJ text: 4 decimals of a pixel, 3 of a millimetre (1 µm) — far below the network's precision.
@@ -150,24 +183,6 @@ export async function buildOutputs(
       out.push(glb);
     }
   }
-  if (formats.has('depth') && faces.length) {
-    const raster = createRaster(image.width, image.height);
-    for (const face of faces) rasterize(face.vertices, layout.triangles, image.width, image.height, raster);
-    const grey = depthToGrey(raster);
-    out.push(png(`${stem}_depth.png`, grey.data, grey.width, grey.height, 1));
-  }
-  if (formats.has('overlay') && faces.length) {
-    let lm = image;
-    let pose = image;
-    let mesh = image;
-    for (const face of faces) {
-      lm = drawLandmarks(lm, face.landmarks, { dims: 3 });
-      pose = drawPoseBox(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
-      mesh = drawMesh(mesh, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 });
-    }
-    out.push(png(`${stem}_landmarks.png`, lm.data, lm.width, lm.height, 3));
-    out.push(png(`${stem}_pose.png`, pose.data, pose.width, pose.height, 3));
-    out.push(png(`${stem}_mesh.png`, mesh.data, mesh.width, mesh.height, 3));
-  }
+  out.push(...imageFiles);
   return Promise.all(out);
 }

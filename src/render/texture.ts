@@ -71,7 +71,8 @@ export function gatherVertices(map: PositionMap, faceIndex: Int32Array | Uint32A
 /**
  * Per-texel visibility (size² bytes, 1 = seen by the camera) of an image-frame position map:
  * the face mesh (faceIndex, triangles) is rasterised at the image's size and each face texel is
- * tested as a vertex (see vertexVisibility). Texels off the face are 0.
+ * tested as a vertex (see vertexVisibility). Texels off the face are 0. `raster`: that z-buffer
+ * (rasterize of the map's face vertices and `triangles` at width × height), if already drawn.
  */
 export function texelVisibility(
   map: PositionMap,
@@ -80,9 +81,11 @@ export function texelVisibility(
   width: number,
   height: number,
   tolerance = 1,
+  raster?: Raster,
 ): Uint8Array {
   const vertices = gatherVertices(map, faceIndex);
-  const raster = rasterize(vertices, triangles, width, height);
+  // a raster of these vertices and triangles at this size, when the caller has drawn one already
+  if (!raster || raster.width !== width || raster.height !== height) raster = rasterize(vertices, triangles, width, height);
   const vis = vertexVisibility(vertices, triangles, width, height, tolerance, raster);
   const out = new Uint8Array(map.size * map.size);
   for (let i = 0; i < faceIndex.length; i++) out[faceIndex[i]] = vis[i];

@@ -104,9 +104,24 @@ export function writeSafetensors(tensors: Map<string, SafeTensor> | [string, Saf
 /** Little-endian typed views of a tensor's bytes (copies when unaligned). */
 export function asFloat32(t: SafeTensor): Float32Array {
   if (t.dtype === 'F32') return new Float32Array(alignedCopy(t.bytes, 4));
-  if (t.dtype === 'F16') return f16ToF32(new Uint16Array(alignedCopy(t.bytes, 2)));
+  if (t.dtype === 'F16') return f16ToF32(halfView(t.bytes));
   if (t.dtype === 'F64') return Float32Array.from(new Float64Array(alignedCopy(t.bytes, 8)));
   throw new Error(`expected a float tensor, got ${t.dtype}`);
+}
+
+/**
+ * A float tensor as float32, with `finite` true/false when the conversion saw every value (F16),
+ * undefined when the caller has to check.
+ */
+export function asFloat32Checked(t: SafeTensor): { data: Float32Array; finite?: boolean } {
+  if (t.dtype === 'F16') return f16ToF32Checked(halfView(t.bytes));
+  return { data: asFloat32(t) };
+}
+
+/** The bytes as uint16 without a copy where they are aligned (f16 conversion writes a new array anyway). */
+function halfView(bytes: Uint8Array): Uint16Array {
+  if (bytes.byteOffset % 2 === 0 && bytes.byteLength % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  return new Uint16Array(alignedCopy(bytes, 2));
 }
 
 export function asInt32(t: SafeTensor): Int32Array {
@@ -204,10 +219,24 @@ function halfTable(): Float32Array {
   return (f16Table = t);
 }
 
-/** Half precision → float32, exactly (a table look-up per value: ~25× faster than decoding each). */
-export function f16ToF32(src: Uint16Array): Float32Array {
+/**
+ * Half precision → float32, exactly (a table look-up per value: ~25× faster than decoding each),
+ * with whether every value was finite, found in the same pass without a branch.
+ */
+export function f16ToF32Checked(src: Uint16Array): { data: Float32Array; finite: boolean } {
   const table = halfTable();
   const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
-  return out;
+  let special = 0;
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i];
+    // bit 15 of (exponent + 1) is set only for exponent 31 (infinity, NaN)
+    special |= (h & 0x7c00) + 0x400;
+    out[i] = table[h];
+  }
+  return { data: out, finite: (special & 0x8000) === 0 };
+}
+
+/** Half precision → float32, exactly (see f16ToF32Checked). */
+export function f16ToF32(src: Uint16Array): Float32Array {
+  return f16ToF32Checked(src).data;
 }

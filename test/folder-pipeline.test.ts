@@ -1,0 +1,82 @@
+/**
+ * `prnet reconstruct <folder>`'s pipeline (src/cli/reconstruct.ts inPipeline): decoding ahead and
+ * writing behind overlap the network stage, which takes one image at a time; every image is
+ * reported once, in order, and one image's failure in any stage leaves the others.
+ */
+import { describe, expect, it } from 'vitest';
+import { DECODE_AHEAD, inPipeline } from '../src/cli/reconstruct.js';
+
+const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('folder pipeline', () => {
+  it('overlaps decoding and writing with a one-at-a-time network stage, reporting in order', async () => {
+    const log: string[] = [];
+    let inNetwork = 0;
+    let maxInNetwork = 0;
+    let maxDecodedAhead = 0;
+    let networkDone = -1;
+    const done: [number, unknown][] = [];
+    await inPipeline(8, {
+      decode: async (i) => {
+        maxDecodedAhead = Math.max(maxDecodedAhead, i - networkDone - 1);
+        log.push(`decode ${i}`);
+        await tick(2);
+        return i * 10;
+      },
+      network: async (i, x) => {
+        expect(x).toBe(i * 10);
+        inNetwork++;
+        maxInNetwork = Math.max(maxInNetwork, inNetwork);
+        log.push(`network ${i}`);
+        await tick(5);
+        inNetwork--;
+        networkDone = i;
+        return x + 1;
+      },
+      output: async (i, y) => {
+        expect(y).toBe(i * 10 + 1);
+        log.push(`output ${i}`);
+        await tick(8);
+        log.push(`output end ${i}`);
+      },
+    }, (i, e) => done.push([i, e]));
+    expect(done).toEqual(Array.from({ length: 8 }, (_, i) => [i, undefined]));
+    expect(maxInNetwork).toBe(1);
+    // the next image is decoded before the current one's network stage ends, but no further ahead than DECODE_AHEAD
+    expect(log.indexOf('decode 1')).toBeLessThan(log.indexOf('network 0') + 1);
+    expect(maxDecodedAhead).toBeLessThanOrEqual(DECODE_AHEAD);
+    // image i + 1's network stage runs while image i's outputs are written
+    for (let i = 0; i < 7; i++) expect(log.indexOf(`network ${i + 1}`)).toBeLessThan(log.indexOf(`output end ${i}`));
+    expect(log.filter((l) => l.startsWith('output end')).length).toBe(8);
+  });
+
+  it('reports a failure in any stage for its image and goes on with the others', async () => {
+    const done: [number, string | undefined][] = [];
+    await inPipeline(6, {
+      decode: async (i) => {
+        if (i === 1) throw new Error('bad image');
+        return i;
+      },
+      network: async (i) => {
+        if (i === 3) throw new Error('no face');
+        return i;
+      },
+      output: async (i) => {
+        if (i === 4) throw new Error('disk full');
+      },
+    }, (i, e) => done.push([i, e === undefined ? undefined : (e as Error).message]));
+    expect(done).toEqual([[0, undefined], [1, 'bad image'], [2, undefined], [3, 'no face'], [4, 'disk full'], [5, undefined]]);
+  });
+});
+
+describe('folder progress', () => {
+  it('shows the rate in photos per second', async () => {
+    const { Progress } = await import('../src/cli/progress.js');
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+    const p = new Progress(2, { label: 'reconstruct', unit: 'photos', stream });
+    p.tick(true);
+    p.tick(true);
+    expect(lines.at(-1)).toMatch(/^reconstruct █+ 2\/2 [\d.]+ photos\/s ETA 0s\n$/);
+  });
+});
