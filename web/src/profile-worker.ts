@@ -7,7 +7,9 @@ import {
   FaceStabilizer, createPrnet, createWebSession, cropFromBox, estimatePose, mergeFlippedMap, mirrorImage, parseModelFile,
   readLandmarks, readVertices, rgbaToRgb, smoothPositionMap, uncropPositionMap, warpCrop, type RgbImage,
 } from '../../src/browser.js';
+import * as ort from 'onnxruntime-web';
 import { chwToHwc, hwcToChw, resizeSquare } from '../../src/runtime/resample.js';
+import { createOrtSession, type OrtModule } from '../../src/runtime/ort.js';
 import type { PrnetSession } from '../../src/runtime/session.js';
 
 export interface ProfileRequest {
@@ -46,6 +48,11 @@ async function run(req: ProfileRequest): Promise<ProfileReply> {
     ['light fp32', prnet.session],
     ['light int8', (await createWebSession(light, { backends: ['wasm'], precision: 'int8' })).session],
   ];
+  // The light fp32 session again with onnxruntime's intra-op threads sleeping between runs
+  // (allow_spinning 0) instead of spinning, which holds the cores away from the JavaScript stages.
+  const noSpin = (await createOrtSession(ort as unknown as OrtModule, light, {
+    precision: 'fp32', extra: { executionProviders: ['wasm'], extra: { session: { intra_op: { allow_spinning: '0' } } } },
+  }));
   if (req.withDefault) {
     const def = parseModelFile(await bytes('models/prnet-default.safetensors'), 'default');
     nets.push(['default int8', (await createWebSession(def, { backends: ['wasm'], precision: 'int8' })).session]);
@@ -58,6 +65,8 @@ async function run(req: ProfileRequest): Promise<ProfileReply> {
   if (!box) throw new Error('no face in the frame');
   const crop = cropFromBox(box, 'blazeface');
   const stabilizer = new FaceStabilizer(L);
+  const mask128 = new Uint8Array(128 * 128);
+  for (let i = 0; i < L.faceMask.length; i++) if (L.faceMask[i]) mask128[((i / 256 / 2) | 0) * 128 + (((i % 256) / 2) | 0)] = 1;
   const T: Record<string, number[]> = {};
   const add = (name: string, ms: number): void => {
     (T[name] ??= []).push(ms);
@@ -93,13 +102,28 @@ async function run(req: ProfileRequest): Promise<ProfileReply> {
         add(`network ${name}, 2 crops (flip)`, performance.now() - t);
       }
     }
+    for (const [name, session] of [['spinning', prnet.session], ['no spinning', noSpin]] as const) {
+      const input = new Float32Array(3 * 128 * 128);
+      t = performance.now();
+      const o = await session.run(input, 1);
+      add(`light fp32 1 crop, threads ${name}: network`, performance.now() - t);
+      const t1 = performance.now();
+      const small = smoothPositionMap({ size: 128, data: chwToHwc(o, 128, 3, 0) }, mask128, 1);
+      const up = { size: 256, data: resizeSquare(small.data, 128, 256, 3) };
+      const v2 = readVertices(uncropPositionMap(up, crop), L);
+      estimatePose(v2, L.canonical);
+      add(`light fp32 1 crop, threads ${name}: read-offs right after`, performance.now() - t1);
+      add(`light fp32 1 crop, threads ${name}: both`, performance.now() - t);
+    }
     t = performance.now();
     const [map, mmap] = await prnet.session.predictBatch([c, mirrored]);
     add('predictBatch light fp32, 2 crops (with resampling)', performance.now() - t);
     const out = await prnet.session.run(new Float32Array(3 * 128 * 128), 1);
+    const raw = chwToHwc(out, 128, 3, 0);
     span('read-off: CHW → HWC + upsample 128² → 256²', () => resizeSquare(chwToHwc(out, 128, 3, 0), 128, 256, 3));
     const merged = span('flip merge', () => mergeFlippedMap(map, mmap, L));
-    const sm = span('read-off: smooth σ 2 at 256²', () => smoothPositionMap(merged, L.faceMask, 2));
+    const sm = span('read-off: smooth σ 2 at 256² (flip)', () => smoothPositionMap(merged, L.faceMask, 2));
+    span('read-off: smooth σ 1 at 128² + upsample (no flip)', () => resizeSquare(smoothPositionMap({ size: 128, data: raw }, mask128, 1).data, 128, 256, 3));
     const un = span('read-off: uncrop', () => uncropPositionMap(sm, crop));
     const v = span('read-off: vertices + landmarks', () => (readLandmarks(un, L), readVertices(un, L)));
     span('read-off: pose', () => estimatePose(v, L.canonical));
@@ -108,7 +132,7 @@ async function run(req: ProfileRequest): Promise<ProfileReply> {
     add('reconstruct light fp32, no flip (whole)', performance.now() - t);
     add('reconstruct: crop', r.timings.crop);
     add('reconstruct: network', r.timings.network);
-    add('reconstruct: read-offs', r.timings.readoff);
+    add('reconstruct: read-offs (smooth at 128²)', r.timings.readoff);
     span('stabilise', () => stabilizer.stabilize(r.faces[0], round * 33));
   }
   const stages: Record<string, number> = {};
