@@ -154,9 +154,10 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 150_000);
 
-  it('runs real-time WebAssembly without test-time flip; the flip checkbox runs the mirrored crop too (about twice the network time)', async () => {
+  it('runs real-time WebAssembly in int8 without test-time flip; the flip checkbox runs the mirrored crop too (about twice the network time)', async () => {
     // The first test left the app running on the camera (light model, WebAssembly).
-    expect(await page.textContent('#runtime')).toMatch(/input 128², fp32\)/);
+    // …with the int8 graph.
+    expect(await page.textContent('#runtime')).toMatch(/input 128², int8\)/);
     expect(await page.isChecked('#flip')).toBe(false);
     type T = { network: number; detect: number };
     const networkMs = async (frames: number): Promise<number> => {
@@ -175,13 +176,13 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     expect(errors).toEqual([]);
   }, 240_000);
 
-  it('runs the light model in int8 on request (?precision=int8) and tracks the face', async () => {
+  it('runs the light model in fp32 on request (?precision=fp32) and tracks the face', async () => {
     const p = await context.newPage();
     try {
-      await p.goto(`${server.url}?model=light&source=camera&view=0&precision=int8`);
-      await waitFor(p, 'a face over a few frames (int8)', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || (Number(d.faces) >= 1 && Number(d.frames) >= 4), 90_000);
+      await p.goto(`${server.url}?model=light&source=camera&view=0&precision=fp32`);
+      await waitFor(p, 'a face over a few frames (fp32)', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || (Number(d.faces) >= 1 && Number(d.frames) >= 4), 90_000);
       expect(await p.evaluate(() => document.body.dataset.state)).toBe('running');
-      expect(await p.textContent('#runtime')).toMatch(/input 128², int8\)/);
+      expect(await p.textContent('#runtime')).toMatch(/input 128², fp32\)/);
     } finally {
       await p.close();
     }

@@ -100,7 +100,10 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   const choice = await chooseRuntime(base, params, selected);
   const threads = params.get('threads') ? Number(params.get('threads')) : undefined;
   const precisionParam = params.get('precision');
-  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : undefined;
+  // WebAssembly runs the int8 graph of either model (the light model's too: 0.73–0.89× the fp32
+  // network time in the browser for +0.004 points of dev-set NME, docs/web.md); WebGPU the model
+  // file's choice.
+  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : choice.backends[0] === 'wasm' ? 'int8' : undefined;
   const next = new Engine();
   ready = await next.init({ base, model: choice.model, backends: choice.backends, threads, precision });
   // Test-time flip doubles the network's time: on by default where WebGPU runs it, off for
