@@ -4,13 +4,14 @@
  * processed frames and the median milliseconds per stage over the measured frames.
  *
  *   npm run build:web && npx tsx web/scripts/bench-browser.ts [--frames 30] [--models default,light] [--threads 1,2] [--views 1,0]
- *       [--flips 0,1] [--precisions fp32,int8] [--pipelines 1,0] [--rounds 1]
+ *       [--flips 0,1] [--precisions fp32,int8] [--pipelines 1,0] [--rounds 1] [--queries 'flip=1&pipeline=0&threads=2;']
  *
  * `--views 1,0` measures with the 3D view on and off (in headless Chromium without a GPU, WebGL is
  * SwiftShader: rendering competes with the network for the same cores). `--flips` sets the
  * test-time flip (default: the app's choice, off on WebAssembly), `--precisions` the network's
  * precision (default: the model file's), `--pipelines 0` turns off the page's
- * two-deep pipelining of frames (to measure its gain). `--rounds n` repeats the whole set n times, interleaved
+ * two-deep pipelining of frames (to measure its gain). `--queries` replaces those lists by
+ * whole configurations: URL parameters per configuration, separated by ';' (empty: the app's defaults). `--rounds n` repeats the whole set n times, interleaved
  * (A, B, A, B…), to judge a change on a loaded machine by medians of the same rounds.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -33,6 +34,7 @@ const views = opt('views', '1').split(',');
 const flips = opt('flips', '').split(',').filter(Boolean);
 const precisions = opt('precisions', '').split(',').filter(Boolean);
 const pipelines = opt('pipelines', '').split(',').filter(Boolean);
+const queries = args.includes('--queries') ? opt('queries', '').split(';') : null;
 const ROUNDS = Number(opt('rounds', '1'));
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const dist = resolve(import.meta.dirname, '..', 'dist');
@@ -62,12 +64,12 @@ const median = (xs: number[]): number => {
 const rows: Record<string, string | number>[] = [];
 try {
   const or = (xs: string[]): string[] => (xs.length ? xs : ['']);
-  const configs = models.flatMap((model) => or(precisions).flatMap((precision) => or(flips).flatMap((flip) => or(pipelines).flatMap((pipeline) =>
-    or(threadsList).flatMap((threads) => views.map((view) => ({ model, precision, flip, pipeline, threads, view })))))));
+  const configs = queries ? models.flatMap((model) => queries.flatMap((query) => views.map((view) => ({ model, precision: '', flip: '', pipeline: '', threads: '', view, query })))) : models.flatMap((model) => or(precisions).flatMap((precision) => or(flips).flatMap((flip) => or(pipelines).flatMap((pipeline) =>
+    or(threadsList).flatMap((threads) => views.map((view) => ({ model, precision, flip, pipeline, threads, view, query: '' })))))));
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const { model, precision, flip, pipeline, threads, view } of configs) {
+    for (const { model, precision, flip, pipeline, threads, view, query } of configs) {
       const page = await context.newPage();
-      const extra = `${threads ? `&threads=${threads}` : ''}${flip ? `&flip=${flip}` : ''}${precision ? `&precision=${precision}` : ''}${pipeline ? `&pipeline=${pipeline}` : ''}`;
+      const extra = `${threads ? `&threads=${threads}` : ''}${flip ? `&flip=${flip}` : ''}${precision ? `&precision=${precision}` : ''}${pipeline ? `&pipeline=${pipeline}` : ''}${query ? `&${query}` : ''}`;
       await page.goto(`${server.url}?model=${model}&backend=wasm&source=camera&view=${view}${extra}`);
       const deadline = Date.now() + 600_000;
       let timings: Timing[] = [];
@@ -89,6 +91,7 @@ try {
         precision: /, (fp32|int8)\)/.exec(runtime)?.[1] ?? '?',
         flip: (await page.isChecked('#flip')) ? 'on' : 'off',
         ...(pipelines.length ? { pipeline: pipeline === '0' ? 'off' : 'on' } : {}),
+        ...(queries ? { query: query || '(defaults)' } : {}),
         threads: /(\d+) threads?/.exec(runtime)?.[1] ?? '?',
         view3d: view === '0' ? 'off' : 'on',
         fps: +fps.toFixed(2),

@@ -98,12 +98,14 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   setState('loading');
   setStatus('Loading the model…');
   const choice = await chooseRuntime(base, params, selected);
-  const threads = params.get('threads') ? Number(params.get('threads')) : undefined;
+  // The light model on WebAssembly runs on one thread: on 2 cores it was as fast as on two when
+  // the machine was otherwise idle, and 1.8× as fast when other work shared the cores (docs/web.md).
+  const wasmOnly = choice.backends.length === 1 && choice.backends[0] === 'wasm';
+  const threads = params.get('threads') ? Number(params.get('threads')) : wasmOnly && choice.model === 'light' ? 1 : undefined;
+  // The model file's precision (int8 for the default model, fp32 for the light one, whose int8
+  // graph measured slower in the app: docs/web.md) unless the URL says.
   const precisionParam = params.get('precision');
-  // WebAssembly runs the int8 graph of either model (the light model's too: 0.73–0.89× the fp32
-  // network time in the browser for +0.004 points of dev-set NME, docs/web.md); WebGPU the model
-  // file's choice.
-  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : choice.backends[0] === 'wasm' ? 'int8' : undefined;
+  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : undefined;
   const next = new Engine();
   ready = await next.init({ base, model: choice.model, backends: choice.backends, threads, precision });
   // Test-time flip doubles the network's time: on by default where WebGPU runs it, off for
