@@ -167,11 +167,15 @@ async function run(): Promise<void> {
   setStatus(src.live ? `Running (${src.kind})` : 'Reconstructing…');
   let pending: Job | null = null;
   while (token === loopToken) {
-    if (src.element instanceof HTMLVideoElement && (src.element.paused || src.element.readyState < 2)) {
-      await sleep(50);
-      continue;
-    }
+    const waiting = src.element instanceof HTMLVideoElement && (src.element.paused || src.element.readyState < 2);
     try {
+      if (waiting) {
+        // A paused video: show the frame still in flight, then wait.
+        if (pending) await show(pending, token);
+        pending = null;
+        await sleep(50);
+        continue;
+      }
       const next = send(src);
       if (pending) await show(pending, token);
       pending = null;
