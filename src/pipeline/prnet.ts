@@ -29,7 +29,9 @@ export interface ReconstructOptions {
   /**
    * Smoothing of the position map inside the face, σ in UV pixels (default: 1 per 256 pixels of
    * network input, i.e. 1 for the default model and 2 for the light one, whose 128² input gives a
-   * coarser map; 0 = the network's raw map). Removes the network's pixel-level depth noise, which
+   * coarser map; 0 = the network's raw map). Without flip a smaller model's map is smoothed on its
+   * own grid before the upsampling to 256² (the same σ in UV units: 1 pixel of the light model's
+   * 128² map), a quarter of the work. Removes the network's pixel-level depth noise, which
    * otherwise folds ~20–30 % of the mesh's triangles against their neighbours, at no measurable
    * cost in landmark accuracy (geometry/smooth.ts, docs/evaluation.md).
    */
