@@ -27,6 +27,7 @@ import { isPixelImage, toRgbImage, type PixelImage } from './io/pixels.js';
 import { createOrtSession, type OrtModule } from './runtime/ort.js';
 import { checkPrecision, type PrnetSession } from './runtime/session.js';
 import type { Precision } from './model/resfcn.js';
+export type { Precision } from './model/resfcn.js';
 import type { FaceBox, RgbImage } from './types.js';
 
 export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings } from './pipeline/prnet.js';

@@ -102,7 +102,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     expect(errors).toEqual([]);
     // Every file came from the app itself (nothing from a CDN).
     expect(foreign).toEqual([]);
-    // The page is cross-origin isolated, so the WebAssembly runtime has threads.
+    // The page is cross-origin isolated, so WebAssembly threads are available (the default model
+    // uses them; the light one runs on one thread unless asked: see the int8 test below).
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     expect(await page.textContent('#runtime')).toMatch(/WebAssembly · \d+ threads?/);
 
@@ -151,6 +152,42 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await page.waitForTimeout(2500);
       const png = await page.screenshot();
       await sharp(png).resize({ width: 1100 }).png({ palette: true, colors: 128, effort: 10 }).toFile(join(REPO, 'docs/web-screenshot.png'));
+    }
+  }, 150_000);
+
+  it('runs real-time WebAssembly without test-time flip; the flip checkbox runs the mirrored crop too (about twice the network time)', async () => {
+    // The first test left the app running on the camera (light model, WebAssembly).
+    // …with the light model's float graph, on one thread.
+    expect(await page.textContent('#runtime')).toMatch(/input 128², fp32\)/);
+    expect(await page.textContent('#runtime')).toMatch(/WebAssembly · 1 thread /);
+    expect(await page.isChecked('#flip')).toBe(false);
+    type T = { network: number; detect: number };
+    const networkMs = async (frames: number): Promise<number> => {
+      const from = await page.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
+      const t = await waitFor(page, `${frames} more frames`, () => page.evaluate(() => (window as unknown as { prnetApp: { timings: T[] } }).prnetApp.timings), (ts) => ts.length >= from + frames + 2, 90_000);
+      // The first two after the change may have been sent before it (the page keeps two in flight).
+      const ms = t.slice(from + 2).filter((x) => x.detect === 0).map((x) => x.network).sort((a, b) => a - b);
+      return ms[ms.length >> 1];
+    };
+    const single = await networkMs(6);
+    await page.check('#flip');
+    const flipped = await networkMs(6);
+    await page.uncheck('#flip');
+    expect(Number(await page.evaluate(() => document.body.dataset.faces))).toBeGreaterThanOrEqual(1);
+    expect(flipped / single).toBeGreaterThan(1.3);
+    expect(errors).toEqual([]);
+  }, 240_000);
+
+  it('runs the light model in int8 on two threads on request (?precision=int8&threads=2) and tracks the face', async () => {
+    const p = await context.newPage();
+    try {
+      await p.goto(`${server.url}?model=light&source=camera&view=0&precision=int8&threads=2`);
+      await waitFor(p, 'a face over a few frames (int8)', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || (Number(d.faces) >= 1 && Number(d.frames) >= 4), 90_000);
+      expect(await p.evaluate(() => document.body.dataset.state)).toBe('running');
+      expect(await p.textContent('#runtime')).toMatch(/input 128², int8\)/);
+      expect(await p.textContent('#runtime')).toMatch(/WebAssembly · 2 threads/);
+    } finally {
+      await p.close();
     }
   }, 150_000);
 

@@ -23,7 +23,7 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
     rolldownOptions: {
-      input: { index: resolve(web, 'index.html'), example: resolve(web, 'example.html') },
+      input: { index: resolve(web, 'index.html'), example: resolve(web, 'example.html'), profile: resolve(web, 'profile.html') },
     },
   },
   plugins: [prnetAssets()],

@@ -10,7 +10,8 @@ import { estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
-import type { FaceBox, FloatImage, RgbImage } from '../types.js';
+import { resizeSquare } from '../runtime/resample.js';
+import type { FaceBox, FloatImage, PositionMap, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
 export interface ReconstructOptions {
@@ -28,7 +29,9 @@ export interface ReconstructOptions {
   /**
    * Smoothing of the position map inside the face, σ in UV pixels (default: 1 per 256 pixels of
    * network input, i.e. 1 for the default model and 2 for the light one, whose 128² input gives a
-   * coarser map; 0 = the network's raw map). Removes the network's pixel-level depth noise, which
+   * coarser map; 0 = the network's raw map). Without flip a smaller model's map is smoothed on its
+   * own grid before the upsampling to 256² (the same σ in UV units: 1 pixel of the light model's
+   * 128² map), a quarter of the work. Removes the network's pixel-level depth noise, which
    * otherwise folds ~20–30 % of the mesh's triangles against their neighbours, at no measurable
    * cost in landmark accuracy (geometry/smooth.ts, docs/evaluation.md).
    */
@@ -102,21 +105,35 @@ export class Prnet {
     const crops: FloatImage[] = items.map((it) => warpCrop(image, it.crop));
     timings.crop = now() - t;
 
-    t = now();
+    const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);
+    if (!(sigma >= 0 && sigma <= 8)) throw new InputError(`smooth must be a number from 0 to 8 (UV pixels), got ${String(options.smooth)}`);
     const flip = options.flip ?? true;
-    let maps = crops.length ? await this.session.predictBatch(flip ? [...crops, ...crops.map(mirrorImage)] : crops) : [];
+    // A smaller model without flip is smoothed on its own grid, before the upsampling to the 256²
+    // layout (σ in its pixels: a quarter of the work for the light model); the flip's merge needs
+    // the layout's grid, so flipped maps are smoothed there.
+    const S = this.session.config.inputSize;
+    const onInputGrid = !flip && sigma > 0 && S < CROP_SIZE;
+
+    t = now();
+    let maps = !crops.length
+      ? []
+      : onInputGrid
+        ? await this.session.predictBatchAtInput(crops)
+        : await this.session.predictBatch(flip ? [...crops, ...crops.map(mirrorImage)] : crops);
     for (const m of maps) {
       if (!allFinite(m.data)) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
     }
     if (flip) maps = crops.map((_, i) => mergeFlippedMap(maps[i], maps[i + crops.length], this.layout));
     timings.network = now() - t;
 
-    const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);
-    if (!(sigma >= 0 && sigma <= 8)) throw new InputError(`smooth must be a number from 0 to 8 (UV pixels), got ${String(options.smooth)}`);
-
     t = now();
+    const smoothed = (map: PositionMap): PositionMap => {
+      if (!onInputGrid) return smoothPositionMap(map, this.layout.faceMask, sigma);
+      const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE);
+      return { size: CROP_SIZE, data: resizeSquare(small.data, S, CROP_SIZE, 3) };
+    };
     const faces = items.map((it, index): Face => {
-      const positionMap = uncropPositionMap(smoothPositionMap(maps[index], this.layout.faceMask, sigma), it.crop);
+      const positionMap = uncropPositionMap(smoothed(maps[index]), it.crop);
       const vertices = readVertices(positionMap, this.layout);
       return {
         index,
@@ -130,6 +147,24 @@ export class Prnet {
     });
     timings.readoff = now() - t;
     return { faces, timings };
+  }
+
+  private readonly masks = new Map<number, Uint8Array>();
+
+  /**
+   * The layout's face mask on a coarser size² grid (a pixel is face when any layout pixel it
+   * covers is), for smoothing a smaller model's map on its own grid.
+   */
+  private faceMaskAt(size: number): Uint8Array {
+    let m = this.masks.get(size);
+    if (!m) {
+      const L = this.layout.size;
+      const f = L / size;
+      m = new Uint8Array(size * size);
+      for (let y = 0; y < L; y++) for (let x = 0; x < L; x++) if (this.layout.faceMask[y * L + x]) m[Math.floor(y / f) * size + Math.floor(x / f)] = 1;
+      this.masks.set(size, m);
+    }
+    return m;
   }
 
   /** Frees the inference session. */

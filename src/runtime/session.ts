@@ -97,6 +97,17 @@ export class PrnetSession {
   /** Position maps of several crops in one forward pass. */
   async predictBatch(crops: readonly FloatImage[]): Promise<PositionMap[]> {
     const S = this.config.inputSize;
+    const maps = await this.predictBatchAtInput(crops);
+    return S === CROP_SIZE ? maps : maps.map((m) => ({ size: CROP_SIZE, data: resizeSquare(m.data, S, CROP_SIZE, 3) }));
+  }
+
+  /**
+   * Position maps of several crops on the network's own grid (inputSize², HWC; values in
+   * crop-pixel units of the 256 crop, as predictBatch's): for a smaller model, before the
+   * upsampling to the 256² layout.
+   */
+  async predictBatchAtInput(crops: readonly FloatImage[]): Promise<PositionMap[]> {
+    const S = this.config.inputSize;
     const plane = S * S;
     const input = new Float32Array(crops.length * 3 * plane);
     crops.forEach((crop, i) => {
@@ -108,10 +119,7 @@ export class PrnetSession {
     });
     if (crops.length === 0) return [];
     const output = await this.run(input, crops.length);
-    return crops.map((_, i) => {
-      const hwc = chwToHwc(output, S, 3, i * 3 * plane);
-      return { size: CROP_SIZE, data: S === CROP_SIZE ? hwc : resizeSquare(hwc, S, CROP_SIZE, 3) };
-    });
+    return crops.map((_, i) => ({ size: S, data: chwToHwc(output, S, 3, i * 3 * plane) }));
   }
 
   /** Frees the backend's native resources; the session cannot run afterwards. */

@@ -4,9 +4,15 @@
  * processed frames and the median milliseconds per stage over the measured frames.
  *
  *   npm run build:web && npx tsx web/scripts/bench-browser.ts [--frames 30] [--models default,light] [--threads 1,2] [--views 1,0]
+ *       [--flips 0,1] [--precisions fp32,int8] [--pipelines 1,0] [--rounds 1] [--queries 'flip=1&pipeline=0&threads=2;']
  *
  * `--views 1,0` measures with the 3D view on and off (in headless Chromium without a GPU, WebGL is
- * SwiftShader: rendering competes with the network for the same cores).
+ * SwiftShader: rendering competes with the network for the same cores). `--flips` sets the
+ * test-time flip (default: the app's choice, off on WebAssembly), `--precisions` the network's
+ * precision (default: the model file's), `--pipelines 0` turns off the page's
+ * two-deep pipelining of frames (to measure its gain). `--queries` replaces those lists by
+ * whole configurations: URL parameters per configuration, separated by ';' (empty: the app's defaults). `--rounds n` repeats the whole set n times, interleaved
+ * (A, B, A, B…), to judge a change on a loaded machine by medians of the same rounds.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -25,6 +31,11 @@ const WARMUP = 5;
 const models = opt('models', 'default,light').split(',');
 const threadsList = opt('threads', '').split(',').filter(Boolean);
 const views = opt('views', '1').split(',');
+const flips = opt('flips', '').split(',').filter(Boolean);
+const precisions = opt('precisions', '').split(',').filter(Boolean);
+const pipelines = opt('pipelines', '').split(',').filter(Boolean);
+const queries = args.includes('--queries') ? opt('queries', '').split(';') : null;
+const ROUNDS = Number(opt('rounds', '1'));
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const dist = resolve(import.meta.dirname, '..', 'dist');
 if (!existsSync(join(dist, 'index.html'))) throw new Error('build the app first: npm run build:web');
@@ -44,7 +55,7 @@ const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
   ],
 });
 
-interface Timing { detect: number; crop: number; network: number; readoff: number; stabilize: number; total: number; display: number; roundTrip: number; at: number }
+interface Timing { grab: number; detect: number; crop: number; network: number; readoff: number; stabilize: number; total: number; display: number; roundTrip: number; at: number }
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
@@ -52,10 +63,14 @@ const median = (xs: number[]): number => {
 
 const rows: Record<string, string | number>[] = [];
 try {
-  for (const model of models) {
-    for (const [threads, view] of (threadsList.length ? threadsList : ['']).flatMap((t) => views.map((v) => [t, v]))) {
+  const or = (xs: string[]): string[] => (xs.length ? xs : ['']);
+  const configs = queries ? models.flatMap((model) => queries.flatMap((query) => views.map((view) => ({ model, precision: '', flip: '', pipeline: '', threads: '', view, query })))) : models.flatMap((model) => or(precisions).flatMap((precision) => or(flips).flatMap((flip) => or(pipelines).flatMap((pipeline) =>
+    or(threadsList).flatMap((threads) => views.map((view) => ({ model, precision, flip, pipeline, threads, view, query: '' })))))));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const { model, precision, flip, pipeline, threads, view, query } of configs) {
       const page = await context.newPage();
-      await page.goto(`${server.url}?model=${model}&backend=wasm&source=camera&view=${view}${threads ? `&threads=${threads}` : ''}`);
+      const extra = `${threads ? `&threads=${threads}` : ''}${flip ? `&flip=${flip}` : ''}${precision ? `&precision=${precision}` : ''}${pipeline ? `&pipeline=${pipeline}` : ''}${query ? `&${query}` : ''}`;
+      await page.goto(`${server.url}?model=${model}&backend=wasm&source=camera&view=${view}${extra}`);
       const deadline = Date.now() + 600_000;
       let timings: Timing[] = [];
       while (Date.now() < deadline) {
@@ -71,10 +86,17 @@ try {
       const fps = ((measured.length - 1) * 1000) / (measured[measured.length - 1].at - measured[0].at);
       const detected = measured.filter((t) => t.detect > 0);
       rows.push({
+        ...(ROUNDS > 1 ? { round } : {}),
         model,
+        precision: /, (fp32|int8)\)/.exec(runtime)?.[1] ?? '?',
+        flip: (await page.isChecked('#flip')) ? 'on' : 'off',
+        ...(pipelines.length ? { pipeline: pipeline === '0' ? 'off' : 'on' } : {}),
+        ...(queries ? { query: query || '(defaults)' } : {}),
         threads: /(\d+) threads?/.exec(runtime)?.[1] ?? '?',
         view3d: view === '0' ? 'off' : 'on',
         fps: +fps.toFixed(2),
+        grab: +median(measured.map((t) => t.grab)).toFixed(1),
+        crop: +median(measured.map((t) => t.crop)).toFixed(1),
         network: +median(measured.map((t) => t.network)).toFixed(1),
         detect: detected.length ? +median(detected.map((t) => t.detect)).toFixed(1) : 0,
         detectFrames: `${detected.length}/${measured.length}`,
@@ -84,7 +106,6 @@ try {
         roundTrip: +median(measured.map((t) => t.roundTrip)).toFixed(1),
         display: +median(measured.map((t) => t.display)).toFixed(1),
         faces: Number(faces),
-        modelFile: /\(([^,]+), width/.exec(runtime)?.[1] ?? '?',
       });
       await page.close();
     }

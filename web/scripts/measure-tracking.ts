@@ -8,10 +8,11 @@
  *   the landmarks' mean trails the path, and their RMS error around it.
  *
  *   npx tsx web/scripts/measure-tracking.ts [--model default|light|<file>] [--photo <file>]
- *       [--face 160] [--stabilizer '{"minCutoff":0.5}'] [--json]
+ *       [--face 160] [--stabilizer '{"minCutoff":0.5}'] [--no-flip] [--precision fp32|int8] [--json]
  *
  * --face: the face's size in the frames (pixels, detector box mean side; the photo is scaled and
  * centred on the face). --stabilizer: StabilizerOptions to measure instead of the defaults.
+ * --no-flip: without test-time flip (as the web app on WebAssembly); --precision: the network's.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -101,8 +102,8 @@ export async function makeClips(photo: RgbImage): Promise<{ still: Clip; fast: C
 }
 
 /** The landmarks of the first face in each frame of a clip, through VideoTracker. */
-export async function runClip(prnet: Prnet, clip: Clip, stabilize: StabilizerOptions | false): Promise<Float32Array[]> {
-  const video = new VideoTracker(prnet, { stabilize, tracker: { maxFaces: 1 } });
+export async function runClip(prnet: Prnet, clip: Clip, stabilize: StabilizerOptions | false, flip?: boolean): Promise<Float32Array[]> {
+  const video = new VideoTracker(prnet, { stabilize, tracker: { maxFaces: 1 }, flip });
   const out: Float32Array[] = [];
   for (let f = 0; f < clip.frames.length; f++) {
     const r = await video.process(clip.frames[f], (1000 * f) / FPS);
@@ -139,10 +140,10 @@ export function measureMotion(lm: Float32Array[], clip: Clip): { lag: number; er
   return { lag, error };
 }
 
-export async function measure(prnet: Prnet, clips: Awaited<ReturnType<typeof makeClips>>, stabilize: StabilizerOptions | false): Promise<Measures> {
-  const still = measureStill(await runClip(prnet, clips.still, stabilize));
-  const fast = measureMotion(await runClip(prnet, clips.fast, stabilize), clips.fast);
-  const slow = measureMotion(await runClip(prnet, clips.slow, stabilize), clips.slow);
+export async function measure(prnet: Prnet, clips: Awaited<ReturnType<typeof makeClips>>, stabilize: StabilizerOptions | false, flip?: boolean): Promise<Measures> {
+  const still = measureStill(await runClip(prnet, clips.still, stabilize, flip));
+  const fast = measureMotion(await runClip(prnet, clips.fast, stabilize, flip), clips.fast);
+  const slow = measureMotion(await runClip(prnet, clips.slow, stabilize, flip), clips.slow);
   return { ...still, fastLag: fast.lag, fastError: fast.error, slowLag: slow.lag, slowError: slow.error };
 }
 
@@ -156,20 +157,22 @@ async function main(): Promise<void> {
   const photoPath = opt('photo', resolve(import.meta.dirname, '../../../shared/eval/portraits/astronaut.png'));
   const stabilizer = JSON.parse(opt('stabilizer', '{}')) as StabilizerOptions;
   const { createPrnet } = await import('../../src/pipeline/node.js');
-  const prnet = await createPrnet({ model });
+  const precision = args.includes('--precision') ? (opt('precision', '') as 'fp32' | 'int8') : undefined;
+  const flip = args.includes('--no-flip') ? false : undefined;
+  const prnet = await createPrnet({ model, precision });
   const photo = await framePhoto(prnet, photoPath, Number(opt('face', '160')));
   const clips = await makeClips(photo);
   const rows: Record<string, string | number>[] = [];
   for (const stabilize of [false, stabilizer] as const) {
-    const m = await measure(prnet, clips, stabilize);
+    const m = await measure(prnet, clips, stabilize, flip);
     rows.push({ stabilize: stabilize ? 'on' : 'off', ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, +v.toFixed(k.endsWith('Lag') ? 2 : 3)])) });
   }
   await prnet.dispose();
   if (args.includes('--json')) {
-    console.log(JSON.stringify({ model, photo: photoPath, stabilizer, rows }, null, 1));
+    console.log(JSON.stringify({ model, precision: prnet.session.precision, flip: flip ?? true, photo: photoPath, stabilizer, rows }, null, 1));
     return;
   }
-  console.log(`model ${model}; photo ${photoPath}; ${W}×${H} frames at ${FPS} fps; face size ≈ ${rows[0].faceSize} px (landmark box mean side)`);
+  console.log(`model ${model} (${prnet.session.precision}, flip ${flip === false ? 'off' : 'on'}); photo ${photoPath}; ${W}×${H} frames at ${FPS} fps; face size ≈ ${rows[0].faceSize} px (landmark box mean side)`);
   console.log(`still: ${clips.still.frames.length - SKIP} frames, ±0.25 px shake, noise σ 2, JPEG q85 — jitter: landmark spread (std) and frame-to-frame step, px`);
   console.log('fast: x = 60 px · sin(2πt / 2 s), peak 6.3 px/frame; slow: x = 20 px · sin(2πt / 3 s), peak 1.4 px/frame');
   console.log('lag: frames the landmarks’ mean x trails the path; error: its RMS distance from the path, px');

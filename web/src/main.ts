@@ -6,7 +6,7 @@
 import { saveFiles } from './downloads.js';
 import { Engine } from './engine.js';
 import { drawOverlays, gridEdges, type OverlayOptions } from './overlay.js';
-import type { FaceMessage, FrameTimings, ModelName, ReadyReply } from './protocol.js';
+import type { FaceMessage, FrameTimings, ModelName, ReadyReply, ResultReply } from './protocol.js';
 import { chooseRuntime } from './runtime-choice.js';
 import { FrameGrabber, openCamera, openFile, type FrameSource } from './sources.js';
 import { Stats } from './stats.js';
@@ -39,6 +39,7 @@ const ui = {
   pose: $<HTMLInputElement>('show-pose'),
   mesh: $<HTMLInputElement>('show-mesh'),
   stabilize: $<HTMLInputElement>('stabilize'),
+  flip: $<HTMLInputElement>('flip'),
   show3d: $<HTMLInputElement>('show-3d'),
   view3d: $('view3d'),
   fit: $<HTMLButtonElement>('fit'),
@@ -63,6 +64,8 @@ let source: FrameSource | null = null;
 let loopToken = 0;
 let faces: FaceMessage[] = [];
 let lastViewerUpdate = -Infinity;
+/** Pipelining of live frames (run()); `?pipeline=0` turns it off, to measure what it gains. */
+const PIPELINE = params.get('pipeline') !== '0';
 /** Least time between 3D view updates when WebGL is software-rendered. */
 const SOFTWARE_VIEW_INTERVAL_MS = 500;
 
@@ -95,15 +98,25 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   setState('loading');
   setStatus('Loading the model…');
   const choice = await chooseRuntime(base, params, selected);
-  const threads = params.get('threads') ? Number(params.get('threads')) : undefined;
+  // The light model on WebAssembly runs on one thread: on 2 cores it was as fast as on two when
+  // the machine was otherwise idle, and 1.8× as fast when other work shared the cores (docs/web.md).
+  const wasmOnly = choice.backends.length === 1 && choice.backends[0] === 'wasm';
+  const threads = params.get('threads') ? Number(params.get('threads')) : wasmOnly && choice.model === 'light' ? 1 : undefined;
+  // The model file's precision (int8 for the default model, fp32 for the light one, whose int8
+  // graph measured slower in the app: docs/web.md) unless the URL says.
+  const precisionParam = params.get('precision');
+  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : undefined;
   const next = new Engine();
-  ready = await next.init({ base, model: choice.model, backends: choice.backends, threads });
+  ready = await next.init({ base, model: choice.model, backends: choice.backends, threads, precision });
+  // Test-time flip doubles the network's time: on by default where WebGPU runs it, off for
+  // real-time WebAssembly, unless the URL or the user chose.
+  if (!flipChosen) ui.flip.checked = ready.backend === 'webgpu';
   engine = next;
   edges = gridEdges(ready.faceIndex, ready.layoutSize, MESH_STEP);
   const wasm = ready.backend === 'wasm'
     ? ` · ${ready.threads} thread${ready.threads === 1 ? '' : 's'}${ready.crossOriginIsolated ? '' : ' (page not cross-origin isolated: single-threaded)'}`
     : '';
-  ui.runtime.textContent = `${ready.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${wasm} · model “${ready.model}” (${ready.modelName}, width ${ready.width}, input ${ready.inputSize}²) · ${choice.reason} · loaded in ${(ready.loadMs / 1000).toFixed(1)} s`;
+  ui.runtime.textContent = `${ready.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${wasm} · model “${ready.model}” (${ready.modelName}, width ${ready.width}, input ${ready.inputSize}², ${ready.precision}) · ${choice.reason} · loaded in ${(ready.loadMs / 1000).toFixed(1)} s`;
   if (ready.modelName.startsWith('random')) setStatus('Ready — development stand-in model (random weights): results are meaningless', 'warn');
   else setStatus('Ready');
   setState('ready');
@@ -130,49 +143,83 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   if (engine) void run();
 }
 
-/** Processes the current source: every frame of a live one, or the photo once. */
+/** A frame sent to the worker: its pixels stay in `canvas` until it is shown. */
+interface Job {
+  result: Promise<ResultReply>;
+  canvas: HTMLCanvasElement;
+  width: number;
+  height: number;
+  grabMs: number;
+  sentAt: number;
+}
+
+/**
+ * Processes the current source: every frame of a live one, or the photo once. Live sources are
+ * pipelined two deep: the next frame is grabbed and sent before the current result is shown, so
+ * the worker starts on it as soon as it is done with this one and never waits for the page
+ * (display, grab, transfer). A result is shown with the frame it was computed on.
+ */
 async function run(): Promise<void> {
   const token = ++loopToken;
   const src = source;
   if (!src || !engine) return;
   setState('running');
   setStatus(src.live ? `Running (${src.kind})` : 'Reconstructing…');
+  let pending: Job | null = null;
   while (token === loopToken) {
-    if (src.element instanceof HTMLVideoElement && (src.element.paused || src.element.readyState < 2)) {
-      await sleep(50);
-      continue;
-    }
+    const waiting = src.element instanceof HTMLVideoElement && (src.element.paused || src.element.readyState < 2);
     try {
-      await processFrame(src, token);
+      if (waiting) {
+        // A paused video: show the frame still in flight, then wait.
+        if (pending) await show(pending, token);
+        pending = null;
+        await sleep(50);
+        continue;
+      }
+      const next = send(src);
+      if (pending) await show(pending, token);
+      pending = null;
+      if (!src.live || !PIPELINE) await show(next, token);
+      else pending = next;
+      if (!src.live) {
+        if (token === loopToken) setStatus(`${faces.length} face${faces.length === 1 ? '' : 's'} found`);
+        return;
+      }
     } catch (e) {
       if (token !== loopToken) return;
       setStatus(`Error: ${(e as Error).message}`, 'error');
       setState('error');
       return;
     }
-    if (!src.live) {
-      setStatus(`${faces.length} face${faces.length === 1 ? '' : 's'} found`);
-      return;
-    }
+    // Let the page paint (and take input) between frames; the worker is busy with the frame sent.
     await new Promise((r) => requestAnimationFrame(r));
   }
+  // Left by a new source, engine or stop: the result in flight is not shown.
+  pending?.result.catch(() => undefined);
 }
 
-async function processFrame(src: FrameSource, token: number): Promise<void> {
-  if (!engine) return;
+function send(src: FrameSource): Job {
+  if (!engine) throw new Error('no engine');
   const tg = performance.now();
-  const pixels = grabber.grab(src);
-  const { width, height } = pixels;
+  const { pixels, canvas } = grabber.grab(src);
   const grabMs = performance.now() - tg;
-  const tr = performance.now();
-  const result = await engine.frame(pixels, {
-    time: performance.now(),
+  const sentAt = performance.now();
+  const result = engine.frame(pixels, {
+    time: sentAt,
     mode: src.live ? 'video' : 'still',
     stabilize: ui.stabilize.checked,
+    flip: src.live ? ui.flip.checked : true,
     maxFaces: Number(ui.maxFaces.value),
   });
+  result.catch(() => undefined);
+  return { result, canvas, width: pixels.width, height: pixels.height, grabMs, sentAt };
+}
+
+async function show(job: Job, token: number): Promise<void> {
+  const result = await job.result;
   if (token !== loopToken) return;
-  const roundTrip = performance.now() - tr;
+  const roundTrip = performance.now() - job.sentAt;
+  const { width, height } = job;
   const t0 = performance.now();
   for (const c of [ui.input, ui.overlay]) {
     if (c.width !== width || c.height !== height) {
@@ -180,13 +227,13 @@ async function processFrame(src: FrameSource, token: number): Promise<void> {
       c.height = height;
     }
   }
-  inputCtx.drawImage(grabber.canvas, 0, 0);
+  inputCtx.drawImage(job.canvas, 0, 0);
   faces = result.faces;
   drawOverlays(overlayCtx, faces, edges, overlayOptions());
   if (ui.show3d.checked) updateViewer(width, height);
   const display = performance.now() - t0;
   stats.record(result.timings, display);
-  probe.timings.push({ ...result.timings, display, grab: grabMs, roundTrip, at: performance.now() });
+  probe.timings.push({ ...result.timings, display, grab: job.grabMs, roundTrip, at: performance.now() });
   if (probe.timings.length > 500) probe.timings.shift();
   stats.render(ui.fps, ui.stages, ui.poses, faces);
   for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = faces.length === 0;
@@ -284,6 +331,12 @@ function fail(e: unknown): void {
   setState('error');
 }
 
+/** The flip checkbox was set by the URL or the user (else it follows the backend). */
+let flipChosen = params.has('flip');
+if (flipChosen) ui.flip.checked = params.get('flip') !== '0';
+ui.flip.onchange = () => {
+  flipChosen = true;
+};
 if (params.get('view') === '0') {
   ui.show3d.checked = false;
   ui.view3d.classList.add('off');

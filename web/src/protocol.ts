@@ -1,5 +1,5 @@
 /** Messages between the page and the inference worker (worker.ts). */
-import type { ExecutionBackend } from '../../src/browser.js';
+import type { ExecutionBackend, Precision } from '../../src/browser.js';
 
 export type ModelName = 'default' | 'light';
 
@@ -10,6 +10,8 @@ export interface InitRequest {
   model: ModelName;
   backends: ExecutionBackend[];
   threads?: number;
+  /** Network precision; default the model file's (int8 for the default model, fp32 for the light one). */
+  precision?: Precision;
 }
 
 export interface FrameRequest {
@@ -23,6 +25,8 @@ export interface FrameRequest {
   /** 'video': track and stabilise across frames; 'still': detect every face of one image. */
   mode: 'video' | 'still';
   stabilize: boolean;
+  /** Test-time flip: also run the mirrored crop and average (twice the network's time, steadier). */
+  flip: boolean;
   maxFaces: number;
 }
 
@@ -44,6 +48,8 @@ export interface ReadyReply {
   threads: number;
   crossOriginIsolated: boolean;
   model: ModelName;
+  /** The precision the network runs at. */
+  precision: Precision;
   /** The model file's name metadata (random stand-ins say so). */
   modelName: string;
   width: number;

@@ -104,31 +104,38 @@ function stem(name: string): string {
 }
 
 /**
- * Reads frames: draws the source into its canvas (downscaled so that the long side is at most
- * `maxSide`) and returns the pixels. The canvas keeps the last frame until the next grab.
+ * Reads frames: draws the source into a canvas (downscaled so that the long side is at most
+ * `maxSide`) and returns the pixels with that canvas, which keeps the frame until the grab after
+ * next: the grabber alternates between two canvases, so that the page can show one frame while the
+ * next one is being processed.
  */
 export class FrameGrabber {
-  readonly canvas = document.createElement('canvas');
-  private readonly ctx: CanvasRenderingContext2D;
+  private readonly slots: { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D }[];
+  private next = 0;
 
   constructor(private readonly maxSide = 1280) {
-    const ctx = this.canvas.getContext('2d', { willReadFrequently: true });
-    if (!ctx) throw new Error('no 2D canvas');
-    this.ctx = ctx;
+    this.slots = [0, 1].map(() => {
+      const canvas = document.createElement('canvas');
+      const ctx = canvas.getContext('2d', { willReadFrequently: true });
+      if (!ctx) throw new Error('no 2D canvas');
+      return { canvas, ctx };
+    });
   }
 
-  grab(source: FrameSource): ImageData {
+  grab(source: FrameSource): { pixels: ImageData; canvas: HTMLCanvasElement } {
     const el = source.element;
     const w = el instanceof HTMLVideoElement ? el.videoWidth : el.naturalWidth;
     const h = el instanceof HTMLVideoElement ? el.videoHeight : el.naturalHeight;
     const s = Math.min(1, this.maxSide / Math.max(w, h));
     const width = Math.max(1, Math.round(w * s));
     const height = Math.max(1, Math.round(h * s));
-    if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
+    const { canvas, ctx } = this.slots[this.next];
+    this.next = 1 - this.next;
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
     }
-    this.ctx.drawImage(el, 0, 0, width, height);
-    return this.ctx.getImageData(0, 0, width, height);
+    ctx.drawImage(el, 0, 0, width, height);
+    return { pixels: ctx.getImageData(0, 0, width, height), canvas };
   }
 }

@@ -25,6 +25,8 @@ const scope = self as unknown as WorkerScope;
 
 let prnet: BrowserPrnet | null = null;
 let video: VideoTracker | null = null;
+/** The test-time flip the current VideoTracker runs with. */
+let videoFlip = false;
 let last: { image: RgbImage; faces: Face[] } | null = null;
 
 const EXPORTS: Record<ExportRequest['kind'], OutputFormat[]> = { obj: ['textured'], glb: ['glb'], json: ['json'] };
@@ -38,9 +40,10 @@ async function init(req: InitRequest): Promise<WorkerReply> {
     wasmPaths: url('ort/'),
     backends: req.backends,
     threads: req.threads,
+    precision: req.precision,
     detector: { modelUrl: url('detector/blazeface-back-256.onnx') },
   });
-  video = new VideoTracker(prnet);
+  video = new VideoTracker(prnet, { flip: videoFlip });
   const { config } = prnet.session;
   return {
     type: 'ready',
@@ -48,6 +51,7 @@ async function init(req: InitRequest): Promise<WorkerReply> {
     threads: prnet.threads,
     crossOriginIsolated: self.crossOriginIsolated,
     model: req.model,
+    precision: prnet.session.precision,
     modelName: prnet.modelMetadata.name ?? req.model,
     width: config.width,
     inputSize: config.inputSize,
@@ -68,12 +72,15 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
   let detected = true;
   if (req.mode === 'still') {
     video.reset();
-    const r = await prnet.reconstruct(image, { maxFaces: req.maxFaces });
+    const r = await prnet.reconstruct(image, { maxFaces: req.maxFaces, flip: req.flip });
     faces = r.faces;
     timings = { ...r.timings, stabilize: 0 };
   } else {
     if (video.stabilizing !== req.stabilize) video.setStabilize(req.stabilize);
-    if (video.tracker.options.maxFaces !== req.maxFaces) video = new VideoTracker(prnet, { tracker: { maxFaces: req.maxFaces }, stabilize: req.stabilize });
+    if (video.tracker.options.maxFaces !== req.maxFaces || videoFlip !== req.flip) {
+      videoFlip = req.flip;
+      video = new VideoTracker(prnet, { tracker: { maxFaces: req.maxFaces }, stabilize: req.stabilize, flip: req.flip });
+    }
     const r = await video.process(image, req.time);
     faces = r.faces;
     timings = r.timings;
