@@ -147,6 +147,8 @@ export interface DecodedFrame {
 export interface DecodeOptions {
   /** Stop after this many frames. */
   maxFrames?: number;
+  /** Frames decoded ahead of the consumer (default 4). */
+  readAhead?: number;
   signal?: AbortSignal;
   ffmpeg?: string;
 }
@@ -179,26 +181,50 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
     const closed = once(child, 'close').catch(() => [null]) as Promise<[number | null]>;
     const onAbort = (): void => { child.kill('SIGKILL'); };
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Frames are read ahead into a queue (up to `readAhead`), so that ffmpeg decodes the next
+    // frames while this one is processed; the pipe is paused while the queue is full.
+    const readAhead = Math.max(1, Math.floor(options.readAhead ?? 4));
+    const queue: Uint8Array[] = [];
+    let ended = false;
+    let wake: (() => void) | null = null;
+    const notify = (): void => { const w = wake; wake = null; w?.(); };
     let buf = new Uint8Array(frameBytes);
     let filled = 0;
+    const stdout = child.stdout as Readable;
+    stdout.on('data', (chunk: Buffer) => {
+      let data = chunk;
+      while (data.length) {
+        const n = Math.min(frameBytes - filled, data.length);
+        buf.set(data.subarray(0, n), filled);
+        filled += n;
+        data = data.subarray(n);
+        if (filled === frameBytes) {
+          queue.push(buf);
+          buf = new Uint8Array(frameBytes);
+          filled = 0;
+        }
+      }
+      if (queue.length >= readAhead) stdout.pause();
+      notify();
+    });
+    stdout.on('end', () => { ended = true; notify(); });
+    stdout.on('error', () => { ended = true; notify(); });
+    closed.then(() => { ended = true; notify(); }).catch(() => undefined);
+    child.on('error', () => { ended = true; notify(); });
     let index = 0;
     try {
-      for await (const chunk of child.stdout as Readable) {
-        let data = chunk as Buffer;
-        while (data.length) {
-          const n = Math.min(frameBytes - filled, data.length);
-          buf.set(data.subarray(0, n), filled);
-          filled += n;
-          data = data.subarray(n);
-          if (filled === frameBytes) {
-            const image: RgbImage = { width: info.width, height: info.height, data: buf };
-            buf = new Uint8Array(frameBytes);
-            filled = 0;
-            report.frames = index + 1;
-            yield { index, timeMs: (1000 * index) / info.fps, image };
-            index++;
-          }
+      while (true) {
+        if (!queue.length) {
+          if (ended) break;
+          await new Promise<void>((resolve) => { wake = resolve; });
+          continue;
         }
+        const data = queue.shift() as Uint8Array;
+        if (queue.length < readAhead && stdout.isPaused()) stdout.resume();
+        const image: RgbImage = { width: info.width, height: info.height, data };
+        report.frames = index + 1;
+        yield { index, timeMs: (1000 * index) / info.fps, image };
+        index++;
       }
       const [code] = await closed;
       if (spawnError) throw spawnError;
