@@ -1,8 +1,10 @@
 /**
  * Speed of the video path against single photos, in one process (so both see the same machine
  * load): for each model, the first --frames frames of a clip
- * - as photos: prnet.reconstruct(frame) per frame (detector + network with test-time flip +
- *   read-offs, what `prnet reconstruct` does per image before writing files);
+ * - as photos: each frame as a JPEG (quality 90, encoded beforehand) decoded and reconstructed,
+ *   decodeImageBuffer + prnet.reconstruct (detector + network with test-time flip + read-offs:
+ *   what `prnet reconstruct` does per photo before writing its files); also the reconstruction
+ *   alone on the decoded frame ("photo, no decode");
  * - as a video: processVideo with the JSON lines only (results, as the photo row) and with every
  *   output (JSON lines, overlay H.264, animated GLB); the detector on the first frame (and every
  *   30th). With --no-flip also every output without test-time flip.
@@ -16,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createPrnet } from '../src/pipeline/node.js';
 import type { RgbImage } from '../src/types.js';
+import sharp from 'sharp';
+import { decodeImageBuffer } from '../src/io/image-node.js';
 import { decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
 
 const args = process.argv.slice(2);
@@ -29,6 +33,7 @@ const rows: Record<string, string | number>[] = [];
 const info = await probeVideo(clip);
 const frames: RgbImage[] = [];
 for await (const f of decodeFrames(clip, info, { maxFrames: n }).frames) frames.push(f.image);
+const jpegs = await Promise.all(frames.map(async (f) => new Uint8Array(await sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer())));
 const out = await mkdtemp(join(tmpdir(), 'bench-video-'));
 const rounds = Number(opt('rounds', '3'));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -41,11 +46,15 @@ for (const model of opt('models', 'light,default').split(',')) {
   ];
   if (args.includes('--no-flip')) variants.push(['all', false, { jsonl: true, overlay: true, glb: true }]);
   const photo: number[] = [];
+  const photoNoDecode: number[] = [];
   const runs = variants.map(() => [] as Awaited<ReturnType<typeof processVideo>>[]);
   for (let r = 0; r < rounds; r++) {
-    const t = performance.now();
-    for (const f of frames) await prnet.reconstruct(f);
+    let t = performance.now();
+    for (const j of jpegs) await prnet.reconstruct(await decodeImageBuffer(j));
     photo.push((performance.now() - t) / frames.length);
+    t = performance.now();
+    for (const f of frames) await prnet.reconstruct(f);
+    photoNoDecode.push((performance.now() - t) / frames.length);
     for (let v = 0; v < variants.length; v++) {
       const [, flip, outputs] = variants[v];
       runs[v].push(await processVideo(prnet, clip, { outDir: out, maxFrames: n, flip, outputs }));
@@ -56,10 +65,10 @@ for (const model of opt('models', 'light,default').split(',')) {
     const per = (f: (x: Awaited<ReturnType<typeof processVideo>>) => number): number => +median(runs[v].map((x) => f(x) / x.frames)).toFixed(1);
     const videoMs = median(runs[v].map((x) => 1000 / x.fps));
     rows.push({
-      model, outputs: label, flip: flip ? 'on' : 'off', 'photo ms/frame': +photoMs.toFixed(0), 'photo frames/s': +(1000 / photoMs).toFixed(2),
+      model, outputs: label, flip: flip ? 'on' : 'off', 'photo ms/frame': +photoMs.toFixed(0), 'photo frames/s': +(1000 / photoMs).toFixed(2), 'photo, no decode ms': +median(photoNoDecode).toFixed(0),
       'video ms/frame': +videoMs.toFixed(0), 'video frames/s': +(1000 / videoMs).toFixed(2), 'video / photo': +(videoMs / photoMs).toFixed(2),
-      'network ms': per((x) => x.timings.network), 'detect ms': per((x) => x.timings.detect),
-      'crop+read-offs ms': per((x) => x.timings.crop + x.timings.readoff), 'stabilise ms': per((x) => x.timings.stabilize),
+      'decode wait ms': per((x) => x.timings.decode), 'network ms': per((x) => x.timings.network), 'detect ms': per((x) => x.timings.detect),
+      'crop+read-offs ms': per((x) => x.timings.crop + x.timings.readoff), 'stabilise ms': per((x) => x.timings.stabilize), 'JSON+GLB ms': per((x) => x.timings.outputs),
       'overlay ms': per((x) => x.timings.overlay), 'encode wait ms': per((x) => x.timings.encode),
       'detector frames': runs[v][0].detectorFrames, 'GLB MB/s': +((runs[v][0].glb?.bytes ?? 0) / 1e6 / (runs[v][0].frames / info.fps)).toFixed(2),
     });

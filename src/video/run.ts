@@ -77,8 +77,8 @@ export interface VideoRunResult {
   /** Wall seconds and frames per second of the frame loop (decode, network, drawing, encoding). */
   seconds: number;
   fps: number;
-  /** Total milliseconds per stage over the run. */
-  timings: { detect: number; crop: number; network: number; readoff: number; stabilize: number; overlay: number; encode: number };
+  /** Total milliseconds per stage over the run: waiting for the decoder, the pipeline stages, the JSON line and GLB shape (outputs), drawing the overlay, waiting for the encoder. */
+  timings: { decode: number; detect: number; crop: number; network: number; readoff: number; stabilize: number; outputs: number; overlay: number; encode: number };
 }
 
 interface TrackShapes {
@@ -115,7 +115,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
   const shapes = new Map<number, TrackShapes>();
   const trackIds = new Set<number>();
-  const timings = { detect: 0, crop: 0, network: 0, readoff: 0, stabilize: 0, overlay: 0, encode: 0 };
+  const timings = { decode: 0, detect: 0, crop: 0, network: 0, readoff: 0, stabilize: 0, outputs: 0, overlay: 0, encode: 0 };
   let jsonl: WriteStream | null = null;
   let encoder: VideoEncoder | null = null;
   let frames = 0;
@@ -130,9 +130,12 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     }
     if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: info.fps });
     const overlay = want.overlay ? new VideoOverlay(info.width, info.height, layout) : null;
+    let waited = now();
     for await (const { index, timeMs, image } of decoded) {
+      timings.decode += now() - waited;
       if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
       const result = await video.process(image, timeMs);
+      const tOut = now();
       frames++;
       if (result.detected) detectorFrames++;
       if (result.faces.length) framesWithFaces++;
@@ -152,6 +155,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
           s.weight += faceSize(face.landmarks);
         }
       }
+      timings.outputs += now() - tOut;
       if (encoder && overlay) {
         let t = now();
         const drawn = overlay.draw(image, result.faces);
@@ -161,6 +165,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         timings.encode += now() - t;
       }
       options.onFrame?.({ index, timeMs, image, result }, info);
+      waited = now();
     }
     if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
     if (frames === 0) {
