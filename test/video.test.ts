@@ -16,7 +16,7 @@ import { createPrnet } from '../src/pipeline/node.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
 import { FACE_REGIONS, VideoTracker, faceRegions, landmarkJitter, motionJitter, selectVertices, type FaceRegion } from '../src/track/index.js';
 import type { RgbImage } from '../src/types.js';
-import { decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
+import { VideoEncoder, decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../src/export/glb-animation.js';
 import { createRng } from '../src/model/weights.js';
 import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
@@ -78,6 +78,16 @@ describe('ffmpeg decode', () => {
     expect(mean).toBeLessThan(220);
     expect(Buffer.compare(Buffer.from(frames[0].image.data), Buffer.from(frames[4].image.data))).not.toBe(0);
     expect(d.report).toEqual({ frames: 5, error: '' });
+  });
+
+  it('names the missing program when ffmpeg is not there, for decoding and for encoding', async () => {
+    const info = await probeVideo(OBAMA);
+    const d = decodeFrames(OBAMA, info, { maxFrames: 2, ffmpeg: 'no-such-ffmpeg' });
+    await expect((async () => { for await (const f of d.frames) void f; })()).rejects.toThrow(/no-such-ffmpeg not found: install Debian's ffmpeg package/);
+    const dir = await tmp.make('enc');
+    const enc = new VideoEncoder(join(dir, 'x.mp4'), 8, 8, { fps: 10, ffmpeg: 'no-such-ffmpeg' });
+    await expect((async () => { await enc.write({ width: 8, height: 8, data: new Uint8Array(192) }); await enc.finish(); })()).rejects.toThrow(/no-such-ffmpeg not found/);
+    expect(await listFiles(dir)).toEqual([]);
   });
 });
 
