@@ -8,6 +8,9 @@
  * - as a video: processVideo with the JSON lines only (results, as the photo row) and with every
  *   output (JSON lines, overlay H.264, animated GLB); the detector on the first frame (and every
  *   30th). With --no-flip also every output without test-time flip.
+ * "video" is the whole run's frames/s (probe, ffmpeg's start, the first frame's detection, the
+ * encoder's flush and the GLB included); "steady" the time per frame from the first frame's end
+ * to the last's, what a long video approaches.
  * The three run interleaved (photos, JSON, all, photos, JSON, all, …) for --rounds rounds; the
  * table gives each one's median over the rounds.
  *
@@ -48,6 +51,8 @@ for (const model of opt('models', 'light,default').split(',')) {
   const photo: number[] = [];
   const photoNoDecode: number[] = [];
   const runs = variants.map(() => [] as Awaited<ReturnType<typeof processVideo>>[]);
+  /** Per run: ms per frame from the first frame's end to the last's (no start-up: probe, ffmpeg start, first detection; no end: encoder flush, GLB). */
+  const steady = variants.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
     let t = performance.now();
     for (const j of jpegs) await prnet.reconstruct(await decodeImageBuffer(j));
@@ -57,7 +62,10 @@ for (const model of opt('models', 'light,default').split(',')) {
     photoNoDecode.push((performance.now() - t) / frames.length);
     for (let v = 0; v < variants.length; v++) {
       const [, flip, outputs] = variants[v];
-      runs[v].push(await processVideo(prnet, clip, { outDir: out, maxFrames: n, flip, outputs }));
+      const done: number[] = [];
+      const r = await processVideo(prnet, clip, { outDir: out, maxFrames: n, flip, outputs, onFrame: () => { done.push(performance.now()); } });
+      steady[v].push((done[done.length - 1] - done[0]) / (done.length - 1));
+      runs[v].push(r);
     }
   }
   const photoMs = median(photo);
@@ -67,6 +75,7 @@ for (const model of opt('models', 'light,default').split(',')) {
     rows.push({
       model, outputs: label, flip: flip ? 'on' : 'off', 'photo ms/frame': +photoMs.toFixed(0), 'photo frames/s': +(1000 / photoMs).toFixed(2), 'photo, no decode ms': +median(photoNoDecode).toFixed(0),
       'video ms/frame': +videoMs.toFixed(0), 'video frames/s': +(1000 / videoMs).toFixed(2), 'video / photo': +(videoMs / photoMs).toFixed(2),
+      'video steady ms/frame': +median(steady[v]).toFixed(0), 'steady / photo': +(median(steady[v]) / photoMs).toFixed(2),
       'decode wait ms': per((x) => x.timings.decode), 'network ms': per((x) => x.timings.network), 'detect ms': per((x) => x.timings.detect),
       'crop+read-offs ms': per((x) => x.timings.crop + x.timings.readoff), 'stabilise ms': per((x) => x.timings.stabilize), 'JSON+GLB ms': per((x) => x.timings.outputs),
       'overlay ms': per((x) => x.timings.overlay), 'encode wait ms': per((x) => x.timings.encode),

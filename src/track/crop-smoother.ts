@@ -7,9 +7,10 @@
  *
  * - a soft dead band: offsets (centre and log-size, in crop sides) within `deadband` of the
  *   current crop do not move it; beyond, only the excess is followed. On a still face the crop
- *   stays exactly where it is (the network's input differs only by the image's own noise); while
- *   the face moves, the crop trails the target by at most `deadband` crop sides (1 % by default:
- *   ≈ 2.6 network-input pixels, well inside what the network was trained to tolerate);
+ *   stays exactly where it is (the network's input differs only by the image's own noise). Above
+ *   `bandSpeed` the band narrows in inverse proportion to the target's speed, so a moving face's crop trails
+ *   it by a small fraction of the band (a weak model's output leans towards its crop's centre, so
+ *   a trailing crop would make it lag);
  * - a One-Euro-style low-pass of that excess, whose cutoff rises with the target's speed
  *   (`minCutoff` + `beta` × speed in crop sides per second), so fast motion is followed at once.
  *
@@ -26,15 +27,18 @@ export interface CropSmoothingOptions {
   minCutoff?: number;
   /** Cutoff increase (Hz) per crop side per second of the target's speed. Default 40. */
   beta?: number;
-  /** Cutoff (Hz) of the low-pass on the target's speed. Default 4. */
+  /** Cutoff (Hz) of the low-pass on the target's speed (low: the landmarks' jitter averages out). Default 1. */
   derivativeCutoff?: number;
+  /** Target speed (crop sides per second) above which the dead band narrows (in inverse proportion to the speed). Default 0.1. */
+  bandSpeed?: number;
 }
 
 export const DEFAULT_CROP_SMOOTHING: Readonly<Required<CropSmoothingOptions>> = Object.freeze({
   deadband: 0.01,
   minCutoff: 2,
   beta: 40,
-  derivativeCutoff: 4,
+  derivativeCutoff: 1,
+  bandSpeed: 0.1,
 });
 
 interface State {
@@ -78,9 +82,11 @@ export class CropSmoother {
     // The offset from the crop, and the part of it beyond the dead band.
     const dx = (target.cx - s.square.cx) / side, dy = (target.cy - s.square.cy) / side, ds = Math.log(target.side / side);
     const d = Math.hypot(dx, dy, ds);
+    // The dead band narrows as the face moves (it is there for jitter, not to trail motion).
+    const band = speed > o.bandSpeed ? (o.deadband * o.bandSpeed) / speed : o.deadband;
     let square = s.square;
-    if (d > o.deadband) {
-      const k = smoothingFactor(o.minCutoff + o.beta * speed, dt) * (1 - o.deadband / d);
+    if (d > band) {
+      const k = smoothingFactor(o.minCutoff + o.beta * speed, dt) * (1 - band / d);
       square = { cx: s.square.cx + k * dx * side, cy: s.square.cy + k * dy * side, side: side * Math.exp(k * ds) };
     }
     this.state = { square, target: { ...target }, speed, time };

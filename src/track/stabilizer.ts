@@ -61,14 +61,18 @@ export interface StabilizerOptions {
    * Where the map is filtered: 'head' (default) — each frame's map is split into its pose (the
    * similarity fit of the frame, `face.pose`) and its shape in the head's own frame,
    * Rᵀ(x − t) / s; the pose is low-passed on its own (translation, log-scale, rotation as a
-   * quaternion) at the face's speed-driven cutoff times `poseCutoffScale`, the shape at that
-   * cutoff (the rim regions at `rimCutoff`), and the map is put back together from the filtered
+   * quaternion; its cutoff at rest scaled by `poseCutoffScale`), the shape at the face's
+   * speed-driven cutoff (the rim regions at most at `rimCutoff`), and the map is put back together from the filtered
    * pose and shape, so jitter of the pose does not shake the points far from the head's centre
    * (the ears) more than the rest. 'image': every coordinate filtered in the image frame (then
    * the rim's shape in the head's frame), as before.
    */
   frame?: 'head' | 'image';
-  /** Cutoff of the pose relative to the shape's (head frame only). Default 1. */
+  /**
+   * The pose's cutoff relative to the shape's (head frame only): the pose is low-passed at the
+   * face's speed-driven cutoff times this, so it is steadier than the shape at any speed while
+   * still following motion faster the faster the face moves. Default 0.4.
+   */
   poseCutoffScale?: number;
 }
 
@@ -86,7 +90,7 @@ export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.
   cutoffMargin: 1,
   rimCutoff: 1,
   frame: 'head',
-  poseCutoffScale: 0.3,
+  poseCutoffScale: 0.4,
 });
 
 export interface StabilizedFace {
@@ -209,8 +213,9 @@ export class FaceStabilizer {
       this.heldCentroids = null;
     }
 
-    const cutoff = o.minCutoff + o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor);
-    const out = headFrame ? this.headStep(face, cutoff, dt) : this.rebuild(face, (this.filter as OneEuroVector).filter(raw, t, cutoff), dt);
+    const rise = o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor);
+    const cutoff = o.minCutoff + rise;
+    const out = headFrame ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt) : this.rebuild(face, (this.filter as OneEuroVector).filter(raw, t, cutoff), dt);
     this.last = out;
     if (o.stillSpeed > 0 && this.speed < stillSpeed) {
       this.held = out;
@@ -265,13 +270,13 @@ export class FaceStabilizer {
    * One step of the head-frame filter: the frame's pose low-passed at `cutoff` × poseCutoffScale,
    * its shape at `cutoff` (the rim at most at rimCutoff), put back together.
    */
-  private headStep(face: Face, cutoff: number, dt: number): Face {
+  private headStep(face: Face, cutoff: number, poseCutoff: number, dt: number): Face {
     const o = this.options;
     const h = this.head as NonNullable<FaceStabilizer['head']>;
     const p = face.pose;
     if (!(p.scale > 0) || !Number.isFinite(p.scale)) return this.withFrame(this.last ?? face, face);
     const a = smoothingFactor(cutoff, dt);
-    const ap = smoothingFactor(cutoff * o.poseCutoffScale, dt);
+    const ap = smoothingFactor(poseCutoff, dt);
     for (let k = 0; k < 3; k++) h.t[k] += ap * (p.translation[k] - h.t[k]);
     h.logScale += ap * (Math.log(p.scale) - h.logScale);
     const q = quaternionOf(p.rotation);
