@@ -16,7 +16,9 @@ import { createPrnet } from '../src/pipeline/node.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
 import { FACE_REGIONS, VideoTracker, faceRegions, landmarkJitter, motionJitter, selectVertices, type FaceRegion } from '../src/track/index.js';
 import type { RgbImage } from '../src/types.js';
-import { VideoEncoder, decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
+import { VideoEncoder, VideoOverlay, decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
+import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
+import { triangulateFaceGrid } from '../src/layout/derive.js';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../src/export/glb-animation.js';
 import { createRng } from '../src/model/weights.js';
 import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
@@ -166,6 +168,24 @@ describe('processVideo', () => {
     const big = join(dir, 'big');
     await expect(processVideo(light, OBAMA, { outDir: big, maxPixels: 1280 * 719 })).rejects.toThrow(/obama\.mp4: video frames are 1280×720 = 0\.9 megapixels, above the limit/);
     expect(existsSync(big)).toBe(false);
+  });
+});
+
+describe('overlay video frames', () => {
+  it('draws in one pass what drawMesh, drawPoseBox and drawLandmarks draw one after the other', async () => {
+    const info = await probeVideo(D3);
+    let frame: RgbImage | undefined;
+    for await (const f of decodeFrames(D3, info, { maxFrames: 1 }).frames) frame = f.image;
+    const { faces } = await light.reconstruct(frame!);
+    expect(faces).toHaveLength(1);
+    const face = { ...faces[0], trackId: 1, still: false };
+    const fast = new VideoOverlay(info.width, info.height, light.layout).draw(frame!, [face]);
+    const step = Math.max(1, Math.min(16, Math.round(6 / (face.crop.square.side / light.layout.size))));
+    let slow = drawMesh(frame!, face.vertices, triangulateFaceGrid(light.layout.faceIndex, light.layout.size, step), { alpha: 0.35 });
+    slow = drawPoseBox(slow, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
+    slow = drawLandmarks(slow, face.landmarks, { dims: 3 });
+    expect(Buffer.compare(Buffer.from(fast.data), Buffer.from(slow.data))).toBe(0);
+    expect(Buffer.compare(Buffer.from(fast.data), Buffer.from(frame!.data))).not.toBe(0); // something was drawn, on a copy
   });
 });
 

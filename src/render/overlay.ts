@@ -218,8 +218,8 @@ export class OverlayLayers {
   private x1 = -Infinity;
   private y1 = -Infinity;
   /** Per layer: kept fraction of the frame and the premultiplied colour. */
-  private readonly keep = new Float32Array(5);
-  private readonly add = new Float32Array(15);
+  private readonly keep = new Float64Array(5);
+  private readonly add = new Float64Array(15);
   private readonly meshThickness: number;
   private readonly boxThickness: number;
   private readonly lineThickness: number;
