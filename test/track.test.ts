@@ -18,7 +18,8 @@ import {
   trajectoryLag,
   type FramePipeline,
 } from '../src/track/index.js';
-import { estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
+import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
+import { quaternionOf, rotationOf } from '../src/track/stabilizer.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 
 let layout: Layout;
@@ -198,6 +199,16 @@ describe('FaceStabilizer', () => {
     const raw = landmarkJitter(frames.map(rim).slice(20), 3).step;
     expect(jitter('image')).toBeLessThan(raw);
     expect(jitter('head')).toBeLessThan(0.75 * jitter('image'));
+  });
+
+  it('converts rotations to quaternions and back for any head turn', () => {
+    for (const [yaw, pitch, roll] of [[0, 0, 0], [10, 20, 30], [170, -40, 5], [-90, 10, 179], [45, 89, -120]]) {
+      const R = anglesToRotation(yaw, pitch, roll);
+      const q = quaternionOf(R);
+      expect(Math.hypot(...q)).toBeCloseTo(1, 12);
+      const back = rotationOf(q);
+      for (let k = 0; k < 9; k++) expect(back[k]).toBeCloseTo(R[k], 12);
+    }
   });
 
   it('re-reads landmarks and vertices from the filtered map, whose pose is the filtered pose', () => {
