@@ -18,7 +18,8 @@ import {
   trajectoryLag,
   type FramePipeline,
 } from '../src/track/index.js';
-import { estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
+import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
+import { quaternionOf, rotationOf } from '../src/track/stabilizer.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 
 let layout: Layout;
@@ -173,13 +174,58 @@ describe('FaceStabilizer', () => {
     expect(Math.abs(xs[69] - xs[29] - (truth[69] - truth[29]))).toBeLessThan(3);
   });
 
-  it('re-reads landmarks, vertices and pose from the filtered map', () => {
-    const s = new FaceStabilizer(layout);
-    s.stabilize(syntheticFace(200, 160, 150), 0);
-    const r = s.stabilize(syntheticFace(230, 160, 150), 33);
-    expect(r.face.landmarks).toEqual(readLandmarks(r.face.positionMap, layout));
-    expect(r.face.vertices).toEqual(readVertices(r.face.positionMap, layout));
-    expect(r.face.pose.translation[0]).toBeCloseTo(estimatePose(r.face.vertices, layout.canonical).translation[0], 6);
+  it('steadies points far from the head\'s centre against pose jitter (head frame) more than an image-frame filter does', () => {
+    // A face whose pose shakes: each frame rotated by a random ±1° about its centre (and a little pixel noise).
+    const rng = createRng(11);
+    const frames: Face[] = [];
+    for (let i = 0; i < 60; i++) {
+      const f = syntheticFace(300, 240, 150, 0.2, rng);
+      const a = ((rng.uniform() - 0.5) * 2 * Math.PI) / 180, c = Math.cos(a), sn = Math.sin(a);
+      const d = f.positionMap.data;
+      for (let k = 0; k < d.length; k += 3) {
+        const x = d[k] - 300, y = d[k + 1] - 240;
+        d[k] = 300 + c * x - sn * y;
+        d[k + 1] = 240 + sn * x + c * y;
+      }
+      const vertices = readVertices(f.positionMap, layout);
+      frames.push({ ...f, landmarks: readLandmarks(f.positionMap, layout), vertices, pose: estimatePose(vertices, layout.canonical) });
+    }
+    // The rim of the map (its outer columns), far from the centre, as the ears are.
+    const rim = (face: Face): Float32Array => Float32Array.from([0, 1, 2, 765, 766, 767].map((k) => face.positionMap.data[3 * 128 * 256 + k]));
+    const jitter = (frame: 'head' | 'image'): number => {
+      const s = new FaceStabilizer(layout, { frame, stillSpeed: 0 });
+      return landmarkJitter(frames.map((f, i) => rim(s.stabilize(f, (1000 * i) / FPS).face)).slice(20), 3).step;
+    };
+    const raw = landmarkJitter(frames.map(rim).slice(20), 3).step;
+    expect(jitter('image')).toBeLessThan(raw);
+    expect(jitter('head')).toBeLessThan(0.75 * jitter('image'));
+  });
+
+  it('converts rotations to quaternions and back for any head turn', () => {
+    for (const [yaw, pitch, roll] of [[0, 0, 0], [10, 20, 30], [170, -40, 5], [-90, 10, 179], [45, 89, -120]]) {
+      const R = anglesToRotation(yaw, pitch, roll);
+      const q = quaternionOf(R);
+      expect(Math.hypot(...q)).toBeCloseTo(1, 12);
+      const back = rotationOf(q);
+      for (let k = 0; k < 9; k++) expect(back[k]).toBeCloseTo(R[k], 12);
+    }
+  });
+
+  it('re-reads landmarks and vertices from the filtered map, whose pose is the filtered pose', () => {
+    for (const frame of ['head', 'image'] as const) {
+      const s = new FaceStabilizer(layout, { frame });
+      s.stabilize(syntheticFace(200, 160, 150), 0);
+      const r = s.stabilize(syntheticFace(230, 160, 150), 33);
+      expect(r.face.landmarks).toEqual(readLandmarks(r.face.positionMap, layout));
+      expect(r.face.vertices).toEqual(readVertices(r.face.positionMap, layout));
+      // Head frame: the map is the filtered shape put back with the filtered pose (exact up to float32 rounding).
+      const fit = estimatePose(r.face.vertices, layout.canonical);
+      expect(r.face.pose.translation[0]).toBeCloseTo(fit.translation[0], 3);
+      expect(r.face.pose.scale).toBeCloseTo(fit.scale, 5);
+      expect(r.face.pose.yaw).toBeCloseTo(fit.yaw, 3);
+      expect(r.face.positionMap.data[3 * (128 * 256 + 128)]).toBeGreaterThan(200 + 0.5); // it moved towards the new frame…
+      expect(r.face.positionMap.data[3 * (128 * 256 + 128)]).toBeLessThan(230); // …but not all the way (filtered)
+    }
   });
 });
 
@@ -205,6 +251,31 @@ describe('FaceTracker', () => {
     const expected = cropFromLandmarks(lm, 3).square;
     expect(p2.crops[0].square.cx).toBeCloseTo(expected.cx, 6);
     expect(p2.crops[0].square.side).toBeCloseTo(1.6 * faceSize(lm), 4);
+  });
+
+  it('keeps a still face\'s crop exactly still despite jittering landmarks, and follows a moving face within its dead band', () => {
+    const rng = createRng(9);
+    const run = (cropSmoothing: false | undefined, path: (f: number) => number): { cx: number; side: number; target: number }[] => {
+      const t = new FaceTracker({ cropSmoothing });
+      t.plan([box]);
+      const out: { cx: number; side: number; target: number }[] = [];
+      for (let f = 0; f < 40; f++) {
+        const cx = path(f) + 0.5 * rng.normal();
+        t.update(image, [landmarksAt(cx, 230 + 0.5 * rng.normal())], 3, (1000 * f) / FPS);
+        const c = t.plan().crops[0].square;
+        out.push({ cx: c.cx, side: c.side, target: cx });
+      }
+      return out;
+    };
+    const still = run(undefined, () => 300).slice(5);
+    expect(new Set(still.map((c) => c.cx)).size).toBe(1); // the same square in every frame
+    expect(new Set(still.map((c) => c.side)).size).toBe(1);
+    expect(Math.abs(still[0].cx - 300)).toBeLessThan(0.01 * still[0].side + 1);
+    const unsmoothed = run(false, () => 300).slice(5);
+    expect(new Set(unsmoothed.map((c) => c.cx)).size).toBe(unsmoothed.length); // without: every frame's crop moves
+    // Moving 4 px per frame: the crop follows, trailing by at most the dead band (1 % of its side) and the noise.
+    const moving = run(undefined, (f) => 250 + 4 * f).slice(10);
+    for (const c of moving) expect(Math.abs(c.cx - c.target)).toBeLessThan(0.01 * c.side + 2);
   });
 
   it('loses a face whose landmarks leave the frame, jump, or degenerate', () => {

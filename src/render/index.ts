@@ -24,6 +24,8 @@ export {
   drawPoseBox,
   drawMesh,
   uniqueEdges,
+  OverlayLayers,
+  type OverlayLayerStyle,
   defaultThickness,
   type Color,
   type LandmarkStyle,

@@ -66,27 +66,45 @@ export function defaultThickness(image: { width: number; height: number }, pixel
  * are closed here).
  */
 export function drawLandmarks(image: RgbImage, points: ArrayLike<number>, style: LandmarkStyle = {}): RgbImage {
-  const dims = style.dims ?? inferDims(points.length);
-  const count = Math.floor(points.length / dims);
   const out = copyImage(image);
   const { width, height } = image;
-  const radius = style.radius ?? Math.max(1, Math.round(Math.min(width, height) / 224));
-  if ((style.lines ?? true) && count === 68) {
+  const dims = style.dims ?? inferDims(points.length);
+  if ((style.lines ?? true) && Math.floor(points.length / dims) === 68) {
     const mask = new Uint8Array(width * height);
-    const t = style.thickness ?? defaultThickness(image);
-    for (let i = 0; i < 67; i++) {
-      if (CONTOUR_ENDS.has(i)) continue;
-      line(mask, width, height, points[i * dims], points[i * dims + 1], points[(i + 1) * dims], points[(i + 1) * dims + 1], t);
-    }
-    for (const [a, b] of CLOSED_CONTOURS) {
-      line(mask, width, height, points[b * dims], points[b * dims + 1], points[a * dims], points[a * dims + 1], t);
-    }
+    paintContours(mask, width, height, points, dims, style.thickness ?? defaultThickness(image), 1);
     composite(out, mask, style.lineColor ?? [255, 255, 255], 1);
   }
   const mask = new Uint8Array(width * height);
-  for (let i = 0; i < count; i++) disc(mask, width, height, points[i * dims], points[i * dims + 1], radius);
+  paintPoints(mask, width, height, points, dims, style.radius ?? defaultRadius(image), 1);
   composite(out, mask, style.color ?? [255, 0, 0], 1);
   return out;
+}
+
+/** Default landmark radius: 1 pixel per 224 pixels of the shorter side. */
+function defaultRadius(image: { width: number; height: number }): number {
+  return Math.max(1, Math.round(Math.min(image.width, image.height) / 224));
+}
+
+/** Default pose-box thickness: 1 pixel per 225 pixels of the shorter side. */
+function defaultBoxThickness(image: { width: number; height: number }): number {
+  return Math.max(1, Math.round(Math.min(image.width, image.height) / 225));
+}
+
+/** The 68-point contours as lines. */
+function paintContours(mask: Uint8Array, width: number, height: number, points: ArrayLike<number>, dims: number, t: number, value: number): void {
+  for (let i = 0; i < 67; i++) {
+    if (CONTOUR_ENDS.has(i)) continue;
+    line(mask, width, height, points[i * dims], points[i * dims + 1], points[(i + 1) * dims], points[(i + 1) * dims + 1], t, value);
+  }
+  for (const [a, b] of CLOSED_CONTOURS) {
+    line(mask, width, height, points[b * dims], points[b * dims + 1], points[a * dims], points[a * dims + 1], t, value);
+  }
+}
+
+/** Points as filled discs. */
+function paintPoints(mask: Uint8Array, width: number, height: number, points: ArrayLike<number>, dims: number, radius: number, value: number): void {
+  const count = Math.floor(points.length / dims);
+  for (let i = 0; i < count; i++) disc(mask, width, height, points[i * dims], points[i * dims + 1], radius, value);
 }
 
 /**
@@ -101,6 +119,17 @@ export function drawPoseBox(
   translation: ArrayLike<number>,
   style: PoseBoxStyle = {},
 ): RgbImage {
+  const { width, height } = image;
+  const mask = new Uint8Array(width * height);
+  const [px, py] = poseBoxCorners(rotation, scale, translation, style);
+  paintPoseBox(mask, width, height, px, py, style.thickness ?? defaultBoxThickness(image), 1);
+  const out = copyImage(image);
+  composite(out, mask, style.color ?? [0, 255, 0], 1);
+  return out;
+}
+
+/** The pose box's 8 corners in the image (x, y): rear square 0–3, front square 4–7. */
+function poseBoxCorners(rotation: ArrayLike<number>, scale: number, translation: ArrayLike<number>, style: PoseBoxStyle): [Float64Array, Float64Array] {
   const rear = style.rearSize ?? 90;
   const front = style.frontSize ?? 105;
   const depth = style.frontDepth ?? 110;
@@ -127,18 +156,16 @@ export function drawPoseBox(
     const ry = (py[0] + py[1] + py[2] + py[3]) / 4;
     for (let k = 0; k < 8; k++) { px[k] += mx - rx; py[k] += my - ry; }
   }
-  const { width, height } = image;
-  const mask = new Uint8Array(width * height);
-  const t = style.thickness ?? Math.max(1, Math.round(Math.min(width, height) / 225));
+  return [px, py];
+}
+
+function paintPoseBox(mask: Uint8Array, width: number, height: number, px: Float64Array, py: Float64Array, t: number, value: number): void {
   for (let k = 0; k < 4; k++) {
     const k1 = (k + 1) % 4;
-    line(mask, width, height, px[k], py[k], px[k1], py[k1], t);
-    line(mask, width, height, px[k + 4], py[k + 4], px[k1 + 4], py[k1 + 4], t);
-    line(mask, width, height, px[k], py[k], px[k + 4], py[k + 4], t);
+    line(mask, width, height, px[k], py[k], px[k1], py[k1], t, value);
+    line(mask, width, height, px[k + 4], py[k + 4], px[k1 + 4], py[k1 + 4], t, value);
+    line(mask, width, height, px[k], py[k], px[k + 4], py[k + 4], t, value);
   }
-  const out = copyImage(image);
-  composite(out, mask, style.color ?? [0, 255, 0], 1);
-  return out;
 }
 
 /**
@@ -152,18 +179,126 @@ export function drawMesh(
   style: MeshStyle & { dims?: 2 | 3 } = {},
 ): RgbImage {
   const dims = style.dims ?? 3;
-  const nv = Math.floor(vertices.length / dims);
-  const edges = uniqueEdges(triangles, nv);
+  const edges = uniqueEdges(triangles, Math.floor(vertices.length / dims));
   const { width, height } = image;
   const mask = new Uint8Array(width * height);
-  const t = style.thickness ?? defaultThickness(image, 800);
-  for (let e = 0; e < edges.length; e += 2) {
-    const a = edges[e] * dims, b = edges[e + 1] * dims;
-    line(mask, width, height, vertices[a], vertices[a + 1], vertices[b], vertices[b + 1], t);
-  }
+  paintEdges(mask, width, height, vertices, dims, edges, style.thickness ?? defaultThickness(image, 800), 1);
   const out = copyImage(image);
   composite(out, mask, style.color ?? [255, 255, 255], style.alpha ?? 0.5);
   return out;
+}
+
+function paintEdges(mask: Uint8Array, width: number, height: number, vertices: VertexArray, dims: number, edges: Uint32Array, t: number, value: number): void {
+  for (let e = 0; e < edges.length; e += 2) {
+    const a = edges[e] * dims, b = edges[e + 1] * dims;
+    line(mask, width, height, vertices[a], vertices[a + 1], vertices[b], vertices[b + 1], t, value);
+  }
+}
+
+/** What an OverlayLayers layer draws: 1 mesh, 2 pose box, 3 landmark contours, 4 landmark points (later layers on top). */
+const LAYER_MESH = 1, LAYER_BOX = 2, LAYER_CONTOURS = 3, LAYER_POINTS = 4;
+
+export interface OverlayLayerStyle {
+  mesh?: MeshStyle;
+  poseBox?: Pick<PoseBoxStyle, 'color' | 'thickness'>;
+  landmarks?: Pick<LandmarkStyle, 'color' | 'radius' | 'lineColor' | 'thickness'>;
+}
+
+/**
+ * Overlays for a stream of frames of one size (video): the shapes of every face are painted into
+ * one reusable label mask (each pixel keeps its topmost layer: mesh, pose box, landmark contours,
+ * landmark points), and `composite` blends the mask into a frame once, only over the rectangle the
+ * shapes touched, clearing it for the next frame. The same pictures as drawMesh, drawPoseBox and
+ * drawLandmarks one after the other, without their full-frame copies, masks and blends.
+ */
+export class OverlayLayers {
+  private readonly mask: Uint8Array;
+  private x0 = Infinity;
+  private y0 = Infinity;
+  private x1 = -Infinity;
+  private y1 = -Infinity;
+  /** Per layer: kept fraction of the frame and the premultiplied colour. */
+  private readonly keep = new Float64Array(5);
+  private readonly add = new Float64Array(15);
+  private readonly meshThickness: number;
+  private readonly boxThickness: number;
+  private readonly lineThickness: number;
+  private readonly radius: number;
+
+  constructor(readonly width: number, readonly height: number, style: OverlayLayerStyle = {}) {
+    this.mask = new Uint8Array(width * height);
+    const size = { width, height };
+    this.meshThickness = style.mesh?.thickness ?? defaultThickness(size, 800);
+    this.boxThickness = style.poseBox?.thickness ?? defaultBoxThickness(size);
+    this.lineThickness = style.landmarks?.thickness ?? defaultThickness(size);
+    this.radius = style.landmarks?.radius ?? defaultRadius(size);
+    const set = (layer: number, color: Color, alpha: number): void => {
+      const a = alpha < 0 ? 0 : alpha > 1 ? 1 : alpha;
+      this.keep[layer] = 1 - a;
+      for (let c = 0; c < 3; c++) this.add[3 * layer + c] = color[c] * a;
+    };
+    set(LAYER_MESH, style.mesh?.color ?? [255, 255, 255], style.mesh?.alpha ?? 0.5);
+    set(LAYER_BOX, style.poseBox?.color ?? [0, 255, 0], 1);
+    set(LAYER_CONTOURS, style.landmarks?.lineColor ?? [255, 255, 255], 1);
+    set(LAYER_POINTS, style.landmarks?.color ?? [255, 0, 0], 1);
+  }
+
+  /** A mesh's wireframe from its distinct edges (uniqueEdges of its triangles: compute them once). */
+  mesh(vertices: VertexArray, edges: Uint32Array, dims: 2 | 3 = 3): this {
+    this.grow(vertices, dims, this.meshThickness);
+    paintEdges(this.mask, this.width, this.height, vertices, dims, edges, this.meshThickness, LAYER_MESH);
+    return this;
+  }
+
+  /** The pose box (drawPoseBox's geometry and options). */
+  poseBox(rotation: ArrayLike<number>, scale: number, translation: ArrayLike<number>, style: Omit<PoseBoxStyle, 'color' | 'thickness'> = {}): this {
+    const [px, py] = poseBoxCorners(rotation, scale, translation, style);
+    for (let k = 0; k < 8; k++) this.growPoint(px[k], py[k], this.boxThickness);
+    paintPoseBox(this.mask, this.width, this.height, px, py, this.boxThickness, LAYER_BOX);
+    return this;
+  }
+
+  /** 68 (or any number of) landmarks with their contours (drawLandmarks). */
+  landmarks(points: ArrayLike<number>, dims: 2 | 3 = inferDims(points.length)): this {
+    this.grow(points, dims, Math.max(this.radius + 1, this.lineThickness));
+    if (Math.floor(points.length / dims) === 68) paintContours(this.mask, this.width, this.height, points, dims, this.lineThickness, LAYER_CONTOURS);
+    paintPoints(this.mask, this.width, this.height, points, dims, this.radius, LAYER_POINTS);
+    return this;
+  }
+
+  /** Blends what was painted into `image` (in place; same size) and clears the layers. */
+  composite(image: RgbImage): RgbImage {
+    if (image.width !== this.width || image.height !== this.height) throw new RangeError('image size differs from the overlay layers');
+    const x0 = Math.max(0, Math.floor(this.x0)), x1 = Math.min(this.width - 1, Math.ceil(this.x1));
+    const y0 = Math.max(0, Math.floor(this.y0)), y1 = Math.min(this.height - 1, Math.ceil(this.y1));
+    const d = image.data, mask = this.mask, keep = this.keep, add = this.add, w = this.width;
+    for (let y = y0; y <= y1; y++) {
+      for (let i = y * w + x0, end = y * w + x1; i <= end; i++) {
+        const m = mask[i];
+        if (m === 0) continue;
+        mask[i] = 0;
+        const o = 3 * i, k = keep[m], c = 3 * m;
+        d[o] = Math.round(d[o] * k + add[c]);
+        d[o + 1] = Math.round(d[o + 1] * k + add[c + 1]);
+        d[o + 2] = Math.round(d[o + 2] * k + add[c + 2]);
+      }
+    }
+    this.x0 = this.y0 = Infinity;
+    this.x1 = this.y1 = -Infinity;
+    return image;
+  }
+
+  private growPoint(x: number, y: number, pad: number): void {
+    if (!(Number.isFinite(x) && Number.isFinite(y))) return;
+    if (x - pad < this.x0) this.x0 = x - pad;
+    if (x + pad > this.x1) this.x1 = x + pad;
+    if (y - pad < this.y0) this.y0 = y - pad;
+    if (y + pad > this.y1) this.y1 = y + pad;
+  }
+
+  private grow(points: ArrayLike<number>, dims: number, pad: number): void {
+    for (let i = 0; i + 1 < points.length; i += dims) this.growPoint(points[i], points[i + 1], pad + 1);
+  }
 }
 
 /**
@@ -233,7 +368,7 @@ function composite(image: RgbImage, mask: Uint8Array, color: Color, alpha: numbe
 }
 
 /** A filled disc: pixels whose centre is within radius + 0.5 of (cx, cy). */
-function disc(mask: Uint8Array, w: number, h: number, cx: number, cy: number, radius: number): void {
+function disc(mask: Uint8Array, w: number, h: number, cx: number, cy: number, radius: number, value = 1): void {
   if (!(Number.isFinite(cx) && Number.isFinite(cy))) return;
   const r = Math.max(0, radius) + 0.5;
   const r2 = r * r;
@@ -243,7 +378,7 @@ function disc(mask: Uint8Array, w: number, h: number, cx: number, cy: number, ra
     const dy = y - cy;
     for (let x = x0; x <= x1; x++) {
       const dx = x - cx;
-      if (dx * dx + dy * dy <= r2) mask[y * w + x] = 1;
+      if (dx * dx + dy * dy <= r2 && mask[y * w + x] < value) mask[y * w + x] = value;
     }
   }
 }
@@ -256,7 +391,7 @@ const CLIP_Q = new Float64Array(4);
  * segment to the image (grown by the pen's radius), each step stamped with a square pen for
  * thickness 2–3 and a disc above.
  */
-function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb: number, yb: number, thickness: number): void {
+function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb: number, yb: number, thickness: number, value = 1): void {
   if (!(Number.isFinite(xa) && Number.isFinite(ya) && Number.isFinite(xb) && Number.isFinite(yb))) return;
   const pen = Math.max(1, Math.round(thickness));
   const lo = -(pen >> 1) - 1;
@@ -282,14 +417,14 @@ function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb
   const half = (pen - 1) / 2;
   while (true) {
     if (pen === 1) {
-      if (x >= 0 && y >= 0 && x < w && y < h) mask[y * w + x] = 1;
+      if (x >= 0 && y >= 0 && x < w && y < h && mask[y * w + x] < value) mask[y * w + x] = value;
     } else if (pen <= 3) {
       const a = Math.floor(half), b = pen - 1 - a;
       for (let yy = Math.max(0, y - a); yy <= Math.min(h - 1, y + b); yy++) {
-        for (let xx = Math.max(0, x - a); xx <= Math.min(w - 1, x + b); xx++) mask[yy * w + xx] = 1;
+        for (let xx = Math.max(0, x - a); xx <= Math.min(w - 1, x + b); xx++) if (mask[yy * w + xx] < value) mask[yy * w + xx] = value;
       }
     } else {
-      disc(mask, w, h, x, y, half);
+      disc(mask, w, h, x, y, half, value);
     }
     if (x === x1 && y === y1) break;
     const e2 = 2 * err;

@@ -22,7 +22,7 @@
  * The landmarks, dense vertices and pose of the result are read again from the filtered map.
  */
 import type { Face } from '../pipeline/face.js';
-import { estimatePose, readLandmarks, readVertices } from '../geometry/index.js';
+import { estimatePose, poseMatrix, readLandmarks, readVertices, rotationToAngles, type Pose } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import { IBUG68_PARTS, faceSize, partCentroids } from './motion.js';
 import { faceRegions } from './regions.js';
@@ -57,6 +57,23 @@ export interface StabilizerOptions {
    * motion, so they follow the head without lag but do not shake. Default 1; 0 turns it off.
    */
   rimCutoff?: number;
+  /**
+   * Where the map is filtered: 'head' (default) — each frame's map is split into its pose (the
+   * similarity fit of the frame, `face.pose`) and its shape in the head's own frame,
+   * Rᵀ(x − t) / s; the pose is low-passed on its own (translation, log-scale, rotation as a
+   * quaternion; its cutoff at rest scaled by `poseCutoffScale`), the shape at the face's
+   * speed-driven cutoff (the rim regions at most at `rimCutoff`), and the map is put back together from the filtered
+   * pose and shape, so jitter of the pose does not shake the points far from the head's centre
+   * (the ears) more than the rest. 'image': every coordinate filtered in the image frame (then
+   * the rim's shape in the head's frame), as before.
+   */
+  frame?: 'head' | 'image';
+  /**
+   * The pose's cutoff relative to the shape's (head frame only): the pose is low-passed at the
+   * face's speed-driven cutoff times this, so it is steadier than the shape at any speed while
+   * still following motion faster the faster the face moves. Default 0.4.
+   */
+  poseCutoffScale?: number;
 }
 
 export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.freeze({
@@ -64,7 +81,7 @@ export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.
   beta: 80,
   derivativeCutoff: 4,
   stillSpeed: 0.05,
-  releaseSpeed: 0.15,
+  releaseSpeed: 0.1,
   stillDrift: 0.005,
   driftCutoff: 1,
   driftMargin: 3,
@@ -72,6 +89,8 @@ export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.
   releaseMargin: 2.5,
   cutoffMargin: 1,
   rimCutoff: 1,
+  frame: 'head',
+  poseCutoffScale: 0.4,
 });
 
 export interface StabilizedFace {
@@ -93,6 +112,12 @@ export class FaceStabilizer {
   private readonly rimPixels: Int32Array | null = null;
   private rimShape: Float64Array | null = null;
   private filter: OneEuroVector | null = null;
+  /** Map pixels of the rim regions as a mask over the map (head frame). */
+  private readonly rimMask: Uint8Array | null = null;
+  /** Head frame: the filtered pose and shape (Rᵀ(x − t) / s of every map pixel). */
+  private head: { t: Float64Array; logScale: number; q: Float64Array; shape: Float32Array } | null = null;
+  private started = false;
+  private last: Face | null = null;
   private speed = 0;
   private readonly velocity = new Float64Array(PARTS2);
   private lastCentroids: Float64Array | null = null;
@@ -114,6 +139,8 @@ export class FaceStabilizer {
       ids.set(r.ears);
       ids.set(r.forehead, r.ears.length);
       this.rimPixels = Int32Array.from(new Set(ids), (i) => layout.faceIndex[i]);
+      this.rimMask = new Uint8Array(layout.size * layout.size);
+      for (const p of this.rimPixels) this.rimMask[p] = 1;
     }
   }
 
@@ -121,11 +148,14 @@ export class FaceStabilizer {
   stabilize(face: Face, timeMs: number): StabilizedFace {
     const t = timeMs / 1000;
     const raw = face.positionMap.data;
-    if (!this.filter || this.filter.length !== raw.length) this.filter = new OneEuroVector(raw.length);
     const o = this.options;
+    const headFrame = o.frame === 'head';
+    if (!headFrame && (!this.filter || this.filter.length !== raw.length)) this.filter = new OneEuroVector(raw.length);
     const centroids = partCentroids(face.landmarks);
-    if (!this.filter.isStarted) {
-      this.filter.filter(raw, t);
+    if (!this.started || (this.head && this.head.shape.length !== raw.length)) {
+      this.started = true;
+      if (headFrame) this.startHead(face);
+      else this.filter?.filter(raw, t);
       this.lastTime = t;
       this.speed = 0;
       this.velocity.fill(0);
@@ -134,10 +164,11 @@ export class FaceStabilizer {
       this.noiseVar = NaN;
       this.held = null;
       this.rimShape = null;
+      this.last = face;
       return { face, still: false, speed: 0 };
     }
     const dt = t - this.lastTime;
-    if (!(dt > 0)) return { face: this.held ? this.withFrame(this.held, face) : this.rebuild(face, this.filter.value), still: this.held !== null, speed: this.speed };
+    if (!(dt > 0)) return { face: this.withFrame(this.held ?? this.last ?? face, face), still: this.held !== null, speed: this.speed };
     this.lastTime = t;
 
     // Speed: the part centroids' velocity (face sizes per second), low-passed as a vector so that
@@ -175,15 +206,17 @@ export class FaceStabilizer {
       }
       const drift = Math.sqrt((2 * sum) / PARTS2);
       if (this.speed <= releaseSpeed && drift <= stillDrift) {
-        this.filter.filter(raw, t, 0); // frozen: time advances, values stay
+        this.filter?.filter(raw, t, 0); // frozen: time advances, values stay
         return { face: this.withFrame(this.held, face), still: true, speed: this.speed };
       }
       this.held = null;
       this.heldCentroids = null;
     }
 
-    const filtered = this.filter.filter(raw, t, o.minCutoff + o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor));
-    const out = this.rebuild(face, filtered, dt);
+    const rise = o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor);
+    const cutoff = o.minCutoff + rise;
+    const out = headFrame ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt) : this.rebuild(face, (this.filter as OneEuroVector).filter(raw, t, cutoff), dt);
+    this.last = out;
     if (o.stillSpeed > 0 && this.speed < stillSpeed) {
       this.held = out;
       this.heldCentroids = partCentroids(out.landmarks);
@@ -196,6 +229,9 @@ export class FaceStabilizer {
   /** Forgets the face's history (the next frame passes through). */
   reset(): void {
     this.filter?.reset();
+    this.started = false;
+    this.head = null;
+    this.last = null;
     this.rimShape = null;
     this.held = null;
     this.heldCentroids = null;
@@ -220,6 +256,57 @@ export class FaceStabilizer {
     const v = m / PARTS2 / 6;
     if (!Number.isFinite(this.noiseVar)) this.noiseVar = v;
     else this.noiseVar += Math.min(1, dt / NOISE_TIME) * (Math.min(v, 4 * this.noiseVar) - this.noiseVar);
+  }
+
+  /** Starts the head-frame filter from a frame: its pose and its shape in the head's frame. */
+  private startHead(face: Face): void {
+    const p = face.pose;
+    const shape = new Float32Array(face.positionMap.data.length);
+    toHead(face.positionMap.data, p, shape);
+    this.head = { t: Float64Array.from(p.translation), logScale: Math.log(p.scale), q: quaternionOf(p.rotation), shape };
+  }
+
+  /**
+   * One step of the head-frame filter: the frame's pose low-passed at `cutoff` × poseCutoffScale,
+   * its shape at `cutoff` (the rim at most at rimCutoff), put back together.
+   */
+  private headStep(face: Face, cutoff: number, poseCutoff: number, dt: number): Face {
+    const o = this.options;
+    const h = this.head as NonNullable<FaceStabilizer['head']>;
+    const p = face.pose;
+    if (!(p.scale > 0) || !Number.isFinite(p.scale)) return this.withFrame(this.last ?? face, face);
+    const a = smoothingFactor(cutoff, dt);
+    const ap = smoothingFactor(poseCutoff, dt);
+    for (let k = 0; k < 3; k++) h.t[k] += ap * (p.translation[k] - h.t[k]);
+    h.logScale += ap * (Math.log(p.scale) - h.logScale);
+    const q = quaternionOf(p.rotation);
+    const sign = q[0] * h.q[0] + q[1] * h.q[1] + q[2] * h.q[2] + q[3] * h.q[3] < 0 ? -1 : 1;
+    let n = 0;
+    for (let k = 0; k < 4; k++) { h.q[k] += ap * (sign * q[k] - h.q[k]); n += h.q[k] * h.q[k]; }
+    n = Math.sqrt(n);
+    for (let k = 0; k < 4; k++) h.q[k] /= n;
+    const rotation = rotationOf(h.q);
+    const scale = Math.exp(h.logScale);
+    const translation: [number, number, number] = [h.t[0], h.t[1], h.t[2]];
+    // The shape: Rᵀ(x − t) / s with the frame's own pose, low-passed per pixel.
+    const ar = this.rimMask ? Math.min(a, smoothingFactor(o.rimCutoff, dt)) : a;
+    const raw = face.positionMap.data, shape = h.shape, rim = this.rimMask;
+    const R = p.rotation, s = p.scale, [tx, ty, tz] = p.translation;
+    const Q = rotation;
+    const data = new Float32Array(raw.length);
+    for (let i = 0, px = 0; i < raw.length; i += 3, px++) {
+      const x = raw[i] - tx, y = raw[i + 1] - ty, z = raw[i + 2] - tz;
+      const w = rim && rim[px] ? ar : a;
+      const u = (shape[i] += w * ((R[0] * x + R[3] * y + R[6] * z) / s - shape[i]));
+      const v = (shape[i + 1] += w * ((R[1] * x + R[4] * y + R[7] * z) / s - shape[i + 1]));
+      const q2 = (shape[i + 2] += w * ((R[2] * x + R[5] * y + R[8] * z) / s - shape[i + 2]));
+      data[i] = scale * (Q[0] * u + Q[1] * v + Q[2] * q2) + translation[0];
+      data[i + 1] = scale * (Q[3] * u + Q[4] * v + Q[5] * q2) + translation[1];
+      data[i + 2] = scale * (Q[6] * u + Q[7] * v + Q[8] * q2) + translation[2];
+    }
+    const positionMap = { size: this.layout.size, data };
+    const pose: Pose = { rotation, scale, translation, matrix: poseMatrix(rotation, scale, translation), ...rotationToAngles(rotation) };
+    return { ...face, positionMap, landmarks: readLandmarks(positionMap, this.layout), vertices: readVertices(positionMap, this.layout), pose };
   }
 
   /** The held face with this frame's own box and crop. */
@@ -275,6 +362,48 @@ export class FaceStabilizer {
     }
     return true;
   }
+}
+
+/** Every map pixel in the head's frame: Rᵀ(x − t) / s. */
+function toHead(map: Float32Array, p: Pose, out: Float32Array): void {
+  const R = p.rotation, s = p.scale, [tx, ty, tz] = p.translation;
+  for (let i = 0; i < map.length; i += 3) {
+    const x = map[i] - tx, y = map[i + 1] - ty, z = map[i + 2] - tz;
+    out[i] = (R[0] * x + R[3] * y + R[6] * z) / s;
+    out[i + 1] = (R[1] * x + R[4] * y + R[7] * z) / s;
+    out[i + 2] = (R[2] * x + R[5] * y + R[8] * z) / s;
+  }
+}
+
+/** The unit quaternion (w, x, y, z) of a row-major rotation matrix. */
+export function quaternionOf(m: ArrayLike<number>): Float64Array {
+  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = [m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]];
+  const q = new Float64Array(4);
+  const tr = m00 + m11 + m22;
+  if (tr > 0) {
+    const S = Math.sqrt(tr + 1) * 2;
+    q[0] = 0.25 * S; q[1] = (m21 - m12) / S; q[2] = (m02 - m20) / S; q[3] = (m10 - m01) / S;
+  } else if (m00 > m11 && m00 > m22) {
+    const S = Math.sqrt(1 + m00 - m11 - m22) * 2;
+    q[0] = (m21 - m12) / S; q[1] = 0.25 * S; q[2] = (m01 + m10) / S; q[3] = (m02 + m20) / S;
+  } else if (m11 > m22) {
+    const S = Math.sqrt(1 + m11 - m00 - m22) * 2;
+    q[0] = (m02 - m20) / S; q[1] = (m01 + m10) / S; q[2] = 0.25 * S; q[3] = (m12 + m21) / S;
+  } else {
+    const S = Math.sqrt(1 + m22 - m00 - m11) * 2;
+    q[0] = (m10 - m01) / S; q[1] = (m02 + m20) / S; q[2] = (m12 + m21) / S; q[3] = 0.25 * S;
+  }
+  return q;
+}
+
+/** The row-major rotation matrix of a unit quaternion (w, x, y, z). */
+export function rotationOf(q: ArrayLike<number>): Float64Array {
+  const [w, x, y, z] = [q[0], q[1], q[2], q[3]];
+  return Float64Array.of(
+    1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+    2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+  );
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

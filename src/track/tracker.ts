@@ -3,6 +3,12 @@
  * first frame and whenever no face is tracked; otherwise each face is cropped from its landmarks
  * in the previous frame (cropFromLandmarks: centre of their box, side 1.6 × its mean side).
  *
+ * The crop is kept temporally consistent (`cropSmoothing`): the square from the previous
+ * landmarks is only a target, which the track's crop follows through a soft dead band and a
+ * speed-adaptive low-pass (crop-smoother.ts). On a still or slowly moving face the network then
+ * sees the face in the same square in every frame, so the landmarks' own jitter does not come back
+ * through the crop as jitter of the next frame's input (and output); on motion the crop follows.
+ *
  * A track is lost when its new landmarks
  * - leave the frame (fewer than `minInside` of them inside the image),
  * - degenerate (non-finite, or a face smaller than `minFaceSize` pixels or larger than
@@ -15,9 +21,10 @@
  *   that entered the frame. Two tracks that converge on one face keep the older.
  * Pure: the caller runs the detector and the network; this class only decides.
  */
-import { cropFromBox, cropFromLandmarks, type BoxKind, type CropSquare, type CropTransform } from '../crop/index.js';
+import { cropFromBox, cropFromLandmarks, cropTransform, type BoxKind, type CropSquare, type CropTransform } from '../crop/index.js';
 import type { FaceBox } from '../types.js';
 import { faceSize, landmarkBounds } from './motion.js';
+import { CropSmoother, DEFAULT_CROP_SMOOTHING, type CropSmoothingOptions } from './crop-smoother.js';
 
 export interface TrackerOptions {
   /** Most faces tracked at once (largest first when detecting). Default 4. */
@@ -36,6 +43,8 @@ export interface TrackerOptions {
   maxScaleChange?: number;
   /** IoU of crop squares for a detection to confirm a track, and for two tracks to be one face. Default 0.3. */
   matchIou?: number;
+  /** Temporal consistency of the crop (crop-smoother.ts); false: each frame's crop is the previous landmarks' square. Default on. */
+  cropSmoothing?: CropSmoothingOptions | false;
 }
 
 export const DEFAULT_TRACKER: Readonly<Required<TrackerOptions>> = Object.freeze({
@@ -47,6 +56,7 @@ export const DEFAULT_TRACKER: Readonly<Required<TrackerOptions>> = Object.freeze
   maxShift: 0.5,
   maxScaleChange: 1.5,
   matchIou: 0.3,
+  cropSmoothing: DEFAULT_CROP_SMOOTHING,
 });
 
 export type LostReason = 'left-frame' | 'degenerate' | 'jump' | 'unconfirmed' | 'duplicate';
@@ -78,6 +88,8 @@ interface Track {
   crop: CropTransform;
   /** The crop comes from a detector's box (not from landmarks). */
   fromDetector: boolean;
+  /** The crop's smoother (null: crop smoothing off). */
+  smoother: CropSmoother | null;
 }
 
 export class FaceTracker {
@@ -136,7 +148,7 @@ export class FaceTracker {
       this.tracks = kept;
       crops.forEach((crop, j) => {
         if (used.has(j) || this.tracks.length >= this.options.maxFaces) return;
-        this.tracks.push({ id: this.nextId++, age: 0, landmarks: null, dims: 3, crop, fromDetector: true });
+        this.tracks.push({ id: this.nextId++, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother() });
       });
     } else {
       this.sinceDetection++;
@@ -150,9 +162,10 @@ export class FaceTracker {
   /**
    * Takes the landmarks found in the planned crops (in plan order; 68 × dims each, image pixels)
    * and updates the tracks: each surviving track's next crop comes from its landmarks. Returns the
-   * tracks lost in this frame; the others go on.
+   * tracks lost in this frame; the others go on. `timeMs`: the frame's time (for the crop
+   * smoothing's speed; default: 30 frames per second).
    */
-  update(image: { width: number; height: number }, landmarks: readonly ArrayLike<number>[], dims: 2 | 3 = 3): LostTrack[] {
+  update(image: { width: number; height: number }, landmarks: readonly ArrayLike<number>[], dims: 2 | 3 = 3, timeMs?: number): LostTrack[] {
     const plan = this.planned;
     if (!plan) throw new Error('FaceTracker.update called without a plan');
     if (landmarks.length !== plan.ids.length) throw new RangeError(`expected landmarks for ${plan.ids.length} crops, got ${landmarks.length}`);
@@ -169,7 +182,7 @@ export class FaceTracker {
       }
       track.landmarks = Float32Array.from(landmarks[i]);
       track.dims = dims;
-      track.crop = cropFromLandmarks(track.landmarks, dims);
+      track.crop = this.nextCrop(track, cropFromLandmarks(track.landmarks, dims), timeMs);
       track.fromDetector = false;
       track.age++;
       next.push(track);
@@ -188,13 +201,25 @@ export class FaceTracker {
    * Moves a live track's next crop to other landmarks of the same frame (e.g. the stabilised
    * ones, so that a still face is cropped alike in every frame).
    */
-  recrop(id: number, landmarks: ArrayLike<number>, dims: 2 | 3 = 3): void {
+  recrop(id: number, landmarks: ArrayLike<number>, dims: 2 | 3 = 3, timeMs?: number): void {
     const track = this.tracks.find((t) => t.id === id);
     if (!track) return;
     track.landmarks = Float32Array.from(landmarks);
     track.dims = dims;
-    track.crop = cropFromLandmarks(track.landmarks, dims);
+    track.smoother?.undo();
+    track.crop = this.nextCrop(track, cropFromLandmarks(track.landmarks, dims), timeMs);
     track.fromDetector = false;
+  }
+
+  private newSmoother(): CropSmoother | null {
+    const o = this.options.cropSmoothing;
+    return o === false ? null : new CropSmoother(o);
+  }
+
+  /** The track's next crop for a target crop (through its smoother, when on). */
+  private nextCrop(track: Track, target: CropTransform, timeMs: number | undefined): CropTransform {
+    if (!track.smoother) return target;
+    return cropTransform(track.smoother.update(target.square, timeMs), target.size);
   }
 
   /** Drops every track (the next frame runs the detector). */

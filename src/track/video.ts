@@ -27,8 +27,10 @@ export interface VideoOptions {
   /** Temporal stabilisation: options, or false for raw per-frame results. Default on. */
   stabilize?: StabilizerOptions | boolean;
   /**
-   * Which landmarks crop the next frame: the stabilised ones (a still face is then cropped alike
-   * in every frame, which steadies the network's input) or the raw ones. Default 'stabilized'.
+   * Which landmarks crop the next frame (through the tracker's crop smoothing, which keeps a
+   * still face's crop the same in every frame): the raw ones (default; the network's inputs, and
+   * so the raw results, are then the same with and without stabilisation, which only filters
+   * them) or the stabilised ones.
    */
   cropFrom?: 'stabilized' | 'raw';
   /** Test-time flip for the network (ReconstructOptions.flip); default the pipeline's (on). */
@@ -65,7 +67,7 @@ export class VideoTracker {
   constructor(pipeline: FramePipeline, options: VideoOptions = {}) {
     this.pipeline = pipeline;
     this.tracker = new FaceTracker(options.tracker);
-    this.cropFrom = options.cropFrom ?? 'stabilized';
+    this.cropFrom = options.cropFrom ?? 'raw';
     this.flip = options.flip;
     this.stabilizerOptions = options.stabilize === false ? null : options.stabilize === true || options.stabilize === undefined ? {} : options.stabilize;
   }
@@ -93,7 +95,7 @@ export class VideoTracker {
     const { faces, timings } = plan.crops.length
       ? await this.pipeline.reconstruct(image, { crops: plan.crops, flip: this.flip })
       : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
-    const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3);
+    const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3, timeMs);
     const lost = [...plan.lost, ...lostNow];
     for (const l of lost) this.stabilizers.delete(l.id);
 
@@ -113,7 +115,7 @@ export class VideoTracker {
         this.stabilizers.set(trackId, s);
       }
       const r = s.stabilize(face, timeMs);
-      if (this.cropFrom === 'stabilized') this.tracker.recrop(trackId, r.face.landmarks, 3);
+      if (this.cropFrom === 'stabilized') this.tracker.recrop(trackId, r.face.landmarks, 3, timeMs);
       out.push({ ...r.face, index: out.length, trackId, still: r.still });
     });
     const stabilize = now() - t0;

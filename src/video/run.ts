@@ -24,7 +24,7 @@ import { sampleColors } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
 import type { Prnet } from '../pipeline/prnet.js';
-import { drawLandmarks, drawMesh, drawPoseBox } from '../render/index.js';
+import { OverlayLayers, uniqueEdges } from '../render/index.js';
 import { faceSize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
 import type { RgbImage } from '../types.js';
 import { decodeFrames, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
@@ -77,8 +77,8 @@ export interface VideoRunResult {
   /** Wall seconds and frames per second of the frame loop (decode, network, drawing, encoding). */
   seconds: number;
   fps: number;
-  /** Total milliseconds per stage over the run. */
-  timings: { detect: number; crop: number; network: number; readoff: number; stabilize: number; overlay: number; encode: number };
+  /** Total milliseconds per stage over the run: waiting for the decoder, the pipeline stages, the JSON line and GLB shape (outputs), drawing the overlay, waiting for the encoder. */
+  timings: { decode: number; detect: number; crop: number; network: number; readoff: number; stabilize: number; outputs: number; overlay: number; encode: number };
 }
 
 interface TrackShapes {
@@ -115,7 +115,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
   const shapes = new Map<number, TrackShapes>();
   const trackIds = new Set<number>();
-  const timings = { detect: 0, crop: 0, network: 0, readoff: 0, stabilize: 0, overlay: 0, encode: 0 };
+  const timings = { decode: 0, detect: 0, crop: 0, network: 0, readoff: 0, stabilize: 0, outputs: 0, overlay: 0, encode: 0 };
   let jsonl: WriteStream | null = null;
   let encoder: VideoEncoder | null = null;
   let frames = 0;
@@ -129,9 +129,13 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       await once(jsonl, 'open').catch((e: unknown) => { throw outputError(e, final.jsonl); });
     }
     if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: info.fps });
+    const overlay = want.overlay ? new VideoOverlay(info.width, info.height, layout) : null;
+    let waited = now();
     for await (const { index, timeMs, image } of decoded) {
+      timings.decode += now() - waited;
       if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
       const result = await video.process(image, timeMs);
+      const tOut = now();
       frames++;
       if (result.detected) detectorFrames++;
       if (result.faces.length) framesWithFaces++;
@@ -151,15 +155,17 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
           s.weight += faceSize(face.landmarks);
         }
       }
-      if (encoder) {
+      timings.outputs += now() - tOut;
+      if (encoder && overlay) {
         let t = now();
-        const drawn = drawOverlay(image, result.faces, layout);
+        const drawn = overlay.draw(image, result.faces);
         timings.overlay += now() - t;
         t = now();
         await encoder.write(drawn);
         timings.encode += now() - t;
       }
       options.onFrame?.({ index, timeMs, image, result }, info);
+      waited = now();
     }
     if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
     if (frames === 0) {
@@ -247,23 +253,49 @@ export function frameLine(index: number, timeMs: number, result: VideoFrameResul
   return JSON.stringify({ frame: index, time: r(timeMs / 1000), detected: result.detected, faces }) + '\n';
 }
 
-const wireframes = new Map<number, Int32Array>();
+/** Wireframe edges (uniqueEdges of the UV grid's triangles) per grid step, computed once. */
+const wireframes = new Map<string, Uint32Array>();
 
-/** The frame with each face's mesh wireframe, pose box and landmarks drawn. */
-export function drawOverlay(image: RgbImage, faces: readonly TrackedFace[], layout: Layout): RgbImage {
-  let out = image;
-  for (const face of faces) {
-    // One grid line every ~6 image pixels, as the photo overlays.
-    const pxPerTexel = face.crop.square.side / layout.size;
-    const step = Math.max(1, Math.min(16, Math.round(6 / Math.max(pxPerTexel, 1e-3))));
-    let tri = wireframes.get(step);
-    if (!tri) {
-      tri = triangulateFaceGrid(layout.faceIndex, layout.size, step);
-      wireframes.set(step, tri);
-    }
-    out = drawMesh(out, face.vertices, tri, { alpha: 0.35 });
-    out = drawPoseBox(out, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
-    out = drawLandmarks(out, face.landmarks, { dims: 3 });
+function wireframeEdges(layout: Layout, step: number): Uint32Array {
+  const key = `${layout.size}:${layout.faceIndex.length}:${step}`;
+  let edges = wireframes.get(key);
+  if (!edges) {
+    edges = uniqueEdges(triangulateFaceGrid(layout.faceIndex, layout.size, step), layout.faceIndex.length);
+    wireframes.set(key, edges);
   }
-  return out;
+  return edges;
+}
+
+/** The mesh style of the overlay video. */
+const OVERLAY_STYLE = { mesh: { alpha: 0.35 } } as const;
+
+/**
+ * The overlay frames of a video: each face's mesh wireframe (one grid line every ~6 image
+ * pixels, as the photo overlays), pose box and 68 landmarks, painted into reusable layers
+ * (render/overlay.ts: OverlayLayers) and blended into a copy of the frame once.
+ */
+export class VideoOverlay {
+  private readonly layers: OverlayLayers;
+
+  constructor(width: number, height: number, private readonly layout: Layout) {
+    this.layers = new OverlayLayers(width, height, OVERLAY_STYLE);
+  }
+
+  /** A copy of the frame with the faces drawn. */
+  draw(image: RgbImage, faces: readonly TrackedFace[]): RgbImage {
+    const layers = this.layers;
+    for (const face of faces) {
+      const pxPerTexel = face.crop.square.side / this.layout.size;
+      const step = Math.max(1, Math.min(16, Math.round(6 / Math.max(pxPerTexel, 1e-3))));
+      layers.mesh(face.vertices, wireframeEdges(this.layout, step), 3);
+      layers.poseBox(face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
+      layers.landmarks(face.landmarks, 3);
+    }
+    return layers.composite({ width: image.width, height: image.height, data: new Uint8Array(image.data) });
+  }
+}
+
+/** The frame with each face's mesh wireframe, pose box and landmarks drawn (one frame; VideoOverlay for a stream). */
+export function drawOverlay(image: RgbImage, faces: readonly TrackedFace[], layout: Layout): RgbImage {
+  return new VideoOverlay(image.width, image.height, layout).draw(image, faces);
 }
