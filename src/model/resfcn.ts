@@ -277,25 +277,7 @@ const ROUND_MAGIC = 6755399441055744;
  * signs are random, and a sign test mispredicted about every other weight (3× the time).
  */
 export function quantizeKernel(kernel: Float32Array, out: number): { wq: Int8Array; ws: Float32Array } {
-  const per = kernel.length / out;
-  const wq = new Int8Array(kernel.length);
-  const ws = new Float32Array(out);
-  for (let o = 0; o < out; o++) {
-    const start = o * per;
-    const end = start + per;
-    let m = 0;
-    for (let k = start; k < end; k++) {
-      const a = Math.abs(kernel[k]);
-      m = a > m ? a : m;
-    }
-    const scale = m > 0 ? m / 127 : 1;
-    ws[o] = scale;
-    const inv = 1 / Math.fround(scale);
-    for (let k = start; k < end; k++) {
-      wq[k] = roundAway(kernel[k] * inv);
-    }
-  }
-  return { wq, ws };
+  return quantizeScaledKernel(kernel, out, new Float64Array(out).fill(1));
 }
 
 /**
