@@ -9,27 +9,19 @@
  *
  * The photos are the nine of `npm run bench` (640×480 JPEGs), repeated.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadBenchPhotos } from './photos.js';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
-import { decodeImageBuffer, decodeImageFile } from '../src/io/image-node.js';
+import { decodeImageFile } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { inParallel, inPipeline, reconstructImage, reconstructToFiles, writeImageOutputs } from '../src/cli/reconstruct.js';
 
 const { values } = parseArgs({ options: { photos: { type: 'string', default: '27' }, rounds: { type: 'string', default: '5' } } });
-const shared = resolve(import.meta.dirname, '..', '..', 'shared', 'eval');
-const PHOTOS = [
-  'aflw2000-3d/image00050.jpg', 'aflw2000-3d/image00475.jpg', 'aflw2000-3d/image03614.jpg',
-  'ibug68/2008_001322.jpg', 'ibug68/2008_001009.jpg', 'ibug68/einstein.jpg',
-  'portraits/astronaut.png', 'portraits/bjork.jpg', 'portraits/dj_krush.jpg',
-];
 const tmp = await mkdtemp(join(tmpdir(), 'prnet-folder-'));
 try {
-  const jpegs: Buffer[] = [];
-  for (const p of PHOTOS) jpegs.push(await sharp(await readFile(join(shared, p))).removeAlpha().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 92 }).toBuffer());
-  const photos = await Promise.all(jpegs.map((j, i) => decodeImageBuffer(j, PHOTOS[i])));
+  const { jpegs, photos } = await loadBenchPhotos();
   const dir = join(tmp, 'in');
   await mkdir(dir);
   const files: string[] = [];

@@ -15,16 +15,16 @@
  *
  *   npm run bench -- [--rounds 3] [--threads n] [--folder 30] [--no-cli]
  */
+import { loadBenchPhotos } from './photos.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { createDetector } from '../src/detect/index.js';
 import { loadHuman } from '../src/detect/human-node.js';
-import { decodeImageBuffer, encodePng } from '../src/io/image-node.js';
+import { encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
 import { runReconstruct } from '../src/cli/reconstruct.js';
@@ -43,14 +43,7 @@ const { values } = parseArgs({
 const ROUNDS = Number(values.rounds);
 const THREADS = values.threads === undefined ? undefined : Number(values.threads);
 const repo = resolve(import.meta.dirname, '..');
-const shared = resolve(repo, '..', 'shared', 'eval');
 
-/** Nine photos: three AFLW2000-3D faces, three iBUG group photos, three portraits. */
-const PHOTOS = [
-  'aflw2000-3d/image00050.jpg', 'aflw2000-3d/image00475.jpg', 'aflw2000-3d/image03614.jpg',
-  'ibug68/2008_001322.jpg', 'ibug68/2008_001009.jpg', 'ibug68/einstein.jpg',
-  'portraits/astronaut.png', 'portraits/bjork.jpg', 'portraits/dj_krush.jpg',
-];
 
 const now = (): number => performance.now();
 const median = (xs: number[]): number => {
@@ -70,15 +63,7 @@ interface Case {
 
 const tmp = await mkdtemp(join(tmpdir(), 'prnet-bench-'));
 try {
-  const photos: RgbImage[] = [];
-  const jpegs: Buffer[] = [];
-  for (const p of PHOTOS) {
-    const file = join(shared, p);
-    const src = existsSync(file) ? file : join(repo, 'examples', 'astronaut.jpg');
-    const jpeg = await sharp(await readFile(src)).removeAlpha().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 92 }).toBuffer();
-    jpegs.push(jpeg);
-    photos.push(await decodeImageBuffer(jpeg, p));
-  }
+  const { jpegs, photos } = await loadBenchPhotos();
 
   // Start-up: the pipeline with the bundled default model and the detector, three times.
   const startup: number[] = [];

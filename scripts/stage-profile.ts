@@ -12,17 +12,13 @@
  *
  *   npx tsx scripts/stage-profile.ts [--rounds 3]
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { loadBenchPhotos } from '../bench/photos.js';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { cropFromBox, uncropPositionMap, warpCrop } from '../src/crop/index.js';
 import { createDetector } from '../src/detect/index.js';
 import { loadHuman } from '../src/detect/human-node.js';
 import { touchesEdge } from '../src/detect/detector.js';
 import { estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../src/geometry/index.js';
-import { decodeImageBuffer } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { allFinite, defaultSmooth, type Prnet } from '../src/pipeline/prnet.js';
 import { chwToHwc, hwcToChw, resizeSquare } from '../src/runtime/resample.js';
@@ -30,21 +26,7 @@ import type { RgbImage } from '../src/types.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const ROUNDS = Number(values.rounds);
-const repo = resolve(import.meta.dirname, '..');
-const shared = resolve(repo, '..', 'shared', 'eval');
-/** The photos of bench/pipeline.ts. */
-const PHOTOS = [
-  'aflw2000-3d/image00050.jpg', 'aflw2000-3d/image00475.jpg', 'aflw2000-3d/image03614.jpg',
-  'ibug68/2008_001322.jpg', 'ibug68/2008_001009.jpg', 'ibug68/einstein.jpg',
-  'portraits/astronaut.png', 'portraits/bjork.jpg', 'portraits/dj_krush.jpg',
-];
-const photos: RgbImage[] = [];
-for (const p of PHOTOS) {
-  const file = join(shared, p);
-  const src = existsSync(file) ? file : join(repo, 'examples', 'astronaut.jpg');
-  const jpeg = await sharp(await readFile(src)).removeAlpha().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 92 }).toBuffer();
-  photos.push(await decodeImageBuffer(jpeg, p));
-}
+const { photos } = await loadBenchPhotos();
 const now = (): number => performance.now();
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
