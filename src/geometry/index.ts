@@ -1,5 +1,5 @@
 /** Read-offs from a position map: landmarks, vertices, colours, normals, pose. Pure; typed arrays in and out. */
-export { readLandmarks, readVertices } from './readoffs.js';
+export { readLandmarks, readVertices, selectVertices } from './readoffs.js';
 export { sampleColors } from './colors.js';
 export { vertexNormals } from './normals.js';
 export { anglesToRotation, estimatePose, fitSimilarity, poseMatrix, rotationToAngles, type Pose } from './pose.js';

@@ -10,13 +10,17 @@ function gather(map: PositionMap, size: number, indices: Int32Array, what: strin
   if (map.size !== size || map.data.length !== size * size * 3) {
     throw new InputError(`position map is ${map.size}×${map.size} with ${map.data.length} floats, the layout needs ${size}×${size}×3`, what);
   }
-  const out = new Float32Array(indices.length * 3);
-  const d = map.data;
-  for (let i = 0; i < indices.length; i++) {
-    const p = 3 * indices[i];
-    out[3 * i] = d[p];
-    out[3 * i + 1] = d[p + 1];
-    out[3 * i + 2] = d[p + 2];
+  return selectVertices(map.data, indices);
+}
+
+/** The given points (ids) of a flat N×3 array, as a flat K×3 array. */
+export function selectVertices(vertices: ArrayLike<number>, ids: Int32Array): Float32Array {
+  const out = new Float32Array(ids.length * 3);
+  for (let i = 0; i < ids.length; i++) {
+    const j = 3 * ids[i];
+    out[3 * i] = vertices[j];
+    out[3 * i + 1] = vertices[j + 1];
+    out[3 * i + 2] = vertices[j + 2];
   }
   return out;
 }

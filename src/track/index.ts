@@ -11,4 +11,5 @@ export { CropSmoother, DEFAULT_CROP_SMOOTHING, type CropSmoothingOptions } from 
 export { FaceTracker, DEFAULT_TRACKER, squareIou, type LostReason, type LostTrack, type TrackPlan, type TrackerOptions } from './tracker.js';
 export { VideoTracker, type FramePipeline, type TrackedFace, type VideoFrameResult, type VideoOptions } from './video.js';
 export { landmarkJitter, meanCoordinate, motionJitter, trajectoryLag, type Jitter } from './metrics.js';
-export { FACE_REGIONS, faceRegions, selectVertices, type FaceRegion } from './regions.js';
+export { FACE_REGIONS, faceRegions, type FaceRegion } from './regions.js';
+export { selectVertices } from '../geometry/readoffs.js';

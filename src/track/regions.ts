@@ -50,15 +50,3 @@ export function faceRegions(layout: Pick<Layout, 'size' | 'faceIndex' | 'kpt' | 
   for (let i = 0; i < face.length; i++) face[i] = i;
   return { landmarks, ears: Int32Array.from(ears), forehead: Int32Array.from(forehead), face };
 }
-
-/** The given vertices (ids) of a dense N×3 vertex array, as a flat K×3 array. */
-export function selectVertices(vertices: ArrayLike<number>, ids: Int32Array): Float32Array {
-  const out = new Float32Array(ids.length * 3);
-  for (let i = 0; i < ids.length; i++) {
-    const j = 3 * ids[i];
-    out[3 * i] = vertices[j];
-    out[3 * i + 1] = vertices[j + 1];
-    out[3 * i + 2] = vertices[j + 2];
-  }
-  return out;
-}
