@@ -332,6 +332,12 @@ function roundAway(v: number): number {
   return d === 0.5 || d === -0.5 ? (v < 0 ? v - 0.5 : v + 0.5) | 0 : r;
 }
 
+/** The int8 scale of an output channel whose largest |weight| is m before its batch-norm factor so. */
+function channelScale(m: number, so: number): number {
+  const mk = Math.fround(m * Math.abs(so));
+  return mk > 0 ? mk / 127 : 1;
+}
+
 /**
  * `quantizeKernel(scaleKernel(w, out, scale), out)` without the float kernel in between: the
  * same values, bit for bit (the scaled weight is rounded to float32 before quantizing, and
@@ -350,8 +356,7 @@ function quantizeScaledKernel(w: Float32Array, out: number, scale: Float64Array)
       m = a > m ? a : m;
     }
     const so = scale[o];
-    const mk = Math.fround(m * Math.abs(so));
-    const sc = mk > 0 ? mk / 127 : 1;
+    const sc = channelScale(m, so);
     ws[o] = sc;
     const inv = 1 / Math.fround(sc);
     for (let k = start; k < end; k++) wq[k] = roundAway(Math.fround(w[k] * so) * inv);
@@ -380,8 +385,7 @@ function quantizeTransposedKernel(w: Float32Array, inC: number, outC: number, kh
       }
     }
     const so = scale[o];
-    const mk = Math.fround(m * Math.abs(so));
-    const sc = mk > 0 ? mk / 127 : 1;
+    const sc = channelScale(m, so);
     ws[o] = sc;
     const inv = 1 / Math.fround(sc);
     let dst = o * inC * kk;
