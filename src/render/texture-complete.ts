@@ -21,6 +21,7 @@
  * upsampled bilinearly (the layout's 256² grid of surface points is interpolated to the texture's
  * texel centres), so they hold the photo's own detail, not an enlarged 256² texture.
  */
+import { bilinearRgb } from './bilinear.js';
 import type { PositionMap, RgbImage } from '../types.js';
 
 /** What completeUvTexture needs of the layout. */
@@ -217,17 +218,7 @@ export function completeUvTexture(
     smy = my / ws;
     return true;
   };
-  const readImage = (x: number, y: number, out: number[]): void => {
-    const xc = x < 0 ? 0 : x > iw - 1 ? iw - 1 : x;
-    const yc = y < 0 ? 0 : y > ih - 1 ? ih - 1 : y;
-    const x0 = Math.floor(xc), y0 = Math.floor(yc);
-    const x1 = x0 + 1 < iw ? x0 + 1 : x0;
-    const y1 = y0 + 1 < ih ? y0 + 1 : y0;
-    const fx = xc - x0, fy = yc - y0;
-    const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
-    const o00 = 3 * (y0 * iw + x0), o10 = 3 * (y0 * iw + x1), o01 = 3 * (y1 * iw + x0), o11 = 3 * (y1 * iw + x1);
-    for (let c = 0; c < 3; c++) out[c] = w00 * src[o00 + c] + w10 * src[o10 + c] + w01 * src[o01 + c] + w11 * src[o11 + c];
-  };
+  const readImage = (x: number, y: number, out: number[]): void => bilinearRgb(src, iw, ih, x, y, out);
   // Lighting: the mirrored side is lit differently from the side it stands in for. Where the
   // photo shows both a texel and its mirror well, the ratio of their mean colours, per half of the
   // face, measures the asymmetry; mirrored colours are scaled by their destination half's ratio so
@@ -465,19 +456,13 @@ export function sampleTextureAtUv(texture: RgbImage, uv: ArrayLike<number>): Flo
   const n = Math.floor(uv.length / 2);
   const out = new Float32Array(n * 3);
   const s = 1 / 255;
+  const rgb = new Float64Array(3);
   for (let i = 0; i < n; i++) {
-    let x = uv[2 * i] * w - 0.5;
-    let y = uv[2 * i + 1] * h - 0.5;
+    const x = uv[2 * i] * w - 0.5;
+    const y = uv[2 * i + 1] * h - 0.5;
     if (!(x === x && y === y)) continue;
-    x = x < 0 ? 0 : x > w - 1 ? w - 1 : x;
-    y = y < 0 ? 0 : y > h - 1 ? h - 1 : y;
-    const x0 = Math.floor(x), y0 = Math.floor(y);
-    const x1 = x0 + 1 < w ? x0 + 1 : x0;
-    const y1 = y0 + 1 < h ? y0 + 1 : y0;
-    const fx = x - x0, fy = y - y0;
-    const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
-    const o00 = 3 * (y0 * w + x0), o10 = 3 * (y0 * w + x1), o01 = 3 * (y1 * w + x0), o11 = 3 * (y1 * w + x1);
-    for (let c = 0; c < 3; c++) out[3 * i + c] = (w00 * data[o00 + c] + w10 * data[o10 + c] + w01 * data[o01 + c] + w11 * data[o11 + c]) * s;
+    bilinearRgb(data, w, h, x, y, rgb);
+    for (let c = 0; c < 3; c++) out[3 * i + c] = rgb[c] * s;
   }
   return out;
 }

@@ -9,6 +9,7 @@
  *
  * Vertex i of the dense face sits at UV pixel (faceIndex[i] % size, floor(faceIndex[i] / size)).
  */
+import { bilinearRgb } from './bilinear.js';
 import type { PositionMap, RgbImage } from '../types.js';
 import { rasterize, renderColors, vertexVisibility, type Raster, type TriangleArray, type VertexArray } from './rasterize.js';
 
@@ -32,23 +33,14 @@ export function uvTexture(image: RgbImage, map: PositionMap, visibility?: Uint8A
   const tex = new Uint8Array(n * 3);
   const mask = new Uint8Array(n);
   const pos = map.data;
+  const rgb = new Float64Array(3);
   for (let i = 0; i < n; i++) {
     if (visibility && visibility[i] === 0) continue;
     const x = pos[3 * i], y = pos[3 * i + 1];
     // Inside the image's pixel centres, with half a pixel's grace at the borders (clamped).
     if (!(x >= -0.5 && y >= -0.5 && x <= width - 0.5 && y <= height - 0.5)) continue;
-    const xc = x < 0 ? 0 : x > width - 1 ? width - 1 : x;
-    const yc = y < 0 ? 0 : y > height - 1 ? height - 1 : y;
-    const x0 = Math.floor(xc), y0 = Math.floor(yc);
-    const x1 = x0 + 1 < width ? x0 + 1 : x0;
-    const y1 = y0 + 1 < height ? y0 + 1 : y0;
-    const fx = xc - x0, fy = yc - y0;
-    const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
-    const o00 = 3 * (y0 * width + x0), o10 = 3 * (y0 * width + x1);
-    const o01 = 3 * (y1 * width + x0), o11 = 3 * (y1 * width + x1);
-    for (let k = 0; k < 3; k++) {
-      tex[3 * i + k] = Math.round(w00 * src[o00 + k] + w10 * src[o10 + k] + w01 * src[o01 + k] + w11 * src[o11 + k]);
-    }
+    bilinearRgb(src, width, height, x, y, rgb);
+    for (let k = 0; k < 3; k++) tex[3 * i + k] = Math.round(rgb[k]);
     mask[i] = 255;
   }
   return { texture: { width: size, height: size, data: tex }, mask };
