@@ -107,7 +107,7 @@ describe('prnet batch + prnet worker on Redis', () => {
 
     const status = await runCli(['batch', 'status', '--redis', redis.url]);
     expect(status.code).toBe(noFace.length ? 1 : 0);
-    expect(status.stdout.split('\n')[0]).toBe(`done ${N - noFace.length} · failed ${noFace.length} · waiting 0 · active 0`);
+    expect(status.stdout.split('\n')[0], `batch status said:\n${status.stdout}\nworker A:\n${a.lines.join('\n')}\nworker B:\n${b.lines.join('\n')}`).toBe(`done ${N - noFace.length} · failed ${noFace.length} · waiting 0 · active 0`);
     const again = await runCli(['batch', 'submit', list, '--out', out, '--redis', redis.url, '--model', 'light', '--formats', 'json,glb']);
     expect(again.errLines).toEqual([`queued 0 · already queued or done ${N - noFace.length} · failed ones queued again ${noFace.length}`]);
     await waitUntil('the re-queued failures', async () => {
@@ -132,9 +132,9 @@ describe('prnet batch + prnet worker on Redis', () => {
     const status = await runCli(['batch', 'status', '--redis', redis.url]);
     expect(status.code).toBe(1);
     const lines = status.stdout.trim().split('\n');
-    expect(lines[0]).toBe(`done ${N - noFace.length} · failed ${noFace.length + 2} · waiting 0 · active 0`);
+    expect(lines[0], `batch status said:\n${status.stdout}`).toBe(`done ${N - noFace.length} · failed ${noFace.length + 2} · waiting 0 · active 0`);
     const failures = lines.slice(1).filter((l) => !/no face found/.test(l));
-    expect(failures).toHaveLength(2);
+    expect(failures, `batch status said:\n${status.stdout}`).toHaveLength(2);
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     // Order by path is not fixed (the image folder may sort before or after the temporary one): match each line by its input.
     expect(failures.find((l) => l.startsWith(`failed: ${broken}:`))).toMatch(
