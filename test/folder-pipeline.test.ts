@@ -79,4 +79,13 @@ describe('folder progress', () => {
     p.tick(true);
     expect(lines.at(-1)).toMatch(/^reconstruct █+ 2\/2 [\d.]+ photos\/s ETA 0s\n$/);
   });
+
+  it('shows no rate before a second has passed (a fast first failure is not "200 photos/s")', async () => {
+    const { Progress } = await import('../src/cli/progress.js');
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+    const p = new Progress(100, { label: 'reconstruct', unit: 'photos', stream });
+    p.tick(false);
+    expect(lines).toEqual(['reconstruct ░░░░░░░░░░░░░░░░░░░░░░░░ 1/100 (1 failed) – photos/s ETA ?\n']);
+  });
 });

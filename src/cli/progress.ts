@@ -45,14 +45,17 @@ export class Progress {
     if (!final && now - this.lastDraw < (this.tty ? 100 : this.logInterval)) return;
     this.lastDraw = now;
     const elapsed = (now - this.start) / 1000;
-    const rate = this.done / Math.max(elapsed, 1e-3);
-    const eta = rate > 0 ? (this.total - this.done) / rate : 0;
+    // A rate over less than a second says nothing (one fast failure first would read "200 photos/s"):
+    // until then, and until something is done, the rate and the ETA are shown as unknown.
+    const known = this.done > 0 && (final || elapsed >= 1);
+    const rate = known ? this.done / Math.max(elapsed, 1e-3) : NaN;
+    const eta = known ? (this.total - this.done) / rate : NaN;
     const frac = this.total > 0 ? this.done / this.total : 1;
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
     const text = `${this.label ? this.label + ' ' : ''}${bar} ${this.done}/${this.total}` +
-      `${this.failed ? ` (${this.failed} failed)` : ''} ${rate.toFixed(1)}${this.unit}/s ETA ${formatSeconds(eta)}` +
+      `${this.failed ? ` (${this.failed} failed)` : ''} ${known ? rate.toFixed(1) : '–'}${this.unit}/s ETA ${formatSeconds(eta)}` +
       (note ? ` ${note}` : '');
     if (this.tty) this.stream.write(`\r\x1b[K${text}${final ? '\n' : ''}`);
     else this.stream.write(text + '\n');
