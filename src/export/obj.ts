@@ -8,6 +8,9 @@
 import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { memoText, TextWriter } from './text.js';
 
+const SPACE = 32;
+const NEWLINE = 10;
+
 export interface ObjOptions extends FrameOptions {
   /** Decimals for positions (default 4). */
   decimals?: number;
@@ -46,15 +49,16 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
   header(w, options, nv, triangles.length / 3);
   if (!colors) w.append(lines);
   else {
-    // each `v x y z` line of the shared block, then the colour
+    // each `v x y z` line of the shared block (its end known from the block), then the colour
+    const ends = lineEnds.get(lines);
     let start = 0;
-    for (let i = 0; i < 3 * nv; i += 3) {
-      let end = start;
-      while (lines[end] !== NEWLINE) end++;
+    for (let i = 0; i < nv; i++) {
+      let end = ends ? ends[i] : start;
+      if (!ends) while (lines[end] !== NEWLINE) end++;
       w.appendRange(lines, start, end);
-      colour(w.byte(SPACE), colors[i]);
-      colour(w.byte(SPACE), colors[i + 1]);
-      colour(w.byte(SPACE), colors[i + 2]);
+      colour(w, colors[3 * i]);
+      colour(w, colors[3 * i + 1]);
+      colour(w, colors[3 * i + 2]);
       w.byte(NEWLINE);
       start = end + 1;
     }
@@ -117,22 +121,49 @@ export function writeObjTexturedBytes(
   return { obj: w.bytes(), mtl };
 }
 
+/** Where each line of a block of `v` lines ends (the offset of its newline), per block. */
+const lineEnds = new WeakMap<Uint8Array, Uint32Array>();
+
 /** `v x y z` lines (the same positions go into both OBJ files of a face: written once). */
 function positionLines(p: Float32Array | Float64Array, d: number): Uint8Array {
-  return memoText(`obj v ${d}`, p, (t) => {
-    for (let i = 0; i < p.length; i += 3) t.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
+  let ends: Uint32Array | undefined;
+  const bytes = memoText(`obj v ${d}`, p, (t) => {
+    ends = new Uint32Array(p.length / 3);
+    for (let i = 0; i < p.length; i += 3) {
+      t.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d);
+      ends[i / 3] = t.length;
+      t.byte(NEWLINE);
+    }
   }, p.length * 10);
+  if (ends) lineEnds.set(bytes, ends);
+  return bytes;
 }
 
-/** fixed(k / 255, 4) for every byte value k: colours read from a texture at its texel centres are k · (1/255). */
-const BYTE_COLOURS = Array.from({ length: 256 }, (_, k) => new TextWriter(8).fixed(k * (1 / 255), 4).toBytes());
+/**
+ * " " and fixed(c, 4) for the colours a texture's texels give: k · (1/255) for each byte value k,
+ * as doubles (BYTE_COLOURS) and as the Float32Array values sampleTextureAtUv returns
+ * (FLOAT_COLOURS: Math.fround of those); 8 bytes each, the length first.
+ */
+const BYTE_COLOURS = colourTable((k) => k * (1 / 255));
+const FLOAT_COLOURS = colourTable((k) => Math.fround(k * (1 / 255)));
 
-/** A colour component (clamped to 0..1) with 4 decimals. */
+function colourTable(value: (k: number) => number): Uint8Array {
+  const table = new Uint8Array(8 * 256);
+  for (let k = 0; k < 256; k++) {
+    const text = new TextWriter(8).byte(SPACE).fixed(value(k), 4).toBytes();
+    table[8 * k] = text.length;
+    table.set(text, 8 * k + 1);
+  }
+  return table;
+}
+
+/** A space and a colour component (clamped to 0..1) with 4 decimals. */
 function colour(w: TextWriter, c: number): void {
   const x = clamp01(c);
   const k = Math.round(x * 255);
-  if (x === k * (1 / 255)) w.appendRange(BYTE_COLOURS[k], 0, BYTE_COLOURS[k].length);
-  else w.fixed(x, 4);
+  if (x === k * (1 / 255)) w.appendRange(BYTE_COLOURS, 8 * k + 1, 8 * k + 1 + BYTE_COLOURS[8 * k]);
+  else if (x === Math.fround(k * (1 / 255))) w.appendRange(FLOAT_COLOURS, 8 * k + 1, 8 * k + 1 + FLOAT_COLOURS[8 * k]);
+  else w.byte(SPACE).fixed(x, 4);
 }
 
 /** `vn` lines (the same normals go into both OBJ files of a face: written once). */
@@ -157,8 +188,6 @@ function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): voi
   if (options.comment) for (const line of options.comment.split('\n')) w.text(`# ${line}\n`);
 }
 
-const SPACE = 32;
-const NEWLINE = 10;
 
 function clamp01(x: number): number {
   return x > 0 ? (x < 1 ? x : 1) : 0;

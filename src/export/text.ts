@@ -50,6 +50,48 @@ function numbersUpTo(count: number): typeof numberTable {
 }
 const decoder = new TextDecoder();
 
+/** The digits of 0..9999, 5 bytes each: the count, then the digits. */
+const INT_DIGITS = new Uint8Array(5 * 10000);
+for (let i = 0; i < 10000; i++) {
+  const s = String(i);
+  INT_DIGITS[5 * i] = s.length;
+  for (let j = 0; j < s.length; j++) INT_DIGITS[5 * i + 1 + j] = s.charCodeAt(j);
+}
+
+/** Counts of decimals up to which the decimals are copied from a table (10^d entries, 80 KB at 4). */
+const FRACTION_TABLE_DECIMALS = 4;
+const FRACTION_STRIDE = 8;
+const fractionTables: Uint8Array[] = [];
+
+/**
+ * For d decimals, per value r of 1..10^d − 1, the text of r / 10^d without the leading "0" and
+ * without trailing zeros (".5" for 5000 at 4 decimals), FRACTION_STRIDE bytes each: the length, then
+ * the characters. Built on first use.
+ */
+function fractionTable(d: number): Uint8Array {
+  let t = fractionTables[d];
+  if (t) return t;
+  const f = POW10[d];
+  t = new Uint8Array(FRACTION_STRIDE * f);
+  for (let r = 1; r < f; r++) {
+    let n = r;
+    let nd = d;
+    while (n % 10 === 0) {
+      n /= 10;
+      nd--;
+    }
+    const e = FRACTION_STRIDE * r;
+    t[e] = nd + 1;
+    t[e + 1] = 46; // "."
+    for (let j = nd; j >= 1; j--) {
+      t[e + 1 + j] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+  }
+  fractionTables[d] = t;
+  return t;
+}
+
 /** Room every number or integer write makes sure of before writing unchecked (sign, 16 digits, ".", 7 decimals). */
 const NUMBER_ROOM = 32;
 
@@ -173,36 +215,50 @@ export class TextWriter {
     const a = k < 0 ? -k : k;
     if (a < 2147483648 && (a >= 10 || decimals < 7)) {
       // The common case: |k| an int32 (|x| < 214748 at 4 decimals; String(k / f) is then k's
-      // digits, see below). Drop k's trailing zeros from the decimals, then write its digits right
-      // to left: the remaining decimals, ".", the integer part (at least "0").
-      if (a === 0) return this.byte(48); // "0", also for -0
-      let n = a | 0;
-      let d = decimals;
-      while (d > 0 && n % 10 === 0) {
-        n = (n / 10) | 0;
-        d--;
-      }
-      const digits = countDigits(n);
+      // digits, see below): the integer part a / f, then the decimals a mod f without their
+      // trailing zeros (none, and no ".", when they are all zero). "0" also for −0.
+      if (a === 0) return this.byte(48);
+      // a / f is at least 1 / f away from the next integer and its rounding error far smaller: the truncation is exact.
+      const ip = (a / f) | 0;
+      const fr = a - ip * f;
       this.ensure(NUMBER_ROOM);
       const buf = this.buf;
       let o = this.len;
       if (k < 0) buf[o++] = 45; // "-"
-      const end = o + (digits > d ? digits : d + 1) + (d > 0 ? 1 : 0);
-      let j = end - 1;
-      if (d > 0) {
-        for (const dot = j - d; j > dot; j--) {
-          const q = (n / 10) | 0;
-          buf[j] = 48 + (n - 10 * q);
-          n = q;
+      if (ip < 10000) {
+        // digits from the table: 5 bytes per number, the count first
+        const e = 5 * ip;
+        const nd = INT_DIGITS[e];
+        for (let j = 1; j <= nd; j++) buf[o++] = INT_DIGITS[e + j];
+      } else {
+        this.len = o;
+        this.digits(ip);
+        o = this.len;
+      }
+      if (fr !== 0) {
+        if (decimals <= FRACTION_TABLE_DECIMALS) {
+          // ".ddd" without trailing zeros, from the table of this count of decimals
+          const table = fractionTable(decimals);
+          const e = FRACTION_STRIDE * fr;
+          const nd = table[e];
+          for (let j = 1; j <= nd; j++) buf[o++] = table[e + j];
+        } else {
+          let n = fr;
+          let d = decimals;
+          while (n % 10 === 0) {
+            n /= 10;
+            d--;
+          }
+          buf[o] = 46; // "."
+          for (let j = o + d; j > o; j--) {
+            const q = (n / 10) | 0;
+            buf[j] = 48 + (n - 10 * q);
+            n = q;
+          }
+          o += d + 1;
         }
-        buf[j--] = 46; // "."
       }
-      for (; j >= o; j--) {
-        const q = (n / 10) | 0;
-        buf[j] = 48 + (n - 10 * q);
-        n = q;
-      }
-      this.len = end;
+      this.len = o;
       return this;
     }
     if (k === 0 || k !== k) return this.byte(48); // NaN, or 0 at 7 decimals
