@@ -49,19 +49,44 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
   header(w, options, nv, triangles.length / 3);
   if (!colors) w.append(lines);
   else {
-    // each `v x y z` line of the shared block (its end known from the block), then the colour
+    // each `v x y z` line of the shared block (its end known from the block), then the colour:
+    // written straight into the buffer, 4 bytes at a time (a piece may write a few bytes past its
+    // end, which the next piece overwrites), the colours of texel values copied from tables
     const ends = lineEnds.get(lines);
+    const room = lines.length + nv * 3 * COLOUR_ROOM + 8;
+    let buf = w.reserve(room);
+    let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const src = new DataView(lines.buffer, lines.byteOffset, lines.byteLength);
+    const wordEnd = lines.length - 3; // 4-byte reads below this offset stay inside the block
+    let o = w.length;
     let start = 0;
     for (let i = 0; i < nv; i++) {
       let end = ends ? ends[i] : start;
       if (!ends) while (lines[end] !== NEWLINE) end++;
-      w.appendRange(lines, start, end);
-      colour(w, colors[3 * i]);
-      colour(w, colors[3 * i + 1]);
-      colour(w, colors[3 * i + 2]);
-      w.byte(NEWLINE);
+      let j = start;
+      for (; j < end && j < wordEnd; j += 4) view.setUint32(o + j - start, src.getUint32(j, true), true);
+      for (; j < end; j++) buf[o + j - start] = lines[j];
+      o += end - start;
+      for (let c = 3 * i; c < 3 * i + 3; c++) {
+        const x = clamp01(colors[c]);
+        const k = Math.round(x * 255);
+        const table = x === k * (1 / 255) ? BYTE_COLOURS : x === Math.fround(k * (1 / 255)) ? FLOAT_COLOURS : null;
+        if (table) {
+          view.setUint32(o, table.words.getUint32(8 * k, true), true);
+          view.setUint32(o + 4, table.words.getUint32(8 * k + 4, true), true);
+          o += table.lengths[k];
+        } else {
+          // (the writer may move to a larger buffer: the rest is written there)
+          w.advance(o).byte(SPACE).fixed(x, 4);
+          o = w.length;
+          buf = w.reserve(lines.length - start + (nv - i) * 3 * COLOUR_ROOM + 8);
+          view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+        }
+      }
+      buf[o++] = NEWLINE;
       start = end + 1;
     }
+    w.advance(o);
   }
   if (vn) w.append(vn).text('s 1\n');
   return w.append(f).bytes();
@@ -142,29 +167,24 @@ function positionLines(p: Float32Array | Float64Array, d: number): Uint8Array {
 /**
  * " " and fixed(c, 4) for the colours a texture's texels give: k · (1/255) for each byte value k,
  * as doubles (BYTE_COLOURS) and as the Float32Array values sampleTextureAtUv returns
- * (FLOAT_COLOURS: Math.fround of those); 8 bytes each, the length first.
+ * (FLOAT_COLOURS: Math.fround of those); 8 bytes each (zero-padded), and the lengths.
  */
 const BYTE_COLOURS = colourTable((k) => k * (1 / 255));
 const FLOAT_COLOURS = colourTable((k) => Math.fround(k * (1 / 255)));
 
-function colourTable(value: (k: number) => number): Uint8Array {
+function colourTable(value: (k: number) => number): { words: DataView; lengths: Uint8Array } {
   const table = new Uint8Array(8 * 256);
+  const lengths = new Uint8Array(256);
   for (let k = 0; k < 256; k++) {
     const text = new TextWriter(8).byte(SPACE).fixed(value(k), 4).toBytes();
-    table[8 * k] = text.length;
-    table.set(text, 8 * k + 1);
+    lengths[k] = text.length;
+    table.set(text, 8 * k);
   }
-  return table;
+  return { words: new DataView(table.buffer), lengths };
 }
 
-/** A space and a colour component (clamped to 0..1) with 4 decimals. */
-function colour(w: TextWriter, c: number): void {
-  const x = clamp01(c);
-  const k = Math.round(x * 255);
-  if (x === k * (1 / 255)) w.appendRange(BYTE_COLOURS, 8 * k + 1, 8 * k + 1 + BYTE_COLOURS[8 * k]);
-  else if (x === Math.fround(k * (1 / 255))) w.appendRange(FLOAT_COLOURS, 8 * k + 1, 8 * k + 1 + FLOAT_COLOURS[8 * k]);
-  else w.byte(SPACE).fixed(x, 4);
-}
+/** Bytes a colour takes at most: a space and fixed(c, 4) of 0..1 (" 0.1234"). */
+const COLOUR_ROOM = 7;
 
 /** `vn` lines (the same normals go into both OBJ files of a face: written once). */
 function normalLines(n: Float32Array): Uint8Array {

@@ -183,6 +183,22 @@ export class TextWriter {
     return this;
   }
 
+  /**
+   * Room for `extra` more bytes: the buffer to write them into from offset `length`; then `advance`
+   * to the new end. For loops that write many small pieces without a call per piece.
+   */
+  reserve(extra: number): Uint8Array {
+    this.ensure(extra);
+    return this.buf;
+  }
+
+  /** Sets the end after writing into the buffer `reserve` returned (at most the bytes reserved). */
+  advance(end: number): this {
+    if (!(end >= this.len && end <= this.buf.length)) throw new RangeError(`advance to ${end}: outside ${this.len}..${this.buf.length}`);
+    this.len = end;
+    return this;
+  }
+
   /** Appends one byte (a character code below 128). */
   byte(c: number): this {
     if (this.len === this.buf.length) this.ensure(1);
@@ -362,6 +378,22 @@ export function memoText(key: string, values: ArrayLike<number>, write: (w: Text
 
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
+  // Typed arrays of one kind: their bytes, compared by memcmp (the same bits write the same text).
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && a.constructor === b.constructor) {
+    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return bytesEqual(x, y);
+  }
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/** Byte equality: Buffer's memcmp in Node, a loop elsewhere (the browser). */
+const bytesEqual: (x: Uint8Array, y: Uint8Array) => boolean =
+  typeof Buffer === 'function'
+    ? (x, y) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength))
+    : (x, y) => {
+        if (x.length !== y.length) return false;
+        for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+        return true;
+      };
