@@ -513,6 +513,12 @@ export function sampleTextureAtUv(texture: RgbImage, uv: ArrayLike<number>): Flo
     const x = uv[2 * i] * w - 0.5;
     const y = uv[2 * i + 1] * h - 0.5;
     if (!(x === x && y === y)) continue;
+    if (x === (x | 0) && y === (y | 0) && x >= 0 && y >= 0 && x < w && y < h) {
+      // at a texel centre (the layout's UVs on a layout-sized texture): bilinearRgb's value, that texel
+      const o = 3 * (y * w + x);
+      for (let c = 0; c < 3; c++) out[3 * i + c] = data[o + c] * s;
+      continue;
+    }
     bilinearRgb(data, w, h, x, y, rgb);
     for (let c = 0; c < 3; c++) out[3 * i + c] = rgb[c] * s;
   }
