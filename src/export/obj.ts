@@ -154,11 +154,7 @@ function positionLines(p: Float32Array | Float64Array, d: number): Uint8Array {
   let ends: Uint32Array | undefined;
   const bytes = memoText(`obj v ${d}`, p, (t) => {
     ends = new Uint32Array(p.length / 3);
-    for (let i = 0; i < p.length; i += 3) {
-      t.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d);
-      ends[i / 3] = t.length;
-      t.byte(NEWLINE);
-    }
+    t.triples('v ', p, d, ends);
   }, p.length * 10);
   if (ends) lineEnds.set(bytes, ends);
   return bytes;
@@ -189,7 +185,7 @@ const COLOUR_ROOM = 7;
 /** `vn` lines (the same normals go into both OBJ files of a face: written once). */
 function normalLines(n: Float32Array): Uint8Array {
   return memoText('obj vn', n, (t) => {
-    for (let i = 0; i < n.length; i += 3) t.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
+    t.triples('vn ', n, 4);
   }, n.length * 10);
 }
 

@@ -50,29 +50,36 @@ function numbersUpTo(count: number): typeof numberTable {
 }
 const decoder = new TextDecoder();
 
-/** The digits of 0..9999, 5 bytes each: the count, then the digits. */
-const INT_DIGITS = new Uint8Array(5 * 10000);
+/** The digits of 0..9999, 4 bytes each (zero-padded; written as one 32-bit word), and their counts. */
+const INT_CHARS = new Uint8Array(4 * 10000);
+const INT_LENGTHS = new Uint8Array(10000);
 for (let i = 0; i < 10000; i++) {
   const s = String(i);
-  INT_DIGITS[5 * i] = s.length;
-  for (let j = 0; j < s.length; j++) INT_DIGITS[5 * i + 1 + j] = s.charCodeAt(j);
+  INT_LENGTHS[i] = s.length;
+  for (let j = 0; j < s.length; j++) INT_CHARS[4 * i + j] = s.charCodeAt(j);
 }
+const INT_WORDS = new DataView(INT_CHARS.buffer);
 
-/** Counts of decimals up to which the decimals are copied from a table (10^d entries, 80 KB at 4). */
+/** Counts of decimals up to which the decimals are copied from a table (10^d entries, 90 KB at 4). */
 const FRACTION_TABLE_DECIMALS = 4;
-const FRACTION_STRIDE = 8;
-const fractionTables: Uint8Array[] = [];
+
+interface FractionTable {
+  /** 8 bytes per entry (zero-padded; written as two 32-bit words). */
+  words: DataView;
+  lengths: Uint8Array;
+}
+const fractionTables: FractionTable[] = [];
 
 /**
  * For d decimals, per value r of 1..10^d − 1, the text of r / 10^d without the leading "0" and
- * without trailing zeros (".5" for 5000 at 4 decimals), FRACTION_STRIDE bytes each: the length, then
- * the characters. Built on first use.
+ * without trailing zeros (".5" for 5000 at 4 decimals). Built on first use.
  */
-function fractionTable(d: number): Uint8Array {
+function fractionTable(d: number): FractionTable {
   let t = fractionTables[d];
   if (t) return t;
   const f = POW10[d];
-  t = new Uint8Array(FRACTION_STRIDE * f);
+  const chars = new Uint8Array(8 * f);
+  const lengths = new Uint8Array(f);
   for (let r = 1; r < f; r++) {
     let n = r;
     let nd = d;
@@ -80,14 +87,14 @@ function fractionTable(d: number): Uint8Array {
       n /= 10;
       nd--;
     }
-    const e = FRACTION_STRIDE * r;
-    t[e] = nd + 1;
-    t[e + 1] = 46; // "."
+    lengths[r] = nd + 1;
+    chars[8 * r] = 46; // "."
     for (let j = nd; j >= 1; j--) {
-      t[e + 1 + j] = 48 + (n % 10);
+      chars[8 * r + j] = 48 + (n % 10);
       n = Math.floor(n / 10);
     }
   }
+  t = { words: new DataView(chars.buffer), lengths };
   fractionTables[d] = t;
   return t;
 }
@@ -101,11 +108,14 @@ const NUMBER_ROOM = 32;
  */
 export class TextWriter {
   private buf: Uint8Array;
+  /** The buffer as a DataView (word writes). */
+  private view: DataView;
   private len = 0;
 
   /** capacity: the expected size in bytes (the buffer grows as needed). */
   constructor(capacity = 1 << 16) {
     this.buf = new Uint8Array(Math.max(64, Math.ceil(capacity)));
+    this.view = new DataView(this.buf.buffer);
   }
 
   get length(): number {
@@ -162,6 +172,75 @@ export class TextWriter {
       buf[o++] = 10;
     }
     this.len = o;
+    return this;
+  }
+
+  /**
+   * Appends a line per triple of values (x, y, z): `prefix`, then the three as fixed(v, decimals)
+   * joined by spaces, then a newline — the characters of text(prefix).fixed(x, decimals).byte(32)…
+   * .byte(10), in one loop (the OBJ's `v` and `vn` lines). `ends[i]`, when given, receives the
+   * offset of line i's newline.
+   */
+  triples(prefix: string, values: ArrayLike<number>, decimals: number, ends?: Uint32Array): this {
+    const n = Math.floor(values.length / 3);
+    if (!(decimals >= 1 && decimals <= FRACTION_TABLE_DECIMALS && decimals === (decimals | 0))) {
+      for (let i = 0; i < n; i++) {
+        this.text(prefix).fixed(values[3 * i], decimals).byte(32).fixed(values[3 * i + 1], decimals).byte(32).fixed(values[3 * i + 2], decimals);
+        if (ends) ends[i] = this.len;
+        this.byte(10);
+      }
+      return this;
+    }
+    const pre = encoder.encode(prefix);
+    const f = POW10[decimals];
+    const { words, lengths } = fractionTable(decimals);
+    // a number's pieces are written as whole words, up to 7 bytes past their end (overwritten next)
+    const lineRoom = pre.length + 3 * NUMBER_ROOM + 8;
+    for (let i = 0; i < n; i++) {
+      this.ensure(lineRoom);
+      let buf = this.buf;
+      let view = this.view;
+      let o = this.len;
+      for (let j = 0; j < pre.length; j++) buf[o++] = pre[j];
+      for (let c = 0; c < 3; c++) {
+        if (c) buf[o++] = 32;
+        // fixed(x, decimals), its common case inline (see there)
+        const x = values[3 * i + c];
+        const k = Math.round(x * f);
+        const a = k < 0 ? -k : k;
+        if (!(a < 2147483648)) {
+          this.len = o;
+          this.fixed(x, decimals);
+          buf = this.buf;
+          view = this.view;
+          o = this.len;
+          continue;
+        }
+        if (a === 0) {
+          buf[o++] = 48;
+          continue;
+        }
+        const ip = (a / f) | 0;
+        const fr = a - ip * f;
+        if (k < 0) buf[o++] = 45;
+        if (ip < 10000) {
+          view.setUint32(o, INT_WORDS.getUint32(4 * ip, true), true);
+          o += INT_LENGTHS[ip];
+        } else {
+          this.len = o;
+          this.digits(ip);
+          o = this.len;
+        }
+        if (fr !== 0) {
+          view.setUint32(o, words.getUint32(8 * fr, true), true);
+          view.setUint32(o + 4, words.getUint32(8 * fr + 4, true), true);
+          o += lengths[fr];
+        }
+      }
+      if (ends) ends[i] = o;
+      buf[o++] = 10;
+      this.len = o;
+    }
     return this;
   }
 
@@ -242,10 +321,10 @@ export class TextWriter {
       let o = this.len;
       if (k < 0) buf[o++] = 45; // "-"
       if (ip < 10000) {
-        // digits from the table: 5 bytes per number, the count first
-        const e = 5 * ip;
-        const nd = INT_DIGITS[e];
-        for (let j = 1; j <= nd; j++) buf[o++] = INT_DIGITS[e + j];
+        // digits from the table: 4 bytes per number
+        const e = 4 * ip;
+        const nd = INT_LENGTHS[ip];
+        for (let j = 0; j < nd; j++) buf[o++] = INT_CHARS[e + j];
       } else {
         this.len = o;
         this.digits(ip);
@@ -254,10 +333,9 @@ export class TextWriter {
       if (fr !== 0) {
         if (decimals <= FRACTION_TABLE_DECIMALS) {
           // ".ddd" without trailing zeros, from the table of this count of decimals
-          const table = fractionTable(decimals);
-          const e = FRACTION_STRIDE * fr;
-          const nd = table[e];
-          for (let j = 1; j <= nd; j++) buf[o++] = table[e + j];
+          const { words, lengths } = fractionTable(decimals);
+          const nd = lengths[fr];
+          for (let j = 0; j < nd; j++) buf[o++] = words.getUint8(8 * fr + j);
         } else {
           let n = fr;
           let d = decimals;
@@ -354,6 +432,7 @@ export class TextWriter {
     const grown = new Uint8Array(Math.max(need, this.buf.length * 2));
     grown.set(this.buf.subarray(0, this.len));
     this.buf = grown;
+    this.view = new DataView(grown.buffer);
   }
 }
 
