@@ -155,7 +155,7 @@ function positionLines(p: Float32Array | Float64Array, d: number): Uint8Array {
   const bytes = memoText(`obj v ${d}`, p, (t) => {
     ends = new Uint32Array(p.length / 3);
     t.triples('v ', p, d, ends);
-  }, p.length * 10);
+  }, p.length * 9);
   if (ends) lineEnds.set(bytes, ends);
   return bytes;
 }
@@ -186,7 +186,7 @@ const COLOUR_ROOM = 7;
 function normalLines(n: Float32Array): Uint8Array {
   return memoText('obj vn', n, (t) => {
     t.triples('vn ', n, 4);
-  }, n.length * 10);
+  }, n.length * 9);
 }
 
 /** Face lines (the layout's triangles are the same for every face: written once per form). */

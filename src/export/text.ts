@@ -122,6 +122,11 @@ export class TextWriter {
     return this.len;
   }
 
+  /** Bytes the buffer holds before it must grow. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   /** Appends a string: character codes directly when ASCII, else its UTF-8 bytes. */
   text(s: string): this {
     const n = s.length;
@@ -450,7 +455,9 @@ export function memoText(key: string, values: ArrayLike<number>, write: (w: Text
   if (hit && sameValues(hit.values, values)) return hit.bytes;
   const w = new TextWriter(capacity);
   write(w);
-  const bytes = w.toBytes();
+  // The writer's own buffer when the text fills most of it (no copy: a face's v and vn lines are
+  // written anew for every face); else a copy of its exact size (kept: little memory held unused).
+  const bytes = w.length >= 0.75 * w.capacity ? w.bytes() : w.toBytes();
   memo.set(key, { values: values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint32Array ? values.slice() : Float64Array.from(values), bytes });
   return bytes;
 }
