@@ -75,6 +75,17 @@ try {
     await p.dispose();
   }
 
+  // Export: every output file for one face — the case of bench/export.ts (bench/export-case.ts),
+  // and in the same kind of process: before the peer's tfjs stack is loaded, which the CLI never has
+  // (its larger heap makes every garbage collection dearer).
+  let exportMs: number[];
+  {
+    const p = await createPrnet({ threads: THREADS });
+    const inputs = await exportInputs((image, o) => p.reconstruct(image, o), photos);
+    ({ ms: exportMs } = await timeExport((input, layout) => buildOutputs('bench', input.image, input.faces, layout, new Set(OUTPUT_FORMATS), encodePng), inputs, p.layout, 16));
+    await p.dispose();
+  }
+
   const human = await loadHuman({ mesh: true });
   const facemesh = async (image: RgbImage): Promise<number> => {
     const t = human.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
@@ -117,9 +128,6 @@ try {
     }
   }
 
-  // Export: every output file for one face (bench/export-case.ts, the same case as bench/export.ts).
-  const exportInput = await exportInputs((image, o) => def.reconstruct(image, o), photos);
-  const { ms: exportMs } = await timeExport((input, layout) => buildOutputs('bench', input.image, input.faces, layout, new Set(OUTPUT_FORMATS), encodePng), exportInput, def.layout, 2 * ROUNDS + 6);
   await def.dispose();
   await light.dispose();
 
