@@ -22,12 +22,15 @@ function verticesOfMap(vertices: Float32Array, map: PositionMap, faceIndex: Int3
 }
 
 /**
- * The depth image's z-buffer, kept between calls per image size (8 bytes a pixel): it is only
- * used while buildOutputs runs synchronously (the depth PNG and the texture's visibility are
- * computed from it before the first await).
+ * The depth image's z-buffer, kept between calls for images of the same size up to
+ * KEPT_RASTER_PIXELS (8 bytes a pixel: 16 MB at most held; larger images get a new one): it is
+ * only used while buildOutputs runs synchronously (the depth PNG and the texture's visibility are
+ * computed from it before anything is awaited).
  */
 let depthRaster: Raster | undefined;
+const KEPT_RASTER_PIXELS = 2_000_000;
 function scratchRaster(width: number, height: number): Raster {
+  if (width * height > KEPT_RASTER_PIXELS) return createRaster(width, height);
   if (depthRaster && depthRaster.width === width && depthRaster.height === height) clearRaster(depthRaster);
   else depthRaster = createRaster(width, height);
   return depthRaster;
