@@ -5,8 +5,8 @@
  * array is changed in place.
  */
 import { describe, expect, it } from 'vitest';
-import { writeObj, writeObjTextured } from '../src/export/index.js';
-import { fmt } from '../src/export/text.js';
+import { checkMesh, writeObj, writeObjTextured } from '../src/export/index.js';
+import { fmt, TextWriter } from '../src/export/text.js';
 
 function quad(dx: number): Float32Array {
   return new Float32Array([10 + dx, 20, 5, 30 + dx, 20, 5, 10 + dx, 40, 7, 30 + dx, 40, 7]);
@@ -66,5 +66,70 @@ describe('reused OBJ text', () => {
     for (let k = 0; k < 256; k++) all[3 * k] = all[3 * k + 1] = all[3 * k + 2] = k * (1 / 255);
     const lines = vLines(writeObj(verts, new Int32Array([0, 1, 2]), all, { normals: false }));
     for (let k = 0; k < 256; k++) expect(lines[k]).toBe(`v 0 0 0 ${Array(3).fill(fmt(k * (1 / 255), 4)).join(' ')}`);
+  });
+});
+
+describe('bulk text writes', () => {
+  // values the number rule meets: mm positions, unit normals, pixels, and the edge cases
+  const values = (seed: number): Float32Array => {
+    let s = seed;
+    const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const v = new Float32Array(3 * 3000);
+    for (let i = 0; i < v.length; i++) v[i] = [(rnd() - 0.5) * 200, rnd() * 2 - 1, rnd() * 4000, (rnd() - 0.5) * 1e-3][i % 4];
+    v.set([0, -0, NaN, Infinity, -Infinity, 1e9, -5e8, 0.00005, -0.00049, 9999.9996, 10000, 123456.5]);
+    return v;
+  };
+
+  it('triples writes the characters of text(prefix) + fixed per value, and the line ends', () => {
+    for (const d of [0, 1, 3, 4, 5, 6]) {
+      const v = values(d + 1);
+      const ends = new Uint32Array(v.length / 3);
+      const got = new TextWriter(16).triples('v ', v, d, ends);
+      const want = new TextWriter(16);
+      for (let i = 0; i < v.length; i += 3) want.text('v ').fixed(v[i], d).byte(32).fixed(v[i + 1], d).byte(32).fixed(v[i + 2], d).byte(10);
+      expect(got.toString()).toBe(want.toString());
+      const text = got.bytes();
+      ends.forEach((e, i) => expect([i, text[e]]).toEqual([i, 10]));
+    }
+  });
+
+  it('the coloured OBJ lines equal the number rule for texel colours (doubles and Float32) and any other value', () => {
+    const n = 400;
+    const verts = values(7).slice(0, 3 * n).map((x) => (Number.isFinite(x) ? x : 0));
+    // per vertex: a texel value as a double, the same as a Float32 value, something else (out of 0..1 too)
+    const c: number[] = [];
+    for (let i = 0; i < n; i++) c.push((i % 256) / 255, Math.fround(((7 * i) % 256) / 255), Math.sin(i) * 1.2);
+    const obj = writeObj(verts, new Int32Array([0, 1, 2]), c, { normals: false, decimals: 3 });
+    const plain = writeObj(verts, new Int32Array([0, 1, 2]), undefined, { normals: false, decimals: 3 });
+    const lines = vLines(obj);
+    const base = vLines(plain);
+    expect(lines.length).toBe(n);
+    lines.forEach((line, i) => {
+      const want = [0, 1, 2].map((k) => fmt(Math.min(1, Math.max(0, c[3 * i + k] || 0)), 4)).join(' ');
+      expect(line).toBe(`${base[i]} ${want}`);
+    });
+  });
+
+  it('checkMesh names the first bad vertex or index (the branch-free pass only decides whether to look)', () => {
+    const v = new Float32Array(3 * 10).fill(1);
+    const t = new Int32Array([0, 1, 2, 3, 4, 5]);
+    expect(checkMesh(v, t)).toBe(10);
+    v[3 * 6 + 1] = Infinity;
+    v[3 * 8] = NaN;
+    expect(() => checkMesh(v, t)).toThrow('vertex 6 is not finite');
+    v.fill(1);
+    expect(() => checkMesh(v, new Int32Array([0, 1, 2, 3, 10, 5]))).toThrow('triangle 1 refers to vertex 10, outside 0..9');
+    expect(() => checkMesh(v, new Int32Array([0, -1, 2]))).toThrow('triangle 0 refers to vertex -1');
+    expect(() => checkMesh(v, new Uint32Array([0, 4294967295, 2]))).toThrow('refers to vertex 4294967295');
+    expect(() => checkMesh(new Float32Array(0), new Int32Array([0, 0, 0]))).toThrow('outside 0..-1');
+  });
+
+  it('reserve and advance write into the buffer; advance refuses ends outside what was reserved', () => {
+    const w = new TextWriter(1).text('ab');
+    const buf = w.reserve(3);
+    buf.set([99, 100, 101], w.length);
+    expect(w.advance(w.length + 3).toString()).toBe('abcde');
+    expect(() => w.advance(2)).toThrow(RangeError);
+    expect(() => w.advance(1e9)).toThrow(RangeError);
   });
 });

@@ -44,6 +44,33 @@ export function packGlb(gltf: Record<string, unknown>, parts: readonly Uint8Arra
 export function accessorBounds(data: ArrayLike<number>, width: number): { min: number[]; max: number[] } {
   const min = new Array<number>(width).fill(Infinity);
   const max = new Array<number>(width).fill(-Infinity);
+  if ((width === 1 || width === 3) && data.length % width === 0) {
+    // the common widths (indices, positions) in local variables
+    let lo0 = Infinity, lo1 = Infinity, lo2 = Infinity, hi0 = -Infinity, hi1 = -Infinity, hi2 = -Infinity;
+    if (width === 1) {
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i];
+        lo0 = v < lo0 ? v : lo0;
+        hi0 = v > hi0 ? v : hi0;
+      }
+    } else {
+      for (let i = 0; i < data.length; i += 3) {
+        const a = data[i], b = data[i + 1], c = data[i + 2];
+        lo0 = a < lo0 ? a : lo0;
+        hi0 = a > hi0 ? a : hi0;
+        lo1 = b < lo1 ? b : lo1;
+        hi1 = b > hi1 ? b : hi1;
+        lo2 = c < lo2 ? c : lo2;
+        hi2 = c > hi2 ? c : hi2;
+      }
+    }
+    const lo = [lo0, lo1, lo2], hi = [hi0, hi1, hi2];
+    for (let k = 0; k < width; k++) {
+      min[k] = lo[k];
+      max[k] = hi[k];
+    }
+    return { min, max };
+  }
   for (let i = 0; i < data.length; i += width) {
     for (let k = 0; k < width; k++) {
       const v = data[i + k];

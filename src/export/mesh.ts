@@ -200,12 +200,28 @@ export function checkMesh(
   if (vertices.length % 3 !== 0) throw new InputError(`vertices: length ${vertices.length} is not a multiple of 3`);
   if (triangles.length % 3 !== 0) throw new InputError(`triangles: length ${triangles.length} is not a multiple of 3`);
   const nv = vertices.length / 3;
-  for (let i = 0; i < vertices.length; i++) {
-    if (!Number.isFinite(vertices[i])) throw new InputError(`vertex ${Math.floor(i / 3)} is not finite`);
+  // Without a branch per value first (x · 0 is NaN exactly when x is not finite; the indices by
+  // one OR of int32s), then, on failure, the first bad one for the message.
+  let z0 = 0, z1 = 0, z2 = 0;
+  for (let i = 0; i < vertices.length; i += 3) {
+    z0 += vertices[i] * 0;
+    z1 += vertices[i + 1] * 0;
+    z2 += vertices[i + 2] * 0;
   }
-  for (let i = 0; i < triangles.length; i++) {
-    const v = triangles[i];
-    if (!(v >= 0 && v < nv)) throw new InputError(`triangle ${Math.floor(i / 3)} refers to vertex ${v}, outside 0..${nv - 1}`);
+  if (z0 + z1 + z2 !== 0) {
+    for (let i = 0; i < vertices.length; i++) {
+      if (!Number.isFinite(vertices[i])) throw new InputError(`vertex ${Math.floor(i / 3)} is not finite`);
+    }
+  }
+  // v | (nv − 1 − v) is negative (as an int32) exactly when v < 0 or v > nv − 1.
+  let bad = 0;
+  const last = nv - 1;
+  for (let i = 0; i < triangles.length; i += 3) bad |= triangles[i] | (last - triangles[i]) | triangles[i + 1] | (last - triangles[i + 1]) | triangles[i + 2] | (last - triangles[i + 2]);
+  if (bad < 0 || nv > 2147483647) {
+    for (let i = 0; i < triangles.length; i++) {
+      const v = triangles[i];
+      if (!(v >= 0 && v < nv)) throw new InputError(`triangle ${Math.floor(i / 3)} refers to vertex ${v}, outside 0..${nv - 1}`);
+    }
   }
   for (const [name, { array, width }] of Object.entries(perVertex)) {
     if (array && array.length !== nv * width) throw new InputError(`${name}: ${array.length} values, expected ${nv} × ${width}`);

@@ -8,6 +8,9 @@
 import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { memoText, TextWriter } from './text.js';
 
+const SPACE = 32;
+const NEWLINE = 10;
+
 export interface ObjOptions extends FrameOptions {
   /** Decimals for positions (default 4). */
   decimals?: number;
@@ -46,18 +49,44 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
   header(w, options, nv, triangles.length / 3);
   if (!colors) w.append(lines);
   else {
-    // each `v x y z` line of the shared block, then the colour
+    // each `v x y z` line of the shared block (its end known from the block), then the colour:
+    // written straight into the buffer, 4 bytes at a time (a piece may write a few bytes past its
+    // end, which the next piece overwrites), the colours of texel values copied from tables
+    const ends = lineEnds.get(lines);
+    const room = lines.length + nv * 3 * COLOUR_ROOM + 8;
+    let buf = w.reserve(room);
+    let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const src = new DataView(lines.buffer, lines.byteOffset, lines.byteLength);
+    const wordEnd = lines.length - 3; // 4-byte reads below this offset stay inside the block
+    let o = w.length;
     let start = 0;
-    for (let i = 0; i < 3 * nv; i += 3) {
-      let end = start;
-      while (lines[end] !== NEWLINE) end++;
-      w.appendRange(lines, start, end);
-      colour(w.byte(SPACE), colors[i]);
-      colour(w.byte(SPACE), colors[i + 1]);
-      colour(w.byte(SPACE), colors[i + 2]);
-      w.byte(NEWLINE);
+    for (let i = 0; i < nv; i++) {
+      let end = ends ? ends[i] : start;
+      if (!ends) while (lines[end] !== NEWLINE) end++;
+      let j = start;
+      for (; j < end && j < wordEnd; j += 4) view.setUint32(o + j - start, src.getUint32(j, true), true);
+      for (; j < end; j++) buf[o + j - start] = lines[j];
+      o += end - start;
+      for (let c = 3 * i; c < 3 * i + 3; c++) {
+        const x = clamp01(colors[c]);
+        const k = Math.round(x * 255);
+        const table = x === k * (1 / 255) ? BYTE_COLOURS : x === Math.fround(k * (1 / 255)) ? FLOAT_COLOURS : null;
+        if (table) {
+          view.setUint32(o, table.words.getUint32(8 * k, true), true);
+          view.setUint32(o + 4, table.words.getUint32(8 * k + 4, true), true);
+          o += table.lengths[k];
+        } else {
+          // (the writer may move to a larger buffer: the rest is written there)
+          w.advance(o).byte(SPACE).fixed(x, 4);
+          o = w.length;
+          buf = w.reserve(lines.length - start + (nv - i) * 3 * COLOUR_ROOM + 8);
+          view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+        }
+      }
+      buf[o++] = NEWLINE;
       start = end + 1;
     }
+    w.advance(o);
   }
   if (vn) w.append(vn).text('s 1\n');
   return w.append(f).bytes();
@@ -117,29 +146,47 @@ export function writeObjTexturedBytes(
   return { obj: w.bytes(), mtl };
 }
 
+/** Where each line of a block of `v` lines ends (the offset of its newline), per block. */
+const lineEnds = new WeakMap<Uint8Array, Uint32Array>();
+
 /** `v x y z` lines (the same positions go into both OBJ files of a face: written once). */
 function positionLines(p: Float32Array | Float64Array, d: number): Uint8Array {
-  return memoText(`obj v ${d}`, p, (t) => {
-    for (let i = 0; i < p.length; i += 3) t.text('v ').fixed(p[i], d).byte(SPACE).fixed(p[i + 1], d).byte(SPACE).fixed(p[i + 2], d).byte(NEWLINE);
-  }, p.length * 10);
+  let ends: Uint32Array | undefined;
+  const bytes = memoText(`obj v ${d}`, p, (t) => {
+    ends = new Uint32Array(p.length / 3);
+    t.triples('v ', p, d, ends);
+  }, p.length * 9);
+  if (ends) lineEnds.set(bytes, ends);
+  return bytes;
 }
 
-/** fixed(k / 255, 4) for every byte value k: colours read from a texture at its texel centres are k · (1/255). */
-const BYTE_COLOURS = Array.from({ length: 256 }, (_, k) => new TextWriter(8).fixed(k * (1 / 255), 4).toBytes());
+/**
+ * " " and fixed(c, 4) for the colours a texture's texels give: k · (1/255) for each byte value k,
+ * as doubles (BYTE_COLOURS) and as the Float32Array values sampleTextureAtUv returns
+ * (FLOAT_COLOURS: Math.fround of those); 8 bytes each (zero-padded), and the lengths.
+ */
+const BYTE_COLOURS = colourTable((k) => k * (1 / 255));
+const FLOAT_COLOURS = colourTable((k) => Math.fround(k * (1 / 255)));
 
-/** A colour component (clamped to 0..1) with 4 decimals. */
-function colour(w: TextWriter, c: number): void {
-  const x = clamp01(c);
-  const k = Math.round(x * 255);
-  if (x === k * (1 / 255)) w.appendRange(BYTE_COLOURS[k], 0, BYTE_COLOURS[k].length);
-  else w.fixed(x, 4);
+function colourTable(value: (k: number) => number): { words: DataView; lengths: Uint8Array } {
+  const table = new Uint8Array(8 * 256);
+  const lengths = new Uint8Array(256);
+  for (let k = 0; k < 256; k++) {
+    const text = new TextWriter(8).byte(SPACE).fixed(value(k), 4).toBytes();
+    lengths[k] = text.length;
+    table.set(text, 8 * k);
+  }
+  return { words: new DataView(table.buffer), lengths };
 }
+
+/** Bytes a colour takes at most: a space and fixed(c, 4) of 0..1 (" 0.1234"). */
+const COLOUR_ROOM = 7;
 
 /** `vn` lines (the same normals go into both OBJ files of a face: written once). */
 function normalLines(n: Float32Array): Uint8Array {
   return memoText('obj vn', n, (t) => {
-    for (let i = 0; i < n.length; i += 3) t.text('vn ').fixed(n[i], 4).byte(SPACE).fixed(n[i + 1], 4).byte(SPACE).fixed(n[i + 2], 4).byte(NEWLINE);
-  }, n.length * 10);
+    t.triples('vn ', n, 4);
+  }, n.length * 9);
 }
 
 /** Face lines (the layout's triangles are the same for every face: written once per form). */
@@ -157,8 +204,6 @@ function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): voi
   if (options.comment) for (const line of options.comment.split('\n')) w.text(`# ${line}\n`);
 }
 
-const SPACE = 32;
-const NEWLINE = 10;
 
 function clamp01(x: number): number {
   return x > 0 ? (x < 1 ? x : 1) : 0;

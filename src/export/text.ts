@@ -50,6 +50,55 @@ function numbersUpTo(count: number): typeof numberTable {
 }
 const decoder = new TextDecoder();
 
+/** The digits of 0..9999, 4 bytes each (zero-padded; written as one 32-bit word), and their counts. */
+const INT_CHARS = new Uint8Array(4 * 10000);
+const INT_LENGTHS = new Uint8Array(10000);
+for (let i = 0; i < 10000; i++) {
+  const s = String(i);
+  INT_LENGTHS[i] = s.length;
+  for (let j = 0; j < s.length; j++) INT_CHARS[4 * i + j] = s.charCodeAt(j);
+}
+const INT_WORDS = new DataView(INT_CHARS.buffer);
+
+/** Counts of decimals up to which the decimals are copied from a table (10^d entries, 90 KB at 4). */
+const FRACTION_TABLE_DECIMALS = 4;
+
+interface FractionTable {
+  /** 8 bytes per entry (zero-padded; written as two 32-bit words). */
+  words: DataView;
+  lengths: Uint8Array;
+}
+const fractionTables: FractionTable[] = [];
+
+/**
+ * For d decimals, per value r of 1..10^d − 1, the text of r / 10^d without the leading "0" and
+ * without trailing zeros (".5" for 5000 at 4 decimals). Built on first use.
+ */
+function fractionTable(d: number): FractionTable {
+  let t = fractionTables[d];
+  if (t) return t;
+  const f = POW10[d];
+  const chars = new Uint8Array(8 * f);
+  const lengths = new Uint8Array(f);
+  for (let r = 1; r < f; r++) {
+    let n = r;
+    let nd = d;
+    while (n % 10 === 0) {
+      n /= 10;
+      nd--;
+    }
+    lengths[r] = nd + 1;
+    chars[8 * r] = 46; // "."
+    for (let j = nd; j >= 1; j--) {
+      chars[8 * r + j] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+  }
+  t = { words: new DataView(chars.buffer), lengths };
+  fractionTables[d] = t;
+  return t;
+}
+
 /** Room every number or integer write makes sure of before writing unchecked (sign, 16 digits, ".", 7 decimals). */
 const NUMBER_ROOM = 32;
 
@@ -59,15 +108,23 @@ const NUMBER_ROOM = 32;
  */
 export class TextWriter {
   private buf: Uint8Array;
+  /** The buffer as a DataView (word writes). */
+  private view: DataView;
   private len = 0;
 
   /** capacity: the expected size in bytes (the buffer grows as needed). */
   constructor(capacity = 1 << 16) {
     this.buf = new Uint8Array(Math.max(64, Math.ceil(capacity)));
+    this.view = new DataView(this.buf.buffer);
   }
 
   get length(): number {
     return this.len;
+  }
+
+  /** Bytes the buffer holds before it must grow. */
+  get capacity(): number {
+    return this.buf.length;
   }
 
   /** Appends a string: character codes directly when ASCII, else its UTF-8 bytes. */
@@ -123,6 +180,75 @@ export class TextWriter {
     return this;
   }
 
+  /**
+   * Appends a line per triple of values (x, y, z): `prefix`, then the three as fixed(v, decimals)
+   * joined by spaces, then a newline — the characters of text(prefix).fixed(x, decimals).byte(32)…
+   * .byte(10), in one loop (the OBJ's `v` and `vn` lines). `ends[i]`, when given, receives the
+   * offset of line i's newline.
+   */
+  triples(prefix: string, values: ArrayLike<number>, decimals: number, ends?: Uint32Array): this {
+    const n = Math.floor(values.length / 3);
+    if (!(decimals >= 1 && decimals <= FRACTION_TABLE_DECIMALS && decimals === (decimals | 0))) {
+      for (let i = 0; i < n; i++) {
+        this.text(prefix).fixed(values[3 * i], decimals).byte(32).fixed(values[3 * i + 1], decimals).byte(32).fixed(values[3 * i + 2], decimals);
+        if (ends) ends[i] = this.len;
+        this.byte(10);
+      }
+      return this;
+    }
+    const pre = encoder.encode(prefix);
+    const f = POW10[decimals];
+    const { words, lengths } = fractionTable(decimals);
+    // a number's pieces are written as whole words, up to 7 bytes past their end (overwritten next)
+    const lineRoom = pre.length + 3 * NUMBER_ROOM + 8;
+    for (let i = 0; i < n; i++) {
+      this.ensure(lineRoom);
+      let buf = this.buf;
+      let view = this.view;
+      let o = this.len;
+      for (let j = 0; j < pre.length; j++) buf[o++] = pre[j];
+      for (let c = 0; c < 3; c++) {
+        if (c) buf[o++] = 32;
+        // fixed(x, decimals), its common case inline (see there)
+        const x = values[3 * i + c];
+        const k = Math.round(x * f);
+        const a = k < 0 ? -k : k;
+        if (!(a < 2147483648)) {
+          this.len = o;
+          this.fixed(x, decimals);
+          buf = this.buf;
+          view = this.view;
+          o = this.len;
+          continue;
+        }
+        if (a === 0) {
+          buf[o++] = 48;
+          continue;
+        }
+        const ip = (a / f) | 0;
+        const fr = a - ip * f;
+        if (k < 0) buf[o++] = 45;
+        if (ip < 10000) {
+          view.setUint32(o, INT_WORDS.getUint32(4 * ip, true), true);
+          o += INT_LENGTHS[ip];
+        } else {
+          this.len = o;
+          this.digits(ip);
+          o = this.len;
+        }
+        if (fr !== 0) {
+          view.setUint32(o, words.getUint32(8 * fr, true), true);
+          view.setUint32(o + 4, words.getUint32(8 * fr + 4, true), true);
+          o += lengths[fr];
+        }
+      }
+      if (ends) ends[i] = o;
+      buf[o++] = 10;
+      this.len = o;
+    }
+    return this;
+  }
+
   /** Appends bytes (ASCII or UTF-8 text written before, e.g. by `memoText`). */
   append(bytes: Uint8Array): this {
     this.ensure(bytes.length);
@@ -138,6 +264,22 @@ export class TextWriter {
     let o = this.len;
     for (let i = start; i < end; i++) buf[o++] = bytes[i];
     this.len = o;
+    return this;
+  }
+
+  /**
+   * Room for `extra` more bytes: the buffer to write them into from offset `length`; then `advance`
+   * to the new end. For loops that write many small pieces without a call per piece.
+   */
+  reserve(extra: number): Uint8Array {
+    this.ensure(extra);
+    return this.buf;
+  }
+
+  /** Sets the end after writing into the buffer `reserve` returned (at most the bytes reserved). */
+  advance(end: number): this {
+    if (!(end >= this.len && end <= this.buf.length)) throw new RangeError(`advance to ${end}: outside ${this.len}..${this.buf.length}`);
+    this.len = end;
     return this;
   }
 
@@ -173,36 +315,49 @@ export class TextWriter {
     const a = k < 0 ? -k : k;
     if (a < 2147483648 && (a >= 10 || decimals < 7)) {
       // The common case: |k| an int32 (|x| < 214748 at 4 decimals; String(k / f) is then k's
-      // digits, see below). Drop k's trailing zeros from the decimals, then write its digits right
-      // to left: the remaining decimals, ".", the integer part (at least "0").
-      if (a === 0) return this.byte(48); // "0", also for -0
-      let n = a | 0;
-      let d = decimals;
-      while (d > 0 && n % 10 === 0) {
-        n = (n / 10) | 0;
-        d--;
-      }
-      const digits = countDigits(n);
+      // digits, see below): the integer part a / f, then the decimals a mod f without their
+      // trailing zeros (none, and no ".", when they are all zero). "0" also for −0.
+      if (a === 0) return this.byte(48);
+      // a / f is at least 1 / f away from the next integer and its rounding error far smaller: the truncation is exact.
+      const ip = (a / f) | 0;
+      const fr = a - ip * f;
       this.ensure(NUMBER_ROOM);
       const buf = this.buf;
       let o = this.len;
       if (k < 0) buf[o++] = 45; // "-"
-      const end = o + (digits > d ? digits : d + 1) + (d > 0 ? 1 : 0);
-      let j = end - 1;
-      if (d > 0) {
-        for (const dot = j - d; j > dot; j--) {
-          const q = (n / 10) | 0;
-          buf[j] = 48 + (n - 10 * q);
-          n = q;
+      if (ip < 10000) {
+        // digits from the table: 4 bytes per number
+        const e = 4 * ip;
+        const nd = INT_LENGTHS[ip];
+        for (let j = 0; j < nd; j++) buf[o++] = INT_CHARS[e + j];
+      } else {
+        this.len = o;
+        this.digits(ip);
+        o = this.len;
+      }
+      if (fr !== 0) {
+        if (decimals <= FRACTION_TABLE_DECIMALS) {
+          // ".ddd" without trailing zeros, from the table of this count of decimals
+          const { words, lengths } = fractionTable(decimals);
+          const nd = lengths[fr];
+          for (let j = 0; j < nd; j++) buf[o++] = words.getUint8(8 * fr + j);
+        } else {
+          let n = fr;
+          let d = decimals;
+          while (n % 10 === 0) {
+            n /= 10;
+            d--;
+          }
+          buf[o] = 46; // "."
+          for (let j = o + d; j > o; j--) {
+            const q = (n / 10) | 0;
+            buf[j] = 48 + (n - 10 * q);
+            n = q;
+          }
+          o += d + 1;
         }
-        buf[j--] = 46; // "."
       }
-      for (; j >= o; j--) {
-        const q = (n / 10) | 0;
-        buf[j] = 48 + (n - 10 * q);
-        n = q;
-      }
-      this.len = end;
+      this.len = o;
       return this;
     }
     if (k === 0 || k !== k) return this.byte(48); // NaN, or 0 at 7 decimals
@@ -282,6 +437,7 @@ export class TextWriter {
     const grown = new Uint8Array(Math.max(need, this.buf.length * 2));
     grown.set(this.buf.subarray(0, this.len));
     this.buf = grown;
+    this.view = new DataView(grown.buffer);
   }
 }
 
@@ -299,13 +455,31 @@ export function memoText(key: string, values: ArrayLike<number>, write: (w: Text
   if (hit && sameValues(hit.values, values)) return hit.bytes;
   const w = new TextWriter(capacity);
   write(w);
-  const bytes = w.toBytes();
+  // The writer's own buffer when the text fills most of it (no copy: a face's v and vn lines are
+  // written anew for every face); else a copy of its exact size (kept: little memory held unused).
+  const bytes = w.length >= 0.75 * w.capacity ? w.bytes() : w.toBytes();
   memo.set(key, { values: values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint32Array ? values.slice() : Float64Array.from(values), bytes });
   return bytes;
 }
 
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
+  // Typed arrays of one kind: their bytes, compared by memcmp (the same bits write the same text).
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && a.constructor === b.constructor) {
+    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return bytesEqual(x, y);
+  }
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/** Byte equality: Buffer's memcmp in Node, a loop elsewhere (the browser). */
+const bytesEqual: (x: Uint8Array, y: Uint8Array) => boolean =
+  typeof Buffer === 'function'
+    ? (x, y) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength))
+    : (x, y) => {
+        if (x.length !== y.length) return false;
+        for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+        return true;
+      };

@@ -1,5 +1,7 @@
 /** Surface normals of a triangulated vertex set. */
 
+let accumulator = new Float64Array(0);
+
 /**
  * Unit vertex normals, N×3, in the vertices' own frame (image or crop pixels: x right, y down,
  * z towards the camera), pointing out of the face: towards the camera (z > 0) where the face is
@@ -11,7 +13,9 @@
  */
 export function vertexNormals(vertices: Float32Array, triangles: Int32Array): Float32Array {
   const n = Math.floor(vertices.length / 3);
-  const acc = new Float64Array(n * 3);
+  // the sums in a buffer kept between calls (1 MB for a face: garbage after every call otherwise)
+  if (accumulator.length < n * 3) accumulator = new Float64Array(n * 3);
+  const acc = accumulator.fill(0, 0, n * 3);
   const v = vertices;
   for (let k = 0; k + 2 < triangles.length; k += 3) {
     const a = 3 * triangles[k];

@@ -6,14 +6,34 @@
 import { meshFrame, modelFrameNormals, writeGlb, writeObjBytes, writeObjTexturedBytes, writePly, toJson, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
-import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, gatherVertices, rasterize, sampleTextureAtUv, type Raster } from '../render/index.js';
-import type { RgbImage } from '../types.js';
+import { clearRaster, createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize, sampleTextureAtUv, type Raster } from '../render/index.js';
+import type { PositionMap, RgbImage } from '../types.js';
 import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
 
-function sameValues(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */
+function verticesOfMap(vertices: Float32Array, map: PositionMap, faceIndex: Int32Array | Uint32Array): boolean {
+  if (vertices.length !== 3 * faceIndex.length) return false;
+  const d = map.data;
+  for (let i = 0; i < faceIndex.length; i++) {
+    const p = 3 * faceIndex[i];
+    if (vertices[3 * i] !== d[p] || vertices[3 * i + 1] !== d[p + 1] || vertices[3 * i + 2] !== d[p + 2]) return false;
+  }
   return true;
+}
+
+/**
+ * The depth image's z-buffer, kept between calls for images of the same size up to
+ * KEPT_RASTER_PIXELS (8 bytes a pixel: 16 MB at most held; larger images get a new one): it is
+ * only used while buildOutputs runs synchronously (the depth PNG and the texture's visibility are
+ * computed from it before anything is awaited).
+ */
+let depthRaster: Raster | undefined;
+const KEPT_RASTER_PIXELS = 2_000_000;
+function scratchRaster(width: number, height: number): Raster {
+  if (width * height > KEPT_RASTER_PIXELS) return createRaster(width, height);
+  if (depthRaster && depthRaster.width === width && depthRaster.height === height) clearRaster(depthRaster);
+  else depthRaster = createRaster(width, height);
+  return depthRaster;
 }
 
 /** Output kinds; all are written by default. */
@@ -126,9 +146,9 @@ export async function buildOutputs(
   /** The z-buffer of a one-face image's depth output: also its texture's visibility test. */
   let faceRaster: Raster | undefined;
   if (formats.has('depth') && faces.length) {
-    const raster = createRaster(image.width, image.height);
+    const raster = scratchRaster(image.width, image.height);
     for (const face of faces) rasterize(face.vertices, layout.triangles, image.width, image.height, raster);
-    if (faces.length === 1 && sameValues(faces[0].vertices, gatherVertices(faces[0].positionMap, layout.faceIndex))) faceRaster = raster;
+    if (faces.length === 1 && verticesOfMap(faces[0].vertices, faces[0].positionMap, layout.faceIndex)) faceRaster = raster;
     const grey = depthToGrey(raster);
     imageFiles.push(png(`${stem}_depth.png`, grey.data, grey.width, grey.height, 1));
   }

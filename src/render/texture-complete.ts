@@ -76,9 +76,28 @@ export interface CompletedTexture {
 const mirrorFields = new WeakMap<object, Float32Array>();
 const BLUR = 2;
 
+/**
+ * Working arrays reused from call to call (completeUvTexture is synchronous and returns none of
+ * them): the layout-grid fields, the photo's colour per vertex, the texture-grid layers and the
+ * pull-push pyramid. A few MB that would otherwise be garbage after every face.
+ */
+const scratch = new Map<string, Float32Array | Float64Array>();
+function scratchF32(name: string, length: number): Float32Array {
+  let a = scratch.get(name);
+  if (!(a instanceof Float32Array) || a.length !== length) scratch.set(name, (a = new Float32Array(length)));
+  return a;
+}
+function scratchF64(name: string, length: number): Float64Array {
+  let a = scratch.get(name);
+  if (!(a instanceof Float64Array) || a.length < length) scratch.set(name, (a = new Float64Array(length)));
+  return a;
+}
+
 interface StaticFields {
   /** 1 on face pixels. */
   face: Float32Array;
+  /** The same as bytes. */
+  faceBytes: Uint8Array;
   /** Face pixels in each (2·BLUR+1)² window. */
   faceShare: Float32Array;
   /** The face grown by the margin. */
@@ -95,7 +114,7 @@ function staticFields(layout: TextureLayout, margin: number): StaticFields {
     const L = layout.size;
     const face = new Float32Array(L * L);
     for (let i = 0; i < layout.faceIndex.length; i++) face[layout.faceIndex[i]] = 1;
-    f = { face, faceShare: boxBlur(face, L, BLUR), marginMask: dilate(face, L, margin) };
+    f = { face, faceBytes: Uint8Array.from(face), faceShare: boxBlur(face, L, BLUR), marginMask: dilate(face, L, margin) };
     byMargin.set(margin, f);
   }
   return f;
@@ -145,8 +164,8 @@ export function completeUvTexture(
 
   // Layout-grid fields: face mask, own weight (soft visibility × facing), mirror coordinates.
   const margin = Math.round(options.margin ?? 2);
-  const { face, faceShare, marginMask } = staticFields(layout, margin);
-  const vis = new Float32Array(n);
+  const { face, faceBytes, faceShare, marginMask } = staticFields(layout, margin);
+  const vis = scratchF32('vis', n).fill(0);
   for (let i = 0; i < nv; i++) {
     const p = faceIndex[i];
     const x = pos[3 * p], y = pos[3 * p + 1];
@@ -155,8 +174,8 @@ export function completeUvTexture(
   }
   // Soft visibility: the visible share of each texel's 5×5 face neighbourhood, times its own
   // visibility, so the weight ramps down over ~2 texels towards an occlusion edge.
-  const share = boxBlur(vis, L, BLUR);
-  const weight = new Float32Array(n);
+  const share = boxBlur(vis, L, BLUR, scratchF32('share', n), scratchF32('blur', n));
+  const weight = scratchF32('weight', n).fill(0);
   for (let i = 0; i < nv; i++) {
     const p = faceIndex[i];
     if (vis[p] === 0) continue;
@@ -173,14 +192,15 @@ export function completeUvTexture(
 
   // Texture-grid pass: layers 1 and 2 into premultiplied colour + weight.
   const N = S * S;
-  const col = new Float32Array(N * 3);
-  const conf = new Float32Array(N);
-  const faceS = new Uint8Array(N);
-  const region = new Uint8Array(N);
+  const col = scratchF32('col', N * 3).fill(0);
+  const conf = scratchF32('conf', N).fill(0);
+  // On the layout's grid, the region is the layout's margin mask and the face its face (a copy: returned).
+  const faceS = S === L ? faceBytes.slice() : new Uint8Array(N);
+  const region = S === L ? marginMask : new Uint8Array(N);
   const ownMask = new Uint8Array(N);
   const k = L / S;
-  const c0 = [0, 0, 0];
-  const c1 = [0, 0, 0];
+  const c0 = new Float64Array(3);
+  const c1 = new Float64Array(3);
   // sample(): bilinear over the face pixels among the 4 layout neighbours of (fx, fy):
   // position (sx, sy), own weight (sw), mirror coordinates (smx, smy); false off the face.
   let sx = 0, sy = 0, sw = 0, smx = 0, smy = 0;
@@ -218,25 +238,36 @@ export function completeUvTexture(
     smy = my / ws;
     return true;
   };
-  const readImage = (x: number, y: number, out: number[]): void => bilinearRgb(src, iw, ih, x, y, out);
+  const readImage = (x: number, y: number, out: Float64Array): void => bilinearRgb(src, iw, ih, x, y, out);
   // Lighting: the mirrored side is lit differently from the side it stands in for. Where the
   // photo shows both a texel and its mirror well, the ratio of their mean colours, per half of the
   // face, measures the asymmetry; mirrored colours are scaled by their destination half's ratio so
   // they continue that half's brightness. gains: [left half r, g, b, right half r, g, b].
+  // The photo's colour at each vertex the photo shows (weight > 0), read once: the lighting pairs
+  // and the layout-sized texture's own and mirrored colours are these.
+  const rgb = scratchF64('rgb', nv * 3);
+  for (let i = 0; i < nv; i++) {
+    const p = faceIndex[i];
+    if (weight[p] > 0) {
+      bilinearRgb(src, iw, ih, pos[3 * p], pos[3 * p + 1], c0);
+      rgb[3 * i] = c0[0];
+      rgb[3 * i + 1] = c0[1];
+      rgb[3 * i + 2] = c0[2];
+    }
+  }
   const gains = [1, 1, 1, 1, 1, 1];
   if (options.matchLighting ?? true) {
     const so = [0, 0, 0, 0, 0, 0], sm = [0, 0, 0, 0, 0, 0];
     const pairs = [0, 0];
     for (let i = 0; i < nv; i++) {
       const p = faceIndex[i];
-      const q = faceIndex[layout.flip[i]];
+      const j = layout.flip[i];
+      const q = faceIndex[j];
       if (p === q || weight[p] < 0.9 || weight[q] < 0.9) continue;
       const half = p % L < L / 2 ? 0 : 1;
-      readImage(pos[3 * p], pos[3 * p + 1], c0);
-      readImage(pos[3 * q], pos[3 * q + 1], c1);
       for (let c = 0; c < 3; c++) {
-        so[3 * half + c] += c0[c];
-        sm[3 * half + c] += c1[c];
+        so[3 * half + c] += rgb[3 * i + c];
+        sm[3 * half + c] += rgb[3 * j + c];
       }
       pairs[half]++;
     }
@@ -275,17 +306,23 @@ export function completeUvTexture(
   };
   if (S === L) {
     // The layout's own grid: every face texel is a vertex, its mirror a vertex too.
-    for (let t = 0; t < n; t++) {
-      region[t] = marginMask[t];
-      faceS[t] = face[t];
-    }
     for (let i = 0; i < nv; i++) {
       const p = faceIndex[i];
-      const q = faceIndex[layout.flip[i]];
+      const j = layout.flip[i];
       const wOwn = weight[p];
-      const wMirror = wOwn < 1 ? weight[q] : 0;
-      if (wOwn > 0) readImage(pos[3 * p], pos[3 * p + 1], c0);
-      if (wMirror > 0) readMirror(pos[3 * q], pos[3 * q + 1], p % L);
+      const wMirror = wOwn < 1 ? weight[faceIndex[j]] : 0;
+      if (wOwn > 0) {
+        c0[0] = rgb[3 * i];
+        c0[1] = rgb[3 * i + 1];
+        c0[2] = rgb[3 * i + 2];
+      }
+      if (wMirror > 0) {
+        // readMirror's colour: the mirror vertex's, scaled by this half's gain
+        const o = p % L < L / 2 ? 0 : 3;
+        c1[0] = rgb[3 * j] * gains[o];
+        c1[1] = rgb[3 * j + 1] * gains[o + 1];
+        c1[2] = rgb[3 * j + 2] * gains[o + 2];
+      }
       put(p, wOwn, wMirror);
     }
   } else {
@@ -311,15 +348,17 @@ export function completeUvTexture(
       }
     }
   }
-  pullPush(col, conf, S);
+  pullPushWith(col, conf, S, scratchF32, region);
   const tex = new Uint8Array(N * 3);
   for (let t = 0; t < N; t++) {
     if (!region[t]) continue;
     for (let c = 0; c < 3; c++) {
-      const v = Math.round(col[3 * t + c]);
-      // A face texel is never written as pure black (it would read as "not seen").
-      tex[3 * t + c] = v > 255 ? 255 : v < 0 ? 0 : v;
+      // Math.round, clamped to 0..255: for a Float32 value x, x + 0.5 is exact in a double, so
+      // its floor is Math.round(x) (NaN → 0).
+      const x = col[3 * t + c];
+      tex[3 * t + c] = x >= 254.5 ? 255 : x > 0 ? (x + 0.5) | 0 : 0;
     }
+    // A face texel is never written as pure black (it would read as "not seen").
     if (faceS[t] && tex[3 * t] === 0 && tex[3 * t + 1] === 0 && tex[3 * t + 2] === 0) tex[3 * t] = tex[3 * t + 1] = tex[3 * t + 2] = 1;
   }
   const total = own + mirrored + filled || 1;
@@ -338,6 +377,15 @@ export function completeUvTexture(
  * With no known texel at all, everything becomes mid-grey.
  */
 export function pullPush(col: Float32Array, w: Float32Array, size: number): void {
+  pullPushWith(col, w, size, (_name, length) => new Float32Array(length));
+}
+
+/**
+ * pullPush with the pyramid's levels from `level` (arrays of the length asked; any contents);
+ * with `keep` (size²), only the texels where it is non-zero are filled at the finest level (the
+ * others are left as they are).
+ */
+function pullPushWith(col: Float32Array, w: Float32Array, size: number, level: (name: string, length: number) => Float32Array, keep?: Uint8Array): void {
   // Pull: a pyramid of premultiplied colours and weights, each level half the side (rounded up).
   const cols: Float32Array[] = [col];
   const ws: Float32Array[] = [w];
@@ -346,8 +394,8 @@ export function pullPush(col: Float32Array, w: Float32Array, size: number): void
     const s = sides[sides.length - 1];
     const h = Math.ceil(s / 2);
     const pc = cols[cols.length - 1], pw = ws[ws.length - 1];
-    const c = new Float32Array(h * h * 3);
-    const ww = new Float32Array(h * h);
+    const c = level(`pull c ${h}`, h * h * 3);
+    const ww = level(`pull w ${h}`, h * h);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < h; x++) {
         let sw = 0, r = 0, g = 0, b = 0;
@@ -373,6 +421,9 @@ export function pullPush(col: Float32Array, w: Float32Array, size: number): void
           c[3 * q] = r * f;
           c[3 * q + 1] = g * f;
           c[3 * q + 2] = b * f;
+        } else {
+          ww[q] = 0;
+          c[3 * q] = c[3 * q + 1] = c[3 * q + 2] = 0;
         }
       }
     }
@@ -395,6 +446,7 @@ export function pullPush(col: Float32Array, w: Float32Array, size: number): void
         const p = y * s + x;
         const a = ww[p];
         if (a >= 1) continue; // premultiplied at weight 1 = plain
+        if (l === 0 && keep && keep[p] === 0) continue;
         const fx = (x + 0.5) / 2 - 0.5;
         const x0 = Math.max(0, Math.floor(fx)), x1 = Math.min(h - 1, Math.floor(fx) + 1);
         const ax = fx - Math.floor(fx);
@@ -410,28 +462,28 @@ export function pullPush(col: Float32Array, w: Float32Array, size: number): void
   }
 }
 
-/** Sum over a (2r+1)² window (clamped at the borders) of a side² field. */
-function boxBlur(f: Float32Array, side: number, r: number): Float32Array {
-  const tmp = new Float32Array(f.length);
-  const out = new Float32Array(f.length);
+/**
+ * Sum over a (2r+1)² window (clamped at the borders) of a side² field (into `out` when given), as
+ * running sums along rows, then columns. Exact for fields of whole numbers (the 0/1 masks it is
+ * used on): every partial sum is a whole number.
+ */
+function boxBlur(f: Float32Array, side: number, r: number, out: Float32Array = new Float32Array(f.length), tmp: Float32Array = new Float32Array(f.length)): Float32Array {
   for (let y = 0; y < side; y++) {
     const row = y * side;
+    let s = 0;
+    for (let x = 0; x < r && x < side; x++) s += f[row + x];
     for (let x = 0; x < side; x++) {
-      let s = 0;
-      for (let d = -r; d <= r; d++) {
-        const xx = x + d;
-        if (xx >= 0 && xx < side) s += f[row + xx];
-      }
+      if (x + r < side) s += f[row + x + r];
+      if (x - r - 1 >= 0) s -= f[row + x - r - 1];
       tmp[row + x] = s;
     }
   }
-  for (let y = 0; y < side; y++) {
-    for (let x = 0; x < side; x++) {
-      let s = 0;
-      for (let d = -r; d <= r; d++) {
-        const yy = y + d;
-        if (yy >= 0 && yy < side) s += tmp[yy * side + x];
-      }
+  for (let x = 0; x < side; x++) {
+    let s = 0;
+    for (let y = 0; y < r && y < side; y++) s += tmp[y * side + x];
+    for (let y = 0; y < side; y++) {
+      if (y + r < side) s += tmp[(y + r) * side + x];
+      if (y - r - 1 >= 0) s -= tmp[(y - r - 1) * side + x];
       out[y * side + x] = s;
     }
   }
@@ -461,6 +513,12 @@ export function sampleTextureAtUv(texture: RgbImage, uv: ArrayLike<number>): Flo
     const x = uv[2 * i] * w - 0.5;
     const y = uv[2 * i + 1] * h - 0.5;
     if (!(x === x && y === y)) continue;
+    if (x === (x | 0) && y === (y | 0) && x >= 0 && y >= 0 && x < w && y < h) {
+      // at a texel centre (the layout's UVs on a layout-sized texture): bilinearRgb's value, that texel
+      const o = 3 * (y * w + x);
+      for (let c = 0; c < 3; c++) out[3 * i + c] = data[o + c] * s;
+      continue;
+    }
     bilinearRgb(data, w, h, x, y, rgb);
     for (let c = 0; c < 3; c++) out[3 * i + c] = rgb[c] * s;
   }
