@@ -12,6 +12,11 @@ export interface InitRequest {
   threads?: number;
   /** Network precision; default the model file's (int8 for the default model, fp32 for the light one). */
   precision?: Precision;
+  /**
+   * onnxruntime-web's binary: 'jsep' (WebGPU and WebAssembly) or 'plain' (WebAssembly only: half
+   * the download, full speed sooner). Default: plain when the backends are WebAssembly only.
+   */
+  ortBuild?: 'jsep' | 'plain';
 }
 
 export interface FrameRequest {
@@ -50,6 +55,8 @@ export interface ReadyReply {
   model: ModelName;
   /** The precision the network runs at. */
   precision: Precision;
+  /** onnxruntime-web's binary in use. */
+  ortBuild: 'jsep' | 'plain';
   /** The model file's name metadata (random stand-ins say so). */
   modelName: string;
   width: number;

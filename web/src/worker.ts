@@ -34,10 +34,13 @@ const EXPORTS: Record<ExportRequest['kind'], OutputFormat[]> = { obj: ['textured
 async function init(req: InitRequest): Promise<WorkerReply> {
   const t0 = performance.now();
   const url = (path: string): string => new URL(path, req.base).href;
+  const wasmOnly = req.backends.every((b) => b === 'wasm');
+  const build = req.ortBuild ?? (wasmOnly ? 'plain' : 'jsep');
+  const suffix = build === 'plain' ? '' : '.jsep';
   prnet = await createPrnet({
     modelUrl: url(`models/prnet-${req.model}.safetensors`),
     layoutUrl: url('layout.safetensors'),
-    wasmPaths: url('ort/'),
+    wasmPaths: { mjs: url(`ort/ort-wasm-simd-threaded${suffix}.mjs`), wasm: url(`ort/ort-wasm-simd-threaded${suffix}.wasm`) },
     backends: req.backends,
     threads: req.threads,
     precision: req.precision,
@@ -52,6 +55,7 @@ async function init(req: InitRequest): Promise<WorkerReply> {
     crossOriginIsolated: self.crossOriginIsolated,
     model: req.model,
     precision: prnet.session.precision,
+    ortBuild: build,
     modelName: prnet.modelMetadata.name ?? req.model,
     width: config.width,
     inputSize: config.inputSize,
