@@ -23,7 +23,7 @@ import { parseLayout } from './layout/layout.js';
 import { parseModelFile, type ModelWeights } from './model/weights.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './pipeline/prnet.js';
 import type { PngEncoder } from './pipeline/outputs.js';
-import { isPixelImage, toRgbImage, type PixelImage } from './io/pixels.js';
+import { isPixelImage, rgbaToRgbBytes, toRgbImage, type PixelImage } from './io/pixels.js';
 import { createOrtSession, type OrtModule } from './runtime/ort.js';
 import { WEB_WASM_GRAPH } from './runtime/web.js';
 export { WEB_WASM_GRAPH } from './runtime/web.js';
@@ -194,13 +194,7 @@ export type ImageSource = ImageData | HTMLImageElement | HTMLCanvasElement | HTM
 /** RGBA pixels (ImageData's layout) → the library's RGB image. */
 export function rgbaToRgb(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): RgbImage {
   if (rgba.length !== width * height * 4) throw new InputError(`expected ${width}×${height}×4 RGBA bytes, got ${rgba.length}`);
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
-    data[j] = rgba[i];
-    data[j + 1] = rgba[i + 1];
-    data[j + 2] = rgba[i + 2];
-  }
-  return { width, height, data };
+  return { width, height, data: rgbaToRgbBytes(rgba, width * height) };
 }
 
 /** The RGB pixels of an image element, canvas, video frame, bitmap or ImageData. */

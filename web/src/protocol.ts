@@ -21,8 +21,11 @@ export interface InitRequest {
 
 export interface FrameRequest {
   type: 'frame';
-  /** RGBA pixels (ImageData layout), transferred. */
-  rgba: ArrayBuffer;
+  /**
+   * RGB pixels (3 bytes each, row-major), transferred. The page drops ImageData's alpha itself: it
+   * has a core to spare, while the worker's thread is the frame's critical path.
+   */
+  rgb: ArrayBuffer;
   width: number;
   height: number;
   /** Frame time, milliseconds. */

@@ -9,7 +9,6 @@ import {
   buildOutputs,
   createPrnet,
   encodePng,
-  rgbaToRgb,
   type BrowserPrnet,
   type Face,
   type OutputFormat,
@@ -70,7 +69,9 @@ async function init(req: InitRequest): Promise<WorkerReply> {
 async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> {
   if (!prnet || !video) throw new Error('the worker is not initialised');
   const t0 = performance.now();
-  const image = rgbaToRgb(new Uint8Array(req.rgba), req.width, req.height);
+  const data = new Uint8Array(req.rgb);
+  if (data.length !== req.width * req.height * 3) throw new Error(`expected ${req.width}×${req.height}×3 RGB bytes, got ${data.length}`);
+  const image: RgbImage = { width: req.width, height: req.height, data };
   let faces: (Face & { trackId?: number; still?: boolean })[];
   let timings;
   let detected = true;
