@@ -23,8 +23,10 @@ import { parseLayout } from './layout/layout.js';
 import { parseModelFile, type ModelWeights } from './model/weights.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './pipeline/prnet.js';
 import type { PngEncoder } from './pipeline/outputs.js';
-import { isPixelImage, toRgbImage, type PixelImage } from './io/pixels.js';
+import { isPixelImage, rgbaToRgbBytes, toRgbImage, type PixelImage } from './io/pixels.js';
 import { createOrtSession, type OrtModule } from './runtime/ort.js';
+import { WEB_WASM_GRAPH } from './runtime/web.js';
+export { WEB_WASM_GRAPH } from './runtime/web.js';
 import { checkPrecision, type PrnetSession } from './runtime/session.js';
 import type { Precision } from './model/resfcn.js';
 export type { Precision } from './model/resfcn.js';
@@ -55,6 +57,9 @@ export {
 /** Where the network runs. */
 export type ExecutionBackend = 'webgpu' | 'wasm';
 
+/** onnxruntime-web's wasm files: a folder URL (ending in '/') or one build's two file URLs. */
+export type WasmPaths = string | { mjs: string; wasm: string };
+
 type Bytes = string | URL | Uint8Array;
 
 export interface BrowserPrnetOptions {
@@ -64,10 +69,12 @@ export interface BrowserPrnetOptions {
   layoutUrl: Bytes;
   /**
    * URL of the folder (ending in '/') serving onnxruntime-web's ort-wasm-simd-threaded.jsep.mjs
-   * and .wasm (copied from node_modules/onnxruntime-web/dist). Default: onnxruntime-web's own
-   * choice (next to its script).
+   * and .wasm (copied from node_modules/onnxruntime-web/dist), or the URLs of one build's two files
+   * (`{ mjs, wasm }`): where WebGPU is not wanted, onnxruntime-web's plain WebAssembly build
+   * (ort-wasm-simd-threaded.mjs and .wasm: half the download, and reaches full speed seconds sooner
+   * after load; docs/web.md). Default: onnxruntime-web's own choice (next to its script).
    */
-  wasmPaths?: string;
+  wasmPaths?: WasmPaths;
   /** Backends to try in order (default: ['webgpu', 'wasm'] where navigator.gpu exists, else ['wasm']). */
   backends?: ExecutionBackend[];
   /** WebAssembly threads (default: the number of cores, at most 4; 1 without cross-origin isolation). */
@@ -150,7 +157,7 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
  */
 export async function createWebSession(
   weights: ModelWeights,
-  options: { wasmPaths?: string; backends?: ExecutionBackend[]; threads?: number; precision?: Precision } = {},
+  options: { wasmPaths?: WasmPaths; backends?: ExecutionBackend[]; threads?: number; precision?: Precision } = {},
 ): Promise<{ session: PrnetSession; backend: ExecutionBackend; threads: number }> {
   const precision = checkPrecision(options.precision);
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
@@ -165,6 +172,7 @@ export async function createWebSession(
       const session = await createOrtSession(ort as unknown as OrtModule, weights, {
         source: weights.metadata.name,
         precision,
+        ...(backend === 'wasm' ? { graph: WEB_WASM_GRAPH } : {}),
         extra: { executionProviders: [backend] },
       });
       return { session, backend, threads };
@@ -186,13 +194,7 @@ export type ImageSource = ImageData | HTMLImageElement | HTMLCanvasElement | HTM
 /** RGBA pixels (ImageData's layout) → the library's RGB image. */
 export function rgbaToRgb(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): RgbImage {
   if (rgba.length !== width * height * 4) throw new InputError(`expected ${width}×${height}×4 RGBA bytes, got ${rgba.length}`);
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
-    data[j] = rgba[i];
-    data[j + 1] = rgba[i + 1];
-    data[j + 2] = rgba[i + 2];
-  }
-  return { width, height, data };
+  return { width, height, data: rgbaToRgbBytes(rgba, width * height) };
 }
 
 /** The RGB pixels of an image element, canvas, video frame, bitmap or ImageData. */

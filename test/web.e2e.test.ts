@@ -157,8 +157,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
 
   it('runs real-time WebAssembly without test-time flip; the flip checkbox runs the mirrored crop too (about twice the network time)', async () => {
     // The first test left the app running on the camera (light model, WebAssembly).
-    // …with the light model's float graph, on one thread.
-    expect(await page.textContent('#runtime')).toMatch(/input 128², fp32\)/);
+    // …with the light model's int8 graph, on one thread, in onnxruntime-web's plain WebAssembly build.
+    expect(await page.textContent('#runtime')).toMatch(/input 128², int8\) · onnxruntime-web WebAssembly build/);
     expect(await page.textContent('#runtime')).toMatch(/WebAssembly · 1 thread /);
     expect(await page.isChecked('#flip')).toBe(false);
     type T = { network: number; detect: number };
@@ -178,13 +178,13 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     expect(errors).toEqual([]);
   }, 240_000);
 
-  it('runs the light model in int8 on two threads on request (?precision=int8&threads=2) and tracks the face', async () => {
+  it('runs the light model in fp32 on two threads in the JSEP build on request (?precision=fp32&threads=2&ort=jsep) and tracks the face', async () => {
     const p = await context.newPage();
     try {
-      await p.goto(`${server.url}?model=light&source=camera&view=0&precision=int8&threads=2`);
-      await waitFor(p, 'a face over a few frames (int8)', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || (Number(d.faces) >= 1 && Number(d.frames) >= 4), 90_000);
+      await p.goto(`${server.url}?model=light&source=camera&view=0&precision=fp32&threads=2&ort=jsep`);
+      await waitFor(p, 'a face over a few frames (fp32, JSEP)', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || (Number(d.faces) >= 1 && Number(d.frames) >= 4), 90_000);
       expect(await p.evaluate(() => document.body.dataset.state)).toBe('running');
-      expect(await p.textContent('#runtime')).toMatch(/input 128², int8\)/);
+      expect(await p.textContent('#runtime')).toMatch(/input 128², fp32\) · onnxruntime-web JSEP build/);
       expect(await p.textContent('#runtime')).toMatch(/WebAssembly · 2 threads/);
     } finally {
       await p.close();

@@ -35,7 +35,12 @@ export const ISOLATION_HEADERS = {
 export function staticFiles(log: (msg: string) => void = console.warn): Map<string, string> {
   const ort = packageDir('onnxruntime-web', 'dist/ort-wasm-simd-threaded.jsep.wasm');
   const files = new Map<string, string>();
-  for (const f of ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']) files.set(`ort/${f}`, join(ort, f));
+  // The JSEP build (WebGPU and WebAssembly) and the plain WebAssembly build, which the app uses
+  // where WebGPU is not (half the size, full speed sooner after load: docs/web.md).
+  for (const build of ['.jsep', '']) for (const ext of ['mjs', 'wasm']) {
+    const f = `ort-wasm-simd-threaded${build}.${ext}`;
+    files.set(`ort/${f}`, join(ort, f));
+  }
   files.set('detector/blazeface-back-256.onnx', join(repo, 'assets', 'detector', 'blazeface-back-256.onnx'));
   files.set('layout.safetensors', join(repo, 'assets', 'layout.safetensors'));
   for (const name of Object.keys(APP_MODELS) as (keyof typeof APP_MODELS)[]) {

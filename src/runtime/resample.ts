@@ -19,6 +19,7 @@ export function resizeSquare(src: Float32Array, inSize: number, outSize: number,
 }
 
 function shrinkArea(src: Float32Array, inSize: number, f: number, channels: number): Float32Array {
+  if (f === 2 && channels === 3) return shrinkHalfRgb(src, inSize);
   const outSize = inSize / f;
   const out = new Float32Array(outSize * outSize * channels);
   const norm = 1 / (f * f);
@@ -38,6 +39,28 @@ function shrinkArea(src: Float32Array, inSize: number, f: number, channels: numb
   return out;
 }
 
+/**
+ * shrinkArea for the light model's input (factor 2, 3 channels) without the generic loops: the
+ * same float32 sums in the same order (each partial sum rounded to float32 as the generic
+ * loop's stores do), so the same values, in ~half the time.
+ */
+function shrinkHalfRgb(src: Float32Array, inSize: number): Float32Array {
+  const outSize = inSize >> 1;
+  const out = new Float32Array(outSize * outSize * 3);
+  const row = inSize * 3;
+  const f = Math.fround;
+  for (let oy = 0, o = 0; oy < outSize; oy++) {
+    let s = 2 * oy * row;
+    for (let ox = 0; ox < outSize; ox++, o += 3, s += 6) {
+      const t = s + row;
+      out[o] = f(f(f(src[s] + src[s + 3]) + src[t]) + src[t + 3]) * 0.25;
+      out[o + 1] = f(f(f(src[s + 1] + src[s + 4]) + src[t + 1]) + src[t + 4]) * 0.25;
+      out[o + 2] = f(f(f(src[s + 2] + src[s + 5]) + src[t + 2]) + src[t + 5]) * 0.25;
+    }
+  }
+  return out;
+}
+
 function resizeBilinear(src: Float32Array, inSize: number, outSize: number, channels: number): Float32Array {
   const out = new Float32Array(outSize * outSize * channels);
   const scale = inSize / outSize;
@@ -50,6 +73,27 @@ function resizeBilinear(src: Float32Array, inSize: number, outSize: number, chan
     i0[o] = lo;
     i1[o] = Math.min(lo + 1, inSize - 1);
     w1[o] = x - lo;
+  }
+  if (channels === 3) {
+    // The position maps' case, unrolled over the channels: the same arithmetic, so the same values.
+    for (let oy = 0, o = 0; oy < outSize; oy++) {
+      const r0 = i0[oy] * inSize;
+      const r1 = i1[oy] * inSize;
+      const wy = w1[oy];
+      for (let ox = 0; ox < outSize; ox++, o += 3) {
+        const wx = w1[ox];
+        const a = (r0 + i0[ox]) * 3;
+        const b = (r0 + i1[ox]) * 3;
+        const c = (r1 + i0[ox]) * 3;
+        const d = (r1 + i1[ox]) * 3;
+        for (let k = 0; k < 3; k++) {
+          const top = src[a + k] * (1 - wx) + src[b + k] * wx;
+          const bottom = src[c + k] * (1 - wx) + src[d + k] * wx;
+          out[o + k] = top * (1 - wy) + bottom * wy;
+        }
+      }
+    }
+    return out;
   }
   for (let oy = 0; oy < outSize; oy++) {
     const r0 = i0[oy] * inSize;

@@ -3,7 +3,7 @@
  * for each model, fed by a fake camera (scripts/make-fake-camera.ts). Reports the rate of
  * processed frames and the median milliseconds per stage over the measured frames.
  *
- *   npm run build:web && npx tsx web/scripts/bench-browser.ts [--frames 30] [--models default,light] [--threads 1,2] [--views 1,0]
+ *   npm run build:web && npx tsx web/scripts/bench-browser.ts [--frames 30] [--warmup 5] [--models default,light] [--threads 1,2] [--views 1,0]
  *       [--flips 0,1] [--precisions fp32,int8] [--pipelines 1,0] [--rounds 1] [--queries 'flip=1&pipeline=0&threads=2;']
  *
  * `--views 1,0` measures with the 3D view on and off (in headless Chromium without a GPU, WebGL is
@@ -27,7 +27,7 @@ const opt = (name: string, fallback: string): string => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const FRAMES = Number(opt('frames', '30'));
-const WARMUP = 5;
+const WARMUP = Number(opt('warmup', '5'));
 const models = opt('models', 'default,light').split(',');
 const threadsList = opt('threads', '').split(',').filter(Boolean);
 const views = opt('views', '1').split(',');
@@ -93,6 +93,7 @@ try {
         ...(pipelines.length ? { pipeline: pipeline === '0' ? 'off' : 'on' } : {}),
         ...(queries ? { query: query || '(defaults)' } : {}),
         threads: /(\d+) threads?/.exec(runtime)?.[1] ?? '?',
+        ort: /JSEP build/.test(runtime) ? 'jsep' : /WebAssembly build/.test(runtime) ? 'wasm' : '?',
         view3d: view === '0' ? 'off' : 'on',
         fps: +fps.toFixed(2),
         grab: +median(measured.map((t) => t.grab)).toFixed(1),

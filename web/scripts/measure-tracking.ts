@@ -9,16 +9,20 @@
  *
  *   npx tsx web/scripts/measure-tracking.ts [--model default|light|<file>] [--photo <file>]
  *       [--face 160] [--stabilizer '{"minCutoff":0.5}'] [--no-flip] [--precision fp32|int8] [--json]
+ *       [--runtime web [--graph '{"quantizeBoundary":true}']]
  *
  * --face: the face's size in the frames (pixels, detector box mean side; the photo is scaled and
  * centred on the face). --stabilizer: StabilizerOptions to measure instead of the defaults.
  * --no-flip: without test-time flip (as the web app on WebAssembly); --precision: the network's.
+ * --runtime web: the network in onnxruntime-web's WebAssembly build (one thread; the browser's
+ * kernels and WebAssembly graph, or --graph's options), the detector as in Node.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { createRng } from '../../src/model/weights.js';
 import type { Prnet } from '../../src/pipeline/prnet.js';
+import type { OrtModule } from '../../src/runtime/ort.js';
 import { VideoTracker, faceSize, landmarkJitter, meanCoordinate, trajectoryLag, type StabilizerOptions } from '../../src/track/index.js';
 import type { RgbImage } from '../../src/types.js';
 
@@ -159,7 +163,19 @@ async function main(): Promise<void> {
   const { createPrnet } = await import('../../src/pipeline/node.js');
   const precision = args.includes('--precision') ? (opt('precision', '') as 'fp32' | 'int8') : undefined;
   const flip = args.includes('--no-flip') ? false : undefined;
-  const prnet = await createPrnet({ model, precision });
+  let prnet = await createPrnet({ model, precision });
+  if (opt('runtime', 'node') === 'web') {
+    const [ortWeb, { WEB_WASM_GRAPH }, { readModelFile }, { resolveModel }, { createOrtSession }, { Prnet }] = await Promise.all([
+      import('onnxruntime-web'), import('../../src/runtime/web.js'), import('../../src/model/file-node.js'),
+      import('../../src/pipeline/node.js'), import('../../src/runtime/ort.js'), import('../../src/pipeline/prnet.js'),
+    ]);
+    ortWeb.env.wasm.numThreads = 1;
+    const graph = { ...WEB_WASM_GRAPH, ...(JSON.parse(opt('graph', '{}')) as object) };
+    const session = await createOrtSession(ortWeb as unknown as OrtModule, await readModelFile(resolveModel(model) as string), { precision, graph, probe: false, extra: { executionProviders: ['wasm'] } });
+    const detector = prnet.detector;
+    await prnet.session.release();
+    prnet = new Prnet(session, prnet.layout, detector);
+  }
   const photo = await framePhoto(prnet, photoPath, Number(opt('face', '160')));
   const clips = await makeClips(photo);
   const rows: Record<string, string | number>[] = [];
@@ -172,7 +188,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ model, precision: prnet.session.precision, flip: flip ?? true, photo: photoPath, stabilizer, rows }, null, 1));
     return;
   }
-  console.log(`model ${model} (${prnet.session.precision}, flip ${flip === false ? 'off' : 'on'}); photo ${photoPath}; ${W}×${H} frames at ${FPS} fps; face size ≈ ${rows[0].faceSize} px (landmark box mean side)`);
+  console.log(`model ${model} (${prnet.session.precision}, flip ${flip === false ? 'off' : 'on'}, onnxruntime-${opt('runtime', 'node')}${args.includes('--graph') ? ` graph ${opt('graph', '')}` : ''}); photo ${photoPath}; ${W}×${H} frames at ${FPS} fps; face size ≈ ${rows[0].faceSize} px (landmark box mean side)`);
   console.log(`still: ${clips.still.frames.length - SKIP} frames, ±0.25 px shake, noise σ 2, JPEG q85 — jitter: landmark spread (std) and frame-to-frame step, px`);
   console.log('fast: x = 60 px · sin(2πt / 2 s), peak 6.3 px/frame; slow: x = 20 px · sin(2πt / 3 s), peak 1.4 px/frame');
   console.log('lag: frames the landmarks’ mean x trails the path; error: its RMS distance from the path, px');

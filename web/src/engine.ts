@@ -1,4 +1,5 @@
 /** The page's side of the inference worker: one request at a time, answered in order. */
+import { rgbaToRgbBytes } from '../../src/io/pixels.js';
 import type { ExportRequest, FilesReply, FrameRequest, InitRequest, ReadyReply, ResultReply, WorkerReply, WorkerRequest } from './protocol.js';
 
 export class Engine {
@@ -30,10 +31,10 @@ export class Engine {
     return this.request<ReadyReply>({ type: 'init', ...req });
   }
 
-  /** Sends one frame (its pixels are transferred: the ImageData is unusable afterwards). */
-  frame(pixels: ImageData, options: Omit<FrameRequest, 'type' | 'rgba' | 'width' | 'height'>): Promise<ResultReply> {
-    const rgba = pixels.data.buffer as ArrayBuffer;
-    return this.request<ResultReply>({ type: 'frame', rgba, width: pixels.width, height: pixels.height, ...options }, [rgba]);
+  /** Sends one frame (as RGB bytes, transferred). */
+  frame(pixels: ImageData, options: Omit<FrameRequest, 'type' | 'rgb' | 'width' | 'height'>): Promise<ResultReply> {
+    const rgb = rgbaToRgbBytes(pixels.data, pixels.width * pixels.height).buffer as ArrayBuffer;
+    return this.request<ResultReply>({ type: 'frame', rgb, width: pixels.width, height: pixels.height, ...options }, [rgb]);
   }
 
   exportFiles(kind: ExportRequest['kind'], stem: string): Promise<FilesReply> {

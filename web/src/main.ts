@@ -102,12 +102,15 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   // the machine was otherwise idle, and 1.8× as fast when other work shared the cores (docs/web.md).
   const wasmOnly = choice.backends.length === 1 && choice.backends[0] === 'wasm';
   const threads = params.get('threads') ? Number(params.get('threads')) : wasmOnly && choice.model === 'light' ? 1 : undefined;
-  // The model file's precision (int8 for the default model, fp32 for the light one, whose int8
-  // graph measured slower in the app: docs/web.md) unless the URL says.
+  // int8 on WebAssembly (the light model's file defaults to fp32, the default model's to int8): in
+  // onnxruntime-web's plain WebAssembly build the light model's int8 graph runs at ~0.75× the
+  // float time for +0.006 points of dev-set NME (docs/web.md); `?precision=` overrides.
   const precisionParam = params.get('precision');
-  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : undefined;
+  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : wasmOnly ? 'int8' : undefined;
+  const ortParam = params.get('ort');
+  const ortBuild = ortParam === 'jsep' || ortParam === 'plain' ? ortParam : undefined;
   const next = new Engine();
-  ready = await next.init({ base, model: choice.model, backends: choice.backends, threads, precision });
+  ready = await next.init({ base, model: choice.model, backends: choice.backends, threads, precision, ortBuild });
   // Test-time flip doubles the network's time: on by default where WebGPU runs it, off for
   // real-time WebAssembly, unless the URL or the user chose.
   if (!flipChosen) ui.flip.checked = ready.backend === 'webgpu';
@@ -116,7 +119,7 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   const wasm = ready.backend === 'wasm'
     ? ` · ${ready.threads} thread${ready.threads === 1 ? '' : 's'}${ready.crossOriginIsolated ? '' : ' (page not cross-origin isolated: single-threaded)'}`
     : '';
-  ui.runtime.textContent = `${ready.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${wasm} · model “${ready.model}” (${ready.modelName}, width ${ready.width}, input ${ready.inputSize}², ${ready.precision}) · ${choice.reason} · loaded in ${(ready.loadMs / 1000).toFixed(1)} s`;
+  ui.runtime.textContent = `${ready.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${wasm} · model “${ready.model}” (${ready.modelName}, width ${ready.width}, input ${ready.inputSize}², ${ready.precision}) · onnxruntime-web ${ready.ortBuild === 'plain' ? 'WebAssembly' : 'JSEP'} build · ${choice.reason} · loaded in ${(ready.loadMs / 1000).toFixed(1)} s`;
   if (ready.modelName.startsWith('random')) setStatus('Ready — development stand-in model (random weights): results are meaningless', 'warn');
   else setStatus('Ready');
   setState('ready');

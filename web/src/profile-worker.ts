@@ -4,7 +4,7 @@
  * precision and batch size, all interleaved round by round, medians. Runs in a worker, as the app.
  */
 import {
-  FaceStabilizer, createPrnet, createWebSession, cropFromBox, estimatePose, mergeFlippedMap, mirrorImage, parseModelFile,
+  FaceStabilizer, WEB_WASM_GRAPH, createPrnet, createWebSession, cropFromBox, estimatePose, mergeFlippedMap, mirrorImage, parseModelFile,
   readLandmarks, readVertices, rgbaToRgb, smoothPositionMap, uncropPositionMap, warpCrop, type RgbImage,
 } from '../../src/browser.js';
 import * as ort from 'onnxruntime-web';
@@ -39,7 +39,9 @@ const median = (xs: number[]): number => {
 async function run(req: ProfileRequest): Promise<ProfileReply> {
   const url = (p: string): string => new URL(p, req.base).href;
   const prnet = await createPrnet({
-    modelUrl: url('models/prnet-light.safetensors'), layoutUrl: url('layout.safetensors'), wasmPaths: url('ort/'),
+    // onnxruntime-web's plain WebAssembly build, as the app uses without WebGPU.
+    modelUrl: url('models/prnet-light.safetensors'), layoutUrl: url('layout.safetensors'),
+    wasmPaths: { mjs: url('ort/ort-wasm-simd-threaded.mjs'), wasm: url('ort/ort-wasm-simd-threaded.wasm') },
     backends: ['wasm'], threads: req.threads, detector: { modelUrl: url('detector/blazeface-back-256.onnx') },
   });
   const bytes = async (p: string): Promise<Uint8Array> => new Uint8Array(await (await fetch(url(p))).arrayBuffer());
@@ -51,7 +53,7 @@ async function run(req: ProfileRequest): Promise<ProfileReply> {
   // The light fp32 session again with onnxruntime's intra-op threads sleeping between runs
   // (allow_spinning 0) instead of spinning, which holds the cores away from the JavaScript stages.
   const noSpin = (await createOrtSession(ort as unknown as OrtModule, light, {
-    precision: 'fp32', extra: { executionProviders: ['wasm'], extra: { session: { intra_op: { allow_spinning: '0' } } } },
+    precision: 'fp32', graph: WEB_WASM_GRAPH, extra: { executionProviders: ['wasm'], extra: { session: { intra_op: { allow_spinning: '0' } } } },
   }));
   if (req.withDefault) {
     const def = parseModelFile(await bytes('models/prnet-default.safetensors'), 'default');

@@ -12,12 +12,20 @@ export interface InitRequest {
   threads?: number;
   /** Network precision; default the model file's (int8 for the default model, fp32 for the light one). */
   precision?: Precision;
+  /**
+   * onnxruntime-web's binary: 'jsep' (WebGPU and WebAssembly) or 'plain' (WebAssembly only: half
+   * the download, full speed sooner). Default: plain when the backends are WebAssembly only.
+   */
+  ortBuild?: 'jsep' | 'plain';
 }
 
 export interface FrameRequest {
   type: 'frame';
-  /** RGBA pixels (ImageData layout), transferred. */
-  rgba: ArrayBuffer;
+  /**
+   * RGB pixels (3 bytes each, row-major), transferred. The page drops ImageData's alpha itself: it
+   * has a core to spare, while the worker's thread is the frame's critical path.
+   */
+  rgb: ArrayBuffer;
   width: number;
   height: number;
   /** Frame time, milliseconds. */
@@ -50,6 +58,8 @@ export interface ReadyReply {
   model: ModelName;
   /** The precision the network runs at. */
   precision: Precision;
+  /** onnxruntime-web's binary in use. */
+  ortBuild: 'jsep' | 'plain';
   /** The model file's name metadata (random stand-ins say so). */
   modelName: string;
   width: number;

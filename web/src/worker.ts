@@ -9,7 +9,6 @@ import {
   buildOutputs,
   createPrnet,
   encodePng,
-  rgbaToRgb,
   type BrowserPrnet,
   type Face,
   type OutputFormat,
@@ -34,10 +33,13 @@ const EXPORTS: Record<ExportRequest['kind'], OutputFormat[]> = { obj: ['textured
 async function init(req: InitRequest): Promise<WorkerReply> {
   const t0 = performance.now();
   const url = (path: string): string => new URL(path, req.base).href;
+  const wasmOnly = req.backends.every((b) => b === 'wasm');
+  const build = req.ortBuild ?? (wasmOnly ? 'plain' : 'jsep');
+  const suffix = build === 'plain' ? '' : '.jsep';
   prnet = await createPrnet({
     modelUrl: url(`models/prnet-${req.model}.safetensors`),
     layoutUrl: url('layout.safetensors'),
-    wasmPaths: url('ort/'),
+    wasmPaths: { mjs: url(`ort/ort-wasm-simd-threaded${suffix}.mjs`), wasm: url(`ort/ort-wasm-simd-threaded${suffix}.wasm`) },
     backends: req.backends,
     threads: req.threads,
     precision: req.precision,
@@ -52,6 +54,7 @@ async function init(req: InitRequest): Promise<WorkerReply> {
     crossOriginIsolated: self.crossOriginIsolated,
     model: req.model,
     precision: prnet.session.precision,
+    ortBuild: build,
     modelName: prnet.modelMetadata.name ?? req.model,
     width: config.width,
     inputSize: config.inputSize,
@@ -66,7 +69,9 @@ async function init(req: InitRequest): Promise<WorkerReply> {
 async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> {
   if (!prnet || !video) throw new Error('the worker is not initialised');
   const t0 = performance.now();
-  const image = rgbaToRgb(new Uint8Array(req.rgba), req.width, req.height);
+  const data = new Uint8Array(req.rgb);
+  if (data.length !== req.width * req.height * 3) throw new Error(`expected ${req.width}×${req.height}×3 RGB bytes, got ${data.length}`);
+  const image: RgbImage = { width: req.width, height: req.height, data };
   let faces: (Face & { trackId?: number; still?: boolean })[];
   let timings;
   let detected = true;
