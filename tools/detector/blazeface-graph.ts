@@ -139,7 +139,6 @@ export function blockedBlazeFace(bytes: Uint8Array): Uint8Array {
     nodes.push(n);
   }
   if (!feedsConv) throw new Error('the input feeds no convolution');
-  for (const n of nodes) for (const i of n.inputs) used.add(i);
   // Any input side: the Reshapes to [1, anchors, n] infer the anchor count.
   for (const n of nodes) {
     if (n.opType !== 'Reshape') continue;
@@ -148,8 +147,8 @@ export function blockedBlazeFace(bytes: Uint8Array): Uint8Array {
     const name = `${n.inputs[1]}__any`;
     newInits.push({ name, dims: [3], data: BigInt64Array.from([1n, -1n, s.data[2]]) });
     n.inputs[1] = name;
-    used.add(name);
   }
+  for (const n of nodes) for (const i of n.inputs) used.add(i);
   const initializers = [...g.initializers, ...newInits].filter((t) => used.has(t.name));
   const outputs = g.outputs.map((name) => ({ name, shape: [1, `${name}_anchors`, `${name}_numbers`] }));
   const graph: OnnxGraph = { name: g.name || 'blazeface', nodes, initializers, inputs: [{ name: inputName, shape: [1, 3, 'height', 'width'] }], outputs };

@@ -1,0 +1,131 @@
+/**
+ * The detector's fast path: the shipped BlazeFace graph in onnxruntime's blocked layout (NCHW
+ * input of any side that is a multiple of 32) and the 128² region look at faces on the image's
+ * edge (edgeLook 'region', the default) against the whole 256² look ('whole').
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createBlazeFaceDetector, REGION_INPUT, type EdgeLook } from '../src/detect/blazeface-detector.js';
+import { BLAZEFACE_MODEL } from '../src/detect/create-node.js';
+import { iou, type Detector } from '../src/detect/detector.js';
+import { createDetector } from '../src/detect/index.js';
+import { ModelError } from '../src/errors.js';
+import { encodeModel } from '../src/model/onnx.js';
+import type { OrtModule } from '../src/runtime/ort.js';
+import type { RgbImage } from '../src/types.js';
+import { readOnnxModel } from '../tools/detector/onnx-read.js';
+import { EVAL_DIR } from '../scripts/compare-detectors.js';
+
+/** A photo as the benchmarks see it: cropped to fill 640×480. */
+async function photo640(rel: string): Promise<RgbImage> {
+  const { data, info } = await sharp(join(EVAL_DIR, rel)).removeAlpha().resize(640, 480, { fit: 'cover' }).raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** onnxruntime-node with every run's input side recorded. */
+function recordingOrt(sides: number[]): OrtModule {
+  const create = async (bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) => {
+    const s = await ort.InferenceSession.create(bytes, options);
+    return {
+      run: (feeds: Record<string, ort.Tensor>) => {
+        sides.push(feeds['input:0'].dims[3]);
+        return s.run(feeds);
+      },
+      release: () => s.release(),
+    };
+  };
+  return { ...ort, InferenceSession: { create } } as unknown as OrtModule;
+}
+
+describe('the shipped BlazeFace graph', () => {
+  it('reads its input as NCHW and keeps every inner stage at a multiple of 16 channels (no Transpose, no zero Concat)', async () => {
+    const g = readOnnxModel(new Uint8Array(await readFile(BLAZEFACE_MODEL)));
+    const ops = new Set(g.nodes.map((n) => n.opType));
+    expect([...ops].sort()).toEqual(['Add', 'Conv', 'MaxPool', 'Relu', 'Reshape', 'Transpose']);
+    expect(g.nodes.filter((n) => n.opType === 'Transpose').every((n) => g.outputs.some((o) => g.nodes.some((m) => m.inputs[0] === n.outputs[0] && m.outputs[0] === o)))).toBe(true);
+    const inits = new Map(g.initializers.map((t) => [t.name, t]));
+    const first = g.nodes.find((n) => n.inputs[0] === g.inputs[0])!;
+    expect(first.opType).toBe('Conv');
+    expect(inits.get(first.inputs[1])!.dims).toEqual([32, 3, 5, 5]);
+    const heads = new Set(g.nodes.filter((n) => n.opType === 'Transpose').map((n) => n.inputs[0]));
+    for (const n of g.nodes) {
+      if (n.opType !== 'Conv' || heads.has(n.outputs[0])) continue;
+      expect(inits.get(n.inputs[1])!.dims[0] % 16, n.outputs[0]).toBe(0);
+    }
+  });
+
+  it('runs on a 128² input with the anchors of 8 × 8 and 4 × 4 grids', async () => {
+    const s = await ort.InferenceSession.create(BLAZEFACE_MODEL);
+    const out = await s.run({ 'input:0': new ort.Tensor('float32', new Float32Array(3 * 128 * 128), [1, 3, 128, 128]) });
+    expect(out['Identity:0'].dims).toEqual([1, 8 * 8 * 2, 1]);
+    expect(out['Identity_1:0'].dims).toEqual([1, 4 * 4 * 6, 1]);
+    expect(out['Identity_3:0'].dims).toEqual([1, 4 * 4 * 6, 16]);
+    await s.release();
+  });
+
+  it('the ONNX reader reads back what the writer wrote (float and int64 initializers, attributes)', () => {
+    const bytes = encodeModel({
+      name: 'g',
+      nodes: [
+        { opType: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c', attributes: [{ name: 'pads', ints: [0, -1, 2, 3] }, { name: 'group', i: 1 }, { name: 'alpha', f: 0.25 }] },
+        { opType: 'Reshape', inputs: ['y', 's'], outputs: ['z'] },
+      ],
+      initializers: [
+        { name: 'w', dims: [2, 1, 1, 1], data: Float32Array.from([1.5, -2]) },
+        { name: 's', dims: [3], data: BigInt64Array.from([1n, -1n, 16n]) },
+      ],
+      inputs: [{ name: 'x', shape: [1, 1, 'h', 'w'] }],
+      outputs: [{ name: 'z', shape: [1, 'n', 16] }],
+    }, { opsetVersion: 12, irVersion: 7 });
+    const g = readOnnxModel(bytes);
+    expect([g.irVersion, g.opsetVersion, g.name, g.inputs, g.outputs]).toEqual([7, 12, 'g', ['x'], ['z']]);
+    expect(g.nodes[0]).toEqual({ opType: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c', attributes: [{ name: 'pads', ints: [0, -1, 2, 3] }, { name: 'group', i: 1 }, { name: 'alpha', f: 0.25 }] });
+    expect(Array.from(g.initializers[0].data as Float32Array)).toEqual([1.5, -2]);
+    expect(Array.from(g.initializers[1].data as BigInt64Array)).toEqual([1n, -1n, 16n]);
+  });
+});
+
+describe('edge looks', () => {
+  const sides: Record<EdgeLook, number[]> = { region: [], whole: [] };
+  const detectors = {} as Record<EdgeLook, Detector>;
+  beforeAll(async () => {
+    const bytes = new Uint8Array(await readFile(BLAZEFACE_MODEL));
+    for (const look of ['region', 'whole'] as const) detectors[look] = await createBlazeFaceDetector(recordingOrt(sides[look]), bytes, { edgeLook: look });
+  });
+
+  it('a face at the edge gets one 128² look around it (region) instead of a second 256² pass (whole), and the same face', async () => {
+    // 2008_001009: a face cut by the top edge; bjork: a face filling the frame.
+    for (const rel of ['ibug68/2008_001009.jpg', 'portraits/bjork.jpg']) {
+      const image = await photo640(rel);
+      sides.region.length = 0;
+      sides.whole.length = 0;
+      const region = await detectors.region.detect(image);
+      const whole = await detectors.whole.detect(image);
+      expect(sides.region, rel).toEqual([256, REGION_INPUT]);
+      expect(sides.whole, rel).toEqual([256, 256]);
+      expect(region.length, rel).toBe(whole.length);
+      // Each face matches one of the whole look's, boxed whole: it reaches past the image's edge.
+      for (const f of region) expect(Math.max(...whole.map((w) => iou(f, w))), rel).toBeGreaterThan(0.7);
+      expect(region.some((f) => f.y < 0 || f.y + f.height > image.height), rel).toBe(true);
+    }
+  });
+
+  it('no edge look for faces inside the image; the whole look when nothing is found', async () => {
+    sides.region.length = 0;
+    expect(await detectors.region.detect(await photo640('portraits/astronaut.png'))).toHaveLength(1);
+    expect(sides.region).toEqual([256]);
+    sides.region.length = 0;
+    const blank: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3).fill(128) };
+    expect(await detectors.region.detect(blank)).toHaveLength(0);
+    expect(sides.region).toEqual([256, 256]);
+  });
+
+  it('createDetector passes edgeLook on and rejects an unknown one', async () => {
+    const d = await createDetector({ edgeLook: 'whole' });
+    expect(await d.detect(await photo640('portraits/bjork.jpg'))).toHaveLength(1);
+    await expect(createDetector({ edgeLook: 'sideways' as EdgeLook })).rejects.toThrow(ModelError);
+  });
+});
