@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { fillInput } from '../src/detect/blazeface.js';
 import { createBlazeFaceDetector, REGION_INPUT, type EdgeLook } from '../src/detect/blazeface-detector.js';
 import { BLAZEFACE_MODEL } from '../src/detect/create-node.js';
 import { iou, type Detector } from '../src/detect/detector.js';
@@ -85,6 +86,36 @@ describe('the shipped BlazeFace graph', () => {
     expect(g.nodes[0]).toEqual({ opType: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c', attributes: [{ name: 'pads', ints: [0, -1, 2, 3] }, { name: 'group', i: 1 }, { name: 'alpha', f: 0.25 }] });
     expect(Array.from(g.initializers[0].data as Float32Array)).toEqual([1.5, -2]);
     expect(Array.from(g.initializers[1].data as BigInt64Array)).toEqual([1n, -1n, 16n]);
+  });
+});
+
+describe('the detector input', () => {
+  it('is plain bilinear sampling into NCHW planes, black (−1) outside the image, for windows inside, across and beyond the edges', () => {
+    const W = 37;
+    const H = 23;
+    const img: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3).map((_, i) => (i * 97 + (i >> 3) * 31) & 255) };
+    // Reference: each output's source point, the four pixels around it (0 outside), bilinear weights.
+    const at = (x: number, y: number, c: number) => (x < 0 || y < 0 || x >= W || y >= H ? 0 : img.data[(y * W + x) * 3 + c]);
+    for (const [x0, y0, side, n] of [[0, 0, 37, 32], [-9, -3, 50, 64], [20, 10, 30, 32], [-40, 5, 20, 32], [3.3, 2.7, 11, 64]] as const) {
+      const out = new Float32Array(3 * n * n);
+      fillInput(img, out, n, x0, y0, side);
+      let worst = 0;
+      for (let v = 0; v < n; v++) {
+        for (let u = 0; u < n; u++) {
+          const x = x0 + ((u + 0.5) * side) / n - 0.5;
+          const y = y0 + ((v + 0.5) * side) / n - 0.5;
+          const fx = Math.floor(x);
+          const fy = Math.floor(y);
+          const tx = x - fx;
+          const ty = y - fy;
+          for (let c = 0; c < 3; c++) {
+            const ref = (1 - ty) * ((1 - tx) * at(fx, fy, c) + tx * at(fx + 1, fy, c)) + ty * ((1 - tx) * at(fx, fy + 1, c) + tx * at(fx + 1, fy + 1, c));
+            worst = Math.max(worst, Math.abs(out[c * n * n + v * n + u] - ((2 * ref) / 255 - 1)));
+          }
+        }
+      }
+      expect(worst, `${x0},${y0} ${side} → ${n}`).toBeLessThan(1e-5);
+    }
   });
 });
 

@@ -94,41 +94,41 @@ export interface InputWindow {
   scale: number;
 }
 
-/** Resampling taps along one axis: for each output index, its first source index and weights. */
+/**
+ * Bilinear taps along one axis: output i is centred at source coordinate origin + (i + 0.5) · scale
+ * − 0.5 (pixel centres at integers) and reads source pixels lo[i] and lo[i] + 1 with weights w0[i],
+ * w1[i]. A tap outside the source gets weight 0 (and a valid index), so outside is black.
+ */
 interface AxisTaps {
-  start: Int32Array;
-  count: Int32Array;
-  weights: Float32Array;
-  /** Taps per output index in `weights` (a fixed stride). */
-  stride: number;
+  lo: Int32Array;
+  w0: Float32Array;
+  w1: Float32Array;
 }
 
-/**
- * Taps of a tent filter from `n` source pixels to `size` outputs, output i centred at source
- * coordinate origin + (i + 0.5) · scale − 0.5 (pixel centres at integers), of radius r ≥ 1 (1:
- * linear interpolation; the scale: an anti-aliasing average when shrinking).
- * Taps outside the source get no weight but still count in the normalisation, so outside is black.
- */
-function axisTaps(n: number, size: number, origin: number, scale: number, r: number): AxisTaps {
-  const stride = Math.ceil(2 * r) + 1;
-  const start = new Int32Array(size);
-  const count = new Int32Array(size);
-  const weights = new Float32Array(size * stride);
+function axisTaps(n: number, size: number, origin: number, scale: number): AxisTaps {
+  const lo = new Int32Array(size);
+  const w0 = new Float32Array(size);
+  const w1 = new Float32Array(size);
   for (let i = 0; i < size; i++) {
     const c = origin + (i + 0.5) * scale - 0.5;
-    const lo = Math.max(0, Math.ceil(c - r));
-    const hi = Math.min(n - 1, Math.floor(c + r));
-    start[i] = lo;
-    let m = 0;
-    for (let k = lo; k <= hi && m < stride; k++) {
-      const w = 1 - Math.abs(k - c) / r;
-      if (w > 0) weights[i * stride + m] = w / r;
-      else weights[i * stride + m] = 0;
-      m++;
+    const k = Math.floor(c);
+    const t = c - k;
+    if (k >= 0 && k + 1 <= n - 1) {
+      lo[i] = k;
+      w0[i] = 1 - t;
+      w1[i] = t;
+    } else if (k === n - 1) {
+      // Only the last pixel: in the second slot (the first slot's pixel, n − 2, weightless).
+      lo[i] = Math.max(0, n - 2);
+      if (n >= 2) w1[i] = 1 - t;
+      else w0[i] = 1 - t;
+    } else if (k === -1) {
+      // Only the first pixel.
+      w0[i] = t;
     }
-    count[i] = m;
+    // Otherwise both taps are outside: weightless.
   }
-  return { start, count, weights, stride };
+  return { lo, w0, w1 };
 }
 
 /**
@@ -155,7 +155,7 @@ export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: 
     sx0 = (x0 - cx0) / f;
     sy0 = (y0 - cy0) / f;
   }
-  resampleInto(src, out, size, sx0, sy0, side / f, 1);
+  resampleInto(src, out, size, sx0, sy0, side / f);
   return { originX: x0, originY: y0, scale };
 }
 
@@ -197,78 +197,47 @@ function shrinkBlocks(image: RgbImage, rx: number, ry: number, rw: number, rh: n
   return { width: w, height: h, data: outData };
 }
 
-/** Intermediate rows of the separable resampling, reused between calls. */
-let scratch = new Float32Array(0);
-
 /**
- * Separable tent resampling of a square window (corner x0, y0 in pixel edges; side = scale · size)
- * with a tent of the given radius (source pixels).
+ * Bilinear resampling of a square window (corner x0, y0 in pixel edges; side = scale · size) into
+ * three planes (NCHW: the layout the detector's convolutions run in), 0..255 → −1..1, black (−1)
+ * outside the image. Each output reads its 2 × 2 source pixels straight from the bytes.
  */
-function resampleInto(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number, radius: number): void {
+function resampleInto(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number): void {
   const { width: W, height: H, data } = image;
   const scale = side / size;
-  const cols = axisTaps(W, size, x0, scale, radius);
-  const rows = axisTaps(H, size, y0, scale, radius);
-  // Source rows the vertical pass reads.
-  let r0 = H;
-  let r1 = -1;
-  for (let v = 0; v < size; v++) {
-    if (rows.count[v] === 0) continue;
-    r0 = Math.min(r0, rows.start[v]);
-    r1 = Math.max(r1, rows.start[v] + rows.count[v] - 1);
-  }
-  const rowFloats = size * 3;
-  const need = Math.max(0, r1 - r0 + 1) * rowFloats;
-  if (scratch.length < need) scratch = new Float32Array(need);
-  const tmp = scratch;
-  // Horizontal pass: source rows r0..r1 → size columns.
-  for (let y = r0; y <= r1; y++) {
-    const srcRow = y * W * 3;
-    const dst = (y - r0) * rowFloats;
-    for (let u = 0; u < size; u++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      const cnt = cols.count[u];
-      const wBase = u * cols.stride;
-      let i = srcRow + cols.start[u] * 3;
-      for (let k = 0; k < cnt; k++, i += 3) {
-        const w = cols.weights[wBase + k];
-        r += w * data[i];
-        g += w * data[i + 1];
-        b += w * data[i + 2];
-      }
-      const o = dst + u * 3;
-      tmp[o] = r;
-      tmp[o + 1] = g;
-      tmp[o + 2] = b;
-    }
-  }
-  // Vertical pass (whole rows at a time), then 0..255 → −1..1 (black where nothing contributed),
-  // written as three planes (NCHW: the layout the detector's convolutions run in).
-  const k255 = 2 / 255;
+  const cols = axisTaps(W, size, x0, scale);
+  const rows = axisTaps(H, size, y0, scale);
   const plane = size * size;
-  const row = rowScratch.length >= rowFloats ? rowScratch : (rowScratch = new Float32Array(rowFloats));
+  const k255 = 2 / 255;
+  const { lo: xl, w0: xa, w1: xb } = cols;
+  const row = W * 3;
   for (let v = 0; v < size; v++) {
-    row.fill(0, 0, rowFloats);
-    const cnt = rows.count[v];
-    const wBase = v * rows.stride;
-    for (let k = 0; k < cnt; k++) {
-      const w = rows.weights[wBase + k] * k255;
-      const first = (rows.start[v] + k - r0) * rowFloats;
-      for (let j = 0; j < rowFloats; j++) row[j] += w * tmp[first + j];
-    }
+    const ya = rows.w0[v] * k255;
+    const yb = rows.w1[v] * k255;
     let o = v * size;
-    for (let u = 0, j = 0; u < size; u++, j += 3, o++) {
-      out[o] = row[j] - 1;
-      out[o + plane] = row[j + 1] - 1;
-      out[o + 2 * plane] = row[j + 2] - 1;
+    if (ya === 0 && yb === 0) {
+      out.fill(-1, o, o + size);
+      out.fill(-1, o + plane, o + plane + size);
+      out.fill(-1, o + 2 * plane, o + 2 * plane + size);
+      continue;
+    }
+    const r0 = rows.lo[v] * row;
+    const r1 = H > 1 ? r0 + row : r0;
+    for (let u = 0; u < size; u++, o++) {
+      const wa = xa[u];
+      const wb = xb[u];
+      const i = xl[u] * 3;
+      const j = W > 1 ? i + 3 : i;
+      const p00 = ya * wa;
+      const p01 = ya * wb;
+      const p10 = yb * wa;
+      const p11 = yb * wb;
+      out[o] = p00 * data[r0 + i] + p01 * data[r0 + j] + p10 * data[r1 + i] + p11 * data[r1 + j] - 1;
+      out[o + plane] = p00 * data[r0 + i + 1] + p01 * data[r0 + j + 1] + p10 * data[r1 + i + 1] + p11 * data[r1 + j + 1] - 1;
+      out[o + 2 * plane] = p00 * data[r0 + i + 2] + p01 * data[r0 + j + 2] + p10 * data[r1 + i + 2] + p11 * data[r1 + j + 2] - 1;
     }
   }
 }
-
-/** One output row of the vertical pass, reused between calls. */
-let rowScratch = new Float32Array(0);
 
 /** The square window that fits the whole image, centred (letterbox). */
 export function fitWindow(width: number, height: number): { x0: number; y0: number; side: number } {
