@@ -1,7 +1,8 @@
 /**
  * The detector's fast path: the shipped BlazeFace graph in onnxruntime's blocked layout (NCHW
  * input of any side that is a multiple of 32) and the 128² region look at faces on the image's
- * edge (edgeLook 'region', the default) against the whole 256² look ('whole').
+ * edge (edgeLook 'region', the default) against the whole 256² look ('whole'), and the first pass
+ * without the letterbox's empty bands (trimLetterbox).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,12 +28,13 @@ async function photo640(rel: string): Promise<RgbImage> {
 }
 
 /** onnxruntime-node with every run's input side recorded. */
-function recordingOrt(sides: number[]): OrtModule {
+function recordingOrt(sides: number[], dims: number[][] = []): OrtModule {
   const create = async (bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) => {
     const s = await ort.InferenceSession.create(bytes, options);
     return {
       run: (feeds: Record<string, ort.Tensor>) => {
         sides.push(feeds['input:0'].dims[3]);
+        dims.push([feeds['input:0'].dims[2], feeds['input:0'].dims[3]]);
         return s.run(feeds);
       },
       release: () => s.release(),
@@ -152,6 +154,26 @@ describe('edge looks', () => {
     const blank: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3).fill(128) };
     expect(await detectors.region.detect(blank)).toHaveLength(0);
     expect(sides.region).toEqual([256, 256]);
+  });
+
+  it('the first pass leaves out the letterbox bands beyond 8 black pixels (trimLetterbox, default): 256 × 224 for 4:3, either way round', async () => {
+    const dims: number[][] = [];
+    const bytes = new Uint8Array(await readFile(BLAZEFACE_MODEL));
+    const rec = recordingOrt([], dims);
+    const trimmed = await createBlazeFaceDetector(rec, bytes, { retryPadded: false });
+    const square = await createBlazeFaceDetector(rec, bytes, { retryPadded: false, trimLetterbox: false });
+    const land = await photo640('portraits/astronaut.png');
+    const portrait: RgbImage = { width: 480, height: 640, data: new Uint8Array(480 * 640 * 3) };
+    // The landscape photo turned a quarter: the same face, upright no longer, but the input's shape.
+    for (let y = 0; y < 640; y++) for (let x = 0; x < 480; x++) portrait.data.set(land.data.subarray((x * 640 + (639 - y)) * 3, (x * 640 + (639 - y)) * 3 + 3), (y * 480 + x) * 3);
+    const a = await trimmed.detect(land);
+    await trimmed.detect(portrait);
+    const b = await square.detect(land);
+    expect(dims).toEqual([[224, 256], [256, 224], [256, 256]]);
+    // The same face, boxed alike (the image and its surroundings are the same up to the band).
+    expect(a).toHaveLength(1);
+    expect(b).toHaveLength(1);
+    expect(iou(a[0], b[0])).toBeGreaterThan(0.9);
   });
 
   it('createDetector passes edgeLook on and rejects an unknown one', async () => {

@@ -37,32 +37,34 @@ const STRIDE = 16;
 /** The six keypoints, in output order (the subject's right and left). */
 export const BLAZEFACE_KEYPOINTS = ['rightEye', 'leftEye', 'noseTip', 'mouth', 'rightEar', 'leftEar'] as const;
 
-const anchorCache = new Map<number, Float32Array>();
+const anchorCache = new Map<string, Float32Array>();
 
 /**
- * Anchor centres for a first layer of `cells` × `cells` cells, flat x, y in 0..1 of the input
- * square, in the order of the concatenated outputs (for 16: the 512 of the first layer, then the
- * 384 of the second).
+ * Anchor centres for a first layer of `cells` × `rowsOfCells` cells (default square), flat x, y in
+ * 0..1 of the input, in the order of the concatenated outputs (for 16 × 16: the 512 of the first
+ * layer, then the 384 of the second).
  */
-export function anchorCentres(cells: number): Float32Array {
-  let out = anchorCache.get(cells);
+export function anchorCentres(cells: number, rowsOfCells = cells): Float32Array {
+  const key = `${cells}x${rowsOfCells}`;
+  let out = anchorCache.get(key);
   if (out) return out;
   let n = 0;
-  for (const { div, anchors } of LAYERS) n += (cells / div) ** 2 * anchors;
+  for (const { div, anchors } of LAYERS) n += (cells / div) * (rowsOfCells / div) * anchors;
   out = new Float32Array(n * 2);
   let k = 0;
   for (const { div, anchors } of LAYERS) {
-    const c = cells / div;
-    for (let y = 0; y < c; y++) {
-      for (let x = 0; x < c; x++) {
+    const cx = cells / div;
+    const cy = rowsOfCells / div;
+    for (let y = 0; y < cy; y++) {
+      for (let x = 0; x < cx; x++) {
         for (let a = 0; a < anchors; a++) {
-          out[k++] = (x + 0.5) / c;
-          out[k++] = (y + 0.5) / c;
+          out[k++] = (x + 0.5) / cx;
+          out[k++] = (y + 0.5) / cy;
         }
       }
     }
   }
-  anchorCache.set(cells, out);
+  anchorCache.set(key, out);
   return out;
 }
 
@@ -132,14 +134,14 @@ function axisTaps(n: number, size: number, origin: number, scale: number): AxisT
 }
 
 /**
- * Fills `out` (3 planes of size × size, NCHW, values in −1..1 as the model expects) with a square window
- * of the image: the square of side `side` image pixels whose top-left corner is at (x0, y0) (pixel
- * edges), resampled to size × size; outside the image is black (−1). Bilinear, as MediaPipe feeds
+ * Fills `out` (3 planes of height × size, NCHW, values in −1..1 as the model expects) with a window
+ * of the image: `side` image pixels wide (height · side / size high) with its top-left corner at
+ * (x0, y0) (pixel edges), resampled to size × height (height: default size, a square); outside the image is black (−1). Bilinear, as MediaPipe feeds
  * its detector, once the image is within 3× of the input: larger images are first shrunk by
  * averaging whole f × f blocks (f = scale / 2, rounded), which keeps small faces' contrast and
  * reads each source pixel once. (A 640 × 480 photo goes straight to bilinear: ~1 ms.)
  */
-export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number): InputWindow {
+export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number, height = size): InputWindow {
   const scale = side / size;
   const f = Math.max(1, Math.round(scale / 2));
   let src = image;
@@ -150,12 +152,12 @@ export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: 
     const cx0 = Math.max(0, Math.floor(x0));
     const cy0 = Math.max(0, Math.floor(y0));
     const cx1 = Math.min(image.width, Math.ceil(x0 + side));
-    const cy1 = Math.min(image.height, Math.ceil(y0 + side));
-    src = shrinkBlocks(image, cx0, cy0, cx1 - cx0, cy1 - cy0, f);
+    const cy1 = Math.min(image.height, Math.ceil(y0 + height * scale));
+    src = shrinkBlocks(image, cx0, cy0, Math.max(0, cx1 - cx0), Math.max(0, cy1 - cy0), f);
     sx0 = (x0 - cx0) / f;
     sy0 = (y0 - cy0) / f;
   }
-  resampleInto(src, out, size, sx0, sy0, side / f);
+  resampleInto(src, out, size, height, sx0, sy0, scale / f);
   return { originX: x0, originY: y0, scale };
 }
 
@@ -198,20 +200,19 @@ function shrinkBlocks(image: RgbImage, rx: number, ry: number, rw: number, rh: n
 }
 
 /**
- * Bilinear resampling of a square window (corner x0, y0 in pixel edges; side = scale · size) into
- * three planes (NCHW: the layout the detector's convolutions run in), 0..255 → −1..1, black (−1)
+ * Bilinear resampling of a window (corner x0, y0 in pixel edges; `scale` source pixels per output
+ * pixel) into size × height, three planes (NCHW: the layout the detector's convolutions run in), 0..255 → −1..1, black (−1)
  * outside the image. Each output reads its 2 × 2 source pixels straight from the bytes.
  */
-function resampleInto(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number): void {
+function resampleInto(image: RgbImage, out: Float32Array, size: number, height: number, x0: number, y0: number, scale: number): void {
   const { width: W, height: H, data } = image;
-  const scale = side / size;
   const cols = axisTaps(W, size, x0, scale);
-  const rows = axisTaps(H, size, y0, scale);
-  const plane = size * size;
+  const rows = axisTaps(H, height, y0, scale);
+  const plane = size * height;
   const k255 = 2 / 255;
   const { lo: xl, w0: xa, w1: xb } = cols;
   const row = W * 3;
-  for (let v = 0; v < size; v++) {
+  for (let v = 0; v < height; v++) {
     const ya = rows.w0[v] * k255;
     const yb = rows.w1[v] * k255;
     let o = v * size;
@@ -258,12 +259,15 @@ export function decodeDetections(
   window: InputWindow,
   minScore: number,
   out: BlazeDetection[] = [],
+  height = size,
 ): BlazeDetection[] {
   // Score logits below this cannot pass the threshold: skip the exp for most anchors.
   const minLogit = Math.log(minScore / (1 - minScore));
   const { originX, originY, scale } = window;
-  const cells = Math.round(Math.sqrt(scores[0].length / LAYERS[0].anchors));
-  const centres = anchorCentres(cells);
+  // The first grid's cells, in the input's aspect ratio.
+  const rowsOfCells = Math.round(Math.sqrt((scores[0].length / LAYERS[0].anchors) * (height / size)));
+  const cells = Math.round(scores[0].length / LAYERS[0].anchors / Math.max(1, rowsOfCells));
+  const centres = anchorCentres(cells, rowsOfCells);
   if (centres.length !== 2 * (scores[0].length + scores[1].length)) throw new Error(`BlazeFace outputs of ${scores[0].length} and ${scores[1].length} anchors fit no grid`);
   let anchor = 0;
   for (let layer = 0; layer < 2; layer++) {
@@ -272,7 +276,7 @@ export function decodeDetections(
     for (let i = 0; i < s.length; i++, anchor++) {
       if (!(s[i] > minLogit)) continue;
       const ax = centres[anchor * 2] * size;
-      const ay = centres[anchor * 2 + 1] * size;
+      const ay = centres[anchor * 2 + 1] * height;
       const b = i * STRIDE;
       const keypoints = new Float32Array(12);
       for (let k = 0; k < 6; k++) {

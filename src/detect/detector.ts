@@ -40,6 +40,11 @@ export interface DetectorOptions {
    * 'whole', the whole image inside the border at 256² (the rule before region looks).
    */
   edgeLook?: 'region' | 'whole';
+  /**
+   * 'blazeface' only: the first pass leaves out the letterbox bands that hold no image (a 4:3
+   * photo: 256 × 224 instead of 256², default true).
+   */
+  trimLetterbox?: boolean;
 }
 
 export const DEFAULT_MIN_SCORE: Readonly<Record<DetectorKind, number>> = {
