@@ -166,17 +166,6 @@ describe('the precision option', () => {
     await expect(createPrnet({ model: 'light', detector: false, precision: 'fp16' as never })).rejects.toThrow(InputError);
   });
 
-  it('createPrnet runs the bundled light model at int8 in Node unless fp32 is asked for; a light file passed as weights keeps its own fp32', async () => {
-    for (const [options, want] of [[{}, 'int8'], [{ precision: 'fp32' }, 'fp32'], [{ precision: 'int8' }, 'int8']] as const) {
-      const p = await createPrnet({ model: 'light', detector: false, ...options });
-      expect(p.session.precision, JSON.stringify(options)).toBe(want);
-      await p.dispose();
-    }
-    const p = await createPrnet({ model: await readModelFile(BUNDLED_MODELS.light), detector: false });
-    expect(p.session.precision).toBe('fp32');
-    await p.dispose();
-  });
-
   it('the default is the model file\'s default_precision (int8 needs a calibration); int8 without one is a ModelError', async () => {
     const w = await readModelFile(BUNDLED_MODELS.light);
     expect(w.metadata.default_precision).toBe('fp32');

@@ -30,7 +30,7 @@ Usage:
                                     distance; GLB in metres); px: image pixels
       --center, --no-center         mesh centred at the origin (default) or placed as in the image
       --texture-size <n>            UV texture side: 256 (default), 512, 1024 or 2048
-      --precision <fp32|int8>       network precision (default: int8; the light model file names fp32, which the browser keeps)
+      --precision <fp32|int8>       network precision (default: int8 for the default model, fp32 for light)
       --quiet                       no progress or summary
   prnet video <in.mp4|.mov|.webm>... --out <dir> [options]
       Tracks and stabilises faces through a video (decoded with ffmpeg): NAME.jsonl (one line per

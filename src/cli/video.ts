@@ -56,11 +56,7 @@ export async function runVideo(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // The light model stays fp32 in video: int8 (its photo default in Node) measured steadier raw
-  // landmarks on one clip and less steady ones on another, and the stabiliser's still-face hold
-  // engaged less (docs/evaluation.md, "Light model at int8").
-  const precision = values.model === 'light' ? 'fp32' : undefined;
-  const prnet = await createPrnet({ model: values.model, detector: values.detector as DetectorKind | undefined, threads, precision });
+  const prnet = await createPrnet({ model: values.model, detector: values.detector as DetectorKind | undefined, threads });
   let failed = 0;
   try {
     for (const input of positionals) {

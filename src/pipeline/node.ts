@@ -32,10 +32,7 @@ export interface PrnetOptions {
    * tfjs comparison detectors stop at 100).
    */
   maxDetections?: number;
-  /**
-   * Network precision, 'fp32' or 'int8' (default: int8 for both bundled models in Node — the light
-   * model's file names fp32, which the browser keeps; other files: their own choice, see SessionOptions).
-   */
+  /** Network precision, 'fp32' or 'int8' (default: the model file's choice, int8 for the bundled default model; see SessionOptions). */
   precision?: Precision;
 }
 
@@ -53,9 +50,8 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
 
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
+  const precision = checkPrecision(options.precision);
   const model = resolveModel(options.model);
-  // The light model in Node: int8 is 0.66× fp32's time per photo at the same NME (docs/evaluation.md).
-  const precision = checkPrecision(options.precision) ?? (model === BUNDLED_MODELS.light ? 'int8' : undefined);
   const bundled = typeof model === 'string' && (Object.values(BUNDLED_MODELS) as string[]).includes(model);
   const [layout, session, detector] = await Promise.all([
     loadLayout(),
