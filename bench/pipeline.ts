@@ -97,17 +97,23 @@ try {
   };
   const def = await createPrnet({ threads: THREADS });
   const light = await createPrnet({ model: 'light', threads: THREADS });
+  // The light model at int8 (its default is its file's fp32): what int8 would gain it.
+  const lightInt8 = await createPrnet({ model: 'light', threads: THREADS, precision: 'int8' });
   const recon = (p: Prnet, o: ReconstructOptions) => (image: RgbImage) => p.reconstruct(image, o);
   // One detector pass alone: the same detector without the second look at faces at the edge.
   const onePass = await createDetector({ retryPadded: false });
+  // The second look as before region looks: the whole image at 256² inside a border.
+  const wholeLook = await createDetector({ edgeLook: 'whole' });
   const cases: Case[] = [
     { label: 'FaceMesh (human, tfjs-wasm)', run: facemesh, ms: [], cpu: [] },
     { label: 'detector (blazeface)', run: (image) => def.detect(image), ms: [], cpu: [] },
     { label: 'detector, one pass (no edge look)', run: (image) => onePass.detect(image), ms: [], cpu: [] },
+    { label: "detector, edgeLook 'whole' (the former second look)", run: (image) => wholeLook.detect(image), ms: [], cpu: [] },
     { label: 'default, flip (the default)', run: recon(def, { flip: true }), ms: [], cpu: [] },
     { label: 'default, no flip', run: recon(def, { flip: false }), ms: [], cpu: [] },
     { label: 'light, no flip', run: recon(light, { flip: false }), ms: [], cpu: [] },
     { label: 'light, flip', run: recon(light, { flip: true }), ms: [], cpu: [] },
+    { label: 'light int8, no flip', run: recon(lightInt8, { flip: false }), ms: [], cpu: [] },
   ];
   // Warm-up: every case on every photo once.
   for (const image of photos) for (const c of cases) await c.run(image);
@@ -130,6 +136,7 @@ try {
 
   await def.dispose();
   await light.dispose();
+  await lightInt8.dispose();
 
   // Many photos through the CLI's folder path, in this process.
   const folderCount = Number(values.folder);
@@ -157,6 +164,7 @@ try {
   }
 
   await onePass.release?.();
+  await wholeLook.release?.();
   const peer = median(cases[0].ms);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`prnet-ts per photo vs FaceMesh, same process: ${photos.length} photos at 640×480 (${faceCounts.reduce((a, b) => a + b, 0)} faces) × ${ROUNDS} interleaved rounds, medians`);

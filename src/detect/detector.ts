@@ -34,6 +34,17 @@ export interface DetectorOptions {
    * fill the frame or are cut by its edges (default true; such an image costs two detector runs).
    */
   retryPadded?: boolean;
+  /**
+   * 'blazeface' only: how a face at the image's edge is looked at again — 'region' (default), a
+   * 128² pass through a window of twice the face's size around it (a quarter of a pass each);
+   * 'whole', the whole image inside the border at 256² (the rule before region looks).
+   */
+  edgeLook?: 'region' | 'whole';
+  /**
+   * 'blazeface' only: the first pass leaves out the letterbox bands that hold no image (a 4:3
+   * photo: 256 × 224 instead of 256², default true).
+   */
+  trimLetterbox?: boolean;
 }
 
 export const DEFAULT_MIN_SCORE: Readonly<Record<DetectorKind, number>> = {

@@ -11,6 +11,7 @@ const ONNX_FLOAT = 1;
 const ONNX_UINT8 = 2;
 const ONNX_INT8 = 3;
 const ONNX_INT32 = 6;
+const ONNX_INT64 = 7;
 /** AttributeProto.AttributeType */
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
@@ -118,13 +119,14 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  data: Float32Array | Int8Array | Uint8Array | Int32Array;
+  data: Float32Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
 }
 
 function onnxType(data: OnnxInitializer['data']): number {
   if (data instanceof Float32Array) return ONNX_FLOAT;
   if (data instanceof Uint8Array) return ONNX_UINT8;
   if (data instanceof Int8Array) return ONNX_INT8;
+  if (data instanceof BigInt64Array) return ONNX_INT64;
   return ONNX_INT32;
 }
 

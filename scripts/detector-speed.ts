@@ -1,0 +1,49 @@
+/**
+ * The default detector's time per photo on the benchmarks' nine 640×480 photos, three ways in one
+ * process, interleaved: the whole call (a 128² region look at faces on the edge), the whole call
+ * with `edgeLook: 'whole'` (a second 256² pass instead, the rule before region looks), one pass
+ * alone (256 × 224 for these 4:3 photos), and one pass over the full 256² square
+ * (`trimLetterbox: false`). Printed per case: the mean over the photos of each photo's minimum over the rounds
+ * (wall and CPU; on a loaded machine the minimum is the closest to a quiet machine's time, and at
+ * one thread it hardly moves with the load), then each photo's minimum.
+ *
+ *   npx tsx scripts/detector-speed.ts [--threads 1] [--rounds 15]
+ */
+import { parseArgs } from 'node:util';
+import { loadBenchPhotos, BENCH_PHOTOS } from '../bench/photos.js';
+import { createDetector, type Detector } from '../src/detect/index.js';
+
+const { values } = parseArgs({ options: { threads: { type: 'string', default: '1' }, rounds: { type: 'string', default: '15' } } });
+const threads = Number(values.threads);
+const rounds = Number(values.rounds);
+const { photos } = await loadBenchPhotos();
+const cases: [string, Detector][] = [
+  ['whole call (region looks)', await createDetector({ threads })],
+  ["whole call, edgeLook 'whole'", await createDetector({ threads, edgeLook: 'whole' })],
+  ['one pass', await createDetector({ threads, retryPadded: false })],
+  ['one pass, full 256² square', await createDetector({ threads, retryPadded: false, trimLetterbox: false })],
+];
+const wall = cases.map(() => photos.map(() => Infinity));
+const cpu = cases.map(() => photos.map(() => Infinity));
+for (const [, d] of cases) for (const p of photos) await d.detect(p);
+for (let r = 0; r < rounds; r++) {
+  for (const [p, photo] of photos.entries()) {
+    for (let k = 0; k < cases.length; k++) {
+      const c = (k + r + p) % cases.length;
+      const c0 = process.cpuUsage();
+      const t = performance.now();
+      await cases[c][1].detect(photo);
+      wall[c][p] = Math.min(wall[c][p], performance.now() - t);
+      const u = process.cpuUsage(c0);
+      cpu[c][p] = Math.min(cpu[c][p], (u.user + u.system) / 1000);
+    }
+  }
+}
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+console.log(`detector per 640×480 photo, ${threads} thread(s), ${rounds} rounds: mean over the photos of each photo's minimum\n`);
+for (const [k, [label]] of cases.entries()) {
+  console.log(`${label.padEnd(30)} wall ${mean(wall[k]).toFixed(2)} ms (${(mean(wall[k]) / mean(wall[0])).toFixed(2)}×)  CPU ${mean(cpu[k]).toFixed(2)} ms`);
+}
+console.log('\nper photo, wall ms (minimum):');
+for (const [p, name] of BENCH_PHOTOS.entries()) console.log(`  ${name.padEnd(28)} ${cases.map((_, k) => wall[k][p].toFixed(1).padStart(6)).join(' ')}`);
+for (const [, d] of cases) await d.release?.();

@@ -1,0 +1,184 @@
+/**
+ * The detector's fast path: the shipped BlazeFace graph in onnxruntime's blocked layout (NCHW
+ * input of any side that is a multiple of 32) and the 128² region look at faces on the image's
+ * edge (edgeLook 'region', the default) against the whole 256² look ('whole'), and the first pass
+ * without the letterbox's empty bands (trimLetterbox).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fillInput } from '../src/detect/blazeface.js';
+import { createBlazeFaceDetector, REGION_INPUT, type EdgeLook } from '../src/detect/blazeface-detector.js';
+import { BLAZEFACE_MODEL } from '../src/detect/create-node.js';
+import { iou, type Detector } from '../src/detect/detector.js';
+import { createDetector } from '../src/detect/index.js';
+import { ModelError } from '../src/errors.js';
+import { encodeModel } from '../src/model/onnx.js';
+import type { OrtModule } from '../src/runtime/ort.js';
+import type { RgbImage } from '../src/types.js';
+import { readOnnxModel } from '../tools/detector/onnx-read.js';
+import { EVAL_DIR } from '../scripts/compare-detectors.js';
+
+/** A photo as the benchmarks see it: cropped to fill 640×480. */
+async function photo640(rel: string): Promise<RgbImage> {
+  const { data, info } = await sharp(join(EVAL_DIR, rel)).removeAlpha().resize(640, 480, { fit: 'cover' }).raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** onnxruntime-node with every run's input side recorded. */
+function recordingOrt(sides: number[], dims: number[][] = []): OrtModule {
+  const create = async (bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) => {
+    const s = await ort.InferenceSession.create(bytes, options);
+    return {
+      run: (feeds: Record<string, ort.Tensor>) => {
+        sides.push(feeds['input:0'].dims[3]);
+        dims.push([feeds['input:0'].dims[2], feeds['input:0'].dims[3]]);
+        return s.run(feeds);
+      },
+      release: () => s.release(),
+    };
+  };
+  return { ...ort, InferenceSession: { create } } as unknown as OrtModule;
+}
+
+describe('the shipped BlazeFace graph', () => {
+  it('reads its input as NCHW and keeps every inner stage at a multiple of 16 channels (no Transpose, no zero Concat)', async () => {
+    const g = readOnnxModel(new Uint8Array(await readFile(BLAZEFACE_MODEL)));
+    const ops = new Set(g.nodes.map((n) => n.opType));
+    expect([...ops].sort()).toEqual(['Add', 'Conv', 'MaxPool', 'Relu', 'Reshape', 'Transpose']);
+    expect(g.nodes.filter((n) => n.opType === 'Transpose').every((n) => g.outputs.some((o) => g.nodes.some((m) => m.inputs[0] === n.outputs[0] && m.outputs[0] === o)))).toBe(true);
+    const inits = new Map(g.initializers.map((t) => [t.name, t]));
+    const first = g.nodes.find((n) => n.inputs[0] === g.inputs[0])!;
+    expect(first.opType).toBe('Conv');
+    expect(inits.get(first.inputs[1])!.dims).toEqual([32, 3, 5, 5]);
+    const heads = new Set(g.nodes.filter((n) => n.opType === 'Transpose').map((n) => n.inputs[0]));
+    for (const n of g.nodes) {
+      if (n.opType !== 'Conv' || heads.has(n.outputs[0])) continue;
+      expect(inits.get(n.inputs[1])!.dims[0] % 16, n.outputs[0]).toBe(0);
+    }
+  });
+
+  it('runs on a 128² input with the anchors of 8 × 8 and 4 × 4 grids', async () => {
+    const s = await ort.InferenceSession.create(BLAZEFACE_MODEL);
+    const out = await s.run({ 'input:0': new ort.Tensor('float32', new Float32Array(3 * 128 * 128), [1, 3, 128, 128]) });
+    expect(out['Identity:0'].dims).toEqual([1, 8 * 8 * 2, 1]);
+    expect(out['Identity_1:0'].dims).toEqual([1, 4 * 4 * 6, 1]);
+    expect(out['Identity_3:0'].dims).toEqual([1, 4 * 4 * 6, 16]);
+    await s.release();
+  });
+
+  it('the ONNX reader reads back what the writer wrote (float and int64 initializers, attributes)', () => {
+    const bytes = encodeModel({
+      name: 'g',
+      nodes: [
+        { opType: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c', attributes: [{ name: 'pads', ints: [0, -1, 2, 3] }, { name: 'group', i: 1 }, { name: 'alpha', f: 0.25 }] },
+        { opType: 'Reshape', inputs: ['y', 's'], outputs: ['z'] },
+      ],
+      initializers: [
+        { name: 'w', dims: [2, 1, 1, 1], data: Float32Array.from([1.5, -2]) },
+        { name: 's', dims: [3], data: BigInt64Array.from([1n, -1n, 16n]) },
+      ],
+      inputs: [{ name: 'x', shape: [1, 1, 'h', 'w'] }],
+      outputs: [{ name: 'z', shape: [1, 'n', 16] }],
+    }, { opsetVersion: 12, irVersion: 7 });
+    const g = readOnnxModel(bytes);
+    expect([g.irVersion, g.opsetVersion, g.name, g.inputs, g.outputs]).toEqual([7, 12, 'g', ['x'], ['z']]);
+    expect(g.nodes[0]).toEqual({ opType: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c', attributes: [{ name: 'pads', ints: [0, -1, 2, 3] }, { name: 'group', i: 1 }, { name: 'alpha', f: 0.25 }] });
+    expect(Array.from(g.initializers[0].data as Float32Array)).toEqual([1.5, -2]);
+    expect(Array.from(g.initializers[1].data as BigInt64Array)).toEqual([1n, -1n, 16n]);
+  });
+});
+
+describe('the detector input', () => {
+  it('is plain bilinear sampling into NCHW planes, black (−1) outside the image, for windows inside, across and beyond the edges', () => {
+    const W = 37;
+    const H = 23;
+    const img: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3).map((_, i) => (i * 97 + (i >> 3) * 31) & 255) };
+    // Reference: each output's source point, the four pixels around it (0 outside), bilinear weights.
+    const at = (x: number, y: number, c: number) => (x < 0 || y < 0 || x >= W || y >= H ? 0 : img.data[(y * W + x) * 3 + c]);
+    for (const [x0, y0, side, n] of [[0, 0, 37, 32], [-9, -3, 50, 64], [20, 10, 30, 32], [-40, 5, 20, 32], [3.3, 2.7, 11, 64]] as const) {
+      const out = new Float32Array(3 * n * n);
+      fillInput(img, out, n, x0, y0, side);
+      let worst = 0;
+      for (let v = 0; v < n; v++) {
+        for (let u = 0; u < n; u++) {
+          const x = x0 + ((u + 0.5) * side) / n - 0.5;
+          const y = y0 + ((v + 0.5) * side) / n - 0.5;
+          const fx = Math.floor(x);
+          const fy = Math.floor(y);
+          const tx = x - fx;
+          const ty = y - fy;
+          for (let c = 0; c < 3; c++) {
+            const ref = (1 - ty) * ((1 - tx) * at(fx, fy, c) + tx * at(fx + 1, fy, c)) + ty * ((1 - tx) * at(fx, fy + 1, c) + tx * at(fx + 1, fy + 1, c));
+            worst = Math.max(worst, Math.abs(out[c * n * n + v * n + u] - ((2 * ref) / 255 - 1)));
+          }
+        }
+      }
+      expect(worst, `${x0},${y0} ${side} → ${n}`).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('edge looks', () => {
+  const sides: Record<EdgeLook, number[]> = { region: [], whole: [] };
+  const detectors = {} as Record<EdgeLook, Detector>;
+  beforeAll(async () => {
+    const bytes = new Uint8Array(await readFile(BLAZEFACE_MODEL));
+    for (const look of ['region', 'whole'] as const) detectors[look] = await createBlazeFaceDetector(recordingOrt(sides[look]), bytes, { edgeLook: look });
+  });
+
+  it('a face at the edge gets one 128² look around it (region) instead of a second 256² pass (whole), and the same face', async () => {
+    // 2008_001009: a face cut by the top edge; bjork: a face filling the frame.
+    for (const rel of ['ibug68/2008_001009.jpg', 'portraits/bjork.jpg']) {
+      const image = await photo640(rel);
+      sides.region.length = 0;
+      sides.whole.length = 0;
+      const region = await detectors.region.detect(image);
+      const whole = await detectors.whole.detect(image);
+      expect(sides.region, rel).toEqual([256, REGION_INPUT]);
+      expect(sides.whole, rel).toEqual([256, 256]);
+      expect(region.length, rel).toBe(whole.length);
+      // Each face matches one of the whole look's, boxed whole: it reaches past the image's edge.
+      for (const f of region) expect(Math.max(...whole.map((w) => iou(f, w))), rel).toBeGreaterThan(0.7);
+      expect(region.some((f) => f.y < 0 || f.y + f.height > image.height), rel).toBe(true);
+    }
+  });
+
+  it('no edge look for faces inside the image; the whole look when nothing is found', async () => {
+    sides.region.length = 0;
+    expect(await detectors.region.detect(await photo640('portraits/astronaut.png'))).toHaveLength(1);
+    expect(sides.region).toEqual([256]);
+    sides.region.length = 0;
+    const blank: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3).fill(128) };
+    expect(await detectors.region.detect(blank)).toHaveLength(0);
+    expect(sides.region).toEqual([256, 256]);
+  });
+
+  it('the first pass leaves out the letterbox bands beyond 8 black pixels (trimLetterbox, default): 256 × 224 for 4:3, either way round', async () => {
+    const dims: number[][] = [];
+    const bytes = new Uint8Array(await readFile(BLAZEFACE_MODEL));
+    const rec = recordingOrt([], dims);
+    const trimmed = await createBlazeFaceDetector(rec, bytes, { retryPadded: false });
+    const square = await createBlazeFaceDetector(rec, bytes, { retryPadded: false, trimLetterbox: false });
+    const land = await photo640('portraits/astronaut.png');
+    const portrait: RgbImage = { width: 480, height: 640, data: new Uint8Array(480 * 640 * 3) };
+    // The landscape photo turned a quarter: the same face, upright no longer, but the input's shape.
+    for (let y = 0; y < 640; y++) for (let x = 0; x < 480; x++) portrait.data.set(land.data.subarray((x * 640 + (639 - y)) * 3, (x * 640 + (639 - y)) * 3 + 3), (y * 480 + x) * 3);
+    const a = await trimmed.detect(land);
+    await trimmed.detect(portrait);
+    const b = await square.detect(land);
+    expect(dims).toEqual([[224, 256], [256, 224], [256, 256]]);
+    // The same face, boxed alike (the image and its surroundings are the same up to the band).
+    expect(a).toHaveLength(1);
+    expect(b).toHaveLength(1);
+    expect(iou(a[0], b[0])).toBeGreaterThan(0.9);
+  });
+
+  it('createDetector passes edgeLook on and rejects an unknown one', async () => {
+    const d = await createDetector({ edgeLook: 'whole' });
+    expect(await d.detect(await photo640('portraits/bjork.jpg'))).toHaveLength(1);
+    await expect(createDetector({ edgeLook: 'sideways' as EdgeLook })).rejects.toThrow(ModelError);
+  });
+});
