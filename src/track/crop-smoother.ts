@@ -40,9 +40,10 @@ export interface CropSmoothingOptions {
   /** Cutoff (Hz) of the low-pass on the target's velocity for `predict`. Default 3. */
   predictCutoff?: number;
   /**
-   * The dead band is at least this many times the target's own jitter (its std per coordinate,
-   * estimated online from second differences; the speeds above are taken above the floor that
-   * jitter puts under them): a noisy model's still face keeps its crop still too. Default 3.
+   * At rest the dead band is at least this many times the target's own jitter (its std per
+   * coordinate, estimated online from second differences), fading to `deadband` as the target's
+   * speed (taken above the floor jitter puts under it) reaches `bandSpeed`: a noisy model's still
+   * face keeps its crop still too. Default 3.
    */
   noiseMargin?: number;
 }
@@ -134,9 +135,11 @@ export class CropSmoother {
     const dx = (target.cx + lead * vel[0] - s.square.cx) / side, dy = (target.cy + lead * vel[1] - s.square.cy) / side;
     const ds = Math.log(target.side / side) + lead * vel[2];
     const d = Math.hypot(dx, dy, ds);
-    // The dead band (at least noiseMargin × the jitter) narrows as the face moves (it is there for
-    // jitter, not to trail motion).
-    const band0 = Math.max(o.deadband, o.noiseMargin * sigma);
+    // The dead band: at rest at least noiseMargin × the jitter, that part fading out as the face
+    // speeds up to bandSpeed (a band wider than 1 % would make a weak model's output trail its
+    // crop), and above bandSpeed narrowing in inverse proportion to the speed: it is there for
+    // jitter, not to trail motion.
+    const band0 = o.deadband + Math.max(0, o.noiseMargin * sigma - o.deadband) * Math.max(0, 1 - moving / o.bandSpeed);
     const band = moving > o.bandSpeed ? (band0 * o.bandSpeed) / moving : band0;
     let square = s.square;
     if (d > band) {
