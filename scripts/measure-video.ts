@@ -32,7 +32,8 @@
  * measured without running the network again (--no-cache to rerun).
  *
  *   npx tsx scripts/measure-video.ts [--model default|light] [--precision fp32|int8] [--frames 75] [--still 45]
- *       [--clips driving_d3,driving_d6,obama,source_s13] [--variants '[["name",{...}],…]'] [--json]
+ *       [--clips driving_d3,driving_d6,obama,source_s13] [--variants '[["name",{...}],…]']
+ *       [--crop '{CropSmoothingOptions}'] [--no-cache] [--json]
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -44,7 +45,7 @@ import { createPrnet } from '../src/pipeline/node.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
 import {
   FACE_REGIONS, FaceStabilizer, VideoTracker, faceRegions, faceSize, landmarkJitter, meanCoordinate, motionJitter, selectVertices, trajectoryLag,
-  type FaceRegion, type StabilizerOptions, type TrackerOptions,
+  type CropSmoothingOptions, type FaceRegion, type StabilizerOptions, type TrackerOptions,
 } from '../src/track/index.js';
 import type { Layout } from '../src/layout/index.js';
 import type { RgbImage } from '../src/types.js';
@@ -155,6 +156,9 @@ async function main(): Promise<void> {
   const nStill = Number(opt('still', '45'));
   const nMoving = Number(opt('moving', '90'));
   const clipNames = opt('clips', 'driving_d3,driving_d6,obama,source_s13').split(',').filter(Boolean);
+  // Crop smoothing options of the raw run (and so of the stabilised ones); part of the cache key.
+  const crop = JSON.parse(opt('crop', '{}')) as CropSmoothingOptions;
+  const cropKey = Object.keys(crop).length ? `-${JSON.stringify(crop).replace(/[^\w.]+/g, '_')}` : '';
   const variants: Variant[] = JSON.parse(opt('variants', JSON.stringify([['on', {}], ['on, no hold', { stillSpeed: 0 }]]))) as Variant[];
   const precision = opt('precision', '') || undefined;
   const prnet = await createPrnet({ model, precision: precision as 'fp32' | 'int8' | undefined });
@@ -197,7 +201,7 @@ async function main(): Promise<void> {
     const n = clip.still ? nStill : clip.truth ? nMoving : nFrames;
     const key = clip.name.split(' ')[0];
     const rawOld = await cached(`${model}-${key}-${n}-cropraw`, async () => { const l = await load(); return recordRaw(prnet, l.frames, l.fps, { cropSmoothing: false }); });
-    const raw = await cached(`${model}-${key}-${n}-cropsmooth`, async () => { const l = await load(); return recordRaw(prnet, l.frames, l.fps, {}); });
+    const raw = await cached(`${model}-${key}-${n}-cropsmooth${cropKey}${precision ? `-${precision}` : ''}`, async () => { const l = await load(); return recordRaw(prnet, l.frames, l.fps, { cropSmoothing: crop }); });
     const rawFaces = facesOf(raw, layout);
     const runs: [string, (Face | null)[]][] = [
       ['raw, crop from landmarks', facesOf(rawOld, layout)],

@@ -201,6 +201,45 @@ describe('FaceStabilizer', () => {
     expect(jitter('head')).toBeLessThan(0.75 * jitter('image'));
   });
 
+  it('has an output that moves continuously with its input: no switch between held and filtered', () => {
+    // A face drifting at speeds around the hold's thresholds (0.05–0.1 face sizes/s: 0.25–0.5 px
+    // per frame here): its position after 12 frames, as a function of the speed, has no jump. A
+    // hold that switches on below a threshold would hold the face at one speed and let it go at
+    // the next (a jump of the whole trailing distance).
+    const base = syntheticFace(200, 160, 150);
+    const shifted = (dx: number): Face => {
+      const data = Float32Array.from(base.positionMap.data, (v, k) => (k % 3 === 0 ? v + dx : v));
+      const positionMap = { size: base.positionMap.size, data };
+      const vertices = readVertices(positionMap, layout);
+      return { ...base, positionMap, vertices, landmarks: readLandmarks(positionMap, layout), pose: estimatePose(vertices, layout.canonical) };
+    };
+    const end = (v: number): number => {
+      const s = new FaceStabilizer(layout);
+      let x = 0;
+      for (let i = 0; i < 12; i++) x = meanCoordinate(s.stabilize(shifted(v * i), (1000 * i) / FPS).face.landmarks);
+      return x - meanCoordinate(base.landmarks);
+    };
+    const speeds = Array.from({ length: 13 }, (_, k) => 0.15 + 0.025 * k);
+    const xs = speeds.map(end);
+    expect(xs[xs.length - 1]).toBeGreaterThan(xs[0] + 1.5); // it does follow the faster drift further
+    for (let k = 1; k < xs.length; k++) expect(Math.abs(xs[k] - xs[k - 1]), `${speeds[k - 1]} → ${speeds[k]} px/frame`).toBeLessThan(0.6);
+  });
+
+  it('does not trail a head moving at a steady speed (the pose predicted at its velocity)', () => {
+    const lagFrames = (poseTrend: number): number => {
+      const rng = createRng(5);
+      const s = new FaceStabilizer(layout, { poseTrend });
+      let last = 0;
+      for (let i = 0; i < 60; i++) {
+        const f = syntheticFace(150 + 2 * i, 160, 150, 0.3, rng);
+        last = meanCoordinate(s.stabilize(f, (1000 * i) / FPS).face.landmarks) - meanCoordinate(f.landmarks);
+      }
+      return -last / 2; // frames behind, at 2 px per frame
+    };
+    expect(Math.abs(lagFrames(1))).toBeLessThan(0.2);
+    expect(lagFrames(0)).toBeGreaterThan(0.3);
+  });
+
   it('converts rotations to quaternions and back for any head turn', () => {
     for (const [yaw, pitch, roll] of [[0, 0, 0], [10, 20, 30], [170, -40, 5], [-90, 10, 179], [45, 89, -120]]) {
       const R = anglesToRotation(yaw, pitch, roll);

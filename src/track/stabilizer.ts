@@ -13,12 +13,19 @@
  *   floors (the *Margin options), and only the speed above the floor raises the cutoff:
  *   minCutoff + beta · (speed − cutoffMargin · floor). So a noisy model, or a small face, is still
  *   held still, and motion is told from jitter at any noise level.
- * - Still face: once the speed falls under `stillSpeed` (or stillMargin × the floor), the filter
- *   freezes and the output is held exactly (a still face does not move at all). It resumes — from
- *   the held values, so without a jump — when the speed rises over `releaseSpeed` (or
- *   releaseMargin × the floor: a hysteresis), or when the raw part centroids, low-passed at
- *   `driftCutoff`, have moved more than `stillDrift` face sizes (or driftMargin × the drift's
- *   floor) from the held output: a slow motion or an expression is followed, jitter is not.
+ * - Still face: a hold weight g in [0, 1] scales the filter's step by (1 − g); at g = 1 the output
+ *   is held exactly (a still face does not move at all). g rises (over `holdTime`) while the speed
+ *   is under `stillSpeed` (or stillMargin × the floor) and the drift — the raw part centroids'
+ *   offset from the output's, low-passed at `driftCutoff` — under `stillDrift` (or driftMargin ×
+ *   the drift's floor); it falls while the speed is over `releaseSpeed` (or releaseMargin × the
+ *   floor) or the drift over releaseDriftScale × the still drift, by the excess (at once for a
+ *   clear motion), and stays in between: the hysteresis of an enter and a leave threshold, but
+ *   continuous, so a tiny change of the network's output moves the output a little, never flips
+ *   it between held and filtered. It resumes from the held values, without a jump; a slow motion
+ *   or an expression is followed (the drift), jitter is not.
+ * - Head frame (default): the pose is filtered apart from the shape, by an alpha-beta filter
+ *   (`poseTrend`): predicted at its own velocity, so a head turning or moving steadily is not
+ *   trailed, and corrected at poseCutoffScale × the shape's cutoff.
  * The landmarks, dense vertices and pose of the result are read again from the filtered map.
  */
 import type { Face } from '../pipeline/face.js';
@@ -37,9 +44,9 @@ export interface StabilizerOptions {
   derivativeCutoff?: number;
   /** Speed (face sizes per second) under which a face is held still. Default 0.05; 0 disables the hold. */
   stillSpeed?: number;
-  /** Speed (face sizes per second) over which a held face is let go. Default 0.15. */
+  /** Speed (face sizes per second) over which a held face is let go. Default 0.1. */
   releaseSpeed?: number;
-  /** Drift (face sizes) from the held output over which a held face is let go. Default 0.005. */
+  /** Drift (face sizes) of the raw face from the output under which a face is held (let go over releaseDriftScale × it). Default 0.005. */
   stillDrift?: number;
   /** Cutoff (Hz) of the low-pass on the drift from a held output. Default 1. */
   driftCutoff?: number;
@@ -71,9 +78,23 @@ export interface StabilizerOptions {
   /**
    * The pose's cutoff relative to the shape's (head frame only): the pose is low-passed at the
    * face's speed-driven cutoff times this, so it is steadier than the shape at any speed while
-   * still following motion faster the faster the face moves. Default 0.4.
+   * still following motion faster the faster the face moves. Default 0.3.
    */
   poseCutoffScale?: number;
+  /**
+   * Head frame: how much the pose filter follows the pose's velocity (an alpha-beta filter: the
+   * pose is predicted at constant velocity and the velocity corrected by this × α²/(2 − α) of the
+   * residual, the critically damped gain at 1), so a steadily moving head is not trailed. 0: a
+   * plain low-pass (trails a ramp by (1 − α)/α frames). Default 1.
+   */
+  poseTrend?: number;
+  /**
+   * Seconds over which the still-face hold engages (its weight rises from 0 to 1; it falls at
+   * once when the face moves). Default 0.1.
+   */
+  holdTime?: number;
+  /** The drift over which a held face is let go, in multiples of the still drift (`stillDrift` or its floor). Default 1.5. */
+  releaseDriftScale?: number;
 }
 
 export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.freeze({
@@ -90,7 +111,10 @@ export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.
   cutoffMargin: 1,
   rimCutoff: 1,
   frame: 'head',
-  poseCutoffScale: 0.4,
+  poseCutoffScale: 0.3,
+  poseTrend: 1,
+  holdTime: 0.1,
+  releaseDriftScale: 1.5,
 });
 
 export interface StabilizedFace {
@@ -115,16 +139,15 @@ export class FaceStabilizer {
   /** Map pixels of the rim regions as a mask over the map (head frame). */
   private readonly rimMask: Uint8Array | null = null;
   /** Head frame: the filtered pose and shape (Rᵀ(x − t) / s of every map pixel). */
-  private head: { t: Float64Array; logScale: number; q: Float64Array; shape: Float32Array } | null = null;
+  private head: { t: Float64Array; logScale: number; q: Float64Array; shape: Float32Array; v: Float64Array } | null = null;
   private started = false;
   private last: Face | null = null;
   private speed = 0;
   private readonly velocity = new Float64Array(PARTS2);
   private lastCentroids: Float64Array | null = null;
   private lastTime = 0;
-  /** The held output, its part centroids, and the raw centroids' low-passed offset from them. */
-  private held: Face | null = null;
-  private heldCentroids: Float64Array | null = null;
+  /** The still-face hold's weight (0: filtering, 1: held), and the raw centroids' low-passed offset from the output's. */
+  private hold = 0;
   private readonly drift = new Float64Array(PARTS2);
   /** Centroids two frames back, and the estimated jitter variance of a centroid coordinate (face sizes²). */
   private olderCentroids: Float64Array | null = null;
@@ -162,13 +185,14 @@ export class FaceStabilizer {
       this.lastCentroids = centroids;
       this.olderCentroids = null;
       this.noiseVar = NaN;
-      this.held = null;
+      this.hold = 0;
+      this.drift.fill(0);
       this.rimShape = null;
       this.last = face;
       return { face, still: false, speed: 0 };
     }
     const dt = t - this.lastTime;
-    if (!(dt > 0)) return { face: this.withFrame(this.held ?? this.last ?? face, face), still: this.held !== null, speed: this.speed };
+    if (!(dt > 0)) return { face: this.withFrame(this.last ?? face, face), still: this.hold >= 1, speed: this.speed };
     this.lastTime = t;
 
     // Speed: the part centroids' velocity (face sizes per second), low-passed as a vector so that
@@ -196,33 +220,39 @@ export class FaceStabilizer {
     const releaseSpeed = Math.max(o.releaseSpeed, o.releaseMargin * speedFloor);
     const stillDrift = Math.max(o.stillDrift, o.driftMargin * driftFloor);
 
-    if (this.held && this.heldCentroids && o.stillSpeed > 0) {
+    // The still-face hold, as a weight g in [0, 1] that scales the filter's step by (1 − g) (0:
+    // filtering, 1: the output held exactly). g moves continuously with the speed and the drift
+    // (the raw part centroids' low-passed offset from the output's), so a tiny change of the
+    // input changes the output a little, never by a switch, and it keeps the hysteresis of the
+    // hold: it rises (over `holdTime`) while both are under the still thresholds, falls while
+    // either is over the release thresholds (by its excess over half the threshold, per frame:
+    // at once for a clear motion), and stays in between.
+    if (o.stillSpeed > 0 && valid && this.last) {
+      const lastCentroids = partCentroids(this.last.landmarks);
       let sum = 0;
-      if (valid) {
-        for (let k = 0; k < PARTS2; k++) {
-          this.drift[k] += ad * ((centroids[k] - this.heldCentroids[k]) / scale - this.drift[k]);
-          sum += this.drift[k] * this.drift[k];
-        }
+      for (let k = 0; k < PARTS2; k++) {
+        this.drift[k] += ad * ((centroids[k] - lastCentroids[k]) / scale - this.drift[k]);
+        sum += this.drift[k] * this.drift[k];
       }
       const drift = Math.sqrt((2 * sum) / PARTS2);
-      if (this.speed <= releaseSpeed && drift <= stillDrift) {
-        this.filter?.filter(raw, t, 0); // frozen: time advances, values stay
-        return { face: this.withFrame(this.held, face), still: true, speed: this.speed };
-      }
-      this.held = null;
-      this.heldCentroids = null;
+      const releaseDrift = o.releaseDriftScale * stillDrift;
+      const rise = (dt / Math.max(o.holdTime, 1e-9)) * Math.max(0, Math.min(1, (2 * (stillSpeed - this.speed)) / stillSpeed, (2 * (stillDrift - drift)) / stillDrift));
+      const fall = Math.max(0, (2 * (this.speed - releaseSpeed)) / releaseSpeed, (2 * (drift - releaseDrift)) / releaseDrift);
+      this.hold = Math.max(0, Math.min(1, this.hold + rise - fall));
+    } else this.hold = 0;
+    const g = this.hold;
+    if (g >= 1 && this.last) {
+      this.filter?.filter(raw, t, 0); // frozen: time advances, values stay
+      if (this.head) this.head.v.fill(0);
+      return { face: this.withFrame(this.last, face), still: true, speed: this.speed };
     }
 
     const rise = o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor);
     const cutoff = o.minCutoff + rise;
-    const out = headFrame ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt) : this.rebuild(face, (this.filter as OneEuroVector).filter(raw, t, cutoff), dt);
+    const out = headFrame
+      ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt, 1 - g)
+      : this.rebuild(face, (this.filter as OneEuroVector).filter(raw, t, g > 0 ? cutoffFor(smoothingFactor(cutoff, dt) * (1 - g), dt) : cutoff), dt);
     this.last = out;
-    if (o.stillSpeed > 0 && this.speed < stillSpeed) {
-      this.held = out;
-      this.heldCentroids = partCentroids(out.landmarks);
-      this.drift.fill(0);
-      return { face: out, still: true, speed: this.speed };
-    }
     return { face: out, still: false, speed: this.speed };
   }
 
@@ -233,8 +263,8 @@ export class FaceStabilizer {
     this.head = null;
     this.last = null;
     this.rimShape = null;
-    this.held = null;
-    this.heldCentroids = null;
+    this.hold = 0;
+    this.drift.fill(0);
     this.lastCentroids = null;
     this.olderCentroids = null;
     this.noiseVar = NaN;
@@ -263,33 +293,47 @@ export class FaceStabilizer {
     const p = face.pose;
     const shape = new Float32Array(face.positionMap.data.length);
     toHead(face.positionMap.data, p, shape);
-    this.head = { t: Float64Array.from(p.translation), logScale: Math.log(p.scale), q: quaternionOf(p.rotation), shape };
+    this.head = { t: Float64Array.from(p.translation), logScale: Math.log(p.scale), q: quaternionOf(p.rotation), shape, v: new Float64Array(8) };
   }
 
   /**
    * One step of the head-frame filter: the frame's pose low-passed at `cutoff` × poseCutoffScale,
    * its shape at `cutoff` (the rim at most at rimCutoff), put back together.
    */
-  private headStep(face: Face, cutoff: number, poseCutoff: number, dt: number): Face {
+  private headStep(face: Face, cutoff: number, poseCutoff: number, dt: number, gain = 1): Face {
     const o = this.options;
     const h = this.head as NonNullable<FaceStabilizer['head']>;
     const p = face.pose;
     if (!(p.scale > 0) || !Number.isFinite(p.scale)) return this.withFrame(this.last ?? face, face);
-    const a = smoothingFactor(cutoff, dt);
-    const ap = smoothingFactor(poseCutoff, dt);
-    for (let k = 0; k < 3; k++) h.t[k] += ap * (p.translation[k] - h.t[k]);
-    h.logScale += ap * (Math.log(p.scale) - h.logScale);
+    const a = gain * smoothingFactor(cutoff, dt);
+    const ap0 = smoothingFactor(poseCutoff, dt);
+    const ap = gain * ap0;
+    // The pose (translation, log-scale, quaternion): predicted at its velocity (poseTrend > 0),
+    // then corrected by ap × the residual; the velocity by bp / dt × the residual.
+    const bp = gain * o.poseTrend * ((ap0 * ap0) / (2 - ap0));
     const q = quaternionOf(p.rotation);
-    const sign = q[0] * h.q[0] + q[1] * h.q[1] + q[2] * h.q[2] + q[3] * h.q[3] < 0 ? -1 : 1;
+    const v = h.v;
+    const pred = [h.t[0] + v[0] * dt * gain, h.t[1] + v[1] * dt * gain, h.t[2] + v[2] * dt * gain, h.logScale + v[3] * dt * gain,
+      h.q[0] + v[4] * dt * gain, h.q[1] + v[5] * dt * gain, h.q[2] + v[6] * dt * gain, h.q[3] + v[7] * dt * gain];
+    const sign = q[0] * pred[4] + q[1] * pred[5] + q[2] * pred[6] + q[3] * pred[7] < 0 ? -1 : 1;
+    const meas = [p.translation[0], p.translation[1], p.translation[2], Math.log(p.scale), sign * q[0], sign * q[1], sign * q[2], sign * q[3]];
+    for (let k = 0; k < 8; k++) {
+      const r = meas[k] - pred[k];
+      v[k] = gain * (v[k] + (bp / dt) * r);
+      const x = pred[k] + ap * r;
+      if (k < 3) h.t[k] = x;
+      else if (k === 3) h.logScale = x;
+      else h.q[k - 4] = x;
+    }
     let n = 0;
-    for (let k = 0; k < 4; k++) { h.q[k] += ap * (sign * q[k] - h.q[k]); n += h.q[k] * h.q[k]; }
+    for (let k = 0; k < 4; k++) n += h.q[k] * h.q[k];
     n = Math.sqrt(n);
     for (let k = 0; k < 4; k++) h.q[k] /= n;
     const rotation = rotationOf(h.q);
     const scale = Math.exp(h.logScale);
     const translation: [number, number, number] = [h.t[0], h.t[1], h.t[2]];
     // The shape: Rᵀ(x − t) / s with the frame's own pose, low-passed per pixel.
-    const ar = this.rimMask ? Math.min(a, smoothingFactor(o.rimCutoff, dt)) : a;
+    const ar = this.rimMask ? Math.min(a, gain * smoothingFactor(o.rimCutoff, dt)) : a;
     const raw = face.positionMap.data, shape = h.shape, rim = this.rimMask;
     const R = p.rotation, s = p.scale, [tx, ty, tz] = p.translation;
     const Q = rotation;
@@ -362,6 +406,11 @@ export class FaceStabilizer {
     }
     return true;
   }
+}
+
+/** The cutoff (Hz) whose smoothing factor at time step dt is `a` (the inverse of smoothingFactor). */
+function cutoffFor(a: number, dt: number): number {
+  return a >= 1 ? Infinity : a / ((1 - a) * 2 * Math.PI * dt);
 }
 
 /** Every map pixel in the head's frame: Rᵀ(x − t) / s. */
