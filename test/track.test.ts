@@ -126,6 +126,17 @@ describe('FaceStabilizer', () => {
     expect(after.step).toBe(0);
   });
 
+  it('stays finite with release and drift thresholds of 0 on repeated frames (no 0/0 in the hold)', () => {
+    const rng = createRng(5);
+    const s = new FaceStabilizer(layout, { releaseSpeed: 0, stillDrift: 0, releaseDriftScale: 0 });
+    const face = syntheticFace(200, 160, 150, 0.6, rng);
+    for (let i = 0; i < 10; i++) {
+      const out = s.stabilize(face, (1000 * i) / FPS).face;
+      expect(out.landmarks.every(Number.isFinite)).toBe(true);
+      expect(out.vertices.every(Number.isFinite)).toBe(true);
+    }
+  });
+
   it('follows a moving face with less than a frame of lag, and stays close to it', () => {
     const rng = createRng(4);
     const s = new FaceStabilizer(layout);

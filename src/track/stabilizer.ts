@@ -236,8 +236,9 @@ export class FaceStabilizer {
       }
       const drift = Math.sqrt((2 * sum) / PARTS2);
       const releaseDrift = o.releaseDriftScale * stillDrift;
-      const rise = (dt / Math.max(o.holdTime, 1e-9)) * Math.max(0, Math.min(1, (2 * (stillSpeed - this.speed)) / stillSpeed, (2 * (stillDrift - drift)) / stillDrift));
-      const fall = Math.max(0, (2 * (this.speed - releaseSpeed)) / releaseSpeed, (2 * (drift - releaseDrift)) / releaseDrift);
+      // Thresholds of 0 (an option set to 0, before the noise floor is known) must not give 0/0.
+      const rise = (dt / Math.max(o.holdTime, 1e-9)) * Math.max(0, Math.min(1, (2 * (stillSpeed - this.speed)) / Math.max(stillSpeed, 1e-12), (2 * (stillDrift - drift)) / Math.max(stillDrift, 1e-12)));
+      const fall = Math.max(0, (2 * (this.speed - releaseSpeed)) / Math.max(releaseSpeed, 1e-12), (2 * (drift - releaseDrift)) / Math.max(releaseDrift, 1e-12));
       this.hold = Math.max(0, Math.min(1, this.hold + rise - fall));
     } else this.hold = 0;
     const g = this.hold;
