@@ -24,7 +24,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDetector } from '../src/detect/index.js';
-import { createRng } from '../src/model/weights.js';
+import { caseOrder } from './shuffle.js';
 import { loadHuman } from '../src/detect/human-node.js';
 import { encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -119,14 +119,11 @@ try {
   // Warm-up: every case on every photo once.
   for (const image of photos) for (const c of cases) await c.run(image);
   const faceCounts = await Promise.all(photos.map((image) => def.detect(image).then((f) => f.length)));
-  const rng = createRng(20261204);
+  const order = caseOrder();
   for (let r = 0; r < ROUNDS; r++) {
     for (const image of photos) {
-      // A fresh seeded shuffle of the cases per photo and round, so that no case always runs right
-      // after the same one. (A rotation is not enough: it moves the start but keeps every case's
-      // predecessor, and a case that follows FaceMesh or a network call waits for their threads;
-      // with the rotation the whole detector call always followed FaceMesh and read 1.5× its time.)
-      for (const c of shuffled(cases, rng)) {
+      // A fresh seeded shuffle of the cases per photo and round (bench/shuffle.ts says why).
+      for (const c of order.shuffled(cases)) {
         const cpu = process.cpuUsage();
         const t = now();
         await c.run(image);
@@ -202,12 +199,3 @@ try {
   await rm(tmp, { recursive: true, force: true });
 }
 
-/** The items in a random order (Fisher–Yates with the given generator). */
-function shuffled<T>(items: readonly T[], rng: { uniform(): number }): T[] {
-  const out = items.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}

@@ -11,6 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadBenchPhotos, BENCH_PHOTOS } from '../bench/photos.js';
+import { caseOrder } from '../bench/shuffle.js';
 import { createDetector, type Detector } from '../src/detect/index.js';
 
 const { values } = parseArgs({ options: { threads: { type: 'string', default: '1' }, rounds: { type: 'string', default: '15' } } });
@@ -26,10 +27,11 @@ const cases: [string, Detector][] = [
 const wall = cases.map(() => photos.map(() => Infinity));
 const cpu = cases.map(() => photos.map(() => Infinity));
 for (const [, d] of cases) for (const p of photos) await d.detect(p);
+const order = caseOrder();
+const indices = cases.map((_, k) => k);
 for (let r = 0; r < rounds; r++) {
   for (const [p, photo] of photos.entries()) {
-    for (let k = 0; k < cases.length; k++) {
-      const c = (k + r + p) % cases.length;
+    for (const c of order.shuffled(indices)) {
       const c0 = process.cpuUsage();
       const t = performance.now();
       await cases[c][1].detect(photo);

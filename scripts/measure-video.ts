@@ -200,8 +200,9 @@ async function main(): Promise<void> {
     const load = async (): Promise<{ frames: RgbImage[]; fps: number }> => (loaded ??= await clip.frames());
     const n = clip.still ? nStill : clip.truth ? nMoving : nFrames;
     const key = clip.name.split(' ')[0];
-    const rawOld = await cached(`${model}-${key}-${n}-cropraw`, async () => { const l = await load(); return recordRaw(prnet, l.frames, l.fps, { cropSmoothing: false }); });
-    const raw = await cached(`${model}-${key}-${n}-cropsmooth${cropKey}${precision ? `-${precision}` : ''}`, async () => { const l = await load(); return recordRaw(prnet, l.frames, l.fps, { cropSmoothing: crop }); });
+    const precisionKey = precision ? `-${precision}` : '';
+    const rawOld = await cached(`${model}-${key}-${n}-cropraw${precisionKey}`, async () => { const l = await load(); return recordRaw(prnet, l.frames, l.fps, { cropSmoothing: false }); });
+    const raw = await cached(`${model}-${key}-${n}-cropsmooth${cropKey}${precisionKey}`, async () => { const l = await load(); return recordRaw(prnet, l.frames, l.fps, { cropSmoothing: crop }); });
     const rawFaces = facesOf(raw, layout);
     const runs: [string, (Face | null)[]][] = [
       ['raw, crop from landmarks', facesOf(rawOld, layout)],
