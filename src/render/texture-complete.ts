@@ -79,15 +79,20 @@ const BLUR = 2;
 /**
  * Working arrays reused from call to call (completeUvTexture is synchronous and returns none of
  * them): the layout-grid fields, the photo's colour per vertex, the texture-grid layers and the
- * pull-push pyramid. A few MB that would otherwise be garbage after every face.
+ * pull-push pyramid. A few MB that would otherwise be garbage after every face. Arrays larger than
+ * a 512² texture's colour layer are not kept (a 2048² texture's would hold ~90 MB for the life of
+ * the process): those sizes are rare and allocate per call.
  */
+const SCRATCH_MAX = 512 * 512 * 3;
 const scratch = new Map<string, Float32Array | Float64Array>();
 function scratchF32(name: string, length: number): Float32Array {
+  if (length > SCRATCH_MAX) return new Float32Array(length);
   let a = scratch.get(name);
   if (!(a instanceof Float32Array) || a.length !== length) scratch.set(name, (a = new Float32Array(length)));
   return a;
 }
 function scratchF64(name: string, length: number): Float64Array {
+  if (length > SCRATCH_MAX) return new Float64Array(length);
   let a = scratch.get(name);
   if (!(a instanceof Float64Array) || a.length < length) scratch.set(name, (a = new Float64Array(length)));
   return a;
