@@ -20,6 +20,7 @@ import type { OrtModule } from '../src/runtime/ort.js';
 import type { RgbImage } from '../src/types.js';
 import { readOnnxModel } from '../tools/detector/onnx-read.js';
 import { EVAL_DIR } from '../scripts/compare-detectors.js';
+import { SHARED } from './helpers/paths.js';
 
 /** A photo as the benchmarks see it: cropped to fill 640×480. */
 async function photo640(rel: string): Promise<RgbImage> {
@@ -67,6 +68,14 @@ describe('the shipped BlazeFace graph', () => {
     expect(out['Identity_1:0'].dims).toEqual([1, 4 * 4 * 6, 1]);
     expect(out['Identity_3:0'].dims).toEqual([1, 4 * 4 * 6, 16]);
     await s.release();
+  });
+
+  it('refuses a detector file that is not this graph at load, as a ModelError (MediaPipe\'s own BlazeFace, 3DDFA_V2)', async () => {
+    for (const f of ['reference/mediapipe/onnx/face_detection_short_range.onnx', 'reference/3ddfa_v2/mb05_120x120.onnx']) {
+      const bytes = new Uint8Array(await readFile(join(SHARED, f)));
+      await expect(createBlazeFaceDetector(ort as unknown as OrtModule, bytes), f).rejects.toThrow(ModelError);
+      await expect(createBlazeFaceDetector(ort as unknown as OrtModule, bytes), f).rejects.toThrow(/not the BlazeFace graph this version of prnet-ts ships/);
+    }
   });
 
   it('the ONNX reader reads back what the writer wrote (float and int64 initializers, attributes)', () => {
@@ -162,6 +171,8 @@ describe('edge looks', () => {
     const rec = recordingOrt([], dims);
     const trimmed = await createBlazeFaceDetector(rec, bytes, { retryPadded: false });
     const square = await createBlazeFaceDetector(rec, bytes, { retryPadded: false, trimLetterbox: false });
+    expect(dims).toEqual([[64, 64], [64, 64]]); // the load-time probes
+    dims.length = 0;
     const land = await photo640('portraits/astronaut.png');
     const portrait: RgbImage = { width: 480, height: 640, data: new Uint8Array(480 * 640 * 3) };
     // The landscape photo turned a quarter: the same face, upright no longer, but the input's shape.

@@ -93,6 +93,17 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
   } catch (e) {
     throw new ModelError(`onnxruntime could not load the face detector: ${(e as Error).message}`, undefined, { cause: e });
   }
+  // A probe on a small NCHW input: the shipped graph takes channels first at any side that is a
+  // multiple of 32; MediaPipe's original file (channels last, 256² only), an older copy of ours or
+  // another model fails here, at load, as a ModelError, rather than at the first photo.
+  try {
+    const probe = await session.run({ 'input:0': new ort.Tensor('float32', new Float32Array(3 * 64 * 64), [1, 3, 64, 64]) });
+    for (const name of ['Identity:0', 'Identity_1:0', 'Identity_2:0', 'Identity_3:0']) {
+      if (!(probe[name]?.data instanceof Float32Array)) throw new Error(`no float32 output '${name}'`);
+    }
+  } catch (e) {
+    throw new ModelError(`the face detector is not the BlazeFace graph this version of prnet-ts ships (channels-first input 'input:0' of any side that is a multiple of 32): ${(e as Error).message.split('\n')[0]}`, undefined, { cause: e });
+  }
   const inputs = new Map<number, Float32Array>();
   let queue: Promise<unknown> = Promise.resolve();
 
