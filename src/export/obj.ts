@@ -79,8 +79,11 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
           // (the writer may move to a larger buffer: the rest is written there)
           w.advance(o).byte(SPACE).fixed(x, 4);
           o = w.length;
-          buf = w.reserve(lines.length - start + (nv - i) * 3 * COLOUR_ROOM + 8);
-          view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+          const next = w.reserve(lines.length - start + (nv - i) * 3 * COLOUR_ROOM + 8);
+          if (next !== buf) {
+            buf = next;
+            view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+          }
         }
       }
       buf[o++] = NEWLINE;
