@@ -257,16 +257,6 @@ export class TextWriter {
     return this;
   }
 
-  /** Appends bytes[start, end). */
-  appendRange(bytes: Uint8Array, start: number, end: number): this {
-    this.ensure(end - start);
-    const buf = this.buf;
-    let o = this.len;
-    for (let i = start; i < end; i++) buf[o++] = bytes[i];
-    this.len = o;
-    return this;
-  }
-
   /**
    * Room for `extra` more bytes: the buffer to write them into from offset `length`; then `advance`
    * to the new end. For loops that write many small pieces without a call per piece.
