@@ -2,7 +2,9 @@
  * A minimal protobuf reader for the subset of ONNX that onnx.ts writes: a ModelProto's graph
  * (nodes with float / int / ints attributes, initializers as raw little-endian float32 or int64
  * data, input and output names) and its opsets. Used to rewrite small third-party graphs (the
- * BlazeFace detector) at load time; field numbers are those of onnx.proto.
+ * BlazeFace detector, scripts/build-detector-assets.ts) when assets are built; field numbers are those
+ * of onnx.proto. (test/helpers/onnx-read.ts reads the initializers of our int8 graphs, data types this
+ * reader does not take.)
  */
 import type { OnnxAttribute, OnnxInitializer, OnnxNode } from '../../src/model/onnx.js';
 
