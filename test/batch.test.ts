@@ -64,8 +64,11 @@ describe('prnet batch + prnet worker on Redis', () => {
   });
 
   it('finishes with one worker SIGKILLed mid-job and Redis restarted: every file once, none partial', async () => {
-    const a = startCli(['worker', '--redis', redis.url, '--lock-seconds', '2']);
-    const b = startCli(['worker', '--redis', redis.url, '--lock-seconds', '2']);
+    // A short job lock, so that A's job comes back soon after A dies; 5 s rather than 2, so that a
+    // starved machine (CI's 2 cores, other test files beside this one) does not lose a live
+    // worker's lock and fail its job as stalled.
+    const a = startCli(['worker', '--redis', redis.url, '--lock-seconds', '5']);
+    const b = startCli(['worker', '--redis', redis.url, '--lock-seconds', '5']);
     workers.push(a, b);
     // Kill A while it holds a job (it takes the next one as soon as it finished one).
     await a.waitFor(/image\d+\.jpg: 1 face, 2 files/);
