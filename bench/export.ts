@@ -26,6 +26,7 @@ const { values } = parseArgs({
     'texture-size': { type: 'string' },
     compare: { type: 'string' },
     'own-png': { type: 'boolean', default: false },
+    warmup: { type: 'string' },
   },
 });
 type Lib = typeof import('../src/index.js');
@@ -34,6 +35,9 @@ const load = async (src: string): Promise<Lib> => (await import(resolve(src, 'in
 const trees: [string, Lib][] = [['this tree', await load(resolve(import.meta.dirname, '../src'))]];
 if (values.compare) trees.push([values.compare, await load(values.compare)]);
 const runs = Number(values.runs);
+// Calls before timing (default EXPORT_WARMUP). V8 tiers the export code up over the first tens of
+// calls in a process (see README, export): `--warmup 80` times the steady state.
+const warmup = values.warmup === undefined ? EXPORT_WARMUP : Number(values.warmup);
 const lib = trees[0][1];
 const prnet = await lib.createPrnet({ threads: 2 });
 const photos = values.image
@@ -53,7 +57,8 @@ for (const [name, list] of Object.entries(sets)) {
   const bytes = trees.map(() => 0);
   // the last files of each tree per input, for the comparison
   const last = trees.map(() => new Map<ExportInput, { name: string; data: Uint8Array | string }[]>());
-  for (let r = 0; r < EXPORT_WARMUP + runs; r++) {
+  const first = trees.map(() => 0);
+  for (let r = 0; r < warmup + runs; r++) {
     const input = inputs[r % inputs.length];
     for (let k = 0; k < trees.length; k++) {
       const build = trees[k][1].buildOutputs as Build;
@@ -61,7 +66,8 @@ for (const [name, list] of Object.entries(sets)) {
       let files: { name: string; data: Uint8Array | string }[] = [];
       // The extra argument is ignored by a tree without output options.
       const t = await timeExportCall(async (i, layout) => (files = await build('b', i.image, i.faces, layout, new Set(list), encode, options)), input, prnet.layout);
-      if (r >= EXPORT_WARMUP) {
+      if (r === 0) first[k] = t.ms;
+      if (r >= warmup) {
         times[k].push(t.ms);
         cpu[k].push(t.cpu);
       }
@@ -70,7 +76,7 @@ for (const [name, list] of Object.entries(sets)) {
     }
   }
   trees.forEach(([tree], k) => {
-    console.log(`${name} (${tree}): median ${median(times[k]).toFixed(1)} ms, min ${Math.min(...times[k]).toFixed(1)} ms over ${runs} calls, CPU ${median(cpu[k]).toFixed(1)} ms; ${(bytes[k] / 1e6).toFixed(2)} MB`);
+    console.log(`${name} (${tree}): median ${median(times[k]).toFixed(1)} ms, min ${Math.min(...times[k]).toFixed(1)} ms over ${runs} calls after ${warmup}, CPU ${median(cpu[k]).toFixed(1)} ms; ${(bytes[k] / 1e6).toFixed(2)} MB; its first call ${first[k].toFixed(0)} ms (the first set's: the process's first)`);
   });
   if (trees.length > 1 && !values['own-png']) {
     // the same PNG encoder for both trees, so the files can be compared byte for byte
