@@ -70,21 +70,23 @@ describe('folder pipeline', () => {
 });
 
 describe('folder progress', () => {
-  it('shows the rate in photos per second', async () => {
+  /** A progress line writer for `total` photos and the lines it writes (not a terminal). */
+  const progress = async (total: number): Promise<{ p: InstanceType<typeof import('../src/cli/progress.js').Progress>; lines: string[] }> => {
     const { Progress } = await import('../src/cli/progress.js');
     const lines: string[] = [];
     const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
-    const p = new Progress(2, { label: 'reconstruct', unit: 'photos', stream });
+    return { p: new Progress(total, { label: 'reconstruct', unit: 'photos', stream }), lines };
+  };
+
+  it('shows the rate in photos per second', async () => {
+    const { p, lines } = await progress(2);
     p.tick(true);
     p.tick(true);
     expect(lines.at(-1)).toMatch(/^reconstruct █+ 2\/2 [\d.]+ photos\/s ETA 0s\n$/);
   });
 
   it('shows no rate before a second has passed (a fast first failure is not "200 photos/s")', async () => {
-    const { Progress } = await import('../src/cli/progress.js');
-    const lines: string[] = [];
-    const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
-    const p = new Progress(100, { label: 'reconstruct', unit: 'photos', stream });
+    const { p, lines } = await progress(100);
     p.tick(false);
     expect(lines).toEqual(['reconstruct ░░░░░░░░░░░░░░░░░░░░░░░░ 1/100 (1 failed) – photos/s ETA ?\n']);
   });
