@@ -137,6 +137,28 @@ describe('FaceStabilizer', () => {
     }
   });
 
+  it('skips a frame it cannot read (non-finite landmarks) without losing its state or the hold', () => {
+    const rng = createRng(7);
+    const s = new FaceStabilizer(layout);
+    const outs: Float32Array[] = [];
+    for (let i = 0; i < 50; i++) {
+      let face = syntheticFace(200, 160, 150, 0.6, rng);
+      if (i === 30) {
+        // One unreadable frame: part of its map NaN, and so one landmark.
+        const data = face.positionMap.data.map((v, k) => (k % 97 === 0 ? NaN : v));
+        face = { ...face, positionMap: { ...face.positionMap, data }, landmarks: face.landmarks.map((v, k) => (k === 7 ? NaN : v)) };
+      }
+      const r = s.stabilize(face, (1000 * i) / FPS);
+      expect(r.face.landmarks.every(Number.isFinite)).toBe(true);
+      expect(r.face.vertices.every(Number.isFinite)).toBe(true);
+      expect(Number.isFinite(r.speed)).toBe(true);
+      if (i >= 25) expect(r.still).toBe(true);
+      outs.push(r.face.landmarks);
+    }
+    // Held before, through and after the unreadable frame: the output does not move.
+    expect(landmarkJitter(outs.slice(25)).step).toBe(0);
+  });
+
   it('follows a moving face with less than a frame of lag, and stays close to it', () => {
     const rng = createRng(4);
     const s = new FaceStabilizer(layout);

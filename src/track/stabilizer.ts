@@ -175,6 +175,11 @@ export class FaceStabilizer {
     const headFrame = o.frame === 'head';
     if (!headFrame && (!this.filter || this.filter.length !== raw.length)) this.filter = new OneEuroVector(raw.length);
     const centroids = partCentroids(face.landmarks);
+    // A frame whose landmarks cannot be read (non-finite, degenerate) is skipped: the last output
+    // stands (the frame itself before the first readable one), and no state sees the frame.
+    const scale = faceSize(face.landmarks);
+    const readable = Number.isFinite(scale) && scale > 0 && centroids.every(Number.isFinite);
+    if (!readable && !this.last) return { face, still: false, speed: 0 };
     if (!this.started || (this.head && this.head.shape.length !== raw.length)) {
       this.started = true;
       if (headFrame) this.startHead(face);
@@ -192,13 +197,14 @@ export class FaceStabilizer {
       return { face, still: false, speed: 0 };
     }
     const dt = t - this.lastTime;
-    if (!(dt > 0)) return { face: this.withFrame(this.last ?? face, face), still: this.hold >= 1, speed: this.speed };
+    if (!(dt > 0) || !readable) {
+      return { face: this.withFrame(this.last ?? face, face), still: this.hold >= 1, speed: this.speed };
+    }
     this.lastTime = t;
 
     // Speed: the part centroids' velocity (face sizes per second), low-passed as a vector so that
     // the landmarks' jitter averages out and only motion remains.
-    const scale = faceSize(face.landmarks);
-    const valid = Number.isFinite(scale) && scale > 0 && this.lastCentroids !== null;
+    const valid = this.lastCentroids !== null;
     const a = smoothingFactor(o.derivativeCutoff, dt);
     if (valid) {
       let sum = 0;
