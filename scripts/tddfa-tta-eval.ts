@@ -85,7 +85,7 @@ const VARIANTS: Variant[] = [
   V('all (p and r centres)', withF(['p', ...jit('p'), ...rot('p'), 'r', ...jit('r'), ...rot('r')])),
 ];
 
-interface Row { image: string; yaw: number; ms: Record<string, number>; nme: Record<string, [number, number, number, number] | null>; error?: string }
+interface Row { image: string; yaw: number; ms: Record<string, number>; nme: Record<string, [number, number, number, number] | null>; passNme2d?: Record<string, number>; error?: string }
 
 /** 3DDFA_V2's crop from a detector box (its parse_roi_box_from_bbox). */
 function cropFromDetectorBox(b: { x: number; y: number; width: number; height: number }): CropBox {
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < TTA_JITTERS.length; i++) await both(`${c}.j${i}`, jitterCrop(crop, TTA_JITTERS[i]!));
       for (let i = 0; i < TTA_ROTATIONS.length; i++) await both(`${c}.q${i}`, jitterCrop(crop, TTA_ROTATIONS[i]!));
     }
+    row.passNme2d = Object.fromEntries(Object.entries(pts).map(([k, p]) => [k, nme(p, gt.pt3d68, 2)]));
     for (const v of VARIANTS) {
       const p = v.passes.length === 1 ? pts[v.passes[0]!]! : aggregatePoints(v.passes.map((k) => pts[k]!), v.aggregate);
       const e: [number, number, number, number] = [nme(p, gt.pt3d68, 2), nme(p, gt.pt3d68, 3), NaN, NaN];
@@ -209,9 +210,13 @@ async function main(): Promise<void> {
     };
   });
   const counts = summariseNme(ok.map(() => 0), yaws).byYaw;
+  // Each single pass: mean 2D NME and ms.
+  const passes = Object.fromEntries(Object.keys(ok[0]?.passNme2d ?? {}).map((k) => [k, {
+    nme2d: ok.reduce((a, r) => a + r.passNme2d![k]!, 0) / ok.length, ms: passMs(k),
+  }]));
   const head = { dir, images: items.length, scored: ok.length, failed: rows.length - ok.length, crop: cropKind, buckets: Object.fromEntries(Object.entries(counts).map(([b, x]) => [b, x.count])) };
   if (json) {
-    process.stdout.write(JSON.stringify({ ...head, summary, perImage: rows }) + '\n');
+    process.stdout.write(JSON.stringify({ ...head, summary, passes, perImage: rows }) + '\n');
     return;
   }
   console.log(`${items.length} images of ${dir} (${ok.length} scored, ${head.failed} without a face); crop: ${cropKind}; yaw buckets ${Object.values(head.buckets).join(' / ')}`);
@@ -225,6 +230,8 @@ async function main(): Promise<void> {
     '2D − plain (± s.e.)': `${pct(s.vsPlain2d.mean)} ± ${pct(s.vsPlain2d.se)}`,
     '2D < plain': `${Math.round(100 * s.betterThanPlain2d)} %`,
   })));
+  console.log('single passes, 2D NME % (p: first crop, r: re-crop, .j0–3 shifts ±5 %, .j4/.j5 scale 0.9/1.1, .q0/.q1 ∓10°, f: mirrored):');
+  console.log(Object.entries(passes).map(([k, v]) => `${k} ${pct(v.nme2d)}`).join(', '));
 }
 
 main().catch((e: unknown) => {
