@@ -13,7 +13,7 @@
  * Evaluating teachers on AFLW images is fine; nothing here writes training data.
  *
  * Usage: npx tsx scripts/tddfa-tta-eval.ts [dir] [--limit N] [--every K] [--crop facemesh|blazeface]
- *        [--no-fused] [--no-cache] [--json]
+ *        [--no-fused] [--no-cache] [--json] [--time ROUNDS (cost per preset only)] [--recrop-scales 0.85,0.9 (extra variants: the default at other re-crop sides)]
  * Progress on stderr; the table (or with --json the summary and per-image rows) on stdout.
  * FaceMesh's points are cached per image in <cache>/tta-eval/ (a rerun skips FaceMesh).
  */
@@ -27,7 +27,7 @@ import { detectFaceMesh, facemesh68 } from '../tools/data/facemesh.js';
 import { createTargetSetup, fitTargets, type TargetSetup } from '../tools/data/groundtruth.js';
 import { cacheDir } from '../tools/data/labels-file.js';
 import { cropFromLandmarks, runTddfaFull, sharedDir, type CropBox } from '../tools/data/tddfa.js';
-import { aggregatePoints, jitterCrop, TTA_JITTERS, TTA_ROTATIONS, type TtaAggregate } from '../tools/data/tddfa-tta.js';
+import { aggregatePoints, jitterCrop, runTddfaTta, TDDFA_TTA_PRESETS, TTA_JITTERS, TTA_ROTATIONS, type TddfaTtaPreset, type TtaAggregate } from '../tools/data/tddfa-tta.js';
 import { listAflwImages } from '../tools/eval/aflw2000.js';
 import { loadAflwGroundTruth } from '../tools/eval/mat.js';
 import { nme, summariseNme } from '../tools/eval/nme.js';
@@ -39,7 +39,7 @@ function opt(name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 const flag = (name: string) => argv.includes(`--${name}`);
-const positional = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && ['--limit', '--every', '--crop'].includes(argv[i - 1]!)));
+const positional = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && ['--limit', '--every', '--crop', '--recrop-scales', '--time'].includes(argv[i - 1]!)));
 const dir = resolve(positional[0] ?? join(sharedDir(), 'eval', 'aflw2000-3d-dev'));
 const limit = opt('limit') ? Number(opt('limit')) : Infinity;
 const every = opt('every') ? Number(opt('every')) : 1;
@@ -47,6 +47,8 @@ const cropKind = opt('crop') ?? 'facemesh';
 const json = flag('json');
 const fused = !flag('no-fused');
 const useCache = !flag('no-cache');
+/** Extra re-crop scales to try (side × s of the landmark rule): adds 'recrop-flip-rot ×s' variants. */
+const recropScales = (opt('recrop-scales') ?? '').split(',').filter(Boolean).map(Number);
 if (!['facemesh', 'blazeface'].includes(cropKind)) throw new Error(`--crop must be facemesh or blazeface, not ${cropKind}`);
 
 /**
@@ -83,6 +85,7 @@ const VARIANTS: Variant[] = [
   V('recrop-flip-jitter-rot', withF(['r', ...jit('r'), ...rot('r')])),
   V('recrop-flip-jitter-rot median', withF(['r', ...jit('r'), ...rot('r')]), 'median'),
   V('all (p and r centres)', withF(['p', ...jit('p'), ...rot('p'), 'r', ...jit('r'), ...rot('r')])),
+  ...recropScales.map((sc) => V(`recrop-flip-rot ×${sc}`, withF([`r${sc}`, ...rot(`r${sc}`)]))),
 ];
 
 interface Row { image: string; yaw: number; ms: Record<string, number>; nme: Record<string, [number, number, number, number] | null>; passNme2d?: Record<string, number>; error?: string }
@@ -107,9 +110,52 @@ function readCache(): Map<string, Float32Array | null> {
   return m;
 }
 
+/**
+ * --time R: the cost of runTddfaTta per preset (the labeller's call, input sampling included), on
+ * the selected images' ground-truth landmark crops, presets interleaved in a shuffled order per
+ * image and round, R rounds; prints the median CPU and wall ms per face of each preset and their
+ * ratios to plain (CPU time is the figure to trust on a shared machine).
+ */
+async function timePresets(items: { image: string; mat: string }[], rounds: number): Promise<void> {
+  const names = Object.keys(TDDFA_TTA_PRESETS) as TddfaTtaPreset[];
+  const images = await Promise.all(items.map(async (it) => ({ image: await decodeImageFile(it.image), gt: await loadAflwGroundTruth(it.mat) })));
+  const ms: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  await runTddfaTta(images[0]!.image, cropFromLandmarks(Float32Array.from(images[0]!.gt.pt3d68), 68), 'plain'); // load the session
+  let seed = 1;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let r = 0; r < rounds; r++) {
+    for (const { image, gt } of images) {
+      const crop = cropFromLandmarks(Float32Array.from(gt.pt3d68), 68);
+      const order = [...names].sort(() => rand() - 0.5);
+      for (const n of order) {
+        const t = performance.now();
+        const c = process.cpuUsage();
+        await runTddfaTta(image, crop, n);
+        const dc = process.cpuUsage(c);
+        ms[n]!.push(performance.now() - t);
+        cpu[n]!.push((dc.user + dc.system) / 1000);
+      }
+    }
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  const base = median(ms.plain!), baseCpu = median(cpu.plain!);
+  // CPU time (all threads of this process) is robust to a loaded machine; wall time is not.
+  console.log(`runTddfaTta per face, ${images.length} images × ${rounds} rounds, presets interleaved; medians (× plain):`);
+  for (const n of names) {
+    console.log(`  ${n.padEnd(24)} ${String(ttaPasses(n)).padStart(2)} passes  CPU ${median(cpu[n]!).toFixed(2)} ms (${(median(cpu[n]!) / baseCpu).toFixed(2)}×)  wall ${median(ms[n]!).toFixed(2)} ms (${(median(ms[n]!) / base).toFixed(2)}×)`);
+  }
+}
+
+function ttaPasses(n: TddfaTtaPreset): number {
+  const o = TDDFA_TTA_PRESETS[n];
+  return o.recrop + (1 + o.jitter.length) * (o.flip ? 2 : 1);
+}
+
 async function main(): Promise<void> {
   const all = await listAflwImages(dir);
   const items = all.filter((_, i) => i % every === 0).slice(0, limit);
+  if (opt('time')) return timePresets(items, Number(opt('time')));
   const cache = readCache();
   if (useCache) mkdirSync(join(cacheDir(), 'tta-eval'), { recursive: true });
   let setup: TargetSetup | undefined;
@@ -165,6 +211,11 @@ async function main(): Promise<void> {
     const c1 = cropFromLandmarks(p0, 68);
     const r = await both('r', c1);
     await both('r2', cropFromLandmarks(r, 68));
+    for (const sc of recropScales) {
+      const c = cropFromLandmarks(p0, 68, sc);
+      await both(`r${sc}`, c);
+      for (let i = 0; i < TTA_ROTATIONS.length; i++) await both(`r${sc}.q${i}`, jitterCrop(c, TTA_ROTATIONS[i]!));
+    }
     for (const [c, crop] of [['p', crop0], ['r', c1]] as const) {
       for (let i = 0; i < TTA_JITTERS.length; i++) await both(`${c}.j${i}`, jitterCrop(crop, TTA_JITTERS[i]!));
       for (let i = 0; i < TTA_ROTATIONS.length; i++) await both(`${c}.q${i}`, jitterCrop(crop, TTA_ROTATIONS[i]!));
