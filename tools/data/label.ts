@@ -21,7 +21,7 @@ export interface LabelPhotoOptions {
   pad?: number;
   /** Lowest face score kept (default 0.5). */
   minScore?: number;
-  /** Factor on 3DDFA_V2's landmark crop side (default 1: √2 × the larger side of the box). */
+  /** Factor on 3DDFA_V2's first landmark crop side (default 1: √2 × the larger side of the box; the TTA's re-crop uses 1). */
   cropScale?: number;
   /** Photos whose teachers disagree more than this (fraction of face size, inner 51 points) are dropped (default 0.15). */
   maxDisagreement?: number;
