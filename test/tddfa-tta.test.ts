@@ -9,6 +9,7 @@ import { detectFaceMesh, facemesh68 } from '../tools/data/facemesh.js';
 import { labelImage } from '../tools/data/label.js';
 import { LabelsWriter, readLabels } from '../tools/data/labels-file.js';
 import { cropFromLandmarks, runTddfaFull, sharedDir, type CropBox } from '../tools/data/tddfa.js';
+import { upgradeLabels } from '../tools/data/upgrade-labels.js';
 import { aggregatePoints, DEFAULT_TDDFA_TTA, runTddfaTta, TDDFA_TTA_PRESETS } from '../tools/data/tddfa-tta.js';
 import { loadAflwGroundTruth } from '../tools/eval/mat.js';
 import { nme } from '../tools/eval/nme.js';
@@ -99,20 +100,39 @@ describe('3DDFA_V2 test-time augmentation on real photos', () => {
     expect(Object.keys(TDDFA_TTA_PRESETS)).toContain(DEFAULT_TDDFA_TTA);
 
     // Labels version 2 (TTA points); a version-1 part (one pass) is still read but never appended to.
-    const dir = mkdtempSync(join(tmpdir(), 'prnet-tta-labels-'));
+    const tmp = mkdtempSync(join(tmpdir(), 'prnet-tta-labels-'));
     try {
+      const dir = join(tmp, 'v1');
       const w = new LabelsWriter(dir, 0);
-      w.append({ file: 'a.jpg', ok: true, w: image.width, h: image.height }, r.record);
+      w.append({ file: 'eval/aflw2000-3d/image00050.jpg', ok: true, w: image.width, h: image.height }, p.ok ? p.record : r.record);
+      w.append({ file: 'eval/portraits/none.jpg', ok: false, reason: 'no-face' });
       w.close();
       const bin = join(dir, 'part-0.bin');
       const bytes = readFileSync(bin);
       expect(bytes.readUInt32LE(8)).toBe(2);
       bytes.writeUInt32LE(1, 8);
       writeFileSync(bin, bytes);
-      expect(Array.from(readLabels(dir).records[0]!.tddfa)).toEqual(Array.from(r.record.tddfa));
+      expect(Array.from(readLabels(dir).records[0]!.tddfa)).toEqual(Array.from(one));
       expect(() => new LabelsWriter(dir, 0)).toThrow(/labels version 1/);
+
+      // Upgrading the version-1 folder re-runs only 3DDFA_V2: the labeller's TTA result, FaceMesh kept.
+      const out = join(tmp, 'v2');
+      const s = await upgradeLabels({ input: dir, out, root: shared });
+      expect(s).toMatchObject({ done: 2, kept: 1, copiedDrops: 1, skipped: 0 });
+      expect(readFileSync(join(out, 'part-0.bin')).readUInt32LE(8)).toBe(2);
+      const up = readLabels(out);
+      expect(up.entries.map((e) => [e.file, e.ok, e.reason])).toEqual([['eval/aflw2000-3d/image00050.jpg', true, undefined], ['eval/portraits/none.jpg', false, 'no-face']]);
+      // The stored first crop is float32, so the result equals the TTA from that crop, and the
+      // labeller's own within a hair.
+      const want = await runTddfaTta(image, readLabels(dir).records[0]!.crop);
+      expect(Array.from(up.records[0]!.tddfa)).toEqual(Array.from(want.points));
+      for (let i = 0; i < 204; i++) expect(Math.abs(up.records[0]!.tddfa[i]! - r.record.tddfa[i]!)).toBeLessThan(0.05);
+      expect(up.records[0]!.crop.side).toBeCloseTo(r.record.crop.side, 2);
+      expect(Array.from(up.records[0]!.facemesh)).toEqual(Array.from(r.record.facemesh));
+      expect((await upgradeLabels({ input: dir, out, root: shared })).skipped).toBe(2);
+      expect(readLabels(out).entries.length).toBe(2);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(tmp, { recursive: true, force: true });
     }
   }, 60_000);
 });
