@@ -3,7 +3,8 @@
  *
  * For each photo: decode; FaceMesh on the photo with a 50 px black border (coordinates mapped back);
  * the largest face with score ≥ 0.5; 3DDFA_V2 on the square crop from FaceMesh's 68-point box
- * (3DDFA_V2's landmark crop rule: side √2 × the box's larger side, around its centre); checks; one
+ * (3DDFA_V2's landmark crop rule: side √2 × the box's larger side, around its centre), with
+ * test-time augmentation (tddfa-tta.ts: re-crop, mirror, rotations, averaged); checks; one
  * record. Photos that yield no label are recorded as dropped, with the reason, so that a resumed run
  * skips them too.
  */
@@ -11,7 +12,8 @@ import { relative, resolve } from 'node:path';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import type { RgbImage } from '../../src/types.js';
 import { detectFaceMesh, facemesh68, pointsBox, type FaceMeshFace } from './facemesh.js';
-import { cropFromLandmarks, runTddfaFull, sharedDir } from './tddfa.js';
+import { cropFromLandmarks, sharedDir } from './tddfa.js';
+import { DEFAULT_TDDFA_TTA, runTddfaTta, type TddfaTtaOptions, type TddfaTtaPreset } from './tddfa-tta.js';
 import { doneFiles, LabelsWriter, type LabelEntry, type LabelRecord } from './labels-file.js';
 
 export interface LabelPhotoOptions {
@@ -19,12 +21,14 @@ export interface LabelPhotoOptions {
   pad?: number;
   /** Lowest face score kept (default 0.5). */
   minScore?: number;
-  /** Factor on 3DDFA_V2's landmark crop side (default 1: √2 × the larger side of the box). */
+  /** Factor on 3DDFA_V2's first landmark crop side (default 1: √2 × the larger side of the box; the TTA's re-crop uses 1). */
   cropScale?: number;
   /** Photos whose teachers disagree more than this (fraction of face size, inner 51 points) are dropped (default 0.15). */
   maxDisagreement?: number;
   /** Shared folder (for the 3DDFA_V2 model); default PRNET_SHARED or ../shared. */
   shared?: string;
+  /** 3DDFA_V2's test-time augmentation (tools/data/tddfa-tta.ts; default DEFAULT_TDDFA_TTA, 'plain' = one pass). */
+  tddfaTta?: TddfaTtaPreset | TddfaTtaOptions;
 }
 
 export type PhotoLabel =
@@ -57,11 +61,12 @@ export async function labelImage(image: RgbImage, options: LabelPhotoOptions = {
   }
   const face = good[0]; // largest first
   const fm68 = facemesh68(face.points);
-  const crop = cropFromLandmarks(fm68, 68, options.cropScale ?? 1);
+  let crop = cropFromLandmarks(fm68, 68, options.cropScale ?? 1);
   let tddfa: Float32Array;
   let params: Float32Array;
   try {
-    ({ points: tddfa, params } = await runTddfaFull(image, crop, { shared: options.shared }));
+    // crop becomes the centre crop of the TTA (re-cropped from 3DDFA_V2's own first-pass points).
+    ({ points: tddfa, params, crop } = await runTddfaTta(image, crop, options.tddfaTta ?? DEFAULT_TDDFA_TTA, { shared: options.shared }));
   } catch (e) {
     return { ok: false, reason: 'tddfa-error', detail: (e as Error).message, ms: [t1 - t0, performance.now() - t1] };
   }

@@ -15,7 +15,10 @@ import type { CropBox } from './tddfa.js';
 
 /** File magic, 8 ASCII bytes at offset 0 of every part's .bin. */
 export const LABELS_MAGIC = 'PRNLABEL';
-export const LABELS_VERSION = 1;
+/** 2: 3DDFA_V2's points are its test-time-augmented mean (tddfa-tta.ts); 1: one pass (same record layout, still read). */
+export const LABELS_VERSION = 2;
+/** Versions readLabels accepts; a writer appends only to parts of LABELS_VERSION (no mixed parts). */
+export const LABELS_READABLE_VERSIONS: readonly number[] = [1, 2];
 /** Bytes before the first record. */
 export const LABELS_HEADER_BYTES = 64;
 
@@ -151,11 +154,11 @@ function header(): Buffer {
   return b;
 }
 
-function checkHeader(buf: Buffer, path: string): void {
+function checkHeader(buf: Buffer, path: string, versions: readonly number[] = [LABELS_VERSION]): void {
   if (buf.length < LABELS_HEADER_BYTES || buf.toString('ascii', 0, 8) !== LABELS_MAGIC) throw new Error(`${path}: not a labels file`);
   const v = buf.readUInt32LE(8);
   const n = buf.readUInt32LE(12);
-  if (v !== LABELS_VERSION || n !== REC.size) throw new Error(`${path}: labels version ${v} with ${n} floats per record, expected ${LABELS_VERSION} / ${REC.size}`);
+  if (!versions.includes(v) || n !== REC.size) throw new Error(`${path}: labels version ${v} with ${n} floats per record, expected ${LABELS_VERSION} / ${REC.size}`);
 }
 
 /** The part numbers present in a labels folder. */
@@ -283,7 +286,7 @@ export function readLabels(dir: string): LabelSet {
     const entries = parseLines(readFileSync(join(dir, `part-${k}.jsonl`), 'utf8'));
     const binPath = join(dir, `part-${k}.bin`);
     const bin = existsSync(binPath) ? readFileSync(binPath) : Buffer.alloc(0);
-    if (bin.length) checkHeader(bin, binPath);
+    if (bin.length) checkHeader(bin, binPath, LABELS_READABLE_VERSIONS);
     const n = Math.max(0, Math.floor((bin.length - LABELS_HEADER_BYTES) / RECORD_BYTES));
     const floats = new Float32Array(REC.size);
     const bytes = new Uint8Array(floats.buffer);

@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../../src/errors.js';
+import { IBUG68_FLIP } from '../../src/layout/derive.js';
 import type { RgbImage } from '../../src/types.js';
 
 /** The repository root: the nearest folder above this module with the project's package.json. */
@@ -47,6 +48,8 @@ export interface CropBox {
   cx: number;
   cy: number;
   side: number;
+  /** In-plane rotation of the crop, radians (its x axis points along (cos, sin) in the image; default 0). */
+  angle?: number;
 }
 
 export interface TddfaModel {
@@ -71,6 +74,12 @@ export interface TddfaResult {
 export interface TddfaOptions {
   /** Shared reference folder; default PRNET_SHARED or ../shared relative to the repo root. */
   shared?: string;
+  /**
+   * Run on the left-right mirror of the image (the crop mirrored about the image's centre) and map
+   * the 68 points back: x → W − 1 − x and point k ← point IBUG68_FLIP[k]. The returned params are
+   * the mirrored pass's own (they describe the mirrored face).
+   */
+  mirror?: boolean;
 }
 
 let modelPromise: Promise<TddfaModel> | undefined;
@@ -120,24 +129,29 @@ async function createModel(shared: string): Promise<TddfaModel> {
 /**
  * The network input for a crop: 1×3×120×120, BGR planes, (x − 127.5) / 128. Pixel i of the crop
  * samples the image at x = cx − side/2 + (i + 0.5)·side/120 − 0.5 (bilinear, black outside the image),
- * the same sampling as resizing the cut-out square.
+ * the same sampling as resizing the cut-out square; a rotated crop (`angle`) turns the offsets
+ * from the centre: x = cx − 0.5 + R(angle)·((i + 0.5)·side/120 − side/2, …). With `mirror` the image is read mirrored
+ * (pixel x of the mirror is pixel W − 1 − x of the image); the crop is then in the mirror's frame.
  */
-export function tddfaInput(image: RgbImage, crop: CropBox): Float32Array {
+export function tddfaInput(image: RgbImage, crop: CropBox, mirror = false): Float32Array {
   const n = TDDFA_SIZE;
   const out = new Float32Array(3 * n * n);
   const s = crop.side / n;
-  const x0 = crop.cx - crop.side / 2;
-  const y0 = crop.cy - crop.side / 2;
+  const cos = Math.cos(crop.angle ?? 0);
+  const sin = Math.sin(crop.angle ?? 0);
+  const half = crop.side / 2;
   const { width: w, height: h, data } = image;
   const plane = n * n;
   for (let j = 0; j < n; j++) {
-    const sy = y0 + (j + 0.5) * s - 0.5;
-    const iy = Math.floor(sy);
-    const fy = sy - iy;
+    const b0 = (j + 0.5) * s - half;
     for (let i = 0; i < n; i++) {
-      const sx = x0 + (i + 0.5) * s - 0.5;
+      const a0 = (i + 0.5) * s - half;
+      const sx = crop.cx - 0.5 + cos * a0 - sin * b0;
+      const sy = crop.cy - 0.5 + sin * a0 + cos * b0;
       const ix = Math.floor(sx);
       const fx = sx - ix;
+      const iy = Math.floor(sy);
+      const fy = sy - iy;
       let r = 0, g = 0, b = 0;
       for (let dy = 0; dy < 2; dy++) {
         const yy = iy + dy;
@@ -147,7 +161,7 @@ export function tddfaInput(image: RgbImage, crop: CropBox): Float32Array {
           const xx = ix + dx;
           if (xx < 0 || xx >= w) continue;
           const wgt = wy * (dx ? fx : 1 - fx);
-          const p = (yy * w + xx) * 3;
+          const p = (yy * w + (mirror ? w - 1 - xx : xx)) * 3;
           r += wgt * data[p];
           g += wgt * data[p + 1];
           b += wgt * data[p + 2];
@@ -190,7 +204,11 @@ export function tddfaLandmarksCrop(model: TddfaModel, p: Float32Array): Float32A
 /** Runs 3DDFA_V2 on a square crop of the image; returns 68 landmarks in image pixels and the params. */
 export async function runTddfaFull(image: RgbImage, crop: CropBox, options: TddfaOptions = {}): Promise<TddfaResult> {
   const model = await loadTddfa(options);
-  const input = new ort.Tensor('float32', tddfaInput(image, crop), [1, 3, TDDFA_SIZE, TDDFA_SIZE]);
+  const mirror = options.mirror === true;
+  // In the mirror's frame the crop's centre is W − 1 − cx.
+  // In the mirror's frame the crop's centre is W − 1 − cx and its rotation is −angle.
+  if (mirror) crop = { ...crop, cx: image.width - 1 - crop.cx, angle: -(crop.angle ?? 0) };
+  const input = new ort.Tensor('float32', tddfaInput(image, crop, mirror), [1, 3, TDDFA_SIZE, TDDFA_SIZE]);
   const res = await model.session.run({ [model.session.inputNames[0]]: input });
   const raw = res[model.session.outputNames[0]].data as Float32Array;
   if (raw.length !== 62) throw new ModelError(`3DDFA_V2 returned ${raw.length} numbers, expected 62`);
@@ -198,17 +216,28 @@ export async function runTddfaFull(image: RgbImage, crop: CropBox, options: Tddf
   for (let i = 0; i < 62; i++) params[i] = raw[i] * model.std[i] + model.mean[i];
   const pts = tddfaLandmarksCrop(model, params);
   const s = crop.side / TDDFA_SIZE;
-  const x0 = crop.cx - crop.side / 2;
-  const y0 = crop.cy - crop.side / 2;
+  const cos = Math.cos(crop.angle ?? 0);
+  const sin = Math.sin(crop.angle ?? 0);
+  const half = crop.side / 2;
   let zmin = Infinity;
   for (let k = 0; k < 68; k++) {
-    pts[3 * k] = x0 + pts[3 * k] * s;
-    pts[3 * k + 1] = y0 + pts[3 * k + 1] * s;
+    const a = pts[3 * k] * s - half;
+    const b = pts[3 * k + 1] * s - half;
+    pts[3 * k] = crop.cx + cos * a - sin * b;
+    pts[3 * k + 1] = crop.cy + sin * a + cos * b;
     pts[3 * k + 2] *= s;
     zmin = Math.min(zmin, pts[3 * k + 2]);
   }
   for (let k = 0; k < 68; k++) pts[3 * k + 2] -= zmin;
-  return { points: pts, params };
+  if (!mirror) return { points: pts, params };
+  const back = new Float32Array(68 * 3);
+  for (let k = 0; k < 68; k++) {
+    const m = IBUG68_FLIP[k]!;
+    back[3 * k] = image.width - 1 - pts[3 * m];
+    back[3 * k + 1] = pts[3 * m + 1];
+    back[3 * k + 2] = pts[3 * m + 2];
+  }
+  return { points: back, params };
 }
 
 /** 68 × 3 landmarks in image pixels (z towards the camera, same pixel scale, min z = 0). */
