@@ -19,7 +19,8 @@
  * training photos seldom show and AFLW2000-3D often does, weigh more (`samplingWeight`).
  *
  * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc,webfaces] [--max-mib 52]
- *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first] [--verify]
+ *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first]
+ *          [--first-sets webfaces,misc] [--verify]
  */
 import { fnv1a } from '../src/util/hash.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,6 +65,11 @@ export interface PackOptions {
   limit?: number;
   /** Rare faces (samplingWeight > 1) are packed before the others under the budget (default true). */
   rareFirst?: boolean;
+  /**
+   * Sets whose (ordinary) faces are packed before the other sets' under the budget (default
+   * webfaces, misc: photos with background and varied framing before UTKFace's 20,000 aligned chips).
+   */
+  firstSets?: string[];
   shared?: string;
   log?: (msg: string) => void;
 }
@@ -255,7 +261,8 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
   // Under the budget: the held-out photos first (so the held-out set does not depend on it), then
   // the rare faces, then the rest, each group in hash order.
   const rareFirst = options.rareFirst ?? true;
-  const group = (c: { hash: number; weight: number }) => (c.hash < holdoutBelow ? 0 : rareFirst && c.weight > 1 ? 1 : 2);
+  const firstSets = options.firstSets ?? ['webfaces', 'misc'];
+  const group = (c: { hash: number; weight: number; set: string }) => (c.hash < holdoutBelow ? 0 : rareFirst && c.weight > 1 ? 1 : firstSets.includes(c.set) ? 2 : 3);
   cands.sort((a, b) => group(a) - group(b) || a.hash - b.hash || (a.name < b.name ? -1 : 1));
   const rareCandidates = cands.filter((c) => c.weight > 1).length;
   log(`labels: ${cands.length} kept photos (${Object.entries(labelled).map(([k, v]) => `${k} ${v}`).join(', ')}); controls ${P} (${setup.facemeshIndex.length} FaceMesh + 68); λ ${lambda}`);
@@ -361,6 +368,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     facemeshControls: Array.from(setup.facemeshIndex),
     meanFoldPercentCoarse: N ? (100 * foldSum) / N : 0,
     fp16MaxAbsErrorPx: fp16Max,
+    order: `under the budget: held-out photos, then rare faces${rareFirst ? '' : ' (off)'}, then the ordinary faces of ${firstSets.join(', ') || '(no set)'}, then the rest; each group in FNV-1a hash order`,
     sampling: `sample-weights.f32: N float32, how often the trainer draws each sample (scripts/pack-training.ts samplingWeight: pitch up, |yaw|, open mouth); ${rareCandidates} of ${cands.length} candidates and ${samples.filter((x) => x.weight > 1).length} packed samples weigh more than 1${rareFirst ? '; those were packed first under the budget' : ''}; mean weight ${(samples.reduce((a, x) => a + x.weight, 0) / Math.max(1, N)).toFixed(3)}`,
     names: 'names.txt: the photo of each sample, relative to the shared folder',
   };
@@ -452,7 +460,7 @@ function arg(name: string, fallback: string): string {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = arg('out', '');
   if (!out) {
-    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first] [--verify]');
+    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first] [--first-sets webfaces,misc|none] [--verify]');
     process.exit(2);
   }
   buildPack({
@@ -463,6 +471,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     lambda: Number(arg('lambda', String(DEFAULT_LAMBDA))),
     limit: Number(arg('limit', '0')) || undefined,
     rareFirst: !process.argv.includes('--no-rare-first'),
+    firstSets: arg('first-sets', 'webfaces,misc').split(',').filter((x) => x && x !== 'none'),
   })
     .then(async () => {
       if (process.argv.includes('--verify')) {
