@@ -56,6 +56,11 @@ export interface FaceMeshOnnxOptions {
    * of its side.
    */
   passes?: number;
+  /**
+   * When no face reaches FaceMesh score 0.5, run FaceMesh once more from the whole photo as its
+   * first region (default true; recovers most UTKFace chips the detector misses).
+   */
+  wholeImageFallback?: boolean;
   /** Detector's lowest score (default 0.5, the product's). */
   detectorMinScore?: number;
   /** Intra-op threads of both sessions (default 1: labelling runs one process per core). */
@@ -205,6 +210,7 @@ async function createFaceMeshOnnx(options: FaceMeshOnnxOptions): Promise<FaceMes
   const detector = await createDetector({ kind: 'blazeface', threads, minScore: options.detectorMinScore ?? 0.5 });
   const minScore = options.minScore ?? 0.5;
   const passes = options.passes ?? 3;
+  const wholeImageFallback = options.wholeImageFallback ?? true;
   const n = FACEMESH_INPUT;
   const input = new Float32Array(3 * n * n);
   const inName = session.inputNames[0], ptsName = session.outputNames[0], scoreName = session.outputNames[1];
@@ -223,26 +229,38 @@ async function createFaceMeshOnnx(options: FaceMeshOnnxOptions): Promise<FaceMes
     return run;
   }
 
+  /** FaceMesh from a first region, then up to `passes − 1` tracking passes. */
+  async function refine(image: RgbImage, first: MeshRoi): Promise<{ roi: MeshRoi; r: { points: Float32Array; score: number } }> {
+    let roi = first;
+    let r = await meshOnRoi(image, roi);
+    for (let pass = 2; pass <= passes && r.score >= minScore; pass++) {
+      const next = roiFromPoints(r.points);
+      const moved = Math.max(Math.hypot(next.cx - roi.cx, next.cy - roi.cy), Math.abs(next.side - roi.side)) / roi.side;
+      if (pass > 2 && moved < 0.01) break;
+      const r2 = await meshOnRoi(image, next);
+      if (r2.score < minScore) break;
+      roi = next; r = r2;
+    }
+    return { roi, r };
+  }
+
   async function detect(image: RgbImage): Promise<OnnxFaceMeshFace[]> {
     const boxes = await detector.detect(image);
     const faces: OnnxFaceMeshFace[] = [];
+    const add = (roi: MeshRoi, r: { points: Float32Array; score: number }, boxScore: number): void => {
+      if (r.score < minScore || !r.points.every(Number.isFinite)) return;
+      if (faces.some((f) => pointsIou(f.points, r.points) > 0.5)) return;
+      faces.push({ points: r.points, box: roiBox(roi), cropSide: roi.side, score: r.score, boxScore, faceScore: r.score, roi, eyeDistance: eyeDistance468(r.points) });
+    };
     for (const b of boxes) {
-      let roi = roiFromDetection(b, b.keypoints);
-      let r = await meshOnRoi(image, roi);
-      for (let pass = 2; pass <= passes && r.score >= minScore; pass++) {
-        const next = roiFromPoints(r.points);
-        const moved = Math.max(Math.hypot(next.cx - roi.cx, next.cy - roi.cy), Math.abs(next.side - roi.side)) / roi.side;
-        if (pass > 2 && moved < 0.01) break;
-        const r2 = await meshOnRoi(image, next);
-        if (r2.score < minScore) break;
-        roi = next; r = r2;
-      }
-      if (r.score < minScore || !r.points.every(Number.isFinite)) continue;
-      if (faces.some((f) => pointsIou(f.points, r.points) > 0.5)) continue;
-      faces.push({
-        points: r.points, box: roiBox(roi), cropSide: roi.side, score: r.score, boxScore: b.score, faceScore: r.score,
-        roi, eyeDistance: eyeDistance468(r.points),
-      });
+      const { roi, r } = await refine(image, roiFromDetection(b, b.keypoints));
+      add(roi, r, b.score);
+    }
+    // No confident face from the detector (it misses ~1 % of UTKFace's frame-filling chips): FaceMesh
+    // from the whole photo as its first region, as the tracker would; boxScore 0 marks such faces.
+    if (wholeImageFallback && !faces.some((f) => f.score >= 0.5)) {
+      const { roi, r } = await refine(image, { cx: image.width / 2, cy: image.height / 2, side: Math.max(image.width, image.height), angle: 0 });
+      if (r.score >= 0.5) add(roi, r, 0);
     }
     return faces.sort((a, b) => b.cropSide - a.cropSide);
   }
