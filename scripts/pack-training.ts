@@ -20,7 +20,7 @@
  *
  * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc,webfaces] [--max-mib 52]
  *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first]
- *          [--first-sets webfaces,misc] [--verify]
+ *          [--first-sets webfaces,misc] [--shards N] [--verify]
  */
 import { fnv1a } from '../src/util/hash.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -65,6 +65,11 @@ export interface PackOptions {
   limit?: number;
   /** Rare faces (samplingWeight > 1) are packed before the others under the budget (default true). */
   rareFirst?: boolean;
+  /**
+   * Write the pack as this many complete packs `<out>-0` … `<out>-(n−1)` (samples dealt in turn,
+   * each ≤ maxMiB; default 1: one pack at `<out>`), for a pack larger than one device call carries.
+   */
+  shards?: number;
   /**
    * Sets whose (ordinary) faces are packed before the other sets' under the budget (default
    * webfaces, misc: photos with background and varied framing before UTKFace's 20,000 aligned chips).
@@ -123,6 +128,8 @@ interface Sample {
   crop: [number, number, number];
   jpeg: Buffer;
   holdout: boolean;
+  /** Fraction of folded triangles of the target (coarse). */
+  fold: number;
 }
 
 /**
@@ -207,7 +214,8 @@ export function sampleName(file: string, set: string, face: number): string {
 export async function buildPack(options: PackOptions): Promise<PackMeta> {
   const log = options.log ?? ((m: string) => console.log(m));
   const sets = options.sets ?? ['utkface', 'misc', 'webfaces'];
-  const maxBytes = Math.floor((options.maxMiB ?? 52) * 1024 * 1024);
+  // --max-mib is per shard: the whole pack may hold shards × that.
+  const maxBytes = Math.floor((options.maxMiB ?? 52) * 1024 * 1024) * Math.max(1, options.shards ?? 1);
   const holdoutBelow = Math.floor((options.holdoutFraction ?? 0.017) * 2 ** 32);
   const lambda = options.lambda ?? DEFAULT_LAMBDA;
   const shared = resolve(options.shared ?? sharedDir());
@@ -268,13 +276,12 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
   log(`labels: ${cands.length} kept photos (${Object.entries(labelled).map(([k, v]) => `${k} ${v}`).join(', ')}); controls ${P} (${setup.facemeshIndex.length} FaceMesh + 68); λ ${lambda}`);
 
   const drops: Record<string, number> = {};
-  const samples: Sample[] = [];
+  const allSamples: Sample[] = [];
+  const samples = allSamples;
   // Fixed costs: weights.u8, meta.json (~12 KB with the controls), images.idx (4 B), names.
   const perSampleFixed = C * 3 * 2 + 12 + 1 + 4;
   let bytes = 65536 + 16384 + 4;
   let budgetFull = false;
-  let holdouts = 0;
-  let foldSum = 0;
   const t0 = performance.now();
   for (let n = 0; n < cands.length; n++) {
     const { rec, set, hash, weight, name } = cands[n]!;
@@ -296,89 +303,100 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     const cost = jpeg.length + perSampleFixed + name.length + 1;
     if (bytes + cost > maxBytes) { budgetFull = true; drops.budget = (drops.budget ?? 0) + 1; continue; }
     bytes += cost;
-    foldSum += fit.foldedTriangles / Math.max(1, fit.checkedTriangles);
     const sq = squareFromLandmarks(fit.keypoints, 3);
-    samples.push({ weight, file: name, set, hash, coeffs: Float32Array.from(fit.coeffs), crop: [sq.cx, sq.cy, sq.side], jpeg, holdout });
-    if (holdout) holdouts++;
+    samples.push({ weight, file: name, set, hash, coeffs: Float32Array.from(fit.coeffs), crop: [sq.cx, sq.cy, sq.side], jpeg, holdout, fold: fit.foldedTriangles / Math.max(1, fit.checkedTriangles) });
     if ((n + 1) % 500 === 0) log(`  ${n + 1} / ${cands.length}: ${samples.length} packed, ${(bytes / 1048576).toFixed(1)} MiB, ${((performance.now() - t0) / (n + 1)).toFixed(1)} ms/photo`);
   }
 
-  // Write (to a temporary folder, then rename).
-  const out = resolve(options.out);
-  const tmp = `${out}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const N = samples.length;
-  const idx = new Uint32Array(N + 1);
-  let off = 0;
-  samples.forEach((s, i) => { idx[i] = off; off += s.jpeg.length; });
-  idx[N] = off;
-  if (off > 0xffffffff) throw new Error('images.bin exceeds 4 GiB');
-  writeFileSync(join(tmp, 'images.bin'), Buffer.concat(samples.map((s) => s.jpeg)));
-  writeFileSync(join(tmp, 'images.idx'), Buffer.from(idx.buffer));
-  const coeffs = new Float32Array(N * C * 3);
-  samples.forEach((s, i) => coeffs.set(s.coeffs, i * C * 3));
-  const c16 = f32ToF16(coeffs);
-  writeFileSync(join(tmp, 'coeffs.f16'), Buffer.from(c16.buffer));
-  const crops = new Float32Array(N * 3);
-  samples.forEach((s, i) => crops.set(s.crop, 3 * i));
-  writeFileSync(join(tmp, 'crops.f32'), Buffer.from(crops.buffer));
-  const flags = Uint8Array.from(samples, (s) => (s.holdout ? 2 : 0));
-  writeFileSync(join(tmp, 'flags.u8'), flags);
-  writeFileSync(join(tmp, 'weights.u8'), weights.weights);
-  writeFileSync(join(tmp, 'sample-weights.f32'), Buffer.from(Float32Array.from(samples, (s) => s.weight).buffer));
-  writeFileSync(join(tmp, 'names.txt'), samples.map((s) => s.file).join('\n') + '\n');
+  // Write (to a temporary folder, then rename); with shards, one complete pack per shard.
+  let kernel: ReturnType<typeof buildKernel> | undefined;
+  const writeOne = async (outPath: string, samples: Sample[], shard?: { index: number; count: number; of: number }): Promise<PackMeta> => {
+    const out = resolve(outPath);
+    const tmp = `${out}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const N = samples.length;
+    const holdouts = samples.filter((x) => x.holdout).length;
+    const idx = new Uint32Array(N + 1);
+    let off = 0;
+    samples.forEach((s, i) => { idx[i] = off; off += s.jpeg.length; });
+    idx[N] = off;
+    if (off > 0xffffffff) throw new Error('images.bin exceeds 4 GiB');
+    writeFileSync(join(tmp, 'images.bin'), Buffer.concat(samples.map((s) => s.jpeg)));
+    writeFileSync(join(tmp, 'images.idx'), Buffer.from(idx.buffer));
+    const coeffs = new Float32Array(N * C * 3);
+    samples.forEach((s, i) => coeffs.set(s.coeffs, i * C * 3));
+    const c16 = f32ToF16(coeffs);
+    writeFileSync(join(tmp, 'coeffs.f16'), Buffer.from(c16.buffer));
+    const crops = new Float32Array(N * 3);
+    samples.forEach((s, i) => crops.set(s.crop, 3 * i));
+    writeFileSync(join(tmp, 'crops.f32'), Buffer.from(crops.buffer));
+    const flags = Uint8Array.from(samples, (s) => (s.holdout ? 2 : 0));
+    writeFileSync(join(tmp, 'flags.u8'), flags);
+    writeFileSync(join(tmp, 'weights.u8'), weights.weights);
+    writeFileSync(join(tmp, 'sample-weights.f32'), Buffer.from(Float32Array.from(samples, (s) => s.weight).buffer));
+    writeFileSync(join(tmp, 'names.txt'), samples.map((s) => s.file).join('\n') + '\n');
 
-  // fp16 error of the coefficients, on a few samples (full maps).
-  const K = buildKernel(setup.canonical, setup.controls);
-  let fp16Max = 0;
-  const c16f = f16ToF32(c16);
-  for (let i = 0; i < Math.min(N, 16); i++) {
-    const a = evaluateMap(K, samples[i]!.coeffs);
-    const b = evaluateMap(K, c16f.subarray(i * C * 3, (i + 1) * C * 3));
-    for (let k = 0; k < a.length; k++) fp16Max = Math.max(fp16Max, Math.abs(a[k]! - b[k]!));
-  }
+    // fp16 error of the coefficients, on a few samples (full maps).
+    const K = kernel ??= buildKernel(setup.canonical, setup.controls);
+    let fp16Max = 0;
+    const c16f = f16ToF32(c16);
+    for (let i = 0; i < Math.min(N, 16); i++) {
+      const a = evaluateMap(K, samples[i]!.coeffs);
+      const b = evaluateMap(K, c16f.subarray(i * C * 3, (i + 1) * C * 3));
+      for (let k = 0; k < a.length; k++) fp16Max = Math.max(fp16Max, Math.abs(a[k]! - b[k]!));
+    }
 
-  const bySet: Record<string, number> = {};
-  for (const s of samples) bySet[s.set] = (bySet[s.set] ?? 0) + 1;
-  const meta: PackMeta = {
-    version: PACK_VERSION,
-    count: N,
-    controls: Array.from({ length: P }, (_, j) => [setup.controls[3 * j]!, setup.controls[3 * j + 1]!, setup.controls[3 * j + 2]!]),
-    coeffRows: C,
-    coverage: `weights.u8 classes: 16 at the 68 keypoint pixels; 4 / 3 (layout weight mask) on face pixels within 5 px (canonical) of MediaPipe's area; 1 on face pixels the warp extrapolates; 0 off the face. Pixel counts ${JSON.stringify(weights.counts)}`,
-    source: `labels ${sets.join(', ')} from ${shared}; FaceMesh (${Object.entries(teachers).map(([k, v]) => `${k === 'onnx' ? 'onnxruntime' : k} ${v} lines`).join(', ')}) + 3DDFA_V2 fused by a 3D TPS (kernel −r) on ${P} fixed controls (${setup.facemeshIndex.length} FaceMesh + 68 keypoints ×${options.keypointWeight ?? 10}), λ ${lambda}; src/data/groundtruth.ts, scripts/pack-training.ts`,
-    frames: 'K rows: face pixels in layout face_index order; K[i, j] = −‖v_i − c_j‖ (j < P), K[i, P..P+3] = [v.x, v.y, v.z, 1] with v = layout canonical; map = K · W in the photo pixels of images.bin (x right, y down, z towards the camera, min z ≈ 0)',
-    crops: `centre x, centre y, side: centre of the target 68-point box, side 1.6 × its mean side (PRNet rule), in the packed image's pixels; ${REGION_SETS.join(', ')} samples are regions of their photo, ${REGION_CONTEXT} × that side around the face, clamped to the photo`,
-    flags: `bit 0 synthetic (none here), bit 1 held out (FNV-1a hash of the name < ${options.holdoutFraction ?? 0.017} · 2³²)`,
-    counts: {
-      candidates: cands.length,
-      packed: N,
-      bySet,
-      heldOut: holdouts,
-      dropped: drops,
-      labelled,
-      labelDrops,
-      photos,
-      pose,
-      teachers,
-    },
-    lambda,
-    keypointWeight: options.keypointWeight ?? 10,
-    facemeshControls: Array.from(setup.facemeshIndex),
-    meanFoldPercentCoarse: N ? (100 * foldSum) / N : 0,
-    fp16MaxAbsErrorPx: fp16Max,
-    order: `under the budget: held-out photos, then rare faces${rareFirst ? '' : ' (off)'}, then the ordinary faces of ${firstSets.join(', ') || '(no set)'}, then the rest; each group in FNV-1a hash order`,
-    sampling: `sample-weights.f32: N float32, how often the trainer draws each sample (scripts/pack-training.ts samplingWeight: pitch up, |yaw|, open mouth); ${rareCandidates} of ${cands.length} candidates and ${samples.filter((x) => x.weight > 1).length} packed samples weigh more than 1${rareFirst ? '; those were packed first under the budget' : ''}; mean weight ${(samples.reduce((a, x) => a + x.weight, 0) / Math.max(1, N)).toFixed(3)}`,
-    names: 'names.txt: the photo of each sample, relative to the shared folder',
+    const bySet: Record<string, number> = {};
+    for (const s of samples) bySet[s.set] = (bySet[s.set] ?? 0) + 1;
+    const meta: PackMeta = {
+      version: PACK_VERSION,
+      count: N,
+      controls: Array.from({ length: P }, (_, j) => [setup.controls[3 * j]!, setup.controls[3 * j + 1]!, setup.controls[3 * j + 2]!]),
+      coeffRows: C,
+      coverage: `weights.u8 classes: 16 at the 68 keypoint pixels; 4 / 3 (layout weight mask) on face pixels within 5 px (canonical) of MediaPipe's area; 1 on face pixels the warp extrapolates; 0 off the face. Pixel counts ${JSON.stringify(weights.counts)}`,
+      source: `labels ${sets.join(', ')} from ${shared}; FaceMesh (${Object.entries(teachers).map(([k, v]) => `${k === 'onnx' ? 'onnxruntime' : k} ${v} lines`).join(', ')}) + 3DDFA_V2 fused by a 3D TPS (kernel −r) on ${P} fixed controls (${setup.facemeshIndex.length} FaceMesh + 68 keypoints ×${options.keypointWeight ?? 10}), λ ${lambda}; src/data/groundtruth.ts, scripts/pack-training.ts`,
+      frames: 'K rows: face pixels in layout face_index order; K[i, j] = −‖v_i − c_j‖ (j < P), K[i, P..P+3] = [v.x, v.y, v.z, 1] with v = layout canonical; map = K · W in the photo pixels of images.bin (x right, y down, z towards the camera, min z ≈ 0)',
+      crops: `centre x, centre y, side: centre of the target 68-point box, side 1.6 × its mean side (PRNet rule), in the packed image's pixels; ${REGION_SETS.join(', ')} samples are regions of their photo, ${REGION_CONTEXT} × that side around the face, clamped to the photo`,
+      flags: `bit 0 synthetic (none here), bit 1 held out (FNV-1a hash of the name < ${options.holdoutFraction ?? 0.017} · 2³²)`,
+      counts: {
+        candidates: cands.length,
+        packed: N,
+        bySet,
+        heldOut: holdouts,
+        dropped: drops,
+        labelled,
+        ...(shard ? { shard } : {}),
+        labelDrops,
+        photos,
+        pose,
+        teachers,
+      },
+      lambda,
+      keypointWeight: options.keypointWeight ?? 10,
+      facemeshControls: Array.from(setup.facemeshIndex),
+      meanFoldPercentCoarse: N ? (100 * samples.reduce((a, x) => a + x.fold, 0)) / N : 0,
+      fp16MaxAbsErrorPx: fp16Max,
+      order: `under the budget: held-out photos, then rare faces${rareFirst ? '' : ' (off)'}, then the ordinary faces of ${firstSets.join(', ') || '(no set)'}, then the rest; each group in FNV-1a hash order`,
+      sampling: `sample-weights.f32: N float32, how often the trainer draws each sample (scripts/pack-training.ts samplingWeight: pitch up, |yaw|, open mouth); ${rareCandidates} of ${cands.length} candidates and ${samples.filter((x) => x.weight > 1).length} packed samples weigh more than 1${rareFirst ? '; those were packed first under the budget' : ''}; mean weight ${(samples.reduce((a, x) => a + x.weight, 0) / Math.max(1, N)).toFixed(3)}`,
+      names: 'names.txt: the photo of each sample, relative to the shared folder',
+    };
+    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta));
+    rmSync(out, { recursive: true, force: true });
+    renameSync(tmp, out);
+    let total = 0;
+    for (const f of ['images.bin', 'images.idx', 'coeffs.f16', 'crops.f32', 'flags.u8', 'weights.u8', 'sample-weights.f32', 'meta.json', 'names.txt']) total += readFileSync(join(out, f)).length;
+    log(`pack${shard ? ` shard ${shard.index + 1}/${shard.count}` : ''}: ${N} samples (${holdouts} held out) in ${out}: ${(total / 1048576).toFixed(2)} MiB; dropped ${JSON.stringify(drops)}; fp16 max map error ${fp16Max.toFixed(3)} px; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    return meta;
   };
-  writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta));
-  rmSync(out, { recursive: true, force: true });
-  renameSync(tmp, out);
-  let total = 0;
-  for (const f of ['images.bin', 'images.idx', 'coeffs.f16', 'crops.f32', 'flags.u8', 'weights.u8', 'sample-weights.f32', 'meta.json', 'names.txt']) total += readFileSync(join(out, f)).length;
-  log(`pack: ${N} samples (${holdouts} held out) in ${out}: ${(total / 1048576).toFixed(2)} MiB; dropped ${JSON.stringify(drops)}; fp16 max map error ${fp16Max.toFixed(3)} px; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  return meta;
+  const shards = Math.max(1, options.shards ?? 1);
+  if (shards === 1) return writeOne(options.out, allSamples);
+  let first: PackMeta | undefined;
+  for (let k = 0; k < shards; k++) {
+    const m = await writeOne(`${options.out}-${k}`, allSamples.filter((_, i) => i % shards === k), { index: k, count: shards, of: allSamples.length });
+    first ??= m;
+  }
+  return first!;
 }
 
 /** A pack read back. */
@@ -460,7 +478,7 @@ function arg(name: string, fallback: string): string {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = arg('out', '');
   if (!out) {
-    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first] [--first-sets webfaces,misc|none] [--verify]');
+    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--verify]');
     process.exit(2);
   }
   buildPack({
@@ -471,11 +489,12 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     lambda: Number(arg('lambda', String(DEFAULT_LAMBDA))),
     limit: Number(arg('limit', '0')) || undefined,
     rareFirst: !process.argv.includes('--no-rare-first'),
+    shards: Number(arg('shards', '1')),
     firstSets: arg('first-sets', 'webfaces,misc').split(',').filter((x) => x && x !== 'none'),
   })
     .then(async () => {
       if (process.argv.includes('--verify')) {
-        const v = await verifyPack(out, 0);
+        const v = await verifyPack(Number(arg('shards', '1')) > 1 ? `${out}-0` : out, 0);
         console.log(`verify ${v.file}: pack map vs fit ${v.vsFit.toFixed(4)} px, vs fp16-rounded fit ${v.vsFp16.toFixed(5)} px`);
       }
     })
