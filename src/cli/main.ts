@@ -50,7 +50,7 @@ Usage:
       in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)
   prnet data label [--set eval|utkface|misc|webfaces|all] [--limit n] [--workers k]
       Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts);
-      FaceMesh on onnxruntime, or --facemesh human (tfjs-wasm, ~10× slower).
+      FaceMesh on onnxruntime, or --facemesh human (tfjs-wasm, 1.5× the CPU per photo).
   prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
       mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).

@@ -2,7 +2,7 @@
  * The FaceMesh teacher on onnxruntime-node: MediaPipe's FaceMesh v1 (468 points,
  * `<shared>/reference/mediapipe/onnx/face_landmark.onnx`, read at run time, never copied into the
  * repo) on crops found by the product's own BlazeFace detector (src/detect), with MediaPipe's crop
- * rule. A labelling tool, not part of the shipped product. ~10× faster than FaceMesh through
+ * rule. A labelling tool, not part of the shipped product. A third less CPU per photo than FaceMesh through
  * @vladmandic/human on tfjs-wasm (facemesh.ts), whose points it reproduces (docs/labels-format.md).
  *
  * Crop rule (MediaPipe's face_detection_front_detection_to_roi and face_landmark_landmarks_to_roi):

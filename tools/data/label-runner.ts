@@ -13,7 +13,7 @@
  * N-th); misc = faces/misc; webfaces = faces/webfaces, every face whose eyes are ≥ --min-eye px
  * (default 30) apart, one record each. `all` (default) runs eval, utkface, misc, webfaces in that
  * order. --facemesh: the FaceMesh teacher, 'onnx' (default; onnxruntime) or 'human' (tfjs-wasm,
- * ~10× slower). --workers K runs K processes, each taking every K-th photo into its own part
+ * 1.5× the CPU per photo). --workers K runs K processes, each taking every K-th photo into its own part
  * (default: the machine's cores, at most 8). --summary prints the kept/dropped counts and exits.
  */
 import { fork } from 'node:child_process';
