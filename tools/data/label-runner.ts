@@ -44,6 +44,9 @@ interface Args {
   minEye: number;
 }
 
+/** A bad command line (the CLI maps it to its usage exit code). */
+export class LabelArgsError extends Error {}
+
 export const USAGE = 'usage: prnet data label [--set eval|utkface|misc|webfaces|all] [--limit N] [--workers K] [--every N] [--facemesh onnx|human] [--min-eye PX] [--out DIR] [--shared DIR] [--summary]';
 
 function parseArgs(argv: string[]): Args {
@@ -52,13 +55,13 @@ function parseArgs(argv: string[]): Args {
     const k = argv[i];
     const v = (): string => {
       const x = argv[++i];
-      if (x === undefined) throw new Error(`${k} needs a value`);
+      if (x === undefined) throw new LabelArgsError(`${k} needs a value`);
       return x;
     };
     const int = (): number => {
       const s = v();
       const n = Number(s);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`${k}: not a whole number: ${s}`);
+      if (!Number.isInteger(n) || n < 0) throw new LabelArgsError(`${k}: not a whole number: ${s}`);
       return n;
     };
     if (k === '--set') {
@@ -66,7 +69,7 @@ function parseArgs(argv: string[]): Args {
       if (s === 'all') a.sets = [...SETS];
       else {
         const list = s.split(',');
-        for (const x of list) if (!(SETS as readonly string[]).includes(x)) throw new Error(`--set: unknown set ${x} (${SETS.join(', ')}, all)`);
+        for (const x of list) if (!(SETS as readonly string[]).includes(x)) throw new LabelArgsError(`--set: unknown set ${x} (${SETS.join(', ')}, all)`);
         a.sets = list as SetName[];
       }
     } else if (k === '--limit') a.limit = int();
@@ -78,12 +81,12 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--summary') a.summary = true;
     else if (k === '--facemesh') {
       const f = v();
-      if (f !== 'onnx' && f !== 'human') throw new Error(`--facemesh: onnx or human, not ${f}`);
+      if (f !== 'onnx' && f !== 'human') throw new LabelArgsError(`--facemesh: onnx or human, not ${f}`);
       a.facemesh = f;
     } else if (k === '--min-eye') a.minEye = int();
     else if (k === '--help' || k === '-h') {
-      throw new Error(USAGE);
-    } else throw new Error(`unknown option ${k}`);
+      throw new LabelArgsError(USAGE);
+    } else throw new LabelArgsError(`unknown option ${k}`);
   }
   return a;
 }
