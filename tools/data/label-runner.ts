@@ -3,17 +3,21 @@
  * <cache>/labels/<set>/ (cache: $PRNET_CACHE or ~/.cache/prnet-ts). Resumable: a rerun skips
  * photos already labelled or dropped.
  *
- *   prnet data label [--set eval|utkface|misc|all] [--limit N] [--workers K]
- *                    [--every N] [--out DIR] [--shared DIR] [--summary]
+ *   prnet data label [--set eval|utkface|misc|webfaces|all] [--limit N] [--workers K]
+ *                    [--every N] [--facemesh onnx|human] [--min-eye PX] [--out DIR]
+ *                    [--shared DIR] [--summary]
  *   (or, in a checkout: npx tsx scripts/label.ts with the same options)
  *
  * Sets (read from the shared folder, $PRNET_SHARED or ../shared): eval = eval/aflw2000-3d and
- * eval/portraits images; utkface = every 2nd file of faces/utkface sorted by name (--every);
- * misc = faces/misc. `all` (default) runs eval, utkface, misc in that order.
- * --workers K runs K processes, each taking every K-th photo into its own part (default 1: the
- * machine's cores are shared). --summary prints the kept/dropped counts of the folders and exits.
+ * eval/portraits images; utkface = every file of faces/utkface sorted by name (--every N: every
+ * N-th); misc = faces/misc; webfaces = faces/webfaces, every face whose eyes are ≥ --min-eye px
+ * (default 30) apart, one record each. `all` (default) runs eval, utkface, misc, webfaces in that
+ * order. --facemesh: the FaceMesh teacher, 'onnx' (default; onnxruntime) or 'human' (tfjs-wasm,
+ * 1.5× the CPU per photo). --workers K runs K processes, each taking every K-th photo into its own part
+ * (default: the machine's cores, at most 8). --summary prints the kept/dropped counts and exits.
  */
 import { fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +26,9 @@ import { labelsDir, readLabels } from './labels-file.js';
 import { sharedDir } from './tddfa.js';
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|tiff?|ppm)$/i;
-export const SETS = ['eval', 'utkface', 'misc'] as const;
+export const SETS = ['eval', 'utkface', 'misc', 'webfaces'] as const;
+/** Sets labelled face by face (every face with eyes ≥ --min-eye px apart) rather than by their largest face. */
+export const ALL_FACE_SETS: readonly string[] = ['webfaces'];
 export type SetName = (typeof SETS)[number];
 
 interface Args {
@@ -34,21 +40,28 @@ interface Args {
   shared: string;
   part?: number;
   summary: boolean;
+  facemesh: 'onnx' | 'human';
+  minEye: number;
 }
 
+/** A bad command line (the CLI maps it to its usage exit code). */
+export class LabelArgsError extends Error {}
+
+export const USAGE = 'usage: prnet data label [--set eval|utkface|misc|webfaces|all] [--limit N] [--workers K] [--every N] [--facemesh onnx|human] [--min-eye PX] [--out DIR] [--shared DIR] [--summary]';
+
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sets: [...SETS], workers: 1, every: 2, shared: sharedDir(), summary: false };
+  const a: Args = { sets: [...SETS], workers: Math.min(8, availableParallelism()), every: 1, shared: sharedDir(), summary: false, facemesh: 'onnx', minEye: 30 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
       const x = argv[++i];
-      if (x === undefined) throw new Error(`${k} needs a value`);
+      if (x === undefined) throw new LabelArgsError(`${k} needs a value`);
       return x;
     };
     const int = (): number => {
       const s = v();
       const n = Number(s);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`${k}: not a whole number: ${s}`);
+      if (!Number.isInteger(n) || n < 0) throw new LabelArgsError(`${k}: not a whole number: ${s}`);
       return n;
     };
     if (k === '--set') {
@@ -56,7 +69,7 @@ function parseArgs(argv: string[]): Args {
       if (s === 'all') a.sets = [...SETS];
       else {
         const list = s.split(',');
-        for (const x of list) if (!(SETS as readonly string[]).includes(x)) throw new Error(`--set: unknown set ${x} (eval, utkface, misc, all)`);
+        for (const x of list) if (!(SETS as readonly string[]).includes(x)) throw new LabelArgsError(`--set: unknown set ${x} (${SETS.join(', ')}, all)`);
         a.sets = list as SetName[];
       }
     } else if (k === '--limit') a.limit = int();
@@ -66,9 +79,14 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--shared') a.shared = v();
     else if (k === '--part') a.part = int();
     else if (k === '--summary') a.summary = true;
+    else if (k === '--facemesh') {
+      const f = v();
+      if (f !== 'onnx' && f !== 'human') throw new LabelArgsError(`--facemesh: onnx or human, not ${f}`);
+      a.facemesh = f;
+    } else if (k === '--min-eye') a.minEye = int();
     else if (k === '--help' || k === '-h') {
-      throw new Error('usage: prnet data label [--set eval|utkface|misc|all] [--limit N] [--workers K] [--every N] [--out DIR] [--shared DIR] [--summary]');
-    } else throw new Error(`unknown option ${k}`);
+      throw new LabelArgsError(USAGE);
+    } else throw new LabelArgsError(`unknown option ${k}`);
   }
   return a;
 }
@@ -78,9 +96,10 @@ function images(dir: string): string[] {
 }
 
 /** The photo list of a set, in labelling order. */
-export function setFiles(set: SetName, shared: string, every = 2): string[] {
+export function setFiles(set: SetName, shared: string, every = 1): string[] {
   if (set === 'eval') return [...images(join(shared, 'eval', 'aflw2000-3d')), ...images(join(shared, 'eval', 'portraits'))];
   if (set === 'utkface') return images(join(shared, 'faces', 'utkface')).filter((_, i) => i % every === 0);
+  if (set === 'webfaces') return images(join(shared, 'faces', 'webfaces'));
   return images(join(shared, 'faces', 'misc'));
 }
 
@@ -135,7 +154,8 @@ function printSummary(set: string, dir: string): void {
   const reasons: Record<string, number> = {};
   for (const e of s.entries) if (!e.ok) reasons[e.reason ?? '?'] = (reasons[e.reason ?? '?'] ?? 0) + 1;
   const dropped = s.entries.length - s.records.length;
-  process.stderr.write(`${set}: ${s.entries.length} photos in ${dir}: kept ${s.records.length}, dropped ${dropped}`
+  const photos = new Set(s.entries.map((e) => e.file)).size;
+  process.stderr.write(`${set}: ${photos} photos in ${dir}: kept ${s.records.length} faces, dropped ${dropped}`
     + (dropped ? ` (${Object.entries(reasons).map(([r, n]) => `${r} ${n}`).join(', ')})` : '') + '\n');
 }
 
@@ -149,6 +169,9 @@ async function runWorker(a: Args, set: SetName, part: number, stride: number, on
     stride,
     offset: part,
     limit: a.limit === undefined ? undefined : Math.ceil(a.limit / stride),
+    facemesh: a.facemesh,
+    allFaces: ALL_FACE_SETS.includes(set),
+    minEyeDistance: a.minEye,
     onProgress,
   });
 }
@@ -172,7 +195,7 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  process.stderr.write(`labelling ${a.sets.join(', ')} with ${a.workers} worker(s); shared ${a.shared}\n`);
+  process.stderr.write(`labelling ${a.sets.join(', ')} with ${a.workers} worker(s), FaceMesh on ${a.facemesh === 'onnx' ? 'onnxruntime' : 'human (tfjs-wasm)'}; shared ${a.shared}\n`);
   for (const set of a.sets) {
     const bar = new Bar(set);
     let final: LabelProgress;
@@ -182,6 +205,7 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
       const latest: LabelProgress[] = [];
       const self = fileURLToPath(import.meta.url);
       const setArgs = ['--set', set, '--workers', String(a.workers), '--every', String(a.every), '--shared', a.shared,
+        '--facemesh', a.facemesh, '--min-eye', String(a.minEye),
         ...(a.limit !== undefined ? ['--limit', String(a.limit)] : []), ...(a.out ? ['--out', a.out] : [])];
       await Promise.all(Array.from({ length: a.workers }, (_, k) => new Promise<void>((res, rej) => {
         const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];

@@ -1,17 +1,20 @@
 /**
  * Labelling: per photo, the two teachers' points, written to a labels folder (labels-file.ts).
  *
- * For each photo: decode; FaceMesh on the photo with a 50 px black border (coordinates mapped back);
- * the largest face with score ≥ 0.5; 3DDFA_V2 on the square crop from FaceMesh's 68-point box
- * (3DDFA_V2's landmark crop rule: side √2 × the box's larger side, around its centre), with
- * test-time augmentation (tddfa-tta.ts: re-crop, mirror, rotations, averaged); checks; one
- * record. Photos that yield no label are recorded as dropped, with the reason, so that a resumed run
- * skips them too.
+ * For each photo: decode; FaceMesh — by default on onnxruntime (facemesh-onnx.ts: the product's
+ * BlazeFace, MediaPipe's rotated crop, up to 3 passes), or through human on tfjs-wasm
+ * (`facemesh: 'human'`, facemesh.ts: the photo with a 50 px black border); the largest face with
+ * score ≥ 0.5, or with `allFaces` every such face whose eyes are ≥ `minEyeDistance` px apart;
+ * 3DDFA_V2 on the square crop from FaceMesh's 68-point box (3DDFA_V2's landmark crop rule: side √2 ×
+ * the box's larger side, around its centre), with test-time augmentation (tddfa-tta.ts: re-crop,
+ * mirror, rotations, averaged); checks; one record per face. Photos and faces that
+ * yield no label are recorded as dropped, with the reason, so that a resumed run skips them too.
  */
 import { relative, resolve } from 'node:path';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import type { RgbImage } from '../../src/types.js';
 import { detectFaceMesh, facemesh68, pointsBox, type FaceMeshFace } from './facemesh.js';
+import { eyeDistance468, loadFaceMeshOnnx } from './facemesh-onnx.js';
 import { cropFromLandmarks, sharedDir } from './tddfa.js';
 import { DEFAULT_TDDFA_TTA, runTddfaTta, type TddfaTtaOptions, type TddfaTtaPreset } from './tddfa-tta.js';
 import { doneFiles, LabelsWriter, type LabelEntry, type LabelRecord } from './labels-file.js';
@@ -25,10 +28,16 @@ export interface LabelPhotoOptions {
   cropScale?: number;
   /** Photos whose teachers disagree more than this (fraction of face size, inner 51 points) are dropped (default 0.15). */
   maxDisagreement?: number;
-  /** Shared folder (for the 3DDFA_V2 model); default PRNET_SHARED or ../shared. */
+  /** Shared folder (for the 3DDFA_V2 and FaceMesh models); default PRNET_SHARED or ../shared. */
   shared?: string;
   /** 3DDFA_V2's test-time augmentation (tools/data/tddfa-tta.ts; default DEFAULT_TDDFA_TTA, 'plain' = one pass). */
   tddfaTta?: TddfaTtaPreset | TddfaTtaOptions;
+  /** The FaceMesh teacher: 'onnx' (default; onnxruntime, facemesh-onnx.ts) or 'human' (tfjs-wasm, facemesh.ts). */
+  facemesh?: 'onnx' | 'human';
+  /** Label every face of the photo (default: the largest only). */
+  allFaces?: boolean;
+  /** With allFaces: faces whose eye centres are closer than this (px) are dropped as `small-face` (default 30). */
+  minEyeDistance?: number;
 }
 
 export type PhotoLabel =
@@ -43,23 +52,54 @@ export function innerDisagreement(a: Float32Array, b: Float32Array): number {
   return s / 51 / Math.sqrt(Math.max(1e-6, box.width * box.height));
 }
 
-/** Labels one decoded photo. */
+/** FaceMesh faces of a photo, largest first, with the chosen teacher. */
+export async function findFaceMesh(image: RgbImage, options: LabelPhotoOptions = {}): Promise<FaceMeshFace[]> {
+  if (options.facemesh === 'human') return detectFaceMesh(image, { pad: options.pad ?? 50 });
+  // Every face the detector and FaceMesh find; the score threshold is applied by the caller.
+  const fm = await loadFaceMeshOnnx({ shared: options.shared, minScore: 0.05 });
+  return fm.detect(image);
+}
+
+/** Labels one decoded photo: its largest face. */
 export async function labelImage(image: RgbImage, options: LabelPhotoOptions = {}): Promise<PhotoLabel> {
+  return (await labelImageFaces(image, { ...options, allFaces: false }))[0]!;
+}
+
+/**
+ * Labels one decoded photo: one result per face (the largest only unless `allFaces`), or a single
+ * dropped result when the photo yields no face.
+ */
+export async function labelImageFaces(image: RgbImage, options: LabelPhotoOptions = {}): Promise<PhotoLabel[]> {
   const minScore = options.minScore ?? 0.5;
   const t0 = performance.now();
   let faces: FaceMeshFace[];
   try {
-    faces = await detectFaceMesh(image, { pad: options.pad ?? 50 });
+    faces = await findFaceMesh(image, options);
   } catch (e) {
-    return { ok: false, reason: 'facemesh-error', detail: (e as Error).message, ms: [performance.now() - t0, 0] };
+    return [{ ok: false, reason: 'facemesh-error', detail: (e as Error).message, ms: [performance.now() - t0, 0] }];
   }
   const t1 = performance.now();
-  if (faces.length === 0) return { ok: false, reason: 'no-face', ms: [t1 - t0, 0] };
+  if (faces.length === 0) return [{ ok: false, reason: 'no-face', ms: [t1 - t0, 0] }];
   const good = faces.filter((f) => f.score >= minScore);
   if (good.length === 0) {
-    return { ok: false, reason: 'low-score', detail: `best score ${Math.max(...faces.map((f) => f.score)).toFixed(2)}`, ms: [t1 - t0, 0] };
+    return [{ ok: false, reason: 'low-score', detail: `best score ${Math.max(...faces.map((f) => f.score)).toFixed(2)}`, ms: [t1 - t0, 0] }];
   }
-  const face = good[0]; // largest first
+  if (!options.allFaces) return [await labelFace(image, good[0]!, good.length, t1 - t0, options)];
+  const minEye = options.minEyeDistance ?? 30;
+  const out: PhotoLabel[] = [];
+  for (const face of good) {
+    const eye = eyeDistance468(face.points);
+    if (!(eye >= minEye)) out.push({ ok: false, reason: 'small-face', detail: `eye distance ${eye.toFixed(1)} px`, ms: [0, 0] });
+    else out.push(await labelFace(image, face, good.length, 0, options));
+  }
+  out[0]!.ms[0] = t1 - t0;
+  return out;
+}
+
+/** 3DDFA_V2 on one FaceMesh face, the checks, and its record. */
+async function labelFace(image: RgbImage, face: FaceMeshFace, faceCount: number, msFaceMesh: number, options: LabelPhotoOptions): Promise<PhotoLabel> {
+  const t1 = performance.now();
+  const t0 = t1 - msFaceMesh;
   const fm68 = facemesh68(face.points);
   let crop = cropFromLandmarks(fm68, 68, options.cropScale ?? 1);
   let tddfa: Float32Array;
@@ -90,7 +130,7 @@ export async function labelImage(image: RgbImage, options: LabelPhotoOptions = {
       boxScore: face.boxScore,
       faceScore: face.faceScore,
       crop,
-      faceCount: good.length,
+      faceCount,
       disagreement,
       facemesh: face.points,
       tddfa,
@@ -105,10 +145,11 @@ export interface LabelProgress {
   total: number;
   /** Photos already in the folder when the run started (skipped). */
   skipped: number;
+  /** Faces labelled and faces (or photos without a face) dropped. */
   kept: number;
   dropped: number;
   reasons: Record<string, number>;
-  /** Mean milliseconds per photo this run: FaceMesh, 3DDFA_V2, whole (decode to write). */
+  /** Mean milliseconds this run: FaceMesh per photo (detection included), 3DDFA_V2 per face, whole photo (decode to write). */
   msFaceMesh: number;
   msTddfa: number;
   msTotal: number;
@@ -158,34 +199,42 @@ export async function labelPhotos(options: LabelPhotosOptions): Promise<LabelPro
     for (const f of todo) {
       if (options.signal?.aborted) break;
       const t0 = performance.now();
-      let entry: LabelEntry;
+      const entries: LabelEntry[] = [];
       let image: RgbImage | undefined;
       try {
         image = await decodeImageFile(f.path);
       } catch (e) {
-        entry = writer.append({ file: f.name, ok: false, reason: 'decode-error', detail: (e as Error).message });
+        entries.push(writer.append({ file: f.name, ok: false, reason: 'decode-error', detail: (e as Error).message }));
       }
       if (image) {
-        const r = await labelImage(image, options);
-        const ms: [number, number, number] = [r.ms[0], r.ms[1], performance.now() - t0].map((v) => Math.round(v * 10) / 10) as [number, number, number];
-        sumFm += r.ms[0];
-        if (r.ms[1] > 0) { sumTd += r.ms[1]; nTd++; }
-        entry = r.ok
-          ? writer.append({ file: f.name, ok: true, w: image.width, h: image.height, ms }, r.record)
-          : writer.append({ file: f.name, ok: false, reason: r.reason, ...(r.detail ? { detail: r.detail } : {}), w: image.width, h: image.height, ms });
+        const rs = await labelImageFaces(image, options);
+        const ms = (r: PhotoLabel): [number, number, number] => [r.ms[0], r.ms[1], performance.now() - t0].map((v) => Math.round(v * 10) / 10) as [number, number, number];
+        const fm = options.facemesh ?? 'onnx';
+        const faces = rs.length;
+        const written = writer.appendPhoto(rs.map((r, k) => {
+          sumFm += r.ms[0];
+          if (r.ms[1] > 0) { sumTd += r.ms[1]; nTd++; }
+          const face = options.allFaces ? { face: k, faces } : {};
+          return r.ok
+            ? { entry: { file: f.name, ok: true, ...face, w: image!.width, h: image!.height, fm, ms: ms(r) }, record: r.record }
+            : { entry: { file: f.name, ok: false, ...face, reason: r.reason, ...(r.detail ? { detail: r.detail } : {}), w: image!.width, h: image!.height, fm, ms: ms(r) } };
+        }));
+        entries.push(...written);
       }
       sumAll += performance.now() - t0;
       p.done++;
-      if (entry!.ok) p.kept++;
-      else {
-        p.dropped++;
-        p.reasons[entry!.reason ?? '?'] = (p.reasons[entry!.reason ?? '?'] ?? 0) + 1;
+      for (const entry of entries) {
+        if (entry.ok) p.kept++;
+        else {
+          p.dropped++;
+          p.reasons[entry.reason ?? '?'] = (p.reasons[entry.reason ?? '?'] ?? 0) + 1;
+        }
       }
       p.msFaceMesh = sumFm / p.done;
       p.msTddfa = nTd ? sumTd / nTd : 0;
       p.msTotal = sumAll / p.done;
       p.elapsedS = (performance.now() - start) / 1000;
-      p.last = entry!;
+      p.last = entries[entries.length - 1];
       options.onProgress?.(p);
     }
   } finally {

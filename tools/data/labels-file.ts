@@ -90,6 +90,11 @@ export interface LabelEntry {
   h?: number;
   /** Milliseconds: FaceMesh (incl. detection), 3DDFA_V2, whole photo (incl. decoding). */
   ms?: [number, number, number];
+  /** Photos labelled face by face (`allFaces`): this line's face (0-based, largest first) and the photo's number of lines. */
+  face?: number;
+  faces?: number;
+  /** The FaceMesh teacher: 'onnx' or 'human' (absent in labels written before the ONNX teacher: human). */
+  fm?: string;
 }
 
 /** ~/.cache/prnet-ts, or $PRNET_CACHE. */
@@ -238,6 +243,16 @@ export class LabelsWriter {
       }
     }
     entries = entries.slice(0, keep);
+    // A photo labelled face by face whose lines are not all there is cut whole (and its records).
+    const last = entries[entries.length - 1];
+    if (last?.faces !== undefined) {
+      let first = entries.length;
+      while (first > 0 && entries[first - 1]!.file === last.file) first--;
+      if (entries.length - first < last.faces) {
+        okSeen -= entries.slice(first).filter((e) => e.ok).length;
+        entries = entries.slice(0, first);
+      }
+    }
     const jsonText = entries.map((e) => JSON.stringify(e) + '\n').join('');
     if (Buffer.byteLength(jsonText) !== Buffer.byteLength(text)) {
       ftruncateSync(this.fdJson, 0);
@@ -266,6 +281,35 @@ export class LabelsWriter {
     return e;
   }
 
+  /**
+   * Appends all faces of one photo: their records in one write, then their lines in one write (a
+   * photo cut short by a kill is removed whole on the next open, see repair).
+   */
+  appendPhoto(items: { entry: Omit<LabelEntry, 'rec'>; record?: Omit<LabelRecord, 'line'> }[]): LabelEntry[] {
+    const kept = items.filter((it) => it.entry.ok);
+    const bin = new Float32Array(kept.length * REC.size);
+    const out: LabelEntry[] = [];
+    let k = 0;
+    items.forEach((it, i) => {
+      const e: LabelEntry = { ...it.entry };
+      if (it.entry.ok) {
+        if (!it.record) throw new Error('a kept face needs a record');
+        encodeRecord({ ...it.record, line: this.lines + i }, bin.subarray(k * REC.size, (k + 1) * REC.size));
+        e.rec = this.records + k++;
+      }
+      out.push(e);
+    });
+    if (kept.length) {
+      writeSync(this.fdBin, new Uint8Array(bin.buffer), 0, bin.byteLength, LABELS_HEADER_BYTES + this.records * RECORD_BYTES);
+      this.records += kept.length;
+    }
+    const text = Buffer.from(out.map((e) => JSON.stringify(e) + '\n').join(''), 'utf8');
+    writeSync(this.fdJson, text, 0, text.length, this.posJson);
+    this.posJson += text.length;
+    this.lines += out.length;
+    return out;
+  }
+
   close(): void {
     closeSync(this.fdBin);
     closeSync(this.fdJson);
@@ -275,8 +319,8 @@ export class LabelsWriter {
 /** Everything in a labels folder: every processed photo, and the records of the kept ones. */
 export interface LabelSet {
   entries: (LabelEntry & { part: number })[];
-  /** Kept photos, in part order then line order; `file` names the photo. */
-  records: (LabelRecord & { file: string; part: number })[];
+  /** Kept faces, in part order then line order; `file` names the photo, `face` the face in it (0 when labelled by the largest face). */
+  records: (LabelRecord & { file: string; part: number; face: number })[];
 }
 
 /** Reads all parts of a labels folder (a torn tail is ignored, not repaired). */
@@ -296,7 +340,7 @@ export function readLabels(dir: string): LabelSet {
       if (e.ok && e.rec !== undefined) {
         const off = LABELS_HEADER_BYTES + e.rec * RECORD_BYTES;
         bytes.set(bin.subarray(off, off + RECORD_BYTES));
-        set.records.push({ ...decodeRecord(floats), file: e.file, part: k });
+        set.records.push({ ...decodeRecord(floats), file: e.file, part: k, face: e.face ?? 0 });
       }
     }
   }

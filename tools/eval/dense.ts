@@ -40,14 +40,17 @@ export const MAX_FOLD_FRACTION = 0.005;
 export const PACK_SETS = ['utkface', 'misc'] as const;
 
 
-/** Whether the pack's rule holds a photo out (name relative to the shared folder). */
+/** The photo of a pack sample's name (`photo#face` for photos packed face by face, e.g. webfaces). */
+const photoOf = (name: string): string => name.replace(/#\d+$/, '');
+
+/** Whether the pack's rule holds a photo out (name relative to the shared folder; a `#face` suffix is the photo's). */
 export function isHeldOut(file: string, fraction = HOLDOUT_FRACTION): boolean {
-  return fnv1a(file) < Math.floor(fraction * 2 ** 32);
+  return fnv1a(photoOf(file)) < Math.floor(fraction * 2 ** 32);
 }
 
-/** The pack's order: ascending hash, ties by name. */
+/** The pack's order: ascending hash of the photo, ties by name. */
 function byHash(a: string, b: string): number {
-  return fnv1a(a) - fnv1a(b) || (a < b ? -1 : a > b ? 1 : 0);
+  return fnv1a(photoOf(a)) - fnv1a(photoOf(b)) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** The held-out photos of a pack folder (names.txt lines whose flags.u8 byte has bit 1), or null without a pack. */

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# From an empty labels cache to a checked training pack, on the CPU (no GPU needed):
+#   1. label every photo of ../shared with the teachers (FaceMesh on onnxruntime + 3DDFA_V2):
+#      eval, all 20,000 UTKFace chips, misc, and every face (eyes ≥ 30 px apart) of webfaces;
+#      resumable, one worker per core (at most 8), cache in $PRNET_CACHE or ~/.cache/prnet-ts;
+#   2. build the pack (≤ $MAX_MIB MiB, default 52) in $PACK (default .train/pack);
+#   3. read it back with training/pack.py --check.
+# Measured: docs/training-data.md ("One command"). Extra arguments go to the labeller.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PACK="${PACK:-.train/pack}"
+MAX_MIB="${MAX_MIB:-52}"
+PY="${PY:-/usr/bin/python3}"
+grep -qx '.train/' "$(git rev-parse --git-common-dir)/info/exclude" 2>/dev/null || echo .train/ >> "$(git rev-parse --git-common-dir)/info/exclude"
+start=$(date +%s)
+npx tsx scripts/label.ts --set all "$@"
+labelled=$(date +%s)
+npx tsx scripts/pack-training.ts --out "$PACK" --max-mib "$MAX_MIB" --verify
+packed=$(date +%s)
+"$PY" training/pack.py --check "$PACK"
+end=$(date +%s)
+echo "make_pack: labels $((labelled - start)) s, pack $((packed - labelled)) s, check $((end - packed)) s, total $((end - start)) s -> $PACK"
