@@ -81,7 +81,8 @@ describe('3DDFA_V2 test-time augmentation on real photos', () => {
 
   it('the labeller stores the default TTA: its points, the re-crop, the centre pass\'s params', async () => {
     const image = await decodeImageFile(join(evalDir, 'image00050.jpg'));
-    const r = await labelImage(image);
+    // The human FaceMesh teacher, so that the first crop can be rebuilt here from its points.
+    const r = await labelImage(image, { facemesh: 'human' });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const fm = facemesh68((await detectFaceMesh(image, { pad: 50, minScore: 0.5 }))[0]!.points);
@@ -95,7 +96,7 @@ describe('3DDFA_V2 test-time augmentation on real photos', () => {
     const one = (await runTddfaFull(image, first)).points;
     expect(Array.from(t.points)).not.toEqual(Array.from(one));
     // 'plain' is exactly one pass on FaceMesh's crop.
-    const p = await labelImage(image, { tddfaTta: 'plain' });
+    const p = await labelImage(image, { facemesh: 'human', tddfaTta: 'plain' });
     expect(p.ok && Array.from(p.record.tddfa)).toEqual(Array.from(one));
     expect(Object.keys(TDDFA_TTA_PRESETS)).toContain(DEFAULT_TDDFA_TTA);
 
