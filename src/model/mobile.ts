@@ -6,7 +6,7 @@
  * block), then a 3×3 conv to the three position channels, sigmoid × output scale. Input and output
  * are S×S like resfcn's, so sessions, files and the runtime treat both alike.
  *
- * `width` is the stem's channel count (even); the stages have 1, 1.5, 2, 4, 6 and 10 × width.
+ * `width` is the channel count of the stem (enc.0, a 3×3 stride-2 conv; even); the stages have 1, 1.5, 2, 4, 6 and 10 × width.
  * The tensor names are training/mobile.py's state_dict names.
  */
 import { ModelError } from '../errors.js';
@@ -114,7 +114,7 @@ function blockSpecs(b: InvertedResidual): TensorSpec[] {
 /** Every weight tensor of the mobile network, in file order (training/mobile.py's state_dict order). */
 export function mobileTensorSpecs(width: number): TensorSpec[] {
   const plan = mobilePlan(width);
-  const specs: TensorSpec[] = [{ name: 'stem.conv.weight', shape: [width, 3, 3, 3], role: 'conv' }, ...bnSpecs('stem.bn', width)];
+  const specs: TensorSpec[] = [{ name: 'enc.0.conv.weight', shape: [width, 3, 3, 3], role: 'conv' }, ...bnSpecs('enc.0.bn', width)];
   for (const b of plan.encoder) specs.push(...blockSpecs(b));
   for (const d of plan.decoder) {
     specs.push({ name: `dec.${d.index}.up.weight`, shape: [4 * d.outChannels, d.inChannels, 1, 1], role: 'conv' }, ...bnSpecs(`dec.${d.index}.up_bn`, 4 * d.outChannels));
@@ -135,7 +135,7 @@ export interface ConvCost {
 export function mobileConvCosts(config: Pick<ResfcnConfig, 'width' | 'inputSize'>): ConvCost[] {
   const plan = mobilePlan(config.width, config.inputSize);
   const S = config.inputSize;
-  const costs: ConvCost[] = [{ name: 'stem.conv', macs: (S / 2) ** 2 * config.width * 3 * 9 }];
+  const costs: ConvCost[] = [{ name: 'enc.0.conv', macs: (S / 2) ** 2 * config.width * 3 * 9 }];
   const block = (b: InvertedResidual): void => {
     const out = (b.size / b.stride) ** 2;
     if (b.hidden !== b.inChannels) costs.push({ name: `${b.prefix}.expand`, macs: b.size ** 2 * b.hidden * b.inChannels });
@@ -152,10 +152,10 @@ export function mobileConvCosts(config: Pick<ResfcnConfig, 'width' | 'inputSize'
 }
 
 /**
- * Layers the int8 graph of the mobile network leaves in float: the stem (it reads the photo) and
+ * Layers the int8 graph of the mobile network leaves in float: the stem enc.0 (it reads the photo) and
  * the full-resolution end (dec.4 and the head), where one 8-bit step moves the output most.
  */
-export const MOBILE_INT8_FLOAT_LAYERS: readonly string[] = ['stem', 'dec.4', 'head'];
+export const MOBILE_INT8_FLOAT_LAYERS: readonly string[] = ['enc.0', 'dec.4', 'head'];
 
 /**
  * The folded ONNX graph of the mobile network (batch norms folded into the convs; pixel shuffle as
@@ -205,8 +205,8 @@ export function buildMobileOnnx(weights: WeightMap, config: ResfcnConfig, option
 
   let x = 'input';
   {
-    const bn = foldBn(tensor, 'stem.bn');
-    x = relu(conv(x, { kernel: scaledKernel(tensor('stem.conv.weight'), config.width, bn.scale), bias: bn.bias, outChannels: config.width, k: 3, stride: 2, pads: onePad }, 'stem.conv', q('stem')), 'stem');
+    const bn = foldBn(tensor, 'enc.0.bn');
+    x = relu(conv(x, { kernel: scaledKernel(tensor('enc.0.conv.weight'), config.width, bn.scale), bias: bn.bias, outChannels: config.width, k: 3, stride: 2, pads: onePad }, 'enc.0.conv', q('enc.0')), 'enc.0');
     expose(x);
   }
   for (const b of plan.encoder) x = block(x, b, b.prefix, q(b.prefix));
