@@ -123,14 +123,15 @@ export function validateTensors(
 ): void {
   const specs = resfcnTensorSpecs(config);
   const expected = new Set(specs.map((s) => s.name));
+  const arch = config.architecture && config.architecture !== 'resfcn' ? `${config.architecture}, ` : '';
   for (const s of specs) {
     const t = tensors.get(s.name);
-    if (!t) throw new ModelError(`missing tensor ${s.name} [${s.shape.join(', ')}] (width ${config.width})`, source);
+    if (!t) throw new ModelError(`missing tensor ${s.name} [${s.shape.join(', ')}] (${arch}width ${config.width})`, source);
     const count = s.shape.reduce((a, b) => a * b, 1);
     const shapeOk = t.shape ? t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]) : true;
     if (!shapeOk || t.length !== count) {
       const got = t.shape ? `[${t.shape.join(', ')}]` : `${t.length} values`;
-      throw new ModelError(`tensor ${s.name} has shape ${got}, expected [${s.shape.join(', ')}] (width ${config.width})`, source);
+      throw new ModelError(`tensor ${s.name} has shape ${got}, expected [${s.shape.join(', ')}] (${arch}width ${config.width})`, source);
     }
   }
   for (const name of tensors.keys()) {
