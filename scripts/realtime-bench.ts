@@ -5,6 +5,10 @@
  * (UNTRAINED: their output is meaningless; only their time is measured), with int8 ranges from a
  * min/max calibration on real face crops (../shared/eval/portraits).
  *
+ * Columns: the median wall time and its ratio to FaceMesh's, the minimum (on a loaded machine the
+ * closest to a quiet one's), the median CPU time of the process during the call (all threads: the
+ * work, less disturbed by load than the wall time) and its ratio to FaceMesh's.
+ *
  * Two kinds of row:
  * - per photo (`reconstruct`, no flip, decode excluded): detect + crop + network + read-offs, as
  *   `npm run bench` times it, with the peer (FaceMesh via human, tfjs-wasm) in the same rounds;
@@ -89,6 +93,8 @@ interface Case {
   kind: 'photo' | 'network';
   run: (image: RgbImage) => Promise<unknown>;
   ms: number[];
+  /** CPU time of the process during each run (all threads). */
+  cpu: number[];
   macs?: number;
 }
 
@@ -107,19 +113,19 @@ try {
     disposers.push(() => session.release());
     const x = new Float32Array(3 * S * S);
     hwcToChw(S === 256 ? crops[0].data : resizeSquare(crops[0].data, 256, S, 3), S, 3, x);
-    cases.push({ label, kind: 'network', run: () => session.run({ input: new ort.Tensor('float32', x, [1, 3, S, S]) }), ms: [], macs: multiplyAdds(weights.config) });
+    cases.push({ label, kind: 'network', run: () => session.run({ input: new ort.Tensor('float32', x, [1, 3, S, S]) }), ms: [], cpu: [], macs: multiplyAdds(weights.config) });
   };
   const photoCase = async (label: string, model: string, precision: 'fp32' | 'int8', macs: number): Promise<void> => {
     const p: Prnet = await createPrnet({ model, threads: THREADS, precision });
     disposers.push(() => p.dispose());
-    cases.push({ label, kind: 'photo', run: (image) => p.reconstruct(image, { flip: false }), ms: [], macs });
+    cases.push({ label, kind: 'photo', run: (image) => p.reconstruct(image, { flip: false }), ms: [], cpu: [], macs });
   };
 
   if (values.facemesh && !values['network-only']) {
     const { loadHuman } = await import('../src/detect/human-node.js');
     const human = await loadHuman({ mesh: true });
     cases.push({
-      label: 'FaceMesh (human, tfjs-wasm)', kind: 'photo', ms: [],
+      label: 'FaceMesh (human, tfjs-wasm)', kind: 'photo', ms: [], cpu: [],
       run: async (image) => {
         const t = human.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
         try {
@@ -136,7 +142,7 @@ try {
   if (!values['network-only']) {
     const det = await createPrnet({ threads: THREADS, model: 'light' });
     disposers.push(() => det.dispose());
-    cases.push({ label: 'detector (blazeface), whole call', kind: 'photo', run: (image) => det.detect(image), ms: [] });
+    cases.push({ label: 'detector (blazeface), whole call', kind: 'photo', run: (image) => det.detect(image), ms: [], cpu: [] });
     await photoCase('light (resfcn w8/128), fp32', 'light', 'fp32', multiplyAdds(light.config));
     if (lightRanges) await photoCase('light (resfcn w8/128), int8', 'light', 'int8', multiplyAdds(light.config));
   }
@@ -162,9 +168,12 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const image of photos) {
       for (const c of order.shuffled(cases)) {
+        const cpu = process.cpuUsage();
         const t = now();
         await c.run(image);
         c.ms.push(now() - t);
+        const used = process.cpuUsage(cpu);
+        c.cpu.push((used.user + used.system) / 1000);
       }
     }
   }
@@ -172,17 +181,20 @@ try {
 
   const peerCase = cases.find((c) => c.label.startsWith('FaceMesh'));
   const peer = peerCase ? median(peerCase.ms) : NaN;
+  const peerCpu = peerCase ? median(peerCase.cpu) : NaN;
   console.log(`${photos.length} photos × ${ROUNDS} interleaved rounds, ${THREADS} threads, medians; mobile rows have RANDOM (untrained) weights`);
   const w0 = Math.max(...cases.map((c) => c.label.length)) + 2;
   const rows: Record<string, unknown>[] = [];
   for (const kind of ['photo', 'network'] as const) {
     const list = cases.filter((c) => c.kind === kind);
     if (!list.length) continue;
-    console.log(`\n${(kind === 'photo' ? 'per photo (reconstruct, no flip)' : 'network only (one face, batch 1)').padEnd(w0)}  ${'ms'.padStart(7)}  × FaceMesh  G MACs`);
+    console.log(`\n${(kind === 'photo' ? 'per photo (reconstruct, no flip)' : 'network only (one face, batch 1)').padEnd(w0)}  ${'ms'.padStart(7)}  × FaceMesh  ${'min'.padStart(6)}  CPU ms  CPU × FM  G MACs`);
     for (const c of list) {
       const ms = median(c.ms);
-      rows.push({ kind, label: c.label, ms, ratio: ms / peer, macs: c.macs ?? null });
-      console.log(`${c.label.padEnd(w0)}  ${ms.toFixed(2).padStart(7)}  ${(ms / peer).toFixed(3).padStart(10)}  ${c.macs ? (c.macs / 1e9).toFixed(3).padStart(6) : ''}`);
+      const cpu = median(c.cpu);
+      const min = Math.min(...c.ms);
+      rows.push({ kind, label: c.label, ms, ratio: ms / peer, min, cpu, cpuRatio: cpu / peerCpu, macs: c.macs ?? null });
+      console.log(`${c.label.padEnd(w0)}  ${ms.toFixed(2).padStart(7)}  ${(ms / peer).toFixed(3).padStart(10)}  ${min.toFixed(2).padStart(6)}  ${cpu.toFixed(1).padStart(6)}  ${(cpu / peerCpu).toFixed(3).padStart(8)}  ${c.macs ? (c.macs / 1e9).toFixed(3).padStart(6) : ''}`);
     }
   }
   if (values.json) await writeFile(values.json, JSON.stringify({ rounds: ROUNDS, threads: THREADS, rows }, null, 1) + '\n');

@@ -3,7 +3,7 @@
  * encoder of inverted-residual blocks (1×1 expand, 3×3 depthwise, 1×1 linear projection, a residual
  * sum where shapes allow) and a light U-Net decoder (per stage: a 1×1 conv to 4× the channels,
  * pixel shuffle to twice the side, the encoder's feature of that side added, one inverted-residual
- * block), then a 3×3 conv to the three position channels, sigmoid × output scale. Input and output
+ * block), then a 1×1 conv to the three position channels, sigmoid × output scale. Input and output
  * are S×S like resfcn's, so sessions, files and the runtime treat both alike.
  *
  * `width` is the channel count of the stem (enc.0, a 3×3 stride-2 conv; even); the stages have 1, 1.5, 2, 4, 6 and 10 × width.
@@ -120,7 +120,7 @@ export function mobileTensorSpecs(width: number): TensorSpec[] {
     specs.push({ name: `dec.${d.index}.up.weight`, shape: [4 * d.outChannels, d.inChannels, 1, 1], role: 'conv' }, ...bnSpecs(`dec.${d.index}.up_bn`, 4 * d.outChannels));
     specs.push(...blockSpecs(d.block));
   }
-  specs.push({ name: 'head.conv.weight', shape: [3, plan.headChannels, 3, 3], role: 'conv' }, ...bnSpecs('head.bn', 3));
+  specs.push({ name: 'head.conv.weight', shape: [3, plan.headChannels, 1, 1], role: 'conv' }, ...bnSpecs('head.bn', 3));
   return specs;
 }
 
@@ -147,7 +147,7 @@ export function mobileConvCosts(config: Pick<ResfcnConfig, 'width' | 'inputSize'
     costs.push({ name: `dec.${d.index}.up`, macs: d.size ** 2 * 4 * d.outChannels * d.inChannels });
     block(d.block);
   }
-  costs.push({ name: 'head.conv', macs: S * S * 3 * plan.headChannels * 9 });
+  costs.push({ name: 'head.conv', macs: S * S * 3 * plan.headChannels });
   return costs;
 }
 
@@ -241,7 +241,7 @@ export function buildMobileOnnx(weights: WeightMap, config: ResfcnConfig, option
   }
   {
     const bn = foldBn(tensor, 'head.bn');
-    x = conv(x, { kernel: scaledKernel(tensor('head.conv.weight'), 3, bn.scale), bias: bn.bias, outChannels: 3, k: 3, stride: 1, pads: onePad }, 'head.conv', q('head'));
+    x = conv(x, { kernel: scaledKernel(tensor('head.conv.weight'), 3, bn.scale), bias: bn.bias, outChannels: 3, k: 1, stride: 1, pads: zeroPad }, 'head.conv', q('head'));
   }
   nodes.push({ opType: 'Sigmoid', name: 'sigmoid', inputs: [x], outputs: ['sigmoid'] });
   e.constant('output_scale', [], Float32Array.of(config.outputScale));
