@@ -4,7 +4,7 @@
  * imports `./resfcn.js` and `./weights.js` directly.
  */
 export {
-  RESFCN256, ARCHITECTURES, BN_EPSILON, BN_SUFFIXES, INT8_FLOAT_LAYERS, PRECISIONS, architectureOf, buildResfcnOnnx, checkConfig, convCosts, countParameters, decoderLayers, encoderBlocks,
+  RESFCN256, ARCHITECTURES, BN_EPSILON, BN_SUFFIXES, INT8_FLOAT_LAYERS, PRECISIONS, buildResfcnOnnx, checkConfig, convCosts, countParameters, decoderLayers, encoderBlocks,
   multiplyAdds, resfcnTensorSpecs, samePadding, type ActivationRanges, type Architecture, type GraphOptions, type Precision,
   type BnSuffix, type DecoderLayer, type EncoderBlock, type ResfcnConfig, type TensorRole, type TensorSpec, type WeightMap,
 } from './resfcn.js';

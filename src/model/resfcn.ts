@@ -28,10 +28,6 @@ export interface ResfcnConfig {
   architecture?: Architecture;
 }
 
-/** The architecture a config names ('resfcn' when absent). */
-export function architectureOf(config: Pick<ResfcnConfig, 'architecture'>): Architecture {
-  return config.architecture ?? 'resfcn';
-}
 
 /** resfcn256 as published: width 16, 256² input, output × 281.6. */
 export const RESFCN256: Readonly<ResfcnConfig> = Object.freeze({ width: 16, inputSize: 256, outputScale: 281.6 });
