@@ -10,7 +10,9 @@
  * CPU time per photo (all threads: a measure of the work, less disturbed by the load). Also the detector's
  * passes per photo (a 128² region look per face at the image's edge; a second 256² pass when none is found).
  *
- *   npx tsx scripts/stage-profile.ts [--rounds 3]
+ *   npx tsx scripts/stage-profile.ts [--rounds 3] [--model PATH [--precision int8|fp32]]
+ *
+ * --model adds a case for another model file (no flip), e.g. the real-time architecture's.
  */
 import { loadBenchPhotos } from '../bench/photos.js';
 import { parseArgs } from 'node:util';
@@ -25,7 +27,7 @@ import { allFinite, defaultSmooth, type Prnet } from '../src/pipeline/prnet.js';
 import { chwToHwc, hwcToChw, resizeSquare } from '../src/runtime/resample.js';
 import type { RgbImage } from '../src/types.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, model: { type: 'string' }, precision: { type: 'string' } } });
 const ROUNDS = Number(values.rounds);
 const { photos } = await loadBenchPhotos();
 const now = (): number => performance.now();
@@ -46,6 +48,7 @@ const facemesh = async (image: RgbImage): Promise<void> => {
 };
 const def = await createPrnet();
 const light = await createPrnet({ model: 'light' });
+const extra = values.model ? await createPrnet({ model: values.model, precision: values.precision as 'int8' | 'fp32' | undefined }) : undefined;
 const onePass = await createDetector({ retryPadded: false });
 
 const STAGES = ['detect', 'crop', 'mirror', 'toNetwork', 'network', 'fromNetwork', 'finite', 'merge', 'smooth', 'uncrop', 'readoff', 'pose'] as const;
@@ -111,6 +114,7 @@ const cases: { label: string; run: (im: RgbImage) => Promise<Spans | void>; tota
   { label: 'default, flip', run: (im) => staged(def, im, true), totals: [], cpu: [], spans: [] },
   { label: 'default, no flip', run: (im) => staged(def, im, false), totals: [], cpu: [], spans: [] },
   { label: 'light, no flip', run: (im) => staged(light, im, false), totals: [], cpu: [], spans: [] },
+  ...(extra ? [{ label: `${values.model} (${extra.session.precision}), no flip`, run: (im: RgbImage) => staged(extra, im, false), totals: [] as number[], cpu: [] as number[], spans: [] as Spans[] }] : []),
 ];
 for (const im of photos) for (const c of cases) await c.run(im);
 for (let r = 0; r < ROUNDS; r++) {

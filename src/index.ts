@@ -30,8 +30,8 @@ export {
 export { createDetector, type Detector, type DetectorKind, type DetectorOptions } from './detect/index.js';
 export { createSession, PrnetSession, type SessionOptions } from './runtime/index.js';
 export {
-  importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256,
-  type ModelWeights, type ResfcnConfig, type Precision,
+  importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256, multiplyAdds,
+  type ModelWeights, type ResfcnConfig, type Precision, type Architecture,
 } from './model/index.js';
 export { processVideo, probeVideo, decodeFrames, VideoEncoder, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
 export { VideoTracker, FaceTracker, FaceStabilizer, CropSmoother, OneEuroFilter, OneEuroVector, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';

@@ -70,15 +70,17 @@ describe(`PyTorch (training/resfcn.py) and the ONNX graph give the same position
   const cases: [string, ResfcnConfig, number][] = [
     ['width 16 at 256 (resfcn256)', { width: 16, inputSize: 256, outputScale: 281.6 }, 1],
     ['width 8 at 128 (light)', { width: 8, inputSize: 128, outputScale: 281.6 }, 2],
+    ['mobile width 16 at 128 (the real-time architecture, training/mobile.py)', { width: 16, inputSize: 128, outputScale: 281.6, architecture: 'mobile' }, 2],
   ];
   for (const [label, cfg, n] of cases) {
     it.skipIf(skip)(`${label}: TypeScript's random weights, max |diff| <= ${TOLERANCE} px`, async () => {
       requireTorch();
       const weights = randomWeights(cfg, 7);
-      const modelPath = join(dir, `ts-w${cfg.width}.safetensors`);
+      const tag = `ts-${cfg.architecture ?? 'resfcn'}-w${cfg.width}`;
+      const modelPath = join(dir, `${tag}.safetensors`);
       writeFileSync(modelPath, serializeModel(weights, { dtype: 'F32' }));
       const x = randomInput(n, cfg.inputSize, 11);
-      const ref = torchForward(modelPath, x, n, cfg.inputSize, `ts-w${cfg.width}`);
+      const ref = torchForward(modelPath, x, n, cfg.inputSize, tag);
       const session = await createSession(weights, { threads: 2 });
       try {
         const out = await session.run(x, n);
@@ -107,6 +109,25 @@ describe(`PyTorch (training/resfcn.py) and the ONNX graph give the same position
     try {
       const diff = maxAbsDiff(await session.run(x, 2), ref);
       console.log(`trainer export: max |onnxruntime − PyTorch| = ${diff.toExponential(2)} px`);
+      expect(diff).toBeLessThanOrEqual(TOLERANCE);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it.skipIf(skip)(`a mobile model the trainer exports (F16, width 16 at 128) parses with its architecture and runs identically, max |diff| <= ${TOLERANCE} px`, async () => {
+    requireTorch();
+    const modelPath = join(dir, 'torch-mobile.safetensors');
+    python(['--export-random', modelPath, '--arch', 'mobile', '--width', '16', '--input-size', '128', '--seed', '3', '--dtype', 'F16']);
+    const weights = parseModelFile(readFileSync(modelPath), modelPath);
+    expect(weights.config).toEqual({ width: 16, inputSize: 128, outputScale: 281.6, architecture: 'mobile' });
+    expect(weights.metadata).toMatchObject({ format: 'prnet-ts/resfcn', version: '1', architecture: 'mobile' });
+    const x = randomInput(2, 128, 5);
+    const ref = torchForward(modelPath, x, 2, 128, 'torch-mobile');
+    const session = await createSession(modelPath, { threads: 2 });
+    try {
+      const diff = maxAbsDiff(await session.run(x, 2), ref);
+      console.log(`trainer export (mobile): max |onnxruntime − PyTorch| = ${diff.toExponential(2)} px`);
       expect(diff).toBeLessThanOrEqual(TOLERANCE);
     } finally {
       await session.release();

@@ -1,9 +1,9 @@
-"""Runs a model file through the PyTorch definition (training/resfcn.py) on the CPU, for the parity
+"""Runs a model file through the PyTorch definition (training/resfcn.py, training/mobile.py) on the CPU, for the parity
 test against the TypeScript ONNX graph (test/parity.test.ts).
 
     /usr/bin/python3 training/parity.py --model M.safetensors --input IN.safetensors --output OUT.safetensors
         IN holds `input` F32 [N, 3, S, S] (RGB 0..1); OUT gets `output` F32 [N, 3, S, S].
-    /usr/bin/python3 training/parity.py --export-random M.safetensors --width 8 --input-size 128 --seed 1
+    /usr/bin/python3 training/parity.py --export-random M.safetensors [--arch resfcn|mobile] --width 8 --input-size 128 --seed 1
         writes random weights the way the trainer exports them (F16), with the statistics of the
         TypeScript side's randomWeights (activations O(1)); --calibrated: PyTorch's initialisation
         with batch-norm statistics measured on random crops instead.
@@ -29,6 +29,7 @@ def main() -> int:
     ap.add_argument('--double', action='store_true')
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--export-random')
+    ap.add_argument('--arch', default='resfcn', choices=['resfcn', 'mobile'])
     ap.add_argument('--width', type=int, default=8)
     ap.add_argument('--input-size', type=int, default=128)
     ap.add_argument('--seed', type=int, default=1)
@@ -42,14 +43,14 @@ def main() -> int:
         print(f'error: {e} (this script needs PyTorch: apt-get install python3-torch)', file=sys.stderr)
         return 3
     import safetensors_io as st
-    from resfcn import ResFCN, load_state
+    from resfcn import build_model, load_state, model_from_meta
 
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     t0 = time.time()
     if a.export_random:
         torch.manual_seed(a.seed)
-        m = ResFCN(a.width, a.input_size)
+        m = build_model(a.arch, a.width, a.input_size)
         with torch.no_grad():
             if a.calibrated:
                 # PyTorch's initialisation, BN statistics measured on random crops: a live network
@@ -80,7 +81,7 @@ def main() -> int:
                         mod.running_mean.uniform_(-0.1, 0.1)
                         mod.running_var.uniform_(0, 1).add_(2 if name.endswith('bn3') else 1)
         m.eval()
-        data = st.model_bytes(m, name=f'parity-random-w{a.width}-s{a.input_size}', description='random weights for tests',
+        data = st.model_bytes(m, name=f'parity-random-{a.arch}-w{a.width}-s{a.input_size}', description='random weights for tests',
                               source='training/parity.py', license='MIT', dtype=a.dtype)
         st.write_bytes(a.export_random, data)
         print(f'wrote {a.export_random} ({len(data)} bytes, {a.dtype}) in {time.time() - t0:.1f} s')
@@ -88,7 +89,7 @@ def main() -> int:
     if not (a.model and a.input and a.output):
         ap.error('--model, --input and --output are required (or --export-random)')
     tensors, meta = st.load_model_tensors(a.model)
-    m = ResFCN(int(meta['width']), int(meta['input_size']), float(meta['output_scale']))
+    m = model_from_meta(meta)
     load_state(m, tensors)
     m.eval()
     arrays, _ = st.read(a.input)

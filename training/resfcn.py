@@ -119,6 +119,7 @@ def _autocast_off(device_type: str):
 
 
 class ResFCN(nn.Module):
+    architecture = 'resfcn'
     """resfcn256 with first-conv width `width` (16 = the original) and input side `input_size`
     (256, or 128 for the light variant). Input N x 3 x S x S in 0..1 (RGB); output N x 3 x S x S
     = sigmoid(...) x output_scale, positions in pixels of a 256 crop.
@@ -178,7 +179,7 @@ def load_state(model: ResFCN, tensors: Dict[str, torch.Tensor]) -> None:
     missing = [k for k in want if k not in tensors]
     extra = [k for k in tensors if k not in want]
     if missing or extra:
-        raise ValueError(f'weight file does not match ResFCN(width={model.width}): '
+        raise ValueError(f'weight file does not match {type(model).__name__}(width={model.width}): '
                          f'missing {missing[:5]}{"..." if len(missing) > 5 else ""}, '
                          f'unexpected {extra[:5]}{"..." if len(extra) > 5 else ""}')
     for k, v in want.items():
@@ -188,6 +189,27 @@ def load_state(model: ResFCN, tensors: Dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for k, v in want.items():
             v.copy_(tensors[k].to(v.dtype))
+
+
+ARCHITECTURES = ('resfcn', 'mobile')
+
+
+def build_model(architecture: str = 'resfcn', width: int = 16, input_size: int = 256,
+                output_scale: float = OUTPUT_SCALE) -> nn.Module:
+    """The network of an architecture ('resfcn': ResFCN here; 'mobile': the real-time network of
+    training/mobile.py), as the weight file's metadata names it (absent = 'resfcn')."""
+    if architecture == 'resfcn':
+        return ResFCN(width, input_size, output_scale)
+    if architecture == 'mobile':
+        from mobile import MobileNet
+        return MobileNet(width, input_size, output_scale)
+    raise ValueError(f'unknown architecture {architecture!r} (known: {", ".join(ARCHITECTURES)})')
+
+
+def model_from_meta(meta) -> nn.Module:
+    """The (untrained) network a weight file's metadata describes."""
+    return build_model(meta.get('architecture', 'resfcn'), int(meta['width']), int(meta['input_size']),
+                       float(meta['output_scale']))
 
 
 def count_trainable(model: nn.Module) -> int:

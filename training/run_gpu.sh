@@ -4,7 +4,9 @@
 # leaves in $OUT:
 #   full/model.safetensors.part0, .part1, full/model.safetensors.sha256
 #   light/model.safetensors.part0, light/model.safetensors.sha256
-#   logs.tar.gz (train-log.csv + summary.json of both runs)
+#   rt/model.safetensors.part0, rt/model.safetensors.sha256 (only with RT_MIN > 0: the real-time
+#     'mobile' network of training/mobile.py, width $RT_WIDTH, input $RT_INPUT)
+#   logs.tar.gz (train-log.csv + summary.json of every run)
 # 6 files (the call returns at most 8, 16 MiB each). The whole script stays under $TOTAL_S seconds
 # (default 575; the command limit is 600): each run gets a hard deadline, and the light run is
 # shortened if the full one ran late. SMOKE=1: ~20 s of training per model, same code path
@@ -18,6 +20,8 @@
 #   ROT_PROB (0.25: large-pose synthesis), BLACK_PROB (0.08: black fill outside the photo, as the
 #   runtime crop does at image borders), BATCH (64), TOTAL_S (575), PY (python3),
 #   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
+#   RT_MIN (0: minutes for the real-time network after the light model; 0 skips it), RT_WIDTH (16),
+#   RT_INPUT (128), RT_INIT (weights it starts from). Real-time only: FULL_MIN=0 LIGHT_MIN=0 RT_MIN=8.
 #   EVAL_MAX (2000: held-out photos evaluated), WORK (/tmp/prnet-train: checkpoints, logs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +35,10 @@ BLACK_PROB=${BLACK_PROB:-0.08}
 BATCH=${BATCH:-64}
 INIT=${INIT:-}
 LIGHT_INIT=${LIGHT_INIT:-}
+RT_MIN=${RT_MIN:-0}
+RT_WIDTH=${RT_WIDTH:-16}
+RT_INPUT=${RT_INPUT:-128}
+RT_INIT=${RT_INIT:-}
 LR=${LR:-2e-4}
 YAW_MAX=${YAW_MAX:-75}
 PITCH_MAX=${PITCH_MAX:-40}
@@ -45,7 +53,7 @@ else
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
-echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN ROT_PROB=$ROT_PROB BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
+echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN RT_MIN=$RT_MIN ($RT_WIDTH/$RT_INPUT) ROT_PROB=$ROT_PROB BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
 
 # -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
 if [ "$DEVICE" != "cuda" ]; then
@@ -60,7 +68,7 @@ for f in meta.json images.bin images.idx coeffs.f16 crops.f32 flags.u8 weights.u
   if [ ! -s "$PACK/$f" ]; then echo "error: pack file $PACK/$f missing or empty (carry the pack: carry [\".train/pack\"])"; exit 2; fi
 done
 if [ ! -s assets/layout.safetensors ]; then echo "error: assets/layout.safetensors missing"; exit 2; fi
-for f in "$INIT" "$LIGHT_INIT"; do
+for f in "$INIT" "$LIGHT_INIT" "$RT_INIT"; do
   if [ -n "$f" ] && [ ! -s "$f" ]; then echo "error: init weights $f missing or empty (carry its folder)"; exit 2; fi
 done
 du -sh "$PACK" | sed 's/^/pack size: /'
@@ -70,7 +78,7 @@ minutes_left() {  # minutes of training that fit before $1 seconds after START, 
 }
 
 pack_logs() {
-  tar czf "$OUT/logs.tar.gz.tmp" -C "$WORK" $(cd "$WORK" && ls -d full/train-log.csv full/summary.json light/train-log.csv light/summary.json 2>/dev/null) 2>/dev/null \
+  tar czf "$OUT/logs.tar.gz.tmp" -C "$WORK" $(cd "$WORK" && ls -d full/train-log.csv full/summary.json light/train-log.csv light/summary.json rt/train-log.csv rt/summary.json 2>/dev/null) 2>/dev/null \
     && mv "$OUT/logs.tar.gz.tmp" "$OUT/logs.tar.gz"
 }
 
@@ -81,15 +89,15 @@ common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
 RC=0
 
-# train_model DIR WIDTH INPUT MINUTES DEADLINE GRACE_S INIT NAME DESCRIPTION: one train.py run under a
-# hard deadline (plus GRACE_S for its own export), its logs packed; sets rc to its exit status.
+# train_model DIR WIDTH INPUT MINUTES DEADLINE GRACE_S INIT NAME DESCRIPTION [ARCH]: one train.py run
+# under a hard deadline (plus GRACE_S for its own export), its logs packed; sets rc to its exit status.
 train_model() {
-  local dir=$1 width=$2 input=$3 minutes=$4 deadline=$5 grace=$6 init=$7 name=$8 description=$9
+  local dir=$1 width=$2 input=$3 minutes=$4 deadline=$5 grace=$6 init=$7 name=$8 description=$9 arch=${10:-resfcn}
   local init_args=()
   [ -n "$init" ] && init_args=(--init "$init")
-  echo "== $dir model (width $width, input $input): $minutes min; must end by +$((deadline - START)) s"
+  echo "== $dir model ($arch, width $width, input $input): $minutes min; must end by +$((deadline - START)) s"
   timeout -k 5 $((deadline - $(date +%s) + grace)) \
-    $PY -u training/train.py "${common[@]}" ${init_args[@]+"${init_args[@]}"} --width "$width" --input-size "$input" \
+    $PY -u training/train.py "${common[@]}" ${init_args[@]+"${init_args[@]}"} --arch "$arch" --width "$width" --input-size "$input" \
       --minutes "$minutes" --deadline "$deadline" --out "$WORK/$dir" --export "$OUT/$dir" \
       --name "$name" --description "$description"
   rc=$?
@@ -99,10 +107,11 @@ train_model() {
 
 # -- full model ---------------------------------------------------------------------------------
 LIGHT_RESERVE=$($PY -c "print(int(float('$LIGHT_MIN') * 60 + 45) if float('$LIGHT_MIN') > 0 else 0)")
+RT_RESERVE=$($PY -c "print(int(float('$RT_MIN') * 60 + 45) if float('$RT_MIN') > 0 else 0)")
 if [ "$($PY -c "print(int(float('$FULL_MIN') > 0))")" = "0" ]; then
   echo "== full model: skipped (FULL_MIN=0)"
 else
-  train_model full 16 256 "$FULL_MIN" $((START + TOTAL_S - LIGHT_RESERVE)) 15 "$INIT" \
+  train_model full 16 256 "$FULL_MIN" $((START + TOTAL_S - LIGHT_RESERVE - RT_RESERVE)) 15 "$INIT" \
     "prnet-ts resfcn256" "PRNet resfcn256 (width 16, input 256) trained by prnet-ts"
   if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then echo "error: setup failed (data or GPU); not training the light model"; exit $rc; fi
   [ $rc -ne 0 ] && RC=$rc
@@ -112,13 +121,22 @@ fi
 if [ "$LIGHT_RESERVE" = "0" ]; then
   echo "== light model: skipped (LIGHT_MIN=0)"
 else
-  train_model light 8 128 "$(minutes_left "$TOTAL_S" 45 "$LIGHT_MIN")" $((START + TOTAL_S)) 10 "$LIGHT_INIT" \
+  train_model light 8 128 "$(minutes_left "$((TOTAL_S - RT_RESERVE))" 45 "$LIGHT_MIN")" $((START + TOTAL_S - RT_RESERVE)) 10 "$LIGHT_INIT" \
     "prnet-ts resfcn256-light" "PRNet resfcn256 at half width (8) and input 128, trained by prnet-ts"
   [ $rc -ne 0 ] && RC=$rc
 fi
 
+# -- real-time model (architecture mobile) ------------------------------------------------------
+if [ "$RT_RESERVE" = "0" ]; then
+  echo "== rt model: skipped (RT_MIN=0)"
+else
+  train_model rt "$RT_WIDTH" "$RT_INPUT" "$(minutes_left "$TOTAL_S" 45 "$RT_MIN")" $((START + TOTAL_S)) 10 "$RT_INIT" \
+    "prnet-ts mobile" "PRNet real-time network (inverted-residual encoder, width $RT_WIDTH, input $RT_INPUT), trained by prnet-ts" mobile
+  [ $rc -ne 0 ] && RC=$rc
+fi
+
 echo "== results"
-for m in full light; do
+for m in full light rt; do
   [ -f "$WORK/$m/summary.json" ] && $PY -c "
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -128,6 +146,6 @@ for fill, e in h.items():
     print(f\"  held-out {e['count']} ({fill}): 68-pt 2D {e['kpt2d']:.2f} px, 3D {e['kpt3d']:.2f} px, NME {e['nme2d']:.2f} %, dense 2D {e['dense2d']:.2f} px, 3D {e['dense3d']:.2f} px\")
 " "$WORK/$m/summary.json" "$m"
 done
-ls -la "$OUT" "$OUT"/full "$OUT"/light 2>/dev/null
+ls -la "$OUT" "$OUT"/full "$OUT"/light "$OUT"/rt 2>/dev/null
 echo "== done in $(( $(date +%s) - START )) s, exit $RC"
 exit $RC

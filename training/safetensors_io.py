@@ -115,9 +115,12 @@ def write(path: str, tensors, metadata: Optional[Mapping[str, str]] = None) -> b
 # ---------------------------------------------------------------------------------------------
 # Model files
 
+ARCHITECTURES = ('resfcn', 'mobile')
+
+
 def model_metadata(width: int, input_size: int, output_scale: float, name: str, description: str,
-                   source: str, license: str) -> Dict[str, str]:
-    return {
+                   source: str, license: str, architecture: str = 'resfcn') -> Dict[str, str]:
+    meta = {
         'format': FORMAT,
         'version': FORMAT_VERSION,
         'width': str(int(width)),
@@ -128,11 +131,15 @@ def model_metadata(width: int, input_size: int, output_scale: float, name: str, 
         'source': source,
         'license': license,
     }
+    if architecture != 'resfcn':  # absent = resfcn (the files of resfcn models do not name it)
+        meta['architecture'] = architecture
+    return meta
 
 
 def model_bytes(model, name: str = 'prnet-ts', description: str = '', source: str = '',
                 license: str = 'MIT', dtype: str = 'F16') -> bytes:
-    """A ResFCN (training/resfcn.py) as our weight file (docs/model-format.md), F16 or F32."""
+    """A ResFCN (training/resfcn.py) or MobileNet (training/mobile.py) as our weight file
+    (docs/model-format.md), F16 or F32."""
     from resfcn import export_state  # local import: keeps this module importable without torch
 
     if dtype not in ('F16', 'F32'):
@@ -146,7 +153,8 @@ def model_bytes(model, name: str = 'prnet-ts', description: str = '', source: st
             if big > 65504:
                 raise ValueError(f'tensor {k} has values up to {big:g}, beyond float16: export as F32')
         tensors.append((k, a.astype(np_dt)))
-    meta = model_metadata(model.width, model.input_size, model.output_scale, name, description, source, license)
+    meta = model_metadata(model.width, model.input_size, model.output_scale, name, description, source, license,
+                          getattr(model, 'architecture', 'resfcn'))
     return encode(tensors, meta)
 
 
@@ -157,6 +165,8 @@ def check_model_metadata(meta: Mapping[str, str]) -> None:
     for key in ('width', 'input_size', 'output_scale'):
         if key not in meta:
             raise SafetensorsError(f'metadata has no {key!r}')
+    if meta.get('architecture', 'resfcn') not in ARCHITECTURES:
+        raise SafetensorsError(f'unknown architecture {meta["architecture"]!r} (known: {", ".join(ARCHITECTURES)})')
 
 
 def read_model(path: str) -> Tuple['Dict[str, np.ndarray]', Dict[str, str]]:

@@ -28,7 +28,7 @@ import safetensors_io as st  # noqa: E402
 from augment import AugConfig, Augmenter  # noqa: E402
 from layout import load_layout  # noqa: E402
 from pack import DevicePack, PackError, read_pack, synthetic_pack  # noqa: E402
-from resfcn import ResFCN, export_state, load_state  # noqa: E402
+from resfcn import ResFCN, count_trainable, export_state, load_state  # noqa: E402
 
 
 def layout():
@@ -215,6 +215,39 @@ def check_safetensors() -> None:
     print('safetensors: F16 export names/metadata, round trip, parts + sha256, damaged files rejected')
 
 
+def check_mobile() -> None:
+    """The real-time network (training/mobile.py): its export names the architecture, loads back
+    through model_from_meta, and forward passes agree after the F16 round trip."""
+    from mobile import MobileNet
+    from resfcn import model_from_meta
+
+    torch.manual_seed(0)
+    m = MobileNet(16, 128)
+    m.eval()
+    data = st.model_bytes(m, name='t', dtype='F32')
+    tensors, meta = st.load_model_tensors_from_bytes(data)
+    assert meta['architecture'] == 'mobile' and meta['width'] == '16' and meta['input_size'] == '128'
+    assert 'architecture' not in st.decode(st.model_bytes(ResFCN(8, 128), dtype='F16'))[1]  # resfcn files as before
+    m2 = model_from_meta(meta)
+    assert isinstance(m2, MobileNet)
+    load_state(m2, tensors)
+    m2.eval()
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        assert float((m(x) - m2(x)).abs().max()) == 0.0
+    try:
+        load_state(ResFCN(8, 128), tensors)
+        raise AssertionError('mobile tensors loaded into ResFCN')
+    except ValueError as e:
+        assert 'does not match ResFCN' in str(e)
+    try:
+        st.check_model_metadata({**meta, 'architecture': 'nope'})
+        raise AssertionError('unknown architecture accepted')
+    except st.SafetensorsError as e:
+        assert "unknown architecture 'nope'" in str(e)
+    print(f'mobile: {count_trainable(m):,} parameters, export names its architecture, loads back, identical forward')
+
+
 def check_pack_errors(tmp: str, lay) -> None:
     p = os.path.join(tmp, 'bad')
     synthetic_pack(p, lay, count=4, heldout=1)
@@ -265,6 +298,20 @@ def check_training(tmp: str) -> None:
     r = run(base + ['--out', os.path.join(tmp, 'w8j'), '--width', '16', '--input-size', '256', '--max-steps', '1',
                     '--init', os.path.join(tmp, 'w8.i8.safetensors')])
     assert r.returncode == 2 and 'weights are width 8' in r.stderr
+    # the real-time network: trains, resumes, exports with its architecture; resfcn weights refused as --init
+    outm = os.path.join(tmp, 'mobile')
+    r = run(base + ['--out', outm, '--arch', 'mobile', '--width', '16', '--input-size', '128', '--max-steps', '2'])
+    assert r.returncode == 0 and 'model: mobile, width 16' in r.stdout
+    r = run(base + ['--out', outm, '--arch', 'mobile', '--width', '16', '--input-size', '128', '--max-steps', '1', '--resume', 'auto'])
+    assert r.returncode == 0 and 'resumed' in r.stdout
+    r = run(base + ['--out', outm, '--width', '16', '--input-size', '128', '--max-steps', '1', '--resume', 'auto'])
+    assert r.returncode == 2 and 'checkpoint is mobile' in r.stderr
+    st.join_parts(outm, os.path.join(tmp, 'mobile.safetensors'))
+    _, mmeta = st.load_model_tensors(os.path.join(tmp, 'mobile.safetensors'))
+    assert mmeta['architecture'] == 'mobile'
+    r = run(base + ['--out', os.path.join(tmp, 'mi'), '--arch', 'mobile', '--width', '8', '--input-size', '128', '--max-steps', '1',
+                    '--init', os.path.join(tmp, 'w8.i8.safetensors')])
+    assert r.returncode == 2 and 'weights are architecture resfcn, this run mobile' in r.stderr
     out16 = os.path.join(tmp, 'w16')
     r = run(base + ['--out', out16, '--width', '16', '--input-size', '256', '--max-steps', '2'])
     assert r.returncode == 0
@@ -279,7 +326,7 @@ def check_training(tmp: str) -> None:
     if not torch.cuda.is_available():
         r = run([py, os.path.join(HERE, 'train.py'), '--pack', pack, '--out', os.path.join(tmp, 'x'), '--device', 'cuda'])
         assert r.returncode == 3 and 'CUDA is not available' in r.stderr
-    print('training: width 8/128 and 16/256 on the CPU, resume, export -> join -> load, fail-fast messages')
+    print('training: width 8/128, mobile 16/128 and 16/256 on the CPU, resume, export -> join -> load, fail-fast messages')
 
 
 def preview(path: str, pack_path: str, lay, rot_prob: float, count: int = 16) -> None:
@@ -324,6 +371,7 @@ def main() -> int:
             return 0
         t0 = time.time()
         check_safetensors()
+        check_mobile()
         check_pack_errors(tmp, lay)
         check_eval_crop(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
         check_geometry(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None), lay)

@@ -3,6 +3,7 @@ on the pack's held-out photos and exports it in our weight format.
 
     /usr/bin/python3 -u training/train.py --pack .train/pack --out runs/full --minutes 6.5 \
         --width 16 --input-size 256 --device cuda
+    (--arch mobile --width 16 --input-size 128: the real-time network of training/mobile.py)
 
 - loss: weighted MSE over the 256x256 map (weights from the pack's weights.u8: 16 landmarks,
   4 eyes/nose/mouth, 3 rest of the covered face, 1 extrapolated, 0 outside; divided by their sum),
@@ -59,6 +60,8 @@ def parse_args(argv=None):
     ap.add_argument('--pack', default=os.path.join(os.path.dirname(HERE), '.train', 'pack'))
     ap.add_argument('--out', required=True, help='folder for checkpoint.pt, train-log.csv, summary.json')
     ap.add_argument('--export', help='folder for model.safetensors.part* (default: --out)')
+    ap.add_argument('--arch', default='resfcn', choices=['resfcn', 'mobile'],
+                    help="network: resfcn (resfcn256 and its light variant) or mobile (the real-time network, training/mobile.py)")
     ap.add_argument('--width', type=int, default=16)
     ap.add_argument('--input-size', type=int, default=256, choices=[256, 128])
     ap.add_argument('--minutes', type=float, default=6.5, help='training time budget (wall clock)')
@@ -191,7 +194,7 @@ def main(argv=None) -> int:
     from augment import AugConfig, Augmenter
     from layout import load_layout
     from pack import DevicePack, PackError, read_pack
-    from resfcn import ResFCN, count_trainable
+    from resfcn import build_model, count_trainable, model_from_meta
 
     dev = torch.device(args.device)
     if dev.type == 'cuda':
@@ -237,7 +240,7 @@ def main(argv=None) -> int:
         log(f'sampling: by the pack\'s sample weights: {int(rare.sum())} of {train_idx.numel()} photos weigh more than 1, '
             f'{float(draw_w[rare].sum() / draw_w.sum()) * 100:.0f}% of the draws')
 
-    model = ResFCN(args.width, args.input_size).to(dev)
+    model = build_model(args.arch, args.width, args.input_size).to(dev)
     if dev.type == 'cuda':
         model = model.to(memory_format=torch.channels_last)
     opt = None
@@ -261,6 +264,8 @@ def main(argv=None) -> int:
             tensors, meta = st.load_init(args.init)
         except (OSError, ValueError, KeyError) as e:
             fail(f'--init {args.init}: {e}')
+        if meta.get('architecture', 'resfcn') != args.arch:
+            fail(f'--init {args.init}: weights are architecture {meta.get("architecture", "resfcn")}, this run {args.arch}')
         if int(meta['width']) != args.width or int(meta['input_size']) != args.input_size:
             fail(f'--init {args.init}: weights are width {meta["width"]} / input {meta["input_size"]}, '
                  f'this run width {args.width} / input {args.input_size}')
@@ -273,14 +278,14 @@ def main(argv=None) -> int:
             ck = torch.load(resume, map_location=dev, weights_only=False)
         except TypeError:
             ck = torch.load(resume, map_location=dev)
-        if ck['width'] != args.width or ck['input_size'] != args.input_size:
-            fail(f'--resume {resume}: checkpoint is width {ck["width"]} / input {ck["input_size"]}, '
-                 f'this run width {args.width} / input {args.input_size}')
+        if ck.get('arch', 'resfcn') != args.arch or ck['width'] != args.width or ck['input_size'] != args.input_size:
+            fail(f'--resume {resume}: checkpoint is {ck.get("arch", "resfcn")} width {ck["width"]} / input {ck["input_size"]}, '
+                 f'this run {args.arch} width {args.width} / input {args.input_size}')
         model.load_state_dict(ck['model'])
         opt.load_state_dict(ck['opt'])
         step, samples, trained_before = ck['step'], ck['samples'], ck['trained_s']
         log(f'resumed {resume}: step {step}, {samples} samples, {trained_before:.0f} s trained')
-    log(f'model: width {args.width}, input {args.input_size}, {count_trainable(model):,} parameters; '
+    log(f'model: {args.arch}, width {args.width}, input {args.input_size}, {count_trainable(model):,} parameters; '
         f'batch {args.batch}, {train_idx.numel()} training / {held_idx.numel()} held-out photos; '
         f'amp {"bf16" if amp else "off"}; rot-prob {args.rot_prob}')
 
@@ -288,7 +293,7 @@ def main(argv=None) -> int:
         t0 = time.time()
         tmp = ckpt_path + '.tmp'
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'samples': samples,
-                    'trained_s': trained_s, 'width': args.width, 'input_size': args.input_size,
+                    'trained_s': trained_s, 'arch': args.arch, 'width': args.width, 'input_size': args.input_size,
                     'args': vars(args)}, tmp)
         os.replace(tmp, ckpt_path)
         _, sha, _ = export_model(model, args, export_dir)
@@ -404,7 +409,7 @@ def main(argv=None) -> int:
 
     data, sha, paths = export_model(model, args, export_dir)
     tensors, meta = st.load_model_tensors_from_bytes(data)
-    check = ResFCN(int(meta['width']), int(meta['input_size']), float(meta['output_scale'])).to(dev)
+    check = model_from_meta(meta).to(dev)
     load_state(check, tensors)
     check.eval()
     model.eval()
@@ -427,7 +432,7 @@ def main(argv=None) -> int:
     else:
         log('no held-out photos (flag bit 1) in the pack: no evaluation')
     summary = {
-        'width': args.width, 'input_size': args.input_size, 'device': str(dev),
+        'arch': args.arch, 'width': args.width, 'input_size': args.input_size, 'device': str(dev),
         'device_name': torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu',
         'torch': torch.__version__, 'pack': os.path.abspath(args.pack), 'pack_count': dpack.count,
         'train_count': int(train_idx.numel()), 'heldout_count': int(held_idx.numel()),
@@ -440,7 +445,7 @@ def main(argv=None) -> int:
     }
     with open(os.path.join(args.out, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
-    log(f'SUMMARY {json.dumps({k: summary[k] for k in ("width", "input_size", "steps", "samples", "img_per_s", "final_rmse_px")})} '
+    log(f'SUMMARY {json.dumps({k: summary[k] for k in ("arch", "width", "input_size", "steps", "samples", "img_per_s", "final_rmse_px")})} '
         f'heldout {json.dumps({k: {m: round(v, 3) for m, v in e.items()} for k, e in evals.items()})}')
     log(f'done in {time.time() - t_start:.1f} s')
     return 0

@@ -4,10 +4,13 @@
  * imports `./resfcn.js` and `./weights.js` directly.
  */
 export {
-  RESFCN256, BN_EPSILON, BN_SUFFIXES, INT8_FLOAT_LAYERS, PRECISIONS, buildResfcnOnnx, checkConfig, countParameters, decoderLayers, encoderBlocks,
-  resfcnTensorSpecs, samePadding, type ActivationRanges, type GraphOptions, type Precision,
+  RESFCN256, ARCHITECTURES, BN_EPSILON, BN_SUFFIXES, INT8_FLOAT_LAYERS, PRECISIONS, buildResfcnOnnx, checkConfig, convCosts, countParameters, decoderLayers, encoderBlocks,
+  multiplyAdds, resfcnTensorSpecs, samePadding, type ActivationRanges, type Architecture, type GraphOptions, type Precision,
   type BnSuffix, type DecoderLayer, type EncoderBlock, type ResfcnConfig, type TensorRole, type TensorSpec, type WeightMap,
 } from './resfcn.js';
+export {
+  MOBILE_INT8_FLOAT_LAYERS, mobilePlan, mobileTensorSpecs, type ConvCost, type InvertedResidual, type MobileDecoderStage, type MobilePlan,
+} from './mobile.js';
 export {
   MODEL_FORMAT, MODEL_FORMAT_VERSION, INT8_RANGES_KEY, DEFAULT_PRECISION_KEY, configFromMetadata, int8RangesFromMetadata, createRng, modelMetadata, parseModelFile, randomWeights,
   serializeModel, validateTensors,

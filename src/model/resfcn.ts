@@ -6,7 +6,16 @@
  * random initialisation and the TensorFlow-checkpoint importer all use the same enumeration.
  */
 import { ModelError } from '../errors.js';
-import { encodeModel, type OnnxInitializer, type OnnxNode } from './onnx.js';
+import { encodeModel, type OnnxAttribute, type OnnxInitializer, type OnnxNode } from './onnx.js';
+import { buildMobileOnnx, checkMobileConfig, mobileConvCosts, mobileTensorSpecs, type ConvCost } from './mobile.js';
+
+/**
+ * The network families one config can name (docs/model-format.md): 'resfcn' (PRNet's resfcn256
+ * and its narrower variants; the default when `architecture` is absent) and 'mobile' (the
+ * real-time inverted-residual network of ./mobile.ts).
+ */
+export type Architecture = 'resfcn' | 'mobile';
+export const ARCHITECTURES: readonly Architecture[] = ['resfcn', 'mobile'];
 
 export interface ResfcnConfig {
   /** Channels of the first conv: 16 for resfcn256, 8 for the half-width variant. */
@@ -15,7 +24,10 @@ export interface ResfcnConfig {
   inputSize: number;
   /** The sigmoid output is multiplied by this: 256 × 1.1 = 281.6. */
   outputScale: number;
+  /** The network family; absent means 'resfcn' (the files of resfcn models do not name it). */
+  architecture?: Architecture;
 }
+
 
 /** resfcn256 as published: width 16, 256² input, output × 281.6. */
 export const RESFCN256: Readonly<ResfcnConfig> = Object.freeze({ width: 16, inputSize: 256, outputScale: 281.6 });
@@ -72,7 +84,10 @@ export const CONFIG_LIMITS = { maxWidth: 64, maxInputSize: 1024, maxOutputScale:
 
 /** Throws ModelError unless the configuration describes a buildable network within CONFIG_LIMITS. */
 export function checkConfig(config: ResfcnConfig, source?: string): void {
-  const { width, inputSize, outputScale } = config;
+  const { width, inputSize, outputScale, architecture } = config;
+  if (architecture !== undefined && !ARCHITECTURES.includes(architecture)) {
+    throw new ModelError(`unknown architecture ${JSON.stringify(architecture)} (this library builds ${ARCHITECTURES.join(', ')})`, source);
+  }
   if (!Number.isInteger(width) || width < 1 || width > CONFIG_LIMITS.maxWidth) {
     throw new ModelError(`width must be a whole number from 1 to ${CONFIG_LIMITS.maxWidth}, got ${width}`, source);
   }
@@ -82,6 +97,7 @@ export function checkConfig(config: ResfcnConfig, source?: string): void {
   if (!Number.isFinite(outputScale) || outputScale <= 0 || outputScale > CONFIG_LIMITS.maxOutputScale) {
     throw new ModelError(`output scale must be a positive number up to ${CONFIG_LIMITS.maxOutputScale}, got ${outputScale}`, source);
   }
+  if (architecture === 'mobile') checkMobileConfig(config, source);
 }
 
 export function encoderBlocks(width: number): EncoderBlock[] {
@@ -108,8 +124,9 @@ function bnSpecs(prefix: string, channels: number): TensorSpec[] {
   return BN_SUFFIXES.map((s) => ({ name: `${prefix}.${s}`, shape: [channels], role: 'bn' as const, bn: s }));
 }
 
-/** Every weight tensor of the network, in file order, with its ONNX/PyTorch layout shape. */
-export function resfcnTensorSpecs(config: Pick<ResfcnConfig, 'width'>): TensorSpec[] {
+/** Every weight tensor of the network (either architecture), in file order, with its ONNX/PyTorch layout shape. */
+export function resfcnTensorSpecs(config: Pick<ResfcnConfig, 'width' | 'architecture'>): TensorSpec[] {
+  if (config.architecture === 'mobile') return mobileTensorSpecs(config.width);
   const C = config.width;
   const specs: TensorSpec[] = [
     { name: 'enc.0.conv.weight', shape: [C, 3, 4, 4], role: 'conv' },
@@ -132,13 +149,45 @@ export function resfcnTensorSpecs(config: Pick<ResfcnConfig, 'width'>): TensorSp
 }
 
 /** Trainable parameters (conv kernels, BN gamma and beta; not the running statistics). */
-export function countParameters(config: Pick<ResfcnConfig, 'width'>): number {
+export function countParameters(config: Pick<ResfcnConfig, 'width' | 'architecture'>): number {
   let n = 0;
   for (const s of resfcnTensorSpecs(config)) {
     if (s.bn === 'running_mean' || s.bn === 'running_var') continue;
     n += s.shape.reduce((a, b) => a * b, 1);
   }
   return n;
+}
+
+/**
+ * Multiply-adds of every conv of one forward pass over one face (batch norms are folded into the
+ * convs, so they cost nothing; ReLUs, sums, the sigmoid and resampling are not counted). A
+ * transposed conv costs in² · in · out · k² (every input pixel scattered over k² taps): the same
+ * as the convs the folded graph rewrites it into.
+ */
+export function convCosts(config: Pick<ResfcnConfig, 'width' | 'inputSize' | 'architecture'>): ConvCost[] {
+  if (config.architecture === 'mobile') return mobileConvCosts(config);
+  const C = config.width;
+  let size = config.inputSize;
+  const costs: ConvCost[] = [{ name: 'enc.0.conv', macs: size * size * C * 3 * 16 }];
+  for (const b of encoderBlocks(C)) {
+    const half = b.outChannels / 2;
+    const out = Math.ceil(size / b.stride) ** 2;
+    costs.push({ name: `enc.${b.index}.conv1`, macs: size * size * half * b.inChannels });
+    costs.push({ name: `enc.${b.index}.conv2`, macs: out * half * half * 16 });
+    costs.push({ name: `enc.${b.index}.conv3`, macs: out * b.outChannels * half });
+    if (b.hasShortcut) costs.push({ name: `enc.${b.index}.shortcut`, macs: out * b.outChannels * b.inChannels });
+    size = Math.ceil(size / b.stride);
+  }
+  for (const d of decoderLayers(C)) {
+    costs.push({ name: `dec.${d.index}.conv`, macs: size * size * d.inChannels * d.outChannels * 16 });
+    size *= d.stride;
+  }
+  return costs;
+}
+
+/** Total multiply-adds of one forward pass over one face (the sum of `convCosts`). */
+export function multiplyAdds(config: Pick<ResfcnConfig, 'width' | 'inputSize' | 'architecture'>): number {
+  return convCosts(config).reduce((a, c) => a + c.macs, 0);
 }
 
 /**
@@ -218,6 +267,11 @@ export function buildResfcnOnnx(weights: WeightMap, config: ResfcnConfig, option
   checkConfig(config);
   const form = options.form ?? 'folded';
   const precision = options.precision ?? 'fp32';
+  if (config.architecture === 'mobile') {
+    if (precision !== 'fp32' && precision !== 'int8') throw new ModelError(`precision must be fp32 or int8, got ${String(precision)}`);
+    if (precision === 'int8' && options.exposeActivations) throw new ModelError('exposeActivations needs the fp32 graph');
+    return buildMobileOnnx(weights, config, options);
+  }
   if (form === 'reference') {
     if (precision !== 'fp32' || options.exposeActivations) throw new ModelError('the reference graph is fp32 only');
     return buildReferenceGraph(weights, config);
@@ -228,7 +282,7 @@ export function buildResfcnOnnx(weights: WeightMap, config: ResfcnConfig, option
 }
 
 /** Per-channel scale s = γ / √(σ² + ε) and bias β − μ·s of a batch norm (computed in float64). */
-function foldBn(tensor: (name: string) => Float32Array, prefix: string): { scale: Float64Array; bias: Float64Array } {
+export function foldBn(tensor: (name: string) => Float32Array, prefix: string): { scale: Float64Array; bias: Float64Array } {
   const [g, b, m, v] = BN_SUFFIXES.map((k) => tensor(`${prefix}.${k}`));
   const scale = new Float64Array(g.length);
   const bias = new Float64Array(g.length);
@@ -408,7 +462,7 @@ function floatKernel(w: Float32Array, out: number): KernelSource {
 }
 
 /** A conv kernel [out, …] with each output channel multiplied by scale[out] (batch norm folded in). */
-function scaledKernel(w: Float32Array, out: number, scale: Float64Array): KernelSource {
+export function scaledKernel(w: Float32Array, out: number, scale: Float64Array): KernelSource {
   return { float: () => scaleKernel(w, out, scale), int8: () => quantizeScaledKernel(w, out, scale) };
 }
 
@@ -420,7 +474,7 @@ function transposedKernel(w: Float32Array, inC: number, outC: number, kh: number
   };
 }
 
-interface ConvSpec {
+export interface ConvSpec {
   kernel: KernelSource;
   bias?: Float64Array;
   outChannels: number;
@@ -428,6 +482,8 @@ interface ConvSpec {
   stride: number;
   /** [top, left, bottom, right] */
   pads: [number, number, number, number];
+  /** Groups (depthwise: the channel count); kernel [out, in / group, k, k]. Default 1. */
+  group?: number;
 }
 
 /** uint8 activation quantization of a range: the range is widened to hold 0. */
@@ -452,9 +508,39 @@ function tensorLookup(weights: WeightMap, config: ResfcnConfig): (name: string) 
   };
 }
 
-function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: GraphOptions): Uint8Array {
+/**
+ * The state and the node emitters of a folded graph (either architecture): initializers, the
+ * activation shapes, int8 QuantizeLinear/DequantizeLinear pairs, convs (int8 or float), ReLUs.
+ */
+export interface GraphEmitter {
+  int8: boolean;
+  nodes: OnnxNode[];
+  initializers: OnnxInitializer[];
+  /** A weight by name, checked against the tensor specs. */
+  tensor: (name: string) => Float32Array;
+  constant: (name: string, dims: number[], data: OnnxInitializer['data']) => string;
+  /** Channels and side of every activation. */
+  shapes: Map<string, [number, number]>;
+  /** Activations exposed as outputs (exposeActivations). */
+  exposed: string[];
+  dequantized: Map<string, { name: string; scale: number }>;
+  quantParams: (x: string) => { scale: string; zero: string; value: number };
+  /** The dequantized form of an fp32 activation (QuantizeLinear → DequantizeLinear, emitted once). */
+  dq: (x: string) => { name: string; scale: number };
+  expose: (x: string) => void;
+  /** Emits a conv (int8 when `quantize`, reading the input through its QDQ pair), named `out`. */
+  conv: (x: string, c: ConvSpec, out: string, quantize: boolean) => string;
+  relu: (x: string, out: string) => string;
+  /** TF SAME pads of a k×k conv as ONNX [top, left, bottom, right]. */
+  pads: (size: number, k: number, stride: number) => [number, number, number, number];
+  /** Whether a layer runs int8 in this graph. */
+  q: (layer: string) => boolean;
+}
+
+/** A GraphEmitter for `weights` of `config` (int8 layers: all but `options.floatLayers ?? defaultFloatLayers`). */
+export function createEmitter(weights: WeightMap, config: ResfcnConfig, options: GraphOptions, defaultFloatLayers: readonly string[]): GraphEmitter {
   const int8 = options.precision === 'int8';
-  const floatLayers = new Set(options.floatLayers ?? INT8_FLOAT_LAYERS);
+  const floatLayers = new Set(options.floatLayers ?? defaultFloatLayers);
   const ranges = options.ranges ?? {};
   const nodes: OnnxNode[] = [];
   const initializers: OnnxInitializer[] = [];
@@ -498,12 +584,14 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
   /** Emits a conv (int8 when `quantize`, reading the input through its QDQ pair), named `out`. */
   const conv = (x: string, c: ConvSpec, out: string, quantize: boolean): string => {
     const [inC, size] = shapes.get(x) as [number, number];
-    const attributes = [
+    const attributes: OnnxAttribute[] = [
       { name: 'kernel_shape', ints: [c.k, c.k] },
       { name: 'strides', ints: [c.stride, c.stride] },
       { name: 'pads', ints: c.pads },
     ];
-    const dims = [c.outChannels, inC, c.k, c.k];
+    const group = c.group ?? 1;
+    if (group !== 1) attributes.push({ name: 'group', i: group });
+    const dims = [c.outChannels, inC / group, c.k, c.k];
     const inputs: string[] = [];
     if (quantize) {
       const input = dq(x);
@@ -547,6 +635,11 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
     return [b, b, a, a];
   };
   const q = (layer: string): boolean => int8 && !floatLayers.has(layer);
+  return { int8, nodes, initializers, tensor, constant, shapes, exposed, dequantized, quantParams, dq, expose, conv, relu, pads, q };
+}
+
+function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: GraphOptions): Uint8Array {
+  const { int8, nodes, initializers, tensor, constant, shapes, exposed, dequantized, quantParams, dq, expose, conv, relu, pads, q } = createEmitter(weights, config, options, INT8_FLOAT_LAYERS);
 
   let x = 'input';
   let size = config.inputSize;

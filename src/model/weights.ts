@@ -5,7 +5,7 @@
  */
 import { ModelError } from '../errors.js';
 import { asFloat32Checked, f16Tensor, f32Tensor, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
-import { checkConfig, decoderLayers, resfcnTensorSpecs, type ActivationRanges, type ResfcnConfig } from './resfcn.js';
+import { ARCHITECTURES, checkConfig, decoderLayers, resfcnTensorSpecs, type ActivationRanges, type Architecture, type ResfcnConfig } from './resfcn.js';
 
 export const MODEL_FORMAT = 'prnet-ts/resfcn';
 export const MODEL_FORMAT_VERSION = '1';
@@ -40,6 +40,8 @@ export function modelMetadata(config: ResfcnConfig, card: ModelCard = {}): Recor
     input_size: String(config.inputSize),
     output_scale: String(config.outputScale),
   };
+  // Written only when the config names it, so resfcn files stay as they were (absent = resfcn).
+  if (config.architecture !== undefined) md.architecture = config.architecture;
   for (const [k, v] of Object.entries(card)) if (v !== undefined) md[k] = v;
   return md;
 }
@@ -99,7 +101,13 @@ export function configFromMetadata(md: Record<string, string>, source: string): 
   if (md.output_scale.trim() === '' || !Number.isFinite(outputScale)) {
     throw new ModelError(`metadata "output_scale" must be a number, got "${md.output_scale}"`, source);
   }
-  const config = { width, inputSize, outputScale };
+  const config: ResfcnConfig = { width, inputSize, outputScale };
+  if (md.architecture !== undefined) {
+    if (!(ARCHITECTURES as readonly string[]).includes(md.architecture)) {
+      throw new ModelError(`unknown architecture "${md.architecture}" in metadata "architecture" (this library builds ${ARCHITECTURES.join(', ')}; a newer prnet-ts may read it)`, source);
+    }
+    config.architecture = md.architecture as Architecture;
+  }
   checkConfig(config, source);
   return config;
 }
@@ -115,18 +123,19 @@ export function validateTensors(
 ): void {
   const specs = resfcnTensorSpecs(config);
   const expected = new Set(specs.map((s) => s.name));
+  const arch = config.architecture && config.architecture !== 'resfcn' ? `${config.architecture}, ` : '';
   for (const s of specs) {
     const t = tensors.get(s.name);
-    if (!t) throw new ModelError(`missing tensor ${s.name} [${s.shape.join(', ')}] (width ${config.width})`, source);
+    if (!t) throw new ModelError(`missing tensor ${s.name} [${s.shape.join(', ')}] (${arch}width ${config.width})`, source);
     const count = s.shape.reduce((a, b) => a * b, 1);
     const shapeOk = t.shape ? t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]) : true;
     if (!shapeOk || t.length !== count) {
       const got = t.shape ? `[${t.shape.join(', ')}]` : `${t.length} values`;
-      throw new ModelError(`tensor ${s.name} has shape ${got}, expected [${s.shape.join(', ')}] (width ${config.width})`, source);
+      throw new ModelError(`tensor ${s.name} has shape ${got}, expected [${s.shape.join(', ')}] (${arch}width ${config.width})`, source);
     }
   }
   for (const name of tensors.keys()) {
-    if (!expected.has(name)) throw new ModelError(`unexpected tensor ${name} (not part of the resfcn graph)`, source);
+    if (!expected.has(name)) throw new ModelError(`unexpected tensor ${name} (not part of the ${config.architecture ?? 'resfcn'} graph)`, source);
   }
 }
 
@@ -252,5 +261,5 @@ export function randomWeights(config: ResfcnConfig, seed = 1, card: ModelCard = 
     }
     tensors.set(s.name, data);
   }
-  return { config: { ...config }, tensors, metadata: modelMetadata(config, { name: `random-w${config.width}-s${config.inputSize}-seed${seed}`, ...card }) };
+  return { config: { ...config }, tensors, metadata: modelMetadata(config, { name: `random-${config.architecture === 'mobile' ? 'mobile-' : ''}w${config.width}-s${config.inputSize}-seed${seed}`, ...card }) };
 }
