@@ -21,7 +21,7 @@ import { createDetector } from '../src/detect/index.js';
 import { loadHuman } from '../src/detect/human-node.js';
 import { touchesEdge } from '../src/detect/detector.js';
 import { MAX_EDGE_LOOKS } from '../src/detect/blazeface-detector.js';
-import { estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../src/geometry/index.js';
+import { coarseMask, estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../src/geometry/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { allFinite, defaultSmooth, type Prnet } from '../src/pipeline/prnet.js';
 import { chwToHwc, hwcToChw, resizeSquare } from '../src/runtime/resample.js';
@@ -78,9 +78,12 @@ async function staged(p: Prnet, image: RgbImage, flip: boolean): Promise<Spans> 
   const y = await p.session.run(x, input.length);
   s.network = now() - t;
   t = now();
+  // As reconstruct: a smaller model without flip is smoothed on its own grid, then upsampled.
+  const sigma = defaultSmooth(S);
+  const onInputGrid = !flip && sigma > 0 && S < 256;
   let maps = input.map((_, i) => {
     const hwc = chwToHwc(y, S, 3, i * 3 * plane);
-    return { size: 256, data: S === 256 ? hwc : resizeSquare(hwc, S, 256, 3) };
+    return { size: onInputGrid ? S : 256, data: S === 256 || onInputGrid ? hwc : resizeSquare(hwc, S, 256, 3) };
   });
   s.fromNetwork = now() - t;
   t = now();
@@ -89,11 +92,16 @@ async function staged(p: Prnet, image: RgbImage, flip: boolean): Promise<Spans> 
   t = now();
   if (flip) maps = crops.map((_, i) => mergeFlippedMap(maps[i], maps[i + crops.length], p.layout));
   s.merge = now() - t;
-  const sigma = defaultSmooth(S);
+  const smallMask = onInputGrid ? coarseMask(p.layout.faceMask, p.layout.size, S) : null;
   items.forEach((it, i) => {
     t = now();
-    const smoothed = smoothPositionMap(maps[i], p.layout.faceMask, sigma);
+    let smoothed = smoothPositionMap(maps[i], smallMask ?? p.layout.faceMask, smallMask ? (sigma * S) / 256 : sigma);
     s.smooth += now() - t;
+    if (smallMask) {
+      t = now();
+      smoothed = { size: 256, data: resizeSquare(smoothed.data, S, 256, 3) };
+      s.fromNetwork += now() - t;
+    }
     t = now();
     const map = uncropPositionMap(smoothed, it.crop);
     s.uncrop += now() - t;

@@ -5,4 +5,4 @@ export { vertexNormals } from './normals.js';
 export { anglesToRotation, estimatePose, fitSimilarity, poseMatrix, rotationToAngles, type Pose } from './pose.js';
 export { mirrorImage, mergeFlippedMap } from './flip.js';
 export { foldFraction, foldedTriangles, triangleNormals } from './folds.js';
-export { smoothPositionMap } from './smooth.js';
+export { coarseMask, smoothPositionMap } from './smooth.js';

@@ -139,3 +139,14 @@ export function smoothPositionMap(map: PositionMap, mask: Uint8Array, sigma: num
   }
   return { size: S, data: out };
 }
+
+/**
+ * A face mask (size L², row-major) on a coarser size² grid: a pixel is face when any mask pixel it
+ * covers is. For smoothing a smaller model's map on its own grid.
+ */
+export function coarseMask(mask: Uint8Array, L: number, size: number): Uint8Array {
+  const f = L / size;
+  const m = new Uint8Array(size * size);
+  for (let y = 0; y < L; y++) for (let x = 0; x < L; x++) if (mask[y * L + x]) m[Math.floor(y / f) * size + Math.floor(x / f)] = 1;
+  return m;
+}

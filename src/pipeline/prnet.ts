@@ -6,7 +6,7 @@
 import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropPositionMap, warpCrop, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
-import { estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../geometry/index.js';
+import { coarseMask, estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
@@ -157,13 +157,7 @@ export class Prnet {
    */
   private faceMaskAt(size: number): Uint8Array {
     let m = this.masks.get(size);
-    if (!m) {
-      const L = this.layout.size;
-      const f = L / size;
-      m = new Uint8Array(size * size);
-      for (let y = 0; y < L; y++) for (let x = 0; x < L; x++) if (this.layout.faceMask[y * L + x]) m[Math.floor(y / f) * size + Math.floor(x / f)] = 1;
-      this.masks.set(size, m);
-    }
+    if (!m) this.masks.set(size, (m = coarseMask(this.layout.faceMask, this.layout.size, size)));
     return m;
   }
 
