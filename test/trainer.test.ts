@@ -36,3 +36,36 @@ describe.skipIf(skipPython)(`trainer self-test (training/selftest.py)${pythonSki
     expect(out).toMatch(/all checks passed/);
   }, 900_000);
 });
+
+describe.skipIf(skipPython)(`the trainer's fold count equals src/geometry/folds.ts${pythonSkipSuffix}`, () => {
+  it('same triangles, same folded count on a noisy map (training/surface.py --fold-check)', async () => {
+    requireTorch('The fold-count comparison');
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { loadLayout } = await import('../src/layout/node.js');
+    const { foldedTriangles } = await import('../src/geometry/folds.js');
+    const dir = mkdtempSync(join(tmpdir(), 'folds-'));
+    try {
+      const file = join(dir, 'map.f32');
+      const script = join(dirname(SELFTEST), 'surface.py');
+      const r = spawnSync(PYTHON, [script, '--fold-check', file, '--noise', '0.25'], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
+      expect(r.status, r.stderr).toBe(0);
+      const m = /triangles (\d+) folded (\d+)/.exec(r.stdout);
+      expect(m, r.stdout).not.toBeNull();
+      const buf = readFileSync(file);
+      const map = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+      const layout = await loadLayout();
+      const vertices = new Float32Array(layout.faceIndex.length * 3);
+      for (let i = 0; i < layout.faceIndex.length; i++) vertices.set(map.subarray(3 * layout.faceIndex[i], 3 * layout.faceIndex[i] + 3), 3 * i);
+      const folded = foldedTriangles(vertices, layout.triangles);
+      let count = 0;
+      for (const f of folded) count += f;
+      console.log(`fold check: ${folded.length} triangles; folded ${count} (TypeScript) vs ${m![2]} (PyTorch)`);
+      expect(folded.length).toBe(Number(m![1]));
+      expect(count).toBeGreaterThan(0.05 * folded.length); // the noise does fold the surface
+      expect(count).toBe(Number(m![2]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
