@@ -11,10 +11,13 @@ Frames (the same as the original PRNet's crop, and what the runtime's crop must 
   averaged over 2x2 UV cells, over face pixels only (weights averaged likewise); the runtime
   upsamples a 128 output map bilinearly (half-pixel centres) back to the 256 layout.
 
-Augmentation (training only): rotation +-45 deg, scale 0.9-1.2 (the face grows: side / scale),
-shift +-10 % of the side, horizontal flip p = 0.5 (the image mirrored; the target's vertices
-permuted by the layout's `flip` table and x -> 255 - x), colour x0.6-1.4 per channel, occluding
-rectangles (p = 0.4; 5-35 % of the side; flat random colour or noise).
+Augmentation (training only): rotation +-45 deg; crop scale and shift ('runtime', the default:
+drawn from crop_jitter.json, how the runtime's detector crop lies around the target crop, measured
+by scripts/measure-crop-jitter.ts on ../shared/faces, plus a small kernel; 'uniform': scale
+0.9-1.2 (the face grows: side / scale), shift +-10 % of the side); horizontal flip p = 0.5 (the
+image mirrored; the target's vertices permuted by the layout's `flip` table and x -> 255 - x),
+colour x0.6-1.4 per channel, occluding rectangles (p = 0.4; 5-35 % of the side; flat random colour
+or noise).
 
 Outside the photo: never black. By default (p = 0.8) the photo is composited onto a background,
 another photo of the batch under its own random zoom (1-3x), offset, flip and colour, with a
@@ -26,14 +29,22 @@ Large-pose synthesis (optional, `rot_prob`): the target's vertices are rotated i
 their centroid, by a pitch (uniform in +-`pitch_max_deg`, 40) about the face's horizontal axis
 (left eye -> right eye landmarks) and then a yaw (`yaw_min_deg`-`yaw_max_deg`, 0-75, either way)
 about its vertical axis (eyes -> mouth, made orthogonal to the first); the training photos seldom
-look up or turn far, AFLW2000-3D and the product's users often do. Each vertex keeps the colour
-the crop shows at its original (x, y); the rotated
-vertices are splatted with a z-buffer (scatter_reduce amax on depth), holes closed (3x3, two
-rounds) and the rendered face pasted over the crop; the target is the rotated vertices.
+look up or turn far, AFLW2000-3D and the product's users often do. The target is the rotated
+vertices (all of them, self-occluded ones included). The crop is re-rendered (`rot_mode`):
+- 'warp' (default), as 300W-LP's face profiling: the whole crop moves: the face's surface rotated
+  and z-buffered over a head-and-background layer (every crop pixel on the face's depth extended
+  beyond it, turning with the face inside an ellipse around it and fading to no motion further
+  out); gaps filled by pull-push; no pixel of another photo, no cut-out edge (`_large_pose_warp`);
+- 'splat' (the older synthesis): each vertex keeps the colour the crop shows at its original
+  (x, y), the rotated vertices are splatted with a z-buffer and pasted over the crop; where the
+  original face was and the rotated one is not, the sample's background photo shows (a visible
+  cut-out edge).
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -66,6 +77,10 @@ class AugConfig:
     yaw_min_deg: float = 0.0
     yaw_max_deg: float = 75.0
     pitch_max_deg: float = 40.0
+    jitter: str = 'runtime'        # 'runtime': scale and shift drawn from crop_jitter.json; 'uniform': the ranges above
+    jitter_table: str = ''         # default: crop_jitter.json beside this file
+    jitter_kernel_scale: float = 0.02   # log-normal spread added to a table row's scale
+    jitter_kernel_shift: float = 0.01   # normal spread added to a table row's shifts (in sides)
     rot_mode: str = 'warp'         # 'warp': the whole crop re-rendered; 'splat': the face pasted (older)
     warp_head_y: float = 1.15      # head ellipse: its half height in the face's half heights
     warp_fade: float = 1.8         # motion fades to none at this multiple of the ellipse's radius
@@ -73,6 +88,19 @@ class AugConfig:
 
 FILL_COMPOSITE, FILL_REFLECT, FILL_BORDER, FILL_BLACK = 0, 1, 2, 3
 FILLS = {'composite': FILL_COMPOSITE, 'reflect': FILL_REFLECT, 'border': FILL_BORDER, 'black': FILL_BLACK}
+
+
+JITTER_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'crop_jitter.json')
+
+
+def load_jitter_table(path: str = '') -> torch.Tensor:
+    """[K, 3] float32 rows (scale, shift x, shift y) from crop_jitter.json (scripts/measure-crop-jitter.ts)."""
+    path = path or JITTER_TABLE
+    with open(path) as f:
+        d = json.load(f)
+    if d.get('columns') != ['scale', 'shiftX', 'shiftY'] or not d.get('rows'):
+        raise ValueError(f'{path}: not a crop-jitter table (columns scale, shiftX, shiftY)')
+    return torch.tensor(d['rows'], dtype=torch.float32)
 
 
 def _u(gen, n, lo, hi, device):
@@ -125,6 +153,24 @@ class Augmenter:
         self.left_eye = kv[36:42]   # the subject's right eye, on the image's left (iBUG 68 order)
         self.right_eye = kv[42:48]
         self.mouth = kv[48:68]
+        if self.cfg.jitter == 'runtime':
+            self.jitter_rows = load_jitter_table(self.cfg.jitter_table).to(self.device)
+
+    def _crop_jitter(self, B: int):
+        """Per sample (scale, shift x, shift y): side' = side / scale, centre' = centre + shift side'.
+        'runtime': a row of the measured table (how the runtime's detector crop lies around the
+        target crop: scripts/measure-crop-jitter.ts) plus a small kernel; 'uniform': the ranges."""
+        cfg, dev, g = self.cfg, self.device, self.gen
+        if cfg.jitter == 'uniform':
+            return (_u(g, B, cfg.scale_min, cfg.scale_max, dev), _u(g, B, -cfg.shift, cfg.shift, dev),
+                    _u(g, B, -cfg.shift, cfg.shift, dev))
+        if cfg.jitter != 'runtime':
+            raise ValueError(f"jitter must be 'runtime' or 'uniform', got {cfg.jitter!r}")
+        tab = self.jitter_rows
+        r = tab[torch.randint(0, tab.shape[0], (B,), generator=g, device=dev)]
+        k = torch.randn(B, 3, generator=g, device=dev)
+        return (r[:, 0] * torch.exp(k[:, 0] * cfg.jitter_kernel_scale), r[:, 1] + k[:, 1] * cfg.jitter_kernel_shift,
+                r[:, 2] + k[:, 2] * cfg.jitter_kernel_shift)
 
     # -----------------------------------------------------------------------------------------
     def batch(self, idx: torch.Tensor, train: bool = True, fill: str = 'composite', pool: bool = True,
@@ -142,9 +188,10 @@ class Augmenter:
         cx, cy, side = crop[:, 0], crop[:, 1], crop[:, 2]
         if train:
             theta = _u(g, B, -cfg.rotate_deg, cfg.rotate_deg, dev) * (math.pi / 180)
-            side = side / _u(g, B, cfg.scale_min, cfg.scale_max, dev)
-            cx = cx + _u(g, B, -cfg.shift, cfg.shift, dev) * side
-            cy = cy + _u(g, B, -cfg.shift, cfg.shift, dev) * side
+            scale, shx, shy = self._crop_jitter(B)
+            side = side / scale
+            cx = cx + shx * side
+            cy = cy + shy * side
             flip = torch.rand(B, generator=g, device=dev) < cfg.flip_prob
             r = torch.rand(B, generator=g, device=dev)
             mode = torch.full_like(r, FILL_COMPOSITE)
@@ -391,13 +438,13 @@ class Augmenter:
         - face layer: the face's surface (densified position map) rotated rigidly, z-buffered (its
           self-occluded parts hidden), each point carrying its source position (where the crop
           shows it now); 3x3 closing of small holes;
-        - head-and-background layer: every crop pixel lifted onto a head proxy: a plane fitted to
-          the depth of the face's rim, plus half an ellipsoid over the face's 2D extent (axes 1.0 x
-          `warp_head_y` of its half width / height, depth `warp_bulge` of the face's relief above the
-          plane); inside that ellipse a point turns rigidly with the face, outside it its motion
-          fades with a smoothstep to none at `warp_fade` x the ellipse's radius (the far background
-          stays where it was, the head's surroundings stretch); its depth for the z-buffer fades
-          likewise to far behind the face, so the head always hides the background;
+        - head-and-background layer: every crop pixel lifted to the face's own visible depth (the
+          z-buffered depth of the unrotated face, extended beyond it by pull-push, so it meets the
+          face's rim without a step); inside an ellipse around the face (its 2D half width x
+          `warp_head_y` x its half height) a point turns rigidly with the face, outside it its
+          motion fades with a smoothstep to none at `warp_fade` x the ellipse's radius (the far
+          background stays where it was, the head's surroundings stretch); its depth for the
+          z-buffer fades likewise to far behind the face, so the head always hides the background;
         - the face layer over the other; what neither covers (stretched gaps) is filled by a
           pull-push interpolation of the source positions; then the crop is sampled once at those
           positions. No pixel of another photo enters, so no cut-out edge appears.

@@ -129,7 +129,7 @@ def check_large_pose(dp: DevicePack) -> None:
     q = (V[..., :2] - c[:, None, :2]) * (255 / c[:, None, 2:3]) + 127.5  # unrotated crop positions
     for mode in ('warp', 'splat'):
         cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=1.0, flip_prob=0, rotate_deg=0,
-                        scale_min=1, scale_max=1, shift=0, rot_prob=1.0, yaw_min_deg=15, yaw_max_deg=90, rot_mode=mode)
+                        scale_min=1, scale_max=1, shift=0, jitter='uniform', rot_prob=1.0, yaw_min_deg=15, yaw_max_deg=90, rot_mode=mode)
         aug = Augmenter(dp, 256, cfg, seed=2)
         x, t, _ = aug.batch(idx, train=True)
         T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)
@@ -156,7 +156,7 @@ def check_large_pose(dp: DevicePack) -> None:
         assert float(okf.min()) > 0.95, okf
     # pitch alone (no yaw): a rotation about the eye line, which therefore stays where it was
     aug = Augmenter(dp, 256, AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=1.0, flip_prob=0,
-                                       rotate_deg=0, scale_min=1, scale_max=1, shift=0, rot_prob=1.0,
+                                       rotate_deg=0, scale_min=1, scale_max=1, shift=0, jitter='uniform', rot_prob=1.0,
                                        yaw_min_deg=0, yaw_max_deg=0, pitch_max_deg=40), seed=3)
     _, t, _ = aug.batch(idx, train=True)
     T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)
@@ -221,6 +221,30 @@ def seam_energy(dp: DevicePack, cfg_kw: dict, seed: int, idx: torch.Tensor):
         bd, inn = band[..., :-1, :-1], inner[..., :-1, :-1]
         out[mode] = (float((e * bd).sum() / bd.sum().clamp(min=1)), float((e * inn).sum() / inn.sum().clamp(min=1)))
     return out
+
+
+def check_jitter(dp: DevicePack) -> None:
+    """The training crop's scale and shift follow the measured runtime table (crop_jitter.json):
+    recovered from the targets (the crop is where the target's landmark box puts it)."""
+    from augment import load_jitter_table
+
+    tab = load_jitter_table()
+    aug = Augmenter(dp, 256, AugConfig(rotate_deg=0, flip_prob=0, occlude_prob=0), seed=5)
+    idx = torch.arange(dp.count).repeat(20)
+    _, t, _ = aug.batch(idx, train=True)
+    T = t.reshape(idx.numel(), 3, -1)[:, :, dp.face_index][:, :2, dp.kpt_vertex]  # [B, 2, 68]
+    lo, hi = T.amin(2), T.amax(2)
+    scale = 1.6 * (hi - lo).mean(1) / 255      # target crop side in sides of the training crop
+    shift = (127.5 - (lo + hi) / 2) / 255       # training crop centre - target centre, in its sides
+    q = torch.tensor([0.1, 0.5, 0.9])
+    got = [torch.quantile(scale, q), torch.quantile(shift[:, 0], q), torch.quantile(shift[:, 1], q)]
+    want = [torch.quantile(tab[:, i], q) for i in range(3)]
+    print('crop jitter (runtime table): quantiles 10/50/90 % of scale '
+          f'{[round(float(v), 3) for v in got[0]]} (table {[round(float(v), 3) for v in want[0]]}), '
+          f'shift x {[round(float(v), 3) for v in got[1]]} ({[round(float(v), 3) for v in want[1]]}), '
+          f'shift y {[round(float(v), 3) for v in got[2]]} ({[round(float(v), 3) for v in want[2]]})')
+    for g_, w_ in zip(got, want):
+        assert float((g_ - w_).abs().max()) < 0.06, (g_, w_)
 
 
 def check_seam(dp: DevicePack) -> None:
@@ -393,6 +417,25 @@ def preview(path: str, pack_path: str, lay, rot_prob: float, count: int = 16, ro
     print(f'wrote {path}' + (' (columns: no depth rotation | splat | warp)' if compare else ''))
 
 
+def bench(pack_path: str, lay, count: int, rounds: int, rot_prob: float) -> None:
+    """Seconds per augmented batch (input 256) without depth rotation and with each synthesis at
+    `rot_prob`, interleaved over `rounds`; medians."""
+    dp = DevicePack(read_pack(pack_path), lay, 'cpu', log=lambda s: None)
+    idx = torch.arange(count) % dp.count
+    times = {'none': [], 'splat': [], 'warp': []}
+    for r in range(rounds):
+        for mode in times:
+            aug = Augmenter(dp, 256, AugConfig(rot_prob=0.0 if mode == 'none' else rot_prob,
+                                               rot_mode='warp' if mode == 'none' else mode), seed=r)
+            t0 = time.perf_counter()
+            aug.batch(idx, train=True)
+            times[mode].append(time.perf_counter() - t0)
+    med = {m: float(np.median(v)) for m, v in times.items()}
+    print(f'batch of {count}, rot-prob {rot_prob}, {torch.get_num_threads()} threads, {rounds} rounds (medians): '
+          + ', '.join(f'{m} {t:.2f} s' for m, t in med.items())
+          + f'; synthesis alone: splat {med["splat"] - med["none"]:.2f} s, warp {med["warp"] - med["none"]:.2f} s')
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument('--train', action='store_true')
@@ -402,6 +445,8 @@ def main() -> int:
     ap.add_argument('--rot-mode', default='warp', choices=['warp', 'splat'])
     ap.add_argument('--compare', action='store_true', help='preview: rows of [no rotation | splat | warp]')
     ap.add_argument('--count', type=int, default=16)
+    ap.add_argument('--bench', action='store_true', help='only: time a batch of --count (default 64) with no / splat / warp synthesis, interleaved')
+    ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--seam', action='store_true', help='only the seam measure (splat vs warp) on --pack, several seeds')
     ap.add_argument('--seed', type=int)
     ap.add_argument('--no-marks', action='store_true', help='preview: without the 68 points')
@@ -412,6 +457,9 @@ def main() -> int:
         pack = a.pack or os.path.join(tmp, 'pack')
         if not a.pack:
             synthetic_pack(pack, lay, count=12, heldout=2, seed=3)
+        if a.bench:
+            bench(pack, lay, 64 if a.count == 16 else a.count, a.rounds, a.rot_prob or 1.0)
+            return 0
         if a.seam:
             dp = DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None)
             idx = torch.arange(dp.count)
@@ -434,6 +482,7 @@ def main() -> int:
         check_light(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
         check_large_pose(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
         check_seam(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
+        check_jitter(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
         if a.train:
             check_training(tmp)
         print(f'all checks passed in {time.time() - t0:.0f} s')
