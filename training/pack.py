@@ -378,7 +378,7 @@ def synthetic_pack(path: str, layout, count: int = 24, controls: int = 40, seed:
                flags, weights, sample_weights=np.array(draw, np.float32))
 
 
-def pack_from_vertices(src: str, path: str, layout, controls: int = 160, seed: int = 0) -> float:
+def pack_from_vertices(src: str, path: str, layout, controls: int = 160, seed: int = 0, heldout: int = 0) -> float:
     """A pack from photos with known vertices (scripts/preview-pack.ts: files.txt, the JPEGs and
     vertices.f32, count x N x 3 photo pixels): controls drawn from the canonical face, coefficients
     fitted by least squares, crops by the PRNet rule on the fitted landmarks. For previews of the
@@ -404,8 +404,11 @@ def pack_from_vertices(src: str, path: str, layout, controls: int = 160, seed: i
     face = layout.face_mask().astype(bool)
     weights[face & (weights == 0)] = 1
     weights[~face] = 0
+    flags = np.zeros(len(names), np.uint8)
+    if heldout:
+        flags[-heldout:] |= FLAG_HELDOUT
     write_pack(path, ctrl.astype(np.float32), jpegs, W.astype(np.float32), crops.astype(np.float32),
-               np.zeros(len(names), np.uint8), weights, source=f'preview: {src}')
+               flags, weights, source=f'preview: {src}')
     return resid
 
 
@@ -422,6 +425,7 @@ if __name__ == '__main__':
     ap.add_argument('--from-vertices', nargs=2, metavar=('SRC', 'OUT'),
                     help='a preview pack from scripts/preview-pack.ts output (real photos, approximate targets)')
     ap.add_argument('--count', type=int, default=24)
+    ap.add_argument('--heldout', type=int, default=0, help='--from-vertices: mark the last N photos held out')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--layout', help='layout .safetensors (default: assets/layout.safetensors)')
     ap.add_argument('--layout-reference', action='store_true', help='without the asset, use ../shared uv-data (development)')
@@ -431,7 +435,7 @@ if __name__ == '__main__':
         synthetic_pack(a.synthetic, lay, a.count, seed=a.seed)
         print(f'wrote a synthetic pack of {a.count} photos to {a.synthetic}')
     if a.from_vertices:
-        r = pack_from_vertices(a.from_vertices[0], a.from_vertices[1], lay)
+        r = pack_from_vertices(a.from_vertices[0], a.from_vertices[1], lay, heldout=a.heldout)
         print(f'wrote a preview pack to {a.from_vertices[1]} (fit residual {r:.2f} px)')
     if a.check:
         try:

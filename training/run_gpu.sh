@@ -17,8 +17,9 @@
 #   FULL_MIN=0 skips the full model, LR (2e-4), YAW_MAX (90), PITCH_MAX (40),
 #   ROT_PROB (0.35: large-pose synthesis), ROT_MODE (warp: the whole crop re-rendered; splat: the
 #   older face-over-hole synthesis), JITTER (runtime: crop scale/shift as the runtime's detector crop
-#   varies, training/crop_jitter.json; uniform: 0.9-1.2 / +-10 %), SMOOTH_WEIGHT (0.01: the surface
-#   term, normals against the target's), EDGE_WEIGHT (0: its edge-vector part), BLACK_PROB (0.08: black fill outside the photo, as the
+#   varies, training/crop_jitter.json; uniform: 0.9-1.2 / +-10 %), SMOOTH_WEIGHT (1e-4: the surface
+#   term, normals against the target's), EDGE_WEIGHT (0: its edge-vector part), TARGET_SMOOTH (0.7: targets on the
+#   canonical face smoothed in UV by this sigma, px; see training/README.md §4), BLACK_PROB (0.08: black fill outside the photo, as the
 #   runtime crop does at image borders), BATCH (64), TOTAL_S (575), PY (python3),
 #   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
 #   EVAL_MAX (2000: held-out photos evaluated), WORK (/tmp/prnet-train: checkpoints, logs).
@@ -32,8 +33,9 @@ SMOKE=${SMOKE:-0}
 ROT_PROB=${ROT_PROB:-0.35}
 ROT_MODE=${ROT_MODE:-warp}
 JITTER=${JITTER:-runtime}
-SMOOTH_WEIGHT=${SMOOTH_WEIGHT:-0.01}
+SMOOTH_WEIGHT=${SMOOTH_WEIGHT:-1e-4}
 EDGE_WEIGHT=${EDGE_WEIGHT:-0}
+TARGET_SMOOTH=${TARGET_SMOOTH:-0.7}
 BLACK_PROB=${BLACK_PROB:-0.08}
 BATCH=${BATCH:-64}
 INIT=${INIT:-}
@@ -52,7 +54,7 @@ else
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
-echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN ROT_PROB=$ROT_PROB ROT_MODE=$ROT_MODE JITTER=$JITTER SMOOTH_WEIGHT=$SMOOTH_WEIGHT EDGE_WEIGHT=$EDGE_WEIGHT BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
+echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN ROT_PROB=$ROT_PROB ROT_MODE=$ROT_MODE JITTER=$JITTER SMOOTH_WEIGHT=$SMOOTH_WEIGHT EDGE_WEIGHT=$EDGE_WEIGHT TARGET_SMOOTH=$TARGET_SMOOTH BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
 
 # -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
 if [ "$DEVICE" != "cuda" ]; then
@@ -83,7 +85,7 @@ pack_logs() {
 
 common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
         --lr "$LR" --yaw-max "$YAW_MAX" --pitch-max "$PITCH_MAX"
-        --rot-mode "$ROT_MODE" --jitter "$JITTER" --smooth-weight "$SMOOTH_WEIGHT" --edge-weight "$EDGE_WEIGHT"
+        --rot-mode "$ROT_MODE" --jitter "$JITTER" --smooth-weight "$SMOOTH_WEIGHT" --edge-weight "$EDGE_WEIGHT" --target-smooth "$TARGET_SMOOTH"
         --log-every "$LOG_EVERY"
         --license "trained on photos for non-commercial research (UTKFace, a face-mask set) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")

@@ -358,8 +358,12 @@ def check_training(tmp: str) -> None:
     st.join_parts(out8, os.path.join(tmp, 'w8.safetensors'))
     st.quantize_init(os.path.join(tmp, 'w8.safetensors'), os.path.join(tmp, 'w8.i8.safetensors'))
     r = run(base + ['--out', os.path.join(tmp, 'w8i'), '--width', '8', '--input-size', '128', '--max-steps', '1',
-                    '--init', os.path.join(tmp, 'w8.i8.safetensors'), '--no-sample-weights'])
+                    '--init', os.path.join(tmp, 'w8.i8.safetensors'), '--no-sample-weights',
+                    '--smooth-weight', '0.01', '--edge-weight', '1', '--target-smooth', '0.7', '--rot-mode', 'splat', '--jitter', 'uniform'])
     assert r.returncode == 0 and 'init: weights from' in r.stdout and 'sampling:' not in r.stdout
+    assert 'targets: canonical face smoothed' in r.stdout and re.search(r'folds \d+\.\d+ % of triangles \(targets 0\.', r.stdout), r.stdout
+    smooth_col = [float(x.split(',')[-1]) for x in open(os.path.join(tmp, 'w8i', 'train-log.csv')).read().strip().split('\n')[1:]]
+    assert smooth_col and all(0 < v < 2 for v in smooth_col), smooth_col
     r = run(base + ['--out', os.path.join(tmp, 'w8j'), '--width', '16', '--input-size', '256', '--max-steps', '1',
                     '--init', os.path.join(tmp, 'w8.i8.safetensors')])
     assert r.returncode == 2 and 'weights are width 8' in r.stderr
