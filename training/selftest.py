@@ -449,8 +449,9 @@ def main() -> int:
     ap.add_argument('--rot-mode', default='warp', choices=['warp', 'splat'])
     ap.add_argument('--compare', action='store_true', help='preview: rows of [no rotation | splat | warp]')
     ap.add_argument('--count', type=int, default=16)
-    ap.add_argument('--bench', action='store_true', help='only: time a batch of --count (default 64) with no / splat / warp synthesis, interleaved')
+    ap.add_argument('--bench', action='store_true', help='only: time a batch of --bench-batch (64) with no / splat / warp synthesis, interleaved')
     ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--bench-batch', type=int, default=64)
     ap.add_argument('--seam', action='store_true', help='only the seam measure (splat vs warp) on --pack, several seeds')
     ap.add_argument('--seed', type=int)
     ap.add_argument('--no-marks', action='store_true', help='preview: without the 68 points')
@@ -462,7 +463,7 @@ def main() -> int:
         if not a.pack:
             synthetic_pack(pack, lay, count=12, heldout=2, seed=3)
         if a.bench:
-            bench(pack, lay, 64 if a.count == 16 else a.count, a.rounds, a.rot_prob or 1.0)
+            bench(pack, lay, a.bench_batch, a.rounds, a.rot_prob or 1.0)
             return 0
         if a.seam:
             dp = DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None)
