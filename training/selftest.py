@@ -53,7 +53,7 @@ def sample_at(img: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
 
 def check_geometry(dp: DevicePack, lay) -> None:
     coordinate_photos(dp)
-    cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=0, feather_min=1, feather_max=1)
+    cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=0, feather_min=1, feather_max=1, jitter='uniform')
     aug = Augmenter(dp, 256, cfg, seed=1)
     idx = torch.arange(dp.count)
     Vp = dp.vertices(idx)  # photo frame
