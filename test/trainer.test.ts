@@ -1,7 +1,9 @@
 /**
  * The trainer's own checks (training/selftest.py) under Debian's python3-torch on the CPU: the
  * crop and target geometry, the left-right flip, the light variant's targets, the large-pose
- * synthesis (yaw and pitch: a rigid rotation whose colours land where the target says), the
+ * synthesis in both modes (yaw and pitch: a rigid rotation whose colours land where the target
+ * says; 'warp' leaves no seam on the old face's boundary, 'splat' does), the crop jitter drawn from
+ * the measured runtime table, the fold count (PyTorch = src/geometry/folds.ts), the
  * weight-file formats (F16 export, parts + sha256, the 8-bit start for --init), and real training
  * steps of both widths with resume, sample-weighted draws, --init and export → join → load.
  * Skipped outside CI without torch (the reason is in the names); under CI it must run.
@@ -23,9 +25,12 @@ function selftest(args: string[]): string {
 }
 
 describe.skipIf(skipPython)(`trainer self-test (training/selftest.py)${pythonSkipSuffix}`, () => {
-  it('geometry, flip, light targets, large-pose synthesis in yaw and pitch, weight files and the 8-bit init copy', () => {
+  it('geometry, flip, light targets, large-pose synthesis (warp and splat) in yaw and pitch, the seam, the runtime crop jitter, weight files and the 8-bit init copy', () => {
     const out = selftest([]);
     expect(out).toMatch(/large pose, pitch only: the eye line stays/);
+    expect(out).toMatch(/large pose \(warp\): .* at 99\.\d% /);
+    expect(out).toMatch(/seam: gradient energy on the old face boundary/);
+    expect(out).toMatch(/crop jitter \(runtime table\)/);
     expect(out).toMatch(/all checks passed/);
   }, 600_000); // ~65 s on 2 idle cores; allow for a loaded machine
 
