@@ -11,10 +11,13 @@ Frames (the same as the original PRNet's crop, and what the runtime's crop must 
   averaged over 2x2 UV cells, over face pixels only (weights averaged likewise); the runtime
   upsamples a 128 output map bilinearly (half-pixel centres) back to the 256 layout.
 
-Augmentation (training only): rotation +-45 deg, scale 0.9-1.2 (the face grows: side / scale),
-shift +-10 % of the side, horizontal flip p = 0.5 (the image mirrored; the target's vertices
-permuted by the layout's `flip` table and x -> 255 - x), colour x0.6-1.4 per channel, occluding
-rectangles (p = 0.4; 5-35 % of the side; flat random colour or noise).
+Augmentation (training only): rotation +-45 deg; crop scale and shift ('runtime', the default:
+drawn from crop_jitter.json, how the runtime's detector crop lies around the target crop, measured
+by scripts/measure-crop-jitter.ts on ../shared/faces, plus a small kernel; 'uniform': scale
+0.9-1.2 (the face grows: side / scale), shift +-10 % of the side); horizontal flip p = 0.5 (the
+image mirrored; the target's vertices permuted by the layout's `flip` table and x -> 255 - x),
+colour x0.6-1.4 per channel, occluding rectangles (p = 0.4; 5-35 % of the side; flat random colour
+or noise).
 
 Outside the photo: never black. By default (p = 0.8) the photo is composited onto a background,
 another photo of the batch under its own random zoom (1-3x), offset, flip and colour, with a
@@ -26,14 +29,22 @@ Large-pose synthesis (optional, `rot_prob`): the target's vertices are rotated i
 their centroid, by a pitch (uniform in +-`pitch_max_deg`, 40) about the face's horizontal axis
 (left eye -> right eye landmarks) and then a yaw (`yaw_min_deg`-`yaw_max_deg`, 0-75, either way)
 about its vertical axis (eyes -> mouth, made orthogonal to the first); the training photos seldom
-look up or turn far, AFLW2000-3D and the product's users often do. Each vertex keeps the colour
-the crop shows at its original (x, y); the rotated
-vertices are splatted with a z-buffer (scatter_reduce amax on depth), holes closed (3x3, two
-rounds) and the rendered face pasted over the crop; the target is the rotated vertices.
+look up or turn far, AFLW2000-3D and the product's users often do. The target is the rotated
+vertices (all of them, self-occluded ones included). The crop is re-rendered (`rot_mode`):
+- 'warp' (default), as 300W-LP's face profiling: the whole crop moves: the face's surface rotated
+  and z-buffered over a head-and-background layer (every crop pixel on the face's depth extended
+  beyond it, turning with the face inside an ellipse around it and fading to no motion further
+  out); gaps filled by pull-push; no pixel of another photo, no cut-out edge (`_large_pose_warp`);
+- 'splat' (the older synthesis): each vertex keeps the colour the crop shows at its original
+  (x, y), the rotated vertices are splatted with a z-buffer and pasted over the crop; where the
+  original face was and the rotated one is not, the sample's background photo shows (a visible
+  cut-out edge).
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -66,10 +77,30 @@ class AugConfig:
     yaw_min_deg: float = 0.0
     yaw_max_deg: float = 75.0
     pitch_max_deg: float = 40.0
+    jitter: str = 'runtime'        # 'runtime': scale and shift drawn from crop_jitter.json; 'uniform': the ranges above
+    jitter_table: str = ''         # default: crop_jitter.json beside this file
+    jitter_kernel_scale: float = 0.02   # log-normal spread added to a table row's scale
+    jitter_kernel_shift: float = 0.01   # normal spread added to a table row's shifts (in sides)
+    rot_mode: str = 'warp'         # 'warp': the whole crop re-rendered; 'splat': the face pasted (older)
+    warp_head_y: float = 1.15      # head ellipse: its half height in the face's half heights
+    warp_fade: float = 1.8         # motion fades to none at this multiple of the ellipse's radius
 
 
 FILL_COMPOSITE, FILL_REFLECT, FILL_BORDER, FILL_BLACK = 0, 1, 2, 3
 FILLS = {'composite': FILL_COMPOSITE, 'reflect': FILL_REFLECT, 'border': FILL_BORDER, 'black': FILL_BLACK}
+
+
+JITTER_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'crop_jitter.json')
+
+
+def load_jitter_table(path: str = '') -> torch.Tensor:
+    """[K, 3] float32 rows (scale, shift x, shift y) from crop_jitter.json (scripts/measure-crop-jitter.ts)."""
+    path = path or JITTER_TABLE
+    with open(path) as f:
+        d = json.load(f)
+    if d.get('columns') != ['scale', 'shiftX', 'shiftY'] or not d.get('rows'):
+        raise ValueError(f'{path}: not a crop-jitter table (columns scale, shiftX, shiftY)')
+    return torch.tensor(d['rows'], dtype=torch.float32)
 
 
 def _u(gen, n, lo, hi, device):
@@ -122,6 +153,24 @@ class Augmenter:
         self.left_eye = kv[36:42]   # the subject's right eye, on the image's left (iBUG 68 order)
         self.right_eye = kv[42:48]
         self.mouth = kv[48:68]
+        if self.cfg.jitter == 'runtime':
+            self.jitter_rows = load_jitter_table(self.cfg.jitter_table).to(self.device)
+
+    def _crop_jitter(self, B: int):
+        """Per sample (scale, shift x, shift y): side' = side / scale, centre' = centre + shift side'.
+        'runtime': a row of the measured table (how the runtime's detector crop lies around the
+        target crop: scripts/measure-crop-jitter.ts) plus a small kernel; 'uniform': the ranges."""
+        cfg, dev, g = self.cfg, self.device, self.gen
+        if cfg.jitter == 'uniform':
+            return (_u(g, B, cfg.scale_min, cfg.scale_max, dev), _u(g, B, -cfg.shift, cfg.shift, dev),
+                    _u(g, B, -cfg.shift, cfg.shift, dev))
+        if cfg.jitter != 'runtime':
+            raise ValueError(f"jitter must be 'runtime' or 'uniform', got {cfg.jitter!r}")
+        tab = self.jitter_rows
+        r = tab[torch.randint(0, tab.shape[0], (B,), generator=g, device=dev)]
+        k = torch.randn(B, 3, generator=g, device=dev)
+        return (r[:, 0] * torch.exp(k[:, 0] * cfg.jitter_kernel_scale), r[:, 1] + k[:, 1] * cfg.jitter_kernel_shift,
+                r[:, 2] + k[:, 2] * cfg.jitter_kernel_shift)
 
     # -----------------------------------------------------------------------------------------
     def batch(self, idx: torch.Tensor, train: bool = True, fill: str = 'composite', pool: bool = True,
@@ -139,9 +188,10 @@ class Augmenter:
         cx, cy, side = crop[:, 0], crop[:, 1], crop[:, 2]
         if train:
             theta = _u(g, B, -cfg.rotate_deg, cfg.rotate_deg, dev) * (math.pi / 180)
-            side = side / _u(g, B, cfg.scale_min, cfg.scale_max, dev)
-            cx = cx + _u(g, B, -cfg.shift, cfg.shift, dev) * side
-            cy = cy + _u(g, B, -cfg.shift, cfg.shift, dev) * side
+            scale, shx, shy = self._crop_jitter(B)
+            side = side / scale
+            cx = cx + shx * side
+            cy = cy + shy * side
             flip = torch.rand(B, generator=g, device=dev) < cfg.flip_prob
             r = torch.rand(B, generator=g, device=dev)
             mode = torch.full_like(r, FILL_COMPOSITE)
@@ -282,23 +332,12 @@ class Augmenter:
         fill = torch.where(use_noise, noise, flat)
         return torch.where(mask, fill, img)
 
-    def _large_pose(self, img: torch.Tensor, V: torch.Tensor, sel: torch.Tensor, bg: torch.Tensor):
-        """Rotates the selected samples' faces in depth and re-renders them (see the module doc).
-
-        The surface is densified before splatting: the crop-frame position map is upsampled 2x in
-        UV space (bilinear, inside the face only), so the splat of ~4 N points with a 2x2 footprint
-        leaves few holes even where the rotation stretches the surface; what the original face
-        covered and the rotated one does not is filled with the sample's background."""
-        ii = torch.nonzero(sel).view(-1)
-        if ii.numel() == 0:
-            return img, V
+    def _pose_rotation(self, Vs: torch.Tensor):
+        """A random depth rotation per sample: pitch about the face's horizontal axis (left eye ->
+        right eye), then yaw about its vertical axis (eyes -> mouth, made orthogonal to the first),
+        through the vertices' centroid. Returns (rot [n, 3, 3], centre [n, 1, 3])."""
         cfg, dev, g = self.cfg, self.device, self.gen
-        n = ii.numel()
-        Vs = V[ii]
-        N = Vs.shape[1]
-        p = self.p
-        # the face's axes through its centroid: horizontal (left eye -> right eye) and vertical
-        # (eyes -> mouth, orthogonal to the horizontal); pitch about the first, then yaw about the second
+        n = Vs.shape[0]
         horiz = Vs[:, self.right_eye].mean(1) - Vs[:, self.left_eye].mean(1)
         horiz = horiz / horiz.norm(dim=-1, keepdim=True).clamp(min=1e-6)
         vert = Vs[:, self.mouth].mean(1) - Vs[:, self.eyes].mean(1)
@@ -308,55 +347,83 @@ class Augmenter:
         yaw = torch.where(torch.rand(n, generator=g, device=dev) < 0.5, -yaw, yaw)
         pitch = _u(g, n, -cfg.pitch_max_deg, cfg.pitch_max_deg, dev) * (math.pi / 180)
         rot = _axis_angle(vert, yaw) @ _axis_angle(horiz, pitch)  # [n, 3, 3]
-        centre = Vs.mean(1, keepdim=True)
+        return rot, Vs.mean(1, keepdim=True)
+
+    def _densify(self, Vs: torch.Tensor) -> torch.Tensor:
+        """The face vertices plus the position map upsampled 2x in UV space (bilinear, inside the
+        face only): [n, ~5 N, 3], so that a splat leaves few holes where a rotation stretches it."""
+        p = self.p
+        n = Vs.shape[0]
+        m = torch.zeros(n, 3, R * R, device=self.device)
+        m[:, :, p.face_index] = Vs.permute(0, 2, 1)
+        up = F.interpolate(m.view(n, 3, R, R), scale_factor=2, mode='bilinear', align_corners=False)
+        if getattr(self, '_dense_keep', None) is None:
+            fu = F.interpolate(p.face_mask, scale_factor=2, mode='bilinear', align_corners=False).view(-1)
+            self._dense_keep = torch.nonzero(fu > 0.999).view(-1)
+        return torch.cat([Vs, up.view(n, 3, -1)[:, :, self._dense_keep].permute(0, 2, 1)], dim=1)
+
+    @staticmethod
+    def _zsplat(xy: torch.Tensor, z: torch.Tensor, val: torch.Tensor):
+        """Z-buffer splat of points (crop coordinates xy [n, M, 2], depth z [n, M], larger = nearer)
+        carrying values val [n, M, C], with a 2x2 footprint: per pixel the nearest point's value.
+        Returns (image [n, C, R, R], cover [n, 1, R, R] in {0, 1})."""
+        n, M, C = val.shape
+        dev = xy.device
+        fx, fy = xy[..., 0].floor().long(), xy[..., 1].floor().long()
+        pix_l = []
+        for ox, oy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            ix, iy = fx + ox, fy + oy
+            inside = (ix >= 0) & (ix < R) & (iy >= 0) & (iy < R)
+            pix_l.append(torch.where(inside, iy.clamp(0, R - 1) * R + ix.clamp(0, R - 1), torch.full_like(ix, R * R)))
+        pix = torch.cat(pix_l, 1)
+        zz = z.repeat(1, 4)
+        zbuf = torch.full((n, R * R + 1), -1e9, device=dev)
+        zbuf = zbuf.scatter_reduce(1, pix, zz, reduce='amax', include_self=True)
+        visible = (pix < R * R) & (zz >= zbuf.gather(1, pix))
+        pixv = torch.where(visible, pix, torch.full_like(pix, R * R))  # hidden -> a dummy pixel
+        out = torch.zeros(n, C, R * R + 1, device=dev)
+        out.scatter_(2, pixv.unsqueeze(1).expand(n, C, pix.shape[1]), val.permute(0, 2, 1).repeat(1, 1, 4))
+        cover = torch.zeros(n, 1, R * R + 1, device=dev)
+        cover.scatter_(2, pixv.unsqueeze(1), torch.ones(n, 1, pix.shape[1], device=dev))
+        return out[:, :, :R * R].reshape(n, C, R, R), cover[:, :, :R * R].reshape(n, 1, R, R)
+
+    def _large_pose(self, img: torch.Tensor, V: torch.Tensor, sel: torch.Tensor, bg: torch.Tensor):
+        """Rotates the selected samples' faces in depth and re-renders them: `rot_mode` 'warp'
+        (default: the whole crop re-rendered, see `_large_pose_warp`) or 'splat' (the face alone
+        splatted over the crop; where the original face was and the rotated one is not, the
+        sample's background photo shows: the older synthesis, with a visible cut-out edge)."""
+        ii = torch.nonzero(sel).view(-1)
+        if ii.numel() == 0:
+            return img, V
+        if self.cfg.rot_mode == 'warp':
+            return self._large_pose_warp(img, V, ii)
+        if self.cfg.rot_mode != 'splat':
+            raise ValueError(f"rot_mode must be 'warp' or 'splat', got {self.cfg.rot_mode!r}")
+        n = ii.numel()
+        Vs = V[ii]
+        rot, centre = self._pose_rotation(Vs)
 
         def rotate(X: torch.Tensor) -> torch.Tensor:  # about `centre`: centre + rot (X - centre)
             return centre + (X - centre) @ rot.transpose(1, 2)
 
-        # densify: upsample the position map 2x in UV space, keep points inside the face
-        m = torch.zeros(n, 3, R * R, device=dev)
-        m[:, :, p.face_index] = Vs.permute(0, 2, 1)
-        up = F.interpolate(m.view(n, 3, R, R), scale_factor=2, mode='bilinear', align_corners=False)
-        fu = F.interpolate(p.face_mask, scale_factor=2, mode='bilinear', align_corners=False).view(-1)
-        keep = torch.nonzero(fu > 0.999).view(-1)
-        pts = torch.cat([Vs, up.view(n, 3, -1)[:, :, keep].permute(0, 2, 1)], dim=1)  # [n, M, 3]
+        pts = self._densify(Vs)  # [n, M, 3]
         M = pts.shape[1]
         # colour of every point where the crop shows it now
         src = img[ii]
         grid = (pts[..., :2] * (2.0 / (R - 1)) - 1).view(n, 1, M, 2)
         col = F.grid_sample(src, grid, mode='bilinear', padding_mode='border', align_corners=True).view(n, 3, M)
         pr = rotate(pts)
-        # z-buffer splat with a 2x2 footprint: the nearest (largest z) point per pixel wins
-        fx, fy = pr[..., 0].floor().long(), pr[..., 1].floor().long()
-        pix_l, z_l = [], []
-        for ox, oy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            ix, iy = fx + ox, fy + oy
-            inside = (ix >= 0) & (ix < R) & (iy >= 0) & (iy < R)
-            pix_l.append(torch.where(inside, iy.clamp(0, R - 1) * R + ix.clamp(0, R - 1), torch.full_like(ix, R * R)))
-            z_l.append(pr[..., 2])
-        pix = torch.cat(pix_l, 1)
-        z = torch.cat(z_l, 1)
-        zbuf = torch.full((n, R * R + 1), -1e9, device=dev)
-        zbuf = zbuf.scatter_reduce(1, pix, z, reduce='amax', include_self=True)
-        visible = (pix < R * R) & (z >= zbuf.gather(1, pix))
-        pixv = torch.where(visible, pix, torch.full_like(pix, R * R))  # hidden -> a dummy pixel
-        render = torch.zeros(n, 3, R * R + 1, device=dev)
-        render.scatter_(2, pixv.unsqueeze(1).expand(n, 3, pix.shape[1]), col.repeat(1, 1, 4))
-        cover = torch.zeros(n, 1, R * R + 1, device=dev)
-        cover.scatter_(2, pixv.unsqueeze(1), torch.ones(n, 1, pix.shape[1], device=dev))
-        render = render[:, :, :R * R].reshape(n, 3, R, R)
-        cover = cover[:, :, :R * R].reshape(n, 1, R, R)
+        render, cover = self._zsplat(pr[..., :2], pr[..., 2], col.permute(0, 2, 1))
         # close the remaining holes (3x3 closing, filled with the 3x3 mean colour)
         dil = F.max_pool2d(cover, 3, 1, 1)
         closed = 1 - F.max_pool2d(1 - dil, 3, 1, 1)
-        mean = F.avg_pool2d(render * cover, 3, 1, 1) / F.avg_pool2d(cover, 3, 1, 1).clamp(min=1e-6)
         hole = (closed > 0.5) & (cover < 0.5)
-        render = torch.where(hole, mean, render)
+        render = torch.where(hole, _pull_push(render, cover), render)
         cover = torch.where(hole, torch.ones_like(cover), cover)
         # where the original face was (dilated 2 px) and the rotated one is not: background
         opix = (pts[..., 1].round().long().clamp(0, R - 1) * R + pts[..., 0].round().long().clamp(0, R - 1))
-        orig = torch.zeros(n, 1, R * R, device=dev)
-        orig.scatter_(2, opix.unsqueeze(1), torch.ones(n, 1, M, device=dev))
+        orig = torch.zeros(n, 1, R * R, device=self.device)
+        orig.scatter_(2, opix.unsqueeze(1), torch.ones(n, 1, M, device=self.device))
         orig = F.max_pool2d(orig.view(n, 1, R, R), 5, 1, 2)
         out = torch.where(cover > 0.5, render, torch.where(orig > 0.5, bg[ii], src))
         img = img.clone()
@@ -364,3 +431,82 @@ class Augmenter:
         V = V.clone()
         V[ii] = rotate(Vs)
         return img, V
+
+    def _large_pose_warp(self, img: torch.Tensor, V: torch.Tensor, ii: torch.Tensor):
+        """The whole crop re-rendered around the rotated face (as 300W-LP's face profiling did):
+
+        - face layer: the face's surface (densified position map) rotated rigidly, z-buffered (its
+          self-occluded parts hidden), each point carrying its source position (where the crop
+          shows it now); 3x3 closing of small holes;
+        - head-and-background layer: every crop pixel lifted to the face's own visible depth (the
+          z-buffered depth of the unrotated face, extended beyond it by pull-push, so it meets the
+          face's rim without a step); inside an ellipse around the face (its 2D half width x
+          `warp_head_y` x its half height) a point turns rigidly with the face, outside it its
+          motion fades with a smoothstep to none at `warp_fade` x the ellipse's radius (the far
+          background stays where it was, the head's surroundings stretch); its depth for the
+          z-buffer fades likewise to far behind the face, so the head always hides the background;
+        - the face layer over the other; what neither covers (stretched gaps) is filled by a
+          pull-push interpolation of the source positions; then the crop is sampled once at those
+          positions. No pixel of another photo enters, so no cut-out edge appears.
+        The target is the rigidly rotated vertices (all of them, hidden ones included)."""
+        cfg, dev = self.cfg, self.device
+        n = ii.numel()
+        Vs = V[ii]
+        rot, centre = self._pose_rotation(Vs)
+
+        def rotate(X: torch.Tensor) -> torch.Tensor:
+            return centre + (X - centre) @ rot.transpose(1, 2)
+
+        src = img[ii]
+        # -- face layer
+        pts = self._densify(Vs)
+        pr = rotate(pts)
+        uv_f, cov_f = self._zsplat(pr[..., :2], pr[..., 2], pts[..., :2])
+        closed = 1 - F.max_pool2d(1 - F.max_pool2d(cov_f, 3, 1, 1), 3, 1, 1)
+        uv_f = _pull_push(uv_f, cov_f)  # (a 3x3 mean would leave the middle of a 3x3 hole empty)
+        face_on = closed > 0.5
+        # -- head proxy: the face's own visible depth where it is, extended smoothly beyond it
+        dep, cov_d = self._zsplat(pts[..., :2], pts[..., 2], pts[..., 2:])
+        zb = _pull_push(dep, cov_d).reshape(n, -1)  # [n, R*R]
+        lo, hi = Vs[..., :2].amin(1), Vs[..., :2].amax(1)  # [n, 2]
+        ec = (lo + hi) / 2
+        ax = ((hi - lo)[:, 0] / 2).clamp(min=4)
+        ay = ((hi - lo)[:, 1] / 2 * cfg.warp_head_y).clamp(min=4)
+        qx = self.qx.reshape(1, -1) + (R - 1) / 2  # every crop pixel [1, R*R]
+        qy = self.qy.reshape(1, -1) + (R - 1) / 2
+        rx = (qx - ec[:, :1]) / ax.view(n, 1)
+        ry = (qy - ec[:, 1:]) / ay.view(n, 1)
+        r2 = rx * rx + ry * ry
+        P = torch.stack([qx.expand(n, -1), qy.expand(n, -1), zb], -1)  # [n, R*R, 3]
+        Pr = rotate(P)
+        t = ((torch.sqrt(r2) - 1) / (cfg.warp_fade - 1)).clamp(0, 1)
+        a = (1 - t * t * (3 - 2 * t)).unsqueeze(-1)  # 1 inside the ellipse, smoothstep to 0
+        xy = a * Pr[..., :2] + (1 - a) * P[..., :2]
+        far = Vs[..., 2].amin(1, keepdim=True) - 4 * R
+        zt = a[..., 0] * Pr[..., 2] + (1 - a[..., 0]) * far
+        uv_b, cov_b = self._zsplat(xy, zt, P[..., :2])
+        uv_b = _pull_push(uv_b, cov_b)
+        uv = torch.where(face_on, uv_f, uv_b)
+        grid = (uv * (2.0 / (R - 1)) - 1).permute(0, 2, 3, 1)
+        out = F.grid_sample(src, grid, mode='bilinear', padding_mode='border', align_corners=True)
+        img = img.clone()
+        img[ii] = out
+        V = V.clone()
+        V[ii] = rotate(Vs)
+        return img, V
+
+
+def _pull_push(val: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Fills where w == 0 by pull-push interpolation (means over a pyramid of 2x2 cells, then back
+    up bilinearly); keeps val where w == 1. val [n, C, S, S], w [n, 1, S, S], S a power of 2."""
+    vs, ws = [val * w], [w]
+    while vs[-1].shape[-1] > 1:
+        vs.append(F.avg_pool2d(vs[-1], 2))
+        ws.append(F.avg_pool2d(ws[-1], 2))
+    cur = vs[-1] / ws[-1].clamp(min=1e-8)
+    for lvl in range(len(vs) - 2, -1, -1):
+        up = F.interpolate(cur, scale_factor=2, mode='bilinear', align_corners=False)
+        mean = vs[lvl] / ws[lvl].clamp(min=1e-8)
+        a = (ws[lvl] > 0.5).float() if lvl == 0 else (ws[lvl] * 4).clamp(max=1)
+        cur = a * mean + (1 - a) * up
+    return cur

@@ -378,6 +378,40 @@ def synthetic_pack(path: str, layout, count: int = 24, controls: int = 40, seed:
                flags, weights, sample_weights=np.array(draw, np.float32))
 
 
+def pack_from_vertices(src: str, path: str, layout, controls: int = 160, seed: int = 0, heldout: int = 0) -> float:
+    """A pack from photos with known vertices (scripts/preview-pack.ts: files.txt, the JPEGs and
+    vertices.f32, count x N x 3 photo pixels): controls drawn from the canonical face, coefficients
+    fitted by least squares, crops by the PRNet rule on the fitted landmarks. For previews of the
+    augmentation on real faces. Returns the fit's mean residual in photo pixels."""
+    rng = np.random.default_rng(seed)
+    names = [ln.strip() for ln in open(os.path.join(src, 'files.txt')) if ln.strip()]
+    V = np.fromfile(os.path.join(src, 'vertices.f32'), '<f4').reshape(len(names), layout.n, 3).astype(np.float64)
+    canon = layout.canonical.astype(np.float64)
+    ctrl = canon[rng.choice(layout.n, controls, replace=False)]
+    K = np.concatenate([-np.linalg.norm(canon[:, None] - ctrl[None], axis=2), canon, np.ones((layout.n, 1))], 1)
+    W = np.linalg.lstsq(K, V.transpose(1, 0, 2).reshape(layout.n, -1), rcond=None)[0]
+    W = W.reshape(K.shape[1], len(names), 3).transpose(1, 0, 2)
+    M = np.einsum('nk,bkc->bnc', K, W)
+    resid = float(np.linalg.norm(M - V, axis=2).mean())
+    kp = M[:, layout.kpt_vertex, :2]
+    lo, hi = kp.min(1), kp.max(1)
+    crops = np.concatenate([(lo + hi) / 2, 1.6 * (hi - lo).mean(1, keepdims=True)], 1)
+    jpegs = [open(os.path.join(src, nm), 'rb').read() for nm in names]
+    wm = layout.weight_mask.astype(np.int64)
+    if wm.max() > 16:
+        wm = np.where(wm >= 160, 16, np.where(wm >= 56, 4, np.where(wm >= 24, 3, 0)))
+    weights = wm.astype(np.uint8)
+    face = layout.face_mask().astype(bool)
+    weights[face & (weights == 0)] = 1
+    weights[~face] = 0
+    flags = np.zeros(len(names), np.uint8)
+    if heldout:
+        flags[-heldout:] |= FLAG_HELDOUT
+    write_pack(path, ctrl.astype(np.float32), jpegs, W.astype(np.float32), crops.astype(np.float32),
+               flags, weights, source=f'preview: {src}')
+    return resid
+
+
 if __name__ == '__main__':
     import argparse
     import sys
@@ -388,7 +422,10 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--check', metavar='PACK')
     ap.add_argument('--synthetic', metavar='OUT')
+    ap.add_argument('--from-vertices', nargs=2, metavar=('SRC', 'OUT'),
+                    help='a preview pack from scripts/preview-pack.ts output (real photos, approximate targets)')
     ap.add_argument('--count', type=int, default=24)
+    ap.add_argument('--heldout', type=int, default=0, help='--from-vertices: mark the last N photos held out')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--layout', help='layout .safetensors (default: assets/layout.safetensors)')
     ap.add_argument('--layout-reference', action='store_true', help='without the asset, use ../shared uv-data (development)')
@@ -397,6 +434,9 @@ if __name__ == '__main__':
     if a.synthetic:
         synthetic_pack(a.synthetic, lay, a.count, seed=a.seed)
         print(f'wrote a synthetic pack of {a.count} photos to {a.synthetic}')
+    if a.from_vertices:
+        r = pack_from_vertices(a.from_vertices[0], a.from_vertices[1], lay, heldout=a.heldout)
+        print(f'wrote a preview pack to {a.from_vertices[1]} (fit residual {r:.2f} px)')
     if a.check:
         try:
             pk = read_pack(a.check)

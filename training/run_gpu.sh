@@ -16,8 +16,12 @@
 # Environment: OUT (required), PACK (.train/pack), FULL_MIN (6.5), LIGHT_MIN (1.5; 0 skips the light
 #   model), SMOKE (0), INIT (weights the full model starts from, e.g. an 8-bit copy of the shipped
 #   model: see training/README.md; default none), LIGHT_INIT (the same for the light model);
-#   FULL_MIN=0 skips the full model, LR (2e-4), YAW_MAX (75), PITCH_MAX (40),
-#   ROT_PROB (0.25: large-pose synthesis), BLACK_PROB (0.08: black fill outside the photo, as the
+#   FULL_MIN=0 skips the full model, LR (2e-4), YAW_MAX (90), PITCH_MAX (40),
+#   ROT_PROB (0.35: large-pose synthesis), ROT_MODE (warp: the whole crop re-rendered; splat: the
+#   older face-over-hole synthesis), JITTER (runtime: crop scale/shift as the runtime's detector crop
+#   varies, training/crop_jitter.json; uniform: 0.9-1.2 / +-10 %), SMOOTH_WEIGHT (1e-4: the surface
+#   term, normals against the target's), EDGE_WEIGHT (0: its edge-vector part), TARGET_SMOOTH (0.7: targets on the
+#   canonical face smoothed in UV by this sigma, px; see training/README.md §4), BLACK_PROB (0.08: black fill outside the photo, as the
 #   runtime crop does at image borders), BATCH (64), TOTAL_S (575), PY (python3),
 #   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
 #   RT_MIN (0: minutes for the real-time network after the light model; 0 skips it), RT_WIDTH (16),
@@ -30,7 +34,12 @@ START=$(date +%s)
 PACK=${PACK:-.train/pack}
 PY=${PY:-python3}
 SMOKE=${SMOKE:-0}
-ROT_PROB=${ROT_PROB:-0.25}
+ROT_PROB=${ROT_PROB:-0.35}
+ROT_MODE=${ROT_MODE:-warp}
+JITTER=${JITTER:-runtime}
+SMOOTH_WEIGHT=${SMOOTH_WEIGHT:-1e-4}
+EDGE_WEIGHT=${EDGE_WEIGHT:-0}
+TARGET_SMOOTH=${TARGET_SMOOTH:-0.7}
 BLACK_PROB=${BLACK_PROB:-0.08}
 BATCH=${BATCH:-64}
 INIT=${INIT:-}
@@ -40,7 +49,7 @@ RT_WIDTH=${RT_WIDTH:-16}
 RT_INPUT=${RT_INPUT:-128}
 RT_INIT=${RT_INIT:-}
 LR=${LR:-2e-4}
-YAW_MAX=${YAW_MAX:-75}
+YAW_MAX=${YAW_MAX:-90}
 PITCH_MAX=${PITCH_MAX:-40}
 TOTAL_S=${TOTAL_S:-575}
 DEVICE=${DEVICE:-cuda}
@@ -53,7 +62,7 @@ else
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
-echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN RT_MIN=$RT_MIN ($RT_WIDTH/$RT_INPUT) ROT_PROB=$ROT_PROB BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
+echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN RT_MIN=$RT_MIN ($RT_WIDTH/$RT_INPUT) ROT_PROB=$ROT_PROB ROT_MODE=$ROT_MODE JITTER=$JITTER SMOOTH_WEIGHT=$SMOOTH_WEIGHT EDGE_WEIGHT=$EDGE_WEIGHT TARGET_SMOOTH=$TARGET_SMOOTH BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
 
 # -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
 if [ "$DEVICE" != "cuda" ]; then
@@ -84,6 +93,7 @@ pack_logs() {
 
 common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
         --lr "$LR" --yaw-max "$YAW_MAX" --pitch-max "$PITCH_MAX"
+        --rot-mode "$ROT_MODE" --jitter "$JITTER" --smooth-weight "$SMOOTH_WEIGHT" --edge-weight "$EDGE_WEIGHT" --target-smooth "$TARGET_SMOOTH"
         --log-every "$LOG_EVERY"
         --license "trained on photos for non-commercial research (UTKFace, a face-mask set) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
@@ -143,7 +153,7 @@ s = json.load(open(sys.argv[1]))
 h = s.get('heldout', {})
 print(f\"{sys.argv[2]}: {s['steps']} steps, {s['samples']} samples, {s['img_per_s']} img/s, {s['trained_s']} s; sha256 {s['export']['sha256']}\")
 for fill, e in h.items():
-    print(f\"  held-out {e['count']} ({fill}): 68-pt 2D {e['kpt2d']:.2f} px, 3D {e['kpt3d']:.2f} px, NME {e['nme2d']:.2f} %, dense 2D {e['dense2d']:.2f} px, 3D {e['dense3d']:.2f} px\")
+    print(f\"  held-out {e['count']} ({fill}): 68-pt 2D {e['kpt2d']:.2f} px, 3D {e['kpt3d']:.2f} px, NME {e['nme2d']:.2f} %, dense 2D {e['dense2d']:.2f} px, 3D {e['dense3d']:.2f} px, folds {e.get('folds', float('nan')):.2f} %\")
 " "$WORK/$m/summary.json" "$m"
 done
 ls -la "$OUT" "$OUT"/full "$OUT"/light "$OUT"/rt 2>/dev/null

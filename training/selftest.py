@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ def sample_at(img: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
 
 def check_geometry(dp: DevicePack, lay) -> None:
     coordinate_photos(dp)
-    cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=0, feather_min=1, feather_max=1)
+    cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=0, feather_min=1, feather_max=1, jitter='uniform')
     aug = Augmenter(dp, 256, cfg, seed=1)
     idx = torch.arange(dp.count)
     Vp = dp.vertices(idx)  # photo frame
@@ -122,32 +123,40 @@ def check_light(dp: DevicePack) -> None:
 
 def check_large_pose(dp: DevicePack) -> None:
     coordinate_photos(dp)
-    cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=1.0, flip_prob=0, rotate_deg=0,
-                    scale_min=1, scale_max=1, shift=0, rot_prob=1.0, yaw_min_deg=15)
-    aug = Augmenter(dp, 256, cfg, seed=2)
     idx = torch.arange(dp.count)
-    x, t, _ = aug.batch(idx, train=True)
-    T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)
     V = dp.vertices(idx)
     c = dp.crops[idx]
     q = (V[..., :2] - c[:, None, :2]) * (255 / c[:, None, 2:3]) + 127.5  # unrotated crop positions
-    moved = (q - T[..., :2]).norm(dim=-1).mean(1)
-    assert float(moved.min()) > 2, moved
-    assert float(T[..., 2].amin(1).abs().max()) < 1e-3
-    # the 3D shape is rigidly rotated: pairwise distances (in crop units) are kept
-    zs = V[..., 2] * (255 / c[:, None, 2])
-    Q = torch.cat([q, zs.unsqueeze(-1)], -1)
-    a, b = torch.randint(0, Q.shape[1], (2, 500))
-    assert torch.allclose((Q[:, a] - Q[:, b]).norm(dim=-1), (T[:, a] - T[:, b]).norm(dim=-1), rtol=1e-3, atol=1e-2)
-    # the nearest vertex at each target pixel shows its original photo position
-    got = sample_at(x, T[..., :2].round()) * 255
-    ok = ((got[..., :2] - V[..., :2]).norm(dim=-1) < 2.0).float().mean(1)
-    print(f'large pose: faces moved {moved.mean():.1f} px on average; rendered colour = original photo position '
-          f'at {ok.mean() * 100:.0f}% of the vertices (the rest are hidden)')
-    assert float(ok.min()) > 0.3, ok
+    for mode in ('warp', 'splat'):
+        cfg = AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=1.0, flip_prob=0, rotate_deg=0,
+                        scale_min=1, scale_max=1, shift=0, jitter='uniform', rot_prob=1.0, yaw_min_deg=15, yaw_max_deg=90, rot_mode=mode)
+        aug = Augmenter(dp, 256, cfg, seed=2)
+        x, t, _ = aug.batch(idx, train=True)
+        T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)
+        moved = (q - T[..., :2]).norm(dim=-1).mean(1)
+        assert float(moved.min()) > 2, moved
+        assert float(T[..., 2].amin(1).abs().max()) < 1e-3
+        # the 3D shape is rigidly rotated: pairwise distances (in crop units) are kept
+        zs = V[..., 2] * (255 / c[:, None, 2])
+        Q = torch.cat([q, zs.unsqueeze(-1)], -1)
+        a, b = torch.randint(0, Q.shape[1], (2, 500))
+        assert torch.allclose((Q[:, a] - Q[:, b]).norm(dim=-1), (T[:, a] - T[:, b]).norm(dim=-1), rtol=1e-3, atol=1e-2)
+        # the nearest vertex at each target pixel shows its original photo position; hidden
+        # vertices (self-occluded: behind a nearer part of the face at the same pixel) may not
+        got = sample_at(x, T[..., :2].round()) * 255
+        ok = ((got[..., :2] - V[..., :2]).norm(dim=-1) < 2.0).float()
+        wh = dp.sizes[idx].view(-1, 1, 2)
+        inside = ((V[..., :2] > 3) & (V[..., :2] < wh - 4)).all(-1).float()  # (outside: reflected/border fill)
+        front = _front_vertices(T) * _facing(t, dp) * inside
+        okf = (ok * front).sum(1) / front.sum(1)
+        print(f'large pose ({mode}): faces moved {moved.mean():.1f} px on average (yaw 15-90 deg); rendered colour = '
+              f'original photo position at {ok.mean() * 100:.0f}% of all vertices, at {okf.mean() * 100:.1f}% '
+              f'(min {okf.min() * 100:.1f}%) of those nearest the camera at their pixel and facing it (|n_z| > 0.5)')
+        assert float(ok.mean(1).min()) > 0.3, ok.mean(1)
+        assert float(okf.min()) > 0.95, okf
     # pitch alone (no yaw): a rotation about the eye line, which therefore stays where it was
     aug = Augmenter(dp, 256, AugConfig(colour_min=1, colour_max=1, occlude_prob=0, pad_prob=1.0, flip_prob=0,
-                                       rotate_deg=0, scale_min=1, scale_max=1, shift=0, rot_prob=1.0,
+                                       rotate_deg=0, scale_min=1, scale_max=1, shift=0, jitter='uniform', rot_prob=1.0,
                                        yaw_min_deg=0, yaw_max_deg=0, pitch_max_deg=40), seed=3)
     _, t, _ = aug.batch(idx, train=True)
     T = t.reshape(dp.count, 3, -1)[:, :, dp.face_index].permute(0, 2, 1)
@@ -159,6 +168,95 @@ def check_large_pose(dp: DevicePack) -> None:
     turned = torch.rad2deg(torch.acos((F.normalize(eyes_mouth(T), dim=-1) * F.normalize(eyes_mouth(Q0), dim=-1)).sum(-1).clamp(-1, 1)))
     assert float(turned.max()) <= 40.5 and float(turned.max()) > 5, turned
     print(f'large pose, pitch only: the eye line stays; eyes->mouth turned by up to {turned.max():.0f} deg (max 40)')
+
+
+def _front_vertices(T: torch.Tensor) -> torch.Tensor:
+    """[B, N] 1 where no target vertex within a pixel of a vertex's rounded position is nearer to the
+    camera by more than 2 px."""
+    B, N, _ = T.shape
+    pix = (T[..., 1].round().clamp(0, 255) * 256 + T[..., 0].round().clamp(0, 255)).long()
+    zbuf = torch.full((B, 256 * 256), -1e9).scatter_reduce(1, pix, T[..., 2], reduce='amax')
+    zbuf = F.max_pool2d(zbuf.view(B, 1, 256, 256), 3, 1, 1).view(B, -1)  # (the render's 2x2 footprint)
+    return (T[..., 2] >= zbuf.gather(1, pix) - 2.0).float()
+
+
+def _facing(t: torch.Tensor, dp: DevicePack) -> torch.Tensor:
+    """[B, N] 1 where the target surface faces the camera (|z of the unit normal| > 0.5), from the
+    map's UV derivatives."""
+    du = F.pad(t[..., :, 1:] - t[..., :, :-1], (0, 1, 0, 0), mode='replicate')
+    dv = F.pad(t[..., 1:, :] - t[..., :-1, :], (0, 0, 0, 1), mode='replicate')
+    n = torch.cross(du, dv, dim=1)
+    nz = (n[:, 2] / n.norm(dim=1).clamp(min=1e-6)).abs()
+    return (nz.reshape(t.shape[0], -1)[:, dp.face_index] > 0.5).float()
+
+
+def _silhouette(T: torch.Tensor) -> torch.Tensor:
+    """[B, 1, 256, 256] the face's 2D silhouette from target vertices [B, N, 3] (3x3 closing)."""
+    B = T.shape[0]
+    pix = (T[..., 1].round().clamp(0, 255) * 256 + T[..., 0].round().clamp(0, 255)).long()
+    m = torch.zeros(B, 256 * 256).scatter_(1, pix, 1.0).view(B, 1, 256, 256)
+    return 1 - F.max_pool2d(1 - F.max_pool2d(m, 3, 1, 1), 3, 1, 1)
+
+
+def seam_energy(dp: DevicePack, cfg_kw: dict, seed: int, idx: torch.Tensor):
+    """Image gradient energy (squared forward differences, summed over channels) on the old face's
+    boundary (a 5 px band around the unrotated face's silhouette, away from the rotated face by
+    > 3 px) and inside the rotated face (eroded 3 px), for 'splat' and 'warp' under the same draws.
+    Returns {mode: (boundary, interior)}."""
+    out = {}
+    base = Augmenter(dp, 256, AugConfig(rot_prob=0.0, occlude_prob=0, **cfg_kw), seed=seed)
+    _, t0, _ = base.batch(idx, train=True)
+    B = idx.numel()
+    m0 = _silhouette(t0.reshape(B, 3, -1)[:, :, dp.face_index].permute(0, 2, 1))
+    band0 = F.max_pool2d(m0, 5, 1, 2) - (1 - F.max_pool2d(1 - m0, 5, 1, 2))
+    for mode in ('splat', 'warp'):
+        aug = Augmenter(dp, 256, AugConfig(rot_prob=1.0, rot_mode=mode, occlude_prob=0, **cfg_kw), seed=seed)
+        x, t, _ = aug.batch(idx, train=True)
+        m1 = _silhouette(t.reshape(B, 3, -1)[:, :, dp.face_index].permute(0, 2, 1))
+        band = band0 * (1 - F.max_pool2d(m1, 7, 1, 3))
+        inner = 1 - F.max_pool2d(1 - m1, 7, 1, 3)
+        gx = (x[..., :-1, 1:] - x[..., :-1, :-1]) ** 2
+        gy = (x[..., 1:, :-1] - x[..., :-1, :-1]) ** 2
+        e = (gx + gy).sum(1, keepdim=True)
+        bd, inn = band[..., :-1, :-1], inner[..., :-1, :-1]
+        out[mode] = (float((e * bd).sum() / bd.sum().clamp(min=1)), float((e * inn).sum() / inn.sum().clamp(min=1)))
+    return out
+
+
+def check_jitter(dp: DevicePack) -> None:
+    """The training crop's scale and shift follow the measured runtime table (crop_jitter.json):
+    recovered from the targets (the crop is where the target's landmark box puts it)."""
+    from augment import load_jitter_table
+
+    tab = load_jitter_table()
+    aug = Augmenter(dp, 256, AugConfig(rotate_deg=0, flip_prob=0, occlude_prob=0), seed=5)
+    idx = torch.arange(dp.count).repeat(20)
+    _, t, _ = aug.batch(idx, train=True)
+    T = t.reshape(idx.numel(), 3, -1)[:, :, dp.face_index][:, :2, dp.kpt_vertex]  # [B, 2, 68]
+    lo, hi = T.amin(2), T.amax(2)
+    scale = 1.6 * (hi - lo).mean(1) / 255      # target crop side in sides of the training crop
+    shift = (127.5 - (lo + hi) / 2) / 255       # training crop centre - target centre, in its sides
+    q = torch.tensor([0.1, 0.5, 0.9])
+    got = [torch.quantile(scale, q), torch.quantile(shift[:, 0], q), torch.quantile(shift[:, 1], q)]
+    want = [torch.quantile(tab[:, i], q) for i in range(3)]
+    print('crop jitter (runtime table): quantiles 10/50/90 % of scale '
+          f'{[round(float(v), 3) for v in got[0]]} (table {[round(float(v), 3) for v in want[0]]}), '
+          f'shift x {[round(float(v), 3) for v in got[1]]} ({[round(float(v), 3) for v in want[1]]}), '
+          f'shift y {[round(float(v), 3) for v in got[2]]} ({[round(float(v), 3) for v in want[2]]})')
+    for g_, w_ in zip(got, want):
+        assert float((g_ - w_).abs().max()) < 0.06, (g_, w_)
+
+
+def check_seam(dp: DevicePack) -> None:
+    """The cut-out edge: on photos whose colours are their own coordinates (smooth ramps), a seam is
+    a jump; the old face's boundary must be as smooth as the face's inside under 'warp'."""
+    coordinate_photos(dp)
+    idx = torch.arange(dp.count)
+    e = seam_energy(dp, dict(colour_min=1, colour_max=1, pad_prob=0.0), seed=4, idx=idx)
+    rs, rw = e['splat'][0] / e['splat'][1], e['warp'][0] / e['warp'][1]
+    print(f'seam: gradient energy on the old face boundary / inside the face: splat {rs:.1f} '
+          f'({e["splat"][0]:.2e} / {e["splat"][1]:.2e}), warp {rw:.1f} ({e["warp"][0]:.2e} / {e["warp"][1]:.2e})')
+    assert rw < 3 and rw < 0.25 * rs, (rs, rw)
 
 
 def check_safetensors() -> None:
@@ -293,8 +391,12 @@ def check_training(tmp: str) -> None:
     st.join_parts(out8, os.path.join(tmp, 'w8.safetensors'))
     st.quantize_init(os.path.join(tmp, 'w8.safetensors'), os.path.join(tmp, 'w8.i8.safetensors'))
     r = run(base + ['--out', os.path.join(tmp, 'w8i'), '--width', '8', '--input-size', '128', '--max-steps', '1',
-                    '--init', os.path.join(tmp, 'w8.i8.safetensors'), '--no-sample-weights'])
+                    '--init', os.path.join(tmp, 'w8.i8.safetensors'), '--no-sample-weights',
+                    '--smooth-weight', '0.01', '--edge-weight', '1', '--target-smooth', '0.7', '--rot-mode', 'splat', '--jitter', 'uniform'])
     assert r.returncode == 0 and 'init: weights from' in r.stdout and 'sampling:' not in r.stdout
+    assert 'targets: canonical face smoothed' in r.stdout and re.search(r'folds \d+\.\d+ % of triangles \(targets 0\.', r.stdout), r.stdout
+    smooth_col = [float(x.split(',')[-1]) for x in open(os.path.join(tmp, 'w8i', 'train-log.csv')).read().strip().split('\n')[1:]]
+    assert smooth_col and all(0 < v < 2 for v in smooth_col), smooth_col
     r = run(base + ['--out', os.path.join(tmp, 'w8j'), '--width', '16', '--input-size', '256', '--max-steps', '1',
                     '--init', os.path.join(tmp, 'w8.i8.safetensors')])
     assert r.returncode == 2 and 'weights are width 8' in r.stderr
@@ -329,28 +431,60 @@ def check_training(tmp: str) -> None:
     print('training: width 8/128, mobile 16/128 and 16/256 on the CPU, resume, export -> join -> load, fail-fast messages')
 
 
-def preview(path: str, pack_path: str, lay, rot_prob: float, count: int = 16) -> None:
+def preview(path: str, pack_path: str, lay, rot_prob: float, count: int = 16, rot_mode: str = 'warp',
+            compare: bool = False, seed: Optional[int] = None, marks: bool = True) -> None:
+    """A grid of augmented crops with the target's 68 points; with `compare`, each row is one
+    sample as [no depth rotation | 'splat' | 'warp'] under the same random draws."""
     from PIL import Image, ImageDraw
 
-    dp = DevicePack(read_pack(pack_path), lay, 'cpu')
-    aug = Augmenter(dp, 256, AugConfig(rot_prob=rot_prob), seed=int(time.time()) % 1000)
-    idx = torch.randperm(dp.count)[:count]
-    x, t, _ = aug.batch(idx, train=True)
-    tiles = []
-    for b in range(len(idx)):
-        im = Image.fromarray((x[b].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
-        d = ImageDraw.Draw(im)
-        kp = t[b].reshape(3, -1)[:, dp.face_index[dp.kpt_vertex]]
-        for k in range(68):
-            xx, yy = float(kp[0, k]), float(kp[1, k])
-            d.ellipse([xx - 1.5, yy - 1.5, xx + 1.5, yy + 1.5], fill=(0, 255, 0) if k < 17 else (255, 0, 0))
-        tiles.append(im)
-    cols = 4
+    dp = DevicePack(read_pack(pack_path), lay, 'cpu', log=lambda s: None)
+    seed = int(time.time()) % 1000 if seed is None else seed
+    idx = torch.randperm(dp.count, generator=torch.Generator().manual_seed(seed))[:count]
+    if compare:
+        runs = [(0.0, 'warp'), (1.0, 'splat'), (1.0, 'warp')]
+    else:
+        runs = [(rot_prob, rot_mode)]
+    outs = []
+    for rp, mode in runs:
+        aug = Augmenter(dp, 256, AugConfig(rot_prob=rp, rot_mode=mode, occlude_prob=0 if compare else 0.4), seed=seed)
+        outs.append(aug.batch(idx, train=True)[:2])
+
+    def tile(x, t, b):
+        im = Image.fromarray((x[b].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+        if marks:
+            d = ImageDraw.Draw(im)
+            kp = t[b].reshape(3, -1)[:, dp.face_index[dp.kpt_vertex]]
+            for k in range(68):
+                xx, yy = float(kp[0, k]), float(kp[1, k])
+                d.ellipse([xx - 1.2, yy - 1.2, xx + 1.2, yy + 1.2], fill=(0, 255, 0) if k < 17 else (255, 0, 0))
+        return im
+
+    tiles = [tile(x, t, b) for b in range(len(idx)) for (x, t) in outs]
+    cols = len(runs) if compare else 4
     grid = Image.new('RGB', (256 * cols, 256 * (-(-len(tiles) // cols))))
     for i, im in enumerate(tiles):
         grid.paste(im, ((i % cols) * 256, (i // cols) * 256))
     grid.save(path)
-    print(f'wrote {path}')
+    print(f'wrote {path}' + (' (columns: no depth rotation | splat | warp)' if compare else ''))
+
+
+def bench(pack_path: str, lay, count: int, rounds: int, rot_prob: float) -> None:
+    """Seconds per augmented batch (input 256) without depth rotation and with each synthesis at
+    `rot_prob`, interleaved over `rounds`; medians."""
+    dp = DevicePack(read_pack(pack_path), lay, 'cpu', log=lambda s: None)
+    idx = torch.arange(count) % dp.count
+    times = {'none': [], 'splat': [], 'warp': []}
+    for r in range(rounds):
+        for mode in times:
+            aug = Augmenter(dp, 256, AugConfig(rot_prob=0.0 if mode == 'none' else rot_prob,
+                                               rot_mode='warp' if mode == 'none' else mode), seed=r)
+            t0 = time.perf_counter()
+            aug.batch(idx, train=True)
+            times[mode].append(time.perf_counter() - t0)
+    med = {m: float(np.median(v)) for m, v in times.items()}
+    print(f'batch of {count}, rot-prob {rot_prob}, {torch.get_num_threads()} threads, {rounds} rounds (medians): '
+          + ', '.join(f'{m} {t:.2f} s' for m, t in med.items())
+          + f'; synthesis alone: splat {med["splat"] - med["none"]:.2f} s, warp {med["warp"] - med["none"]:.2f} s')
 
 
 def main() -> int:
@@ -359,6 +493,15 @@ def main() -> int:
     ap.add_argument('--preview')
     ap.add_argument('--pack')
     ap.add_argument('--rot-prob', type=float, default=0.0)
+    ap.add_argument('--rot-mode', default='warp', choices=['warp', 'splat'])
+    ap.add_argument('--compare', action='store_true', help='preview: rows of [no rotation | splat | warp]')
+    ap.add_argument('--count', type=int, default=16)
+    ap.add_argument('--bench', action='store_true', help='only: time a batch of --bench-batch (64) with no / splat / warp synthesis, interleaved')
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--bench-batch', type=int, default=64)
+    ap.add_argument('--seam', action='store_true', help='only the seam measure (splat vs warp) on --pack, several seeds')
+    ap.add_argument('--seed', type=int)
+    ap.add_argument('--no-marks', action='store_true', help='preview: without the 68 points')
     a = ap.parse_args()
     torch.set_num_threads(2)
     lay = layout()
@@ -366,8 +509,22 @@ def main() -> int:
         pack = a.pack or os.path.join(tmp, 'pack')
         if not a.pack:
             synthetic_pack(pack, lay, count=12, heldout=2, seed=3)
+        if a.bench:
+            bench(pack, lay, a.bench_batch, a.rounds, a.rot_prob or 1.0)
+            return 0
+        if a.seam:
+            dp = DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None)
+            idx = torch.arange(dp.count)
+            tot = {'splat': [0.0, 0.0], 'warp': [0.0, 0.0]}
+            for sd in range(a.count if a.count != 16 else 4):
+                for m, (bd, inn) in seam_energy(dp, {}, seed=sd, idx=idx).items():
+                    tot[m][0] += bd
+                    tot[m][1] += inn
+            for m, (bd, inn) in tot.items():
+                print(f'seam ({m}): boundary / interior gradient energy {bd / inn:.2f} ({bd:.3e} / {inn:.3e}, summed over seeds)')
+            return 0
         if a.preview:
-            preview(a.preview, pack, lay, a.rot_prob)
+            preview(a.preview, pack, lay, a.rot_prob, a.count, a.rot_mode, a.compare, a.seed, not a.no_marks)
             return 0
         t0 = time.time()
         check_safetensors()
@@ -377,6 +534,8 @@ def main() -> int:
         check_geometry(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None), lay)
         check_light(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
         check_large_pose(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
+        check_seam(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
+        check_jitter(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
         if a.train:
             check_training(tmp)
         print(f'all checks passed in {time.time() - t0:.0f} s')

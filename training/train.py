@@ -75,6 +75,17 @@ def parse_args(argv=None):
     ap.add_argument('--rot-prob', type=float, default=0.0, help='probability of large-pose synthesis per sample')
     ap.add_argument('--yaw-max', type=float, default=75.0, help='large-pose synthesis: largest yaw, degrees')
     ap.add_argument('--pitch-max', type=float, default=40.0, help='large-pose synthesis: largest |pitch|, degrees')
+    ap.add_argument('--rot-mode', default='warp', choices=['warp', 'splat'],
+                    help="large-pose synthesis: 'warp' re-renders the whole crop (default), 'splat' pastes the face (older)")
+    ap.add_argument('--jitter', default='runtime', choices=['runtime', 'uniform'],
+                    help="crop scale/shift: 'runtime' follows training/crop_jitter.json (default), 'uniform' 0.9-1.2 / +-10 %%")
+    ap.add_argument('--smooth-weight', type=float, default=0.0,
+                    help='weight of the surface term: 1 - cos(normal of prediction, of target) over the face triangles')
+    ap.add_argument('--edge-weight', type=float, default=0.0,
+                    help='within the surface term: weight of the grid edge-vector difference (output units)')
+    ap.add_argument('--target-smooth', type=float, default=0.0,
+                    help='evaluate the targets on the canonical face smoothed in UV by this sigma (px; 0: as is): '
+                         'the canonical face carries pixel noise (9.8 %% of its triangles on a fold > 90 deg)')
     ap.add_argument('--no-sample-weights', action='store_true', help="ignore the pack's sample-weights.f32")
     ap.add_argument('--init', default='', help='start from these weights (a model file or its --quantize-init copy); not with --resume')
     ap.add_argument('--black-prob', type=float, default=0.0, help='probability of black fill outside the photo (default 0)')
@@ -136,7 +147,8 @@ def evaluate(model, aug, dpack, idx, fill: str, batch: int, amp: bool):
     dev = dpack.device
     kv = dpack.kpt_vertex
     fi = dpack.face_index
-    sums = {'kpt2d': 0.0, 'kpt3d': 0.0, 'nme2d': 0.0, 'dense2d': 0.0, 'dense3d': 0.0}
+    sums = {'kpt2d': 0.0, 'kpt3d': 0.0, 'nme2d': 0.0, 'dense2d': 0.0, 'dense3d': 0.0, 'folds': 0.0, 'folds_target': 0.0}
+    surf = _surface(dpack, 256)
     n = 0
     was_training = model.training
     model.eval()
@@ -167,11 +179,27 @@ def evaluate(model, aug, dpack, idx, fill: str, batch: int, amp: bool):
             sums['nme2d'] += float((e2 / norm).sum()) * 100
             sums['dense2d'] += float(d2.sum())
             sums['dense3d'] += float(d3.sum())
+            sums['folds'] += float(surf.fold_share(y).sum()) * 100  # % of triangles touching a fold > 90 deg
+            sums['folds_target'] += float(surf.fold_share(t).sum()) * 100
             n += B
     model.train(was_training)
     out = {k: v / max(n, 1) for k, v in sums.items()}
     out['count'] = n
     return out
+
+
+_SURFACES = {}
+
+
+def _surface(dpack, size: int):
+    """The face's grid triangles at 256, or over the 2x2-pooled face mask at 128 (surface.py)."""
+    import torch.nn.functional as F
+    from surface import Surface
+
+    if size not in _SURFACES:
+        fm = dpack.face_mask if size == 256 else (F.avg_pool2d(dpack.face_mask, 2) > 0).float()
+        _SURFACES[size] = Surface(fm.view(size, size).cpu().numpy() > 0.5, dpack.device)
+    return _SURFACES[size]
 
 
 def export_model(model, args, export_dir: str):
@@ -227,12 +255,24 @@ def main(argv=None) -> int:
         dpack = DevicePack(pack, layout, dev, log=log)
     except PackError as e:
         fail(str(e))
+    if args.target_smooth > 0:
+        from pack import build_k
+        from surface import smooth_map
+
+        canon = torch.zeros(1, 3, 256 * 256, device=dev)
+        canon[0, :, dpack.face_index] = torch.from_numpy(layout.canonical).to(dev).float().t()
+        sm = smooth_map(canon.view(1, 3, 256, 256), dpack.face_mask, args.target_smooth).view(3, -1)[:, dpack.face_index].t()
+        dpack.K = build_k(sm.contiguous(), torch.from_numpy(pack.controls).to(dev))
+        log(f'targets: canonical face smoothed in UV (sigma {args.target_smooth} px; moved by '
+            f'{float((sm - torch.from_numpy(layout.canonical).to(dev)).norm(dim=1).median()):.2f} px median)')
     train_idx = dpack.train_indices()
     held_idx = dpack.heldout_indices()[:args.eval_max]
     if train_idx.numel() == 0:
         fail(f'pack {args.pack}: every photo is held out; nothing to train on')
     aug = Augmenter(dpack, args.input_size, AugConfig(rot_prob=args.rot_prob, black_prob=args.black_prob,
-                                                      yaw_max_deg=args.yaw_max, pitch_max_deg=args.pitch_max), seed=args.seed)
+                                                      yaw_max_deg=args.yaw_max, pitch_max_deg=args.pitch_max,
+                                                      rot_mode=args.rot_mode, jitter=args.jitter), seed=args.seed)
+    surf_train = _surface(dpack, 256 if args.input_size == 256 else 128) if args.smooth_weight > 0 else None
     weighted = dpack.weighted and not args.no_sample_weights
     draw_w = dpack.sample_weights[train_idx] if weighted else None
     if weighted:
@@ -287,7 +327,8 @@ def main(argv=None) -> int:
         log(f'resumed {resume}: step {step}, {samples} samples, {trained_before:.0f} s trained')
     log(f'model: {args.arch}, width {args.width}, input {args.input_size}, {count_trainable(model):,} parameters; '
         f'batch {args.batch}, {train_idx.numel()} training / {held_idx.numel()} held-out photos; '
-        f'amp {"bf16" if amp else "off"}; rot-prob {args.rot_prob}')
+        f'amp {"bf16" if amp else "off"}; rot-prob {args.rot_prob} ({args.rot_mode}); jitter {args.jitter}; '
+        f'smooth-weight {args.smooth_weight} (edge {args.edge_weight})')
 
     def save_checkpoint(trained_s: float) -> None:
         t0 = time.time()
@@ -304,7 +345,7 @@ def main(argv=None) -> int:
     csv_file = open(csv_path, 'w' if new_csv else 'a', newline='')
     writer = csv.writer(csv_file)
     if new_csv:
-        writer.writerow(['step', 'samples', 'elapsed_s', 'lr', 'loss', 'rmse_px'])
+        writer.writerow(['step', 'samples', 'elapsed_s', 'lr', 'loss', 'rmse_px', 'smooth'])
 
     budget = args.minutes * 60
     t_train0 = time.time()
@@ -313,7 +354,7 @@ def main(argv=None) -> int:
         stop_at = min(stop_at, args.deadline - args.reserve_s)
     total_span = max(trained_before + (stop_at - t_train0), 1e-6)
     last_ckpt = time.time()
-    pending = []  # (step, samples, elapsed, lr, loss tensor)
+    pending = []  # (step, samples, elapsed, lr, map loss tensor, smooth term tensor)
     last_mean = [float('nan')]
     window_t, window_samples = time.time(), 0
     rate_t0, rate_samples, rate_from = None, 0, min(20, args.warmup or 20)
@@ -328,8 +369,9 @@ def main(argv=None) -> int:
         if not pending:
             return last_mean[0]
         vals = torch.stack([p[4] for p in pending]).float().cpu().tolist()
-        for (s, n_, el, lr_, _), v in zip(pending, vals):
-            writer.writerow([s, n_, f'{el:.2f}', f'{lr_:.3e}', f'{v:.6e}', f'{math.sqrt(max(v, 0)) * scale:.3f}'])
+        smooths = torch.stack([p[5] for p in pending]).float().cpu().tolist()
+        for (s, n_, el, lr_, _, _), v, sm in zip(pending, vals, smooths):
+            writer.writerow([s, n_, f'{el:.2f}', f'{lr_:.3e}', f'{v:.6e}', f'{math.sqrt(max(v, 0)) * scale:.3f}', f'{sm:.5f}'])
         csv_file.flush()
         pending.clear()
         last_mean[0] = sum(vals) / len(vals)
@@ -358,7 +400,13 @@ def main(argv=None) -> int:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
             y = model(x)
-        loss = weighted_loss(y, t, w, scale)
+        map_loss = weighted_loss(y, t, w, scale)
+        if surf_train is not None:
+            smooth = surf_train.loss(y, t, scale, args.edge_weight)
+            loss = map_loss + args.smooth_weight * smooth
+        else:
+            smooth = torch.zeros((), device=dev)
+            loss = map_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -366,7 +414,7 @@ def main(argv=None) -> int:
         steps_this_run += 1
         samples += idx.numel()
         window_samples += idx.numel()
-        pending.append((step, samples, trained_before + now - t_train0, lr, loss.detach()))
+        pending.append((step, samples, trained_before + now - t_train0, lr, map_loss.detach(), smooth.detach()))
         if steps_this_run == rate_from:
             if dev.type == 'cuda':
                 torch.cuda.synchronize()
@@ -428,7 +476,8 @@ def main(argv=None) -> int:
             evals[fill] = evaluate(model, aug, dpack, held_idx, fill, args.eval_batch, False)
             e = evals[fill]
             log(f'held-out ({e["count"]} photos, fill {fill}): 68-pt 2D {e["kpt2d"]:.2f} px, 3D {e["kpt3d"]:.2f} px, '
-                f'NME {e["nme2d"]:.2f} %; dense 2D {e["dense2d"]:.2f} px, 3D {e["dense3d"]:.2f} px  ({time.time() - t0:.1f} s)')
+                f'NME {e["nme2d"]:.2f} %; dense 2D {e["dense2d"]:.2f} px, 3D {e["dense3d"]:.2f} px; folds {e["folds"]:.2f} % '
+                f'of triangles (targets {e["folds_target"]:.2f} %)  ({time.time() - t0:.1f} s)')
     else:
         log('no held-out photos (flag bit 1) in the pack: no evaluation')
     summary = {
