@@ -25,7 +25,10 @@
 #   runtime crop does at image borders), BATCH (64), TOTAL_S (575), PY (python3),
 #   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
 #   RT_MIN (0: minutes for the real-time network after the light model; 0 skips it), RT_WIDTH (16),
-#   RT_INPUT (128), RT_INIT (weights it starts from). Real-time only: FULL_MIN=0 LIGHT_MIN=0 RT_MIN=8.
+#   RT_INPUT (128), RT_INIT (weights it starts from), RT_LR (1e-3: its own learning rate, a small
+#   network from scratch; LR is the others'). Real-time only: FULL_MIN=0 LIGHT_MIN=0 RT_MIN=8.
+#   PARALLEL (0; 1: the real-time network trains at the same time as the full and light models, as
+#   a second process on the same GPU, its lines prefixed "[rt] "; both then have the whole call).
 #   EVAL_MAX (2000: held-out photos evaluated), WORK (/tmp/prnet-train: checkpoints, logs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +51,8 @@ RT_MIN=${RT_MIN:-0}
 RT_WIDTH=${RT_WIDTH:-16}
 RT_INPUT=${RT_INPUT:-128}
 RT_INIT=${RT_INIT:-}
+RT_LR=${RT_LR:-1e-3}
+PARALLEL=${PARALLEL:-0}
 LR=${LR:-2e-4}
 YAW_MAX=${YAW_MAX:-90}
 PITCH_MAX=${PITCH_MAX:-40}
@@ -62,7 +67,7 @@ else
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
-echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN RT_MIN=$RT_MIN ($RT_WIDTH/$RT_INPUT) ROT_PROB=$ROT_PROB ROT_MODE=$ROT_MODE JITTER=$JITTER SMOOTH_WEIGHT=$SMOOTH_WEIGHT EDGE_WEIGHT=$EDGE_WEIGHT TARGET_SMOOTH=$TARGET_SMOOTH BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
+echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN RT_MIN=$RT_MIN ($RT_WIDTH/$RT_INPUT) ROT_PROB=$ROT_PROB ROT_MODE=$ROT_MODE JITTER=$JITTER SMOOTH_WEIGHT=$SMOOTH_WEIGHT EDGE_WEIGHT=$EDGE_WEIGHT TARGET_SMOOTH=$TARGET_SMOOTH BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR RT_LR=$RT_LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
 
 # -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
 if [ "$DEVICE" != "cuda" ]; then
@@ -86,9 +91,9 @@ minutes_left() {  # minutes of training that fit before $1 seconds after START, 
   $PY -c "import sys,time; print(max(0.05, min(float(sys.argv[3]), (float(sys.argv[1]) - (time.time() - float(sys.argv[4])) - float(sys.argv[2])) / 60)))" "$1" "$2" "$3" "$START"
 }
 
-pack_logs() {
-  tar czf "$OUT/logs.tar.gz.tmp" -C "$WORK" $(cd "$WORK" && ls -d full/train-log.csv full/summary.json light/train-log.csv light/summary.json rt/train-log.csv rt/summary.json 2>/dev/null) 2>/dev/null \
-    && mv "$OUT/logs.tar.gz.tmp" "$OUT/logs.tar.gz"
+pack_logs() {  # a temporary name per process: with PARALLEL=1 two runs pack at once
+  tar czf "$OUT/logs.tar.gz.tmp$BASHPID" -C "$WORK" $(cd "$WORK" && ls -d full/train-log.csv full/summary.json light/train-log.csv light/summary.json rt/train-log.csv rt/summary.json 2>/dev/null) 2>/dev/null \
+    && mv "$OUT/logs.tar.gz.tmp$BASHPID" "$OUT/logs.tar.gz"
 }
 
 common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
@@ -99,12 +104,13 @@ common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
 RC=0
 
-# train_model DIR WIDTH INPUT MINUTES DEADLINE GRACE_S INIT NAME DESCRIPTION [ARCH]: one train.py run
-# under a hard deadline (plus GRACE_S for its own export), its logs packed; sets rc to its exit status.
+# train_model DIR WIDTH INPUT MINUTES DEADLINE GRACE_S INIT NAME DESCRIPTION [ARCH [LR]]: one
+# train.py run under a hard deadline (plus GRACE_S for its own export), its logs packed; sets rc to
+# its exit status.
 train_model() {
-  local dir=$1 width=$2 input=$3 minutes=$4 deadline=$5 grace=$6 init=$7 name=$8 description=$9 arch=${10:-resfcn}
-  local init_args=()
-  [ -n "$init" ] && init_args=(--init "$init")
+  local dir=$1 width=$2 input=$3 minutes=$4 deadline=$5 grace=$6 init=$7 name=$8 description=$9 arch=${10:-resfcn} lr=${11:-$LR}
+  local init_args=(--lr "$lr")
+  [ -n "$init" ] && init_args+=(--init "$init")
   echo "== $dir model ($arch, width $width, input $input): $minutes min; must end by +$((deadline - START)) s"
   timeout -k 5 $((deadline - $(date +%s) + grace)) \
     $PY -u training/train.py "${common[@]}" ${init_args[@]+"${init_args[@]}"} --arch "$arch" --width "$width" --input-size "$input" \
@@ -118,12 +124,26 @@ train_model() {
 # -- full model ---------------------------------------------------------------------------------
 LIGHT_RESERVE=$($PY -c "print(int(float('$LIGHT_MIN') * 60 + 45) if float('$LIGHT_MIN') > 0 else 0)")
 RT_RESERVE=$($PY -c "print(int(float('$RT_MIN') * 60 + 45) if float('$RT_MIN') > 0 else 0)")
+RT_PID=
+if [ "$PARALLEL" = "1" ] && [ "$RT_RESERVE" != "0" ]; then
+  # The real-time network beside the others, from now to the end of the call.
+  RT_MIN_PAR=$($PY -c "print(min(float('$RT_MIN'), ($TOTAL_S - 45) / 60))")
+  ( train_model rt "$RT_WIDTH" "$RT_INPUT" "$RT_MIN_PAR" $((START + TOTAL_S)) 10 "$RT_INIT" \
+      "prnet-ts mobile" "PRNet real-time network (inverted-residual encoder, width $RT_WIDTH, input $RT_INPUT), trained by prnet-ts" mobile "$RT_LR"
+    echo $rc > "$WORK/rt.rc" ) 2>&1 | sed -u 's/^/[rt] /' &
+  RT_PID=$!
+  RT_RESERVE=0
+fi
 if [ "$($PY -c "print(int(float('$FULL_MIN') > 0))")" = "0" ]; then
   echo "== full model: skipped (FULL_MIN=0)"
 else
   train_model full 16 256 "$FULL_MIN" $((START + TOTAL_S - LIGHT_RESERVE - RT_RESERVE)) 15 "$INIT" \
     "prnet-ts resfcn256" "PRNet resfcn256 (width 16, input 256) trained by prnet-ts"
-  if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then echo "error: setup failed (data or GPU); not training the light model"; exit $rc; fi
+  if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then
+    echo "error: setup failed (data or GPU); not training the light model"
+    [ -n "$RT_PID" ] && { pkill -P "$RT_PID" 2>/dev/null; wait "$RT_PID"; }
+    exit $rc
+  fi
   [ $rc -ne 0 ] && RC=$rc
 fi
 
@@ -137,11 +157,17 @@ else
 fi
 
 # -- real-time model (architecture mobile) ------------------------------------------------------
-if [ "$RT_RESERVE" = "0" ]; then
+if [ -n "$RT_PID" ]; then
+  wait "$RT_PID"
+  rc=$(cat "$WORK/rt.rc" 2>/dev/null || echo 1)
+  echo "== rt model (in parallel): exit $rc"
+  [ "$rc" != "0" ] && RC=$rc
+  pack_logs
+elif [ "$RT_RESERVE" = "0" ]; then
   echo "== rt model: skipped (RT_MIN=0)"
 else
   train_model rt "$RT_WIDTH" "$RT_INPUT" "$(minutes_left "$TOTAL_S" 45 "$RT_MIN")" $((START + TOTAL_S)) 10 "$RT_INIT" \
-    "prnet-ts mobile" "PRNet real-time network (inverted-residual encoder, width $RT_WIDTH, input $RT_INPUT), trained by prnet-ts" mobile
+    "prnet-ts mobile" "PRNet real-time network (inverted-residual encoder, width $RT_WIDTH, input $RT_INPUT), trained by prnet-ts" mobile "$RT_LR"
   [ $rc -ne 0 ] && RC=$rc
 fi
 
