@@ -24,7 +24,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDetector } from '../src/detect/index.js';
-import { caseOrder } from './shuffle.js';
+import { timeRounds, type TimedCase } from './shuffle.js';
 import { loadHuman } from '../src/detect/human-node.js';
 import { encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -55,12 +55,8 @@ const median = (xs: number[]): number => {
 };
 
 /** One timed configuration: a function of the photo, run once per photo per round. */
-interface Case {
+interface Case extends TimedCase<RgbImage> {
   label: string;
-  run: (image: RgbImage) => Promise<unknown>;
-  ms: number[];
-  /** CPU time of the process during each run (every thread: onnxruntime's, tfjs-wasm's workers). */
-  cpu: number[];
 }
 
 const tmp = await mkdtemp(join(tmpdir(), 'prnet-bench-'));
@@ -116,23 +112,9 @@ try {
     { label: 'light, flip', run: recon(light, { flip: true }), ms: [], cpu: [] },
     { label: 'light int8, no flip', run: recon(lightInt8, { flip: false }), ms: [], cpu: [] },
   ];
-  // Warm-up: every case on every photo once.
-  for (const image of photos) for (const c of cases) await c.run(image);
   const faceCounts = await Promise.all(photos.map((image) => def.detect(image).then((f) => f.length)));
-  const order = caseOrder();
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const image of photos) {
-      // A fresh seeded shuffle of the cases per photo and round (bench/shuffle.ts says why).
-      for (const c of order.shuffled(cases)) {
-        const cpu = process.cpuUsage();
-        const t = now();
-        await c.run(image);
-        c.ms.push(now() - t);
-        const used = process.cpuUsage(cpu);
-        c.cpu.push((used.user + used.system) / 1000);
-      }
-    }
-  }
+  // A warm-up, then a fresh seeded shuffle of the cases per photo and round (bench/shuffle.ts says why).
+  await timeRounds(cases, photos, ROUNDS);
 
   await def.dispose();
   await light.dispose();

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadBenchPhotos, BENCH_PHOTOS } from '../bench/photos.js';
-import { caseOrder } from '../bench/shuffle.js';
+import { timeRounds, type TimedCase } from '../bench/shuffle.js';
 import { createDetector, type Detector } from '../src/detect/index.js';
 
 const { values } = parseArgs({ options: { threads: { type: 'string', default: '1' }, rounds: { type: 'string', default: '15' } } });
@@ -24,23 +24,12 @@ const cases: [string, Detector][] = [
   ['one pass', await createDetector({ threads, retryPadded: false })],
   ['one pass, full 256² square', await createDetector({ threads, retryPadded: false, trimLetterbox: false })],
 ];
-const wall = cases.map(() => photos.map(() => Infinity));
-const cpu = cases.map(() => photos.map(() => Infinity));
-for (const [, d] of cases) for (const p of photos) await d.detect(p);
-const order = caseOrder();
-const indices = cases.map((_, k) => k);
-for (let r = 0; r < rounds; r++) {
-  for (const [p, photo] of photos.entries()) {
-    for (const c of order.shuffled(indices)) {
-      const c0 = process.cpuUsage();
-      const t = performance.now();
-      await cases[c][1].detect(photo);
-      wall[c][p] = Math.min(wall[c][p], performance.now() - t);
-      const u = process.cpuUsage(c0);
-      cpu[c][p] = Math.min(cpu[c][p], (u.user + u.system) / 1000);
-    }
-  }
-}
+const timed: TimedCase<(typeof photos)[number]>[] = cases.map(([, d]) => ({ run: (photo) => d.detect(photo), ms: [], cpu: [] }));
+await timeRounds(timed, photos, rounds);
+// Each photo's minimum over the rounds (call r × photos + p is photo p's in round r).
+const perPhotoMin = (xs: number[]): number[] => photos.map((_, p) => Math.min(...xs.filter((_, k) => k % photos.length === p)));
+const wall = timed.map((c) => perPhotoMin(c.ms));
+const cpu = timed.map((c) => perPhotoMin(c.cpu));
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 console.log(`detector per 640×480 photo, ${threads} thread(s), ${rounds} rounds: mean over the photos of each photo's minimum\n`);
 for (const [k, [label]] of cases.entries()) {

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { caseOrder } from '../bench/shuffle.js';
+import { timeRounds, type TimedCase } from '../bench/shuffle.js';
 import { loadBenchPhotos } from '../bench/photos.js';
 import { writeModelFile } from '../src/model/file-node.js';
 import { buildResfcnOnnx, multiplyAdds, type ActivationRanges, type GraphOptions, type ResfcnConfig } from '../src/model/resfcn.js';
@@ -49,7 +49,6 @@ const { values } = parseArgs({
 });
 const ROUNDS = Number(values.rounds);
 const THREADS = Number(values.threads);
-const now = (): number => performance.now();
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -88,13 +87,9 @@ async function calibrate(weights: ModelWeights, crops: readonly FloatImage[]): P
   return ranges;
 }
 
-interface Case {
+interface Case extends TimedCase<RgbImage> {
   label: string;
   kind: 'photo' | 'network';
-  run: (image: RgbImage) => Promise<unknown>;
-  ms: number[];
-  /** CPU time of the process during each run (all threads). */
-  cpu: number[];
   macs?: number;
 }
 
@@ -162,21 +157,7 @@ try {
     }
   }
 
-  // Warm-up: every case on every photo once.
-  for (const image of photos) for (const c of cases) await c.run(image);
-  const order = caseOrder();
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const image of photos) {
-      for (const c of order.shuffled(cases)) {
-        const cpu = process.cpuUsage();
-        const t = now();
-        await c.run(image);
-        c.ms.push(now() - t);
-        const used = process.cpuUsage(cpu);
-        c.cpu.push((used.user + used.system) / 1000);
-      }
-    }
-  }
+  await timeRounds(cases, photos, ROUNDS);
   for (const d of disposers) await d();
 
   const peerCase = cases.find((c) => c.label.startsWith('FaceMesh'));
