@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { blankLabelRecord } from './helpers/labels.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { detectFaceMesh } from '../tools/data/facemesh.js';
 import { eyeDistance468, loadFaceMeshOnnx, roiFromPoints, roiPointsToPhoto } from '../tools/data/facemesh-onnx.js';
@@ -116,11 +117,7 @@ describe('webfaces: every face of a photo', () => {
 
   it('cuts a photo whose face lines were torn off by a kill, records included', () => {
     const dir = join(tmp, 'torn-faces');
-    const rec = {
-      width: 1, height: 1, box: { x: 0, y: 0, width: 1, height: 1 }, cropSide: 1, score: 1, boxScore: 1, faceScore: 1,
-      crop: { cx: 0, cy: 0, side: 1 }, faceCount: 2, disagreement: 0,
-      facemesh: new Float32Array(1404), tddfa: new Float32Array(204), params: new Float32Array(62),
-    };
+    const rec = blankLabelRecord(2);
     const w = new LabelsWriter(dir, 0);
     w.appendPhoto([{ entry: { file: 'a.jpg', ok: true, face: 0, faces: 1 }, record: rec }]);
     // A photo of 3 lines of which only 2 made it to disk.

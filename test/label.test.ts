@@ -2,6 +2,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { blankLabelRecord } from './helpers/labels.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { detectFaceMesh, facemesh68, pointsBox } from '../tools/data/facemesh.js';
 import { cropFromLandmarks, runTddfa, sharedDir } from '../tools/data/tddfa.js';
@@ -74,11 +75,7 @@ describe('labels file', () => {
 
   it('repairs a torn tail left by a killed run', () => {
     const dir = join(tmp, 'torn');
-    const rec = {
-      width: 1, height: 1, box: { x: 0, y: 0, width: 1, height: 1 }, cropSide: 1, score: 1, boxScore: 1, faceScore: 1,
-      crop: { cx: 0, cy: 0, side: 1 }, faceCount: 1, disagreement: 0,
-      facemesh: new Float32Array(1404), tddfa: new Float32Array(204), params: new Float32Array(62),
-    };
+    const rec = blankLabelRecord(1);
     const w = new LabelsWriter(dir, 0);
     w.append({ file: 'a.jpg', ok: true }, rec);
     w.close();
