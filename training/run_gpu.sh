@@ -28,7 +28,8 @@
 #   RT_INPUT (128), RT_INIT (weights it starts from), RT_LR (1e-3: its own learning rate, a small
 #   network from scratch; LR is the others'). Real-time only: FULL_MIN=0 LIGHT_MIN=0 RT_MIN=8.
 #   PARALLEL (0; 1: the real-time network trains at the same time as the full and light models, as
-#   a second process on the same GPU, its lines prefixed "[rt] "; both then have the whole call).
+#   a second process on the same GPU, its lines prefixed "[rt] "; both then have the whole call,
+#   the real-time one ending RT_LEAD_S (45) s earlier so that the two final evaluations do not meet).
 #   EVAL_MAX (2000: held-out photos evaluated), WORK (/tmp/prnet-train: checkpoints, logs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,9 @@ else
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
+# A warm machine keeps /tmp between calls: no summary, log or exit code of an earlier call (the
+# smoke run's) may be read as this one's.
+rm -rf "$WORK/full" "$WORK/light" "$WORK/rt" "$WORK/rt.rc"
 echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN RT_MIN=$RT_MIN ($RT_WIDTH/$RT_INPUT) ROT_PROB=$ROT_PROB ROT_MODE=$ROT_MODE JITTER=$JITTER SMOOTH_WEIGHT=$SMOOTH_WEIGHT EDGE_WEIGHT=$EDGE_WEIGHT TARGET_SMOOTH=$TARGET_SMOOTH BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR RT_LR=$RT_LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
 
 # -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
@@ -127,10 +131,14 @@ RT_RESERVE=$($PY -c "print(int(float('$RT_MIN') * 60 + 45) if float('$RT_MIN') >
 RT_PID=
 if [ "$PARALLEL" = "1" ] && [ "$RT_RESERVE" != "0" ]; then
   # The real-time network beside the others, from now to the end of the call.
-  RT_MIN_PAR=$($PY -c "print(min(float('$RT_MIN'), ($TOTAL_S - 45) / 60))")
-  ( train_model rt "$RT_WIDTH" "$RT_INPUT" "$RT_MIN_PAR" $((START + TOTAL_S)) 10 "$RT_INIT" \
+  # It ends RT_LEAD_S (45) before the full model, so that their final evaluations and exports
+  # do not share the GPU in the last seconds before the hard deadlines.
+  RT_END=$((TOTAL_S - ${RT_LEAD_S:-45}))
+  RT_MIN_PAR=$($PY -c "print(min(float('$RT_MIN'), ($RT_END - 45) / 60))")
+  # Process substitution, so that $! is the subshell (whose child is timeout → train.py), not sed.
+  ( train_model rt "$RT_WIDTH" "$RT_INPUT" "$RT_MIN_PAR" $((START + RT_END)) 10 "$RT_INIT" \
       "prnet-ts mobile" "PRNet real-time network (inverted-residual encoder, width $RT_WIDTH, input $RT_INPUT), trained by prnet-ts" mobile "$RT_LR"
-    echo $rc > "$WORK/rt.rc" ) 2>&1 | sed -u 's/^/[rt] /' &
+    echo $rc > "$WORK/rt.rc" ) > >(sed -u 's/^/[rt] /') 2>&1 &
   RT_PID=$!
   RT_RESERVE=0
 fi
@@ -141,7 +149,8 @@ else
     "prnet-ts resfcn256" "PRNet resfcn256 (width 16, input 256) trained by prnet-ts"
   if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then
     echo "error: setup failed (data or GPU); not training the light model"
-    [ -n "$RT_PID" ] && { pkill -P "$RT_PID" 2>/dev/null; wait "$RT_PID"; }
+    # timeout passes the TERM on to train.py.
+    [ -n "$RT_PID" ] && { pkill -TERM -P "$RT_PID" 2>/dev/null; wait "$RT_PID"; }
     exit $rc
   fi
   [ $rc -ne 0 ] && RC=$rc
