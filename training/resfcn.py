@@ -119,12 +119,12 @@ def _autocast_off(device_type: str):
 
 
 class ResFCN(nn.Module):
-    architecture = 'resfcn'
     """resfcn256 with first-conv width `width` (16 = the original) and input side `input_size`
     (256, or 128 for the light variant). Input N x 3 x S x S in 0..1 (RGB); output N x 3 x S x S
     = sigmoid(...) x output_scale, positions in pixels of a 256 crop.
 
     Under autocast the last BN and the sigmoid run in float32."""
+    architecture = 'resfcn'
 
     def __init__(self, width: int = 16, input_size: int = 256, output_scale: float = OUTPUT_SCALE):
         super().__init__()
@@ -191,7 +191,7 @@ def load_state(model: ResFCN, tensors: Dict[str, torch.Tensor]) -> None:
             v.copy_(tensors[k].to(v.dtype))
 
 
-ARCHITECTURES = ('resfcn', 'mobile')
+from safetensors_io import ARCHITECTURES  # noqa: E402  (one list: the file reader checks it too)
 
 
 def build_model(architecture: str = 'resfcn', width: int = 16, input_size: int = 256,

@@ -402,7 +402,8 @@ def main(argv=None) -> int:
             y = model(x)
         map_loss = weighted_loss(y, t, w, scale)
         if surf_train is not None:
-            smooth = surf_train.loss(y, t, scale, args.edge_weight)
+            # Targets already smoothed on the canonical face (--target-smooth) are not smoothed again.
+            smooth = surf_train.loss(y, t, scale, args.edge_weight, target_sigma=0.0 if args.target_smooth > 0 else 1.0)
             loss = map_loss + args.smooth_weight * smooth
         else:
             smooth = torch.zeros((), device=dev)
