@@ -115,6 +115,23 @@ describe('webfaces: every face of a photo', () => {
     expect(set.entries.every((e) => e.fm === 'onnx')).toBe(true);
   });
 
+  it('labels again, on resume, a photo whose face lines a kill tore off (not counted as done)', async () => {
+    const dir = join(tmp, 'resume-torn');
+    const w = new LabelsWriter(dir, 0);
+    // Two of the photo's three face lines made it to disk before the kill.
+    w.appendPhoto([
+      { entry: { file: name, ok: true, face: 0, faces: 3 }, record: blankLabelRecord(3) },
+      { entry: { file: name, ok: true, face: 1, faces: 3 }, record: blankLabelRecord(3) },
+    ]);
+    w.close();
+    const p = await labelPhotos({ files: [join(shared, name)], out: dir, root: shared, allFaces: true });
+    expect(p.skipped).toBe(0);
+    expect(p.done).toBe(1);
+    const set = readLabels(dir);
+    expect(set.entries.every((e) => e.faces === set.entries.length)).toBe(true);
+    expect(set.records.every((r) => r.width > 1)).toBe(true); // the torn blank records are gone
+  });
+
   it('cuts a photo whose face lines were torn off by a kill, records included', () => {
     const dir = join(tmp, 'torn-faces');
     const rec = blankLabelRecord(2);

@@ -184,8 +184,10 @@ export async function labelPhotos(options: LabelPhotosOptions): Promise<LabelPro
   const root = resolve(options.root ?? sharedDir());
   const stride = options.stride ?? 1;
   const offset = options.offset ?? 0;
-  const done = doneFiles(options.out);
+  // The writer first: opening a part repairs it (a photo whose face lines a kill tore off is cut),
+  // and such a photo must not count as done.
   const writer = new LabelsWriter(options.out, options.part ?? 0);
+  const done = doneFiles(options.out);
   const mine = options.files.filter((_, i) => i % stride === offset).map((f) => ({ path: resolve(f), name: relative(root, resolve(f)) }));
   let todo = mine.filter((f) => !done.has(f.name));
   if (options.limit !== undefined) todo = todo.slice(0, options.limit);

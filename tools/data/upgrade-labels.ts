@@ -7,7 +7,8 @@
  * `teachers-disagree`); dropped photos are copied as they are. Part k is written to part k;
  * resumable (photos already in the output folder are skipped).
  */
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import { facemesh68 } from './facemesh.js';
 import { innerDisagreement } from './label.js';
@@ -42,7 +43,18 @@ export interface UpgradeSummary {
 export async function upgradeLabels(o: UpgradeOptions): Promise<UpgradeSummary> {
   const root = resolve(o.root ?? sharedDir());
   const tta = o.tta ?? DEFAULT_TDDFA_TTA;
+  // Version-2 labels already hold the TTA's re-crop as their crop: a second upgrade would re-crop
+  // twice and differ from the labeller's result.
+  for (const part of listParts(o.input)) {
+    const bin = join(o.input, `part-${part}.bin`);
+    if (existsSync(bin) && statSync(bin).size >= 12 && readFileSync(bin).readUInt32LE(8) !== 1) {
+      throw new Error(`${bin}: labels version ${readFileSync(bin).readUInt32LE(8)}, not 1: already labelled with 3DDFA_V2's test-time augmentation`);
+    }
+  }
   const set = readLabels(o.input);
+  // Open (and so repair) every output part first: a photo whose face lines a kill tore off is cut
+  // there, and must not count as done.
+  for (const part of listParts(o.input)) new LabelsWriter(o.out, part).close();
   const done = doneFiles(o.out);
   const recs = new Map(set.records.map((r) => [`${r.part}:${r.line}`, r]));
   const s: UpgradeSummary = { done: 0, kept: 0, newlyDropped: 0, copiedDrops: 0, skipped: 0 };
@@ -51,7 +63,8 @@ export async function upgradeLabels(o: UpgradeOptions): Promise<UpgradeSummary> 
     const writer = new LabelsWriter(o.out, part);
     try {
       const entries = set.entries.filter((e) => e.part === part);
-      for (let line = 0; line < entries.length && s.done < limit; line++) {
+      // The limit falls between photos, never between the faces of one.
+      for (let line = 0; line < entries.length && (s.done < limit || (line > 0 && entries[line]!.file === entries[line - 1]!.file)); line++) {
         const { part: _p, rec: _r, ...entry } = entries[line]!;
         if (done.has(entry.file)) { s.skipped++; continue; }
         let written: LabelEntry;
