@@ -249,7 +249,13 @@ async function createFaceMeshOnnx(options: FaceMeshOnnxOptions): Promise<FaceMes
     const faces: OnnxFaceMeshFace[] = [];
     const add = (roi: MeshRoi, r: { points: Float32Array; score: number }, boxScore: number): void => {
       if (r.score < minScore || !r.points.every(Number.isFinite)) return;
-      if (faces.some((f) => pointsIou(f.points, r.points) > 0.5)) return;
+      // The same face twice (two boxes, or the fallback below over an unsure face): the more
+      // confident result stays.
+      const same = faces.findIndex((f) => pointsIou(f.points, r.points) > 0.5);
+      if (same >= 0) {
+        if (faces[same].score >= r.score) return;
+        faces.splice(same, 1);
+      }
       faces.push({ points: r.points, box: roiBox(roi), cropSide: roi.side, score: r.score, boxScore, faceScore: r.score, roi, eyeDistance: eyeDistance468(r.points) });
     };
     for (const b of boxes) {
