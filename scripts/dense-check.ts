@@ -69,7 +69,8 @@ async function main(): Promise<number> {
   }
   const photos = held.photos.slice(0, limit);
   log(`held out: ${held.photos.length} labelled photos (${held.source === 'pack' ? `pack ${packDir}` : 'hash rule over the labels cache'})` +
-    `${held.unlabelled.length ? `, ${held.unlabelled.length} without labels` : ''}; checking ${photos.length}`);
+    `${held.unlabelled.length ? `, ${held.unlabelled.length} without labels` : ''}` +
+    `${held.faceByFace.length ? `, ${held.faceByFace.length} face-by-face samples (webfaces) not scored: the check scores a photo's largest face` : ''}; checking ${photos.length}`);
 
   const threads = values.threads ? Number(values.threads) : undefined;
   const models: DenseModel[] = [];

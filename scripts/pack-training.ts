@@ -33,7 +33,7 @@ import { loadCorrespondence } from '../tools/data/correspondence.js';
 import {
   buildKernel, createTargetSetup, evaluateMap, fitTargets, judgeTarget, keypointVertices, lossWeights, type TargetSetup, type TeacherPoints,
 } from '../tools/data/groundtruth.js';
-import { labelsDir, readLabels, type LabelRecord } from '../tools/data/labels-file.js';
+import { FACE_BY_FACE_SETS, labelsDir, readLabels, sampleName, type LabelRecord } from '../tools/data/labels-file.js';
 import { sharedDir } from '../tools/data/tddfa.js';
 import { f16ToF32, f32ToF16 } from '../src/util/safetensors.js';
 import { loadLayoutForScripts, type LayoutLike } from './build-correspondence.js';
@@ -150,8 +150,6 @@ function transformTeachers(r: TeacherPoints, x0: number, y0: number, sx: number,
   return { facemesh: f(r.facemesh), tddfa: f(r.tddfa) };
 }
 
-/** Sets whose faces travel as a region of their photo with its background around the face (one sample per face). */
-export const REGION_SETS: readonly string[] = ['webfaces'];
 /** Side of a face's region over its PRNet crop side (the crop plus 30 % of its side each way, clamped to the photo). */
 export const REGION_CONTEXT = 1.6;
 /** Longest side of a packed photo or region (the trainer downscales anything larger anyway). */
@@ -165,14 +163,14 @@ export interface PackRegion {
   h: number;
   outW: number;
   outH: number;
-  /** The whole photo (utkface, misc) or a region around one face (REGION_SETS). */
+  /** The whole photo (utkface, misc) or a region around one face (FACE_BY_FACE_SETS). */
   whole: boolean;
 }
 
 /** The region of a record that goes into the pack (deterministic: the same for packing and for verifyPack). */
 export function packRegion(rec: Pick<LabelRecord, 'width' | 'height' | 'tddfa'>, set: string, context = REGION_CONTEXT): PackRegion {
   let x0 = 0, y0 = 0, w = rec.width, h = rec.height;
-  const whole = !REGION_SETS.includes(set);
+  const whole = !FACE_BY_FACE_SETS.includes(set);
   if (!whole) {
     const sq = squareFromLandmarks(rec.tddfa, 3);
     const half = (context * sq.side) / 2;
@@ -205,10 +203,6 @@ async function packedPhoto(path: string, set: string, rec: LabelRecord, region: 
   return img.resize(region.outW, region.outH, { fit: 'fill' }).removeAlpha().jpeg({ quality: 90 }).toBuffer();
 }
 
-/** A sample's name in names.txt: the photo, and `#k` for face k of a photo labelled face by face. */
-export function sampleName(file: string, set: string, face: number): string {
-  return REGION_SETS.includes(set) ? `${file}#${face}` : file;
-}
 
 /** Builds the pack; returns its meta. */
 export async function buildPack(options: PackOptions): Promise<PackMeta> {
@@ -357,7 +351,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
       coverage: `weights.u8 classes: 16 at the 68 keypoint pixels; 4 / 3 (layout weight mask) on face pixels within 5 px (canonical) of MediaPipe's area; 1 on face pixels the warp extrapolates; 0 off the face. Pixel counts ${JSON.stringify(weights.counts)}`,
       source: `labels ${sets.join(', ')} from ${shared}; FaceMesh (${Object.entries(teachers).map(([k, v]) => `${k === 'onnx' ? 'onnxruntime' : k} ${v} lines`).join(', ')}) + 3DDFA_V2 fused by a 3D TPS (kernel −r) on ${P} fixed controls (${setup.facemeshIndex.length} FaceMesh + 68 keypoints ×${options.keypointWeight ?? 10}), λ ${lambda}; src/data/groundtruth.ts, scripts/pack-training.ts`,
       frames: 'K rows: face pixels in layout face_index order; K[i, j] = −‖v_i − c_j‖ (j < P), K[i, P..P+3] = [v.x, v.y, v.z, 1] with v = layout canonical; map = K · W in the photo pixels of images.bin (x right, y down, z towards the camera, min z ≈ 0)',
-      crops: `centre x, centre y, side: centre of the target 68-point box, side 1.6 × its mean side (PRNet rule), in the packed image's pixels; ${REGION_SETS.join(', ')} samples are regions of their photo, ${REGION_CONTEXT} × that side around the face, clamped to the photo`,
+      crops: `centre x, centre y, side: centre of the target 68-point box, side 1.6 × its mean side (PRNet rule), in the packed image's pixels; ${FACE_BY_FACE_SETS.join(', ')} samples are regions of their photo, ${REGION_CONTEXT} × that side around the face, clamped to the photo`,
       flags: `bit 0 synthetic (none here), bit 1 held out (FNV-1a hash of the name < ${options.holdoutFraction ?? 0.017} · 2³²)`,
       counts: {
         candidates: cands.length,

@@ -22,13 +22,11 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labelPhotos, type LabelProgress } from './label.js';
-import { labelsDir, readLabels } from './labels-file.js';
+import { FACE_BY_FACE_SETS, labelsDir, readLabels } from './labels-file.js';
 import { sharedDir } from './tddfa.js';
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|tiff?|ppm)$/i;
 export const SETS = ['eval', 'utkface', 'misc', 'webfaces'] as const;
-/** Sets labelled face by face (every face with eyes ≥ --min-eye px apart) rather than by their largest face. */
-export const ALL_FACE_SETS: readonly string[] = ['webfaces'];
 export type SetName = (typeof SETS)[number];
 
 interface Args {
@@ -170,7 +168,7 @@ async function runWorker(a: Args, set: SetName, part: number, stride: number, on
     offset: part,
     limit: a.limit === undefined ? undefined : Math.ceil(a.limit / stride),
     facemesh: a.facemesh,
-    allFaces: ALL_FACE_SETS.includes(set),
+    allFaces: FACE_BY_FACE_SETS.includes(set),
     minEyeDistance: a.minEye,
     onProgress,
   });

@@ -49,6 +49,22 @@ export const REC = {
 /** Bytes per record (6,744). */
 export const RECORD_BYTES = REC.size * 4;
 
+/**
+ * Sets labelled face by face (every face with eyes ≥ the minimum distance apart, one line each)
+ * rather than by their largest face; the pack stores each of their faces as a region of its photo.
+ */
+export const FACE_BY_FACE_SETS: readonly string[] = ['webfaces'];
+
+/** A training sample's name (the pack's names.txt): the photo, and `#k` for face k of a face-by-face set. */
+export function sampleName(file: string, set: string, face: number): string {
+  return FACE_BY_FACE_SETS.includes(set) ? `${file}#${face}` : file;
+}
+
+/** The photo of a sample's name (the name without its `#k`). */
+export function photoOfSample(name: string): string {
+  return name.replace(/#\d+$/, '');
+}
+
 /** One labelled face, in the photo's pixel frame (x right, y down, z towards the camera, pixels). */
 export interface LabelRecord {
   width: number;

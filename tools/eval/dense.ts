@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { cropFromLandmarks } from '../../src/crop/index.js';
 import type { Correspondence } from '../data/correspondence.js';
 import { createTargetSetup, fitTargets, judgeTarget, type TargetSetup } from '../data/groundtruth.js';
-import { labelsDir, readLabels, type LabelRecord } from '../data/labels-file.js';
+import { labelsDir, photoOfSample, readLabels, type LabelRecord } from '../data/labels-file.js';
 import { padImage } from '../../src/detect/resize.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import type { Prnet } from '../../src/pipeline/prnet.js';
@@ -40,17 +40,15 @@ export const MAX_FOLD_FRACTION = 0.005;
 export const PACK_SETS = ['utkface', 'misc'] as const;
 
 
-/** The photo of a pack sample's name (`photo#face` for photos packed face by face, e.g. webfaces). */
-const photoOf = (name: string): string => name.replace(/#\d+$/, '');
 
 /** Whether the pack's rule holds a photo out (name relative to the shared folder; a `#face` suffix is the photo's). */
 export function isHeldOut(file: string, fraction = HOLDOUT_FRACTION): boolean {
-  return fnv1a(photoOf(file)) < Math.floor(fraction * 2 ** 32);
+  return fnv1a(photoOfSample(file)) < Math.floor(fraction * 2 ** 32);
 }
 
 /** The pack's order: ascending hash of the photo, ties by name. */
 function byHash(a: string, b: string): number {
-  return fnv1a(photoOf(a)) - fnv1a(photoOf(b)) || (a < b ? -1 : a > b ? 1 : 0);
+  return fnv1a(photoOfSample(a)) - fnv1a(photoOfSample(b)) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** The held-out photos of a pack folder (names.txt lines whose flags.u8 byte has bit 1), or null without a pack. */
@@ -87,6 +85,11 @@ export interface HeldOutPhotos {
   photos: (LabelRecord & { file: string })[];
   /** Held-out names without a label record (only possible with a pack built from another cache). */
   unlabelled: string[];
+  /**
+   * Held-out samples of face-by-face sets (`photo#k`, webfaces): not scored, since the check runs
+   * the photo through the pipeline and scores its largest face, which need not be face k.
+   */
+  faceByFace: string[];
 }
 
 /** The held-out photos and their labels: from the pack when it exists, else by the hash rule over the labels cache. */
@@ -96,12 +99,17 @@ export function heldOutPhotos(options: { packDir?: string; records?: Map<string,
   const names = fromPack ?? heldOutByHash(records.keys(), options.fraction);
   const photos: (LabelRecord & { file: string })[] = [];
   const unlabelled: string[] = [];
+  const faceByFace: string[] = [];
   for (const n of names) {
+    if (photoOfSample(n) !== n) {
+      faceByFace.push(n);
+      continue;
+    }
     const r = records.get(n);
     if (r) photos.push(r);
     else unlabelled.push(n);
   }
-  return { source: fromPack ? 'pack' : 'hash', photos, unlabelled };
+  return { source: fromPack ? 'pack' : 'hash', photos, unlabelled, faceByFace };
 }
 
 /** Errors of one reconstruction against one target. Distances in pixels; `*Rel` and NMEs are fractions of the face size. */
