@@ -208,8 +208,9 @@ async function packedPhoto(path: string, set: string, rec: LabelRecord, region: 
 export async function buildPack(options: PackOptions): Promise<PackMeta> {
   const log = options.log ?? ((m: string) => console.log(m));
   const sets = options.sets ?? ['utkface', 'misc', 'webfaces'];
-  // --max-mib is per shard: the whole pack may hold shards × that.
-  const maxBytes = Math.floor((options.maxMiB ?? 52) * 1024 * 1024) * Math.max(1, options.shards ?? 1);
+  // --max-mib is per shard, each shard with its own fixed files (sample i goes to shard i mod shards).
+  const maxBytes = Math.floor((options.maxMiB ?? 52) * 1024 * 1024);
+  const shardCount = Math.max(1, options.shards ?? 1);
   const holdoutBelow = Math.floor((options.holdoutFraction ?? 0.017) * 2 ** 32);
   const lambda = options.lambda ?? DEFAULT_LAMBDA;
   const shared = resolve(options.shared ?? sharedDir());
@@ -274,7 +275,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
   const samples = allSamples;
   // Fixed costs: weights.u8, meta.json (~12 KB with the controls), images.idx (4 B), names.
   const perSampleFixed = C * 3 * 2 + 12 + 1 + 4;
-  let bytes = 65536 + 16384 + 4;
+  const shardBytes = new Array<number>(shardCount).fill(65536 + 16384 + 4);
   let budgetFull = false;
   const t0 = performance.now();
   for (let n = 0; n < cands.length; n++) {
@@ -295,11 +296,12 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     const why = judgeTarget(fit, { maxFoldFraction: 0.005 });
     if (why) { drops[why] = (drops[why] ?? 0) + 1; continue; }
     const cost = jpeg.length + perSampleFixed + name.length + 1;
-    if (bytes + cost > maxBytes) { budgetFull = true; drops.budget = (drops.budget ?? 0) + 1; continue; }
-    bytes += cost;
+    const shard = samples.length % shardCount;
+    if (shardBytes[shard]! + cost > maxBytes) { budgetFull = true; drops.budget = (drops.budget ?? 0) + 1; continue; }
+    shardBytes[shard]! += cost;
     const sq = squareFromLandmarks(fit.keypoints, 3);
     samples.push({ weight, file: name, set, hash, coeffs: Float32Array.from(fit.coeffs), crop: [sq.cx, sq.cy, sq.side], jpeg, holdout, fold: fit.foldedTriangles / Math.max(1, fit.checkedTriangles) });
-    if ((n + 1) % 500 === 0) log(`  ${n + 1} / ${cands.length}: ${samples.length} packed, ${(bytes / 1048576).toFixed(1)} MiB, ${((performance.now() - t0) / (n + 1)).toFixed(1)} ms/photo`);
+    if ((n + 1) % 500 === 0) log(`  ${n + 1} / ${cands.length}: ${samples.length} packed, ${(shardBytes.reduce((a, b) => a + b, 0) / 1048576).toFixed(1)} MiB, ${((performance.now() - t0) / (n + 1)).toFixed(1)} ms/photo`);
   }
 
   // Write (to a temporary folder, then rename); with shards, one complete pack per shard.

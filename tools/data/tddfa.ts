@@ -205,7 +205,6 @@ export function tddfaLandmarksCrop(model: TddfaModel, p: Float32Array): Float32A
 export async function runTddfaFull(image: RgbImage, crop: CropBox, options: TddfaOptions = {}): Promise<TddfaResult> {
   const model = await loadTddfa(options);
   const mirror = options.mirror === true;
-  // In the mirror's frame the crop's centre is W − 1 − cx.
   // In the mirror's frame the crop's centre is W − 1 − cx and its rotation is −angle.
   if (mirror) crop = { ...crop, cx: image.width - 1 - crop.cx, angle: -(crop.angle ?? 0) };
   const input = new ort.Tensor('float32', tddfaInput(image, crop, mirror), [1, 3, TDDFA_SIZE, TDDFA_SIZE]);
