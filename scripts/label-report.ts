@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { facemesh68, pointsBox } from '../tools/data/facemesh.js';
-import { labelsDir, readLabels } from '../tools/data/labels-file.js';
+import { labelCounts, labelsDir, readLabels } from '../tools/data/labels-file.js';
 import { sharedDir } from '../tools/data/tddfa.js';
 
 function arg(name: string, fallback: string): string {
@@ -25,20 +25,11 @@ for (const set of sets) {
   const dir = labelsDir(set);
   if (!existsSync(dir)) { console.log(`${set}: no labels at ${dir}`); continue; }
   const ls = readLabels(dir);
-  const perPhoto = new Map<string, number>();
-  const reasons: Record<string, number> = {};
-  const teachers: Record<string, number> = {};
+  const c = labelCounts(ls.entries);
   const ms = new Map<string, number>();
-  for (const e of ls.entries) {
-    perPhoto.set(e.file, (perPhoto.get(e.file) ?? 0) + (e.ok ? 1 : 0));
-    if (!e.ok) reasons[e.reason ?? '?'] = (reasons[e.reason ?? '?'] ?? 0) + 1;
-    teachers[e.fm ?? 'human'] = (teachers[e.fm ?? 'human'] ?? 0) + 1;
-    if (e.ms) ms.set(e.file, Math.max(ms.get(e.file) ?? 0, e.ms[2]));
-  }
-  const hist: Record<string, number> = {};
-  for (const n of perPhoto.values()) hist[n] = (hist[n] ?? 0) + 1;
+  for (const e of ls.entries) if (e.ms) ms.set(e.file, Math.max(ms.get(e.file) ?? 0, e.ms[2]));
   const meanMs = [...ms.values()].reduce((a, b) => a + b, 0) / Math.max(1, ms.size);
-  console.log(`${set}: ${perPhoto.size} photos, ${ls.records.length} labelled faces; faces per photo ${JSON.stringify(hist)}; dropped ${JSON.stringify(reasons)}; teacher ${JSON.stringify(teachers)}; ${meanMs.toFixed(1)} ms per photo (wall, in its worker)`);
+  console.log(`${set}: ${c.photos} photos, ${ls.records.length} labelled faces; faces per photo ${JSON.stringify(c.facesPerPhoto)}; dropped ${JSON.stringify(c.drops)}; teacher ${JSON.stringify(c.teachers)}; ${meanMs.toFixed(1)} ms per photo (wall, in its worker)`);
   if (set !== 'webfaces') continue;
   const gtPath = join(shared, 'faces', 'webfaces', 'ground-truth.txt');
   const byFile = new Map<string, { x0: number; y0: number; x1: number; y1: number }[]>();

@@ -33,7 +33,7 @@ import { loadCorrespondence } from '../tools/data/correspondence.js';
 import {
   buildKernel, createTargetSetup, evaluateMap, fitTargets, judgeTarget, keypointVertices, lossWeights, type TargetSetup, type TeacherPoints,
 } from '../tools/data/groundtruth.js';
-import { FACE_BY_FACE_SETS, labelsDir, readLabels, sampleName, type LabelRecord } from '../tools/data/labels-file.js';
+import { FACE_BY_FACE_SETS, labelCounts, labelsDir, readLabels, sampleName, type LabelRecord } from '../tools/data/labels-file.js';
 import { sharedDir } from '../tools/data/tddfa.js';
 import { f16ToF32, f32ToF16 } from '../src/util/safetensors.js';
 import { loadLayoutForScripts, type LayoutLike } from './build-correspondence.js';
@@ -234,17 +234,10 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     if (!existsSync(dir)) { log(`labels: no set ${set} (${dir})`); continue; }
     const ls = readLabels(dir);
     labelled[set] = ls.records.length;
-    const drops: Record<string, number> = {};
-    const perPhoto = new Map<string, number>();
-    for (const e of ls.entries) {
-      perPhoto.set(e.file, (perPhoto.get(e.file) ?? 0) + (e.ok ? 1 : 0));
-      if (!e.ok) drops[e.reason ?? '?'] = (drops[e.reason ?? '?'] ?? 0) + 1;
-      teachers[e.fm ?? 'human'] = (teachers[e.fm ?? 'human'] ?? 0) + 1;
-    }
-    labelDrops[set] = drops;
-    const hist: Record<string, number> = {};
-    for (const n of perPhoto.values()) hist[String(n)] = (hist[String(n)] ?? 0) + 1;
-    photos[set] = { photos: perPhoto.size, withFaces: [...perPhoto.values()].filter((n) => n > 0).length, faces: hist };
+    const counts = labelCounts(ls.entries);
+    for (const [k, n] of Object.entries(counts.teachers)) teachers[k] = (teachers[k] ?? 0) + n;
+    labelDrops[set] = counts.drops;
+    photos[set] = { photos: counts.photos, withFaces: counts.withFaces, faces: counts.facesPerPhoto };
     const stats = ls.records.map((rec) => faceStats(rec.tddfa, kc));
     const med = (xs: number[]) => { const t = [...xs].sort((a, b) => a - b); return t.length ? t[t.length >> 1]! : NaN; };
     pose[set] = {
@@ -257,7 +250,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
       medianPitch: Math.round(10 * med(stats.map((x) => x.pitch))) / 10,
     };
     ls.records.forEach((rec, i) => cands.push({ rec, name: sampleName(rec.file, set, rec.face), set, hash: fnv1a(rec.file), weight: samplingWeight(stats[i]!) }));
-    log(`labels ${set}: ${photos[set]!.photos} photos, ${ls.records.length} faces (faces per photo ${JSON.stringify(hist)}), label drops ${JSON.stringify(drops)}, pose ${JSON.stringify(pose[set])}`);
+    log(`labels ${set}: ${photos[set]!.photos} photos, ${ls.records.length} faces (faces per photo ${JSON.stringify(counts.facesPerPhoto)}), label drops ${JSON.stringify(counts.drops)}, pose ${JSON.stringify(pose[set])}`);
   }
   cands.sort((a, b) => a.hash - b.hash || (a.name < b.name ? -1 : 1));
   if (options.limit) cands.length = Math.min(cands.length, options.limit);

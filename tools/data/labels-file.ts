@@ -362,3 +362,30 @@ export function readLabels(dir: string): LabelSet {
   }
   return set;
 }
+
+/** Counts over a labels folder's index: photos, faces per photo, drops by reason, lines per teacher. */
+export interface LabelCounts {
+  photos: number;
+  /** Photos with at least one labelled face. */
+  withFaces: number;
+  /** Photos by their number of labelled faces ("0", "1", …). */
+  facesPerPhoto: Record<string, number>;
+  /** Dropped lines by reason. */
+  drops: Record<string, number>;
+  /** Lines by FaceMesh teacher ('onnx', 'human'; lines before the field count as 'human'). */
+  teachers: Record<string, number>;
+}
+
+export function labelCounts(entries: readonly LabelEntry[]): LabelCounts {
+  const perPhoto = new Map<string, number>();
+  const drops: Record<string, number> = {};
+  const teachers: Record<string, number> = {};
+  for (const e of entries) {
+    perPhoto.set(e.file, (perPhoto.get(e.file) ?? 0) + (e.ok ? 1 : 0));
+    if (!e.ok) drops[e.reason ?? '?'] = (drops[e.reason ?? '?'] ?? 0) + 1;
+    teachers[e.fm ?? 'human'] = (teachers[e.fm ?? 'human'] ?? 0) + 1;
+  }
+  const facesPerPhoto: Record<string, number> = {};
+  for (const n of perPhoto.values()) facesPerPhoto[String(n)] = (facesPerPhoto[String(n)] ?? 0) + 1;
+  return { photos: perPhoto.size, withFaces: [...perPhoto.values()].filter((n) => n > 0).length, facesPerPhoto, drops, teachers };
+}
