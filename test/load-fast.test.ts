@@ -12,7 +12,7 @@ import { buildResfcnOnnx, INT8_FLOAT_LAYERS, quantizeKernel } from '../src/model
 import { int8RangesFromMetadata, parseModelFile, randomWeights, serializeModel } from '../src/model/weights.js';
 import { BUNDLED_MODELS } from '../src/pipeline/node.js';
 import { f16ToF32Checked, readSafetensors, writeSafetensors } from '../src/util/safetensors.js';
-import { initializerData, readInitializers } from './helpers/onnx-read.js';
+import { readOnnxModel } from '../tools/detector/onnx-read.js';
 
 /** Symmetric per-output-channel int8 by the textbook rule: q = sign(v)·⌊|v| + ½⌋, v = w / scale. */
 function referenceQuantize(kernel: Float32Array, out: number): { q: Int8Array; scale: Float32Array } {
@@ -32,13 +32,16 @@ function referenceQuantize(kernel: Float32Array, out: number): { q: Int8Array; s
   return { q, scale };
 }
 
+/** The initializers of an emitted graph, by name, read back from its bytes. */
+const initializers = (bytes: Uint8Array) => new Map(readOnnxModel(bytes).initializers.map((t) => [t.name, t]));
+
 describe('int8 graph built at load', () => {
   it('holds exactly the per-channel int8 of the folded fp32 kernels (bundled default model)', async () => {
     const weights = parseModelFile(await readFile(BUNDLED_MODELS.default), 'default');
     const ranges = int8RangesFromMetadata(weights.metadata, 'default');
     expect(ranges).toBeDefined();
-    const fp32 = readInitializers(buildResfcnOnnx(weights.tensors, weights.config, { precision: 'fp32' }));
-    const int8 = readInitializers(buildResfcnOnnx(weights.tensors, weights.config, { precision: 'int8', ranges }));
+    const fp32 = initializers(buildResfcnOnnx(weights.tensors, weights.config, { precision: 'fp32' }));
+    const int8 = initializers(buildResfcnOnnx(weights.tensors, weights.config, { precision: 'int8', ranges }));
     let layers = 0;
     let values = 0;
     for (const [name, t] of int8) {
@@ -46,12 +49,12 @@ describe('int8 graph built at load', () => {
       const conv = name.slice(0, -'.w.q'.length);
       const float = fp32.get(`${conv}.weight`);
       expect(float, conv).toBeDefined();
-      const kernel = initializerData(float!) as Float32Array;
+      const kernel = float!.data as Float32Array;
       const out = t.dims[0];
       expect(t.dims).toEqual(float!.dims);
       const ref = referenceQuantize(kernel, out);
-      const q = initializerData(t) as Int8Array;
-      const scale = initializerData(int8.get(`${conv}.w.scale`)!) as Float32Array;
+      const q = t.data as Int8Array;
+      const scale = int8.get(`${conv}.w.scale`)!.data as Float32Array;
       expect(scale).toEqual(ref.scale);
       // and quantizeKernel (the exported rule) agrees
       const wq = quantizeKernel(kernel, out).wq;

@@ -1,10 +1,9 @@
 /**
  * A minimal protobuf reader for the subset of ONNX that onnx.ts writes: a ModelProto's graph
- * (nodes with float / int / ints attributes, initializers as raw little-endian float32 or int64
- * data, input and output names) and its opsets. Used to rewrite small third-party graphs (the
- * BlazeFace detector, scripts/build-detector-assets.ts) when assets are built; field numbers are those
- * of onnx.proto. (test/helpers/onnx-read.ts reads the initializers of our int8 graphs, data types this
- * reader does not take.)
+ * (nodes with float / int / ints attributes, initializers as float32 / int64 data or raw little-endian
+ * uint8 / int8 / int32, input and output names) and its opsets. Used to rewrite small third-party
+ * graphs (the BlazeFace detector, scripts/build-detector-assets.ts) when assets are built, and by
+ * tests that read back the graphs we emit; field numbers are those of onnx.proto.
  */
 import type { OnnxAttribute, OnnxInitializer, OnnxNode } from '../../src/model/onnx.js';
 
@@ -127,7 +126,11 @@ function readTensor(b: Uint8Array): OnnxInitializer {
     const data = raw ? new BigInt64Array(raw.slice().buffer) : BigInt64Array.from(int64s, (x) => BigInt(x));
     return { name, dims, data };
   }
-  throw new Error(`initializer ${name}: ONNX data type ${type} is not supported here`);
+  // Raw bytes only for these (what onnx.ts writes); copied, as above, for alignment.
+  if (raw && type === 2) return { name, dims, data: raw.slice() };
+  if (raw && type === 3) return { name, dims, data: new Int8Array(raw.slice().buffer) };
+  if (raw && type === 6) return { name, dims, data: new Int32Array(raw.slice().buffer) };
+  throw new Error(`initializer ${name}: ONNX data type ${type}${raw ? '' : ' without raw_data'} is not supported here`);
 }
 
 function readAttribute(b: Uint8Array): OnnxAttribute {
