@@ -13,24 +13,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { facemesh68, pointsBox } from '../tools/data/facemesh.js';
 import { eyeDistance468 } from '../tools/data/facemesh-onnx.js';
-import { estimatePose } from '../src/geometry/pose.js';
-import { keypointVertices } from '../tools/data/groundtruth.js';
 import { loadLayoutForScripts } from './build-correspondence.js';
+import { canonicalKeypoints, faceStats } from './pack-training.js';
 import { labelCounts, labelsDir, readLabels } from '../tools/data/labels-file.js';
 import { sharedDir } from '../tools/data/tddfa.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-/** The layout's canonical 68 keypoints (for the pose of a labelled face). */
-async function canonical68(): Promise<Float64Array> {
-  const layout = await loadLayoutForScripts(sharedDir());
-  const kv = keypointVertices(layout);
-  const out = new Float64Array(68 * 3);
-  for (let k = 0; k < 68; k++) for (let c = 0; c < 3; c++) out[3 * k + c] = layout.canonical[3 * kv[k]! + c]!;
-  return out;
 }
 
 const sets = arg('sets', 'eval,utkface,misc,webfaces').split(',');
@@ -49,13 +39,13 @@ for (const set of sets) {
   const gtPath = join(shared, 'faces', 'webfaces', 'ground-truth.txt');
   const byFile = new Map<string, { x0: number; y0: number; x1: number; y1: number; eye: number; yaw: number }[]>();
   const why = process.argv.includes('--why');
-  const kc = why ? await canonical68() : undefined;
+  const kc = why ? canonicalKeypoints(await loadLayoutForScripts(shared)) : undefined;
   for (const r of ls.records) {
     const b = pointsBox(facemesh68(r.facemesh), 68);
     const name = r.file.split('/').pop()!;
     const list = byFile.get(name) ?? [];
     const m = 0.1 * Math.max(b.width, b.height);
-    list.push({ x0: b.x - m, y0: b.y - m, x1: b.x + b.width + m, y1: b.y + b.height + m, eye: eyeDistance468(r.facemesh), yaw: kc ? estimatePose(r.tddfa, kc).yaw : NaN });
+    list.push({ x0: b.x - m, y0: b.y - m, x1: b.x + b.width + m, y1: b.y + b.height + m, eye: eyeDistance468(r.facemesh), yaw: kc ? faceStats(r.tddfa, kc).yaw : NaN });
     byFile.set(name, list);
   }
   let gt = 0, found = 0, small = 0, smallFound = 0;
