@@ -710,7 +710,9 @@ function arg(name: string, fallback: string): string {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = arg('out', '');
   const describe = arg('describe', '');
-  const mix = arg('mix', 'strata') as MixMode;
+  // --no-rare-first and --first-sets are options of the legacy order: alone they choose it.
+  const legacyFlags = process.argv.includes('--no-rare-first') || process.argv.includes('--first-sets');
+  const mix = arg('mix', legacyFlags ? 'legacy' : 'strata') as MixMode;
   const draw = arg('draw', 'mix') as DrawMode;
   const mixAlpha = Number(arg('mix-alpha', String(DEFAULT_MIX_ALPHA)));
   if ((!out && !describe) || !MIX_MODES.includes(mix) || !DRAW_MODES.includes(draw) || !(mixAlpha >= 0 && mixAlpha <= 1)) {
