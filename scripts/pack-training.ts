@@ -11,19 +11,23 @@
  * the photo, with the photo's own background), downscaled to ≤ 256 and re-encoded the same way;
  * names.txt names them `photo#face`. All faces of a photo share its hash, so they are held out together.
  * Targets with many folds or large control residuals are dropped (counted in meta.json). A budget
- * (--max-mib, default 52) caps the pack; samples are dropped deterministically (in the order of a
- * hash of the file name; the held-out photos, those with the smallest hashes, come first).
- * Rare faces come before the rest under the budget, and each sample gets a sampling weight
- * (sample-weights.f32) that the trainer draws batches by: head pose and mouth opening are read
- * off 3DDFA_V2's 68 points (`faceStats`), and upward pitch, large yaw and open mouths, which the
- * training photos seldom show and AFLW2000-3D often does, weigh more (`samplingWeight`).
+ * (--max-mib, default 52) caps the pack; samples are chosen deterministically: the held-out photos
+ * (the smallest hashes of the file name) first, then a deliberate mix (`--mix strata`, mixOrder):
+ * the faces are binned by set × |yaw| × pitch × mouth (head pose and mouth opening read off 3DDFA_V2's
+ * 68 points, `faceStats`), and every prefix of the order holds each bin in proportion to the square
+ * root of its size (`--mix-alpha`), so rare bins are over-represented and the common ones kept, and
+ * bins interleave whatever the budget. Each sample gets a sampling weight (sample-weights.f32) that
+ * the trainer draws batches by, relative within the pack (mean 1): upward pitch, large yaw and
+ * open mouths, which the training photos seldom show and AFLW2000-3D often does, weigh more
+ * (`samplingWeight`, `relativeWeights`). `--mix legacy` is the order before (rare faces first).
  *
  * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc,webfaces] [--max-mib 52]
- *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first]
- *          [--first-sets webfaces,misc] [--shards N] [--verify]
+ *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5]
+ *          [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc] [--shards N] [--verify]
+ *        npx tsx scripts/pack-training.ts --describe PACK    (its mix, read back through the labels cache)
  */
 import { fnv1a } from '../src/util/hash.js';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -39,6 +43,8 @@ import { f16ToF32, f32ToF16 } from '../src/util/safetensors.js';
 import { loadLayoutForScripts, type LayoutLike } from './build-correspondence.js';
 
 export const PACK_VERSION = 1;
+/** Bytes the budget keeps for meta.json (the controls ~12 KB, the mix's strata table ~4 KB). */
+const META_ALLOWANCE = 32768;
 /** Default base regularisation of the TPS (see docs/ground-truth.md). */
 export const DEFAULT_LAMBDA = 30;
 
@@ -63,7 +69,23 @@ export interface PackOptions {
   lambda?: number;
   keypointWeight?: number;
   limit?: number;
-  /** Rare faces (samplingWeight > 1) are packed before the others under the budget (default true). */
+  /**
+   * How the budget chooses (docs/training-data.md, "The mix"): `strata` (default) takes from each
+   * stratum (set × |yaw| × pitch × mouth bin, `mixStratum`) in proportion to (its size)^mixAlpha,
+   * so rare strata are over-represented and common ones kept; `legacy`: the order before it
+   * (rare faces first if rareFirst, then firstSets, then the rest).
+   */
+  mix?: MixMode;
+  /** Exponent of the strata's target shares (default 0.5: square root; 1 = as in the cache, 0 = equal). */
+  mixAlpha?: number;
+  /**
+   * What sample-weights.f32 makes the trainer draw (relativeWeights), normalised to mean 1 over the
+   * packed training samples: `mix` (default) samplingWeight over the packed samples, on top of the
+   * mix; `cache`: samplingWeight times the stratum's candidates / packed samples, the draws of
+   * samplingWeight over the whole cache whatever the budget kept (the mix then only adds variety).
+   */
+  draw?: DrawMode;
+  /** legacy mix only: rare faces (samplingWeight > 1) are packed before the others under the budget (default true). */
   rareFirst?: boolean;
   /**
    * Write the pack as this many complete packs `<out>-0` … `<out>-(n−1)` (samples dealt in turn,
@@ -71,8 +93,8 @@ export interface PackOptions {
    */
   shards?: number;
   /**
-   * Sets whose (ordinary) faces are packed before the other sets' under the budget (default
-   * webfaces, misc: photos with background and varied framing before UTKFace's 20,000 aligned chips).
+   * legacy mix only: sets whose (ordinary) faces are packed before the other sets' under the budget
+   * (default webfaces, misc: photos with background and varied framing before UTKFace's 20,000 aligned chips).
    */
   firstSets?: string[];
   shared?: string;
@@ -119,8 +141,157 @@ export function samplingWeight(s: FaceStats): number {
   return 1 + 3 * ramp(s.pitch, 5, 20) + 3 * ramp(Math.abs(s.yaw), 20, 40) + 3 * ramp(s.mouth, 0.06, 0.12) + ramp(-s.pitch, 20, 35);
 }
 
+export type MixMode = 'strata' | 'legacy';
+export type DrawMode = 'mix' | 'cache';
+export const MIX_MODES: readonly MixMode[] = ['strata', 'legacy'];
+export const DRAW_MODES: readonly DrawMode[] = ['mix', 'cache'];
+/** Default exponent of the strata's target shares (square root: between as-in-the-cache and equal). */
+export const DEFAULT_MIX_ALPHA = 0.5;
+
+/**
+ * Bin edges of the strata (aligned with samplingWeight's ramps): |yaw| < 15° / 15–30° / ≥ 30°;
+ * pitch < −20° (down) / −20–5° / 5–15° / ≥ 15° (up); mouth < 0.06 / 0.06–0.12 / ≥ 0.12.
+ */
+export const MIX_BINS = { absYaw: [15, 30], pitch: [-20, 5, 15], mouth: [0.06, 0.12] } as const;
+
+const binOf = (v: number, edges: readonly number[]) => {
+  let i = 0;
+  while (i < edges.length && v >= edges[i]!) i++;
+  return i;
+};
+
+/** The pose/expression bin of a face, e.g. `y0p1m0` (frontal, level, mouth closed). */
+export function poseBin(s: FaceStats): string {
+  return `y${binOf(Math.abs(s.yaw), MIX_BINS.absYaw)}p${binOf(s.pitch, MIX_BINS.pitch)}m${binOf(s.mouth, MIX_BINS.mouth)}`;
+}
+
+/** The stratum of a face: its set and pose/expression bin, e.g. `webfaces/y1p1m0`. */
+export function mixStratum(set: string, s: FaceStats): string {
+  return `${set}/${poseBin(s)}`;
+}
+
+/** What the mix needs of a candidate. */
+export interface MixCandidate {
+  hash: number;
+  name: string;
+  stratum: string;
+}
+
+/**
+ * The stratified packing order. The held-out candidates (hash < holdoutBelow) come first, in hash
+ * order, so the held-out set never depends on the budget. The training candidates follow: each
+ * stratum in hash order, strata interleaved by the key (rank in its stratum + ½) / n^alpha (n: the
+ * stratum's training candidates), so every prefix of the order (whatever the budget keeps) holds
+ * the strata in proportion to n^alpha until a stratum runs out, after which the others share its
+ * part. alpha 1 is proportional to the cache, 0 equal counts per stratum. Returns the candidates' indices.
+ */
+export function mixOrder(cands: readonly MixCandidate[], holdoutBelow: number, alpha = DEFAULT_MIX_ALPHA): number[] {
+  const byHash = (a: number, b: number) => cands[a]!.hash - cands[b]!.hash || (cands[a]!.name < cands[b]!.name ? -1 : cands[a]!.name > cands[b]!.name ? 1 : 0);
+  const held: number[] = [];
+  const strata = new Map<string, number[]>();
+  cands.forEach((c, i) => {
+    if (c.hash < holdoutBelow) held.push(i);
+    else {
+      let l = strata.get(c.stratum);
+      if (!l) strata.set(c.stratum, (l = []));
+      l.push(i);
+    }
+  });
+  held.sort(byHash);
+  const keyed: { i: number; key: number }[] = [];
+  for (const l of strata.values()) {
+    l.sort(byHash);
+    const rate = Math.pow(l.length, alpha);
+    l.forEach((i, rank) => keyed.push({ i, key: (rank + 0.5) / rate }));
+  }
+  keyed.sort((a, b) => a.key - b.key || byHash(a.i, b.i));
+  return [...held, ...keyed.map((k) => k.i)];
+}
+
+/**
+ * Sampling weights relative within the pack, normalised to mean 1 over the training samples.
+ * `mix`: samplingWeight as it is, so the draws are the packed mix with samplingWeight's emphasis on
+ * top (rare faces drawn up to ~6× as often as the mean). `cache`: samplingWeight × (the stratum's
+ * training candidates / its packed training samples), so the trainer's draws over the strata are
+ * those of samplingWeight over every candidate, as if the whole cache were packed: the budget then
+ * decides how many different faces a stratum has, not how often it is drawn. Held-out samples (never
+ * drawn) get their samplingWeight on the same scale.
+ */
+export function relativeWeights(
+  packed: readonly { stratum: string; weight: number; holdout: boolean }[],
+  candidatesPerStratum: ReadonlyMap<string, number>,
+  draw: DrawMode = 'mix',
+): Float32Array {
+  const k = new Map<string, number>();
+  for (const p of packed) if (!p.holdout) k.set(p.stratum, (k.get(p.stratum) ?? 0) + 1);
+  const raw = packed.map((p) => (p.holdout || draw === 'mix' ? p.weight : p.weight * (candidatesPerStratum.get(p.stratum) ?? 0) / k.get(p.stratum)!));
+  let sum = 0, n = 0;
+  packed.forEach((p, i) => { if (!p.holdout) { sum += raw[i]!; n++; } });
+  const scale = n && sum > 0 ? n / sum : 1;
+  return Float32Array.from(raw, (w) => w * scale);
+}
+
+/** Pose/expression bins, sets and draw shares of a list of faces (packs' meta.json `mix.summary`, `--describe`). */
+export interface MixSummary {
+  count: number;
+  bySet: Record<string, number>;
+  /** Percent of faces with |yaw| < 15 / 15–30 / ≥ 30°. */
+  absYaw: number[];
+  /** Percent with pitch < −20 / −20–5 / 5–15 / ≥ 15°. */
+  pitch: number[];
+  /** Percent with mouth < 0.06 / 0.06–0.12 / ≥ 0.12. */
+  mouth: number[];
+  /** Percent with samplingWeight 1 / (1, 1.5) / [1.5, 3) / ≥ 3. */
+  samplingWeight: number[];
+  /** Percent of the trainer's draws (by the given weights) with |yaw| ≥ 30, ≥ 15, pitch ≥ 15, ≥ 5, mouth ≥ 0.12, per set. */
+  draws?: { absYawOver30: number; absYawOver15: number; pitchUpOver15: number; pitchUpOver5: number; mouthOver012: number; bySet: Record<string, number> };
+}
+
+export function summarizeMix(faces: readonly { set: string; stats: FaceStats }[], drawWeights?: ArrayLike<number>): MixSummary {
+  const n = Math.max(1, faces.length);
+  const pct = (k: number) => Math.round((1000 * k) / n) / 10;
+  const hist = (f: (s: FaceStats) => number, bins: number) => {
+    const h = new Array<number>(bins).fill(0);
+    for (const x of faces) h[f(x.stats)]!++;
+    return h.map(pct);
+  };
+  const bySet: Record<string, number> = {};
+  for (const x of faces) bySet[x.set] = (bySet[x.set] ?? 0) + 1;
+  const out: MixSummary = {
+    count: faces.length,
+    bySet,
+    absYaw: hist((s) => binOf(Math.abs(s.yaw), MIX_BINS.absYaw), 3),
+    pitch: hist((s) => binOf(s.pitch, MIX_BINS.pitch), 4),
+    mouth: hist((s) => binOf(s.mouth, MIX_BINS.mouth), 3),
+    samplingWeight: hist((s) => binOf(samplingWeight(s), [1 + 1e-9, 1.5, 3]), 4),
+  };
+  if (drawWeights) {
+    let tot = 0;
+    for (let i = 0; i < faces.length; i++) tot += drawWeights[i]!;
+    const share = (f: (x: { set: string; stats: FaceStats }) => boolean) => {
+      let a = 0;
+      faces.forEach((x, i) => { if (f(x)) a += drawWeights[i]!; });
+      return Math.round((1000 * a) / Math.max(tot, 1e-12)) / 10;
+    };
+    out.draws = {
+      absYawOver30: share((x) => Math.abs(x.stats.yaw) >= 30),
+      absYawOver15: share((x) => Math.abs(x.stats.yaw) >= 15),
+      pitchUpOver15: share((x) => x.stats.pitch >= 15),
+      pitchUpOver5: share((x) => x.stats.pitch >= 5),
+      mouthOver012: share((x) => x.stats.mouth >= 0.12),
+      bySet: Object.fromEntries(Object.keys(bySet).map((k) => [k, share((x) => x.set === k)])),
+    };
+  }
+  return out;
+}
+
 interface Sample {
+  stratum: string;
+  stats: FaceStats;
+  /** samplingWeight of the face. */
   weight: number;
+  /** What sample-weights.f32 holds (relativeWeights). */
+  drawWeight: number;
   file: string;
   set: string;
   hash: number;
@@ -223,7 +394,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
 
   // Candidates: every kept label of the sets, ordered by hash (deterministic, mixes sets).
   const kc = canonicalKeypoints(layout);
-  const cands: { rec: LabelRecord & { file: string; face: number }; name: string; set: string; hash: number; weight: number }[] = [];
+  const cands: { rec: LabelRecord & { file: string; face: number }; name: string; set: string; hash: number; weight: number; stats: FaceStats; stratum: string }[] = [];
   const labelled: Record<string, number> = {};
   const labelDrops: Record<string, Record<string, number>> = {};
   const photos: Record<string, { photos: number; withFaces: number; faces: Record<string, number> }> = {};
@@ -249,30 +420,48 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
       medianAbsYaw: Math.round(10 * med(stats.map((x) => Math.abs(x.yaw)))) / 10,
       medianPitch: Math.round(10 * med(stats.map((x) => x.pitch))) / 10,
     };
-    ls.records.forEach((rec, i) => cands.push({ rec, name: sampleName(rec.file, set, rec.face), set, hash: fnv1a(rec.file), weight: samplingWeight(stats[i]!) }));
+    ls.records.forEach((rec, i) => cands.push({
+      rec, name: sampleName(rec.file, set, rec.face), set, hash: fnv1a(rec.file), weight: samplingWeight(stats[i]!), stats: stats[i]!, stratum: mixStratum(set, stats[i]!),
+    }));
     log(`labels ${set}: ${photos[set]!.photos} photos, ${ls.records.length} faces (faces per photo ${JSON.stringify(counts.facesPerPhoto)}), label drops ${JSON.stringify(counts.drops)}, pose ${JSON.stringify(pose[set])}`);
   }
   cands.sort((a, b) => a.hash - b.hash || (a.name < b.name ? -1 : 1));
   if (options.limit) cands.length = Math.min(cands.length, options.limit);
   // Under the budget: the held-out photos first (so the held-out set does not depend on it), then
-  // the rare faces, then the rest, each group in hash order.
+  // the strata interleaved (mixOrder), or with the legacy mix the rare faces, then the rest, each
+  // group in hash order.
+  const mix = options.mix ?? 'strata';
+  const mixAlpha = options.mixAlpha ?? DEFAULT_MIX_ALPHA;
+  const draw = options.draw ?? 'mix';
   const rareFirst = options.rareFirst ?? true;
   const firstSets = options.firstSets ?? ['webfaces', 'misc'];
-  const group = (c: { hash: number; weight: number; set: string }) => (c.hash < holdoutBelow ? 0 : rareFirst && c.weight > 1 ? 1 : firstSets.includes(c.set) ? 2 : 3);
-  cands.sort((a, b) => group(a) - group(b) || a.hash - b.hash || (a.name < b.name ? -1 : 1));
+  if (mix === 'strata') {
+    const order = mixOrder(cands, holdoutBelow, mixAlpha);
+    const sorted = order.map((i) => cands[i]!);
+    cands.length = 0;
+    cands.push(...sorted);
+  } else {
+    const group = (c: { hash: number; weight: number; set: string }) => (c.hash < holdoutBelow ? 0 : rareFirst && c.weight > 1 ? 1 : firstSets.includes(c.set) ? 2 : 3);
+    cands.sort((a, b) => group(a) - group(b) || a.hash - b.hash || (a.name < b.name ? -1 : 1));
+  }
   const rareCandidates = cands.filter((c) => c.weight > 1).length;
+  const trainCands = cands.filter((c) => c.hash >= holdoutBelow);
+  const perStratum = new Map<string, number>();
+  for (const c of trainCands) perStratum.set(c.stratum, (perStratum.get(c.stratum) ?? 0) + 1);
   log(`labels: ${cands.length} kept photos (${Object.entries(labelled).map(([k, v]) => `${k} ${v}`).join(', ')}); controls ${P} (${setup.facemeshIndex.length} FaceMesh + 68); λ ${lambda}`);
 
   const drops: Record<string, number> = {};
   const allSamples: Sample[] = [];
   const samples = allSamples;
-  // Fixed costs: weights.u8, meta.json (~12 KB with the controls), images.idx (4 B), names.
-  const perSampleFixed = C * 3 * 2 + 12 + 1 + 4;
-  const shardBytes = new Array<number>(shardCount).fill(65536 + 16384 + 4);
+  // Fixed costs: weights.u8, meta.json (~12 KB of controls + ~4 KB of mix; checked when written),
+  // images.idx (4 B). Per sample: coeffs.f16, crops.f32 (12), flags.u8 (1), images.idx (4),
+  // sample-weights.f32 (4), then its JPEG and names.txt line.
+  const perSampleFixed = C * 3 * 2 + 12 + 1 + 4 + 4;
+  const shardBytes = new Array<number>(shardCount).fill(65536 + META_ALLOWANCE + 4);
   let budgetFull = false;
   const t0 = performance.now();
   for (let n = 0; n < cands.length; n++) {
-    const { rec, set, hash, weight, name } = cands[n]!;
+    const { rec, set, hash, weight, name, stratum, stats } = cands[n]!;
     const holdout = hash < holdoutBelow;
     if (budgetFull) { drops.budget = (drops.budget ?? 0) + 1; continue; }
     const path = join(shared, rec.file);
@@ -293,9 +482,28 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     if (shardBytes[shard]! + cost > maxBytes) { budgetFull = true; drops.budget = (drops.budget ?? 0) + 1; continue; }
     shardBytes[shard]! += cost;
     const sq = squareFromLandmarks(fit.keypoints, 3);
-    samples.push({ weight, file: name, set, hash, coeffs: Float32Array.from(fit.coeffs), crop: [sq.cx, sq.cy, sq.side], jpeg, holdout, fold: fit.foldedTriangles / Math.max(1, fit.checkedTriangles) });
+    samples.push({ stratum, stats, weight, drawWeight: weight, file: name, set, hash, coeffs: Float32Array.from(fit.coeffs), crop: [sq.cx, sq.cy, sq.side], jpeg, holdout, fold: fit.foldedTriangles / Math.max(1, fit.checkedTriangles) });
     if ((n + 1) % 500 === 0) log(`  ${n + 1} / ${cands.length}: ${samples.length} packed, ${(shardBytes.reduce((a, b) => a + b, 0) / 1048576).toFixed(1)} MiB, ${((performance.now() - t0) / (n + 1)).toFixed(1)} ms/photo`);
   }
+
+  // Sampling weights relative within the pack (over all shards together).
+  const rel = relativeWeights(allSamples, perStratum, draw);
+  allSamples.forEach((x, i) => { x.drawWeight = rel[i]!; });
+  const packedTrain = allSamples.filter((x) => !x.holdout);
+  const packedPerStratum = new Map<string, number>();
+  for (const x of packedTrain) packedPerStratum.set(x.stratum, (packedPerStratum.get(x.stratum) ?? 0) + 1);
+  const mixMeta = {
+    mode: mix,
+    ...(mix === 'strata' ? { alpha: mixAlpha } : { rareFirst, firstSets }),
+    draw,
+    bins: `strata: set × |yaw| (${MIX_BINS.absYaw.join(', ')}°) × pitch (${MIX_BINS.pitch.join(', ')}°, > 0 up) × mouth (${MIX_BINS.mouth.join(', ')}); named set/y{0..2}p{0..3}m{0..2}`,
+    strata: Object.fromEntries([...perStratum.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, [n, packedPerStratum.get(k) ?? 0]])),
+    unrepresented: [...perStratum.keys()].filter((k) => !packedPerStratum.has(k)),
+    candidates: summarizeMix(trainCands, trainCands.map((c) => c.weight)),
+    packed: summarizeMix(packedTrain, packedTrain.map((x) => x.drawWeight)),
+  };
+  log(`mix ${mix}${mix === 'strata' ? ` (alpha ${mixAlpha})` : ''}, draw ${draw}: training candidates ${JSON.stringify(mixMeta.candidates)}`);
+  log(`  packed training samples ${JSON.stringify(mixMeta.packed)}${mixMeta.unrepresented.length ? `; strata not packed: ${mixMeta.unrepresented.join(', ')}` : ''}`);
 
   // Write (to a temporary folder, then rename); with shards, one complete pack per shard.
   let kernel: ReturnType<typeof buildKernel> | undefined;
@@ -323,7 +531,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     const flags = Uint8Array.from(samples, (s) => (s.holdout ? 2 : 0));
     writeFileSync(join(tmp, 'flags.u8'), flags);
     writeFileSync(join(tmp, 'weights.u8'), weights.weights);
-    writeFileSync(join(tmp, 'sample-weights.f32'), Buffer.from(Float32Array.from(samples, (s) => s.weight).buffer));
+    writeFileSync(join(tmp, 'sample-weights.f32'), Buffer.from(Float32Array.from(samples, (s) => s.drawWeight).buffer));
     writeFileSync(join(tmp, 'names.txt'), samples.map((s) => s.file).join('\n') + '\n');
 
     // fp16 error of the coefficients, on a few samples (full maps).
@@ -366,15 +574,21 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
       facemeshControls: Array.from(setup.facemeshIndex),
       meanFoldPercentCoarse: N ? (100 * samples.reduce((a, x) => a + x.fold, 0)) / N : 0,
       fp16MaxAbsErrorPx: fp16Max,
-      order: `under the budget: held-out photos, then rare faces${rareFirst ? '' : ' (off)'}, then the ordinary faces of ${firstSets.join(', ') || '(no set)'}, then the rest; each group in FNV-1a hash order`,
-      sampling: `sample-weights.f32: N float32, how often the trainer draws each sample (scripts/pack-training.ts samplingWeight: pitch up, |yaw|, open mouth); ${rareCandidates} of ${cands.length} candidates and ${samples.filter((x) => x.weight > 1).length} packed samples weigh more than 1${rareFirst ? '; those were packed first under the budget' : ''}; mean weight ${(samples.reduce((a, x) => a + x.weight, 0) / Math.max(1, N)).toFixed(3)}`,
+      order: mix === 'strata'
+        ? `under the budget: held-out photos (FNV-1a hash order), then the training faces by strata (scripts/pack-training.ts mixOrder): each stratum (set × pose/expression bin) in hash order, interleaved so that every prefix holds the strata in proportion to (candidates)^${mixAlpha} until one runs out`
+        : `under the budget: held-out photos, then rare faces${rareFirst ? '' : ' (off)'}, then the ordinary faces of ${firstSets.join(', ') || '(no set)'}, then the rest; each group in FNV-1a hash order`,
+      sampling: `sample-weights.f32: N float32, how often the trainer draws each sample, mean 1 over the training samples (scripts/pack-training.ts relativeWeights, draw ${draw}): samplingWeight (pitch up, |yaw|, open mouth)${draw === 'cache' ? ' × the stratum\'s candidates / its packed samples, so the draws follow samplingWeight over every candidate' : ''}; ${rareCandidates} of ${cands.length} candidates and ${samples.filter((x) => x.weight > 1).length} packed samples have samplingWeight > 1; mean samplingWeight ${(samples.reduce((a, x) => a + x.weight, 0) / Math.max(1, N)).toFixed(3)}`,
+      mix: mixMeta,
       names: 'names.txt: the photo of each sample, relative to the shared folder',
     };
-    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta));
+    const metaJson = JSON.stringify(meta);
+    if (Buffer.byteLength(metaJson) > META_ALLOWANCE) throw new Error(`meta.json is ${Buffer.byteLength(metaJson)} bytes, over the ${META_ALLOWANCE} the budget allows for it`);
+    writeFileSync(join(tmp, 'meta.json'), metaJson);
+    let total = 0;
+    for (const f of ['images.bin', 'images.idx', 'coeffs.f16', 'crops.f32', 'flags.u8', 'weights.u8', 'sample-weights.f32', 'meta.json', 'names.txt']) total += statSync(join(tmp, f)).size;
+    if (total > maxBytes) throw new Error(`${out}: ${total} bytes, over the budget of ${maxBytes}`);
     rmSync(out, { recursive: true, force: true });
     renameSync(tmp, out);
-    let total = 0;
-    for (const f of ['images.bin', 'images.idx', 'coeffs.f16', 'crops.f32', 'flags.u8', 'weights.u8', 'sample-weights.f32', 'meta.json', 'names.txt']) total += readFileSync(join(out, f)).length;
     log(`pack${shard ? ` shard ${shard.index + 1}/${shard.count}` : ''}: ${N} samples (${holdouts} held out) in ${out}: ${(total / 1048576).toFixed(2)} MiB; dropped ${JSON.stringify(drops)}; fp16 max map error ${fp16Max.toFixed(3)} px; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     return meta;
   };
@@ -459,6 +673,35 @@ export async function verifyPack(dir: string, i = 0, shared = sharedDir(), layou
   return { vsFit, vsFp16, file };
 }
 
+/**
+ * The mix of a pack's training samples (flag bit 1 clear), read back through the labels cache
+ * (names.txt → the label records): sets, pose/expression bins and the trainer's draw shares by the
+ * pack's sample-weights.f32. For packs of any version of this script.
+ */
+export async function describePack(dir: string, shared = sharedDir()): Promise<MixSummary & { missing: number }> {
+  const layout = await loadLayoutForScripts(shared);
+  const kc = canonicalKeypoints(layout);
+  const pack = readPack(dir);
+  const names = readFileSync(join(dir, 'names.txt'), 'utf8').split('\n').slice(0, pack.count);
+  const setOf = (name: string) => (name.startsWith('eval/') ? 'eval' : (['utkface', 'webfaces'].find((x) => name.includes(`/${x}/`)) ?? 'misc'));
+  const recs = new Map<string, { set: string; stats: FaceStats }>();
+  for (const set of new Set(names.map(setOf))) {
+    if (!existsSync(labelsDir(set))) continue;
+    for (const r of readLabels(labelsDir(set)).records) recs.set(sampleName(r.file, set, r.face), { set, stats: faceStats(r.tddfa, kc) });
+  }
+  const faces: { set: string; stats: FaceStats }[] = [];
+  const w: number[] = [];
+  let missing = 0;
+  names.forEach((n, i) => {
+    if (pack.flags[i]! & 2) return;
+    const r = recs.get(n);
+    if (!r) { missing++; return; }
+    faces.push(r);
+    w.push(pack.sampleWeights[i]!);
+  });
+  return { ...summarizeMix(faces, w), missing };
+}
+
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
@@ -466,17 +709,30 @@ function arg(name: string, fallback: string): string {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = arg('out', '');
-  if (!out) {
-    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--verify]');
+  const describe = arg('describe', '');
+  // --no-rare-first and --first-sets are options of the legacy order: alone they choose it.
+  const legacyFlags = process.argv.includes('--no-rare-first') || process.argv.includes('--first-sets');
+  const mix = arg('mix', legacyFlags ? 'legacy' : 'strata') as MixMode;
+  const draw = arg('draw', 'mix') as DrawMode;
+  const mixAlpha = Number(arg('mix-alpha', String(DEFAULT_MIX_ALPHA)));
+  if ((!out && !describe) || !MIX_MODES.includes(mix) || !DRAW_MODES.includes(draw) || !(mixAlpha >= 0 && mixAlpha <= 1)) {
+    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5] [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--verify]\n       npx tsx scripts/pack-training.ts --describe <pack folder>');
     process.exit(2);
   }
-  buildPack({
+  if (describe) {
+    describePack(describe)
+      .then((d) => console.log(`${describe}: ${JSON.stringify(d)}`))
+      .catch((e: unknown) => { console.error(`${describe}: ${(e as Error).message}`); process.exit(1); });
+  } else buildPack({
     out,
     sets: arg('sets', 'utkface,misc,webfaces').split(',').filter(Boolean),
     maxMiB: Number(arg('max-mib', '52')),
     holdoutFraction: Number(arg('holdout-fraction', '0.017')),
     lambda: Number(arg('lambda', String(DEFAULT_LAMBDA))),
     limit: Number(arg('limit', '0')) || undefined,
+    mix,
+    mixAlpha,
+    draw,
     rareFirst: !process.argv.includes('--no-rare-first'),
     shards: Number(arg('shards', '1')),
     firstSets: arg('first-sets', 'webfaces,misc').split(',').filter((x) => x && x !== 'none'),

@@ -276,9 +276,13 @@ def main(argv=None) -> int:
     weighted = dpack.weighted and not args.no_sample_weights
     draw_w = dpack.sample_weights[train_idx] if weighted else None
     if weighted:
-        rare = draw_w > 1
-        log(f'sampling: by the pack\'s sample weights: {int(rare.sum())} of {train_idx.numel()} photos weigh more than 1, '
-            f'{float(draw_w[rare].sum() / draw_w.sum()) * 100:.0f}% of the draws')
+        # weights relative within the pack (scripts/pack-training.ts relativeWeights: mean 1 over the
+        # training samples); older packs hold samplingWeight itself (>= 1), hence "above the mean"
+        rare = draw_w > draw_w.mean()
+        ess = float(draw_w.sum() ** 2 / (draw_w ** 2).sum())
+        log(f'sampling: by the pack\'s sample weights: {int(rare.sum())} of {train_idx.numel()} photos weigh more than the mean, '
+            f'{float(draw_w[rare].sum() / draw_w.sum()) * 100:.0f}% of the draws; max / mean {float(draw_w.max() / draw_w.mean()):.1f}; '
+            f'effective sample count {ess:.0f}')
 
     model = build_model(args.arch, args.width, args.input_size).to(dev)
     if dev.type == 'cuda':
