@@ -3,7 +3,10 @@
  * output file, as named buffers. Pure apart from PNG encoding, which the caller supplies (sharp in
  * Node, a canvas in the browser).
  */
-import { meshFrame, modelFrameNormals, writeGlb, writeObjBytes, writeObjTexturedBytes, writePly, toJson, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
+import { checkMesh, meshFrame, modelFrameNormals, toJson, toModelFrame, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
+import { glbBytes } from '../export/glb.js';
+import { objBytes, objTexturedBytes } from '../export/obj.js';
+import { plyBytes } from '../export/ply.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
 import { clearRaster, createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize, sampleTextureAtUv, type Raster } from '../render/index.js';
@@ -179,25 +182,28 @@ export async function buildOutputs(
     const normals = modelFrameNormals(face.vertices, layout.triangles, imageNormals);
     const textureBytes = formats.has('textured') || formats.has('glb') ? encode(texture.data, texture.width, texture.height, 3) : null;
     const meshOptions = { scale: frame.scale, origin: frame.origin, imageHeight: frame.imageHeight, units: frame.units, normals };
+    // One check and one model-frame conversion for every mesh file of the face.
+    checkMesh(face.vertices, layout.triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 }, normals: { array: normals, width: 3 } });
+    const positions = toModelFrame(face.vertices, meshOptions);
     // OBJ text: 4 decimals of a pixel, 3 of a millimetre (1 µm) — far below the network's precision.
     const decimals = frame.units === 'mm' ? 3 : 4;
     if (formats.has('obj')) {
-      out.push({ name: `${base}.obj`, data: writeObjBytes(face.vertices, layout.triangles, colors, { ...meshOptions, decimals, comment: 'prnet-ts face mesh with vertex colours' }) });
+      out.push({ name: `${base}.obj`, data: objBytes(positions, normals, layout.triangles, colors, { ...meshOptions, decimals, comment: 'prnet-ts face mesh with vertex colours' }) });
     }
     if (formats.has('textured') && textureBytes) {
       const textureFile = `${base}_texture.png`;
       const mtlFile = `${base}_textured.mtl`;
-      const { obj, mtl } = writeObjTexturedBytes(face.vertices, layout.triangles, uv, { ...meshOptions, decimals, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
+      const { obj, mtl } = objTexturedBytes(positions, normals, layout.triangles, uv, { ...meshOptions, decimals, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
       out.push({ name: `${base}_textured.obj`, data: obj }, { name: mtlFile, data: mtl });
       out.push(textureBytes.then((bytes) => ({ name: textureFile, data: bytes })));
     }
-    if (formats.has('ply')) out.push({ name: `${base}.ply`, data: writePly(face.vertices, layout.triangles, colors, meshOptions) });
+    if (formats.has('ply')) out.push({ name: `${base}.ply`, data: plyBytes(positions, normals, layout.triangles, colors, meshOptions) });
     if (formats.has('glb') && textureBytes) {
       // glTF's unit is the metre.
       const glbFrame = frame.units === 'mm' ? { ...meshOptions, scale: frame.scale / 1000, units: 'm' } : meshOptions;
       const glb = textureBytes.then((texturePng) => ({
         name: `${base}.glb`,
-        data: writeGlb({ vertices: face.vertices, triangles: layout.triangles, colors, uv, texturePng }, { ...glbFrame, name: base }),
+        data: glbBytes(glbFrame === meshOptions ? positions : toModelFrame(face.vertices, glbFrame), normals, layout.triangles, colors, uv, texturePng, base),
       }));
       glb.catch(() => {});
       out.push(glb);
