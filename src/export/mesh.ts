@@ -164,22 +164,28 @@ function boundingBox(vertices: Vertices, box: Float64Array): void {
 /**
  * Per-vertex unit normals in the model frame (y up) of image-frame vertices (N×3): the geometry
  * module's area-weighted normals with y negated; vertices on no face get (0, 0, 1), as glTF wants
- * unit normals. `imageNormals`: vertexNormals(vertices, triangles) if already computed (not changed).
+ * unit normals. `imageNormals`: vertexNormals(vertices, triangles) if already computed (not changed,
+ * unless `inPlace`: then the model-frame normals are written over them, and returned).
  */
-export function modelFrameNormals(vertices: Vertices, triangles: Triangles, imageNormals?: Float32Array): Float32Array {
+export function modelFrameNormals(vertices: Vertices, triangles: Triangles, imageNormals?: Float32Array, inPlace = false): Float32Array {
   let n: Float32Array;
   // the image-frame normals (geometry's vertexNormals), when the caller has them already
-  if (imageNormals && imageNormals.length === vertices.length) n = imageNormals.slice();
+  if (imageNormals && imageNormals.length === vertices.length) n = inPlace ? imageNormals : imageNormals.slice();
   else {
     const v = vertices instanceof Float32Array ? vertices : Float32Array.from(vertices);
     const t = triangles instanceof Int32Array ? triangles : new Int32Array(triangles.buffer, triangles.byteOffset, triangles.length);
     n = imageFrameNormals(v, t);
   }
+  flipNormals(n);
+  return n;
+}
+
+/** Image-frame unit normals to the model frame, in place: y negated, zero normals (0, 0, 1). */
+function flipNormals(n: Float32Array): void {
   for (let i = 0; i < n.length; i += 3) {
     if (n[i] === 0 && n[i + 1] === 0 && n[i + 2] === 0) n[i + 2] = 1;
     else n[i + 1] = -n[i + 1];
   }
-  return n;
 }
 
 /**
