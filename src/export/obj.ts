@@ -168,11 +168,15 @@ export function objTexturedBytes(p: Float32Array, normals: Float32Array | undefi
 /** Where each line of a block of `v` lines ends (the offset of its newline), per block. */
 const lineEnds = new WeakMap<Uint8Array, Uint32Array>();
 
+/** The line ends of the last `v` block written per count of decimals (reused for the next). */
+const endsByDecimals = new Map<number, Uint32Array>();
+
 /** `v x y z` lines (the same positions go into both OBJ files of a face: written once). */
 function positionLines(p: Float32Array | Float64Array, d: number): Uint8Array {
   let ends: Uint32Array | undefined;
   const bytes = memoText(`obj v ${d}`, p, (t) => {
-    ends = new Uint32Array(p.length / 3);
+    ends = endsByDecimals.get(d);
+    if (ends?.length !== p.length / 3) endsByDecimals.set(d, (ends = new Uint32Array(p.length / 3)));
     t.triples('v ', p, d, ends);
   }, p.length * 9);
   if (ends) lineEnds.set(bytes, ends);

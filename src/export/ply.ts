@@ -4,7 +4,7 @@
  * `list uchar int vertex_indices`, counter-clockwise = front.
  */
 import { checkMesh, resolveNormals, toByte, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
-import { TextWriter } from './text.js';
+import { memoText, TextWriter } from './text.js';
 
 const SPACE = 32;
 const NEWLINE = 10;
@@ -58,8 +58,17 @@ export function plyBytes(p: Float32Array, normals: Float32Array | undefined, tri
   const out = new Uint8Array(headBytes.length + nv * vsize + nt * 13);
   out.set(headBytes, 0);
   const o = binaryVertices(out, headBytes.length, p, normals, colors);
-  binaryFaces(out, o, triangles);
+  out.set(faceRecords(triangles), o);
   return out;
+}
+
+/** The binary face records of the triangles (the layout's are the same for every face: written once, then copied). */
+function faceRecords(triangles: Triangles): Uint8Array {
+  const size = 13 * (triangles.length / 3);
+  return memoText('ply faces', triangles, (w) => {
+    binaryFaces(w.reserve(size), w.length, triangles);
+    w.advance(w.length + size);
+  }, size);
 }
 
 /** The ASCII vertex and face lines. */
