@@ -456,15 +456,19 @@ function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb
   // Liang–Barsky clip to [lo, w − 1 − lo] × [lo, h − 1 − lo].
   let t0 = 0, t1 = 1;
   const dx = xb - xa, dy = yb - ya;
-  const p = CLIP_P, q = CLIP_Q;
-  p[0] = -dx; p[1] = dx; p[2] = -dy; p[3] = dy;
-  q[0] = xa - lo; q[1] = w - 1 - lo - xa; q[2] = ya - lo; q[3] = h - 1 - lo - ya;
-  for (let k = 0; k < 4; k++) {
-    if (p[k] === 0) {
-      if (q[k] < 0) return;
-    } else {
-      const r = q[k] / p[k];
-      if (p[k] < 0) { if (r > t1) return; if (r > t0) t0 = r; } else { if (r < t0) return; if (r < t1) t1 = r; }
+  // A segment with both ends inside the box keeps t0 = 0, t1 = 1: the clip only for the others.
+  const hiX = w - 1 - lo, hiY = h - 1 - lo;
+  if (!(xa >= lo && xa <= hiX && xb >= lo && xb <= hiX && ya >= lo && ya <= hiY && yb >= lo && yb <= hiY)) {
+    const p = CLIP_P, q = CLIP_Q;
+    p[0] = -dx; p[1] = dx; p[2] = -dy; p[3] = dy;
+    q[0] = xa - lo; q[1] = w - 1 - lo - xa; q[2] = ya - lo; q[3] = h - 1 - lo - ya;
+    for (let k = 0; k < 4; k++) {
+      if (p[k] === 0) {
+        if (q[k] < 0) return;
+      } else {
+        const r = q[k] / p[k];
+        if (p[k] < 0) { if (r > t1) return; if (r > t0) t0 = r; } else { if (r < t0) return; if (r < t1) t1 = r; }
+      }
     }
   }
   let x = Math.round(xa + t0 * dx), y = Math.round(ya + t0 * dy);
@@ -475,10 +479,12 @@ function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb
   const half = (pen - 1) / 2;
   // every pixel stamped lies within a pen's width of the segment's box
   painted(Math.max(0, Math.min(x, x1) - pen), Math.max(0, Math.min(y, y1) - pen), Math.min(w - 1, Math.max(x, x1) + pen), Math.min(h - 1, Math.max(y, y1) + pen));
+  if (pen === 1) {
+    thinLine(mask, w, h, x, y, x1, y1, value);
+    return;
+  }
   while (true) {
-    if (pen === 1) {
-      if (x >= 0 && y >= 0 && x < w && y < h && mask[y * w + x] < value) mask[y * w + x] = value;
-    } else if (pen <= 3) {
+    if (pen <= 3) {
       const a = Math.floor(half), b = pen - 1 - a;
       for (let yy = Math.max(0, y - a); yy <= Math.min(h - 1, y + b); yy++) {
         for (let xx = Math.max(0, x - a); xx <= Math.min(w - 1, x + b); xx++) if (mask[yy * w + xx] < value) mask[yy * w + xx] = value;
@@ -486,6 +492,20 @@ function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb
     } else {
       disc(mask, w, h, x, y, half, value);
     }
+    if (x === x1 && y === y1) break;
+    const e2 = 2 * err;
+    if (e2 >= ady) { err += ady; x += sx; }
+    if (e2 <= adx) { err += adx; y += sy; }
+  }
+}
+
+/** line's Bresenham walk for a 1-pixel pen, from (x, y) to (x1, y1) (rounded, clipped ends). */
+function thinLine(mask: Uint8Array, w: number, h: number, x: number, y: number, x1: number, y1: number, value: number): void {
+  const sx = x < x1 ? 1 : -1, sy = y < y1 ? 1 : -1;
+  const adx = Math.abs(x1 - x), ady = -Math.abs(y1 - y);
+  let err = adx + ady;
+  while (true) {
+    if (x >= 0 && y >= 0 && x < w && y < h && mask[y * w + x] < value) mask[y * w + x] = value;
     if (x === x1 && y === y1) break;
     const e2 = 2 * err;
     if (e2 >= ady) { err += ady; x += sx; }
