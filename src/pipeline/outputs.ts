@@ -69,19 +69,28 @@ function growPixelBox(vertices: Float32Array, width: number, height: number, rec
 /**
  * Pixel buffers of the image PNGs (depth, overlays), reused: one goes back to the pool when its
  * PNG's promise has settled (the encoder reads the pixels until then), so overlapping calls each
- * take their own. At most POOLED buffers of at most KEPT_RASTER_PIXELS · 3 bytes are kept. The
- * files returned are the encoder's own new bytes, never these.
+ * take their own; at most POOL_BYTES are kept (the oldest make room for the newest). The files
+ * returned are the encoder's own new bytes, never these.
  */
 const pixelPool: Uint8Array[] = [];
-const POOLED = 8;
+/** Bytes the pool may hold: a call's four buffers for photos up to ~1.3 MP, or two calls' at 640×480. */
+const POOL_BYTES = 16_000_000;
+let pooledBytes = 0;
 function takePixels(length: number): Uint8Array {
   for (let i = pixelPool.length - 1; i >= 0; i--) {
-    if (pixelPool[i].length === length) return pixelPool.splice(i, 1)[0];
+    if (pixelPool[i].length === length) {
+      pooledBytes -= length;
+      return pixelPool.splice(i, 1)[0];
+    }
   }
   return new Uint8Array(length);
 }
 function givePixels(pixels: Uint8Array): void {
-  if (pixels.length <= 3 * KEPT_RASTER_PIXELS && pixelPool.length < POOLED && !pixelPool.includes(pixels)) pixelPool.push(pixels);
+  if (pixels.length > POOL_BYTES || pixelPool.includes(pixels)) return;
+  // the oldest buffers make room (other photo sizes, most likely)
+  while (pooledBytes + pixels.length > POOL_BYTES) pooledBytes -= pixelPool.shift()!.length;
+  pixelPool.push(pixels);
+  pooledBytes += pixels.length;
 }
 
 /** Output kinds; all are written by default. */
