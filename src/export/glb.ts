@@ -38,12 +38,27 @@ export interface GlbOptions extends FrameOptions {
 export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
   const { vertices, triangles, colors, uv, texturePng } = mesh;
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 } });
-  if (nv === 0 || triangles.length === 0) throw new InputError('an empty mesh cannot be written as glTF');
-  if (texturePng && !uv) throw new InputError('a texture needs uv coordinates');
-  if (texturePng && !isPng(texturePng)) throw new InputError('texture is not a PNG');
-  const name = options.name ?? 'face';
+  checkGlb(nv, triangles, uv, texturePng);
+  return glbBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, uv, texturePng, options.name ?? 'face');
+}
 
-  const positions = toModelFrame(vertices, options);
+/**
+ * writeGlb of a mesh already checked (checkMesh, with the colours, uv and normals) and in the
+ * model frame (positions: toModelFrame of the vertices with the options' frame; normals: model-frame
+ * unit normals or none). The positions and normals are copied into the file, not kept.
+ */
+export function glbBytes(
+  positions: Float32Array,
+  normals: Float32Array | undefined,
+  triangles: Triangles,
+  colors: ArrayLike<number> | undefined,
+  uv: ArrayLike<number> | undefined,
+  texturePng: Uint8Array | undefined,
+  name: string,
+): Uint8Array {
+  const nv = positions.length / 3;
+  checkGlb(nv, triangles, uv, texturePng);
+
   const parts: Uint8Array[] = [];
   const bufferViews: Record<string, unknown>[] = [];
   const accessors: Record<string, unknown>[] = [];
@@ -75,19 +90,8 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
 
   const attributes: Record<string, number> = {};
   attributes.POSITION = addAccessor(positions, 'VEC3', ARRAY_BUFFER, true);
-  const normals = resolveNormals(options.normals, true, vertices, triangles);
   if (normals) attributes.NORMAL = addAccessor(normals, 'VEC3', ARRAY_BUFFER);
-  if (colors) {
-    const lin = new Float32Array(nv * 3);
-    for (let i = 0; i < lin.length; i++) {
-      // Colours read from 8-bit textures are k/255: a table; anything else: the formula.
-      const c = colors[i];
-      const k = c * 255;
-      const r = Math.round(k);
-      lin[i] = r >= 0 && r <= 255 && Math.abs(k - r) < 1e-4 ? SRGB_TO_LINEAR[r] : srgbToLinear(c);
-    }
-    attributes.COLOR_0 = addAccessor(lin, 'VEC3', ARRAY_BUFFER);
-  }
+  if (colors) attributes.COLOR_0 = addAccessor(linearColours(colors, new Float32Array(nv * 3)), 'VEC3', ARRAY_BUFFER);
   if (uv) attributes.TEXCOORD_0 = addAccessor(uv instanceof Float32Array ? uv : Float32Array.from(uv), 'VEC2', ARRAY_BUFFER);
   // Indices are checked non-negative (checkMesh): an Int32Array's bytes are the Uint32Array's.
   const indexArray = triangles instanceof Uint32Array ? triangles : new Uint32Array(triangles.buffer, triangles.byteOffset, triangles.length);
@@ -114,6 +118,24 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
   gltf.buffers = [{ byteLength }];
 
   return packGlb(gltf, parts, byteLength);
+}
+
+/** What glTF needs beyond checkMesh: a mesh that is not empty, and uv with a texture, which must be a PNG. */
+function checkGlb(nv: number, triangles: Triangles, uv: ArrayLike<number> | undefined, texturePng: Uint8Array | undefined): void {
+  if (nv === 0 || triangles.length === 0) throw new InputError('an empty mesh cannot be written as glTF');
+  if (texturePng && !uv) throw new InputError('a texture needs uv coordinates');
+  if (texturePng && !isPng(texturePng)) throw new InputError('texture is not a PNG');
+}
+
+/** sRGB colours (0..1) → linear, into lin: colours read from 8-bit textures are k/255 (a table); anything else: the formula. */
+function linearColours(colors: ArrayLike<number>, lin: Float32Array): Float32Array {
+  for (let i = 0; i < lin.length; i++) {
+    const c = colors[i];
+    const k = c * 255;
+    const r = Math.round(k);
+    lin[i] = r >= 0 && r <= 255 && Math.abs(k - r) < 1e-4 ? SRGB_TO_LINEAR[r] : srgbToLinear(c);
+  }
+  return lin;
 }
 
 /** srgbToLinear(k / 255) for the 256 byte values. */

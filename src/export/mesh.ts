@@ -64,12 +64,17 @@ export function toModelFrame(vertices: Vertices, options: FrameOptions = {}): Fl
   const ox = o ? o[0] : 0;
   const oy = o ? o[1] : options.imageHeight === undefined ? 0 : options.imageHeight - 1;
   const oz = o ? o[2] : 0;
+  modelFrameInto(out, vertices, s, ox, oy, oz);
+  return out;
+}
+
+/** toModelFrame's loop (its own function: V8 optimises it alone, whatever the options' shapes). */
+function modelFrameInto(out: Float32Array, vertices: Vertices, s: number, ox: number, oy: number, oz: number): void {
   for (let i = 0; i < vertices.length; i += 3) {
     out[i] = s * (vertices[i] - ox);
     out[i + 1] = s * (oy - vertices[i + 1]);
     out[i + 2] = s * (vertices[i + 2] - oz);
   }
-  return out;
 }
 
 /** Units a mesh can be written in: image pixels, or millimetres (see meshFrame). */
@@ -138,39 +143,49 @@ export function meshFrame(vertices: Vertices, landmarks: ArrayLike<number>, opti
   }
   const frame: MeshFrame = { units, scale, imageHeight: options.imageHeight };
   if (options.center ?? true) {
-    const min = [Infinity, Infinity, Infinity];
-    const max = [-Infinity, -Infinity, -Infinity];
-    for (let i = 0; i < vertices.length; i += 3) {
-      for (let d = 0; d < 3; d++) {
-        const v = vertices[i + d];
-        if (v < min[d]) min[d] = v;
-        if (v > max[d]) max[d] = v;
-      }
-    }
-    if (vertices.length) frame.origin = [(min[0] + max[0]) / 2, (min[1] + max[1]) / 2, (min[2] + max[2]) / 2];
+    const box = new Float64Array([Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity]);
+    boundingBox(vertices, box);
+    if (vertices.length) frame.origin = [(box[0] + box[3]) / 2, (box[1] + box[4]) / 2, (box[2] + box[5]) / 2];
   }
   return frame;
+}
+
+/** Per-axis minimum (box 0..2) and maximum (box 3..5) of N×3 vertices, into box as it stands (NaN never counts). */
+function boundingBox(vertices: Vertices, box: Float64Array): void {
+  for (let i = 0; i < vertices.length; i += 3) {
+    for (let d = 0; d < 3; d++) {
+      const v = vertices[i + d];
+      if (v < box[d]) box[d] = v;
+      if (v > box[3 + d]) box[3 + d] = v;
+    }
+  }
 }
 
 /**
  * Per-vertex unit normals in the model frame (y up) of image-frame vertices (N×3): the geometry
  * module's area-weighted normals with y negated; vertices on no face get (0, 0, 1), as glTF wants
- * unit normals. `imageNormals`: vertexNormals(vertices, triangles) if already computed (not changed).
+ * unit normals. `imageNormals`: vertexNormals(vertices, triangles) if already computed (not changed,
+ * unless `inPlace`: then the model-frame normals are written over them, and returned).
  */
-export function modelFrameNormals(vertices: Vertices, triangles: Triangles, imageNormals?: Float32Array): Float32Array {
+export function modelFrameNormals(vertices: Vertices, triangles: Triangles, imageNormals?: Float32Array, inPlace = false): Float32Array {
   let n: Float32Array;
   // the image-frame normals (geometry's vertexNormals), when the caller has them already
-  if (imageNormals && imageNormals.length === vertices.length) n = imageNormals.slice();
+  if (imageNormals && imageNormals.length === vertices.length) n = inPlace ? imageNormals : imageNormals.slice();
   else {
     const v = vertices instanceof Float32Array ? vertices : Float32Array.from(vertices);
     const t = triangles instanceof Int32Array ? triangles : new Int32Array(triangles.buffer, triangles.byteOffset, triangles.length);
     n = imageFrameNormals(v, t);
   }
+  flipNormals(n);
+  return n;
+}
+
+/** Image-frame unit normals to the model frame, in place: y negated, zero normals (0, 0, 1). */
+function flipNormals(n: Float32Array): void {
   for (let i = 0; i < n.length; i += 3) {
     if (n[i] === 0 && n[i + 1] === 0 && n[i + 2] === 0) n[i + 2] = 1;
     else n[i + 1] = -n[i + 1];
   }
-  return n;
 }
 
 /**
@@ -200,24 +215,13 @@ export function checkMesh(
   if (vertices.length % 3 !== 0) throw new InputError(`vertices: length ${vertices.length} is not a multiple of 3`);
   if (triangles.length % 3 !== 0) throw new InputError(`triangles: length ${triangles.length} is not a multiple of 3`);
   const nv = vertices.length / 3;
-  // Without a branch per value first (x · 0 is NaN exactly when x is not finite; the indices by
-  // one OR of int32s), then, on failure, the first bad one for the message.
-  let z0 = 0, z1 = 0, z2 = 0;
-  for (let i = 0; i < vertices.length; i += 3) {
-    z0 += vertices[i] * 0;
-    z1 += vertices[i + 1] * 0;
-    z2 += vertices[i + 2] * 0;
-  }
-  if (z0 + z1 + z2 !== 0) {
+  // Without a branch per value first (see notFinite, outOfRange), then, on failure, the first bad one for the message.
+  if (notFinite(vertices)) {
     for (let i = 0; i < vertices.length; i++) {
       if (!Number.isFinite(vertices[i])) throw new InputError(`vertex ${Math.floor(i / 3)} is not finite`);
     }
   }
-  // v | (nv − 1 − v) is negative (as an int32) exactly when v < 0 or v > nv − 1.
-  let bad = 0;
-  const last = nv - 1;
-  for (let i = 0; i < triangles.length; i += 3) bad |= triangles[i] | (last - triangles[i]) | triangles[i + 1] | (last - triangles[i + 1]) | triangles[i + 2] | (last - triangles[i + 2]);
-  if (bad < 0 || nv > 2147483647) {
+  if (outOfRange(triangles, nv - 1) || nv > 2147483647) {
     for (let i = 0; i < triangles.length; i++) {
       const v = triangles[i];
       if (!(v >= 0 && v < nv)) throw new InputError(`triangle ${Math.floor(i / 3)} refers to vertex ${v}, outside 0..${nv - 1}`);
@@ -227,6 +231,24 @@ export function checkMesh(
     if (array && array.length !== nv * width) throw new InputError(`${name}: ${array.length} values, expected ${nv} × ${width}`);
   }
   return nv;
+}
+
+/** Whether some coordinate is not finite: x · 0 is NaN exactly when x is not finite (one sum, no branch per value). */
+function notFinite(vertices: Vertices): boolean {
+  let z0 = 0, z1 = 0, z2 = 0;
+  for (let i = 0; i < vertices.length; i += 3) {
+    z0 += vertices[i] * 0;
+    z1 += vertices[i + 1] * 0;
+    z2 += vertices[i + 2] * 0;
+  }
+  return z0 + z1 + z2 !== 0;
+}
+
+/** Whether some index is outside 0..last: v | (last − v) is negative (as an int32) exactly then (one OR of int32s). */
+function outOfRange(triangles: Triangles, last: number): boolean {
+  let bad = 0;
+  for (let i = 0; i < triangles.length; i += 3) bad |= triangles[i] | (last - triangles[i]) | triangles[i + 1] | (last - triangles[i + 1]) | triangles[i + 2] | (last - triangles[i + 2]);
+  return bad < 0;
 }
 
 /** A 0..1 colour to a byte, rounded and clamped (NaN → 0). */

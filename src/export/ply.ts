@@ -4,7 +4,7 @@
  * `list uchar int vertex_indices`, counter-clockwise = front.
  */
 import { checkMesh, resolveNormals, toByte, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
-import { TextWriter } from './text.js';
+import { memoText, TextWriter } from './text.js';
 
 const SPACE = 32;
 const NEWLINE = 10;
@@ -20,10 +20,14 @@ export interface PlyOptions extends FrameOptions {
 
 /** PLY bytes of a mesh with optional per-vertex colours (N×3, 0..1). */
 export function writePly(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: PlyOptions = {}): Uint8Array {
-  const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
+  checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
+  return plyBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, options);
+}
+
+/** writePly of a mesh already checked (checkMesh, with the colours and normals) and in the model frame (as obj.ts objBytes). */
+export function plyBytes(p: Float32Array, normals: Float32Array | undefined, triangles: Triangles, colors: ArrayLike<number> | undefined, options: PlyOptions): Uint8Array {
+  const nv = p.length / 3;
   const nt = triangles.length / 3;
-  const p = toModelFrame(vertices, options);
-  const normals = resolveNormals(options.normals, true, vertices, triangles);
   const ascii = options.format === 'ascii';
   const head = [
     'ply',
@@ -45,15 +49,7 @@ export function writePly(vertices: Vertices, triangles: Triangles, colors?: Arra
   if (ascii) {
     const w = new TextWriter(head.length + nv * (normals ? 64 : 36) + nt * 24);
     w.text(head);
-    for (let i = 0; i < 3 * nv; i += 3) {
-      w.fixed(p[i], 4).byte(SPACE).fixed(p[i + 1], 4).byte(SPACE).fixed(p[i + 2], 4);
-      if (normals) w.byte(SPACE).fixed(normals[i], 5).byte(SPACE).fixed(normals[i + 1], 5).byte(SPACE).fixed(normals[i + 2], 5);
-      if (colors) w.byte(SPACE).int(toByte(colors[i])).byte(SPACE).int(toByte(colors[i + 1])).byte(SPACE).int(toByte(colors[i + 2]));
-      w.byte(NEWLINE);
-    }
-    for (let t = 0; t < triangles.length; t += 3) {
-      w.text('3 ').int(triangles[t]).byte(SPACE).int(triangles[t + 1]).byte(SPACE).int(triangles[t + 2]).byte(NEWLINE);
-    }
+    asciiBody(w, p, normals, colors, triangles);
     return w.toBytes();
   }
 
@@ -61,8 +57,37 @@ export function writePly(vertices: Vertices, triangles: Triangles, colors?: Arra
   const vsize = 12 + (normals ? 12 : 0) + (colors ? 3 : 0);
   const out = new Uint8Array(headBytes.length + nv * vsize + nt * 13);
   out.set(headBytes, 0);
-  const view = new DataView(out.buffer);
-  let o = headBytes.length;
+  const o = binaryVertices(out, headBytes.length, p, normals, colors);
+  out.set(faceRecords(triangles), o);
+  return out;
+}
+
+/** The binary face records of the triangles (the layout's are the same for every face: written once, then copied). */
+function faceRecords(triangles: Triangles): Uint8Array {
+  const size = 13 * (triangles.length / 3);
+  return memoText('ply faces', triangles, (w) => {
+    binaryFaces(w.reserve(size), w.length, triangles);
+    w.advance(w.length + size);
+  }, size);
+}
+
+/** The ASCII vertex and face lines. */
+function asciiBody(w: TextWriter, p: Float32Array, normals: Float32Array | undefined, colors: ArrayLike<number> | undefined, triangles: Triangles): void {
+  for (let i = 0; i < p.length; i += 3) {
+    w.fixed(p[i], 4).byte(SPACE).fixed(p[i + 1], 4).byte(SPACE).fixed(p[i + 2], 4);
+    if (normals) w.byte(SPACE).fixed(normals[i], 5).byte(SPACE).fixed(normals[i + 1], 5).byte(SPACE).fixed(normals[i + 2], 5);
+    if (colors) w.byte(SPACE).int(toByte(colors[i])).byte(SPACE).int(toByte(colors[i + 1])).byte(SPACE).int(toByte(colors[i + 2]));
+    w.byte(NEWLINE);
+  }
+  for (let t = 0; t < triangles.length; t += 3) {
+    w.text('3 ').int(triangles[t]).byte(SPACE).int(triangles[t + 1]).byte(SPACE).int(triangles[t + 2]).byte(NEWLINE);
+  }
+}
+
+/** The binary vertex records from offset o; returns the offset after them. */
+function binaryVertices(out: Uint8Array, o: number, p: Float32Array, normals: Float32Array | undefined, colors: ArrayLike<number> | undefined): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const nv = p.length / 3;
   for (let i = 0; i < nv; i++) {
     view.setFloat32(o, p[3 * i], true);
     view.setFloat32(o + 4, p[3 * i + 1], true);
@@ -81,6 +106,12 @@ export function writePly(vertices: Vertices, triangles: Triangles, colors?: Arra
       o += 3;
     }
   }
+  return o;
+}
+
+/** The binary face records (3, then the three indices as int32) from offset o. */
+function binaryFaces(out: Uint8Array, o: number, triangles: Triangles): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let t = 0; t < triangles.length; t += 3) {
     out[o] = 3;
     view.setInt32(o + 1, triangles[t], true);
@@ -88,5 +119,4 @@ export function writePly(vertices: Vertices, triangles: Triangles, colors?: Arra
     view.setInt32(o + 9, triangles[t + 2], true);
     o += 13;
   }
-  return out;
 }

@@ -112,10 +112,15 @@ export class TextWriter {
   private view: DataView;
   private len = 0;
 
-  /** capacity: the expected size in bytes (the buffer grows as needed). */
-  constructor(capacity = 1 << 16) {
-    this.buf = new Uint8Array(Math.max(64, Math.ceil(capacity)));
-    this.view = new DataView(this.buf.buffer);
+  /**
+   * capacity: the expected size in bytes (the buffer grows as needed). `reuse`: a buffer to write
+   * into from its start instead of a new one, when it holds at least the capacity (its contents are
+   * overwritten; the writer owns it from then on).
+   */
+  constructor(capacity = 1 << 16, reuse?: Uint8Array) {
+    const size = Math.max(64, Math.ceil(capacity));
+    this.buf = reuse && reuse.length >= size ? reuse : new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   get length(): number {
@@ -431,25 +436,50 @@ export class TextWriter {
   }
 }
 
-/** The last text written per key, with a copy of the values it was written from. */
-const memo = new Map<string, { values: ArrayLike<number>; bytes: Uint8Array }>();
+/**
+ * The last text written per key, with a copy of the values it was written from, and the writer's
+ * buffer the text is a view of (reused for the key's next text; null when the text is a copy).
+ */
+const memo = new Map<string, { values: ArrayLike<number>; bytes: Uint8Array; buffer: Uint8Array | null }>();
 
 /**
  * Text that depends only on the values of one array, written by `write` — or the same bytes
  * again when the last call with this key saw the same values (compared value by value, a small
  * fraction of formatting them). The layout's triangles and UVs are the same for every face and
  * every photo, and one face's normals go into two OBJ files. One entry per key (a few MB in all).
+ *
+ * The bytes are valid until the next call with the same key: a key's new text is written over
+ * its last one (its buffer and its copy of the values are reused), so callers copy the bytes
+ * (into a file's buffer) before that, and never return them.
  */
 export function memoText(key: string, values: ArrayLike<number>, write: (w: TextWriter) => void, capacity?: number): Uint8Array {
   const hit = memo.get(key);
   if (hit && sameValues(hit.values, values)) return hit.bytes;
-  const w = new TextWriter(capacity);
+  const w = new TextWriter(capacity, hit?.buffer ?? undefined);
   write(w);
   // The writer's own buffer when the text fills most of it (no copy: a face's v and vn lines are
-  // written anew for every face); else a copy of its exact size (kept: little memory held unused).
-  const bytes = w.length >= 0.75 * w.capacity ? w.bytes() : w.toBytes();
-  memo.set(key, { values: values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint32Array ? values.slice() : Float64Array.from(values), bytes });
+  // written anew for every face, into the same buffer); else a copy of its exact size (kept: little
+  // memory held unused).
+  const view = w.length >= 0.75 * w.capacity;
+  const bytes = view ? w.bytes() : w.toBytes();
+  memo.set(key, { values: copyValues(values, hit?.values), bytes, buffer: view ? w.reserve(0) : null });
   return bytes;
+}
+
+/** A copy of the values of a typed array (as its own type) or other array (as doubles): into `into` when that has the same type and length. */
+function copyValues(values: ArrayLike<number>, into: ArrayLike<number> | undefined): ArrayLike<number> {
+  if (values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint32Array) {
+    if (into && into.constructor === values.constructor && into.length === values.length) {
+      (into as Float32Array | Int32Array | Uint32Array).set(values);
+      return into;
+    }
+    return values.slice();
+  }
+  if (into instanceof Float64Array && into.length === values.length) {
+    for (let i = 0; i < values.length; i++) into[i] = values[i];
+    return into;
+  }
+  return Float64Array.from(values);
 }
 
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {

@@ -50,6 +50,11 @@ export interface FaceTextureOptions {
    * layout's triangles), when the caller has drawn it already (the depth output of a one-face image).
    */
   raster?: Raster;
+  /**
+   * The position map's face vertices (render's gatherVertices of it: face.vertices as reconstructed),
+   * when the caller has checked they still are (the texture's visibility test reads them).
+   */
+  mapVertices?: Float32Array;
 }
 
 export interface FaceTexture extends UvTexture {
@@ -69,7 +74,7 @@ export function faceTexture(image: RgbImage, face: Face, layout: Layout, options
   if (!complete && size !== layout.size) throw new RangeError(`a texture of ${size}² needs complete: true (the plain texture is ${layout.size}²)`);
   // Tolerance: 2 % of the face crop side (a few pixels), so the surface's own small folds do not hide it.
   const tolerance = Math.max(1, 0.02 * face.crop.square.side);
-  const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height, tolerance, options.raster);
+  const visibility = texelVisibility(face.positionMap, layout.faceIndex, layout.triangles, image.width, image.height, tolerance, options.raster, options.mapVertices);
   if (!complete) return uvTexture(image, face.positionMap, visibility);
   const normals = options.normals?.length === face.vertices.length ? options.normals : vertexNormals(face.vertices, layout.triangles);
   const facing = new Float32Array(layout.vertexCount);

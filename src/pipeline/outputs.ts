@@ -3,10 +3,13 @@
  * output file, as named buffers. Pure apart from PNG encoding, which the caller supplies (sharp in
  * Node, a canvas in the browser).
  */
-import { meshFrame, modelFrameNormals, writeGlb, writeObjBytes, writeObjTexturedBytes, writePly, toJson, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
+import { checkMesh, meshFrame, modelFrameNormals, toJson, toModelFrame, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
+import { glbBytes } from '../export/glb.js';
+import { objBytes, objTexturedBytes } from '../export/obj.js';
+import { plyBytes } from '../export/ply.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
-import { clearRaster, createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize, sampleTextureAtUv, type Raster } from '../render/index.js';
+import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';
 import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
 
@@ -25,21 +28,80 @@ function verticesOfMap(vertices: Float32Array, map: PositionMap, faceIndex: Int3
  * The depth image's z-buffer, kept between calls for images of the same size up to
  * KEPT_RASTER_PIXELS (8 bytes a pixel: 16 MB at most held; larger images get a new one): it is
  * only used while buildOutputs runs synchronously (the depth PNG and the texture's visibility are
- * computed from it before anything is awaited).
+ * computed from it before anything is awaited). Only the rectangle drawn last is cleared.
  */
 let depthRaster: Raster | undefined;
+const depthDrawn = new Int32Array(4);
 const KEPT_RASTER_PIXELS = 2_000_000;
 function scratchRaster(width: number, height: number): Raster {
   if (width * height > KEPT_RASTER_PIXELS) return createRaster(width, height);
-  if (depthRaster && depthRaster.width === width && depthRaster.height === height) clearRaster(depthRaster);
-  else depthRaster = createRaster(width, height);
+  if (depthRaster && depthRaster.width === width && depthRaster.height === height) {
+    const [x0, y0, x1, y1] = depthDrawn;
+    for (let y = y0; y <= y1; y++) {
+      depthRaster.depth.fill(-Infinity, y * width + x0, y * width + x1 + 1);
+      depthRaster.triangle.fill(-1, y * width + x0, y * width + x1 + 1);
+    }
+  } else depthRaster = createRaster(width, height);
   return depthRaster;
+}
+
+/**
+ * The pixels a mesh can cover (vertices N×3, image frame): the whole pixels around its finite
+ * vertices' extent, clamped to the image, grown into rect (x0, y0, x1, y1 inclusive; empty: x0 > x1).
+ * A pixel is covered only when its centre lies in a triangle, so inside this box.
+ */
+function growPixelBox(vertices: Float32Array, width: number, height: number, rect: Int32Array): void {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let i = 0; i < vertices.length; i += 3) {
+    const x = vertices[i], y = vertices[i + 1];
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  if (!(x0 <= x1 && y0 <= y1)) return;
+  rect[0] = Math.min(rect[0], Math.max(0, Math.floor(Math.max(x0, -1))));
+  rect[1] = Math.min(rect[1], Math.max(0, Math.floor(Math.max(y0, -1))));
+  rect[2] = Math.max(rect[2], Math.min(width - 1, Math.ceil(Math.min(x1, width))));
+  rect[3] = Math.max(rect[3], Math.min(height - 1, Math.ceil(Math.min(y1, height))));
+}
+
+/**
+ * Pixel buffers of the image PNGs (depth, overlays), reused: one goes back to the pool when its
+ * PNG's promise has settled (the encoder reads the pixels until then), so overlapping calls each
+ * take their own; at most POOL_BYTES are kept (the oldest make room for the newest). The files
+ * returned are the encoder's own new bytes, never these.
+ */
+const pixelPool: Uint8Array[] = [];
+/** Bytes the pool may hold: a call's four buffers for photos up to ~1.3 MP, or two calls' at 640×480. */
+const POOL_BYTES = 16_000_000;
+let pooledBytes = 0;
+function takePixels(length: number): Uint8Array {
+  for (let i = pixelPool.length - 1; i >= 0; i--) {
+    if (pixelPool[i].length === length) {
+      pooledBytes -= length;
+      return pixelPool.splice(i, 1)[0];
+    }
+  }
+  return new Uint8Array(length);
+}
+function givePixels(pixels: Uint8Array): void {
+  if (pixels.length > POOL_BYTES || pixelPool.includes(pixels)) return;
+  // the oldest buffers make room (other photo sizes, most likely)
+  while (pooledBytes + pixels.length > POOL_BYTES) pooledBytes -= pixelPool.shift()!.length;
+  pixelPool.push(pixels);
+  pooledBytes += pixels.length;
 }
 
 /** Output kinds; all are written by default. */
 export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth', 'overlay'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
+/**
+ * Encodes raw pixels as PNG bytes. buildOutputs may reuse `data` for a later call once the promise
+ * has settled, so the bytes returned must be new memory, not a view of `data` (a view is detected
+ * and its pixels then not reused).
+ */
 export type PngEncoder = (data: Uint8Array, width: number, height: number, channels: 1 | 3) => Promise<Uint8Array>;
 
 export interface OutputOptions {
@@ -60,7 +122,7 @@ export interface OutputFile {
   data: Uint8Array | string;
 }
 
-const wireframes = new Map<number, Int32Array>();
+const wireframes = new WeakMap<object, Map<number, Uint32Array>>();
 const uvs = new WeakMap<object, Float32Array>();
 
 /** The layout's per-vertex texture coordinates (cached per layout). */
@@ -93,18 +155,22 @@ export interface MeshJson {
 }
 
 /**
- * The dense mesh's triangles on a coarser UV grid for drawing: one grid line every ~5 image
- * pixels, so the wireframe stays readable (the full mesh has a vertex every ~0.5 px).
+ * The dense mesh's distinct edges on a coarser UV grid for drawing: one grid line every ~5 image
+ * pixels, so the wireframe stays readable (the full mesh has a vertex every ~0.5 px). Cached per
+ * layout and step.
  */
-function wireframe(layout: Layout, cropSide: number): Int32Array {
+function wireframe(layout: Layout, cropSide: number): Uint32Array {
   const pxPerTexel = cropSide / layout.size;
   const step = Math.max(1, Math.min(16, Math.round(5 / Math.max(pxPerTexel, 1e-3))));
-  let t = wireframes.get(step);
-  if (!t) {
-    t = step === 1 ? layout.triangles : triangulateFaceGrid(layout.faceIndex, layout.size, step);
-    wireframes.set(step, t);
+  let bySteps = wireframes.get(layout.faceIndex);
+  if (!bySteps) wireframes.set(layout.faceIndex, (bySteps = new Map()));
+  let edges = bySteps.get(step);
+  if (!edges) {
+    const t = step === 1 ? layout.triangles : triangulateFaceGrid(layout.faceIndex, layout.size, step);
+    edges = uniqueEdges(t, layout.vertexCount);
+    bySteps.set(step, edges);
   }
-  return t;
+  return edges;
 }
 
 /**
@@ -138,6 +204,13 @@ export async function buildOutputs(
   };
   const png = (name: string, data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<OutputFile> =>
     encode(data, width, height, channels).then((bytes) => ({ name, data: bytes }));
+  /** png of pixels from the pool, given back when encoded. */
+  const pooledPng = (name: string, data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<OutputFile> => {
+    const file = png(name, data, width, height, channels);
+    // (not when the encoder's bytes are the pixels' memory: the file would change with the next call)
+    file.then((f) => typeof f.data !== 'string' && f.data.buffer !== data.buffer && givePixels(data), () => givePixels(data));
+    return file;
+  };
   const needMesh = formats.has('obj') || formats.has('textured') || formats.has('ply') || formats.has('glb');
   const uv = needMesh ? layoutUv(layout) : null;
   // The image-level PNGs (depth, overlays) are drawn first, so that sharp compresses them on its
@@ -145,25 +218,37 @@ export async function buildOutputs(
   const imageFiles: Promise<OutputFile>[] = [];
   /** The z-buffer of a one-face image's depth output: also its texture's visibility test. */
   let faceRaster: Raster | undefined;
+  const { width, height } = image;
   if (formats.has('depth') && faces.length) {
-    const raster = scratchRaster(image.width, image.height);
-    for (const face of faces) rasterize(face.vertices, layout.triangles, image.width, image.height, raster);
+    const raster = scratchRaster(width, height);
+    const drawn = new Int32Array([width, height, -1, -1]);
+    // the whole raster is cleared next time unless the drawing ends
+    if (raster === depthRaster) depthDrawn.set([0, 0, width - 1, height - 1]);
+    for (const face of faces) {
+      rasterize(face.vertices, layout.triangles, width, height, raster);
+      growPixelBox(face.vertices, width, height, drawn);
+    }
+    if (raster === depthRaster) depthDrawn.set(drawn);
     if (faces.length === 1 && verticesOfMap(faces[0].vertices, faces[0].positionMap, layout.faceIndex)) faceRaster = raster;
-    const grey = depthToGrey(raster);
-    imageFiles.push(png(`${stem}_depth.png`, grey.data, grey.width, grey.height, 1));
+    const grey = depthToGreyIn(raster, drawn[0], drawn[1], drawn[2], drawn[3], takePixels(width * height));
+    imageFiles.push(pooledPng(`${stem}_depth.png`, grey, width, height, 1));
   }
   if (formats.has('overlay') && faces.length) {
-    let lm = image;
-    let pose = image;
-    let mesh = image;
+    // each overlay drawn onto its own copy of the photo, face after face
+    const copy = (): RgbImage => {
+      const data = takePixels(image.data.length);
+      data.set(image.data);
+      return { width, height, data };
+    };
+    const lm = copy(), pose = copy(), mesh = copy();
     for (const face of faces) {
-      lm = drawLandmarks(lm, face.landmarks, { dims: 3 });
-      pose = drawPoseBox(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
-      mesh = drawMesh(mesh, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 });
+      drawLandmarksOnto(lm, face.landmarks, { dims: 3 });
+      drawPoseBoxOnto(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
+      drawEdgesOnto(mesh, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 });
     }
-    imageFiles.push(png(`${stem}_landmarks.png`, lm.data, lm.width, lm.height, 3));
-    imageFiles.push(png(`${stem}_pose.png`, pose.data, pose.width, pose.height, 3));
-    imageFiles.push(png(`${stem}_mesh.png`, mesh.data, mesh.width, mesh.height, 3));
+    imageFiles.push(pooledPng(`${stem}_landmarks.png`, lm.data, width, height, 3));
+    imageFiles.push(pooledPng(`${stem}_pose.png`, pose.data, width, height, 3));
+    imageFiles.push(pooledPng(`${stem}_mesh.png`, mesh.data, width, height, 3));
   }
   for (const face of faces) {
     const base = `${stem}_face${face.index}`;
@@ -174,30 +259,33 @@ export async function buildOutputs(
     }
     if (!needMesh || !uv) continue;
     const imageNormals = vertexNormals(face.vertices, layout.triangles);
-    const { texture } = faceTexture(image, face, layout, { size: textureSize, normals: imageNormals, raster: faceRaster });
+    const { texture } = faceTexture(image, face, layout, { size: textureSize, normals: imageNormals, raster: faceRaster, mapVertices: faceRaster && face.vertices });
     const colors = sampleTextureAtUv(texture, uv);
-    const normals = modelFrameNormals(face.vertices, layout.triangles, imageNormals);
+    const normals = modelFrameNormals(face.vertices, layout.triangles, imageNormals, true);
     const textureBytes = formats.has('textured') || formats.has('glb') ? encode(texture.data, texture.width, texture.height, 3) : null;
     const meshOptions = { scale: frame.scale, origin: frame.origin, imageHeight: frame.imageHeight, units: frame.units, normals };
+    // One check and one model-frame conversion for every mesh file of the face.
+    checkMesh(face.vertices, layout.triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 }, normals: { array: normals, width: 3 } });
+    const positions = toModelFrame(face.vertices, meshOptions);
     // OBJ text: 4 decimals of a pixel, 3 of a millimetre (1 µm) — far below the network's precision.
     const decimals = frame.units === 'mm' ? 3 : 4;
     if (formats.has('obj')) {
-      out.push({ name: `${base}.obj`, data: writeObjBytes(face.vertices, layout.triangles, colors, { ...meshOptions, decimals, comment: 'prnet-ts face mesh with vertex colours' }) });
+      out.push({ name: `${base}.obj`, data: objBytes(positions, normals, layout.triangles, colors, { ...meshOptions, decimals, comment: 'prnet-ts face mesh with vertex colours' }) });
     }
     if (formats.has('textured') && textureBytes) {
       const textureFile = `${base}_texture.png`;
       const mtlFile = `${base}_textured.mtl`;
-      const { obj, mtl } = writeObjTexturedBytes(face.vertices, layout.triangles, uv, { ...meshOptions, decimals, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
+      const { obj, mtl } = objTexturedBytes(positions, normals, layout.triangles, uv, { ...meshOptions, decimals, mtlFile, textureFile, comment: 'prnet-ts face mesh with UV texture' });
       out.push({ name: `${base}_textured.obj`, data: obj }, { name: mtlFile, data: mtl });
       out.push(textureBytes.then((bytes) => ({ name: textureFile, data: bytes })));
     }
-    if (formats.has('ply')) out.push({ name: `${base}.ply`, data: writePly(face.vertices, layout.triangles, colors, meshOptions) });
+    if (formats.has('ply')) out.push({ name: `${base}.ply`, data: plyBytes(positions, normals, layout.triangles, colors, meshOptions) });
     if (formats.has('glb') && textureBytes) {
       // glTF's unit is the metre.
       const glbFrame = frame.units === 'mm' ? { ...meshOptions, scale: frame.scale / 1000, units: 'm' } : meshOptions;
       const glb = textureBytes.then((texturePng) => ({
         name: `${base}.glb`,
-        data: writeGlb({ vertices: face.vertices, triangles: layout.triangles, colors, uv, texturePng }, { ...glbFrame, name: base }),
+        data: glbBytes(glbFrame === meshOptions ? positions : toModelFrame(face.vertices, glbFrame), normals, layout.triangles, colors, uv, texturePng, base),
       }));
       glb.catch(() => {});
       out.push(glb);

@@ -66,18 +66,22 @@ export function defaultThickness(image: { width: number; height: number }, pixel
  * are closed here).
  */
 export function drawLandmarks(image: RgbImage, points: ArrayLike<number>, style: LandmarkStyle = {}): RgbImage {
-  const out = copyImage(image);
+  return drawLandmarksOnto(copyImage(image), points, style);
+}
+
+/** drawLandmarks onto the image itself (changed in place; returned). */
+export function drawLandmarksOnto(image: RgbImage, points: ArrayLike<number>, style: LandmarkStyle = {}): RgbImage {
   const { width, height } = image;
   const dims = style.dims ?? inferDims(points.length);
   if ((style.lines ?? true) && Math.floor(points.length / dims) === 68) {
-    const mask = new Uint8Array(width * height);
+    const mask = paintMask(width, height);
     paintContours(mask, width, height, points, dims, style.thickness ?? defaultThickness(image), 1);
-    composite(out, mask, style.lineColor ?? [255, 255, 255], 1);
+    compositePainted(image, mask, style.lineColor ?? [255, 255, 255], 1);
   }
-  const mask = new Uint8Array(width * height);
+  const mask = paintMask(width, height);
   paintPoints(mask, width, height, points, dims, style.radius ?? defaultRadius(image), 1);
-  composite(out, mask, style.color ?? [255, 0, 0], 1);
-  return out;
+  compositePainted(image, mask, style.color ?? [255, 0, 0], 1);
+  return image;
 }
 
 /** Default landmark radius: 1 pixel per 224 pixels of the shorter side. */
@@ -119,13 +123,23 @@ export function drawPoseBox(
   translation: ArrayLike<number>,
   style: PoseBoxStyle = {},
 ): RgbImage {
+  return drawPoseBoxOnto(copyImage(image), rotation, scale, translation, style);
+}
+
+/** drawPoseBox onto the image itself (changed in place; returned). */
+export function drawPoseBoxOnto(
+  image: RgbImage,
+  rotation: ArrayLike<number>,
+  scale: number,
+  translation: ArrayLike<number>,
+  style: PoseBoxStyle = {},
+): RgbImage {
   const { width, height } = image;
-  const mask = new Uint8Array(width * height);
+  const mask = paintMask(width, height);
   const [px, py] = poseBoxCorners(rotation, scale, translation, style);
   paintPoseBox(mask, width, height, px, py, style.thickness ?? defaultBoxThickness(image), 1);
-  const out = copyImage(image);
-  composite(out, mask, style.color ?? [0, 255, 0], 1);
-  return out;
+  compositePainted(image, mask, style.color ?? [0, 255, 0], 1);
+  return image;
 }
 
 /** The pose box's 8 corners in the image (x, y): rear square 0–3, front square 4–7. */
@@ -179,13 +193,19 @@ export function drawMesh(
   style: MeshStyle & { dims?: 2 | 3 } = {},
 ): RgbImage {
   const dims = style.dims ?? 3;
-  const edges = uniqueEdges(triangles, Math.floor(vertices.length / dims));
+  return drawEdgesOnto(copyImage(image), vertices, uniqueEdges(triangles, Math.floor(vertices.length / dims)), style);
+}
+
+/**
+ * drawMesh onto the image itself (changed in place; returned), from the mesh's distinct edges
+ * (uniqueEdges of its triangles: compute them once for a mesh drawn often).
+ */
+export function drawEdgesOnto(image: RgbImage, vertices: VertexArray, edges: Uint32Array, style: MeshStyle & { dims?: 2 | 3 } = {}): RgbImage {
   const { width, height } = image;
-  const mask = new Uint8Array(width * height);
-  paintEdges(mask, width, height, vertices, dims, edges, style.thickness ?? defaultThickness(image, 800), 1);
-  const out = copyImage(image);
-  composite(out, mask, style.color ?? [255, 255, 255], style.alpha ?? 0.5);
-  return out;
+  const mask = paintMask(width, height);
+  paintEdges(mask, width, height, vertices, style.dims ?? 3, edges, style.thickness ?? defaultThickness(image, 800), 1);
+  compositePainted(image, mask, style.color ?? [255, 255, 255], style.alpha ?? 0.5);
+  return image;
 }
 
 function paintEdges(mask: Uint8Array, width: number, height: number, vertices: VertexArray, dims: number, edges: Uint32Array, t: number, value: number): void {
@@ -353,17 +373,54 @@ function copyImage(image: RgbImage): RgbImage {
   return { width: image.width, height: image.height, data: new Uint8Array(image.data) };
 }
 
-/** Blends `color` into the image where the mask is set. */
-function composite(image: RgbImage, mask: Uint8Array, color: Color, alpha: number): void {
+/**
+ * The coverage mask the draw functions paint into: all zeros, kept between calls for images of
+ * up to KEPT_MASK_PIXELS (a new one for larger images), with the painted rectangle reset. The
+ * painters (line, disc) grow the rectangle; compositePainted blends the mask within it and zeroes
+ * it again. Only used synchronously, so one is enough.
+ */
+let keptMask = new Uint8Array(0);
+const KEPT_MASK_PIXELS = 4_000_000;
+/** The painted rectangle: x0, y0, x1, y1 (inclusive; empty when x0 > x1). */
+const PAINTED = new Int32Array(4);
+function paintMask(width: number, height: number): Uint8Array {
+  PAINTED[0] = PAINTED[1] = 2147483647;
+  PAINTED[2] = PAINTED[3] = -1;
+  const n = width * height;
+  if (n > KEPT_MASK_PIXELS) return new Uint8Array(n);
+  if (keptMask.length !== n) keptMask = new Uint8Array(n);
+  return keptMask;
+}
+
+/** Grows the painted rectangle by x0..x1 × y0..y1 (clamped to the image by the caller or here). */
+function painted(x0: number, y0: number, x1: number, y1: number): void {
+  if (x0 < PAINTED[0]) PAINTED[0] = x0;
+  if (y0 < PAINTED[1]) PAINTED[1] = y0;
+  if (x1 > PAINTED[2]) PAINTED[2] = x1;
+  if (y1 > PAINTED[3]) PAINTED[3] = y1;
+}
+
+/**
+ * Blends `color` into the image where the mask is set, within the painted rectangle (the mask is
+ * zero outside it), and zeroes the mask there for the next use: the pixels of a blend over the
+ * whole mask, without visiting the rest of the image.
+ */
+function compositePainted(image: RgbImage, mask: Uint8Array, color: Color, alpha: number): void {
+  const w = image.width;
+  const x0 = Math.max(0, PAINTED[0]), y0 = Math.max(0, PAINTED[1]);
+  const x1 = Math.min(w - 1, PAINTED[2]), y1 = Math.min(image.height - 1, PAINTED[3]);
   const a = alpha < 0 ? 0 : alpha > 1 ? 1 : alpha;
   const d = image.data;
   const r = color[0] * a, g = color[1] * a, b = color[2] * a, k = 1 - a;
-  for (let i = 0; i < mask.length; i++) {
-    if (mask[i] === 0) continue;
-    const o = 3 * i;
-    d[o] = Math.round(d[o] * k + r);
-    d[o + 1] = Math.round(d[o + 1] * k + g);
-    d[o + 2] = Math.round(d[o + 2] * k + b);
+  for (let y = y0; y <= y1; y++) {
+    for (let i = y * w + x0, end = y * w + x1; i <= end; i++) {
+      if (mask[i] === 0) continue;
+      mask[i] = 0;
+      const o = 3 * i;
+      d[o] = Math.round(d[o] * k + r);
+      d[o + 1] = Math.round(d[o + 1] * k + g);
+      d[o + 2] = Math.round(d[o + 2] * k + b);
+    }
   }
 }
 
@@ -374,6 +431,7 @@ function disc(mask: Uint8Array, w: number, h: number, cx: number, cy: number, ra
   const r2 = r * r;
   const x0 = Math.max(0, Math.ceil(cx - r)), x1 = Math.min(w - 1, Math.floor(cx + r));
   const y0 = Math.max(0, Math.ceil(cy - r)), y1 = Math.min(h - 1, Math.floor(cy + r));
+  painted(x0, y0, x1, y1);
   for (let y = y0; y <= y1; y++) {
     const dy = y - cy;
     for (let x = x0; x <= x1; x++) {
@@ -398,15 +456,19 @@ function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb
   // Liang–Barsky clip to [lo, w − 1 − lo] × [lo, h − 1 − lo].
   let t0 = 0, t1 = 1;
   const dx = xb - xa, dy = yb - ya;
-  const p = CLIP_P, q = CLIP_Q;
-  p[0] = -dx; p[1] = dx; p[2] = -dy; p[3] = dy;
-  q[0] = xa - lo; q[1] = w - 1 - lo - xa; q[2] = ya - lo; q[3] = h - 1 - lo - ya;
-  for (let k = 0; k < 4; k++) {
-    if (p[k] === 0) {
-      if (q[k] < 0) return;
-    } else {
-      const r = q[k] / p[k];
-      if (p[k] < 0) { if (r > t1) return; if (r > t0) t0 = r; } else { if (r < t0) return; if (r < t1) t1 = r; }
+  // A segment with both ends inside the box keeps t0 = 0, t1 = 1: the clip only for the others.
+  const hiX = w - 1 - lo, hiY = h - 1 - lo;
+  if (!(xa >= lo && xa <= hiX && xb >= lo && xb <= hiX && ya >= lo && ya <= hiY && yb >= lo && yb <= hiY)) {
+    const p = CLIP_P, q = CLIP_Q;
+    p[0] = -dx; p[1] = dx; p[2] = -dy; p[3] = dy;
+    q[0] = xa - lo; q[1] = w - 1 - lo - xa; q[2] = ya - lo; q[3] = h - 1 - lo - ya;
+    for (let k = 0; k < 4; k++) {
+      if (p[k] === 0) {
+        if (q[k] < 0) return;
+      } else {
+        const r = q[k] / p[k];
+        if (p[k] < 0) { if (r > t1) return; if (r > t0) t0 = r; } else { if (r < t0) return; if (r < t1) t1 = r; }
+      }
     }
   }
   let x = Math.round(xa + t0 * dx), y = Math.round(ya + t0 * dy);
@@ -415,10 +477,14 @@ function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb
   const adx = Math.abs(x1 - x), ady = -Math.abs(y1 - y);
   let err = adx + ady;
   const half = (pen - 1) / 2;
+  // every pixel stamped lies within a pen's width of the segment's box
+  painted(Math.max(0, Math.min(x, x1) - pen), Math.max(0, Math.min(y, y1) - pen), Math.min(w - 1, Math.max(x, x1) + pen), Math.min(h - 1, Math.max(y, y1) + pen));
+  if (pen === 1) {
+    thinLine(mask, w, h, x, y, x1, y1, value);
+    return;
+  }
   while (true) {
-    if (pen === 1) {
-      if (x >= 0 && y >= 0 && x < w && y < h && mask[y * w + x] < value) mask[y * w + x] = value;
-    } else if (pen <= 3) {
+    if (pen <= 3) {
       const a = Math.floor(half), b = pen - 1 - a;
       for (let yy = Math.max(0, y - a); yy <= Math.min(h - 1, y + b); yy++) {
         for (let xx = Math.max(0, x - a); xx <= Math.min(w - 1, x + b); xx++) if (mask[yy * w + xx] < value) mask[yy * w + xx] = value;
@@ -426,6 +492,20 @@ function line(mask: Uint8Array, w: number, h: number, xa: number, ya: number, xb
     } else {
       disc(mask, w, h, x, y, half, value);
     }
+    if (x === x1 && y === y1) break;
+    const e2 = 2 * err;
+    if (e2 >= ady) { err += ady; x += sx; }
+    if (e2 <= adx) { err += adx; y += sy; }
+  }
+}
+
+/** line's Bresenham walk for a 1-pixel pen, from (x, y) to (x1, y1) (rounded, clipped ends). */
+function thinLine(mask: Uint8Array, w: number, h: number, x: number, y: number, x1: number, y1: number, value: number): void {
+  const sx = x < x1 ? 1 : -1, sy = y < y1 ? 1 : -1;
+  const adx = Math.abs(x1 - x), ady = -Math.abs(y1 - y);
+  let err = adx + ady;
+  while (true) {
+    if (x >= 0 && y >= 0 && x < w && y < h && mask[y * w + x] < value) mask[y * w + x] = value;
     if (x === x1 && y === y1) break;
     const e2 = 2 * err;
     if (e2 >= ady) { err += ady; x += sx; }

@@ -202,24 +202,56 @@ export function renderDepth(vertices: VertexArray, triangles: TriangleArray, wid
 
 /** Converts a raster's depth to an 8-bit image as in renderDepth. */
 export function depthToGrey(raster: Raster): GreyImage {
+  return { width: raster.width, height: raster.height, data: depthToGreyIn(raster, 0, 0, raster.width - 1, raster.height - 1, new Uint8Array(raster.width * raster.height)) };
+}
+
+/**
+ * depthToGrey's pixels into `out` (width × height bytes, any contents: all are written), when every
+ * covered pixel of the raster lies in the rectangle x0..x1 × y0..y1 (inclusive, clamped to the
+ * raster): the rectangle alone is read, the rest of `out` set to 0.
+ */
+export function depthToGreyIn(raster: Raster, x0: number, y0: number, x1: number, y1: number, out: Uint8Array): Uint8Array {
   const { width, height, depth } = raster;
-  const n = width * height;
+  if (out.length !== width * height) throw new RangeError(`output holds ${out.length} pixels, expected ${width * height}`);
+  out.fill(0);
+  x0 = Math.max(0, x0);
+  y0 = Math.max(0, y0);
+  x1 = Math.min(width - 1, x1);
+  y1 = Math.min(height - 1, y1);
+  const range = depthRange(depth, width, x0, y0, x1, y1);
+  const lo = range[0], hi = range[1];
+  if (lo === Infinity) return out;
+  greyLevels(depth, width, x0, y0, x1, y1, lo, hi, out);
+  return out;
+}
+
+const RANGE = new Float64Array(2);
+/** The least and greatest finite depth in the rectangle (Infinity, −Infinity when none is covered). */
+function depthRange(depth: Float32Array, width: number, x0: number, y0: number, x1: number, y1: number): Float64Array {
   let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const z = depth[i];
-    if (z === -Infinity) continue;
-    if (z < lo) lo = z;
-    if (z > hi) hi = z;
+  for (let y = y0; y <= y1; y++) {
+    for (let i = y * width + x0, end = y * width + x1; i <= end; i++) {
+      const z = depth[i];
+      if (z === -Infinity) continue;
+      if (z < lo) lo = z;
+      if (z > hi) hi = z;
+    }
   }
-  const data = new Uint8Array(n);
-  if (lo === Infinity) return { width, height, data };
+  RANGE[0] = lo;
+  RANGE[1] = hi;
+  return RANGE;
+}
+
+/** Near = bright: 1..255 over lo..hi at the covered pixels of the rectangle (255 when lo = hi). */
+function greyLevels(depth: Float32Array, width: number, x0: number, y0: number, x1: number, y1: number, lo: number, hi: number, out: Uint8Array): void {
   const scale = hi > lo ? 254 / (hi - lo) : 0;
-  for (let i = 0; i < n; i++) {
-    const z = depth[i];
-    if (z === -Infinity) continue;
-    data[i] = hi > lo ? 1 + Math.round((z - lo) * scale) : 255;
+  for (let y = y0; y <= y1; y++) {
+    for (let i = y * width + x0, end = y * width + x1; i <= end; i++) {
+      const z = depth[i];
+      if (z === -Infinity) continue;
+      out[i] = hi > lo ? 1 + Math.round((z - lo) * scale) : 255;
+    }
   }
-  return { width, height, data };
 }
 
 /**

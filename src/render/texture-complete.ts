@@ -168,32 +168,19 @@ export function completeUvTexture(
   const pos = map.data;
 
   // Layout-grid fields: face mask, own weight (soft visibility × facing), mirror coordinates.
+  // Each pass is its own function with one loop (here and below): V8 optimises a loop function as
+  // soon as it is hot, with the types its whole body has seen, where one long function of many
+  // loops was optimised on one loop and de-optimised on reaching the next, for tens of calls.
   const margin = Math.round(options.margin ?? 2);
   const { face, faceBytes, faceShare, marginMask } = staticFields(layout, margin);
   const vis = scratchF32('vis', n).fill(0);
-  for (let i = 0; i < nv; i++) {
-    const p = faceIndex[i];
-    const x = pos[3 * p], y = pos[3 * p + 1];
-    const inside = x >= -0.5 && y >= -0.5 && x <= iw - 0.5 && y <= ih - 0.5;
-    vis[p] = visibility[p] !== 0 && inside ? 1 : 0;
-  }
+  visibleTexels(vis, faceIndex, pos, visibility, iw, ih);
   // Soft visibility: the visible share of each texel's 5×5 face neighbourhood, times its own
   // visibility, so the weight ramps down over ~2 texels towards an occlusion edge.
   const share = boxBlur(vis, L, BLUR, scratchF32('share', n), scratchF32('blur', n));
   const weight = scratchF32('weight', n).fill(0);
-  for (let i = 0; i < nv; i++) {
-    const p = faceIndex[i];
-    if (vis[p] === 0) continue;
-    const s = share[p] / faceShare[p];
-    const soft = s >= 1 ? 1 : s * s * (3 - 2 * s);
-    let f = 1;
-    if (options.facing) {
-      const t = options.facing[i] / ramp;
-      f = t <= 0 ? 0 : t >= 1 ? 1 : t * t * (3 - 2 * t);
-    }
-    weight[p] = soft * f;
-  }
-  const mirror = mirrorField(layout);
+  if (options.facing) facingWeights(weight, faceIndex, vis, share, faceShare, options.facing, ramp);
+  else softWeights(weight, faceIndex, vis, share, faceShare);
 
   // Texture-grid pass: layers 1 and 2 into premultiplied colour + weight.
   const N = S * S;
@@ -203,6 +190,171 @@ export function completeUvTexture(
   const faceS = S === L ? faceBytes.slice() : new Uint8Array(N);
   const region = S === L ? marginMask : new Uint8Array(N);
   const ownMask = new Uint8Array(N);
+  // Lighting: the mirrored side is lit differently from the side it stands in for. Where the
+  // photo shows both a texel and its mirror well, the ratio of their mean colours, per half of the
+  // face, measures the asymmetry; mirrored colours are scaled by their destination half's ratio so
+  // they continue that half's brightness. gains: [left half r, g, b, right half r, g, b].
+  // The photo's colour at the vertices read below, once: on the layout's grid every vertex the
+  // photo shows (weight > 0; its own and its mirror's colour are these), on a finer grid only those
+  // the lighting pairs use (weight ≥ 0.9: the texels sample the photo themselves), and none when
+  // nothing uses them.
+  const matchLighting = options.matchLighting ?? true;
+  const rgb = scratchF64('rgb', nv * 3);
+  if (S === L || matchLighting) vertexColours(rgb, faceIndex, S === L ? 0 : LIGHTING_WEIGHT, pos, weight, src, iw, ih);
+  const gains = new Float64Array([1, 1, 1, 1, 1, 1]);
+  if (matchLighting) lightingGains(gains, rgb, faceIndex, layout.flip, weight, L);
+  // own, mirrored, filled: the face texels by their main source
+  const counts = new Float64Array(3);
+  if (S === L) {
+    // The layout's own grid: every face texel is a vertex, its mirror a vertex too.
+    layoutGridLayers(col, conf, ownMask, faceS, counts, faceIndex, layout.flip, weight, rgb, gains, L);
+  } else {
+    sampledLayers(col, conf, ownMask, faceS, region, counts, S, L, face, marginMask, weight, mirrorField(layout), pos, src, iw, ih, gains);
+  }
+  pullPushWith(col, conf, S, scratchF32, region);
+  const tex = new Uint8Array(N * 3);
+  textureBytes(tex, col, region, faceS, N);
+  const [own, mirrored, filled] = counts;
+  const total = own + mirrored + filled || 1;
+  return {
+    texture: { width: S, height: S, data: tex },
+    mask: ownMask,
+    faceMask: faceS,
+    sources: { own: own / total, mirrored: mirrored / total, filled: filled / total },
+  };
+}
+
+/** The own weight at which a texel and its mirror count for the lighting ratio. */
+const LIGHTING_WEIGHT = 0.9;
+
+/** 1 at the face texels the camera sees whose point lies inside the image (vis: zeros before). */
+function visibleTexels(vis: Float32Array, faceIndex: Int32Array | Uint32Array, pos: Float32Array, visibility: Uint8Array, iw: number, ih: number): void {
+  for (let i = 0; i < faceIndex.length; i++) {
+    const p = faceIndex[i];
+    const x = pos[3 * p], y = pos[3 * p + 1];
+    const inside = x >= -0.5 && y >= -0.5 && x <= iw - 0.5 && y <= ih - 0.5;
+    vis[p] = visibility[p] !== 0 && inside ? 1 : 0;
+  }
+}
+
+/** The soft visibility (smoothstep of the visible share of the texel's window); weight: zeros before. */
+function softWeights(weight: Float32Array, faceIndex: Int32Array | Uint32Array, vis: Float32Array, share: Float32Array, faceShare: Float32Array): void {
+  for (let i = 0; i < faceIndex.length; i++) {
+    const p = faceIndex[i];
+    if (vis[p] === 0) continue;
+    const s = share[p] / faceShare[p];
+    weight[p] = s >= 1 ? 1 : s * s * (3 - 2 * s);
+  }
+}
+
+/** softWeights times the facing ramp (smoothstep of facing / ramp). */
+function facingWeights(weight: Float32Array, faceIndex: Int32Array | Uint32Array, vis: Float32Array, share: Float32Array, faceShare: Float32Array, facing: ArrayLike<number>, ramp: number): void {
+  for (let i = 0; i < faceIndex.length; i++) {
+    const p = faceIndex[i];
+    if (vis[p] === 0) continue;
+    const s = share[p] / faceShare[p];
+    const soft = s >= 1 ? 1 : s * s * (3 - 2 * s);
+    const t = facing[i] / ramp;
+    const f = t <= 0 ? 0 : t >= 1 ? 1 : t * t * (3 - 2 * t);
+    weight[p] = soft * f;
+  }
+}
+
+/** The photo's colour (bilinear, unrounded) at each vertex whose own weight is > 0 and ≥ minWeight; the others are left as they are. */
+function vertexColours(rgb: Float64Array, faceIndex: Int32Array | Uint32Array, minWeight: number, pos: Float32Array, weight: Float32Array, src: Uint8Array, iw: number, ih: number): void {
+  const c = new Float64Array(3);
+  for (let i = 0; i < faceIndex.length; i++) {
+    const p = faceIndex[i];
+    const w = weight[p];
+    if (w > 0 && w >= minWeight) {
+      bilinearRgb(src, iw, ih, pos[3 * p], pos[3 * p + 1], c);
+      rgb[3 * i] = c[0];
+      rgb[3 * i + 1] = c[1];
+      rgb[3 * i + 2] = c[2];
+    }
+  }
+}
+
+/**
+ * The left–right lighting gains (see completeUvTexture): per half, the ratio of the mean colours of
+ * texels and their mirrors where both are seen well (weight ≥ LIGHTING_WEIGHT), clamped to
+ * 0.5..2; left at 1 where too few pairs are seen.
+ */
+function lightingGains(gains: Float64Array, rgb: Float64Array, faceIndex: Int32Array | Uint32Array, flip: Int32Array | Uint32Array, weight: Float32Array, L: number): void {
+  const nv = faceIndex.length;
+  const so = new Float64Array(6), sm = new Float64Array(6);
+  const pairs = new Float64Array(2);
+  for (let i = 0; i < nv; i++) {
+    const p = faceIndex[i];
+    const j = flip[i];
+    const q = faceIndex[j];
+    if (p === q || weight[p] < LIGHTING_WEIGHT || weight[q] < LIGHTING_WEIGHT) continue;
+    const half = p % L < L / 2 ? 0 : 3;
+    so[half] += rgb[3 * i];
+    so[half + 1] += rgb[3 * i + 1];
+    so[half + 2] += rgb[3 * i + 2];
+    sm[half] += rgb[3 * j];
+    sm[half + 1] += rgb[3 * j + 1];
+    sm[half + 2] += rgb[3 * j + 2];
+    pairs[half / 3]++;
+  }
+  for (let h = 0; h < 2; h++) {
+    if (pairs[h] < 0.05 * nv) continue; // too little overlap (a far-turned face) to measure it
+    for (let c = 0; c < 3; c++) {
+      const k = 3 * h + c;
+      const g = sm[k] > 0 ? so[k] / sm[k] : 1;
+      gains[k] = g < 0.5 ? 0.5 : g > 2 ? 2 : g;
+    }
+  }
+}
+
+/**
+ * Layers 1 and 2 on the layout's own grid (every face texel a vertex, its mirror a vertex too):
+ * premultiplied colour own·wOwn + mirror·(1 − wOwn)·wMirror into col, that weight into conf, 255
+ * in ownMask where the photo shows the texel, and the face texels counted by main source into
+ * counts (own, mirrored, filled).
+ */
+function layoutGridLayers(
+  col: Float32Array, conf: Float32Array, ownMask: Uint8Array, faceS: Uint8Array, counts: Float64Array,
+  faceIndex: Int32Array | Uint32Array, flip: Int32Array | Uint32Array, weight: Float32Array, rgb: Float64Array, gains: Float64Array, L: number,
+): void {
+  let own = 0, mirrored = 0, filled = 0;
+  for (let i = 0; i < faceIndex.length; i++) {
+    const p = faceIndex[i];
+    const j = flip[i];
+    const wOwn = weight[p];
+    const wMirror = wOwn < 1 ? weight[faceIndex[j]] : 0;
+    const rest = (1 - wOwn) * wMirror;
+    const cf = wOwn + rest;
+    if (cf > 0) {
+      // the mirror vertex's colour scaled by this half's gain
+      const o = p % L < L / 2 ? 0 : 3;
+      for (let c = 0; c < 3; c++) col[3 * p + c] = (wOwn > 0 ? wOwn * rgb[3 * i + c] : 0) + (rest > 0 ? rest * (rgb[3 * j + c] * gains[o + c]) : 0);
+      conf[p] = cf;
+    }
+    if (wOwn > 0) ownMask[p] = 255;
+    if (faceS[p]) {
+      if (wOwn >= 0.5) own++;
+      else if (cf >= 0.5) mirrored++;
+      else filled++;
+    }
+  }
+  counts[0] += own;
+  counts[1] += mirrored;
+  counts[2] += filled;
+}
+
+/**
+ * Layers 1 and 2 on a texture grid finer than the layout's (S ≠ L): each texel samples the position
+ * map, its own weight and its mirror coordinates bilinearly over the face pixels among its 4 layout
+ * neighbours, and the photo at those points; region and faceS are marked from the nearest layout
+ * texel. Otherwise as layoutGridLayers.
+ */
+function sampledLayers(
+  col: Float32Array, conf: Float32Array, ownMask: Uint8Array, faceS: Uint8Array, region: Uint8Array, counts: Float64Array,
+  S: number, L: number, face: Float32Array, marginMask: Uint8Array, weight: Float32Array, mirror: Float32Array,
+  pos: Float32Array, src: Uint8Array, iw: number, ih: number, gains: Float64Array,
+): void {
   const k = L / S;
   const c0 = new Float64Array(3);
   const c1 = new Float64Array(3);
@@ -243,118 +395,52 @@ export function completeUvTexture(
     smy = my / ws;
     return true;
   };
-  const readImage = (x: number, y: number, out: Float64Array): void => bilinearRgb(src, iw, ih, x, y, out);
-  // Lighting: the mirrored side is lit differently from the side it stands in for. Where the
-  // photo shows both a texel and its mirror well, the ratio of their mean colours, per half of the
-  // face, measures the asymmetry; mirrored colours are scaled by their destination half's ratio so
-  // they continue that half's brightness. gains: [left half r, g, b, right half r, g, b].
-  // The photo's colour at each vertex the photo shows (weight > 0), read once: the lighting pairs
-  // and the layout-sized texture's own and mirrored colours are these.
-  const rgb = scratchF64('rgb', nv * 3);
-  for (let i = 0; i < nv; i++) {
-    const p = faceIndex[i];
-    if (weight[p] > 0) {
-      bilinearRgb(src, iw, ih, pos[3 * p], pos[3 * p + 1], c0);
-      rgb[3 * i] = c0[0];
-      rgb[3 * i + 1] = c0[1];
-      rgb[3 * i + 2] = c0[2];
-    }
-  }
-  const gains = [1, 1, 1, 1, 1, 1];
-  if (options.matchLighting ?? true) {
-    const so = [0, 0, 0, 0, 0, 0], sm = [0, 0, 0, 0, 0, 0];
-    const pairs = [0, 0];
-    for (let i = 0; i < nv; i++) {
-      const p = faceIndex[i];
-      const j = layout.flip[i];
-      const q = faceIndex[j];
-      if (p === q || weight[p] < 0.9 || weight[q] < 0.9) continue;
-      const half = p % L < L / 2 ? 0 : 1;
-      for (let c = 0; c < 3; c++) {
-        so[3 * half + c] += rgb[3 * i + c];
-        sm[3 * half + c] += rgb[3 * j + c];
-      }
-      pairs[half]++;
-    }
-    for (let h = 0; h < 2; h++) {
-      if (pairs[h] < 0.05 * nv) continue; // too little overlap (a far-turned face) to measure it
-      for (let c = 0; c < 3; c++) {
-        const k = 3 * h + c;
-        const g = sm[k] > 0 ? so[k] / sm[k] : 1;
-        gains[k] = g < 0.5 ? 0.5 : g > 2 ? 2 : g;
-      }
-    }
-  }
-  /** Reads the mirrored colour into c1, scaled by the gain of the half at layout column x. */
-  const readMirror = (x: number, y: number, column: number): void => {
-    readImage(x, y, c1);
-    const o = column < L / 2 ? 0 : 3;
-    c1[0] *= gains[o];
-    c1[1] *= gains[o + 1];
-    c1[2] *= gains[o + 2];
-  };
   let own = 0, mirrored = 0, filled = 0;
-  const put = (t: number, wOwn: number, wMirror: number): void => {
-    const rest = (1 - wOwn) * wMirror;
-    const cf = wOwn + rest;
-    if (cf > 0) {
-      // Premultiplied by cf: own·wOwn + mirror·(1 − wOwn)·wMirror.
-      for (let c = 0; c < 3; c++) col[3 * t + c] = (wOwn > 0 ? wOwn * c0[c] : 0) + (rest > 0 ? rest * c1[c] : 0);
-      conf[t] = cf;
-    }
-    if (wOwn > 0) ownMask[t] = 255;
-    if (faceS[t]) {
-      if (wOwn >= 0.5) own++;
-      else if (cf >= 0.5) mirrored++;
-      else filled++;
-    }
-  };
-  if (S === L) {
-    // The layout's own grid: every face texel is a vertex, its mirror a vertex too.
-    for (let i = 0; i < nv; i++) {
-      const p = faceIndex[i];
-      const j = layout.flip[i];
-      const wOwn = weight[p];
-      const wMirror = wOwn < 1 ? weight[faceIndex[j]] : 0;
-      if (wOwn > 0) {
-        c0[0] = rgb[3 * i];
-        c0[1] = rgb[3 * i + 1];
-        c0[2] = rgb[3 * i + 2];
+  for (let j = 0; j < S; j++) {
+    const fy = (j + 0.5) * k - 0.5;
+    const ny = Math.min(L - 1, Math.max(0, Math.round(fy)));
+    for (let i = 0; i < S; i++) {
+      const t = j * S + i;
+      const fx = (i + 0.5) * k - 0.5;
+      const nearest = ny * L + Math.min(L - 1, Math.max(0, Math.round(fx)));
+      if (!marginMask[nearest]) continue; // black beyond the margin: nothing to sample
+      region[t] = 1;
+      if (face[nearest]) faceS[t] = 1;
+      if (!sample(fx, fy, true)) continue;
+      const wOwn = sw;
+      let wMirror = 0;
+      if (wOwn > 0) bilinearRgb(src, iw, ih, sx, sy, c0);
+      if (wOwn < 1 && sample(smx, smy, false) && sw > 0) {
+        wMirror = sw;
+        // the mirrored colour, scaled by the gain of the half at layout column fx
+        bilinearRgb(src, iw, ih, sx, sy, c1);
+        const o = fx < L / 2 ? 0 : 3;
+        c1[0] *= gains[o];
+        c1[1] *= gains[o + 1];
+        c1[2] *= gains[o + 2];
       }
-      if (wMirror > 0) {
-        // readMirror's colour: the mirror vertex's, scaled by this half's gain
-        const o = p % L < L / 2 ? 0 : 3;
-        c1[0] = rgb[3 * j] * gains[o];
-        c1[1] = rgb[3 * j + 1] * gains[o + 1];
-        c1[2] = rgb[3 * j + 2] * gains[o + 2];
+      const rest = (1 - wOwn) * wMirror;
+      const cf = wOwn + rest;
+      if (cf > 0) {
+        // Premultiplied by cf: own·wOwn + mirror·(1 − wOwn)·wMirror.
+        for (let c = 0; c < 3; c++) col[3 * t + c] = (wOwn > 0 ? wOwn * c0[c] : 0) + (rest > 0 ? rest * c1[c] : 0);
+        conf[t] = cf;
       }
-      put(p, wOwn, wMirror);
-    }
-  } else {
-    for (let j = 0; j < S; j++) {
-      const fy = (j + 0.5) * k - 0.5;
-      const ny = Math.min(L - 1, Math.max(0, Math.round(fy)));
-      for (let i = 0; i < S; i++) {
-        const t = j * S + i;
-        const fx = (i + 0.5) * k - 0.5;
-        const nearest = ny * L + Math.min(L - 1, Math.max(0, Math.round(fx)));
-        if (!marginMask[nearest]) continue; // black beyond the margin: nothing to sample
-        region[t] = 1;
-        if (face[nearest]) faceS[t] = 1;
-        if (!sample(fx, fy, true)) continue;
-        const wOwn = sw;
-        let wMirror = 0;
-        if (wOwn > 0) readImage(sx, sy, c0);
-        if (wOwn < 1 && sample(smx, smy, false) && sw > 0) {
-          wMirror = sw;
-          readMirror(sx, sy, fx);
-        }
-        put(t, wOwn, wMirror);
+      if (wOwn > 0) ownMask[t] = 255;
+      if (faceS[t]) {
+        if (wOwn >= 0.5) own++;
+        else if (cf >= 0.5) mirrored++;
+        else filled++;
       }
     }
   }
-  pullPushWith(col, conf, S, scratchF32, region);
-  const tex = new Uint8Array(N * 3);
+  counts[0] += own;
+  counts[1] += mirrored;
+  counts[2] += filled;
+}
+
+/** The filled colours as bytes over the region (rounded, clamped; a face texel never pure black); tex: zeros before. */
+function textureBytes(tex: Uint8Array, col: Float32Array, region: Uint8Array, faceS: Uint8Array, N: number): void {
   for (let t = 0; t < N; t++) {
     if (!region[t]) continue;
     for (let c = 0; c < 3; c++) {
@@ -366,13 +452,6 @@ export function completeUvTexture(
     // A face texel is never written as pure black (it would read as "not seen").
     if (faceS[t] && tex[3 * t] === 0 && tex[3 * t + 1] === 0 && tex[3 * t + 2] === 0) tex[3 * t] = tex[3 * t + 1] = tex[3 * t + 2] = 1;
   }
-  const total = own + mirrored + filled || 1;
-  return {
-    texture: { width: S, height: S, data: tex },
-    mask: ownMask,
-    faceMask: faceS,
-    sources: { own: own / total, mirrored: mirrored / total, filled: filled / total },
-  };
 }
 
 /**
@@ -398,40 +477,9 @@ function pullPushWith(col: Float32Array, w: Float32Array, size: number, level: (
   while (sides[sides.length - 1] > 1) {
     const s = sides[sides.length - 1];
     const h = Math.ceil(s / 2);
-    const pc = cols[cols.length - 1], pw = ws[ws.length - 1];
     const c = level(`pull c ${h}`, h * h * 3);
     const ww = level(`pull w ${h}`, h * h);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < h; x++) {
-        let sw = 0, r = 0, g = 0, b = 0;
-        for (let dy = 0; dy < 2; dy++) {
-          const yy = 2 * y + dy;
-          if (yy >= s) continue;
-          for (let dx = 0; dx < 2; dx++) {
-            const xx = 2 * x + dx;
-            if (xx >= s) continue;
-            const p = yy * s + xx;
-            sw += pw[p];
-            r += pc[3 * p];
-            g += pc[3 * p + 1];
-            b += pc[3 * p + 2];
-          }
-        }
-        const q = y * h + x;
-        if (sw > 0) {
-          // Weight min(1, Σw); colour the weighted mean, stored premultiplied.
-          const nw = sw > 1 ? 1 : sw;
-          const f = nw / sw;
-          ww[q] = nw;
-          c[3 * q] = r * f;
-          c[3 * q + 1] = g * f;
-          c[3 * q + 2] = b * f;
-        } else {
-          ww[q] = 0;
-          c[3 * q] = c[3 * q + 1] = c[3 * q + 2] = 0;
-        }
-      }
-    }
+    pullLevel(cols[cols.length - 1], ws[ws.length - 1], s, c, ww, h);
     cols.push(c);
     ws.push(ww);
     sides.push(h);
@@ -440,29 +488,68 @@ function pullPushWith(col: Float32Array, w: Float32Array, size: number, level: (
   const top = cols[cols.length - 1], tw = ws[ws.length - 1][0];
   for (let c = 0; c < 3; c++) top[c] = tw > 0 ? top[c] / tw : 128;
   // Push: each level's missing weight filled from the (complete) coarser level, bilinearly.
-  for (let l = cols.length - 2; l >= 0; l--) {
-    const s = sides[l], h = sides[l + 1];
-    const c = cols[l], ww = ws[l], up = cols[l + 1];
-    for (let y = 0; y < s; y++) {
-      const fy = (y + 0.5) / 2 - 0.5;
-      const y0 = Math.max(0, Math.floor(fy)), y1 = Math.min(h - 1, Math.floor(fy) + 1);
-      const ay = fy - Math.floor(fy);
-      for (let x = 0; x < s; x++) {
-        const p = y * s + x;
-        const a = ww[p];
-        if (a >= 1) continue; // premultiplied at weight 1 = plain
-        if (l === 0 && keep && keep[p] === 0) continue;
-        const fx = (x + 0.5) / 2 - 0.5;
-        const x0 = Math.max(0, Math.floor(fx)), x1 = Math.min(h - 1, Math.floor(fx) + 1);
-        const ax = fx - Math.floor(fx);
-        const q00 = 3 * (y0 * h + x0), q10 = 3 * (y0 * h + x1), q01 = 3 * (y1 * h + x0), q11 = 3 * (y1 * h + x1);
-        const w00 = (1 - ax) * (1 - ay), w10 = ax * (1 - ay), w01 = (1 - ax) * ay, w11 = ax * ay;
-        const rest = 1 - a;
-        for (let k = 0; k < 3; k++) {
-          c[3 * p + k] += rest * (w00 * up[q00 + k] + w10 * up[q10 + k] + w01 * up[q01 + k] + w11 * up[q11 + k]);
+  for (let l = cols.length - 2; l >= 0; l--) pushLevel(cols[l], ws[l], sides[l], cols[l + 1], sides[l + 1], l === 0 && keep ? keep : null);
+}
+
+/** One pull step: the side-h level (c, ww) from the side-s level below it (pc, pw). */
+function pullLevel(pc: Float32Array, pw: Float32Array, s: number, c: Float32Array, ww: Float32Array, h: number): void {
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < h; x++) {
+      let sw = 0, r = 0, g = 0, b = 0;
+      for (let dy = 0; dy < 2; dy++) {
+        const yy = 2 * y + dy;
+        if (yy >= s) continue;
+        for (let dx = 0; dx < 2; dx++) {
+          const xx = 2 * x + dx;
+          if (xx >= s) continue;
+          const p = yy * s + xx;
+          sw += pw[p];
+          r += pc[3 * p];
+          g += pc[3 * p + 1];
+          b += pc[3 * p + 2];
         }
-        ww[p] = 1;
       }
+      const q = y * h + x;
+      if (sw > 0) {
+        // Weight min(1, Σw); colour the weighted mean, stored premultiplied.
+        const nw = sw > 1 ? 1 : sw;
+        const f = nw / sw;
+        ww[q] = nw;
+        c[3 * q] = r * f;
+        c[3 * q + 1] = g * f;
+        c[3 * q + 2] = b * f;
+      } else {
+        ww[q] = 0;
+        c[3 * q] = c[3 * q + 1] = c[3 * q + 2] = 0;
+      }
+    }
+  }
+}
+
+/**
+ * One push step: the side-s level (c, ww) completed from the complete side-h level above it (up),
+ * bilinearly, where its weight is below 1 (and, with keep, only where keep is non-zero).
+ */
+function pushLevel(c: Float32Array, ww: Float32Array, s: number, up: Float32Array, h: number, keep: Uint8Array | null): void {
+  for (let y = 0; y < s; y++) {
+    const fy = (y + 0.5) / 2 - 0.5;
+    const y0 = Math.max(0, Math.floor(fy)), y1 = Math.min(h - 1, Math.floor(fy) + 1);
+    const ay = fy - Math.floor(fy);
+    for (let x = 0; x < s; x++) {
+      const p = y * s + x;
+      const a = ww[p];
+      if (a >= 1) continue; // premultiplied at weight 1 = plain
+      if (keep && keep[p] === 0) continue;
+      const fx = (x + 0.5) / 2 - 0.5;
+      const x0 = Math.max(0, Math.floor(fx)), x1 = Math.min(h - 1, Math.floor(fx) + 1);
+      const ax = fx - Math.floor(fx);
+      const q00 = 3 * (y0 * h + x0), q10 = 3 * (y0 * h + x1), q01 = 3 * (y1 * h + x0), q11 = 3 * (y1 * h + x1);
+      const w00 = (1 - ax) * (1 - ay), w10 = ax * (1 - ay), w01 = (1 - ax) * ay, w11 = ax * ay;
+      const rest = 1 - a;
+      for (let k = 0; k < 3; k++) {
+        c[3 * p + k] += rest * (w00 * up[q00 + k] + w10 * up[q10 + k] + w01 * up[q01 + k] + w11 * up[q11 + k]);
+      }
+      ww[p] = 1;
     }
   }
 }

@@ -64,7 +64,8 @@ export function gatherVertices(map: PositionMap, faceIndex: Int32Array | Uint32A
  * Per-texel visibility (size² bytes, 1 = seen by the camera) of an image-frame position map:
  * the face mesh (faceIndex, triangles) is rasterised at the image's size and each face texel is
  * tested as a vertex (see vertexVisibility). Texels off the face are 0. `raster`: that z-buffer
- * (rasterize of the map's face vertices and `triangles` at width × height), if already drawn.
+ * (rasterize of the map's face vertices and `triangles` at width × height), if already drawn;
+ * `vertices`: the map's face vertices (gatherVertices of map and faceIndex), if already gathered.
  */
 export function texelVisibility(
   map: PositionMap,
@@ -74,8 +75,8 @@ export function texelVisibility(
   height: number,
   tolerance = 1,
   raster?: Raster,
+  vertices: Float32Array = gatherVertices(map, faceIndex),
 ): Uint8Array {
-  const vertices = gatherVertices(map, faceIndex);
   // a raster of these vertices and triangles at this size, when the caller has drawn one already
   if (!raster || raster.width !== width || raster.height !== height) raster = rasterize(vertices, triangles, width, height);
   const vis = vertexVisibility(vertices, triangles, width, height, tolerance, raster);
