@@ -3,15 +3,15 @@
  * library's main API. Runtime-agnostic: the Node entry (node.ts) and the browser entry give it a
  * session, a detector and the layout.
  */
-import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropPositionMap, warpCrop, type CropTransform } from '../crop/index.js';
+import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
-import { coarseMask, estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../geometry/index.js';
+import { coarseMask, estimatePose, mergeFlippedMap, readLandmarks, readVertices, smoothPositionMap } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
-import { resizeSquare } from '../runtime/resample.js';
-import type { FaceBox, FloatImage, PositionMap, RgbImage } from '../types.js';
+import { chwToHwcFinite, resizeSquare } from '../runtime/resample.js';
+import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
 export interface ReconstructOptions {
@@ -101,10 +101,6 @@ export class Prnet {
     if (options.maxFaces !== undefined) items = items.slice(0, Math.max(0, options.maxFaces));
     timings.detect = now() - t;
 
-    t = now();
-    const crops: FloatImage[] = items.map((it) => warpCrop(image, it.crop));
-    timings.crop = now() - t;
-
     const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);
     if (!(sigma >= 0 && sigma <= 8)) throw new InputError(`smooth must be a number from 0 to 8 (UV pixels), got ${String(options.smooth)}`);
     const flip = options.flip ?? true;
@@ -114,22 +110,33 @@ export class Prnet {
     const S = this.session.config.inputSize;
     const onInputGrid = !flip && sigma > 0 && S < CROP_SIZE;
 
+    // The crops go straight into the network's NCHW input (mirrored copies after them for the
+    // flip): the values of warpCrop → mirrorImage → resizeSquare → hwcToChw, without those arrays.
     t = now();
-    let maps = !crops.length
-      ? []
-      : onInputGrid
-        ? await this.session.predictBatchAtInput(crops)
-        : await this.session.predictBatch(flip ? [...crops, ...crops.map(mirrorImage)] : crops);
-    for (const m of maps) {
-      if (!allFinite(m.data)) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
+    const n = items.length;
+    const plane = S * S;
+    const batch = new Float32Array((flip ? 2 : 1) * n * 3 * plane);
+    items.forEach((it, i) => writeCropInput(image, it.crop, S, batch, i * 3 * plane, flip ? (n + i) * 3 * plane : -1));
+    timings.crop = now() - t;
+
+    t = now();
+    let maps: PositionMap[] = [];
+    if (n) {
+      const output = await this.session.run(batch, flip ? 2 * n : n);
+      for (let i = 0; i < (flip ? 2 * n : n); i++) {
+        const data = chwToHwcFinite(output, S, i * 3 * plane);
+        if (!data) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
+        maps.push(S === CROP_SIZE || onInputGrid ? { size: S, data } : { size: CROP_SIZE, data: resizeSquare(data, S, CROP_SIZE, 3) });
+      }
     }
-    if (flip) maps = crops.map((_, i) => mergeFlippedMap(maps[i], maps[i + crops.length], this.layout));
+    if (flip) maps = items.map((_, i) => mergeFlippedMap(maps[i], maps[i + n], this.layout));
     timings.network = now() - t;
 
     t = now();
+    // The smoothed map goes only to uncropPositionMap (a new map): it is written into a scratch array.
     const smoothed = (map: PositionMap): PositionMap => {
-      if (!onInputGrid) return smoothPositionMap(map, this.layout.faceMask, sigma);
-      const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE);
+      if (!onInputGrid) return smoothPositionMap(map, this.layout.faceMask, sigma, this.scratch(map.data.length));
+      const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE, this.scratch(map.data.length));
       return { size: CROP_SIZE, data: resizeSquare(small.data, S, CROP_SIZE, 3) };
     };
     const faces = items.map((it, index): Face => {
@@ -150,6 +157,13 @@ export class Prnet {
   }
 
   private readonly masks = new Map<number, Uint8Array>();
+  private scratchArray = new Float32Array(0);
+
+  /** A scratch array of n floats, reused between calls (used within one synchronous stretch only). */
+  private scratch(n: number): Float32Array {
+    if (this.scratchArray.length !== n) this.scratchArray = new Float32Array(n);
+    return this.scratchArray;
+  }
 
   /**
    * The layout's face mask on a coarser size² grid (a pixel is face when any layout pixel it

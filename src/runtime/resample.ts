@@ -131,3 +131,24 @@ export function chwToHwc(src: Float32Array, size: number, channels: number, offs
   }
   return out;
 }
+
+/**
+ * A network output's 3-channel CHW map (from `offset`) as a new HWC array, or null when any of its
+ * values is not finite (NaN, ±∞): chwToHwc and the finiteness check in one pass over the values.
+ */
+export function chwToHwcFinite(src: Float32Array, size: number, offset = 0): Float32Array | null {
+  const plane = size * size;
+  const out = new Float32Array(plane * 3);
+  // x − x is 0 for a finite x and NaN otherwise; a NaN sticks in the sum.
+  let check = 0;
+  for (let p = 0, o = 0, i = offset; p < plane; p++, o += 3, i++) {
+    const x = src[i];
+    const y = src[i + plane];
+    const z = src[i + 2 * plane];
+    out[o] = x;
+    out[o + 1] = y;
+    out[o + 2] = z;
+    check += (x - x) + (y - y) + (z - z);
+  }
+  return check === 0 ? out : null;
+}
