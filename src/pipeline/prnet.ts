@@ -137,7 +137,7 @@ export class Prnet {
     const smoothed = (map: PositionMap): PositionMap => {
       if (!onInputGrid) return smoothPositionMap(map, this.layout.faceMask, sigma, this.scratch(map.data.length));
       const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE, this.scratch(map.data.length));
-      return { size: CROP_SIZE, data: resizeSquare(small.data, S, CROP_SIZE, 3) };
+      return { size: CROP_SIZE, data: resizeSquare(small.data, S, CROP_SIZE, 3, this.scratch(CROP_SIZE * CROP_SIZE * 3)) };
     };
     const faces = items.map((it, index): Face => {
       const positionMap = uncropPositionMap(smoothed(maps[index]), it.crop);
@@ -157,12 +157,13 @@ export class Prnet {
   }
 
   private readonly masks = new Map<number, Uint8Array>();
-  private scratchArray = new Float32Array(0);
+  private readonly scratchArrays = new Map<number, Float32Array>();
 
-  /** A scratch array of n floats, reused between calls (used within one synchronous stretch only). */
+  /** A scratch array of n floats, one per length, reused between calls (used within one synchronous stretch only). */
   private scratch(n: number): Float32Array {
-    if (this.scratchArray.length !== n) this.scratchArray = new Float32Array(n);
-    return this.scratchArray;
+    let a = this.scratchArrays.get(n);
+    if (!a) this.scratchArrays.set(n, (a = new Float32Array(n)));
+    return a;
   }
 
   /**
