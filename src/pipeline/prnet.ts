@@ -6,7 +6,7 @@
 import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
-import { coarseMask, estimatePose, mergeFlippedMap, readLandmarks, readVertices, smoothPositionMap } from '../geometry/index.js';
+import { coarseMask, estimatePose, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
@@ -149,7 +149,7 @@ export class Prnet {
         positionMap,
         landmarks: readLandmarks(positionMap, this.layout),
         vertices,
-        pose: poseOf(vertices, this.layout.canonical),
+        pose: poseOf(vertices, this.layout.canonical, this.canonicalPrepared()),
       };
     });
     timings.readoff = now() - t;
@@ -157,6 +157,13 @@ export class Prnet {
   }
 
   private readonly masks = new Map<number, Uint8Array>();
+  private prepared: PreparedSource | null | undefined;
+
+  /** The layout's canonical face prepared for the pose fits (once per pipeline). */
+  private canonicalPrepared(): PreparedSource | null {
+    if (this.prepared === undefined) this.prepared = prepareSource(this.layout.canonical);
+    return this.prepared;
+  }
   private readonly scratchArrays = new Map<number, Float32Array>();
 
   /** A scratch array of n floats, one per length, reused between calls (used within one synchronous stretch only). */
@@ -226,9 +233,9 @@ function checkCrop(crop: CropTransform, i: number): void {
 }
 
 /** The head pose; a map whose points are unusable (all equal, not finite) is the model's fault. */
-function poseOf(vertices: Float32Array, canonical: Parameters<typeof estimatePose>[1]): ReturnType<typeof estimatePose> {
+function poseOf(vertices: Float32Array, canonical: Parameters<typeof estimatePose>[1], prepared: PreparedSource | null): ReturnType<typeof estimatePose> {
   try {
-    return estimatePose(vertices, canonical);
+    return estimatePose(vertices, canonical, prepared);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     throw new ModelError(`the network output a degenerate position map (${e.message.replace(/^fitSimilarity: /, '')}): the model is broken`, undefined, { cause: e });
