@@ -115,16 +115,28 @@ export class Prnet {
     t = now();
     const n = items.length;
     const plane = S * S;
-    const batch = new Float32Array((flip ? 2 : 1) * n * 3 * plane);
+    // The input array is reused between calls (taken from a pool for the time of the run, so
+    // concurrent calls never share one).
+    const length = (flip ? 2 : 1) * n * 3 * plane;
+    const batch = this.inputs.get(length)?.pop() ?? new Float32Array(length);
     items.forEach((it, i) => writeCropInput(image, it.crop, S, batch, i * 3 * plane, flip ? (n + i) * 3 * plane : -1));
     timings.crop = now() - t;
 
     t = now();
     let maps: PositionMap[] = [];
     if (n) {
-      const output = await this.session.run(batch, flip ? 2 * n : n);
+      let output: Float32Array;
+      try {
+        output = await this.session.run(batch, flip ? 2 * n : n);
+      } finally {
+        const pool = this.inputs.get(length);
+        if (!pool) this.inputs.set(length, [batch]);
+        else if (pool.length < 2) pool.push(batch);
+      }
+      // The interleaved maps are read within this synchronous stretch only (smoothed, merged or
+      // upsampled into other arrays): scratch arrays, one per map.
       for (let i = 0; i < (flip ? 2 * n : n); i++) {
-        const data = chwToHwcFinite(output, S, i * 3 * plane);
+        const data = chwToHwcFinite(output, S, i * 3 * plane, this.scratch(3 * plane, `map${i}`));
         if (!data) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
         maps.push(S === CROP_SIZE || onInputGrid ? { size: S, data } : { size: CROP_SIZE, data: resizeSquare(data, S, CROP_SIZE, 3) });
       }
@@ -135,9 +147,9 @@ export class Prnet {
     t = now();
     // The smoothed map goes only to uncropPositionMap (a new map): it is written into a scratch array.
     const smoothed = (map: PositionMap): PositionMap => {
-      if (!onInputGrid) return smoothPositionMap(map, this.layout.faceMask, sigma, this.scratch(map.data.length));
-      const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE, this.scratch(map.data.length));
-      return { size: CROP_SIZE, data: resizeSquare(small.data, S, CROP_SIZE, 3, this.scratch(CROP_SIZE * CROP_SIZE * 3)) };
+      if (!onInputGrid) return smoothPositionMap(map, this.layout.faceMask, sigma, this.scratch(map.data.length, 'smooth'));
+      const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE, this.scratch(map.data.length, 'smooth'));
+      return { size: CROP_SIZE, data: resizeSquare(small.data, S, CROP_SIZE, 3, this.scratch(CROP_SIZE * CROP_SIZE * 3, 'upsampled')) };
     };
     const faces = items.map((it, index): Face => {
       const positionMap = uncropPositionMap(smoothed(maps[index]), it.crop);
@@ -164,12 +176,18 @@ export class Prnet {
     if (this.prepared === undefined) this.prepared = prepareSource(this.layout.canonical);
     return this.prepared;
   }
-  private readonly scratchArrays = new Map<number, Float32Array>();
+  private readonly scratchArrays = new Map<string, Float32Array>();
+  /** Network input arrays by length, free for the next call. */
+  private readonly inputs = new Map<number, Float32Array[]>();
 
-  /** A scratch array of n floats, one per length, reused between calls (used within one synchronous stretch only). */
-  private scratch(n: number): Float32Array {
-    let a = this.scratchArrays.get(n);
-    if (!a) this.scratchArrays.set(n, (a = new Float32Array(n)));
+  /**
+   * A scratch array of n floats for one use (`slot`), reused between calls: for arrays that are
+   * filled and read within one synchronous stretch of a call and never returned.
+   */
+  private scratch(n: number, slot: string): Float32Array {
+    const key = `${slot}:${n}`;
+    let a = this.scratchArrays.get(key);
+    if (!a) this.scratchArrays.set(key, (a = new Float32Array(n)));
     return a;
   }
 

@@ -180,10 +180,11 @@ export function chwToHwc(src: Float32Array, size: number, channels: number, offs
 /**
  * A network output's 3-channel CHW map (from `offset`) as a new HWC array, or null when any of its
  * values is not finite (NaN, ±∞): chwToHwc and the finiteness check in one pass over the values.
+ * `into` (optional, size² × 3 floats, not in `src`'s buffer) receives the map instead of a new array.
  */
-export function chwToHwcFinite(src: Float32Array, size: number, offset = 0): Float32Array | null {
+export function chwToHwcFinite(src: Float32Array, size: number, offset = 0, into?: Float32Array): Float32Array | null {
   const plane = size * size;
-  const out = new Float32Array(plane * 3);
+  const out = into && into.length === plane * 3 && into.buffer !== src.buffer ? into : new Float32Array(plane * 3);
   // x − x is 0 for a finite x and NaN otherwise; a NaN sticks in the sum.
   let check = 0;
   for (let p = 0, o = 0, i = offset; p < plane; p++, o += 3, i++) {
