@@ -146,7 +146,7 @@ describe('the crop as the network input', () => {
     // The upright crop turned by 0.3 rad about its centre (as a tracker's crop can be).
     const t = cropTransform({ cx: 50, cy: 30, side: 70 });
     const [cos, sin] = [Math.cos(0.3), Math.sin(0.3)];
-    const [a, b, c, d, e, f] = t.inverse;
+    const [a, b, , d, e] = t.inverse;
     const inverse = [cos * a - sin * d, cos * b - sin * e, 0, sin * a + cos * d, sin * b + cos * e, 0] as [number, number, number, number, number, number];
     inverse[2] = 50 - inverse[0] * 127.5 - inverse[1] * 127.5;
     inverse[5] = 30 - inverse[3] * 127.5 - inverse[4] * 127.5;
