@@ -16,7 +16,7 @@
  */
 import { loadBenchPhotos } from '../bench/photos.js';
 import { parseArgs } from 'node:util';
-import { cropFromBox, uncropPositionMap, writeCropInput } from '../src/crop/index.js';
+import { cropFromBox, uncropEnlarged, uncropPositionMap, writeCropInput } from '../src/crop/index.js';
 import { createDetector } from '../src/detect/index.js';
 import { loadHuman } from '../src/detect/human-node.js';
 import { touchesEdge } from '../src/detect/detector.js';
@@ -51,7 +51,7 @@ const light = await createPrnet({ model: 'light' });
 const extra = values.model ? await createPrnet({ model: values.model, precision: values.precision as 'int8' | 'fp32' | undefined }) : undefined;
 const onePass = await createDetector({ retryPadded: false });
 
-const STAGES = ['detect', 'crop', 'network', 'fromNetwork', 'merge', 'smooth', 'upsample', 'uncrop', 'readoff', 'pose'] as const;
+const STAGES = ['detect', 'crop', 'network', 'fromNetwork', 'merge', 'smooth', 'uncrop', 'readoff', 'pose'] as const;
 type Spans = Record<(typeof STAGES)[number], number>;
 
 /** Scratch arrays per length, as Prnet keeps them. */
@@ -98,15 +98,11 @@ async function staged(p: Prnet, image: RgbImage, flip: boolean): Promise<Spans> 
   if (!prepared.has(p)) prepared.set(p, prepareSource(p.layout.canonical));
   items.forEach((it, i) => {
     t = now();
-    let smoothed = smoothPositionMap(maps[i], smallMask ?? p.layout.faceMask, smallMask ? (sigma * S) / 256 : sigma, scratch(maps[i].data.length));
+    const smoothed = smoothPositionMap(maps[i], smallMask ?? p.layout.faceMask, smallMask ? (sigma * S) / 256 : sigma, scratch(maps[i].data.length));
     s.smooth += now() - t;
-    if (smallMask) {
-      t = now();
-      smoothed = { size: 256, data: resizeSquare(smoothed.data, S, 256, 3, scratch(256 * 256 * 3)) };
-      s.upsample += now() - t;
-    }
+    // A map smoothed on the smaller grid is enlarged and uncropped in one pass (counted as uncrop).
     t = now();
-    const map = uncropPositionMap(smoothed, it.crop);
+    const map = smallMask ? uncropEnlarged(smoothed, it.crop, 256) : uncropPositionMap(smoothed, it.crop);
     s.uncrop += now() - t;
     t = now();
     const vertices = readVertices(map, p.layout);

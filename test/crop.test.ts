@@ -6,6 +6,7 @@ import {
   cropFromUserBox,
   cropTransform,
   uncropPoint,
+  uncropEnlarged,
   uncropPositionMap,
   warpCrop,
   writeCropInput,
@@ -188,6 +189,22 @@ describe('the crop as the network input', () => {
 });
 
 describe('uncropPositionMap', () => {
+  it('uncropEnlarged equals enlarging (resizeSquare) then uncropping, bit for bit; the same map when not enlarging', () => {
+    let seed = 5;
+    const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const t = cropTransform({ cx: 321.7, cy: 205.2, side: 187.3 });
+    for (const n of [128, 100]) {
+      const small = { size: n, data: new Float32Array(n * n * 3).map(() => 300 * rnd() - 20) };
+      const expected = uncropPositionMap({ size: 256, data: resizeSquare(small.data, n, 256, 3) }, t).data;
+      const got = uncropEnlarged(small, t, 256).data;
+      let differing = 0;
+      for (let i = 0; i < got.length; i++) if (!Object.is(got[i], expected[i])) differing++;
+      expect(differing, `${n}² → 256²`).toBe(0);
+    }
+    const same = { size: 256, data: new Float32Array(256 * 256 * 3).map(() => 100 * rnd()) };
+    expect(uncropEnlarged(same, t, 256).data).toEqual(uncropPositionMap(same, t).data);
+  });
+
   it('moves x, y through the inverse affine and divides z by the scale, without touching the input', () => {
     const t = cropTransform({ cx: 300, cy: 200, side: 510 }); // scale 255/510 = 0.5
     const map = { size: 2, data: new Float32Array([0, 0, 10, 255, 255, -4, 127.5, 127.5, 0, 51, 102, 255]) };

@@ -2,7 +2,7 @@
 import type { FloatImage, PositionMap, RgbImage } from '../types.js';
 import type { CropTransform } from './transform.js';
 import { mirrorImage } from '../geometry/flip.js';
-import { hwcToChw, resizeSquare } from '../runtime/resample.js';
+import { enlargeRows, hwcToChw, resizeSquare } from '../runtime/resample.js';
 
 /**
  * The crop as the network's input: size × size RGB floats in 0..1, bilinear, black (0) outside the
@@ -215,6 +215,37 @@ export function uncropPositionMap(map: PositionMap, t: CropTransform): PositionM
     out[i + 2] = src[i + 2] * iz;
   }
   return { size: map.size, data: out };
+}
+
+/**
+ * uncropPositionMap of a smaller map enlarged to `size`² (resizeSquare's bilinear): both in one
+ * pass, without the enlarged crop-frame map. The enlarged values are rounded to float32 before the
+ * affine, as the stored map's would be, so the result is bit for bit uncropPositionMap(
+ * { size, data: resizeSquare(map.data, map.size, size, 3) }, t).
+ */
+export function uncropEnlarged(map: PositionMap, t: CropTransform, size: number): PositionMap {
+  if (!(size > map.size)) return uncropPositionMap({ size, data: resizeSquare(map.data, map.size, size, 3) }, t);
+  const { rows, i0, i1, w1 } = enlargeRows(map.data, map.size, size);
+  const out = new Float32Array(size * size * 3);
+  const [a, b, c, d, e, f] = t.inverse;
+  const iz = 1 / t.scale;
+  const fr = Math.fround;
+  const row = size * 3;
+  for (let oy = 0, o = 0; oy < size; oy++) {
+    const wy = w1[oy];
+    const gy = 1 - wy;
+    const top = i0[oy] * row;
+    const bottom = i1[oy] * row;
+    for (let j = 0; j < row; j += 3, o += 3) {
+      const x = fr(rows[top + j] * gy + rows[bottom + j] * wy);
+      const y = fr(rows[top + j + 1] * gy + rows[bottom + j + 1] * wy);
+      const z = fr(rows[top + j + 2] * gy + rows[bottom + j + 2] * wy);
+      out[o] = a * x + b * y + c;
+      out[o + 1] = d * x + e * y + f;
+      out[o + 2] = z * iz;
+    }
+  }
+  return { size, data: out };
 }
 
 /** A crop-frame point (or position-map value) back in the image frame: [x, y, z]. */

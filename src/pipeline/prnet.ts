@@ -3,7 +3,7 @@
  * library's main API. Runtime-agnostic: the Node entry (node.ts) and the browser entry give it a
  * session, a detector and the layout.
  */
-import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
+import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
 import { coarseMask, estimatePose, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
@@ -145,14 +145,15 @@ export class Prnet {
     timings.network = now() - t;
 
     t = now();
-    // The smoothed map goes only to uncropPositionMap (a new map): it is written into a scratch array.
-    const smoothed = (map: PositionMap): PositionMap => {
-      if (!onInputGrid) return smoothPositionMap(map, this.layout.faceMask, sigma, this.scratch(map.data.length, 'smooth'));
+    // The smoothed map goes only to the uncropping (a new map): it is written into a scratch array.
+    // A map smoothed on the network's smaller grid is enlarged to the layout's and uncropped in one pass.
+    const uncropped = (map: PositionMap, crop: CropTransform): PositionMap => {
+      if (!onInputGrid) return uncropPositionMap(smoothPositionMap(map, this.layout.faceMask, sigma, this.scratch(map.data.length, 'smooth')), crop);
       const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE, this.scratch(map.data.length, 'smooth'));
-      return { size: CROP_SIZE, data: resizeSquare(small.data, S, CROP_SIZE, 3, this.scratch(CROP_SIZE * CROP_SIZE * 3, 'upsampled')) };
+      return uncropEnlarged(small, crop, CROP_SIZE);
     };
     const faces = items.map((it, index): Face => {
-      const positionMap = uncropPositionMap(smoothed(maps[index]), it.crop);
+      const positionMap = uncropped(maps[index], it.crop);
       const vertices = readVertices(positionMap, this.layout);
       return {
         index,

@@ -48,6 +48,25 @@ let rowsAcross = new Float64Array(0);
  * same numbers, so the same values, with a third of the horizontal work.
  */
 function enlargeRgb(src: Float32Array, inSize: number, outSize: number, out: Float32Array): Float32Array {
+  const { rows: h, i0, i1, w1 } = enlargeRows(src, inSize, outSize);
+  const row = outSize * 3;
+  for (let oy = 0, o = 0; oy < outSize; oy++) {
+    const wy = w1[oy];
+    const gy = 1 - wy;
+    const t = i0[oy] * row;
+    const d = i1[oy] * row;
+    for (let j = 0; j < row; j++, o++) out[o] = h[t + j] * gy + h[d + j] * wy;
+  }
+  return out;
+}
+
+/**
+ * The horizontal pass of enlarging a 3-channel inSize² map to outSize² (resizeSquare's bilinear):
+ * every source row interpolated across to outSize pixels, in doubles (rows, inSize × outSize × 3,
+ * reused between calls), and the taps (i0, i1, w1) along either axis. Output row oy is
+ * rows[i0[oy]] · (1 − w1[oy]) + rows[i1[oy]] · w1[oy], stored as float32.
+ */
+export function enlargeRows(src: Float32Array, inSize: number, outSize: number): { rows: Float64Array; i0: Int32Array; i1: Int32Array; w1: Float32Array } {
   const { i0, i1, w1 } = bilinearTaps(inSize, outSize);
   const row = outSize * 3;
   if (rowsAcross.length < inSize * row) rowsAcross = new Float64Array(inSize * row);
@@ -64,14 +83,7 @@ function enlargeRgb(src: Float32Array, inSize: number, outSize: number, out: Flo
       h[o + 2] = src[a + 2] * gx + src[b + 2] * wx;
     }
   }
-  for (let oy = 0, o = 0; oy < outSize; oy++) {
-    const wy = w1[oy];
-    const gy = 1 - wy;
-    const t = i0[oy] * row;
-    const d = i1[oy] * row;
-    for (let j = 0; j < row; j++, o++) out[o] = h[t + j] * gy + h[d + j] * wy;
-  }
-  return out;
+  return { rows: h, i0, i1, w1 };
 }
 
 function shrinkArea(src: Float32Array, inSize: number, f: number, channels: number): Float32Array {
