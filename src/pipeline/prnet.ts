@@ -56,6 +56,9 @@ export interface ReconstructResult {
   timings: StageTimings;
 }
 
+/** Network input arrays kept for reuse (and twice as many scratch maps): memory for a few faces, not for every batch size seen. */
+const MAX_POOLED = 2;
+
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 export class Prnet {
@@ -115,10 +118,11 @@ export class Prnet {
     t = now();
     const n = items.length;
     const plane = S * S;
-    // The input array is reused between calls (taken from a pool for the time of the run, so
+    // The input array is reused between calls (taken from a small pool for the time of the run, so
     // concurrent calls never share one).
     const length = (flip ? 2 : 1) * n * 3 * plane;
-    const batch = this.inputs.get(length)?.pop() ?? new Float32Array(length);
+    const pooled = this.inputs.findIndex((a) => a.length === length);
+    const batch = pooled >= 0 ? this.inputs.splice(pooled, 1)[0] : new Float32Array(length);
     items.forEach((it, i) => writeCropInput(image, it.crop, S, batch, i * 3 * plane, flip ? (n + i) * 3 * plane : -1));
     timings.crop = now() - t;
 
@@ -129,14 +133,17 @@ export class Prnet {
       try {
         output = await this.session.run(batch, flip ? 2 * n : n);
       } finally {
-        const pool = this.inputs.get(length);
-        if (!pool) this.inputs.set(length, [batch]);
-        else if (pool.length < 2) pool.push(batch);
+        // At most MAX_POOLED arrays are kept, the latest. (A runtime that transferred the array to
+        // a worker leaves it detached, of length 0: not kept.)
+        if (batch.length === length && length > 0) {
+          this.inputs.push(batch);
+          if (this.inputs.length > MAX_POOLED) this.inputs.shift();
+        }
       }
       // The interleaved maps are read within this synchronous stretch only (smoothed, merged or
-      // upsampled into other arrays): scratch arrays, one per map.
+      // upsampled into other arrays): scratch arrays, one per map (for the first few maps).
       for (let i = 0; i < (flip ? 2 * n : n); i++) {
-        const data = chwToHwcFinite(output, S, i * 3 * plane, this.scratch(3 * plane, `map${i}`));
+        const data = chwToHwcFinite(output, S, i * 3 * plane, i < MAX_POOLED * 2 ? this.scratch(3 * plane, `map${i}`) : undefined);
         if (!data) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
         maps.push(S === CROP_SIZE || onInputGrid ? { size: S, data } : { size: CROP_SIZE, data: resizeSquare(data, S, CROP_SIZE, 3) });
       }
@@ -178,8 +185,8 @@ export class Prnet {
     return this.prepared;
   }
   private readonly scratchArrays = new Map<string, Float32Array>();
-  /** Network input arrays by length, free for the next call. */
-  private readonly inputs = new Map<number, Float32Array[]>();
+  /** Network input arrays free for the next call (the latest MAX_POOLED). */
+  private readonly inputs: Float32Array[] = [];
 
   /**
    * A scratch array of n floats for one use (`slot`), reused between calls: for arrays that are
