@@ -7,12 +7,15 @@
  * JavaScript stages per face (crop → network input, output → map, smoothing, enlarging and
  * uncropping, pose, the detector's block-averaged windows), earlier tree's functions against this
  * tree's (the earlier tree must have main's functions of 0ded757: warpCrop, mirrorImage, hwcToChw…).
+ * With --detector, also the default detector of both trees on every photo of ../shared/eval's sets
+ * (AFLW2000-3D and its 1,000-image dev set, iBUG, AFW, portraits, WebFaces): boxes, scores and
+ * keypoints compared.
  *
  * The earlier tree is unpacked inside this repository, so that it finds node_modules and, through a
  * link, the assets:
  *
  *   mkdir -p tmp/before && git archive 0ded757 src | tar -x -C tmp/before && ln -s ../../assets tmp/before/assets
- *   npx tsx scripts/reconstruct-compare.ts --before tmp/before [--rounds 5] [--cases default-noflip,light-noflip,default-flip,light-flip] [--stages]
+ *   npx tsx scripts/reconstruct-compare.ts --before tmp/before [--rounds 5] [--cases default-noflip,light-noflip,default-flip,light-flip] [--stages] [--detector]
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     cases: { type: 'string', default: 'default-noflip,light-noflip,default-flip,light-flip' },
     stages: { type: 'boolean', default: false },
+    detector: { type: 'boolean', default: false },
   },
 });
 if (!values.before) throw new Error('--before DIR (an earlier tree with src/ and a link to assets/) is required');
@@ -148,5 +152,33 @@ if (values.stages) {
     console.log(`| ${label} | ${median(ta).toFixed(2)} | ${median(tb).toFixed(2)} | ${(median(tb) / median(ta)).toFixed(2)} |`);
   }
   await p.dispose();
+}
+
+if (values.detector) {
+  const OD = await load<typeof import('../src/detect/index.js')>('detect/index.ts');
+  const { createDetector } = await import('../src/detect/index.js');
+  const { decodeImageFile } = await import('../src/io/image-node.js');
+  const { readdir } = await import('node:fs/promises');
+  const [a, b] = [await OD.createDetector(), await createDetector()];
+  const root = join(import.meta.dirname, '..', '..', 'shared', 'eval');
+  const files: string[] = [];
+  for (const set of ['aflw2000-3d', 'aflw2000-3d-dev', 'ibug68', 'afw68', 'portraits', 'webfaces-detect']) {
+    if (!existsSync(join(root, set))) continue;
+    for (const f of await readdir(join(root, set))) if (/\.(jpe?g|png)$/i.test(f)) files.push(join(root, set, f));
+  }
+  let differ = 0;
+  let faces = 0;
+  for (const file of files) {
+    const image = await decodeImageFile(file);
+    const [x, y] = [await a.detect(image), await b.detect(image)];
+    faces += y.length;
+    const flat = (boxes: typeof x) => boxes.flatMap((f) => [f.x, f.y, f.width, f.height, f.score, ...(f.keypoints ?? [])]);
+    if (maxDiff(flat(x), flat(y)) !== 0) {
+      differ++;
+      console.log(`  detections differ: ${file}`);
+    }
+  }
+  console.log(`\ndetector: ${files.length} photos, ${faces} faces; detections differ on ${differ}`);
+  await Promise.all([a.release?.(), b.release?.()]);
 }
 process.exit(0);
