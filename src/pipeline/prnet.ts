@@ -220,12 +220,6 @@ function checkImage(image: RgbImage | PixelImage): RgbImage {
   return toRgbImage(image);
 }
 
-/** Whether every value is a finite number. */
-export function allFinite(data: ArrayLike<number>): boolean {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false;
-  return true;
-}
-
 /**
  * A user's face box: finite, at least 1 pixel wide and high, at most 4 × the image's long side,
  * and overlapping the image (a box wholly outside it would give a face made of padding).
