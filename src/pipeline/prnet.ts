@@ -148,7 +148,8 @@ export class Prnet {
         maps.push(S === CROP_SIZE || onInputGrid ? { size: S, data } : { size: CROP_SIZE, data: resizeSquare(data, S, CROP_SIZE, 3) });
       }
     }
-    if (flip) maps = items.map((_, i) => mergeFlippedMap(maps[i], maps[i + n], this.layout));
+    // Merged maps go only to smoothing (or, unsmoothed, to the uncropping): scratch arrays for the first few.
+    if (flip) maps = items.map((_, i) => mergeFlippedMap(maps[i], maps[i + n], this.layout, i < MAX_POOLED * 2 ? this.scratch(maps[i].data.length, `merged${i}`) : undefined));
     timings.network = now() - t;
 
     t = now();
