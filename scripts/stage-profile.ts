@@ -16,15 +16,15 @@
  */
 import { loadBenchPhotos } from '../bench/photos.js';
 import { parseArgs } from 'node:util';
-import { cropFromBox, uncropPositionMap, warpCrop } from '../src/crop/index.js';
+import { cropFromBox, uncropEnlarged, uncropPositionMap, writeCropInput } from '../src/crop/index.js';
 import { createDetector } from '../src/detect/index.js';
 import { loadHuman } from '../src/detect/human-node.js';
 import { touchesEdge } from '../src/detect/detector.js';
 import { MAX_EDGE_LOOKS } from '../src/detect/blazeface-detector.js';
-import { coarseMask, estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../src/geometry/index.js';
+import { coarseMask, estimatePose, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../src/geometry/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
-import { allFinite, defaultSmooth, type Prnet } from '../src/pipeline/prnet.js';
-import { chwToHwc, hwcToChw, resizeSquare } from '../src/runtime/resample.js';
+import { defaultSmooth, type Prnet } from '../src/pipeline/prnet.js';
+import { chwToHwcFinite, resizeSquare } from '../src/runtime/resample.js';
 import type { RgbImage } from '../src/types.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, model: { type: 'string' }, precision: { type: 'string' } } });
@@ -51,66 +51,65 @@ const light = await createPrnet({ model: 'light' });
 const extra = values.model ? await createPrnet({ model: values.model, precision: values.precision as 'int8' | 'fp32' | undefined }) : undefined;
 const onePass = await createDetector({ retryPadded: false });
 
-const STAGES = ['detect', 'crop', 'mirror', 'toNetwork', 'network', 'fromNetwork', 'finite', 'merge', 'smooth', 'uncrop', 'readoff', 'pose'] as const;
+const STAGES = ['detect', 'crop', 'network', 'fromNetwork', 'merge', 'smooth', 'uncrop', 'readoff', 'pose'] as const;
 type Spans = Record<(typeof STAGES)[number], number>;
 
-/** reconstruct(image, { flip }) stage by stage. */
+/** Scratch arrays per length, as Prnet keeps them. */
+const scratchArrays = new Map<number, Float32Array>();
+const scratch = (n: number): Float32Array => {
+  let a = scratchArrays.get(n);
+  if (!a) scratchArrays.set(n, (a = new Float32Array(n)));
+  return a;
+};
+const prepared = new Map<Prnet, PreparedSource | null>();
+
+/** reconstruct(image, { flip }) stage by stage: the calls of src/pipeline/prnet.ts, in its order. */
 async function staged(p: Prnet, image: RgbImage, flip: boolean): Promise<Spans> {
   const s = Object.fromEntries(STAGES.map((k) => [k, 0])) as Spans;
   let t = now();
   const items = (await p.detect(image)).map((box) => ({ box, crop: cropFromBox(box, p.detector!.kind) }));
   s.detect = now() - t;
-  t = now();
-  const crops = items.map((it) => warpCrop(image, it.crop));
-  s.crop = now() - t;
-  if (!crops.length) return s;
-  t = now();
-  const input = flip ? [...crops, ...crops.map(mirrorImage)] : crops;
-  s.mirror = now() - t;
-  // PrnetSession.predictBatch, split: layout (and resize for a smaller input), the run, back.
-  t = now();
+  const n = items.length;
+  if (!n) return s;
   const S = p.session.inputSize;
   const plane = S * S;
-  const x = new Float32Array(input.length * 3 * plane);
-  input.forEach((c, i) => hwcToChw(S === 256 ? c.data : resizeSquare(c.data, 256, S, 3), S, 3, x, i * 3 * plane));
-  s.toNetwork = now() - t;
-  t = now();
-  const y = await p.session.run(x, input.length);
-  s.network = now() - t;
-  t = now();
-  // As reconstruct: a smaller model without flip is smoothed on its own grid, then upsampled.
   const sigma = defaultSmooth(S);
   const onInputGrid = !flip && sigma > 0 && S < 256;
-  let maps = input.map((_, i) => {
-    const hwc = chwToHwc(y, S, 3, i * 3 * plane);
-    return { size: onInputGrid ? S : 256, data: S === 256 || onInputGrid ? hwc : resizeSquare(hwc, S, 256, 3) };
+  // The crops straight into the network's input (mirrored after them for the flip).
+  t = now();
+  const batch = new Float32Array((flip ? 2 : 1) * n * 3 * plane);
+  items.forEach((it, i) => writeCropInput(image, it.crop, S, batch, i * 3 * plane, flip ? (n + i) * 3 * plane : -1));
+  s.crop = now() - t;
+  t = now();
+  const y = await p.session.run(batch, flip ? 2 * n : n);
+  s.network = now() - t;
+  // Back to interleaved maps with the finiteness check (and, for a smaller model, up to 256²
+  // unless it is smoothed on its own grid first).
+  t = now();
+  let maps = Array.from({ length: flip ? 2 * n : n }, (_, i) => {
+    const data = chwToHwcFinite(y, S, i * 3 * plane)!;
+    return S === 256 || onInputGrid ? { size: S, data } : { size: 256, data: resizeSquare(data, S, 256, 3) };
   });
   s.fromNetwork = now() - t;
   t = now();
-  for (const m of maps) allFinite(m.data);
-  s.finite = now() - t;
-  t = now();
-  if (flip) maps = crops.map((_, i) => mergeFlippedMap(maps[i], maps[i + crops.length], p.layout));
+  if (flip) maps = items.map((_, i) => mergeFlippedMap(maps[i], maps[i + n], p.layout));
   s.merge = now() - t;
   const smallMask = onInputGrid ? coarseMask(p.layout.faceMask, p.layout.size, S) : null;
+  if (!prepared.has(p)) prepared.set(p, prepareSource(p.layout.canonical));
   items.forEach((it, i) => {
     t = now();
-    let smoothed = smoothPositionMap(maps[i], smallMask ?? p.layout.faceMask, smallMask ? (sigma * S) / 256 : sigma);
+    const smoothed = smoothPositionMap(maps[i], smallMask ?? p.layout.faceMask, smallMask ? (sigma * S) / 256 : sigma, scratch(maps[i].data.length));
     s.smooth += now() - t;
-    if (smallMask) {
-      t = now();
-      smoothed = { size: 256, data: resizeSquare(smoothed.data, S, 256, 3) };
-      s.fromNetwork += now() - t;
-    }
+    // A map smoothed on the smaller grid is enlarged and uncropped in one pass (counted as uncrop).
     t = now();
-    const map = uncropPositionMap(smoothed, it.crop);
+    const map = smallMask ? uncropEnlarged(smoothed, it.crop, 256) : uncropPositionMap(smoothed, it.crop);
     s.uncrop += now() - t;
     t = now();
     const vertices = readVertices(map, p.layout);
     readLandmarks(map, p.layout);
     s.readoff += now() - t;
     t = now();
-    estimatePose(vertices, p.layout.canonical);
+    estimatePose(vertices, p.layout.canonical, prepared.get(p));
     s.pose += now() - t;
   });
   return s;

@@ -6,9 +6,14 @@ import {
   cropFromUserBox,
   cropTransform,
   uncropPoint,
+  uncropEnlarged,
   uncropPositionMap,
   warpCrop,
+  writeCropInput,
+  type CropTransform,
 } from '../src/crop/index.js';
+import { mirrorImage } from '../src/geometry/index.js';
+import { hwcToChw, resizeSquare } from '../src/runtime/resample.js';
 import type { RgbImage } from '../src/types.js';
 
 describe('CropTransform', () => {
@@ -102,7 +107,104 @@ describe('warpCrop', () => {
   });
 });
 
+/** warpCrop as a plain per-pixel loop (the form before its upright fast path): the reference. */
+function warpReference(image: RgbImage, t: CropTransform): Float32Array {
+  const { width: w, height: h, data: src } = image;
+  const size = t.size;
+  const out = new Float32Array(size * size * 3);
+  const [a, b, c, d, e, f] = t.inverse;
+  for (let v = 0, o = 0; v < size; v++) {
+    for (let u = 0; u < size; u++, o += 3) {
+      const x = a * u + b * v + c;
+      const y = d * u + e * v + f;
+      if (!(x > -1 && y > -1 && x < w && y < h)) continue;
+      const x0 = Math.floor(x);
+      const y0 = Math.floor(y);
+      const fx = x - x0;
+      const fy = y - y0;
+      const taps: [number, number, number][] = [[x0, y0, (1 - fx) * (1 - fy)], [x0 + 1, y0, fx * (1 - fy)], [x0, y0 + 1, (1 - fx) * fy], [x0 + 1, y0 + 1, fx * fy]];
+      const inside = taps.every(([x, y]) => x >= 0 && y >= 0 && x < w && y < h);
+      for (let ch = 0; ch < 3; ch++) {
+        let s = 0;
+        if (inside) {
+          for (const [x, y, wt] of taps) s += wt * src[(y * w + x) * 3 + ch];
+        } else {
+          for (const [x, y, wt] of taps) if (wt && x >= 0 && y >= 0 && x < w && y < h) s += wt * src[(y * w + x) * 3 + ch];
+        }
+        out[o + ch] = s * (1 / 255);
+      }
+    }
+  }
+  return out;
+}
+
+describe('the crop as the network input', () => {
+  // A 97 × 61 image of pseudo-random bytes.
+  const image: RgbImage = { width: 97, height: 61, data: new Uint8Array(97 * 61 * 3) };
+  let seed = 11;
+  for (let i = 0; i < image.data.length; i++) image.data[i] = (seed = (seed * 16807) % 2147483647) & 255;
+  const rotated = (): CropTransform => {
+    // The upright crop turned by 0.3 rad about its centre (as a tracker's crop can be).
+    const t = cropTransform({ cx: 50, cy: 30, side: 70 });
+    const [cos, sin] = [Math.cos(0.3), Math.sin(0.3)];
+    const [a, b, , d, e] = t.inverse;
+    const inverse = [cos * a - sin * d, cos * b - sin * e, 0, sin * a + cos * d, sin * b + cos * e, 0] as [number, number, number, number, number, number];
+    inverse[2] = 50 - inverse[0] * 127.5 - inverse[1] * 127.5;
+    inverse[5] = 30 - inverse[3] * 127.5 - inverse[4] * 127.5;
+    return { ...t, inverse };
+  };
+  const crops: [string, CropTransform][] = [
+    ['inside the image', cropTransform({ cx: 48, cy: 30, side: 40 })],
+    ['across the edges', cropTransform({ cx: 10, cy: 55, side: 50 })],
+    ['larger than the image', cropTransform({ cx: 48.3, cy: 30.7, side: 160 })],
+    ['half a pixel off', cropTransform({ cx: 96.5, cy: -0.5, side: 3 })],
+    ['turned', rotated()],
+  ];
+
+  it.each(crops)('warpCrop equals the per-pixel reference bit for bit: %s', (_, t) => {
+    const fast = warpCrop(image, t).data;
+    const ref = warpReference(image, t);
+    let differing = 0;
+    for (let i = 0; i < ref.length; i++) if (!Object.is(fast[i], ref[i])) differing++;
+    expect(differing).toBe(0);
+  });
+
+  it.each(crops)('writeCropInput equals warpCrop → mirrorImage → resizeSquare → hwcToChw at 256², 128² and 96², over old values: %s', (_, t) => {
+    for (const S of [256, 128, 96]) {
+      const plane = S * S;
+      const crop = warpCrop(image, t);
+      const expected = new Float32Array(7 * plane);
+      hwcToChw(S === 256 ? crop.data : resizeSquare(crop.data, 256, S, 3), S, 3, expected, 0);
+      const m = mirrorImage(crop).data;
+      hwcToChw(S === 256 ? m : resizeSquare(m, 256, S, 3), S, 3, expected, 4 * plane);
+      // Offsets 0 and 4 planes into a buffer full of old values: every value is written.
+      const got = new Float32Array(7 * plane).fill(-7);
+      writeCropInput(image, t, S, got, 0, 4 * plane);
+      expected.fill(-7, 3 * plane, 4 * plane);
+      let differing = 0;
+      for (let i = 0; i < got.length; i++) if (!Object.is(got[i], expected[i])) differing++;
+      expect(differing, `S ${S}`).toBe(0);
+    }
+  });
+});
+
 describe('uncropPositionMap', () => {
+  it('uncropEnlarged equals enlarging (resizeSquare) then uncropping, bit for bit; the same map when not enlarging', () => {
+    let seed = 5;
+    const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const t = cropTransform({ cx: 321.7, cy: 205.2, side: 187.3 });
+    for (const n of [128, 100]) {
+      const small = { size: n, data: new Float32Array(n * n * 3).map(() => 300 * rnd() - 20) };
+      const expected = uncropPositionMap({ size: 256, data: resizeSquare(small.data, n, 256, 3) }, t).data;
+      const got = uncropEnlarged(small, t, 256).data;
+      let differing = 0;
+      for (let i = 0; i < got.length; i++) if (!Object.is(got[i], expected[i])) differing++;
+      expect(differing, `${n}² → 256²`).toBe(0);
+    }
+    const same = { size: 256, data: new Float32Array(256 * 256 * 3).map(() => 100 * rnd()) };
+    expect(uncropEnlarged(same, t, 256).data).toEqual(uncropPositionMap(same, t).data);
+  });
+
   it('moves x, y through the inverse affine and divides z by the scale, without touching the input', () => {
     const t = cropTransform({ cx: 300, cy: 200, side: 510 }); // scale 255/510 = 0.5
     const map = { size: 2, data: new Float32Array([0, 0, 10, 255, 255, -4, 127.5, 127.5, 0, 51, 102, 255]) };

@@ -128,6 +128,36 @@ describe('the detector input', () => {
       expect(worst, `${x0},${y0} ${side} → ${n}`).toBeLessThan(1e-5);
     }
   });
+
+  it('averages f × f blocks first when the window is over 3× the input (f = scale / 2, rounded), a partial last block what it has', () => {
+    const W = 301;
+    const H = 203;
+    const img: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3).map((_, i) => (i * 89 + (i >> 4) * 13) & 255) };
+    for (const [x0, y0, side, n] of [[0, -49, 301, 32], [-50, -100, 400, 64], [17.5, 9.25, 190, 32], [120, 80, 250, 32]] as const) {
+      const f = Math.round(side / n / 2);
+      expect(f, 'the window needs block averaging').toBeGreaterThan(1);
+      // Reference: the window's part of the image block-averaged with plain loops, rounded to bytes…
+      const cx0 = Math.max(0, Math.floor(x0));
+      const cy0 = Math.max(0, Math.floor(y0));
+      const rw = Math.min(W, Math.ceil(x0 + side)) - cx0;
+      const rh = Math.min(H, Math.ceil(y0 + side)) - cy0;
+      const w = Math.ceil(rw / f);
+      const h = Math.ceil(rh / f);
+      const small: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3) };
+      for (let by = 0; by < h; by++) for (let bx = 0; bx < w; bx++) for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        let count = 0;
+        for (let y = by * f; y < Math.min(rh, (by + 1) * f); y++) for (let x = bx * f; x < Math.min(rw, (bx + 1) * f); x++, count++) sum += img.data[((cy0 + y) * W + cx0 + x) * 3 + c];
+        small.data[(by * w + bx) * 3 + c] = sum / count + 0.5;
+      }
+      // … then sampled bilinearly through the same window in its pixels: the same values.
+      const out = new Float32Array(3 * n * n);
+      const ref = new Float32Array(3 * n * n);
+      fillInput(img, out, n, x0, y0, side);
+      fillInput(small, ref, n, (x0 - cx0) / f, (y0 - cy0) / f, side / f);
+      expect(out, `${x0},${y0} ${side} → ${n}`).toEqual(ref);
+    }
+  });
 });
 
 describe('edge looks', () => {

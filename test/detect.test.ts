@@ -68,7 +68,8 @@ describe('BlazeFace input and decoding (pure)', () => {
   });
 
   it('decodes an anchor: box and keypoints relative to the anchor centre, mapped through the window', () => {
-    const size = 128;
+    // The 256² input's outputs: 16 × 16 × 2 and 8 × 8 × 6 anchors (the grid is the input's side / 16).
+    const size = 256;
     const scores: [Float32Array, Float32Array] = [new Float32Array(512).fill(-10), new Float32Array(384).fill(-10)];
     const boxes: [Float32Array, Float32Array] = [new Float32Array(512 * 16), new Float32Array(384 * 16)];
     expect(ANCHOR_CENTRES.length).toBe(2 * BLAZEFACE_ANCHORS);
@@ -87,6 +88,8 @@ describe('BlazeFace input and decoding (pure)', () => {
     expect([d.width, d.height]).toEqual([80, 100]);
     expect(d.keypoints[2]).toBeCloseTo((ax + 10) * 2 + 100 - 0.5, 4); // left eye x, pixel centre
     expect(decodeDetections(scores, boxes, size, win, 0.96)).toHaveLength(0);
+    // Outputs that do not fit the input's grid are refused.
+    expect(() => decodeDetections(scores, boxes, 128, win, 0.5)).toThrow(/fit no grid/);
   });
 
   it('blends overlapping detections into their score-weighted mean, keeps separate ones apart', () => {

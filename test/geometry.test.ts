@@ -7,6 +7,7 @@ import {
   anglesToRotation,
   estimatePose,
   fitSimilarity,
+  prepareSource,
   readLandmarks,
   readVertices,
   rotationToAngles,
@@ -168,6 +169,21 @@ describe('estimatePose', () => {
     expect(Math.abs(pose.yaw + 40)).toBeLessThan(1);
     expect(Math.abs(pose.pitch - 20)).toBeLessThan(1);
     expect(Math.abs(pose.roll - 12)).toBeLessThan(1);
+  });
+
+  it('gives bit for bit the same fit from the prepared canonical face (prepareSource), and falls back with NaN vertices', () => {
+    const prepared = prepareSource(layout.canonical);
+    expect(prepared).not.toBeNull();
+    let seed = 3;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    for (const [yaw, pitch, roll] of poses) {
+      const v = transform(layout.canonical, anglesToRotation(yaw, pitch, roll), 1.1, [200, 150, 30]);
+      for (let i = 0; i < v.length; i++) v[i] += 2 * rand();
+      expect(estimatePose(v, layout.canonical, prepared)).toEqual(estimatePose(v, layout.canonical));
+      v[3 * 1234] = NaN;
+      expect(estimatePose(v, layout.canonical, prepared)).toEqual(estimatePose(v, layout.canonical));
+    }
+    expect(prepareSource(Float32Array.of(0, 0, 0, 1, NaN, 0, 2, 2, 2))).toBeNull();
   });
 
   it('returns a proper rotation (not a reflection) for mirrored input', () => {

@@ -176,6 +176,18 @@ describe('reconstruct with boxes or crops (no detection)', () => {
     for (let k = 0; k < one.faces[0].vertices.length; k++) maxDiff = Math.max(maxDiff, Math.abs(one.faces[0].vertices[k] - result.faces[1].vertices[k]));
     expect(maxDiff).toBeLessThan(1e-3);
   });
+
+  it('concurrent calls on one pipeline (reused input and scratch arrays) give each call its own faces', async () => {
+    const crops = result.faces.map((f) => f.crop);
+    const alone: ReconstructResult[] = [];
+    for (const crop of crops) alone.push(await prnet.reconstruct(image, { crops: [crop], flip: false }));
+    const together = await Promise.all([2, 0, 1, 2, 0, 1].map((i) => prnet.reconstruct(image, { crops: [crops[i]], flip: false })));
+    together.forEach((r, k) => {
+      const i = [2, 0, 1, 2, 0, 1][k];
+      expect(Array.from(r.faces[0].vertices), `call ${k}`).toEqual(Array.from(alone[i].faces[0].vertices));
+      expect(r.faces[0].pose).toEqual(alone[i].faces[0].pose);
+    });
+  });
 });
 
 describe('buildOutputs and swapFaceTexture', () => {

@@ -51,5 +51,12 @@ describe('resizeSquare fast paths (3 channels: the light model\'s input shrink a
     expect(resizeSquare(src, 128, 256, 3)).toEqual(bilinearReference(src, 128, 256, 3));
     const two = random(5 * 5 * 2);
     expect(resizeSquare(two, 5, 7, 2)).toEqual(bilinearReference(two, 5, 7, 2));
+    // The separable enlargement at other sizes, into a given array holding old values.
+    for (const [a, b] of [[100, 256], [7, 13], [64, 96]]) {
+      const s = random(a * a * 3);
+      const into = new Float32Array(b * b * 3).fill(-1);
+      expect(resizeSquare(s, a, b, 3, into)).toBe(into);
+      expect(into).toEqual(bilinearReference(s, a, b, 3));
+    }
   });
 });

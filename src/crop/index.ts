@@ -12,4 +12,4 @@ export {
   squareFromLandmarks,
 } from './rules.js';
 export type { BoxKind, BoxLike, BoxToCropRule, Points } from './rules.js';
-export { uncropPoint, uncropPositionMap, warpCrop } from './warp.js';
+export { uncropEnlarged, uncropPoint, uncropPositionMap, warpCrop, writeCropInput } from './warp.js';

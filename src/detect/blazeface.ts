@@ -21,12 +21,15 @@ export const BLAZEFACE_INPUT = 256;
  * Anchor layers in output order: cells per row relative to the first layer's, and anchors per
  * cell. The first layer has 16 × 16 cells for both models' own inputs; the networks are fully
  * convolutional, so the back model on another input side s (a multiple of 32) has s / 16 cells
- * per row there (the cell count is read off the outputs' lengths).
+ * per row there (and height / 16 rows of them).
  */
 const LAYERS = [
   { div: 1, anchors: 2 },
   { div: 2, anchors: 6 },
 ] as const;
+
+/** Input pixels per cell of the first anchor grid (its outputs' stride; the second grid's is twice that). */
+const FIRST_STRIDE = 16;
 
 /** Anchors in all for the 256² input: 16·16·2 + 8·8·6. */
 export const BLAZEFACE_ANCHORS = 896;
@@ -161,34 +164,33 @@ export function fillInput(image: RgbImage, out: Float32Array, size: number, x0: 
   return { originX: x0, originY: y0, scale };
 }
 
-/** Averages f × f blocks of a region (a partial last block averages what it has). */
+/**
+ * Averages f × f blocks of a region (a partial last block averages what it has). Each block is
+ * summed where it lies (integer sums, so the order does not matter), one output pixel at a time.
+ */
 function shrinkBlocks(image: RgbImage, rx: number, ry: number, rw: number, rh: number, f: number): RgbImage {
   const data = image.data;
   const w = Math.max(1, Math.ceil(rw / f));
   const h = Math.max(1, Math.ceil(rh / f));
-  const rowLen = rw * 3;
-  const acc = new Uint32Array(rowLen);
+  const stride = image.width * 3;
   const outData = new Uint8Array(w * h * 3);
-  for (let by = 0; by < h; by++) {
-    // Sum the block's rows (one tight loop per row), then fold each f pixels.
-    acc.fill(0);
-    const yEnd = Math.min(rh, (by + 1) * f);
-    for (let y = by * f; y < yEnd; y++) {
-      const base = ((ry + y) * image.width + rx) * 3;
-      for (let j = 0; j < rowLen; j++) acc[j] += data[base + j];
-    }
-    const rows = yEnd - by * f;
-    let o = by * w * 3;
+  for (let by = 0, o = 0; by < h; by++) {
+    const ya = by * f;
+    const yEnd = Math.min(rh, ya + f);
+    const rows = yEnd - ya;
+    const top = ((ry + ya) * image.width + rx) * 3;
     for (let bx = 0; bx < w; bx++, o += 3) {
       const xa = bx * f;
       const xb = Math.min(rw, xa + f);
       let r = 0;
       let g = 0;
       let b = 0;
-      for (let j = xa * 3; j < xb * 3; j += 3) {
-        r += acc[j];
-        g += acc[j + 1];
-        b += acc[j + 2];
+      for (let y = 0, rowBase = top; y < rows; y++, rowBase += stride) {
+        for (let j = rowBase + xa * 3, end = rowBase + xb * 3; j < end; j += 3) {
+          r += data[j];
+          g += data[j + 1];
+          b += data[j + 2];
+        }
       }
       const inv = 1 / (rows * (xb - xa));
       outData[o] = r * inv + 0.5;
@@ -264,10 +266,8 @@ export function decodeDetections(
   // Score logits below this cannot pass the threshold: skip the exp for most anchors.
   const minLogit = Math.log(minScore / (1 - minScore));
   const { originX, originY, scale } = window;
-  // The first grid's cells, in the input's aspect ratio.
-  const rowsOfCells = Math.round(Math.sqrt((scores[0].length / LAYERS[0].anchors) * (height / size)));
-  const cells = Math.round(scores[0].length / LAYERS[0].anchors / Math.max(1, rowsOfCells));
-  const centres = anchorCentres(cells, rowsOfCells);
+  // The first grid's cells: one per FIRST_STRIDE input pixels each way.
+  const centres = anchorCentres(size / FIRST_STRIDE, height / FIRST_STRIDE);
   if (centres.length !== 2 * (scores[0].length + scores[1].length)) throw new Error(`BlazeFace outputs of ${scores[0].length} and ${scores[1].length} anchors fit no grid`);
   let anchor = 0;
   for (let layer = 0; layer < 2; layer++) {

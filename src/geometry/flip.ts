@@ -28,13 +28,16 @@ export function mirrorImage(image: FloatImage): FloatImage {
  * Averages a crop-frame position map with the map predicted for the mirrored crop: the surface
  * point at face pixel i is the mirror of the mirrored prediction's point at flip[i] (x → size − 1 − x).
  * Keypoint pixels use the 68-point mirror permutation. Other pixels keep the direct prediction.
+ * `into` (optional, the maps' length, neither map's array) receives the result instead of a new array.
  */
-export function mergeFlippedMap(direct: PositionMap, mirrored: PositionMap, layout: Pick<Layout, 'faceIndex' | 'flip' | 'kptIndex' | 'kptFlip'>): PositionMap {
+export function mergeFlippedMap(direct: PositionMap, mirrored: PositionMap, layout: Pick<Layout, 'faceIndex' | 'flip' | 'kptIndex' | 'kptFlip'>, into?: Float32Array): PositionMap {
   const size = direct.size;
   if (mirrored.size !== size) throw new RangeError(`maps differ in size: ${size} vs ${mirrored.size}`);
   const a = direct.data;
   const b = mirrored.data;
-  const out = new Float32Array(a);
+  const usable = into && into.length === a.length && into.buffer !== a.buffer && into.buffer !== b.buffer;
+  const out = usable ? into : new Float32Array(a.length);
+  out.set(a);
   const last = size - 1;
   const merge = (p: number, q: number): void => {
     out[3 * p] = 0.5 * (a[3 * p] + last - b[3 * q]);

@@ -114,13 +114,19 @@ function largestEigenvector4(m: Float64Array): { vector: Float64Array; value: nu
 /**
  * Least-squares similarity (Umeyama / Horn's quaternion method, always a proper rotation) taking
  * `source` onto `target`: target ≈ scale · R · source + translation. Both N×3 row-major with the
- * same N ≥ 3; rows with a non-finite coordinate in either are skipped.
+ * same N ≥ 3; rows with a non-finite coordinate in either are skipped. `fixed`: the source
+ * prepared (prepareSource) for many fits, the same result in less time.
  */
-export function fitSimilarity(source: ArrayLike<number>, target: ArrayLike<number>): { rotation: Float64Array; scale: number; translation: [number, number, number] } {
+export function fitSimilarity(source: ArrayLike<number>, target: ArrayLike<number>, fixed?: PreparedSource | null): { rotation: Float64Array; scale: number; translation: [number, number, number] } {
   if (source.length !== target.length || source.length % 3 !== 0) {
     throw new RangeError(`fitSimilarity: source has ${source.length} numbers and target ${target.length}; both must be N×3 with the same N`);
   }
   const n = source.length / 3;
+  if (fixed) {
+    if (fixed.centred.length !== source.length) throw new RangeError(`fitSimilarity: the prepared source has ${fixed.centred.length} numbers, the source ${source.length}`);
+    const fit = fitFixedSource(fixed, target, n);
+    if (fit) return fit;
+  }
   // Two passes (means, then centred sums) over the rows whose six numbers are all finite (x − x is
   // 0 exactly for finite x, NaN otherwise); scalar sums, no per-row allocation or call.
   const usable = new Uint8Array(n);
@@ -138,8 +144,6 @@ export function fitSimilarity(source: ArrayLike<number>, target: ArrayLike<numbe
   if (count < 3) throw new RangeError(`fitSimilarity: ${count} usable point pairs, at least 3 needed`);
   msx /= count; msy /= count; msz /= count;
   mdx /= count; mdy /= count; mdz /= count;
-  const ms = [msx, msy, msz];
-  const md = [mdx, mdy, mdz];
   // S[a][b] = Σ s'_a d'_b; varS = Σ |s'|².
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0;
   let varS = 0;
@@ -156,7 +160,80 @@ export function fitSimilarity(source: ArrayLike<number>, target: ArrayLike<numbe
     s6 += sz * dx; s7 += sz * dy; s8 += sz * dz;
     varS += sx * sx + sy * sy + sz * sz;
   }
-  const S = Float64Array.of(s0, s1, s2, s3, s4, s5, s6, s7, s8);
+  return similarityFromSums(Float64Array.of(s0, s1, s2, s3, s4, s5, s6, s7, s8), varS, [msx, msy, msz], [mdx, mdy, mdz]);
+}
+
+/**
+ * A source (the canonical face) whose every row is finite, prepared for many fits: its means,
+ * centred rows and Σ |s'|², worked out once (prepareSource).
+ */
+export interface PreparedSource {
+  mean: [number, number, number];
+  centred: Float64Array;
+  varS: number;
+}
+
+/**
+ * A source prepared for fitSimilarity / estimatePose (null when a row is not finite or there are
+ * under 3): the pose of every face is fitted from the same canonical face. Its sums are
+ * fitSimilarity's, in their order, so a fit from it is bit for bit the plain fit (when every target
+ * row is finite; otherwise the plain fit runs). The source must not change afterwards.
+ */
+export function prepareSource(source: ArrayLike<number>): PreparedSource | null {
+  const n = Math.floor(source.length / 3);
+  let msx = 0, msy = 0, msz = 0;
+  let finite = true;
+  for (let j = 0; j < 3 * n; j += 3) {
+    const sx = source[j], sy = source[j + 1], sz = source[j + 2];
+    if (sx - sx !== 0 || sy - sy !== 0 || sz - sz !== 0) finite = false;
+    msx += sx; msy += sy; msz += sz;
+  }
+  let f: PreparedSource | null = null;
+  if (finite && n >= 3) {
+    msx /= n; msy /= n; msz /= n;
+    const centred = new Float64Array(3 * n);
+    let varS = 0;
+    for (let j = 0; j < 3 * n; j += 3) {
+      const sx = source[j] - msx;
+      const sy = source[j + 1] - msy;
+      const sz = source[j + 2] - msz;
+      centred[j] = sx;
+      centred[j + 1] = sy;
+      centred[j + 2] = sz;
+      varS += sx * sx + sy * sy + sz * sz;
+    }
+    f = { mean: [msx, msy, msz], centred, varS };
+  }
+  return f;
+}
+
+/** fitSimilarity from a fixed source when every target row is finite (else null: the general form). */
+function fitFixedSource(fixed: PreparedSource, target: ArrayLike<number>, n: number): ReturnType<typeof fitSimilarity> | null {
+  let mdx = 0, mdy = 0, mdz = 0;
+  for (let j = 0; j < 3 * n; j += 3) {
+    const dx = target[j], dy = target[j + 1], dz = target[j + 2];
+    if (dx - dx !== 0 || dy - dy !== 0 || dz - dz !== 0) return null;
+    mdx += dx; mdy += dy; mdz += dz;
+  }
+  mdx /= n; mdy /= n; mdz /= n;
+  const c = fixed.centred;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0;
+  for (let j = 0; j < 3 * n; j += 3) {
+    const sx = c[j];
+    const sy = c[j + 1];
+    const sz = c[j + 2];
+    const dx = target[j] - mdx;
+    const dy = target[j + 1] - mdy;
+    const dz = target[j + 2] - mdz;
+    s0 += sx * dx; s1 += sx * dy; s2 += sx * dz;
+    s3 += sy * dx; s4 += sy * dy; s5 += sy * dz;
+    s6 += sz * dx; s7 += sz * dy; s8 += sz * dz;
+  }
+  return similarityFromSums(Float64Array.of(s0, s1, s2, s3, s4, s5, s6, s7, s8), fixed.varS, fixed.mean, [mdx, mdy, mdz]);
+}
+
+/** The similarity from the centred cross sums S (row-major 3 × 3), Σ |s'|² and the two means (Horn's quaternion method). */
+function similarityFromSums(S: Float64Array, varS: number, ms: readonly number[], md: readonly number[]): ReturnType<typeof fitSimilarity> {
   if (!(varS > 0)) throw new RangeError('fitSimilarity: the source points all coincide');
   const [xx, xy, xz, yx, yy, yz, zx, zy, zz] = S;
   const N = Float64Array.from([
@@ -187,10 +264,11 @@ export function fitSimilarity(source: ArrayLike<number>, target: ArrayLike<numbe
 /**
  * Head pose of `vertices` (N×3, image or crop frame) from the similarity fit of `canonical`
  * (N×3, the same points on the canonical face, e.g. layout.canonical for readVertices' output, or
- * its 68 keypoint rows for readLandmarks' output) onto them.
+ * its 68 keypoint rows for readLandmarks' output) onto them. `prepared`: prepareSource(canonical),
+ * for many poses from the same canonical face.
  */
-export function estimatePose(vertices: ArrayLike<number>, canonical: ArrayLike<number>): Pose {
-  const { rotation, scale, translation } = fitSimilarity(canonical, vertices);
+export function estimatePose(vertices: ArrayLike<number>, canonical: ArrayLike<number>, prepared?: PreparedSource | null): Pose {
+  const { rotation, scale, translation } = fitSimilarity(canonical, vertices, prepared);
   return { rotation, scale, translation, matrix: poseMatrix(rotation, scale, translation), ...rotationToAngles(rotation) };
 }
 

@@ -66,9 +66,10 @@ let across = new Float32Array(0);
 
 /**
  * The map smoothed inside `mask` (size × size, non-zero = face pixel) with a Gaussian of `sigma`
- * UV pixels; pixels outside the mask are copied unchanged. σ ≤ 0 returns the map itself.
+ * UV pixels; pixels outside the mask are copied unchanged. σ ≤ 0 returns the map itself. `into`
+ * (optional, the map's length, not the map's own array) receives the result instead of a new array.
  */
-export function smoothPositionMap(map: PositionMap, mask: Uint8Array, sigma: number): PositionMap {
+export function smoothPositionMap(map: PositionMap, mask: Uint8Array, sigma: number, into?: Float32Array): PositionMap {
   if (!(sigma > 0)) return map;
   const S = map.size;
   if (mask.length !== S * S) throw new RangeError(`smoothPositionMap: a ${S}×${S} map needs a ${S}×${S} mask, got ${mask.length} pixels`);
@@ -94,20 +95,35 @@ export function smoothPositionMap(map: PositionMap, mask: Uint8Array, sigma: num
       tmp[p] = tmp[p + 1] = tmp[p + 2] = 0;
     }
   }
-  // Horizontal pass over face pixels: tmp = Σ taps k · masked / the taps' face-weight sum.
+  // Horizontal pass over face pixels: tmp = Σ taps k · masked / the taps' face-weight sum. Pixels
+  // whose taps all lie inside the map take the unrolled form for the default radius (3: σ = 1),
+  // the same sums in the same order.
+  const r3 = r === 3;
+  const k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = r3 ? k[4] : 0, k5 = r3 ? k[5] : 0, k6 = r3 ? k[6] : 0;
   for (let y = 0; y < S; y++) {
     const rowStart = y * S;
     for (let x = 0; x < S; x++) {
       const i = rowStart + x;
       if (!mask[i]) continue;
       let a = 0, b = 0, c = 0;
-      const lo = Math.max(0, x - r);
-      const hi = Math.min(S - 1, x + r);
-      for (let xx = lo, j = 3 * (rowStart + lo), t = lo - x + r; xx <= hi; xx++, j += 3, t++) {
-        const wt = k[t];
-        a += wt * m[j];
-        b += wt * m[j + 1];
-        c += wt * m[j + 2];
+      if (r3 && x >= 3 && x + 3 < S) {
+        const j = 3 * (i - 3);
+        a += k0 * m[j]; b += k0 * m[j + 1]; c += k0 * m[j + 2];
+        a += k1 * m[j + 3]; b += k1 * m[j + 4]; c += k1 * m[j + 5];
+        a += k2 * m[j + 6]; b += k2 * m[j + 7]; c += k2 * m[j + 8];
+        a += k3 * m[j + 9]; b += k3 * m[j + 10]; c += k3 * m[j + 11];
+        a += k4 * m[j + 12]; b += k4 * m[j + 13]; c += k4 * m[j + 14];
+        a += k5 * m[j + 15]; b += k5 * m[j + 16]; c += k5 * m[j + 17];
+        a += k6 * m[j + 18]; b += k6 * m[j + 19]; c += k6 * m[j + 20];
+      } else {
+        const lo = Math.max(0, x - r);
+        const hi = Math.min(S - 1, x + r);
+        for (let xx = lo, j = 3 * (rowStart + lo), t = lo - x + r; xx <= hi; xx++, j += 3, t++) {
+          const wt = k[t];
+          a += wt * m[j];
+          b += wt * m[j + 1];
+          c += wt * m[j + 2];
+        }
       }
       const w = hNorm[i];
       tmp[3 * i] = a / w;
@@ -116,20 +132,33 @@ export function smoothPositionMap(map: PositionMap, mask: Uint8Array, sigma: num
     }
   }
   // Vertical pass over the horizontal results (zero outside the face).
-  const out = Float32Array.from(src);
+  const out = into && into !== src && into.length === n ? into : new Float32Array(n);
+  out.set(src);
   const step = 3 * S;
   for (let y = 0; y < S; y++) {
     const lo = Math.max(0, y - r);
     const hi = Math.min(S - 1, y + r);
+    const full = r3 && y >= 3 && y + 3 < S;
     for (let x = 0; x < S; x++) {
       const i = y * S + x;
       if (!mask[i]) continue;
       let a = 0, b = 0, c = 0;
-      for (let yy = lo, j = 3 * (lo * S + x), t = lo - y + r; yy <= hi; yy++, j += step, t++) {
-        const wt = k[t];
-        a += wt * tmp[j];
-        b += wt * tmp[j + 1];
-        c += wt * tmp[j + 2];
+      if (full) {
+        let j = 3 * (i - 3 * S);
+        a += k0 * tmp[j]; b += k0 * tmp[j + 1]; c += k0 * tmp[j + 2]; j += step;
+        a += k1 * tmp[j]; b += k1 * tmp[j + 1]; c += k1 * tmp[j + 2]; j += step;
+        a += k2 * tmp[j]; b += k2 * tmp[j + 1]; c += k2 * tmp[j + 2]; j += step;
+        a += k3 * tmp[j]; b += k3 * tmp[j + 1]; c += k3 * tmp[j + 2]; j += step;
+        a += k4 * tmp[j]; b += k4 * tmp[j + 1]; c += k4 * tmp[j + 2]; j += step;
+        a += k5 * tmp[j]; b += k5 * tmp[j + 1]; c += k5 * tmp[j + 2]; j += step;
+        a += k6 * tmp[j]; b += k6 * tmp[j + 1]; c += k6 * tmp[j + 2];
+      } else {
+        for (let yy = lo, j = 3 * (lo * S + x), t = lo - y + r; yy <= hi; yy++, j += step, t++) {
+          const wt = k[t];
+          a += wt * tmp[j];
+          b += wt * tmp[j + 1];
+          c += wt * tmp[j + 2];
+        }
       }
       const w = vNorm[i];
       out[3 * i] = a / w;

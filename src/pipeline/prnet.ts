@@ -3,15 +3,15 @@
  * library's main API. Runtime-agnostic: the Node entry (node.ts) and the browser entry give it a
  * session, a detector and the layout.
  */
-import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropPositionMap, warpCrop, type CropTransform } from '../crop/index.js';
+import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
-import { coarseMask, estimatePose, mergeFlippedMap, mirrorImage, readLandmarks, readVertices, smoothPositionMap } from '../geometry/index.js';
+import { coarseMask, estimatePose, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
-import { resizeSquare } from '../runtime/resample.js';
-import type { FaceBox, FloatImage, PositionMap, RgbImage } from '../types.js';
+import { chwToHwcFinite, resizeSquare } from '../runtime/resample.js';
+import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
 export interface ReconstructOptions {
@@ -55,6 +55,9 @@ export interface ReconstructResult {
   faces: Face[];
   timings: StageTimings;
 }
+
+/** Network input arrays kept for reuse (and twice as many scratch maps): memory for a few faces, not for every batch size seen. */
+const MAX_POOLED = 2;
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
@@ -101,10 +104,6 @@ export class Prnet {
     if (options.maxFaces !== undefined) items = items.slice(0, Math.max(0, options.maxFaces));
     timings.detect = now() - t;
 
-    t = now();
-    const crops: FloatImage[] = items.map((it) => warpCrop(image, it.crop));
-    timings.crop = now() - t;
-
     const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);
     if (!(sigma >= 0 && sigma <= 8)) throw new InputError(`smooth must be a number from 0 to 8 (UV pixels), got ${String(options.smooth)}`);
     const flip = options.flip ?? true;
@@ -114,26 +113,55 @@ export class Prnet {
     const S = this.session.config.inputSize;
     const onInputGrid = !flip && sigma > 0 && S < CROP_SIZE;
 
+    // The crops go straight into the network's NCHW input (mirrored copies after them for the
+    // flip): the values of warpCrop → mirrorImage → resizeSquare → hwcToChw, without those arrays.
     t = now();
-    let maps = !crops.length
-      ? []
-      : onInputGrid
-        ? await this.session.predictBatchAtInput(crops)
-        : await this.session.predictBatch(flip ? [...crops, ...crops.map(mirrorImage)] : crops);
-    for (const m of maps) {
-      if (!allFinite(m.data)) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
+    const n = items.length;
+    const plane = S * S;
+    // The input array is reused between calls (taken from a small pool for the time of the run, so
+    // concurrent calls never share one).
+    const length = (flip ? 2 : 1) * n * 3 * plane;
+    const pooled = this.inputs.findIndex((a) => a.length === length);
+    const batch = pooled >= 0 ? this.inputs.splice(pooled, 1)[0] : new Float32Array(length);
+    items.forEach((it, i) => writeCropInput(image, it.crop, S, batch, i * 3 * plane, flip ? (n + i) * 3 * plane : -1));
+    timings.crop = now() - t;
+
+    t = now();
+    let maps: PositionMap[] = [];
+    if (n) {
+      let output: Float32Array;
+      try {
+        output = await this.session.run(batch, flip ? 2 * n : n);
+      } finally {
+        // At most MAX_POOLED arrays are kept, the latest. (A runtime that transferred the array to
+        // a worker leaves it detached, of length 0: not kept.)
+        if (batch.length === length && length > 0) {
+          this.inputs.push(batch);
+          if (this.inputs.length > MAX_POOLED) this.inputs.shift();
+        }
+      }
+      // The interleaved maps are read within this synchronous stretch only (smoothed, merged or
+      // upsampled into other arrays): scratch arrays, one per map (for the first few maps).
+      for (let i = 0; i < (flip ? 2 * n : n); i++) {
+        const data = chwToHwcFinite(output, S, i * 3 * plane, i < MAX_POOLED * 2 ? this.scratch(3 * plane, `map${i}`) : undefined);
+        if (!data) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
+        maps.push(S === CROP_SIZE || onInputGrid ? { size: S, data } : { size: CROP_SIZE, data: resizeSquare(data, S, CROP_SIZE, 3) });
+      }
     }
-    if (flip) maps = crops.map((_, i) => mergeFlippedMap(maps[i], maps[i + crops.length], this.layout));
+    // Merged maps go only to smoothing (or, unsmoothed, to the uncropping): scratch arrays for the first few.
+    if (flip) maps = items.map((_, i) => mergeFlippedMap(maps[i], maps[i + n], this.layout, i < MAX_POOLED * 2 ? this.scratch(maps[i].data.length, `merged${i}`) : undefined));
     timings.network = now() - t;
 
     t = now();
-    const smoothed = (map: PositionMap): PositionMap => {
-      if (!onInputGrid) return smoothPositionMap(map, this.layout.faceMask, sigma);
-      const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE);
-      return { size: CROP_SIZE, data: resizeSquare(small.data, S, CROP_SIZE, 3) };
+    // The smoothed map goes only to the uncropping (a new map): it is written into a scratch array.
+    // A map smoothed on the network's smaller grid is enlarged to the layout's and uncropped in one pass.
+    const uncropped = (map: PositionMap, crop: CropTransform): PositionMap => {
+      if (!onInputGrid) return uncropPositionMap(smoothPositionMap(map, this.layout.faceMask, sigma, this.scratch(map.data.length, 'smooth')), crop);
+      const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE, this.scratch(map.data.length, 'smooth'));
+      return uncropEnlarged(small, crop, CROP_SIZE);
     };
     const faces = items.map((it, index): Face => {
-      const positionMap = uncropPositionMap(smoothed(maps[index]), it.crop);
+      const positionMap = uncropped(maps[index], it.crop);
       const vertices = readVertices(positionMap, this.layout);
       return {
         index,
@@ -142,7 +170,7 @@ export class Prnet {
         positionMap,
         landmarks: readLandmarks(positionMap, this.layout),
         vertices,
-        pose: poseOf(vertices, this.layout.canonical),
+        pose: poseOf(vertices, this.layout.canonical, this.canonicalPrepared()),
       };
     });
     timings.readoff = now() - t;
@@ -150,6 +178,27 @@ export class Prnet {
   }
 
   private readonly masks = new Map<number, Uint8Array>();
+  private prepared: PreparedSource | null | undefined;
+
+  /** The layout's canonical face prepared for the pose fits (once per pipeline). */
+  private canonicalPrepared(): PreparedSource | null {
+    if (this.prepared === undefined) this.prepared = prepareSource(this.layout.canonical);
+    return this.prepared;
+  }
+  private readonly scratchArrays = new Map<string, Float32Array>();
+  /** Network input arrays free for the next call (the latest MAX_POOLED). */
+  private readonly inputs: Float32Array[] = [];
+
+  /**
+   * A scratch array of n floats for one use (`slot`), reused between calls: for arrays that are
+   * filled and read within one synchronous stretch of a call and never returned.
+   */
+  private scratch(n: number, slot: string): Float32Array {
+    const key = `${slot}:${n}`;
+    let a = this.scratchArrays.get(key);
+    if (!a) this.scratchArrays.set(key, (a = new Float32Array(n)));
+    return a;
+  }
 
   /**
    * The layout's face mask on a coarser size² grid (a pixel is face when any layout pixel it
@@ -170,12 +219,6 @@ export class Prnet {
 function checkImage(image: RgbImage | PixelImage): RgbImage {
   if (!image || !(image.width > 0) || !(image.height > 0)) throw new InputError('not an RGB image: expected width × height × 3 bytes');
   return toRgbImage(image);
-}
-
-/** Whether every value is a finite number. */
-export function allFinite(data: ArrayLike<number>): boolean {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false;
-  return true;
 }
 
 /**
@@ -211,9 +254,9 @@ function checkCrop(crop: CropTransform, i: number): void {
 }
 
 /** The head pose; a map whose points are unusable (all equal, not finite) is the model's fault. */
-function poseOf(vertices: Float32Array, canonical: Parameters<typeof estimatePose>[1]): ReturnType<typeof estimatePose> {
+function poseOf(vertices: Float32Array, canonical: Parameters<typeof estimatePose>[1], prepared: PreparedSource | null): ReturnType<typeof estimatePose> {
   try {
-    return estimatePose(vertices, canonical);
+    return estimatePose(vertices, canonical, prepared);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     throw new ModelError(`the network output a degenerate position map (${e.message.replace(/^fitSimilarity: /, '')}): the model is broken`, undefined, { cause: e });

@@ -5,4 +5,4 @@
 export { createSession } from './node.js';
 export { PrnetSession, CROP_SIZE, checkPrecision, type InferenceBackend, type SessionOptions } from './session.js';
 export { createOrtSession, type OrtModule, type OrtInferenceSession } from './ort.js';
-export { resizeSquare, hwcToChw, chwToHwc } from './resample.js';
+export { resizeSquare, hwcToChw, chwToHwc, chwToHwcFinite } from './resample.js';

@@ -7,15 +7,83 @@
 /**
  * Resizes an interleaved (HWC) float image from `inSize`² to `outSize`² pixels with `channels`
  * channels. Shrinking by an integer factor averages each factor × factor block (area); every
- * other case is bilinear with clamped edges.
+ * other case is bilinear with clamped edges. `into` (optional, the output's length, not `src`)
+ * receives a bilinear result instead of a new array.
  */
-export function resizeSquare(src: Float32Array, inSize: number, outSize: number, channels: number): Float32Array {
+export function resizeSquare(src: Float32Array, inSize: number, outSize: number, channels: number, into?: Float32Array): Float32Array {
   if (src.length !== inSize * inSize * channels) {
     throw new Error(`resize: ${src.length} values for ${inSize}×${inSize}×${channels}`);
   }
   if (inSize === outSize) return src.slice();
   if (inSize > outSize && inSize % outSize === 0) return shrinkArea(src, inSize, inSize / outSize, channels);
-  return resizeBilinear(src, inSize, outSize, channels);
+  const n = outSize * outSize * channels;
+  const out = into && into !== src && into.length === n ? into : new Float32Array(n);
+  if (channels === 3 && outSize > inSize) return enlargeRgb(src, inSize, outSize, out);
+  return resizeBilinear(src, inSize, outSize, channels, out);
+}
+
+/** Bilinear taps of resizeBilinear along one axis: the lower and upper source index and the upper weight (float32). */
+function bilinearTaps(inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; w1: Float32Array } {
+  const scale = inSize / outSize;
+  const i0 = new Int32Array(outSize);
+  const i1 = new Int32Array(outSize);
+  const w1 = new Float32Array(outSize);
+  for (let o = 0; o < outSize; o++) {
+    const x = Math.min(Math.max((o + 0.5) * scale - 0.5, 0), inSize - 1);
+    const lo = Math.floor(x);
+    i0[o] = lo;
+    i1[o] = Math.min(lo + 1, inSize - 1);
+    w1[o] = x - lo;
+  }
+  return { i0, i1, w1 };
+}
+
+/** Rows of enlargeRgb's horizontal pass (doubles, reused). */
+let rowsAcross = new Float64Array(0);
+
+/**
+ * resizeBilinear for 3 channels when enlarging (a smaller model's map to the 256² layout),
+ * separably: each source row is interpolated across once (kept in doubles, as resizeBilinear keeps
+ * `top` and `bottom`), then every output row blends two of those rows. The same arithmetic on the
+ * same numbers, so the same values, with a third of the horizontal work.
+ */
+function enlargeRgb(src: Float32Array, inSize: number, outSize: number, out: Float32Array): Float32Array {
+  const { rows: h, i0, i1, w1 } = enlargeRows(src, inSize, outSize);
+  const row = outSize * 3;
+  for (let oy = 0, o = 0; oy < outSize; oy++) {
+    const wy = w1[oy];
+    const gy = 1 - wy;
+    const t = i0[oy] * row;
+    const d = i1[oy] * row;
+    for (let j = 0; j < row; j++, o++) out[o] = h[t + j] * gy + h[d + j] * wy;
+  }
+  return out;
+}
+
+/**
+ * The horizontal pass of enlarging a 3-channel inSize² map to outSize² (resizeSquare's bilinear):
+ * every source row interpolated across to outSize pixels, in doubles (rows, inSize × outSize × 3,
+ * reused between calls), and the taps (i0, i1, w1) along either axis. Output row oy is
+ * rows[i0[oy]] · (1 − w1[oy]) + rows[i1[oy]] · w1[oy], stored as float32.
+ */
+export function enlargeRows(src: Float32Array, inSize: number, outSize: number): { rows: Float64Array; i0: Int32Array; i1: Int32Array; w1: Float32Array } {
+  const { i0, i1, w1 } = bilinearTaps(inSize, outSize);
+  const row = outSize * 3;
+  if (rowsAcross.length < inSize * row) rowsAcross = new Float64Array(inSize * row);
+  const h = rowsAcross;
+  for (let y = 0; y < inSize; y++) {
+    const base = y * inSize * 3;
+    for (let ox = 0, o = y * row; ox < outSize; ox++, o += 3) {
+      const wx = w1[ox];
+      const gx = 1 - wx;
+      const a = base + i0[ox] * 3;
+      const b = base + i1[ox] * 3;
+      h[o] = src[a] * gx + src[b] * wx;
+      h[o + 1] = src[a + 1] * gx + src[b + 1] * wx;
+      h[o + 2] = src[a + 2] * gx + src[b + 2] * wx;
+    }
+  }
+  return { rows: h, i0, i1, w1 };
 }
 
 function shrinkArea(src: Float32Array, inSize: number, f: number, channels: number): Float32Array {
@@ -61,19 +129,8 @@ function shrinkHalfRgb(src: Float32Array, inSize: number): Float32Array {
   return out;
 }
 
-function resizeBilinear(src: Float32Array, inSize: number, outSize: number, channels: number): Float32Array {
-  const out = new Float32Array(outSize * outSize * channels);
-  const scale = inSize / outSize;
-  const i0 = new Int32Array(outSize);
-  const i1 = new Int32Array(outSize);
-  const w1 = new Float32Array(outSize);
-  for (let o = 0; o < outSize; o++) {
-    const x = Math.min(Math.max((o + 0.5) * scale - 0.5, 0), inSize - 1);
-    const lo = Math.floor(x);
-    i0[o] = lo;
-    i1[o] = Math.min(lo + 1, inSize - 1);
-    w1[o] = x - lo;
-  }
+function resizeBilinear(src: Float32Array, inSize: number, outSize: number, channels: number, out: Float32Array): Float32Array {
+  const { i0, i1, w1 } = bilinearTaps(inSize, outSize);
   if (channels === 3) {
     // The position maps' case, unrolled over the channels: the same arithmetic, so the same values.
     for (let oy = 0, o = 0; oy < outSize; oy++) {
@@ -130,4 +187,26 @@ export function chwToHwc(src: Float32Array, size: number, channels: number, offs
     for (let c = 0; c < channels; c++) out[p * channels + c] = src[offset + c * plane + p];
   }
   return out;
+}
+
+/**
+ * A network output's 3-channel CHW map (from `offset`) as a new HWC array, or null when any of its
+ * values is not finite (NaN, ±∞): chwToHwc and the finiteness check in one pass over the values.
+ * `into` (optional, size² × 3 floats, not in `src`'s buffer) receives the map instead of a new array.
+ */
+export function chwToHwcFinite(src: Float32Array, size: number, offset = 0, into?: Float32Array): Float32Array | null {
+  const plane = size * size;
+  const out = into && into.length === plane * 3 && into.buffer !== src.buffer ? into : new Float32Array(plane * 3);
+  // x − x is 0 for a finite x and NaN otherwise; a NaN sticks in the sum.
+  let check = 0;
+  for (let p = 0, o = 0, i = offset; p < plane; p++, o += 3, i++) {
+    const x = src[i];
+    const y = src[i + plane];
+    const z = src[i + 2 * plane];
+    out[o] = x;
+    out[o + 1] = y;
+    out[o + 2] = z;
+    check += (x - x) + (y - y) + (z - z);
+  }
+  return check === 0 ? out : null;
 }
