@@ -188,6 +188,18 @@ describe('reconstruct with boxes or crops (no detection)', () => {
       expect(r.faces[0].pose).toEqual(alone[i].faces[0].pose);
     });
   });
+
+  it('keeps no network input of a crowd photo for reuse (memory held is bounded in bytes, not only in arrays)', async () => {
+    const pool = (p: Prnet): Float32Array[] => (p as unknown as { inputs: Float32Array[] }).inputs;
+    const crops = result.faces.map((f) => f.crop);
+    await prnet.reconstruct(image, { crops: crops.slice(0, 1) });
+    const small = pool(prnet).reduce((a, x) => a + x.length, 0);
+    expect(small).toBeGreaterThan(0);
+    // 30 faces with the flip: 2 · 30 · 3 · 128² floats, over the 4-face cap at 256²
+    const crowd = await prnet.reconstruct(image, { crops: Array.from({ length: 30 }, (_, i) => crops[i % crops.length]) });
+    expect(crowd.faces).toHaveLength(30);
+    expect(pool(prnet).reduce((a, x) => a + x.length, 0)).toBe(small);
+  });
 });
 
 describe('buildOutputs and swapFaceTexture', () => {

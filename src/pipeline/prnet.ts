@@ -58,6 +58,11 @@ export interface ReconstructResult {
 
 /** Network input arrays kept for reuse (and twice as many scratch maps): memory for a few faces, not for every batch size seen. */
 const MAX_POOLED = 2;
+/**
+ * The largest network input kept for reuse, in floats: 4 faces with the flip at 256² (6 MiB). A
+ * crowd photo's input is used once and dropped, so one such photo does not pin its memory.
+ */
+const MAX_POOLED_FLOATS = 2 * 4 * 3 * 256 * 256;
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
@@ -133,15 +138,17 @@ export class Prnet {
       try {
         output = await this.session.run(batch, flip ? 2 * n : n);
       } finally {
-        // At most MAX_POOLED arrays are kept, the latest. (A runtime that transferred the array to
-        // a worker leaves it detached, of length 0: not kept.)
-        if (batch.length === length && length > 0) {
+        // At most MAX_POOLED arrays are kept, the latest, none larger than MAX_POOLED_FLOATS. (A
+        // runtime that transferred the array to a worker leaves it detached, of length 0: not kept.)
+        if (batch.length === length && length > 0 && length <= MAX_POOLED_FLOATS) {
           this.inputs.push(batch);
           if (this.inputs.length > MAX_POOLED) this.inputs.shift();
         }
       }
       // The interleaved maps are read within this synchronous stretch only (smoothed, merged or
-      // upsampled into other arrays): scratch arrays, one per map (for the first few maps).
+      // upsampled into other arrays): scratch arrays, one per map (for the first few maps). The
+      // scratch arrays are shared by all calls on this pipeline: from here until the faces are
+      // built there must be no `await`, or concurrent calls would mix their maps.
       for (let i = 0; i < (flip ? 2 * n : n); i++) {
         const data = chwToHwcFinite(output, S, i * 3 * plane, i < MAX_POOLED * 2 ? this.scratch(3 * plane, `map${i}`) : undefined);
         if (!data) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
@@ -210,8 +217,10 @@ export class Prnet {
     return m;
   }
 
-  /** Frees the inference session. */
+  /** Frees the inference session and the arrays kept for reuse. */
   async dispose(): Promise<void> {
+    this.inputs.length = 0;
+    this.scratchArrays.clear();
     await this.session.release();
   }
 }
