@@ -455,6 +455,9 @@ const memo = new Map<string, { values: ArrayLike<number>; bytes: Uint8Array; buf
 export function memoText(key: string, values: ArrayLike<number>, write: (w: TextWriter) => void, capacity?: number): Uint8Array {
   const hit = memo.get(key);
   if (hit && sameValues(hit.values, values)) return hit.bytes;
+  // Forget the entry before its buffer is written over: a writer that threw halfway must not
+  // leave the old values pointing at half-new text.
+  memo.delete(key);
   const w = new TextWriter(capacity, hit?.buffer ?? undefined);
   write(w);
   // The writer's own buffer when the text fills most of it (no copy: a face's v and vn lines are
