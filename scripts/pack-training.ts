@@ -432,6 +432,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
   // group in hash order.
   const mix = options.mix ?? 'strata';
   const mixAlpha = options.mixAlpha ?? DEFAULT_MIX_ALPHA;
+  if (!(mixAlpha >= 0 && mixAlpha <= 1)) throw new Error(`mixAlpha must be in 0..1, got ${mixAlpha}`);
   const draw = options.draw ?? 'mix';
   const rareFirst = options.rareFirst ?? true;
   const firstSets = options.firstSets ?? ['webfaces', 'misc'];
@@ -477,7 +478,7 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     const fit = fitTargets(packedTeachers(rec, region), setup, { evaluate: 'coarse' });
     const why = judgeTarget(fit, { maxFoldFraction: 0.005 });
     if (why) { drops[why] = (drops[why] ?? 0) + 1; continue; }
-    const cost = jpeg.length + perSampleFixed + name.length + 1;
+    const cost = jpeg.length + perSampleFixed + Buffer.byteLength(name) + 1;
     const shard = samples.length % shardCount;
     if (shardBytes[shard]! + cost > maxBytes) { budgetFull = true; drops.budget = (drops.budget ?? 0) + 1; continue; }
     shardBytes[shard]! += cost;
@@ -512,85 +513,91 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     const tmp = `${out}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    const N = samples.length;
-    const holdouts = samples.filter((x) => x.holdout).length;
-    const idx = new Uint32Array(N + 1);
-    let off = 0;
-    samples.forEach((s, i) => { idx[i] = off; off += s.jpeg.length; });
-    idx[N] = off;
-    if (off > 0xffffffff) throw new Error('images.bin exceeds 4 GiB');
-    writeFileSync(join(tmp, 'images.bin'), Buffer.concat(samples.map((s) => s.jpeg)));
-    writeFileSync(join(tmp, 'images.idx'), Buffer.from(idx.buffer));
-    const coeffs = new Float32Array(N * C * 3);
-    samples.forEach((s, i) => coeffs.set(s.coeffs, i * C * 3));
-    const c16 = f32ToF16(coeffs);
-    writeFileSync(join(tmp, 'coeffs.f16'), Buffer.from(c16.buffer));
-    const crops = new Float32Array(N * 3);
-    samples.forEach((s, i) => crops.set(s.crop, 3 * i));
-    writeFileSync(join(tmp, 'crops.f32'), Buffer.from(crops.buffer));
-    const flags = Uint8Array.from(samples, (s) => (s.holdout ? 2 : 0));
-    writeFileSync(join(tmp, 'flags.u8'), flags);
-    writeFileSync(join(tmp, 'weights.u8'), weights.weights);
-    writeFileSync(join(tmp, 'sample-weights.f32'), Buffer.from(Float32Array.from(samples, (s) => s.drawWeight).buffer));
-    writeFileSync(join(tmp, 'names.txt'), samples.map((s) => s.file).join('\n') + '\n');
+    // A pack refused by a check below (over the budget, meta.json too large) leaves no temporary folder.
+    try {
+      const N = samples.length;
+      const holdouts = samples.filter((x) => x.holdout).length;
+      const idx = new Uint32Array(N + 1);
+      let off = 0;
+      samples.forEach((s, i) => { idx[i] = off; off += s.jpeg.length; });
+      idx[N] = off;
+      if (off > 0xffffffff) throw new Error('images.bin exceeds 4 GiB');
+      writeFileSync(join(tmp, 'images.bin'), Buffer.concat(samples.map((s) => s.jpeg)));
+      writeFileSync(join(tmp, 'images.idx'), Buffer.from(idx.buffer));
+      const coeffs = new Float32Array(N * C * 3);
+      samples.forEach((s, i) => coeffs.set(s.coeffs, i * C * 3));
+      const c16 = f32ToF16(coeffs);
+      writeFileSync(join(tmp, 'coeffs.f16'), Buffer.from(c16.buffer));
+      const crops = new Float32Array(N * 3);
+      samples.forEach((s, i) => crops.set(s.crop, 3 * i));
+      writeFileSync(join(tmp, 'crops.f32'), Buffer.from(crops.buffer));
+      const flags = Uint8Array.from(samples, (s) => (s.holdout ? 2 : 0));
+      writeFileSync(join(tmp, 'flags.u8'), flags);
+      writeFileSync(join(tmp, 'weights.u8'), weights.weights);
+      writeFileSync(join(tmp, 'sample-weights.f32'), Buffer.from(Float32Array.from(samples, (s) => s.drawWeight).buffer));
+      writeFileSync(join(tmp, 'names.txt'), samples.map((s) => s.file).join('\n') + '\n');
 
-    // fp16 error of the coefficients, on a few samples (full maps).
-    const K = kernel ??= buildKernel(setup.canonical, setup.controls);
-    let fp16Max = 0;
-    const c16f = f16ToF32(c16);
-    for (let i = 0; i < Math.min(N, 16); i++) {
-      const a = evaluateMap(K, samples[i]!.coeffs);
-      const b = evaluateMap(K, c16f.subarray(i * C * 3, (i + 1) * C * 3));
-      for (let k = 0; k < a.length; k++) fp16Max = Math.max(fp16Max, Math.abs(a[k]! - b[k]!));
+      // fp16 error of the coefficients, on a few samples (full maps).
+      const K = kernel ??= buildKernel(setup.canonical, setup.controls);
+      let fp16Max = 0;
+      const c16f = f16ToF32(c16);
+      for (let i = 0; i < Math.min(N, 16); i++) {
+        const a = evaluateMap(K, samples[i]!.coeffs);
+        const b = evaluateMap(K, c16f.subarray(i * C * 3, (i + 1) * C * 3));
+        for (let k = 0; k < a.length; k++) fp16Max = Math.max(fp16Max, Math.abs(a[k]! - b[k]!));
+      }
+
+      const bySet: Record<string, number> = {};
+      for (const s of samples) bySet[s.set] = (bySet[s.set] ?? 0) + 1;
+      const meta: PackMeta = {
+        version: PACK_VERSION,
+        count: N,
+        controls: Array.from({ length: P }, (_, j) => [setup.controls[3 * j]!, setup.controls[3 * j + 1]!, setup.controls[3 * j + 2]!]),
+        coeffRows: C,
+        coverage: `weights.u8 classes: 16 at the 68 keypoint pixels; 4 / 3 (layout weight mask) on face pixels within 5 px (canonical) of MediaPipe's area; 1 on face pixels the warp extrapolates; 0 off the face. Pixel counts ${JSON.stringify(weights.counts)}`,
+        source: `labels ${sets.join(', ')} from ${shared}; FaceMesh (${Object.entries(teachers).map(([k, v]) => `${k === 'onnx' ? 'onnxruntime' : k} ${v} lines`).join(', ')}) + 3DDFA_V2 fused by a 3D TPS (kernel −r) on ${P} fixed controls (${setup.facemeshIndex.length} FaceMesh + 68 keypoints ×${options.keypointWeight ?? 10}), λ ${lambda}; src/data/groundtruth.ts, scripts/pack-training.ts`,
+        frames: 'K rows: face pixels in layout face_index order; K[i, j] = −‖v_i − c_j‖ (j < P), K[i, P..P+3] = [v.x, v.y, v.z, 1] with v = layout canonical; map = K · W in the photo pixels of images.bin (x right, y down, z towards the camera, min z ≈ 0)',
+        crops: `centre x, centre y, side: centre of the target 68-point box, side 1.6 × its mean side (PRNet rule), in the packed image's pixels; ${FACE_BY_FACE_SETS.join(', ')} samples are regions of their photo, ${REGION_CONTEXT} × that side around the face, clamped to the photo`,
+        flags: `bit 0 synthetic (none here), bit 1 held out (FNV-1a hash of the name < ${options.holdoutFraction ?? 0.017} · 2³²)`,
+        counts: {
+          candidates: cands.length,
+          packed: N,
+          bySet,
+          heldOut: holdouts,
+          dropped: drops,
+          labelled,
+          ...(shard ? { shard } : {}),
+          labelDrops,
+          photos,
+          pose,
+          teachers,
+        },
+        lambda,
+        keypointWeight: options.keypointWeight ?? 10,
+        facemeshControls: Array.from(setup.facemeshIndex),
+        meanFoldPercentCoarse: N ? (100 * samples.reduce((a, x) => a + x.fold, 0)) / N : 0,
+        fp16MaxAbsErrorPx: fp16Max,
+        order: mix === 'strata'
+          ? `under the budget: held-out photos (FNV-1a hash order), then the training faces by strata (scripts/pack-training.ts mixOrder): each stratum (set × pose/expression bin) in hash order, interleaved so that every prefix holds the strata in proportion to (candidates)^${mixAlpha} until one runs out`
+          : `under the budget: held-out photos, then rare faces${rareFirst ? '' : ' (off)'}, then the ordinary faces of ${firstSets.join(', ') || '(no set)'}, then the rest; each group in FNV-1a hash order`,
+        sampling: `sample-weights.f32: N float32, how often the trainer draws each sample, mean 1 over the training samples (scripts/pack-training.ts relativeWeights, draw ${draw}): samplingWeight (pitch up, |yaw|, open mouth)${draw === 'cache' ? ' × the stratum\'s candidates / its packed samples, so the draws follow samplingWeight over every candidate' : ''}; ${rareCandidates} of ${cands.length} candidates and ${samples.filter((x) => x.weight > 1).length} packed samples have samplingWeight > 1; mean samplingWeight ${(samples.reduce((a, x) => a + x.weight, 0) / Math.max(1, N)).toFixed(3)}`,
+        mix: mixMeta,
+        names: 'names.txt: the photo of each sample, relative to the shared folder',
+      };
+      const metaJson = JSON.stringify(meta);
+      if (Buffer.byteLength(metaJson) > META_ALLOWANCE) throw new Error(`meta.json is ${Buffer.byteLength(metaJson)} bytes, over the ${META_ALLOWANCE} the budget allows for it`);
+      writeFileSync(join(tmp, 'meta.json'), metaJson);
+      let total = 0;
+      for (const f of ['images.bin', 'images.idx', 'coeffs.f16', 'crops.f32', 'flags.u8', 'weights.u8', 'sample-weights.f32', 'meta.json', 'names.txt']) total += statSync(join(tmp, f)).size;
+      if (total > maxBytes) throw new Error(`${out}: ${total} bytes, over the budget of ${maxBytes}`);
+      rmSync(out, { recursive: true, force: true });
+      renameSync(tmp, out);
+      log(`pack${shard ? ` shard ${shard.index + 1}/${shard.count}` : ''}: ${N} samples (${holdouts} held out) in ${out}: ${(total / 1048576).toFixed(2)} MiB; dropped ${JSON.stringify(drops)}; fp16 max map error ${fp16Max.toFixed(3)} px; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      return meta;
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
     }
-
-    const bySet: Record<string, number> = {};
-    for (const s of samples) bySet[s.set] = (bySet[s.set] ?? 0) + 1;
-    const meta: PackMeta = {
-      version: PACK_VERSION,
-      count: N,
-      controls: Array.from({ length: P }, (_, j) => [setup.controls[3 * j]!, setup.controls[3 * j + 1]!, setup.controls[3 * j + 2]!]),
-      coeffRows: C,
-      coverage: `weights.u8 classes: 16 at the 68 keypoint pixels; 4 / 3 (layout weight mask) on face pixels within 5 px (canonical) of MediaPipe's area; 1 on face pixels the warp extrapolates; 0 off the face. Pixel counts ${JSON.stringify(weights.counts)}`,
-      source: `labels ${sets.join(', ')} from ${shared}; FaceMesh (${Object.entries(teachers).map(([k, v]) => `${k === 'onnx' ? 'onnxruntime' : k} ${v} lines`).join(', ')}) + 3DDFA_V2 fused by a 3D TPS (kernel −r) on ${P} fixed controls (${setup.facemeshIndex.length} FaceMesh + 68 keypoints ×${options.keypointWeight ?? 10}), λ ${lambda}; src/data/groundtruth.ts, scripts/pack-training.ts`,
-      frames: 'K rows: face pixels in layout face_index order; K[i, j] = −‖v_i − c_j‖ (j < P), K[i, P..P+3] = [v.x, v.y, v.z, 1] with v = layout canonical; map = K · W in the photo pixels of images.bin (x right, y down, z towards the camera, min z ≈ 0)',
-      crops: `centre x, centre y, side: centre of the target 68-point box, side 1.6 × its mean side (PRNet rule), in the packed image's pixels; ${FACE_BY_FACE_SETS.join(', ')} samples are regions of their photo, ${REGION_CONTEXT} × that side around the face, clamped to the photo`,
-      flags: `bit 0 synthetic (none here), bit 1 held out (FNV-1a hash of the name < ${options.holdoutFraction ?? 0.017} · 2³²)`,
-      counts: {
-        candidates: cands.length,
-        packed: N,
-        bySet,
-        heldOut: holdouts,
-        dropped: drops,
-        labelled,
-        ...(shard ? { shard } : {}),
-        labelDrops,
-        photos,
-        pose,
-        teachers,
-      },
-      lambda,
-      keypointWeight: options.keypointWeight ?? 10,
-      facemeshControls: Array.from(setup.facemeshIndex),
-      meanFoldPercentCoarse: N ? (100 * samples.reduce((a, x) => a + x.fold, 0)) / N : 0,
-      fp16MaxAbsErrorPx: fp16Max,
-      order: mix === 'strata'
-        ? `under the budget: held-out photos (FNV-1a hash order), then the training faces by strata (scripts/pack-training.ts mixOrder): each stratum (set × pose/expression bin) in hash order, interleaved so that every prefix holds the strata in proportion to (candidates)^${mixAlpha} until one runs out`
-        : `under the budget: held-out photos, then rare faces${rareFirst ? '' : ' (off)'}, then the ordinary faces of ${firstSets.join(', ') || '(no set)'}, then the rest; each group in FNV-1a hash order`,
-      sampling: `sample-weights.f32: N float32, how often the trainer draws each sample, mean 1 over the training samples (scripts/pack-training.ts relativeWeights, draw ${draw}): samplingWeight (pitch up, |yaw|, open mouth)${draw === 'cache' ? ' × the stratum\'s candidates / its packed samples, so the draws follow samplingWeight over every candidate' : ''}; ${rareCandidates} of ${cands.length} candidates and ${samples.filter((x) => x.weight > 1).length} packed samples have samplingWeight > 1; mean samplingWeight ${(samples.reduce((a, x) => a + x.weight, 0) / Math.max(1, N)).toFixed(3)}`,
-      mix: mixMeta,
-      names: 'names.txt: the photo of each sample, relative to the shared folder',
-    };
-    const metaJson = JSON.stringify(meta);
-    if (Buffer.byteLength(metaJson) > META_ALLOWANCE) throw new Error(`meta.json is ${Buffer.byteLength(metaJson)} bytes, over the ${META_ALLOWANCE} the budget allows for it`);
-    writeFileSync(join(tmp, 'meta.json'), metaJson);
-    let total = 0;
-    for (const f of ['images.bin', 'images.idx', 'coeffs.f16', 'crops.f32', 'flags.u8', 'weights.u8', 'sample-weights.f32', 'meta.json', 'names.txt']) total += statSync(join(tmp, f)).size;
-    if (total > maxBytes) throw new Error(`${out}: ${total} bytes, over the budget of ${maxBytes}`);
-    rmSync(out, { recursive: true, force: true });
-    renameSync(tmp, out);
-    log(`pack${shard ? ` shard ${shard.index + 1}/${shard.count}` : ''}: ${N} samples (${holdouts} held out) in ${out}: ${(total / 1048576).toFixed(2)} MiB; dropped ${JSON.stringify(drops)}; fp16 max map error ${fp16Max.toFixed(3)} px; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    return meta;
   };
   const shards = Math.max(1, options.shards ?? 1);
   if (shards === 1) return writeOne(options.out, allSamples);
