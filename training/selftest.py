@@ -279,13 +279,21 @@ def check_safetensors() -> None:
     with tempfile.TemporaryDirectory() as d:  # the 8-bit start for --init: within 1/254 of each tensor's range
         src, q8 = os.path.join(d, 'm.safetensors'), os.path.join(d, 'm.i8.safetensors')
         st.write_bytes(src, data)
-        n, worst = st.quantize_init(src, q8)
+        n, worst = st.quantize_init(src, q8, keep_below=0)  # every kernel 8-bit
         assert n < len(data) * 0.6 and worst <= 0.5 / 127 + 1e-6, (n, len(data), worst)
         qt, qmeta = st.load_init(q8)
         assert qmeta['init_dtype'] == 'I8' and qmeta['width'] == '8' and set(qt) == set(tensors)
         for k, v in tensors.items():
             tol = float(v.abs().max()) * (0.5 / 127) + 1e-6 if v.dim() >= 2 else 0
             assert float((qt[k] - v).abs().max()) <= tol, k
+        # the default: kernels under INIT_FLOAT_BELOW values stay as they are, the larger ones 8-bit
+        n2, _ = st.quantize_init(src, q8)
+        qt2, _ = st.load_init(q8)
+        small = [k for k, v in tensors.items() if v.dim() >= 2 and v.numel() < st.INIT_FLOAT_BELOW]
+        large = [k for k, v in tensors.items() if v.dim() >= 2 and v.numel() >= st.INIT_FLOAT_BELOW]
+        assert small and large and n < n2 < len(data), (len(small), len(large), n, n2, len(data))
+        assert all(torch.equal(qt2[k], tensors[k]) for k in small)
+        assert all(not torch.equal(qt2[k], tensors[k]) and torch.equal(qt2[k], qt[k]) for k in large)
         ft, fmeta = st.load_init(src)  # a plain model file loads too
         assert all(torch.equal(ft[k], tensors[k]) for k in tensors)
     raw = {'a': np.arange(6, dtype=np.int32).reshape(2, 3), 'b': np.array([1, 2], np.uint8),
