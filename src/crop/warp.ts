@@ -50,7 +50,6 @@ function warpInto(image: RgbImage, t: CropTransform, size: number, out: Float32A
       const y0 = Math.floor(y);
       const fy = y - y0;
       const rowInside = y0 >= 0 && y0 + 1 < h;
-      const gy = 1 - fy;
       for (let u = 0; u < size; u++, o += pixelStride) {
         const state = colState[u];
         if (rowOutside || state === 0) {
@@ -60,15 +59,7 @@ function warpInto(image: RgbImage, t: CropTransform, size: number, out: Float32A
         const x0 = x0s[u];
         const fx = fxs[u];
         if (rowInside && state === 2) {
-          const w00 = (1 - fx) * gy;
-          const w10 = fx * gy;
-          const w01 = (1 - fx) * fy;
-          const w11 = fx * fy;
-          const i00 = (y0 * w + x0) * 3;
-          const i01 = i00 + w * 3;
-          out[o] = (w00 * src[i00] + w10 * src[i00 + 3] + w01 * src[i01] + w11 * src[i01 + 3]) * k;
-          out[o + c1] = (w00 * src[i00 + 1] + w10 * src[i00 + 4] + w01 * src[i01 + 1] + w11 * src[i01 + 4]) * k;
-          out[o + c2] = (w00 * src[i00 + 2] + w10 * src[i00 + 5] + w01 * src[i01 + 2] + w11 * src[i01 + 5]) * k;
+          insideSample(src, w, x0, y0, fx, fy, out, o, c1, k);
           continue;
         }
         edgeSample(src, w, h, x0, y0, fx, fy, out, o, c1, k);
@@ -94,20 +85,26 @@ function warpInto(image: RgbImage, t: CropTransform, size: number, out: Float32A
       const fy = y - y0;
       if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
         // All four neighbours inside (most of a crop): the same sums without the edge tests.
-        const w00 = (1 - fx) * (1 - fy);
-        const w10 = fx * (1 - fy);
-        const w01 = (1 - fx) * fy;
-        const w11 = fx * fy;
-        const i00 = (y0 * w + x0) * 3;
-        const i01 = i00 + w * 3;
-        out[o] = (w00 * src[i00] + w10 * src[i00 + 3] + w01 * src[i01] + w11 * src[i01 + 3]) * k;
-        out[o + c1] = (w00 * src[i00 + 1] + w10 * src[i00 + 4] + w01 * src[i01 + 1] + w11 * src[i01 + 4]) * k;
-        out[o + c2] = (w00 * src[i00 + 2] + w10 * src[i00 + 5] + w01 * src[i01 + 2] + w11 * src[i01 + 5]) * k;
+        insideSample(src, w, x0, y0, fx, fy, out, o, c1, k);
         continue;
       }
       edgeSample(src, w, h, x0, y0, fx, fy, out, o, c1, k);
     }
   }
+}
+
+/** A sample whose four neighbours all lie inside the image (channels at o, o + cs, o + 2·cs). */
+function insideSample(src: Uint8Array, w: number, x0: number, y0: number, fx: number, fy: number, out: Float32Array, o: number, cs: number, k: number): void {
+  const gy = 1 - fy;
+  const w00 = (1 - fx) * gy;
+  const w10 = fx * gy;
+  const w01 = (1 - fx) * fy;
+  const w11 = fx * fy;
+  const i00 = (y0 * w + x0) * 3;
+  const i01 = i00 + w * 3;
+  out[o] = (w00 * src[i00] + w10 * src[i00 + 3] + w01 * src[i01] + w11 * src[i01 + 3]) * k;
+  out[o + cs] = (w00 * src[i00 + 1] + w10 * src[i00 + 4] + w01 * src[i01 + 1] + w11 * src[i01 + 4]) * k;
+  out[o + 2 * cs] = (w00 * src[i00 + 2] + w10 * src[i00 + 5] + w01 * src[i01 + 2] + w11 * src[i01 + 5]) * k;
 }
 
 /** A sample some of whose four neighbours lie outside the image (they count as 0). */
