@@ -97,14 +97,17 @@ for (const n of g.nodes) {
   if (quantized.has(n.outputs[0])) qdq(n.outputs[0]);
 }
 const int8bytes = enc(nodes, initializers, headOutputs);
-{
-  const probe = acts.slice(1, 40);
-  const dbg = await ort.InferenceSession.create(enc(nodes, initializers, [...headOutputs, ...probe.map((a) => ({ name: `${a}.dq`, shape: [1, `${a}_c`, `${a}_h`, `${a}_w`] as (string | number)[] }))]), { logSeverityLevel: 3 });
-  const im = photos[0];
+/** The whole-photo 256² input of one photo (its fitted window), as a feed. */
+const feed256 = (im: (typeof photos)[number]): Record<string, ort.Tensor> => {
   const fit = fitWindow(im.width, im.height);
   const input = new Float32Array(3 * 256 * 256);
   fillInput(im, input, 256, fit.x0, fit.y0, fit.side);
-  const feed = { 'input:0': new ort.Tensor('float32', input, [1, 3, 256, 256]) };
+  return { 'input:0': new ort.Tensor('float32', input, [1, 3, 256, 256]) };
+};
+{
+  const probe = acts.slice(1, 40);
+  const dbg = await ort.InferenceSession.create(enc(nodes, initializers, [...headOutputs, ...probe.map((a) => ({ name: `${a}.dq`, shape: [1, `${a}_c`, `${a}_h`, `${a}_w`] as (string | number)[] }))]), { logSeverityLevel: 3 });
+  const feed = feed256(photos[0]);
   const [a, b] = [await calib.run(feed), await dbg.run(feed)];
   for (const k of probe) {
     const x = a[k].data as Float32Array, y = b[`${k}.dq`].data as Float32Array;
@@ -132,11 +135,7 @@ for (const t of [1, 2]) {
 }
 {
   const [f, q] = [await ort.InferenceSession.create(bytes, opts(1)), await ort.InferenceSession.create(int8bytes, opts(1))];
-  const im = photos[0];
-  const fit = fitWindow(im.width, im.height);
-  const input = new Float32Array(3 * 256 * 256);
-  fillInput(im, input, 256, fit.x0, fit.y0, fit.side);
-  const feed = { 'input:0': new ort.Tensor('float32', input, [1, 3, 256, 256]) };
+  const feed = feed256(photos[0]);
   const [a, b] = [await f.run(feed), await q.run(feed)];
   for (const k of g.outputs) { const x = a[k].data as Float32Array, y = b[k].data as Float32Array; let m = 0, mx = -1e9, my = -1e9; for (let i = 0; i < x.length; i++) { m = Math.max(m, Math.abs(x[i] - y[i])); mx = Math.max(mx, x[i]); my = Math.max(my, y[i]); } console.log(k, a[k].dims.join('x'), b[k].dims.join('x'), 'max diff', m.toFixed(3), 'max', mx.toFixed(2), my.toFixed(2)); }
 }
