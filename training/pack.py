@@ -285,8 +285,12 @@ class DevicePack:
         import torch
 
         with torch.autocast(device_type=self.device.type, enabled=False):
-            W = self.coeffs[idx]
-            return torch.matmul(self.K.unsqueeze(0), W)
+            W = self.coeffs[idx]                                            # [B, P + 4, 3]
+            B, P4, _ = W.shape
+            # One [Nv, P + 4] x [P + 4, 3B] product: a batched matmul against K broadcast over the
+            # batch ran at ~1 GFLOP/s on the CPU (0.38 s for 16 photos, most of a training step).
+            V = torch.matmul(self.K, W.permute(1, 0, 2).reshape(P4, B * 3))
+            return V.view(-1, B, 3).permute(1, 0, 2).contiguous()
 
 
 # ---------------------------------------------------------------------------------------------
