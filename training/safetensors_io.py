@@ -297,6 +297,21 @@ def join_parts(in_dir: str, out_path: str, name: str = 'model.safetensors') -> s
     return digest
 
 
+CARD_KEYS = ('name', 'description', 'source', 'license')
+
+
+def set_card(path: str, out_path: str, fields: Mapping[str, str]) -> Dict[str, str]:
+    """Rewrites a model file's card (name, description, source, license: the fields train.py
+    takes as arguments) into out_path; tensors and every other key stay as they are."""
+    bad = [k for k in fields if k not in CARD_KEYS]
+    if bad:
+        raise ValueError(f'--set: {", ".join(bad)} is not a card field ({", ".join(CARD_KEYS)})')
+    tensors, meta = read_model(path)
+    meta = {**meta, **fields}
+    write(out_path, tensors, meta)
+    return meta
+
+
 def write_bytes(path: str, data: bytes) -> None:
     tmp = f'{path}.tmp{os.getpid()}'
     with open(tmp, 'wb') as f:
@@ -313,6 +328,8 @@ if __name__ == '__main__':
     ap.add_argument('--out', help='joined file to write')
     ap.add_argument('--list', metavar='FILE')
     ap.add_argument('--quantize-init', metavar='MODEL', help='write an 8-bit copy of MODEL to --out (a start for train.py --init)')
+    ap.add_argument('--card', metavar='MODEL', help='rewrite the card fields given with --set into --out (tensors unchanged)')
+    ap.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help=f'with --card: one of {", ".join(CARD_KEYS)}')
     ap.add_argument('--keep-below', type=int, default=INIT_FLOAT_BELOW, help=f'with --quantize-init: tensors with fewer values stay float (default {INIT_FLOAT_BELOW})')
     a = ap.parse_args()
     if a.join:
@@ -324,6 +341,14 @@ if __name__ == '__main__':
             sys.exit('--quantize-init needs --out')
         n, err = quantize_init(a.quantize_init, a.out, a.keep_below)
         print(f'{a.out}: {n / 2**20:.1f} MiB, largest relative error of a quantised tensor {err:.4f}')
+    elif a.card:
+        if not a.out or not a.set or any('=' not in kv for kv in a.set):
+            sys.exit('--card needs --out and one or more --set KEY=VALUE')
+        try:
+            meta = set_card(a.card, a.out, dict(kv.split('=', 1) for kv in a.set))
+        except ValueError as e:
+            sys.exit(str(e))
+        print(a.out, json.dumps({k: meta[k] for k in CARD_KEYS if k in meta}))
     elif a.list:
         t, m = read(a.list)
         print(json.dumps(m, indent=1))

@@ -296,6 +296,16 @@ def check_safetensors() -> None:
         assert all(not torch.equal(qt2[k], tensors[k]) and torch.equal(qt2[k], qt[k]) for k in large)
         ft, fmeta = st.load_init(src)  # a plain model file loads too
         assert all(torch.equal(ft[k], tensors[k]) for k in tensors)
+        carded = os.path.join(d, 'card.safetensors')  # --card: the card changes, nothing else
+        st.set_card(src, carded, {'name': 'n2', 'license': 'x=y'})
+        ct, cmeta = st.read_model(carded)
+        assert cmeta == {**meta, 'name': 'n2', 'license': 'x=y'}
+        assert set(ct) == set(arrays) and all(np.array_equal(ct[k], arrays[k]) for k in arrays)
+        try:
+            st.set_card(src, carded, {'width': '9'})
+            raise AssertionError('a non-card key was rewritten')
+        except ValueError:
+            pass
     raw = {'a': np.arange(6, dtype=np.int32).reshape(2, 3), 'b': np.array([1, 2], np.uint8),
            'c': np.ones((1, 2), np.float32), 'd': np.zeros(3, np.float16)}
     back, meta2 = st.decode(st.encode(raw, {'x': 'y'}))
