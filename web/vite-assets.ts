@@ -21,7 +21,7 @@ const devModels = join(repo, 'web', '.dev-models');
 /** The models the app offers: name → network configuration of its stand-in. */
 export const APP_MODELS = {
   default: { width: 16, inputSize: 256 },
-  light: { width: 8, inputSize: 128 },
+  light: { width: 16, inputSize: 128, architecture: 'mobile' },
 } as const;
 
 /** Cross-origin isolation (SharedArrayBuffer, hence WebAssembly threads). */
@@ -52,10 +52,12 @@ export function staticFiles(log: (msg: string) => void = console.warn): Map<stri
 
 /** The random-weights stand-in for a missing model (generated once). */
 function standIn(name: keyof typeof APP_MODELS, log: (msg: string) => void): string {
-  const path = join(devModels, `prnet-${name}.safetensors`);
+  const cfg = APP_MODELS[name];
+  // Named by its configuration, so that a stand-in generated for an earlier one is not reused.
+  const arch = 'architecture' in cfg ? cfg.architecture : 'resfcn';
+  const path = join(devModels, `prnet-${name}-${arch}-w${cfg.width}-s${cfg.inputSize}.safetensors`);
   log(`assets/models/prnet-${name}.safetensors is missing: using a random-weights stand-in (${path}); its results are meaningless`);
   if (!existsSync(path)) {
-    const cfg = APP_MODELS[name];
     const weights = randomWeights({ ...RESFCN256, ...cfg }, 1, { name: `random-stand-in-${name}`, description: 'random weights for development only' });
     mkdirSync(devModels, { recursive: true });
     writeFileSync(path, serializeModel(weights, { dtype: 'F16' }));

@@ -102,11 +102,11 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   // the machine was otherwise idle, and 1.8× as fast when other work shared the cores (docs/web.md).
   const wasmOnly = choice.backends.length === 1 && choice.backends[0] === 'wasm';
   const threads = params.get('threads') ? Number(params.get('threads')) : wasmOnly && choice.model === 'light' ? 1 : undefined;
-  // int8 on WebAssembly (the light model's file defaults to fp32, the default model's to int8): in
-  // onnxruntime-web's plain WebAssembly build the light model's int8 graph runs at ~0.75× the
-  // float time for +0.006 points of dev-set NME (docs/web.md); `?precision=` overrides.
+  // The model file's precision unless `?precision=` says otherwise: int8 for the default model,
+  // fp32 for the light one (a mobile network: onnxruntime-web's WebAssembly runs its depthwise
+  // convolutions slower at int8 than in float; docs/web.md).
   const precisionParam = params.get('precision');
-  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : wasmOnly ? 'int8' : undefined;
+  const precision = precisionParam === 'int8' || precisionParam === 'fp32' ? precisionParam : undefined;
   const ortParam = params.get('ort');
   const ortBuild = ortParam === 'jsep' || ortParam === 'plain' ? ortParam : undefined;
   const next = new Engine();
