@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one prepared GPU call (see training/README.md): trains the full model (width 16, input 256)
-# for $FULL_MIN minutes, then the light model (width 8, input 128) for $LIGHT_MIN minutes, and
-# leaves in $OUT:
+# for $FULL_MIN minutes, then (only with LIGHT_MIN > 0) the former resfcn light model (width 8,
+# input 128) for $LIGHT_MIN minutes, then (RT_MIN > 0) the real-time network, which is the bundled
+# light model since stop 18 (join rt/ into assets/models/prnet-light.safetensors), and leaves in $OUT:
 #   full/model.safetensors.part0, .part1, full/model.safetensors.sha256
-#   light/model.safetensors.part0, light/model.safetensors.sha256
+#   light/model.safetensors.part0, light/model.safetensors.sha256 (only with LIGHT_MIN > 0)
 #   rt/model.safetensors.part0, rt/model.safetensors.sha256 (only with RT_MIN > 0: the real-time
 #     'mobile' network of training/mobile.py, width $RT_WIDTH, input $RT_INPUT)
 #   logs.tar.gz (train-log.csv + summary.json of every run)
@@ -13,8 +14,8 @@
 # (checkpoint, export, evaluation), to validate everything before the long run.
 #
 #   run: bash training/run_gpu.sh      (carry: .train/pack)
-# Environment: OUT (required), PACK (.train/pack), FULL_MIN (6.5), LIGHT_MIN (1.5; 0 skips the light
-#   model), SMOKE (0), INIT (weights the full model starts from, e.g. an 8-bit copy of the shipped
+# Environment: OUT (required), PACK (.train/pack), FULL_MIN (6.5), LIGHT_MIN (0: minutes for the
+#   former resfcn light model, kept for comparison only), SMOKE (0), INIT (weights the full model starts from, e.g. an 8-bit copy of the shipped
 #   model: see training/README.md; default none), LIGHT_INIT (the same for the light model);
 #   FULL_MIN=0 skips the full model, LR (2e-4), YAW_MAX (90), PITCH_MAX (40),
 #   ROT_PROB (0.35: large-pose synthesis), ROT_MODE (warp: the whole crop re-rendered; splat: the
@@ -25,8 +26,9 @@
 #   runtime crop does at image borders), BATCH (64), TOTAL_S (575), PY (python3),
 #   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
 #   RT_MIN (0: minutes for the real-time network after the light model; 0 skips it), RT_WIDTH (16),
-#   RT_INPUT (128), RT_INIT (weights it starts from), RT_LR (1e-3: its own learning rate, a small
-#   network from scratch; LR is the others'). Real-time only: FULL_MIN=0 LIGHT_MIN=0 RT_MIN=8.
+#   RT_INPUT (128), RT_INIT (weights it starts from: the bundled light model, copied to .train/init
+#   before the model files are emptied), RT_LR (its own learning rate: 3e-4 with RT_INIT, continuing;
+#   1e-3 without, a small network from scratch; LR is the others'). Real-time only: FULL_MIN=0 RT_MIN=8.
 #   PARALLEL (0; 1: the real-time network trains at the same time as the full and light models, as
 #   a second process on the same GPU, its lines prefixed "[rt] "; both then have the whole call,
 #   the real-time one ending RT_LEAD_S (45) s earlier so that the two final evaluations do not meet).
@@ -52,7 +54,7 @@ RT_MIN=${RT_MIN:-0}
 RT_WIDTH=${RT_WIDTH:-16}
 RT_INPUT=${RT_INPUT:-128}
 RT_INIT=${RT_INIT:-}
-RT_LR=${RT_LR:-1e-3}
+if [ -n "$RT_INIT" ]; then RT_LR=${RT_LR:-3e-4}; else RT_LR=${RT_LR:-1e-3}; fi
 PARALLEL=${PARALLEL:-0}
 LR=${LR:-2e-4}
 YAW_MAX=${YAW_MAX:-90}
@@ -61,10 +63,10 @@ TOTAL_S=${TOTAL_S:-575}
 DEVICE=${DEVICE:-cuda}
 EVAL_MAX=${EVAL_MAX:-2000}
 if [ "$SMOKE" = "1" ]; then
-  FULL_MIN=${FULL_MIN:-0.35}; LIGHT_MIN=${LIGHT_MIN:-0.35}; CKPT_MIN=0.2; LOG_EVERY=${LOG_EVERY:-25}
+  FULL_MIN=${FULL_MIN:-0.35}; LIGHT_MIN=${LIGHT_MIN:-0}; CKPT_MIN=0.2; LOG_EVERY=${LOG_EVERY:-25}
 else
   # a progress line every 250 steps (~10 s): the reply keeps only the last 12,000 characters
-  FULL_MIN=${FULL_MIN:-6.5}; LIGHT_MIN=${LIGHT_MIN:-1.5}; CKPT_MIN=2; LOG_EVERY=${LOG_EVERY:-250}
+  FULL_MIN=${FULL_MIN:-6.5}; LIGHT_MIN=${LIGHT_MIN:-0}; CKPT_MIN=2; LOG_EVERY=${LOG_EVERY:-250}
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
