@@ -14,7 +14,9 @@ import { removeStaleTemps } from '../src/batch/worker.js';
 import { runCli } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { parseGlb } from './helpers/meshes.js';
-import { EVAL } from './helpers/paths.js';
+import { ASTRONAUT, EVAL } from './helpers/paths.js';
+import { decodeImageFile } from '../src/io/image-node.js';
+import { createPrnet } from '../src/pipeline/node.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 import { startCli, type RunningCli } from './helpers/spawn.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
@@ -144,6 +146,26 @@ describe('prnet batch + prnet worker on Redis', () => {
       new RegExp(`^failed: ${esc(broken)}: cannot decode image \\(.+\\) \\(1 attempt\\)$`));
     expect(failures.find((l) => l.startsWith(`failed: ${images[1]}:`))).toMatch(
       new RegExp(`^failed: ${esc(images[1])}: ${esc(blocker)}/out/.*: cannot write \\(a part of the path is a file, not a folder\\) \\(2 attempts\\)$`));
+  });
+
+  it('--no-flip and --smooth σ travel with the job: the worker\'s landmarks are the library\'s for those options', async () => {
+    const dir = await dirs.make('options');
+    const r = await runCli(['batch', 'submit', ASTRONAUT, '--out', dir, '--redis', redis.url, '--queue', 'options', '--model', 'light', '--formats', 'json', '--no-flip', '--smooth', '1.5']);
+    expect(r.code, r.stderr).toBe(0);
+    const w = startCli(['worker', '--redis', redis.url, '--queue', 'options']);
+    workers.push(w);
+    await w.waitFor(/astronaut\.\w+: 1 face, 1 files?$/);
+    w.child.kill('SIGTERM');
+    await w.exited;
+    const json = JSON.parse(await readFile(join(dir, 'astronaut_face0.json'), 'utf8')) as { landmarks: { '3d': number[][] } };
+    const prnet = await createPrnet({ model: 'light' });
+    const image = await decodeImageFile(ASTRONAUT);
+    const asked = (await prnet.reconstruct(image, { flip: false, smooth: 1.5 })).faces[0].landmarks;
+    const byDefault = (await prnet.reconstruct(image)).faces[0].landmarks;
+    await prnet.dispose();
+    const worst = (lib: Float32Array): number => Math.max(...json.landmarks['3d'].flatMap((p, i) => p.map((v, k) => Math.abs(v - lib[3 * i + k]))));
+    expect(worst(asked)).toBeLessThan(0.01);
+    expect(worst(byDefault)).toBeGreaterThan(0.05);
   });
 
   it('stops a worker on SIGTERM after its job, exit 0', async () => {

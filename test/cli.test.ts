@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '../src/model/index.js';
+import { decodeImageFile } from '../src/io/image-node.js';
+import { createPrnet } from '../src/pipeline/node.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { gradientPng, pngSize } from './helpers/images.js';
@@ -175,6 +177,36 @@ describe('prnet reconstruct options', () => {
     expect(best).toBeLessThan(0.002);
     expect(Math.abs(glb.positions[0] - obj.positions[0])).toBeLessThan(1e-3);
     expect(pngSize(await readFile(join(out, 'astronaut_face0_texture.png')))).toEqual({ width: 512, height: 512 });
+  });
+
+  it('--no-flip and --smooth σ reach the pipeline: the landmarks are the library\'s for those options; a bad σ is exit 2', async () => {
+    const prnet = await createPrnet({ model });
+    const image = await decodeImageFile(ASTRONAUT);
+    const seen: number[][][] = [];
+    try {
+      for (const [args, options] of [[[], {}], [['--no-flip'], { flip: false }], [['--smooth', '0'], { smooth: 0 }]] as const) {
+        const { out, r } = await reconstruct([ASTRONAUT, '--formats', 'json', '--quiet', ...args]);
+        expect(r.code, r.stderr).toBe(0);
+        const cli = (await readJson(join(out, 'astronaut_face0.json'))).landmarks['3d'];
+        const lib = (await prnet.reconstruct(image, options)).faces[0].landmarks;
+        let worst = 0;
+        cli.forEach((p, i) => p.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - lib[3 * i + k])))));
+        expect(worst, args.join(' ')).toBeLessThan(0.01);
+        seen.push(cli);
+      }
+    } finally {
+      await prnet.dispose();
+    }
+    // Each option changed the result (so the checks above could fail).
+    const moved = (a: number[][], b: number[][]): number => Math.max(...a.map((p, i) => Math.hypot(p[0] - b[i][0], p[1] - b[i][1])));
+    expect(moved(seen[0], seen[1])).toBeGreaterThan(0.01);
+    expect(moved(seen[0], seen[2])).toBeGreaterThan(0.01);
+    for (const bad of ['9', '-1', 'abc']) {
+      const { r, files } = await reconstruct([ASTRONAUT, '--formats', 'json', `--smooth=${bad}`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--smooth must be a number from 0 to 8 (UV pixels), got '${bad}'`);
+      expect(files).toEqual([]);
+    }
   });
 
   it('--no-ply skips the PLY only', async () => {

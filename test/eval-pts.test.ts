@@ -40,12 +40,20 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
       const prnet = await createPrnet();
       const seen: string[] = [];
       const r = await evaluatePts(prnet, dir, { peers: false, onImage: (f) => seen.push(f) });
+      // The test-time options of `prnet eval --no-flip --smooth σ` reach the reconstruction.
+      const noFlip = await evaluatePts(prnet, dir, { peers: false, flip: false });
+      const raw = await evaluatePts(prnet, dir, { peers: false, smooth: 0 });
       await prnet.dispose();
       expect(r.images).toBe(3);
       expect(seen).toHaveLength(3);
       expect(r.ours.failed).toBe(0);
       for (const s of r.ours.perImage) expect(s.nme2d!, s.image).toBeLessThan(0.1);
       expect(r.ours.nme2d).toBeGreaterThan(0.005);
+      for (const other of [noFlip, raw]) {
+        expect(other.ours.failed).toBe(0);
+        expect(other.ours.nme2d!).toBeLessThan(0.1);
+        expect(Math.abs(other.ours.nme2d! - r.ours.nme2d!)).toBeGreaterThan(1e-5);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

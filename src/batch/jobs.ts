@@ -21,6 +21,10 @@ export interface ReconstructJobData {
   /** Bundled model name or model file. */
   model: string;
   maxFaces?: number;
+  /** false: no test-time flip (reconstruct's --no-flip); absent: the default (on). */
+  flip?: boolean;
+  /** Smoothing σ in UV pixels (reconstruct's --smooth); absent: the model's default. */
+  smooth?: number;
   detector?: DetectorKind;
   /** Mesh units, centring and texture size (reconstruct's --units, --center, --texture-size). */
   mesh?: OutputOptions;

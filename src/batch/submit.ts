@@ -13,6 +13,8 @@ export interface SubmitOptions {
   formats: ReconstructJobData['formats'];
   model?: string;
   maxFaces?: number;
+  flip?: boolean;
+  smooth?: number;
   detector?: ReconstructJobData['detector'];
   mesh?: ReconstructJobData['mesh'];
   /** Tries per image before it is failed (default 3). */
@@ -74,7 +76,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
         summary.unreadable.push(`${files[i]}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         continue;
       }
-      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, detector: options.detector, mesh: options.mesh };
+      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, mesh: options.mesh };
       const id = jobId(content, data);
       const existing = await queue.getJob(id);
       if (existing) {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DetectorKind } from '../detect/index.js';
 import { OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
-import { EXIT, UsageError, intOption, parseOptions } from './options.js';
+import { EXIT, UsageError, intOption, parseOptions, smoothOption } from './options.js';
 import { DETECTORS, parseFormats, parseMeshOptions } from './reconstruct.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
@@ -40,6 +40,8 @@ async function submit(args: string[]): Promise<number> {
     units: { type: 'string' },
     center: { type: 'boolean' },
     'texture-size': { type: 'string' },
+    flip: { type: 'boolean' },
+    smooth: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
   });
@@ -55,6 +57,7 @@ async function submit(args: string[]): Promise<number> {
   const attempts = intOption(values.attempts, 'attempts');
   const formats = [...parseFormats(values.formats, negated)];
   const mesh = parseMeshOptions(values);
+  const smooth = smoothOption(values.smooth);
   const { submitBatch } = await loadBatch('batch', () => import('../batch/submit.js'));
   const s = await submitBatch({
     redis: values.redis,
@@ -63,6 +66,9 @@ async function submit(args: string[]): Promise<number> {
     formats,
     model: values.model,
     maxFaces,
+    // Off only when asked (--no-flip): a job without the key is the default, as before.
+    flip: values.flip === false ? false : undefined,
+    smooth,
     detector,
     attempts,
     mesh,

@@ -31,6 +31,10 @@ Usage:
       --center, --no-center         mesh centred at the origin (default) or placed as in the image
       --texture-size <n>            UV texture side: 256 (default), 512, 1024 or 2048
       --precision <fp32|int8>       network precision (default: int8 for the default model, fp32 for light)
+      --no-flip                     no test-time flip (the mirrored crop is not run and averaged in):
+                                    half the network's time, a little less accurate
+      --smooth <σ>                  smoothing of the position map in UV pixels, 0 (the raw map) to 8
+                                    (default: 1 for the default model, 2 for light)
       --quiet                       no progress or summary
   prnet video <in.mp4|.mov|.webm>... --out <dir> [options]
       Tracks and stabilises faces through a video (decoded with ffmpeg): NAME.jsonl (one line per
@@ -44,7 +48,8 @@ Usage:
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
-  prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision p] [--no-peers] [--quiet]
+  prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision p]
+             [--no-flip] [--smooth σ] [--no-peers] [--quiet]
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth (by yaw bucket, bucket mean,
       folded triangles), or 2D NME on iBUG .pts ground truth (e.g. AFW), with 3DDFA_V2 and FaceMesh
       in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)

@@ -78,6 +78,17 @@ export function threadsOption(value: string | undefined): number | undefined {
   return n;
 }
 
+/**
+ * The --smooth option: σ of the position map's smoothing in UV pixels, 0 (the network's raw map)
+ * to 8 (undefined when not given: the model's default, 256 / its input side).
+ */
+export function smoothOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 8) throw new UsageError(`--smooth must be a number from 0 to 8 (UV pixels), got '${value}'`);
+  return n;
+}
+
 /** The --precision option: fp32 or int8 (undefined when not given). */
 export function precisionOption(value: string | undefined): 'fp32' | 'int8' | undefined {
   if (value === undefined) return undefined;

@@ -14,7 +14,7 @@ import type { FaceBox, RgbImage } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { onInterrupt, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
-import { EXIT, UsageError, intOption, parseOptions, precisionOption, threadsOption } from './options.js';
+import { EXIT, UsageError, intOption, parseOptions, precisionOption, smoothOption, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 
 /**
@@ -153,13 +153,17 @@ export async function reconstructToFiles(
 export interface ImageOptions {
   box?: FaceBox;
   maxFaces?: number;
+  /** Test-time flip (default on; --no-flip: half the network's time, a little less accurate). */
+  flip?: boolean;
+  /** Smoothing σ in UV pixels (default: the model's). */
+  smooth?: number;
   formats: ReadonlySet<OutputFormat>;
   mesh?: OutputOptions;
 }
 
 /** A decoded image's faces (NoFaceError, naming the file, when there is none). */
 export async function reconstructImage(prnet: Prnet, file: string, image: RgbImage, options: ImageOptions): Promise<{ image: RgbImage; faces: Face[] }> {
-  const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces });
+  const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth });
   if (!faces.length) throw new NoFaceError('no face found', file);
   return { image, faces };
 }
@@ -191,6 +195,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
     center: { type: 'boolean' },
     'texture-size': { type: 'string' },
     precision: { type: 'string' },
+    flip: { type: 'boolean' },
+    smooth: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
   });
@@ -202,6 +208,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const threads = threadsOption(values.threads);
   const precision = precisionOption(values.precision);
+  const smooth = smoothOption(values.smooth);
   const box = values.box ? parseBox(values.box) : undefined;
   const detector = values.detector as DetectorKind | undefined;
   if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
@@ -238,7 +245,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     process.stderr.write(`${seen}: ${ok} done (${faceCount} faces, ${written} files in ${escapeControl(outDir)}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, maxFaces, formats, mesh: meshOptions };
+  const imageOptions: ImageOptions = { box, maxFaces, flip: values.flip, smooth, formats, mesh: meshOptions };
   const stages: PipelineStages<RgbImage, { image: RgbImage; faces: Face[] }> = {
     decode: (i) => decodeImageFile(files[i]),
     network: (i, image) => reconstructImage(prnet, files[i], image, imageOptions),

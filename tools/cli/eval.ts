@@ -8,7 +8,8 @@ import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js'
 import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
-import { EXIT, UsageError, parseOptions, precisionOption, threadsOption } from '../../src/cli/options.js';
+import { defaultSmooth, type Prnet } from '../../src/pipeline/prnet.js';
+import { EXIT, UsageError, parseOptions, precisionOption, smoothOption, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts, listPtsImages } from '../eval/pts.js';
 import { listAflwImages } from '../eval/aflw2000.js';
@@ -25,12 +26,15 @@ export async function run(args: string[]): Promise<number> {
     detector: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     precision: { type: 'string' },
+    flip: { type: 'boolean' },
+    smooth: { type: 'string' },
   });
   const [set, dir] = positionals;
   if ((set !== 'aflw2000' && set !== 'pts') || !dir || positionals.length !== 2) {
-    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-peers] [--quiet]');
+    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-flip] [--smooth σ] [--no-peers] [--quiet]');
   }
-  if (set === 'pts') return runPts(dir, values);
+  const testTime = { flip: values.flip !== false, smooth: smoothOption(values.smooth) };
+  if (set === 'pts') return runPts(dir, values, testTime);
   const gtBox = Boolean(values['gt-box']);
   const detector = values.detector as DetectorKind | undefined;
   if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
@@ -41,9 +45,10 @@ export async function run(args: string[]): Promise<number> {
     gtBox,
     peers: values.peers !== false,
     onImage: () => progress.tick(),
+    ...testTime,
   });
   await prnet.dispose();
-  const model = { ...prnet.session.config, name: values.model ?? 'default', precision: prnet.session.precision };
+  const model = modelReport(prnet, values.model, testTime);
   if (values.json) {
     const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, failed: m.failed, perImage: m.perImage });
     const out = {
@@ -66,7 +71,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
-  lines.push(`AFLW2000-3D, ${report.images} images, crop: ${gtBox ? 'ground-truth landmarks' : 'detector'}, network ${prnet.session.precision}; 68-point NME (2D / 3D)`);
+  lines.push(`AFLW2000-3D, ${report.images} images, crop: ${gtBox ? 'ground-truth landmarks' : 'detector'}, network ${prnet.session.precision}, ${testTimeText(prnet, testTime)}; 68-point NME (2D / 3D)`);
   lines.push(['image', 'yaw°', ...methods.map(([n]) => n.padStart(17))].join('  '));
   report.ours.perImage.forEach((s, i) => {
     const cells = methods.map(([, m]) => `${pct(m.perImage[i].nme2d)} / ${pct(m.perImage[i].nme3d)}`);
@@ -93,21 +98,40 @@ function reportUnreadable(lines: string[]): number {
 }
 
 /** `prnet eval pts <dir>`. */
-async function runPts(dir: string, values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; precision?: string; 'gt-box'?: boolean }): Promise<number> {
+/** The test-time options of ours: flip, and smoothing (undefined: the model's default). */
+interface TestTime {
+  flip: boolean;
+  smooth: number | undefined;
+}
+
+/** The model and test-time options as --json reports them. */
+function modelReport(prnet: Prnet, name: string | undefined, t: TestTime) {
+  return { ...prnet.session.config, name: name ?? 'default', precision: prnet.session.precision, flip: t.flip, smooth: t.smooth ?? defaultSmooth(prnet.session.config.inputSize) };
+}
+
+function testTimeText(prnet: Prnet, t: TestTime): string {
+  return `flip ${t.flip ? 'on' : 'off'}, smoothing σ ${t.smooth ?? defaultSmooth(prnet.session.config.inputSize)}`;
+}
+
+async function runPts(
+  dir: string,
+  values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; precision?: string; 'gt-box'?: boolean },
+  testTime: TestTime,
+): Promise<number> {
   if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
   const detector = values.detector as DetectorKind | undefined;
   if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
   const prnet = await createPrnet({ model: values.model, detector, threads: threadsOption(values.threads), precision: precisionOption(values.precision) });
   const progress = new Progress((await listPtsImages(dir)).length, { label: 'eval', enabled: !values.quiet });
-  const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick() });
+  const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
   await prnet.dispose();
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ model: { ...prnet.session.config, name: values.model ?? 'default', precision: prnet.session.precision }, images: report.images,
+    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), images: report.images,
       methods: Object.fromEntries(methods.map(([n, m]) => [n, m])) }, null, 2) + '\n');
     return EXIT.ok;
   }
-  const lines = [`${report.images} images with .pts ground truth (${dir}); 68-point 2D NME, normalised by the landmark box`];
+  const lines = [`${report.images} images with .pts ground truth (${dir}), ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
   lines.push(['image'.padEnd(22), ...methods.map(([n]) => n.padStart(9))].join('  '));
   report.ours.perImage.forEach((s, i) => lines.push([s.image.padEnd(22), ...methods.map(([, m]) => pct(m.perImage[i].nme2d).padStart(9))].join('  ')));
   lines.push(['mean'.padEnd(22), ...methods.map(([, m]) => pct(m.nme2d).padStart(9))].join('  '));

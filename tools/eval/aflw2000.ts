@@ -47,6 +47,9 @@ export interface EvalOptions {
   peers?: boolean;
   /** Called after each image (for a progress bar). */
   onImage?: (name: string) => void;
+  /** Test-time options of ours (default: the product's, flip on and the model's smoothing). */
+  flip?: boolean;
+  smooth?: number;
 }
 
 export interface EvalReport {
@@ -89,7 +92,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
   const items = await listAflwImages(dir);
   const ours: Scorer = async (image, gt) => {
     const crops = options.gtBox ? [cropFromLandmarks(gt, 3)] : undefined;
-    const { faces } = await prnet.reconstruct(image, { crops, maxFaces: options.gtBox ? undefined : 1 });
+    const { faces } = await prnet.reconstruct(image, { crops, maxFaces: options.gtBox ? undefined : 1, flip: options.flip, smooth: options.smooth });
     return faces[0] ? { landmarks: faces[0].landmarks, folds: foldFraction(faces[0].vertices, prnet.layout.triangles) } : null;
   };
   const scorers: Record<string, Scorer> = { ours };

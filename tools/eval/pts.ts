@@ -90,10 +90,14 @@ function xy(p: Float32Array): Float64Array {
 
 type Scorer = (image: RgbImage, gt: Float64Array) => Promise<Float32Array | null>;
 
-export async function evaluatePts(prnet: Prnet, dir: string, options: { peers?: boolean; onImage?: (name: string) => void } = {}): Promise<PtsReport> {
+export async function evaluatePts(
+  prnet: Prnet,
+  dir: string,
+  options: { peers?: boolean; onImage?: (name: string) => void; flip?: boolean; smooth?: number } = {},
+): Promise<PtsReport> {
   const items = await listPtsImages(dir);
   const scorers: Record<string, Scorer> = {
-    ours: async (image, gt) => nearestFace((await prnet.reconstruct(image)).faces.map((f) => f.landmarks), gt),
+    ours: async (image, gt) => nearestFace((await prnet.reconstruct(image, { flip: options.flip, smooth: options.smooth })).faces.map((f) => f.landmarks), gt),
   };
   if (options.peers !== false) {
     // FaceMesh runs once per image: scored, and the seed of 3DDFA_V2's crop.
