@@ -97,9 +97,19 @@ describe('prnet serve: the API', () => {
   it('takes multipart uploads (field "file") and the query options', async () => {
     const form = new FormData();
     form.append('file', new Blob([astronaut], { type: 'image/png' }), 'astronaut.png');
-    const res = await post(form, '?flip=false');
+    const res = await post(form, '?flip=false&smooth=1.5');
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { faces: FaceJson[] }).faces).toHaveLength(1);
+    const [face] = ((await res.json()) as { faces: FaceJson[] }).faces;
+    // The options reach the reconstruction: the library's landmarks for them, not its defaults'.
+    const prnet = await createPrnet({ model: 'light' });
+    const image = await decodeImageFile(ASTRONAUT);
+    const asked = (await prnet.reconstruct(image, { flip: false, smooth: 1.5 })).faces[0].landmarks;
+    const byDefault = (await prnet.reconstruct(image)).faces[0].landmarks;
+    await prnet.dispose();
+    const worst = (lib: Float32Array): number => Math.max(...face.landmarks['3d'].flat().map((v, i) => Math.abs(v - lib[i])));
+    expect(worst(asked)).toBeLessThan(0.01);
+    expect(worst(byDefault)).toBeGreaterThan(0.05);
+    await expectError(await post(astronaut, '?smooth=9'), 400, 'bad_request');
 
     const group = await bytesOf(GROUP_PHOTO);
     const all = (await (await post(group, '', 'image/jpeg')).json()) as { faces: FaceJson[] };

@@ -56,6 +56,7 @@ interface Query {
   maxFaces?: number;
   model?: string;
   flip?: boolean;
+  smooth?: number;
   format?: FileFormat | 'json';
   face?: number;
 }
@@ -169,6 +170,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       maxFaces: { type: 'integer', minimum: 1 },
       model: { type: 'string', enum: modelNames },
       flip: { type: 'boolean' },
+      smooth: { type: 'number', minimum: 0, maximum: 8 },
       format: { type: 'string', enum: ['json', ...FILE_FORMATS] },
       face: { type: 'integer', minimum: 0 },
     },
@@ -204,6 +206,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       model: q.model ?? modelNames[0],
       maxFaces: q.maxFaces,
       flip: q.flip ?? true,
+      smooth: q.smooth,
       format,
       face: q.face,
       deadline: Date.now() + timeoutMs,

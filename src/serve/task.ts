@@ -22,6 +22,8 @@ export interface ReconstructTask {
   model: string;
   maxFaces?: number;
   flip: boolean;
+  /** Smoothing σ in UV pixels (undefined: the model's default). */
+  smooth?: number;
   /** 'json' for every face as JSON, else that file for one face. */
   format: FileFormat | 'json';
   /** The face whose file is returned (default 0, the largest). */

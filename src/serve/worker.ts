@@ -40,7 +40,7 @@ export default async function run(task: WorkerTask): Promise<TaskResult> {
     if (e instanceof InputError) return { ok: false, status: 422, code: 'corrupt_image', message: e.message };
     throw e;
   }
-  const { faces } = await prnet.reconstruct(image, { maxFaces: task.maxFaces, flip: task.flip });
+  const { faces } = await prnet.reconstruct(image, { maxFaces: task.maxFaces, flip: task.flip, smooth: task.smooth });
   if (task.format === 'json') {
     // The objects the CLI writes to NAME_face<i>.json (built by the same code), each on one line.
     const files = await buildOutputs('image', image, faces, prnet.layout, new Set(['json']), encode);
