@@ -126,7 +126,10 @@ describe('smoothed surfaces of the bundled models', () => {
     prnets.light = await createPrnet({ model: 'light' });
   });
 
-  it.each(['default', 'light'])('%s model: under 3 % of triangles touch a fold on the astronaut (over 15 % unsmoothed)', async (name) => {
+  // Raw maps, measured: default 32.5 %, light 12.1 % (the mobile light model of stop 19; its
+  // predecessors 28–30 %). Smoothing must take both under 3 %, and the raw share must stay well
+  // above it, or this test no longer shows what smoothing does.
+  it.each(['default', 'light'])('%s model: under 3 % of triangles touch a fold on the astronaut (over 8 % unsmoothed)', async (name) => {
     const p = prnets[name];
     const image = await decodeImageFile(join(import.meta.dirname, '..', 'examples', 'astronaut.jpg'));
     const [smooth] = (await p.reconstruct(image)).faces;
@@ -135,7 +138,7 @@ describe('smoothed surfaces of the bundled models', () => {
     const rawFolds = foldFraction(raw.vertices, p.layout.triangles);
     console.log(`${name}: folded triangles ${(100 * rawFolds).toFixed(1)} % raw → ${(100 * folds).toFixed(1)} % smoothed`);
     expect(folds).toBeLessThan(0.03);
-    expect(rawFolds).toBeGreaterThan(0.15);
+    expect(rawFolds).toBeGreaterThan(0.08);
     expect(readVertices(smooth.positionMap, p.layout)).toEqual(smooth.vertices);
   });
 
