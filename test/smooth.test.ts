@@ -117,6 +117,18 @@ describe('smoothing: the fast form equals the per-pixel reference', () => {
       }
     }
   });
+
+  it('a σ too small to blur returns the map (no NaN from 2σ² underflowing); past 8 cached σ values the caches start over and stay right', () => {
+    const S = 32;
+    const mask = new Uint8Array(S * S).fill(1);
+    const map: PositionMap = { size: S, data: Float32Array.from({ length: S * S * 3 }, (_, i) => (i * 37) % 101) };
+    for (const sigma of [1e-200, 1e-9, 9.9e-4]) expect(smoothPositionMap(map, mask, sigma)).toBe(map);
+    const once = smoothPositionMap(map, mask, 1).data.slice();
+    // A service takes σ from its requests: many distinct values, then σ = 1 again, recomputed after the caches were cleared.
+    for (let i = 1; i <= 20; i++) smoothPositionMap(map, mask, 1 + i / 1000);
+    expect(smoothPositionMap(map, mask, 1).data).toEqual(once);
+    expect(once.every(Number.isFinite)).toBe(true);
+  });
 });
 
 describe('smoothed surfaces of the bundled models', () => {
@@ -151,6 +163,14 @@ describe('smoothed surfaces of the bundled models', () => {
       const [b] = (await p.reconstruct(image, { maxFaces: 1, smooth: 0 })).faces;
       expect(Math.abs(nme(a.landmarks, gt.pt3d68, 2) - nme(b.landmarks, gt.pt3d68, 2)), name).toBeLessThan(0.001);
     }
+  });
+
+  it('a vanishing σ gives the raw map\'s landmarks, not NaN', async () => {
+    const image = await decodeImageFile(join(import.meta.dirname, '..', 'examples', 'astronaut.jpg'));
+    const [tiny] = (await prnets.light.reconstruct(image, { smooth: 1e-200 })).faces;
+    const [raw] = (await prnets.light.reconstruct(image, { smooth: 0 })).faces;
+    expect(tiny.landmarks.every(Number.isFinite)).toBe(true);
+    expect(tiny.landmarks).toEqual(raw.landmarks);
   });
 
   it('rejects a smoothing outside 0..8', async () => {

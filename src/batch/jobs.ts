@@ -40,8 +40,9 @@ export class QueueError extends PrnetError {}
 
 /**
  * The job id: the image's content hash and every option that changes the outputs (folder, stem,
- * formats, model, face limit, detector, mesh options). Re-submitting the same images with the same options
- * gives the same ids, which BullMQ does not add twice.
+ * formats, model, face limit, detector, mesh options, flip and smoothing when given: absent keys
+ * leave the ids of jobs without them as before). Re-submitting the same images with the same
+ * options gives the same ids, which BullMQ does not add twice.
  */
 export function jobId(content: Uint8Array, data: ReconstructJobData): string {
   const { path: _path, ...options } = data;

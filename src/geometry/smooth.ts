@@ -14,11 +14,25 @@
  */
 import type { PositionMap } from '../types.js';
 
+/**
+ * Below this σ the kernel is the identity to float precision (its side taps are exp(−1 / 2σ²) = 0),
+ * and far below it 2σ² underflows to 0 and the centre tap would be exp(−0 / 0) = NaN: such a σ
+ * returns the map as σ = 0 does.
+ */
+export const MIN_SMOOTH_SIGMA = 1e-3;
+
+/**
+ * Kernels and weight sums are cached per σ. A service takes σ from its requests, so the caches are
+ * bounded: past this many values of σ (per mask for the sums, ~1 MiB each at 256²) they start over.
+ */
+const MAX_CACHED_SIGMAS = 8;
+
 const kernels = new Map<number, Float32Array>();
 
 function gaussian(sigma: number): Float32Array {
   let k = kernels.get(sigma);
   if (!k) {
+    if (kernels.size >= MAX_CACHED_SIGMAS) kernels.clear();
     const r = Math.max(1, Math.ceil(2.5 * sigma));
     k = new Float32Array(2 * r + 1);
     for (let i = -r; i <= r; i++) k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
@@ -40,6 +54,7 @@ function norms(mask: Uint8Array, S: number, sigma: number, k: Float32Array): Nor
   if (!bySigma) normCache.set(mask, (bySigma = new Map()));
   let n = bySigma.get(sigma);
   if (n) return n;
+  if (bySigma.size >= MAX_CACHED_SIGMAS) bySigma.clear();
   const r = (k.length - 1) >> 1;
   const h = new Float64Array(S * S);
   const v = new Float64Array(S * S);
@@ -66,11 +81,11 @@ let across = new Float32Array(0);
 
 /**
  * The map smoothed inside `mask` (size × size, non-zero = face pixel) with a Gaussian of `sigma`
- * UV pixels; pixels outside the mask are copied unchanged. σ ≤ 0 returns the map itself. `into`
+ * UV pixels; pixels outside the mask are copied unchanged. σ < MIN_SMOOTH_SIGMA (σ ≤ 0 included) returns the map itself. `into`
  * (optional, the map's length, not the map's own array) receives the result instead of a new array.
  */
 export function smoothPositionMap(map: PositionMap, mask: Uint8Array, sigma: number, into?: Float32Array): PositionMap {
-  if (!(sigma > 0)) return map;
+  if (!(sigma >= MIN_SMOOTH_SIGMA)) return map;
   const S = map.size;
   if (mask.length !== S * S) throw new RangeError(`smoothPositionMap: a ${S}×${S} map needs a ${S}×${S} mask, got ${mask.length} pixels`);
   const k = gaussian(sigma);

@@ -97,7 +97,6 @@ function reportUnreadable(lines: string[]): number {
   return lines.length ? EXIT.failed : EXIT.ok;
 }
 
-/** `prnet eval pts <dir>`. */
 /** The test-time options of ours: flip, and smoothing (undefined: the model's default). */
 interface TestTime {
   flip: boolean;
@@ -113,6 +112,7 @@ function testTimeText(prnet: Prnet, t: TestTime): string {
   return `flip ${t.flip ? 'on' : 'off'}, smoothing σ ${t.smooth ?? defaultSmooth(prnet.session.config.inputSize)}`;
 }
 
+/** `prnet eval pts <dir>`. */
 async function runPts(
   dir: string,
   values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; precision?: string; 'gt-box'?: boolean },
