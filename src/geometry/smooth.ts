@@ -19,7 +19,7 @@ import type { PositionMap } from '../types.js';
  * and far below it 2σ² underflows to 0 and the centre tap would be exp(−0 / 0) = NaN: such a σ
  * returns the map as σ = 0 does.
  */
-export const MIN_SMOOTH_SIGMA = 1e-3;
+const MIN_SMOOTH_SIGMA = 1e-3;
 
 /**
  * Kernels and weight sums are cached per σ. A service takes σ from its requests, so the caches are
