@@ -13,8 +13,8 @@ export interface SubmitOptions {
   formats: ReconstructJobData['formats'];
   model?: string;
   maxFaces?: number;
-  flip?: boolean;
-  smooth?: number;
+  flip?: ReconstructJobData['flip'];
+  smooth?: ReconstructJobData['smooth'];
   detector?: ReconstructJobData['detector'];
   mesh?: ReconstructJobData['mesh'];
   /** Tries per image before it is failed (default 3). */

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DetectorKind } from '../detect/index.js';
 import { OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
-import { EXIT, UsageError, intOption, parseOptions, smoothOption } from './options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions } from './options.js';
 import { DETECTORS, parseFormats, parseMeshOptions } from './reconstruct.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
@@ -40,8 +40,7 @@ async function submit(args: string[]): Promise<number> {
     units: { type: 'string' },
     center: { type: 'boolean' },
     'texture-size': { type: 'string' },
-    flip: { type: 'boolean' },
-    smooth: { type: 'string' },
+    ...TEST_TIME_OPTIONS,
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
   });
@@ -57,7 +56,7 @@ async function submit(args: string[]): Promise<number> {
   const attempts = intOption(values.attempts, 'attempts');
   const formats = [...parseFormats(values.formats, negated)];
   const mesh = parseMeshOptions(values);
-  const smooth = smoothOption(values.smooth);
+  const testTime = testTimeOptions(values);
   const { submitBatch } = await loadBatch('batch', () => import('../batch/submit.js'));
   const s = await submitBatch({
     redis: values.redis,
@@ -66,9 +65,7 @@ async function submit(args: string[]): Promise<number> {
     formats,
     model: values.model,
     maxFaces,
-    // Off only when asked (--no-flip): a job without the key is the default, as before.
-    flip: values.flip === false ? false : undefined,
-    smooth,
+    ...testTime,
     detector,
     attempts,
     mesh,

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
+import type { ReconstructOptions } from '../pipeline/prnet.js';
 
 /**
  * Exit codes: 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be
@@ -87,6 +88,17 @@ export function smoothOption(value: string | undefined): number | undefined {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 8) throw new UsageError(`--smooth must be a number from 0 to 8 (UV pixels), got '${value}'`);
   return n;
+}
+
+/** `--no-flip` and `--smooth σ`: the library's test-time options, as reconstruct, batch submit and eval parse them. */
+export const TEST_TIME_OPTIONS = { flip: { type: 'boolean' }, smooth: { type: 'string' } } as const;
+
+/**
+ * The library's `flip` and `smooth` from TEST_TIME_OPTIONS' values: flip is false only when
+ * --no-flip was given (absent otherwise, so a batch job without it keeps its former id).
+ */
+export function testTimeOptions(values: { flip?: boolean; smooth?: string }): Pick<ReconstructOptions, 'flip' | 'smooth'> {
+  return { flip: values.flip === false ? false : undefined, smooth: smoothOption(values.smooth) };
 }
 
 /** The --precision option: fp32 or int8 (undefined when not given). */

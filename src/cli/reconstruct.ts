@@ -6,7 +6,7 @@ import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
 import type { DetectorKind } from '../detect/index.js';
 import { createPrnet } from '../pipeline/node.js';
-import type { Prnet } from '../pipeline/prnet.js';
+import type { Prnet, ReconstructOptions } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
@@ -14,7 +14,7 @@ import type { FaceBox, RgbImage } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { onInterrupt, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
-import { EXIT, UsageError, intOption, parseOptions, precisionOption, smoothOption, threadsOption } from './options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 
 /**
@@ -150,13 +150,9 @@ export async function reconstructToFiles(
 }
 
 /** What reconstructToFiles is told for each image. */
-export interface ImageOptions {
+export interface ImageOptions extends Pick<ReconstructOptions, 'flip' | 'smooth'> {
   box?: FaceBox;
   maxFaces?: number;
-  /** Test-time flip (default on; --no-flip: half the network's time, a little less accurate). */
-  flip?: boolean;
-  /** Smoothing σ in UV pixels (default: the model's). */
-  smooth?: number;
   formats: ReadonlySet<OutputFormat>;
   mesh?: OutputOptions;
 }
@@ -195,8 +191,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     center: { type: 'boolean' },
     'texture-size': { type: 'string' },
     precision: { type: 'string' },
-    flip: { type: 'boolean' },
-    smooth: { type: 'string' },
+    ...TEST_TIME_OPTIONS,
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
   });
@@ -208,7 +203,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const threads = threadsOption(values.threads);
   const precision = precisionOption(values.precision);
-  const smooth = smoothOption(values.smooth);
+  const testTime = testTimeOptions(values);
   const box = values.box ? parseBox(values.box) : undefined;
   const detector = values.detector as DetectorKind | undefined;
   if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
@@ -245,7 +240,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     process.stderr.write(`${seen}: ${ok} done (${faceCount} faces, ${written} files in ${escapeControl(outDir)}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, maxFaces, flip: values.flip, smooth, formats, mesh: meshOptions };
+  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions };
   const stages: PipelineStages<RgbImage, { image: RgbImage; faces: Face[] }> = {
     decode: (i) => decodeImageFile(files[i]),
     network: (i, image) => reconstructImage(prnet, files[i], image, imageOptions),

@@ -8,8 +8,8 @@ import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js'
 import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
-import { defaultSmooth, type Prnet } from '../../src/pipeline/prnet.js';
-import { EXIT, UsageError, parseOptions, precisionOption, smoothOption, threadsOption } from '../../src/cli/options.js';
+import { defaultSmooth, type Prnet, type ReconstructOptions } from '../../src/pipeline/prnet.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts, listPtsImages } from '../eval/pts.js';
 import { listAflwImages } from '../eval/aflw2000.js';
@@ -26,14 +26,13 @@ export async function run(args: string[]): Promise<number> {
     detector: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     precision: { type: 'string' },
-    flip: { type: 'boolean' },
-    smooth: { type: 'string' },
+    ...TEST_TIME_OPTIONS,
   });
   const [set, dir] = positionals;
   if ((set !== 'aflw2000' && set !== 'pts') || !dir || positionals.length !== 2) {
     throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-flip] [--smooth σ] [--no-peers] [--quiet]');
   }
-  const testTime = { flip: values.flip !== false, smooth: smoothOption(values.smooth) };
+  const testTime = testTimeOptions(values);
   if (set === 'pts') return runPts(dir, values, testTime);
   const gtBox = Boolean(values['gt-box']);
   const detector = values.detector as DetectorKind | undefined;
@@ -97,19 +96,22 @@ function reportUnreadable(lines: string[]): number {
   return lines.length ? EXIT.failed : EXIT.ok;
 }
 
-/** The test-time options of ours: flip, and smoothing (undefined: the model's default). */
-interface TestTime {
-  flip: boolean;
-  smooth: number | undefined;
+/** The test-time options of ours (absent: the product's defaults). */
+type TestTime = Pick<ReconstructOptions, 'flip' | 'smooth'>;
+
+/** The flip and σ a run used, defaults filled in. */
+function usedTestTime(prnet: Prnet, t: TestTime): { flip: boolean; smooth: number } {
+  return { flip: t.flip !== false, smooth: t.smooth ?? defaultSmooth(prnet.session.config.inputSize) };
 }
 
 /** The model and test-time options as --json reports them. */
 function modelReport(prnet: Prnet, name: string | undefined, t: TestTime) {
-  return { ...prnet.session.config, name: name ?? 'default', precision: prnet.session.precision, flip: t.flip, smooth: t.smooth ?? defaultSmooth(prnet.session.config.inputSize) };
+  return { ...prnet.session.config, name: name ?? 'default', precision: prnet.session.precision, ...usedTestTime(prnet, t) };
 }
 
 function testTimeText(prnet: Prnet, t: TestTime): string {
-  return `flip ${t.flip ? 'on' : 'off'}, smoothing σ ${t.smooth ?? defaultSmooth(prnet.session.config.inputSize)}`;
+  const used = usedTestTime(prnet, t);
+  return `flip ${used.flip ? 'on' : 'off'}, smoothing σ ${used.smooth}`;
 }
 
 /** `prnet eval pts <dir>`. */

@@ -12,7 +12,7 @@ import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import { foldFraction } from '../../src/geometry/folds.js';
-import type { Prnet } from '../../src/pipeline/prnet.js';
+import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import { loadAflwGroundTruth } from './mat.js';
 import { nme, summariseNme, type NmeSummary } from './nme.js';
 
@@ -40,16 +40,13 @@ export interface MethodScores {
   perImage: ImageScore[];
 }
 
-export interface EvalOptions {
+export interface EvalOptions extends Pick<ReconstructOptions, 'flip' | 'smooth'> {
   /** Crop from the ground-truth landmarks (1.6 × their box) instead of detecting. */
   gtBox?: boolean;
   /** Also score 3DDFA_V2 and FaceMesh (needs the shared reference folder for 3DDFA_V2). */
   peers?: boolean;
   /** Called after each image (for a progress bar). */
   onImage?: (name: string) => void;
-  /** Test-time options of ours (default: the product's, flip on and the model's smoothing). */
-  flip?: boolean;
-  smooth?: number;
 }
 
 export interface EvalReport {

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
-import type { Prnet } from '../../src/pipeline/prnet.js';
+import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import type { RgbImage } from '../../src/types.js';
 import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
@@ -93,7 +93,7 @@ type Scorer = (image: RgbImage, gt: Float64Array) => Promise<Float32Array | null
 export async function evaluatePts(
   prnet: Prnet,
   dir: string,
-  options: { peers?: boolean; onImage?: (name: string) => void; flip?: boolean; smooth?: number } = {},
+  options: { peers?: boolean; onImage?: (name: string) => void } & Pick<ReconstructOptions, 'flip' | 'smooth'> = {},
 ): Promise<PtsReport> {
   const items = await listPtsImages(dir);
   const scorers: Record<string, Scorer> = {
