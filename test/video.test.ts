@@ -301,6 +301,30 @@ describe('prnet video (CLI)', () => {
     expect(await listFiles(out)).toEqual(['obama.glb', 'obama.jsonl', 'obama_overlay.mp4']);
   });
 
+  it('passes --no-flip and --smooth to the network: the landmarks are the library\'s for those options, not the defaults\'; a bad σ is a usage error', async () => {
+    const dir = await tmp.make('options');
+    const landmarks = async (file: string): Promise<number[][][]> =>
+      (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => (JSON.parse(l) as { faces: { landmarks: { '2d': number[][] } }[] }).faces[0].landmarks['2d']);
+    const maxDiff = (a: number[][][], b: number[][][]): number => Math.max(...a.flatMap((f, i) => f.flatMap((p, j) => p.map((v, k) => Math.abs(v - b[i][j][k])))));
+    const only = ['--frames', '3', '--stabilize', 'off', '--no-overlay', '--no-glb', '--model', 'light', '-q'];
+    const cli = await runCli(['video', D3, '--out', join(dir, 'cli'), '--no-flip', '--smooth', '3', ...only]);
+    expect(cli.code).toBe(0);
+    const ours = await landmarks(join(dir, 'cli', 'driving_d3.jsonl'));
+    const opts = { maxFrames: 3, stabilize: false, outputs: { overlay: false, glb: false } };
+    await processVideo(light, D3, { ...opts, outDir: join(dir, 'lib'), flip: false, smooth: 3 });
+    await processVideo(light, D3, { ...opts, outDir: join(dir, 'flip'), smooth: 3 });
+    await processVideo(light, D3, { ...opts, outDir: join(dir, 'sigma'), flip: false });
+    expect(ours).toHaveLength(3);
+    expect(maxDiff(ours, await landmarks(join(dir, 'lib', 'driving_d3.jsonl')))).toBeLessThan(0.01);
+    // Each option on its own moves the landmarks.
+    expect(maxDiff(ours, await landmarks(join(dir, 'flip', 'driving_d3.jsonl')))).toBeGreaterThan(0.1);
+    expect(maxDiff(ours, await landmarks(join(dir, 'sigma', 'driving_d3.jsonl')))).toBeGreaterThan(0.05);
+    const bad = await runCli(['video', D3, '--out', join(dir, 'bad'), '--smooth', '9', ...only]);
+    expect(bad.code).toBe(2);
+    expect(bad.errLines).toEqual(["prnet: --smooth must be a number from 0 to 8 (UV pixels), got '9'"]);
+    expect(await listFiles(join(dir, 'bad')).catch(() => [])).toEqual([]);
+  });
+
   it('fails in one line for a file that is not a video, a truncated file, zero frames, and a missing ffmpeg', async () => {
     const dir = await tmp.make('bad');
     await writeFile(join(dir, 'notes.mp4'), 'not a video\n');

@@ -5,7 +5,7 @@ import { InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
 import { sweepStaleTemporaries, writeFailure } from './atomic.js';
-import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 
 export async function runVideo(args: string[]): Promise<number> {
@@ -13,7 +13,7 @@ export async function runVideo(args: string[]): Promise<number> {
     out: { type: 'string', short: 'o' },
     model: { type: 'string', short: 'm' },
     stabilize: { type: 'string' },
-    flip: { type: 'boolean' },
+    ...TEST_TIME_OPTIONS,
     jsonl: { type: 'boolean' },
     overlay: { type: 'boolean' },
     glb: { type: 'boolean' },
@@ -38,6 +38,7 @@ export async function runVideo(args: string[]): Promise<number> {
   const maxFrames = intOption(values.frames, 'frames');
   const maxPixels = intOption(values['max-pixels'], 'max-pixels');
   const threads = threadsOption(values.threads);
+  const { flip, smooth } = testTimeOptions(values);
   const quiet = Boolean(values.quiet);
   try {
     await mkdir(values.out, { recursive: true });
@@ -65,7 +66,8 @@ export async function runVideo(args: string[]): Promise<number> {
         const result = await processVideo(prnet, input, {
           outDir: values.out,
           stabilize: stabilize === 'on',
-          flip: values.flip,
+          flip,
+          smooth,
           maxFaces,
           detectEvery,
           maxFrames,

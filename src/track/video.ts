@@ -35,6 +35,8 @@ export interface VideoOptions {
   cropFrom?: 'stabilized' | 'raw';
   /** Test-time flip for the network (ReconstructOptions.flip); default the pipeline's (on). */
   flip?: boolean;
+  /** Smoothing of the position map, σ in UV pixels (ReconstructOptions.smooth); default the model's. */
+  smooth?: number;
 }
 
 export interface TrackedFace extends Face {
@@ -63,12 +65,14 @@ export class VideoTracker {
   private readonly stabilizers = new Map<number, FaceStabilizer>();
   private readonly cropFrom: 'stabilized' | 'raw';
   private readonly flip: boolean | undefined;
+  private readonly smooth: number | undefined;
 
   constructor(pipeline: FramePipeline, options: VideoOptions = {}) {
     this.pipeline = pipeline;
     this.tracker = new FaceTracker(options.tracker);
     this.cropFrom = options.cropFrom ?? 'raw';
     this.flip = options.flip;
+    this.smooth = options.smooth;
     this.stabilizerOptions = options.stabilize === false ? null : options.stabilize === true || options.stabilize === undefined ? {} : options.stabilize;
   }
 
@@ -93,7 +97,7 @@ export class VideoTracker {
     }
     const plan = this.tracker.plan(detections, this.pipeline.detector?.kind);
     const { faces, timings } = plan.crops.length
-      ? await this.pipeline.reconstruct(image, { crops: plan.crops, flip: this.flip })
+      ? await this.pipeline.reconstruct(image, { crops: plan.crops, flip: this.flip, smooth: this.smooth })
       : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
     const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3, timeMs);
     const lost = [...plan.lost, ...lostNow];

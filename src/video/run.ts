@@ -38,6 +38,8 @@ export interface VideoRunOptions {
   stabilize?: boolean | StabilizerOptions;
   /** Test-time flip of the network (default on, as for photos). */
   flip?: boolean;
+  /** Smoothing of the position map, σ in UV pixels (default the model's; ReconstructOptions.smooth). */
+  smooth?: number;
   /** Most faces tracked (default 4). */
   maxFaces?: number;
   /** Run the detector every this many frames to confirm tracks and find new faces (default 30; 0: only when lost). */
@@ -110,6 +112,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const video = new VideoTracker(prnet, {
     stabilize: options.stabilize ?? true,
     flip: options.flip,
+    smooth: options.smooth,
     tracker: { maxFaces: options.maxFaces, confirmEvery: options.detectEvery },
   });
   const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
