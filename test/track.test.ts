@@ -17,6 +17,7 @@ import {
   smoothingFactor,
   trajectoryLag,
   type FramePipeline,
+  type StabilizerOptions,
 } from '../src/track/index.js';
 import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
 import { quaternionOf, rotationOf } from '../src/track/stabilizer.js';
@@ -234,6 +235,47 @@ describe('FaceStabilizer', () => {
     expect(jitter('head')).toBeLessThan(0.75 * jitter('image'));
   });
 
+  it('holds a face only after settleTime (the crop settling), then holds it where the output settled', () => {
+    // The raw face slides 2 px over its first 10 frames (as a weaker model's output does while the
+    // crop moves from the detector's box onto the landmarks), then stays, with noise.
+    const run = (options: StabilizerOptions): { x: number; still: boolean }[] => {
+      const rng = createRng(12);
+      const s = new FaceStabilizer(layout, options);
+      return Array.from({ length: 60 }, (_, i) => {
+        const r = s.stabilize(syntheticFace(200 + 0.2 * Math.min(i, 10), 160, 150, 0.3, rng), (1000 * i) / FPS);
+        return { x: meanCoordinate(r.face.landmarks), still: r.still };
+      });
+    };
+    const settled = meanCoordinate(syntheticFace(202, 160, 150).landmarks);
+    const out = run({});
+    expect(out.slice(0, 15).some((f) => f.still)).toBe(false); // 0.5 s at 30 fps
+    const held = out.findIndex((f) => f.still);
+    expect(held).toBeGreaterThan(14);
+    expect(held).toBeLessThan(45);
+    for (const f of out.slice(held)) expect(f.x).toBe(out[held].x); // then held exactly
+    expect(Math.abs(out[held].x - settled)).toBeLessThan(0.005 * 150); // within the still drift
+    expect(run({ settleTime: 0 }).slice(0, 15).some((f) => f.still)).toBe(true); // without it, the hold may engage at once
+  });
+
+  it('does not coast past a face that stops: the pose\'s velocity fades with the speed (trendSpeed)', () => {
+    // 3 px per frame for 20 frames, then still: how far the output overshoots where it stopped.
+    const overshoot = (options: StabilizerOptions): number => {
+      const rng = createRng(13);
+      const s = new FaceStabilizer(layout, options);
+      const stop = meanCoordinate(syntheticFace(260, 160, 150).landmarks);
+      let over = 0;
+      for (let i = 0; i < 60; i++) {
+        const x = meanCoordinate(s.stabilize(syntheticFace(200 + 3 * Math.min(i, 20), 160, 150, 0.3, rng), (1000 * i) / FPS).face.landmarks);
+        if (i >= 20) over = Math.max(over, x - stop);
+      }
+      return over;
+    };
+    const faded = overshoot({});
+    const coasting = overshoot({ trendSpeed: 0 }); // the velocity always followed (before): ~17 px
+    expect(faded).toBeLessThan(3);
+    expect(coasting).toBeGreaterThan(4 * faded);
+  });
+
   it('has an output that moves continuously with its input: no switch between held and filtered', () => {
     // A face drifting at speeds around the hold's thresholds (0.05–0.1 face sizes/s: 0.25–0.5 px
     // per frame here): its position after 12 frames, as a function of the speed, has no jump. A
@@ -247,7 +289,7 @@ describe('FaceStabilizer', () => {
       return { ...base, positionMap, vertices, landmarks: readLandmarks(positionMap, layout), pose: estimatePose(vertices, layout.canonical) };
     };
     const end = (v: number): number => {
-      const s = new FaceStabilizer(layout);
+      const s = new FaceStabilizer(layout, { settleTime: 0 }); // the hold may engage from the start
       let x = 0;
       for (let i = 0; i < 12; i++) x = meanCoordinate(s.stabilize(shifted(v * i), (1000 * i) / FPS).face.landmarks);
       return x - meanCoordinate(base.landmarks);

@@ -278,7 +278,9 @@ describe('jitter per region', () => {
       // the still clip measured ears/landmarks 0.79/0.77 px with this stabiliser and crop, below 1
       // with another crop; the default model, the issue's measure, holds both at 0). On driving_d3
       // the head's own accelerations count more the farther a point is from its centre: 1.25×.
-      expect(jitter(stab, 'ears'), `${name}: ears ≤ landmarks`).toBeLessThanOrEqual(jitter(stab, 'landmarks') * (name === 'still' ? 1.1 : 1.25));
+      // Plus 0.01 px: the still clip's hold engages after settleTime (0.5 s, frame 18), so its
+      // first measured frames glide by thousandths of a pixel.
+      expect(jitter(stab, 'ears'), `${name}: ears ≤ landmarks`).toBeLessThanOrEqual(jitter(stab, 'landmarks') * (name === 'still' ? 1.1 : 1.25) + 0.01);
       // 1e-3 px of noise on the network's output (three draws) moves no figure by more than 2 %: the
       // still-face hold is a continuous weight, not a switch (the switching hold it replaced moved
       // the light model's still-clip landmarks 2.43 → 2.17 px under one such draw over 30 frames;

@@ -89,10 +89,25 @@ export interface StabilizerOptions {
    */
   poseTrend?: number;
   /**
+   * Head frame: the speed, in multiples of the release speed (`releaseSpeed` or its noise floor),
+   * above the noise floor at which the pose's velocity is fully followed; below it the velocity is
+   * damped in proportion, so a still or slowing face is low-passed instead of coasting on a
+   * velocity learnt earlier (at the first frames' crop settling, or before a turn), which
+   * overshoots. 0: always followed (as before). Default 2.
+   */
+  trendSpeed?: number;
+  /**
    * Seconds over which the still-face hold engages (its weight rises from 0 to 1; it falls at
    * once when the face moves). Default 0.1.
    */
   holdTime?: number;
+  /**
+   * Seconds from a track's first frame before the still-face hold may engage: the jitter floor is
+   * still being learnt and the crop still settling from the detector's box onto the landmarks, which
+   * moves a weaker model's raw output by a pixel or so; a hold engaged earlier locks onto that
+   * transient and is let go again. The face is low-passed meanwhile. Default 0.5.
+   */
+  settleTime?: number;
   /** The drift over which a held face is let go, in multiples of the still drift (`stillDrift` or its floor). Default 1.5. */
   releaseDriftScale?: number;
 }
@@ -113,7 +128,9 @@ export const DEFAULT_STABILIZER: Readonly<Required<StabilizerOptions>> = Object.
   frame: 'head',
   poseCutoffScale: 0.3,
   poseTrend: 1,
+  trendSpeed: 2,
   holdTime: 0.1,
+  settleTime: 0.5,
   releaseDriftScale: 1.5,
 });
 
@@ -146,6 +163,8 @@ export class FaceStabilizer {
   private readonly velocity = new Float64Array(PARTS2);
   private lastCentroids: Float64Array | null = null;
   private lastTime = 0;
+  /** Time (seconds) of the track's first frame. */
+  private startTime = 0;
   /** The still-face hold's weight (0: filtering, 1: held), and the raw centroids' low-passed offset from the output's. */
   private hold = 0;
   private readonly drift = new Float64Array(PARTS2);
@@ -185,6 +204,7 @@ export class FaceStabilizer {
       if (headFrame) this.startHead(face);
       else this.filter?.filter(raw, t);
       this.lastTime = t;
+      this.startTime = t;
       this.speed = 0;
       this.velocity.fill(0);
       this.lastCentroids = centroids;
@@ -243,7 +263,8 @@ export class FaceStabilizer {
       const drift = Math.sqrt((2 * sum) / PARTS2);
       const releaseDrift = o.releaseDriftScale * stillDrift;
       // Thresholds of 0 (an option set to 0, before the noise floor is known) must not give 0/0.
-      const rise = (dt / Math.max(o.holdTime, 1e-9)) * Math.max(0, Math.min(1, (2 * (stillSpeed - this.speed)) / Math.max(stillSpeed, 1e-12), (2 * (stillDrift - drift)) / Math.max(stillDrift, 1e-12)));
+      const settled = t - this.startTime >= o.settleTime;
+      const rise = !settled ? 0 : (dt / Math.max(o.holdTime, 1e-9)) * Math.max(0, Math.min(1, (2 * (stillSpeed - this.speed)) / Math.max(stillSpeed, 1e-12), (2 * (stillDrift - drift)) / Math.max(stillDrift, 1e-12)));
       const fall = Math.max(0, (2 * (this.speed - releaseSpeed)) / Math.max(releaseSpeed, 1e-12), (2 * (drift - releaseDrift)) / Math.max(releaseDrift, 1e-12));
       this.hold = Math.max(0, Math.min(1, this.hold + rise - fall));
     } else this.hold = 0;
@@ -257,7 +278,7 @@ export class FaceStabilizer {
     const rise = o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor);
     const cutoff = o.minCutoff + rise;
     const out = headFrame
-      ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt, 1 - g)
+      ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt, 1 - g, trendWeight(this.speed - o.cutoffMargin * speedFloor, o.trendSpeed * releaseSpeed))
       : this.rebuild(face, (this.filter as OneEuroVector).filter(raw, t, g > 0 ? cutoffFor(smoothingFactor(cutoff, dt) * (1 - g), dt) : cutoff), dt);
     this.last = out;
     return { face: out, still: false, speed: this.speed };
@@ -307,7 +328,7 @@ export class FaceStabilizer {
    * One step of the head-frame filter: the frame's pose low-passed at `cutoff` × poseCutoffScale,
    * its shape at `cutoff` (the rim at most at rimCutoff), put back together.
    */
-  private headStep(face: Face, cutoff: number, poseCutoff: number, dt: number, gain = 1): Face {
+  private headStep(face: Face, cutoff: number, poseCutoff: number, dt: number, gain = 1, trend = 1): Face {
     const o = this.options;
     const h = this.head as NonNullable<FaceStabilizer['head']>;
     const p = face.pose;
@@ -326,7 +347,7 @@ export class FaceStabilizer {
     const meas = [p.translation[0], p.translation[1], p.translation[2], Math.log(p.scale), sign * q[0], sign * q[1], sign * q[2], sign * q[3]];
     for (let k = 0; k < 8; k++) {
       const r = meas[k] - pred[k];
-      v[k] = gain * (v[k] + (bp / dt) * r);
+      v[k] = gain * trend * (v[k] + (bp / dt) * r);
       const x = pred[k] + ap * r;
       if (k < 3) h.t[k] = x;
       else if (k === 3) h.logScale = x;
@@ -413,6 +434,11 @@ export class FaceStabilizer {
     }
     return true;
   }
+}
+
+/** The weight of the pose's velocity at `excess` speed over the noise floor: 1 from `full` up (always 1 when full is 0). */
+function trendWeight(excess: number, full: number): number {
+  return full > 0 ? Math.max(0, Math.min(1, excess / full)) : 1;
 }
 
 /** The cutoff (Hz) whose smoothing factor at time step dt is `a` (the inverse of smoothingFactor). */
