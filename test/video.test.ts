@@ -273,13 +273,11 @@ describe('jitter per region', () => {
       }
       // The ears' raw jitter at least halved; once stabilised they shake less than the landmarks.
       expect(jitter(stab, 'ears'), `${name}: ears halved`).toBeLessThan(jitter(rawOld, 'ears') / 2);
-      // Once stabilised the ears shake about as much as the landmarks or less. 12 frames of the light
-      // model are one realisation of its noise, which tiny changes of the crop redraw (docs/video.md:
-      // the still clip measured ears/landmarks 0.79/0.77 px with this stabiliser and crop, below 1
-      // with another crop; the default model, the issue's measure, holds both at 0). On driving_d3
-      // the head's own accelerations count more the farther a point is from its centre: 1.25×.
-      // Plus 0.01 px: the still clip's hold engages after settleTime (0.5 s, frame 18), so its
-      // first measured frames glide by thousandths of a pixel.
+      // Once stabilised the ears shake about as much as the landmarks or less. On driving_d3 the
+      // head's own accelerations count more the farther a point is from its centre: 1.25×. On the
+      // still clip the light model is held from frame 18 (after settleTime), so both are a few
+      // thousandths of a pixel from the glide of frames 15–17: the check there is only that the
+      // ears are not visibly worse (+0.01 px).
       expect(jitter(stab, 'ears'), `${name}: ears ≤ landmarks`).toBeLessThanOrEqual(jitter(stab, 'landmarks') * (name === 'still' ? 1.1 : 1.25) + 0.01);
       // 1e-3 px of noise on the network's output (three draws) moves no figure by more than 2 %: the
       // still-face hold is a continuous weight, not a switch (the switching hold it replaced moved

@@ -22,7 +22,8 @@
  *   clear motion), and stays in between: the hysteresis of an enter and a leave threshold, but
  *   continuous, so a tiny change of the network's output moves the output a little, never flips
  *   it between held and filtered. It resumes from the held values, without a jump; a slow motion
- *   or an expression is followed (the drift), jitter is not.
+ *   or an expression is followed (the drift), jitter is not. It waits `settleTime` from a
+ *   track's first frame (the crop settles onto the landmarks meanwhile, and the output with it).
  * - Head frame (default): the pose is filtered apart from the shape, by an alpha-beta filter
  *   (`poseTrend`): predicted at its own velocity, so a head turning or moving steadily is not
  *   trailed, and corrected at poseCutoffScale × the shape's cutoff.
@@ -89,11 +90,12 @@ export interface StabilizerOptions {
    */
   poseTrend?: number;
   /**
-   * Head frame: the speed, in multiples of the release speed (`releaseSpeed` or its noise floor),
-   * above the noise floor at which the pose's velocity is fully followed; below it the velocity is
-   * damped in proportion, so a still or slowing face is low-passed instead of coasting on a
-   * velocity learnt earlier (at the first frames' crop settling, or before a turn), which
-   * overshoots. 0: always followed (as before). Default 2.
+   * Head frame: the speed at which the pose's velocity is fully followed, in multiples of the
+   * release speed (max(`releaseSpeed`, `releaseMargin` × the speed's noise floor)), counted above
+   * `cutoffMargin` × that floor. Below it the velocity is weighted by the fraction reached (per
+   * 1/30 s), so a still or slowing face is low-passed instead of coasting on a velocity learnt
+   * earlier (at the first frames' crop settling, or before a turn), which overshoots. 0: always
+   * followed (stop 19's filter). Default 2.
    */
   trendSpeed?: number;
   /**
@@ -339,6 +341,8 @@ export class FaceStabilizer {
     // The pose (translation, log-scale, quaternion): predicted at its velocity (poseTrend > 0),
     // then corrected by ap × the residual; the velocity by bp / dt × the residual.
     const bp = gain * o.poseTrend * ((ap0 * ap0) / (2 - ap0));
+    // The velocity's fade per frame for a weight `trend` per 1/30 s, so it fades alike at any frame rate.
+    const fade = trend >= 1 ? 1 : trend ** (dt * 30);
     const q = quaternionOf(p.rotation);
     const v = h.v;
     const pred = [h.t[0] + v[0] * dt * gain, h.t[1] + v[1] * dt * gain, h.t[2] + v[2] * dt * gain, h.logScale + v[3] * dt * gain,
@@ -347,7 +351,7 @@ export class FaceStabilizer {
     const meas = [p.translation[0], p.translation[1], p.translation[2], Math.log(p.scale), sign * q[0], sign * q[1], sign * q[2], sign * q[3]];
     for (let k = 0; k < 8; k++) {
       const r = meas[k] - pred[k];
-      v[k] = gain * trend * (v[k] + (bp / dt) * r);
+      v[k] = gain * fade * (v[k] + (bp / dt) * r);
       const x = pred[k] + ap * r;
       if (k < 3) h.t[k] = x;
       else if (k === 3) h.logScale = x;
