@@ -277,10 +277,11 @@ export class FaceStabilizer {
       return { face: this.withFrame(this.last, face), still: true, speed: this.speed };
     }
 
-    const rise = o.beta * Math.max(0, this.speed - o.cutoffMargin * speedFloor);
-    const cutoff = o.minCutoff + rise;
+    // The speed above the noise floor raises the cutoff and weights the pose's velocity.
+    const excess = Math.max(0, this.speed - o.cutoffMargin * speedFloor);
+    const cutoff = o.minCutoff + o.beta * excess;
     const out = headFrame
-      ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt, 1 - g, trendWeight(this.speed - o.cutoffMargin * speedFloor, o.trendSpeed * releaseSpeed))
+      ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt, 1 - g, trendWeight(excess, o.trendSpeed * releaseSpeed))
       : this.rebuild(face, (this.filter as OneEuroVector).filter(raw, t, g > 0 ? cutoffFor(smoothingFactor(cutoff, dt) * (1 - g), dt) : cutoff), dt);
     this.last = out;
     return { face: out, still: false, speed: this.speed };
