@@ -281,7 +281,7 @@ export class FaceStabilizer {
     const excess = Math.max(0, this.speed - o.cutoffMargin * speedFloor);
     const cutoff = o.minCutoff + o.beta * excess;
     const out = headFrame
-      ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt, 1 - g, trendWeight(excess, o.trendSpeed * releaseSpeed))
+      ? this.headStep(face, cutoff, cutoff * o.poseCutoffScale, dt, 1 - g, trendWeight(excess, o.trendSpeed, releaseSpeed))
       : this.rebuild(face, (this.filter as OneEuroVector).filter(raw, t, g > 0 ? cutoffFor(smoothingFactor(cutoff, dt) * (1 - g), dt) : cutoff), dt);
     this.last = out;
     return { face: out, still: false, speed: this.speed };
@@ -441,9 +441,14 @@ export class FaceStabilizer {
   }
 }
 
-/** The weight of the pose's velocity at `excess` speed over the noise floor: 1 from `full` up (always 1 when full is 0). */
-function trendWeight(excess: number, full: number): number {
-  return full > 0 ? Math.max(0, Math.min(1, excess / full)) : 1;
+/**
+ * The weight of the pose's velocity at `excess` (≥ 0) speed over the noise floor: 1 from
+ * trendSpeed × releaseSpeed up; always 1 when trendSpeed is 0 (a release speed of 0, before the
+ * noise floor is known, does not turn the fade off).
+ */
+function trendWeight(excess: number, trendSpeed: number, releaseSpeed: number): number {
+  if (!(trendSpeed > 0)) return 1;
+  return Math.min(1, excess / Math.max(trendSpeed * releaseSpeed, 1e-12));
 }
 
 /** The cutoff (Hz) whose smoothing factor at time step dt is `a` (the inverse of smoothingFactor). */
