@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
-import type { ReconstructOptions } from '../pipeline/prnet.js';
+import type { TestTimeOptions } from '../pipeline/prnet.js';
 
 /**
  * Exit codes: 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be
@@ -97,7 +97,7 @@ export const TEST_TIME_OPTIONS = { flip: { type: 'boolean' }, smooth: { type: 's
  * The library's `flip` and `smooth` from TEST_TIME_OPTIONS' values: flip is false only when
  * --no-flip was given (absent otherwise, so a batch job without it keeps its former id).
  */
-export function testTimeOptions(values: { flip?: boolean; smooth?: string }): Pick<ReconstructOptions, 'flip' | 'smooth'> {
+export function testTimeOptions(values: { flip?: boolean; smooth?: string }): TestTimeOptions {
   return { flip: values.flip === false ? false : undefined, smooth: smoothOption(values.smooth) };
 }
 

@@ -6,7 +6,7 @@ import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
 import type { DetectorKind } from '../detect/index.js';
 import { createPrnet } from '../pipeline/node.js';
-import type { Prnet, ReconstructOptions } from '../pipeline/prnet.js';
+import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
@@ -150,7 +150,7 @@ export async function reconstructToFiles(
 }
 
 /** What reconstructToFiles is told for each image. */
-export interface ImageOptions extends Pick<ReconstructOptions, 'flip' | 'smooth'> {
+export interface ImageOptions extends TestTimeOptions {
   box?: FaceBox;
   maxFaces?: number;
   formats: ReadonlySet<OutputFormat>;

@@ -38,6 +38,9 @@ export interface ReconstructOptions {
   smooth?: number;
 }
 
+/** The test-time options of a reconstruction (flip and smoothing), as every front end passes them on. */
+export type TestTimeOptions = Pick<ReconstructOptions, 'flip' | 'smooth'>;
+
 /** The default smoothing of position maps, σ in UV pixels for a network input of `inputSize`. */
 export function defaultSmooth(inputSize: number): number {
   return 256 / inputSize;

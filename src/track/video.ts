@@ -9,7 +9,7 @@
 import type { BoxKind } from '../crop/index.js';
 import type { Layout } from '../layout/index.js';
 import type { Face } from '../pipeline/face.js';
-import type { ReconstructOptions, ReconstructResult, StageTimings } from '../pipeline/prnet.js';
+import type { ReconstructOptions, ReconstructResult, StageTimings, TestTimeOptions } from '../pipeline/prnet.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import { FaceStabilizer, type StabilizerOptions } from './stabilizer.js';
 import { FaceTracker, type LostTrack, type TrackerOptions } from './tracker.js';
@@ -22,7 +22,7 @@ export interface FramePipeline {
   reconstruct(image: RgbImage, options: ReconstructOptions): Promise<ReconstructResult>;
 }
 
-export interface VideoOptions {
+export interface VideoOptions extends TestTimeOptions {
   tracker?: TrackerOptions;
   /** Temporal stabilisation: options, or false for raw per-frame results. Default on. */
   stabilize?: StabilizerOptions | boolean;
@@ -33,10 +33,6 @@ export interface VideoOptions {
    * them) or the stabilised ones.
    */
   cropFrom?: 'stabilized' | 'raw';
-  /** Test-time flip for the network (ReconstructOptions.flip); default the pipeline's (on). */
-  flip?: boolean;
-  /** Smoothing of the position map, σ in UV pixels (ReconstructOptions.smooth); default the model's. */
-  smooth?: number;
 }
 
 export interface TrackedFace extends Face {
@@ -64,15 +60,14 @@ export class VideoTracker {
   private stabilizerOptions: StabilizerOptions | null;
   private readonly stabilizers = new Map<number, FaceStabilizer>();
   private readonly cropFrom: 'stabilized' | 'raw';
-  private readonly flip: boolean | undefined;
-  private readonly smooth: number | undefined;
+  /** Test-time flip and smoothing for the network (default the pipeline's: flip on, the model's σ). */
+  private readonly testTime: TestTimeOptions;
 
   constructor(pipeline: FramePipeline, options: VideoOptions = {}) {
     this.pipeline = pipeline;
     this.tracker = new FaceTracker(options.tracker);
     this.cropFrom = options.cropFrom ?? 'raw';
-    this.flip = options.flip;
-    this.smooth = options.smooth;
+    this.testTime = { flip: options.flip, smooth: options.smooth };
     this.stabilizerOptions = options.stabilize === false ? null : options.stabilize === true || options.stabilize === undefined ? {} : options.stabilize;
   }
 
@@ -97,7 +92,7 @@ export class VideoTracker {
     }
     const plan = this.tracker.plan(detections, this.pipeline.detector?.kind);
     const { faces, timings } = plan.crops.length
-      ? await this.pipeline.reconstruct(image, { crops: plan.crops, flip: this.flip, smooth: this.smooth })
+      ? await this.pipeline.reconstruct(image, { crops: plan.crops, ...this.testTime })
       : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
     const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3, timeMs);
     const lost = [...plan.lost, ...lostNow];

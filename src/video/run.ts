@@ -23,23 +23,20 @@ import { InputError, OutputError } from '../errors.js';
 import { sampleColors } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
-import type { Prnet } from '../pipeline/prnet.js';
+import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { OverlayLayers, uniqueEdges } from '../render/index.js';
 import { faceSize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
 import type { RgbImage } from '../types.js';
 import { decodeFrames, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
 
-export interface VideoRunOptions {
+/** Test-time flip and smoothing (TestTimeOptions) default to the pipeline's, as for photos. */
+export interface VideoRunOptions extends TestTimeOptions {
   /** Output folder (created). */
   outDir: string;
   /** File stem of the outputs (default: the input's name without extension). */
   name?: string;
   /** Temporal stabilisation (default on); false: raw per-frame results. */
   stabilize?: boolean | StabilizerOptions;
-  /** Test-time flip of the network (default on, as for photos). */
-  flip?: boolean;
-  /** Smoothing of the position map, σ in UV pixels (default the model's; ReconstructOptions.smooth). */
-  smooth?: number;
   /** Most faces tracked (default 4). */
   maxFaces?: number;
   /** Run the detector every this many frames to confirm tracks and find new faces (default 30; 0: only when lost). */

@@ -8,7 +8,7 @@ import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js'
 import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
-import { defaultSmooth, type Prnet, type ReconstructOptions } from '../../src/pipeline/prnet.js';
+import { defaultSmooth, type Prnet, type TestTimeOptions } from '../../src/pipeline/prnet.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts, listPtsImages } from '../eval/pts.js';
@@ -96,20 +96,17 @@ function reportUnreadable(lines: string[]): number {
   return lines.length ? EXIT.failed : EXIT.ok;
 }
 
-/** The test-time options of ours (absent: the product's defaults). */
-type TestTime = Pick<ReconstructOptions, 'flip' | 'smooth'>;
-
 /** The flip and σ a run used, defaults filled in. */
-function usedTestTime(prnet: Prnet, t: TestTime): { flip: boolean; smooth: number } {
+function usedTestTime(prnet: Prnet, t: TestTimeOptions): { flip: boolean; smooth: number } {
   return { flip: t.flip !== false, smooth: t.smooth ?? defaultSmooth(prnet.session.config.inputSize) };
 }
 
 /** The model and test-time options as --json reports them. */
-function modelReport(prnet: Prnet, name: string | undefined, t: TestTime) {
+function modelReport(prnet: Prnet, name: string | undefined, t: TestTimeOptions) {
   return { ...prnet.session.config, name: name ?? 'default', precision: prnet.session.precision, ...usedTestTime(prnet, t) };
 }
 
-function testTimeText(prnet: Prnet, t: TestTime): string {
+function testTimeText(prnet: Prnet, t: TestTimeOptions): string {
   const used = usedTestTime(prnet, t);
   return `flip ${used.flip ? 'on' : 'off'}, smoothing σ ${used.smooth}`;
 }
@@ -118,7 +115,7 @@ function testTimeText(prnet: Prnet, t: TestTime): string {
 async function runPts(
   dir: string,
   values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; precision?: string; 'gt-box'?: boolean },
-  testTime: TestTime,
+  testTime: TestTimeOptions,
 ): Promise<number> {
   if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
   const detector = values.detector as DetectorKind | undefined;
