@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
+import { MAX_SMOOTH } from '../geometry/smooth.js';
 import type { TestTimeOptions } from '../pipeline/prnet.js';
 
 /**
@@ -86,7 +87,7 @@ export function threadsOption(value: string | undefined): number | undefined {
 export function smoothOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 8) throw new UsageError(`--smooth must be a number from 0 to 8 (UV pixels), got '${value}'`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_SMOOTH) throw new UsageError(`--smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got '${value}'`);
   return n;
 }
 

@@ -5,4 +5,4 @@ export { vertexNormals } from './normals.js';
 export { anglesToRotation, estimatePose, fitSimilarity, poseMatrix, prepareSource, rotationToAngles, type Pose, type PreparedSource } from './pose.js';
 export { mirrorImage, mergeFlippedMap } from './flip.js';
 export { foldFraction, foldedTriangles, triangleNormals } from './folds.js';
-export { coarseMask, smoothPositionMap } from './smooth.js';
+export { coarseMask, MAX_SMOOTH, smoothPositionMap } from './smooth.js';

@@ -21,6 +21,9 @@ import type { PositionMap } from '../types.js';
  */
 const MIN_SMOOTH_SIGMA = 1e-3;
 
+/** The largest smoothing σ the pipeline and its front ends accept (UV pixels); 0 is the raw map. */
+export const MAX_SMOOTH = 8;
+
 /**
  * Kernels and weight sums are cached per σ. A service takes σ from its requests, so the caches are
  * bounded: past this many values of σ (per mask for the sums, ~1 MiB each at 256²) they start over.

@@ -6,7 +6,7 @@
 import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
-import { coarseMask, estimatePose, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
+import { coarseMask, estimatePose, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
@@ -113,7 +113,7 @@ export class Prnet {
     timings.detect = now() - t;
 
     const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);
-    if (!(sigma >= 0 && sigma <= 8)) throw new InputError(`smooth must be a number from 0 to 8 (UV pixels), got ${String(options.smooth)}`);
+    if (!(sigma >= 0 && sigma <= MAX_SMOOTH)) throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${String(options.smooth)}`);
     const flip = options.flip ?? true;
     // A smaller model without flip is smoothed on its own grid, before the upsampling to the 256²
     // layout (σ in its pixels: a quarter of the work for the light model); the flip's merge needs

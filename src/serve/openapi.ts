@@ -1,4 +1,5 @@
 /** The service's OpenAPI 3.1 description, served at GET /openapi.json. */
+import { MAX_SMOOTH } from '../geometry/smooth.js';
 import { FILE_FORMATS } from './task.js';
 
 const error = {
@@ -27,7 +28,7 @@ export function openApi(options: { models: string[]; version: string }): Record<
             { name: 'maxFaces', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most this many faces, largest first' },
             { name: 'model', in: 'query', schema: { type: 'string', enum: options.models, default: options.models[0] } },
             { name: 'flip', in: 'query', schema: { type: 'boolean', default: true }, description: 'test-time flip (twice the network cost, more accurate)' },
-            { name: 'smooth', in: 'query', schema: { type: 'number', minimum: 0, maximum: 8 }, description: "smoothing of the position map, σ in UV pixels (default: the model's, 256 / its input side; 0: the raw map)" },
+            { name: 'smooth', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_SMOOTH }, description: "smoothing of the position map, σ in UV pixels (default: the model's, 256 / its input side; 0: the raw map)" },
             { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', ...FILE_FORMATS], default: 'json' }, description: 'a mesh file for one face instead of the JSON' },
             { name: 'face', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'with format: the face (0 = largest)' },
           ],

@@ -8,6 +8,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import type { DetectorKind } from '../detect/index.js';
+import { MAX_SMOOTH } from '../geometry/smooth.js';
 import { MAX_IMAGE_PIXELS } from '../io/image-node.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { openApi } from './openapi.js';
@@ -170,7 +171,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       maxFaces: { type: 'integer', minimum: 1 },
       model: { type: 'string', enum: modelNames },
       flip: { type: 'boolean' },
-      smooth: { type: 'number', minimum: 0, maximum: 8 },
+      smooth: { type: 'number', minimum: 0, maximum: MAX_SMOOTH },
       format: { type: 'string', enum: ['json', ...FILE_FORMATS] },
       face: { type: 'integer', minimum: 0 },
     },
