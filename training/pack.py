@@ -16,8 +16,13 @@ A target map is M = K . W with K[i, j] = -|v_i - c_j| (j < P), K[i, P..P+3] = [v
 layout's canonical face pixels v_i and the pack's control points c_j: photo pixels (centre of
 pixel (i, j) at x = i, y = j), z towards the camera.
 
-Command line: `/usr/bin/python3 training/pack.py --check PACK` (reads and checks a pack, decodes
-its photos, prints statistics) or `--synthetic OUT --count N` (writes a synthetic pack).
+Several packs train as one (`read_packs`): the shards of `scripts/pack-training.ts --shards N`,
+which travel to the GPU machine in separate calls (training/README.md §5). They must share the
+control points and the loss weights; their samples are concatenated in the order given.
+
+Command line: `/usr/bin/python3 training/pack.py --check PACK [PACK ...]` (reads and checks a pack,
+or several as one, decodes its photos, prints statistics) or `--synthetic OUT --count N` (writes a
+synthetic pack).
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -123,6 +128,64 @@ def read_pack(path: str) -> Pack:
         if not np.isfinite(sample_weights).all() or (sample_weights < 0).any() or sample_weights.sum() <= 0:
             raise PackError(f'pack {path}: sample-weights.f32 must be finite, non-negative and not all zero')
     return Pack(path, meta, controls, blobs, coeffs, crops, flags, weights, sample_weights)
+
+
+def read_packs(paths: Sequence[str], log=print) -> Pack:
+    """Reads and checks one pack or several, returned as one: the samples concatenated in the order
+    given. The packs must have the same control points and loss weights (the shards of one
+    `pack-training.ts --shards` run have); a pack named twice is refused, and samples that appear in
+    more than one pack (names.txt) are reported, since they are then drawn more often."""
+    paths = [p for p in paths if p]
+    if not paths:
+        raise PackError('no pack given')
+    seen = {}
+    for p in paths:
+        key = os.path.realpath(p)
+        if key in seen:
+            raise PackError(f'pack {p} is named twice (also as {seen[key]})')
+        seen[key] = p
+    packs = [read_pack(p) for p in paths]
+    if len(packs) == 1:
+        return packs[0]
+    first = packs[0]
+    for pk in packs[1:]:
+        if pk.controls.shape != first.controls.shape or not np.array_equal(pk.controls, first.controls):
+            raise PackError(f'packs {first.path} and {pk.path} have different control points (meta.json controls): '
+                            f'only shards of one pack-training run train together')
+        if not np.array_equal(pk.weights, first.weights):
+            raise PackError(f'packs {first.path} and {pk.path} have different loss weights (weights.u8)')
+    names = [_names(pk) for pk in packs]
+    if all(n is not None for n in names):
+        counts: dict = {}
+        for n in names:
+            for x in set(n):
+                counts[x] = counts.get(x, 0) + 1
+        dup = sorted(x for x, c in counts.items() if c > 1)
+        if dup:
+            log(f'warning: {len(dup)} samples are in more than one of the packs (first: {dup[0]}); '
+                f'they will be drawn more often')
+    if any(pk.sample_weights is not None for pk in packs):
+        sw = np.concatenate([pk.sample_weights if pk.sample_weights is not None else np.ones(pk.count, np.float32)
+                             for pk in packs])
+    else:
+        sw = None
+    meta = dict(first.meta)
+    meta['count'] = sum(pk.count for pk in packs)
+    meta['packs'] = [{'path': pk.path, 'count': pk.count} for pk in packs]
+    return Pack(' + '.join(pk.path for pk in packs), meta, first.controls,
+                [b for pk in packs for b in pk.blobs],
+                np.concatenate([pk.coeffs for pk in packs]), np.concatenate([pk.crops for pk in packs]),
+                np.concatenate([pk.flags for pk in packs]), first.weights, sw)
+
+
+def _names(pk: Pack) -> Optional[List[str]]:
+    p = os.path.join(pk.path, 'names.txt')
+    if not os.path.isfile(p):
+        return None
+    with open(p, encoding='utf-8') as f:
+        n = f.read().split('\n')
+    n = [x for x in n if x]
+    return n if len(n) == pk.count else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,7 +487,9 @@ if __name__ == '__main__':
     from layout import load_layout
 
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--check', metavar='PACK')
+    ap.add_argument('--check', metavar='PACK', nargs='+', help='one pack, or several read as one (shards)')
+    ap.add_argument('--read', metavar='PACK', nargs='+',
+                    help='only read and check the files of these packs as one, without decoding photos (exit 1 with the problem)')
     ap.add_argument('--synthetic', metavar='OUT')
     ap.add_argument('--from-vertices', nargs=2, metavar=('SRC', 'OUT'),
                     help='a preview pack from scripts/preview-pack.ts output (real photos, approximate targets)')
@@ -434,6 +499,13 @@ if __name__ == '__main__':
     ap.add_argument('--layout', help='layout .safetensors (default: assets/layout.safetensors)')
     ap.add_argument('--layout-reference', action='store_true', help='without the asset, use ../shared uv-data (development)')
     a = ap.parse_args()
+    if a.read:
+        try:
+            pk = read_packs(a.read)
+        except PackError as e:
+            sys.exit(f'error: {e}')
+        print(f'{pk.path}: {pk.count} photos, {int(((pk.flags & FLAG_HELDOUT) != 0).sum())} held out: readable as one pack')
+        sys.exit(0)
     lay = load_layout(a.layout, allow_reference=a.layout_reference)
     if a.synthetic:
         synthetic_pack(a.synthetic, lay, a.count, seed=a.seed)
@@ -443,11 +515,11 @@ if __name__ == '__main__':
         print(f'wrote a preview pack to {a.from_vertices[1]} (fit residual {r:.2f} px)')
     if a.check:
         try:
-            pk = read_pack(a.check)
+            pk = read_packs(a.check)
             t0 = time.time()
             ph, sz, lib = decode_photos(pk)
         except PackError as e:
             sys.exit(f'error: {e}')
-        print(f'{a.check}: {pk.count} photos, P = {pk.controls.shape[0]}, {int(((pk.flags & 2) != 0).sum())} held out; '
+        print(f'{pk.path}: {pk.count} photos, P = {pk.controls.shape[0]}, {int(((pk.flags & 2) != 0).sum())} held out; '
               f'decoded ({lib}) in {time.time() - t0:.2f} s to {ph.shape}; sizes {sz.min(0).tolist()}..{sz.max(0).tolist()}; '
               f'crop sides {pk.crops[:, 2].min():.0f}..{pk.crops[:, 2].max():.0f}; weights {np.unique(pk.weights).tolist()}')

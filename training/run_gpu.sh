@@ -14,7 +14,9 @@
 # (checkpoint, export, evaluation), to validate everything before the long run.
 #
 #   run: bash training/run_gpu.sh      (carry: .train/pack)
-# Environment: OUT (required), PACK (.train/pack), FULL_MIN (6.5), LIGHT_MIN (0: minutes for the
+# Environment: OUT (required), PACK (.train/pack; several packs trained as one: comma-separated, each
+#   required), PACK_EXTRA (comma-separated packs used when present and complete, else skipped with a
+#   warning: the shards that an earlier call left on a warm machine, training/README.md §5), FULL_MIN (6.5), LIGHT_MIN (0: minutes for the
 #   former resfcn light model, kept for comparison only), SMOKE (0), INIT (weights the full model starts from, e.g. an 8-bit copy of the shipped
 #   model: see training/README.md; default none), LIGHT_INIT (the same for the light model);
 #   FULL_MIN=0 skips the full model, LR (2e-4), YAW_MAX (90), PITCH_MAX (40),
@@ -38,6 +40,7 @@ cd "$(dirname "$0")/.."
 START=$(date +%s)
 : "${OUT:?OUT must name the folder whose files come back}"
 PACK=${PACK:-.train/pack}
+PACK_EXTRA=${PACK_EXTRA:-}
 PY=${PY:-python3}
 SMOKE=${SMOKE:-0}
 ROT_PROB=${ROT_PROB:-0.35}
@@ -73,7 +76,7 @@ mkdir -p "$OUT" "$WORK"
 # A warm machine keeps /tmp between calls: no summary, log or exit code of an earlier call (the
 # smoke run's) may be read as this one's.
 rm -rf "$WORK/full" "$WORK/light" "$WORK/rt" "$WORK/rt.rc"
-echo "== prnet-ts GPU training $(date -u +%FT%TZ): SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN RT_MIN=$RT_MIN ($RT_WIDTH/$RT_INPUT) ROT_PROB=$ROT_PROB ROT_MODE=$ROT_MODE JITTER=$JITTER SMOOTH_WEIGHT=$SMOOTH_WEIGHT EDGE_WEIGHT=$EDGE_WEIGHT TARGET_SMOOTH=$TARGET_SMOOTH BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR RT_LR=$RT_LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
+echo "== prnet-ts GPU training $(date -u +%FT%TZ): PACK=$PACK PACK_EXTRA=${PACK_EXTRA:-none} SMOKE=$SMOKE FULL_MIN=$FULL_MIN LIGHT_MIN=$LIGHT_MIN RT_MIN=$RT_MIN ($RT_WIDTH/$RT_INPUT) ROT_PROB=$ROT_PROB ROT_MODE=$ROT_MODE JITTER=$JITTER SMOOTH_WEIGHT=$SMOOTH_WEIGHT EDGE_WEIGHT=$EDGE_WEIGHT TARGET_SMOOTH=$TARGET_SMOOTH BLACK_PROB=$BLACK_PROB BATCH=$BATCH INIT=${INIT:-none} LR=$LR RT_LR=$RT_LR YAW_MAX=$YAW_MAX PITCH_MAX=$PITCH_MAX"
 
 # -- fail fast: GPU, PyTorch, data (seconds) --------------------------------------------------
 if [ "$DEVICE" != "cuda" ]; then
@@ -84,14 +87,31 @@ fi
 if [ "$DEVICE" = "cuda" ] && ! $PY -c "import torch, numpy; assert torch.cuda.is_available(), 'torch.cuda.is_available() is False'; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name(0))"; then
   echo "error: $PY has no working PyTorch with CUDA"; exit 3
 fi
-for f in meta.json images.bin images.idx coeffs.f16 crops.f32 flags.u8 weights.u8; do
-  if [ ! -s "$PACK/$f" ]; then echo "error: pack file $PACK/$f missing or empty (carry the pack: carry [\".train/pack\"])"; exit 2; fi
+PACK_FILES="meta.json images.bin images.idx coeffs.f16 crops.f32 flags.u8 weights.u8"
+pack_complete() { local f; for f in $PACK_FILES; do [ -s "$1/$f" ] || { echo "$1/$f"; return 1; }; done; }
+PACKS=()
+IFS=, read -ra _req <<< "$PACK"
+for p in "${_req[@]}"; do
+  [ -n "$p" ] || continue
+  if ! miss=$(pack_complete "$p"); then echo "error: pack file $miss missing or empty (carry the pack: carry [\"$p\"])"; exit 2; fi
+  PACKS+=("$p")
+done
+if [ ${#PACKS[@]} -eq 0 ]; then echo "error: PACK names no pack"; exit 2; fi
+IFS=, read -ra _extra <<< "$PACK_EXTRA"
+for p in "${_extra[@]}"; do
+  [ -n "$p" ] || continue
+  if ! miss=$(pack_complete "$p"); then
+    echo "WARNING: extra pack $p is not here ($miss missing: the machine was released since the call that carried it?); training without it"
+  elif ! why=$($PY training/pack.py --read "${PACKS[@]}" "$p" 2>&1); then
+    echo "WARNING: extra pack $p cannot train with the others (${why##*error: }); training without it"
+  else PACKS+=("$p"); echo "extra pack $p: present, trained with the others ($why)"; fi
 done
 if [ ! -s assets/layout.safetensors ]; then echo "error: assets/layout.safetensors missing"; exit 2; fi
 for f in "$INIT" "$LIGHT_INIT" "$RT_INIT"; do
   if [ -n "$f" ] && [ ! -s "$f" ]; then echo "error: init weights $f missing or empty (carry its folder)"; exit 2; fi
 done
-du -sh "$PACK" | sed 's/^/pack size: /'
+du -sh "${PACKS[@]}" | sed 's/^/pack size: /'
+PACK_ARG=$(IFS=,; echo "${PACKS[*]}")
 
 minutes_left() {  # minutes of training that fit before $1 seconds after START, minus $2 seconds of overhead
   $PY -c "import sys,time; print(max(0.05, min(float(sys.argv[3]), (float(sys.argv[1]) - (time.time() - float(sys.argv[4])) - float(sys.argv[2])) / 60)))" "$1" "$2" "$3" "$START"
@@ -102,7 +122,7 @@ pack_logs() {  # a temporary name per process: with PARALLEL=1 two runs pack at 
     && mv "$OUT/logs.tar.gz.tmp$BASHPID" "$OUT/logs.tar.gz"
 }
 
-common=(--pack "$PACK" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
+common=(--pack "$PACK_ARG" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
         --lr "$LR" --yaw-max "$YAW_MAX" --pitch-max "$PITCH_MAX"
         --rot-mode "$ROT_MODE" --jitter "$JITTER" --smooth-weight "$SMOOTH_WEIGHT" --edge-weight "$EDGE_WEIGHT" --target-smooth "$TARGET_SMOOTH"
         --log-every "$LOG_EVERY"

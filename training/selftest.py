@@ -10,6 +10,7 @@ crop sampled at a target vertex must show that vertex's photo coordinates.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -28,7 +29,7 @@ sys.path.insert(0, HERE)
 import safetensors_io as st  # noqa: E402
 from augment import AugConfig, Augmenter  # noqa: E402
 from layout import load_layout  # noqa: E402
-from pack import DevicePack, PackError, read_pack, synthetic_pack  # noqa: E402
+from pack import DevicePack, PackError, read_pack, read_packs, synthetic_pack, write_pack  # noqa: E402
 from resfcn import ResFCN, count_trainable, export_state, load_state  # noqa: E402
 
 
@@ -382,6 +383,56 @@ def check_pack_errors(tmp: str, lay) -> None:
     print('pack: missing and truncated packs fail with the file named')
 
 
+def split_pack(src: str, outs, at: int) -> None:
+    """Writes src's samples [0, at) and [at, N) as two packs (the same controls and weights), with
+    names.txt, as pack-training.ts --shards does."""
+    pk = read_pack(src)
+    for out, sl in zip(outs, (slice(0, at), slice(at, pk.count))):
+        write_pack(out, pk.controls, pk.blobs[sl], pk.coeffs[sl], pk.crops[sl], pk.flags[sl].copy(), pk.weights,
+                   sample_weights=pk.sample_weights[sl])
+        with open(os.path.join(out, 'names.txt'), 'w') as f:
+            f.write(''.join(f'photo{i}.jpg\n' for i in range(pk.count)[sl]))
+
+
+def check_pack_shards(tmp: str, pack: str, lay) -> None:
+    a, b = os.path.join(tmp, 'shard-0'), os.path.join(tmp, 'shard-1')
+    split_pack(pack, (a, b), 7)
+    whole, both = read_pack(pack), read_packs([a, b], log=lambda s: None)
+    assert both.count == whole.count and both.blobs == whole.blobs, (both.count, whole.count)
+    for f in ('coeffs', 'crops', 'flags', 'sample_weights'):
+        assert np.array_equal(getattr(both, f), getattr(whole, f)), f
+    assert both.path == f'{a} + {b}' and both.meta['count'] == whole.count
+    assert [p['count'] for p in both.meta['packs']] == [7, whole.count - 7]
+    assert read_packs([a]).count == 7
+    for paths, want in (([a, a], 'named twice'), ([], 'no pack given')):
+        try:
+            read_packs(paths)
+            raise AssertionError(f'{paths} accepted')
+        except PackError as e:
+            assert want in str(e), str(e)
+    other = os.path.join(tmp, 'other')
+    synthetic_pack(other, lay, count=4, heldout=1, seed=9)
+    try:
+        read_packs([a, other])
+        raise AssertionError('packs with different controls accepted')
+    except PackError as e:
+        assert 'different control points' in str(e) and a in str(e) and other in str(e), str(e)
+    # a sample in both packs is reported (it would be drawn twice as often)
+    names_b = open(os.path.join(b, 'names.txt')).read().split('\n')
+    names_b[0] = 'photo0.jpg'
+    with open(os.path.join(b, 'names.txt'), 'w') as f:
+        f.write('\n'.join(names_b))
+    logged = []
+    read_packs([a, b], log=logged.append)
+    assert len(logged) == 1 and '1 samples are in more than one' in logged[0] and 'photo0.jpg' in logged[0], logged
+    # DevicePack on the joined pack: the same targets as on the whole one
+    dw, db = (DevicePack(p, lay, 'cpu', log=lambda s: None) for p in (whole, both))
+    idx = torch.arange(whole.count)
+    assert torch.equal(dw.vertices(idx), db.vertices(idx)) and torch.equal(dw.heldout_indices(), db.heldout_indices())
+    print(f'pack shards: {a} + {b} read as one pack of {both.count} photos (the same samples, targets and held-out set); '
+          f'a pack named twice, different control points and shared samples are caught')
+
+
 def run(cmd, **kw):
     print('$', ' '.join(cmd), flush=True)
     t0 = time.time()
@@ -440,6 +491,14 @@ def check_training(tmp: str) -> None:
     tensors, meta = st.load_model_tensors(joined)
     assert meta['width'] == '16' and len(tensors) == 245
     assert os.path.exists(os.path.join(out16, 'model.safetensors.part1'))  # 25.6 MiB -> 2 parts
+    # two shards as one pack (comma-separated, as run_gpu.sh passes them): every photo, both held-out sets
+    shards = [os.path.join(tmp, 'shard-0'), os.path.join(tmp, 'shard-1')]
+    r = run(base[:3] + ['--pack', ','.join(shards)] + base[5:] + ['--out', os.path.join(tmp, 'ws'), '--width', '8',
+                                                                   '--input-size', '128', '--max-steps', '1'])
+    n_whole = read_pack(pack).count
+    assert r.returncode == 0 and f'pack {shards[0]} + {shards[1]}: {n_whole} photos' in r.stdout, r.stdout
+    summ = json.load(open(os.path.join(tmp, 'ws', 'summary.json')))
+    assert summ['pack'] == [os.path.abspath(p) for p in shards] and summ['pack_count'] == n_whole, summ['pack']
     r = run([py, os.path.join(HERE, 'train.py'), '--pack', os.path.join(tmp, 'nowhere'), '--out', os.path.join(tmp, 'x'),
              '--device', 'cpu', '--layout-reference'])
     assert r.returncode == 2 and 'pack folder not found' in r.stderr
@@ -548,6 +607,7 @@ def main() -> int:
         check_safetensors()
         check_mobile()
         check_pack_errors(tmp, lay)
+        check_pack_shards(tmp, pack, lay)
         check_eval_crop(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))
         check_geometry(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None), lay)
         check_light(DevicePack(read_pack(pack), lay, 'cpu', log=lambda s: None))

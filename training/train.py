@@ -15,6 +15,8 @@ on the pack's held-out photos and exports it in our weight format.
 - CPU: channels_last for the mobile network only (1.3x its steps with Debian's torch 1.13; the
   same layout corrupts the heap in resfcn's transposed convolutions there). Install
   libopenblas0-pthread: Debian's torch otherwise multiplies with the reference BLAS.
+- --pack A B ...: several packs (the shards of `scripts/pack-training.ts --shards`, which travel
+  to the GPU machine in separate calls) are read as one, their samples concatenated.
 - batches: drawn in proportion to the pack's sample-weights.f32 when it has one (rare poses and
   open mouths more often; --no-sample-weights draws every photo equally, in shuffled epochs).
 - --init: start from trained weights (a model file, or its 8-bit copy from
@@ -60,7 +62,9 @@ def fail(msg: str, code: int = 2) -> None:
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description='Train resfcn256 on a prnet-ts training pack.')
-    ap.add_argument('--pack', default=os.path.join(os.path.dirname(HERE), '.train', 'pack'))
+    ap.add_argument('--pack', nargs='+', default=[os.path.join(os.path.dirname(HERE), '.train', 'pack')],
+                    help='the training pack, or several trained as one (the shards of pack-training.ts --shards; '
+                         'names separated by spaces or commas)')
     ap.add_argument('--out', required=True, help='folder for checkpoint.pt, train-log.csv, summary.json')
     ap.add_argument('--export', help='folder for model.safetensors.part* (default: --out)')
     ap.add_argument('--arch', default='resfcn', choices=['resfcn', 'mobile'],
@@ -108,7 +112,9 @@ def parse_args(argv=None):
     ap.add_argument('--source', default='')
     ap.add_argument('--license', default='')
     ap.add_argument('--export-dtype', default='F16', choices=['F16', 'F32'])
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.pack = [p for arg in args.pack for p in arg.split(',') if p]
+    return args
 
 
 def _cuda_available() -> bool:
@@ -229,7 +235,7 @@ def main(argv=None) -> int:
         fail(f'{e}: run with a Python that has PyTorch and numpy (here: /usr/bin/python3 with Debian python3-torch)')
     from augment import AugConfig, Augmenter
     from layout import load_layout
-    from pack import DevicePack, PackError, read_pack
+    from pack import DevicePack, PackError, read_packs
     from resfcn import build_model, count_trainable, model_from_meta
 
     dev = torch.device(args.device)
@@ -256,7 +262,7 @@ def main(argv=None) -> int:
 
     try:
         layout = load_layout(args.layout, allow_reference=args.layout_reference)
-        pack = read_pack(args.pack)
+        pack = read_packs(args.pack, log=log)
     except (PackError, FileNotFoundError, ValueError) as e:
         fail(str(e))
     try:
@@ -276,7 +282,7 @@ def main(argv=None) -> int:
     train_idx = dpack.train_indices()
     held_idx = dpack.heldout_indices()[:args.eval_max]
     if train_idx.numel() == 0:
-        fail(f'pack {args.pack}: every photo is held out; nothing to train on')
+        fail(f'pack {pack.path}: every photo is held out; nothing to train on')
     aug = Augmenter(dpack, args.input_size, AugConfig(rot_prob=args.rot_prob, black_prob=args.black_prob,
                                                       yaw_max_deg=args.yaw_max, pitch_max_deg=args.pitch_max,
                                                       rot_mode=args.rot_mode, jitter=args.jitter), seed=args.seed)
@@ -497,7 +503,7 @@ def main(argv=None) -> int:
     summary = {
         'arch': args.arch, 'width': args.width, 'input_size': args.input_size, 'device': str(dev),
         'device_name': torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu',
-        'torch': torch.__version__, 'pack': os.path.abspath(args.pack), 'pack_count': dpack.count,
+        'torch': torch.__version__, 'pack': [os.path.abspath(p) for p in args.pack], 'pack_count': dpack.count,
         'train_count': int(train_idx.numel()), 'heldout_count': int(held_idx.numel()),
         'steps': step, 'steps_this_run': steps_this_run, 'samples': samples, 'trained_s': round(trained_s, 1),
         'img_per_s': round(img_s, 1), 'final_loss': last, 'final_rmse_px': math.sqrt(last) * scale if math.isfinite(last) else None,
