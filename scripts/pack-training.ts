@@ -24,6 +24,7 @@
  * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc,webfaces] [--max-mib 52]
  *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5]
  *          [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc] [--shards N] [--verify]
+ *        (--max-mib 58,44: two shards of those budgets; --shards N alone: N shards of --max-mib each)
  *        npx tsx scripts/pack-training.ts --describe PACK    (its mix, read back through the labels cache)
  */
 import { fnv1a } from '../src/util/hash.js';
@@ -63,7 +64,11 @@ export interface PackMeta {
 export interface PackOptions {
   out: string;
   sets?: string[];
-  maxMiB?: number;
+  /**
+   * The budget in MiB (default 52); with shards, per shard: one number for every shard, or one per
+   * shard (`[58, 44]`: shards of different sizes, for device calls that carry different other files).
+   */
+  maxMiB?: number | readonly number[];
   /** Fraction of photos held out, chosen by the hash of the name (stable as labels grow; default 0.017 ≈ 200 of ~11,900). */
   holdoutFraction?: number;
   lambda?: number;
@@ -88,8 +93,10 @@ export interface PackOptions {
   /** legacy mix only: rare faces (samplingWeight > 1) are packed before the others under the budget (default true). */
   rareFirst?: boolean;
   /**
-   * Write the pack as this many complete packs `<out>-0` … `<out>-(n−1)` (samples dealt in turn,
-   * each ≤ maxMiB; default 1: one pack at `<out>`), for a pack larger than one device call carries.
+   * Write the pack as this many complete packs `<out>-0` … `<out>-(n−1)` (each sample, in the pack's
+   * order, to the shard least full for its budget, so every shard holds the same mix; each ≤ its
+   * maxMiB; default 1, or maxMiB's length: one pack at `<out>`), for a pack larger than one device
+   * call carries. training/train.py reads several packs as one (`--pack A B`).
    */
   shards?: number;
   /**
@@ -286,6 +293,8 @@ export function summarizeMix(faces: readonly { set: string; stats: FaceStats }[]
 }
 
 interface Sample {
+  /** The shard it is written to (0 without shards). */
+  shard: number;
   stratum: string;
   stats: FaceStats;
   /** samplingWeight of the face. */
@@ -375,13 +384,37 @@ async function packedPhoto(path: string, set: string, rec: LabelRecord, region: 
 }
 
 
-/** Builds the pack; returns its meta. */
+/**
+ * The shard a sample of `cost` bytes goes to: the one least full for its budget (the lowest index
+ * on a tie), so shards fill in proportion to their budgets and each holds the same mix of the
+ * pack's order; adds the cost to `used`. −1 when that shard cannot take it: the pack is full.
+ */
+export function dealShard(used: number[], budgets: readonly number[], cost: number): number {
+  let k = 0;
+  for (let j = 1; j < used.length; j++) if (used[j]! / budgets[j]! < used[k]! / budgets[k]!) k = j;
+  if (used[k]! + cost > budgets[k]!) return -1;
+  used[k]! += cost;
+  return k;
+}
+
+/** How many packs `buildPack` writes: `shards`, else the number of budgets in `maxMiB`. */
+export function shardCountOf(options: Pick<PackOptions, 'shards' | 'maxMiB'>): number {
+  const given = options.shards ?? (typeof options.maxMiB === 'object' ? options.maxMiB.length : 1);
+  if (!Number.isInteger(given) || given < 1) throw new Error(`shards must be a positive integer, got ${given}`);
+  return given;
+}
+
+/** Builds the pack; returns its meta (the first shard's with shards). */
 export async function buildPack(options: PackOptions): Promise<PackMeta> {
   const log = options.log ?? ((m: string) => console.log(m));
   const sets = options.sets ?? ['utkface', 'misc', 'webfaces'];
-  // --max-mib is per shard, each shard with its own fixed files (sample i goes to shard i mod shards).
-  const maxBytes = Math.floor((options.maxMiB ?? 52) * 1024 * 1024);
-  const shardCount = Math.max(1, options.shards ?? 1);
+  // --max-mib is per shard, each shard with its own fixed files (each sample to the shard least
+  // full for its budget).
+  const shardCount = shardCountOf(options);
+  const budgets = typeof options.maxMiB === 'object' ? options.maxMiB : new Array<number>(shardCount).fill(options.maxMiB ?? 52);
+  if (budgets.length !== shardCount) throw new Error(`--max-mib gives ${budgets.length} budgets for ${shardCount} shards`);
+  if (!budgets.every((b) => b > 0)) throw new Error(`--max-mib must be positive, got ${budgets.join(',')}`);
+  const maxBytes = budgets.map((b) => Math.floor(b * 1024 * 1024));
   const holdoutBelow = Math.floor((options.holdoutFraction ?? 0.017) * 2 ** 32);
   const lambda = options.lambda ?? DEFAULT_LAMBDA;
   const shared = resolve(options.shared ?? sharedDir());
@@ -479,11 +512,10 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     const why = judgeTarget(fit, { maxFoldFraction: 0.005 });
     if (why) { drops[why] = (drops[why] ?? 0) + 1; continue; }
     const cost = jpeg.length + perSampleFixed + Buffer.byteLength(name) + 1;
-    const shard = samples.length % shardCount;
-    if (shardBytes[shard]! + cost > maxBytes) { budgetFull = true; drops.budget = (drops.budget ?? 0) + 1; continue; }
-    shardBytes[shard]! += cost;
+    const shard = dealShard(shardBytes, maxBytes, cost);
+    if (shard < 0) { budgetFull = true; drops.budget = (drops.budget ?? 0) + 1; continue; }
     const sq = squareFromLandmarks(fit.keypoints, 3);
-    samples.push({ stratum, stats, weight, drawWeight: weight, file: name, set, hash, coeffs: Float32Array.from(fit.coeffs), crop: [sq.cx, sq.cy, sq.side], jpeg, holdout, fold: fit.foldedTriangles / Math.max(1, fit.checkedTriangles) });
+    samples.push({ shard, stratum, stats, weight, drawWeight: weight, file: name, set, hash, coeffs: Float32Array.from(fit.coeffs), crop: [sq.cx, sq.cy, sq.side], jpeg, holdout, fold: fit.foldedTriangles / Math.max(1, fit.checkedTriangles) });
     if ((n + 1) % 500 === 0) log(`  ${n + 1} / ${cands.length}: ${samples.length} packed, ${(shardBytes.reduce((a, b) => a + b, 0) / 1048576).toFixed(1)} MiB, ${((performance.now() - t0) / (n + 1)).toFixed(1)} ms/photo`);
   }
 
@@ -589,7 +621,8 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
       writeFileSync(join(tmp, 'meta.json'), metaJson);
       let total = 0;
       for (const f of ['images.bin', 'images.idx', 'coeffs.f16', 'crops.f32', 'flags.u8', 'weights.u8', 'sample-weights.f32', 'meta.json', 'names.txt']) total += statSync(join(tmp, f)).size;
-      if (total > maxBytes) throw new Error(`${out}: ${total} bytes, over the budget of ${maxBytes}`);
+      const budget = maxBytes[shard?.index ?? 0]!;
+      if (total > budget) throw new Error(`${out}: ${total} bytes, over the budget of ${budget}`);
       rmSync(out, { recursive: true, force: true });
       renameSync(tmp, out);
       log(`pack${shard ? ` shard ${shard.index + 1}/${shard.count}` : ''}: ${N} samples (${holdouts} held out) in ${out}: ${(total / 1048576).toFixed(2)} MiB; dropped ${JSON.stringify(drops)}; fp16 max map error ${fp16Max.toFixed(3)} px; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -599,11 +632,10 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
       throw e;
     }
   };
-  const shards = Math.max(1, options.shards ?? 1);
-  if (shards === 1) return writeOne(options.out, allSamples);
+  if (shardCount === 1) return writeOne(options.out, allSamples);
   let first: PackMeta | undefined;
-  for (let k = 0; k < shards; k++) {
-    const m = await writeOne(`${options.out}-${k}`, allSamples.filter((_, i) => i % shards === k), { index: k, count: shards, of: allSamples.length });
+  for (let k = 0; k < shardCount; k++) {
+    const m = await writeOne(`${options.out}-${k}`, allSamples.filter((x) => x.shard === k), { index: k, count: shardCount, of: allSamples.length });
     first ??= m;
   }
   return first!;
@@ -722,8 +754,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const mix = arg('mix', legacyFlags ? 'legacy' : 'strata') as MixMode;
   const draw = arg('draw', 'mix') as DrawMode;
   const mixAlpha = Number(arg('mix-alpha', String(DEFAULT_MIX_ALPHA)));
-  if ((!out && !describe) || !MIX_MODES.includes(mix) || !DRAW_MODES.includes(draw) || !(mixAlpha >= 0 && mixAlpha <= 1)) {
-    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5] [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--verify]\n       npx tsx scripts/pack-training.ts --describe <pack folder>');
+  // --max-mib 58,44: one budget per shard (and as many shards, unless --shards says otherwise)
+  const maxMiB = arg('max-mib', '52').split(',').map(Number);
+  const shards = process.argv.includes('--shards') ? Number(arg('shards', '1')) : undefined;
+  if ((!out && !describe) || !maxMiB.every((b) => b > 0) || (shards !== undefined && !(Number.isInteger(shards) && shards >= 1)) || !MIX_MODES.includes(mix) || !DRAW_MODES.includes(draw) || !(mixAlpha >= 0 && mixAlpha <= 1)) {
+    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52 | --max-mib 58,44] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5] [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--verify]\n       npx tsx scripts/pack-training.ts --describe <pack folder>');
     process.exit(2);
   }
   if (describe) {
@@ -733,7 +768,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   } else buildPack({
     out,
     sets: arg('sets', 'utkface,misc,webfaces').split(',').filter(Boolean),
-    maxMiB: Number(arg('max-mib', '52')),
+    maxMiB: maxMiB.length === 1 ? maxMiB[0]! : maxMiB,
     holdoutFraction: Number(arg('holdout-fraction', '0.017')),
     lambda: Number(arg('lambda', String(DEFAULT_LAMBDA))),
     limit: Number(arg('limit', '0')) || undefined,
@@ -741,12 +776,12 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     mixAlpha,
     draw,
     rareFirst: !process.argv.includes('--no-rare-first'),
-    shards: Number(arg('shards', '1')),
+    shards,
     firstSets: arg('first-sets', 'webfaces,misc').split(',').filter((x) => x && x !== 'none'),
   })
     .then(async () => {
       if (process.argv.includes('--verify')) {
-        const v = await verifyPack(Number(arg('shards', '1')) > 1 ? `${out}-0` : out, 0);
+        const v = await verifyPack(shardCountOf({ shards, maxMiB }) > 1 ? `${out}-0` : out, 0);
         console.log(`verify ${v.file}: pack map vs fit ${v.vsFit.toFixed(4)} px, vs fp16-rounded fit ${v.vsFp16.toFixed(5)} px`);
       }
     })

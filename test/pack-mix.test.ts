@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  buildPack, canonicalKeypoints, faceStats, mixOrder, mixStratum, poseBin, readPack, relativeWeights, samplingWeight, type MixCandidate,
+  buildPack, canonicalKeypoints, dealShard, faceStats, mixOrder, mixStratum, poseBin, readPack, relativeWeights, samplingWeight, type MixCandidate,
 } from '../scripts/pack-training.js';
 import { labelsDir, readLabels } from '../tools/data/labels-file.js';
 import { loadLayout } from '../src/layout/node.js';
@@ -69,6 +69,31 @@ describe('pack mix (stratified budget)', () => {
     expect(got.get('common')!).toBeGreaterThan(2 * got.get('medium')!);
   });
 
+  it('deals samples to shards in proportion to their budgets, each an interleaved share of the order, until the least full one cannot take the next', () => {
+    const budgets = [58, 44];
+    const used = [1, 1];
+    const got: number[] = [];
+    // costs cycling through 1..5 units, as JPEGs vary
+    for (let i = 0; ; i++) {
+      const k = dealShard(used, budgets, 1 + (i % 5));
+      if (k < 0) break;
+      got.push(k);
+    }
+    expect(used[0]).toBeLessThanOrEqual(58);
+    expect(used[1]).toBeLessThanOrEqual(44);
+    expect(used[0]! + used[1]!).toBeGreaterThan(0.9 * (58 + 44));  // neither budget left half used
+    expect(Math.abs(used[0]! / 58 - used[1]! / 44)).toBeLessThan(5 / 44);
+    // interleaved: every run of 4 consecutive samples reaches both shards
+    for (let i = 0; i + 4 <= got.length; i++) expect(new Set(got.slice(i, i + 4)).size).toBe(2);
+    // one budget: every sample to shard 0 until it is full
+    const one = [0];
+    expect([1, 2, 3, 4].map((c) => dealShard(one, [6], c))).toEqual([0, 0, 0, -1]);
+    expect(one).toEqual([6]);
+    // equal budgets, equal costs: in turn
+    const eq = [0, 0, 0];
+    expect(Array.from({ length: 6 }, () => dealShard(eq, [10, 10, 10], 1))).toEqual([0, 1, 2, 0, 1, 2]);
+  });
+
   it('gives weights relative within the pack: mean 1; `mix` keeps samplingWeight ratios, `cache` restores the whole cache\'s draws', () => {
     const perStratum = new Map([['a', 900], ['b', 100]]);
     // packed: 90 of a (weight 1 or 2), all 100 of b (weight 4), plus 5 held out
@@ -129,6 +154,28 @@ describe.runIf(haveLabels)('pack mix on real labels', () => {
       expect(mean).toBeCloseTo(1, 4);
       const r0 = pack.sampleWeights[trainIdx[0]!]! / samplingWeight(stats.get(names[trainIdx[0]!]!)!);
       for (const i of trainIdx) expect(pack.sampleWeights[i]! / samplingWeight(stats.get(names[i]!)!)).toBeCloseTo(r0, 4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('--max-mib 0.3,0.2 writes two shards under their budgets: disjoint, the held-out rule in each', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-packshards-'));
+    try {
+      await buildPack({ out: join(dir, 'pack'), sets: ['eval'], holdoutFraction: 0.05, maxMiB: [0.3, 0.2], log: () => {} });
+      const names = [0, 1].map((k) => readFileSync(join(dir, `pack-${k}`, 'names.txt'), 'utf8').trim().split('\n'));
+      const bytes = [0, 1].map((k) => readdirSync(join(dir, `pack-${k}`)).reduce((a, f) => a + statSync(join(dir, `pack-${k}`, f)).size, 0));
+      expect(bytes[0]).toBeLessThanOrEqual(0.3 * 1048576);
+      expect(bytes[1]).toBeLessThanOrEqual(0.2 * 1048576);
+      expect(names[0]!.length).toBeGreaterThan(names[1]!.length);
+      expect(names[1]!.length).toBeGreaterThan(0);
+      expect(names[0]!.filter((n) => names[1]!.includes(n))).toEqual([]);
+      for (const k of [0, 1]) {
+        const pack = readPack(join(dir, `pack-${k}`));
+        expect(pack.count).toBe(names[k]!.length);
+        names[k]!.forEach((n, i) => expect((pack.flags[i]! & 2) !== 0).toBe(fnv1a(n) < 0.05 * 2 ** 32));
+      }
+      expect(existsSync(join(dir, 'pack'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
