@@ -69,6 +69,26 @@ describe('prnet serve: the API', () => {
     await expectError(await fetch(`${base}/nowhere`), 404, 'not_found');
   });
 
+  it('enforces every bound the OpenAPI document gives its query parameters', async () => {
+    const spec = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, { post: { parameters: { name: string; schema: Record<string, unknown> }[] } }> };
+    const params = spec.paths['/v1/reconstruct']!.post.parameters;
+    expect(params.map((p) => p.name).sort()).toEqual(['face', 'flip', 'format', 'maxFaces', 'model', 'smooth']);
+    let checked = 0;
+    for (const { name, schema } of params) {
+      const bad: string[] = [];
+      if (schema.enum) bad.push('nope');
+      if (typeof schema.maximum === 'number') bad.push(String(schema.maximum + 1));
+      if (typeof schema.minimum === 'number') bad.push(String(schema.minimum - 1));
+      if (schema.type === 'integer') bad.push('1.5');
+      if (schema.type === 'boolean') bad.push('maybe');
+      for (const v of bad) {
+        await expectError(await post(astronaut, `?${name}=${v}`), 400, 'bad_request');
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(9);
+  });
+
   it('returns the faces the CLI writes to NAME_face<i>.json', async () => {
     const res = await post(astronaut);
     expect(res.status).toBe(200);

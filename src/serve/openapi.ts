@@ -11,6 +11,34 @@ const error = {
   },
 };
 
+/** One query parameter of POST /v1/reconstruct, as OpenAPI writes it. */
+export interface QueryParameter {
+  name: string;
+  in: 'query';
+  schema: Record<string, unknown>;
+  description?: string;
+}
+
+/**
+ * The query parameters of POST /v1/reconstruct, defined once: the OpenAPI document lists them and
+ * the route validates against `querystringSchema` of the same list (Fastify fills in the defaults).
+ */
+export function reconstructParameters(models: readonly string[]): QueryParameter[] {
+  return [
+    { name: 'maxFaces', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most this many faces, largest first' },
+    { name: 'model', in: 'query', schema: { type: 'string', enum: [...models], default: models[0] } },
+    { name: 'flip', in: 'query', schema: { type: 'boolean', default: true }, description: 'test-time flip (twice the network cost, more accurate)' },
+    { name: 'smooth', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_SMOOTH }, description: "smoothing of the position map, σ in UV pixels (default: the model's, 256 / its input side; 0: the raw map)" },
+    { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', ...FILE_FORMATS], default: 'json' }, description: 'a mesh file for one face instead of the JSON' },
+    { name: 'face', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'with format: the face (0 = largest)' },
+  ];
+}
+
+/** The JSON schema of a query string with these parameters and no others. */
+export function querystringSchema(parameters: readonly QueryParameter[]): Record<string, unknown> {
+  return { type: 'object', additionalProperties: false, properties: Object.fromEntries(parameters.map((p) => [p.name, p.schema])) };
+}
+
 export function openApi(options: { models: string[]; version: string }): Record<string, unknown> {
   const point = (n: number) => ({ type: 'array', items: { type: 'number' }, minItems: n, maxItems: n });
   return {
@@ -24,14 +52,7 @@ export function openApi(options: { models: string[]; version: string }): Record<
       '/v1/reconstruct': {
         post: {
           summary: 'Reconstruct every face of an image',
-          parameters: [
-            { name: 'maxFaces', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most this many faces, largest first' },
-            { name: 'model', in: 'query', schema: { type: 'string', enum: options.models, default: options.models[0] } },
-            { name: 'flip', in: 'query', schema: { type: 'boolean', default: true }, description: 'test-time flip (twice the network cost, more accurate)' },
-            { name: 'smooth', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_SMOOTH }, description: "smoothing of the position map, σ in UV pixels (default: the model's, 256 / its input side; 0: the raw map)" },
-            { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', ...FILE_FORMATS], default: 'json' }, description: 'a mesh file for one face instead of the JSON' },
-            { name: 'face', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'with format: the face (0 = largest)' },
-          ],
+          parameters: reconstructParameters(options.models),
           requestBody: {
             required: true,
             content: {

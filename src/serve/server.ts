@@ -8,12 +8,11 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import type { DetectorKind } from '../detect/index.js';
-import { MAX_SMOOTH } from '../geometry/smooth.js';
 import { MAX_IMAGE_PIXELS } from '../io/image-node.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
-import { openApi } from './openapi.js';
+import { openApi, querystringSchema, reconstructParameters } from './openapi.js';
 import { createPool, type InferencePool } from './pool.js';
-import { CONTENT_TYPES, FILE_FORMATS, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
+import { CONTENT_TYPES, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
 
 export interface ServeOptions {
   /** Inference worker threads (default: the cores). */
@@ -164,18 +163,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const spec = openApi({ models: modelNames, version: packageVersion() });
   app.get('/openapi.json', async () => spec);
 
-  const querystring = {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      maxFaces: { type: 'integer', minimum: 1 },
-      model: { type: 'string', enum: modelNames },
-      flip: { type: 'boolean' },
-      smooth: { type: 'number', minimum: 0, maximum: MAX_SMOOTH },
-      format: { type: 'string', enum: ['json', ...FILE_FORMATS] },
-      face: { type: 'integer', minimum: 0 },
-    },
-  };
+  const querystring = querystringSchema(reconstructParameters(modelNames));
 
   app.post('/v1/reconstruct', { schema: { querystring } }, async (req, reply) => {
     const q = req.query as Query;
