@@ -498,6 +498,19 @@ describe('VideoTracker', () => {
     expect(back.faces[0].trackId).not.toBe(first.faces[0].trackId);
   });
 
+  it('refuses bad stabiliser options when they are given, naming the option', () => {
+    const pipeline = fakePipeline({ x: 300, y: 220 });
+    expect(() => new VideoTracker(pipeline, { stabilize: { settleTime: NaN } })).toThrow(/settleTime must be a finite number ≥ 0, got NaN/);
+    expect(() => new VideoTracker(pipeline, { stabilize: { beta: -1 } })).toThrow(/beta must be a finite number ≥ 0, got -1/);
+    expect(() => new VideoTracker(pipeline, { stabilize: { minCutof: 1 } as StabilizerOptions })).toThrow(/unknown stabiliser option 'minCutof'/);
+    expect(() => new VideoTracker(pipeline, { stabilize: { frame: 'world' } as unknown as StabilizerOptions })).toThrow(/frame must be 'head' or 'image', got "world"/);
+    const video = new VideoTracker(pipeline, { stabilize: { settleTime: 0, poseCutoffScale: 1 } });
+    expect(() => video.setStabilize({ holdTime: Infinity })).toThrow(RangeError);
+    expect(video.stabilizing).toBe(true);
+    expect(() => new FaceStabilizer(layout, { stillSpeed: NaN })).toThrow(/stillSpeed/);
+    expect(new FaceStabilizer(layout, { stillSpeed: 0, settleTime: undefined }).options.settleTime).toBe(0.5);
+  });
+
   it('returns nothing and runs no network on frames without a face', async () => {
     const pipeline = fakePipeline({ x: -1, y: 0 });
     const video = new VideoTracker(pipeline);

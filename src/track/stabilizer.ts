@@ -176,7 +176,7 @@ export class FaceStabilizer {
 
   constructor(layout: Pick<Layout, 'size' | 'kptIndex' | 'faceIndex' | 'canonical'> & Partial<Pick<Layout, 'kpt'>>, options: StabilizerOptions = {}) {
     this.layout = layout;
-    this.options = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(options) });
+    this.options = resolveStabilizerOptions(options);
     if (this.options.rimCutoff > 0 && layout.kpt) {
       const r = faceRegions({ ...layout, kpt: layout.kpt });
       const ids = new Int32Array(r.ears.length + r.forehead.length);
@@ -496,6 +496,25 @@ export function rotationOf(q: ArrayLike<number>): Float64Array {
     2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
     2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
   );
+}
+
+/**
+ * The options with the defaults filled in, checked. Throws a RangeError naming the option for what
+ * would silently switch a part of the filter off or make it diverge: every number must be finite
+ * and not negative (a NaN `settleTime` would never let the hold engage), `frame` 'head' or
+ * 'image', and an unknown name is refused (a misspelt option would be ignored).
+ */
+export function resolveStabilizerOptions(options: StabilizerOptions = {}): Readonly<Required<StabilizerOptions>> {
+  const o = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(options) });
+  for (const [k, v] of Object.entries(o)) {
+    if (!(k in DEFAULT_STABILIZER)) throw new RangeError(`unknown stabiliser option '${k}' (known: ${Object.keys(DEFAULT_STABILIZER).join(', ')})`);
+    if (k === 'frame') {
+      if (v !== 'head' && v !== 'image') throw new RangeError(`stabiliser option frame must be 'head' or 'image', got ${JSON.stringify(v)}`);
+    } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new RangeError(`stabiliser option ${k} must be a finite number ≥ 0, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+    }
+  }
+  return o;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

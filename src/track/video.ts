@@ -11,7 +11,7 @@ import type { Layout } from '../layout/index.js';
 import type { Face } from '../pipeline/face.js';
 import type { ReconstructOptions, ReconstructResult, StageTimings, TestTimeOptions } from '../pipeline/prnet.js';
 import type { FaceBox, RgbImage } from '../types.js';
-import { FaceStabilizer, type StabilizerOptions } from './stabilizer.js';
+import { FaceStabilizer, resolveStabilizerOptions, type StabilizerOptions } from './stabilizer.js';
 import { FaceTracker, type LostTrack, type TrackerOptions } from './tracker.js';
 
 /** What VideoTracker needs of the pipeline (the Prnet class has it). */
@@ -54,6 +54,14 @@ export interface VideoFrameResult {
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
+/** The stabiliser's options (null: off), checked now rather than at a track's first frame. */
+function checked(stabilize: StabilizerOptions | boolean): StabilizerOptions | null {
+  if (stabilize === false) return null;
+  const o = stabilize === true ? {} : stabilize;
+  resolveStabilizerOptions(o);
+  return o;
+}
+
 export class VideoTracker {
   readonly tracker: FaceTracker;
   private readonly pipeline: FramePipeline;
@@ -68,12 +76,12 @@ export class VideoTracker {
     this.tracker = new FaceTracker(options.tracker);
     this.cropFrom = options.cropFrom ?? 'raw';
     this.testTime = { flip: options.flip, smooth: options.smooth };
-    this.stabilizerOptions = options.stabilize === false ? null : options.stabilize === true || options.stabilize === undefined ? {} : options.stabilize;
+    this.stabilizerOptions = checked(options.stabilize ?? true);
   }
 
   /** Turns stabilisation on (with options) or off; filters restart. */
   setStabilize(stabilize: StabilizerOptions | boolean): void {
-    this.stabilizerOptions = stabilize === false ? null : stabilize === true ? {} : stabilize;
+    this.stabilizerOptions = checked(stabilize);
     this.stabilizers.clear();
   }
 
