@@ -24,7 +24,7 @@
  * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc,webfaces] [--max-mib 52]
  *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5]
  *          [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc] [--shards N] [--verify]
- *        (--max-mib 58,44: two shards of those budgets; --shards N alone: N shards of --max-mib each)
+ *        (--max-mib 57,43: two shards of those budgets; --shards N alone: N shards of --max-mib each)
  *        npx tsx scripts/pack-training.ts --describe PACK    (its mix, read back through the labels cache)
  */
 import { fnv1a } from '../src/util/hash.js';
@@ -66,7 +66,7 @@ export interface PackOptions {
   sets?: string[];
   /**
    * The budget in MiB (default 52); with shards, per shard: one number for every shard, or one per
-   * shard (`[58, 44]`: shards of different sizes, for device calls that carry different other files).
+   * shard (`[57, 43]`: shards of different sizes, for device calls that carry different other files).
    */
   maxMiB?: number | readonly number[];
   /** Fraction of photos held out, chosen by the hash of the name (stable as labels grow; default 0.017 ≈ 200 of ~11,900). */
@@ -754,11 +754,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const mix = arg('mix', legacyFlags ? 'legacy' : 'strata') as MixMode;
   const draw = arg('draw', 'mix') as DrawMode;
   const mixAlpha = Number(arg('mix-alpha', String(DEFAULT_MIX_ALPHA)));
-  // --max-mib 58,44: one budget per shard (and as many shards, unless --shards says otherwise)
+  // --max-mib 57,43: one budget per shard (and as many shards, unless --shards says otherwise)
   const maxMiB = arg('max-mib', '52').split(',').map(Number);
   const shards = process.argv.includes('--shards') ? Number(arg('shards', '1')) : undefined;
   if ((!out && !describe) || !maxMiB.every((b) => b > 0) || (shards !== undefined && !(Number.isInteger(shards) && shards >= 1)) || !MIX_MODES.includes(mix) || !DRAW_MODES.includes(draw) || !(mixAlpha >= 0 && mixAlpha <= 1)) {
-    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52 | --max-mib 58,44] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5] [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--verify]\n       npx tsx scripts/pack-training.ts --describe <pack folder>');
+    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52 | --max-mib 57,43] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5] [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--verify]\n       npx tsx scripts/pack-training.ts --describe <pack folder>');
     process.exit(2);
   }
   if (describe) {

@@ -34,6 +34,6 @@ export {
   type ModelWeights, type ResfcnConfig, type Precision, type Architecture,
 } from './model/index.js';
 export { processVideo, probeVideo, decodeFrames, VideoEncoder, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
-export { VideoTracker, FaceTracker, FaceStabilizer, CropSmoother, OneEuroFilter, OneEuroVector, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';
+export { VideoTracker, FaceTracker, FaceStabilizer, DEFAULT_STABILIZER, resolveStabilizerOptions, CropSmoother, OneEuroFilter, OneEuroVector, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';
 export { VideoOverlay } from './video/index.js';
 export { writeAnimatedGlb, decimateFaceGrid, pickVertices, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh } from './export/glb-animation.js';

@@ -508,6 +508,7 @@ describe('VideoTracker', () => {
     expect(() => video.setStabilize({ holdTime: Infinity })).toThrow(RangeError);
     expect(video.stabilizing).toBe(true);
     expect(() => new FaceStabilizer(layout, { stillSpeed: NaN })).toThrow(/stillSpeed/);
+    expect(() => new FaceStabilizer(layout, JSON.parse('{"constructor": 1}') as StabilizerOptions)).toThrow(/unknown stabiliser option 'constructor'/);
     expect(new FaceStabilizer(layout, { stillSpeed: 0, settleTime: undefined }).options.settleTime).toBe(0.5);
   });
 

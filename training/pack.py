@@ -130,11 +130,13 @@ def read_pack(path: str) -> Pack:
     return Pack(path, meta, controls, blobs, coeffs, crops, flags, weights, sample_weights)
 
 
-def read_packs(paths: Sequence[str], log=print) -> Pack:
+def read_packs(paths: Sequence[str], log=print, disjoint: bool = False) -> Pack:
     """Reads and checks one pack or several, returned as one: the samples concatenated in the order
     given. The packs must have the same control points and loss weights (the shards of one
     `pack-training.ts --shards` run have); a pack named twice is refused, and samples that appear in
-    more than one pack (names.txt) are reported, since they are then drawn more often."""
+    more than one pack (names.txt) are reported, since they are then drawn more often (and a
+    held-out one evaluated twice) — or refused with `disjoint`, as the shards of one run never share
+    a sample."""
     paths = [p for p in paths if p]
     if not paths:
         raise PackError('no pack given')
@@ -161,6 +163,9 @@ def read_packs(paths: Sequence[str], log=print) -> Pack:
             for x in set(n):
                 counts[x] = counts.get(x, 0) + 1
         dup = sorted(x for x, c in counts.items() if c > 1)
+        if dup and disjoint:
+            raise PackError(f'{len(dup)} samples are in more than one of the packs (first: {dup[0]}): '
+                            f'not shards of one packing run')
         if dup:
             log(f'warning: {len(dup)} samples are in more than one of the packs (first: {dup[0]}); '
                 f'they will be drawn more often')
@@ -490,6 +495,7 @@ if __name__ == '__main__':
     ap.add_argument('--check', metavar='PACK', nargs='+', help='one pack, or several read as one (shards)')
     ap.add_argument('--read', metavar='PACK', nargs='+',
                     help='only read and check the files of these packs as one, without decoding photos (exit 1 with the problem)')
+    ap.add_argument('--disjoint', action='store_true', help='--read: packs that share a sample (names.txt) are an error')
     ap.add_argument('--synthetic', metavar='OUT')
     ap.add_argument('--from-vertices', nargs=2, metavar=('SRC', 'OUT'),
                     help='a preview pack from scripts/preview-pack.ts output (real photos, approximate targets)')
@@ -501,7 +507,7 @@ if __name__ == '__main__':
     a = ap.parse_args()
     if a.read:
         try:
-            pk = read_packs(a.read)
+            pk = read_packs(a.read, disjoint=a.disjoint)
         except PackError as e:
             sys.exit(f'error: {e}')
         print(f'{pk.path}: {pk.count} photos, {int(((pk.flags & FLAG_HELDOUT) != 0).sum())} held out: readable as one pack')

@@ -15,8 +15,9 @@
 #
 #   run: bash training/run_gpu.sh      (carry: .train/pack)
 # Environment: OUT (required), PACK (.train/pack; several packs trained as one: comma-separated, each
-#   required), PACK_EXTRA (comma-separated packs used when present and complete, else skipped with a
-#   warning: the shards that an earlier call left on a warm machine, training/README.md §5), FULL_MIN (6.5), LIGHT_MIN (0: minutes for the
+#   required), PACK_EXTRA (comma-separated packs used when present, complete and sharing no sample
+#   with the others, else skipped with a warning: the shards that an earlier call left on a warm
+#   machine, training/README.md §5), FULL_MIN (6.5), LIGHT_MIN (0: minutes for the
 #   former resfcn light model, kept for comparison only), SMOKE (0), INIT (weights the full model starts from, e.g. an 8-bit copy of the shipped
 #   model: see training/README.md; default none), LIGHT_INIT (the same for the light model);
 #   FULL_MIN=0 skips the full model, LR (2e-4), YAW_MAX (90), PITCH_MAX (40),
@@ -89,20 +90,21 @@ if [ "$DEVICE" = "cuda" ] && ! $PY -c "import torch, numpy; assert torch.cuda.is
 fi
 PACK_FILES="meta.json images.bin images.idx coeffs.f16 crops.f32 flags.u8 weights.u8"
 pack_complete() { local f; for f in $PACK_FILES; do [ -s "$1/$f" ] || { echo "$1/$f"; return 1; }; done; }
+trim() { local x="$1"; x="${x#"${x%%[![:space:]]*}"}"; printf '%s' "${x%"${x##*[![:space:]]}"}"; }
 PACKS=()
 IFS=, read -ra _req <<< "$PACK"
 for p in "${_req[@]}"; do
-  [ -n "$p" ] || continue
+  p=$(trim "$p"); [ -n "$p" ] || continue
   if ! miss=$(pack_complete "$p"); then echo "error: pack file $miss missing or empty (carry the pack: carry [\"$p\"])"; exit 2; fi
   PACKS+=("$p")
 done
 if [ ${#PACKS[@]} -eq 0 ]; then echo "error: PACK names no pack"; exit 2; fi
 IFS=, read -ra _extra <<< "$PACK_EXTRA"
 for p in "${_extra[@]}"; do
-  [ -n "$p" ] || continue
+  p=$(trim "$p"); [ -n "$p" ] || continue
   if ! miss=$(pack_complete "$p"); then
     echo "WARNING: extra pack $p is not here ($miss missing: the machine was released since the call that carried it?); training without it"
-  elif ! why=$($PY training/pack.py --read "${PACKS[@]}" "$p" 2>&1); then
+  elif ! why=$($PY training/pack.py --disjoint --read "${PACKS[@]}" "$p" 2>&1); then
     echo "WARNING: extra pack $p cannot train with the others (${why##*error: }); training without it"
   else PACKS+=("$p"); echo "extra pack $p: present, trained with the others ($why)"; fi
 done

@@ -389,7 +389,7 @@ def split_pack(src: str, outs, at: int) -> None:
     pk = read_pack(src)
     for out, sl in zip(outs, (slice(0, at), slice(at, pk.count))):
         write_pack(out, pk.controls, pk.blobs[sl], pk.coeffs[sl], pk.crops[sl], pk.flags[sl].copy(), pk.weights,
-                   sample_weights=pk.sample_weights[sl])
+                   sample_weights=None if pk.sample_weights is None else pk.sample_weights[sl])
         with open(os.path.join(out, 'names.txt'), 'w') as f:
             f.write(''.join(f'photo{i}.jpg\n' for i in range(pk.count)[sl]))
 
@@ -425,6 +425,11 @@ def check_pack_shards(tmp: str, pack: str, lay) -> None:
     logged = []
     read_packs([a, b], log=logged.append)
     assert len(logged) == 1 and '1 samples are in more than one' in logged[0] and 'photo0.jpg' in logged[0], logged
+    try:
+        read_packs([a, b], disjoint=True)  # what run_gpu.sh asks of an extra pack
+        raise AssertionError('packs sharing a sample accepted as disjoint')
+    except PackError as e:
+        assert 'not shards of one packing run' in str(e), str(e)
     # DevicePack on the joined pack: the same targets as on the whole one
     dw, db = (DevicePack(p, lay, 'cpu', log=lambda s: None) for p in (whole, both))
     idx = torch.arange(whole.count)

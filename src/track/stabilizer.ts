@@ -507,7 +507,7 @@ export function rotationOf(q: ArrayLike<number>): Float64Array {
 export function resolveStabilizerOptions(options: StabilizerOptions = {}): Readonly<Required<StabilizerOptions>> {
   const o = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(options) });
   for (const [k, v] of Object.entries(o)) {
-    if (!(k in DEFAULT_STABILIZER)) throw new RangeError(`unknown stabiliser option '${k}' (known: ${Object.keys(DEFAULT_STABILIZER).join(', ')})`);
+    if (!Object.hasOwn(DEFAULT_STABILIZER, k)) throw new RangeError(`unknown stabiliser option '${k}' (known: ${Object.keys(DEFAULT_STABILIZER).join(', ')})`);
     if (k === 'frame') {
       if (v !== 'head' && v !== 'image') throw new RangeError(`stabiliser option frame must be 'head' or 'image', got ${JSON.stringify(v)}`);
     } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
