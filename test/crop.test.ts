@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BOX_RULES,
+  KEYPOINT_FEATURES,
+  MAX_KEYPOINT_SHIFT,
   applyAffine,
   cropFromBox,
+  keypointFeatures,
+  squareFromBox,
   cropFromLandmarks,
   cropFromUserBox,
   cropTransform,
@@ -38,6 +43,38 @@ describe('CropTransform', () => {
 });
 
 describe('crop rules', () => {
+  it('a BlazeFace box with keypoints gets its centre from them: mirror-symmetric, bounded, the box rule without usable keypoints', () => {
+    const box = { x: 200, y: 100, width: 120, height: 124, score: 0.9 };
+    // a face turned to one side: nose and mouth left of the eyes' midpoint, one ear hidden behind
+    const kp = Float32Array.from([235, 150, 285, 152, 248, 185, 252, 205, 205, 165, 320, 160]);
+    const s = (box.width + box.height) / 2;
+    const plain = { cx: box.x + box.width / 2, cy: box.y + box.height / 2 + BOX_RULES.blazeface.dy * s };
+    const sq = squareFromBox({ ...box, keypoints: kp }, 'blazeface');
+    expect(sq.side).toBeCloseTo(BOX_RULES.blazeface.k * s, 9);
+    expect(Math.abs(sq.cx - plain.cx)).toBeGreaterThan(0.005 * s);   // the keypoints move it
+    // mirrored about x = 500: the box, the keypoints (eyes and ears swap) and the centre
+    const W = 1000;
+    const mk = Float32Array.from([0, 1, 2, 3, 4, 5].flatMap((i) => { const j = [1, 0, 2, 3, 5, 4][i]!; return [W - kp[2 * j]!, kp[2 * j + 1]!]; }));
+    const m = squareFromBox({ ...box, x: W - box.x - box.width, keypoints: mk }, 'blazeface');
+    expect(m.cx).toBeCloseTo(W - sq.cx, 9);
+    expect(m.cy).toBeCloseTo(sq.cy, 9);
+    expect(m.side).toBeCloseTo(sq.side, 9);
+    // without keypoints, with unusable ones, and for the other kinds: the box rule
+    expect(squareFromBox(box, 'blazeface')).toEqual({ ...plain, side: BOX_RULES.blazeface.k * s });
+    expect(squareFromBox({ ...box, keypoints: kp.subarray(0, 10) }, 'blazeface').cx).toBe(plain.cx);
+    expect(squareFromBox({ ...box, keypoints: Float32Array.from(kp).fill(NaN, 4, 5) }, 'blazeface').cx).toBe(plain.cx);
+    expect(squareFromBox({ ...box, keypoints: kp }, 'ssd-mobilenet').cx).toBe(box.x + box.width / 2);
+    // keypoints far outside anything a detector gives move the centre at most MAX_KEYPOINT_SHIFT sides
+    const wild = squareFromBox({ ...box, keypoints: Float32Array.from(kp).fill(5000, 4, 5) }, 'blazeface');
+    expect(Math.abs(wild.cx - plain.cx)).toBeCloseTo(MAX_KEYPOINT_SHIFT * s, 6);
+    // the features: 1, then offsets in box sides
+    const f = new Float64Array(KEYPOINT_FEATURES);
+    expect(keypointFeatures(box, kp, f)).toBe(true);
+    expect(f[0]).toBe(1);
+    expect(f[1]).toBeCloseTo((248 - 260) / s, 6);   // nose x − the eyes' midpoint x
+    expect(f[5]).toBeCloseTo((205 - 320) / s, 6);   // right ear x − left ear x
+  });
+
   it('dlib boxes and user boxes follow the original rule: 1.58 × mean side, centre 0.14 × mean side lower', () => {
     const box = { x: 100, y: 50, width: 80, height: 120, score: 1 };
     const t = cropFromBox(box, 'dlib');

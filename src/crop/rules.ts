@@ -11,6 +11,7 @@
  * rule is kept: dx = 0, dy = 0.14, k = 1.58.
  */
 import { CROP_SIZE, cropTransform, type CropSquare, type CropTransform } from './transform.js';
+import { BLAZEFACE_KEYPOINT_CENTRE, MAX_KEYPOINT_SHIFT, keypointCentre } from './keypoint-rule.js';
 
 /** An axis-aligned box in image pixels (a FaceBox, or any box with these fields). */
 export interface BoxLike {
@@ -19,6 +20,8 @@ export interface BoxLike {
   width: number;
   height: number;
   score?: number;
+  /** BlazeFace's 6 keypoints (flat x, y), when the detector gives them: the 'blazeface' rule's centre uses them. */
+  keypoints?: ArrayLike<number>;
 }
 
 /** Whose box it is: each detector frames a face differently. */
@@ -48,13 +51,20 @@ export const BOX_RULES: Readonly<Record<BoxKind, BoxToCropRule>> = {
   'tiny-face': { dx: 0, dy: 0.035, k: 1.264 },
 };
 
-/** The crop square for a box of the given kind. */
+/**
+ * The crop square for a box of the given kind. A 'blazeface' box with its 6 keypoints gets its
+ * centre from them (keypoint-rule.ts: a turned face's landmark crop sits where the box alone does
+ * not say; at most MAX_KEYPOINT_SHIFT box sides from the box rule's centre); without keypoints,
+ * and for the other kinds, the centre is the box's shifted by (dx, dy). The side is k × the box's
+ * mean side either way.
+ */
 export function squareFromBox(box: BoxLike, kind: BoxKind): CropSquare {
   const rule = BOX_RULES[kind];
   const size = (box.width + box.height) / 2;
+  const centre = kind === 'blazeface' && box.keypoints ? keypointCentre(box, box.keypoints, BLAZEFACE_KEYPOINT_CENTRE, rule, MAX_KEYPOINT_SHIFT) : null;
   return {
-    cx: box.x + box.width / 2 + rule.dx * size,
-    cy: box.y + box.height / 2 + rule.dy * size,
+    cx: centre ? centre.cx : box.x + box.width / 2 + rule.dx * size,
+    cy: centre ? centre.cy : box.y + box.height / 2 + rule.dy * size,
     side: rule.k * size,
   };
 }
