@@ -31,6 +31,11 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
     const near = new Float32Array(204).map((_, i) => (i % 3 === 0 ? 305 : i % 3 === 1 ? 98 : 0));
     expect(nearestFace([far, near], gt)).toBe(near);
     expect(nearestFace([], gt)).toBeNull();
+    // AFLW's ground truth has x, y, z per point; a face farther than maxDistance is none
+    const gt3 = new Float64Array(204).map((_, i) => (i % 3 === 0 ? 300 : i % 3 === 1 ? 100 : 7));
+    expect(nearestFace([far, near], gt3, 3)).toBe(near);
+    expect(nearestFace([far, near], gt3, 3, 6)).toBe(near);
+    expect(nearestFace([far, near], gt3, 3, 5)).toBeNull();
   });
 
   it('scores the bundled model on AFW faces (without peers): every face found, NME under 10 %', async () => {

@@ -90,3 +90,33 @@ export function summariseNme(values: number[], yawsRadians: number[]): NmeSummar
     balanced: buckets.length ? buckets.reduce((a, b) => a + b.mean, 0) / buckets.length : NaN,
   };
 }
+
+/** Centroid of flat points with `stride` numbers per point. */
+function centroid(p: ArrayLike<number>, stride: number): [number, number] {
+  let x = 0, y = 0;
+  const n = Math.floor(p.length / stride);
+  for (let i = 0; i < n; i++) {
+    x += p[i * stride];
+    y += p[i * stride + 1];
+  }
+  return [x / n, y / n];
+}
+
+/**
+ * Of several faces' landmarks (stride 3), the one whose centroid is nearest the annotation's
+ * (`gtStride` numbers per annotated point); null when none is nearer than `maxDistance` pixels.
+ */
+export function nearestFace(faces: Float32Array[], gt: ArrayLike<number>, gtStride: 2 | 3 = 2, maxDistance = Infinity): Float32Array | null {
+  const [gx, gy] = centroid(gt, gtStride);
+  let best: Float32Array | null = null;
+  let bestD = maxDistance;
+  for (const f of faces) {
+    const [x, y] = centroid(f, 3);
+    const d = Math.hypot(x - gx, y - gy);
+    if (d < bestD) {
+      bestD = d;
+      best = f;
+    }
+  }
+  return best;
+}

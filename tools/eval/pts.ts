@@ -15,7 +15,9 @@ import type { RgbImage } from '../../src/types.js';
 import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
 import { listImagePairs } from './aflw2000.js';
-import { nme } from './nme.js';
+import { nearestFace, nme } from './nme.js';
+
+export { nearestFace };
 
 export interface PtsScore {
   image: string;
@@ -49,33 +51,6 @@ export async function readPts(path: string): Promise<Float64Array> {
 
 export async function listPtsImages(dir: string): Promise<{ image: string; pts: string }[]> {
   return (await listImagePairs(dir, '.pts')).map((p) => ({ image: p.image, pts: p.truth }));
-}
-
-/** Centroid of flat points with `stride` numbers per point. */
-function centroid(p: ArrayLike<number>, stride: number): [number, number] {
-  let x = 0, y = 0;
-  const n = Math.floor(p.length / stride);
-  for (let i = 0; i < n; i++) {
-    x += p[i * stride];
-    y += p[i * stride + 1];
-  }
-  return [x / n, y / n];
-}
-
-/** Of several faces' landmarks (stride 3), the one whose centroid is nearest the annotation's. */
-export function nearestFace(faces: Float32Array[], gt: Float64Array): Float32Array | null {
-  const [gx, gy] = centroid(gt, 2);
-  let best: Float32Array | null = null;
-  let bestD = Infinity;
-  for (const f of faces) {
-    const [x, y] = centroid(f, 3);
-    const d = Math.hypot(x - gx, y - gy);
-    if (d < bestD) {
-      bestD = d;
-      best = f;
-    }
-  }
-  return best;
 }
 
 /** x, y of stride-3 points as stride-2. */
