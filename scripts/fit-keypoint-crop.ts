@@ -4,6 +4,11 @@
  * the weights to paste into BLAZEFACE_KEYPOINT_CENTRE with the centre error before and after.
  *
  *   npx tsx scripts/fit-keypoint-crop.ts [--dir ../shared/eval/aflw2000-3d-dev] [--lambda 0] [--json rows.json]
+ *       [--nme [--model default]]
+ *
+ * --nme: also the model's 68-point NME (2D and 3D, %, mean overall and by |yaw| bucket) on the
+ * same faces with the box rule's centre and with the held-out rule's (the two folds), the side
+ * k × the box's either way, and their paired difference (± its standard error): ~3 min.
  *
  * Data: every image of --dir with a .mat ground truth (AFLW2000-3D), the default detector run on
  * it; the face used is the detected box nearest the ground truth's crop centre, within half its
@@ -18,14 +23,16 @@
  * the two-fold held-out error was lowest without it; 0.01 and 0.1 gave 2.74 and 2.91 % against 2.63).
  */
 import { writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { BOX_RULES, squareFromLandmarks } from '../src/crop/rules.js';
-import { KEYPOINT_FEATURES, MIRROR_SIGNS, keypointCentre, keypointFeatures } from '../src/crop/keypoint-rule.js';
+import { KEYPOINT_FEATURES, MAX_KEYPOINT_SHIFT, MIRROR_SIGNS, keypointCentre, keypointFeatures } from '../src/crop/keypoint-rule.js';
+import { cropTransform } from '../src/crop/transform.js';
+import { createPrnet } from '../src/pipeline/node.js';
 import { createDetector } from '../src/detect/index.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { listAflwImages } from '../tools/eval/aflw2000.js';
 import { loadAflwGroundTruth } from '../tools/eval/mat.js';
-import { yawBucket, type YawBucket } from '../tools/eval/nme.js';
+import { nme, yawBucket, type YawBucket } from '../tools/eval/nme.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,6 +41,7 @@ function arg(name: string, fallback: string): string {
 
 interface Row {
   image: string;
+  mat: string;
   bucket: YawBucket;
   box: { x: number; y: number; width: number; height: number };
   keypoints: number[];
@@ -120,7 +128,7 @@ async function main(): Promise<void> {
       missed++;
       continue;
     }
-    rows.push({ image: basename(item.image), bucket: yawBucket(truth.pose[1]!), box: { x: best.x, y: best.y, width: best.width, height: best.height }, keypoints: Array.from(best.keypoints!), gt });
+    rows.push({ image: basename(item.image), mat: item.mat, bucket: yawBucket(truth.pose[1]!), box: { x: best.x, y: best.y, width: best.width, height: best.height }, keypoints: Array.from(best.keypoints!), gt });
   }
   await detector.release?.();
   const rule = BOX_RULES.blazeface;
@@ -145,6 +153,41 @@ async function main(): Promise<void> {
   console.log(`BLAZEFACE_KEYPOINT_CENTRE = {\n  x: ${fmt(all.x)},\n  y: ${fmt(all.y)},\n}`);
   const json = arg('json', '');
   if (json) writeFileSync(json, JSON.stringify(rows));
+  if (process.argv.includes('--nme')) await pairedNme(rows, lambda, arg('model', 'default'), dir);
+}
+
+/** NME with the box rule's centre and with the held-out keypoint rule's, on the same faces and sides. */
+async function pairedNme(rows: readonly Row[], lambda: number, model: string, dir: string): Promise<void> {
+  const prnet = await createPrnet({ model });
+  const rule = BOX_RULES.blazeface;
+  const weights = [0, 1].map((fold) => fitCentre(rows.filter((_, i) => i % 2 !== fold), lambda));
+  const d: Record<'2d' | '3d', { bucket: YawBucket; box: number; keypoints: number }[]> = { '2d': [], '3d': [] };
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const s = (r.box.width + r.box.height) / 2;
+    const side = rule.k * s;
+    const centres = {
+      box: { cx: r.box.x + r.box.width / 2 + rule.dx * s, cy: r.box.y + r.box.height / 2 + rule.dy * s },
+      keypoints: keypointCentre(r.box, r.keypoints, weights[i % 2]!, rule, MAX_KEYPOINT_SHIFT)!,
+    };
+    const image = await decodeImageFile(join(dir, r.image));
+    const gt = (await loadAflwGroundTruth(r.mat)).pt3d68;
+    const out: Record<string, Float32Array> = {};
+    for (const [name, c] of Object.entries(centres)) out[name] = (await prnet.reconstruct(image, { crops: [cropTransform({ ...c, side })] })).faces[0]!.landmarks;
+    for (const dims of [2, 3] as const) d[`${dims}d`].push({ bucket: r.bucket, box: 100 * nme(out.box!, gt, dims), keypoints: 100 * nme(out.keypoints!, gt, dims) });
+  }
+  await prnet.dispose();
+  console.log(`68-point NME (%), model ${model}, the same ${rows.length} faces, side k × box: box rule's centre → held-out keypoint rule's (paired difference ± s.e.)`);
+  for (const dims of ['2d', '3d'] as const) {
+    for (const b of [undefined, '0-30', '30-60', '60-90'] as const) {
+      const v = d[dims].filter((x) => !b || x.bucket === b);
+      const diff = v.map((x) => x.keypoints - x.box);
+      const m = diff.reduce((a, x) => a + x, 0) / v.length;
+      const se = Math.sqrt(diff.reduce((a, x) => a + (x - m) ** 2, 0) / (v.length - 1) / v.length);
+      const mean = (k: 'box' | 'keypoints') => (v.reduce((a, x) => a + x[k], 0) / v.length).toFixed(2);
+      console.log(`  ${dims} ${(b ?? 'all').padEnd(5)} (${v.length}): ${mean('box')} → ${mean('keypoints')}  ${m >= 0 ? '+' : ''}${m.toFixed(3)} ± ${se.toFixed(3)}`);
+    }
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

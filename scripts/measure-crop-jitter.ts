@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     return [s, { count: sel.length, scale: stat('scale', sel), shiftX: stat('sx', sel), shiftY: stat('sy', sel) }];
   }));
   const out = {
-    what: 'runtime crop (BlazeFace box, src/crop/rules.ts blazeface rule) around the PRNet crop of 3DDFA_V2\'s 68 points, on ../shared/faces (no AFLW); '
+    what: 'runtime crop (BlazeFace box and keypoints, src/crop/rules.ts squareFromBox blazeface) around the PRNet crop of 3DDFA_V2\'s 68 points, on ../shared/faces (no AFLW); '
       + 'per face: scale = target side / runtime side, shiftX/Y = (runtime centre - target centre) / runtime side (augment.py: side / scale, centre + shift * side)',
     command: 'npx tsx scripts/measure-crop-jitter.ts --per-set ' + perSet,
     count: rows.length,

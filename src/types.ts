@@ -31,7 +31,8 @@ export interface FaceBox {
   height: number;
   score: number;
   /**
-   * The detector's keypoints when it gives them (BlazeFace: 6 points, flat x, y in image pixels:
+   * The detector's keypoints when it gives them (in the box's frame: transform or drop them with
+   * the box; the crop's centre uses them) (BlazeFace: 6 points, flat x, y in image pixels:
    * the subject's right eye, left eye, nose tip, mouth, right ear, left ear).
    */
   keypoints?: Float32Array;

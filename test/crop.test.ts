@@ -64,9 +64,16 @@ describe('crop rules', () => {
     expect(squareFromBox({ ...box, keypoints: kp.subarray(0, 10) }, 'blazeface').cx).toBe(plain.cx);
     expect(squareFromBox({ ...box, keypoints: Float32Array.from(kp).fill(NaN, 4, 5) }, 'blazeface').cx).toBe(plain.cx);
     expect(squareFromBox({ ...box, keypoints: kp }, 'ssd-mobilenet').cx).toBe(box.x + box.width / 2);
-    // keypoints far outside anything a detector gives move the centre at most MAX_KEYPOINT_SHIFT sides
-    const wild = squareFromBox({ ...box, keypoints: Float32Array.from(kp).fill(5000, 4, 5) }, 'blazeface');
+    // an extreme but possible layout (nose and mouth at opposite sides of the box) moves the centre
+    // at most MAX_KEYPOINT_SHIFT sides; a keypoint beyond a box side from the centre (left behind
+    // when a box was moved) is not used at all
+    const extreme = Float32Array.from(kp);
+    extreme[4] = 260 + 0.9 * s;
+    extreme[6] = 260 - 0.9 * s;
+    const wild = squareFromBox({ ...box, keypoints: extreme }, 'blazeface');
     expect(Math.abs(wild.cx - plain.cx)).toBeCloseTo(MAX_KEYPOINT_SHIFT * s, 6);
+    expect(squareFromBox({ ...box, keypoints: Float32Array.from(kp).fill(5000, 4, 5) }, 'blazeface').cx).toBe(plain.cx);
+    expect(squareFromBox({ ...box, x: box.x + 3 * s, keypoints: kp }, 'blazeface').cx).toBe(plain.cx + 3 * s);
     // the features: 1, then offsets in box sides
     const f = new Float64Array(KEYPOINT_FEATURES);
     expect(keypointFeatures(box, kp, f)).toBe(true);

@@ -8,7 +8,8 @@
  *   centre = (x + w/2 + dx·size, y + h/2 + dy·size), side = k·size
  * with (dx, dy, k) per detector, measured on ground-truth faces (docs/detectors.md; the numbers
  * come from scripts/compare-detectors.ts). For dlib's frontal-face detector the original's own
- * rule is kept: dx = 0, dy = 0.14, k = 1.58.
+ * rule is kept: dx = 0, dy = 0.14, k = 1.58. A BlazeFace box with its keypoints takes its centre
+ * from them instead (keypoint-rule.ts), within MAX_KEYPOINT_SHIFT box sides of the box rule's.
  */
 import { CROP_SIZE, cropTransform, type CropSquare, type CropTransform } from './transform.js';
 import { BLAZEFACE_KEYPOINT_CENTRE, MAX_KEYPOINT_SHIFT, keypointCentre } from './keypoint-rule.js';
@@ -20,7 +21,11 @@ export interface BoxLike {
   width: number;
   height: number;
   score?: number;
-  /** BlazeFace's 6 keypoints (flat x, y), when the detector gives them: the 'blazeface' rule's centre uses them. */
+  /**
+   * BlazeFace's 6 keypoints (flat x, y), when the detector gives them: the 'blazeface' rule's centre
+   * uses them. They must be in the box's frame: a box moved or scaled without its keypoints must
+   * drop them (keypoints more than a box side from its centre are ignored).
+   */
   keypoints?: ArrayLike<number>;
 }
 

@@ -84,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
   lines.push(['bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.bucketMean2d)} / ${pct(m.bucketMean3d)}`)].join('  '));
   if (report.ours.folds !== undefined) lines.push(`prnet-ts meshes: ${pct(report.ours.folds).trim()} of the triangles touch a fold sharper than 90° (mean over the images)`);
   const unread = report.unreadable.length;
-  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without a face`);
+  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);
   if (unread) lines.push(`${unread} image(s) not scored: the image or its .mat could not be read`);
   process.stdout.write(lines.join('\n') + '\n');
   return reportUnreadable(report.unreadable);
