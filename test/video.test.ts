@@ -325,6 +325,35 @@ describe('prnet video (CLI)', () => {
     expect(await listFiles(join(dir, 'bad')).catch(() => [])).toEqual([]);
   });
 
+  it('takes the stabiliser\'s options as JSON in --stabilize (the library\'s result for them), and names a bad one', async () => {
+    const dir = await tmp.make('stabopts');
+    const landmarks = async (file: string): Promise<number[][][]> =>
+      (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => (JSON.parse(l) as { faces: { landmarks: { '2d': number[][] } }[] }).faces[0].landmarks['2d']);
+    const maxDiff = (a: number[][][], b: number[][][]): number => Math.max(...a.flatMap((f, i) => f.flatMap((p, j) => p.map((v, k) => Math.abs(v - b[i][j][k])))));
+    const only = ['--frames', '8', '--no-overlay', '--no-glb', '--model', 'light', '-q'];
+    const options = { poseCutoffScale: 1, minCutoff: 3 };
+    const cli = await runCli(['video', D3, '--out', join(dir, 'cli'), '--stabilize', JSON.stringify(options), ...only]);
+    expect(cli.code, cli.stderr).toBe(0);
+    const ours = await landmarks(join(dir, 'cli', 'driving_d3.jsonl'));
+    const opts = { maxFrames: 8, outputs: { overlay: false, glb: false } };
+    await processVideo(light, D3, { ...opts, outDir: join(dir, 'lib'), stabilize: options });
+    await processVideo(light, D3, { ...opts, outDir: join(dir, 'default'), stabilize: true });
+    expect(ours).toHaveLength(8);
+    expect(maxDiff(ours, await landmarks(join(dir, 'lib', 'driving_d3.jsonl')))).toBeLessThan(0.01);
+    expect(maxDiff(ours, await landmarks(join(dir, 'default', 'driving_d3.jsonl')))).toBeGreaterThan(0.05);
+    for (const [value, line] of [
+      ['{"poseCutofScale":1}', /^prnet: --stabilize: unknown stabiliser option 'poseCutofScale' \(known: /],
+      ['{"settleTime":-1}', /^prnet: --stabilize: stabiliser option settleTime must be a finite number ≥ 0, got -1$/],
+      ['{"beta":', /^prnet: --stabilize: not JSON \(/],
+      ['maybe', /^prnet: --stabilize must be on, off or a JSON object of stabiliser options, got 'maybe'$/],
+    ] as const) {
+      const bad = await runCli(['video', D3, '--out', join(dir, 'bad'), '--stabilize', value, ...only]);
+      expect(bad.code, value).toBe(2);
+      expect(bad.errLines, value).toEqual([expect.stringMatching(line)]);
+    }
+    expect(await listFiles(join(dir, 'bad')).catch(() => [])).toEqual([]);
+  });
+
   it('fails in one line for a file that is not a video, a truncated file, zero frames, and a missing ffmpeg', async () => {
     const dir = await tmp.make('bad');
     await writeFile(join(dir, 'notes.mp4'), 'not a video\n');

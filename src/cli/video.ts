@@ -3,10 +3,35 @@ import { mkdir } from 'node:fs/promises';
 import type { DetectorKind } from '../detect/index.js';
 import { InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
+import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
 import { processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
 import { sweepStaleTemporaries, writeFailure } from './atomic.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption } from './options.js';
 import { Progress } from './progress.js';
+
+/**
+ * `--stabilize on|off|<JSON of StabilizerOptions>`: on (the defaults), off (raw results), or the
+ * stabiliser's options as a JSON object, e.g. '{"poseCutoffScale":0.5}' (checked now: a usage
+ * error names a bad option).
+ */
+export function stabilizeOption(value: string | undefined): boolean | StabilizerOptions {
+  const v = value ?? 'on';
+  if (v === 'on' || v === 'off') return v === 'on';
+  if (!v.trimStart().startsWith('{')) throw new UsageError(`--stabilize must be on, off or a JSON object of stabiliser options, got '${v}'`);
+  let options: unknown;
+  try {
+    options = JSON.parse(v);
+  } catch (e) {
+    throw new UsageError(`--stabilize: not JSON (${(e as Error).message})`);
+  }
+  if (!options || typeof options !== 'object' || Array.isArray(options)) throw new UsageError('--stabilize: expected a JSON object of stabiliser options');
+  try {
+    resolveStabilizerOptions(options as StabilizerOptions);
+  } catch (e) {
+    throw new UsageError(`--stabilize: ${(e as Error).message}`);
+  }
+  return options as StabilizerOptions;
+}
 
 export async function runVideo(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
@@ -28,8 +53,7 @@ export async function runVideo(args: string[]): Promise<number> {
   });
   if (!positionals.length) throw new UsageError('video needs a video file (see prnet --help)');
   if (!values.out) throw new UsageError('video needs --out <dir>');
-  const stabilize = values.stabilize ?? 'on';
-  if (stabilize !== 'on' && stabilize !== 'off') throw new UsageError(`--stabilize must be on or off, got '${stabilize}'`);
+  const stabilize = stabilizeOption(values.stabilize);
   const outputs = { jsonl: values.jsonl !== false, overlay: values.overlay !== false, glb: values.glb !== false };
   if (!outputs.jsonl && !outputs.overlay && !outputs.glb) throw new UsageError('no output left to write');
   const glbStep = intOption(values['glb-step'], 'glb-step');
@@ -65,7 +89,7 @@ export async function runVideo(args: string[]): Promise<number> {
       try {
         const result = await processVideo(prnet, input, {
           outDir: values.out,
-          stabilize: stabilize === 'on',
+          stabilize,
           flip,
           smooth,
           maxFaces,
