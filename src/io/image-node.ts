@@ -101,14 +101,19 @@ export interface PngOptions {
 
 /** Encodes RGB (3 channels) or grey (1 channel) pixels as PNG. */
 export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4 = 3, options: PngOptions = {}): Promise<Buffer> {
-  return sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: options.compressionLevel ?? 1 }).toBuffer();
+  // Under the shared lock too: a failed decode's second, lone run also waits for encodes in flight
+  // (libvips' error buffer is the process's; an encode clears it).
+  return shared(() => sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: options.compressionLevel ?? 1 }).toBuffer());
 }
 
 /*
  * libvips keeps one error buffer for the whole process: when two decodes fail at the same time,
- * one may take the other's message, or find it cleared ("Unknown error"). Decodes run
- * concurrently (a shared lock); one that fails is run again alone (an exclusive lock: the others
- * in flight finish first, new ones wait), so the message is its own. Only failures pay.
+ * one may take the other's message, or find it cleared ("Unknown error"); so may a decode that
+ * fails while a PNG encode runs (the folder pipeline writes one photo's files while it decodes the
+ * next: a CI run read "cannot decode image (Unknown error)" for a truncated JPEG). Decodes and
+ * encodes run concurrently (a shared lock); a decode that fails is run again alone (an exclusive
+ * lock: the others in flight finish first, new ones wait), so the message is its own. Only
+ * failures pay.
  */
 let active = 0;
 let exclusive: Promise<void> | null = null;
