@@ -24,7 +24,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { BOX_RULES, squareFromLandmarks } from '../src/crop/rules.js';
+import { BOX_RULES, squareFromBox, squareFromLandmarks } from '../src/crop/rules.js';
 import { KEYPOINT_FEATURES, MAX_KEYPOINT_SHIFT, MIRROR_SIGNS, keypointCentre, keypointFeatures } from '../src/crop/keypoint-rule.js';
 import { cropTransform } from '../src/crop/transform.js';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -132,19 +132,16 @@ async function main(): Promise<void> {
   }
   await detector.release?.();
   const rule = BOX_RULES.blazeface;
-  const boxErr = rows.map((r) => {
-    const s = (r.box.width + r.box.height) / 2;
-    return centreError(r, { cx: r.box.x + r.box.width / 2 + rule.dx * s, cy: r.box.y + r.box.height / 2 + rule.dy * s });
-  });
+  const boxErr = rows.map((r) => centreError(r, squareFromBox(r.box, 'blazeface')));
   const cv = new Array<number>(rows.length);
   for (const fold of [0, 1]) {
     const w = fitCentre(rows.filter((_, i) => i % 2 !== fold), lambda);
     rows.forEach((r, i) => {
-      if (i % 2 === fold) cv[i] = centreError(r, keypointCentre(r.box, r.keypoints, w)!);
+      if (i % 2 === fold) cv[i] = centreError(r, keypointCentre(r.box, r.keypoints, w, rule, MAX_KEYPOINT_SHIFT)!);
     });
   }
   const all = fitCentre(rows, lambda);
-  const inSample = rows.map((r) => centreError(r, keypointCentre(r.box, r.keypoints, all)!));
+  const inSample = rows.map((r) => centreError(r, keypointCentre(r.box, r.keypoints, all, rule, MAX_KEYPOINT_SHIFT)!));
   console.log(`${rows.length} faces of ${items.length} images (${missed} without a detected box near the ground truth); ridge λ ${lambda}`);
   console.log(report('box rule (dx, dy of BOX_RULES)', rows, boxErr));
   console.log(report('keypoint rule, 2-fold held out', rows, cv));
@@ -164,10 +161,10 @@ async function pairedNme(rows: readonly Row[], lambda: number, model: string, di
   const d: Record<'2d' | '3d', { bucket: YawBucket; box: number; keypoints: number }[]> = { '2d': [], '3d': [] };
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    const s = (r.box.width + r.box.height) / 2;
-    const side = rule.k * s;
+    const plain = squareFromBox(r.box, 'blazeface');
+    const side = plain.side;
     const centres = {
-      box: { cx: r.box.x + r.box.width / 2 + rule.dx * s, cy: r.box.y + r.box.height / 2 + rule.dy * s },
+      box: plain,
       keypoints: keypointCentre(r.box, r.keypoints, weights[i % 2]!, rule, MAX_KEYPOINT_SHIFT)!,
     };
     const image = await decodeImageFile(join(dir, r.image));

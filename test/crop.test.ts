@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { KEYPOINT_FEATURES, MAX_KEYPOINT_SHIFT, keypointFeatures } from '../src/crop/keypoint-rule.js';
 import {
   BOX_RULES,
-  KEYPOINT_FEATURES,
-  MAX_KEYPOINT_SHIFT,
   applyAffine,
   cropFromBox,
-  keypointFeatures,
   squareFromBox,
   cropFromLandmarks,
   cropFromUserBox,

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPrnet } from '../src/pipeline/node.js';
-import { evaluatePts, nearestFace, readPts } from '../tools/eval/pts.js';
+import { nearestFace } from '../tools/eval/nme.js';
+import { evaluatePts, readPts } from '../tools/eval/pts.js';
 
 const AFW = join(import.meta.dirname, '..', '..', 'shared', 'eval', 'afw68');
 

@@ -24,7 +24,6 @@ export function stabilizeOption(value: string | undefined): boolean | Stabilizer
   } catch (e) {
     throw new UsageError(`--stabilize: not JSON (${(e as Error).message})`);
   }
-  if (!options || typeof options !== 'object' || Array.isArray(options)) throw new UsageError('--stabilize: expected a JSON object of stabiliser options');
   try {
     resolveStabilizerOptions(options as StabilizerOptions);
   } catch (e) {

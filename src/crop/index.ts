@@ -12,5 +12,4 @@ export {
   squareFromLandmarks,
 } from './rules.js';
 export type { BoxKind, BoxLike, BoxToCropRule, Points } from './rules.js';
-export { BLAZEFACE_KEYPOINT_CENTRE, KEYPOINT_FEATURES, MAX_KEYPOINT_SHIFT, MIRROR_SIGNS, keypointCentre, keypointFeatures } from './keypoint-rule.js';
 export { uncropEnlarged, uncropPoint, uncropPositionMap, warpCrop, writeCropInput } from './warp.js';

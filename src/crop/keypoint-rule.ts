@@ -72,16 +72,17 @@ export function keypointFeatures(box: { x: number; y: number; width: number; hei
 const scratch = new Float64Array(KEYPOINT_FEATURES);
 
 /**
- * The crop centre for a BlazeFace box with keypoints, under `weights` (default the fitted rule),
- * moved at most `maxShift` box sides per axis from `base` (the box rule's offset, in box sides);
- * null when the keypoints cannot be used (the caller falls back to the box rule).
+ * The crop centre for a BlazeFace box with keypoints, under `weights` (the fitted rule,
+ * BLAZEFACE_KEYPOINT_CENTRE, or one being fitted), moved at most `maxShift` box sides per axis from
+ * `base` (the box rule's offset, in box sides); null when the keypoints cannot be used (the caller
+ * falls back to the box rule).
  */
 export function keypointCentre(
   box: { x: number; y: number; width: number; height: number },
   keypoints: ArrayLike<number>,
-  weights: Readonly<{ x: readonly number[]; y: readonly number[] }> = BLAZEFACE_KEYPOINT_CENTRE,
-  base: { dx: number; dy: number } = { dx: 0, dy: 0 },
-  maxShift = Infinity,
+  weights: Readonly<{ x: readonly number[]; y: readonly number[] }>,
+  base: { dx: number; dy: number },
+  maxShift: number,
 ): { cx: number; cy: number } | null {
   if (!keypointFeatures(box, keypoints, scratch)) return null;
   let ox = 0, oy = 0;

@@ -52,13 +52,14 @@ export interface PrnetServer {
   close(): Promise<void>;
 }
 
+/** The query after validation: Fastify fills in the defaults reconstructParameters documents. */
 interface Query {
   maxFaces?: number;
-  model?: string;
-  flip?: boolean;
+  model: string;
+  flip: boolean;
   smooth?: number;
-  format?: FileFormat | 'json';
-  face?: number;
+  format: FileFormat | 'json';
+  face: number;
 }
 
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
@@ -188,13 +189,13 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       const wait = Math.max(1, Math.ceil(((pool.queueSize + 1) * meanTaskMs) / pool.workers / 1000));
       throw new HttpError(503, 'queue_full', `${pool.queueSize} requests are waiting; retry later`, { 'Retry-After': String(wait) });
     }
-    const format = q.format ?? 'json';
+    const format = q.format;
     const task: ReconstructTask = {
       kind: 'reconstruct',
       image: bytes,
-      model: q.model ?? modelNames[0],
+      model: q.model,
       maxFaces: q.maxFaces,
-      flip: q.flip ?? true,
+      flip: q.flip,
       smooth: q.smooth,
       format,
       face: q.face,
@@ -213,7 +214,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     meanTaskMs += (result.ms - meanTaskMs) * 0.1;
     metrics.faces.inc(result.faces);
     reply.type(CONTENT_TYPES[format]);
-    if (format !== 'json') reply.header('Content-Disposition', `attachment; filename="face${q.face ?? 0}.${format}"`);
+    if (format !== 'json') reply.header('Content-Disposition', `attachment; filename="face${q.face}.${format}"`);
     return reply.send(typeof result.body === 'string' ? result.body : Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
   });
 

@@ -54,12 +54,9 @@ export interface VideoFrameResult {
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-/** The stabiliser's options (null: off), checked now rather than at a track's first frame. */
+/** The stabiliser's options resolved (null: off), checked now rather than at a track's first frame. */
 function checked(stabilize: StabilizerOptions | boolean): StabilizerOptions | null {
-  if (stabilize === false) return null;
-  const o = stabilize === true ? {} : stabilize;
-  resolveStabilizerOptions(o);
-  return o;
+  return stabilize === false ? null : resolveStabilizerOptions(stabilize === true ? {} : stabilize);
 }
 
 export class VideoTracker {

@@ -107,6 +107,22 @@ export async function detectFaceMesh(image: RgbImage, options: FaceMeshOptions =
 }
 
 /** FaceMesh's 68 iBUG points (68 × 3) picked from its 468 with human's table. */
+/**
+ * FaceMesh's faces of an image as 68 landmarks each, detected once per image (a cache keyed by the
+ * image object): the evaluations score them and seed 3DDFA_V2's crop from them.
+ */
+export function facemesh68Cache(): (image: RgbImage) => Promise<Float32Array[]> {
+  const cache = new WeakMap<object, Promise<Float32Array[]>>();
+  return (image) => {
+    let p = cache.get(image);
+    if (!p) {
+      p = detectFaceMesh(image).then((faces) => faces.map((f) => facemesh68(f.points)));
+      cache.set(image, p);
+    }
+    return p;
+  };
+}
+
 export function facemesh68(points468: Float32Array): Float32Array {
   const out = new Float32Array(68 * 3);
   FACEMESH_68.forEach((v, k) => {

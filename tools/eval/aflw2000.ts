@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { cropFromLandmarks, pointsBounds } from '../../src/crop/index.js';
-import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
+import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
@@ -114,15 +114,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
   if (options.peers !== false) {
     // FaceMesh runs once per image: its face nearest the annotated one (as ours) is scored and also
     // seeds 3DDFA_V2's crop.
-    const fmCache = new WeakMap<object, Promise<Float32Array[]>>();
-    const fmAll = (image: Parameters<Scorer>[0]): Promise<Float32Array[]> => {
-      let p = fmCache.get(image);
-      if (!p) {
-        p = detectFaceMesh(image).then((faces) => faces.map((f) => facemesh68(f.points)));
-        fmCache.set(image, p);
-      }
-      return p;
-    };
+    const fmAll = facemesh68Cache();
     const fm = async (image: Parameters<Scorer>[0], gt: Float64Array): Promise<Float32Array | null> => nearestFace(await fmAll(image), gt, 3, annotatedSide(gt));
     scorers.facemesh = async (image, gt) => {
       const landmarks = await fm(image, gt);

@@ -12,12 +12,10 @@ import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import type { RgbImage } from '../../src/types.js';
-import { detectFaceMesh, facemesh68 } from '../data/facemesh.js';
+import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
 import { listImagePairs } from './aflw2000.js';
 import { nearestFace, nme } from './nme.js';
-
-export { nearestFace };
 
 export interface PtsScore {
   image: string;
@@ -76,15 +74,7 @@ export async function evaluatePts(
   };
   if (options.peers !== false) {
     // FaceMesh runs once per image: scored, and the seed of 3DDFA_V2's crop.
-    const fmCache = new WeakMap<object, Promise<Float32Array[]>>();
-    const fmAll = (image: RgbImage): Promise<Float32Array[]> => {
-      let p = fmCache.get(image);
-      if (!p) {
-        p = detectFaceMesh(image).then((faces) => faces.map((f) => facemesh68(f.points)));
-        fmCache.set(image, p);
-      }
-      return p;
-    };
+    const fmAll = facemesh68Cache();
     scorers.facemesh = async (image, gt) => nearestFace(await fmAll(image), gt);
     if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
       // 3DDFA_V2 on the crop from FaceMesh's landmarks of the annotated face (its usual protocol).
