@@ -34,6 +34,7 @@ interface FaceJson {
   crop: { centerX: number; centerY: number; side: number; scale: number };
   landmarks: { '2d': number[][]; '3d': number[][] };
   pose: { yaw: number; pitch: number; roll: number; rotation: number[][]; scale: number; translation: number[]; convention: string };
+  flipDisagreement?: number;
   vertexCount: number;
   triangleCount: number;
   mesh: { units: string; unitsPerPixel: number; origin: number[] | null };
@@ -104,6 +105,8 @@ describe('prnet reconstruct <one image>', () => {
     expect(json.pose.convention).toMatch(/degrees/);
     expect(json.vertexCount).toBe(VERTICES);
     expect(json.triangleCount).toBeGreaterThan(80_000);
+    // test-time flip is on by default: the direct and mirrored predictions' disagreement is written
+    expect(json.flipDisagreement).toBeGreaterThanOrEqual(0);
   });
 
   it('OBJ, PLY and GLB parse back to the same 43,867 vertices and triangles', async () => {

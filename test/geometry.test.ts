@@ -7,6 +7,7 @@ import {
   anglesToRotation,
   estimatePose,
   fitSimilarity,
+  flipDisagreement,
   prepareSource,
   readLandmarks,
   readVertices,
@@ -116,6 +117,29 @@ function readMat(bytes: Uint8Array): Map<string, { dims: number[]; data: Float64
   elements(bytes, 128);
   return out;
 }
+
+describe('flipDisagreement', () => {
+  it('is 0 for a mirror-consistent pair and grows with the mirrored prediction\'s offset, in landmark-box sides', () => {
+    const size = 256, last = size - 1;
+    const direct = new Float32Array(size * size * 3), mirrored = new Float32Array(size * size * 3);
+    // the direct landmarks on a 100 × 60 box; the mirrored prediction is their exact mirror image
+    for (let k = 0; k < 68; k++) {
+      const p = 3 * layout.kptIndex[k];
+      direct[p] = 80 + (k % 11) * 10;
+      direct[p + 1] = 90 + (k % 7) * 10;
+      direct[p + 2] = k;
+    }
+    for (let k = 0; k < 68; k++) {
+      const p = 3 * layout.kptIndex[k], q = 3 * layout.kptIndex[layout.kptFlip[k]];
+      mirrored[q] = last - direct[p];
+      mirrored[q + 1] = direct[p + 1];
+    }
+    const a = { size, data: direct }, b = { size, data: mirrored };
+    expect(flipDisagreement(a, b, layout)).toBe(0);
+    for (let k = 0; k < 68; k++) mirrored[3 * layout.kptIndex[k] + 1] += 4;   // 4 px lower
+    expect(flipDisagreement(a, b, layout)).toBeCloseTo(4 / 80, 9);             // box 100 × 60: mean side 80
+  });
+});
 
 describe('readVertices / readLandmarks', () => {
   it('recover exactly the points a position map holds at the face and keypoint pixels', () => {

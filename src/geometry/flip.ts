@@ -49,3 +49,29 @@ export function mergeFlippedMap(direct: PositionMap, mirrored: PositionMap, layo
   for (let k = 0; k < kptIndex.length; k++) merge(kptIndex[k], kptIndex[kptFlip[k]]);
   return { size, data: out };
 }
+
+/**
+ * How far the direct and the mirrored predictions of a face disagree: the mean distance (x, y) of
+ * the 68 landmarks from their mirrored counterparts mapped back (as mergeFlippedMap maps them), in
+ * mean sides of the direct landmarks' box. 0 for a network that is exactly mirror-consistent; a
+ * face the network gets wrong usually disagrees more (docs/evaluation.md §0.11).
+ */
+export function flipDisagreement(direct: PositionMap, mirrored: PositionMap, layout: Pick<Layout, 'kptIndex' | 'kptFlip'>): number {
+  const a = direct.data;
+  const b = mirrored.data;
+  const last = direct.size - 1;
+  const { kptIndex, kptFlip } = layout;
+  let sum = 0;
+  let l = Infinity, r = -Infinity, t = Infinity, bo = -Infinity;
+  for (let k = 0; k < kptIndex.length; k++) {
+    const p = 3 * kptIndex[k];
+    const q = 3 * kptIndex[kptFlip[k]];
+    sum += Math.hypot(a[p] - (last - b[q]), a[p + 1] - b[q + 1]);
+    l = Math.min(l, a[p]);
+    r = Math.max(r, a[p]);
+    t = Math.min(t, a[p + 1]);
+    bo = Math.max(bo, a[p + 1]);
+  }
+  const side = (r - l + (bo - t)) / 2;
+  return side > 0 ? sum / kptIndex.length / side : NaN;
+}

@@ -24,6 +24,14 @@ export interface Face {
   vertices: Float32Array;
   /** Head pose: vertices ≈ scale · rotation · canonical + translation. */
   pose: Pose;
+  /**
+   * With test-time flip: how far the direct and the mirrored predictions of the 68 landmarks lie
+   * apart (mean distance, in sides of the landmark box). A quality signal, free with flip: on
+   * AFLW2000-3D's 1,000 dev images (default model) the fifth of the faces that disagree most held
+   * 83 of the 94 whose 68-point NME is over 10 %; of the 52 over 0.1, 44 were such failures
+   * (docs/evaluation.md §0.11). Absent without flip.
+   */
+  flipDisagreement?: number;
 }
 
 /** Per-vertex colours (N×3, 0..1), sampled from the image at each vertex (bilinear). */
@@ -158,6 +166,8 @@ export interface FaceJson {
   };
   vertexCount: number;
   triangleCount: number;
+  /** Face.flipDisagreement, with test-time flip only. */
+  flipDisagreement?: number;
   frame: string;
   /** How the mesh files relate to these image-frame numbers (buildOutputs adds it). */
   mesh?: { units: string; unitsPerPixel: number; origin: [number, number, number] | null; frame: string };
@@ -192,6 +202,7 @@ export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount'>): F
     },
     vertexCount: face.vertices.length / 3,
     triangleCount: layout.triangleCount,
+    ...(face.flipDisagreement !== undefined ? { flipDisagreement: face.flipDisagreement } : {}),
     frame: 'image pixels: x right, y down, origin at the top-left pixel centre; z towards the camera (larger = nearer), same pixel units',
   };
 }

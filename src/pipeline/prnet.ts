@@ -6,7 +6,7 @@
 import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
-import { coarseMask, estimatePose, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
+import { coarseMask, estimatePose, flipDisagreement, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
@@ -159,6 +159,7 @@ export class Prnet {
       }
     }
     // Merged maps go only to smoothing (or, unsmoothed, to the uncropping): scratch arrays for the first few.
+    const disagreement = flip ? items.map((_, i) => flipDisagreement(maps[i], maps[i + n], this.layout)) : null;
     if (flip) maps = items.map((_, i) => mergeFlippedMap(maps[i], maps[i + n], this.layout, i < MAX_POOLED * 2 ? this.scratch(maps[i].data.length, `merged${i}`) : undefined));
     timings.network = now() - t;
 
@@ -181,6 +182,7 @@ export class Prnet {
         landmarks: readLandmarks(positionMap, this.layout),
         vertices,
         pose: poseOf(vertices, this.layout.canonical, this.canonicalPrepared()),
+        ...(disagreement ? { flipDisagreement: disagreement[index] } : {}),
       };
     });
     timings.readoff = now() - t;

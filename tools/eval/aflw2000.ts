@@ -23,6 +23,8 @@ export interface ImageScore {
   nme3d: number | null;
   /** Ours only: the fraction of the mesh's triangles that touch a fold sharper than 90°. */
   folds?: number;
+  /** Ours only, with test-time flip: Face.flipDisagreement. */
+  flipDisagreement?: number;
   error?: string;
 }
 
@@ -82,7 +84,7 @@ export async function listAflwImages(dir: string): Promise<{ image: string; mat:
 }
 
 /** A method's prediction: 68 landmarks (x, y, z), and for ours the folded-triangle fraction. */
-type Prediction = { landmarks: Float32Array; folds?: number } | null;
+type Prediction = { landmarks: Float32Array; folds?: number; flipDisagreement?: number } | null;
 type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Prediction>;
 
 /** The mean side of the ground truth's 68-landmark box (stride 3), pixels. */
@@ -108,7 +110,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       face = faces[centres.findIndex((c) => c === near)];
       if (!face && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
     }
-    return face ? { landmarks: face.landmarks, folds: foldFraction(face.vertices, prnet.layout.triangles) } : null;
+    return face ? { landmarks: face.landmarks, folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement } : null;
   };
   const scorers: Record<string, Scorer> = { ours };
   if (options.peers !== false) {
@@ -155,6 +157,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
         else {
           const row: ImageScore = { image: name0, yaw, nme2d: nme(pred.landmarks, gt.pt3d68, 2), nme3d: nme(pred.landmarks, gt.pt3d68, 3) };
           if (pred.folds !== undefined) row.folds = pred.folds;
+          if (pred.flipDisagreement !== undefined) row.flipDisagreement = pred.flipDisagreement;
           per[name].push(row);
         }
       } catch (e) {
