@@ -132,6 +132,7 @@ async function main(): Promise<void> {
   }
   await detector.release?.();
   const rule = BOX_RULES.blazeface;
+  // Row.box carries no keypoints (they are r.keypoints): squareFromBox gives the plain box rule.
   const boxErr = rows.map((r) => centreError(r, squareFromBox(r.box, 'blazeface')));
   const cv = new Array<number>(rows.length);
   for (const fold of [0, 1]) {

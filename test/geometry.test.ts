@@ -8,6 +8,7 @@ import {
   estimatePose,
   fitSimilarity,
   flipDisagreement,
+  mergeFlippedMap,
   prepareSource,
   readLandmarks,
   readVertices,
@@ -136,6 +137,9 @@ describe('flipDisagreement', () => {
     }
     const a = { size, data: direct }, b = { size, data: mirrored };
     expect(flipDisagreement(a, b, layout)).toBe(0);
+    // the same pair through mergeFlippedMap: the landmarks come back unchanged (the same mirror)
+    const merged = mergeFlippedMap(a, b, layout).data;
+    for (let k = 0; k < 68; k++) for (let c = 0; c < 2; c++) expect(merged[3 * layout.kptIndex[k] + c]).toBeCloseTo(direct[3 * layout.kptIndex[k] + c], 4);
     for (let k = 0; k < 68; k++) mirrored[3 * layout.kptIndex[k] + 1] += 4;   // 4 px lower
     expect(flipDisagreement(a, b, layout)).toBeCloseTo(4 / 80, 9);             // box 100 × 60: mean side 80
   });

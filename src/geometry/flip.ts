@@ -57,6 +57,7 @@ export function mergeFlippedMap(direct: PositionMap, mirrored: PositionMap, layo
  * face the network gets wrong usually disagrees more (docs/evaluation.md §0.11).
  */
 export function flipDisagreement(direct: PositionMap, mirrored: PositionMap, layout: Pick<Layout, 'kptIndex' | 'kptFlip'>): number {
+  if (mirrored.size !== direct.size) throw new RangeError(`maps differ in size: ${direct.size} vs ${mirrored.size}`);
   const a = direct.data;
   const b = mirrored.data;
   const last = direct.size - 1;

@@ -388,7 +388,7 @@ export class FaceStabilizer {
 
   /** The held face with this frame's own box and crop. */
   private withFrame(held: Face, face: Face): Face {
-    return { ...held, index: face.index, box: face.box, crop: face.crop };
+    return { ...held, index: face.index, box: face.box, crop: face.crop, flipDisagreement: face.flipDisagreement };
   }
 
   private rebuild(face: Face, data: Float32Array, dt = 0): Face {

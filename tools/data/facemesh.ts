@@ -106,7 +106,6 @@ export async function detectFaceMesh(image: RgbImage, options: FaceMeshOptions =
     .sort((a, b) => b.cropSide - a.cropSide);
 }
 
-/** FaceMesh's 68 iBUG points (68 × 3) picked from its 468 with human's table. */
 /**
  * FaceMesh's faces of an image as 68 landmarks each, detected once per image (a cache keyed by the
  * image object): the evaluations score them and seed 3DDFA_V2's crop from them.
@@ -123,6 +122,7 @@ export function facemesh68Cache(): (image: RgbImage) => Promise<Float32Array[]> 
   };
 }
 
+/** FaceMesh's 68 iBUG points (68 × 3) picked from its 468 with human's table. */
 export function facemesh68(points468: Float32Array): Float32Array {
   const out = new Float32Array(68 * 3);
   FACEMESH_68.forEach((v, k) => {
