@@ -248,6 +248,7 @@ export function frameLine(index: number, timeMs: number, result: VideoFrameResul
         yaw: r(p.yaw), pitch: r(p.pitch), roll: r(p.roll),
         rotation: Array.from(p.rotation, r), scale: r(p.scale), translation: Array.from(p.translation, r),
       },
+      ...(f.flipDisagreement !== undefined ? { flipDisagreement: r(f.flipDisagreement) } : {}),
     };
   });
   return JSON.stringify({ frame: index, time: r(timeMs / 1000), detected: result.detected, faces }) + '\n';
