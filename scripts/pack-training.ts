@@ -397,11 +397,18 @@ export function dealShard(used: number[], budgets: readonly number[], cost: numb
   return k;
 }
 
-/** How many packs `buildPack` writes: `shards`, else the number of budgets in `maxMiB`. */
-export function shardCountOf(options: Pick<PackOptions, 'shards' | 'maxMiB'>): number {
-  const given = options.shards ?? (typeof options.maxMiB === 'object' ? options.maxMiB.length : 1);
-  if (!Number.isInteger(given) || given < 1) throw new Error(`shards must be a positive integer, got ${given}`);
-  return given;
+/**
+ * The budget (MiB) of each pack `buildPack` writes, checked: `shards` of them (else one per budget
+ * in `maxMiB`), one number for all or one per shard (default 52).
+ */
+export function shardBudgets(options: Pick<PackOptions, 'shards' | 'maxMiB'>): readonly number[] {
+  const list = typeof options.maxMiB === 'object' ? options.maxMiB : null;
+  const count = options.shards ?? (list ? list.length : 1);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`shards must be a positive integer, got ${count}`);
+  const budgets = list ?? new Array<number>(count).fill((options.maxMiB as number | undefined) ?? 52);
+  if (budgets.length !== count) throw new Error(`--max-mib gives ${budgets.length} budgets for ${count} shards`);
+  if (!budgets.every((b) => b > 0)) throw new Error(`--max-mib must be positive, got ${budgets.join(',')}`);
+  return budgets;
 }
 
 /** Builds the pack; returns its meta (the first shard's with shards). */
@@ -410,10 +417,8 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
   const sets = options.sets ?? ['utkface', 'misc', 'webfaces'];
   // --max-mib is per shard, each shard with its own fixed files (each sample to the shard least
   // full for its budget).
-  const shardCount = shardCountOf(options);
-  const budgets = typeof options.maxMiB === 'object' ? options.maxMiB : new Array<number>(shardCount).fill(options.maxMiB ?? 52);
-  if (budgets.length !== shardCount) throw new Error(`--max-mib gives ${budgets.length} budgets for ${shardCount} shards`);
-  if (!budgets.every((b) => b > 0)) throw new Error(`--max-mib must be positive, got ${budgets.join(',')}`);
+  const budgets = shardBudgets(options);
+  const shardCount = budgets.length;
   const maxBytes = budgets.map((b) => Math.floor(b * 1024 * 1024));
   const holdoutBelow = Math.floor((options.holdoutFraction ?? 0.017) * 2 ** 32);
   const lambda = options.lambda ?? DEFAULT_LAMBDA;
@@ -781,7 +786,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   })
     .then(async () => {
       if (process.argv.includes('--verify')) {
-        const v = await verifyPack(shardCountOf({ shards, maxMiB }) > 1 ? `${out}-0` : out, 0);
+        const v = await verifyPack(shardBudgets({ shards, maxMiB }).length > 1 ? `${out}-0` : out, 0);
         console.log(`verify ${v.file}: pack map vs fit ${v.vsFit.toFixed(4)} px, vs fp16-rounded fit ${v.vsFp16.toFixed(5)} px`);
       }
     })

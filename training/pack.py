@@ -151,7 +151,7 @@ def read_packs(paths: Sequence[str], log=print, disjoint: bool = False) -> Pack:
         return packs[0]
     first = packs[0]
     for pk in packs[1:]:
-        if pk.controls.shape != first.controls.shape or not np.array_equal(pk.controls, first.controls):
+        if not np.array_equal(pk.controls, first.controls):
             raise PackError(f'packs {first.path} and {pk.path} have different control points (meta.json controls): '
                             f'only shards of one pack-training run train together')
         if not np.array_equal(pk.weights, first.weights):
