@@ -105,9 +105,11 @@ describe('prnet batch + prnet worker on Redis', () => {
       if (f.endsWith('.json')) expect((JSON.parse(new TextDecoder().decode(bytes)) as { vertexCount: number }).vertexCount).toBe(43867);
       else expect(parseGlb(bytes).positions.length).toBe(43867 * 3);
     }
-    // B did the rest, including the job A held when it died.
+    // B did the rest, including the job A held when it died. A SIGKILL can land after A's job is
+    // complete in Redis and before A prints its line: that image has its files (checked above) and
+    // no line, so one line may be missing, never more.
     const doneB = b.lines.filter((l) => / 1 face, 2 files/.test(l)).length;
-    expect(doneA + doneB).toBeGreaterThanOrEqual(N - noFace.length);
+    expect(doneA + doneB).toBeGreaterThanOrEqual(N - noFace.length - 1);
     expect(doneB).toBeGreaterThan(N / 2 - 2);
 
     const status = await runCli(['batch', 'status', '--redis', redis.url]);

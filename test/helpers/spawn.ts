@@ -12,6 +12,7 @@ export interface RunningCli {
   lines: string[];
   /** Resolves with the first line (already printed or to come) that matches, within `ms`. */
   waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** Resolves once the process has ended and its stdout and stderr are read to the end (`lines` is complete). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -36,7 +37,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, options: {
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })));
   return {
     child,
     lines,
