@@ -87,6 +87,9 @@ describe('prnet serve: the API', () => {
       }
     }
     expect(checked).toBeGreaterThanOrEqual(9);
+    // An unknown parameter (a typo) is refused with its name, not dropped for the defaults.
+    const typo = await post(astronaut, '?flp=false&maxFaces=1');
+    expect(await expectError(typo, 400, 'bad_request')).toMatch(/^unknown query parameter 'flp'; the parameters are maxFaces, model, flip, smooth, format, face$/);
   });
 
   it('returns the faces the CLI writes to NAME_face<i>.json', async () => {

@@ -164,9 +164,17 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const spec = openApi({ models: modelNames, version: packageVersion() });
   app.get('/openapi.json', async () => spec);
 
-  const querystring = querystringSchema(reconstructParameters(modelNames));
+  const parameters = reconstructParameters(modelNames);
+  const querystring = querystringSchema(parameters);
+  const known = new Set(parameters.map((p) => p.name));
+  // An unknown parameter (a typo such as `flp=false`) is a 400 naming it: the schema's validator
+  // would drop it silently and answer with the defaults.
+  const rejectUnknown = async (req: { query: unknown }): Promise<void> => {
+    const unknown = Object.keys((req.query ?? {}) as object).filter((k) => !known.has(k));
+    if (unknown.length) throw new HttpError(400, 'bad_request', `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the parameters are ${[...known].join(', ')}`);
+  };
 
-  app.post('/v1/reconstruct', { schema: { querystring } }, async (req, reply) => {
+  app.post('/v1/reconstruct', { schema: { querystring }, preValidation: rejectUnknown }, async (req, reply) => {
     const q = req.query as Query;
     if (!isReady) throw new HttpError(503, 'not_ready', 'the models are loading', { 'Retry-After': '1' });
     let bytes: Uint8Array;
