@@ -34,3 +34,8 @@ export function escapeControl(s: string): string {
     return named[c] ?? (code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`);
   });
 }
+
+/** The first line of an error's message (or of the thrown value as text), trimmed: for one-line reports. */
+export function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
+}

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { DetectorKind } from '../detect/index.js';
-import { PrnetError } from '../errors.js';
+import { firstLine, PrnetError } from '../errors.js';
 import type { OutputFormat, OutputOptions } from '../pipeline/outputs.js';
 
 export const DEFAULT_QUEUE = 'prnet-reconstruct';
@@ -70,7 +70,7 @@ export async function openQueue(url: string, name = DEFAULT_QUEUE): Promise<Queu
     await queue.waitUntilReady();
   } catch (e) {
     await queue.close().catch(() => undefined);
-    throw new QueueError(`cannot reach Redis at ${redactUrl(url)} (${(e as Error).message.split('\n')[0]})`);
+    throw new QueueError(`cannot reach Redis at ${redactUrl(url)} (${firstLine(e)})`);
   }
   return queue;
 }

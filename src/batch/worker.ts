@@ -9,7 +9,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { InputError } from '../errors.js';
+import { firstLine, InputError } from '../errors.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
@@ -99,7 +99,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
   });
   let down = false;
   worker.on('error', (e) => {
-    if (!down) options.onConnection?.(`Redis: ${e.message.split('\n')[0]} (retrying)`);
+    if (!down) options.onConnection?.(`Redis: ${firstLine(e)} (retrying)`);
     down = true;
   });
   worker.on('completed', (job, result) => {
@@ -108,7 +108,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${result.faces} face${result.faces === 1 ? '' : 's'}, ${result.files.length} files` });
   });
   worker.on('failed', (job, err) => {
-    if (job) options.onJob?.({ ok: false, data: job.data, message: `${err.message.split('\n')[0]} (attempt ${job.attemptsMade})` });
+    if (job) options.onJob?.({ ok: false, data: job.data, message: `${firstLine(err)} (attempt ${job.attemptsMade})` });
   });
   return {
     worker,

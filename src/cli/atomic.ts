@@ -10,7 +10,7 @@
 import { rmSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { OutputError } from '../errors.js';
+import { firstLine, OutputError } from '../errors.js';
 
 let counter = 0;
 
@@ -53,7 +53,7 @@ export function writeFailure(e: unknown): string {
     case 'ENAMETOOLONG':
       return 'file name too long';
     default:
-      return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+      return firstLine(e);
   }
 }
 

@@ -1,4 +1,5 @@
 /** `prnet worker`: runs the distributed batch's jobs (src/batch/worker.ts) until SIGTERM or SIGINT. */
+import { firstLine } from '../errors.js';
 import { checkRedisUrl, loadBatch } from './batch.js';
 import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
 
@@ -39,7 +40,7 @@ export async function runWorker(args: string[]): Promise<number> {
       w.close().then(
         () => resolve(EXIT.ok),
         (e: unknown) => {
-          process.stderr.write(`prnet: ${(e as Error).message.split('\n')[0]}\n`);
+          process.stderr.write(`prnet: ${firstLine(e)}\n`);
           resolve(EXIT.internal);
         },
       );

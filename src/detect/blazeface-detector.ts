@@ -13,7 +13,7 @@
  * copy). Every pass reuses one input buffer per side: no allocation per pixel, none per call
  * beyond the outputs.
  */
-import { ModelError } from '../errors.js';
+import { firstLine, ModelError } from '../errors.js';
 import type { OrtModule } from '../runtime/ort.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import {
@@ -102,7 +102,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
       if (!(probe[name]?.data instanceof Float32Array)) throw new Error(`no float32 output '${name}'`);
     }
   } catch (e) {
-    throw new ModelError(`the face detector is not the BlazeFace graph this version of prnet-ts ships (channels-first input 'input:0' of any side that is a multiple of 32): ${(e as Error).message.split('\n')[0]}`, undefined, { cause: e });
+    throw new ModelError(`the face detector is not the BlazeFace graph this version of prnet-ts ships (channels-first input 'input:0' of any side that is a multiple of 32): ${firstLine(e)}`, undefined, { cause: e });
   }
   const inputs = new Map<number, Float32Array>();
   let queue: Promise<unknown> = Promise.resolve();

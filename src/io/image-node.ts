@@ -5,7 +5,7 @@
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
-import { InputError } from '../errors.js';
+import { firstLine, InputError } from '../errors.js';
 import type { RgbImage } from '../types.js';
 import { decodeSimpleImage, sniffSimpleFormat } from './pnm-bmp.js';
 
@@ -152,10 +152,6 @@ async function alone<T>(run: () => Promise<T>): Promise<T> {
     exclusive = null;
     release();
   }
-}
-
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
 }
 
 /**

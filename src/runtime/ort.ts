@@ -2,7 +2,7 @@
  * An InferenceBackend over any onnxruntime JavaScript package. onnxruntime-node and
  * onnxruntime-web share the InferenceSession / Tensor API, so both bindings pass their module here.
  */
-import { ModelError } from '../errors.js';
+import { firstLine, ModelError } from '../errors.js';
 import { buildResfcnOnnx, checkConfig, type GraphOptions } from '../model/resfcn.js';
 import { DEFAULT_PRECISION_KEY, int8RangesFromMetadata, validateTensors, type ModelWeights } from '../model/weights.js';
 import { PrnetSession, checkPrecision, type InferenceBackend, type SessionOptions } from './session.js';
@@ -97,7 +97,7 @@ async function probe(backend: InferenceBackend, size: number, source: string | u
   } catch (e) {
     await backend.release().catch(() => undefined);
     if (e instanceof ModelError) throw e;
-    throw new ModelError(`the network failed on a test input: ${(e as Error).message.split('\n')[0]}`, source, { cause: e });
+    throw new ModelError(`the network failed on a test input: ${firstLine(e)}`, source, { cause: e });
   }
   let bad = out.length !== 3 * plane ? -2 : -1;
   if (bad === -1) {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
+import { firstLine } from '../errors.js';
 import type { DetectorKind } from '../detect/index.js';
 import { MAX_IMAGE_PIXELS } from '../io/image-node.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
@@ -62,7 +63,6 @@ interface Query {
   face: number;
 }
 
-const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
 
 /** The image's size from its header (no pixels decoded): 415 when it is not an image, 422 when too large. */
 async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> {

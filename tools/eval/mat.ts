@@ -14,7 +14,7 @@
  * naming the file.
  */
 import { inflateSync } from 'node:zlib';
-import { InputError } from '../../src/errors.js';
+import { firstLine, InputError } from '../../src/errors.js';
 
 /** Limits of the reader (AFLW2000-3D files are about 10 KB and inflate to about 20 KB). */
 export const MAT_LIMITS = {
@@ -294,7 +294,7 @@ export function readMat(buf: Uint8Array, source = 'mat file'): MatFile {
         if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
           throw new InputError(`a compressed element inflates past the limit of ${budget} bytes`, source, { cause: e });
         }
-        throw new InputError(`cannot inflate a compressed element (${(e as Error).message.split('\n')[0]})`, source, { cause: e });
+        throw new InputError(`cannot inflate a compressed element (${firstLine(e)})`, source, { cause: e });
       }
       inflatedTotal += inflated.byteLength;
       const inner = r.element(inflated, 0);
