@@ -3,7 +3,8 @@
 #   1. label every photo of ../shared with the teachers (FaceMesh on onnxruntime + 3DDFA_V2):
 #      eval, all 20,000 UTKFace chips, misc, and every face (eyes ≥ 30 px apart) of webfaces;
 #      resumable, one worker per core (at most 8), cache in $PRNET_CACHE or ~/.cache/prnet-ts;
-#   2. build the pack (≤ $MAX_MIB MiB, default 52) in $PACK (default .train/pack);
+#   2. build the pack (≤ $MAX_MIB MiB, default 52) in $PACK (default .train/pack); MAX_MIB=57,43
+#      builds two shards of those budgets, $PACK-0 and $PACK-1 (model v3's recipe, training/README §5);
 #   3. read it back with training/pack.py --check.
 # Measured: docs/training-data.md ("One command"). Extra arguments go to the labeller.
 set -euo pipefail
@@ -17,6 +18,13 @@ npx tsx scripts/label.ts --set all "$@"
 labelled=$(date +%s)
 npx tsx scripts/pack-training.ts --out "$PACK" --max-mib "$MAX_MIB" --verify
 packed=$(date +%s)
-"$PY" training/pack.py --check "$PACK"
+# MAX_MIB with commas (57,43) writes one shard per budget: $PACK-0, $PACK-1, … (training/README §5).
+packs=("$PACK")
+if [[ "$MAX_MIB" == *,* ]]; then
+  IFS=, read -ra budgets <<< "$MAX_MIB"
+  packs=()
+  for i in "${!budgets[@]}"; do packs+=("$PACK-$i"); done
+fi
+"$PY" training/pack.py --check "${packs[@]}"
 end=$(date +%s)
-echo "make_pack: labels $((labelled - start)) s, pack $((packed - labelled)) s, check $((end - packed)) s, total $((end - start)) s -> $PACK"
+echo "make_pack: labels $((labelled - start)) s, pack $((packed - labelled)) s, check $((end - packed)) s, total $((end - start)) s -> ${packs[*]}"
