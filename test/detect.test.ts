@@ -152,7 +152,9 @@ describe('default detector on real images', () => {
   });
 
   it('finds the face of every AFLW2000-3D image (yaw up to 66°), and its crop is close to the 68-landmark crop', async () => {
-    for (const s of await loadAflw()) {
+    const samples = await loadAflw();
+    expect(samples).toHaveLength(8);
+    for (const s of samples) {
       const faces = await detector.detect(await decodeImageFile(s.file));
       expect(faces.length, s.file).toBe(1);
       expect(matchFaces(s.faces, faces)[0], s.file).toBe(0);
@@ -198,6 +200,8 @@ describe('default detector on real images', () => {
     for (let i = 0; i < 8; i += 2) {
       expect(k[i]).toBeGreaterThan(f.x);
       expect(k[i]).toBeLessThan(f.x + f.width);
+      expect(k[i + 1]).toBeGreaterThan(f.y);
+      expect(k[i + 1]).toBeLessThan(f.y + f.height);
     }
   });
 

@@ -66,8 +66,22 @@ describe('FaceMesh on onnxruntime agrees with FaceMesh through human', () => {
     expect(c[1]).toBeCloseTo(79.5, 5);
     // z: raw −10 input px → +10 · side / 192 photo px towards the camera.
     expect(p[2]).toBeCloseTo(5, 5);
-    const back = roiFromPoints(p);
-    expect(Number.isFinite(back.side)).toBe(true);
+    // Round trip: points on a circle of radius 64 model px about the crop centre (its box is 64 photo
+    // px whatever the rotation, so 1.5 × 64 = the region's side), eye corners 33 and 263 on the
+    // crop's horizontal through the centre (so the region's angle): the region comes back.
+    const ring = new Float32Array(468 * 3);
+    for (let i = 0; i < 468; i++) {
+      const t = (2 * Math.PI * i) / 468;
+      ring[3 * i] = 96 + 64 * Math.cos(t);
+      ring[3 * i + 1] = 96 + 64 * Math.sin(t);
+    }
+    ring.set([96 - 30, 96, 0], 3 * 33);
+    ring.set([96 + 30, 96, 0], 3 * 263);
+    const back = roiFromPoints(roiPointsToPhoto(ring, roi));
+    expect(back.cx).toBeCloseTo(roi.cx, 5);
+    expect(back.cy).toBeCloseTo(roi.cy, 5);
+    expect(back.angle).toBeCloseTo(roi.angle, 6);
+    expect(back.side).toBeCloseTo(roi.side, 1);
   });
 });
 

@@ -23,7 +23,7 @@ import { decodeImageBuffer, decodeImageFile } from '../src/io/image-node.js';
 import { modelMetadata, parseModelFile, randomWeights, resfcnTensorSpecs, type TensorSpec } from '../src/model/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { Prnet } from '../src/pipeline/prnet.js';
-import { createSession } from '../src/runtime/node.js';
+import { createSession, sessionThreads } from '../src/runtime/node.js';
 import { PrnetSession } from '../src/runtime/session.js';
 import { loadLayout } from '../src/layout/node.js';
 import { writeSafetensors, f32Tensor } from '../src/util/safetensors.js';
@@ -82,7 +82,9 @@ describe('arguments', () => {
     const r = await runMain(['reconstruct', 'a.jpg', '--out', 'o', '--threads', '100000']);
     expect(r.code).toBe(2);
     expect(r.errLines).toEqual([`prnet: --threads must be between 1 and ${availableParallelism()} (the cores of this machine), got '100000'`]);
-    const s = await createSession(randomWeights(SMALL_CONFIG, 3), { threads: 100000 });
+    expect(sessionThreads(100000)).toBe(availableParallelism());
+    expect(sessionThreads(1)).toBe(1);
+    const s = await createSession(randomWeights(SMALL_CONFIG, 3), { threads: 100000 }); // opens (capped), does not exhaust memory
     await s.release();
     await expect(createSession(randomWeights(SMALL_CONFIG, 3), { threads: 0 })).rejects.toBeInstanceOf(InputError);
   });

@@ -244,7 +244,9 @@ describe('inference sessions (onnxruntime-node)', () => {
         expect(maxAbsDiff(single, out.subarray(0, 3 * S * S))).toBeLessThan(1e-3);
         const t0 = performance.now();
         const reps = 3;
-        for (let r = 0; r < reps; r++) await session.run(x.subarray(0, 3 * S * S), 1);
+        let last = single;
+        for (let r = 0; r < reps; r++) last = await session.run(x.subarray(0, 3 * S * S), 1);
+        expect(maxAbsDiff(last, single), 'a reused session gives the same output run after run').toBeLessThan(1e-5);
         console.log(`${label}: ${((performance.now() - t0) / reps).toFixed(0)} ms per image (2 threads)`);
       });
 
@@ -302,6 +304,11 @@ describe('resampling between 256² and the network size', () => {
   it('area-shrinks by block averages and keeps constants', () => {
     const src = new Float32Array(4 * 4).map((_, i) => i);
     expect([...resizeSquare(src, 4, 2, 1)]).toEqual([2.5, 4.5, 10.5, 12.5]);
+    // 3 channels, 256² → 128², every pixel the same colour: the colour comes back everywhere.
+    const constant = new Float32Array(256 * 256 * 3).map((_, i) => [0.25, 117.5, -3][i % 3]);
+    const small = resizeSquare(constant, 256, 128, 3);
+    expect(small.length).toBe(128 * 128 * 3);
+    small.forEach((v, i) => { if (v !== [0.25, 117.5, -3][i % 3]) expect(v, `value ${i}`).toBe([0.25, 117.5, -3][i % 3]); });
   });
   it('upsamples bilinearly with aligned pixel centres: a linear ramp stays linear inside', () => {
     const n = 8;

@@ -12,6 +12,9 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFakeCamera } from '../scripts/make-fake-camera.js';
+import { squareFromBox } from '../src/crop/index.js';
+import { createDetector } from '../src/detect/index.js';
+import { decodeImageFile } from '../src/io/image-node.js';
 import { serveStatic, type StaticServer } from '../web/scripts/serve.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -59,6 +62,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
   let page: Page;
   const errors: string[] = [];
   const foreign: string[] = [];
+  /** Where the astronaut's face is in the camera's frames: the centre and side of its crop square, and the frames' largest offset from their mean (px). */
+  let cameraFace: { cx: number; cy: number; side: number; motion: number };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'prnet-web-e2e-'));
@@ -66,6 +71,25 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     execFileSync(process.execPath, [join(REPO, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--outDir', out, '--logLevel', 'warn'], { cwd: REPO, stdio: 'pipe' });
     // The photo zoomed in on the face (about 130 px, as a webcam at arm's length), moving slowly.
     const cam = await makeFakeCamera({ image: PHOTO, out: join(dir, 'camera.y4m'), frames: 60, motion: 4, scale: 1.6, center: [0.52, 0.36] });
+    // The face as the product's Node detector finds it in the photo, mapped into the frames (the
+    // photo is scaled to the frames' photoHeight and moved by each frame's offset).
+    {
+      const photo = await decodeImageFile(PHOTO);
+      const detector = await createDetector();
+      const [f] = await detector.detect(photo);
+      await detector.release?.();
+      const k = cam.photoHeight / photo.height;
+      const mx = cam.offsets.reduce((a, o) => a + o[0], 0) / cam.offsets.length;
+      const my = cam.offsets.reduce((a, o) => a + o[1], 0) / cam.offsets.length;
+      // The app reports each face's crop square (detector's box → crop, then crops from landmarks).
+      const sq = squareFromBox(f, detector.kind);
+      cameraFace = {
+        cx: sq.cx * k + mx,
+        cy: sq.cy * k + my,
+        side: sq.side * k,
+        motion: Math.max(...cam.offsets.map((o) => Math.hypot(o[0] - mx, o[1] - my))),
+      };
+    }
     server = await serveStatic(out);
     context = await chromium.launchPersistentContext(join(dir, 'profile'), {
       executablePath: CHROMIUM,
@@ -121,6 +145,14 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     });
     expect(overlay.size).toEqual([640, 480]);
     expect(overlay.drawn).toBeGreaterThan(200);
+    // The box the app reports (the face's crop square) is on the camera's face, not only where it
+    // draws: its centre within a quarter of the side (plus the frames' motion) of the crop the
+    // product's Node detector gives the photo, its side within 30 %.
+    const { box } = overlay;
+    const off = Math.hypot(box.x + box.width / 2 - cameraFace.cx, box.y + box.height / 2 - cameraFace.cy);
+    expect(off, `app box ${JSON.stringify(box)}, face ${JSON.stringify(cameraFace)}`).toBeLessThan(0.25 * cameraFace.side + cameraFace.motion);
+    expect((box.width + box.height) / 2 / cameraFace.side).toBeGreaterThan(0.7);
+    expect((box.width + box.height) / 2 / cameraFace.side).toBeLessThan(1.3);
 
     const view = await page.evaluate(() => {
       const gl = document.querySelector('#view3d canvas') as HTMLCanvasElement;
@@ -208,8 +240,16 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     expect(v).toBe(VERTICES);
     expect(f.length).toBeGreaterThan(80_000);
     // Every face indexes existing vertices (OBJ indices are 1-based, "v/vt").
-    const maxIndex = Math.max(...f.slice(0, 2000).flatMap((l) => l.slice(2).split(' ').map((t) => Number(t.split('/')[0]))));
-    expect(maxIndex).toBeLessThanOrEqual(VERTICES);
+    let bad = 0;
+    for (const l of f) {
+      const corners = l.slice(2).trim().split(' ');
+      if (corners.length !== 3) bad++;
+      for (const t of corners) {
+        const i = Number(t.split('/')[0]);
+        if (!Number.isInteger(i) || i < 1 || i > VERTICES) bad++;
+      }
+    }
+    expect(bad, 'face lines that are not three indices of existing vertices').toBe(0);
     const png = files.get(names.find((n) => n.endsWith('_texture.png')) as string) as Uint8Array;
     expect((await sharp(png).metadata()).width).toBe(256);
   }, 90_000);

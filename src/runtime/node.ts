@@ -15,17 +15,22 @@ import type { PrnetSession, SessionOptions } from './session.js';
 export const NODE_SESSION_EXTRA = { extra: { session: { intra_op: { allow_spinning: '0' } } } };
 
 /**
+ * The intra-op threads a session gets for `threads` asked: at most the machine's cores (more only
+ * slow onnxruntime down, and 100000 threads exhaust memory); InputError unless a whole number ≥ 1.
+ */
+export function sessionThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1) throw new InputError(`threads must be a whole number ≥ 1, got ${threads}`);
+  return Math.min(threads, availableParallelism());
+}
+
+/**
  * Opens an inference session for a model (weights in memory, or a model file path). Create it once
  * and reuse it: building and optimising the graph costs far more than one forward pass.
  * `threads` is capped at the machine's cores.
  */
 export async function createSession(model: ModelWeights | string, options: SessionOptions = {}): Promise<PrnetSession> {
   const source = typeof model === 'string' ? model : undefined;
-  if (options.threads !== undefined) {
-    if (!Number.isInteger(options.threads) || options.threads < 1) throw new InputError(`threads must be a whole number ≥ 1, got ${options.threads}`);
-    // More threads than cores only slow onnxruntime down (and 100000 threads exhaust memory).
-    options = { ...options, threads: Math.min(options.threads, availableParallelism()) };
-  }
+  if (options.threads !== undefined) options = { ...options, threads: sessionThreads(options.threads) };
   const weights = typeof model === 'string' ? await readModelFile(model) : model;
   return createOrtSession(ort as unknown as OrtModule, weights, { ...options, source, extra: NODE_SESSION_EXTRA });
 }
