@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '../src/model/index.js';
 import { decodeImageFile } from '../src/io/image-node.js';
+import { createDetector } from '../src/detect/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
 import { runCli, type CliResult } from './helpers/cli.js';
@@ -252,6 +253,24 @@ describe('prnet reconstruct options', () => {
       expect(files).toEqual(['astronaut_face0.json', 'group_face0.json', 'group_face1.json', 'group_face2.json']);
       expect(r.stderr).toContain(`2 images: 2 done (4 faces, 4 files in ${out}), 0 failed`);
       expect(r.errLines.some((l) => l.startsWith('reconstruct ') && l.includes('2/2'))).toBe(true);
+    });
+
+    it('same-named inputs get their own files: x-2.jpg, x.jpg, x.png → x-2, x, x-3 (none overwrites another)', async () => {
+      const dir = await dirs.make('same-names');
+      await Promise.all([copyFile(ASTRONAUT, join(dir, 'x.png')), copyFile(AFLW_PHOTO, join(dir, 'x.jpg')), copyFile(GROUP_PHOTO, join(dir, 'x-2.jpg'))]);
+      const same = await reconstruct([dir, '--formats', 'json', '--max-faces', '1']);
+      expect(same.r.code, same.r.stderr).toBe(0);
+      expect(same.files).toEqual(['x-2_face0.json', 'x-3_face0.json', 'x_face0.json']);
+      expect(same.r.stderr).toContain(`3 images: 3 done (3 faces, 3 files in ${same.out}), 0 failed`);
+      // Each file is its own image's: its box is the largest face the detector finds in that image.
+      const detector = await createDetector();
+      for (const [stem, photo] of [['x-2', GROUP_PHOTO], ['x', AFLW_PHOTO], ['x-3', ASTRONAUT]] as const) {
+        const [largest] = await detector.detect(await decodeImageFile(photo));
+        const { box } = await readJson(join(same.out, `${stem}_face0.json`));
+        expect(box.x, stem).toBeCloseTo(largest.x, 1);
+        expect(box.width, stem).toBeCloseTo(largest.width, 1);
+      }
+      await detector.release?.();
     });
 
     it('faces are numbered largest first', async () => {

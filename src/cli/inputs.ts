@@ -59,13 +59,22 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
   return { files, empty, unreadable };
 }
 
-/** Output stems for the inputs: the file name without extension, made unique with -2, -3, … */
+/**
+ * Output stems for the inputs: the file name without extension, made unique with -2, -3, … (a
+ * suffix that another input's own name already takes is skipped: x-2.jpg, x.jpg, x.png → x-2, x, x-3).
+ */
 export function uniqueStems(files: string[]): string[] {
-  const seen = new Map<string, number>();
+  const own = new Set(files.map(stemOf));
+  const used = new Set<string>();
   return files.map((f) => {
-    const stem = basename(f, extname(f)) || 'image';
-    const n = (seen.get(stem) ?? 0) + 1;
-    seen.set(stem, n);
-    return n === 1 ? stem : `${stem}-${n}`;
+    const stem = stemOf(f);
+    let out = stem;
+    for (let n = 2; used.has(out) || (out !== stem && own.has(out)); n++) out = `${stem}-${n}`;
+    used.add(out);
+    return out;
   });
+}
+
+function stemOf(file: string): string {
+  return basename(file, extname(file)) || 'image';
 }
