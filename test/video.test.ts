@@ -3,10 +3,10 @@
  * model where accuracy does not matter): decoding, tracking, the per-frame JSON lines, the overlay
  * video, the animated GLB (Khronos validator), jitter per region (stabilised < raw), bad input.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import validator from 'gltf-validator';
 import { AnimationMixer, type Mesh } from 'three';
@@ -304,6 +304,28 @@ describe('prnet video (CLI)', () => {
     expect(await listFiles(out)).toEqual(['obama.glb', 'obama.jsonl', 'obama_overlay.mp4']);
   });
 
+  it('two inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2', async () => {
+    const dir = await tmp.make('same-names');
+    await mkdir(join(dir, 'a'));
+    await mkdir(join(dir, 'b'));
+    await symlink(OBAMA, join(dir, 'a', 'clip.mp4'));
+    await symlink(D3, join(dir, 'b', 'clip.mp4'));
+    const out = join(dir, 'out');
+    const r = await runCli(['video', join(dir, 'a', 'clip.mp4'), join(dir, 'b', 'clip.mp4'), '--out', out, '--frames', '1', '--no-overlay', '--no-glb', '--model', 'light', '--stabilize', 'off']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await listFiles(out)).toEqual(['clip-2.jsonl', 'clip.jsonl']);
+    // Each file holds its own clip's first frame: the face box the library finds in that clip.
+    const firstBox = async (file: string): Promise<{ x: number; width: number }> =>
+      (JSON.parse((await readFile(file, 'utf8')).split('\n')[0]) as { faces: { box: { x: number; width: number } }[] }).faces[0].box;
+    for (const [name, clip] of [['clip', OBAMA], ['clip-2', D3]] as const) {
+      await processVideo(light, clip, { maxFrames: 1, stabilize: false, outputs: { overlay: false, glb: false }, outDir: join(dir, name) });
+      const lib = await firstBox(join(dir, name, clip.split('/').pop()!.replace(/\.mp4$/, '.jsonl')));
+      const cli = await firstBox(join(out, `${name}.jsonl`));
+      expect(cli.x, name).toBeCloseTo(lib.x, 1);
+      expect(cli.width, name).toBeCloseTo(lib.width, 1);
+    }
+  });
+
   it('passes --no-flip and --smooth to the network: the landmarks are the library\'s for those options, not the defaults\'; a bad σ is a usage error', async () => {
     const dir = await tmp.make('options');
     const landmarks = async (file: string): Promise<number[][][]> =>
@@ -357,19 +379,23 @@ describe('prnet video (CLI)', () => {
     expect(await listFiles(join(dir, 'bad')).catch(() => [])).toEqual([]);
   });
 
-  it('fails in one line for a file that is not a video, a truncated file, zero frames, and a missing ffmpeg', async () => {
+  it('fails in one line for a file that is not a video, a truncated file, zero frames, a FIFO, a folder, a missing file, and a missing ffmpeg', async () => {
     const dir = await tmp.make('bad');
     await writeFile(join(dir, 'notes.mp4'), 'not a video\n');
     await writeFile(join(dir, 'cut.mp4'), (await readFile(OBAMA)).subarray(0, 200_000)); // its index (moov) is at the end
     await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=10', '-frames:v', '0', '-c:v', 'libx264', join(dir, 'empty.mp4')]); // zero frames
     const out = join(dir, 'out');
-    const bad = await runCli(['video', join(dir, 'notes.mp4'), join(dir, 'cut.mp4'), ASTRONAUT, join(dir, 'empty.mp4'), '--out', out, '--model', 'light', '-q']);
+    execFileSync('mkfifo', [join(dir, 'fifo.mp4')]); // no writer: ffprobe would wait on it forever
+    const bad = await runCli(['video', join(dir, 'notes.mp4'), join(dir, 'cut.mp4'), ASTRONAUT, join(dir, 'empty.mp4'), join(dir, 'fifo.mp4'), dir, join(dir, 'none.mp4'), '--out', out, '--model', 'light', '-q']);
     expect(bad.code).toBe(1);
     expect(bad.errLines).toEqual([
       expect.stringMatching(/notes\.mp4: not a readable video \(/),
       expect.stringMatching(/cut\.mp4: not a readable video \(no MP4 index \(moov atom not found\): a truncated file, or not a video\)/),
       expect.stringMatching(/astronaut\.png: not a video \(no video stream in this png_pipe file\)/),
       expect.stringMatching(/empty\.mp4: not a video \(no video stream in this mov file\)/),
+      expect.stringMatching(/fifo\.mp4: not a regular file \(a FIFO\)$/),
+      `prnet: ${dir}: is a folder, not a video`,
+      expect.stringMatching(/none\.mp4: no such file$/),
     ]);
     expect(await listFiles(out)).toEqual([]);
     const missing = await runCli(['video', OBAMA, '--out', out, '--model', 'light'], { env: { PATH: dir } });

@@ -8,6 +8,7 @@ import { processVideo, VideoAbortError, type VideoRunResult } from '../video/ind
 import { sweepStaleTemporaries, writeFailure } from './atomic.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption } from './options.js';
 import { Progress } from './progress.js';
+import { uniqueStems } from './inputs.js';
 
 /**
  * `--stabilize on|off|<JSON of StabilizerOptions>`: on (the defaults), off (raw results), or the
@@ -83,11 +84,14 @@ export async function runVideo(args: string[]): Promise<number> {
   const prnet = await createPrnet({ model: values.model, detector: values.detector as DetectorKind | undefined, threads });
   let failed = 0;
   try {
-    for (const input of positionals) {
+    // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.
+    const names = uniqueStems(positionals);
+    for (const [i, input] of positionals.entries()) {
       let progress: Progress | null = null;
       try {
         const result = await processVideo(prnet, input, {
           outDir: values.out,
+          name: names[i],
           stabilize,
           flip,
           smooth,

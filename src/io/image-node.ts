@@ -170,7 +170,8 @@ function mib(n: number): string {
   return `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
 }
 
-function fileKind(st: Stats): string {
+/** What a path that is not a regular file is, for messages ("a FIFO", "a socket", …). */
+export function fileKind(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice()) return 'a character device';
