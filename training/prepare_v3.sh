@@ -50,12 +50,16 @@ if [ "$empty" = 1 ]; then
   echo "prepare_v3: emptied ${models[*]} (after the calls: git checkout -- assets/models/)"
 fi
 
+# The models are out of the tree when both are empty (now or by an earlier run).
+emptied=1
+for m in "${models[@]}"; do [ -s "$m" ] && emptied=0; done
+
 # 4. Upload sizes: what travels is the working tree's tracked files, untracked files git does not
 # ignore, and the carried folders (64 MiB in all).
 tree_bytes() {
   { git ls-files -z; git ls-files -z --others --exclude-standard; } | while IFS= read -r -d '' f; do
     [ -f "$f" ] || continue
-    case "$f" in assets/models/*.safetensors) [ "$empty" = 1 ] || continue ;; esac
+    case "$f" in assets/models/*.safetensors) [ "$emptied" = 1 ] || continue ;; esac
     stat -c %s "$f"
   done | awk '{ s += $1 } END { print s + 0 }'
 }
@@ -66,7 +70,7 @@ long=$(( tree + $(dir_bytes .train/packv3-1 .train/init) ))
 limit=$(( 64 * 1024 * 1024 ))
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 echo "prepare_v3: the tree without the models $(mib "$tree"); smoke call $(mib "$smoke"), long call $(mib "$long") (limit 64 MiB)"
-if [ "$empty" = 0 ]; then
+if [ "$emptied" = 0 ]; then
   echo "prepare_v3: the models are still in the tree: run again with --empty-models just before the calls"
 elif [ "$smoke" -gt "$limit" ] || [ "$long" -gt "$limit" ]; then
   echo "prepare_v3: over 64 MiB: untracked files travel too (git status --porcelain), or rebuild smaller shards" >&2
