@@ -99,6 +99,12 @@ describe('arguments', () => {
     [['--box=-10,-10,0,50'], /got '-10,-10,0,50'/],
     [['--max-faces', '-1'], /--max-faces must be a whole number ≥ 1, got '-1'/],
     [['--threads', '-3'], /--threads must be a whole number ≥ 1, got '-3'/],
+    // An empty value (`--box "$UNSET"`) is not "use the default": the box would be ignored silently.
+    [['--box='], /^prnet: --box needs a value, got an empty one$/],
+    [['--box', ''], /^prnet: --box needs a value, got an empty one$/],
+    [['--detector='], /^prnet: --detector needs a value, got an empty one$/],
+    [['--model='], /^prnet: --model needs a value, got an empty one$/],
+    [['--detector', 'foo'], /^prnet: --detector must be one of blazeface, blazeface-mesh, ssd-mobilenet, tiny-face, got 'foo'$/],
   ])('%j: one line, exit 2', async (extra, message) => {
     const r = await runMain(['reconstruct', 'a.jpg', '--out', 'o', ...extra]);
     expect(r.code).toBe(2);

@@ -166,6 +166,22 @@ describe('prnet serve: the API', () => {
     await expectError(await post(new Uint8Array(await gradientPng()), '?format=glb'), 422, 'no_face');
   });
 
+  it('reads PPM (and PGM / BMP) as the CLI does: the same face; a huge or cut PPM is refused', async () => {
+    const { width, height, data } = await decodeImageFile(ASTRONAUT);
+    const header = new TextEncoder().encode(`P6\n${width} ${height}\n255\n`);
+    const ppm = new Uint8Array(header.length + data.length);
+    ppm.set(header);
+    ppm.set(data, header.length);
+    const res = await post(ppm, '', 'image/x-portable-pixmap');
+    expect(res.status, await res.clone().text()).toBe(200);
+    const fromPpm = ((await res.json()) as { faces: FaceJson[] }).faces;
+    const fromPng = ((await (await post(astronaut)).json()) as { faces: FaceJson[] }).faces;
+    expect(fromPpm).toHaveLength(1);
+    expect(fromPpm[0].box).toEqual(fromPng[0].box);
+    expect(await expectError(await post(new TextEncoder().encode('P6\n30000 30000\n255\n'), '', 'image/x-portable-pixmap'), 422, 'image_too_large')).toMatch(/900 megapixels/);
+    await expectError(await post(ppm.slice(0, 5000), '', 'image/x-portable-pixmap'), 422, 'corrupt_image');
+  });
+
   it('refuses what is not an image, corrupt images, huge headers and big bodies, as JSON', async () => {
     expect(await expectError(await post('hello', '', 'text/plain'), 415, 'unsupported_media_type')).toMatch(/text\/plain/);
     await expectError(await post(new TextEncoder().encode('not a png at all'), '', 'image/png'), 415, 'unsupported_media_type');
@@ -298,11 +314,31 @@ describe('prnet serve arguments', () => {
       [['serve', '--workers', '0'], /--workers must be a whole number ≥ 1/],
       [['serve', '--models', 'a b'], /--models: 'a b' is not a name or name=file/],
       [['serve', 'extra'], /Unexpected argument 'extra'/],
+      [['serve', '--workers', '100000'], /^prnet: --workers must be between 1 and \d+ \(the cores of this machine\), got '100000'$/],
+      // Node's timers hold 24.8 days; a longer deadline fired at once (every request a 504).
+      [['serve', '--timeout', '3000000'], /^prnet: --timeout must be at most 86400 seconds \(a day\), got '3000000'$/],
+      // Checked before the port is bound or a model loaded (was exit 3 after binding).
+      [['serve', '--detector', 'foo'], /^prnet: --detector must be one of blazeface, .*, got 'foo'$/],
+      [['serve', '--models='], /^prnet: --models needs a value, got an empty one$/],
     ];
     for (const [args, re] of cases) {
       const r = await runMain(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.errLines, args.join(' ')).toEqual([expect.stringMatching(re)]);
+    }
+  });
+
+  it('a SIGTERM while the models load stops it cleanly: exit 0, no false load error', async () => {
+    const cli = startCli(['serve', '--port', '0', '--workers', '1', '--models', 'default,light']);
+    try {
+      await cli.waitFor(/listening on/);
+      cli.child.kill('SIGTERM');
+      const exit = await cli.exited;
+      expect(cli.lines.join('\n')).not.toMatch(/ready \(models loaded\)/); // the signal came first, as intended
+      expect(exit, cli.lines.join('\n')).toEqual({ code: 0, signal: null });
+      expect(cli.lines.filter((l) => l.startsWith('prnet:')), cli.lines.join('\n')).toEqual([]);
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
     }
   });
 

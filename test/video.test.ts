@@ -347,6 +347,10 @@ describe('prnet video (CLI)', () => {
     const bad = await runCli(['video', D3, '--out', join(dir, 'bad'), '--smooth', '9', ...only]);
     expect(bad.code).toBe(2);
     expect(bad.errLines).toEqual(["prnet: --smooth must be a number from 0 to 8 (UV pixels), got '9'"]);
+    // A detector this version lacks is a usage error before any work (it was exit 3 at load, after the folder was made).
+    const detector = await runCli(['video', D3, '--out', join(dir, 'bad'), '--detector', 'foo', ...only]);
+    expect(detector.code).toBe(2);
+    expect(detector.errLines).toEqual([expect.stringMatching(/^prnet: --detector must be one of blazeface, .*, got 'foo'$/)]);
     expect(await listFiles(join(dir, 'bad')).catch(() => [])).toEqual([]);
   });
 

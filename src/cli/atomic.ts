@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { firstLine, OutputError } from '../errors.js';
+import { UsageError } from './options.js';
 
 let counter = 0;
 
@@ -26,6 +27,21 @@ export const TEMP_NAME = /^\.prnet-(\d+)-\d+\..*\.tmp$/s;
 
 function tempPath(path: string): string {
   return join(dirname(path), `.prnet-${process.pid}-${counter++}.${basename(path)}.tmp`);
+}
+
+/**
+ * Creates the output folder (and its parents). A path that names a file, or runs through one, is a
+ * bad argument (UsageError, exit 2); a folder that cannot be made for other reasons (permission,
+ * read-only, full disk) is an output failure (OutputError, exit 4).
+ */
+export async function makeOutputFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const message = `cannot create the output folder (${writeFailure(e)})`;
+    throw code === 'EEXIST' || code === 'ENOTDIR' ? new UsageError(message, dir) : new OutputError(message, dir, { cause: e });
+  }
 }
 
 /** Why a path cannot be written, in words (for the one-line error). */

@@ -1,10 +1,9 @@
 /** `prnet batch submit|status`: the distributed batch's front (src/batch). */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DetectorKind } from '../detect/index.js';
 import { OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions } from './options.js';
-import { DETECTORS, parseFormats, parseMeshOptions } from './reconstruct.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption } from './options.js';
+import { parseFormats, parseMeshOptions } from './reconstruct.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
 export function checkRedisUrl(url: string): void {
@@ -50,8 +49,7 @@ async function submit(args: string[]): Promise<number> {
   checkRedisUrl(values.redis);
   const negated: Record<string, boolean | undefined> = {};
   for (const f of OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
-  const detector = values.detector as DetectorKind | undefined;
-  if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
+  const detector = detectorOption(values.detector);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const attempts = intOption(values.attempts, 'attempts');
   const formats = [...parseFormats(values.formats, negated)];

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
+import { DETECTOR_KINDS, type DetectorKind } from '../detect/detector.js';
 import { MAX_SMOOTH } from '../geometry/smooth.js';
 import type { TestTimeOptions } from '../pipeline/prnet.js';
 
@@ -53,11 +54,25 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
       i++;
     } else joined.push(a);
   }
-  try {
-    return parseArgs({ args: joined, options, allowPositionals, strict: true, allowNegative: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  const parsed = (() => {
+    try {
+      return parseArgs({ args: joined, options, allowPositionals, strict: true, allowNegative: true });
+    } catch (e) {
+      throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    }
+  })();
+  // `--box=` or `--box "$UNSET"`: an empty value is a mistake, not "use the default".
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value === '' || (Array.isArray(value) && value.includes(''))) throw new UsageError(`--${name} needs a value, got an empty one`);
   }
+  return parsed;
+}
+
+/** `--detector kind`: one of the detectors this version has (DETECTOR_KINDS). */
+export function detectorOption(value: string | undefined): DetectorKind | undefined {
+  if (value === undefined) return undefined;
+  if (!(DETECTOR_KINDS as readonly string[]).includes(value)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${value}'`);
+  return value as DetectorKind;
 }
 
 export function intOption(value: string | undefined, name: string, min = 1): number | undefined {

@@ -1,10 +1,8 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
-import type { DetectorKind } from '../detect/index.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
@@ -12,9 +10,9 @@ import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import type { Face } from '../pipeline/face.js';
-import { onInterrupt, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
+import { makeOutputFolder, onInterrupt, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from './options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { Progress } from './progress.js';
 
 /**
@@ -85,8 +83,6 @@ export async function inPipeline<A, B>(count: number, stages: PipelineStages<A, 
   }
   await writing;
 }
-
-export const DETECTORS: DetectorKind[] = ['blazeface', 'blazeface-mesh', 'ssd-mobilenet', 'tiny-face'];
 
 export function parseFormats(list: string | undefined, negated: Record<string, boolean | undefined>): Set<OutputFormat> {
   let formats: Set<OutputFormat>;
@@ -205,8 +201,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const precision = precisionOption(values.precision);
   const testTime = testTimeOptions(values);
   const box = values.box ? parseBox(values.box) : undefined;
-  const detector = values.detector as DetectorKind | undefined;
-  if (detector && !DETECTORS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTORS.join(', ')}`);
+  const detector = detectorOption(values.detector);
   const meshOptions = parseMeshOptions(values);
   const quiet = Boolean(values.quiet);
 
@@ -216,11 +211,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   for (const m of unreadable) process.stderr.write(`prnet: ${m}\n`);
   if (!files.length) throw new InputError('no images to process');
   if (box && files.length > 1) throw new UsageError('--box applies to one image; give a single image with it');
-  try {
-    await mkdir(outDir, { recursive: true });
-  } catch (e) {
-    throw new UsageError(`cannot create the output folder (${writeFailure(e)})`, outDir);
-  }
+  await makeOutputFolder(outDir);
   // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
   await sweepStaleTemporaries(outDir);
 

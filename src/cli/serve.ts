@@ -1,8 +1,8 @@
 /** `prnet serve`: the HTTP service (src/serve), until SIGTERM or SIGINT. */
-import type { DetectorKind } from '../detect/index.js';
-import { ModelError } from '../errors.js';
+import { availableParallelism } from 'node:os';
+import { firstLine } from '../errors.js';
 import { loadOptional, SERVE_PACKAGES } from './optional.js';
-import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
+import { EXIT, UsageError, intOption, parseOptions, threadsOption, detectorOption } from './options.js';
 
 /** `default,light,mine=/models/mine.safetensors` → { default: 'default', light: 'light', mine: '/models/…' } */
 export function parseModels(list: string): Record<string, string> {
@@ -16,6 +16,9 @@ export function parseModels(list: string): Record<string, string> {
   if (!Object.keys(models).length) throw new UsageError('--models needs at least one model');
   return models;
 }
+
+/** The longest --timeout, seconds. */
+export const MAX_TIMEOUT_S = 86_400;
 
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseOptions(args, {
@@ -35,15 +38,20 @@ export async function runServe(args: string[]): Promise<number> {
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const bodyMb = intOption(values['max-body-mb'], 'max-body-mb');
   const timeout = intOption(values.timeout, 'timeout');
+  // A day at most: Node's timers hold 24.8 days, and a longer one fires at once (every request a 504).
+  if (timeout !== undefined && timeout > MAX_TIMEOUT_S) throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_S} seconds (a day), got '${values.timeout}'`);
   const models = values.models ? parseModels(values.models) : undefined;
   const workers = intOption(values.workers, 'workers');
+  // Each worker thread loads every model: more workers than cores only queue on the cores and multiply the memory.
+  if (workers !== undefined && workers > availableParallelism()) throw new UsageError(`--workers must be between 1 and ${availableParallelism()} (the cores of this machine), got '${values.workers}'`);
   const threads = threadsOption(values.threads);
   const maxQueue = intOption(values['max-queue'], 'max-queue');
+  const detector = detectorOption(values.detector);
   const { createServer, DEFAULT_BODY_LIMIT } = await loadOptional('serve', SERVE_PACKAGES, () => import('../serve/server.js'));
   const server = await createServer({
     workers,
     models,
-    detector: values.detector as DetectorKind | undefined,
+    detector,
     threads,
     bodyLimit: bodyMb ? bodyMb * 1024 * 1024 : DEFAULT_BODY_LIMIT,
     maxQueue,
@@ -59,7 +67,6 @@ export async function runServe(args: string[]): Promise<number> {
     await server.pool.destroy();
     throw new UsageError(`cannot listen on ${host}:${port} (${(e as Error).message})`);
   }
-  log(`listening on ${address} with ${server.pool.workers} workers`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -77,10 +84,14 @@ export async function runServe(args: string[]): Promise<number> {
     const onInt = () => void stop('SIGINT', EXIT.ok);
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
+    // Said once the signals are handled: a supervisor that sends SIGTERM on seeing it gets a clean stop.
+    log(`listening on ${address} with ${server.pool.workers} workers`);
     server.ready.then(
       () => log('ready (models loaded)'),
       (e: unknown) => {
-        process.stderr.write(`prnet: ${new ModelError(`cannot load the models: ${(e as Error).message}`).message.split('\n')[0]}\n`);
+        // A SIGTERM while the models load ends the workers, which fails the load: not an error then.
+        if (stopping) return;
+        process.stderr.write(`prnet: cannot load the models: ${firstLine(e)}\n`);
         void stop('model load failed', EXIT.model);
       },
     );

@@ -1,12 +1,10 @@
 /** `prnet video`: video files → tracked, stabilised faces → JSON lines, overlay video, animated GLB. */
-import { mkdir } from 'node:fs/promises';
-import type { DetectorKind } from '../detect/index.js';
 import { InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
 import { processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
-import { sweepStaleTemporaries, writeFailure } from './atomic.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption } from './options.js';
+import { makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { Progress } from './progress.js';
 import { uniqueStems } from './inputs.js';
 
@@ -64,11 +62,8 @@ export async function runVideo(args: string[]): Promise<number> {
   const threads = threadsOption(values.threads);
   const { flip, smooth } = testTimeOptions(values);
   const quiet = Boolean(values.quiet);
-  try {
-    await mkdir(values.out, { recursive: true });
-  } catch (e) {
-    throw new UsageError(`cannot create the output folder (${writeFailure(e)})`, values.out);
-  }
+  const detector = detectorOption(values.detector);
+  await makeOutputFolder(values.out);
   // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
   await sweepStaleTemporaries(values.out);
 
@@ -81,7 +76,7 @@ export async function runVideo(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const prnet = await createPrnet({ model: values.model, detector: values.detector as DetectorKind | undefined, threads });
+  const prnet = await createPrnet({ model: values.model, detector, threads });
   let failed = 0;
   try {
     // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { firstLine } from '../errors.js';
 import type { DetectorKind } from '../detect/index.js';
 import { MAX_IMAGE_PIXELS } from '../io/image-node.js';
+import { decodeSimpleImage, sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { openApi, querystringSchema, reconstructParameters } from './openapi.js';
 import { createPool, type InferencePool } from './pool.js';
@@ -66,6 +67,17 @@ interface Query {
 
 /** The image's size from its header (no pixels decoded): 415 when it is not an image, 422 when too large. */
 async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> {
+  if (sniffSimpleFormat(bytes)) {
+    // PGM/PPM and uncompressed BMP, which the CLI reads and sharp does not: their own decoder reads
+    // the size from the header and refuses a large image before it allocates (a 20 MiB body at most).
+    try {
+      decodeSimpleImage(bytes, 'image', maxPixels);
+    } catch (e) {
+      const message = firstLine(e).replace(/^image: /, '');
+      throw /above the limit/.test(message) ? new HttpError(422, 'image_too_large', message) : new HttpError(422, 'corrupt_image', message);
+    }
+    return;
+  }
   const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch((e: unknown) => {
     throw new HttpError(415, 'unsupported_media_type', `not an image or an unsupported format (${firstLine(e)})`);
   });
@@ -96,6 +108,8 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
   const timeoutMs = options.timeoutMs ?? 30_000;
+  // Node's timers hold at most 2^31 − 1 ms; a longer deadline would fire at once.
+  if (!(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) throw new RangeError(`timeoutMs must be from 1 to ${2 ** 31 - 1} ms, got ${timeoutMs}`);
   let isReady = false;
   const pool = createPool({
     workers: options.workers,
