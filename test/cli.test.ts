@@ -14,6 +14,7 @@ import { createDetector } from '../src/detect/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
 import { runCli, type CliResult } from './helpers/cli.js';
+import { runMain } from './helpers/main-inprocess.js';
 import { gradientPng, pngSize } from './helpers/images.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
 import { testModelPath } from './helpers/model.js';
@@ -362,6 +363,28 @@ describe('help and version', () => {
     const bare = await runCli([]);
     expect(bare.code).toBe(2);
     expect(bare.stdout).toBe(r.stdout);
+  });
+
+  it('<command> --help prints that command\'s usage and the exit codes, exit 0, for every command', async () => {
+    const options: Record<string, string[]> = {
+      reconstruct: ['--model', '--box', '--formats', '--max-faces', '--detector', '--threads', '--precision', '--no-flip', '--smooth'],
+      video: ['--stabilize', '--frames', '--detect-every', '--glb-step', '--max-pixels'],
+      swap: ['--source', '--target', '--eyes', '--no-blend', '--threads'],
+      'import-checkpoint': ['--f32'],
+      eval: ['aflw2000|pts', '--gt-box', '--no-peers'],
+      data: ['label', '--set'],
+      serve: ['--port', '--workers', '--models', '--max-body-mb', '--max-queue', '--timeout', '--threads', '--detector', '--quiet'],
+      batch: ['batch submit', 'batch status', '--attempts', '--queue', '--wait', '--timeout'],
+      worker: ['--concurrency', '--threads', '--lock-seconds', '--queue', '--quiet'],
+    };
+    for (const [command, expected] of Object.entries(options)) {
+      const r = await runMain([command, 'x', '--help']);
+      expect(r.code, command).toBe(0);
+      expect(r.stdout, command).toMatch(new RegExp(`^Usage:\\n  prnet ${command} `));
+      expect(r.stdout, command).toContain('Exit codes: 0 ok');
+      for (const other of Object.keys(options).filter((c) => c !== command)) expect(r.stdout, `${command} --help shows ${other}`).not.toContain(`  prnet ${other} `);
+      for (const o of expected) expect(r.stdout, `${command} --help: ${o}`).toContain(o);
+    }
   });
 
   it('--version prints the package version', async () => {

@@ -43,7 +43,7 @@ Usage:
       --frames <n> (first n), --detect-every <n> (default 30), --glb-step <n> (default 3), --no-flip,
       --smooth <σ>, --max-faces <n>, --max-pixels <n>, --model, --detector, --threads, --quiet.
       Ctrl-C leaves no partial files (exit 130); a missing ffmpeg exits 3.
-  prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m]
+  prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m] [--threads n]
       Puts a's face texture onto b's face (b's geometry and lighting seams blended);
       --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
@@ -59,23 +59,51 @@ Usage:
   prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
       mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
-      --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30) · --threads <n>
-  prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [reconstruct options]
+      --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30, at most 86400) ·
+      --threads <n> · --detector <kind> · --quiet
+  prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [options]
       Queues one job per image on Redis (BullMQ); a re-submit skips the images already done.
+      Options as reconstruct's: --model, --formats, --no-<format>, --max-faces, --detector, --units,
+      --no-center, --texture-size, --no-flip, --smooth, --quiet (not --box, --threads, --precision:
+      the worker's --threads and the model file's precision apply); and
       --attempts <n> (3)  tries before an image is listed as failed
-  prnet batch status --redis <url> [--wait]
+      --queue <name>      the queue (default prnet-reconstruct)
+  prnet batch status --redis <url> [--wait [--timeout s]] [--queue name]
       done · failed · waiting · active counts and the failures with their reasons.
-  prnet worker --redis <url> [--concurrency k] [--threads n]
+  prnet worker --redis <url> [--concurrency k] [--threads n] [--lock-seconds 30] [--queue name] [--quiet]
       Runs queued jobs (anywhere the images and the output folder are reachable) until SIGTERM.
-  prnet --help | --version
+  prnet --help | --version · prnet <command> --help: that command's part of this text
 
 Exit codes: 0 ok · 1 some inputs failed · 2 bad arguments · 3 the model or detector could not be
 loaded · 4 an output could not be written · 70 internal error · 130/143 interrupted.
 Negative numbers as option values: --box=-10,-10,50,50 or --box -10,-10,50,50.
 `;
 
+/** The part of HELP for one command (its usage blocks), with the exit codes; null for an unknown command. */
+export function commandHelp(command: string): string | null {
+  const lines = HELP.split('\n');
+  const out: string[] = [];
+  let inside = false;
+  for (const line of lines) {
+    if (/^ {2}prnet /.test(line)) inside = line.startsWith(`  prnet ${command} `) || line === `  prnet ${command}`;
+    else if (!line.startsWith('    ')) inside = false;
+    if (inside) out.push(line);
+  }
+  if (!out.length) return null;
+  const tail = HELP.slice(HELP.indexOf('Exit codes:'));
+  return `Usage:\n${out.join('\n')}\n\n${tail}`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `prnet <command> --help` (or -h) anywhere in its arguments: that command's usage, exit 0.
+  if (command && command !== 'help' && rest.some((a) => a === '--help' || a === '-h')) {
+    const help = commandHelp(command);
+    if (help) {
+      process.stdout.write(help);
+      return EXIT.ok;
+    }
+  }
   try {
     switch (command) {
       case undefined:
