@@ -275,7 +275,7 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     expect(await leftoverTempFiles(dir)).toEqual([]);
   });
 
-  it('--out naming an existing file: exit 2 before any work', async () => {
+  it('--out naming an existing file: exit 2 before any work (a bad argument, not a failed write)', async () => {
     const dir = await dirs.make('outfile');
     const file = join(dir, 'taken');
     await writeFile(file, 'x');
@@ -283,5 +283,13 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     expect(r.code).toBe(2);
     expect(r.errLines).toEqual([`prnet: ${file}: cannot create the output folder (a file of that name is in the way of a folder)`]);
     expect(await listFiles(dir)).toEqual(['taken']);
+  });
+
+  it('--out where the file system refuses a folder (/proc/x): exit 4 at once (Node\'s recursive mkdir looped forever there)', async () => {
+    const t0 = performance.now();
+    const r = await runMain(['reconstruct', ASTRONAUT, '--out', '/proc/prnet-test/out', '--model', model]);
+    expect(r.code).toBe(4);
+    expect(r.errLines).toEqual(['prnet: /proc/prnet-test/out: cannot create the output folder (no such file or folder, and none can be made there)']);
+    expect(performance.now() - t0).toBeLessThan(10_000);
   });
 });

@@ -8,8 +8,8 @@
  * (killed with SIGKILL, power loss) and nothing else.
  */
 import { rmSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { firstLine, OutputError } from '../errors.js';
 import { UsageError } from './options.js';
 
@@ -30,13 +30,38 @@ function tempPath(path: string): string {
 }
 
 /**
+ * mkdir -p one folder at a time: Node's own recursive mkdir loops forever where a mkdir fails with
+ * ENOENT under an existing parent (e.g. under /proc), taking it for a missing parent.
+ */
+async function mkdirEach(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolve(dir); ; p = dirname(p)) {
+    const st = await stat(p).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      return null;
+    });
+    if (st) {
+      if (!st.isDirectory()) throw Object.assign(new Error(`${p} is not a folder`), { code: missing.length ? 'ENOTDIR' : 'EEXIST' });
+      break;
+    }
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) {
+    await mkdir(p).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+}
+
+/**
  * Creates the output folder (and its parents). A path that names a file, or runs through one, is a
  * bad argument (UsageError, exit 2); a folder that cannot be made for other reasons (permission,
  * read-only, full disk) is an output failure (OutputError, exit 4).
  */
 export async function makeOutputFolder(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdirEach(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const message = `cannot create the output folder (${writeFailure(e)})`;
@@ -50,6 +75,8 @@ export function writeFailure(e: unknown): string {
   switch (code) {
     case 'EEXIST':
       return 'a file of that name is in the way of a folder';
+    case 'ENOENT':
+      return 'no such file or folder, and none can be made there';
     case 'ENOTDIR':
       return 'a part of the path is a file, not a folder';
     case 'EISDIR':
