@@ -11,7 +11,7 @@ import { decodeImageBuffer, decodeImageFile, encodePng } from '../src/io/image-n
 import { createPrnet, reconstructFile } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
 import type { Prnet, ReconstructResult } from '../src/pipeline/prnet.js';
-import type { Face } from '../src/pipeline/face.js';
+import { faceColors, faceTexture, type Face } from '../src/pipeline/face.js';
 import { swapFaceTexture } from '../src/pipeline/swap.js';
 import type { RgbImage } from '../src/types.js';
 import { gradientPng, pngSize } from './helpers/images.js';
@@ -219,6 +219,24 @@ describe('buildOutputs and swapFaceTexture', () => {
     const all = await buildOutputs('g', image, result.faces.slice(0, 1), prnet.layout, new Set(OUTPUT_FORMATS), encodePng);
     expect(all).toHaveLength(11);
     expect(await buildOutputs('none', image, [], prnet.layout, new Set(OUTPUT_FORMATS), encodePng)).toEqual([]);
+  });
+
+  it('RGBA pixels (as reconstruct takes them) give the RGB image\'s colours, texture, files and swap', async () => {
+    const n = image.width * image.height;
+    const rgba = new Uint8Array(4 * n);
+    for (let i = 0; i < n; i++) rgba.set([image.data[3 * i], image.data[3 * i + 1], image.data[3 * i + 2], 255], 4 * i);
+    const four = { width: image.width, height: image.height, data: rgba };
+    const [face] = result.faces;
+    expect(Array.from(faceColors(four, face))).toEqual(Array.from(faceColors(image, face)));
+    expect(Array.from(faceTexture(four, face, prnet.layout).texture.data)).toEqual(Array.from(faceTexture(image, face, prnet.layout).texture.data));
+    const formats = new Set(['textured', 'overlay'] as const);
+    const fromRgba = await buildOutputs('g', four, [face], prnet.layout, formats, encodePng);
+    const fromRgb = await buildOutputs('g', image, [face], prnet.layout, formats, encodePng);
+    expect(fromRgba.map((f) => f.name)).toEqual(fromRgb.map((f) => f.name));
+    fromRgba.forEach((f, i) => expect(Buffer.from(f.data as Uint8Array | string).equals(Buffer.from(fromRgb[i].data as Uint8Array | string)), f.name).toBe(true));
+    const swapped = swapFaceTexture(four, face, four, result.faces[1], prnet.layout, { blend: false });
+    expect(swapped.data.length).toBe(3 * n);
+    expect(Array.from(swapped.data)).toEqual(Array.from(swapFaceTexture(image, face, image, result.faces[1], prnet.layout, { blend: false }).data));
   });
 
   it('swapFaceTexture: an image of the target\'s size, unchanged away from the target face', () => {

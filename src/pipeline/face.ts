@@ -8,6 +8,7 @@ import { sampleColors, vertexNormals, type Pose } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import { completeUvTexture, texelVisibility, uvTexture, type Raster, type TextureSources, type UvTexture } from '../render/index.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
+import { toRgbImage, type PixelImage } from '../io/pixels.js';
 
 export interface Face {
   /** 0-based index of the face in its image (largest first). */
@@ -34,9 +35,12 @@ export interface Face {
   flipDisagreement?: number;
 }
 
-/** Per-vertex colours (N×3, 0..1), sampled from the image at each vertex (bilinear). */
-export function faceColors(image: RgbImage, face: Face): Float32Array {
-  return sampleColors(image, face.vertices);
+/**
+ * Per-vertex colours (N×3, 0..1), sampled from the image at each vertex (bilinear). The image may
+ * be RGB, RGBA or grey bytes, as `reconstruct` takes (io/pixels.ts).
+ */
+export function faceColors(image: RgbImage | PixelImage, face: Face): Float32Array {
+  return sampleColors(toRgbImage(image), face.vertices);
 }
 
 /** Texture sides `--texture-size` offers. */
@@ -76,7 +80,8 @@ export interface FaceTexture extends UvTexture {
  * are taken from the mirrored side or filled smoothly; `mask` is 255 where the photo shows the
  * texel itself. With `complete: false` those texels are black (mask 0), as PRNet's original.
  */
-export function faceTexture(image: RgbImage, face: Face, layout: Layout, options: FaceTextureOptions = {}): FaceTexture {
+export function faceTexture(input: RgbImage | PixelImage, face: Face, layout: Layout, options: FaceTextureOptions = {}): FaceTexture {
+  const image = toRgbImage(input);
   const size = options.size ?? layout.size;
   const complete = options.complete ?? true;
   if (!complete && size !== layout.size) throw new RangeError(`a texture of ${size}² needs complete: true (the plain texture is ${layout.size}²)`);

@@ -11,6 +11,7 @@ import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
 import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';
+import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
 
 /** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */
@@ -185,13 +186,15 @@ function wireframe(layout: Layout, cropSide: number): Uint32Array {
  */
 export async function buildOutputs(
   stem: string,
-  image: RgbImage,
+  input: RgbImage | PixelImage,
   faces: Face[],
   layout: Layout,
   formats: ReadonlySet<OutputFormat>,
   encodePng: PngEncoder,
   options: OutputOptions = {},
 ): Promise<OutputFile[]> {
+  // RGBA or grey bytes (as reconstruct takes) are read as RGB once here.
+  const image = toRgbImage(input);
   const textureSize = options.textureSize ?? layout.size;
   if (!(TEXTURE_SIZES as readonly number[]).includes(textureSize)) throw new RangeError(`texture size must be one of ${TEXTURE_SIZES.join(', ')}, got ${textureSize}`);
   // PNGs are encoded while the rest is built (sharp compresses on its own threads); the files

@@ -5,6 +5,7 @@
 import type { Layout } from '../layout/index.js';
 import { poissonBlend, renderTexture } from '../render/index.js';
 import type { RgbImage } from '../types.js';
+import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, type Face } from './face.js';
 
 export interface SwapOptions {
@@ -19,13 +20,16 @@ export interface SwapOptions {
  * (occluded or outside it) are taken from the target's own texture.
  */
 export function swapFaceTexture(
-  sourceImage: RgbImage,
+  sourceInput: RgbImage | PixelImage,
   sourceFace: Face,
-  targetImage: RgbImage,
+  targetInput: RgbImage | PixelImage,
   targetFace: Face,
   layout: Layout,
   options: SwapOptions = {},
 ): RgbImage {
+  // RGBA or grey bytes (as reconstruct takes) are read as RGB; the result is RGB.
+  const sourceImage = toRgbImage(sourceInput);
+  const targetImage = toRgbImage(targetInput);
   const src = faceTexture(sourceImage, sourceFace, layout, { complete: false });
   const dst = faceTexture(targetImage, targetFace, layout, { complete: false });
   const n = layout.size * layout.size;
