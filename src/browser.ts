@@ -148,7 +148,9 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
           extra: { executionProviders: ['wasm'] },
         })
         : await createHumanDetector(d);
-  return Object.assign(new WebPrnet(session, layout, detector), { backend, threads, modelMetadata: weights.metadata });
+  // A detector the caller passed in is theirs to release (it may serve other pipelines).
+  const ownsDetector = !(d && 'detect' in d);
+  return Object.assign(new WebPrnet(session, layout, detector, ownsDetector), { backend, threads, modelMetadata: weights.metadata });
 }
 
 /**

@@ -10,7 +10,7 @@ import { InputError } from '../src/errors.js';
 import { decodeImageBuffer, decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet, reconstructFile } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
-import type { Prnet, ReconstructResult } from '../src/pipeline/prnet.js';
+import { Prnet, type ReconstructResult } from '../src/pipeline/prnet.js';
 import { faceColors, faceTexture, type Face } from '../src/pipeline/face.js';
 import { swapFaceTexture } from '../src/pipeline/swap.js';
 import type { RgbImage } from '../src/types.js';
@@ -251,5 +251,40 @@ describe('buildOutputs and swapFaceTexture', () => {
       const i = 3 * (far[1] * image.width + far[0]);
       expect(Array.from(out.data.subarray(i, i + 3))).toEqual(Array.from(image.data.subarray(i, i + 3)));
     }
+  });
+});
+
+describe('createPrnet arguments and dispose', () => {
+  it('an unknown detector or a bad maxDetections is an InputError before anything loads', async () => {
+    const t0 = performance.now();
+    await expect(createPrnet({ model: await testModelPath(), detector: 'bogus' as never })).rejects.toThrow(/^unknown detector 'bogus' \(known: blazeface, /);
+    await expect(createPrnet({ model: await testModelPath(), detector: 'bogus' as never })).rejects.toBeInstanceOf(InputError);
+    await expect(createPrnet({ model: await testModelPath(), maxDetections: 0 })).rejects.toBeInstanceOf(InputError);
+    expect(performance.now() - t0).toBeLessThan(1000); // no model or detector was loaded for these
+  });
+
+  it('dispose waits for the calls in flight, releases the detector it made (not one it was given), and refuses later calls', async () => {
+    const own = await createPrnet({ model: await testModelPath(), threads: 1 });
+    let released = 0;
+    const real = own.detector!;
+    const counting = { kind: real.kind, detect: (img: RgbImage) => real.detect(img), release: async () => { released++; await real.release?.(); } };
+    const owner = new Prnet(own.session, own.layout, counting);
+    const calls = [owner.reconstruct(image), owner.reconstruct(gradient)];
+    await owner.dispose();
+    // Both calls started before dispose finished, with their results.
+    const [a, b] = await Promise.all(calls);
+    expect(a.faces).toHaveLength(3);
+    expect(b.faces).toHaveLength(0);
+    expect(released).toBe(1);
+    await expect(owner.reconstruct(image)).rejects.toThrow(/this pipeline was disposed/);
+    await expect(owner.detect(image)).rejects.toBeInstanceOf(InputError);
+    await owner.dispose(); // twice is fine
+
+    const shared = await createPrnet({ model: await testModelPath(), threads: 1 });
+    let sharedReleased = 0;
+    const borrowed = new Prnet(shared.session, shared.layout, { kind: shared.detector!.kind, detect: (img) => shared.detector!.detect(img), release: async () => void sharedReleased++ }, false);
+    await borrowed.dispose();
+    expect(sharedReleased).toBe(0);
+    await shared.detector!.release?.();
   });
 });

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createDetector, type DetectorKind } from '../detect/index.js';
+import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
 import { InputError, ModelError } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { loadLayout } from '../layout/node.js';
@@ -51,14 +51,28 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   const precision = checkPrecision(options.precision);
+  // The arguments are checked before anything loads.
+  const maxFaces = detectionLimit(options.maxDetections);
+  const kind = options.detector;
+  if (kind !== undefined && kind !== false && !(DETECTOR_KINDS as readonly unknown[]).includes(kind)) {
+    throw new InputError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')})`);
+  }
   const model = resolveModel(options.model);
   const bundled = typeof model === 'string' && (Object.values(BUNDLED_MODELS) as string[]).includes(model);
-  const [layout, session, detector] = await Promise.all([
+  const [layout, session, detector] = await Promise.allSettled([
     loadLayout(),
     createSession(model, { threads: options.threads, probe: !bundled, precision }),
-    options.detector === false ? Promise.resolve(null) : createDetector({ kind: options.detector || undefined, maxFaces: detectionLimit(options.maxDetections) }),
+    kind === false ? Promise.resolve(null) : createDetector({ kind, maxFaces }),
   ]);
-  return new Prnet(session, layout, detector);
+  if (layout.status === 'rejected' || session.status === 'rejected' || detector.status === 'rejected') {
+    // What did load is released, not left holding its memory (a detector that failed leaves the network's session).
+    await Promise.all([
+      session.status === 'fulfilled' ? session.value.release() : undefined,
+      detector.status === 'fulfilled' ? detector.value?.release?.() : undefined,
+    ]);
+    throw [layout, session, detector].find((r) => r.status === 'rejected')!.reason;
+  }
+  return new Prnet(session.value, layout.value, detector.value);
 }
 
 function detectionLimit(n: number | undefined): number | undefined {

@@ -70,14 +70,37 @@ const MAX_POOLED_FLOATS = 2 * 4 * 3 * 256 * 256;
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 export class Prnet {
+  /**
+   * `ownsDetector` (default true): dispose() releases the detector too; false for a detector the
+   * caller made and may share (the browser entry's `detector: { detect }`).
+   */
   constructor(
     readonly session: PrnetSession,
     readonly layout: Layout,
     readonly detector: Detector | null,
+    private readonly ownsDetector = true,
   ) {}
+
+  /** Calls in flight: dispose() waits for them. */
+  private readonly active = new Set<Promise<unknown>>();
+  private disposed = false;
+
+  /** Runs a call of this pipeline, refused after dispose() and waited for by it. */
+  private track<T>(run: () => Promise<T>): Promise<T> {
+    if (this.disposed) return Promise.reject(new InputError('this pipeline was disposed: create another with createPrnet'));
+    const p = run();
+    const settled = p.then(() => undefined, () => undefined);
+    this.active.add(settled);
+    void settled.then(() => this.active.delete(settled));
+    return p;
+  }
 
   /** Every face the detector finds (largest first). */
   async detect(input: RgbImage | PixelImage): Promise<FaceBox[]> {
+    return this.track(() => this.detectNow(input));
+  }
+
+  private async detectNow(input: RgbImage | PixelImage): Promise<FaceBox[]> {
     const image = checkImage(input);
     if (!this.detector) throw new InputError('no detector was loaded: pass face boxes');
     return this.detector.detect(image);
@@ -89,6 +112,10 @@ export class Prnet {
    * be RGB, RGBA (e.g. a canvas's ImageData) or grey bytes (see io/pixels.ts).
    */
   async reconstruct(input: RgbImage | PixelImage, options: ReconstructOptions = {}): Promise<ReconstructResult> {
+    return this.track(() => this.reconstructNow(input, options));
+  }
+
+  private async reconstructNow(input: RgbImage | PixelImage, options: ReconstructOptions): Promise<ReconstructResult> {
     const image = checkImage(input);
     const timings: StageTimings = { detect: 0, crop: 0, network: 0, readoff: 0 };
     let t = now();
@@ -104,7 +131,7 @@ export class Prnet {
         return { box, crop: cropFromUserBox(box.x, box.y, box.width, box.height) };
       });
     } else {
-      const boxes = await this.detect(image);
+      const boxes = await this.detectNow(image);
       const kind = this.detector!.kind;
       items = boxes.map((box) => ({ box, crop: cropFromBox(box, kind) }));
     }
@@ -222,12 +249,22 @@ export class Prnet {
     return m;
   }
 
-  /** Frees the inference session and the arrays kept for reuse. */
-  async dispose(): Promise<void> {
-    this.inputs.length = 0;
-    this.scratchArrays.clear();
-    await this.session.release();
+  /**
+   * Frees the inference sessions (the network's, and the detector's if it made it) and the arrays kept for reuse,
+   * once the calls already made have finished; later calls are refused (InputError). Safe to call twice.
+   */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      this.disposed = true;
+      await Promise.all(this.active);
+      this.inputs.length = 0;
+      this.scratchArrays.clear();
+      await Promise.all([this.session.release(), this.ownsDetector ? this.detector?.release?.() : undefined]);
+    })();
+    return this.disposing;
   }
+
+  private disposing: Promise<void> | undefined;
 }
 
 function checkImage(image: RgbImage | PixelImage): RgbImage {
