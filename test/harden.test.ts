@@ -24,6 +24,7 @@ import { modelMetadata, parseModelFile, randomWeights, resfcnTensorSpecs, type T
 import { createPrnet } from '../src/pipeline/node.js';
 import { Prnet } from '../src/pipeline/prnet.js';
 import { createSession, sessionThreads } from '../src/runtime/node.js';
+import { cropFromLandmarks, cropTransform, type CropTransform } from '../src/crop/index.js';
 import { PrnetSession } from '../src/runtime/session.js';
 import { loadLayout } from '../src/layout/node.js';
 import { writeSafetensors, f32Tensor } from '../src/util/safetensors.js';
@@ -430,6 +431,20 @@ describe('input files', () => {
     await expect(prnet.reconstruct(astronaut, { boxes: [null as unknown as never] })).rejects.toBeInstanceOf(InputError);
     await expect(prnet.reconstruct(astronaut, { maxFaces: NaN, boxes: [] })).rejects.toBeInstanceOf(InputError);
     await expect(prnet.reconstruct(astronaut, { crops: [{} as never] })).rejects.toBeInstanceOf(InputError);
+    // maxFaces a whole number; boxes and crops arrays.
+    for (const maxFaces of [1.5, '1', null]) await expect(prnet.reconstruct(astronaut, { maxFaces: maxFaces as never })).rejects.toThrow(/maxFaces must be a whole number ≥ 0/);
+    await expect(prnet.reconstruct(astronaut, { boxes: {} as never })).rejects.toThrow(/^boxes must be an array/);
+    await expect(prnet.reconstruct(astronaut, { crops: {} as never })).rejects.toThrow(/^crops must be an array/);
+    // A crop far outside the image, absurdly large, or with transforms that are not its square's.
+    const good = cropFromLandmarks([[100, 100], [200, 220]]);
+    const bad: [CropTransform, RegExp][] = [
+      [cropTransform({ cx: 1e6, cy: 1e6, side: 100 }), /lies outside the 512×512 image/],
+      [cropTransform({ cx: 256, cy: 256, side: 1e9 }), /must be between 1 and 2048 pixels on a side/],
+      [{ ...good, inverse: [0, 0, 0, 0, 0, 0] }, /forward, inverse and scale are not the ones its square gives/],
+      [{ ...good, forward: cropTransform({ ...good.square, side: 2 * good.square.side }).forward }, /not the ones its square gives/],
+    ];
+    for (const [crop, re] of bad) await expect(prnet.reconstruct(astronaut, { crops: [crop] })).rejects.toThrow(re);
+    expect((await prnet.reconstruct(astronaut, { crops: [good], flip: false })).faces).toHaveLength(1);
     await expect(createSession({} as never)).rejects.toBeInstanceOf(ModelError);
     const w = randomWeights(SMALL_CONFIG, 2);
     w.tensors.delete([...w.tensors.keys()][3]);

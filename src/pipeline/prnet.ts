@@ -3,7 +3,7 @@
  * library's main API. Runtime-agnostic: the Node entry (node.ts) and the browser entry give it a
  * session, a detector and the layout.
  */
-import { CROP_SIZE, cropFromBox, cropFromUserBox, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
+import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { InputError, ModelError } from '../errors.js';
 import { coarseMask, estimatePose, flipDisagreement, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
@@ -117,12 +117,15 @@ export class Prnet {
 
   private async reconstructNow(input: RgbImage | PixelImage, options: ReconstructOptions): Promise<ReconstructResult> {
     const image = checkImage(input);
+    if (options.maxFaces !== undefined && !(Number.isInteger(options.maxFaces) && options.maxFaces >= 0)) throw new InputError(`maxFaces must be a whole number ≥ 0, got ${String(options.maxFaces)}`);
     const timings: StageTimings = { detect: 0, crop: 0, network: 0, readoff: 0 };
     let t = now();
     let items: { box: FaceBox; crop: CropTransform }[];
+    if (options.crops !== undefined && !Array.isArray(options.crops)) throw new InputError('crops must be an array of crop transforms');
+    if (options.boxes !== undefined && !Array.isArray(options.boxes)) throw new InputError('boxes must be an array of { x, y, width, height }');
     if (options.crops) {
       items = options.crops.map((crop, i) => {
-        checkCrop(crop, i);
+        checkCrop(crop, i, image);
         return { box: squareBox(crop), crop };
       });
     } else if (options.boxes) {
@@ -135,7 +138,6 @@ export class Prnet {
       const kind = this.detector!.kind;
       items = boxes.map((box) => ({ box, crop: cropFromBox(box, kind) }));
     }
-    if (options.maxFaces !== undefined && !(options.maxFaces >= 0)) throw new InputError(`maxFaces must be a number ≥ 0, got ${options.maxFaces}`);
     if (options.maxFaces !== undefined) items = items.slice(0, Math.max(0, options.maxFaces));
     timings.detect = now() - t;
 
@@ -294,13 +296,24 @@ function checkBox(box: FaceBox, i: number, image: RgbImage): void {
 }
 
 /** A caller's crop transform: the shape cropTransform() makes, with finite numbers. */
-function checkCrop(crop: CropTransform, i: number): void {
+function checkCrop(crop: CropTransform, i: number, image: RgbImage): void {
   const c = crop as Partial<CropTransform> | null;
   const finite = (a: unknown, n: number): boolean => Array.isArray(a) && a.length === n && a.every((v) => typeof v === 'number' && Number.isFinite(v));
   const sq = c?.square;
   if (!c || c.size !== CROP_SIZE || !finite(c.forward, 6) || !finite(c.inverse, 6) || !(typeof c.scale === 'number' && c.scale > 0 && Number.isFinite(c.scale)) ||
     !sq || !(sq.side > 0) || !finite([sq.cx, sq.cy, sq.side], 3)) {
     throw new InputError(`crop ${i} is not a ${CROP_SIZE}-pixel crop transform with finite numbers (make it with cropTransform or cropFromLandmarks)`);
+  }
+  // Its square within the limits of a box, and its transforms the ones its square gives.
+  const limit = 4 * Math.max(image.width, image.height);
+  const shown = `centre ${+sq.cx.toPrecision(6)}, ${+sq.cy.toPrecision(6)}, side ${+sq.side.toPrecision(6)}`;
+  if (sq.side < 1 || sq.side > limit) throw new InputError(`crop ${i} (${shown}) must be between 1 and ${limit} pixels on a side for a ${image.width}×${image.height} image`);
+  const h = sq.side / 2;
+  if (sq.cx - h >= image.width || sq.cy - h >= image.height || sq.cx + h <= 0 || sq.cy + h <= 0) throw new InputError(`crop ${i} (${shown}) lies outside the ${image.width}×${image.height} image`);
+  const ref = cropTransform(sq, CROP_SIZE);
+  const close = (a: readonly number[], b: readonly number[]): boolean => a.every((v, k) => Math.abs(v - b[k]) <= 1e-6 * Math.max(1, Math.abs(b[k])));
+  if (!close(c.forward!, ref.forward) || !close(c.inverse!, ref.inverse) || !close([c.scale!], [ref.scale])) {
+    throw new InputError(`crop ${i}'s forward, inverse and scale are not the ones its square gives (make it with cropTransform or cropFromLandmarks)`);
   }
 }
 
