@@ -274,6 +274,17 @@ describe('prnet reconstruct options', () => {
       await detector.release?.();
     });
 
+    it('a name with control characters (new\\nline.png) gives files named with _ whose references hold (one mtllib line)', async () => {
+      const dir = await dirs.make('odd-name');
+      await copyFile(ASTRONAUT, join(dir, 'new\nline.png'));
+      const odd = await reconstruct([join(dir, 'new\nline.png'), '--formats', 'json,textured']);
+      expect(odd.r.code, odd.r.stderr).toBe(0);
+      expect(odd.files).toEqual(['new_line_face0.json', 'new_line_face0_texture.png', 'new_line_face0_textured.mtl', 'new_line_face0_textured.obj']);
+      const obj = await readFile(join(odd.out, 'new_line_face0_textured.obj'), 'utf8');
+      expect(obj.split('\n').filter((l) => l.startsWith('mtllib '))).toEqual(['mtllib new_line_face0_textured.mtl']);
+      expect(await readFile(join(odd.out, 'new_line_face0_textured.mtl'), 'utf8')).toContain('map_Kd new_line_face0_texture.png');
+    });
+
     it('faces are numbered largest first', async () => {
       const boxes = await Promise.all([0, 1, 2].map(async (i) => (await readJson(join(out, `group_face${i}.json`))).box));
       const areas = boxes.map((b) => b.width * b.height);

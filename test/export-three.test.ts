@@ -372,6 +372,8 @@ describe('library results for three.js', () => {
     // px, not centred: the image placement with y flipped.
     const px = faceMesh(face, L, { units: 'px', center: false, imageHeight: image.height });
     expect(px.positions[1]).toBeCloseTo(image.height - 1 - face.vertices[1], 3);
+    // A bad image height is a RangeError, not NaN positions.
+    expect(() => faceMesh(face, L, { units: 'px', center: false, imageHeight: NaN })).toThrow(/imageHeight must be a whole number ≥ 1, got NaN/);
   });
 
   it('the pose as a 4×4 column-major matrix: image frame on face.pose, mesh frame on faceMesh', () => {

@@ -204,6 +204,26 @@ describe('GLB', () => {
   });
 });
 
+describe('frame and text options are checked (RangeError), not written as zeros, Infinity or extra lines', () => {
+  it.each([
+    ['writeObj scale NaN', () => writeObj(vertices, triangles, undefined, { scale: NaN }), /scale must be a finite number > 0, got NaN/],
+    ['writeObj decimals NaN', () => writeObj(vertices, triangles, undefined, { decimals: NaN }), /decimals must be a whole number from 0 to 10, got NaN/],
+    ['writeObj origin [1]', () => writeObj(vertices, triangles, undefined, { origin: [1] }), /origin must be three finite numbers .*got \[1\]/],
+    ['writeObj imageHeight 0', () => writeObj(vertices, triangles, undefined, { imageHeight: 0 }), /imageHeight must be a whole number ≥ 1, got 0/],
+    ['writePly scale Infinity', () => writePly(vertices, triangles, undefined, { scale: Infinity, format: 'ascii' }), /scale must be a finite number > 0, got Infinity/],
+    ['writeGlb scale NaN', () => writeGlb({ vertices, triangles }, { scale: NaN }), /scale must be a finite number > 0/],
+    ['writeObjTextured mtlFile with a newline', () => writeObjTextured(vertices, triangles, new Float32Array(8), { mtlFile: 'a b\nusemtl x.mtl' }), /mtlFile must be a non-empty name without control characters/],
+    ['writeObjTextured textureFile with a newline', () => writeObjTextured(vertices, triangles, new Float32Array(8), { textureFile: 'x\nKd 1 0 0.png' }), /textureFile must be/],
+  ])('%s', (_name, write, message) => {
+    expect(write).toThrow(RangeError);
+    expect(write).toThrow(message);
+  });
+
+  it('valid options still write', () => {
+    expect(parseObj(writeObj(vertices, triangles, undefined, { scale: 2, decimals: 0, origin: [0, 0, 0] })).v[0]).toEqual([20, -40, 10]);
+  });
+});
+
 describe('JSON', () => {
   it('rounds numbers to 3 decimals and never writes NaN', () => {
     expect(roundNumber(1.23456)).toBe(1.235);

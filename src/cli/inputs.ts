@@ -60,7 +60,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
 }
 
 /**
- * Output stems for the inputs: the file name without extension, made unique with -2, -3, … (a
+ * Output stems for the inputs: the file name without extension (control characters as '_'), made unique with -2, -3, … (a
  * suffix that another input's own name already takes is skipped: x-2.jpg, x.jpg, x.png → x-2, x, x-3).
  */
 export function uniqueStems(files: string[]): string[] {
@@ -75,6 +75,8 @@ export function uniqueStems(files: string[]): string[] {
   });
 }
 
+/** The file's name without extension; control characters (a newline in a name) become '_', as no mesh file can refer to them. */
 function stemOf(file: string): string {
-  return basename(file, extname(file)) || 'image';
+  // eslint-disable-next-line no-control-regex
+  return basename(file, extname(file)).replace(/[\u0000-\u001f\u007f]/g, '_') || 'image';
 }

@@ -58,6 +58,7 @@ export function resolveNormals(normals: boolean | Float32Array | undefined, fall
  * one ((0, 0, 0) without an image height either), and s = options.scale (default 1).
  */
 export function toModelFrame(vertices: Vertices, options: FrameOptions = {}): Float32Array {
+  checkFrame(options);
   const out = new Float32Array(vertices.length);
   const s = options.scale ?? 1;
   const o = options.origin;
@@ -66,6 +67,20 @@ export function toModelFrame(vertices: Vertices, options: FrameOptions = {}): Fl
   const oz = o ? o[2] : 0;
   modelFrameInto(out, vertices, s, ox, oy, oz);
   return out;
+}
+
+/**
+ * A frame's options, checked (RangeError): scale a finite number > 0, origin three finite numbers,
+ * imageHeight a whole number ≥ 1. A NaN scale wrote every vertex as 0 0 0, an infinite one
+ * "Infinity", a short origin zeroed y and z.
+ */
+export function checkFrame(options: FrameOptions): void {
+  const { scale, origin, imageHeight } = options;
+  if (scale !== undefined && !(typeof scale === 'number' && scale > 0 && Number.isFinite(scale))) throw new RangeError(`scale must be a finite number > 0, got ${String(scale)}`);
+  if (origin !== undefined && !(origin && origin.length === 3 && Array.from(origin).every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+    throw new RangeError(`origin must be three finite numbers (x, y, z pixels), got ${origin && typeof origin === 'object' ? `[${Array.from(origin).join(', ')}]` : String(origin)}`);
+  }
+  if (imageHeight !== undefined && !(Number.isInteger(imageHeight) && imageHeight >= 1)) throw new RangeError(`imageHeight must be a whole number ≥ 1, got ${String(imageHeight)}`);
 }
 
 /** toModelFrame's loop (its own function: V8 optimises it alone, whatever the options' shapes). */
@@ -132,6 +147,7 @@ export interface MeshFrame extends FrameOptions {
  * eye landmarks coincide (no scale can be read) the frame falls back to pixels (units 'px').
  */
 export function meshFrame(vertices: Vertices, landmarks: ArrayLike<number>, options: MeshFrameOptions = {}): MeshFrame {
+  checkFrame({ imageHeight: options.imageHeight });
   let units = options.units ?? 'mm';
   if (!MESH_UNITS.includes(units)) throw new RangeError(`units must be px or mm, got '${String(units)}'`);
   let scale = 1;

@@ -6,7 +6,7 @@
  * smoothing group (`s 1`), so importers shade the face smooth rather than faceted.
  */
 import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
-import { memoText, TextWriter } from './text.js';
+import { checkDecimals, memoText, TextWriter } from './text.js';
 
 const SPACE = 32;
 const NEWLINE = 10;
@@ -47,7 +47,7 @@ export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?:
  */
 export function objBytes(p: Float32Array, normals: Float32Array | undefined, triangles: Triangles, colors: ArrayLike<number> | undefined, options: ObjOptions): Uint8Array {
   const nv = p.length / 3;
-  const d = options.decimals ?? 4;
+  const d = checkDecimals(options.decimals ?? 4);
   // The blocks shared with the textured OBJ (or the previous face) first: the buffer then gets
   // its final size at once, and the result is a view of it (no copy).
   const lines = positionLines(p, d);
@@ -135,10 +135,10 @@ export function writeObjTexturedBytes(
 /** writeObjTexturedBytes of a mesh already checked and in the model frame (as objBytes). */
 export function objTexturedBytes(p: Float32Array, normals: Float32Array | undefined, triangles: Triangles, uv: ArrayLike<number>, options: TexturedObjOptions): { obj: Uint8Array; mtl: string } {
   const nv = p.length / 3;
-  const d = options.decimals ?? 4;
-  const mtlFile = options.mtlFile ?? 'face.mtl';
-  const textureFile = options.textureFile ?? 'face_texture.png';
-  const material = options.materialName ?? 'face';
+  const d = checkDecimals(options.decimals ?? 4);
+  const mtlFile = lineSafe(options.mtlFile ?? 'face.mtl', 'mtlFile');
+  const textureFile = lineSafe(options.textureFile ?? 'face_texture.png', 'textureFile');
+  const material = lineSafe(options.materialName ?? 'face', 'materialName');
   const lines = positionLines(p, d);
   const vt = memoText('obj vt', uv, (t) => {
     for (let i = 0; i < 2 * nv; i += 2) t.text('vt ').fixed(uv[i], 6).byte(SPACE).fixed(1 - uv[i + 1], 6).byte(NEWLINE);
@@ -230,4 +230,14 @@ function header(w: TextWriter, options: ObjOptions, nv: number, nt: number): voi
 
 function clamp01(x: number): number {
   return x > 0 ? (x < 1 ? x : 1) : 0;
+}
+
+/**
+ * A name written into an OBJ or MTL line (file, material): non-empty, without control characters
+ * (a newline in it would add lines of its own to the file), RangeError otherwise.
+ */
+function lineSafe(name: string, option: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (typeof name !== 'string' || !name || /[\u0000-\u001f\u007f]/.test(name)) throw new RangeError(`${option} must be a non-empty name without control characters, got ${JSON.stringify(name)}`);
+  return name;
 }

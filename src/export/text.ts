@@ -15,6 +15,12 @@ export function fmt(x: number, decimals: number): string {
   return String(r);
 }
 
+/** The decimals of the ASCII formats, checked: a whole number from 0 to 10 (RangeError; NaN wrote every number as 0). */
+export function checkDecimals(decimals: number): number {
+  if (!(Number.isInteger(decimals) && decimals >= 0 && decimals <= 10)) throw new RangeError(`decimals must be a whole number from 0 to 10, got ${String(decimals)}`);
+  return decimals;
+}
+
 /** Decimal digits of a non-negative int32. */
 function countDigits(n: number): number {
   if (n < 100000) return n < 100 ? (n < 10 ? 1 : 2) : n < 1000 ? 3 : n < 10000 ? 4 : 5;
