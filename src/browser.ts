@@ -162,10 +162,12 @@ export async function createWebSession(
   options: { wasmPaths?: WasmPaths; backends?: ExecutionBackend[]; threads?: number; precision?: Precision } = {},
 ): Promise<{ session: PrnetSession; backend: ExecutionBackend; threads: number }> {
   const precision = checkPrecision(options.precision);
+  // As in Node (createSession): a whole number ≥ 1, at most the cores (NaN gave a session reporting NaN threads).
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) throw new InputError(`threads must be a whole number ≥ 1, got ${String(options.threads)}`);
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
-  const threads = isolated ? Math.max(1, Math.round(options.threads ?? Math.min(4, cores))) : 1;
+  const threads = isolated ? Math.min(options.threads ?? Math.min(4, cores), cores) : 1;
   ort.env.wasm.numThreads = threads;
   const backends = options.backends ?? (hasWebGpu() ? ['webgpu', 'wasm'] : ['wasm']);
   let lastError: unknown;

@@ -19,7 +19,7 @@ import { failureLine } from '../src/cli/reconstruct.js';
 import { evaluateAflw2000 } from '../tools/eval/aflw2000.js';
 import { MAT_LIMITS, readMat } from '../tools/eval/mat.js';
 import { InputError, ModelError, OutputError } from '../src/errors.js';
-import { decodeImageBuffer, decodeImageFile } from '../src/io/image-node.js';
+import { decodeImageBuffer, decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { modelMetadata, parseModelFile, randomWeights, resfcnTensorSpecs, type TensorSpec } from '../src/model/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { Prnet } from '../src/pipeline/prnet.js';
@@ -445,6 +445,11 @@ describe('input files', () => {
     ];
     for (const [crop, re] of bad) await expect(prnet.reconstruct(astronaut, { crops: [crop] })).rejects.toThrow(re);
     expect((await prnet.reconstruct(astronaut, { crops: [good], flip: false })).faces).toHaveLength(1);
+    // encodePng: sizes, channels and byte count (libvips said "memory area too small" or "Input Bit Array is empty").
+    await expect(encodePng(new Uint8Array(5), 10, 10, 3)).rejects.toThrow(/^encodePng: expected 10 × 10 × 3 = 300 bytes, got 5$/);
+    await expect(encodePng(new Uint8Array(0), 0, 0, 3)).rejects.toBeInstanceOf(InputError);
+    await expect(encodePng(new Uint8Array(8), 2, 2, 2 as never)).rejects.toThrow(/channels must be 1, 3 or 4/);
+    expect((await encodePng(new Uint8Array(12), 2, 2, 3)).subarray(1, 4).toString()).toBe('PNG');
     await expect(createSession({} as never)).rejects.toBeInstanceOf(ModelError);
     const w = randomWeights(SMALL_CONFIG, 2);
     w.tensors.delete([...w.tensors.keys()][3]);

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { rgbaToRgbBytes, toRgbImage } from '../src/io/pixels.js';
-import { rgbaToRgb } from '../src/browser.js';
+import { createWebSession, rgbaToRgb } from '../src/browser.js';
+import { InputError } from '../src/errors.js';
+import { randomWeights } from '../src/model/weights.js';
+import { SMALL_CONFIG } from './helpers/model.js';
 
 const PHOTO = new URL('../../shared/eval/portraits/astronaut.png', import.meta.url).pathname;
 
@@ -30,5 +33,14 @@ describe('RGBA → RGB', () => {
     const clamped = new Uint8ClampedArray(rgba);
     expect(rgbaToRgb(clamped, 161, 97).data).toEqual(reference(rgba, 161 * 97));
     expect(toRgbImage({ width: 161, height: 97, data: clamped }).data).toEqual(reference(rgba, 161 * 97));
+  });
+});
+
+describe('the browser entry\'s session options', () => {
+  it('createWebSession refuses threads that are not a whole number ≥ 1, before anything loads (InputError, as in Node)', async () => {
+    for (const threads of [NaN, 0, 1.5, -2]) {
+      await expect(createWebSession(randomWeights(SMALL_CONFIG, 1), { threads })).rejects.toThrow(/^threads must be a whole number ≥ 1, got /);
+      await expect(createWebSession(randomWeights(SMALL_CONFIG, 1), { threads })).rejects.toBeInstanceOf(InputError);
+    }
   });
 });

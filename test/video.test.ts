@@ -383,6 +383,28 @@ describe('prnet video (CLI)', () => {
     expect(await listFiles(join(dir, 'bad')).catch(() => [])).toEqual([]);
   });
 
+  it('processVideo and the tracker refuse bad numeric options (RangeError) before probing or making the folder', async () => {
+    const dir = await tmp.make('bad-options');
+    const out = join(dir, 'out');
+    const bad: [Partial<Parameters<typeof processVideo>[2]>, RegExp][] = [
+      [{ maxFaces: -1 }, /maxFaces must be a whole number ≥ 1, got -1/],
+      [{ detectEvery: NaN }, /detectEvery must be a whole number ≥ 0, got NaN/],
+      [{ detectEvery: -3 }, /detectEvery must be a whole number ≥ 0/],
+      [{ maxFrames: 0 }, /maxFrames must be a whole number ≥ 1, got 0/],
+      [{ maxFrames: 1.5 }, /maxFrames must be a whole number ≥ 1, got 1.5/],
+      [{ smooth: 99 }, /smooth must be a number from 0 to 8/],
+    ];
+    for (const [opts, re] of bad) {
+      const t0 = performance.now();
+      await expect(processVideo(light, D3, { outDir: out, ...opts })).rejects.toThrow(re);
+      expect(performance.now() - t0, JSON.stringify(opts)).toBeLessThan(200); // nothing probed or decoded
+    }
+    expect(existsSync(out)).toBe(false);
+    expect(() => new VideoTracker(light, { tracker: { maxFaces: 0 } })).toThrow(/tracker option maxFaces must be a whole number ≥ 1, got 0/);
+    expect(() => new VideoTracker(light, { tracker: { confirmEvery: -1 } })).toThrow(RangeError);
+    expect(() => new VideoTracker(light, { tracker: { minInside: 2 } })).toThrow(/minInside must be from 0 to 1/);
+  });
+
   it('fails in one line for a file that is not a video, a truncated file, zero frames, a FIFO, a folder, a missing file, and a missing ffmpeg', async () => {
     const dir = await tmp.make('bad');
     await writeFile(join(dir, 'notes.mp4'), 'not a video\n');

@@ -59,6 +59,21 @@ export const DEFAULT_TRACKER: Readonly<Required<TrackerOptions>> = Object.freeze
   cropSmoothing: DEFAULT_CROP_SMOOTHING,
 });
 
+/** The tracker's numbers, checked (RangeError naming the option): a NaN or negative one made tracks vanish or the detector never run. */
+function checkTrackerOptions(o: Readonly<Required<TrackerOptions>>): void {
+  const check = (ok: boolean, name: string, rule: string, v: unknown): void => {
+    if (!ok) throw new RangeError(`tracker option ${name} must be ${rule}, got ${String(v)}`);
+  };
+  check(Number.isInteger(o.maxFaces) && o.maxFaces >= 1, 'maxFaces', 'a whole number ≥ 1', o.maxFaces);
+  check(Number.isInteger(o.confirmEvery) && o.confirmEvery >= 0, 'confirmEvery (detectEvery)', 'a whole number ≥ 0', o.confirmEvery);
+  check(o.minFaceSize > 0 && Number.isFinite(o.minFaceSize), 'minFaceSize', 'a finite number > 0', o.minFaceSize);
+  check(o.maxFaceScale > 0 && Number.isFinite(o.maxFaceScale), 'maxFaceScale', 'a finite number > 0', o.maxFaceScale);
+  check(o.minInside >= 0 && o.minInside <= 1, 'minInside', 'from 0 to 1', o.minInside);
+  check(o.maxShift > 0 && Number.isFinite(o.maxShift), 'maxShift', 'a finite number > 0', o.maxShift);
+  check(o.maxScaleChange >= 1 && Number.isFinite(o.maxScaleChange), 'maxScaleChange', 'a finite number ≥ 1', o.maxScaleChange);
+  check(o.matchIou > 0 && o.matchIou <= 1, 'matchIou', 'in (0, 1]', o.matchIou);
+}
+
 export type LostReason = 'left-frame' | 'degenerate' | 'jump' | 'unconfirmed' | 'duplicate';
 
 export interface LostTrack {
@@ -102,6 +117,7 @@ export class FaceTracker {
   constructor(options: TrackerOptions = {}) {
     const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.options = Object.freeze({ ...DEFAULT_TRACKER, ...set });
+    checkTrackerOptions(this.options);
   }
 
   /** The ids of the live tracks. */

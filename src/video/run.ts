@@ -20,7 +20,7 @@ import { once } from 'node:events';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../export/glb-animation.js';
 import { roundNumber } from '../export/json.js';
 import { InputError, OutputError } from '../errors.js';
-import { sampleColors } from '../geometry/index.js';
+import { MAX_SMOOTH, sampleColors } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
@@ -91,8 +91,27 @@ interface TrackShapes {
 const now = (): number => performance.now();
 let tmpCounter = 0;
 
+/**
+ * The run's numeric options, checked before the video is probed or the folder made (RangeError
+ * naming the option): maxFaces, maxFrames, glbStep, maxPixels whole numbers ≥ 1, detectEvery ≥ 0,
+ * smooth 0 to MAX_SMOOTH.
+ */
+function checkRunOptions(options: VideoRunOptions): void {
+  const whole = (v: number | undefined, name: string): void => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be a whole number ≥ 1, got ${String(v)}`);
+  };
+  whole(options.maxFaces, 'maxFaces');
+  if (options.detectEvery !== undefined && !(Number.isInteger(options.detectEvery) && options.detectEvery >= 0)) throw new RangeError(`detectEvery must be a whole number ≥ 0, got ${String(options.detectEvery)}`);
+  whole(options.maxFrames, 'maxFrames');
+  whole(options.glbStep, 'glbStep');
+  whole(options.maxPixels, 'maxPixels');
+  if (options.smooth !== undefined && !(options.smooth >= 0 && options.smooth <= MAX_SMOOTH)) throw new RangeError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${String(options.smooth)}`);
+  if (typeof options.outDir !== 'string' || !options.outDir) throw new RangeError('outDir must name the output folder');
+}
+
 /** Runs the video path on one file (see the file comment). `prnet` is reused, not disposed. */
 export async function processVideo(prnet: Prnet, input: string, options: VideoRunOptions): Promise<VideoRunResult> {
+  checkRunOptions(options);
   const info = await probeVideo(input, { maxPixels: options.maxPixels });
   options.onStart?.(info);
   const name = options.name ?? basename(input, extname(input));
