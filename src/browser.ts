@@ -51,8 +51,11 @@ export * from './render/index.js';
 export * from './track/index.js';
 export {
   writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
-  type GlbMesh, type MeshFrame, type MeshFrameOptions, type MeshUnits,
+  type GlbMesh, type GlbOptions, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
+  type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
 } from './export/index.js';
+export type { PrnetSession } from './runtime/session.js';
+export type { ResfcnConfig, GraphOptions } from './model/resfcn.js';
 
 /** Where the network runs. */
 export type ExecutionBackend = 'webgpu' | 'wasm';
@@ -60,7 +63,8 @@ export type ExecutionBackend = 'webgpu' | 'wasm';
 /** onnxruntime-web's wasm files: a folder URL (ending in '/') or one build's two file URLs. */
 export type WasmPaths = string | { mjs: string; wasm: string };
 
-type Bytes = string | URL | Uint8Array;
+/** A file given by URL or as its bytes. */
+export type Bytes = string | URL | Uint8Array;
 
 export interface BrowserPrnetOptions {
   /** The model file (safetensors, docs/model-format.md): a URL or its bytes. */

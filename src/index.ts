@@ -25,15 +25,20 @@ export * from './crop/index.js';
 export * from './render/index.js';
 export {
   writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
-  type GlbMesh, type MeshFrame, type MeshFrameOptions, type MeshUnits,
+  type GlbMesh, type GlbOptions, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
+  type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
 } from './export/index.js';
+export type { DecodeOptions as ImageDecodeOptions, PngOptions } from './io/image-node.js';
 export { createDetector, type Detector, type DetectorKind, type DetectorOptions } from './detect/index.js';
 export { createSession, PrnetSession, type SessionOptions } from './runtime/index.js';
 export {
   importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256, multiplyAdds,
   type ModelWeights, type ResfcnConfig, type Precision, type Architecture,
 } from './model/index.js';
+export type { ModelCard, SerializeOptions } from './model/weights.js';
+export type { ImportOptions } from './model/import-checkpoint.js';
+export type { ProbeOptions, DecodeOptions as VideoDecodeOptions, DecodedFrame, DecodeReport, EncoderOptions } from './video/ffmpeg.js';
 export { processVideo, probeVideo, decodeFrames, VideoEncoder, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
-export { VideoTracker, FaceTracker, FaceStabilizer, DEFAULT_STABILIZER, resolveStabilizerOptions, CropSmoother, OneEuroFilter, OneEuroVector, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';
+export { VideoTracker, FaceTracker, FaceStabilizer, DEFAULT_STABILIZER, resolveStabilizerOptions, CropSmoother, OneEuroFilter, OneEuroVector, type OneEuroOptions, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';
 export { VideoOverlay } from './video/index.js';
 export { writeAnimatedGlb, decimateFaceGrid, pickVertices, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh } from './export/glb-animation.js';
