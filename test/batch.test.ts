@@ -5,7 +5,7 @@
  * up present exactly once, none partial. Re-submitting skips what is done; a bad image and an
  * unwritable output folder end in the failed list with their reasons.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { parseGlb } from './helpers/meshes.js';
 import { ASTRONAUT, EVAL } from './helpers/paths.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
+import { createDetector } from '../src/detect/index.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 import { startCli, type RunningCli } from './helpers/spawn.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
@@ -168,6 +169,47 @@ describe('prnet batch + prnet worker on Redis', () => {
     const worst = (lib: Float32Array): number => Math.max(...json.landmarks['3d'].flatMap((p, i) => p.map((v, k) => Math.abs(v - lib[3 * i + k]))));
     expect(worst(asked)).toBeLessThan(0.01);
     expect(worst(byDefault)).toBeGreaterThan(0.05);
+  });
+
+  it('keeps each image\'s stem across submissions, dedupes list lines, expands folders in lists, and gives a re-queued failure fresh tries', async () => {
+    const root = await dirs.make('stems');
+    await mkdir(join(root, 'a'));
+    await mkdir(join(root, 'b'));
+    await copyFile(images[2], join(root, 'a', 'p.jpg'));
+    await copyFile(images[3], join(root, 'b', 'p.jpg'));
+    const out = join(root, 'out');
+    const listFile = join(root, 'list.txt');
+    await writeFile(listFile, 'a/p.jpg\n./a/p.jpg\n# a comment\n\nb\n');
+    const queue = ['--redis', redis.url, '--queue', 'stems'];
+    const submit = (...inputs: string[]) => runCli(['batch', 'submit', ...inputs, '--out', out, ...queue, '--model', 'light', '--formats', 'json']);
+    expect((await submit(listFile)).errLines).toEqual(['queued 2 · already queued or done 0 · failed ones queued again 0']);
+    const w = startCli(['worker', ...queue]);
+    workers.push(w);
+    await waitUntil('the two images', async () => (await batchStatus(redis.url, { queue: 'stems' })).done === 2, 60_000);
+    expect(await listFiles(out)).toEqual(['p-2_face0.json', 'p_face0.json']);
+    // b/p.jpg alone: the same stem (p-2) and job, not 'p' over a/p.jpg's file.
+    expect((await submit(join(root, 'b'))).errLines).toEqual(['queued 0 · already queued or done 1 · failed ones queued again 0']);
+    const detector = await createDetector();
+    for (const [stem, photo] of [['p', images[2]], ['p-2', images[3]]] as const) {
+      const [largest] = await detector.detect(await decodeImageFile(photo));
+      const { box } = JSON.parse(await readFile(join(out, `${stem}_face0.json`), 'utf8')) as { box: { x: number } };
+      expect(box.x, stem).toBeCloseTo(largest.x, 1);
+    }
+    await detector.release?.();
+    // A failure queued again gets its tries afresh: --attempts 1, failed, re-submitted, failed after 1 attempt again.
+    const blocker = join(root, 'blocker');
+    await writeFile(blocker, 'a file where the output folder should be');
+    const failing = ['batch', 'submit', images[4], '--out', join(blocker, 'out'), ...queue, '--model', 'light', '--formats', 'json', '--attempts', '1'];
+    await runCli(failing);
+    await waitUntil('the failure', async () => (await batchStatus(redis.url, { queue: 'stems' })).failed === 1, 30_000);
+    expect((await runCli(failing)).errLines).toEqual(['queued 0 · already queued or done 0 · failed ones queued again 1']);
+    await waitUntil('the failure again', async () => {
+      const s = await batchStatus(redis.url, { queue: 'stems' });
+      return s.failed === 1 && s.waiting + s.active === 0;
+    }, 30_000);
+    expect((await batchStatus(redis.url, { queue: 'stems' })).failures[0].attempts).toBe(1);
+    w.child.kill('SIGTERM');
+    await w.exited;
   });
 
   it('stops a worker on SIGTERM after its job, exit 0', async () => {

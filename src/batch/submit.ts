@@ -1,7 +1,8 @@
 /** `prnet batch submit`: one job per image, skipping images already done with the same options. */
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import { expandInputs, uniqueStems } from '../cli/inputs.js';
+import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
 import { BUNDLED_MODELS, resolveModel } from '../pipeline/node.js';
 import { jobId, openQueue, DEFAULT_QUEUE, type ReconstructJobData } from './jobs.js';
 
@@ -45,7 +46,15 @@ export async function expandBatchInputs(args: string[], outDir?: string): Promis
       const base = dirname(resolve(arg));
       for (const line of (await readFile(arg, 'utf8')).split(/\r?\n/)) {
         const p = line.trim();
-        if (p && !p.startsWith('#')) files.push(resolve(base, p));
+        if (!p || p.startsWith('#')) continue;
+        const path = resolve(base, p);
+        // A folder named in a list is expanded as on the command line.
+        if ((await stat(path).catch(() => null))?.isDirectory()) {
+          const r = await expandInputs([path], { outDir });
+          files.push(...r.files.map((f) => resolve(f)));
+          empty.push(...r.empty);
+          unreadable.push(...r.unreadable);
+        } else files.push(path);
       }
       continue;
     }
@@ -54,19 +63,59 @@ export async function expandBatchInputs(args: string[], outDir?: string): Promis
     empty.push(...r.empty);
     unreadable.push(...r.unreadable);
   }
-  return { files, empty, unreadable };
+  // An image named twice (a list and its folder, `a.jpg` and `./a.jpg`) is one job.
+  return { files: [...new Set(files)], empty, unreadable };
+}
+
+/**
+ * Each image's output stem, the same in every submission to this output folder: the first image
+ * path to take a stem (name, or name-2, -3, … as uniqueStems gives) keeps it, recorded in Redis
+ * (two hashes beside the queue: stem → path, path → stem, written with HSETNX so that concurrent
+ * submissions cannot both take one). Without this a later submission of part of the images named
+ * them by that part alone: re-submitting dirB/p.jpg gave it 'p', over dirA/p.jpg's files.
+ */
+async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueName: string, out: string, files: string[]): Promise<string[]> {
+  const redis = await queue.getBackend().client;
+  const tag = createHash('sha256').update(out).digest('hex').slice(0, 16);
+  const byStem = `bull:${queueName}:prnet-stems:${tag}`;
+  const byPath = `bull:${queueName}:prnet-paths:${tag}`;
+  const wanted = uniqueStems(files); // this submission's own names first (x-2.jpg keeps x-2)
+  const taken = new Set<string>();
+  const result: string[] = [];
+  for (const [i, path] of files.entries()) {
+    const had = await redis.hget(byPath, path);
+    if (had !== null && (await redis.hget(byStem, had)) === path) {
+      result.push(had);
+      taken.add(had);
+      continue;
+    }
+    // This submission's name for it first, then name-2, -3, … past the stems other paths hold.
+    const base = outputStem(path);
+    let stem = wanted[i];
+    for (let n = 2; ; n++) {
+      if (!taken.has(stem) && !wanted.some((w, j) => j !== i && w === stem && !taken.has(w))) {
+        if (Number(await redis.runCommand('hsetnx', [byStem, stem, path])) === 1 || (await redis.hget(byStem, stem)) === path) break;
+      }
+      stem = `${base}-${n}`;
+    }
+    await redis.hset(byPath, { [path]: stem });
+    result.push(stem);
+    taken.add(stem);
+  }
+  return result;
 }
 
 export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary> {
   const { files, empty, unreadable } = await expandBatchInputs(options.inputs, options.out);
-  const stems = uniqueStems(files);
   const model = options.model ?? 'default';
   // A model file is passed on as an absolute path; bundled names stay names (each worker has them).
   const modelRef = model in BUNDLED_MODELS ? model : resolve(String(resolveModel(model)));
   const out = resolve(options.out);
   const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, unreadable, empty };
-  const queue = await openQueue(options.redis, options.queue ?? DEFAULT_QUEUE);
+  const queueName = options.queue ?? DEFAULT_QUEUE;
+  const queue = await openQueue(options.redis, queueName);
   try {
+    const stems = await claimStems(queue, queueName, out, files);
     const jobs = [];
     for (let i = 0; i < files.length; i++) {
       let content: Buffer;
@@ -81,7 +130,8 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
       const existing = await queue.getJob(id);
       if (existing) {
         if ((await existing.getState()) === 'failed') {
-          await existing.retry('failed');
+          // A fresh set of tries, with their back-off (not one more try after the last).
+          await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           summary.retried++;
         } else summary.skipped++;
         continue;

@@ -64,10 +64,10 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
  * suffix that another input's own name already takes is skipped: x-2.jpg, x.jpg, x.png → x-2, x, x-3).
  */
 export function uniqueStems(files: string[]): string[] {
-  const own = new Set(files.map(stemOf));
+  const own = new Set(files.map(outputStem));
   const used = new Set<string>();
   return files.map((f) => {
-    const stem = stemOf(f);
+    const stem = outputStem(f);
     let out = stem;
     for (let n = 2; used.has(out) || (out !== stem && own.has(out)); n++) out = `${stem}-${n}`;
     used.add(out);
@@ -76,7 +76,7 @@ export function uniqueStems(files: string[]): string[] {
 }
 
 /** The file's name without extension; control characters (a newline in a name) become '_', as no mesh file can refer to them. */
-function stemOf(file: string): string {
+export function outputStem(file: string): string {
   // eslint-disable-next-line no-control-regex
   return basename(file, extname(file)).replace(/[\u0000-\u001f\u007f]/g, '_') || 'image';
 }
