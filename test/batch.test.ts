@@ -212,6 +212,19 @@ describe('prnet batch + prnet worker on Redis', () => {
     await w.exited;
   });
 
+  it('an idle worker says when Redis goes away and when it is back, each time', async () => {
+    const w = startCli(['worker', '--redis', redis.url, '--queue', 'idle']);
+    workers.push(w);
+    await w.waitFor(/waiting for jobs/);
+    for (let round = 1; round <= 2; round++) {
+      await redis.restart(500);
+      await waitUntil(`'connected again' ${round}`, async () => w.lines.filter((l) => /Redis: connected again/.test(l)).length === round, 30_000);
+    }
+    expect(w.lines.filter((l) => /Redis: .*\(retrying\)/.test(l))).toHaveLength(2);
+    w.child.kill('SIGTERM');
+    await w.exited;
+  });
+
   it('stops a worker on SIGTERM after its job, exit 0', async () => {
     const b = workers[1];
     b.child.kill('SIGTERM');

@@ -4,6 +4,8 @@
  * limits; as the command for a short load run (autocannon) and a SIGTERM under load.
  */
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageFile, encodePng } from '../src/io/image-node.js';
@@ -180,6 +182,67 @@ describe('prnet serve: the API', () => {
     expect(fromPpm[0].box).toEqual(fromPng[0].box);
     expect(await expectError(await post(new TextEncoder().encode('P6\n30000 30000\n255\n'), '', 'image/x-portable-pixmap'), 422, 'image_too_large')).toMatch(/900 megapixels/);
     await expectError(await post(ppm.slice(0, 5000), '', 'image/x-portable-pixmap'), 422, 'corrupt_image');
+  });
+
+  it('odd requests: 405 with Allow, non-finite or blank numbers 400, malformed multipart 400, extra file parts read through', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const res = await fetch(`${base}/v1/reconstruct`, { method });
+      expect(res.headers.get('allow'), method).toBe('POST');
+      await expectError(res, 405, 'method_not_allowed');
+    }
+    expect((await fetch(`${base}/v1/reconstruct`, { method: 'HEAD' })).status).toBe(405);
+    // 1e999 and Infinity were validated as numbers and reached the worker: 500.
+    for (const q of ['?smooth=Infinity', '?smooth=1e999', '?maxFaces=Infinity', '?face=Infinity&format=glb']) {
+      expect(await expectError(await post(astronaut, q), 400, 'bad_request'), q).toMatch(/must be a finite number|must be/);
+    }
+    // A blank value was read as 0.
+    expect(await expectError(await post(astronaut, '?smooth=%20'), 400, 'bad_request')).toBe("query parameter 'smooth' needs a value");
+    // Multipart without a boundary, or cut short: 400 (was 500).
+    await expectError(await post(new TextEncoder().encode('--x\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'), '', 'multipart/form-data'), 400, 'bad_request');
+    await expectError(await post(new TextEncoder().encode('--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nabc'), '', 'multipart/form-data; boundary=x'), 400, 'bad_request');
+    // Two file parts: the one named "file" is the image (was 413 "reach files limit").
+    const form = new FormData();
+    form.append('thumb', new Blob([astronaut], { type: 'image/png' }), 't.png');
+    form.append('file', new Blob([astronaut], { type: 'image/png' }), 'a.png');
+    const two = await post(form);
+    expect(two.status, await two.clone().text()).toBe(200);
+    expect(((await two.json()) as { faces: FaceJson[] }).faces).toHaveLength(1);
+  });
+
+  it('the deadline runs from arrival: an upload slower than --timeout gets a 504, not a late 200', async () => {
+    const slow = await createServer({ workers: 1, models: { light: 'light' }, timeoutMs: 1000 });
+    try {
+      const url = new URL(await slow.app.listen({ host: '127.0.0.1', port: 0 }));
+      await slow.ready;
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, path: '/v1/reconstruct', method: 'POST', headers: { 'content-type': 'image/png', 'content-length': String(astronaut.length) } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.write(astronaut.subarray(0, 1000));
+        setTimeout(() => req.end(astronaut.subarray(1000)), 1500); // the rest after 1.5 s
+      });
+      expect(answer.status, answer.body).toBe(504);
+      expect(JSON.parse(answer.body)).toEqual({ error: { code: 'deadline_exceeded', message: 'the request took longer than the deadline to arrive' } });
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('a client that goes away mid-upload is counted as 499 in /metrics, not 200', async () => {
+    const count = async (): Promise<number> => Number((await (await fetch(`${base}/metrics`)).text()).match(/prnet_http_requests_total\{method="POST",route="\/v1\/reconstruct",status="499"\} (\d+)/)?.[1] ?? 0);
+    const before = await count();
+    const url = new URL(`${base}/v1/reconstruct`);
+    await new Promise<void>((resolve) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'image/png', 'content-length': String(astronaut.length) } });
+      req.on('error', () => resolve());
+      req.write(astronaut.subarray(0, 1000));
+      setTimeout(() => { req.destroy(); resolve(); }, 200);
+    });
+    await sleep(300);
+    expect(await count()).toBe(before + 1);
   });
 
   it('refuses what is not an image, corrupt images, huge headers and big bodies, as JSON', async () => {

@@ -102,12 +102,20 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (!down) options.onConnection?.(`Redis: ${firstLine(e)} (retrying)`);
     down = true;
   });
-  worker.on('completed', (job, result) => {
+  // Back: said when the connection is ready again (an idle worker too), or at the latest when a
+  // job finishes either way (before, only a completed job said it, so a failed one left the flag
+  // set and the next outage unreported).
+  const back = (): void => {
     if (down) options.onConnection?.('Redis: connected again');
     down = false;
+  };
+  void worker.getBackend().client.then((client) => client.on('ready', back), () => undefined);
+  worker.on('completed', (job, result) => {
+    back();
     options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${result.faces} face${result.faces === 1 ? '' : 's'}, ${result.files.length} files` });
   });
   worker.on('failed', (job, err) => {
+    if (job) back();
     if (job) options.onJob?.({ ok: false, data: job.data, message: `${firstLine(err)} (attempt ${job.attemptsMade})` });
   });
   return {

@@ -17,6 +17,18 @@ export function sniffSimpleFormat(bytes: Uint8Array): SimpleFormat | null {
 }
 
 /** Decodes a PGM/PPM or BMP file to 8-bit RGB. Throws InputError naming `source`. */
+/**
+ * The size of a PGM/PPM or BMP image from its header, with the decoder's checks that need no
+ * pixels (size limit, format, truncation): the service's header check, which must not decode on
+ * its HTTP thread. InputError as the decoder's.
+ */
+export function simpleImageSize(bytes: Uint8Array, source: string, maxPixels: number): { width: number; height: number } {
+  const format = sniffSimpleFormat(bytes);
+  const image = format === 'pnm' ? decodePnm(bytes, source, maxPixels, true) : format === 'bmp' ? decodeBmp(bytes, source, maxPixels, true) : null;
+  if (!image) throw new InputError('not a PGM, PPM or BMP file', source);
+  return { width: image.width, height: image.height };
+}
+
 export function decodeSimpleImage(bytes: Uint8Array, source: string, maxPixels: number): RgbImage {
   const format = sniffSimpleFormat(bytes);
   if (format === 'pnm') return decodePnm(bytes, source, maxPixels);
@@ -34,7 +46,7 @@ function checkSize(w: number, h: number, maxPixels: number, source: string, what
 const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
 
 /** Netpbm P2/P3 (ASCII) and P5/P6 (binary), grey or RGB, maxval 1..65535. */
-export function decodePnm(bytes: Uint8Array, source: string, maxPixels: number): RgbImage {
+export function decodePnm(bytes: Uint8Array, source: string, maxPixels: number, sizeOnly = false): RgbImage {
   const kind = String.fromCharCode(bytes[1] ?? 0);
   const what = `P${kind} image`;
   let p = 2;
@@ -60,6 +72,11 @@ export function decodePnm(bytes: Uint8Array, source: string, maxPixels: number):
   if (maxval < 1 || maxval > 65535) throw new InputError(`${what}: maxval must be 1..65535, got ${maxval}`, source);
   const channels = kind === '2' || kind === '5' ? 1 : 3;
   const samples = w * h * channels;
+  if (sizeOnly) {
+    const bps = (kind === '5' || kind === '6') ? (maxval < 256 ? 1 : 2) : 1;
+    if (bytes.length - p - 1 < samples * bps) throw new InputError(`${what}: truncated`, source);
+    return { width: w, height: h, data: new Uint8Array(0) };
+  }
   const out = new Uint8Array(w * h * 3);
   const put = (i: number, v: number): void => {
     const b = v >= maxval ? 255 : Math.round((v * 255) / maxval);
@@ -81,7 +98,7 @@ export function decodePnm(bytes: Uint8Array, source: string, maxPixels: number):
 }
 
 /** Windows BMP: BITMAPINFOHEADER or later, 8-bit palette, 24 or 32 bits, BI_RGB or BI_BITFIELDS. */
-export function decodeBmp(bytes: Uint8Array, source: string, maxPixels: number): RgbImage {
+export function decodeBmp(bytes: Uint8Array, source: string, maxPixels: number, sizeOnly = false): RgbImage {
   const what = 'BMP image';
   if (bytes.length < 54) throw new InputError(`${what}: truncated header (${bytes.length} bytes)`, source);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -119,6 +136,7 @@ export function decodeBmp(bytes: Uint8Array, source: string, maxPixels: number):
   if (dataOffset < 14 + dib || dataOffset + stride * h > bytes.length) {
     throw new InputError(`${what}: truncated (${Math.max(0, bytes.length - dataOffset)} bytes of pixels, expected ${stride * h})`, source);
   }
+  if (sizeOnly) return { width: w, height: h, data: new Uint8Array(0) };
   const out = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
     const row = dataOffset + (topDown ? y : h - 1 - y) * stride;

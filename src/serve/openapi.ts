@@ -57,6 +57,7 @@ export function openApi(options: { models: string[]; version: string }): Record<
             required: true,
             content: {
               'image/*': { schema: { type: 'string', format: 'binary' } },
+              'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
               'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } }, required: ['file'] } },
             },
           },

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { firstLine } from '../errors.js';
 import type { DetectorKind } from '../detect/index.js';
 import { MAX_IMAGE_PIXELS } from '../io/image-node.js';
-import { decodeSimpleImage, sniffSimpleFormat } from '../io/pnm-bmp.js';
+import { simpleImageSize, sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { openApi, querystringSchema, reconstructParameters } from './openapi.js';
 import { createPool, type InferencePool } from './pool.js';
@@ -68,10 +68,10 @@ interface Query {
 /** The image's size from its header (no pixels decoded): 415 when it is not an image, 422 when too large. */
 async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> {
   if (sniffSimpleFormat(bytes)) {
-    // PGM/PPM and uncompressed BMP, which the CLI reads and sharp does not: their own decoder reads
-    // the size from the header and refuses a large image before it allocates (a 20 MiB body at most).
+    // PGM/PPM and uncompressed BMP, which the CLI reads and sharp does not: the size from the header
+    // with the decoder's own checks, no pixels decoded on this thread (the worker decodes).
     try {
-      decodeSimpleImage(bytes, 'image', maxPixels);
+      simpleImageSize(bytes, 'image', maxPixels);
     } catch (e) {
       const message = firstLine(e).replace(/^image: /, '');
       throw /above the limit/.test(message) ? new HttpError(422, 'image_too_large', message) : new HttpError(422, 'corrupt_image', message);
@@ -129,10 +129,14 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   });
   ready.catch(() => undefined); // the caller decides what a failed start means
 
-  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle' });
+  // requestTimeout: Node ends an upload that has not arrived whole within the deadline (408).
+  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle', requestTimeout: timeoutMs });
+  const arrivals = new WeakMap<object, number>();
   // Only image bodies (and multipart): no JSON or text parser, so a body is always bytes.
   app.removeAllContentTypeParsers();
-  await app.register(multipart, { limits: { fileSize: bodyLimit, files: 1, fields: 10, parts: 20 } });
+  // Up to 5 file parts: the image is the one named "file", the others are read through (a client
+  // that also sends, say, a thumbnail is not refused); the body limit bounds them all.
+  await app.register(multipart, { limits: { fileSize: bodyLimit, files: 5, fields: 10, parts: 20 } });
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
 
@@ -141,11 +145,14 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     metrics.inFlight.inc();
     const route = req.routeOptions.url ?? 'unmatched';
     const end = metrics.latency.startTimer({ route });
+    arrivals.set(req, Date.now());
     reply.raw.once('close', () => {
       inFlight--;
       metrics.inFlight.dec();
       end();
-      metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
+      // A request whose client went away before the answer was sent counts as 499 (as nginx logs
+      // it), not as the 200 the reply's status still holds then.
+      metrics.requests.inc({ method: req.method, route, status: reply.raw.writableFinished ? String(reply.statusCode) : '499' });
     });
     // Requests that arrive on an open keep-alive connection while the server shuts down.
     if (closing) {
@@ -183,22 +190,42 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const known = new Set(parameters.map((p) => p.name));
   // An unknown parameter (a typo such as `flp=false`) is a 400 naming it: the schema's validator
   // would drop it silently and answer with the defaults.
+  // A blank value (`smooth=` or `smooth=%20`, which the validator reads as 0) is one too.
   const rejectUnknown = async (req: { query: unknown }): Promise<void> => {
-    const unknown = Object.keys((req.query ?? {}) as object).filter((k) => !known.has(k));
+    const query = (req.query ?? {}) as Record<string, unknown>;
+    const unknown = Object.keys(query).filter((k) => !known.has(k));
     if (unknown.length) throw new HttpError(400, 'bad_request', `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the parameters are ${[...known].join(', ')}`);
+    const blank = Object.keys(query).find((k) => [query[k]].flat().some((v) => typeof v === 'string' && v.trim() === ''));
+    if (blank) throw new HttpError(400, 'bad_request', `query parameter '${blank}' needs a value`);
   };
+  // Not POST on the route: 405 with Allow (HEAD comes with GET).
+  app.route({
+    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+    url: '/v1/reconstruct',
+    handler: async (req, reply) => reply.code(405).header('Allow', 'POST').send(errorBody('method_not_allowed', `${req.method} is not allowed here: POST the image`)),
+  });
 
   app.post('/v1/reconstruct', { schema: { querystring }, preValidation: rejectUnknown }, async (req, reply) => {
     const q = req.query as Query;
+    // The validator lets 1e999 and Infinity through as numbers: not a usable value either.
+    for (const k of ['maxFaces', 'smooth', 'face'] as const) {
+      if (q[k] !== undefined && !Number.isFinite(q[k])) throw new HttpError(400, 'bad_request', `query parameter '${k}' must be a finite number`);
+    }
     if (!isReady) throw new HttpError(503, 'not_ready', 'the models are loading', { 'Retry-After': '1' });
     let bytes: Uint8Array;
     if (req.isMultipart()) {
       // The image is the part named "file"; other parts are read through (bounded by the limits).
       let found: Buffer | undefined;
-      for await (const part of req.parts()) {
-        if (part.type !== 'file') continue;
-        if (part.fieldname === 'file' && !found) found = await part.toBuffer();
-        else part.file.resume();
+      try {
+        for await (const part of req.parts()) {
+          if (part.type !== 'file') continue;
+          if (part.fieldname === 'file' && !found) found = await part.toBuffer();
+          else part.file.resume();
+        }
+      } catch (e) {
+        // Over a limit: the 413 it carries. Otherwise a malformed body (no boundary, cut short): 400, not 500.
+        if ((e as FastifyError).statusCode === 413) throw e;
+        throw new HttpError(400, 'bad_request', `malformed multipart body (${firstLine(e)})`);
       }
       if (!found) throw new HttpError(400, 'missing_file', 'multipart body needs the image in a field named "file"');
       bytes = found;
@@ -206,6 +233,9 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       bytes = req.body as Buffer;
     }
     if (!(bytes instanceof Uint8Array) || !bytes.length) throw new HttpError(400, 'empty_body', 'the body is empty: send the image');
+    // The deadline runs from the request's arrival: a slow upload uses it up too.
+    const deadline = (arrivals.get(req) ?? Date.now()) + timeoutMs;
+    if (Date.now() > deadline) throw new HttpError(504, 'deadline_exceeded', 'the request took longer than the deadline to arrive');
     await checkHeader(bytes, maxPixels);
     if (pool.queueSize >= maxQueue) {
       const wait = Math.max(1, Math.ceil(((pool.queueSize + 1) * meanTaskMs) / pool.workers / 1000));
@@ -221,7 +251,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       smooth: q.smooth,
       format,
       face: q.face,
-      deadline: Date.now() + timeoutMs,
+      deadline,
       cancelled: new Int32Array(new SharedArrayBuffer(4)),
     };
     // A client that gives up (or a request past its deadline) does not cost a worker's time.
