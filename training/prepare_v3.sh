@@ -79,8 +79,10 @@ fi
 untracked=$(git ls-files --others --exclude-standard | head -5 | paste -sd, -)
 [ -z "$untracked" ] || echo "prepare_v3: untracked files that will travel: $untracked"
 cat <<'EOF'
-The two calls (send the second at once: the machine is given back after ~30 s idle):
-  run(command="SMOKE=1 PARALLEL=1 RT_MIN=0.35 PACK=.train/packv3-0 bash training/run_gpu.sh",
+The two calls (send the second as soon as the first replies rc 0: the machine is given back after
+~30 s idle; no status call between them: the smoke reply's lease says budget_left_s and warm, and if
+it is not warm or the budget is under ~640 s, use TOTAL_S = budget - 210 and timeout_s = budget - 180):
+  run(command="SMOKE=1 TOTAL_S=190 PARALLEL=1 RT_MIN=0.35 PACK=.train/packv3-0 bash training/run_gpu.sh",
       carry=[".train/packv3-0"], timeout_s=200)
   run(command="PARALLEL=1 PACK=.train/packv3-1 PACK_EXTRA=.train/packv3-0 INIT=.train/init/prnet-default.i8.safetensors RT_INIT=.train/init/prnet-light.safetensors FULL_MIN=8.8 RT_MIN=8.8 LR=1e-4 bash training/run_gpu.sh",
       carry=[".train/packv3-1", ".train/init"], timeout_s=600)

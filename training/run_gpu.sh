@@ -63,7 +63,7 @@ PARALLEL=${PARALLEL:-0}
 LR=${LR:-2e-4}
 YAW_MAX=${YAW_MAX:-90}
 PITCH_MAX=${PITCH_MAX:-40}
-TOTAL_S=${TOTAL_S:-575}
+TOTAL_S=${TOTAL_S:-570}  # under the device's 600 s with the last logs packed and printed
 DEVICE=${DEVICE:-cuda}
 EVAL_MAX=${EVAL_MAX:-2000}
 if [ "$SMOKE" = "1" ]; then
@@ -74,6 +74,13 @@ else
 fi
 WORK=${WORK:-/tmp/prnet-train}
 mkdir -p "$OUT" "$WORK"
+# Everything this call prints also goes to $OUT/run.log: the reply keeps only the last 12,000
+# characters, which the progress lines would fill, and the first lines say which packs and
+# weights the call trained on.
+exec > >(tee "$OUT/run.log") 2>&1
+TEE_PID=$!
+# At exit, tee gets its end of input and finishes writing (the last lines list what came back).
+trap 'exec >&- 2>&-; wait "$TEE_PID" 2>/dev/null' EXIT
 # A warm machine keeps /tmp between calls: no summary, log or exit code of an earlier call (the
 # smoke run's) may be read as this one's.
 rm -rf "$WORK/full" "$WORK/light" "$WORK/rt" "$WORK/rt.rc"
@@ -128,7 +135,7 @@ common=(--pack "$PACK_ARG" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$B
         --lr "$LR" --yaw-max "$YAW_MAX" --pitch-max "$PITCH_MAX"
         --rot-mode "$ROT_MODE" --jitter "$JITTER" --smooth-weight "$SMOOTH_WEIGHT" --edge-weight "$EDGE_WEIGHT" --target-smooth "$TARGET_SMOOTH"
         --log-every "$LOG_EVERY"
-        --license "trained on photos for non-commercial research (UTKFace, a face-mask set) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
+        --license "trained on photos for non-commercial research (UTKFace, a face-mask set's unmasked faces, Caltech WebFaces) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
         --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
 RC=0
 
@@ -173,8 +180,18 @@ else
     "prnet-ts resfcn256" "PRNet resfcn256 (width 16, input 256) trained by prnet-ts"
   if [ $rc -eq 2 ] || [ $rc -eq 3 ]; then
     echo "error: setup failed (data or GPU); not training the light model"
-    # timeout passes the TERM on to train.py.
-    [ -n "$RT_PID" ] && { pkill -TERM -P "$RT_PID" 2>/dev/null; wait "$RT_PID"; }
+    if [ -n "$RT_PID" ]; then
+      if [ $rc -eq 3 ]; then
+        # The GPU: the real-time run cannot do better. (timeout passes the TERM on to train.py.)
+        pkill -TERM -P "$RT_PID" 2>/dev/null; wait "$RT_PID"
+      else
+        # The full model's own data or weights (e.g. its --init): the real-time run beside it is
+        # not concerned, and its result still comes back.
+        echo "== full model failed its setup (exit 2); the real-time run goes on"
+        wait "$RT_PID"
+        pack_logs
+      fi
+    fi
     exit $rc
   fi
   [ $rc -ne 0 ] && RC=$rc
