@@ -142,16 +142,22 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
     wasmPaths: options.wasmPaths, backends: options.backends, threads: options.threads, precision: options.precision,
   });
   const d = options.detector;
-  const detector: Detector | null = !d
-    ? null
-    : 'detect' in d
-      ? d
-      : 'modelUrl' in d
-        ? await createBlazeFaceDetector(ort as unknown as OrtModule, await fetchBytes(d.modelUrl, 'face detector'), {
-          minScore: d.minScore,
-          extra: { executionProviders: ['wasm'] },
-        })
-        : await createHumanDetector(d);
+  let detector: Detector | null;
+  try {
+    detector = !d
+      ? null
+      : 'detect' in d
+        ? d
+        : 'modelUrl' in d
+          ? await createBlazeFaceDetector(ort as unknown as OrtModule, await fetchBytes(d.modelUrl, 'face detector'), {
+            minScore: d.minScore,
+            extra: { executionProviders: ['wasm'] },
+          })
+          : await createHumanDetector(d);
+  } catch (e) {
+    await session.release(); // the network's session is not left holding its memory
+    throw e;
+  }
   // A detector the caller passed in is theirs to release (it may serve other pipelines).
   const ownsDetector = !(d && 'detect' in d);
   return Object.assign(new WebPrnet(session, layout, detector, ownsDetector), { backend, threads, modelMetadata: weights.metadata });

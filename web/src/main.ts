@@ -62,6 +62,10 @@ let edges: Uint32Array = new Uint32Array(0);
 let viewer: FaceViewer | null = null;
 let source: FrameSource | null = null;
 let loopToken = 0;
+/** Bumped by each source opened and by Stop: an open that finishes after a newer one (or a Stop) is closed. */
+let sourceGeneration = 0;
+/** Bumped by each model start: a load that finishes after a newer one is discarded. */
+let engineGeneration = 0;
 let faces: FaceMessage[] = [];
 let lastViewerUpdate = -Infinity;
 /** Pipelining of live frames (run()); `?pipeline=0` turns it off, to measure what it gains. */
@@ -92,16 +96,19 @@ function setState(state: 'loading' | 'ready' | 'running' | 'error'): void {
 /** (Re)starts the worker with the chosen model; processing resumes on the current source. */
 async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   loopToken++;
+  // A newer start (the model changed again while this one loaded) wins: this one stops at its next await.
+  const generation = ++engineGeneration;
   engine?.terminate();
   engine = null;
   ready = null;
   setState('loading');
   setStatus('Loading the model…');
   const choice = await chooseRuntime(base, params, selected);
-  // The light model on WebAssembly runs on one thread: on 2 cores it was as fast as on two when
-  // the machine was otherwise idle, and 1.8× as fast when other work shared the cores (docs/web.md).
-  const wasmOnly = choice.backends.length === 1 && choice.backends[0] === 'wasm';
-  const threads = params.get('threads') ? Number(params.get('threads')) : wasmOnly && choice.model === 'light' ? 1 : undefined;
+  if (generation !== engineGeneration) return;
+  // The light model runs on one thread on WebAssembly (also where WebGPU is tried first and the
+  // WebAssembly fallback is what runs): on 2 cores it was as fast as on two when the machine was
+  // otherwise idle, and 1.8× as fast when other work shared the cores (docs/web.md).
+  const threads = params.get('threads') ? Number(params.get('threads')) : choice.model === 'light' ? 1 : undefined;
   // The model file's precision unless `?precision=` says otherwise: int8 for the default model,
   // fp32 for the light one (a mobile network: onnxruntime-web's WebAssembly runs its depthwise
   // convolutions slower at int8 than in float; docs/web.md).
@@ -110,7 +117,18 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   const ortParam = params.get('ort');
   const ortBuild = ortParam === 'jsep' || ortParam === 'plain' ? ortParam : undefined;
   const next = new Engine();
-  ready = await next.init({ base, model: choice.model, backends: choice.backends, threads, precision, ortBuild });
+  let started: Awaited<ReturnType<Engine['init']>>;
+  try {
+    started = await next.init({ base, model: choice.model, backends: choice.backends, threads, precision, ortBuild });
+  } catch (e) {
+    next.terminate(); // its worker and onnxruntime's threads, not left running per failed try
+    throw e;
+  }
+  if (generation !== engineGeneration) {
+    next.terminate(); // a later start replaced this one while it loaded
+    return;
+  }
+  ready = started;
   // Test-time flip doubles the network's time: on by default where WebGPU runs it, off for
   // real-time WebAssembly, unless the URL or the user chose.
   if (!flipChosen) ui.flip.checked = ready.backend === 'webgpu';
@@ -129,15 +147,24 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
 
 async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   loopToken++;
+  const token = ++sourceGeneration;
   source?.stop();
   source = null;
+  let opened: FrameSource;
   try {
     setStatus('Opening…');
-    source = await open();
+    opened = await open();
   } catch (e) {
-    setStatus(`Cannot open the source: ${(e as Error).message}`, 'error');
+    if (token === sourceGeneration) setStatus(`Cannot open the source: ${(e as Error).message}`, 'error');
     return;
   }
+  // Another source was chosen or Stop pressed while this one opened (a camera permission prompt
+  // can take long): this one is closed, not left running (a camera would stay lit).
+  if (token !== sourceGeneration) {
+    opened.stop();
+    return;
+  }
+  source = opened;
   ui.hint.hidden = true;
   ui.stop.disabled = !source.live;
   viewer?.refit();
@@ -293,6 +320,7 @@ ui.file.onchange = () => {
 };
 ui.stop.onclick = () => {
   loopToken++;
+  sourceGeneration++;
   source?.stop();
   source = null;
   ui.stop.disabled = true;

@@ -14,7 +14,9 @@ export class FaceViewer {
   private readonly scene = new THREE.Scene();
   private readonly camera = new THREE.PerspectiveCamera(30, 1, 1, 100000);
   private readonly controls: OrbitControls;
-  private readonly texture: THREE.CanvasTexture;
+  private texture: THREE.CanvasTexture;
+  /** The size the texture was made at: three allocates a texture's storage once, at its first upload. */
+  private textureSize = '';
   private readonly material: THREE.MeshBasicMaterial;
   private readonly meshes: THREE.Mesh[] = [];
   private fitted = false;
@@ -65,6 +67,18 @@ export class FaceViewer {
       uv.needsUpdate = true;
       geometry.computeBoundingSphere();
     });
+    // A source of another size needs a new texture: three keeps the first upload's storage and
+    // copies later frames into it, so a larger frame failed to upload and a smaller one filled a corner.
+    const size = `${width}×${height}`;
+    if (this.textureSize && size !== this.textureSize) {
+      const next = new THREE.CanvasTexture(this.texture.image as HTMLCanvasElement);
+      next.colorSpace = THREE.SRGBColorSpace;
+      this.texture.dispose();
+      this.texture = next;
+      this.material.map = next;
+      this.material.needsUpdate = true;
+    }
+    this.textureSize = size;
     this.texture.needsUpdate = true;
     if (faces.length && !this.fitted) this.fit();
     this.render();
