@@ -22,8 +22,13 @@ export async function openCamera(): Promise<FrameSource> {
   video.muted = true;
   video.playsInline = true;
   video.srcObject = stream;
-  await video.play();
-  await videoReady(video);
+  try {
+    await video.play();
+    await videoReady(video);
+  } catch (e) {
+    for (const t of stream.getTracks()) t.stop(); // the camera is not left on
+    throw e;
+  }
   return {
     kind: 'camera',
     name: 'camera',
@@ -45,8 +50,15 @@ export async function openVideoFile(file: File): Promise<FrameSource> {
   video.playsInline = true;
   video.loop = true;
   video.src = url;
-  await video.play();
-  await videoReady(video);
+  try {
+    await video.play();
+    await videoReady(video);
+  } catch (e) {
+    video.removeAttribute('src');
+    video.load();
+    URL.revokeObjectURL(url);
+    throw e;
+  }
   return {
     kind: 'video',
     name: stem(file.name),
@@ -67,7 +79,12 @@ export async function openPhoto(file: File | string): Promise<FrameSource> {
   const url = typeof file === 'string' ? file : URL.createObjectURL(file);
   const img = new Image();
   img.src = url;
-  await img.decode();
+  try {
+    await img.decode();
+  } catch (e) {
+    if (typeof file !== 'string') URL.revokeObjectURL(url);
+    throw new Error(`not an image this browser can decode (${(e as Error).message})`, { cause: e });
+  }
   return {
     kind: 'photo',
     name: stem(typeof file === 'string' ? file.split('/').pop() ?? 'photo' : file.name),
@@ -90,12 +107,21 @@ export function openFile(file: File): Promise<FrameSource> {
 function videoReady(video: HTMLVideoElement): Promise<void> {
   if (video.videoWidth > 0 && video.readyState >= 2) return Promise.resolve();
   return new Promise((resolve, reject) => {
+    // A file with no video track (audio only) plays with width 0 and never resizes: refused after
+    // 10 s rather than left at "Opening…".
+    const timer = setTimeout(() => reject(new Error('no video picture (an audio-only file?)')), 10_000);
     const done = (): void => {
-      if (video.videoWidth > 0) resolve();
+      if (video.videoWidth > 0) {
+        clearTimeout(timer);
+        resolve();
+      }
     };
     video.addEventListener('loadeddata', done, { once: true });
     video.addEventListener('resize', done, { once: true });
-    video.addEventListener('error', () => reject(new Error('the video cannot be played')), { once: true });
+    video.addEventListener('error', () => {
+      clearTimeout(timer);
+      reject(new Error('the video cannot be played'));
+    }, { once: true });
   });
 }
 
