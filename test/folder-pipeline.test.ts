@@ -85,6 +85,24 @@ describe('folder progress', () => {
     expect(lines.at(-1)).toMatch(/^reconstruct █+ 2\/2 [\d.]+ photos\/s ETA 0s\n$/);
   });
 
+  it('finish() ends a bar that fell short of its total; an unknown total shows the count alone', async () => {
+    const { Progress } = await import('../src/cli/progress.js');
+    const lines: string[] = [];
+    const tty = { isTTY: true, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+    const short = new Progress(158, { label: 'video', stream: tty });
+    short.tick(true);
+    expect(lines.at(-1)).not.toMatch(/\n$/); // a terminal line in progress
+    short.finish();
+    // eslint-disable-next-line no-control-regex
+    expect(lines.at(-1)).toMatch(/^\r\x1b\[Kvideo █* *░+ 1\/158 [\d.]+\/s ETA .*\n$/);
+    const before = lines.length;
+    new Progress(5, { stream: tty }).finish(); // not started: a line with 0 done, ended
+    expect(lines.length).toBe(before + 1);
+    const unknown = new Progress(Infinity, { label: 'video', stream: { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream });
+    unknown.tick(true);
+    expect(lines.at(-1)).toMatch(/^video ░+ 1 –\/s ETA \?\n$/);
+  });
+
   it('shows no rate before a second has passed (a fast first failure is not "200 photos/s")', async () => {
     const { p, lines } = await progress(100);
     p.tick(false);

@@ -103,6 +103,9 @@ describe('processVideo', () => {
     expect(r.framesWithFaces).toBeGreaterThanOrEqual(29);
     expect(r.tracks).toBe(1);
     expect(r.detectorFrames).toBe(1); // the detector runs only on the first frame of 30 (tracked afterwards)
+    // detectEvery n: frames 0, n, 2n, … (it ran every n + 1).
+    const every2 = await processVideo(light, D3, { outDir: await tmp.make('d3-every2'), maxFrames: 6, detectEvery: 2, outputs: { overlay: false, glb: false } });
+    expect(every2.detectorFrames).toBe(3);
     expect((await listFiles(out)).sort()).toEqual(['driving_d3.glb', 'driving_d3.jsonl', 'driving_d3_overlay.mp4']);
 
     const lines = (await readFile(join(out, 'driving_d3.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as {
@@ -412,7 +415,9 @@ describe('prnet video (CLI)', () => {
     await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=10', '-frames:v', '0', '-c:v', 'libx264', join(dir, 'empty.mp4')]); // zero frames
     const out = join(dir, 'out');
     execFileSync('mkfifo', [join(dir, 'fifo.mp4')]); // no writer: ffprobe would wait on it forever
-    const bad = await runCli(['video', join(dir, 'notes.mp4'), join(dir, 'cut.mp4'), ASTRONAUT, join(dir, 'empty.mp4'), join(dir, 'fifo.mp4'), dir, join(dir, 'none.mp4'), '--out', out, '--model', 'light', '-q']);
+    // An audio file with cover art: its picture is a video stream marked attached_pic, not a video.
+    await ffmpeg(['-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-i', ASTRONAUT, '-t', '1', '-map', '0:a', '-map', '1:v', '-c:v', 'mjpeg', '-disposition:v', 'attached_pic', join(dir, 'song.mp3')]);
+    const bad = await runCli(['video', join(dir, 'notes.mp4'), join(dir, 'cut.mp4'), ASTRONAUT, join(dir, 'empty.mp4'), join(dir, 'fifo.mp4'), dir, join(dir, 'none.mp4'), join(dir, 'song.mp3'), '--out', out, '--model', 'light', '-q']);
     expect(bad.code).toBe(1);
     expect(bad.errLines).toEqual([
       expect.stringMatching(/notes\.mp4: not a readable video \(/),
@@ -422,11 +427,27 @@ describe('prnet video (CLI)', () => {
       expect.stringMatching(/fifo\.mp4: not a regular file \(a FIFO\)$/),
       `prnet: ${dir}: is a folder, not a video`,
       expect.stringMatching(/none\.mp4: no such file$/),
+      expect.stringMatching(/song\.mp3: not a video \(only a cover picture in this mp3 file\)$/),
     ]);
     expect(await listFiles(out)).toEqual([]);
     const missing = await runCli(['video', OBAMA, '--out', out, '--model', 'light'], { env: { PATH: dir } });
     expect(missing.code).toBe(3);
     expect(missing.errLines).toEqual(["prnet: ffprobe not found: install Debian's ffmpeg package (apt-get install ffmpeg)"]);
+  });
+
+  it('a file cut short after its index: the frames that decode are written, and the warning stays with --quiet', async () => {
+    const dir = await tmp.make('cut-frames');
+    const whole = join(dir, 'whole.mp4');
+    await ffmpeg(['-i', D3, '-frames:v', '20', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-movflags', '+faststart', whole]);
+    const bytes = await readFile(whole);
+    await writeFile(join(dir, 'cut.mp4'), bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const out = join(dir, 'out');
+    const r = await runCli(['video', join(dir, 'cut.mp4'), '--out', out, '--model', 'light', '--no-overlay', '--no-glb', '--stabilize', 'off', '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.errLines).toEqual([expect.stringMatching(/cut\.mp4: the video ended early after \d+ of 20 frames \(.+\); outputs cover the frames decoded$/)]);
+    const n = Number(/after (\d+) of/.exec(r.errLines[0])![1]);
+    expect(n).toBeGreaterThan(0);
+    expect((await readFile(join(out, 'cut.jsonl'), 'utf8')).trimEnd().split('\n')).toHaveLength(n);
   });
 
   it('leaves no partial outputs when interrupted (SIGINT)', async () => {

@@ -39,6 +39,15 @@ export class Progress {
     this.draw(note, this.done === this.total);
   }
 
+  /**
+   * Ends the bar where the count fell short of the total (a video with fewer frames than its
+   * container said): the last line is drawn and the terminal line ended, so what follows starts
+   * on its own line.
+   */
+  finish(note = ''): void {
+    if (this.done !== this.total) this.draw(note, true);
+  }
+
   private draw(note: string, final: boolean): void {
     if (!this.enabled) return;
     const now = Date.now();
@@ -48,13 +57,15 @@ export class Progress {
     // A rate over less than a second says nothing (one fast failure first would read "200 photos/s"):
     // until then, and until something is done, the rate and the ETA are shown as unknown.
     const known = this.done > 0 && (final || elapsed >= 1);
+    // A total that is not known (a stream without a frame count): the count alone, no bar or ETA.
+    const totalKnown = Number.isFinite(this.total) && this.total > 0;
     const rate = known ? this.done / Math.max(elapsed, 1e-3) : NaN;
-    const eta = known ? (this.total - this.done) / rate : NaN;
-    const frac = this.total > 0 ? this.done / this.total : 1;
+    const eta = known && totalKnown ? Math.max(0, this.total - this.done) / rate : NaN;
+    const frac = totalKnown ? Math.min(1, this.done / this.total) : final ? 1 : 0;
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    const text = `${this.label ? this.label + ' ' : ''}${bar} ${this.done}/${this.total}` +
+    const text = `${this.label ? this.label + ' ' : ''}${bar} ${this.done}${totalKnown ? `/${this.total}` : ''}` +
       `${this.failed ? ` (${this.failed} failed)` : ''} ${known ? rate.toFixed(1) : '–'}${this.unit}/s ETA ${formatSeconds(eta)}` +
       (note ? ` ${note}` : '');
     if (this.tty) this.stream.write(`\r\x1b[K${text}${final ? '\n' : ''}`);

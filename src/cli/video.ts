@@ -1,5 +1,5 @@
 /** `prnet video`: video files → tracked, stabilised faces → JSON lines, overlay video, animated GLB. */
-import { InputError } from '../errors.js';
+import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
 import { processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
@@ -98,16 +98,20 @@ export async function runVideo(args: string[]): Promise<number> {
           outputs,
           signal: abort.signal,
           onStart: (info) => {
-            progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity) || 0, { label: 'video', enabled: !quiet });
+            progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity), { label: 'video', enabled: !quiet });
           },
           onFrame: ({ result }) => {
             progress?.tick(true, `${result.faces.length} face${result.faces.length === 1 ? '' : 's'}`);
           },
         });
+        (progress as Progress | null)?.finish();
+        // The truncation warning is not progress: --quiet keeps it.
+        if (result.decodeError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the video ended early after ${result.frames} of ${result.info.frameCount} frames (${result.decodeError}); outputs cover the frames decoded\n`);
         if (!quiet) report(result);
       } catch (e) {
+        (progress as Progress | null)?.finish();
         if (e instanceof VideoAbortError) {
-          process.stderr.write(`prnet: ${input}: interrupted; no partial outputs were left\n`);
+          process.stderr.write(`prnet: ${escapeControl(input)}: interrupted; no partial outputs were left\n`);
           return signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
         }
         if (!(e instanceof InputError)) throw e;
@@ -125,10 +129,9 @@ export async function runVideo(args: string[]): Promise<number> {
 
 function report(r: VideoRunResult): void {
   const w = process.stderr;
-  if (r.decodeError) w.write(`prnet: ${r.input}: the video ended early after ${r.frames} of ${r.info.frameCount} frames (${r.decodeError}); outputs cover the frames decoded\n`);
   const faces = r.framesWithFaces
     ? `faces in ${r.framesWithFaces} frames, ${r.tracks} track${r.tracks === 1 ? '' : 's'}`
     : `no face in any of the ${r.frames} frames${r.files.some((f) => f.endsWith('.glb')) ? '' : ' (no GLB written)'}`;
   const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${r.glb.frames} frames, ${(r.glb.bytes / 1e6).toFixed(2)} MB` : '';
-  w.write(`${r.input}: ${r.frames} frames at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}; wrote ${r.files.join(', ')}\n`);
+  w.write(`${escapeControl(r.input)}: ${r.frames} frames at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}; wrote ${r.files.map(escapeControl).join(', ')}\n`);
 }

@@ -128,7 +128,8 @@ export class FaceTracker {
   /** Whether the next frame needs the detector: no face is tracked, or a confirmation is due. */
   needsDetection(): boolean {
     const every = this.options.confirmEvery;
-    return this.tracks.length === 0 || (every > 0 && this.sinceDetection >= every);
+    // Frames 0, N, 2N, …: N − 1 tracked frames after each detection (it was N, so every N + 1).
+    return this.tracks.length === 0 || (every > 0 && this.sinceDetection >= every - 1);
   }
 
   /**

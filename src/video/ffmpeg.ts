@@ -38,6 +38,8 @@ export interface VideoInfo {
   codec: string;
   /** Container format names (ffprobe's format_name). */
   format: string;
+  /** Which of the file's video streams this is (0: the first; cover pictures are skipped). */
+  videoStream?: number;
 }
 
 export interface ProbeOptions {
@@ -101,6 +103,7 @@ interface ProbeStream {
   duration?: string;
   tags?: Record<string, string>;
   side_data_list?: { rotation?: number | string }[];
+  disposition?: { attached_pic?: number };
 }
 
 /** Reads a video's stream information with ffprobe; throws InputError for anything not a video. */
@@ -129,8 +132,14 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   }
   const format = json.format?.format_name ?? '';
   // Still images (PNG, JPEG…) probe as one-frame "video" streams of an image demuxer.
-  const stream = (json.streams ?? []).find((s) => s.codec_type === 'video' && !/_pipe$|^image2$/.test(format));
-  if (!stream) throw new InputError(`not a video (no video stream${format ? ` in this ${format.split(',')[0]} file` : ''})`, path);
+  // An audio file's cover art is a video stream marked attached_pic: not a video.
+  const videos = (json.streams ?? []).filter((s) => s.codec_type === 'video');
+  const videoStream = videos.findIndex((s) => !s.disposition?.attached_pic && !/_pipe$|^image2$/.test(format));
+  const stream = videoStream >= 0 ? videos[videoStream] : undefined;
+  if (!stream) {
+    const cover = videos.length > 0 && videos.every((s) => s.disposition?.attached_pic);
+    throw new InputError(`not a video (${cover ? 'only a cover picture' : 'no video stream'}${format ? ` in this ${format.split(',')[0]} file` : ''})`, path);
+  }
   let width = stream.width ?? 0;
   let height = stream.height ?? 0;
   if (!(width > 0 && height > 0)) throw new InputError('not a readable video (the video stream has no frame size)', path);
@@ -143,7 +152,7 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const duration = Number(stream.duration ?? json.format?.duration ?? 0) || 0;
   const counted = Number(stream.nb_frames ?? NaN);
   const frameCount = Number.isInteger(counted) && counted >= 0 ? counted : Math.round(duration * fps);
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format };
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream };
 }
 
 export interface DecodedFrame {
@@ -178,7 +187,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
   const report: DecodeReport = { frames: 0, error: '' };
   const frameBytes = info.width * info.height * 3;
   async function* frames(): AsyncGenerator<DecodedFrame> {
-    const args = ['-v', 'error', '-nostdin', '-i', path, '-map', '0:v:0', '-an', '-sn', '-fps_mode', 'passthrough'];
+    const args = ['-v', 'error', '-nostdin', '-i', path, '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
     if (options.maxFrames !== undefined) args.push('-frames:v', String(options.maxFrames));
     // An explicit scale keeps the frame size fixed even if a stream changes size midway.
     args.push('-vf', `scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
