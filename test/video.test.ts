@@ -435,6 +435,22 @@ describe('prnet video (CLI)', () => {
     expect(missing.errLines).toEqual(["prnet: ffprobe not found: install Debian's ffmpeg package (apt-get install ffmpeg)"]);
   });
 
+  it('a face that fades to black is confirmed by the detector on the next frame and dropped, not tracked into the black', async () => {
+    const dir = await tmp.make('gap');
+    const clip = join(dir, 'gap.mp4');
+    await ffmpeg(['-i', D3, '-frames:v', '24', '-vf', "drawbox=enable='between(n,8,15)':color=black:t=fill", '-an', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { overlay: false, glb: false } });
+    const lines = (await readFile(join(dir, 'gap.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { faces: unknown[]; detected: boolean });
+    const faces = lines.map((l) => l.faces.length).join('');
+    // Frames 0–7 and 16–23 have the face; of the black frames 8–15 at most the first (the frame whose
+    // disagreement asks for the confirmation) still shows one.
+    expect(faces.slice(0, 8)).toBe('11111111');
+    expect(faces.slice(9, 16)).toBe('0000000');
+    expect(faces.slice(16)).toBe('11111111');
+    expect(lines[9].detected).toBe(true);
+    expect(r.frames).toBe(24);
+  });
+
   it('a file cut short after its index: the frames that decode are written, and the warning stays with --quiet', async () => {
     const dir = await tmp.make('cut-frames');
     const whole = join(dir, 'whole.mp4');

@@ -125,12 +125,23 @@ export class FaceTracker {
     return this.tracks.map((t) => t.id);
   }
 
-  /** Whether the next frame needs the detector: no face is tracked, or a confirmation is due. */
+  /** Whether the next frame needs the detector: no face is tracked, or a confirmation is due or asked for. */
   needsDetection(): boolean {
     const every = this.options.confirmEvery;
     // Frames 0, N, 2N, …: N − 1 tracked frames after each detection (it was N, so every N + 1).
-    return this.tracks.length === 0 || (every > 0 && this.sinceDetection >= every - 1);
+    return this.tracks.length === 0 || this.confirmSoon || (every > 0 && this.sinceDetection >= every - 1);
   }
+
+  /**
+   * Asks the detector to confirm the tracks on the next frame (a track that looks wrong, e.g. its
+   * face's flip disagreement is high: a face that faded to black or left the picture while the
+   * tracker held on to the background). The detector then keeps the tracks it finds and drops the others.
+   */
+  requestConfirmation(): void {
+    if (this.tracks.length) this.confirmSoon = true;
+  }
+
+  private confirmSoon = false;
 
   /**
    * The crops for the next frame. Pass the detector's boxes (and its kind, for the box → crop
@@ -142,6 +153,7 @@ export class FaceTracker {
     const detected = detections !== undefined && detections !== null;
     if (detected) {
       this.sinceDetection = 0;
+      this.confirmSoon = false;
       const crops = detections.map((d) => cropFromBox(d, kind));
       const used = new Set<number>();
       const kept: Track[] = [];

@@ -59,6 +59,13 @@ function checked(stabilize: StabilizerOptions | boolean): StabilizerOptions | nu
   return stabilize === false ? null : resolveStabilizerOptions(stabilize === true ? {} : stabilize);
 }
 
+/**
+ * Face.flipDisagreement above which a tracked face is confirmed by the detector on the next frame:
+ * over 0.1 most of the default model's faces are failed reconstructions (docs/evaluation.md §0.11),
+ * the light model's good faces read up to ~0.07, and a face on a black frame ~0.4.
+ */
+export const CONFIRM_DISAGREEMENT = 0.15;
+
 export class VideoTracker {
   readonly tracker: FaceTracker;
   private readonly pipeline: FramePipeline;
@@ -100,6 +107,10 @@ export class VideoTracker {
       ? await this.pipeline.reconstruct(image, { crops: plan.crops, ...this.testTime })
       : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
     const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3, timeMs);
+    // A tracked face whose mirrored crop disagrees with it (with test-time flip) is likely no face
+    // any more (the picture went black, the face left and the crop holds background): the detector
+    // confirms the tracks on the next frame rather than up to detectEvery frames later.
+    if (!plan.detected && faces.some((f) => (f.flipDisagreement ?? 0) > CONFIRM_DISAGREEMENT)) this.tracker.requestConfirmation();
     const lost = [...plan.lost, ...lostNow];
     for (const l of lost) this.stabilizers.delete(l.id);
 
