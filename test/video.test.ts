@@ -435,6 +435,19 @@ describe('prnet video (CLI)', () => {
     expect(missing.errLines).toEqual(["prnet: ffprobe not found: install Debian's ffmpeg package (apt-get install ffmpeg)"]);
   });
 
+  it('a variable frame rate: the JSON lines carry the stream\'s own frame times, not index / fps', async () => {
+    const dir = await tmp.make('vfr');
+    const clip = join(dir, 'vfr.mp4');
+    // 6 frames 1/30 s apart (the muxer's 30 fps base), then 0.1 s apart: average 14.4 fps.
+    await ffmpeg(['-i', D3, '-frames:v', '12', '-vf', "setpts='if(lt(N,5),N/25,0.2+(N-5)/10)/TB'", '-fps_mode', 'vfr', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+    const info = await probeVideo(clip);
+    expect(info.variableRate).toBe(true);
+    expect((await probeVideo(D3)).variableRate).toBe(false);
+    await processVideo(light, clip, { outDir: dir, stabilize: false, outputs: { overlay: false, glb: false } });
+    const times = (await readFile(join(dir, 'vfr.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => (JSON.parse(l) as { time: number }).time);
+    expect(times).toEqual([0, 0.033, 0.067, 0.133, 0.167, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
+  });
+
   it('a face that fades to black is confirmed by the detector on the next frame and dropped, not tracked into the black', async () => {
     const dir = await tmp.make('gap');
     const clip = join(dir, 'gap.mp4');

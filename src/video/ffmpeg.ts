@@ -40,6 +40,8 @@ export interface VideoInfo {
   format: string;
   /** Which of the file's video streams this is (0: the first; cover pictures are skipped). */
   videoStream?: number;
+  /** The stream's average rate differs from its base rate: frames are not evenly spaced (a phone's variable frame rate). */
+  variableRate?: boolean;
 }
 
 export interface ProbeOptions {
@@ -152,13 +154,17 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const duration = Number(stream.duration ?? json.format?.duration ?? 0) || 0;
   const counted = Number(stream.nb_frames ?? NaN);
   const frameCount = Number.isInteger(counted) && counted >= 0 ? counted : Math.round(duration * fps);
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream };
+  const variableRate = Math.abs(parseRate(stream.avg_frame_rate) - parseRate(stream.r_frame_rate)) > 0.01 * Math.max(1, fps);
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate };
 }
 
 export interface DecodedFrame {
   /** 0-based index in decoding order. */
   index: number;
-  /** Presentation time, milliseconds (index / fps). */
+  /**
+   * Presentation time, milliseconds from the first frame: the stream's own timestamps for a
+   * variable frame rate (ffprobe's packet times, sorted), else index / fps.
+   */
   timeMs: number;
   image: RgbImage;
 }
@@ -166,6 +172,8 @@ export interface DecodedFrame {
 export interface DecodeOptions {
   /** Stop after this many frames. */
   maxFrames?: number;
+  /** The ffprobe to read a variable-rate stream's frame times with (default 'ffprobe' on PATH). */
+  ffprobe?: string;
   /** Frames decoded ahead of the consumer (default 4). */
   readAhead?: number;
   signal?: AbortSignal;
@@ -203,6 +211,9 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
       else if (m.type === 'spawn-error') spawnError = toolError({ code: m.code, message: m.message }, cmd);
       notify();
     });
+    // A variable frame rate: each frame's own time, read from the packets (no decoding) while
+    // ffmpeg starts; null (index / fps) if they cannot be read.
+    const times = info.variableRate ? frameTimes(path, info.videoStream ?? 0, options.ffprobe ?? 'ffprobe') : Promise.resolve(null);
     const onAbort = (): void => { thread.post('kill'); };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     let index = 0;
@@ -217,7 +228,10 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
         thread.post('ack');
         const image: RgbImage = { width: info.width, height: info.height, data };
         report.frames = index + 1;
-        yield { index, timeMs: (1000 * index) / info.fps, image };
+        const t = await times;
+        // Past the packets' count (should not happen): on from the last time at the average rate.
+        const timeMs = t && t.length ? (index < t.length ? t[index] : t[t.length - 1] + (1000 * (index - t.length + 1)) / info.fps) : (1000 * index) / info.fps;
+        yield { index, timeMs, image };
         index++;
       }
       const { code, stderr } = await thread.closed;
@@ -231,6 +245,18 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
     if (spawnError) throw spawnError;
   }
   return { frames: frames(), report };
+}
+
+/** The presentation times (ms from the first) of a video stream's frames, from its packets in time order; null when unreadable. */
+async function frameTimes(path: string, stream: number, ffprobe: string): Promise<number[] | null> {
+  try {
+    const r = await runTool(ffprobe, ['-v', 'error', '-select_streams', `v:${stream}`, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path]);
+    if (r.code !== 0) return null;
+    const t = r.stdout.split('\n').map((l) => l.trim().replace(/,$/, '')).filter((l) => l !== '' && l !== 'N/A').map(Number).filter(Number.isFinite).sort((a, b) => a - b);
+    return t.length ? t.map((v) => 1000 * (v - t[0])) : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface EncoderOptions {
