@@ -179,10 +179,13 @@ describe('prnet batch + prnet worker on Redis', () => {
     await copyFile(images[3], join(root, 'b', 'p.jpg'));
     const out = join(root, 'out');
     const listFile = join(root, 'list.txt');
-    await writeFile(listFile, 'a/p.jpg\n./a/p.jpg\n# a comment\n\nb\n');
+    await writeFile(listFile, 'a/p.jpg\n./a/p.jpg\n# a comment\n\nb\nmore.txt\n');
     const queue = ['--redis', redis.url, '--queue', 'stems'];
     const submit = (...inputs: string[]) => runCli(['batch', 'submit', ...inputs, '--out', out, ...queue, '--model', 'light', '--formats', 'json']);
-    expect((await submit(listFile)).errLines).toEqual(['queued 2 · already queued or done 0 · failed ones queued again 0']);
+    expect((await submit(listFile)).errLines).toEqual([
+      `prnet: ${join(root, 'more.txt')}: a list inside a list is not read (give it on the command line)`,
+      'queued 2 · already queued or done 0 · failed ones queued again 0 · unreadable 1',
+    ]);
     const w = startCli(['worker', ...queue]);
     workers.push(w);
     await waitUntil('the two images', async () => (await batchStatus(redis.url, { queue: 'stems' })).done === 2, 60_000);

@@ -48,8 +48,10 @@ export async function expandBatchInputs(args: string[], outDir?: string): Promis
         const p = line.trim();
         if (!p || p.startsWith('#')) continue;
         const path = resolve(base, p);
-        // A folder named in a list is expanded as on the command line.
-        if ((await stat(path).catch(() => null))?.isDirectory()) {
+        // A folder named in a list is expanded as on the command line; a list in a list is not read.
+        if (extname(path).toLowerCase() === '.txt') {
+          unreadable.push(`${path}: a list inside a list is not read (give it on the command line)`);
+        } else if ((await stat(path).catch(() => null))?.isDirectory()) {
           const r = await expandInputs([path], { outDir });
           files.push(...r.files.map((f) => resolve(f)));
           empty.push(...r.empty);

@@ -327,7 +327,11 @@ ui.stop.onclick = () => {
   setStatus('Stopped');
   setState('ready');
 };
-ui.model.onchange = () => void startEngine(ui.model.value as 'auto' | ModelName).catch(fail);
+// The user's choice replaces the URL's ?model= (else "Auto" would keep picking the URL's model).
+ui.model.onchange = () => {
+  params.delete('model');
+  void startEngine(ui.model.value as 'auto' | ModelName).catch(fail);
+};
 ui.maxFaces.onchange = () => {
   if (source && !source.live) void run();
 };
