@@ -439,12 +439,14 @@ describe('input files', () => {
     const good = cropFromLandmarks([[100, 100], [200, 220]]);
     const bad: [CropTransform, RegExp][] = [
       [cropTransform({ cx: 1e6, cy: 1e6, side: 100 }), /lies outside the 512×512 image/],
-      [cropTransform({ cx: 256, cy: 256, side: 1e9 }), /must be between 1 and 2048 pixels on a side/],
+      [cropTransform({ cx: 256, cy: 256, side: 1e9 }), /must be between 1 and 4096 pixels on a side/],
       [{ ...good, inverse: [0, 0, 0, 0, 0, 0] }, /forward, inverse and scale are not the ones its square gives/],
       [{ ...good, forward: cropTransform({ ...good.square, side: 2 * good.square.side }).forward }, /not the ones its square gives/],
     ];
     for (const [crop, re] of bad) await expect(prnet.reconstruct(astronaut, { crops: [crop] })).rejects.toThrow(re);
     expect((await prnet.reconstruct(astronaut, { crops: [good], flip: false })).faces).toHaveLength(1);
+    // A tracked face may be up to 3 long sides (FaceTracker's maxFaceScale), its crop 1.6 × that: accepted.
+    expect((await prnet.reconstruct(astronaut, { crops: [cropTransform({ cx: 256, cy: 256, side: 4.8 * 512 })], flip: false })).faces).toHaveLength(1);
     // encodePng: sizes, channels and byte count (libvips said "memory area too small" or "Input Bit Array is empty").
     await expect(encodePng(new Uint8Array(5), 10, 10, 3)).rejects.toThrow(/^encodePng: expected 10 × 10 × 3 = 300 bytes, got 5$/);
     await expect(encodePng(new Uint8Array(0), 0, 0, 3)).rejects.toBeInstanceOf(InputError);

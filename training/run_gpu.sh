@@ -8,8 +8,9 @@
 #   rt/model.safetensors.part0, rt/model.safetensors.sha256 (only with RT_MIN > 0: the real-time
 #     'mobile' network of training/mobile.py, width $RT_WIDTH, input $RT_INPUT)
 #   logs.tar.gz (train-log.csv + summary.json of every run)
-# 6 files (the call returns at most 8, 16 MiB each). The whole script stays under $TOTAL_S seconds
-# (default 575; the command limit is 600): each run gets a hard deadline, and the light run is
+#   run.log (everything the call printed: the reply keeps only its last 12,000 characters)
+# 7 files (the call returns at most 8, 16 MiB each). The whole script stays under $TOTAL_S seconds
+# (default 570; the command limit is 600): each run gets a hard deadline, and the light run is
 # shortened if the full one ran late. SMOKE=1: ~20 s of training per model, same code path
 # (checkpoint, export, evaluation), to validate everything before the long run.
 #
@@ -26,7 +27,7 @@
 #   varies, training/crop_jitter.json; uniform: 0.9-1.2 / +-10 %), SMOOTH_WEIGHT (1e-4: the surface
 #   term, normals against the target's), EDGE_WEIGHT (0: its edge-vector part), TARGET_SMOOTH (0.7: targets on the
 #   canonical face smoothed in UV by this sigma, px; see training/README.md §4), BLACK_PROB (0.08: black fill outside the photo, as the
-#   runtime crop does at image borders), BATCH (64), TOTAL_S (575), PY (python3),
+#   runtime crop does at image borders), BATCH (64), TOTAL_S (570), PY (python3),
 #   DEVICE (cuda; `DEVICE=cpu` is a dry run of this script's logic on a CPU machine).
 #   RT_MIN (0: minutes for the real-time network after the light model; 0 skips it), RT_WIDTH (16),
 #   RT_INPUT (128), RT_INIT (weights it starts from: the bundled light model, copied to .train/init
@@ -131,6 +132,22 @@ pack_logs() {  # a temporary name per process: with PARALLEL=1 two runs pack at 
     && mv "$OUT/logs.tar.gz.tmp$BASHPID" "$OUT/logs.tar.gz"
 }
 
+# The summary of each run (steps, img/s, sha256, held-out scores) and what is under $OUT.
+results() {
+echo "== results"
+for m in full light rt; do
+  [ -f "$WORK/$m/summary.json" ] && $PY -c "
+import json, sys
+s = json.load(open(sys.argv[1]))
+h = s.get('heldout', {})
+print(f\"{sys.argv[2]}: {s['steps']} steps, {s['samples']} samples, {s['img_per_s']} img/s, {s['trained_s']} s; sha256 {s['export']['sha256']}\")
+for fill, e in h.items():
+    print(f\"  held-out {e['count']} ({fill}): 68-pt 2D {e['kpt2d']:.2f} px, 3D {e['kpt3d']:.2f} px, NME {e['nme2d']:.2f} %, dense 2D {e['dense2d']:.2f} px, 3D {e['dense3d']:.2f} px, folds {e.get('folds', float('nan')):.2f} %\")
+" "$WORK/$m/summary.json" "$m"
+done
+ls -la "$OUT" "$OUT"/full "$OUT"/light "$OUT"/rt 2>/dev/null
+}
+
 common=(--pack "$PACK_ARG" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
         --lr "$LR" --yaw-max "$YAW_MAX" --pitch-max "$PITCH_MAX"
         --rot-mode "$ROT_MODE" --jitter "$JITTER" --smooth-weight "$SMOOTH_WEIGHT" --edge-weight "$EDGE_WEIGHT" --target-smooth "$TARGET_SMOOTH"
@@ -190,6 +207,7 @@ else
         echo "== full model failed its setup (exit 2); the real-time run goes on"
         wait "$RT_PID"
         pack_logs
+        results
       fi
     fi
     exit $rc
@@ -221,17 +239,6 @@ else
   [ $rc -ne 0 ] && RC=$rc
 fi
 
-echo "== results"
-for m in full light rt; do
-  [ -f "$WORK/$m/summary.json" ] && $PY -c "
-import json, sys
-s = json.load(open(sys.argv[1]))
-h = s.get('heldout', {})
-print(f\"{sys.argv[2]}: {s['steps']} steps, {s['samples']} samples, {s['img_per_s']} img/s, {s['trained_s']} s; sha256 {s['export']['sha256']}\")
-for fill, e in h.items():
-    print(f\"  held-out {e['count']} ({fill}): 68-pt 2D {e['kpt2d']:.2f} px, 3D {e['kpt3d']:.2f} px, NME {e['nme2d']:.2f} %, dense 2D {e['dense2d']:.2f} px, 3D {e['dense3d']:.2f} px, folds {e.get('folds', float('nan')):.2f} %\")
-" "$WORK/$m/summary.json" "$m"
-done
-ls -la "$OUT" "$OUT"/full "$OUT"/light "$OUT"/rt 2>/dev/null
+results
 echo "== done in $(( $(date +%s) - START )) s, exit $RC"
 exit $RC

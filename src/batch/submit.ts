@@ -82,6 +82,7 @@ async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueNam
   const byStem = `bull:${queueName}:prnet-stems:${tag}`;
   const byPath = `bull:${queueName}:prnet-paths:${tag}`;
   const wanted = uniqueStems(files); // this submission's own names first (x-2.jpg keeps x-2)
+  const wantedBy = new Map(wanted.map((w, j) => [w, j])); // unique, so one index each
   const taken = new Set<string>();
   const result: string[] = [];
   for (const [i, path] of files.entries()) {
@@ -95,7 +96,8 @@ async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueNam
     const base = outputStem(path);
     let stem = wanted[i];
     for (let n = 2; ; n++) {
-      if (!taken.has(stem) && !wanted.some((w, j) => j !== i && w === stem && !taken.has(w))) {
+      const wantedByOther = (wantedBy.get(stem) ?? i) !== i;
+      if (!taken.has(stem) && !wantedByOther) {
         if (Number(await redis.runCommand('hsetnx', [byStem, stem, path])) === 1 || (await redis.hget(byStem, stem)) === path) break;
       }
       stem = `${base}-${n}`;

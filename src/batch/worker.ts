@@ -109,7 +109,15 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (down) options.onConnection?.('Redis: connected again');
     down = false;
   };
-  void worker.getBackend().client.then((client) => client.on('ready', back), () => undefined);
+  // A worker has two connections (commands, and the blocking wait for jobs): Redis is back when
+  // both are ready again (the other's error can come after the first's 'ready').
+  const backend = worker.getBackend();
+  void Promise.all([backend.client, backend.blockingClient ?? backend.client]).then((clients) => {
+    const check = (): void => {
+      if (clients.every((c) => c.status === 'ready')) back();
+    };
+    for (const c of clients) c.on('ready', check);
+  }, () => undefined);
   worker.on('completed', (job, result) => {
     back();
     options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${result.faces} face${result.faces === 1 ? '' : 's'}, ${result.files.length} files` });

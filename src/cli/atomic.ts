@@ -8,8 +8,9 @@
  * (killed with SIGKILL, power loss) and nothing else.
  */
 import { rmSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { mkdirEach } from '../util/mkdir.js';
 import { firstLine, OutputError } from '../errors.js';
 import { UsageError } from './options.js';
 
@@ -27,31 +28,6 @@ export const TEMP_NAME = /^\.prnet-(\d+)-\d+\..*\.tmp$/s;
 
 function tempPath(path: string): string {
   return join(dirname(path), `.prnet-${process.pid}-${counter++}.${basename(path)}.tmp`);
-}
-
-/**
- * mkdir -p one folder at a time: Node's own recursive mkdir loops forever where a mkdir fails with
- * ENOENT under an existing parent (e.g. under /proc), taking it for a missing parent.
- */
-async function mkdirEach(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let p = resolve(dir); ; p = dirname(p)) {
-    const st = await stat(p).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-      return null;
-    });
-    if (st) {
-      if (!st.isDirectory()) throw Object.assign(new Error(`${p} is not a folder`), { code: missing.length ? 'ENOTDIR' : 'EEXIST' });
-      break;
-    }
-    missing.push(p);
-    if (dirname(p) === p) break;
-  }
-  for (const p of missing.reverse()) {
-    await mkdir(p).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
-  }
 }
 
 /**
@@ -118,7 +94,7 @@ async function removeTemp(tmp: string): Promise<void> {
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = tempPath(path);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await mkdirEach(dirname(path));
     await writeTemp(tmp, data);
     await rename(tmp, path);
     pending.delete(tmp);
@@ -141,7 +117,7 @@ export async function writeFilesAtomic(files: { path: string; data: Uint8Array |
   try {
     for (const f of files) {
       current = f.path;
-      await mkdir(dirname(f.path), { recursive: true });
+      await mkdirEach(dirname(f.path));
       const tmp = tempPath(f.path);
       staged.push({ tmp, path: f.path });
       await writeTemp(tmp, f.data);

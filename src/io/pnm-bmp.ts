@@ -16,7 +16,6 @@ export function sniffSimpleFormat(bytes: Uint8Array): SimpleFormat | null {
   return null;
 }
 
-/** Decodes a PGM/PPM or BMP file to 8-bit RGB. Throws InputError naming `source`. */
 /**
  * The size of a PGM/PPM or BMP image from its header, with the decoder's checks that need no
  * pixels (size limit, format, truncation): the service's header check, which must not decode on
@@ -29,6 +28,7 @@ export function simpleImageSize(bytes: Uint8Array, source: string, maxPixels: nu
   return { width: image.width, height: image.height };
 }
 
+/** Decodes a PGM/PPM or BMP file to 8-bit RGB. Throws InputError naming `source`. */
 export function decodeSimpleImage(bytes: Uint8Array, source: string, maxPixels: number): RgbImage {
   const format = sniffSimpleFormat(bytes);
   if (format === 'pnm') return decodePnm(bytes, source, maxPixels);

@@ -66,7 +66,8 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   ]);
   if (layout.status === 'rejected' || session.status === 'rejected' || detector.status === 'rejected') {
     // What did load is released, not left holding its memory (a detector that failed leaves the network's session).
-    await Promise.all([
+    // allSettled: a failing release must not hide the load failure the caller needs to see.
+    await Promise.allSettled([
       session.status === 'fulfilled' ? session.value.release() : undefined,
       detector.status === 'fulfilled' ? detector.value?.release?.() : undefined,
     ]);

@@ -304,8 +304,9 @@ function checkCrop(crop: CropTransform, i: number, image: RgbImage): void {
     !sq || !(sq.side > 0) || !finite([sq.cx, sq.cy, sq.side], 3)) {
     throw new InputError(`crop ${i} is not a ${CROP_SIZE}-pixel crop transform with finite numbers (make it with cropTransform or cropFromLandmarks)`);
   }
-  // Its square within the limits of a box, and its transforms the ones its square gives.
-  const limit = 4 * Math.max(image.width, image.height);
+  // Its square at most 8 × the image's long side (boxes: 4; a tracked face may be 3 long sides,
+  // its crop 1.6 × that) and overlapping the image, and its transforms the ones its square gives.
+  const limit = 8 * Math.max(image.width, image.height);
   const shown = `centre ${+sq.cx.toPrecision(6)}, ${+sq.cy.toPrecision(6)}, side ${+sq.side.toPrecision(6)}`;
   if (sq.side < 1 || sq.side > limit) throw new InputError(`crop ${i} (${shown}) must be between 1 and ${limit} pixels on a side for a ${image.width}×${image.height} image`);
   const h = sq.side / 2;

@@ -135,7 +135,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   // Only image bodies (and multipart): no JSON or text parser, so a body is always bytes.
   app.removeAllContentTypeParsers();
   // Up to 5 file parts: the image is the one named "file", the others are read through (a client
-  // that also sends, say, a thumbnail is not refused); the body limit bounds them all.
+  // that also sends, say, a thumbnail is not refused); each part is bounded by the body limit.
   await app.register(multipart, { limits: { fileSize: bodyLimit, files: 5, fields: 10, parts: 20 } });
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));

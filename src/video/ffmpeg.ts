@@ -54,7 +54,7 @@ export interface ProbeOptions {
 const INSTALL = "install Debian's ffmpeg package (apt-get install ffmpeg)";
 
 /** Runs a program to completion, collecting stdout and stderr (bounded). */
-function runTool(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runTool(cmd: string, args: string[], maxStdout = 1 << 20): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
@@ -65,7 +65,7 @@ function runTool(cmd: string, args: string[]): Promise<{ code: number | null; st
     }
     let stdout = '';
     let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < 1 << 20) stdout += d; });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < maxStdout) stdout += d; });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 1 << 16) stderr += d; });
     child.on('error', (e) => reject(toolError(e, cmd)));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
@@ -250,9 +250,11 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
 /** The presentation times (ms from the first) of a video stream's frames, from its packets in time order; null when unreadable. */
 async function frameTimes(path: string, stream: number, ffprobe: string): Promise<number[] | null> {
   try {
-    const r = await runTool(ffprobe, ['-v', 'error', '-select_streams', `v:${stream}`, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path]);
+    // ~10 bytes a frame: 64 MiB holds hours at 60 fps. A cut output loses its last, partial line.
+    const r = await runTool(ffprobe, ['-v', 'error', '-select_streams', `v:${stream}`, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], 64 << 20);
     if (r.code !== 0) return null;
-    const t = r.stdout.split('\n').map((l) => l.trim().replace(/,$/, '')).filter((l) => l !== '' && l !== 'N/A').map(Number).filter(Number.isFinite).sort((a, b) => a - b);
+    const whole = r.stdout.endsWith('\n') ? r.stdout : r.stdout.slice(0, r.stdout.lastIndexOf('\n') + 1);
+    const t = whole.split('\n').map((l) => l.trim().replace(/,$/, '')).filter((l) => l !== '' && l !== 'N/A').map(Number).filter(Number.isFinite).sort((a, b) => a - b);
     return t.length ? t.map((v) => 1000 * (v - t[0])) : null;
   } catch {
     return null;

@@ -14,7 +14,8 @@
  * error or an interruption (AbortSignal; the CLI wires SIGINT to it) leaves no partial output.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirEach } from '../util/mkdir.js';
 import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../export/glb-animation.js';
@@ -117,7 +118,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const name = options.name ?? basename(input, extname(input));
   const want = { jsonl: true, overlay: true, glb: true, ...options.outputs };
   const outDir = options.outDir;
-  await mkdir(outDir, { recursive: true }).catch((e: unknown) => { throw outputError(e, outDir); });
+  await mkdirEach(outDir).catch((e: unknown) => { throw outputError(e, outDir); });
   const final = { jsonl: join(outDir, `${name}.jsonl`), overlay: join(outDir, `${name}_overlay.mp4`), glb: join(outDir, `${name}.glb`) };
   // Named as the CLI's atomic writes name theirs (.prnet-<pid>-<n>.<name>.tmp), so that a later
   // run sweeps them up if this process is killed outright.

@@ -66,6 +66,8 @@ let loopToken = 0;
 let sourceGeneration = 0;
 /** Bumped by each model start: a load that finishes after a newer one is discarded. */
 let engineGeneration = 0;
+/** The engine whose model is loading, if any (terminated when a newer start begins). */
+let loading: Engine | null = null;
 let faces: FaceMessage[] = [];
 let lastViewerUpdate = -Infinity;
 /** Pipelining of live frames (run()); `?pipeline=0` turns it off, to measure what it gains. */
@@ -117,13 +119,18 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   const ortParam = params.get('ort');
   const ortBuild = ortParam === 'jsep' || ortParam === 'plain' ? ortParam : undefined;
   const next = new Engine();
+  loading?.terminate(); // an older start still loading: its model is no longer wanted
+  loading = next;
   let started: Awaited<ReturnType<Engine['init']>>;
   try {
     started = await next.init({ base, model: choice.model, backends: choice.backends, threads, precision, ortBuild });
   } catch (e) {
     next.terminate(); // its worker and onnxruntime's threads, not left running per failed try
+    if (loading === next) loading = null;
+    if (generation !== engineGeneration) return; // replaced: its failure is not the page's state
     throw e;
   }
+  if (loading === next) loading = null;
   if (generation !== engineGeneration) {
     next.terminate(); // a later start replaced this one while it loaded
     return;
