@@ -4,12 +4,11 @@
  * `prnet eval pts <dir>`: 68-point 2D NME on iBUG .pts ground truth (e.g. AFW), the annotated face
  * matched by landmark centroid. A progress bar on stderr; per-image rows with --json.
  */
-import { DETECTOR_KINDS, type DetectorKind } from '../../src/detect/detector.js';
 import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
 import { defaultSmooth, type Prnet, type TestTimeOptions } from '../../src/pipeline/prnet.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts, listPtsImages } from '../eval/pts.js';
 import { listAflwImages } from '../eval/aflw2000.js';
@@ -35,8 +34,7 @@ export async function run(args: string[]): Promise<number> {
   const testTime = testTimeOptions(values);
   if (set === 'pts') return runPts(dir, values, testTime);
   const gtBox = Boolean(values['gt-box']);
-  const detector = values.detector as DetectorKind | undefined;
-  if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
+  const detector = detectorOption(values.detector);
   const precision = precisionOption(values.precision);
   const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads), precision });
   const progress = new Progress((await listAflwImages(dir)).length, { label: 'eval', enabled: !values.quiet });
@@ -118,8 +116,7 @@ async function runPts(
   testTime: TestTimeOptions,
 ): Promise<number> {
   if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
-  const detector = values.detector as DetectorKind | undefined;
-  if (detector !== undefined && !DETECTOR_KINDS.includes(detector)) throw new UsageError(`--detector must be one of ${DETECTOR_KINDS.join(', ')}, got '${detector}'`);
+  const detector = detectorOption(values.detector);
   const prnet = await createPrnet({ model: values.model, detector, threads: threadsOption(values.threads), precision: precisionOption(values.precision) });
   const progress = new Progress((await listPtsImages(dir)).length, { label: 'eval', enabled: !values.quiet });
   const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
