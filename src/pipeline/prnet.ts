@@ -285,13 +285,20 @@ function checkBox(box: FaceBox, i: number, image: RgbImage): void {
   if (nums.length !== 4 || !nums.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     throw new InputError(`box ${i} must have finite x, y, width and height, got ${b ? shown : String(b)}`);
   }
-  const { x, y, width, height } = box;
-  const limit = 4 * Math.max(image.width, image.height);
+  checkRegion(`box ${i} (${shown})`, box.x, box.y, box.width, box.height, 4, 'wide and high', image);
+}
+
+/**
+ * A box or crop square (image pixels): 1 pixel to `factor` × the image's long side, and
+ * overlapping the image (one wholly outside would give a face made of padding); InputError naming it.
+ */
+function checkRegion(name: string, x: number, y: number, width: number, height: number, factor: number, sides: string, image: RgbImage): void {
+  const limit = factor * Math.max(image.width, image.height);
   if (width < 1 || height < 1 || width > limit || height > limit) {
-    throw new InputError(`box ${i} (${shown}) must be between 1 and ${limit} pixels wide and high for a ${image.width}×${image.height} image`);
+    throw new InputError(`${name} must be between 1 and ${limit} pixels ${sides} for a ${image.width}×${image.height} image`);
   }
   if (x >= image.width || y >= image.height || x + width <= 0 || y + height <= 0) {
-    throw new InputError(`box ${i} (${shown}) lies outside the ${image.width}×${image.height} image`);
+    throw new InputError(`${name} lies outside the ${image.width}×${image.height} image`);
   }
 }
 
@@ -306,11 +313,8 @@ function checkCrop(crop: CropTransform, i: number, image: RgbImage): void {
   }
   // Its square at most 8 × the image's long side (boxes: 4; a tracked face may be 3 long sides,
   // its crop 1.6 × that) and overlapping the image, and its transforms the ones its square gives.
-  const limit = 8 * Math.max(image.width, image.height);
   const shown = `centre ${+sq.cx.toPrecision(6)}, ${+sq.cy.toPrecision(6)}, side ${+sq.side.toPrecision(6)}`;
-  if (sq.side < 1 || sq.side > limit) throw new InputError(`crop ${i} (${shown}) must be between 1 and ${limit} pixels on a side for a ${image.width}×${image.height} image`);
-  const h = sq.side / 2;
-  if (sq.cx - h >= image.width || sq.cy - h >= image.height || sq.cx + h <= 0 || sq.cy + h <= 0) throw new InputError(`crop ${i} (${shown}) lies outside the ${image.width}×${image.height} image`);
+  checkRegion(`crop ${i} (${shown})`, sq.cx - sq.side / 2, sq.cy - sq.side / 2, sq.side, sq.side, 8, 'on a side', image);
   const ref = cropTransform(sq, CROP_SIZE);
   const close = (a: readonly number[], b: readonly number[]): boolean => a.every((v, k) => Math.abs(v - b[k]) <= 1e-6 * Math.max(1, Math.abs(b[k])));
   if (!close(c.forward!, ref.forward) || !close(c.inverse!, ref.inverse) || !close([c.scale!], [ref.scale])) {
