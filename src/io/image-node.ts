@@ -32,24 +32,33 @@ export interface DecodeOptions {
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
   if (typeof path !== 'string' || path === '') throw new InputError(`an image path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`);
   const maxBytes = options.maxBytes ?? MAX_IMAGE_BYTES;
-  let bytes: Buffer;
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) throw new InputError('is a folder, not an image', path);
-    if (!st.isFile()) throw new InputError(`not a regular file (${fileKind(st)})`, path);
-    if (st.size === 0) throw new InputError('empty file (0 bytes)', path);
-    if (st.size > maxBytes) throw new InputError(`file is ${mib(st.size)}, above the limit of ${mib(maxBytes)}`, path);
-    bytes = await readFile(path);
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError('no such file', path);
-    if (code === 'EACCES' || code === 'EPERM') throw new InputError('permission denied', path);
-    if (code === 'ENOTDIR') throw new InputError('no such file (a part of the path is a file, not a folder)', path);
-    if (code === 'ENAMETOOLONG') throw new InputError('file name too long', path);
-    throw new InputError(`cannot read (${code ?? firstLine(e)})`, path);
-  }
+  const st = await statRegularFile(path, 'an image');
+  if (st.size === 0) throw new InputError('empty file (0 bytes)', path);
+  if (st.size > maxBytes) throw new InputError(`file is ${mib(st.size)}, above the limit of ${mib(maxBytes)}`, path);
+  const bytes = await readFile(path).catch((e: unknown) => { throw readFailure(e, path); });
   return decodeImageBuffer(bytes, path, options);
+}
+
+/**
+ * The stat of an input file that must be a regular file (an image, a video): InputError for a
+ * folder, a FIFO, socket or device (which could block a reader), or a path that cannot be read.
+ */
+export async function statRegularFile(path: string, what: string): Promise<Stats> {
+  const st = await stat(path).catch((e: unknown) => { throw readFailure(e, path); });
+  if (st.isDirectory()) throw new InputError(`is a folder, not ${what}`, path);
+  if (!st.isFile()) throw new InputError(`not a regular file (${fileKind(st)})`, path);
+  return st;
+}
+
+/** A failed stat or read of an input file as one InputError naming the file and the cause. */
+export function readFailure(e: unknown, path: string): InputError {
+  if (e instanceof InputError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new InputError('no such file', path);
+  if (code === 'EACCES' || code === 'EPERM') return new InputError('permission denied', path);
+  if (code === 'ENOTDIR') return new InputError('no such file (a part of the path is a file, not a folder)', path);
+  if (code === 'ENAMETOOLONG') return new InputError('file name too long', path);
+  return new InputError(`cannot read (${code ?? firstLine(e)})`, path);
 }
 
 /**

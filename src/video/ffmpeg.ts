@@ -11,9 +11,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PipeThread } from './pipe-thread.js';
-import { stat } from 'node:fs/promises';
-import { firstLine, InputError, ModelError, PrnetError } from '../errors.js';
-import { fileKind } from '../io/image-node.js';
+import { InputError, ModelError, PrnetError } from '../errors.js';
+import { statRegularFile } from '../io/image-node.js';
 import type { RgbImage } from '../types.js';
 
 /** The largest frame decoded by default: 8K UHD (7680 × 4320 pixels). */
@@ -112,14 +111,7 @@ interface ProbeStream {
 export async function probeVideo(path: string, options: ProbeOptions = {}): Promise<VideoInfo> {
   const maxPixels = options.maxPixels ?? MAX_VIDEO_PIXELS;
   // A FIFO, socket or device would block ffprobe (a FIFO without a writer, forever): refused first.
-  const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') throw new InputError('no such file', path);
-    if (e.code === 'EACCES' || e.code === 'EPERM') throw new InputError('permission denied', path);
-    if (e.code === 'ENOTDIR') throw new InputError('no such file (a part of the path is a file, not a folder)', path);
-    throw new InputError(`cannot read (${e.code ?? firstLine(e)})`, path);
-  });
-  if (st.isDirectory()) throw new InputError('is a folder, not a video', path);
-  if (!st.isFile()) throw new InputError(`not a regular file (${fileKind(st)})`, path);
+  await statRegularFile(path, 'a video');
   const r = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path]);
   if (r.code !== 0) {
     if (/No such file or directory/.test(r.stderr)) throw new InputError('no such file', path);
