@@ -445,6 +445,29 @@ describe('prnet video (CLI)', () => {
     expect(times).toEqual([0, 0.033, 0.067, 0.133, 0.167, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
   });
 
+  it('non-square pixels (an anamorphic clip) are decoded at the display size: the face is not squeezed', async () => {
+    const dir = await tmp.make('sar');
+    const plain = join(dir, 'plain.mp4');
+    const squeezed = join(dir, 'squeezed.mp4');
+    // The same 3 frames, once stored at 512×512 and once at 256×512 with pixels twice as wide as tall.
+    await ffmpeg(['-i', D3, '-frames:v', '3', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', plain]);
+    await ffmpeg(['-i', D3, '-frames:v', '3', '-vf', 'scale=256:512,setsar=2', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', squeezed]);
+    expect(await probeVideo(squeezed)).toMatchObject({ width: 512, height: 512, sampleAspect: 2 });
+    expect((await probeVideo(plain)).sampleAspect).toBe(1);
+    const landmarks = async (clip: string, stem: string): Promise<number[][]> => {
+      await processVideo(light, clip, { outDir: dir, stabilize: false, outputs: { overlay: stem === 'squeezed', glb: false } });
+      const first = JSON.parse((await readFile(join(dir, `${stem}.jsonl`), 'utf8')).split('\n')[0]) as { faces: { landmarks: { '2d': number[][] } }[] };
+      expect(first.faces).toHaveLength(1);
+      return first.faces[0].landmarks['2d'];
+    };
+    const a = await landmarks(plain, 'plain');
+    const b = await landmarks(squeezed, 'squeezed');
+    // Half the horizontal resolution costs a little accuracy; a squeezed face would be off by ~60 px.
+    const mean = a.reduce((s, p, i) => s + Math.hypot(p[0] - b[i][0], p[1] - b[i][1]), 0) / a.length;
+    expect(mean).toBeLessThan(5);
+    expect(await probeVideo(join(dir, 'squeezed_overlay.mp4'))).toMatchObject({ width: 512, height: 512, sampleAspect: 1 });
+  });
+
   it('a face that fades to black is confirmed by the detector on the next frame and dropped, not tracked into the black', async () => {
     const dir = await tmp.make('gap');
     const clip = join(dir, 'gap.mp4');

@@ -25,7 +25,11 @@ export class FfmpegMissingError extends ModelError {}
 export class VideoAbortError extends PrnetError {}
 
 export interface VideoInfo {
-  /** Frame size as decoded (display rotation applied). */
+  /**
+   * Frame size as decoded: the display size, with square pixels (a stream's non-square sample
+   * aspect ratio — anamorphic DV, some broadcast and phone clips — is resampled away) and the
+   * display rotation applied.
+   */
   width: number;
   height: number;
   /** Frames per second (the stream's average rate, else its base rate; 30 when unknown). */
@@ -41,6 +45,8 @@ export interface VideoInfo {
   videoStream?: number;
   /** The stream's average rate differs from its base rate: frames are not evenly spaced (a phone's variable frame rate). */
   variableRate?: boolean;
+  /** The stream's sample (pixel) aspect ratio, width / height of one stored pixel: 1 for square pixels; the frames are resampled to square. */
+  sampleAspect?: number;
 }
 
 export interface ProbeOptions {
@@ -104,6 +110,7 @@ interface ProbeStream {
   duration?: string;
   tags?: Record<string, string>;
   side_data_list?: { rotation?: number | string }[];
+  sample_aspect_ratio?: string;
   disposition?: { attached_pic?: number };
 }
 
@@ -137,6 +144,10 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   let width = stream.width ?? 0;
   let height = stream.height ?? 0;
   if (!(width > 0 && height > 0)) throw new InputError('not a readable video (the video stream has no frame size)', path);
+  // Non-square pixels (e.g. 720×480 DV with sample aspect 8:9 or 32:27): decoded at the display
+  // width, so that faces are not squeezed. The aspect applies to the stored frame, before rotation.
+  const sampleAspect = parseSampleAspect(stream.sample_aspect_ratio);
+  if (sampleAspect !== 1) width = Math.max(2, 2 * Math.round((width * sampleAspect) / 2));
   const rotation = Number(stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? stream.tags?.rotate ?? 0);
   if (Math.abs(Math.round(rotation / 90)) % 2 === 1) [width, height] = [height, width];
   if (width * height > maxPixels) {
@@ -147,7 +158,15 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const counted = Number(stream.nb_frames ?? NaN);
   const frameCount = Number.isInteger(counted) && counted >= 0 ? counted : Math.round(duration * fps);
   const variableRate = Math.abs(parseRate(stream.avg_frame_rate) - parseRate(stream.r_frame_rate)) > 0.01 * Math.max(1, fps);
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate };
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect };
+}
+
+/** ffprobe's sample_aspect_ratio ("8:9"; "0:1" or "N/A" when unknown) as a number; 1 when unknown or implausible (outside 1/4…4). */
+function parseSampleAspect(r: string | undefined): number {
+  const m = /^(\d+):(\d+)$/.exec(r ?? '');
+  if (!m || !Number(m[1]) || !Number(m[2])) return 1;
+  const v = Number(m[1]) / Number(m[2]);
+  return v >= 0.25 && v <= 4 && Math.abs(v - 1) > 1e-3 ? v : 1;
 }
 
 export interface DecodedFrame {
