@@ -432,6 +432,21 @@ describe('prnet video (CLI)', () => {
     expect(missing.errLines).toEqual(["prnet: ffprobe not found: install Debian's ffmpeg package (apt-get install ffmpeg)"]);
   });
 
+  it('an overlay encoder that fails mid-video: exit 4 at once with ffmpeg\'s cause and the final name, nothing left, no hang', async () => {
+    const dir = await tmp.make('encoder-fails');
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    // ffmpeg as installed, except that encoding (frames on stdin) stops after 100 kB, as on a full disk.
+    const real = execFileSync('sh', ['-c', 'command -v ffmpeg'], { encoding: 'utf8' }).trim();
+    await writeFile(join(bin, 'ffmpeg'), `#!/bin/sh\nfor a in "$@"; do if [ "$a" = pipe:0 ]; then head -c 100000 >/dev/null; echo '[mp4 @ 0x1] Error writing trailer: No space left on device' >&2; exit 1; fi; done\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const out = join(dir, 'out');
+    // Before, the decoder's paused pipe kept ffmpeg's 'close' from ever coming: the run hung.
+    const r = await runCli(['video', D3, '--out', out, '--model', 'light', '--frames', '60', '--no-glb', '--quiet'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    expect(r.code).toBe(4);
+    expect(r.errLines).toEqual([`prnet: ${join(out, 'driving_d3_overlay.mp4')}: cannot encode the overlay video (Error writing trailer: No space left on device)`]);
+    expect(await listFiles(out)).toEqual([]);
+  });
+
   it('a variable frame rate: the JSON lines carry the stream\'s own frame times, not index / fps', async () => {
     const dir = await tmp.make('vfr');
     const clip = join(dir, 'vfr.mp4');

@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PipeThread } from './pipe-thread.js';
-import { InputError, ModelError, PrnetError } from '../errors.js';
+import { InputError, ModelError, OutputError, PrnetError } from '../errors.js';
 import { statRegularFile } from '../io/image-node.js';
 import type { RgbImage } from '../types.js';
 
@@ -281,6 +281,8 @@ export interface EncoderOptions {
   /** Frames queued for ffmpeg before write() waits (default 4), so encoding overlaps the next frames' processing. */
   inFlight?: number;
   ffmpeg?: string;
+  /** The file errors name (default `path`): the final name when `path` is a temporary one. */
+  name?: string;
 }
 
 /**
@@ -295,11 +297,13 @@ export class VideoEncoder {
   private queued = 0;
   private waiters: (() => void)[] = [];
   private readonly inFlight: number;
+  private readonly name: string;
   readonly frameBytes: number;
 
   constructor(readonly path: string, readonly width: number, readonly height: number, options: EncoderOptions) {
     this.frameBytes = width * height * 3;
     this.inFlight = Math.max(1, Math.floor(options.inFlight ?? 4));
+    this.name = options.name ?? path;
     const cmd = options.ffmpeg ?? 'ffmpeg';
     const args = [
       '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps), '-i', 'pipe:0',
@@ -328,10 +332,10 @@ export class VideoEncoder {
    * thread) overlaps the processing of the next frames.
    */
   async write(image: RgbImage): Promise<void> {
-    if (this.error) throw this.failure();
+    if (this.error) throw await this.stopped();
     if (image.width !== this.width || image.height !== this.height) throw new RangeError('frame size differs from the encoder');
     while (this.queued >= this.inFlight && !this.thread.done && !this.error) await this.wait();
-    if (this.error || this.thread.done) throw this.failure();
+    if (this.error || this.thread.done) throw await this.stopped();
     this.queued++;
     this.thread.post({ type: 'frame', data: image.data });
   }
@@ -350,9 +354,20 @@ export class VideoEncoder {
     await this.thread.kill();
   }
 
+  /**
+   * The failure once ffmpeg has stopped: a broken pipe (EPIPE) is reported as soon as it exits, so
+   * its own last words (e.g. "No space left on device") are waited for, a little.
+   */
+  private async stopped(): Promise<Error> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.thread.closed, new Promise((resolve) => { timer = setTimeout(resolve, 2000); })]);
+    clearTimeout(timer);
+    return this.failure();
+  }
+
   private failure(): Error {
     if (this.error instanceof FfmpegMissingError) return this.error;
     const cause = this.stderr.trim() ? ffmpegCause(this.stderr, this.path) : (this.error?.message ?? 'ffmpeg stopped');
-    return new PrnetError(`cannot encode the overlay video (${cause})`, this.path);
+    return new OutputError(`cannot encode the overlay video (${cause})`, this.name);
   }
 }

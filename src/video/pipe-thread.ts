@@ -59,7 +59,13 @@ if (mode === 'decode') {
     if (m === 'ack') {
       inFlight--;
       if (inFlight < readAhead && child.stdout.isPaused()) child.stdout.resume();
-    } else if (m === 'kill') child.kill('SIGKILL');
+    } else if (m === 'kill') {
+      // A paused stdout holding unread frames never ends, and the child's 'close' waits for it:
+      // drop what is left so that 'close' comes.
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume();
+      child.kill('SIGKILL');
+    }
   });
 } else {
   child.stdin.on('error', (e) => parentPort.postMessage({ type: 'stdin-error', message: String(e && e.message) }));

@@ -148,7 +148,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       jsonl = createWriteStream(temps.jsonl);
       await once(jsonl, 'open').catch((e: unknown) => { throw outputError(e, final.jsonl); });
     }
-    if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: info.fps });
+    if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: info.fps, name: final.overlay });
     const overlay = want.overlay ? new VideoOverlay(info.width, info.height, layout) : null;
     let waited = now();
     for await (const { index, timeMs, image } of decoded) {
