@@ -98,26 +98,29 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     autorun: true,
   });
   let down = false;
-  worker.on('error', (e) => {
-    if (!down) options.onConnection?.(`Redis: ${firstLine(e)} (retrying)`);
-    down = true;
-  });
-  // Back: said when the connection is ready again (an idle worker too), or at the latest when a
+  // A worker has two connections (commands, and the blocking wait for jobs): Redis is back when
+  // both are ready again. Their events can come in any order (an error can be reported after both
+  // are ready again, under load), so while down their state is looked at every half second.
+  let clients: { status: string }[] = [];
+  const backend = worker.getBackend();
+  void Promise.all([backend.client, backend.blockingClient ?? backend.client]).then((c) => { clients = c; }, () => undefined);
+  let poll: NodeJS.Timeout | null = null;
+  // Back: said when the connections are ready again (an idle worker too), or at the latest when a
   // job finishes either way (before, only a completed job said it, so a failed one left the flag
   // set and the next outage unreported).
   const back = (): void => {
     if (down) options.onConnection?.('Redis: connected again');
     down = false;
+    if (poll) clearInterval(poll);
+    poll = null;
   };
-  // A worker has two connections (commands, and the blocking wait for jobs): Redis is back when
-  // both are ready again (the other's error can come after the first's 'ready').
-  const backend = worker.getBackend();
-  void Promise.all([backend.client, backend.blockingClient ?? backend.client]).then((clients) => {
-    const check = (): void => {
-      if (clients.every((c) => c.status === 'ready')) back();
-    };
-    for (const c of clients) c.on('ready', check);
-  }, () => undefined);
+  worker.on('error', (e) => {
+    if (!down) options.onConnection?.(`Redis: ${firstLine(e)} (retrying)`);
+    down = true;
+    poll ??= setInterval(() => {
+      if (clients.length && clients.every((c) => c.status === 'ready')) back();
+    }, 500).unref();
+  });
   worker.on('completed', (job, result) => {
     back();
     options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${result.faces} face${result.faces === 1 ? '' : 's'}, ${result.files.length} files` });
@@ -129,6 +132,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
   return {
     worker,
     async close() {
+      if (poll) clearInterval(poll);
       await worker.close();
       await Promise.all([...prnets.values()].map((p) => p.then((x) => x.dispose(), () => undefined)));
     },
