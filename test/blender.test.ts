@@ -3,7 +3,7 @@
  * `.ci/run` installs) the way a user imports them: File → Import → glTF / Wavefront OBJ / Stanford
  * PLY. The script INSPECT below reports what Blender built; this file checks that it is what
  * the README promises: every dense vertex and triangle, smooth shading from the file's normals,
- * UVs and the texture on the material's base colour (GLB, textured OBJ), vertex colours (GLB, PLY),
+ * UVs and the texture straight on the material's base colour (GLB, textured OBJ), vertex colours (PLY),
  * a face-sized object at the origin that looks at Blender's front view, upright.
  */
 import { spawn } from 'node:child_process';
@@ -55,6 +55,7 @@ def material_info(m):
         return entry
     bsdf = next((nd for nd in m.node_tree.nodes if nd.type == 'BSDF_PRINCIPLED'), None)
     entry['baseColorLinked'] = bool(bsdf and bsdf.inputs['Base Color'].is_linked)
+    entry['baseColorFrom'] = bsdf.inputs['Base Color'].links[0].from_node.type if entry['baseColorLinked'] else None
     for nd in m.node_tree.nodes:
         if nd.type == 'TEX_IMAGE' and nd.image is not None:
             img = nd.image
@@ -137,7 +138,7 @@ interface Inspected {
   meanNormal: [number, number, number];
   topWidth: number;
   bottomWidth: number;
-  materials: { name: string; baseColorLinked: boolean; images: { size: [number, number]; meanRgb: number }[] }[];
+  materials: { name: string; baseColorLinked: boolean; baseColorFrom: string | null; images: { size: [number, number]; meanRgb: number }[] }[];
 }
 
 const VERTICES = 43_867;
@@ -204,14 +205,16 @@ describe('the mesh files in Blender 3.4', () => {
     }
   });
 
-  it('GLB: UVs, vertex colours and the texture on the base colour; a face in metres at the origin, facing the front view, upright', () => {
+  it('GLB: UVs and the texture straight on the base colour; a face in metres at the origin, facing the front view, upright', () => {
     for (const name of ['astronaut_face0.glb', 'image00475_face0.glb']) {
       const r = get(name);
       expect(r.uvLayers.length, name).toBe(1);
-      expect(r.colorAttributes.length, name).toBe(1);
+      // No vertex colours beside the texture: Blender (as glTF says) would multiply them into it.
+      expect(r.colorAttributes, name).toEqual([]);
       expect(r.materials, name).toHaveLength(1);
       const m = r.materials[0];
       expect(m.baseColorLinked, name).toBe(true);
+      expect(m.baseColorFrom, name).toBe('TEX_IMAGE');
       expect(m.images.map((i) => i.size), name).toEqual([[256, 256]]);
       expect(m.images[0].meanRgb, name).toBeGreaterThan(0.1); // a photo, not a black or missing image
       // Units mm in the file become metres in glTF: a face is 0.1–0.25 m across, not 100 m.

@@ -178,10 +178,11 @@ describe('GLB', () => {
     expect(bin.subarray(lastView.byteOffset + lastView.byteLength).every((b) => b === 0)).toBe(true);
   });
 
-  it('embeds a PNG texture with texture coordinates, padding the image view to 4 bytes', async () => {
+  it('embeds a PNG texture with texture coordinates, padding the image view to 4 bytes; no vertex colours beside it', async () => {
     const png = new Uint8Array(await encodePng(new Uint8Array([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9, 1, 2, 3]), 5, 1));
     const uv = uvFromFaceIndex(new Int32Array([0, 255, 65280, 65535]));
-    const { gltf, bin, read } = parseGlb(writeGlb({ vertices, triangles, uv, texturePng: png }, { normals: false }));
+    // Colours given with the texture are left out: glTF would multiply them into it.
+    const { gltf, bin, read } = parseGlb(writeGlb({ vertices, triangles, colors, uv, texturePng: png }, { normals: false }));
     const prim = gltf.meshes[0].primitives[0];
     expect(prim.attributes.NORMAL).toBeUndefined();
     expect(prim.attributes.COLOR_0).toBeUndefined();

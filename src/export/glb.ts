@@ -4,7 +4,9 @@
  * Attributes: POSITION (float VEC3, model frame — see mesh.ts — with the min/max glTF requires),
  * NORMAL (optional, float VEC3), COLOR_0 (optional, float VEC3, linear: the sRGB vertex colours
  * are decoded, as glTF specifies), TEXCOORD_0 (optional, float VEC2, u right, v down) with an
- * embedded PNG as the material's baseColorTexture. Indices are UNSIGNED_INT. Every bufferView
+ * embedded PNG as the material's baseColorTexture. With a texture the vertex colours are left
+ * out: glTF multiplies COLOR_0 into the base colour, so a texture and colours read from it would
+ * show each colour squared (darker and more saturated in Blender and three.js). Indices are UNSIGNED_INT. Every bufferView
  * starts on a 4-byte boundary; the JSON chunk is padded with spaces, the BIN chunk with zeros.
  * The material is unlit-looking PBR (metallic 0, roughness 1) and double-sided, since the face is
  * an open surface.
@@ -18,7 +20,7 @@ export interface GlbMesh {
   vertices: Vertices;
   /** Triangles T×3, counter-clockwise seen from the front in a y-up frame. */
   triangles: Triangles;
-  /** Per-vertex sRGB colours N×3, 0..1. */
+  /** Per-vertex sRGB colours N×3, 0..1 (written only without a texture: glTF multiplies them into it). */
   colors?: ArrayLike<number>;
   /** Per-vertex texture coordinates N×2 (u right, v down, 0..1); needed with texturePng. */
   uv?: ArrayLike<number>;
@@ -91,7 +93,7 @@ export function glbBytes(
   const attributes: Record<string, number> = {};
   attributes.POSITION = addAccessor(positions, 'VEC3', ARRAY_BUFFER, true);
   if (normals) attributes.NORMAL = addAccessor(normals, 'VEC3', ARRAY_BUFFER);
-  if (colors) attributes.COLOR_0 = addAccessor(linearColours(colors, new Float32Array(nv * 3)), 'VEC3', ARRAY_BUFFER);
+  if (colors && !texturePng) attributes.COLOR_0 = addAccessor(linearColours(colors, new Float32Array(nv * 3)), 'VEC3', ARRAY_BUFFER);
   if (uv) attributes.TEXCOORD_0 = addAccessor(uv instanceof Float32Array ? uv : Float32Array.from(uv), 'VEC2', ARRAY_BUFFER);
   // Indices are checked non-negative (checkMesh): an Int32Array's bytes are the Uint32Array's.
   const indexArray = triangles instanceof Uint32Array ? triangles : new Uint32Array(triangles.buffer, triangles.byteOffset, triangles.length);
