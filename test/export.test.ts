@@ -237,6 +237,13 @@ describe('JSON', () => {
     expect(JSON.parse(text)).toEqual({ a: 0.333, b: [null, 2], c: [0.1, 0.25], d: 'x' });
     expect(text).not.toContain('NaN');
   });
+
+  it('keeps 7 significant digits of a scale factor (unitsPerPixel), whose relative precision 3 decimals would lose', () => {
+    // A 4000-pixel photo's face: 0.18722 mm per pixel; 0.187 would put a landmark 0.1 mm off.
+    const parsed = JSON.parse(toJson({ mesh: { unitsPerPixel: 0.187223456, origin: [1.23456, null] }, nan: { unitsPerPixel: NaN } })) as unknown;
+    expect(parsed).toEqual({ mesh: { unitsPerPixel: 0.1872235, origin: [1.235, null] }, nan: { unitsPerPixel: null } });
+    expect(JSON.parse(toJson({ unitsPerPixel: 0.187223456 }, { significantKeys: new Set() }))).toEqual({ unitsPerPixel: 0.187 });
+  });
 });
 
 describe('ASCII number writer', () => {

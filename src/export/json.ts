@@ -1,6 +1,6 @@
 /**
  * JSON output: a stable number format for results. Every number is rounded to a fixed number of
- * decimals (3 by default); NaN and ±Infinity become null (JSON has no NaN); −0 becomes 0; typed
+ * decimals (3 by default; scale factors such as `unitsPerPixel` to 7 significant digits); NaN and ±Infinity become null (JSON has no NaN); −0 becomes 0; typed
  * arrays are written as plain arrays. Keys keep their insertion order.
  */
 
@@ -19,13 +19,21 @@ export interface JsonOptions {
   decimals?: number;
   /** Indentation (default 2; 0 for one line). */
   indent?: number;
+  /**
+   * Keys whose numbers keep 7 significant digits instead of fixed decimals: scale factors, whose
+   * relative precision a fixed number of decimals loses as they get small (default: `unitsPerPixel`).
+   */
+  significantKeys?: ReadonlySet<string>;
 }
+
+const SCALE_KEYS: ReadonlySet<string> = new Set(['unitsPerPixel']);
 
 /** A plain object (a face result, a list of them) as pretty JSON with rounded numbers, ending in a newline. */
 export function toJson(value: unknown, options: JsonOptions = {}): string {
   const decimals = options.decimals ?? 3;
-  const replacer = (_key: string, v: unknown): unknown => {
-    if (typeof v === 'number') return roundNumber(v, decimals);
+  const significant = options.significantKeys ?? SCALE_KEYS;
+  const replacer = (key: string, v: unknown): unknown => {
+    if (typeof v === 'number') return significant.has(key) && Number.isFinite(v) ? Number(v.toPrecision(7)) : roundNumber(v, decimals);
     if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
       return Array.from(v as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
     }
