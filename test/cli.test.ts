@@ -343,6 +343,18 @@ describe('prnet import-checkpoint', () => {
     expect(r2.errLines).toEqual([`prnet: ${data}: variable ${victim} fails its CRC32C check (corrupt data file)`]);
     expect((await listFiles(dir)).filter((f) => f.endsWith('.safetensors') || f.includes('.tmp'))).toEqual([]);
   });
+
+  it('--out naming the checkpoint\'s own data or index file: exit 2 before any work, the checkpoint untouched', async () => {
+    const dir = await dirs.make('ckpt-self');
+    const ckpt = await writeSyntheticCheckpoint(join(dir, 'model'), 2);
+    for (const victim of [`${ckpt.prefix}.data-00000-of-00001`, `${ckpt.prefix}.index`]) {
+      const before = await readFile(victim);
+      const r = await runCli(['import-checkpoint', ckpt.prefix, '--out', victim]);
+      expect(r.code).toBe(2);
+      expect(r.errLines).toEqual([`prnet: --out ${victim} is the input ${victim}: writing it would destroy the input; choose another file`]);
+      expect((await readFile(victim)).equals(before)).toBe(true);
+    }
+  });
 });
 
 describe('prnet swap', () => {
@@ -361,6 +373,19 @@ describe('prnet swap', () => {
     const [a, b] = await Promise.all([target, pasted].map((f) => sharp(f).raw().toBuffer()));
     expect(b.length).toBe(a.length);
     expect(b.equals(a)).toBe(false);
+  });
+
+  it('--out naming the target (or the source) is refused with exit 2 before any work: the photo is kept', async () => {
+    const dir = await dirs.make('swap-self');
+    const target = join(dir, 'target.png');
+    await sharp(AFLW_PHOTO).png().toFile(target);
+    const before = await readFile(target);
+    // The same file through another path counts too.
+    const other = `${dir}/./target.png`;
+    const r = await runCli(['swap', '--source', ASTRONAUT, '--target', target, '--out', other, '--model', model]);
+    expect(r.code).toBe(2);
+    expect(r.errLines).toEqual([`prnet: --out ${other} is the input ${target}: writing it would destroy the input; choose another file`]);
+    expect((await readFile(target)).equals(before)).toBe(true);
   });
 });
 

@@ -8,7 +8,7 @@
  * (killed with SIGKILL, power loss) and nothing else.
  */
 import { rmSync } from 'node:fs';
-import { readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { mkdirEach } from '../util/mkdir.js';
 import { firstLine, OutputError } from '../errors.js';
@@ -217,4 +217,18 @@ export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/**
+ * Refuses, as a usage error (exit 2) before any work, an output file that is one of the inputs
+ * (the same file by device and inode: also through another path or a link), which the atomic
+ * write would replace.
+ */
+export async function refuseOverwritingInputs(out: string, inputs: readonly string[], option = '--out'): Promise<void> {
+  const o = await stat(out).catch(() => null);
+  if (!o) return;
+  for (const input of inputs) {
+    const i = await stat(input).catch(() => null);
+    if (i && i.dev === o.dev && i.ino === o.ino) throw new UsageError(`${option} ${out} is the input ${input}: writing it would destroy the input; choose another file`);
+  }
 }

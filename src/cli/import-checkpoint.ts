@@ -1,6 +1,8 @@
 /** `prnet import-checkpoint`: the official TensorFlow checkpoint → our model file. */
 import { importCheckpoint, serializeModel } from '../model/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
 import { EXIT, UsageError, parseOptions } from './options.js';
 
 export async function runImportCheckpoint(args: string[]): Promise<number> {
@@ -11,6 +13,9 @@ export async function runImportCheckpoint(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('import-checkpoint needs one checkpoint prefix (the path without .index)');
   if (!values.out) throw new UsageError('import-checkpoint needs --out <model.safetensors>');
   const prefix = positionals[0].replace(/\.index$/, '');
+  // The checkpoint's index and data shards (prefix.data-00000-of-00001, …) are irreplaceable.
+  const shards = (await readdir(dirname(prefix)).catch(() => [] as string[])).filter((n) => n.startsWith(`${basename(prefix)}.data-`));
+  await refuseOverwritingInputs(values.out, [`${prefix}.index`, ...shards.map((n) => join(dirname(prefix), n))]);
   const weights = await importCheckpoint(prefix);
   const bytes = serializeModel(weights, { dtype: values.f32 ? 'F32' : 'F16' });
   await writeFileAtomic(values.out, bytes);

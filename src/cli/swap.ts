@@ -3,7 +3,7 @@ import { decodeImageFile, encodePng } from '../io/image-node.js';
 import { NoFaceError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { swapFaceTexture } from '../pipeline/swap.js';
-import { writeFileAtomic } from './atomic.js';
+import { refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
 import { EXIT, UsageError, parseOptions, threadsOption } from './options.js';
 
 export async function runSwap(args: string[]): Promise<number> {
@@ -20,6 +20,7 @@ export async function runSwap(args: string[]): Promise<number> {
   void positionals;
   if (!values.source || !values.target || !values.out) throw new UsageError('usage: prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend]');
   if (!/\.png$/i.test(values.out)) throw new UsageError('--out must be a .png file');
+  await refuseOverwritingInputs(values.out, [values.source, values.target]);
   const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source), decodeImageFile(values.target)]);
   const prnet = await createPrnet({ model: values.model, threads: threadsOption(values.threads) });
   const [a, b] = [await prnet.reconstruct(sourceImage, { maxFaces: 1 }), await prnet.reconstruct(targetImage, { maxFaces: 1 })];
