@@ -1,10 +1,12 @@
 import { mkdtempSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { createPrnet } from '../src/pipeline/node.js';
 import { nearestFace } from '../tools/eval/nme.js';
 import { evaluatePts, readPts } from '../tools/eval/pts.js';
+import { runMain } from './helpers/main-inprocess.js';
 
 const AFW = join(import.meta.dirname, '..', '..', 'shared', 'eval', 'afw68');
 
@@ -65,4 +67,25 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
     }
   });
 
+  it('an unreadable .pts is reported on stderr with exit 1, not counted as "no face"; images in any format the product reads are scored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-pts-'));
+    try {
+      copyFileSync(join(AFW, '111076519_1.jpg'), join(dir, 'good.jpg'));
+      copyFileSync(join(AFW, '111076519_1.pts'), join(dir, 'good.pts'));
+      await sharp(join(AFW, '111076519_2.jpg')).webp({ quality: 95 }).toFile(join(dir, 'other.webp'));
+      copyFileSync(join(AFW, '111076519_2.pts'), join(dir, 'other.pts'));
+      copyFileSync(join(AFW, '1051618982_1.jpg'), join(dir, 'broken.jpg'));
+      writeFileSync(join(dir, 'broken.pts'), 'garbage\n');
+      const r = await runMain(['eval', 'pts', dir, '--no-peers', '--json', '--quiet', '--model', 'light']);
+      expect(r.code).toBe(1);
+      expect(r.errLines).toEqual([`prnet: ${join(dir, 'broken.pts')}: expected 68 points between braces, got 0`]);
+      const out = JSON.parse(r.stdout) as { images: number; methods: Record<string, { scored: number; failed: number; common: { images: number }; perImage: { image: string; nme2d: number | null }[] }> };
+      expect(out.images).toBe(3);
+      const ours = out.methods['prnet-ts'];
+      expect(ours.perImage.map((s) => [s.image, s.nme2d !== null])).toEqual([['broken.jpg', false], ['good.jpg', true], ['other.webp', true]]);
+      expect([ours.scored, ours.failed, ours.common.images]).toEqual([2, 1, 2]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

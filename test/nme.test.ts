@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxSize, nme, summariseNme, yawBucket } from '../tools/eval/nme.js';
+import { boxSize, nme, scoredByAll, summariseNme, yawBucket } from '../tools/eval/nme.js';
 
 // Ground truth: four points spanning a 4 × 9 box → sqrt(w·h) = 6.
 const gt = new Float64Array([
@@ -64,5 +64,20 @@ describe('NME', () => {
     expect(s.mean).toBeCloseTo(0.04, 12);
     expect(s.byYaw['30-60']).toEqual({ count: 1, mean: 0.04 });
     expect(s.balanced).toBeCloseTo(0.04, 12);
+    expect(s.buckets).toBe(3);
+    // An empty bucket has no mean (null in JSON, not 0), and the balanced figure says it averages 2.
+    const two = summariseNme([0.02, 0.06], [0.1, 1.2]);
+    expect(two.byYaw['30-60'].count).toBe(0);
+    expect(JSON.parse(JSON.stringify(two.byYaw['30-60']))).toEqual({ count: 0, mean: null });
+    expect(two.buckets).toBe(2);
+    expect(two.balanced).toBeCloseTo(0.04, 12);
+  });
+
+  it('finds the rows every method scored, where their means compare like with like', () => {
+    const ours = [{ nme2d: 0.03 }, { nme2d: 0.15 }, { nme2d: null }];
+    const peer = [{ nme2d: 0.02 }, { nme2d: null }, { nme2d: 0.04 }];
+    expect(scoredByAll([ours, peer])).toEqual([true, false, false]);
+    expect(scoredByAll([ours])).toEqual([true, true, false]);
+    expect(() => scoredByAll([ours, peer.slice(1)])).toThrow(/different numbers of rows/);
   });
 });

@@ -47,7 +47,7 @@ export async function run(args: string[]): Promise<number> {
   await prnet.dispose();
   const model = modelReport(prnet, values.model, testTime);
   if (values.json) {
-    const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, failed: m.failed, perImage: m.perImage });
+    const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, scored: m.scored, failed: m.failed, common: m.common, perImage: m.perImage });
     const out = {
       model,
       crop: gtBox ? 'ground-truth landmarks ×1.6' : 'detector',
@@ -59,12 +59,15 @@ export async function run(args: string[]): Promise<number> {
       bucketMean2d: report.ours.bucketMean2d,
       bucketMean3d: report.ours.bucketMean3d,
       folds: report.ours.folds,
+      scored: report.ours.scored,
       failed: report.ours.failed,
+      common: report.ours.common,
       perImage: report.ours.perImage,
       peers: Object.fromEntries(Object.entries(report.peers).map(([k, v]) => [k, strip(v)])),
+      skippedPeers: report.skippedPeers,
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-    return reportUnreadable(report.unreadable);
+    return reportUnreadable(report.unreadable, report.skippedPeers);
   }
   const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
@@ -76,21 +79,35 @@ export async function run(args: string[]): Promise<number> {
     lines.push([s.image.padEnd(14), yaw.padStart(4), ...cells].join('  '));
   });
   lines.push(['mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.nme2d)} / ${pct(m.nme3d)}`)].join('  '));
+  lines.push(['  faces scored'.padEnd(14), '    ', ...methods.map(([, m]) => String(m.scored).padStart(17))].join('  '));
   for (const b of ['0-30', '30-60', '60-90'] as const) {
     lines.push([`yaw ${b}`.padEnd(14), `n=${String(report.ours.byYaw2d[b].count).padStart(2)}`, ...methods.map(([, m]) => `${pct(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null)} / ${pct(m.byYaw3d[b].count ? m.byYaw3d[b].mean : null)}`)].join('  '));
   }
-  lines.push(['bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.bucketMean2d)} / ${pct(m.bucketMean3d)}`)].join('  '));
+  const buckets = (['0-30', '30-60', '60-90'] as const).filter((b) => report.ours.byYaw2d[b].count > 0).length;
+  lines.push([(buckets === 3 ? 'bucket mean' : 'bucket mean*').padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.bucketMean2d)} / ${pct(m.bucketMean3d)}`)].join('  '));
+  if (buckets < 3) lines.push(`* the mean of the ${buckets} non-empty yaw bucket${buckets === 1 ? '' : 's'} only`);
+  if (methods.length > 1) {
+    // Each method's means above are over its own found faces; these compare like with like.
+    const n = report.ours.common.images;
+    lines.push([`on the ${n} every method scored:`].join(''));
+    lines.push(['  mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.common.nme2d)} / ${pct(m.common.nme3d)}`)].join('  '));
+    lines.push(['  bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.common.bucketMean2d)} / ${pct(m.common.bucketMean3d)}`)].join('  '));
+  }
   if (report.ours.folds !== undefined) lines.push(`prnet-ts meshes: ${pct(report.ours.folds).trim()} of the triangles touch a fold sharper than 90° (mean over the images)`);
   const unread = report.unreadable.length;
   for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);
   if (unread) lines.push(`${unread} image(s) not scored: the image or its .mat could not be read`);
   process.stdout.write(lines.join('\n') + '\n');
-  return reportUnreadable(report.unreadable);
+  return reportUnreadable(report.unreadable, report.skippedPeers);
 }
 
-/** One line on stderr per pair that could not be read; exit 1 when there were any (the rest is scored). */
-function reportUnreadable(lines: string[]): number {
+/**
+ * One line on stderr per pair that could not be read (exit 1 when there were any; the rest is
+ * scored) and per peer that could not be run (a note: the run itself is complete).
+ */
+function reportUnreadable(lines: string[], skippedPeers: string[]): number {
   for (const l of lines) process.stderr.write(`prnet: ${escapeControl(l)}\n`);
+  for (const p of skippedPeers) process.stderr.write(`prnet: peer not scored: ${escapeControl(p)}\n`);
   return lines.length ? EXIT.failed : EXIT.ok;
 }
 
@@ -124,15 +141,19 @@ async function runPts(
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
   if (values.json) {
     process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), images: report.images,
-      methods: Object.fromEntries(methods.map(([n, m]) => [n, m])) }, null, 2) + '\n');
-    return EXIT.ok;
+      methods: Object.fromEntries(methods.map(([n, m]) => [n, m])), skippedPeers: report.skippedPeers }, null, 2) + '\n');
+    return reportUnreadable(report.unreadable, report.skippedPeers);
   }
   const lines = [`${report.images} images with .pts ground truth (${dir}), ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
   lines.push(['image'.padEnd(22), ...methods.map(([n]) => n.padStart(9))].join('  '));
   report.ours.perImage.forEach((s, i) => lines.push([s.image.padEnd(22), ...methods.map(([, m]) => pct(m.perImage[i].nme2d).padStart(9))].join('  ')));
   lines.push(['mean'.padEnd(22), ...methods.map(([, m]) => pct(m.nme2d).padStart(9))].join('  '));
   lines.push(['median'.padEnd(22), ...methods.map(([, m]) => pct(m.median2d).padStart(9))].join('  '));
-  for (const [n, m] of methods) if (m.failed) lines.push(`${n}: ${m.failed} image(s) without a face`);
+  lines.push(['  faces scored'.padEnd(22), ...methods.map(([, m]) => String(m.scored).padStart(9))].join('  '));
+  if (methods.length > 1) lines.push([`mean on the ${report.ours.common.images} all scored`.padEnd(22), ...methods.map(([, m]) => pct(m.common.nme2d).padStart(9))].join('  '));
+  const unread = report.unreadable.length;
+  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face`);
+  if (unread) lines.push(`${unread} image(s) not scored: the image or its .pts could not be read`);
   process.stdout.write(lines.join('\n') + '\n');
-  return EXIT.ok;
+  return reportUnreadable(report.unreadable, report.skippedPeers);
 }

@@ -11,10 +11,11 @@ import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
+import { IMAGE_EXTENSIONS } from '../../src/cli/inputs.js';
 import { foldFraction } from '../../src/geometry/folds.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import { loadAflwGroundTruth } from './mat.js';
-import { nearestFace, nme, summariseNme, type NmeSummary } from './nme.js';
+import { nearestFace, nme, scoredByAll, summariseNme, type NmeSummary } from './nme.js';
 
 export interface ImageScore {
   image: string;
@@ -39,6 +40,13 @@ export interface MethodScores {
   bucketMean3d: number;
   /** Ours only: the mean fraction of folded triangles over the images with a face. */
   folds?: number;
+  /** Images scored (a face found and matched): the count the means above are over. */
+  scored: number;
+  /**
+   * The same means over the images every method of the run scored (with peers: the means that
+   * compare like with like; each method's own means are over its own found faces).
+   */
+  common: { images: number; nme2d: number; nme3d: number; bucketMean2d: number; bucketMean3d: number };
   perImage: ImageScore[];
 }
 
@@ -57,10 +65,12 @@ export interface EvalReport {
   unreadable: string[];
   ours: MethodScores;
   peers: Record<string, MethodScores>;
+  /** Peers asked for and not run, with the reason (e.g. 3DDFA_V2's model missing). */
+  skippedPeers: string[];
 }
 
 /**
- * The images of a folder that have a ground-truth file beside them (NAME.jpg|png + NAME<ext>),
+ * The images of a folder (every format the product reads) that have a ground-truth file beside them (NAME.jpg + NAME<ext>),
  * sorted; InputError when the folder cannot be read or holds none.
  */
 export async function listImagePairs(dir: string, ext: string): Promise<{ image: string; truth: string }[]> {
@@ -71,7 +81,7 @@ export async function listImagePairs(dir: string, ext: string): Promise<{ image:
     throw new InputError('cannot read the folder', dir);
   }
   const out = names
-    .filter((n) => /\.(jpe?g|png)$/i.test(n))
+    .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()))
     .map((n) => ({ image: join(dir, n), truth: join(dir, basename(n, extname(n)) + ext) }))
     .filter((p) => existsSync(p.truth))
     .sort((a, b) => a.image.localeCompare(b.image));
@@ -117,6 +127,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     return { landmarks: face.landmarks, folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement };
   };
   const scorers: Record<string, Scorer> = { ours };
+  const skippedPeers: string[] = [];
   if (options.peers !== false) {
     // FaceMesh runs once per image: its face nearest the annotated one (as ours) is scored and also
     // seeds 3DDFA_V2's crop.
@@ -134,7 +145,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
         pts = await runTddfa(image, tddfaCropFromLandmarks(pts, 68));
         return pts ? { landmarks: pts } : null;
       };
-    }
+    } else skippedPeers.push(`3ddfa_v2: ${join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx')} not found`);
   }
   const per: Record<string, ImageScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
   const unreadable: string[] = [];
@@ -170,16 +181,23 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     }
     options.onImage?.(item.image);
   }
+  // The rows every method scored: the means over them compare like with like.
+  const everyone = scoredByAll(Object.values(per));
   const summarise = (list: ImageScore[]): MethodScores => {
     const ok = list.filter((s) => s.nme2d !== null);
     const s2 = summariseNme(ok.map((s) => s.nme2d!), ok.map((s) => s.yaw));
     const s3 = summariseNme(ok.map((s) => s.nme3d!), ok.map((s) => s.yaw));
+    const shared = list.filter((_, i) => everyone[i]);
+    const c2 = summariseNme(shared.map((s) => s.nme2d!), shared.map((s) => s.yaw));
+    const c3 = summariseNme(shared.map((s) => s.nme3d!), shared.map((s) => s.yaw));
     const withFolds = ok.filter((s) => s.folds !== undefined);
     return {
       nme2d: s2.mean, nme3d: s3.mean, byYaw2d: s2.byYaw, byYaw3d: s3.byYaw,
       bucketMean2d: s2.balanced, bucketMean3d: s3.balanced,
       ...(withFolds.length ? { folds: withFolds.reduce((a, s) => a + s.folds!, 0) / withFolds.length } : {}),
-      failed: list.length - ok.length, perImage: list,
+      failed: list.length - ok.length, scored: ok.length,
+      common: { images: shared.length, nme2d: c2.mean, nme3d: c3.mean, bucketMean2d: c2.balanced, bucketMean3d: c3.balanced },
+      perImage: list,
     };
   };
   const { ours: o, ...rest } = per;
@@ -188,5 +206,6 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     unreadable,
     ours: summarise(o),
     peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])),
+    skippedPeers,
   };
 }

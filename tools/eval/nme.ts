@@ -63,9 +63,12 @@ export function yawBucket(yawRadians: number): YawBucket {
 export interface NmeSummary {
   count: number;
   mean: number;
+  /** Per bucket: the count and the mean (NaN, null in JSON, when the bucket is empty). */
   byYaw: Record<YawBucket, { count: number; mean: number }>;
   /** Mean of the three bucket means over the non-empty buckets (the "balanced" figure). */
   balanced: number;
+  /** How many buckets `balanced` averages (3 unless some are empty). */
+  buckets: number;
 }
 
 /** Mean NME overall and per yaw bucket, from per-image NMEs and yaws (radians). */
@@ -82,12 +85,13 @@ export function summariseNme(values: number[], yawsRadians: number[]): NmeSummar
     b.mean += v;
   });
   const buckets = Object.values(byYaw).filter((b) => b.count > 0);
-  for (const b of buckets) b.mean /= b.count;
+  for (const b of Object.values(byYaw)) b.mean = b.count ? b.mean / b.count : NaN;
   return {
     count: values.length,
     mean: values.length ? sum / values.length : NaN,
     byYaw,
     balanced: buckets.length ? buckets.reduce((a, b) => a + b.mean, 0) / buckets.length : NaN,
+    buckets: buckets.length,
   };
 }
 
@@ -119,4 +123,14 @@ export function nearestFace(faces: Float32Array[], gt: ArrayLike<number>, gtStri
     }
   }
   return best;
+}
+
+/**
+ * Per row, whether every method scored it (its nme2d is not null): the rows on which methods'
+ * means compare like with like. `lists` are the methods' per-image rows, in the same image order.
+ */
+export function scoredByAll(lists: readonly (readonly { nme2d: number | null }[])[]): boolean[] {
+  const n = lists.length ? lists[0].length : 0;
+  if (lists.some((l) => l.length !== n)) throw new Error('scoredByAll: the methods have different numbers of rows');
+  return Array.from({ length: n }, (_, i) => lists.every((l) => l[i].nme2d !== null));
 }

@@ -15,7 +15,7 @@ import type { RgbImage } from '../../src/types.js';
 import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
 import { listImagePairs } from './aflw2000.js';
-import { nearestFace, nme } from './nme.js';
+import { nearestFace, nme, scoredByAll } from './nme.js';
 
 export interface PtsScore {
   image: string;
@@ -28,13 +28,21 @@ export interface PtsMethodScores {
   /** Median over the scored images. */
   median2d: number;
   failed: number;
+  /** Images scored: the count the mean and median are over. */
+  scored: number;
+  /** The mean over the images every method of the run scored (like with like). */
+  common: { images: number; nme2d: number };
   perImage: PtsScore[];
 }
 
 export interface PtsReport {
   images: number;
+  /** Pairs that could not be read (a bad image or .pts): one line each, naming the file; failed rows of every method. */
+  unreadable: string[];
   ours: PtsMethodScores;
   peers: Record<string, PtsMethodScores>;
+  /** Peers asked for and not run, with the reason. */
+  skippedPeers: string[];
 }
 
 /** Reads an iBUG .pts file: 68 points, shifted from 1-based pixels; InputError naming the file otherwise. */
@@ -72,6 +80,8 @@ export async function evaluatePts(
   const scorers: Record<string, Scorer> = {
     ours: async (image, gt) => nearestFace((await prnet.reconstruct(image, { flip: options.flip, smooth: options.smooth })).faces.map((f) => f.landmarks), gt),
   };
+  const skippedPeers: string[] = [];
+  const unreadable: string[] = [];
   if (options.peers !== false) {
     // FaceMesh runs once per image: scored, and the seed of 3DDFA_V2's crop.
     const fmAll = facemesh68Cache();
@@ -82,7 +92,7 @@ export async function evaluatePts(
         const seed = nearestFace(await fmAll(image), gt);
         return seed ? runTddfa(image, tddfaCropFromLandmarks(seed, 68)) : null;
       };
-    }
+    } else skippedPeers.push(`3ddfa_v2: ${join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx')} not found`);
   }
   const per: Record<string, PtsScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
   for (const item of items) {
@@ -94,6 +104,7 @@ export async function evaluatePts(
       image = await decodeImageFile(item.image);
     } catch (e) {
       if (!(e instanceof PrnetError)) throw e;
+      unreadable.push(e.message);
       for (const k of Object.keys(scorers)) per[k].push({ image: name, nme2d: null, error: e.message });
       options.onImage?.(item.image);
       continue;
@@ -108,16 +119,21 @@ export async function evaluatePts(
     }
     options.onImage?.(item.image);
   }
+  const everyone = scoredByAll(Object.values(per));
+  const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
   const summarise = (list: PtsScore[]): PtsMethodScores => {
     const ok = list.map((s) => s.nme2d).filter((v): v is number => v !== null).sort((a, b) => a - b);
     const mid = ok.length >> 1;
+    const shared = list.filter((_, i) => everyone[i]).map((s) => s.nme2d as number);
     return {
-      nme2d: ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN,
+      nme2d: mean(ok),
       median2d: ok.length ? (ok.length % 2 ? ok[mid] : (ok[mid - 1] + ok[mid]) / 2) : NaN,
       failed: list.length - ok.length,
+      scored: ok.length,
+      common: { images: shared.length, nme2d: mean(shared) },
       perImage: list,
     };
   };
   const { ours, ...rest } = per;
-  return { images: items.length, ours: summarise(ours), peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])) };
+  return { images: items.length, unreadable, ours: summarise(ours), peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])), skippedPeers };
 }
