@@ -59,13 +59,15 @@ export interface ReconstructResult {
   timings: StageTimings;
 }
 
-/** Network input arrays kept for reuse (and twice as many scratch maps): memory for a few faces, not for every batch size seen. */
-const MAX_POOLED = 2;
 /**
- * The largest network input kept for reuse, in floats: 4 faces with the flip at 256² (6 MiB). A
- * crowd photo's input is used once and dropped, so one such photo does not pin its memory.
+ * Faces per network run: a photo's faces go through the network this many at a time (with the
+ * flip, twice as many images), which bounds onnxruntime's working memory whatever the face count.
  */
-const MAX_POOLED_FLOATS = 2 * 4 * 3 * 256 * 256;
+export const CHUNK_FACES = 4;
+/** Network input arrays kept for reuse: a full chunk's and a last, partial one's. */
+const MAX_POOLED = 2;
+/** The largest network input kept for reuse, in floats: a chunk with the flip at 256² (6 MiB). */
+const MAX_POOLED_FLOATS = 2 * CHUNK_FACES * 3 * 256 * 256;
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
@@ -150,47 +152,68 @@ export class Prnet {
     const S = this.session.config.inputSize;
     const onInputGrid = !flip && sigma > 0 && S < CROP_SIZE;
 
-    // The crops go straight into the network's NCHW input (mirrored copies after them for the
-    // flip): the values of warpCrop → mirrorImage → resizeSquare → hwcToChw, without those arrays.
-    t = now();
+    // Faces go through the network CHUNK_FACES at a time: onnxruntime's working memory grows with
+    // the batch (~55 MB per face with the flip at 256²), so a crowd photo (or a hostile grid of
+    // faces) would take gigabytes in one batch; each chunk's maps are read off before the next.
     const n = items.length;
     const plane = S * S;
+    const faces: Face[] = [];
+    for (let first = 0; first < n; first += CHUNK_FACES) {
+      const chunk = items.slice(first, first + CHUNK_FACES);
+      faces.push(...(await this.runChunk(image, chunk, first, { S, plane, flip, sigma, onInputGrid }, timings)));
+    }
+    return { faces, timings };
+  }
+
+  /**
+   * The network and the read-offs for a few faces (`first` is the first one's index in the result):
+   * the crops go straight into the network's NCHW input (mirrored copies after them for the flip):
+   * the values of warpCrop → mirrorImage → resizeSquare → hwcToChw, without those arrays.
+   */
+  private async runChunk(
+    image: RgbImage,
+    items: { box: FaceBox; crop: CropTransform }[],
+    first: number,
+    o: { S: number; plane: number; flip: boolean; sigma: number; onInputGrid: boolean },
+    timings: StageTimings,
+  ): Promise<Face[]> {
+    const { S, plane, flip, sigma, onInputGrid } = o;
+    let t = now();
+    const n = items.length;
     // The input array is reused between calls (taken from a small pool for the time of the run, so
     // concurrent calls never share one).
     const length = (flip ? 2 : 1) * n * 3 * plane;
     const pooled = this.inputs.findIndex((a) => a.length === length);
     const batch = pooled >= 0 ? this.inputs.splice(pooled, 1)[0] : new Float32Array(length);
     items.forEach((it, i) => writeCropInput(image, it.crop, S, batch, i * 3 * plane, flip ? (n + i) * 3 * plane : -1));
-    timings.crop = now() - t;
+    timings.crop += now() - t;
 
     t = now();
     let maps: PositionMap[] = [];
-    if (n) {
-      let output: Float32Array;
-      try {
-        output = await this.session.run(batch, flip ? 2 * n : n);
-      } finally {
-        // At most MAX_POOLED arrays are kept, the latest, none larger than MAX_POOLED_FLOATS. (A
-        // runtime that transferred the array to a worker leaves it detached, of length 0: not kept.)
-        if (batch.length === length && length > 0 && length <= MAX_POOLED_FLOATS) {
-          this.inputs.push(batch);
-          if (this.inputs.length > MAX_POOLED) this.inputs.shift();
-        }
-      }
-      // The interleaved maps are read within this synchronous stretch only (smoothed, merged or
-      // upsampled into other arrays): scratch arrays, one per map (for the first few maps). The
-      // scratch arrays are shared by all calls on this pipeline: from here until the faces are
-      // built there must be no `await`, or concurrent calls would mix their maps.
-      for (let i = 0; i < (flip ? 2 * n : n); i++) {
-        const data = chwToHwcFinite(output, S, i * 3 * plane, i < MAX_POOLED * 2 ? this.scratch(3 * plane, `map${i}`) : undefined);
-        if (!data) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
-        maps.push(S === CROP_SIZE || onInputGrid ? { size: S, data } : { size: CROP_SIZE, data: resizeSquare(data, S, CROP_SIZE, 3) });
+    let output: Float32Array;
+    try {
+      output = await this.session.run(batch, flip ? 2 * n : n);
+    } finally {
+      // At most MAX_POOLED arrays are kept, the latest, none larger than MAX_POOLED_FLOATS. (A
+      // runtime that transferred the array to a worker leaves it detached, of length 0: not kept.)
+      if (batch.length === length && length > 0 && length <= MAX_POOLED_FLOATS) {
+        this.inputs.push(batch);
+        if (this.inputs.length > MAX_POOLED) this.inputs.shift();
       }
     }
-    // Merged maps go only to smoothing (or, unsmoothed, to the uncropping): scratch arrays for the first few.
+    // The interleaved maps are read within this synchronous stretch only (smoothed, merged or
+    // upsampled into other arrays): scratch arrays, one per map. The scratch arrays are shared by
+    // all calls on this pipeline: from here until the chunk's faces are built there must be no
+    // `await`, or concurrent calls would mix their maps.
+    for (let i = 0; i < (flip ? 2 * n : n); i++) {
+      const data = chwToHwcFinite(output, S, i * 3 * plane, this.scratch(3 * plane, `map${i}`));
+      if (!data) throw new ModelError('the network output non-finite values (NaN or infinity) for this image: the model is broken');
+      maps.push(S === CROP_SIZE || onInputGrid ? { size: S, data } : { size: CROP_SIZE, data: resizeSquare(data, S, CROP_SIZE, 3) });
+    }
+    // Merged maps go only to smoothing (or, unsmoothed, to the uncropping): scratch arrays.
     const disagreement = flip ? items.map((_, i) => flipDisagreement(maps[i], maps[i + n], this.layout)) : null;
-    if (flip) maps = items.map((_, i) => mergeFlippedMap(maps[i], maps[i + n], this.layout, i < MAX_POOLED * 2 ? this.scratch(maps[i].data.length, `merged${i}`) : undefined));
-    timings.network = now() - t;
+    if (flip) maps = items.map((_, i) => mergeFlippedMap(maps[i], maps[i + n], this.layout, this.scratch(maps[i].data.length, `merged${i}`)));
+    timings.network += now() - t;
 
     t = now();
     // The smoothed map goes only to the uncropping (a new map): it is written into a scratch array.
@@ -200,22 +223,22 @@ export class Prnet {
       const small = smoothPositionMap(map, this.faceMaskAt(S), (sigma * S) / CROP_SIZE, this.scratch(map.data.length, 'smooth'));
       return uncropEnlarged(small, crop, CROP_SIZE);
     };
-    const faces = items.map((it, index): Face => {
-      const positionMap = uncropped(maps[index], it.crop);
+    const faces = items.map((it, i): Face => {
+      const positionMap = uncropped(maps[i], it.crop);
       const vertices = readVertices(positionMap, this.layout);
       return {
-        index,
+        index: first + i,
         box: it.box,
         crop: it.crop,
         positionMap,
         landmarks: readLandmarks(positionMap, this.layout),
         vertices,
         pose: poseOf(vertices, this.layout.canonical, this.canonicalPrepared()),
-        ...(disagreement ? { flipDisagreement: disagreement[index] } : {}),
+        ...(disagreement ? { flipDisagreement: disagreement[i] } : {}),
       };
     });
-    timings.readoff = now() - t;
-    return { faces, timings };
+    timings.readoff += now() - t;
+    return faces;
   }
 
   private readonly masks = new Map<number, Uint8Array>();
