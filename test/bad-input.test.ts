@@ -79,6 +79,15 @@ describe('decoding (in process)', () => {
     expect(after.external - before.external).toBeLessThan(16 * 2 ** 20);
   });
 
+  it('an SVG (a vector drawing, whose drawing cost the pixel limit does not bound) is refused at once, naming the format', async () => {
+    // 600 bytes within the 100-megapixel limit that took 3 GB and over ten minutes to draw.
+    const svg = new TextEncoder().encode(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="10000" height="10000"><filter id="b"><feGaussianBlur stdDeviation="3000"/><feMorphology radius="500"/></filter>' +
+        '<rect width="10000" height="10000" fill="red" filter="url(#b)"/></svg>',
+    );
+    await expect(decodeImageBuffer(svg, 'blur.svg')).rejects.toThrow('blur.svg: not a photo (SVG is a vector drawing: export it as PNG or JPEG first)');
+  });
+
   it('the pixel limit is configurable and checked on the stored size', async () => {
     const png = await readFile(ASTRONAUT);
     await expect(decodeImageBuffer(png, 'a.png', { maxPixels: 512 * 511 })).rejects.toThrow(/a\.png: image is 512×512 = 0 megapixels, above the limit/);

@@ -61,9 +61,13 @@ export function readFailure(e: unknown, path: string): InputError {
   return new InputError(`cannot read (${code ?? firstLine(e)})`, path);
 }
 
+/** Formats libvips can read that are drawn rather than decoded (refused: their cost is unbounded). */
+const VECTOR_FORMATS = new Set(['svg', 'pdf']);
+
 /**
- * Decodes image bytes: any format libvips reads (JPEG, PNG, WebP, TIFF, GIF, AVIF, …), and
- * PGM/PPM and uncompressed BMP with our own decoder (pnm-bmp.ts).
+ * Decodes image bytes: any raster format libvips reads (JPEG, PNG, WebP, TIFF, GIF, AVIF, …), and
+ * PGM/PPM and uncompressed BMP with our own decoder (pnm-bmp.ts). Vector documents (SVG, PDF) are
+ * refused.
  */
 export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', options: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
@@ -76,6 +80,11 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     meta = await withSharp(() => sharp(bytes, { limitInputPixels: false }).metadata());
   } catch (e) {
     throw new InputError(`not an image or an unsupported format (${sharpCause(e)})`, source);
+  }
+  // Vector documents are drawn, not decoded: a 600-byte SVG of large blurs took 3 GB and more than
+  // ten minutes to draw (the pixel limit bounds the canvas, not the work). Photos only.
+  if (VECTOR_FORMATS.has(meta.format ?? '')) {
+    throw new InputError(`not a photo (${meta.format!.toUpperCase()} is a vector drawing: export it as PNG or JPEG first)`, source);
   }
   const w = meta.width ?? 0;
   const h = meta.height ?? 0;
