@@ -10,7 +10,7 @@ import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import type { Face } from '../pipeline/face.js';
-import { makeOutputFolder, onInterrupt, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
+import { exitBySignal, makeOutputFolder, onInterrupt, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { Progress } from './progress.js';
@@ -259,7 +259,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   };
   const stopHandling = onInterrupt((signal) => {
     summary(signal);
-    process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
   });
   try {
     await inPipeline(files.length, stages, imageDone);
