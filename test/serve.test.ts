@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -280,6 +281,37 @@ describe('prnet serve: the API', () => {
     expect(metrics).toMatch(/^prnet_queue_depth 0$/m);
     const faces = Number(/^prnet_faces_total (\d+)$/m.exec(metrics)?.[1]);
     expect(faces).toBeGreaterThanOrEqual(8);
+  });
+
+  it('a task still running past its deadline + overrunMs is ended and its worker replaced; the server recovers', async () => {
+    let overruns = 0;
+    const strict = await createServer({ workers: 1, models: { light: 'light' }, timeoutMs: 150, overrunMs: 0, onOverrun: () => overruns++ });
+    try {
+      const url = await strict.app.listen({ host: '127.0.0.1', port: 0 });
+      await strict.ready;
+      // A 6000² photo: its decode, detection and outputs take well over 150 ms (about a second here).
+      const big = await sharp(ASTRONAUT).resize(6000, 6000).jpeg({ quality: 80 }).toBuffer();
+      const res = await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: big, headers: { 'content-type': 'image/jpeg' } });
+      await expectError(res, 504, 'deadline_exceeded');
+      expect(overruns).toBe(1);
+      // The replacement worker loads its model, then small images are answered again (a 64² one
+      // without a face: well within the 150 ms even on a loaded machine).
+      const tiny = await gradientPng(64, 64);
+      let status = 0;
+      for (let i = 0; i < 60 && status !== 200; i++) {
+        if (i) await sleep(250);
+        status = (await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: tiny, headers: { 'content-type': 'image/png' } })).status;
+      }
+      expect(status).toBe(200);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('an SVG is refused from its header (415), before a worker would draw it', async () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100"/></svg>';
+    const res = await fetch(`${base}/v1/reconstruct`, { method: 'POST', body: svg, headers: { 'content-type': 'image/svg+xml' } });
+    expect(await expectError(res, 415, 'unsupported_media_type')).toMatch(/SVG is a vector drawing/);
   });
 
   it('answers 504 past the per-request deadline', async () => {

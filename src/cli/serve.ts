@@ -1,6 +1,7 @@
 /** `prnet serve`: the HTTP service (src/serve), until SIGTERM or SIGINT. */
 import { availableParallelism } from 'node:os';
 import { firstLine } from '../errors.js';
+import { exitBySignal } from './atomic.js';
 import { loadOptional, SERVE_PACKAGES } from './optional.js';
 import { EXIT, UsageError, intOption, parseOptions, threadsOption, detectorOption } from './options.js';
 
@@ -56,10 +57,11 @@ export async function runServe(args: string[]): Promise<number> {
     bodyLimit: bodyMb ? bodyMb * 1024 * 1024 : DEFAULT_BODY_LIMIT,
     maxQueue,
     timeoutMs: timeout ? timeout * 1000 : undefined,
+    onOverrun: () => log('a task ran 10 s past its deadline: its worker was ended and is being replaced'),
   });
-  const log = (line: string) => {
+  function log(line: string): void {
     if (!values.quiet) process.stderr.write(`prnet serve: ${line}\n`);
-  };
+  }
   let address: string;
   try {
     address = await server.app.listen({ host, port });
@@ -74,7 +76,12 @@ export async function runServe(args: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log(`${why}: stopping (finishing ${server.inFlight()} requests in flight)`);
-      await server.close().catch((e: unknown) => log(`while stopping: ${(e as Error).message}`));
+      const clean = await server.close().then(() => true, (e: unknown) => {
+        log(`while stopping: ${(e as Error).message}`);
+        return false;
+      });
+      // Workers that would not stop keep the process alive: it then ends by the signal it got.
+      if (!clean && (why === 'SIGTERM' || why === 'SIGINT')) exitBySignal(why, why === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
       log('stopped');
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);

@@ -32,7 +32,18 @@ export interface ServeOptions {
   maxQueue?: number;
   /** Per-request deadline in milliseconds, from arrival to answer (default 30 s). */
   timeoutMs?: number;
+  /**
+   * A task still running this long after its request's deadline (the request has had its 504) is
+   * ended and its worker replaced (default 10 s): a stage that cannot be interrupted would
+   * otherwise hold the worker from the requests behind it.
+   */
+  overrunMs?: number;
+  /** Called when a worker is replaced for a task past its deadline (for the log). */
+  onOverrun?: () => void;
 }
+
+/** How long the workers get to stop on close() before the server stops waiting for them. */
+const DESTROY_WAIT_MS = 10_000;
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
 
@@ -81,6 +92,9 @@ async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> 
   const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch((e: unknown) => {
     throw new HttpError(415, 'unsupported_media_type', `not an image or an unsupported format (${firstLine(e)})`);
   });
+  if (meta.format === 'svg' || meta.format === 'pdf') {
+    throw new HttpError(415, 'unsupported_media_type', `not a photo (${meta.format.toUpperCase()} is a vector drawing: send it as PNG or JPEG)`);
+  }
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
   if (!width || !height) throw new HttpError(415, 'unsupported_media_type', 'not an image (no dimensions)');
@@ -108,6 +122,8 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const overrunMs = options.overrunMs ?? 10_000;
+  if (!(overrunMs >= 0 && overrunMs <= 2 ** 31 - 1)) throw new RangeError(`overrunMs must be from 0 to ${2 ** 31 - 1} ms, got ${overrunMs}`);
   // Node's timers hold at most 2^31 − 1 ms; a longer deadline would fire at once.
   if (!(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) throw new RangeError(`timeoutMs must be from 1 to ${2 ** 31 - 1} ms, got ${timeoutMs}`);
   let isReady = false;
@@ -259,7 +275,19 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) cancel();
     });
-    const result = await withDeadline(pool.run(task), task.deadline).finally(() => {
+    const abort = new AbortController();
+    const running = pool.run(task, abort.signal).catch((e: unknown) => {
+      if (abort.signal.aborted) throw new HttpError(504, 'deadline_exceeded', 'not answered within the request deadline');
+      throw e;
+    });
+    // Past the deadline the worker skips a task still queued; one still running after the
+    // overrun allowance is ended (piscina ends its worker and starts another).
+    const overrun = setTimeout(() => {
+      abort.abort();
+      options.onOverrun?.();
+    }, Math.max(0, task.deadline - Date.now()) + overrunMs);
+    running.then(() => clearTimeout(overrun), () => clearTimeout(overrun));
+    const result = await withDeadline(running, task.deadline).finally(() => {
       if (Date.now() > task.deadline) cancel();
     });
     if (!result.ok) throw new HttpError(result.status, result.code, result.message);
@@ -279,7 +307,14 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     async close() {
       closing = true;
       await app.close();
-      await pool.destroy();
+      // A worker stuck in native code cannot be ended at once: stop waiting for it after a while.
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = await Promise.race([
+        pool.destroy().then(() => false, () => false),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), DESTROY_WAIT_MS); }),
+      ]);
+      clearTimeout(timer);
+      if (gaveUp) throw new Error(`the workers did not stop within ${DESTROY_WAIT_MS / 1000} s`);
     },
   };
 }
