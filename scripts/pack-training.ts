@@ -463,6 +463,9 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
     }));
     log(`labels ${set}: ${photos[set]!.photos} photos, ${ls.records.length} faces (faces per photo ${JSON.stringify(counts.facesPerPhoto)}), label drops ${JSON.stringify(counts.drops)}, pose ${JSON.stringify(pose[set])}`);
   }
+  // No labels at all (an empty or wrong cache): nothing to pack. Said up front, before any file is
+  // written (a 0-sample pack was written and its --verify crashed).
+  if (!cands.length) throw new Error(`no labelled faces in ${sets.map((set) => labelsDir(set)).join(', ')}: run \`npx prnet data label\` first (or set PRNET_CACHE to the cache that holds the labels)`);
   cands.sort((a, b) => a.hash - b.hash || (a.name < b.name ? -1 : 1));
   if (options.limit) cands.length = Math.min(cands.length, options.limit);
   // Under the budget: the held-out photos first (so the held-out set does not depend on it), then
@@ -791,7 +794,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       }
     })
     .catch((e: unknown) => {
-      console.error(e);
+      // One line for a known cause (no labels), the stack for a bug.
+      console.error(e instanceof Error && e.message.startsWith('no labelled faces') ? `pack-training: ${e.message}` : e);
       process.exit(1);
     });
 }

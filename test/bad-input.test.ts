@@ -263,6 +263,7 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['import-checkpoint', 'ckpt'], /needs --out/],
     [['eval', 'lfw', 'dir'], /usage: prnet eval aflw2000/],
     [['data', 'shuffle'], /usage: prnet data label/],
+    [['data', 'label', '--set', 'eval', '--shared', '/nonexistent-shared'], /^prnet: \/nonexistent-shared\/eval\/aflw2000-3d: no such folder: --shared \(or PRNET_SHARED\) must name the shared data folder/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ])('%j', async (args, message) => {
     const r = await runMain(args);

@@ -217,3 +217,15 @@ describe.runIf(haveLabels)('training pack', () => {
     }
   });
 });
+
+describe('training pack without labels', () => {
+  it('refuses at once, naming the labels folders, and writes nothing (a 0-sample pack was written and its --verify crashed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-nopack-'));
+    try {
+      await expect(buildPack({ out: join(dir, 'pack'), sets: ['no-such-set'], log: () => {} })).rejects.toThrow(/^no labelled faces in .*no-such-set: run `npx prnet data label` first/);
+      expect(existsSync(join(dir, 'pack'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

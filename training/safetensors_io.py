@@ -335,7 +335,10 @@ if __name__ == '__main__':
     if a.join:
         if not a.out:
             sys.exit('--join needs --out')
-        print(join_parts(a.join, a.out), a.out)
+        try:
+            print(join_parts(a.join, a.out), a.out)
+        except (SafetensorsError, OSError) as e:
+            sys.exit(f'safetensors_io: {e}')
     elif a.quantize_init:
         if not a.out:
             sys.exit('--quantize-init needs --out')

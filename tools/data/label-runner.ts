@@ -90,7 +90,15 @@ function parseArgs(argv: string[]): Args {
 }
 
 function images(dir: string): string[] {
-  return readdirSync(dir).filter((n) => IMAGE_EXT.test(n)).sort().map((n) => join(dir, n));
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    // The shared data's folders: a wrong --shared (or PRNET_SHARED) is a bad argument, said plainly.
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new LabelArgsError(`${dir}: ${code === 'ENOENT' ? 'no such folder' : `cannot read the folder (${code ?? (e as Error).message})`}: --shared (or PRNET_SHARED) must name the shared data folder, which holds eval/ and faces/`);
+  }
+  return names.filter((n) => IMAGE_EXT.test(n)).sort().map((n) => join(dir, n));
 }
 
 /** The photo list of a set, in labelling order. */
@@ -166,7 +174,8 @@ async function runWorker(a: Args, set: SetName, part: number, stride: number, on
     part,
     stride,
     offset: part,
-    limit: a.limit === undefined ? undefined : Math.ceil(a.limit / stride),
+    // Of the first `limit` photos, worker `part` takes those with index ≡ part (mod stride).
+    limit: a.limit === undefined ? undefined : Math.max(0, Math.ceil((a.limit - part) / stride)),
     facemesh: a.facemesh,
     allFaces: FACE_BY_FACE_SETS.includes(set),
     minEyeDistance: a.minEye,
@@ -193,6 +202,8 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
     }
     return 0;
   }
+  // Every set's folders are read once here, so a wrong --shared is one usage line, not each worker's.
+  for (const set of a.sets) setFiles(set, a.shared, a.every);
   process.stderr.write(`labelling ${a.sets.join(', ')} with ${a.workers} worker(s), FaceMesh on ${a.facemesh === 'onnx' ? 'onnxruntime' : 'human (tfjs-wasm)'}; shared ${a.shared}\n`);
   for (const set of a.sets) {
     const bar = new Bar(set);
