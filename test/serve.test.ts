@@ -290,13 +290,13 @@ describe('prnet serve: the API', () => {
       const url = await strict.app.listen({ host: '127.0.0.1', port: 0 });
       await strict.ready;
       // A 6000² photo: its decode, detection and outputs take well over 150 ms (about a second here).
-      const big = await sharp(ASTRONAUT).resize(6000, 6000).jpeg({ quality: 80 }).toBuffer();
+      const big = new Uint8Array(await sharp(ASTRONAUT).resize(6000, 6000).jpeg({ quality: 80 }).toBuffer());
       const res = await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: big, headers: { 'content-type': 'image/jpeg' } });
       await expectError(res, 504, 'deadline_exceeded');
       expect(overruns).toBe(1);
       // The replacement worker loads its model, then small images are answered again (a 64² one
       // without a face: well within the 150 ms even on a loaded machine).
-      const tiny = await gradientPng(64, 64);
+      const tiny = new Uint8Array(await gradientPng(64, 64));
       let status = 0;
       for (let i = 0; i < 60 && status !== 200; i++) {
         if (i) await sleep(250);
