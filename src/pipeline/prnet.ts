@@ -121,7 +121,7 @@ export class Prnet {
     const image = checkImage(input);
     if (options.maxFaces !== undefined && !(Number.isInteger(options.maxFaces) && options.maxFaces >= 0)) throw new InputError(`maxFaces must be a whole number ≥ 0, got ${String(options.maxFaces)}`);
     const timings: StageTimings = { detect: 0, crop: 0, network: 0, readoff: 0 };
-    let t = now();
+    const t = now();
     let items: { box: FaceBox; crop: CropTransform }[];
     if (options.crops !== undefined && !Array.isArray(options.crops)) throw new InputError('crops must be an array of crop transforms');
     if (options.boxes !== undefined && !Array.isArray(options.boxes)) throw new InputError('boxes must be an array of { x, y, width, height }');
