@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -392,6 +392,9 @@ describe('input files', () => {
     const fifo = join(dir, 'pipe.jpg');
     execFileSync('mkfifo', [fifo]);
     await expect(decodeImageFile(fifo)).rejects.toThrow(`${fifo}: not a regular file (a FIFO)`);
+    const loop = join(dir, 'loop.jpg');
+    await symlink(loop, loop);
+    await expect(decodeImageFile(loop)).rejects.toThrow(`${loop}: a loop of symbolic links`);
     await expect(decodeImageFile(ASTRONAUT, { maxBytes: 1000 })).rejects.toThrow(/: file is 0\.\d+ MiB, above the limit of 0\.00 MiB$/);
     const odd = join(dir, 'new\nline\t.jpg');
     await writeFile(odd, 'not an image');

@@ -58,6 +58,8 @@ export function readFailure(e: unknown, path: string): InputError {
   if (code === 'EACCES' || code === 'EPERM') return new InputError('permission denied', path);
   if (code === 'ENOTDIR') return new InputError('no such file (a part of the path is a file, not a folder)', path);
   if (code === 'ENAMETOOLONG') return new InputError('file name too long', path);
+  if (code === 'ELOOP') return new InputError('a loop of symbolic links', path);
+  if (code === 'EIO') return new InputError('cannot read (input/output error: a failing disk or network share)', path);
   return new InputError(`cannot read (${code ?? firstLine(e)})`, path);
 }
 
