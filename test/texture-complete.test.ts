@@ -62,6 +62,33 @@ describe('completeUvTexture', () => {
     expect(Array.from(tight.data.subarray(3 * (15 * L), 3 * (15 * L) + 3))).toEqual([0, 0, 0]);
   });
 
+  it('a turned face\'s far side showing background (sky) takes its mirror\'s skin; the same texels facing the camera keep their own colour', () => {
+    // Skin everywhere, and a cyan sky where the far side's columns 10–14 look (x ≥ 100).
+    const sky: RgbImage = { width: 160, height: 160, data: new Uint8Array(160 * 160 * 3) };
+    for (let y = 0; y < 160; y++) {
+      for (let x = 0; x < 160; x++) sky.data.set(x >= 100 ? [87, 182, 182] : [200, 150, 120], 3 * (y * 160 + x));
+    }
+    const all = new Uint8Array(L * L);
+    for (const p of faceIndex) all[p] = 1;
+    const column = (i: number): number => faceIndex[i] % L;
+    // The near side (columns 1–7) faces the camera, the far side (8–14) is turned away (normal z 0.3).
+    const turned = Float32Array.from(faceIndex, (_, i) => (column(i) <= 7 ? 0.9 : 0.3));
+    const at = (t: RgbImage, c: number, r: number): number[] => Array.from(t.data.subarray(3 * (r * L + c), 3 * (r * L + c) + 3));
+    for (const matchLighting of [true, false]) {
+      const fixed = completeUvTexture(sky, map, all, layout, { facing: turned, matchLighting }).texture;
+      // Column 12, inside the sky patch: skin from its mirror (column 3), not cyan.
+      const [r, g, b] = at(fixed, 12, 7);
+      expect(Math.abs(r - 200) + Math.abs(g - 150) + Math.abs(b - 120), `${matchLighting}: ${[r, g, b]}`).toBeLessThan(30);
+    }
+    // Without the check (or with both sides facing the camera) the photo's sky stays.
+    expect(at(completeUvTexture(sky, map, all, layout, { facing: turned, rejectBackground: false }).texture, 12, 7)).toEqual([87, 182, 182]);
+    const frontal = Float32Array.from(faceIndex, () => 0.9);
+    expect(at(completeUvTexture(sky, map, all, layout, { facing: frontal }).texture, 12, 7)).toEqual([87, 182, 182]);
+    // Shading alone (the same chromaticity, darker) is not background: kept.
+    const shaded: RgbImage = { width: 160, height: 160, data: sky.data.map((v, k) => (Math.floor(k / 3) % 160 >= 100 ? [120, 90, 72][k % 3] : v)) };
+    expect(at(completeUvTexture(shaded, map, all, layout, { facing: turned, matchLighting: false }).texture, 12, 7)).toEqual([120, 90, 72]);
+  });
+
   it('fills smoothly where neither side is seen, and upsamples: a 64² texture of the same picture', () => {
     const none = new Uint8Array(L * L);
     for (const p of faceIndex) if (p % L <= 5) none[p] = 1; // columns 6–14 unseen; mirrors of 9–14 (6–1) are seen

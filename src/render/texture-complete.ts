@@ -10,6 +10,8 @@
  * 2. mirror: the photo sampled at the texel's left–right mirror point (the layout's flip map), with
  *            that point's weight — the far cheek of a turned face comes from the near one — its
  *            colour scaled by the left–right lighting ratio seen where both sides are visible;
+ *            it also stands in for far-side texels whose own colour is background, not skin (the
+ *            mesh reaching past a turned face's outline: backgroundOutliers);
  * 3. fill:   pull-push interpolation (Gortler et al. 1996) of layers 1–2 over the texture: smooth
  *            colour where neither side is seen.
  *
@@ -52,6 +54,13 @@ export interface CompleteTextureOptions {
   matchLighting?: boolean;
   /** Texels of fill margin kept around the face, in layout texels (default 2); beyond it the texture is black. */
   margin?: number;
+  /**
+   * Lower the own weight of a turned-away texel whose colour is far, in chromaticity, from the
+   * skin's while its mirror's is skin and faces the camera better (default true, with `facing`):
+   * the photo there is most likely background that the mesh's far side reaches onto (sky or a wall
+   * beside a turned face's outline), which the mirror then replaces. See backgroundOutliers.
+   */
+  rejectBackground?: boolean;
 }
 
 /** Where the texels of the face came from, as fractions of the face's texels (sum 1). */
@@ -203,6 +212,27 @@ export function completeUvTexture(
   if (S === L || matchLighting) vertexColours(rgb, faceIndex, S === L ? 0 : LIGHTING_WEIGHT, pos, weight, src, iw, ih);
   const gains = new Float64Array([1, 1, 1, 1, 1, 1]);
   if (matchLighting) lightingGains(gains, rgb, faceIndex, layout.flip, weight, L);
+  // Background inside the face's outline: trusted less where the mirror says it is not skin.
+  if (options.facing && (options.rejectBackground ?? true)) {
+    const keep = scratchF32('keep', n).fill(1);
+    if (backgroundOutliers(keep, weight, faceIndex, layout.flip, options.facing, pos, src, iw, ih)) {
+      // Averaged over each texel's 5×5 window: a patch of background (many outliers together) is
+      // replaced, a lone outlier (hair against skin at a hairline) barely changes: no speckles.
+      const smooth = boxBlur(keep, L, BLUR, scratchF32('keepBlur', n), scratchF32('blur', n));
+      for (let i = 0; i < nv; i++) {
+        const p = faceIndex[i];
+        const x = p % L, y = (p - x) / L;
+        const area = (Math.min(L - 1, x + BLUR) - Math.max(0, x - BLUR) + 1) * (Math.min(L - 1, y + BLUR) - Math.max(0, y - BLUR) + 1);
+        const k = smooth[p] / area;
+        if (k < 1) weight[p] *= Math.max(0, (k - KEEP_FLOOR) / (1 - KEEP_FLOOR));
+      }
+      // The lighting ratio again, without the background texels' pairs (they skewed it).
+      if (matchLighting) {
+        gains.fill(1);
+        lightingGains(gains, rgb, faceIndex, layout.flip, weight, L);
+      }
+    }
+  }
   // own, mirrored, filled: the face texels by their main source
   const counts = new Float64Array(3);
   if (S === L) {
@@ -226,6 +256,81 @@ export function completeUvTexture(
 
 /** The own weight at which a texel and its mirror count for the lighting ratio. */
 const LIGHTING_WEIGHT = 0.9;
+
+/**
+ * backgroundOutliers' chromaticity distances: full own weight up to CHROMA_LOW, none from
+ * CHROMA_HIGH. Skin's chromaticity barely changes with shading (0.01–0.05 between a texel and its
+ * mirror on a lit face); skin against a blue sky is ~0.25, against a white wall ~0.1.
+ */
+const CHROMA_LOW = 0.1;
+const CHROMA_HIGH = 0.18;
+/** Only texels turned this far from the camera (normal z below it: towards a turned face's outline) are checked. */
+const OUTLINE_FACING = 0.45;
+/** Texels facing the camera at least this much (normal z) give the skin's colour. */
+const SKIN_FACING = 0.8;
+/** The mirror's own weight from which its colour can overrule a texel's. */
+const MIRROR_WEIGHT = 0.5;
+/** The mirror must face the camera at least this much better (normal z) for its colour to overrule. */
+const FACING_MARGIN = 0.1;
+/** The window-averaged keep factor at and below which a texel's own weight is 0. */
+const KEEP_FLOOR = 0.5;
+/** Added to each channel before the chromaticity (pulls dark, noisy colours towards grey). */
+const CHROMA_FLOOR = 12;
+
+/**
+ * Marks in `keep` (1 → less) the texels whose photo colour is far in chromaticity from the
+ * skin's (the median over well-seen texels facing the camera) while their mirror's is close to it,
+ * where the mirror is seen well (weight ≥ MIRROR_WEIGHT) and faces the camera better by
+ * FACING_MARGIN, and the texel is turned away (facing < OUTLINE_FACING). The network's mesh of a
+ * turned face often reaches a little past the face's outline on the far side, where the photo
+ * shows background: its texels were baked in as sky or wall colour (1.7 % of a turned face's
+ * texels in a measured case: breakingbad.jpg; 0.8 % with this). Only the less-facing texel of a
+ * pair can lose weight, and only for a skin-coloured mirror, so the better seen side always keeps
+ * its own colour and hair on both sides stays hair; shading keeps its colour, since it changes
+ * brightness rather than chromaticity. Returns how many texels were marked.
+ */
+function backgroundOutliers(
+  keep: Float32Array, weight: Float32Array, faceIndex: Int32Array | Uint32Array, flip: Int32Array | Uint32Array, facing: ArrayLike<number>,
+  pos: Float32Array, src: Uint8Array, iw: number, ih: number,
+): number {
+  const c = new Float64Array(3);
+  // The skin's chromaticity: the median over the well-seen texels facing the camera (cheeks, nose,
+  // forehead; eyes and lips are a minority there).
+  const rs = scratchF32('skinR', faceIndex.length), gs = scratchF32('skinG', faceIndex.length);
+  let m = 0;
+  for (let i = 0; i < faceIndex.length; i += 2) { // every second texel: plenty for a median
+    const p = faceIndex[i];
+    if (weight[p] < 0.9 || !(facing[i] >= SKIN_FACING)) continue;
+    bilinearRgb(src, iw, ih, pos[3 * p], pos[3 * p + 1], c);
+    const sum = c[0] + c[1] + c[2] + 3 * CHROMA_FLOOR;
+    rs[m] = (c[0] + CHROMA_FLOOR) / sum;
+    gs[m++] = (c[1] + CHROMA_FLOOR) / sum;
+  }
+  if (m < Math.min(100, faceIndex.length / 8)) return 0; // too little of the face seen to know its colour
+  const skinR = rs.subarray(0, m).sort()[m >> 1], skinG = gs.subarray(0, m).sort()[m >> 1];
+  const distance = (i: number): number => {
+    const p = faceIndex[i];
+    bilinearRgb(src, iw, ih, pos[3 * p], pos[3 * p + 1], c);
+    const sum = c[0] + c[1] + c[2] + 3 * CHROMA_FLOOR;
+    const r = (c[0] + CHROMA_FLOOR) / sum - skinR, g = (c[1] + CHROMA_FLOOR) / sum - skinG;
+    return Math.hypot(r, g, r + g); // the third chromaticity is 1 − r − g
+  };
+  let found = 0;
+  for (let i = 0; i < faceIndex.length; i++) {
+    const p = faceIndex[i];
+    if (weight[p] === 0) continue;
+    const j = flip[i];
+    const q = faceIndex[j];
+    if (q === p || !(facing[i] < OUTLINE_FACING) || weight[q] < MIRROR_WEIGHT || !(facing[i] < facing[j] - FACING_MARGIN)) continue;
+    const d = distance(i);
+    // Not skin here, skin at the mirror: the mirror stands in.
+    if (d > CHROMA_LOW && distance(j) <= CHROMA_LOW) {
+      keep[p] = d >= CHROMA_HIGH ? 0 : 1 - (d - CHROMA_LOW) / (CHROMA_HIGH - CHROMA_LOW);
+      found++;
+    }
+  }
+  return found;
+}
 
 /** 1 at the face texels the camera sees whose point lies inside the image (vis: zeros before). */
 function visibleTexels(vis: Float32Array, faceIndex: Int32Array | Uint32Array, pos: Float32Array, visibility: Uint8Array, iw: number, ih: number): void {
