@@ -262,6 +262,7 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['import-checkpoint'], /needs one checkpoint prefix/],
     [['import-checkpoint', 'ckpt'], /needs --out/],
     [['eval', 'lfw', 'dir'], /usage: prnet eval aflw2000/],
+    [['eval', 'aflw2000', 'dir', '--gt-box', '--detector', 'blazeface'], /--gt-box crops from the ground truth: --detector does not apply/],
     [['data', 'shuffle'], /usage: prnet data label/],
     [['data', 'label', '--set', 'eval', '--shared', '/nonexistent-shared'], /^prnet: \/nonexistent-shared\/eval\/aflw2000-3d: no such folder: --shared \(or PRNET_SHARED\) must name the shared data folder/],
     [['frobnicate'], /unknown command 'frobnicate'/],

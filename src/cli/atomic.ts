@@ -8,7 +8,7 @@
  * (killed with SIGKILL, power loss) and nothing else.
  */
 import { rmSync } from 'node:fs';
-import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { mkdirEach } from '../util/mkdir.js';
 import { firstLine, OutputError } from '../errors.js';
@@ -221,11 +221,11 @@ export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
 
 /**
  * Refuses, as a usage error (exit 2) before any work, an output file that is one of the inputs
- * (the same file by device and inode: also through another path or a link), which the atomic
- * write would replace.
+ * (the same file by device and inode, also through another path), which the atomic write would
+ * replace. A symbolic link at the output is replaced itself, not its target: not refused.
  */
 export async function refuseOverwritingInputs(out: string, inputs: readonly string[], option = '--out'): Promise<void> {
-  const o = await stat(out).catch(() => null);
+  const o = await lstat(out).catch(() => null);
   if (!o) return;
   for (const input of inputs) {
     const i = await stat(input).catch(() => null);

@@ -49,7 +49,7 @@ Usage:
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
   prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision p]
-             [--no-flip] [--smooth σ] [--no-peers] [--quiet]
+             [--no-flip] [--smooth σ] [--no-peers] [--threads n] [--quiet]
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth (by yaw bucket, bucket mean,
       folded triangles), or 2D NME on iBUG .pts ground truth (e.g. AFW), with 3DDFA_V2 and FaceMesh
       in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)

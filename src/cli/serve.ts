@@ -57,7 +57,7 @@ export async function runServe(args: string[]): Promise<number> {
     bodyLimit: bodyMb ? bodyMb * 1024 * 1024 : DEFAULT_BODY_LIMIT,
     maxQueue,
     timeoutMs: timeout ? timeout * 1000 : undefined,
-    onOverrun: () => log('a task ran 10 s past its deadline: its worker was ended and is being replaced'),
+    onOverrun: (ms) => log(`a task ran ${ms / 1000} s past its deadline: its worker was ended and is being replaced`),
   });
   function log(line: string): void {
     if (!values.quiet) process.stderr.write(`prnet serve: ${line}\n`);
@@ -81,7 +81,10 @@ export async function runServe(args: string[]): Promise<number> {
         return false;
       });
       // Workers that would not stop keep the process alive: it then ends by the signal it got.
-      if (!clean && (why === 'SIGTERM' || why === 'SIGINT')) exitBySignal(why, why === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+      if (!clean) {
+        if (why === 'SIGTERM' || why === 'SIGINT') exitBySignal(why, why === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+        process.exit(code);
+      }
       log('stopped');
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);

@@ -66,6 +66,11 @@ export function readFailure(e: unknown, path: string): InputError {
 /** Formats libvips can read that are drawn rather than decoded (refused: their cost is unbounded). */
 const VECTOR_FORMATS = new Set(['svg', 'pdf']);
 
+/** Whether sharp's metadata format is a vector drawing (SVG, PDF), which is refused. */
+export function isVectorFormat(format: string | undefined): boolean {
+  return VECTOR_FORMATS.has(format ?? '');
+}
+
 /**
  * Decodes image bytes: any raster format libvips reads (JPEG, PNG, WebP, TIFF, GIF, AVIF, …), and
  * PGM/PPM and uncompressed BMP with our own decoder (pnm-bmp.ts). Vector documents (SVG, PDF) are
@@ -85,7 +90,7 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
   }
   // Vector documents are drawn, not decoded: a 600-byte SVG of large blurs took 3 GB and more than
   // ten minutes to draw (the pixel limit bounds the canvas, not the work). Photos only.
-  if (VECTOR_FORMATS.has(meta.format ?? '')) {
+  if (isVectorFormat(meta.format)) {
     throw new InputError(`not a photo (${meta.format!.toUpperCase()} is a vector drawing: export it as PNG or JPEG first)`, source);
   }
   const w = meta.width ?? 0;

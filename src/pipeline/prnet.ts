@@ -110,7 +110,7 @@ export class Prnet {
 
   /**
    * Reconstructs every face of an image (or those of the given boxes / crops). Faces are run
-   * through the network in one batch. An image without faces gives an empty list. The image may
+   * through the network CHUNK_FACES at a time (bounded memory for any number of faces). An image without faces gives an empty list. The image may
    * be RGB, RGBA (e.g. a canvas's ImageData) or grey bytes (see io/pixels.ts).
    */
   async reconstruct(input: RgbImage | PixelImage, options: ReconstructOptions = {}): Promise<ReconstructResult> {

@@ -214,16 +214,16 @@ export function completeUvTexture(
   if (matchLighting) lightingGains(gains, rgb, faceIndex, layout.flip, weight, L);
   // Background inside the face's outline: trusted less where the mirror says it is not skin.
   if (options.facing && (options.rejectBackground ?? true)) {
-    const keep = scratchF32('keep', n).fill(1);
+    // 1 on the face (0 off it: the outline's outside is not "kept" background), 0…1 where marked.
+    const keep = scratchF32('keep', n);
+    keep.set(face);
     if (backgroundOutliers(keep, weight, faceIndex, layout.flip, options.facing, pos, src, iw, ih)) {
       // Averaged over each texel's 5×5 window: a patch of background (many outliers together) is
       // replaced, a lone outlier (hair against skin at a hairline) barely changes: no speckles.
       const smooth = boxBlur(keep, L, BLUR, scratchF32('keepBlur', n), scratchF32('blur', n));
       for (let i = 0; i < nv; i++) {
         const p = faceIndex[i];
-        const x = p % L, y = (p - x) / L;
-        const area = (Math.min(L - 1, x + BLUR) - Math.max(0, x - BLUR) + 1) * (Math.min(L - 1, y + BLUR) - Math.max(0, y - BLUR) + 1);
-        const k = smooth[p] / area;
+        const k = smooth[p] / faceShare[p]; // the kept share of the face texels in the window
         if (k < 1) weight[p] *= Math.max(0, (k - KEEP_FLOOR) / (1 - KEEP_FLOOR));
       }
       // The lighting ratio again, without the background texels' pairs (they skewed it).

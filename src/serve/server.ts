@@ -9,7 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { firstLine } from '../errors.js';
 import type { DetectorKind } from '../detect/index.js';
-import { MAX_IMAGE_PIXELS } from '../io/image-node.js';
+import { MAX_IMAGE_PIXELS, isVectorFormat } from '../io/image-node.js';
 import { simpleImageSize, sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { openApi, querystringSchema, reconstructParameters } from './openapi.js';
@@ -38,8 +38,8 @@ export interface ServeOptions {
    * otherwise hold the worker from the requests behind it.
    */
   overrunMs?: number;
-  /** Called when a worker is replaced for a task past its deadline (for the log). */
-  onOverrun?: () => void;
+  /** Called when a worker is ended for a task still running `overrunMs` past its deadline (for the log). */
+  onOverrun?: (overrunMs: number) => void;
 }
 
 /** How long the workers get to stop on close() before the server stops waiting for them. */
@@ -92,8 +92,8 @@ async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> 
   const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch((e: unknown) => {
     throw new HttpError(415, 'unsupported_media_type', `not an image or an unsupported format (${firstLine(e)})`);
   });
-  if (meta.format === 'svg' || meta.format === 'pdf') {
-    throw new HttpError(415, 'unsupported_media_type', `not a photo (${meta.format.toUpperCase()} is a vector drawing: send it as PNG or JPEG)`);
+  if (isVectorFormat(meta.format)) {
+    throw new HttpError(415, 'unsupported_media_type', `not a photo (${meta.format!.toUpperCase()} is a vector drawing: send it as PNG or JPEG)`);
   }
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
@@ -268,7 +268,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       format,
       face: q.face,
       deadline,
-      cancelled: new Int32Array(new SharedArrayBuffer(4)),
+      cancelled: new Int32Array(new SharedArrayBuffer(8)),
     };
     // A client that gives up (or a request past its deadline) does not cost a worker's time.
     const cancel = () => Atomics.store(task.cancelled, 0, 1);
@@ -282,10 +282,13 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     });
     // Past the deadline the worker skips a task still queued; one still running after the
     // overrun allowance is ended (piscina ends its worker and starts another).
+    // (Capped: Node's timers overflow past 2³¹ − 1 ms and would fire at once.) A task still queued
+    // then is left to the worker, which skips it; only a started one (flag 1 in slot 1) is ended.
     const overrun = setTimeout(() => {
+      if (Atomics.load(task.cancelled, 1) !== 1) return;
       abort.abort();
-      options.onOverrun?.();
-    }, Math.max(0, task.deadline - Date.now()) + overrunMs);
+      options.onOverrun?.(overrunMs);
+    }, Math.min(2 ** 31 - 1, Math.max(0, task.deadline - Date.now()) + overrunMs));
     running.then(() => clearTimeout(overrun), () => clearTimeout(overrun));
     const result = await withDeadline(running, task.deadline).finally(() => {
       if (Date.now() > task.deadline) cancel();

@@ -30,7 +30,10 @@ export interface ReconstructTask {
   face?: number;
   /** Epoch milliseconds after which the answer is no longer wanted (a queued task is skipped). */
   deadline: number;
-  /** Set to 1 by the HTTP thread when the client went away: a task not started yet is skipped. */
+  /**
+   * Shared flags: [0] set to 1 by the HTTP thread when the client went away or the deadline
+   * passed (a task not started yet is skipped); [1] set to 1 by the worker when it starts the task.
+   */
   cancelled: Int32Array;
 }
 

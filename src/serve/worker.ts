@@ -31,6 +31,7 @@ export default async function run(task: WorkerTask): Promise<TaskResult> {
   if (task.kind === 'ping') return { ok: true, body: '', faces: 0, ms: 0 };
   if (Atomics.load(task.cancelled, 0) === 1) return { ok: false, status: 499, code: 'client_closed', message: 'the client went away before its turn' };
   if (Date.now() > task.deadline) return { ok: false, status: 504, code: 'deadline_exceeded', message: 'the request waited in the queue past its deadline' };
+  Atomics.store(task.cancelled, 1, 1); // started: past its deadline + overrun, the server may end this worker
   const prnet = prnets.get(task.model);
   if (!prnet) return { ok: false, status: 400, code: 'unknown_model', message: `model '${task.model}' is not loaded` };
   let image;

@@ -29,11 +29,12 @@ export async function run(args: string[]): Promise<number> {
   });
   const [set, dir] = positionals;
   if ((set !== 'aflw2000' && set !== 'pts') || !dir || positionals.length !== 2) {
-    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-flip] [--smooth σ] [--no-peers] [--quiet]');
+    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-flip] [--smooth σ] [--no-peers] [--threads n] [--quiet]');
   }
   const testTime = testTimeOptions(values);
   if (set === 'pts') return runPts(dir, values, testTime);
   const gtBox = Boolean(values['gt-box']);
+  if (gtBox && values.detector !== undefined) throw new UsageError('--gt-box crops from the ground truth: --detector does not apply');
   const detector = detectorOption(values.detector);
   const precision = precisionOption(values.precision);
   const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads), precision });
@@ -47,7 +48,7 @@ export async function run(args: string[]): Promise<number> {
   await prnet.dispose();
   const model = modelReport(prnet, values.model, testTime);
   if (values.json) {
-    const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, scored: m.scored, failed: m.failed, common: m.common, perImage: m.perImage });
+    const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, buckets: m.buckets, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, scored: m.scored, failed: m.failed, common: m.common, perImage: m.perImage });
     const out = {
       model,
       crop: gtBox ? 'ground-truth landmarks ×1.6' : 'detector',
@@ -58,6 +59,7 @@ export async function run(args: string[]): Promise<number> {
       byYaw3d: report.ours.byYaw3d,
       bucketMean2d: report.ours.bucketMean2d,
       bucketMean3d: report.ours.bucketMean3d,
+      buckets: report.ours.buckets,
       folds: report.ours.folds,
       scored: report.ours.scored,
       failed: report.ours.failed,
@@ -75,7 +77,7 @@ export async function run(args: string[]): Promise<number> {
   lines.push(['image', 'yaw°', ...methods.map(([n]) => n.padStart(17))].join('  '));
   report.ours.perImage.forEach((s, i) => {
     const cells = methods.map(([, m]) => `${pct(m.perImage[i].nme2d)} / ${pct(m.perImage[i].nme3d)}`);
-    const yaw = Number.isFinite(s.yaw) ? ((s.yaw * 180) / Math.PI).toFixed(0) : '–';
+    const yaw = Number.isFinite(s.yaw) ? (Math.round((s.yaw * 180) / Math.PI) || 0).toFixed(0) : '–'; // || 0: no "-0"
     lines.push([s.image.padEnd(14), yaw.padStart(4), ...cells].join('  '));
   });
   lines.push(['mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.nme2d)} / ${pct(m.nme3d)}`)].join('  '));
@@ -83,16 +85,18 @@ export async function run(args: string[]): Promise<number> {
   for (const b of ['0-30', '30-60', '60-90'] as const) {
     lines.push([`yaw ${b}`.padEnd(14), `n=${String(report.ours.byYaw2d[b].count).padStart(2)}`, ...methods.map(([, m]) => `${pct(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null)} / ${pct(m.byYaw3d[b].count ? m.byYaw3d[b].mean : null)}`)].join('  '));
   }
-  const buckets = (['0-30', '30-60', '60-90'] as const).filter((b) => report.ours.byYaw2d[b].count > 0).length;
-  lines.push([(buckets === 3 ? 'bucket mean' : 'bucket mean*').padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.bucketMean2d)} / ${pct(m.bucketMean3d)}`)].join('  '));
-  if (buckets < 3) lines.push(`* the mean of the ${buckets} non-empty yaw bucket${buckets === 1 ? '' : 's'} only`);
+  // A bucket mean over fewer than 3 buckets (one empty for that method) is marked *.
+  const star = (b: number): string => (b < 3 ? '*' : ' ');
+  lines.push(['bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.bucketMean2d)} / ${pct(m.bucketMean3d)}${star(m.buckets)}`)].join('  '));
+  const partial = methods.some(([, m]) => m.buckets < 3 || (methods.length > 1 && m.common.buckets < 3));
   if (methods.length > 1) {
     // Each method's means above are over its own found faces; these compare like with like.
     const n = report.ours.common.images;
     lines.push([`on the ${n} every method scored:`].join(''));
     lines.push(['  mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.common.nme2d)} / ${pct(m.common.nme3d)}`)].join('  '));
-    lines.push(['  bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.common.bucketMean2d)} / ${pct(m.common.bucketMean3d)}`)].join('  '));
+    lines.push(['  bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.common.bucketMean2d)} / ${pct(m.common.bucketMean3d)}${star(m.common.buckets)}`)].join('  '));
   }
+  if (partial) lines.push('* the mean of the non-empty yaw buckets only (a bucket without scored faces)');
   if (report.ours.folds !== undefined) lines.push(`prnet-ts meshes: ${pct(report.ours.folds).trim()} of the triangles touch a fold sharper than 90° (mean over the images)`);
   const unread = report.unreadable.length;
   for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);

@@ -38,6 +38,8 @@ export interface MethodScores {
   /** The mean of the three yaw buckets' means (the benchmark's headline number). */
   bucketMean2d: number;
   bucketMean3d: number;
+  /** How many yaw buckets the bucket means average (3 unless some are empty). */
+  buckets: number;
   /** Ours only: the mean fraction of folded triangles over the images with a face. */
   folds?: number;
   /** Images scored (a face found and matched): the count the means above are over. */
@@ -46,7 +48,7 @@ export interface MethodScores {
    * The same means over the images every method of the run scored (with peers: the means that
    * compare like with like; each method's own means are over its own found faces).
    */
-  common: { images: number; nme2d: number; nme3d: number; bucketMean2d: number; bucketMean3d: number };
+  common: { images: number; nme2d: number; nme3d: number; bucketMean2d: number; bucketMean3d: number; buckets: number };
   perImage: ImageScore[];
 }
 
@@ -193,10 +195,10 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     const withFolds = ok.filter((s) => s.folds !== undefined);
     return {
       nme2d: s2.mean, nme3d: s3.mean, byYaw2d: s2.byYaw, byYaw3d: s3.byYaw,
-      bucketMean2d: s2.balanced, bucketMean3d: s3.balanced,
+      bucketMean2d: s2.balanced, bucketMean3d: s3.balanced, buckets: s2.buckets,
       ...(withFolds.length ? { folds: withFolds.reduce((a, s) => a + s.folds!, 0) / withFolds.length } : {}),
       failed: list.length - ok.length, scored: ok.length,
-      common: { images: shared.length, nme2d: c2.mean, nme3d: c3.mean, bucketMean2d: c2.balanced, bucketMean3d: c3.balanced },
+      common: { images: shared.length, nme2d: c2.mean, nme3d: c3.mean, bucketMean2d: c2.balanced, bucketMean3d: c3.balanced, buckets: c2.buckets },
       perImage: list,
     };
   };
