@@ -13,11 +13,12 @@
  *          [--pack .train/pack | --no-pack] [--no-flip] [--json] [--shared ../shared] [--threads N]
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadCorrespondence } from '../tools/data/correspondence.js';
 import { sharedDir } from '../tools/data/tddfa.js';
+import { cacheDir } from '../tools/data/labels-file.js';
 import { heldOutPhotos, runDenseCheck, type DenseCropMode, type DenseModel, type DenseSummary } from '../tools/eval/dense.js';
 import { createPrnet } from '../src/pipeline/node.js';
 
@@ -64,7 +65,7 @@ async function main(): Promise<number> {
   const packDir = values['no-pack'] ? undefined : resolve(values.pack);
   const held = heldOutPhotos({ packDir: packDir && existsSync(packDir) ? packDir : undefined });
   if (held.photos.length === 0) {
-    log('dense check: no held-out photos with labels (is the labels cache ~/.cache/prnet-ts/labels there?)');
+    log(`dense check: no held-out photos with labels (is the labels cache ${join(cacheDir(), 'labels')} there? PRNET_CACHE names another)`);
     return 1;
   }
   const photos = held.photos.slice(0, limit);

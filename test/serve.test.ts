@@ -198,6 +198,9 @@ describe('prnet serve: the API', () => {
     }
     // A blank value was read as 0.
     expect(await expectError(await post(astronaut, '?smooth=%20'), 400, 'bad_request')).toBe("query parameter 'smooth' needs a value");
+    // Hexadecimal and binary were coerced (face=0x1 was face 1).
+    expect(await expectError(await post(astronaut, '?face=0x1&format=glb'), 400, 'bad_request')).toBe("query parameter 'face' must be a decimal number, got '0x1'");
+    expect((await post(astronaut, '?smooth=.5e0&maxFaces=1')).status).toBe(200);
     // Multipart without a boundary, or cut short: 400 (was 500).
     await expectError(await post(new TextEncoder().encode('--x\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'), '', 'multipart/form-data'), 400, 'bad_request');
     await expectError(await post(new TextEncoder().encode('--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nabc'), '', 'multipart/form-data; boundary=x'), 400, 'bad_request');

@@ -42,6 +42,10 @@ export interface ServeOptions {
   onOverrun?: (overrunMs: number) => void;
 }
 
+/** The numeric query parameters, and what a decimal number looks like (the finite check comes after validation). */
+const NUMERIC = ['maxFaces', 'smooth', 'face'];
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** How long the workers get to stop on close() before the server stops waiting for them. */
 const DESTROY_WAIT_MS = 10_000;
 
@@ -213,6 +217,9 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     if (unknown.length) throw new HttpError(400, 'bad_request', `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the parameters are ${[...known].join(', ')}`);
     const blank = Object.keys(query).find((k) => [query[k]].flat().some((v) => typeof v === 'string' && v.trim() === ''));
     if (blank) throw new HttpError(400, 'bad_request', `query parameter '${blank}' needs a value`);
+    // Numbers in decimal only: the validator's coercion reads '0x1' as 1 and '0b1' as 1.
+    const odd = NUMERIC.find((k) => [query[k]].flat().some((v) => typeof v === 'string' && !DECIMAL.test(v.trim())));
+    if (odd) throw new HttpError(400, 'bad_request', `query parameter '${odd}' must be a decimal number, got '${String(query[odd])}'`);
   };
   // Not POST on the route: 405 with Allow (HEAD comes with GET).
   app.route({
