@@ -88,6 +88,31 @@ describe('decoding (in process)', () => {
     await expect(decodeImageBuffer(svg, 'blur.svg')).rejects.toThrow('blur.svg: not a photo (SVG is a vector drawing: export it as PNG or JPEG first)');
   });
 
+  it('a TIFF whose pixel data is missing (strips past the end of the file) is refused, not decoded blank', async () => {
+    // A grey TIFF by hand: one strip of w·h bytes declared, `bytes` present.
+    const tiff = (w: number, h: number, bytes: number): Uint8Array => {
+      const tags: [number, number, number][] = [[256, 4, w], [257, 4, h], [258, 3, 8], [259, 3, 1], [262, 3, 1], [273, 4, 0], [277, 3, 1], [278, 4, h], [279, 4, w * h]];
+      const dataOffset = 8 + 2 + tags.length * 12 + 4;
+      const b = new Uint8Array(dataOffset + bytes).fill(128);
+      const v = new DataView(b.buffer);
+      b.set([0x49, 0x49, 0x2a, 0x00]);
+      v.setUint32(4, 8, true);
+      v.setUint16(8, tags.length, true);
+      tags.forEach(([tag, type, value], i) => {
+        const o = 10 + 12 * i;
+        v.setUint16(o, tag, true);
+        v.setUint16(o + 2, type, true);
+        v.setUint32(o + 4, 1, true);
+        if (type === 3) v.setUint16(o + 8, value, true);
+        else v.setUint32(o + 8, tag === 273 ? dataOffset : value, true);
+      });
+      v.setUint32(10 + 12 * tags.length, 0, true); // no next directory
+      return b;
+    };
+    await expect(decodeImageBuffer(tiff(2000, 2000, 200), 'cut.tif')).rejects.toThrow(/^cut\.tif: cannot decode image \(tiff2vips: Read error/);
+    await expect(decodeImageBuffer(tiff(20, 20, 400), 'whole.tif')).resolves.toMatchObject({ width: 20, height: 20 });
+  });
+
   it('the pixel limit is configurable and checked on the stored size', async () => {
     const png = await readFile(ASTRONAUT);
     await expect(decodeImageBuffer(png, 'a.png', { maxPixels: 512 * 511 })).rejects.toThrow(/a\.png: image is 512×512 = 0 megapixels, above the limit/);
