@@ -254,6 +254,22 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     expect((await sharp(png).metadata()).width).toBe(256);
   }, 90_000);
 
+  it('a model switch after Stop disables the downloads until the new model has a result (the new worker has no frame to save)', async () => {
+    const p = await context.newPage();
+    try {
+      await p.goto(`${server.url}?model=light&source=camera&view=0`);
+      await waitFor(p, 'a face', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || Number(d.faces) >= 1, 90_000);
+      expect(await p.isDisabled('#dl-obj')).toBe(false);
+      await p.click('#stop');
+      await p.selectOption('#model', 'default');
+      await waitFor(p, 'the default model loaded', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      expect(await p.evaluate(() => document.body.dataset.state)).toBe('ready');
+      for (const b of ['#dl-obj', '#dl-glb', '#dl-json']) expect(await p.isDisabled(b), b).toBe(true);
+    } finally {
+      await p.close();
+    }
+  }, 200_000);
+
   it('runs the library example page on a photo', async () => {
     const example = await context.newPage();
     await example.goto(`${server.url}example.html`);

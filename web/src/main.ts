@@ -103,6 +103,9 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   engine?.terminate();
   engine = null;
   ready = null;
+  // The old worker held the faces the downloads export: nothing to save until the new one has a result.
+  faces = [];
+  for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = true;
   setState('loading');
   setStatus('Loading the model…');
   const choice = await chooseRuntime(base, params, selected);
