@@ -254,6 +254,31 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     expect((await sharp(png).metadata()).width).toBe(256);
   }, 90_000);
 
+  it('a download exports the frame shown, not a newer one in flight: the JSON\'s boxes are the shown faces\' boxes', async () => {
+    // Two frames are in flight while the camera runs; the worker's newest result is often not the one shown.
+    for (let k = 0; k < 4; k++) {
+      const [download, shown] = await Promise.all([
+        page.waitForEvent('download', { timeout: 60_000 }),
+        // The shown faces and the click in one step (the download reads the shown frame at the click).
+        page.evaluate(() => {
+          const boxes = (window as unknown as { prnetApp: { faces: () => { x: number; y: number; width: number; height: number }[] } }).prnetApp.faces();
+          (document.querySelector('#dl-json') as HTMLButtonElement).click();
+          return boxes;
+        }),
+      ]);
+      // One face: the JSON itself; several: a zip of them.
+      const bytes = new Uint8Array(readFileSync(await download.path()));
+      const files = download.suggestedFilename().endsWith('.json') ? new Map([[download.suggestedFilename(), bytes]]) : unzipStored(bytes);
+      const jsons = [...files.keys()].filter((n) => n.endsWith('.json')).sort();
+      expect(jsons.length, `download ${k}`).toBe(shown.length);
+      jsons.forEach((n, i) => {
+        const box = (JSON.parse(new TextDecoder().decode(files.get(n))) as { box: { x: number; y: number; width: number; height: number } }).box;
+        for (const key of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(box[key] - shown[i][key]), `download ${k}, ${n}: ${key}`).toBeLessThan(2e-3);
+      });
+      await page.waitForTimeout(150);
+    }
+  }, 120_000);
+
   it('a model switch after Stop disables the downloads until the new model has a result (the new worker has no frame to save)', async () => {
     const p = await context.newPage();
     try {

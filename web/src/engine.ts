@@ -37,8 +37,8 @@ export class Engine {
     return this.request<ResultReply>({ type: 'frame', rgb, width: pixels.width, height: pixels.height, ...options }, [rgb]);
   }
 
-  exportFiles(kind: ExportRequest['kind'], stem: string): Promise<FilesReply> {
-    return this.request<FilesReply>({ type: 'export', kind, stem });
+  exportFiles(kind: ExportRequest['kind'], stem: string, time?: number): Promise<FilesReply> {
+    return this.request<FilesReply>({ type: 'export', kind, stem, time });
   }
 
   reset(): Promise<FilesReply> {

@@ -69,6 +69,8 @@ let engineGeneration = 0;
 /** The engine whose model is loading, if any (terminated when a newer start begins). */
 let loading: Engine | null = null;
 let faces: FaceMessage[] = [];
+/** The time (FrameRequest.time) of the frame whose faces are shown: downloads export that frame. */
+let shownTime: number | undefined;
 let lastViewerUpdate = -Infinity;
 /** Pipelining of live frames (run()); `?pipeline=0` turns it off, to measure what it gains. */
 const PIPELINE = params.get('pipeline') !== '0';
@@ -269,6 +271,7 @@ async function show(job: Job, token: number): Promise<void> {
   }
   inputCtx.drawImage(job.canvas, 0, 0);
   faces = result.faces;
+  shownTime = job.sentAt;
   drawOverlays(overlayCtx, faces, edges, overlayOptions());
   if (ui.show3d.checked) updateViewer(width, height);
   const display = performance.now() - t0;
@@ -313,7 +316,7 @@ function overlayOptions(): OverlayOptions {
 async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
   if (!engine || !faces.length) return;
   const stem = source?.name ?? 'frame';
-  const { files } = await engine.exportFiles(kind, stem);
+  const { files } = await engine.exportFiles(kind, stem, shownTime);
   saveFiles(files, `${stem}_${kind}.zip`);
 }
 

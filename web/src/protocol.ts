@@ -42,6 +42,8 @@ export interface ExportRequest {
   type: 'export';
   kind: 'obj' | 'glb' | 'json';
   stem: string;
+  /** The frame to export, by its FrameRequest time (the one the page shows); default the newest result. */
+  time?: number;
 }
 
 export interface ResetRequest {

@@ -26,7 +26,12 @@ let prnet: BrowserPrnet | null = null;
 let video: VideoTracker | null = null;
 /** The test-time flip the current VideoTracker runs with. */
 let videoFlip = false;
-let last: { image: RgbImage; faces: Face[] } | null = null;
+/**
+ * The latest results, newest last, by their frame's time: the page keeps two frames in flight, so
+ * the one it shows is often not the newest here; a download names the one shown.
+ */
+const recent: { time: number; image: RgbImage; faces: Face[] }[] = [];
+const RECENT = 3;
 
 const EXPORTS: Record<ExportRequest['kind'], OutputFormat[]> = { obj: ['textured'], glb: ['glb'], json: ['json'] };
 
@@ -91,7 +96,8 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
     timings = r.timings;
     detected = r.detected;
   }
-  last = { image, faces };
+  recent.push({ time: req.time, image, faces });
+  if (recent.length > RECENT) recent.shift();
   const transfer: Transferable[] = [];
   const messages: FaceMessage[] = faces.map((f, i) => {
     const landmarks = f.landmarks.slice();
@@ -116,6 +122,8 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
 }
 
 async function exportFiles(req: ExportRequest): Promise<WorkerReply> {
+  // The frame the page shows (by its time), else the newest.
+  const last = recent.find((r) => r.time === req.time) ?? recent.at(-1);
   if (!prnet || !last || !last.faces.length) return { type: 'files', files: [] };
   const formats = new Set<OutputFormat>(EXPORTS[req.kind].filter((f) => OUTPUT_FORMATS.includes(f)));
   const faces = last.faces.map((f, index) => ({ ...f, index }));
