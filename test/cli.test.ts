@@ -376,6 +376,23 @@ describe('prnet swap', () => {
     expect(b.equals(a)).toBe(false);
   });
 
+  it('a target with transparency keeps its alpha (RGBA out, the same alpha plane)', async () => {
+    const dir = await dirs.make('swap-alpha');
+    const target = join(dir, 'cutout.png');
+    // The AFLW photo with its left quarter transparent.
+    const { data, info } = await sharp(AFLW_PHOTO).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width / 4; x++) data[4 * (y * info.width + x) + 3] = 0;
+    await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toFile(target);
+    const out = join(dir, 'swapped.png');
+    const r = await runCli(['swap', '--source', ASTRONAUT, '--target', target, '--out', out, '--model', model]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    expect(got.info.channels).toBe(4);
+    const alphaIn = await sharp(target).extractChannel('alpha').raw().toBuffer();
+    const alphaOut = await sharp(out).extractChannel('alpha').raw().toBuffer();
+    expect(alphaOut.equals(alphaIn)).toBe(true);
+  });
+
   it('--out naming the target (or the source) is refused with exit 2 before any work: the photo is kept', async () => {
     const dir = await dirs.make('swap-self');
     const target = join(dir, 'target.png');

@@ -1,4 +1,5 @@
 /** `prnet swap`: a's face texture on b's face. */
+import sharp from 'sharp';
 import { decodeImageFile, encodePng } from '../io/image-node.js';
 import { NoFaceError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
@@ -28,7 +29,28 @@ export async function runSwap(args: string[]): Promise<number> {
   if (!a.faces.length) throw new NoFaceError('no face found', values.source);
   if (!b.faces.length) throw new NoFaceError('no face found', values.target);
   const out = swapFaceTexture(sourceImage, a.faces[0], targetImage, b.faces[0], prnet.layout, { keepEyes: values.eyes, blend: values.blend !== false });
-  await writeFileAtomic(values.out, await encodePng(out.data, out.width, out.height, 3));
+  // A target with transparency (a cut-out portrait) keeps it: its alpha goes back on the result.
+  const alpha = await targetAlpha(values.target, out.width, out.height);
+  await writeFileAtomic(values.out, alpha ? await encodePng(withAlpha(out.data, alpha), out.width, out.height, 4) : await encodePng(out.data, out.width, out.height, 3));
   process.stderr.write(`${values.out}: ${values.source}'s face texture on ${values.target}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
   return EXIT.ok;
+}
+
+/** The target's alpha channel as decoded (EXIF orientation applied), or null when it has none. */
+async function targetAlpha(path: string, width: number, height: number): Promise<Uint8Array | null> {
+  if (!(await sharp(path).metadata()).hasAlpha) return null;
+  const { data, info } = await sharp(path).rotate().extractChannel('alpha').raw().toBuffer({ resolveWithObject: true });
+  return info.width === width && info.height === height ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
+}
+
+/** RGB bytes and an alpha plane interleaved as RGBA. */
+function withAlpha(rgb: Uint8Array, alpha: Uint8Array): Uint8Array {
+  const rgba = new Uint8Array(alpha.length * 4);
+  for (let i = 0; i < alpha.length; i++) {
+    rgba[4 * i] = rgb[3 * i];
+    rgba[4 * i + 1] = rgb[3 * i + 1];
+    rgba[4 * i + 2] = rgb[3 * i + 2];
+    rgba[4 * i + 3] = alpha[i];
+  }
+  return rgba;
 }
