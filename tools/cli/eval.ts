@@ -74,27 +74,29 @@ export async function run(args: string[]): Promise<number> {
   const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
   lines.push(`AFLW2000-3D, ${report.images} images, crop: ${gtBox ? 'ground-truth landmarks' : 'detector'}, network ${prnet.session.precision}, ${testTimeText(prnet, testTime)}; 68-point NME (2D / 3D)`);
-  lines.push(['image', 'yaw°', ...methods.map(([n]) => n.padStart(17))].join('  '));
+  // Columns: the image name (as wide as the longest), the yaw, then one 2D / 3D cell per method.
+  const W = Math.max(14, ...report.ours.perImage.map((s) => s.image.length));
+  const row = (first: string, second: string, cells: string[]): string => [first.padEnd(W), second.padStart(4), ...cells.map((c) => c.padEnd(16))].join('  ').trimEnd();
+  const cell = (a: number | null | undefined, b: number | null | undefined, mark = ''): string => `${pct(a)} / ${pct(b)}${mark}`;
+  lines.push(row('image', 'yaw°', methods.map(([n]) => n)));
   report.ours.perImage.forEach((s, i) => {
-    const cells = methods.map(([, m]) => `${pct(m.perImage[i].nme2d)} / ${pct(m.perImage[i].nme3d)}`);
     const yaw = Number.isFinite(s.yaw) ? (Math.round((s.yaw * 180) / Math.PI) || 0).toFixed(0) : '–'; // || 0: no "-0"
-    lines.push([s.image.padEnd(14), yaw.padStart(4), ...cells].join('  '));
+    lines.push(row(s.image, yaw, methods.map(([, m]) => cell(m.perImage[i].nme2d, m.perImage[i].nme3d))));
   });
-  lines.push(['mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.nme2d)} / ${pct(m.nme3d)}`)].join('  '));
-  lines.push(['  faces scored'.padEnd(14), '    ', ...methods.map(([, m]) => String(m.scored).padStart(17))].join('  '));
+  lines.push(row('mean', '', methods.map(([, m]) => cell(m.nme2d, m.nme3d))));
+  lines.push(row('  faces scored', '', methods.map(([, m]) => String(m.scored))));
   for (const b of ['0-30', '30-60', '60-90'] as const) {
-    lines.push([`yaw ${b}`.padEnd(14), `n=${String(report.ours.byYaw2d[b].count).padStart(2)}`, ...methods.map(([, m]) => `${pct(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null)} / ${pct(m.byYaw3d[b].count ? m.byYaw3d[b].mean : null)}`)].join('  '));
+    lines.push(row(`yaw ${b}`, `n=${report.ours.byYaw2d[b].count}`, methods.map(([, m]) => cell(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null, m.byYaw3d[b].count ? m.byYaw3d[b].mean : null))));
   }
   // A bucket mean over fewer than 3 buckets (one empty for that method) is marked *.
-  const star = (b: number): string => (b < 3 ? '*' : ' ');
-  lines.push(['bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.bucketMean2d)} / ${pct(m.bucketMean3d)}${star(m.buckets)}`)].join('  '));
+  const star = (b: number): string => (b < 3 ? '*' : '');
+  lines.push(row('bucket mean', '', methods.map(([, m]) => cell(m.bucketMean2d, m.bucketMean3d, star(m.buckets)))));
   const partial = methods.some(([, m]) => m.buckets < 3 || (methods.length > 1 && m.common.buckets < 3));
   if (methods.length > 1) {
     // Each method's means above are over its own found faces; these compare like with like.
-    const n = report.ours.common.images;
-    lines.push([`on the ${n} every method scored:`].join(''));
-    lines.push(['  mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.common.nme2d)} / ${pct(m.common.nme3d)}`)].join('  '));
-    lines.push(['  bucket mean'.padEnd(14), '    ', ...methods.map(([, m]) => `${pct(m.common.bucketMean2d)} / ${pct(m.common.bucketMean3d)}${star(m.common.buckets)}`)].join('  '));
+    lines.push(`on the ${report.ours.common.images} every method scored:`);
+    lines.push(row('  mean', '', methods.map(([, m]) => cell(m.common.nme2d, m.common.nme3d))));
+    lines.push(row('  bucket mean', '', methods.map(([, m]) => cell(m.common.bucketMean2d, m.common.bucketMean3d, star(m.common.buckets)))));
   }
   if (partial) lines.push('* the mean of the non-empty yaw buckets only (a bucket without scored faces)');
   if (report.ours.folds !== undefined) lines.push(`prnet-ts meshes: ${pct(report.ours.folds).trim()} of the triangles touch a fold sharper than 90° (mean over the images)`);
@@ -149,12 +151,14 @@ async function runPts(
     return reportUnreadable(report.unreadable, report.skippedPeers);
   }
   const lines = [`${report.images} images with .pts ground truth (${dir}), ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
-  lines.push(['image'.padEnd(22), ...methods.map(([n]) => n.padStart(9))].join('  '));
-  report.ours.perImage.forEach((s, i) => lines.push([s.image.padEnd(22), ...methods.map(([, m]) => pct(m.perImage[i].nme2d).padStart(9))].join('  ')));
-  lines.push(['mean'.padEnd(22), ...methods.map(([, m]) => pct(m.nme2d).padStart(9))].join('  '));
-  lines.push(['median'.padEnd(22), ...methods.map(([, m]) => pct(m.median2d).padStart(9))].join('  '));
-  lines.push(['  faces scored'.padEnd(22), ...methods.map(([, m]) => String(m.scored).padStart(9))].join('  '));
-  if (methods.length > 1) lines.push([`mean on the ${report.ours.common.images} all scored`.padEnd(22), ...methods.map(([, m]) => pct(m.common.nme2d).padStart(9))].join('  '));
+  const W = Math.max(22, ...report.ours.perImage.map((s) => s.image.length), `mean on the ${report.ours.common.images} all scored`.length);
+  const row = (first: string, cells: string[]): string => [first.padEnd(W), ...cells.map((c) => c.padStart(9))].join('  ');
+  lines.push(row('image', methods.map(([n]) => n)));
+  report.ours.perImage.forEach((s, i) => lines.push(row(s.image, methods.map(([, m]) => pct(m.perImage[i].nme2d)))));
+  lines.push(row('mean', methods.map(([, m]) => pct(m.nme2d))));
+  lines.push(row('median', methods.map(([, m]) => pct(m.median2d))));
+  lines.push(row('  faces scored', methods.map(([, m]) => String(m.scored))));
+  if (methods.length > 1) lines.push(row(`mean on the ${report.ours.common.images} all scored`, methods.map(([, m]) => pct(m.common.nme2d))));
   const unread = report.unreadable.length;
   for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face`);
   if (unread) lines.push(`${unread} image(s) not scored: the image or its .pts could not be read`);
