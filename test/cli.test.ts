@@ -391,6 +391,14 @@ describe('prnet swap', () => {
     const alphaIn = await sharp(target).extractChannel('alpha').raw().toBuffer();
     const alphaOut = await sharp(out).extractChannel('alpha').raw().toBuffer();
     expect(alphaOut.equals(alphaIn)).toBe(true);
+    // A PPM target (read by our own decoder, not libvips): no alpha, an RGB result.
+    const rgb = await sharp(AFLW_PHOTO).raw().toBuffer({ resolveWithObject: true });
+    const ppm = join(dir, 'target.ppm');
+    await writeFile(ppm, Buffer.concat([Buffer.from(`P6\n${rgb.info.width} ${rgb.info.height}\n255\n`), rgb.data]));
+    const out2 = join(dir, 'from-ppm.png');
+    const r2 = await runCli(['swap', '--source', ASTRONAUT, '--target', ppm, '--out', out2, '--model', model]);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect((await sharp(out2).metadata()).channels).toBe(3);
   });
 
   it('--out naming the target (or the source) is refused with exit 2 before any work: the photo is kept', async () => {

@@ -193,8 +193,13 @@ describe('prnet serve: the API', () => {
     }
     expect((await fetch(`${base}/v1/reconstruct`, { method: 'HEAD' })).status).toBe(405);
     // 1e999 and Infinity were validated as numbers and reached the worker: 500.
-    for (const q of ['?smooth=Infinity', '?smooth=1e999', '?maxFaces=Infinity', '?face=Infinity&format=glb']) {
-      expect(await expectError(await post(astronaut, q), 400, 'bad_request'), q).toMatch(/must be a finite number|must be/);
+    for (const [q, message] of [
+      ['?smooth=Infinity', "query parameter 'smooth' must be a decimal number, got 'Infinity'"],
+      ['?smooth=1e999', "query parameter 'smooth' must be a finite number"],
+      ['?maxFaces=Infinity', "query parameter 'maxFaces' must be a decimal number, got 'Infinity'"],
+      ['?face=Infinity&format=glb', "query parameter 'face' must be a decimal number, got 'Infinity'"],
+    ]) {
+      expect(await expectError(await post(astronaut, q), 400, 'bad_request'), q).toBe(message);
     }
     // A blank value was read as 0.
     expect(await expectError(await post(astronaut, '?smooth=%20'), 400, 'bad_request')).toBe("query parameter 'smooth' needs a value");

@@ -1,5 +1,7 @@
 /** `prnet swap`: a's face texture on b's face. */
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { decodeImageFile, encodePng } from '../io/image-node.js';
 import { NoFaceError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
@@ -36,11 +38,20 @@ export async function runSwap(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** The target's alpha channel as decoded (EXIF orientation applied), or null when it has none. */
+/**
+ * The target's alpha channel as decoded (EXIF orientation applied), or null when it has none — PGM,
+ * PPM and BMP (our own decoder's formats, which libvips does not read) have none; a file libvips
+ * cannot read again here is taken as opaque rather than failing the finished swap.
+ */
 async function targetAlpha(path: string, width: number, height: number): Promise<Uint8Array | null> {
-  if (!(await sharp(path).metadata()).hasAlpha) return null;
-  const { data, info } = await sharp(path).rotate().extractChannel('alpha').raw().toBuffer({ resolveWithObject: true });
-  return info.width === width && info.height === height ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
+  try {
+    const bytes = await readFile(path);
+    if (sniffSimpleFormat(bytes) || !(await sharp(bytes).metadata()).hasAlpha) return null;
+    const { data, info } = await sharp(bytes, { limitInputPixels: width * height }).rotate().extractChannel('alpha').raw().toBuffer({ resolveWithObject: true });
+    return info.width === width && info.height === height ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** RGB bytes and an alpha plane interleaved as RGBA. */

@@ -42,8 +42,7 @@ export interface ServeOptions {
   onOverrun?: (overrunMs: number) => void;
 }
 
-/** The numeric query parameters, and what a decimal number looks like (the finite check comes after validation). */
-const NUMERIC = ['maxFaces', 'smooth', 'face'];
+/** What a decimal number looks like in a query string (the finite check comes after validation). */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** How long the workers get to stop on close() before the server stops waiting for them. */
@@ -208,6 +207,8 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const parameters = reconstructParameters(modelNames);
   const querystring = querystringSchema(parameters);
   const known = new Set(parameters.map((p) => p.name));
+  // The numeric parameters, from their schemas: decimal only, and finite.
+  const numeric = parameters.filter((p) => p.schema.type === 'number' || p.schema.type === 'integer').map((p) => p.name) as (keyof Query & string)[];
   // An unknown parameter (a typo such as `flp=false`) is a 400 naming it: the schema's validator
   // would drop it silently and answer with the defaults.
   // A blank value (`smooth=` or `smooth=%20`, which the validator reads as 0) is one too.
@@ -218,7 +219,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     const blank = Object.keys(query).find((k) => [query[k]].flat().some((v) => typeof v === 'string' && v.trim() === ''));
     if (blank) throw new HttpError(400, 'bad_request', `query parameter '${blank}' needs a value`);
     // Numbers in decimal only: the validator's coercion reads '0x1' as 1 and '0b1' as 1.
-    const odd = NUMERIC.find((k) => [query[k]].flat().some((v) => typeof v === 'string' && !DECIMAL.test(v.trim())));
+    const odd = numeric.find((k) => [query[k]].flat().some((v) => typeof v === 'string' && !DECIMAL.test(v.trim())));
     if (odd) throw new HttpError(400, 'bad_request', `query parameter '${odd}' must be a decimal number, got '${String(query[odd])}'`);
   };
   // Not POST on the route: 405 with Allow (HEAD comes with GET).
@@ -231,8 +232,8 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   app.post('/v1/reconstruct', { schema: { querystring }, preValidation: rejectUnknown }, async (req, reply) => {
     const q = req.query as Query;
     // The validator lets 1e999 and Infinity through as numbers: not a usable value either.
-    for (const k of ['maxFaces', 'smooth', 'face'] as const) {
-      if (q[k] !== undefined && !Number.isFinite(q[k])) throw new HttpError(400, 'bad_request', `query parameter '${k}' must be a finite number`);
+    for (const k of numeric) {
+      if (q[k] !== undefined && !Number.isFinite(q[k] as number)) throw new HttpError(400, 'bad_request', `query parameter '${k}' must be a finite number`);
     }
     if (!isReady) throw new HttpError(503, 'not_ready', 'the models are loading', { 'Retry-After': '1' });
     let bytes: Uint8Array;

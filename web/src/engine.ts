@@ -37,8 +37,8 @@ export class Engine {
     return this.request<ResultReply>({ type: 'frame', rgb, width: pixels.width, height: pixels.height, ...options }, [rgb]);
   }
 
-  exportFiles(kind: ExportRequest['kind'], stem: string, time?: number): Promise<FilesReply> {
-    return this.request<FilesReply>({ type: 'export', kind, stem, time });
+  exportFiles(kind: ExportRequest['kind'], stem: string, seq?: number): Promise<FilesReply> {
+    return this.request<FilesReply>({ type: 'export', kind, stem, seq });
   }
 
   reset(): Promise<FilesReply> {

@@ -69,8 +69,9 @@ let engineGeneration = 0;
 /** The engine whose model is loading, if any (terminated when a newer start begins). */
 let loading: Engine | null = null;
 let faces: FaceMessage[] = [];
-/** The time (FrameRequest.time) of the frame whose faces are shown: downloads export that frame. */
-let shownTime: number | undefined;
+/** The sequence number (FrameRequest.seq) of the frame whose faces are shown: downloads export that frame. */
+let shownSeq: number | undefined;
+let frameSeq = 0;
 let lastViewerUpdate = -Infinity;
 /** Pipelining of live frames (run()); `?pipeline=0` turns it off, to measure what it gains. */
 const PIPELINE = params.get('pipeline') !== '0';
@@ -106,8 +107,7 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   engine = null;
   ready = null;
   // The old worker held the faces the downloads export: nothing to save until the new one has a result.
-  faces = [];
-  for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = true;
+  clearFaces();
   setState('loading');
   setStatus('Loading the model…');
   const choice = await chooseRuntime(base, params, selected);
@@ -177,12 +177,22 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
     return;
   }
   source = opened;
+  clearFaces(); // the old source's faces: neither shown nor saved under the new source's name
   ui.hint.hidden = true;
   ui.stop.disabled = !source.live;
   viewer?.refit();
   stats.reset();
   await engine?.reset();
   if (engine) void run();
+}
+
+/** No faces shown: overlays cleared, downloads disabled until the next result. */
+function clearFaces(): void {
+  faces = [];
+  shownSeq = undefined;
+  drawOverlays(overlayCtx, faces, edges, overlayOptions());
+  document.body.dataset.faces = '0';
+  for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = true;
 }
 
 /** A frame sent to the worker: its pixels stay in `canvas` until it is shown. */
@@ -193,6 +203,7 @@ interface Job {
   height: number;
   grabMs: number;
   sentAt: number;
+  seq: number;
 }
 
 /**
@@ -246,7 +257,9 @@ function send(src: FrameSource): Job {
   const { pixels, canvas } = grabber.grab(src);
   const grabMs = performance.now() - tg;
   const sentAt = performance.now();
+  const seq = ++frameSeq;
   const result = engine.frame(pixels, {
+    seq,
     time: sentAt,
     mode: src.live ? 'video' : 'still',
     stabilize: ui.stabilize.checked,
@@ -254,7 +267,7 @@ function send(src: FrameSource): Job {
     maxFaces: Number(ui.maxFaces.value),
   });
   result.catch(() => undefined);
-  return { result, canvas, width: pixels.width, height: pixels.height, grabMs, sentAt };
+  return { result, canvas, width: pixels.width, height: pixels.height, grabMs, sentAt, seq };
 }
 
 async function show(job: Job, token: number): Promise<void> {
@@ -271,7 +284,7 @@ async function show(job: Job, token: number): Promise<void> {
   }
   inputCtx.drawImage(job.canvas, 0, 0);
   faces = result.faces;
-  shownTime = job.sentAt;
+  shownSeq = job.seq;
   drawOverlays(overlayCtx, faces, edges, overlayOptions());
   if (ui.show3d.checked) updateViewer(width, height);
   const display = performance.now() - t0;
@@ -316,7 +329,7 @@ function overlayOptions(): OverlayOptions {
 async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
   if (!engine || !faces.length) return;
   const stem = source?.name ?? 'frame';
-  const { files } = await engine.exportFiles(kind, stem, shownTime);
+  const { files } = await engine.exportFiles(kind, stem, shownSeq);
   saveFiles(files, `${stem}_${kind}.zip`);
 }
 

@@ -30,6 +30,8 @@ export interface FrameRequest {
   height: number;
   /** Frame time, milliseconds. */
   time: number;
+  /** The page's sequence number of the frame (a download names the one shown by it). */
+  seq: number;
   /** 'video': track and stabilise across frames; 'still': detect every face of one image. */
   mode: 'video' | 'still';
   stabilize: boolean;
@@ -42,8 +44,11 @@ export interface ExportRequest {
   type: 'export';
   kind: 'obj' | 'glb' | 'json';
   stem: string;
-  /** The frame to export, by its FrameRequest time (the one the page shows); default the newest result. */
-  time?: number;
+  /**
+   * The frame to export, by its FrameRequest seq (the one the page shows); no files when the worker
+   * no longer holds it. Default: the newest result.
+   */
+  seq?: number;
 }
 
 export interface ResetRequest {

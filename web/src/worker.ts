@@ -27,10 +27,10 @@ let video: VideoTracker | null = null;
 /** The test-time flip the current VideoTracker runs with. */
 let videoFlip = false;
 /**
- * The latest results, newest last, by their frame's time: the page keeps two frames in flight, so
- * the one it shows is often not the newest here; a download names the one shown.
+ * The latest results, newest last, by their frame's sequence number: the page keeps two frames in
+ * flight, so the one it shows is often not the newest here; a download names the one shown.
  */
-const recent: { time: number; image: RgbImage; faces: Face[] }[] = [];
+const recent: { seq: number; image: RgbImage; faces: Face[] }[] = [];
 const RECENT = 3;
 
 const EXPORTS: Record<ExportRequest['kind'], OutputFormat[]> = { obj: ['textured'], glb: ['glb'], json: ['json'] };
@@ -96,7 +96,7 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
     timings = r.timings;
     detected = r.detected;
   }
-  recent.push({ time: req.time, image, faces });
+  recent.push({ seq: req.seq, image, faces });
   if (recent.length > RECENT) recent.shift();
   const transfer: Transferable[] = [];
   const messages: FaceMessage[] = faces.map((f, i) => {
@@ -122,8 +122,9 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
 }
 
 async function exportFiles(req: ExportRequest): Promise<WorkerReply> {
-  // The frame the page shows (by its time), else the newest.
-  const last = recent.find((r) => r.time === req.time) ?? recent.at(-1);
+  // The frame the page shows (by its sequence number): none when no longer held (never another
+  // frame under its name); the newest when the page names none.
+  const last = req.seq === undefined ? recent.at(-1) : recent.find((r) => r.seq === req.seq);
   if (!prnet || !last || !last.faces.length) return { type: 'files', files: [] };
   const formats = new Set<OutputFormat>(EXPORTS[req.kind].filter((f) => OUTPUT_FORMATS.includes(f)));
   const faces = last.faces.map((f, index) => ({ ...f, index }));
