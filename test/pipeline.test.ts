@@ -14,6 +14,8 @@ import { CHUNK_FACES, Prnet, type ReconstructResult } from '../src/pipeline/prne
 import { faceColors, faceTexture, type Face } from '../src/pipeline/face.js';
 import { swapFaceTexture } from '../src/pipeline/swap.js';
 import type { RgbImage } from '../src/types.js';
+import sharp from 'sharp';
+import { createRaster, depthToGreyIn, gatherVertices, rasterize, texelVisibility } from '../src/render/index.js';
 import { gradientPng, pngSize } from './helpers/images.js';
 import { parseGlb } from './helpers/meshes.js';
 import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
@@ -235,6 +237,48 @@ describe('buildOutputs and swapFaceTexture', () => {
     const all = await buildOutputs('g', image, result.faces.slice(0, 1), prnet.layout, new Set(OUTPUT_FORMATS), encodePng);
     expect(all).toHaveLength(11);
     expect(await buildOutputs('none', image, [], prnet.layout, new Set(OUTPUT_FORMATS), encodePng)).toEqual([]);
+  });
+
+  it('a large photo\'s depth and texture visibility use z-buffers over the faces\' pixels only, with the full z-buffer\'s results', async () => {
+    // Over the 2 MP kept raster: the windowed depth path. Real faces (the bundled light model):
+    // random weights give collapsed meshes.
+    const light = await createPrnet({ model: 'light', threads: 1 });
+    try {
+      const big = await decodeImageBuffer(await sharp(GROUP_PHOTO).resize(2000).png().toBuffer(), 'big.png');
+      expect(big.width * big.height).toBeGreaterThan(2_000_000);
+      const { faces } = await light.reconstruct(big, { flip: false });
+      expect(faces.length).toBeGreaterThanOrEqual(2);
+      const [depth] = await buildOutputs('big', big, faces, light.layout, new Set(['depth'] as const), encodePng);
+      const got = await sharp(depth.data as Uint8Array).extractChannel(0).raw().toBuffer();
+      // The reference: one z-buffer over the whole photo.
+      const full = createRaster(big.width, big.height);
+      for (const f of faces) rasterize(f.vertices, light.layout.triangles, big.width, big.height, full);
+      const want = depthToGreyIn(full, 0, 0, big.width - 1, big.height - 1, new Uint8Array(big.width * big.height));
+      // Shifting float32 vertices by the window's origin can round them differently in the last
+      // bit: a pixel centre on an edge may change sides. Otherwise the same picture.
+      let differ = 0, covered = 0;
+      for (let i = 0; i < want.length; i++) {
+        if (want[i] > 0) covered++;
+        if (want[i] !== got[i]) differ++;
+      }
+      expect(covered).toBeGreaterThan(10_000);
+      expect(differ / covered).toBeLessThan(1e-3);
+      // Visibility: the windowed z-buffer and the whole photo's give the same texels (up to such an edge).
+      const L = light.layout;
+      const face = faces[0];
+      const whole = rasterize(gatherVertices(face.positionMap, L.faceIndex), L.triangles, big.width, big.height);
+      const a = texelVisibility(face.positionMap, L.faceIndex, L.triangles, big.width, big.height, 2, whole);
+      const b = texelVisibility(face.positionMap, L.faceIndex, L.triangles, big.width, big.height, 2);
+      let mismatch = 0, seen = 0;
+      for (let t = 0; t < a.length; t++) {
+        if (a[t] !== b[t]) mismatch++;
+        if (a[t]) seen++;
+      }
+      expect(seen).toBeGreaterThan(10_000);
+      expect(mismatch / seen).toBeLessThan(1e-3);
+    } finally {
+      await light.dispose();
+    }
   });
 
   it('RGBA pixels (as reconstruct takes them) give the RGB image\'s colours, texture, files and swap', async () => {

@@ -9,7 +9,7 @@ import { objBytes, objTexturedBytes } from '../export/obj.js';
 import { plyBytes } from '../export/ply.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
-import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
+import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
@@ -44,6 +44,38 @@ function scratchRaster(width: number, height: number): Raster {
     }
   } else depthRaster = createRaster(width, height);
   return depthRaster;
+}
+
+/**
+ * The depth image of a large photo (see buildOutputs): the faces rasterised into a z-buffer over
+ * their own pixels (pixelWindow of all their vertices), its grey levels written into `out` (the
+ * photo's size, cleared here) at that window's place. The same picture as the full z-buffer gives.
+ */
+function windowedDepth(faces: readonly Face[], layout: Layout, width: number, height: number, out: Uint8Array): Uint8Array {
+  out.fill(0);
+  let win: ReturnType<typeof pixelWindow> = null;
+  for (const face of faces) {
+    const w = pixelWindow(face.vertices, width, height);
+    if (!w) continue;
+    if (!win) win = w;
+    else {
+      const x = Math.min(win.x, w.x), y = Math.min(win.y, w.y);
+      win = { x, y, width: Math.max(win.x + win.width, w.x + w.width) - x, height: Math.max(win.y + win.height, w.y + w.height) - y };
+    }
+  }
+  if (!win) return out;
+  const raster = createRaster(win.width, win.height);
+  for (const face of faces) {
+    const shifted = Float32Array.from(face.vertices);
+    for (let i = 0; i < shifted.length; i += 3) {
+      shifted[i] -= win.x;
+      shifted[i + 1] -= win.y;
+    }
+    rasterize(shifted, layout.triangles, win.width, win.height, raster);
+  }
+  const grey = depthToGreyIn(raster, 0, 0, win.width - 1, win.height - 1, new Uint8Array(win.width * win.height));
+  for (let r = 0; r < win.height; r++) out.set(grey.subarray(r * win.width, (r + 1) * win.width), (win.y + r) * width + win.x);
+  return out;
 }
 
 /**
@@ -222,7 +254,11 @@ export async function buildOutputs(
   /** The z-buffer of a one-face image's depth output: also its texture's visibility test. */
   let faceRaster: Raster | undefined;
   const { width, height } = image;
-  if (formats.has('depth') && faces.length) {
+  if (formats.has('depth') && faces.length && width * height > KEPT_RASTER_PIXELS) {
+    // A large photo: the z-buffer covers the faces' pixels only (8 bytes a pixel over the whole of a
+    // 100-megapixel photo is 800 MB), and the grey depth goes into the full-size image at its place.
+    imageFiles.push(pooledPng(`${stem}_depth.png`, windowedDepth(faces, layout, width, height, takePixels(width * height)), width, height, 1));
+  } else if (formats.has('depth') && faces.length) {
     const raster = scratchRaster(width, height);
     const drawn = new Int32Array([width, height, -1, -1]);
     // the whole raster is cleared next time unless the drawing ends

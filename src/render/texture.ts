@@ -77,12 +77,45 @@ export function texelVisibility(
   raster?: Raster,
   vertices: Float32Array = gatherVertices(map, faceIndex),
 ): Uint8Array {
-  // a raster of these vertices and triangles at this size, when the caller has drawn one already
-  if (!raster || raster.width !== width || raster.height !== height) raster = rasterize(vertices, triangles, width, height);
-  const vis = vertexVisibility(vertices, triangles, width, height, tolerance, raster);
+  // a raster of these vertices and triangles at this size, when the caller has drawn one already;
+  // else one over the face's own pixels only (the same answer: every vertex inside the image lies in
+  // that window), not the whole image (8 bytes a pixel: 800 MB for a 100-megapixel photo)
+  let vis: Uint8Array;
+  if (raster && raster.width === width && raster.height === height) vis = vertexVisibility(vertices, triangles, width, height, tolerance, raster);
+  else {
+    const win = pixelWindow(vertices, width, height);
+    if (!win) vis = new Uint8Array(faceIndex.length);
+    else {
+      const shifted = Float32Array.from(vertices);
+      for (let i = 0; i < shifted.length; i += 3) {
+        shifted[i] -= win.x;
+        shifted[i + 1] -= win.y;
+      }
+      vis = vertexVisibility(shifted, triangles, win.width, win.height, tolerance);
+    }
+  }
   const out = new Uint8Array(map.size * map.size);
   for (let i = 0; i < faceIndex.length; i++) out[faceIndex[i]] = vis[i];
   return out;
+}
+
+/**
+ * The whole pixels around the finite vertices' extent that lie in the image (a margin of one
+ * pixel), as an integer window; null when no vertex is near the image.
+ */
+export function pixelWindow(vertices: ArrayLike<number>, width: number, height: number): { x: number; y: number; width: number; height: number } | null {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let i = 0; i < vertices.length; i += 3) {
+    const x = vertices[i], y = vertices[i + 1];
+    if (!(Number.isFinite(x) && Number.isFinite(y) && Number.isFinite(vertices[i + 2]))) continue;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  const left = Math.max(0, Math.floor(x0) - 1), top = Math.max(0, Math.floor(y0) - 1);
+  const right = Math.min(width - 1, Math.ceil(x1) + 1), bottom = Math.min(height - 1, Math.ceil(y1) + 1);
+  return right >= left && bottom >= top ? { x: left, y: top, width: right - left + 1, height: bottom - top + 1 } : null;
 }
 
 /** Per-vertex colours (N×3, 0..1) read from a UV texture at each vertex's UV pixel. */
