@@ -9,7 +9,7 @@ import { objBytes, objTexturedBytes } from '../export/obj.js';
 import { plyBytes } from '../export/ply.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
-import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
+import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, intoWindow, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
@@ -53,50 +53,13 @@ function scratchRaster(width: number, height: number): Raster {
  */
 function windowedDepth(faces: readonly Face[], layout: Layout, width: number, height: number, out: Uint8Array): Uint8Array {
   out.fill(0);
-  let win: ReturnType<typeof pixelWindow> = null;
-  for (const face of faces) {
-    const w = pixelWindow(face.vertices, width, height);
-    if (!w) continue;
-    if (!win) win = w;
-    else {
-      const x = Math.min(win.x, w.x), y = Math.min(win.y, w.y);
-      win = { x, y, width: Math.max(win.x + win.width, w.x + w.width) - x, height: Math.max(win.y + win.height, w.y + w.height) - y };
-    }
-  }
+  const win = pixelWindow(faces.map((f) => f.vertices), width, height);
   if (!win) return out;
   const raster = createRaster(win.width, win.height);
-  for (const face of faces) {
-    const shifted = Float32Array.from(face.vertices);
-    for (let i = 0; i < shifted.length; i += 3) {
-      shifted[i] -= win.x;
-      shifted[i + 1] -= win.y;
-    }
-    rasterize(shifted, layout.triangles, win.width, win.height, raster);
-  }
+  for (const face of faces) rasterize(intoWindow(face.vertices, win), layout.triangles, win.width, win.height, raster);
   const grey = depthToGreyIn(raster, 0, 0, win.width - 1, win.height - 1, new Uint8Array(win.width * win.height));
   for (let r = 0; r < win.height; r++) out.set(grey.subarray(r * win.width, (r + 1) * win.width), (win.y + r) * width + win.x);
   return out;
-}
-
-/**
- * The pixels a mesh can cover (vertices N×3, image frame): the whole pixels around its finite
- * vertices' extent, clamped to the image, grown into rect (x0, y0, x1, y1 inclusive; empty: x0 > x1).
- * A pixel is covered only when its centre lies in a triangle, so inside this box.
- */
-function growPixelBox(vertices: Float32Array, width: number, height: number, rect: Int32Array): void {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let i = 0; i < vertices.length; i += 3) {
-    const x = vertices[i], y = vertices[i + 1];
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
-  if (!(x0 <= x1 && y0 <= y1)) return;
-  rect[0] = Math.min(rect[0], Math.max(0, Math.floor(Math.max(x0, -1))));
-  rect[1] = Math.min(rect[1], Math.max(0, Math.floor(Math.max(y0, -1))));
-  rect[2] = Math.max(rect[2], Math.min(width - 1, Math.ceil(Math.min(x1, width))));
-  rect[3] = Math.max(rect[3], Math.min(height - 1, Math.ceil(Math.min(y1, height))));
 }
 
 /**
@@ -260,13 +223,12 @@ export async function buildOutputs(
     imageFiles.push(pooledPng(`${stem}_depth.png`, windowedDepth(faces, layout, width, height, takePixels(width * height)), width, height, 1));
   } else if (formats.has('depth') && faces.length) {
     const raster = scratchRaster(width, height);
-    const drawn = new Int32Array([width, height, -1, -1]);
+    // the pixels the faces can cover (empty: x0 > x1)
+    const win = pixelWindow(faces.map((f) => f.vertices), width, height);
+    const drawn = win ? Int32Array.of(win.x, win.y, win.x + win.width - 1, win.y + win.height - 1) : Int32Array.of(width, height, -1, -1);
     // the whole raster is cleared next time unless the drawing ends
     if (raster === depthRaster) depthDrawn.set([0, 0, width - 1, height - 1]);
-    for (const face of faces) {
-      rasterize(face.vertices, layout.triangles, width, height, raster);
-      growPixelBox(face.vertices, width, height, drawn);
-    }
+    for (const face of faces) rasterize(face.vertices, layout.triangles, width, height, raster);
     if (raster === depthRaster) depthDrawn.set(drawn);
     if (faces.length === 1 && verticesOfMap(faces[0].vertices, faces[0].positionMap, layout.faceIndex)) faceRaster = raster;
     const grey = depthToGreyIn(raster, drawn[0], drawn[1], drawn[2], drawn[3], takePixels(width * height));

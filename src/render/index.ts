@@ -19,7 +19,7 @@ export {
   type VertexArray,
   type TriangleArray,
 } from './rasterize.js';
-export { uvTexture, texelVisibility, gatherVertices, pixelWindow, textureColors, renderTexture, type UvTexture } from './texture.js';
+export { uvTexture, texelVisibility, gatherVertices, pixelWindow, intoWindow, textureColors, renderTexture, type PixelWindow, type UvTexture } from './texture.js';
 export {
   drawLandmarks,
   drawPoseBox,

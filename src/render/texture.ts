@@ -83,39 +83,52 @@ export function texelVisibility(
   let vis: Uint8Array;
   if (raster && raster.width === width && raster.height === height) vis = vertexVisibility(vertices, triangles, width, height, tolerance, raster);
   else {
-    const win = pixelWindow(vertices, width, height);
-    if (!win) vis = new Uint8Array(faceIndex.length);
-    else {
-      const shifted = Float32Array.from(vertices);
-      for (let i = 0; i < shifted.length; i += 3) {
-        shifted[i] -= win.x;
-        shifted[i + 1] -= win.y;
-      }
-      vis = vertexVisibility(shifted, triangles, win.width, win.height, tolerance);
-    }
+    const win = pixelWindow([vertices], width, height);
+    vis = win ? vertexVisibility(intoWindow(vertices, win), triangles, win.width, win.height, tolerance) : new Uint8Array(faceIndex.length);
   }
   const out = new Uint8Array(map.size * map.size);
   for (let i = 0; i < faceIndex.length; i++) out[faceIndex[i]] = vis[i];
   return out;
 }
 
+/** A rectangle of whole pixels: its top-left pixel and size. */
+export interface PixelWindow {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 /**
- * The whole pixels around the finite vertices' extent that lie in the image (a margin of one
- * pixel), as an integer window; null when no vertex is near the image.
+ * The whole pixels around the finite vertices' extent (of every mesh given: N×3 image-frame
+ * vertices each) that lie in the image, with a margin of one pixel: every pixel a triangle of
+ * them can cover is inside. null when no vertex is near the image.
  */
-export function pixelWindow(vertices: ArrayLike<number>, width: number, height: number): { x: number; y: number; width: number; height: number } | null {
+export function pixelWindow(meshes: readonly ArrayLike<number>[], width: number, height: number): PixelWindow | null {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let i = 0; i < vertices.length; i += 3) {
-    const x = vertices[i], y = vertices[i + 1];
-    if (!(Number.isFinite(x) && Number.isFinite(y) && Number.isFinite(vertices[i + 2]))) continue;
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
+  for (const vertices of meshes) {
+    for (let i = 0; i < vertices.length; i += 3) {
+      const x = vertices[i], y = vertices[i + 1];
+      if (!(Number.isFinite(x) && Number.isFinite(y) && Number.isFinite(vertices[i + 2]))) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
   }
   const left = Math.max(0, Math.floor(x0) - 1), top = Math.max(0, Math.floor(y0) - 1);
   const right = Math.min(width - 1, Math.ceil(x1) + 1), bottom = Math.min(height - 1, Math.ceil(y1) + 1);
   return right >= left && bottom >= top ? { x: left, y: top, width: right - left + 1, height: bottom - top + 1 } : null;
+}
+
+/** A copy of image-frame vertices (N×3) in the window's frame (x, y less its origin), to rasterise at its size. */
+export function intoWindow(vertices: ArrayLike<number>, win: PixelWindow): Float32Array {
+  const out = Float32Array.from(vertices);
+  for (let i = 0; i < out.length; i += 3) {
+    out[i] -= win.x;
+    out[i + 1] -= win.y;
+  }
+  return out;
 }
 
 /** Per-vertex colours (N×3, 0..1) read from a UV texture at each vertex's UV pixel. */
