@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
@@ -316,6 +317,17 @@ describe('prnet serve: the API', () => {
     } finally {
       await strict.close();
     }
+  });
+
+  it('a malformed HTTP request gets the service\'s own error JSON (400), as the parser\'s other errors (408 for a body that never arrives)', async () => {
+    const { port, hostname } = new URL(base);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = createConnection({ host: hostname, port: Number(port) }, () => sock.write('GARBAGE\r\n\r\n'));
+      let text = '';
+      sock.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text)).on('error', reject);
+    });
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'bad_request', message: 'not a well-formed HTTP request' } });
   });
 
   it('an SVG is refused from its header (415), before a worker would draw it', async () => {

@@ -4,6 +4,8 @@
  * the workers. Every refusal is JSON `{"error": {"code", "message"}}` with its HTTP status.
  */
 import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
@@ -110,6 +112,21 @@ function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
+/**
+ * Errors Node's HTTP parser raises before a request exists (a body that never arrives whole within
+ * the deadline, headers too large, a malformed request): answered in the service's own error
+ * format, as every other error (Fastify's default writes its own JSON shape).
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout', 'the request did not arrive whole within the deadline']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'headers_too_large', 'the request headers are too large']
+    : [400, 'bad_request', 'not a well-formed HTTP request'];
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
 function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -149,7 +166,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   ready.catch(() => undefined); // the caller decides what a failed start means
 
   // requestTimeout: Node ends an upload that has not arrived whole within the deadline (408).
-  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle', requestTimeout: timeoutMs });
+  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle', requestTimeout: timeoutMs, clientErrorHandler });
   const arrivals = new WeakMap<object, number>();
   // Only image bodies (and multipart): no JSON or text parser, so a body is always bytes.
   app.removeAllContentTypeParsers();
