@@ -460,6 +460,19 @@ describe('prnet video (CLI)', () => {
     expect(times).toEqual([0, 0.033, 0.067, 0.133, 0.167, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
   });
 
+  it('a stored rotation: a quarter-turn swaps the sides, another angle (ffmpeg\'s rotate filter) keeps them', async () => {
+    const dir = await tmp.make('rotation');
+    const base = join(dir, 'base.mp4');
+    await ffmpeg(['-i', D3, '-frames:v', '2', '-vf', 'scale=160:120', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', base]);
+    for (const [angle, size] of [[90, [120, 160]], [45, [160, 120]], [180, [160, 120]]] as const) {
+      const clip = join(dir, `rot${angle}.mp4`);
+      await ffmpeg(['-i', base, '-c', 'copy', '-metadata:s:v:0', `rotate=${angle}`, clip]);
+      const info = await probeVideo(clip);
+      // The size the decoder scales ffmpeg's (turned) frames to: the sides swapped for 45° stretched them.
+      expect([info.width, info.height], `${angle}°`).toEqual(size);
+    }
+  });
+
   it('non-square pixels (an anamorphic clip) are decoded at the display size: the face is not squeezed', async () => {
     const dir = await tmp.make('sar');
     const plain = join(dir, 'plain.mp4');

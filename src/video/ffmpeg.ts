@@ -149,7 +149,10 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const sampleAspect = parseSampleAspect(stream.sample_aspect_ratio);
   if (sampleAspect !== 1) width = Math.max(2, 2 * Math.round((width * sampleAspect) / 2));
   const rotation = Number(stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? stream.tags?.rotate ?? 0);
-  if (Math.abs(Math.round(rotation / 90)) % 2 === 1) [width, height] = [height, width];
+  // ffmpeg turns a quarter-turn by transposing (the sides swap); any other angle with its rotate
+  // filter, which keeps the frame's size (45° rounded to a quarter-turn here stretched the frames).
+  const quarters = rotation / 90;
+  if (Math.abs(quarters - Math.round(quarters)) < 0.01 && Math.abs(Math.round(quarters)) % 2 === 1) [width, height] = [height, width];
   if (width * height > maxPixels) {
     throw new InputError(`video frames are ${width}×${height} = ${(width * height / 1e6).toFixed(1)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(1)} megapixels`, path);
   }
