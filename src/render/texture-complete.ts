@@ -209,15 +209,17 @@ export function completeUvTexture(
   // nothing uses them.
   const matchLighting = options.matchLighting ?? true;
   const rgb = scratchF64('rgb', nv * 3);
-  if (S === L || matchLighting) vertexColours(rgb, faceIndex, S === L ? 0 : LIGHTING_WEIGHT, pos, weight, src, iw, ih);
+  const rejectBackground = Boolean(options.facing) && (options.rejectBackground ?? true);
+  // The background check reads every seen vertex's colour, as the layout's own grid does.
+  if (S === L || matchLighting || rejectBackground) vertexColours(rgb, faceIndex, S === L || rejectBackground ? 0 : LIGHTING_WEIGHT, pos, weight, src, iw, ih);
   const gains = new Float64Array([1, 1, 1, 1, 1, 1]);
   if (matchLighting) lightingGains(gains, rgb, faceIndex, layout.flip, weight, L);
   // Background inside the face's outline: trusted less where the mirror says it is not skin.
-  if (options.facing && (options.rejectBackground ?? true)) {
+  if (options.facing && rejectBackground) {
     // 1 on the face (0 off it: the outline's outside is not "kept" background), 0…1 where marked.
     const keep = scratchF32('keep', n);
     keep.set(face);
-    if (backgroundOutliers(keep, weight, faceIndex, layout.flip, options.facing, pos, src, iw, ih)) {
+    if (backgroundOutliers(keep, weight, faceIndex, layout.flip, options.facing, rgb)) {
       // Averaged over each texel's 5×5 window: a patch of background (many outliers together) is
       // replaced, a lone outlier (hair against skin at a hairline) barely changes: no speckles.
       const smooth = boxBlur(keep, L, BLUR, scratchF32('keepBlur', n), scratchF32('blur', n));
@@ -291,9 +293,8 @@ const CHROMA_FLOOR = 12;
  */
 function backgroundOutliers(
   keep: Float32Array, weight: Float32Array, faceIndex: Int32Array | Uint32Array, flip: Int32Array | Uint32Array, facing: ArrayLike<number>,
-  pos: Float32Array, src: Uint8Array, iw: number, ih: number,
+  rgb: Float64Array,
 ): number {
-  const c = new Float64Array(3);
   // The skin's chromaticity: the median over the well-seen texels facing the camera (cheeks, nose,
   // forehead; eyes and lips are a minority there).
   const rs = scratchF32('skinR', faceIndex.length), gs = scratchF32('skinG', faceIndex.length);
@@ -301,18 +302,16 @@ function backgroundOutliers(
   for (let i = 0; i < faceIndex.length; i += 2) { // every second texel: plenty for a median
     const p = faceIndex[i];
     if (weight[p] < 0.9 || !(facing[i] >= SKIN_FACING)) continue;
-    bilinearRgb(src, iw, ih, pos[3 * p], pos[3 * p + 1], c);
-    const sum = c[0] + c[1] + c[2] + 3 * CHROMA_FLOOR;
-    rs[m] = (c[0] + CHROMA_FLOOR) / sum;
-    gs[m++] = (c[1] + CHROMA_FLOOR) / sum;
+    const sum = rgb[3 * i] + rgb[3 * i + 1] + rgb[3 * i + 2] + 3 * CHROMA_FLOOR;
+    rs[m] = (rgb[3 * i] + CHROMA_FLOOR) / sum;
+    gs[m++] = (rgb[3 * i + 1] + CHROMA_FLOOR) / sum;
   }
   if (m < Math.min(100, faceIndex.length / 8)) return 0; // too little of the face seen to know its colour
   const skinR = rs.subarray(0, m).sort()[m >> 1], skinG = gs.subarray(0, m).sort()[m >> 1];
+  // (the photo's colours at the vertices: vertexColours' `rgb`, filled for every vertex seen)
   const distance = (i: number): number => {
-    const p = faceIndex[i];
-    bilinearRgb(src, iw, ih, pos[3 * p], pos[3 * p + 1], c);
-    const sum = c[0] + c[1] + c[2] + 3 * CHROMA_FLOOR;
-    const r = (c[0] + CHROMA_FLOOR) / sum - skinR, g = (c[1] + CHROMA_FLOOR) / sum - skinG;
+    const sum = rgb[3 * i] + rgb[3 * i + 1] + rgb[3 * i + 2] + 3 * CHROMA_FLOOR;
+    const r = (rgb[3 * i] + CHROMA_FLOOR) / sum - skinR, g = (rgb[3 * i + 1] + CHROMA_FLOOR) / sum - skinG;
     return Math.hypot(r, g, r + g); // the third chromaticity is 1 − r − g
   };
   let found = 0;
