@@ -176,8 +176,8 @@ function wireframe(layout: Layout, cropSide: number): Uint32Array {
  *
  * Every mesh file has normals; colours and texture agree: the UV texture is complete (texels the
  * photo does not show are filled from the mirrored side or smoothly, see faceTexture) and the
- * vertex colours are read from it. The GLB embeds the texture (baseColorTexture) with UVs, normals
- * and vertex colours. The JSON stays in image pixels and says how the mesh files relate to them.
+ * vertex colours are read from it. The GLB embeds the texture (baseColorTexture) with UVs and normals,
+ * and no vertex colours (glTF would multiply them into the texture). The JSON stays in image pixels and says how the mesh files relate to them.
  */
 export async function buildOutputs(
   stem: string,
