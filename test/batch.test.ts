@@ -236,6 +236,16 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(b.lines.at(-1)).toMatch(/SIGTERM: finishing the jobs in progress/);
   });
 
+  it('a worker that cannot reach Redis stops on SIGTERM (it used to wait for Redis forever)', async () => {
+    const w = startCli(['worker', '--redis', 'redis://127.0.0.1:1', '--queue', 'unreachable']);
+    workers.push(w);
+    await w.waitFor(/Redis: .*ECONNREFUSED.*\(retrying\)/);
+    const t0 = Date.now();
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it('says which Redis it cannot reach, in one line', async () => {
     const r = await runCli(['batch', 'status', '--redis', 'redis://127.0.0.1:1']);
     expect(r.code).toBe(1);
@@ -254,12 +264,24 @@ describe('prnet batch / worker arguments', () => {
       [['batch', 'status'], /needs --redis/],
       [['worker'], /worker needs --redis/],
       [['worker', '--redis', 'redis://h', '--concurrency', '0'], /--concurrency must be a whole number ≥ 1/],
+      // BullMQ's keys are bull:<queue>:…: a ':' was an internal error (exit 70)
+      [['batch', 'submit', 'photos/', '--out', 'o', '--redis', 'redis://h', '--queue', 'a:b'], /^prnet: --queue cannot contain ':'/],
+      [['batch', 'status', '--redis', 'redis://h', '--queue', 'a:b'], /^prnet: --queue cannot contain ':'/],
+      [['worker', '--redis', 'redis://h', '--queue', 'a:b'], /^prnet: --queue cannot contain ':'/],
     ];
     for (const [args, re] of cases) {
       const r = await runMain(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.errLines, args.join(' ')).toEqual([expect.stringMatching(re)]);
     }
+    // A model file that is missing fails the submission (exit 3, before Redis is reached), not every worker's every attempt.
+    const missing = await runMain(['batch', 'submit', ASTRONAUT, '--out', 'o', '--redis', 'redis://127.0.0.1:1', '--model', '/nonexistent/m.safetensors']);
+    expect(missing.code).toBe(3);
+    expect(missing.errLines).toEqual([expect.stringMatching(/^prnet: .*model file not found/)]);
+    // A model name that is an Object property is a file name, not a bundled model.
+    const proto = await runMain(['batch', 'submit', ASTRONAUT, '--out', 'o', '--redis', 'redis://127.0.0.1:1', '--model', 'constructor']);
+    expect(proto.code).toBe(3);
+    expect(proto.errLines).toEqual([expect.stringMatching(/constructor: model file not found$/)]);
     const help = await runMain(['--help']);
     for (const cmd of ['prnet serve', 'prnet batch submit', 'prnet batch status', 'prnet worker']) expect(help.stdout).toContain(cmd);
   });

@@ -57,7 +57,7 @@ export async function removeStaleTemps(outDir: string, stem: string): Promise<nu
 export interface BatchWorker {
   worker: Worker<ReconstructJobData, ReconstructJobResult>;
   /** Waits for the jobs in progress, then disconnects. */
-  close(): Promise<void>;
+  close(force?: boolean): Promise<void>;
 }
 
 export function startWorker(options: WorkerOptions): BatchWorker {
@@ -131,9 +131,12 @@ export function startWorker(options: WorkerOptions): BatchWorker {
   });
   return {
     worker,
-    async close() {
+    async close(force = false) {
       if (poll) clearInterval(poll);
-      await worker.close();
+      // While Redis is unreachable a graceful close never ends (it waits for the connections), and
+      // the jobs in progress could not report their results anyway: they are left to Redis, which
+      // hands them out again when their locks lapse. `force` also stops without waiting for them.
+      await worker.close(force || down);
       await Promise.all([...prnets.values()].map((p) => p.then((x) => x.dispose(), () => undefined)));
     },
   };

@@ -10,6 +10,12 @@ export function checkRedisUrl(url: string): void {
   if (!/^rediss?:\/\/[^/]/.test(url)) throw new UsageError(`--redis must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379), got '${url}'`);
 }
 
+/** The --queue name as BullMQ takes it (it keeps its keys as bull:<queue>:…, so no ':'), or a usage error. */
+export function queueOption(name: string | undefined): string | undefined {
+  if (name !== undefined && name.includes(':')) throw new UsageError(`--queue cannot contain ':' (Redis keys are bull:<queue>:…), got '${name}'`);
+  return name;
+}
+
 /** A module of src/batch (bullmq, with ioredis as its Redis client). */
 export function loadBatch<T>(command: 'batch' | 'worker', load: () => Promise<T>): Promise<T> {
   return loadOptional(command, BATCH_PACKAGES, async () => {
@@ -47,6 +53,7 @@ async function submit(args: string[]): Promise<number> {
   if (!values.out) throw new UsageError('batch submit needs --out <dir>');
   if (!values.redis) throw new UsageError('batch submit needs --redis <url> (without Redis, use prnet reconstruct)');
   checkRedisUrl(values.redis);
+  const queue = queueOption(values.queue);
   const negated: Record<string, boolean | undefined> = {};
   for (const f of OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
   const detector = detectorOption(values.detector);
@@ -67,7 +74,7 @@ async function submit(args: string[]): Promise<number> {
     detector,
     attempts,
     mesh,
-    queue: values.queue,
+    queue,
   });
   for (const d of s.empty) process.stderr.write(`prnet: ${d}: no image files in this folder\n`);
   for (const u of s.unreadable) process.stderr.write(`prnet: ${u}\n`);
@@ -87,15 +94,16 @@ async function status(args: string[]): Promise<number> {
   }, false);
   if (!values.redis) throw new UsageError('batch status needs --redis <url>');
   checkRedisUrl(values.redis);
+  const queue = queueOption(values.queue);
   const timeout = intOption(values.timeout, 'timeout');
   const until = timeout ? Date.now() + timeout * 1000 : Number.POSITIVE_INFINITY;
   const { batchStatus, formatStatus } = await loadBatch('batch', () => import('../batch/status.js'));
-  let s = await batchStatus(values.redis, { queue: values.queue });
+  let s = await batchStatus(values.redis, { queue });
   // --wait: until nothing is waiting or running (a line every few seconds on stderr).
   while (values.wait && s.waiting + s.active > 0 && Date.now() < until) {
     process.stderr.write(`${formatStatus(s)}\n`);
     await sleep(2000);
-    s = await batchStatus(values.redis, { queue: values.queue });
+    s = await batchStatus(values.redis, { queue });
   }
   process.stdout.write(`${formatStatus(s)}\n`);
   for (const f of s.failures) {

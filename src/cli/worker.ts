@@ -1,6 +1,7 @@
 /** `prnet worker`: runs the distributed batch's jobs (src/batch/worker.ts) until SIGTERM or SIGINT. */
 import { firstLine } from '../errors.js';
-import { checkRedisUrl, loadBatch } from './batch.js';
+import { exitBySignal } from './atomic.js';
+import { checkRedisUrl, loadBatch, queueOption } from './batch.js';
 import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
 
 export async function runWorker(args: string[]): Promise<number> {
@@ -14,6 +15,7 @@ export async function runWorker(args: string[]): Promise<number> {
   }, false);
   if (!values.redis) throw new UsageError('worker needs --redis <url>');
   checkRedisUrl(values.redis);
+  const queue = queueOption(values.queue);
   const lock = intOption(values['lock-seconds'], 'lock-seconds');
   const concurrency = intOption(values.concurrency, 'concurrency');
   const threads = threadsOption(values.threads);
@@ -23,7 +25,7 @@ export async function runWorker(args: string[]): Promise<number> {
   };
   const w = startWorker({
     redis: values.redis,
-    queue: values.queue,
+    queue,
     concurrency,
     threads,
     lockMs: lock ? lock * 1000 : undefined,
@@ -33,10 +35,14 @@ export async function runWorker(args: string[]): Promise<number> {
   log(`waiting for jobs on ${redactUrl(values.redis)} (pid ${process.pid})`);
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (why: string) => {
-      if (stopping) return;
+    const stop = (why: NodeJS.Signals) => {
+      if (stopping) {
+        // A second signal: stop now; the jobs in progress go back to the queue when their locks lapse.
+        log(`${why} again: stopping without waiting for the jobs in progress`);
+        exitBySignal(why, why === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+      }
       stopping = true;
-      log(`${why}: finishing the jobs in progress`);
+      log(`${why}: finishing the jobs in progress (send it again to stop at once)`);
       w.close().then(
         () => resolve(EXIT.ok),
         (e: unknown) => {
@@ -45,7 +51,7 @@ export async function runWorker(args: string[]): Promise<number> {
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
 }
