@@ -39,3 +39,21 @@ export function escapeControl(s: string): string {
 export function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
 }
+
+/**
+ * A value as an option error shows it: a string quoted (so '3' is not read as the number 3), an
+ * array or plain object as JSON (cut at 60 characters), anything else as String gives it.
+ */
+export function shownValue(v: unknown): string {
+  if (typeof v === 'string') return escapeControl(JSON.stringify(v));
+  if (v !== null && typeof v === 'object' && (Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype)) {
+    let s: string;
+    try {
+      s = JSON.stringify(v);
+    } catch {
+      s = Array.isArray(v) ? '[array]' : '{object}';
+    }
+    return escapeControl(s.length > 60 ? `${s.slice(0, 57)}...` : s);
+  }
+  return escapeControl(String(v));
+}

@@ -395,7 +395,8 @@ describe('input files', () => {
     const loop = join(dir, 'loop.jpg');
     await symlink(loop, loop);
     await expect(decodeImageFile(loop)).rejects.toThrow(`${loop}: a loop of symbolic links`);
-    await expect(decodeImageFile(ASTRONAUT, { maxBytes: 1000 })).rejects.toThrow(/: file is 0\.\d+ MiB, above the limit of 0\.00 MiB$/);
+    await expect(decodeImageFile(ASTRONAUT, { maxBytes: 1000 })).rejects.toThrow(/: file is \d+ bytes, above the limit of 1000 bytes$/);
+    for (const maxBytes of [NaN, '1000', 0]) await expect(decodeImageFile(ASTRONAUT, { maxBytes: maxBytes as never })).rejects.toThrow(/^maxBytes must be a positive number/);
     const odd = join(dir, 'new\nline\t.jpg');
     await writeFile(odd, 'not an image');
     const e = (await decodeImageFile(odd).then(() => null, (x: unknown) => x)) as Error;
@@ -440,6 +441,16 @@ describe('input files', () => {
     for (const maxFaces of [1.5, '1', null]) await expect(prnet.reconstruct(astronaut, { maxFaces: maxFaces as never })).rejects.toThrow(/maxFaces must be a whole number ≥ 0/);
     await expect(prnet.reconstruct(astronaut, { boxes: {} as never })).rejects.toThrow(/^boxes must be an array/);
     await expect(prnet.reconstruct(astronaut, { crops: {} as never })).rejects.toThrow(/^crops must be an array/);
+    // Holes in the arrays are checked, not skipped (they came back as undefined faces).
+    await expect(prnet.reconstruct(astronaut, { boxes: new Array(2) })).rejects.toThrow(/^box 0 must have finite x, y, width and height, got undefined$/);
+    // eslint-disable-next-line no-sparse-arrays
+    await expect(prnet.reconstruct(astronaut, { crops: [, cropFromLandmarks([[100, 100], [200, 220]])] as never })).rejects.toThrow(/^crop 0 is not a 256-pixel crop transform/);
+    // Wrong types are refused, not coerced ('false' turned the flip on, '' meant σ 0), and shown as what they are.
+    await expect(prnet.reconstruct(astronaut, { flip: 'false' as never, maxFaces: 0 })).rejects.toThrow(/^flip must be true or false, got "false"$/);
+    for (const smooth of ['1', '', true, [2]]) await expect(prnet.reconstruct(astronaut, { smooth: smooth as never, maxFaces: 0 })).rejects.toThrow(/^smooth must be a number from 0 to 8/);
+    await expect(prnet.reconstruct(astronaut, { maxFaces: '1' as never })).rejects.toThrow(/got "1"$/);
+    // null options are no options (this pipeline has no detector: it gets as far as asking for one)
+    await expect(prnet.reconstruct(astronaut, null as never)).rejects.toThrow(/^no detector was loaded/);
     // A crop far outside the image, absurdly large, or with transforms that are not its square's.
     const good = cropFromLandmarks([[100, 100], [200, 220]]);
     const bad: [CropTransform, RegExp][] = [

@@ -5,12 +5,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
-import { InputError, ModelError } from '../errors.js';
+import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { loadLayout } from '../layout/node.js';
 import type { ModelWeights } from '../model/weights.js';
 import type { Precision } from '../model/resfcn.js';
-import { createSession } from '../runtime/node.js';
+import { createSession, sessionThreads } from '../runtime/node.js';
 import { checkPrecision } from '../runtime/session.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './prnet.js';
 
@@ -40,7 +40,8 @@ export interface PrnetOptions {
 export function resolveModel(model: string | ModelWeights | undefined): string | ModelWeights {
   if (model !== undefined && typeof model !== 'string') return model;
   const name = model ?? 'default';
-  if (name in BUNDLED_MODELS) {
+  // Own keys only: a file named 'constructor' or 'toString' is a file, not a bundled model.
+  if (Object.hasOwn(BUNDLED_MODELS, name)) {
     const path = BUNDLED_MODELS[name as keyof typeof BUNDLED_MODELS];
     if (!existsSync(path)) throw new ModelError(`the bundled '${name}' model is missing (${path}); pass a model file with --model`);
     return path;
@@ -50,9 +51,12 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
 
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
+  options ??= {}; // null as well as undefined
+  if (typeof options !== 'object') throw new InputError(`createPrnet options must be an object, got ${typeof options}`);
   const precision = checkPrecision(options.precision);
   // The arguments are checked before anything loads.
   const maxFaces = detectionLimit(options.maxDetections);
+  if (options.threads !== undefined) sessionThreads(options.threads);
   const kind = options.detector;
   if (kind !== undefined && kind !== false && !(DETECTOR_KINDS as readonly unknown[]).includes(kind)) {
     throw new InputError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')})`);
@@ -78,7 +82,7 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
 
 function detectionLimit(n: number | undefined): number | undefined {
   if (n === undefined) return undefined;
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`maxDetections must be a whole number ≥ 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`maxDetections must be a whole number ≥ 1, got ${shownValue(n)}`);
   return n;
 }
 

@@ -5,7 +5,7 @@
  */
 import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
-import { InputError, ModelError } from '../errors.js';
+import { InputError, ModelError, shownValue } from '../errors.js';
 import { coarseMask, estimatePose, flipDisagreement, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
@@ -117,21 +117,26 @@ export class Prnet {
     return this.track(() => this.reconstructNow(input, options));
   }
 
-  private async reconstructNow(input: RgbImage | PixelImage, options: ReconstructOptions): Promise<ReconstructResult> {
+  private async reconstructNow(input: RgbImage | PixelImage, options: ReconstructOptions | null): Promise<ReconstructResult> {
     const image = checkImage(input);
-    if (options.maxFaces !== undefined && !(Number.isInteger(options.maxFaces) && options.maxFaces >= 0)) throw new InputError(`maxFaces must be a whole number ≥ 0, got ${String(options.maxFaces)}`);
+    options ??= {};
+    if (typeof options !== 'object') throw new InputError(`reconstruct options must be an object, got ${typeof options}`);
+    if (options.flip !== undefined && typeof options.flip !== 'boolean') throw new InputError(`flip must be true or false, got ${shownValue(options.flip)}`);
+    if (options.smooth !== undefined && typeof options.smooth !== 'number') throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${shownValue(options.smooth)}`);
+    if (options.maxFaces !== undefined && !(Number.isInteger(options.maxFaces) && options.maxFaces >= 0)) throw new InputError(`maxFaces must be a whole number ≥ 0, got ${shownValue(options.maxFaces)}`);
     const timings: StageTimings = { detect: 0, crop: 0, network: 0, readoff: 0 };
     const t = now();
     let items: { box: FaceBox; crop: CropTransform }[];
     if (options.crops !== undefined && !Array.isArray(options.crops)) throw new InputError('crops must be an array of crop transforms');
     if (options.boxes !== undefined && !Array.isArray(options.boxes)) throw new InputError('boxes must be an array of { x, y, width, height }');
     if (options.crops) {
-      items = options.crops.map((crop, i) => {
+      // Array.from, not map: a hole in the array (new Array(2), [, crop]) is checked, not skipped.
+      items = Array.from(options.crops, (crop, i) => {
         checkCrop(crop, i, image);
         return { box: squareBox(crop), crop };
       });
     } else if (options.boxes) {
-      items = options.boxes.map((box, i) => {
+      items = Array.from(options.boxes, (box, i) => {
         checkBox(box, i, image);
         return { box, crop: cropFromUserBox(box.x, box.y, box.width, box.height) };
       });

@@ -1,7 +1,7 @@
 /** The Node.js binding: onnxruntime-node (native CPU). */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { InputError } from '../errors.js';
+import { InputError, shownValue } from '../errors.js';
 import { readModelFile } from '../model/file-node.js';
 import type { ModelWeights } from '../model/weights.js';
 import { createOrtSession, type OrtModule } from './ort.js';
@@ -19,7 +19,7 @@ export const NODE_SESSION_EXTRA = { extra: { session: { intra_op: { allow_spinni
  * slow onnxruntime down, and 100000 threads exhaust memory); InputError unless a whole number ≥ 1.
  */
 export function sessionThreads(threads: number): number {
-  if (!Number.isInteger(threads) || threads < 1) throw new InputError(`threads must be a whole number ≥ 1, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1) throw new InputError(`threads must be a whole number ≥ 1, got ${shownValue(threads)}`);
   return Math.min(threads, availableParallelism());
 }
 
