@@ -14,7 +14,7 @@ import { createBlazeFaceDetector, REGION_INPUT, type EdgeLook } from '../src/det
 import { BLAZEFACE_MODEL } from '../src/detect/create-node.js';
 import { iou, type Detector } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
-import { ModelError } from '../src/errors.js';
+import { InputError, ModelError } from '../src/errors.js';
 import { encodeModel } from '../src/model/onnx.js';
 import type { OrtModule } from '../src/runtime/ort.js';
 import type { RgbImage } from '../src/types.js';
@@ -220,6 +220,29 @@ describe('edge looks', () => {
   it('createDetector passes edgeLook on and rejects an unknown one', async () => {
     const d = await createDetector({ edgeLook: 'whole' });
     expect(await d.detect(await photo640('portraits/bjork.jpg'))).toHaveLength(1);
-    await expect(createDetector({ edgeLook: 'sideways' as EdgeLook })).rejects.toThrow(ModelError);
+    await expect(createDetector({ edgeLook: 'sideways' as EdgeLook })).rejects.toThrow(/^edgeLook must be 'region' or 'whole', got "sideways"$/);
+  });
+
+  it('createDetector refuses bad options with an InputError naming them, before loading', async () => {
+    // maxFaces -1 dropped the last face, minScore -1 / 2 / a string found nothing, threads 1.5 read as a model load failure.
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ maxFaces: -1 }, /^maxFaces must be a whole number ≥ 1, got -1$/],
+      [{ maxFaces: 0 }, /^maxFaces must be a whole number ≥ 1, got 0$/],
+      [{ maxFaces: '1' }, /^maxFaces must be a whole number ≥ 1, got "1"$/],
+      [{ minScore: -1 }, /^minScore must be a number from 0 to 1, got -1$/],
+      [{ minScore: 2 }, /^minScore must be a number from 0 to 1/],
+      [{ minScore: 'abc' }, /^minScore must be a number from 0 to 1, got "abc"$/],
+      [{ threads: 1.5 }, /^threads must be a whole number ≥ 1, got 1.5$/],
+      [{ threads: 0 }, /^threads must be a whole number ≥ 1, got 0$/],
+      [{ retryPadded: 'false' }, /^retryPadded must be true or false, got "false"$/],
+      [{ kind: 'bogus' }, /^unknown detector 'bogus'/],
+    ];
+    for (const [options, re] of bad) {
+      const p = createDetector(options as never);
+      await expect(p, JSON.stringify(options)).rejects.toThrow(re);
+      await expect(p).rejects.toBeInstanceOf(InputError);
+    }
+    // Infinity is "every face" (the default), not an error.
+    expect(await (await createDetector({ maxFaces: Infinity })).detect(await photo640('portraits/bjork.jpg'))).toHaveLength(1);
   });
 });

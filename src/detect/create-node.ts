@@ -10,12 +10,13 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { ModelError } from '../errors.js';
+import { InputError, ModelError } from '../errors.js';
 import type { OrtModule } from '../runtime/ort.js';
 import { NODE_SESSION_EXTRA } from '../runtime/node.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import { createBlazeFaceDetector } from './blazeface-detector.js';
 import {
+  checkDetectorOptions,
   DEFAULT_DETECTOR,
   DEFAULT_MIN_SCORE,
   DETECTOR_KINDS,
@@ -39,8 +40,9 @@ const OPTIONAL_PACKAGES = { 'blazeface-mesh': '@vladmandic/human', 'ssd-mobilene
  * comparison detectors, naming the package to install).
  */
 export async function createDetector(options: DetectorOptions = {}): Promise<Detector> {
+  options = checkDetectorOptions(options);
   const kind = options.kind ?? DEFAULT_DETECTOR;
-  if (!DETECTOR_KINDS.includes(kind)) throw new ModelError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')})`);
+  if (!DETECTOR_KINDS.includes(kind)) throw new InputError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')})`);
   const minScore = options.minScore ?? DEFAULT_MIN_SCORE[kind];
   const maxFaces = options.maxFaces ?? Infinity;
   const retryPadded = options.retryPadded ?? true;

@@ -1,5 +1,6 @@
 /** The detector's contract and the pure helpers around it (shared by Node and the browser). */
 import type { FaceBox, RgbImage } from '../types.js';
+import { InputError, shownValue } from '../errors.js';
 import { downscaleToFit, padImage } from './resize.js';
 
 /**
@@ -126,4 +127,27 @@ export async function detectScaled(
     score: f.score,
   }));
   return sortFaces(boxes).slice(0, options.maxFaces);
+}
+
+/**
+ * DetectorOptions checked (InputError naming the option): `maxFaces` -1 dropped the last face, a
+ * `minScore` of -1 or 2 or a string found nothing, a `threads` of 1.5 read as a model that would
+ * not load. Unknown `kind`s are the caller's to check (each platform has its own list).
+ */
+export function checkDetectorOptions(options: DetectorOptions | null | undefined): DetectorOptions {
+  if (options === null || options === undefined) return {};
+  if (typeof options !== 'object') throw new InputError(`detector options must be an object, got ${typeof options}`);
+  const { maxFaces, minScore, threads, maxSide, retryPadded, trimLetterbox, edgeLook } = options;
+  const whole = (v: unknown, name: string): void => {
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 1)) throw new InputError(`${name} must be a whole number ≥ 1, got ${shownValue(v)}`);
+  };
+  if (maxFaces !== Infinity) whole(maxFaces, 'maxFaces');
+  whole(threads, 'threads');
+  whole(maxSide, 'maxSide');
+  if (minScore !== undefined && !(typeof minScore === 'number' && minScore >= 0 && minScore <= 1)) throw new InputError(`minScore must be a number from 0 to 1, got ${shownValue(minScore)}`);
+  for (const [name, v] of [['retryPadded', retryPadded], ['trimLetterbox', trimLetterbox]] as const) {
+    if (v !== undefined && typeof v !== 'boolean') throw new InputError(`${name} must be true or false, got ${shownValue(v)}`);
+  }
+  if (edgeLook !== undefined && edgeLook !== 'region' && edgeLook !== 'whole') throw new InputError(`edgeLook must be 'region' or 'whole', got ${shownValue(edgeLook)}`);
+  return options;
 }
