@@ -174,7 +174,7 @@ describe('processVideo', () => {
     expect(lines.map((l) => l.faces.length)).toEqual([0, 0, 0, 0, 0]);
 
     const big = join(dir, 'big');
-    await expect(processVideo(light, OBAMA, { outDir: big, maxPixels: 1280 * 719 })).rejects.toThrow(/obama\.mp4: video frames are 1280×720 = 0\.9 megapixels, above the limit/);
+    await expect(processVideo(light, OBAMA, { outDir: big, maxPixels: 1280 * 719 })).rejects.toThrow(/obama\.mp4: video frames are 1280×720 = 921600 pixels, above the limit of 920320 pixels$/);
     expect(existsSync(big)).toBe(false);
   });
 });
@@ -354,6 +354,9 @@ describe('prnet video (CLI)', () => {
     const detector = await runCli(['video', D3, '--out', join(dir, 'bad'), '--detector', 'foo', ...only]);
     expect(detector.code).toBe(2);
     expect(detector.errLines).toEqual([expect.stringMatching(/^prnet: --detector must be one of blazeface, .*, got 'foo'$/)]);
+    const step = await runCli(['video', D3, '--out', join(dir, 'bad'), '--glb-step', '101', ...only]);
+    expect(step.code).toBe(2);
+    expect(step.errLines).toEqual(["prnet: --glb-step must be from 1 to 32, got '101'"]);
     expect(await listFiles(join(dir, 'bad')).catch(() => [])).toEqual([]);
   });
 
@@ -396,6 +399,15 @@ describe('prnet video (CLI)', () => {
       [{ maxFrames: 0 }, /maxFrames must be a whole number ≥ 1, got 0/],
       [{ maxFrames: 1.5 }, /maxFrames must be a whole number ≥ 1, got 1.5/],
       [{ smooth: 99 }, /smooth must be a number from 0 to 8/],
+      // step 101 left no vertex: the GLB failed after the whole video, the JSONL with it
+      [{ glbStep: 33 }, /^glbStep must be at most 32, got 33$/],
+      // a name with a folder wrote outside outDir
+      [{ name: '../x' }, /^name must be a file name without folders, got "..\/x"$/],
+      [{ name: '' }, /^name must be a file name without folders/],
+      [{ outputs: { jsonl: false, overlay: false, glb: false } }, /^outputs: every output is off/],
+      [{ outputs: 'none' as never }, /^outputs must be an object of booleans/],
+      [{ stabilize: 'off' as never }, /^stabilize must be true, false or an object of stabiliser options, got "off"$/],
+      [{ signal: {} as never }, /^signal must be an AbortSignal$/],
     ];
     // Checked before probing: a missing input would say "no such file" if it were probed first.
     for (const [opts, re] of bad) await expect(processVideo(light, join(dir, 'missing.mp4'), { outDir: out, ...opts })).rejects.toThrow(re);

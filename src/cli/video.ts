@@ -2,7 +2,7 @@
 import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
-import { processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
+import { MAX_GLB_STEP, processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
 import { makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { Progress } from './progress.js';
@@ -55,6 +55,7 @@ export async function runVideo(args: string[]): Promise<number> {
   const outputs = { jsonl: values.jsonl !== false, overlay: values.overlay !== false, glb: values.glb !== false };
   if (!outputs.jsonl && !outputs.overlay && !outputs.glb) throw new UsageError('no output left to write');
   const glbStep = intOption(values['glb-step'], 'glb-step');
+  if (glbStep !== undefined && glbStep > MAX_GLB_STEP) throw new UsageError(`--glb-step must be from 1 to ${MAX_GLB_STEP}, got '${values['glb-step']}'`);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const detectEvery = intOption(values['detect-every'], 'detect-every', 0);
   const maxFrames = intOption(values.frames, 'frames');

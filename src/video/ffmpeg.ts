@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { PipeThread } from './pipe-thread.js';
 import { InputError, ModelError, OutputError, PrnetError } from '../errors.js';
 import { statRegularFile } from '../io/image-node.js';
+import { pixelCount } from '../io/pnm-bmp.js';
 import type { RgbImage } from '../types.js';
 
 /** The largest frame decoded by default: 8K UHD (7680 × 4320 pixels). */
@@ -154,7 +155,7 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const quarters = rotation / 90;
   if (Math.abs(quarters - Math.round(quarters)) < 0.01 && Math.abs(Math.round(quarters)) % 2 === 1) [width, height] = [height, width];
   if (width * height > maxPixels) {
-    throw new InputError(`video frames are ${width}×${height} = ${(width * height / 1e6).toFixed(1)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(1)} megapixels`, path);
+    throw new InputError(`video frames are ${width}×${height} = ${pixelCount(width * height)}, above the limit of ${pixelCount(maxPixels)}`, path);
   }
   const fps = parseRate(stream.avg_frame_rate) || parseRate(stream.r_frame_rate) || 30;
   const duration = Number(stream.duration ?? json.format?.duration ?? 0) || 0;

@@ -98,6 +98,7 @@ let tmpCounter = 0;
  * smooth 0 to MAX_SMOOTH.
  */
 function checkRunOptions(options: VideoRunOptions): void {
+  if (options === null || typeof options !== 'object') throw new RangeError('processVideo needs an options object with outDir');
   const whole = (v: number | undefined, name: string): void => {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be a whole number ≥ 1, got ${String(v)}`);
   };
@@ -105,10 +106,27 @@ function checkRunOptions(options: VideoRunOptions): void {
   if (options.detectEvery !== undefined && !(Number.isInteger(options.detectEvery) && options.detectEvery >= 0)) throw new RangeError(`detectEvery must be a whole number ≥ 0, got ${String(options.detectEvery)}`);
   whole(options.maxFrames, 'maxFrames');
   whole(options.glbStep, 'glbStep');
+  // Past 32 the grid has a few dozen vertices, and past 100 none (the GLB failed after the whole video).
+  if (options.glbStep !== undefined && options.glbStep > MAX_GLB_STEP) throw new RangeError(`glbStep must be at most ${MAX_GLB_STEP}, got ${options.glbStep}`);
   whole(options.maxPixels, 'maxPixels');
   if (options.smooth !== undefined && !(options.smooth >= 0 && options.smooth <= MAX_SMOOTH)) throw new RangeError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${String(options.smooth)}`);
   if (typeof options.outDir !== 'string' || !options.outDir) throw new RangeError('outDir must name the output folder');
+  // The files' base name: a name with a folder in it would write outside outDir ('../x').
+  if (options.name !== undefined && (typeof options.name !== 'string' || !options.name || /[/\\]/.test(options.name) || options.name === '.' || options.name === '..')) {
+    throw new RangeError(`name must be a file name without folders, got ${JSON.stringify(options.name)}`);
+  }
+  const o = options.outputs;
+  if (o !== undefined && (o === null || typeof o !== 'object' || Object.values(o).some((v) => v !== undefined && typeof v !== 'boolean'))) {
+    throw new RangeError('outputs must be an object of booleans: { jsonl, overlay, glb }');
+  }
+  if (o && o.jsonl === false && o.overlay === false && o.glb === false) throw new RangeError('outputs: every output is off, nothing would be written');
+  const s = options.stabilize;
+  if (s !== undefined && typeof s !== 'boolean' && (s === null || typeof s !== 'object' || Array.isArray(s))) throw new RangeError(`stabilize must be true, false or an object of stabiliser options, got ${JSON.stringify(s)}`);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new RangeError('signal must be an AbortSignal');
 }
+
+/** The largest glbStep (UV pixels between the animated GLB's vertices): 40 vertices at 32. */
+export const MAX_GLB_STEP = 32;
 
 /** Runs the video path on one file (see the file comment). `prnet` is reused, not disposed. */
 export async function processVideo(prnet: Prnet, input: string, options: VideoRunOptions): Promise<VideoRunResult> {
