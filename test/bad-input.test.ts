@@ -115,7 +115,7 @@ describe('decoding (in process)', () => {
 
   it('the pixel limit is configurable and checked on the stored size', async () => {
     const png = await readFile(ASTRONAUT);
-    await expect(decodeImageBuffer(png, 'a.png', { maxPixels: 512 * 511 })).rejects.toThrow(/a\.png: image is 512×512 = 0 megapixels, above the limit/);
+    await expect(decodeImageBuffer(png, 'a.png', { maxPixels: 512 * 511 })).rejects.toThrow(/a\.png: image is 512×512 = 262144 pixels, above the limit of 261632 pixels$/);
     await expect(decodeImageBuffer(png, 'a.png', { maxPixels: 512 * 512 })).resolves.toMatchObject({ width: 512, height: 512 });
   });
 
@@ -282,6 +282,15 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['reconstruct', 'a.jpg', '--out', 'o', '--texture-size', '300'], /--texture-size must be one of 256, 512, 1024, 2048, got '300'/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--texture-size', '512.0'], /--texture-size must be one of/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--center=yes'], /--center/],
+    // decimal digits only (Number() took hex, exponents and binary)
+    [['reconstruct', 'a.jpg', '--out', 'o', '--max-faces', '0x10'], /^prnet: --max-faces must be a whole number ≥ 1, got '0x10'$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--max-faces', '1e3'], /got '1e3'$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--max-faces', '99999999999999999999'], /got '99999999999999999999'$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--smooth', '0x2'], /^prnet: --smooth must be a number from 0 to 8 \(UV pixels\), got '0x2'$/],
+    // twice is a mistake: the last one used to win silently (one box of two, the PLY without the JSON)
+    [['reconstruct', 'a.jpg', '--out', 'o', '--box', '10,10,50,50', '--box', '300,300,50,50'], /^prnet: --box is given twice \('10,10,50,50' and '300,300,50,50'\): give it once$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--formats', 'json', '--formats=ply'], /^prnet: --formats is given twice/],
+    [['swap', '--source', 'missing.jpg', '--target', 'b.jpg', '--out', 'c.png', '--threads', '0'], /^prnet: --threads must be a whole number ≥ 1, got '0'$/],
     [['swap', '--source', 'a.jpg'], /usage: prnet swap/],
     [['swap', '--source', 'a.jpg', '--target', 'b.jpg', '--out', 'c.jpg'], /--out must be a \.png file/],
     [['import-checkpoint'], /needs one checkpoint prefix/],

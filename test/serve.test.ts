@@ -437,6 +437,15 @@ describe('prnet serve arguments', () => {
       // Checked before the port is bound or a model loaded (was exit 3 after binding).
       [['serve', '--detector', 'foo'], /^prnet: --detector must be one of blazeface, .*, got 'foo'$/],
       [['serve', '--models='], /^prnet: --models needs a value, got an empty one$/],
+      // decimal digits only: ' ' was port 0 (a random port), 0x1F90 was 8080
+      [['serve', '--port', ' '], /^prnet: --port must be a whole number ≥ 0, got ' '$/],
+      [['serve', '--port', '0x1F90'], /^prnet: --port must be a whole number ≥ 0, got '0x1F90'$/],
+      [['serve', '--workers', '1e0'], /^prnet: --workers must be a whole number ≥ 1, got '1e0'$/],
+      // a body is buffered whole: no more than the largest image file read
+      [['serve', '--max-body-mb', '1000000'], /^prnet: --max-body-mb must be at most 512 \(the largest image file read\), got '1000000'$/],
+      [['serve', '--models', 'a=default,a=light'], /^prnet: --models: the name 'a' is given twice$/],
+      [['serve', '--models', '__proto__=default'], /^prnet: --models: '__proto__' cannot be a model's name$/],
+      [['serve', '--workers', '1', '--workers', '2'], /^prnet: --workers is given twice \('1' and '2'\): give it once$/],
     ];
     for (const [args, re] of cases) {
       const r = await runMain(args);

@@ -56,11 +56,20 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   }
   const parsed = (() => {
     try {
-      return parseArgs({ args: joined, options, allowPositionals, strict: true, allowNegative: true });
+      return parseArgs({ args: joined, options, allowPositionals, strict: true, allowNegative: true, tokens: true });
     } catch (e) {
       throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
     }
   })();
+  // A valued option given twice is a mistake, not "the last one wins": `--box a --box b` ran only
+  // box b, `--formats json --formats ply` wrote only the PLY.
+  const seen = new Map<string, string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple) continue;
+    const before = seen.get(t.name);
+    if (before !== undefined) throw new UsageError(`--${t.name} is given twice ('${escapeControl(before)}' and '${escapeControl(t.value ?? '')}'): give it once`);
+    seen.set(t.name, t.value ?? '');
+  }
   // `--box=` or `--box "$UNSET"`: an empty value is a mistake, not "use the default".
   for (const [name, value] of Object.entries(parsed.values)) {
     if (value === '' || (Array.isArray(value) && value.includes(''))) throw new UsageError(`--${name} needs a value, got an empty one`);
@@ -75,10 +84,14 @@ export function detectorOption(value: string | undefined): DetectorKind | undefi
   return value as DetectorKind;
 }
 
+/**
+ * A whole-number option, written in decimal digits: Number() alone also took '0x10', '1e3', '0b1'
+ * and read a value of spaces as 0 (`--port ' '` listened on a random port).
+ */
 export function intOption(value: string | undefined, name: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${value}'`);
+  const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${value}'`);
   return n;
 }
 
@@ -101,8 +114,9 @@ export function threadsOption(value: string | undefined): number | undefined {
  */
 export function smoothOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_SMOOTH) throw new UsageError(`--smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got '${value}'`);
+  // decimal notation only (not '0x2' or ' ')
+  const n = /^-?(\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > MAX_SMOOTH) throw new UsageError(`--smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got '${value}'`);
   return n;
 }
 

@@ -1,17 +1,20 @@
 /** `prnet serve`: the HTTP service (src/serve), until SIGTERM or SIGINT. */
 import { availableParallelism } from 'node:os';
 import { firstLine } from '../errors.js';
+import { MAX_IMAGE_BYTES } from '../io/image-node.js';
 import { exitBySignal } from './atomic.js';
 import { loadOptional, SERVE_PACKAGES } from './optional.js';
 import { EXIT, UsageError, intOption, parseOptions, threadsOption, detectorOption } from './options.js';
 
 /** `default,light,mine=/models/mine.safetensors` → { default: 'default', light: 'light', mine: '/models/…' } */
 export function parseModels(list: string): Record<string, string> {
-  const models: Record<string, string> = {};
+  const models: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const item of list.split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = item.indexOf('=');
     const [name, model] = eq > 0 ? [item.slice(0, eq), item.slice(eq + 1)] : [item, item];
     if (!/^[\w.-]+$/.test(name) || !model) throw new UsageError(`--models: '${item}' is not a name or name=file`);
+    if (name === '__proto__') throw new UsageError(`--models: '__proto__' cannot be a model's name`);
+    if (Object.hasOwn(models, name)) throw new UsageError(`--models: the name '${name}' is given twice`);
     models[name] = model;
   }
   if (!Object.keys(models).length) throw new UsageError('--models needs at least one model');
@@ -38,6 +41,8 @@ export async function runServe(args: string[]): Promise<number> {
   const port = intOption(values.port, 'port', 0) ?? 8080;
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const bodyMb = intOption(values['max-body-mb'], 'max-body-mb');
+  // A body is held in memory whole, and no image over MAX_IMAGE_BYTES is decoded anyway.
+  if (bodyMb !== undefined && bodyMb * 2 ** 20 > MAX_IMAGE_BYTES) throw new UsageError(`--max-body-mb must be at most ${MAX_IMAGE_BYTES / 2 ** 20} (the largest image file read), got '${values['max-body-mb']}'`);
   const timeout = intOption(values.timeout, 'timeout');
   // A day at most: Node's timers hold 24.8 days, and a longer one fires at once (every request a 504).
   if (timeout !== undefined && timeout > MAX_TIMEOUT_S) throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_S} seconds (a day), got '${values.timeout}'`);

@@ -23,9 +23,10 @@ export async function runSwap(args: string[]): Promise<number> {
   void positionals;
   if (!values.source || !values.target || !values.out) throw new UsageError('usage: prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend]');
   if (!/\.png$/i.test(values.out)) throw new UsageError('--out must be a .png file');
+  const threads = threadsOption(values.threads);
   await refuseOverwritingInputs(values.out, [values.source, values.target]);
   const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source), decodeImageFile(values.target)]);
-  const prnet = await createPrnet({ model: values.model, threads: threadsOption(values.threads) });
+  const prnet = await createPrnet({ model: values.model, threads });
   const [a, b] = [await prnet.reconstruct(sourceImage, { maxFaces: 1 }), await prnet.reconstruct(targetImage, { maxFaces: 1 })];
   await prnet.dispose();
   if (!a.faces.length) throw new NoFaceError('no face found', values.source);

@@ -5,9 +5,9 @@
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
-import { firstLine, InputError } from '../errors.js';
+import { firstLine, InputError, shownValue } from '../errors.js';
 import type { RgbImage } from '../types.js';
-import { decodeSimpleImage, sniffSimpleFormat } from './pnm-bmp.js';
+import { decodeSimpleImage, pixelCount, sniffSimpleFormat } from './pnm-bmp.js';
 
 /** Largest image, in pixels, that is decoded (about 100 megapixels, e.g. 10000 × 10000). */
 export const MAX_IMAGE_PIXELS = 100_000_000;
@@ -32,6 +32,8 @@ export interface DecodeOptions {
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
   if (typeof path !== 'string' || path === '') throw new InputError(`an image path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`);
   const maxBytes = options.maxBytes ?? MAX_IMAGE_BYTES;
+  // NaN or a string turned the limit off (every comparison with it false)
+  if (!(typeof maxBytes === 'number' && maxBytes > 0)) throw new InputError(`maxBytes must be a positive number, got ${shownValue(maxBytes)}`);
   const st = await statRegularFile(path, 'an image');
   if (st.size === 0) throw new InputError('empty file (0 bytes)', path);
   if (st.size > maxBytes) throw new InputError(`file is ${mib(st.size)}, above the limit of ${mib(maxBytes)}`, path);
@@ -79,7 +81,7 @@ export function isVectorFormat(format: string | undefined): boolean {
 export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', options: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
   if (!(bytes instanceof Uint8Array)) throw new InputError(`image bytes must be a Uint8Array or Buffer, got ${bytes === null ? 'null' : typeof bytes}`, source);
-  if (!(maxPixels > 0)) throw new InputError(`maxPixels must be a positive number, got ${maxPixels}`, source);
+  if (!(typeof maxPixels === 'number' && maxPixels > 0)) throw new InputError(`maxPixels must be a positive number, got ${shownValue(maxPixels)}`);
   if (bytes.byteLength === 0) throw new InputError('empty file (0 bytes)', source);
   if (sniffSimpleFormat(bytes)) return decodeSimpleImage(bytes, source, maxPixels);
   let meta: Metadata;
@@ -97,7 +99,7 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
   const h = meta.height ?? 0;
   if (!w || !h) throw new InputError('not an image (no dimensions)', source);
   if (w * h > maxPixels) {
-    throw new InputError(`image is ${w}×${h} = ${(w * h / 1e6).toFixed(0)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels`, source);
+    throw new InputError(`image is ${w}×${h} = ${pixelCount(w * h)}, above the limit of ${pixelCount(maxPixels)}`, source);
   }
   try {
     const { data, info } = await withSharp(() =>
@@ -200,8 +202,10 @@ export function sharpCause(e: unknown): string {
 }
 
 function mib(n: number): string {
-  return `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
+  // below a MiB in bytes: a limit of 100 bytes read "0.00 MiB"
+  return n < 2 ** 20 ? `${Math.round(n)} bytes` : `${(n / 2 ** 20).toFixed(0)} MiB`;
 }
+
 
 /** What a path that is not a regular file is, for messages ("a FIFO", "a socket", …). */
 export function fileKind(st: Stats): string {

@@ -39,7 +39,7 @@ export function decodeSimpleImage(bytes: Uint8Array, source: string, maxPixels: 
 function checkSize(w: number, h: number, maxPixels: number, source: string, what: string): void {
   if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1) throw new InputError(`${what}: bad dimensions ${w}×${h}`, source);
   if (w * h > maxPixels) {
-    throw new InputError(`image is ${w}×${h} = ${(w * h / 1e6).toFixed(0)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels`, source);
+    throw new InputError(`image is ${w}×${h} = ${pixelCount(w * h)}, above the limit of ${pixelCount(maxPixels)}`, source);
   }
 }
 
@@ -160,4 +160,11 @@ export function decodeBmp(bytes: Uint8Array, source: string, maxPixels: number, 
     }
   }
   return { width: w, height: h, data: out };
+}
+
+/** A pixel count for messages: megapixels (3 significant digits below 100), or pixels below one. */
+export function pixelCount(n: number): string {
+  if (n < 1e6) return `${Math.round(n)} pixels`;
+  const mp = n / 1e6;
+  return `${mp >= 100 ? mp.toFixed(0) : String(+mp.toPrecision(3))} megapixels`;
 }

@@ -10,6 +10,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { firstLine } from '../errors.js';
+import { pixelCount } from '../io/pnm-bmp.js';
 import type { DetectorKind } from '../detect/index.js';
 import { MAX_IMAGE_PIXELS, isVectorFormat } from '../io/image-node.js';
 import { simpleImageSize, sniffSimpleFormat } from '../io/pnm-bmp.js';
@@ -104,7 +105,7 @@ async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> 
   const height = meta.height ?? 0;
   if (!width || !height) throw new HttpError(415, 'unsupported_media_type', 'not an image (no dimensions)');
   if (width * height > maxPixels) {
-    throw new HttpError(422, 'image_too_large', `image is ${width}×${height} = ${(width * height / 1e6).toFixed(0)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels`);
+    throw new HttpError(422, 'image_too_large', `image is ${width}×${height} = ${pixelCount(width * height)}, above the limit of ${pixelCount(maxPixels)}`);
   }
 }
 
