@@ -237,6 +237,11 @@ describe('buildOutputs and swapFaceTexture', () => {
     const all = await buildOutputs('g', image, result.faces.slice(0, 1), prnet.layout, new Set(OUTPUT_FORMATS), encodePng);
     expect(all).toHaveLength(11);
     expect(await buildOutputs('none', image, [], prnet.layout, new Set(OUTPUT_FORMATS), encodePng)).toEqual([]);
+    // An array is as good as a Set (it was "formats.has is not a function"); an unknown name is an error, not no files.
+    const fromArray = await buildOutputs('group', image, result.faces.slice(0, 1), prnet.layout, ['json'], encodePng);
+    expect(fromArray.map((f) => [f.name, f.data])).toEqual([['group_face0.json', files[0].data]]);
+    await expect(buildOutputs('g', image, result.faces, prnet.layout, new Set(['JSON'] as never[]), encodePng)).rejects.toThrow(/^unknown output format "JSON" \(known: json, obj, /);
+    await expect(buildOutputs('g', image, result.faces, prnet.layout, 'json' as never, encodePng)).rejects.toThrow(/^formats must be a Set or an array/);
   });
 
   it('a large photo\'s depth and texture visibility use z-buffers over the faces\' pixels only, with the full z-buffer\'s results', async () => {

@@ -11,6 +11,7 @@ import { vertexNormals } from '../geometry/normals.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
 import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, intoWindow, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';
+import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
 
@@ -184,10 +185,19 @@ export async function buildOutputs(
   input: RgbImage | PixelImage,
   faces: Face[],
   layout: Layout,
-  formats: ReadonlySet<OutputFormat>,
+  formatList: ReadonlySet<OutputFormat> | readonly OutputFormat[],
   encodePng: PngEncoder,
   options: OutputOptions = {},
 ): Promise<OutputFile[]> {
+  // A Set or an array; a name this version does not write is an error, not silently nothing.
+  if (formatList === null || typeof formatList !== 'object' || typeof (formatList as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    throw new InputError('formats must be a Set or an array of output formats');
+  }
+  const formats = new Set<OutputFormat>(formatList);
+  for (const f of formats) {
+    if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new InputError(`unknown output format ${shownValue(f)} (known: ${OUTPUT_FORMATS.join(', ')})`);
+  }
+  options ??= {};
   // RGBA or grey bytes (as reconstruct takes) are read as RGB once here.
   const image = toRgbImage(input);
   const textureSize = options.textureSize ?? layout.size;
