@@ -20,7 +20,7 @@ import { evaluateAflw2000 } from '../tools/eval/aflw2000.js';
 import { MAT_LIMITS, readMat } from '../tools/eval/mat.js';
 import { InputError, ModelError, OutputError } from '../src/errors.js';
 import { decodeImageBuffer, decodeImageFile, encodePng } from '../src/io/image-node.js';
-import { modelMetadata, parseModelFile, randomWeights, resfcnTensorSpecs, type TensorSpec } from '../src/model/index.js';
+import { modelMetadata, parseModelFile, randomWeights, resfcnTensorSpecs, serializeModel, type TensorSpec } from '../src/model/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { Prnet } from '../src/pipeline/prnet.js';
 import { createSession, sessionThreads } from '../src/runtime/node.js';
@@ -449,6 +449,10 @@ describe('input files', () => {
     await expect(prnet.reconstruct(astronaut, { flip: 'false' as never, maxFaces: 0 })).rejects.toThrow(/^flip must be true or false, got "false"$/);
     for (const smooth of ['1', '', true, [2]]) await expect(prnet.reconstruct(astronaut, { smooth: smooth as never, maxFaces: 0 })).rejects.toThrow(/^smooth must be a number from 0 to 8/);
     await expect(prnet.reconstruct(astronaut, { maxFaces: '1' as never })).rejects.toThrow(/got "1"$/);
+    // Options of the helpers around the pipeline: sharp's plain Error, an 'f16' that wrote F32, an empty model name.
+    for (const compressionLevel of [12, 1.5, '9']) await expect(encodePng(new Uint8Array(12), 2, 2, 3, { compressionLevel: compressionLevel as never })).rejects.toThrow(/^encodePng: compressionLevel must be a whole number from 0 to 9/);
+    expect(() => serializeModel(randomWeights(SMALL_CONFIG, 1), { dtype: 'f16' as never })).toThrow(/^dtype must be 'F16' or 'F32', got "f16"$/);
+    await expect(createPrnet({ model: '' })).rejects.toThrow(/^model must be a bundled model's name \(default, light\) or a model file's path, got ''$/);
     // null options are no options (this pipeline has no detector: it gets as far as asking for one)
     await expect(prnet.reconstruct(astronaut, null as never)).rejects.toThrow(/^no detector was loaded/);
     // A crop far outside the image, absurdly large, or with transforms that are not its square's.

@@ -130,15 +130,18 @@ export interface PngOptions {
 }
 
 /** Encodes RGB (3 channels) or grey (1 channel) pixels as PNG. */
-export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4 = 3, options: PngOptions = {}): Promise<Buffer> {
+export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4 = 3, options: PngOptions | null = {}): Promise<Buffer> {
+  options ??= {};
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new InputError(`encodePng: the width and height must be whole numbers > 0, got ${String(width)} × ${String(height)}`);
   if (channels !== 1 && channels !== 3 && channels !== 4) throw new InputError(`encodePng: channels must be 1, 3 or 4, got ${String(channels)}`);
   if (!(data instanceof Uint8Array) || data.length !== width * height * channels) {
     throw new InputError(`encodePng: expected ${width} × ${height} × ${channels} = ${width * height * channels} bytes, got ${data instanceof Uint8Array ? data.length : typeof data}`);
   }
+  const level = options.compressionLevel ?? 1;
+  if (!(Number.isInteger(level) && level >= 0 && level <= 9)) throw new InputError(`encodePng: compressionLevel must be a whole number from 0 to 9, got ${shownValue(level)}`);
   // Under the shared lock too: a failed decode's second, lone run also waits for encodes in flight
   // (libvips' error buffer is the process's; an encode clears it).
-  return shared(() => sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: options.compressionLevel ?? 1 }).toBuffer());
+  return shared(() => sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: level }).toBuffer());
 }
 
 /*

@@ -3,7 +3,7 @@
  * string metadata. Parsing validates everything against `resfcnTensorSpecs`, so a model that
  * parses always builds.
  */
-import { ModelError } from '../errors.js';
+import { InputError, ModelError, shownValue } from '../errors.js';
 import { asFloat32Checked, f16Tensor, f32Tensor, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { ARCHITECTURES, checkConfig, decoderLayers, resfcnTensorSpecs, type ActivationRanges, type Architecture, type ResfcnConfig } from './resfcn.js';
 
@@ -183,6 +183,8 @@ export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights 
 /** Serialises weights to the safetensors model format (tensors in spec order). */
 export function serializeModel(weights: ModelWeights, options: SerializeOptions = {}): Uint8Array {
   const dtype = options.dtype ?? 'F32';
+  // 'f16' wrote F32 silently
+  if (dtype !== 'F16' && dtype !== 'F32') throw new InputError(`dtype must be 'F16' or 'F32', got ${shownValue(dtype)}`);
   const { config } = weights;
   checkConfig(config);
   validateTensors(config, weights.tensors, 'model');

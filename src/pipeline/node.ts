@@ -40,6 +40,7 @@ export interface PrnetOptions {
 export function resolveModel(model: string | ModelWeights | undefined): string | ModelWeights {
   if (model !== undefined && typeof model !== 'string') return model;
   const name = model ?? 'default';
+  if (name === '') throw new InputError(`model must be a bundled model's name (${Object.keys(BUNDLED_MODELS).join(', ')}) or a model file's path, got ''`);
   // Own keys only: a file named 'constructor' or 'toString' is a file, not a bundled model.
   if (Object.hasOwn(BUNDLED_MODELS, name)) {
     const path = BUNDLED_MODELS[name as keyof typeof BUNDLED_MODELS];
