@@ -79,9 +79,11 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
       const r = await runMain(['eval', 'pts', dir, '--no-peers', '--json', '--quiet', '--model', 'light']);
       expect(r.code).toBe(1);
       expect(r.errLines).toEqual([`prnet: ${join(dir, 'broken.pts')}: expected 68 points between braces, got 0`]);
-      const out = JSON.parse(r.stdout) as { images: number; methods: Record<string, { scored: number; failed: number; common: { images: number }; perImage: { image: string; nme2d: number | null }[] }> };
-      expect(out.images).toBe(3);
-      const ours = out.methods['prnet-ts'];
+      type Scores = { scored: number; failed: number; common: { images: number }; perImage: { image: string; nme2d: number | null }[] };
+      // as `eval aflw2000 --json`: ours at the top level, the peers under `peers`
+      const out = JSON.parse(r.stdout) as Scores & { images: number; crop: string; peers: Record<string, Scores> };
+      expect([out.images, out.crop, out.peers]).toEqual([3, 'detector', {}]);
+      const ours = out;
       expect(ours.perImage.map((s) => [s.image, s.nme2d !== null])).toEqual([['broken.jpg', false], ['good.jpg', true], ['other.webp', true]]);
       expect([ours.scored, ours.failed, ours.common.images]).toEqual([2, 1, 2]);
     } finally {

@@ -146,8 +146,9 @@ async function runPts(
   await prnet.dispose();
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), images: report.images,
-      methods: Object.fromEntries(methods.map(([n, m]) => [n, m])), skippedPeers: report.skippedPeers }, null, 2) + '\n');
+    // The shape of `eval aflw2000 --json`: our scores at the top, each peer's under `peers`.
+    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), crop: 'detector', images: report.images,
+      ...report.ours, peers: report.peers, skippedPeers: report.skippedPeers }, null, 2) + '\n');
     return reportUnreadable(report.unreadable, report.skippedPeers);
   }
   const lines = [`${report.images} images with .pts ground truth (${dir}), ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
