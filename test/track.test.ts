@@ -66,6 +66,19 @@ function syntheticFace(cx: number, cy: number, faceSide: number, noise = 0, rng 
 }
 
 describe('OneEuroFilter', () => {
+  it('refuses options that would make it NaN or frozen, and skips a non-finite value', () => {
+    expect(() => new OneEuroFilter({ minCutoff: NaN })).toThrow(/^One-Euro option minCutoff must be a finite number > 0, got NaN$/);
+    expect(() => new OneEuroFilter({ beta: -1 })).toThrow(/^One-Euro option beta must be a finite number ≥ 0, got -1$/);
+    expect(() => new OneEuroFilter({ mincutoff: 5 } as never)).toThrow(/^unknown One-Euro option 'mincutoff' \(did you mean 'minCutoff'\?\)/);
+    expect(() => new OneEuroVector(2.5)).toThrow(/^the vector length must be a whole number ≥ 0, got 2.5$/);
+    const f = new OneEuroFilter({ minCutoff: 1 });
+    f.filter(1, 0);
+    // one NaN sample used to make every later output NaN
+    expect(f.filter(NaN, 0.1)).toBe(1);
+    expect(Number.isFinite(f.filter(2, 0.2))).toBe(true);
+    expect(() => f.filter(2, NaN)).toThrow(/^the time must be a finite number of seconds, got NaN$/);
+  });
+
   it('passes the first sample, then converges on a constant', () => {
     const f = new OneEuroFilter({ minCutoff: 1 });
     expect(f.filter(5, 0)).toBe(5);
@@ -136,6 +149,31 @@ describe('FaceStabilizer', () => {
       expect(out.landmarks.every(Number.isFinite)).toBe(true);
       expect(out.vertices.every(Number.isFinite)).toBe(true);
     }
+  });
+
+  it('restarts when time goes back (a looped video) or jumps (a paused tab): the frame passes through instead of freezing or extrapolating', () => {
+    const rng = createRng(11);
+    const run = (jumpTo: number): { before: Float32Array; raw: Float32Array; out: Float32Array } => {
+      const s = new FaceStabilizer(layout);
+      let before: Float32Array = new Float32Array();
+      for (let i = 0; i < 40; i++) before = s.stabilize(syntheticFace(200 + 2 * i, 160, 150, 0.3, rng), (1000 * i) / FPS).face.landmarks;
+      const moved = syntheticFace(330, 200, 150, 0.3, rng);
+      return { before, raw: moved.landmarks, out: s.stabilize(moved, jumpTo).face.landmarks };
+    };
+    const last = (1000 * 39) / FPS;
+    for (const t of [0, last - 100, last + 3_600_000, last + 600]) {
+      const { before, raw, out } = run(t);
+      // Before: a backward time froze the output on the last face; an hour's gap extrapolated the velocity over it.
+      expect(Array.from(out), `t = ${t}`).toEqual(Array.from(raw));
+      expect(meanCoordinate(out, 3, 0) - meanCoordinate(before, 3, 0)).toBeGreaterThan(40);
+    }
+    // A repeated time (dt 0) is still a skip: the last output stands. A gap within MAX_FRAME_GAP_S is bridged (filtered).
+    const { before, out } = run(last);
+    expect(Array.from(out)).toEqual(Array.from(before));
+    const bridged = run(last + 300);
+    expect(Array.from(bridged.out)).not.toEqual(Array.from(bridged.raw));
+    const s = new FaceStabilizer(layout);
+    expect(() => s.stabilize(syntheticFace(200, 160, 150), NaN)).toThrow(/^the frame time must be a finite number of milliseconds, got NaN$/);
   });
 
   it('skips a frame it cannot read (non-finite landmarks) without losing its state or the hold', () => {
@@ -516,6 +554,57 @@ describe('VideoTracker', () => {
     expect(() => new FaceStabilizer(layout, { stillSpeed: NaN })).toThrow(/stillSpeed/);
     expect(() => new FaceStabilizer(layout, JSON.parse('{"constructor": 1}') as StabilizerOptions)).toThrow(/unknown stabiliser option 'constructor'/);
     expect(new FaceStabilizer(layout, { stillSpeed: 0, settleTime: undefined }).options.settleTime).toBe(0.5);
+  });
+
+  it('drops its tracks when the frame size changes (a camera switching resolution): the detector runs on the new frame', async () => {
+    const where = { x: 300, y: 220 };
+    const pipeline = fakePipeline(where);
+    const video = new VideoTracker(pipeline);
+    const first = await video.process(image, 0);
+    expect((await video.process(image, 33)).detected).toBe(false);
+    Object.assign(where, { x: 160, y: 120 }); // the same face in the half-size frame
+    // Before: the old crops went to the smaller frame (reconstruct refused them, "lies outside the image", every frame until the next detection).
+    const small: RgbImage = { width: 320, height: 240, data: new Uint8Array(320 * 240 * 3) };
+    const r = await video.process(small, 66);
+    expect(r.detected).toBe(true);
+    expect(r.faces[0].trackId).not.toBe(first.faces[0].trackId);
+    expect((await video.process(small, 100)).detected).toBe(false);
+  });
+
+  it('runs overlapping calls one after the other, in call order; the time defaults to the clock, and must be finite', async () => {
+    const pipeline = fakePipeline({ x: 300, y: 220 });
+    const video = new VideoTracker(pipeline, { tracker: { confirmEvery: 0 } });
+    // A render loop that does not wait: before, the second call failed with "FaceTracker.update called without a plan".
+    const rs = await Promise.all([video.process(image, 0), video.process(image, 33), video.process(image, 66)]);
+    expect(rs.map((r) => [r.detected, r.faces.length])).toEqual([[true, 1], [false, 1], [false, 1]]);
+    expect(new Set(rs.map((r) => r.faces[0].trackId)).size).toBe(1);
+    expect(pipeline.detections).toBe(1);
+    expect((await video.process(image)).faces).toHaveLength(1);
+    await expect(video.process(image, NaN)).rejects.toThrow(/^the frame time must be a finite number of milliseconds, got NaN$/);
+    // a failed call does not block the next
+    expect((await video.process(image, performance.now() + 10)).faces).toHaveLength(1);
+  });
+
+  it('refuses a pipeline without a detector and options of the wrong kind, naming them', () => {
+    const pipeline = fakePipeline({ x: 300, y: 220 });
+    // No detector: no track could ever start (0 faces forever, silently).
+    expect(() => new VideoTracker({ ...pipeline, detector: null })).toThrow(/^VideoTracker needs a pipeline with a detector/);
+    const bad: [unknown, RegExp][] = [
+      [{ stabilize: null }, /^stabilize must be true, false or an object of stabiliser options, got null$/], // was: on
+      [{ stabilize: 0 }, /^stabilize must be true, false/],
+      [{ stabilize: 'off' }, /^stabilize must be true, false .*, got "off"$/],
+      [{ stabilise: false }, /^unknown video option 'stabilise' \(did you mean 'stabilize'\?\)/],
+      [{ cropFrom: 'stabilised' }, /^cropFrom must be 'raw' or 'stabilized', got "stabilised"$/], // was: raw
+      [{ tracker: { detectEvery: 5 } }, /^unknown tracker option 'detectEvery' \(did you mean 'confirmEvery'\?\)/],
+      [{ tracker: { minInside: '0.5' } }, /^tracker option minInside must be from 0 to 1, got "0.5"$/],
+      [{ tracker: { cropSmoothing: { minCutoff: NaN } } }, /^crop smoothing option minCutoff must be a finite number > 0, got NaN$/], // was: NaN crops at the first detection
+      [{ tracker: { cropSmoothing: { deadBand: 0.5 } } }, /^unknown crop smoothing option 'deadBand' \(did you mean 'deadband'\?\)/],
+      [{ tracker: { cropSmoothing: null } }, /^tracker option cropSmoothing must be an object of crop smoothing options or false, got null$/],
+    ];
+    for (const [options, re] of bad) expect(() => new VideoTracker(pipeline, options as never), JSON.stringify(options)).toThrow(re);
+    // null options are the defaults
+    expect(new VideoTracker(pipeline, null as never).stabilizing).toBe(true);
+    expect(new FaceTracker(null as never).options.confirmEvery).toBe(30);
   });
 
   it('returns nothing and runs no network on frames without a face', async () => {

@@ -19,6 +19,7 @@
  */
 import type { CropSquare } from '../crop/index.js';
 import { smoothingFactor } from './one-euro.js';
+import { checkKnownKeys, checkNumbers, optionsObject } from './options.js';
 
 export interface CropSmoothingOptions {
   /** Offset (crop sides; log-ratio for the size) under which the crop stays. Default 0.01. */
@@ -56,7 +57,7 @@ export class CropSmoother {
   private frame = 0;
 
   constructor(options: CropSmoothingOptions = {}) {
-    const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    const set = Object.fromEntries(Object.entries(checkCropSmoothing(options)).filter(([, v]) => v !== undefined));
     this.options = Object.freeze({ ...DEFAULT_CROP_SMOOTHING, ...set });
   }
 
@@ -105,6 +106,16 @@ export class CropSmoother {
     this.previous = null;
     this.frame = 0;
   }
+}
+
+const CROP_SMOOTHING_RULES = { deadband: 'nonnegative', minCutoff: 'positive', beta: 'nonnegative', derivativeCutoff: 'positive', bandSpeed: 'positive' } as const;
+
+/** CropSmoothingOptions checked (RangeError): a NaN minCutoff gave NaN crops, a negative deadband overshot. */
+export function checkCropSmoothing(options: CropSmoothingOptions | null | undefined): CropSmoothingOptions {
+  const o = optionsObject(options, 'crop smoothing options');
+  checkKnownKeys(o, Object.keys(CROP_SMOOTHING_RULES), 'crop smoothing option');
+  checkNumbers(o as Record<string, unknown>, CROP_SMOOTHING_RULES, 'crop smoothing option');
+  return o;
 }
 
 function valid(s: CropSquare): boolean {

@@ -66,6 +66,8 @@ export function trajectoryLag(measured: readonly number[], truth: readonly numbe
 
 /** The mean of the x (or y, with axis 1) coordinates of a landmark set. */
 export function meanCoordinate(points: ArrayLike<number>, dims = 3, axis: 0 | 1 = 0): number {
+  // dims 0 looped forever (n = Infinity)
+  if (!(Number.isInteger(dims) && dims >= 1)) throw new RangeError(`dims must be a whole number ≥ 1, got ${String(dims)}`);
   let s = 0;
   const n = Math.floor(points.length / dims);
   for (let i = 0; i < n; i++) s += points[i * dims + axis];

@@ -12,6 +12,8 @@
  * its own speed per coordinate (the classic filter) or one speed given by the caller for all.
  */
 
+import { checkKnownKeys, checkNumbers, optionsObject, shown } from './options.js';
+
 export interface OneEuroOptions {
   /** Cutoff (Hz) at zero speed: lower = smoother when slow. Default 1. */
   minCutoff?: number;
@@ -19,6 +21,16 @@ export interface OneEuroOptions {
   beta?: number;
   /** Cutoff (Hz) of the speed's own low-pass. Default 1. */
   derivativeCutoff?: number;
+}
+
+const ONE_EURO_RULES = { minCutoff: 'positive', beta: 'nonnegative', derivativeCutoff: 'positive' } as const;
+
+/** OneEuroOptions checked (RangeError): a NaN cutoff made every output NaN, a negative beta froze it. */
+function checkOneEuro(options: OneEuroOptions | null | undefined): OneEuroOptions {
+  const o = optionsObject(options, 'One-Euro options');
+  checkKnownKeys(o, Object.keys(ONE_EURO_RULES), 'One-Euro option');
+  checkNumbers(o as Record<string, unknown>, ONE_EURO_RULES, 'One-Euro option');
+  return o;
 }
 
 /** The low-pass weight of a new sample for a cutoff (Hz) and a time step (s). */
@@ -39,13 +51,19 @@ export class OneEuroFilter {
   private started = false;
 
   constructor(options: OneEuroOptions = {}) {
+    options = checkOneEuro(options);
     this.minCutoff = options.minCutoff ?? 1;
     this.beta = options.beta ?? 0;
     this.derivativeCutoff = options.derivativeCutoff ?? 1;
   }
 
-  /** Filters a sample taken at time `t` (seconds); the first sample passes through. */
+  /**
+   * Filters a sample taken at time `t` (seconds); the first sample passes through. A time that
+   * does not advance, or a value that is not finite, leaves the output as it is.
+   */
   filter(value: number, t: number): number {
+    if (!Number.isFinite(t)) throw new RangeError(`the time must be a finite number of seconds, got ${shown(t)}`);
+    if (!Number.isFinite(value)) return this.x;
     if (!this.started || !(t > this.t)) {
       if (!this.started) {
         this.started = true;
@@ -89,6 +107,8 @@ export class OneEuroVector {
   private started = false;
 
   constructor(length: number, options: OneEuroOptions = {}) {
+    if (!(Number.isInteger(length) && length >= 0)) throw new RangeError(`the vector length must be a whole number ≥ 0, got ${shown(length)}`);
+    options = checkOneEuro(options);
     this.length = length;
     this.minCutoff = options.minCutoff ?? 1;
     this.beta = options.beta ?? 0;
@@ -104,6 +124,7 @@ export class OneEuroVector {
    */
   filter(values: ArrayLike<number>, t: number, cutoff?: number): Float32Array {
     if (values.length !== this.length) throw new RangeError(`expected ${this.length} values, got ${values.length}`);
+    if (!Number.isFinite(t)) throw new RangeError(`the time must be a finite number of seconds, got ${shown(t)}`);
     const x = this.x;
     if (!this.started) {
       this.started = true;

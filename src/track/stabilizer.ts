@@ -35,6 +35,7 @@ import type { Layout } from '../layout/index.js';
 import { IBUG68_PARTS, faceSize, partCentroids } from './motion.js';
 import { faceRegions } from './regions.js';
 import { OneEuroVector, smoothingFactor } from './one-euro.js';
+import { optionsObject, shown } from './options.js';
 
 export interface StabilizerOptions {
   /** Cutoff (Hz) of a slow face. Default 0.5. */
@@ -188,9 +189,17 @@ export class FaceStabilizer {
     }
   }
 
-  /** Filters the face of the frame at `timeMs` (milliseconds; frames must come in time order). */
+  /**
+   * Filters the face of the frame at `timeMs` (milliseconds, in time order). A frame at the same
+   * time as the last is skipped (the last output stands). Time going back (a looped or sought
+   * video, another clock) or a gap over MAX_FRAME_GAP_S (a paused tab) restarts the filter: the
+   * frame passes through, as a track's first does (the output froze until the time passed the old
+   * one, or a velocity extrapolated over the gap gave a wrong pose).
+   */
   stabilize(face: Face, timeMs: number): StabilizedFace {
+    if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) throw new RangeError(`the frame time must be a finite number of milliseconds, got ${shown(timeMs)}`);
     const t = timeMs / 1000;
+    if (this.started && (t < this.lastTime || t - this.lastTime > MAX_FRAME_GAP_S)) this.reset();
     const raw = face.positionMap.data;
     const o = this.options;
     const headFrame = o.frame === 'head';
@@ -504,14 +513,17 @@ export function rotationOf(q: ArrayLike<number>): Float64Array {
  * and not negative (a NaN `settleTime` would never let the hold engage), `frame` 'head' or
  * 'image', and an unknown name is refused (a misspelt option would be ignored).
  */
+/** The longest time between two frames (seconds) that the filters bridge; a longer gap restarts them. */
+export const MAX_FRAME_GAP_S = 0.5;
+
 export function resolveStabilizerOptions(options: StabilizerOptions = {}): Readonly<Required<StabilizerOptions>> {
-  const o = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(options) });
+  const o = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(optionsObject(options, 'stabiliser options')) });
   for (const [k, v] of Object.entries(o)) {
     if (!Object.hasOwn(DEFAULT_STABILIZER, k)) throw new RangeError(`unknown stabiliser option '${k}' (known: ${Object.keys(DEFAULT_STABILIZER).join(', ')})`);
     if (k === 'frame') {
-      if (v !== 'head' && v !== 'image') throw new RangeError(`stabiliser option frame must be 'head' or 'image', got ${JSON.stringify(v)}`);
+      if (v !== 'head' && v !== 'image') throw new RangeError(`stabiliser option frame must be 'head' or 'image', got ${shown(v)}`);
     } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new RangeError(`stabiliser option ${k} must be a finite number ≥ 0, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+      throw new RangeError(`stabiliser option ${k} must be a finite number ≥ 0, got ${shown(v)}`);
     }
   }
   return o;

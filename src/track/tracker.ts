@@ -24,7 +24,8 @@
 import { cropFromBox, cropFromLandmarks, cropTransform, type BoxKind, type CropSquare, type CropTransform } from '../crop/index.js';
 import type { FaceBox } from '../types.js';
 import { faceSize, landmarkBounds } from './motion.js';
-import { CropSmoother, DEFAULT_CROP_SMOOTHING, type CropSmoothingOptions } from './crop-smoother.js';
+import { checkCropSmoothing, CropSmoother, DEFAULT_CROP_SMOOTHING, type CropSmoothingOptions } from './crop-smoother.js';
+import { checkKnownKeys, optionsObject, shown } from './options.js';
 
 export interface TrackerOptions {
   /** Most faces tracked at once (largest first when detecting). Default 4. */
@@ -59,10 +60,15 @@ export const DEFAULT_TRACKER: Readonly<Required<TrackerOptions>> = Object.freeze
   cropSmoothing: DEFAULT_CROP_SMOOTHING,
 });
 
-/** The tracker's numbers, checked (RangeError naming the option): a NaN or negative one made tracks vanish or the detector never run. */
+/**
+ * The tracker's numbers, checked (RangeError naming the option): a NaN or negative one made tracks
+ * vanish or the detector never run; a string, an unknown key (`detectEvery` for `confirmEvery`) or
+ * crop smoothing options that would fail at the first detection are refused here.
+ */
 function checkTrackerOptions(o: Readonly<Required<TrackerOptions>>): void {
+  checkKnownKeys(o, Object.keys(DEFAULT_TRACKER), 'tracker option', { detectEvery: 'confirmEvery' });
   const check = (ok: boolean, name: string, rule: string, v: unknown): void => {
-    if (!ok) throw new RangeError(`tracker option ${name} must be ${rule}, got ${String(v)}`);
+    if (!ok || (typeof v !== 'number' && name !== 'cropSmoothing')) throw new RangeError(`tracker option ${name} must be ${rule}, got ${shown(v)}`);
   };
   check(Number.isInteger(o.maxFaces) && o.maxFaces >= 1, 'maxFaces', 'a whole number ≥ 1', o.maxFaces);
   check(Number.isInteger(o.confirmEvery) && o.confirmEvery >= 0, 'confirmEvery (detectEvery)', 'a whole number ≥ 0', o.confirmEvery);
@@ -72,6 +78,10 @@ function checkTrackerOptions(o: Readonly<Required<TrackerOptions>>): void {
   check(o.maxShift > 0 && Number.isFinite(o.maxShift), 'maxShift', 'a finite number > 0', o.maxShift);
   check(o.maxScaleChange >= 1 && Number.isFinite(o.maxScaleChange), 'maxScaleChange', 'a finite number ≥ 1', o.maxScaleChange);
   check(o.matchIou > 0 && o.matchIou <= 1, 'matchIou', 'in (0, 1]', o.matchIou);
+  if (o.cropSmoothing !== false) {
+    if (o.cropSmoothing === null || typeof o.cropSmoothing !== 'object') throw new RangeError(`tracker option cropSmoothing must be an object of crop smoothing options or false, got ${shown(o.cropSmoothing)}`);
+    checkCropSmoothing(o.cropSmoothing);
+  }
 }
 
 export type LostReason = 'left-frame' | 'degenerate' | 'jump' | 'unconfirmed' | 'duplicate';
@@ -115,7 +125,7 @@ export class FaceTracker {
   private planned: { ids: number[]; crops: CropTransform[]; fromDetector: boolean[] } | null = null;
 
   constructor(options: TrackerOptions = {}) {
-    const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    const set = Object.fromEntries(Object.entries(optionsObject(options, 'tracker options')).filter(([, v]) => v !== undefined));
     this.options = Object.freeze({ ...DEFAULT_TRACKER, ...set });
     checkTrackerOptions(this.options);
   }

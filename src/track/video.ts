@@ -13,6 +13,7 @@ import type { ReconstructOptions, ReconstructResult, StageTimings, TestTimeOptio
 import type { FaceBox, RgbImage } from '../types.js';
 import { FaceStabilizer, resolveStabilizerOptions, type StabilizerOptions } from './stabilizer.js';
 import { FaceTracker, type LostTrack, type TrackerOptions } from './tracker.js';
+import { checkKnownKeys, optionsObject, shown } from './options.js';
 
 /** What VideoTracker needs of the pipeline (the Prnet class has it). */
 export interface FramePipeline {
@@ -56,8 +57,14 @@ const now = (): number => (typeof performance !== 'undefined' ? performance.now(
 
 /** The stabiliser's options resolved (null: off), checked now rather than at a track's first frame. */
 function checked(stabilize: StabilizerOptions | boolean): StabilizerOptions | null {
+  // null or 0 turned it on (?? true), 'off' read as an object of options
+  if (typeof stabilize !== 'boolean' && (stabilize === null || typeof stabilize !== 'object' || Array.isArray(stabilize))) {
+    throw new RangeError(`stabilize must be true, false or an object of stabiliser options, got ${shown(stabilize)}`);
+  }
   return stabilize === false ? null : resolveStabilizerOptions(stabilize === true ? {} : stabilize);
 }
+
+const VIDEO_OPTIONS = ['tracker', 'stabilize', 'cropFrom', 'flip', 'smooth'] as const;
 
 /**
  * Face.flipDisagreement above which a tracked face is confirmed by the detector on the next frame:
@@ -75,12 +82,24 @@ export class VideoTracker {
   /** Test-time flip and smoothing for the network (default the pipeline's: flip on, the model's σ). */
   private readonly testTime: TestTimeOptions;
 
+  /** Frames are processed one at a time, in call order (overlapping calls wait for the one before). */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The last frame's size: a change (a camera switching resolution) drops the tracks. */
+  private frameSize: [number, number] | null = null;
+
   constructor(pipeline: FramePipeline, options: VideoOptions = {}) {
+    options = optionsObject(options, 'video options');
+    checkKnownKeys(options, VIDEO_OPTIONS, 'video option', { stabilise: 'stabilize' });
+    // Without a detector no track ever starts: every frame would have no face, silently.
+    if (!pipeline.detector) throw new RangeError('VideoTracker needs a pipeline with a detector (one made without detector: false)');
     this.pipeline = pipeline;
     this.tracker = new FaceTracker(options.tracker);
+    if (options.cropFrom !== undefined && options.cropFrom !== 'raw' && options.cropFrom !== 'stabilized') {
+      throw new RangeError(`cropFrom must be 'raw' or 'stabilized', got ${shown(options.cropFrom)}`);
+    }
     this.cropFrom = options.cropFrom ?? 'raw';
     this.testTime = { flip: options.flip, smooth: options.smooth };
-    this.stabilizerOptions = checked(options.stabilize ?? true);
+    this.stabilizerOptions = checked(options.stabilize === undefined ? true : options.stabilize);
   }
 
   /** Turns stabilisation on (with options) or off; filters restart. */
@@ -93,9 +112,23 @@ export class VideoTracker {
     return this.stabilizerOptions !== null;
   }
 
-  /** The faces of the frame at `timeMs` (milliseconds, increasing). */
-  async process(image: RgbImage, timeMs: number): Promise<VideoFrameResult> {
+  /**
+   * The faces of the frame at `timeMs` (milliseconds, increasing; default: the clock now). Calls
+   * that overlap (a render loop that does not wait) run one after the other, in call order. A frame
+   * of another size than the last drops every track (the detector runs on it).
+   */
+  process(image: RgbImage, timeMs?: number): Promise<VideoFrameResult> {
+    const time = timeMs === undefined ? now() : timeMs;
+    if (typeof time !== 'number' || !Number.isFinite(time)) return Promise.reject(new RangeError(`the frame time must be a finite number of milliseconds, got ${shown(time)}`));
+    const run = this.queue.then(() => this.processNow(image, time));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async processNow(image: RgbImage, timeMs: number): Promise<VideoFrameResult> {
     const start = now();
+    if (this.frameSize && (image.width !== this.frameSize[0] || image.height !== this.frameSize[1])) this.reset();
+    this.frameSize = [image.width, image.height];
     let detections: FaceBox[] | null = null;
     let detectMs = 0;
     if (this.tracker.needsDetection() && this.pipeline.detector) {
@@ -146,5 +179,6 @@ export class VideoTracker {
   reset(): void {
     this.tracker.reset();
     this.stabilizers.clear();
+    this.frameSize = null;
   }
 }

@@ -1,0 +1,48 @@
+/**
+ * Option checks shared by the tracking classes (RangeError naming the option): an options object
+ * (null or undefined is none), no unknown keys (a misspelt `mincutoff` or `detectEvery` used to be
+ * ignored), and numbers that are numbers (a string '0.5' slipped through the range checks).
+ */
+export type NumberRule = 'positive' | 'nonnegative' | 'unit' | 'whole' | 'wholeNonnegative' | 'atLeastOne';
+
+const RULES: Record<NumberRule, [string, (v: number) => boolean]> = {
+  positive: ['a finite number > 0', (v) => v > 0 && Number.isFinite(v)],
+  nonnegative: ['a finite number ≥ 0', (v) => v >= 0 && Number.isFinite(v)],
+  unit: ['a number from 0 to 1', (v) => v >= 0 && v <= 1],
+  whole: ['a whole number ≥ 1', (v) => Number.isInteger(v) && v >= 1],
+  wholeNonnegative: ['a whole number ≥ 0', (v) => Number.isInteger(v) && v >= 0],
+  atLeastOne: ['a finite number ≥ 1', (v) => v >= 1 && Number.isFinite(v)],
+};
+
+/** A value as an error shows it: strings quoted, so '3' does not read as 3. */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  return String(v);
+}
+
+/** The options object itself: null/undefined → {}, anything but a plain object → RangeError. */
+export function optionsObject<T extends object>(options: T | null | undefined, what: string): T {
+  if (options === null || options === undefined) return {} as T;
+  if (typeof options !== 'object' || Array.isArray(options)) throw new RangeError(`${what} must be an object, got ${shown(options)}`);
+  return options;
+}
+
+/** Refuses keys other than `known` (with a hint for a key that differs only in case). */
+export function checkKnownKeys(options: object, known: readonly string[], what: string, aliases: Record<string, string> = {}): void {
+  for (const k of Object.keys(options)) {
+    if (known.includes(k)) continue;
+    const hint = aliases[k] ?? known.find((n) => n.toLowerCase() === k.toLowerCase());
+    throw new RangeError(`unknown ${what} '${k}'${hint ? ` (did you mean '${hint}'?)` : ''} (known: ${known.join(', ')})`);
+  }
+}
+
+/** Checks the named numbers of `options` that are set (not undefined) against their rules. */
+export function checkNumbers(options: Record<string, unknown>, rules: Record<string, NumberRule>, what: string): void {
+  for (const [name, rule] of Object.entries(rules)) {
+    const v = options[name];
+    if (v === undefined) continue;
+    const [text, ok] = RULES[rule];
+    if (typeof v !== 'number' || !ok(v)) throw new RangeError(`${what} ${name} must be ${text}, got ${shown(v)}`);
+  }
+}
