@@ -18,7 +18,7 @@ import * as ort from 'onnxruntime-web';
 import { createBlazeFaceDetector } from './detect/blazeface-detector.js';
 import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js';
 import type { Detector } from './detect/detector.js';
-import { InputError, ModelError } from './errors.js';
+import { InputError, ModelError, shownValue } from './errors.js';
 import { parseLayout } from './layout/layout.js';
 import { parseModelFile, type ModelWeights } from './model/weights.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './pipeline/prnet.js';
@@ -63,8 +63,8 @@ export type ExecutionBackend = 'webgpu' | 'wasm';
 /** onnxruntime-web's wasm files: a folder URL (ending in '/') or one build's two file URLs. */
 export type WasmPaths = string | { mjs: string; wasm: string };
 
-/** A file given by URL or as its bytes. */
-export type Bytes = string | URL | Uint8Array;
+/** A file given by URL or as its bytes (an ArrayBuffer too, as `response.arrayBuffer()` gives). */
+export type Bytes = string | URL | Uint8Array | ArrayBuffer;
 
 export interface BrowserPrnetOptions {
   /** The model file (safetensors, docs/model-format.md): a URL or its bytes. */
@@ -118,21 +118,73 @@ export type BrowserPrnet = Omit<Prnet, 'reconstruct' | 'detect'> & {
 
 /** Bytes as they are (RGB, RGBA, grey: see toRgbImage), anything else drawn through a canvas. */
 export function browserImageToRgb(image: BrowserImageInput): RgbImage {
-  return isPixelImage(image) ? toRgbImage(image) : imageToRgb(image);
+  if (isPixelImage(image)) return toRgbImage(image);
+  // A TypeError from deep inside ("Cannot use 'in' operator") for these before.
+  if (image === null || typeof image !== 'object') {
+    throw new InputError(`not an image: expected an <img>, <video>, <canvas>, OffscreenCanvas, ImageBitmap, ImageData or { width, height, data }, got ${image === null ? 'null' : typeof image}${typeof image === 'string' ? ' (load a URL into an <img> or fetch → createImageBitmap first)' : ''}`);
+  }
+  if (typeof Blob !== 'undefined' && image instanceof Blob) throw new InputError('a Blob or File holds encoded bytes: decode it first (await createImageBitmap(blob))');
+  return imageToRgb(image);
+}
+
+/** A Bytes option: a non-empty URL string, a URL, or bytes (InputError otherwise, before anything is fetched). */
+function checkBytes(v: unknown, name: string): void {
+  const ok = (typeof v === 'string' && v !== '') || v instanceof Uint8Array || v instanceof ArrayBuffer || (typeof URL !== 'undefined' && v instanceof URL);
+  if (!ok) throw new InputError(`${name} must be a URL (string or URL) or the file's bytes (Uint8Array, ArrayBuffer), got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? "''" : typeof v}`);
+}
+
+/**
+ * The browser options checked before anything is fetched (InputError naming the option): a bad
+ * thread count or backend list used to surface only after the downloads, or as onnxruntime's own
+ * message; `detector: 'blazeface'` (the Node option's form) was a TypeError after the model loaded.
+ */
+function checkBrowserOptions(options: BrowserPrnetOptions): void {
+  if (options === null || typeof options !== 'object') throw new InputError('createPrnet needs options: { modelUrl, layoutUrl } at least (docs/web.md)');
+  checkBytes(options.modelUrl, 'modelUrl');
+  checkBytes(options.layoutUrl, 'layoutUrl');
+  checkPrecision(options.precision);
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) throw new InputError(`threads must be a whole number ≥ 1, got ${shownValue(options.threads)}`);
+  const b = options.backends;
+  if (b !== undefined && (!Array.isArray(b) || !b.length || !b.every((x) => x === 'webgpu' || x === 'wasm'))) {
+    throw new InputError(`backends must be a non-empty array of 'webgpu' and 'wasm', got ${shownValue(b)}`);
+  }
+  const w = options.wasmPaths;
+  if (w !== undefined) {
+    const fine = typeof w === 'string' ? w.endsWith('/') : w !== null && typeof w === 'object' && typeof w.mjs === 'string' && typeof w.wasm === 'string';
+    // onnxruntime-web puts the file names straight after a string: '/ort' asked for /ortort-wasm….
+    if (!fine) throw new InputError(`wasmPaths must be a folder URL ending in '/' or { mjs, wasm } file URLs, got ${shownValue(w)}`);
+  }
+  const d = options.detector;
+  if (d === undefined || d === false) return;
+  if (d === null || typeof d !== 'object') {
+    throw new InputError(`detector must be { modelUrl } (BlazeFace), human-web options, a Detector or false, got ${shownValue(d)}${typeof d === 'string' ? " (in the browser BlazeFace needs its model file: { modelUrl: '…/blazeface-back-256.onnx' })" : ''}`);
+  }
+  if ('detect' in d) {
+    if (typeof d.detect !== 'function') throw new InputError('detector.detect must be a function');
+    return;
+  }
+  if ('modelUrl' in d) {
+    checkBytes(d.modelUrl, 'detector.modelUrl');
+    if (d.minScore !== undefined && !(typeof d.minScore === 'number' && d.minScore >= 0 && d.minScore <= 1)) throw new InputError(`detector.minScore must be a number from 0 to 1, got ${shownValue(d.minScore)}`);
+    return;
+  }
+  if (!('human' in d)) throw new InputError(`detector must be { modelUrl } (BlazeFace), human-web options ({ human, modelBasePath, wasmPath }), a Detector or false; got an object with ${Object.keys(d).map((k) => `'${k}'`).join(', ') || 'no keys'}`);
 }
 
 class WebPrnet extends Prnet {
-  override reconstruct(image: BrowserImageInput, options?: ReconstructOptions): Promise<ReconstructResult> {
+  // async: a bad image is a rejected promise, as every other failure, not a synchronous throw
+  override async reconstruct(image: BrowserImageInput, options?: ReconstructOptions): Promise<ReconstructResult> {
     return super.reconstruct(browserImageToRgb(image), options);
   }
 
-  override detect(image: BrowserImageInput): Promise<FaceBox[]> {
+  override async detect(image: BrowserImageInput): Promise<FaceBox[]> {
     return super.detect(browserImageToRgb(image));
   }
 }
 
 /** Creates the pipeline: model session, layout and detector are loaded once and reused. */
 export async function createPrnet(options: BrowserPrnetOptions): Promise<BrowserPrnet> {
+  checkBrowserOptions(options);
   const [modelBytes, layoutBytes] = await Promise.all([fetchBytes(options.modelUrl, 'model'), fetchBytes(options.layoutUrl, 'layout')]);
   const weights = parseModelFile(modelBytes, sourceName(options.modelUrl, 'model'));
   const layout = parseLayout(layoutBytes);
@@ -207,6 +259,7 @@ export type ImageSource = ImageData | HTMLImageElement | HTMLCanvasElement | HTM
 
 /** RGBA pixels (ImageData's layout) → the library's RGB image. */
 export function rgbaToRgb(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): RgbImage {
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new InputError(`the width and height must be whole numbers > 0, got ${String(width)} × ${String(height)}`);
   if (rgba.length !== width * height * 4) throw new InputError(`expected ${width}×${height}×4 RGBA bytes, got ${rgba.length}`);
   return { width, height, data: rgbaToRgbBytes(rgba, width * height) };
 }
@@ -246,6 +299,7 @@ export const encodePng: PngEncoder = async (data, width, height, channels) => {
 
 async function fetchBytes(source: Bytes, what: string): Promise<Uint8Array> {
   if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
   try {
     const res = await fetch(source);
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
@@ -256,5 +310,5 @@ async function fetchBytes(source: Bytes, what: string): Promise<Uint8Array> {
 }
 
 function sourceName(source: Bytes, what: string): string {
-  return source instanceof Uint8Array ? what : String(source);
+  return source instanceof Uint8Array || source instanceof ArrayBuffer ? what : String(source);
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { rgbaToRgbBytes, toRgbImage } from '../src/io/pixels.js';
-import { createWebSession, rgbaToRgb } from '../src/browser.js';
+import { createPrnet, createWebSession, rgbaToRgb } from '../src/browser.js';
 import { InputError } from '../src/errors.js';
 import { randomWeights } from '../src/model/weights.js';
 import { SMALL_CONFIG } from './helpers/model.js';
@@ -41,6 +42,52 @@ describe('the browser entry\'s session options', () => {
     for (const threads of [NaN, 0, 1.5, -2]) {
       await expect(createWebSession(randomWeights(SMALL_CONFIG, 1), { threads })).rejects.toThrow(/^threads must be a whole number ≥ 1, got /);
       await expect(createWebSession(randomWeights(SMALL_CONFIG, 1), { threads })).rejects.toBeInstanceOf(InputError);
+    }
+  });
+});
+
+describe('the browser entry\'s createPrnet options', () => {
+  // Never fetched: each bad option is refused before anything loads (a fetch error would say "cannot fetch").
+  const unreachable = 'http://127.0.0.1:1/never.safetensors';
+  const base = { modelUrl: unreachable, layoutUrl: unreachable };
+
+  it('refuses a missing or bad option with an InputError naming it, before fetching anything', async () => {
+    const cases: [unknown, RegExp][] = [
+      [undefined, /^createPrnet needs options: \{ modelUrl, layoutUrl \}/], // was a TypeError
+      [{}, /^modelUrl must be a URL \(string or URL\) or the file's bytes/], // was a fetch of /undefined
+      [{ ...base, layoutUrl: 42 }, /^layoutUrl must be a URL/],
+      [{ ...base, threads: NaN }, /^threads must be a whole number ≥ 1, got NaN$/], // was checked after the downloads
+      [{ ...base, precision: 'fp16' }, /precision/],
+      [{ ...base, backends: [] }, /^backends must be a non-empty array of 'webgpu' and 'wasm', got \[\]$/],
+      [{ ...base, backends: 'wasm' }, /^backends must be a non-empty array/], // was iterated letter by letter
+      [{ ...base, backends: ['webgl'] }, /^backends must be/],
+      [{ ...base, wasmPaths: '/ort' }, /^wasmPaths must be a folder URL ending in '\/'/], // onnxruntime-web would ask for /ortort-wasm…
+      [{ ...base, detector: 'blazeface' }, /^detector must be .*got "blazeface" \(in the browser BlazeFace needs its model file/], // was a TypeError after the model loaded
+      [{ ...base, detector: { modelURL: 'x' } }, /^detector must be .*got an object with 'modelURL'$/],
+      [{ ...base, detector: { modelUrl: 'x', minScore: 50 } }, /^detector.minScore must be a number from 0 to 1, got 50$/], // found nothing, silently
+      [{ ...base, detector: { detect: 1 } }, /^detector.detect must be a function$/],
+    ];
+    for (const [options, re] of cases) {
+      const p = createPrnet(options as never);
+      await expect(p, JSON.stringify(options)).rejects.toThrow(re);
+      await expect(p).rejects.toBeInstanceOf(InputError);
+    }
+  });
+
+  it('takes the files as ArrayBuffers, and refuses what is not an image in one line', async () => {
+    const buf = (path: string): ArrayBuffer => { const b = readFileSync(new URL(path, import.meta.url)); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); };
+    const prnet = await createPrnet({ modelUrl: buf('../assets/models/prnet-light.safetensors'), layoutUrl: buf('../assets/layout.safetensors'), backends: ['wasm'], threads: 1 });
+    try {
+      expect(prnet.modelMetadata.name).toMatch(/light/);
+      await expect(prnet.reconstruct(null as never)).rejects.toThrow(/^not an image: expected an <img>, .* got null$/);
+      await expect(prnet.reconstruct('face.jpg' as never)).rejects.toThrow(/got string \(load a URL into an <img> or fetch → createImageBitmap first\)$/);
+      await expect(prnet.detect(undefined as never)).rejects.toBeInstanceOf(InputError);
+      expect(() => rgbaToRgb(new Uint8Array(16), -2, -2)).toThrow(/^the width and height must be whole numbers > 0, got -2 × -2$/);
+      // and it runs: a blank frame has no face (no detector: boxes given)
+      const r = await prnet.reconstruct({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) }, { boxes: [{ x: 8, y: 8, width: 48, height: 48, score: 1 }] });
+      expect(r.faces).toHaveLength(1);
+    } finally {
+      await prnet.dispose();
     }
   });
 });
