@@ -122,6 +122,10 @@ describe('bulk text writes', () => {
     expect(() => checkMesh(v, new Int32Array([0, -1, 2]))).toThrow('triangle 0 refers to vertex -1');
     expect(() => checkMesh(v, new Uint32Array([0, 4294967295, 2]))).toThrow('refers to vertex 4294967295');
     expect(() => checkMesh(new Float32Array(0), new Int32Array([0, 0, 0]))).toThrow('outside 0..-1');
+    // per-vertex arrays must be finite too: a NaN UV made a GLB that validators reject
+    const uv = new Float32Array(2 * 10).fill(0.5);
+    uv[2 * 7 + 1] = NaN;
+    expect(() => checkMesh(v, t, { uv: { array: uv, width: 2 } })).toThrow('uv: value 15 (vertex 7) is not finite');
   });
 
   it('reserve and advance write into the buffer; advance refuses ends outside what was reserved', () => {

@@ -212,6 +212,16 @@ describe('animated GLB', () => {
     expect(json.animations[0].channels.map((c) => c.target.path)).toEqual(['weights', 'scale', 'weights', 'scale', 'weights', 'scale']);
     // 16-bit targets, 8 bytes per vertex and frame: ≈ 2,700 vertices × 8 B × 30 fps ≈ 0.65 MB/s.
     expect(bytes.byteLength / (n / 30) / 1e6).toBeLessThan(0.8);
+    // What would make an invalid file is refused (ACCESSOR_INVALID_FLOAT, ACCESSOR_ANIMATION_INPUT_NEGATIVE, unbounded input).
+    const few = frames.slice(0, 3);
+    const args = (times: number[], f = few) => ({ frames: f, times, triangles: mesh.triangles });
+    expect(() => writeAnimatedGlb(args([0, 1, Infinity]))).toThrow(/^frame times must be finite seconds ≥ 0 \(frame 2: Infinity\)$/);
+    expect(() => writeAnimatedGlb(args([-1, 0, 1]))).toThrow(/^frame times must be finite seconds ≥ 0 \(frame 0: -1\)$/);
+    const nan = few.map((f) => f.slice());
+    nan[1][7] = NaN;
+    expect(() => writeAnimatedGlb(args([0, 1, 2], nan))).toThrow(/^frame 1: vertex 2 is not finite$/);
+    expect(() => writeAnimatedGlb(args([0, 1, 2]), { segmentFrames: NaN })).toThrow(/^segmentFrames must be a whole number ≥ 2, got NaN$/);
+    expect(() => writeAnimatedGlb({ ...args([0, 1, 2]), triangles: mesh.triangles.subarray(0, 4) })).toThrow(/not a multiple of 3/);
   });
 });
 

@@ -22,7 +22,7 @@
  */
 import { triangulateFaceGrid } from '../layout/derive.js';
 import { srgbToLinear } from './glb.js';
-import { toModelFrame, type FrameOptions } from './mesh.js';
+import { firstNotFinite, toModelFrame, type FrameOptions } from './mesh.js';
 import { ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, SHORT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT, accessorBounds, packGlb } from './gltf.js';
 
 /** A face grid subset: the dense vertices it keeps and its own triangles over them. */
@@ -138,8 +138,14 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   if (!Number.isInteger(nv) || nv === 0) throw new RangeError('frames must hold N×3 vertices');
   for (let k = 0; k < n; k++) {
     if (frames[k].length !== nv * 3) throw new RangeError(`frame ${k} has ${frames[k].length / 3} vertices, expected ${nv}`);
+    // glTF's animation input: finite, ≥ 0, increasing (Infinity or a negative time made a file validators reject)
+    if (!(Number.isFinite(times[k]) && times[k] >= 0)) throw new RangeError(`frame times must be finite seconds ≥ 0 (frame ${k}: ${times[k]})`);
     if (k > 0 && !(times[k] > times[k - 1])) throw new RangeError(`frame times must increase (frame ${k})`);
+    const bad = firstNotFinite(frames[k]);
+    if (bad >= 0) throw new RangeError(`frame ${k}: vertex ${Math.floor(bad / 3)} is not finite`);
   }
+  if (triangles.length % 3 !== 0) throw new RangeError(`triangles: length ${triangles.length} is not a multiple of 3`);
+  if (options.segmentFrames !== undefined && !(Number.isInteger(options.segmentFrames) && options.segmentFrames >= 2)) throw new RangeError(`segmentFrames must be a whole number ≥ 2, got ${options.segmentFrames}`);
   for (let i = 0; i < triangles.length; i++) if (!(triangles[i] >= 0 && triangles[i] < nv)) throw new RangeError(`triangle index ${triangles[i]} out of range`);
   if (colors && colors.length !== nv * 3) throw new RangeError('colors must be N×3');
   const name = options.name ?? 'face';

@@ -245,8 +245,21 @@ export function checkMesh(
   }
   for (const [name, { array, width }] of Object.entries(perVertex)) {
     if (array && array.length !== nv * width) throw new InputError(`${name}: ${array.length} values, expected ${nv} × ${width}`);
+    // a NaN UV or normal made a GLB that validators reject (ACCESSOR_INVALID_FLOAT); colours are
+    // written as bytes, where a NaN is 0 (documented for OBJ and PLY)
+    const bad = array && name !== 'colors' ? firstNotFinite(array) : -1;
+    if (bad >= 0) throw new InputError(`${name}: value ${bad} (vertex ${Math.floor(bad / width)}) is not finite`);
   }
   return nv;
+}
+
+/** The index of the first value that is not finite, or -1 (one sum first, no branch per value). */
+export function firstNotFinite(values: ArrayLike<number>): number {
+  let z = 0;
+  for (let i = 0; i < values.length; i++) z += values[i] * 0;
+  if (z === 0) return -1;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }
 
 /** Whether some coordinate is not finite: x · 0 is NaN exactly when x is not finite (one sum, no branch per value). */
