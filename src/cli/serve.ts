@@ -1,7 +1,7 @@
 /** `prnet serve`: the HTTP service (src/serve), until SIGTERM or SIGINT. */
 import { availableParallelism } from 'node:os';
 import { firstLine } from '../errors.js';
-import { MAX_IMAGE_BYTES } from '../io/image-node.js';
+import { MAX_IMAGE_BYTES } from '../io/limits.js';
 import { exitBySignal } from './atomic.js';
 import { loadOptional, SERVE_PACKAGES } from './optional.js';
 import { EXIT, UsageError, intOption, parseOptions, threadsOption, detectorOption } from './options.js';
