@@ -22,6 +22,9 @@ export class ModelError extends PrnetError {}
 /** No face was found where one was required. */
 export class NoFaceError extends InputError {}
 
+/** The caller aborted the work (ReconstructOptions.signal). */
+export class AbortedError extends PrnetError {}
+
 /** An output that could not be written (disk full, read-only, a folder where a file goes). */
 export class OutputError extends PrnetError {}
 

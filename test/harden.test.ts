@@ -18,7 +18,7 @@ import { expandInputs } from '../src/cli/inputs.js';
 import { failureLine } from '../src/cli/reconstruct.js';
 import { evaluateAflw2000 } from '../tools/eval/aflw2000.js';
 import { MAT_LIMITS, readMat } from '../tools/eval/mat.js';
-import { InputError, ModelError, OutputError } from '../src/errors.js';
+import { AbortedError, InputError, ModelError, OutputError } from '../src/errors.js';
 import { decodeImageBuffer, decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { modelMetadata, parseModelFile, randomWeights, resfcnTensorSpecs, serializeModel, type TensorSpec } from '../src/model/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -453,6 +453,14 @@ describe('input files', () => {
     for (const compressionLevel of [12, 1.5, '9']) await expect(encodePng(new Uint8Array(12), 2, 2, 3, { compressionLevel: compressionLevel as never })).rejects.toThrow(/^encodePng: compressionLevel must be a whole number from 0 to 9/);
     expect(() => serializeModel(randomWeights(SMALL_CONFIG, 1), { dtype: 'f16' as never })).toThrow(/^dtype must be 'F16' or 'F32', got "f16"$/);
     await expect(createPrnet({ model: '' })).rejects.toThrow(/^model must be a bundled model's name \(default, light\) or a model file's path, got ''$/);
+    // signal: an aborted one stops the call before any work; one aborted meanwhile, at the next chunk of faces.
+    await expect(prnet.reconstruct(astronaut, { signal: AbortSignal.abort(), boxes: [] })).rejects.toBeInstanceOf(AbortedError);
+    await expect(prnet.reconstruct(astronaut, { signal: {} as never, boxes: [] })).rejects.toThrow(/^signal must be an AbortSignal/);
+    let reads = 0;
+    const flips = { get aborted() { return ++reads > 2; } }; // false at the start and after detection, true before the second chunk
+    const nine = Array.from({ length: 9 }, (_, i) => ({ x: 40 * i, y: 40, width: 120, height: 120, score: 1 }));
+    await expect(prnet.reconstruct(astronaut, { boxes: nine, signal: flips })).rejects.toThrow(/^reconstruct was aborted$/);
+    expect(reads).toBe(3);
     // null options are no options (this pipeline has no detector: it gets as far as asking for one)
     await expect(prnet.reconstruct(astronaut, null as never)).rejects.toThrow(/^no detector was loaded/);
     // A crop far outside the image, absurdly large, or with transforms that are not its square's.

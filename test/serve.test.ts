@@ -319,6 +319,36 @@ describe('prnet serve: the API', () => {
     }
   });
 
+  it('a task past its deadline inside the pipeline stops by itself at its next step: no worker is ended inside onnxruntime (that aborted the process), and close() waits for it', async () => {
+    let overruns = 0;
+    const strict = await createServer({ workers: 1, models: { default: 'default' }, timeoutMs: 500, overrunMs: 300, onOverrun: () => overruns++ });
+    let closed = false;
+    try {
+      const url = await strict.app.listen({ host: '127.0.0.1', port: 0 });
+      await strict.ready;
+      // A crowd: the photo tiled 10 × 10 (a hundred faces, 25 network chunks with the flip: seconds of onnxruntime).
+      const tile = await sharp(ASTRONAUT).resize(160, 160).png().toBuffer();
+      const crowd = new Uint8Array(await sharp({ create: { width: 1600, height: 1600, channels: 3, background: 'white' } })
+        .composite(Array.from({ length: 100 }, (_, i) => ({ input: tile, left: 160 * (i % 10), top: 160 * Math.floor(i / 10) }))).jpeg().toBuffer());
+      const t0 = performance.now();
+      await expectError(await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: crowd, headers: { 'content-type': 'image/jpeg' } }), 504, 'deadline_exceeded');
+      // The same worker answers the next request soon after (the task stopped at a chunk boundary), with no worker ended.
+      const tiny = new Uint8Array(await gradientPng(64, 64));
+      expect((await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: tiny, headers: { 'content-type': 'image/png' } })).status).toBe(200);
+      expect(performance.now() - t0).toBeLessThan(8000);
+      expect(overruns).toBe(0);
+      // close() right after an abandoned task (here: another crowd whose client leaves) waits for it and resolves.
+      const leaving = new AbortController();
+      void fetch(`${url}/v1/reconstruct`, { method: 'POST', body: crowd, headers: { 'content-type': 'image/jpeg' }, signal: leaving.signal }).catch(() => undefined);
+      await sleep(1500);
+      leaving.abort();
+      await strict.close();
+      closed = true;
+    } finally {
+      if (!closed) await strict.close();
+    }
+  });
+
   it('a malformed HTTP request gets the service\'s own error JSON (400), as the parser\'s other errors (408 for a body that never arrives)', async () => {
     const { port, hostname } = new URL(base);
     const answer = await new Promise<string>((resolve, reject) => {

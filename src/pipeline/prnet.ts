@@ -5,7 +5,7 @@
  */
 import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
-import { InputError, ModelError, shownValue } from '../errors.js';
+import { AbortedError, InputError, ModelError, shownValue } from '../errors.js';
 import { coarseMask, estimatePose, flipDisagreement, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
@@ -36,6 +36,13 @@ export interface ReconstructOptions {
    * cost in landmark accuracy (geometry/smooth.ts, docs/evaluation.md).
    */
   smooth?: number;
+  /**
+   * Stops the call (AbortedError) at its next step once aborted: before detection, after it, and
+   * between the network's chunks of CHUNK_FACES faces. An AbortSignal, or anything with an
+   * `aborted` flag (the service's workers read one shared with the HTTP thread). A call is not
+   * interrupted inside onnxruntime: ending its thread there aborts the whole process.
+   */
+  signal?: { readonly aborted: boolean };
 }
 
 /** The test-time options of a reconstruction (flip and smoothing), as every front end passes them on. */
@@ -121,6 +128,12 @@ export class Prnet {
     const image = checkImage(input);
     options ??= {};
     if (typeof options !== 'object') throw new InputError(`reconstruct options must be an object, got ${typeof options}`);
+    const signal = options.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) throw new InputError('signal must be an AbortSignal (or an object with an aborted flag)');
+    const stopIfAborted = (): void => {
+      if (signal?.aborted) throw new AbortedError('reconstruct was aborted');
+    };
+    stopIfAborted();
     if (options.flip !== undefined && typeof options.flip !== 'boolean') throw new InputError(`flip must be true or false, got ${shownValue(options.flip)}`);
     if (options.smooth !== undefined && typeof options.smooth !== 'number') throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${shownValue(options.smooth)}`);
     if (options.maxFaces !== undefined && !(Number.isInteger(options.maxFaces) && options.maxFaces >= 0)) throw new InputError(`maxFaces must be a whole number ≥ 0, got ${shownValue(options.maxFaces)}`);
@@ -147,6 +160,7 @@ export class Prnet {
     }
     if (options.maxFaces !== undefined) items = items.slice(0, Math.max(0, options.maxFaces));
     timings.detect = now() - t;
+    stopIfAborted();
 
     const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);
     if (!(sigma >= 0 && sigma <= MAX_SMOOTH)) throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${String(options.smooth)}`);
@@ -164,6 +178,7 @@ export class Prnet {
     const plane = S * S;
     const faces: Face[] = [];
     for (let first = 0; first < n; first += CHUNK_FACES) {
+      if (first > 0) stopIfAborted();
       const chunk = items.slice(first, first + CHUNK_FACES);
       faces.push(...(await this.runChunk(image, chunk, first, { S, plane, flip, sigma, onInputGrid }, timings)));
     }

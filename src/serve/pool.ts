@@ -28,8 +28,14 @@ export interface InferencePool {
   readonly queueSize: number;
   /** Resolves when every worker has loaded its models; rejects when one cannot. */
   ready(): Promise<void>;
+  /** Skips the queued tasks, waits for the running ones (at most CLOSE_TIMEOUT_MS), then ends the workers. */
+  close(): Promise<void>;
+  /** Ends the workers at once (a worker inside onnxruntime aborts the process: prefer close). */
   destroy(): Promise<void>;
 }
+
+/** How long close() waits for the running tasks before ending their workers anyway. */
+export const CLOSE_TIMEOUT_MS = 10_000;
 
 export function workerFile(): URL {
   const fromSource = import.meta.url.endsWith('.ts');
@@ -49,6 +55,7 @@ export function createPool(options: PoolOptions): InferencePool {
     idleTimeout: Number.POSITIVE_INFINITY,
     maxQueue: Number.POSITIVE_INFINITY, // bounded by the server, which answers 503 first
     workerData,
+    closeTimeout: CLOSE_TIMEOUT_MS,
   });
   // A worker that fails outside a task (its models do not load) is reported on the pool's
   // 'error' event: it fails readiness (an unhandled 'error' event would end the process).
@@ -72,6 +79,7 @@ export function createPool(options: PoolOptions): InferencePool {
       readyPromise ??= Promise.race([pings, startFailed]).then(() => undefined);
       return readyPromise;
     },
+    close: () => piscina.close({ force: true }),
     destroy: () => piscina.destroy(),
   };
 }

@@ -17,7 +17,7 @@ import { simpleImageSize, sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { openApi, querystringSchema, reconstructParameters } from './openapi.js';
 import { createPool, type InferencePool } from './pool.js';
-import { CONTENT_TYPES, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
+import { CONTENT_TYPES, TASK_FLAGS, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
 
 export interface ServeOptions {
   /** Inference worker threads (default: the cores). */
@@ -49,7 +49,9 @@ export interface ServeOptions {
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** How long the workers get to stop on close() before the server stops waiting for them. */
-const DESTROY_WAIT_MS = 10_000;
+const DESTROY_WAIT_MS = 12_000;
+/** While an overrunning task is inside the pipeline, how often the server looks again. */
+const OVERRUN_RECHECK_MS = 250;
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
 
@@ -160,6 +162,8 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const metrics = createMetrics(() => pool.queueSize);
   let closing = false;
   let inFlight = 0;
+  /** The shared flags of the tasks given to the pool and not settled yet (see ReconstructTask.cancelled). */
+  const inFlightTasks = new Set<Int32Array>();
   let meanTaskMs = 1000; // running mean of a task's time in a worker, for Retry-After
   const ready = pool.ready().then(() => {
     isReady = true;
@@ -294,10 +298,11 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       format,
       face: q.face,
       deadline,
-      cancelled: new Int32Array(new SharedArrayBuffer(8)),
+      cancelled: new Int32Array(new SharedArrayBuffer(4 * TASK_FLAGS)),
     };
     // A client that gives up (or a request past its deadline) does not cost a worker's time.
     const cancel = () => Atomics.store(task.cancelled, 0, 1);
+    inFlightTasks.add(task.cancelled);
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) cancel();
     });
@@ -310,12 +315,22 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     // overrun allowance is ended (piscina ends its worker and starts another).
     // (Capped: Node's timers overflow past 2³¹ − 1 ms and would fire at once.) A task still queued
     // then is left to the worker, which skips it; only a started one (flag 1 in slot 1) is ended.
-    const overrun = setTimeout(() => {
+    // Inside the pipeline the worker is not ended (onnxruntime-node aborts the whole process when
+    // its thread is ended mid-run): it stops by itself at its next step, the cancel flag being set
+    // at the deadline; the check is repeated until it has left.
+    let overrun: NodeJS.Timeout;
+    const checkOverrun = (): void => {
       if (Atomics.load(task.cancelled, 1) !== 1) return;
+      if (Atomics.load(task.cancelled, 2) === 1) {
+        cancel();
+        overrun = setTimeout(checkOverrun, OVERRUN_RECHECK_MS);
+        return;
+      }
       abort.abort();
       options.onOverrun?.(overrunMs);
-    }, Math.min(2 ** 31 - 1, Math.max(0, task.deadline - Date.now()) + overrunMs));
-    running.then(() => clearTimeout(overrun), () => clearTimeout(overrun));
+    };
+    overrun = setTimeout(checkOverrun, Math.min(2 ** 31 - 1, Math.max(0, task.deadline - Date.now()) + overrunMs));
+    running.then(() => clearTimeout(overrun), () => clearTimeout(overrun)).finally(() => inFlightTasks.delete(task.cancelled));
     const result = await withDeadline(running, task.deadline).finally(() => {
       if (Date.now() > task.deadline) cancel();
     });
@@ -335,11 +350,16 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     inFlight: () => inFlight,
     async close() {
       closing = true;
+      // The requests in flight are answered first (app.close waits for them). Tasks still running
+      // after that were abandoned (answered 504, or their client left): they stop at their next
+      // step, and piscina waits for them rather than ending a worker inside onnxruntime, which
+      // aborted the whole process (SIGABRT) instead of exiting 0.
       await app.close();
+      for (const flags of inFlightTasks) Atomics.store(flags, 0, 1);
       // A worker stuck in native code cannot be ended at once: stop waiting for it after a while.
       let timer: NodeJS.Timeout | undefined;
       const gaveUp = await Promise.race([
-        pool.destroy().then(() => false, () => false),
+        pool.close().then(() => false, () => false),
         new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), DESTROY_WAIT_MS); }),
       ]);
       clearTimeout(timer);

@@ -14,6 +14,9 @@ export const CONTENT_TYPES: Record<FileFormat | 'json', string> = {
   ply: 'application/octet-stream',
 };
 
+/** Int32 slots of ReconstructTask.cancelled. */
+export const TASK_FLAGS = 3;
+
 export interface ReconstructTask {
   kind: 'reconstruct';
   /** The encoded image (any format sharp reads). */
@@ -32,7 +35,10 @@ export interface ReconstructTask {
   deadline: number;
   /**
    * Shared flags: [0] set to 1 by the HTTP thread when the client went away or the deadline
-   * passed (a task not started yet is skipped); [1] set to 1 by the worker when it starts the task.
+   * passed (a task not started yet is skipped, a running one stops at its next step: the
+   * pipeline's `signal`); [1] set to 1 by the worker when it starts the task; [2] 1 while the
+   * worker is inside the pipeline (onnxruntime: its thread must not be ended there, which aborts
+   * the process). TASK_FLAGS Int32s.
    */
   cancelled: Int32Array;
 }

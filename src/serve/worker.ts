@@ -4,7 +4,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { DetectorKind } from '../detect/index.js';
-import { InputError } from '../errors.js';
+import { AbortedError, InputError } from '../errors.js';
 import { decodeImageBuffer, encodePng } from '../io/image-node.js';
 import { createPrnet } from '../pipeline/node.js';
 import { buildOutputs } from '../pipeline/outputs.js';
@@ -41,7 +41,19 @@ export default async function run(task: WorkerTask): Promise<TaskResult> {
     if (e instanceof InputError) return { ok: false, status: 422, code: 'corrupt_image', message: e.message };
     throw e;
   }
-  const { faces } = await prnet.reconstruct(image, { maxFaces: task.maxFaces, flip: task.flip, smooth: task.smooth });
+  // The HTTP thread's cancel flag stops the call between its steps (the client went away, or the
+  // deadline passed); while inside it this thread is not ended (see TASK_FLAGS).
+  const signal = { get aborted() { return Atomics.load(task.cancelled, 0) === 1; } };
+  let faces;
+  Atomics.store(task.cancelled, 2, 1);
+  try {
+    ({ faces } = await prnet.reconstruct(image, { maxFaces: task.maxFaces, flip: task.flip, smooth: task.smooth, signal }));
+  } catch (e) {
+    if (e instanceof AbortedError) return { ok: false, status: 504, code: 'deadline_exceeded', message: 'stopped: the request was cancelled or passed its deadline' };
+    throw e;
+  } finally {
+    Atomics.store(task.cancelled, 2, 0);
+  }
   if (task.format === 'json') {
     // The objects the CLI writes to NAME_face<i>.json (built by the same code), each on one line.
     const files = await buildOutputs('image', image, faces, prnet.layout, new Set(['json']), encode);
