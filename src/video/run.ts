@@ -18,6 +18,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { mkdirEach } from '../util/mkdir.js';
 import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../export/glb-animation.js';
 import { roundNumber } from '../export/json.js';
 import { InputError, OutputError } from '../errors.js';
@@ -164,6 +165,9 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   try {
     if (want.jsonl) {
       jsonl = createWriteStream(temps.jsonl);
+      // A lasting listener: a write error (a full disk) was an unhandled 'error' event (the CLI
+      // died with a stack) or, once the stream had closed, a wait for 'drain' that never ended.
+      jsonl.on('error', () => undefined);
       await once(jsonl, 'open').catch((e: unknown) => { throw outputError(e, final.jsonl); });
     }
     if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: info.fps, name: final.overlay });
@@ -179,7 +183,10 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       if (result.faces.length) framesWithFaces++;
       for (const k of ['detect', 'crop', 'network', 'readoff', 'stabilize'] as const) timings[k] += result.timings[k];
       for (const face of result.faces) trackIds.add(face.trackId);
-      if (jsonl && !jsonl.write(frameLine(index, timeMs, result))) await once(jsonl, 'drain');
+      if (jsonl) {
+        if (jsonl.errored) throw outputError(jsonl.errored, final.jsonl);
+        if (!jsonl.write(frameLine(index, timeMs, result))) await drained(jsonl, final.jsonl);
+      }
       if (glbMesh) {
         for (const face of result.faces) {
           let s = shapes.get(face.trackId);
@@ -213,7 +220,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     const staged: [string, string][] = [];
     if (jsonl) {
       jsonl.end();
-      await once(jsonl, 'finish');
+      await finished(jsonl).catch((e: unknown) => { throw outputError(e, final.jsonl); });
       jsonl = null;
       staged.push([temps.jsonl, final.jsonl]);
     }
@@ -252,11 +259,27 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     await encoder?.kill().catch(() => undefined);
     if (jsonl) {
       jsonl.destroy();
-      await once(jsonl, 'close').catch(() => undefined);
+      // finished, not once('close'): the stream may have closed already (after a write error)
+      await finished(jsonl).catch(() => undefined);
     }
     await Promise.all(Object.values(temps).map((p) => rm(p, { force: true }).catch(() => undefined)));
     throw e;
   }
+}
+
+/** Until a stream wants more data; an OutputError when it fails or closes first (checked now too). */
+function drained(stream: WriteStream, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: unknown): void => {
+      stream.off('drain', onDrain).off('error', done).off('close', onClose);
+      if (e === undefined) resolve();
+      else reject(outputError(e, path));
+    };
+    const onDrain = (): void => done();
+    const onClose = (): void => done(stream.errored ?? new Error('the file was closed'));
+    if (stream.errored || stream.closed || stream.destroyed) return onClose();
+    stream.once('drain', onDrain).once('error', done).once('close', onClose);
+  });
 }
 
 function outputError(e: unknown, path: string): OutputError {
