@@ -107,6 +107,12 @@ describe('processVideo', () => {
     const every2 = await processVideo(light, D3, { outDir: await tmp.make('d3-every2'), maxFrames: 6, detectEvery: 2, outputs: { overlay: false, glb: false } });
     expect(every2.detectorFrames).toBe(3);
     expect((await listFiles(out)).sort()).toEqual(['driving_d3.glb', 'driving_d3.jsonl', 'driving_d3_overlay.mp4']);
+    expect(r.glb).toMatchObject({ frames: 30, truncated: false });
+    // The GLB keeps at most maxGlbFrames of its track (each kept frame is held in memory to the end: ~6 GiB for an hour).
+    const capped = await processVideo(light, D3, { outDir: await tmp.make('d3-capped'), maxFrames: 12, maxGlbFrames: 5, flip: false, outputs: { overlay: false } });
+    expect(capped.glb).toMatchObject({ frames: 5, truncated: true });
+    expect((await validate(await readFile(join(capped.files.find((f) => f.endsWith('.glb'))!)))).messages).toEqual([]);
+    expect((await readFile(capped.files.find((f) => f.endsWith('.jsonl'))!, 'utf8')).trimEnd().split('\n')).toHaveLength(12);
 
     const lines = (await readFile(join(out, 'driving_d3.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as {
       frame: number; time: number; detected: boolean;

@@ -133,6 +133,6 @@ function report(r: VideoRunResult): void {
   const faces = r.framesWithFaces
     ? `faces in ${r.framesWithFaces} frames, ${r.tracks} track${r.tracks === 1 ? '' : 's'}`
     : `no face in any of the ${r.frames} frames${r.files.some((f) => f.endsWith('.glb')) ? '' : ' (no GLB written)'}`;
-  const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${r.glb.frames} frames, ${(r.glb.bytes / 1e6).toFixed(2)} MB` : '';
+  const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${r.glb.frames} frames${r.glb.truncated ? ' (its first: the most a GLB keeps)' : ''}, ${(r.glb.bytes / 1e6).toFixed(2)} MB` : '';
   w.write(`${escapeControl(r.input)}: ${r.frames} frames at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}; wrote ${r.files.map(escapeControl).join(', ')}\n`);
 }

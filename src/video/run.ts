@@ -45,6 +45,8 @@ export interface VideoRunOptions extends TestTimeOptions {
   detectEvery?: number;
   /** Process only the first frames. */
   maxFrames?: number;
+  /** Most frames the animated GLB keeps of its track (default MAX_GLB_FRAMES: 10 minutes at 30 frames/s). */
+  maxGlbFrames?: number;
   /** Which outputs (default all three). */
   outputs?: { jsonl?: boolean; overlay?: boolean; glb?: boolean };
   /** UV grid step of the animated GLB's mesh (default 3: ~4,900 vertices; 1: the full mesh). */
@@ -72,7 +74,7 @@ export interface VideoRunResult {
   /** Paths written. */
   files: string[];
   /** The track animated in the GLB, its frames and the file's size (bytes). */
-  glb?: { trackId: number; frames: number; bytes: number; vertices: number };
+  glb?: { trackId: number; frames: number; bytes: number; vertices: number; truncated: boolean };
   /** ffmpeg's complaint when the video ended early (e.g. a truncated file), else ''. */
   decodeError: string;
   /** Wall seconds and frames per second of the frame loop (decode, network, drawing, encoding). */
@@ -88,7 +90,17 @@ interface TrackShapes {
   colors: Float32Array;
   /** Sum of face sizes over the frames: the largest face over time. */
   weight: number;
+  /** Frames past MAX_GLB_FRAMES were not kept. */
+  truncated: boolean;
 }
+
+/**
+ * The most frames an animated GLB holds (10 minutes at 30 frames/s). Each kept frame costs its
+ * vertices in memory until the end (57 KiB at the default grid step; 0.5 MiB at step 1), so an
+ * hour-long clip took about 6 GiB per tracked face; the file itself grows ~0.65 MB a second.
+ * Later frames of the track are left out of the GLB (the JSONL and overlay have every frame).
+ */
+export const MAX_GLB_FRAMES = 18_000;
 
 const now = (): number => performance.now();
 let tmpCounter = 0;
@@ -107,6 +119,7 @@ function checkRunOptions(options: VideoRunOptions): void {
   if (options.detectEvery !== undefined && !(Number.isInteger(options.detectEvery) && options.detectEvery >= 0)) throw new RangeError(`detectEvery must be a whole number ≥ 0, got ${String(options.detectEvery)}`);
   whole(options.maxFrames, 'maxFrames');
   whole(options.glbStep, 'glbStep');
+  whole(options.maxGlbFrames, 'maxGlbFrames');
   // Past 32 the grid has a few dozen vertices, and past 100 none (the GLB failed after the whole video).
   if (options.glbStep !== undefined && options.glbStep > MAX_GLB_STEP) throw new RangeError(`glbStep must be at most ${MAX_GLB_STEP}, got ${options.glbStep}`);
   whole(options.maxPixels, 'maxPixels');
@@ -152,6 +165,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     tracker: { maxFaces: options.maxFaces, confirmEvery: options.detectEvery },
   });
   const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
+  const maxGlbFrames = options.maxGlbFrames ?? MAX_GLB_FRAMES;
   const shapes = new Map<number, TrackShapes>();
   const trackIds = new Set<number>();
   const timings = { decode: 0, detect: 0, crop: 0, network: 0, readoff: 0, stabilize: 0, outputs: 0, overlay: 0, encode: 0 };
@@ -190,14 +204,29 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       if (glbMesh) {
         for (const face of result.faces) {
           let s = shapes.get(face.trackId);
+          if (s?.truncated) continue;
           const verts = pickVertices(face.vertices, glbMesh.vertexIds);
           if (!s) {
-            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0 };
+            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0, truncated: false };
             shapes.set(face.trackId, s);
+          }
+          if (s.frames.length >= maxGlbFrames) {
+            s.truncated = true;
+            continue;
           }
           s.frames.push(verts);
           s.times.push(timeMs / 1000);
           s.weight += faceSize(face.landmarks);
+        }
+        // A track that has ended keeps its weight: once another track weighs more it can never be
+        // the one animated, and its frames are let go (they were all kept to the end).
+        if (result.lost.length) {
+          let heaviest = 0;
+          for (const s of shapes.values()) heaviest = Math.max(heaviest, s.weight);
+          for (const l of result.lost) {
+            const s = shapes.get(l.id);
+            if (s && s.weight < heaviest) shapes.delete(l.id);
+          }
         }
       }
       timings.outputs += now() - tOut;
@@ -240,7 +269,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: glbMesh.triangles, colors: s.colors }, { imageHeight: info.height, name: `${name}_track${trackId}` });
         await writeFile(temps.glb, bytes).catch((e: unknown) => { throw outputError(e, final.glb); });
         staged.push([temps.glb, final.glb]);
-        glb = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length };
+        glb = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length, truncated: s.truncated };
       }
     }
     if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
