@@ -19,6 +19,7 @@ import { estimatePose, readLandmarks, readVertices } from '../src/geometry/index
 import type { Face } from '../src/pipeline/face.js';
 import type { RgbImage } from '../src/types.js';
 import { VideoEncoder, VideoOverlay, decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
+import { PipeThread } from '../src/video/pipe-thread.js';
 import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
 import { triangulateFaceGrid } from '../src/layout/derive.js';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../src/export/glb-animation.js';
@@ -82,6 +83,17 @@ describe('ffmpeg decode', () => {
     expect(mean).toBeLessThan(220);
     expect(Buffer.compare(Buffer.from(frames[0].image.data), Buffer.from(frames[4].image.data))).not.toBe(0);
     expect(d.report).toEqual({ frames: 5, error: '' });
+  });
+
+  it('a pipe thread that dies without its close message still tells its consumer (it waited forever)', async () => {
+    const got: string[] = [];
+    const pt = new PipeThread({ cmd: 'sleep', args: ['30'], mode: 'decode', frameBytes: 12 }, (m) => got.push(m.type));
+    for (let i = 0; i < 50 && !got.includes('spawned'); i++) await new Promise((r) => setTimeout(r, 50));
+    await (pt as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const closed = await Promise.race([pt.closed, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    expect(closed).toMatchObject({ type: 'close', stderr: 'the pipe thread ended' });
+    expect(got).toEqual(['spawned', 'close']);
+    expect(pt.done).toBe(true);
   });
 
   it('names the missing program when ffmpeg is not there, for decoding and for encoding', async () => {

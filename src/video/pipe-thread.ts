@@ -28,7 +28,10 @@ try {
   parentPort.postMessage({ type: 'spawn-error', code: e && e.code, message: String(e && e.message) });
   parentPort.postMessage({ type: 'close', code: null, signal: null, stderr: '', partial: 0 });
 }
-if (child) run(child);
+if (child) {
+  if (child.pid !== undefined) parentPort.postMessage({ type: 'spawned', pid: child.pid });
+  run(child);
+}
 function run(child) {
 child.on('error', (e) => parentPort.postMessage({ type: 'spawn-error', code: e && e.code, message: String(e && e.message) }));
 child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 65536) stderr += d; });
@@ -83,7 +86,8 @@ export type PipeMessage =
   | { type: 'taken' }
   | { type: 'spawn-error'; code?: string; message: string }
   | { type: 'stdin-error'; message: string }
-  | { type: 'close'; code: number | null; signal: string | null; stderr: string; partial: number };
+  | { type: 'close'; code: number | null; signal: string | null; stderr: string; partial: number }
+  | { type: 'spawned'; pid: number };
 
 export interface PipeThreadOptions {
   cmd: string;
@@ -108,15 +112,37 @@ export class PipeThread {
       workerData: { cmd: options.cmd, args: options.args, mode: options.mode, frameBytes: options.frameBytes, readAhead: options.readAhead ?? 4 },
     });
     this.closed = new Promise((resolve) => {
+      let closeSeen = false;
+      let pid: number | undefined;
       this.worker.on('message', (m: PipeMessage) => {
+        if (m.type === 'close') closeSeen = true;
+        if (m.type === 'spawned') pid = m.pid;
         onMessage(m);
         if (m.type === 'close' || m.type === 'spawn-error') {
           this.isClosed = true;
           resolve(m.type === 'close' ? m : { type: 'close', code: null, signal: null, stderr: '', partial: 0 });
         }
       });
-      this.worker.on('error', (e: Error) => resolve({ type: 'close', code: null, signal: null, stderr: String(e.message), partial: 0 }));
-      this.worker.on('exit', () => resolve({ type: 'close', code: null, signal: null, stderr: '', partial: 0 }));
+      // A thread that dies without its 'close' message: the consumer is told too (a frame reader
+      // or an encoder waiting on onMessage would otherwise wait forever).
+      const died = (why: string): void => {
+        if (closeSeen) return;
+        closeSeen = true;
+        this.isClosed = true;
+        // its ffmpeg would outlive it
+        if (pid !== undefined) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
+        const m = { type: 'close' as const, code: null, signal: null, stderr: why, partial: 0 };
+        onMessage(m);
+        resolve(m);
+      };
+      this.worker.on('error', (e: Error) => died(`the pipe thread failed: ${e.message}`));
+      this.worker.on('exit', () => died('the pipe thread ended'));
     });
     // The thread ends itself once ffmpeg has closed and nothing is left to do.
     void this.closed.then(() => this.worker.terminate()).catch(() => undefined);
