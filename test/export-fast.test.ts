@@ -5,7 +5,7 @@
  * array is changed in place.
  */
 import { describe, expect, it } from 'vitest';
-import { checkMesh, writeObj, writeObjTextured } from '../src/export/index.js';
+import { checkMesh, toJson, writeObj, writeObjTextured, writePly } from '../src/export/index.js';
 import { fmt, TextWriter } from '../src/export/text.js';
 
 function quad(dx: number): Float32Array {
@@ -126,6 +126,10 @@ describe('bulk text writes', () => {
     const uv = new Float32Array(2 * 10).fill(0.5);
     uv[2 * 7 + 1] = NaN;
     expect(() => checkMesh(v, t, { uv: { array: uv, width: 2 } })).toThrow('uv: value 15 (vertex 7) is not finite');
+    // options the writers took silently: 'ASCII' wrote binary; decimals -1 rounded to tens, NaN not at all
+    expect(() => writePly(v, t, undefined, { format: 'ASCII' as never })).toThrow(/^format must be 'binary' or 'ascii', got "ASCII"$/);
+    for (const decimals of [-1, NaN, 400]) expect(() => toJson({ a: 1.23456 }, { decimals })).toThrow(/^decimals must be a whole number from 0 to 10/);
+    expect(toJson({ a: 1.23456 }, { decimals: 2 })).toBe('{\n  "a": 1.23\n}\n');
   });
 
   it('reserve and advance write into the buffer; advance refuses ends outside what was reserved', () => {

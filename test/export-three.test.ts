@@ -366,6 +366,9 @@ describe('library results for three.js', () => {
     expect(px.positions[1]).toBeCloseTo(image.height - 1 - face.vertices[1], 3);
     // A bad image height is a RangeError, not NaN positions.
     expect(() => faceMesh(face, L, { units: 'px', center: false, imageHeight: NaN })).toThrow(/imageHeight must be a whole number ≥ 1, got NaN/);
+    // a face that is not this layout's: its indices pointed past its positions
+    expect(() => faceMesh({ ...face, vertices: face.vertices.subarray(0, 300) }, L)).toThrow(/^the face has 100 vertices, the layout 43867: not this layout's face$/);
+    expect(faceMesh(face, L, null as never).positions).toEqual(m.positions);
   });
 
   it('the pose as a 4×4 column-major matrix: image frame on face.pose, mesh frame on faceMesh', () => {

@@ -3,6 +3,7 @@
  * decimals (3 by default; scale factors such as `unitsPerPixel` to 7 significant digits); NaN and ±Infinity become null (JSON has no NaN); −0 becomes 0; typed
  * arrays are written as plain arrays. Keys keep their insertion order.
  */
+import { checkDecimals } from './text.js';
 
 /** x rounded to `decimals` decimals, or null when x is not finite. */
 export function roundNumber(x: number, decimals = 3): number | null {
@@ -30,7 +31,9 @@ const SCALE_KEYS: ReadonlySet<string> = new Set(['unitsPerPixel']);
 
 /** A plain object (a face result, a list of them) as pretty JSON with rounded numbers, ending in a newline. */
 export function toJson(value: unknown, options: JsonOptions = {}): string {
-  const decimals = options.decimals ?? 3;
+  options ??= {};
+  // as the OBJ writer: -1 rounded to tens, NaN or 400 did not round at all
+  const decimals = checkDecimals(options.decimals ?? 3);
   const significant = options.significantKeys ?? SCALE_KEYS;
   const replacer = (key: string, v: unknown): unknown => {
     if (typeof v === 'number') return significant.has(key) && Number.isFinite(v) ? Number(v.toPrecision(7)) : roundNumber(v, decimals);

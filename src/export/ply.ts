@@ -20,6 +20,9 @@ export interface PlyOptions extends FrameOptions {
 
 /** PLY bytes of a mesh with optional per-vertex colours (N×3, 0..1). */
 export function writePly(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: PlyOptions = {}): Uint8Array {
+  options ??= {};
+  // 'ASCII' wrote binary, silently
+  if (options.format !== undefined && options.format !== 'binary' && options.format !== 'ascii') throw new RangeError(`format must be 'binary' or 'ascii', got ${JSON.stringify(options.format)}`);
   checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
   return plyBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, options);
 }

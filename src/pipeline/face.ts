@@ -127,6 +127,9 @@ const layoutUvs = new WeakMap<object, Float32Array>();
  * indices: do not modify them).
  */
 export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions = {}): FaceMesh {
+  options ??= {};
+  // A face of another layout (or a cut vertex array) gave positions whose indices point past them.
+  if (face.vertices.length !== 3 * layout.vertexCount) throw new RangeError(`the face has ${face.vertices.length / 3} vertices, the layout ${layout.vertexCount}: not this layout's face`);
   const frame = meshFrame(face.vertices, face.landmarks, options);
   let uv = layoutUvs.get(layout.faceIndex);
   if (!uv) layoutUvs.set(layout.faceIndex, (uv = uvFromFaceIndex(layout.faceIndex, layout.size)));
