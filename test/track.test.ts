@@ -176,6 +176,24 @@ describe('FaceStabilizer', () => {
     expect(() => s.stabilize(syntheticFace(200, 160, 150), NaN)).toThrow(/^the frame time must be a finite number of milliseconds, got NaN$/);
   });
 
+  it('still filters a slow source (1.2 frames/s: the default model in the browser): a gap restarts it only past 4 of its frame intervals', () => {
+    const rng = createRng(13);
+    const s = new FaceStabilizer(layout);
+    const out: Float32Array[] = [];
+    const raw: Float32Array[] = [];
+    for (let i = 0; i < 40; i++) {
+      const face = syntheticFace(200, 160, 150, 0.6, rng);
+      raw.push(face.landmarks);
+      out.push(s.stabilize(face, (1000 * i) / 1.2).face.landmarks);
+    }
+    // held still, as at 30 frames/s (a fixed 0.5 s gap passed every frame through raw)
+    expect(landmarkJitter(raw.slice(20)).std).toBeGreaterThan(0.5);
+    expect(landmarkJitter(out.slice(20)).step).toBe(0);
+    // a gap of 5 frame intervals restarts it: that frame passes through
+    const moved = syntheticFace(320, 200, 150, 0.6, rng);
+    expect(Array.from(s.stabilize(moved, (1000 * 44) / 1.2).face.landmarks)).toEqual(Array.from(moved.landmarks));
+  });
+
   it('skips a frame it cannot read (non-finite landmarks) without losing its state or the hold', () => {
     const rng = createRng(7);
     const s = new FaceStabilizer(layout);
@@ -568,6 +586,7 @@ describe('VideoTracker', () => {
     const r = await video.process(small, 66);
     expect(r.detected).toBe(true);
     expect(r.faces[0].trackId).not.toBe(first.faces[0].trackId);
+    expect(r.lost).toEqual([{ id: first.faces[0].trackId, reason: 'frame-size' }]);
     expect((await video.process(small, 100)).detected).toBe(false);
   });
 
@@ -583,6 +602,12 @@ describe('VideoTracker', () => {
     await expect(video.process(image, NaN)).rejects.toThrow(/^the frame time must be a finite number of milliseconds, got NaN$/);
     // a failed call does not block the next
     expect((await video.process(image, performance.now() + 10)).faces).toHaveLength(1);
+    // reset() while a frame is in flight waits for it (it failed with "FaceTracker.update called without a plan")
+    const inFlight = video.process(image, performance.now() + 50);
+    video.reset();
+    const after = video.process(image, performance.now() + 100);
+    expect((await inFlight).faces).toHaveLength(1);
+    expect((await after).detected).toBe(true);
   });
 
   it('refuses a pipeline without a detector and options of the wrong kind, naming them', () => {

@@ -439,6 +439,9 @@ describe('prnet video (CLI)', () => {
     ];
     // Checked before probing: a missing input would say "no such file" if it were probed first.
     for (const [opts, re] of bad) await expect(processVideo(light, join(dir, 'missing.mp4'), { outDir: out, ...opts })).rejects.toThrow(re);
+    // a pipeline without a detector could never start a track
+    const noDetector = Object.create(light, { detector: { value: null } }) as Prnet;
+    await expect(processVideo(noDetector, join(dir, 'missing.mp4'), { outDir: out })).rejects.toThrow(/^processVideo needs a pipeline with a detector/);
     expect(existsSync(out)).toBe(false);
     expect(() => new VideoTracker(light, { tracker: { maxFaces: 0 } })).toThrow(/tracker option maxFaces must be a whole number ≥ 1, got 0/);
     expect(() => new VideoTracker(light, { tracker: { confirmEvery: -1 } })).toThrow(RangeError);

@@ -62,7 +62,9 @@ export async function runServe(args: string[]): Promise<number> {
     bodyLimit: bodyMb ? bodyMb * 1024 * 1024 : DEFAULT_BODY_LIMIT,
     maxQueue,
     timeoutMs: timeout ? timeout * 1000 : undefined,
-    onOverrun: (ms) => log(`a task ran ${ms / 1000} s past its deadline: its worker was ended and is being replaced`),
+    onOverrun: (ms, where) => log(where === 'ended'
+      ? `a task ran ${ms / 1000} s past its deadline: its worker was ended and is being replaced`
+      : `a task is still in the pipeline ${ms / 1000} s past its deadline: it stops at its next step (a worker is not ended inside onnxruntime)`),
   });
   function log(line: string): void {
     if (!values.quiet) process.stderr.write(`prnet serve: ${line}\n`);

@@ -37,12 +37,16 @@ export interface ServeOptions {
   timeoutMs?: number;
   /**
    * A task still running this long after its request's deadline (the request has had its 504) is
-   * ended and its worker replaced (default 10 s): a stage that cannot be interrupted would
-   * otherwise hold the worker from the requests behind it.
+   * ended and its worker replaced (default 10 s) when it is outside the pipeline (a decode or an
+   * export that cannot be interrupted); inside it, it is left to stop at its next step (ending a
+   * worker inside onnxruntime aborts the process).
    */
   overrunMs?: number;
-  /** Called when a worker is ended for a task still running `overrunMs` past its deadline (for the log). */
-  onOverrun?: (overrunMs: number) => void;
+  /**
+   * Called (for the log) when a worker is ended for a task still running `overrunMs` past its
+   * deadline ('ended'), or, once, when such a task is inside the pipeline and is left to stop ('inside-pipeline').
+   */
+  onOverrun?: (overrunMs: number, where: 'ended' | 'inside-pipeline') => void;
 }
 
 /** What a decimal number looks like in a query string (the finite check comes after validation). */
@@ -319,21 +323,25 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     // its thread is ended mid-run): it stops by itself at its next step, the cancel flag being set
     // at the deadline; the check is repeated until it has left.
     let overrun: NodeJS.Timeout;
+    let toldInside = false;
     const checkOverrun = (): void => {
       if (Atomics.load(task.cancelled, 1) !== 1) return;
       if (Atomics.load(task.cancelled, 2) === 1) {
         cancel();
+        if (!toldInside) options.onOverrun?.(overrunMs, 'inside-pipeline');
+        toldInside = true;
         overrun = setTimeout(checkOverrun, OVERRUN_RECHECK_MS);
         return;
       }
       abort.abort();
-      options.onOverrun?.(overrunMs);
+      options.onOverrun?.(overrunMs, 'ended');
     };
     overrun = setTimeout(checkOverrun, Math.min(2 ** 31 - 1, Math.max(0, task.deadline - Date.now()) + overrunMs));
     running.then(() => clearTimeout(overrun), () => clearTimeout(overrun)).finally(() => inFlightTasks.delete(task.cancelled));
-    const result = await withDeadline(running, task.deadline).finally(() => {
-      if (Date.now() > task.deadline) cancel();
-    });
+    // At the deadline the task is told to stop (a queued one is skipped, a running one stops at
+    // its next step): set when the deadline wins the race (a timer fires at the deadline's
+    // millisecond, where a `Date.now() > deadline` test was false about half the time).
+    const result = await withDeadline(running, task.deadline, cancel);
     if (!result.ok) throw new HttpError(result.status, result.code, result.message);
     meanTaskMs += (result.ms - meanTaskMs) * 0.1;
     metrics.faces.inc(result.faces);
@@ -369,11 +377,14 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
 }
 
 /** The task's result, or a 504 when the deadline passes first (a task still queued is then skipped by the worker). */
-async function withDeadline(task: Promise<TaskResult>, deadline: number): Promise<TaskResult> {
+async function withDeadline(task: Promise<TaskResult>, deadline: number, onLate: () => void): Promise<TaskResult> {
   task.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(504, 'deadline_exceeded', 'not answered within the request deadline')), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(() => {
+      onLate();
+      reject(new HttpError(504, 'deadline_exceeded', 'not answered within the request deadline'));
+    }, Math.max(0, deadline - Date.now()));
   });
   try {
     return await Promise.race([task, late]);

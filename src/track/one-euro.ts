@@ -63,7 +63,7 @@ export class OneEuroFilter {
    */
   filter(value: number, t: number): number {
     if (!Number.isFinite(t)) throw new RangeError(`the time must be a finite number of seconds, got ${shown(t)}`);
-    if (!Number.isFinite(value)) return this.x;
+    if (!Number.isFinite(value)) return this.started ? this.x : NaN; // nothing to say before a first real sample
     if (!this.started || !(t > this.t)) {
       if (!this.started) {
         this.started = true;

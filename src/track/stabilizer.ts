@@ -166,6 +166,8 @@ export class FaceStabilizer {
   private readonly velocity = new Float64Array(PARTS2);
   private lastCentroids: Float64Array | null = null;
   private lastTime = 0;
+  /** The source's usual frame interval (seconds, low-passed; 0 until the first step after a start). */
+  private typicalDt = 0;
   /** Time (seconds) of the track's first frame. */
   private startTime = 0;
   /** The still-face hold's weight (0: filtering, 1: held), and the raw centroids' low-passed offset from the output's. */
@@ -192,14 +194,14 @@ export class FaceStabilizer {
   /**
    * Filters the face of the frame at `timeMs` (milliseconds, in time order). A frame at the same
    * time as the last is skipped (the last output stands). Time going back (a looped or sought
-   * video, another clock) or a gap over MAX_FRAME_GAP_S (a paused tab) restarts the filter: the
+   * video, another clock) or a gap over MAX_FRAME_GAP_S and 4 usual frame intervals (a paused tab) restarts the filter: the
    * frame passes through, as a track's first does (the output froze until the time passed the old
    * one, or a velocity extrapolated over the gap gave a wrong pose).
    */
   stabilize(face: Face, timeMs: number): StabilizedFace {
     if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) throw new RangeError(`the frame time must be a finite number of milliseconds, got ${shown(timeMs)}`);
     const t = timeMs / 1000;
-    if (this.started && (t < this.lastTime || t - this.lastTime > MAX_FRAME_GAP_S)) this.reset();
+    if (this.started && (t < this.lastTime || t - this.lastTime > this.maxGap())) this.reset();
     const raw = face.positionMap.data;
     const o = this.options;
     const headFrame = o.frame === 'head';
@@ -232,6 +234,8 @@ export class FaceStabilizer {
       return { face: this.withFrame(this.last ?? face, face), still: this.hold >= 1, speed: this.speed };
     }
     this.lastTime = t;
+    // the usual frame interval, low-passed (the first step after a start sets it)
+    this.typicalDt = this.typicalDt > 0 ? this.typicalDt + 0.1 * (dt - this.typicalDt) : dt;
 
     // Speed: the part centroids' velocity (face sizes per second), low-passed as a vector so that
     // the landmarks' jitter averages out and only motion remains.
@@ -296,8 +300,14 @@ export class FaceStabilizer {
     return { face: out, still: false, speed: this.speed };
   }
 
+  /** The longest gap the filters bridge now (see MAX_FRAME_GAP_S). */
+  private maxGap(): number {
+    return this.typicalDt > 0 ? Math.max(MAX_FRAME_GAP_S, FRAME_GAP_FACTOR * this.typicalDt) : FIRST_GAP_S;
+  }
+
   /** Forgets the face's history (the next frame passes through). */
   reset(): void {
+    this.typicalDt = 0;
     this.filter?.reset();
     this.started = false;
     this.head = null;
@@ -508,14 +518,21 @@ export function rotationOf(q: ArrayLike<number>): Float64Array {
 }
 
 /**
+ * A gap between frames (seconds) that restarts the filters when it is also over FRAME_GAP_FACTOR
+ * times the source's usual frame interval (so a slow source, 1–2 frames/s, is still filtered).
+ */
+export const MAX_FRAME_GAP_S = 0.5;
+/** How many usual frame intervals a gap must exceed to restart the filters (see MAX_FRAME_GAP_S). */
+export const FRAME_GAP_FACTOR = 4;
+/** The first step after a (re)start is bridged up to this long (no usual interval is known yet). */
+const FIRST_GAP_S = 5;
+
+/**
  * The options with the defaults filled in, checked. Throws a RangeError naming the option for what
  * would silently switch a part of the filter off or make it diverge: every number must be finite
  * and not negative (a NaN `settleTime` would never let the hold engage), `frame` 'head' or
  * 'image', and an unknown name is refused (a misspelt option would be ignored).
  */
-/** The longest time between two frames (seconds) that the filters bridge; a longer gap restarts them. */
-export const MAX_FRAME_GAP_S = 0.5;
-
 export function resolveStabilizerOptions(options: StabilizerOptions = {}): Readonly<Required<StabilizerOptions>> {
   const o = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(optionsObject(options, 'stabiliser options')) });
   for (const [k, v] of Object.entries(o)) {

@@ -84,7 +84,7 @@ function checkTrackerOptions(o: Readonly<Required<TrackerOptions>>): void {
   }
 }
 
-export type LostReason = 'left-frame' | 'degenerate' | 'jump' | 'unconfirmed' | 'duplicate';
+export type LostReason = 'left-frame' | 'degenerate' | 'jump' | 'unconfirmed' | 'duplicate' | 'frame-size';
 
 export interface LostTrack {
   id: number;

@@ -127,7 +127,11 @@ export class VideoTracker {
 
   private async processNow(image: RgbImage, timeMs: number): Promise<VideoFrameResult> {
     const start = now();
-    if (this.frameSize && (image.width !== this.frameSize[0] || image.height !== this.frameSize[1])) this.reset();
+    const resized: LostTrack[] = [];
+    if (this.frameSize && (image.width !== this.frameSize[0] || image.height !== this.frameSize[1])) {
+      for (const id of this.tracker.trackIds) resized.push({ id, reason: 'frame-size' });
+      this.resetNow();
+    }
     this.frameSize = [image.width, image.height];
     let detections: FaceBox[] | null = null;
     let detectMs = 0;
@@ -144,7 +148,7 @@ export class VideoTracker {
     // any more (the picture went black, the face left and the crop holds background): the detector
     // confirms the tracks on the next frame rather than up to detectEvery frames later.
     if (!plan.detected && faces.some((f) => (f.flipDisagreement ?? 0) > CONFIRM_DISAGREEMENT)) this.tracker.requestConfirmation();
-    const lost = [...plan.lost, ...lostNow];
+    const lost = [...resized, ...plan.lost, ...lostNow];
     for (const l of lost) this.stabilizers.delete(l.id);
 
     const t0 = now();
@@ -175,8 +179,15 @@ export class VideoTracker {
     };
   }
 
-  /** Forgets every track and filter (the next frame runs the detector). */
+  /**
+   * Forgets every track and filter (the next frame runs the detector). In turn with process():
+   * a frame in flight finishes first (resetting under it failed it with an internal error).
+   */
   reset(): void {
+    this.queue = this.queue.then(() => this.resetNow());
+  }
+
+  private resetNow(): void {
     this.tracker.reset();
     this.stabilizers.clear();
     this.frameSize = null;

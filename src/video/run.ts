@@ -145,10 +145,13 @@ export const MAX_GLB_STEP = 32;
 /** Runs the video path on one file (see the file comment). `prnet` is reused, not disposed. */
 export async function processVideo(prnet: Prnet, input: string, options: VideoRunOptions): Promise<VideoRunResult> {
   checkRunOptions(options);
+  if (!prnet.detector) throw new RangeError('processVideo needs a pipeline with a detector (one made without detector: false)');
   const info = await probeVideo(input, { maxPixels: options.maxPixels });
   options.onStart?.(info);
   const name = options.name ?? basename(input, extname(input));
-  const want = { jsonl: true, overlay: true, glb: true, ...options.outputs };
+  // each output on unless it is false (an `undefined` one is on, as when left out)
+  const o = options.outputs ?? {};
+  const want = { jsonl: o.jsonl !== false, overlay: o.overlay !== false, glb: o.glb !== false };
   const outDir = options.outDir;
   await mkdirEach(outDir).catch((e: unknown) => { throw outputError(e, outDir); });
   const final = { jsonl: join(outDir, `${name}.jsonl`), overlay: join(outDir, `${name}_overlay.mp4`), glb: join(outDir, `${name}.glb`) };
@@ -167,6 +170,8 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
   const maxGlbFrames = options.maxGlbFrames ?? MAX_GLB_FRAMES;
   const shapes = new Map<number, TrackShapes>();
+  /** Tracks that have ended and still hold their GLB frames (the heaviest so far). */
+  const ended = new Set<number>();
   const trackIds = new Set<number>();
   const timings = { decode: 0, detect: 0, crop: 0, network: 0, readoff: 0, stabilize: 0, outputs: 0, overlay: 0, encode: 0 };
   let jsonl: WriteStream | null = null;
@@ -220,12 +225,16 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         }
         // A track that has ended keeps its weight: once another track weighs more it can never be
         // the one animated, and its frames are let go (they were all kept to the end).
-        if (result.lost.length) {
+        for (const l of result.lost) ended.add(l.id);
+        if (ended.size) {
           let heaviest = 0;
           for (const s of shapes.values()) heaviest = Math.max(heaviest, s.weight);
-          for (const l of result.lost) {
-            const s = shapes.get(l.id);
-            if (s && s.weight < heaviest) shapes.delete(l.id);
+          for (const id of ended) {
+            const s = shapes.get(id);
+            if (!s || s.weight < heaviest) {
+              shapes.delete(id);
+              ended.delete(id);
+            }
           }
         }
       }
