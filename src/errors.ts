@@ -49,6 +49,7 @@ export function firstLine(e: unknown): string {
  */
 export function shownValue(v: unknown): string {
   if (typeof v === 'string') return escapeControl(JSON.stringify(v));
+  if (typeof v === 'bigint') return `${v}n`;
   if (v !== null && typeof v === 'object' && (Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype)) {
     let s: string;
     try {

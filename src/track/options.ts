@@ -14,12 +14,10 @@ const RULES: Record<NumberRule, [string, (v: number) => boolean]> = {
   atLeastOne: ['a finite number ≥ 1', (v) => v >= 1 && Number.isFinite(v)],
 };
 
-/** A value as an error shows it: strings quoted, so '3' does not read as 3. */
-export function shown(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'bigint') return `${v}n`;
-  return String(v);
-}
+import { shownValue } from '../errors.js';
+
+/** A value as an error shows it (errors.ts shownValue: strings quoted, so '3' does not read as 3). */
+export const shown = shownValue;
 
 /** The options object itself: null/undefined → {}, anything but a plain object → RangeError. */
 export function optionsObject<T extends object>(options: T | null | undefined, what: string): T {
