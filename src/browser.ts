@@ -27,7 +27,7 @@ import { isPixelImage, rgbaToRgbBytes, toRgbImage, type PixelImage } from './io/
 import { createOrtSession, type OrtModule } from './runtime/ort.js';
 import { WEB_WASM_GRAPH } from './runtime/web.js';
 export { WEB_WASM_GRAPH } from './runtime/web.js';
-import { checkPrecision, type PrnetSession } from './runtime/session.js';
+import { checkPrecision, checkThreads, type PrnetSession } from './runtime/session.js';
 import type { Precision } from './model/resfcn.js';
 export type { Precision } from './model/resfcn.js';
 import type { FaceBox, RgbImage } from './types.js';
@@ -143,7 +143,7 @@ function checkBrowserOptions(options: BrowserPrnetOptions): void {
   checkBytes(options.modelUrl, 'modelUrl');
   checkBytes(options.layoutUrl, 'layoutUrl');
   checkPrecision(options.precision);
-  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) throw new InputError(`threads must be a whole number ≥ 1, got ${shownValue(options.threads)}`);
+  checkThreads(options.threads);
   const b = options.backends;
   if (b !== undefined && (!Array.isArray(b) || !b.length || !b.every((x) => x === 'webgpu' || x === 'wasm'))) {
     throw new InputError(`backends must be a non-empty array of 'webgpu' and 'wasm', got ${shownValue(b)}`);
@@ -225,7 +225,7 @@ export async function createWebSession(
 ): Promise<{ session: PrnetSession; backend: ExecutionBackend; threads: number }> {
   const precision = checkPrecision(options.precision);
   // As in Node (createSession): a whole number ≥ 1, at most the cores (NaN gave a session reporting NaN threads).
-  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) throw new InputError(`threads must be a whole number ≥ 1, got ${String(options.threads)}`);
+  checkThreads(options.threads);
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;

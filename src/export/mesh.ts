@@ -231,12 +231,9 @@ export function checkMesh(
   if (vertices.length % 3 !== 0) throw new InputError(`vertices: length ${vertices.length} is not a multiple of 3`);
   if (triangles.length % 3 !== 0) throw new InputError(`triangles: length ${triangles.length} is not a multiple of 3`);
   const nv = vertices.length / 3;
-  // Without a branch per value first (see notFinite, outOfRange), then, on failure, the first bad one for the message.
-  if (notFinite(vertices)) {
-    for (let i = 0; i < vertices.length; i++) {
-      if (!Number.isFinite(vertices[i])) throw new InputError(`vertex ${Math.floor(i / 3)} is not finite`);
-    }
-  }
+  // Without a branch per value first (see firstNotFinite, outOfRange), then, on failure, the first bad one for the message.
+  const badVertex = firstNotFinite(vertices);
+  if (badVertex >= 0) throw new InputError(`vertex ${Math.floor(badVertex / 3)} is not finite`);
   if (outOfRange(triangles, nv - 1) || nv > 2147483647) {
     for (let i = 0; i < triangles.length; i++) {
       const v = triangles[i];
@@ -253,24 +250,13 @@ export function checkMesh(
   return nv;
 }
 
-/** The index of the first value that is not finite, or -1 (one sum first, no branch per value). */
+/** The index of the first value that is not finite, or -1: x · 0 is NaN exactly when x is not finite (one sum first, no branch per value). */
 export function firstNotFinite(values: ArrayLike<number>): number {
   let z = 0;
   for (let i = 0; i < values.length; i++) z += values[i] * 0;
   if (z === 0) return -1;
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
   return -1;
-}
-
-/** Whether some coordinate is not finite: x · 0 is NaN exactly when x is not finite (one sum, no branch per value). */
-function notFinite(vertices: Vertices): boolean {
-  let z0 = 0, z1 = 0, z2 = 0;
-  for (let i = 0; i < vertices.length; i += 3) {
-    z0 += vertices[i] * 0;
-    z1 += vertices[i + 1] * 0;
-    z2 += vertices[i + 2] * 0;
-  }
-  return z0 + z1 + z2 !== 0;
 }
 
 /** Whether some index is outside 0..last: v | (last − v) is negative (as an int32) exactly then (one OR of int32s). */

@@ -1,11 +1,10 @@
 /** The Node.js binding: onnxruntime-node (native CPU). */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { InputError, shownValue } from '../errors.js';
 import { readModelFile } from '../model/file-node.js';
 import type { ModelWeights } from '../model/weights.js';
 import { createOrtSession, type OrtModule } from './ort.js';
-import type { PrnetSession, SessionOptions } from './session.js';
+import { checkThreads, type PrnetSession, type SessionOptions } from './session.js';
 
 /**
  * onnxruntime-node's intra-op threads sleep between runs instead of spinning: the detector's
@@ -19,8 +18,7 @@ export const NODE_SESSION_EXTRA = { extra: { session: { intra_op: { allow_spinni
  * slow onnxruntime down, and 100000 threads exhaust memory); InputError unless a whole number ≥ 1.
  */
 export function sessionThreads(threads: number): number {
-  if (!Number.isInteger(threads) || threads < 1) throw new InputError(`threads must be a whole number ≥ 1, got ${shownValue(threads)}`);
-  return Math.min(threads, availableParallelism());
+  return Math.min(checkThreads(threads) as number, availableParallelism());
 }
 
 /**

@@ -7,7 +7,7 @@
  * onnxruntime, ~1 s for resfcn256): create one per model and reuse it for every image. Runs on
  * one session are queued, so a session may be shared by concurrent callers.
  */
-import { InputError } from '../errors.js';
+import { InputError, shownValue } from '../errors.js';
 import type { Precision, ResfcnConfig } from '../model/resfcn.js';
 import type { FloatImage, PositionMap } from '../types.js';
 import { chwToHwc, hwcToChw, resizeSquare } from './resample.js';
@@ -43,6 +43,13 @@ export interface SessionOptions {
 }
 
 /** Checks a precision option (undefined: the model decides); InputError names a bad value. */
+/** A thread count option: undefined, or a whole number ≥ 1 (InputError; NaN gave a session reporting NaN threads). */
+export function checkThreads(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
+  throw new InputError(`threads must be a whole number ≥ 1, got ${shownValue(value)}`);
+}
+
 export function checkPrecision(value: unknown): Precision | undefined {
   if (value === undefined) return undefined;
   if (value === 'fp32' || value === 'int8') return value;

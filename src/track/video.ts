@@ -55,8 +55,8 @@ export interface VideoFrameResult {
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-/** The stabiliser's options resolved (null: off), checked now rather than at a track's first frame. */
-function checked(stabilize: StabilizerOptions | boolean): StabilizerOptions | null {
+/** The stabiliser's options resolved (null: off), checked now rather than at a track's first frame (processVideo checks with it before probing). */
+export function resolveStabilize(stabilize: StabilizerOptions | boolean): StabilizerOptions | null {
   // null or 0 turned it on (?? true), 'off' read as an object of options
   if (typeof stabilize !== 'boolean' && (stabilize === null || typeof stabilize !== 'object' || Array.isArray(stabilize))) {
     throw new RangeError(`stabilize must be true, false or an object of stabiliser options, got ${shown(stabilize)}`);
@@ -99,12 +99,12 @@ export class VideoTracker {
     }
     this.cropFrom = options.cropFrom ?? 'raw';
     this.testTime = { flip: options.flip, smooth: options.smooth };
-    this.stabilizerOptions = checked(options.stabilize === undefined ? true : options.stabilize);
+    this.stabilizerOptions = resolveStabilize(options.stabilize === undefined ? true : options.stabilize);
   }
 
   /** Turns stabilisation on (with options) or off; filters restart. */
   setStabilize(stabilize: StabilizerOptions | boolean): void {
-    this.stabilizerOptions = checked(stabilize);
+    this.stabilizerOptions = resolveStabilize(stabilize);
     this.stabilizers.clear();
   }
 

@@ -27,7 +27,7 @@ import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { OverlayLayers, uniqueEdges } from '../render/index.js';
-import { faceSize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
+import { faceSize, resolveStabilize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
 import type { RgbImage } from '../types.js';
 import { decodeFrames, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
 
@@ -134,8 +134,7 @@ function checkRunOptions(options: VideoRunOptions): void {
     throw new RangeError('outputs must be an object of booleans: { jsonl, overlay, glb }');
   }
   if (o && o.jsonl === false && o.overlay === false && o.glb === false) throw new RangeError('outputs: every output is off, nothing would be written');
-  const s = options.stabilize;
-  if (s !== undefined && typeof s !== 'boolean' && (s === null || typeof s !== 'object' || Array.isArray(s))) throw new RangeError(`stabilize must be true, false or an object of stabiliser options, got ${JSON.stringify(s)}`);
+  if (options.stabilize !== undefined) resolveStabilize(options.stabilize);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new RangeError('signal must be an AbortSignal');
 }
 
