@@ -187,27 +187,45 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 150_000);
 
-  it('runs real-time WebAssembly without test-time flip; the flip checkbox runs the mirrored crop too (about twice the network time)', async () => {
+  it('runs real-time WebAssembly without test-time flip; the flip checkbox runs the mirrored crop too (its faces then carry a flip disagreement)', async () => {
     // The first test left the app running on the camera (light model, WebAssembly).
     // …with the light model's float graph (the mobile network's file default: its int8 depthwise
     // convolutions are slower in onnxruntime-web), on one thread, in the plain WebAssembly build.
     expect(await page.textContent('#runtime')).toMatch(/input 128², fp32\) · onnxruntime-web WebAssembly build/);
     expect(await page.textContent('#runtime')).toMatch(/WebAssembly · 1 thread /);
     expect(await page.isChecked('#flip')).toBe(false);
-    type T = { network: number; detect: number };
-    const networkMs = async (frames: number): Promise<number> => {
+    type T = { network: number; detect: number; flipDisagreement: (number | null)[] };
+    // The frames after a change (the first two may have been sent before it: the page keeps two in flight).
+    const frames = async (count: number): Promise<T[]> => {
       const from = await page.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
-      const t = await waitFor(page, `${frames} more frames`, () => page.evaluate(() => (window as unknown as { prnetApp: { timings: T[] } }).prnetApp.timings), (ts) => ts.length >= from + frames + 2, 90_000);
-      // The first two after the change may have been sent before it (the page keeps two in flight).
-      const ms = t.slice(from + 2).filter((x) => x.detect === 0).map((x) => x.network).sort((a, b) => a - b);
+      const t = await waitFor(page, `${count} more frames`, () => page.evaluate(() => (window as unknown as { prnetApp: { timings: T[] } }).prnetApp.timings), (ts) => ts.length >= from + count + 2, 90_000);
+      return t.slice(from + 2);
+    };
+    const median = (ts: T[]): number => {
+      const ms = ts.filter((x) => x.detect === 0).map((x) => x.network).sort((a, b) => a - b);
       return ms[ms.length >> 1];
     };
-    const single = await networkMs(6);
+    // Whether the mirrored crop ran shows in the result: a face's flip disagreement exists only then.
+    const single = await frames(6);
     await page.check('#flip');
-    const flipped = await networkMs(6);
+    const flipped = await frames(6);
     await page.uncheck('#flip');
+    const after = await frames(4);
+    const disagreements = (ts: T[]): (number | null)[] => ts.flatMap((x) => x.flipDisagreement);
+    expect(disagreements(single).length).toBeGreaterThan(0);
+    expect(disagreements(single).every((d) => d === null)).toBe(true);
+    expect(disagreements(flipped).length).toBeGreaterThan(0);
+    for (const d of disagreements(flipped)) {
+      expect(d).not.toBeNull();
+      // Mean landmark distance in sides of the landmark box: small on a real face.
+      expect(d as number).toBeGreaterThanOrEqual(0);
+      expect(d as number).toBeLessThan(0.2);
+    }
+    expect(disagreements(after).every((d) => d === null)).toBe(true);
+    // The cost (about twice the network time) is measured, not asserted: timings on a shared
+    // machine vary with load (npm run bench holds the timing goals).
+    console.log(`web flip: network median ${median(single).toFixed(1)} ms without, ${median(flipped).toFixed(1)} ms with (×${(median(flipped) / median(single)).toFixed(2)})`);
     expect(Number(await page.evaluate(() => document.body.dataset.faces))).toBeGreaterThanOrEqual(1);
-    expect(flipped / single).toBeGreaterThan(1.3);
     expect(errors).toEqual([]);
   }, 240_000);
 

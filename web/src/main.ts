@@ -80,10 +80,11 @@ const SOFTWARE_VIEW_INTERVAL_MS = 500;
 
 /**
  * What the page exposes for automated checks and measurements (window.prnetApp): the timings of
- * recent frames, and the current faces' boxes.
+ * recent frames (with each face's flip disagreement, present only where the mirrored crop ran), and
+ * the current faces' boxes.
  */
 const probe = {
-  timings: [] as (FrameTimings & { display: number; grab: number; roundTrip: number; at: number })[],
+  timings: [] as (FrameTimings & { display: number; grab: number; roundTrip: number; at: number; flipDisagreement: (number | null)[] })[],
   faces: (): { x: number; y: number; width: number; height: number; still: boolean }[] => faces.map((f) => ({ ...f.box, still: f.still })),
   canvasSize: (): [number, number] => [ui.input.width, ui.input.height],
 };
@@ -289,7 +290,8 @@ async function show(job: Job, token: number): Promise<void> {
   if (ui.show3d.checked) updateViewer(width, height);
   const display = performance.now() - t0;
   stats.record(result.timings, display);
-  probe.timings.push({ ...result.timings, display, grab: job.grabMs, roundTrip, at: performance.now() });
+  const flipDisagreement = faces.map((f) => f.flipDisagreement ?? null);
+  probe.timings.push({ ...result.timings, display, grab: job.grabMs, roundTrip, at: performance.now(), flipDisagreement });
   if (probe.timings.length > 500) probe.timings.shift();
   stats.render(ui.fps, ui.stages, ui.poses, faces);
   for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = faces.length === 0;

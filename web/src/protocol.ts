@@ -94,6 +94,11 @@ export interface FaceMessage {
   scale: number;
   translation: number[];
   still: boolean;
+  /**
+   * With test-time flip only: how far the direct and the mirrored predictions of the landmarks lie
+   * apart (Face.flipDisagreement). Its presence shows that the mirrored crop ran.
+   */
+  flipDisagreement?: number;
 }
 
 export interface FrameTimings {

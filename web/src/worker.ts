@@ -115,6 +115,7 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
       scale: f.pose.scale,
       translation: [...f.pose.translation],
       still: f.still ?? false,
+      ...(f.flipDisagreement !== undefined ? { flipDisagreement: f.flipDisagreement } : {}),
     };
   });
   const total = performance.now() - t0;
