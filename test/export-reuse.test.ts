@@ -28,7 +28,12 @@ beforeAll(async () => {
     const { faces } = await prnet.reconstruct(image, { maxFaces });
     cases.push({ stem, image, faces });
   }
-  expect(cases.map((c) => c.faces.length)).toEqual([1, 3]);
+  // A photo above 16 megapixels (4096 × 4000), whose overlays are drawn and encoded one at a time.
+  const small = await decodeImageFile(ASTRONAUT);
+  const { data, info } = await sharp(small.data, { raw: { width: small.width, height: small.height, channels: 3 } }).resize(4096, 4000, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  const large = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  cases.push({ stem: 'large', image: large, faces: (await prnet.reconstruct(large, { maxFaces: 1 })).faces });
+  expect(cases.map((c) => c.faces.length)).toEqual([1, 3, 1]);
 });
 afterAll(async () => {
   await prnet?.dispose();
@@ -119,6 +124,31 @@ describe('buildOutputs reuses only its scratch', () => {
     expect(sharedMemory(overlapped.flat())).toEqual([]);
   });
 
+  it('draws a large photo\'s overlays one at a time, from one copy, with the same pictures', async () => {
+    let inFlight = 0, most = 0;
+    const copies = new Set<ArrayBufferLike>();
+    const counting: PngEncoder = async (data, width, height, channels) => {
+      if (channels === 3 && width === 4096) copies.add(data.buffer);
+      most = Math.max(most, ++inFlight);
+      await new Promise((done) => setTimeout(done, 20));
+      try {
+        return await encodePng(data, width, height, channels);
+      } finally {
+        inFlight--;
+      }
+    };
+    const images = new Set<OutputFormat>(['overlay']);
+    const files = await run(buildOutputs, 2, counting, images);
+    expect(files.map((f) => f.name)).toEqual(['large_landmarks.png', 'large_pose.png', 'large_mesh.png']);
+    expect(most).toBe(1);
+    expect(copies.size).toBe(1);
+    await expectPictures(await run(buildOutputs, 2, encodePng, new Set(['overlay', 'depth'])), cases[2]);
+    // Below the size, the three are encoded at once.
+    most = 0;
+    await run(buildOutputs, 0, counting, images);
+    expect(most).toBe(3);
+  });
+
   it('keeps the pixels an encoder returns as its bytes out of reuse', async () => {
     // An "encoder" that returns its input (raw pixels): those files are the pixel buffers themselves.
     const raw: PngEncoder = async (data) => data;
@@ -130,5 +160,9 @@ describe('buildOutputs reuses only its scratch', () => {
     await run(buildOutputs, 0, raw, images);
     await run(buildOutputs, 1);
     expect(snapshot(first)).toEqual(copy);
+    // The large photo's one-at-a-time overlays: each file keeps its own pixels.
+    const large = await run(buildOutputs, 2, raw, new Set<OutputFormat>(['overlay']));
+    expect(sharedMemory(large)).toEqual([]);
+    expect(new Set(snapshot(large).map((l) => l.split(' ')[1])).size).toBe(3);
   });
 });

@@ -35,6 +35,11 @@ function verticesOfMap(vertices: Float32Array, map: PositionMap, faceIndex: Int3
 let depthRaster: Raster | undefined;
 const depthDrawn = new Int32Array(4);
 const KEPT_RASTER_PIXELS = 2_000_000;
+/**
+ * Photos above this many pixels get their overlay PNGs one after the other, from one copy of the
+ * photo, instead of three copies encoded at once (48 MB of copies at this size).
+ */
+const SEQUENTIAL_OVERLAY_PIXELS = 16_000_000;
 function scratchRaster(width: number, height: number): Raster {
   if (width * height > KEPT_RASTER_PIXELS) return createRaster(width, height);
   if (depthRaster && depthRaster.width === width && depthRaster.height === height) {
@@ -245,21 +250,37 @@ export async function buildOutputs(
     imageFiles.push(pooledPng(`${stem}_depth.png`, grey, width, height, 1));
   }
   if (formats.has('overlay') && faces.length) {
-    // each overlay drawn onto its own copy of the photo, face after face
-    const copy = (): RgbImage => {
-      const data = takePixels(image.data.length);
+    // Each overlay is drawn onto its own copy of the photo, face after face.
+    const overlays: [string, (onto: RgbImage, face: Face) => void][] = [
+      ['landmarks', (onto, face) => drawLandmarksOnto(onto, face.landmarks, { dims: 3 })],
+      ['pose', (onto, face) => drawPoseBoxOnto(onto, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 })],
+      ['mesh', (onto, face) => drawEdgesOnto(onto, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 })],
+    ];
+    const drawCopy = (data: Uint8Array, draw: (onto: RgbImage, face: Face) => void): Uint8Array => {
       data.set(image.data);
-      return { width, height, data };
+      const onto = { width, height, data };
+      for (const face of faces) draw(onto, face);
+      return data;
     };
-    const lm = copy(), pose = copy(), mesh = copy();
-    for (const face of faces) {
-      drawLandmarksOnto(lm, face.landmarks, { dims: 3 });
-      drawPoseBoxOnto(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
-      drawEdgesOnto(mesh, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 });
+    if (width * height <= SEQUENTIAL_OVERLAY_PIXELS) {
+      // Three copies at once, compressed side by side on sharp's threads.
+      for (const [kind, draw] of overlays) imageFiles.push(pooledPng(`${stem}_${kind}.png`, drawCopy(takePixels(image.data.length), draw), width, height, 3));
+    } else {
+      // A large photo: one copy at a time (three of a 100-megapixel photo are 900 MB), each drawn
+      // once the previous one's PNG is encoded.
+      let pixels: Uint8Array | undefined;
+      let previous: Promise<OutputFile | undefined> = Promise.resolve(undefined);
+      for (const [kind, draw] of overlays) {
+        const file = previous.then((last) => {
+          // (a new copy when the encoder's bytes were the pixels' memory: that file must not change)
+          if (!pixels || (last && typeof last.data !== 'string' && last.data.buffer === pixels.buffer)) pixels = new Uint8Array(image.data.length);
+          return png(`${stem}_${kind}.png`, drawCopy(pixels, draw), width, height, 3);
+        });
+        file.catch(() => {}); // reported by Promise.all below
+        imageFiles.push(file);
+        previous = file;
+      }
     }
-    imageFiles.push(pooledPng(`${stem}_landmarks.png`, lm.data, width, height, 3));
-    imageFiles.push(pooledPng(`${stem}_pose.png`, pose.data, width, height, 3));
-    imageFiles.push(pooledPng(`${stem}_mesh.png`, mesh.data, width, height, 3));
   }
   for (const face of faces) {
     const base = `${stem}_face${face.index}`;
