@@ -37,8 +37,8 @@ export {
 } from './model/index.js';
 export type { ModelCard, SerializeOptions } from './model/weights.js';
 export type { ImportOptions } from './model/import-checkpoint.js';
-export type { ProbeOptions, DecodeOptions as VideoDecodeOptions, DecodedFrame, DecodeReport, EncoderOptions } from './video/ffmpeg.js';
-export { processVideo, probeVideo, decodeFrames, VideoEncoder, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
+export type { ProbeOptions, DecodeOptions as VideoDecodeOptions, DecodedFrame, DecodeReport, EncoderOptions, AudioMuxOptions } from './video/ffmpeg.js';
+export { processVideo, probeVideo, decodeFrames, VideoEncoder, muxAudio, overlayRate, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
 export { VideoTracker, FaceTracker, FaceStabilizer, DEFAULT_STABILIZER, MAX_FRAME_GAP_S, resolveStabilizerOptions, CropSmoother, OneEuroFilter, OneEuroVector, type OneEuroOptions, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';
 export { VideoOverlay } from './video/index.js';
 export { writeAnimatedGlb, decimateFaceGrid, pickVertices, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh } from './export/glb-animation.js';

@@ -62,6 +62,12 @@ function glbJson(bytes: Uint8Array): GlbJson {
   return JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + len))) as GlbJson;
 }
 
+/** ffprobe's view of a file's streams (type, codec, duration in seconds, frame count). */
+function streamsOf(path: string): { type: string; codec: string; duration: number; frames: number }[] {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name,duration,nb_frames', '-of', 'json', path], { encoding: 'utf8' });
+  return (JSON.parse(out) as { streams: Record<string, string>[] }).streams.map((s) => ({ type: s.codec_type, codec: s.codec_name, duration: Number(s.duration), frames: Number(s.nb_frames) }));
+}
+
 function ffmpeg(args: string[]): Promise<void> {
   const child = spawn('ffmpeg', ['-v', 'error', '-y', ...args], { stdio: 'ignore' });
   return once(child, 'close').then(([code]) => { if (code !== 0) throw new Error(`ffmpeg ${args.join(' ')} exited ${code}`); });
@@ -151,6 +157,12 @@ describe('processVideo', () => {
 
     const overlay = await probeVideo(join(out, 'driving_d3_overlay.mp4'));
     expect(overlay).toMatchObject({ width: 512, height: 512, fps: 30, frameCount: 30, codec: 'h264' });
+    // The source's sound (AAC, copied), cut at the frames processed.
+    expect(r).toMatchObject({ audio: { codec: 'aac', copied: true }, audioError: '', overlayFps: 30 });
+    const [picture, sound] = streamsOf(join(out, 'driving_d3_overlay.mp4'));
+    expect([picture.type, sound?.type, sound?.codec]).toEqual(['video', 'audio', 'aac']);
+    expect(picture.duration).toBeCloseTo(1, 3);
+    expect(Math.abs(sound.duration - picture.duration)).toBeLessThan(0.05);
 
     const glb = new Uint8Array(await readFile(join(out, 'driving_d3.glb')));
     expect(r.glb).toMatchObject({ trackId: 1, bytes: glb.byteLength });
@@ -329,7 +341,7 @@ describe('prnet video (CLI)', () => {
   it('writes the three outputs and reports frames/s', async () => {
     const out = await tmp.make('cli');
     const r = await runCli(['video', OBAMA, '--out', out, '--model', 'light', '--frames', '6']);
-    expect(r.errLines.at(-1)).toMatch(/obama\.mp4: 6 frames at [\d.]+ frames\/s, detector on 1; faces in 6 frames, 1 track; GLB: track 1, 6 frames/);
+    expect(r.errLines.at(-1)).toMatch(/obama\.mp4: 6 frames at [\d.]+ frames\/s, detector on 1; faces in 6 frames, 1 track; GLB: track 1, 6 frames, [\d.]+ MB; overlay with sound \(aac\); wrote /);
     expect(r.stderr).toMatch(/\/s ETA/);
     expect(r.code).toBe(0);
     expect(await listFiles(out)).toEqual(['obama.glb', 'obama.jsonl', 'obama_overlay.mp4']);
@@ -516,6 +528,64 @@ describe('prnet video (CLI)', () => {
     const times = (await readFile(join(dir, 'vfr.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => (JSON.parse(l) as { time: number }).time);
     expect(times).toEqual([0, 0.033, 0.067, 0.133, 0.167, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
   });
+
+  it('a variable frame rate: the overlay shows each frame at its own time on a constant rate, with the sound (PCM re-encoded to AAC)', async () => {
+    const dir = await tmp.make('vfr-overlay');
+    const clip = join(dir, 'steps.mov');
+    // 12 frames of distinct grey levels (luma 20 apart), 1/30 s then 0.1 s apart; PCM sound.
+    await ffmpeg(['-f', 'lavfi', '-i', "color=c=black:s=64x48:r=30:d=1,geq=lum='min(250,N*20)':cb=128:cr=128", '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1',
+      '-frames:v', '12', '-vf', "setpts='if(lt(N,5),N/25,0.2+(N-5)/10)/TB'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-c:a', 'pcm_s16le', clip]);
+    const info = await probeVideo(clip);
+    expect(info).toMatchObject({ variableRate: true, baseFps: 30, audio: { index: 1, codec: 'pcm_s16le' } });
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { glb: false } });
+    expect(r).toMatchObject({ frames: 12, framesWithFaces: 0, overlayFps: 30, audio: { codec: 'aac', copied: false }, audioError: '' });
+    const times = (await readFile(join(dir, 'steps.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => (JSON.parse(l) as { time: number }).time);
+    // Each source frame's grey level, and each overlay frame's.
+    const level = (img: RgbImage): number => {
+      let sum = 0;
+      for (let i = 0; i < img.data.length; i += 3) sum += img.data[i];
+      return sum / (img.data.length / 3);
+    };
+    const levels = async (path: string): Promise<number[]> => {
+      const out: number[] = [];
+      for await (const f of decodeFrames(path, await probeVideo(path)).frames) out.push(level(f.image));
+      return out;
+    };
+    const source = await levels(clip);
+    const overlay = await levels(join(dir, 'steps_overlay.mp4'));
+    // 0.833 s (the last frame lasts until the stream's end) at 30 frames/s.
+    expect(overlay).toHaveLength(25);
+    const shown = overlay.map((l) => source.reduce((best, s, i) => (Math.abs(s - l) < Math.abs(source[best] - l) ? i : best), 0));
+    // Output frame k shows the source frame whose time span holds k / 30 s (on the 30 frames/s grid).
+    const want = overlay.map((_, k) => times.findLastIndex((t) => Math.round(t * 30) <= k));
+    expect(shown).toEqual(want);
+    for (const [k, l] of overlay.entries()) expect(Math.abs(l - source[want[k]]), `frame ${k}`).toBeLessThan(4);
+    expect(shown).toContain(11);
+    const [v, a] = streamsOf(join(dir, 'steps_overlay.mp4'));
+    expect([v.type, v.frames, a?.type, a?.codec]).toEqual(['video', 25, 'audio', 'aac']);
+    // The sound ends where the source's does (0.63 s here), never past the video.
+    expect(a.duration).toBeLessThanOrEqual(v.duration + 0.03);
+    expect(a.duration).toBeGreaterThan(0.5);
+  }, 120_000);
+
+  it('--no-audio writes a silent overlay; a sound ffmpeg cannot add leaves the overlay silent with a warning, exit 0', async () => {
+    const dir = await tmp.make('audio-cli');
+    const silent = await runCli(['video', D3, '--out', join(dir, 'silent'), '--model', 'light', '--frames', '4', '--no-glb', '--no-jsonl', '--no-audio']);
+    expect(silent.code).toBe(0);
+    expect(silent.errLines.at(-1)).not.toMatch(/sound/);
+    expect(streamsOf(join(dir, 'silent', 'driving_d3_overlay.mp4')).map((x) => x.type)).toEqual(['video']);
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    // ffmpeg as installed, except that adding the sound (a second input mapped in) fails.
+    const real = execFileSync('sh', ['-c', 'command -v ffmpeg'], { encoding: 'utf8' }).trim();
+    await writeFile(join(bin, 'ffmpeg'), `#!/bin/sh\nfor a in "$@"; do case "$a" in 1:*) echo '[aac @ 0x1] Invalid data found when processing input' >&2; exit 1;; esac; done\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const r = await runCli(['video', D3, '--out', join(dir, 'out'), '--model', 'light', '--frames', '4', '--no-glb', '--no-jsonl'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    expect(r.code).toBe(0);
+    expect(r.errLines).toContain(`prnet: ${D3}: the overlay video has no sound (cannot add the sound (Invalid data found when processing input))`);
+    expect(r.errLines.at(-1)).toMatch(/4 frames at .*; wrote .*driving_d3_overlay\.mp4$/);
+    expect(streamsOf(join(dir, 'out', 'driving_d3_overlay.mp4')).map((x) => [x.type, x.frames])).toEqual([['video', 4]]);
+    expect(await listFiles(join(dir, 'out'))).toEqual(['driving_d3_overlay.mp4']);
+  }, 120_000);
 
   it('a stored rotation: a quarter-turn swaps the sides, another angle (ffmpeg\'s rotate filter) keeps them', async () => {
     const dir = await tmp.make('rotation');

@@ -40,6 +40,7 @@ export async function runVideo(args: string[]): Promise<number> {
     jsonl: { type: 'boolean' },
     overlay: { type: 'boolean' },
     glb: { type: 'boolean' },
+    audio: { type: 'boolean' },
     'glb-step': { type: 'string' },
     'max-faces': { type: 'string' },
     'detect-every': { type: 'string' },
@@ -97,6 +98,7 @@ export async function runVideo(args: string[]): Promise<number> {
           maxPixels,
           glbStep,
           outputs,
+          audio: values.audio !== false,
           signal: abort.signal,
           onStart: (info) => {
             progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity), { label: 'video', enabled: !quiet });
@@ -108,6 +110,7 @@ export async function runVideo(args: string[]): Promise<number> {
         (progress as Progress | null)?.finish();
         // The truncation warning is not progress: --quiet keeps it.
         if (result.decodeError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the video ended early after ${result.frames} of ${result.info.frameCount} frames (${result.decodeError}); outputs cover the frames decoded\n`);
+        if (result.audioError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the overlay video has no sound (${escapeControl(result.audioError)})\n`);
         if (!quiet) report(result);
       } catch (e) {
         (progress as Progress | null)?.finish();
@@ -133,6 +136,7 @@ function report(r: VideoRunResult): void {
   const faces = r.framesWithFaces
     ? `faces in ${r.framesWithFaces} frames, ${r.tracks} track${r.tracks === 1 ? '' : 's'}`
     : `no face in any of the ${r.frames} frames${r.files.some((f) => f.endsWith('.glb')) ? '' : ' (no GLB written)'}`;
+  const sound = r.audio ? `; overlay with sound (${r.audio.codec}${r.audio.copied ? '' : ', re-encoded'})` : '';
   const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${r.glb.frames} frames${r.glb.truncated ? ' (its first: the most a GLB keeps)' : ''}, ${(r.glb.bytes / 1e6).toFixed(2)} MB` : '';
-  w.write(`${escapeControl(r.input)}: ${r.frames} frames at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}; wrote ${r.files.map(escapeControl).join(', ')}\n`);
+  w.write(`${escapeControl(r.input)}: ${r.frames} frames at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}${sound}; wrote ${r.files.map(escapeControl).join(', ')}\n`);
 }

@@ -48,6 +48,12 @@ export interface VideoInfo {
   variableRate?: boolean;
   /** The stream's sample (pixel) aspect ratio, width / height of one stored pixel: 1 for square pixels; the frames are resampled to square. */
   sampleAspect?: number;
+  /** The stream's base rate (ffprobe's r_frame_rate; 0 when unknown): with a variable rate, the finest regular rate its frames fall on. */
+  baseFps?: number;
+  /** Seconds from the start of the file (its earliest stream) to the video's first frame. */
+  videoStart?: number;
+  /** The file's first audio stream: its index among all the file's streams and its codec. */
+  audio?: { index: number; codec: string };
 }
 
 export interface ProbeOptions {
@@ -101,6 +107,8 @@ function parseRate(r: string | undefined): number {
 }
 
 interface ProbeStream {
+  index?: number;
+  start_time?: string;
   codec_type?: string;
   codec_name?: string;
   width?: number;
@@ -126,7 +134,7 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
     if (/Permission denied/.test(r.stderr)) throw new InputError('permission denied', path);
     throw new InputError(`not a readable video (${ffmpegCause(r.stderr, path)})`, path);
   }
-  let json: { streams?: ProbeStream[]; format?: { format_name?: string; duration?: string } };
+  let json: { streams?: ProbeStream[]; format?: { format_name?: string; duration?: string; start_time?: string } };
   try {
     json = JSON.parse(r.stdout) as typeof json;
   } catch {
@@ -161,8 +169,13 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const duration = Number(stream.duration ?? json.format?.duration ?? 0) || 0;
   const counted = Number(stream.nb_frames ?? NaN);
   const frameCount = Number.isInteger(counted) && counted >= 0 ? counted : Math.round(duration * fps);
-  const variableRate = Math.abs(parseRate(stream.avg_frame_rate) - parseRate(stream.r_frame_rate)) > 0.01 * Math.max(1, fps);
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect };
+  const baseFps = parseRate(stream.r_frame_rate);
+  const variableRate = Math.abs(parseRate(stream.avg_frame_rate) - baseFps) > 0.01 * Math.max(1, fps);
+  const start = (t: string | undefined): number => (Number.isFinite(Number(t)) && t !== undefined && t !== '' ? Number(t) : 0);
+  const videoStart = Math.max(0, start(stream.start_time) - start(json.format?.start_time));
+  const sound = (json.streams ?? []).find((s) => s.codec_type === 'audio' && Number.isInteger(s.index));
+  const audio = sound ? { index: sound.index as number, codec: sound.codec_name ?? '' } : undefined;
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, ...(audio ? { audio } : {}) };
 }
 
 /** ffprobe's sample_aspect_ratio ("8:9"; "0:1" or "N/A" when unknown) as a number; 1 when unknown or implausible (outside 1/4…4). */
@@ -181,6 +194,8 @@ export interface DecodedFrame {
    * variable frame rate (ffprobe's packet times, sorted), else index / fps.
    */
   timeMs: number;
+  /** Milliseconds until the next frame (1000 / fps at a constant rate; the last frame of a variable-rate stream: until the stream's end, else 1000 / fps). */
+  durationMs: number;
   image: RgbImage;
 }
 
@@ -245,8 +260,13 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
         report.frames = index + 1;
         const t = await times;
         // Past the packets' count (should not happen): on from the last time at the average rate.
-        const timeMs = t && t.length ? (index < t.length ? t[index] : t[t.length - 1] + (1000 * (index - t.length + 1)) / info.fps) : (1000 * index) / info.fps;
-        yield { index, timeMs, image };
+        const timeAt = (i: number): number => (t && t.length ? (i < t.length ? t[i] : t[t.length - 1] + (1000 * (i - t.length + 1)) / info.fps) : (1000 * i) / info.fps);
+        const timeMs = timeAt(index);
+        const frameMs = 1000 / info.fps;
+        // A variable rate's last frame lasts until the stream's end (when that is after it).
+        const untilEnd = 1000 * info.duration - timeMs;
+        const durationMs = t && t.length ? (index + 1 < t.length ? t[index + 1] - timeMs : untilEnd > 0 && untilEnd < 10 * frameMs ? untilEnd : frameMs) : frameMs;
+        yield { index, timeMs, durationMs, image };
         index++;
       }
       const { code, stderr } = await thread.closed;
@@ -302,6 +322,7 @@ export class VideoEncoder {
   private waiters: (() => void)[] = [];
   private readonly inFlight: number;
   private readonly name: string;
+  private framesWritten = 0;
   readonly frameBytes: number;
 
   constructor(readonly path: string, readonly width: number, readonly height: number, options: EncoderOptions) {
@@ -331,17 +352,26 @@ export class VideoEncoder {
   }
 
   /**
-   * Queues one frame (copied). Resolves at once while fewer than `inFlight` frames wait for
-   * ffmpeg, else once one has been taken, so that encoding (its own process, fed from its own
-   * thread) overlaps the processing of the next frames.
+   * Queues one frame (copied), shown for `repeat` frames of the output's constant rate (default 1;
+   * 0 leaves it out: how a variable-rate source's frames keep their times). Resolves at once while
+   * fewer than `inFlight` frames wait for ffmpeg, else once one has been taken, so that encoding
+   * (its own process, fed from its own thread) overlaps the processing of the next frames.
    */
-  async write(image: RgbImage): Promise<void> {
+  async write(image: RgbImage, repeat = 1): Promise<void> {
     if (this.error) throw await this.stopped();
     if (image.width !== this.width || image.height !== this.height) throw new RangeError('frame size differs from the encoder');
+    if (!(Number.isInteger(repeat) && repeat >= 0)) throw new RangeError(`repeat must be a whole number ≥ 0, got ${String(repeat)}`);
+    if (repeat === 0) return;
     while (this.queued >= this.inFlight && !this.thread.done && !this.error) await this.wait();
     if (this.error || this.thread.done) throw await this.stopped();
     this.queued++;
-    this.thread.post({ type: 'frame', data: image.data });
+    this.framesWritten += repeat;
+    this.thread.post({ type: 'frame', data: image.data, repeat });
+  }
+
+  /** Frames of the output so far (repeats counted). */
+  get frames(): number {
+    return this.framesWritten;
   }
 
   /** Ends the stream and waits for ffmpeg to finish the file. */
@@ -374,4 +404,38 @@ export class VideoEncoder {
     const cause = this.stderr.trim() ? ffmpegCause(this.stderr, this.path) : (this.error?.message ?? 'ffmpeg stopped');
     return new OutputError(`cannot encode the overlay video (${cause})`, this.name);
   }
+}
+
+/** Audio codecs an MP4 holds as they are (copied); any other is re-encoded to AAC. */
+const MP4_AUDIO = new Set(['aac', 'mp3', 'alac', 'ac3', 'eac3', 'opus']);
+
+export interface AudioMuxOptions {
+  /** Seconds of audio kept: the video's length (a run over the first frames keeps their audio only). */
+  durationS: number;
+  ffmpeg?: string;
+  /** The file errors name (none by default: the message is then the cause alone). */
+  name?: string;
+}
+
+/**
+ * Writes `out`: the silent MP4 `video` (stream-copied) with the audio of `source` (its first audio
+ * stream, `info.audio`), from the source's first video frame on (`info.videoStart`) and cut at
+ * `durationS`, so that a video made from the source's frames plays in step with its sound. The
+ * audio is copied where an MP4 holds its codec, else re-encoded to AAC. Returns what was done; an
+ * OutputError when ffmpeg fails (`out` may then be left, for the caller to remove).
+ */
+export async function muxAudio(video: string, source: string, info: VideoInfo, out: string, options: AudioMuxOptions): Promise<{ codec: string; copied: boolean }> {
+  if (!info.audio) throw new RangeError('the source has no audio stream');
+  if (!(options.durationS > 0 && Number.isFinite(options.durationS))) throw new RangeError(`durationS must be a positive number of seconds, got ${String(options.durationS)}`);
+  const copied = MP4_AUDIO.has(info.audio.codec);
+  const skip = info.videoStart ?? 0;
+  const cmd = options.ffmpeg ?? 'ffmpeg';
+  const args = [
+    '-v', 'error', '-nostdin', '-y', '-i', video, ...(skip > 0.0005 ? ['-ss', skip.toFixed(6)] : []), '-i', source,
+    '-map', '0:v:0', '-map', `1:${info.audio.index}`, '-c:v', 'copy', ...(copied ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']),
+    '-t', options.durationS.toFixed(6), '-movflags', '+faststart', '-f', 'mp4', out,
+  ];
+  const r = await runTool(cmd, args);
+  if (r.code !== 0) throw new OutputError(`cannot add the sound (${r.stderr.trim() ? ffmpegCause(r.stderr, source) : `ffmpeg exited with code ${String(r.code)}`})`, options.name);
+  return { codec: copied ? info.audio.codec : 'aac', copied };
 }

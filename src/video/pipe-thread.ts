@@ -75,14 +75,18 @@ if (mode === 'decode') {
   parentPort.on('message', (m) => {
     if (m === 'end') child.stdin.end();
     else if (m === 'kill') child.kill('SIGKILL');
-    else if (m && m.type === 'frame') child.stdin.write(m.data, () => parentPort.postMessage({ type: 'taken' }));
+    else if (m && m.type === 'frame') {
+      // A frame shown for several frames of the output is written that many times; 'taken' once.
+      for (let k = 1; k < (m.repeat || 1); k++) child.stdin.write(m.data);
+      child.stdin.write(m.data, () => parentPort.postMessage({ type: 'taken' }));
+    }
   });
 }
 }
 `;
 
 export type PipeMessage =
-  | { type: 'frame'; data: Uint8Array }
+  | { type: 'frame'; data: Uint8Array; repeat?: number }
   | { type: 'taken' }
   | { type: 'spawn-error'; code?: string; message: string }
   | { type: 'stdin-error'; message: string }

@@ -29,7 +29,7 @@ import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { OverlayLayers, uniqueEdges } from '../render/index.js';
 import { faceSize, resolveStabilize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
 import type { RgbImage } from '../types.js';
-import { decodeFrames, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
+import { decodeFrames, muxAudio, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
 
 /** Test-time flip and smoothing (TestTimeOptions) default to the pipeline's, as for photos. */
 export interface VideoRunOptions extends TestTimeOptions {
@@ -49,6 +49,8 @@ export interface VideoRunOptions extends TestTimeOptions {
   maxGlbFrames?: number;
   /** Which outputs (default all three). */
   outputs?: { jsonl?: boolean; overlay?: boolean; glb?: boolean };
+  /** The overlay video carries the source's sound (its first audio stream; default true). */
+  audio?: boolean;
   /** UV grid step of the animated GLB's mesh (default 3: ~4,900 vertices; 1: the full mesh). */
   glbStep?: number;
   /** Largest frame (pixels) accepted; default MAX_VIDEO_PIXELS. */
@@ -77,6 +79,12 @@ export interface VideoRunResult {
   glb?: { trackId: number; frames: number; bytes: number; vertices: number; truncated: boolean };
   /** ffmpeg's complaint when the video ended early (e.g. a truncated file), else ''. */
   decodeError: string;
+  /** The overlay's sound: its codec, and whether the source's was copied as it is (else re-encoded to AAC). Absent when the overlay is silent. */
+  audio?: { codec: string; copied: boolean };
+  /** Why the overlay is silent although the source has sound (ffmpeg could not add it; the overlay is written without), else ''. */
+  audioError: string;
+  /** The overlay video's constant frame rate: the source's average rate, or a variable-rate source's base rate (up to 60), its frames repeated or left out to keep their times. */
+  overlayFps?: number;
   /** Wall seconds and frames per second of the frame loop (decode, network, drawing, encoding). */
   seconds: number;
   fps: number;
@@ -136,6 +144,17 @@ function checkRunOptions(options: VideoRunOptions): void {
   if (o && o.jsonl === false && o.overlay === false && o.glb === false) throw new RangeError('outputs: every output is off, nothing would be written');
   if (options.stabilize !== undefined) resolveStabilize(options.stabilize);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new RangeError('signal must be an AbortSignal');
+  if (options.audio !== undefined && typeof options.audio !== 'boolean') throw new RangeError(`audio must be true or false, got ${String(options.audio)}`);
+}
+
+/**
+ * The overlay's constant rate: the source's average rate, except for a variable rate whose base
+ * rate (the finest regular rate its frames fall on, as a phone records at 30) lies between that
+ * average and 60 frames/s.
+ */
+export function overlayRate(info: Pick<VideoInfo, 'fps' | 'baseFps' | 'variableRate'>): number {
+  const base = info.baseFps ?? 0;
+  return info.variableRate && base >= info.fps && base <= 60 ? base : info.fps;
 }
 
 /** The largest glbStep (UV pixels between the animated GLB's vertices): 40 vertices at 32. */
@@ -157,7 +176,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   // Named as the CLI's atomic writes name theirs (.prnet-<pid>-<n>.<name>.tmp), so that a later
   // run sweeps them up if this process is killed outright.
   const tmp = (path: string): string => join(outDir, `.prnet-${process.pid}-${tmpCounter++}.${basename(path)}.tmp`);
-  const temps = { jsonl: tmp(final.jsonl), overlay: tmp(final.overlay), glb: tmp(final.glb) };
+  const temps = { jsonl: tmp(final.jsonl), overlay: tmp(final.overlay), glb: tmp(final.glb), withAudio: tmp(final.overlay) };
 
   const layout = prnet.layout;
   const video = new VideoTracker(prnet, {
@@ -188,10 +207,13 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       jsonl.on('error', () => undefined);
       await once(jsonl, 'open').catch((e: unknown) => { throw outputError(e, final.jsonl); });
     }
-    if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: info.fps, name: final.overlay });
+    // A variable-rate source's frames are repeated or left out on the overlay's constant rate, so
+    // that each shows at its own time (and in step with the sound).
+    const overlayFps = overlayRate(info);
+    if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: overlayFps, name: final.overlay });
     const overlay = want.overlay ? new VideoOverlay(info.width, info.height, layout) : null;
     let waited = now();
-    for await (const { index, timeMs, image } of decoded) {
+    for await (const { index, timeMs, durationMs, image } of decoded) {
       timings.decode += now() - waited;
       if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
       const result = await video.process(image, timeMs);
@@ -238,12 +260,14 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         }
       }
       timings.outputs += now() - tOut;
-      if (encoder && overlay) {
+      // The output frames this one covers: up to the next frame's time on the overlay's rate.
+      const repeat = info.variableRate ? Math.max(0, Math.round(((timeMs + durationMs) * overlayFps) / 1000) - (encoder?.frames ?? 0)) : 1;
+      if (encoder && overlay && repeat > 0) {
         let t = now();
         const drawn = overlay.draw(image, result.faces);
         timings.overlay += now() - t;
         t = now();
-        await encoder.write(drawn);
+        await encoder.write(drawn, repeat);
         timings.encode += now() - t;
       }
       options.onFrame?.({ index, timeMs, image, result }, info);
@@ -261,12 +285,28 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       jsonl = null;
       staged.push([temps.jsonl, final.jsonl]);
     }
+    let audio: VideoRunResult['audio'];
+    let audioError = '';
     if (encoder) {
       const t = now();
       await encoder.finish();
-      timings.encode += now() - t;
+      const durationS = encoder.frames / overlayFps;
       encoder = null;
-      staged.push([temps.overlay, final.overlay]);
+      let overlayFile = temps.overlay;
+      if (options.audio !== false && info.audio && durationS > 0) {
+        try {
+          audio = await muxAudio(temps.overlay, input, info, temps.withAudio, { durationS });
+          overlayFile = temps.withAudio;
+          await rm(temps.overlay, { force: true });
+        } catch (e) {
+          // No sound is not lost output: the overlay is kept silent, and the result says why.
+          if (!(e instanceof OutputError)) throw e;
+          audioError = e.message;
+          await rm(temps.withAudio, { force: true });
+        }
+      }
+      timings.encode += now() - t;
+      staged.push([overlayFile, final.overlay]);
     }
     let glb: VideoRunResult['glb'];
     if (glbMesh) {
@@ -288,7 +328,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     const seconds = (now() - start) / 1000;
     return {
       input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, glb,
-      decodeError: report.error, seconds, fps: frames / seconds, timings,
+      decodeError: report.error, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, seconds, fps: frames / seconds, timings,
     };
   } catch (e) {
     // Stop the decoder (the generator's finally kills ffmpeg) and the encoder, drop temporaries.
