@@ -3,7 +3,7 @@
  * model where accuracy does not matter): decoding, tracking, the per-frame JSON lines, the overlay
  * video, the animated GLB (Khronos validator), jitter per region (stabilised < raw), bad input.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -567,6 +567,24 @@ describe('prnet video (CLI)', () => {
     expect(a.duration).toBeLessThanOrEqual(v.duration + 0.03);
     expect(a.duration).toBeGreaterThan(0.5);
   }, 120_000);
+
+  it('a video that starts after its sound: the overlay\'s sound starts at the first frame (a tone that begins there)', async () => {
+    const dir = await tmp.make('late-video');
+    const wav = join(dir, 'a.wav'), picture = join(dir, 'v.mp4'), clip = join(dir, 'late.mp4');
+    // 0.5 s of silence, then a tone; the picture starts 0.5 s into the file.
+    await ffmpeg(['-f', 'lavfi', '-i', 'anullsrc=r=44100:cl=mono:d=0.5', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1.5', '-filter_complex', '[0][1]concat=n=2:v=0:a=1[a]', '-map', '[a]', '-c:a', 'pcm_s16le', wav]);
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=25:d=1.5', '-c:v', 'libx264', '-preset', 'ultrafast', picture]);
+    await ffmpeg(['-itsoffset', '0.5', '-i', picture, '-i', wav, '-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', clip]);
+    expect((await probeVideo(clip)).videoStart).toBeCloseTo(0.5, 2);
+    await processVideo(light, clip, { outDir: dir, outputs: { jsonl: false, glb: false } });
+    // The first 0.2 s of the overlay's sound: the tone (from the file's start it would be silence, −91 dB).
+    const loudness = (from: string): number => {
+      const r = spawnSync('ffmpeg', ['-v', 'info', '-t', '0.2', '-i', from, '-map', '0:a', '-af', 'volumedetect', '-f', 'null', '-'], { encoding: 'utf8' });
+      return Number(/mean_volume: (-?[\d.]+) dB/.exec(r.stderr)?.[1] ?? NaN);
+    };
+    expect(loudness(clip)).toBeLessThan(-60);
+    expect(loudness(join(dir, 'late_overlay.mp4'))).toBeGreaterThan(-30);
+  }, 60_000);
 
   it('--no-audio writes a silent overlay; a sound ffmpeg cannot add leaves the overlay silent with a warning, exit 0', async () => {
     const dir = await tmp.make('audio-cli');
