@@ -18,7 +18,7 @@ import { FACE_REGIONS, FaceStabilizer, VideoTracker, faceRegions, landmarkJitter
 import { estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
 import type { Face } from '../src/pipeline/face.js';
 import type { RgbImage } from '../src/types.js';
-import { VideoEncoder, VideoOverlay, decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
+import { MAX_FRAME_SHOW_S, VideoEncoder, VideoOverlay, decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
 import { PipeThread } from '../src/video/pipe-thread.js';
 import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
 import { triangulateFaceGrid } from '../src/layout/derive.js';
@@ -567,6 +567,22 @@ describe('prnet video (CLI)', () => {
     expect(a.duration).toBeLessThanOrEqual(v.duration + 0.03);
     expect(a.duration).toBeGreaterThan(0.5);
   }, 120_000);
+
+  it('a gap of minutes between two frames\' times (a broken timestamp) shows that frame for MAX_FRAME_SHOW_S on the overlay, not for the whole gap', async () => {
+    const dir = await tmp.make('gap');
+    const clip = join(dir, 'gap.mp4');
+    // 6 frames: 0, 0.1, 0.2 s, then 200.0, 200.1, 200.2 s.
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=30:d=1', '-frames:v', '6', '-vf', "setpts='if(lt(N,3),N/10,200+(N-3)/10)/TB'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { jsonl: false, glb: false } });
+    expect(r.info.variableRate).toBe(true);
+    const fps = r.overlayFps!;
+    expect(fps).toBe(r.info.baseFps);
+    const [v] = streamsOf(join(dir, 'gap_overlay.mp4'));
+    // 0.2 s, the third frame cut to 60 s, then 0.2 s and the last frame's own time.
+    expect(MAX_FRAME_SHOW_S).toBe(60);
+    expect(v.frames).toBeGreaterThanOrEqual(60.4 * fps);
+    expect(v.frames).toBeLessThanOrEqual(60.6 * fps);
+  }, 60_000);
 
   it('a video that starts after its sound: the overlay\'s sound starts at the first frame (a tone that begins there)', async () => {
     const dir = await tmp.make('late-video');

@@ -110,6 +110,14 @@ interface TrackShapes {
  */
 export const MAX_GLB_FRAMES = 18_000;
 
+/**
+ * The longest one frame of a variable-rate video is shown on the overlay, in seconds: a longer gap
+ * to the next frame's time (a broken timestamp hours ahead, or a very long still) is cut to this,
+ * rather than writing its frame over and over (an hour at 30 frames/s is 108,000 frames), and the
+ * overlay is that much shorter (its sound is then ahead of its picture after the cut).
+ */
+export const MAX_FRAME_SHOW_S = 60;
+
 const now = (): number => performance.now();
 let tmpCounter = 0;
 
@@ -212,6 +220,8 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     const overlayFps = overlayRate(info);
     if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: overlayFps, name: final.overlay });
     const overlay = want.overlay ? new VideoOverlay(info.width, info.height, layout) : null;
+    /** Output frames left out of the overlay where a gap between two frames' times was cut short. */
+    let cutSlots = 0;
     let waited = now();
     for await (const { index, timeMs, durationMs, image } of decoded) {
       timings.decode += now() - waited;
@@ -260,8 +270,17 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         }
       }
       timings.outputs += now() - tOut;
-      // The output frames this one covers: up to the next frame's time on the overlay's rate.
-      const repeat = info.variableRate ? Math.max(0, Math.round(((timeMs + durationMs) * overlayFps) / 1000) - (encoder?.frames ?? 0)) : 1;
+      // The output frames this one covers: up to the next frame's time on the overlay's rate, at
+      // most MAX_FRAME_SHOW_S (a longer gap is cut short, and the later frames move up by the rest).
+      let repeat = 1;
+      if (info.variableRate && encoder) {
+        repeat = Math.max(0, Math.round(((timeMs + durationMs) * overlayFps) / 1000) - cutSlots - encoder.frames);
+        const most = Math.ceil(MAX_FRAME_SHOW_S * overlayFps);
+        if (repeat > most) {
+          cutSlots += repeat - most;
+          repeat = most;
+        }
+      }
       if (encoder && overlay && repeat > 0) {
         let t = now();
         const drawn = overlay.draw(image, result.faces);
