@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import validator from 'gltf-validator';
 import { AnimationMixer, type Mesh } from 'three';
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
@@ -18,7 +19,7 @@ import { FACE_REGIONS, FaceStabilizer, VideoTracker, faceRegions, landmarkJitter
 import { estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
 import type { Face } from '../src/pipeline/face.js';
 import type { RgbImage } from '../src/types.js';
-import { MAX_FRAME_SHOW_S, VideoEncoder, VideoOverlay, decodeFrames, probeVideo, processVideo } from '../src/video/index.js';
+import { MAX_FRAME_SHOW_S, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
 import { PipeThread } from '../src/video/pipe-thread.js';
 import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
 import { triangulateFaceGrid } from '../src/layout/derive.js';
@@ -30,7 +31,7 @@ import { ASTRONAUT, EVAL, REPO } from './helpers/paths.js';
 import { TempDirs, listFiles } from './helpers/tmp.js';
 
 const VIDEO = resolve(EVAL, 'video');
-const OBAMA = join(VIDEO, 'obama.mp4'); // 1280×720, 25 fps, 158 frames
+const OBAMA = join(VIDEO, 'obama.mp4'); // 1280×720, 25 fps, 55 frames (158 packets: 103 before its edit list's start)
 const D3 = join(VIDEO, 'driving_d3.mp4'); // 512×512, 30 fps
 const tmp = new TempDirs('prnet-video-');
 let light: Prnet;
@@ -76,7 +77,8 @@ function ffmpeg(args: string[]): Promise<void> {
 describe('ffmpeg decode', () => {
   it('probes size, rate and frame count, and decodes RGB frames in order', async () => {
     const info = await probeVideo(OBAMA);
-    expect(info).toMatchObject({ width: 1280, height: 720, fps: 25, frameCount: 158, codec: 'h264' });
+    // The container counts 158 packets; 103 lie before the clip's cut (dropped by its edit list).
+    expect(info).toMatchObject({ width: 1280, height: 720, fps: 25, frameCount: 55, codec: 'h264' });
     const frames: { index: number; timeMs: number; image: RgbImage }[] = [];
     const d = decodeFrames(OBAMA, info, { maxFrames: 5 });
     for await (const f of d.frames) frames.push(f);
@@ -536,7 +538,7 @@ describe('prnet video (CLI)', () => {
     await ffmpeg(['-f', 'lavfi', '-i', "color=c=black:s=64x48:r=30:d=1,geq=lum='min(250,N*20)':cb=128:cr=128", '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1',
       '-frames:v', '12', '-vf', "setpts='if(lt(N,5),N/25,0.2+(N-5)/10)/TB'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-c:a', 'pcm_s16le', clip]);
     const info = await probeVideo(clip);
-    expect(info).toMatchObject({ variableRate: true, baseFps: 30, audio: { index: 1, codec: 'pcm_s16le' } });
+    expect(info).toMatchObject({ variableRate: true, baseFps: 30, audio: [{ index: 1, codec: 'pcm_s16le' }] });
     const r = await processVideo(light, clip, { outDir: dir, outputs: { glb: false } });
     expect(r).toMatchObject({ frames: 12, framesWithFaces: 0, overlayFps: 30, audio: { codec: 'aac', copied: false }, audioError: '' });
     const times = (await readFile(join(dir, 'steps.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => (JSON.parse(l) as { time: number }).time);
@@ -567,6 +569,53 @@ describe('prnet video (CLI)', () => {
     expect(a.duration).toBeLessThanOrEqual(v.duration + 0.03);
     expect(a.duration).toBeGreaterThan(0.5);
   }, 120_000);
+
+  it('a variable-rate clip cut without re-encoding (an edit list): times and overlay leave out the packets before the cut', async () => {
+    const dir = await tmp.make('trimmed');
+    const src = join(dir, 'src.mp4'), clip = join(dir, 'trim.mp4');
+    // 80 frames: 40 at 1/30 s, then 40 at 0.1 s; then cut at 0.6 s with a stream copy.
+    await ffmpeg(['-f', 'lavfi', '-i', "color=c=black:s=64x48:r=30:d=10,geq=lum='mod(N*20,250)':cb=128:cr=128", '-frames:v', '80', '-vf', "setpts='if(lt(N,40),N/30,40/30+(N-40)/10)/TB'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', src]);
+    await ffmpeg(['-ss', '0.6', '-i', src, '-c', 'copy', clip]);
+    const flags = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', clip], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(','));
+    const kept = flags.filter(([, f]) => !f.includes('D')).map(([t]) => Number(t)).sort((a, b) => a - b);
+    expect(kept.length).toBeLessThan(flags.length); // packets before the cut are there, flagged discarded
+    const info = await probeVideo(clip);
+    expect(info.variableRate).toBe(true);
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { glb: false } });
+    expect(r.frames).toBe(kept.length);
+    const times = (await readFile(join(dir, 'trim.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => (JSON.parse(l) as { time: number }).time);
+    expect(times).toEqual(kept.map((t) => Math.round((t - kept[0]) * 1000) / 1000));
+    // The overlay has the frames ffmpeg's own resampling to 30 frames/s gives (the cut clip, shown as players show it).
+    const [v] = streamsOf(join(dir, 'trim_overlay.mp4'));
+    expect(r.overlayFps).toBe(30);
+    const resampled = execFileSync('ffmpeg', ['-v', 'error', '-i', clip, '-vf', 'fps=30', '-f', 'framecrc', '-'], { encoding: 'utf8' }).split('\n').filter((l) => l && !l.startsWith('#')).length;
+    expect(v.frames).toBe(resampled);
+  }, 60_000);
+
+  it('a clip whose rate is almost constant (one short freeze in a minute) is read as variable: the freeze keeps its time', async () => {
+    const dir = await tmp.make('freeze');
+    const clip = join(dir, 'freeze.mp4');
+    // 1800 frames at 30 frames/s with 0.5 s missing after frame 900: the average is 0.8 % below 30.
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=16x16:r=30:d=60', '-vf', "setpts='(N+if(gte(N,900),15,0))/30/TB'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+    const info = await probeVideo(clip);
+    expect(info.fps).toBeLessThan(30);
+    expect(info.fps).toBeGreaterThan(29.7);
+    expect(info).toMatchObject({ variableRate: true, baseFps: 30 });
+    expect(overlayRate(info)).toBe(30);
+    const times: number[] = [];
+    for await (const f of decodeFrames(clip, info).frames) if (f.index >= 899 && f.index <= 901) times.push(f.timeMs);
+    expect(times.map((t) => Math.round(t))).toEqual([29967, 30500, 30533]);
+  }, 60_000);
+
+  it('the overlay\'s rate: the average for a constant rate; for a variable one the base rate, divided down to ≤ 60, or at least 24', () => {
+    expect(overlayRate({ fps: 25, baseFps: 25, variableRate: false })).toBe(25);
+    expect(overlayRate({ fps: 29.5, baseFps: 30, variableRate: true })).toBe(30);
+    expect(overlayRate({ fps: 100, baseFps: 120, variableRate: true })).toBe(60);
+    expect(overlayRate({ fps: 50, baseFps: 90, variableRate: true })).toBe(45);
+    // pauses: a tiny average, a base rate below it or unknown
+    expect(overlayRate({ fps: 1.98, baseFps: 0, variableRate: true })).toBe(24);
+    expect(overlayRate({ fps: 40, baseFps: 30, variableRate: true })).toBe(40);
+  });
 
   it('a gap of minutes between two frames\' times (a broken timestamp) shows that frame for MAX_FRAME_SHOW_S on the overlay, not for the whole gap', async () => {
     const dir = await tmp.make('gap');
@@ -600,6 +649,39 @@ describe('prnet video (CLI)', () => {
     };
     expect(loudness(clip)).toBeLessThan(-60);
     expect(loudness(join(dir, 'late_overlay.mp4'))).toBeGreaterThan(-30);
+  }, 60_000);
+
+  it('an empty first audio stream: the overlay takes its sound from the next one that has any', async () => {
+    const dir = await tmp.make('two-audio');
+    const clip = join(dir, 'two.mkv');
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=25:d=1', '-f', 'lavfi', '-i', 'sine=f=300:d=1', '-f', 'lavfi', '-i', 'sine=f=440:d=1', '-map', '0:v', '-map', '1:a', '-map', '2:a', '-frames:a:0', '0', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'pcm_s16le', clip]);
+    expect((await probeVideo(clip)).audio?.map((a) => a.index)).toEqual([1, 2]);
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { jsonl: false, glb: false } });
+    expect(r).toMatchObject({ audio: { codec: 'aac', copied: false, index: 2 }, audioError: '' });
+    const [, sound] = streamsOf(join(dir, 'two_overlay.mp4'));
+    expect(sound?.frames).toBeGreaterThan(10);
+    // Only an empty stream: a silent overlay, and why.
+    const empty = join(dir, 'empty.mkv');
+    await ffmpeg(['-i', clip, '-map', '0:v', '-map', '0:a:0', '-c', 'copy', empty]);
+    const e = await processVideo(light, empty, { outDir: dir, outputs: { jsonl: false, glb: false } });
+    expect(e.audio).toBeUndefined();
+    expect(e.audioError).toMatch(/^cannot add the sound \(the pcm_s16le stream has no sound in the first 1\.00 s\)$/);
+    expect(streamsOf(join(dir, 'empty_overlay.mp4')).map((x) => x.type)).toEqual(['video']);
+  }, 60_000);
+
+  it('an abort stops the overlay\'s encoder too: a frame written for a long gap does not hold the run', async () => {
+    const dir = await tmp.make('abort-gap');
+    const clip = join(dir, 'gaps.mp4');
+    // 640×480 frames 100 s apart: each is written for 60 s of the overlay (1,800 frames).
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=s=640x480:r=30:d=1', '-frames:v', '8', '-vf', "setpts='N*100/TB'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+    const abort = new AbortController();
+    const run = processVideo(light, clip, { outDir: join(dir, 'out'), outputs: { jsonl: false, glb: false }, signal: abort.signal });
+    await sleep(1500);
+    const t0 = performance.now();
+    abort.abort();
+    await expect(run).rejects.toBeInstanceOf(VideoAbortError);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(await listFiles(join(dir, 'out'))).toEqual([]);
   }, 60_000);
 
   it('--no-audio writes a silent overlay; a sound ffmpeg cannot add leaves the overlay silent with a warning, exit 0', async () => {
@@ -695,7 +777,7 @@ describe('prnet video (CLI)', () => {
     let sent = false;
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
-      if (!sent && /video .*\d+\/158/.test(stderr)) {
+      if (!sent && /video .*\d+\/55/.test(stderr)) {
         sent = true; // once frames are flowing
         child.kill('SIGINT');
       }

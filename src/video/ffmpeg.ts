@@ -44,7 +44,10 @@ export interface VideoInfo {
   format: string;
   /** Which of the file's video streams this is (0: the first; cover pictures are skipped). */
   videoStream?: number;
-  /** The stream's average rate differs from its base rate: frames are not evenly spaced (a phone's variable frame rate). */
+  /**
+   * The stream's average rate differs from its base rate: its frames are not all evenly spaced (a
+   * phone's variable frame rate, a dropped stretch), so each frame's time is read from its packet.
+   */
   variableRate?: boolean;
   /** The stream's sample (pixel) aspect ratio, width / height of one stored pixel: 1 for square pixels; the frames are resampled to square. */
   sampleAspect?: number;
@@ -52,8 +55,11 @@ export interface VideoInfo {
   baseFps?: number;
   /** Seconds from the start of the file (its earliest stream) to the video's first frame. */
   videoStart?: number;
-  /** The file's first audio stream: its index among all the file's streams and its codec. */
-  audio?: { index: number; codec: string };
+  /**
+   * The file's audio streams, as their index among all the file's streams and codec, in the order
+   * the overlay tries them: the default-marked first, then those with a sample rate, then the rest.
+   */
+  audio?: { index: number; codec: string }[];
 }
 
 export interface ProbeOptions {
@@ -66,11 +72,12 @@ export interface ProbeOptions {
 const INSTALL = "install Debian's ffmpeg package (apt-get install ffmpeg)";
 
 /** Runs a program to completion, collecting stdout and stderr (bounded). */
-function runTool(cmd: string, args: string[], maxStdout = 1 << 20): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runTool(cmd: string, args: string[], maxStdout = 1 << 20, signal?: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // An aborted signal ends the program (SIGKILL) and rejects with an AbortError.
+      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal, killSignal: 'SIGKILL' as const } : {}) });
     } catch (e) {
       reject(toolError(e, cmd));
       return;
@@ -120,7 +127,8 @@ interface ProbeStream {
   tags?: Record<string, string>;
   side_data_list?: { rotation?: number | string }[];
   sample_aspect_ratio?: string;
-  disposition?: { attached_pic?: number };
+  disposition?: { attached_pic?: number; default?: number };
+  sample_rate?: string;
 }
 
 /** Reads a video's stream information with ffprobe; throws InputError for anything not a video. */
@@ -168,14 +176,19 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const fps = parseRate(stream.avg_frame_rate) || parseRate(stream.r_frame_rate) || 30;
   const duration = Number(stream.duration ?? json.format?.duration ?? 0) || 0;
   const counted = Number(stream.nb_frames ?? NaN);
-  const frameCount = Number.isInteger(counted) && counted >= 0 ? counted : Math.round(duration * fps);
+  // A clip cut without re-encoding keeps the packets before its cut (an edit list drops them when
+  // decoding): the container's count then exceeds the frames its duration holds.
+  const byDuration = Math.round(duration * fps);
+  const frameCount = Number.isInteger(counted) && counted >= 0 ? (duration > 0 && counted > byDuration + 2 ? byDuration : counted) : byDuration;
   const baseFps = parseRate(stream.r_frame_rate);
-  const variableRate = Math.abs(parseRate(stream.avg_frame_rate) - baseFps) > 0.01 * Math.max(1, fps);
+  // Any difference: a 0.5 s freeze in an hour at 30 frames/s moves the average by 0.014 %.
+  const variableRate = Math.abs(parseRate(stream.avg_frame_rate) - baseFps) > 1e-6 * Math.max(1, fps);
   const start = (t: string | undefined): number => (Number.isFinite(Number(t)) && t !== undefined && t !== '' ? Number(t) : 0);
   const videoStart = Math.max(0, start(stream.start_time) - start(json.format?.start_time));
-  const sound = (json.streams ?? []).find((s) => s.codec_type === 'audio' && Number.isInteger(s.index));
-  const audio = sound ? { index: sound.index as number, codec: sound.codec_name ?? '' } : undefined;
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, ...(audio ? { audio } : {}) };
+  const rank = (s: ProbeStream): number => (s.disposition?.default ? 0 : 2) + (Number(s.sample_rate) > 0 ? 0 : 1);
+  const sounds = (json.streams ?? []).filter((s) => s.codec_type === 'audio' && Number.isInteger(s.index)).sort((a, b) => rank(a) - rank(b) || (a.index as number) - (b.index as number));
+  const audio = sounds.map((s) => ({ index: s.index as number, codec: s.codec_name ?? '' }));
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, ...(audio.length ? { audio } : {}) };
 }
 
 /** ffprobe's sample_aspect_ratio ("8:9"; "0:1" or "N/A" when unknown) as a number; 1 when unknown or implausible (outside 1/4…4). */
@@ -282,14 +295,18 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
   return { frames: frames(), report };
 }
 
-/** The presentation times (ms from the first) of a video stream's frames, from its packets in time order; null when unreadable. */
+/**
+ * The presentation times (ms from the first) of a video stream's frames, from its packets in time
+ * order; null when unreadable. Packets flagged discarded (D: before the cut of a clip trimmed
+ * without re-encoding, dropped by its edit list) are not frames the decoder gives.
+ */
 async function frameTimes(path: string, stream: number, ffprobe: string): Promise<number[] | null> {
   try {
-    // ~10 bytes a frame: 64 MiB holds hours at 60 fps. A cut output loses its last, partial line.
-    const r = await runTool(ffprobe, ['-v', 'error', '-select_streams', `v:${stream}`, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], 64 << 20);
+    // ~13 bytes a frame: 64 MiB holds hours at 60 fps. A cut output loses its last, partial line.
+    const r = await runTool(ffprobe, ['-v', 'error', '-select_streams', `v:${stream}`, '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path], 64 << 20);
     if (r.code !== 0) return null;
     const whole = r.stdout.endsWith('\n') ? r.stdout : r.stdout.slice(0, r.stdout.lastIndexOf('\n') + 1);
-    const t = whole.split('\n').map((l) => l.trim().replace(/,$/, '')).filter((l) => l !== '' && l !== 'N/A').map(Number).filter(Number.isFinite).sort((a, b) => a - b);
+    const t = whole.split('\n').map((l) => l.trim().split(',')).filter(([time, flags]) => time !== '' && time !== 'N/A' && !(flags ?? '').includes('D')).map(([time]) => Number(time)).filter(Number.isFinite).sort((a, b) => a - b);
     return t.length ? t.map((v) => 1000 * (v - t[0])) : null;
   } catch {
     return null;
@@ -413,29 +430,44 @@ export interface AudioMuxOptions {
   /** Seconds of audio kept: the video's length (a run over the first frames keeps their audio only). */
   durationS: number;
   ffmpeg?: string;
+  /** The ffprobe that checks the result (default 'ffprobe' on PATH). */
+  ffprobe?: string;
+  /** Ends ffmpeg at once (the promise then rejects with an AbortError). */
+  signal?: AbortSignal;
   /** The file errors name (none by default: the message is then the cause alone). */
   name?: string;
 }
 
 /**
- * Writes `out`: the silent MP4 `video` (stream-copied) with the audio of `source` (its first audio
- * stream, `info.audio`), from the source's first video frame on (`info.videoStart`) and cut at
- * `durationS`, so that a video made from the source's frames plays in step with its sound. The
- * audio is copied where an MP4 holds its codec, else re-encoded to AAC. Returns what was done; an
- * OutputError when ffmpeg fails (`out` may then be left, for the caller to remove).
+ * Writes `out`: the silent MP4 `video` (stream-copied) with the sound of `source` (`info.audio`,
+ * tried in that order until one gives sound: a stream can be empty), from the source's first
+ * video frame on (`info.videoStart`) and cut at `durationS`, so that a video made from the
+ * source's frames plays in step with its sound. The sound is copied where an MP4 holds its codec,
+ * else re-encoded to AAC. Returns what was done; an OutputError when no stream gives sound (`out`
+ * may then be left, for the caller to remove).
  */
-export async function muxAudio(video: string, source: string, info: VideoInfo, out: string, options: AudioMuxOptions): Promise<{ codec: string; copied: boolean }> {
-  if (!info.audio) throw new RangeError('the source has no audio stream');
+export async function muxAudio(video: string, source: string, info: VideoInfo, out: string, options: AudioMuxOptions): Promise<{ codec: string; copied: boolean; index: number }> {
+  if (!info.audio?.length) throw new RangeError('the source has no audio stream');
   if (!(options.durationS > 0 && Number.isFinite(options.durationS))) throw new RangeError(`durationS must be a positive number of seconds, got ${String(options.durationS)}`);
-  const copied = MP4_AUDIO.has(info.audio.codec);
   const skip = info.videoStart ?? 0;
   const cmd = options.ffmpeg ?? 'ffmpeg';
-  const args = [
-    '-v', 'error', '-nostdin', '-y', '-i', video, ...(skip > 0.0005 ? ['-ss', skip.toFixed(6)] : []), '-i', source,
-    '-map', '0:v:0', '-map', `1:${info.audio.index}`, '-c:v', 'copy', ...(copied ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']),
-    '-t', options.durationS.toFixed(6), '-movflags', '+faststart', '-f', 'mp4', out,
-  ];
-  const r = await runTool(cmd, args);
-  if (r.code !== 0) throw new OutputError(`cannot add the sound (${r.stderr.trim() ? ffmpegCause(r.stderr, source) : `ffmpeg exited with code ${String(r.code)}`})`, options.name);
-  return { codec: copied ? info.audio.codec : 'aac', copied };
+  let cause = '';
+  for (const audio of info.audio) {
+    const copied = MP4_AUDIO.has(audio.codec);
+    const args = [
+      '-v', 'error', '-nostdin', '-y', '-i', video, ...(skip > 0.0005 ? ['-ss', skip.toFixed(6)] : []), '-i', source,
+      '-map', '0:v:0', '-map', `1:${audio.index}`, '-c:v', 'copy', ...(copied ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']),
+      '-t', options.durationS.toFixed(6), '-movflags', '+faststart', '-f', 'mp4', out,
+    ];
+    const r = await runTool(cmd, args, 1 << 20, options.signal);
+    if (r.code !== 0) {
+      cause = r.stderr.trim() ? ffmpegCause(r.stderr, source) : `ffmpeg exited with code ${String(r.code)}`;
+      continue;
+    }
+    // ffmpeg succeeds on a stream without packets too, writing no sound: checked.
+    const p = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', out], 1 << 16, options.signal);
+    if (p.code === 0 && Number(p.stdout.trim().split('\n')[0]) > 0) return { codec: copied ? audio.codec : 'aac', copied, index: audio.index };
+    cause = `the ${audio.codec || 'audio'} stream has no sound in the first ${options.durationS.toFixed(2)} s`;
+  }
+  throw new OutputError(`cannot add the sound (${cause})`, options.name);
 }

@@ -79,8 +79,8 @@ export interface VideoRunResult {
   glb?: { trackId: number; frames: number; bytes: number; vertices: number; truncated: boolean };
   /** ffmpeg's complaint when the video ended early (e.g. a truncated file), else ''. */
   decodeError: string;
-  /** The overlay's sound: its codec, and whether the source's was copied as it is (else re-encoded to AAC). Absent when the overlay is silent. */
-  audio?: { codec: string; copied: boolean };
+  /** The overlay's sound: its codec, whether the source's was copied as it is (else re-encoded to AAC), and the source stream's index. Absent when the overlay is silent. */
+  audio?: { codec: string; copied: boolean; index: number };
   /** Why the overlay is silent although the source has sound (ffmpeg could not add it; the overlay is written without), else ''. */
   audioError: string;
   /** The overlay video's constant frame rate: the source's average rate, or a variable-rate source's base rate (up to 60), its frames repeated or left out to keep their times. */
@@ -156,13 +156,16 @@ function checkRunOptions(options: VideoRunOptions): void {
 }
 
 /**
- * The overlay's constant rate: the source's average rate, except for a variable rate whose base
- * rate (the finest regular rate its frames fall on, as a phone records at 30) lies between that
- * average and 60 frames/s.
+ * The overlay's constant rate: the source's average rate; for a variable rate, its base rate (the
+ * finest regular rate its frames fall on, as a phone records at 30) when that is at least the
+ * average, divided down to at most 60 frames/s (120 → 60, 90 → 45), else the average but at least
+ * 24 frames/s (a clip with long pauses has a tiny average, at which most frames would be left out).
  */
 export function overlayRate(info: Pick<VideoInfo, 'fps' | 'baseFps' | 'variableRate'>): number {
+  if (!info.variableRate) return info.fps;
   const base = info.baseFps ?? 0;
-  return info.variableRate && base >= info.fps && base <= 60 ? base : info.fps;
+  if (base >= info.fps) return base / Math.ceil(base / 60);
+  return Math.max(info.fps, 24);
 }
 
 /** The largest glbStep (UV pixels between the animated GLB's vertices): 40 vertices at 32. */
@@ -207,6 +210,10 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   let detectorFrames = 0;
   const start = now();
   const { frames: decoded, report } = decodeFrames(input, info, { maxFrames: options.maxFrames, signal: options.signal });
+  // An abort also stops the encoder: a frame shown for a long gap is written many times, and
+  // write() would wait for ffmpeg to take them all.
+  const onAbort = (): void => void encoder?.kill().catch(() => undefined);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (want.jsonl) {
       jsonl = createWriteStream(temps.jsonl);
@@ -314,11 +321,12 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       let overlayFile = temps.overlay;
       if (options.audio !== false && info.audio && durationS > 0) {
         try {
-          audio = await muxAudio(temps.overlay, input, info, temps.withAudio, { durationS });
+          audio = await muxAudio(temps.overlay, input, info, temps.withAudio, { durationS, signal: options.signal });
           overlayFile = temps.withAudio;
           await rm(temps.overlay, { force: true });
         } catch (e) {
           // No sound is not lost output: the overlay is kept silent, and the result says why.
+          if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
           if (!(e instanceof OutputError)) throw e;
           audioError = e.message;
           await rm(temps.withAudio, { force: true });
@@ -359,7 +367,11 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       await finished(jsonl).catch(() => undefined);
     }
     await Promise.all(Object.values(temps).map((p) => rm(p, { force: true }).catch(() => undefined)));
+    // The encoder stopped by an abort fails its write: the abort is the cause.
+    if (options.signal?.aborted && !(e instanceof VideoAbortError)) throw new VideoAbortError('interrupted', input);
     throw e;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }
 
