@@ -16,6 +16,12 @@ export class PrnetError extends Error {
 /** Bad user input: a missing, unreadable, corrupt or unsupported image; bad arguments. */
 export class InputError extends PrnetError {}
 
+/**
+ * An image in a format this build cannot decode although it is a photo (a HEIC photo: HEVC has no
+ * decoder in sharp's prebuilt libvips). The message says how to convert it.
+ */
+export class UnsupportedImageError extends InputError {}
+
 /** A model file that is missing, malformed, or does not fit the network. */
 export class ModelError extends PrnetError {}
 

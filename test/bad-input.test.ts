@@ -7,7 +7,8 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../src/errors.js';
+import sharp from 'sharp';
+import { InputError, UnsupportedImageError } from '../src/errors.js';
 import { decodeImageBuffer, decodeImageFile, MAX_IMAGE_PIXELS } from '../src/io/image-node.js';
 import { modelMetadata, randomWeights, resfcnTensorSpecs } from '../src/model/index.js';
 import { f16Tensor, writeSafetensors, type SafeTensor } from '../src/util/safetensors.js';
@@ -33,6 +34,7 @@ const CAUSES: Record<keyof BadFixtures, RegExp> = {
   empty: /^empty file \(0 bytes\)$/,
   huge: /^image is 30000×30000 = 900 megapixels, above the limit of 100 megapixels$/,
   gradient: /^no face found$/,
+  heic: /^a HEIC photo \(HEVC-coded, as iPhones save them\): this build of libvips has no HEVC decoder; convert it to JPEG first \(macOS: sips .+\), or set the iPhone camera to "Most Compatible" \(heif: .*HEVC.*\)$/,
 };
 const BAD_KINDS = Object.keys(CAUSES) as (keyof BadFixtures)[];
 
@@ -54,6 +56,14 @@ function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
 }
 
 describe('decoding (in process)', () => {
+  it('a HEIC photo is an UnsupportedImageError that says how to convert it; its header still reads (512 × 512, HEVC)', async () => {
+    const err = await decodeImageFile(bad.heic).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedImageError);
+    expect(err).toBeInstanceOf(InputError);
+    const meta = await sharp(bad.heic).metadata();
+    expect([meta.format, meta.compression]).toEqual(['heif', 'hevc']);
+  });
+
   it.each(BAD_KINDS.filter((k) => k !== 'gradient'))('%s: InputError naming the file and the cause', async (kind) => {
     const err = await decodeImageFile(bad[kind]).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);

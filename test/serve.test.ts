@@ -15,6 +15,7 @@ import { createPrnet } from '../src/pipeline/node.js';
 import { buildOutputs } from '../src/pipeline/outputs.js';
 import { createServer, type PrnetServer } from '../src/serve/server.js';
 import { gradientPng, pngHeaderOnly } from './helpers/images.js';
+import { heicOf } from './helpers/heic.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
 import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO } from './helpers/paths.js';
 import { runCli } from './helpers/cli.js';
@@ -264,6 +265,8 @@ describe('prnet serve: the API', () => {
     const t0 = performance.now();
     expect(await expectError(await post(new Uint8Array(pngHeaderOnly(30000, 30000))), 422, 'image_too_large')).toMatch(/900 megapixels/);
     expect(performance.now() - t0).toBeLessThan(2000);
+    // A HEIC photo (an iPhone's): 415 with the way to convert it, from the worker's decoder.
+    expect(await expectError(await post(new Uint8Array(await heicOf(ASTRONAUT)), '', 'image/heic'), 415, 'unsupported_media_type')).toMatch(/a HEIC photo .*convert it to JPEG first/);
     await expectError(await post(new Uint8Array(3 * 1024 * 1024).fill(1), '', 'image/jpeg'), 413, 'body_too_large');
     const big = new FormData();
     big.append('file', new Blob([new Uint8Array(3 * 1024 * 1024).fill(1)], { type: 'image/jpeg' }), 'big.jpg');

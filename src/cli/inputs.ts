@@ -4,7 +4,7 @@ import { escapeControl } from '../errors.js';
 import { basename, extname, join, resolve } from 'node:path';
 
 /** Extensions picked up when a folder is given (a file named directly is always tried). */
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.ppm', '.pgm', '.pnm', '.bmp']);
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif', '.ppm', '.pgm', '.pnm', '.bmp']);
 
 /**
  * Names of the images `prnet reconstruct` writes (`<stem>_face<i>_texture.png`, `<stem>_depth.png`,

@@ -5,7 +5,7 @@
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
-import { firstLine, InputError, shownValue } from '../errors.js';
+import { firstLine, InputError, shownValue, UnsupportedImageError } from '../errors.js';
 import type { RgbImage } from '../types.js';
 import { decodeSimpleImage, pixelCount, sniffSimpleFormat } from './pnm-bmp.js';
 
@@ -110,9 +110,15 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (e) {
+    // An iPhone's photo: HEIF holding HEVC, for which sharp's libvips has no decoder.
+    if (meta.format === 'heif' && meta.compression === 'hevc') throw new UnsupportedImageError(`${HEIC_HELP} (${sharpCause(e).split('; ').at(-1)})`, source);
     throw new InputError(`cannot decode image (${sharpCause(e)})`, source);
   }
 }
+
+/** What a HEIC photo's refusal says (the decoder's own words follow it). */
+export const HEIC_HELP =
+  'a HEIC photo (HEVC-coded, as iPhones save them): this build of libvips has no HEVC decoder; convert it to JPEG first (macOS: sips -s format jpeg IMG.HEIC --out IMG.jpg; Linux: heif-convert IMG.HEIC IMG.jpg), or set the iPhone camera to "Most Compatible"';
 
 export interface PngOptions {
   /**

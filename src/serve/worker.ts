@@ -4,7 +4,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { DetectorKind } from '../detect/index.js';
-import { AbortedError, InputError } from '../errors.js';
+import { AbortedError, InputError, UnsupportedImageError } from '../errors.js';
 import { decodeImageBuffer, encodePng } from '../io/image-node.js';
 import { createPrnet } from '../pipeline/node.js';
 import { buildOutputs } from '../pipeline/outputs.js';
@@ -38,6 +38,7 @@ export default async function run(task: WorkerTask): Promise<TaskResult> {
   try {
     image = await decodeImageBuffer(task.image, 'image');
   } catch (e) {
+    if (e instanceof UnsupportedImageError) return { ok: false, status: 415, code: 'unsupported_media_type', message: e.message };
     if (e instanceof InputError) return { ok: false, status: 422, code: 'corrupt_image', message: e.message };
     throw e;
   }

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { heicOf } from './heic.js';
 import { AFLW_PHOTO, ASTRONAUT } from './paths.js';
 
 /** PNG chunk: length, type, data, CRC-32 of type + data. */
@@ -54,6 +55,8 @@ export interface BadFixtures {
   empty: string;
   huge: string;
   gradient: string;
+  /** An iPhone-style HEIC photo (HEVC in HEIF), which sharp's libvips cannot decode. */
+  heic: string;
 }
 
 /** The bad inputs, written into `dir` (`missing` is a path that does not exist). */
@@ -65,6 +68,7 @@ export async function writeBadFixtures(dir: string): Promise<BadFixtures> {
     empty: join(dir, 'empty.jpg'),
     huge: join(dir, 'huge.png'),
     gradient: join(dir, 'gradient.png'),
+    heic: join(dir, 'IMG_0001.HEIC'),
   };
   const jpeg = await readFile(AFLW_PHOTO);
   await Promise.all([
@@ -73,6 +77,7 @@ export async function writeBadFixtures(dir: string): Promise<BadFixtures> {
     writeFile(f.empty, new Uint8Array(0)),
     writeFile(f.huge, pngHeaderOnly(30000, 30000)),
     gradientPng().then((b) => writeFile(f.gradient, b)),
+    heicOf(AFLW_PHOTO).then((b) => writeFile(f.heic, b)),
   ]);
   return f;
 }
