@@ -7,9 +7,12 @@
  * a face-sized object at the origin that looks at Blender's front view, upright.
  */
 import { spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../src/export/glb-animation.js';
+import { decodeImageFile } from '../src/io/image-node.js';
+import { createPrnet } from '../src/pipeline/node.js';
 import { runCli } from './helpers/cli.js';
 import { REPO, SHARED } from './helpers/paths.js';
 import { TempDirs } from './helpers/tmp.js';
@@ -257,4 +260,117 @@ describe('the mesh files in Blender 3.4', () => {
     expect(r.size[1]).toBeCloseTo(obj.size[2], 2);
     expect(r.size[2]).toBeCloseTo(obj.size[1], 2);
   });
+});
+
+/**
+ * The animated GLB of `prnet video`, played in Blender: imported as it is (File → Import → glTF),
+ * the scene set to each of `--frames`, the evaluated meshes (shape keys and the nodes' animated
+ * scale applied) measured in world space. One line `ANIMATED {json}` per file.
+ */
+const ANIMATED = String.raw`import json
+import sys
+
+import bpy
+import numpy as np
+
+if 'bool' in getattr(np, '__former_attrs__', {}):
+    np.bool = bool
+
+args = sys.argv[sys.argv.index('--') + 1:]
+frames = [int(f) for f in args[0].split(',')]
+for path in args[1:]:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.gltf(filepath=path)
+    scene = bpy.context.scene
+    meshes = sorted((o for o in bpy.data.objects if o.type == 'MESH'), key=lambda o: o.name)
+    record = {
+        'fps': scene.render.fps / scene.render.fps_base,
+        'shapeKeys': [len(o.data.shape_keys.key_blocks) if o.data.shape_keys else 0 for o in meshes],
+        'actionEnds': sorted(a.frame_range[1] for a in bpy.data.actions),
+        'frames': [],
+    }
+    for f in frames:
+        scene.frame_set(f)
+        dg = bpy.context.evaluated_depsgraph_get()
+        shown = []
+        for i, o in enumerate(meshes):
+            ev = o.evaluated_get(dg)
+            if max(abs(c) for c in ev.matrix_world.to_scale()) < 1e-6:
+                continue
+            m = ev.to_mesh()
+            pts = np.array([(ev.matrix_world @ v.co)[:] for v in m.vertices])
+            ev.to_mesh_clear()
+            shown.append({'mesh': i, 'min': pts.min(0).tolist(), 'max': pts.max(0).tolist(), 'mean': pts.mean(0).tolist()})
+        record['frames'].append({'frame': f, 'shown': shown})
+    print('ANIMATED ' + json.dumps(record), flush=True)
+`;
+
+interface Animated {
+  fps: number;
+  shapeKeys: number[];
+  actionEnds: number[];
+  frames: { frame: number; shown: { mesh: number; min: number[]; max: number[]; mean: number[] }[] }[];
+}
+
+function playInBlender(frames: number[], files: string[]): Promise<Animated[]> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(BLENDER, ['-b', '--factory-startup', '--python-expr', ANIMATED, '--', frames.join(','), ...files], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const records = out.split('\n').filter((l) => l.startsWith('ANIMATED ')).map((l) => JSON.parse(l.slice(9)) as Animated);
+      if (records.length !== files.length) reject(new Error(`blender exited ${code} with ${records.length}/${files.length} reports:\n${(out + err).slice(-3000)}`));
+      else resolvePromise(records);
+    });
+  });
+}
+
+describe('the animated GLB of prnet video in Blender 3.4', () => {
+  const dirs = new TempDirs('prnet-blender-video-');
+  afterAll(() => dirs.cleanup());
+
+  it('plays: one shape key per video frame, a life-size face moving about the origin; a long video\'s segments shown one at a time', async () => {
+    const out = await dirs.make();
+    const video = await runCli(['video', resolve(SHARED, 'eval/video/driving_d3.mp4'), '--out', out, '--model', 'light', '--frames', '30', '--no-jsonl', '--no-overlay', '--quiet']);
+    expect(video.code, video.stderr).toBe(0);
+    // A segmented file: 30 frames of a real face moving 10 px a frame, at most 12 targets per mesh.
+    const prnet = await createPrnet({ model: 'light' });
+    const { faces } = await prnet.reconstruct(await decodeImageFile(FRONTAL), { maxFaces: 1 });
+    const grid = decimateFaceGrid(prnet.layout.faceIndex, prnet.layout.size, 3);
+    await prnet.dispose();
+    const first = pickVertices(faces[0].vertices, grid.vertexIds);
+    const moving = Array.from({ length: 30 }, (_, k) => first.map((v, i) => (i % 3 === 0 ? v + 10 * k : v)));
+    const segmented = join(out, 'segmented.glb');
+    await writeFile(segmented, writeAnimatedGlb({ frames: moving, times: moving.map((_, k) => k / 24), triangles: grid.triangles }, { imageHeight: 512, scale: 0.001, units: 'm', segmentFrames: 12 }));
+    const sampled = [0, 5, 11, 12, 20, 25, 29];
+    const [clip, segments] = await playInBlender(sampled, [join(out, 'driving_d3.glb'), segmented]);
+
+    // The clip: one mesh with a basis and 30 shape keys, played at the video's 30 frames/s.
+    expect(clip.shapeKeys).toEqual([31]);
+    expect(clip.actionEnds.at(-1)! / clip.fps).toBeCloseTo(29 / 30, 2);
+    for (const { frame, shown } of clip.frames) {
+      expect(shown.map((s) => s.mesh), `frame ${frame}`).toEqual([0]);
+      const size = shown[0].max.map((m, k) => m - shown[0].min[k]);
+      // A face, life-size: 10–35 cm on each axis, within 10 cm of the origin.
+      for (const d of size) expect(d, `frame ${frame}`).toBeGreaterThan(0.08);
+      for (const d of size) expect(d, `frame ${frame}`).toBeLessThan(0.35);
+      for (const c of shown[0].mean) expect(Math.abs(c), `frame ${frame}`).toBeLessThan(0.1);
+    }
+    // …and it moves: the shape at frame 20 is not the shape at frame 0.
+    const at = (f: number) => clip.frames.find((x) => x.frame === f)!.shown[0];
+    expect(Math.max(...at(0).mean.map((c, k) => Math.abs(c - at(20).mean[k])), ...at(0).max.map((c, k) => Math.abs(c - at(20).max[k])))).toBeGreaterThan(1e-3);
+
+    // Segments [0, 11], [11, 22], [22, 29] (they share their boundary frames): each frame shows one,
+    // and the face is where frame k puts it, 1 cm further right per frame.
+    expect(segments.shapeKeys).toEqual([13, 13, 9]);
+    const x0 = segments.frames[0].shown[0].mean[0];
+    for (const { frame, shown } of segments.frames) {
+      expect(shown, `frame ${frame}`).toHaveLength(1);
+      expect(shown[0].mesh, `frame ${frame}`).toBe(frame < 11 ? 0 : frame < 22 ? 1 : 2);
+      expect(shown[0].mean[0] - x0, `frame ${frame}`).toBeCloseTo(0.01 * frame, 3);
+    }
+  }, 300_000);
 });

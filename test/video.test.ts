@@ -128,6 +128,12 @@ describe('processVideo', () => {
     expect(every2.detectorFrames).toBe(3);
     expect((await listFiles(out)).sort()).toEqual(['driving_d3.glb', 'driving_d3.jsonl', 'driving_d3_overlay.mp4']);
     expect(r.glb).toMatchObject({ frames: 30, truncated: false });
+    // Life-size metres about the origin (a face of ~150 px in 512²: ~1 mm a pixel).
+    expect(r.glb?.units).toBe('m');
+    expect(r.glb!.scale).toBeGreaterThan(0.0003);
+    expect(r.glb!.scale).toBeLessThan(0.003);
+    expect(r.glb!.origin[0]).toBeGreaterThan(100);
+    expect(r.glb!.origin[0]).toBeLessThan(412);
     // The GLB keeps at most maxGlbFrames of its track (each kept frame is held in memory to the end: ~6 GiB for an hour).
     const capped = await processVideo(light, D3, { outDir: await tmp.make('d3-capped'), maxFrames: 12, maxGlbFrames: 5, flip: false, outputs: { overlay: false } });
     expect(capped.glb).toMatchObject({ frames: 5, truncated: true });

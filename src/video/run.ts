@@ -21,6 +21,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../export/glb-animation.js';
 import { roundNumber } from '../export/json.js';
+import { mmPerPixel } from '../export/mesh.js';
 import { InputError, OutputError } from '../errors.js';
 import { MAX_SMOOTH, sampleColors } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
@@ -76,7 +77,16 @@ export interface VideoRunResult {
   /** Paths written. */
   files: string[];
   /** The track animated in the GLB, its frames and the file's size (bytes). */
-  glb?: { trackId: number; frames: number; bytes: number; vertices: number; truncated: boolean };
+  glb?: {
+    trackId: number; frames: number; bytes: number; vertices: number; truncated: boolean;
+    /**
+     * The file's frame: `units` ('m': life-size, from the track's median interpupillary distance;
+     * 'px' when no scale could be read) per image pixel (`scale`), and the image point at its
+     * origin (`origin`: the mean of the frames' bounding-box centres). Image pixels from the file's
+     * x right, y up, z towards the viewer: x = ox + x'/s, y = oy − y'/s, z = oz + z'/s.
+     */
+    units: 'm' | 'px'; scale: number; origin: [number, number, number];
+  };
   /** ffmpeg's complaint when the video ended early (e.g. a truncated file), else ''. */
   decodeError: string;
   /** The overlay's sound: its codec, whether the source's was copied as it is (else re-encoded to AAC), and the source stream's index. Absent when the overlay is silent. */
@@ -100,6 +110,8 @@ interface TrackShapes {
   weight: number;
   /** Frames past MAX_GLB_FRAMES were not kept. */
   truncated: boolean;
+  /** Each kept frame's millimetres per pixel (mmPerPixel of its landmarks). */
+  mmPerPx: number[];
 }
 
 /**
@@ -250,7 +262,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
           if (s?.truncated) continue;
           const verts = pickVertices(face.vertices, glbMesh.vertexIds);
           if (!s) {
-            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0, truncated: false };
+            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0, truncated: false, mmPerPx: [] };
             shapes.set(face.trackId, s);
           }
           if (s.frames.length >= maxGlbFrames) {
@@ -259,6 +271,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
           }
           s.frames.push(verts);
           s.times.push(timeMs / 1000);
+          s.mmPerPx.push(mmPerPixel(face.landmarks));
           s.weight += faceSize(face.landmarks);
         }
         // A track that has ended keeps its weight: once another track weighs more it can never be
@@ -341,10 +354,11 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       for (const entry of shapes) if (!best || entry[1].weight > best[1].weight) best = entry;
       if (best) {
         const [trackId, s] = best;
-        const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: glbMesh.triangles, colors: s.colors }, { imageHeight: info.height, name: `${name}_track${trackId}` });
+        const frame = animationFrame(s);
+        const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: glbMesh.triangles, colors: s.colors }, { ...frame, name: `${name}_track${trackId}` });
         await writeFile(temps.glb, bytes).catch((e: unknown) => { throw outputError(e, final.glb); });
         staged.push([temps.glb, final.glb]);
-        glb = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length, truncated: s.truncated };
+        glb = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length, truncated: s.truncated, ...frame };
       }
     }
     if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
@@ -373,6 +387,32 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The animated GLB's frame, as the photo GLB's: metres (glTF's unit) from the track's median
+ * millimetres per pixel, so the face is life-size, and the origin at the mean of the frames'
+ * bounding-box centres, so it moves about the origin where viewers look (in image pixels a
+ * 1280 × 720 clip's face sat hundreds of metres from Blender's origin, hundreds of metres tall).
+ */
+function animationFrame(s: TrackShapes): { units: 'm' | 'px'; scale: number; origin: [number, number, number] } {
+  const origin: [number, number, number] = [0, 0, 0];
+  const lo = new Float64Array(3), hi = new Float64Array(3);
+  for (const v of s.frames) {
+    lo.fill(Infinity);
+    hi.fill(-Infinity);
+    for (let i = 0; i < v.length; i += 3) {
+      for (let d = 0; d < 3; d++) {
+        if (v[i + d] < lo[d]) lo[d] = v[i + d];
+        if (v[i + d] > hi[d]) hi[d] = v[i + d];
+      }
+    }
+    for (let d = 0; d < 3; d++) origin[d] += (lo[d] + hi[d]) / 2 / s.frames.length;
+  }
+  const mm = s.mmPerPx.filter((x) => Number.isFinite(x) && x > 0 && x < 1e6).sort((a, b) => a - b);
+  // No readable eyes in any frame (not seen with a trained model): pixels, as before.
+  if (!mm.length) return { units: 'px', scale: 1, origin };
+  return { units: 'm', scale: mm[mm.length >> 1] / 1000, origin };
 }
 
 /** Until a stream wants more data; an OutputError when it fails or closes first (checked now too). */
