@@ -287,7 +287,8 @@ describe('prnet serve: the API', () => {
     expect(new Set(statuses)).toEqual(new Set([200, 503]));
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/prnet_http_requests_total\{method="POST",route="\/v1\/reconstruct",status="503"\} [1-9]/);
-    expect(metrics).toMatch(/prnet_http_requests_total\{method="POST",route="\/v1\/reconstruct",status="415"\} 2/);
+    // the text, the non-image bytes and the HEIC photo of the test before
+    expect(metrics).toMatch(/prnet_http_requests_total\{method="POST",route="\/v1\/reconstruct",status="415"\} 3/);
     expect(metrics).toMatch(/prnet_http_request_duration_seconds_count\{route="\/v1\/reconstruct"\} \d+/);
     expect(metrics).toMatch(/^prnet_http_requests_in_flight 1$/m); // this request
     expect(metrics).toMatch(/^prnet_queue_depth 0$/m);
