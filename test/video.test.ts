@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import validator from 'gltf-validator';
 import { AnimationMixer, type Mesh } from 'three';
@@ -638,6 +638,32 @@ describe('prnet video (CLI)', () => {
     expect(v.frames).toBeGreaterThanOrEqual(60.4 * fps);
     expect(v.frames).toBeLessThanOrEqual(60.6 * fps);
   }, 60_000);
+
+  it('glbTracks all: an animated GLB per face (the largest as NAME.glb, the other as NAME_track<ID>.glb), each valid and about its own face', async () => {
+    const dir = await tmp.make('two-faces');
+    const clip = join(dir, 'pair.mp4');
+    // Two talking heads side by side (1024 × 512).
+    await ffmpeg(['-i', D3, '-i', join(VIDEO, 'driving_d6.mp4'), '-filter_complex', '[1:v]scale=512:512[b];[0:v][b]hstack', '-frames:v', '20', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+    const outputs = { jsonl: false, overlay: false };
+    const one = await processVideo(light, clip, { outDir: join(dir, 'largest'), flip: false, outputs });
+    expect(one.tracks).toBe(2);
+    expect(one.glbs.map((g) => basename(g.file))).toEqual(['pair.glb']);
+    const all = await processVideo(light, clip, { outDir: join(dir, 'all'), flip: false, outputs, glbTracks: 'all' });
+    expect(all.glbs).toHaveLength(2);
+    const [first, second] = all.glbs;
+    expect(basename(first.file)).toBe('pair.glb');
+    expect(basename(second.file)).toBe(`pair_track${second.trackId}.glb`);
+    // (a track needs half a second, 15 frames at 30 frames/s, for its own file)
+    expect(first).toMatchObject({ trackId: one.glb!.trackId, frames: 20 });
+    expect(second.frames).toBe(20);
+    expect(await listFiles(join(dir, 'all'))).toEqual(['pair.glb', `pair_track${second.trackId}.glb`]);
+    // One face on each half: each file is centred on its own.
+    expect([first.origin[0] < 512, second.origin[0] < 512].sort()).toEqual([false, true]);
+    for (const g of all.glbs) expect((await validate(new Uint8Array(await readFile(g.file)))).messages).toEqual([]);
+    await expect(processVideo(light, clip, { outDir: dir, glbTracks: 'every' as 'all' })).rejects.toThrow(/^glbTracks must be 'largest' or 'all', got "every"$/);
+    const bad = await runCli(['video', clip, '--out', dir, '--glb-tracks', 'every']);
+    expect([bad.code, bad.errLines]).toEqual([2, ["prnet: --glb-tracks must be largest or all, got 'every'"]]);
+  }, 120_000);
 
   it('a video that starts after its sound: the overlay\'s sound starts at the first frame (a tone that begins there)', async () => {
     const dir = await tmp.make('late-video');

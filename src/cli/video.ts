@@ -42,6 +42,7 @@ export async function runVideo(args: string[]): Promise<number> {
     glb: { type: 'boolean' },
     audio: { type: 'boolean' },
     'glb-step': { type: 'string' },
+    'glb-tracks': { type: 'string' },
     'max-faces': { type: 'string' },
     'detect-every': { type: 'string' },
     frames: { type: 'string' },
@@ -57,6 +58,8 @@ export async function runVideo(args: string[]): Promise<number> {
   if (!outputs.jsonl && !outputs.overlay && !outputs.glb) throw new UsageError('no output left to write');
   const glbStep = intOption(values['glb-step'], 'glb-step');
   if (glbStep !== undefined && glbStep > MAX_GLB_STEP) throw new UsageError(`--glb-step must be from 1 to ${MAX_GLB_STEP}, got '${values['glb-step']}'`);
+  const glbTracks = values['glb-tracks'] ?? 'largest';
+  if (glbTracks !== 'largest' && glbTracks !== 'all') throw new UsageError(`--glb-tracks must be largest or all, got '${glbTracks}'`);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const detectEvery = intOption(values['detect-every'], 'detect-every', 0);
   const maxFrames = intOption(values.frames, 'frames');
@@ -97,6 +100,7 @@ export async function runVideo(args: string[]): Promise<number> {
           maxFrames,
           maxPixels,
           glbStep,
+          glbTracks,
           outputs,
           audio: values.audio !== false,
           signal: abort.signal,
@@ -137,6 +141,7 @@ function report(r: VideoRunResult): void {
     ? `faces in ${r.framesWithFaces} frames, ${r.tracks} track${r.tracks === 1 ? '' : 's'}`
     : `no face in any of the ${r.frames} frames${r.files.some((f) => f.endsWith('.glb')) ? '' : ' (no GLB written)'}`;
   const sound = r.audio ? `; overlay with sound (${r.audio.codec}${r.audio.copied ? '' : ', re-encoded'})` : '';
-  const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${r.glb.frames} frames${r.glb.truncated ? ' (its first: the most a GLB keeps)' : ''}, ${(r.glb.bytes / 1e6).toFixed(2)} MB` : '';
+  const more = r.glbs.length > 1 ? ` (and ${r.glbs.length - 1} more: ${r.glbs.slice(1).map((g) => `track ${g.trackId}, ${g.frames} frames`).join('; ')})` : '';
+  const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${r.glb.frames} frames${r.glb.truncated ? ' (its first: the most a GLB keeps)' : ''}, ${(r.glb.bytes / 1e6).toFixed(2)} MB${more}` : '';
   w.write(`${escapeControl(r.input)}: ${r.frames} frames at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}${sound}; wrote ${r.files.map(escapeControl).join(', ')}\n`);
 }

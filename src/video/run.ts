@@ -10,6 +10,7 @@
  *   NAME.jsonl          one line per decoded frame: {frame, time, detected, faces: [...]}
  *   NAME_overlay.mp4    the video with landmarks, pose box and mesh drawn (H.264)
  *   NAME.glb            the largest tracked face animated at the video's frame rate
+ *   NAME_track<ID>.glb  with glbTracks 'all': every other tracked face of at least half a second
  * Every file is written under a temporary name and renamed only when the run completes, so an
  * error or an interruption (AbortSignal; the CLI wires SIGINT to it) leaves no partial output.
  */
@@ -52,6 +53,12 @@ export interface VideoRunOptions extends TestTimeOptions {
   outputs?: { jsonl?: boolean; overlay?: boolean; glb?: boolean };
   /** The overlay video carries the source's sound (its first audio stream; default true). */
   audio?: boolean;
+  /**
+   * Which tracks get an animated GLB: 'largest' (default: NAME.glb, the track with the largest sum
+   * of face sizes) or 'all' (also NAME_track<ID>.glb for every other track of at least half a
+   * second; every track's frames are then kept to the end).
+   */
+  glbTracks?: 'largest' | 'all';
   /** UV grid step of the animated GLB's mesh (default 3: ~4,900 vertices; 1: the full mesh). */
   glbStep?: number;
   /** Largest frame (pixels) accepted; default MAX_VIDEO_PIXELS. */
@@ -87,6 +94,8 @@ export interface VideoRunResult {
      */
     units: 'm' | 'px'; scale: number; origin: [number, number, number];
   };
+  /** Every animated GLB written, the largest track's (`glb`) first, each with its path (glbTracks 'all': one per track). */
+  glbs: (NonNullable<VideoRunResult['glb']> & { file: string })[];
   /** ffmpeg's complaint when the video ended early (e.g. a truncated file), else ''. */
   decodeError: string;
   /** The overlay's sound: its codec, whether the source's was copied as it is (else re-encoded to AAC), and the source stream's index. Absent when the overlay is silent. */
@@ -165,6 +174,7 @@ function checkRunOptions(options: VideoRunOptions): void {
   if (options.stabilize !== undefined) resolveStabilize(options.stabilize);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new RangeError('signal must be an AbortSignal');
   if (options.audio !== undefined && typeof options.audio !== 'boolean') throw new RangeError(`audio must be true or false, got ${String(options.audio)}`);
+  if (options.glbTracks !== undefined && options.glbTracks !== 'largest' && options.glbTracks !== 'all') throw new RangeError(`glbTracks must be 'largest' or 'all', got ${JSON.stringify(options.glbTracks)}`);
 }
 
 /**
@@ -210,6 +220,9 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   });
   const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
   const maxGlbFrames = options.maxGlbFrames ?? MAX_GLB_FRAMES;
+  const allTracks = options.glbTracks === 'all';
+  /** The other tracks' GLBs (glbTracks 'all'): written under these temporary names, removed on failure. */
+  const trackTemps: string[] = [];
   const shapes = new Map<number, TrackShapes>();
   /** Tracks that have ended and still hold their GLB frames (the heaviest so far). */
   const ended = new Set<number>();
@@ -275,9 +288,13 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
           s.weight += faceSize(face.landmarks);
         }
         // A track that has ended keeps its weight: once another track weighs more it can never be
-        // the one animated, and its frames are let go (they were all kept to the end).
+        // the one animated, and its frames are let go (they were all kept to the end). With every
+        // track animated, only a track too short for its own GLB is let go.
         for (const l of result.lost) ended.add(l.id);
-        if (ended.size) {
+        if (allTracks) {
+          for (const id of ended) if ((shapes.get(id)?.frames.length ?? 0) < minTrackFrames(info)) shapes.delete(id);
+          ended.clear();
+        } else if (ended.size) {
           let heaviest = 0;
           for (const s of shapes.values()) heaviest = Math.max(heaviest, s.weight);
           for (const id of ended) {
@@ -349,16 +366,24 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       staged.push([overlayFile, final.overlay]);
     }
     let glb: VideoRunResult['glb'];
+    const glbs: VideoRunResult['glbs'] = [];
     if (glbMesh) {
       let best: [number, TrackShapes] | null = null;
       for (const entry of shapes) if (!best || entry[1].weight > best[1].weight) best = entry;
-      if (best) {
-        const [trackId, s] = best;
+      // The largest track as NAME.glb; with every track, the others of at least half a second by ID.
+      const chosen = best ? [best, ...(allTracks ? [...shapes].filter(([id, t]) => id !== best[0] && t.frames.length >= minTrackFrames(info)).sort((a, b) => a[0] - b[0]) : [])] : [];
+      for (const [k, [trackId, s]] of chosen.entries()) {
+        const file = k === 0 ? final.glb : join(outDir, `${name}_track${trackId}.glb`);
+        const temp = k === 0 ? temps.glb : tmp(file);
+        if (k > 0) trackTemps.push(temp);
         const frame = animationFrame(s);
         const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: glbMesh.triangles, colors: s.colors }, { ...frame, name: `${name}_track${trackId}` });
-        await writeFile(temps.glb, bytes).catch((e: unknown) => { throw outputError(e, final.glb); });
-        staged.push([temps.glb, final.glb]);
-        glb = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length, truncated: s.truncated, ...frame };
+        await writeFile(temp, bytes).catch((e: unknown) => { throw outputError(e, file); });
+        staged.push([temp, file]);
+        const written = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length, truncated: s.truncated, ...frame };
+        if (k === 0) glb = written;
+        glbs.push({ ...written, file });
+        shapes.delete(trackId); // written: its frames can go
       }
     }
     if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
@@ -368,7 +393,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     }
     const seconds = (now() - start) / 1000;
     return {
-      input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, glb,
+      input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, glb, glbs,
       decodeError: report.error, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, seconds, fps: frames / seconds, timings,
     };
   } catch (e) {
@@ -380,7 +405,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       // finished, not once('close'): the stream may have closed already (after a write error)
       await finished(jsonl).catch(() => undefined);
     }
-    await Promise.all(Object.values(temps).map((p) => rm(p, { force: true }).catch(() => undefined)));
+    await Promise.all([...Object.values(temps), ...trackTemps].map((p) => rm(p, { force: true }).catch(() => undefined)));
     // The encoder stopped by an abort fails its write: the abort is the cause.
     if (options.signal?.aborted && !(e instanceof VideoAbortError)) throw new VideoAbortError('interrupted', input);
     throw e;
@@ -413,6 +438,11 @@ function animationFrame(s: TrackShapes): { units: 'm' | 'px'; scale: number; ori
   // No readable eyes in any frame (not seen with a trained model): pixels, as before.
   if (!mm.length) return { units: 'px', scale: 1, origin };
   return { units: 'm', scale: mm[mm.length >> 1] / 1000, origin };
+}
+
+/** The fewest frames a track needs for its own GLB with glbTracks 'all': half a second, at least 2. */
+function minTrackFrames(info: VideoInfo): number {
+  return Math.max(2, Math.round(info.fps / 2));
 }
 
 /** Until a stream wants more data; an OutputError when it fails or closes first (checked now too). */
