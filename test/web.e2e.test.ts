@@ -16,6 +16,7 @@ import { squareFromBox } from '../src/crop/index.js';
 import { createDetector } from '../src/detect/index.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { serveStatic, type StaticServer } from '../web/scripts/serve.js';
+import { heicOf } from './helpers/heic.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const REPO = resolve(import.meta.dirname, '..');
@@ -313,6 +314,22 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.close();
     }
   }, 200_000);
+
+  it('a HEIC photo (which Chromium cannot decode) is refused with how to convert it, and the app goes on', async () => {
+    const p = await context.newPage();
+    try {
+      await p.goto(`${server.url}?model=light&view=0`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await p.setInputFiles('#file', { name: 'IMG_0001.HEIC', mimeType: 'image/heic', buffer: await heicOf(PHOTO) });
+      const status = await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 30_000);
+      expect(status).toBe('Cannot open the source: a HEIC photo (as iPhones save them), which only Safari decodes: convert it to JPEG first, or set the iPhone camera to "Most Compatible"');
+      // …and a JPEG after it opens as usual.
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'a face', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
 
   it('runs the library example page on a photo', async () => {
     const example = await context.newPage();

@@ -83,6 +83,9 @@ export async function openPhoto(file: File | string): Promise<FrameSource> {
     await img.decode();
   } catch (e) {
     if (typeof file !== 'string') URL.revokeObjectURL(url);
+    // An iPhone's HEIC photo: only Safari decodes HEVC.
+    const heic = typeof file === 'string' ? /\.hei[cf]$/i.test(file) : /\.hei[cf]$/i.test(file.name) || /^image\/hei[cf]/.test(file.type);
+    if (heic) throw new Error('a HEIC photo (as iPhones save them), which only Safari decodes: convert it to JPEG first, or set the iPhone camera to "Most Compatible"', { cause: e });
     throw new Error(`not an image this browser can decode (${(e as Error).message})`, { cause: e });
   }
   return {
