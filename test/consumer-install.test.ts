@@ -43,9 +43,11 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
     const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: REPO, encoding: 'utf8', env })) as { filename: string; files: { path: string }[] }[];
     files = packed[0].files.map((f) => f.path);
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
-    // The README's install line, with the tarball in place of the registry's name.
-    const install = readmeBlock('ONNXRUNTIME_NODE_INSTALL=skip npm install prnet-ts').split('\n')[0];
-    expect(install).toMatch(/^ONNXRUNTIME_NODE_INSTALL=skip npm install prnet-ts\b/);
+    // The README's steps: npm pack here, then its install line with this tarball's path.
+    const [pack, install] = readmeBlock('npm pack').split('\n');
+    expect(pack).toMatch(/^npm pack\b/);
+    expect(install).toMatch(/^ONNXRUNTIME_NODE_INSTALL=skip npm install \/path\/to\/prnet-ts-<version>\.tgz\b/);
+    expect(packed[0].filename).toMatch(/^prnet-ts-\d+\.\d+\.\d+.*\.tgz$/);
     execFileSync('npm', ['install', '--no-audit', '--no-fund', join(dir, packed[0].filename)], { cwd: dir, env, stdio: 'pipe' });
     copyFileSync(join(REPO, 'examples', 'astronaut.jpg'), join(dir, 'photo.jpg'));
   }, 600_000);
