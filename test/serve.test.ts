@@ -87,7 +87,11 @@ describe('prnet serve: the API', () => {
       if (schema.type === 'integer') bad.push('1.5');
       if (schema.type === 'boolean') bad.push('maybe');
       for (const v of bad) {
-        await expectError(await post(astronaut, `?${name}=${v}`), 400, 'bad_request');
+        // Each names the parameter, the value sent and what is allowed.
+        const message = await expectError(await post(astronaut, `?${name}=${v}`), 400, 'bad_request');
+        expect(message).toMatch(new RegExp(`^query parameter '${name}' must be .+, got '${v.replace('.', '\\.')}'$`));
+        if (schema.enum) expect(message).toContain(`must be one of ${(schema.enum as string[]).join(', ')}`);
+        if (schema.type === 'boolean') expect(message).toContain('must be true or false');
         checked++;
       }
     }

@@ -115,6 +115,21 @@ async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> 
   }
 }
 
+/**
+ * A query parameter's schema error in the service's words: the parameter, what it must be (the
+ * allowed values of an enum, true or false) and the value sent ("querystring/format must be equal
+ * to one of the allowed values" named neither).
+ */
+function validationMessage(v: { instancePath?: string; keyword?: string; params?: Record<string, unknown>; message?: string }, url: string): string {
+  const name = (v.instancePath ?? '').replace(/^\//, '') || String(v.params?.missingProperty ?? '');
+  const sent = new URLSearchParams(url.split('?')[1] ?? '').get(name);
+  const got = sent === null ? '' : `, got '${sent}'`;
+  if (v.keyword === 'enum' && Array.isArray(v.params?.allowedValues)) return `query parameter '${name}' must be one of ${(v.params.allowedValues as unknown[]).join(', ')}${got}`;
+  if (v.keyword === 'type' && v.params?.type === 'boolean') return `query parameter '${name}' must be true or false${got}`;
+  if (v.keyword === 'type' && v.params?.type === 'integer') return `query parameter '${name}' must be a whole number${got}`;
+  return `query parameter '${name}' ${v.message ?? 'is not valid'}${got}`;
+}
+
 function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
@@ -215,6 +230,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       : status === 503 ? 'unavailable'
       : status < 500 ? 'bad_request'
       : 'internal';
+    if (fe.validation?.length) fe.message = validationMessage(fe.validation[0], req.url);
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') fe.message = `content type '${req.headers['content-type'] ?? ''}' is not an image: send image/* or multipart/form-data with a 'file' field`;
     if (status >= 500 && code === 'internal') process.stderr.write(`prnet serve: ${firstLine(err)}\n`);
     return reply.code(status).send(errorBody(code, status === 500 ? 'internal error' : firstLine(err)));
