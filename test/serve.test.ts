@@ -96,6 +96,10 @@ describe('prnet serve: the API', () => {
       }
     }
     expect(checked).toBeGreaterThanOrEqual(9);
+    // A parameter given twice is refused as such (the schema's type error quoted a valid value).
+    expect(await expectError(await post(astronaut, '?format=obj&format=ply'), 400, 'bad_request')).toBe("query parameter 'format' is given 2 times; give it once");
+    // A value after a second '?' is still read whole.
+    expect(await expectError(await post(astronaut, '?format=obj?x'), 400, 'bad_request')).toBe("query parameter 'format' must be one of json, glb, obj, ply, got 'obj?x'");
     // An unknown parameter (a typo) is refused with its name, not dropped for the defaults.
     const typo = await post(astronaut, '?flp=false&maxFaces=1');
     expect(await expectError(typo, 400, 'bad_request')).toMatch(/^unknown query parameter 'flp'; the parameters are maxFaces, model, flip, smooth, format, face$/);

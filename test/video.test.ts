@@ -26,6 +26,7 @@ import { triangulateFaceGrid } from '../src/layout/derive.js';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../src/export/glb-animation.js';
 import { createRng } from '../src/model/weights.js';
 import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
+import { trackSafeStems } from '../src/cli/video.js';
 import { runCli } from './helpers/cli.js';
 import { ASTRONAUT, EVAL, REPO } from './helpers/paths.js';
 import { TempDirs, listFiles } from './helpers/tmp.js';
@@ -617,10 +618,20 @@ describe('prnet video (CLI)', () => {
     expect(overlayRate({ fps: 25, baseFps: 25, variableRate: false })).toBe(25);
     expect(overlayRate({ fps: 29.5, baseFps: 30, variableRate: true })).toBe(30);
     expect(overlayRate({ fps: 100, baseFps: 120, variableRate: true })).toBe(60);
-    expect(overlayRate({ fps: 50, baseFps: 90, variableRate: true })).toBe(45);
-    // pauses: a tiny average, a base rate below it or unknown
+    expect(overlayRate({ fps: 40, baseFps: 90, variableRate: true })).toBe(45);
+    expect(overlayRate({ fps: 50, baseFps: 90, variableRate: true })).toBe(60); // 45 would drop frames
+    // dividing would fall below the average: 60
+    expect(overlayRate({ fps: 58, baseFps: 61, variableRate: true })).toBe(60);
+    // pauses: a tiny average with no base rate; a base rate below the average
     expect(overlayRate({ fps: 1.98, baseFps: 0, variableRate: true })).toBe(24);
     expect(overlayRate({ fps: 40, baseFps: 30, variableRate: true })).toBe(40);
+    expect(overlayRate({ fps: 12.01, baseFps: 12, variableRate: true })).toBe(12.01);
+    expect(overlayRate({ fps: 11.99, baseFps: 12, variableRate: true })).toBe(12);
+  });
+
+  it('--glb-tracks all: an input named like another\'s track file (clip_track2.mp4 beside clip.mp4) gets its own stem', () => {
+    expect(trackSafeStems(['pair', 'pair_track1', 'pair_track2', 'other', 'pair_trackx'], true)).toEqual(['pair', 'pair_track1-2', 'pair_track2-2', 'other', 'pair_trackx']);
+    expect(trackSafeStems(['pair', 'pair_track2'], false)).toEqual(['pair', 'pair_track2']);
   });
 
   it('a gap of minutes between two frames\' times (a broken timestamp) shows that frame for MAX_FRAME_SHOW_S on the overlay, not for the whole gap', async () => {
@@ -660,6 +671,16 @@ describe('prnet video (CLI)', () => {
     // One face on each half: each file is centred on its own.
     expect([first.origin[0] < 512, second.origin[0] < 512].sort()).toEqual([false, true]);
     for (const g of all.glbs) expect((await validate(new Uint8Array(await readFile(g.file)))).messages).toEqual([]);
+    // A face that leaves the picture: its track ends before the video does. Long enough (20 frames),
+    // its GLB is written when it ends and is still NAME.glb; shorter than half a second (8 frames),
+    // it is still the largest track and NAME.glb (it was dropped as too short for a file of its own).
+    for (const [n, want] of [[20, 20], [8, 8]] as const) {
+      const leaving = join(dir, `leaving${n}.mp4`);
+      await ffmpeg(['-i', OBAMA, '-f', 'lavfi', '-i', 'color=c=black:s=640x360:r=25:d=0.8', '-filter_complex', `[0:v]scale=640:360,trim=end_frame=${n},setpts=PTS-STARTPTS[a];[a][1:v]concat=n=2:v=1`, '-an', '-c:v', 'libx264', '-preset', 'ultrafast', leaving]);
+      const r = await processVideo(light, leaving, { outDir: join(dir, `leaving${n}`), flip: false, detectEvery: 5, outputs, glbTracks: 'all' });
+      expect(r.glbs.map((g) => [basename(g.file), g.frames]), `${n} frames`).toEqual([[`leaving${n}.glb`, want]]);
+      expect(await listFiles(join(dir, `leaving${n}`)), `${n} frames`).toEqual([`leaving${n}.glb`]);
+    }
     await expect(processVideo(light, clip, { outDir: dir, glbTracks: 'every' as 'all' })).rejects.toThrow(/^glbTracks must be 'largest' or 'all', got "every"$/);
     const bad = await runCli(['video', clip, '--out', dir, '--glb-tracks', 'every']);
     expect([bad.code, bad.errLines]).toEqual([2, ["prnet: --glb-tracks must be largest or all, got 'every'"]]);

@@ -41,7 +41,7 @@ Usage:
       frame: box, landmarks 2D/3D, pose per face), NAME_overlay.mp4, NAME.glb (the largest face,
       animated). --stabilize on|off|'{JSON options}', --no-jsonl/--no-overlay/--no-glb, --no-audio,
       --frames <n> (first n), --detect-every <n> (default 30), --glb-step <n> (1–32, default 3),
-      --glb-tracks largest|all (all: also NAME_track<ID>.glb for every other face), --no-flip,
+      --glb-tracks largest|all (all: also NAME_track<ID>.glb for every other face tracked ≥ 0.5 s), --no-flip,
       --smooth <σ>, --max-faces <n>, --max-pixels <n>, --model, --detector, --threads, --quiet.
       Ctrl-C leaves no partial files (exit 130); a missing ffmpeg exits 3.
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m] [--threads n]

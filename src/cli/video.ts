@@ -31,6 +31,24 @@ export function stabilizeOption(value: string | undefined): boolean | Stabilizer
   return options as StabilizerOptions;
 }
 
+/**
+ * With --glb-tracks all, NAME_track<ID>.glb is another input's name too when that input is called
+ * NAME_track<ID> (clip.mp4's second face and clip_track2.mp4's largest): such a stem gets -2, -3…
+ * as uniqueStems gives stems of the same name.
+ */
+export function trackSafeStems(stems: string[], allTracks: boolean): string[] {
+  if (!allTracks) return stems;
+  const taken = new Set(stems);
+  return stems.map((stem, i) => {
+    const clashes = (s: string): boolean => stems.some((other, j) => j !== i && s.startsWith(`${other}_track`) && /^\d+$/.test(s.slice(other.length + 6)));
+    if (!clashes(stem)) return stem;
+    let out = stem;
+    for (let n = 2; taken.has(out) || clashes(out); n++) out = `${stem}-${n}`;
+    taken.add(out);
+    return out;
+  });
+}
+
 export async function runVideo(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     out: { type: 'string', short: 'o' },
@@ -85,7 +103,7 @@ export async function runVideo(args: string[]): Promise<number> {
   let failed = 0;
   try {
     // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.
-    const names = uniqueStems(positionals);
+    const names = trackSafeStems(uniqueStems(positionals), glbTracks === 'all');
     for (const [i, input] of positionals.entries()) {
       let progress: Progress | null = null;
       try {

@@ -18,7 +18,8 @@
  *   its vertex shader and one texture layer per target: WebGL 2 guarantees 256 layers), so a
  *   long video becomes several meshes, each shown only during its frames (its parent node's
  *   scale, STEP-animated 1/0). Consecutive segments share their boundary frame.
- * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer, pixels).
+ * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer), in the units of
+ * the FrameOptions given (pixels by default; processVideo writes metres about the track's centre).
  */
 import { triangulateFaceGrid } from '../layout/derive.js';
 import { srgbToLinear } from './glb.js';

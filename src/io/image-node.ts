@@ -111,7 +111,11 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (e) {
     // An iPhone's photo: HEIF holding HEVC, for which sharp's libvips has no decoder.
-    if (meta.format === 'heif' && meta.compression === 'hevc') throw new UnsupportedImageError(`${HEIC_HELP} (${sharpCause(e).split('; ').at(-1)})`, source);
+    // (only when the decoder is what is missing: a damaged HEIC is a damaged file)
+    const cause = sharpCause(e);
+    if (meta.format === 'heif' && meta.compression === 'hevc' && /not been built in|no decoding plugin|unsupported codec/i.test(cause)) {
+      throw new UnsupportedImageError(`${HEIC_HELP} (${cause.split('; ').at(-1)})`, source);
+    }
     throw new InputError(`cannot decode image (${sharpCause(e)})`, source);
   }
 }

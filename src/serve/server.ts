@@ -122,7 +122,8 @@ async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> 
  */
 function validationMessage(v: { instancePath?: string; keyword?: string; params?: Record<string, unknown>; message?: string }, url: string): string {
   const name = (v.instancePath ?? '').replace(/^\//, '') || String(v.params?.missingProperty ?? '');
-  const sent = new URLSearchParams(url.split('?')[1] ?? '').get(name);
+  const q = url.indexOf('?');
+  const sent = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get(name);
   const got = sent === null ? '' : `, got '${sent}'`;
   if (v.keyword === 'enum' && Array.isArray(v.params?.allowedValues)) return `query parameter '${name}' must be one of ${(v.params.allowedValues as unknown[]).join(', ')}${got}`;
   if (v.keyword === 'type' && v.params?.type === 'boolean') return `query parameter '${name}' must be true or false${got}`;
@@ -258,6 +259,9 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     const query = (req.query ?? {}) as Record<string, unknown>;
     const unknown = Object.keys(query).filter((k) => !known.has(k));
     if (unknown.length) throw new HttpError(400, 'bad_request', `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the parameters are ${[...known].join(', ')}`);
+    // A parameter given twice (format=obj&format=ply) is an array the schema then refuses by type.
+    const twice = Object.keys(query).find((k) => Array.isArray(query[k]));
+    if (twice) throw new HttpError(400, 'bad_request', `query parameter '${twice}' is given ${(query[twice] as unknown[]).length} times; give it once`);
     const blank = Object.keys(query).find((k) => [query[k]].flat().some((v) => typeof v === 'string' && v.trim() === ''));
     if (blank) throw new HttpError(400, 'bad_request', `query parameter '${blank}' needs a value`);
     // Numbers in decimal only: the validator's coercion reads '0x1' as 1 and '0b1' as 1.

@@ -51,12 +51,12 @@ export interface VideoRunOptions extends TestTimeOptions {
   maxGlbFrames?: number;
   /** Which outputs (default all three). */
   outputs?: { jsonl?: boolean; overlay?: boolean; glb?: boolean };
-  /** The overlay video carries the source's sound (its first audio stream; default true). */
+  /** The overlay video carries the source's sound (its default audio stream, else the first that has sound; default true). */
   audio?: boolean;
   /**
    * Which tracks get an animated GLB: 'largest' (default: NAME.glb, the track with the largest sum
    * of face sizes) or 'all' (also NAME_track<ID>.glb for every other track of at least half a
-   * second; every track's frames are then kept to the end).
+   * second, each written when its track ends).
    */
   glbTracks?: 'largest' | 'all';
   /** UV grid step of the animated GLB's mesh (default 3: ~4,900 vertices; 1: the full mesh). */
@@ -102,7 +102,7 @@ export interface VideoRunResult {
   audio?: { codec: string; copied: boolean; index: number };
   /** Why the overlay is silent although the source has sound (ffmpeg could not add it; the overlay is written without), else ''. */
   audioError: string;
-  /** The overlay video's constant frame rate: the source's average rate, or a variable-rate source's base rate (up to 60), its frames repeated or left out to keep their times. */
+  /** The overlay video's constant frame rate (overlayRate): the source's average rate, or for a variable-rate source mostly its base rate, its frames repeated or left out to keep their times. */
   overlayFps?: number;
   /** Wall seconds and frames per second of the frame loop (decode, network, drawing, encoding). */
   seconds: number;
@@ -121,7 +121,12 @@ interface TrackShapes {
   truncated: boolean;
   /** Each kept frame's millimetres per pixel (mmPerPixel of its landmarks). */
   mmPerPx: number[];
+  /** Frames the track was seen on (kept or not). */
+  seen: number;
 }
+
+/** An animated GLB as the result describes it. */
+type GlbInfo = NonNullable<VideoRunResult['glb']>;
 
 /**
  * The most frames an animated GLB holds (10 minutes at 30 frames/s). Each kept frame costs its
@@ -180,14 +185,18 @@ function checkRunOptions(options: VideoRunOptions): void {
 /**
  * The overlay's constant rate: the source's average rate; for a variable rate, its base rate (the
  * finest regular rate its frames fall on, as a phone records at 30) when that is at least the
- * average, divided down to at most 60 frames/s (120 → 60, 90 → 45), else the average but at least
- * 24 frames/s (a clip with long pauses has a tiny average, at which most frames would be left out).
+ * average: divided down to at most 60 frames/s where that keeps it at or above the average (120 →
+ * 60, 90 → 45), else 60; below the average, the average; unknown, the average but at least 24
+ * frames/s (a clip with long pauses has a tiny average, at which most frames would be left out).
  */
 export function overlayRate(info: Pick<VideoInfo, 'fps' | 'baseFps' | 'variableRate'>): number {
   if (!info.variableRate) return info.fps;
   const base = info.baseFps ?? 0;
-  if (base >= info.fps) return base / Math.ceil(base / 60);
-  return Math.max(info.fps, 24);
+  if (!(base > 0)) return Math.max(info.fps, 24);
+  if (base < info.fps) return info.fps;
+  if (base <= 60) return base;
+  const divided = base / Math.ceil(base / 60);
+  return divided >= Math.min(info.fps, 60) ? divided : 60;
 }
 
 /** The largest glbStep (UV pixels between the animated GLB's vertices): 40 vertices at 32. */
@@ -223,6 +232,15 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const allTracks = options.glbTracks === 'all';
   /** The other tracks' GLBs (glbTracks 'all'): written under these temporary names, removed on failure. */
   const trackTemps: string[] = [];
+  /** Tracks whose GLB was written when they ended (glbTracks 'all'): their weight, file and description. */
+  const early = new Map<number, { weight: number; temp: string; glb: GlbInfo }>();
+  const writeTrackGlb = async (trackId: number, s: TrackShapes, temp: string, file: string): Promise<GlbInfo> => {
+    const mesh = glbMesh!;
+    const frame = animationFrame(s);
+    const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: mesh.triangles, colors: s.colors }, { ...frame, name: `${name}_track${trackId}` });
+    await writeFile(temp, bytes).catch((e: unknown) => { throw outputError(e, file); });
+    return { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: s.truncated, ...frame };
+  };
   const shapes = new Map<number, TrackShapes>();
   /** Tracks that have ended and still hold their GLB frames (the heaviest so far). */
   const ended = new Set<number>();
@@ -272,11 +290,13 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       if (glbMesh) {
         for (const face of result.faces) {
           let s = shapes.get(face.trackId);
+          if (s) s.seen++;
           if (s?.truncated) continue;
           const verts = pickVertices(face.vertices, glbMesh.vertexIds);
           if (!s) {
-            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0, truncated: false, mmPerPx: [] };
+            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0, truncated: false, mmPerPx: [], seen: 0 };
             shapes.set(face.trackId, s);
+            s.seen = 1;
           }
           if (s.frames.length >= maxGlbFrames) {
             s.truncated = true;
@@ -289,14 +309,25 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         }
         // A track that has ended keeps its weight: once another track weighs more it can never be
         // the one animated, and its frames are let go (they were all kept to the end). With every
-        // track animated, only a track too short for its own GLB is let go.
+        // track animated, an ended track long enough for its own GLB is written at once and its
+        // frames let go; a shorter one is kept while it may still be the largest.
         for (const l of result.lost) ended.add(l.id);
         if (allTracks) {
-          for (const id of ended) if ((shapes.get(id)?.frames.length ?? 0) < minTrackFrames(info)) shapes.delete(id);
-          ended.clear();
-        } else if (ended.size) {
+          for (const id of ended) {
+            const s = shapes.get(id);
+            if (!s || s.seen < minTrackFrames(info)) continue;
+            const file = join(outDir, `${name}_track${id}.glb`);
+            const temp = tmp(file);
+            trackTemps.push(temp);
+            early.set(id, { weight: s.weight, temp, glb: await writeTrackGlb(id, s, temp, file) });
+            shapes.delete(id);
+            ended.delete(id);
+          }
+        }
+        if (ended.size) {
           let heaviest = 0;
           for (const s of shapes.values()) heaviest = Math.max(heaviest, s.weight);
+          for (const e of early.values()) heaviest = Math.max(heaviest, e.weight);
           for (const id of ended) {
             const s = shapes.get(id);
             if (!s || s.weight < heaviest) {
@@ -368,22 +399,29 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     let glb: VideoRunResult['glb'];
     const glbs: VideoRunResult['glbs'] = [];
     if (glbMesh) {
-      let best: [number, TrackShapes] | null = null;
-      for (const entry of shapes) if (!best || entry[1].weight > best[1].weight) best = entry;
-      // The largest track as NAME.glb; with every track, the others of at least half a second by ID.
-      const chosen = best ? [best, ...(allTracks ? [...shapes].filter(([id, t]) => id !== best[0] && t.frames.length >= minTrackFrames(info)).sort((a, b) => a[0] - b[0]) : [])] : [];
-      for (const [k, [trackId, s]] of chosen.entries()) {
+      // The largest track (in memory or written already) as NAME.glb; with every track, the others
+      // of at least half a second, by ID, as NAME_track<ID>.glb.
+      let bestId: number | null = null;
+      let bestWeight = -Infinity;
+      for (const [id, s] of shapes) if (s.weight > bestWeight) [bestId, bestWeight] = [id, s.weight];
+      for (const [id, e] of early) if (e.weight > bestWeight) [bestId, bestWeight] = [id, e.weight];
+      const ids = bestId === null ? [] : [bestId, ...(allTracks ? [...early.keys(), ...[...shapes].filter(([, t]) => t.seen >= minTrackFrames(info)).map(([id]) => id)].filter((id) => id !== bestId).sort((a, b) => a - b) : [])];
+      for (const [k, trackId] of ids.entries()) {
         const file = k === 0 ? final.glb : join(outDir, `${name}_track${trackId}.glb`);
-        const temp = k === 0 ? temps.glb : tmp(file);
-        if (k > 0) trackTemps.push(temp);
-        const frame = animationFrame(s);
-        const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: glbMesh.triangles, colors: s.colors }, { ...frame, name: `${name}_track${trackId}` });
-        await writeFile(temp, bytes).catch((e: unknown) => { throw outputError(e, file); });
-        staged.push([temp, file]);
-        const written = { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: glbMesh.vertexIds.length, truncated: s.truncated, ...frame };
+        const done = early.get(trackId);
+        let written: GlbInfo;
+        if (done) {
+          written = done.glb;
+          staged.push([done.temp, file]);
+        } else {
+          const temp = k === 0 ? temps.glb : tmp(file);
+          if (k > 0) trackTemps.push(temp);
+          written = await writeTrackGlb(trackId, shapes.get(trackId)!, temp, file);
+          staged.push([temp, file]);
+          shapes.delete(trackId); // written: its frames can go
+        }
         if (k === 0) glb = written;
         glbs.push({ ...written, file });
-        shapes.delete(trackId); // written: its frames can go
       }
     }
     if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
