@@ -625,8 +625,9 @@ describe('prnet video (CLI)', () => {
     // pauses: a tiny average with no base rate; a base rate below the average
     expect(overlayRate({ fps: 1.98, baseFps: 0, variableRate: true })).toBe(24);
     expect(overlayRate({ fps: 40, baseFps: 30, variableRate: true })).toBe(40);
-    expect(overlayRate({ fps: 12.01, baseFps: 12, variableRate: true })).toBe(12.01);
-    expect(overlayRate({ fps: 11.99, baseFps: 12, variableRate: true })).toBe(12);
+    expect(overlayRate({ fps: 12.01, baseFps: 12, variableRate: true })).toBe(24);
+    expect(overlayRate({ fps: 11.99, baseFps: 12, variableRate: true })).toBe(24);
+    expect(overlayRate({ fps: 0.0114, baseFps: 0.01, variableRate: true })).toBe(24);
   });
 
   it('--glb-tracks all: an input named like another\'s track file (clip_track2.mp4 beside clip.mp4) gets its own stem', () => {
@@ -642,7 +643,7 @@ describe('prnet video (CLI)', () => {
     const r = await processVideo(light, clip, { outDir: dir, outputs: { jsonl: false, glb: false } });
     expect(r.info.variableRate).toBe(true);
     const fps = r.overlayFps!;
-    expect(fps).toBe(r.info.baseFps);
+    expect(fps).toBe(Math.max(r.info.baseFps!, 24)); // its base rate is 10: at least 24
     const [v] = streamsOf(join(dir, 'gap_overlay.mp4'));
     // 0.2 s, the third frame cut to 60 s, then 0.2 s and the last frame's own time.
     expect(MAX_FRAME_SHOW_S).toBe(60);

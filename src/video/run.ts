@@ -186,17 +186,19 @@ function checkRunOptions(options: VideoRunOptions): void {
  * The overlay's constant rate: the source's average rate; for a variable rate, its base rate (the
  * finest regular rate its frames fall on, as a phone records at 30) when that is at least the
  * average: divided down to at most 60 frames/s where that keeps it at or above the average (120 →
- * 60, 90 → 45), else 60; below the average, the average; unknown, the average but at least 24
- * frames/s (a clip with long pauses has a tiny average, at which most frames would be left out).
+ * 60, 90 → 45), else 60; unknown or below the average, the average. Either way at least 24
+ * frames/s: a clip with long pauses has a tiny average (and base), at which most frames would be
+ * left out.
  */
 export function overlayRate(info: Pick<VideoInfo, 'fps' | 'baseFps' | 'variableRate'>): number {
   if (!info.variableRate) return info.fps;
   const base = info.baseFps ?? 0;
-  if (!(base > 0)) return Math.max(info.fps, 24);
-  if (base < info.fps) return info.fps;
-  if (base <= 60) return base;
-  const divided = base / Math.ceil(base / 60);
-  return divided >= Math.min(info.fps, 60) ? divided : 60;
+  let rate = info.fps;
+  if (base > 0 && base >= info.fps) {
+    const divided = base / Math.ceil(base / 60);
+    rate = base <= 60 ? base : divided >= Math.min(info.fps, 60) ? divided : 60;
+  }
+  return Math.max(rate, 24);
 }
 
 /** The largest glbStep (UV pixels between the animated GLB's vertices): 40 vertices at 32. */
