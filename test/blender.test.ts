@@ -150,25 +150,28 @@ const FRONTAL = resolve(REPO, 'examples/astronaut.jpg');
 const TURNED = resolve(SHARED, 'eval/aflw2000-3d/image00475.jpg'); // yaw ≈ 66°
 const BLENDER = process.env.BLENDER ?? '/usr/bin/blender';
 
-/** Runs Blender headless on the inspection script; one record per file, in order. */
-function inspectInBlender(files: string[]): Promise<Inspected[]> {
+/**
+ * Runs Blender headless on a script that prints one `TAG {json}` line per file; the records in
+ * order, or an error with Blender's last words when fewer came.
+ */
+function runBlender<T>(script: string, tag: string, args: string[], files: string[]): Promise<T[]> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(BLENDER, ['-b', '--factory-startup', '--python-expr', INSPECT, '--', ...files], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 240_000,
-    });
+    const child = spawn(BLENDER, ['-b', '--factory-startup', '--python-expr', script, '--', ...args, ...files], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('error', reject);
     child.on('close', (code) => {
-      const records = out.split('\n').filter((l) => l.startsWith('INSPECT ')).map((l) => JSON.parse(l.slice(8)) as Inspected);
+      const records = out.split('\n').filter((l) => l.startsWith(`${tag} `)).map((l) => JSON.parse(l.slice(tag.length + 1)) as T);
       if (records.length !== files.length) reject(new Error(`blender exited ${code} with ${records.length}/${files.length} reports:\n${(out + err).slice(-3000)}`));
       else resolvePromise(records);
     });
   });
 }
+
+/** Runs Blender headless on the inspection script; one record per file, in order. */
+const inspectInBlender = (files: string[]): Promise<Inspected[]> => runBlender<Inspected>(INSPECT, 'INSPECT', [], files);
 
 describe('the mesh files in Blender 3.4', () => {
   const dirs = new TempDirs('prnet-blender-');
@@ -312,21 +315,8 @@ interface Animated {
   frames: { frame: number; shown: { mesh: number; min: number[]; max: number[]; mean: number[] }[] }[];
 }
 
-function playInBlender(frames: number[], files: string[]): Promise<Animated[]> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(BLENDER, ['-b', '--factory-startup', '--python-expr', ANIMATED, '--', frames.join(','), ...files], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const records = out.split('\n').filter((l) => l.startsWith('ANIMATED ')).map((l) => JSON.parse(l.slice(9)) as Animated);
-      if (records.length !== files.length) reject(new Error(`blender exited ${code} with ${records.length}/${files.length} reports:\n${(out + err).slice(-3000)}`));
-      else resolvePromise(records);
-    });
-  });
-}
+/** Plays each file in Blender at the given scene frames (the ANIMATED script). */
+const playInBlender = (frames: number[], files: string[]): Promise<Animated[]> => runBlender<Animated>(ANIMATED, 'ANIMATED', [frames.join(',')], files);
 
 describe('the animated GLB of prnet video in Blender 3.4', () => {
   const dirs = new TempDirs('prnet-blender-video-');

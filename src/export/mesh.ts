@@ -167,7 +167,7 @@ export function meshFrame(vertices: Vertices, landmarks: ArrayLike<number>, opti
 }
 
 /** Per-axis minimum (box 0..2) and maximum (box 3..5) of N×3 vertices, into box as it stands (NaN never counts). */
-function boundingBox(vertices: Vertices, box: Float64Array): void {
+export function boundingBox(vertices: Vertices, box: Float64Array): void {
   for (let i = 0; i < vertices.length; i += 3) {
     for (let d = 0; d < 3; d++) {
       const v = vertices[i + d];

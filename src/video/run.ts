@@ -22,7 +22,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../export/glb-animation.js';
 import { roundNumber } from '../export/json.js';
-import { mmPerPixel } from '../export/mesh.js';
+import { boundingBox, mmPerPixel } from '../export/mesh.js';
 import { InputError, OutputError } from '../errors.js';
 import { MAX_SMOOTH, sampleColors } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
@@ -462,17 +462,11 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
  */
 function animationFrame(s: TrackShapes): { units: 'm' | 'px'; scale: number; origin: [number, number, number] } {
   const origin: [number, number, number] = [0, 0, 0];
-  const lo = new Float64Array(3), hi = new Float64Array(3);
+  const box = new Float64Array(6);
   for (const v of s.frames) {
-    lo.fill(Infinity);
-    hi.fill(-Infinity);
-    for (let i = 0; i < v.length; i += 3) {
-      for (let d = 0; d < 3; d++) {
-        if (v[i + d] < lo[d]) lo[d] = v[i + d];
-        if (v[i + d] > hi[d]) hi[d] = v[i + d];
-      }
-    }
-    for (let d = 0; d < 3; d++) origin[d] += (lo[d] + hi[d]) / 2 / s.frames.length;
+    box.set([Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity]);
+    boundingBox(v, box);
+    for (let d = 0; d < 3; d++) origin[d] += (box[d] + box[3 + d]) / 2 / s.frames.length;
   }
   const mm = s.mmPerPx.filter((x) => Number.isFinite(x) && x > 0 && x < 1e6).sort((a, b) => a - b);
   // No readable eyes in any frame (not seen with a trained model): pixels, as before.
