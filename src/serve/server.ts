@@ -262,10 +262,10 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     // A parameter given twice (format=obj&format=ply) is an array the schema then refuses by type.
     const twice = Object.keys(query).find((k) => Array.isArray(query[k]));
     if (twice) throw new HttpError(400, 'bad_request', `query parameter '${twice}' is given ${(query[twice] as unknown[]).length} times; give it once`);
-    const blank = Object.keys(query).find((k) => [query[k]].flat().some((v) => typeof v === 'string' && v.trim() === ''));
+    const blank = Object.keys(query).find((k) => typeof query[k] === 'string' && query[k].trim() === '');
     if (blank) throw new HttpError(400, 'bad_request', `query parameter '${blank}' needs a value`);
     // Numbers in decimal only: the validator's coercion reads '0x1' as 1 and '0b1' as 1.
-    const odd = numeric.find((k) => [query[k]].flat().some((v) => typeof v === 'string' && !DECIMAL.test(v.trim())));
+    const odd = numeric.find((k) => typeof query[k] === 'string' && !DECIMAL.test(query[k].trim()));
     if (odd) throw new HttpError(400, 'bad_request', `query parameter '${odd}' must be a decimal number, got '${String(query[odd])}'`);
   };
   // Not POST on the route: 405 with Allow (HEAD comes with GET).

@@ -273,8 +273,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
         report.frames = index + 1;
         const t = await times;
         // Past the packets' count (should not happen): on from the last time at the average rate.
-        const timeAt = (i: number): number => (t && t.length ? (i < t.length ? t[i] : t[t.length - 1] + (1000 * (i - t.length + 1)) / info.fps) : (1000 * i) / info.fps);
-        const timeMs = timeAt(index);
+        const timeMs = t && t.length ? (index < t.length ? t[index] : t[t.length - 1] + (1000 * (index - t.length + 1)) / info.fps) : (1000 * index) / info.fps;
         const frameMs = 1000 / info.fps;
         // A variable rate's last frame lasts until the stream's end (when that is after it).
         const untilEnd = 1000 * info.duration - timeMs;

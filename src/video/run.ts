@@ -296,9 +296,8 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
           if (s?.truncated) continue;
           const verts = pickVertices(face.vertices, glbMesh.vertexIds);
           if (!s) {
-            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0, truncated: false, mmPerPx: [], seen: 0 };
+            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0, truncated: false, mmPerPx: [], seen: 1 };
             shapes.set(face.trackId, s);
-            s.seen = 1;
           }
           if (s.frames.length >= maxGlbFrames) {
             s.truncated = true;
