@@ -11,7 +11,7 @@ import { defaultSmooth, type Prnet, type TestTimeOptions } from '../../src/pipel
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts, listPtsImages } from '../eval/pts.js';
-import { listAflwImages } from '../eval/aflw2000.js';
+import { listAflwImages, POSE_RANGE_DEG } from '../eval/aflw2000.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
@@ -48,7 +48,7 @@ export async function run(args: string[]): Promise<number> {
   await prnet.dispose();
   const model = modelReport(prnet, values.model, testTime);
   if (values.json) {
-    const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, buckets: m.buckets, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, scored: m.scored, failed: m.failed, common: m.common, perImage: m.perImage });
+    const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, buckets: m.buckets, pose: m.pose, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, scored: m.scored, failed: m.failed, common: m.common, perImage: m.perImage });
     const out = {
       model,
       crop: gtBox ? 'ground-truth landmarks ×1.6' : 'detector',
@@ -61,6 +61,7 @@ export async function run(args: string[]): Promise<number> {
       bucketMean3d: report.ours.bucketMean3d,
       buckets: report.ours.buckets,
       folds: report.ours.folds,
+      pose: report.ours.pose,
       scored: report.ours.scored,
       failed: report.ours.failed,
       common: report.ours.common,
@@ -99,6 +100,14 @@ export async function run(args: string[]): Promise<number> {
     lines.push(row('  bucket mean', '', methods.map(([, m]) => cell(m.common.bucketMean2d, m.common.bucketMean3d, star(m.common.buckets)))));
   }
   if (partial) lines.push('* the mean of the non-empty yaw buckets only (a bucket without scored faces)');
+  // Head pose against Pose_Para (images with every angle within ±99°), on the images every method scored.
+  const poses = methods.map(([, m]) => (methods.length > 1 ? m.common.pose : m.pose));
+  const withPose = poses.find((p) => p);
+  if (withPose) {
+    lines.push(`head pose, mean absolute error in degrees against Pose_Para (${withPose.images} images${methods.length > 1 ? ' every method scored' : ''}, angles within ±${POSE_RANGE_DEG}°):`);
+    const deg = (x: number | undefined): string => (x === undefined ? '   –' : `${x.toFixed(2).padStart(5)}°`);
+    for (const k of ['yaw', 'pitch', 'roll', 'mean'] as const) lines.push(row(`  ${k}`, '', poses.map((p) => deg(p?.[k]))));
+  }
   if (report.ours.folds !== undefined) lines.push(`prnet-ts meshes: ${pct(report.ours.folds).trim()} of the triangles touch a fold sharper than 90° (mean over the images)`);
   const unread = report.unreadable.length;
   for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);

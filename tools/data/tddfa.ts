@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../../src/errors.js';
 import { IBUG68_FLIP } from '../../src/layout/derive.js';
+import { rotationToAngles } from '../../src/geometry/pose.js';
 import type { RgbImage } from '../../src/types.js';
 
 /** The repository root: the nearest folder above this module with the project's package.json. */
@@ -237,6 +238,35 @@ export async function runTddfaFull(image: RgbImage, crop: CropBox, options: Tddf
     back[3 * k + 2] = pts[3 * m + 2];
   }
   return { points: back, params };
+}
+
+/**
+ * 3DDFA_V2's head pose from its de-normalised parameters, in the convention of the product's pose
+ * (src/geometry/pose.ts, that of AFLW2000-3D's Pose_Para), degrees. The parameters' 3 × 4 camera
+ * maps the 3DMM's frame (x right, y up, z towards the camera) into the crop with y up; its first
+ * two rows, normalised, and their cross product are the rotation R (3DDFA_V2's own P2sRt). In the
+ * image frame (y down) that is F·R·F with F = diag(1, −1, 1), then turned by the crop's angle.
+ */
+export function tddfaPose(params: ArrayLike<number>, cropAngle = 0): { yaw: number; pitch: number; roll: number } {
+  const r0 = [params[0], params[1], params[2]];
+  const r1 = [params[4], params[5], params[6]];
+  const n0 = Math.hypot(r0[0], r0[1], r0[2]) || 1, n1 = Math.hypot(r1[0], r1[1], r1[2]) || 1;
+  for (let k = 0; k < 3; k++) {
+    r0[k] /= n0;
+    r1[k] /= n1;
+  }
+  const r2 = [r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2], r0[0] * r1[1] - r0[1] * r1[0]];
+  const R = [...r0, ...r1, ...r2];
+  // F·R·F: the entries with exactly one index equal to 1 change sign.
+  const img = R.map((v, i) => ((Math.floor(i / 3) === 1) !== (i % 3 === 1) ? -v : v));
+  const c = Math.cos(cropAngle), s = Math.sin(cropAngle);
+  const out = new Float64Array(9);
+  for (let j = 0; j < 3; j++) {
+    out[j] = c * img[j] - s * img[3 + j];
+    out[3 + j] = s * img[j] + c * img[3 + j];
+    out[6 + j] = img[6 + j];
+  }
+  return rotationToAngles(out);
 }
 
 /** 68 × 3 landmarks in image pixels (z towards the camera, same pixel scale, min z = 0). */

@@ -1,32 +1,59 @@
 /**
  * AFLW2000-3D evaluation: the full pipeline on each image with a `.mat` ground truth, 68-point NME
- * (2D and 3D) per image, overall and by yaw bucket, and the same numbers for the teachers
- * (3DDFA_V2 and FaceMesh) on the same images in the same run.
+ * (2D and 3D) per image, overall and by yaw bucket, the head pose's mean absolute error against
+ * Pose_Para, and the same numbers for the teachers (3DDFA_V2 and FaceMesh) on the same images in
+ * the same run.
  */
 import { readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { cropFromBox, cropFromLandmarks, pointsBounds, type CropTransform } from '../../src/crop/index.js';
 import { facemesh68Cache } from '../data/facemesh.js';
-import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
+import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfaFull, sharedDir, tddfaPose } from '../data/tddfa.js';
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import { IMAGE_EXTENSIONS } from '../../src/cli/inputs.js';
 import { foldFraction } from '../../src/geometry/folds.js';
+import { estimatePose } from '../../src/geometry/pose.js';
+import type { Layout } from '../../src/layout/index.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import { loadAflwGroundTruth } from './mat.js';
 import { nearestFace, nme, scoredByAll, summariseNme, type NmeSummary } from './nme.js';
 
+/** Head-pose angles in degrees (src/geometry/pose.ts's convention, that of Pose_Para). */
+export interface Angles {
+  yaw: number;
+  pitch: number;
+  roll: number;
+}
+
 export interface ImageScore {
   image: string;
+  /** The ground truth's yaw (Pose_Para[1], radians). */
   yaw: number;
   nme2d: number | null;
   nme3d: number | null;
+  /** The method's head pose (degrees): ours and 3DDFA_V2 their own, FaceMesh's fitted to its 68 points. */
+  pose?: Angles;
+  /** pose − Pose_Para per angle (degrees, signed, the shorter way round: −180..180). */
+  poseError?: Angles;
   /** Ours only: the fraction of the mesh's triangles that touch a fold sharper than 90°. */
   folds?: number;
   /** Ours only, with test-time flip: Face.flipDisagreement. */
   flipDisagreement?: number;
   error?: string;
+}
+
+/**
+ * Head-pose mean absolute errors (degrees) over the scored images whose Pose_Para angles all lie
+ * within ±99° (the head-pose benchmark's protocol on AFLW2000), and their mean.
+ */
+export interface PoseSummary {
+  images: number;
+  yaw: number;
+  pitch: number;
+  roll: number;
+  mean: number;
 }
 
 export interface MethodScores {
@@ -48,7 +75,9 @@ export interface MethodScores {
    * The same means over the images every method of the run scored (with peers: the means that
    * compare like with like; each method's own means are over its own found faces).
    */
-  common: { images: number; nme2d: number; nme3d: number; bucketMean2d: number; bucketMean3d: number; buckets: number };
+  common: { images: number; nme2d: number; nme3d: number; bucketMean2d: number; bucketMean3d: number; buckets: number; pose: PoseSummary | null };
+  /** Head-pose errors (null when no scored image has a pose). */
+  pose: PoseSummary | null;
   perImage: ImageScore[];
 }
 
@@ -95,8 +124,8 @@ export async function listAflwImages(dir: string): Promise<{ image: string; mat:
   return (await listImagePairs(dir, '.mat')).map((p) => ({ image: p.image, mat: p.truth }));
 }
 
-/** A method's prediction: 68 landmarks (x, y, z), and for ours the folded-triangle fraction. */
-type Prediction = { landmarks: Float32Array; folds?: number; flipDisagreement?: number } | null;
+/** A method's prediction: 68 landmarks (x, y, z), the head pose, and for ours the folded-triangle fraction. */
+type Prediction = { landmarks: Float32Array; pose?: Angles; folds?: number; flipDisagreement?: number } | null;
 type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Prediction>;
 
 /** The mean side of the ground truth's 68-landmark box (stride 3), pixels. */
@@ -126,7 +155,8 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     }
     if (!crop) return null;
     const [face] = (await prnet.reconstruct(image, { crops: [crop], flip: options.flip, smooth: options.smooth })).faces;
-    return { landmarks: face.landmarks, folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement };
+    const { yaw, pitch, roll } = face.pose;
+    return { landmarks: face.landmarks, pose: { yaw, pitch, roll }, folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement };
   };
   const scorers: Record<string, Scorer> = { ours };
   const skippedPeers: string[] = [];
@@ -135,21 +165,27 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     // seeds 3DDFA_V2's crop.
     const fmAll = facemesh68Cache();
     const fm = async (image: Parameters<Scorer>[0], gt: Float64Array): Promise<Float32Array | null> => nearestFace(await fmAll(image), gt, 3, annotatedSide(gt));
+    // FaceMesh gives no head pose of its own here: the canonical face's 68 points fitted to its 68
+    // (the same similarity fit as ours, on the landmarks; MediaPipe fits its canonical face so).
+    const canonical = canonical68(prnet.layout);
     scorers.facemesh = async (image, gt) => {
       const landmarks = await fm(image, gt);
-      return landmarks ? { landmarks } : null;
+      return landmarks ? { landmarks, pose: angles(estimatePose(landmarks, canonical)) } : null;
     };
     if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
       scorers['3ddfa_v2'] = async (image, gt) => {
         // 3DDFA_V2's protocol: a crop from landmarks — the ground truth's with --gt-box, else FaceMesh's.
-        let pts: Float32Array | null = options.gtBox ? Float32Array.from(gt) : await fm(image, gt);
+        const pts: Float32Array | null = options.gtBox ? Float32Array.from(gt) : await fm(image, gt);
         if (!pts) return null;
-        pts = await runTddfa(image, tddfaCropFromLandmarks(pts, 68));
-        return pts ? { landmarks: pts } : null;
+        const crop = tddfaCropFromLandmarks(pts, 68);
+        const { points, params } = await runTddfaFull(image, crop);
+        return { landmarks: points, pose: tddfaPose(params, crop.angle) };
       };
     } else skippedPeers.push(`3ddfa_v2: ${join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx')} not found`);
   }
   const per: Record<string, ImageScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
+  // Pose_Para per image name, for the pose protocol's ±99° rule.
+  const truths = new Map<string, Angles>();
   const unreadable: string[] = [];
   for (const item of items) {
     const name0 = basename(item.image);
@@ -167,12 +203,18 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       continue;
     }
     const yaw = gt.pose[1];
+    const truth: Angles = { pitch: gt.pose[0] * DEG, yaw: gt.pose[1] * DEG, roll: gt.pose[2] * DEG };
+    truths.set(name0, truth);
     for (const [name, scorer] of Object.entries(scorers)) {
       try {
         const pred = await scorer(image, gt.pt3d68);
         if (!pred) per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: 'no face found' });
         else {
           const row: ImageScore = { image: name0, yaw, nme2d: nme(pred.landmarks, gt.pt3d68, 2), nme3d: nme(pred.landmarks, gt.pt3d68, 3) };
+          if (pred.pose) {
+            row.pose = pred.pose;
+            row.poseError = { yaw: angleDifference(pred.pose.yaw, truth.yaw), pitch: angleDifference(pred.pose.pitch, truth.pitch), roll: angleDifference(pred.pose.roll, truth.roll) };
+          }
           if (pred.folds !== undefined) row.folds = pred.folds;
           if (pred.flipDisagreement !== undefined) row.flipDisagreement = pred.flipDisagreement;
           per[name].push(row);
@@ -198,7 +240,8 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       bucketMean2d: s2.balanced, bucketMean3d: s3.balanced, buckets: s2.buckets,
       ...(withFolds.length ? { folds: withFolds.reduce((a, s) => a + s.folds!, 0) / withFolds.length } : {}),
       failed: list.length - ok.length, scored: ok.length,
-      common: { images: shared.length, nme2d: c2.mean, nme3d: c3.mean, bucketMean2d: c2.balanced, bucketMean3d: c3.balanced, buckets: c2.buckets },
+      common: { images: shared.length, nme2d: c2.mean, nme3d: c3.mean, bucketMean2d: c2.balanced, bucketMean3d: c3.balanced, buckets: c2.buckets, pose: summarisePose(shared, truths) },
+      pose: summarisePose(ok, truths),
       perImage: list,
     };
   };
@@ -210,4 +253,47 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])),
     skippedPeers,
   };
+}
+
+const DEG = 180 / Math.PI;
+
+/** The head-pose benchmark's range: images with a Pose_Para angle beyond it are left out of the pose errors. */
+export const POSE_RANGE_DEG = 99;
+
+/** a − b in degrees, the shorter way round the circle (−180 < d ≤ 180). */
+export function angleDifference(a: number, b: number): number {
+  const d = (((a - b) % 360) + 360) % 360;
+  return d > 180 ? d - 360 : d;
+}
+
+function angles(p: Angles): Angles {
+  return { yaw: p.yaw, pitch: p.pitch, roll: p.roll };
+}
+
+/** The canonical face's 68 landmarks (68 × 3, the layout's frame), for pose fits to 68 points. */
+export function canonical68(layout: Layout): Float32Array {
+  const vertexOf = new Map<number, number>();
+  layout.faceIndex.forEach((p, i) => vertexOf.set(p, i));
+  const out = new Float32Array(68 * 3);
+  for (let k = 0; k < 68; k++) {
+    const v = vertexOf.get(layout.kptIndex[k]);
+    if (v === undefined) throw new RangeError(`landmark ${k} is not a face pixel of the layout`);
+    out.set(layout.canonical.subarray(3 * v, 3 * v + 3), 3 * k);
+  }
+  return out;
+}
+
+/** Mean absolute pose errors over the rows with a pose whose ground truth lies within ±POSE_RANGE_DEG. */
+export function summarisePose(rows: readonly ImageScore[], truths: ReadonlyMap<string, Angles>): PoseSummary | null {
+  let n = 0, yaw = 0, pitch = 0, roll = 0;
+  for (const r of rows) {
+    const t = truths.get(r.image);
+    if (!r.poseError || !t || !(Math.abs(t.yaw) <= POSE_RANGE_DEG && Math.abs(t.pitch) <= POSE_RANGE_DEG && Math.abs(t.roll) <= POSE_RANGE_DEG)) continue;
+    n++;
+    yaw += Math.abs(r.poseError.yaw);
+    pitch += Math.abs(r.poseError.pitch);
+    roll += Math.abs(r.poseError.roll);
+  }
+  if (!n) return null;
+  return { images: n, yaw: yaw / n, pitch: pitch / n, roll: roll / n, mean: (yaw + pitch + roll) / (3 * n) };
 }
