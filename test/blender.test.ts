@@ -290,6 +290,7 @@ for path in args[1:]:
         'fps': scene.render.fps / scene.render.fps_base,
         'shapeKeys': [len(o.data.shape_keys.key_blocks) if o.data.shape_keys else 0 for o in meshes],
         'actionEnds': sorted(a.frame_range[1] for a in bpy.data.actions),
+        'heads': sorted(o.name for o in bpy.data.objects if o.name.endswith('_head')),
         'frames': [],
     }
     for f in frames:
@@ -304,7 +305,9 @@ for path in args[1:]:
             pts = np.array([(ev.matrix_world @ v.co)[:] for v in m.vertices])
             ev.to_mesh_clear()
             shown.append({'mesh': i, 'min': pts.min(0).tolist(), 'max': pts.max(0).tolist(), 'mean': pts.mean(0).tolist()})
-        record['frames'].append({'frame': f, 'shown': shown})
+        heads = [o for o in bpy.data.objects if o.name.endswith('_head')]
+        head = [list(h.matrix_world.to_quaternion()) + list(h.matrix_world.to_translation()) for h in heads]
+        record['frames'].append({'frame': f, 'shown': shown, 'head': head})
     print('ANIMATED ' + json.dumps(record), flush=True)
 `;
 
@@ -312,7 +315,9 @@ interface Animated {
   fps: number;
   shapeKeys: number[];
   actionEnds: number[];
-  frames: { frame: number; shown: { mesh: number; min: number[]; max: number[]; mean: number[] }[] }[];
+  heads: string[];
+  /** head: per head object, its world rotation (w, x, y, z) then location. */
+  frames: { frame: number; shown: { mesh: number; min: number[]; max: number[]; mean: number[] }[]; head: number[][] }[];
 }
 
 /** Plays each file in Blender at the given scene frames (the ANIMATED script). */
@@ -352,10 +357,21 @@ describe('the animated GLB of prnet video in Blender 3.4', () => {
     // …and it moves: the shape at frame 20 is not the shape at frame 0.
     const at = (f: number) => clip.frames.find((x) => x.frame === f)!.shown[0];
     expect(Math.max(...at(0).mean.map((c, k) => Math.abs(c - at(20).mean[k])), ...at(0).max.map((c, k) => Math.abs(c - at(20).max[k])))).toBeGreaterThan(1e-3);
+    // The head's pose is an object of its own (the mesh its child), keyed per frame: it sits at the
+    // face (within 3 cm of the mesh's centre) and turns with it.
+    expect(clip.heads).toEqual(['driving_d3_track1_head']);
+    for (const { frame, shown, head } of clip.frames) {
+      const where = head[0].slice(4);
+      for (let k = 0; k < 3; k++) expect(Math.abs(where[k] - shown[0].mean[k]), `frame ${frame}`).toBeLessThan(0.03);
+    }
+    const q = (f: number) => clip.frames.find((x) => x.frame === f)!.head[0].slice(0, 4);
+    const turn = Math.max(...clip.frames.map((f) => 2 * Math.acos(Math.min(1, Math.abs(q(f.frame).reduce((a, c, k) => a + c * q(0)[k], 0))))));
+    expect(turn).toBeGreaterThan(0.01); // radians: the head turns over the second
 
     // Segments [0, 11], [11, 22], [22, 29] (they share their boundary frames): each frame shows one,
     // and the face is where frame k puts it, 1 cm further right per frame.
     expect(segments.shapeKeys).toEqual([13, 13, 9]);
+    expect(segments.heads).toEqual([]); // written without a rest shape
     const x0 = segments.frames[0].shown[0].mean[0];
     for (const { frame, shown } of segments.frames) {
       expect(shown, `frame ${frame}`).toHaveLength(1);

@@ -10,20 +10,21 @@ import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import validator from 'gltf-validator';
-import { AnimationMixer, type Mesh } from 'three';
+import { AnimationMixer, Vector3, type Mesh, type Object3D } from 'three';
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrnet } from '../src/pipeline/node.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
 import { FACE_REGIONS, FaceStabilizer, VideoTracker, faceRegions, landmarkJitter, motionJitter, selectVertices, type FaceRegion } from '../src/track/index.js';
-import { estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
+import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
 import type { Face } from '../src/pipeline/face.js';
 import type { RgbImage } from '../src/types.js';
 import { MAX_FRAME_SHOW_S, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
 import { PipeThread } from '../src/video/pipe-thread.js';
 import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
 import { triangulateFaceGrid } from '../src/layout/derive.js';
-import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../src/export/glb-animation.js';
+import { decimateFaceGrid, pickVertices, rotationQuaternion, writeAnimatedGlb } from '../src/export/glb-animation.js';
+import { toModelFrame } from '../src/export/mesh.js';
 import { createRng } from '../src/model/weights.js';
 import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
 import { trackSafeStems } from '../src/cli/video.js';
@@ -53,7 +54,8 @@ async function validate(bytes: Uint8Array): Promise<{ errors: number; warnings: 
 interface GlbJson {
   extensionsRequired: string[];
   meshes: { primitives: { targets: unknown[] }[] }[];
-  animations: { channels: { target: { path: string } }[]; samplers: { input: number; interpolation: string }[] }[];
+  animations: { channels: { target: { node?: number; path: string } }[]; samplers: { input: number; interpolation: string }[] }[];
+  nodes: { name: string; scale?: number[] }[];
   accessors: { count: number; min?: number[]; max?: number[] }[];
 }
 
@@ -174,7 +176,7 @@ describe('processVideo', () => {
     expect(Math.abs(sound.duration - picture.duration)).toBeLessThan(0.05);
 
     const glb = new Uint8Array(await readFile(join(out, 'driving_d3.glb')));
-    expect(r.glb).toMatchObject({ trackId: 1, bytes: glb.byteLength });
+    expect(r.glb).toMatchObject({ trackId: 1, bytes: glb.byteLength, pose: 'node' });
     const v = await validate(glb);
     expect(v.messages).toEqual([]);
     expect(v).toMatchObject({ errors: 0, warnings: 0 });
@@ -261,6 +263,74 @@ describe('animated GLB', () => {
     expect(() => writeAnimatedGlb(args([0, 1, 2], nan))).toThrow(/^frame 1: vertex 2 is not finite$/);
     expect(() => writeAnimatedGlb(args([0, 1, 2]), { segmentFrames: NaN })).toThrow(/^segmentFrames must be a whole number ≥ 2, got NaN$/);
     expect(() => writeAnimatedGlb({ ...args([0, 1, 2]), triangles: mesh.triangles.subarray(0, 4) })).toThrow(/not a multiple of 3/);
+  });
+
+  it('with a rest shape, keys the head pose on a NAME_head node and keeps only the expression in the shape keys; three.js plays every frame back where it was', async () => {
+    const layout = light.layout;
+    const mesh = decimateFaceGrid(layout.faceIndex, layout.size, 4);
+    const rest = pickVertices(layout.canonical, mesh.vertexIds);
+    const nv = rest.length / 3;
+    // 12 frames of the canonical face: turned (yaw 0 → 44°, some pitch and roll), 1.5–1.8× its size,
+    // moving, its lower half stretched down by up to 3 canonical pixels (an "expression").
+    const n = 12;
+    const rotations = Array.from({ length: n }, (_, k) => anglesToRotation(4 * k, 10 * Math.sin(k), 3 * Math.cos(k)));
+    const frames = rotations.map((R, k) => {
+      const s = 1.5 + 0.03 * k;
+      const t = [200 + 5 * k, 240 - 2 * k, 30];
+      const f = new Float32Array(rest.length);
+      for (let i = 0; i < nv; i++) {
+        const x = rest[3 * i], y = rest[3 * i + 1] + (rest[3 * i + 1] > 150 ? 3 * Math.sin(k / 2) : 0), z = rest[3 * i + 2];
+        for (let r = 0; r < 3; r++) f[3 * i + r] = s * (R[3 * r] * x + R[3 * r + 1] * y + R[3 * r + 2] * z) + t[r];
+      }
+      return f;
+    });
+    const times = frames.map((_, k) => k / 24);
+    const bytes = writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { imageHeight: 480, restShape: rest });
+    expect((await validate(bytes)).messages).toEqual([]);
+    const json = glbJson(bytes);
+    const head = json.nodes.findIndex((nd) => nd.name === 'face_head');
+    expect(head).toBeGreaterThanOrEqual(0);
+    expect(json.animations[0].channels.filter((c) => c.target.node === head).map((c) => c.target.path)).toEqual(['translation', 'rotation', 'scale']);
+    // The shape keys hold the expression only: the largest offset (the mesh node's scale) is a few
+    // pixels, where the same frames without the head node move by a hundred.
+    const meshScale = (j: { nodes: { name: string; scale?: number[] }[] }): number => Math.max(...j.nodes.find((nd) => nd.name === 'face_0_mesh')!.scale!);
+    expect(meshScale(json)).toBeLessThan(8);
+    const plain = glbJson(writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { imageHeight: 480 }));
+    expect(plain.nodes.some((nd) => nd.name === 'face_head')).toBe(false);
+    expect(meshScale(plain)).toBeGreaterThan(50);
+
+    // three.js: at each frame's time, the mesh's world vertices are that frame's (model frame), and the
+    // head node's rotation is the frame's rotation in the model frame (F·R·F, F = diag(1, −1, 1)).
+    const gltf = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(bytes.slice().buffer, '', res, rej));
+    let m3: Mesh | undefined;
+    let h3: Object3D | undefined;
+    gltf.scene.traverse((o) => {
+      if ((o as Mesh).isMesh) m3 = o as Mesh;
+      if (o.name === 'face_head') h3 = o;
+    });
+    const mixer = new AnimationMixer(gltf.scene);
+    mixer.clipAction(gltf.animations[0]).play();
+    const v = new Vector3();
+    for (const k of [0, 5, 11]) {
+      mixer.setTime(times[k]);
+      gltf.scene.updateMatrixWorld(true);
+      const want = toModelFrame(frames[k], { imageHeight: 480 });
+      let worst = 0;
+      for (let i = 0; i < nv; i++) {
+        m3!.getVertexPosition(i, v).applyMatrix4(m3!.matrixWorld);
+        worst = Math.max(worst, Math.abs(v.x - want[3 * i]), Math.abs(v.y - want[3 * i + 1]), Math.abs(v.z - want[3 * i + 2]));
+      }
+      expect(worst, `frame ${k}`).toBeLessThan(0.02); // pixels (float32 and 16-bit targets)
+      // the head node at the face's centre (the expression moves the centroid by a pixel or two)
+      const centre = [0, 1, 2].map((c) => want.reduce((a, x, i) => (i % 3 === c ? a + x : a), 0) / nv);
+      h3!.getWorldPosition(v);
+      expect(Math.hypot(v.x - centre[0], v.y - centre[1], v.z - centre[2]), `frame ${k}`).toBeLessThan(5);
+      const R = rotations[k];
+      const q = rotationQuaternion(R.map((x, i) => ((Math.floor(i / 3) === 1) !== (i % 3 === 1) ? -x : x)));
+      const got = h3!.quaternion;
+      expect(Math.abs(got.x * q[0] + got.y * q[1] + got.z * q[2] + got.w * q[3]), `frame ${k}`).toBeGreaterThan(0.99999);
+    }
+    expect(() => writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { restShape: rest.subarray(0, 30) })).toThrow(/^restShape has 10 vertices, expected \d+$/);
   });
 });
 
@@ -685,6 +755,13 @@ describe('prnet video (CLI)', () => {
     await expect(processVideo(light, clip, { outDir: dir, glbTracks: 'every' as 'all' })).rejects.toThrow(/^glbTracks must be 'largest' or 'all', got "every"$/);
     const bad = await runCli(['video', clip, '--out', dir, '--glb-tracks', 'every']);
     expect([bad.code, bad.errLines]).toEqual([2, ["prnet: --glb-tracks must be largest or all, got 'every'"]]);
+    // glbPose 'mesh': the files before the head node (the motion in the shape keys).
+    const meshMode = await processVideo(light, clip, { outDir: join(dir, 'mesh'), maxFrames: 3, flip: false, outputs, glbPose: 'mesh' });
+    expect(meshMode.glb?.pose).toBe('mesh');
+    expect(JSON.stringify(glbJson(new Uint8Array(await readFile(meshMode.glbs[0].file))))).not.toMatch(/_head"/);
+    await expect(processVideo(light, clip, { outDir: dir, glbPose: 'bone' as 'node' })).rejects.toThrow(/^glbPose must be 'node' or 'mesh', got "bone"$/);
+    const badPose = await runCli(['video', clip, '--out', dir, '--glb-pose', 'bone']);
+    expect([badPose.code, badPose.errLines]).toEqual([2, ["prnet: --glb-pose must be node or mesh, got 'bone'"]]);
   }, 120_000);
 
   it('a video that starts after its sound: the overlay\'s sound starts at the first frame (a tone that begins there)', async () => {

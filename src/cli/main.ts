@@ -41,7 +41,9 @@ Usage:
       frame: box, landmarks 2D/3D, pose per face), NAME_overlay.mp4, NAME.glb (the largest face,
       animated). --stabilize on|off|'{JSON options}', --no-jsonl/--no-overlay/--no-glb, --no-audio,
       --frames <n> (first n), --detect-every <n> (default 30), --glb-step <n> (1–32, default 3),
-      --glb-tracks largest|all (all: also NAME_track<ID>.glb for every other face tracked ≥ 0.5 s), --no-flip,
+      --glb-tracks largest|all (all: also NAME_track<ID>.glb for every other face tracked ≥ 0.5 s),
+      --glb-pose node|mesh (node, the default: the head's pose animates a NAME_head node and the shape
+      keys hold the expression; mesh: the motion in the shape keys too), --no-flip,
       --smooth <σ>, --max-faces <n>, --max-pixels <n>, --model, --detector, --threads, --quiet.
       Ctrl-C leaves no partial files (exit 130); a missing ffmpeg exits 3.
   prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m] [--threads n]

@@ -61,6 +61,7 @@ export async function runVideo(args: string[]): Promise<number> {
     audio: { type: 'boolean' },
     'glb-step': { type: 'string' },
     'glb-tracks': { type: 'string' },
+    'glb-pose': { type: 'string' },
     'max-faces': { type: 'string' },
     'detect-every': { type: 'string' },
     frames: { type: 'string' },
@@ -78,6 +79,8 @@ export async function runVideo(args: string[]): Promise<number> {
   if (glbStep !== undefined && glbStep > MAX_GLB_STEP) throw new UsageError(`--glb-step must be from 1 to ${MAX_GLB_STEP}, got '${values['glb-step']}'`);
   const glbTracks = values['glb-tracks'] ?? 'largest';
   if (glbTracks !== 'largest' && glbTracks !== 'all') throw new UsageError(`--glb-tracks must be largest or all, got '${glbTracks}'`);
+  const glbPose = values['glb-pose'] ?? 'node';
+  if (glbPose !== 'node' && glbPose !== 'mesh') throw new UsageError(`--glb-pose must be node or mesh, got '${glbPose}'`);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const detectEvery = intOption(values['detect-every'], 'detect-every', 0);
   const maxFrames = intOption(values.frames, 'frames');
@@ -119,6 +122,7 @@ export async function runVideo(args: string[]): Promise<number> {
           maxPixels,
           glbStep,
           glbTracks,
+          glbPose,
           outputs,
           audio: values.audio !== false,
           signal: abort.signal,

@@ -14,6 +14,11 @@
  * - animation: the morph weights, LINEAR over the frame times: at frame k's time target k has
  *   weight 1 and every other 0, so between frames the shape blends. The weights are an n × n
  *   accessor stored sparse (its n ones), so the file grows linearly with the frames;
+ * - head (with `restShape`; processVideo's default): a node NAME_head whose translation, rotation
+ *   and uniform scale follow the head's pose frame by frame (the similarity fit of the rest shape,
+ *   LINEAR), the meshes below it; the targets then hold only the face's shape in the head's own
+ *   frame (upright, facing +z), so an importer gets an object that moves with the head (parent a hat
+ *   or glasses to it) and shape keys for the expression. Without it the targets carry the motion too;
  * - segments: at most `segmentFrames` targets per mesh (three.js puts one uniform per target in
  *   its vertex shader and one texture layer per target: WebGL 2 guarantees 256 layers), so a
  *   long video becomes several meshes, each shown only during its frames (its parent node's
@@ -21,6 +26,7 @@
  * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer), in the units of
  * the FrameOptions given (pixels by default; processVideo writes metres about the track's centre).
  */
+import { fitSimilarity, prepareSource } from '../geometry/pose.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import { srgbToLinear } from './glb.js';
 import { firstNotFinite, toModelFrame, type FrameOptions } from './mesh.js';
@@ -76,6 +82,87 @@ export interface AnimatedGlbOptions extends FrameOptions {
   name?: string;
   /** Most morph targets per mesh (default 240; see the file comment). */
   segmentFrames?: number;
+  /**
+   * The face's rest shape: N×3 in the frames' frame, frontal and upright (processVideo passes the
+   * layout's canonical face at the kept vertices). Given, each frame's head pose (this shape's
+   * similarity fit onto the frame) animates a node NAME_head, and the targets hold the face in
+   * the head's frame (see the file comment). Omitted: no head node, the targets carry the motion.
+   */
+  restShape?: Float32Array | Float64Array;
+}
+
+/** The head node's animation: per frame a translation, a unit quaternion (x, y, z, w) and a uniform scale. */
+interface HeadTrack {
+  translation: Float32Array;
+  rotation: Float32Array;
+  scale: Float32Array;
+}
+
+/** Unit quaternion (x, y, z, w) of a row-major 3×3 rotation (Shepperd's method: the largest of the four terms first). */
+export function rotationQuaternion(r: ArrayLike<number>): [number, number, number, number] {
+  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = Array.from(r);
+  const tr = m00 + m11 + m22;
+  let x: number, y: number, z: number, w: number;
+  if (tr > 0) {
+    const k = 2 * Math.sqrt(1 + tr);
+    w = k / 4; x = (m21 - m12) / k; y = (m02 - m20) / k; z = (m10 - m01) / k;
+  } else if (m00 > m11 && m00 > m22) {
+    const k = 2 * Math.sqrt(1 + m00 - m11 - m22);
+    w = (m21 - m12) / k; x = k / 4; y = (m01 + m10) / k; z = (m02 + m20) / k;
+  } else if (m11 > m22) {
+    const k = 2 * Math.sqrt(1 + m11 - m00 - m22);
+    w = (m02 - m20) / k; x = (m01 + m10) / k; y = k / 4; z = (m12 + m21) / k;
+  } else {
+    const k = 2 * Math.sqrt(1 + m22 - m00 - m11);
+    w = (m10 - m01) / k; x = (m02 + m20) / k; y = (m12 + m21) / k; z = k / 4;
+  }
+  const n = Math.hypot(x, y, z, w);
+  return [x / n, y / n, z / n, w / n];
+}
+
+/**
+ * The head's pose per frame (model frame) and the frames in the head's own frame: frame k ≈
+ * t_k + R_k · (s_k · local_k), with s_k the fitted scale over the frames' median one (about 1), so
+ * the local shapes are life-size in the model's units. Quaternions kept in one hemisphere (each
+ * within 90° of the one before), so LINEAR playback turns the short way.
+ */
+function headTrack(model: Float32Array[], restModel: Float32Array): { head: HeadTrack; local: Float32Array[] } {
+  // About the rest shape's centroid: the head node then sits at the face's centre.
+  const c = [0, 0, 0];
+  for (let i = 0; i < restModel.length; i++) c[i % 3] += (3 * restModel[i]) / restModel.length;
+  for (let i = 0; i < restModel.length; i++) restModel[i] -= c[i % 3];
+  const prepared = prepareSource(restModel);
+  const fits = model.map((m, k) => {
+    const f = fitSimilarity(restModel, m, prepared);
+    if (!(f.scale > 0 && Number.isFinite(f.scale))) throw new RangeError(`frame ${k}: no head pose (its shape is degenerate)`);
+    return f;
+  });
+  const sorted = fits.map((f) => f.scale).sort((a, b) => a - b);
+  const median = sorted[sorted.length >> 1];
+  const n = model.length;
+  const head: HeadTrack = { translation: new Float32Array(3 * n), rotation: new Float32Array(4 * n), scale: new Float32Array(3 * n) };
+  const local = model.map((m, k) => {
+    const { rotation: R, translation: t } = fits[k];
+    const s = fits[k].scale / median;
+    const out = new Float32Array(m.length);
+    for (let i = 0; i < m.length; i += 3) {
+      const dx = m[i] - t[0], dy = m[i + 1] - t[1], dz = m[i + 2] - t[2];
+      // Rᵀ · (m − t) / s
+      out[i] = (R[0] * dx + R[3] * dy + R[6] * dz) / s;
+      out[i + 1] = (R[1] * dx + R[4] * dy + R[7] * dz) / s;
+      out[i + 2] = (R[2] * dx + R[5] * dy + R[8] * dz) / s;
+    }
+    const q = rotationQuaternion(R);
+    if (k > 0) {
+      const p = head.rotation.subarray(4 * (k - 1), 4 * k);
+      if (p[0] * q[0] + p[1] * q[1] + p[2] * q[2] + p[3] * q[3] < 0) for (let c = 0; c < 4; c++) q[c] = -q[c];
+    }
+    head.rotation.set(q, 4 * k);
+    head.translation.set(t, 3 * k);
+    head.scale.fill(s, 3 * k, 3 * k + 3);
+    return out;
+  });
+  return { head, local };
 }
 
 
@@ -109,8 +196,8 @@ class GltfBuilder {
   }
 
   /** A float accessor over its own view, with min/max when asked. */
-  floats(data: Float32Array, type: 'SCALAR' | 'VEC3', target?: number, minMax = false): number {
-    const width = type === 'SCALAR' ? 1 : 3;
+  floats(data: Float32Array, type: 'SCALAR' | 'VEC3' | 'VEC4', target?: number, minMax = false): number {
+    const width = type === 'SCALAR' ? 1 : type === 'VEC3' ? 3 : 4;
     const a: Json = { bufferView: this.view(bytesOf(data), target), componentType: FLOAT, count: data.length / width, type };
     if (minMax) Object.assign(a, accessorBounds(data, width));
     return this.accessor(a);
@@ -152,8 +239,17 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   const name = options.name ?? 'face';
   const segmentFrames = Math.max(2, Math.floor(options.segmentFrames ?? 240));
 
+  const rest = options.restShape;
+  if (rest !== undefined) {
+    if (rest.length !== nv * 3) throw new RangeError(`restShape has ${rest.length / 3} vertices, expected ${nv}`);
+    const bad = firstNotFinite(rest);
+    if (bad >= 0) throw new RangeError(`restShape: vertex ${Math.floor(bad / 3)} is not finite`);
+  }
+
   const b = new GltfBuilder();
-  const model = frames.map((f) => toModelFrame(f, options));
+  let model = frames.map((f) => toModelFrame(f, options));
+  let head: HeadTrack | null = null;
+  if (rest !== undefined) ({ head, local: model } = headTrack(model, toModelFrame(rest, options)));
   // Shared by every segment: indices and colours.
   const indices = nv <= 65535
     ? b.accessor({ bufferView: b.view(bytesOf(Uint16Array.from(triangles)), ELEMENT_ARRAY_BUFFER), componentType: UNSIGNED_SHORT, count: triangles.length, type: 'SCALAR' })
@@ -255,8 +351,26 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
       channels.push({ sampler: samplers.length - 1, target: { node: segNode, path: 'scale' } });
     }
   });
+  let top = rootChildren;
+  if (head) {
+    // The head node between the root and the segments, its TRS keyed at every frame time.
+    const headNode = nodes.length;
+    nodes.push({
+      name: `${name}_head`,
+      children: rootChildren,
+      translation: Array.from(head.translation.subarray(0, 3)),
+      rotation: Array.from(head.rotation.subarray(0, 4)),
+      scale: Array.from(head.scale.subarray(0, 3)),
+    });
+    const input = timeAccessor(0, n - 1);
+    for (const [path, data, type] of [['translation', head.translation, 'VEC3'], ['rotation', head.rotation, 'VEC4'], ['scale', head.scale, 'VEC3']] as const) {
+      samplers.push({ input, output: b.floats(data, type), interpolation: 'LINEAR' });
+      channels.push({ sampler: samplers.length - 1, target: { node: headNode, path } });
+    }
+    top = [headNode];
+  }
   const root = nodes.length;
-  nodes.push({ name, children: rootChildren });
+  nodes.push({ name, children: top });
 
   const gltf: Json = {
     asset: { version: '2.0', generator: 'prnet-ts' },

@@ -59,6 +59,12 @@ export interface VideoRunOptions extends TestTimeOptions {
    * second, each written when its track ends).
    */
   glbTracks?: 'largest' | 'all';
+  /**
+   * How the animated GLB carries the head's motion: 'node' (default: a NAME_head node keyed with the
+   * head's pose, the shape keys holding the face in the head's frame) or 'mesh' (every frame's
+   * whole shape in the shape keys, no head node: the files before stop 26).
+   */
+  glbPose?: 'node' | 'mesh';
   /** UV grid step of the animated GLB's mesh (default 3: ~4,900 vertices; 1: the full mesh). */
   glbStep?: number;
   /** Largest frame (pixels) accepted; default MAX_VIDEO_PIXELS. */
@@ -93,6 +99,8 @@ export interface VideoRunResult {
      * x right, y up, z towards the viewer: x = ox + x'/s, y = oy − y'/s, z = oz + z'/s.
      */
     units: 'm' | 'px'; scale: number; origin: [number, number, number];
+    /** 'node': the head's motion is the NAME_track<ID>_head node's animation (glbPose); 'mesh': in the shape keys. */
+    pose: 'node' | 'mesh';
   };
   /** Every animated GLB written, the largest track's (`glb`) first, each with its path (glbTracks 'all': one per track). */
   glbs: (NonNullable<VideoRunResult['glb']> & { file: string })[];
@@ -180,6 +188,7 @@ function checkRunOptions(options: VideoRunOptions): void {
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new RangeError('signal must be an AbortSignal');
   if (options.audio !== undefined && typeof options.audio !== 'boolean') throw new RangeError(`audio must be true or false, got ${String(options.audio)}`);
   if (options.glbTracks !== undefined && options.glbTracks !== 'largest' && options.glbTracks !== 'all') throw new RangeError(`glbTracks must be 'largest' or 'all', got ${JSON.stringify(options.glbTracks)}`);
+  if (options.glbPose !== undefined && options.glbPose !== 'node' && options.glbPose !== 'mesh') throw new RangeError(`glbPose must be 'node' or 'mesh', got ${JSON.stringify(options.glbPose)}`);
 }
 
 /**
@@ -230,6 +239,8 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     tracker: { maxFaces: options.maxFaces, confirmEvery: options.detectEvery },
   });
   const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
+  // The head node's rest shape: the canonical face at the GLB's vertices.
+  const restShape = glbMesh && options.glbPose !== 'mesh' ? pickVertices(layout.canonical, glbMesh.vertexIds) : undefined;
   const maxGlbFrames = options.maxGlbFrames ?? MAX_GLB_FRAMES;
   const allTracks = options.glbTracks === 'all';
   /** The other tracks' GLBs (glbTracks 'all'): written under these temporary names, removed on failure. */
@@ -239,9 +250,9 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const writeTrackGlb = async (trackId: number, s: TrackShapes, temp: string, file: string): Promise<GlbInfo> => {
     const mesh = glbMesh!;
     const frame = animationFrame(s);
-    const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: mesh.triangles, colors: s.colors }, { ...frame, name: `${name}_track${trackId}` });
+    const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: mesh.triangles, colors: s.colors }, { ...frame, name: `${name}_track${trackId}`, restShape });
     await writeFile(temp, bytes).catch((e: unknown) => { throw outputError(e, file); });
-    return { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: s.truncated, ...frame };
+    return { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: s.truncated, pose: restShape ? 'node' : 'mesh', ...frame };
   };
   const shapes = new Map<number, TrackShapes>();
   /** Tracks that have ended and still hold their GLB frames (the heaviest so far). */
