@@ -54,6 +54,8 @@ export {
   type GlbMesh, type GlbOptions, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
   type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
 } from './export/index.js';
+export { writeAnimatedGlb, decimateFaceGrid, pickVertices, rotationQuaternion, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh } from './export/glb-animation.js';
+export { TrackAnimation, type TrackAnimationOptions, type TrackAnimationInfo } from './export/track-animation.js';
 export type { PrnetSession } from './runtime/session.js';
 export type { ResfcnConfig, GraphOptions } from './model/resfcn.js';
 

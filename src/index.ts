@@ -41,4 +41,5 @@ export type { ProbeOptions, DecodeOptions as VideoDecodeOptions, DecodedFrame, D
 export { processVideo, probeVideo, decodeFrames, VideoEncoder, muxAudio, overlayRate, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
 export { VideoTracker, FaceTracker, FaceStabilizer, DEFAULT_STABILIZER, MAX_FRAME_GAP_S, resolveStabilizerOptions, CropSmoother, OneEuroFilter, OneEuroVector, type OneEuroOptions, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';
 export { VideoOverlay } from './video/index.js';
-export { writeAnimatedGlb, decimateFaceGrid, pickVertices, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh } from './export/glb-animation.js';
+export { writeAnimatedGlb, decimateFaceGrid, pickVertices, rotationQuaternion, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh } from './export/glb-animation.js';
+export { TrackAnimation, type TrackAnimationOptions, type TrackAnimationInfo } from './export/track-animation.js';

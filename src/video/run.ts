@@ -20,11 +20,11 @@ import { mkdirEach } from '../util/mkdir.js';
 import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { decimateFaceGrid, pickVertices, writeAnimatedGlb } from '../export/glb-animation.js';
+import { decimateFaceGrid, pickVertices } from '../export/glb-animation.js';
+import { TrackAnimation } from '../export/track-animation.js';
 import { roundNumber } from '../export/json.js';
-import { boundingBox, mmPerPixel } from '../export/mesh.js';
 import { InputError, OutputError } from '../errors.js';
-import { MAX_SMOOTH, sampleColors } from '../geometry/index.js';
+import { MAX_SMOOTH } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
@@ -60,7 +60,7 @@ export interface VideoRunOptions extends TestTimeOptions {
    */
   glbTracks?: 'largest' | 'all';
   /**
-   * How the animated GLB carries the head's motion: 'node' (default: a NAME_head node keyed with the
+   * How the animated GLB carries the head's motion: 'node' (default: a NAME_track<ID>_head node keyed with the
    * head's pose, the shape keys holding the face in the head's frame) or 'mesh' (every frame's
    * whole shape in the shape keys, no head node: the files before stop 26).
    */
@@ -120,15 +120,10 @@ export interface VideoRunResult {
 }
 
 interface TrackShapes {
-  frames: Float32Array[];
-  times: number[];
-  colors: Float32Array;
-  /** Sum of face sizes over the frames: the largest face over time. */
+  /** The frames kept for the track's GLB. */
+  animation: TrackAnimation;
+  /** Sum of face sizes over the frames kept: the largest face over time. */
   weight: number;
-  /** Frames past MAX_GLB_FRAMES were not kept. */
-  truncated: boolean;
-  /** Each kept frame's millimetres per pixel (mmPerPixel of its landmarks). */
-  mmPerPx: number[];
   /** Frames the track was seen on (kept or not). */
   seen: number;
 }
@@ -248,11 +243,9 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   /** Tracks whose GLB was written when they ended (glbTracks 'all'): their weight, file and description. */
   const early = new Map<number, { weight: number; temp: string; glb: GlbInfo }>();
   const writeTrackGlb = async (trackId: number, s: TrackShapes, temp: string, file: string): Promise<GlbInfo> => {
-    const mesh = glbMesh!;
-    const frame = animationFrame(s);
-    const bytes = writeAnimatedGlb({ frames: s.frames, times: s.times, triangles: mesh.triangles, colors: s.colors }, { ...frame, name: `${name}_track${trackId}`, restShape });
+    const { bytes, info } = s.animation.write(`${name}_track${trackId}`);
     await writeFile(temp, bytes).catch((e: unknown) => { throw outputError(e, file); });
-    return { trackId, frames: s.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: s.truncated, pose: restShape ? 'node' : 'mesh', ...frame };
+    return { trackId, ...info };
   };
   const shapes = new Map<number, TrackShapes>();
   /** Tracks that have ended and still hold their GLB frames (the heaviest so far). */
@@ -304,20 +297,11 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         for (const face of result.faces) {
           let s = shapes.get(face.trackId);
           if (s) s.seen++;
-          if (s?.truncated) continue;
-          const verts = pickVertices(face.vertices, glbMesh.vertexIds);
-          if (!s) {
-            s = { frames: [], times: [], colors: sampleColors(image, verts), weight: 0, truncated: false, mmPerPx: [], seen: 1 };
+          else {
+            s = { animation: new TrackAnimation({ mesh: glbMesh, restShape, maxFrames: maxGlbFrames }), weight: 0, seen: 1 };
             shapes.set(face.trackId, s);
           }
-          if (s.frames.length >= maxGlbFrames) {
-            s.truncated = true;
-            continue;
-          }
-          s.frames.push(verts);
-          s.times.push(timeMs / 1000);
-          s.mmPerPx.push(mmPerPixel(face.landmarks));
-          s.weight += faceSize(face.landmarks);
+          if (s.animation.add(face.vertices, face.landmarks, timeMs / 1000, image)) s.weight += faceSize(face.landmarks);
         }
         // A track that has ended keeps its weight: once another track weighs more it can never be
         // the one animated, and its frames are let go (they were all kept to the end). With every
@@ -462,26 +446,6 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/**
- * The animated GLB's frame, as the photo GLB's: metres (glTF's unit) from the track's median
- * millimetres per pixel, so the face is life-size, and the origin at the mean of the frames'
- * bounding-box centres, so it moves about the origin where viewers look (in image pixels a
- * 1280 × 720 clip's face sat hundreds of metres from Blender's origin, hundreds of metres tall).
- */
-function animationFrame(s: TrackShapes): { units: 'm' | 'px'; scale: number; origin: [number, number, number] } {
-  const origin: [number, number, number] = [0, 0, 0];
-  const box = new Float64Array(6);
-  for (const v of s.frames) {
-    box.set([Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity]);
-    boundingBox(v, box);
-    for (let d = 0; d < 3; d++) origin[d] += (box[d] + box[3 + d]) / 2 / s.frames.length;
-  }
-  const mm = s.mmPerPx.filter((x) => Number.isFinite(x) && x > 0 && x < 1e6).sort((a, b) => a - b);
-  // No readable eyes in any frame (not seen with a trained model): pixels, as before.
-  if (!mm.length) return { units: 'px', scale: 1, origin };
-  return { units: 'm', scale: mm[mm.length >> 1] / 1000, origin };
 }
 
 /** The fewest frames a track needs for its own GLB with glbTracks 'all': half a second, at least 2. */

@@ -1,0 +1,109 @@
+/**
+ * The frames of one tracked face, kept for its animated GLB: the decimated mesh of each frame, its
+ * time, the first frame's colours and each frame's scale. `prnet video` keeps one per track; the
+ * browser app records one from the camera. Pure (no I/O): `write` returns the file's bytes.
+ */
+import { sampleColors } from '../geometry/colors.js';
+import type { RgbImage } from '../types.js';
+import { pickVertices, writeAnimatedGlb, type DecimatedMesh } from './glb-animation.js';
+import { boundingBox, mmPerPixel } from './mesh.js';
+
+export interface TrackAnimationOptions {
+  /** The GLB's mesh: decimateFaceGrid of the layout (shared by every track). */
+  mesh: DecimatedMesh;
+  /**
+   * The canonical face at the mesh's vertices (pickVertices(layout.canonical, mesh.vertexIds)): the
+   * head's pose then animates a node of its own (writeAnimatedGlb's restShape). Omitted: the whole
+   * motion is in the shape keys.
+   */
+  restShape?: Float32Array;
+  /** The most frames kept; later ones are left out and `truncated` set. */
+  maxFrames: number;
+}
+
+/** What the written GLB holds (processVideo's `glb` without the track and the file). */
+export interface TrackAnimationInfo {
+  frames: number;
+  bytes: number;
+  vertices: number;
+  truncated: boolean;
+  /**
+   * The file's frame: `units` ('m': life-size, from the track's median interpupillary distance;
+   * 'px' when no scale could be read) per image pixel (`scale`), and the image point at its origin
+   * (`origin`: the mean of the frames' bounding-box centres).
+   */
+  units: 'm' | 'px';
+  scale: number;
+  origin: [number, number, number];
+  /** 'node': the head's motion is the NAME_head node's animation; 'mesh': in the shape keys. */
+  pose: 'node' | 'mesh';
+}
+
+export class TrackAnimation {
+  readonly frames: Float32Array[] = [];
+  /** Each kept frame's time, seconds (increasing). */
+  readonly times: number[] = [];
+  /** Frames past maxFrames were left out. */
+  truncated = false;
+  private colors: Float32Array | undefined;
+  private readonly mmPerPx: number[] = [];
+
+  constructor(private readonly options: TrackAnimationOptions) {
+    if (!(Number.isInteger(options.maxFrames) && options.maxFrames >= 1)) throw new RangeError(`maxFrames must be a whole number ≥ 1, got ${String(options.maxFrames)}`);
+  }
+
+  get length(): number {
+    return this.frames.length;
+  }
+
+  /**
+   * Keeps a frame of the face: its dense vertices (N×3, image pixels) and 68 landmarks, at `timeS`
+   * seconds; the first frame's colours are read from `image`. Returns false when the frame is not
+   * kept: past maxFrames (then `truncated`), or not later than the last frame kept (a looped or
+   * sought source going back).
+   */
+  add(vertices: Float32Array, landmarks: ArrayLike<number>, timeS: number, image?: RgbImage): boolean {
+    if (!Number.isFinite(timeS) || (this.times.length && !(timeS > this.times[this.times.length - 1]))) return false;
+    if (this.frames.length >= this.options.maxFrames) {
+      this.truncated = true;
+      return false;
+    }
+    const picked = pickVertices(vertices, this.options.mesh.vertexIds);
+    if (!this.colors && image) this.colors = sampleColors(image, picked);
+    this.frames.push(picked);
+    this.times.push(timeS);
+    this.mmPerPx.push(mmPerPixel(landmarks));
+    return true;
+  }
+
+  /**
+   * The file's frame, as the photo GLB's: metres (glTF's unit) from the median millimetres per
+   * pixel, so the face is life-size, and the origin at the mean of the frames' bounding-box centres,
+   * so it moves about the origin where viewers look.
+   */
+  frame(): { units: 'm' | 'px'; scale: number; origin: [number, number, number] } {
+    const origin: [number, number, number] = [0, 0, 0];
+    const box = new Float64Array(6);
+    for (const v of this.frames) {
+      box.set([Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity]);
+      boundingBox(v, box);
+      for (let d = 0; d < 3; d++) origin[d] += (box[d] + box[3 + d]) / 2 / this.frames.length;
+    }
+    const mm = this.mmPerPx.filter((x) => Number.isFinite(x) && x > 0 && x < 1e6).sort((a, b) => a - b);
+    // No readable eyes in any frame (not seen with a trained model): pixels.
+    if (!mm.length) return { units: 'px', scale: 1, origin };
+    return { units: 'm', scale: mm[mm.length >> 1] / 1000, origin };
+  }
+
+  /** The animated GLB of the frames kept (RangeError when there are none). */
+  write(name: string): { bytes: Uint8Array; info: TrackAnimationInfo } {
+    if (!this.frames.length) throw new RangeError('no frames were kept: nothing to animate');
+    const { mesh, restShape } = this.options;
+    const frame = this.frame();
+    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape });
+    return {
+      bytes,
+      info: { frames: this.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: this.truncated, pose: restShape ? 'node' : 'mesh', ...frame },
+    };
+  }
+}
