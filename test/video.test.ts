@@ -331,6 +331,12 @@ describe('animated GLB', () => {
       expect(Math.abs(got.x * q[0] + got.y * q[1] + got.z * q[2] + got.w * q[3]), `frame ${k}`).toBeGreaterThan(0.99999);
     }
     expect(() => writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { restShape: rest.subarray(0, 30) })).toThrow(/^restShape has 10 vertices, expected \d+$/);
+    // A frame without a pose (every point at one place) takes its neighbour's: the file is still
+    // written and valid, that frame's shape keys holding it as it was.
+    const broken = frames.map((f, k) => (k === 1 ? new Float32Array(f.length).fill(7) : f));
+    const withBroken = writeAnimatedGlb({ frames: broken, times, triangles: mesh.triangles }, { imageHeight: 480, restShape: rest });
+    expect((await validate(withBroken)).messages).toEqual([]);
+    expect(() => writeAnimatedGlb({ frames: broken.map(() => broken[1]), times, triangles: mesh.triangles }, { restShape: rest })).toThrow(/^no frame gives a head pose/);
   });
 });
 

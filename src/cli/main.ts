@@ -42,7 +42,7 @@ Usage:
       animated). --stabilize on|off|'{JSON options}', --no-jsonl/--no-overlay/--no-glb, --no-audio,
       --frames <n> (first n), --detect-every <n> (default 30), --glb-step <n> (1–32, default 3),
       --glb-tracks largest|all (all: also NAME_track<ID>.glb for every other face tracked ≥ 0.5 s),
-      --glb-pose node|mesh (node, the default: the head's pose animates a NAME_head node and the shape
+      --glb-pose node|mesh (node, the default: the head's pose animates a NAME_track<ID>_head node, the shape
       keys hold the expression; mesh: the motion in the shape keys too), --no-flip,
       --smooth <σ>, --max-faces <n>, --max-pixels <n>, --model, --detector, --threads, --quiet.
       Ctrl-C leaves no partial files (exit 130); a missing ffmpeg exits 3.

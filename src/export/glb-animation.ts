@@ -132,11 +132,16 @@ function headTrack(model: Float32Array[], restModel: Float32Array): { head: Head
   for (let i = 0; i < restModel.length; i++) c[i % 3] += (3 * restModel[i]) / restModel.length;
   for (let i = 0; i < restModel.length; i++) restModel[i] -= c[i % 3];
   const prepared = prepareSource(restModel);
-  const fits = model.map((m, k) => {
+  const fitted = model.map((m) => {
     const f = fitSimilarity(restModel, m, prepared);
-    if (!(f.scale > 0 && Number.isFinite(f.scale))) throw new RangeError(`frame ${k}: no head pose (its shape is degenerate)`);
-    return f;
+    return f.scale > 0 && Number.isFinite(f.scale) && f.rotation.every(Number.isFinite) && f.translation.every(Number.isFinite) ? f : null;
   });
+  // A frame whose shape gives no pose (degenerate: all its points at one place) takes the nearest
+  // earlier frame's (the first good one's at the start): its shape keys then hold it exactly.
+  const first = fitted.find((f) => f !== null);
+  if (!first) throw new RangeError('no frame gives a head pose (every shape is degenerate)');
+  let last = first;
+  const fits = fitted.map((f) => (last = f ?? last));
   const sorted = fits.map((f) => f.scale).sort((a, b) => a - b);
   const median = sorted[sorted.length >> 1];
   const n = model.length;

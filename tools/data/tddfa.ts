@@ -246,6 +246,8 @@ export async function runTddfaFull(image: RgbImage, crop: CropBox, options: Tddf
  * maps the 3DMM's frame (x right, y up, z towards the camera) into the crop with y up; its first
  * two rows, normalised, and their cross product are the rotation R (3DDFA_V2's own P2sRt). In the
  * image frame (y down) that is F·R·F with F = diag(1, −1, 1), then turned by the crop's angle.
+ * For parameters of an unmirrored run only: runTddfaFull's `mirror` returns the mirrored input's
+ * parameters (its yaw and roll would come out with the wrong sign).
  */
 export function tddfaPose(params: ArrayLike<number>, cropAngle = 0): { yaw: number; pitch: number; roll: number } {
   const r0 = [params[0], params[1], params[2]];
