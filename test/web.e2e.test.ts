@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import validator from 'gltf-validator';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFakeCamera } from '../scripts/make-fake-camera.js';
@@ -299,14 +300,54 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 120_000);
 
-  it('a model switch after Stop disables the downloads until the new model has a result (the new worker has no frame to save)', async () => {
+  it('records the camera face as an animated GLB: a head node keyed with the pose, a shape key per recorded frame, valid, saved after Stop too', async () => {
+    // The app still runs on the camera (light model).
+    expect(await page.isDisabled('#rec')).toBe(false);
+    await page.click('#rec');
+    await waitFor(page, 'recorded frames', () => page.evaluate(() => Number(document.body.dataset.recordedFrames ?? 0)), (n) => n >= 8, 60_000);
+    expect(await page.textContent('#rec')).toMatch(/^■ Save recording \(\d+\.\d s\)$/);
+    // Stopping the camera keeps the recording: it can still be saved.
+    await page.click('#stop');
+    expect(await page.isDisabled('#rec')).toBe(false);
+    const frames = Number(await page.evaluate(() => document.body.dataset.recordedFrames));
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#rec')]);
+    expect(download.suggestedFilename()).toBe('camera_recording.glb');
+    const glb = new Uint8Array(readFileSync(await download.path()));
+    const report = await validator.validateBytes(glb);
+    expect(report.issues.messages.map((m: { code: string; message: string }) => `${m.code}: ${m.message}`)).toEqual([]);
+    const dv = new DataView(glb.buffer, glb.byteOffset);
+    const json = JSON.parse(new TextDecoder().decode(glb.subarray(20, 20 + dv.getUint32(12, true)))) as {
+      nodes: { name: string }[]; meshes: { primitives: { targets: unknown[] }[] }[];
+      animations: { channels: { sampler: number; target: { node: number; path: string } }[]; samplers: { input: number }[] }[]; accessors: { count: number; max?: number[] }[];
+    };
+    const head = json.nodes.findIndex((n) => n.name === 'camera_recording_head');
+    expect(head).toBeGreaterThanOrEqual(0);
+    const channels = json.animations[0].channels;
+    expect(channels.filter((c) => c.target.node === head).map((c) => c.target.path)).toEqual(['translation', 'rotation', 'scale']);
+    // At least the frames shown when Stop was clicked (the ones in flight may add one or two).
+    const targets = json.meshes.reduce((a, m) => a + m.primitives[0].targets.length, 0);
+    expect(targets).toBeGreaterThanOrEqual(frames);
+    const rotation = channels.find((c) => c.target.node === head && c.target.path === 'rotation')!;
+    const input = json.accessors[json.animations[0].samplers[rotation.sampler].input];
+    expect(input.count).toBe(targets);
+    expect(input.max![0]).toBeGreaterThan(0); // seconds from the first recorded frame
+    expect(await page.textContent('#rec')).toBe('● Record');
+    expect(await page.evaluate(() => document.body.dataset.recording)).toBeUndefined();
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it('a model switch after Stop saves a recording in progress, and disables the downloads until the new model has a result (the new worker has no frame to save)', async () => {
     const p = await context.newPage();
     try {
       await p.goto(`${server.url}?model=light&source=camera&view=0`);
       await waitFor(p, 'a face', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || Number(d.faces) >= 1, 90_000);
       expect(await p.isDisabled('#dl-obj')).toBe(false);
+      // A recording running when the model changes is saved first, not lost with its worker.
+      await p.click('#rec');
+      await waitFor(p, 'recorded frames', () => p.evaluate(() => Number(document.body.dataset.recordedFrames ?? 0)), (n) => n >= 3, 60_000);
       await p.click('#stop');
-      await p.selectOption('#model', 'default');
+      const [saved] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.selectOption('#model', 'default')]);
+      expect(saved.suggestedFilename()).toBe('camera_recording.glb');
       await waitFor(p, 'the default model loaded', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
       expect(await p.evaluate(() => document.body.dataset.state)).toBe('ready');
       for (const b of ['#dl-obj', '#dl-glb', '#dl-json']) expect(await p.isDisabled(b), b).toBe(true);

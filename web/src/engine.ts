@@ -1,6 +1,6 @@
 /** The page's side of the inference worker: one request at a time, answered in order. */
 import { rgbaToRgbBytes } from '../../src/io/pixels.js';
-import type { ExportRequest, FilesReply, FrameRequest, InitRequest, ReadyReply, ResultReply, WorkerReply, WorkerRequest } from './protocol.js';
+import type { ExportRequest, FilesReply, FrameRequest, InitRequest, ReadyReply, RecordRequest, ResultReply, WorkerReply, WorkerRequest } from './protocol.js';
 
 export class Engine {
   private readonly worker: Worker;
@@ -39,6 +39,11 @@ export class Engine {
 
   exportFiles(kind: ExportRequest['kind'], stem: string, seq?: number): Promise<FilesReply> {
     return this.request<FilesReply>({ type: 'export', kind, stem, seq });
+  }
+
+  /** Starts, stops (the GLB, if a face was kept) or cancels recording the face's motion (RecordRequest). */
+  record(action: RecordRequest['action'], stem?: string): Promise<FilesReply> {
+    return this.request<FilesReply>({ type: 'record', action, stem });
   }
 
   reset(): Promise<FilesReply> {

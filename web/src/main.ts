@@ -46,6 +46,7 @@ const ui = {
   dlObj: $<HTMLButtonElement>('dl-obj'),
   dlGlb: $<HTMLButtonElement>('dl-glb'),
   dlJson: $<HTMLButtonElement>('dl-json'),
+  rec: $<HTMLButtonElement>('rec'),
   fps: $('fps'),
   stages: $('stages'),
   poses: $('poses'),
@@ -69,6 +70,10 @@ let engineGeneration = 0;
 /** The engine whose model is loading, if any (terminated when a newer start begins). */
 let loading: Engine | null = null;
 let faces: FaceMessage[] = [];
+/** A recording of the face's motion is running in the worker (Record … Save recording). */
+let recordingOn = false;
+/** The name of the source being recorded (the file's stem). */
+let recordedName = 'camera';
 /** The sequence number (FrameRequest.seq) of the frame whose faces are shown: downloads export that frame. */
 let shownSeq: number | undefined;
 let frameSeq = 0;
@@ -104,6 +109,9 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   loopToken++;
   // A newer start (the model changed again while this one loaded) wins: this one stops at its next await.
   const generation = ++engineGeneration;
+  // A recording is saved before its worker goes (no lost output).
+  if (recordingOn) await saveRecording().catch(() => endRecording());
+  if (generation !== engineGeneration) return;
   engine?.terminate();
   engine = null;
   ready = null;
@@ -183,6 +191,8 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   ui.stop.disabled = !source.live;
   viewer?.refit();
   stats.reset();
+  // The old source's recording is saved before the worker forgets it.
+  if (recordingOn) await saveRecording().catch(() => endRecording());
   await engine?.reset();
   if (engine) void run();
 }
@@ -219,6 +229,7 @@ async function run(): Promise<void> {
   if (!src || !engine) return;
   setState('running');
   setStatus(src.live ? `Running (${src.kind})` : 'Reconstructing…');
+  updateRecordButton();
   let pending: Job | null = null;
   while (token === loopToken) {
     const waiting = src.element instanceof HTMLVideoElement && (src.element.paused || src.element.readyState < 2);
@@ -295,6 +306,11 @@ async function show(job: Job, token: number): Promise<void> {
   if (probe.timings.length > 500) probe.timings.shift();
   stats.render(ui.fps, ui.stages, ui.poses, faces);
   for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = faces.length === 0;
+  if (recordingOn && result.recording) {
+    const { frames, seconds, full } = result.recording;
+    ui.rec.textContent = `■ Save recording (${seconds.toFixed(1)} s${full ? ', full' : ''})`;
+    document.body.dataset.recordedFrames = String(frames);
+  }
   Object.assign(document.body.dataset, { frames: String(stats.frames), faces: String(faces.length), fps: stats.fps.toFixed(2) });
 }
 
@@ -335,6 +351,42 @@ async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
   saveFiles(files, `${stem}_${kind}.zip`);
 }
 
+/** Record: enabled for a running camera or video, or while a recording waits to be saved. */
+function updateRecordButton(): void {
+  ui.rec.disabled = !(recordingOn || (engine && source?.live));
+}
+
+/** The recording is over (saved or dropped): the button back to Record, an optional status. */
+function endRecording(status?: string): void {
+  recordingOn = false;
+  ui.rec.textContent = '● Record';
+  delete document.body.dataset.recording;
+  if (status) setStatus(status, 'warn');
+  updateRecordButton();
+}
+
+async function toggleRecording(): Promise<void> {
+  if (!engine) return;
+  if (!recordingOn) {
+    await engine.record('start');
+    recordingOn = true;
+    recordedName = source?.name ?? 'camera';
+    ui.rec.textContent = '■ Save recording';
+    document.body.dataset.recording = '1';
+    document.body.dataset.recordedFrames = '0';
+    return;
+  }
+  await saveRecording();
+}
+
+/** Ends the recording and downloads its GLB (`<source>_recording.glb`), named after the source recorded. */
+async function saveRecording(): Promise<void> {
+  const stem = `${recordedName}_recording`;
+  const { files } = await engine!.record('stop', stem);
+  endRecording(files.length ? undefined : 'Nothing recorded: no face was tracked');
+  saveFiles(files, `${stem}.zip`);
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -352,8 +404,9 @@ ui.stop.onclick = () => {
   source?.stop();
   source = null;
   ui.stop.disabled = true;
-  setStatus('Stopped');
+  setStatus(recordingOn ? 'Stopped — the recording can still be saved' : 'Stopped');
   setState('ready');
+  updateRecordButton();
 };
 // The user's choice replaces the URL's ?model= (else "Auto" would keep picking the URL's model).
 ui.model.onchange = () => {
@@ -375,6 +428,10 @@ ui.show3d.onchange = () => {
 ui.dlObj.onclick = () => void download('obj');
 ui.dlGlb.onclick = () => void download('glb');
 ui.dlJson.onclick = () => void download('json');
+ui.rec.onclick = () => void toggleRecording().catch((e: unknown) => {
+  endRecording();
+  setStatus(`Recording failed: ${(e as Error).message}`, 'error');
+});
 
 // Drop a photo or a video on the input view.
 ui.stage.addEventListener('dragover', (e) => {

@@ -55,7 +55,24 @@ export interface ResetRequest {
   type: 'reset';
 }
 
-export type WorkerRequest = InitRequest | FrameRequest | ExportRequest | ResetRequest;
+/**
+ * Recording the face's motion as an animated GLB (the head's pose on a node, the expression in
+ * shape keys: src/export/track-animation.ts). 'start': from the next video frame on, the largest
+ * tracked face's frames are kept (its track followed; when it is lost, the largest face present is
+ * taken up), for at most MAX_RECORD_SECONDS; 'stop': a FilesReply with `<stem>.glb` (no files when
+ * no face was kept); 'cancel': dropped. A reset or a new model drops it too.
+ */
+export interface RecordRequest {
+  type: 'record';
+  action: 'start' | 'stop' | 'cancel';
+  /** The file's stem ('stop'). */
+  stem?: string;
+}
+
+/** The longest recording, seconds (at 30 frames/s about 100 MB of frames in the worker). */
+export const MAX_RECORD_SECONDS = 60;
+
+export type WorkerRequest = InitRequest | FrameRequest | ExportRequest | ResetRequest | RecordRequest;
 
 export interface ReadyReply {
   type: 'ready';
@@ -116,6 +133,8 @@ export interface ResultReply {
   faces: FaceMessage[];
   timings: FrameTimings;
   detected: boolean;
+  /** While recording: the frames kept so far, the seconds they span, and whether the limit was reached. */
+  recording?: { frames: number; seconds: number; full: boolean };
 }
 
 export interface FilesReply {

@@ -5,16 +5,20 @@
  */
 import {
   OUTPUT_FORMATS,
+  TrackAnimation,
   VideoTracker,
   buildOutputs,
   createPrnet,
+  decimateFaceGrid,
   encodePng,
+  faceSize,
+  pickVertices,
   type BrowserPrnet,
   type Face,
   type OutputFormat,
   type RgbImage,
 } from '../../src/browser.js';
-import type { ExportRequest, FaceMessage, FrameRequest, InitRequest, WorkerReply, WorkerRequest } from './protocol.js';
+import { MAX_RECORD_SECONDS, type ExportRequest, type FaceMessage, type FrameRequest, type InitRequest, type RecordRequest, type ResultReply, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 interface WorkerScope {
   onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null;
@@ -34,6 +38,44 @@ const recent: { seq: number; image: RgbImage; faces: Face[] }[] = [];
 const RECENT = 3;
 
 const EXPORTS: Record<ExportRequest['kind'], OutputFormat[]> = { obj: ['textured'], glb: ['glb'], json: ['json'] };
+
+/** A recording in progress (RecordRequest): the frames kept, the track followed, the first frame's time (ms). */
+let recording: { animation: TrackAnimation; trackId: number | null; t0: number | null; full: boolean } | null = null;
+/** The recorded GLB's grid step (as `prnet video`'s default: ~4,900 vertices). */
+const RECORD_STEP = 3;
+
+function startRecording(): void {
+  if (!prnet) throw new Error('the worker is not initialised');
+  const mesh = decimateFaceGrid(prnet.layout.faceIndex, prnet.layout.size, RECORD_STEP);
+  const restShape = pickVertices(prnet.layout.canonical, mesh.vertexIds);
+  // 120 frames/s at most over the time limit; the time limit ends it first at camera rates.
+  recording = { animation: new TrackAnimation({ mesh, restShape, maxFrames: 120 * MAX_RECORD_SECONDS }), trackId: null, t0: null, full: false };
+}
+
+/** Keeps this frame's recorded face (its track, else the largest face present); the recording's state for the reply. */
+function recordFrame(faces: (Face & { trackId?: number })[], timeMs: number, image: RgbImage): NonNullable<ResultReply['recording']> {
+  const r = recording!;
+  let face = faces.find((f) => f.trackId === r.trackId);
+  if (!face && faces.length) face = faces.reduce((a, b) => (faceSize(b.landmarks) > faceSize(a.landmarks) ? b : a));
+  if (face && !r.full) {
+    r.t0 ??= timeMs;
+    if (timeMs - r.t0 > 1000 * MAX_RECORD_SECONDS) r.full = true;
+    else if (r.animation.add(face.vertices, face.landmarks, (timeMs - r.t0) / 1000, image)) r.trackId = face.trackId ?? null;
+    else r.full = r.animation.truncated;
+  }
+  const n = r.animation.length;
+  return { frames: n, seconds: n ? r.animation.times[n - 1] : 0, full: r.full };
+}
+
+function record(req: RecordRequest): WorkerReply {
+  if (req.action === 'start') startRecording();
+  else if (req.action === 'stop' && recording?.animation.length) {
+    const { bytes } = recording.animation.write(req.stem ?? 'recording');
+    recording = null;
+    return { type: 'files', files: [{ name: `${req.stem ?? 'recording'}.glb`, data: bytes }] };
+  } else recording = null;
+  return { type: 'files', files: [] };
+}
 
 async function init(req: InitRequest): Promise<WorkerReply> {
   const t0 = performance.now();
@@ -96,6 +138,7 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
     timings = r.timings;
     detected = r.detected;
   }
+  const recordingState = recording && req.mode === 'video' ? recordFrame(faces, req.time, image) : undefined;
   recent.push({ seq: req.seq, image, faces });
   if (recent.length > RECENT) recent.shift();
   const transfer: Transferable[] = [];
@@ -119,7 +162,7 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
     };
   });
   const total = performance.now() - t0;
-  return [{ type: 'result', faces: messages, timings: { detect: timings.detect, crop: timings.crop, network: timings.network, readoff: timings.readoff, stabilize: timings.stabilize, total }, detected }, transfer];
+  return [{ type: 'result', faces: messages, timings: { detect: timings.detect, crop: timings.crop, network: timings.network, readoff: timings.readoff, stabilize: timings.stabilize, total }, detected, ...(recordingState ? { recording: recordingState } : {}) }, transfer];
 }
 
 async function exportFiles(req: ExportRequest): Promise<WorkerReply> {
@@ -143,8 +186,10 @@ scope.onmessage = (e) => {
         const [reply, transfer] = await frame(req);
         scope.postMessage(reply, transfer);
       } else if (req.type === 'export') scope.postMessage(await exportFiles(req));
+      else if (req.type === 'record') scope.postMessage(record(req));
       else {
         video?.reset();
+        recording = null;
         scope.postMessage({ type: 'files', files: [] });
       }
     } catch (err) {
