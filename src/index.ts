@@ -9,7 +9,7 @@
 export { createPrnet, reconstructFile, resolveModel, BUNDLED_MODELS, type PrnetOptions } from './pipeline/node.js';
 export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings, type TestTimeOptions } from './pipeline/prnet.js';
 export {
-  faceColors, faceMesh, faceTexture, faceToJson, POSE_CONVENTION, TEXTURE_SIZES,
+  faceColors, faceMesh, faceTexture, faceToJson, headCentre, POSE_CONVENTION, TEXTURE_SIZES,
   type Face, type FaceJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
 } from './pipeline/face.js';
 export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
@@ -25,7 +25,7 @@ export * from './crop/index.js';
 export * from './render/index.js';
 export {
   writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
-  type GlbMesh, type GlbOptions, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
+  type GlbMesh, type GlbOptions, type HeadNode, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
   type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
 } from './export/index.js';
 export type { DecodeOptions as ImageDecodeOptions, PngOptions } from './io/image-node.js';
@@ -41,5 +41,5 @@ export type { ProbeOptions, DecodeOptions as VideoDecodeOptions, DecodedFrame, D
 export { processVideo, probeVideo, decodeFrames, VideoEncoder, muxAudio, overlayRate, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
 export { VideoTracker, FaceTracker, FaceStabilizer, DEFAULT_STABILIZER, MAX_FRAME_GAP_S, resolveStabilizerOptions, CropSmoother, OneEuroFilter, OneEuroVector, type OneEuroOptions, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';
 export { VideoOverlay } from './video/index.js';
-export { writeAnimatedGlb, decimateFaceGrid, pickVertices, rotationQuaternion, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh } from './export/glb-animation.js';
+export { writeAnimatedGlb, decimateFaceGrid, pickVertices, rotationQuaternion, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh, type FramePose } from './export/glb-animation.js';
 export { TrackAnimation, type TrackAnimationOptions, type TrackAnimationInfo } from './export/track-animation.js';

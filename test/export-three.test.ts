@@ -17,7 +17,8 @@ import { uvFromFaceIndex } from '../src/export/index.js';
 import { decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFile, type OutputOptions } from '../src/pipeline/outputs.js';
-import { faceMesh, faceTexture, type Face } from '../src/pipeline/face.js';
+import { faceMesh, faceTexture, faceToJson, type Face } from '../src/pipeline/face.js';
+import { toModelFrame } from '../src/export/mesh.js';
 import { toRgbImage } from '../src/io/pixels.js';
 import { InputError } from '../src/errors.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
@@ -404,6 +405,50 @@ describe('library results for three.js', () => {
     P.decompose(new THREE.Vector3(), q, new THREE.Vector3());
     const e = new THREE.Euler().setFromQuaternion(q, 'XYZ');
     expect(Math.abs((e.y * 180) / Math.PI)).toBeGreaterThan(40);
+  });
+
+  it("headMatrix puts a life-size object on the face's centre, turned with the head: the face in the head's frame is frontal and upright about its origin; the photo GLB and JSON carry it", async () => {
+    const { face } = cases.turned;
+    const L = prnet.layout;
+    const m = faceMesh(face, L);
+    const H = new THREE.Matrix4().fromArray(m.headMatrix);
+    // Rigid (no scale, no mirror), with poseMatrix's rotation.
+    const pos = new THREE.Vector3(), q = new THREE.Quaternion(), sc = new THREE.Vector3(), qp = new THREE.Quaternion();
+    H.decompose(pos, q, sc);
+    for (const k of [sc.x, sc.y, sc.z]) expect(k).toBeCloseTo(1, 9);
+    new THREE.Matrix4().fromArray(m.poseMatrix).decompose(new THREE.Vector3(), qp, new THREE.Vector3());
+    expect(Math.abs(q.dot(qp))).toBeCloseTo(1, 9);
+    // The mesh in the head's frame: centred (its mean within 3 mm of the origin: the fit's residual),
+    // facing +z (the nose tip in front of the eyes), upright (the eyes above the mouth), frontal
+    // (the nose tip between the eyes), though the face is turned ~60° in the photo.
+    const inv = H.clone().invert();
+    const local = (i: number): THREE.Vector3 => new THREE.Vector3(m.positions[3 * i], m.positions[3 * i + 1], m.positions[3 * i + 2]).applyMatrix4(inv);
+    const mean = new THREE.Vector3();
+    for (let i = 0; i < L.vertexCount; i++) mean.add(local(i));
+    mean.divideScalar(L.vertexCount);
+    expect(mean.length()).toBeLessThan(3);
+    const vertexOf = new Map<number, number>();
+    L.faceIndex.forEach((p, i) => vertexOf.set(p, i));
+    const lm = (k: number): THREE.Vector3 => local(vertexOf.get(L.kptIndex[k])!);
+    const eyes = lm(36).add(lm(45)).multiplyScalar(0.5), nose = lm(30), mouth = lm(62);
+    expect(nose.z - eyes.z).toBeGreaterThan(10); // mm
+    expect(eyes.y - mouth.y).toBeGreaterThan(30);
+    const eyeDistance = lm(36).distanceTo(lm(45));
+    expect(Math.abs(nose.x - eyes.x) / eyeDistance).toBeLessThan(0.1);
+    // An object 1 m in front of the head along its z lands on the side the nose points to, life-size.
+    const ahead = new THREE.Vector3(0, 0, 1000).applyMatrix4(H);
+    expect(ahead.distanceTo(pos)).toBeCloseTo(1000, 6);
+    expect(Math.sign(ahead.x - pos.x)).toBe(Math.sign(new THREE.Vector3(0, 0, 1).applyQuaternion(qp).x));
+    // The photo GLB carries the same frame as a node f_face0_head beside the mesh, in metres.
+    const scene = await loadGlb(cases.turned.files.get('f_face0.glb')!);
+    const headNode = scene.getObjectByName('f_face0_head')!;
+    expect(headNode).toBeDefined();
+    expect(headNode.position.distanceTo(pos.clone().multiplyScalar(0.001))).toBeLessThan(1e-6);
+    expect(Math.abs(headNode.quaternion.dot(q))).toBeCloseTo(1, 6);
+    // The JSON's pose.center is that origin in the image frame.
+    const c = faceToJson(face, L).pose.center;
+    const inMesh = toModelFrame(Float64Array.from(c), m.frame);
+    expect(Math.hypot(inMesh[0] - pos.x, inMesh[1] - pos.y, inMesh[2] - pos.z)).toBeLessThan(1e-3);
   });
 
   it('RGBA and ImageData-shaped pixels give the same reconstruction as RGB', async () => {

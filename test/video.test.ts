@@ -145,7 +145,7 @@ describe('processVideo', () => {
 
     const lines = (await readFile(join(out, 'driving_d3.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as {
       frame: number; time: number; detected: boolean;
-      faces: { track: number; box: { width: number }; landmarks: { '2d': number[][]; '3d': number[][] }; pose: { yaw: number; rotation: number[] }; flipDisagreement?: number }[];
+      faces: { track: number; box: { width: number }; landmarks: { '2d': number[][]; '3d': number[][] }; pose: { yaw: number; rotation: number[]; center: number[] }; flipDisagreement?: number }[];
     });
     expect(lines).toHaveLength(30);
     // flip is on by default: each face carries its frame's flip disagreement (a good face: small)
@@ -200,6 +200,18 @@ describe('processVideo', () => {
     mixer.clipAction(gltf.animations[0]).play();
     mixer.setTime(10.25 / 30);
     expect(Array.from(mesh!.morphTargetInfluences!.slice(9, 13), (w) => +w.toFixed(3))).toEqual([0, 0.75, 0.25, 0]);
+    // The head node sits where the JSON lines put the face's centre (pose.center), in the GLB's
+    // frame (metres about glb.origin): within 1 mm (the node follows the JSON lines' poses; its origin is the thinned grid's centroid).
+    let headNode: { position: { x: number; y: number; z: number } } | undefined;
+    gltf.scene.traverse((o) => { if (o.name === 'driving_d3_track1_head') headNode = o; });
+    const { scale: s, origin: o } = r.glb!;
+    for (const k of [0, 10, 28]) { // (at the clip's end, 29 / 30 s, the looping mixer wraps to frame 0)
+      mixer.setTime(k / 30);
+      const c = lines[k].faces[0].pose.center;
+      const want = [(c[0] - o[0]) * s, (o[1] - c[1]) * s, (c[2] - o[2]) * s];
+      const got = [headNode!.position.x, headNode!.position.y, headNode!.position.z];
+      expect(Math.hypot(...got.map((g, i) => g - want[i])), `frame ${k}`).toBeLessThan(0.001);
+    }
   });
 
   it('gives a clear empty result for a video without faces (no GLB), and refuses frames over the pixel limit before decoding', async () => {
@@ -274,9 +286,10 @@ describe('animated GLB', () => {
     // moving, its lower half stretched down by up to 3 canonical pixels (an "expression").
     const n = 12;
     const rotations = Array.from({ length: n }, (_, k) => anglesToRotation(4 * k, 10 * Math.sin(k), 3 * Math.cos(k)));
+    const poses = rotations.map((rotation, k) => ({ rotation, scale: 1.5 + 0.03 * k, translation: [200 + 5 * k, 240 - 2 * k, 30] }));
     const frames = rotations.map((R, k) => {
-      const s = 1.5 + 0.03 * k;
-      const t = [200 + 5 * k, 240 - 2 * k, 30];
+      const s = poses[k].scale;
+      const t = poses[k].translation;
       const f = new Float32Array(rest.length);
       for (let i = 0; i < nv; i++) {
         const x = rest[3 * i], y = rest[3 * i + 1] + (rest[3 * i + 1] > 150 ? 3 * Math.sin(k / 2) : 0), z = rest[3 * i + 2];
@@ -331,6 +344,36 @@ describe('animated GLB', () => {
       expect(Math.abs(got.x * q[0] + got.y * q[1] + got.z * q[2] + got.w * q[3]), `frame ${k}`).toBeGreaterThan(0.99999);
     }
     expect(() => writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { restShape: rest.subarray(0, 30) })).toThrow(/^restShape has 10 vertices, expected \d+$/);
+    // The poses given (as the pipeline's, processVideo's case) instead of fitted: the node follows them
+    // exactly, its origin where each puts the rest shape's centroid, and the frames are still where they were.
+    const posed = writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { imageHeight: 480, restShape: rest, poses });
+    expect((await validate(posed)).messages).toEqual([]);
+    const g2 = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(posed.slice().buffer, '', res, rej));
+    let m2: Mesh | undefined, h2: Object3D | undefined;
+    g2.scene.traverse((o) => {
+      if ((o as Mesh).isMesh) m2 = o as Mesh;
+      if (o.name === 'face_head') h2 = o;
+    });
+    const mixer2 = new AnimationMixer(g2.scene);
+    mixer2.clipAction(g2.animations[0]).play();
+    const centroid = [0, 1, 2].map((c) => rest.reduce((a, x, i) => (i % 3 === c ? a + x : a), 0) / nv);
+    for (const k of [3, 7]) {
+      mixer2.setTime(times[k]);
+      g2.scene.updateMatrixWorld(true);
+      const { rotation: R, scale: s, translation: t } = poses[k];
+      const p = [0, 1, 2].map((r) => s * (R[3 * r] * centroid[0] + R[3 * r + 1] * centroid[1] + R[3 * r + 2] * centroid[2]) + t[r]);
+      const at = toModelFrame(Float64Array.from(p), { imageHeight: 480 });
+      h2!.getWorldPosition(v);
+      expect(Math.hypot(v.x - at[0], v.y - at[1], v.z - at[2]), `frame ${k}`).toBeLessThan(1e-3);
+      const want = toModelFrame(frames[k], { imageHeight: 480 });
+      let worst = 0;
+      for (let i = 0; i < nv; i += 7) {
+        m2!.getVertexPosition(i, v).applyMatrix4(m2!.matrixWorld);
+        worst = Math.max(worst, Math.abs(v.x - want[3 * i]), Math.abs(v.y - want[3 * i + 1]), Math.abs(v.z - want[3 * i + 2]));
+      }
+      expect(worst, `frame ${k}`).toBeLessThan(0.02);
+    }
+    expect(() => writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { restShape: rest, poses: poses.slice(1) })).toThrow(/^12 frames but 11 poses$/);
     // A frame without a pose (every point at one place) takes its neighbour's: the file is still
     // written and valid, that frame's shape keys holding it as it was.
     const broken = frames.map((f, k) => (k === 1 ? new Float32Array(f.length).fill(7) : f));

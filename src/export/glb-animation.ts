@@ -15,8 +15,9 @@
  *   weight 1 and every other 0, so between frames the shape blends. The weights are an n × n
  *   accessor stored sparse (its n ones), so the file grows linearly with the frames;
  * - head (with `restShape`; processVideo's default): a node NAME_head whose translation, rotation
- *   and uniform scale follow the head's pose frame by frame (the similarity fit of the rest shape,
- *   LINEAR), the meshes below it; the targets then hold only the face's shape in the head's own
+ *   and uniform scale follow the head's pose frame by frame (`poses`, the pipeline's, else the
+ *   similarity fit of the rest shape; LINEAR), its origin the rest shape's centroid, the meshes
+ *   below it; the targets then hold only the face's shape in the head's own
  *   frame (upright, facing +z), so an importer gets an object that moves with the head (parent a hat
  *   or glasses to it) and shape keys for the expression. Without it the targets carry the motion too;
  * - segments: at most `segmentFrames` targets per mesh (three.js puts one uniform per target in
@@ -89,7 +90,23 @@ export interface AnimatedGlbOptions extends FrameOptions {
    * the head's frame (see the file comment). Omitted: no head node, the targets carry the motion.
    */
   restShape?: Float32Array | Float64Array;
+  /**
+   * With restShape: each frame's head pose as the pipeline gives it (Face.pose, image frame:
+   * frame ≈ scale · rotation · canonical + translation), used for the head node instead of fitting
+   * the rest shape to each frame, so the node follows exactly the pose of the JSON lines. One per
+   * frame.
+   */
+  poses?: readonly FramePose[];
 }
+
+/** A head pose in the image frame (Face.pose's rotation, row-major, scale and translation). */
+export interface FramePose {
+  rotation: ArrayLike<number>;
+  scale: number;
+  translation: ArrayLike<number>;
+}
+
+type Similarity = { rotation: ArrayLike<number>; scale: number; translation: ArrayLike<number> };
 
 /** The head node's animation: per frame a translation, a unit quaternion (x, y, z, w) and a uniform scale. */
 interface HeadTrack {
@@ -126,15 +143,15 @@ export function rotationQuaternion(r: ArrayLike<number>): [number, number, numbe
  * the local shapes are life-size in the model's units. Quaternions kept in one hemisphere (each
  * within 90° of the one before), so LINEAR playback turns the short way.
  */
-function headTrack(model: Float32Array[], restModel: Float32Array): { head: HeadTrack; local: Float32Array[] } {
+function headTrack(model: Float32Array[], restModel: Float32Array, given: Similarity[] | null): { head: HeadTrack; local: Float32Array[] } {
   // About the rest shape's centroid: the head node then sits at the face's centre.
   const c = [0, 0, 0];
   for (let i = 0; i < restModel.length; i++) c[i % 3] += (3 * restModel[i]) / restModel.length;
   for (let i = 0; i < restModel.length; i++) restModel[i] -= c[i % 3];
-  const prepared = prepareSource(restModel);
-  const fitted = model.map((m) => {
-    const f = fitSimilarity(restModel, m, prepared);
-    return f.scale > 0 && Number.isFinite(f.scale) && f.rotation.every(Number.isFinite) && f.translation.every(Number.isFinite) ? f : null;
+  const prepared = given ? null : prepareSource(restModel);
+  const fitted = model.map((m, k) => {
+    const f = given ? given[k] : fitSimilarity(restModel, m, prepared);
+    return f.scale > 0 && Number.isFinite(f.scale) && Array.from(f.rotation).every(Number.isFinite) && Array.from(f.translation).every(Number.isFinite) ? f : null;
   });
   // A frame whose shape gives no pose (degenerate: all its points at one place) takes the nearest
   // earlier frame's (the first good one's at the start): its shape keys then hold it exactly.
@@ -254,7 +271,22 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   const b = new GltfBuilder();
   let model = frames.map((f) => toModelFrame(f, options));
   let head: HeadTrack | null = null;
-  if (rest !== undefined) ({ head, local: model } = headTrack(model, toModelFrame(rest, options)));
+  if (rest !== undefined) {
+    let given: Similarity[] | null = null;
+    if (options.poses) {
+      if (options.poses.length !== n) throw new RangeError(`${n} frames but ${options.poses.length} poses`);
+      // A pose in the model frame: rotation F·R·F (F = diag(1, −1, 1): toModelFrame flips y), the
+      // same scale, and the rest shape's centroid put where the pose puts it (the node's origin).
+      const c = [0, 0, 0];
+      for (let i = 0; i < rest.length; i++) c[i % 3] += (3 * rest[i]) / rest.length;
+      given = options.poses.map(({ rotation: R, scale: s, translation: t }) => {
+        const p = new Float64Array(3);
+        for (let r = 0; r < 3; r++) p[r] = s * (R[3 * r] * c[0] + R[3 * r + 1] * c[1] + R[3 * r + 2] * c[2]) + t[r];
+        return { rotation: Array.from({ length: 9 }, (_, i) => ((Math.floor(i / 3) === 1) !== (i % 3 === 1) ? -R[i] : R[i])), scale: s, translation: toModelFrame(p, options) };
+      });
+    }
+    ({ head, local: model } = headTrack(model, toModelFrame(rest, options), given));
+  }
   // Shared by every segment: indices and colours.
   const indices = nv <= 65535
     ? b.accessor({ bufferView: b.view(bytesOf(Uint16Array.from(triangles)), ELEMENT_ARRAY_BUFFER), componentType: UNSIGNED_SHORT, count: triangles.length, type: 'SCALAR' })

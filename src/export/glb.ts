@@ -33,6 +33,17 @@ export interface GlbOptions extends FrameOptions {
   normals?: boolean | Float32Array;
   /** Mesh and node name (default "face"). */
   name?: string;
+  /**
+   * A node NAME_head beside the mesh, for attaching things: the head's frame in the file's frame
+   * (buildOutputs: faceMesh's headMatrix in metres, its origin at the face's centre).
+   */
+  head?: HeadNode;
+}
+
+/** The head's frame as a glTF node: translation (the file's units) and rotation (unit quaternion x, y, z, w). */
+export interface HeadNode {
+  translation: ArrayLike<number>;
+  rotation: ArrayLike<number>;
 }
 
 
@@ -41,7 +52,7 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
   const { vertices, triangles, colors, uv, texturePng } = mesh;
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 } });
   checkGlb(nv, triangles, uv, texturePng);
-  return glbBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, uv, texturePng, options.name ?? 'face');
+  return glbBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, uv, texturePng, options.name ?? 'face', options.head);
 }
 
 /**
@@ -57,8 +68,12 @@ export function glbBytes(
   uv: ArrayLike<number> | undefined,
   texturePng: Uint8Array | undefined,
   name: string,
+  head?: HeadNode,
 ): Uint8Array {
   const nv = positions.length / 3;
+  if (head && !(head.translation.length === 3 && head.rotation.length === 4 && [...Array.from(head.translation), ...Array.from(head.rotation)].every(Number.isFinite))) {
+    throw new RangeError('head: a translation of 3 and a rotation of 4 finite numbers');
+  }
   checkGlb(nv, triangles, uv, texturePng);
 
   const parts: Uint8Array[] = [];
@@ -103,8 +118,11 @@ export function glbBytes(
   const gltf: Record<string, unknown> = {
     asset: { version: '2.0', generator: 'prnet-ts' },
     scene: 0,
-    scenes: [{ nodes: [0] }],
-    nodes: [{ mesh: 0, name }],
+    scenes: [{ nodes: head ? [0, 1] : [0] }],
+    nodes: [
+      { mesh: 0, name },
+      ...(head ? [{ name: `${name}_head`, translation: Array.from(head.translation), rotation: Array.from(head.rotation) }] : []),
+    ],
     meshes: [{ name, primitives: [{ attributes, indices, material: 0, mode: 4 }] }],
     materials: [{ name, pbrMetallicRoughness: pbr, doubleSided: true }],
     accessors,

@@ -10,5 +10,5 @@ export {
 } from './mesh.js';
 export { writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, type ObjOptions, type TexturedObjOptions } from './obj.js';
 export { writePly, type PlyOptions } from './ply.js';
-export { writeGlb, srgbToLinear, type GlbMesh, type GlbOptions } from './glb.js';
+export { writeGlb, srgbToLinear, type GlbMesh, type GlbOptions, type HeadNode } from './glb.js';
 export { roundNumber, toJson, type JsonOptions } from './json.js';

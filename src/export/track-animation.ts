@@ -5,7 +5,7 @@
  */
 import { sampleColors } from '../geometry/colors.js';
 import type { RgbImage } from '../types.js';
-import { pickVertices, writeAnimatedGlb, type DecimatedMesh } from './glb-animation.js';
+import { pickVertices, writeAnimatedGlb, type DecimatedMesh, type FramePose } from './glb-animation.js';
 import { boundingBox, mmPerPixel } from './mesh.js';
 
 export interface TrackAnimationOptions {
@@ -47,6 +47,8 @@ export class TrackAnimation {
   truncated = false;
   private colors: Float32Array | undefined;
   private readonly mmPerPx: number[] = [];
+  /** Each kept frame's pose, while every frame came with one (else null: the GLB fits its own). */
+  private poses: FramePose[] | null = [];
 
   constructor(private readonly options: TrackAnimationOptions) {
     if (!(Number.isInteger(options.maxFrames) && options.maxFrames >= 1)) throw new RangeError(`maxFrames must be a whole number ≥ 1, got ${String(options.maxFrames)}`);
@@ -57,12 +59,14 @@ export class TrackAnimation {
   }
 
   /**
-   * Keeps a frame of the face: its dense vertices (N×3, image pixels) and 68 landmarks, at `timeS`
-   * seconds; the first frame's colours are read from `image`. Returns false when the frame is not
-   * kept: past maxFrames (then `truncated`), or not later than the last frame kept (a looped or
-   * sought source going back).
+   * Keeps a frame of the face: its dense vertices (N×3, image pixels), 68 landmarks and (as the
+   * pipeline gives it) pose, at `timeS` seconds; the first frame's colours are read from `image`.
+   * With a pose on every frame the GLB's head node follows those poses exactly, else it fits its
+   * own. Returns false when the frame is not kept: past maxFrames (then `truncated`), or not later
+   * than the last frame kept (a looped or sought source going back).
    */
-  add(vertices: Float32Array, landmarks: ArrayLike<number>, timeS: number, image?: RgbImage): boolean {
+  add(face: { vertices: Float32Array; landmarks: ArrayLike<number>; pose?: FramePose }, timeS: number, image?: RgbImage): boolean {
+    const { vertices, landmarks, pose } = face;
     if (!Number.isFinite(timeS) || (this.times.length && !(timeS > this.times[this.times.length - 1]))) return false;
     if (this.frames.length >= this.options.maxFrames) {
       this.truncated = true;
@@ -73,6 +77,8 @@ export class TrackAnimation {
     this.frames.push(picked);
     this.times.push(timeS);
     this.mmPerPx.push(mmPerPixel(landmarks));
+    if (pose && this.poses) this.poses.push({ rotation: Float64Array.from(pose.rotation), scale: pose.scale, translation: Float64Array.from(pose.translation) });
+    else this.poses = null;
     return true;
   }
 
@@ -100,7 +106,7 @@ export class TrackAnimation {
     if (!this.frames.length) throw new RangeError('no frames were kept: nothing to animate');
     const { mesh, restShape } = this.options;
     const frame = this.frame();
-    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape });
+    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: this.poses ?? undefined });
     return {
       bytes,
       info: { frames: this.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: this.truncated, pose: restShape ? 'node' : 'mesh', ...frame },

@@ -111,13 +111,36 @@ export interface FaceMesh {
   /**
    * Head pose in the mesh frame, 4×4 column-major (three.js Matrix4.fromArray order): maps the
    * canonical face with its y flipped (layout.canonical with y → −y: x right, y up, z towards the
-   * viewer, canonical pixels) onto `positions`. Decompose it (Matrix4.decompose) for a position,
-   * quaternion and scale that put head-attached objects on the face.
+   * viewer, canonical pixels) onto `positions`. Its translation is where the canonical frame's
+   * origin lands (about 260 canonical pixels above the face's centre), and its scale ~0.8 mm per
+   * canonical pixel: for placing things on the head use `headMatrix`.
    */
   poseMatrix: Float64Array;
+  /**
+   * The head's frame in the mesh frame, 4×4 column-major, rigid (rotation and translation, no
+   * scale): its origin is the face's centre (where the canonical face's centroid lands), its axes the
+   * face's (x to the image's right on a frontal face, y up, z out of the face), its units the mesh's
+   * (millimetres by default). An object modelled life-size in those units about the face's centre is
+   * put on the head by this matrix (in three.js: `obj.matrix.fromArray(headMatrix)` as a child of
+   * the mesh). The animated video GLB's head node uses the same origin and axes.
+   */
+  headMatrix: Float64Array;
 }
 
 const layoutUvs = new WeakMap<object, Float32Array>();
+/** The canonical face's centroid (image frame, canonical pixels), per layout. */
+const canonicalCentres = new WeakMap<object, [number, number, number]>();
+
+function canonicalCentre(layout: Pick<Layout, 'canonical'>): [number, number, number] {
+  let c = canonicalCentres.get(layout.canonical);
+  if (!c) {
+    c = [0, 0, 0];
+    const v = layout.canonical;
+    for (let i = 0; i < v.length; i++) c[i % 3] += (3 * v[i]) / v.length;
+    canonicalCentres.set(layout.canonical, c);
+  }
+  return c;
+}
 
 /**
  * The face as a mesh for renderers (three.js, WebGL): positions and normals in the mesh frame of
@@ -145,6 +168,15 @@ export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions =
     m[12 + r] = u * f[r] * (t[r] - o[r]);
   }
   m[15] = 1;
+  // The head frame: the same rotation without the scale, at the face's centre p̄ (headCentre), in
+  // the mesh frame u·F·(p̄ − o).
+  const centre = headCentre(face.pose, layout);
+  const head = new Float64Array(16);
+  for (let r = 0; r < 3; r++) {
+    for (let k = 0; k < 3; k++) head[4 * k + r] = f[r] * R[3 * r + k] * f[k];
+    head[12 + r] = u * f[r] * (centre[r] - o[r]);
+  }
+  head[15] = 1;
   return {
     positions: toModelFrame(face.vertices, frame),
     normals: modelFrameNormals(face.vertices, layout.triangles),
@@ -152,6 +184,7 @@ export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions =
     indices: layout.indices,
     frame,
     poseMatrix: m,
+    headMatrix: head,
   };
 }
 
@@ -170,6 +203,8 @@ export interface FaceJson {
     matrix: number[];
     scale: number;
     translation: number[];
+    /** The face's centre (headCentre): the head's position in the image frame. */
+    center: number[];
     convention: string;
   };
   vertexCount: number;
@@ -184,7 +219,21 @@ export interface FaceJson {
 export const POSE_CONVENTION =
   'degrees; yaw > 0: face turned towards the image left; pitch > 0: looking up; roll > 0: tilted clockwise in the image; vertices ≈ scale·rotation·canonical + translation; matrix: the same 4×4, column-major (index 4·column + row)';
 
-export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount'>): FaceJson {
+/**
+ * The face's centre in the image frame: where the pose puts the canonical face's centroid
+ * (scale · rotation · centroid + translation). The head's position for attaching things: the
+ * origin of faceMesh's headMatrix and of the video GLB's head node; the pose's `translation` is
+ * where the canonical frame's origin lands, far above the face.
+ */
+export function headCentre(pose: Pick<Pose, 'rotation' | 'scale' | 'translation'>, layout: Pick<Layout, 'canonical'>): [number, number, number] {
+  const c = canonicalCentre(layout);
+  const { rotation: R, scale: s, translation: t } = pose;
+  const out: [number, number, number] = [0, 0, 0];
+  for (let r = 0; r < 3; r++) out[r] = s * (R[3 * r] * c[0] + R[3 * r + 1] * c[1] + R[3 * r + 2] * c[2]) + t[r];
+  return out;
+}
+
+export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount' | 'canonical'>): FaceJson {
   const lm = face.landmarks;
   const l2: number[][] = [];
   const l3: number[][] = [];
@@ -206,6 +255,7 @@ export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount'>): F
       matrix: Array.from(face.pose.matrix),
       scale: face.pose.scale,
       translation: [...face.pose.translation],
+      center: headCentre(face.pose, layout),
       convention: POSE_CONVENTION,
     },
     vertexCount: face.vertices.length / 3,

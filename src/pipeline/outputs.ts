@@ -4,7 +4,9 @@
  * Node, a canvas in the browser).
  */
 import { checkMesh, meshFrame, modelFrameNormals, toJson, toModelFrame, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
-import { glbBytes } from '../export/glb.js';
+import { glbBytes, type HeadNode } from '../export/glb.js';
+import { rotationQuaternion } from '../export/glb-animation.js';
+import type { FrameOptions } from '../export/mesh.js';
 import { objBytes, objTexturedBytes } from '../export/obj.js';
 import { plyBytes } from '../export/ply.js';
 import { vertexNormals } from '../geometry/normals.js';
@@ -13,7 +15,7 @@ import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPose
 import type { PositionMap, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
-import { faceTexture, faceToJson, TEXTURE_SIZES, type Face } from './face.js';
+import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face } from './face.js';
 
 /** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */
 function verticesOfMap(vertices: Float32Array, map: PositionMap, faceIndex: Int32Array | Uint32Array): boolean {
@@ -317,7 +319,7 @@ export async function buildOutputs(
       const glbFrame = frame.units === 'mm' ? { ...meshOptions, scale: frame.scale / 1000, units: 'm' } : meshOptions;
       const glb = textureBytes.then((texturePng) => ({
         name: `${base}.glb`,
-        data: glbBytes(glbFrame === meshOptions ? positions : toModelFrame(face.vertices, glbFrame), normals, layout.triangles, colors, uv, texturePng, base),
+        data: glbBytes(glbFrame === meshOptions ? positions : toModelFrame(face.vertices, glbFrame), normals, layout.triangles, colors, uv, texturePng, base, headNode(face, layout, glbFrame)),
       }));
       glb.catch(() => {});
       out.push(glb);
@@ -325,4 +327,16 @@ export async function buildOutputs(
   }
   out.push(...imageFiles);
   return Promise.all(out);
+}
+
+/**
+ * The photo GLB's head node: faceMesh's headMatrix in the GLB's frame — its origin the face's
+ * centre (headCentre), its rotation the pose's with y flipped (F·R·F), no scale.
+ */
+function headNode(face: Face, layout: Layout, frame: FrameOptions): HeadNode {
+  const R = face.pose.rotation;
+  return {
+    translation: Array.from(toModelFrame(Float64Array.from(headCentre(face.pose, layout)), frame)),
+    rotation: rotationQuaternion(Array.from({ length: 9 }, (_, i) => ((Math.floor(i / 3) === 1) !== (i % 3 === 1) ? -R[i] : R[i]))),
+  };
 }

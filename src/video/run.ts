@@ -28,6 +28,7 @@ import { MAX_SMOOTH } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
+import { headCentre } from '../pipeline/face.js';
 import { OverlayLayers, uniqueEdges } from '../render/index.js';
 import { faceSize, resolveStabilize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
 import type { RgbImage } from '../types.js';
@@ -291,7 +292,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       for (const face of result.faces) trackIds.add(face.trackId);
       if (jsonl) {
         if (jsonl.errored) throw outputError(jsonl.errored, final.jsonl);
-        if (!jsonl.write(frameLine(index, timeMs, result))) await drained(jsonl, final.jsonl);
+        if (!jsonl.write(frameLine(index, timeMs, result, layout))) await drained(jsonl, final.jsonl);
       }
       if (glbMesh) {
         for (const face of result.faces) {
@@ -301,7 +302,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
             s = { animation: new TrackAnimation({ mesh: glbMesh, restShape, maxFrames: maxGlbFrames }), weight: 0, seen: 1 };
             shapes.set(face.trackId, s);
           }
-          if (s.animation.add(face.vertices, face.landmarks, timeMs / 1000, image)) s.weight += faceSize(face.landmarks);
+          if (s.animation.add(face, timeMs / 1000, image)) s.weight += faceSize(face.landmarks);
         }
         // A track that has ended keeps its weight: once another track weighs more it can never be
         // the one animated, and its frames are let go (they were all kept to the end). With every
@@ -475,7 +476,7 @@ function outputError(e: unknown, path: string): OutputError {
 }
 
 /** One frame's JSON line (numbers rounded to 3 decimals). */
-export function frameLine(index: number, timeMs: number, result: VideoFrameResult): string {
+export function frameLine(index: number, timeMs: number, result: VideoFrameResult, layout: Pick<Layout, 'canonical'>): string {
   const r = (x: number): number | null => roundNumber(x);
   const faces = result.faces.map((f) => {
     const lm = f.landmarks;
@@ -494,6 +495,7 @@ export function frameLine(index: number, timeMs: number, result: VideoFrameResul
       pose: {
         yaw: r(p.yaw), pitch: r(p.pitch), roll: r(p.roll),
         rotation: Array.from(p.rotation, r), scale: r(p.scale), translation: Array.from(p.translation, r),
+        center: headCentre(p, layout).map(r),
       },
       ...(f.flipDisagreement !== undefined ? { flipDisagreement: r(f.flipDisagreement) } : {}),
     };

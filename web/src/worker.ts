@@ -60,7 +60,7 @@ function recordFrame(faces: (Face & { trackId?: number })[], timeMs: number, ima
   if (face && !r.full) {
     r.t0 ??= timeMs;
     if (timeMs - r.t0 > 1000 * MAX_RECORD_SECONDS) r.full = true;
-    else if (r.animation.add(face.vertices, face.landmarks, (timeMs - r.t0) / 1000, image)) r.trackId = face.trackId ?? null;
+    else if (r.animation.add(face, (timeMs - r.t0) / 1000, image)) r.trackId = face.trackId ?? null;
     else r.full = r.animation.truncated;
   }
   const n = r.animation.length;
