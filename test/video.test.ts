@@ -25,6 +25,7 @@ import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
 import { triangulateFaceGrid } from '../src/layout/derive.js';
 import { decimateFaceGrid, pickVertices, rotationQuaternion, writeAnimatedGlb } from '../src/export/glb-animation.js';
 import { toModelFrame } from '../src/export/mesh.js';
+import { TrackAnimation } from '../src/export/track-animation.js';
 import { createRng } from '../src/model/weights.js';
 import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
 import { trackSafeStems } from '../src/cli/video.js';
@@ -374,6 +375,11 @@ describe('animated GLB', () => {
       expect(worst, `frame ${k}`).toBeLessThan(0.02);
     }
     expect(() => writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { restShape: rest, poses: poses.slice(1) })).toThrow(/^12 frames but 11 poses$/);
+    expect(() => writeAnimatedGlb({ frames, times, triangles: mesh.triangles }, { poses })).toThrow(/^poses need restShape/);
+    // TrackAnimation takes the face as the pipeline gives it (an old-style call is refused, not ignored).
+    const anim = new TrackAnimation({ mesh, restShape: rest, maxFrames: 10 });
+    expect(() => anim.add(frames[0] as never, [] as never)).toThrow(TypeError);
+    expect(anim.add({ vertices: pickVertices(layout.canonical, Int32Array.from({ length: layout.vertexCount }, (_, i) => i)), landmarks: new Float32Array(204), pose: poses[0] }, 0)).toBe(true);
     // A frame without a pose (every point at one place) takes its neighbour's: the file is still
     // written and valid, that frame's shape keys holding it as it was.
     const broken = frames.map((f, k) => (k === 1 ? new Float32Array(f.length).fill(7) : f));

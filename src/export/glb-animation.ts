@@ -262,6 +262,7 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   const segmentFrames = Math.max(2, Math.floor(options.segmentFrames ?? 240));
 
   const rest = options.restShape;
+  if (options.poses !== undefined && rest === undefined) throw new RangeError('poses need restShape (the canonical face at these vertices)');
   if (rest !== undefined) {
     if (rest.length !== nv * 3) throw new RangeError(`restShape has ${rest.length / 3} vertices, expected ${nv}`);
     const bad = firstNotFinite(rest);

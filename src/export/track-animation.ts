@@ -66,6 +66,7 @@ export class TrackAnimation {
    * than the last frame kept (a looped or sought source going back).
    */
   add(face: { vertices: Float32Array; landmarks: ArrayLike<number>; pose?: FramePose }, timeS: number, image?: RgbImage): boolean {
+    if (!(face && typeof face === 'object' && face.vertices instanceof Float32Array)) throw new TypeError('add(face, timeS, image?): face must be an object with vertices (Float32Array), landmarks and pose, as the pipeline gives it');
     const { vertices, landmarks, pose } = face;
     if (!Number.isFinite(timeS) || (this.times.length && !(timeS > this.times[this.times.length - 1]))) return false;
     if (this.frames.length >= this.options.maxFrames) {

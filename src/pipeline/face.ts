@@ -112,7 +112,7 @@ export interface FaceMesh {
    * Head pose in the mesh frame, 4×4 column-major (three.js Matrix4.fromArray order): maps the
    * canonical face with its y flipped (layout.canonical with y → −y: x right, y up, z towards the
    * viewer, canonical pixels) onto `positions`. Its translation is where the canonical frame's
-   * origin lands (about 260 canonical pixels above the face's centre), and its scale ~0.8 mm per
+   * origin lands (272 canonical pixels from the face's centre, above and behind it), and its scale ~0.8 mm per
    * canonical pixel: for placing things on the head use `headMatrix`.
    */
   poseMatrix: Float64Array;

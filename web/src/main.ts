@@ -74,6 +74,8 @@ let faces: FaceMessage[] = [];
 let recordingOn = false;
 /** The name of the source being recorded (the file's stem). */
 let recordedName = 'camera';
+/** A start or save of the recording is on its way to the worker. */
+let recordBusy = false;
 /** The sequence number (FrameRequest.seq) of the frame whose faces are shown: downloads export that frame. */
 let shownSeq: number | undefined;
 let frameSeq = 0;
@@ -110,7 +112,7 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   // A newer start (the model changed again while this one loaded) wins: this one stops at its next await.
   const generation = ++engineGeneration;
   // A recording is saved before its worker goes (no lost output).
-  if (recordingOn) await saveRecording().catch(() => endRecording());
+  if (recordingOn) await saveRecording();
   if (generation !== engineGeneration) return;
   engine?.terminate();
   engine = null;
@@ -192,7 +194,7 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   viewer?.refit();
   stats.reset();
   // The old source's recording is saved before the worker forgets it.
-  if (recordingOn) await saveRecording().catch(() => endRecording());
+  if (recordingOn) await saveRecording();
   await engine?.reset();
   if (engine) void run();
 }
@@ -351,40 +353,70 @@ async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
   saveFiles(files, `${stem}_${kind}.zip`);
 }
 
-/** Record: enabled for a running camera or video, or while a recording waits to be saved. */
+/**
+ * Record: enabled for a running camera or video, or while a recording waits to be saved; disabled
+ * while a start or save is on its way (it waits behind the frames in flight: a second click would
+ * start twice or save an empty recording).
+ */
 function updateRecordButton(): void {
-  ui.rec.disabled = !(recordingOn || (engine && source?.live));
+  ui.rec.disabled = recordBusy || !(recordingOn || (engine && source?.live));
 }
 
 /** The recording is over (saved or dropped): the button back to Record, an optional status. */
-function endRecording(status?: string): void {
+function endRecording(status?: string, kind: 'warn' | 'error' = 'warn'): void {
   recordingOn = false;
   ui.rec.textContent = '● Record';
   delete document.body.dataset.recording;
-  if (status) setStatus(status, 'warn');
+  delete document.body.dataset.recordedFrames;
+  if (status) setStatus(status, kind);
   updateRecordButton();
 }
 
 async function toggleRecording(): Promise<void> {
-  if (!engine) return;
-  if (!recordingOn) {
+  if (!engine || recordBusy) return;
+  if (recordingOn) return saveRecording();
+  recordBusy = true;
+  updateRecordButton();
+  try {
     await engine.record('start');
     recordingOn = true;
     recordedName = source?.name ?? 'camera';
     ui.rec.textContent = '■ Save recording';
     document.body.dataset.recording = '1';
     document.body.dataset.recordedFrames = '0';
-    return;
+  } catch (e) {
+    setStatus(`Cannot record: ${(e as Error).message}`, 'error');
+  } finally {
+    recordBusy = false;
+    updateRecordButton();
   }
-  await saveRecording();
 }
 
-/** Ends the recording and downloads its GLB (`<source>_recording.glb`), named after the source recorded. */
+/** How long a save may take before the worker is taken for lost (a 60 s recording is written in about a second). */
+const SAVE_TIMEOUT_MS = 30_000;
+
+/**
+ * Ends the recording and downloads its GLB (`<source>_recording.glb`), named after the source
+ * recorded. Never throws: a failed or hung save (a crashed worker) ends the recording with a
+ * status saying it was lost, so a model change or a new source can go on.
+ */
 async function saveRecording(): Promise<void> {
+  if (!engine || !recordingOn || recordBusy) return;
+  recordBusy = true;
+  updateRecordButton();
   const stem = `${recordedName}_recording`;
-  const { files } = await engine!.record('stop', stem);
-  endRecording(files.length ? undefined : 'Nothing recorded: no face was tracked');
-  saveFiles(files, `${stem}.zip`);
+  try {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the worker did not answer')), SAVE_TIMEOUT_MS)));
+    const { files } = await Promise.race([engine.record('stop', stem), timeout]).finally(() => clearTimeout(timer));
+    endRecording(files.length ? undefined : 'Nothing recorded: no face was tracked');
+    saveFiles(files, `${stem}.zip`);
+  } catch (e) {
+    endRecording(`The recording could not be saved: ${(e as Error).message}`, 'error');
+  } finally {
+    recordBusy = false;
+    updateRecordButton();
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -428,10 +460,7 @@ ui.show3d.onchange = () => {
 ui.dlObj.onclick = () => void download('obj');
 ui.dlGlb.onclick = () => void download('glb');
 ui.dlJson.onclick = () => void download('json');
-ui.rec.onclick = () => void toggleRecording().catch((e: unknown) => {
-  endRecording();
-  setStatus(`Recording failed: ${(e as Error).message}`, 'error');
-});
+ui.rec.onclick = () => void toggleRecording();
 
 // Drop a photo or a video on the input view.
 ui.stage.addEventListener('dragover', (e) => {

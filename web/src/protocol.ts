@@ -69,7 +69,10 @@ export interface RecordRequest {
   stem?: string;
 }
 
-/** The longest recording, seconds (at 30 frames/s about 100 MB of frames in the worker). */
+/**
+ * The longest recording, seconds (at 30 frames/s about 100 MB of frames in the worker), counted
+ * on the frames' times: the page's clock when each frame was sent, so a paused video's pause counts.
+ */
 export const MAX_RECORD_SECONDS = 60;
 
 export type WorkerRequest = InitRequest | FrameRequest | ExportRequest | ResetRequest | RecordRequest;

@@ -67,14 +67,15 @@ function recordFrame(faces: (Face & { trackId?: number })[], timeMs: number, ima
   return { frames: n, seconds: n ? r.animation.times[n - 1] : 0, full: r.full };
 }
 
-function record(req: RecordRequest): WorkerReply {
+function record(req: RecordRequest): [WorkerReply, Transferable[]] {
   if (req.action === 'start') startRecording();
   else if (req.action === 'stop' && recording?.animation.length) {
-    const { bytes } = recording.animation.write(req.stem ?? 'recording');
-    recording = null;
-    return { type: 'files', files: [{ name: `${req.stem ?? 'recording'}.glb`, data: bytes }] };
+    const animation = recording.animation;
+    recording = null; // also when writing fails: the frames are not kept on in the background
+    const { bytes } = animation.write(req.stem ?? 'recording');
+    return [{ type: 'files', files: [{ name: `${req.stem ?? 'recording'}.glb`, data: bytes }] }, [bytes.buffer as ArrayBuffer]];
   } else recording = null;
-  return { type: 'files', files: [] };
+  return [{ type: 'files', files: [] }, []];
 }
 
 async function init(req: InitRequest): Promise<WorkerReply> {
@@ -131,6 +132,8 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
     if (video.stabilizing !== req.stabilize) video.setStabilize(req.stabilize);
     if (video.tracker.options.maxFaces !== req.maxFaces || videoFlip !== req.flip) {
       videoFlip = req.flip;
+      // A new tracker numbers its tracks from 1 again: the recording takes up the largest face.
+      if (recording) recording.trackId = null;
       video = new VideoTracker(prnet, { tracker: { maxFaces: req.maxFaces }, stabilize: req.stabilize, flip: req.flip });
     }
     const r = await video.process(image, req.time);
@@ -186,7 +189,10 @@ scope.onmessage = (e) => {
         const [reply, transfer] = await frame(req);
         scope.postMessage(reply, transfer);
       } else if (req.type === 'export') scope.postMessage(await exportFiles(req));
-      else if (req.type === 'record') scope.postMessage(record(req));
+      else if (req.type === 'record') {
+        const [reply, transfer] = record(req);
+        scope.postMessage(reply, transfer);
+      }
       else {
         video?.reset();
         recording = null;
