@@ -117,6 +117,14 @@ def inspect(path):
         'topWidth': width(z >= hi),
         'bottomWidth': width(z <= lo),
         'materials': [material_info(s.material) for s in o.material_slots if s.material is not None],
+        'meanVertex': [float(x) for x in co.mean(axis=0)],
+        # Empties (the GLB's head node): where they sit, and where their glTF +z (out of the face)
+        # points in Blender's world (the importer's y-up → z-up turns glTF's local +z into -y).
+        'empties': [
+            {'name': e.name, 'location': list(e.matrix_world.translation),
+             'out': list((e.matrix_world.to_3x3() @ __import__('mathutils').Vector((0, -1, 0))).normalized())}
+            for e in bpy.context.scene.objects if e.type == 'EMPTY'
+        ],
     })
     return out
 
@@ -142,6 +150,8 @@ interface Inspected {
   topWidth: number;
   bottomWidth: number;
   materials: { name: string; baseColorLinked: boolean; baseColorFrom: string | null; images: { size: [number, number]; meanRgb: number }[] }[];
+  meanVertex: [number, number, number];
+  empties: { name: string; location: [number, number, number]; out: [number, number, number] }[];
 }
 
 const VERTICES = 43_867;
@@ -228,6 +238,15 @@ describe('the mesh files in Blender 3.4', () => {
       for (const s of r.size) expect(s, name).toBeLessThan(0.3);
       for (const c of r.center) expect(Math.abs(c), name).toBeLessThan(1e-3);
       expect(r.topWidth, name).toBeGreaterThan(r.bottomWidth); // temples wider than the chin: upright
+    }
+    // The head node imports as an empty at the face's centre (the vertices' mean, to a millimetre),
+    // its out-of-the-face axis along the face's mean normal.
+    for (const [name, stem] of [['astronaut_face0.glb', 'astronaut_face0'], ['image00475_face0.glb', 'image00475_face0']]) {
+      const r = get(name);
+      expect(r.empties.map((e) => e.name), name).toEqual([`${stem}_head`]);
+      const [e] = r.empties;
+      expect(Math.hypot(...e.location.map((c, k) => c - r.meanVertex[k])), name).toBeLessThan(1e-3);
+      expect(e.out.reduce((a, c, k) => a + c * r.meanNormal[k], 0), name).toBeGreaterThan(0.7);
     }
     // The frontal face looks at Blender's front view (along −y); the turned one turns away from it.
     expect(get('astronaut_face0.glb').meanNormal[1]).toBeLessThan(-0.8);
