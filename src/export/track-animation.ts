@@ -107,7 +107,7 @@ export class TrackAnimation {
     if (!this.frames.length) throw new RangeError('no frames were kept: nothing to animate');
     const { mesh, restShape } = this.options;
     const frame = this.frame();
-    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: this.poses ?? undefined });
+    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: restShape ? (this.poses ?? undefined) : undefined });
     return {
       bytes,
       info: { frames: this.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: this.truncated, pose: restShape ? 'node' : 'mesh', ...frame },
