@@ -27,7 +27,7 @@
  * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer), in the units of
  * the FrameOptions given (pixels by default; processVideo writes metres about the track's centre).
  */
-import { fitSimilarity, prepareSource } from '../geometry/pose.js';
+import { centroid, fitSimilarity, flipRotationY, prepareSource, transformPoint } from '../geometry/pose.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import { srgbToLinear } from './glb.js';
 import { firstNotFinite, toModelFrame, type FrameOptions } from './mesh.js';
@@ -145,8 +145,7 @@ export function rotationQuaternion(r: ArrayLike<number>): [number, number, numbe
  */
 function headTrack(model: Float32Array[], restModel: Float32Array, given: Similarity[] | null): { head: HeadTrack; local: Float32Array[] } {
   // About the rest shape's centroid: the head node then sits at the face's centre.
-  const c = [0, 0, 0];
-  for (let i = 0; i < restModel.length; i++) c[i % 3] += (3 * restModel[i]) / restModel.length;
+  const c = centroid(restModel);
   for (let i = 0; i < restModel.length; i++) restModel[i] -= c[i % 3];
   const prepared = given ? null : prepareSource(restModel);
   const fitted = model.map((m, k) => {
@@ -278,13 +277,8 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
       if (options.poses.length !== n) throw new RangeError(`${n} frames but ${options.poses.length} poses`);
       // A pose in the model frame: rotation F·R·F (F = diag(1, −1, 1): toModelFrame flips y), the
       // same scale, and the rest shape's centroid put where the pose puts it (the node's origin).
-      const c = [0, 0, 0];
-      for (let i = 0; i < rest.length; i++) c[i % 3] += (3 * rest[i]) / rest.length;
-      given = options.poses.map(({ rotation: R, scale: s, translation: t }) => {
-        const p = new Float64Array(3);
-        for (let r = 0; r < 3; r++) p[r] = s * (R[3 * r] * c[0] + R[3 * r + 1] * c[1] + R[3 * r + 2] * c[2]) + t[r];
-        return { rotation: Array.from({ length: 9 }, (_, i) => ((Math.floor(i / 3) === 1) !== (i % 3 === 1) ? -R[i] : R[i])), scale: s, translation: toModelFrame(p, options) };
-      });
+      const c = centroid(rest);
+      given = options.poses.map((pose) => ({ rotation: flipRotationY(pose.rotation), scale: pose.scale, translation: toModelFrame(Float64Array.from(transformPoint(pose, c)), options) }));
     }
     ({ head, local: model } = headTrack(model, toModelFrame(rest, options), given));
   }

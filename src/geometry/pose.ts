@@ -63,6 +63,36 @@ export function anglesToRotation(yaw: number, pitch: number, roll: number): Floa
   return Float64Array.from([u[0], -u[1], u[2], -u[3], u[4], -u[5], u[6], -u[7], u[8]]);
 }
 
+/**
+ * F·R·F with F = diag(1, −1, 1): a row-major rotation taken between the image frame (y down) and
+ * the y-up frame of the mesh files, glTF and three.js (the entries with exactly one index 1 change sign).
+ */
+export function flipRotationY(r: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(9);
+  for (let i = 0; i < 9; i++) out[i] = (Math.floor(i / 3) === 1) !== (i % 3 === 1) ? -r[i] : r[i];
+  return out;
+}
+
+/** The mean of N×3 points. */
+export function centroid(points: ArrayLike<number>): [number, number, number] {
+  const c: [number, number, number] = [0, 0, 0];
+  const n = Math.floor(points.length / 3);
+  for (let i = 0; i < 3 * n; i += 3) {
+    c[0] += points[i];
+    c[1] += points[i + 1];
+    c[2] += points[i + 2];
+  }
+  return [c[0] / n, c[1] / n, c[2] / n];
+}
+
+/** scale · rotation · p + translation (rotation row-major 3×3). */
+export function transformPoint(pose: { rotation: ArrayLike<number>; scale: number; translation: ArrayLike<number> }, p: ArrayLike<number>): [number, number, number] {
+  const { rotation: R, scale: s, translation: t } = pose;
+  const out: [number, number, number] = [0, 0, 0];
+  for (let r = 0; r < 3; r++) out[r] = s * (R[3 * r] * p[0] + R[3 * r + 1] * p[1] + R[3 * r + 2] * p[2]) + t[r];
+  return out;
+}
+
 /** Eigenvector of the largest eigenvalue of a symmetric 4×4 matrix (row-major, modified in place), by Jacobi rotations. */
 function largestEigenvector4(m: Float64Array): { vector: Float64Array; value: number } {
   const v = new Float64Array(16);

@@ -4,7 +4,7 @@
  */
 import type { CropTransform } from '../crop/index.js';
 import { meshFrame, modelFrameNormals, toModelFrame, uvFromFaceIndex, type MeshFrame, type MeshFrameOptions } from '../export/index.js';
-import { sampleColors, vertexNormals, type Pose } from '../geometry/index.js';
+import { centroid, flipRotationY, sampleColors, transformPoint, vertexNormals, type Pose } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import { completeUvTexture, texelVisibility, uvTexture, type Raster, type TextureSources, type UvTexture } from '../render/index.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
@@ -133,12 +133,7 @@ const canonicalCentres = new WeakMap<object, [number, number, number]>();
 
 function canonicalCentre(layout: Pick<Layout, 'canonical'>): [number, number, number] {
   let c = canonicalCentres.get(layout.canonical);
-  if (!c) {
-    c = [0, 0, 0];
-    const v = layout.canonical;
-    for (let i = 0; i < v.length; i++) c[i % 3] += (3 * v[i]) / v.length;
-    canonicalCentres.set(layout.canonical, c);
-  }
+  if (!c) canonicalCentres.set(layout.canonical, (c = centroid(layout.canonical)));
   return c;
 }
 
@@ -158,25 +153,25 @@ export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions =
   if (!uv) layoutUvs.set(layout.faceIndex, (uv = uvFromFaceIndex(layout.faceIndex, layout.size)));
   // Mesh frame: p_m = u·F·(p − o) with F = diag(1, −1, 1) (o = (0, h − 1, 0) when not centred);
   // p = s·R·c + t, c = F·c_m  ⇒  p_m = u·s·(F·R·F)·c_m + u·F·(t − o).
-  const { rotation: R, scale: s, translation: t } = face.pose;
+  const { scale: s, translation: t } = face.pose;
+  const Rm = flipRotationY(face.pose.rotation);
   const u = frame.scale;
   const o = frame.origin ?? [0, frame.imageHeight === undefined ? 0 : frame.imageHeight - 1, 0];
-  const m = new Float64Array(16);
   const f = [1, -1, 1];
-  for (let r = 0; r < 3; r++) {
-    for (let c = 0; c < 3; c++) m[4 * c + r] = u * s * f[r] * R[3 * r + c] * f[c];
-    m[12 + r] = u * f[r] * (t[r] - o[r]);
-  }
-  m[15] = 1;
   // The head frame: the same rotation without the scale, at the face's centre p̄ (headCentre), in
   // the mesh frame u·F·(p̄ − o).
   const centre = headCentre(face.pose, layout);
+  const m = new Float64Array(16);
   const head = new Float64Array(16);
   for (let r = 0; r < 3; r++) {
-    for (let k = 0; k < 3; k++) head[4 * k + r] = f[r] * R[3 * r + k] * f[k];
+    for (let c = 0; c < 3; c++) {
+      m[4 * c + r] = u * s * Rm[3 * r + c];
+      head[4 * c + r] = Rm[3 * r + c];
+    }
+    m[12 + r] = u * f[r] * (t[r] - o[r]);
     head[12 + r] = u * f[r] * (centre[r] - o[r]);
   }
-  head[15] = 1;
+  m[15] = head[15] = 1;
   return {
     positions: toModelFrame(face.vertices, frame),
     normals: modelFrameNormals(face.vertices, layout.triangles),
@@ -226,11 +221,7 @@ export const POSE_CONVENTION =
  * where the canonical frame's origin lands, far above the face.
  */
 export function headCentre(pose: Pick<Pose, 'rotation' | 'scale' | 'translation'>, layout: Pick<Layout, 'canonical'>): [number, number, number] {
-  const c = canonicalCentre(layout);
-  const { rotation: R, scale: s, translation: t } = pose;
-  const out: [number, number, number] = [0, 0, 0];
-  for (let r = 0; r < 3; r++) out[r] = s * (R[3 * r] * c[0] + R[3 * r + 1] * c[1] + R[3 * r + 2] * c[2]) + t[r];
-  return out;
+  return transformPoint(pose, canonicalCentre(layout));
 }
 
 export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount' | 'canonical'>): FaceJson {

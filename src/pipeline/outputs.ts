@@ -10,6 +10,7 @@ import type { FrameOptions } from '../export/mesh.js';
 import { objBytes, objTexturedBytes } from '../export/obj.js';
 import { plyBytes } from '../export/ply.js';
 import { vertexNormals } from '../geometry/normals.js';
+import { flipRotationY } from '../geometry/pose.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
 import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, intoWindow, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';
@@ -334,9 +335,8 @@ export async function buildOutputs(
  * centre (headCentre), its rotation the pose's with y flipped (F·R·F), no scale.
  */
 function headNode(face: Face, layout: Layout, frame: FrameOptions): HeadNode {
-  const R = face.pose.rotation;
   return {
     translation: Array.from(toModelFrame(Float64Array.from(headCentre(face.pose, layout)), frame)),
-    rotation: rotationQuaternion(Array.from({ length: 9 }, (_, i) => ((Math.floor(i / 3) === 1) !== (i % 3 === 1) ? -R[i] : R[i]))),
+    rotation: rotationQuaternion(flipRotationY(face.pose.rotation)),
   };
 }

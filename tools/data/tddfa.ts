@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../../src/errors.js';
 import { IBUG68_FLIP } from '../../src/layout/derive.js';
-import { rotationToAngles } from '../../src/geometry/pose.js';
+import { flipRotationY, rotationToAngles } from '../../src/geometry/pose.js';
 import type { RgbImage } from '../../src/types.js';
 
 /** The repository root: the nearest folder above this module with the project's package.json. */
@@ -258,9 +258,7 @@ export function tddfaPose(params: ArrayLike<number>, cropAngle = 0): { yaw: numb
     r1[k] /= n1;
   }
   const r2 = [r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2], r0[0] * r1[1] - r0[1] * r1[0]];
-  const R = [...r0, ...r1, ...r2];
-  // F·R·F: the entries with exactly one index equal to 1 change sign.
-  const img = R.map((v, i) => ((Math.floor(i / 3) === 1) !== (i % 3 === 1) ? -v : v));
+  const img = flipRotationY([...r0, ...r1, ...r2]);
   const c = Math.cos(cropAngle), s = Math.sin(cropAngle);
   const out = new Float64Array(9);
   for (let j = 0; j < 3; j++) {
