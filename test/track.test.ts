@@ -20,7 +20,8 @@ import {
   type StabilizerOptions,
 } from '../src/track/index.js';
 import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
-import { quaternionOf, rotationOf } from '../src/track/stabilizer.js';
+import { rotationOf } from '../src/track/stabilizer.js';
+import { quaternionOf } from '../src/geometry/pose.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 
 let layout: Layout;

@@ -27,7 +27,9 @@
  * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer), in the units of
  * the FrameOptions given (pixels by default; processVideo writes metres about the track's centre).
  */
-import { centroid, fitSimilarity, flipRotationY, prepareSource, transformPoint } from '../geometry/pose.js';
+import { centroid, fitSimilarity, flipRotationY, intoPoseFrame, prepareSource, rotationQuaternion, transformPoint } from '../geometry/pose.js';
+
+export { rotationQuaternion };
 import { triangulateFaceGrid } from '../layout/derive.js';
 import { srgbToLinear } from './glb.js';
 import { firstNotFinite, toModelFrame, type FrameOptions } from './mesh.js';
@@ -106,7 +108,6 @@ export interface FramePose {
   translation: ArrayLike<number>;
 }
 
-type Similarity = { rotation: ArrayLike<number>; scale: number; translation: ArrayLike<number> };
 
 /** The head node's animation: per frame a translation, a unit quaternion (x, y, z, w) and a uniform scale. */
 interface HeadTrack {
@@ -115,42 +116,25 @@ interface HeadTrack {
   scale: Float32Array;
 }
 
-/** Unit quaternion (x, y, z, w) of a row-major 3×3 rotation (Shepperd's method: the largest of the four terms first). */
-export function rotationQuaternion(r: ArrayLike<number>): [number, number, number, number] {
-  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = Array.from(r);
-  const tr = m00 + m11 + m22;
-  let x: number, y: number, z: number, w: number;
-  if (tr > 0) {
-    const k = 2 * Math.sqrt(1 + tr);
-    w = k / 4; x = (m21 - m12) / k; y = (m02 - m20) / k; z = (m10 - m01) / k;
-  } else if (m00 > m11 && m00 > m22) {
-    const k = 2 * Math.sqrt(1 + m00 - m11 - m22);
-    w = (m21 - m12) / k; x = k / 4; y = (m01 + m10) / k; z = (m02 + m20) / k;
-  } else if (m11 > m22) {
-    const k = 2 * Math.sqrt(1 + m11 - m00 - m22);
-    w = (m02 - m20) / k; x = (m01 + m10) / k; y = k / 4; z = (m12 + m21) / k;
-  } else {
-    const k = 2 * Math.sqrt(1 + m22 - m00 - m11);
-    w = (m10 - m01) / k; x = (m02 + m20) / k; y = (m12 + m21) / k; z = k / 4;
-  }
-  const n = Math.hypot(x, y, z, w);
-  return [x / n, y / n, z / n, w / n];
-}
-
 /**
- * The head's pose per frame (model frame) and the frames in the head's own frame: frame k ≈
- * t_k + R_k · (s_k · local_k), with s_k the fitted scale over the frames' median one (about 1), so
- * the local shapes are life-size in the model's units. Quaternions kept in one hemisphere (each
- * within 90° of the one before), so LINEAR playback turns the short way.
+ * The head's pose per frame (model frame), the frames turned into the head's own frame in place:
+ * frame k ≈ t_k + R_k · (s_k · local_k), with s_k the pose's scale over the frames' median one
+ * (about 1), so the local shapes are life-size in the model's units. The poses are `given` (the
+ * pipeline's, the rest shape's centroid's image as translation) or fitted: the rest shape, about
+ * its centroid, onto each frame. Quaternions kept in one hemisphere (each within 90° of the one
+ * before), so LINEAR playback turns the short way.
  */
-function headTrack(model: Float32Array[], restModel: Float32Array, given: Similarity[] | null): { head: HeadTrack; local: Float32Array[] } {
-  // About the rest shape's centroid: the head node then sits at the face's centre.
-  const c = centroid(restModel);
-  for (let i = 0; i < restModel.length; i++) restModel[i] -= c[i % 3];
-  const prepared = given ? null : prepareSource(restModel);
+function headTrack(model: Float32Array[], restModel: Float32Array, given: FramePose[] | null): HeadTrack {
+  let prepared = null;
+  if (!given) {
+    // About the rest shape's centroid: the head node then sits at the face's centre.
+    const c = centroid(restModel);
+    for (let i = 0; i < restModel.length; i++) restModel[i] -= c[i % 3];
+    prepared = prepareSource(restModel);
+  }
   const fitted = model.map((m, k) => {
     const f = given ? given[k] : fitSimilarity(restModel, m, prepared);
-    return f.scale > 0 && Number.isFinite(f.scale) && Array.from(f.rotation).every(Number.isFinite) && Array.from(f.translation).every(Number.isFinite) ? f : null;
+    return f.scale > 0 && Number.isFinite(f.scale) && firstNotFinite(f.rotation) < 0 && firstNotFinite(f.translation) < 0 ? f : null;
   });
   // A frame whose shape gives no pose (degenerate: all its points at one place) takes the nearest
   // earlier frame's (the first good one's at the start): its shape keys then hold it exactly.
@@ -162,17 +146,10 @@ function headTrack(model: Float32Array[], restModel: Float32Array, given: Simila
   const median = sorted[sorted.length >> 1];
   const n = model.length;
   const head: HeadTrack = { translation: new Float32Array(3 * n), rotation: new Float32Array(4 * n), scale: new Float32Array(3 * n) };
-  const local = model.map((m, k) => {
+  model.forEach((m, k) => {
     const { rotation: R, translation: t } = fits[k];
     const s = fits[k].scale / median;
-    const out = new Float32Array(m.length);
-    for (let i = 0; i < m.length; i += 3) {
-      const dx = m[i] - t[0], dy = m[i + 1] - t[1], dz = m[i + 2] - t[2];
-      // Rᵀ · (m − t) / s
-      out[i] = (R[0] * dx + R[3] * dy + R[6] * dz) / s;
-      out[i + 1] = (R[1] * dx + R[4] * dy + R[7] * dz) / s;
-      out[i + 2] = (R[2] * dx + R[5] * dy + R[8] * dz) / s;
-    }
+    intoPoseFrame(m, { rotation: R, scale: s, translation: t }, m);
     const q = rotationQuaternion(R);
     if (k > 0) {
       const p = head.rotation.subarray(4 * (k - 1), 4 * k);
@@ -181,9 +158,8 @@ function headTrack(model: Float32Array[], restModel: Float32Array, given: Simila
     head.rotation.set(q, 4 * k);
     head.translation.set(t, 3 * k);
     head.scale.fill(s, 3 * k, 3 * k + 3);
-    return out;
   });
-  return { head, local };
+  return head;
 }
 
 
@@ -269,10 +245,10 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   }
 
   const b = new GltfBuilder();
-  let model = frames.map((f) => toModelFrame(f, options));
+  const model = frames.map((f) => toModelFrame(f, options));
   let head: HeadTrack | null = null;
   if (rest !== undefined) {
-    let given: Similarity[] | null = null;
+    let given: FramePose[] | null = null;
     if (options.poses) {
       if (options.poses.length !== n) throw new RangeError(`${n} frames but ${options.poses.length} poses`);
       // A pose in the model frame: rotation F·R·F (F = diag(1, −1, 1): toModelFrame flips y), the
@@ -280,7 +256,7 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
       const c = centroid(rest);
       given = options.poses.map((pose) => ({ rotation: flipRotationY(pose.rotation), scale: pose.scale, translation: toModelFrame(Float64Array.from(transformPoint(pose, c)), options) }));
     }
-    ({ head, local: model } = headTrack(model, toModelFrame(rest, options), given));
+    head = headTrack(model, toModelFrame(rest, options), given);
   }
   // Shared by every segment: indices and colours.
   const indices = nv <= 65535

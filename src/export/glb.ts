@@ -12,7 +12,7 @@
  * an open surface.
  */
 import { InputError } from '../errors.js';
-import { checkMesh, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, firstNotFinite, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT, LINEAR, UNSIGNED_INT, accessorBounds, packGlb } from './gltf.js';
 
 export interface GlbMesh {
@@ -71,7 +71,7 @@ export function glbBytes(
   head?: HeadNode,
 ): Uint8Array {
   const nv = positions.length / 3;
-  if (head && !(head.translation.length === 3 && head.rotation.length === 4 && [...Array.from(head.translation), ...Array.from(head.rotation)].every(Number.isFinite))) {
+  if (head && !(head.translation.length === 3 && head.rotation.length === 4 && firstNotFinite(head.translation) < 0 && firstNotFinite(head.rotation) < 0)) {
     throw new RangeError('head: a translation of 3 and a rotation of 4 finite numbers');
   }
   checkGlb(nv, triangles, uv, texturePng);

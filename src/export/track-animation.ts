@@ -48,10 +48,12 @@ export class TrackAnimation {
   private colors: Float32Array | undefined;
   private readonly mmPerPx: number[] = [];
   /** Each kept frame's pose, while every frame came with one (else null: the GLB fits its own). */
-  private poses: FramePose[] | null = [];
+  private poses: FramePose[] | null;
 
   constructor(private readonly options: TrackAnimationOptions) {
     if (!(Number.isInteger(options.maxFrames) && options.maxFrames >= 1)) throw new RangeError(`maxFrames must be a whole number ≥ 1, got ${String(options.maxFrames)}`);
+    // The poses serve the head node only, which needs the rest shape.
+    this.poses = options.restShape ? [] : null;
   }
 
   get length(): number {
@@ -107,7 +109,7 @@ export class TrackAnimation {
     if (!this.frames.length) throw new RangeError('no frames were kept: nothing to animate');
     const { mesh, restShape } = this.options;
     const frame = this.frame();
-    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: restShape ? (this.poses ?? undefined) : undefined });
+    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: this.poses ?? undefined });
     return {
       bytes,
       info: { frames: this.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: this.truncated, pose: restShape ? 'node' : 'mesh', ...frame },

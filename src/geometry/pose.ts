@@ -93,6 +93,49 @@ export function transformPoint(pose: { rotation: ArrayLike<number>; scale: numbe
   return out;
 }
 
+/**
+ * Points (N×3) in a pose's own frame: Rᵀ(x − t) / s, the inverse of x = s·R·p + t (rotation
+ * row-major); into `out` (N×3, may be `points` itself).
+ */
+export function intoPoseFrame(points: ArrayLike<number>, pose: { rotation: ArrayLike<number>; scale: number; translation: ArrayLike<number> }, out: Float32Array | Float64Array): void {
+  const R = pose.rotation, s = pose.scale, t = pose.translation;
+  const tx = t[0], ty = t[1], tz = t[2];
+  for (let i = 0; i + 2 < points.length; i += 3) {
+    const x = points[i] - tx, y = points[i + 1] - ty, z = points[i + 2] - tz;
+    out[i] = (R[0] * x + R[3] * y + R[6] * z) / s;
+    out[i + 1] = (R[1] * x + R[4] * y + R[7] * z) / s;
+    out[i + 2] = (R[2] * x + R[5] * y + R[8] * z) / s;
+  }
+}
+
+/** The unit quaternion (w, x, y, z) of a row-major rotation matrix. */
+export function quaternionOf(m: ArrayLike<number>): Float64Array {
+  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = [m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]];
+  const q = new Float64Array(4);
+  const tr = m00 + m11 + m22;
+  if (tr > 0) {
+    const S = Math.sqrt(tr + 1) * 2;
+    q[0] = 0.25 * S; q[1] = (m21 - m12) / S; q[2] = (m02 - m20) / S; q[3] = (m10 - m01) / S;
+  } else if (m00 > m11 && m00 > m22) {
+    const S = Math.sqrt(1 + m00 - m11 - m22) * 2;
+    q[0] = (m21 - m12) / S; q[1] = 0.25 * S; q[2] = (m01 + m10) / S; q[3] = (m02 + m20) / S;
+  } else if (m11 > m22) {
+    const S = Math.sqrt(1 + m11 - m00 - m22) * 2;
+    q[0] = (m02 - m20) / S; q[1] = (m01 + m10) / S; q[2] = 0.25 * S; q[3] = (m12 + m21) / S;
+  } else {
+    const S = Math.sqrt(1 + m22 - m00 - m11) * 2;
+    q[0] = (m10 - m01) / S; q[1] = (m02 + m20) / S; q[2] = (m12 + m21) / S; q[3] = 0.25 * S;
+  }
+  return q;
+}
+
+/** Unit quaternion (x, y, z, w: glTF's and three.js's order) of a row-major 3×3 rotation. */
+export function rotationQuaternion(r: ArrayLike<number>): [number, number, number, number] {
+  const [w, x, y, z] = quaternionOf(r);
+  const n = Math.hypot(x, y, z, w);
+  return [x / n, y / n, z / n, w / n];
+}
+
 /** Eigenvector of the largest eigenvalue of a symmetric 4×4 matrix (row-major, modified in place), by Jacobi rotations. */
 function largestEigenvector4(m: Float64Array): { vector: Float64Array; value: number } {
   const v = new Float64Array(16);

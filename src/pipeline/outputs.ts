@@ -5,12 +5,11 @@
  */
 import { checkMesh, meshFrame, modelFrameNormals, toJson, toModelFrame, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
 import { glbBytes, type HeadNode } from '../export/glb.js';
-import { rotationQuaternion } from '../export/glb-animation.js';
 import type { FrameOptions } from '../export/mesh.js';
 import { objBytes, objTexturedBytes } from '../export/obj.js';
 import { plyBytes } from '../export/ply.js';
 import { vertexNormals } from '../geometry/normals.js';
-import { flipRotationY } from '../geometry/pose.js';
+import { flipRotationY, rotationQuaternion } from '../geometry/pose.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
 import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, intoWindow, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';

@@ -30,7 +30,7 @@
  * The landmarks, dense vertices and pose of the result are read again from the filtered map.
  */
 import type { Face } from '../pipeline/face.js';
-import { estimatePose, poseMatrix, readLandmarks, readVertices, rotationToAngles, type Pose } from '../geometry/index.js';
+import { estimatePose, intoPoseFrame, poseMatrix, quaternionOf, readLandmarks, readVertices, rotationToAngles, type Pose } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import { IBUG68_PARTS, faceSize, partCentroids } from './motion.js';
 import { faceRegions } from './regions.js';
@@ -342,7 +342,7 @@ export class FaceStabilizer {
   private startHead(face: Face): void {
     const p = face.pose;
     const shape = new Float32Array(face.positionMap.data.length);
-    toHead(face.positionMap.data, p, shape);
+    intoPoseFrame(face.positionMap.data, p, shape);
     this.head = { t: Float64Array.from(p.translation), logScale: Math.log(p.scale), q: quaternionOf(p.rotation), shape, v: new Float64Array(8) };
   }
 
@@ -473,38 +473,6 @@ function trendWeight(excess: number, trendSpeed: number, releaseSpeed: number): 
 /** The cutoff (Hz) whose smoothing factor at time step dt is `a` (the inverse of smoothingFactor). */
 function cutoffFor(a: number, dt: number): number {
   return a >= 1 ? Infinity : a / ((1 - a) * 2 * Math.PI * dt);
-}
-
-/** Every map pixel in the head's frame: Rᵀ(x − t) / s. */
-function toHead(map: Float32Array, p: Pose, out: Float32Array): void {
-  const R = p.rotation, s = p.scale, [tx, ty, tz] = p.translation;
-  for (let i = 0; i < map.length; i += 3) {
-    const x = map[i] - tx, y = map[i + 1] - ty, z = map[i + 2] - tz;
-    out[i] = (R[0] * x + R[3] * y + R[6] * z) / s;
-    out[i + 1] = (R[1] * x + R[4] * y + R[7] * z) / s;
-    out[i + 2] = (R[2] * x + R[5] * y + R[8] * z) / s;
-  }
-}
-
-/** The unit quaternion (w, x, y, z) of a row-major rotation matrix. */
-export function quaternionOf(m: ArrayLike<number>): Float64Array {
-  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = [m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]];
-  const q = new Float64Array(4);
-  const tr = m00 + m11 + m22;
-  if (tr > 0) {
-    const S = Math.sqrt(tr + 1) * 2;
-    q[0] = 0.25 * S; q[1] = (m21 - m12) / S; q[2] = (m02 - m20) / S; q[3] = (m10 - m01) / S;
-  } else if (m00 > m11 && m00 > m22) {
-    const S = Math.sqrt(1 + m00 - m11 - m22) * 2;
-    q[0] = (m21 - m12) / S; q[1] = 0.25 * S; q[2] = (m01 + m10) / S; q[3] = (m02 + m20) / S;
-  } else if (m11 > m22) {
-    const S = Math.sqrt(1 + m11 - m00 - m22) * 2;
-    q[0] = (m02 - m20) / S; q[1] = (m01 + m10) / S; q[2] = 0.25 * S; q[3] = (m12 + m21) / S;
-  } else {
-    const S = Math.sqrt(1 + m22 - m00 - m11) * 2;
-    q[0] = (m10 - m01) / S; q[1] = (m02 + m20) / S; q[2] = (m12 + m21) / S; q[3] = 0.25 * S;
-  }
-  return q;
 }
 
 /** The row-major rotation matrix of a unit quaternion (w, x, y, z). */

@@ -15,6 +15,8 @@ import { decodeImageFile } from '../../src/io/image-node.js';
 import { IMAGE_EXTENSIONS } from '../../src/cli/inputs.js';
 import { foldFraction } from '../../src/geometry/folds.js';
 import { estimatePose } from '../../src/geometry/pose.js';
+import { pickVertices } from '../../src/export/glb-animation.js';
+import { keypointVertices } from '../data/groundtruth.js';
 import type { Layout } from '../../src/layout/index.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import { loadAflwGroundTruth } from './mat.js';
@@ -155,8 +157,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     }
     if (!crop) return null;
     const [face] = (await prnet.reconstruct(image, { crops: [crop], flip: options.flip, smooth: options.smooth })).faces;
-    const { yaw, pitch, roll } = face.pose;
-    return { landmarks: face.landmarks, pose: { yaw, pitch, roll }, folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement };
+    return { landmarks: face.landmarks, pose: angles(face.pose), folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement };
   };
   const scorers: Record<string, Scorer> = { ours };
   const skippedPeers: string[] = [];
@@ -272,15 +273,7 @@ function angles(p: Angles): Angles {
 
 /** The canonical face's 68 landmarks (68 × 3, the layout's frame), for pose fits to 68 points. */
 export function canonical68(layout: Layout): Float32Array {
-  const vertexOf = new Map<number, number>();
-  layout.faceIndex.forEach((p, i) => vertexOf.set(p, i));
-  const out = new Float32Array(68 * 3);
-  for (let k = 0; k < 68; k++) {
-    const v = vertexOf.get(layout.kptIndex[k]);
-    if (v === undefined) throw new RangeError(`landmark ${k} is not a face pixel of the layout`);
-    out.set(layout.canonical.subarray(3 * v, 3 * v + 3), 3 * k);
-  }
-  return out;
+  return pickVertices(layout.canonical, keypointVertices(layout));
 }
 
 /** Mean absolute pose errors over the rows with a pose whose ground truth lies within ±POSE_RANGE_DEG. */
