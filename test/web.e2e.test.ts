@@ -336,6 +336,45 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     expect(errors).toEqual([]);
   }, 120_000);
 
+  it("records a video file at the video's own times: keys from where the recording started in the clip, ended by the loop", async () => {
+    // The fake camera's 2 s clip as a WebM (a video the browser decodes), opened as a file.
+    const webm = join(dir, 'clip.webm');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', join(dir, 'camera.y4m'), '-c:v', 'libvpx', '-b:v', '2M', '-deadline', 'realtime', webm]);
+    const p = await context.newPage();
+    try {
+      await p.goto(`${server.url}?model=light&view=0`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await p.setInputFiles('#file', webm);
+      await waitFor(p, 'a face in the video', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
+      await p.click('#rec');
+      // The clip loops after 2 s: the recording stops there (its time went back) and says so.
+      const label = await waitFor(p, "the recording to reach the video's end", () => p.textContent('#rec'), (t) => /to the video's end/.test(t ?? ''), 60_000);
+      expect(label).toMatch(/^■ Save recording \(\d\.\d s, to the video's end\)$/);
+      const frames = Number(await p.evaluate(() => document.body.dataset.recordedFrames));
+      expect(frames).toBeGreaterThanOrEqual(2);
+      const [download] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.click('#rec')]);
+      expect(download.suggestedFilename()).toBe('clip_recording.glb');
+      const glb = new Uint8Array(readFileSync(await download.path()));
+      expect((await validator.validateBytes(glb)).issues.messages).toEqual([]);
+      const dv = new DataView(glb.buffer, glb.byteOffset);
+      const json = JSON.parse(new TextDecoder().decode(glb.subarray(20, 20 + dv.getUint32(12, true)))) as {
+        nodes: { name: string }[]; animations: { channels: { sampler: number; target: { node: number; path: string } }[]; samplers: { input: number }[] }[];
+        accessors: { count: number; min?: number[]; max?: number[] }[];
+      };
+      const head = json.nodes.findIndex((n) => n.name === 'clip_recording_head');
+      const rotation = json.animations[0].channels.find((c) => c.target.node === head && c.target.path === 'rotation')!;
+      const times = json.accessors[json.animations[0].samplers[rotation.sampler].input];
+      // One key per recorded frame, at the clip's own times: within its 2 s, not the page's clock
+      // (which would start at 0 and run on past the loop).
+      expect(times.count).toBe(frames);
+      expect(times.min![0]).toBeGreaterThanOrEqual(0);
+      expect(times.max![0]).toBeLessThanOrEqual(2.05);
+      expect(times.max![0]).toBeGreaterThan(times.min![0]);
+    } finally {
+      await p.close();
+    }
+  }, 150_000);
+
   it('a model switch after Stop saves a recording in progress, and disables the downloads until the new model has a result (the new worker has no frame to save)', async () => {
     const p = await context.newPage();
     try {

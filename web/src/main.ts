@@ -275,6 +275,7 @@ function send(src: FrameSource): Job {
   const result = engine.frame(pixels, {
     seq,
     time: sentAt,
+    ...(src.kind === 'video' ? { mediaTime: (src.element as HTMLVideoElement).currentTime * 1000 } : {}),
     mode: src.live ? 'video' : 'still',
     stabilize: ui.stabilize.checked,
     flip: src.live ? ui.flip.checked : true,
@@ -309,8 +310,8 @@ async function show(job: Job, token: number): Promise<void> {
   stats.render(ui.fps, ui.stages, ui.poses, faces);
   for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = faces.length === 0;
   if (recordingOn && result.recording) {
-    const { frames, seconds, full } = result.recording;
-    ui.rec.textContent = `■ Save recording (${seconds.toFixed(1)} s${full ? ', full' : ''})`;
+    const { frames, seconds, stopped } = result.recording;
+    ui.rec.textContent = `■ Save recording (${seconds.toFixed(1)} s${stopped === 'limit' ? ', full' : stopped === 'loop' ? ', to the video\'s end' : ''})`;
     document.body.dataset.recordedFrames = String(frames);
   }
   Object.assign(document.body.dataset, { frames: String(stats.frames), faces: String(faces.length), fps: stats.fps.toFixed(2) });

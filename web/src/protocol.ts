@@ -30,6 +30,12 @@ export interface FrameRequest {
   height: number;
   /** Frame time, milliseconds. */
   time: number;
+  /**
+   * A video file's own time of the frame (its currentTime, milliseconds): a recording uses it, so
+   * the GLB's keys fall at the video's times (in step with the clip in Blender), a pause does not
+   * count, and a loop ends the recording. Absent for the camera (the recording uses `time`).
+   */
+  mediaTime?: number;
   /** The page's sequence number of the frame (a download names the one shown by it). */
   seq: number;
   /** 'video': track and stabilise across frames; 'still': detect every face of one image. */
@@ -60,7 +66,9 @@ export interface ResetRequest {
  * shape keys: src/export/track-animation.ts). 'start': from the next video frame on, the largest
  * tracked face's frames are kept (its track followed; when it is lost, the largest face present is
  * taken up), for at most MAX_RECORD_SECONDS; 'stop': a FilesReply with `<stem>.glb` (no files when
- * no face was kept); 'cancel': dropped. A reset or a new model drops it too.
+ * no face was kept); 'cancel': dropped. A reset or a new model drops it too. The keys' times: a
+ * video file's own (FrameRequest.mediaTime, from where the recording started in the clip), the
+ * camera's from its first recorded frame.
  */
 export interface RecordRequest {
   type: 'record';
@@ -136,8 +144,11 @@ export interface ResultReply {
   faces: FaceMessage[];
   timings: FrameTimings;
   detected: boolean;
-  /** While recording: the frames kept so far, the seconds they span, and whether the limit was reached. */
-  recording?: { frames: number; seconds: number; full: boolean };
+  /**
+   * While recording: the frames kept so far, the seconds they span, and why it takes no more frames
+   * (the limit reached, or the video went back: a loop or a seek), if it has stopped.
+   */
+  recording?: { frames: number; seconds: number; stopped?: 'limit' | 'loop' };
 }
 
 export interface FilesReply {

@@ -40,7 +40,7 @@ const RECENT = 3;
 const EXPORTS: Record<ExportRequest['kind'], OutputFormat[]> = { obj: ['textured'], glb: ['glb'], json: ['json'] };
 
 /** A recording in progress (RecordRequest): the frames kept, the track followed, the first frame's time (ms). */
-let recording: { animation: TrackAnimation; trackId: number | null; t0: number | null; full: boolean } | null = null;
+let recording: { animation: TrackAnimation; trackId: number | null; t0: number | null; stopped?: 'limit' | 'loop' } | null = null;
 /** The recorded GLB's grid step (as `prnet video`'s default: ~4,900 vertices). */
 const RECORD_STEP = 3;
 
@@ -49,22 +49,32 @@ function startRecording(): void {
   const mesh = decimateFaceGrid(prnet.layout.faceIndex, prnet.layout.size, RECORD_STEP);
   const restShape = pickVertices(prnet.layout.canonical, mesh.vertexIds);
   // 120 frames/s at most over the time limit; the time limit ends it first at camera rates.
-  recording = { animation: new TrackAnimation({ mesh, restShape, maxFrames: 120 * MAX_RECORD_SECONDS }), trackId: null, t0: null, full: false };
+  recording = { animation: new TrackAnimation({ mesh, restShape, maxFrames: 120 * MAX_RECORD_SECONDS }), trackId: null, t0: null };
 }
 
-/** Keeps this frame's recorded face (its track, else the largest face present); the recording's state for the reply. */
-function recordFrame(faces: (Face & { trackId?: number })[], timeMs: number, image: RgbImage): NonNullable<ResultReply['recording']> {
+/**
+ * Keeps this frame's recorded face (its track, else the largest face present); the recording's
+ * state for the reply. Keys at a video file's own times (mediaTime: where the clip is), else at the
+ * camera frames' times from the first recorded one.
+ */
+function recordFrame(faces: (Face & { trackId?: number })[], req: FrameRequest, image: RgbImage): NonNullable<ResultReply['recording']> {
   const r = recording!;
+  const media = req.mediaTime !== undefined && Number.isFinite(req.mediaTime);
+  const timeMs = media ? req.mediaTime! : req.time;
   let face = faces.find((f) => f.trackId === r.trackId);
   if (!face && faces.length) face = faces.reduce((a, b) => (faceSize(b.landmarks) > faceSize(a.landmarks) ? b : a));
-  if (face && !r.full) {
-    r.t0 ??= timeMs;
-    if (timeMs - r.t0 > 1000 * MAX_RECORD_SECONDS) r.full = true;
+  if (face && !r.stopped) {
+    r.t0 ??= media ? 0 : timeMs;
+    const n = r.animation.length;
+    const first = n ? 1000 * r.animation.times[0] + r.t0 : timeMs;
+    if (n && !(timeMs > 1000 * r.animation.times[n - 1] + r.t0)) r.stopped = media && timeMs < 1000 * r.animation.times[n - 1] + r.t0 ? 'loop' : undefined;
+    else if (timeMs - first > 1000 * MAX_RECORD_SECONDS) r.stopped = 'limit';
     else if (r.animation.add(face, (timeMs - r.t0) / 1000, image)) r.trackId = face.trackId ?? null;
-    else r.full = r.animation.truncated;
+    else if (r.animation.truncated) r.stopped = 'limit';
   }
   const n = r.animation.length;
-  return { frames: n, seconds: n ? r.animation.times[n - 1] : 0, full: r.full };
+  const seconds = n ? r.animation.times[n - 1] - r.animation.times[0] : 0;
+  return { frames: n, seconds, ...(r.stopped ? { stopped: r.stopped } : {}) };
 }
 
 function record(req: RecordRequest): [WorkerReply, Transferable[]] {
@@ -141,7 +151,7 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
     timings = r.timings;
     detected = r.detected;
   }
-  const recordingState = recording && req.mode === 'video' ? recordFrame(faces, req.time, image) : undefined;
+  const recordingState = recording && req.mode === 'video' ? recordFrame(faces, req, image) : undefined;
   recent.push({ seq: req.seq, image, faces });
   if (recent.length > RECENT) recent.shift();
   const transfer: Transferable[] = [];
