@@ -78,8 +78,8 @@ export interface RecordRequest {
 }
 
 /**
- * The longest recording, seconds (at 30 frames/s about 100 MB of frames in the worker), counted
- * on the frames' times: the page's clock when each frame was sent, so a paused video's pause counts.
+ * The longest recording, seconds (at 30 frames/s about 100 MB of frames in the worker), counted on
+ * the keys' times: a video file's own, the camera frames' send times.
  */
 export const MAX_RECORD_SECONDS = 60;
 
