@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrnet } from '../src/pipeline/node.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
 import { FACE_REGIONS, FaceStabilizer, VideoTracker, faceRegions, landmarkJitter, motionJitter, selectVertices, type FaceRegion } from '../src/track/index.js';
-import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
+import { anglesToRotation, estimatePose, flipRotationY, readLandmarks, readVertices } from '../src/geometry/index.js';
 import type { Face } from '../src/pipeline/face.js';
 import type { RgbImage } from '../src/types.js';
 import { MAX_FRAME_SHOW_S, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
@@ -122,7 +122,9 @@ describe('ffmpeg decode', () => {
 describe('processVideo', () => {
   it('tracks the face through the first second: one JSON line per frame, an overlay video, a valid animated GLB', async () => {
     const out = await tmp.make('d3');
-    const r = await processVideo(light, D3, { outDir: out, maxFrames: 30 });
+    // Each frame's pose at full precision (the JSON lines round it), for the GLB's head node below.
+    const rotations: Float64Array[] = [];
+    const r = await processVideo(light, D3, { outDir: out, maxFrames: 30, onFrame: ({ result }) => rotations.push(Float64Array.from(result.faces[0]?.pose.rotation ?? [])) });
     expect(r.frames).toBe(30);
     expect(r.framesWithFaces).toBeGreaterThanOrEqual(29);
     expect(r.tracks).toBe(1);
@@ -212,6 +214,11 @@ describe('processVideo', () => {
       const want = [(c[0] - o[0]) * s, (o[1] - c[1]) * s, (c[2] - o[2]) * s];
       const got = [headNode!.position.x, headNode!.position.y, headNode!.position.z];
       expect(Math.hypot(...got.map((g, i) => g - want[i])), `frame ${k}`).toBeLessThan(0.001);
+      // …turned by the frame's own pose (y flipped), not a refit of the GLB's grid (0.016° away).
+      const q = rotationQuaternion(flipRotationY(rotations[k]));
+      const h = (headNode as unknown as { quaternion: { x: number; y: number; z: number; w: number } }).quaternion;
+      const angle = 2 * Math.acos(Math.min(1, Math.abs(h.x * q[0] + h.y * q[1] + h.z * q[2] + h.w * q[3])));
+      expect(angle, `frame ${k}`).toBeLessThan(1e-5); // radians
     }
   });
 
