@@ -63,17 +63,19 @@ function recordFrame(faces: (Face & { trackId?: number })[], req: FrameRequest, 
   const timeMs = media ? req.mediaTime! : req.time;
   let face = faces.find((f) => f.trackId === r.trackId);
   if (!face && faces.length) face = faces.reduce((a, b) => (faceSize(b.landmarks) > faceSize(a.landmarks) ? b : a));
+  const { times } = r.animation;
   if (face && !r.stopped) {
     r.t0 ??= media ? 0 : timeMs;
-    const n = r.animation.length;
-    const first = n ? 1000 * r.animation.times[0] + r.t0 : timeMs;
-    if (n && !(timeMs > 1000 * r.animation.times[n - 1] + r.t0)) r.stopped = media && timeMs < 1000 * r.animation.times[n - 1] + r.t0 ? 'loop' : undefined;
-    else if (timeMs - first > 1000 * MAX_RECORD_SECONDS) r.stopped = 'limit';
-    else if (r.animation.add(face, (timeMs - r.t0) / 1000, image)) r.trackId = face.trackId ?? null;
+    const t = (timeMs - r.t0) / 1000;
+    if (times.length && t - times[0] > MAX_RECORD_SECONDS) r.stopped = 'limit';
+    else if (r.animation.add(face, t, image)) r.trackId = face.trackId ?? null;
+    // Not kept: past the frame limit, or not later than the last frame (a video gone back: its
+    // loop or a seek ends the recording; a repeated time is skipped).
     else if (r.animation.truncated) r.stopped = 'limit';
+    else if (media && t < times[times.length - 1]) r.stopped = 'loop';
   }
-  const n = r.animation.length;
-  const seconds = n ? r.animation.times[n - 1] - r.animation.times[0] : 0;
+  const n = times.length;
+  const seconds = n ? times[n - 1] - times[0] : 0;
   return { frames: n, seconds, ...(r.stopped ? { stopped: r.stopped } : {}) };
 }
 
