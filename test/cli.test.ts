@@ -4,8 +4,10 @@
  * import, texture swap, help and version. With random weights the geometry is meaningless, so the
  * checks are on structure: files, counts, sizes, frames, and agreement between formats.
  */
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { removeFacesBeyond } from '../src/cli/atomic.js';
+import { FACE_FILE_SUFFIXES, faceFileBase } from '../src/pipeline/outputs.js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '../src/model/index.js';
@@ -300,6 +302,37 @@ describe('prnet reconstruct options', () => {
       const face = await readJson(join(single.out, '2008_001322_face0.json'));
       expect(face.box).toEqual((await readJson(join(out, 'group_face0.json'))).box);
     });
+
+    it('a rerun into the same folder that finds fewer faces removes the earlier run\'s files of the faces beyond, nothing else', async () => {
+      const three = await reconstruct([GROUP_PHOTO, '--formats', 'json,ply']);
+      expect(three.r.code, three.r.stderr).toBe(0);
+      const foreign = ['2008_001322_face1.txt', '2008_001322_face1_notes.json', 'other_face2.json'];
+      await Promise.all(foreign.map((f) => writeFile(join(three.out, f), 'the user\'s')));
+      const r = await runCli(['reconstruct', GROUP_PHOTO, '--out', three.out, '--model', model, '--max-faces', '1', '--formats', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.errLines).toEqual([`${GROUP_PHOTO}: 1 face, 1 file written to ${three.out} (4 files of faces an earlier run found beyond these removed)`]);
+      // Face 0's PLY (a format not asked this time) stays: it is the same face's.
+      expect(await listFiles(three.out)).toEqual(['2008_001322_face0.json', '2008_001322_face0.ply', ...foreign].sort());
+    });
+  });
+});
+
+describe('removeFacesBeyond (earlier runs\' face files)', () => {
+  it('removes faces count, count + 1, … up to the first index without a file, never a kept path, a folder or another name', async () => {
+    const dir = await dirs.make('beyond');
+    const names = ['p_face0.json', 'p_face1.json', 'p_face1.glb', 'p_face1_texture.png', 'p_face2.obj', 'p_face2_textured.mtl', 'p_face3.json', 'p_face5.json', 'p_face1.txt', 'q_face1.json', 'p_face10.json'];
+    await Promise.all(names.map((n) => writeFile(join(dir, n), 'x')));
+    await mkdir(join(dir, 'p_face3.ply'));
+    const removed = await removeFacesBeyond(dir, 'p', 1, new Set([resolve(dir, 'p_face1_texture.png')]));
+    expect(removed.sort()).toEqual(['p_face1.glb', 'p_face1.json', 'p_face2.obj', 'p_face2_textured.mtl', 'p_face3.json']);
+    // Face 4 has no file, so face 5 (and 10) are not an earlier run's faces of this image.
+    expect(await listFiles(dir)).toEqual(['p_face0.json', 'p_face1.txt', 'p_face10.json', 'p_face1_texture.png', 'p_face5.json', 'q_face1.json'].sort());
+    expect((await stat(join(dir, 'p_face3.ply'))).isDirectory()).toBe(true);
+  });
+
+  it('knows every name a face\'s files get', () => {
+    const faceFiles = ALL_FILES.filter((f) => f.startsWith(faceFileBase('astronaut', 0)));
+    expect(faceFiles.map((f) => f.slice(faceFileBase('astronaut', 0).length)).sort()).toEqual([...FACE_FILE_SUFFIXES].sort());
   });
 });
 

@@ -7,7 +7,7 @@
  * removes the temporary files the dead attempt left.
  */
 import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { firstLine, InputError } from '../errors.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
@@ -78,7 +78,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const prnet = await pipeline(d);
     await removeStaleTemps(d.out, d.stem);
     try {
-      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: d.mesh });
+      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: d.mesh, inputs: new Set([resolve(d.path)]) });
       return { faces, files: outputs };
     } catch (e) {
       // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a

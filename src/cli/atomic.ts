@@ -9,7 +9,8 @@
  */
 import { rmSync } from 'node:fs';
 import { lstat, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { FACE_FILE_SUFFIXES, faceFileBase } from '../pipeline/outputs.js';
 import { mkdirEach } from '../util/mkdir.js';
 import { firstLine, OutputError } from '../errors.js';
 import { UsageError } from './options.js';
@@ -217,6 +218,37 @@ export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/**
+ * Removes the files of faces `count`, `count + 1`, … of the image named `stem` in `dir` (the
+ * names `faceFileBase` and FACE_FILE_SUFFIXES give), left by an earlier run into the same folder
+ * that found more faces in that image: after this run's files are in place, every `stem_face<i>`
+ * file describes this run's faces. Face indices are contiguous, so it stops at the first index with
+ * no file. Paths in `keep` (resolved; this run's inputs) are never removed. Returns the names
+ * removed; a file that cannot be removed is an OutputError naming it.
+ */
+export async function removeFacesBeyond(dir: string, stem: string, count: number, keep?: ReadonlySet<string>): Promise<string[]> {
+  const removed: string[] = [];
+  for (let i = count; ; i++) {
+    let found = false;
+    for (const suffix of FACE_FILE_SUFFIXES) {
+      const name = faceFileBase(stem, i) + suffix;
+      const path = join(dir, name);
+      const info = await lstat(path).catch(() => null);
+      if (!info) continue;
+      found = true;
+      if (info.isDirectory() || keep?.has(resolve(path))) continue;
+      try {
+        await rm(path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw new OutputError(`cannot remove this file of an earlier run's face ${i} (${writeFailure(e)})`, path, { cause: e });
+      }
+      removed.push(name);
+    }
+    if (!found) return removed;
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
@@ -10,7 +10,7 @@ import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import type { Face } from '../pipeline/face.js';
-import { exitBySignal, makeOutputFolder, onInterrupt, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
+import { exitBySignal, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { Progress } from './progress.js';
@@ -140,7 +140,7 @@ export async function reconstructToFiles(
   stem: string,
   outDir: string,
   options: ImageOptions,
-): Promise<{ faces: number; outputs: string[] }> {
+): Promise<{ faces: number; outputs: string[]; removed: string[] }> {
   const image = await decodeImageFile(file);
   return writeImageOutputs(prnet, await reconstructImage(prnet, file, image, options), stem, outDir, options);
 }
@@ -151,6 +151,8 @@ export interface ImageOptions extends TestTimeOptions {
   maxFaces?: number;
   formats: ReadonlySet<OutputFormat>;
   mesh?: OutputOptions;
+  /** This run's input files (resolved paths): never removed as an earlier run's face files. */
+  inputs?: ReadonlySet<string>;
 }
 
 /** A decoded image's faces (NoFaceError, naming the file, when there is none). */
@@ -160,17 +162,21 @@ export async function reconstructImage(prnet: Prnet, file: string, image: RgbIma
   return { image, faces };
 }
 
-/** An image's output files in `outDir`, all or none (written atomically). */
+/**
+ * An image's output files in `outDir`, all or none (written atomically); then the files of faces
+ * beyond this run's count that an earlier run into the same folder left (`removed`).
+ */
 export async function writeImageOutputs(
   prnet: Prnet,
   { image, faces }: { image: RgbImage; faces: Face[] },
   stem: string,
   outDir: string,
   options: ImageOptions,
-): Promise<{ faces: number; outputs: string[] }> {
+): Promise<{ faces: number; outputs: string[]; removed: string[] }> {
   const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c), options.mesh);
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
-  return { faces: faces.length, outputs: outputs.map((o) => o.name) };
+  const removed = await removeFacesBeyond(outDir, stem, faces.length, options.inputs);
+  return { faces: faces.length, outputs: outputs.map((o) => o.name), removed };
 }
 
 export async function runReconstruct(args: string[]): Promise<number> {
@@ -223,23 +229,27 @@ export async function runReconstruct(args: string[]): Promise<number> {
   let internalFailed = false;
   let faceCount = 0;
   let written = 0;
+  let staleRemoved = 0;
   let done = 0;
   const summary = (interrupted?: NodeJS.Signals): void => {
     if (quiet || (files.length === 1 && !interrupted)) return;
     const ok = done - failures.length;
     const seen = interrupted ? `${done} of ${files.length} images (interrupted by ${interrupted})` : `${files.length} images`;
-    process.stderr.write(`${seen}: ${ok} done (${faceCount} faces, ${written} files in ${escapeControl(outDir)}), ${failures.length} failed\n`);
+    const stale = staleRemoved ? `; ${staleRemoved} files of faces an earlier run found beyond these removed` : '';
+    process.stderr.write(`${seen}: ${ok} done (${faceCount} faces, ${written} files in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions };
+  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: new Set(files.map((f) => resolve(f))) };
   const stages: PipelineStages<RgbImage, { image: RgbImage; faces: Face[] }> = {
     decode: (i) => decodeImageFile(files[i]),
     network: (i, image) => reconstructImage(prnet, files[i], image, imageOptions),
     output: async (i, result) => {
-      const { faces, outputs } = await writeImageOutputs(prnet, result, stems[i], outDir, imageOptions);
+      const { faces, outputs, removed } = await writeImageOutputs(prnet, result, stems[i], outDir, imageOptions);
       faceCount += faces;
       written += outputs.length;
-      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(files[i])}: ${faces} face${faces > 1 ? 's' : ''}, ${outputs.length} files written to ${escapeControl(outDir)}\n`);
+      staleRemoved += removed.length;
+      const stale = removed.length ? ` (${removed.length} files of faces an earlier run found beyond these removed)` : '';
+      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(files[i])}: ${faces} face${faces > 1 ? 's' : ''}, ${outputs.length} file${outputs.length === 1 ? '' : 's'} written to ${escapeControl(outDir)}${stale}\n`);
     },
   };
   const imageDone = (i: number, e?: unknown): void => {

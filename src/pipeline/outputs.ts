@@ -99,6 +99,16 @@ function givePixels(pixels: Uint8Array): void {
 
 /** Output kinds; all are written by default. */
 export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth', 'overlay'] as const;
+/**
+ * The endings of a face's files after `NAME_face<i>` (JSON, OBJ, textured OBJ + MTL + PNG, PLY,
+ * GLB): every name buildOutputs gives a face.
+ */
+export const FACE_FILE_SUFFIXES = ['.json', '.obj', '_textured.obj', '_textured.mtl', '_texture.png', '.ply', '.glb'] as const;
+
+/** The prefix of face `index`'s files of the image named `stem`: `stem_face<index>`. */
+export function faceFileBase(stem: string, index: number): string {
+  return `${stem}_face${index}`;
+}
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /**
@@ -285,7 +295,7 @@ export async function buildOutputs(
     }
   }
   for (const face of faces) {
-    const base = `${stem}_face${face.index}`;
+    const base = faceFileBase(stem, face.index);
     const frame = meshFrame(face.vertices, face.landmarks, { units: options.units, center: options.center, imageHeight: image.height });
     if (formats.has('json')) {
       const json = { ...faceToJson(face, layout), mesh: meshJson(frame) };
