@@ -4,6 +4,7 @@
  * geometry of random weights is meaningless, so the checks are on structure: counts, frames (the
  * crop ↔ image mapping), consistency between the position map and its read-offs, timings.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyAffine, cropFromBox, cropFromUserBox, type CropTransform } from '../src/crop/index.js';
 import { InputError } from '../src/errors.js';
@@ -19,7 +20,7 @@ import { createRaster, depthToGreyIn, gatherVertices, rasterize, texelVisibility
 import { gradientPng, pngSize } from './helpers/images.js';
 import { parseGlb } from './helpers/meshes.js';
 import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
-import { GROUP_PHOTO } from './helpers/paths.js';
+import { ASTRONAUT, EVAL, GROUP_PHOTO } from './helpers/paths.js';
 
 const VERTICES = 43867;
 /** The network's largest output, in crop pixels: sigmoid × output scale. */
@@ -302,6 +303,37 @@ describe('buildOutputs and swapFaceTexture', () => {
     const swapped = swapFaceTexture(four, face, four, result.faces[1], prnet.layout, { blend: false });
     expect(swapped.data.length).toBe(3 * n);
     expect(Array.from(swapped.data)).toEqual(Array.from(swapFaceTexture(image, face, image, result.faces[1], prnet.layout, { blend: false }).data));
+  });
+
+  it('swapFaceTexture: the source\'s face all over, also where a turned source does not show it (not the target\'s own skin)', async () => {
+    // Real faces (the bundled light model): a source turned 62° (image00475, its far side unseen)
+    // onto a frontal target. Pasted without blending, a pixel of the face that keeps the target's
+    // colour came from the target's texture: a quarter of the face before (24 %), ~1 % by chance now.
+    const light = await createPrnet({ model: 'light', threads: 1 });
+    try {
+      const source = await decodeImageFile(join(EVAL, 'aflw2000-3d', 'image00475.jpg'));
+      const target = await decodeImageFile(ASTRONAUT);
+      const [a] = (await light.reconstruct(source)).faces;
+      const [b] = (await light.reconstruct(target)).faces;
+      const keptShare = (out: { data: Uint8Array }): { changed: number; kept: number } => {
+        let changed = 0, kept = 0;
+        for (let i = 0; i < out.data.length; i += 3) {
+          const d0 = Math.abs(out.data[i] - target.data[i]), d1 = Math.abs(out.data[i + 1] - target.data[i + 1]), d2 = Math.abs(out.data[i + 2] - target.data[i + 2]);
+          if (d0 + d1 + d2 === 0) continue;
+          changed++;
+          if (d0 <= 8 && d1 <= 8 && d2 <= 8) kept++;
+        }
+        return { changed, kept };
+      };
+      const plain = keptShare(swapFaceTexture(source, a, target, b, light.layout, { blend: false }));
+      expect(plain.changed).toBeGreaterThan(5000);
+      expect(plain.kept / plain.changed).toBeLessThan(0.05);
+      // --eyes: the target's own eyes stay (more of the face keeps its colour, the rest is the source's).
+      const eyes = keptShare(swapFaceTexture(source, a, target, b, light.layout, { blend: false, keepEyes: true }));
+      expect(eyes.kept).toBeGreaterThan(plain.kept + 50);
+    } finally {
+      await light.dispose();
+    }
   });
 
   it('swapFaceTexture: an image of the target\'s size, unchanged away from the target face', () => {

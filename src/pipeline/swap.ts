@@ -16,8 +16,11 @@ export interface SwapOptions {
 }
 
 /**
- * Puts `source`'s face texture onto `target`'s face. Texels the source photo does not show
- * (occluded or outside it) are taken from the target's own texture.
+ * Puts `source`'s face texture onto `target`'s face: the source's complete texture (faceTexture's
+ * default), so texels the source photo does not show (a turned face's far side, occluded or outside
+ * the photo) come from the source's mirrored side or its smooth fill, never from the target's own
+ * skin: a patchwork of two people's colours and lighting that blending cannot hide (a 62°-turned
+ * source left a quarter of the face the target's).
  */
 export function swapFaceTexture(
   sourceInput: RgbImage | PixelImage,
@@ -30,16 +33,14 @@ export function swapFaceTexture(
   // RGBA or grey bytes (as reconstruct takes) are read as RGB; the result is RGB.
   const sourceImage = toRgbImage(sourceInput);
   const targetImage = toRgbImage(targetInput);
-  const src = faceTexture(sourceImage, sourceFace, layout, { complete: false });
-  const dst = faceTexture(targetImage, targetFace, layout, { complete: false });
-  const n = layout.size * layout.size;
-  const tex = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    const useTarget = src.mask[i] === 0 || (options.keepEyes && layout.eyeMask[i] !== 0);
-    const from = useTarget ? dst.texture.data : src.texture.data;
-    tex[3 * i] = from[3 * i];
-    tex[3 * i + 1] = from[3 * i + 1];
-    tex[3 * i + 2] = from[3 * i + 2];
+  const src = faceTexture(sourceImage, sourceFace, layout);
+  const tex = src.texture.data;
+  if (options.keepEyes) {
+    // The target's own eyes: the eye region of its (complete) texture.
+    const dst = faceTexture(targetImage, targetFace, layout).texture.data;
+    for (let i = 0; i < layout.eyeMask.length; i++) {
+      if (layout.eyeMask[i] !== 0) tex.set(dst.subarray(3 * i, 3 * i + 3), 3 * i);
+    }
   }
   const texture = { width: layout.size, height: layout.size, data: tex };
   const { image, mask } = renderTexture(texture, layout.faceIndex, targetFace.vertices, layout.triangles, targetImage.width, targetImage.height, targetImage);
