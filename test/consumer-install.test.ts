@@ -91,6 +91,11 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
     const r = spawnSync('npx', ['prnet', 'eval', 'aflw2000', '.'], { cwd: dir, encoding: 'utf8', env });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/development command: run it in a checkout/);
+    // A comparison detector names every package it needs (with human alone installed, tfjs's
+    // backend was missing next and the same "install human" line came back).
+    const d = spawnSync('npx', ['prnet', 'reconstruct', 'photo.jpg', '--out', join(dir, 'mesh-out'), '--detector', 'blazeface-mesh'], { cwd: dir, encoding: 'utf8', env });
+    expect(d.status, d.stderr).toBe(3);
+    expect(d.stderr).toMatch(/^prnet: the blazeface-mesh detector needs packages that are not installed \([Cc]annot find (?:package ')?@vladmandic\/human[^)]*\): npm install @vladmandic\/human@\S+ @tensorflow\/tfjs-core@\S+ @tensorflow\/tfjs-converter@\S+ @tensorflow\/tfjs-backend-wasm@\S+; the default detector 'blazeface' needs nothing more$/m);
   }, 60_000);
 
   it('installs in at most 350 MB', () => {

@@ -50,6 +50,29 @@ describe('dependencies of what ships', () => {
     for (const dev of ['@vladmandic/human', '@vladmandic/face-api', '@tensorflow/tfjs-core', 'tsx']) expect(pkg.devDependencies[dev], dev).toBeDefined();
   });
 
+  it('a comparison detector\'s missing-package message asks for every package it needs, at the ranges the project develops with', async () => {
+    const { OPTIONAL_PACKAGES } = await import('../src/detect/create-node.js');
+    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    const tfjs = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-backend-wasm'];
+    const want = { 'blazeface-mesh': ['@vladmandic/human', ...tfjs], 'ssd-mobilenet': ['@vladmandic/face-api', ...tfjs], 'tiny-face': ['@vladmandic/face-api', ...tfjs] };
+    for (const [kind, names] of Object.entries(want)) {
+      expect(OPTIONAL_PACKAGES[kind as keyof typeof want], kind).toEqual(names.map((n) => `${n}@${pkg.devDependencies[n]}`));
+    }
+    // What the loaders name and what the packages' Node bundles require is in the list (face-api's
+    // `@tensorflow/tfjs` is answered with tfjs-core and -converter: faceapi-node.ts).
+    const cases = [
+      ['blazeface-mesh', 'src/detect/human-node.ts', 'node_modules/@vladmandic/human/dist/human.node-wasm.js'],
+      ['ssd-mobilenet', 'src/detect/faceapi-node.ts', 'node_modules/@vladmandic/face-api/dist/face-api.node-wasm.js'],
+    ] as const;
+    for (const [kind, loader, bundle] of cases) {
+      const named = [...readFileSync(join(repo, loader), 'utf8').matchAll(/['"](@(?:vladmandic|tensorflow)\/[\w-]+)/g)].map((m) => m[1]);
+      const required = [...readFileSync(join(repo, bundle), 'utf8').matchAll(/require\("(@[\w-]+\/[\w-]+)"\)/g)].map((m) => m[1]);
+      const needed = new Set([...named, ...required].flatMap((n) => (n === '@tensorflow/tfjs' ? ['@tensorflow/tfjs-core', '@tensorflow/tfjs-converter'] : [n])));
+      expect(needed.size, kind).toBeGreaterThanOrEqual(3);
+      expect([...needed].filter((n) => !want[kind].includes(n)), kind).toEqual([]);
+    }
+  });
+
   it('the Node entry and the CLI load onnxruntime-node and sharp only', () => {
     for (const entry of ['src/index.ts', 'src/cli/main.ts', 'src/cli/reconstruct.ts']) {
       const { packages, files } = importGraph(entry);

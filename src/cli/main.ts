@@ -24,7 +24,8 @@ Usage:
       --no-<format>                 skip one output (e.g. --no-ply)
       --max-faces <n>               at most n faces per image (largest first)
       --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
-                                    ssd-mobilenet, tiny-face (need @vladmandic/human / face-api)
+                                    ssd-mobilenet, tiny-face (need @vladmandic/human or face-api
+                                    and tfjs: without them the error gives the npm install line)
       --threads <n>                 network threads (1 to the number of cores)
       --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
                                     distance; GLB in metres); px: image pixels

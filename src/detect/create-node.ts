@@ -2,7 +2,7 @@
  * Detectors in Node. The default, 'blazeface', is BlazeFace on onnxruntime-node from the model file
  * the package ships (assets/detector). The others are kept for comparison and need packages that
  * are not installed with prnet-ts (@vladmandic/human for 'blazeface-mesh', @vladmandic/face-api for
- * 'ssd-mobilenet' and 'tiny-face': development dependencies); they are loaded only when asked for,
+ * 'ssd-mobilenet' and 'tiny-face', each with tfjs: OPTIONAL_PACKAGES; development dependencies); they are loaded only when asked for,
  * see a downscaled copy of the image (long side ≤ 640 by default) and return boxes in the original
  * image's pixels.
  */
@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { InputError, ModelError } from '../errors.js';
+import { firstLine, InputError, ModelError } from '../errors.js';
 import type { OrtModule } from '../runtime/ort.js';
 import { NODE_SESSION_EXTRA } from '../runtime/node.js';
 import type { FaceBox, RgbImage } from '../types.js';
@@ -32,8 +32,17 @@ export const BLAZEFACE_MODEL = fileURLToPath(new URL('../../assets/detector/blaz
 /** TinyFaceDetector's input side (a multiple of 32); 416 is the package's default. */
 const TINY_INPUT_SIZE = 416;
 
-/** The npm packages the comparison detectors need. */
-const OPTIONAL_PACKAGES = { 'blazeface-mesh': '@vladmandic/human', 'ssd-mobilenet': '@vladmandic/face-api', 'tiny-face': '@vladmandic/face-api' } as const;
+/** tfjs, which every comparison detector runs on (WebAssembly backend). */
+const TFJS_PACKAGES = ['@tensorflow/tfjs-core@^4.22.0', '@tensorflow/tfjs-converter@^4.22.0', '@tensorflow/tfjs-backend-wasm@^4.22.0'];
+/**
+ * The npm packages each comparison detector needs, as `npm install` takes them: the ranges of
+ * package.json's devDependencies, which the project develops with (a test keeps them equal).
+ */
+export const OPTIONAL_PACKAGES: Readonly<Record<'blazeface-mesh' | 'ssd-mobilenet' | 'tiny-face', readonly string[]>> = {
+  'blazeface-mesh': ['@vladmandic/human@^3.3.6', ...TFJS_PACKAGES],
+  'ssd-mobilenet': ['@vladmandic/face-api@^1.7.15', ...TFJS_PACKAGES],
+  'tiny-face': ['@vladmandic/face-api@^1.7.15', ...TFJS_PACKAGES],
+};
 
 /**
  * A loaded detector. Throws ModelError when its model files or packages cannot be loaded (for the
@@ -63,12 +72,14 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
   try {
     run = kind === 'blazeface-mesh' ? await humanRunner(minScore, maxFaces) : await faceApiRunner(kind, minScore, maxFaces);
   } catch (e) {
-    const pkg = OPTIONAL_PACKAGES[kind];
-    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' || /cannot find/i.test((e as Error).message);
+    const message = (e as Error).message;
+    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' || /cannot find/i.test(message);
+    // The whole set, not only the package that failed first: with human alone installed, tfjs's
+    // WebAssembly backend is what is missing next.
     throw new ModelError(
       missing
-        ? `the ${kind} detector needs the package ${pkg}, which is not installed (npm install ${pkg}); the default detector 'blazeface' needs nothing more`
-        : `cannot load the ${kind} detector: ${(e as Error).message}`,
+        ? `the ${kind} detector needs packages that are not installed (${firstLine(e).replace(/ imported from .*$/, '')}): npm install ${OPTIONAL_PACKAGES[kind].join(' ')}; the default detector 'blazeface' needs nothing more`
+        : `cannot load the ${kind} detector: ${message}`,
       undefined,
       { cause: e },
     );
