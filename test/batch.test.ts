@@ -157,7 +157,7 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(r.code, r.stderr).toBe(0);
     const w = startCli(['worker', '--redis', redis.url, '--queue', 'options']);
     workers.push(w);
-    await w.waitFor(/astronaut\.\w+: 1 face, 1 files?$/);
+    await w.waitFor(/astronaut\.\w+: 1 face, 1 file$/);
     w.child.kill('SIGTERM');
     await w.exited;
     const json = JSON.parse(await readFile(join(dir, 'astronaut_face0.json'), 'utf8')) as { landmarks: { '3d': number[][] } };

@@ -7,6 +7,7 @@
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { removeFacesBeyond } from '../src/cli/atomic.js';
+import { uniqueStems } from '../src/cli/inputs.js';
 import { FACE_FILE_SUFFIXES, faceFileBase } from '../src/pipeline/outputs.js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -314,6 +315,14 @@ describe('prnet reconstruct options', () => {
       // Face 0's PLY (a format not asked this time) stays: it is the same face's.
       expect(await listFiles(three.out)).toEqual(['2008_001322_face0.json', '2008_001322_face0.ply', ...foreign].sort());
     });
+  });
+});
+
+describe('uniqueStems', () => {
+  it('makes same-named inputs unique; a missing input does not push an existing one to -2', () => {
+    expect(uniqueStems(['a/x-2.jpg', 'a/x.jpg', 'b/x.png'])).toEqual(['x-2', 'x', 'x-3']);
+    expect(uniqueStems(['gone/x.jpg', 'here/x.jpg'], (f) => !f.startsWith('gone/'))).toEqual(['x-2', 'x']);
+    expect(uniqueStems(['here/x.jpg', 'gone/x.jpg'], (f) => !f.startsWith('gone/'))).toEqual(['x', 'x-2']);
   });
 });
 

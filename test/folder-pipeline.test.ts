@@ -98,6 +98,12 @@ describe('folder progress', () => {
     const before = lines.length;
     new Progress(5, { stream: tty }).finish(); // not started: a line with 0 done, ended
     expect(lines.length).toBe(before + 1);
+    // A job that ended where it should, short of an estimated total: the total becomes the count.
+    const estimated = new Progress(57, { label: 'video', stream: tty });
+    for (let k = 0; k < 56; k++) estimated.tick(true);
+    estimated.finish('', true);
+    // eslint-disable-next-line no-control-regex
+    expect(lines.at(-1)).toMatch(/^\r\x1b\[Kvideo █{24} 56\/56 [\d.]+\/s ETA 0s\n$/);
     const unknown = new Progress(Infinity, { label: 'video', stream: { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream });
     unknown.tick(true);
     expect(lines.at(-1)).toMatch(/^video ░+ 1 –\/s ETA \?\n$/);

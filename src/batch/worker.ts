@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { firstLine, InputError } from '../errors.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
+import { counted } from '../cli/progress.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
 import { connection, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
@@ -123,7 +124,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
   });
   worker.on('completed', (job, result) => {
     back();
-    options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${result.faces} face${result.faces === 1 ? '' : 's'}, ${result.files.length} files` });
+    options.onJob?.({ ok: true, data: job.data, message: `${job.data.path}: ${counted(result.faces, 'face')}, ${counted(result.files.length, 'file')}` });
   });
   worker.on('failed', (job, err) => {
     if (job) back();

@@ -62,17 +62,22 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
 /**
  * Output stems for the inputs: the file name without extension (control characters as '_'), made unique with -2, -3, … (a
  * suffix that another input's own name already takes is skipped: x-2.jpg, x.jpg, x.png → x-2, x, x-3).
+ * Inputs for which `present` is false (missing files, which fail without writing) are named after
+ * all the others, so that one does not push an existing x.jpg to x-2.
  */
-export function uniqueStems(files: string[]): string[] {
+export function uniqueStems(files: string[], present: (file: string) => boolean = () => true): string[] {
   const own = new Set(files.map(outputStem));
   const used = new Set<string>();
-  return files.map((f) => {
-    const stem = outputStem(f);
+  const stems = new Array<string>(files.length);
+  const order = files.map((f, i) => ({ i, late: !present(f) })).sort((a, b) => Number(a.late) - Number(b.late) || a.i - b.i);
+  for (const { i } of order) {
+    const stem = outputStem(files[i]);
     let out = stem;
     for (let n = 2; used.has(out) || (out !== stem && own.has(out)); n++) out = `${stem}-${n}`;
     used.add(out);
-    return out;
-  });
+    stems[i] = out;
+  }
+  return stems;
 }
 
 /** The file's name without extension; control characters (a newline in a name) become '_', as no mesh file can refer to them. */

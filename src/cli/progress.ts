@@ -24,7 +24,7 @@ export class Progress {
   private readonly logInterval: number;
   private readonly unit: string;
 
-  constructor(readonly total: number, options: ProgressOptions = {}) {
+  constructor(private total: number, options: ProgressOptions = {}) {
     this.stream = options.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY);
     this.enabled = options.enabled ?? true;
@@ -42,10 +42,13 @@ export class Progress {
   /**
    * Ends the bar where the count fell short of the total (a video with fewer frames than its
    * container said): the last line is drawn and the terminal line ended, so what follows starts
-   * on its own line.
+   * on its own line. `complete`: the job did end there (the container's count was an estimate),
+   * so the total becomes the count (56/56, not 56/57); otherwise it stays (cut short: 56/158).
    */
-  finish(note = ''): void {
-    if (this.done !== this.total) this.draw(note, true);
+  finish(note = '', complete = false): void {
+    if (this.done === this.total) return;
+    if (complete) this.total = this.done;
+    this.draw(note, true);
   }
 
   private draw(note: string, final: boolean): void {
@@ -79,4 +82,9 @@ export function formatSeconds(s: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** `n noun` or `n nouns`: "1 face", "3 faces", "0 files". */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -1,4 +1,5 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile } from '../io/image-node.js';
@@ -13,7 +14,7 @@ import type { Face } from '../pipeline/face.js';
 import { exitBySignal, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
-import { Progress } from './progress.js';
+import { counted, Progress } from './progress.js';
 
 /**
  * Images in flight at once in `inParallel` (batch workers): while one image's outputs are built
@@ -222,7 +223,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   await sweepStaleTemporaries(outDir);
 
   const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision });
-  const stems = uniqueStems(files);
+  const stems = uniqueStems(files, (f) => existsSync(f));
   const progress = new Progress(files.length, { label: 'reconstruct', unit: 'photos', enabled: !quiet && files.length > 1 });
   const failures: string[] = [];
   let outputFailed = false;
@@ -235,8 +236,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
     if (quiet || (files.length === 1 && !interrupted)) return;
     const ok = done - failures.length;
     const seen = interrupted ? `${done} of ${files.length} images (interrupted by ${interrupted})` : `${files.length} images`;
-    const stale = staleRemoved ? `; ${staleRemoved} files of faces an earlier run found beyond these removed` : '';
-    process.stderr.write(`${seen}: ${ok} done (${faceCount} faces, ${written} files in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
+    const stale = staleRemoved ? `; ${counted(staleRemoved, 'file')} of faces an earlier run found beyond these removed` : '';
+    process.stderr.write(`${seen}: ${ok} done (${counted(faceCount, 'face')}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
   const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: new Set(files.map((f) => resolve(f))) };
@@ -248,8 +249,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
       faceCount += faces;
       written += outputs.length;
       staleRemoved += removed.length;
-      const stale = removed.length ? ` (${removed.length} files of faces an earlier run found beyond these removed)` : '';
-      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(files[i])}: ${faces} face${faces > 1 ? 's' : ''}, ${outputs.length} file${outputs.length === 1 ? '' : 's'} written to ${escapeControl(outDir)}${stale}\n`);
+      const stale = removed.length ? ` (${counted(removed.length, 'file')} of faces an earlier run found beyond these removed)` : '';
+      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(files[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
     },
   };
   const imageDone = (i: number, e?: unknown): void => {

@@ -5,7 +5,7 @@ import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabi
 import { MAX_GLB_STEP, processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
 import { makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption } from './options.js';
-import { Progress } from './progress.js';
+import { counted, Progress } from './progress.js';
 import { uniqueStems } from './inputs.js';
 
 /**
@@ -130,10 +130,12 @@ export async function runVideo(args: string[]): Promise<number> {
             progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity), { label: 'video', enabled: !quiet });
           },
           onFrame: ({ result }) => {
-            progress?.tick(true, `${result.faces.length} face${result.faces.length === 1 ? '' : 's'}`);
+            progress?.tick(true, counted(result.faces.length, 'face'));
           },
         });
-        (progress as Progress | null)?.finish();
+        // A video that ended where it should (not cut short) had the frames it had: the
+        // container's count or its duration × rate is an estimate, one frame off at times.
+        (progress as Progress | null)?.finish('', !result.decodeError && !(maxFrames !== undefined && result.frames >= maxFrames));
         // The truncation warning is not progress: --quiet keeps it.
         if (result.decodeError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the video ended early after ${result.frames} of ${result.info.frameCount} frames (${result.decodeError}); outputs cover the frames decoded\n`);
         if (result.audioError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the overlay video has no sound (${escapeControl(result.audioError)})\n`);
@@ -160,7 +162,7 @@ export async function runVideo(args: string[]): Promise<number> {
 function report(r: VideoRunResult): void {
   const w = process.stderr;
   const faces = r.framesWithFaces
-    ? `faces in ${r.framesWithFaces} frames, ${r.tracks} track${r.tracks === 1 ? '' : 's'}`
+    ? `faces in ${r.framesWithFaces} frames, ${counted(r.tracks, 'track')}`
     : `no face in any of the ${r.frames} frames${r.files.some((f) => f.endsWith('.glb')) ? '' : ' (no GLB written)'}`;
   const sound = r.audio ? `; overlay with sound (${r.audio.codec}${r.audio.copied ? '' : ', re-encoded'})` : '';
   const more = r.glbs.length > 1 ? ` (and ${r.glbs.length - 1} more: ${r.glbs.slice(1).map((g) => `track ${g.trackId}, ${g.frames} frames`).join('; ')})` : '';
