@@ -32,7 +32,7 @@ import type { Precision } from './model/resfcn.js';
 export type { Precision } from './model/resfcn.js';
 import type { FaceBox, RgbImage } from './types.js';
 
-export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings, type TestTimeOptions } from './pipeline/prnet.js';
+export { Prnet, type BoxInput, type ReconstructOptions, type ReconstructResult, type StageTimings, type TestTimeOptions } from './pipeline/prnet.js';
 export {
   faceColors, faceMesh, faceTexture, faceToJson, headCentre, POSE_CONVENTION, TEXTURE_SIZES,
   type Face, type FaceJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,

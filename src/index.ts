@@ -7,7 +7,7 @@
  *   faces[0].landmarks; faces[0].vertices; faces[0].pose.yaw;
  */
 export { createPrnet, reconstructFile, resolveModel, BUNDLED_MODELS, type PrnetOptions } from './pipeline/node.js';
-export { Prnet, type ReconstructOptions, type ReconstructResult, type StageTimings, type TestTimeOptions } from './pipeline/prnet.js';
+export { Prnet, type BoxInput, type ReconstructOptions, type ReconstructResult, type StageTimings, type TestTimeOptions } from './pipeline/prnet.js';
 export {
   faceColors, faceMesh, faceTexture, faceToJson, headCentre, POSE_CONVENTION, TEXTURE_SIZES,
   type Face, type FaceJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,

@@ -97,6 +97,23 @@ describe('crop rules', () => {
     const flat3 = new Float32Array([10, 20, 5, 50, 20, 1, 30, 80, 0, 20, 60, 9]);
     expect(cropFromLandmarks(flat3, 3).square).toEqual(a.square);
   });
+
+  it('a face\'s landmarks (68 × x, y, z, flat) are read as 3 numbers a point without being told', () => {
+    // 68 points on a 100 × 140 box at (200, 300), z far outside it (as a face's z, up to hundreds of pixels).
+    const lm = new Float32Array(68 * 3);
+    for (let k = 0; k < 68; k++) lm.set([200 + (k % 11) * 10, 300 + (k % 15) * 10, -400 + 13 * k], 3 * k);
+    const want = { cx: 250, cy: 370, side: 1.6 * (100 + 140) / 2 };
+    expect(cropFromLandmarks(lm).square).toEqual(want);
+    expect(cropFromLandmarks(lm, 3).square).toEqual(want);
+    // Read as x, y pairs (the former default) the z values became points: another crop, no error.
+    expect(cropFromLandmarks(lm, 2).square).not.toEqual(want);
+    // 68 points in 2D stay pairs; a flat array that is not whole points is an error.
+    const xy = new Float32Array(68 * 2);
+    for (let k = 0; k < 68; k++) xy.set([lm[3 * k], lm[3 * k + 1]], 2 * k);
+    expect(cropFromLandmarks(xy).square).toEqual(want);
+    expect(() => cropFromLandmarks(lm.subarray(0, 203), 3)).toThrow(/203 numbers is not points of 3/);
+    expect(() => cropFromLandmarks(lm, 1)).toThrow(/stride must be a whole number ≥ 2/);
+  });
 });
 
 describe('warpCrop', () => {

@@ -160,10 +160,13 @@ describe('reconstruct with boxes or crops (no detection)', () => {
         expectFaceStructure(f, `box ${i}`);
       });
       expect(r.timings.detect).toBeLessThan(50);
-      const box = { x: 100, y: 50, width: 90, height: 100, score: 1 };
+      // A box without a score (the README's `{ x, y, width, height }`, typed as BoxInput) gets score 1.
+      const box = { x: 100, y: 50, width: 90, height: 100 };
       const g = await bare.reconstruct(gradient, { boxes: [box] });
       expect(g.faces).toHaveLength(1);
+      expect(g.faces[0].box).toEqual({ ...box, score: 1 });
       expectFaceStructure(g.faces[0], 'gradient box');
+      await expect(bare.reconstruct(gradient, { boxes: [{ ...box, score: '0.9' as never }] })).rejects.toThrow(/^box 0's score must be a finite number, got "0.9"$/);
     } finally {
       await bare.dispose();
     }

@@ -226,6 +226,10 @@ describe('prnet serve: the API', () => {
     const two = await post(form);
     expect(two.status, await two.clone().text()).toBe(200);
     expect(((await two.json()) as { faces: FaceJson[] }).faces).toHaveLength(1);
+    // Six file parts: 413 in words (was busboy's "reach files limit").
+    const six = new FormData();
+    for (let k = 0; k < 6; k++) six.append(k ? `extra${k}` : 'file', new Blob([astronaut], { type: 'image/png' }), `${k}.png`);
+    expect(await expectError(await post(six), 413, 'body_too_large')).toBe('the multipart body has more than 5 file parts (the image goes in the one named "file")');
   });
 
   it('the deadline runs from arrival: an upload slower than --timeout gets a 504, not a late 200', async () => {
@@ -278,7 +282,7 @@ describe('prnet serve: the API', () => {
     await expectError(await post(new Uint8Array(3 * 1024 * 1024).fill(1), '', 'image/jpeg'), 413, 'body_too_large');
     const big = new FormData();
     big.append('file', new Blob([new Uint8Array(3 * 1024 * 1024).fill(1)], { type: 'image/jpeg' }), 'big.jpg');
-    await expectError(await post(big), 413, 'body_too_large');
+    expect(await expectError(await post(big), 413, 'body_too_large')).toMatch(/^a file part is larger than the [\d.]+ MiB limit \(--max-body-mb\)$/);
   });
 
   it('answers 503 with Retry-After when the queue is full, and counts it all in /metrics', async () => {

@@ -110,6 +110,8 @@ export function pointsBounds(points: Points, stride = 2): [number, number, numbe
   if (n > 0 && typeof points[0] !== 'number') {
     for (const p of points as ReadonlyArray<ArrayLike<number>>) visit(p[0], p[1]);
   } else {
+    if (!(Number.isInteger(stride) && stride >= 2)) throw new RangeError(`stride must be a whole number ≥ 2 (numbers per point), got ${stride}`);
+    if (n % stride !== 0) throw new RangeError(`a flat array of ${n} numbers is not points of ${stride} numbers each`);
     const flat = points as ArrayLike<number>;
     for (let i = 0; i + 1 < n; i += stride) visit(flat[i], flat[i + 1]);
   }
@@ -118,16 +120,28 @@ export function pointsBounds(points: Points, stride = 2): [number, number, numbe
 }
 
 /**
+ * Numbers per point of a flat landmark array when the caller does not say: 3 for 68 or 468 points
+ * in 3D (`Face.landmarks` is 68 × x, y, z: read as x, y pairs its z values became x and y, and
+ * the crop landed elsewhere without an error), else 2.
+ */
+function defaultStride(points: Points): number {
+  return points.length === 68 * 3 || points.length === 468 * 3 ? 3 : 2;
+}
+
+/**
  * The original PRNet's crop square for landmarks (68 points, or any set): centre of their
  * bounding box, side 1.6 × the box's mean side. A flat array holds `stride` numbers per point
- * (2 for x, y; 3 for x, y, z).
+ * (2 for x, y; 3 for x, y, z; by default 3 for 68 × 3 numbers, as `Face.landmarks`, else 2).
  */
-export function squareFromLandmarks(points: Points, stride = 2): CropSquare {
-  const [l, t, r, b] = pointsBounds(points, stride);
+export function squareFromLandmarks(points: Points, stride?: number): CropSquare {
+  const [l, t, r, b] = pointsBounds(points, stride ?? defaultStride(points));
   return { cx: (l + r) / 2, cy: (t + b) / 2, side: LANDMARK_CROP_FACTOR * ((r - l) + (b - t)) / 2 };
 }
 
-/** The crop for landmarks (tracking from the previous frame; ground-truth boxes). */
-export function cropFromLandmarks(points: Points, stride = 2, size = CROP_SIZE): CropTransform {
+/**
+ * The crop for landmarks (tracking from the previous frame; ground-truth boxes):
+ * `cropFromLandmarks(face.landmarks)` for a face of an earlier frame. `stride` as in squareFromLandmarks.
+ */
+export function cropFromLandmarks(points: Points, stride?: number, size = CROP_SIZE): CropTransform {
   return cropTransform(squareFromLandmarks(points, stride), size);
 }

@@ -14,9 +14,12 @@ import { chwToHwcFinite, resizeSquare } from '../runtime/resample.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
+/** A face box given to reconstruct: x, y, width, height; a score (default 1) and keypoints optional. */
+export type BoxInput = Pick<FaceBox, 'x' | 'y' | 'width' | 'height'> & Partial<Pick<FaceBox, 'score' | 'keypoints'>>;
+
 export interface ReconstructOptions {
-  /** Face boxes (image pixels) to use instead of running the detector. */
-  boxes?: FaceBox[];
+  /** Face boxes (image pixels) to use instead of running the detector (`Face.box` keeps them, score 1 when not given). */
+  boxes?: BoxInput[];
   /** Crops to use directly (e.g. from tracking the previous frame's landmarks). */
   crops?: CropTransform[];
   /** Most faces reconstructed, largest first (default: all found). */
@@ -151,7 +154,7 @@ export class Prnet {
     } else if (options.boxes) {
       items = Array.from(options.boxes, (box, i) => {
         checkBox(box, i, image);
-        return { box, crop: cropFromUserBox(box.x, box.y, box.width, box.height) };
+        return { box: { ...box, score: box.score ?? 1 }, crop: cropFromUserBox(box.x, box.y, box.width, box.height) };
       });
     } else {
       const boxes = await this.detectNow(image);
@@ -321,7 +324,7 @@ function checkImage(image: RgbImage | PixelImage): RgbImage {
  * A user's face box: finite, at least 1 pixel wide and high, at most 4 × the image's long side,
  * and overlapping the image (a box wholly outside it would give a face made of padding).
  */
-function checkBox(box: FaceBox, i: number, image: RgbImage): void {
+function checkBox(box: BoxInput, i: number, image: RgbImage): void {
   const b = box as Partial<FaceBox> | null;
   const nums = b ? [b.x, b.y, b.width, b.height] : [];
   const shown = nums.map((v) => (typeof v === 'number' ? +v.toPrecision(6) : String(v))).join(',');
@@ -329,6 +332,7 @@ function checkBox(box: FaceBox, i: number, image: RgbImage): void {
     throw new InputError(`box ${i} must have finite x, y, width and height, got ${b ? shown : String(b)}`);
   }
   checkRegion(`box ${i} (${shown})`, box.x, box.y, box.width, box.height, 4, 'wide and high', image);
+  if (box.score !== undefined && !(typeof box.score === 'number' && Number.isFinite(box.score))) throw new InputError(`box ${i}'s score must be a finite number, got ${shownValue(box.score)}`);
 }
 
 /**

@@ -19,6 +19,24 @@ import { openApi, querystringSchema, reconstructParameters } from './openapi.js'
 import { createPool, type InferencePool } from './pool.js';
 import { CONTENT_TYPES, TASK_FLAGS, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
 
+
+/** How much a multipart body may hold: file parts (the image and up to 4 others), fields, parts. */
+const MULTIPART_LIMITS = { files: 5, fields: 10, parts: 20 } as const;
+
+/** A multipart limit's 413 message, by @fastify/multipart's error code. */
+function multipartLimitMessage(code: string | undefined, bodyLimit: number): string {
+  switch (code) {
+    case 'FST_FILES_LIMIT':
+      return `the multipart body has more than ${MULTIPART_LIMITS.files} file parts (the image goes in the one named "file")`;
+    case 'FST_FIELDS_LIMIT':
+      return `the multipart body has more than ${MULTIPART_LIMITS.fields} fields`;
+    case 'FST_PARTS_LIMIT':
+      return `the multipart body has more than ${MULTIPART_LIMITS.parts} parts`;
+    default:
+      return `a file part is larger than the ${+(bodyLimit / 2 ** 20).toFixed(2)} MiB limit (--max-body-mb)`;
+  }
+}
+
 export interface ServeOptions {
   /** Inference worker threads (default: the cores). */
   workers?: number;
@@ -197,7 +215,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   app.removeAllContentTypeParsers();
   // Up to 5 file parts: the image is the one named "file", the others are read through (a client
   // that also sends, say, a thumbnail is not refused); each part is bounded by the body limit.
-  await app.register(multipart, { limits: { fileSize: bodyLimit, files: 5, fields: 10, parts: 20 } });
+  await app.register(multipart, { limits: { fileSize: bodyLimit, files: MULTIPART_LIMITS.files, fields: MULTIPART_LIMITS.fields, parts: MULTIPART_LIMITS.parts } });
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
 
@@ -293,8 +311,9 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
           else part.file.resume();
         }
       } catch (e) {
-        // Over a limit: the 413 it carries. Otherwise a malformed body (no boundary, cut short): 400, not 500.
-        if ((e as FastifyError).statusCode === 413) throw e;
+        // Over a limit: a 413 in words (the package's own are "reach files limit" and the like).
+        // Otherwise a malformed body (no boundary, cut short): 400, not 500.
+        if ((e as FastifyError).statusCode === 413) throw new HttpError(413, 'body_too_large', multipartLimitMessage((e as FastifyError).code, bodyLimit));
         throw new HttpError(400, 'bad_request', `malformed multipart body (${firstLine(e)})`);
       }
       if (!found) throw new HttpError(400, 'missing_file', 'multipart body needs the image in a field named "file"');
