@@ -62,6 +62,10 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
       expect(files, f).toContain(f);
     }
     for (const f of files) expect(f, f).not.toMatch(/^(test|tools|scripts|training|web|bench|docs|\.ci)\/|\.map$|\.ts$(?<!\.d\.ts$)/);
+    // No file points at a source map the tarball does not hold (bundlers' source-map loaders warn).
+    const installed = join(dir, 'node_modules', 'prnet-ts');
+    const pointing = files.filter((f) => f.endsWith('.js') && readFileSync(join(installed, f), 'utf8').includes('//# sourceMappingURL='));
+    expect(pointing).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { license: string; sideEffects: boolean; exports: Record<string, unknown> };
     expect(pkg.license).toBe('(MIT AND LicenseRef-prnet-ts-weights)');
     expect(pkg.sideEffects).toBe(false);
