@@ -332,6 +332,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     expect(input.count).toBe(targets);
     expect(input.max![0]).toBeGreaterThan(0); // seconds from the first recorded frame
     expect(await page.textContent('#rec')).toBe('● Record');
+    expect(await page.textContent('.status')).toBe('Stopped — the recording was saved');
     expect(await page.evaluate(() => document.body.dataset.recording)).toBeUndefined();
     expect(errors).toEqual([]);
   }, 120_000);
@@ -394,6 +395,43 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.close();
     }
   }, 200_000);
+
+  it('a photo after another is framed anew in the 3D view and kept at its own size; a file that fails to open clears the faces and downloads', async () => {
+    // The astronaut enlarged to 1500 px and moved 1800 px right in a 3300 × 1500 photo (4.95 MP, above
+    // the 1280 px of live frames): its face is far from the first photo's.
+    const big = join(dir, 'wide.png');
+    await sharp(PHOTO).resize(1500, 1500).extend({ left: 1800, background: '#808080' }).png().toFile(big);
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await p.goto(`${server.url}?model=light`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      type View = { target: number[]; facesCentre: number[] } | null;
+      const view = (): Promise<View> => p.evaluate(() => (window as unknown as { prnetApp: { view(): View } }).prnetApp.view());
+      for (const [file, size] of [[PHOTO, [512, 512]], [big, [3300, 1500]]] as const) {
+        const shown = (): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
+        const before = await shown();
+        await p.setInputFiles('#file', file);
+        await waitFor(p, `a result for ${file}`, shown, (n) => n > before, 60_000);
+        expect(await p.evaluate(() => Number(document.body.dataset.faces))).toBeGreaterThanOrEqual(1);
+        // The photo's own pixels (a live source's 1280 px cap made them 1280 × 582).
+        expect(await p.evaluate(() => (window as unknown as { prnetApp: { canvasSize(): number[] } }).prnetApp.canvasSize())).toEqual(size);
+        // The view looks at this photo's face (it kept looking where the first photo's was).
+        const v = await view();
+        expect(v).not.toBeNull();
+        expect(Math.hypot(...v!.target.map((t, k) => t - v!.facesCentre[k])), JSON.stringify(v)).toBeLessThan(2);
+      }
+      expect(await p.isDisabled('#dl-glb')).toBe(false);
+      await p.setInputFiles('#file', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a picture') });
+      await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 30_000);
+      // The previous photo's faces are not left to download (they were saved as "frame_face0.glb").
+      for (const b of ['#dl-obj', '#dl-glb', '#dl-json']) expect(await p.isDisabled(b), b).toBe(true);
+      expect(await p.evaluate(() => document.body.dataset.faces)).toBe('0');
+      expect(await p.isVisible('#hint')).toBe(true);
+    } finally {
+      await p.close();
+    }
+  }, 150_000);
 
   it('a HEIC photo (which Chromium cannot decode) is refused with how to convert it, and the app goes on', async () => {
     const p = await context.newPage();

@@ -94,6 +94,7 @@ const probe = {
   timings: [] as (FrameTimings & { display: number; grab: number; roundTrip: number; at: number; flipDisagreement: (number | null)[] })[],
   faces: (): { x: number; y: number; width: number; height: number; still: boolean }[] => faces.map((f) => ({ ...f.box, still: f.still })),
   canvasSize: (): [number, number] => [ui.input.width, ui.input.height],
+  view: () => viewer?.framing() ?? null,
 };
 (window as unknown as { prnetApp: typeof probe }).prnetApp = probe;
 
@@ -117,6 +118,8 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   engine?.terminate();
   engine = null;
   ready = null;
+  startError = null;
+  updateRecordButton(); // nothing to record into while the model loads
   // The old worker held the faces the downloads export: nothing to save until the new one has a result.
   clearFaces();
   setState('loading');
@@ -156,6 +159,7 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   // real-time WebAssembly, unless the URL or the user chose.
   if (!flipChosen) ui.flip.checked = ready.backend === 'webgpu';
   engine = next;
+  updateRecordButton();
   edges = gridEdges(ready.faceIndex, ready.layoutSize, MESH_STEP);
   const wasm = ready.backend === 'wasm'
     ? ` · ${ready.threads} thread${ready.threads === 1 ? '' : 's'}${ready.crossOriginIsolated ? '' : ' (page not cross-origin isolated: single-threaded)'}`
@@ -169,6 +173,11 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
 }
 
 async function useSource(open: () => Promise<FrameSource>): Promise<void> {
+  // The model did not load: a source would open (a camera lit) with nothing to process it.
+  if (startError) {
+    setStatus(`${startError} — choose a model to try again`, 'error');
+    return;
+  }
   loopToken++;
   const token = ++sourceGeneration;
   source?.stop();
@@ -178,7 +187,10 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
     setStatus('Opening…');
     opened = await open();
   } catch (e) {
-    if (token === sourceGeneration) setStatus(`Cannot open the source: ${(e as Error).message}`, 'error');
+    if (token !== sourceGeneration) return;
+    // The previous source is gone: its picture, faces and downloads too (they were saved under "frame").
+    clearSource();
+    setStatus(`Cannot open the source: ${(e as Error).message}`, 'error');
     return;
   }
   // Another source was chosen or Stop pressed while this one opened (a camera permission prompt
@@ -197,6 +209,18 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   if (recordingOn) await saveRecording();
   await engine?.reset();
   if (engine) void run();
+  else setStatus('Loading the model…'); // run() starts when it is ready
+}
+
+/** No source shown: its picture and faces cleared, the hint back, Stop and Record updated. */
+function clearSource(): void {
+  clearFaces();
+  inputCtx.clearRect(0, 0, ui.input.width, ui.input.height);
+  ui.hint.hidden = false;
+  ui.stop.disabled = true;
+  stats.reset();
+  setState(engine ? 'ready' : 'loading');
+  updateRecordButton();
 }
 
 /** No faces shown: overlays cleared, downloads disabled until the next result. */
@@ -217,6 +241,8 @@ interface Job {
   grabMs: number;
   sentAt: number;
   seq: number;
+  /** A frame of a live source (camera, video), not a photo. */
+  live: boolean;
 }
 
 /**
@@ -249,7 +275,7 @@ async function run(): Promise<void> {
       if (!src.live || !PIPELINE) await show(next, token);
       else pending = next;
       if (!src.live) {
-        if (token === loopToken) setStatus(`${faces.length} face${faces.length === 1 ? '' : 's'} found`);
+        if (token === loopToken) setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${reducedNote(src, lastShown)}`);
         return;
       }
     } catch (e) {
@@ -263,6 +289,17 @@ async function run(): Promise<void> {
   }
   // Left by a new source, engine or stop: the result in flight is not shown.
   pending?.result.catch(() => undefined);
+}
+
+/** The frame last shown (its size: a photo above the grabber's budget is reduced). */
+let lastShown: Job | null = null;
+
+/** For a photo reduced to fit the browser's canvas budget: what the numbers are in. */
+function reducedNote(src: FrameSource, job: Job | null): string {
+  const el = src.element;
+  const w = el instanceof HTMLVideoElement ? el.videoWidth : el.naturalWidth;
+  if (!job || job.width >= w) return '';
+  return ` (the photo was reduced to ${job.width}×${job.height} for the browser: the downloads' coordinates are in that size)`;
 }
 
 function send(src: FrameSource): Job {
@@ -282,12 +319,13 @@ function send(src: FrameSource): Job {
     maxFaces: Number(ui.maxFaces.value),
   });
   result.catch(() => undefined);
-  return { result, canvas, width: pixels.width, height: pixels.height, grabMs, sentAt, seq };
+  return { result, canvas, width: pixels.width, height: pixels.height, grabMs, sentAt, seq, live: src.live };
 }
 
 async function show(job: Job, token: number): Promise<void> {
   const result = await job.result;
   if (token !== loopToken) return;
+  lastShown = job;
   const roundTrip = performance.now() - job.sentAt;
   const { width, height } = job;
   const t0 = performance.now();
@@ -301,7 +339,9 @@ async function show(job: Job, token: number): Promise<void> {
   faces = result.faces;
   shownSeq = job.seq;
   drawOverlays(overlayCtx, faces, edges, overlayOptions());
-  if (ui.show3d.checked) updateViewer(width, height);
+  // A photo's result is always drawn (the software view's rate limit is for live frames: a photo
+  // opened within it of the previous one kept that one's faces in the view).
+  if (ui.show3d.checked) updateViewer(width, height, !job.live);
   const display = performance.now() - t0;
   stats.record(result.timings, display);
   const flipDisagreement = faces.map((f) => f.flipDisagreement ?? null);
@@ -321,11 +361,11 @@ async function show(job: Job, token: number): Promise<void> {
  * Updates the 3D view with the current faces. Where WebGL is drawn by the CPU (no GPU), drawing a
  * textured mesh costs as much as the network: the view is then updated at most twice a second.
  */
-function updateViewer(width: number, height: number): void {
+function updateViewer(width: number, height: number, always = false): void {
   const v = ensureViewer();
   if (!v) return;
   const now = performance.now();
-  if (v.software && now - lastViewerUpdate < SOFTWARE_VIEW_INTERVAL_MS) return;
+  if (v.software && !always && now - lastViewerUpdate < SOFTWARE_VIEW_INTERVAL_MS) return;
   lastViewerUpdate = now;
   v.update(faces, width, height);
 }
@@ -412,6 +452,8 @@ async function saveRecording(): Promise<void> {
     const { files } = await Promise.race([engine.record('stop', stem), timeout]).finally(() => clearTimeout(timer));
     endRecording(files.length ? undefined : 'Nothing recorded: no face was tracked');
     saveFiles(files, `${stem}.zip`);
+    // Saved after Stop: the status no longer offers to save it.
+    if (files.length && !source) setStatus('Stopped — the recording was saved');
   } catch (e) {
     endRecording(`The recording could not be saved: ${(e as Error).message}`, 'error');
   } finally {
@@ -476,8 +518,12 @@ ui.stage.addEventListener('drop', (e) => {
   if (file) void useSource(() => openFile(file));
 });
 
+/** Why the model could not be loaded (cleared by the next start): sources are refused meanwhile. */
+let startError: string | null = null;
+
 function fail(e: unknown): void {
-  setStatus(`Cannot start: ${(e as Error).message}`, 'error');
+  startError = `Cannot start: ${(e as Error).message}`;
+  setStatus(startError, 'error');
   setState('error');
 }
 

@@ -133,16 +133,18 @@ function stem(name: string): string {
 }
 
 /**
- * Reads frames: draws the source into a canvas (downscaled so that the long side is at most
- * `maxSide`) and returns the pixels with that canvas, which keeps the frame until the grab after
- * next: the grabber alternates between two canvases, so that the page can show one frame while the
- * next one is being processed.
+ * Reads frames: draws the source into a canvas and returns the pixels with that canvas, which keeps
+ * the frame until the grab after next: the grabber alternates between two canvases, so that the
+ * page can show one frame while the next one is being processed. A live source (camera, video) is
+ * downscaled so that its long side is at most `maxSide` (real time); a photo is kept at its own
+ * size, so the downloads' coordinates are the photo's pixels, up to `maxStillPixels` (the canvas
+ * area every browser allows, iOS Safari's 16.7 megapixels; a larger photo is reduced to it).
  */
 export class FrameGrabber {
   private readonly slots: { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D }[];
   private next = 0;
 
-  constructor(private readonly maxSide = 1280) {
+  constructor(private readonly maxSide = 1280, private readonly maxStillPixels = 4096 * 4096) {
     this.slots = [0, 1].map(() => {
       const canvas = document.createElement('canvas');
       const ctx = canvas.getContext('2d', { willReadFrequently: true });
@@ -155,7 +157,7 @@ export class FrameGrabber {
     const el = source.element;
     const w = el instanceof HTMLVideoElement ? el.videoWidth : el.naturalWidth;
     const h = el instanceof HTMLVideoElement ? el.videoHeight : el.naturalHeight;
-    const s = Math.min(1, this.maxSide / Math.max(w, h));
+    const s = source.live ? Math.min(1, this.maxSide / Math.max(w, h)) : Math.min(1, Math.sqrt(this.maxStillPixels / (w * h)));
     const width = Math.max(1, Math.round(w * s));
     const height = Math.max(1, Math.round(h * s));
     const { canvas, ctx } = this.slots[this.next];

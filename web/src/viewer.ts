@@ -65,7 +65,10 @@ export class FaceViewer {
       }
       pos.needsUpdate = true;
       uv.needsUpdate = true;
+      // Both bounds: fit() frames the box (Box3.expandByObject reads the cached boundingBox, which
+      // three computes once: every later source was framed where the first one's faces were).
       geometry.computeBoundingSphere();
+      geometry.computeBoundingBox();
     });
     // A source of another size needs a new texture: three keeps the first upload's storage and
     // copies later frames into it, so a larger frame failed to upload and a smaller one filled a corner.
@@ -100,6 +103,17 @@ export class FaceViewer {
     this.controls.update();
     this.fitted = true;
     this.render();
+  }
+
+  /**
+   * Where the view looks and where the visible faces are (their vertices' box centre, computed
+   * afresh): for the page's automated checks of the framing.
+   */
+  framing(): { target: number[]; facesCentre: number[] } | null {
+    const box = new THREE.Box3();
+    for (const m of this.meshes) if (m.visible) box.expandByObject(m, true);
+    if (box.isEmpty()) return null;
+    return { target: this.controls.target.toArray(), facesCentre: box.getCenter(new THREE.Vector3()).toArray() };
   }
 
   /** Forget the camera placement (the next faces are framed again). */
