@@ -122,6 +122,7 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   updateRecordButton(); // nothing to record into while the model loads
   // The old worker held the faces the downloads export: nothing to save until the new one has a result.
   clearFaces();
+  ui.runtime.textContent = 'Loading the model…'; // the previous model's line no longer holds
   setState('loading');
   setStatus('Loading the model…');
   const choice = await chooseRuntime(base, params, selected);
@@ -204,7 +205,6 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   ui.hint.hidden = true;
   ui.stop.disabled = !source.live;
   viewer?.refit();
-  stats.reset();
   // The old source's recording is saved before the worker forgets it.
   if (recordingOn) await saveRecording();
   await engine?.reset();
@@ -218,7 +218,6 @@ function clearSource(): void {
   inputCtx.clearRect(0, 0, ui.input.width, ui.input.height);
   ui.hint.hidden = false;
   ui.stop.disabled = true;
-  stats.reset();
   setState(engine ? 'ready' : 'loading');
   updateRecordButton();
 }
@@ -227,6 +226,10 @@ function clearSource(): void {
 function clearFaces(): void {
   faces = [];
   shownSeq = undefined;
+  // The numbers shown were the old frames' (FPS, stages, poses).
+  stats.reset();
+  stats.render(ui.fps, ui.stages, ui.poses, faces);
+  viewer?.clear();
   drawOverlays(overlayCtx, faces, edges, overlayOptions());
   document.body.dataset.faces = '0';
   for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = true;
@@ -479,6 +482,9 @@ ui.stop.onclick = () => {
   source?.stop();
   source = null;
   ui.stop.disabled = true;
+  // No frames now: FPS and stage times cleared (the last frame's faces stay, to download).
+  stats.reset();
+  stats.render(ui.fps, ui.stages, ui.poses, faces);
   setStatus(recordingOn ? 'Stopped — the recording can still be saved' : 'Stopped');
   setState('ready');
   updateRecordButton();

@@ -116,6 +116,12 @@ export class FaceViewer {
     return { target: this.controls.target.toArray(), facesCentre: box.getCenter(new THREE.Vector3()).toArray() };
   }
 
+  /** Shows no face (a source or model that is gone). */
+  clear(): void {
+    for (const m of this.meshes) m.visible = false;
+    this.render();
+  }
+
   /** Forget the camera placement (the next faces are framed again). */
   refit(): void {
     this.fitted = false;
