@@ -414,6 +414,15 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
         expect(v).not.toBeNull();
         expect(Math.hypot(...v!.target.map((t, k) => t - v!.facesCentre[k])), JSON.stringify(v)).toBeLessThan(2);
       }
+      // A photo over the 12.6 MP budget (5000 × 3000) is reduced to it, and the status says so.
+      const huge = join(dir, 'huge.jpg');
+      await sharp(PHOTO).resize(3000, 3000).extend({ left: 2000, background: '#808080' }).jpeg({ quality: 80 }).toFile(huge);
+      const k = Math.sqrt((4096 * 3072) / (5000 * 3000));
+      const reduced = [Math.round(5000 * k), Math.round(3000 * k)];
+      await p.setInputFiles('#file', huge);
+      const status = await waitFor(p, 'the huge photo', () => p.textContent('.status'), (t) => /found/.test(t ?? '') && /reduced/.test(t ?? ''), 90_000);
+      expect(status).toMatch(new RegExp(`^1 face found \\(the photo was reduced to ${reduced[0]}×${reduced[1]} for the browser: the downloads' coordinates are in that size\\)$`));
+      expect(await p.evaluate(() => (window as unknown as { prnetApp: { canvasSize(): number[] } }).prnetApp.canvasSize())).toEqual(reduced);
       expect(await p.isDisabled('#dl-glb')).toBe(false);
       await p.setInputFiles('#file', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a picture') });
       await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 30_000);

@@ -137,14 +137,15 @@ function stem(name: string): string {
  * the frame until the grab after next: the grabber alternates between two canvases, so that the
  * page can show one frame while the next one is being processed. A live source (camera, video) is
  * downscaled so that its long side is at most `maxSide` (real time); a photo is kept at its own
- * size, so the downloads' coordinates are the photo's pixels, up to `maxStillPixels` (the canvas
- * area every browser allows, iOS Safari's 16.7 megapixels; a larger photo is reduced to it).
+ * size, so the downloads' coordinates are the photo's pixels, up to `maxStillPixels` (12.6
+ * megapixels, 4096 × 3072: a phone camera's 12 MP photo whole; the page holds four canvases of the
+ * photo's size, within what iOS Safari allows all canvases together; a larger photo is reduced).
  */
 export class FrameGrabber {
   private readonly slots: { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D }[];
   private next = 0;
 
-  constructor(private readonly maxSide = 1280, private readonly maxStillPixels = 4096 * 4096) {
+  constructor(private readonly maxSide = 1280, private readonly maxStillPixels = 4096 * 3072) {
     this.slots = [0, 1].map(() => {
       const canvas = document.createElement('canvas');
       const ctx = canvas.getContext('2d', { willReadFrequently: true });
