@@ -4,11 +4,11 @@
  * import, texture swap, help and version. With random weights the geometry is meaningless, so the
  * checks are on structure: files, counts, sizes, frames, and agreement between formats.
  */
-import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { removeFacesBeyond } from '../src/cli/atomic.js';
-import { uniqueStems } from '../src/cli/inputs.js';
-import { FACE_FILE_SUFFIXES, faceFileBase } from '../src/pipeline/outputs.js';
+import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileIdentities, removeFacesBeyond } from '../src/cli/atomic.js';
+import { OUTPUT_IMAGE_NAME, uniqueStems } from '../src/cli/inputs.js';
+import { FACE_FILE_SUFFIXES, faceFileBase, IMAGE_FILE_SUFFIXES } from '../src/pipeline/outputs.js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '../src/model/index.js';
@@ -332,16 +332,23 @@ describe('removeFacesBeyond (earlier runs\' face files)', () => {
     const names = ['p_face0.json', 'p_face1.json', 'p_face1.glb', 'p_face1_texture.png', 'p_face2.obj', 'p_face2_textured.mtl', 'p_face3.json', 'p_face5.json', 'p_face1.txt', 'q_face1.json', 'p_face10.json'];
     await Promise.all(names.map((n) => writeFile(join(dir, n), 'x')));
     await mkdir(join(dir, 'p_face3.ply'));
-    const removed = await removeFacesBeyond(dir, 'p', 1, new Set([resolve(dir, 'p_face1_texture.png')]));
+    // The kept input named through a link to the folder (a path string would not match it).
+    const link = join(await dirs.make('beyond-link'), 'to');
+    await symlink(dir, link);
+    const removed = await removeFacesBeyond(dir, 'p', 1, await fileIdentities([join(link, 'p_face1_texture.png')]));
     expect(removed.sort()).toEqual(['p_face1.glb', 'p_face1.json', 'p_face2.obj', 'p_face2_textured.mtl', 'p_face3.json']);
     // Face 4 has no file, so face 5 (and 10) are not an earlier run's faces of this image.
     expect(await listFiles(dir)).toEqual(['p_face0.json', 'p_face1.txt', 'p_face10.json', 'p_face1_texture.png', 'p_face5.json', 'q_face1.json'].sort());
     expect((await stat(join(dir, 'p_face3.ply'))).isDirectory()).toBe(true);
   });
 
-  it('knows every name a face\'s files get', () => {
+  it('knows every name a face\'s and an image\'s files get (the table the clean-ups and the input listing use)', () => {
     const faceFiles = ALL_FILES.filter((f) => f.startsWith(faceFileBase('astronaut', 0)));
     expect(faceFiles.map((f) => f.slice(faceFileBase('astronaut', 0).length)).sort()).toEqual([...FACE_FILE_SUFFIXES].sort());
+    const imageFiles = ALL_FILES.filter((f) => !faceFiles.includes(f));
+    expect(imageFiles.map((f) => f.slice('astronaut'.length)).sort()).toEqual([...IMAGE_FILE_SUFFIXES].sort());
+    // The output images are not read back as inputs; the meshes and the JSON are not images anyway.
+    expect(ALL_FILES.filter((f) => OUTPUT_IMAGE_NAME.test(f)).sort()).toEqual(ALL_FILES.filter((f) => f.endsWith('.png')).sort());
   });
 });
 

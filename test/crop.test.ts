@@ -112,6 +112,10 @@ describe('crop rules', () => {
     for (let k = 0; k < 68; k++) xy.set([lm[3 * k], lm[3 * k + 1]], 2 * k);
     expect(cropFromLandmarks(xy).square).toEqual(want);
     expect(() => cropFromLandmarks(lm.subarray(0, 203), 3)).toThrow(/203 numbers is not points of 3/);
+    // FaceMesh's 478 points with irises (x, y, z) too.
+    const mesh = new Float32Array(478 * 3);
+    for (let k = 0; k < 478; k++) mesh.set([200 + (k % 11) * 10, 300 + (k % 15) * 10, -400 + k], 3 * k);
+    expect(cropFromLandmarks(mesh).square).toEqual(want);
     expect(() => cropFromLandmarks(lm, 1)).toThrow(/stride must be a whole number ≥ 2/);
   });
 });

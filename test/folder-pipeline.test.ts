@@ -104,6 +104,16 @@ describe('folder progress', () => {
     estimated.finish('', true);
     // eslint-disable-next-line no-control-regex
     expect(lines.at(-1)).toMatch(/^\r\x1b\[Kvideo █{24} 56\/56 [\d.]+\/s ETA 0s\n$/);
+    // An estimate one too low (56 for 57 frames): one bar to the end, no second line.
+    const low: string[] = [];
+    const lowTty = { isTTY: true, write: (t: string) => low.push(t) } as unknown as NodeJS.WriteStream;
+    const under = new Progress(56, { label: 'video', stream: lowTty, estimated: true });
+    for (let k = 0; k < 57; k++) under.tick(true);
+    under.finish('', true);
+    under.finish('', true); // a second finish draws nothing
+    expect(low.filter((l) => l.endsWith('\n'))).toHaveLength(1);
+    // eslint-disable-next-line no-control-regex
+    expect(low.at(-1)).toMatch(/^\r\x1b\[Kvideo █{24} 57\/57 [\d.]+\/s ETA 0s\n$/);
     const unknown = new Progress(Infinity, { label: 'video', stream: { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream });
     unknown.tick(true);
     expect(lines.at(-1)).toMatch(/^video ░+ 1 –\/s ETA \?\n$/);

@@ -155,7 +155,8 @@ describe('reconstruct with boxes or crops (no detection)', () => {
       const r = await bare.reconstruct(image, { boxes });
       expect(r.faces).toHaveLength(3);
       r.faces.forEach((f, i) => {
-        expect(f.box).toEqual(boxes[i]);
+        // The box as given, without the detector's keypoints (a user box's crop does not use them).
+        expect(f.box).toEqual({ x: boxes[i].x, y: boxes[i].y, width: boxes[i].width, height: boxes[i].height, score: boxes[i].score });
         expect(f.crop.square).toEqual(cropFromUserBox(boxes[i].x, boxes[i].y, boxes[i].width, boxes[i].height).square);
         expectFaceStructure(f, `box ${i}`);
       });
@@ -165,6 +166,10 @@ describe('reconstruct with boxes or crops (no detection)', () => {
       const g = await bare.reconstruct(gradient, { boxes: [box] });
       expect(g.faces).toHaveLength(1);
       expect(g.faces[0].box).toEqual({ ...box, score: 1 });
+      // A box whose sides are getters (a DOMRect, getBoundingClientRect()) keeps them; other fields are not carried.
+      class Rect { get x(): number { return 100; } get y(): number { return 50; } get width(): number { return 90; } get height(): number { return 100; } }
+      const fromRect = await bare.reconstruct(gradient, { boxes: [new Rect(), { ...box, extra: 'x' } as typeof box] });
+      expect(fromRect.faces.map((f) => f.box)).toEqual([{ ...box, score: 1 }, { ...box, score: 1 }]);
       expectFaceStructure(g.faces[0], 'gradient box');
       await expect(bare.reconstruct(gradient, { boxes: [{ ...box, score: '0.9' as never }] })).rejects.toThrow(/^box 0's score must be a finite number, got "0.9"$/);
     } finally {

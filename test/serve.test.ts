@@ -282,7 +282,7 @@ describe('prnet serve: the API', () => {
     await expectError(await post(new Uint8Array(3 * 1024 * 1024).fill(1), '', 'image/jpeg'), 413, 'body_too_large');
     const big = new FormData();
     big.append('file', new Blob([new Uint8Array(3 * 1024 * 1024).fill(1)], { type: 'image/jpeg' }), 'big.jpg');
-    expect(await expectError(await post(big), 413, 'body_too_large')).toMatch(/^a file part is larger than the [\d.]+ MiB limit \(--max-body-mb\)$/);
+    expect(await expectError(await post(big), 413, 'body_too_large')).toMatch(/^a file part is larger than the body limit, [\d.]+ MiB$/);
   });
 
   it('answers 503 with Retry-After when the queue is full, and counts it all in /metrics', async () => {

@@ -462,6 +462,8 @@ describe('FaceTracker', () => {
       [landmarksAt(660, 200), 'left-frame'],
       [landmarksAt(100, 100, 5), 'degenerate'],
       [Float32Array.from(landmarksAt(200, 150), (v, i) => (i === 7 ? NaN : v)), 'degenerate'],
+      // Not whole points (the crop from them would throw partway through the update).
+      [landmarksAt(200, 150).subarray(0, 203), 'degenerate'],
     ];
     for (const [lm, reason] of cases) {
       const t = new FaceTracker();

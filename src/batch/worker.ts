@@ -7,11 +7,13 @@
  * removes the temporary files the dead attempt left.
  */
 import { readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { firstLine, InputError } from '../errors.js';
+import { fileIdentities } from '../cli/atomic.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
 import { counted } from '../cli/progress.js';
+import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
 import { connection, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
@@ -34,7 +36,7 @@ export interface WorkerOptions {
   onConnection?: (message: string) => void;
 }
 
-const OUR_SUFFIXES = String.raw`(?:_face\d+(?:\.json|\.obj|\.ply|\.glb|_textured\.obj|_textured\.mtl|_texture\.png)|_(?:depth|landmarks|pose|mesh)\.png)`;
+const OUR_SUFFIXES = outputSuffixPattern();
 
 /**
  * Removes the temporary files of earlier attempts at this image's outputs (the CLI's atomic
@@ -42,8 +44,7 @@ const OUR_SUFFIXES = String.raw`(?:_face\d+(?:\.json|\.obj|\.ply|\.glb|_textured
  * them may have run on another machine.
  */
 export async function removeStaleTemps(outDir: string, stem: string): Promise<number> {
-  const escaped = stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = new RegExp(`^\\.prnet-\\d+-\\d+\\.${escaped}${OUR_SUFFIXES}\\.tmp$`);
+  const re = new RegExp(`^\\.prnet-\\d+-\\d+\\.${escapeRegExp(stem)}${OUR_SUFFIXES}\\.tmp$`);
   let names: string[];
   try {
     names = await readdir(outDir);
@@ -79,7 +80,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const prnet = await pipeline(d);
     await removeStaleTemps(d.out, d.stem);
     try {
-      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: d.mesh, inputs: new Set([resolve(d.path)]) });
+      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: d.mesh, inputs: await fileIdentities([d.path]) });
       return { faces, files: outputs };
     } catch (e) {
       // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a

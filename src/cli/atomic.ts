@@ -9,8 +9,8 @@
  */
 import { rmSync } from 'node:fs';
 import { lstat, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { FACE_FILE_SUFFIXES, faceFileBase } from '../pipeline/outputs.js';
+import { basename, dirname, join } from 'node:path';
+import { FACE_FILE_SUFFIXES, faceFileBase } from '../pipeline/output-names.js';
 import { mkdirEach } from '../util/mkdir.js';
 import { firstLine, OutputError } from '../errors.js';
 import { UsageError } from './options.js';
@@ -225,8 +225,9 @@ export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
  * names `faceFileBase` and FACE_FILE_SUFFIXES give), left by an earlier run into the same folder
  * that found more faces in that image: after this run's files are in place, every `stem_face<i>`
  * file describes this run's faces. Face indices are contiguous, so it stops at the first index with
- * no file. Paths in `keep` (resolved; this run's inputs) are never removed. Returns the names
- * removed; a file that cannot be removed is an OutputError naming it.
+ * no file. Files in `keep` (fileIdentities of this run's inputs: by device and inode, so also
+ * through a link, another spelling or a case-insensitive file system) are never removed. Returns
+ * the names removed; a file that cannot be removed is an OutputError naming it.
  */
 export async function removeFacesBeyond(dir: string, stem: string, count: number, keep?: ReadonlySet<string>): Promise<string[]> {
   const removed: string[] = [];
@@ -238,7 +239,7 @@ export async function removeFacesBeyond(dir: string, stem: string, count: number
       const info = await lstat(path).catch(() => null);
       if (!info) continue;
       found = true;
-      if (info.isDirectory() || keep?.has(resolve(path))) continue;
+      if (info.isDirectory() || keep?.has(identity(await stat(path).catch(() => info)))) continue;
       try {
         await rm(path);
       } catch (e) {
@@ -249,6 +250,21 @@ export async function removeFacesBeyond(dir: string, stem: string, count: number
     }
     if (!found) return removed;
   }
+}
+
+/** A file's identity (device and inode): the same file under any path. */
+function identity(info: { dev: number; ino: number }): string {
+  return `${info.dev}:${info.ino}`;
+}
+
+/** The identities of the files that exist among `paths` (for removeFacesBeyond's `keep`). */
+export async function fileIdentities(paths: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const info = await stat(p).catch(() => null);
+    if (info) out.add(identity(info));
+  }
+  return out;
 }
 
 /**

@@ -4,6 +4,7 @@ import { OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption } from './options.js';
 import { parseFormats, parseMeshOptions } from './reconstruct.js';
+import { counted } from './progress.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
 export function checkRedisUrl(url: string): void {
@@ -108,7 +109,7 @@ async function status(args: string[]): Promise<number> {
   process.stdout.write(`${formatStatus(s)}\n`);
   for (const f of s.failures) {
     const reason = f.reason.startsWith(`${f.path}: `) ? f.reason.slice(f.path.length + 2) : f.reason;
-    process.stdout.write(`failed: ${f.path}: ${reason} (${f.attempts} attempt${f.attempts === 1 ? '' : 's'})\n`);
+    process.stdout.write(`failed: ${f.path}: ${reason} (${counted(f.attempts, 'attempt')})\n`);
   }
   if (values.wait && s.waiting + s.active > 0) return EXIT.failed;
   return s.failed ? EXIT.failed : EXIT.ok;

@@ -2,6 +2,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { escapeControl } from '../errors.js';
 import { basename, extname, join, resolve } from 'node:path';
+import { outputSuffixPattern } from '../pipeline/output-names.js';
 
 /** Extensions picked up when a folder is given (a file named directly is always tried). */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif', '.ppm', '.pgm', '.pnm', '.bmp']);
@@ -10,7 +11,7 @@ export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif
  * Names of the images `prnet reconstruct` writes (`<stem>_face<i>_texture.png`, `<stem>_depth.png`,
  * the overlays): in the output folder these are our own outputs, not new inputs.
  */
-export const OUTPUT_IMAGE_NAME = /_(face\d+_texture|depth|landmarks|pose|mesh)\.png$/;
+export const OUTPUT_IMAGE_NAME = new RegExp(`${outputSuffixPattern(true)}$`);
 
 export interface ExpandOptions {
   /** The output folder: when a folder given is this one, the images we wrote there are skipped. */

@@ -10,6 +10,11 @@ export interface ProgressOptions {
   logInterval?: number;
   /** What is counted, shown with the rate ("photos" → "8.1 photos/s"; default: just "/s"). */
   unit?: string;
+  /**
+   * The total is an estimate (a video container's frame count): reaching it does not end the bar,
+   * counting past it raises it, and finish() ends it.
+   */
+  estimated?: boolean;
 }
 
 export class Progress {
@@ -23,6 +28,9 @@ export class Progress {
   private readonly label: string;
   private readonly logInterval: number;
   private readonly unit: string;
+  private readonly estimated: boolean;
+  /** The final line was drawn. */
+  private ended = false;
 
   constructor(private total: number, options: ProgressOptions = {}) {
     this.stream = options.stream ?? process.stderr;
@@ -31,12 +39,14 @@ export class Progress {
     this.label = options.label ?? '';
     this.logInterval = (options.logInterval ?? 5) * 1000;
     this.unit = options.unit ? ` ${options.unit}` : '';
+    this.estimated = options.estimated ?? false;
   }
 
   tick(ok = true, note = ''): void {
     this.done++;
     if (!ok) this.failed++;
-    this.draw(note, this.done === this.total);
+    if (this.estimated && this.done > this.total) this.total = this.done;
+    this.draw(note, !this.estimated && this.done === this.total);
   }
 
   /**
@@ -46,12 +56,13 @@ export class Progress {
    * so the total becomes the count (56/56, not 56/57); otherwise it stays (cut short: 56/158).
    */
   finish(note = '', complete = false): void {
-    if (this.done === this.total) return;
+    if (this.ended) return;
     if (complete) this.total = this.done;
     this.draw(note, true);
   }
 
   private draw(note: string, final: boolean): void {
+    if (final) this.ended = true;
     if (!this.enabled) return;
     const now = Date.now();
     if (!final && now - this.lastDraw < (this.tty ? 100 : this.logInterval)) return;

@@ -1,6 +1,6 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
@@ -11,7 +11,7 @@ import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import type { Face } from '../pipeline/face.js';
-import { exitBySignal, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
+import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { counted, Progress } from './progress.js';
@@ -152,7 +152,7 @@ export interface ImageOptions extends TestTimeOptions {
   maxFaces?: number;
   formats: ReadonlySet<OutputFormat>;
   mesh?: OutputOptions;
-  /** This run's input files (resolved paths): never removed as an earlier run's face files. */
+  /** This run's input files (fileIdentities): never removed as an earlier run's face files. */
   inputs?: ReadonlySet<string>;
 }
 
@@ -235,12 +235,12 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const summary = (interrupted?: NodeJS.Signals): void => {
     if (quiet || (files.length === 1 && !interrupted)) return;
     const ok = done - failures.length;
-    const seen = interrupted ? `${done} of ${files.length} images (interrupted by ${interrupted})` : `${files.length} images`;
+    const seen = interrupted ? `${done} of ${counted(files.length, 'image')} (interrupted by ${interrupted})` : counted(files.length, 'image');
     const stale = staleRemoved ? `; ${counted(staleRemoved, 'file')} of faces an earlier run found beyond these removed` : '';
     process.stderr.write(`${seen}: ${ok} done (${counted(faceCount, 'face')}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: new Set(files.map((f) => resolve(f))) };
+  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: await fileIdentities(files) };
   const stages: PipelineStages<RgbImage, { image: RgbImage; faces: Face[] }> = {
     decode: (i) => decodeImageFile(files[i]),
     network: (i, image) => reconstructImage(prnet, files[i], image, imageOptions),

@@ -1,4 +1,5 @@
 /** `prnet video`: video files → tracked, stabilised faces → JSON lines, overlay video, animated GLB. */
+import { existsSync } from 'node:fs';
 import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
@@ -106,7 +107,7 @@ export async function runVideo(args: string[]): Promise<number> {
   let failed = 0;
   try {
     // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.
-    const names = trackSafeStems(uniqueStems(positionals), glbTracks === 'all');
+    const names = trackSafeStems(uniqueStems(positionals, (f) => existsSync(f)), glbTracks === 'all');
     for (const [i, input] of positionals.entries()) {
       let progress: Progress | null = null;
       try {
@@ -127,7 +128,7 @@ export async function runVideo(args: string[]): Promise<number> {
           audio: values.audio !== false,
           signal: abort.signal,
           onStart: (info) => {
-            progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity), { label: 'video', enabled: !quiet });
+            progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity), { label: 'video', enabled: !quiet, estimated: true });
           },
           onFrame: ({ result }) => {
             progress?.tick(true, counted(result.faces.length, 'face'));
@@ -162,10 +163,10 @@ export async function runVideo(args: string[]): Promise<number> {
 function report(r: VideoRunResult): void {
   const w = process.stderr;
   const faces = r.framesWithFaces
-    ? `faces in ${r.framesWithFaces} frames, ${counted(r.tracks, 'track')}`
+    ? `faces in ${counted(r.framesWithFaces, 'frame')}, ${counted(r.tracks, 'track')}`
     : `no face in any of the ${r.frames} frames${r.files.some((f) => f.endsWith('.glb')) ? '' : ' (no GLB written)'}`;
   const sound = r.audio ? `; overlay with sound (${r.audio.codec}${r.audio.copied ? '' : ', re-encoded'})` : '';
-  const more = r.glbs.length > 1 ? ` (and ${r.glbs.length - 1} more: ${r.glbs.slice(1).map((g) => `track ${g.trackId}, ${g.frames} frames`).join('; ')})` : '';
-  const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${r.glb.frames} frames${r.glb.truncated ? ' (its first: the most a GLB keeps)' : ''}, ${(r.glb.bytes / 1e6).toFixed(2)} MB${more}` : '';
-  w.write(`${escapeControl(r.input)}: ${r.frames} frames at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}${sound}; wrote ${r.files.map(escapeControl).join(', ')}\n`);
+  const more = r.glbs.length > 1 ? ` (and ${r.glbs.length - 1} more: ${r.glbs.slice(1).map((g) => `track ${g.trackId}, ${counted(g.frames, 'frame')}`).join('; ')})` : '';
+  const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${counted(r.glb.frames, 'frame')}${r.glb.truncated ? ' (its first: the most a GLB keeps)' : ''}, ${(r.glb.bytes / 1e6).toFixed(2)} MB${more}` : '';
+  w.write(`${escapeControl(r.input)}: ${counted(r.frames, 'frame')} at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}${sound}; wrote ${r.files.map(escapeControl).join(', ')}\n`);
 }

@@ -119,19 +119,23 @@ export function pointsBounds(points: Points, stride = 2): [number, number, numbe
   return [l, t, r, b];
 }
 
+/** Point counts whose flat arrays are read as x, y, z when no stride is given: iBUG's 68, FaceMesh's 468 and 478 (with irises). */
+const POINTS_3D = [68, 468, 478];
+
 /**
- * Numbers per point of a flat landmark array when the caller does not say: 3 for 68 or 468 points
- * in 3D (`Face.landmarks` is 68 × x, y, z: read as x, y pairs its z values became x and y, and
- * the crop landed elsewhere without an error), else 2.
+ * Numbers per point of a flat landmark array when the caller does not say: 3 for 68, 468 or 478
+ * points in 3D (`Face.landmarks` is 68 × x, y, z: read as x, y pairs its z values became x and y,
+ * and the crop landed elsewhere without an error), else 2.
  */
 function defaultStride(points: Points): number {
-  return points.length === 68 * 3 || points.length === 468 * 3 ? 3 : 2;
+  return POINTS_3D.some((n) => points.length === 3 * n) ? 3 : 2;
 }
 
 /**
  * The original PRNet's crop square for landmarks (68 points, or any set): centre of their
  * bounding box, side 1.6 × the box's mean side. A flat array holds `stride` numbers per point
- * (2 for x, y; 3 for x, y, z; by default 3 for 68 × 3 numbers, as `Face.landmarks`, else 2).
+ * (2 for x, y; 3 for x, y, z; by default 3 for 68, 468 or 478 points × 3 numbers, as
+ * `Face.landmarks` and FaceMesh's points, else 2: give `stride` for anything else).
  */
 export function squareFromLandmarks(points: Points, stride?: number): CropSquare {
   const [l, t, r, b] = pointsBounds(points, stride ?? defaultStride(points));

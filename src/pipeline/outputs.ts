@@ -16,6 +16,7 @@ import type { PositionMap, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face } from './face.js';
+import { faceFileBase } from './output-names.js';
 
 /** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */
 function verticesOfMap(vertices: Float32Array, map: PositionMap, faceIndex: Int32Array | Uint32Array): boolean {
@@ -99,16 +100,7 @@ function givePixels(pixels: Uint8Array): void {
 
 /** Output kinds; all are written by default. */
 export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth', 'overlay'] as const;
-/**
- * The endings of a face's files after `NAME_face<i>` (JSON, OBJ, textured OBJ + MTL + PNG, PLY,
- * GLB): every name buildOutputs gives a face.
- */
-export const FACE_FILE_SUFFIXES = ['.json', '.obj', '_textured.obj', '_textured.mtl', '_texture.png', '.ply', '.glb'] as const;
-
-/** The prefix of face `index`'s files of the image named `stem`: `stem_face<index>`. */
-export function faceFileBase(stem: string, index: number): string {
-  return `${stem}_face${index}`;
-}
+export { FACE_FILE_SUFFIXES, faceFileBase, IMAGE_FILE_SUFFIXES } from './output-names.js';
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /**

@@ -14,8 +14,12 @@ import { chwToHwcFinite, resizeSquare } from '../runtime/resample.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
-/** A face box given to reconstruct: x, y, width, height; a score (default 1) and keypoints optional. */
-export type BoxInput = Pick<FaceBox, 'x' | 'y' | 'width' | 'height'> & Partial<Pick<FaceBox, 'score' | 'keypoints'>>;
+/**
+ * A face box given to reconstruct: x, y, width, height (a DOMRect will do) and an optional score
+ * (default 1). Its crop follows the rule for boxes of unknown origin (cropFromUserBox), so a
+ * detector's keypoints are not used.
+ */
+export type BoxInput = Pick<FaceBox, 'x' | 'y' | 'width' | 'height'> & { score?: number };
 
 export interface ReconstructOptions {
   /** Face boxes (image pixels) to use instead of running the detector (`Face.box` keeps them, score 1 when not given). */
@@ -154,7 +158,8 @@ export class Prnet {
     } else if (options.boxes) {
       items = Array.from(options.boxes, (box, i) => {
         checkBox(box, i, image);
-        return { box: { ...box, score: box.score ?? 1 }, crop: cropFromUserBox(box.x, box.y, box.width, box.height) };
+        // The fields by name: a DOMRect's are getters, which a spread does not copy.
+        return { box: { x: box.x, y: box.y, width: box.width, height: box.height, score: box.score ?? 1 }, crop: cropFromUserBox(box.x, box.y, box.width, box.height) };
       });
     } else {
       const boxes = await this.detectNow(image);

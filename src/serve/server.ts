@@ -19,12 +19,11 @@ import { openApi, querystringSchema, reconstructParameters } from './openapi.js'
 import { createPool, type InferencePool } from './pool.js';
 import { CONTENT_TYPES, TASK_FLAGS, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
 
-
 /** How much a multipart body may hold: file parts (the image and up to 4 others), fields, parts. */
 const MULTIPART_LIMITS = { files: 5, fields: 10, parts: 20 } as const;
 
-/** A multipart limit's 413 message, by @fastify/multipart's error code. */
-function multipartLimitMessage(code: string | undefined, bodyLimit: number): string {
+/** A multipart limit's 413 message, by @fastify/multipart's error code (another code keeps its own message). */
+function multipartLimitMessage(code: string | undefined, bodyLimit: number, own: string): string {
   switch (code) {
     case 'FST_FILES_LIMIT':
       return `the multipart body has more than ${MULTIPART_LIMITS.files} file parts (the image goes in the one named "file")`;
@@ -32,8 +31,10 @@ function multipartLimitMessage(code: string | undefined, bodyLimit: number): str
       return `the multipart body has more than ${MULTIPART_LIMITS.fields} fields`;
     case 'FST_PARTS_LIMIT':
       return `the multipart body has more than ${MULTIPART_LIMITS.parts} parts`;
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return `a file part is larger than the body limit, ${+(bodyLimit / 2 ** 20).toFixed(2)} MiB`;
     default:
-      return `a file part is larger than the ${+(bodyLimit / 2 ** 20).toFixed(2)} MiB limit (--max-body-mb)`;
+      return own;
   }
 }
 
@@ -313,7 +314,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       } catch (e) {
         // Over a limit: a 413 in words (the package's own are "reach files limit" and the like).
         // Otherwise a malformed body (no boundary, cut short): 400, not 500.
-        if ((e as FastifyError).statusCode === 413) throw new HttpError(413, 'body_too_large', multipartLimitMessage((e as FastifyError).code, bodyLimit));
+        if ((e as FastifyError).statusCode === 413) throw new HttpError(413, 'body_too_large', multipartLimitMessage((e as FastifyError).code, bodyLimit, firstLine(e)));
         throw new HttpError(400, 'bad_request', `malformed multipart body (${firstLine(e)})`);
       }
       if (!found) throw new HttpError(400, 'missing_file', 'multipart body needs the image in a field named "file"');

@@ -270,7 +270,9 @@ export class FaceTracker {
 
   private check(image: { width: number; height: number }, lm: ArrayLike<number>, dims: number, crop: CropTransform | null): LostReason | null {
     const o = this.options;
-    const n = Math.floor(lm.length / dims);
+    // Not whole points: not landmarks (the crop from them would refuse them).
+    if (lm.length % dims !== 0) return 'degenerate';
+    const n = lm.length / dims;
     let inside = 0;
     for (let i = 0; i < n; i++) {
       const x = lm[i * dims], y = lm[i * dims + 1];

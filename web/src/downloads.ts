@@ -10,10 +10,10 @@ const TYPES: Record<string, string> = {
   zip: 'application/zip',
 };
 
-export function saveFiles(files: readonly { name: string; data: Uint8Array | string }[], zipName: string): void {
+export async function saveFiles(files: readonly { name: string; data: Uint8Array | string }[], zipName: string): Promise<void> {
   if (!files.length) return;
   if (files.length === 1) save(files[0].name, files[0].data);
-  else save(zipName, zip(files));
+  else save(zipName, await zip(files));
 }
 
 function save(name: string, data: Uint8Array | string): void {

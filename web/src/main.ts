@@ -200,6 +200,12 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
     opened.stop();
     return;
   }
+  // The model failed to load while this source opened (a camera permission prompt is slow).
+  if (startError) {
+    opened.stop();
+    setStatus(`${startError} — choose a model to try again`, 'error');
+    return;
+  }
   source = opened;
   clearFaces(); // the old source's faces: neither shown nor saved under the new source's name
   ui.hint.hidden = true;
@@ -218,7 +224,7 @@ function clearSource(): void {
   inputCtx.clearRect(0, 0, ui.input.width, ui.input.height);
   ui.hint.hidden = false;
   ui.stop.disabled = true;
-  setState(engine ? 'ready' : 'loading');
+  setState(startError ? 'error' : engine ? 'ready' : 'loading');
   updateRecordButton();
 }
 
@@ -394,7 +400,7 @@ async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
   if (!engine || !faces.length) return;
   const stem = source?.name ?? 'frame';
   const { files } = await engine.exportFiles(kind, stem, shownSeq);
-  saveFiles(files, `${stem}_${kind}.zip`);
+  await saveFiles(files, `${stem}_${kind}.zip`);
 }
 
 /**
@@ -454,7 +460,7 @@ async function saveRecording(): Promise<void> {
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the worker did not answer')), SAVE_TIMEOUT_MS)));
     const { files } = await Promise.race([engine.record('stop', stem), timeout]).finally(() => clearTimeout(timer));
     endRecording(files.length ? undefined : 'Nothing recorded: no face was tracked');
-    saveFiles(files, `${stem}.zip`);
+    await saveFiles(files, `${stem}.zip`);
     // Saved after Stop: the status no longer offers to save it.
     if (files.length && !source) setStatus('Stopped — the recording was saved');
   } catch (e) {
@@ -528,6 +534,13 @@ ui.stage.addEventListener('drop', (e) => {
 let startError: string | null = null;
 
 function fail(e: unknown): void {
+  // Nothing can process a source now: a camera is turned off rather than left lit.
+  if (source?.live) {
+    sourceGeneration++;
+    source.stop();
+    source = null;
+    ui.stop.disabled = true;
+  }
   startError = `Cannot start: ${(e as Error).message}`;
   setStatus(startError, 'error');
   setState('error');

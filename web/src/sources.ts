@@ -132,6 +132,9 @@ function stem(name: string): string {
   return name.replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_') || 'image';
 }
 
+/** The longest side a photo is read at. */
+const MAX_STILL_SIDE = 8192;
+
 /**
  * Reads frames: draws the source into a canvas and returns the pixels with that canvas, which keeps
  * the frame until the grab after next: the grabber alternates between two canvases, so that the
@@ -158,7 +161,9 @@ export class FrameGrabber {
     const el = source.element;
     const w = el instanceof HTMLVideoElement ? el.videoWidth : el.naturalWidth;
     const h = el instanceof HTMLVideoElement ? el.videoHeight : el.naturalHeight;
-    const s = source.live ? Math.min(1, this.maxSide / Math.max(w, h)) : Math.min(1, Math.sqrt(this.maxStillPixels / (w * h)));
+    // A photo: its area within the budget, and its long side within 8192 (a 12 MP panorama would
+    // exceed GPUs' largest texture, which the 3D view then copies smaller).
+    const s = source.live ? Math.min(1, this.maxSide / Math.max(w, h)) : Math.min(1, Math.sqrt(this.maxStillPixels / (w * h)), MAX_STILL_SIDE / Math.max(w, h));
     const width = Math.max(1, Math.round(w * s));
     const height = Math.max(1, Math.round(h * s));
     const { canvas, ctx } = this.slots[this.next];

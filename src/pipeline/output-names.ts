@@ -1,0 +1,31 @@
+/**
+ * The names of the files `prnet reconstruct` (buildOutputs) writes for an image named `stem`: one
+ * table for the writer, the rerun's clean-up, the batch worker's sweep of temporaries and the
+ * input listing that skips our own images.
+ */
+
+/** The endings of a face's files after `stem_face<i>` (JSON, OBJ, textured OBJ + MTL + PNG, PLY, GLB). */
+export const FACE_FILE_SUFFIXES = ['.json', '.obj', '_textured.obj', '_textured.mtl', '_texture.png', '.ply', '.glb'] as const;
+
+/** The endings of an image's own files after `stem`: the depth image and the three overlays. */
+export const IMAGE_FILE_SUFFIXES = ['_depth.png', '_landmarks.png', '_pose.png', '_mesh.png'] as const;
+
+/** The prefix of face `index`'s files of the image named `stem`: `stem_face<index>`. */
+export function faceFileBase(stem: string, index: number): string {
+  return `${stem}_face${index}`;
+}
+
+/** A string as a regular expression that matches it literally. */
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A regular expression source matching what follows `stem` in any of its output files' names
+ * (`_face<i>` and a face ending, or an image ending); `pngOnly` keeps the PNG images only.
+ */
+export function outputSuffixPattern(pngOnly = false): string {
+  const face = FACE_FILE_SUFFIXES.filter((s) => !pngOnly || s.endsWith('.png'));
+  const image = IMAGE_FILE_SUFFIXES.filter((s) => !pngOnly || s.endsWith('.png'));
+  return `(?:_face\\d+(?:${face.map(escapeRegExp).join('|')})|${image.map(escapeRegExp).join('|')})`;
+}
