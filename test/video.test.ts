@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import validator from 'gltf-validator';
@@ -804,6 +804,13 @@ describe('prnet video (CLI)', () => {
     // One face on each half: each file is centred on its own.
     expect([first.origin[0] < 512, second.origin[0] < 512].sort()).toEqual([false, true]);
     for (const g of all.glbs) expect((await validate(new Uint8Array(await readFile(g.file)))).messages).toEqual([]);
+    // A rerun into that folder with the largest track only: the earlier run's track file goes (it
+    // would pass for this run's); a file of that name pattern that is not one of this video's track
+    // GLBs (another video's, named pair_track97.glb: its nodes are its own tracks') stays.
+    await copyFile(first.file, join(dir, 'all', 'pair_track97.glb'));
+    const again = await processVideo(light, clip, { outDir: join(dir, 'all'), flip: false, outputs });
+    expect(again.removed).toEqual([`pair_track${second.trackId}.glb`]);
+    expect(await listFiles(join(dir, 'all'))).toEqual(['pair.glb', 'pair_track97.glb']);
     // A face that leaves the picture: its track ends before the video does. Long enough (20 frames),
     // its GLB is written when it ends and is still NAME.glb; shorter than half a second (8 frames),
     // it is still the largest track and NAME.glb (it was dropped as too short for a file of its own).

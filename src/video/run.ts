@@ -33,6 +33,7 @@ import { OverlayLayers, uniqueEdges } from '../render/index.js';
 import { faceSize, resolveStabilize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
 import type { RgbImage } from '../types.js';
 import { decodeFrames, muxAudio, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
+import { removeStaleTrackGlbs } from './stale-tracks.js';
 
 /** Test-time flip and smoothing (TestTimeOptions) default to the pipeline's, as for photos. */
 export interface VideoRunOptions extends TestTimeOptions {
@@ -90,6 +91,8 @@ export interface VideoRunResult {
   detectorFrames: number;
   /** Paths written. */
   files: string[];
+  /** Track GLBs an earlier run of this video left in outDir (NAME_track<ID>.glb of tracks this run did not write), removed: their names. */
+  removed: string[];
   /** The track animated in the GLB, its frames and the file's size (bytes). */
   glb?: {
     trackId: number; frames: number; bytes: number; vertices: number; truncated: boolean;
@@ -426,9 +429,12 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       await rename(from, to).catch((e: unknown) => { throw outputError(e, to); });
       files.push(to);
     }
+    // With this run's GLBs in place, an earlier run's track GLBs of tracks it did not find would
+    // pass for this run's.
+    const removed = want.glb ? await removeStaleTrackGlbs(outDir, name, new Set(files)) : [];
     const seconds = (now() - start) / 1000;
     return {
-      input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, glb, glbs,
+      input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, removed, glb, glbs,
       decodeError: report.error, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, seconds, fps: frames / seconds, timings,
     };
   } catch (e) {

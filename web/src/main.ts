@@ -360,7 +360,7 @@ async function show(job: Job, token: number): Promise<void> {
   for (const b of [ui.dlObj, ui.dlGlb, ui.dlJson]) b.disabled = faces.length === 0;
   if (recordingOn && result.recording) {
     const { frames, seconds, stopped } = result.recording;
-    ui.rec.textContent = `■ Save recording (${seconds.toFixed(1)} s${stopped === 'limit' ? ', full' : stopped === 'loop' ? ', to the video\'s end' : ''})`;
+    setRecordLabel('■', `Save recording (${seconds.toFixed(1)} s${stopped === 'limit' ? ', full' : stopped === 'loop' ? ', to the video\'s end' : ''})`);
     document.body.dataset.recordedFrames = String(frames);
   }
   Object.assign(document.body.dataset, { frames: String(stats.frames), faces: String(faces.length), fps: stats.fps.toFixed(2) });
@@ -412,10 +412,18 @@ function updateRecordButton(): void {
   ui.rec.disabled = recordBusy || !(recordingOn || (engine && source?.live));
 }
 
+/** The Record button's text: a glyph screen readers skip, then the words. */
+function setRecordLabel(glyph: '●' | '■', text: string): void {
+  const mark = document.createElement('span');
+  mark.setAttribute('aria-hidden', 'true');
+  mark.textContent = `${glyph} `;
+  ui.rec.replaceChildren(mark, text);
+}
+
 /** The recording is over (saved or dropped): the button back to Record, an optional status. */
 function endRecording(status?: string, kind: 'warn' | 'error' = 'warn'): void {
   recordingOn = false;
-  ui.rec.textContent = '● Record';
+  setRecordLabel('●', 'Record');
   delete document.body.dataset.recording;
   delete document.body.dataset.recordedFrames;
   if (status) setStatus(status, kind);
@@ -431,7 +439,7 @@ async function toggleRecording(): Promise<void> {
     await engine.record('start');
     recordingOn = true;
     recordedName = source?.name ?? 'camera';
-    ui.rec.textContent = '■ Save recording';
+    setRecordLabel('■', 'Save recording');
     document.body.dataset.recording = '1';
     document.body.dataset.recordedFrames = '0';
   } catch (e) {
