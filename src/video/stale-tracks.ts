@@ -7,6 +7,7 @@
  */
 import { open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CHUNK_JSON, GLB_MAGIC } from '../export/gltf.js';
 import { escapeRegExp } from '../pipeline/output-names.js';
 
 /** The largest JSON chunk read to tell a file (a track GLB's is a few kB). */
@@ -19,7 +20,7 @@ async function glbNodeNames(path: string): Promise<string[] | null> {
   try {
     const head = Buffer.alloc(20);
     const { bytesRead } = await file.read(head, 0, 20, 0);
-    if (bytesRead < 20 || head.toString('latin1', 0, 4) !== 'glTF' || head.toString('latin1', 16, 20) !== 'JSON') return null;
+    if (bytesRead < 20 || head.readUInt32LE(0) !== GLB_MAGIC || head.readUInt32LE(16) !== CHUNK_JSON) return null;
     const length = head.readUInt32LE(12);
     if (length > MAX_JSON_BYTES) return null;
     const json = Buffer.alloc(length);
