@@ -335,7 +335,7 @@ describe('removeFacesBeyond (earlier runs\' face files)', () => {
     // The kept input named through a link to the folder (a path string would not match it).
     const link = join(await dirs.make('beyond-link'), 'to');
     await symlink(dir, link);
-    const removed = await removeFacesBeyond(dir, 'p', 1, await fileIdentities([join(link, 'p_face1_texture.png')]));
+    const removed = await removeFacesBeyond(dir, 'p', 1, fileIdentities([join(link, 'p_face1_texture.png')]));
     expect(removed.sort()).toEqual(['p_face1.glb', 'p_face1.json', 'p_face2.obj', 'p_face2_textured.mtl', 'p_face3.json']);
     // Face 4 has no file, so face 5 (and 10) are not an earlier run's faces of this image.
     expect(await listFiles(dir)).toEqual(['p_face0.json', 'p_face1.txt', 'p_face10.json', 'p_face1_texture.png', 'p_face5.json', 'q_face1.json'].sort());

@@ -80,7 +80,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const prnet = await pipeline(d);
     await removeStaleTemps(d.out, d.stem);
     try {
-      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: d.mesh, inputs: await fileIdentities([d.path]) });
+      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: d.mesh, inputs: fileIdentities([d.path]) });
       return { faces, files: outputs };
     } catch (e) {
       // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a

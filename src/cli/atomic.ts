@@ -225,11 +225,12 @@ export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
  * names `faceFileBase` and FACE_FILE_SUFFIXES give), left by an earlier run into the same folder
  * that found more faces in that image: after this run's files are in place, every `stem_face<i>`
  * file describes this run's faces. Face indices are contiguous, so it stops at the first index with
- * no file. Files in `keep` (fileIdentities of this run's inputs: by device and inode, so also
- * through a link, another spelling or a case-insensitive file system) are never removed. Returns
- * the names removed; a file that cannot be removed is an OutputError naming it.
+ * no file. Files in `keep` (this run's inputs, asked only when there is a file to remove:
+ * fileIdentities, by device and inode, so also through a link, another spelling or a
+ * case-insensitive file system) are never removed. Returns the names removed; a file that cannot
+ * be removed is an OutputError naming it.
  */
-export async function removeFacesBeyond(dir: string, stem: string, count: number, keep?: ReadonlySet<string>): Promise<string[]> {
+export async function removeFacesBeyond(dir: string, stem: string, count: number, keep?: () => Promise<ReadonlySet<string>>): Promise<string[]> {
   const removed: string[] = [];
   for (let i = count; ; i++) {
     let found = false;
@@ -239,7 +240,7 @@ export async function removeFacesBeyond(dir: string, stem: string, count: number
       const info = await lstat(path).catch(() => null);
       if (!info) continue;
       found = true;
-      if (info.isDirectory() || keep?.has(identity(await stat(path).catch(() => info)))) continue;
+      if (info.isDirectory() || (keep && (await keep()).has(identity(await stat(path).catch(() => info))))) continue;
       try {
         await rm(path);
       } catch (e) {
@@ -257,14 +258,21 @@ function identity(info: { dev: number; ino: number }): string {
   return `${info.dev}:${info.ino}`;
 }
 
-/** The identities of the files that exist among `paths` (for removeFacesBeyond's `keep`). */
-export async function fileIdentities(paths: readonly string[]): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const p of paths) {
-    const info = await stat(p).catch(() => null);
-    if (info) out.add(identity(info));
-  }
-  return out;
+/**
+ * The identities of the files that exist among `paths`, read on the first call and kept (for
+ * removeFacesBeyond's `keep`: most runs never need them, and a folder of thousands of photos is
+ * not stat'ed again at start-up).
+ */
+export function fileIdentities(paths: readonly string[]): () => Promise<ReadonlySet<string>> {
+  let known: Promise<Set<string>> | undefined;
+  return () => (known ??= (async () => {
+    const out = new Set<string>();
+    for (const p of paths) {
+      const info = await stat(p).catch(() => null);
+      if (info) out.add(identity(info));
+    }
+    return out;
+  })());
 }
 
 /**

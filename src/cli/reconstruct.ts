@@ -153,7 +153,7 @@ export interface ImageOptions extends TestTimeOptions {
   formats: ReadonlySet<OutputFormat>;
   mesh?: OutputOptions;
   /** This run's input files (fileIdentities): never removed as an earlier run's face files. */
-  inputs?: ReadonlySet<string>;
+  inputs?: () => Promise<ReadonlySet<string>>;
 }
 
 /** A decoded image's faces (NoFaceError, naming the file, when there is none). */
@@ -178,6 +178,11 @@ export async function writeImageOutputs(
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
   const removed = await removeFacesBeyond(outDir, stem, faces.length, options.inputs);
   return { faces: faces.length, outputs: outputs.map((o) => o.name), removed };
+}
+
+/** What the messages say of an earlier run's face files removed (removeFacesBeyond). */
+function staleNote(files: number): string {
+  return `${counted(files, 'file')} of faces an earlier run found beyond these removed`;
 }
 
 export async function runReconstruct(args: string[]): Promise<number> {
@@ -236,11 +241,11 @@ export async function runReconstruct(args: string[]): Promise<number> {
     if (quiet || (files.length === 1 && !interrupted)) return;
     const ok = done - failures.length;
     const seen = interrupted ? `${done} of ${counted(files.length, 'image')} (interrupted by ${interrupted})` : counted(files.length, 'image');
-    const stale = staleRemoved ? `; ${counted(staleRemoved, 'file')} of faces an earlier run found beyond these removed` : '';
+    const stale = staleRemoved ? `; ${staleNote(staleRemoved)}` : '';
     process.stderr.write(`${seen}: ${ok} done (${counted(faceCount, 'face')}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: await fileIdentities(files) };
+  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: fileIdentities(files) };
   const stages: PipelineStages<RgbImage, { image: RgbImage; faces: Face[] }> = {
     decode: (i) => decodeImageFile(files[i]),
     network: (i, image) => reconstructImage(prnet, files[i], image, imageOptions),
@@ -249,7 +254,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
       faceCount += faces;
       written += outputs.length;
       staleRemoved += removed.length;
-      const stale = removed.length ? ` (${counted(removed.length, 'file')} of faces an earlier run found beyond these removed)` : '';
+      const stale = removed.length ? ` (${staleNote(removed.length)})` : '';
       if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(files[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
     },
   };

@@ -175,10 +175,7 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
 
 async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   // The model did not load: a source would open (a camera lit) with nothing to process it.
-  if (startError) {
-    setStatus(`${startError} — choose a model to try again`, 'error');
-    return;
-  }
+  if (startError) return showStartError();
   loopToken++;
   const token = ++sourceGeneration;
   source?.stop();
@@ -203,8 +200,7 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   // The model failed to load while this source opened (a camera permission prompt is slow).
   if (startError) {
     opened.stop();
-    setStatus(`${startError} — choose a model to try again`, 'error');
-    return;
+    return showStartError();
   }
   source = opened;
   clearFaces(); // the old source's faces: neither shown nor saved under the new source's name
@@ -228,13 +224,26 @@ function clearSource(): void {
   updateRecordButton();
 }
 
+/** The current source closed (a camera turned off); its frames no longer processed or awaited. */
+function stopSource(): void {
+  loopToken++;
+  sourceGeneration++;
+  source?.stop();
+  source = null;
+  ui.stop.disabled = true;
+}
+
+/** FPS, stage times and poses back to none. */
+function clearStats(): void {
+  stats.reset();
+  stats.render(ui.fps, ui.stages, ui.poses, faces);
+}
+
 /** No faces shown: overlays cleared, downloads disabled until the next result. */
 function clearFaces(): void {
   faces = [];
   shownSeq = undefined;
-  // The numbers shown were the old frames' (FPS, stages, poses).
-  stats.reset();
-  stats.render(ui.fps, ui.stages, ui.poses, faces);
+  clearStats(); // the numbers shown were the old frames' (FPS, stages, poses)
   viewer?.clear();
   drawOverlays(overlayCtx, faces, edges, overlayOptions());
   document.body.dataset.faces = '0';
@@ -252,6 +261,8 @@ interface Job {
   seq: number;
   /** A frame of a live source (camera, video), not a photo. */
   live: boolean;
+  /** Read smaller than the source (a live frame over 1280 px, a photo over its budget). */
+  reduced: boolean;
 }
 
 /**
@@ -284,7 +295,9 @@ async function run(): Promise<void> {
       if (!src.live || !PIPELINE) await show(next, token);
       else pending = next;
       if (!src.live) {
-        if (token === loopToken) setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${reducedNote(src, lastShown)}`);
+        // A photo read smaller than it is (over the grabber's budget): what the numbers are in.
+        const reduced = next.reduced ? ` (the photo was reduced to ${next.width}×${next.height} for the browser: the downloads' coordinates are in that size)` : '';
+        if (token === loopToken) setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${reduced}`);
         return;
       }
     } catch (e) {
@@ -300,21 +313,10 @@ async function run(): Promise<void> {
   pending?.result.catch(() => undefined);
 }
 
-/** The frame last shown (its size: a photo above the grabber's budget is reduced). */
-let lastShown: Job | null = null;
-
-/** For a photo reduced to fit the browser's canvas budget: what the numbers are in. */
-function reducedNote(src: FrameSource, job: Job | null): string {
-  const el = src.element;
-  const w = el instanceof HTMLVideoElement ? el.videoWidth : el.naturalWidth;
-  if (!job || job.width >= w) return '';
-  return ` (the photo was reduced to ${job.width}×${job.height} for the browser: the downloads' coordinates are in that size)`;
-}
-
 function send(src: FrameSource): Job {
   if (!engine) throw new Error('no engine');
   const tg = performance.now();
-  const { pixels, canvas } = grabber.grab(src);
+  const { pixels, canvas, reduced } = grabber.grab(src);
   const grabMs = performance.now() - tg;
   const sentAt = performance.now();
   const seq = ++frameSeq;
@@ -328,13 +330,12 @@ function send(src: FrameSource): Job {
     maxFaces: Number(ui.maxFaces.value),
   });
   result.catch(() => undefined);
-  return { result, canvas, width: pixels.width, height: pixels.height, grabMs, sentAt, seq, live: src.live };
+  return { result, canvas, width: pixels.width, height: pixels.height, grabMs, sentAt, seq, live: src.live, reduced };
 }
 
 async function show(job: Job, token: number): Promise<void> {
   const result = await job.result;
   if (token !== loopToken) return;
-  lastShown = job;
   const roundTrip = performance.now() - job.sentAt;
   const { width, height } = job;
   const t0 = performance.now();
@@ -491,14 +492,9 @@ ui.file.onchange = () => {
   ui.file.value = '';
 };
 ui.stop.onclick = () => {
-  loopToken++;
-  sourceGeneration++;
-  source?.stop();
-  source = null;
-  ui.stop.disabled = true;
+  stopSource();
   // No frames now: FPS and stage times cleared (the last frame's faces stay, to download).
-  stats.reset();
-  stats.render(ui.fps, ui.stages, ui.poses, faces);
+  clearStats();
   setStatus(recordingOn ? 'Stopped — the recording can still be saved' : 'Stopped');
   setState('ready');
   updateRecordButton();
@@ -541,14 +537,14 @@ ui.stage.addEventListener('drop', (e) => {
 /** Why the model could not be loaded (cleared by the next start): sources are refused meanwhile. */
 let startError: string | null = null;
 
+/** The load failure, as a source's refusal shows it. */
+function showStartError(): void {
+  setStatus(`${startError} — choose a model to try again`, 'error');
+}
+
 function fail(e: unknown): void {
   // Nothing can process a source now: a camera is turned off rather than left lit.
-  if (source?.live) {
-    sourceGeneration++;
-    source.stop();
-    source = null;
-    ui.stop.disabled = true;
-  }
+  if (source?.live) stopSource();
   startError = `Cannot start: ${(e as Error).message}`;
   setStatus(startError, 'error');
   setState('error');

@@ -157,7 +157,8 @@ export class FrameGrabber {
     });
   }
 
-  grab(source: FrameSource): { pixels: ImageData; canvas: HTMLCanvasElement } {
+  /** The frame's pixels and canvas, and whether it was read smaller than the source (`reduced`). */
+  grab(source: FrameSource): { pixels: ImageData; canvas: HTMLCanvasElement; reduced: boolean } {
     const el = source.element;
     const w = el instanceof HTMLVideoElement ? el.videoWidth : el.naturalWidth;
     const h = el instanceof HTMLVideoElement ? el.videoHeight : el.naturalHeight;
@@ -173,6 +174,6 @@ export class FrameGrabber {
       canvas.height = height;
     }
     ctx.drawImage(el, 0, 0, width, height);
-    return { pixels: ctx.getImageData(0, 0, width, height), canvas };
+    return { pixels: ctx.getImageData(0, 0, width, height), canvas, reduced: s < 1 };
   }
 }
