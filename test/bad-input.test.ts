@@ -194,7 +194,10 @@ describe('the CLI on a batch with bad and good images', () => {
 
   it('writes the good images\' files and nothing for the bad ones, no temporary files', async () => {
     const expected = stems.flatMap((s) => [`${s}_face0.json`, `${s}_landmarks.png`, `${s}_mesh.png`, `${s}_pose.png`]).sort();
-    expect(files).toEqual(expected);
+    // …and the record of finished images (--resume), which holds the good ones only.
+    expect(files).toEqual(['.prnet-done.jsonl', ...expected]);
+    const record = (await readFile(join(out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { stem: string }).stem);
+    expect(record.sort()).toEqual([...stems].sort());
     for (const kind of BAD_KINDS) {
       const stem = basename(bad[kind]).replace(/\.\w+$/, '');
       expect(files.filter((f) => f.startsWith(stem))).toEqual([]);

@@ -4,7 +4,7 @@
  * import, texture swap, help and version. With random weights the geometry is meaningless, so the
  * checks are on structure: files, counts, sizes, frames, and agreement between formats.
  */
-import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileIdentities, removeFacesBeyond } from '../src/cli/atomic.js';
 import { OUTPUT_IMAGE_NAME, uniqueStems } from '../src/cli/inputs.js';
@@ -16,7 +16,7 @@ import { decodeImageFile } from '../src/io/image-node.js';
 import { createDetector } from '../src/detect/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { runCli, spawnCli, type CliResult } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { gradientPng, pngSize } from './helpers/images.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
@@ -255,7 +255,7 @@ describe('prnet reconstruct options', () => {
 
     it('writes each image\'s faces and prints a summary', () => {
       expect(r.code, r.stderr).toBe(0);
-      expect(files).toEqual(['astronaut_face0.json', 'group_face0.json', 'group_face1.json', 'group_face2.json']);
+      expect(files).toEqual(['.prnet-done.jsonl', 'astronaut_face0.json', 'group_face0.json', 'group_face1.json', 'group_face2.json']);
       expect(r.stderr).toContain(`2 images: 2 done (4 faces, 4 files in ${out}), 0 failed`);
       expect(r.errLines.some((l) => l.startsWith('reconstruct ') && l.includes('2/2'))).toBe(true);
     });
@@ -265,7 +265,7 @@ describe('prnet reconstruct options', () => {
       await Promise.all([copyFile(ASTRONAUT, join(dir, 'x.png')), copyFile(AFLW_PHOTO, join(dir, 'x.jpg')), copyFile(GROUP_PHOTO, join(dir, 'x-2.jpg'))]);
       const same = await reconstruct([dir, '--formats', 'json', '--max-faces', '1']);
       expect(same.r.code, same.r.stderr).toBe(0);
-      expect(same.files).toEqual(['x-2_face0.json', 'x-3_face0.json', 'x_face0.json']);
+      expect(same.files).toEqual(['.prnet-done.jsonl', 'x-2_face0.json', 'x-3_face0.json', 'x_face0.json']);
       expect(same.r.stderr).toContain(`3 images: 3 done (3 faces, 3 files in ${same.out}), 0 failed`);
       // Each file is its own image's: its box is the largest face the detector finds in that image.
       const detector = await createDetector();
@@ -276,6 +276,71 @@ describe('prnet reconstruct options', () => {
         expect(box.width, stem).toBeCloseTo(largest.width, 1);
       }
       await detector.release?.();
+    });
+
+    it('--resume skips what an earlier run finished with the same options; a changed photo, a lost file, other options are done again', async () => {
+      const dir = await dirs.make('resume');
+      const photos = { a: ASTRONAUT, b: AFLW_PHOTO, c: GROUP_PHOTO };
+      await Promise.all(Object.entries(photos).map(([n, p]) => copyFile(p, join(dir, `${n}${p.slice(p.lastIndexOf('.'))}`))));
+      const first = await reconstruct([dir, '--formats', 'json,ply', '--max-faces', '1']);
+      expect(first.r.code, first.r.stderr).toBe(0);
+      const record = (await readFile(join(first.out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { input: string; stem: string; files: string[] });
+      expect(record.map((e) => e.stem).sort()).toEqual(['a', 'b', 'c']);
+      expect(record.find((e) => e.stem === 'b')?.files.sort()).toEqual(['b_face0.json', 'b_face0.ply']);
+      const run = (...extra: string[]) => runCli(['reconstruct', dir, '--out', first.out, '--model', model, '--formats', 'json,ply', '--max-faces', '1', ...extra]);
+      const mtime = async (f: string) => (await stat(join(first.out, f))).mtimeMs;
+      const before = await mtime('a_face0.json');
+
+      // Everything done: nothing is reconstructed, nothing rewritten.
+      let r = await run('--resume');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.errLines).toEqual([`3 images of 3 skipped: done by an earlier run into ${first.out} with the same options (--resume)`]);
+      expect(await mtime('a_face0.json')).toBe(before);
+
+      // b's PLY lost, c's photo replaced: those two are done again, a is not.
+      await rm(join(first.out, 'b_face0.ply'));
+      await copyFile(AFLW_PHOTO, join(dir, 'c.jpg'));
+      r = await run('--resume');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.errLines[0]).toBe(`1 image of 3 skipped: done by an earlier run into ${first.out} with the same options (--resume)`);
+      expect(r.stderr).toContain(`2 images (1 more done earlier, skipped): 2 done (2 faces, 4 files in ${first.out}), 0 failed`);
+      expect(await mtime('a_face0.json')).toBe(before);
+      expect(await listFiles(first.out)).toEqual(['.prnet-done.jsonl', 'a_face0.json', 'a_face0.ply', 'b_face0.json', 'b_face0.ply', 'c_face0.json', 'c_face0.ply']);
+      // c's files are the new photo's: the same box as b's (the same picture).
+      expect((await readJson(join(first.out, 'c_face0.json'))).box).toEqual((await readJson(join(first.out, 'b_face0.json'))).box);
+
+      // Other options (no flip): every image is done again; without --resume too.
+      r = await run('--resume', '--no-flip');
+      expect(r.stderr).not.toContain('skipped');
+      expect(r.stderr).toContain('3 images: 3 done');
+      r = await run();
+      expect(r.stderr).toContain('3 images: 3 done');
+      expect(await mtime('a_face0.json')).toBeGreaterThan(before);
+    });
+
+    it('a run interrupted by SIGINT is finished by --resume: each image done once in all', async () => {
+      const dir = await dirs.make('interrupted');
+      await Promise.all(Array.from({ length: 24 }, (_, i) => copyFile(AFLW_PHOTO, join(dir, `p${String(i).padStart(2, '0')}.jpg`))));
+      const out = await dirs.make('interrupted-out');
+      const args = ['reconstruct', dir, '--out', out, '--model', model, '--formats', 'json'];
+      const recordLines = async () => (await readFile(join(out, '.prnet-done.jsonl'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+      const child = spawnCli(args);
+      while ((await recordLines()) < 2 && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGINT');
+      const first = await child.result;
+      // Ended by the signal itself (the shell sees 130), after the summary of what it did.
+      expect(first.signal, first.stderr).toBe('SIGINT');
+      expect(first.stderr).toMatch(/of 24 images \(interrupted by SIGINT\)/);
+      const done = await recordLines();
+      expect(done).toBeGreaterThanOrEqual(2);
+      expect(done).toBeLessThan(24);
+      expect(await leftoverTempFiles(out)).toEqual([]);
+      const r = await runCli([...args, '--resume']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.errLines[0]).toBe(`${done} images of 24 skipped: done by an earlier run into ${out} with the same options (--resume)`);
+      expect(r.stderr).toContain(`${24 - done} images (${done} more done earlier, skipped): ${24 - done} done`);
+      expect((await listFiles(out)).filter((f) => f.endsWith('.json'))).toHaveLength(24);
+      expect(await recordLines()).toBe(24);
     });
 
     it('a name with control characters (new\\nline.png) gives files named with _ whose references hold (one mtllib line)', async () => {

@@ -314,8 +314,14 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     const files = await listFiles(out);
     expect(await leftoverTempFiles(out)).toEqual([]);
     // Every image's files are there together (json, obj, ply per face; depth per image) or not at all.
-    const stems = new Set(files.map((f) => f.replace(/_(face\d+\.(json|obj|ply)|depth\.png)$/, '')));
-    for (const s of stems) expect(files.filter((f) => f.startsWith(`${s}_`)).sort(), s).toEqual([`${s}_depth.png`, `${s}_face0.json`, `${s}_face0.obj`, `${s}_face0.ply`]);
+    const outputs = files.filter((f) => f !== '.prnet-done.jsonl');
+    const stems = new Set(outputs.map((f) => f.replace(/_(face\d+\.(json|obj|ply)|depth\.png)$/, '')));
+    for (const s of stems) expect(outputs.filter((f) => f.startsWith(`${s}_`)).sort(), s).toEqual([`${s}_depth.png`, `${s}_face0.json`, `${s}_face0.obj`, `${s}_face0.ply`]);
+    // The record of finished images (--resume) names only images whose files are there: all of
+    // them, or all but the one whose line the signal cut off (--resume does that one again).
+    const record = (await readFile(join(out, '.prnet-done.jsonl'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { stem: string }).stem);
+    for (const s of record) expect(stems.has(s), s).toBe(true);
+    expect(record.length).toBeGreaterThanOrEqual(stems.size - 1);
   }, 60_000);
 
   it('a folder where an output goes: exit 4, the message names it, the other images are written, the summary is printed', async () => {
@@ -328,7 +334,7 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     expect(r.code).toBe(4);
     expect(r.errLines).toContain(`prnet: ${join(out, 'a_face0.json')}: cannot write (a folder is in the way of the file)`);
     expect(r.errLines).toContain(`2 images: 1 done (1 face, 2 files in ${out}), 1 failed`);
-    expect(await listFiles(out)).toEqual(['b_depth.png', 'b_face0.json']);
+    expect(await listFiles(out)).toEqual(['.prnet-done.jsonl', 'b_depth.png', 'b_face0.json']);
   }, 60_000);
 
   it('the output folder as input: our own outputs are not new inputs', async () => {

@@ -4,9 +4,10 @@
  * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded ·
  * 4 an output could not be written · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, UsageError, reportError } from './options.js';
+import { packageVersion } from '../util/version.js';
 
 export { EXIT, UsageError, intOption, parseOptions, precisionOption, reportError, threadsOption } from './options.js';
 
@@ -36,6 +37,8 @@ Usage:
                                     half the network's time, a little less accurate
       --smooth <σ>                  smoothing of the position map in UV pixels, 0 (the raw map) to 8
                                     (default: 1 for the default model, 2 for light)
+      --resume                      skip the images an earlier run into --out finished with the
+                                    same options (an interrupted run picks up where it stopped)
       --quiet                       no progress or summary
   prnet video <in.mp4|.mov|.webm>... --out <dir> [options]
       Tracks and stabilises faces through a video (decoded with ffmpeg): NAME.jsonl (one line per
@@ -118,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
         return command === undefined ? EXIT.usage : EXIT.ok;
       case '-v':
       case '--version':
-        process.stdout.write(`${version()}\n`);
+        process.stdout.write(`${packageVersion()}\n`);
         return EXIT.ok;
       // Each command is loaded when asked for: start-up stays short, and the development tools
       // (eval, data) load packages the library itself does not need.
@@ -172,11 +175,3 @@ async function runTool(name: 'eval' | 'data', args: string[]): Promise<number> {
   return mod.run(args);
 }
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}

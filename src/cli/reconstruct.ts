@@ -1,10 +1,11 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
-import { createPrnet } from '../pipeline/node.js';
+import { createPrnet, resolveModel } from '../pipeline/node.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
@@ -15,6 +16,8 @@ import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFace
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { counted, Progress } from './progress.js';
+import { DONE_RECORD, inputIdentity, isDone, readDone, recordDone, runKey, type DoneEntry } from './resume.js';
+import { packageVersion } from '../util/version.js';
 
 /**
  * Images in flight at once in `inParallel` (batch workers): while one image's outputs are built
@@ -201,6 +204,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     precision: { type: 'string' },
     ...TEST_TIME_OPTIONS,
     quiet: { type: 'boolean', short: 'q' },
+    resume: { type: 'boolean' },
     ...formatFlags,
   });
   if (!positionals.length) throw new UsageError('reconstruct needs at least one image or folder (see prnet --help)');
@@ -228,8 +232,35 @@ export async function runReconstruct(args: string[]): Promise<number> {
   await sweepStaleTemporaries(outDir);
 
   const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision });
-  const stems = uniqueStems(files, (f) => existsSync(f));
-  const progress = new Progress(files.length, { label: 'reconstruct', unit: 'photos', enabled: !quiet && files.length > 1 });
+  const allStems = uniqueStems(files, (f) => existsSync(f));
+  // The options that decide the files' content (threads do not): --resume skips an image only
+  // when an earlier run made its files with the same ones.
+  const key = runKey({
+    version: packageVersion(),
+    model: await modelIdentity(values.model),
+    precision: prnet.session.precision,
+    detector: box ? null : (detector ?? 'blazeface'),
+    box,
+    maxFaces,
+    flip: testTime.flip ?? true,
+    smooth: testTime.smooth ?? null,
+    formats: [...formats].sort(),
+    mesh: meshOptions,
+  });
+  const todo: number[] = [];
+  if (values.resume) {
+    const earlier = await readDone(outDir).catch((e: unknown) => {
+      throw new OutputError(`cannot read what earlier runs finished (${DONE_RECORD}): ${(e as Error).message}`, join(outDir, DONE_RECORD));
+    });
+    for (let i = 0; i < files.length; i++) if (!(earlier.size && (await isDone(earlier, outDir, files[i], allStems[i], key)))) todo.push(i);
+  } else for (let i = 0; i < files.length; i++) todo.push(i);
+  const skipped = files.length - todo.length;
+  if (skipped && !quiet) {
+    process.stderr.write(`${counted(skipped, 'image')} of ${files.length} skipped: done by an earlier run into ${escapeControl(outDir)} with the same options (--resume)\n`);
+  }
+  const inputs = todo.map((i) => files[i]);
+  const stems = todo.map((i) => allStems[i]);
+  const progress = new Progress(inputs.length, { label: 'reconstruct', unit: 'photos', enabled: !quiet && inputs.length > 1 });
   const failures: string[] = [];
   let outputFailed = false;
   let internalFailed = false;
@@ -238,24 +269,41 @@ export async function runReconstruct(args: string[]): Promise<number> {
   let staleRemoved = 0;
   let done = 0;
   const summary = (interrupted?: NodeJS.Signals): void => {
-    if (quiet || (files.length === 1 && !interrupted)) return;
+    if (quiet || (inputs.length <= 1 && !interrupted)) return;
     const ok = done - failures.length;
-    const seen = interrupted ? `${done} of ${counted(files.length, 'image')} (interrupted by ${interrupted})` : counted(files.length, 'image');
+    const seen = interrupted ? `${done} of ${counted(inputs.length, 'image')} (interrupted by ${interrupted})` : counted(inputs.length, 'image');
     const stale = staleRemoved ? `; ${staleNote(staleRemoved)}` : '';
-    process.stderr.write(`${seen}: ${ok} done (${counted(faceCount, 'face')}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
+    const earlier = skipped ? ` (${skipped} more done earlier, skipped)` : '';
+    process.stderr.write(`${seen}${earlier}: ${ok} done (${counted(faceCount, 'face')}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
   const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: fileIdentities(files) };
-  const stages: PipelineStages<RgbImage, { image: RgbImage; faces: Face[] }> = {
-    decode: (i) => decodeImageFile(files[i]),
-    network: (i, image) => reconstructImage(prnet, files[i], image, imageOptions),
+  type Decoded = { image: RgbImage; id: Awaited<ReturnType<typeof inputIdentity>> };
+  // A run of one image has nothing to resume: it leaves no record unless --resume is given.
+  let recording = files.length > 1 || Boolean(values.resume);
+  const stages: PipelineStages<Decoded, { image: RgbImage; faces: Face[]; id: Decoded['id'] }> = {
+    // The input's identity is taken before it is read: a photo replaced meanwhile is not recorded as done.
+    decode: async (i) => {
+      const id = await inputIdentity(inputs[i]);
+      return { image: await decodeImageFile(inputs[i]), id };
+    },
+    network: async (i, { image, id }) => ({ ...(await reconstructImage(prnet, inputs[i], image, imageOptions)), id }),
     output: async (i, result) => {
       const { faces, outputs, removed } = await writeImageOutputs(prnet, result, stems[i], outDir, imageOptions);
       faceCount += faces;
       written += outputs.length;
       staleRemoved += removed.length;
       const stale = removed.length ? ` (${staleNote(removed.length)})` : '';
-      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(files[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
+      if (!quiet && inputs.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
+      if (result.id && recording) {
+        const entry: DoneEntry = { ...result.id, stem: stems[i], key, faces, files: outputs };
+        // The image's files are in place whatever happens here: a record that cannot be written
+        // costs only a later --resume's skipping, so it is said once and not counted as a failure.
+        await recordDone(outDir, entry).catch((e: unknown) => {
+          recording = false;
+          process.stderr.write(`prnet: warning: cannot record finished images in ${escapeControl(join(outDir, DONE_RECORD))} (${(e as Error).message}); --resume will do them again\n`);
+        });
+      }
     },
   };
   const imageDone = (i: number, e?: unknown): void => {
@@ -267,7 +315,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     // One image's failure (its input, its outputs, even a bug) does not stop the others.
     if (e instanceof OutputError) outputFailed = true;
     else if (!(e instanceof PrnetError)) internalFailed = true;
-    const msg = failureLine(e, files[i]);
+    const msg = failureLine(e, inputs[i]);
     failures.push(msg);
     process.stderr.write(`prnet: ${msg}\n`);
     if (process.env.PRNET_DEBUG && !(e instanceof PrnetError) && e instanceof Error) process.stderr.write(`${e.stack}\n`);
@@ -278,7 +326,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
   });
   try {
-    await inPipeline(files.length, stages, imageDone);
+    await inPipeline(inputs.length, stages, imageDone);
   } finally {
     stopHandling();
   }
@@ -299,4 +347,14 @@ export function failureLine(e: unknown, file: string): string {
   if (e instanceof PrnetError && e.source !== undefined) return escapeControl(text);
   const kind = e instanceof PrnetError ? '' : `internal error (${e instanceof Error ? e.name : typeof e}): `;
   return `${escapeControl(file)}: ${kind}${escapeControl(text)}`;
+}
+
+/**
+ * The --model option as the resume key holds it: a bundled name or a file, with the file's size
+ * and modification time (a retrained file of the same name is another model).
+ */
+async function modelIdentity(model: string | undefined): Promise<{ path: string; size: number; mtimeMs: number }> {
+  const path = resolve(resolveModel(model) as string);
+  const s = await stat(path);
+  return { path, size: s.size, mtimeMs: s.mtimeMs };
 }

@@ -3,13 +3,13 @@
  * only parses, checks the image header and queues; decoding, the network and the outputs run in
  * the workers. Every refusal is JSON `{"error": {"code", "message"}}` with its HTTP status.
  */
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { firstLine } from '../errors.js';
+import { packageVersion } from '../util/version.js';
 import { pixelCount } from '../io/pnm-bmp.js';
 import type { DetectorKind } from '../detect/index.js';
 import { MAX_IMAGE_PIXELS, isVectorFormat } from '../io/image-node.js';
@@ -167,14 +167,6 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
     : [400, 'bad_request', 'not a well-formed HTTP request'];
   const body = JSON.stringify(errorBody(code, message));
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-}
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 export async function createServer(options: ServeOptions = {}): Promise<PrnetServer> {

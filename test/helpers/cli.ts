@@ -17,14 +17,26 @@ const ENTRY = join(REPO, 'test/helpers/cli-entry.ts');
 
 /** `prnet <args…>` (through tsx, from the repository root); resolves when the process exits. */
 export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return spawnCli(args, options).result;
+}
+
+/** A running `prnet <args…>`: the process (to signal it) and its result when it exits. */
+export interface RunningCli {
+  readonly exitCode: number | null;
+  kill(signal: NodeJS.Signals): boolean;
+  result: Promise<CliResult>;
+}
+
+/** Starts `prnet <args…>` as runCli does, without waiting for it. */
+export function spawnCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): RunningCli {
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
-      cwd: REPO,
-      env: { ...process.env, NO_COLOR: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 90_000,
-    });
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    cwd: REPO,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: options.timeoutMs ?? 90_000,
+  });
+  const result = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -34,4 +46,11 @@ export function runCli(args: string[], options: { timeoutMs?: number; env?: Node
       resolve({ code, signal, stdout, stderr, errLines: stderr.split('\n').filter((l) => l.trim()), ms: performance.now() - t0 });
     });
   });
+  return {
+    get exitCode() {
+      return child.exitCode;
+    },
+    kill: (signal) => child.kill(signal),
+    result,
+  };
 }
