@@ -235,7 +235,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const allStems = uniqueStems(files, (f) => existsSync(f));
   // The options that decide the files' content (threads do not): --resume skips an image only
   // when an earlier run made its files with the same ones.
-  const key = runKey({
+  const runOptions = {
     version: packageVersion(),
     model: await modelIdentity(values.model),
     precision: prnet.session.precision,
@@ -246,7 +246,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
     smooth: testTime.smooth ?? null,
     formats: [...formats].sort(),
     mesh: meshOptions,
-  });
+  };
+  const key = runKey(runOptions);
   const todo: number[] = [];
   if (values.resume) {
     const earlier = await readDone(outDir).catch((e: unknown) => {
@@ -296,7 +297,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
       const stale = removed.length ? ` (${staleNote(removed.length)})` : '';
       if (!quiet && inputs.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
       if (result.id && recording) {
-        const entry: DoneEntry = { ...result.id, stem: stems[i], key, faces, files: outputs };
+        const entry: DoneEntry = { ...result.id, stem: stems[i], options: runOptions, faces, files: outputs };
         // The image's files are in place whatever happens here: a record that cannot be written
         // costs only a later --resume's skipping, so it is said once and not counted as a failure.
         await recordDone(outDir, entry).catch((e: unknown) => {

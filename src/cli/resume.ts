@@ -3,8 +3,8 @@
  *
  * Every run appends one line to `<out>/.prnet-done.jsonl` for each image once all its files are in
  * place (and an earlier run's extra face files are removed): the input (absolute path, size,
- * modification time), the stem its files are named after, a key of the options that decide the
- * files' content, and the files. With --resume an image is skipped when the folder's last line for
+ * modification time), the stem its files are named after, the options that decide the files'
+ * content, and the files. With --resume an image is skipped when the folder's last line for
  * it has the same input, stem and key and every file it lists is still there; anything else (a
  * changed photo, other options, a missing file, an image that failed) is done again. The last line
  * for an input wins, so a later run with other options supersedes an earlier one.
@@ -22,8 +22,8 @@ export interface DoneEntry {
   size: number;
   mtimeMs: number;
   stem: string;
-  /** runKey() of the options it was made with. */
-  key: string;
+  /** The options it was made with (compared by runKey()). */
+  options: Record<string, unknown>;
   faces: number;
   /** Its files' names in the output folder. */
   files: string[];
@@ -58,7 +58,7 @@ const isEntry = (v: unknown): v is DoneEntry => {
   const e = v as DoneEntry;
   return (
     !!e && typeof e.input === 'string' && typeof e.size === 'number' && typeof e.mtimeMs === 'number' && typeof e.stem === 'string' &&
-    typeof e.key === 'string' && typeof e.faces === 'number' && Array.isArray(e.files) && e.files.every((f) => typeof f === 'string' && !/[/\\]/.test(f))
+    !!e.options && typeof e.options === 'object' && typeof e.faces === 'number' && Array.isArray(e.files) && e.files.every((f) => typeof f === 'string' && !/[/\\]/.test(f))
   );
 };
 
@@ -93,7 +93,7 @@ export async function isDone(done: ReadonlyMap<string, DoneEntry>, outDir: strin
   const id = await inputIdentity(file);
   if (!id) return false;
   const e = done.get(id.input);
-  if (!e || e.key !== key || e.stem !== stem || e.size !== id.size || e.mtimeMs !== id.mtimeMs || !e.files.length) return false;
+  if (!e || runKey(e.options) !== key || e.stem !== stem || e.size !== id.size || e.mtimeMs !== id.mtimeMs || !e.files.length) return false;
   for (const f of e.files) {
     try {
       if (!(await stat(join(outDir, f))).isFile()) return false;
