@@ -136,9 +136,16 @@ export async function runVideo(args: string[]): Promise<number> {
         });
         // A video that ended where it should (not cut short) had the frames it had: the
         // container's count or its duration × rate is an estimate, one frame off at times.
-        (progress as Progress | null)?.finish('', !result.decodeError && !(maxFrames !== undefined && result.frames >= maxFrames));
-        // The truncation warning is not progress: --quiet keeps it.
-        if (result.decodeError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the video ended early after ${result.frames} of ${result.info.frameCount} frames (${result.decodeError}); outputs cover the frames decoded\n`);
+        (progress as Progress | null)?.finish('', !result.endedEarly && !(maxFrames !== undefined && result.frames >= maxFrames));
+        // The decoding warning is not progress: --quiet keeps it.
+        if (result.decodeError) {
+          const about = result.info.frameCount ? ` of about ${result.info.frameCount}` : '';
+          process.stderr.write(
+            result.endedEarly
+              ? `prnet: ${escapeControl(result.input)}: the video ended early after ${result.frames}${about} frames (${result.decodeError}); outputs cover the frames decoded\n`
+              : `prnet: ${escapeControl(result.input)}: ${result.framesLost ? `${counted(result.framesLost, 'frame')}` : 'some frames'} could not be decoded (${result.decodeError}); the others keep their own times, the overlay shows the frame before a gap until it ends\n`,
+          );
+        }
         if (result.audioError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the overlay video has no sound (${escapeControl(result.audioError)})\n`);
         if (!quiet) report(result);
       } catch (e) {

@@ -6,7 +6,8 @@
  *   ffmpeg applies), frame rate, frame count (the container's, else duration × rate), duration.
  *   Refuses a frame larger than the pixel limit before anything is decoded.
  * - decodeFrames: an async iterator of RGB frames (rawvideo rgb24 on ffmpeg's stdout), read in
- *   order with back-pressure (ffmpeg waits while a frame is being processed).
+ *   order with back-pressure (ffmpeg waits while a frame is being processed), each with its own
+ *   presentation time (logged by ffmpeg's showinfo filter as it passes).
  * - VideoEncoder: RGB frames on ffmpeg's stdin → an H.264 MP4 (yuv420p, even size).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -46,9 +47,12 @@ export interface VideoInfo {
   videoStream?: number;
   /**
    * The stream's average rate differs from its base rate: its frames are not all evenly spaced (a
-   * phone's variable frame rate, a dropped stretch), so each frame's time is read from its packet.
+   * phone's variable frame rate, a dropped stretch). Every frame's time is its own either way; this
+   * sets the overlay's rate (overlayRate) and the last frame's duration.
    */
   variableRate?: boolean;
+  /** The stream is interlaced (ffprobe's field_order tt, bb, tb or bt): decodeFrames deinterlaces it. */
+  interlaced?: boolean;
   /** The stream's sample (pixel) aspect ratio, width / height of one stored pixel: 1 for square pixels; the frames are resampled to square. */
   sampleAspect?: number;
   /** The stream's base rate (ffprobe's r_frame_rate; 0 when unknown): with a variable rate, the finest regular rate its frames fall on. */
@@ -127,6 +131,7 @@ interface ProbeStream {
   tags?: Record<string, string>;
   side_data_list?: { rotation?: number | string }[];
   sample_aspect_ratio?: string;
+  field_order?: string;
   disposition?: { attached_pic?: number; default?: number };
   sample_rate?: string;
 }
@@ -135,7 +140,7 @@ interface ProbeStream {
 export async function probeVideo(path: string, options: ProbeOptions = {}): Promise<VideoInfo> {
   const maxPixels = options.maxPixels ?? MAX_VIDEO_PIXELS;
   // A FIFO, socket or device would block ffprobe (a FIFO without a writer, forever): refused first.
-  await statRegularFile(path, 'a video');
+  if ((await statRegularFile(path, 'a video')).size === 0) throw new InputError('empty file (0 bytes)', path);
   const r = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path]);
   if (r.code !== 0) {
     if (/No such file or directory/.test(r.stderr)) throw new InputError('no such file', path);
@@ -188,7 +193,9 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const rank = (s: ProbeStream): number => (s.disposition?.default ? 0 : 2) + (Number(s.sample_rate) > 0 ? 0 : 1);
   const sounds = (json.streams ?? []).filter((s) => s.codec_type === 'audio' && Number.isInteger(s.index)).sort((a, b) => rank(a) - rank(b) || (a.index as number) - (b.index as number));
   const audio = sounds.map((s) => ({ index: s.index as number, codec: s.codec_name ?? '' }));
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, ...(audio.length ? { audio } : {}) };
+  // Interlaced (camcorder 50i / 60i, broadcast): two fields per frame, combed where anything moves.
+  const interlaced = /^(tt|bb|tb|bt)$/.test(stream.field_order ?? '');
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, interlaced, ...(audio.length ? { audio } : {}) };
 }
 
 /** ffprobe's sample_aspect_ratio ("8:9"; "0:1" or "N/A" when unknown) as a number; 1 when unknown or implausible (outside 1/4…4). */
@@ -203,11 +210,12 @@ export interface DecodedFrame {
   /** 0-based index in decoding order. */
   index: number;
   /**
-   * Presentation time, milliseconds from the first frame: the stream's own timestamps for a
-   * variable frame rate (ffprobe's packet times, sorted), else index / fps.
+   * Presentation time, milliseconds from the first frame: the decoded frame's own timestamp, so a
+   * variable rate, a gap where frames could not be decoded or a rate the container misstates keep
+   * their times (one frame after the one before where a frame has none, or one that does not rise).
    */
   timeMs: number;
-  /** Milliseconds until the next frame (1000 / fps at a constant rate; the last frame of a variable-rate stream: until the stream's end, else 1000 / fps). */
+  /** Milliseconds until the next frame (the last frame: 1000 / fps, or for a variable-rate stream until the stream's end when that is within 10 frames). */
   durationMs: number;
   image: RgbImage;
 }
@@ -215,8 +223,6 @@ export interface DecodedFrame {
 export interface DecodeOptions {
   /** Stop after this many frames. */
   maxFrames?: number;
-  /** The ffprobe to read a variable-rate stream's frame times with (default 'ffprobe' on PATH). */
-  ffprobe?: string;
   /** Frames decoded ahead of the consumer (default 4). */
   readAhead?: number;
   signal?: AbortSignal;
@@ -226,6 +232,8 @@ export interface DecodeOptions {
 /** What decodeFrames learnt once the iteration ended. */
 export interface DecodeReport {
   frames: number;
+  /** The last frame's time (DecodedFrame.timeMs), once it has been handed on. */
+  lastMs?: number;
   /** ffmpeg's last error line when it failed or complained (e.g. a truncated file), else ''. */
   error: string;
 }
@@ -238,27 +246,44 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
   const report: DecodeReport = { frames: 0, error: '' };
   const frameBytes = info.width * info.height * 3;
   async function* frames(): AsyncGenerator<DecodedFrame> {
-    const args = ['-v', 'error', '-nostdin', '-i', path, '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
+    // Each frame's own time comes from showinfo's log line (pipe-thread.ts); errors as at -v error.
+    const args = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-nostdin', '-i', path, '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
     if (options.maxFrames !== undefined) args.push('-frames:v', String(options.maxFrames));
     // An explicit scale keeps the frame size fixed even if a stream changes size midway.
-    args.push('-vf', `scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+    // An interlaced stream is deinterlaced first (bwdif, one frame per frame: the times stay).
+    args.push('-vf', `${info.interlaced ? 'bwdif=mode=send_frame:deint=interlaced,' : ''}showinfo=checksum=0,scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
     const cmd = options.ffmpeg ?? 'ffmpeg';
     // ffmpeg runs with its pipes in a worker thread (pipe-thread.ts), which reads up to
     // `readAhead` frames ahead while this thread works; each frame arrives as one message.
-    const queue: Uint8Array[] = [];
+    const queue: { data: Uint8Array; time: number }[] = [];
     let spawnError: Error | null = null;
     let wake: (() => void) | null = null;
     const notify = (): void => { const w = wake; wake = null; w?.(); };
-    const thread = new PipeThread({ cmd, args, mode: 'decode', frameBytes, readAhead: Math.max(1, Math.floor(options.readAhead ?? 4)) }, (m) => {
-      if (m.type === 'frame') queue.push(m.data);
+    const thread = new PipeThread({ cmd, args, mode: 'decode', frameBytes, readAhead: Math.max(1, Math.floor(options.readAhead ?? 4)), frameTimes: true }, (m) => {
+      if (m.type === 'frame') queue.push({ data: m.data, time: m.time ?? NaN });
       else if (m.type === 'spawn-error') spawnError = toolError({ code: m.code, message: m.message }, cmd);
       notify();
     });
-    // A variable frame rate: each frame's own time, read from the packets (no decoding) while
-    // ffmpeg starts; null (index / fps) if they cannot be read.
-    const times = info.variableRate ? frameTimes(path, info.videoStream ?? 0, options.ffprobe ?? 'ffprobe') : Promise.resolve(null);
     const onAbort = (): void => { thread.post('kill'); };
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    const frameMs = 1000 / info.fps;
+    let first = NaN;
+    let lastMs = 0;
+    /**
+     * A frame's time in ms from the first frame's: its own pts_time (so a variable rate, frames
+     * the decoder could not decode and a container whose rate says nothing keep their times);
+     * without one, or one that does not rise (a broken stream), one frame after the one before.
+     */
+    const timeOf = (time: number, index: number): number => {
+      if (Number.isNaN(first) && Number.isFinite(time)) first = time - (index * frameMs) / 1000;
+      let t = Number.isFinite(time) ? 1000 * (time - first) : lastMs + frameMs;
+      if (index === 0) t = 0;
+      else if (!(t > lastMs)) t = lastMs + frameMs;
+      lastMs = t;
+      return t;
+    };
+    // Each frame is handed on once the next has come, which says how long it lasts.
+    let held: { image: RgbImage; timeMs: number } | null = null;
     let index = 0;
     try {
       while (true) {
@@ -267,19 +292,21 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
           await new Promise<void>((resolve) => { wake = resolve; });
           continue;
         }
-        const data = queue.shift() as Uint8Array;
+        const { data, time } = queue.shift() as { data: Uint8Array; time: number };
         thread.post('ack');
-        const image: RgbImage = { width: info.width, height: info.height, data };
+        const timeMs = timeOf(time, index);
         report.frames = index + 1;
-        const t = await times;
-        // Past the packets' count (should not happen): on from the last time at the average rate.
-        const timeMs = t && t.length ? (index < t.length ? t[index] : t[t.length - 1] + (1000 * (index - t.length + 1)) / info.fps) : (1000 * index) / info.fps;
-        const frameMs = 1000 / info.fps;
-        // A variable rate's last frame lasts until the stream's end (when that is after it).
-        const untilEnd = 1000 * info.duration - timeMs;
-        const durationMs = t && t.length ? (index + 1 < t.length ? t[index + 1] - timeMs : untilEnd > 0 && untilEnd < 10 * frameMs ? untilEnd : frameMs) : frameMs;
-        yield { index, timeMs, durationMs, image };
+        if (held) yield { index: index - 1, timeMs: held.timeMs, durationMs: timeMs - held.timeMs, image: held.image };
+        held = { image: { width: info.width, height: info.height, data }, timeMs };
         index++;
+      }
+      if (held) {
+        // The last frame: a variable rate's lasts until the stream's end (when that is after it
+        // and near), else a frame at the average rate.
+        const untilEnd = 1000 * info.duration - held.timeMs;
+        const durationMs = info.variableRate && untilEnd > 0 && untilEnd < 10 * frameMs ? untilEnd : frameMs;
+        report.lastMs = held.timeMs;
+        yield { index: index - 1, timeMs: held.timeMs, durationMs, image: held.image };
       }
       const { code, stderr } = await thread.closed;
       if (spawnError) throw spawnError;
@@ -292,24 +319,6 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
     if (spawnError) throw spawnError;
   }
   return { frames: frames(), report };
-}
-
-/**
- * The presentation times (ms from the first) of a video stream's frames, from its packets in time
- * order; null when unreadable. Packets flagged discarded (D: before the cut of a clip trimmed
- * without re-encoding, dropped by its edit list) are not frames the decoder gives.
- */
-async function frameTimes(path: string, stream: number, ffprobe: string): Promise<number[] | null> {
-  try {
-    // ~13 bytes a frame: 64 MiB holds hours at 60 fps. A cut output loses its last, partial line.
-    const r = await runTool(ffprobe, ['-v', 'error', '-select_streams', `v:${stream}`, '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path], 64 << 20);
-    if (r.code !== 0) return null;
-    const whole = r.stdout.endsWith('\n') ? r.stdout : r.stdout.slice(0, r.stdout.lastIndexOf('\n') + 1);
-    const t = whole.split('\n').map((l) => l.trim().split(',')).filter(([time, flags]) => time !== '' && time !== 'N/A' && !(flags ?? '').includes('D')).map(([time]) => Number(time)).filter(Number.isFinite).sort((a, b) => a - b);
-    return t.length ? t.map((v) => 1000 * (v - t[0])) : null;
-  } catch {
-    return null;
-  }
 }
 
 export interface EncoderOptions {

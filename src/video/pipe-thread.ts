@@ -19,8 +19,50 @@ import { Worker } from 'node:worker_threads';
 const SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
 const { spawn } = require('node:child_process');
-const { cmd, args, mode, frameBytes, readAhead } = workerData;
+const { cmd, args, mode, frameBytes, readAhead, frameTimes } = workerData;
 let stderr = '';
+// frameTimes: ffmpeg runs at -loglevel level+info with a showinfo filter, which logs each frame's
+// pts before the frame is written out; the times are taken from those lines (in order, one per
+// frame: the pts in the time base the filter logs when configured, exact where pts_time has 6
+// significant digits) and every frame is posted with its own. Of the other lines only errors are
+// kept (as -v error would print them). A frame whose line has not been read yet waits for it.
+const SHOWINFO = /\[info\] n:\s*\d+\s+pts:\s*(\S+)\s+pts_time:(\S+)/;
+const TIME_BASE = /\[info\] config in time_base: (\d+)\/(\d+)/;
+let tbNum = 0;
+let tbDen = 0;
+const LEVEL = /^(\[[^\]]*\] )?\[(panic|fatal|error)\] /;
+const times = [];
+let line = '';
+function stderrLine(l) {
+  const m = SHOWINFO.exec(l);
+  if (m) {
+    const pts = Number(m[1]);
+    times.push(tbNum > 0 && tbDen > 0 && Number.isSafeInteger(pts) ? (pts * tbNum) / tbDen : Number(m[2]));
+    return;
+  }
+  const tb = TIME_BASE.exec(l);
+  if (tb) {
+    tbNum = Number(tb[1]);
+    tbDen = Number(tb[2]);
+    return;
+  }
+  const e = LEVEL.exec(l);
+  if (e && stderr.length < 65536) stderr += (e[1] || '') + l.slice(e[0].length) + '\n';
+}
+function stderrText(d) {
+  if (!frameTimes) {
+    if (stderr.length < 65536) stderr += d;
+    return;
+  }
+  line += d;
+  let nl;
+  while ((nl = line.indexOf('\n')) >= 0) {
+    stderrLine(line.slice(0, nl));
+    line = line.slice(nl + 1);
+  }
+  // A line without an end this long is not one of showinfo's: let it go.
+  if (line.length > 1 << 20) line = '';
+}
 let child = null;
 try {
   child = spawn(cmd, args, { stdio: mode === 'decode' ? ['ignore', 'pipe', 'pipe'] : ['pipe', 'ignore', 'pipe'] });
@@ -34,11 +76,28 @@ if (child) {
 }
 function run(child) {
 child.on('error', (e) => parentPort.postMessage({ type: 'spawn-error', code: e && e.code, message: String(e && e.message) }));
-child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 65536) stderr += d; });
 let partial = 0;
-child.on('close', (code, signal) => parentPort.postMessage({ type: 'close', code, signal, stderr, partial }));
+let inFlight = 0;
+/** Whole frames not yet posted (waiting for their time). */
+const pending = [];
+function post(final) {
+  while (pending.length && (!frameTimes || times.length || final)) {
+    const buf = pending.shift();
+    const time = times.length ? times.shift() : NaN;
+    parentPort.postMessage({ type: 'frame', data: buf, time }, [buf.buffer]);
+    inFlight++;
+  }
+}
+child.stderr.setEncoding('utf8').on('data', (d) => {
+  stderrText(d);
+  post(false);
+});
+child.on('close', (code, signal) => {
+  if (line) stderrLine(line);
+  post(true);
+  parentPort.postMessage({ type: 'close', code, signal, stderr, partial });
+});
 if (mode === 'decode') {
-  let inFlight = 0;
   let buf = new Uint8Array(frameBytes);
   let filled = 0;
   child.stdout.on('data', (chunk) => {
@@ -49,23 +108,24 @@ if (mode === 'decode') {
       filled += n;
       data = data.subarray(n);
       if (filled === frameBytes) {
-        parentPort.postMessage({ type: 'frame', data: buf }, [buf.buffer]);
-        inFlight++;
+        pending.push(buf);
         buf = new Uint8Array(frameBytes);
         filled = 0;
       }
     }
     partial = filled;
-    if (inFlight >= readAhead) child.stdout.pause();
+    post(false);
+    if (inFlight + pending.length >= readAhead) child.stdout.pause();
   });
   parentPort.on('message', (m) => {
     if (m === 'ack') {
       inFlight--;
-      if (inFlight < readAhead && child.stdout.isPaused()) child.stdout.resume();
+      if (inFlight + pending.length < readAhead && child.stdout.isPaused()) child.stdout.resume();
     } else if (m === 'kill') {
       // A paused stdout holding unread frames never ends, and the child's 'close' waits for it:
       // drop what is left so that 'close' comes.
       child.stdout.removeAllListeners('data');
+      pending.length = 0;
       child.stdout.resume();
       child.kill('SIGKILL');
     }
@@ -86,7 +146,8 @@ if (mode === 'decode') {
 `;
 
 export type PipeMessage =
-  | { type: 'frame'; data: Uint8Array; repeat?: number }
+  /** A decoded frame (with its pts_time in seconds when frameTimes: NaN where unknown), or one to encode. */
+  | { type: 'frame'; data: Uint8Array; repeat?: number; time?: number }
   | { type: 'taken' }
   | { type: 'spawn-error'; code?: string; message: string }
   | { type: 'stdin-error'; message: string }
@@ -101,6 +162,8 @@ export interface PipeThreadOptions {
   frameBytes: number;
   /** Decoding: frames read ahead of the consumer. */
   readAhead?: number;
+  /** Decoding: ffmpeg's arguments log each frame with showinfo at -loglevel level+info; frames carry their pts_time. */
+  frameTimes?: boolean;
 }
 
 /** A worker thread running one ffmpeg with its pipes (see the file comment). */
@@ -113,7 +176,7 @@ export class PipeThread {
   constructor(options: PipeThreadOptions, onMessage: (m: PipeMessage) => void) {
     this.worker = new Worker(SOURCE, {
       eval: true,
-      workerData: { cmd: options.cmd, args: options.args, mode: options.mode, frameBytes: options.frameBytes, readAhead: options.readAhead ?? 4 },
+      workerData: { cmd: options.cmd, args: options.args, mode: options.mode, frameBytes: options.frameBytes, readAhead: options.readAhead ?? 4, frameTimes: options.frameTimes ?? false },
     });
     this.closed = new Promise((resolve) => {
       let closeSeen = false;

@@ -108,8 +108,15 @@ export interface VideoRunResult {
   };
   /** Every animated GLB written, the largest track's (`glb`) first, each with its path (glbTracks 'all': one per track). */
   glbs: (NonNullable<VideoRunResult['glb']> & { file: string })[];
-  /** ffmpeg's complaint when the video ended early (e.g. a truncated file), else ''. */
+  /** ffmpeg's complaint when the video ended early (e.g. a truncated file) or frames could not be decoded, else ''. */
   decodeError: string;
+  /**
+   * With decodeError: whether the frames stopped short of the stream's end (a truncated file), as
+   * against frames lost on the way (corrupt data) with the later ones decoded at their own times.
+   */
+  endedEarly: boolean;
+  /** With decodeError at a constant rate and not ended early: about how many frames were not decoded (from the frames' times). */
+  framesLost?: number;
   /** The overlay's sound: its codec, whether the source's was copied as it is (else re-encoded to AAC), and the source stream's index. Absent when the overlay is silent. */
   audio?: { codec: string; copied: boolean; index: number };
   /** Why the overlay is silent although the source has sound (ffmpeg could not add it; the overlay is written without), else ''. */
@@ -275,8 +282,9 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       jsonl.on('error', () => undefined);
       await once(jsonl, 'open').catch((e: unknown) => { throw outputError(e, final.jsonl); });
     }
-    // A variable-rate source's frames are repeated or left out on the overlay's constant rate, so
-    // that each shows at its own time (and in step with the sound).
+    // The source's frames are repeated or left out on the overlay's constant rate, so that each
+    // shows at its own time (and in step with the sound): a variable rate, a gap where frames could
+    // not be decoded, a container that misstates its rate.
     const overlayFps = overlayRate(info);
     if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: overlayFps, name: final.overlay });
     const overlay = want.overlay ? new VideoOverlay(info.width, info.height, layout) : null;
@@ -341,7 +349,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       // The output frames this one covers: up to the next frame's time on the overlay's rate, at
       // most MAX_FRAME_SHOW_S (a longer gap is cut short, and the later frames move up by the rest).
       let repeat = 1;
-      if (info.variableRate && encoder) {
+      if (encoder) {
         repeat = Math.max(0, Math.round(((timeMs + durationMs) * overlayFps) / 1000) - cutSlots - encoder.frames);
         const most = Math.ceil(MAX_FRAME_SHOW_S * overlayFps);
         if (repeat > most) {
@@ -433,9 +441,14 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     // pass for this run's.
     const removed = want.glb ? await removeStaleTrackGlbs(outDir, name, new Set(files)) : [];
     const seconds = (now() - start) / 1000;
+    // Did the frames reach the stream's end (within 3 frames)? If so, what ffmpeg complained of
+    // was frames lost on the way, not a file cut short.
+    const frameMs = 1000 / info.fps;
+    const endedEarly = Boolean(report.error) && !(info.duration > 0 && 1000 * info.duration - (report.lastMs ?? 0) <= 3 * frameMs);
+    const framesLost = report.error && !endedEarly && !info.variableRate ? Math.max(0, Math.round((report.lastMs ?? 0) / frameMs) + 1 - frames) : undefined;
     return {
       input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, removed, glb, glbs,
-      decodeError: report.error, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, seconds, fps: frames / seconds, timings,
+      decodeError: report.error, endedEarly, framesLost, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, seconds, fps: frames / seconds, timings,
     };
   } catch (e) {
     // Stop the decoder (the generator's finally kills ffmpeg) and the encoder, drop temporaries.

@@ -1,6 +1,7 @@
 /**
- * Track GLBs an earlier run of the same video left in the output folder (`NAME_track<ID>.glb` of a
- * track this run did not write): found by name, and told from another video's files of the same
+ * GLBs an earlier run of the same video left in the output folder (`NAME_track<ID>.glb` of a
+ * track this run did not write, and `NAME.glb` when this run wrote none: no face in the video):
+ * found by name, and told from another video's files of the same
  * name by their content — a track GLB of NAME holds the node `NAME_track<ID>_0` (its first
  * segment), while `NAME_track<ID>.mp4`'s own GLB is named after that video's tracks
  * (`NAME_track<ID>_track<k>_0`).
@@ -43,6 +44,12 @@ export async function removeStaleTrackGlbs(dir: string, name: string, written: R
   const pattern = new RegExp(`^${escapeRegExp(name)}_track(\\d+)\\.glb$`);
   const names = await readdir(dir).catch(() => [] as string[]);
   const removed: string[] = [];
+  // NAME.glb animates one of NAME's tracks: its first segment is the node NAME_track<ID>_0.
+  const main = join(dir, `${name}.glb`);
+  const ownNode = new RegExp(`^${escapeRegExp(name)}_track\\d+_0$`);
+  if (!written.has(main) && names.includes(`${name}.glb`) && (await glbNodeNames(main))?.some((n) => ownNode.test(n))) {
+    if (await rm(main).then(() => true, () => false)) removed.push(`${name}.glb`);
+  }
   for (const file of names) {
     const m = pattern.exec(file);
     const path = join(dir, file);
