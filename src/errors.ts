@@ -3,36 +3,52 @@
  * a tensor) and the cause, so that the CLI can print it as one line.
  */
 export class PrnetError extends Error {
+  /**
+   * The class's name, written out in every class (not taken from the constructor, whose name a
+   * minifying bundler changes: `err.name` read "$" or "Q" in a production build).
+   */
+  override name = 'PrnetError';
   /** The file (or other source) the error is about, when there is one. */
   readonly source?: string;
   constructor(message: string, source?: string, options?: { cause?: unknown }) {
     // A name with a newline or other control character must not break the one-line message.
     super(source ? `${escapeControl(source)}: ${message}` : message, options);
-    this.name = new.target.name;
     this.source = source;
   }
 }
 
 /** Bad user input: a missing, unreadable, corrupt or unsupported image; bad arguments. */
-export class InputError extends PrnetError {}
+export class InputError extends PrnetError {
+  override name = 'InputError';
+}
 
 /**
  * An image in a format this build cannot decode although it is a photo (a HEIC photo: HEVC has no
  * decoder in sharp's prebuilt libvips). The message says how to convert it.
  */
-export class UnsupportedImageError extends InputError {}
+export class UnsupportedImageError extends InputError {
+  override name = 'UnsupportedImageError';
+}
 
 /** A model file that is missing, malformed, or does not fit the network. */
-export class ModelError extends PrnetError {}
+export class ModelError extends PrnetError {
+  override name = 'ModelError';
+}
 
 /** No face was found where one was required. */
-export class NoFaceError extends InputError {}
+export class NoFaceError extends InputError {
+  override name = 'NoFaceError';
+}
 
 /** The caller aborted the work (ReconstructOptions.signal). */
-export class AbortedError extends PrnetError {}
+export class AbortedError extends PrnetError {
+  override name = 'AbortedError';
+}
 
 /** An output that could not be written (disk full, read-only, a folder where a file goes). */
-export class OutputError extends PrnetError {}
+export class OutputError extends PrnetError {
+  override name = 'OutputError';
+}
 
 /** Control characters (newline, tab, escape, …) written as escapes: `a\nb` → `a\\nb`. */
 export function escapeControl(s: string): string {

@@ -120,3 +120,28 @@ describe('tree-shaking of the browser entry', () => {
     }
   }, 120_000);
 });
+
+describe('error names in a minified bundle', () => {
+  it('each error class keeps its name (err.name, String(err)) when a bundler renames the classes', async () => {
+    const { build } = await import('vite');
+    const { mkdtempSync, rmSync, writeFileSync, readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { pathToFileURL } = await import('node:url');
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-names-'));
+    const classes = ['PrnetError', 'InputError', 'ModelError', 'NoFaceError', 'OutputError', 'AbortedError', 'UnsupportedImageError'];
+    try {
+      const entry = join(dir, 'entry.js');
+      writeFileSync(entry, `import { ${classes.join(', ')} } from ${JSON.stringify(join(repo, 'src', 'browser.ts'))};\nexport const names = [${classes.map((c) => `new ${c}('m').name`).join(', ')}];\nexport const shown = String(new ModelError('no such model', 'm.safetensors'));\n`);
+      await build({
+        configFile: false, logLevel: 'silent', root: dir,
+        build: { lib: { entry, formats: ['es'], fileName: 'out' }, outDir: join(dir, 'dist'), minify: true, write: true },
+      });
+      const file = join(dir, 'dist', readdirSync(join(dir, 'dist'))[0]);
+      const mod = (await import(pathToFileURL(file).href)) as { names: string[]; shown: string };
+      expect(mod.names).toEqual(classes);
+      expect(mod.shown).toBe('ModelError: m.safetensors: no such model');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

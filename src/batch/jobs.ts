@@ -36,7 +36,9 @@ export interface ReconstructJobResult {
 }
 
 /** Redis could not be reached, or answered an error. */
-export class QueueError extends PrnetError {}
+export class QueueError extends PrnetError {
+  override name = 'QueueError';
+}
 
 /**
  * The job id: the image's content hash and every option that changes the outputs (folder, stem,

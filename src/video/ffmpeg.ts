@@ -21,10 +21,14 @@ import type { RgbImage } from '../types.js';
 export const MAX_VIDEO_PIXELS = 7680 * 4320;
 
 /** ffmpeg or ffprobe is not installed (or not on PATH). Exit code 3, as a missing model. */
-export class FfmpegMissingError extends ModelError {}
+export class FfmpegMissingError extends ModelError {
+  override name = 'FfmpegMissingError';
+}
 
 /** The run was interrupted (SIGINT / an AbortSignal). */
-export class VideoAbortError extends PrnetError {}
+export class VideoAbortError extends PrnetError {
+  override name = 'VideoAbortError';
+}
 
 export interface VideoInfo {
   /**
