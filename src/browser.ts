@@ -18,7 +18,7 @@ import * as ort from 'onnxruntime-web';
 import { createBlazeFaceDetector } from './detect/blazeface-detector.js';
 import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js';
 import type { Detector } from './detect/detector.js';
-import { InputError, ModelError, shownValue } from './errors.js';
+import { firstLine, InputError, ModelError, shownValue } from './errors.js';
 import { parseLayout } from './layout/layout.js';
 import { parseModelFile, type ModelWeights } from './model/weights.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './pipeline/prnet.js';
@@ -83,7 +83,11 @@ export interface BrowserPrnetOptions {
   wasmPaths?: WasmPaths;
   /** Backends to try in order (default: ['webgpu', 'wasm'] where navigator.gpu exists, else ['wasm']). */
   backends?: ExecutionBackend[];
-  /** WebAssembly threads (default: the number of cores, at most 4; 1 without cross-origin isolation). */
+  /**
+   * WebAssembly threads (default: the number of cores, at most 4, when `wasmPaths` is given; 1
+   * without it, and without cross-origin isolation). onnxruntime-web takes its threads and wasmPaths once per page, at the first
+   * session: a later createPrnet runs with those, and its `threads` says so.
+   */
   threads?: number;
   /** Network precision, 'fp32' or 'int8' (the quantized graph; needs the model file's int8 calibration). Default: the model file's choice (int8 for the bundled default model, fp32 for the light one). */
   precision?: Precision;
@@ -114,6 +118,7 @@ export type BrowserPrnet = Omit<Prnet, 'reconstruct' | 'detect'> & {
   reconstruct(image: BrowserImageInput, options?: ReconstructOptions): Promise<ReconstructResult>;
   detect(image: BrowserImageInput): Promise<FaceBox[]>;
   readonly backend: ExecutionBackend;
+  /** The WebAssembly threads in effect (the first pipeline's in this page: see BrowserPrnetOptions.threads). */
   readonly threads: number;
   readonly modelMetadata: Readonly<Record<string, string>>;
 };
@@ -189,7 +194,7 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
   checkBrowserOptions(options);
   const [modelBytes, layoutBytes] = await Promise.all([fetchBytes(options.modelUrl, 'model'), fetchBytes(options.layoutUrl, 'layout')]);
   const weights = parseModelFile(modelBytes, sourceName(options.modelUrl, 'model'));
-  const layout = parseLayout(layoutBytes);
+  const layout = parseLayout(layoutBytes, sourceName(options.layoutUrl, 'layout'));
   // The network's session first: it sets onnxruntime-web's wasm paths and threads, which the
   // detector's session then shares.
   const { session, backend, threads } = await createWebSession(weights, {
@@ -206,6 +211,9 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
           ? await createBlazeFaceDetector(ort as unknown as OrtModule, await fetchBytes(d.modelUrl, 'face detector'), {
             minScore: d.minScore,
             extra: { executionProviders: ['wasm'] },
+          }).catch((e: unknown) => {
+            // onnxruntime's own message names no file: the URL it came from is said.
+            throw e instanceof ModelError && e.source === undefined ? new ModelError(e.message, sourceName(d.modelUrl, 'face detector'), { cause: e.cause ?? e }) : e;
           })
           : await createHumanDetector(d);
   } catch (e) {
@@ -231,10 +239,14 @@ export async function createWebSession(
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
-  const threads = isolated ? Math.min(options.threads ?? Math.min(4, cores), cores) : 1;
+  // Without wasmPaths onnxruntime-web finds its files itself: in a bundled, cross-origin-isolated
+  // page its thread workers then start from the app's own script (Vite) and die on `document`,
+  // and the session never comes. So threads only where asked for, or where wasmPaths says where
+  // the files are.
+  const threads = isolated ? Math.min(options.threads ?? (options.wasmPaths ? Math.min(4, cores) : 1), cores) : 1;
   ort.env.wasm.numThreads = threads;
   const backends = options.backends ?? (hasWebGpu() ? ['webgpu', 'wasm'] : ['wasm']);
-  let lastError: unknown;
+  const errors: unknown[] = [];
   for (const backend of backends) {
     try {
       const session = await createOrtSession(ort as unknown as OrtModule, weights, {
@@ -243,13 +255,26 @@ export async function createWebSession(
         ...(backend === 'wasm' ? { graph: WEB_WASM_GRAPH } : {}),
         extra: { executionProviders: [backend] },
       });
-      return { session, backend, threads };
+      // onnxruntime-web reads its threads and wasm paths once per page, when its WebAssembly
+      // starts: what the first session got is what every later one runs with.
+      wasmStarted ??= { threads, wasmPaths: options.wasmPaths };
+      return { session, backend, threads: wasmStarted.threads };
     } catch (e) {
-      lastError = e;
+      errors.push(e);
     }
   }
-  throw lastError instanceof Error ? lastError : new ModelError(`no backend could run the network (tried ${backends.join(', ')})`);
+  if (errors.length === 1 && errors[0] instanceof Error && !/previous call to 'initWasm\(\)' failed/.test(errors[0].message)) throw errors[0];
+  // Every backend's cause: the first (WebGPU's) often names the wasm file that could not be
+  // fetched, while the next only says that onnxruntime's WebAssembly did not start.
+  const causes = errors.map((e, i) => `${backends[i]}: ${firstLine(e)}`).join('; ');
+  const sticky = errors.some((e) => /previous call to 'initWasm\(\)' failed/.test(firstLine(e)))
+    ? ` — onnxruntime-web does not try its WebAssembly files again in this page: correct wasmPaths (the folder holding ort-wasm-simd-threaded*.mjs and .wasm) and reload the page`
+    : '';
+  throw new ModelError(`no backend could run the network (${causes})${sticky}`, weights.metadata.name, { cause: errors[0] });
 }
+
+/** The threads and wasm paths onnxruntime-web started its WebAssembly with (once per page). */
+let wasmStarted: { threads: number; wasmPaths?: WasmPaths } | undefined;
 
 /** Whether this browser exposes WebGPU (an adapter may still be refused). */
 export function hasWebGpu(): boolean {
@@ -302,13 +327,28 @@ export const encodePng: PngEncoder = async (data, width, height, channels) => {
 async function fetchBytes(source: Bytes, what: string): Promise<Uint8Array> {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  let bytes: Uint8Array;
+  let type: string;
   try {
     const res = await fetch(source);
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    return new Uint8Array(await res.arrayBuffer());
+    type = res.headers.get('content-type') ?? '';
+    bytes = new Uint8Array(await res.arrayBuffer());
   } catch (e) {
     throw new ModelError(`cannot fetch the ${what}: ${(e as Error).message}`, String(source), { cause: e });
   }
+  // Development servers (Vite's among them) and single-page hosts answer a path they do not
+  // have with their index page, status 200: said as such, not as a corrupt file.
+  if (/^text\/html\b/i.test(type) || looksLikeHtml(bytes)) {
+    throw new ModelError(`the server sent an HTML page, not the ${what} file: a wrong URL? (many servers answer a path they do not have with their index page)`, String(source));
+  }
+  return bytes;
+}
+
+/** Whether bytes begin (after white space) with an HTML document's opening. */
+function looksLikeHtml(bytes: Uint8Array): boolean {
+  const head = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart().toLowerCase();
+  return head.startsWith('<!doctype html') || head.startsWith('<html');
 }
 
 function sourceName(source: Bytes, what: string): string {

@@ -90,4 +90,32 @@ describe('the browser entry\'s createPrnet options', () => {
       await prnet.dispose();
     }
   });
+
+  it('a URL the server answers with its index page (status 200, HTML) is said as such, naming the URL; a bad layout file names its URL', async () => {
+    const { createServer } = await import('node:http');
+    const layout = readFileSync(new URL('../assets/layout.safetensors', import.meta.url));
+    // A single-page host: every unknown path is the app's index.html, status 200.
+    const server = createServer((req, res) => {
+      if (req.url === '/layout.safetensors') return void res.end(layout);
+      if (req.url === '/bad-layout.safetensors') return void res.end(Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0x7b]));
+      const html = req.url === '/no-type' ? '\n  <!DOCTYPE html><html></html>' : '<!doctype html><html><body>app</body></html>';
+      res.writeHead(200, req.url === '/no-type' ? {} : { 'content-type': 'text/html; charset=utf-8' });
+      res.end(html);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const at = (path: string) => `http://127.0.0.1:${(server.address() as { port: number }).port}${path}`;
+    try {
+      for (const [options, re] of [
+        [{ modelUrl: at('/models/nope.safetensors'), layoutUrl: at('/layout.safetensors') }, /^http:.*\/models\/nope\.safetensors: the server sent an HTML page, not the model file: a wrong URL\?/],
+        [{ modelUrl: at('/no-type'), layoutUrl: at('/layout.safetensors') }, /^http:.*\/no-type: the server sent an HTML page, not the model file/],
+        [{ modelUrl: new Uint8Array(8), layoutUrl: at('/nope/layout.safetensors') }, /^http:.*\/nope\/layout\.safetensors: the server sent an HTML page, not the layout file/],
+      ] as const) {
+        await expect(createPrnet(options), options.layoutUrl).rejects.toThrow(re);
+      }
+      const light = new Uint8Array(readFileSync(new URL('../assets/models/prnet-light.safetensors', import.meta.url)));
+      await expect(createPrnet({ modelUrl: light, layoutUrl: at('/bad-layout.safetensors'), backends: ['wasm'], threads: 1 })).rejects.toThrow(/^http:.*\/bad-layout\.safetensors: /);
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -63,8 +63,21 @@ function u8(t: SafeTensor, name: string): Uint8Array {
   return t.bytes.slice();
 }
 
-/** Parses the bytes of assets/layout.safetensors. Throws ModelError when the file does not fit. */
-export function parseLayout(bytes: Uint8Array): Layout {
+/**
+ * Parses the bytes of assets/layout.safetensors. Throws ModelError when the file does not fit,
+ * naming `source` (the URL or path it came from; default 'layout.safetensors').
+ */
+export function parseLayout(bytes: Uint8Array, source?: string): Layout {
+  if (source === undefined || source === SOURCE) return parseLayoutBytes(bytes);
+  try {
+    return parseLayoutBytes(bytes);
+  } catch (e) {
+    if (!(e instanceof ModelError) || e.source !== SOURCE) throw e;
+    throw new ModelError(e.message.slice(SOURCE.length + 2), source, { cause: e.cause ?? e });
+  }
+}
+
+function parseLayoutBytes(bytes: Uint8Array): Layout {
   let file;
   try {
     file = readSafetensors(bytes);
