@@ -4,22 +4,25 @@
  */
 export class PrnetError extends Error {
   /**
-   * The class's name, written out in every class (not taken from the constructor, whose name a
-   * minifying bundler changes: `err.name` read "$" or "Q" in a production build).
+   * The class's name, written out in each of the library's classes: a minifying bundler renames
+   * the constructors (`err.name` read "$" or "Q" in a production build). A subclass of your own
+   * without one is named by its constructor.
    */
-  override name = 'PrnetError';
+  static readonly errorName: string = 'PrnetError';
   /** The file (or other source) the error is about, when there is one. */
   readonly source?: string;
   constructor(message: string, source?: string, options?: { cause?: unknown }) {
     // A name with a newline or other control character must not break the one-line message.
     super(source ? `${escapeControl(source)}: ${message}` : message, options);
+    const type = new.target as typeof PrnetError;
+    this.name = Object.prototype.hasOwnProperty.call(type, 'errorName') ? type.errorName : type.name;
     this.source = source;
   }
 }
 
 /** Bad user input: a missing, unreadable, corrupt or unsupported image; bad arguments. */
 export class InputError extends PrnetError {
-  override name = 'InputError';
+  static override readonly errorName: string = 'InputError';
 }
 
 /**
@@ -27,27 +30,27 @@ export class InputError extends PrnetError {
  * decoder in sharp's prebuilt libvips). The message says how to convert it.
  */
 export class UnsupportedImageError extends InputError {
-  override name = 'UnsupportedImageError';
+  static override readonly errorName: string = 'UnsupportedImageError';
 }
 
 /** A model file that is missing, malformed, or does not fit the network. */
 export class ModelError extends PrnetError {
-  override name = 'ModelError';
+  static override readonly errorName: string = 'ModelError';
 }
 
 /** No face was found where one was required. */
 export class NoFaceError extends InputError {
-  override name = 'NoFaceError';
+  static override readonly errorName: string = 'NoFaceError';
 }
 
 /** The caller aborted the work (ReconstructOptions.signal). */
 export class AbortedError extends PrnetError {
-  override name = 'AbortedError';
+  static override readonly errorName: string = 'AbortedError';
 }
 
 /** An output that could not be written (disk full, read-only, a folder where a file goes). */
 export class OutputError extends PrnetError {
-  override name = 'OutputError';
+  static override readonly errorName: string = 'OutputError';
 }
 
 /** Control characters (newline, tab, escape, …) written as escapes: `a\nb` → `a\\nb`. */

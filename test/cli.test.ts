@@ -284,9 +284,9 @@ describe('prnet reconstruct options', () => {
       await Promise.all(Object.entries(photos).map(([n, p]) => copyFile(p, join(dir, `${n}${p.slice(p.lastIndexOf('.'))}`))));
       const first = await reconstruct([dir, '--formats', 'json,ply', '--max-faces', '1']);
       expect(first.r.code, first.r.stderr).toBe(0);
-      const record = (await readFile(join(first.out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { input: string; stem: string; files: string[] });
+      const record = (await readFile(join(first.out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { input: string; stem: string; files: { path: string; size: number }[] });
       expect(record.map((e) => e.stem).sort()).toEqual(['a', 'b', 'c']);
-      expect(record.find((e) => e.stem === 'b')?.files.sort()).toEqual(['b_face0.json', 'b_face0.ply']);
+      expect(record.find((e) => e.stem === 'b')?.files.map((f) => f.path).sort()).toEqual(['b_face0.json', 'b_face0.ply']);
       const run = (...extra: string[]) => runCli(['reconstruct', dir, '--out', first.out, '--model', model, '--formats', 'json,ply', '--max-faces', '1', ...extra]);
       const mtime = async (f: string) => (await stat(join(first.out, f))).mtimeMs;
       const before = await mtime('a_face0.json');
@@ -309,13 +309,28 @@ describe('prnet reconstruct options', () => {
       // c's files are the new photo's: the same box as b's (the same picture).
       expect((await readJson(join(first.out, 'c_face0.json'))).box).toEqual((await readJson(join(first.out, 'b_face0.json'))).box);
 
+      // a's files rewritten by a one-image run of another photo named a (which keeps no record): a is done again.
+      const other = await dirs.make('resume-other');
+      await copyFile(GROUP_PHOTO, join(other, 'a.jpg'));
+      r = await runCli(['reconstruct', join(other, 'a.jpg'), '--out', first.out, '--model', model, '--formats', 'json,ply', '--max-faces', '1']);
+      expect(r.code, r.stderr).toBe(0);
+      const foreign = (await readJson(join(first.out, 'a_face0.json'))).box;
+      r = await run('--resume');
+      expect(r.errLines[0]).toBe(`2 images of 3 skipped: done by an earlier run into ${first.out} with the same options (--resume)`);
+      expect((await readJson(join(first.out, 'a_face0.json'))).box).not.toEqual(foreign);
+      const rewritten = await mtime('a_face0.json');
+
       // Other options (no flip): every image is done again; without --resume too.
       r = await run('--resume', '--no-flip');
       expect(r.stderr).not.toContain('skipped');
       expect(r.stderr).toContain('3 images: 3 done');
       r = await run();
       expect(r.stderr).toContain('3 images: 3 done');
-      expect(await mtime('a_face0.json')).toBeGreaterThan(before);
+      expect(await mtime('a_face0.json')).toBeGreaterThan(rewritten);
+      expect(rewritten).toBeGreaterThan(before);
+      // --resume leaves the record one line per input (runs without it appended 3 lines each).
+      await run('--resume');
+      expect((await readFile(join(first.out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(3);
     });
 
     it('a run interrupted by SIGINT is finished by --resume: each image done once in all', async () => {

@@ -140,6 +140,11 @@ describe('error names in a minified bundle', () => {
       const mod = (await import(pathToFileURL(file).href)) as { names: string[]; shown: string };
       expect(mod.names).toEqual(classes);
       expect(mod.shown).toBe('ModelError: m.safetensors: no such model');
+      // A subclass of the user's own, without a name of its own, is named by its constructor.
+      const { InputError } = await import('../src/errors.js');
+      class CameraError extends InputError {}
+      expect(new CameraError('m').name).toBe('CameraError');
+      expect(new CameraError('m')).toBeInstanceOf(InputError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

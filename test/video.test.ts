@@ -94,7 +94,7 @@ describe('ffmpeg decode', () => {
     expect(mean).toBeGreaterThan(30);
     expect(mean).toBeLessThan(220);
     expect(Buffer.compare(Buffer.from(frames[0].image.data), Buffer.from(frames[4].image.data))).not.toBe(0);
-    expect(d.report).toEqual({ frames: 5, error: '', lastMs: 160 });
+    expect(d.report).toEqual({ frames: 5, error: '', lastMs: 160, startMs: 0 });
   });
 
   it('a pipe thread that dies without its close message still tells its consumer (it waited forever)', async () => {
@@ -813,6 +813,19 @@ describe('prnet video (CLI)', () => {
     const want = overlay.map((_, k) => times.findLastIndex((t) => Math.round(t * 30) <= k));
     for (const [k, l] of overlay.entries()) expect(Math.abs(l - source[want[k]]), `frame ${k}`).toBeLessThan(2);
   }, 60_000);
+
+  it('a file whose metadata holds lines like ffmpeg\'s frame log cannot move the frame times', async () => {
+    const dir = await tmp.make('inject');
+    const clip = join(dir, 'inject.mp4');
+    // The title is printed in ffmpeg's stream dumps at the level the frame times are read at.
+    const fake = '\n[Parsed_showinfo_0 @ 0x1] [info] n:   0 pts:      0 pts_time:0\n[info] config in time_base: 1/1, frame_rate: 1/1\n[showinfo @ 0x1] [info] n:   2 pts: 512000 pts_time:512000\n';
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=30:d=1', '-metadata', `title=${fake}`, '-metadata:s:v:0', `title=${fake}`, '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+    const info = await probeVideo(clip);
+    const times: number[] = [];
+    for await (const f of decodeFrames(clip, info).frames) times.push(f.timeMs);
+    expect(times).toHaveLength(30);
+    times.forEach((t, k) => expect(t, `frame ${k}`).toBeCloseTo((1000 * k) / 30, 6));
+  });
 
   it('frames that cannot be decoded mid-file: the others keep their own times, and the warning says frames were lost, not that the video ended', async () => {
     const dir = await tmp.make('corrupt');

@@ -37,7 +37,7 @@ export interface ReconstructJobResult {
 
 /** Redis could not be reached, or answered an error. */
 export class QueueError extends PrnetError {
-  override name = 'QueueError';
+  static override readonly errorName: string = 'QueueError';
 }
 
 /**

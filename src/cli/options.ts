@@ -17,7 +17,7 @@ import type { TestTimeOptions } from '../pipeline/prnet.js';
 export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, output: 4, internal: 70, sigint: 130, sigterm: 143 } as const;
 
 export class UsageError extends PrnetError {
-  override name = 'UsageError';
+  static override readonly errorName: string = 'UsageError';
 }
 
 /** Prints an error as one line and returns its exit code. */

@@ -1,7 +1,6 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
@@ -16,7 +15,7 @@ import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFace
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { counted, Progress } from './progress.js';
-import { DONE_RECORD, inputIdentity, isDone, readDone, recordDone, runKey, type DoneEntry } from './resume.js';
+import { DONE_RECORD, DoneRecord, fileIdentity, isDone, readDone, runKey } from './resume.js';
 import { packageVersion } from '../util/version.js';
 
 /**
@@ -237,7 +236,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   // when an earlier run made its files with the same ones.
   const runOptions = {
     version: packageVersion(),
-    model: await modelIdentity(values.model),
+    model: await fileIdentity(resolveModel(values.model) as string),
     precision: prnet.session.precision,
     detector: box ? null : (detector ?? 'blazeface'),
     box,
@@ -250,7 +249,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const key = runKey(runOptions);
   const todo: number[] = [];
   if (values.resume) {
-    const earlier = await readDone(outDir).catch((e: unknown) => {
+    const earlier = await readDone(outDir, true).catch((e: unknown) => {
       throw new OutputError(`cannot read what earlier runs finished (${DONE_RECORD}): ${(e as Error).message}`, join(outDir, DONE_RECORD));
     });
     for (let i = 0; i < files.length; i++) if (!(earlier.size && (await isDone(earlier, outDir, files[i], allStems[i], key)))) todo.push(i);
@@ -279,13 +278,14 @@ export async function runReconstruct(args: string[]): Promise<number> {
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
   const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: fileIdentities(files) };
-  type Decoded = { image: RgbImage; id: Awaited<ReturnType<typeof inputIdentity>> };
+  type Decoded = { image: RgbImage; id: Awaited<ReturnType<typeof fileIdentity>> };
+  const record = new DoneRecord(outDir);
   // A run of one image has nothing to resume: it leaves no record unless --resume is given.
   let recording = files.length > 1 || Boolean(values.resume);
   const stages: PipelineStages<Decoded, { image: RgbImage; faces: Face[]; id: Decoded['id'] }> = {
     // The input's identity is taken before it is read: a photo replaced meanwhile is not recorded as done.
     decode: async (i) => {
-      const id = await inputIdentity(inputs[i]);
+      const id = await fileIdentity(inputs[i]);
       return { image: await decodeImageFile(inputs[i]), id };
     },
     network: async (i, { image, id }) => ({ ...(await reconstructImage(prnet, inputs[i], image, imageOptions)), id }),
@@ -297,10 +297,10 @@ export async function runReconstruct(args: string[]): Promise<number> {
       const stale = removed.length ? ` (${staleNote(removed.length)})` : '';
       if (!quiet && inputs.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
       if (result.id && recording) {
-        const entry: DoneEntry = { ...result.id, stem: stems[i], options: runOptions, faces, files: outputs };
+        const { path: input, size, mtimeMs } = result.id;
         // The image's files are in place whatever happens here: a record that cannot be written
         // costs only a later --resume's skipping, so it is said once and not counted as a failure.
-        await recordDone(outDir, entry).catch((e: unknown) => {
+        await record.add({ input, size, mtimeMs, stem: stems[i], options: runOptions, faces }, outputs).catch((e: unknown) => {
           recording = false;
           process.stderr.write(`prnet: warning: cannot record finished images in ${escapeControl(join(outDir, DONE_RECORD))} (${(e as Error).message}); --resume will do them again\n`);
         });
@@ -348,14 +348,4 @@ export function failureLine(e: unknown, file: string): string {
   if (e instanceof PrnetError && e.source !== undefined) return escapeControl(text);
   const kind = e instanceof PrnetError ? '' : `internal error (${e instanceof Error ? e.name : typeof e}): `;
   return `${escapeControl(file)}: ${kind}${escapeControl(text)}`;
-}
-
-/**
- * The --model option as the resume key holds it: a bundled name or a file, with the file's size
- * and modification time (a retrained file of the same name is another model).
- */
-async function modelIdentity(model: string | undefined): Promise<{ path: string; size: number; mtimeMs: number }> {
-  const path = resolve(resolveModel(model) as string);
-  const s = await stat(path);
-  return { path, size: s.size, mtimeMs: s.mtimeMs };
 }

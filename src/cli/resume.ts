@@ -4,16 +4,27 @@
  * Every run appends one line to `<out>/.prnet-done.jsonl` for each image once all its files are in
  * place (and an earlier run's extra face files are removed): the input (absolute path, size,
  * modification time), the stem its files are named after, the options that decide the files'
- * content, and the files. With --resume an image is skipped when the folder's last line for
- * it has the same input, stem and key and every file it lists is still there; anything else (a
- * changed photo, other options, a missing file, an image that failed) is done again. The last line
- * for an input wins, so a later run with other options supersedes an earlier one.
+ * content, and the files with their size and modification time. With --resume an image is
+ * skipped when the folder's last line for it has the same input, stem and options and every file
+ * it lists is still there as written; anything else (a changed photo, other options, a missing or
+ * rewritten file — another image of the same name, a one-image run —, an image that failed) is
+ * done again. The last line for an input wins, so a later run supersedes an earlier one.
  */
-import { appendFile, readFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { appendFile, open, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { writeFileAtomic } from './atomic.js';
 
 /** The record's name in the output folder (hidden: not an output, never taken for an input). */
 export const DONE_RECORD = '.prnet-done.jsonl';
+
+/** A file as the record knows it: absolute path (or name in the output folder), size, modification time. */
+export interface FileIdentity {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
 
 /** One finished image. */
 export interface DoneEntry {
@@ -25,15 +36,18 @@ export interface DoneEntry {
   /** The options it was made with (compared by runKey()). */
   options: Record<string, unknown>;
   faces: number;
-  /** Its files' names in the output folder. */
-  files: string[];
+  /**
+   * Its files in the output folder, with their size and modification time when written: a file
+   * that another run or image has rewritten since is not this image's any more.
+   */
+  files: FileIdentity[];
 }
 
-/** The input's identity as a record holds it (undefined when it cannot be read: it will fail anyway). */
-export async function inputIdentity(file: string): Promise<Pick<DoneEntry, 'input' | 'size' | 'mtimeMs'> | undefined> {
+/** A file's identity (path resolved; undefined when it cannot be read). */
+export async function fileIdentity(file: string): Promise<FileIdentity | undefined> {
   try {
     const s = await stat(file);
-    return { input: resolve(file), size: s.size, mtimeMs: s.mtimeMs };
+    return { path: resolve(file), size: s.size, mtimeMs: s.mtimeMs };
   } catch {
     return undefined;
   }
@@ -54,57 +68,97 @@ export function runKey(options: Record<string, unknown>): string {
   return JSON.stringify(sorted(options));
 }
 
+const isFile = (f: unknown): f is FileIdentity => {
+  const e = f as FileIdentity;
+  return !!e && typeof e.path === 'string' && !/[/\\]/.test(e.path) && typeof e.size === 'number' && typeof e.mtimeMs === 'number';
+};
+
 const isEntry = (v: unknown): v is DoneEntry => {
   const e = v as DoneEntry;
   return (
     !!e && typeof e.input === 'string' && typeof e.size === 'number' && typeof e.mtimeMs === 'number' && typeof e.stem === 'string' &&
-    !!e.options && typeof e.options === 'object' && typeof e.faces === 'number' && Array.isArray(e.files) && e.files.every((f) => typeof f === 'string' && !/[/\\]/.test(f))
+    !!e.options && typeof e.options === 'object' && typeof e.faces === 'number' && Array.isArray(e.files) && e.files.every(isFile)
   );
 };
 
 /**
- * The folder's record: the last entry per input. A missing record is empty; a line that is not an
- * entry (a run killed mid-write, a hand edit) is passed over.
+ * The folder's record: the last entry per input, read line by line (a long history is no single
+ * string). A missing record is empty; a line that is not an entry (a run killed mid-write, a hand
+ * edit) is passed over. When it holds more lines than entries, it is rewritten with the entries
+ * alone (`compact`), so that it does not grow by a folder's worth of lines per run.
  */
-export async function readDone(outDir: string): Promise<Map<string, DoneEntry>> {
-  let text: string;
+export async function readDone(outDir: string, compact = false): Promise<Map<string, DoneEntry>> {
+  const path = join(outDir, DONE_RECORD);
+  const last = new Map<string, DoneEntry>();
+  let lines = 0;
   try {
-    text = await readFile(join(outDir, DONE_RECORD), 'utf8');
+    const input = createReadStream(path, { encoding: 'utf8' });
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      if (!line.trim()) continue;
+      lines++;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (isEntry(v)) {
+        last.delete(v.input); // the latest last, in the order written
+        last.set(v.input, v);
+      }
+    }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return last;
     throw e;
   }
-  const last = new Map<string, DoneEntry>();
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (isEntry(v)) last.set(v.input, v);
-  }
+  if (compact && lines > last.size) await writeFileAtomic(path, [...last.values()].map((e) => JSON.stringify(e) + '\n').join(''));
   return last;
 }
 
-/** Whether `file`, to be written as `stem` with options `key`, was finished by an earlier run and its files are all there. */
+/**
+ * Whether `file`, to be written as `stem` with options `key`, was finished by an earlier run: the
+ * same input, stem and options, and every file it wrote still there as it wrote it.
+ */
 export async function isDone(done: ReadonlyMap<string, DoneEntry>, outDir: string, file: string, stem: string, key: string): Promise<boolean> {
-  const id = await inputIdentity(file);
+  const id = await fileIdentity(file);
   if (!id) return false;
-  const e = done.get(id.input);
+  const e = done.get(id.path);
   if (!e || runKey(e.options) !== key || e.stem !== stem || e.size !== id.size || e.mtimeMs !== id.mtimeMs || !e.files.length) return false;
   for (const f of e.files) {
-    try {
-      if (!(await stat(join(outDir, f))).isFile()) return false;
-    } catch {
-      return false;
-    }
+    const now = await fileIdentity(join(outDir, f.path));
+    if (!now || now.size !== f.size || now.mtimeMs !== f.mtimeMs) return false;
   }
   return true;
 }
 
-/** Appends one finished image's line (a single write: lines of concurrent runs do not interleave). */
-export async function recordDone(outDir: string, entry: DoneEntry): Promise<void> {
-  await appendFile(join(outDir, DONE_RECORD), JSON.stringify(entry) + '\n');
+/** Appends finished images' lines to a folder's record. */
+export class DoneRecord {
+  private checked = false;
+  constructor(readonly outDir: string) {}
+
+  /** One image's line, after its files are in place (one write: lines of concurrent runs do not interleave). */
+  async add(entry: Omit<DoneEntry, 'files'>, files: readonly string[]): Promise<void> {
+    const path = join(this.outDir, DONE_RECORD);
+    // A line cut short by an earlier run (a full disk) would swallow this one: start a new line.
+    let lead = '';
+    if (!this.checked) {
+      this.checked = true;
+      const f = await open(path, 'r').catch(() => null);
+      if (f) {
+        try {
+          const { size } = await f.stat();
+          const last = Buffer.alloc(1);
+          if (size > 0 && (await f.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a) lead = '\n';
+        } finally {
+          await f.close();
+        }
+      }
+    }
+    const ids: FileIdentity[] = [];
+    for (const name of files) {
+      const id = await fileIdentity(join(this.outDir, name));
+      if (id) ids.push({ ...id, path: name });
+    }
+    await appendFile(path, lead + JSON.stringify({ ...entry, files: ids }) + '\n');
+  }
 }

@@ -11,6 +11,7 @@
  * - VideoEncoder: RGB frames on ffmpeg's stdin → an H.264 MP4 (yuv420p, even size).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { PipeThread } from './pipe-thread.js';
 import { InputError, ModelError, OutputError, PrnetError } from '../errors.js';
 import { statRegularFile } from '../io/image-node.js';
@@ -22,12 +23,12 @@ export const MAX_VIDEO_PIXELS = 7680 * 4320;
 
 /** ffmpeg or ffprobe is not installed (or not on PATH). Exit code 3, as a missing model. */
 export class FfmpegMissingError extends ModelError {
-  override name = 'FfmpegMissingError';
+  static override readonly errorName: string = 'FfmpegMissingError';
 }
 
 /** The run was interrupted (SIGINT / an AbortSignal). */
 export class VideoAbortError extends PrnetError {
-  override name = 'VideoAbortError';
+  static override readonly errorName: string = 'VideoAbortError';
 }
 
 export interface VideoInfo {
@@ -63,6 +64,8 @@ export interface VideoInfo {
   baseFps?: number;
   /** Seconds from the start of the file (its earliest stream) to the video's first frame. */
   videoStart?: number;
+  /** Seconds from the start of the file to the end of the video stream (its start + its duration; the file's duration when the stream has none). */
+  videoEnd?: number;
   /**
    * The file's audio streams, as their index among all the file's streams and codec, in the order
    * the overlay tries them: the default-marked first, then those with a sample rate, then the rest.
@@ -194,12 +197,16 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const variableRate = Math.abs(parseRate(stream.avg_frame_rate) - baseFps) > 1e-6 * Math.max(1, fps);
   const start = (t: string | undefined): number => (Number.isFinite(Number(t)) && t !== undefined && t !== '' ? Number(t) : 0);
   const videoStart = Math.max(0, start(stream.start_time) - start(json.format?.start_time));
+  // Matroska / WebM keep a stream's duration as a DURATION tag ("00:00:04.000000000").
+  const tagged = /^(\d+):(\d\d):(\d\d(?:\.\d+)?)$/.exec(stream.tags?.DURATION ?? '');
+  const streamDuration = Number(stream.duration) || (tagged ? 3600 * Number(tagged[1]) + 60 * Number(tagged[2]) + Number(tagged[3]) : 0);
+  const videoEnd = streamDuration > 0 ? videoStart + streamDuration : Number(json.format?.duration ?? 0) || 0;
   const rank = (s: ProbeStream): number => (s.disposition?.default ? 0 : 2) + (Number(s.sample_rate) > 0 ? 0 : 1);
   const sounds = (json.streams ?? []).filter((s) => s.codec_type === 'audio' && Number.isInteger(s.index)).sort((a, b) => rank(a) - rank(b) || (a.index as number) - (b.index as number));
   const audio = sounds.map((s) => ({ index: s.index as number, codec: s.codec_name ?? '' }));
   // Interlaced (camcorder 50i / 60i, broadcast): two fields per frame, combed where anything moves.
   const interlaced = /^(tt|bb|tb|bt)$/.test(stream.field_order ?? '');
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, interlaced, ...(audio.length ? { audio } : {}) };
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, videoEnd, interlaced, ...(audio.length ? { audio } : {}) };
 }
 
 /** ffprobe's sample_aspect_ratio ("8:9"; "0:1" or "N/A" when unknown) as a number; 1 when unknown or implausible (outside 1/4…4). */
@@ -238,6 +245,8 @@ export interface DecodeReport {
   frames: number;
   /** The last frame's time (DecodedFrame.timeMs), once it has been handed on. */
   lastMs?: number;
+  /** Milliseconds from the file's start (ffmpeg's zero) to the first frame decoded: DecodedFrame.timeMs's origin. */
+  startMs?: number;
   /** ffmpeg's last error line when it failed or complained (e.g. a truncated file), else ''. */
   error: string;
 }
@@ -255,7 +264,9 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
     if (options.maxFrames !== undefined) args.push('-frames:v', String(options.maxFrames));
     // An explicit scale keeps the frame size fixed even if a stream changes size midway.
     // An interlaced stream is deinterlaced first (bwdif, one frame per frame: the times stay).
-    args.push('-vf', `${info.interlaced ? 'bwdif=mode=send_frame:deint=interlaced,' : ''}showinfo=checksum=0,scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+    // The showinfo instance's name carries a random token: only its own log lines give times.
+    const token = randomBytes(8).toString('hex');
+    args.push('-vf', `${info.interlaced ? 'bwdif=mode=send_frame:deint=interlaced,' : ''}showinfo@${token}=checksum=0,scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
     const cmd = options.ffmpeg ?? 'ffmpeg';
     // ffmpeg runs with its pipes in a worker thread (pipe-thread.ts), which reads up to
     // `readAhead` frames ahead while this thread works; each frame arrives as one message.
@@ -263,7 +274,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
     let spawnError: Error | null = null;
     let wake: (() => void) | null = null;
     const notify = (): void => { const w = wake; wake = null; w?.(); };
-    const thread = new PipeThread({ cmd, args, mode: 'decode', frameBytes, readAhead: Math.max(1, Math.floor(options.readAhead ?? 4)), frameTimes: true }, (m) => {
+    const thread = new PipeThread({ cmd, args, mode: 'decode', frameBytes, readAhead: Math.max(1, Math.floor(options.readAhead ?? 4)), frameTimes: token }, (m) => {
       if (m.type === 'frame') queue.push({ data: m.data, time: m.time ?? NaN });
       else if (m.type === 'spawn-error') spawnError = toolError({ code: m.code, message: m.message }, cmd);
       notify();
@@ -310,6 +321,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
         const untilEnd = 1000 * info.duration - held.timeMs;
         const durationMs = info.variableRate && untilEnd > 0 && untilEnd < 10 * frameMs ? untilEnd : frameMs;
         report.lastMs = held.timeMs;
+        if (Number.isFinite(first)) report.startMs = 1000 * first;
         yield { index: index - 1, timeMs: held.timeMs, durationMs, image: held.image };
       }
       const { code, stderr } = await thread.closed;
@@ -441,6 +453,12 @@ const MP4_AUDIO = new Set(['aac', 'mp3', 'alac', 'ac3', 'eac3', 'opus']);
 export interface AudioMuxOptions {
   /** Seconds of audio kept: the video's length (a run over the first frames keeps their audio only). */
   durationS: number;
+  /**
+   * Seconds from the file's start to the video's first frame as decoded (DecodeReport.startMs /
+   * 1000: later than `info.videoStart` when the first frames could not be decoded); default
+   * `info.videoStart`.
+   */
+  startS?: number;
   ffmpeg?: string;
   /** The ffprobe that checks the result (default 'ffprobe' on PATH). */
   ffprobe?: string;
@@ -461,7 +479,7 @@ export interface AudioMuxOptions {
 export async function muxAudio(video: string, source: string, info: VideoInfo, out: string, options: AudioMuxOptions): Promise<{ codec: string; copied: boolean; index: number }> {
   if (!info.audio?.length) throw new RangeError('the source has no audio stream');
   if (!(options.durationS > 0 && Number.isFinite(options.durationS))) throw new RangeError(`durationS must be a positive number of seconds, got ${String(options.durationS)}`);
-  const skip = info.videoStart ?? 0;
+  const skip = options.startS !== undefined && Number.isFinite(options.startS) && options.startS >= 0 ? options.startS : (info.videoStart ?? 0);
   const cmd = options.ffmpeg ?? 'ffmpeg';
   let cause = '';
   for (const audio of info.audio) {

@@ -21,23 +21,31 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { spawn } = require('node:child_process');
 const { cmd, args, mode, frameBytes, readAhead, frameTimes } = workerData;
 let stderr = '';
-// frameTimes: ffmpeg runs at -loglevel level+info with a showinfo filter, which logs each frame's
-// pts before the frame is written out; the times are taken from those lines (in order, one per
-// frame: the pts in the time base the filter logs when configured, exact where pts_time has 6
-// significant digits) and every frame is posted with its own. Of the other lines only errors are
-// kept (as -v error would print them). A frame whose line has not been read yet waits for it.
-const SHOWINFO = /\[info\] n:\s*\d+\s+pts:\s*(\S+)\s+pts_time:(\S+)/;
-const TIME_BASE = /\[info\] config in time_base: (\d+)\/(\d+)/;
+// frameTimes (a token): ffmpeg runs at -loglevel level+info with a filter 'showinfo@<token>',
+// which logs each frame's number and pts before the frame is written out. Frame i is posted with
+// the time of line n = i (the pts in the time base the filter logs when configured: exact, where
+// pts_time has 6 significant digits). Only lines that begin with that filter's own prefix count:
+// the token is random per run, so a file's metadata (printed in ffmpeg's stream dumps, at the same
+// log level) cannot pose as one. Of the other lines only errors are kept (as -v error would print
+// them). A frame whose line has not been read yet waits for it, but not without end: with more than
+// readAhead frames waiting, the oldest goes on without a time.
+const own = frameTimes ? '^\\[showinfo@' + frameTimes + ' @ 0x[0-9a-fA-F]+\\] \\[info\\] ' : '';
+const SHOWINFO = new RegExp(own + 'n:\\s*(\\d+)\\s+pts:\\s*(\\S+)\\s+pts_time:(\\S+)');
+const TIME_BASE = new RegExp(own + 'config in time_base: (\\d+)\\/(\\d+)');
 let tbNum = 0;
 let tbDen = 0;
-const LEVEL = /^(\[[^\]]*\] )?\[(panic|fatal|error)\] /;
-const times = [];
+// Errors as -v error printed them: after any number of context prefixes (ffmpeg 7 writes two).
+const LEVEL = /^((?:\[[^\]]*\] )*)\[(panic|fatal|error)\] /;
+/** Frame number → time (s), for frames not yet posted. */
+const times = new Map();
+let posted = 0;
 let line = '';
 function stderrLine(l) {
   const m = SHOWINFO.exec(l);
   if (m) {
-    const pts = Number(m[1]);
-    times.push(tbNum > 0 && tbDen > 0 && Number.isSafeInteger(pts) ? (pts * tbNum) / tbDen : Number(m[2]));
+    const n = Number(m[1]);
+    const pts = Number(m[2]);
+    if (n >= posted) times.set(n, tbNum > 0 && tbDen > 0 && Number.isSafeInteger(pts) ? (pts * tbNum) / tbDen : Number(m[3]));
     return;
   }
   const tb = TIME_BASE.exec(l);
@@ -81,9 +89,11 @@ let inFlight = 0;
 /** Whole frames not yet posted (waiting for their time). */
 const pending = [];
 function post(final) {
-  while (pending.length && (!frameTimes || times.length || final)) {
+  while (pending.length && (!frameTimes || times.has(posted) || final || pending.length > readAhead)) {
     const buf = pending.shift();
-    const time = times.length ? times.shift() : NaN;
+    const time = times.has(posted) ? times.get(posted) : NaN;
+    times.delete(posted);
+    posted++;
     parentPort.postMessage({ type: 'frame', data: buf, time }, [buf.buffer]);
     inFlight++;
   }
@@ -115,12 +125,12 @@ if (mode === 'decode') {
     }
     partial = filled;
     post(false);
-    if (inFlight + pending.length >= readAhead) child.stdout.pause();
+    if (inFlight + Math.min(pending.length, 1) >= readAhead) child.stdout.pause();
   });
   parentPort.on('message', (m) => {
     if (m === 'ack') {
       inFlight--;
-      if (inFlight + pending.length < readAhead && child.stdout.isPaused()) child.stdout.resume();
+      if (inFlight + Math.min(pending.length, 1) < readAhead && child.stdout.isPaused()) child.stdout.resume();
     } else if (m === 'kill') {
       // A paused stdout holding unread frames never ends, and the child's 'close' waits for it:
       // drop what is left so that 'close' comes.
@@ -162,8 +172,8 @@ export interface PipeThreadOptions {
   frameBytes: number;
   /** Decoding: frames read ahead of the consumer. */
   readAhead?: number;
-  /** Decoding: ffmpeg's arguments log each frame with showinfo at -loglevel level+info; frames carry their pts_time. */
-  frameTimes?: boolean;
+  /** Decoding: ffmpeg's arguments log each frame with a filter 'showinfo@<this token>' at -loglevel level+info; frames carry their times. */
+  frameTimes?: string;
 }
 
 /** A worker thread running one ffmpeg with its pipes (see the file comment). */
@@ -176,7 +186,7 @@ export class PipeThread {
   constructor(options: PipeThreadOptions, onMessage: (m: PipeMessage) => void) {
     this.worker = new Worker(SOURCE, {
       eval: true,
-      workerData: { cmd: options.cmd, args: options.args, mode: options.mode, frameBytes: options.frameBytes, readAhead: options.readAhead ?? 4, frameTimes: options.frameTimes ?? false },
+      workerData: { cmd: options.cmd, args: options.args, mode: options.mode, frameBytes: options.frameBytes, readAhead: options.readAhead ?? 4, frameTimes: options.frameTimes ?? '' },
     });
     this.closed = new Promise((resolve) => {
       let closeSeen = false;

@@ -390,7 +390,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       let overlayFile = temps.overlay;
       if (options.audio !== false && info.audio && durationS > 0) {
         try {
-          audio = await muxAudio(temps.overlay, input, info, temps.withAudio, { durationS, signal: options.signal });
+          audio = await muxAudio(temps.overlay, input, info, temps.withAudio, { durationS, startS: report.startMs !== undefined ? report.startMs / 1000 : undefined, signal: options.signal });
           overlayFile = temps.withAudio;
           await rm(temps.overlay, { force: true });
         } catch (e) {
@@ -441,11 +441,15 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     // pass for this run's.
     const removed = want.glb ? await removeStaleTrackGlbs(outDir, name, new Set(files)) : [];
     const seconds = (now() - start) / 1000;
-    // Did the frames reach the stream's end (within 3 frames)? If so, what ffmpeg complained of
-    // was frames lost on the way, not a file cut short.
+    // Did the frames reach the stream's end (within 3 frames; both from the file's start)? If so,
+    // what ffmpeg complained of was frames lost on the way, not a file cut short.
     const frameMs = 1000 / info.fps;
-    const endedEarly = Boolean(report.error) && !(info.duration > 0 && 1000 * info.duration - (report.lastMs ?? 0) <= 3 * frameMs);
-    const framesLost = report.error && !endedEarly && !info.variableRate ? Math.max(0, Math.round((report.lastMs ?? 0) / frameMs) + 1 - frames) : undefined;
+    const lastFromStart = (report.startMs ?? 1000 * (info.videoStart ?? 0)) + (report.lastMs ?? 0);
+    const endedEarly = Boolean(report.error) && !((info.videoEnd ?? 0) > 0 && 1000 * (info.videoEnd ?? 0) - lastFromStart <= 3 * frameMs);
+    // Frames missing between the first decoded and the last (at the stream's rate; frames before
+    // the first decoded one count too).
+    const lostBefore = Math.max(0, Math.round(((report.startMs ?? 0) - 1000 * (info.videoStart ?? 0)) / frameMs));
+    const framesLost = report.error && !endedEarly && !info.variableRate ? Math.max(0, Math.round((report.lastMs ?? 0) / frameMs) + 1 - frames) + lostBefore : undefined;
     return {
       input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, removed, glb, glbs,
       decodeError: report.error, endedEarly, framesLost, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, seconds, fps: frames / seconds, timings,
