@@ -414,9 +414,14 @@ describe(`fuzz (seed ${SEED})`, () => {
     expect(r.errLines.filter((l) => l.startsWith('  failed: '))).toHaveLength(failed);
     for (const l of failLines) expect(l, l).toMatch(new RegExp(`^prnet: ${inDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/[^/]+: \\S`));
     // Every file in the output folder is a complete group: depth + json + obj per face.
-    const files = await listFiles(out);
+    // (beside the record of finished images that --resume reads, which names only those groups)
+    const all = await listFiles(out);
+    expect(all).toContain('.prnet-done.jsonl');
+    const files = all.filter((f) => f !== '.prnet-done.jsonl');
     expect(await leftoverTempFiles(out)).toEqual([]);
     const stems = new Set(files.map((f) => f.replace(/_(face\d+\.(json|obj)|depth\.png)$/, '')));
+    const recorded = (await readFile(join(out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { stem: string }).stem);
+    expect(recorded.sort()).toEqual([...stems].sort());
     for (const s of stems) {
       const own = files.filter((f) => f.startsWith(`${s}_`));
       expect(own, s).toContain(`${s}_depth.png`);

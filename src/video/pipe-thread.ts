@@ -27,8 +27,9 @@ let stderr = '';
 // pts_time has 6 significant digits). Only lines that begin with that filter's own prefix count:
 // the token is random per run, so a file's metadata (printed in ffmpeg's stream dumps, at the same
 // log level) cannot pose as one. Of the other lines only errors are kept (as -v error would print
-// them). A frame whose line has not been read yet waits for it, but not without end: with more than
-// readAhead frames waiting, the oldest goes on without a time.
+// them). A frame whose line has not been read yet waits for it (stdout can run far ahead of stderr:
+// a 64 KB read holds 85 frames of 16 × 16), but not without end: past MAX_WAITING bytes of frames
+// waiting (and at least two frames), the oldest goes on without a time.
 const own = frameTimes ? '^\\[showinfo@' + frameTimes + ' @ 0x[0-9a-fA-F]+\\] \\[info\\] ' : '';
 const SHOWINFO = new RegExp(own + 'n:\\s*(\\d+)\\s+pts:\\s*(\\S+)\\s+pts_time:(\\S+)');
 const TIME_BASE = new RegExp(own + 'config in time_base: (\\d+)\\/(\\d+)');
@@ -88,8 +89,9 @@ let partial = 0;
 let inFlight = 0;
 /** Whole frames not yet posted (waiting for their time). */
 const pending = [];
+const MAX_WAITING = 64 * 1024 * 1024;
 function post(final) {
-  while (pending.length && (!frameTimes || times.has(posted) || final || pending.length > readAhead)) {
+  while (pending.length && (!frameTimes || times.has(posted) || final || (pending.length > 2 && pending.length * frameBytes > MAX_WAITING))) {
     const buf = pending.shift();
     const time = times.has(posted) ? times.get(posted) : NaN;
     times.delete(posted);

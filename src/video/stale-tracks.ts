@@ -36,26 +36,23 @@ async function glbNodeNames(path: string): Promise<string[] | null> {
 }
 
 /**
- * Removes from `dir` the track GLBs of video `name` that an earlier run wrote and this run did not
- * (`written`: the paths this run wrote). Returns the names removed; a file it cannot read as such
+ * Removes from `dir` the GLBs of video `name` that an earlier run wrote and this run did not
+ * (`written`: the paths this run wrote; NAME.glb is among them unless no face was found). Returns the names removed; a file it cannot read as such
  * a GLB, or cannot remove, is left.
  */
 export async function removeStaleTrackGlbs(dir: string, name: string, written: ReadonlySet<string>): Promise<string[]> {
-  const pattern = new RegExp(`^${escapeRegExp(name)}_track(\\d+)\\.glb$`);
+  const trackFile = new RegExp(`^${escapeRegExp(name)}_track(\\d+)\\.glb$`);
+  const anyTrack = new RegExp(`^${escapeRegExp(name)}_track\\d+_0$`);
   const names = await readdir(dir).catch(() => [] as string[]);
   const removed: string[] = [];
-  // NAME.glb animates one of NAME's tracks: its first segment is the node NAME_track<ID>_0.
-  const main = join(dir, `${name}.glb`);
-  const ownNode = new RegExp(`^${escapeRegExp(name)}_track\\d+_0$`);
-  if (!written.has(main) && names.includes(`${name}.glb`) && (await glbNodeNames(main))?.some((n) => ownNode.test(n))) {
-    if (await rm(main).then(() => true, () => false)) removed.push(`${name}.glb`);
-  }
   for (const file of names) {
-    const m = pattern.exec(file);
     const path = join(dir, file);
-    if (!m || written.has(path)) continue;
-    const nodes = await glbNodeNames(path);
-    if (!nodes?.includes(`${name}_track${m[1]}_0`)) continue;
+    if (written.has(path)) continue;
+    // NAME.glb animates one of NAME's tracks (its first segment is the node NAME_track<ID>_0);
+    // NAME_track<ID>.glb animates track ID.
+    const m = trackFile.exec(file);
+    const ours = file === `${name}.glb` ? (n: string) => anyTrack.test(n) : m ? (n: string) => n === `${name}_track${m[1]}_0` : null;
+    if (!ours || !(await glbNodeNames(path))?.some(ours)) continue;
     if (await rm(path).then(() => true, () => false)) removed.push(file);
   }
   return removed;
