@@ -90,4 +90,37 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('another person\'s face is not scored for the annotated one (greyed out): a row without a face; unpaired files and .PTS in capitals are said', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-pts-'));
+    try {
+      // Two faces side by side; the .pts of the right one, whose half is then greyed out.
+      const [a, b] = ['111076519_1', '1051618982_1'].map((n) => join(AFW, n + '.jpg'));
+      const [ma, mb] = await Promise.all([sharp(a).metadata(), sharp(b).metadata()]);
+      const h = Math.max(ma.height!, mb.height!);
+      const pair = async (hideRight: boolean): Promise<Buffer> => sharp({ create: { width: ma.width! + mb.width!, height: h, channels: 3, background: '#808080' } })
+        .composite([{ input: a, left: 0, top: 0 }, ...(hideRight ? [] : [{ input: b, left: ma.width!, top: 0 }])]).jpeg().toBuffer();
+      const shifted = (await import('node:fs')).readFileSync(join(AFW, '1051618982_1.pts'), 'utf8').replace(/^([\d.]+) ([\d.]+)$/gm, (_, x: string, y: string) => `${Number(x) + ma.width!} ${y}`);
+      writeFileSync(join(dir, 'both.jpg'), await pair(false));
+      writeFileSync(join(dir, 'both.PTS'), shifted);
+      writeFileSync(join(dir, 'hidden.jpg'), await pair(true));
+      writeFileSync(join(dir, 'hidden.pts'), shifted);
+      copyFileSync(b, join(dir, 'alone.jpg')); // no .pts
+      writeFileSync(join(dir, 'orphan.pts'), shifted); // no image
+      const r = await runMain(['eval', 'pts', dir, '--no-peers', '--json', '--quiet', '--model', 'light']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.errLines).toEqual([
+        `prnet: ${join(dir, 'alone.jpg')}: left out of the evaluation (no .pts ground truth of that name beside it)`,
+        `prnet: ${join(dir, 'orphan.pts')}: left out of the evaluation (no image of that name beside it)`,
+      ]);
+      const out = JSON.parse(r.stdout) as { images: number; unpaired: string[]; perImage: { image: string; nme2d: number | null; error?: string }[] };
+      expect(out.unpaired).toEqual(['alone.jpg', 'orphan.pts']);
+      expect(out.perImage.map((s) => s.image)).toEqual(['both.jpg', 'hidden.jpg']);
+      expect(out.perImage[0].nme2d).toBeLessThan(0.1);
+      // Before: the face on the left was scored for the hidden one (NME in the hundreds of per cent).
+      expect(out.perImage[1]).toMatchObject({ nme2d: null, error: expect.stringMatching(/^no face near the annotated one \(\d+ elsewhere\)$/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

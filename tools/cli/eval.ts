@@ -4,6 +4,7 @@
  * `prnet eval pts <dir>`: 68-point 2D NME on iBUG .pts ground truth (e.g. AFW), the annotated face
  * matched by landmark centroid. A progress bar on stderr; per-image rows with --json.
  */
+import { join } from 'node:path';
 import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
@@ -11,7 +12,7 @@ import { defaultSmooth, type Prnet, type TestTimeOptions } from '../../src/pipel
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts, listPtsImages } from '../eval/pts.js';
-import { listAflwImages, POSE_RANGE_DEG } from '../eval/aflw2000.js';
+import { imagePairs, listAflwImages, POSE_RANGE_DEG } from '../eval/aflw2000.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
@@ -39,6 +40,7 @@ export async function run(args: string[]): Promise<number> {
   const precision = precisionOption(values.precision);
   const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads), precision });
   const progress = new Progress((await listAflwImages(dir)).length, { label: 'eval', enabled: !values.quiet });
+  const unpaired = await reportUnpaired(dir, '.mat');
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
     peers: values.peers !== false,
@@ -51,8 +53,11 @@ export async function run(args: string[]): Promise<number> {
     const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, buckets: m.buckets, pose: m.pose, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, scored: m.scored, failed: m.failed, common: m.common, perImage: m.perImage });
     const out = {
       model,
+      dir,
       crop: gtBox ? 'ground-truth landmarks ×1.6' : 'detector',
+      detector: gtBox ? null : (prnet.detector?.kind ?? null),
       images: report.images,
+      unpaired,
       nme2d: report.ours.nme2d,
       nme3d: report.ours.nme3d,
       byYaw2d: report.ours.byYaw2d,
@@ -74,7 +79,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
-  lines.push(`AFLW2000-3D, ${report.images} images, crop: ${gtBox ? 'ground-truth landmarks' : 'detector'}, network ${prnet.session.precision}, ${testTimeText(prnet, testTime)}; 68-point NME (2D / 3D)`);
+  lines.push(`AFLW2000-3D, ${report.images} images (${dir}), model ${model.name}, crop: ${gtBox ? 'ground-truth landmarks' : `detector (${prnet.detector?.kind ?? 'none'})`}, network ${prnet.session.precision}, ${testTimeText(prnet, testTime)}; 68-point NME (2D / 3D)`);
   // Columns: the image name (as wide as the longest), the yaw, then one 2D / 3D cell per method.
   const W = Math.max(14, ...report.ours.perImage.map((s) => s.image.length));
   const row = (first: string, second: string, cells: string[]): string => [first.padEnd(W), second.padStart(4), ...cells.map((c) => c.padEnd(16))].join('  ').trimEnd();
@@ -117,6 +122,20 @@ export async function run(args: string[]): Promise<number> {
 }
 
 /**
+ * One line on stderr per file of the folder left out of the evaluation (an image without its
+ * ground truth, a ground-truth file without its image): a user's annotations must not vanish
+ * from the means unnoticed. Returns their names (for --json).
+ */
+async function reportUnpaired(dir: string, ext: string): Promise<string[]> {
+  const { unpaired } = await imagePairs(dir, ext);
+  for (const n of unpaired) {
+    const why = n.toLowerCase().endsWith(ext) ? 'no image of that name beside it' : `no ${ext} ground truth of that name beside it`;
+    process.stderr.write(`prnet: ${escapeControl(join(dir, n))}: left out of the evaluation (${why})\n`);
+  }
+  return unpaired;
+}
+
+/**
  * One line on stderr per pair that could not be read (exit 1 when there were any; the rest is
  * scored) and per peer that could not be run (a note: the run itself is complete).
  */
@@ -151,16 +170,17 @@ async function runPts(
   const detector = detectorOption(values.detector);
   const prnet = await createPrnet({ model: values.model, detector, threads: threadsOption(values.threads), precision: precisionOption(values.precision) });
   const progress = new Progress((await listPtsImages(dir)).length, { label: 'eval', enabled: !values.quiet });
+  const unpaired = await reportUnpaired(dir, '.pts');
   const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
   await prnet.dispose();
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
   if (values.json) {
     // The shape of `eval aflw2000 --json`: our scores at the top, each peer's under `peers`.
-    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), crop: 'detector', images: report.images,
+    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), dir, crop: 'detector', detector: prnet.detector?.kind ?? null, images: report.images, unpaired,
       ...report.ours, peers: report.peers, skippedPeers: report.skippedPeers }, null, 2) + '\n');
     return reportUnreadable(report.unreadable, report.skippedPeers);
   }
-  const lines = [`${report.images} images with .pts ground truth (${dir}), ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
+  const lines = [`${report.images} images with .pts ground truth (${dir}), model ${values.model ?? 'default'}, detector ${prnet.detector?.kind ?? 'none'}, ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
   const W = Math.max(22, ...report.ours.perImage.map((s) => s.image.length), `mean on the ${report.ours.common.images} all scored`.length);
   const row = (first: string, cells: string[]): string => [first.padEnd(W), ...cells.map((c) => c.padStart(9))].join('  ');
   lines.push(row('image', methods.map(([n]) => n)));
@@ -170,7 +190,7 @@ async function runPts(
   lines.push(row('  faces scored', methods.map(([, m]) => String(m.scored))));
   if (methods.length > 1) lines.push(row(`mean on the ${report.ours.common.images} all scored`, methods.map(([, m]) => pct(m.common.nme2d))));
   const unread = report.unreadable.length;
-  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face`);
+  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);
   if (unread) lines.push(`${unread} image(s) not scored: the image or its .pts could not be read`);
   process.stdout.write(lines.join('\n') + '\n');
   return reportUnreadable(report.unreadable, report.skippedPeers);

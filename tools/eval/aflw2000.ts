@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { cropFromBox, cropFromLandmarks, pointsBounds, type CropTransform } from '../../src/crop/index.js';
+import { cropFromBox, cropFromLandmarks, type CropTransform } from '../../src/crop/index.js';
 import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfaFull, sharedDir, tddfaPose } from '../data/tddfa.js';
 import { InputError, PrnetError } from '../../src/errors.js';
@@ -20,7 +20,7 @@ import { keypointVertices } from '../data/groundtruth.js';
 import type { Layout } from '../../src/layout/index.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import { loadAflwGroundTruth } from './mat.js';
-import { nearestFace, nme, scoredByAll, summariseNme, type NmeSummary } from './nme.js';
+import { annotatedSide, nearestFace, nme, scoredByAll, summariseNme, type NmeSummary } from './nme.js';
 
 /** Head-pose angles in degrees (src/geometry/pose.ts's convention, that of Pose_Para). */
 export interface Angles {
@@ -107,19 +107,36 @@ export interface EvalReport {
  * sorted; InputError when the folder cannot be read or holds none.
  */
 export async function listImagePairs(dir: string, ext: string): Promise<{ image: string; truth: string }[]> {
+  const { pairs } = await imagePairs(dir, ext);
+  if (!pairs.length) throw new InputError(`no images with a ${ext} ground truth`, dir);
+  return pairs;
+}
+
+/**
+ * The images of a folder with their ground truth (NAME.<ext>, the extension in any case: B.PTS),
+ * and the files left out: images without a ground truth, ground-truth files without an image.
+ */
+export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { image: string; truth: string }[]; unpaired: string[] }> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = (await readdir(dir)).filter((n) => !n.startsWith('.'));
   } catch {
     throw new InputError('cannot read the folder', dir);
   }
-  const out = names
-    .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()))
-    .map((n) => ({ image: join(dir, n), truth: join(dir, basename(n, extname(n)) + ext) }))
-    .filter((p) => existsSync(p.truth))
-    .sort((a, b) => a.image.localeCompare(b.image));
-  if (!out.length) throw new InputError(`no images with a ${ext} ground truth`, dir);
-  return out;
+  const truths = new Map(names.filter((n) => extname(n).toLowerCase() === ext).map((n) => [basename(n, extname(n)), n]));
+  const pairs: { image: string; truth: string }[] = [];
+  const unpaired: string[] = [];
+  const paired = new Set<string>();
+  for (const n of names.filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort()) {
+    const truth = truths.get(basename(n, extname(n)));
+    if (truth) {
+      pairs.push({ image: join(dir, n), truth: join(dir, truth) });
+      paired.add(truth);
+    } else unpaired.push(n);
+  }
+  for (const t of truths.values()) if (!paired.has(t)) unpaired.push(t);
+  pairs.sort((a, b) => a.image.localeCompare(b.image));
+  return { pairs, unpaired: unpaired.sort() };
 }
 
 export async function listAflwImages(dir: string): Promise<{ image: string; mat: string }[]> {
@@ -129,12 +146,6 @@ export async function listAflwImages(dir: string): Promise<{ image: string; mat:
 /** A method's prediction: 68 landmarks (x, y, z), the head pose, and for ours the folded-triangle fraction. */
 type Prediction = { landmarks: Float32Array; pose?: Angles; folds?: number; flipDisagreement?: number } | null;
 type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Prediction>;
-
-/** The mean side of the ground truth's 68-landmark box (stride 3), pixels. */
-function annotatedSide(gt: ArrayLike<number>): number {
-  const [l, t, r, b] = pointsBounds(gt, 3);
-  return (r - l + (b - t)) / 2;
-}
 
 export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalOptions = {}): Promise<EvalReport> {
   const items = await listAflwImages(dir);
@@ -151,7 +162,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       // same landmarks as reconstructing every face and choosing after; less work on crowds).
       const crops = (await prnet.detect(image)).map((box) => cropFromBox(box, prnet.detector!.kind));
       const centres = crops.map((c) => Float32Array.of(c.square.cx, c.square.cy, 0));
-      const near = nearestFace(centres, gt, 3, annotatedSide(gt));
+      const near = nearestFace(centres, gt, 3, annotatedSide(gt, 3));
       crop = crops[centres.findIndex((c) => c === near)];
       if (!crop && crops.length) throw new Error(`no face near the annotated one (${crops.length} elsewhere)`);
     }
@@ -165,7 +176,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     // FaceMesh runs once per image: its face nearest the annotated one (as ours) is scored and also
     // seeds 3DDFA_V2's crop.
     const fmAll = facemesh68Cache();
-    const fm = async (image: Parameters<Scorer>[0], gt: Float64Array): Promise<Float32Array | null> => nearestFace(await fmAll(image), gt, 3, annotatedSide(gt));
+    const fm = async (image: Parameters<Scorer>[0], gt: Float64Array): Promise<Float32Array | null> => nearestFace(await fmAll(image), gt, 3, annotatedSide(gt, 3));
     // FaceMesh gives no head pose of its own here: the canonical face's 68 points fitted to its 68
     // (the same similarity fit as ours, on the landmarks; MediaPipe fits its canonical face so).
     const canonical = canonical68(prnet.layout);

@@ -4,6 +4,7 @@
  * 2D uses x, y; 3D uses x, y, z after shifting each set to zero-mean z (the z origins of a
  * prediction and the ground truth are arbitrary). Points are N×3 (or N×2 for 2D) row-major.
  */
+import { pointsBounds } from '../../src/crop/index.js';
 
 /** sqrt(w·h) of the x, y bounding box of N points with `stride` numbers per point. */
 export function boxSize(points: ArrayLike<number>, stride = 3): number {
@@ -104,6 +105,12 @@ function centroid(p: ArrayLike<number>, stride: number): [number, number] {
     y += p[i * stride + 1];
   }
   return [x / n, y / n];
+}
+
+/** The mean side of the annotated landmarks' box (`stride` numbers per point), pixels: how far from them a face may be and still be the annotated one. */
+export function annotatedSide(gt: ArrayLike<number>, stride: 2 | 3): number {
+  const [l, t, r, b] = pointsBounds(gt, stride);
+  return (r - l + (b - t)) / 2;
 }
 
 /**

@@ -15,7 +15,7 @@ import type { RgbImage } from '../../src/types.js';
 import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
 import { listImagePairs } from './aflw2000.js';
-import { nearestFace, nme, scoredByAll } from './nme.js';
+import { annotatedSide, nearestFace, nme, scoredByAll } from './nme.js';
 
 export interface PtsScore {
   image: string;
@@ -71,6 +71,17 @@ function xy(p: Float32Array): Float64Array {
 
 type Scorer = (image: RgbImage, gt: Float64Array) => Promise<Float32Array | null>;
 
+/**
+ * The face (landmarks, stride 3) whose centroid is nearest the annotated one's, within the
+ * annotated landmark box's mean side (as `eval aflw2000`): another person's face is not scored in
+ * its place. Faces found but none near: an error row ("no face near the annotated one").
+ */
+function near(faces: Float32Array[], gt: Float64Array): Float32Array | null {
+  const face = nearestFace(faces, gt, 2, annotatedSide(gt, 2));
+  if (!face && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
+  return face;
+}
+
 export async function evaluatePts(
   prnet: Prnet,
   dir: string,
@@ -78,18 +89,18 @@ export async function evaluatePts(
 ): Promise<PtsReport> {
   const items = await listPtsImages(dir);
   const scorers: Record<string, Scorer> = {
-    ours: async (image, gt) => nearestFace((await prnet.reconstruct(image, { flip: options.flip, smooth: options.smooth })).faces.map((f) => f.landmarks), gt),
+    ours: async (image, gt) => near((await prnet.reconstruct(image, { flip: options.flip, smooth: options.smooth })).faces.map((f) => f.landmarks), gt),
   };
   const skippedPeers: string[] = [];
   const unreadable: string[] = [];
   if (options.peers !== false) {
     // FaceMesh runs once per image: scored, and the seed of 3DDFA_V2's crop.
     const fmAll = facemesh68Cache();
-    scorers.facemesh = async (image, gt) => nearestFace(await fmAll(image), gt);
+    scorers.facemesh = async (image, gt) => near(await fmAll(image), gt);
     if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
       // 3DDFA_V2 on the crop from FaceMesh's landmarks of the annotated face (its usual protocol).
       scorers['3ddfa_v2'] = async (image, gt) => {
-        const seed = nearestFace(await fmAll(image), gt);
+        const seed = near(await fmAll(image), gt);
         return seed ? runTddfa(image, tddfaCropFromLandmarks(seed, 68)) : null;
       };
     } else skippedPeers.push(`3ddfa_v2: ${join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx')} not found`);
