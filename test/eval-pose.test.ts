@@ -84,6 +84,8 @@ describe('prnet eval aflw2000: head pose (8 images, with the peers)', () => {
         expect(r.poseError!.yaw).toBeCloseTo(angleDifference(r.pose!.yaw, gt.pose[1] * DEG), 9);
         expect(r.poseError!.pitch).toBeCloseTo(angleDifference(r.pose!.pitch, gt.pose[0] * DEG), 9);
         expect(r.poseError!.roll).toBeCloseTo(angleDifference(r.pose!.roll, gt.pose[2] * DEG), 9);
+        // …and says whether it counts in the pose summary (all Pose_Para angles within ±99°).
+        expect(r.poseScored).toBe(Array.from(gt.pose.slice(0, 3)).every((a) => Math.abs(a * DEG) <= 99));
       }
     }
   });

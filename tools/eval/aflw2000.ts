@@ -39,6 +39,11 @@ export interface ImageScore {
   pose?: Angles;
   /** pose − Pose_Para per angle (degrees, signed, the shorter way round: −180..180). */
   poseError?: Angles;
+  /**
+   * With a pose: whether this row counts in the pose summary (every Pose_Para angle within
+   * ±POSE_RANGE_DEG; `yaw` above is Pose_Para's in radians, `poseError` + `pose` give it in degrees).
+   */
+  poseScored?: boolean;
   /** Ours only: the fraction of the mesh's triangles that touch a fold sharper than 90°. */
   folds?: number;
   /** Ours only, with test-time flip: Face.flipDisagreement. */
@@ -226,6 +231,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
           if (pred.pose) {
             row.pose = pred.pose;
             row.poseError = { yaw: angleDifference(pred.pose.yaw, truth.yaw), pitch: angleDifference(pred.pose.pitch, truth.pitch), roll: angleDifference(pred.pose.roll, truth.roll) };
+            row.poseScored = inPoseRange(truth);
           }
           if (pred.folds !== undefined) row.folds = pred.folds;
           if (pred.flipDisagreement !== undefined) row.flipDisagreement = pred.flipDisagreement;
@@ -272,6 +278,11 @@ const DEG = 180 / Math.PI;
 /** The head-pose benchmark's range: images with a Pose_Para angle beyond it are left out of the pose errors. */
 export const POSE_RANGE_DEG = 99;
 
+/** Whether every angle of a ground-truth pose (degrees) lies within ±POSE_RANGE_DEG. */
+function inPoseRange(t: Angles): boolean {
+  return Math.abs(t.yaw) <= POSE_RANGE_DEG && Math.abs(t.pitch) <= POSE_RANGE_DEG && Math.abs(t.roll) <= POSE_RANGE_DEG;
+}
+
 /** a − b in degrees, the shorter way round the circle (−180 < d ≤ 180). */
 export function angleDifference(a: number, b: number): number {
   const d = (((a - b) % 360) + 360) % 360;
@@ -292,7 +303,7 @@ export function summarisePose(rows: readonly ImageScore[], truths: ReadonlyMap<s
   let n = 0, yaw = 0, pitch = 0, roll = 0;
   for (const r of rows) {
     const t = truths.get(r.image);
-    if (!r.poseError || !t || !(Math.abs(t.yaw) <= POSE_RANGE_DEG && Math.abs(t.pitch) <= POSE_RANGE_DEG && Math.abs(t.roll) <= POSE_RANGE_DEG)) continue;
+    if (!r.poseError || !t || !inPoseRange(t)) continue;
     n++;
     yaw += Math.abs(r.poseError.yaw);
     pitch += Math.abs(r.poseError.pitch);
