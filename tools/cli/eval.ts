@@ -11,8 +11,8 @@ import { createPrnet } from '../../src/pipeline/node.js';
 import { defaultSmooth, type Prnet, type TestTimeOptions } from '../../src/pipeline/prnet.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
-import { evaluatePts, listPtsImages } from '../eval/pts.js';
-import { imagePairs, listAflwImages, POSE_RANGE_DEG } from '../eval/aflw2000.js';
+import { evaluatePts } from '../eval/pts.js';
+import { imagePairs, POSE_RANGE_DEG } from '../eval/aflw2000.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
@@ -39,8 +39,8 @@ export async function run(args: string[]): Promise<number> {
   const detector = detectorOption(values.detector);
   const precision = precisionOption(values.precision);
   const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads), precision });
-  const progress = new Progress((await listAflwImages(dir)).length, { label: 'eval', enabled: !values.quiet });
-  const unpaired = await reportUnpaired(dir, '.mat');
+  const { pairs, unpaired } = await reportUnpaired(dir, '.mat');
+  const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
     peers: values.peers !== false,
@@ -124,15 +124,16 @@ export async function run(args: string[]): Promise<number> {
 /**
  * One line on stderr per file of the folder left out of the evaluation (an image without its
  * ground truth, a ground-truth file without its image): a user's annotations must not vanish
- * from the means unnoticed. Returns their names (for --json).
+ * from the means unnoticed. Returns their names (for --json) and the number of pairs (the
+ * progress bar's total).
  */
-async function reportUnpaired(dir: string, ext: string): Promise<string[]> {
-  const { unpaired } = await imagePairs(dir, ext);
+async function reportUnpaired(dir: string, ext: string): Promise<{ pairs: number; unpaired: string[] }> {
+  const { pairs, unpaired } = await imagePairs(dir, ext);
   for (const n of unpaired) {
     const why = n.toLowerCase().endsWith(ext) ? 'no image of that name beside it' : `no ${ext} ground truth of that name beside it`;
     process.stderr.write(`prnet: ${escapeControl(join(dir, n))}: left out of the evaluation (${why})\n`);
   }
-  return unpaired;
+  return { pairs: pairs.length, unpaired };
 }
 
 /**
@@ -169,8 +170,8 @@ async function runPts(
   if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
   const detector = detectorOption(values.detector);
   const prnet = await createPrnet({ model: values.model, detector, threads: threadsOption(values.threads), precision: precisionOption(values.precision) });
-  const progress = new Progress((await listPtsImages(dir)).length, { label: 'eval', enabled: !values.quiet });
-  const unpaired = await reportUnpaired(dir, '.pts');
+  const { pairs, unpaired } = await reportUnpaired(dir, '.pts');
+  const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
   await prnet.dispose();
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
