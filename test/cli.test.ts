@@ -333,6 +333,27 @@ describe('prnet reconstruct options', () => {
       expect((await readFile(join(first.out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(3);
     });
 
+    it('--resume knows an input given twice (two stems) and one reached through a linked folder; one image left gets the summary', async () => {
+      const dir = await dirs.make('resume-links');
+      await mkdir(join(dir, 'photos'));
+      await copyFile(AFLW_PHOTO, join(dir, 'photos', 'p.jpg'));
+      await copyFile(ASTRONAUT, join(dir, 'photos', 'q.png'));
+      await symlink(join(dir, 'photos'), join(dir, 'linked'));
+      const out = join(dir, 'out');
+      const run = (...inputs: string[]) => runCli(['reconstruct', ...inputs, '--out', out, '--model', model, '--formats', 'json', '--resume']);
+      const twice = join(dir, 'photos', 'p.jpg');
+      let r = await run(twice, twice);
+      expect(r.stderr).toContain('2 images: 2 done');
+      r = await run(twice, twice);
+      expect(r.errLines).toEqual([`2 images of 2 skipped: done by an earlier run into ${out} with the same options (--resume)`]);
+      // Through the link, p.jpg is the photo already done; q.png is new, and alone gets the summary.
+      r = await run(join(dir, 'linked'));
+      expect(r.errLines).toEqual([
+        `1 image of 2 skipped: done by an earlier run into ${out} with the same options (--resume)`,
+        `1 image (1 more done earlier, skipped): 1 done (1 face, 1 file in ${out}), 0 failed`,
+      ]);
+    });
+
     it('a run interrupted by SIGINT is finished by --resume: each image done once in all', async () => {
       const dir = await dirs.make('interrupted');
       await Promise.all(Array.from({ length: 24 }, (_, i) => copyFile(AFLW_PHOTO, join(dir, `p${String(i).padStart(2, '0')}.jpg`))));

@@ -250,7 +250,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const todo: number[] = [];
   if (values.resume) {
     const earlier = await readDone(outDir, true).catch((e: unknown) => {
-      throw new OutputError(`cannot read what earlier runs finished (${DONE_RECORD}): ${(e as Error).message}`, join(outDir, DONE_RECORD));
+      throw new OutputError(`cannot read what earlier runs finished: ${(e as Error).message}`, join(outDir, DONE_RECORD));
     });
     for (let i = 0; i < files.length; i++) if (!(earlier.size && (await isDone(earlier, outDir, files[i], allStems[i], key)))) todo.push(i);
   } else for (let i = 0; i < files.length; i++) todo.push(i);
@@ -269,7 +269,9 @@ export async function runReconstruct(args: string[]): Promise<number> {
   let staleRemoved = 0;
   let done = 0;
   const summary = (interrupted?: NodeJS.Signals): void => {
-    if (quiet || (inputs.length <= 1 && !interrupted)) return;
+    // One image named alone says its own line instead; images left after --resume skipped the
+    // others get the summary, which counts those.
+    if (quiet || (files.length === 1 && !interrupted) || (!inputs.length && !interrupted)) return;
     const ok = done - failures.length;
     const seen = interrupted ? `${done} of ${counted(inputs.length, 'image')} (interrupted by ${interrupted})` : counted(inputs.length, 'image');
     const stale = staleRemoved ? `; ${staleNote(staleRemoved)}` : '';
@@ -295,7 +297,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
       written += outputs.length;
       staleRemoved += removed.length;
       const stale = removed.length ? ` (${staleNote(removed.length)})` : '';
-      if (!quiet && inputs.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
+      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
       if (result.id && recording) {
         const { path: input, size, mtimeMs } = result.id;
         // The image's files are in place whatever happens here: a record that cannot be written

@@ -11,7 +11,7 @@
  * done again. The last line for an input wins, so a later run supersedes an earlier one.
  */
 import { createReadStream } from 'node:fs';
-import { appendFile, open, stat } from 'node:fs/promises';
+import { appendFile, open, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { writeFileAtomic } from './atomic.js';
@@ -43,15 +43,21 @@ export interface DoneEntry {
   files: FileIdentity[];
 }
 
-/** A file's identity (path resolved; undefined when it cannot be read). */
+/**
+ * A file's identity: its real path (links followed, so a photo reached through a linked folder is
+ * the same input), size and modification time; undefined when it cannot be read.
+ */
 export async function fileIdentity(file: string): Promise<FileIdentity | undefined> {
   try {
     const s = await stat(file);
-    return { path: resolve(file), size: s.size, mtimeMs: s.mtimeMs };
+    return { path: await realpath(file).catch(() => resolve(file)), size: s.size, mtimeMs: s.mtimeMs };
   } catch {
     return undefined;
   }
 }
+
+/** The record's key of an image: its input and stem (an input given twice is written under two stems). */
+const entryKey = (input: string, stem: string): string => `${input}\0${stem}`;
 
 /**
  * A key of the options that decide an image's files: the same options give the same key. Objects
@@ -82,7 +88,7 @@ const isEntry = (v: unknown): v is DoneEntry => {
 };
 
 /**
- * The folder's record: the last entry per input, read line by line (a long history is no single
+ * The folder's record: the last entry per input and stem, read line by line (a long history is no single
  * string). A missing record is empty; a line that is not an entry (a run killed mid-write, a hand
  * edit) is passed over. When it holds more lines than entries, it is rewritten with the entries
  * alone (`compact`), so that it does not grow by a folder's worth of lines per run.
@@ -103,8 +109,9 @@ export async function readDone(outDir: string, compact = false): Promise<Map<str
         continue;
       }
       if (isEntry(v)) {
-        last.delete(v.input); // the latest last, in the order written
-        last.set(v.input, v);
+        const k = entryKey(v.input, v.stem);
+        last.delete(k); // the latest last, in the order written
+        last.set(k, v);
       }
     }
   } catch (e) {
@@ -122,8 +129,8 @@ export async function readDone(outDir: string, compact = false): Promise<Map<str
 export async function isDone(done: ReadonlyMap<string, DoneEntry>, outDir: string, file: string, stem: string, key: string): Promise<boolean> {
   const id = await fileIdentity(file);
   if (!id) return false;
-  const e = done.get(id.path);
-  if (!e || runKey(e.options) !== key || e.stem !== stem || e.size !== id.size || e.mtimeMs !== id.mtimeMs || !e.files.length) return false;
+  const e = done.get(entryKey(id.path, stem));
+  if (!e || runKey(e.options) !== key || e.size !== id.size || e.mtimeMs !== id.mtimeMs || !e.files.length) return false;
   for (const f of e.files) {
     const now = await fileIdentity(join(outDir, f.path));
     if (!now || now.size !== f.size || now.mtimeMs !== f.mtimeMs) return false;
