@@ -257,24 +257,28 @@ export async function createWebSession(
       });
       // onnxruntime-web reads its threads and wasm paths once per page, when its WebAssembly
       // starts: what the first session got is what every later one runs with.
-      wasmStarted ??= { threads, wasmPaths: options.wasmPaths };
-      return { session, backend, threads: wasmStarted.threads };
+      wasmThreads ??= threads;
+      return { session, backend, threads: wasmThreads };
     } catch (e) {
       errors.push(e);
     }
   }
-  if (errors.length === 1 && errors[0] instanceof Error && !/previous call to 'initWasm\(\)' failed/.test(errors[0].message)) throw errors[0];
+  const notStarted = (e: unknown): boolean => WASM_NOT_STARTED.test(firstLine(e));
+  if (errors.length === 1 && errors[0] instanceof Error && !notStarted(errors[0])) throw errors[0];
   // Every backend's cause: the first (WebGPU's) often names the wasm file that could not be
   // fetched, while the next only says that onnxruntime's WebAssembly did not start.
   const causes = errors.map((e, i) => `${backends[i]}: ${firstLine(e)}`).join('; ');
-  const sticky = errors.some((e) => /previous call to 'initWasm\(\)' failed/.test(firstLine(e)))
+  const sticky = errors.some(notStarted)
     ? ` — onnxruntime-web does not try its WebAssembly files again in this page: correct wasmPaths (the folder holding ort-wasm-simd-threaded*.mjs and .wasm) and reload the page`
     : '';
   throw new ModelError(`no backend could run the network (${causes})${sticky}`, weights.metadata.name, { cause: errors[0] });
 }
 
-/** The threads and wasm paths onnxruntime-web started its WebAssembly with (once per page). */
-let wasmStarted: { threads: number; wasmPaths?: WasmPaths } | undefined;
+/** The threads onnxruntime-web started its WebAssembly with (once per page). */
+let wasmThreads: number | undefined;
+
+/** onnxruntime-web's error once its WebAssembly failed to start in this page (it does not try again). */
+const WASM_NOT_STARTED = /previous call to 'initWasm\(\)' failed/;
 
 /** Whether this browser exposes WebGPU (an adapter may still be refused). */
 export function hasWebGpu(): boolean {

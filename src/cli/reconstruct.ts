@@ -287,7 +287,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const stages: PipelineStages<Decoded, { image: RgbImage; faces: Face[]; id: Decoded['id'] }> = {
     // The input's identity is taken before it is read: a photo replaced meanwhile is not recorded as done.
     decode: async (i) => {
-      const id = await fileIdentity(inputs[i]);
+      const id = recording ? await fileIdentity(inputs[i]) : undefined;
       return { image: await decodeImageFile(inputs[i]), id };
     },
     network: async (i, { image, id }) => ({ ...(await reconstructImage(prnet, inputs[i], image, imageOptions)), id }),

@@ -56,6 +56,12 @@ export async function fileIdentity(file: string): Promise<FileIdentity | undefin
   }
 }
 
+/** A file's size and modification time (undefined when it cannot be read): an output as the record knows it, by name. */
+async function sizeAndTime(file: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+  const s = await stat(file).catch(() => undefined);
+  return s && { size: s.size, mtimeMs: s.mtimeMs };
+}
+
 /** The record's key of an image: its input and stem (an input given twice is written under two stems). */
 const entryKey = (input: string, stem: string): string => `${input}\0${stem}`;
 
@@ -132,7 +138,7 @@ export async function isDone(done: ReadonlyMap<string, DoneEntry>, outDir: strin
   const e = done.get(entryKey(id.path, stem));
   if (!e || runKey(e.options) !== key || e.size !== id.size || e.mtimeMs !== id.mtimeMs || !e.files.length) return false;
   for (const f of e.files) {
-    const now = await fileIdentity(join(outDir, f.path));
+    const now = await sizeAndTime(join(outDir, f.path));
     if (!now || now.size !== f.size || now.mtimeMs !== f.mtimeMs) return false;
   }
   return true;
@@ -163,8 +169,8 @@ export class DoneRecord {
     }
     const ids: FileIdentity[] = [];
     for (const name of files) {
-      const id = await fileIdentity(join(this.outDir, name));
-      if (id) ids.push({ ...id, path: name });
+      const id = await sizeAndTime(join(this.outDir, name));
+      if (id) ids.push({ path: name, ...id });
     }
     await appendFile(path, lead + JSON.stringify({ ...entry, files: ids }) + '\n');
   }

@@ -140,13 +140,12 @@ export async function runVideo(args: string[]): Promise<number> {
         // The decoding warning is not progress: --quiet keeps it.
         if (result.decodeError) {
           const about = result.info.frameCount ? ` of about ${result.info.frameCount}` : '';
-          process.stderr.write(
-            result.endedEarly
-              ? `prnet: ${escapeControl(result.input)}: the video ended early after ${result.frames}${about} frames (${result.decodeError}); outputs cover the frames decoded\n`
-              : result.framesLost === 0
-                ? `prnet: ${escapeControl(result.input)}: ffmpeg reported errors while decoding (${result.decodeError}); every frame came, at its own time\n`
-                : `prnet: ${escapeControl(result.input)}: ${result.framesLost ? counted(result.framesLost, 'frame') : 'some frames'} could not be decoded (${result.decodeError}); the others keep their own times, the overlay shows the frame before a gap until it ends\n`,
-          );
+          const what = result.endedEarly
+            ? `the video ended early after ${result.frames}${about} frames (${result.decodeError}); outputs cover the frames decoded`
+            : result.framesLost === 0
+              ? `ffmpeg reported errors while decoding (${result.decodeError}); every frame came, at its own time`
+              : `${result.framesLost ? counted(result.framesLost, 'frame') : 'some frames'} could not be decoded (${result.decodeError}); the others keep their own times, the overlay shows the frame before a gap until it ends`;
+          process.stderr.write(`prnet: ${escapeControl(result.input)}: ${what}\n`);
         }
         if (result.audioError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the overlay video has no sound (${escapeControl(result.audioError)})\n`);
         if (!quiet) report(result);
