@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KEYPOINT_FEATURES, MAX_KEYPOINT_SHIFT, keypointFeatures } from '../src/crop/keypoint-rule.js';
+import { KEYPOINT_FEATURES, MAX_KEYPOINT_SHIFT, keypointFeatures, keypointRoll } from '../src/crop/keypoint-rule.js';
 import {
   BOX_RULES,
   applyAffine,
@@ -8,6 +8,11 @@ import {
   cropFromLandmarks,
   cropFromUserBox,
   cropTransform,
+  invertAffine,
+  landmarkRoll,
+  MIN_CROP_ROLL,
+  rolledSquareFromLandmarks,
+  squareFromLandmarks,
   uncropPoint,
   uncropEnlarged,
   uncropPositionMap,
@@ -66,8 +71,7 @@ describe('crop rules', () => {
     // at most MAX_KEYPOINT_SHIFT sides; a keypoint beyond a box side from the centre (left behind
     // when a box was moved) is not used at all
     const extreme = Float32Array.from(kp);
-    extreme[4] = 260 + 0.9 * s;
-    extreme[6] = 260 - 0.9 * s;
+    extreme[4] = 260 + 0.9 * s; // the nose far aside (the mouth aside would also roll the face)
     const wild = squareFromBox({ ...box, keypoints: extreme }, 'blazeface');
     expect(Math.abs(wild.cx - plain.cx)).toBeCloseTo(MAX_KEYPOINT_SHIFT * s, 6);
     expect(squareFromBox({ ...box, keypoints: Float32Array.from(kp).fill(5000, 4, 5) }, 'blazeface').cx).toBe(plain.cx);
@@ -78,6 +82,86 @@ describe('crop rules', () => {
     expect(f[0]).toBe(1);
     expect(f[1]).toBeCloseTo((248 - 260) / s, 6);   // nose x − the eyes' midpoint x
     expect(f[5]).toBeCloseTo((205 - 320) / s, 6);   // right ear x − left ear x
+  });
+
+  it('a rolled face (from MIN_CROP_ROLL on) gets a square turned with it: the rule in its own frame, turned back', () => {
+    const box = { x: 200, y: 100, width: 120, height: 124, score: 0.9 };
+    const bx = 260, by = 162;
+    // an upright face turned a little to one side: the eyes level, the mouth straight below them
+    const kp = [235, 150, 285, 150, 270, 185, 260, 205, 205, 165, 320, 160];
+    expect(keypointRoll(kp)).toBe(0);
+    const upright = squareFromBox({ ...box, keypoints: kp }, 'blazeface');
+    expect(upright.angle).toBeUndefined();
+    const turned = (deg: number) => {
+      const a = (deg * Math.PI) / 180, c = Math.cos(a), s = Math.sin(a);
+      const k = kp.map((v, i) => (i % 2 ? by + s * (kp[i - 1]! - bx) + c * (v - by) : bx + c * (v - bx) - s * (kp[i + 1]! - by)));
+      return { a, c, s, sq: squareFromBox({ ...box, keypoints: k }, 'blazeface'), roll: keypointRoll(k)! };
+    };
+    for (const deg of [25, 60, 90, -75]) {
+      const { a, c, s, sq, roll } = turned(deg);
+      expect(roll).toBeCloseTo(a, 9);
+      expect(sq.angle).toBeCloseTo(a, 9);
+      expect(sq.side).toBeCloseTo(upright.side, 9);
+      // the centre is the upright face's, turned about the box's centre
+      expect(sq.cx).toBeCloseTo(bx + c * (upright.cx - bx) - s * (upright.cy - by), 6);
+      expect(sq.cy).toBeCloseTo(by + s * (upright.cx - bx) + c * (upright.cy - by), 6);
+    }
+    // under the threshold: the upright crop as before (the networks learned rolls up to ±45°)
+    expect(MIN_CROP_ROLL).toBeCloseTo((20 * Math.PI) / 180, 12);
+    expect(turned(15).sq.angle).toBeUndefined();
+    // keypoints with no direction: upright
+    expect(keypointRoll(new Array(12).fill(7))).toBeNull();
+  });
+
+  it('a turned square\'s transform: its centre to the crop\'s, the face\'s right to +x and down to +y; angle 0 is the upright transform', () => {
+    const a = 0.7, side = 180;
+    const t = cropTransform({ cx: 300, cy: 200, side, angle: a });
+    const mid = 127.5, k = 255 / side;
+    const at = (x: number, y: number) => applyAffine(t.forward, x, y);
+    expect(at(300, 200)[0]).toBeCloseTo(mid, 9);
+    expect(at(300, 200)[1]).toBeCloseTo(mid, 9);
+    const [rx, ry] = at(300 + 50 * Math.cos(a), 200 + 50 * Math.sin(a));
+    expect(rx).toBeCloseTo(mid + 50 * k, 9);
+    expect(ry).toBeCloseTo(mid, 9);
+    const [dx, dy] = at(300 - 50 * Math.sin(a), 200 + 50 * Math.cos(a));
+    expect(dx).toBeCloseTo(mid, 9);
+    expect(dy).toBeCloseTo(mid + 50 * k, 9);
+    expect(t.inverse).toEqual(invertAffine(t.forward));
+    expect(t.square.angle).toBe(a);
+    expect(cropTransform({ cx: 300, cy: 200, side, angle: 0 })).toEqual(cropTransform({ cx: 300, cy: 200, side }));
+    expect(() => cropTransform({ cx: 300, cy: 200, side, angle: NaN })).toThrow(RangeError);
+    // the resampled crop of a turned image is the upright crop of the upright image
+    const W = 64;
+    const img: RgbImage = { width: W, height: W, data: new Uint8Array(W * W * 3) };
+    for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) img.data.set([x * 4, y * 4, (x * y) & 255], 3 * (y * W + x));
+    const turned: RgbImage = { width: W, height: W, data: new Uint8Array(W * W * 3) };
+    for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) turned.data.set(img.data.subarray(3 * ((W - 1 - x) * W + y), 3 * ((W - 1 - x) * W + y) + 3), 3 * (y * W + x));
+    // turned by +90° (clockwise on screen): the upright pixel (u, v) lies at (W − 1 − v, u), so (x, y) holds (y, W − 1 − x)
+    const plain = warpCrop(img, cropTransform({ cx: 31.5, cy: 31.5, side: 40 }, 32));
+    const rolled = warpCrop(turned, cropTransform({ cx: 31.5, cy: 31.5, side: 40, angle: Math.PI / 2 }, 32));
+    let worst = 0;
+    for (let i = 0; i < plain.data.length; i++) worst = Math.max(worst, Math.abs(plain.data[i]! - rolled.data[i]!));
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('68 landmarks give the roll and a square in the face\'s frame: turning the points turns both', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pts = new Float32Array(68 * 3).map((_, i) => (i % 3 === 2 ? 10 * rnd() : 100 + 80 * rnd()));
+    const r0 = landmarkRoll(pts)!;
+    const sq0 = rolledSquareFromLandmarks(pts, 3, 0);
+    expect(sq0).toEqual(squareFromLandmarks(pts, 3));
+    const b0 = rolledSquareFromLandmarks(pts, 3, r0);
+    const a = 1.1, c = Math.cos(a), s = Math.sin(a);
+    const moved = pts.map((v, i) => (i % 3 === 0 ? c * v - s * pts[i + 1]! : i % 3 === 1 ? s * pts[i - 1]! + c * v : v));
+    const r1 = landmarkRoll(moved)!;
+    expect(Math.atan2(Math.sin(r1 - r0 - a), Math.cos(r1 - r0 - a))).toBeCloseTo(0, 6);
+    const b1 = rolledSquareFromLandmarks(moved, 3);
+    expect(b1.angle).toBeCloseTo(r1, 9);
+    expect(b1.side).toBeCloseTo(b0.side, 3);
+    expect(b1.cx).toBeCloseTo(c * b0.cx - s * b0.cy, 3);
+    expect(b1.cy).toBeCloseTo(s * b0.cx + c * b0.cy, 3);
+    expect(landmarkRoll(pts.subarray(0, 60))).toBeNull();
   });
 
   it('dlib boxes and user boxes follow the original rule: 1.58 × mean side, centre 0.14 × mean side lower', () => {

@@ -4,10 +4,13 @@ export type { Affine, CropSquare, CropTransform } from './transform.js';
 export {
   BOX_RULES,
   LANDMARK_CROP_FACTOR,
+  MIN_CROP_ROLL,
   cropFromBox,
   cropFromLandmarks,
   cropFromUserBox,
+  landmarkRoll,
   pointsBounds,
+  rolledSquareFromLandmarks,
   squareFromBox,
   squareFromLandmarks,
 } from './rules.js';

@@ -12,7 +12,14 @@
  * from them instead (keypoint-rule.ts), within MAX_KEYPOINT_SHIFT box sides of the box rule's.
  */
 import { CROP_SIZE, cropTransform, type CropSquare, type CropTransform } from './transform.js';
-import { BLAZEFACE_KEYPOINT_CENTRE, MAX_KEYPOINT_SHIFT, keypointCentre } from './keypoint-rule.js';
+import { BLAZEFACE_KEYPOINT_CENTRE, MAX_KEYPOINT_SHIFT, keypointCentre, keypointRoll } from './keypoint-rule.js';
+
+/**
+ * The roll (radians) from which a detected face's crop is turned with it, so that the network sees
+ * it upright (docs/evaluation.md, "Rolled faces"). The networks were trained on crops rolled by up
+ * to ±45°, so a smaller roll is cropped upright: the same crop as before, and the faster resampling.
+ */
+export const MIN_CROP_ROLL = (20 * Math.PI) / 180;
 
 /** An axis-aligned box in image pixels (a FaceBox, or any box with these fields). */
 export interface BoxLike {
@@ -66,6 +73,22 @@ export const BOX_RULES: Readonly<Record<BoxKind, BoxToCropRule>> = {
 export function squareFromBox(box: BoxLike, kind: BoxKind): CropSquare {
   const rule = BOX_RULES[kind];
   const size = (box.width + box.height) / 2;
+  const roll = kind === 'blazeface' && box.keypoints ? keypointRoll(box.keypoints) : null;
+  if (roll !== null && Math.abs(roll) >= MIN_CROP_ROLL) {
+    // The rule in the face's own frame: the keypoints turned upright about the box's centre, the
+    // centre found there turned back.
+    const bx = box.x + box.width / 2, by = box.y + box.height / 2, c = Math.cos(roll), s = Math.sin(roll);
+    const k = box.keypoints!;
+    const upright = new Float64Array(12);
+    for (let i = 0; i < 12; i += 2) {
+      const x = k[i] - bx, y = k[i + 1] - by;
+      upright[i] = bx + c * x + s * y;
+      upright[i + 1] = by - s * x + c * y;
+    }
+    const at = keypointCentre(box, upright, BLAZEFACE_KEYPOINT_CENTRE, rule, MAX_KEYPOINT_SHIFT) ?? { cx: bx + rule.dx * size, cy: by + rule.dy * size };
+    const ux = at.cx - bx, uy = at.cy - by;
+    return { cx: bx + c * ux - s * uy, cy: by + s * ux + c * uy, side: rule.k * size, angle: roll };
+  }
   const centre = kind === 'blazeface' && box.keypoints ? keypointCentre(box, box.keypoints, BLAZEFACE_KEYPOINT_CENTRE, rule, MAX_KEYPOINT_SHIFT) : null;
   return {
     cx: centre ? centre.cx : box.x + box.width / 2 + rule.dx * size,
@@ -140,6 +163,50 @@ function defaultStride(points: Points): number {
 export function squareFromLandmarks(points: Points, stride?: number): CropSquare {
   const [l, t, r, b] = pointsBounds(points, stride ?? defaultStride(points));
   return { cx: (l + r) / 2, cy: (t + b) / 2, side: LANDMARK_CROP_FACTOR * ((r - l) + (b - t)) / 2 };
+}
+
+/**
+ * The roll of a face (radians, as CropSquare's `angle`) from its 68 landmarks (iBUG order, flat,
+ * `stride` numbers per point): the eye line plus the eyes-to-mouth direction turned a quarter to
+ * the left, as keypointRoll does with a detector's keypoints. Null for another number of points or
+ * when they give no direction.
+ */
+export function landmarkRoll(points: ArrayLike<number>, stride = 3): number | null {
+  if (points.length !== 68 * stride) return null;
+  const mean = (from: number, to: number, axis: 0 | 1): number => {
+    let m = 0;
+    for (let i = from; i <= to; i++) m += points[i * stride + axis];
+    return m / (to - from + 1);
+  };
+  const rx = mean(36, 41, 0), ry = mean(36, 41, 1), lx = mean(42, 47, 0), ly = mean(42, 47, 1);
+  const mx = mean(48, 67, 0) - (rx + lx) / 2, my = mean(48, 67, 1) - (ry + ly) / 2;
+  const x = lx - rx + my, y = ly - ry - mx;
+  if (!(Number.isFinite(x) && Number.isFinite(y)) || (x === 0 && y === 0)) return null;
+  return Math.atan2(y, x);
+}
+
+/**
+ * squareFromLandmarks in the face's own frame, for 68 landmarks (flat, `stride` numbers per point):
+ * the landmarks turned upright by −`roll` (landmarkRoll's by default), their box's centre turned
+ * back, its side 1.6 × the box's mean side, and `angle` = roll. A roll of 0 gives squareFromLandmarks'
+ * square.
+ */
+export function rolledSquareFromLandmarks(points: ArrayLike<number>, stride = 3, roll = landmarkRoll(points, stride) ?? 0): CropSquare {
+  if (roll === 0) return squareFromLandmarks(points, stride);
+  const c = Math.cos(roll), s = Math.sin(roll);
+  let l = Infinity, t = Infinity, r = -Infinity, b = -Infinity;
+  for (let i = 0; i + 1 < points.length; i += stride) {
+    const x = points[i], y = points[i + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    const u = c * x + s * y, v = -s * x + c * y;
+    if (u < l) l = u;
+    if (u > r) r = u;
+    if (v < t) t = v;
+    if (v > b) b = v;
+  }
+  if (!(r >= l) || !(b >= t)) throw new RangeError('no finite points');
+  const u = (l + r) / 2, v = (t + b) / 2;
+  return { cx: c * u - s * v, cy: s * u + c * v, side: (LANDMARK_CROP_FACTOR * (r - l + (b - t))) / 2, angle: roll };
 }
 
 /**

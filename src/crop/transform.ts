@@ -11,11 +11,17 @@
 /** A 2×3 affine matrix [a, b, c, d, e, f]: x' = a·x + b·y + c, y' = d·x + e·y + f. */
 export type Affine = readonly [number, number, number, number, number, number];
 
-/** A square region of an image: centre and side in image pixels. */
+/**
+ * A square region of an image: centre and side in image pixels, and its rotation: `angle`
+ * (radians; absent or 0: upright) is the face's roll, the angle from the image's x axis to the
+ * face's left-to-right direction (y down, so a positive angle turns clockwise on screen). The crop
+ * turns the square by −angle, so that the face stands upright in it.
+ */
 export interface CropSquare {
   cx: number;
   cy: number;
   side: number;
+  angle?: number;
 }
 
 /** Image pixels ↔ crop pixels. */
@@ -35,16 +41,29 @@ export interface CropTransform {
 /** The network's input size. */
 export const CROP_SIZE = 256;
 
-/** The transform that maps `square` onto a size × size crop (axis-aligned, no rotation). */
+/**
+ * The transform that maps `square` onto a size × size crop: the square's centre to the crop's,
+ * turned by −angle (an upright square, the usual case, gives an axis-aligned transform).
+ */
 export function cropTransform(square: CropSquare, size = CROP_SIZE): CropTransform {
-  if (!(square.side > 0) || !Number.isFinite(square.side) || !Number.isFinite(square.cx) || !Number.isFinite(square.cy)) {
-    throw new RangeError(`invalid crop square: centre (${square.cx}, ${square.cy}), side ${square.side}`);
+  const angle = square.angle ?? 0;
+  if (!(square.side > 0) || !Number.isFinite(square.side) || !Number.isFinite(square.cx) || !Number.isFinite(square.cy) || !Number.isFinite(angle)) {
+    throw new RangeError(`invalid crop square: centre (${square.cx}, ${square.cy}), side ${square.side}${angle ? `, angle ${angle}` : ''}`);
   }
   const scale = (size - 1) / square.side;
-  const x0 = square.cx - square.side / 2;
-  const y0 = square.cy - square.side / 2;
-  const forward: Affine = [scale, 0, -scale * x0, 0, scale, -scale * y0];
-  return { size, square: { ...square }, forward, inverse: invertAffine(forward), scale };
+  let forward: Affine;
+  if (angle === 0) {
+    const x0 = square.cx - square.side / 2;
+    const y0 = square.cy - square.side / 2;
+    forward = [scale, 0, -scale * x0, 0, scale, -scale * y0];
+  } else {
+    // crop = scale · R(−angle) · (p − centre) + (size − 1) / 2
+    const c = scale * Math.cos(angle), s = scale * Math.sin(angle), mid = (size - 1) / 2;
+    forward = [c, s, mid - c * square.cx - s * square.cy, -s, c, mid + s * square.cx - c * square.cy];
+  }
+  const copy: CropSquare = { cx: square.cx, cy: square.cy, side: square.side };
+  if (angle !== 0) copy.angle = angle;
+  return { size, square: copy, forward, inverse: invertAffine(forward), scale };
 }
 
 /** The inverse of an affine map; throws on a singular one. */

@@ -187,7 +187,8 @@ export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions =
 export interface FaceJson {
   index: number;
   box: { x: number; y: number; width: number; height: number; score: number };
-  crop: { centerX: number; centerY: number; side: number; scale: number };
+  /** The square the network saw: centre and side in image pixels, crop pixels per image pixel, and its turn in degrees (a rolled face's crop turns with it; 0: upright). */
+  crop: { centerX: number; centerY: number; side: number; scale: number; angle: number };
   landmarks: { '2d': number[][]; '3d': number[][] };
   pose: {
     yaw: number;
@@ -236,7 +237,7 @@ export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount' | 'c
   return {
     index: face.index,
     box: { x: face.box.x, y: face.box.y, width: face.box.width, height: face.box.height, score: face.box.score },
-    crop: { centerX: face.crop.square.cx, centerY: face.crop.square.cy, side: face.crop.square.side, scale: face.crop.scale },
+    crop: { centerX: face.crop.square.cx, centerY: face.crop.square.cy, side: face.crop.square.side, scale: face.crop.scale, angle: ((face.crop.square.angle ?? 0) * 180) / Math.PI },
     landmarks: { '2d': l2, '3d': l3 },
     pose: {
       yaw: face.pose.yaw,

@@ -78,17 +78,25 @@ export class CropSmoother {
     const o = this.options;
     const side = s.square.side;
     // The target's speed, crop sides per second, low-passed.
-    const v = Math.hypot(target.cx - s.target.cx, target.cy - s.target.cy, side * Math.log(target.side / s.target.side)) / side / dt;
+    // Angles (a rolled face's crop turns with it) count as radians, alongside offsets in crop sides.
+    const v = Math.hypot(target.cx - s.target.cx, target.cy - s.target.cy, side * Math.log(target.side / s.target.side), side * turn(s.target, target)) / side / dt;
     const speed = s.speed + smoothingFactor(o.derivativeCutoff, dt) * (v - s.speed);
     // The offset from the crop, and the part of it beyond the dead band.
     const dx = (target.cx - s.square.cx) / side, dy = (target.cy - s.square.cy) / side, ds = Math.log(target.side / side);
-    const d = Math.hypot(dx, dy, ds);
+    const da = turn(s.square, target);
+    const d = Math.hypot(dx, dy, ds, da);
     // The dead band narrows as the face moves (it is there for jitter, not to trail motion).
     const band = speed > o.bandSpeed ? (o.deadband * o.bandSpeed) / speed : o.deadband;
     let square = s.square;
     if (d > band) {
       const k = smoothingFactor(o.minCutoff + o.beta * speed, dt) * (1 - band / d);
       square = { cx: s.square.cx + k * dx * side, cy: s.square.cy + k * dy * side, side: side * Math.exp(k * ds) };
+      const angle = (s.square.angle ?? 0) + k * da;
+      if (angle !== 0) square.angle = angle;
+    }
+    // An upright target within the band of an upright crop: upright (its faster resampling).
+    if (!target.angle && square.angle && Math.abs(square.angle) <= band) {
+      square = { cx: square.cx, cy: square.cy, side: square.side };
     }
     this.state = { square, target: { ...target }, speed, time };
     return { ...square };
@@ -119,5 +127,11 @@ export function checkCropSmoothing(options: CropSmoothingOptions | null | undefi
 }
 
 function valid(s: CropSquare): boolean {
-  return Number.isFinite(s.cx) && Number.isFinite(s.cy) && s.side > 0 && Number.isFinite(s.side);
+  return Number.isFinite(s.cx) && Number.isFinite(s.cy) && s.side > 0 && Number.isFinite(s.side) && Number.isFinite(s.angle ?? 0);
+}
+
+/** The turn (radians, −π..π) from a square's angle to another's. */
+function turn(from: CropSquare, to: CropSquare): number {
+  const a = (to.angle ?? 0) - (from.angle ?? 0);
+  return Math.atan2(Math.sin(a), Math.cos(a));
 }

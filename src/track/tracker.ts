@@ -21,7 +21,7 @@
  *   that entered the frame. Two tracks that converge on one face keep the older.
  * Pure: the caller runs the detector and the network; this class only decides.
  */
-import { cropFromBox, cropFromLandmarks, cropTransform, type BoxKind, type CropSquare, type CropTransform } from '../crop/index.js';
+import { cropFromBox, cropTransform, landmarkRoll, MIN_CROP_ROLL, rolledSquareFromLandmarks, squareFromLandmarks, type BoxKind, type CropSquare, type CropTransform } from '../crop/index.js';
 import type { FaceBox } from '../types.js';
 import { faceSize, landmarkBounds } from './motion.js';
 import { checkCropSmoothing, CropSmoother, DEFAULT_CROP_SMOOTHING, type CropSmoothingOptions } from './crop-smoother.js';
@@ -115,6 +115,8 @@ interface Track {
   fromDetector: boolean;
   /** The crop's smoother (null: crop smoothing off). */
   smoother: CropSmoother | null;
+  /** The crop turns with the face's roll (from MIN_CROP_ROLL on, until the roll is back under half of it). */
+  rolled: boolean;
 }
 
 export class FaceTracker {
@@ -187,7 +189,7 @@ export class FaceTracker {
       this.tracks = kept;
       crops.forEach((crop, j) => {
         if (used.has(j) || this.tracks.length >= this.options.maxFaces) return;
-        this.tracks.push({ id: this.nextId++, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother() });
+        this.tracks.push({ id: this.nextId++, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother(), rolled: Boolean(crop.square.angle) });
       });
     } else {
       this.sinceDetection++;
@@ -221,7 +223,7 @@ export class FaceTracker {
       }
       track.landmarks = Float32Array.from(landmarks[i]);
       track.dims = dims;
-      track.crop = this.nextCrop(track, cropFromLandmarks(track.landmarks, dims), timeMs);
+      track.crop = this.nextCrop(track, this.landmarkCrop(track, track.landmarks, dims), timeMs);
       track.fromDetector = false;
       track.age++;
       next.push(track);
@@ -246,7 +248,7 @@ export class FaceTracker {
     track.landmarks = Float32Array.from(landmarks);
     track.dims = dims;
     track.smoother?.undo();
-    track.crop = this.nextCrop(track, cropFromLandmarks(track.landmarks, dims), timeMs);
+    track.crop = this.nextCrop(track, this.landmarkCrop(track, track.landmarks, dims), timeMs);
     track.fromDetector = false;
   }
 
@@ -255,10 +257,21 @@ export class FaceTracker {
     return o === false ? null : new CropSmoother(o);
   }
 
+  /**
+   * The crop square of a track's landmarks: upright, or turned with the face once its roll reaches
+   * MIN_CROP_ROLL (as a detected face's crop is), until the roll is back under half of that (a roll
+   * near the threshold does not switch the crop back and forth).
+   */
+  private landmarkCrop(track: Track, landmarks: Float32Array, dims: number): CropSquare {
+    const roll = landmarkRoll(landmarks, dims);
+    const size = roll === null ? 0 : Math.abs(roll);
+    track.rolled = roll !== null && (size >= MIN_CROP_ROLL || (track.rolled && size >= MIN_CROP_ROLL / 2));
+    return track.rolled ? rolledSquareFromLandmarks(landmarks, dims, roll!) : squareFromLandmarks(landmarks, dims);
+  }
+
   /** The track's next crop for a target crop (through its smoother, when on). */
-  private nextCrop(track: Track, target: CropTransform, timeMs: number | undefined): CropTransform {
-    if (!track.smoother) return target;
-    return cropTransform(track.smoother.update(target.square, timeMs), target.size);
+  private nextCrop(track: Track, target: CropSquare, timeMs: number | undefined): CropTransform {
+    return cropTransform(track.smoother ? track.smoother.update(target, timeMs) : target);
   }
 
   /** Drops every track (the next frame runs the detector). */
