@@ -463,16 +463,32 @@ describe('input files', () => {
     await expect(prnet.reconstruct(astronaut, { signal: AbortSignal.abort(), boxes: [] })).rejects.toBeInstanceOf(AbortedError);
     await expect(prnet.reconstruct(astronaut, { signal: {} as never, boxes: [] })).rejects.toThrow(/^signal must be an AbortSignal/);
     // Nine faces are three chunks: the flag is read by the type check, at the start, after
-    // detection and before chunks 2 and 3.
+    // detection and after each chunk's network.
     const nine = Array.from({ length: 9 }, (_, i) => ({ x: 40 * i, y: 40, width: 120, height: 120, score: 1 }));
     let reads = 0;
     const counting = { get aborted() { reads++; return false; } };
     expect((await prnet.reconstruct(astronaut, { boxes: nine, signal: counting })).faces).toHaveLength(9);
-    expect(reads).toBe(5);
+    expect(reads).toBe(6);
     reads = 0;
     const late = { get aborted() { return ++reads > 4; } }; // aborted before the third chunk, after two ran
     await expect(prnet.reconstruct(astronaut, { boxes: nine, signal: late })).rejects.toThrow(/^reconstruct was aborted$/);
     expect(reads).toBe(5);
+    // An abort that comes while the network runs (onnxruntime-node holds the thread: it is seen
+    // after it) stops a one-face call too; before, the call returned its face.
+    reads = 0;
+    const during = { get aborted() { return ++reads > 3; } };
+    await expect(prnet.reconstruct(astronaut, { boxes: nine.slice(0, 1), signal: during })).rejects.toBeInstanceOf(AbortedError);
+    // The signal's reason is the error's cause (a timeout is told from a cancel).
+    const reason = new Error('user cancelled');
+    const err = await prnet.reconstruct(astronaut, { signal: AbortSignal.abort(reason), boxes: [] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortedError);
+    expect((err as Error).cause).toBe(reason);
+    // Unknown options (a misspelt maxFaces returned every face), boxes with crops, a path or encoded bytes for pixels.
+    await expect(prnet.reconstruct(astronaut, { maxFace: 1 } as never)).rejects.toThrow(/^unknown reconstruct option 'maxFace' \(did you mean 'maxFaces'\?\)/);
+    await expect(prnet.reconstruct(astronaut, { boxes: [], crops: [] })).rejects.toThrow(/^give boxes or crops, not both/);
+    await expect(prnet.reconstruct('photo.jpg' as never)).rejects.toThrow(/decodeImageFile\(path\)/);
+    await expect(prnet.reconstruct(new Uint8Array(10) as never)).rejects.toThrow(/decodeImageBuffer\(bytes\)/);
+    expect((await prnet.reconstruct(astronaut, { boxes: [], maxFaces: undefined })).faces).toEqual([]); // an option left undefined is no option
     // null options are no options (this pipeline has no detector: it gets as far as asking for one)
     await expect(prnet.reconstruct(astronaut, null as never)).rejects.toThrow(/^no detector was loaded/);
     // A crop far outside the image, absurdly large, or with transforms that are not its square's.

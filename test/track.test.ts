@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cropFromLandmarks } from '../src/crop/index.js';
+import { InputError } from '../src/errors.js';
+import { cropFromLandmarks, landmarkRoll, rolledSquareFromLandmarks } from '../src/crop/index.js';
 import type { Layout } from '../src/layout/index.js';
 import { loadLayout } from '../src/layout/node.js';
 import type { Face } from '../src/pipeline/face.js';
@@ -415,6 +416,43 @@ describe('FaceTracker', () => {
   const landmarksIn = (c: { square: { cx: number; cy: number; side: number } }): Float32Array => landmarksAt(c.square.cx, c.square.cy, c.square.side / 1.6);
   const box: FaceBox = { x: 220, y: 150, width: 150, height: 160, score: 0.9 };
 
+  it('turns the crop with a rolled face from 20° on, and back upright only under 10° (no switching near the threshold)', () => {
+    const upright = landmarksAt(320, 240);
+    const roll0 = landmarkRoll(upright)!;
+    const rolledBy = (deg: number): Float32Array => {
+      const a = (deg * Math.PI) / 180 - roll0, c = Math.cos(a), s = Math.sin(a);
+      return upright.map((v, i) => (i % 3 === 0 ? 320 + c * (v - 320) - s * (upright[i + 1]! - 240) : i % 3 === 1 ? 240 + s * (upright[i - 1]! - 320) + c * (v - 240) : v));
+    };
+    const t = new FaceTracker({ cropSmoothing: false });
+    t.plan([box]);
+    const angles: (number | undefined)[] = [];
+    for (const deg of [0, 15, 25, 15, 12, 8, 15, -30]) {
+      const lm = rolledBy(deg);
+      expect(t.update(image, [lm])).toEqual([]);
+      const sq = t.plan().crops[0]!.square;
+      angles.push(sq.angle === undefined ? undefined : Math.round((sq.angle * 180) / Math.PI));
+      if (sq.angle !== undefined) {
+        const want = rolledSquareFromLandmarks(lm, 3);
+        expect(sq.cx).toBeCloseTo(want.cx, 6);
+        expect(sq.side).toBeCloseTo(want.side, 6);
+      } else expect(sq.side).toBeCloseTo(cropFromLandmarks(lm, 3).square.side, 6);
+    }
+    expect(angles).toEqual([undefined, undefined, 25, 15, 12, undefined, undefined, -30]);
+    // with crop smoothing the crop turns towards the face over a few frames, and settles on it
+    const smooth = new FaceTracker();
+    smooth.plan([box]);
+    const seen: number[] = [];
+    for (let f = 0; f < 30; f++) {
+      smooth.update(image, [rolledBy(f < 3 ? 0 : 40)], 3, (1000 * f) / 30);
+      seen.push(((smooth.plan().crops[0]!.square.angle ?? 0) * 180) / Math.PI);
+    }
+    expect(seen[2]).toBe(0);
+    expect(seen[3]).toBeGreaterThan(0);
+    expect(seen[3]).toBeLessThan(40);
+    expect(seen[29]).toBeGreaterThan(39);
+    expect(seen[29]).toBeLessThan(40.5);
+  });
+
   it('detects on the first frame, then crops from the previous landmarks (1.6 × their box)', () => {
     const t = new FaceTracker();
     expect(t.needsDetection()).toBe(true);
@@ -591,6 +629,20 @@ describe('VideoTracker', () => {
     expect(r.faces[0].trackId).not.toBe(first.faces[0].trackId);
     expect(r.lost).toEqual([{ id: first.faces[0].trackId, reason: 'frame-size' }]);
     expect((await video.process(small, 100)).detected).toBe(false);
+  });
+
+  it('refuses a frame that is not an image (InputError) before anything changes: its tracks go on', async () => {
+    const pipeline = fakePipeline({ x: 300, y: 220 });
+    const video = new VideoTracker(pipeline, { tracker: { confirmEvery: 0 } });
+    const first = await video.process(image, 0);
+    // another size but the wrong number of bytes (a stride bug): before, the tracks were dropped
+    // first, and the next good frame started a new track without saying the old one ended
+    await expect(video.process({ width: 320, height: 240, data: new Uint8Array(100) }, 33)).rejects.toBeInstanceOf(InputError);
+    await expect(video.process(null as never, 40)).rejects.toBeInstanceOf(InputError);
+    const next = await video.process(image, 66);
+    expect(next.detected).toBe(false);
+    expect(next.lost).toEqual([]);
+    expect(next.faces[0].trackId).toBe(first.faces[0].trackId);
   });
 
   it('runs overlapping calls one after the other, in call order; the time defaults to the clock, and must be finite', async () => {

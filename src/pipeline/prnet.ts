@@ -24,7 +24,7 @@ export type BoxInput = Pick<FaceBox, 'x' | 'y' | 'width' | 'height'> & { score?:
 export interface ReconstructOptions {
   /** Face boxes (image pixels) to use instead of running the detector (`Face.box` keeps them, score 1 when not given). */
   boxes?: BoxInput[];
-  /** Crops to use directly (e.g. from tracking the previous frame's landmarks). */
+  /** Crops to use directly (e.g. from tracking the previous frame's landmarks). Not with `boxes`. */
   crops?: CropTransform[];
   /** Most faces reconstructed, largest first (default: all found). */
   maxFaces?: number;
@@ -44,8 +44,12 @@ export interface ReconstructOptions {
    */
   smooth?: number;
   /**
-   * Stops the call (AbortedError) at its next step once aborted: before detection, after it, and
-   * between the network's chunks of CHUNK_FACES faces. An AbortSignal, or anything with an
+   * Stops the call (AbortedError, the signal's `reason` as its `cause`) at its next step once
+   * aborted: before detection, after it, and after each of the network's chunks of CHUNK_FACES
+   * faces. onnxruntime-node runs the network on the calling thread, so the event loop (and an abort
+   * or timer meant for this call) waits until the chunk's network has run (~0.1–0.5 s per photo
+   * with the default model): keep other work responsive by running calls in worker threads (as
+   * `prnet serve` does). An AbortSignal, or anything with an
    * `aborted` flag (the service's workers read one shared with the HTTP thread). A call is not
    * interrupted inside onnxruntime: ending its thread there aborts the whole process.
    */
@@ -138,12 +142,17 @@ export class Prnet {
     const signal = options.signal;
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) throw new InputError('signal must be an AbortSignal (or an object with an aborted flag)');
     const stopIfAborted = (): void => {
-      if (signal?.aborted) throw new AbortedError('reconstruct was aborted');
+      // The signal's reason (an AbortSignal's: its abort(reason), or a TimeoutError) as the cause.
+      if (signal?.aborted) throw new AbortedError('reconstruct was aborted', undefined, { cause: (signal as { reason?: unknown }).reason });
     };
     stopIfAborted();
+    checkKnownOptions(options);
+    if (options.boxes !== undefined && options.crops !== undefined) throw new InputError('give boxes or crops, not both (crops are used as they are; boxes are cropped by the box rule)');
     if (options.flip !== undefined && typeof options.flip !== 'boolean') throw new InputError(`flip must be true or false, got ${shownValue(options.flip)}`);
     if (options.smooth !== undefined && typeof options.smooth !== 'number') throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${shownValue(options.smooth)}`);
     if (options.maxFaces !== undefined && !(Number.isInteger(options.maxFaces) && options.maxFaces >= 0)) throw new InputError(`maxFaces must be a whole number ≥ 0, got ${shownValue(options.maxFaces)}`);
+    const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);
+    if (!(sigma >= 0 && sigma <= MAX_SMOOTH)) throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${String(options.smooth)}`);
     const timings: StageTimings = { detect: 0, crop: 0, network: 0, readoff: 0 };
     const t = now();
     let items: { box: FaceBox; crop: CropTransform }[];
@@ -170,8 +179,6 @@ export class Prnet {
     timings.detect = now() - t;
     stopIfAborted();
 
-    const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);
-    if (!(sigma >= 0 && sigma <= MAX_SMOOTH)) throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${String(options.smooth)}`);
     const flip = options.flip ?? true;
     // A smaller model without flip is smoothed on its own grid, before the upsampling to the 256²
     // layout (σ in its pixels: a quarter of the work for the light model); the flip's merge needs
@@ -186,9 +193,10 @@ export class Prnet {
     const plane = S * S;
     const faces: Face[] = [];
     for (let first = 0; first < n; first += CHUNK_FACES) {
-      if (first > 0) stopIfAborted();
       const chunk = items.slice(first, first + CHUNK_FACES);
       faces.push(...(await this.runChunk(image, chunk, first, { S, plane, flip, sigma, onInputGrid }, timings)));
+      // onnxruntime-node runs the network on the event loop's thread: an abort during it is seen here.
+      stopIfAborted();
     }
     return { faces, timings };
   }
@@ -320,7 +328,23 @@ export class Prnet {
   private disposing: Promise<void> | undefined;
 }
 
-function checkImage(image: RgbImage | PixelImage): RgbImage {
+/** The options reconstruct knows (ReconstructOptions' keys). */
+const RECONSTRUCT_OPTIONS: readonly (keyof ReconstructOptions)[] = ['boxes', 'crops', 'maxFaces', 'flip', 'smooth', 'signal'];
+
+/** An unknown option (a misspelt `maxFace` was ignored, every face returned) is an InputError naming the near one. */
+function checkKnownOptions(options: object): void {
+  for (const k of Object.keys(options)) {
+    if ((RECONSTRUCT_OPTIONS as readonly string[]).includes(k) || (options as Record<string, unknown>)[k] === undefined) continue;
+    const lower = k.toLowerCase();
+    const hint = RECONSTRUCT_OPTIONS.find((n) => n.toLowerCase() === lower || n.toLowerCase().startsWith(lower) || lower.startsWith(n.toLowerCase()));
+    throw new InputError(`unknown reconstruct option '${k}'${hint ? ` (did you mean '${hint}'?)` : ''} (known: ${RECONSTRUCT_OPTIONS.join(', ')})`);
+  }
+}
+
+/** The image as RGB bytes (RGBA and grey converted), or an InputError saying what it is not. */
+export function checkImage(image: RgbImage | PixelImage): RgbImage {
+  if (typeof image === 'string') throw new InputError(`not an RGB image but a string (${JSON.stringify(String(image).slice(0, 80))}): reconstruct takes decoded pixels (in Node: decodeImageFile(path), or reconstructFile)`);
+  if (ArrayBuffer.isView(image)) throw new InputError('not an RGB image but bare bytes: reconstruct takes { width, height, data } (an encoded file\'s bytes: decodeImageBuffer(bytes) in Node)');
   if (!image || !(image.width > 0) || !(image.height > 0)) throw new InputError('not an RGB image: expected width × height × 3 bytes');
   return toRgbImage(image);
 }
@@ -360,7 +384,7 @@ function checkCrop(crop: CropTransform, i: number, image: RgbImage): void {
   const finite = (a: unknown, n: number): boolean => Array.isArray(a) && a.length === n && a.every((v) => typeof v === 'number' && Number.isFinite(v));
   const sq = c?.square;
   if (!c || c.size !== CROP_SIZE || !finite(c.forward, 6) || !finite(c.inverse, 6) || !(typeof c.scale === 'number' && c.scale > 0 && Number.isFinite(c.scale)) ||
-    !sq || !(sq.side > 0) || !finite([sq.cx, sq.cy, sq.side], 3)) {
+    !sq || !(sq.side > 0) || !finite([sq.cx, sq.cy, sq.side, sq.angle ?? 0], 4)) {
     throw new InputError(`crop ${i} is not a ${CROP_SIZE}-pixel crop transform with finite numbers (make it with cropTransform or cropFromLandmarks)`);
   }
   // Its square at most 8 × the image's long side (boxes: 4; a tracked face may be 3 long sides,

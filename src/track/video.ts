@@ -10,6 +10,7 @@ import type { BoxKind } from '../crop/index.js';
 import type { Layout } from '../layout/index.js';
 import type { Face } from '../pipeline/face.js';
 import type { ReconstructOptions, ReconstructResult, StageTimings, TestTimeOptions } from '../pipeline/prnet.js';
+import { checkImage } from '../pipeline/prnet.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import { FaceStabilizer, resolveStabilizerOptions, type StabilizerOptions } from './stabilizer.js';
 import { FaceTracker, type LostTrack, type TrackerOptions } from './tracker.js';
@@ -125,8 +126,10 @@ export class VideoTracker {
     return run;
   }
 
-  private async processNow(image: RgbImage, timeMs: number): Promise<VideoFrameResult> {
+  private async processNow(input: RgbImage, timeMs: number): Promise<VideoFrameResult> {
     const start = now();
+    // Checked before anything changes: a frame refused for its bytes leaves the tracks as they were.
+    const image = checkImage(input);
     const resized: LostTrack[] = [];
     if (this.frameSize && (image.width !== this.frameSize[0] || image.height !== this.frameSize[1])) {
       for (const id of this.tracker.trackIds) resized.push({ id, reason: 'frame-size' });
