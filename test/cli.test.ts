@@ -242,6 +242,20 @@ describe('prnet reconstruct options', () => {
     expect(json.crop.side).toBeCloseTo(1.58 * 105, 2);
   });
 
+  it('finds the small faces of a large photo (tiles); --no-tiles leaves them', async () => {
+    const dir = await dirs.make('tiles');
+    const small = await sharp(ASTRONAUT).removeAlpha().resize(384, 384).png().toBuffer();
+    const image = join(dir, 'crowd.jpg');
+    await sharp({ create: { width: 3072, height: 3072, channels: 3, background: { r: 120, g: 120, b: 120 } } })
+      .composite(Array.from({ length: 16 }, (_, i) => ({ input: small, left: (i % 4) * 768 + 192, top: Math.floor(i / 4) * 768 + 192 })))
+      .jpeg({ quality: 92 }).toFile(image);
+    const tiled = await reconstruct([image, '--formats', 'json']);
+    expect(tiled.r.code, tiled.r.stderr).toBe(0);
+    expect(tiled.files.filter((f) => f.endsWith('.json'))).toHaveLength(16);
+    const plain = await reconstruct([image, '--formats', 'json', '--no-tiles']);
+    expect(plain.files.filter((f) => f.endsWith('.json')).length).toBeLessThanOrEqual(4);
+  });
+
   describe('a folder of several images', () => {
     let out: string;
     let r: CliResult;

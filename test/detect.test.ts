@@ -1,11 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { cropFromBox, squareFromBox, squareFromLandmarks } from '../src/crop/index.js';
 import { listPtsImages, readPts } from '../tools/eval/pts.js';
-import { createDetector, downscaleToFit, padImage, resizeArea, type Detector } from '../src/detect/index.js';
+import { createDetector, downscaleToFit, iou, padImage, resizeArea, SURE_SCORE, type Detector } from '../src/detect/index.js';
 import { ANCHOR_CENTRES, BLAZEFACE_ANCHORS, blendDetections, decodeDetections, fillInput, fitWindow, type BlazeDetection } from '../src/detect/blazeface.js';
 import { decodeImageFile } from '../src/io/image-node.js';
-import type { RgbImage } from '../src/types.js';
+import type { FaceBox, RgbImage } from '../src/types.js';
+import { ASTRONAUT } from './helpers/paths.js';
 import { EVAL_DIR, loadAflw, matchFaces } from '../scripts/compare-detectors.js';
 
 describe('downscaling and padding (pure)', () => {
@@ -212,6 +214,48 @@ describe('default detector on real images', () => {
     const ein = await detector.detect(await decodeImageFile(join(EVAL_DIR, 'ibug68', 'einstein.jpg')));
     // Einstein's face: around (390, 335) (picked by eye), under his hair.
     expect(ein.some((f) => Math.abs(f.x + f.width / 2 - 390) < 30 && Math.abs(f.y + f.height / 2 - 335) < 40)).toBe(true);
+  });
+
+  it('puts the faces it is sure of (score ≥ SURE_SCORE) first: a larger unsure box (a hand) comes after a small sure face', async () => {
+    // WebFaces pic04962: the woman's face (eyes at 26.9,11.3 and 38.7,9.8; mouth at 31.4,25.2)
+    // scores ~0.72 at 26 px, a hand holding a glass ~0.54 at 36 px; before, the hand came first
+    // and `--max-faces 1` kept it.
+    const boxes = await detector.detect(await decodeImageFile(join(EVAL_DIR, 'webfaces-detect/pic04962.jpg')));
+    expect(boxes.length).toBeGreaterThanOrEqual(2);
+    const [first] = boxes;
+    expect(first!.score).toBeGreaterThanOrEqual(SURE_SCORE);
+    const inside = ([x, y]: [number, number]) => x >= first!.x && x <= first!.x + first!.width && y >= first!.y && y <= first!.y + first!.height;
+    expect([[26.89, 11.3], [38.66, 9.79], [31.42, 25.21]].every((p) => inside(p as [number, number]))).toBe(true);
+    expect(boxes.some((b) => b.score < SURE_SCORE && b.width * b.height > first!.width * first!.height)).toBe(true);
+    // within each group, largest first
+    const sure = boxes.filter((b) => b.score >= SURE_SCORE), unsure = boxes.filter((b) => b.score < SURE_SCORE);
+    expect(boxes).toEqual([...sure, ...unsure]);
+    for (const g of [sure, unsure]) for (let i = 1; i < g.length; i++) expect(g[i]!.width * g[i]!.height).toBeLessThanOrEqual(g[i - 1]!.width * g[i - 1]!.height);
+  });
+
+  it('finds the small faces of a large photo in tiles (16 faces of ~80 px in 3072²), and skips the tiles for a portrait', async () => {
+    const cell = 384, n = 4, side = 3072;
+    const small = await sharp(ASTRONAUT).removeAlpha().resize(cell, cell).png().toBuffer();
+    const alone = await detector.detect(await decodeImageFile(ASTRONAUT)); // her face's box in the 512² photo
+    expect(alone).toHaveLength(1);
+    const k = cell / 512;
+    // one face per 768² block, so some lie across the tiles' seams (tiles start every 683 px)
+    const at = Array.from({ length: n * n }, (_, i) => ({ left: (i % n) * 768 + 192, top: Math.floor(i / n) * 768 + 192 }));
+    const { data, info } = await sharp({ create: { width: side, height: side, channels: 3, background: { r: 120, g: 120, b: 120 } } })
+      .composite(at.map((p) => ({ input: small, ...p }))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const image: RgbImage = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    const expected = at.map((p) => ({ x: p.left + k * alone[0]!.x, y: p.top + k * alone[0]!.y, width: k * alone[0]!.width, height: k * alone[0]!.height }));
+    const found = (boxes: FaceBox[]) => expected.filter((e) => boxes.some((b) => iou(b, e) >= 0.4)).length;
+    const plain = await (await createDetector({ tiles: false })).detect(image);
+    const tiled = await detector.detect(image);
+    expect(found(plain)).toBeLessThanOrEqual(4); // the whole image at 256²: a face is ~7 input pixels
+    expect(found(tiled)).toBe(16);
+    expect(tiled.length).toBe(16); // one box per face (the tiles overlap)
+    // a portrait (its face a quarter of the short side or more) runs no tiles: the same boxes either way
+    const big = await sharp(ASTRONAUT).removeAlpha().extract({ left: 115, top: 20, width: 220, height: 220 }).resize(2048, 2048).raw().toBuffer({ resolveWithObject: true });
+    const portrait: RgbImage = { width: 2048, height: 2048, data: new Uint8Array(big.data.buffer, big.data.byteOffset, big.data.length) };
+    expect(await detector.detect(portrait)).toEqual(await (await createDetector({ tiles: false })).detect(portrait));
+    await expect(createDetector({ tiles: 'yes' as never })).rejects.toThrow(/^tiles must be true or false/);
   });
 
   it('returns no face for a smooth gradient', async () => {

@@ -23,10 +23,13 @@ Usage:
       --box x,y,w,h                 use this face box instead of the detector (one image)
       --formats a,b,…               only these outputs: ${'json,obj,textured,ply,glb,depth,overlay'}
       --no-<format>                 skip one output (e.g. --no-ply)
-      --max-faces <n>               at most n faces per image (largest first)
+      --max-faces <n>               at most n faces per image (largest first; boxes the detector
+                                    scores under 0.65 after the others)
       --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
                                     ssd-mobilenet, tiny-face (need @vladmandic/human or face-api
                                     and tfjs: without them the error gives the npm install line)
+      --no-tiles                    no tile looks at photos over 1,536 px (faster; the small faces
+                                    of a large group photo are then missed)
       --threads <n>                 network threads (1 to the number of cores)
       --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
                                     distance; GLB in metres); px: image pixels

@@ -196,6 +196,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     formats: { type: 'string' },
     'max-faces': { type: 'string' },
     detector: { type: 'string' },
+    tiles: { type: 'boolean' },
     threads: { type: 'string' },
     units: { type: 'string' },
     center: { type: 'boolean' },
@@ -230,7 +231,9 @@ export async function runReconstruct(args: string[]): Promise<number> {
   // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
   await sweepStaleTemporaries(outDir);
 
-  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision });
+  // --no-tiles: no tile looks at large photos (faster; their small faces are missed).
+  const tiles = values.tiles === false ? false : undefined;
+  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision, tiles });
   const allStems = uniqueStems(files, (f) => existsSync(f));
   // The options that decide the files' content (threads do not): --resume skips an image only
   // when an earlier run made its files with the same ones.
@@ -239,6 +242,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     model: await fileIdentity(resolveModel(values.model) as string),
     precision: prnet.session.precision,
     detector: box ? null : (detector ?? 'blazeface'),
+    ...(tiles === false ? { tiles } : {}), // absent by default: records of earlier versions still match
     box,
     maxFaces,
     flip: testTime.flip ?? true,

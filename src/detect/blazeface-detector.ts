@@ -46,6 +46,14 @@ export interface BlazeFaceOptions {
    * 16:9: 256 × 160); false runs the full 256² square (default true).
    */
   trimLetterbox?: boolean;
+  /**
+   * Large images are also looked at in tiles (default true): the first pass sees the whole image at
+   * 256², so a face under ~2.5 % of a large photo's long side (a group photo from a phone) is too
+   * small for it. An image whose long side exceeds TILE_FROM × TILE_SIDE pixels, and in which no
+   * face of TILE_UNLESS_FACE × its short side or more was found, is also passed in overlapping
+   * TILE_SIDE² windows at 256² each (20 passes for 12 megapixels; docs/detectors.md, "Tiles").
+   */
+  tiles?: boolean;
   /** onnxruntime intra-op threads (default 1; the Node detector asks for 2 where there are two cores). */
   threads?: number;
   /** Extra onnxruntime session options (e.g. the browser's execution providers). */
@@ -62,6 +70,16 @@ export const REGION_INPUT = 128;
 export const REGION_SCALE = 2;
 /** Above this many faces at the edge, one whole look replaces the region looks. */
 export const MAX_EDGE_LOOKS = 3;
+/** Side (image pixels) of a tile look's window: 4 image pixels per input pixel. */
+export const TILE_SIDE = 1024;
+/** Overlap of neighbouring tiles (image pixels): a face up to this size lies whole in one of them. */
+export const TILE_OVERLAP = 256;
+/** Tiles are looked at when the image's long side exceeds this many tile sides. */
+export const TILE_FROM = 1.5;
+/** Lowest score of a face found in a tile (the whole look's minScore is 0.5: tiles look at many more windows). */
+export const TILE_MIN_SCORE = 0.65;
+/** No tiles when a face found is at least this share of the image's short side. */
+export const TILE_UNLESS_FACE = 0.25;
 /** A region look's detection replaces the face when their boxes overlap at least this much. */
 const REGION_MIN_IOU = 0.3;
 /**
@@ -79,6 +97,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
   const retryPadded = options.retryPadded ?? true;
   const edgeLook = options.edgeLook ?? 'region';
   const trimLetterbox = options.trimLetterbox ?? true;
+  const tiles = options.tiles ?? true;
   if (edgeLook !== 'region' && edgeLook !== 'whole') throw new ModelError(`unknown edge look '${String(edgeLook)}' (known: region, whole)`);
   let session: Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;
   try {
@@ -164,6 +183,35 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     return best;
   };
 
+  /**
+   * The image in overlapping TILE_SIDE² windows, each at 256²: the detections of every tile, less
+   * those that touch a side the tile shares with a neighbour (cut there, they lie whole in the
+   * neighbour, which overlaps by TILE_OVERLAP).
+   */
+  const tileLooks = async (image: RgbImage): Promise<BlazeDetection[]> => {
+    const starts = (length: number): number[] => {
+      if (length <= TILE_SIDE) return [(length - TILE_SIDE) / 2];
+      const n = Math.ceil((length - TILE_OVERLAP) / (TILE_SIDE - TILE_OVERLAP));
+      return Array.from({ length: n }, (_, i) => ((length - TILE_SIDE) * i) / (n - 1));
+    };
+    const xs = starts(image.width), ys = starts(image.height);
+    const margin = 0.01 * TILE_SIDE;
+    const out: BlazeDetection[] = [];
+    for (const [j, y0] of ys.entries()) {
+      for (const [i, x0] of xs.entries()) {
+        for (const d of await pass(image, x0, y0, TILE_SIDE)) {
+          const l = d.cx - d.width / 2, r = d.cx + d.width / 2, t = d.cy - d.height / 2, b = d.cy + d.height / 2;
+          const cut = (i > 0 && l < x0 + margin) || (i < xs.length - 1 && r > x0 + TILE_SIDE - margin) || (j > 0 && t < y0 + margin) || (j < ys.length - 1 && b > y0 + TILE_SIDE - margin);
+          // A face larger than the overlap is the whole look's to find (a tile sees it at a scale
+          // where parts of a large face or the clothes below it pass for faces); a face the whole
+          // look missed must be sure.
+          if (!cut && Math.max(d.width, d.height) <= TILE_OVERLAP && d.score >= TILE_MIN_SCORE) out.push(d);
+        }
+      }
+    }
+    return out;
+  };
+
   const detect = async (image: RgbImage): Promise<FaceBox[]> => {
     const { width, height } = image;
     const fit = fitWindow(width, height);
@@ -179,6 +227,12 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
         found = looked;
       }
     }
+    // Tiles for a large image unless a face found fills a good part of it (a portrait: its small
+    // background faces are left, and the tiles' cost with them).
+    const largest = found.reduce((m, d) => Math.max(m, d.width, d.height), 0);
+    if (tiles && Math.max(width, height) > TILE_FROM * TILE_SIDE && largest < TILE_UNLESS_FACE * Math.min(width, height)) {
+      found = mergeLooks([...found, ...(await tileLooks(image))]);
+    }
     return sortFaces(found.map(toBox)).slice(0, maxFaces);
   };
 
@@ -192,6 +246,26 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     },
     release: () => session.release(),
   };
+}
+
+/**
+ * Detections of several looks as one list: best score first, each kept unless it overlaps a kept
+ * one (IoU ≥ 0.3, or half of the smaller box inside the other: a tile's finer look at a part of a
+ * face the whole look found).
+ */
+function mergeLooks(detections: BlazeDetection[]): BlazeDetection[] {
+  const kept: BlazeDetection[] = [];
+  for (const d of [...detections].sort((a, b) => b.score - a.score)) {
+    if (!kept.some((k) => detectionIou(k, d) >= 0.3 || overlapOfSmaller(k, d) >= 0.5)) kept.push(d);
+  }
+  return kept;
+}
+
+/** The share of the smaller box that lies inside the other. */
+function overlapOfSmaller(a: BlazeDetection, b: BlazeDetection): number {
+  const ix = Math.max(0, Math.min(a.cx + a.width / 2, b.cx + b.width / 2) - Math.max(a.cx - a.width / 2, b.cx - b.width / 2));
+  const iy = Math.max(0, Math.min(a.cy + a.height / 2, b.cy + b.height / 2) - Math.max(a.cy - a.height / 2, b.cy - b.height / 2));
+  return (ix * iy) / Math.min(a.width * a.height, b.width * b.height);
 }
 
 /** A detection as a FaceBox (pixel edges), with its keypoints. */

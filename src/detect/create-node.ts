@@ -65,7 +65,7 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
     // Two intra-op threads: 4.6–5.6 ms instead of 7.5–8.8 ms per pass on this 2-core machine (the
     // detector and the network run one after the other, so they do not compete for the cores).
     const threads = options.threads ?? Math.min(2, availableParallelism());
-    return createBlazeFaceDetector(ort as unknown as OrtModule, bytes, { minScore, maxFaces, retryPadded, edgeLook: options.edgeLook, trimLetterbox: options.trimLetterbox, threads, extra: NODE_SESSION_EXTRA });
+    return createBlazeFaceDetector(ort as unknown as OrtModule, bytes, { minScore, maxFaces, retryPadded, edgeLook: options.edgeLook, trimLetterbox: options.trimLetterbox, tiles: options.tiles, threads, extra: NODE_SESSION_EXTRA });
   }
   const maxSide = options.maxSide ?? DETECT_MAX_SIDE;
   let run: (image: RgbImage) => Promise<FaceBox[]>;

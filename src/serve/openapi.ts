@@ -25,7 +25,7 @@ export interface QueryParameter {
  */
 export function reconstructParameters(models: readonly string[]): QueryParameter[] {
   return [
-    { name: 'maxFaces', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most this many faces, largest first' },
+    { name: 'maxFaces', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most this many faces, largest first (boxes the detector scores under 0.65 after the others)' },
     { name: 'model', in: 'query', schema: { type: 'string', enum: [...models], default: models[0] } },
     { name: 'flip', in: 'query', schema: { type: 'boolean', default: true }, description: 'test-time flip (twice the network cost, more accurate)' },
     { name: 'smooth', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_SMOOTH }, description: "smoothing of the position map, σ in UV pixels (default: the model's, 256 / its input side; 0: the raw map)" },
@@ -98,7 +98,7 @@ export function openApi(options: { models: string[]; version: string }): Record<
           properties: {
             index: { type: 'integer' },
             box: { type: 'object', properties: { x: { type: 'number' }, y: { type: 'number' }, width: { type: 'number' }, height: { type: 'number' }, score: { type: 'number' } } },
-            crop: { type: 'object', properties: { centerX: { type: 'number' }, centerY: { type: 'number' }, side: { type: 'number' }, scale: { type: 'number' } } },
+            crop: { type: 'object', properties: { centerX: { type: 'number' }, centerY: { type: 'number' }, side: { type: 'number' }, scale: { type: 'number' }, angle: { type: 'number', description: 'degrees; the crop turns with a face rolled by 20° or more, so that the network sees it upright' } } },
             landmarks: { type: 'object', properties: { '2d': { type: 'array', items: point(2) }, '3d': { type: 'array', items: point(3) } } },
             pose: { type: 'object' },
             vertexCount: { type: 'integer' },
