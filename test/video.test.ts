@@ -67,6 +67,22 @@ function glbJson(bytes: Uint8Array): GlbJson {
   return JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + len))) as GlbJson;
 }
 
+/** A float accessor's values (VEC3 or SCALAR, tightly packed in its view) from a GLB's binary chunk. */
+function readAccessor(bytes: Uint8Array, index: number): Float32Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset);
+  const len = dv.getUint32(12, true);
+  const json = JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + len))) as {
+    accessors: { bufferView: number; byteOffset?: number; count: number; type: string; componentType: number }[];
+    bufferViews: { byteOffset?: number }[];
+  };
+  const a = json.accessors[index]!;
+  expect(a.componentType).toBe(5126); // FLOAT
+  const bin = 20 + len + 8; // the BIN chunk's data, after its 8-byte header
+  const start = bytes.byteOffset + bin + (json.bufferViews[a.bufferView]!.byteOffset ?? 0) + (a.byteOffset ?? 0);
+  const n = a.count * (a.type === 'VEC3' ? 3 : 1);
+  return new Float32Array(bytes.buffer.slice(start, start + 4 * n));
+}
+
 /** ffprobe's view of a file's streams (type, codec, duration in seconds, frame count). */
 function streamsOf(path: string): { type: string; codec: string; duration: number; frames: number }[] {
   const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name,duration,nb_frames', '-of', 'json', path], { encoding: 'utf8' });
@@ -270,6 +286,22 @@ describe('animated GLB', () => {
     expect(v.messages).toEqual([]);
     const json = glbJson(bytes);
     expect(json.meshes.map((m) => m.primitives[0].targets.length)).toEqual([240, 240, 22]); // boundary frames shared
+    // Normals (a glTF without them shades flat): unit vectors, facing as the triangles' winding does.
+    const prim = json.meshes[0]!.primitives[0] as unknown as { attributes: Record<string, number> };
+    expect(prim.attributes.NORMAL).toBeDefined();
+    const normals = readAccessor(bytes, prim.attributes.NORMAL!);
+    const positions = readAccessor(bytes, prim.attributes.POSITION!);
+    let agree = 0;
+    for (let i = 0; i < normals.length; i += 3) expect(Math.hypot(normals[i]!, normals[i + 1]!, normals[i + 2]!)).toBeCloseTo(1, 4);
+    const tri = mesh.triangles;
+    for (let k = 0; k < tri.length; k += 3) {
+      const [a, b2, c] = [3 * tri[k]!, 3 * tri[k + 1]!, 3 * tri[k + 2]!];
+      const u = [positions[b2]! - positions[a]!, positions[b2 + 1]! - positions[a + 1]!, positions[b2 + 2]! - positions[a + 2]!];
+      const w = [positions[c]! - positions[a]!, positions[c + 1]! - positions[a + 1]!, positions[c + 2]! - positions[a + 2]!];
+      const n = [u[1]! * w[2]! - u[2]! * w[1]!, u[2]! * w[0]! - u[0]! * w[2]!, u[0]! * w[1]! - u[1]! * w[0]!];
+      if (n[0]! * normals[a]! + n[1]! * normals[a + 1]! + n[2]! * normals[a + 2]! > 0) agree++;
+    }
+    expect(agree / (tri.length / 3)).toBeGreaterThan(0.95);
     expect(json.animations[0].channels.map((c) => c.target.path)).toEqual(['weights', 'scale', 'weights', 'scale', 'weights', 'scale']);
     // 16-bit targets, 8 bytes per vertex and frame: ≈ 2,700 vertices × 8 B × 30 fps ≈ 0.65 MB/s.
     expect(bytes.byteLength / (n / 30) / 1e6).toBeLessThan(0.8);

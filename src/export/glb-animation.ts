@@ -5,8 +5,8 @@
  * Layout of the file (chosen for size and for players: Blender imports the targets as shape keys
  * with a keyframed value each, three.js as morph targets driven by an AnimationClip):
  * - mesh: the layout's face grid at every `step`-th UV pixel (decimateFaceGrid; step 3 keeps
- *   ~4,900 of the 43,867 vertices), POSITION float (the segment's mean shape), COLOR_0 (8-bit,
- *   linear), indices 16-bit when they fit;
+ *   ~4,900 of the 43,867 vertices), POSITION float (the segment's mean shape), NORMAL (the mean
+ *   shape's, for smooth shading), COLOR_0 (8-bit, linear), indices 16-bit when they fit;
  * - morph targets: one per frame, the frame's offset from the mean, quantised to normalised
  *   16-bit integers (KHR_mesh_quantization, required) — 8 bytes per vertex and frame with the
  *   4-byte alignment glTF wants; the node's scale (per axis, the largest offset) maps them back to
@@ -31,6 +31,7 @@ import { centroid, fitSimilarity, flipRotationY, intoPoseFrame, prepareSource, r
 
 export { rotationQuaternion };
 import { triangulateFaceGrid } from '../layout/derive.js';
+import { vertexNormals } from '../geometry/normals.js';
 import { srgbToLinear } from './glb.js';
 import { firstNotFinite, toModelFrame, type FrameOptions } from './mesh.js';
 import { ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, SHORT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT, accessorBounds, packGlb } from './gltf.js';
@@ -280,6 +281,7 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   const samplers: Json[] = [];
   const rootChildren: number[] = [];
   const timeAccessor = (from: number, to: number): number => b.floats(Float32Array.from(times.slice(from, to + 1)), 'SCALAR', undefined, true);
+  const triangleIndices = Int32Array.from(triangles);
   segments.forEach(([a, e], s) => {
     const count = e - a + 1;
     // The segment's mean shape and the offsets' largest magnitude per axis.
@@ -295,6 +297,16 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
     const base = new Float32Array(nv * 3);
     for (let i = 0; i < base.length; i++) base[i] = mean[i] / scale[i % 3];
     const attributes: Record<string, number> = { POSITION: b.floats(base, 'VEC3', ARRAY_BUFFER, true) };
+    // The mean shape's normals (in the stored frame: a viewer maps them through the node's scale):
+    // without NORMAL, glTF viewers shade flat (Blender and three.js showed the facets). The
+    // geometry module's normals are the image frame's; in this y-up (mirrored) frame they point
+    // the other way, so they are turned to face as the triangles' winding does.
+    const normals = vertexNormals(base, triangleIndices);
+    for (let i = 0; i < normals.length; i += 3) {
+      if (normals[i] === 0 && normals[i + 1] === 0 && normals[i + 2] === 0) normals[i + 2] = 1;
+      else for (let c = 0; c < 3; c++) normals[i + c] = -normals[i + c];
+    }
+    attributes.NORMAL = b.floats(normals, 'VEC3', ARRAY_BUFFER);
     if (color !== undefined) attributes.COLOR_0 = color;
     // All targets of the segment in one view: 8 bytes per vertex (x, y, z, pad) as int16.
     const q = new Int16Array(count * nv * 4);
