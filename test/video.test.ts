@@ -156,6 +156,12 @@ describe('processVideo', () => {
     expect(r.glb!.scale).toBeLessThan(0.003);
     expect(r.glb!.origin[0]).toBeGreaterThan(100);
     expect(r.glb!.origin[0]).toBeLessThan(412);
+    // The file says where it sits in the video (a CLI user has no result object): the root node's extras.
+    const glbFile = await readFile(join(out, 'driving_d3.glb'));
+    const root = glbJson(glbFile).nodes.find((nd) => (nd as { extras?: unknown }).extras) as unknown as { extras: { prnet: { imageFrame: { units: string; unitsPerPixel: number; origin: number[] } } } };
+    expect(root.extras.prnet.imageFrame.units).toBe('m');
+    expect(root.extras.prnet.imageFrame.unitsPerPixel).toBeCloseTo(r.glb!.scale, 12);
+    expect(root.extras.prnet.imageFrame.origin).toEqual([...r.glb!.origin]);
     // The GLB keeps at most maxGlbFrames of its track (each kept frame is held in memory to the end: ~6 GiB for an hour).
     const capped = await processVideo(light, D3, { outDir: await tmp.make('d3-capped'), maxFrames: 12, maxGlbFrames: 5, flip: false, outputs: { overlay: false } });
     expect(capped.glb).toMatchObject({ frames: 5, truncated: true });
