@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { InputError, UnsupportedImageError } from '../src/errors.js';
-import { decodeImageBuffer, decodeImageFile, MAX_IMAGE_PIXELS } from '../src/io/image-node.js';
+import { decodeImageBuffer, decodeImageFile, MAX_IMAGE_PIXELS, sharpCause } from '../src/io/image-node.js';
 import { modelMetadata, randomWeights, resfcnTensorSpecs } from '../src/model/index.js';
 import { f16Tensor, writeSafetensors, type SafeTensor } from '../src/util/safetensors.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
@@ -56,6 +56,12 @@ function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
 }
 
 describe('decoding (in process)', () => {
+  it('says a cause libvips repeats once (a truncated JPEG\'s "premature end" after sharp\'s words and on its own line)', () => {
+    const e = new Error('Input buffer has corrupt header: VipsJpeg: premature end of JPEG image\nVipsJpeg: Bogus Huffman table definition\nVipsJpeg: premature end of JPEG image\n');
+    expect(sharpCause(e)).toBe('Input buffer has corrupt header: VipsJpeg: premature end of JPEG image; VipsJpeg: Bogus Huffman table definition');
+    expect(sharpCause(new Error('a\na\nb'))).toBe('a; b');
+  });
+
   it('a HEIC photo is an UnsupportedImageError that says how to convert it; its header still reads (512 × 512, HEVC)', async () => {
     const err = await decodeImageFile(bad.heic).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(UnsupportedImageError);

@@ -242,6 +242,18 @@ describe('prnet reconstruct options', () => {
     expect(json.crop.side).toBeCloseTo(1.58 * 105, 2);
   });
 
+  it('says which sub-folders of a folder are not searched (a folder named like an image is one of them, not a failed image)', async () => {
+    const dir = await dirs.make('subfolders');
+    await mkdir(join(dir, 'more'), { recursive: true });
+    await mkdir(join(dir, 'album.jpg'), { recursive: true });
+    await copyFile(ASTRONAUT, join(dir, 'more', 'hidden.png'));
+    await copyFile(ASTRONAUT, join(dir, 'astronaut.png'));
+    const { r, files } = await reconstruct([dir, '--formats', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(': 2 sub-folders are not searched (name them to include their images)');
+    expect(files).toEqual(['astronaut_face0.json']);
+  });
+
   it('finds the small faces of a large photo (tiles); --no-tiles leaves them', async () => {
     const dir = await dirs.make('tiles');
     const small = await sharp(ASTRONAUT).removeAlpha().resize(384, 384).png().toBuffer();

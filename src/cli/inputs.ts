@@ -1,5 +1,6 @@
 /** Expands the CLI's input arguments (files and folders) into a list of image files. */
 import { readdir, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { escapeControl } from '../errors.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { outputSuffixPattern } from '../pipeline/output-names.js';
@@ -24,6 +25,8 @@ export interface InputList {
   empty: string[];
   /** Folders that could not be listed, as one-line messages naming them. */
   unreadable: string[];
+  /** Folders with sub-folders, which are not searched: one-line notes naming them. */
+  notes: string[];
 }
 
 export async function expandInputs(args: string[], options: ExpandOptions = {}): Promise<InputList> {
@@ -31,6 +34,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
   const files: string[] = [];
   const empty: string[] = [];
   const unreadable: string[] = [];
+  const notes: string[] = [];
   for (const arg of args) {
     let isDir: boolean;
     try {
@@ -43,21 +47,27 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       continue;
     }
     const ours = outDir !== undefined && resolve(arg) === outDir;
-    let all: string[];
+    let entries: Dirent[];
     try {
-      all = await readdir(arg);
+      entries = await readdir(arg, { withFileTypes: true });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       unreadable.push(`${escapeControl(arg)}: cannot read the folder (${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'error')})`);
       continue;
     }
-    const names = all
+    // Sub-folders are not searched (a folder named photo.jpg is one too): the run says so rather
+    // than leaving their images out without a word.
+    const folders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).length;
+    const names = entries
+      .filter((e) => !e.isDirectory())
+      .map((e) => e.name)
       .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()) && !(ours && OUTPUT_IMAGE_NAME.test(n)))
       .sort();
+    if (folders && !ours) notes.push(`${escapeControl(arg)}: ${folders} sub-folder${folders === 1 ? ' is' : 's are'} not searched (name ${folders === 1 ? 'it' : 'them'} to include ${folders === 1 ? 'its' : 'their'} images)`);
     if (!names.length) empty.push(arg);
     for (const n of names) files.push(join(arg, n));
   }
-  return { files, empty, unreadable };
+  return { files, empty, unreadable, notes };
 }
 
 /**

@@ -222,8 +222,9 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const quiet = Boolean(values.quiet);
 
   const outDir = values.out;
-  const { files, empty, unreadable } = await expandInputs(positionals, { outDir });
+  const { files, empty, unreadable, notes } = await expandInputs(positionals, { outDir });
   for (const d of empty) process.stderr.write(`prnet: ${escapeControl(d)}: no image files in this folder\n`);
+  if (!values.quiet) for (const n of notes) process.stderr.write(`prnet: ${n}\n`);
   for (const m of unreadable) process.stderr.write(`prnet: ${m}\n`);
   if (!files.length) throw new InputError('no images to process');
   if (box && files.length > 1) throw new UsageError('--box applies to one image; give a single image with it');

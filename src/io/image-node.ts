@@ -202,7 +202,15 @@ async function alone<T>(run: () => Promise<T>): Promise<T> {
  */
 export function sharpCause(e: unknown): string {
   const lines = (e instanceof Error ? e.message : String(e)).split('\n').map((l) => l.trim()).filter(Boolean);
-  let text = [...new Set(lines)].join('; ').replace(/:\s*$/, '').replace(/\s+/g, ' ');
+  // A cause libvips repeats (once after sharp's own words, once on its own line) is said once.
+  const seen = new Set<string>();
+  const kept = lines.filter((l) => {
+    const cause = l.replace(/^.*?(Vips\w*: )/, '$1');
+    if (seen.has(cause)) return false;
+    seen.add(cause);
+    return true;
+  });
+  let text = kept.join('; ').replace(/:\s*$/, '').replace(/\s+/g, ' ');
   if (!text) text = 'no details';
   if (/corrupt header$/i.test(text)) text += ': unrecognised or damaged file header';
   return text.length > 300 ? `${text.slice(0, 297)}...` : text;
