@@ -162,6 +162,9 @@ describe('crop rules', () => {
     expect(b1.cx).toBeCloseTo(c * b0.cx - s * b0.cy, 3);
     expect(b1.cy).toBeCloseTo(s * b0.cx + c * b0.cy, 3);
     expect(landmarkRoll(pts.subarray(0, 60))).toBeNull();
+    // a stride that is not a whole number ≥ 2 is refused (0 looped for ever), as squareFromLandmarks does
+    for (const stride of [0, -3, 1, 2.5]) expect(() => rolledSquareFromLandmarks(pts, stride, 0.5)).toThrow(RangeError);
+    expect(() => rolledSquareFromLandmarks(pts, 3, NaN)).toThrow(RangeError);
   });
 
   it('dlib boxes and user boxes follow the original rule: 1.58 × mean side, centre 0.14 × mean side lower', () => {

@@ -501,6 +501,12 @@ describe('input files', () => {
     ];
     for (const [crop, re] of bad) await expect(prnet.reconstruct(astronaut, { crops: [crop] })).rejects.toThrow(re);
     expect((await prnet.reconstruct(astronaut, { crops: [good], flip: false })).faces).toHaveLength(1);
+    // A turned crop (a rolled face's): the face's box is the square's extent in the image; its angle must be finite.
+    const turned = cropTransform({ ...good.square, angle: Math.PI / 4 });
+    const [tf] = (await prnet.reconstruct(astronaut, { crops: [turned], flip: false })).faces;
+    expect(tf!.box.width).toBeCloseTo(good.square.side * Math.SQRT2, 6);
+    expect(tf!.box.x + tf!.box.width / 2).toBeCloseTo(good.square.cx, 6);
+    await expect(prnet.reconstruct(astronaut, { crops: [{ ...turned, square: { ...turned.square, angle: NaN } }] })).rejects.toThrow(/is not a 256-pixel crop transform with finite numbers/);
     // A tracked face may be up to 3 long sides (FaceTracker's maxFaceScale), its crop 1.6 × that: accepted.
     expect((await prnet.reconstruct(astronaut, { crops: [cropTransform({ cx: 256, cy: 256, side: 4.8 * 512 })], flip: false })).faces).toHaveLength(1);
     // encodePng: sizes, channels and byte count (libvips said "memory area too small" or "Input Bit Array is empty").

@@ -451,6 +451,29 @@ describe('FaceTracker', () => {
     expect(seen[3]).toBeLessThan(40);
     expect(seen[29]).toBeGreaterThan(39);
     expect(seen[29]).toBeLessThan(40.5);
+    // a face turning through ±180° (and on, a whole turn) keeps the crop's angle within (−180°, 180°],
+    // and upright again, the crop comes back upright (not 360°: the slower turned resampling for good)
+    const around = new FaceTracker();
+    around.plan([box]);
+    let f = 0;
+    for (let deg = 0; deg <= 360; deg += 10, f++) {
+      around.update(image, [rolledBy(deg)], 3, (1000 * f) / 30);
+      const a = around.plan().crops[0]!.square.angle ?? 0;
+      expect(Math.abs(a)).toBeLessThanOrEqual(Math.PI);
+    }
+    for (let k = 0; k < 60; k++, f++) {
+      around.update(image, [rolledBy(0)], 3, (1000 * f) / 30);
+      around.plan();
+    }
+    expect(around.plan().crops[0]!.square.angle).toBeUndefined();
+    // recrop decides again from the state before the frame: raw landmarks at 21° turned the crop,
+    // the stabilised ones of the same frame at 19° keep it upright
+    const t2 = new FaceTracker({ cropSmoothing: false });
+    t2.plan([box]);
+    t2.update(image, [rolledBy(21)]);
+    const id = t2.trackIds[0]!;
+    t2.recrop(id, rolledBy(19));
+    expect(t2.plan().crops[0]!.square.angle).toBeUndefined();
   });
 
   it('detects on the first frame, then crops from the previous landmarks (1.6 × their box)', () => {

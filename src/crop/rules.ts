@@ -192,6 +192,8 @@ export function landmarkRoll(points: ArrayLike<number>, stride = 3): number | nu
  * square.
  */
 export function rolledSquareFromLandmarks(points: ArrayLike<number>, stride = 3, roll = landmarkRoll(points, stride) ?? 0): CropSquare {
+  if (!(Number.isInteger(stride) && stride >= 2)) throw new RangeError(`stride must be a whole number ≥ 2 (numbers per point), got ${stride}`);
+  if (!Number.isFinite(roll)) throw new RangeError(`roll must be a finite number of radians, got ${roll}`);
   if (roll === 0) return squareFromLandmarks(points, stride);
   const c = Math.cos(roll), s = Math.sin(roll);
   let l = Infinity, t = Infinity, r = -Infinity, b = -Infinity;

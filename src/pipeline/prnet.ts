@@ -336,7 +336,7 @@ function checkKnownOptions(options: object): void {
   for (const k of Object.keys(options)) {
     if ((RECONSTRUCT_OPTIONS as readonly string[]).includes(k) || (options as Record<string, unknown>)[k] === undefined) continue;
     const lower = k.toLowerCase();
-    const hint = RECONSTRUCT_OPTIONS.find((n) => n.toLowerCase() === lower || n.toLowerCase().startsWith(lower) || lower.startsWith(n.toLowerCase()));
+    const hint = lower.length < 3 ? undefined : RECONSTRUCT_OPTIONS.find((n) => n.toLowerCase() === lower || n.toLowerCase().startsWith(lower) || lower.startsWith(n.toLowerCase()));
     throw new InputError(`unknown reconstruct option '${k}'${hint ? ` (did you mean '${hint}'?)` : ''} (known: ${RECONSTRUCT_OPTIONS.join(', ')})`);
   }
 }
@@ -390,7 +390,8 @@ function checkCrop(crop: CropTransform, i: number, image: RgbImage): void {
   // Its square at most 8 × the image's long side (boxes: 4; a tracked face may be 3 long sides,
   // its crop 1.6 × that) and overlapping the image, and its transforms the ones its square gives.
   const shown = `centre ${+sq.cx.toPrecision(6)}, ${+sq.cy.toPrecision(6)}, side ${+sq.side.toPrecision(6)}`;
-  checkRegion(`crop ${i} (${shown})`, sq.cx - sq.side / 2, sq.cy - sq.side / 2, sq.side, sq.side, 8, 'on a side', image);
+  const box = squareBox(crop);
+  checkRegion(`crop ${i} (${shown})`, box.x, box.y, box.width, box.height, 8, 'on a side', image);
   const ref = cropTransform(sq, CROP_SIZE);
   const close = (a: readonly number[], b: readonly number[]): boolean => a.every((v, k) => Math.abs(v - b[k]) <= 1e-6 * Math.max(1, Math.abs(b[k])));
   if (!close(c.forward!, ref.forward) || !close(c.inverse!, ref.inverse) || !close([c.scale!], [ref.scale])) {
@@ -408,7 +409,10 @@ function poseOf(vertices: Float32Array, canonical: Parameters<typeof estimatePos
   }
 }
 
+/** A crop's square as a box: its extent in the image (a turned square's is larger than its side). */
 function squareBox(crop: CropTransform): FaceBox {
   const { cx, cy, side } = crop.square;
-  return { x: cx - side / 2, y: cy - side / 2, width: side, height: side, score: 1 };
+  const a = crop.square.angle ?? 0;
+  const extent = side * (Math.abs(Math.cos(a)) + Math.abs(Math.sin(a)));
+  return { x: cx - extent / 2, y: cy - extent / 2, width: extent, height: extent, score: 1 };
 }

@@ -91,7 +91,9 @@ export class CropSmoother {
     if (d > band) {
       const k = smoothingFactor(o.minCutoff + o.beta * speed, dt) * (1 - band / d);
       square = { cx: s.square.cx + k * dx * side, cy: s.square.cy + k * dy * side, side: side * Math.exp(k * ds) };
-      const angle = (s.square.angle ?? 0) + k * da;
+      // kept within (−π, π], as every roll is (a turn through ±180° would leave it at 2π)
+      const a = (s.square.angle ?? 0) + k * da;
+      const angle = Math.atan2(Math.sin(a), Math.cos(a));
       if (angle !== 0) square.angle = angle;
     }
     // An upright target within the band of an upright crop: upright (its faster resampling).

@@ -117,6 +117,8 @@ interface Track {
   smoother: CropSmoother | null;
   /** The crop turns with the face's roll (from MIN_CROP_ROLL on, until the roll is back under half of it). */
   rolled: boolean;
+  /** `rolled` before this frame's update (recrop decides again from it, with other landmarks of the same frame). */
+  rolledBefore: boolean;
 }
 
 export class FaceTracker {
@@ -189,7 +191,7 @@ export class FaceTracker {
       this.tracks = kept;
       crops.forEach((crop, j) => {
         if (used.has(j) || this.tracks.length >= this.options.maxFaces) return;
-        this.tracks.push({ id: this.nextId++, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother(), rolled: Boolean(crop.square.angle) });
+        this.tracks.push({ id: this.nextId++, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother(), rolled: Boolean(crop.square.angle), rolledBefore: Boolean(crop.square.angle) });
       });
     } else {
       this.sinceDetection++;
@@ -223,6 +225,7 @@ export class FaceTracker {
       }
       track.landmarks = Float32Array.from(landmarks[i]);
       track.dims = dims;
+      track.rolledBefore = track.rolled;
       track.crop = this.nextCrop(track, this.landmarkCrop(track, track.landmarks, dims), timeMs);
       track.fromDetector = false;
       track.age++;
@@ -248,6 +251,7 @@ export class FaceTracker {
     track.landmarks = Float32Array.from(landmarks);
     track.dims = dims;
     track.smoother?.undo();
+    track.rolled = track.rolledBefore;
     track.crop = this.nextCrop(track, this.landmarkCrop(track, track.landmarks, dims), timeMs);
     track.fromDetector = false;
   }
