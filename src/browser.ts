@@ -100,10 +100,11 @@ export interface BrowserPrnetOptions {
   detector?: BlazeFaceWebOptions | HumanWebOptions | Detector | false;
 }
 
-/** BlazeFace in the browser: where its model file is, and its score threshold (default 0.5). */
+/** BlazeFace in the browser: where its model file is, its score threshold (default 0.5) and its tile looks at large photos (default true; DetectorOptions.tiles). */
 export interface BlazeFaceWebOptions {
   modelUrl: Bytes;
   minScore?: number;
+  tiles?: boolean;
 }
 
 /** What the browser pipeline takes: RGB/RGBA/grey bytes (ImageData too), or anything a canvas can draw. */
@@ -173,6 +174,7 @@ function checkBrowserOptions(options: BrowserPrnetOptions): void {
   if ('modelUrl' in d) {
     checkBytes(d.modelUrl, 'detector.modelUrl');
     if (d.minScore !== undefined && !(typeof d.minScore === 'number' && d.minScore >= 0 && d.minScore <= 1)) throw new InputError(`detector.minScore must be a number from 0 to 1, got ${shownValue(d.minScore)}`);
+    if (d.tiles !== undefined && typeof d.tiles !== 'boolean') throw new InputError(`detector.tiles must be true or false, got ${shownValue(d.tiles)}`);
     return;
   }
   if (!('human' in d)) throw new InputError(`detector must be { modelUrl } (BlazeFace), human-web options ({ human, modelBasePath, wasmPath }), a Detector or false; got an object with ${Object.keys(d).map((k) => `'${k}'`).join(', ') || 'no keys'}`);
@@ -210,6 +212,7 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
         : 'modelUrl' in d
           ? await createBlazeFaceDetector(ort as unknown as OrtModule, await fetchBytes(d.modelUrl, 'face detector'), {
             minScore: d.minScore,
+            tiles: d.tiles,
             extra: { executionProviders: ['wasm'] },
           }).catch((e: unknown) => {
             // onnxruntime's own message names no file: the URL it came from is said.

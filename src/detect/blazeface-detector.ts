@@ -25,7 +25,7 @@ import {
   fitWindow,
   type BlazeDetection,
 } from './blazeface.js';
-import { PAD_FRACTION, sortFaces, touchesEdge, type Detector } from './detector.js';
+import { PAD_FRACTION, SURE_SCORE, sortFaces, touchesEdge, type Detector } from './detector.js';
 
 export interface BlazeFaceOptions {
   /** Lowest score kept (default 0.5). */
@@ -72,7 +72,7 @@ export const REGION_SCALE = 2;
 export const MAX_EDGE_LOOKS = 3;
 /** Side (image pixels) of a tile look's window: 4 image pixels per input pixel. */
 export const TILE_SIDE = 1024;
-/** Overlap of neighbouring tiles (image pixels): a face up to this size lies whole in one of them. */
+/** Overlap of neighbouring tiles (image pixels): a face up to this size, less the seam margins (2 % of a tile), lies whole in one of them. */
 export const TILE_OVERLAP = 256;
 /** Tiles are looked at when the image's long side exceeds this many tile sides. */
 export const TILE_FROM = 1.5;
@@ -205,7 +205,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
           // A face larger than the overlap is the whole look's to find (a tile sees it at a scale
           // where parts of a large face or the clothes below it pass for faces); a face the whole
           // look missed must be sure.
-          if (!cut && Math.max(d.width, d.height) <= TILE_OVERLAP && d.score >= TILE_MIN_SCORE) out.push(d);
+          if (!cut && Math.max(d.width, d.height) <= TILE_OVERLAP - 2 * margin && d.score >= TILE_MIN_SCORE) out.push(d);
         }
       }
     }
@@ -229,9 +229,9 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     }
     // Tiles for a large image unless a face found fills a good part of it (a portrait: its small
     // background faces are left, and the tiles' cost with them).
-    const largest = found.reduce((m, d) => Math.max(m, d.width, d.height), 0);
+    const largest = found.reduce((m, d) => (d.score >= SURE_SCORE ? Math.max(m, d.width, d.height) : m), 0);
     if (tiles && Math.max(width, height) > TILE_FROM * TILE_SIDE && largest < TILE_UNLESS_FACE * Math.min(width, height)) {
-      found = mergeLooks([...found, ...(await tileLooks(image))]);
+      found = addTileFaces(found, await tileLooks(image));
     }
     return sortFaces(found.map(toBox)).slice(0, maxFaces);
   };
@@ -249,13 +249,13 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
 }
 
 /**
- * Detections of several looks as one list: best score first, each kept unless it overlaps a kept
- * one (IoU ≥ 0.3, or half of the smaller box inside the other: a tile's finer look at a part of a
- * face the whole look found).
+ * The whole look's detections as they are, and the tiles' faces, best score first, each added
+ * unless it overlaps one already there (IoU ≥ 0.3, or half of the smaller box inside the other: a
+ * tile's finer look at a face the whole look found, or at its part).
  */
-function mergeLooks(detections: BlazeDetection[]): BlazeDetection[] {
-  const kept: BlazeDetection[] = [];
-  for (const d of [...detections].sort((a, b) => b.score - a.score)) {
+function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDetection[] {
+  const kept = [...whole];
+  for (const d of [...tiles].sort((a, b) => b.score - a.score)) {
     if (!kept.some((k) => detectionIou(k, d) >= 0.3 || overlapOfSmaller(k, d) >= 0.5)) kept.push(d);
   }
   return kept;
