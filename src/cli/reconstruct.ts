@@ -243,7 +243,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     model: await fileIdentity(resolveModel(values.model) as string),
     precision: prnet.session.precision,
     detector: box ? null : (detector ?? 'blazeface'),
-    ...(tiles === false ? { tiles } : {}), // absent by default: records of earlier versions still match
+    tiles: tiles ?? true,
     box,
     maxFaces,
     flip: testTime.flip ?? true,

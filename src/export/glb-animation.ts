@@ -392,10 +392,10 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   const root = nodes.length;
   // Where the file sits in the video's image (Blender shows node extras as custom properties,
   // three.js as userData): image pixels from the file's units, x = ox + x'/s, y = oy − y'/s, z = oz + z'/s.
-  const s = options.scale ?? 1;
+  const unitsPerPixel = options.scale ?? 1;
   const imageFrame: Json = options.origin
-    ? { units: options.units ?? 'px', unitsPerPixel: s, origin: Array.from(options.origin).slice(0, 3) }
-    : { units: options.units ?? 'px', unitsPerPixel: s, ...(options.imageHeight !== undefined ? { imageHeight: options.imageHeight } : {}) };
+    ? { units: options.units ?? 'px', unitsPerPixel, origin: Array.from(options.origin).slice(0, 3) }
+    : { units: options.units ?? 'px', unitsPerPixel, ...(options.imageHeight !== undefined ? { imageHeight: options.imageHeight } : {}) };
   nodes.push({ name, children: top, extras: { prnet: { imageFrame } } });
 
   const gltf: Json = {

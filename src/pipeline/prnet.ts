@@ -11,6 +11,7 @@ import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { chwToHwcFinite, resizeSquare } from '../runtime/resample.js';
+import { checkKnownKeys } from '../track/options.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
@@ -331,13 +332,13 @@ export class Prnet {
 /** The options reconstruct knows (ReconstructOptions' keys). */
 const RECONSTRUCT_OPTIONS: readonly (keyof ReconstructOptions)[] = ['boxes', 'crops', 'maxFaces', 'flip', 'smooth', 'signal'];
 
-/** An unknown option (a misspelt `maxFace` was ignored, every face returned) is an InputError naming the near one. */
+/** An unknown option (a misspelt `maxFace` was ignored, every face returned) is an InputError naming the near one; one left undefined is no option. */
 function checkKnownOptions(options: object): void {
-  for (const k of Object.keys(options)) {
-    if ((RECONSTRUCT_OPTIONS as readonly string[]).includes(k) || (options as Record<string, unknown>)[k] === undefined) continue;
-    const lower = k.toLowerCase();
-    const hint = lower.length < 3 ? undefined : RECONSTRUCT_OPTIONS.find((n) => n.toLowerCase() === lower || n.toLowerCase().startsWith(lower) || lower.startsWith(n.toLowerCase()));
-    throw new InputError(`unknown reconstruct option '${k}'${hint ? ` (did you mean '${hint}'?)` : ''} (known: ${RECONSTRUCT_OPTIONS.join(', ')})`);
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  try {
+    checkKnownKeys(given, RECONSTRUCT_OPTIONS, 'reconstruct option');
+  } catch (e) {
+    throw new InputError((e as Error).message);
   }
 }
 

@@ -26,11 +26,18 @@ export function optionsObject<T extends object>(options: T | null | undefined, w
   return options;
 }
 
-/** Refuses keys other than `known` (with a hint for a key that differs only in case). */
+/**
+ * Refuses keys other than `known` (with a hint for a key that differs only in case, or of 3 letters
+ * or more that begins the known one or is begun by it: `maxFace` for `maxFaces`).
+ */
 export function checkKnownKeys(options: object, known: readonly string[], what: string, aliases: Record<string, string> = {}): void {
   for (const k of Object.keys(options)) {
     if (known.includes(k)) continue;
-    const hint = aliases[k] ?? known.find((n) => n.toLowerCase() === k.toLowerCase());
+    const lower = k.toLowerCase();
+    const hint =
+      aliases[k] ??
+      known.find((n) => n.toLowerCase() === lower) ??
+      (lower.length < 3 ? undefined : known.find((n) => n.toLowerCase().startsWith(lower) || lower.startsWith(n.toLowerCase())));
     throw new RangeError(`unknown ${what} '${k}'${hint ? ` (did you mean '${hint}'?)` : ''} (known: ${known.join(', ')})`);
   }
 }
