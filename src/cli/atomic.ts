@@ -82,9 +82,21 @@ function outputError(e: unknown, path: string): OutputError {
   return new OutputError(`cannot write (${writeFailure(e)})`, path, { cause: e });
 }
 
+/**
+ * Temporary-file writes under way: a signal waits until none is (an open still in the thread pool
+ * would create its file after the clean-up). A write is in the set from the moment it starts.
+ */
+const writing = new Set<Promise<void>>();
+
 async function writeTemp(tmp: string, data: Uint8Array | string): Promise<void> {
   pending.add(tmp);
-  await writeFile(tmp, data);
+  const write = writeFile(tmp, data);
+  writing.add(write);
+  try {
+    await write;
+  } finally {
+    writing.delete(write);
+  }
 }
 
 async function removeTemp(tmp: string): Promise<void> {
@@ -152,13 +164,26 @@ export async function writeFilesAtomic(files: { path: string; data: Uint8Array |
  */
 export function onInterrupt(exit: (signal: NodeJS.Signals) => void): () => void {
   const handler = (signal: NodeJS.Signals): void => {
+    let ran = false;
     const run = (): void => {
+      if (ran) return;
+      ran = true;
       deferredExit = null;
       removePendingSync();
       exit(signal);
     };
-    if (committing > 0) deferredExit = run;
-    else run();
+    const whenCommitted = (): void => {
+      if (committing > 0) deferredExit = run;
+      else run();
+    };
+    // The temporaries are removed at a moment when no write is under way (waiting at most a
+    // second): a SIGINT during a write's open left its temporary file behind.
+    const whenIdle = (): void => {
+      if (writing.size) void Promise.allSettled([...writing]).then(whenIdle);
+      else whenCommitted();
+    };
+    if (writing.size) setTimeout(whenCommitted, 1000).unref();
+    whenIdle();
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
