@@ -359,6 +359,33 @@ describe('prnet reconstruct options', () => {
       expect((await readFile(join(first.out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(3);
     });
 
+    it('--resume says what in its record it could not use: lines that are no record (left out), a folder in its place', async () => {
+      const dir = await dirs.make('resume-odd');
+      await Promise.all(['a', 'b'].map((n) => copyFile(AFLW_PHOTO, join(dir, `${n}.jpg`))));
+      const out = await dirs.make('resume-odd-out');
+      const run = (...extra: string[]) => runCli(['reconstruct', dir, '--out', out, '--model', model, '--formats', 'json', ...extra]);
+      expect((await run()).code).toBe(0);
+      const record = join(out, '.prnet-done.jsonl');
+      await writeFile(record, `${await readFile(record, 'utf8')}not json\n{"half":\n`);
+      let r = await run('--resume');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.errLines).toEqual([
+        `prnet: warning: 2 lines of ${record} are not a finished image's record and were left out`,
+        `2 images of 2 skipped: done by an earlier run into ${out} with the same options (--resume)`,
+      ]);
+      expect((await readFile(record, 'utf8')).trim().split('\n')).toHaveLength(2); // compacted
+      // A folder in the record's place: the images are done, the record cannot be kept (said in
+      // the file system's words, not "EISDIR … read"); --resume cannot read it and stops.
+      await rm(record);
+      await mkdir(record);
+      r = await run();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`prnet: warning: cannot record finished images in ${record} (a folder is in the way of the file); --resume will do them again`);
+      r = await run('--resume');
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain('cannot read what earlier runs finished (a folder is in the way of the file)');
+    });
+
     it('--resume knows an input given twice (two stems) and one reached through a linked folder; one image left gets the summary', async () => {
       const dir = await dirs.make('resume-links');
       await mkdir(join(dir, 'photos'));

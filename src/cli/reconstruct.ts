@@ -11,7 +11,7 @@ import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import type { Face } from '../pipeline/face.js';
-import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFilesAtomic } from './atomic.js';
+import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
 import { counted, Progress } from './progress.js';
@@ -254,9 +254,11 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const key = runKey(runOptions);
   const todo: number[] = [];
   if (values.resume) {
-    const earlier = await readDone(outDir, true).catch((e: unknown) => {
-      throw new OutputError(`cannot read what earlier runs finished: ${(e as Error).message}`, join(outDir, DONE_RECORD));
+    const { entries: earlier, unreadable: notEntries } = await readDone(outDir, true).catch((e: unknown) => {
+      throw new OutputError(`cannot read what earlier runs finished (${writeFailure(e)})`, join(outDir, DONE_RECORD));
     });
+    // Lines that are no record (a hand edit, a line cut by a full disk) are said, then compacted away.
+    if (notEntries && !quiet) process.stderr.write(`prnet: warning: ${counted(notEntries, 'line')} of ${escapeControl(join(outDir, DONE_RECORD))} ${notEntries === 1 ? 'is' : 'are'} not a finished image's record and ${notEntries === 1 ? 'was' : 'were'} left out\n`);
     for (let i = 0; i < files.length; i++) if (!(earlier.size && (await isDone(earlier, outDir, files[i], allStems[i], key)))) todo.push(i);
   } else for (let i = 0; i < files.length; i++) todo.push(i);
   const skipped = files.length - todo.length;
@@ -309,7 +311,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
         // costs only a later --resume's skipping, so it is said once and not counted as a failure.
         await record.add({ input, size, mtimeMs, stem: stems[i], options: runOptions, faces }, outputs).catch((e: unknown) => {
           recording = false;
-          process.stderr.write(`prnet: warning: cannot record finished images in ${escapeControl(join(outDir, DONE_RECORD))} (${(e as Error).message}); --resume will do them again\n`);
+          process.stderr.write(`prnet: warning: cannot record finished images in ${escapeControl(join(outDir, DONE_RECORD))} (${writeFailure(e)}); --resume will do them again\n`);
         });
       }
     },

@@ -95,14 +95,15 @@ const isEntry = (v: unknown): v is DoneEntry => {
 
 /**
  * The folder's record: the last entry per input and stem, read line by line (a long history is no single
- * string). A missing record is empty; a line that is not an entry (a run killed mid-write, a hand
- * edit) is passed over. When it holds more lines than entries, it is rewritten with the entries
- * alone (`compact`), so that it does not grow by a folder's worth of lines per run.
+ * string), and how many lines were not entries (a run killed mid-write, a hand edit: passed over,
+ * `unreadable`). A missing record is empty. When it holds more lines than entries, it is rewritten
+ * with the entries alone (`compact`), so that it does not grow by a folder's worth of lines per run.
  */
-export async function readDone(outDir: string, compact = false): Promise<Map<string, DoneEntry>> {
+export async function readDone(outDir: string, compact = false): Promise<{ entries: Map<string, DoneEntry>; unreadable: number }> {
   const path = join(outDir, DONE_RECORD);
   const last = new Map<string, DoneEntry>();
   let lines = 0;
+  let unreadable = 0;
   try {
     const input = createReadStream(path, { encoding: 'utf8' });
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
@@ -112,20 +113,21 @@ export async function readDone(outDir: string, compact = false): Promise<Map<str
       try {
         v = JSON.parse(line);
       } catch {
+        unreadable++;
         continue;
       }
       if (isEntry(v)) {
         const k = entryKey(v.input, v.stem);
         last.delete(k); // the latest last, in the order written
         last.set(k, v);
-      }
+      } else unreadable++;
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return last;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: last, unreadable: 0 };
     throw e;
   }
   if (compact && lines > last.size) await writeFileAtomic(path, [...last.values()].map((e) => JSON.stringify(e) + '\n').join(''));
-  return last;
+  return { entries: last, unreadable };
 }
 
 /**
