@@ -15,4 +15,5 @@ export {
   squareFromLandmarks,
 } from './rules.js';
 export type { BoxKind, BoxLike, BoxToCropRule, Points } from './rules.js';
+export { wrapAngle } from './keypoint-rule.js';
 export { uncropEnlarged, uncropPoint, uncropPositionMap, warpCrop, writeCropInput } from './warp.js';

@@ -106,9 +106,22 @@ export function keypointCentre(
  */
 export function keypointRoll(keypoints: ArrayLike<number>): number | null {
   if (keypoints.length !== 12) return null;
-  const ex = keypoints[2] - keypoints[0], ey = keypoints[3] - keypoints[1];
-  const mx = keypoints[6] - (keypoints[0] + keypoints[2]) / 2, my = keypoints[7] - (keypoints[1] + keypoints[3]) / 2;
-  const x = ex + my, y = ey - mx;
+  return eyesMouthRoll(keypoints[0], keypoints[1], keypoints[2], keypoints[3], keypoints[6], keypoints[7]);
+}
+
+/**
+ * The roll (radians) of a face from its right eye (rx, ry: on the image's left), left eye and
+ * mouth: the eye line plus the eyes-to-mouth direction turned a quarter to the left, as vectors;
+ * null when they give no direction. keypointRoll and landmarkRoll (crop/rules.ts) read it so.
+ */
+export function eyesMouthRoll(rx: number, ry: number, lx: number, ly: number, mx: number, my: number): number | null {
+  const dx = mx - (rx + lx) / 2, dy = my - (ry + ly) / 2;
+  const x = lx - rx + dy, y = ly - ry - dx;
   if (!(Number.isFinite(x) && Number.isFinite(y)) || (x === 0 && y === 0)) return null;
   return Math.atan2(y, x);
+}
+
+/** An angle (radians) brought into (−π, π]. */
+export function wrapAngle(a: number): number {
+  return Math.atan2(Math.sin(a), Math.cos(a));
 }

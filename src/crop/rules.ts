@@ -12,7 +12,7 @@
  * from them instead (keypoint-rule.ts), within MAX_KEYPOINT_SHIFT box sides of the box rule's.
  */
 import { CROP_SIZE, cropTransform, type CropSquare, type CropTransform } from './transform.js';
-import { BLAZEFACE_KEYPOINT_CENTRE, MAX_KEYPOINT_SHIFT, keypointCentre, keypointRoll } from './keypoint-rule.js';
+import { BLAZEFACE_KEYPOINT_CENTRE, MAX_KEYPOINT_SHIFT, eyesMouthRoll, keypointCentre, keypointRoll } from './keypoint-rule.js';
 
 /**
  * The roll (radians) from which a detected face's crop is turned with it, so that the network sees
@@ -178,11 +178,7 @@ export function landmarkRoll(points: ArrayLike<number>, stride = 3): number | nu
     for (let i = from; i <= to; i++) m += points[i * stride + axis];
     return m / (to - from + 1);
   };
-  const rx = mean(36, 41, 0), ry = mean(36, 41, 1), lx = mean(42, 47, 0), ly = mean(42, 47, 1);
-  const mx = mean(48, 67, 0) - (rx + lx) / 2, my = mean(48, 67, 1) - (ry + ly) / 2;
-  const x = lx - rx + my, y = ly - ry - mx;
-  if (!(Number.isFinite(x) && Number.isFinite(y)) || (x === 0 && y === 0)) return null;
-  return Math.atan2(y, x);
+  return eyesMouthRoll(mean(36, 41, 0), mean(36, 41, 1), mean(42, 47, 0), mean(42, 47, 1), mean(48, 67, 0), mean(48, 67, 1));
 }
 
 /**

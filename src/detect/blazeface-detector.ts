@@ -21,6 +21,7 @@ import {
   blendDetections,
   decodeDetections,
   detectionIou,
+  detectionOverlapOfSmaller,
   fillInput,
   fitWindow,
   type BlazeDetection,
@@ -256,16 +257,9 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
 function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDetection[] {
   const kept = [...whole];
   for (const d of [...tiles].sort((a, b) => b.score - a.score)) {
-    if (!kept.some((k) => detectionIou(k, d) >= 0.3 || overlapOfSmaller(k, d) >= 0.5)) kept.push(d);
+    if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
   }
   return kept;
-}
-
-/** The share of the smaller box that lies inside the other. */
-function overlapOfSmaller(a: BlazeDetection, b: BlazeDetection): number {
-  const ix = Math.max(0, Math.min(a.cx + a.width / 2, b.cx + b.width / 2) - Math.max(a.cx - a.width / 2, b.cx - b.width / 2));
-  const iy = Math.max(0, Math.min(a.cy + a.height / 2, b.cy + b.height / 2) - Math.max(a.cy - a.height / 2, b.cy - b.height / 2));
-  return (ix * iy) / Math.min(a.width * a.height, b.width * b.height);
 }
 
 /** A detection as a FaceBox (pixel edges), with its keypoints. */

@@ -12,7 +12,7 @@
  * subject's right and left), in input pixels relative to the anchor's centre.
  */
 import type { RgbImage } from '../types.js';
-import { iou } from './detector.js';
+import { iou, overlapOfSmaller } from './detector.js';
 
 /** The back model's own input side. */
 export const BLAZEFACE_INPUT = 256;
@@ -303,6 +303,11 @@ const cornerBox = (d: BlazeDetection) => ({ x: d.cx - d.width / 2, y: d.cy - d.h
 /** Intersection over union of two detections' boxes. */
 export function detectionIou(a: BlazeDetection, b: BlazeDetection): number {
   return iou(cornerBox(a), cornerBox(b));
+}
+
+/** The share of the smaller of two detections' boxes that lies inside the other. */
+export function detectionOverlapOfSmaller(a: BlazeDetection, b: BlazeDetection): number {
+  return overlapOfSmaller(cornerBox(a), cornerBox(b));
 }
 
 /**

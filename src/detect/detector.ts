@@ -87,13 +87,26 @@ export function sortFaces(faces: FaceBox[]): FaceBox[] {
   return faces.sort((a, b) => sure(b) - sure(a) || b.width * b.height - a.width * a.height || b.score - a.score);
 }
 
-/** Intersection over union of two boxes. */
-export function iou(a: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>, b: Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>): number {
+type Rect = Pick<FaceBox, 'x' | 'y' | 'width' | 'height'>;
+
+/** The area two boxes share. */
+function intersection(a: Rect, b: Rect): number {
   const ix = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
   const iy = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
-  const inter = ix * iy;
+  return ix * iy;
+}
+
+/** Intersection over union of two boxes. */
+export function iou(a: Rect, b: Rect): number {
+  const inter = intersection(a, b);
   const union = a.width * a.height + b.width * b.height - inter;
   return union > 0 ? inter / union : 0;
+}
+
+/** The share of the smaller of two boxes that lies inside the other. */
+export function overlapOfSmaller(a: Rect, b: Rect): number {
+  const smaller = Math.min(a.width * a.height, b.width * b.height);
+  return smaller > 0 ? intersection(a, b) / smaller : 0;
 }
 
 /**

@@ -17,7 +17,7 @@
  * The crop only decides where the network looks: the output's position comes from the network,
  * so trailing the face by a percent of the crop adds no lag to the results.
  */
-import type { CropSquare } from '../crop/index.js';
+import { wrapAngle, type CropSquare } from '../crop/index.js';
 import { smoothingFactor } from './one-euro.js';
 import { checkKnownKeys, checkNumbers, optionsObject } from './options.js';
 
@@ -92,8 +92,7 @@ export class CropSmoother {
       const k = smoothingFactor(o.minCutoff + o.beta * speed, dt) * (1 - band / d);
       square = { cx: s.square.cx + k * dx * side, cy: s.square.cy + k * dy * side, side: side * Math.exp(k * ds) };
       // kept within (−π, π], as every roll is (a turn through ±180° would leave it at 2π)
-      const a = (s.square.angle ?? 0) + k * da;
-      const angle = Math.atan2(Math.sin(a), Math.cos(a));
+      const angle = wrapAngle((s.square.angle ?? 0) + k * da);
       if (angle !== 0) square.angle = angle;
     }
     // An upright target within the band of an upright crop: upright (its faster resampling).
@@ -134,6 +133,5 @@ function valid(s: CropSquare): boolean {
 
 /** The turn (radians, −π..π) from a square's angle to another's. */
 function turn(from: CropSquare, to: CropSquare): number {
-  const a = (to.angle ?? 0) - (from.angle ?? 0);
-  return Math.atan2(Math.sin(a), Math.cos(a));
+  return wrapAngle((to.angle ?? 0) - (from.angle ?? 0));
 }
