@@ -1,8 +1,11 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
 import { buildResfcnOnnx, createRng, encodeModel, randomWeights, samePadding, serializeModel, type ResfcnConfig } from '../src/model/index.js';
 import { createSession, resizeSquare, type PrnetSession } from '../src/runtime/index.js';
+import { defaultSessionThreads, NODE_MAX_DEFAULT_THREADS } from '../src/runtime/node.js';
 
 // ---------- naive references (plain loops, NCHW) ----------
 
@@ -282,6 +285,27 @@ describe('inference sessions (onnxruntime-node)', () => {
     await expect(session.predict({ width: 128, height: 128, data: new Float32Array(128 * 128 * 3) })).rejects.toBeInstanceOf(InputError);
     await session.release();
     await expect(session.run(new Float32Array(3 * 32 * 32), 1)).rejects.toThrow(/released/);
+  });
+});
+
+describe('network threads', () => {
+  // onnxruntime starts a session's intra-op thread pool (threads − 1 threads: the caller is one) when
+  // the session is made; Linux lists a process's threads in /proc/self/task.
+  it.skipIf(!existsSync('/proc/self/task'))('a session made without `threads` runs on the cores, at most 4 (onnxruntime-node alone ran one thread here)', async () => {
+    expect(defaultSessionThreads()).toBe(Math.min(availableParallelism(), NODE_MAX_DEFAULT_THREADS));
+    const w = randomWeights({ width: 2, inputSize: 32, outputScale: 281.6 }, 5);
+    const count = (): number => readdirSync('/proc/self/task').length;
+    const opened = [await createSession(w, { threads: 1 })]; // onnxruntime's own threads start with the first session
+    const started = async (threads?: number): Promise<number> => {
+      const before = count();
+      opened.push(await createSession(w, threads === undefined ? {} : { threads }));
+      return count() - before;
+    };
+    const one = await started(1);
+    const byDefault = await started();
+    expect(byDefault - one).toBe(defaultSessionThreads() - 1);
+    expect(await started(2)).toBe(one + 1); // the count is the pool's
+    await Promise.all(opened.map((s) => s.release()));
   });
 });
 

@@ -30,7 +30,7 @@ Usage:
                                     and tfjs: without them the error gives the npm install line)
       --no-tiles                    no tile looks at photos over 1,536 px (faster; the small faces
                                     of a large group photo are then missed)
-      --threads <n>                 network threads (1 to the number of cores)
+      --threads <n>                 network threads (1 to the cores; default: the cores, at most 4)
       --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
                                     distance; GLB in metres); px: image pixels
       --center, --no-center         mesh centred at the origin (default) or placed as in the image

@@ -25,7 +25,10 @@ export interface InferenceBackend {
 }
 
 export interface SessionOptions {
-  /** Threads for one forward pass (onnxruntime intra-op threads). Default: the runtime's choice. */
+  /**
+   * Threads for one forward pass (onnxruntime intra-op threads). Default in Node: the cores, at most
+   * 4 (runtime/node.ts, defaultSessionThreads); in the browser: onnxruntime-web's setting.
+   */
   threads?: number;
   /**
    * Run one forward pass on a fixed input at load and fail with ModelError if the output is not
