@@ -5,7 +5,7 @@
  * checks are on structure: files, counts, sizes, frames, and agreement between formats.
  */
 import { copyFile, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileIdentities, removeFacesBeyond } from '../src/cli/atomic.js';
 import { OUTPUT_IMAGE_NAME, uniqueStems } from '../src/cli/inputs.js';
 import { FACE_FILE_SUFFIXES, faceFileBase, IMAGE_FILE_SUFFIXES } from '../src/pipeline/outputs.js';
@@ -43,6 +43,7 @@ interface FaceJson {
   vertexCount: number;
   triangleCount: number;
   mesh: { units: string; unitsPerPixel: number; origin: number[] | null };
+  image: { file?: string; width: number; height: number };
 }
 
 async function readJson(path: string): Promise<FaceJson> {
@@ -80,8 +81,9 @@ describe('prnet reconstruct <one image>', () => {
     expect(await leftoverTempFiles(out)).toEqual([]);
   });
 
-  it('JSON: box, crop, 68 landmarks in 2D and 3D in the image frame, pose, counts', () => {
+  it('JSON: box, crop, 68 landmarks in 2D and 3D in the image frame, pose, counts, the photo it describes', () => {
     expect(json.index).toBe(0);
+    expect(json.image).toEqual({ file: basename(ASTRONAUT), width: 512, height: 512 });
     const { box } = json;
     expect(box.score).toBeGreaterThan(0.5);
     expect(box.x).toBeGreaterThanOrEqual(0);

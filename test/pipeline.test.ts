@@ -238,8 +238,12 @@ describe('buildOutputs and swapFaceTexture', () => {
   it('buildOutputs: the asked formats for every face, named <stem>_face<i>.*, per-image PNGs of the image size', async () => {
     const files = await buildOutputs('group', image, result.faces, prnet.layout, new Set(['json', 'glb', 'depth'] as const), encodePng);
     expect(files.map((f) => f.name)).toEqual(['group_face0.json', 'group_face0.glb', 'group_face1.json', 'group_face1.glb', 'group_face2.json', 'group_face2.glb', 'group_depth.png']);
-    const json = JSON.parse(files[0].data as string) as { landmarks: { '2d': number[][] }; vertexCount: number };
+    const json = JSON.parse(files[0].data as string) as { landmarks: { '2d': number[][] }; vertexCount: number; image: unknown };
     expect(json.landmarks['2d']).toHaveLength(68);
+    expect(json.image).toEqual({ width: image.width, height: image.height });
+    const named = await buildOutputs('group', image, result.faces.slice(0, 1), prnet.layout, ['json'], encodePng, { source: 'group.jpg' });
+    expect((JSON.parse(named[0].data as string) as { image: unknown }).image).toEqual({ file: 'group.jpg', width: image.width, height: image.height });
+    await expect(buildOutputs('group', image, result.faces, prnet.layout, ['json'], encodePng, { source: 3 as never })).rejects.toThrow(/^source must be the image's file name \(a string\), got 3$/);
     expect(json.vertexCount).toBe(VERTICES);
     expect(parseGlb(files[1].data as Uint8Array).positions.length).toBe(VERTICES * 3);
     expect(pngSize(files[6].data as Uint8Array)).toEqual({ width: image.width, height: image.height });

@@ -1,6 +1,6 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
@@ -159,10 +159,17 @@ export interface ImageOptions extends TestTimeOptions {
 }
 
 /** A decoded image's faces (NoFaceError, naming the file, when there is none). */
-export async function reconstructImage(prnet: Prnet, file: string, image: RgbImage, options: ImageOptions): Promise<{ image: RgbImage; faces: Face[] }> {
+export async function reconstructImage(prnet: Prnet, file: string, image: RgbImage, options: ImageOptions): Promise<ReconstructedImage> {
   const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth });
   if (!faces.length) throw new NoFaceError('no face found', file);
-  return { image, faces };
+  return { image, faces, file };
+}
+
+/** An image's faces, and the file it was read from (its base name goes into the faces' JSON). */
+export interface ReconstructedImage {
+  image: RgbImage;
+  faces: Face[];
+  file: string;
 }
 
 /**
@@ -171,12 +178,12 @@ export async function reconstructImage(prnet: Prnet, file: string, image: RgbIma
  */
 export async function writeImageOutputs(
   prnet: Prnet,
-  { image, faces }: { image: RgbImage; faces: Face[] },
+  { image, faces, file }: ReconstructedImage,
   stem: string,
   outDir: string,
   options: ImageOptions,
 ): Promise<{ faces: number; outputs: string[]; removed: string[] }> {
-  const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c), options.mesh);
+  const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c), { ...options.mesh, source: basename(file) });
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
   const removed = await removeFacesBeyond(outDir, stem, faces.length, options.inputs);
   return { faces: faces.length, outputs: outputs.map((o) => o.name), removed };
@@ -291,7 +298,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const record = new DoneRecord(outDir);
   // A run of one image has nothing to resume: it leaves no record unless --resume is given.
   let recording = files.length > 1 || Boolean(values.resume);
-  const stages: PipelineStages<Decoded, { image: RgbImage; faces: Face[]; id: Decoded['id'] }> = {
+  const stages: PipelineStages<Decoded, ReconstructedImage & { id: Decoded['id'] }> = {
     // The input's identity is taken before it is read: a photo replaced meanwhile is not recorded as done.
     decode: async (i) => {
       const id = recording ? await fileIdentity(inputs[i]) : undefined;

@@ -208,6 +208,8 @@ export interface FaceJson {
   /** Face.flipDisagreement, with test-time flip only. */
   flipDisagreement?: number;
   frame: string;
+  /** The photo these numbers are in: its size in pixels, and its file name where known (buildOutputs adds it; OutputOptions.source). */
+  image?: { file?: string; width: number; height: number };
   /** How the mesh files relate to these image-frame numbers (buildOutputs adds it). */
   mesh?: { units: string; unitsPerPixel: number; origin: [number, number, number] | null; frame: string };
 }

@@ -15,7 +15,7 @@ import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPose
 import type { PositionMap, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
-import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face } from './face.js';
+import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face, type FaceJson } from './face.js';
 import { faceFileBase } from './output-names.js';
 
 /** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */
@@ -121,6 +121,11 @@ export interface OutputOptions {
   center?: boolean;
   /** UV texture side (default 256; TEXTURE_SIZES). */
   textureSize?: number;
+  /**
+   * The image's file name, written into each face's JSON as `image.file` (the CLI writes the
+   * input's base name), so a JSON read apart from its photo still says which photo it describes.
+   */
+  source?: string;
 }
 
 export interface OutputFile {
@@ -211,6 +216,7 @@ export async function buildOutputs(
   const image = toRgbImage(input);
   const textureSize = options.textureSize ?? layout.size;
   if (!(TEXTURE_SIZES as readonly number[]).includes(textureSize)) throw new RangeError(`texture size must be one of ${TEXTURE_SIZES.join(', ')}, got ${textureSize}`);
+  if (options.source !== undefined && typeof options.source !== 'string') throw new InputError(`source must be the image's file name (a string), got ${shownValue(options.source)}`);
   // PNGs are encoded while the rest is built (sharp compresses on its own threads); the files
   // keep their order.
   const out: (OutputFile | Promise<OutputFile>)[] = [];
@@ -290,7 +296,7 @@ export async function buildOutputs(
     const base = faceFileBase(stem, face.index);
     const frame = meshFrame(face.vertices, face.landmarks, { units: options.units, center: options.center, imageHeight: image.height });
     if (formats.has('json')) {
-      const json = { ...faceToJson(face, layout), mesh: meshJson(frame) };
+      const json: FaceJson = { ...faceToJson(face, layout), image: { ...(options.source !== undefined ? { file: options.source } : {}), width, height }, mesh: meshJson(frame) };
       out.push({ name: `${base}.json`, data: toJson(json) });
     }
     if (!needMesh || !uv) continue;

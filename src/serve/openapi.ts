@@ -103,6 +103,7 @@ export function openApi(options: { models: string[]; version: string }): Record<
             pose: { type: 'object' },
             vertexCount: { type: 'integer' },
             triangleCount: { type: 'integer' },
+            image: { type: 'object', description: 'the uploaded photo: width and height in pixels', properties: { width: { type: 'integer' }, height: { type: 'integer' } } },
             flipDisagreement: { type: 'number', description: 'with flip: how far the direct and mirrored predictions of the 68 landmarks lie apart, in landmark-box sides (default model on AFLW2000-3D: median 0.03; over ~0.1 usually a failed reconstruction)' },
           },
         },
