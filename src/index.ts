@@ -15,7 +15,7 @@ export {
 export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
 export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
 export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
-export { decodeImageFile, decodeImageBuffer, encodePng, MAX_IMAGE_PIXELS } from './io/image-node.js';
+export { decodeImageFile, decodeImageBuffer, encodePng, MAX_IMAGE_PIXELS, type DecodedImage } from './io/image-node.js';
 export { AbortedError, InputError, ModelError, NoFaceError, OutputError, PrnetError, UnsupportedImageError, escapeControl } from './errors.js';
 export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
 export { loadLayout } from './layout/node.js';

@@ -229,6 +229,23 @@ describe('prnet reconstruct options', () => {
     expect(files).toEqual(ALL_FILES.filter((f) => !f.endsWith('.ply')));
   });
 
+  it('an animated GIF: its first frame is read, and the line says so and points to prnet video', async () => {
+    const dir = await dirs.make('gif');
+    const face = await sharp(ASTRONAUT).resize(256, 256).png().toBuffer();
+    const grey = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#808080' } }).png().toBuffer();
+    await sharp([face, grey], { join: { animated: true } }).gif().toFile(join(dir, 'face-first.gif'));
+    await sharp([grey, face], { join: { animated: true } }).gif().toFile(join(dir, 'grey-first.gif'));
+    expect((await decodeImageFile(join(dir, 'face-first.gif'))).frames).toBe(2);
+    expect((await decodeImageFile(ASTRONAUT)).frames).toBeUndefined();
+    const first = await reconstruct([join(dir, 'face-first.gif'), '--formats', 'json']);
+    expect(first.r.code, first.r.stderr).toBe(0);
+    expect(first.r.errLines).toEqual([`${join(dir, 'face-first.gif')}: 1 face in the first of its 2 frames (prnet video reads every frame), 1 file written to ${first.out}`]);
+    expect(first.files).toEqual(['face-first_face0.json']);
+    const { r } = await reconstruct([join(dir, 'grey-first.gif'), '--formats', 'json']);
+    expect(r.code).toBe(1);
+    expect(r.errLines).toEqual([`prnet: ${join(dir, 'grey-first.gif')}: no face found in the first of its 2 frames (prnet video reads every frame)`]);
+  });
+
   it('--box x,y,w,h uses that box: no detection (a face-free image works), the crop follows the box', async () => {
     const dir = await dirs.make('box');
     const image = join(dir, 'gradient.png');

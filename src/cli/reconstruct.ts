@@ -2,14 +2,14 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { encodePng } from '../io/image-node.js';
-import { decodeImageFile } from '../io/image-node.js';
+import { decodeImageFile, type DecodedImage } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
 import { createPrnet, resolveModel } from '../pipeline/node.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
-import type { FaceBox, RgbImage } from '../types.js';
+import type { FaceBox } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
@@ -159,15 +159,23 @@ export interface ImageOptions extends TestTimeOptions {
 }
 
 /** A decoded image's faces (NoFaceError, naming the file, when there is none). */
-export async function reconstructImage(prnet: Prnet, file: string, image: RgbImage, options: ImageOptions): Promise<ReconstructedImage> {
+export async function reconstructImage(prnet: Prnet, file: string, image: DecodedImage, options: ImageOptions): Promise<ReconstructedImage> {
   const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth });
-  if (!faces.length) throw new NoFaceError('no face found', file);
+  if (!faces.length) throw new NoFaceError(`no face found${image.frames ? ` in ${firstFrameNote(file, image.frames)}` : ''}`, file);
   return { image, faces, file };
+}
+
+/**
+ * What is said of a file of several frames or pages, of which only the first is read: an animated
+ * GIF or WebP is a clip that `prnet video` reads whole (through ffmpeg).
+ */
+export function firstFrameNote(file: string, frames: number): string {
+  return /\.(gif|webp)$/i.test(file) ? `the first of its ${frames} frames (prnet video reads every frame)` : `the first of its ${frames} pages`;
 }
 
 /** An image's faces, and the file it was read from (its base name goes into the faces' JSON). */
 export interface ReconstructedImage {
-  image: RgbImage;
+  image: DecodedImage;
   faces: Face[];
   file: string;
 }
@@ -294,7 +302,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
   const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: fileIdentities(files) };
-  type Decoded = { image: RgbImage; id: Awaited<ReturnType<typeof fileIdentity>> };
+  type Decoded = { image: DecodedImage; id: Awaited<ReturnType<typeof fileIdentity>> };
   const record = new DoneRecord(outDir);
   // A run of one image has nothing to resume: it leaves no record unless --resume is given.
   let recording = files.length > 1 || Boolean(values.resume);
@@ -311,7 +319,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
       written += outputs.length;
       staleRemoved += removed.length;
       const stale = removed.length ? ` (${staleNote(removed.length)})` : '';
-      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
+      const first = result.image.frames ? ` in ${firstFrameNote(inputs[i], result.image.frames)}` : '';
+      if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}${first}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
       if (result.id && recording) {
         const { path: input, size, mtimeMs } = result.id;
         // The image's files are in place whatever happens here: a record that cannot be written

@@ -23,7 +23,7 @@ export interface DecodeOptions {
  * over black is *not* done: the colour channels are kept as stored), converting greyscale and
  * CMYK to RGB. Throws InputError naming the file and the cause.
  */
-export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
+export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<DecodedImage> {
   if (typeof path !== 'string' || path === '') throw new InputError(`an image path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`);
   const maxBytes = options.maxBytes ?? MAX_IMAGE_BYTES;
   // NaN or a string turned the limit off (every comparison with it false)
@@ -68,11 +68,19 @@ export function isVectorFormat(format: string | undefined): boolean {
 }
 
 /**
+ * A decoded image. `frames`: how many frames or pages the file holds, when more than one (an
+ * animated GIF or WebP, a multi-page TIFF); only the first is decoded.
+ */
+export interface DecodedImage extends RgbImage {
+  frames?: number;
+}
+
+/**
  * Decodes image bytes: any raster format libvips reads (JPEG, PNG, WebP, TIFF, GIF, AVIF, …), and
  * PGM/PPM and uncompressed BMP with our own decoder (pnm-bmp.ts). Vector documents (SVG, PDF) are
  * refused.
  */
-export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', options: DecodeOptions = {}): Promise<RgbImage> {
+export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', options: DecodeOptions = {}): Promise<DecodedImage> {
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
   if (!(bytes instanceof Uint8Array)) throw new InputError(`image bytes must be a Uint8Array or Buffer, got ${bytes === null ? 'null' : typeof bytes}`, source);
   if (!(typeof maxPixels === 'number' && maxPixels > 0)) throw new InputError(`maxPixels must be a positive number, got ${shownValue(maxPixels)}`);
@@ -108,7 +116,9 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
         .toBuffer({ resolveWithObject: true }),
     );
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    const image: DecodedImage = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    if ((meta.pages ?? 1) > 1) image.frames = meta.pages;
+    return image;
   } catch (e) {
     // An iPhone's photo: HEIF holding HEVC, for which sharp's libvips has no decoder.
     // (only when the decoder is what is missing: a damaged HEIC is a damaged file)
