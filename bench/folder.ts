@@ -5,7 +5,7 @@
  * (inPipeline: decode ahead, one image in the network stage, outputs written behind) and the
  * earlier two-images-in-flight loop (inParallel with 2), for comparison.
  *
- *   npx tsx bench/folder.ts [--photos 27] [--rounds 5]
+ *   npx tsx bench/folder.ts [--photos 27] [--rounds 5] [--threads n]
  *
  * The photos are the nine of `npm run bench` (640×480 JPEGs), repeated.
  */
@@ -18,7 +18,7 @@ import { decodeImageFile } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { inParallel, inPipeline, reconstructImage, reconstructToFiles, writeImageOutputs } from '../src/cli/reconstruct.js';
 
-const { values } = parseArgs({ options: { photos: { type: 'string', default: '27' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { photos: { type: 'string', default: '27' }, rounds: { type: 'string', default: '5' }, threads: { type: 'string' } } });
 const tmp = await mkdtemp(join(tmpdir(), 'prnet-folder-'));
 try {
   const { jpegs, photos } = await loadBenchPhotos();
@@ -29,7 +29,7 @@ try {
     files.push(join(dir, `p${i}.jpg`));
     await writeFile(files[i], jpegs[i % jpegs.length]);
   }
-  const prnet = await createPrnet();
+  const prnet = await createPrnet({ threads: values.threads === undefined ? undefined : Number(values.threads) });
   for (const image of photos) await prnet.reconstruct(image);
   const options = { formats: new Set(['json'] as const) };
   const rates: Record<string, number[]> = { 'per-photo bound': [], 'pipeline (the CLI)': [], 'two in flight (before)': [] };
