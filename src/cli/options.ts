@@ -24,13 +24,31 @@ export class UsageError extends PrnetError {
 export function reportError(e: unknown): number {
   const msg = e instanceof Error ? e.message : String(e);
   process.stderr.write(`prnet: ${escapeControl(msg.split('\n')[0])}\n`);
-  if (e instanceof UsageError) return EXIT.usage;
-  if (e instanceof ModelError) return EXIT.model;
-  if (e instanceof OutputError) return EXIT.output;
-  if (e instanceof InputError) return EXIT.failed;
-  if (e instanceof PrnetError) return EXIT.failed;
+  const is = errorClasses(e);
+  if (is.has(UsageError.errorName)) return EXIT.usage;
+  if (is.has(ModelError.errorName)) return EXIT.model;
+  if (is.has(OutputError.errorName)) return EXIT.output;
+  if (is.has(InputError.errorName) || is.has(PrnetError.errorName)) return EXIT.failed;
   if (process.env.PRNET_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   return EXIT.internal;
+}
+
+/**
+ * The names of an error's classes, its own and its ancestors' (each class's errorName). By name,
+ * not instanceof: `prnet eval` and `prnet data` run tools/ from source through tsx while the
+ * installed CLI runs compiled, so their errors are instances of the source's copies of these
+ * classes (a missing model read as an internal error, exit 70, instead of exit 3).
+ */
+export function errorClasses(e: unknown): Set<string> {
+  const names = new Set<string>();
+  if (!(e instanceof Error)) return names;
+  for (let p: object | null = Object.getPrototypeOf(e) as object | null; p && p !== Error.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    const c = (p as { constructor?: { errorName?: unknown; name?: unknown } }).constructor;
+    if (!c) continue;
+    const own = Object.prototype.hasOwnProperty.call(c, 'errorName') ? c.errorName : c.name;
+    if (typeof own === 'string') names.add(own);
+  }
+  return names;
 }
 
 /** parseArgs with our errors: unknown or malformed options are usage errors. */

@@ -15,8 +15,15 @@ export interface CliResult {
 
 const ENTRY = join(REPO, 'test/helpers/cli-entry.ts');
 
+/** How runCli starts the command: its timeout, extra environment, and `dist`: the compiled package's bin/prnet.js instead of the source. */
+export interface CliOptions {
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  dist?: boolean;
+}
+
 /** `prnet <args…>` (through tsx, from the repository root); resolves when the process exits. */
-export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return spawnCli(args, options).result;
 }
 
@@ -28,9 +35,10 @@ export interface RunningCli {
 }
 
 /** Starts `prnet <args…>` as runCli does, without waiting for it. */
-export function spawnCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): RunningCli {
+export function spawnCli(args: string[], options: CliOptions = {}): RunningCli {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+  const entry = options.dist ? [join(REPO, 'bin/prnet.js')] : ['--import', 'tsx', ENTRY];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: REPO,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
