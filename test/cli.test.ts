@@ -656,7 +656,7 @@ describe('help and version', () => {
       swap: ['--source', '--target', '--eyes', '--no-blend', '--threads'],
       'import-checkpoint': ['--f32'],
       eval: ['aflw2000|pts', '--gt-box', '--no-peers'],
-      data: ['label', '--set'],
+      data: ['label', '--set', '--limit', '--workers', '--every', '--facemesh', '--min-eye', '--out', '--shared', '--summary'],
       serve: ['--port', '--workers', '--models', '--max-body-mb', '--max-queue', '--timeout', '--threads', '--detector', '--quiet'],
       batch: ['batch submit', 'batch status', '--attempts', '--queue', '--wait', '--timeout'],
       worker: ['--concurrency', '--threads', '--lock-seconds', '--queue', '--quiet'],

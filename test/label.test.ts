@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -104,5 +104,20 @@ describe('labels file', () => {
     expect(set.entries.length).toBe(4);
     expect(new Set(set.entries.map((e) => e.file)).size).toBe(4);
     expect(doneFiles(dir).has('eval/aflw2000-3d/image00050.jpg')).toBe(true);
+  });
+
+  it('a teacher model that cannot be loaded stops the run before its first photo, recording nothing; an unreadable photo is named', async () => {
+    const dir = join(tmp, 'no-models');
+    const noModels = join(tmp, 'shared-without-models');
+    mkdirSync(noModels);
+    // (every photo was recorded as dropped, facemesh-error, and a run after the models were in place skipped them all)
+    await expect(labelPhotos({ files: photos.slice(1, 2), out: dir, root: shared, shared: noModels })).rejects.toThrow(/face_landmark\.onnx: cannot load FaceMesh/);
+    expect(readLabels(dir).entries).toEqual([]);
+    const bad = join(tmp, 'truncated.jpg');
+    writeFileSync(bad, readFileSync(photos[1]).subarray(0, 2000));
+    const named: string[] = [];
+    const p = await labelPhotos({ files: [bad, photos[1]], out: dir, root: tmp, onUnreadable: (file, cause) => named.push(`${file} | ${cause}`) });
+    expect([p.kept, p.dropped]).toEqual([1, 1]);
+    expect(named).toEqual([expect.stringMatching(/^.*truncated\.jpg \| .*truncated\.jpg: cannot decode image \(VipsJpeg: premature end of JPEG image/)]);
   });
 });

@@ -63,9 +63,13 @@ Usage:
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth (by yaw bucket, bucket mean,
       folded triangles), or 2D NME on iBUG .pts ground truth (e.g. AFW), with 3DDFA_V2 and FaceMesh
       in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)
-  prnet data label [--set eval|utkface|misc|webfaces|all] [--limit n] [--workers k]
-      Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts);
-      FaceMesh on onnxruntime, or --facemesh human (tfjs-wasm, 1.5× the CPU per photo).
+  prnet data label [--set eval|utkface|misc|webfaces|all] [--limit n] [--workers k] [--every n]
+                   [--facemesh onnx|human] [--min-eye px] [--out dir] [--shared dir] [--summary]
+      Labels training photos with the teachers (resumable; cache in ~/.cache/prnet-ts or
+      $PRNET_CACHE; photos from --shared or $PRNET_SHARED, default ../shared); FaceMesh on
+      onnxruntime, or --facemesh human (tfjs-wasm, 1.5× the CPU per photo); --every n: every n-th
+      UTKFace photo; --min-eye: webfaces' smallest eye distance (30 px); --summary: the counts only.
+      A teacher model that cannot be loaded stops it (exit 3); unreadable photos are named.
   prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
       mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).

@@ -21,7 +21,8 @@ import { availableParallelism } from 'node:os';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labelPhotos, type LabelProgress } from './label.js';
+import { ModelError } from '../../src/errors.js';
+import { labelPhotos, loadTeachers, type LabelProgress } from './label.js';
 import { FACE_BY_FACE_SETS, labelsDir, readLabels } from './labels-file.js';
 import { sharedDir } from './tddfa.js';
 
@@ -41,6 +42,9 @@ interface Args {
   facemesh: 'onnx' | 'human';
   minEye: number;
 }
+
+/** A forked worker's exit code when a teacher model cannot be loaded (the CLI's model exit code). */
+const EXIT_MODEL = 3;
 
 /** A bad command line (the CLI maps it to its usage exit code). */
 export class LabelArgsError extends Error {}
@@ -180,6 +184,7 @@ async function runWorker(a: Args, set: SetName, part: number, stride: number, on
     allFaces: FACE_BY_FACE_SETS.includes(set),
     minEyeDistance: a.minEye,
     onProgress,
+    onUnreadable: (_file, cause) => process.stderr.write(`prnet: warning: ${cause} (recorded as dropped: decode-error)\n`),
   });
 }
 
@@ -203,7 +208,11 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
     return 0;
   }
   // Every set's folders are read once here, so a wrong --shared is one usage line, not each worker's.
-  for (const set of a.sets) setFiles(set, a.shared, a.every);
+  const empty = a.sets.filter((set) => setFiles(set, a.shared, a.every).length === 0);
+  // The teachers too: a missing model file is one line and exit 3 before any photo, not every
+  // photo recorded as dropped (which later runs would skip).
+  await loadTeachers({ facemesh: a.facemesh, shared: a.shared });
+  for (const set of empty) process.stderr.write(`prnet: warning: no photos in the ${set} set's folder under ${a.shared}\n`);
   process.stderr.write(`labelling ${a.sets.join(', ')} with ${a.workers} worker(s), FaceMesh on ${a.facemesh === 'onnx' ? 'onnxruntime' : 'human (tfjs-wasm)'}; shared ${a.shared}\n`);
   for (const set of a.sets) {
     const bar = new Bar(set);
@@ -220,7 +229,7 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
         const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
         const child = fork(self, [...setArgs, '--part', String(k)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         child.on('message', (m: { p: LabelProgress }) => { latest[k] = m.p; bar.update(merge(latest.filter(Boolean))); });
-        child.on('exit', (code) => (code === 0 ? res() : rej(new Error(`worker ${k} exited with code ${code}`))));
+        child.on('exit', (code) => (code === 0 ? res() : rej(code === EXIT_MODEL ? new ModelError(`labelling worker ${k} could not load a teacher model (its line above names the file)`) : new Error(`worker ${k} exited with code ${code}`))));
         child.on('error', rej);
       })));
       final = merge(latest.filter(Boolean));
@@ -236,6 +245,6 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   runLabelCommand(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`label: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    process.exit(e instanceof ModelError ? EXIT_MODEL : 1);
   });
 }

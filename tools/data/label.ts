@@ -15,7 +15,8 @@ import { decodeImageFile } from '../../src/io/image-node.js';
 import type { RgbImage } from '../../src/types.js';
 import { detectFaceMesh, facemesh68, pointsBox, type FaceMeshFace } from './facemesh.js';
 import { eyeDistance468, loadFaceMeshOnnx } from './facemesh-onnx.js';
-import { cropFromLandmarks, sharedDir } from './tddfa.js';
+import { ModelError } from '../../src/errors.js';
+import { cropFromLandmarks, loadTddfa, sharedDir } from './tddfa.js';
 import { DEFAULT_TDDFA_TTA, runTddfaTta, type TddfaTtaOptions, type TddfaTtaPreset } from './tddfa-tta.js';
 import { doneFiles, LabelsWriter, type LabelEntry, type LabelRecord } from './labels-file.js';
 
@@ -76,6 +77,9 @@ export async function labelImageFaces(image: RgbImage, options: LabelPhotoOption
   try {
     faces = await findFaceMesh(image, options);
   } catch (e) {
+    // A teacher that cannot be loaded is the run's failure, not this photo's (a drop is recorded and
+    // skipped by every later run).
+    if (e instanceof ModelError) throw e;
     return [{ ok: false, reason: 'facemesh-error', detail: (e as Error).message, ms: [performance.now() - t0, 0] }];
   }
   const t1 = performance.now();
@@ -108,6 +112,7 @@ async function labelFace(image: RgbImage, face: FaceMeshFace, faceCount: number,
     // crop becomes the centre crop of the TTA (re-cropped from 3DDFA_V2's own first-pass points).
     ({ points: tddfa, params, crop } = await runTddfaTta(image, crop, options.tddfaTta ?? DEFAULT_TDDFA_TTA, { shared: options.shared }));
   } catch (e) {
+    if (e instanceof ModelError) throw e;
     return { ok: false, reason: 'tddfa-error', detail: (e as Error).message, ms: [t1 - t0, performance.now() - t1] };
   }
   const ms: [number, number] = [t1 - t0, performance.now() - t1];
@@ -173,7 +178,19 @@ export interface LabelPhotosOptions extends LabelPhotoOptions {
   /** Stop after this many new photos (default: all). */
   limit?: number;
   onProgress?: (p: LabelProgress) => void;
+  /** Called for a photo that cannot be read or decoded (recorded as dropped: decode-error). */
+  onUnreadable?: (file: string, cause: string) => void;
   signal?: AbortSignal;
+}
+
+/**
+ * Loads the teacher models a labelling run uses (FaceMesh on onnxruntime unless `facemesh` is
+ * 'human', and 3DDFA_V2), so that a missing or broken model file stops the run before its first
+ * photo: a ModelError naming the file.
+ */
+export async function loadTeachers(options: Pick<LabelPhotoOptions, 'facemesh' | 'shared'>): Promise<void> {
+  if (options.facemesh !== 'human') await loadFaceMeshOnnx({ shared: options.shared, minScore: 0.05 });
+  await loadTddfa({ shared: options.shared });
 }
 
 /**
@@ -195,6 +212,7 @@ export async function labelPhotos(options: LabelPhotosOptions): Promise<LabelPro
     done: 0, total: todo.length, skipped: mine.length - mine.filter((f) => !done.has(f.name)).length,
     kept: 0, dropped: 0, reasons: {}, msFaceMesh: 0, msTddfa: 0, msTotal: 0, elapsedS: 0,
   };
+  if (todo.length) await loadTeachers(options);
   const start = performance.now();
   let sumFm = 0, sumTd = 0, sumAll = 0, nTd = 0;
   try {
@@ -207,6 +225,7 @@ export async function labelPhotos(options: LabelPhotosOptions): Promise<LabelPro
         image = await decodeImageFile(f.path);
       } catch (e) {
         entries.push(writer.append({ file: f.name, ok: false, reason: 'decode-error', detail: (e as Error).message }));
+        options.onUnreadable?.(f.path, (e as Error).message);
       }
       if (image) {
         const rs = await labelImageFaces(image, options);
