@@ -31,6 +31,7 @@ import { fnv1a } from '../src/util/hash.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { pointsBounds, squareFromLandmarks } from '../src/crop/rules.js';
 import { estimatePose } from '../src/geometry/pose.js';
@@ -528,6 +529,9 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
   }
 
   // Sampling weights relative within the pack (over all shards together).
+  if (!allSamples.length) {
+    throw new Error(`no sample could be packed (dropped ${JSON.stringify(drops)}): the photos are read from ${shared}, which must be the shared folder the labels were made from (--shared, or PRNET_SHARED)`);
+  }
   const rel = relativeWeights(allSamples, perStratum, draw);
   allSamples.forEach((x, i) => { x.drawWeight = rel[i]!; });
   const packedTrain = allSamples.filter((x) => !x.holdout);
@@ -749,54 +753,99 @@ export async function describePack(dir: string, shared = sharedDir()): Promise<M
   return { ...summarizeMix(faces, w), missing };
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
+/** The sets a pack may take: the labelled training photos. `eval` holds AFLW2000-3D images (part of AFLW), never trained on. */
+const TRAINING_SETS = ['utkface', 'misc', 'webfaces'];
+
+const USAGE = 'usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52 | --max-mib 57,43] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5] [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--shared DIR] [--verify]\n       npx tsx scripts/pack-training.ts --describe <pack folder> [--shared DIR]';
+
+/** The command line, checked: an unknown option, a number that is not one, or a set that is not training data is one line and exit 2. */
+function packArgs(argv: string[]) {
+  const fail = (why: string): never => {
+    console.error(`pack-training: ${why}\n${USAGE}`);
+    process.exit(2);
+  };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        out: { type: 'string' }, describe: { type: 'string' }, sets: { type: 'string' }, 'max-mib': { type: 'string' }, shards: { type: 'string' },
+        'holdout-fraction': { type: 'string' }, lambda: { type: 'string' }, limit: { type: 'string' }, mix: { type: 'string' }, 'mix-alpha': { type: 'string' },
+        draw: { type: 'string' }, 'no-rare-first': { type: 'boolean' }, 'first-sets': { type: 'string' }, shared: { type: 'string' }, verify: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const num = (name: string, fallback: number, ok: (x: number) => boolean, what: string): number => {
+    const s = str(name);
+    if (s === undefined) return fallback;
+    const x = Number(s);
+    if (s.trim() === '' || !ok(x)) fail(`--${name} must be ${what}, got '${s}'`);
+    return x;
+  };
+  const out = str('out') ?? '';
+  const describe = str('describe') ?? '';
+  if (!out && !describe) fail('--out or --describe is needed');
+  // --no-rare-first and --first-sets are options of the legacy order: alone they choose it.
+  const legacyFlags = values['no-rare-first'] === true || str('first-sets') !== undefined;
+  const mix = (str('mix') ?? (legacyFlags ? 'legacy' : 'strata')) as MixMode;
+  if (!MIX_MODES.includes(mix)) fail(`--mix must be one of ${MIX_MODES.join(', ')}, got '${mix}'`);
+  const draw = (str('draw') ?? 'mix') as DrawMode;
+  if (!DRAW_MODES.includes(draw)) fail(`--draw must be one of ${DRAW_MODES.join(', ')}, got '${draw}'`);
+  // --max-mib 57,43: one budget per shard (and as many shards, unless --shards says otherwise)
+  const maxMiB = (str('max-mib') ?? '52').split(',').map((b) => (b.trim() === '' ? NaN : Number(b)));
+  if (!maxMiB.every((b) => b > 0)) fail(`--max-mib must be one or more sizes > 0 in MiB, comma-separated, got '${str('max-mib')}'`);
+  const shards = str('shards') === undefined ? undefined : num('shards', 1, (x) => Number.isInteger(x) && x >= 1, 'a whole number ≥ 1');
+  const sets = (str('sets') ?? TRAINING_SETS.join(',')).split(',').filter(Boolean);
+  for (const set of sets) {
+    if (set === 'eval') fail('--sets: eval holds AFLW2000-3D images (part of AFLW, the benchmark), which are never trained on');
+    if (!TRAINING_SETS.includes(set)) fail(`--sets: unknown set '${set}' (${TRAINING_SETS.join(', ')})`);
+  }
+  return {
+    out,
+    describe,
+    shared: str('shared'),
+    verify: values.verify === true,
+    pack: {
+      out,
+      sets,
+      maxMiB: maxMiB.length === 1 ? maxMiB[0]! : maxMiB,
+      holdoutFraction: num('holdout-fraction', 0.017, (x) => x >= 0 && x < 1, 'a fraction from 0 to below 1'),
+      lambda: num('lambda', DEFAULT_LAMBDA, (x) => x > 0 && Number.isFinite(x), 'a number > 0'),
+      limit: num('limit', 0, (x) => Number.isInteger(x) && x >= 0, 'a whole number ≥ 0 (0: no limit)') || undefined,
+      mix,
+      mixAlpha: num('mix-alpha', DEFAULT_MIX_ALPHA, (x) => x >= 0 && x <= 1, 'a number from 0 to 1'),
+      draw,
+      rareFirst: values['no-rare-first'] !== true,
+      shards,
+      firstSets: (str('first-sets') ?? 'webfaces,misc').split(',').filter((x) => x && x !== 'none'),
+      shared: str('shared'),
+    } satisfies PackOptions,
+    maxMiB,
+  };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const out = arg('out', '');
-  const describe = arg('describe', '');
-  // --no-rare-first and --first-sets are options of the legacy order: alone they choose it.
-  const legacyFlags = process.argv.includes('--no-rare-first') || process.argv.includes('--first-sets');
-  const mix = arg('mix', legacyFlags ? 'legacy' : 'strata') as MixMode;
-  const draw = arg('draw', 'mix') as DrawMode;
-  const mixAlpha = Number(arg('mix-alpha', String(DEFAULT_MIX_ALPHA)));
-  // --max-mib 57,43: one budget per shard (and as many shards, unless --shards says otherwise)
-  const maxMiB = arg('max-mib', '52').split(',').map(Number);
-  const shards = process.argv.includes('--shards') ? Number(arg('shards', '1')) : undefined;
-  if ((!out && !describe) || !maxMiB.every((b) => b > 0) || (shards !== undefined && !(Number.isInteger(shards) && shards >= 1)) || !MIX_MODES.includes(mix) || !DRAW_MODES.includes(draw) || !(mixAlpha >= 0 && mixAlpha <= 1)) {
-    console.error('usage: npx tsx scripts/pack-training.ts --out <folder> [--sets utkface,misc,webfaces] [--max-mib 52 | --max-mib 57,43] [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5] [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc|none] [--shards N] [--verify]\n       npx tsx scripts/pack-training.ts --describe <pack folder>');
-    process.exit(2);
-  }
-  if (describe) {
-    describePack(describe)
-      .then((d) => console.log(`${describe}: ${JSON.stringify(d)}`))
-      .catch((e: unknown) => { console.error(`${describe}: ${(e as Error).message}`); process.exit(1); });
-  } else buildPack({
-    out,
-    sets: arg('sets', 'utkface,misc,webfaces').split(',').filter(Boolean),
-    maxMiB: maxMiB.length === 1 ? maxMiB[0]! : maxMiB,
-    holdoutFraction: Number(arg('holdout-fraction', '0.017')),
-    lambda: Number(arg('lambda', String(DEFAULT_LAMBDA))),
-    limit: Number(arg('limit', '0')) || undefined,
-    mix,
-    mixAlpha,
-    draw,
-    rareFirst: !process.argv.includes('--no-rare-first'),
-    shards,
-    firstSets: arg('first-sets', 'webfaces,misc').split(',').filter((x) => x && x !== 'none'),
-  })
+  const a = packArgs(process.argv.slice(2));
+  const shared = a.shared ?? sharedDir();
+  if (a.describe) {
+    describePack(a.describe, shared)
+      .then((d) => console.log(`${a.describe}: ${JSON.stringify(d)}`))
+      .catch((e: unknown) => { console.error(`${a.describe}: ${(e as Error).message}`); process.exit(1); });
+  } else buildPack(a.pack)
     .then(async () => {
-      if (process.argv.includes('--verify')) {
-        const v = await verifyPack(shardBudgets({ shards, maxMiB }).length > 1 ? `${out}-0` : out, 0);
+      if (a.verify) {
+        const v = await verifyPack(shardBudgets({ shards: a.pack.shards, maxMiB: a.maxMiB }).length > 1 ? `${a.out}-0` : a.out, 0, shared);
         console.log(`verify ${v.file}: pack map vs fit ${v.vsFit.toFixed(4)} px, vs fp16-rounded fit ${v.vsFp16.toFixed(5)} px`);
       }
     })
     .catch((e: unknown) => {
-      // One line for a known cause (no labels), the stack for a bug.
-      console.error(e instanceof Error && e.message.startsWith('no labelled faces') ? `pack-training: ${e.message}` : e);
+      // One line for a known cause (no labels, nothing packed), the stack for a bug.
+      console.error(e instanceof Error && /^no (labelled faces|sample could be packed)/.test(e.message) ? `pack-training: ${e.message}` : e);
       process.exit(1);
     });
 }
-

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,8 @@ import { applySimilarity, fitSimilarity, loadCorrespondence, MEDIAPIPE_68, MEDIA
 import {
   buildKernel, countFolds, createTargetSetup, evaluateMap, evaluateTps, fitTargets, judgeTarget, lossWeights, solveCoefficients, tpsSystemInverse,
 } from '../tools/data/groundtruth.js';
-import { labelsDir, readLabels } from '../tools/data/labels-file.js';
+import { LabelsWriter, labelsDir, readLabels } from '../tools/data/labels-file.js';
+import { blankLabelRecord } from './helpers/labels.js';
 import { loadLayout } from '../src/layout/node.js';
 import { buildPack, canonicalKeypoints, faceStats, readPack, samplingWeight, verifyPack } from '../scripts/pack-training.js';
 import { fnv1a } from '../src/util/hash.js';
@@ -224,8 +226,35 @@ describe('training pack without labels', () => {
     try {
       await expect(buildPack({ out: join(dir, 'pack'), sets: ['no-such-set'], log: () => {} })).rejects.toThrow(/^no labelled faces in .*no-such-set: run `npx prnet data label` first/);
       expect(existsSync(join(dir, 'pack'))).toBe(false);
+      // Labels, but the photos read from another folder than the one they were labelled in (make_pack.sh
+      // passed --shared to the labeller only): one line, nothing written.
+      const cache = process.env.PRNET_CACHE;
+      process.env.PRNET_CACHE = join(dir, 'cache');
+      try {
+        const w = new LabelsWriter(labelsDir('misc'), 0);
+        w.append({ file: 'faces/misc/not-here.jpg', ok: true, w: 1, h: 1 }, blankLabelRecord());
+        w.close();
+        await expect(buildPack({ out: join(dir, 'pack'), sets: ['misc'], shared: dir, log: () => {} })).rejects.toThrow(/^no sample could be packed \(dropped \{"photo-error":1\}\): the photos are read from /);
+      } finally {
+        if (cache === undefined) delete process.env.PRNET_CACHE;
+        else process.env.PRNET_CACHE = cache;
+      }
+      expect(existsSync(join(dir, 'pack'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the command refuses AFLW images, unknown options and numbers that are not (one line, exit 2)', () => {
+    const script = join(import.meta.dirname, '..', 'scripts', 'pack-training.ts');
+    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', timeout: 60_000 });
+    for (const [args, line] of [
+      [['--out', 'x', '--sets', 'misc,eval'], 'pack-training: --sets: eval holds AFLW2000-3D images (part of AFLW, the benchmark), which are never trained on'],
+      [['--out', 'x', '--max-mb', '1'], "pack-training: Unknown option '--max-mb'"],
+      [['--out', 'x', '--holdout-fraction', 'abc'], "pack-training: --holdout-fraction must be a fraction from 0 to below 1, got 'abc'"],
+    ] as const) {
+      const r = run(...args);
+      expect([r.status, r.stderr.split('\n')[0]]).toEqual([2, line]);
     }
   });
 });

@@ -6,17 +6,26 @@
 #   2. build the pack (≤ $MAX_MIB MiB, default 52) in $PACK (default .train/pack); MAX_MIB=57,43
 #      builds two shards of those budgets, $PACK-0 and $PACK-1 (model v3's recipe, training/README §5);
 #   3. read it back with training/pack.py --check.
-# Measured: docs/training-data.md ("One command"). Extra arguments go to the labeller.
+# Measured: docs/training-data.md ("One command"). Extra arguments go to the labeller; its --shared
+# (the shared data folder) goes to the pack builder too, which reads the photos from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK="${PACK:-.train/pack}"
 MAX_MIB="${MAX_MIB:-52}"
 PY="${PY:-/usr/bin/python3}"
 grep -qx '.train/' "$(git rev-parse --git-common-dir)/info/exclude" 2>/dev/null || echo .train/ >> "$(git rev-parse --git-common-dir)/info/exclude"
+shared=()
+args=("$@")
+for i in "${!args[@]}"; do
+  case "${args[$i]}" in
+    --shared) shared=(--shared "${args[$((i + 1))]:-}") ;;
+    --shared=*) shared=(--shared "${args[$i]#--shared=}") ;;
+  esac
+done
 start=$(date +%s)
 npx tsx scripts/label.ts --set all "$@"
 labelled=$(date +%s)
-npx tsx scripts/pack-training.ts --out "$PACK" --max-mib "$MAX_MIB" --verify
+npx tsx scripts/pack-training.ts --out "$PACK" --max-mib "$MAX_MIB" "${shared[@]}" --verify
 packed=$(date +%s)
 # MAX_MIB with commas (57,43) writes one shard per budget: $PACK-0, $PACK-1, … (training/README §5).
 packs=("$PACK")
