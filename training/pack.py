@@ -176,6 +176,8 @@ def read_packs(paths: Sequence[str], log=print, disjoint: bool = False) -> Pack:
         sw = None
     meta = dict(first.meta)
     meta['count'] = sum(pk.count for pk in packs)
+    # The photo sets the packs hold (scripts/pack-training.ts writes counts.bySet), for the model card.
+    meta['sets'] = sorted({s for pk in packs for s in ((pk.meta.get('counts') or {}).get('bySet') or {})})
     meta['packs'] = [{'path': pk.path, 'count': pk.count} for pk in packs]
     return Pack(' + '.join(pk.path for pk in packs), meta, first.controls,
                 [b for pk in packs for b in pk.blobs],

@@ -151,9 +151,8 @@ ls -la "$OUT" "$OUT"/full "$OUT"/light "$OUT"/rt 2>/dev/null
 common=(--pack "$PACK_ARG" --device "$DEVICE" --eval-max "$EVAL_MAX" --batch "$BATCH" --rot-prob "$ROT_PROB" --black-prob "$BLACK_PROB" --ckpt-minutes "$CKPT_MIN"
         --lr "$LR" --yaw-max "$YAW_MAX" --pitch-max "$PITCH_MAX"
         --rot-mode "$ROT_MODE" --jitter "$JITTER" --smooth-weight "$SMOOTH_WEIGHT" --edge-weight "$EDGE_WEIGHT" --target-smooth "$TARGET_SMOOTH"
-        --log-every "$LOG_EVERY"
-        --license "trained on photos for non-commercial research (UTKFace, a face-mask set's unmasked faces, Caltech WebFaces) labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial weights): check their terms"
-        --source "prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth")
+        --log-every "$LOG_EVERY")
+# (the model card's source and terms are written by train.py from the pack: the sets it holds)
 RC=0
 
 # train_model DIR WIDTH INPUT MINUTES DEADLINE GRACE_S INIT NAME DESCRIPTION [ARCH [LR]]: one

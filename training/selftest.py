@@ -456,10 +456,13 @@ def check_training(tmp: str) -> None:
     out8 = os.path.join(tmp, 'w8')
     r = run(base + ['--out', out8, '--width', '8', '--input-size', '128', '--max-steps', '3', '--rot-prob', '0.5'])
     assert r.returncode == 0
+    with open(os.path.join(out8, 'train-log.csv'), 'a') as f:  # a step a stopped run logged after its last checkpoint
+        f.write('4,8,1.00,1.000e-03,1.000000e+00,1.000,0.00000\n')
     r = run(base + ['--out', out8, '--width', '8', '--input-size', '128', '--max-steps', '2', '--resume', 'auto'])
     assert r.returncode == 0 and 'resumed' in r.stdout and re.search(r'^step +5 ', r.stdout, re.M)
+    assert "1 rows after the checkpoint's step 3 removed" in r.stdout, r.stdout
     rows = open(os.path.join(out8, 'train-log.csv')).read().strip().split('\n')
-    assert len(rows) == 6, rows
+    assert [x.split(',')[0] for x in rows] == ['step', '1', '2', '3', '4', '5'], rows
     assert 'sampling: by the pack' in r.stdout  # the synthetic pack has sample weights
     # --init: a fresh run starts from exported weights (their 8-bit copy); a width mismatch is refused
     st.join_parts(out8, os.path.join(tmp, 'w8.safetensors'))
@@ -495,6 +498,9 @@ def check_training(tmp: str) -> None:
     st.join_parts(out16, joined)
     tensors, meta = st.load_model_tensors(joined)
     assert meta['width'] == '16' and len(tensors) == 245
+    # the model card, written from the run when the command line leaves it empty
+    assert meta['description'].startswith('resfcn network, width 16, input 256: trained by training/train.py on '), meta
+    assert meta['license'].startswith('trained on photos of ') and 'non-commercial' in meta['license'], meta
     assert os.path.exists(os.path.join(out16, 'model.safetensors.part1'))  # 25.6 MiB -> 2 parts
     # two shards as one pack (comma-separated, as run_gpu.sh passes them): every photo, both held-out sets
     shards = [os.path.join(tmp, 'shard-0'), os.path.join(tmp, 'shard-1')]

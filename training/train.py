@@ -216,6 +216,22 @@ def _surface(dpack, size: int):
     return _SURFACES[size]
 
 
+def card_defaults(args, meta) -> None:
+    """The model card's fields left empty on the command line, written from the run and its pack:
+    what the network is and what it was trained on, where its targets came from, and the terms
+    that follow from the photos and the teachers (a CPU run gave a model file with an empty card)."""
+    sets = meta.get('sets') or sorted(((meta.get('counts') or {}).get('bySet') or {}))
+    named = ', '.join(sets) if sets else 'a training pack'
+    if not args.description:
+        args.description = (f'{args.arch} network, width {args.width}, input {args.input_size}: trained by training/train.py '
+                            f'on {meta.get("count", "?")} samples ({named})')
+    if not args.source:
+        args.source = 'prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth'
+    if not args.license:
+        args.license = (f'trained on photos of {named} labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial '
+                        f'weights): non-commercial research unless the terms of those photos and teachers allow more')
+
+
 def export_model(model, args, export_dir: str):
     import safetensors_io as st
 
@@ -269,6 +285,7 @@ def main(argv=None) -> int:
         dpack = DevicePack(pack, layout, dev, log=log)
     except PackError as e:
         fail(str(e))
+    card_defaults(args, pack.meta)
     if args.target_smooth > 0:
         from pack import build_k
         from surface import smooth_map
@@ -361,6 +378,15 @@ def main(argv=None) -> int:
 
     csv_path = os.path.join(args.out, 'train-log.csv')
     new_csv = not (resume and os.path.exists(csv_path))
+    if not new_csv:
+        # The steps a stopped run logged after its last checkpoint are run again from it: their rows go.
+        with open(csv_path, newline='') as f:
+            rows = list(csv.reader(f))
+        kept = rows[:1] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
+        if len(kept) < len(rows):
+            with open(csv_path, 'w', newline='') as f:
+                csv.writer(f).writerows(kept)
+            log(f'train-log.csv: {len(rows) - len(kept)} rows after the checkpoint\'s step {step} removed (run again now)')
     csv_file = open(csv_path, 'w' if new_csv else 'a', newline='')
     writer = csv.writer(csv_file)
     if new_csv:
