@@ -298,7 +298,13 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
   it.each([
     [['reconstruct'], /needs at least one image or folder/],
     [['reconstruct', 'a.jpg'], /needs --out/],
-    [['reconstruct', 'a.jpg', '--out', 'o', '--bogus'], /Unknown option '--bogus'/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--bogus'], /^prnet: Unknown option '--bogus'$/],
+    // a near name is suggested; a missing value is said in the option's own name (Node's words named a hidden '-o')
+    [['reconstruct', 'a.jpg', '--out', 'o', '--max-face', '1'], /^prnet: Unknown option '--max-face' \(did you mean '--max-faces'\?\)$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--no-plyy'], /^prnet: Unknown option '--no-plyy' \(did you mean '--no-ply'\?\)$/],
+    [['video', 'a.mp4', '--out', 'o', '--stabilise'], /^prnet: Unknown option '--stabilise' \(did you mean '--stabilize'\?\)$/],
+    [['reconstruct', 'a.jpg', '--out'], /^prnet: --out needs a value$/],
+    [['recnstruct', 'a.jpg'], /^prnet: unknown command 'recnstruct' \(did you mean 'reconstruct'\?\) \(see prnet --help\)$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '1,2,3'], /--box must be x,y,width,height/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '1,2,0,5'], /--box must be .* positive size/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--formats', 'json,stl'], /unknown format 'stl'/],
@@ -336,6 +342,11 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     expect(r.errLines).toHaveLength(1);
     expect(r.errLines[0]).toMatch(/^prnet: /);
     expect(r.errLines[0]).toMatch(message);
+  });
+
+  it('a mistyped bundled model name says which models are bundled (exit 3)', async () => {
+    const r = await runMain(['reconstruct', ASTRONAUT, '--out', join(inputs, 'never'), '--model', 'lite']);
+    expect([r.code, r.errLines]).toEqual([3, ["prnet: no bundled model 'lite' and no such file (bundled models: default, light; or give a model file's path)"]]);
   });
 
   it('an output path that cannot be written: one line naming it, exit 4 (output error), no temporary files', async () => {

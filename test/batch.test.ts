@@ -281,7 +281,7 @@ describe('prnet batch / worker arguments', () => {
     // A model name that is an Object property is a file name, not a bundled model.
     const proto = await runMain(['batch', 'submit', ASTRONAUT, '--out', 'o', '--redis', 'redis://127.0.0.1:1', '--model', 'constructor']);
     expect(proto.code).toBe(3);
-    expect(proto.errLines).toEqual([expect.stringMatching(/constructor: model file not found$/)]);
+    expect(proto.errLines).toEqual([expect.stringMatching(/no bundled model 'constructor' and no such file \(bundled models: default, light; /)]);
     const help = await runMain(['--help']);
     for (const cmd of ['prnet serve', 'prnet batch submit', 'prnet batch status', 'prnet worker']) expect(help.stdout).toContain(cmd);
   });

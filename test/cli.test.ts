@@ -269,7 +269,7 @@ describe('prnet reconstruct options', () => {
     await copyFile(ASTRONAUT, join(dir, 'astronaut.png'));
     const { r, files } = await reconstruct([dir, '--formats', 'json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(': 2 sub-folders are not searched (name them to include their images)');
+    expect(r.stderr).toContain(': 2 sub-folders are not searched: album.jpg, more (name them to include their images)');
     expect(files).toEqual(['astronaut_face0.json']);
   });
 

@@ -332,7 +332,7 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     await copyFile(ASTRONAUT, join(dir, 'b.png'));
     const r = await runMain(['reconstruct', join(dir, 'a.png'), join(dir, 'b.png'), '--out', out, '--model', model, '--detector', 'blazeface', '--formats', 'json,depth']);
     expect(r.code).toBe(4);
-    expect(r.errLines).toContain(`prnet: ${join(out, 'a_face0.json')}: cannot write (a folder is in the way of the file)`);
+    expect(r.errLines).toContain(`prnet: ${join(dir, 'a.png')}: ${join(out, 'a_face0.json')}: cannot write (a folder is in the way of the file)`);
     expect(r.errLines).toContain(`2 images: 1 done (1 face, 2 files in ${out}), 1 failed`);
     expect(await listFiles(out)).toEqual(['.prnet-done.jsonl', 'b_depth.png', 'b_face0.json']);
   }, 60_000);

@@ -371,8 +371,8 @@ describe('createPrnet arguments and dispose', () => {
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', maxDetections: 0 })).rejects.toBeInstanceOf(InputError);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', threads: 0 })).rejects.toThrow(/^threads must be a whole number ≥ 1, got 0$/);
     // Names of Object's own properties are file names, not bundled models ("the bundled 'constructor' model is missing (function Object()…").
-    await expect(createPrnet({ model: 'constructor' })).rejects.toThrow(/constructor: model file not found$/);
-    await expect(createPrnet({ model: '__proto__' })).rejects.toThrow(/__proto__: model file not found$/);
+    await expect(createPrnet({ model: 'constructor' })).rejects.toThrow(/^no bundled model 'constructor' and no such file \(bundled models: default, light; /);
+    await expect(createPrnet({ model: '__proto__' })).rejects.toThrow(/^no bundled model '__proto__' and no such file/);
   });
 
   it('dispose waits for the calls in flight, releases the detector it made (not one it was given), and refuses later calls', async () => {

@@ -14,6 +14,9 @@ export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif
  */
 export const OUTPUT_IMAGE_NAME = new RegExp(`${outputSuffixPattern(true)}$`);
 
+/** How many of a folder's sub-folders the note names (the rest are counted). */
+const SHOWN_SUB_FOLDERS = 5;
+
 export interface ExpandOptions {
   /** The output folder: when a folder given is this one, the images we wrote there are skipped. */
   outDir?: string;
@@ -57,13 +60,15 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
     }
     // Sub-folders are not searched (a folder named photo.jpg is one too): the run says so rather
     // than leaving their images out without a word.
-    const folders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).length;
+    const subFolders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    const folders = subFolders.length;
+    const shown = subFolders.slice(0, SHOWN_SUB_FOLDERS).map((n) => escapeControl(n)).join(', ') + (folders > SHOWN_SUB_FOLDERS ? `, … (${folders - SHOWN_SUB_FOLDERS} more)` : '');
     const names = entries
       .filter((e) => !e.isDirectory())
       .map((e) => e.name)
       .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()) && !(ours && OUTPUT_IMAGE_NAME.test(n)))
       .sort();
-    if (folders && !ours) notes.push(`${escapeControl(arg)}: ${folders} sub-folder${folders === 1 ? ' is' : 's are'} not searched (name ${folders === 1 ? 'it' : 'them'} to include ${folders === 1 ? 'its' : 'their'} images)`);
+    if (folders && !ours) notes.push(`${escapeControl(arg)}: ${folders} sub-folder${folders === 1 ? ' is' : 's are'} not searched: ${shown} (name ${folders === 1 ? 'it' : 'them'} to include ${folders === 1 ? 'its' : 'their'} images)`);
     if (!names.length) empty.push(arg);
     for (const n of names) files.push(join(arg, n));
   }

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EXIT, UsageError, reportError } from './options.js';
+import { EXIT, UsageError, nearestName, reportError } from './options.js';
 import { packageVersion } from '../util/version.js';
 
 export { EXIT, UsageError, intOption, parseOptions, precisionOption, reportError, threadsOption } from './options.js';
@@ -93,6 +93,9 @@ loaded · 4 an output could not be written · 70 internal error · 130/143 inter
 Negative numbers as option values: --box=-10,-10,50,50 or --box -10,-10,50,50.
 `;
 
+/** The commands (for a mistyped one's hint). */
+const COMMANDS = ['reconstruct', 'video', 'swap', 'import-checkpoint', 'eval', 'data', 'serve', 'batch', 'worker'];
+
 /** The part of HELP for one command (its usage blocks), with the exit codes; null for an unknown command. */
 export function commandHelp(command: string): string | null {
   const lines = HELP.split('\n');
@@ -153,8 +156,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./batch.js')).runBatch(rest);
       case 'worker':
         return await (await import('./worker.js')).runWorker(rest);
-      default:
-        throw new UsageError(`unknown command '${command}' (see prnet --help)`);
+      default: {
+        const near = nearestName(command, COMMANDS);
+        throw new UsageError(`unknown command '${command}'${near ? ` (did you mean '${near}'?)` : ''} (see prnet --help)`);
+      }
     }
   } catch (e) {
     return reportError(e);

@@ -51,6 +51,33 @@ export function errorClasses(e: unknown): Set<string> {
   return names;
 }
 
+/**
+ * The name of `names` closest to a mistyped `given` (at most 2 edits, and fewer than a third of
+ * its letters; or `given` a prefix of exactly one name), else undefined.
+ */
+export function nearestName(given: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const d = editDistance(given.toLowerCase(), name.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  if (best !== undefined && bestDistance <= Math.min(2, Math.floor((given.length - 1) / 3))) return best;
+  const prefixed = names.filter((n) => given.length >= 4 && n.startsWith(given));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
 /** parseArgs with our errors: unknown or malformed options are usage errors. */
 export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
   // `--box -10,-10,50,50`: parseArgs calls a value that starts with '-' ambiguous; a negative
@@ -78,7 +105,17 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
     try {
       return parseArgs({ args: joined, options, allowPositionals, strict: true, allowNegative: true, tokens: true });
     } catch (e) {
-      throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+      const { code, message } = e as NodeJS.ErrnoException;
+      // An option without its value: Node's words name a short alias the help does not show.
+      const missing = code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /--([\w-]+) <value>' argument missing/.exec(message) : null;
+      if (missing) throw new UsageError(`--${missing[1]} needs a value`);
+      const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '([^']+)'/.exec(message) : null;
+      if (unknown) {
+        const names = Object.entries(options).flatMap(([name, o]) => (o.type === 'boolean' ? [`--${name}`, `--no-${name}`] : [`--${name}`]));
+        const near = nearestName(unknown[1], names);
+        throw new UsageError(`Unknown option '${unknown[1]}'${near ? ` (did you mean '${near}'?)` : ''}`);
+      }
+      throw new UsageError(message.replace(/\. To specify a positional argument.*$/s, ''));
     }
   })();
   // A valued option given twice is a mistake, not "the last one wins": `--box a --box b` ran only

@@ -370,6 +370,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
 export function failureLine(e: unknown, file: string): string {
   const raw = e instanceof Error ? e.message : String(e);
   const text = raw.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  // An output that cannot be written names the output file: the image it was for comes first.
+  if (e instanceof OutputError && e.source !== undefined && e.source !== file) return `${escapeControl(file)}: ${escapeControl(text)}`;
   if (e instanceof PrnetError && e.source !== undefined) return escapeControl(text);
   const kind = e instanceof PrnetError ? '' : `internal error (${e instanceof Error ? e.name : typeof e}): `;
   return `${escapeControl(file)}: ${kind}${escapeControl(text)}`;

@@ -53,6 +53,10 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
     if (!existsSync(path)) throw new ModelError(`the bundled '${name}' model is missing (${path}); pass a model file with --model`);
     return path;
   }
+  // A bare word that is no file (`--model lite`): most likely a bundled model's name, mistyped.
+  if (!/[\\/.]/.test(name) && !existsSync(name)) {
+    throw new ModelError(`no bundled model '${name}' and no such file (bundled models: ${Object.keys(BUNDLED_MODELS).join(', ')}; or give a model file's path)`);
+  }
   return name;
 }
 
