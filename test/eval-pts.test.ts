@@ -123,4 +123,15 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('the wrong folder or a file: one line, not one per file left out', async () => {
+    // The AFW folder given to the AFLW2000-3D benchmark printed 337 "left out" lines before the cause.
+    let r = await runMain(['eval', 'aflw2000', AFW, '--no-peers', '--quiet', '--model', 'light']);
+    expect([r.code, r.errLines]).toEqual([1, [`prnet: ${AFW}: no images with a .mat ground truth beside them (337 files left out; it holds 337 .pts files: prnet eval pts)`]]);
+    const file = join(AFW, '111076519_1.jpg');
+    r = await runMain(['eval', 'pts', file, '--no-peers', '--quiet', '--model', 'light']);
+    expect([r.code, r.errLines]).toEqual([1, [`prnet: ${file}: not a folder (eval takes the folder of images and their ground truth)`]]);
+    r = await runMain(['eval', 'pts', join(AFW, 'no-such-folder'), '--no-peers', '--quiet', '--model', 'light']);
+    expect([r.code, r.errLines]).toEqual([1, [`prnet: ${join(AFW, 'no-such-folder')}: no such folder`]]);
+  });
 });

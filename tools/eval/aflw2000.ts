@@ -112,21 +112,29 @@ export interface EvalReport {
  * sorted; InputError when the folder cannot be read or holds none.
  */
 export async function listImagePairs(dir: string, ext: string): Promise<{ image: string; truth: string }[]> {
-  const { pairs } = await imagePairs(dir, ext);
-  if (!pairs.length) throw new InputError(`no images with a ${ext} ground truth`, dir);
+  const { pairs, unpaired, otherTruths } = await imagePairs(dir, ext);
+  if (!pairs.length) throw noPairs(dir, ext, unpaired.length, otherTruths);
   return pairs;
+}
+
+/** The error for a folder without one image–ground-truth pair, pointing to the other benchmark when its files are there. */
+export function noPairs(dir: string, ext: string, unpaired: number, otherTruths: number): InputError {
+  const other = ext === '.mat' ? '.pts' : '.mat';
+  const hint = otherTruths ? `; it holds ${otherTruths} ${other} file${otherTruths === 1 ? '' : 's'}: prnet eval ${other === '.pts' ? 'pts' : 'aflw2000'}` : '';
+  return new InputError(`no images with a ${ext} ground truth beside them (${unpaired} file${unpaired === 1 ? '' : 's'} left out${hint})`, dir);
 }
 
 /**
  * The images of a folder with their ground truth (NAME.<ext>, the extension in any case: B.PTS),
  * and the files left out: images without a ground truth, ground-truth files without an image.
  */
-export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { image: string; truth: string }[]; unpaired: string[] }> {
+export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { image: string; truth: string }[]; unpaired: string[]; otherTruths: number }> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => !n.startsWith('.'));
-  } catch {
-    throw new InputError('cannot read the folder', dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder (eval takes the folder of images and their ground truth)' : `cannot read the folder (${code ?? (e as Error).message})`, dir);
   }
   const truths = new Map(names.filter((n) => extname(n).toLowerCase() === ext).map((n) => [basename(n, extname(n)), n]));
   const pairs: { image: string; truth: string }[] = [];
@@ -141,7 +149,8 @@ export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { i
   }
   for (const t of truths.values()) if (!paired.has(t)) unpaired.push(t);
   pairs.sort((a, b) => a.image.localeCompare(b.image));
-  return { pairs, unpaired: unpaired.sort() };
+  const other = ext === '.mat' ? '.pts' : '.mat';
+  return { pairs, unpaired: unpaired.sort(), otherTruths: names.filter((n) => extname(n).toLowerCase() === other).length };
 }
 
 export async function listAflwImages(dir: string): Promise<{ image: string; mat: string }[]> {
