@@ -668,6 +668,8 @@ describe('help and version', () => {
       expect(r.stdout, command).toContain('Exit codes: 0 ok');
       for (const other of Object.keys(options).filter((c) => c !== command)) expect(r.stdout, `${command} --help shows ${other}`).not.toContain(`  prnet ${other} `);
       for (const o of expected) expect(r.stdout, `${command} --help: ${o}`).toContain(o);
+      // (the note on negative values is about reconstruct's --box)
+      expect(r.stdout.includes('Negative numbers as option values'), command).toBe(command === 'reconstruct');
     }
   });
 

@@ -107,7 +107,9 @@ export function commandHelp(command: string): string | null {
     if (inside) out.push(line);
   }
   if (!out.length) return null;
-  const tail = HELP.slice(HELP.indexOf('Exit codes:'));
+  let tail = HELP.slice(HELP.indexOf('Exit codes:'));
+  // The note on negative values is about --box, which only reconstruct takes.
+  if (command !== 'reconstruct') tail = tail.replace(/^Negative numbers as option values:.*\n/m, '');
   return `Usage:\n${out.join('\n')}\n\n${tail}`;
 }
 
