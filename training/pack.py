@@ -55,10 +55,15 @@ class Pack:
     flags: np.ndarray      # uint8 [N]
     weights: np.ndarray    # uint8 [256, 256]
     sample_weights: Optional[np.ndarray] = None  # float32 [N] (sample-weights.f32), None: uniform
+    names: Optional[List[str]] = None  # N photo names (names.txt, relative to the shared folder), None: none given
 
     @property
     def count(self) -> int:
         return len(self.blobs)
+
+    def describe(self, i: int) -> str:
+        """Sample i as a message names it: its index, and its photo where names.txt gives one."""
+        return f'photo {i} ({self.names[i]})' if self.names is not None and i < len(self.names) else f'photo {i}'
 
 
 def _read(path: str, name: str) -> bytes:
@@ -127,7 +132,9 @@ def read_pack(path: str) -> Pack:
         sample_weights = np.frombuffer(sw, '<f4').copy()
         if not np.isfinite(sample_weights).all() or (sample_weights < 0).any() or sample_weights.sum() <= 0:
             raise PackError(f'pack {path}: sample-weights.f32 must be finite, non-negative and not all zero')
-    return Pack(path, meta, controls, blobs, coeffs, crops, flags, weights, sample_weights)
+    pack = Pack(path, meta, controls, blobs, coeffs, crops, flags, weights, sample_weights)
+    pack.names = _names(pack)
+    return pack
 
 
 def read_packs(paths: Sequence[str], log=print, disjoint: bool = False) -> Pack:
@@ -157,6 +164,7 @@ def read_packs(paths: Sequence[str], log=print, disjoint: bool = False) -> Pack:
         if not np.array_equal(pk.weights, first.weights):
             raise PackError(f'packs {first.path} and {pk.path} have different loss weights (weights.u8)')
     names = [_names(pk) for pk in packs]
+    joined_names = [x for n in names for x in n] if all(n is not None for n in names) else None
     if all(n is not None for n in names):
         counts: dict = {}
         for n in names:
@@ -182,7 +190,7 @@ def read_packs(paths: Sequence[str], log=print, disjoint: bool = False) -> Pack:
     return Pack(' + '.join(pk.path for pk in packs), meta, first.controls,
                 [b for pk in packs for b in pk.blobs],
                 np.concatenate([pk.coeffs for pk in packs]), np.concatenate([pk.crops for pk in packs]),
-                np.concatenate([pk.flags for pk in packs]), first.weights, sw)
+                np.concatenate([pk.flags for pk in packs]), first.weights, sw, joined_names)
 
 
 def _names(pk: Pack) -> Optional[List[str]]:
@@ -244,9 +252,9 @@ def decode_photos(pack: Pack, max_side: int = 256, threads: Optional[int] = None
         try:
             img = dec(pack.blobs[i])
         except Exception as e:  # noqa: BLE001 - report which photo
-            raise PackError(f'pack {pack.path}: photo {i} does not decode ({lib}): {e}') from e
+            raise PackError(f'pack {pack.path}: {pack.describe(i)} does not decode ({lib}): {e}') from e
         if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 2:
-            raise PackError(f'pack {pack.path}: photo {i} has shape {img.shape}')
+            raise PackError(f'pack {pack.path}: {pack.describe(i)} has shape {img.shape}')
         return img
 
     with ThreadPoolExecutor(threads) as ex:
