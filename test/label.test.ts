@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { blankLabelRecord } from './helpers/labels.js';
+import { startCli } from './helpers/spawn.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { detectFaceMesh, facemesh68, pointsBox } from '../tools/data/facemesh.js';
 import { cropFromLandmarks, runTddfa, sharedDir } from '../tools/data/tddfa.js';
@@ -120,4 +121,22 @@ describe('labels file', () => {
     expect([p.kept, p.dropped]).toEqual([1, 1]);
     expect(named).toEqual([expect.stringMatching(/^.*truncated\.jpg \| .*truncated\.jpg: cannot decode image \(VipsJpeg: premature end of JPEG image/)]);
   });
+
+  it('prnet data label with two workers: the progress counts both from its first line; Ctrl-C says what was done and a rerun goes on', async () => {
+    const cache = join(tmp, 'cli-cache');
+    const args = ['data', 'label', '--set', 'misc', '--limit', '1000', '--workers', '2'];
+    const run = startCli(args, { PRNET_CACHE: cache });
+    // (the first lines counted worker 0's share only: 0/500 of 1000)
+    await run.waitFor(/\[misc\] .* 0\/1000 \(\+0 done before\)/);
+    await new Promise((r) => setTimeout(r, 8000));
+    run.child.kill('SIGINT');
+    const { code } = await run.exited;
+    expect(code).toBe(130);
+    const said = run.lines.map((l) => /^misc: interrupted; (\d+) of 1000 photos were done at the last report/.exec(l)).find(Boolean);
+    expect(said, run.lines.join('\n')).toBeTruthy();
+    const again = startCli(['data', 'label', '--set', 'misc', '--summary'], { PRNET_CACHE: cache });
+    expect((await again.exited).code).toBe(0);
+    const photos = Number(/^misc: (\d+) photos in /.exec(again.lines.join('\n'))?.[1]);
+    expect(photos).toBeGreaterThanOrEqual(Number(said![1]));
+  }, 180_000);
 });

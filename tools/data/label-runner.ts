@@ -16,7 +16,7 @@
  * 1.5× the CPU per photo). --workers K runs K processes, each taking every K-th photo into its own part
  * (default: the machine's cores, at most 8). --summary prints the kept/dropped counts and exits.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -214,11 +214,25 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
   await loadTeachers({ facemesh: a.facemesh, shared: a.shared });
   for (const set of empty) process.stderr.write(`prnet: warning: no photos in the ${set} set's folder under ${a.shared}\n`);
   process.stderr.write(`labelling ${a.sets.join(', ')} with ${a.workers} worker(s), FaceMesh on ${a.facemesh === 'onnx' ? 'onnxruntime' : 'human (tfjs-wasm)'}; shared ${a.shared}\n`);
+  // Ctrl-C: what this run did is said (the labels written so far are kept; a rerun goes on from them).
+  let current: { set: SetName; p?: LabelProgress } | undefined;
+  const children = new Set<ChildProcess>();
+  const interrupted = (): void => {
+    for (const child of children) child.kill('SIGINT');
+    if (current?.p) process.stderr.write(`\n${current.set}: interrupted; ${current.p.done} of ${current.p.total} photos were done at the last report (kept ${current.p.kept}, dropped ${current.p.dropped}); the labels so far are kept: run the same command again to go on\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
   for (const set of a.sets) {
     const bar = new Bar(set);
+    current = { set };
+    const show = (p: LabelProgress): void => {
+      current!.p = p;
+      bar.update(p);
+    };
     let final: LabelProgress;
     if (a.workers === 1) {
-      final = await runWorker(a, set, 0, 1, (p) => bar.update(p));
+      final = await runWorker(a, set, 0, 1, show);
     } else {
       const latest: LabelProgress[] = [];
       const self = fileURLToPath(import.meta.url);
@@ -228,7 +242,13 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
       await Promise.all(Array.from({ length: a.workers }, (_, k) => new Promise<void>((res, rej) => {
         const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
         const child = fork(self, [...setArgs, '--part', String(k)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        child.on('message', (m: { p: LabelProgress }) => { latest[k] = m.p; bar.update(merge(latest.filter(Boolean))); });
+        children.add(child);
+        child.on('exit', () => children.delete(child));
+        // Shown once every worker has said its count (before, the first lines counted worker 0's share only).
+        child.on('message', (m: { p: LabelProgress }) => {
+          latest[k] = m.p;
+          if (latest.filter(Boolean).length === a.workers) show(merge(latest));
+        });
         child.on('exit', (code) => (code === 0 ? res() : rej(code === EXIT_MODEL ? new ModelError(`labelling worker ${k} could not load a teacher model (its line above names the file)`) : new Error(`worker ${k} exited with code ${code}`))));
         child.on('error', rej);
       })));
@@ -238,6 +258,7 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
     dropped += final.dropped;
     printSummary(set, outDir(a, set));
   }
+  process.removeListener('SIGINT', interrupted);
   return dropped;
 }
 

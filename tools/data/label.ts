@@ -212,6 +212,8 @@ export async function labelPhotos(options: LabelPhotosOptions): Promise<LabelPro
     done: 0, total: todo.length, skipped: mine.length - mine.filter((f) => !done.has(f.name)).length,
     kept: 0, dropped: 0, reasons: {}, msFaceMesh: 0, msTddfa: 0, msTotal: 0, elapsedS: 0,
   };
+  // The count first (a parent merging several workers' progress needs every worker's total).
+  options.onProgress?.(p);
   if (todo.length) await loadTeachers(options);
   const start = performance.now();
   let sumFm = 0, sumTd = 0, sumAll = 0, nTd = 0;
