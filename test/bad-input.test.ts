@@ -4,7 +4,7 @@
  * file does not stop the others and the summary lists what failed. Unusual but valid images
  * (greyscale, alpha, CMYK, EXIF-rotated) work.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import { runCli } from './helpers/cli.js';
 import { pngSize, writeBadFixtures, writeGoodFixtures, type BadFixtures, type GoodFixtures } from './helpers/images.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
-import { ASTRONAUT, REPO } from './helpers/paths.js';
+import { ASTRONAUT, REPO, SHARED } from './helpers/paths.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
 
 const dirs = new TempDirs('prnet-bad-');
@@ -276,11 +276,17 @@ describe('model files', () => {
   });
 });
 
+/** Whether dist/ holds a build of src/<module>.ts at least as new as the source (npm ci builds it; npm test does not). */
+function distIsCurrent(module: string): boolean {
+  const built = join(REPO, 'dist', `${module}.js`);
+  return existsSync(built) && statSync(built).mtimeMs >= statSync(join(REPO, 'src', `${module}.ts`)).mtimeMs;
+}
+
 describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () => {
   // The compiled CLI runs `eval` and `data` from tools/ through tsx: their errors are the source's
   // copies of the error classes, which it once took for internal errors (exit 70).
-  it.skipIf(!existsSync(join(REPO, 'dist', 'cli', 'main.js')))('the compiled CLI gives the development commands\' errors their exit codes', async () => {
-    let r = await runCli(['eval', 'pts', join(inputs, 'no-such-folder'), '--model', join(inputs, 'no-such-model.safetensors')], { dist: true });
+  it.skipIf(!distIsCurrent('cli/options'))('the compiled CLI gives the development commands\' errors their exit codes', async () => {
+    let r = await runCli(['eval', 'pts', join(SHARED, 'eval', 'afw68'), '--model', join(inputs, 'no-such-model.safetensors')], { dist: true });
     expect([r.code, r.errLines]).toEqual([3, [`prnet: ${join(inputs, 'no-such-model.safetensors')}: model file not found`]]);
     r = await runCli(['data', 'label', '--set', 'bogus'], { dist: true });
     expect(r.code).toBe(2);
@@ -304,6 +310,10 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['reconstruct', 'a.jpg', '--out', 'o', '--no-plyy'], /^prnet: Unknown option '--no-plyy' \(did you mean '--no-ply'\?\)$/],
     [['video', 'a.mp4', '--out', 'o', '--stabilise'], /^prnet: Unknown option '--stabilise' \(did you mean '--stabilize'\?\)$/],
     [['reconstruct', 'a.jpg', '--out'], /^prnet: --out needs a value$/],
+    [['reconstruct', 'a.jpg', '--output', 'o'], /^prnet: Unknown option '--output' \(did you mean '--out'\?\)$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--modle', 'light'], /^prnet: Unknown option '--modle' \(did you mean '--model'\?\)$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--sizes', '2'], /^prnet: Unknown option '--sizes'$/],
+    [['--verison'], /^prnet: unknown command '--verison' \(did you mean '--version'\?\)/],
     [['recnstruct', 'a.jpg'], /^prnet: unknown command 'recnstruct' \(did you mean 'reconstruct'\?\) \(see prnet --help\)$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '1,2,3'], /--box must be x,y,width,height/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '1,2,0,5'], /--box must be .* positive size/],

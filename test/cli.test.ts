@@ -244,6 +244,10 @@ describe('prnet reconstruct options', () => {
     const { r } = await reconstruct([join(dir, 'grey-first.gif'), '--formats', 'json']);
     expect(r.code).toBe(1);
     expect(r.errLines).toEqual([`prnet: ${join(dir, 'grey-first.gif')}: no face found in the first of its 2 frames (prnet video reads every frame)`]);
+    // An animated WebP: not pointed to prnet video (Debian's ffmpeg 5.1 cannot decode one).
+    await sharp([face, grey], { join: { animated: true } }).webp().toFile(join(dir, 'face-first.webp'));
+    const webp = await reconstruct([join(dir, 'face-first.webp'), '--formats', 'json']);
+    expect(webp.r.errLines).toEqual([`${join(dir, 'face-first.webp')}: 1 face in the first of its 2 frames, 1 file written to ${webp.out}`]);
   });
 
   it('--box x,y,w,h uses that box: no detection (a face-free image works), the crop follows the box', async () => {

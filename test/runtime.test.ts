@@ -291,8 +291,9 @@ describe('inference sessions (onnxruntime-node)', () => {
 describe('network threads', () => {
   // onnxruntime starts a session's intra-op thread pool (threads − 1 threads: the caller is one) when
   // the session is made; Linux lists a process's threads in /proc/self/task.
-  it.skipIf(!existsSync('/proc/self/task'))('a session made without `threads` runs on the cores, at most 4 (onnxruntime-node alone ran one thread here)', async () => {
-    expect(defaultSessionThreads()).toBe(Math.min(availableParallelism(), NODE_MAX_DEFAULT_THREADS));
+  it.skipIf(!existsSync('/proc/self/task'))('a session made without `threads` runs on the cores of a machine of up to 4 (onnxruntime-node alone ran one thread here)', async () => {
+    const cores = availableParallelism();
+    expect(defaultSessionThreads()).toBe(cores <= NODE_MAX_DEFAULT_THREADS ? cores : undefined);
     const w = randomWeights({ width: 2, inputSize: 32, outputScale: 281.6 }, 5);
     const count = (): number => readdirSync('/proc/self/task').length;
     const opened = [await createSession(w, { threads: 1 })]; // onnxruntime's own threads start with the first session
@@ -303,8 +304,9 @@ describe('network threads', () => {
     };
     const one = await started(1);
     const byDefault = await started();
-    expect(byDefault - one).toBe(defaultSessionThreads() - 1);
-    expect(await started(2)).toBe(one + 1); // the count is the pool's
+    // (a larger machine keeps onnxruntime's own default, not measured here)
+    if (cores <= NODE_MAX_DEFAULT_THREADS) expect(byDefault - one).toBe(cores - 1);
+    expect(await started(2)).toBe(one + Math.min(2, cores) - 1); // the count is the pool's
     await Promise.all(opened.map((s) => s.release()));
   });
 });

@@ -22,7 +22,7 @@ export interface WorkerOptions {
   redis: string;
   /** Jobs run at once by this process (default 1; they share one inference session). */
   concurrency?: number;
-  /** Network threads (default: onnxruntime's choice). */
+  /** Network threads (default: the cores on a machine of up to 4, else onnxruntime's choice; runtime/node.ts). */
   threads?: number;
   queue?: string;
   /**

@@ -30,7 +30,7 @@ Usage:
                                     and tfjs: without them the error gives the npm install line)
       --no-tiles                    no tile looks at photos over 1,536 px (faster; the small faces
                                     of a large group photo are then missed)
-      --threads <n>                 network threads (1 to the cores; default: the cores, at most 4)
+      --threads <n>                 network threads (1 to the cores; default: all on up to 4 cores)
       --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
                                     distance; GLB in metres); px: image pixels
       --center, --no-center         mesh centred at the origin (default) or placed as in the image
@@ -159,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'worker':
         return await (await import('./worker.js')).runWorker(rest);
       default: {
-        const near = nearestName(command, COMMANDS);
+        const near = nearestName(command, [...COMMANDS, '--help', '--version']);
         throw new UsageError(`unknown command '${command}'${near ? ` (did you mean '${near}'?)` : ''} (see prnet --help)`);
       }
     }

@@ -167,10 +167,12 @@ export async function reconstructImage(prnet: Prnet, file: string, image: Decode
 
 /**
  * What is said of a file of several frames or pages, of which only the first is read: an animated
- * GIF or WebP is a clip that `prnet video` reads whole (through ffmpeg).
+ * GIF is a clip that `prnet video` reads whole (through ffmpeg; Debian's ffmpeg 5.1 cannot decode
+ * an animated WebP, so a WebP is not pointed there).
  */
 export function firstFrameNote(file: string, frames: number): string {
-  return /\.(gif|webp)$/i.test(file) ? `the first of its ${frames} frames (prnet video reads every frame)` : `the first of its ${frames} pages`;
+  if (/\.gif$/i.test(file)) return `the first of its ${frames} frames (prnet video reads every frame)`;
+  return /\.webp$/i.test(file) ? `the first of its ${frames} frames` : `the first of its ${frames} pages`;
 }
 
 /** An image's faces, and the file it was read from (its base name goes into the faces' JSON). */

@@ -25,7 +25,7 @@ export interface PrnetOptions {
   model?: string | ModelWeights;
   /** The face detector, or false to load none (then every call must pass boxes or crops). */
   detector?: DetectorKind | false;
-  /** Threads for the network (default: the machine's cores, at most 4; capped at the cores). */
+  /** Threads for the network (default: the cores on a machine of up to 4, else onnxruntime's choice; capped at the cores). */
   threads?: number;
   /**
    * Most faces the detector reports per image, largest first (default: every face it finds; the

@@ -14,17 +14,21 @@ import { checkThreads, type PrnetSession, type SessionOptions } from './session.
 export const NODE_SESSION_EXTRA = { extra: { session: { intra_op: { allow_spinning: '0' } } } };
 
 /**
- * The network's intra-op threads when none are asked for: the cores, at most NODE_MAX_DEFAULT_THREADS.
- * onnxruntime-node's own default ran the network on fewer threads than the machine has (on these 2
- * cores: default model without flip 60 ms per photo, 47 ms with 2 threads; with flip 1.52× FaceMesh's
- * time instead of 2.19× in `npm run bench`). Measured on 2 cores only: the cap keeps a many-core
- * machine from paying thread hand-offs on a 256² network; ask for more with `threads`.
+ * On a machine of at most this many cores the network's intra-op threads default to the cores:
+ * onnxruntime-node's own default (the physical cores it detects) started one thread on this
+ * project's 2-core virtual machine, so the default model ran on one core of two (with flip 2.42 →
+ * 1.66× FaceMesh's time in alternating `npm run bench` runs: docs/speed.md). On larger machines,
+ * which were not measured, onnxruntime's own choice stands; ask for a number with `threads`.
  */
 export const NODE_MAX_DEFAULT_THREADS = 4;
 
-/** The network session's threads when `threads` is not given (see NODE_MAX_DEFAULT_THREADS). */
-export function defaultSessionThreads(): number {
-  return Math.min(availableParallelism(), NODE_MAX_DEFAULT_THREADS);
+/**
+ * The network session's threads when `threads` is not given: the cores on a machine of up to
+ * NODE_MAX_DEFAULT_THREADS cores, else undefined (onnxruntime's own default).
+ */
+export function defaultSessionThreads(): number | undefined {
+  const cores = availableParallelism();
+  return cores <= NODE_MAX_DEFAULT_THREADS ? cores : undefined;
 }
 
 /**

@@ -26,8 +26,9 @@ export interface InferenceBackend {
 
 export interface SessionOptions {
   /**
-   * Threads for one forward pass (onnxruntime intra-op threads). Default in Node: the cores, at most
-   * 4 (runtime/node.ts, defaultSessionThreads); in the browser: onnxruntime-web's setting.
+   * Threads for one forward pass (onnxruntime intra-op threads). Default in Node: the cores on a
+   * machine of up to 4, else onnxruntime's own choice (runtime/node.ts, defaultSessionThreads); in
+   * the browser: onnxruntime-web's setting.
    */
   threads?: number;
   /**

@@ -38,8 +38,10 @@ export async function run(args: string[]): Promise<number> {
   if (gtBox && values.detector !== undefined) throw new UsageError('--gt-box crops from the ground truth: --detector does not apply');
   const detector = detectorOption(values.detector);
   const precision = precisionOption(values.precision);
-  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads: threadsOption(values.threads), precision });
+  const threads = threadsOption(values.threads);
+  // The folder before the model: a wrong folder is said at once, without loading anything.
   const { pairs, unpaired } = await reportUnpaired(dir, '.mat');
+  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads, precision });
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
@@ -175,8 +177,10 @@ async function runPts(
 ): Promise<number> {
   if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
   const detector = detectorOption(values.detector);
-  const prnet = await createPrnet({ model: values.model, detector, threads: threadsOption(values.threads), precision: precisionOption(values.precision) });
+  const threads = threadsOption(values.threads);
+  const precision = precisionOption(values.precision);
   const { pairs, unpaired } = await reportUnpaired(dir, '.pts');
+  const prnet = await createPrnet({ model: values.model, detector, threads, precision });
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
   await prnet.dispose();

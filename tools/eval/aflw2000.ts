@@ -117,9 +117,12 @@ export async function listImagePairs(dir: string, ext: string): Promise<{ image:
   return pairs;
 }
 
+/** The other benchmark's ground-truth extension (AFLW2000-3D's .mat, iBUG's .pts). */
+const otherTruth = (ext: string): string => (ext === '.mat' ? '.pts' : '.mat');
+
 /** The error for a folder without one image–ground-truth pair, pointing to the other benchmark when its files are there. */
 export function noPairs(dir: string, ext: string, unpaired: number, otherTruths: number): InputError {
-  const other = ext === '.mat' ? '.pts' : '.mat';
+  const other = otherTruth(ext);
   const hint = otherTruths ? `; it holds ${otherTruths} ${other} file${otherTruths === 1 ? '' : 's'}: prnet eval ${other === '.pts' ? 'pts' : 'aflw2000'}` : '';
   return new InputError(`no images with a ${ext} ground truth beside them (${unpaired} file${unpaired === 1 ? '' : 's'} left out${hint})`, dir);
 }
@@ -149,8 +152,7 @@ export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { i
   }
   for (const t of truths.values()) if (!paired.has(t)) unpaired.push(t);
   pairs.sort((a, b) => a.image.localeCompare(b.image));
-  const other = ext === '.mat' ? '.pts' : '.mat';
-  return { pairs, unpaired: unpaired.sort(), otherTruths: names.filter((n) => extname(n).toLowerCase() === other).length };
+  return { pairs, unpaired: unpaired.sort(), otherTruths: names.filter((n) => extname(n).toLowerCase() === otherTruth(ext)).length };
 }
 
 export async function listAflwImages(dir: string): Promise<{ image: string; mat: string }[]> {
