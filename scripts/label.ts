@@ -1,7 +1,8 @@
-/** Developer entry of `prnet data label` (same options): npx tsx scripts/label.ts --set utkface */
-import { runLabelCommand } from '../tools/data/label-runner.js';
+/** Developer entry of `prnet data label` (same options and exit codes): npx tsx scripts/label.ts --set utkface */
+import { reportError } from '../src/cli/options.js';
+import { run } from '../tools/cli/data.js';
 
-runLabelCommand(process.argv.slice(2)).catch((e: unknown) => {
-  process.stderr.write(`label: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+run(['label', ...process.argv.slice(2)]).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => { process.exitCode = reportError(e); },
+);

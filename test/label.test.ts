@@ -126,11 +126,16 @@ describe('labels file', () => {
     const cache = join(tmp, 'cli-cache');
     const args = ['data', 'label', '--set', 'misc', '--limit', '1000', '--workers', '2'];
     const run = startCli(args, { PRNET_CACHE: cache });
-    // (the first lines counted worker 0's share only: 0/500 of 1000)
-    await run.waitFor(/\[misc\] .* 0\/1000 \(\+0 done before\)/);
-    await new Promise((r) => setTimeout(r, 8000));
-    run.child.kill('SIGINT');
-    const { code } = await run.exited;
+    let code: number | null;
+    try {
+      // (the first lines counted worker 0's share only: 0/500 of 1000)
+      await run.waitFor(/\[misc\] .* \d+\/1000 \(\+0 done before\)/, 120_000);
+      await new Promise((r) => setTimeout(r, 8000));
+      run.child.kill('SIGINT');
+      ({ code } = await run.exited);
+    } finally {
+      run.child.kill('SIGKILL'); // (the workers stop with the parent: their IPC channel closes)
+    }
     expect(code).toBe(130);
     const said = run.lines.map((l) => /^misc: interrupted; (\d+) of 1000 photos were done at the last report/.exec(l)).find(Boolean);
     expect(said, run.lines.join('\n')).toBeTruthy();

@@ -21,6 +21,7 @@ import { availableParallelism } from 'node:os';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EXIT } from '../../src/cli/options.js';
 import { ModelError } from '../../src/errors.js';
 import { labelPhotos, loadTeachers, type LabelProgress } from './label.js';
 import { FACE_BY_FACE_SETS, labelsDir, readLabels } from './labels-file.js';
@@ -42,9 +43,6 @@ interface Args {
   facemesh: 'onnx' | 'human';
   minEye: number;
 }
-
-/** A forked worker's exit code when a teacher model cannot be loaded (the CLI's model exit code). */
-const EXIT_MODEL = 3;
 
 /** A bad command line (the CLI maps it to its usage exit code). */
 export class LabelArgsError extends Error {}
@@ -223,42 +221,47 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
     process.exit(130);
   };
   process.once('SIGINT', interrupted);
-  for (const set of a.sets) {
-    const bar = new Bar(set);
-    current = { set };
-    const show = (p: LabelProgress): void => {
-      current!.p = p;
-      bar.update(p);
-    };
-    let final: LabelProgress;
-    if (a.workers === 1) {
-      final = await runWorker(a, set, 0, 1, show);
-    } else {
-      const latest: LabelProgress[] = [];
-      const self = fileURLToPath(import.meta.url);
-      const setArgs = ['--set', set, '--workers', String(a.workers), '--every', String(a.every), '--shared', a.shared,
-        '--facemesh', a.facemesh, '--min-eye', String(a.minEye),
-        ...(a.limit !== undefined ? ['--limit', String(a.limit)] : []), ...(a.out ? ['--out', a.out] : [])];
-      await Promise.all(Array.from({ length: a.workers }, (_, k) => new Promise<void>((res, rej) => {
-        const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
-        const child = fork(self, [...setArgs, '--part', String(k)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        children.add(child);
-        child.on('exit', () => children.delete(child));
-        // Shown once every worker has said its count (before, the first lines counted worker 0's share only).
-        child.on('message', (m: { p: LabelProgress }) => {
-          latest[k] = m.p;
-          if (latest.filter(Boolean).length === a.workers) show(merge(latest));
-        });
-        child.on('exit', (code) => (code === 0 ? res() : rej(code === EXIT_MODEL ? new ModelError(`labelling worker ${k} could not load a teacher model (its line above names the file)`) : new Error(`worker ${k} exited with code ${code}`))));
-        child.on('error', rej);
-      })));
-      final = merge(latest.filter(Boolean));
+  try {
+    for (const set of a.sets) {
+      const bar = new Bar(set);
+      current = { set };
+      const show = (p: LabelProgress): void => {
+        current!.p = p;
+        bar.update(p);
+      };
+      let final: LabelProgress;
+      if (a.workers === 1) {
+        final = await runWorker(a, set, 0, 1, show);
+      } else {
+        const latest: LabelProgress[] = [];
+        const self = fileURLToPath(import.meta.url);
+        const setArgs = ['--set', set, '--workers', String(a.workers), '--every', String(a.every), '--shared', a.shared,
+          '--facemesh', a.facemesh, '--min-eye', String(a.minEye),
+          ...(a.limit !== undefined ? ['--limit', String(a.limit)] : []), ...(a.out ? ['--out', a.out] : [])];
+        await Promise.all(Array.from({ length: a.workers }, (_, k) => new Promise<void>((res, rej) => {
+          const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
+          const child = fork(self, [...setArgs, '--part', String(k)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+          children.add(child);
+          child.on('exit', () => children.delete(child));
+          // Shown once every worker has said its count (before, the first lines counted worker 0's share only).
+          child.on('message', (m: { p: LabelProgress }) => {
+            latest[k] = m.p;
+            if (latest.filter(Boolean).length === a.workers) show(merge(latest));
+          });
+          child.on('exit', (code) => (code === 0 ? res() : rej(code === EXIT.model ? new ModelError(`labelling worker ${k} could not load a teacher model (its line above names the file)`) : new Error(`worker ${k} exited with code ${code}`))));
+          child.on('error', rej);
+        })));
+        final = merge(latest.filter(Boolean));
+      }
+      bar.end(final);
+      dropped += final.dropped;
+      printSummary(set, outDir(a, set));
     }
-    bar.end(final);
-    dropped += final.dropped;
-    printSummary(set, outDir(a, set));
+  } finally {
+    // A worker that failed stops the others (they held the process for their whole share).
+    for (const child of children) child.kill('SIGTERM');
+    process.removeListener('SIGINT', interrupted);
   }
-  process.removeListener('SIGINT', interrupted);
   return dropped;
 }
 
@@ -266,6 +269,6 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   runLabelCommand(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`label: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof ModelError ? EXIT_MODEL : 1);
+    process.exit(e instanceof ModelError ? EXIT.model : 1);
   });
 }

@@ -16,6 +16,7 @@ import type { RgbImage } from '../../src/types.js';
 import { detectFaceMesh, facemesh68, pointsBox, type FaceMeshFace } from './facemesh.js';
 import { eyeDistance468, loadFaceMeshOnnx } from './facemesh-onnx.js';
 import { ModelError } from '../../src/errors.js';
+import { loadHuman } from '../../src/detect/human-node.js';
 import { cropFromLandmarks, loadTddfa, sharedDir } from './tddfa.js';
 import { DEFAULT_TDDFA_TTA, runTddfaTta, type TddfaTtaOptions, type TddfaTtaPreset } from './tddfa-tta.js';
 import { doneFiles, LabelsWriter, type LabelEntry, type LabelRecord } from './labels-file.js';
@@ -190,6 +191,13 @@ export interface LabelPhotosOptions extends LabelPhotoOptions {
  */
 export async function loadTeachers(options: Pick<LabelPhotoOptions, 'facemesh' | 'shared'>): Promise<void> {
   if (options.facemesh !== 'human') await loadFaceMeshOnnx({ shared: options.shared, minScore: 0.05 });
+  else {
+    try {
+      await loadHuman({ mesh: true });
+    } catch (e) {
+      throw e instanceof ModelError ? e : new ModelError(`cannot load FaceMesh through @vladmandic/human (${(e as Error).message})`, undefined, { cause: e });
+    }
+  }
   await loadTddfa({ shared: options.shared });
 }
 
@@ -214,10 +222,10 @@ export async function labelPhotos(options: LabelPhotosOptions): Promise<LabelPro
   };
   // The count first (a parent merging several workers' progress needs every worker's total).
   options.onProgress?.(p);
-  if (todo.length) await loadTeachers(options);
   const start = performance.now();
   let sumFm = 0, sumTd = 0, sumAll = 0, nTd = 0;
   try {
+    if (todo.length) await loadTeachers(options);
     for (const f of todo) {
       if (options.signal?.aborted) break;
       const t0 = performance.now();
