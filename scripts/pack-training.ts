@@ -23,7 +23,7 @@
  *
  * Usage: npx tsx scripts/pack-training.ts --out .train/pack [--sets utkface,misc,webfaces] [--max-mib 52]
  *          [--holdout-fraction 0.017] [--lambda 30] [--limit N] [--mix strata|legacy] [--mix-alpha 0.5]
- *          [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc] [--shards N] [--verify]
+ *          [--draw mix|cache] [--no-rare-first] [--first-sets webfaces,misc] [--shards N] [--shared DIR] [--verify]
  *        (--max-mib 57,43: two shards of those budgets; --shards N alone: N shards of --max-mib each)
  *        npx tsx scripts/pack-training.ts --describe PACK    (its mix, read back through the labels cache)
  */
@@ -530,7 +530,9 @@ export async function buildPack(options: PackOptions): Promise<PackMeta> {
 
   // Sampling weights relative within the pack (over all shards together).
   if (!allSamples.length) {
-    throw new Error(`no sample could be packed (dropped ${JSON.stringify(drops)}): the photos are read from ${shared}, which must be the shared folder the labels were made from (--shared, or PRNET_SHARED)`);
+    const photoErrors = drops['photo-error'] ?? 0;
+    const hint = photoErrors * 2 > Object.values(drops).reduce((a, b) => a + b, 0) ? `: the photos are read from ${shared}, which must be the shared folder the labels were made from (--shared, or PRNET_SHARED)` : '';
+    throw new Error(`no sample could be packed (dropped ${JSON.stringify(drops)})${hint}`);
   }
   const rel = relativeWeights(allSamples, perStratum, draw);
   allSamples.forEach((x, i) => { x.drawWeight = rel[i]!; });

@@ -13,19 +13,20 @@ cd "$(dirname "$0")/.."
 PACK="${PACK:-.train/pack}"
 MAX_MIB="${MAX_MIB:-52}"
 PY="${PY:-/usr/bin/python3}"
-grep -qx '.train/' "$(git rev-parse --git-common-dir)/info/exclude" 2>/dev/null || echo .train/ >> "$(git rev-parse --git-common-dir)/info/exclude"
 shared=()
-args=("$@")
-for i in "${!args[@]}"; do
-  case "${args[$i]}" in
-    --shared) shared=(--shared "${args[$((i + 1))]:-}") ;;
-    --shared=*) shared=(--shared "${args[$i]#--shared=}") ;;
+prev=
+for arg in "$@"; do
+  case "$arg" in
+    --shared=*) shared=(--shared "${arg#--shared=}") ;;
+    --out|--out=*) echo "make_pack: the labeller's --out is not for this script (the pack step reads the labels from \$PRNET_CACHE/labels): set PRNET_CACHE instead" >&2; exit 2 ;;
   esac
+  [ "$prev" = --shared ] && shared=(--shared "$arg")
+  prev=$arg
 done
 start=$(date +%s)
 npx tsx scripts/label.ts --set all "$@"
 labelled=$(date +%s)
-npx tsx scripts/pack-training.ts --out "$PACK" --max-mib "$MAX_MIB" "${shared[@]}" --verify
+npx tsx scripts/pack-training.ts --out "$PACK" --max-mib "$MAX_MIB" ${shared[@]+"${shared[@]}"} --verify
 packed=$(date +%s)
 # MAX_MIB with commas (57,43) writes one shard per budget: $PACK-0, $PACK-1, … (training/README §5).
 packs=("$PACK")

@@ -132,6 +132,8 @@ def read_pack(path: str) -> Pack:
         sample_weights = np.frombuffer(sw, '<f4').copy()
         if not np.isfinite(sample_weights).all() or (sample_weights < 0).any() or sample_weights.sum() <= 0:
             raise PackError(f'pack {path}: sample-weights.f32 must be finite, non-negative and not all zero')
+    # The photo sets the pack holds (scripts/pack-training.ts writes counts.bySet), for the model card.
+    meta['sets'] = sorted((meta.get('counts') or {}).get('bySet') or {})
     pack = Pack(path, meta, controls, blobs, coeffs, crops, flags, weights, sample_weights)
     pack.names = _names(pack)
     return pack
@@ -163,7 +165,7 @@ def read_packs(paths: Sequence[str], log=print, disjoint: bool = False) -> Pack:
                             f'only shards of one pack-training run train together')
         if not np.array_equal(pk.weights, first.weights):
             raise PackError(f'packs {first.path} and {pk.path} have different loss weights (weights.u8)')
-    names = [_names(pk) for pk in packs]
+    names = [pk.names for pk in packs]
     joined_names = [x for n in names for x in n] if all(n is not None for n in names) else None
     if all(n is not None for n in names):
         counts: dict = {}
@@ -184,8 +186,7 @@ def read_packs(paths: Sequence[str], log=print, disjoint: bool = False) -> Pack:
         sw = None
     meta = dict(first.meta)
     meta['count'] = sum(pk.count for pk in packs)
-    # The photo sets the packs hold (scripts/pack-training.ts writes counts.bySet), for the model card.
-    meta['sets'] = sorted({s for pk in packs for s in ((pk.meta.get('counts') or {}).get('bySet') or {})})
+    meta['sets'] = sorted({s for pk in packs for s in pk.meta['sets']})
     meta['packs'] = [{'path': pk.path, 'count': pk.count} for pk in packs]
     return Pack(' + '.join(pk.path for pk in packs), meta, first.controls,
                 [b for pk in packs for b in pk.blobs],

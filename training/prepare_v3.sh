@@ -19,7 +19,6 @@ for a in "$@"; do
     *) echo "usage: training/prepare_v3.sh [--empty-models]" >&2; exit 2 ;;
   esac
 done
-grep -qx '.train/' "$(git rev-parse --git-common-dir)/info/exclude" 2>/dev/null || echo .train/ >> "$(git rev-parse --git-common-dir)/info/exclude"
 
 models=(assets/models/prnet-default.safetensors assets/models/prnet-light.safetensors)
 for m in "${models[@]}"; do

@@ -216,15 +216,18 @@ def _surface(dpack, size: int):
     return _SURFACES[size]
 
 
-def card_defaults(args, meta) -> None:
+# The shared data's photo sets (../shared/README.md) by the names of their sources, for the model card.
+DATASETS = {'utkface': 'UTKFace', 'misc': "a face-mask set's unmasked faces", 'webfaces': 'Caltech WebFaces'}
+
+
+def card_defaults(args, meta, training: int) -> None:
     """The model card's fields left empty on the command line, written from the run and its pack:
     what the network is and what it was trained on, where its targets came from, and the terms
     that follow from the photos and the teachers (a CPU run gave a model file with an empty card)."""
-    sets = meta.get('sets') or sorted(((meta.get('counts') or {}).get('bySet') or {}))
-    named = ', '.join(sets) if sets else 'a training pack'
+    named = ', '.join(DATASETS.get(s, s) for s in meta.get('sets') or []) or 'a training pack'
     if not args.description:
         args.description = (f'{args.arch} network, width {args.width}, input {args.input_size}: trained by training/train.py '
-                            f'on {meta.get("count", "?")} samples ({named})')
+                            f'on {training} photos of {named}')
     if not args.source:
         args.source = 'prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth'
     if not args.license:
@@ -285,7 +288,7 @@ def main(argv=None) -> int:
         dpack = DevicePack(pack, layout, dev, log=log)
     except PackError as e:
         fail(str(e))
-    card_defaults(args, pack.meta)
+    card_defaults(args, pack.meta, int(((pack.flags & 2) == 0).sum()))
     if args.target_smooth > 0:
         from pack import build_k
         from surface import smooth_map
