@@ -9,6 +9,7 @@ import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '
 import { DETECTOR_KINDS, type DetectorKind } from '../detect/detector.js';
 import { MAX_SMOOTH } from '../geometry/smooth.js';
 import type { TestTimeOptions } from '../pipeline/prnet.js';
+import { nearestName } from '../util/nearest-name.js';
 
 /**
  * Exit codes: 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be
@@ -51,43 +52,7 @@ export function errorClasses(e: unknown): Set<string> {
   return names;
 }
 
-/**
- * The name of `names` closest to a mistyped `given`, compared without case and leading dashes: at
- * most 2 edits and fewer than a third of its letters; else the one name that `given` begins (4
- * letters or more), or the one name that begins `given` (`--output` → `--out`); else undefined.
- */
-export function nearestName(given: string, names: readonly string[]): string | undefined {
-  const bare = (s: string): string => s.replace(/^-+/, '').toLowerCase();
-  const g = bare(given);
-  if (!g) return undefined;
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const name of names) {
-    const d = editDistance(g, bare(name));
-    if (d < bestDistance) [best, bestDistance] = [name, d];
-  }
-  if (best !== undefined && bestDistance <= Math.min(2, Math.floor((g.length - 1) / 3))) return best;
-  const begun = names.filter((n) => g.length >= 4 && bare(n).startsWith(g));
-  if (begun.length === 1) return begun[0];
-  const beginning = names.filter((n) => bare(n).length >= 3 && g.startsWith(bare(n)));
-  return beginning.length === 1 ? beginning[0] : undefined;
-}
-
-/** Edit distance: insertions, deletions, substitutions and swaps of two neighbouring letters ('modle'), one each. */
-function editDistance(a: string, b: string): number {
-  let before: number[] = [];
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) next[j] = Math.min(next[j], before[j - 2] + 1);
-    }
-    before = row;
-    row = next;
-  }
-  return row[b.length];
-}
+export { nearestName };
 
 /** parseArgs with our errors: unknown or malformed options are usage errors. */
 export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {

@@ -15,6 +15,7 @@ const RULES: Record<NumberRule, [string, (v: number) => boolean]> = {
 };
 
 import { shownValue } from '../errors.js';
+import { nearestName } from '../util/nearest-name.js';
 
 /** A value as an error shows it (errors.ts shownValue: strings quoted, so '3' does not read as 3). */
 export const shown = shownValue;
@@ -27,17 +28,13 @@ export function optionsObject<T extends object>(options: T | null | undefined, w
 }
 
 /**
- * Refuses keys other than `known` (with a hint for a key that differs only in case, or of 3 letters
- * or more that begins the known one or is begun by it: `maxFace` for `maxFaces`).
+ * Refuses keys other than `known`, with a hint for a near key (util/nearest-name.ts: `maxFace` for
+ * `maxFaces`, `mincutoff` for `minCutoff`) or one of `aliases`.
  */
 export function checkKnownKeys(options: object, known: readonly string[], what: string, aliases: Record<string, string> = {}): void {
   for (const k of Object.keys(options)) {
     if (known.includes(k)) continue;
-    const lower = k.toLowerCase();
-    const hint =
-      aliases[k] ??
-      known.find((n) => n.toLowerCase() === lower) ??
-      (lower.length < 3 ? undefined : known.find((n) => n.toLowerCase().startsWith(lower) || lower.startsWith(n.toLowerCase())));
+    const hint = aliases[k] ?? nearestName(k, known);
     throw new RangeError(`unknown ${what} '${k}'${hint ? ` (did you mean '${hint}'?)` : ''} (known: ${known.join(', ')})`);
   }
 }
