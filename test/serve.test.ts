@@ -519,9 +519,13 @@ describe('prnet serve arguments', () => {
     }
   });
 
-  it('exits 3 with one line naming the file when a model cannot be loaded', async () => {
-    const r = await runCli(['serve', '--port', '0', '--workers', '1', '--models', 'mine=/nonexistent/model.safetensors', '--quiet']);
-    expect(r.errLines, r.stderr).toEqual(['prnet: cannot load the models: /nonexistent/model.safetensors: model file not found']);
+  it('exits 3 with one line naming the file when a model cannot be loaded, before it listens', async () => {
+    const r = await runCli(['serve', '--port', '0', '--workers', '1', '--models', 'mine=/nonexistent/model.safetensors']);
+    expect(r.errLines, r.stderr).toEqual(['prnet: /nonexistent/model.safetensors: model file not found']);
     expect(r.code).toBe(3);
+    // a mistyped bundled name (the service listened, then ended once its workers failed)
+    const typo = await runCli(['serve', '--port', '0', '--workers', '1', '--models', 'default,lite']);
+    expect(typo.errLines, typo.stderr).toEqual(["prnet: no bundled model 'lite' and no such file (bundled models: default, light; or give a model file's path)"]);
+    expect(typo.code).toBe(3);
   });
 });

@@ -47,6 +47,12 @@ export async function runServe(args: string[]): Promise<number> {
   // A day at most: Node's timers hold 24.8 days, and a longer one fires at once (every request a 504).
   if (timeout !== undefined && timeout > MAX_TIMEOUT_S) throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_S} seconds (a day), got '${values.timeout}'`);
   const models = values.models ? parseModels(values.models) : undefined;
+  // The model files are read before the port is taken: a mistyped name or a missing or broken file
+  // is one line and exit 3 at once (the service listened, then ended when its workers could not load it).
+  if (models) {
+    const [{ BUNDLED_MODELS, resolveModel }, { readModelFile }] = await Promise.all([import('../pipeline/node.js'), import('../model/file-node.js')]);
+    for (const model of Object.values(models)) if (!Object.hasOwn(BUNDLED_MODELS, model)) await readModelFile(String(resolveModel(model)));
+  }
   const workers = intOption(values.workers, 'workers');
   // Each worker thread loads every model: more workers than cores only queue on the cores and multiply the memory.
   if (workers !== undefined && workers > availableParallelism()) throw new UsageError(`--workers must be between 1 and ${availableParallelism()} (the cores of this machine), got '${values.workers}'`);
