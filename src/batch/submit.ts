@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
-import { readModelFile } from '../model/file-node.js';
-import { BUNDLED_MODELS, resolveModel } from '../pipeline/node.js';
+import { checkedModel } from '../pipeline/node.js';
 import { jobId, openQueue, DEFAULT_QUEUE, type ReconstructJobData } from './jobs.js';
 
 export interface SubmitOptions {
@@ -113,10 +112,9 @@ async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueNam
 export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary> {
   const { files, empty, unreadable } = await expandBatchInputs(options.inputs, options.out);
   const model = options.model ?? 'default';
-  // A model file is passed on as an absolute path; bundled names stay names (each worker has them).
-  const modelRef = Object.hasOwn(BUNDLED_MODELS, model) ? model : resolve(String(resolveModel(model)));
-  // A file that is missing or not a model fails here, once, not in every worker's every attempt.
-  if (!Object.hasOwn(BUNDLED_MODELS, model)) await readModelFile(modelRef);
+  // A model file is passed on as an absolute path, bundled names as names; a file that is missing
+  // or not a model fails here, once, not in every worker's every attempt.
+  const modelRef = await checkedModel(model);
   const out = resolve(options.out);
   const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, unreadable, empty };
   const queueName = options.queue ?? DEFAULT_QUEUE;

@@ -50,8 +50,8 @@ export async function runServe(args: string[]): Promise<number> {
   // The model files are read before the port is taken: a mistyped name or a missing or broken file
   // is one line and exit 3 at once (the service listened, then ended when its workers could not load it).
   if (models) {
-    const [{ BUNDLED_MODELS, resolveModel }, { readModelFile }] = await Promise.all([import('../pipeline/node.js'), import('../model/file-node.js')]);
-    for (const model of Object.values(models)) if (!Object.hasOwn(BUNDLED_MODELS, model)) await readModelFile(String(resolveModel(model)));
+    const { checkedModel } = await import('../pipeline/node.js');
+    for (const model of Object.values(models)) await checkedModel(model);
   }
   const workers = intOption(values.workers, 'workers');
   // Each worker thread loads every model: more workers than cores only queue on the cores and multiply the memory.

@@ -3,11 +3,13 @@
  * otherwise) into an onnxruntime-node session, and the face detector, once.
  */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { loadLayout } from '../layout/node.js';
+import { readModelFile } from '../model/file-node.js';
 import type { ModelWeights } from '../model/weights.js';
 import type { Precision } from '../model/resfcn.js';
 import { createSession, sessionThreads } from '../runtime/node.js';
@@ -58,6 +60,18 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
     throw new ModelError(`no bundled model '${name}' and no such file (bundled models: ${Object.keys(BUNDLED_MODELS).join(', ')}; or give a model file's path)`);
   }
   return name;
+}
+
+/**
+ * A model named on a command line, checked before work is queued or a port opened: a bundled
+ * name as it is (every worker has it), else the model file's absolute path, read once here
+ * (ModelError when it is missing or not a model file).
+ */
+export async function checkedModel(model: string): Promise<string> {
+  if (Object.hasOwn(BUNDLED_MODELS, model)) return model;
+  const path = resolve(String(resolveModel(model)));
+  await readModelFile(path);
+  return path;
 }
 
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */

@@ -12,7 +12,7 @@ import { defaultSmooth, type Prnet, type TestTimeOptions } from '../../src/pipel
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts } from '../eval/pts.js';
-import { imagePairs, noPairs, POSE_RANGE_DEG } from '../eval/aflw2000.js';
+import { imagePairs, POSE_RANGE_DEG } from '../eval/aflw2000.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
@@ -130,9 +130,7 @@ export async function run(args: string[]): Promise<number> {
  * progress bar's total).
  */
 async function reportUnpaired(dir: string, ext: string): Promise<{ pairs: number; unpaired: string[] }> {
-  const { pairs, unpaired, otherTruths } = await imagePairs(dir, ext);
-  // A folder of the other benchmark (or of no benchmark): one line, not one per file.
-  if (!pairs.length) throw noPairs(dir, ext, unpaired.length, otherTruths);
+  const { pairs, unpaired } = await imagePairs(dir, ext);
   for (const n of unpaired.slice(0, MAX_UNPAIRED_LINES)) {
     const why = n.toLowerCase().endsWith(ext) ? 'no image of that name beside it' : `no ${ext} ground truth of that name beside it`;
     process.stderr.write(`prnet: ${escapeControl(join(dir, n))}: left out of the evaluation (${why})\n`);

@@ -242,13 +242,16 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
           const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
           const child = fork(self, [...setArgs, '--part', String(k)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
           children.add(child);
-          child.on('exit', () => children.delete(child));
           // Shown once every worker has said its count (before, the first lines counted worker 0's share only).
           child.on('message', (m: { p: LabelProgress }) => {
             latest[k] = m.p;
             if (latest.filter(Boolean).length === a.workers) show(merge(latest));
           });
-          child.on('exit', (code) => (code === 0 ? res() : rej(code === EXIT.model ? new ModelError(`labelling worker ${k} could not load a teacher model (its line above names the file)`) : new Error(`worker ${k} exited with code ${code}`))));
+          child.on('exit', (code) => {
+            children.delete(child);
+            if (code === 0) res();
+            else rej(code === EXIT.model ? new ModelError(`labelling worker ${k} could not load a teacher model (its line above names the file)`) : new Error(`worker ${k} exited with code ${code}`));
+          });
           child.on('error', rej);
         })));
         final = merge(latest.filter(Boolean));

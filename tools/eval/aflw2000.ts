@@ -112,16 +112,14 @@ export interface EvalReport {
  * sorted; InputError when the folder cannot be read or holds none.
  */
 export async function listImagePairs(dir: string, ext: string): Promise<{ image: string; truth: string }[]> {
-  const { pairs, unpaired, otherTruths } = await imagePairs(dir, ext);
-  if (!pairs.length) throw noPairs(dir, ext, unpaired.length, otherTruths);
-  return pairs;
+  return (await imagePairs(dir, ext)).pairs;
 }
 
 /** The other benchmark's ground-truth extension (AFLW2000-3D's .mat, iBUG's .pts). */
 const otherTruth = (ext: string): string => (ext === '.mat' ? '.pts' : '.mat');
 
 /** The error for a folder without one image–ground-truth pair, pointing to the other benchmark when its files are there. */
-export function noPairs(dir: string, ext: string, unpaired: number, otherTruths: number): InputError {
+function noPairs(dir: string, ext: string, unpaired: number, otherTruths: number): InputError {
   const other = otherTruth(ext);
   const hint = otherTruths ? `; it holds ${otherTruths} ${other} file${otherTruths === 1 ? '' : 's'}: prnet eval ${other === '.pts' ? 'pts' : 'aflw2000'}` : '';
   return new InputError(`no images with a ${ext} ground truth beside them (${unpaired} file${unpaired === 1 ? '' : 's'} left out${hint})`, dir);
@@ -129,9 +127,10 @@ export function noPairs(dir: string, ext: string, unpaired: number, otherTruths:
 
 /**
  * The images of a folder with their ground truth (NAME.<ext>, the extension in any case: B.PTS),
- * and the files left out: images without a ground truth, ground-truth files without an image.
+ * and the files left out: images without a ground truth, ground-truth files without an image;
+ * InputError when the folder cannot be read or holds no pair.
  */
-export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { image: string; truth: string }[]; unpaired: string[]; otherTruths: number }> {
+export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { image: string; truth: string }[]; unpaired: string[] }> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => !n.startsWith('.'));
@@ -151,8 +150,10 @@ export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { i
     } else unpaired.push(n);
   }
   for (const t of truths.values()) if (!paired.has(t)) unpaired.push(t);
+  // A folder of the other benchmark (or of no benchmark): one error, not one line per file left out.
+  if (!pairs.length) throw noPairs(dir, ext, unpaired.length, names.filter((n) => extname(n).toLowerCase() === otherTruth(ext)).length);
   pairs.sort((a, b) => a.image.localeCompare(b.image));
-  return { pairs, unpaired: unpaired.sort(), otherTruths: names.filter((n) => extname(n).toLowerCase() === otherTruth(ext)).length };
+  return { pairs, unpaired: unpaired.sort() };
 }
 
 export async function listAflwImages(dir: string): Promise<{ image: string; mat: string }[]> {
