@@ -1,9 +1,10 @@
 /**
  * The fast model load (docs/model-format.md, "Loading"): the int8 graph is built from the weights
  * at load with the batch norms folded in, the transposed convs rewritten and the kernels quantized
- * in one pass, and half-precision weights are decoded with their finiteness checked in the same
- * pass. These tests hold the fast paths to the plain definitions: the int8 weights are exactly the
- * per-channel quantization of the folded fp32 graph's kernels, and the F16 decoding is exact.
+ * in one pass, and half-precision weights are checked without decoding and decoded only when read
+ * (the int8 kernels are quantized from the halves). These tests hold the fast paths to the plain
+ * definitions: the int8 weights are exactly the per-channel quantization of the folded fp32
+ * graph's kernels, the F16 decoding is exact, and the lazy tensors read as eager ones.
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +12,8 @@ import { ModelError } from '../src/errors.js';
 import { buildResfcnOnnx, INT8_FLOAT_LAYERS, quantizeKernel } from '../src/model/resfcn.js';
 import { int8RangesFromMetadata, parseModelFile, randomWeights, serializeModel } from '../src/model/weights.js';
 import { BUNDLED_MODELS } from '../src/pipeline/node.js';
-import { f16ToF32Checked, readSafetensors, writeSafetensors } from '../src/util/safetensors.js';
+import { HalfTensorMap } from '../src/model/tensor-map.js';
+import { f16AllFinite, f16ToF32, f16ToF32Checked, readSafetensors, writeSafetensors } from '../src/util/safetensors.js';
 import { readOnnxModel } from '../tools/detector/onnx-read.js';
 
 /** Symmetric per-output-channel int8 by the textbook rule: q = sign(v)·⌊|v| + ½⌋, v = w / scale. */
@@ -114,5 +116,75 @@ describe('half-precision decoding at load', () => {
     }
     expect(err).toBeInstanceOf(ModelError);
     expect((err as Error).message).toMatch(/dec\.3\.conv\.weight holds a non-finite value at index 3/);
+  });
+});
+
+describe('half-precision tensors decoded when read (HalfTensorMap)', () => {
+  it('checks finiteness without decoding, two halves at a time, aligned or not', () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    for (const offset of [0, 1]) {
+      // each value alone at an even and an odd index of a 4-byte-aligned view and of an unaligned one
+      const buf = new Uint16Array(8 + offset);
+      const view = buf.subarray(offset);
+      for (let h = 0; h < 65536; h++) {
+        const want = f16ToF32Checked(Uint16Array.of(h)).finite;
+        for (const at of [2, 5, 6]) {
+          view.fill(0x3c00);
+          view[at] = all[h];
+          if (f16AllFinite(view) !== want) expect.fail(`half 0x${h.toString(16)} at ${at}, offset ${offset}: ${!want}`);
+        }
+      }
+    }
+    expect(f16AllFinite(new Uint16Array(0))).toBe(true);
+  });
+
+  it('reads like the eagerly decoded tensors, and building the int8 graph decodes no kernel', async () => {
+    const bytes = await readFile(BUNDLED_MODELS.light);
+    const weights = parseModelFile(bytes, 'light');
+    const map = weights.tensors as HalfTensorMap;
+    expect(map).toBeInstanceOf(HalfTensorMap);
+    const stored = readSafetensors(bytes).tensors;
+    const kernel = 'enc.0.conv.weight';
+    expect(map.halves(kernel)).toBeDefined();
+    expect(map.has(kernel)).toBe(true);
+    expect(map.size).toBe(stored.size);
+    expect(map.lengths().get(kernel)!.length).toBe(stored.get(kernel)!.shape.reduce((a, b) => a * b, 1));
+    const ranges = int8RangesFromMetadata(weights.metadata, 'light');
+    const lazyGraph = buildResfcnOnnx(map, weights.config, { precision: 'int8', ranges });
+    // the kernels were quantized from the halves: still not decoded
+    const pending = [...stored.keys()].filter((name) => map.halves(name));
+    const count = (names: string[]): number => names.reduce((a, name) => a + map.lengths().get(name)!.length, 0);
+    expect(count(pending) / count([...stored.keys()])).toBeGreaterThan(0.8);
+    expect(map.decodedEntries().length).toBe(stored.size - pending.length);
+    // the same graph, byte for byte, from a plain Map of the decoded tensors (iteration decodes all)
+    const eager = new Map(map);
+    expect(pending.every((name) => !map.halves(name))).toBe(true);
+    expect(buildResfcnOnnx(eager, weights.config, { precision: 'int8', ranges })).toEqual(lazyGraph);
+    for (const [name, t] of stored) {
+      const want = f16ToF32(new Uint16Array(new Uint8Array(t.bytes).buffer)); // a copy: a Buffer's slice is a view
+      expect(eager.get(name), name).toEqual(want);
+    }
+  });
+
+  it('is a Map: set replaces a pending tensor, delete and clear drop it, every iteration decodes', () => {
+    const m = new HalfTensorMap();
+    m.setHalves('a', Uint16Array.of(0x3c00, 0xc000)).setHalves('b', Uint16Array.of(0x3800));
+    m.set('b', Float32Array.of(7));
+    expect(m.halves('b')).toBeUndefined();
+    expect([...m.entries()]).toEqual([['a', Float32Array.of(1, -2)], ['b', Float32Array.of(7)]]);
+    m.setHalves('c', Uint16Array.of(0x4000));
+    expect([...m.values()].at(-1)).toEqual(Float32Array.of(2));
+    m.setHalves('d', Uint16Array.of(0x4200));
+    const seen: [string, number][] = [];
+    m.forEach((v, k) => seen.push([k, v[0]]));
+    expect(seen).toEqual([['a', 1], ['b', 7], ['c', 2], ['d', 3]]);
+    m.setHalves('e', Uint16Array.of(0x4400));
+    expect(m.delete('e')).toBe(true);
+    expect(m.halves('e')).toBeUndefined();
+    expect(m.get('e')).toBeUndefined();
+    m.setHalves('f', Uint16Array.of(0x4400));
+    m.clear();
+    expect(m.size).toBe(0);
+    expect(m.halves('f')).toBeUndefined();
   });
 });

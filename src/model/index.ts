@@ -17,6 +17,7 @@ export {
   type ModelCard, type ModelWeights, type SerializeOptions,
 } from './weights.js';
 export { readModelFile, writeModelFile } from './file-node.js';
+export { HalfTensorMap } from './tensor-map.js';
 export { encodeModel, ProtoWriter, type OnnxAttribute, type OnnxGraph, type OnnxInitializer, type OnnxModelOptions, type OnnxNode, type OnnxValueInfo } from './onnx.js';
 export {
   crc32c, maskCrc, unmaskCrc, parseBundleIndex, readTable, bundleDataPath, ProtoReader, TF_DTYPES, DT_FLOAT, TABLE_MAGIC,

@@ -166,7 +166,7 @@ export const MOBILE_INT8_FLOAT_LAYERS: readonly string[] = ['enc.0', 'dec.4', 'h
 export function buildMobileOnnx(weights: WeightMap, config: ResfcnConfig, options: GraphOptions): Uint8Array {
   if ((options.form ?? 'folded') !== 'folded') throw new ModelError('the mobile architecture has the folded graph form only');
   const e = createEmitter(weights, config, options, MOBILE_INT8_FLOAT_LAYERS);
-  const { nodes, shapes, tensor, conv, relu, dq, expose, q } = e;
+  const { nodes, shapes, tensor, weight, conv, relu, dq, expose, q } = e;
   const S = config.inputSize;
   const plan = mobilePlan(config.width, S);
   const onePad: [number, number, number, number] = [1, 1, 1, 1];
@@ -183,14 +183,14 @@ export function buildMobileOnnx(weights: WeightMap, config: ResfcnConfig, option
     let y = x;
     if (b.hidden !== b.inChannels) {
       const bn1 = foldBn(tensor, `${p}.bn1`);
-      y = relu(conv(y, { kernel: scaledKernel(tensor(`${p}.expand.weight`), b.hidden, bn1.scale), bias: bn1.bias, outChannels: b.hidden, k: 1, stride: 1, pads: zeroPad }, `${p}.expand`, quant), `${p}.relu1`);
+      y = relu(conv(y, { kernel: scaledKernel(weight(`${p}.expand.weight`), b.hidden, bn1.scale), bias: bn1.bias, outChannels: b.hidden, k: 1, stride: 1, pads: zeroPad }, `${p}.expand`, quant), `${p}.relu1`);
       expose(y);
     }
     const bn2 = foldBn(tensor, `${p}.bn2`);
-    y = relu(conv(y, { kernel: scaledKernel(tensor(`${p}.dw.weight`), b.hidden, bn2.scale), bias: bn2.bias, outChannels: b.hidden, k: 3, stride: b.stride, pads: onePad, group: b.hidden }, `${p}.dw`, quant), `${p}.relu2`);
+    y = relu(conv(y, { kernel: scaledKernel(weight(`${p}.dw.weight`), b.hidden, bn2.scale), bias: bn2.bias, outChannels: b.hidden, k: 3, stride: b.stride, pads: onePad, group: b.hidden }, `${p}.dw`, quant), `${p}.relu2`);
     expose(y);
     const bn3 = foldBn(tensor, `${p}.bn3`);
-    const proj = { kernel: scaledKernel(tensor(`${p}.project.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: zeroPad };
+    const proj = { kernel: scaledKernel(weight(`${p}.project.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: zeroPad };
     if (!b.residual) {
       conv(y, proj, out, quant);
       expose(out);
@@ -206,7 +206,7 @@ export function buildMobileOnnx(weights: WeightMap, config: ResfcnConfig, option
   let x = 'input';
   {
     const bn = foldBn(tensor, 'enc.0.bn');
-    x = relu(conv(x, { kernel: scaledKernel(tensor('enc.0.conv.weight'), config.width, bn.scale), bias: bn.bias, outChannels: config.width, k: 3, stride: 2, pads: onePad }, 'enc.0.conv', q('enc.0')), 'enc.0');
+    x = relu(conv(x, { kernel: scaledKernel(weight('enc.0.conv.weight'), config.width, bn.scale), bias: bn.bias, outChannels: config.width, k: 3, stride: 2, pads: onePad }, 'enc.0.conv', q('enc.0')), 'enc.0');
     expose(x);
   }
   for (const b of plan.encoder) x = block(x, b, b.prefix, q(b.prefix));
@@ -241,7 +241,7 @@ export function buildMobileOnnx(weights: WeightMap, config: ResfcnConfig, option
   }
   {
     const bn = foldBn(tensor, 'head.bn');
-    x = conv(x, { kernel: scaledKernel(tensor('head.conv.weight'), 3, bn.scale), bias: bn.bias, outChannels: 3, k: 1, stride: 1, pads: zeroPad }, 'head.conv', q('head'));
+    x = conv(x, { kernel: scaledKernel(weight('head.conv.weight'), 3, bn.scale), bias: bn.bias, outChannels: 3, k: 1, stride: 1, pads: zeroPad }, 'head.conv', q('head'));
   }
   nodes.push({ opType: 'Sigmoid', name: 'sigmoid', inputs: [x], outputs: ['sigmoid'] });
   e.constant('output_scale', [], Float32Array.of(config.outputScale));

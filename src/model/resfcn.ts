@@ -6,6 +6,8 @@
  * random initialisation and the TensorFlow-checkpoint importer all use the same enumeration.
  */
 import { ModelError } from '../errors.js';
+import { f16ToF32, halfTable } from '../util/safetensors.js';
+import { HalfTensorMap } from './tensor-map.js';
 import { encodeModel, type OnnxAttribute, type OnnxInitializer, type OnnxNode } from './onnx.js';
 import { buildMobileOnnx, checkMobileConfig, mobileConvCosts, mobileTensorSpecs, type ConvCost } from './mobile.js';
 
@@ -204,6 +206,9 @@ export function samePadding(inSize: number, kernel: number, stride: number): [nu
 /** Float32 weights by tensor name (ONNX/PyTorch layout), as `resfcnTensorSpecs` lists them. */
 export type WeightMap = ReadonlyMap<string, Float32Array>;
 
+/** A kernel's weights: float32, or half-precision bit patterns as a model file stores them (HalfTensorMap). */
+export type WeightData = Float32Array | Uint16Array;
+
 /** Numeric precision of the emitted graph. */
 export type Precision = 'fp32' | 'int8';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
@@ -395,60 +400,93 @@ function channelScale(m: number, so: number): number {
 /**
  * `quantizeKernel(scaleKernel(w, out, scale), out)` without the float kernel in between: the
  * same values, bit for bit (the scaled weight is rounded to float32 before quantizing, and
- * max|fround(w·s)| = fround(max|w|·|s|) since rounding is monotonic).
+ * max|fround(w·s)| = fround(max|w|·|s|) since rounding is monotonic). Half-precision weights are
+ * read through the decoding table, never decoded as a whole.
  */
-function quantizeScaledKernel(w: Float32Array, out: number, scale: Float64Array): { wq: Int8Array; ws: Float32Array } {
+function quantizeScaledKernel(w: WeightData, out: number, scale: Float64Array): { wq: Int8Array; ws: Float32Array } {
   const per = w.length / out;
   const wq = new Int8Array(w.length);
   const ws = new Float32Array(out);
   for (let o = 0; o < out; o++) {
-    const start = o * per;
-    const end = start + per;
-    let m = 0;
-    for (let k = start; k < end; k++) {
-      const a = Math.abs(w[k]);
-      m = a > m ? a : m;
-    }
-    const so = scale[o];
-    const sc = channelScale(m, so);
-    ws[o] = sc;
-    const inv = 1 / Math.fround(sc);
-    for (let k = start; k < end; k++) wq[k] = roundAway(Math.fround(w[k] * so) * inv);
+    ws[o] = w instanceof Uint16Array ? quantizeHalfRow(w, halfTable(), o * per, per, scale[o], wq, o * per) : quantizeRow(w, o * per, per, scale[o], wq, o * per);
   }
   return { wq, ws };
 }
 
 /**
  * `quantizeKernel(transposeKernel(…), outC)` without the float kernel in between (same values,
- * bit for bit). Output channel by output channel, so the int8 kernel is written in order and each
- * (in, out) pair reads its 16 source taps from one cache line.
+ * bit for bit). Output channel by output channel: each channel's taps are gathered into a small
+ * reused row (every (in, out) pair reads its 16 source taps from one cache line), then quantized.
  */
-function quantizeTransposedKernel(w: Float32Array, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): { wq: Int8Array; ws: Float32Array } {
+function quantizeTransposedKernel(w: WeightData, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): { wq: Int8Array; ws: Float32Array } {
   const kk = kh * kw;
-  const wq = new Int8Array(outC * inC * kk);
+  const n = inC * kk;
+  const wq = new Int8Array(outC * n);
   const ws = new Float32Array(outC);
   const tap = new Int32Array(kk);
   for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) tap[a * kw + b] = ky(a) * 4 + kx(b);
-  const step = outC * 16;
-  for (let o = 0; o < outC; o++) {
-    let m = 0;
-    for (let i = 0, src = o * 16; i < inC; i++, src += step) {
-      for (let t = 0; t < kk; t++) {
-        const a = Math.abs(w[src + tap[t]]);
-        m = a > m ? a : m;
-      }
+  if (w instanceof Uint16Array) {
+    const row = new Uint16Array(n);
+    for (let o = 0; o < outC; o++) {
+      gatherTaps(w, o * 16, outC * 16, tap, row);
+      ws[o] = quantizeHalfRow(row, halfTable(), 0, n, scale[o], wq, o * n);
     }
-    const so = scale[o];
-    const sc = channelScale(m, so);
-    ws[o] = sc;
-    const inv = 1 / Math.fround(sc);
-    let dst = o * inC * kk;
-    for (let i = 0, src = o * 16; i < inC; i++, src += step) {
-      for (let t = 0; t < kk; t++) wq[dst++] = roundAway(Math.fround(w[src + tap[t]] * so) * inv);
+  } else {
+    const row = new Float32Array(n);
+    for (let o = 0; o < outC; o++) {
+      gatherTaps(w, o * 16, outC * 16, tap, row);
+      ws[o] = quantizeRow(row, 0, n, scale[o], wq, o * n);
     }
   }
   return { wq, ws };
 }
+
+/**
+ * Quantizes one output channel's n weights w[start…] times its batch-norm factor `so` into
+ * wq[dst…]; returns the channel's scale.
+ */
+function quantizeRow(w: Float32Array, start: number, n: number, so: number, wq: Int8Array, dst: number): number {
+  let m = 0;
+  for (let k = start; k < start + n; k++) {
+    const a = Math.abs(w[k]);
+    m = a > m ? a : m;
+  }
+  const sc = channelScale(m, so);
+  const inv = 1 / Math.fround(sc);
+  for (let k = 0; k < n; k++) wq[dst + k] = roundAway(Math.fround(w[start + k] * so) * inv);
+  return sc;
+}
+
+/**
+ * quantizeRow over half-precision bits (finite: the model file's check). The largest magnitude is
+ * found on the bits themselves (for finite halves, |value| orders as the bits without the sign).
+ */
+function quantizeHalfRow(h: Uint16Array, table: Float32Array, start: number, n: number, so: number, wq: Int8Array, dst: number): number {
+  let m = 0;
+  for (let k = start; k < start + n; k++) {
+    const a = h[k] & 0x7fff;
+    m = a > m ? a : m;
+  }
+  const sc = channelScale(table[m], so);
+  const inv = 1 / Math.fround(sc);
+  for (let k = 0; k < n; k++) wq[dst + k] = roundAway(Math.fround(table[h[start + k]] * so) * inv);
+  return sc;
+}
+
+/** The taps of one output channel of a transposed kernel [in, out, 4, 4], input channel by input channel. */
+function gatherTaps<T extends Float32Array | Uint16Array>(w: T, src: number, step: number, tap: Int32Array, row: T): void {
+  const kk = tap.length;
+  for (let dst = 0; dst < row.length; dst += kk, src += step) for (let t = 0; t < kk; t++) row[dst + t] = w[src + tap[t]];
+}
+
+/** Float32 weights of a kernel stored as float32 or half precision (decoded once per array). */
+function floatWeights(w: WeightData): Float32Array {
+  if (!(w instanceof Uint16Array)) return w;
+  let f = decodedHalves.get(w);
+  if (!f) decodedHalves.set(w, (f = f16ToF32(w)));
+  return f;
+}
+const decodedHalves = new WeakMap<Uint16Array, Float32Array>();
 
 /** A conv kernel, made in the form the graph asks for: float32, or int8 with per-channel scales. */
 interface KernelSource {
@@ -462,14 +500,14 @@ function floatKernel(w: Float32Array, out: number): KernelSource {
 }
 
 /** A conv kernel [out, …] with each output channel multiplied by scale[out] (batch norm folded in). */
-export function scaledKernel(w: Float32Array, out: number, scale: Float64Array): KernelSource {
-  return { float: () => scaleKernel(w, out, scale), int8: () => quantizeScaledKernel(w, out, scale) };
+export function scaledKernel(w: WeightData, out: number, scale: Float64Array): KernelSource {
+  return { float: () => scaleKernel(floatWeights(w), out, scale), int8: () => quantizeScaledKernel(w, out, scale) };
 }
 
 /** The conv kernel equivalent to (part of) a transposed conv (see transposeKernel). */
-function transposedKernel(w: Float32Array, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): KernelSource {
+function transposedKernel(w: WeightData, inC: number, outC: number, kh: number, kw: number, ky: (a: number) => number, kx: (b: number) => number, scale: Float64Array): KernelSource {
   return {
-    float: () => transposeKernel(w, inC, outC, kh, kw, ky, kx, scale),
+    float: () => transposeKernel(floatWeights(w), inC, outC, kh, kw, ky, kx, scale),
     int8: () => quantizeTransposedKernel(w, inC, outC, kh, kw, ky, kx, scale),
   };
 }
@@ -494,17 +532,24 @@ function activationQuant(range: readonly [number, number]): { scale: number; zer
   return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
 }
 
-/** A weight by name, checked against the tensor specs (ModelError when missing or of the wrong size). */
-function tensorLookup(weights: WeightMap, config: ResfcnConfig): (name: string) => Float32Array {
+/**
+ * A weight by name, checked against the tensor specs (ModelError when missing or of the wrong
+ * size): `tensor` as float32; `weight` (a conv kernel) as stored, half-precision bits where `weights` is a model
+ * file's HalfTensorMap and the tensor is not decoded yet (the int8 kernels quantize from them).
+ */
+function tensorLookup(weights: WeightMap, config: ResfcnConfig): { tensor: (name: string) => Float32Array; weight: (name: string) => WeightData } {
   const specs = new Map(resfcnTensorSpecs(config).map((s) => [s.name, s]));
-  return (name) => {
+  const checked = <T extends WeightData>(name: string, data: T | undefined): T => {
     const spec = specs.get(name);
-    const data = weights.get(name);
     if (!spec) throw new ModelError(`internal: no tensor spec for ${name}`);
     if (!data) throw new ModelError(`missing tensor ${name}`);
     const count = spec.shape.reduce((a, b) => a * b, 1);
     if (data.length !== count) throw new ModelError(`tensor ${name}: ${data.length} values, expected ${count} for [${spec.shape.join(', ')}]`);
     return data;
+  };
+  return {
+    tensor: (name) => checked(name, weights.get(name)),
+    weight: (name) => checked(name, (weights instanceof HalfTensorMap ? weights.halves(name) : undefined) ?? weights.get(name)),
   };
 }
 
@@ -518,6 +563,8 @@ export interface GraphEmitter {
   initializers: OnnxInitializer[];
   /** A weight by name, checked against the tensor specs. */
   tensor: (name: string) => Float32Array;
+  /** A conv kernel by name as stored (half-precision bits until decoded), checked likewise. */
+  weight: (name: string) => WeightData;
   constant: (name: string, dims: number[], data: OnnxInitializer['data']) => string;
   /** Channels and side of every activation. */
   shapes: Map<string, [number, number]>;
@@ -544,7 +591,7 @@ export function createEmitter(weights: WeightMap, config: ResfcnConfig, options:
   const ranges = options.ranges ?? {};
   const nodes: OnnxNode[] = [];
   const initializers: OnnxInitializer[] = [];
-  const tensor = tensorLookup(weights, config);
+  const { tensor, weight } = tensorLookup(weights, config);
   const constant = (name: string, dims: number[], data: OnnxInitializer['data']): string => {
     initializers.push({ name, dims, data });
     return name;
@@ -635,18 +682,18 @@ export function createEmitter(weights: WeightMap, config: ResfcnConfig, options:
     return [b, b, a, a];
   };
   const q = (layer: string): boolean => int8 && !floatLayers.has(layer);
-  return { int8, nodes, initializers, tensor, constant, shapes, exposed, dequantized, quantParams, dq, expose, conv, relu, pads, q };
+  return { int8, nodes, initializers, tensor, weight, constant, shapes, exposed, dequantized, quantParams, dq, expose, conv, relu, pads, q };
 }
 
 function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: GraphOptions): Uint8Array {
-  const { int8, nodes, initializers, tensor, constant, shapes, exposed, dequantized, quantParams, dq, expose, conv, relu, pads, q } = createEmitter(weights, config, options, INT8_FLOAT_LAYERS);
+  const { int8, nodes, initializers, tensor, weight, constant, shapes, exposed, dequantized, quantParams, dq, expose, conv, relu, pads, q } = createEmitter(weights, config, options, INT8_FLOAT_LAYERS);
 
   let x = 'input';
   let size = config.inputSize;
   {
     const bn = foldBn(tensor, 'enc.0.bn');
     const C = config.width;
-    x = relu(conv(x, { kernel: scaledKernel(tensor('enc.0.conv.weight'), C, bn.scale), bias: bn.bias, outChannels: C, k: 4, stride: 1, pads: pads(size, 4, 1) }, 'enc.0.conv', q('enc.0')), 'enc.0');
+    x = relu(conv(x, { kernel: scaledKernel(weight('enc.0.conv.weight'), C, bn.scale), bias: bn.bias, outChannels: C, k: 4, stride: 1, pads: pads(size, 4, 1) }, 'enc.0.conv', q('enc.0')), 'enc.0');
     expose(x);
   }
   for (const b of encoderBlocks(config.width)) {
@@ -656,17 +703,17 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
     const bn1 = foldBn(tensor, `${p}.bn1`);
     const bn2 = foldBn(tensor, `${p}.bn2`);
     const bn3 = foldBn(tensor, `${p}.bn3`);
-    let y = relu(conv(x, { kernel: scaledKernel(tensor(`${p}.conv1.weight`), half, bn1.scale), bias: bn1.bias, outChannels: half, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv1`, quant), `${p}.relu1`);
+    let y = relu(conv(x, { kernel: scaledKernel(weight(`${p}.conv1.weight`), half, bn1.scale), bias: bn1.bias, outChannels: half, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv1`, quant), `${p}.relu1`);
     expose(y);
-    y = relu(conv(y, { kernel: scaledKernel(tensor(`${p}.conv2.weight`), half, bn2.scale), bias: bn2.bias, outChannels: half, k: 4, stride: b.stride, pads: pads(size, 4, b.stride) }, `${p}.conv2`, quant), `${p}.relu2`);
+    y = relu(conv(y, { kernel: scaledKernel(weight(`${p}.conv2.weight`), half, bn2.scale), bias: bn2.bias, outChannels: half, k: 4, stride: b.stride, pads: pads(size, 4, b.stride) }, `${p}.conv2`, quant), `${p}.relu2`);
     expose(y);
     size = Math.ceil(size / b.stride);
     // bn3 follows the sum: its scale goes into both branches, its bias into conv3.
-    const c3 = conv(y, { kernel: scaledKernel(tensor(`${p}.conv3.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv3`, quant);
+    const c3 = conv(y, { kernel: scaledKernel(weight(`${p}.conv3.weight`), b.outChannels, bn3.scale), bias: bn3.bias, outChannels: b.outChannels, k: 1, stride: 1, pads: [0, 0, 0, 0] }, `${p}.conv3`, quant);
     expose(c3);
     let shortcut: string;
     if (b.hasShortcut) {
-      shortcut = conv(x, { kernel: scaledKernel(tensor(`${p}.shortcut.weight`), b.outChannels, bn3.scale), outChannels: b.outChannels, k: 1, stride: b.stride, pads: [0, 0, 0, 0] }, `${p}.shortcut`, quant);
+      shortcut = conv(x, { kernel: scaledKernel(weight(`${p}.shortcut.weight`), b.outChannels, bn3.scale), outChannels: b.outChannels, k: 1, stride: b.stride, pads: [0, 0, 0, 0] }, `${p}.shortcut`, quant);
       expose(shortcut);
     } else {
       // identity shortcut: bn3's per-channel scale as a Mul
@@ -689,7 +736,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
     const quant = q(p);
     const last = d.index === layers.length - 1;
     const bn = foldBn(tensor, `${p}.bn`);
-    const w = tensor(`${p}.conv.weight`);
+    const w = weight(`${p}.conv.weight`);
     if (d.stride === 1) {
       // A stride-1 transposed conv is the conv with the flipped kernel, in/out swapped, and
       // padding k − 1 − p on each side (the transposed conv pads 1 before, 2 after).
@@ -792,7 +839,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
 function buildReferenceGraph(weights: WeightMap, config: ResfcnConfig): Uint8Array {
   const nodes: OnnxNode[] = [];
   const initializers: OnnxInitializer[] = [];
-  const tensor = tensorLookup(weights, config);
+  const { tensor } = tensorLookup(weights, config);
   const specs = new Map(resfcnTensorSpecs(config).map((s) => [s.name, s]));
   const init = (name: string): string => {
     initializers.push({ name, dims: specs.get(name)!.shape, data: tensor(name) });

@@ -4,7 +4,8 @@
  * parses always builds.
  */
 import { InputError, ModelError, shownValue } from '../errors.js';
-import { asFloat32Checked, f16Tensor, f32Tensor, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { asFloat32Checked, f16AllFinite, f16Tensor, f16ToF32, f32Tensor, halfBits, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { HalfTensorMap } from './tensor-map.js';
 import { ARCHITECTURES, checkConfig, decoderLayers, resfcnTensorSpecs, type ActivationRanges, type Architecture, type ResfcnConfig } from './resfcn.js';
 
 export const MODEL_FORMAT = 'prnet-ts/resfcn';
@@ -20,7 +21,10 @@ export interface ModelCard {
 
 export interface ModelWeights {
   config: ResfcnConfig;
-  /** Float32 tensors by name, ONNX/PyTorch layout, every name of `resfcnTensorSpecs(config)`. */
+  /**
+   * Float32 tensors by name, ONNX/PyTorch layout, every name of `resfcnTensorSpecs(config)`. From
+   * `parseModelFile`, a HalfTensorMap: a file's F16 tensors are decoded when read.
+   */
   tensors: Map<string, Float32Array>;
   /** All metadata strings: the config keys (`format`, `version`, `width`, …) and the model card. */
   metadata: Record<string, string>;
@@ -158,9 +162,21 @@ export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights 
     shapes.set(name, { shape: t.shape, length: t.shape.reduce((a, b) => a * b, 1) });
   }
   validateTensors(config, shapes, source);
-  const tensors = new Map<string, Float32Array>();
+  // F16 tensors stay half precision until read (the int8 graph quantizes from the halves).
+  const tensors = new HalfTensorMap();
   for (const s of resfcnTensorSpecs(config)) {
-    const { data, finite } = asFloat32Checked(file.tensors.get(s.name) as SafeTensor);
+    const stored = file.tensors.get(s.name) as SafeTensor;
+    if (stored.dtype === 'F16' && s.bn !== 'running_var') {
+      const halves = halfBits(stored);
+      if (!f16AllFinite(halves)) {
+        const data = f16ToF32(halves);
+        const i = data.findIndex((v) => !Number.isFinite(v));
+        throw new ModelError(`tensor ${s.name} holds a non-finite value at index ${i}`, source);
+      }
+      tensors.setHalves(s.name, halves);
+      continue;
+    }
+    const { data, finite } = asFloat32Checked(stored);
     // F16 reports finiteness from the conversion; otherwise a NaN or infinity makes the sum
     // non-finite (so can huge finite values: then look closer).
     let sum = 0;

@@ -4,6 +4,7 @@
  */
 import { firstLine, ModelError } from '../errors.js';
 import { buildResfcnOnnx, checkConfig, type GraphOptions } from '../model/resfcn.js';
+import { HalfTensorMap } from '../model/tensor-map.js';
 import { DEFAULT_PRECISION_KEY, int8RangesFromMetadata, validateTensors, type ModelWeights } from '../model/weights.js';
 import { PrnetSession, checkPrecision, type InferenceBackend, type SessionOptions } from './session.js';
 
@@ -75,8 +76,10 @@ function checkWeights(weights: ModelWeights, source = 'model weights'): void {
     throw new ModelError('expected model weights ({ config, tensors: Map, metadata }) or a model file path', source);
   }
   checkConfig(w.config, source);
-  validateTensors(w.config, w.tensors, source);
-  for (const [name, t] of w.tensors) {
+  // A model file's half-precision tensors are checked as they are (decoding them here would undo the lazy load).
+  const lazy = w.tensors instanceof HalfTensorMap ? w.tensors : undefined;
+  validateTensors(w.config, lazy ? lazy.lengths() : w.tensors, source);
+  for (const [name, t] of lazy ? lazy.decodedEntries() : w.tensors) {
     if (!(t instanceof Float32Array)) throw new ModelError(`tensor ${name} is not a Float32Array`, source);
   }
 }

@@ -205,7 +205,7 @@ export function f32ToF16(src: Float32Array): Uint16Array {
 /** Every half-precision bit pattern as a float32 (built on first use; 256 kB). */
 let f16Table: Float32Array | null = null;
 
-function halfTable(): Float32Array {
+export function halfTable(): Float32Array {
   if (f16Table) return f16Table;
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
@@ -234,6 +234,29 @@ export function f16ToF32Checked(src: Uint16Array): { data: Float32Array; finite:
     out[i] = table[h];
   }
   return { data: out, finite: (special & 0x8000) === 0 };
+}
+
+/**
+ * Whether every half-precision value is finite (no infinity or NaN), without decoding: the same
+ * branch-free test as f16ToF32Checked, two halves per step where the array is 4-byte aligned.
+ */
+export function f16AllFinite(src: Uint16Array): boolean {
+  let special = 0;
+  let i = 0;
+  if (src.byteOffset % 4 === 0) {
+    const pairs = new Uint32Array(src.buffer, src.byteOffset, src.length >>> 1);
+    // each half's (exponent + 1) sets its bit 15 only for exponent 31; no carry crosses the halves
+    for (let k = 0; k < pairs.length; k++) special |= ((pairs[k] & 0x7c007c00) + 0x04000400) | 0;
+    i = pairs.length * 2;
+  }
+  for (; i < src.length; i++) special |= (src[i] & 0x7c00) + 0x400;
+  return (special & 0x80008000) === 0;
+}
+
+/** Half-precision storage of a tensor as uint16 bit patterns (a view where aligned, else a copy). */
+export function halfBits(t: SafeTensor): Uint16Array {
+  if (t.dtype !== 'F16') throw new Error(`expected an F16 tensor, got ${t.dtype}`);
+  return halfView(t.bytes);
 }
 
 /** Half precision → float32, exactly (see f16ToF32Checked). */
