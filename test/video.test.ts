@@ -10,7 +10,7 @@ import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import validator from 'gltf-validator';
-import { AnimationMixer, Vector3, type Mesh, type Object3D } from 'three';
+import { AnimationMixer, LoopOnce, Vector3, type Mesh, type Object3D } from 'three';
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -55,7 +55,7 @@ async function validate(bytes: Uint8Array): Promise<{ errors: number; warnings: 
 interface GlbJson {
   extensionsRequired: string[];
   meshes: { primitives: { targets: unknown[] }[] }[];
-  animations: { channels: { target: { node?: number; path: string } }[]; samplers: { input: number; interpolation: string }[] }[];
+  animations: { channels: { sampler: number; target: { node?: number; path: string } }[]; samplers: { input: number; interpolation: string }[] }[];
   nodes: { name: string; scale?: number[] }[];
   accessors: { count: number; min?: number[]; max?: number[] }[];
 }
@@ -210,8 +210,9 @@ describe('processVideo', () => {
     expect(json.meshes[0].primitives[0].targets).toHaveLength(r.glb!.frames);
     const sampler = json.animations[0].samplers[0];
     expect(json.animations[0].channels[0].target.path).toBe('weights');
-    expect(json.accessors[sampler.input].count).toBe(r.glb!.frames);
-    expect(json.accessors[sampler.input].max![0]).toBeCloseTo(29 / 30, 4); // played at the video's rate
+    // played at the video's rate, the last frame held to the clip's end (as long as the overlay)
+    expect(json.accessors[sampler.input].count).toBe(r.glb!.frames + 1);
+    expect(json.accessors[sampler.input].max![0]).toBeCloseTo(1, 4);
     // Practical size: ≤ 2 MB per second of 30 fps video.
     expect(glb.byteLength / 1e6).toBeLessThan(2);
 
@@ -220,11 +221,14 @@ describe('processVideo', () => {
     let mesh: Mesh | undefined;
     gltf.scene.traverse((o) => { if ((o as Mesh).isMesh) mesh = o as Mesh; });
     expect(mesh!.geometry.morphAttributes.position).toHaveLength(30);
-    expect(gltf.animations[0].duration).toBeCloseTo(29 / 30, 4);
+    expect(gltf.animations[0].duration).toBeCloseTo(1, 4);
     const mixer = new AnimationMixer(gltf.scene);
-    mixer.clipAction(gltf.animations[0]).play();
+    const action = mixer.clipAction(gltf.animations[0]).play();
     mixer.setTime(10.25 / 30);
     expect(Array.from(mesh!.morphTargetInfluences!.slice(9, 13), (w) => +w.toFixed(3))).toEqual([0, 0.75, 0.25, 0]);
+    action.setLoop(LoopOnce, 1).clampWhenFinished = true;
+    mixer.setTime(29.5 / 30); // within the last frame's time on screen: the last frame alone
+    expect(Array.from(mesh!.morphTargetInfluences!.slice(27, 30), (w) => +w.toFixed(3))).toEqual([0, 0, 1]);
     // The head node sits where the JSON lines put the face's centre (pose.center), in the GLB's
     // frame (metres about glb.origin): within 1 mm (the node follows the JSON lines' poses; its origin is the thinned grid's centroid).
     let headNode: { position: { x: number; y: number; z: number } } | undefined;
@@ -321,6 +325,48 @@ describe('animated GLB', () => {
     expect(() => writeAnimatedGlb(args([0, 1, 2], nan))).toThrow(/^frame 1: vertex 2 is not finite$/);
     expect(() => writeAnimatedGlb(args([0, 1, 2]), { segmentFrames: NaN })).toThrow(/^segmentFrames must be a whole number ≥ 2, got NaN$/);
     expect(() => writeAnimatedGlb({ ...args([0, 1, 2]), triangles: mesh.triangles.subarray(0, 4) })).toThrow(/not a multiple of 3/);
+    expect(() => writeAnimatedGlb({ ...args([0, 1, 2]), end: 2 })).toThrow(/^end must be a finite time after the last frame's \(2 s\), got 2$/);
+    expect(() => writeAnimatedGlb({ ...args([0, 1, 2]), end: NaN })).toThrow(/^end must be a finite time/);
+  });
+
+  it("holds the last frame until `end` (the clip's length), in every segment's weights and the head's keys", async () => {
+    const layout = light.layout;
+    const mesh = decimateFaceGrid(layout.faceIndex, layout.size, 6);
+    const base = pickVertices(layout.canonical, mesh.vertexIds);
+    for (const n of [1, 3, 260]) {
+      const frames = Array.from({ length: n }, (_, k) => base.map((x, i) => x + (i % 3 === 0 ? 20 * Math.sin(k / 7) : 0)));
+      const times = frames.map((_, k) => 0.5 + k / 30);
+      const end = times[n - 1] + 1 / 30;
+      for (const restShape of [undefined, base]) {
+        const bytes = writeAnimatedGlb({ frames, times, end, triangles: mesh.triangles }, { imageHeight: 480, restShape });
+        expect((await validate(bytes)).messages, `${n} frames`).toEqual([]);
+        const json = glbJson(bytes);
+        // every sampler but the segments' visibility ends at `end`; only the last segment's weights have the extra key
+        const weights = json.animations[0].channels.filter((c) => c.target.path === 'weights').map((c) => json.accessors[json.animations[0].samplers[c.sampler].input]);
+        expect(weights.map((a) => a.max![0])).toEqual([...weights.slice(0, -1).map((a) => a.max![0]), Math.fround(end)]);
+        expect(weights.at(-1)!.count).toBe(json.meshes.at(-1)!.primitives[0].targets.length + 1);
+        const gltf = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(bytes.slice().buffer, '', res, rej));
+        expect(gltf.animations[0].duration).toBeCloseTo(end, 5);
+        // three.js: just before `end`, the last frame alone, where the last frame's time put it
+        const mixer = new AnimationMixer(gltf.scene);
+        mixer.clipAction(gltf.animations[0]).setLoop(LoopOnce, 1).play();
+        const shown = (t: number): Float32Array => {
+          mixer.setTime(t);
+          gltf.scene.updateMatrixWorld(true);
+          let m: Mesh | undefined;
+          gltf.scene.traverse((o) => { if ((o as Mesh).isMesh && o.visible && o.getWorldScale(new Vector3()).x > 0) m = o as Mesh; });
+          const v = new Vector3();
+          const out = new Float32Array(base.length);
+          for (let i = 0; i < base.length / 3; i++) out.set(m!.getVertexPosition(i, v).applyMatrix4(m!.matrixWorld).toArray(), 3 * i);
+          return out;
+        };
+        const last = shown(times[n - 1]);
+        const held = shown(end - 0.004);
+        let worst = 0;
+        for (let i = 0; i < last.length; i++) worst = Math.max(worst, Math.abs(held[i] - last[i]));
+        expect(worst, `${n} frames${restShape ? ', head node' : ''}`).toBeLessThan(0.02);
+      }
+    }
   });
 
   it('with a rest shape, keys the head pose on a NAME_head node and keeps only the expression in the shape keys; three.js plays every frame back where it was', async () => {

@@ -75,6 +75,12 @@ export interface AnimatedMesh {
   frames: readonly Float32Array[];
   /** Each frame's time, seconds, strictly increasing. */
   times: readonly number[];
+  /**
+   * When the last frame ends, seconds (after the last time): the last frame is held until then, so
+   * the animation lasts as long as the clip it came from (a 3 s clip at 30 fps: frames at 0 …
+   * 2.967 s, end 3). Omitted: the animation ends at the last frame's time.
+   */
+  end?: number;
   /** Triangles T×3 over the N vertices. */
   triangles: Uint32Array | Int32Array;
   /** Per-vertex sRGB colours N×3, 0..1. */
@@ -216,7 +222,7 @@ function bytesOf(a: Float32Array | Uint32Array | Uint16Array | Int16Array | Uint
 
 /** The GLB bytes of an animated face (see the file comment). */
 export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions = {}): Uint8Array {
-  const { frames, times, triangles, colors } = mesh;
+  const { frames, times, triangles, colors, end } = mesh;
   const n = frames.length;
   if (n === 0) throw new RangeError('an animation needs at least one frame');
   if (times.length !== n) throw new RangeError(`${n} frames but ${times.length} times`);
@@ -230,6 +236,7 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
     const bad = firstNotFinite(frames[k]);
     if (bad >= 0) throw new RangeError(`frame ${k}: vertex ${Math.floor(bad / 3)} is not finite`);
   }
+  if (end !== undefined && !(Number.isFinite(end) && end > times[n - 1])) throw new RangeError(`end must be a finite time after the last frame's (${times[n - 1]} s), got ${String(end)}`);
   if (triangles.length % 3 !== 0) throw new RangeError(`triangles: length ${triangles.length} is not a multiple of 3`);
   if (options.segmentFrames !== undefined && !(Number.isInteger(options.segmentFrames) && options.segmentFrames >= 2)) throw new RangeError(`segmentFrames must be a whole number ≥ 2, got ${options.segmentFrames}`);
   for (let i = 0; i < triangles.length; i++) if (!(triangles[i] >= 0 && triangles[i] < nv)) throw new RangeError(`triangle index ${triangles[i]} out of range`);
@@ -280,7 +287,9 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   const channels: Json[] = [];
   const samplers: Json[] = [];
   const rootChildren: number[] = [];
-  const timeAccessor = (from: number, to: number): number => b.floats(Float32Array.from(times.slice(from, to + 1)), 'SCALAR', undefined, true);
+  // Key times of frames from..to; through the last frame, also `end` (the last frame held).
+  const held = (to: number): boolean => end !== undefined && to === n - 1;
+  const timeAccessor = (from: number, to: number): number => b.floats(Float32Array.from(held(to) ? [...times.slice(from, to + 1), end as number] : times.slice(from, to + 1)), 'SCALAR', undefined, true);
   const triangleIndices = Int32Array.from(triangles);
   segments.forEach(([a, e], s) => {
     const count = e - a + 1;
@@ -337,18 +346,21 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
       weights: new Array<number>(count).fill(0),
       extras: { targetNames: Array.from({ length: count }, (_, j) => `frame${a + j}`) },
     });
-    // Weights: an n × n accessor whose only non-zeros (stored sparse) are its diagonal ones.
+    // Weights: an n × n accessor whose only non-zeros (stored sparse) are its diagonal ones (and,
+    // with the last frame held, a last key repeating the last frame's weights).
     const input = timeAccessor(a, e);
-    const diag = new Uint32Array(count);
+    const keys = held(e) ? count + 1 : count;
+    const diag = new Uint32Array(keys);
     for (let j = 0; j < count; j++) diag[j] = j * count + j;
+    if (keys > count) diag[count] = count * count + count - 1;
     const output = b.accessor({
       componentType: FLOAT,
-      count: count * count,
+      count: keys * count,
       type: 'SCALAR',
       sparse: {
-        count,
+        count: keys,
         indices: { bufferView: b.view(bytesOf(diag)), componentType: UNSIGNED_INT },
-        values: { bufferView: b.view(bytesOf(new Float32Array(count).fill(1))) },
+        values: { bufferView: b.view(bytesOf(new Float32Array(keys).fill(1))) },
       },
     });
     const meshNode = nodes.length;
@@ -384,7 +396,9 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
     });
     const input = timeAccessor(0, n - 1);
     for (const [path, data, type] of [['translation', head.translation, 'VEC3'], ['rotation', head.rotation, 'VEC4'], ['scale', head.scale, 'VEC3']] as const) {
-      samplers.push({ input, output: b.floats(data, type), interpolation: 'LINEAR' });
+      // the last frame's values once more at `end`
+      const values = held(n - 1) ? Float32Array.from([...data, ...data.subarray(data.length - data.length / n)]) : data;
+      samplers.push({ input, output: b.floats(values, type), interpolation: 'LINEAR' });
       channels.push({ sampler: samplers.length - 1, target: { node: headNode, path } });
     }
     top = [headNode];

@@ -45,6 +45,8 @@ export class TrackAnimation {
   readonly times: number[] = [];
   /** Frames past maxFrames were left out. */
   truncated = false;
+  /** When the last kept frame ends (its time + its duration), when its duration was given. */
+  private end: number | undefined;
   private colors: Float32Array | undefined;
   private readonly mmPerPx: number[] = [];
   /** Each kept frame's pose, while every frame came with one (else null: the GLB fits its own). */
@@ -64,10 +66,12 @@ export class TrackAnimation {
    * Keeps a frame of the face: its dense vertices (N×3, image pixels), 68 landmarks and (as the
    * pipeline gives it) pose, at `timeS` seconds; the first frame's colours are read from `image`.
    * With a pose on every frame the GLB's head node follows those poses exactly, else it fits its
-   * own. Returns false when the frame is not kept: past maxFrames (then `truncated`), or not later
-   * than the last frame kept (a looped or sought source going back).
+   * own. `durationS`, the frame's duration (a video's; a camera's frames have none), makes the GLB
+   * hold the last kept frame until it ends. Returns false when the frame is not kept: past
+   * maxFrames (then `truncated`), or not later than the last frame kept (a looped or sought source
+   * going back).
    */
-  add(face: { vertices: Float32Array; landmarks: ArrayLike<number>; pose?: FramePose }, timeS: number, image?: RgbImage): boolean {
+  add(face: { vertices: Float32Array; landmarks: ArrayLike<number>; pose?: FramePose }, timeS: number, image?: RgbImage, durationS?: number): boolean {
     if (!(face && typeof face === 'object' && face.vertices instanceof Float32Array)) throw new TypeError('add(face, timeS, image?): face must be an object with vertices (Float32Array), landmarks and pose, as the pipeline gives it');
     const { vertices, landmarks, pose } = face;
     if (!Number.isFinite(timeS) || (this.times.length && !(timeS > this.times[this.times.length - 1]))) return false;
@@ -79,6 +83,7 @@ export class TrackAnimation {
     if (!this.colors && image) this.colors = sampleColors(image, picked);
     this.frames.push(picked);
     this.times.push(timeS);
+    this.end = durationS !== undefined && Number.isFinite(durationS) && durationS > 0 ? timeS + durationS : undefined;
     this.mmPerPx.push(mmPerPixel(landmarks));
     if (pose && this.poses) this.poses.push({ rotation: Float64Array.from(pose.rotation), scale: pose.scale, translation: Float64Array.from(pose.translation) });
     else this.poses = null;
@@ -109,7 +114,7 @@ export class TrackAnimation {
     if (!this.frames.length) throw new RangeError('no frames were kept: nothing to animate');
     const { mesh, restShape } = this.options;
     const frame = this.frame();
-    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: this.poses ?? undefined });
+    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, end: this.end, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: this.poses ?? undefined });
     return {
       bytes,
       info: { frames: this.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: this.truncated, pose: restShape ? 'node' : 'mesh', ...frame },

@@ -313,7 +313,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
             s = { animation: new TrackAnimation({ mesh: glbMesh, restShape, maxFrames: maxGlbFrames }), weight: 0, seen: 1 };
             shapes.set(face.trackId, s);
           }
-          if (s.animation.add(face, timeMs / 1000, image)) s.weight += faceSize(face.landmarks);
+          if (s.animation.add(face, timeMs / 1000, image, durationMs / 1000)) s.weight += faceSize(face.landmarks);
         }
         // A track that has ended keeps its weight: once another track weighs more it can never be
         // the one animated, and its frames are let go (they were all kept to the end). With every
