@@ -10,6 +10,9 @@ import { fileIdentities, removeFacesBeyond } from '../src/cli/atomic.js';
 import { OUTPUT_IMAGE_NAME, uniqueStems } from '../src/cli/inputs.js';
 import { FACE_FILE_SUFFIXES, faceFileBase, IMAGE_FILE_SUFFIXES } from '../src/pipeline/outputs.js';
 import sharp from 'sharp';
+import { LoadingManager } from 'three';
+import { MTLLoader } from 'three/addons/loaders/MTLLoader.js';
+import { OBJLoader } from 'three/addons/loaders/OBJLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '../src/model/index.js';
 import { decodeImageFile } from '../src/io/image-node.js';
@@ -464,6 +467,26 @@ describe('prnet reconstruct options', () => {
       const obj = await readFile(join(odd.out, 'new_line_face0_textured.obj'), 'utf8');
       expect(obj.split('\n').filter((l) => l.startsWith('mtllib '))).toEqual(['mtllib new_line_face0_textured.mtl']);
       expect(await readFile(join(odd.out, 'new_line_face0_textured.mtl'), 'utf8')).toContain('map_Kd new_line_face0_texture.png');
+    });
+
+    it("a name with '#', a leading space or doubled spaces gives files that three.js's OBJ and MTL readers find by the names in them", async () => {
+      const dir = await dirs.make('odd-name-2');
+      await copyFile(ASTRONAUT, join(dir, ' my  photo #1.png'));
+      const odd = await reconstruct([join(dir, ' my  photo #1.png'), '--formats', 'json,textured']);
+      expect(odd.r.code, odd.r.stderr).toBe(0);
+      expect(odd.files).toEqual(['_my__photo _1_face0.json', '_my__photo _1_face0_texture.png', '_my__photo _1_face0_textured.mtl', '_my__photo _1_face0_textured.obj']);
+      // materialLibraries: set by OBJLoader on the group it returns, not in its typings
+      const obj = new OBJLoader().parse(await readFile(join(odd.out, '_my__photo _1_face0_textured.obj'), 'utf8')) as ReturnType<OBJLoader['parse']> & { materialLibraries: string[] };
+      expect(obj.materialLibraries).toEqual(['_my__photo _1_face0_textured.mtl']);
+      // the texture's URL as MTLLoader resolves it (its image loader then needs a DOM: the URL is taken before)
+      const urls: string[] = [];
+      const manager = new LoadingManager();
+      manager.setURLModifier((url) => { urls.push(url); return url; });
+      const creator = new MTLLoader(manager).parse(await readFile(join(odd.out, obj.materialLibraries[0]), 'utf8'), '');
+      try {
+        creator.create('face');
+      } catch { /* no document in Node */ }
+      expect(urls).toEqual(['_my__photo _1_face0_texture.png']);
     });
 
     it('faces are numbered largest first', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
-import { roundNumber, toJson, uvFromFaceIndex, writeGlb, writeObj, writeObjTextured, writePly } from '../src/export/index.js';
+import { objSafeName, roundNumber, toJson, uvFromFaceIndex, writeGlb, writeObj, writeObjTextured, writePly } from '../src/export/index.js';
 import { fmt, TextWriter } from '../src/export/text.js';
 import { encodePng } from '../src/io/image-node.js';
 
@@ -215,9 +215,21 @@ describe('frame and text options are checked (RangeError), not written as zeros,
     ['writeGlb scale NaN', () => writeGlb({ vertices, triangles }, { scale: NaN }), /scale must be a finite number > 0/],
     ['writeObjTextured mtlFile with a newline', () => writeObjTextured(vertices, triangles, new Float32Array(8), { mtlFile: 'a b\nusemtl x.mtl' }), /mtlFile must be a non-empty name without control characters/],
     ['writeObjTextured textureFile with a newline', () => writeObjTextured(vertices, triangles, new Float32Array(8), { textureFile: 'x\nKd 1 0 0.png' }), /textureFile must be/],
+    // what OBJ readers do not read back: a comment sign, a leading space, doubled spaces, a tab
+    ['writeObjTextured mtlFile with #', () => writeObjTextured(vertices, triangles, new Float32Array(8), { mtlFile: 'photo #1.mtl' }), /mtlFile must be a non-empty name without control characters, '#', or spaces at its ends or doubled .*"photo #1.mtl"/],
+    ['writeObjTextured mtlFile with a leading space', () => writeObjTextured(vertices, triangles, new Float32Array(8), { mtlFile: ' a.mtl' }), /mtlFile must be/],
+    ['writeObjTextured textureFile with doubled spaces', () => writeObjTextured(vertices, triangles, new Float32Array(8), { textureFile: 'a  b.png' }), /textureFile must be/],
+    ['writeObjTextured materialName with a tab', () => writeObjTextured(vertices, triangles, new Float32Array(8), { materialName: 'a\tb' }), /materialName must be/],
   ])('%s', (_name, write, message) => {
     expect(write).toThrow(RangeError);
     expect(write).toThrow(message);
+  });
+
+  it('objSafeName gives names OBJ readers read back; single spaces between words stay', () => {
+    expect(objSafeName(' my  photo #1')).toBe('_my__photo _1');
+    expect(objSafeName('a b.c')).toBe('a b.c');
+    expect(objSafeName('tab\tnbsp\u00a0nl\n')).toBe('tab_nbsp_nl_');
+    expect(writeObjTextured(vertices, triangles, new Float32Array(8), { mtlFile: 'my photo.mtl' }).obj).toContain('mtllib my photo.mtl\n');
   });
 
   it('valid options still write', () => {

@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { escapeControl } from '../errors.js';
 import { basename, extname, join, resolve } from 'node:path';
+import { objSafeName } from '../export/obj.js';
 import { outputSuffixPattern } from '../pipeline/output-names.js';
 
 /** Extensions picked up when a folder is given (a file named directly is always tried). */
@@ -96,8 +97,7 @@ export function uniqueStems(files: string[], present: (file: string) => boolean 
   return stems;
 }
 
-/** The file's name without extension; control characters (a newline in a name) become '_', as no mesh file can refer to them. */
+/** The file's name without extension, as a mesh file can refer to it (objSafeName: " my  photo #1.jpg" → "_my__photo _1"). */
 export function outputStem(file: string): string {
-  // eslint-disable-next-line no-control-regex
-  return basename(file, extname(file)).replace(/[\u0000-\u001f\u007f]/g, '_') || 'image';
+  return objSafeName(basename(file, extname(file))) || 'image';
 }

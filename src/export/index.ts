@@ -8,7 +8,7 @@ export {
   toModelFrame, modelFrameNormals, uvFromFaceIndex, checkMesh, meshFrame, mmPerPixel, MEAN_IPD_MM, MESH_UNITS,
   type FrameOptions, type MeshFrame, type MeshFrameOptions, type MeshUnits, type Vertices, type Triangles,
 } from './mesh.js';
-export { writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, type ObjOptions, type TexturedObjOptions } from './obj.js';
+export { objSafeName, writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, type ObjOptions, type TexturedObjOptions } from './obj.js';
 export { writePly, type PlyOptions } from './ply.js';
 export { writeGlb, srgbToLinear, type GlbMesh, type GlbOptions, type HeadNode } from './glb.js';
 export { roundNumber, toJson, type JsonOptions } from './json.js';

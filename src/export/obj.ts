@@ -233,11 +233,23 @@ function clamp01(x: number): number {
 }
 
 /**
- * A name written into an OBJ or MTL line (file, material): non-empty, without control characters
- * (a newline in it would add lines of its own to the file), RangeError otherwise.
+ * `name` with '_' for what an OBJ or MTL line cannot carry so that readers get it back: control
+ * characters (a newline would add lines of its own to the file), '#' (a comment), and whitespace
+ * other than a single space between other characters (OBJ readers trim a name's leading space;
+ * three.js's MTL reader turns a texture name's double spaces into one). " my  photo #1" →
+ * "_my__photo _1".
  */
+export function objSafeName(name: string): string {
+  return name
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f#]|[^\S ]/g, '_')
+    .replace(/^ +| +$| {2,}/g, (spaces) => '_'.repeat(spaces.length));
+}
+
+/** A name written into an OBJ or MTL line (file, material): non-empty and objSafeName's own, RangeError otherwise. */
 function lineSafe(name: string, option: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (typeof name !== 'string' || !name || /[\u0000-\u001f\u007f]/.test(name)) throw new RangeError(`${option} must be a non-empty name without control characters, got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !name || objSafeName(name) !== name) {
+    throw new RangeError(`${option} must be a non-empty name without control characters, '#', or spaces at its ends or doubled (OBJ readers do not read them back), got ${JSON.stringify(name)}`);
+  }
   return name;
 }
