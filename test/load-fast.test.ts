@@ -182,6 +182,8 @@ describe('half-precision tensors decoded when read (HalfTensorMap)', () => {
     expect(m.delete('e')).toBe(true);
     expect(m.halves('e')).toBeUndefined();
     expect(m.get('e')).toBeUndefined();
+    expect(() => m.setHalves('g', Uint16Array.of(0x3c00, 0x7e00))).toThrow(/^tensor g holds a non-finite value$/);
+    expect(m.has('g')).toBe(false);
     m.setHalves('f', Uint16Array.of(0x4400));
     m.clear();
     expect(m.size).toBe(0);

@@ -6,7 +6,7 @@
  * "Loading"). Everything else sees an ordinary Map: `get` and every iteration decode what they
  * return, bit for bit as an eager decode would.
  */
-import { f16ToF32 } from '../util/safetensors.js';
+import { f16AllFinite, f16ToF32 } from '../util/safetensors.js';
 
 /** The value a not-yet-decoded tensor holds in the underlying Map (never handed out). */
 const PENDING = new Float32Array(0);
@@ -14,8 +14,12 @@ const PENDING = new Float32Array(0);
 export class HalfTensorMap extends Map<string, Float32Array> {
   readonly #halves = new Map<string, Uint16Array>();
 
-  /** Adds a tensor stored as half-precision bit patterns (already checked by the caller). */
+  /**
+   * Adds a tensor stored as half-precision bit patterns: finite values only (the int8 graph finds
+   * a channel's largest magnitude on the bits), RangeError for an infinity or NaN.
+   */
   setHalves(name: string, halves: Uint16Array): this {
+    if (!f16AllFinite(halves)) throw new RangeError(`tensor ${name} holds a non-finite value`);
     this.#halves.set(name, halves);
     super.set(name, PENDING);
     return this;

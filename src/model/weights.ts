@@ -4,7 +4,7 @@
  * parses always builds.
  */
 import { InputError, ModelError, shownValue } from '../errors.js';
-import { asFloat32Checked, f16AllFinite, f16Tensor, f16ToF32, f32Tensor, halfBits, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { asFloat32Checked, f16Tensor, f16ToF32, f32Tensor, halfBits, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { HalfTensorMap } from './tensor-map.js';
 import { ARCHITECTURES, checkConfig, decoderLayers, resfcnTensorSpecs, type ActivationRanges, type Architecture, type ResfcnConfig } from './resfcn.js';
 
@@ -168,12 +168,12 @@ export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights 
     const stored = file.tensors.get(s.name) as SafeTensor;
     if (stored.dtype === 'F16' && s.bn !== 'running_var') {
       const halves = halfBits(stored);
-      if (!f16AllFinite(halves)) {
-        const data = f16ToF32(halves);
-        const i = data.findIndex((v) => !Number.isFinite(v));
+      try {
+        tensors.setHalves(s.name, halves);
+      } catch {
+        const i = f16ToF32(halves).findIndex((v) => !Number.isFinite(v));
         throw new ModelError(`tensor ${s.name} holds a non-finite value at index ${i}`, source);
       }
-      tensors.setHalves(s.name, halves);
       continue;
     }
     const { data, finite } = asFloat32Checked(stored);
