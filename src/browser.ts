@@ -20,7 +20,7 @@ import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js
 import type { Detector } from './detect/detector.js';
 import { firstLine, InputError, ModelError, shownValue } from './errors.js';
 import { parseLayout } from './layout/layout.js';
-import { parseModelFile, type ModelWeights } from './model/weights.js';
+import { parseModelFile, parseModelFileLazy, type ModelWeights } from './model/weights.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './pipeline/prnet.js';
 import type { PngEncoder } from './pipeline/outputs.js';
 import { isPixelImage, rgbaToRgbBytes, toRgbImage, type PixelImage } from './io/pixels.js';
@@ -195,7 +195,10 @@ class WebPrnet extends Prnet {
 export async function createPrnet(options: BrowserPrnetOptions): Promise<BrowserPrnet> {
   checkBrowserOptions(options);
   const [modelBytes, layoutBytes] = await Promise.all([fetchBytes(options.modelUrl, 'model'), fetchBytes(options.layoutUrl, 'layout')]);
-  const weights = parseModelFile(modelBytes, sourceName(options.modelUrl, 'model'));
+  // A fetched file is ours: its F16 tensors stay half precision (the int8 graph reads the halves);
+  // bytes the caller passed are decoded, never referred to.
+  const fetched = !(options.modelUrl instanceof Uint8Array || options.modelUrl instanceof ArrayBuffer);
+  const weights = (fetched ? parseModelFileLazy : parseModelFile)(modelBytes, sourceName(options.modelUrl, 'model'));
   const layout = parseLayout(layoutBytes, sourceName(options.layoutUrl, 'layout'));
   // The network's session first: it sets onnxruntime-web's wasm paths and threads, which the
   // detector's session then shares.

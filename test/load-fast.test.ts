@@ -10,7 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../src/errors.js';
 import { buildResfcnOnnx, INT8_FLOAT_LAYERS, quantizeKernel } from '../src/model/resfcn.js';
-import { int8RangesFromMetadata, parseModelFile, randomWeights, serializeModel } from '../src/model/weights.js';
+import { int8RangesFromMetadata, parseModelFile, parseModelFileLazy, randomWeights, serializeModel } from '../src/model/weights.js';
+import { createSession } from '../src/runtime/node.js';
 import { BUNDLED_MODELS } from '../src/pipeline/node.js';
 import { HalfTensorMap } from '../src/model/tensor-map.js';
 import { f16AllFinite, f16ToF32, f16ToF32Checked, readSafetensors, writeSafetensors } from '../src/util/safetensors.js';
@@ -38,8 +39,8 @@ function referenceQuantize(kernel: Float32Array, out: number): { q: Int8Array; s
 const initializers = (bytes: Uint8Array) => new Map(readOnnxModel(bytes).initializers.map((t) => [t.name, t]));
 
 describe('int8 graph built at load', () => {
-  it('holds exactly the per-channel int8 of the folded fp32 kernels (bundled default model)', async () => {
-    const weights = parseModelFile(await readFile(BUNDLED_MODELS.default), 'default');
+  it('holds exactly the per-channel int8 of the folded fp32 kernels (bundled default model, quantized from its halves)', async () => {
+    const weights = parseModelFileLazy(await readFile(BUNDLED_MODELS.default), 'default');
     const ranges = int8RangesFromMetadata(weights.metadata, 'default');
     expect(ranges).toBeDefined();
     const fp32 = initializers(buildResfcnOnnx(weights.tensors, weights.config, { precision: 'fp32' }));
@@ -140,7 +141,7 @@ describe('half-precision tensors decoded when read (HalfTensorMap)', () => {
 
   it('reads like the eagerly decoded tensors, and building the int8 graph decodes no kernel', async () => {
     const bytes = await readFile(BUNDLED_MODELS.light);
-    const weights = parseModelFile(bytes, 'light');
+    const weights = parseModelFileLazy(bytes, 'light');
     const map = weights.tensors as HalfTensorMap;
     expect(map).toBeInstanceOf(HalfTensorMap);
     const stored = readSafetensors(bytes).tensors;
@@ -188,5 +189,30 @@ describe('half-precision tensors decoded when read (HalfTensorMap)', () => {
     m.clear();
     expect(m.size).toBe(0);
     expect(m.halves('f')).toBeUndefined();
+  });
+});
+
+describe('weights handed to the caller', () => {
+  it('parseModelFile decodes into a plain Map: no view of the bytes, and a structured clone keeps every tensor', async () => {
+    const bytes = new Uint8Array(await readFile(BUNDLED_MODELS.light));
+    const weights = parseModelFile(bytes, 'light');
+    expect(weights.tensors).not.toBeInstanceOf(HalfTensorMap);
+    const before = new Map([...weights.tensors].map(([k, v]) => [k, v.slice()]));
+    const clone = structuredClone(weights);
+    bytes.fill(0, 100_000); // the caller reuses its buffer
+    for (const [name, t] of before) {
+      expect(weights.tensors.get(name), name).toEqual(t);
+      expect(clone.tensors.get(name), name).toEqual(t);
+    }
+  });
+
+  it('a session refuses weights given in memory that hold a NaN, int8 as fp32 (the int8 graph had quantized it to 0)', async () => {
+    for (const precision of ['int8', 'fp32'] as const) {
+      const weights = parseModelFile(await readFile(BUNDLED_MODELS.light), 'light');
+      const t = weights.tensors.get('enc.0.conv.weight')!.slice();
+      t[5] = NaN;
+      weights.tensors.set('enc.0.conv.weight', t);
+      await expect(createSession(weights, { precision }), precision).rejects.toThrow(/^model weights: tensor enc\.0\.conv\.weight holds a non-finite value at index 5$/);
+    }
   });
 });

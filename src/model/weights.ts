@@ -23,7 +23,8 @@ export interface ModelWeights {
   config: ResfcnConfig;
   /**
    * Float32 tensors by name, ONNX/PyTorch layout, every name of `resfcnTensorSpecs(config)`. From
-   * `parseModelFile`, a HalfTensorMap: a file's F16 tensors are decoded when read.
+   * `parseModelFileLazy` (a session's own load), a HalfTensorMap: a file's F16 tensors are
+   * decoded when read.
    */
   tensors: Map<string, Float32Array>;
   /** All metadata strings: the config keys (`format`, `version`, `width`, …) and the model card. */
@@ -143,8 +144,24 @@ export function validateTensors(
   }
 }
 
-/** Parses and validates a model file's bytes. `source` (a path or URL) names the file in errors. */
+/**
+ * Parses and validates a model file's bytes. `source` (a path or URL) names the file in errors.
+ * Every tensor is decoded to float32 in a plain Map: the weights refer to nothing of `bytes`, and
+ * survive a structured clone (postMessage to a worker).
+ */
 export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights {
+  const weights = parseModelFileLazy(bytes, source);
+  return { ...weights, tensors: new Map(weights.tensors) }; // iterating decodes every tensor
+}
+
+/**
+ * parseModelFile whose F16 tensors stay half precision until read: `tensors` is a HalfTensorMap,
+ * from which the int8 graph is quantized without a float32 copy of the weights (docs/model-format.md,
+ * "Loading"). The weights keep views of `bytes`, so this is for bytes nothing else holds or changes
+ * (a file or a response body this library read) and for weights used where they are made: a
+ * structured clone copies a HalfTensorMap's undecoded entries as empty arrays.
+ */
+export function parseModelFileLazy(bytes: Uint8Array, source: string): ModelWeights {
   let file;
   try {
     file = readSafetensors(bytes);

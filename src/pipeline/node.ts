@@ -9,7 +9,7 @@ import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/ind
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
 import { loadLayout } from '../layout/node.js';
-import { readModelFile } from '../model/file-node.js';
+import { readModelFileLazy } from '../model/file-node.js';
 import type { ModelWeights } from '../model/weights.js';
 import type { Precision } from '../model/resfcn.js';
 import { createSession, sessionThreads } from '../runtime/node.js';
@@ -70,7 +70,7 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
 export async function checkedModel(model: string): Promise<string> {
   if (Object.hasOwn(BUNDLED_MODELS, model)) return model;
   const path = resolve(String(resolveModel(model)));
-  await readModelFile(path);
+  await readModelFileLazy(path); // checked, not decoded
   return path;
 }
 

@@ -1,7 +1,7 @@
 /** The Node.js binding: onnxruntime-node (native CPU). */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { readModelFile } from '../model/file-node.js';
+import { readModelFileLazy } from '../model/file-node.js';
 import type { ModelWeights } from '../model/weights.js';
 import { createOrtSession, type OrtModule } from './ort.js';
 import { checkThreads, type PrnetSession, type SessionOptions } from './session.js';
@@ -47,6 +47,6 @@ export function sessionThreads(threads: number): number {
 export async function createSession(model: ModelWeights | string, options: SessionOptions = {}): Promise<PrnetSession> {
   const source = typeof model === 'string' ? model : undefined;
   options = { ...options, threads: options.threads === undefined ? defaultSessionThreads() : sessionThreads(options.threads) };
-  const weights = typeof model === 'string' ? await readModelFile(model) : model;
+  const weights = typeof model === 'string' ? await readModelFileLazy(model) : model;
   return createOrtSession(ort as unknown as OrtModule, weights, { ...options, source, extra: NODE_SESSION_EXTRA });
 }

@@ -81,6 +81,14 @@ function checkWeights(weights: ModelWeights, source = 'model weights'): void {
   validateTensors(w.config, lazy ? lazy.lengths() : w.tensors, source);
   for (const [name, t] of lazy ? lazy.decodedEntries() : w.tensors) {
     if (!(t instanceof Float32Array)) throw new ModelError(`tensor ${name} is not a Float32Array`, source);
+    // A NaN or infinity given in memory: the fp32 graph's test run would see it in the output, but
+    // the int8 graph quantizes it away silently (a NaN weight became 0, the landmarks off by pixels).
+    let sum = 0;
+    for (let i = 0; i < t.length; i++) sum += t[i];
+    if (!Number.isFinite(sum)) {
+      const i = t.findIndex((v) => !Number.isFinite(v));
+      if (i >= 0) throw new ModelError(`tensor ${name} holds a non-finite value at index ${i}`, source);
+    }
   }
 }
 

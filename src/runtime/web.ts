@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-web';
 import { ModelError } from '../errors.js';
 import type { GraphOptions } from '../model/resfcn.js';
-import { parseModelFile, type ModelWeights } from '../model/weights.js';
+import { parseModelFile, parseModelFileLazy, type ModelWeights } from '../model/weights.js';
 import { createOrtSession, type OrtModule } from './ort.js';
 import type { PrnetSession, SessionOptions } from './session.js';
 
@@ -36,7 +36,7 @@ export async function createSession(model: ModelWeights | Uint8Array | string | 
     } catch (e) {
       throw new ModelError(`cannot fetch the model: ${(e as Error).message}`, source, { cause: e });
     }
-    weights = parseModelFile(bytes, source);
+    weights = parseModelFileLazy(bytes, source); // bytes of our own: the int8 graph reads the halves
   } else {
     weights = model;
   }
