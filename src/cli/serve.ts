@@ -60,6 +60,19 @@ export async function runServe(args: string[]): Promise<number> {
   const maxQueue = intOption(values['max-queue'], 'max-queue');
   const detector = detectorOption(values.detector);
   const { createServer, DEFAULT_BODY_LIMIT } = await loadOptional('serve', SERVE_PACKAGES, () => import('../serve/server.js'));
+  // A port that is taken (or an address that is not this machine's) is said before the workers
+  // start: ending them while they load their models aborted the process (SIGABRT).
+  if (port !== 0) await checkListen(host, port);
+  // A SIGTERM or SIGINT from here on stops the service cleanly, even while it starts: Node's
+  // default (ending the process) ended the workers inside onnxruntime, which aborted it.
+  let signalled: 'SIGTERM' | 'SIGINT' | undefined;
+  let onSignal = (why: 'SIGTERM' | 'SIGINT'): void => {
+    signalled ??= why;
+  };
+  const onTerm = () => onSignal('SIGTERM');
+  const onInt = () => onSignal('SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
   const server = await createServer({
     workers,
     models,
@@ -79,7 +92,10 @@ export async function runServe(args: string[]): Promise<number> {
   try {
     address = await server.app.listen({ host, port });
   } catch (e) {
-    await server.pool.destroy();
+    // close(), not destroy(): it lets the workers finish loading first (see above)
+    await server.close().catch(() => undefined);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
     throw new UsageError(`cannot listen on ${host}:${port} (${(e as Error).message})`);
   }
 
@@ -103,12 +119,10 @@ export async function runServe(args: string[]): Promise<number> {
       process.off('SIGINT', onInt);
       resolve(code);
     };
-    const onTerm = () => void stop('SIGTERM', EXIT.ok);
-    const onInt = () => void stop('SIGINT', EXIT.ok);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
+    onSignal = (why) => void stop(why, EXIT.ok);
     // Said once the signals are handled: a supervisor that sends SIGTERM on seeing it gets a clean stop.
     log(`listening on ${address} with ${server.pool.workers} workers`);
+    if (signalled) onSignal(signalled);
     server.ready.then(
       () => log('ready (models loaded)'),
       (e: unknown) => {
@@ -118,5 +132,15 @@ export async function runServe(args: string[]): Promise<number> {
         void stop('model load failed', EXIT.model);
       },
     );
+  });
+}
+
+/** UsageError when `host`:`port` cannot be listened on (taken, or not this machine's address). */
+async function checkListen(host: string, port: number): Promise<void> {
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: Error) => reject(new UsageError(`cannot listen on ${host}:${port} (${e.message})`)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
   });
 }

@@ -66,6 +66,8 @@ export interface ServeOptions {
    * deadline ('ended'), or, once, when such a task is inside the pipeline and is left to stop ('inside-pipeline').
    */
   onOverrun?: (overrunMs: number, where: 'ended' | 'inside-pipeline') => void;
+  /** How long close() lets the requests in flight finish before it cuts their connections (default CLOSE_GRACE_MS). */
+  closeGraceMs?: number;
 }
 
 /** What a decimal number looks like in a query string (the finite check comes after validation). */
@@ -73,6 +75,8 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** How long the workers get to stop on close() before the server stops waiting for them. */
 const DESTROY_WAIT_MS = 12_000;
+/** How long close() lets the requests in flight finish before it cuts their connections. */
+export const CLOSE_GRACE_MS = 10_000;
 /** While an overrunning task is inside the pipeline, how often the server looks again. */
 const OVERRUN_RECHECK_MS = 250;
 
@@ -196,13 +200,23 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   /** The shared flags of the tasks given to the pool and not settled yet (see ReconstructTask.cancelled). */
   const inFlightTasks = new Set<Int32Array>();
   let meanTaskMs = 1000; // running mean of a task's time in a worker, for Retry-After
+  /** Seconds until a place in the queue is likely free (Retry-After). */
+  const retryAfter = (): number => Math.max(1, Math.ceil(((pool.queueSize + 1) * meanTaskMs) / pool.workers / 1000));
   const ready = pool.ready().then(() => {
     isReady = true;
   });
   ready.catch(() => undefined); // the caller decides what a failed start means
 
-  // requestTimeout: Node ends an upload that has not arrived whole within the deadline (408).
-  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle', requestTimeout: timeoutMs, clientErrorHandler });
+  // requestTimeout: Node ends an upload that has not arrived whole within the deadline (408). It
+  // looks every connectionsCheckingInterval (30 s by default), and its headers timeout, made
+  // when the server is (Fastify sets requestTimeout after), must not exceed it: a 2 s deadline was
+  // kept for 60–90 s.
+  const app = Fastify({
+    logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle', requestTimeout: timeoutMs, clientErrorHandler,
+    http: { connectionsCheckingInterval: Math.max(100, Math.min(1000, timeoutMs)), requestTimeout: timeoutMs, headersTimeout: Math.min(60_000, timeoutMs) },
+  });
+  /** Reconstruct requests whose body is arriving or being checked, not yet handed to the pool. */
+  const receiving = new Set<object>();
   const arrivals = new WeakMap<object, number>();
   // Only image bodies (and multipart): no JSON or text parser, so a body is always bytes.
   app.removeAllContentTypeParsers();
@@ -229,6 +243,18 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     // Requests that arrive on an open keep-alive connection while the server shuts down.
     if (closing) {
       return reply.code(503).headers({ Connection: 'close', 'Retry-After': '1' }).send(errorBody('shutting_down', 'the server is shutting down; retry on another instance'));
+    }
+    if (req.method === 'POST' && route === '/v1/reconstruct') {
+      // The queue's bound counts the bodies still arriving: each is held whole in memory, so a burst
+      // of large uploads is refused before it is read (60 concurrent 19 MB uploads took the
+      // process to 2 GB, and their 503s came only once each body had arrived).
+      if (receiving.size + pool.queueSize >= maxQueue) {
+        return reply.code(503).headers({ Connection: 'close', 'Retry-After': String(retryAfter()) })
+          .send(errorBody('queue_full', `${pool.queueSize + receiving.size} requests are waiting or arriving; retry later`));
+      }
+      if (!isReady) return reply.code(503).headers({ Connection: 'close', 'Retry-After': '1' }).send(errorBody('not_ready', 'the models are loading'));
+      receiving.add(req);
+      reply.raw.once('close', () => receiving.delete(req));
     }
   });
 
@@ -292,14 +318,17 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     for (const k of numeric) {
       if (q[k] !== undefined && !Number.isFinite(q[k] as number)) throw new HttpError(400, 'bad_request', `query parameter '${k}' must be a finite number`);
     }
-    if (!isReady) throw new HttpError(503, 'not_ready', 'the models are loading', { 'Retry-After': '1' });
     let bytes: Uint8Array;
     if (req.isMultipart()) {
       // The image is the part named "file"; other parts are read through (bounded by the limits).
       let found: Buffer | undefined;
+      let field: string | undefined;
       try {
         for await (const part of req.parts()) {
-          if (part.type !== 'file') continue;
+          if (part.type !== 'file') {
+            if (known.has(part.fieldname)) field ??= part.fieldname;
+            continue;
+          }
           if (part.fieldname === 'file' && !found) found = await part.toBuffer();
           else part.file.resume();
         }
@@ -309,6 +338,9 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
         if ((e as FastifyError).statusCode === 413) throw new HttpError(413, 'body_too_large', multipartLimitMessage((e as FastifyError).code, bodyLimit, firstLine(e)));
         throw new HttpError(400, 'bad_request', `malformed multipart body (${firstLine(e)})`);
       }
+      // Options are query parameters: one sent as a form field (maxFaces=1) was dropped without a
+      // word (other fields are read through, as extra file parts are).
+      if (field !== undefined) throw new HttpError(400, 'bad_request', `form field '${field}' is not read: options go in the query string (?${field}=…), the image in the field "file"`);
       if (!found) throw new HttpError(400, 'missing_file', 'multipart body needs the image in a field named "file"');
       bytes = found;
     } else {
@@ -320,9 +352,9 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     if (Date.now() > deadline) throw new HttpError(504, 'deadline_exceeded', 'the request took longer than the deadline to arrive');
     await checkHeader(bytes, maxPixels);
     if (pool.queueSize >= maxQueue) {
-      const wait = Math.max(1, Math.ceil(((pool.queueSize + 1) * meanTaskMs) / pool.workers / 1000));
-      throw new HttpError(503, 'queue_full', `${pool.queueSize} requests are waiting; retry later`, { 'Retry-After': String(wait) });
+      throw new HttpError(503, 'queue_full', `${pool.queueSize} requests are waiting; retry later`, { 'Retry-After': String(retryAfter()) });
     }
+    receiving.delete(req); // counted by the pool's queue from here
     const format = q.format;
     const task: ReconstructTask = {
       kind: 'reconstruct',
@@ -390,16 +422,24 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     inFlight: () => inFlight,
     async close() {
       closing = true;
-      // The requests in flight are answered first (app.close waits for them). Tasks still running
-      // after that were abandoned (answered 504, or their client left): they stop at their next
-      // step, and piscina waits for them rather than ending a worker inside onnxruntime, which
-      // aborted the whole process (SIGABRT) instead of exiting 0.
-      await app.close();
+      // The requests in flight are answered first (app.close waits for them), for at most
+      // CLOSE_GRACE_MS: then the connections left (an upload that stalled, which Node's request
+      // timeout no longer ends once the server closes) are cut.
+      const closed = app.close();
+      let grace: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => { grace = setTimeout(() => resolve(false), options.closeGraceMs ?? CLOSE_GRACE_MS); })]);
+      clearTimeout(grace);
+      if (!inTime) app.server.closeAllConnections();
+      await closed;
+      // Tasks still running after that were abandoned (answered 504, or their client left): they
+      // stop at their next step, and piscina waits for them rather than ending a worker inside
+      // onnxruntime, which aborted the whole process (SIGABRT) instead of exiting 0. Workers still
+      // loading their models are let finish for the same reason.
       for (const flags of inFlightTasks) Atomics.store(flags, 0, 1);
       // A worker stuck in native code cannot be ended at once: stop waiting for it after a while.
       let timer: NodeJS.Timeout | undefined;
       const gaveUp = await Promise.race([
-        pool.close().then(() => false, () => false),
+        ready.catch(() => undefined).then(() => pool.close()).then(() => false, () => false),
         new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), DESTROY_WAIT_MS); }),
       ]);
       clearTimeout(timer);
