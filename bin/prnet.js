@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Entry point of the `prnet` command: runs the compiled CLI (built by `npm ci` through the
 // `prepare` script, or by `npm run build`).
-import { main } from '../dist/cli/main.js';
+import { main, stopQuietlyOnClosedStdout } from '../dist/cli/main.js';
+
+stopQuietlyOnClosedStdout();
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

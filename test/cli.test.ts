@@ -676,6 +676,20 @@ describe('help and version', () => {
     expect(bare.stdout).toBe(r.stdout);
   });
 
+  it('a reader that closes early (| head, | true): the command stops quietly, no EPIPE stack trace', async () => {
+    const { spawn } = await import('node:child_process');
+    for (let k = 0; k < 2; k++) {
+      // the pipe is closed before the command writes its help
+      const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), '--help'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+    }
+  });
+
   it('<command> --help prints that command\'s usage and the exit codes, exit 0, for every command', async () => {
     const options: Record<string, string[]> = {
       reconstruct: ['--model', '--box', '--formats', '--max-faces', '--detector', '--threads', '--precision', '--no-flip', '--smooth'],

@@ -113,6 +113,18 @@ export function commandHelp(command: string): string | null {
   return `Usage:\n${out.join('\n')}\n\n${tail}`;
 }
 
+/**
+ * A reader that closes early (`prnet batch status | head -1`, `| true`): the command stops quietly
+ * at the next write, with its exit code so far, as other command-line tools do, instead of an
+ * unhandled EPIPE with a stack trace. For the process's entry points (bin/prnet.js).
+ */
+export function stopQuietlyOnClosedStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   // `prnet <command> --help` (or -h) anywhere in its arguments: that command's usage, exit 0.

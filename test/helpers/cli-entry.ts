@@ -1,4 +1,5 @@
 // Runs the `prnet` command from source (spawned by cli.ts with tsx).
-import { main } from '../../src/cli/main.js';
+import { main, stopQuietlyOnClosedStdout } from '../../src/cli/main.js';
 
+stopQuietlyOnClosedStdout();
 process.exitCode = await main(process.argv.slice(2));
