@@ -268,6 +268,9 @@ describe('prnet batch / worker arguments', () => {
       [['batch', 'submit', 'photos/', '--out', 'o', '--redis', 'redis://h', '--queue', 'a:b'], /^prnet: --queue cannot contain ':'/],
       [['batch', 'status', '--redis', 'redis://h', '--queue', 'a:b'], /^prnet: --queue cannot contain ':'/],
       [['worker', '--redis', 'redis://h', '--queue', 'a:b'], /^prnet: --queue cannot contain ':'/],
+      // an --out that is a file, or a path through one: every job failed at the workers after its attempts
+      [['batch', 'submit', ASTRONAUT, '--out', ASTRONAUT, '--redis', 'redis://h'], /^prnet: --out .*astronaut\.(png|jpg) is a file, not a folder$/],
+      [['batch', 'submit', ASTRONAUT, '--out', `${ASTRONAUT}/out`, '--redis', 'redis://h'], /^prnet: --out .*astronaut\.(png|jpg)\/out: a part of the path is a file, not a folder$/],
     ];
     for (const [args, re] of cases) {
       const r = await runMain(args);

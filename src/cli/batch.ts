@@ -52,6 +52,7 @@ async function submit(args: string[]): Promise<number> {
   });
   if (!positionals.length) throw new UsageError('batch submit needs at least one folder, image or .txt list');
   if (!values.out) throw new UsageError('batch submit needs --out <dir>');
+  await checkBatchOut(values.out);
   if (!values.redis) throw new UsageError('batch submit needs --redis <url> (without Redis, use prnet reconstruct)');
   checkRedisUrl(values.redis);
   const queue = queueOption(values.queue);
@@ -113,4 +114,18 @@ async function status(args: string[]): Promise<number> {
   }
   if (values.wait && s.waiting + s.active > 0) return EXIT.failed;
   return s.failed ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * --out as the workers will see it, where this machine can tell: a file, or a path through one, is
+ * a usage error here (its jobs failed at every worker after --attempts tries). A folder that does
+ * not exist yet is fine: the workers make it (they may share a file system this machine has not).
+ */
+async function checkBatchOut(out: string): Promise<void> {
+  const { stat } = await import('node:fs/promises');
+  const info = await stat(out).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOTDIR') throw new UsageError(`--out ${out}: a part of the path is a file, not a folder`);
+    return null;
+  });
+  if (info && !info.isDirectory()) throw new UsageError(`--out ${out} is a file, not a folder`);
 }
