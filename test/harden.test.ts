@@ -390,6 +390,8 @@ describe('input files', () => {
     }
     // A PPM whose header declares 30000×30000 is refused before allocating; a truncated one names it.
     await expect(decodeImageBuffer(Buffer.from('P6 30000 30000 255 xx'), 'h.ppm')).rejects.toThrow(/h\.ppm: image is 30000×30000 = 900 megapixels, above the limit/);
+    // just past the limit: the two counts read apart (both said "100 megapixels")
+    await expect(decodeImageBuffer(Buffer.from('P6 10001 10000 255 xx'), 'j.ppm')).rejects.toThrow(/^j\.ppm: image is 10001×10000 = 100\.01 megapixels, above the limit of 100 megapixels$/);
     await expect(decodeImageBuffer(ppm.subarray(0, 100), 't.ppm')).rejects.toThrow(/t\.ppm: P6 image: truncated/);
   });
 

@@ -166,5 +166,6 @@ export function decodeBmp(bytes: Uint8Array, source: string, maxPixels: number, 
 export function pixelCount(n: number): string {
   if (n < 1e6) return `${Math.round(n)} pixels`;
   const mp = n / 1e6;
-  return `${mp >= 100 ? mp.toFixed(0) : String(+mp.toPrecision(3))} megapixels`;
+  // two decimals past 100: 10001×10000 read "100 megapixels, above the limit of 100 megapixels"
+  return `${mp >= 100 ? String(+mp.toFixed(2)) : String(+mp.toPrecision(3))} megapixels`;
 }
