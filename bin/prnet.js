@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Entry point of the `prnet` command: runs the compiled CLI (built by `npm ci` through the
 // `prepare` script, or by `npm run build`).
-import { main, stopQuietlyOnClosedStdout } from '../dist/cli/main.js';
+import { main, ignoreClosedOutput } from '../dist/cli/main.js';
 
-stopQuietlyOnClosedStdout();
+ignoreClosedOutput();
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

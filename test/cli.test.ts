@@ -676,18 +676,19 @@ describe('help and version', () => {
     expect(bare.stdout).toBe(r.stdout);
   });
 
-  it('a reader that closes early (| head, | true): the command stops quietly, no EPIPE stack trace', async () => {
+  it('a reader that closes early (| head, | true): the command goes on to its own exit code, no EPIPE stack trace', async () => {
     const { spawn } = await import('node:child_process');
-    for (let k = 0; k < 2; k++) {
-      // the pipe is closed before the command writes its help
-      const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), '--help'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.destroy();
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const run = async (args: string[], closed: 'stdout' | 'stderr'): Promise<{ code: number | null; other: string }> => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+      child[closed].destroy(); // closed before the command writes
+      let other = '';
+      child[closed === 'stdout' ? 'stderr' : 'stdout'].setEncoding('utf8').on('data', (d: string) => (other += d));
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      expect(stderr).toBe('');
-      expect(code).toBe(0);
-    }
+      return { code, other };
+    };
+    expect(await run(['--help'], 'stdout')).toEqual({ code: 0, other: '' });
+    // a usage error's line goes to the closed stderr: still exit 2 (an unhandled EPIPE was exit 1)
+    expect(await run(['reconstruct', '--modle', 'x'], 'stderr')).toEqual({ code: 2, other: '' });
   });
 
   it('<command> --help prints that command\'s usage and the exit codes, exit 0, for every command', async () => {

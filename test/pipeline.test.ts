@@ -244,6 +244,10 @@ describe('buildOutputs and swapFaceTexture', () => {
     const named = await buildOutputs('group', image, result.faces.slice(0, 1), prnet.layout, ['json'], encodePng, { source: 'group.jpg' });
     expect((JSON.parse(named[0].data as string) as { image: unknown }).image).toEqual({ file: 'group.jpg', width: image.width, height: image.height });
     await expect(buildOutputs('group', image, result.faces, prnet.layout, ['json'], encodePng, { source: 3 as never })).rejects.toThrow(/^source must be the image's file name \(a string\), got 3$/);
+    // a stem the textured OBJ could not name (it threw a RangeError about mtlFile): named as OBJ readers read back
+    const odd = await buildOutputs('my photo #1', image, result.faces.slice(0, 1), prnet.layout, ['textured'], encodePng);
+    expect(odd.map((f) => f.name)).toEqual(['my photo _1_face0_textured.obj', 'my photo _1_face0_textured.mtl', 'my photo _1_face0_texture.png']);
+    await expect(buildOutputs('', image, result.faces, prnet.layout, ['json'], encodePng)).rejects.toThrow(/^stem must be a non-empty file name stem, got ""$/);
     expect(json.vertexCount).toBe(VERTICES);
     expect(parseGlb(files[1].data as Uint8Array).positions.length).toBe(VERTICES * 3);
     expect(pngSize(files[6].data as Uint8Array)).toEqual({ width: image.width, height: image.height });

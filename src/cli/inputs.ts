@@ -77,7 +77,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
 }
 
 /**
- * Output stems for the inputs: the file name without extension (control characters as '_'), made unique with -2, -3, … (a
+ * Output stems for the inputs: the file name without extension as outputStem makes it, made unique with -2, -3, … (a
  * suffix that another input's own name already takes is skipped: x-2.jpg, x.jpg, x.png → x-2, x, x-3).
  * Inputs for which `present` is false (missing files, which fail without writing) are named after
  * all the others, so that one does not push an existing x.jpg to x-2.

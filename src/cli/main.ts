@@ -114,15 +114,17 @@ export function commandHelp(command: string): string | null {
 }
 
 /**
- * A reader that closes early (`prnet batch status | head -1`, `| true`): the command stops quietly
- * at the next write, with its exit code so far, as other command-line tools do, instead of an
- * unhandled EPIPE with a stack trace. For the process's entry points (bin/prnet.js).
+ * A reader that closes early (`prnet batch status | head -1`, `prnet reconstruct … 2>&1 | head`):
+ * what is written to it after that is dropped and the command goes on to its own exit code,
+ * instead of ending at an unhandled EPIPE with a stack trace (and, mid-run, leaving temporaries).
+ * For the process's entry points (bin/prnet.js).
  */
-export function stopQuietlyOnClosedStdout(): void {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-  });
+export function ignoreClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -92,7 +92,8 @@ export async function runServe(args: string[]): Promise<number> {
   try {
     address = await server.app.listen({ host, port });
   } catch (e) {
-    // close(), not destroy(): it lets the workers finish loading first (see above)
+    // close(), not destroy(): it lets the workers finish loading first (see above); when even
+    // that fails, the process ends by its exit code with the workers' threads
     await server.close().catch(() => undefined);
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);

@@ -17,6 +17,9 @@
  */
 import { InputError } from '../errors.js';
 import { vertexNormals as imageFrameNormals } from '../geometry/normals.js';
+import { firstNotFinite } from '../util/finite.js';
+
+export { firstNotFinite };
 
 /** Vertices N×3, row-major. */
 export type Vertices = Float32Array | Float64Array;
@@ -248,15 +251,6 @@ export function checkMesh(
     if (bad >= 0) throw new InputError(`${name}: value ${bad} (vertex ${Math.floor(bad / width)}) is not finite`);
   }
   return nv;
-}
-
-/** The index of the first value that is not finite, or -1: x · 0 is NaN exactly when x is not finite (one sum first, no branch per value). */
-export function firstNotFinite(values: ArrayLike<number>): number {
-  let z = 0;
-  for (let i = 0; i < values.length; i++) z += values[i] * 0;
-  if (z === 0) return -1;
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
-  return -1;
 }
 
 /** Whether some index is outside 0..last: v | (last − v) is negative (as an int32) exactly then (one OR of int32s). */

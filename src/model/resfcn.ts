@@ -535,9 +535,10 @@ function activationQuant(range: readonly [number, number]): { scale: number; zer
 /**
  * A weight by name, checked against the tensor specs (ModelError when missing or of the wrong
  * size): `tensor` as float32; `weight` (a conv kernel) as stored, half-precision bits where `weights` is a model
- * file's HalfTensorMap and the tensor is not decoded yet (the int8 kernels quantize from them).
+ * file's HalfTensorMap, the tensor is not decoded yet and `halves` (an int8 graph: its kernels
+ * quantize from them).
  */
-function tensorLookup(weights: WeightMap, config: ResfcnConfig): { tensor: (name: string) => Float32Array; weight: (name: string) => WeightData } {
+function tensorLookup(weights: WeightMap, config: ResfcnConfig, halves = true): { tensor: (name: string) => Float32Array; weight: (name: string) => WeightData } {
   const specs = new Map(resfcnTensorSpecs(config).map((s) => [s.name, s]));
   const checked = <T extends WeightData>(name: string, data: T | undefined): T => {
     const spec = specs.get(name);
@@ -549,7 +550,7 @@ function tensorLookup(weights: WeightMap, config: ResfcnConfig): { tensor: (name
   };
   return {
     tensor: (name) => checked(name, weights.get(name)),
-    weight: (name) => checked(name, (weights instanceof HalfTensorMap ? weights.halves(name) : undefined) ?? weights.get(name)),
+    weight: (name) => checked(name, (halves && weights instanceof HalfTensorMap ? weights.halves(name) : undefined) ?? weights.get(name)),
   };
 }
 
@@ -591,7 +592,8 @@ export function createEmitter(weights: WeightMap, config: ResfcnConfig, options:
   const ranges = options.ranges ?? {};
   const nodes: OnnxNode[] = [];
   const initializers: OnnxInitializer[] = [];
-  const { tensor, weight } = tensorLookup(weights, config);
+  // An int8 graph quantizes from the halves; an fp32 one decodes every kernel through the map.
+  const { tensor, weight } = tensorLookup(weights, config, int8);
   const constant = (name: string, dims: number[], data: OnnxInitializer['data']): string => {
     initializers.push({ name, dims, data });
     return name;

@@ -14,6 +14,12 @@ const PENDING = new Float32Array(0);
 export class HalfTensorMap extends Map<string, Float32Array> {
   readonly #halves = new Map<string, Uint16Array>();
 
+  /** Float32 entries, as a Map's (the halves come by setHalves). */
+  constructor(entries?: Iterable<readonly [string, Float32Array]> | null) {
+    super(); // Map's own constructor would call the overridden set before #halves exists
+    for (const [name, value] of entries ?? []) this.set(name, value);
+  }
+
   /**
    * Adds a tensor stored as half-precision bit patterns: finite values only (the int8 graph finds
    * a channel's largest magnitude on the bits), RangeError for an infinity or NaN.

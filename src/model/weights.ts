@@ -5,6 +5,7 @@
  */
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { asFloat32Checked, f16Tensor, f16ToF32, f32Tensor, halfBits, readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { firstNotFinite } from '../util/finite.js';
 import { HalfTensorMap } from './tensor-map.js';
 import { ARCHITECTURES, checkConfig, decoderLayers, resfcnTensorSpecs, type ActivationRanges, type Architecture, type ResfcnConfig } from './resfcn.js';
 
@@ -188,21 +189,14 @@ export function parseModelFileLazy(bytes: Uint8Array, source: string): ModelWeig
       try {
         tensors.setHalves(s.name, halves);
       } catch {
-        const i = f16ToF32(halves).findIndex((v) => !Number.isFinite(v));
-        throw new ModelError(`tensor ${s.name} holds a non-finite value at index ${i}`, source);
+        throw nonFinite(s.name, firstNotFinite(f16ToF32(halves)), source);
       }
       continue;
     }
     const { data, finite } = asFloat32Checked(stored);
-    // F16 reports finiteness from the conversion; otherwise a NaN or infinity makes the sum
-    // non-finite (so can huge finite values: then look closer).
-    let sum = 0;
-    if (finite === undefined) for (let i = 0; i < data.length; i++) sum += data[i];
-    if (finite === false || !Number.isFinite(sum)) {
-      for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i])) throw new ModelError(`tensor ${s.name} holds a non-finite value at index ${i}`, source);
-      }
-    }
+    // F16 reports finiteness from the conversion; F32 is looked at here
+    const bad = finite === true ? -1 : firstNotFinite(data);
+    if (bad >= 0) throw nonFinite(s.name, bad, source);
     if (s.bn === 'running_var') {
       for (let i = 0; i < data.length; i++) {
         if (data[i] < 0) throw new ModelError(`tensor ${s.name} holds a negative variance at index ${i}`, source);
@@ -211,6 +205,11 @@ export function parseModelFileLazy(bytes: Uint8Array, source: string): ModelWeig
     tensors.set(s.name, data);
   }
   return { config, tensors, metadata };
+}
+
+/** The error for a weight that is not finite (a file's or one given in memory). */
+export function nonFinite(name: string, index: number, source: string): ModelError {
+  return new ModelError(`tensor ${name} holds a non-finite value at index ${index}`, source);
 }
 
 /** Serialises weights to the safetensors model format (tensors in spec order). */

@@ -6,7 +6,7 @@
 import { checkMesh, meshFrame, modelFrameNormals, toJson, toModelFrame, uvFromFaceIndex, type MeshUnits } from '../export/index.js';
 import { glbBytes, type HeadNode } from '../export/glb.js';
 import type { FrameOptions } from '../export/mesh.js';
-import { objBytes, objTexturedBytes } from '../export/obj.js';
+import { objBytes, objSafeName, objTexturedBytes } from '../export/obj.js';
 import { plyBytes } from '../export/ply.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { flipRotationY, rotationQuaternion } from '../geometry/pose.js';
@@ -186,8 +186,10 @@ function wireframe(layout: Layout, cropSide: number): Uint32Array {
 
 /**
  * Output files for the faces of one image, named `<stem>_face<i>.<ext>` per face and
- * `<stem>_<kind>.png` per image (depth and overlays show every face). Text files are strings,
- * except the (large) OBJs, which are UTF-8 bytes.
+ * `<stem>_<kind>.png` per image (depth and overlays show every face), `stem` as objSafeName makes
+ * it (the textured OBJ names its MTL and texture: `#`, spaces at the ends or doubled and other
+ * whitespace as `_`, which OBJ readers read back). Text files are strings, except the (large)
+ * OBJs, which are UTF-8 bytes.
  *
  * Every mesh file has normals; colours and texture agree: the UV texture is complete (texels the
  * photo does not show are filled from the mirrored side or smoothly, see faceTexture) and the
@@ -212,6 +214,8 @@ export async function buildOutputs(
     if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new InputError(`unknown output format ${shownValue(f)} (known: ${OUTPUT_FORMATS.join(', ')})`);
   }
   options ??= {};
+  if (typeof stem !== 'string' || !stem) throw new InputError(`stem must be a non-empty file name stem, got ${shownValue(stem)}`);
+  stem = objSafeName(stem);
   // RGBA or grey bytes (as reconstruct takes) are read as RGB once here.
   const image = toRgbImage(input);
   const textureSize = options.textureSize ?? layout.size;

@@ -5,7 +5,8 @@
 import { firstLine, ModelError } from '../errors.js';
 import { buildResfcnOnnx, checkConfig, type GraphOptions } from '../model/resfcn.js';
 import { HalfTensorMap } from '../model/tensor-map.js';
-import { DEFAULT_PRECISION_KEY, int8RangesFromMetadata, validateTensors, type ModelWeights } from '../model/weights.js';
+import { DEFAULT_PRECISION_KEY, int8RangesFromMetadata, nonFinite, validateTensors, type ModelWeights } from '../model/weights.js';
+import { firstNotFinite } from '../util/finite.js';
 import { PrnetSession, checkPrecision, type InferenceBackend, type SessionOptions } from './session.js';
 
 /** The parts of an onnxruntime module this binding uses. */
@@ -83,12 +84,8 @@ function checkWeights(weights: ModelWeights, source = 'model weights'): void {
     if (!(t instanceof Float32Array)) throw new ModelError(`tensor ${name} is not a Float32Array`, source);
     // A NaN or infinity given in memory: the fp32 graph's test run would see it in the output, but
     // the int8 graph quantizes it away silently (a NaN weight became 0, the landmarks off by pixels).
-    let sum = 0;
-    for (let i = 0; i < t.length; i++) sum += t[i];
-    if (!Number.isFinite(sum)) {
-      const i = t.findIndex((v) => !Number.isFinite(v));
-      if (i >= 0) throw new ModelError(`tensor ${name} holds a non-finite value at index ${i}`, source);
-    }
+    const bad = firstNotFinite(t);
+    if (bad >= 0) throw nonFinite(name, bad, source);
   }
 }
 

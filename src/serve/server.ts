@@ -77,6 +77,8 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 const DESTROY_WAIT_MS = 12_000;
 /** How long close() lets the requests in flight finish before it cuts their connections. */
 export const CLOSE_GRACE_MS = 10_000;
+/** How long close() waits for workers still loading their models (ending one there aborts the process). */
+const LOAD_WAIT_MS = 60_000;
 /** While an overrunning task is inside the pipeline, how often the server looks again. */
 const OVERRUN_RECHECK_MS = 250;
 
@@ -201,7 +203,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const inFlightTasks = new Set<Int32Array>();
   let meanTaskMs = 1000; // running mean of a task's time in a worker, for Retry-After
   /** Seconds until a place in the queue is likely free (Retry-After). */
-  const retryAfter = (): number => Math.max(1, Math.ceil(((pool.queueSize + 1) * meanTaskMs) / pool.workers / 1000));
+  const retryAfter = (): number => Math.max(1, Math.ceil(((pool.queueSize + receiving.size + 1) * meanTaskMs) / pool.workers / 1000));
   const ready = pool.ready().then(() => {
     isReady = true;
   });
@@ -245,14 +247,18 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       return reply.code(503).headers({ Connection: 'close', 'Retry-After': '1' }).send(errorBody('shutting_down', 'the server is shutting down; retry on another instance'));
     }
     if (req.method === 'POST' && route === '/v1/reconstruct') {
-      // The queue's bound counts the bodies still arriving: each is held whole in memory, so a burst
+      // The bodies still arriving count with the queue: each is held whole in memory, so a burst
       // of large uploads is refused before it is read (60 concurrent 19 MB uploads took the
-      // process to 2 GB, and their 503s came only once each body had arrived).
-      if (receiving.size + pool.queueSize >= maxQueue) {
-        return reply.code(503).headers({ Connection: 'close', 'Retry-After': String(retryAfter()) })
-          .send(errorBody('queue_full', `${pool.queueSize + receiving.size} requests are waiting or arriving; retry later`));
+      // process to 2 GB, and their 503s came only once each body had arrived). One place per
+      // worker more than the queue's, so idle workers do not stand for the uploads that feed them.
+      // The refusal leaves the connection open: Node reads the rest of the body through without
+      // keeping it, and the client, still sending, gets the answer (with `Connection: close` it
+      // got a broken pipe instead).
+      if (receiving.size + pool.queueSize >= maxQueue + pool.workers) {
+        return reply.code(503).headers({ 'Retry-After': String(retryAfter()) })
+          .send(errorBody('queue_full', `${pool.queueSize} requests are waiting and ${receiving.size} arriving; retry later`));
       }
-      if (!isReady) return reply.code(503).headers({ Connection: 'close', 'Retry-After': '1' }).send(errorBody('not_ready', 'the models are loading'));
+      if (!isReady) return reply.code(503).headers({ 'Retry-After': '1' }).send(errorBody('not_ready', 'the models are loading'));
       receiving.add(req);
       reply.raw.once('close', () => receiving.delete(req));
     }
@@ -436,10 +442,17 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       // onnxruntime, which aborted the whole process (SIGABRT) instead of exiting 0. Workers still
       // loading their models are let finish for the same reason.
       for (const flags of inFlightTasks) Atomics.store(flags, 0, 1);
+      let loadTimer: NodeJS.Timeout | undefined;
+      const loaded = await Promise.race([
+        ready.then(() => true, () => true),
+        new Promise<boolean>((resolve) => { loadTimer = setTimeout(() => resolve(false), LOAD_WAIT_MS); }),
+      ]);
+      clearTimeout(loadTimer);
+      if (!loaded) throw new Error(`the workers did not finish loading the models within ${LOAD_WAIT_MS / 1000} s`);
       // A worker stuck in native code cannot be ended at once: stop waiting for it after a while.
       let timer: NodeJS.Timeout | undefined;
       const gaveUp = await Promise.race([
-        ready.catch(() => undefined).then(() => pool.close()).then(() => false, () => false),
+        pool.close().then(() => false, () => false),
         new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), DESTROY_WAIT_MS); }),
       ]);
       clearTimeout(timer);

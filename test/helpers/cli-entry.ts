@@ -1,5 +1,5 @@
 // Runs the `prnet` command from source (spawned by cli.ts with tsx).
-import { main, stopQuietlyOnClosedStdout } from '../../src/cli/main.js';
+import { main, ignoreClosedOutput } from '../../src/cli/main.js';
 
-stopQuietlyOnClosedStdout();
+ignoreClosedOutput();
 process.exitCode = await main(process.argv.slice(2));
