@@ -432,33 +432,28 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       // CLOSE_GRACE_MS: then the connections left (an upload that stalled, which Node's request
       // timeout no longer ends once the server closes) are cut.
       const closed = app.close();
-      let grace: NodeJS.Timeout | undefined;
-      const inTime = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => { grace = setTimeout(() => resolve(false), options.closeGraceMs ?? CLOSE_GRACE_MS); })]);
-      clearTimeout(grace);
-      if (!inTime) app.server.closeAllConnections();
+      if (!(await settledWithin(closed, options.closeGraceMs ?? CLOSE_GRACE_MS))) app.server.closeAllConnections();
       await closed;
       // Tasks still running after that were abandoned (answered 504, or their client left): they
       // stop at their next step, and piscina waits for them rather than ending a worker inside
       // onnxruntime, which aborted the whole process (SIGABRT) instead of exiting 0. Workers still
       // loading their models are let finish for the same reason.
       for (const flags of inFlightTasks) Atomics.store(flags, 0, 1);
-      let loadTimer: NodeJS.Timeout | undefined;
-      const loaded = await Promise.race([
-        ready.then(() => true, () => true),
-        new Promise<boolean>((resolve) => { loadTimer = setTimeout(() => resolve(false), LOAD_WAIT_MS); }),
-      ]);
-      clearTimeout(loadTimer);
-      if (!loaded) throw new Error(`the workers did not finish loading the models within ${LOAD_WAIT_MS / 1000} s`);
+      if (!(await settledWithin(ready, LOAD_WAIT_MS))) throw new Error(`the workers did not finish loading the models within ${LOAD_WAIT_MS / 1000} s`);
       // A worker stuck in native code cannot be ended at once: stop waiting for it after a while.
-      let timer: NodeJS.Timeout | undefined;
-      const gaveUp = await Promise.race([
-        pool.close().then(() => false, () => false),
-        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), DESTROY_WAIT_MS); }),
-      ]);
-      clearTimeout(timer);
-      if (gaveUp) throw new Error(`the workers did not stop within ${DESTROY_WAIT_MS / 1000} s`);
+      if (!(await settledWithin(pool.close(), DESTROY_WAIT_MS))) throw new Error(`the workers did not stop within ${DESTROY_WAIT_MS / 1000} s`);
     },
   };
+}
+
+/** Whether `p` settles (resolved or rejected) within `ms`. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p.then(() => true, () => true), new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The task's result, or a 504 when the deadline passes first (a task still queued is then skipped by the worker). */
