@@ -254,6 +254,10 @@ describe('prnet batch + prnet worker on Redis', () => {
     const r = await runCli(['batch', 'status', '--redis', 'redis://127.0.0.1:1']);
     expect(r.code).toBe(1);
     expect(r.errLines).toEqual([expect.stringMatching(/^prnet: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED.*\)$/)]);
+    // a database the server does not have: said, not database 0 used in its place
+    const db = await runCli(['batch', 'status', '--redis', `${redis.url.replace(/\/\d*$/, '')}/99`]);
+    expect(db.code).toBe(1);
+    expect(db.errLines).toEqual([expect.stringMatching(/^prnet: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99 \(it is using 0: see its 'databases' setting\)$/)]);
   });
 });
 

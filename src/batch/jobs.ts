@@ -74,6 +74,17 @@ export async function openQueue(url: string, name = DEFAULT_QUEUE): Promise<Queu
     await queue.close().catch(() => undefined);
     throw new QueueError(`cannot reach Redis at ${redactUrl(url)} (${firstLine(e)})`);
   }
+  // A database the server does not have (redis://host/99): ioredis reports the failed SELECT as
+  // an event and goes on in database 0, where the jobs then landed without a word.
+  const wanted = Number(/^rediss?:\/\/[^/]*\/(\d+)/.exec(url)?.[1] ?? 0);
+  // (ioredis's client, under BullMQ's adapter type: `call` sends any command)
+  const client = (wanted > 0 ? await queue.getBackend().client : null) as { call?: (...args: string[]) => Promise<unknown> } | null;
+  const info = typeof client?.call === 'function' ? String(await client.call('CLIENT', 'INFO').catch(() => '')) : '';
+  const selected = /\bdb=(\d+)/.exec(info)?.[1];
+  if (selected !== undefined && Number(selected) !== wanted) {
+    await queue.close().catch(() => undefined);
+    throw new QueueError(`Redis at ${redactUrl(url)} has no database ${wanted} (it is using ${selected}: see its 'databases' setting)`);
+  }
   return queue;
 }
 
