@@ -33,7 +33,8 @@ export { rotationQuaternion };
 import { triangulateFaceGrid } from '../layout/derive.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { srgbToLinear } from './glb.js';
-import { firstNotFinite, toModelFrame, type FrameOptions } from './mesh.js';
+import { firstNotFinite } from '../util/finite.js';
+import { toModelFrame, type FrameOptions } from './mesh.js';
 import { ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, SHORT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT, accessorBounds, packGlb } from './gltf.js';
 
 /** A face grid subset: the dense vertices it keeps and its own triangles over them. */

@@ -12,7 +12,8 @@
  * an open surface.
  */
 import { InputError } from '../errors.js';
-import { checkMesh, firstNotFinite, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { firstNotFinite } from '../util/finite.js';
+import { checkMesh, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT, LINEAR, UNSIGNED_INT, accessorBounds, packGlb } from './gltf.js';
 
 export interface GlbMesh {

@@ -19,8 +19,6 @@ import { InputError } from '../errors.js';
 import { vertexNormals as imageFrameNormals } from '../geometry/normals.js';
 import { firstNotFinite } from '../util/finite.js';
 
-export { firstNotFinite };
-
 /** Vertices N×3, row-major. */
 export type Vertices = Float32Array | Float64Array;
 /** Triangles T×3 vertex indices, row-major. */

@@ -151,8 +151,7 @@ export function validateTensors(
  * survive a structured clone (postMessage to a worker).
  */
 export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights {
-  const weights = parseModelFileLazy(bytes, source);
-  return { ...weights, tensors: new Map(weights.tensors) }; // iterating decodes every tensor
+  return parseModel(bytes, source, false);
 }
 
 /**
@@ -163,6 +162,11 @@ export function parseModelFile(bytes: Uint8Array, source: string): ModelWeights 
  * structured clone copies a HalfTensorMap's undecoded entries as empty arrays.
  */
 export function parseModelFileLazy(bytes: Uint8Array, source: string): ModelWeights {
+  return parseModel(bytes, source, true);
+}
+
+/** Both parses: `lazy` keeps F16 tensors as halves in a HalfTensorMap, else each is decoded (and checked) in one pass. */
+function parseModel(bytes: Uint8Array, source: string, lazy: boolean): ModelWeights {
   let file;
   try {
     file = readSafetensors(bytes);
@@ -181,10 +185,10 @@ export function parseModelFileLazy(bytes: Uint8Array, source: string): ModelWeig
   }
   validateTensors(config, shapes, source);
   // F16 tensors stay half precision until read (the int8 graph quantizes from the halves).
-  const tensors = new HalfTensorMap();
+  const tensors = lazy ? new HalfTensorMap() : new Map<string, Float32Array>();
   for (const s of resfcnTensorSpecs(config)) {
     const stored = file.tensors.get(s.name) as SafeTensor;
-    if (stored.dtype === 'F16' && s.bn !== 'running_var') {
+    if (tensors instanceof HalfTensorMap && stored.dtype === 'F16' && s.bn !== 'running_var') {
       const halves = halfBits(stored);
       try {
         tensors.setHalves(s.name, halves);
