@@ -67,8 +67,25 @@ describe('int8 graph built at load', () => {
       layers++;
       values += q.length;
     }
-    // every conv outside the float layers is int8: enc.2 … enc.10 and dec.0 … dec.11 (a stride-2
-    // decoder layer as four phase convs)
+    // dec.11, the last int8 layer, feeds a float layer (its output is not quantized, so it cannot
+    // run as QLinearConv): it is stored as float weights holding exactly its int8 values × scale
+    {
+      const kernel = fp32.get('dec.11.conv.weight')!.data as Float32Array;
+      const out = fp32.get('dec.11.conv.weight')!.dims[0];
+      const ref = referenceQuantize(kernel, out);
+      const stored = int8.get('dec.11.conv.weight')!;
+      expect(stored.dims).toEqual(fp32.get('dec.11.conv.weight')!.dims);
+      expect(int8.has('dec.11.conv.w.q')).toBe(false);
+      const per = kernel.length / out;
+      const data = stored.data as Float32Array;
+      expect(data).toBeInstanceOf(Float32Array);
+      let diff = 0;
+      for (let i = 0; i < kernel.length; i++) if (data[i] !== Math.fround(ref.q[i] * ref.scale[Math.floor(i / per)])) diff++;
+      expect(diff, 'dec.11 weights that differ from int8 × scale').toBe(0);
+      expect(data.some((v, i) => v !== kernel[i])).toBe(true); // int8-rounded, not the float kernel
+    }
+    // every other conv outside the float layers is int8: enc.2 … enc.10 and dec.0 … dec.10 (a
+    // stride-2 decoder layer as four phase convs)
     expect(layers).toBeGreaterThanOrEqual(40);
     expect(values).toBeGreaterThan(9e6);
     for (const layer of INT8_FLOAT_LAYERS) expect([...int8.keys()].some((n) => n.startsWith(`${layer}.`) && n.endsWith('.w.q'))).toBe(false);

@@ -12,7 +12,7 @@
 import { ModelError } from '../errors.js';
 import { encodeModel } from './onnx.js';
 import {
-  BN_SUFFIXES, createEmitter, foldBn, scaledKernel,
+  BN_SUFFIXES, createEmitter, floatUnfusedConvs, foldBn, scaledKernel,
   type GraphOptions, type ResfcnConfig, type TensorSpec, type WeightMap,
 } from './resfcn.js';
 
@@ -246,6 +246,7 @@ export function buildMobileOnnx(weights: WeightMap, config: ResfcnConfig, option
   nodes.push({ opType: 'Sigmoid', name: 'sigmoid', inputs: [x], outputs: ['sigmoid'] });
   e.constant('output_scale', [], Float32Array.of(config.outputScale));
   nodes.push({ opType: 'Mul', name: 'output', inputs: ['sigmoid', 'output_scale'], outputs: ['output'] });
+  if (e.int8) floatUnfusedConvs(nodes, e.initializers);
   return encodeModel(
     {
       name: `mobile_w${config.width}_s${S}_${e.int8 ? 'int8' : 'fp32'}`,

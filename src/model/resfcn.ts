@@ -585,6 +585,52 @@ export interface GraphEmitter {
   q: (layer: string) => boolean;
 }
 
+/**
+ * Rewrites the int8 convs that onnxruntime cannot fuse into QLinearConv (their output is not
+ * quantized: no QuantizeLinear reads it, directly or through one Relu) to float convs on constant
+ * weights holding the same int8-rounded values (q × scale, rounded to float32 as DequantizeLinear
+ * computes it). The sums are the same; onnxruntime then runs the conv in its blocked-layout
+ * kernels instead of dequantizing the kernel on every run and running the plain one (dec.11 of the
+ * default model: 4.2 → ~2 ms a run). Changes `nodes` and `initializers` in place.
+ */
+export function floatUnfusedConvs(nodes: OnnxNode[], initializers: OnnxInitializer[]): void {
+  const readers = new Map<string, OnnxNode[]>();
+  for (const n of nodes) for (const i of n.inputs) (readers.get(i) ?? readers.set(i, []).get(i) as OnnxNode[]).push(n);
+  const quantized = (x: string): boolean => {
+    const r = readers.get(x) ?? [];
+    if (r.length === 0) return false;
+    return r.every((n) => n.opType === 'QuantizeLinear' || (n.opType === 'Relu' && r.length === 1 && quantized(n.outputs[0] as string)));
+  };
+  const byName = new Map(initializers.map((t) => [t.name, t]));
+  const producer = new Map<string, OnnxNode>();
+  for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
+  const dropNodes = new Set<OnnxNode>();
+  const dropInits = new Set<string>();
+  for (const n of nodes) {
+    if (n.opType !== 'Conv' || quantized(n.outputs[0] as string)) continue;
+    for (let k = 1; k < n.inputs.length; k++) {
+      const d = producer.get(n.inputs[k] as string);
+      if (!d || d.opType !== 'DequantizeLinear' || (readers.get(d.outputs[0] as string) ?? []).length !== 1) continue;
+      const [q, scale] = d.inputs.map((name) => byName.get(name));
+      if (!q || !scale || !(scale.data instanceof Float32Array) || !(q.data instanceof Int8Array || q.data instanceof Int32Array)) continue;
+      const per = q.data.length / scale.data.length;
+      const out = new Float32Array(q.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = Math.fround(q.data[i] as number) * (scale.data[Math.floor(i / per)] as number);
+      const name = `${n.name ?? n.outputs[0]}.${k === 1 ? 'weight' : 'bias'}`;
+      initializers.push({ name, dims: q.dims, data: out });
+      n.inputs[k] = name;
+      dropNodes.add(d);
+      for (const i of d.inputs) dropInits.add(i);
+    }
+  }
+  if (dropNodes.size === 0) return;
+  const kept = nodes.filter((n) => !dropNodes.has(n));
+  nodes.splice(0, nodes.length, ...kept);
+  const stillRead = new Set(nodes.flatMap((n) => n.inputs));
+  const keptInits = initializers.filter((t) => !dropInits.has(t.name) || stillRead.has(t.name));
+  initializers.splice(0, initializers.length, ...keptInits);
+}
+
 /** A GraphEmitter for `weights` of `config` (int8 layers: all but `options.floatLayers ?? defaultFloatLayers`). */
 export function createEmitter(weights: WeightMap, config: ResfcnConfig, options: GraphOptions, defaultFloatLayers: readonly string[]): GraphEmitter {
   const int8 = options.precision === 'int8';
@@ -818,6 +864,7 @@ function buildFoldedGraph(weights: WeightMap, config: ResfcnConfig, options: Gra
     nodes.push({ opType: 'Mul', name: 'output', inputs: ['sigmoid', 'output_scale'], outputs: ['output'] });
   }
 
+  if (int8) floatUnfusedConvs(nodes, initializers);
   const S = config.inputSize;
   return encodeModel(
     {
