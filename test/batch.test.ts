@@ -259,6 +259,20 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(db.code).toBe(1);
     expect(db.errLines).toEqual([expect.stringMatching(/^prnet: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99 \(it is using 0: see its 'databases' setting\)$/)]);
   });
+
+  it('a worker given a database the server does not have says so and takes no job (exit 1)', async () => {
+    // a job waiting in database 0's queue, which the worker would have taken in its place
+    const dir = await dirs.make('wrong-db');
+    const r = await runCli(['batch', 'submit', ASTRONAUT, '--out', dir, '--redis', redis.url, '--queue', 'wrongdb', '--model', 'light', '--formats', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const w = startCli(['worker', '--redis', `${redis.url.replace(/\/\d*$/, '')}/99`, '--queue', 'wrongdb']);
+    workers.push(w);
+    expect(await w.exited).toEqual({ code: 1, signal: null });
+    expect(w.lines).toEqual([expect.stringMatching(/^prnet: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99 \(it is using 0: see its 'databases' setting\)$/)]);
+    const status = await runCli(['batch', 'status', '--redis', redis.url, '--queue', 'wrongdb']);
+    expect(status.stdout).toBe('done 0 · failed 0 · waiting 1 · active 0\n');
+    expect(await readdir(dir)).toEqual([]);
+  });
 });
 
 describe('prnet batch / worker arguments', () => {

@@ -74,18 +74,30 @@ export async function openQueue(url: string, name = DEFAULT_QUEUE): Promise<Queu
     await queue.close().catch(() => undefined);
     throw new QueueError(`cannot reach Redis at ${redactUrl(url)} (${firstLine(e)})`);
   }
-  // A database the server does not have (redis://host/99): ioredis reports the failed SELECT as
-  // an event and goes on in database 0, where the jobs then landed without a word.
+  try {
+    await checkDatabase(url, await queue.getBackend().client);
+  } catch (e) {
+    await queue.close().catch(() => undefined);
+    throw e;
+  }
+  return queue;
+}
+
+/**
+ * A QueueError when a connected client is not in the database the URL names. A database the
+ * server does not have (redis://host/99): ioredis reports the failed SELECT as an event and goes on
+ * in database 0, where jobs would then land, or be taken, without a word.
+ */
+export async function checkDatabase(url: string, connected: unknown): Promise<void> {
   const wanted = Number(/^rediss?:\/\/[^/]*\/(\d+)/.exec(url)?.[1] ?? 0);
+  if (wanted === 0) return;
   // (ioredis's client, under BullMQ's adapter type: `call` sends any command)
-  const client = (wanted > 0 ? await queue.getBackend().client : null) as { call?: (...args: string[]) => Promise<unknown> } | null;
+  const client = connected as { call?: (...args: string[]) => Promise<unknown> } | null;
   const info = typeof client?.call === 'function' ? String(await client.call('CLIENT', 'INFO').catch(() => '')) : '';
   const selected = /\bdb=(\d+)/.exec(info)?.[1];
   if (selected !== undefined && Number(selected) !== wanted) {
-    await queue.close().catch(() => undefined);
     throw new QueueError(`Redis at ${redactUrl(url)} has no database ${wanted} (it is using ${selected}: see its 'databases' setting)`);
   }
-  return queue;
 }
 
 /** The URL without its password, for messages. */

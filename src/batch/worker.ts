@@ -16,7 +16,7 @@ import { counted } from '../cli/progress.js';
 import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
-import { connection, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
+import { checkDatabase, connection, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
 
 export interface WorkerOptions {
   redis: string;
@@ -60,6 +60,12 @@ export interface BatchWorker {
   worker: Worker<ReconstructJobData, ReconstructJobResult>;
   /** Waits for the jobs in progress, then disconnects. */
   close(force?: boolean): Promise<void>;
+  /**
+   * Settles once the worker has checked its connection and started taking jobs (it waits while Redis
+   * cannot be reached); rejects with a QueueError, taking no job, when Redis is not in the database
+   * the URL names (the worker is closed then).
+   */
+  started: Promise<void>;
 }
 
 export function startWorker(options: WorkerOptions): BatchWorker {
@@ -97,7 +103,8 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     lockDuration,
     stalledInterval: Math.max(1000, Math.min(30_000, lockDuration)),
     maxStalledCount: 3,
-    autorun: true,
+    // started below, once its connection is known to be in the database the URL names
+    autorun: false,
   });
   let down = false;
   // A worker has two connections (commands, and the blocking wait for jobs): Redis is back when
@@ -117,6 +124,8 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     poll = null;
   };
   worker.on('error', (e) => {
+    // a failed SELECT: `started` says it (the connection goes on, in database 0)
+    if (/DB index is out of range/.test(String(e))) return;
     if (!down) options.onConnection?.(`Redis: ${firstLine(e)} (retrying)`);
     down = true;
     poll ??= setInterval(() => {
@@ -131,9 +140,19 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (job) back();
     if (job) options.onJob?.({ ok: false, data: job.data, message: `${firstLine(err)} (attempt ${job.attemptsMade})` });
   });
+  let closing = false;
+  const started = (async () => {
+    // (a client that cannot connect is the worker's to report and retry)
+    await checkDatabase(options.redis, await backend.client.catch(() => null));
+    if (closing) return;
+    worker.run().catch((e: unknown) => worker.emit('error', e as Error));
+  })();
+  started.catch(() => worker.close(true).catch(() => undefined));
   return {
     worker,
+    started,
     async close(force = false) {
+      closing = true;
       if (poll) clearInterval(poll);
       // While Redis is unreachable a graceful close never ends (it waits for the connections), and
       // the jobs in progress could not report their results anyway: they are left to Redis, which

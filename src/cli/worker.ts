@@ -15,6 +15,7 @@ export async function runWorker(args: string[]): Promise<number> {
   }, false);
   if (!values.redis) throw new UsageError('worker needs --redis <url>');
   checkRedisUrl(values.redis);
+  const redisUrl = values.redis;
   const queue = queueOption(values.queue);
   const lock = intOption(values['lock-seconds'], 'lock-seconds');
   const concurrency = intOption(values.concurrency, 'concurrency');
@@ -24,7 +25,7 @@ export async function runWorker(args: string[]): Promise<number> {
     if (!values.quiet) process.stderr.write(`prnet worker: ${line}\n`);
   };
   const w = startWorker({
-    redis: values.redis,
+    redis: redisUrl,
     queue,
     concurrency,
     threads,
@@ -32,9 +33,18 @@ export async function runWorker(args: string[]): Promise<number> {
     onJob: (e) => log(e.ok ? e.message : `failed: ${e.message}`),
     onConnection: log,
   });
-  log(`waiting for jobs on ${redactUrl(values.redis)} (pid ${process.pid})`);
   return new Promise<number>((resolve) => {
     let stopping = false;
+    w.started.then(
+      () => log(`waiting for jobs on ${redactUrl(redisUrl)} (pid ${process.pid})`),
+      (e: unknown) => {
+        // Redis is not in the database the URL names: no job was taken
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`prnet: ${firstLine(e)}\n`);
+        w.close(true).then(() => resolve(EXIT.failed), () => resolve(EXIT.failed));
+      },
+    );
     const stop = (why: NodeJS.Signals) => {
       if (stopping) {
         // A second signal: stop now; the jobs in progress go back to the queue when their locks lapse.
