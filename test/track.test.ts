@@ -567,6 +567,53 @@ describe('FaceTracker', () => {
     expect(dropped.ids).toEqual([confirmed.ids[1]]);
   });
 
+  it('takes up a face lost for a moment at its place again under its id (the detector runs meanwhile); past rejoinFrames the loss is final', () => {
+    const t = new FaceTracker({ rejoinFrames: 3, confirmEvery: 0 });
+    const p = t.plan([box]);
+    const id = p.ids[0];
+    t.update(image, [landmarksIn(p.crops[0])]);
+    expect(t.needsDetection()).toBe(false);
+    t.plan();
+    // a hand over the face: the network's landmarks degenerate
+    expect(t.update(image, [landmarksAt(100, 100, 5)])).toEqual([{ id, reason: 'degenerate' }]);
+    expect(t.rejoinableIds).toEqual([id]);
+    expect(t.needsDetection()).toBe(true);
+    expect(t.plan([])).toMatchObject({ ids: [], rejoined: [], ended: [] });
+    expect(t.needsDetection()).toBe(true);
+    const back = t.plan([{ ...box, x: box.x + 10 }]);
+    expect(back).toMatchObject({ ids: [id], rejoined: [id], ended: [] });
+    t.update(image, [landmarksIn(back.crops[0])]);
+    expect(t.rejoinableIds).toEqual([]);
+    // lost again, and not found for rejoinFrames frames: ended on the frame after them, and a face there later is a new track
+    t.plan();
+    t.update(image, [landmarksAt(100, 100, 5)]);
+    for (let k = 0; k < 3; k++) expect(t.plan([]).ended, `frame ${k + 1} after the loss`).toEqual([]);
+    expect(t.plan([])).toMatchObject({ ended: [id] });
+    expect(t.needsDetection()).toBe(true); // no track: as ever
+    const later = t.plan([box]);
+    expect(later.ids).toHaveLength(1);
+    expect(later.ids[0]).not.toBe(id);
+    expect(later.rejoined).toEqual([]);
+    // a detection elsewhere does not take the lost id
+    const u = new FaceTracker({ confirmEvery: 0 });
+    const q = u.plan([box]);
+    u.update(image, [landmarksAt(660, 200)]);
+    const elsewhere = u.plan([{ x: 20, y: 20, width: 100, height: 110, score: 0.9 }]);
+    expect(elsewhere.ids[0]).not.toBe(q.ids[0]);
+    expect(u.rejoinableIds).toEqual([q.ids[0]]);
+    // rejoinFrames 0: a lost track never comes back; its loss is final on the next frame
+    const v = new FaceTracker({ rejoinFrames: 0 });
+    const r = v.plan([box]);
+    v.update(image, [landmarksAt(100, 100, 5)]);
+    const next = v.plan([box]);
+    expect(next.ids[0]).not.toBe(r.ids[0]);
+    expect(next.ended).toEqual([r.ids[0]]);
+    // reset ends every track, live or rejoinable
+    expect(v.reset()).toEqual([next.ids[0]]);
+    expect(() => new FaceTracker({ rejoinFrames: -1 })).toThrow(/rejoinFrames must be a whole number ≥ 0, got -1/);
+    expect(() => new FaceTracker({ rejoinFrames: 1.5 })).toThrow(/rejoinFrames/);
+  });
+
   it('keeps the older of two tracks that converge on one face', () => {
     const t = new FaceTracker();
     const p = t.plan([box, { ...box, x: box.x + 20 }]);

@@ -369,6 +369,49 @@ describe('animated GLB', () => {
     }
   });
 
+  it('hides the face before its first frame, in the gaps where it was not seen and after its end, keyed from clipStart to clipEnd (every file of a video spans it)', async () => {
+    const layout = light.layout;
+    const mesh = decimateFaceGrid(layout.faceIndex, layout.size, 6);
+    const base = pickVertices(layout.canonical, mesh.vertexIds);
+    // frames at 2.0 … 2.5 s and 3.0 … 3.5 s (30 fps), not seen from 2.5 + 1/30 to 3.0; the video runs 0 … 6 s
+    const times = [...Array.from({ length: 16 }, (_, k) => 2 + k / 30), ...Array.from({ length: 16 }, (_, k) => 3 + k / 30)];
+    const frames = times.map((t) => base.map((x, i) => x + (i % 3 === 0 ? 10 * t : 0)));
+    const end = times.at(-1)! + 1 / 30;
+    const gaps: [number, number][] = [[times[15] + 1 / 30, times[16]]];
+    for (const restShape of [undefined, base]) {
+      const bytes = writeAnimatedGlb({ frames, times, end, gaps, clipStart: 0, clipEnd: 6, triangles: mesh.triangles }, { imageHeight: 480, restShape });
+      expect((await validate(bytes)).messages).toEqual([]);
+      const gltf = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(bytes.slice().buffer, '', res, rej));
+      expect(gltf.animations[0].duration).toBeCloseTo(6, 5);
+      const mixer = new AnimationMixer(gltf.scene);
+      mixer.clipAction(gltf.animations[0]).setLoop(LoopOnce, 1).play();
+      const visible = (t: number): boolean => {
+        mixer.setTime(t);
+        gltf.scene.updateMatrixWorld(true);
+        let seen = false;
+        gltf.scene.traverse((o) => { if ((o as Mesh).isMesh && o.getWorldScale(new Vector3()).x > 0 && new Vector3().setFromMatrixScale(o.matrixWorld).x > 0) seen = true; });
+        return seen;
+      };
+      const at = [0, 1, 1.99, 2, 2.3, 2.52, 2.6, 2.99, 3, 3.4, 3.5, 3.6, 5, 5.99];
+      expect(at.map(visible), restShape ? 'head node' : 'no head node').toEqual([false, false, false, true, true, true, false, false, true, true, true, false, false, false]);
+    }
+    // A face seen from the clip's start to its end needs no visibility node: the file is as before.
+    const whole = writeAnimatedGlb({ frames, times, end, triangles: mesh.triangles }, { imageHeight: 480 });
+    expect(writeAnimatedGlb({ frames, times, end, clipStart: times[0], clipEnd: end, triangles: mesh.triangles }, { imageHeight: 480 })).toEqual(whole);
+    expect(glbJson(whole).nodes.some((n) => String(n.name).endsWith('_visible'))).toBe(false);
+    // Bounds and gaps that do not fit the frames are refused.
+    for (const [bad, message] of [
+      [{ clipStart: 2.1 }, /clipStart must be/],
+      [{ clipStart: -1 }, /clipStart must be/],
+      [{ clipEnd: 3 }, /clipEnd must be/],
+      [{ clipEnd: NaN }, /clipEnd must be/],
+      [{ gaps: [[2.6, 2.9]] }, /gaps must be/],
+      [{ gaps: [[1, 2]] }, /gaps must be/],
+      [{ gaps: [[times[16], times[16]]] }, /gaps must be/],
+      [{ gaps: [gaps[0], gaps[0]] }, /gaps must be/],
+    ] as const) expect(() => writeAnimatedGlb({ frames, times, end, triangles: mesh.triangles, ...bad } as never), JSON.stringify(bad)).toThrow(message);
+  });
+
   it('with a rest shape, keys the head pose on a NAME_head node and keeps only the expression in the shape keys; three.js plays every frame back where it was', async () => {
     const layout = light.layout;
     const mesh = decimateFaceGrid(layout.faceIndex, layout.size, 4);
@@ -1036,6 +1079,54 @@ describe('prnet video (CLI)', () => {
     await expect(processVideo(light, clip, { outDir: dir, glbPose: 'bone' as 'node' })).rejects.toThrow(/^glbPose must be 'node' or 'mesh', got "bone"$/);
     const badPose = await runCli(['video', clip, '--out', dir, '--glb-pose', 'bone']);
     expect([badPose.code, badPose.errLines]).toEqual([2, ["prnet: --glb-pose must be node or mesh, got 'bone'"]]);
+  }, 120_000);
+
+  it('a face hidden for two frames stays one track; a face that comes back later is another; every GLB spans the video and hides its face outside its frames', async () => {
+    const dir = await tmp.make('dropout');
+    const clip = join(dir, 'dropout.mp4');
+    // 0–2 s a talking head with frames 30 and 31 black, 2–3 s grey, 3–4 s the head again (30 fps, 120 frames)
+    await ffmpeg(['-t', '2', '-i', D3, '-f', 'lavfi', '-i', 'color=c=gray:s=512x512:r=30:d=1', '-ss', '2', '-t', '1', '-i', D3, '-filter_complex',
+      "[0:v]fps=30,format=yuv420p,setsar=1,drawbox=enable='between(n,30,31)':x=0:y=0:w=iw:h=ih:color=black:t=fill[a];[1:v]format=yuv420p,setsar=1[b];[2:v]fps=30,format=yuv420p,setsar=1[c];[a][b][c]concat=n=3:v=1:a=0[v]",
+      '-map', '[v]', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+    const r = await processVideo(light, clip, { outDir: join(dir, 'out'), flip: false, outputs: { overlay: false }, glbTracks: 'all' });
+    expect(r.frames).toBe(120);
+    expect(r.tracks).toBe(2);
+    const lines = (await readFile(join(dir, 'out', 'dropout.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { faces: { track: number }[] });
+    const first = lines[0].faces[0].track;
+    // the same track before and after the two black frames, another one after the grey second
+    expect(lines.slice(0, 60).map((l) => l.faces.map((f) => f.track).join())).toEqual(lines.slice(0, 60).map((_, k) => (k === 30 || k === 31 ? '' : String(first))));
+    const second = lines[100].faces[0].track;
+    expect(second).not.toBe(first);
+    expect(lines.slice(62, 88).every((l) => l.faces.length === 0)).toBe(true);
+    expect(new Set(lines.slice(95).flatMap((l) => l.faces.map((f) => f.track)))).toEqual(new Set([second]));
+    expect(r.glbs.map((g) => [basename(g.file), g.trackId])).toEqual([['dropout.glb', first], [`dropout_track${second}.glb`, second]]);
+    // every frame of each track is in its file (the first track's: 58 of the first 60, and any grey frames it was tracked into before it was lost)
+    for (const g of r.glbs) expect(g.frames).toBe(lines.filter((l) => l.faces.some((f) => f.track === g.trackId)).length);
+    expect(r.glbs[0].frames).toBeGreaterThanOrEqual(58);
+    const visibleAt = async (file: string, times: number[]): Promise<{ duration: number; visible: boolean[] }> => {
+      const bytes = new Uint8Array(await readFile(file));
+      expect((await validate(bytes)).messages).toEqual([]);
+      const gltf = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(bytes.slice().buffer, '', res, rej));
+      const mixer = new AnimationMixer(gltf.scene);
+      mixer.clipAction(gltf.animations[0]).setLoop(LoopOnce, 1).play();
+      return {
+        duration: gltf.animations[0].duration,
+        visible: times.map((t) => {
+          mixer.setTime(t);
+          gltf.scene.updateMatrixWorld(true);
+          let seen = false;
+          gltf.scene.traverse((o) => { if ((o as Mesh).isMesh && new Vector3().setFromMatrixScale(o.matrixWorld).x > 0) seen = true; });
+          return seen;
+        }),
+      };
+    };
+    const at = [0.1, 0.9, 1.03, 1.2, 1.9, 2.5, 3.5, 3.95];
+    const largest = await visibleAt(r.glbs[0].file, at);
+    const other = await visibleAt(r.glbs[1].file, at);
+    expect(largest.duration).toBeCloseTo(4, 3);
+    expect(other.duration).toBeCloseTo(4, 3);
+    expect(largest.visible).toEqual([true, true, false, true, true, false, false, false]);
+    expect(other.visible).toEqual([false, false, false, false, false, false, true, true]);
   }, 120_000);
 
   it('a video that starts after its sound: the overlay\'s sound starts at the first frame (a tone that begins there)', async () => {

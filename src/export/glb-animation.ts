@@ -23,7 +23,10 @@
  * - segments: at most `segmentFrames` targets per mesh (three.js puts one uniform per target in
  *   its vertex shader and one texture layer per target: WebGL 2 guarantees 256 layers), so a
  *   long video becomes several meshes, each shown only during its frames (its parent node's
- *   scale, STEP-animated 1/0). Consecutive segments share their boundary frame.
+ *   scale, STEP-animated 1/0). Consecutive segments share their boundary frame;
+ * - visibility (with `clipStart` before the first frame, `gaps`, or `clipEnd` after the end): a
+ *   node NAME_visible above the rest whose scale, STEP-animated 0/1, hides the face outside the
+ *   times it was seen, keyed from clipStart to clipEnd so that the clip spans the video.
  * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer), in the units of
  * the FrameOptions given (pixels by default; processVideo writes metres about the track's centre).
  */
@@ -82,6 +85,19 @@ export interface AnimatedMesh {
    * 2.967 s, end 3). Omitted: the animation ends at the last frame's time.
    */
   end?: number;
+  /**
+   * Times the face was not seen, [from, to) seconds, each inside the span between two frames (from
+   * after a frame's time, to = the next frame's time): the face is hidden there (a track that
+   * lost its face for a moment and took it up again).
+   */
+  gaps?: readonly (readonly [number, number])[];
+  /**
+   * The clip the face belongs to, seconds: the face is hidden from `clipStart` until its first
+   * frame and from its end (`end`, else its last frame) until `clipEnd`, so every file of one video
+   * spans the video and plays in step with it (a face that enters at 4 s is hidden for the first 4).
+   */
+  clipStart?: number;
+  clipEnd?: number;
   /** Triangles T×3 over the N vertices. */
   triangles: Uint32Array | Int32Array;
   /** Per-vertex sRGB colours N×3, 0..1. */
@@ -223,7 +239,7 @@ function bytesOf(a: Float32Array | Uint32Array | Uint16Array | Int16Array | Uint
 
 /** The GLB bytes of an animated face (see the file comment). */
 export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions = {}): Uint8Array {
-  const { frames, times, triangles, colors, end } = mesh;
+  const { frames, times, triangles, colors, end, gaps = [], clipStart, clipEnd } = mesh;
   const n = frames.length;
   if (n === 0) throw new RangeError('an animation needs at least one frame');
   if (times.length !== n) throw new RangeError(`${n} frames but ${times.length} times`);
@@ -238,6 +254,20 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
     if (bad >= 0) throw new RangeError(`frame ${k}: vertex ${Math.floor(bad / 3)} is not finite`);
   }
   if (end !== undefined && !(Number.isFinite(end) && end > times[n - 1])) throw new RangeError(`end must be a finite time after the last frame's (${times[n - 1]} s), got ${String(end)}`);
+  const last = end ?? times[n - 1];
+  if (clipStart !== undefined && !(Number.isFinite(clipStart) && clipStart >= 0 && clipStart <= times[0])) throw new RangeError(`clipStart must be a finite time ≥ 0, not after the first frame's (${times[0]} s), got ${String(clipStart)}`);
+  if (clipEnd !== undefined && !(Number.isFinite(clipEnd) && clipEnd >= last)) throw new RangeError(`clipEnd must be a finite time not before the last frame's end (${last} s), got ${String(clipEnd)}`);
+  {
+    let k = 0;
+    let before = -Infinity;
+    for (const g of gaps) {
+      const [from, to] = g ?? [];
+      while (k < n && times[k] < to) k++;
+      // to is a frame's time (k ≥ 1), from after the frame before and after the previous gap
+      if (!(Number.isFinite(from) && from > before && k > 0 && k < n && times[k] === to && Math.fround(from) > Math.fround(times[k - 1]) && Math.fround(from) < Math.fround(to))) throw new RangeError(`gaps must be [from, to) between a frame's time and the next one's (to = that frame's time), in order: [${String(from)}, ${String(to)}]`);
+      before = to;
+    }
+  }
   if (triangles.length % 3 !== 0) throw new RangeError(`triangles: length ${triangles.length} is not a multiple of 3`);
   if (options.segmentFrames !== undefined && !(Number.isInteger(options.segmentFrames) && options.segmentFrames >= 2)) throw new RangeError(`segmentFrames must be a whole number ≥ 2, got ${options.segmentFrames}`);
   for (let i = 0; i < triangles.length; i++) if (!(triangles[i] >= 0 && triangles[i] < nv)) throw new RangeError(`triangle index ${triangles[i]} out of range`);
@@ -403,6 +433,34 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
       channels.push({ sampler: samplers.length - 1, target: { node: headNode, path } });
     }
     top = [headNode];
+  }
+  // Hidden outside the times the face was seen (keys from clipStart to clipEnd: the clip's span).
+  // (as the file stores them: float32 key times must increase)
+  const f = Math.fround;
+  const hideBefore = clipStart !== undefined && f(clipStart) < f(times[0]);
+  const hideAfter = clipEnd !== undefined && f(clipEnd) > f(last);
+  if (hideBefore || hideAfter || gaps.length) {
+    const keyTimes: number[] = [];
+    const values: number[] = [];
+    const key = (t: number, v: number): void => {
+      keyTimes.push(t);
+      values.push(v, v, v);
+    };
+    if (hideBefore) key(clipStart, 0);
+    key(times[0], 1);
+    for (const [from, to] of gaps) {
+      key(from, 0);
+      key(to, 1);
+    }
+    if (hideAfter) {
+      key(last, 0);
+      key(clipEnd, 0);
+    }
+    const visibleNode = nodes.length;
+    nodes.push({ name: `${name}_visible`, children: top });
+    samplers.push({ input: b.floats(Float32Array.from(keyTimes), 'SCALAR', undefined, true), output: b.floats(Float32Array.from(values), 'VEC3'), interpolation: 'STEP' });
+    channels.push({ sampler: samplers.length - 1, target: { node: visibleNode, path: 'scale' } });
+    top = [visibleNode];
   }
   const root = nodes.length;
   // Where the file sits in the video's image (Blender shows node extras as custom properties,

@@ -39,6 +39,9 @@ export interface TrackAnimationInfo {
   pose: 'node' | 'mesh';
 }
 
+/** Seconds between a frame's end and the next kept frame's time from which the face counts as not seen between them. */
+const GAP_S = 1e-3;
+
 export class TrackAnimation {
   readonly frames: Float32Array[] = [];
   /** Each kept frame's time, seconds (increasing). */
@@ -47,6 +50,8 @@ export class TrackAnimation {
   truncated = false;
   /** When the last kept frame ends (its time + its duration), when its duration was given. */
   private end: number | undefined;
+  /** Times between kept frames where the face was not seen (a frame's end before the next one's time). */
+  private readonly gaps: [number, number][] = [];
   private colors: Float32Array | undefined;
   private readonly mmPerPx: number[] = [];
   /** Each kept frame's pose, while every frame came with one (else null: the GLB fits its own). */
@@ -81,6 +86,8 @@ export class TrackAnimation {
     }
     const picked = pickVertices(vertices, this.options.mesh.vertexIds);
     if (!this.colors && image) this.colors = sampleColors(image, picked);
+    // The previous frame ended (its own duration) well before this one: the face was not seen between.
+    if (this.end !== undefined && timeS - this.end > GAP_S && Math.fround(this.end) > Math.fround(this.times[this.times.length - 1])) this.gaps.push([this.end, timeS]);
     this.frames.push(picked);
     this.times.push(timeS);
     this.end = durationS !== undefined && Number.isFinite(durationS) && durationS > 0 ? timeS + durationS : undefined;
@@ -109,12 +116,20 @@ export class TrackAnimation {
     return { units: 'm', scale: mm[mm.length >> 1] / 1000, origin };
   }
 
-  /** The animated GLB of the frames kept (RangeError when there are none). */
-  write(name: string): { bytes: Uint8Array; info: TrackAnimationInfo } {
+  /**
+   * The animated GLB of the frames kept (RangeError when there are none). `clip`: the span of the
+   * video the track belongs to, seconds; the face is hidden in it outside the times it was seen
+   * (writeAnimatedGlb's clipStart and clipEnd; a bound past the track's own frames is moved to them).
+   */
+  write(name: string, clip: { start?: number; end?: number } = {}): { bytes: Uint8Array; info: TrackAnimationInfo } {
     if (!this.frames.length) throw new RangeError('no frames were kept: nothing to animate');
     const { mesh, restShape } = this.options;
     const frame = this.frame();
-    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, end: this.end, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: this.poses ?? undefined });
+    const first = this.times[0];
+    const last = this.end ?? this.times[this.times.length - 1];
+    const clipStart = clip.start !== undefined && Number.isFinite(clip.start) ? Math.max(0, Math.min(clip.start, first)) : undefined;
+    const clipEnd = clip.end !== undefined && Number.isFinite(clip.end) ? Math.max(clip.end, last) : undefined;
+    const bytes = writeAnimatedGlb({ frames: this.frames, times: this.times, end: this.end, gaps: this.gaps, clipStart, clipEnd, triangles: mesh.triangles, colors: this.colors }, { ...frame, name, restShape, poses: this.poses ?? undefined });
     return {
       bytes,
       info: { frames: this.frames.length, bytes: bytes.byteLength, vertices: mesh.vertexIds.length, truncated: this.truncated, pose: restShape ? 'node' : 'mesh', ...frame },

@@ -19,6 +19,10 @@
  * - or when the detector, run every `confirmEvery` frames, does not confirm it (no detection's
  *   crop overlaps the track's crop by IoU ≥ `matchIou`). Those runs also start tracks for faces
  *   that entered the frame. Two tracks that converge on one face keep the older.
+ * A lost track can be taken up again: for `rejoinFrames` frames the detector runs on every frame,
+ * and a detection overlapping the lost track's last crop (IoU ≥ `matchIou`) continues it under
+ * its id (a face hidden for a moment by a hand, a flash or a blink-length cut stays one track).
+ * A track's loss is final (`TrackPlan.ended`) once that window has passed.
  * Pure: the caller runs the detector and the network; this class only decides.
  */
 import { cropFromBox, cropTransform, landmarkRoll, MIN_CROP_ROLL, rolledSquareFromLandmarks, squareFromLandmarks, type BoxKind, type CropSquare, type CropTransform } from '../crop/index.js';
@@ -46,6 +50,12 @@ export interface TrackerOptions {
   matchIou?: number;
   /** Temporal consistency of the crop (crop-smoother.ts); false: each frame's crop is the previous landmarks' square. Default on. */
   cropSmoothing?: CropSmoothingOptions | false;
+  /**
+   * Frames after a track is lost during which a detection at its last place (IoU ≥ matchIou)
+   * continues it under its id; the detector runs on each of them. 0: a lost track never comes
+   * back. Default 15 (half a second at 30 frames per second).
+   */
+  rejoinFrames?: number;
 }
 
 export const DEFAULT_TRACKER: Readonly<Required<TrackerOptions>> = Object.freeze({
@@ -58,6 +68,7 @@ export const DEFAULT_TRACKER: Readonly<Required<TrackerOptions>> = Object.freeze
   maxScaleChange: 1.5,
   matchIou: 0.3,
   cropSmoothing: DEFAULT_CROP_SMOOTHING,
+  rejoinFrames: 15,
 });
 
 /**
@@ -78,6 +89,7 @@ function checkTrackerOptions(o: Readonly<Required<TrackerOptions>>): void {
   check(o.maxShift > 0 && Number.isFinite(o.maxShift), 'maxShift', 'a finite number > 0', o.maxShift);
   check(o.maxScaleChange >= 1 && Number.isFinite(o.maxScaleChange), 'maxScaleChange', 'a finite number ≥ 1', o.maxScaleChange);
   check(o.matchIou > 0 && o.matchIou <= 1, 'matchIou', 'in (0, 1]', o.matchIou);
+  check(Number.isInteger(o.rejoinFrames) && o.rejoinFrames >= 0, 'rejoinFrames', 'a whole number ≥ 0', o.rejoinFrames);
   if (o.cropSmoothing !== false) {
     if (o.cropSmoothing === null || typeof o.cropSmoothing !== 'object') throw new RangeError(`tracker option cropSmoothing must be an object of crop smoothing options or false, got ${shown(o.cropSmoothing)}`);
     checkCropSmoothing(o.cropSmoothing);
@@ -100,6 +112,10 @@ export interface TrackPlan {
   detected: boolean;
   /** Tracks dropped while planning (not confirmed by the detector). */
   lost: LostTrack[];
+  /** Tracks lost earlier that this frame took up again (their ids are in `ids`). */
+  rejoined: number[];
+  /** Tracks lost earlier whose loss is now final: `rejoinFrames` passed without them coming back. */
+  ended: number[];
 }
 
 interface Track {
@@ -121,9 +137,22 @@ interface Track {
   rolledBefore: boolean;
 }
 
+/** A lost track that a detection may still take up again (rejoinFrames). */
+interface LostEntry {
+  id: number;
+  /** Its last crop. */
+  square: CropSquare;
+  /** The last frame (plan count) on which it may come back. */
+  until: number;
+}
+
 export class FaceTracker {
   readonly options: Readonly<Required<TrackerOptions>>;
   private tracks: Track[] = [];
+  /** Tracks lost within the last rejoinFrames frames, oldest first. */
+  private recent: LostEntry[] = [];
+  /** Frames planned so far. */
+  private frame = 0;
   private nextId = 1;
   private sinceDetection = 0;
   private planned: { ids: number[]; crops: CropTransform[]; fromDetector: boolean[] } | null = null;
@@ -143,7 +172,18 @@ export class FaceTracker {
   needsDetection(): boolean {
     const every = this.options.confirmEvery;
     // Frames 0, N, 2N, …: N − 1 tracked frames after each detection (it was N, so every N + 1).
-    return this.tracks.length === 0 || this.confirmSoon || (every > 0 && this.sinceDetection >= every - 1);
+    return this.tracks.length === 0 || this.confirmSoon || this.recent.length > 0 || (every > 0 && this.sinceDetection >= every - 1);
+  }
+
+  /** The ids of the lost tracks that may still come back (rejoinFrames). */
+  get rejoinableIds(): number[] {
+    return this.recent.map((r) => r.id);
+  }
+
+  /** Keeps a lost track for rejoinFrames frames (its loss is final at once without them). */
+  private remember(track: Track, reason: LostReason, ended: number[]): void {
+    if (reason === 'duplicate' || reason === 'frame-size') ended.push(track.id);
+    else this.recent.push({ id: track.id, square: track.crop.square, until: this.frame + this.options.rejoinFrames });
   }
 
   /**
@@ -164,6 +204,15 @@ export class FaceTracker {
    */
   plan(detections?: readonly FaceBox[] | null, kind: BoxKind = 'blazeface'): TrackPlan {
     const lost: LostTrack[] = [];
+    const rejoined: number[] = [];
+    const ended: number[] = this.endedLater.splice(0);
+    this.frame++;
+    // Lost tracks whose window has passed: their loss is final.
+    this.recent = this.recent.filter((r) => {
+      if (r.until >= this.frame) return true;
+      ended.push(r.id);
+      return false;
+    });
     const detected = detections !== undefined && detections !== null;
     if (detected) {
       this.sinceDetection = 0;
@@ -182,8 +231,10 @@ export class FaceTracker {
             best = j;
           }
         });
-        if (best < 0) lost.push({ id: track.id, reason: 'unconfirmed' });
-        else {
+        if (best < 0) {
+          lost.push({ id: track.id, reason: 'unconfirmed' });
+          this.remember(track, 'unconfirmed', ended);
+        } else {
           used.add(best);
           kept.push(track);
         }
@@ -191,7 +242,25 @@ export class FaceTracker {
       this.tracks = kept;
       crops.forEach((crop, j) => {
         if (used.has(j) || this.tracks.length >= this.options.maxFaces) return;
-        this.tracks.push({ id: this.nextId++, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother(), rolled: Boolean(crop.square.angle), rolledBefore: Boolean(crop.square.angle) });
+        // A track lost within rejoinFrames at this place goes on under its id (the best overlap).
+        let back = -1;
+        let backIou = this.options.matchIou;
+        this.recent.forEach((r, k) => {
+          const v = squareIou(r.square, crop.square);
+          if (v >= backIou) {
+            backIou = v;
+            back = k;
+          }
+        });
+        let id: number;
+        if (back >= 0) {
+          id = this.recent[back].id;
+          this.recent.splice(back, 1);
+          rejoined.push(id);
+        } else {
+          id = this.nextId++;
+        }
+        this.tracks.push({ id, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother(), rolled: Boolean(crop.square.angle), rolledBefore: Boolean(crop.square.angle) });
       });
     } else {
       this.sinceDetection++;
@@ -199,8 +268,11 @@ export class FaceTracker {
     const ids = this.tracks.map((t) => t.id);
     const crops = this.tracks.map((t) => t.crop);
     this.planned = { ids, crops, fromDetector: this.tracks.map((t) => t.fromDetector) };
-    return { crops, ids, detected, lost };
+    return { crops, ids, detected, lost, rejoined, ended };
   }
+
+  /** Tracks whose loss became final outside plan() (duplicates, rejoinFrames 0): reported by the next plan(). */
+  private endedLater: number[] = [];
 
   /**
    * Takes the landmarks found in the planned crops (in plan order; 68 × dims each, image pixels)
@@ -221,6 +293,7 @@ export class FaceTracker {
       const reason = this.check(image, landmarks[i], dims, plan.fromDetector[i] ? null : plan.crops[i]);
       if (reason) {
         lost.push({ id, reason });
+        this.remember(track, reason, this.endedLater);
         return;
       }
       track.landmarks = Float32Array.from(landmarks[i]);
@@ -234,8 +307,10 @@ export class FaceTracker {
     // Two tracks on one face: keep the older (the list is in creation order).
     const kept: Track[] = [];
     for (const t of next) {
-      if (kept.some((k) => squareIou(k.crop.square, t.crop.square) > Math.max(0.5, this.options.matchIou))) lost.push({ id: t.id, reason: 'duplicate' });
-      else kept.push(t);
+      if (kept.some((k) => squareIou(k.crop.square, t.crop.square) > Math.max(0.5, this.options.matchIou))) {
+        lost.push({ id: t.id, reason: 'duplicate' });
+        this.remember(t, 'duplicate', this.endedLater);
+      } else kept.push(t);
     }
     this.tracks = kept;
     return lost;
@@ -278,11 +353,19 @@ export class FaceTracker {
     return cropTransform(track.smoother ? track.smoother.update(target, timeMs) : target);
   }
 
-  /** Drops every track (the next frame runs the detector). */
-  reset(): void {
+  /**
+   * Drops every track, and the lost ones that could have come back (the next frame runs the
+   * detector; new faces get new ids). Returns the ids whose loss is now final: the live tracks,
+   * those that could have come back, and those not yet reported as ended.
+   */
+  reset(): number[] {
+    const ended = [...this.endedLater, ...this.recent.map((r) => r.id), ...this.tracks.map((t) => t.id)];
+    this.endedLater = [];
+    this.recent = [];
     this.tracks = [];
     this.planned = null;
     this.sinceDetection = 0;
+    return ended;
   }
 
   private check(image: { width: number; height: number }, lm: ArrayLike<number>, dims: number, crop: CropTransform | null): LostReason | null {

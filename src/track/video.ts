@@ -50,8 +50,10 @@ export interface VideoFrameResult {
   timings: StageTimings & { stabilize: number; total: number };
   /** The detector ran for this frame. */
   detected: boolean;
-  /** Tracks lost in this frame. */
+  /** Tracks lost in this frame (a lost track may come back under its id: the tracker's rejoinFrames). */
   lost: LostTrack[];
+  /** Tracks lost in this frame or earlier that are gone for good: they will not come back under their ids. */
+  ended: number[];
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -131,9 +133,10 @@ export class VideoTracker {
     // Checked before anything changes: a frame refused for its bytes leaves the tracks as they were.
     const image = checkImage(input);
     const resized: LostTrack[] = [];
+    let endedByResize: number[] = [];
     if (this.frameSize && (image.width !== this.frameSize[0] || image.height !== this.frameSize[1])) {
       for (const id of this.tracker.trackIds) resized.push({ id, reason: 'frame-size' });
-      this.resetNow();
+      endedByResize = this.resetNow();
     }
     this.frameSize = [image.width, image.height];
     let detections: FaceBox[] | null = null;
@@ -179,6 +182,7 @@ export class VideoTracker {
       timings: { ...timings, detect: detectMs, stabilize, total: now() - start },
       detected: plan.detected,
       lost,
+      ended: [...endedByResize, ...plan.ended],
     };
   }
 
@@ -190,9 +194,11 @@ export class VideoTracker {
     this.queue = this.queue.then(() => this.resetNow());
   }
 
-  private resetNow(): void {
-    this.tracker.reset();
+  /** Forgets every track and filter; returns the ids that end with it. */
+  private resetNow(): number[] {
+    const ended = this.tracker.reset();
     this.stabilizers.clear();
     this.frameSize = null;
+    return ended;
   }
 }

@@ -253,8 +253,20 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const trackTemps: string[] = [];
   /** Tracks whose GLB was written when they ended (glbTracks 'all'): their weight, file and description. */
   const early = new Map<number, { weight: number; temp: string; glb: GlbInfo }>();
-  const writeTrackGlb = async (trackId: number, s: TrackShapes, temp: string, file: string): Promise<GlbInfo> => {
-    const { bytes, info } = s.animation.write(`${name}_track${trackId}`);
+  // Every GLB of the video spans it (times from its first frame, 0): a face is hidden before its
+  // track starts and after it ends. A track's GLB written before the video's end (glbTracks 'all')
+  // takes the end the probe expects, and then so do the others, so that they all play in step.
+  let clipEndS: number | undefined;
+  const expectedEndS = ((): number | undefined => {
+    const whole = info.frameCount > 0 && info.fps > 0 ? info.frameCount / info.fps : info.duration;
+    const most = options.maxFrames !== undefined && info.fps > 0 ? options.maxFrames / info.fps : Infinity;
+    const e = Math.min(whole, most);
+    return Number.isFinite(e) && e > 0 ? e : undefined;
+  })();
+  let earlyEndS: number | undefined;
+  const writeTrackGlb = async (trackId: number, s: TrackShapes, temp: string, file: string, early = false): Promise<GlbInfo> => {
+    if (early) earlyEndS ??= expectedEndS;
+    const { bytes, info } = s.animation.write(`${name}_track${trackId}`, { start: 0, end: early ? earlyEndS : earlyEndS ?? clipEndS });
     await writeFile(temp, bytes).catch((e: unknown) => { throw outputError(e, file); });
     return { trackId, ...info };
   };
@@ -294,6 +306,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     for await (const { index, timeMs, durationMs, image } of decoded) {
       timings.decode += now() - waited;
       if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
+      clipEndS = Math.max(clipEndS ?? 0, (timeMs + durationMs) / 1000);
       const result = await video.process(image, timeMs);
       const tOut = now();
       frames++;
@@ -319,7 +332,8 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         // the one animated, and its frames are let go (they were all kept to the end). With every
         // track animated, an ended track long enough for its own GLB is written at once and its
         // frames let go; a shorter one is kept while it may still be the largest.
-        for (const l of result.lost) ended.add(l.id);
+        // (a lost track may still come back under its id: ended once that cannot happen)
+        for (const id of result.ended) ended.add(id);
         if (allTracks) {
           for (const id of ended) {
             const s = shapes.get(id);
@@ -327,7 +341,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
             const file = join(outDir, `${name}_track${id}.glb`);
             const temp = tmp(file);
             trackTemps.push(temp);
-            early.set(id, { weight: s.weight, temp, glb: await writeTrackGlb(id, s, temp, file) });
+            early.set(id, { weight: s.weight, temp, glb: await writeTrackGlb(id, s, temp, file, true) });
             shapes.delete(id);
             ended.delete(id);
           }
