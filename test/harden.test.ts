@@ -5,15 +5,16 @@
  * the output folder inside the input, PGM/PPM/BMP, FIFOs, file-size limits, control characters in
  * names. The seeded fuzz test (fuzz.test.ts) throws mutated files at the same code.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onInterrupt, sweepStaleTemporaries, writeFilesAtomic } from '../src/cli/atomic.js';
+import { onInterrupt, sweepStaleTemporaries, TEMP_TAG, writeFileAtomic, writeFilesAtomic } from '../src/cli/atomic.js';
 import { expandInputs } from '../src/cli/inputs.js';
 import { failureLine } from '../src/cli/reconstruct.js';
 import { evaluateAflw2000 } from '../tools/eval/aflw2000.js';
@@ -254,6 +255,25 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     expect(e).toBeInstanceOf(OutputError);
     expect((e as Error).message).toBe(`${join(dir, 'b.json')}: cannot write (a folder is in the way of the file)`);
     expect(await listFiles(dir)).toEqual([]);
+  });
+
+  it('temporary names carry a random tag per process, and are created exclusively: a link planted in a shared folder is not written through', async () => {
+    const dir = await dirs.make('planted');
+    const victim = join(await dirs.make('victim'), 'precious.txt');
+    await writeFile(victim, 'precious');
+    // Another user of the folder plants links at the names the CLI would use with the old scheme
+    // (.prnet-<pid>-<n>.<name>.tmp, its pid known by starting it with exec).
+    const r = spawnSync('sh', ['-c', `for n in 0 1 2 3; do ln -s "$1" "$2/.prnet-$$-$n.astronaut_face0.json.tmp"; done; exec "$3" --import tsx test/helpers/cli-entry.ts reconstruct "$4" --out "$2" --model light --formats json`, 'sh', victim, dir, process.execPath, ASTRONAUT], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await lstat(join(dir, 'astronaut_face0.json'))).isFile()).toBe(true);
+    // In this process, with its tag: a link at the very name is refused, not followed.
+    for (let n = 0; n < 1000; n++) await symlink(victim, join(dir, `.prnet-${process.pid}-${TEMP_TAG}-${n}.x.json.tmp`));
+    const e = await writeFileAtomic(join(dir, 'x.json'), '{}').then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(OutputError);
+    expect((e as Error).message).toMatch(/x\.json: cannot write \(something is in the way of its temporary file \.prnet-\d+-[0-9a-f]{12}-\d+\.x\.json\.tmp\)$/);
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect(existsSync(join(dir, 'x.json'))).toBe(false);
   });
 
   it('the sweep removes temporaries of dead processes only', async () => {

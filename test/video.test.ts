@@ -29,6 +29,7 @@ import { TrackAnimation } from '../src/export/track-animation.js';
 import { createRng } from '../src/model/weights.js';
 import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
 import { trackSafeStems } from '../src/cli/video.js';
+import { TEMP_TAG } from '../src/cli/atomic.js';
 import { runCli } from './helpers/cli.js';
 import { ASTRONAUT, EVAL, REPO } from './helpers/paths.js';
 import { TempDirs, listFiles } from './helpers/tmp.js';
@@ -729,16 +730,17 @@ describe('prnet video (CLI)', () => {
   });
 
   it('a JSONL that cannot be written (a full disk) ends the run with an OutputError, promptly, its temporary removed', async () => {
-    // The run's temporaries are .prnet-<pid>-<n>.<name>.tmp: each n this run could use points at
-    // /dev/full, where every write fails with ENOSPC. Before, the run never settled (a wait for
-    // 'drain' on a closed stream), or the CLI died of an unhandled 'error' event.
+    // The run's temporaries are .prnet-<pid>-<tag>-<n>.<name>.tmp (the tag is this process's, which
+    // only it knows): each n this run could use points at /dev/full, where every write fails with
+    // ENOSPC. Before, the run never settled (a wait for 'drain' on a closed stream), or the CLI died
+    // of an unhandled 'error' event.
     const dir = await tmp.make('full');
-    for (let n = 0; n < 300; n++) await symlink('/dev/full', join(dir, `.prnet-${process.pid}-${n}.driving_d3.jsonl.tmp`));
+    for (let n = 0; n < 2000; n++) await symlink('/dev/full', join(dir, `.prnet-${process.pid}-${TEMP_TAG}-${n}.driving_d3.jsonl.tmp`));
     const t0 = performance.now();
     await expect(processVideo(light, D3, { outDir: dir, maxFrames: 90, flip: false, outputs: { overlay: false, glb: false } })).rejects.toThrow(/driving_d3\.jsonl: cannot write \(ENOSPC\)$/);
     expect(performance.now() - t0).toBeLessThan(60_000);
     // the temporary it used (a link here) is gone, and no final file was written
-    expect((await readdir(dir)).length).toBe(299);
+    expect((await readdir(dir)).length).toBe(1999);
     expect(existsSync(join(dir, 'driving_d3.jsonl'))).toBe(false);
   });
 

@@ -40,11 +40,11 @@ const OUR_SUFFIXES = outputSuffixPattern();
 
 /**
  * Removes the temporary files of earlier attempts at this image's outputs (the CLI's atomic
- * writer names them `.prnet-<pid>-<n>.<name>.tmp`). By name, not by pid: the attempt that left
+ * writer names them `.prnet-<pid>-<tag>-<n>.<name>.tmp`). By name, not by pid: the attempt that left
  * them may have run on another machine.
  */
 export async function removeStaleTemps(outDir: string, stem: string): Promise<number> {
-  const re = new RegExp(`^\\.prnet-\\d+-\\d+\\.${escapeRegExp(stem)}${OUR_SUFFIXES}\\.tmp$`);
+  const re = new RegExp(`^\\.prnet-\\d+-(?:[0-9a-f]{12}-)?\\d+\\.${escapeRegExp(stem)}${OUR_SUFFIXES}\\.tmp$`);
   let names: string[];
   try {
     names = await readdir(outDir);

@@ -2,11 +2,14 @@
  * Atomic file output: write to a temporary name in the same folder, then rename, so that a crash
  * or an error never leaves a partial file under the final name.
  *
- * Temporary files are named `.prnet-<pid>-<n>.<name>.tmp`: recognisable as ours, and by the pid
- * of the process that wrote them. The ones still pending are removed on SIGINT/SIGTERM
+ * Temporary files are named `.prnet-<pid>-<tag>-<n>.<name>.tmp`: recognisable as ours, and by the
+ * pid of the process that wrote them. The tag is random per process, so that nobody else who can
+ * write to a shared output folder can guess a name and plant a link there (a link at a guessed name
+ * made a run overwrite the file it pointed to); the writer also creates them exclusively. The ones still pending are removed on SIGINT/SIGTERM
  * (`removePendingSync`), and `sweepStaleTemporaries` removes those left by a process that is gone
  * (killed with SIGKILL, power loss) and nothing else.
  */
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { lstat, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -24,11 +27,15 @@ let deferredExit: (() => void) | null = null;
 /** Temporary files written and not yet renamed or removed, by this process. */
 const pending = new Set<string>();
 
-/** `.prnet-<pid>-<n>.<name>.tmp`; group 1 is the pid. */
-export const TEMP_NAME = /^\.prnet-(\d+)-\d+\..*\.tmp$/s;
+/** This process's random part of its temporary names (12 hex digits). */
+export const TEMP_TAG = randomBytes(6).toString('hex');
 
-function tempPath(path: string): string {
-  return join(dirname(path), `.prnet-${process.pid}-${counter++}.${basename(path)}.tmp`);
+/** `.prnet-<pid>-<tag>-<n>.<name>.tmp` (or, from before stop 32, `.prnet-<pid>-<n>.<name>.tmp`); group 1 is the pid. */
+export const TEMP_NAME = /^\.prnet-(\d+)-(?:[0-9a-f]{12}-)?\d+\..*\.tmp$/s;
+
+/** A new temporary name beside `path` (see the file comment). */
+export function tempPath(path: string): string {
+  return join(dirname(path), `.prnet-${process.pid}-${TEMP_TAG}-${counter++}.${basename(path)}.tmp`);
 }
 
 /**
@@ -90,7 +97,11 @@ const writing = new Set<Promise<void>>();
 
 async function writeTemp(tmp: string, data: Uint8Array | string): Promise<void> {
   pending.add(tmp);
-  const write = writeFile(tmp, data);
+  // exclusive: a file or link already there is not written through
+  const write = writeFile(tmp, data, { flag: 'wx' }).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') pending.delete(tmp); // not ours: left alone
+    throw (e as NodeJS.ErrnoException).code === 'EEXIST' ? Object.assign(new Error(`something is in the way of its temporary file ${basename(tmp)}`), { cause: e }) : e;
+  });
   writing.add(write);
   try {
     await write;

@@ -17,6 +17,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { mkdirEach } from '../util/mkdir.js';
+import { tempPath } from '../cli/atomic.js';
 import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
@@ -159,7 +160,6 @@ export const MAX_GLB_FRAMES = 18_000;
 export const MAX_FRAME_SHOW_S = 60;
 
 const now = (): number => performance.now();
-let tmpCounter = 0;
 
 /**
  * The run's numeric options, checked before the video is probed or the folder made (RangeError
@@ -232,9 +232,9 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const outDir = options.outDir;
   await mkdirEach(outDir).catch((e: unknown) => { throw outputError(e, outDir); });
   const final = { jsonl: join(outDir, `${name}.jsonl`), overlay: join(outDir, `${name}_overlay.mp4`), glb: join(outDir, `${name}.glb`) };
-  // Named as the CLI's atomic writes name theirs (.prnet-<pid>-<n>.<name>.tmp), so that a later
-  // run sweeps them up if this process is killed outright.
-  const tmp = (path: string): string => join(outDir, `.prnet-${process.pid}-${tmpCounter++}.${basename(path)}.tmp`);
+  // Named as the CLI's atomic writes name theirs (.prnet-<pid>-<tag>-<n>.<name>.tmp, unguessable to
+  // others), so that a later run sweeps them up if this process is killed outright.
+  const tmp = (path: string): string => tempPath(join(outDir, basename(path)));
   const temps = { jsonl: tmp(final.jsonl), overlay: tmp(final.overlay), glb: tmp(final.glb), withAudio: tmp(final.overlay) };
 
   const layout = prnet.layout;
