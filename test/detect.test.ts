@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { cropFromBox, squareFromBox, squareFromLandmarks } from '../src/crop/index.js';
 import { listPtsImages, readPts } from '../tools/eval/pts.js';
 import { createDetector, downscaleToFit, iou, padImage, resizeArea, SURE_SCORE, type Detector } from '../src/detect/index.js';
+import { MAX_TILES, tileStarts } from '../src/detect/blazeface-detector.js';
 import { ANCHOR_CENTRES, BLAZEFACE_ANCHORS, blendDetections, decodeDetections, fillInput, fitWindow, type BlazeDetection } from '../src/detect/blazeface.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
@@ -256,6 +257,24 @@ describe('default detector on real images', () => {
     const portrait: RgbImage = { width: 2048, height: 2048, data: new Uint8Array(big.data.buffer, big.data.byteOffset, big.data.length) };
     expect(await detector.detect(portrait)).toEqual(await (await createDetector({ tiles: false })).detect(portrait));
     await expect(createDetector({ tiles: 'yes' as never })).rejects.toThrow(/^tiles must be true or false/);
+  });
+
+  it('tiles: a 100-megapixel photo of any aspect up to 10:1 gets its grid; a sliver that would need more than MAX_TILES looks gets none', async () => {
+    expect(tileStarts(3072, 3072)).toEqual({ xs: [0, 2048 / 3, 4096 / 3, 2048], ys: [0, 2048 / 3, 4096 / 3, 2048] });
+    expect(tileStarts(4000, 3000)!.xs.length * tileStarts(4000, 3000)!.ys.length).toBe(20);
+    expect(tileStarts(800, 2000)).toEqual({ xs: [-112], ys: [0, 488, 976] });
+    for (const aspect of [1, 4 / 3, 16 / 9, 3, 10]) {
+      const h = Math.floor(Math.sqrt(1e8 / aspect)), w = Math.floor(h * aspect);
+      const g = tileStarts(w, h);
+      expect(g, `${w}×${h}`).not.toBeNull();
+      expect(g!.xs.length * g!.ys.length).toBeLessThanOrEqual(MAX_TILES);
+      expect(g!.xs.length * g!.ys.length).toBeGreaterThan(150);
+    }
+    // 10 × 10,000,000 (100 MP) took 13,000 looks, over a minute; 64 × 1,000,000, 12 s
+    expect(tileStarts(10, 10_000_000)).toBeNull();
+    expect(tileStarts(64, 1_000_000)).toBeNull();
+    const sliver: RgbImage = { width: 16, height: 300_000, data: new Uint8Array(16 * 300_000 * 3).fill(128) };
+    expect(await detector.detect(sliver)).toEqual([]);
   });
 
   it('returns no face for a smooth gradient', async () => {

@@ -81,6 +81,26 @@ export const TILE_FROM = 1.5;
 export const TILE_MIN_SCORE = 0.65;
 /** No tiles when a face found is at least this share of the image's short side. */
 export const TILE_UNLESS_FACE = 0.25;
+/**
+ * Most tile looks for one image: a 100-megapixel photo of any aspect up to 10:1 needs 164–184
+ * (the pixel limit's largest). An image that would need more is a sliver (one side far under a
+ * tile: 10 × 10,000,000 pixels needed 13,000 looks, over a minute, most of each look padding) and
+ * gets none.
+ */
+export const MAX_TILES = 256;
+
+/**
+ * The tile windows' top-left corners along each axis of an image (TILE_SIDE² windows overlapping by
+ * TILE_OVERLAP; a side shorter than a tile: one window centred on it), or null when they would be
+ * more than MAX_TILES.
+ */
+export function tileStarts(width: number, height: number): { xs: number[]; ys: number[] } | null {
+  const count = (length: number): number => (length <= TILE_SIDE ? 1 : Math.ceil((length - TILE_OVERLAP) / (TILE_SIDE - TILE_OVERLAP)));
+  const nx = count(width), ny = count(height);
+  if (nx * ny > MAX_TILES) return null;
+  const starts = (length: number, n: number): number[] => (n === 1 ? [(length - TILE_SIDE) / 2] : Array.from({ length: n }, (_, i) => ((length - TILE_SIDE) * i) / (n - 1)));
+  return { xs: starts(width, nx), ys: starts(height, ny) };
+}
 /** A region look's detection replaces the face when their boxes overlap at least this much. */
 const REGION_MIN_IOU = 0.3;
 /**
@@ -190,12 +210,9 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
    * neighbour, which overlaps by TILE_OVERLAP).
    */
   const tileLooks = async (image: RgbImage): Promise<BlazeDetection[]> => {
-    const starts = (length: number): number[] => {
-      if (length <= TILE_SIDE) return [(length - TILE_SIDE) / 2];
-      const n = Math.ceil((length - TILE_OVERLAP) / (TILE_SIDE - TILE_OVERLAP));
-      return Array.from({ length: n }, (_, i) => ((length - TILE_SIDE) * i) / (n - 1));
-    };
-    const xs = starts(image.width), ys = starts(image.height);
+    const grid = tileStarts(image.width, image.height);
+    if (!grid) return [];
+    const { xs, ys } = grid;
     const margin = 0.01 * TILE_SIDE;
     const out: BlazeDetection[] = [];
     for (const [j, y0] of ys.entries()) {
