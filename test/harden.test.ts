@@ -33,6 +33,7 @@ import { REPO, ASTRONAUT, EVAL } from './helpers/paths.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
+import { pngHeaderOnly } from './helpers/images.js';
 
 const dirs = new TempDirs('prnet-harden-');
 let model: string;
@@ -413,6 +414,18 @@ describe('input files', () => {
     // just past the limit: the two counts read apart (both said "100 megapixels")
     await expect(decodeImageBuffer(Buffer.from('P6 10001 10000 255 xx'), 'j.ppm')).rejects.toThrow(/^j\.ppm: image is 10001×10000 = 100\.01 megapixels, above the limit of 100 megapixels$/);
     await expect(decodeImageBuffer(ppm.subarray(0, 100), 't.ppm')).rejects.toThrow(/t\.ppm: P6 image: truncated/);
+    // a number of 20 digits is one number (it was read as two: "9999999999×9999999999")
+    await expect(decodeImageBuffer(Buffer.from('P5 99999999999999999999 1 255 xx'), 'n.pgm')).rejects.toThrow(/^n\.pgm: P5 image: a number in the header is too large$/);
+  });
+
+  it('a sliver within the pixel limit is refused by its long side before decoding (10 × 10,000,000 took 10 s to decode)', async () => {
+    // a PNG header alone: the refusal comes from the header (sharp's metadata), before any decoding
+    const png = pngHeaderOnly(10, 10_000_000);
+    await expect(decodeImageBuffer(png, 'tall.png')).rejects.toThrow(/^tall\.png: image is 10×10000000: its long side is above the limit of 65,535 pixels$/);
+    await expect(decodeImageBuffer(Buffer.from('P5 2 70000 255 xx'), 's.pgm')).rejects.toThrow(/^s\.pgm: image is 2×70000: its long side is above the limit of 65,535 pixels$/);
+    // 65,535 itself is decoded
+    const ok = await decodeImageBuffer(Buffer.concat([Buffer.from('P5 1 65535 255\n'), Buffer.alloc(65535, 128)]), 'ok.pgm');
+    expect([ok.width, ok.height]).toEqual([1, 65535]);
   });
 
   it('a FIFO is "not a regular file", a file above the size limit is refused unread, a name with a newline stays on one line', async () => {

@@ -406,6 +406,8 @@ describe('prnet serve: the API', () => {
     const t0 = performance.now();
     expect(await expectError(await post(new Uint8Array(pngHeaderOnly(30000, 30000))), 422, 'image_too_large')).toMatch(/900 megapixels/);
     expect(performance.now() - t0).toBeLessThan(2000);
+    // a sliver within the pixel limit: refused by its long side (10 × 10,000,000 took 10 s to decode)
+    expect(await expectError(await post(new Uint8Array(pngHeaderOnly(10, 10_000_000))), 422, 'image_too_large')).toMatch(/^image is 10×10000000: its long side is above the limit of 65,535 pixels$/);
     // A HEIC photo (an iPhone's): 415 with the way to convert it, from the worker's decoder.
     expect(await expectError(await post(new Uint8Array(await heicOf(ASTRONAUT)), '', 'image/heic'), 415, 'unsupported_media_type')).toMatch(/a HEIC photo .*convert it to JPEG first/);
     await expectError(await post(new Uint8Array(3 * 1024 * 1024).fill(1), '', 'image/jpeg'), 413, 'body_too_large');

@@ -9,8 +9,8 @@ import { firstLine, InputError, shownValue, UnsupportedImageError } from '../err
 import type { RgbImage } from '../types.js';
 import { decodeSimpleImage, pixelCount, sniffSimpleFormat } from './pnm-bmp.js';
 
-export { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS } from './limits.js';
-import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS } from './limits.js';
+export { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './limits.js';
+import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './limits.js';
 
 export interface DecodeOptions {
   maxPixels?: number;
@@ -103,6 +103,7 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
   if (w * h > maxPixels) {
     throw new InputError(`image is ${w}×${h} = ${pixelCount(w * h)}, above the limit of ${pixelCount(maxPixels)}`, source);
   }
+  if (Math.max(w, h) > MAX_IMAGE_SIDE) throw new InputError(sideMessage(w, h), source);
   try {
     const { data, info } = await withSharp(() =>
       // failOn 'error': a file whose pixel data is missing (a TIFF whose strips lie past its end)
@@ -128,6 +129,11 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     }
     throw new InputError(`cannot decode image (${sharpCause(e)})`, source);
   }
+}
+
+/** The refusal of an image whose long side is over MAX_IMAGE_SIDE. */
+export function sideMessage(w: number, h: number): string {
+  return `image is ${w}×${h}: its long side is above the limit of ${MAX_IMAGE_SIDE.toLocaleString('en-US')} pixels`;
 }
 
 /** What a HEIC photo's refusal says (the decoder's own words follow it). */

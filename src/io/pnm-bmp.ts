@@ -6,6 +6,7 @@
  */
 import { InputError } from '../errors.js';
 import type { RgbImage } from '../types.js';
+import { MAX_IMAGE_SIDE } from './limits.js';
 
 export type SimpleFormat = 'pnm' | 'bmp';
 
@@ -41,6 +42,7 @@ function checkSize(w: number, h: number, maxPixels: number, source: string, what
   if (w * h > maxPixels) {
     throw new InputError(`image is ${w}×${h} = ${pixelCount(w * h)}, above the limit of ${pixelCount(maxPixels)}`, source);
   }
+  if (Math.max(w, h) > MAX_IMAGE_SIDE) throw new InputError(`image is ${w}×${h}: its long side is above the limit of ${MAX_IMAGE_SIDE.toLocaleString('en-US')} pixels`, source);
 }
 
 const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -63,6 +65,8 @@ export function decodePnm(bytes: Uint8Array, source: string, maxPixels: number, 
     let v = 0;
     while (p < bytes.length && bytes[p] >= 0x30 && bytes[p] <= 0x39 && p - start < 10) v = v * 10 + bytes[p++] - 0x30;
     if (p === start) throw new InputError(`${what}: truncated or malformed header`, source);
+    // (more than 10 digits: one number, not two; read as two it named a size the header does not)
+    if (bytes[p] >= 0x30 && bytes[p] <= 0x39) throw new InputError(`${what}: a number in the header is too large`, source);
     return v;
   };
   const w = token();

@@ -12,7 +12,7 @@ import { firstLine } from '../errors.js';
 import { packageVersion } from '../util/version.js';
 import { pixelCount } from '../io/pnm-bmp.js';
 import type { DetectorKind } from '../detect/index.js';
-import { MAX_IMAGE_PIXELS, isVectorFormat } from '../io/image-node.js';
+import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, isVectorFormat, sideMessage } from '../io/image-node.js';
 import { simpleImageSize, sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { openApi, querystringSchema, reconstructParameters } from './openapi.js';
@@ -138,6 +138,7 @@ async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> 
   if (width * height > maxPixels) {
     throw new HttpError(422, 'image_too_large', `image is ${width}×${height} = ${pixelCount(width * height)}, above the limit of ${pixelCount(maxPixels)}`);
   }
+  if (Math.max(width, height) > MAX_IMAGE_SIDE) throw new HttpError(422, 'image_too_large', sideMessage(width, height));
 }
 
 /**
