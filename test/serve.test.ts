@@ -51,7 +51,7 @@ const post = (body: BodyInit | Uint8Array<ArrayBuffer>, query = '', type = 'imag
  * A POST of `length` bytes declared, sent 256 kB at a time while the server reads (or only
  * `sendOnly` bytes, then it stalls): its response's status line and body, and how much was sent.
  */
-function rawUpload(url: URL, length: number, sendOnly = length): { statusLine: Promise<string>; body: Promise<string>; sent: () => number; socket: ReturnType<typeof createConnection> } {
+function rawUpload(url: URL, length: number, sendOnly = length, target = 'POST /v1/reconstruct'): { statusLine: Promise<string>; body: Promise<string>; sent: () => number; socket: ReturnType<typeof createConnection> } {
   const socket = createConnection({ host: url.hostname, port: Number(url.port) });
   socket.on('error', () => undefined);
   let sent = 0;
@@ -70,7 +70,7 @@ function rawUpload(url: URL, length: number, sendOnly = length): { statusLine: P
     socket.on('data', check);
     socket.on('close', () => resolve(text.slice(text.indexOf('\r\n\r\n') + 4)));
   });
-  socket.write(`POST /v1/reconstruct HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${length}\r\n\r\n`);
+  socket.write(`${target} HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${length}\r\n\r\n`);
   const chunk = new Uint8Array(256 * 1024).fill(7);
   const pump = (): void => {
     while (!answered && !socket.destroyed && sent < sendOnly) {
@@ -381,6 +381,25 @@ describe('prnet serve: the API', () => {
     } finally {
       await tight.close();
     }
+  });
+
+  it('a body no route takes (POST /healthz, PUT /v1/reconstruct, an unknown path) is answered before it is read, not held in memory', async () => {
+    const url = new URL(base);
+    for (const [target, status] of [['POST /healthz', '404 Not Found'], ['PUT /v1/reconstruct', '405 Method Not Allowed'], ['DELETE /v1/reconstruct', '405 Method Not Allowed'], ['POST /nowhere', '404 Not Found'], ['PATCH /metrics', '404 Not Found']] as const) {
+      // 2 MB declared (under this server's 2 MiB body limit), 4 bytes sent, then nothing: the
+      // answer comes at once (it came only once the whole body had arrived, each held in memory;
+      // stalled, at the request timeout)
+      const upload = rawUpload(url, 2_000_000, 4, target);
+      const t0 = performance.now();
+      expect(await upload.statusLine, target).toBe(`HTTP/1.1 ${status}`);
+      expect(performance.now() - t0, target).toBeLessThan(3000);
+      upload.socket.destroy();
+    }
+    // without a body these routes answer as before
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const put = await fetch(`${base}/v1/reconstruct`, { method: 'PUT' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('POST');
   });
 
   it('a client that goes away mid-upload is counted as 499 in /metrics, not 200', async () => {

@@ -247,6 +247,15 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     if (closing) {
       return reply.code(503).headers({ Connection: 'close', 'Retry-After': '1' }).send(errorBody('shutting_down', 'the server is shutting down; retry on another instance'));
     }
+    // A body that no route takes (POST /healthz, PUT /v1/reconstruct, an unknown path) is answered
+    // before it is read: the body parsers apply to every route, so such bodies were held whole in
+    // memory, outside the queue's count (60 uploads of 19 MB to /healthz took the process to 1.3 GB).
+    const declared = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (declared && !(req.method === 'POST' && route === '/v1/reconstruct')) {
+      if (route === '/v1/reconstruct') return reply.code(405).header('Allow', 'POST').send(errorBody('method_not_allowed', `${req.method} is not allowed here: POST the image`));
+      if (route === 'unmatched') return reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+      return reply.code(400).send(errorBody('bad_request', `${req.method} ${route} takes no request body`));
+    }
     if (req.method === 'POST' && route === '/v1/reconstruct') {
       // The bodies still arriving count with the queue: each is held whole in memory, so a burst
       // of large uploads is refused before it is read (60 concurrent 19 MB uploads took the
