@@ -7,7 +7,7 @@
  *   the face pixels and the 68 landmarks (bounds: measured values with margin, docs/model-format.md);
  * - the precision option is validated in the library and the CLI.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -25,6 +25,7 @@ import { hwcToChw, resizeSquare } from '../src/runtime/resample.js';
 import type { FloatImage } from '../src/types.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { AFLW_PHOTO } from './helpers/paths.js';
+import { readSafetensors, writeSafetensors } from '../src/util/safetensors.js';
 
 let crop: FloatImage;
 let layout: Layout;
@@ -195,6 +196,22 @@ describe('the precision option', () => {
     const f = await createSession({ ...w, metadata: { ...bare, default_precision: 'int8' } });
     expect(f.precision).toBe('fp32'); // asks for int8 by default, but has no calibration
     await f.release();
+    // A calibration that lacks a range is a ModelError naming the file; an empty or vast range is
+    // refused as it is read (they ran, with every activation one step: a head turned 40°, no error).
+    const dir = await mkdtemp(join(tmpdir(), 'prnet-ranges-'));
+    try {
+      const file = readSafetensors(await readFile(BUNDLED_MODELS.light));
+      const path = join(dir, 'no-ranges.safetensors');
+      await writeFile(path, writeSafetensors(file.tensors, { ...file.metadata, int8_ranges: '{}' }));
+      await expect(createSession(path, { precision: 'int8' })).rejects.toThrow(/no-ranges\.safetensors: the int8 calibration has no range for activation enc\.0$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const names = Object.keys(JSON.parse(w.metadata.int8_ranges) as object);
+    for (const r of [[0, 0], [-1e-40, 1e-40], [-3e38, 3e38]]) {
+      const md = { ...w.metadata, int8_ranges: JSON.stringify(Object.fromEntries(names.map((k) => [k, r]))) };
+      expect(() => int8RangesFromMetadata(md, 'x.safetensors'), JSON.stringify(r)).toThrow(/^x\.safetensors: metadata "int8_ranges": the range of input must span 0\.001 to 1000000 \(with 0\), got /);
+    }
   });
 
   it('the CLI rejects a bad --precision with one line and exit 2', async () => {

@@ -87,10 +87,20 @@ export function int8RangesFromMetadata(md: Record<string, string>, source: strin
     if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || r[0] > r[1]) {
       throw new ModelError(`metadata "${INT8_RANGES_KEY}": the range of ${name} must be [min, max], got ${JSON.stringify(r)}`, source);
     }
+    // Its span as quantized (widened to hold 0): an empty or a vast one makes every value one step
+    // (a session ran with [0, 0] everywhere and gave a head turned 40°, no error).
+    const span = Math.max(r[1], 0) - Math.min(r[0], 0);
+    if (!(span >= MIN_RANGE_SPAN && span <= MAX_RANGE_SPAN)) {
+      throw new ModelError(`metadata "${INT8_RANGES_KEY}": the range of ${name} must span ${MIN_RANGE_SPAN} to ${MAX_RANGE_SPAN} (with 0), got ${JSON.stringify(r)}`, source);
+    }
     ranges[name] = [r[0], r[1]];
   }
   return ranges;
 }
+
+/** The narrowest and widest span of a calibrated activation range, 0 included (the bundled models' are 1 to 32). */
+export const MIN_RANGE_SPAN = 1e-3;
+export const MAX_RANGE_SPAN = 1e6;
 
 /** Reads and checks the configuration from a file's metadata. */
 export function configFromMetadata(md: Record<string, string>, source: string): ResfcnConfig {
@@ -113,6 +123,10 @@ export function configFromMetadata(md: Record<string, string>, source: string): 
       throw new ModelError(`unknown architecture "${md.architecture}" in metadata "architecture" (this library builds ${ARCHITECTURES.join(', ')}; a newer prnet-ts may read it)`, source);
     }
     config.architecture = md.architecture as Architecture;
+  }
+  const precision = md[DEFAULT_PRECISION_KEY];
+  if (precision !== undefined && precision !== 'fp32' && precision !== 'int8') {
+    throw new ModelError(`metadata "${DEFAULT_PRECISION_KEY}" must be "fp32" or "int8", got "${precision}"`, source);
   }
   checkConfig(config, source);
   return config;

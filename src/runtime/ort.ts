@@ -41,7 +41,14 @@ export async function createOrtSession(
     graphOptions.ranges = ranges;
   }
   for (const [k, v] of Object.entries(options.graph ?? {})) if (v !== undefined) Object.assign(graphOptions, { [k]: v });
-  const graph = buildResfcnOnnx(weights.tensors, weights.config, graphOptions);
+  let graph: Uint8Array;
+  try {
+    graph = buildResfcnOnnx(weights.tensors, weights.config, graphOptions);
+  } catch (e) {
+    // (the graph builder knows no file: a calibration without a range it needs names the model's)
+    if (e instanceof ModelError && e.source === undefined && options.source) throw new ModelError(e.message, options.source, { cause: e });
+    throw e;
+  }
   const sessionOptions: Record<string, unknown> = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
