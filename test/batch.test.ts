@@ -8,6 +8,7 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchStatus } from '../src/batch/status.js';
 import { submitBatch } from '../src/batch/submit.js';
@@ -260,6 +261,27 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(db.errLines).toEqual([expect.stringMatching(/^prnet: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99 \(it is using 0: see its 'databases' setting\)$/)]);
   });
 
+  it('a worker refuses job data it cannot trust (a stem that climbs out of its folder, a relative path), failing the job at once', async () => {
+    const dir = await dirs.make('crafted');
+    const out = join(dir, 'out');
+    await mkdir(out);
+    // jobs put in Redis by hand, not by submit
+    const queue = new Queue('crafted', { connection: { url: redis.url } });
+    const base = { path: ASTRONAUT, out, stem: 'a', formats: ['json'], model: 'light' };
+    await queue.add('reconstruct', { ...base, stem: '../escaped' }, { jobId: 'climb' });
+    await queue.add('reconstruct', { ...base, path: 'examples/astronaut.jpg' }, { jobId: 'relative' });
+    await queue.close();
+    const w = startCli(['worker', '--redis', redis.url, '--queue', 'crafted']);
+    workers.push(w);
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await w.waitFor(new RegExp(`failed: ${esc(ASTRONAUT)}: job data: stem must be a file name, got "\\.\\./escaped" \\(attempt 1\\)$`));
+    await w.waitFor(/failed: examples\/astronaut\.jpg: job data: path and out must be absolute \(attempt 1\)$/);
+    w.child.kill('SIGTERM');
+    await w.exited;
+    expect(await listFiles(dir)).toEqual([]); // nothing written, in the folder or beside it
+    expect(await readdir(out)).toEqual([]);
+  });
+
   it('a worker given a database the server does not have says so and takes no job (exit 1)', async () => {
     // a job waiting in database 0's queue, which the worker would have taken in its place
     const dir = await dirs.make('wrong-db');
@@ -317,12 +339,13 @@ describe('removeStaleTemps', () => {
     const dir = await dirs.make('temps');
     const names = [
       '.prnet-123-0.astro_face0.json.tmp', '.prnet-9-4.astro_face1_texture.png.tmp', '.prnet-77-12.astro_depth.png.tmp', // an earlier attempt's
+      '.prnet-5-0a1b2c3d4e5f-7.astro_face0.obj.tmp', // one named with a process's tag
       '.prnet-123-1.astro2_face0.json.tmp', '.astro_face0.json.tmp', '.prnet-1-2.astro_notes.txt.tmp', // another image's, or not ours
       'astro_face0.json', 'astro_face0.glb', // finished files
     ];
     for (const n of names) await writeFile(join(dir, n), 'x');
-    expect(await removeStaleTemps(dir, 'astro')).toBe(3);
-    expect(await listFiles(dir)).toEqual(names.slice(3).sort());
+    expect(await removeStaleTemps(dir, 'astro')).toBe(4);
+    expect(await listFiles(dir)).toEqual(names.slice(4).sort());
     expect(await removeStaleTemps(join(dir, 'missing'), 'astro')).toBe(0);
   });
 });

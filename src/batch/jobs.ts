@@ -3,6 +3,7 @@
  * how to connect. One job = one image; its outputs are the files `prnet reconstruct` writes.
  */
 import { createHash } from 'node:crypto';
+import { isAbsolute } from 'node:path';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { DetectorKind } from '../detect/index.js';
 import { firstLine, PrnetError } from '../errors.js';
@@ -28,6 +29,22 @@ export interface ReconstructJobData {
   detector?: DetectorKind;
   /** Mesh units, centring and texture size (reconstruct's --units, --center, --texture-size). */
   mesh?: OutputOptions;
+}
+
+/**
+ * Why a job's data cannot be run as it is (null when it can): the worker takes it from Redis,
+ * where anyone who can write may have put it. Paths must be absolute, and the stem a file name:
+ * a stem of '../x' wrote outside the job's folder.
+ */
+export function jobDataProblem(d: unknown): string | null {
+  if (typeof d !== 'object' || d === null) return 'job data is not an object';
+  const j = d as Partial<Record<keyof ReconstructJobData, unknown>>;
+  for (const k of ['path', 'out', 'stem', 'model'] as const) if (typeof j[k] !== 'string' || j[k] === '' || (j[k] as string).includes('\0')) return `job data: ${k} must be a non-empty string`;
+  if (!isAbsolute(j.path as string) || !isAbsolute(j.out as string)) return 'job data: path and out must be absolute';
+  const stem = j.stem as string;
+  if (stem === '.' || stem === '..' || /[/\\]/.test(stem)) return `job data: stem must be a file name, got ${JSON.stringify(stem)}`;
+  if (!Array.isArray(j.formats) || j.formats.some((f) => typeof f !== 'string')) return 'job data: formats must be a list of names';
+  return null;
 }
 
 export interface ReconstructJobResult {

@@ -16,7 +16,7 @@ import { counted } from '../cli/progress.js';
 import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
-import { checkDatabase, connection, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
+import { checkDatabase, connection, DEFAULT_QUEUE, jobDataProblem, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
 
 export interface WorkerOptions {
   redis: string;
@@ -83,6 +83,8 @@ export function startWorker(options: WorkerOptions): BatchWorker {
 
   const processJob = async (job: Job<ReconstructJobData, ReconstructJobResult>): Promise<ReconstructJobResult> => {
     const d = job.data;
+    const problem = jobDataProblem(d);
+    if (problem) throw new UnrecoverableError(`${typeof d?.path === 'string' ? `${d.path}: ` : ''}${problem}`);
     const prnet = await pipeline(d);
     await removeStaleTemps(d.out, d.stem);
     try {
