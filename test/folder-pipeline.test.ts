@@ -119,6 +119,26 @@ describe('folder progress', () => {
     expect(lines.at(-1)).toMatch(/^video ░+ 1 –\/s ETA \?\n$/);
   });
 
+  it('counts the rate from the first item done: the start-up before it does not slow it (a video\'s first line read "0.5/s ETA 32m59s")', async () => {
+    const { p, lines } = await progress(1000);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1200) await new Promise((r) => setTimeout(r, 50)); // loading
+    p.tick(true);
+    expect(lines.at(-1)).toMatch(/ – photos\/s ETA \?\n$/); // one item: no rate yet
+    const t1 = Date.now();
+    let n = 1;
+    while (Date.now() - t1 < 1100) {
+      await new Promise((r) => setTimeout(r, 10));
+      p.tick(true);
+      n++;
+    }
+    (p as unknown as { lastDraw: number }).lastDraw = 0; // draw now (the log interval is 5 s)
+    p.tick(true);
+    const rate = Number(/ ([\d.]+) photos\/s/.exec(lines.at(-1)!)![1]);
+    // about n items a second since the first, not n / 2.3 s
+    expect(rate).toBeGreaterThan(0.75 * (n / ((Date.now() - t1) / 1000)));
+  });
+
   it('shows no rate before a second has passed (a fast first failure is not "200 photos/s")', async () => {
     const { p, lines } = await progress(100);
     p.tick(false);

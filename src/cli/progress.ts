@@ -21,6 +21,8 @@ export class Progress {
   private done = 0;
   private failed = 0;
   private readonly start = Date.now();
+  /** When the first item was done: the rate counts from there (the time before is start-up). */
+  private firstAt = 0;
   private lastDraw = 0;
   private readonly stream: NodeJS.WriteStream;
   private readonly tty: boolean;
@@ -43,6 +45,7 @@ export class Progress {
   }
 
   tick(ok = true, note = ''): void {
+    if (this.done === 0) this.firstAt = Date.now();
     this.done++;
     if (!ok) this.failed++;
     if (this.estimated && this.done > this.total) this.total = this.done;
@@ -68,12 +71,15 @@ export class Progress {
     if (!final && now - this.lastDraw < (this.tty ? 100 : this.logInterval)) return;
     this.lastDraw = now;
     const elapsed = (now - this.start) / 1000;
+    // The rate counts from the first item done: the time before it is start-up (loading the model,
+    // probing the video), and it made a video's first line read "0.5/s ETA 32m59s" on a 40/s run.
     // A rate over less than a second says nothing (one fast failure first would read "200 photos/s"):
-    // until then, and until something is done, the rate and the ETA are shown as unknown.
-    const known = this.done > 0 && (final || elapsed >= 1);
+    // until then, and until two items are done, the rate and the ETA are shown as unknown.
+    const span = (now - this.firstAt) / 1000;
+    const known = final ? this.done > 0 : this.done > 1 && span >= 1;
     // A total that is not known (a stream without a frame count): the count alone, no bar or ETA.
     const totalKnown = Number.isFinite(this.total) && this.total > 0;
-    const rate = known ? this.done / Math.max(elapsed, 1e-3) : NaN;
+    const rate = !known ? NaN : this.done > 1 && span > 0 ? (this.done - 1) / span : this.done / Math.max(elapsed, 1e-3);
     const eta = known && totalKnown ? Math.max(0, this.total - this.done) / rate : NaN;
     const frac = totalKnown ? Math.min(1, this.done / this.total) : final ? 1 : 0;
     const width = 24;
