@@ -3,9 +3,9 @@
  * or an error never leaves a partial file under the final name.
  *
  * Temporary files are named `.prnet-<pid>-<tag>-<n>.<name>.tmp`: recognisable as ours, and by the
- * pid of the process that wrote them. The tag is random per process, so that nobody else who can
+ * pid of the process that wrote them. The tag is random for each file, so that nobody else who can
  * write to a shared output folder can guess a name and plant a link there (a link at a guessed name
- * made a run overwrite the file it pointed to); the writer also creates them exclusively. The ones still pending are removed on SIGINT/SIGTERM
+ * made a run overwrite the file it pointed to); the writers also create them exclusively. The ones still pending are removed on SIGINT/SIGTERM
  * (`removePendingSync`), and `sweepStaleTemporaries` removes those left by a process that is gone
  * (killed with SIGKILL, power loss) and nothing else.
  */
@@ -27,15 +27,12 @@ let deferredExit: (() => void) | null = null;
 /** Temporary files written and not yet renamed or removed, by this process. */
 const pending = new Set<string>();
 
-/** This process's random part of its temporary names (12 hex digits). */
-export const TEMP_TAG = randomBytes(6).toString('hex');
-
 /** `.prnet-<pid>-<tag>-<n>.<name>.tmp` (or, from before stop 32, `.prnet-<pid>-<n>.<name>.tmp`); group 1 is the pid. */
 export const TEMP_NAME = /^\.prnet-(\d+)-(?:[0-9a-f]{12}-)?\d+\..*\.tmp$/s;
 
 /** A new temporary name beside `path` (see the file comment). */
 export function tempPath(path: string): string {
-  return join(dirname(path), `.prnet-${process.pid}-${TEMP_TAG}-${counter++}.${basename(path)}.tmp`);
+  return join(dirname(path), `.prnet-${process.pid}-${randomBytes(6).toString('hex')}-${counter++}.${basename(path)}.tmp`);
 }
 
 /**
@@ -99,7 +96,8 @@ async function writeTemp(tmp: string, data: Uint8Array | string): Promise<void> 
   pending.add(tmp);
   // exclusive: a file or link already there is not written through
   const write = writeFile(tmp, data, { flag: 'wx' }).catch((e: unknown) => {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') pending.delete(tmp); // not ours: left alone
+    // not ours (the caller's clean-up removes a link there, never what it points to)
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') pending.delete(tmp);
     throw (e as NodeJS.ErrnoException).code === 'EEXIST' ? Object.assign(new Error(`something is in the way of its temporary file ${basename(tmp)}`), { cause: e }) : e;
   });
   writing.add(write);

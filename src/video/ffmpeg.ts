@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { PipeThread } from './pipe-thread.js';
 import { InputError, ModelError, OutputError, PrnetError } from '../errors.js';
 import { statRegularFile } from '../io/image-node.js';
@@ -348,6 +349,8 @@ export interface EncoderOptions {
   ffmpeg?: string;
   /** The file errors name (default `path`): the final name when `path` is a temporary one. */
   name?: string;
+  /** Replace a file already at `path` (default true); false: fail instead (a temporary name, which nothing else should hold: a link planted there is not written through). */
+  overwrite?: boolean;
 }
 
 /**
@@ -372,7 +375,7 @@ export class VideoEncoder {
     this.name = options.name ?? path;
     const cmd = options.ffmpeg ?? 'ffmpeg';
     const args = [
-      '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps), '-i', 'pipe:0',
+      '-v', 'error', options.overwrite === false ? '-n' : '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps), '-i', 'pipe:0',
       '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-c:v', 'libx264', '-preset', options.preset ?? 'ultrafast', '-crf', String(options.crf ?? 23),
       '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', path,
     ];
@@ -466,6 +469,8 @@ export interface AudioMuxOptions {
   signal?: AbortSignal;
   /** The file errors name (none by default: the message is then the cause alone). */
   name?: string;
+  /** Replace a file already at `out` (default true); false: fail instead, as for VideoEncoder (each later try replaces the previous try's file). */
+  overwrite?: boolean;
 }
 
 /**
@@ -482,10 +487,13 @@ export async function muxAudio(video: string, source: string, info: VideoInfo, o
   const skip = options.startS !== undefined && Number.isFinite(options.startS) && options.startS >= 0 ? options.startS : (info.videoStart ?? 0);
   const cmd = options.ffmpeg ?? 'ffmpeg';
   let cause = '';
+  let tries = 0;
   for (const audio of info.audio) {
     const copied = MP4_AUDIO.has(audio.codec);
+    // (a try after the first replaces the file the one before wrote)
+    if (options.overwrite === false && tries++ > 0) await rm(out, { force: true });
     const args = [
-      '-v', 'error', '-nostdin', '-y', '-i', video, ...(skip > 0.0005 ? ['-ss', skip.toFixed(6)] : []), '-i', source,
+      '-v', 'error', '-nostdin', options.overwrite === false ? '-n' : '-y', '-i', video, ...(skip > 0.0005 ? ['-ss', skip.toFixed(6)] : []), '-i', source,
       '-map', '0:v:0', '-map', `1:${audio.index}`, '-c:v', 'copy', ...(copied ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']),
       '-t', options.durationS.toFixed(6), '-movflags', '+faststart', '-f', 'mp4', out,
     ];

@@ -267,7 +267,8 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const writeTrackGlb = async (trackId: number, s: TrackShapes, temp: string, file: string, early = false): Promise<GlbInfo> => {
     if (early) earlyEndS ??= expectedEndS;
     const { bytes, info } = s.animation.write(`${name}_track${trackId}`, { start: 0, end: early ? earlyEndS : earlyEndS ?? clipEndS });
-    await writeFile(temp, bytes).catch((e: unknown) => { throw outputError(e, file); });
+    // exclusive, as every temporary file of ours: a file or link already at the name is not written through
+    await writeFile(temp, bytes, { flag: 'wx' }).catch((e: unknown) => { throw outputError(e, file); });
     return { trackId, ...info };
   };
   const shapes = new Map<number, TrackShapes>();
@@ -288,7 +289,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (want.jsonl) {
-      jsonl = createWriteStream(temps.jsonl);
+      jsonl = createWriteStream(temps.jsonl, { flags: 'wx' });
       // A lasting listener: a write error (a full disk) was an unhandled 'error' event (the CLI
       // died with a stack) or, once the stream had closed, a wait for 'drain' that never ended.
       jsonl.on('error', () => undefined);
@@ -298,7 +299,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     // shows at its own time (and in step with the sound): a variable rate, a gap where frames could
     // not be decoded, a container that misstates its rate.
     const overlayFps = overlayRate(info);
-    if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: overlayFps, name: final.overlay });
+    if (want.overlay) encoder = new VideoEncoder(temps.overlay, info.width, info.height, { fps: overlayFps, name: final.overlay, overwrite: false });
     const overlay = want.overlay ? new VideoOverlay(info.width, info.height, layout) : null;
     /** Output frames left out of the overlay where a gap between two frames' times was cut short. */
     let cutSlots = 0;
@@ -404,7 +405,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       let overlayFile = temps.overlay;
       if (options.audio !== false && info.audio && durationS > 0) {
         try {
-          audio = await muxAudio(temps.overlay, input, info, temps.withAudio, { durationS, startS: report.startMs !== undefined ? report.startMs / 1000 : undefined, signal: options.signal });
+          audio = await muxAudio(temps.overlay, input, info, temps.withAudio, { durationS, startS: report.startMs !== undefined ? report.startMs / 1000 : undefined, signal: options.signal, overwrite: false });
           overlayFile = temps.withAudio;
           await rm(temps.overlay, { force: true });
         } catch (e) {
@@ -509,6 +510,8 @@ function drained(stream: WriteStream, path: string): Promise<void> {
 function outputError(e: unknown, path: string): OutputError {
   if (e instanceof OutputError) return e;
   const code = (e as NodeJS.ErrnoException).code;
+  // (only a temporary file is created exclusively: something was put at its name)
+  if (code === 'EEXIST') return new OutputError(`cannot write (something is in the way of its temporary file ${basename(String((e as NodeJS.ErrnoException).path ?? ''))})`, path, { cause: e });
   return new OutputError(`cannot write (${code ?? (e instanceof Error ? e.message : String(e))})`, path, { cause: e });
 }
 
