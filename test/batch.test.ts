@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkDatabase } from '../src/batch/jobs.js';
 import { batchStatus } from '../src/batch/status.js';
 import { submitBatch } from '../src/batch/submit.js';
 import { removeStaleTemps } from '../src/batch/worker.js';
@@ -331,6 +332,22 @@ describe('prnet batch / worker arguments', () => {
     expect(proto.errLines).toEqual([expect.stringMatching(/no bundled model 'constructor' and no such file \(bundled models: default, light; /)]);
     const help = await runMain(['--help']);
     for (const cmd of ['prnet serve', 'prnet batch submit', 'prnet batch status', 'prnet worker']) expect(help.stdout).toContain(cmd);
+  });
+});
+
+describe('checkDatabase', () => {
+  it('reads the database from CLIENT INFO, and where Redis has none (before 6.2, or an ACL without it) selects it again', async () => {
+    const client = (info: string | null, select: string | null) => ({
+      call: async (...args: string[]) => {
+        if (args[0] === 'CLIENT') return info === null ? Promise.reject(new Error("ERR unknown command 'CLIENT'")) : info;
+        return select === null ? 'OK' : Promise.reject(new Error(select));
+      },
+    });
+    await expect(checkDatabase('redis://h:1/3', client('id=1 db=3 cmd=client', null))).resolves.toBeUndefined();
+    await expect(checkDatabase('redis://h:1/99', client('id=1 db=0 cmd=client', null))).rejects.toThrow(/^Redis at redis:\/\/h:1\/99 has no database 99 \(it is using 0: see its 'databases' setting\)$/);
+    await expect(checkDatabase('redis://h:1/99', client(null, 'ERR DB index is out of range'))).rejects.toThrow(/^Redis at redis:\/\/h:1\/99 has no database 99 \(ERR DB index is out of range: see its 'databases' setting\)$/);
+    await expect(checkDatabase('redis://h:1/3', client(null, null))).resolves.toBeUndefined();
+    await expect(checkDatabase('redis://h:1', client(null, 'never asked'))).resolves.toBeUndefined(); // database 0: nothing to check
   });
 });
 

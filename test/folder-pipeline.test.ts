@@ -137,6 +137,25 @@ describe('folder progress', () => {
     const rate = Number(/ ([\d.]+) photos\/s/.exec(lines.at(-1)!)![1]);
     // about n items a second since the first, not n / 2.3 s
     expect(rate).toBeGreaterThan(0.75 * (n / ((Date.now() - t1) / 1000)));
+    // items that finish together (4 a second): 4/s, not inflated by the first burst
+    const burst = await progress(100);
+    for (let k = 0; k < 4; k++) burst.p.tick(true);
+    const t2 = Date.now();
+    while (Date.now() - t2 < 1000) await new Promise((r) => setTimeout(r, 20));
+    for (let k = 0; k < 3; k++) burst.p.tick(true);
+    (burst.p as unknown as { lastDraw: number }).lastDraw = 0; // draw the fourth
+    burst.p.tick(true);
+    const r4 = Number(/ ([\d.]+) photos\/s/.exec(burst.lines.at(-1)!)![1]);
+    expect(r4).toBeGreaterThan(3);
+    expect(r4).toBeLessThan(4.5);
+    // a final line soon after the first item: the rate over the whole time (start-up included), not two items 5 ms apart
+    const quick = await progress(2);
+    const t3 = Date.now();
+    while (Date.now() - t3 < 1100) await new Promise((r) => setTimeout(r, 50));
+    quick.p.tick(true);
+    await new Promise((r) => setTimeout(r, 60));
+    quick.p.tick(true);
+    expect(Number(/ ([\d.]+) photos\/s/.exec(quick.lines.at(-1)!)![1])).toBeLessThan(3);
   });
 
   it('shows no rate before a second has passed (a fast first failure is not "200 photos/s")', async () => {

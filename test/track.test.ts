@@ -757,6 +757,31 @@ describe('VideoTracker', () => {
     expect(new FaceTracker(null as never).options.confirmEvery).toBe(30);
   });
 
+  it('reports a track as ended once its loss is final: after rejoinFrames, on a reset, on a new frame size', async () => {
+    const where = { x: 300, y: 220 };
+    const video = new VideoTracker(fakePipeline(where), { tracker: { confirmEvery: 0, rejoinFrames: 2 } });
+    const first = await video.process(image, 0);
+    const id = first.faces[0].trackId;
+    where.x = 700; // gone
+    const lost = await video.process(image, 33);
+    expect([lost.lost.map((l) => l.id), lost.ended]).toEqual([[id], []]);
+    where.x = -1; // the detector finds nothing
+    expect((await video.process(image, 66)).ended).toEqual([]);
+    expect((await video.process(image, 100)).ended).toEqual([]);
+    expect((await video.process(image, 133)).ended).toEqual([id]);
+    // a reset ends the live track: said by the next frame
+    where.x = 300;
+    const again = await video.process(image, 166);
+    const id2 = again.faces[0].trackId;
+    video.reset();
+    const after = await video.process(image, 200);
+    expect(after.ended).toEqual([id2]);
+    // a new frame size ends the tracks at once
+    const big: RgbImage = { width: 800, height: 600, data: new Uint8Array(800 * 600 * 3) };
+    const resized = await video.process(big, 233);
+    expect(resized.ended).toEqual([after.faces[0].trackId]);
+  });
+
   it('returns nothing and runs no network on frames without a face', async () => {
     const pipeline = fakePipeline({ x: -1, y: 0 });
     const video = new VideoTracker(pipeline);

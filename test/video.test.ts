@@ -395,6 +395,20 @@ describe('animated GLB', () => {
       const at = [0, 1, 1.99, 2, 2.3, 2.52, 2.6, 2.99, 3, 3.4, 3.5, 3.6, 5, 5.99];
       expect(at.map(visible), restShape ? 'head node' : 'no head node').toEqual([false, false, false, true, true, true, false, false, true, true, true, false, false, false]);
     }
+    // Without `end` (frames with no durations), the last frame stays shown until clipEnd; valid with one frame, or a gap before the last
+    for (const [fs, ts, gs] of [[frames.slice(0, 1), times.slice(0, 1), []], [frames, times, gaps]] as const) {
+      const b = writeAnimatedGlb({ frames: [...fs], times: [...ts], gaps: [...gs] as [number, number][], clipStart: 0, clipEnd: 6, triangles: mesh.triangles }, { imageHeight: 480 });
+      expect((await validate(b)).messages, `${fs.length} frames`).toEqual([]);
+      const g = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(b.slice().buffer, '', res, rej));
+      const m = new AnimationMixer(g.scene);
+      m.clipAction(g.animations[0]).setLoop(LoopOnce, 1).play();
+      m.setTime(5.5);
+      g.scene.updateMatrixWorld(true);
+      let seen = false;
+      g.scene.traverse((o) => { if ((o as Mesh).isMesh && new Vector3().setFromMatrixScale(o.matrixWorld).x > 0) seen = true; });
+      expect(seen, `${fs.length} frames`).toBe(true);
+      expect(g.animations[0].duration).toBeCloseTo(6, 5);
+    }
     // A face seen from the clip's start to its end needs no visibility node: the file is as before.
     const whole = writeAnimatedGlb({ frames, times, end, triangles: mesh.triangles }, { imageHeight: 480 });
     expect(writeAnimatedGlb({ frames, times, end, clipStart: times[0], clipEnd: end, triangles: mesh.triangles }, { imageHeight: 480 })).toEqual(whole);

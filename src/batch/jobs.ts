@@ -41,8 +41,9 @@ export function jobDataProblem(d: unknown): string | null {
   const j = d as Partial<Record<keyof ReconstructJobData, unknown>>;
   for (const k of ['path', 'out', 'stem', 'model'] as const) if (typeof j[k] !== 'string' || j[k] === '' || (j[k] as string).includes('\0')) return `job data: ${k} must be a non-empty string`;
   if (!isAbsolute(j.path as string) || !isAbsolute(j.out as string)) return 'job data: path and out must be absolute';
+  // (a stem is always followed by a suffix, '_face0.json': '..' or 'a\\b' name files in the folder)
   const stem = j.stem as string;
-  if (stem === '.' || stem === '..' || /[/\\]/.test(stem)) return `job data: stem must be a file name, got ${JSON.stringify(stem)}`;
+  if (stem.includes('/')) return `job data: stem must be a file name, got ${JSON.stringify(stem)}`;
   if (!Array.isArray(j.formats) || j.formats.some((f) => typeof f !== 'string')) return 'job data: formats must be a list of names';
   return null;
 }
@@ -110,11 +111,16 @@ export async function checkDatabase(url: string, connected: unknown): Promise<vo
   if (wanted === 0) return;
   // (ioredis's client, under BullMQ's adapter type: `call` sends any command)
   const client = connected as { call?: (...args: string[]) => Promise<unknown> } | null;
-  const info = typeof client?.call === 'function' ? String(await client.call('CLIENT', 'INFO').catch(() => '')) : '';
+  if (typeof client?.call !== 'function') return;
+  const info = String(await client.call('CLIENT', 'INFO').catch(() => ''));
   const selected = /\bdb=(\d+)/.exec(info)?.[1];
-  if (selected !== undefined && Number(selected) !== wanted) {
-    throw new QueueError(`Redis at ${redactUrl(url)} has no database ${wanted} (it is using ${selected}: see its 'databases' setting)`);
+  if (selected !== undefined) {
+    if (Number(selected) !== wanted) throw new QueueError(`Redis at ${redactUrl(url)} has no database ${wanted} (it is using ${selected}: see its 'databases' setting)`);
+    return;
   }
+  // No CLIENT INFO (Redis before 6.2, or a user whose ACL leaves it out): select the database again.
+  const refused = await client.call('SELECT', String(wanted)).then(() => '', (e: unknown) => firstLine(e));
+  if (/DB index|out of range|invalid DB/i.test(refused)) throw new QueueError(`Redis at ${redactUrl(url)} has no database ${wanted} (${refused}: see its 'databases' setting)`);
 }
 
 /** The URL without its password, for messages. */

@@ -17,12 +17,17 @@ export interface ProgressOptions {
   estimated?: boolean;
 }
 
+/** Items done within this many milliseconds of the first count as finishing with it. */
+const BURST_MS = 50;
+
 export class Progress {
   private done = 0;
   private failed = 0;
   private readonly start = Date.now();
   /** When the first item was done: the rate counts from there (the time before is start-up). */
   private firstAt = 0;
+  /** The items done with the first, within BURST_MS of it (items finishing together): not counted in the rate. */
+  private firstDone = 0;
   private lastDraw = 0;
   private readonly stream: NodeJS.WriteStream;
   private readonly tty: boolean;
@@ -45,8 +50,10 @@ export class Progress {
   }
 
   tick(ok = true, note = ''): void {
-    if (this.done === 0) this.firstAt = Date.now();
+    const t = Date.now();
+    if (this.done === 0) this.firstAt = t;
     this.done++;
+    if (t - this.firstAt <= BURST_MS) this.firstDone = this.done;
     if (!ok) this.failed++;
     if (this.estimated && this.done > this.total) this.total = this.done;
     this.draw(note, !this.estimated && this.done === this.total);
@@ -76,10 +83,12 @@ export class Progress {
     // A rate over less than a second says nothing (one fast failure first would read "200 photos/s"):
     // until then, and until two items are done, the rate and the ETA are shown as unknown.
     const span = (now - this.firstAt) / 1000;
-    const known = final ? this.done > 0 : this.done > 1 && span >= 1;
+    const known = final ? this.done > 0 : this.done > this.firstDone && span >= 1;
     // A total that is not known (a stream without a frame count): the count alone, no bar or ETA.
     const totalKnown = Number.isFinite(this.total) && this.total > 0;
-    const rate = !known ? NaN : this.done > 1 && span > 0 ? (this.done - 1) / span : this.done / Math.max(elapsed, 1e-3);
+    // The items after the first (burst) over the time since it; over less than a second (a final
+    // line soon after the first item), all of them over the whole time.
+    const rate = !known ? NaN : span >= 1 && this.done > this.firstDone ? (this.done - this.firstDone) / span : this.done / Math.max(elapsed, 1e-3);
     const eta = known && totalKnown ? Math.max(0, this.total - this.done) / rate : NaN;
     const frac = totalKnown ? Math.min(1, this.done / this.total) : final ? 1 : 0;
     const width = 24;

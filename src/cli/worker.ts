@@ -36,7 +36,9 @@ export async function runWorker(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     w.started.then(
-      () => log(`waiting for jobs on ${redactUrl(redisUrl)} (pid ${process.pid})`),
+      () => {
+        if (!stopping) log(`waiting for jobs on ${redactUrl(redisUrl)} (pid ${process.pid})`);
+      },
       (e: unknown) => {
         // Redis is not in the database the URL names: no job was taken
         if (stopping) return;

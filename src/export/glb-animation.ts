@@ -26,7 +26,8 @@
  *   scale, STEP-animated 1/0). Consecutive segments share their boundary frame;
  * - visibility (with `clipStart` before the first frame, `gaps`, or `clipEnd` after the end): a
  *   node NAME_visible above the rest whose scale, STEP-animated 0/1, hides the face outside the
- *   times it was seen, keyed from clipStart to clipEnd so that the clip spans the video.
+ *   times it was seen, keyed from clipStart to clipEnd so that the clip spans the video (without
+ *   `end`, the last frame stays shown until clipEnd).
  * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer), in the units of
  * the FrameOptions given (pixels by default; processVideo writes metres about the track's centre).
  */
@@ -439,6 +440,8 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
   const f = Math.fround;
   const hideBefore = clipStart !== undefined && f(clipStart) < f(times[0]);
   const hideAfter = clipEnd !== undefined && f(clipEnd) > f(last);
+  // Hidden after the face's end only when it has one past its last frame's time (`end`): without
+  // it the last frame stays shown to clipEnd (hiding it at its own time would never show it).
   if (hideBefore || hideAfter || gaps.length) {
     const keyTimes: number[] = [];
     const values: number[] = [];
@@ -453,8 +456,9 @@ export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions
       key(to, 1);
     }
     if (hideAfter) {
-      key(last, 0);
-      key(clipEnd, 0);
+      const ends = end !== undefined && f(end) > f(times[n - 1]);
+      if (ends) key(end, 0);
+      key(clipEnd, ends ? 0 : 1);
     }
     const visibleNode = nodes.length;
     nodes.push({ name: `${name}_visible`, children: top });

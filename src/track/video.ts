@@ -182,7 +182,7 @@ export class VideoTracker {
       timings: { ...timings, detect: detectMs, stabilize, total: now() - start },
       detected: plan.detected,
       lost,
-      ended: [...endedByResize, ...plan.ended],
+      ended: [...this.endedByReset.splice(0), ...endedByResize, ...plan.ended],
     };
   }
 
@@ -191,8 +191,13 @@ export class VideoTracker {
    * a frame in flight finishes first (resetting under it failed it with an internal error).
    */
   reset(): void {
-    this.queue = this.queue.then(() => this.resetNow());
+    this.queue = this.queue.then(() => {
+      this.endedByReset.push(...this.resetNow());
+    });
   }
+
+  /** Tracks ended by reset(), reported in the next frame's `ended`. */
+  private endedByReset: number[] = [];
 
   /** Forgets every track and filter; returns the ids that end with it. */
   private resetNow(): number[] {
