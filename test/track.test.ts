@@ -601,8 +601,14 @@ describe('FaceTracker', () => {
     const elsewhere = u.plan([{ x: 20, y: 20, width: 100, height: 110, score: 0.9 }]);
     expect(elsewhere.ids[0]).not.toBe(q.ids[0]);
     expect(u.rejoinableIds).toEqual([q.ids[0]]);
-    // rejoinFrames 0: a lost track never comes back; its loss is final on the next frame
-    const v = new FaceTracker({ rejoinFrames: 0 });
+    // rejoinFrames 0: a lost track never comes back; its loss is final on the next frame, and the
+    // detector does not run for it while other tracks go on
+    const v = new FaceTracker({ rejoinFrames: 0, confirmEvery: 0 });
+    const two = v.plan([box, { x: 20, y: 20, width: 100, height: 110, score: 0.9 }]);
+    v.update(image, [landmarksAt(100, 100, 5), landmarksIn(two.crops[1])]);
+    expect(v.needsDetection()).toBe(false);
+    expect(v.plan().ended).toEqual([two.ids[0]]);
+    v.reset();
     const r = v.plan([box]);
     v.update(image, [landmarksAt(100, 100, 5)]);
     const next = v.plan([box]);

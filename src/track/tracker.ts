@@ -172,7 +172,7 @@ export class FaceTracker {
   needsDetection(): boolean {
     const every = this.options.confirmEvery;
     // Frames 0, N, 2N, …: N − 1 tracked frames after each detection (it was N, so every N + 1).
-    return this.tracks.length === 0 || this.confirmSoon || this.recent.length > 0 || (every > 0 && this.sinceDetection >= every - 1);
+    return this.tracks.length === 0 || this.confirmSoon || (this.options.rejoinFrames > 0 && this.recent.length > 0) || (every > 0 && this.sinceDetection >= every - 1);
   }
 
   /** The ids of the lost tracks that may still come back (rejoinFrames). */
@@ -262,6 +262,8 @@ export class FaceTracker {
         }
         this.tracks.push({ id, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother(), rolled: Boolean(crop.square.angle), rolledBefore: Boolean(crop.square.angle) });
       });
+      // In creation order (a track taken up again is older than the live ones after it): two tracks on one face keep the older.
+      if (rejoined.length) this.tracks.sort((a, b) => a.id - b.id);
     } else {
       this.sinceDetection++;
     }
