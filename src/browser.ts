@@ -132,6 +132,11 @@ export function browserImageToRgb(image: BrowserImageInput): RgbImage {
     throw new InputError(`not an image: expected an <img>, <video>, <canvas>, OffscreenCanvas, ImageBitmap, ImageData or { width, height, data }, got ${image === null ? 'null' : typeof image}${typeof image === 'string' ? ' (load a URL into an <img> or fetch → createImageBitmap first)' : ''}`);
   }
   if (typeof Blob !== 'undefined' && image instanceof Blob) throw new InputError('a Blob or File holds encoded bytes: decode it first (await createImageBitmap(blob))');
+  // { width, height, data } whose data is not bytes (a Float32Array of 0..1): was drawImage's TypeError
+  const d = (image as { data?: unknown }).data;
+  if (d !== undefined && !(typeof ImageData !== 'undefined' && image instanceof ImageData)) {
+    throw new InputError(`not an image: { width, height, data } needs data as bytes (Uint8Array or Uint8ClampedArray, 0..255), got ${ArrayBuffer.isView(d) ? d.constructor.name : d === null ? 'null' : typeof d}`);
+  }
   return imageToRgb(image);
 }
 
@@ -146,12 +151,25 @@ function checkBytes(v: unknown, name: string): void {
  * thread count or backend list used to surface only after the downloads, or as onnxruntime's own
  * message; `detector: 'blazeface'` (the Node option's form) was a TypeError after the model loaded.
  */
+const BROWSER_OPTIONS = ['modelUrl', 'layoutUrl', 'wasmPaths', 'backends', 'threads', 'precision', 'detector'];
+
 function checkBrowserOptions(options: BrowserPrnetOptions): void {
   if (options === null || typeof options !== 'object') throw new InputError('createPrnet needs options: { modelUrl, layoutUrl } at least (docs/web.md)');
+  // A misspelt option (`detecter`) or one of Node's (`tiles`, `model`) was silently ignored.
+  const unknown = Object.keys(options).filter((k) => !BROWSER_OPTIONS.includes(k) && (options as unknown as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length) {
+    const hint = unknown.includes('tiles') ? " (in the browser: detector: { modelUrl, tiles })" : unknown.includes('model') ? ' (in the browser: modelUrl)' : '';
+    throw new InputError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}${hint}; the options are ${BROWSER_OPTIONS.join(', ')}`);
+  }
   checkBytes(options.modelUrl, 'modelUrl');
   checkBytes(options.layoutUrl, 'layoutUrl');
   checkPrecision(options.precision);
   checkThreads(options.threads);
+  // Without wasmPaths, onnxruntime-web's thread workers start from the page's own script in a
+  // bundled build and die there (`document is not defined`): the session never came, no error.
+  if ((options.threads ?? 1) > 1 && options.wasmPaths === undefined) {
+    throw new InputError(`threads: ${options.threads} needs wasmPaths (the folder serving onnxruntime-web's ort-wasm-simd-threaded*.mjs and .wasm): without it onnxruntime-web's thread workers cannot start in a bundled page`);
+  }
   const b = options.backends;
   if (b !== undefined && (!Array.isArray(b) || !b.length || !b.every((x) => x === 'webgpu' || x === 'wasm'))) {
     throw new InputError(`backends must be a non-empty array of 'webgpu' and 'wasm', got ${shownValue(b)}`);
@@ -274,10 +292,20 @@ export async function createWebSession(
   // Every backend's cause: the first (WebGPU's) often names the wasm file that could not be
   // fetched, while the next only says that onnxruntime's WebAssembly did not start.
   const causes = errors.map((e, i) => `${backends[i]}: ${firstLine(e)}`).join('; ');
+  // A .wasm URL that answered with a web page ('<!do…' where the wasm magic word 00 61 73 6d goes).
+  const htmlWasm = /expected magic word 00 61 73 6d, found 3c/i.test(causes)
+    ? ` — the WebAssembly file ${wasmFileShown(options.wasmPaths)} was answered with an HTML page, not the file: check wasmPaths and that the server has it`
+    : '';
   const sticky = errors.some(notStarted)
     ? ` — onnxruntime-web does not try its WebAssembly files again in this page: correct wasmPaths (the folder holding ort-wasm-simd-threaded*.mjs and .wasm) and reload the page`
     : '';
-  throw new ModelError(`no backend could run the network (${causes})${sticky}`, weights.metadata.name, { cause: errors[0] });
+  throw new ModelError(`no backend could run the network (${causes})${htmlWasm}${sticky}`, weights.metadata.name, { cause: errors[0] });
+}
+
+/** The .wasm file onnxruntime-web fetched, as far as wasmPaths says. */
+function wasmFileShown(w: WasmPaths | undefined): string {
+  if (w === undefined) return "(next to onnxruntime-web's script)";
+  return typeof w === 'string' ? `${w}ort-wasm-simd-threaded*.wasm` : typeof w === 'object' && w !== null && 'wasm' in w ? String(w.wasm) : String(w);
 }
 
 /** The threads onnxruntime-web started its WebAssembly with (once per page). */
@@ -312,7 +340,14 @@ export function imageToRgb(source: ImageSource): RgbImage {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new InputError('no 2D canvas context');
   ctx.drawImage(el, 0, 0, width, height);
-  const pixels = ctx.getImageData(0, 0, width, height);
+  let pixels: ImageData;
+  try {
+    pixels = ctx.getImageData(0, 0, width, height);
+  } catch (e) {
+    // An image from another origin without CORS taints the canvas: its pixels cannot be read.
+    if ((e as { name?: string }).name === 'SecurityError') throw new InputError("the image comes from another origin without CORS, so its pixels cannot be read: serve it with Access-Control-Allow-Origin and load it with crossOrigin = 'anonymous', or fetch it and pass createImageBitmap(blob)", undefined, { cause: e });
+    throw e;
+  }
   return rgbaToRgb(pixels.data, width, height);
 }
 

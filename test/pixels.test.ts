@@ -66,6 +66,11 @@ describe('the browser entry\'s createPrnet options', () => {
       [{ ...base, detector: { modelURL: 'x' } }, /^detector must be .*got an object with 'modelURL'$/],
       [{ ...base, detector: { modelUrl: 'x', minScore: 50 } }, /^detector.minScore must be a number from 0 to 1, got 50$/], // found nothing, silently
       [{ ...base, detector: { detect: 1 } }, /^detector.detect must be a function$/],
+      // a misspelt or Node-only option was silently ignored
+      [{ ...base, detecter: false }, /^unknown option 'detecter'; the options are modelUrl, layoutUrl, wasmPaths, backends, threads, precision, detector$/],
+      [{ ...base, tiles: false }, /^unknown option 'tiles' \(in the browser: detector: \{ modelUrl, tiles \}\)/],
+      // threads without wasmPaths: in a bundled page onnxruntime-web's thread workers never started, and the session never came
+      [{ ...base, threads: 2 }, /^threads: 2 needs wasmPaths \(/],
     ];
     for (const [options, re] of cases) {
       const p = createPrnet(options as never);
@@ -82,6 +87,8 @@ describe('the browser entry\'s createPrnet options', () => {
       await expect(prnet.reconstruct(null as never)).rejects.toThrow(/^not an image: expected an <img>, .* got null$/);
       await expect(prnet.reconstruct('face.jpg' as never)).rejects.toThrow(/got string \(load a URL into an <img> or fetch → createImageBitmap first\)$/);
       await expect(prnet.detect(undefined as never)).rejects.toBeInstanceOf(InputError);
+      // pixels as floats (0..1): was a TypeError from drawImage
+      await expect(prnet.reconstruct({ width: 2, height: 2, data: new Float32Array(12) } as never)).rejects.toThrow(/^not an image: \{ width, height, data \} needs data as bytes \(Uint8Array or Uint8ClampedArray, 0\.\.255\), got Float32Array$/);
       expect(() => rgbaToRgb(new Uint8Array(16), -2, -2)).toThrow(/^the width and height must be whole numbers > 0, got -2 × -2$/);
       // and it runs: a blank frame has no face (no detector: boxes given)
       const r = await prnet.reconstruct({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) }, { boxes: [{ x: 8, y: 8, width: 48, height: 48, score: 1 }] });

@@ -422,6 +422,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.setInputFiles('#file', huge);
       const status = await waitFor(p, 'the huge photo', () => p.textContent('.status'), (t) => /found/.test(t ?? '') && /reduced/.test(t ?? ''), 90_000);
       expect(status).toMatch(new RegExp(`^1 face found \\(the photo was reduced to ${reduced[0]}×${reduced[1]} for the browser: the downloads' coordinates are in that size\\)$`));
+      expect(await p.evaluate(() => document.body.dataset.state)).toBe('ready'); // a photo done is not "running"
       expect(await p.evaluate(() => (window as unknown as { prnetApp: { canvasSize(): number[] } }).prnetApp.canvasSize())).toEqual(reduced);
       expect(await p.isDisabled('#dl-glb')).toBe(false);
       await p.setInputFiles('#file', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a picture') });

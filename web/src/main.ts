@@ -188,7 +188,7 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
     if (token !== sourceGeneration) return;
     // The previous source is gone: its picture, faces and downloads too (they were saved under "frame").
     clearSource();
-    setStatus(`Cannot open the source: ${(e as Error).message}`, 'error');
+    setStatus(`Cannot open the source: ${(e as Error).message}${cameraHint(e)}`, 'error');
     return;
   }
   // Another source was chosen or Stop pressed while this one opened (a camera permission prompt
@@ -297,7 +297,10 @@ async function run(): Promise<void> {
       if (!src.live) {
         // A photo read smaller than it is (over the grabber's budget): what the numbers are in.
         const reduced = next.reduced ? ` (the photo was reduced to ${next.width}×${next.height} for the browser: the downloads' coordinates are in that size)` : '';
-        if (token === loopToken) setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${reduced}`);
+        if (token === loopToken) {
+          setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${reduced}`);
+          setState('ready'); // a photo is done (it stayed "running")
+        }
         return;
       }
     } catch (e) {
@@ -400,8 +403,22 @@ function overlayOptions(): OverlayOptions {
 async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
   if (!engine || !faces.length) return;
   const stem = source?.name ?? 'frame';
-  const { files } = await engine.exportFiles(kind, stem, shownSeq);
-  await saveFiles(files, `${stem}_${kind}.zip`);
+  try {
+    const { files } = await engine.exportFiles(kind, stem, shownSeq);
+    await saveFiles(files, `${stem}_${kind}.zip`);
+  } catch (e) {
+    // (was an unhandled rejection: the click did nothing, silently)
+    setStatus(`Cannot save the ${kind.toUpperCase()}: ${(e as Error).message}`, 'error');
+  }
+}
+
+/** How to allow the camera, for a refusal of it (NotAllowedError: "Permission denied" alone said nothing of what to do). */
+function cameraHint(e: unknown): string {
+  const name = (e as { name?: string }).name;
+  if (name === 'NotAllowedError') return ' — allow the camera for this page (the camera icon in the address bar, or the site settings), then choose Camera again';
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return ' — no camera was found: connect one, or open a photo or video file';
+  if (name === 'NotReadableError') return ' — the camera is in use by another application';
+  return '';
 }
 
 /**
@@ -547,6 +564,7 @@ function fail(e: unknown): void {
   if (source?.live) stopSource();
   startError = `Cannot start: ${(e as Error).message}`;
   setStatus(startError, 'error');
+  ui.runtime.textContent = 'Not loaded'; // (it still said "Loading the model…")
   setState('error');
 }
 

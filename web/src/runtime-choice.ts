@@ -33,7 +33,9 @@ export async function webGpuAvailable(): Promise<boolean> {
 async function served(base: string, model: ModelName): Promise<boolean> {
   try {
     const res = await fetch(new URL(`models/prnet-${model}.safetensors`, base), { method: 'HEAD' });
-    return res.ok;
+    // A single-page host (vite preview, many static hosts) answers a missing file with its index
+    // page, status 200: not the model.
+    return res.ok && !/^text\/html/i.test(res.headers.get('content-type') ?? '');
   } catch {
     return false;
   }
