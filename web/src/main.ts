@@ -580,7 +580,8 @@ if (params.get('view') === '0') {
 }
 const modelParam = params.get('model');
 if (modelParam === 'default' || modelParam === 'light') ui.model.value = modelParam;
-void startEngine(ui.model.value as 'auto' | ModelName)
+// (the select shows the URL's model; the choice says it came from the URL, not from the select)
+void startEngine(modelParam !== null && ui.model.value === modelParam ? 'auto' : ui.model.value as 'auto' | ModelName)
   .then(() => {
     if (params.get('source') === 'camera') return useSource(openCamera);
   })
