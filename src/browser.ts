@@ -146,13 +146,14 @@ function checkBytes(v: unknown, name: string): void {
   if (!ok) throw new InputError(`${name} must be a URL (string or URL) or the file's bytes (Uint8Array, ArrayBuffer), got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? "''" : typeof v}`);
 }
 
+/** createPrnet's options (BrowserPrnetOptions): any other key is an InputError. */
+const BROWSER_OPTIONS = ['modelUrl', 'layoutUrl', 'wasmPaths', 'backends', 'threads', 'precision', 'detector'];
+
 /**
  * The browser options checked before anything is fetched (InputError naming the option): a bad
  * thread count or backend list used to surface only after the downloads, or as onnxruntime's own
  * message; `detector: 'blazeface'` (the Node option's form) was a TypeError after the model loaded.
  */
-const BROWSER_OPTIONS = ['modelUrl', 'layoutUrl', 'wasmPaths', 'backends', 'threads', 'precision', 'detector'];
-
 function checkBrowserOptions(options: BrowserPrnetOptions): void {
   if (options === null || typeof options !== 'object') throw new InputError('createPrnet needs options: { modelUrl, layoutUrl } at least (docs/web.md)');
   // A misspelt option (`detecter`) or one of Node's (`tiles`, `model`) was silently ignored.
