@@ -30,6 +30,11 @@ const pending = new Set<string>();
 /** `.prnet-<pid>-<tag>-<n>.<name>.tmp` (or, from before stop 32, `.prnet-<pid>-<n>.<name>.tmp`); group 1 is the pid. */
 export const TEMP_NAME = /^\.prnet-(\d+)-(?:[0-9a-f]{12}-)?\d+\..*\.tmp$/s;
 
+/** What a temporary file that could not be created because something is at its name says (they are created exclusively). */
+export function tempInTheWay(tmp: string): string {
+  return `something is in the way of its temporary file ${basename(tmp)}`;
+}
+
 /** A new temporary name beside `path` (see the file comment). */
 export function tempPath(path: string): string {
   return join(dirname(path), `.prnet-${process.pid}-${randomBytes(6).toString('hex')}-${counter++}.${basename(path)}.tmp`);
@@ -98,7 +103,7 @@ async function writeTemp(tmp: string, data: Uint8Array | string): Promise<void> 
   const write = writeFile(tmp, data, { flag: 'wx' }).catch((e: unknown) => {
     // not ours (the caller's clean-up removes a link there, never what it points to)
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') pending.delete(tmp);
-    throw (e as NodeJS.ErrnoException).code === 'EEXIST' ? Object.assign(new Error(`something is in the way of its temporary file ${basename(tmp)}`), { cause: e }) : e;
+    throw (e as NodeJS.ErrnoException).code === 'EEXIST' ? Object.assign(new Error(tempInTheWay(tmp)), { cause: e }) : e;
   });
   writing.add(write);
   try {

@@ -9,8 +9,8 @@ import { firstLine, InputError, shownValue, UnsupportedImageError } from '../err
 import type { RgbImage } from '../types.js';
 import { decodeSimpleImage, pixelCount, sniffSimpleFormat } from './pnm-bmp.js';
 
-export { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './limits.js';
-import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './limits.js';
+export { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, sideMessage } from './limits.js';
+import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, sideMessage } from './limits.js';
 
 export interface DecodeOptions {
   maxPixels?: number;
@@ -129,11 +129,6 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     }
     throw new InputError(`cannot decode image (${sharpCause(e)})`, source);
   }
-}
-
-/** The refusal of an image whose long side is over MAX_IMAGE_SIDE. */
-export function sideMessage(w: number, h: number): string {
-  return `image is ${w}×${h}: its long side is above the limit of ${MAX_IMAGE_SIDE.toLocaleString('en-US')} pixels`;
 }
 
 /** What a HEIC photo's refusal says (the decoder's own words follow it). */

@@ -9,6 +9,11 @@ export const MAX_IMAGE_PIXELS = 100_000_000;
  */
 export const MAX_IMAGE_SIDE = 65_535;
 
+/** The refusal of an image whose long side is over MAX_IMAGE_SIDE. */
+export function sideMessage(w: number, h: number): string {
+  return `image is ${w}×${h}: its long side is above the limit of ${MAX_IMAGE_SIDE.toLocaleString('en-US')} pixels`;
+}
+
 /**
  * Largest image file read (512 MiB): checked on the file's size before it is read, so a huge file
  * is refused without reading it. A 100-megapixel 8-bit RGB image is at most 300 MB uncompressed.

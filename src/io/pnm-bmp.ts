@@ -6,7 +6,7 @@
  */
 import { InputError } from '../errors.js';
 import type { RgbImage } from '../types.js';
-import { MAX_IMAGE_SIDE } from './limits.js';
+import { MAX_IMAGE_SIDE, sideMessage } from './limits.js';
 
 export type SimpleFormat = 'pnm' | 'bmp';
 
@@ -42,7 +42,7 @@ function checkSize(w: number, h: number, maxPixels: number, source: string, what
   if (w * h > maxPixels) {
     throw new InputError(`image is ${w}×${h} = ${pixelCount(w * h)}, above the limit of ${pixelCount(maxPixels)}`, source);
   }
-  if (Math.max(w, h) > MAX_IMAGE_SIDE) throw new InputError(`image is ${w}×${h}: its long side is above the limit of ${MAX_IMAGE_SIDE.toLocaleString('en-US')} pixels`, source);
+  if (Math.max(w, h) > MAX_IMAGE_SIDE) throw new InputError(sideMessage(w, h), source);
 }
 
 const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);

@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { firstLine } from '../errors.js';
 import { packageVersion } from '../util/version.js';
@@ -112,6 +112,16 @@ interface Query {
   face: number;
 }
 
+
+/** The 404 of a path no route serves (the not-found handler's, and a body sent there). */
+function notFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+}
+
+/** The 405 of /v1/reconstruct with another method than POST. */
+function methodNotAllowed(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.code(405).header('Allow', 'POST').send(errorBody('method_not_allowed', `${req.method} is not allowed here: POST the image`));
+}
 
 /** The image's size from its header (no pixels decoded): 415 when it is not an image, 422 when too large. */
 async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> {
@@ -252,8 +262,8 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     // memory, outside the queue's count (60 uploads of 19 MB to /healthz took the process to 1.3 GB).
     const declared = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (declared && !(req.method === 'POST' && route === '/v1/reconstruct')) {
-      if (route === '/v1/reconstruct') return reply.code(405).header('Allow', 'POST').send(errorBody('method_not_allowed', `${req.method} is not allowed here: POST the image`));
-      if (route === 'unmatched') return reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+      if (route === '/v1/reconstruct') return methodNotAllowed(req, reply);
+      if (route === 'unmatched') return notFound(req, reply);
       return reply.code(400).send(errorBody('bad_request', `${req.method} ${route} takes no request body`));
     }
     if (req.method === 'POST' && route === '/v1/reconstruct') {
@@ -289,7 +299,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     if (status >= 500 && code === 'internal') process.stderr.write(`prnet serve: ${firstLine(err)}\n`);
     return reply.code(status).send(errorBody(code, status === 500 ? 'internal error' : firstLine(err)));
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  app.setNotFoundHandler(notFound);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -325,7 +335,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   app.route({
     method: ['GET', 'PUT', 'DELETE', 'PATCH'],
     url: '/v1/reconstruct',
-    handler: async (req, reply) => reply.code(405).header('Allow', 'POST').send(errorBody('method_not_allowed', `${req.method} is not allowed here: POST the image`)),
+    handler: async (req, reply) => methodNotAllowed(req, reply),
   });
 
   app.post('/v1/reconstruct', { schema: { querystring }, preValidation: rejectUnknown }, async (req, reply) => {

@@ -17,7 +17,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { mkdirEach } from '../util/mkdir.js';
-import { tempPath } from '../cli/atomic.js';
+import { tempInTheWay, tempPath } from '../cli/atomic.js';
 import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
@@ -511,7 +511,7 @@ function outputError(e: unknown, path: string): OutputError {
   if (e instanceof OutputError) return e;
   const code = (e as NodeJS.ErrnoException).code;
   // (only a temporary file is created exclusively: something was put at its name)
-  if (code === 'EEXIST') return new OutputError(`cannot write (something is in the way of its temporary file ${basename(String((e as NodeJS.ErrnoException).path ?? ''))})`, path, { cause: e });
+  if (code === 'EEXIST') return new OutputError(`cannot write (${tempInTheWay(String((e as NodeJS.ErrnoException).path ?? ''))})`, path, { cause: e });
   return new OutputError(`cannot write (${code ?? (e instanceof Error ? e.message : String(e))})`, path, { cause: e });
 }
 
