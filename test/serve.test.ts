@@ -659,9 +659,10 @@ describe('prnet serve arguments', () => {
   });
 
   it('a SIGTERM while the models load stops it cleanly: exit 0, no false load error', async () => {
-    const cli = startCli(['serve', '--port', '0', '--workers', '1', '--models', 'default,light']);
+    const cli = startCli(['serve', '--port', '0', '--host', '0.0.0.0', '--workers', '1', '--models', 'default,light']);
     try {
-      await cli.waitFor(/listening on/);
+      // bound on every interface: the line says so (it read as if bound on 127.0.0.1 alone)
+      expect((await cli.waitFor(/listening on .*/))[0]).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ \(bound to 0\.0\.0\.0: every interface\) with 1 workers$/);
       cli.child.kill('SIGTERM');
       const exit = await cli.exited;
       expect(exit, cli.lines.join('\n')).toEqual({ code: 0, signal: null });

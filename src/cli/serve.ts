@@ -122,7 +122,9 @@ export async function runServe(args: string[]): Promise<number> {
     };
     onSignal = (why) => void stop(why, EXIT.ok);
     // Said once the signals are handled: a supervisor that sends SIGTERM on seeing it gets a clean stop.
-    log(`listening on ${address} with ${server.pool.workers} workers`);
+    // (Fastify gives one address of a wildcard host, 127.0.0.1: it is bound on every interface)
+    const every = host === '0.0.0.0' || host === '::' ? ` (bound to ${host}: every interface)` : '';
+    log(`listening on ${address}${every} with ${server.pool.workers} workers`);
     if (signalled) onSignal(signalled);
     server.ready.then(
       () => log('ready (models loaded)'),
