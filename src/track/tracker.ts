@@ -180,9 +180,9 @@ export class FaceTracker {
     return this.recent.map((r) => r.id);
   }
 
-  /** Keeps a lost track for rejoinFrames frames (its loss is final at once without them). */
+  /** Keeps a lost track for rejoinFrames frames; a duplicate's loss is final at once (the older track goes on on its face). */
   private remember(track: Track, reason: LostReason, ended: number[]): void {
-    if (reason === 'duplicate' || reason === 'frame-size') ended.push(track.id);
+    if (reason === 'duplicate') ended.push(track.id);
     else this.recent.push({ id: track.id, square: track.crop.square, until: this.frame + this.options.rejoinFrames });
   }
 
@@ -221,16 +221,7 @@ export class FaceTracker {
       const used = new Set<number>();
       const kept: Track[] = [];
       for (const track of this.tracks) {
-        let best = -1;
-        let bestIou = this.options.matchIou;
-        crops.forEach((c, j) => {
-          if (used.has(j)) return;
-          const v = squareIou(track.crop.square, c.square);
-          if (v >= bestIou) {
-            bestIou = v;
-            best = j;
-          }
-        });
+        const best = bestOverlap(track.crop.square, crops.map((c) => c.square), this.options.matchIou, used);
         if (best < 0) {
           lost.push({ id: track.id, reason: 'unconfirmed' });
           this.remember(track, 'unconfirmed', ended);
@@ -243,15 +234,7 @@ export class FaceTracker {
       crops.forEach((crop, j) => {
         if (used.has(j) || this.tracks.length >= this.options.maxFaces) return;
         // A track lost within rejoinFrames at this place goes on under its id (the best overlap).
-        let back = -1;
-        let backIou = this.options.matchIou;
-        this.recent.forEach((r, k) => {
-          const v = squareIou(r.square, crop.square);
-          if (v >= backIou) {
-            backIou = v;
-            back = k;
-          }
-        });
+        const back = bestOverlap(crop.square, this.recent.map((r) => r.square), this.options.matchIou);
         let id: number;
         if (back >= 0) {
           id = this.recent[back].id;
@@ -393,6 +376,21 @@ export class FaceTracker {
     if (shift > o.maxShift || ratio > o.maxScaleChange || ratio < 1 / o.maxScaleChange) return 'jump';
     return null;
   }
+}
+
+/** The index of the square overlapping `target` most, by IoU ≥ `minIou` (−1: none), leaving out the indices in `skip`. */
+function bestOverlap(target: CropSquare, squares: readonly CropSquare[], minIou: number, skip?: ReadonlySet<number>): number {
+  let best = -1;
+  let bestIou = minIou;
+  squares.forEach((s, j) => {
+    if (skip?.has(j)) return;
+    const v = squareIou(target, s);
+    if (v >= bestIou) {
+      bestIou = v;
+      best = j;
+    }
+  });
+  return best;
 }
 
 /** Intersection over union of two crop squares. */

@@ -263,10 +263,8 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     const e = Math.min(whole, most);
     return Number.isFinite(e) && e > 0 ? e : undefined;
   })();
-  let earlyEndS: number | undefined;
-  const writeTrackGlb = async (trackId: number, s: TrackShapes, temp: string, file: string, early = false): Promise<GlbInfo> => {
-    if (early) earlyEndS ??= expectedEndS;
-    const { bytes, info } = s.animation.write(`${name}_track${trackId}`, { start: 0, end: early ? earlyEndS : earlyEndS ?? clipEndS });
+  const writeTrackGlb = async (trackId: number, s: TrackShapes, temp: string, file: string, beforeEnd = false): Promise<GlbInfo> => {
+    const { bytes, info } = s.animation.write(`${name}_track${trackId}`, { start: 0, end: beforeEnd || early.size > 0 ? expectedEndS : clipEndS });
     // exclusive, as every temporary file of ours: a file or link already at the name is not written through
     await writeFile(temp, bytes, { flag: 'wx' }).catch((e: unknown) => { throw outputError(e, file); });
     return { trackId, ...info };
