@@ -115,7 +115,7 @@ function facesOf(run: RawRun, layout: Layout): (Face | null)[] {
     const s = crop.square;
     return {
       index: 0, box: { x: s.cx - s.side / 2, y: s.cy - s.side / 2, width: s.side, height: s.side, score: 1 }, crop, positionMap,
-      landmarks: readLandmarks(positionMap, layout), vertices, pose: estimatePose(vertices, layout.canonical),
+      landmarks: readLandmarks(positionMap, layout), vertices, pose: estimatePose(vertices, layout.canonical), inImage: 1,
     };
   });
 }

@@ -43,6 +43,7 @@ interface FaceJson {
   landmarks: { '2d': number[][]; '3d': number[][] };
   pose: { yaw: number; pitch: number; roll: number; rotation: number[][]; scale: number; translation: number[]; convention: string };
   flipDisagreement?: number;
+  inImage: number;
   vertexCount: number;
   triangleCount: number;
   mesh: { units: string; unitsPerPixel: number; origin: number[] | null };
@@ -117,6 +118,8 @@ describe('prnet reconstruct <one image>', () => {
     expect(json.triangleCount).toBeGreaterThan(80_000);
     // test-time flip is on by default: the direct and mirrored predictions' disagreement is written
     expect(json.flipDisagreement).toBeGreaterThanOrEqual(0);
+    // the whole face is in the photo
+    expect(json.inImage).toBe(1);
   });
 
   it('OBJ, PLY and GLB parse back to the same 43,867 vertices and triangles', async () => {

@@ -8,6 +8,7 @@ import {
   estimatePose,
   fitSimilarity,
   flipDisagreement,
+  insideShare,
   mergeFlippedMap,
   prepareSource,
   readLandmarks,
@@ -315,5 +316,20 @@ describe('vertexNormals', () => {
     }
     expect(close / layout.vertexCount).toBeGreaterThan(0.99);
     expect(worst).toBeLessThan(0.02);
+  });
+});
+
+describe('insideShare', () => {
+  it('counts the points within the image\'s pixel area (centres at integers, ±0.5 at the borders); NaN outside; 0 for none', () => {
+    const pts = Float32Array.from([
+      -0.5, -0.5, 0, // the top-left corner: inside
+      9.5, 4.5, 1, // the bottom-right corner of a 10 × 5 image: inside
+      9.51, 2, 0, // just right of it: outside
+      3, -0.6, 0, // above: outside
+      NaN, 2, 0, // not a number: outside
+      4, 2, -100, // z does not matter: inside
+    ]);
+    expect(insideShare(pts, 10, 5)).toBeCloseTo(3 / 6, 12);
+    expect(insideShare(new Float32Array(0), 10, 5)).toBe(0);
   });
 });

@@ -23,7 +23,7 @@ import { nme } from '../tools/eval/nme.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
-import { EVAL, REPO, SHARED } from './helpers/paths.js';
+import { ASTRONAUT, EVAL, REPO, SHARED } from './helpers/paths.js';
 import sharp from 'sharp';
 
 const AFLW = join(EVAL, 'aflw2000-3d');
@@ -58,6 +58,7 @@ interface AflwResult {
   yaw: number;
   pitch: number;
   flipDisagreement: number;
+  inImage: number;
 }
 
 let prnet: Prnet;
@@ -82,6 +83,7 @@ beforeAll(async () => {
         yaw: face ? face.pose.yaw : NaN,
         pitch: face ? face.pose.pitch : NaN,
         flipDisagreement: face?.flipDisagreement ?? NaN,
+        inImage: face?.inImage ?? NaN,
       });
     }
   }
@@ -151,6 +153,30 @@ describe('light model on AFLW2000-3D (8 images, detector crop)', () => {
       expect(x.flipDisagreement, x.image).toBeGreaterThan(0);
       expect(x.flipDisagreement, x.image).toBeLessThan(0.5);
     }
+  });
+});
+
+describe('a face the photo\'s edge cuts through is flagged by inImage (the share of its vertices inside the image)', () => {
+  // measured (default model, the astronaut cut through its face box): 1 uncut; a tenth of the box
+  // cut off on the left 0.85, a fifth 0.74, three tenths 0.68, two fifths 0.58, half 0.50 (its pose
+  // then partly guessed: yaw 4–16° for the uncut 1°)
+  it('1 for the AFLW faces and the whole astronaut; falls as the photo is cut further into the face', async () => {
+    for (const r of [...results.default, ...results.light]) expect(r.inImage, r.image).toBe(1);
+    const { info } = await sharp(ASTRONAUT).raw().toBuffer({ resolveWithObject: true });
+    const whole = (await prnet.reconstruct(await decodeImageFile(ASTRONAUT), { maxFaces: 1 })).faces[0]!;
+    expect(whole.inImage).toBe(1);
+    const shares: number[] = [];
+    for (const cut of [0.1, 0.2, 0.4]) {
+      const left = Math.round(whole.box.x + cut * whole.box.width);
+      const { data, info: c } = await sharp(ASTRONAUT).removeAlpha().extract({ left, top: 0, width: info.width - left, height: info.height }).raw().toBuffer({ resolveWithObject: true });
+      const face = (await prnet.reconstruct({ width: c.width, height: c.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }, { maxFaces: 1 })).faces[0];
+      expect(face, `cut ${cut}`).toBeDefined();
+      shares.push(face!.inImage);
+    }
+    expect(shares[0], shares.join(', ')).toBeLessThan(0.95);
+    expect(shares[1], shares.join(', ')).toBeLessThan(shares[0]!);
+    expect(shares[2], shares.join(', ')).toBeLessThan(shares[1]!);
+    expect(shares[2], shares.join(', ')).toBeGreaterThan(0.3);
   });
 });
 

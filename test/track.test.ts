@@ -64,6 +64,7 @@ function syntheticFace(cx: number, cy: number, faceSide: number, noise = 0, rng 
     landmarks,
     vertices,
     pose: estimatePose(vertices, layout.canonical),
+    inImage: 1,
   };
 }
 

@@ -1,5 +1,5 @@
 /** Read-offs from a position map: landmarks, vertices, colours, normals, pose. Pure; typed arrays in and out. */
-export { readLandmarks, readVertices, selectVertices } from './readoffs.js';
+export { insideShare, readLandmarks, readVertices, selectVertices } from './readoffs.js';
 export { sampleColors } from './colors.js';
 export { vertexNormals } from './normals.js';
 export { anglesToRotation, centroid, estimatePose, fitSimilarity, flipRotationY, intoPoseFrame, poseMatrix, prepareSource, quaternionOf, rotationQuaternion, rotationToAngles, transformPoint, type Pose, type PreparedSource } from './pose.js';

@@ -34,3 +34,23 @@ export function readLandmarks(map: PositionMap, layout: Pick<Layout, 'size' | 'k
 export function readVertices(map: PositionMap, layout: Pick<Layout, 'size' | 'faceIndex'>): Float32Array {
   return gather(map, layout.size, layout.faceIndex, 'vertices');
 }
+
+/**
+ * The share (0..1) of the points (a flat N×3 array in image pixels) that lie inside a width ×
+ * height image: x in [-0.5, width − 0.5] and y in [-0.5, height − 0.5] (pixel centres at
+ * integers). 1 for a face wholly in the photo; below 1 where it runs off an edge. 0 for no points.
+ */
+export function insideShare(points: ArrayLike<number>, width: number, height: number): number {
+  const n = Math.floor(points.length / 3);
+  if (n === 0) return 0;
+  const x1 = width - 0.5;
+  const y1 = height - 0.5;
+  let inside = 0;
+  for (let i = 0; i < 3 * n; i += 3) {
+    const x = points[i];
+    const y = points[i + 1];
+    // NaN fails every comparison: counted outside.
+    if (x >= -0.5 && x <= x1 && y >= -0.5 && y <= y1) inside++;
+  }
+  return inside / n;
+}

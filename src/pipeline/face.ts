@@ -33,6 +33,13 @@ export interface Face {
    * (docs/evaluation.md §0.11). Absent without flip.
    */
   flipDisagreement?: number;
+  /**
+   * The share (0..1) of the face's dense vertices that lie inside the image: 1 for a face wholly in
+   * the photo, less for one that runs off an edge, whose missing part (and so its pose) the network
+   * guesses. On examples/astronaut.jpg cut through its face box: 0.86 with a tenth of the box cut
+   * off at the side, about 0.5 with half of it (the dense face reaches past the detector's box).
+   */
+  inImage: number;
 }
 
 /**
@@ -207,6 +214,8 @@ export interface FaceJson {
   triangleCount: number;
   /** Face.flipDisagreement, with test-time flip only. */
   flipDisagreement?: number;
+  /** Face.inImage: the share of the dense vertices inside the image. */
+  inImage: number;
   frame: string;
   /** The photo these numbers are in: its size in pixels, and its file name where known (buildOutputs adds it; OutputOptions.source). */
   image?: { file?: string; width: number; height: number };
@@ -255,6 +264,7 @@ export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount' | 'c
     vertexCount: face.vertices.length / 3,
     triangleCount: layout.triangleCount,
     ...(face.flipDisagreement !== undefined ? { flipDisagreement: face.flipDisagreement } : {}),
+    inImage: face.inImage,
     frame: 'image pixels: x right, y down, origin at the top-left pixel centre; z towards the camera (larger = nearer), same pixel units',
   };
 }

@@ -6,7 +6,7 @@
 import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, uncropEnlarged, uncropPositionMap, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { AbortedError, InputError, ModelError, shownValue } from '../errors.js';
-import { coarseMask, estimatePose, flipDisagreement, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
+import { coarseMask, estimatePose, flipDisagreement, insideShare, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
@@ -272,6 +272,7 @@ export class Prnet {
         vertices,
         pose: poseOf(vertices, this.layout.canonical, this.canonicalPrepared()),
         ...(disagreement ? { flipDisagreement: disagreement[i] } : {}),
+        inImage: insideShare(vertices, image.width, image.height),
       };
     });
     timings.readoff += now() - t;

@@ -536,6 +536,7 @@ export function frameLine(index: number, timeMs: number, result: VideoFrameResul
         center: headCentre(p, layout).map(r),
       },
       ...(f.flipDisagreement !== undefined ? { flipDisagreement: r(f.flipDisagreement) } : {}),
+      inImage: r(f.inImage),
     };
   });
   return JSON.stringify({ frame: index, time: r(timeMs / 1000), detected: result.detected, faces }) + '\n';
