@@ -276,6 +276,9 @@ async function run(): Promise<void> {
   const src = source;
   if (!src || !engine) return;
   setState('running');
+  // A photo run again (the Faces choice changed) is a new measurement: its FPS is not the time
+  // between the two runs, nor are its stage times averaged with the earlier run's.
+  if (!src.live) stats.reset();
   setStatus(src.live ? `Running (${src.kind})` : 'Reconstructing…');
   updateRecordButton();
   let pending: Job | null = null;
