@@ -92,6 +92,13 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
   it('require() works on this Node.js; development commands say where they run', () => {
     const out = execFileSync(process.execPath, ['-e', "console.log(typeof require('prnet-ts').createPrnet)"], { cwd: dir, encoding: 'utf8', env });
     expect(out.trim()).toBe('function');
+    // Where Node.js cannot require() ES modules, the message's CommonJS way (as written) runs
+    const off = spawnSync(process.execPath, ['--no-experimental-require-module', '-e', "require('prnet-ts')"], { cwd: dir, encoding: 'utf8', env });
+    expect(off.status).not.toBe(0);
+    const way = /`(\(async \(\) => \{ const \{ createPrnet \} = await import\('prnet-ts'\);) \/\* … \*\/ \}\)\(\)`/.exec(off.stderr);
+    expect(way, off.stderr).not.toBeNull();
+    writeFileSync(join(dir, 'way.cjs'), `${way![1]} console.log(typeof createPrnet); })();\n`);
+    expect(execFileSync(process.execPath, ['--no-experimental-require-module', 'way.cjs'], { cwd: dir, encoding: 'utf8', env }).trim()).toBe('function');
     const r = spawnSync('npx', ['prnet', 'eval', 'aflw2000', '.'], { cwd: dir, encoding: 'utf8', env });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/development command: run it in a checkout/);

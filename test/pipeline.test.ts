@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyAffine, cropFromBox, cropFromUserBox, type CropTransform } from '../src/crop/index.js';
-import { InputError } from '../src/errors.js';
+import { InputError, ModelError } from '../src/errors.js';
 import { decodeImageBuffer, decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet, reconstructFile } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
@@ -377,6 +377,11 @@ describe('createPrnet arguments and dispose', () => {
     // Names of Object's own properties are file names, not bundled models ("the bundled 'constructor' model is missing (function Object()…").
     await expect(createPrnet({ model: 'constructor' })).rejects.toThrow(/^no bundled model 'constructor' and no such file \(bundled models: default, light; /);
     await expect(createPrnet({ model: '__proto__' })).rejects.toThrow(/^no bundled model '__proto__' and no such file/);
+    // A misspelt option (it loaded the default model with a detector, as if not given) names the one meant; undefined is no option.
+    await expect(createPrnet({ modle: 'light' } as never)).rejects.toThrow(/^unknown createPrnet option 'modle' \(did you mean 'model'\?\) \(known: model, detector, threads, /);
+    await expect(createPrnet({ model: '/nonexistent/model.safetensors', detecter: false } as never)).rejects.toThrow(/^unknown createPrnet option 'detecter' \(did you mean 'detector'\?\)/);
+    await expect(createPrnet({ modelUrl: 'm.safetensors' } as never)).rejects.toBeInstanceOf(InputError);
+    await expect(createPrnet({ model: '/nonexistent/model.safetensors', extra: undefined } as never)).rejects.toBeInstanceOf(ModelError);
   });
 
   it('dispose waits for the calls in flight, releases the detector it made (not one it was given), and refuses later calls', async () => {

@@ -15,6 +15,7 @@ import type { Precision } from '../model/resfcn.js';
 import { createSession, sessionThreads } from '../runtime/node.js';
 import { checkPrecision } from '../runtime/session.js';
 import { Prnet, type ReconstructOptions, type ReconstructResult } from './prnet.js';
+import { checkKnownKeys } from '../track/options.js';
 
 /** The models bundled with the package (see the model card in the README). */
 export const BUNDLED_MODELS = {
@@ -78,6 +79,7 @@ export async function checkedModel(model: string): Promise<string> {
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   options ??= {}; // null as well as undefined
   if (typeof options !== 'object') throw new InputError(`createPrnet options must be an object, got ${typeof options}`);
+  checkCreateOptions(options);
   const precision = checkPrecision(options.precision);
   // The arguments are checked before anything loads.
   const maxFaces = detectionLimit(options.maxDetections);
@@ -104,6 +106,22 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
     throw [layout, session, detector].find((r) => r.status === 'rejected')!.reason;
   }
   return new Prnet(session.value, layout.value, detector.value);
+}
+
+/** The options createPrnet knows (PrnetOptions' keys). */
+const CREATE_OPTIONS: readonly (keyof PrnetOptions)[] = ['model', 'detector', 'threads', 'maxDetections', 'tiles', 'precision'];
+
+/**
+ * An unknown option is an InputError naming the near one (a misspelt `modle: 'light'` loaded the
+ * default model, `detecter: false` a detector); one left undefined is no option.
+ */
+function checkCreateOptions(options: object): void {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  try {
+    checkKnownKeys(given, CREATE_OPTIONS, 'createPrnet option', { modelUrl: 'model' });
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
 }
 
 function detectionLimit(n: number | undefined): number | undefined {
