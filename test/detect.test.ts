@@ -259,10 +259,19 @@ describe('default detector on real images', () => {
     await expect(createDetector({ tiles: 'yes' as never })).rejects.toThrow(/^tiles must be true or false/);
   });
 
-  it('tiles: a 100-megapixel photo of any aspect up to 10:1 gets its grid; a sliver that would need more than MAX_TILES looks gets none', async () => {
-    expect(tileStarts(3072, 3072)).toEqual({ xs: [0, 2048 / 3, 4096 / 3, 2048], ys: [0, 2048 / 3, 4096 / 3, 2048] });
+  it('tiles: a 100-megapixel photo of any aspect up to 10:1 gets its grid, a larger one coarser windows; a sliver that would need more than MAX_TILES looks gets none', async () => {
+    expect(tileStarts(3072, 3072)).toEqual({ xs: [0, 2048 / 3, 4096 / 3, 2048], ys: [0, 2048 / 3, 4096 / 3, 2048], side: 1024, overlap: 256 });
     expect(tileStarts(4000, 3000)!.xs.length * tileStarts(4000, 3000)!.ys.length).toBe(20);
-    expect(tileStarts(800, 2000)).toEqual({ xs: [-112], ys: [0, 488, 976] });
+    expect(tileStarts(800, 2000)).toEqual({ xs: [-112], ys: [0, 488, 976], side: 1024, overlap: 256 });
+    // past 100 MP (the pixel limit raised), windows of 2048² (4096², …) rather than none: 400 MP in 13 × 13 of 2048², 1.6 GP in 13 × 13 of 4096²
+    for (const [w, side] of [[20_000, 2048], [40_000, 4096]] as const) {
+      const g = tileStarts(w, w)!;
+      expect(g).toMatchObject({ side, overlap: side / 4 });
+      expect(g.xs.length * g.ys.length, `${w}²`).toBeLessThanOrEqual(MAX_TILES);
+      expect(g.xs[0]).toBe(0);
+      expect(g.xs.at(-1)! + side).toBe(w);
+      for (let i = 1; i < g.xs.length; i++) expect(g.xs[i]! - g.xs[i - 1]!).toBeLessThanOrEqual(side - side / 4);
+    }
     for (const aspect of [1, 4 / 3, 16 / 9, 3, 10]) {
       const h = Math.floor(Math.sqrt(1e8 / aspect)), w = Math.floor(h * aspect);
       const g = tileStarts(w, h);

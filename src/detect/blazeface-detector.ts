@@ -83,23 +83,30 @@ export const TILE_MIN_SCORE = 0.65;
 export const TILE_UNLESS_FACE = 0.25;
 /**
  * Most tile looks for one image: a 100-megapixel photo of any aspect up to 10:1 needs 164–184
- * (the pixel limit's largest). An image that would need more is a sliver (one side far under a
- * tile: 10 × 10,000,000 pixels needed 13,000 looks, over a minute, most of each look padding) and
- * gets none.
+ * (the pixel limit's largest) of TILE_SIDE. A larger photo (the pixel limit raised) is looked at in
+ * windows of twice the side (and overlap), or four times, …, up to this many: its small faces are
+ * found down to twice, four times, … the size. An image that would need more with its short side
+ * under a tile is a sliver (10 × 10,000,000 pixels needed 13,000 looks, over a minute, most of
+ * each look padding) and gets none.
  */
 export const MAX_TILES = 256;
 
 /**
- * The tile windows' top-left corners along each axis of an image (TILE_SIDE² windows overlapping by
- * TILE_OVERLAP; a side shorter than a tile: one window centred on it), or null when they would be
- * more than MAX_TILES.
+ * The tile windows: their top-left corners along each axis, `side`² windows overlapping by
+ * `overlap` (TILE_SIDE and TILE_OVERLAP, or a power-of-two multiple of both where a larger image
+ * would need more than MAX_TILES; a side shorter than a window: one window centred on it), or null
+ * for a sliver that would need more than MAX_TILES.
  */
-export function tileStarts(width: number, height: number): { xs: number[]; ys: number[] } | null {
-  const count = (length: number): number => (length <= TILE_SIDE ? 1 : Math.ceil((length - TILE_OVERLAP) / (TILE_SIDE - TILE_OVERLAP)));
-  const nx = count(width), ny = count(height);
-  if (nx * ny > MAX_TILES) return null;
-  const starts = (length: number, n: number): number[] => (n === 1 ? [(length - TILE_SIDE) / 2] : Array.from({ length: n }, (_, i) => ((length - TILE_SIDE) * i) / (n - 1)));
-  return { xs: starts(width, nx), ys: starts(height, ny) };
+export function tileStarts(width: number, height: number): { xs: number[]; ys: number[]; side: number; overlap: number } | null {
+  for (let side = TILE_SIDE, overlap = TILE_OVERLAP; ; side *= 2, overlap *= 2) {
+    const count = (length: number): number => (length <= side ? 1 : Math.ceil((length - overlap) / (side - overlap)));
+    const nx = count(width), ny = count(height);
+    if (nx * ny <= MAX_TILES) {
+      const starts = (length: number, n: number): number[] => (n === 1 ? [(length - side) / 2] : Array.from({ length: n }, (_, i) => ((length - side) * i) / (n - 1)));
+      return { xs: starts(width, nx), ys: starts(height, ny), side, overlap };
+    }
+    if (Math.min(width, height) < side) return null;
+  }
 }
 /** A region look's detection replaces the face when their boxes overlap at least this much. */
 const REGION_MIN_IOU = 0.3;
@@ -212,18 +219,18 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
   const tileLooks = async (image: RgbImage): Promise<BlazeDetection[]> => {
     const grid = tileStarts(image.width, image.height);
     if (!grid) return [];
-    const { xs, ys } = grid;
-    const margin = 0.01 * TILE_SIDE;
+    const { xs, ys, side, overlap } = grid;
+    const margin = 0.01 * side;
     const out: BlazeDetection[] = [];
     for (const [j, y0] of ys.entries()) {
       for (const [i, x0] of xs.entries()) {
-        for (const d of await pass(image, x0, y0, TILE_SIDE)) {
+        for (const d of await pass(image, x0, y0, side)) {
           const l = d.cx - d.width / 2, r = d.cx + d.width / 2, t = d.cy - d.height / 2, b = d.cy + d.height / 2;
-          const cut = (i > 0 && l < x0 + margin) || (i < xs.length - 1 && r > x0 + TILE_SIDE - margin) || (j > 0 && t < y0 + margin) || (j < ys.length - 1 && b > y0 + TILE_SIDE - margin);
+          const cut = (i > 0 && l < x0 + margin) || (i < xs.length - 1 && r > x0 + side - margin) || (j > 0 && t < y0 + margin) || (j < ys.length - 1 && b > y0 + side - margin);
           // A face larger than the overlap is the whole look's to find (a tile sees it at a scale
           // where parts of a large face or the clothes below it pass for faces); a face the whole
           // look missed must be sure.
-          if (!cut && Math.max(d.width, d.height) <= TILE_OVERLAP - 2 * margin && d.score >= TILE_MIN_SCORE) out.push(d);
+          if (!cut && Math.max(d.width, d.height) <= overlap - 2 * margin && d.score >= TILE_MIN_SCORE) out.push(d);
         }
       }
     }
