@@ -283,6 +283,19 @@ describe('prnet reconstruct options', () => {
     expect(files).toEqual(['astronaut_face0.json']);
   });
 
+  it('reads .jfif and .jpe JPEGs of a folder, and says how many files it leaves out for their names', async () => {
+    const dir = await dirs.make('other-names');
+    const jpeg = await sharp(ASTRONAUT).removeAlpha().jpeg().toBuffer();
+    await writeFile(join(dir, 'saved.jfif'), jpeg);
+    await writeFile(join(dir, 'old.JPE'), jpeg);
+    await writeFile(join(dir, 'download'), jpeg);
+    await writeFile(join(dir, 'notes.txt'), 'not a photo');
+    const { r, files } = await reconstruct([dir, '--formats', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(files.filter((f) => f.endsWith('.json')).sort()).toEqual(['old_face0.json', 'saved_face0.json']);
+    expect(r.stderr).toContain(': 2 files not named as images are left out (1 .txt, 1 without an extension): name a file itself to read it anyway');
+  });
+
   it('finds the small faces of a large photo (tiles); --no-tiles leaves them', async () => {
     const dir = await dirs.make('tiles');
     const small = await sharp(ASTRONAUT).removeAlpha().resize(384, 384).png().toBuffer();

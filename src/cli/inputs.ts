@@ -6,8 +6,12 @@ import { basename, extname, join, resolve } from 'node:path';
 import { objSafeName } from '../export/obj.js';
 import { outputSuffixPattern } from '../pipeline/output-names.js';
 
-/** Extensions picked up when a folder is given (a file named directly is always tried). */
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif', '.ppm', '.pgm', '.pnm', '.bmp']);
+/**
+ * Extensions picked up when a folder is given (a file named directly is always tried, whatever its
+ * name: the decoder reads the format from the bytes). `.jfif` is what browsers on Windows often
+ * save web JPEGs as.
+ */
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.jif', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif', '.ppm', '.pgm', '.pnm', '.bmp']);
 
 /**
  * Names of the images `prnet reconstruct` writes (`<stem>_face<i>_texture.png`, `<stem>_depth.png`,
@@ -69,11 +73,34 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       .map((e) => e.name)
       .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()) && !(ours && OUTPUT_IMAGE_NAME.test(n)))
       .sort();
+    // Files not named as images are left out, but not without a word (an extensionless JPEG, an
+    // extension not in the list): one line counting them by extension.
+    const others = entries.filter((e) => !e.isDirectory() && !e.name.startsWith('.') && !IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())).map((e) => e.name);
+    if (others.length && !ours) notes.push(`${escapeControl(arg)}: ${otherFilesNote(others)}`);
     if (folders && !ours) notes.push(`${escapeControl(arg)}: ${folders} sub-folder${folders === 1 ? ' is' : 's are'} not searched: ${shown} (name ${folders === 1 ? 'it' : 'them'} to include ${folders === 1 ? 'its' : 'their'} images)`);
     if (!names.length) empty.push(arg);
     for (const n of names) files.push(join(arg, n));
   }
   return { files, empty, unreadable, notes };
+}
+
+/** How many kinds of other files the note names (the rest are counted together). */
+const SHOWN_KINDS = 4;
+
+/** "3 files not named as images are left out (2 .txt, 1 without an extension): name a file itself to read it anyway". */
+export function otherFilesNote(names: readonly string[]): string {
+  const byKind = new Map<string, number>();
+  for (const n of names) {
+    const ext = extname(n).toLowerCase();
+    const kind = ext ? escapeControl(ext) : 'without an extension';
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+  }
+  const kinds = [...byKind].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const shown = kinds.slice(0, SHOWN_KINDS).map(([k, c]) => `${c} ${k}`);
+  const rest = kinds.slice(SHOWN_KINDS).reduce((a, [, c]) => a + c, 0);
+  if (rest) shown.push(`${rest} other`);
+  const n = names.length;
+  return `${n} file${n === 1 ? '' : 's'} not named as ${n === 1 ? 'an image is' : 'images are'} left out (${shown.join(', ')}): name a file itself to read it anyway`;
 }
 
 /**
