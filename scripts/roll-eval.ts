@@ -4,7 +4,7 @@
  * holds it whole (black corners), its ground truth turned alike; the face nearest the annotated one
  * is scored, normalised by the upright landmark box (sqrt(w·h), as `prnet eval pts`).
  *
- *   npx tsx scripts/roll-eval.ts [--model default|light|PATH] [--faces 60] [--angles 0,30,45,60,90,135,180] [--no-flip]
+ *   npx tsx scripts/roll-eval.ts [--model default|light|PATH] [--faces 60] [--angles 0,30,45,60,90,135,180] [--no-flip] [--no-orientation]
  *
  * Prints, per angle, the mean and median NME, the faces over 10 % and the faces not found.
  */
@@ -23,10 +23,11 @@ const { values } = parseArgs({
     faces: { type: 'string', default: '60' },
     angles: { type: 'string', default: '0,30,45,60,90,135,180' },
     'no-flip': { type: 'boolean' },
+    'no-orientation': { type: 'boolean' },
   },
 });
 const angles = values.angles.split(',').map(Number);
-const prnet = await createPrnet({ model: values.model });
+const prnet = await createPrnet({ model: values.model, orientation: !values['no-orientation'] });
 const list = (await listPtsImages(`${EVAL_DIR}/afw68`)).slice(0, Number(values.faces));
 console.log(`${values.model} model, ${list.length} AFW faces, flip ${values['no-flip'] ? 'off' : 'on'}`);
 for (const deg of angles) {

@@ -30,6 +30,8 @@ Usage:
                                     and tfjs: without them the error gives the npm install line)
       --no-tiles                    no tile looks at photos over 1,536 px (faster; the small faces
                                     of a large group photo are then missed)
+      --no-orientation              the detector's crops as they are (by default a face lying
+                                    sideways or upside down in its crop is turned upright)
       --threads <n>                 network threads (1 to the cores; default: all on up to 4 cores)
       --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
                                     distance; GLB in metres); px: image pixels
@@ -59,7 +61,7 @@ Usage:
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
   prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision p]
-             [--no-flip] [--smooth σ] [--no-peers] [--threads n] [--quiet]
+             [--no-flip] [--smooth σ] [--no-orientation] [--no-peers] [--threads n] [--quiet]
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth (by yaw bucket, bucket mean,
       folded triangles), or 2D NME on iBUG .pts ground truth (e.g. AFW), with 3DDFA_V2 and FaceMesh
       in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)

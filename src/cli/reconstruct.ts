@@ -214,6 +214,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     'max-faces': { type: 'string' },
     detector: { type: 'string' },
     tiles: { type: 'boolean' },
+    orientation: { type: 'boolean' },
     threads: { type: 'string' },
     units: { type: 'string' },
     center: { type: 'boolean' },
@@ -251,7 +252,9 @@ export async function runReconstruct(args: string[]): Promise<number> {
 
   // --no-tiles: no tile looks at large photos (faster; their small faces are missed).
   const tiles = values.tiles === false ? false : undefined;
-  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision, tiles });
+  // --no-orientation: the detector's crops as they are (a face lying sideways or upside down is not turned upright).
+  const orientation = values.orientation === false ? false : undefined;
+  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision, tiles, orientation });
   const allStems = uniqueStems(files, (f) => existsSync(f));
   // The options that decide the files' content (threads do not): --resume skips an image only
   // when an earlier run made its files with the same ones.
@@ -261,6 +264,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     precision: prnet.session.precision,
     detector: box ? null : (detector ?? 'blazeface'),
     tiles: tiles ?? true,
+    orientation: orientation ?? true,
     box,
     maxFaces,
     flip: testTime.flip ?? true,

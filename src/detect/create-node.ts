@@ -15,6 +15,7 @@ import type { OrtModule } from '../runtime/ort.js';
 import { NODE_SESSION_EXTRA } from '../runtime/node.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import { createBlazeFaceDetector } from './blazeface-detector.js';
+import { createOrientation, type Orientation } from './orientation.js';
 import {
   checkDetectorOptions,
   DEFAULT_DETECTOR,
@@ -113,4 +114,18 @@ async function humanRunner(minScore: number, maxFaces: number) {
   // that one loaded instance serves every threshold.
   const run = humanBoxes(await loadHuman({ mesh: true, maxFaces: Number.isFinite(maxFaces) ? maxFaces : 100 }), true, minScore);
   return async (image: RgbImage): Promise<FaceBox[]> => (await run(image)).slice(0, maxFaces);
+}
+
+/** The face-orientation network the package ships (training/orient.py; assets/README.md). */
+export const ORIENTATION_MODEL = fileURLToPath(new URL('../../assets/detector/orientation.safetensors', import.meta.url));
+
+/** Loads the shipped face-orientation network (ModelError when its file cannot be read or is not one). */
+export async function createOrientationNode(threads = 1): Promise<Orientation> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(ORIENTATION_MODEL));
+  } catch (e) {
+    throw new ModelError(`cannot read the face-orientation model: ${(e as Error).message}`, ORIENTATION_MODEL, { cause: e });
+  }
+  return createOrientation(ort as unknown as OrtModule, bytes, { threads, extra: NODE_SESSION_EXTRA }, ORIENTATION_MODEL);
 }

@@ -26,11 +26,12 @@ export async function run(args: string[]): Promise<number> {
     detector: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     precision: { type: 'string' },
+    orientation: { type: 'boolean' },
     ...TEST_TIME_OPTIONS,
   });
   const [set, dir] = positionals;
   if ((set !== 'aflw2000' && set !== 'pts') || !dir || positionals.length !== 2) {
-    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-flip] [--smooth σ] [--no-peers] [--threads n] [--quiet]');
+    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-flip] [--smooth σ] [--no-orientation] [--no-peers] [--threads n] [--quiet]');
   }
   const testTime = testTimeOptions(values);
   if (set === 'pts') return runPts(dir, values, testTime);
@@ -41,7 +42,7 @@ export async function run(args: string[]): Promise<number> {
   const threads = threadsOption(values.threads);
   // The folder before the model: a wrong folder is said at once, without loading anything.
   const { pairs, unpaired } = await reportUnpaired(dir, '.mat');
-  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads, precision });
+  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads, precision, orientation: values.orientation });
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
@@ -170,7 +171,7 @@ function testTimeText(prnet: Prnet, t: TestTimeOptions): string {
 /** `prnet eval pts <dir>`. */
 async function runPts(
   dir: string,
-  values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; precision?: string; 'gt-box'?: boolean },
+  values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; precision?: string; orientation?: boolean; 'gt-box'?: boolean },
   testTime: TestTimeOptions,
 ): Promise<number> {
   if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
@@ -178,7 +179,7 @@ async function runPts(
   const threads = threadsOption(values.threads);
   const precision = precisionOption(values.precision);
   const { pairs, unpaired } = await reportUnpaired(dir, '.pts');
-  const prnet = await createPrnet({ model: values.model, detector, threads, precision });
+  const prnet = await createPrnet({ model: values.model, detector, threads, precision, orientation: values.orientation });
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
   await prnet.dispose();
