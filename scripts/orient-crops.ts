@@ -31,7 +31,8 @@ const list = async (dir: string, step = 1): Promise<string[]> =>
   (await readdir(join(FACES, dir))).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort().filter((_, i) => i % step === 0).map((n) => join(FACES, dir, n));
 const files = [...(await list('webfaces')), ...(await list('misc')), ...(await list('utkface', utkStep))].slice(0, limit);
 
-const prnet = await createPrnet({ model: 'default' });
+// The crops as the detector makes them, without the orientation network they train.
+const prnet = await createPrnet({ model: 'default', orientation: false });
 const chunks: Uint8Array[] = [];
 const sources: string[] = [];
 let done = 0;

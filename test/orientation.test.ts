@@ -13,10 +13,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../src/errors.js';
 import * as ort from 'onnxruntime-node';
-import { buildOrientOnnx, ORIENT_INPUT, ORIENT_LAYERS } from '../src/detect/orientation.js';
+import { buildOrientOnnx, ORIENT_INPUT, ORIENT_LAYERS, type Orientation } from '../src/detect/orientation.js';
 import { ORIENTATION_MODEL } from '../src/detect/create-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
-import type { Prnet } from '../src/pipeline/prnet.js';
+import { CHUNK_FACES, Prnet } from '../src/pipeline/prnet.js';
 import type { RgbImage } from '../src/types.js';
 import { asFloat32, readSafetensors, writeSafetensors, f32Tensor } from '../src/util/safetensors.js';
 import { PYTHON, pythonSkipSuffix, requireTorch, skipPython } from './helpers/python.js';
@@ -48,12 +48,17 @@ function boxSize(lm: Float32Array): number {
   return Math.sqrt((r - l) * (b - t));
 }
 
+/** The upright portraits' landmarks, per pipeline (the same with and without the network). */
+const uprightLandmarks = new Map<Prnet, Float32Array[]>();
+
 /** Per turn, each portrait's landmark error (% of its face size; Infinity when no face is found). */
 async function turnedErrors(p: Prnet, files: string[]): Promise<Record<number, number[]>> {
   const errors: Record<number, number[]> = { 90: [], 180: [], 270: [] };
+  uprightLandmarks.set(p, []);
   for (const file of files) {
     const upright = await turned(file, 0);
     const ref = (await p.reconstruct(upright, { maxFaces: 1 })).faces[0]!;
+    uprightLandmarks.get(p)!.push(ref.landmarks);
     for (const deg of [90, 180, 270]) {
       const expected = turnPoints(ref.landmarks, upright.width, upright.height, deg);
       const { faces } = await p.reconstruct(await turned(file, deg));
@@ -101,10 +106,67 @@ describe('close-up portraits turned by 90°, 180° and 270° (no EXIF tag): the 
     }
   });
 
+  it('upright, the network changes nothing: the same landmarks with it and without', () => {
+    const on = uprightLandmarks.get(withOrientation)!, off = uprightLandmarks.get(without)!;
+    expect(on).toHaveLength(files.length);
+    on.forEach((lm, i) => expect(Array.from(lm), files[i]).toEqual(Array.from(off[i]!)));
+  });
+
   it('upside down (180°): most within 5 % of the upright result (without the network: none)', () => {
     const on = results.on[180];
     expect(on.filter((e) => e <= 5).length, shown(on)).toBeGreaterThanOrEqual(THRESHOLDS.upsideDownWithin5);
     expect(results.off[180].filter((e) => e <= 5).length, shown(results.off[180])).toBeLessThan(on.filter((e) => e <= 5).length);
+  });
+});
+
+describe('the pipeline around the network, with a stand-in that reads every face as turned', () => {
+  /** A stand-in network: the first reading of each call pair `first`, the second (of the turned crops) upright and sure. */
+  const standIn = (first: number): Orientation => {
+    let calls = 0;
+    return {
+      async read(_image, squares) {
+        const tilt = new Float32Array(squares.length).fill(calls++ % 2 === 0 ? first : 0);
+        return { tilt, confidence: new Float32Array(squares.length).fill(1) };
+      },
+      release: async () => undefined,
+    };
+  };
+
+  it('a turn the reconstruction disagrees with falls back to the detector\'s crop: six upright faces misread as turned by 60°, as without the network, in order', async () => {
+    // six portraits side by side: more faces than one network chunk
+    const names = ['alice_coltrane.jpg', 'arvo_part.jpg', 'bjork.jpg', 'dj_krush.jpg', 'dear_nora.jpg', 'charanjit_sing.jpg'];
+    const tiles = await Promise.all(names.map((n) => sharp(join(PORTRAITS, n)).removeAlpha().resize(320, 320, { fit: 'cover' }).toBuffer()));
+    const { data, info } = await sharp({ create: { width: 960, height: 640, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .composite(tiles.map((input, i) => ({ input, left: (i % 3) * 320, top: Math.floor(i / 3) * 320 }))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const image: RgbImage = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    const misled = new Prnet(without.session, without.layout, without.detector, false, standIn(Math.PI / 3));
+    const a = (await misled.reconstruct(image)).faces, b = (await without.reconstruct(image)).faces;
+    expect(a.length).toBeGreaterThan(CHUNK_FACES);
+    expect(a.map((f) => f.index)).toEqual(b.map((f) => f.index));
+    a.forEach((f, i) => {
+      expect(f.crop.square, `face ${i}`).toEqual(b[i]!.crop.square);
+      expect(Array.from(f.landmarks), `face ${i}`).toEqual(Array.from(b[i]!.landmarks));
+    });
+  });
+
+  it('a turn the reconstruction agrees with stands, refined in the landmarks\' crop: a portrait upside down as upright', async () => {
+    const bjork = join(PORTRAITS, 'bjork.jpg');
+    const upright = await turned(bjork, 0), down = await turned(bjork, 180);
+    const ref = (await without.reconstruct(upright, { maxFaces: 1 })).faces[0]!;
+    const turnedRight = new Prnet(without.session, without.layout, without.detector, false, standIn(Math.PI));
+    const face = (await turnedRight.reconstruct(down, { maxFaces: 1 })).faces[0]!;
+    expect(Math.abs(Math.abs(face.crop.square.angle ?? 0) - Math.PI)).toBeLessThan(0.35);
+    const expected = turnPoints(ref.landmarks, upright.width, upright.height, 180);
+    let e = 0;
+    for (let i = 0; i < 68; i++) e += Math.hypot(face.landmarks[3 * i] - expected[i][0], face.landmarks[3 * i + 1] - expected[i][1]);
+    expect((100 * e) / 68 / boxSize(ref.landmarks)).toBeLessThan(6); // measured 4.6 (3.2 with the network's own, finer angle)
+    // without the stand-in, upside down it is far off
+    const plain = (await without.reconstruct(down, { maxFaces: 1 })).faces[0];
+    if (plain) {
+      let p = 0;
+      for (let i = 0; i < 68; i++) p += Math.hypot(plain.landmarks[3 * i] - expected[i][0], plain.landmarks[3 * i + 1] - expected[i][1]);
+      expect((100 * p) / 68 / boxSize(ref.landmarks)).toBeGreaterThan(20);
+    }
   });
 });
 
@@ -148,7 +210,7 @@ describe('the model file', () => {
 
 /**
  * Limits set with a margin from the measurement (docs/detectors.md, "Orientation"): within 5 %, 10
- * of 14 at 90°, 7 at 270°, 8 upside down (without the network 5, 2 and 0); the medians 3.7 and 5.4 %
+ * of 14 at 90°, 7 at 270°, 7 upside down (without the network 5, 2 and 0); the medians 3.7 and 5.4 %
  * (without: 10.2 and 13.1 %). Two sideways portraits are not found at all, either way.
  */
-const THRESHOLDS = { sidewaysWithin5: 6, sidewaysMedian: 6, upsideDownWithin5: 7 };
+const THRESHOLDS = { sidewaysWithin5: 6, sidewaysMedian: 6, upsideDownWithin5: 6 };

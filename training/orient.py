@@ -10,7 +10,7 @@ centre and colours, mirrors half, and cuts the 64 x 64 middle. The label is the 
 
 Layers (each conv 3x3, padding 1, then batch norm and ReLU; batch norms folded into the convs in the
 exported file): 3->24 /2, 24->24, 24->48 /2, 48->48, 48->96 /2, 96->96, 96->128 /2, 128->128 /2,
-global average pool, linear 128->2. 17 M multiply-adds.
+global average pool, linear 128->2. 24 M multiply-adds.
 
     npx tsx scripts/orient-crops.ts --out .train/orient            # 6,774 crops of 9,354 photos, 8 min
     /usr/bin/python3 -u training/orient.py --crops .train/orient --out assets/detector/orientation.safetensors \

@@ -75,7 +75,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       .sort();
     // Files not named as images are left out, but not without a word (an extensionless JPEG, an
     // extension not in the list): one line counting them by extension.
-    const others = entries.filter((e) => !e.isDirectory() && !e.name.startsWith('.') && !IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())).map((e) => e.name);
+    const others = entries.filter((e) => e.isFile() && !e.name.startsWith('.') && !IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())).map((e) => e.name);
     if (others.length && !ours) notes.push(`${escapeControl(arg)}: ${otherFilesNote(others)}`);
     if (folders && !ours) notes.push(`${escapeControl(arg)}: ${folders} sub-folder${folders === 1 ? ' is' : 's are'} not searched: ${shown} (name ${folders === 1 ? 'it' : 'them'} to include ${folders === 1 ? 'its' : 'their'} images)`);
     if (!names.length) empty.push(arg);

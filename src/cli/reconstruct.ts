@@ -264,7 +264,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     precision: prnet.session.precision,
     detector: box ? null : (detector ?? 'blazeface'),
     tiles: tiles ?? true,
-    orientation: orientation ?? true,
+    orientation: box ? null : prnet.orientation !== null,
     box,
     maxFaces,
     flip: testTime.flip ?? true,

@@ -105,7 +105,8 @@ export async function runVideo(args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   // No tile looks in video: the detector runs on every frame while nothing is tracked, and tiles
   // would cost 6 passes a 1080p frame (15 at 4K) and start tracks on small background faces.
-  const prnet = await createPrnet({ model: values.model, detector, threads, tiles: false });
+  // Video crops come from the tracker (its detections and the previous frames' landmarks): no orientation network.
+  const prnet = await createPrnet({ model: values.model, detector, threads, tiles: false, orientation: false });
   let failed = 0;
   try {
     // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.

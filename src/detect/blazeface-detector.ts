@@ -212,7 +212,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
   };
 
   /**
-   * The image in overlapping TILE_SIDE² windows, each at 256²: the detections of every tile, less
+   * The image in overlapping windows (tileStarts: TILE_SIDE², or larger past MAX_TILES), each at 256²: the detections of every tile, less
    * those that touch a side the tile shares with a neighbour (cut there, they lie whole in the
    * neighbour, which overlaps by TILE_OVERLAP).
    */

@@ -125,7 +125,7 @@ export async function createOrientationNode(threads = 1): Promise<Orientation> {
   try {
     bytes = new Uint8Array(await readFile(ORIENTATION_MODEL));
   } catch (e) {
-    throw new ModelError(`cannot read the face-orientation model: ${(e as Error).message}`, ORIENTATION_MODEL, { cause: e });
+    throw new ModelError(`cannot read the face-orientation model (createPrnet({ orientation: false }) or --no-orientation go without it): ${(e as Error).message}`, ORIENTATION_MODEL, { cause: e });
   }
   return createOrientation(ort as unknown as OrtModule, bytes, { threads, extra: NODE_SESSION_EXTRA }, ORIENTATION_MODEL);
 }

@@ -21,6 +21,8 @@ import { asFloat32, readSafetensors } from '../util/safetensors.js';
 export const ORIENT_INPUT = 64;
 /** (in channels, out channels, stride) of each 3×3 conv; as LAYERS in training/orient.py. */
 export const ORIENT_LAYERS: readonly (readonly [number, number, number])[] = [[3, 24, 2], [24, 24, 1], [24, 48, 2], [48, 48, 1], [48, 96, 2], [96, 96, 1], [96, 128, 2], [128, 128, 2]];
+/** Most crops in one run of the network. */
+const ORIENT_CHUNK = 64;
 /** The model file's `format` metadata. */
 export const ORIENT_FORMAT = 'prnet-ts/orient';
 /**
@@ -29,6 +31,12 @@ export const ORIENT_FORMAT = 'prnet-ts/orient';
  * (the network's error on held-out crops: docs/detectors.md) are left as the detector cropped them.
  */
 export const ORIENT_MIN_TILT = (45 * Math.PI) / 180;
+/**
+ * The reading of a turned crop counts as upright only with at least this confidence
+ * (OrientationReading): a small, unsure face in an upright photo (read 0.16 after its turn) was
+ * turned without it; at 0.6 more of the faces really turned were missed (docs/detectors.md).
+ */
+export const ORIENT_MIN_CONFIDENCE = 0.4;
 
 /** The ONNX graph of an orientation model file (its safetensors bytes): input `crop` N×3×64×64, output `tilt` N×2 (cos, sin). */
 export function buildOrientOnnx(file: Uint8Array, source = 'the orientation model'): Uint8Array {
@@ -87,12 +95,22 @@ function parseJson(text: string): unknown {
   }
 }
 
-export interface Orientation {
+/** The orientation network's reading of each crop. */
+export interface OrientationReading {
   /**
    * How far the face of each crop square is turned in it (radians, clockwise on screen as a crop's
    * `angle` and the pose's roll: a crop turned by this more shows the face upright).
    */
-  tilts(image: RgbImage, squares: readonly CropSquare[]): Promise<Float32Array>;
+  tilt: Float32Array;
+  /**
+   * The length of the network's (cos, sin): ~1 where it is sure, towards 0 where turns disagree
+   * (the regression's mean over them): a profile, a small or blurred face, not a face.
+   */
+  confidence: Float32Array;
+}
+
+export interface Orientation {
+  read(image: RgbImage, squares: readonly CropSquare[]): Promise<OrientationReading>;
   release(): Promise<void>;
 }
 
@@ -120,16 +138,23 @@ export async function createOrientation(ort: OrtModule, file: Uint8Array, option
   }
   const plane = ORIENT_INPUT * ORIENT_INPUT;
   return {
-    async tilts(image, squares) {
+    async read(image, squares) {
       const n = squares.length;
-      const out = new Float32Array(n);
+      const out = { tilt: new Float32Array(n), confidence: new Float32Array(n) };
       if (!n) return out;
-      const input = new Float32Array(n * 3 * plane);
-      squares.forEach((s, i) => writeCropInput(image, cropTransform(s, ORIENT_INPUT), ORIENT_INPUT, input, i * 3 * plane));
-      const result = await session.run({ crop: new ort.Tensor('float32', input, [n, 3, ORIENT_INPUT, ORIENT_INPUT]) });
-      const t = result.tilt?.data;
-      if (!(t instanceof Float32Array) || t.length !== 2 * n) throw new ModelError('the orientation network returned no float32 tilt', source);
-      for (let i = 0; i < n; i++) out[i] = Math.atan2(t[2 * i + 1], t[2 * i]);
+      // ORIENT_CHUNK crops a run (a crowd of a thousand faces in one batch took 311 MB more).
+      for (let first = 0; first < n; first += ORIENT_CHUNK) {
+        const m = Math.min(ORIENT_CHUNK, n - first);
+        const input = new Float32Array(m * 3 * plane);
+        for (let i = 0; i < m; i++) writeCropInput(image, cropTransform(squares[first + i], ORIENT_INPUT), ORIENT_INPUT, input, i * 3 * plane);
+        const result = await session.run({ crop: new ort.Tensor('float32', input, [m, 3, ORIENT_INPUT, ORIENT_INPUT]) });
+        const t = result.tilt?.data;
+        if (!(t instanceof Float32Array) || t.length !== 2 * m) throw new ModelError('the orientation network returned no float32 tilt', source);
+        for (let i = 0; i < m; i++) {
+          out.tilt[first + i] = Math.atan2(t[2 * i + 1], t[2 * i]);
+          out.confidence[first + i] = Math.hypot(t[2 * i], t[2 * i + 1]);
+        }
+      }
       return out;
     },
     release: () => session.release(),

@@ -36,7 +36,7 @@ export interface Face {
   /**
    * The share (0..1) of the face's dense vertices that lie inside the image: 1 for a face wholly in
    * the photo, less for one that runs off an edge, whose missing part (and so its pose) the network
-   * guesses. On examples/astronaut.jpg cut through its face box: 0.86 with a tenth of the box cut
+   * guesses. On examples/astronaut.jpg cut through its face box: 0.85 with a tenth of the box cut
    * off at the side, about 0.5 with half of it (the dense face reaches past the detector's box).
    */
   inImage: number;

@@ -46,8 +46,11 @@ export interface PrnetOptions {
   precision?: Precision;
   /**
    * Turn the crop of a detected face that lies sideways or upside down in it, as the face-orientation
-   * network reads it (default true with a detector; ~0.3 ms a face): a photo turned without an EXIF
-   * tag, a person lying down. false: the detector's crops as they are.
+   * network reads it (~0.5 ms a photo; a face it turns is reconstructed a second time, in the crop of
+   * its landmarks): a photo turned without an EXIF tag, a person lying down. Default: true with a
+   * bundled model and a detector; false with your own model file, since the orientation network's
+   * weights are non-commercial as the bundled models' (LICENSE-weights.md). false: the detector's
+   * crops as they are.
    */
   orientation?: boolean;
 }
@@ -103,7 +106,7 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
     loadLayout(),
     createSession(model, { threads: options.threads, probe: !bundled, precision }),
     kind === false ? Promise.resolve(null) : createDetector({ kind, maxFaces, tiles: options.tiles }),
-    kind === false || options.orientation === false ? Promise.resolve(null) : createOrientationNode(),
+    kind === false || !(options.orientation ?? bundled) ? Promise.resolve(null) : createOrientationNode(),
   ]);
   if (layout.status === 'rejected' || session.status === 'rejected' || detector.status === 'rejected' || orientation.status === 'rejected') {
     // What did load is released, not left holding its memory (a detector that failed leaves the network's session).

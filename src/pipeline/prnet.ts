@@ -5,7 +5,7 @@
  */
 import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, landmarkRoll, rolledSquareFromLandmarks, uncropEnlarged, uncropPositionMap, wrapAngle, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
-import { ORIENT_MIN_TILT, type Orientation } from '../detect/orientation.js';
+import { ORIENT_MIN_CONFIDENCE, ORIENT_MIN_TILT, type Orientation } from '../detect/orientation.js';
 import { AbortedError, InputError, ModelError, shownValue } from '../errors.js';
 import { coarseMask, estimatePose, flipDisagreement, insideShare, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
@@ -144,21 +144,27 @@ export class Prnet {
   /**
    * The crops turned by their faces' tilts where the orientation network reads more than
    * ORIENT_MIN_TILT and, read again in the turned crop, the face upright within ORIENT_UPRIGHT (a
-   * misreading of a profile seldom agrees with itself); the detector's crop kept beside a turned one.
+   * misreading of a profile seldom agrees with itself), both readings with ORIENT_MIN_CONFIDENCE;
+   * the detector's crop kept beside a turned one.
    */
   private async turnUpright(image: RgbImage, items: FaceItem[], orientation: Orientation): Promise<FaceItem[]> {
-    const tilts = await orientation.tilts(image, items.map((it) => it.crop.square));
+    const first = await orientation.read(image, items.map((it) => it.crop.square));
     const turned = items.map((it, i): FaceItem => {
-      const tilt = tilts[i];
-      if (!(Math.abs(tilt) > ORIENT_MIN_TILT)) return it;
+      const tilt = first.tilt[i];
+      if (!(Math.abs(tilt) > ORIENT_MIN_TILT && first.confidence[i] >= ORIENT_MIN_CONFIDENCE)) return it;
       const s = it.crop.square;
       return { box: it.box, crop: cropTransform({ cx: s.cx, cy: s.cy, side: s.side, angle: wrapAngle((s.angle ?? 0) + tilt) }, it.crop.size), detectorCrop: it.crop };
     });
     const candidates = turned.filter((it) => it.detectorCrop);
     if (!candidates.length) return turned;
-    const again = await orientation.tilts(image, candidates.map((it) => it.crop.square));
+    const again = await orientation.read(image, candidates.map((it) => it.crop.square));
     let k = 0;
-    return turned.map((it, i) => (it.detectorCrop && !(Math.abs(again[k++]) < ORIENT_UPRIGHT) ? items[i] : it));
+    return turned.map((it, i) => {
+      if (!it.detectorCrop) return it;
+      const upright = Math.abs(again.tilt[k]) < ORIENT_UPRIGHT && again.confidence[k] >= ORIENT_MIN_CONFIDENCE;
+      k++;
+      return upright ? it : items[i];
+    });
   }
 
   /** Every face the detector finds (largest first). */
@@ -248,8 +254,8 @@ export class Prnet {
     }
     // A crop the orientation network turned is kept when the reconstruction agrees: its landmarks'
     // roll within ORIENT_AGREE of the turned crop's angle (the face upright in it). Otherwise (a
-    // profile the network misread: 6 of 995 AFLW2000-3D faces) the face is reconstructed again
-    // in the detector's own crop.
+    // profile the network misread, which read upright again after the turn: 3 of the 995
+    // AFLW2000-3D dev faces) the face is reconstructed again in the detector's own crop.
     // When it does, the face is reconstructed once more in the crop of those landmarks (turned by
     // their roll, as a video frame's crop from the previous one's): the box rule's crop centre
     // assumes an upright face, so a sideways face sat off the middle of its turned crop (landmarks
