@@ -160,12 +160,12 @@ function usedTestTime(prnet: Prnet, t: TestTimeOptions): { flip: boolean; smooth
 
 /** The model and test-time options as --json reports them. */
 function modelReport(prnet: Prnet, name: string | undefined, t: TestTimeOptions) {
-  return { ...prnet.session.config, name: name ?? 'default', precision: prnet.session.precision, ...usedTestTime(prnet, t) };
+  return { ...prnet.session.config, name: name ?? 'default', precision: prnet.session.precision, ...usedTestTime(prnet, t), orientation: prnet.orientation !== null };
 }
 
 function testTimeText(prnet: Prnet, t: TestTimeOptions): string {
   const used = usedTestTime(prnet, t);
-  return `flip ${used.flip ? 'on' : 'off'}, smoothing σ ${used.smooth}`;
+  return `flip ${used.flip ? 'on' : 'off'}, smoothing σ ${used.smooth}${prnet.orientation ? '' : ', no orientation network'}`;
 }
 
 /** `prnet eval pts <dir>`. */
