@@ -14,7 +14,7 @@
  * beyond the outputs.
  */
 import { firstLine, ModelError } from '../errors.js';
-import type { OrtModule } from '../runtime/ort.js';
+import { openHelperSession, type OrtModule } from '../runtime/ort.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import {
   BLAZEFACE_INPUT,
@@ -127,19 +127,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
   const trimLetterbox = options.trimLetterbox ?? true;
   const tiles = options.tiles ?? true;
   if (edgeLook !== 'region' && edgeLook !== 'whole') throw new ModelError(`unknown edge look '${String(edgeLook)}' (known: region, whole)`);
-  let session: Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;
-  try {
-    session = await ort.InferenceSession.create(model, {
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      intraOpNumThreads: options.threads ?? 1,
-      interOpNumThreads: 1,
-      logSeverityLevel: 3,
-      ...options.extra,
-    });
-  } catch (e) {
-    throw new ModelError(`onnxruntime could not load the face detector: ${(e as Error).message}`, undefined, { cause: e });
-  }
+  const session = await openHelperSession(ort, model, 'the face detector', { threads: options.threads, extra: options.extra });
   // A probe on a small NCHW input: the shipped graph takes channels first at any side that is a
   // multiple of 32; MediaPipe's original file (channels last, 256² only), an older copy of ours or
   // another model fails here, at load, as a ModelError, rather than at the first photo.

@@ -13,7 +13,7 @@ import { ModelError } from '../errors.js';
 import { cropTransform, type CropSquare } from '../crop/transform.js';
 import { writeCropInput } from '../crop/warp.js';
 import { encodeModel, type OnnxInitializer, type OnnxNode } from '../model/onnx.js';
-import type { OrtInferenceSession, OrtModule } from '../runtime/ort.js';
+import { openHelperSession, type OrtModule } from '../runtime/ort.js';
 import type { RgbImage } from '../types.js';
 import { asFloat32, readSafetensors } from '../util/safetensors.js';
 
@@ -123,19 +123,7 @@ export interface OrientationOptions {
 /** Loads the orientation network from its model file's bytes into a session of the given onnxruntime module. */
 export async function createOrientation(ort: OrtModule, file: Uint8Array, options: OrientationOptions = {}, source?: string): Promise<Orientation> {
   const graph = buildOrientOnnx(file, source);
-  let session: OrtInferenceSession;
-  try {
-    session = await ort.InferenceSession.create(graph, {
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      intraOpNumThreads: options.threads ?? 1,
-      interOpNumThreads: 1,
-      logSeverityLevel: 3,
-      ...options.extra,
-    });
-  } catch (e) {
-    throw new ModelError(`onnxruntime could not load the orientation network: ${(e as Error).message}`, source, { cause: e });
-  }
+  const session = await openHelperSession(ort, graph, 'the orientation network', { threads: options.threads, extra: options.extra, source });
   const plane = ORIENT_INPUT * ORIENT_INPUT;
   return {
     async read(image, squares) {

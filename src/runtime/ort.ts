@@ -23,6 +23,26 @@ export interface OrtInferenceSession {
 }
 
 /**
+ * Opens a small helper network's graph (the face detector, the orientation network): sequential,
+ * `threads` intra-op threads (default 1), onnxruntime's warnings off, `extra` (the runtime's own
+ * options) over those; a failure is a ModelError saying which network (`what`) and `source`.
+ */
+export async function openHelperSession(ort: OrtModule, graph: Uint8Array, what: string, options: { threads?: number; extra?: Record<string, unknown>; source?: string } = {}): Promise<OrtInferenceSession> {
+  try {
+    return await ort.InferenceSession.create(graph, {
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: options.threads ?? 1,
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
+      ...options.extra,
+    });
+  } catch (e) {
+    throw new ModelError(`onnxruntime could not load ${what}: ${(e as Error).message}`, options.source, { cause: e });
+  }
+}
+
+/**
  * Builds the ONNX graph from the weights and opens it with the given onnxruntime module. `graph`
  * overrides the graph options (scripts compare graph forms with it).
  */
