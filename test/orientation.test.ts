@@ -20,6 +20,7 @@ import { CHUNK_FACES, Prnet } from '../src/pipeline/prnet.js';
 import type { RgbImage } from '../src/types.js';
 import { asFloat32, readSafetensors, writeSafetensors, f32Tensor } from '../src/util/safetensors.js';
 import { PYTHON, pythonSkipSuffix, requireTorch, skipPython } from './helpers/python.js';
+import { boxSize } from '../tools/eval/nme.js';
 import { EVAL, REPO } from './helpers/paths.js';
 
 const PORTRAITS = join(EVAL, 'portraits');
@@ -37,15 +38,6 @@ function turnPoints(lm: Float32Array, w: number, h: number, deg: number): [numbe
     out.push(deg === 90 ? [h - 1 - y, x] : deg === 180 ? [w - 1 - x, h - 1 - y] : deg === 270 ? [y, w - 1 - x] : [x, y]);
   }
   return out;
-}
-
-function boxSize(lm: Float32Array): number {
-  let l = Infinity, r = -Infinity, t = Infinity, b = -Infinity;
-  for (let i = 0; i < 68; i++) {
-    l = Math.min(l, lm[3 * i]); r = Math.max(r, lm[3 * i]);
-    t = Math.min(t, lm[3 * i + 1]); b = Math.max(b, lm[3 * i + 1]);
-  }
-  return Math.sqrt((r - l) * (b - t));
 }
 
 /** The upright portraits' landmarks, per pipeline (the same with and without the network). */

@@ -15,8 +15,7 @@ import type { ModelWeights } from '../model/weights.js';
 import type { Precision } from '../model/resfcn.js';
 import { createSession, sessionThreads } from '../runtime/node.js';
 import { checkPrecision } from '../runtime/session.js';
-import { Prnet, type ReconstructOptions, type ReconstructResult } from './prnet.js';
-import { checkKnownKeys } from '../track/options.js';
+import { checkKnownOptions, Prnet, type ReconstructOptions, type ReconstructResult } from './prnet.js';
 
 /** The models bundled with the package (see the model card in the README). */
 export const BUNDLED_MODELS = {
@@ -89,7 +88,7 @@ export async function checkedModel(model: string): Promise<string> {
 export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   options ??= {}; // null as well as undefined
   if (typeof options !== 'object') throw new InputError(`createPrnet options must be an object, got ${typeof options}`);
-  checkCreateOptions(options);
+  checkKnownOptions(options, CREATE_OPTIONS, 'createPrnet option', { modelUrl: 'model' });
   const precision = checkPrecision(options.precision);
   // The arguments are checked before anything loads.
   const maxFaces = detectionLimit(options.maxDetections);
@@ -123,19 +122,6 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
 
 /** The options createPrnet knows (PrnetOptions' keys). */
 const CREATE_OPTIONS: readonly (keyof PrnetOptions)[] = ['model', 'detector', 'threads', 'maxDetections', 'tiles', 'precision', 'orientation'];
-
-/**
- * An unknown option is an InputError naming the near one (a misspelt `modle: 'light'` loaded the
- * default model, `detecter: false` a detector); one left undefined is no option.
- */
-function checkCreateOptions(options: object): void {
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  try {
-    checkKnownKeys(given, CREATE_OPTIONS, 'createPrnet option', { modelUrl: 'model' });
-  } catch (e) {
-    throw new InputError((e as Error).message);
-  }
-}
 
 function detectionLimit(n: number | undefined): number | undefined {
   if (n === undefined) return undefined;

@@ -403,11 +403,14 @@ export class Prnet {
 /** The options reconstruct knows (ReconstructOptions' keys). */
 const RECONSTRUCT_OPTIONS: readonly (keyof ReconstructOptions)[] = ['boxes', 'crops', 'maxFaces', 'flip', 'smooth', 'signal'];
 
-/** An unknown option (a misspelt `maxFace` was ignored, every face returned) is an InputError naming the near one; one left undefined is no option. */
-function checkKnownOptions(options: object): void {
+/**
+ * An unknown option (a misspelt `maxFace` was ignored, every face returned; createPrnet's `modle`
+ * loaded the default model) is an InputError naming the near one; one left undefined is no option.
+ */
+export function checkKnownOptions(options: object, known: readonly string[] = RECONSTRUCT_OPTIONS, what = 'reconstruct option', aliases: Record<string, string> = {}): void {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   try {
-    checkKnownKeys(given, RECONSTRUCT_OPTIONS, 'reconstruct option');
+    checkKnownKeys(given, known, what, aliases);
   } catch (e) {
     throw new InputError((e as Error).message);
   }
