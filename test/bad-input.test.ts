@@ -333,6 +333,11 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['reconstruct', 'a.jpg', '--out', 'o', '--max-faces', '1e3'], /got '1e3'$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--max-faces', '99999999999999999999'], /got '99999999999999999999'$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--smooth', '0x2'], /^prnet: --smooth must be a number from 0 to 8 \(UV pixels\), got '0x2'$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '1.5'], /^prnet: --min-score must be a number from 0 to 1, got '1.5'$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '-0.1'], /^prnet: --min-score must be a number from 0 to 1, got '-0.1'$/],
+    [['video', 'a.mp4', '--out', 'o', '--min-score', '0x1'], /^prnet: --min-score must be a number from 0 to 1, got '0x1'$/],
+    [['serve', '--min-score', 'high'], /^prnet: --min-score must be a number from 0 to 1, got 'high'$/],
+    [['eval', 'aflw2000', 'dir', '--gt-box', '--min-score', '0.3'], /--gt-box crops from the ground truth: --min-score does not apply/],
     // twice is a mistake: the last one used to win silently (one box of two, the PLY without the JSON)
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '10,10,50,50', '--box', '300,300,50,50'], /^prnet: --box is given twice \('10,10,50,50' and '300,300,50,50'\): give it once$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--formats', 'json', '--formats=ply'], /^prnet: --formats is given twice/],
@@ -354,9 +359,11 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     expect(r.errLines[0]).toMatch(message);
   });
 
-  it('a mistyped bundled model name says which models are bundled (exit 3)', async () => {
+  it('a mistyped bundled model name says which models are bundled and the one meant (exit 3), and leaves no empty output folder', async () => {
     const r = await runMain(['reconstruct', ASTRONAUT, '--out', join(inputs, 'never'), '--model', 'lite']);
-    expect([r.code, r.errLines]).toEqual([3, ["prnet: no bundled model 'lite' and no such file (bundled models: default, light; or give a model file's path)"]]);
+    expect([r.code, r.errLines]).toEqual([3, ["prnet: no bundled model 'lite' (did you mean 'light'?) and no such file (bundled models: default, light; or give a model file's path)"]]);
+    // the output folder it made before the model failed to load is not left behind, empty
+    expect(existsSync(join(inputs, 'never'))).toBe(false);
   });
 
   it('an output path that cannot be written: one line naming it, exit 4 (output error), no temporary files', async () => {

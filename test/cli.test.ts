@@ -4,7 +4,8 @@
  * import, texture swap, help and version. With random weights the geometry is meaningless, so the
  * checks are on structure: files, counts, sizes, frames, and agreement between formats.
  */
-import { copyFile, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileIdentities, removeFacesBeyond } from '../src/cli/atomic.js';
 import { OUTPUT_IMAGE_NAME, uniqueStems } from '../src/cli/inputs.js';
@@ -16,7 +17,7 @@ import { OBJLoader } from 'three/addons/loaders/OBJLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '../src/model/index.js';
 import { decodeImageFile } from '../src/io/image-node.js';
-import { createDetector } from '../src/detect/index.js';
+import { createDetector, iou as iouOf } from '../src/detect/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
 import { runCli, spawnCli, type CliResult } from './helpers/cli.js';
@@ -24,7 +25,7 @@ import { runMain } from './helpers/main-inprocess.js';
 import { gradientPng, pngSize } from './helpers/images.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
 import { testModelPath } from './helpers/model.js';
-import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO, REPO } from './helpers/paths.js';
+import { AFLW_PHOTO, ASTRONAUT, EVAL, GROUP_PHOTO, REPO, SHARED } from './helpers/paths.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
 
 const VERTICES = 43867;
@@ -308,6 +309,52 @@ describe('prnet reconstruct options', () => {
     expect(tiled.files.filter((f) => f.endsWith('.json'))).toHaveLength(16);
     const plain = await reconstruct([image, '--formats', 'json', '--no-tiles']);
     expect(plain.files.filter((f) => f.endsWith('.json')).length).toBeLessThanOrEqual(4);
+  });
+
+  it('--min-score 0.3 finds the faces of a contact sheet that BlazeFace scores under 0.5, each one a face found when its cell is alone', async () => {
+    // 24 real photos (the portraits, then WebFaces photos with their background) in 200 px cells:
+    // in the sheet BlazeFace scores some faces lower than alone.
+    const photos = [
+      ...(await readdir(join(EVAL, 'portraits'))).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(EVAL, 'portraits', f)),
+      ...(await readdir(join(SHARED, 'faces/webfaces'))).filter((f) => f.endsWith('.jpg')).sort().slice(0, 11).map((f) => join(SHARED, 'faces/webfaces', f)),
+    ];
+    expect(photos).toHaveLength(24);
+    const cell = 200, cols = 6, width = cols * cell, height = 4 * cell;
+    const cells = await Promise.all(photos.map((p) => sharp(p).resize(cell, cell, { fit: 'cover' }).toBuffer()));
+    const sheet = (only?: number) => sharp({ create: { width, height, channels: 3, background: '#777' } })
+      .composite(cells.flatMap((input, i) => (only === undefined || only === i ? [{ input, left: (i % cols) * cell, top: Math.floor(i / cols) * cell }] : [])));
+    const dir = await dirs.make('min-score');
+    const image = join(dir, 'sheet.jpg');
+    await sheet().jpeg({ quality: 90 }).toFile(image);
+    const boxes = async (args: string[]) => {
+      const { out, r, files } = await reconstruct([image, '--formats', 'json', ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      return Promise.all(files.filter((f) => f.endsWith('.json')).map(async (f) => (await readJson(join(out, f))).box));
+    };
+    const plain = await boxes([]);
+    const low = await boxes(['--min-score', '0.3']);
+    expect(plain.every((b) => b.score >= 0.5)).toBe(true);
+    const extra = low.filter((b) => !plain.some((p) => iouOf(p, b) >= 0.5));
+    expect(extra.length).toBeGreaterThanOrEqual(2);
+    expect(extra.every((b) => b.score >= 0.3 && b.score < 0.5)).toBe(true);
+    // the faces found at 0.5 are found at 0.3 too
+    expect(plain.every((p) => low.some((b) => iouOf(p, b) >= 0.5))).toBe(true);
+    // each added box is a face: its cell, alone on the same canvas, has a face there at the default cut
+    const detector = await createDetector();
+    try {
+      for (const b of extra) {
+        const i = Math.floor((b.y + b.height / 2) / cell) * cols + Math.floor((b.x + b.width / 2) / cell);
+        const { data, info } = await sheet(i).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        const alone = await detector.detect({ width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+        expect(alone.some((a) => a.score >= 0.5 && iouOf(a, b) >= 0.4), `cell ${i}`).toBe(true);
+      }
+    } finally {
+      await detector.release?.();
+    }
+    // and a cut of 0.8 keeps fewer, all of them sure
+    const sure = await boxes(['--min-score', '0.8']);
+    expect(sure.length).toBeLessThan(plain.length);
+    expect(sure.every((b) => b.score >= 0.8)).toBe(true);
   });
 
   describe('a folder of several images', () => {
@@ -678,6 +725,43 @@ describe('prnet swap', () => {
     expect(r.errLines).toEqual([`prnet: --out ${other} is the input ${target}: writing it would destroy the input; choose another file`]);
     expect((await readFile(target)).equals(before)).toBe(true);
   });
+
+  it('picks a face of a group photo by --source-face / --target-face, says when the index is past the faces found, and warns of an unsure box', async () => {
+    const dir = await dirs.make('swap-faces');
+    // The group photo's three faces (reconstruct numbers them 0, 1, 2): the second and the third are used.
+    const second = join(dir, 'second.png'), third = join(dir, 'third.png');
+    for (const [out, i] of [[second, '1'], [third, '2']] as const) {
+      const r = await runCli(['swap', '--source', GROUP_PHOTO, '--source-face', i, '--target', AFLW_PHOTO, '--out', out, '--model', model, '--no-blend']);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const [a, b] = await Promise.all([second, third].map((f) => sharp(f).raw().toBuffer()));
+    expect(a.equals(b)).toBe(false);
+    const past = await runCli(['swap', '--source', ASTRONAUT, '--target', AFLW_PHOTO, '--target-face', '1', '--out', join(dir, 'x.png'), '--model', model]);
+    expect([past.code, past.errLines]).toEqual([1, [`prnet: ${AFLW_PHOTO}: --target-face 1 asks for face 2, and one face was found (0 is the first)`]]);
+    expect(await listFiles(dir)).toEqual(['second.png', 'third.png']);
+    // The astronaut upside down: BlazeFace misses her face and finds a box on the suit scored ~0.51.
+    const upside = join(dir, 'upside.png');
+    await sharp(ASTRONAUT).rotate(180).png().toFile(upside);
+    const unsure = await runCli(['swap', '--source', upside, '--target', AFLW_PHOTO, '--out', join(dir, 'unsure.png'), '--model', model, '--quiet']);
+    expect(unsure.code, unsure.stderr).toBe(0);
+    expect(unsure.errLines).toEqual([expect.stringMatching(new RegExp(`^prnet: warning: ${upside}: the face used \\(box at \\d+,\\d+, \\d+ px\\) scores 0\\.\\d\\d, under 0\\.65: it may not be a face; look at the result, or choose another with --source-face$`))]);
+  });
+
+  it('an --out whose folder runs through a file is exit 2 before any work; a new folder is made', async () => {
+    const dir = await dirs.make('swap-out');
+    await writeFile(join(dir, 'file'), 'x');
+    const r = await runCli(['swap', '--source', ASTRONAUT, '--target', AFLW_PHOTO, '--out', join(dir, 'file', 'x.png'), '--model', model]);
+    expect([r.code, r.errLines]).toEqual([2, [`prnet: ${join(dir, 'file')}: cannot create the output folder (a file of that name is in the way of a folder)`]]);
+    const made = await runCli(['swap', '--source', ASTRONAUT, '--target', AFLW_PHOTO, '--out', join(dir, 'new', 'x.png'), '--model', model, '--quiet']);
+    expect([made.code, made.stderr]).toEqual([0, '']);
+    expect(await listFiles(join(dir, 'new'))).toEqual(['x.png']);
+    // a swap that fails (no face in a grey gradient) leaves no folder it made
+    const grey = join(dir, 'grey.png');
+    await writeFile(grey, await gradientPng(64, 64));
+    const none = await runCli(['swap', '--source', grey, '--target', AFLW_PHOTO, '--out', join(dir, 'other', 'x.png'), '--model', model]);
+    expect(none.code).toBe(1);
+    expect(existsSync(join(dir, 'other'))).toBe(false);
+  });
 });
 
 describe('help and version', () => {
@@ -709,14 +793,14 @@ describe('help and version', () => {
 
   it('<command> --help prints that command\'s usage and the exit codes, exit 0, for every command', async () => {
     const options: Record<string, string[]> = {
-      reconstruct: ['--model', '--box', '--formats', '--max-faces', '--detector', '--threads', '--precision', '--no-flip', '--smooth'],
-      video: ['--stabilize', '--frames', '--detect-every', '--glb-step', '--max-pixels'],
-      swap: ['--source', '--target', '--eyes', '--no-blend', '--threads'],
+      reconstruct: ['--model', '--box', '--formats', '--max-faces', '--min-score', '--detector', '--threads', '--precision', '--no-flip', '--smooth'],
+      video: ['--stabilize', '--frames', '--detect-every', '--glb-step', '--max-pixels', '--min-score'],
+      swap: ['--source', '--target', '--source-face', '--target-face', '--eyes', '--no-blend', '--detector', '--min-score', '--no-orientation', '--threads', '--quiet'],
       'import-checkpoint': ['--f32'],
       eval: ['aflw2000|pts', '--gt-box', '--no-peers'],
       data: ['label', '--set', '--limit', '--workers', '--every', '--facemesh', '--min-eye', '--out', '--shared', '--summary'],
-      serve: ['--port', '--workers', '--models', '--max-body-mb', '--max-queue', '--timeout', '--threads', '--detector', '--quiet'],
-      batch: ['batch submit', 'batch status', '--attempts', '--queue', '--wait', '--timeout'],
+      serve: ['--port', '--workers', '--models', '--max-body-mb', '--max-queue', '--timeout', '--threads', '--detector', '--min-score', '--quiet'],
+      batch: ['batch submit', 'batch status', '--min-score', '--attempts', '--queue', '--wait', '--timeout'],
       worker: ['--concurrency', '--threads', '--lock-seconds', '--queue', '--quiet'],
     };
     for (const [command, expected] of Object.entries(options)) {

@@ -217,6 +217,30 @@ describe('default detector on real images', () => {
     expect(ein.some((f) => Math.abs(f.x + f.width / 2 - 390) < 30 && Math.abs(f.y + f.height / 2 - 335) < 40)).toBe(true);
   });
 
+  it('another minScore adds or drops faces but moves none of the boxes the default finds (real photos with faces scored 0.3–0.8)', async () => {
+    const low = await createDetector({ minScore: 0.3 }), high = await createDetector({ minScore: 0.8 });
+    try {
+      const key = (f: FaceBox) => [f.x, f.y, f.width, f.height, f.score].join(',');
+      let added = 0, dropped = 0;
+      // (the AFLW2000-3D photos: faces at the edge, whose looks again a lowered cut changed before)
+      for (const file of ['webfaces-detect/pic04962.jpg', 'webfaces-detect/pic00035.jpg', 'ibug68/einstein.jpg', 'ibug68/2008_001322.jpg', 'portraits/dorothy_ashby.jpg', 'aflw2000-3d-dev/image00451.jpg', 'aflw2000-3d-dev/image01509.jpg', 'aflw2000-3d-dev/image03055.jpg']) {
+        const image = await decodeImageFile(join(EVAL_DIR, file));
+        const [d, l, h] = [await detector.detect(image), await low.detect(image), await high.detect(image)];
+        // every default box is among the 0.3 boxes exactly (the same box, keypoints and score)
+        for (const f of d) expect(l.some((g) => key(g) === key(f) && g.keypoints!.every((v, i) => v === f.keypoints![i])), `${file} ${key(f)}`).toBe(true);
+        // the 0.8 boxes are the default's scored 0.8 or more
+        expect(h.map(key).sort(), file).toEqual(d.filter((f) => f.score >= 0.8).map(key).sort());
+        expect(l.every((f) => f.score >= 0.3)).toBe(true);
+        added += l.length - d.length;
+        dropped += d.length - h.length;
+      }
+      expect(added).toBeGreaterThan(0);
+      expect(dropped).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([low.release?.(), high.release?.()]);
+    }
+  });
+
   it('puts the faces it is sure of (score ≥ SURE_SCORE) first: a larger unsure box (a hand) comes after a small sure face', async () => {
     // WebFaces pic04962: the woman's face (eyes at 26.9,11.3 and 38.7,9.8; mouth at 31.4,25.2)
     // scores ~0.72 at 26 px, a hand holding a glass ~0.54 at 36 px; before, the hand came first

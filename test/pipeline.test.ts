@@ -344,9 +344,31 @@ describe('buildOutputs and swapFaceTexture', () => {
       const plain = keptShare(swapFaceTexture(source, a, target, b, light.layout, { blend: false }));
       expect(plain.changed).toBeGreaterThan(5000);
       expect(plain.kept / plain.changed).toBeLessThan(0.05);
-      // --eyes: the target's own eyes stay (more of the face keeps its colour, the rest is the source's).
+      // --eyes: the target's own eyes stay, its photo's pixels as they are; the rest is the source's.
       const eyes = keptShare(swapFaceTexture(source, a, target, b, light.layout, { blend: false, keepEyes: true }));
-      expect(eyes.kept).toBeGreaterThan(plain.kept + 50);
+      expect(eyes.changed).toBeLessThan(plain.changed - 100); // her eyes: ~150 pixels
+      expect(eyes.kept / eyes.changed).toBeLessThan(0.05);
+      // A grey target keeps grey eyes when blended: the blend no longer carries the step between the
+      // source's skin and the target's eyes into them (a colour source turned them blue).
+      const grey = await decodeImageFile(join(EVAL, 'aflw2000-3d', 'image00050.jpg'));
+      for (let i = 0; i < grey.data.length; i += 3) grey.data[i] = grey.data[i + 1] = grey.data[i + 2] = Math.round((grey.data[i] + grey.data[i + 1] + grey.data[i + 2]) / 3);
+      const [g] = (await light.reconstruct(grey)).faces;
+      const colourful = await decodeImageFile(ASTRONAUT);
+      const [c] = (await light.reconstruct(colourful)).faces;
+      // The eye pixels: where pasting with the target's eyes differs from pasting without them.
+      const [pastedEyes, pasted] = [true, false].map((keepEyes) => swapFaceTexture(colourful, c, grey, g, light.layout, { keepEyes, blend: false }).data);
+      const eyeChroma = (out: RgbImage): number => {
+        let sum = 0, n = 0;
+        for (let i = 0; i < out.data.length; i += 3) {
+          if (pastedEyes[i] === pasted[i] && pastedEyes[i + 1] === pasted[i + 1] && pastedEyes[i + 2] === pasted[i + 2]) continue;
+          sum += Math.max(out.data[i], out.data[i + 1], out.data[i + 2]) - Math.min(out.data[i], out.data[i + 1], out.data[i + 2]);
+          n++;
+        }
+        expect(n).toBeGreaterThan(50);
+        return sum / n;
+      };
+      expect(eyeChroma(swapFaceTexture(colourful, c, grey, g, light.layout, {}))).toBeGreaterThan(8); // the source's eyes are coloured
+      expect(eyeChroma(swapFaceTexture(colourful, c, grey, g, light.layout, { keepEyes: true }))).toBeLessThan(2);
     } finally {
       await light.dispose();
     }
@@ -374,6 +396,9 @@ describe('createPrnet arguments and dispose', () => {
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: 'bogus' as never })).rejects.toBeInstanceOf(InputError);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', maxDetections: 0 })).rejects.toBeInstanceOf(InputError);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', threads: 0 })).rejects.toThrow(/^threads must be a whole number ≥ 1, got 0$/);
+    for (const minScore of [-0.1, 1.5, '0.3', NaN]) {
+      await expect(createPrnet({ model: '/nonexistent/model.safetensors', minScore: minScore as never })).rejects.toThrow(/^minScore must be a number from 0 to 1, got /);
+    }
     // Names of Object's own properties are file names, not bundled models ("the bundled 'constructor' model is missing (function Object()…").
     await expect(createPrnet({ model: 'constructor' })).rejects.toThrow(/^no bundled model 'constructor' and no such file \(bundled models: default, light; /);
     await expect(createPrnet({ model: '__proto__' })).rejects.toThrow(/^no bundled model '__proto__' and no such file/);

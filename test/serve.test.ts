@@ -718,7 +718,7 @@ describe('prnet serve arguments', () => {
     expect(r.code).toBe(3);
     // a mistyped bundled name (the service listened, then ended once its workers failed)
     const typo = await runCli(['serve', '--port', '0', '--workers', '1', '--models', 'default,lite']);
-    expect(typo.errLines, typo.stderr).toEqual(["prnet: no bundled model 'lite' and no such file (bundled models: default, light; or give a model file's path)"]);
+    expect(typo.errLines, typo.stderr).toEqual(["prnet: no bundled model 'lite' (did you mean 'light'?) and no such file (bundled models: default, light; or give a model file's path)"]);
     expect(typo.code).toBe(3);
   });
 });

@@ -27,6 +27,8 @@ export interface ReconstructJobData {
   /** Smoothing σ in UV pixels (reconstruct's --smooth); absent: the model's default. */
   smooth?: number;
   detector?: DetectorKind;
+  /** The detector's lowest score kept, 0 to 1 (reconstruct's --min-score); absent: the detector's default. */
+  minScore?: number;
   /** Mesh units, centring and texture size (reconstruct's --units, --center, --texture-size). */
   mesh?: OutputOptions;
 }
@@ -60,7 +62,7 @@ export class QueueError extends PrnetError {
 
 /**
  * The job id: the image's content hash and every option that changes the outputs (folder, stem,
- * formats, model, face limit, detector, mesh options, flip and smoothing when given: absent keys
+ * formats, model, face limit, detector and its score threshold, mesh options, flip and smoothing when given: absent keys
  * leave the ids of jobs without them as before). Re-submitting the same images with the same
  * options gives the same ids, which BullMQ does not add twice.
  */

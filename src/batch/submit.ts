@@ -17,6 +17,7 @@ export interface SubmitOptions {
   flip?: ReconstructJobData['flip'];
   smooth?: ReconstructJobData['smooth'];
   detector?: ReconstructJobData['detector'];
+  minScore?: ReconstructJobData['minScore'];
   mesh?: ReconstructJobData['mesh'];
   /** Tries per image before it is failed (default 3). */
   attempts?: number;
@@ -130,7 +131,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
         summary.unreadable.push(`${files[i]}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         continue;
       }
-      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, mesh: options.mesh };
+      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, minScore: options.minScore, mesh: options.mesh };
       const id = jobId(content, data);
       const existing = await queue.getJob(id);
       if (existing) {

@@ -71,10 +71,10 @@ export interface BatchWorker {
 export function startWorker(options: WorkerOptions): BatchWorker {
   const prnets = new Map<string, Promise<Prnet>>();
   const pipeline = (data: ReconstructJobData): Promise<Prnet> => {
-    const key = `${data.model}\0${data.detector ?? ''}`;
+    const key = `${data.model}\0${data.detector ?? ''}\0${data.minScore ?? ''}`;
     let p = prnets.get(key);
     if (!p) {
-      p = createPrnet({ model: data.model, detector: data.detector, threads: options.threads });
+      p = createPrnet({ model: data.model, detector: data.detector, minScore: data.minScore, threads: options.threads });
       p.catch(() => prnets.delete(key)); // a model that failed to load is tried again by the next job
       prnets.set(key, p);
     }

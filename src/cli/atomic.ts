@@ -10,7 +10,7 @@
  * (killed with SIGKILL, power loss) and nothing else.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmdirSync, rmSync } from 'node:fs';
 import { lstat, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FACE_FILE_SUFFIXES, faceFileBase } from '../pipeline/output-names.js';
@@ -47,11 +47,30 @@ export function tempPath(path: string): string {
  */
 export async function makeOutputFolder(dir: string): Promise<void> {
   try {
-    await mkdirEach(dir);
+    madeFolders.push(...(await mkdirEach(dir)));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const message = `cannot create the output folder (${writeFailure(e)})`;
     throw code === 'EEXIST' || code === 'ENOTDIR' ? new UsageError(message, dir) : new OutputError(message, dir, { cause: e });
+  }
+}
+
+/** The folders makeOutputFolder made in this process, outermost first. */
+const madeFolders: string[] = [];
+
+/**
+ * Removes the folders this process made for its output that are still empty (innermost first; a
+ * folder with anything in it stays): a run that wrote nothing (a missing input, a model that did
+ * not load, no face, an interrupt) leaves no empty folder behind. Called as the command ends.
+ */
+export function removeEmptyMadeFolders(): void {
+  while (madeFolders.length) {
+    try {
+      rmdirSync(madeFolders.pop()!);
+    } catch {
+      // not empty (or gone): kept, and so are the folders it is in
+      madeFolders.length = 0;
+    }
   }
 }
 
@@ -184,6 +203,7 @@ export function onInterrupt(exit: (signal: NodeJS.Signals) => void): () => void 
       ran = true;
       deferredExit = null;
       removePendingSync();
+      removeEmptyMadeFolders();
       exit(signal);
     };
     const whenCommitted = (): void => {

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption } from './options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption, minScoreOption } from './options.js';
 import { parseFormats, parseMeshOptions } from './reconstruct.js';
 import { counted } from './progress.js';
 
@@ -41,6 +41,7 @@ async function submit(args: string[]): Promise<number> {
     model: { type: 'string', short: 'm' },
     formats: { type: 'string' },
     'max-faces': { type: 'string' },
+    'min-score': { type: 'string' },
     detector: { type: 'string' },
     attempts: { type: 'string' },
     units: { type: 'string' },
@@ -60,6 +61,7 @@ async function submit(args: string[]): Promise<number> {
   for (const f of OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
   const detector = detectorOption(values.detector);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
+  const minScore = minScoreOption(values['min-score']);
   const attempts = intOption(values.attempts, 'attempts');
   const formats = [...parseFormats(values.formats, negated)];
   const mesh = parseMeshOptions(values);
@@ -74,6 +76,7 @@ async function submit(args: string[]): Promise<number> {
     maxFaces,
     ...testTime,
     detector,
+    minScore,
     attempts,
     mesh,
     queue,

@@ -25,6 +25,9 @@ Usage:
       --no-<format>                 skip one output (e.g. --no-ply)
       --max-faces <n>               at most n faces per image (largest first; boxes the detector
                                     scores under 0.65 after the others)
+      --min-score <s>               lowest detector score a face is kept at, 0 to 1 (default 0.5):
+                                    lower finds more of a crowd's small or half-hidden faces (and
+                                    more things that are not faces)
       --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
                                     ssd-mobilenet, tiny-face (need @vladmandic/human or face-api
                                     and tfjs: without them the error gives the npm install line)
@@ -53,15 +56,21 @@ Usage:
       --glb-tracks largest|all (all: also NAME_track<ID>.glb for every other face tracked ≥ 0.5 s),
       --glb-pose node|mesh (node, the default: the head's pose animates a NAME_track<ID>_head node, the shape
       keys hold the expression; mesh: the motion in the shape keys too), --no-flip,
-      --smooth <σ>, --max-faces <n>, --max-pixels <n>, --model, --detector, --threads, --quiet.
+      --smooth <σ>, --max-faces <n>, --min-score <s>, --max-pixels <n>, --model, --detector, --threads,
+      --quiet.
       Ctrl-C leaves no partial files (exit 130); a missing ffmpeg exits 3.
-  prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend] [--model m] [--threads n]
-      Puts a's face texture onto b's face (b's geometry and lighting seams blended);
-      --eyes keeps b's own eyes; --no-blend pastes the face without Poisson blending.
+  prnet swap --source <a> --target <b> --out <c.png> [options]
+      Puts a's face texture onto b's face (b's geometry and lighting seams blended).
+      --source-face <i>, --target-face <i>  which face of a photo with several (0, the default, is
+                                    the first: reconstruct's NAME_face0; its largest sure face)
+      --eyes                        keeps b's own eyes
+      --no-blend                    pastes the face without Poisson blending
+      --model, --detector, --min-score, --no-orientation, --threads, --quiet   as for reconstruct
+      A face the detector scores under 0.65 (often not a face) is used with a warning.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).
-  prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision p]
-             [--no-flip] [--smooth σ] [--no-orientation] [--no-peers] [--threads n] [--quiet]
+  prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--min-score s]
+             [--precision p] [--no-flip] [--smooth σ] [--no-orientation] [--no-peers] [--threads n] [--quiet]
       68-point NME (2D/3D) on AFLW2000-3D images with .mat ground truth (by yaw bucket, bucket mean,
       folded triangles), or 2D NME on iBUG .pts ground truth (e.g. AFW), with 3DDFA_V2 and FaceMesh
       in the same run; a progress bar; per-image rows with --json. (Development command: a checkout.)
@@ -76,11 +85,11 @@ Usage:
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
       mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
       --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30, at most 86400) ·
-      --threads <n> · --detector <kind> · --quiet
+      --threads <n> · --detector <kind> · --min-score <s> · --quiet
   prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [options]
       Queues one job per image on Redis (BullMQ); a re-submit skips the images already done.
-      Options as reconstruct's: --model, --formats, --no-<format>, --max-faces, --detector, --units,
-      --no-center, --texture-size, --no-flip, --smooth, --quiet (not --box, --threads, --precision:
+      Options as reconstruct's: --model, --formats, --no-<format>, --max-faces, --min-score, --detector,
+      --units, --no-center, --texture-size, --no-flip, --smooth, --quiet (not --box, --threads, --precision:
       the worker's --threads and the model file's precision apply); and
       --attempts <n> (3)  tries before an image is listed as failed
       --queue <name>      the queue (default prnet-reconstruct)
@@ -181,6 +190,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     return reportError(e);
+  } finally {
+    // An output folder this run made and left empty is removed (those commands have loaded atomic.js already).
+    if (command === 'reconstruct' || command === 'video' || command === 'swap') (await import('./atomic.js')).removeEmptyMadeFolders();
   }
 }
 

@@ -153,6 +153,17 @@ export function smoothOption(value: string | undefined): number | undefined {
   return n;
 }
 
+/**
+ * `--min-score s`: the lowest detector score a face is kept at, a number from 0 to 1 in decimal
+ * notation (undefined when not given: the detector's default, 0.5 for blazeface).
+ */
+export function minScoreOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^(\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 1)) throw new UsageError(`--min-score must be a number from 0 to 1, got '${value}'`);
+  return n;
+}
+
 /** `--no-flip` and `--smooth σ`: the library's test-time options, as reconstruct, batch submit and eval parse them. */
 export const TEST_TIME_OPTIONS = { flip: { type: 'boolean' }, smooth: { type: 'string' } } as const;
 

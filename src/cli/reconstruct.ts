@@ -13,7 +13,7 @@ import type { FaceBox } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption } from './options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
 import { DONE_RECORD, DoneRecord, fileIdentity, isDone, readDone, runKey } from './resume.js';
 import { packageVersion } from '../util/version.js';
@@ -212,6 +212,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     box: { type: 'string' },
     formats: { type: 'string' },
     'max-faces': { type: 'string' },
+    'min-score': { type: 'string' },
     detector: { type: 'string' },
     tiles: { type: 'boolean' },
     orientation: { type: 'boolean' },
@@ -236,6 +237,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const testTime = testTimeOptions(values);
   const box = values.box ? parseBox(values.box) : undefined;
   const detector = detectorOption(values.detector);
+  const minScore = minScoreOption(values['min-score']);
   const meshOptions = parseMeshOptions(values);
   const quiet = Boolean(values.quiet);
 
@@ -254,7 +256,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const tiles = values.tiles === false ? false : undefined;
   // --no-orientation: the detector's crops as they are (a face lying sideways or upside down is not turned upright).
   const orientation = values.orientation === false ? false : undefined;
-  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, precision, tiles, orientation });
+  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, minScore, precision, tiles, orientation });
   const allStems = uniqueStems(files, (f) => existsSync(f));
   // The options that decide the files' content (threads do not): --resume skips an image only
   // when an earlier run made its files with the same ones.
@@ -264,6 +266,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     precision: prnet.session.precision,
     detector: box ? null : (detector ?? 'blazeface'),
     tiles: tiles ?? true,
+    minScore: box ? undefined : minScore, // undefined (the default) is left out of the key: an earlier run's stays the same
     orientation: box ? null : prnet.orientation !== null,
     box,
     maxFaces,

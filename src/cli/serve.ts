@@ -4,7 +4,7 @@ import { firstLine } from '../errors.js';
 import { MAX_IMAGE_BYTES } from '../io/limits.js';
 import { exitBySignal } from './atomic.js';
 import { loadOptional, SERVE_PACKAGES } from './optional.js';
-import { EXIT, UsageError, intOption, parseOptions, threadsOption, detectorOption } from './options.js';
+import { EXIT, UsageError, intOption, parseOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 
 /** `default,light,mine=/models/mine.safetensors` → { default: 'default', light: 'light', mine: '/models/…' } */
 export function parseModels(list: string): Record<string, string> {
@@ -31,6 +31,7 @@ export async function runServe(args: string[]): Promise<number> {
     workers: { type: 'string', short: 'w' },
     models: { type: 'string' },
     detector: { type: 'string' },
+    'min-score': { type: 'string' },
     threads: { type: 'string' },
     'max-body-mb': { type: 'string' },
     'max-queue': { type: 'string' },
@@ -59,6 +60,7 @@ export async function runServe(args: string[]): Promise<number> {
   const threads = threadsOption(values.threads);
   const maxQueue = intOption(values['max-queue'], 'max-queue');
   const detector = detectorOption(values.detector);
+  const minScore = minScoreOption(values['min-score']);
   const { createServer, DEFAULT_BODY_LIMIT } = await loadOptional('serve', SERVE_PACKAGES, () => import('../serve/server.js'));
   // A port that is taken (or an address that is not this machine's) is said before the workers
   // start: ending them while they load their models aborted the process (SIGABRT).
@@ -77,6 +79,7 @@ export async function runServe(args: string[]): Promise<number> {
     workers,
     models,
     detector,
+    minScore,
     threads,
     bodyLimit: bodyMb ? bodyMb * 1024 * 1024 : DEFAULT_BODY_LIMIT,
     maxQueue,

@@ -1,41 +1,77 @@
 /** `prnet swap`: a's face texture on b's face. */
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { decodeImageFile, encodePng } from '../io/image-node.js';
 import { NoFaceError } from '../errors.js';
+import { SURE_SCORE } from '../detect/detector.js';
 import { createPrnet } from '../pipeline/node.js';
+import type { Face } from '../pipeline/face.js';
 import { swapFaceTexture } from '../pipeline/swap.js';
-import { refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
-import { EXIT, UsageError, parseOptions, threadsOption } from './options.js';
+import { exitBySignal, makeOutputFolder, onInterrupt, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
+import { EXIT, UsageError, detectorOption, intOption, minScoreOption, parseOptions, threadsOption } from './options.js';
 
 export async function runSwap(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     source: { type: 'string', short: 's' },
     target: { type: 'string', short: 't' },
     out: { type: 'string', short: 'o' },
+    'source-face': { type: 'string' },
+    'target-face': { type: 'string' },
     eyes: { type: 'boolean' },
     model: { type: 'string', short: 'm' },
+    detector: { type: 'string' },
+    'min-score': { type: 'string' },
+    orientation: { type: 'boolean' },
     threads: { type: 'string' },
     // --no-blend (parseArgs' negation: blend = false) pastes the rendered face without Poisson blending.
     blend: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
   }, false);
   void positionals;
-  if (!values.source || !values.target || !values.out) throw new UsageError('usage: prnet swap --source <a> --target <b> --out <c.png> [--eyes] [--no-blend]');
+  if (!values.source || !values.target || !values.out) throw new UsageError('usage: prnet swap --source <a> --target <b> --out <c.png> [--source-face i] [--target-face i] [--eyes] [--no-blend]');
   if (!/\.png$/i.test(values.out)) throw new UsageError('--out must be a .png file');
   const threads = threadsOption(values.threads);
+  // Which face of each photo: its index as `prnet reconstruct` numbers them (NAME_face<i>), 0 the first.
+  const sourceIndex = intOption(values['source-face'], 'source-face', 0) ?? 0;
+  const targetIndex = intOption(values['target-face'], 'target-face', 0) ?? 0;
+  const detector = detectorOption(values.detector);
+  const minScore = minScoreOption(values['min-score']);
   await refuseOverwritingInputs(values.out, [values.source, values.target]);
+  // The folder it goes in, before the work (a path through a file is exit 2 at once, not after the network).
+  await makeOutputFolder(dirname(values.out));
   const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source), decodeImageFile(values.target)]);
-  const prnet = await createPrnet({ model: values.model, threads });
-  const [a, b] = [await prnet.reconstruct(sourceImage, { maxFaces: 1 }), await prnet.reconstruct(targetImage, { maxFaces: 1 })];
-  await prnet.dispose();
-  if (!a.faces.length) throw new NoFaceError('no face found', values.source);
-  if (!b.faces.length) throw new NoFaceError('no face found', values.target);
-  const out = swapFaceTexture(sourceImage, a.faces[0], targetImage, b.faces[0], prnet.layout, { keepEyes: values.eyes, blend: values.blend !== false });
-  // A target with transparency (a cut-out portrait) keeps it: its alpha goes back on the result.
-  const alpha = await targetAlpha(values.target, out.width, out.height);
-  await writeFileAtomic(values.out, alpha ? await encodePng(withAlpha(out.data, alpha), out.width, out.height, 4) : await encodePng(out.data, out.width, out.height, 3));
-  process.stderr.write(`${values.out}: ${values.source}'s face texture on ${values.target}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
+  const prnet = await createPrnet({ model: values.model, threads, detector, minScore, orientation: values.orientation === false ? false : undefined });
+  const stopHandling = onInterrupt((signal) => {
+    process.stderr.write(`prnet: interrupted by ${signal}; ${values.out} was not written\n`);
+    exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+  });
+  try {
+    const pick = async (image: typeof sourceImage, index: number, path: string, option: string): Promise<Face> => {
+      const { faces } = await prnet.reconstruct(image, { maxFaces: index + 1 });
+      if (!faces.length) throw new NoFaceError('no face found', path);
+      if (index >= faces.length) throw new NoFaceError(`${option} ${index} asks for face ${index + 1}, and ${faces.length === 1 ? 'one face was' : `${faces.length} faces were`} found (0 is the first)`, path);
+      return faces[index];
+    };
+    const a = await pick(sourceImage, sourceIndex, values.source, '--source-face');
+    const b = await pick(targetImage, targetIndex, values.target, '--target-face');
+    await prnet.dispose();
+    // A box the detector is unsure of is a face about as often as not (docs/detectors.md): say so.
+    for (const [face, path, option] of [[a, values.source, '--source-face'], [b, values.target, '--target-face']] as const) {
+      if (face.box.score < SURE_SCORE) {
+        process.stderr.write(`prnet: warning: ${path}: the face used (box at ${Math.round(face.box.x)},${Math.round(face.box.y)}, ${Math.round(face.box.width)} px) scores ${face.box.score.toFixed(2)}, under ${SURE_SCORE}: it may not be a face; look at the result, or choose another with ${option}\n`);
+      }
+    }
+    const out = swapFaceTexture(sourceImage, a, targetImage, b, prnet.layout, { keepEyes: values.eyes, blend: values.blend !== false });
+    // A target with transparency (a cut-out portrait) keeps it: its alpha goes back on the result.
+    const alpha = await targetAlpha(values.target, out.width, out.height);
+    await writeFileAtomic(values.out, alpha ? await encodePng(withAlpha(out.data, alpha), out.width, out.height, 4) : await encodePng(out.data, out.width, out.height, 3));
+  } finally {
+    stopHandling();
+    await prnet.dispose();
+  }
+  if (!values.quiet) process.stderr.write(`${values.out}: ${values.source}'s face texture on ${values.target}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
   return EXIT.ok;
 }
 

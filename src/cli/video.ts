@@ -5,7 +5,7 @@ import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
 import { MAX_GLB_STEP, processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
 import { makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption } from './options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
 import { uniqueStems } from './inputs.js';
 
@@ -64,6 +64,7 @@ export async function runVideo(args: string[]): Promise<number> {
     'glb-tracks': { type: 'string' },
     'glb-pose': { type: 'string' },
     'max-faces': { type: 'string' },
+    'min-score': { type: 'string' },
     'detect-every': { type: 'string' },
     frames: { type: 'string' },
     'max-pixels': { type: 'string' },
@@ -90,6 +91,7 @@ export async function runVideo(args: string[]): Promise<number> {
   const { flip, smooth } = testTimeOptions(values);
   const quiet = Boolean(values.quiet);
   const detector = detectorOption(values.detector);
+  const minScore = minScoreOption(values['min-score']);
   await makeOutputFolder(values.out);
   // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
   await sweepStaleTemporaries(values.out);
@@ -106,7 +108,7 @@ export async function runVideo(args: string[]): Promise<number> {
   // No tile looks in video: the detector runs on every frame while nothing is tracked, and tiles
   // would cost 6 passes a 1080p frame (15 at 4K) and start tracks on small background faces.
   // Video crops come from the tracker (its detections and the previous frames' landmarks): no orientation network.
-  const prnet = await createPrnet({ model: values.model, detector, threads, tiles: false, orientation: false });
+  const prnet = await createPrnet({ model: values.model, detector, minScore, threads, tiles: false, orientation: false });
   let failed = 0;
   try {
     // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.

@@ -29,7 +29,7 @@ import {
 import { PAD_FRACTION, SURE_SCORE, sortFaces, touchesEdge, type Detector } from './detector.js';
 
 export interface BlazeFaceOptions {
-  /** Lowest score kept (default 0.5). */
+  /** Lowest score kept (default 0.5); tile looks keep tileMinScore(minScore) and more (0.65 at the default). */
   minScore?: number;
   /** Most faces returned, largest first (default: all). */
   maxFaces?: number;
@@ -77,8 +77,16 @@ export const TILE_SIDE = 1024;
 export const TILE_OVERLAP = 256;
 /** Tiles are looked at when the image's long side exceeds this many tile sides. */
 export const TILE_FROM = 1.5;
-/** Lowest score of a face found in a tile (the whole look's minScore is 0.5: tiles look at many more windows). */
+/** Lowest score of a face found in a tile at the default minScore (0.5): tiles look at many more windows. */
 export const TILE_MIN_SCORE = 0.65;
+
+/**
+ * The tile looks' lowest score for a whole look's `minScore`: 30 % of the way from it to 1, so
+ * 0.65 at the default 0.5 (TILE_MIN_SCORE), 0.51 at 0.3, 0.86 at 0.8.
+ */
+export function tileMinScore(minScore: number): number {
+  return minScore + (1 - minScore) * 0.3;
+}
 /** No tiles when a face found is at least this share of the image's short side. */
 export const TILE_UNLESS_FACE = 0.25;
 /**
@@ -121,6 +129,8 @@ const LETTERBOX_MARGIN = 8;
 export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array, options: BlazeFaceOptions = {}): Promise<Detector> {
   const size = BLAZEFACE_INPUT;
   const minScore = options.minScore ?? BLAZEFACE_MIN_SCORE;
+  const tileMin = tileMinScore(minScore);
+  const decodeMin = Math.min(minScore, BLAZEFACE_MIN_SCORE);
   const maxFaces = options.maxFaces ?? Infinity;
   const retryPadded = options.retryPadded ?? true;
   const edgeLook = options.edgeLook ?? 'region';
@@ -140,6 +150,8 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     throw new ModelError(`the face detector is not the BlazeFace graph this version of prnet-ts ships (channels-first input 'input:0' of any side that is a multiple of 32): ${firstLine(e)}`, undefined, { cause: e });
   }
   const inputs = new Map<number, Float32Array>();
+  /** The detections the default cut (BLAZEFACE_MIN_SCORE) keeps. */
+  const atDefault = (ds: BlazeDetection[]): BlazeDetection[] => (decodeMin < BLAZEFACE_MIN_SCORE ? ds.filter((d) => d.score >= BLAZEFACE_MIN_SCORE) : ds);
   let queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -157,7 +169,8 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
       if (!t || !(t.data instanceof Float32Array)) throw new ModelError(`the face detector returned no float32 '${name}'`);
       return t.data;
     };
-    return blendDetections(decodeDetections([get('Identity:0'), get('Identity_1:0')], [get('Identity_2:0'), get('Identity_3:0')], n, window, minScore, [], h));
+    // Decoded down to the default cut at least, and blended as at it (detect() cuts at minScore).
+    return blendDetections(decodeDetections([get('Identity:0'), get('Identity_1:0')], [get('Identity_2:0'), get('Identity_3:0')], n, window, decodeMin, [], h), undefined, BLAZEFACE_MIN_SCORE);
   };
 
   /**
@@ -189,7 +202,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     const seen = await pass(image, face.cx - side / 2, face.cy - side / 2, side, REGION_INPUT);
     let best = face;
     let bestIou = REGION_MIN_IOU;
-    for (const d of seen) {
+    for (const d of atDefault(seen)) {
       const o = detectionIou(d, face);
       if (o >= bestIou) {
         best = d;
@@ -218,7 +231,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
           // A face larger than the overlap is the whole look's to find (a tile sees it at a scale
           // where parts of a large face or the clothes below it pass for faces); a face the whole
           // look missed must be sure.
-          if (!cut && Math.max(d.width, d.height) <= overlap - 2 * margin && d.score >= TILE_MIN_SCORE) out.push(d);
+          if (!cut && Math.max(d.width, d.height) <= overlap - 2 * margin && d.score >= tileMin) out.push(d);
         }
       }
     }
@@ -229,11 +242,14 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     const { width, height } = image;
     const fit = fitWindow(width, height);
     let found = await firstLook(image);
+    // The looks again are decided on the faces scored as the default cut keeps them, so that
+    // another minScore does not change what happens to those.
     if (retryPadded) {
-      const atEdge = found.filter((d) => touchesEdge(toBox(d), width, height));
-      if (!found.length || (atEdge.length && (edgeLook === 'whole' || atEdge.length > MAX_EDGE_LOOKS))) {
+      const sure = atDefault(found);
+      const atEdge = sure.filter((d) => touchesEdge(toBox(d), width, height));
+      if (!sure.length || (atEdge.length && (edgeLook === 'whole' || atEdge.length > MAX_EDGE_LOOKS))) {
         const padded = await wholeLook(image, fit.side);
-        if (padded.length >= found.length) found = padded;
+        if (atDefault(padded).length >= sure.length) found = padded;
       } else if (atEdge.length) {
         const looked: BlazeDetection[] = [];
         for (const d of found) looked.push(atEdge.includes(d) ? await regionLook(image, d) : d);
@@ -246,6 +262,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     if (tiles && Math.max(width, height) > TILE_FROM * TILE_SIDE && largest < TILE_UNLESS_FACE * Math.min(width, height)) {
       found = addTileFaces(found, await tileLooks(image));
     }
+    if (minScore > decodeMin) found = found.filter((d) => d.score >= minScore); // a cut over the default's
     return sortFaces(found.map(toBox)).slice(0, maxFaces);
   };
 
@@ -267,8 +284,9 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
  * tile's finer look at a face the whole look found, or at its part).
  */
 function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDetection[] {
-  const kept = [...whole];
-  for (const d of [...tiles].sort((a, b) => b.score - a.score)) {
+  // The whole look's boxes under the default cut (a lowered minScore's) come last: a tile's face is not left out for one.
+  const kept = whole.filter((d) => d.score >= BLAZEFACE_MIN_SCORE);
+  for (const d of [...tiles, ...whole.filter((w) => w.score < BLAZEFACE_MIN_SCORE)].sort((a, b) => (a.score >= BLAZEFACE_MIN_SCORE) === (b.score >= BLAZEFACE_MIN_SCORE) ? b.score - a.score : a.score >= BLAZEFACE_MIN_SCORE ? -1 : 1)) {
     if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
   }
   return kept;

@@ -9,6 +9,7 @@ import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/ind
 import { createOrientationNode } from '../detect/create-node.js';
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
+import { nearestName } from '../util/nearest-name.js';
 import { loadLayout } from '../layout/node.js';
 import { readModelFileLazy } from '../model/file-node.js';
 import type { ModelWeights } from '../model/weights.js';
@@ -41,6 +42,12 @@ export interface PrnetOptions {
    * find the small faces of a group photo (~5 ms a tile, 20 for 12 megapixels).
    */
   tiles?: boolean;
+  /**
+   * Lowest detector score a face is kept at, 0 to 1 (default 0.5 for the built-in detector). Lower
+   * finds more of the small, blurred or half-hidden faces of a crowd, and more things that are not
+   * faces; higher keeps the sure ones only (docs/detectors.md, "Score threshold").
+   */
+  minScore?: number;
   /** Network precision, 'fp32' or 'int8' (default: the model file's choice, int8 for the bundled default model; see SessionOptions). */
   precision?: Precision;
   /**
@@ -67,7 +74,11 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
   }
   // A bare word that is no file (`--model lite`): most likely a bundled model's name, mistyped.
   if (!/[\\/.]/.test(name) && !existsSync(name)) {
-    throw new ModelError(`no bundled model '${name}' and no such file (bundled models: ${Object.keys(BUNDLED_MODELS).join(', ')}; or give a model file's path)`);
+    // (or the one bundled name with the same first two letters: 'lite' is 3 edits from 'light')
+    const bundled = Object.keys(BUNDLED_MODELS);
+    const sameStart = bundled.filter((n) => name.length >= 2 && n.startsWith(name.slice(0, 2).toLowerCase()));
+    const near = nearestName(name, bundled) ?? (sameStart.length === 1 ? sameStart[0] : undefined);
+    throw new ModelError(`no bundled model '${name}'${near ? ` (did you mean '${near}'?)` : ''} and no such file (bundled models: ${Object.keys(BUNDLED_MODELS).join(', ')}; or give a model file's path)`);
   }
   return name;
 }
@@ -92,6 +103,7 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   const precision = checkPrecision(options.precision);
   // The arguments are checked before anything loads.
   const maxFaces = detectionLimit(options.maxDetections);
+  if (options.minScore !== undefined && !(typeof options.minScore === 'number' && options.minScore >= 0 && options.minScore <= 1)) throw new InputError(`minScore must be a number from 0 to 1, got ${shownValue(options.minScore)}`);
   if (options.tiles !== undefined && typeof options.tiles !== 'boolean') throw new InputError(`tiles must be true or false, got ${shownValue(options.tiles)}`);
   if (options.threads !== undefined) sessionThreads(options.threads);
   if (options.orientation !== undefined && typeof options.orientation !== 'boolean') throw new InputError(`orientation must be true or false, got ${shownValue(options.orientation)}`);
@@ -104,7 +116,7 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   const [layout, session, detector, orientation] = await Promise.allSettled([
     loadLayout(),
     createSession(model, { threads: options.threads, probe: !bundled, precision }),
-    kind === false ? Promise.resolve(null) : createDetector({ kind, maxFaces, tiles: options.tiles }),
+    kind === false ? Promise.resolve(null) : createDetector({ kind, maxFaces, minScore: options.minScore, tiles: options.tiles }),
     kind === false || !(options.orientation ?? bundled) ? Promise.resolve(null) : createOrientationNode(),
   ]);
   if (layout.status === 'rejected' || session.status === 'rejected' || detector.status === 'rejected' || orientation.status === 'rejected') {
@@ -121,7 +133,7 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
 }
 
 /** The options createPrnet knows (PrnetOptions' keys). */
-const CREATE_OPTIONS: readonly (keyof PrnetOptions)[] = ['model', 'detector', 'threads', 'maxDetections', 'tiles', 'precision', 'orientation'];
+const CREATE_OPTIONS: readonly (keyof PrnetOptions)[] = ['model', 'detector', 'threads', 'maxDetections', 'minScore', 'tiles', 'precision', 'orientation'];
 
 function detectionLimit(n: number | undefined): number | undefined {
   if (n === undefined) return undefined;

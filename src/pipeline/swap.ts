@@ -9,7 +9,7 @@ import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, type Face } from './face.js';
 
 export interface SwapOptions {
-  /** Keep the target's own eyes (the layout's eye region of the target's texture). */
+  /** Keep the target's own eyes: the photo's pixels where the layout's eye region lies on the target face. */
   keepEyes?: boolean;
   /** Poisson blending (default true); false pastes the rendered face as it is. */
   blend?: boolean;
@@ -33,17 +33,29 @@ export function swapFaceTexture(
   // RGBA or grey bytes (as reconstruct takes) are read as RGB; the result is RGB.
   const sourceImage = toRgbImage(sourceInput);
   const targetImage = toRgbImage(targetInput);
-  const src = faceTexture(sourceImage, sourceFace, layout);
-  const tex = src.texture.data;
-  if (options.keepEyes) {
-    // The target's own eyes: the eye region of its (complete) texture.
-    const dst = faceTexture(targetImage, targetFace, layout).texture.data;
-    for (let i = 0; i < layout.eyeMask.length; i++) {
-      if (layout.eyeMask[i] !== 0) tex.set(dst.subarray(3 * i, 3 * i + 3), 3 * i);
-    }
-  }
-  const texture = { width: layout.size, height: layout.size, data: tex };
-  const { image, mask } = renderTexture(texture, layout.faceIndex, targetFace.vertices, layout.triangles, targetImage.width, targetImage.height, targetImage);
+  const { texture } = faceTexture(sourceImage, sourceFace, layout);
+  const { image, mask, raster } = renderTexture(texture, layout.faceIndex, targetFace.vertices, layout.triangles, targetImage.width, targetImage.height, targetImage);
+  if (options.keepEyes) keepTargetEyes(image, mask, raster.triangle, targetImage, layout);
   if (options.blend === false) return image;
   return poissonBlend(targetImage, image, mask);
+}
+
+/**
+ * The target photo's own pixels where the target face's eye region lies (the triangles whose three
+ * vertices are in the layout's eye mask), taken out of the blend's domain: the blend meets them as
+ * it meets the face's outline. (Copying the target's eye texels into the source's texture instead
+ * left the blend a colour step between the two people's skin and the eyes to carry, which turned a
+ * grey target's eyes blue and a dark one's black.)
+ */
+function keepTargetEyes(image: RgbImage, mask: Uint8Array, triangleAt: Int32Array, target: RgbImage, layout: Layout): void {
+  const { triangles, faceIndex, eyeMask } = layout;
+  const eye = (v: number): boolean => eyeMask[faceIndex[v]] !== 0;
+  for (let i = 0; i < mask.length; i++) {
+    const t = triangleAt[i];
+    if (t < 0 || !eye(triangles[3 * t]) || !eye(triangles[3 * t + 1]) || !eye(triangles[3 * t + 2])) continue;
+    mask[i] = 0;
+    image.data[3 * i] = target.data[3 * i];
+    image.data[3 * i + 1] = target.data[3 * i + 1];
+    image.data[3 * i + 2] = target.data[3 * i + 2];
+  }
 }

@@ -15,6 +15,8 @@ export interface PoolOptions {
   /** Model names → bundled name or file, loaded by every worker. */
   models: Record<string, string>;
   detector?: DetectorKind;
+  /** The detector's lowest score kept (createPrnet's minScore). */
+  minScore?: number;
   /** Network threads per worker (default: the cores shared among the workers). */
   threads?: number;
   /** Told about a worker that failed outside a task. */
@@ -46,7 +48,7 @@ export function createPool(options: PoolOptions): InferencePool {
   const cores = availableParallelism();
   const workers = Math.max(1, options.workers ?? cores);
   const threads = options.threads ?? Math.max(1, Math.floor(cores / workers));
-  const workerData: WorkerConfig = { models: options.models, threads, detector: options.detector };
+  const workerData: WorkerConfig = { models: options.models, threads, detector: options.detector, minScore: options.minScore };
   const piscina = new Piscina({
     filename: workerFile().href,
     minThreads: workers,

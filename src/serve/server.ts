@@ -44,6 +44,8 @@ export interface ServeOptions {
   /** Models loaded by every worker, name → bundled name or file; the first is the default (default: default and light). */
   models?: Record<string, string>;
   detector?: DetectorKind;
+  /** The detector's lowest score kept, 0 to 1 (createPrnet's minScore; default 0.5). */
+  minScore?: number;
   /** Network threads per worker (default: the cores shared among the workers). */
   threads?: number;
   /** Largest body in bytes (default 20 MiB). */
@@ -202,6 +204,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     workers: options.workers,
     models,
     detector: options.detector,
+    minScore: options.minScore,
     threads: options.threads,
     // Before readiness the error is the caller's (ready rejects); after it, it is logged.
     onError: (e) => isReady && process.stderr.write(`prnet serve: a worker failed: ${firstLine(e)}\n`),

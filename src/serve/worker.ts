@@ -16,12 +16,13 @@ export interface WorkerConfig {
   models: Record<string, string>;
   threads?: number;
   detector?: DetectorKind;
+  minScore?: number;
 }
 
 const config = workerData as WorkerConfig;
 const prnets = new Map<string, Prnet>();
 for (const [name, model] of Object.entries(config.models)) {
-  prnets.set(name, await createPrnet({ model, threads: config.threads, detector: config.detector }));
+  prnets.set(name, await createPrnet({ model, threads: config.threads, detector: config.detector, minScore: config.minScore }));
 }
 
 const encode = (d: Uint8Array, w: number, h: number, c: 1 | 3): Promise<Uint8Array> => encodePng(d, w, h, c);

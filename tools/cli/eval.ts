@@ -9,7 +9,7 @@ import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet } from '../../src/pipeline/node.js';
 import { defaultSmooth, type Prnet, type TestTimeOptions } from '../../src/pipeline/prnet.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, minScoreOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts } from '../eval/pts.js';
 import { imagePairs, POSE_RANGE_DEG } from '../eval/aflw2000.js';
@@ -24,6 +24,7 @@ export async function run(args: string[]): Promise<number> {
     peers: { type: 'boolean' },
     threads: { type: 'string' },
     detector: { type: 'string' },
+    'min-score': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     precision: { type: 'string' },
     orientation: { type: 'boolean' },
@@ -31,18 +32,20 @@ export async function run(args: string[]): Promise<number> {
   });
   const [set, dir] = positionals;
   if ((set !== 'aflw2000' && set !== 'pts') || !dir || positionals.length !== 2) {
-    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--precision fp32|int8] [--no-flip] [--smooth σ] [--no-orientation] [--no-peers] [--threads n] [--quiet]');
+    throw new UsageError('usage: prnet eval aflw2000|pts <dir> [--json] [--gt-box] [--model m] [--detector kind] [--min-score s] [--precision fp32|int8] [--no-flip] [--smooth σ] [--no-orientation] [--no-peers] [--threads n] [--quiet]');
   }
   const testTime = testTimeOptions(values);
   if (set === 'pts') return runPts(dir, values, testTime);
   const gtBox = Boolean(values['gt-box']);
   if (gtBox && values.detector !== undefined) throw new UsageError('--gt-box crops from the ground truth: --detector does not apply');
+  if (gtBox && values['min-score'] !== undefined) throw new UsageError('--gt-box crops from the ground truth: --min-score does not apply');
   const detector = detectorOption(values.detector);
+  const minScore = minScoreOption(values['min-score']);
   const precision = precisionOption(values.precision);
   const threads = threadsOption(values.threads);
   // The folder before the model: a wrong folder is said at once, without loading anything.
   const { pairs, unpaired } = await reportUnpaired(dir, '.mat');
-  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, threads, precision, orientation: values.orientation });
+  const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, minScore, threads, precision, orientation: values.orientation });
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
@@ -59,6 +62,7 @@ export async function run(args: string[]): Promise<number> {
       dir,
       crop: gtBox ? 'ground-truth landmarks ×1.6' : 'detector',
       detector: gtBox ? null : (prnet.detector?.kind ?? null),
+      minScore: gtBox ? null : (minScore ?? null),
       images: report.images,
       unpaired,
       nme2d: report.ours.nme2d,
@@ -171,22 +175,23 @@ function testTimeText(prnet: Prnet, t: TestTimeOptions): string {
 /** `prnet eval pts <dir>`. */
 async function runPts(
   dir: string,
-  values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; precision?: string; orientation?: boolean; 'gt-box'?: boolean },
+  values: { json?: boolean; model?: string; peers?: boolean; threads?: string; quiet?: boolean; detector?: string; 'min-score'?: string; precision?: string; orientation?: boolean; 'gt-box'?: boolean },
   testTime: TestTimeOptions,
 ): Promise<number> {
   if (values['gt-box']) throw new UsageError('--gt-box applies to aflw2000 only');
   const detector = detectorOption(values.detector);
+  const minScore = minScoreOption(values['min-score']);
   const threads = threadsOption(values.threads);
   const precision = precisionOption(values.precision);
   const { pairs, unpaired } = await reportUnpaired(dir, '.pts');
-  const prnet = await createPrnet({ model: values.model, detector, threads, precision, orientation: values.orientation });
+  const prnet = await createPrnet({ model: values.model, detector, minScore, threads, precision, orientation: values.orientation });
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
   await prnet.dispose();
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
   if (values.json) {
     // The shape of `eval aflw2000 --json`: our scores at the top, each peer's under `peers`.
-    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), dir, crop: 'detector', detector: prnet.detector?.kind ?? null, images: report.images, unpaired,
+    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), dir, crop: 'detector', detector: prnet.detector?.kind ?? null, minScore: minScore ?? null, images: report.images, unpaired,
       ...report.ours, peers: report.peers, skippedPeers: report.skippedPeers }, null, 2) + '\n');
     return reportUnreadable(report.unreadable, report.skippedPeers);
   }
