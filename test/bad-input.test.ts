@@ -315,6 +315,10 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['reconstruct', 'a.jpg', '--out', 'o', '--sizes', '2'], /^prnet: Unknown option '--sizes'$/],
     [['--verison'], /^prnet: unknown command '--verison' \(did you mean '--version'\?\)/],
     [['recnstruct', 'a.jpg'], /^prnet: unknown command 'recnstruct' \(did you mean 'reconstruct'\?\) \(see prnet --help\)$/],
+    // short words two edits off: the one command with the same first two letters
+    [['swp', '--source', 'a.jpg'], /^prnet: unknown command 'swp' \(did you mean 'swap'\?\) \(see prnet --help\)$/],
+    [['batch', 'submit', 'dir', '--threads', '2'], /^prnet: Unknown option '--threads' here: each worker's own --threads applies \(prnet worker --threads n\)$/],
+    [['batch', 'sbumit', 'dir'], /^prnet: batch needs 'submit' or 'status', got 'sbumit' \(did you mean 'submit'\?\) \(see prnet --help\)$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '1,2,3'], /--box must be x,y,width,height/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '1,2,0,5'], /--box must be .* positive size/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--formats', 'json,stl'], /unknown format 'stl'/],
@@ -333,6 +337,9 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['reconstruct', 'a.jpg', '--out', 'o', '--max-faces', '1e3'], /got '1e3'$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--max-faces', '99999999999999999999'], /got '99999999999999999999'$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--smooth', '0x2'], /^prnet: --smooth must be a number from 0 to 8 \(UV pixels\), got '0x2'$/],
+    // a format's name as a flag selects nothing (it was accepted and ignored: every format written)
+    [['reconstruct', 'a.jpg', '--out', 'o', '--glb', '--json'], /^prnet: --json is not an option: choose the outputs with --formats json,glb \(or leave one out with --no-json\); the JSON goes to files, one per face$/],
+    [['batch', 'submit', 'a.jpg', '--out', '/nonexistent/o', '--redis', 'redis://localhost:1', '--ply'], /^prnet: --ply is not an option: choose the outputs with --formats ply/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '1.5'], /^prnet: --min-score must be a number from 0 to 1, got '1.5'$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '-0.1'], /^prnet: --min-score must be a number from 0 to 1, got '-0.1'$/],
     [['video', 'a.mp4', '--out', 'o', '--min-score', '0x1'], /^prnet: --min-score must be a number from 0 to 1, got '0x1'$/],

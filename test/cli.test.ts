@@ -803,6 +803,7 @@ describe('help and version', () => {
       batch: ['batch submit', 'batch status', '--min-score', '--attempts', '--queue', '--wait', '--timeout'],
       worker: ['--concurrency', '--threads', '--lock-seconds', '--queue', '--quiet'],
     };
+    expect((await runMain(['help', 'swap'])).stdout).toBe((await runMain(['swap', '--help'])).stdout);
     for (const [command, expected] of Object.entries(options)) {
       const r = await runMain([command, 'x', '--help']);
       expect(r.code, command).toBe(0);

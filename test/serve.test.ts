@@ -674,7 +674,7 @@ describe('prnet serve arguments', () => {
     const cli = startCli(['serve', '--port', '0', '--host', '0.0.0.0', '--workers', '1', '--models', 'default,light']);
     try {
       // bound on every interface: the line says so (it read as if bound on 127.0.0.1 alone)
-      expect((await cli.waitFor(/listening on .*/))[0]).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ \(bound to 0\.0\.0\.0: every interface\) with 1 workers$/);
+      expect((await cli.waitFor(/listening on .*/))[0]).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ \(bound to 0\.0\.0\.0: every interface\) with 1 worker$/);
       cli.child.kill('SIGTERM');
       const exit = await cli.exited;
       expect(exit, cli.lines.join('\n')).toEqual({ code: 0, signal: null });

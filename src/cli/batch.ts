@@ -5,6 +5,7 @@ import { BATCH_PACKAGES, loadOptional } from './optional.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption, minScoreOption } from './options.js';
 import { parseFormats, parseMeshOptions } from './reconstruct.js';
 import { counted } from './progress.js';
+import { nearestWord } from '../util/nearest-name.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
 export function checkRedisUrl(url: string): void {
@@ -29,7 +30,8 @@ export async function runBatch(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'submit') return submit(rest);
   if (sub === 'status') return status(rest);
-  throw new UsageError(`batch needs 'submit' or 'status', got '${sub ?? ''}' (see prnet --help)`);
+  const near = sub ? nearestWord(sub, ['submit', 'status']) : undefined;
+  throw new UsageError(`batch needs 'submit' or 'status', got '${sub ?? ''}'${near ? ` (did you mean '${near}'?)` : ''} (see prnet --help)`);
 }
 
 async function submit(args: string[]): Promise<number> {
@@ -50,20 +52,25 @@ async function submit(args: string[]): Promise<number> {
     ...TEST_TIME_OPTIONS,
     quiet: { type: 'boolean', short: 'q' },
     ...formatFlags,
+  }, true, {
+    threads: "each worker's own --threads applies (prnet worker --threads n)",
+    precision: "the workers run the model file's precision",
+    box: 'a box is for one image (prnet reconstruct --box)',
+    resume: 'a re-submit skips the images already done',
   });
   if (!positionals.length) throw new UsageError('batch submit needs at least one folder, image or .txt list');
   if (!values.out) throw new UsageError('batch submit needs --out <dir>');
+  const negated: Record<string, boolean | undefined> = {};
+  for (const f of OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
+  const formats = [...parseFormats(values.formats, negated)];
   await checkBatchOut(values.out);
   if (!values.redis) throw new UsageError('batch submit needs --redis <url> (without Redis, use prnet reconstruct)');
   checkRedisUrl(values.redis);
   const queue = queueOption(values.queue);
-  const negated: Record<string, boolean | undefined> = {};
-  for (const f of OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
   const detector = detectorOption(values.detector);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const minScore = minScoreOption(values['min-score']);
   const attempts = intOption(values.attempts, 'attempts');
-  const formats = [...parseFormats(values.formats, negated)];
   const mesh = parseMeshOptions(values);
   const testTime = testTimeOptions(values);
   const { submitBatch } = await loadBatch('batch', () => import('../batch/submit.js'));

@@ -6,7 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EXIT, UsageError, nearestName, reportError } from './options.js';
+import { EXIT, UsageError, reportError } from './options.js';
+import { nearestWord } from '../util/nearest-name.js';
 import { packageVersion } from '../util/version.js';
 
 export { EXIT, UsageError, intOption, parseOptions, precisionOption, reportError, threadsOption } from './options.js';
@@ -153,9 +154,12 @@ export async function main(argv: string[]): Promise<number> {
       case undefined:
       case '-h':
       case '--help':
-      case 'help':
-        process.stdout.write(HELP);
+      case 'help': {
+        // `prnet help swap`: that command's part, as `prnet swap --help`
+        const one = command === 'help' && rest[0] ? commandHelp(rest[0]) : null;
+        process.stdout.write(one ?? HELP);
         return command === undefined ? EXIT.usage : EXIT.ok;
+      }
       case '-v':
       case '--version':
         process.stdout.write(`${packageVersion()}\n`);
@@ -184,7 +188,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'worker':
         return await (await import('./worker.js')).runWorker(rest);
       default: {
-        const near = nearestName(command, [...COMMANDS, '--help', '--version']);
+        const near = nearestWord(command, [...COMMANDS, '--help', '--version']);
         throw new UsageError(`unknown command '${command}'${near ? ` (did you mean '${near}'?)` : ''} (see prnet --help)`);
       }
     }

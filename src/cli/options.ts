@@ -54,8 +54,11 @@ export function errorClasses(e: unknown): Set<string> {
 
 export { nearestName };
 
-/** parseArgs with our errors: unknown or malformed options are usage errors. */
-export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
+/**
+ * parseArgs with our errors: unknown or malformed options are usage errors. `elsewhere`: why an
+ * option another command takes is not this one's (`threads: "the worker's --threads applies"`).
+ */
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true, elsewhere: Record<string, string> = {}) {
   // `--box -10,-10,50,50`: parseArgs calls a value that starts with '-' ambiguous; a negative
   // number after an option that takes a value is that option's value (written `--box=-10,…`).
   const valued = new Set<string>();
@@ -88,6 +91,8 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
       const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '([^']+)'/.exec(message) : null;
       if (unknown) {
         const names = Object.entries(options).flatMap(([name, o]) => (o.type === 'boolean' ? [`--${name}`, `--no-${name}`] : [`--${name}`]));
+        const why = Object.hasOwn(elsewhere, unknown[1].replace(/^--/, '')) ? elsewhere[unknown[1].replace(/^--/, '')] : undefined;
+        if (why) throw new UsageError(`Unknown option '${unknown[1]}' here: ${why}`);
         const near = nearestName(unknown[1], names);
         throw new UsageError(`Unknown option '${unknown[1]}'${near ? ` (did you mean '${near}'?)` : ''}`);
       }

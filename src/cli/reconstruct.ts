@@ -88,6 +88,12 @@ export async function inPipeline<A, B>(count: number, stages: PipelineStages<A, 
 }
 
 export function parseFormats(list: string | undefined, negated: Record<string, boolean | undefined>): Set<OutputFormat> {
+  // parseArgs takes --json as well as --no-json for a boolean: `--glb --json` wrote every format and
+  // nothing on stdout, and said nothing.
+  const positive = OUTPUT_FORMATS.filter((f) => negated[f] === true);
+  if (positive.length) {
+    throw new UsageError(`--${positive[0]} is not an option: choose the outputs with --formats ${positive.join(',')} (or leave one out with --no-${positive[0]}); the JSON goes to files, one per face`);
+  }
   let formats: Set<OutputFormat>;
   if (list !== undefined) {
     formats = new Set();

@@ -127,7 +127,7 @@ export async function runServe(args: string[]): Promise<number> {
     // Said once the signals are handled: a supervisor that sends SIGTERM on seeing it gets a clean stop.
     // (Fastify gives one address of a wildcard host, 127.0.0.1: it is bound on every interface)
     const every = host === '0.0.0.0' || host === '::' ? ` (bound to ${host}: every interface)` : '';
-    log(`listening on ${address}${every} with ${server.pool.workers} workers`);
+    log(`listening on ${address}${every} with ${server.pool.workers} worker${server.pool.workers === 1 ? '' : 's'}`);
     if (signalled) onSignal(signalled);
     server.ready.then(
       () => log('ready (models loaded)'),

@@ -22,6 +22,18 @@ export function nearestName(given: string, names: readonly string[]): string | u
   return beginning.length === 1 ? beginning[0] : undefined;
 }
 
+/**
+ * nearestName for a short list of words (commands, bundled models), else the one of them that
+ * starts with the same two letters: 'swp' → 'swap', 'lite' → 'light' are beyond nearestName's edits.
+ */
+export function nearestWord(given: string, names: readonly string[]): string | undefined {
+  const near = nearestName(given, names);
+  if (near !== undefined) return near;
+  const start = given.replace(/^-+/, '').slice(0, 2).toLowerCase();
+  const same = start.length === 2 ? names.filter((n) => n.toLowerCase().startsWith(start)) : [];
+  return same.length === 1 ? same[0] : undefined;
+}
+
 /** Edit distance: insertions, deletions, substitutions and swaps of two neighbouring letters ('modle'), one each. */
 function editDistance(a: string, b: string): number {
   let before: number[] = [];
