@@ -1,8 +1,10 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { blankLabelRecord } from './helpers/labels.js';
+import { gradientPng } from './helpers/images.js';
+import { runLabelCommand } from '../tools/data/label-runner.js';
 import { startCli } from './helpers/spawn.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { detectFaceMesh, facemesh68, pointsBox } from '../tools/data/facemesh.js';
@@ -120,6 +122,21 @@ describe('labels file', () => {
     const p = await labelPhotos({ files: [bad, photos[1]], out: dir, root: tmp, onUnreadable: (file, cause) => named.push(`${file} | ${cause}`) });
     expect([p.kept, p.dropped]).toEqual([1, 1]);
     expect(named).toEqual([expect.stringMatching(/^.*truncated\.jpg \| .*truncated\.jpg: cannot decode image \(VipsJpeg: premature end of JPEG image/)]);
+  });
+
+  it('prnet data label: 0 when faces are dropped by its rules (no face), 1 only for a photo it cannot read', async () => {
+    const own = join(tmp, 'own-shared');
+    mkdirSync(join(own, 'faces', 'misc'), { recursive: true });
+    symlinkSync(join(shared, 'reference'), join(own, 'reference'));
+    copyFileSync(photos[1], join(own, 'faces', 'misc', 'face.jpg'));
+    writeFileSync(join(own, 'faces', 'misc', 'blank.png'), await gradientPng(200, 200));
+    const args = ['--set', 'misc', '--shared', own, '--out', join(tmp, 'own-labels'), '--workers', '1'];
+    // (a dropped face made it exit 1, which stopped training/make_pack.sh before its pack on every fresh run)
+    expect(await runLabelCommand(args)).toBe(0);
+    expect(readLabels(join(tmp, 'own-labels', 'misc')).entries.map((e) => [e.file, e.ok, e.reason])).toEqual(
+      expect.arrayContaining([['faces/misc/face.jpg', true, undefined], ['faces/misc/blank.png', false, 'no-face']]));
+    writeFileSync(join(own, 'faces', 'misc', 'truncated.jpg'), readFileSync(photos[1]).subarray(0, 2000));
+    expect(await runLabelCommand(args)).toBe(1);
   });
 
   it('prnet data label with two workers: the progress counts both from its first line; Ctrl-C says what was done and a rerun goes on', async () => {

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -464,6 +465,25 @@ def check_training(tmp: str) -> None:
     rows = open(os.path.join(out8, 'train-log.csv')).read().strip().split('\n')
     assert [x.split(',')[0] for x in rows] == ['step', '1', '2', '3', '4', '5'], rows
     assert 'sampling: by the pack' in r.stdout  # the synthetic pack has sample weights
+    # the same --out again without --resume: refused (it replaced the checkpoint, the log and the weights)
+    r = run(base + ['--out', out8, '--width', '8', '--input-size', '128', '--max-steps', '1'])
+    assert r.returncode == 2 and 'holds an earlier run (step 5): --resume auto continues it' in r.stderr, r.stderr
+    # SIGINT mid-run: the step finishes, the checkpoint and the weights are saved, exit 130
+    outi = os.path.join(tmp, 'wint')
+    cmd = base + ['--out', outi, '--width', '8', '--input-size', '128', '--minutes', '5']
+    print('$', ' '.join(cmd), '(SIGINT after its second step)', flush=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in p.stdout:
+        seen.append(line)
+        if re.match(r'^step +2 ', line):
+            p.send_signal(signal.SIGINT)
+    p.wait(timeout=120)
+    said = ''.join(seen)
+    print(said[-1500:], flush=True)
+    assert p.returncode == 130, (p.returncode, said)
+    assert 'SIGINT: stopping after this step' in said and 'stopped by SIGINT at step' in said and 'Traceback' not in said, said
+    assert os.path.exists(os.path.join(outi, 'checkpoint.pt')) and os.path.exists(os.path.join(outi, 'model.safetensors.part0'))
     # --init: a fresh run starts from exported weights (their 8-bit copy); a width mismatch is refused
     st.join_parts(out8, os.path.join(tmp, 'w8.safetensors'))
     st.quantize_init(os.path.join(tmp, 'w8.safetensors'), os.path.join(tmp, 'w8.i8.safetensors'))

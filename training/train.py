@@ -44,6 +44,7 @@ import hashlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 
@@ -58,6 +59,18 @@ def log(msg: str) -> None:
 def fail(msg: str, code: int = 2) -> None:
     print(f'error: {msg}', file=sys.stderr, flush=True)
     sys.exit(code)
+
+
+def checkpoint_step(path: str) -> str:
+    """The step a checkpoint holds, for a message ('?' when it cannot be read)."""
+    try:
+        import torch
+        try:
+            return str(torch.load(path, map_location='cpu', weights_only=False)['step'])
+        except TypeError:
+            return str(torch.load(path, map_location='cpu')['step'])
+    except Exception:  # noqa: BLE001 - only for the message
+        return '?'
 
 
 def parse_args(argv=None):
@@ -102,7 +115,9 @@ def parse_args(argv=None):
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--resume', default='', help="checkpoint to continue, or 'auto' (--out/checkpoint.pt if present)")
     ap.add_argument('--ckpt-minutes', type=float, default=2.0)
-    ap.add_argument('--log-every', type=int, default=50)
+    ap.add_argument('--log-every', type=int, default=50, help='a progress line every this many steps')
+    ap.add_argument('--log-seconds', type=float, default=30.0,
+                    help='and at least this often (a CPU run of 10 s a step said nothing for 8 minutes)')
     ap.add_argument('--eval-max', type=int, default=2000, help='at most this many held-out photos')
     ap.add_argument('--eval-batch', type=int, default=32)
     ap.add_argument('--layout', help='UV layout (default: assets/layout.safetensors)')
@@ -335,6 +350,10 @@ def main(argv=None) -> int:
     resume = ckpt_path if args.resume == 'auto' and os.path.exists(ckpt_path) else (args.resume if args.resume != 'auto' else '')
     if resume and args.init:
         fail('--init and --resume exclude each other (a checkpoint already holds weights)')
+    if not resume and os.path.exists(ckpt_path):
+        # (a rerun of the same command after an interruption replaced the run's checkpoint, log and weights)
+        fail(f'{ckpt_path} holds an earlier run (step {checkpoint_step(ckpt_path)}): --resume auto continues it; '
+             f'to start again, remove it or choose another --out')
     if args.init:
         import safetensors_io as st
         from resfcn import load_state
@@ -413,6 +432,21 @@ def main(argv=None) -> int:
     steps_this_run = 0
     log(f'training for {(stop_at - t_train0) / 60:.2f} min (setup took {t_train0 - t_start:.1f} s)')
 
+    # SIGINT / SIGTERM (Ctrl-C, a job's end, timeout's TERM): the step under way finishes, then the
+    # checkpoint and the weights are saved and the run ends (exit 130 / 143); a second one ends it at once.
+    stop = {'sig': 0}
+
+    def on_signal(signum, _frame):
+        if stop['sig']:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        stop['sig'] = signum
+        log(f'{signal.Signals(signum).name}: stopping after this step; the checkpoint and the weights are saved '
+            f'(again to stop at once, without them)')
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
     def flush_log() -> float:
         if not pending:
             return last_mean[0]
@@ -427,7 +461,7 @@ def main(argv=None) -> int:
 
     while True:
         now = time.time()
-        if now >= stop_at or (args.max_steps and steps_this_run >= args.max_steps):
+        if now >= stop_at or (args.max_steps and steps_this_run >= args.max_steps) or stop['sig']:
             break
         if draw_w is not None:
             idx = train_idx[torch.multinomial(draw_w, args.batch, replacement=True, generator=aug.gen)]
@@ -468,7 +502,7 @@ def main(argv=None) -> int:
             if dev.type == 'cuda':
                 torch.cuda.synchronize()
             rate_t0, rate_samples = time.time(), samples
-        if step % args.log_every == 0:
+        if step % args.log_every == 0 or time.time() - window_t >= args.log_seconds:
             mean = flush_log()
             if not math.isfinite(mean):
                 csv_file.close()
@@ -497,6 +531,14 @@ def main(argv=None) -> int:
         log(f'peak GPU memory {torch.cuda.max_memory_allocated(dev) / 2**30:.1f} GiB')
     save_checkpoint(trained_s)
     csv_file.close()
+    # From here (the F16 check, the held-out evaluation) an interrupt ends the run as before it began.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if stop['sig']:
+        name = signal.Signals(stop['sig']).name
+        log(f'stopped by {name} at step {step}: {ckpt_path} and {export_dir} hold it; the same command with '
+            f'--resume auto goes on (no held-out evaluation was run)')
+        return 128 + stop['sig']
 
     # final export (already written by save_checkpoint) and its F16 check, in float32
     if dev.type == 'cuda':
@@ -550,4 +592,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # before the training loop (nothing to save yet) or after its checkpoint (saved already)
+        print('interrupted (SIGINT); a checkpoint, if the run got to one, is in --out: --resume auto goes on', file=sys.stderr, flush=True)
+        sys.exit(130)

@@ -81,7 +81,8 @@ Usage:
       $PRNET_CACHE; photos from --shared or $PRNET_SHARED, default ../shared); FaceMesh on
       onnxruntime, or --facemesh human (tfjs-wasm, 1.5× the CPU per photo); --every n: every n-th
       UTKFace photo; --min-eye: webfaces' smallest eye distance (30 px); --summary: the counts only.
-      A teacher model that cannot be loaded stops it (exit 3); unreadable photos are named.
+      A teacher model that cannot be loaded stops it (exit 3); unreadable photos are named (exit 1;
+      faces dropped by the rules — no face, teachers that disagree — are not failures: exit 0).
   prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
       mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
