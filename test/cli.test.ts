@@ -657,6 +657,20 @@ describe('prnet import-checkpoint', () => {
     expect((await listFiles(dir)).filter((f) => f.endsWith('.safetensors') || f.includes('.tmp'))).toEqual([]);
   });
 
+  it('the checkpoint named by its data file or its folder reads as by its prefix; an empty folder says what to give', async () => {
+    const dir = await dirs.make('ckpt-forms');
+    await mkdir(join(dir, 'ck'));
+    const ckpt = await writeSyntheticCheckpoint(join(dir, 'ck', 'model'), 2);
+    for (const given of [`${ckpt.prefix}.data-00000-of-00001`, join(dir, 'ck')]) {
+      const r = await runCli(['import-checkpoint', given, '--out', join(dir, 'm.safetensors'), '--f32']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.errLines[0]).toMatch(new RegExp(`^${ckpt.prefix}: 245 tensors imported`));
+    }
+    await mkdir(join(dir, 'empty'));
+    const none = await runCli(['import-checkpoint', join(dir, 'empty'), '--out', join(dir, 'n.safetensors')]);
+    expect([none.code, none.errLines]).toEqual([2, [`prnet: ${join(dir, 'empty')} is a folder with no checkpoint (.index) in it: give the checkpoint's prefix, e.g. ${join(dir, 'empty', '256_256_resfcn256_weight')}`]]);
+  });
+
   it('--out naming the checkpoint\'s own data or index file: exit 2 before any work, the checkpoint untouched', async () => {
     const dir = await dirs.make('ckpt-self');
     const ckpt = await writeSyntheticCheckpoint(join(dir, 'model'), 2);
