@@ -311,6 +311,19 @@ describe('prnet reconstruct options', () => {
     expect(plain.files.filter((f) => f.endsWith('.json')).length).toBeLessThanOrEqual(4);
   });
 
+  it('a 108-megapixel photo (a phone\'s) is refused at the default limit with the way on, and read with --max-pixels', async () => {
+    const dir = await dirs.make('max-pixels');
+    const image = join(dir, 'phone.jpg');
+    const face = await sharp(ASTRONAUT).removeAlpha().resize(9000, 9000).jpeg().toBuffer();
+    await sharp({ create: { width: 12000, height: 9000, channels: 3, background: { r: 120, g: 120, b: 120 } } })
+      .composite([{ input: face, left: 1500, top: 0 }]).jpeg({ quality: 80 }).toFile(image);
+    const refused = await reconstruct([image, '--formats', 'json']);
+    expect([refused.r.code, refused.r.errLines]).toEqual([1, [`prnet: ${image}: image is 12000×9000 = 108 megapixels, above the limit of 100 megapixels (--max-pixels n raises it)`]]);
+    const read = await reconstruct([image, '--formats', 'json', '--max-pixels', '120000000']);
+    expect(read.r.code, read.r.stderr).toBe(0);
+    expect(read.files).toEqual(['phone_face0.json']);
+  });
+
   it('--min-score 0.3 finds the faces of a contact sheet that BlazeFace scores under 0.5, each one a face found when its cell is alone', async () => {
     // 24 real photos (the portraits, then WebFaces photos with their background) in 200 px cells:
     // in the sheet BlazeFace scores some faces lower than alone.

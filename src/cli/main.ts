@@ -32,6 +32,8 @@ Usage:
       --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
                                     ssd-mobilenet, tiny-face (need @vladmandic/human or face-api
                                     and tfjs: without them the error gives the npm install line)
+      --max-pixels <n>              largest photo read, in pixels (default 100,000,000: a phone's
+                                    108- or 200-megapixel photo needs --max-pixels 200000000)
       --no-tiles                    no tile looks at photos over 1,536 px (faster; the small faces
                                     of a large group photo are then missed)
       --no-orientation              the detector's crops as they are (by default a face lying
@@ -66,7 +68,8 @@ Usage:
                                     the first: reconstruct's NAME_face0; its largest sure face)
       --eyes                        keeps b's own eyes
       --no-blend                    pastes the face without Poisson blending
-      --model, --detector, --min-score, --no-orientation, --threads, --quiet   as for reconstruct
+      --model, --detector, --min-score, --no-orientation, --max-pixels, --threads, --quiet: as for
+                                    reconstruct
       A face the detector scores under 0.65 (often not a face) is used with a warning.
   prnet import-checkpoint <prefix> --out <model.safetensors> [--f32]
       Converts the official PRNet TensorFlow checkpoint (<prefix>.index + <prefix>.data-00000-of-00001).

@@ -219,6 +219,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     formats: { type: 'string' },
     'max-faces': { type: 'string' },
     'min-score': { type: 'string' },
+    'max-pixels': { type: 'string' },
     detector: { type: 'string' },
     tiles: { type: 'boolean' },
     orientation: { type: 'boolean' },
@@ -244,6 +245,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const box = values.box ? parseBox(values.box) : undefined;
   const detector = detectorOption(values.detector);
   const minScore = minScoreOption(values['min-score']);
+  // A phone's 108- or 200-megapixel photo is over the default limit (100 megapixels, against decompression bombs).
+  const maxPixels = intOption(values['max-pixels'], 'max-pixels');
   const meshOptions = parseMeshOptions(values);
   const quiet = Boolean(values.quiet);
 
@@ -325,7 +328,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     // The input's identity is taken before it is read: a photo replaced meanwhile is not recorded as done.
     decode: async (i) => {
       const id = recording ? await fileIdentity(inputs[i]) : undefined;
-      return { image: await decodeImageFile(inputs[i]), id };
+      return { image: await decodeImageFile(inputs[i], { maxPixels }), id };
     },
     network: async (i, { image, id }) => ({ ...(await reconstructImage(prnet, inputs[i], image, imageOptions)), id }),
     output: async (i, result) => {
@@ -356,7 +359,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     // One image's failure (its input, its outputs, even a bug) does not stop the others.
     if (e instanceof OutputError) outputFailed = true;
     else if (!(e instanceof PrnetError)) internalFailed = true;
-    const msg = failureLine(e, inputs[i]);
+    const msg = failureLine(e, inputs[i]) + (maxPixels === undefined && e instanceof InputError && PIXEL_LIMIT.test(e.message) ? ' (--max-pixels n raises it)' : '');
     failures.push(msg);
     process.stderr.write(`prnet: ${msg}\n`);
     if (process.env.PRNET_DEBUG && !(e instanceof PrnetError) && e instanceof Error) process.stderr.write(`${e.stack}\n`);
@@ -382,6 +385,9 @@ export async function runReconstruct(args: string[]): Promise<number> {
  * One line for a failed image: the error's own message when it names its file (an input or an
  * output path), else the input file, then the message. Control characters are escaped.
  */
+/** The decoder's refusal of an image over the pixel limit. */
+const PIXEL_LIMIT = /: image is \d+×\d+ = .* megapixels, above the limit of /;
+
 export function failureLine(e: unknown, file: string): string {
   const raw = e instanceof Error ? e.message : String(e);
   const text = raw.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');

@@ -23,6 +23,7 @@ export async function runSwap(args: string[]): Promise<number> {
     model: { type: 'string', short: 'm' },
     detector: { type: 'string' },
     'min-score': { type: 'string' },
+    'max-pixels': { type: 'string' },
     orientation: { type: 'boolean' },
     threads: { type: 'string' },
     // --no-blend (parseArgs' negation: blend = false) pastes the rendered face without Poisson blending.
@@ -38,10 +39,11 @@ export async function runSwap(args: string[]): Promise<number> {
   const targetIndex = intOption(values['target-face'], 'target-face', 0) ?? 0;
   const detector = detectorOption(values.detector);
   const minScore = minScoreOption(values['min-score']);
+  const maxPixels = intOption(values['max-pixels'], 'max-pixels');
   await refuseOverwritingInputs(values.out, [values.source, values.target]);
   // The folder it goes in, before the work (a path through a file is exit 2 at once, not after the network).
   await makeOutputFolder(dirname(values.out));
-  const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source), decodeImageFile(values.target)]);
+  const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source, { maxPixels }), decodeImageFile(values.target, { maxPixels })]);
   const prnet = await createPrnet({ model: values.model, threads, detector, minScore, orientation: values.orientation === false ? false : undefined });
   const stopHandling = onInterrupt((signal) => {
     process.stderr.write(`prnet: interrupted by ${signal}; ${values.out} was not written\n`);
