@@ -98,7 +98,7 @@ function images(dir: string): string[] {
   } catch (e) {
     // The shared data's folders: a wrong --shared (or PRNET_SHARED) is a bad argument, said plainly.
     const code = (e as NodeJS.ErrnoException).code;
-    throw new LabelArgsError(`${dir}: ${code === 'ENOENT' ? 'no such folder' : `cannot read the folder (${code ?? (e as Error).message})`}: --shared (or PRNET_SHARED) must name the shared data folder, which holds eval/ and faces/`);
+    throw new LabelArgsError(`${dir}: ${code === 'ENOENT' ? 'no such folder' : `cannot read the folder (${code ?? (e as Error).message})`}: --shared (or PRNET_SHARED) must name the shared data folder, which holds eval/ and faces/ (the photos) and reference/ (the teachers; for photos of your own, training/README.md §7)`);
   }
   return names.filter((n) => IMAGE_EXT.test(n)).sort().map((n) => join(dir, n));
 }
