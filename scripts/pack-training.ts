@@ -779,6 +779,10 @@ function packArgs(argv: string[]) {
       allowPositionals: false,
     }));
   } catch (e) {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.log(USAGE);
+      process.exit(0);
+    }
     return fail((e as Error).message);
   }
   const str = (name: string): string | undefined => values[name] as string | undefined;
@@ -846,8 +850,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       }
     })
     .catch((e: unknown) => {
-      // One line for a known cause (no labels, nothing packed), the stack for a bug.
-      console.error(e instanceof Error && /^no (labelled faces|sample could be packed)/.test(e.message) ? `pack-training: ${e.message}` : e);
-      process.exit(1);
+      // One line for a known cause (no labels, nothing packed, an --out that cannot be written), the stack for a bug.
+      const code = (e as NodeJS.ErrnoException).code;
+      const known = e instanceof Error && (/^no (labelled faces|sample could be packed)/.test(e.message) || (typeof code === 'string' && /^E[A-Z]+$/.test(code)));
+      console.error(known ? `pack-training: ${(e as Error).message}` : e);
+      process.exit(known && code !== undefined ? 4 : 1);
     });
 }
