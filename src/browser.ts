@@ -18,6 +18,7 @@ import * as ort from 'onnxruntime-web';
 import { createBlazeFaceDetector } from './detect/blazeface-detector.js';
 import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js';
 import type { Detector } from './detect/detector.js';
+import { createOrientation, type Orientation } from './detect/orientation.js';
 import { firstLine, InputError, ModelError, shownValue } from './errors.js';
 import { parseLayout } from './layout/layout.js';
 import { parseModelFile, parseModelFileLazy, type ModelWeights } from './model/weights.js';
@@ -98,6 +99,13 @@ export interface BrowserPrnetOptions {
    * boxes or crops).
    */
   detector?: BlazeFaceWebOptions | HumanWebOptions | Detector | false;
+  /**
+   * The face-orientation network (assets/detector/orientation.safetensors, a URL or its bytes:
+   * `{ modelUrl }`): a detected face lying sideways or upside down in its crop is turned upright
+   * (~0.5 ms a face, as in Node: docs/detectors.md, "Orientation"). Off when omitted or false; it
+   * needs a detector. Its weights are non-commercial, as the bundled models' (LICENSE-weights.md).
+   */
+  orientation?: { modelUrl: Bytes } | false;
 }
 
 /** BlazeFace in the browser: where its model file is, its score threshold (default 0.5) and its tile looks at large photos (default true; DetectorOptions.tiles). */
@@ -147,7 +155,7 @@ function checkBytes(v: unknown, name: string): void {
 }
 
 /** createPrnet's options (BrowserPrnetOptions): any other key is an InputError. */
-const BROWSER_OPTIONS = ['modelUrl', 'layoutUrl', 'wasmPaths', 'backends', 'threads', 'precision', 'detector'];
+const BROWSER_OPTIONS = ['modelUrl', 'layoutUrl', 'wasmPaths', 'backends', 'threads', 'precision', 'detector', 'orientation'];
 
 /**
  * The browser options checked before anything is fetched (InputError naming the option): a bad
@@ -180,6 +188,12 @@ function checkBrowserOptions(options: BrowserPrnetOptions): void {
     const fine = typeof w === 'string' ? w.endsWith('/') : w !== null && typeof w === 'object' && typeof w.mjs === 'string' && typeof w.wasm === 'string';
     // onnxruntime-web puts the file names straight after a string: '/ort' asked for /ortort-wasm….
     if (!fine) throw new InputError(`wasmPaths must be a folder URL ending in '/' or { mjs, wasm } file URLs, got ${shownValue(w)}`);
+  }
+  const o = options.orientation;
+  if (o !== undefined && o !== false) {
+    if (o === null || typeof o !== 'object' || !('modelUrl' in o)) throw new InputError(`orientation must be { modelUrl } (assets/detector/orientation.safetensors) or false, got ${shownValue(o)}`);
+    checkBytes(o.modelUrl, 'orientation.modelUrl');
+    if (!options.detector) throw new InputError('orientation turns the crops of detected faces: it needs a detector');
   }
   const d = options.detector;
   if (d === undefined || d === false) return;
@@ -247,7 +261,18 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
   }
   // A detector the caller passed in is theirs to release (it may serve other pipelines).
   const ownsDetector = !(d && 'detect' in d);
-  return Object.assign(new WebPrnet(session, layout, detector, ownsDetector), { backend, threads, modelMetadata: weights.metadata });
+  const o = options.orientation;
+  let orientation: Orientation | null = null;
+  if (o && detector) {
+    try {
+      const source = sourceName(o.modelUrl, 'orientation');
+      orientation = await createOrientation(ort as unknown as OrtModule, await fetchBytes(o.modelUrl, 'orientation'), { extra: { executionProviders: ['wasm'] } }, source);
+    } catch (e) {
+      await Promise.allSettled([session.release(), ownsDetector ? detector.release?.() : undefined]);
+      throw e;
+    }
+  }
+  return Object.assign(new WebPrnet(session, layout, detector, ownsDetector, orientation), { backend, threads, modelMetadata: weights.metadata });
 }
 
 /**

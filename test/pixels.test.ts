@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { rgbaToRgbBytes, toRgbImage } from '../src/io/pixels.js';
 import { createPrnet, createWebSession, rgbaToRgb } from '../src/browser.js';
+import { createPrnet as createNodePrnet } from '../src/pipeline/node.js';
 import { InputError } from '../src/errors.js';
 import { randomWeights } from '../src/model/weights.js';
 import { SMALL_CONFIG } from './helpers/model.js';
@@ -67,7 +68,9 @@ describe('the browser entry\'s createPrnet options', () => {
       [{ ...base, detector: { modelUrl: 'x', minScore: 50 } }, /^detector.minScore must be a number from 0 to 1, got 50$/], // found nothing, silently
       [{ ...base, detector: { detect: 1 } }, /^detector.detect must be a function$/],
       // a misspelt or Node-only option was silently ignored
-      [{ ...base, detecter: false }, /^unknown option 'detecter'; the options are modelUrl, layoutUrl, wasmPaths, backends, threads, precision, detector$/],
+      [{ ...base, detecter: false }, /^unknown option 'detecter'; the options are modelUrl, layoutUrl, wasmPaths, backends, threads, precision, detector, orientation$/],
+      [{ ...base, orientation: true }, /^orientation must be \{ modelUrl \} \(assets\/detector\/orientation\.safetensors\) or false, got true$/],
+      [{ ...base, orientation: { modelUrl: 'o.safetensors' } }, /^orientation turns the crops of detected faces: it needs a detector$/],
       [{ ...base, tiles: false }, /^unknown option 'tiles' \(in the browser: detector: \{ modelUrl, tiles \}\)/],
       // threads without wasmPaths: in a bundled page onnxruntime-web's thread workers never started, and the session never came
       [{ ...base, threads: 2 }, /^threads: 2 needs wasmPaths \(/],
@@ -76,6 +79,40 @@ describe('the browser entry\'s createPrnet options', () => {
       const p = createPrnet(options as never);
       await expect(p, JSON.stringify(options)).rejects.toThrow(re);
       await expect(p).rejects.toBeInstanceOf(InputError);
+    }
+  });
+
+  it('orientation: { modelUrl } turns a portrait upside down upright, as the Node pipeline does; without it the crop stays upside down', async () => {
+    const buf = (path: string): ArrayBuffer => { const b = readFileSync(new URL(path, import.meta.url)); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); };
+    const options = { modelUrl: buf('../assets/models/prnet-light.safetensors'), layoutUrl: buf('../assets/layout.safetensors'), backends: ['wasm' as const], threads: 1,
+      detector: { modelUrl: buf('../assets/detector/blazeface-back-256.onnx') } };
+    const [web, plain, node] = await Promise.all([
+      createPrnet({ ...options, orientation: { modelUrl: buf('../assets/detector/orientation.safetensors') } }),
+      createPrnet(options),
+      createNodePrnet({ model: 'light', threads: 1 }), // (on by default with a bundled model)
+    ]);
+    try {
+      const { data, info } = await sharp(new URL('../../shared/eval/portraits/bjork.jpg', import.meta.url).pathname).rotate(180).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const down = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+      const [w] = (await web.reconstruct(down, { maxFaces: 1 })).faces;
+      const [n] = (await node.reconstruct(down, { maxFaces: 1 })).faces;
+      const [p] = (await plain.reconstruct(down, { maxFaces: 1 })).faces;
+      // turned by about 180°, as in Node
+      expect(Math.abs(Math.abs(w!.crop.square.angle ?? 0) - Math.PI)).toBeLessThan(0.35);
+      expect(Math.abs(p!.crop.square.angle ?? 0)).toBeLessThan(0.35);
+      const apart = (a: Float32Array, b: Float32Array): number => {
+        let e = 0;
+        for (let i = 0; i < 68; i++) e += Math.hypot(a[3 * i] - b[3 * i], a[3 * i + 1] - b[3 * i + 1]);
+        return e / 68;
+      };
+      const side = w!.crop.square.side;
+      expect(apart(w!.landmarks, n!.landmarks) / side).toBeLessThan(0.01); // the same pipeline on another runtime
+      // upside down in the image: its eyes below its mouth (the crop left upright draws them above)
+      const eyesY = (l: Float32Array) => (l[3 * 36 + 1] + l[3 * 45 + 1]) / 2, mouthY = (l: Float32Array) => l[3 * 62 + 1];
+      expect(eyesY(w!.landmarks)).toBeGreaterThan(mouthY(w!.landmarks));
+      expect(apart(p!.landmarks, n!.landmarks) / side).toBeGreaterThan(0.1);
+    } finally {
+      await Promise.all([web.dispose(), plain.dispose(), node.dispose()]);
     }
   });
 

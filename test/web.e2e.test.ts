@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import validator from 'gltf-validator';
 import { unzipSync } from 'fflate';
@@ -447,6 +447,25 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       // …and a JPEG after it opens as usual.
       await p.setInputFiles('#file', PHOTO);
       await waitFor(p, 'a face', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
+  it('a portrait upside down (no EXIF tag) is turned upright by the orientation network: its eyes come out below its mouth in the photo', async () => {
+    const down = join(dir, 'upside-down.png');
+    await sharp(join(dirname(PHOTO), 'bjork.jpg')).rotate(180).png().toFile(down);
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await p.goto(`${server.url}?model=light&view=0`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await p.setInputFiles('#file', down);
+      await waitFor(p, 'a face', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
+      const [face] = await p.evaluate(() => (window as unknown as { prnetApp: { faces(): { landmarks: number[] }[] } }).prnetApp.faces());
+      const l = face!.landmarks;
+      // (without the network the crop stays upside down and the network draws an upright face: eyes above)
+      expect((l[3 * 36 + 1]! + l[3 * 45 + 1]!) / 2).toBeGreaterThan(l[3 * 62 + 1]! + 20);
     } finally {
       await p.close();
     }

@@ -42,6 +42,7 @@ export function staticFiles(log: (msg: string) => void = console.warn): Map<stri
     files.set(`ort/${f}`, join(ort, f));
   }
   files.set('detector/blazeface-back-256.onnx', join(repo, 'assets', 'detector', 'blazeface-back-256.onnx'));
+  files.set('detector/orientation.safetensors', join(repo, 'assets', 'detector', 'orientation.safetensors'));
   files.set('layout.safetensors', join(repo, 'assets', 'layout.safetensors'));
   for (const name of Object.keys(APP_MODELS) as (keyof typeof APP_MODELS)[]) {
     const real = join(repo, 'assets', 'models', `prnet-${name}.safetensors`);

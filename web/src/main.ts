@@ -88,11 +88,11 @@ const SOFTWARE_VIEW_INTERVAL_MS = 500;
 /**
  * What the page exposes for automated checks and measurements (window.prnetApp): the timings of
  * recent frames (with each face's flip disagreement, present only where the mirrored crop ran), and
- * the current faces' boxes.
+ * the current faces' boxes and landmarks (68 × x, y, z).
  */
 const probe = {
   timings: [] as (FrameTimings & { display: number; grab: number; roundTrip: number; at: number; flipDisagreement: (number | null)[] })[],
-  faces: (): { x: number; y: number; width: number; height: number; still: boolean }[] => faces.map((f) => ({ ...f.box, still: f.still })),
+  faces: (): { x: number; y: number; width: number; height: number; still: boolean; landmarks: number[] }[] => faces.map((f) => ({ ...f.box, still: f.still, landmarks: Array.from(f.landmarks) })),
   canvasSize: (): [number, number] => [ui.input.width, ui.input.height],
   view: () => viewer?.framing() ?? null,
 };

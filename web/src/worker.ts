@@ -104,6 +104,9 @@ async function init(req: InitRequest): Promise<WorkerReply> {
     threads: req.threads,
     precision: req.precision,
     detector: { modelUrl: url('detector/blazeface-back-256.onnx') },
+    // A photo's face lying sideways or upside down is turned upright (the camera's frames are
+    // cropped by the tracker, which follows the face's roll from frame to frame).
+    orientation: { modelUrl: url('detector/orientation.safetensors') },
   });
   video = new VideoTracker(prnet, { flip: videoFlip });
   const { config } = prnet.session;
