@@ -625,7 +625,7 @@ describe('prnet video (CLI)', () => {
   it('writes the three outputs and reports frames/s', async () => {
     const out = await tmp.make('cli');
     const r = await runCli(['video', OBAMA, '--out', out, '--model', 'light', '--frames', '6']);
-    expect(r.errLines.at(-1)).toMatch(/obama\.mp4: 6 frames at [\d.]+ frames\/s, detector on 1; faces in 6 frames, 1 track; GLB: track 1, 6 frames, [\d.]+ MB; overlay with sound \(aac\); wrote /);
+    expect(r.errLines.at(-1)).toMatch(/obama\.mp4: 6 frames in [\d.]+ s \([\d.]+ frames\/s with the writing of the outputs\), detector on 1; faces in 6 frames, 1 track; GLB: track 1, 6 frames, [\d.]+ MB; overlay with sound \(aac\); wrote /);
     expect(r.stderr).toMatch(/\/s ETA/);
     expect(r.code).toBe(0);
     expect(await listFiles(out)).toEqual(['obama.glb', 'obama.jsonl', 'obama_overlay.mp4']);

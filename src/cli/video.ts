@@ -182,5 +182,5 @@ function report(r: VideoRunResult): void {
   const more = r.glbs.length > 1 ? ` (and ${r.glbs.length - 1} more: ${r.glbs.slice(1).map((g) => `track ${g.trackId}, ${counted(g.frames, 'frame')}`).join('; ')})` : '';
   const glb = r.glb ? `; GLB: track ${r.glb.trackId}, ${counted(r.glb.frames, 'frame')}${r.glb.truncated ? ' (its first: the most a GLB keeps)' : ''}, ${(r.glb.bytes / 1e6).toFixed(2)} MB${more}` : '';
   const stale = r.removed.length ? `; removed an earlier run's ${r.removed.map(escapeControl).join(', ')}` : '';
-  w.write(`${escapeControl(r.input)}: ${counted(r.frames, 'frame')} at ${r.fps.toFixed(2)} frames/s, detector on ${r.detectorFrames}; ${faces}${glb}${sound}; wrote ${r.files.map(escapeControl).join(', ')}${stale}\n`);
+  w.write(`${escapeControl(r.input)}: ${counted(r.frames, 'frame')} in ${r.seconds.toFixed(1)} s (${r.fps.toFixed(2)} frames/s with the writing of the outputs), detector on ${r.detectorFrames}; ${faces}${glb}${sound}; wrote ${r.files.map(escapeControl).join(', ')}${stale}\n`);
 }
