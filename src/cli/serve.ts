@@ -130,7 +130,9 @@ export async function runServe(args: string[]): Promise<number> {
     log(`listening on ${address}${every} with ${server.pool.workers} worker${server.pool.workers === 1 ? '' : 's'}`);
     if (signalled) onSignal(signalled);
     server.ready.then(
-      () => log('ready (models loaded)'),
+      () => {
+        if (!stopping) log('ready (models loaded)'); // (not after "SIGTERM: stopping")
+      },
       (e: unknown) => {
         // A SIGTERM while the models load ends the workers, which fails the load: not an error then.
         if (stopping) return;
