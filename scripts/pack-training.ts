@@ -851,9 +851,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     })
     .catch((e: unknown) => {
       // One line for a known cause (no labels, nothing packed, an --out that cannot be written), the stack for a bug.
-      const code = (e as NodeJS.ErrnoException).code;
-      const known = e instanceof Error && (/^no (labelled faces|sample could be packed)/.test(e.message) || (typeof code === 'string' && /^E[A-Z]+$/.test(code)));
+      const { code, path } = e as NodeJS.ErrnoException;
+      // (an output error, exit 4, only for the --out path: a missing input is exit 1)
+      const atOut = typeof code === 'string' && typeof path === 'string' && resolve(path).startsWith(resolve(a.out));
+      const known = e instanceof Error && (/^no (labelled faces|sample could be packed)/.test(e.message) || atOut);
       console.error(known ? `pack-training: ${(e as Error).message}` : e);
-      process.exit(known && code !== undefined ? 4 : 1);
+      process.exit(atOut ? 4 : 1);
     });
 }

@@ -317,6 +317,7 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['--verison'], /^prnet: unknown command '--verison' \(did you mean '--version'\?\)/],
     [['recnstruct', 'a.jpg'], /^prnet: unknown command 'recnstruct' \(did you mean 'reconstruct'\?\) \(see prnet --help\)$/],
     // short words two edits off: the one command with the same first two letters
+    [['help', 'swp'], /^prnet: no command 'swp' \(did you mean 'swap'\?\) \(see prnet --help\)$/],
     [['swp', '--source', 'a.jpg'], /^prnet: unknown command 'swp' \(did you mean 'swap'\?\) \(see prnet --help\)$/],
     [['batch', 'submit', 'dir', '--threads', '2'], /^prnet: Unknown option '--threads' here: each worker's own --threads applies \(prnet worker --threads n\)$/],
     [['batch', 'sbumit', 'dir'], /^prnet: batch needs 'submit' or 'status', got 'sbumit' \(did you mean 'submit'\?\) \(see prnet --help\)$/],
@@ -341,10 +342,11 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     // a format's name as a flag selects nothing (it was accepted and ignored: every format written)
     [['reconstruct', 'a.jpg', '--out', 'o', '--glb', '--json'], /^prnet: --json is not an option: choose the outputs with --formats json,glb \(or leave one out with --no-json\); the JSON goes to files, one per face$/],
     [['batch', 'submit', 'a.jpg', '--out', '/nonexistent/o', '--redis', 'redis://localhost:1', '--ply'], /^prnet: --ply is not an option: choose the outputs with --formats ply/],
-    [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '1.5'], /^prnet: --min-score must be a number from 0 to 1, got '1.5'$/],
-    [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '-0.1'], /^prnet: --min-score must be a number from 0 to 1, got '-0.1'$/],
-    [['video', 'a.mp4', '--out', 'o', '--min-score', '0x1'], /^prnet: --min-score must be a number from 0 to 1, got '0x1'$/],
-    [['serve', '--min-score', 'high'], /^prnet: --min-score must be a number from 0 to 1, got 'high'$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '1.5'], /^prnet: --min-score must be a number from 0.1 to 1, got '1.5'$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '-0.1'], /^prnet: --min-score must be a number from 0.1 to 1, got '-0.1'$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--min-score', '0'], /^prnet: --min-score must be a number from 0\.1 to 1, got '0'$/], // 362 boxes on a portrait
+    [['video', 'a.mp4', '--out', 'o', '--min-score', '0x1'], /^prnet: --min-score must be a number from 0.1 to 1, got '0x1'$/],
+    [['serve', '--min-score', 'high'], /^prnet: --min-score must be a number from 0.1 to 1, got 'high'$/],
     [['eval', 'aflw2000', 'dir', '--gt-box', '--min-score', '0.3'], /--gt-box crops from the ground truth: --min-score does not apply/],
     // twice is a mistake: the last one used to win silently (one box of two, the PLY without the JSON)
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '10,10,50,50', '--box', '300,300,50,50'], /^prnet: --box is given twice \('10,10,50,50' and '300,300,50,50'\): give it once$/],
@@ -365,6 +367,12 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     expect(r.errLines).toHaveLength(1);
     expect(r.errLines[0]).toMatch(/^prnet: /);
     expect(r.errLines[0]).toMatch(message);
+  });
+
+  it('swap: a photo over the pixel limit is one line saying how to go on (exit 1), as reconstruct\'s', async () => {
+    const r = await runMain(['swap', '--source', bad.huge, '--target', good.upright, '--out', join(inputs, 'never-swap', 'x.png'), '--model', model]);
+    expect([r.code, r.errLines]).toEqual([1, [`prnet: ${bad.huge}: image is 30000×30000 = 900 megapixels, above the limit of 100 megapixels (--max-pixels n raises it)`]]);
+    expect(existsSync(join(inputs, 'never-swap'))).toBe(false);
   });
 
   it('a mistyped bundled model name says which models are bundled and the one meant (exit 3), and leaves no empty output folder', async () => {

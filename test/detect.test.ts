@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import sharp from 'sharp';
 import { cropFromBox, squareFromBox, squareFromLandmarks } from '../src/crop/index.js';
 import { listPtsImages, readPts } from '../tools/eval/pts.js';
@@ -104,6 +105,13 @@ describe('BlazeFace input and decoding (pure)', () => {
     expect(out[0].cx).toBeCloseTo((0.6 * 100 + 0.9 * 104) / 1.5, 6);
     expect(out[0].keypoints[5]).toBeCloseTo((0.6 * 100 + 0.9 * 104) / 1.5, 5);
     expect(out[1].cx).toBe(300);
+    // weighFrom (a lowered threshold): a face scored from it up is blended from its anchors scored
+    // from it up only; a face under it from all of its own
+    const sure = blendDetections([det(100, 0.9), det(104, 0.6), det(108, 0.4)], 0.3, 0.5);
+    expect(sure[0].cx).toBeCloseTo((0.9 * 100 + 0.6 * 104) / 1.5, 6);
+    const weak = blendDetections([det(50, 0.45), det(54, 0.4), det(58, 0.35)], 0.3, 0.5);
+    expect(weak).toHaveLength(1);
+    expect(weak[0].cx).toBeCloseTo((0.45 * 50 + 0.4 * 54 + 0.35 * 58) / 1.2, 6); // (was 50: its best anchor alone)
   });
 });
 
@@ -236,6 +244,20 @@ describe('default detector on real images', () => {
       }
       expect(added).toBeGreaterThan(0);
       expect(dropped).toBeGreaterThan(0);
+      // a 3200 × 2000 sheet of 53 photos in 110 px cells, whose small faces the tile looks find: at 0.8
+      // every face the default finds at 0.8 or more (a tile cut raised with it lost 5 of 10), at 0.3 a superset
+      const photos = [
+        ...readdirSync(join(EVAL_DIR, 'portraits')).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(EVAL_DIR, 'portraits', f)),
+        ...readdirSync(join(EVAL_DIR, '..', 'faces', 'webfaces')).filter((f) => f.endsWith('.jpg')).sort().slice(0, 40).map((f) => join(EVAL_DIR, '..', 'faces', 'webfaces', f)),
+      ];
+      const cells = await Promise.all(photos.map((p) => sharp(p).resize(110, 110, { fit: 'cover' }).toBuffer()));
+      const { data, info } = await sharp({ create: { width: 3200, height: 2000, channels: 3, background: '#777' } })
+        .composite(cells.map((input, i) => ({ input, left: 100 + (i % 24) * 120, top: 100 + Math.floor(i / 24) * 120 }))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const sheet: RgbImage = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+      const [d, l, h] = [await detector.detect(sheet), await low.detect(sheet), await high.detect(sheet)];
+      expect(d.filter((f) => f.score >= 0.8).length).toBeGreaterThanOrEqual(8);
+      expect(h.map(key).sort()).toEqual(d.filter((f) => f.score >= 0.8).map(key).sort());
+      for (const f of d) expect(l.some((g) => key(g) === key(f)), `sheet ${key(f)}`).toBe(true);
     } finally {
       await Promise.all([low.release?.(), high.release?.()]);
     }

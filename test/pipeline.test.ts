@@ -396,8 +396,8 @@ describe('createPrnet arguments and dispose', () => {
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: 'bogus' as never })).rejects.toBeInstanceOf(InputError);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', maxDetections: 0 })).rejects.toBeInstanceOf(InputError);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', threads: 0 })).rejects.toThrow(/^threads must be a whole number ≥ 1, got 0$/);
-    for (const minScore of [-0.1, 1.5, '0.3', NaN]) {
-      await expect(createPrnet({ model: '/nonexistent/model.safetensors', minScore: minScore as never })).rejects.toThrow(/^minScore must be a number from 0 to 1, got /);
+    for (const minScore of [-0.1, 0, 0.05, 1.5, '0.3', NaN]) {
+      await expect(createPrnet({ model: '/nonexistent/model.safetensors', minScore: minScore as never })).rejects.toThrow(/^minScore must be a number from 0\.1 to 1, got /);
     }
     // Names of Object's own properties are file names, not bundled models ("the bundled 'constructor' model is missing (function Object()…").
     await expect(createPrnet({ model: 'constructor' })).rejects.toThrow(/^no bundled model 'constructor' and no such file \(bundled models: default, light; /);

@@ -1196,7 +1196,7 @@ describe('prnet video (CLI)', () => {
     const r = await runCli(['video', D3, '--out', join(dir, 'out'), '--model', 'light', '--frames', '4', '--no-glb', '--no-jsonl'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
     expect(r.code).toBe(0);
     expect(r.errLines).toContain(`prnet: ${D3}: the overlay video has no sound (cannot add the sound (Invalid data found when processing input))`);
-    expect(r.errLines.at(-1)).toMatch(/4 frames at .*; wrote .*driving_d3_overlay\.mp4$/);
+    expect(r.errLines.at(-1)).toMatch(/4 frames in .*; wrote .*driving_d3_overlay\.mp4$/);
     expect(streamsOf(join(dir, 'out', 'driving_d3_overlay.mp4')).map((x) => [x.type, x.frames])).toEqual([['video', 4]]);
     expect(await listFiles(join(dir, 'out'))).toEqual(['driving_d3_overlay.mp4']);
   }, 120_000);

@@ -352,7 +352,8 @@ def main(argv=None) -> int:
         fail('--init and --resume exclude each other (a checkpoint already holds weights)')
     if not resume and os.path.exists(ckpt_path):
         # (a rerun of the same command after an interruption replaced the run's checkpoint, log and weights)
-        fail(f'{ckpt_path} holds an earlier run (step {checkpoint_step(ckpt_path)}): --resume auto continues it; '
+        fail(f'{ckpt_path} holds an earlier run (step {checkpoint_step(ckpt_path)}): --resume auto continues it'
+             f'{" (without --init: the checkpoint holds the weights)" if args.init else ""}; '
              f'to start again, remove it or choose another --out')
     if args.init:
         import safetensors_io as st
@@ -389,6 +390,14 @@ def main(argv=None) -> int:
         f'smooth-weight {args.smooth_weight} (edge {args.edge_weight})')
 
     def save_checkpoint(trained_s: float) -> None:
+        # (a second signal while the files are written waits for them: a half-replaced set of weight parts is worse than a short wait)
+        stop['saving'] = True
+        try:
+            write_checkpoint(trained_s)
+        finally:
+            stop['saving'] = False
+
+    def write_checkpoint(trained_s: float) -> None:
         t0 = time.time()
         tmp = ckpt_path + '.tmp'
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'samples': samples,
@@ -434,18 +443,25 @@ def main(argv=None) -> int:
 
     # SIGINT / SIGTERM (Ctrl-C, a job's end, timeout's TERM): the step under way finishes, then the
     # checkpoint and the weights are saved and the run ends (exit 130 / 143); a second one ends it at once.
-    stop = {'sig': 0}
+    # A signal the run was started with ignored (a background job of a script: SIGINT) stays ignored,
+    # and the handlers it had come back after the loop.
+    stop = {'sig': 0, 'saving': False}
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def on_signal(signum, _frame):
-        if stop['sig']:
+        if stop['sig'] and not stop['saving']:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
+        if stop['sig']:
+            log(f'{signal.Signals(signum).name}: the checkpoint and the weights are being written; the run ends right after')
+            return
         stop['sig'] = signum
         log(f'{signal.Signals(signum).name}: stopping after this step; the checkpoint and the weights are saved '
             f'(again to stop at once, without them)')
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for s, h in before.items():
+        if h is not signal.SIG_IGN:
+            signal.signal(s, on_signal)
 
     def flush_log() -> float:
         if not pending:
@@ -532,8 +548,8 @@ def main(argv=None) -> int:
     save_checkpoint(trained_s)
     csv_file.close()
     # From here (the F16 check, the held-out evaluation) an interrupt ends the run as before it began.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for s, h in before.items():
+        signal.signal(s, h)
     if stop['sig']:
         name = signal.Signals(stop['sig']).name
         log(f'stopped by {name} at step {step}: {ckpt_path} and {export_dir} hold it; the same command with '

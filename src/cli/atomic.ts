@@ -142,11 +142,20 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   try {
     await mkdirEach(dirname(path));
     await writeTemp(tmp, data);
-    await rename(tmp, path);
-    pending.delete(tmp);
+    // An interrupt waits for the rename (as for a group's): it removed the temporary file under it,
+    // and the swap said "not written" of a file the rename then put in place.
+    committing++;
+    try {
+      await rename(tmp, path);
+      pending.delete(tmp);
+    } finally {
+      committing--;
+    }
   } catch (e) {
     await removeTemp(tmp);
     throw outputError(e, path);
+  } finally {
+    if (committing === 0 && deferredExit) deferredExit();
   }
 }
 

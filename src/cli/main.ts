@@ -26,7 +26,7 @@ Usage:
       --no-<format>                 skip one output (e.g. --no-ply)
       --max-faces <n>               at most n faces per image (largest first; boxes the detector
                                     scores under 0.65 after the others)
-      --min-score <s>               lowest detector score a face is kept at, 0 to 1 (default 0.5):
+      --min-score <s>               lowest detector score a face is kept at, 0.1 to 1 (default 0.5):
                                     lower finds more of a crowd's small or half-hidden faces (and
                                     more things that are not faces)
       --detector <kind>             blazeface (default), or for comparison blazeface-mesh,
@@ -84,8 +84,9 @@ Usage:
       $PRNET_CACHE; photos from --shared or $PRNET_SHARED, default ../shared); FaceMesh on
       onnxruntime, or --facemesh human (tfjs-wasm, 1.5× the CPU per photo); --every n: every n-th
       UTKFace photo; --min-eye: webfaces' smallest eye distance (30 px); --summary: the counts only.
-      A teacher model that cannot be loaded stops it (exit 3); unreadable photos are named (exit 1;
-      faces dropped by the rules — no face, teachers that disagree — are not failures: exit 0).
+      A teacher model that cannot be loaded stops it (exit 3); unreadable photos are named (exit 1, as
+      for a teacher that fails on a photo; faces dropped by the rules — no face, teachers that
+      disagree — are not failures: exit 0).
   prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
       mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
@@ -161,6 +162,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'help': {
         // `prnet help swap`: that command's part, as `prnet swap --help`
         const one = command === 'help' && rest[0] ? commandHelp(rest[0]) : null;
+        if (command === 'help' && rest[0] && !one) {
+          const near = nearestWord(rest[0], COMMANDS);
+          throw new UsageError(`no command '${rest[0]}'${near ? ` (did you mean '${near}'?)` : ''} (see prnet --help)`);
+        }
         process.stdout.write(one ?? HELP);
         return command === undefined ? EXIT.usage : EXIT.ok;
       }

@@ -159,14 +159,16 @@ export function smoothOption(value: string | undefined): number | undefined {
 }
 
 /**
- * `--min-score s`: the lowest detector score a face is kept at, a number from 0 to 1 in decimal
- * notation (undefined when not given: the detector's default, 0.5 for blazeface).
+ * `--min-score s`: the lowest detector score a face is kept at, a number from 0.1 to 1 in decimal
+ * notation (undefined when not given, or given as the default 0.5).
  */
 export function minScoreOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = /^(\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 0 && n <= 1)) throw new UsageError(`--min-score must be a number from 0 to 1, got '${value}'`);
-  return n;
+  // (0.1 as createPrnet's MIN_SCORE_FLOOR: at 0 every cluster of BlazeFace's anchors is a face)
+  if (!(n >= 0.1 && n <= 1)) throw new UsageError(`--min-score must be a number from 0.1 to 1, got '${value}'`);
+  // The default given explicitly is the default: a --resume key or a batch job id stays the same.
+  return n === 0.5 ? undefined : n;
 }
 
 /** `--no-flip` and `--smooth σ`: the library's test-time options, as reconstruct, batch submit and eval parse them. */

@@ -257,15 +257,23 @@ export async function runReconstruct(args: string[]): Promise<number> {
   for (const m of unreadable) process.stderr.write(`prnet: ${m}\n`);
   if (!files.length) throw new InputError('no images to process');
   if (box && files.length > 1) throw new UsageError('--box applies to one image; give a single image with it');
-  await makeOutputFolder(outDir);
-  // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
-  await sweepStaleTemporaries(outDir);
-
+  // An interrupt before the images' loop (the model loading) ends the run too, and takes back a
+  // folder made for it and left empty (Node's default ended it and left the folder).
+  const stopEarly = onInterrupt((signal) => exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm));
   // --no-tiles: no tile looks at large photos (faster; their small faces are missed).
   const tiles = values.tiles === false ? false : undefined;
   // --no-orientation: the detector's crops as they are (a face lying sideways or upside down is not turned upright).
   const orientation = values.orientation === false ? false : undefined;
-  const prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, minScore, precision, tiles, orientation });
+  let prnet: Prnet;
+  try {
+    await makeOutputFolder(outDir);
+    // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
+    await sweepStaleTemporaries(outDir);
+    prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, minScore, precision, tiles, orientation });
+  } catch (e) {
+    stopEarly();
+    throw e;
+  }
   const allStems = uniqueStems(files, (f) => existsSync(f));
   // The options that decide the files' content (threads do not): --resume skips an image only
   // when an earlier run made its files with the same ones.
@@ -365,6 +373,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     if (process.env.PRNET_DEBUG && !(e instanceof PrnetError) && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     progress.tick(false);
   };
+  stopEarly();
   const stopHandling = onInterrupt((signal) => {
     summary(signal);
     exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
@@ -386,7 +395,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
  * output path), else the input file, then the message. Control characters are escaped.
  */
 /** The decoder's refusal of an image over the pixel limit. */
-const PIXEL_LIMIT = /: image is \d+×\d+ = .* megapixels, above the limit of /;
+export const PIXEL_LIMIT = /: image is \d+×\d+ = .* megapixels, above the limit of /;
 
 export function failureLine(e: unknown, file: string): string {
   const raw = e instanceof Error ? e.message : String(e);

@@ -4,13 +4,14 @@ import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { decodeImageFile, encodePng } from '../io/image-node.js';
-import { NoFaceError } from '../errors.js';
+import { InputError, NoFaceError } from '../errors.js';
 import { SURE_SCORE } from '../detect/detector.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Face } from '../pipeline/face.js';
 import { swapFaceTexture } from '../pipeline/swap.js';
 import { exitBySignal, makeOutputFolder, onInterrupt, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
 import { EXIT, UsageError, detectorOption, intOption, minScoreOption, parseOptions, threadsOption } from './options.js';
+import { PIXEL_LIMIT } from './reconstruct.js';
 
 export async function runSwap(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
@@ -41,37 +42,44 @@ export async function runSwap(args: string[]): Promise<number> {
   const minScore = minScoreOption(values['min-score']);
   const maxPixels = intOption(values['max-pixels'], 'max-pixels');
   await refuseOverwritingInputs(values.out, [values.source, values.target]);
-  // The folder it goes in, before the work (a path through a file is exit 2 at once, not after the network).
-  await makeOutputFolder(dirname(values.out));
-  const [sourceImage, targetImage] = await Promise.all([decodeImageFile(values.source, { maxPixels }), decodeImageFile(values.target, { maxPixels })]);
-  const prnet = await createPrnet({ model: values.model, threads, detector, minScore, orientation: values.orientation === false ? false : undefined });
+  // From here an interrupt says so (and removes a folder made for the output and left empty).
   const stopHandling = onInterrupt((signal) => {
     process.stderr.write(`prnet: interrupted by ${signal}; ${values.out} was not written\n`);
     exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
   });
+  let prnet: Awaited<ReturnType<typeof createPrnet>> | undefined;
   try {
+    // The folder it goes in, before the work (a path through a file is exit 2 at once, not after the network).
+    await makeOutputFolder(dirname(values.out));
+    const decode = (path: string) => decodeImageFile(path, { maxPixels }).catch((e: unknown) => {
+      // (as reconstruct's line: how to go on past the pixel limit)
+      throw maxPixels === undefined && e instanceof InputError && PIXEL_LIMIT.test(e.message) ? new InputError(`${e.message.slice(path.length + 2)} (--max-pixels n raises it)`, path) : e;
+    });
+    const [sourceImage, targetImage] = await Promise.all([decode(values.source), decode(values.target)]);
+    prnet = await createPrnet({ model: values.model, threads, detector, minScore, orientation: values.orientation === false ? false : undefined });
+    const p = prnet;
     const pick = async (image: typeof sourceImage, index: number, path: string, option: string): Promise<Face> => {
-      const { faces } = await prnet.reconstruct(image, { maxFaces: index + 1 });
+      const { faces } = await p.reconstruct(image, { maxFaces: index + 1 });
       if (!faces.length) throw new NoFaceError('no face found', path);
       if (index >= faces.length) throw new NoFaceError(`${option} ${index} asks for face ${index + 1}, and ${faces.length === 1 ? 'one face was' : `${faces.length} faces were`} found (0 is the first)`, path);
       return faces[index];
     };
     const a = await pick(sourceImage, sourceIndex, values.source, '--source-face');
     const b = await pick(targetImage, targetIndex, values.target, '--target-face');
-    await prnet.dispose();
+    await p.dispose();
     // A box the detector is unsure of is a face about as often as not (docs/detectors.md): say so.
     for (const [face, path, option] of [[a, values.source, '--source-face'], [b, values.target, '--target-face']] as const) {
       if (face.box.score < SURE_SCORE) {
         process.stderr.write(`prnet: warning: ${path}: the face used (box at ${Math.round(face.box.x)},${Math.round(face.box.y)}, ${Math.round(face.box.width)} px) scores ${face.box.score.toFixed(2)}, under ${SURE_SCORE}: it may not be a face; look at the result, or choose another with ${option}\n`);
       }
     }
-    const out = swapFaceTexture(sourceImage, a, targetImage, b, prnet.layout, { keepEyes: values.eyes, blend: values.blend !== false });
+    const out = swapFaceTexture(sourceImage, a, targetImage, b, p.layout, { keepEyes: values.eyes, blend: values.blend !== false });
     // A target with transparency (a cut-out portrait) keeps it: its alpha goes back on the result.
     const alpha = await targetAlpha(values.target, out.width, out.height);
     await writeFileAtomic(values.out, alpha ? await encodePng(withAlpha(out.data, alpha), out.width, out.height, 4) : await encodePng(out.data, out.width, out.height, 3));
   } finally {
     stopHandling();
-    await prnet.dispose();
+    await prnet?.dispose();
   }
   if (!values.quiet) process.stderr.write(`${values.out}: ${values.source}'s face texture on ${values.target}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
   return EXIT.ok;

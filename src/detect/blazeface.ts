@@ -314,8 +314,9 @@ export function detectionOverlapOfSmaller(a: BlazeDetection, b: BlazeDetection):
  * MediaPipe's weighted non-maximum suppression: detections are taken best first; each absorbs the
  * remaining ones that overlap it by at least `iouThreshold`, and its box and keypoints become their
  * score-weighted mean (steadier than keeping the best alone). The score stays the best one's.
- * Absorbed detections scored under min(the best's score, `weighFrom`) are dropped without weighing
- * in: a lowered threshold adds the faces scored under `weighFrom` without moving the others' boxes.
+ * With `weighFrom`, a face whose best score reaches it is blended from its detections scored
+ * `weighFrom` or more only (the others are absorbed without weighing in): a lowered threshold adds
+ * the faces scored under `weighFrom`, blended from all of theirs, without moving the others' boxes.
  */
 export function blendDetections(detections: BlazeDetection[], iouThreshold = 0.3, weighFrom = 0): BlazeDetection[] {
   const rest = [...detections].sort((a, b) => b.score - a.score);
@@ -329,7 +330,7 @@ export function blendDetections(detections: BlazeDetection[], iouThreshold = 0.3
     let h = 0;
     const kp = new Float32Array(12);
     const keep: BlazeDetection[] = [];
-    const floor = Math.min(best.score, weighFrom);
+    const floor = best.score >= weighFrom ? weighFrom : 0;
     for (const d of rest) {
       if (d !== best && detectionIou(best, d) < iouThreshold) {
         keep.push(d);

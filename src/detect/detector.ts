@@ -50,7 +50,8 @@ export interface DetectorOptions {
    * 'blazeface' only: an image whose long side exceeds 1,536 pixels, and in which no face of 25 %
    * of its short side or more was found, is also looked at in overlapping 1024² tiles, each at the
    * detector's 256² (default true): finds the small faces of a large group photo, at ~5 ms a tile
-   * (20 for 12 megapixels); a face found only in a tile must score 0.65.
+   * (20 for 12 megapixels); a face found only in a tile must score 0.65 (tileMinScore: lower with a
+   * minScore under 0.5).
    */
   tiles?: boolean;
 }

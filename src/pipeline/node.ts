@@ -43,7 +43,7 @@ export interface PrnetOptions {
    */
   tiles?: boolean;
   /**
-   * Lowest detector score a face is kept at, 0 to 1 (default 0.5 for the built-in detector). Lower
+   * Lowest detector score a face is kept at, 0.1 to 1 (default 0.5 for the built-in detector). Lower
    * finds more of the small, blurred or half-hidden faces of a crowd, and more things that are not
    * faces; higher keeps the sure ones only (docs/detectors.md, "Score threshold").
    */
@@ -60,6 +60,9 @@ export interface PrnetOptions {
    */
   orientation?: boolean;
 }
+
+/** The lowest minScore createPrnet and the CLI take. */
+export const MIN_SCORE_FLOOR = 0.1;
 
 /** Resolves a model option to a path or weights; bundled names map to their files. */
 export function resolveModel(model: string | ModelWeights | undefined): string | ModelWeights {
@@ -100,7 +103,8 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   const precision = checkPrecision(options.precision);
   // The arguments are checked before anything loads.
   const maxFaces = detectionLimit(options.maxDetections);
-  if (options.minScore !== undefined && !(typeof options.minScore === 'number' && options.minScore >= 0 && options.minScore <= 1)) throw new InputError(`minScore must be a number from 0 to 1, got ${shownValue(options.minScore)}`);
+  // From 0.1: at 0 every cluster of BlazeFace's anchors is a face (362 boxes on a portrait, each reconstructed).
+  if (options.minScore !== undefined && !(typeof options.minScore === 'number' && options.minScore >= MIN_SCORE_FLOOR && options.minScore <= 1)) throw new InputError(`minScore must be a number from ${MIN_SCORE_FLOOR} to 1, got ${shownValue(options.minScore)}`);
   if (options.tiles !== undefined && typeof options.tiles !== 'boolean') throw new InputError(`tiles must be true or false, got ${shownValue(options.tiles)}`);
   if (options.threads !== undefined) sessionThreads(options.threads);
   if (options.orientation !== undefined && typeof options.orientation !== 'boolean') throw new InputError(`orientation must be true or false, got ${shownValue(options.orientation)}`);

@@ -186,9 +186,12 @@ async function runWorker(a: Args, set: SetName, part: number, stride: number, on
   });
 }
 
+/** Drop reasons that are failures (exit 1), not the rules' work. */
+const FAILURE_REASONS = ['decode-error', 'facemesh-error', 'tddfa-error'];
+
 /**
  * Runs the labelling command with CLI-style arguments; resolves to the number of photos that could
- * not be read (named on stderr). Faces dropped by the rules (no face, teachers that disagree, too
+ * not be read (named on stderr) or that a teacher failed on. Faces dropped by the rules (no face, teachers that disagree, too
  * small) are the labeller's work, not failures: they made `prnet data label`, and so
  * training/make_pack.sh under `set -e`, stop with exit 1 on every fresh run.
  */
@@ -262,7 +265,8 @@ export async function runLabelCommand(argv: string[]): Promise<number> {
         final = merge(latest.filter(Boolean));
       }
       bar.end(final);
-      unreadable += final.reasons['decode-error'] ?? 0;
+      // Failures, not the rules' drops: a photo that cannot be read, a teacher that threw on it.
+      unreadable += FAILURE_REASONS.reduce((n, r) => n + (final.reasons[r] ?? 0), 0);
       printSummary(set, outDir(a, set));
     }
   } finally {
