@@ -146,14 +146,18 @@ export function threadsOption(value: string | undefined): number | undefined {
   return n;
 }
 
+/** A number in decimal notation only (not '0x2', '1e3' or ' '), else NaN. */
+function decimal(value: string): number {
+  return /^-?(\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : NaN;
+}
+
 /**
  * The --smooth option: σ of the position map's smoothing in UV pixels, 0 (the network's raw map)
  * to 8 (undefined when not given: the model's default, 256 / its input side).
  */
 export function smoothOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  // decimal notation only (not '0x2' or ' ')
-  const n = /^-?(\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : NaN;
+  const n = decimal(value);
   if (!Number.isFinite(n) || n < 0 || n > MAX_SMOOTH) throw new UsageError(`--smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got '${value}'`);
   return n;
 }
@@ -164,11 +168,20 @@ export function smoothOption(value: string | undefined): number | undefined {
  */
 export function minScoreOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const n = /^(\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : NaN;
+  const n = decimal(value);
   // (0.1 as createPrnet's MIN_SCORE_FLOOR: at 0 every cluster of BlazeFace's anchors is a face)
   if (!(n >= 0.1 && n <= 1)) throw new UsageError(`--min-score must be a number from 0.1 to 1, got '${value}'`);
   // The default given explicitly is the default: a --resume key or a batch job id stays the same.
   return n === 0.5 ? undefined : n;
+}
+
+/**
+ * How to go on past the decoder's refusal of an image over the pixel limit (' (--max-pixels n raises
+ * it)'), for the commands that take --max-pixels; '' for any other error or when it was given.
+ */
+export function pixelLimitHint(e: unknown, maxPixels: number | undefined): string {
+  const over = e instanceof InputError && /: image is \d+×\d+ = .* megapixels, above the limit of /.test(e.message);
+  return over && maxPixels === undefined ? ' (--max-pixels n raises it)' : '';
 }
 
 /** `--no-flip` and `--smooth σ`: the library's test-time options, as reconstruct, batch submit and eval parse them. */

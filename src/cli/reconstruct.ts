@@ -13,7 +13,7 @@ import type { FaceBox } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
-import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
+import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, pixelLimitHint, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
 import { DONE_RECORD, DoneRecord, fileIdentity, isDone, readDone, runKey } from './resume.js';
 import { packageVersion } from '../util/version.js';
@@ -367,7 +367,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     // One image's failure (its input, its outputs, even a bug) does not stop the others.
     if (e instanceof OutputError) outputFailed = true;
     else if (!(e instanceof PrnetError)) internalFailed = true;
-    const msg = failureLine(e, inputs[i]) + (maxPixels === undefined && e instanceof InputError && PIXEL_LIMIT.test(e.message) ? ' (--max-pixels n raises it)' : '');
+    const msg = failureLine(e, inputs[i]) + pixelLimitHint(e, maxPixels);
     failures.push(msg);
     process.stderr.write(`prnet: ${msg}\n`);
     if (process.env.PRNET_DEBUG && !(e instanceof PrnetError) && e instanceof Error) process.stderr.write(`${e.stack}\n`);
@@ -394,9 +394,6 @@ export async function runReconstruct(args: string[]): Promise<number> {
  * One line for a failed image: the error's own message when it names its file (an input or an
  * output path), else the input file, then the message. Control characters are escaped.
  */
-/** The decoder's refusal of an image over the pixel limit. */
-export const PIXEL_LIMIT = /: image is \d+×\d+ = .* megapixels, above the limit of /;
-
 export function failureLine(e: unknown, file: string): string {
   const raw = e instanceof Error ? e.message : String(e);
   const text = raw.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');

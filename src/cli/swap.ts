@@ -10,8 +10,7 @@ import { createPrnet } from '../pipeline/node.js';
 import type { Face } from '../pipeline/face.js';
 import { swapFaceTexture } from '../pipeline/swap.js';
 import { exitBySignal, makeOutputFolder, onInterrupt, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
-import { EXIT, UsageError, detectorOption, intOption, minScoreOption, parseOptions, threadsOption } from './options.js';
-import { PIXEL_LIMIT } from './reconstruct.js';
+import { EXIT, UsageError, detectorOption, intOption, minScoreOption, parseOptions, pixelLimitHint, threadsOption } from './options.js';
 
 export async function runSwap(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
@@ -53,7 +52,8 @@ export async function runSwap(args: string[]): Promise<number> {
     await makeOutputFolder(dirname(values.out));
     const decode = (path: string) => decodeImageFile(path, { maxPixels }).catch((e: unknown) => {
       // (as reconstruct's line: how to go on past the pixel limit)
-      throw maxPixels === undefined && e instanceof InputError && PIXEL_LIMIT.test(e.message) ? new InputError(`${e.message.slice(path.length + 2)} (--max-pixels n raises it)`, path) : e;
+      const hint = pixelLimitHint(e, maxPixels);
+      throw hint ? new InputError(`${(e as Error).message.slice(path.length + 2)}${hint}`, path) : e;
     });
     const [sourceImage, targetImage] = await Promise.all([decode(values.source), decode(values.target)]);
     prnet = await createPrnet({ model: values.model, threads, detector, minScore, orientation: values.orientation === false ? false : undefined });

@@ -286,9 +286,10 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
  * tile's finer look at a face the whole look found, or at its part).
  */
 function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDetection[] {
-  // The whole look's boxes under the default cut (a lowered minScore's) come last: a tile's face is not left out for one.
+  // The whole look's boxes under the default cut (a lowered minScore's) join the tiles' faces, best
+  // score first (so after every face of 0.5 or more): a tile's face is not left out for one.
   const kept = whole.filter((d) => d.score >= BLAZEFACE_MIN_SCORE);
-  for (const d of [...tiles, ...whole.filter((w) => w.score < BLAZEFACE_MIN_SCORE)].sort((a, b) => (a.score >= BLAZEFACE_MIN_SCORE) === (b.score >= BLAZEFACE_MIN_SCORE) ? b.score - a.score : a.score >= BLAZEFACE_MIN_SCORE ? -1 : 1)) {
+  for (const d of [...tiles, ...whole.filter((w) => w.score < BLAZEFACE_MIN_SCORE)].sort((a, b) => b.score - a.score)) {
     if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
   }
   return kept;
