@@ -137,7 +137,7 @@ def model_metadata(width: int, input_size: int, output_scale: float, name: str, 
 
 
 def model_bytes(model, name: str = 'prnet-ts', description: str = '', source: str = '',
-                license: str = 'MIT', dtype: str = 'F16') -> bytes:
+                license: str = 'MIT', dtype: str = 'F16', extra: Optional[Mapping[str, str]] = None) -> bytes:
     """A ResFCN (training/resfcn.py) or MobileNet (training/mobile.py) as our weight file
     (docs/model-format.md), F16 or F32."""
     from resfcn import export_state  # local import: keeps this module importable without torch
@@ -155,6 +155,7 @@ def model_bytes(model, name: str = 'prnet-ts', description: str = '', source: st
         tensors.append((k, a.astype(np_dt)))
     meta = model_metadata(model.width, model.input_size, model.output_scale, name, description, source, license,
                           getattr(model, 'architecture', 'resfcn'))
+    meta.update(extra or {})  # further card keys (train.py's `init`)
     return encode(tensors, meta)
 
 

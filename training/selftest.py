@@ -494,6 +494,12 @@ def check_training(tmp: str) -> None:
     assert 'targets: canonical face smoothed' in r.stdout and re.search(r'folds \d+\.\d+ % of triangles \(targets 0\.', r.stdout), r.stdout
     smooth_col = [float(x.split(',')[-1]) for x in open(os.path.join(tmp, 'w8i', 'train-log.csv')).read().strip().split('\n')[1:]]
     assert smooth_col and all(0 < v < 2 for v in smooth_col), smooth_col
+    # the card says which weights the fine-tune started from (a run without --init has no such key)
+    st.join_parts(os.path.join(tmp, 'w8i'), os.path.join(tmp, 'w8i.safetensors'))
+    _, imeta = st.load_model_tensors(os.path.join(tmp, 'w8i.safetensors'))
+    assert re.fullmatch(r'w8\.i8\.safetensors \(sha256 [0-9a-f]{16}\)', imeta.get('init', '')), imeta
+    _, w8meta = st.load_model_tensors(os.path.join(tmp, 'w8.safetensors'))
+    assert 'init' not in w8meta, w8meta
     r = run(base + ['--out', os.path.join(tmp, 'w8j'), '--width', '16', '--input-size', '256', '--max-steps', '1',
                     '--init', os.path.join(tmp, 'w8.i8.safetensors')])
     assert r.returncode == 2 and 'weights are width 8' in r.stderr

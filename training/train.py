@@ -250,11 +250,25 @@ def card_defaults(args, meta, training: int) -> None:
                         f'weights): non-commercial research unless the terms of those photos and teachers allow more')
 
 
+def card_extra(args) -> dict:
+    """Card keys beyond the four free-text ones: `init`, the weights a fine-tune started from (their
+    file's name and sha256), so that a model file says what it continues."""
+    if not args.init:
+        return {}
+    if args.init not in _INIT_CARDS:
+        with open(args.init, 'rb') as f:
+            _INIT_CARDS[args.init] = f'{os.path.basename(args.init)} (sha256 {hashlib.sha256(f.read()).hexdigest()[:16]})'
+    return {'init': _INIT_CARDS[args.init]}
+
+
+_INIT_CARDS: dict = {}
+
+
 def export_model(model, args, export_dir: str):
     import safetensors_io as st
 
     data = st.model_bytes(model, name=args.name, description=args.description, source=args.source,
-                          license=args.license, dtype=args.export_dtype)
+                          license=args.license, dtype=args.export_dtype, extra=card_extra(args))
     paths = st.write_parts(data, export_dir)
     return data, hashlib.sha256(data).hexdigest(), paths
 
