@@ -5,7 +5,7 @@ import { BATCH_PACKAGES, loadOptional } from './optional.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption, minScoreOption } from './options.js';
 import { parseFormats, parseMeshOptions } from './reconstruct.js';
 import { counted } from './progress.js';
-import { nearestWord } from '../util/nearest-name.js';
+import { didYouMean } from '../util/nearest-name.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
 export function checkRedisUrl(url: string): void {
@@ -30,8 +30,7 @@ export async function runBatch(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'submit') return submit(rest);
   if (sub === 'status') return status(rest);
-  const near = sub ? nearestWord(sub, ['submit', 'status']) : undefined;
-  throw new UsageError(`batch needs 'submit' or 'status', got '${sub ?? ''}'${near ? ` (did you mean '${near}'?)` : ''} (see prnet --help)`);
+  throw new UsageError(`batch needs 'submit' or 'status', got '${sub ?? ''}'${sub ? didYouMean(sub, ['submit', 'status']) : ''} (see prnet --help)`);
 }
 
 async function submit(args: string[]): Promise<number> {

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, UsageError, reportError } from './options.js';
-import { nearestWord } from '../util/nearest-name.js';
+import { didYouMean } from '../util/nearest-name.js';
 import { packageVersion } from '../util/version.js';
 
 export { EXIT, UsageError, intOption, parseOptions, precisionOption, reportError, threadsOption } from './options.js';
@@ -163,8 +163,7 @@ export async function main(argv: string[]): Promise<number> {
         // `prnet help swap`: that command's part, as `prnet swap --help`
         const one = command === 'help' && rest[0] ? commandHelp(rest[0]) : null;
         if (command === 'help' && rest[0] && !one) {
-          const near = nearestWord(rest[0], COMMANDS);
-          throw new UsageError(`no command '${rest[0]}'${near ? ` (did you mean '${near}'?)` : ''} (see prnet --help)`);
+          throw new UsageError(`no command '${rest[0]}'${didYouMean(rest[0], COMMANDS)} (see prnet --help)`);
         }
         process.stdout.write(one ?? HELP);
         return command === undefined ? EXIT.usage : EXIT.ok;
@@ -197,8 +196,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'worker':
         return await (await import('./worker.js')).runWorker(rest);
       default: {
-        const near = nearestWord(command, [...COMMANDS, '--help', '--version']);
-        throw new UsageError(`unknown command '${command}'${near ? ` (did you mean '${near}'?)` : ''} (see prnet --help)`);
+        throw new UsageError(`unknown command '${command}'${didYouMean(command, [...COMMANDS, '--help', '--version'])} (see prnet --help)`);
       }
     }
   } catch (e) {

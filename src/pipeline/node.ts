@@ -9,7 +9,7 @@ import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/ind
 import { createOrientationNode } from '../detect/create-node.js';
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
-import { nearestWord } from '../util/nearest-name.js';
+import { didYouMean } from '../util/nearest-name.js';
 import { loadLayout } from '../layout/node.js';
 import { readModelFileLazy } from '../model/file-node.js';
 import type { ModelWeights } from '../model/weights.js';
@@ -77,8 +77,7 @@ export function resolveModel(model: string | ModelWeights | undefined): string |
   }
   // A bare word that is no file (`--model lite`): most likely a bundled model's name, mistyped.
   if (!/[\\/.]/.test(name) && !existsSync(name)) {
-    const near = nearestWord(name, Object.keys(BUNDLED_MODELS));
-    throw new ModelError(`no bundled model '${name}'${near ? ` (did you mean '${near}'?)` : ''} and no such file (bundled models: ${Object.keys(BUNDLED_MODELS).join(', ')}; or give a model file's path)`);
+    throw new ModelError(`no bundled model '${name}'${didYouMean(name, Object.keys(BUNDLED_MODELS))} and no such file (bundled models: ${Object.keys(BUNDLED_MODELS).join(', ')}; or give a model file's path)`);
   }
   return name;
 }

@@ -34,6 +34,12 @@ export function nearestWord(given: string, names: readonly string[]): string | u
   return same.length === 1 ? same[0] : undefined;
 }
 
+/** " (did you mean 'x'?)" for nearestWord's match of `given` among `names`, else ''. */
+export function didYouMean(given: string, names: readonly string[]): string {
+  const near = nearestWord(given, names);
+  return near ? ` (did you mean '${near}'?)` : '';
+}
+
 /** Edit distance: insertions, deletions, substitutions and swaps of two neighbouring letters ('modle'), one each. */
 function editDistance(a: string, b: string): number {
   let before: number[] = [];
