@@ -36,6 +36,37 @@ describe('RGBA → RGB', () => {
     expect(rgbaToRgb(clamped, 161, 97).data).toEqual(reference(rgba, 161 * 97));
     expect(toRgbImage({ width: 161, height: 97, data: clamped }).data).toEqual(reference(rgba, 161 * 97));
   });
+
+  it('composites transparency over white, as the file decoder (libvips flatten) does: word and byte paths alike', async () => {
+    // A real photo under an alpha ramp: fully transparent left, opaque right, a hard edge between
+    // runs of 4 (the word path takes an opaque run as it is, blends the rest pixel by pixel).
+    const w = 161;
+    const h = 97;
+    const { data } = await sharp(PHOTO).resize(w, h).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const rgba = new Uint8Array(w * h * 4);
+    for (let p = 0; p < w * h; p++) {
+      const x = p % w;
+      rgba.set(data.subarray(3 * p, 3 * p + 3), 4 * p);
+      rgba[4 * p + 3] = x < 20 ? 0 : x < 120 ? Math.round(((x - 20) * 255) / 100) : 255;
+    }
+    const png = await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).png().toBuffer();
+    const flat = await sharp(png).flatten({ background: '#ffffff' }).removeAlpha().raw().toBuffer();
+    const ours = rgbaToRgbBytes(rgba, w * h);
+    let off = 0;
+    for (let i = 0; i < ours.length; i++) off = Math.max(off, Math.abs(ours[i] - flat[i]));
+    expect(off).toBeLessThanOrEqual(1); // rounding of half-way values
+    expect(ours[0]).toBe(255); // a hidden colour under alpha 0 is not shown
+    expect(Array.from(ours.subarray(3 * (w - 1), 3 * w))).toEqual(Array.from(data.subarray(3 * (w - 1), 3 * w))); // opaque: as stored
+    const shifted = new Uint8Array(rgba.length + 1);
+    shifted.set(rgba, 1);
+    expect(rgbaToRgbBytes(shifted.subarray(1), w * h)).toEqual(ours);
+    // The file decoder gives the same picture for the PNG.
+    const { decodeImageBuffer } = await import('../src/io/image-node.js');
+    const decoded = await decodeImageBuffer(png, 'ramp.png');
+    let fileOff = 0;
+    for (let i = 0; i < ours.length; i++) fileOff = Math.max(fileOff, Math.abs(ours[i] - decoded.data[i]));
+    expect(fileOff).toBeLessThanOrEqual(1);
+  });
 });
 
 describe('the browser entry\'s session options', () => {

@@ -19,9 +19,10 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes an image file to 8-bit RGB, applying its EXIF orientation, dropping alpha (composited
- * over black is *not* done: the colour channels are kept as stored), converting greyscale and
- * CMYK to RGB. Throws InputError naming the file and the cause.
+ * Decodes an image file to 8-bit RGB, applying its EXIF orientation, compositing transparency
+ * over white (as a viewer shows it: a cut-out portrait's background is white, a fully transparent
+ * picture is blank whatever colours it hides), converting greyscale and CMYK to RGB. Throws
+ * InputError naming the file and the cause.
  */
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<DecodedImage> {
   if (typeof path !== 'string' || path === '') throw new InputError(`an image path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`);
@@ -61,6 +62,9 @@ export function readFailure(e: unknown, path: string): InputError {
 
 /** Formats libvips can read that are drawn rather than decoded (refused: their cost is unbounded). */
 const VECTOR_FORMATS = new Set(['svg', 'pdf']);
+
+/** What transparency is composited over when a file is decoded (as rgbaToRgbBytes does). */
+const FLATTEN_BACKGROUND = '#ffffff';
 
 /** Whether sharp's metadata format is a vector drawing (SVG, PDF), which is refused. */
 export function isVectorFormat(format: string | undefined): boolean {
@@ -111,6 +115,9 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
       // also refuse photos with libjpeg's benign warnings). 6,013 shared photos decode with it.
       sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
         .rotate() // EXIF orientation
+        // What a viewer shows: a transparent pixel is the white it is drawn on, not the colour a
+        // cut-out tool left hidden under it (toRgbImage does the same for RGBA pixels).
+        .flatten({ background: FLATTEN_BACKGROUND })
         .toColourspace('srgb')
         .removeAlpha()
         .raw()
