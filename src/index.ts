@@ -6,11 +6,11 @@
  *   const { faces } = await prnet.reconstruct(await decodeImageFile('photo.jpg'));
  *   faces[0].landmarks; faces[0].vertices; faces[0].pose.yaw;
  */
-export { createPrnet, reconstructFile, resolveModel, BUNDLED_MODELS, type PrnetOptions } from './pipeline/node.js';
+export { createPrnet, producerJson, reconstructFile, resolveModel, BUNDLED_MODELS, type PrnetOptions } from './pipeline/node.js';
 export { Prnet, type BoxInput, type ReconstructOptions, type ReconstructResult, type StageTimings, type TestTimeOptions } from './pipeline/prnet.js';
 export {
   faceColors, faceMesh, faceTexture, faceToJson, headCentre, POSE_CONVENTION, TEXTURE_SIZES,
-  type Face, type FaceJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
+  type Face, type FaceJson, type ProducerJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
 } from './pipeline/face.js';
 export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
 export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';

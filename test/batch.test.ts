@@ -165,7 +165,8 @@ describe('prnet batch + prnet worker on Redis', () => {
     await w.waitFor(/astronaut\.\w+: 1 face, 1 file$/);
     w.child.kill('SIGTERM');
     await w.exited;
-    const json = JSON.parse(await readFile(join(dir, 'astronaut_face0.json'), 'utf8')) as { landmarks: { '3d': number[][] } };
+    const json = JSON.parse(await readFile(join(dir, 'astronaut_face0.json'), 'utf8')) as { landmarks: { '3d': number[][] }; producer: Record<string, unknown> };
+    expect(json.producer).toMatchObject({ model: 'light', flip: false, smooth: 1.5 });
     const prnet = await createPrnet({ model: 'light' });
     const image = await decodeImageFile(ASTRONAUT);
     const asked = (await prnet.reconstruct(image, { flip: false, smooth: 1.5 })).faces[0].landmarks;

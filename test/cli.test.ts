@@ -19,12 +19,13 @@ import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '..
 import { decodeImageFile } from '../src/io/image-node.js';
 import { createDetector, iou as iouOf } from '../src/detect/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
+import { packageVersion } from '../src/util/version.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
 import { runCli, spawnCli, type CliResult } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { gradientPng, pngSize } from './helpers/images.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
-import { testModelPath } from './helpers/model.js';
+import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
 import { AFLW_PHOTO, ASTRONAUT, EVAL, GROUP_PHOTO, REPO, SHARED } from './helpers/paths.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
 
@@ -49,6 +50,7 @@ interface FaceJson {
   triangleCount: number;
   mesh: { units: string; unitsPerPixel: number; origin: number[] | null };
   image: { file?: string; width: number; height: number };
+  producer: { prnet: string; model: string; precision: string; flip: boolean; smooth: number };
 }
 
 async function readJson(path: string): Promise<FaceJson> {
@@ -89,6 +91,8 @@ describe('prnet reconstruct <one image>', () => {
   it('JSON: box, crop, 68 landmarks in 2D and 3D in the image frame, pose, counts, the photo it describes', () => {
     expect(json.index).toBe(0);
     expect(json.image).toEqual({ file: basename(ASTRONAUT), width: 512, height: 512 });
+    // what made it: the model file by name, its precision, the default test-time options
+    expect(json.producer).toEqual({ prnet: packageVersion(), model: basename(model), precision: 'fp32', flip: true, smooth: 256 / SMALL_CONFIG.inputSize });
     const { box } = json;
     expect(box.score).toBeGreaterThan(0.5);
     expect(box.x).toBeGreaterThanOrEqual(0);

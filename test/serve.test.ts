@@ -11,7 +11,8 @@ import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageFile, encodePng } from '../src/io/image-node.js';
-import { createPrnet } from '../src/pipeline/node.js';
+import { createPrnet, producerJson } from '../src/pipeline/node.js';
+import { packageVersion } from '../src/util/version.js';
 import { buildOutputs } from '../src/pipeline/outputs.js';
 import { createServer, type PrnetServer } from '../src/serve/server.js';
 import { gradientPng, pngHeaderOnly } from './helpers/images.js';
@@ -31,6 +32,7 @@ interface FaceJson {
   pose: { yaw: number; rotation: number[][] };
   vertexCount: number;
   triangleCount: number;
+  producer?: Record<string, unknown>;
 }
 
 interface ErrorJson {
@@ -159,10 +161,11 @@ describe('prnet serve: the API', () => {
     const prnet = await createPrnet({ model: 'light' });
     const image = await decodeImageFile(ASTRONAUT);
     const r = await prnet.reconstruct(image);
-    const [file] = await buildOutputs('astronaut', image, r.faces, prnet.layout, new Set(['json']), (d, w, h, c) => encodePng(d, w, h, c));
+    const [file] = await buildOutputs('astronaut', image, r.faces, prnet.layout, new Set(['json']), (d, w, h, c) => encodePng(d, w, h, c), { producer: producerJson(prnet, 'light') });
     await prnet.dispose();
     const cli = JSON.parse(String(file.data)) as FaceJson;
     expect(Object.keys(faces[0])).toEqual(Object.keys(cli));
+    expect(faces[0].producer).toEqual({ prnet: packageVersion(), model: 'light', precision: 'fp32', flip: true, smooth: 2 });
     expect(faces[0].box).toEqual(cli.box);
     expect(faces[0].vertexCount).toBe(VERTICES);
     expect(faces[0].triangleCount).toBe(cli.triangleCount);

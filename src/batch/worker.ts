@@ -14,7 +14,7 @@ import { fileIdentities } from '../cli/atomic.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
 import { counted } from '../cli/progress.js';
 import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
-import { createPrnet } from '../pipeline/node.js';
+import { createPrnet, producerJson } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
 import { checkDatabase, connection, DEFAULT_QUEUE, jobDataProblem, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
 
@@ -88,7 +88,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const prnet = await pipeline(d);
     await removeStaleTemps(d.out, d.stem);
     try {
-      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: d.mesh, inputs: fileIdentities([d.path]) });
+      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: { ...d.mesh, producer: producerJson(prnet, d.model, { flip: d.flip, smooth: d.smooth }) }, inputs: fileIdentities([d.path]) });
       return { faces, files: outputs };
     } catch (e) {
       // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a

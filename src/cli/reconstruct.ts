@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile, type DecodedImage } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
-import { createPrnet, resolveModel } from '../pipeline/node.js';
+import { createPrnet, producerJson, resolveModel } from '../pipeline/node.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
@@ -327,7 +327,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     process.stderr.write(`${seen}${earlier}: ${ok} done (${counted(faceCount, 'face')}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: meshOptions, inputs: fileIdentities(files) };
+  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities(files) };
   type Decoded = { image: DecodedImage; id: Awaited<ReturnType<typeof fileIdentity>> };
   const record = new DoneRecord(outDir);
   // A run of one image has nothing to resume: it leaves no record unless --resume is given.

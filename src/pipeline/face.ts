@@ -191,6 +191,20 @@ export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions =
 }
 
 /** The JSON written for a face (numbers rounded by the writer). */
+/**
+ * What made a result (the front ends' JSON): the package version, the model (a bundled model's
+ * name or the model file's base name), the network's precision and the test-time options, so a
+ * JSON file read apart from its run still says how it was made.
+ */
+export interface ProducerJson {
+  prnet: string;
+  model: string;
+  precision: string;
+  flip: boolean;
+  /** σ of the position-map smoothing in UV pixels (the model's default when not given). */
+  smooth: number;
+}
+
 export interface FaceJson {
   index: number;
   box: { x: number; y: number; width: number; height: number; score: number };
@@ -221,6 +235,8 @@ export interface FaceJson {
   image?: { file?: string; width: number; height: number };
   /** How the mesh files relate to these image-frame numbers (buildOutputs adds it). */
   mesh?: { units: string; unitsPerPixel: number; origin: [number, number, number] | null; frame: string };
+  /** How the result was made (OutputOptions.producer; the CLI's, batch's and server's JSON). */
+  producer?: ProducerJson;
 }
 
 export const POSE_CONVENTION =

@@ -3,7 +3,7 @@
  * otherwise) into an onnxruntime-node session, and the face detector, once.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
 import { createOrientationNode } from '../detect/create-node.js';
@@ -16,7 +16,9 @@ import type { ModelWeights } from '../model/weights.js';
 import type { Precision } from '../model/resfcn.js';
 import { createSession, sessionThreads } from '../runtime/node.js';
 import { checkPrecision } from '../runtime/session.js';
-import { checkKnownOptions, Prnet, type ReconstructOptions, type ReconstructResult } from './prnet.js';
+import { checkKnownOptions, defaultSmooth, Prnet, type ReconstructOptions, type ReconstructResult, type TestTimeOptions } from './prnet.js';
+import type { ProducerJson } from './face.js';
+import { packageVersion } from '../util/version.js';
 
 /** The models bundled with the package (see the model card in the README). */
 export const BUNDLED_MODELS = {
@@ -92,6 +94,22 @@ export async function checkedModel(model: string): Promise<string> {
   const path = resolve(String(resolveModel(model)));
   await readModelFileLazy(path); // checked, not decoded
   return path;
+}
+
+/**
+ * What makes a pipeline's results, for their JSON: the package version, the model as named (a
+ * bundled model's name, else the model file's base name; 'weights' for weights in memory), the
+ * session's precision and the test-time options with their defaults filled in.
+ */
+export function producerJson(prnet: Prnet, model: string | ModelWeights | undefined, testTime: TestTimeOptions = {}): ProducerJson {
+  const name = model === undefined ? 'default' : typeof model !== 'string' ? 'weights' : Object.hasOwn(BUNDLED_MODELS, model) ? model : basename(model);
+  return {
+    prnet: packageVersion(),
+    model: name,
+    precision: prnet.session.precision,
+    flip: testTime.flip ?? true,
+    smooth: testTime.smooth ?? defaultSmooth(prnet.session.config.inputSize),
+  };
 }
 
 /** Creates the pipeline: layout, model session and detector are loaded once and reused. */

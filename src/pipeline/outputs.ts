@@ -15,7 +15,7 @@ import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPose
 import type { PositionMap, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
-import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face, type FaceJson } from './face.js';
+import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face, type FaceJson, type ProducerJson } from './face.js';
 import { faceFileBase } from './output-names.js';
 
 /** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */
@@ -126,6 +126,8 @@ export interface OutputOptions {
    * input's base name), so a JSON read apart from its photo still says which photo it describes.
    */
   source?: string;
+  /** Written into each face's JSON as `producer`: what made it (producerJson in pipeline/node.ts). */
+  producer?: ProducerJson;
 }
 
 export interface OutputFile {
@@ -300,7 +302,7 @@ export async function buildOutputs(
     const base = faceFileBase(stem, face.index);
     const frame = meshFrame(face.vertices, face.landmarks, { units: options.units, center: options.center, imageHeight: image.height });
     if (formats.has('json')) {
-      const json: FaceJson = { ...faceToJson(face, layout), image: { ...(options.source !== undefined ? { file: options.source } : {}), width, height }, mesh: meshJson(frame) };
+      const json: FaceJson = { ...faceToJson(face, layout), image: { ...(options.source !== undefined ? { file: options.source } : {}), width, height }, mesh: meshJson(frame), ...(options.producer ? { producer: options.producer } : {}) };
       out.push({ name: `${base}.json`, data: toJson(json) });
     }
     if (!needMesh || !uv) continue;

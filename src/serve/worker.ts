@@ -6,7 +6,7 @@ import { workerData } from 'node:worker_threads';
 import type { DetectorKind } from '../detect/index.js';
 import { AbortedError, InputError, UnsupportedImageError } from '../errors.js';
 import { decodeImageBuffer, encodePng } from '../io/image-node.js';
-import { createPrnet } from '../pipeline/node.js';
+import { createPrnet, producerJson } from '../pipeline/node.js';
 import { buildOutputs } from '../pipeline/outputs.js';
 import type { Prnet } from '../pipeline/prnet.js';
 import type { TaskResult, WorkerTask } from './task.js';
@@ -58,7 +58,8 @@ export default async function run(task: WorkerTask): Promise<TaskResult> {
   }
   if (task.format === 'json') {
     // The objects the CLI writes to NAME_face<i>.json (built by the same code), each on one line.
-    const files = await buildOutputs('image', image, faces, prnet.layout, new Set(['json']), encode);
+    const producer = producerJson(prnet, config.models[task.model], { flip: task.flip, smooth: task.smooth });
+    const files = await buildOutputs('image', image, faces, prnet.layout, new Set(['json']), encode, { producer });
     const text = (d: string | Uint8Array): string => (typeof d === 'string' ? d : new TextDecoder().decode(d));
     const body = `{"faces":[${files.map((f) => JSON.stringify(JSON.parse(text(f.data)))).join(',')}]}\n`;
     return { ok: true, body, faces: faces.length, ms: performance.now() - t0 };
