@@ -1,6 +1,6 @@
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { blankLabelRecord } from './helpers/labels.js';
 import { gradientPng } from './helpers/images.js';
@@ -107,6 +107,17 @@ describe('labels file', () => {
     expect(set.entries.length).toBe(4);
     expect(new Set(set.entries.map((e) => e.file)).size).toBe(4);
     expect(doneFiles(dir).has('eval/aflw2000-3d/image00050.jpg')).toBe(true);
+  });
+
+  it('a limit takes the first photos, done or not: a rerun with the same limit labels nothing more, a higher one the difference', async () => {
+    const dir = join(tmp, 'limit');
+    const first = await labelPhotos({ files: photos, out: dir, root: shared, limit: 1 });
+    expect([first.done, first.skipped]).toEqual([1, 0]);
+    const again = await labelPhotos({ files: photos, out: dir, root: shared, limit: 1 });
+    expect([again.total, again.done, again.skipped]).toEqual([0, 0, 1]);
+    const more = await labelPhotos({ files: photos, out: dir, root: shared, limit: 2 });
+    expect([more.done, more.skipped]).toEqual([1, 1]);
+    expect(readLabels(dir).entries.map((e) => e.file).filter((f, i, a) => a.indexOf(f) === i)).toEqual(photos.slice(0, 2).map((f) => relative(shared, f)));
   });
 
   it('a teacher model that cannot be loaded stops the run before its first photo, recording nothing; an unreadable photo is named', async () => {

@@ -176,7 +176,7 @@ export interface LabelPhotosOptions extends LabelPhotoOptions {
   /** Take every `stride`-th file starting at `offset` (for workers; default 1 / 0). */
   stride?: number;
   offset?: number;
-  /** Stop after this many new photos (default: all). */
+  /** Only the first this many photos of the run's share, those done earlier included (default: all). */
   limit?: number;
   onProgress?: (p: LabelProgress) => void;
   /** Called for a photo that cannot be read or decoded (recorded as dropped: decode-error). */
@@ -213,11 +213,13 @@ export async function labelPhotos(options: LabelPhotosOptions): Promise<LabelPro
   // and such a photo must not count as done.
   const writer = new LabelsWriter(options.out, options.part ?? 0);
   const done = doneFiles(options.out);
-  const mine = options.files.filter((_, i) => i % stride === offset).map((f) => ({ path: resolve(f), name: relative(root, resolve(f)) }));
-  let todo = mine.filter((f) => !done.has(f.name));
-  if (options.limit !== undefined) todo = todo.slice(0, options.limit);
+  // The limit takes the first photos of this run's share, done or not: a rerun of `--limit N` goes
+  // on with the same N photos (an interrupted run is finished, not extended by N more).
+  const share = options.files.filter((_, i) => i % stride === offset).slice(0, options.limit ?? Infinity);
+  const mine = share.map((f) => ({ path: resolve(f), name: relative(root, resolve(f)) }));
+  const todo = mine.filter((f) => !done.has(f.name));
   const p: LabelProgress = {
-    done: 0, total: todo.length, skipped: mine.length - mine.filter((f) => !done.has(f.name)).length,
+    done: 0, total: todo.length, skipped: mine.length - todo.length,
     kept: 0, dropped: 0, reasons: {}, msFaceMesh: 0, msTddfa: 0, msTotal: 0, elapsedS: 0,
   };
   // The count first (a parent merging several workers' progress needs every worker's total).
