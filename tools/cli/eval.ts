@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import { escapeControl } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
-import { createPrnet } from '../../src/pipeline/node.js';
-import { defaultSmooth, type Prnet, type TestTimeOptions } from '../../src/pipeline/prnet.js';
+import { createPrnet, producerJson } from '../../src/pipeline/node.js';
+import type { Prnet, TestTimeOptions } from '../../src/pipeline/prnet.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, minScoreOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts } from '../eval/pts.js';
@@ -159,7 +159,8 @@ function reportUnreadable(lines: string[], skippedPeers: string[]): number {
 
 /** The flip and σ a run used, defaults filled in. */
 function usedTestTime(prnet: Prnet, t: TestTimeOptions): { flip: boolean; smooth: number } {
-  return { flip: t.flip !== false, smooth: t.smooth ?? defaultSmooth(prnet.session.config.inputSize) };
+  const { flip, smooth } = producerJson(prnet, undefined, t); // the defaults the JSON of reconstruct names
+  return { flip, smooth };
 }
 
 /** The model and test-time options as --json reports them. */
