@@ -2,7 +2,9 @@
  * Head pose in `prnet eval aflw2000`: each method's pose against AFLW2000-3D's Pose_Para, as mean
  * absolute errors over the images within ±99° (the head-pose benchmark's protocol).
  */
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anglesToRotation } from '../src/geometry/pose.js';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -10,7 +12,8 @@ import type { Prnet } from '../src/pipeline/prnet.js';
 import { tddfaPose } from '../tools/data/tddfa.js';
 import { angleDifference, evaluateAflw2000, summarisePose, type Angles, type EvalReport, type ImageScore } from '../tools/eval/aflw2000.js';
 import { loadAflwGroundTruth } from '../tools/eval/mat.js';
-import { EVAL } from './helpers/paths.js';
+import { EVAL, SHARED } from './helpers/paths.js';
+import { runCli } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 
 const AFLW = resolve(EVAL, 'aflw2000-3d');
@@ -114,4 +117,29 @@ describe('prnet eval aflw2000: head pose (8 images, with the peers)', () => {
     expect(out.pose.mean).toBeGreaterThan(0);
     expect(out.perImage.every((r) => r.pose && r.poseError)).toBe(true);
   });
+});
+
+describe('prnet eval without a peer\'s model', () => {
+  it('says the 3DDFA_V2 column will be missing before the first image, and again at the end; the run goes on', async () => {
+    // A shared folder like ../shared without 3DDFA_V2's model: FaceMesh's models and 2 AFLW pairs.
+    const root = mkdtempSync(join(tmpdir(), 'prnet-nopeer-'));
+    try {
+      mkdirSync(join(root, 'reference'));
+      symlinkSync(join(SHARED, 'reference', 'mediapipe'), join(root, 'reference', 'mediapipe'));
+      const dir = join(root, 'two');
+      mkdirSync(dir);
+      for (const f of readdirSync(AFLW).filter((n) => /\.(jpg|mat)$/.test(n)).sort().slice(0, 4)) symlinkSync(join(AFLW, f), join(dir, f));
+      const r = await runCli(['eval', 'aflw2000', dir, '--model', 'light', '--no-flip', '--json'], { env: { PRNET_SHARED: root } });
+      expect(r.code, r.stderr).toBe(0);
+      const note = `prnet: peer not scored: 3ddfa_v2: ${join(root, 'reference/3ddfa_v2/mb05_120x120.onnx')} not found`;
+      expect(r.errLines[0]).toBe(`${note} (the run goes on without it)`);
+      expect(r.errLines.at(-1)).toBe(note);
+      const out = JSON.parse(r.stdout) as { images: number; peers: Record<string, unknown>; skippedPeers: string[] };
+      expect(out.images).toBe(2);
+      expect(Object.keys(out.peers)).toEqual(['facemesh']);
+      expect(out.skippedPeers).toHaveLength(1);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

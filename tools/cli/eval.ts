@@ -12,7 +12,7 @@ import type { Prnet, TestTimeOptions } from '../../src/pipeline/prnet.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, minScoreOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts } from '../eval/pts.js';
-import { imagePairs, POSE_RANGE_DEG } from '../eval/aflw2000.js';
+import { imagePairs, missingPeers, POSE_RANGE_DEG } from '../eval/aflw2000.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
 
@@ -46,6 +46,7 @@ export async function run(args: string[]): Promise<number> {
   // The folder before the model: a wrong folder is said at once, without loading anything.
   const { pairs, unpaired } = await reportUnpaired(dir, '.mat');
   const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, minScore, threads, precision, orientation: values.orientation });
+  if (values.peers !== false) notePeersMissing();
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluateAflw2000(prnet, dir, {
     gtBox,
@@ -147,6 +148,11 @@ async function reportUnpaired(dir: string, ext: string): Promise<{ pairs: number
 /** Files left out of an evaluation named one per line, up to this many (the rest counted). */
 const MAX_UNPAIRED_LINES = 20;
 
+/** Said before a run's first image (and again at its end): a peer's column that will be missing. */
+function notePeersMissing(): void {
+  for (const p of missingPeers()) process.stderr.write(`prnet: peer not scored: ${escapeControl(p)} (the run goes on without it)\n`);
+}
+
 /**
  * One line on stderr per pair that could not be read (exit 1 when there were any; the rest is
  * scored) and per peer that could not be run (a note: the run itself is complete).
@@ -186,6 +192,7 @@ async function runPts(
   const precision = precisionOption(values.precision);
   const { pairs, unpaired } = await reportUnpaired(dir, '.pts');
   const prnet = await createPrnet({ model: values.model, detector, minScore, threads, precision, orientation: values.orientation });
+  if (values.peers !== false) notePeersMissing();
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
   await prnet.dispose();

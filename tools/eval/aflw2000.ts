@@ -160,6 +160,19 @@ export async function listAflwImages(dir: string): Promise<{ image: string; mat:
   return (await listImagePairs(dir, '.mat')).map((p) => ({ image: p.image, mat: p.truth }));
 }
 
+/** The 3DDFA_V2 model file the comparison runs. */
+export function tddfaModelPath(): string {
+  return join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx');
+}
+
+/**
+ * The peers a comparison cannot run, each as 'name: why' (today 3DDFA_V2 without its model file;
+ * FaceMesh ships with the labelling tools): the CLI says so before a long run, and again at its end.
+ */
+export function missingPeers(): string[] {
+  return existsSync(tddfaModelPath()) ? [] : [`3ddfa_v2: ${tddfaModelPath()} not found`];
+}
+
 /** A method's prediction: 68 landmarks (x, y, z), the head pose, and for ours the folded-triangle fraction. */
 type Prediction = { landmarks: Float32Array; pose?: Angles; folds?: number; flipDisagreement?: number } | null;
 type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Prediction>;
@@ -201,7 +214,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       const landmarks = await fm(image, gt);
       return landmarks ? { landmarks, pose: angles(estimatePose(landmarks, canonical)) } : null;
     };
-    if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
+    if (!missingPeers().length) {
       scorers['3ddfa_v2'] = async (image, gt) => {
         // 3DDFA_V2's protocol: a crop from landmarks — the ground truth's with --gt-box, else FaceMesh's.
         const pts: Float32Array | null = options.gtBox ? Float32Array.from(gt) : await fm(image, gt);
@@ -210,7 +223,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
         const { points, params } = await runTddfaFull(image, crop);
         return { landmarks: points, pose: tddfaPose(params, crop.angle) };
       };
-    } else skippedPeers.push(`3ddfa_v2: ${join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx')} not found`);
+    } else skippedPeers.push(...missingPeers());
   }
   const per: Record<string, ImageScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
   // Pose_Para per image name, for the pose protocol's ±99° rule.

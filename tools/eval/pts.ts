@@ -5,16 +5,15 @@
  * distance / sqrt(w·h) of the annotated landmarks' box (as for AFLW2000-3D). `.pts` coordinates
  * count pixels from 1; they are shifted to the library's frame (pixel centres at integers).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import type { RgbImage } from '../../src/types.js';
 import { facemesh68Cache } from '../data/facemesh.js';
-import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa, sharedDir } from '../data/tddfa.js';
-import { listImagePairs } from './aflw2000.js';
+import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa } from '../data/tddfa.js';
+import { listImagePairs, missingPeers } from './aflw2000.js';
 import { annotatedSide, nearestFace, nme, scoredByAll } from './nme.js';
 
 export interface PtsScore {
@@ -97,13 +96,13 @@ export async function evaluatePts(
     // FaceMesh runs once per image: scored, and the seed of 3DDFA_V2's crop.
     const fmAll = facemesh68Cache();
     scorers.facemesh = async (image, gt) => near(await fmAll(image), gt);
-    if (existsSync(join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx'))) {
+    if (!missingPeers().length) {
       // 3DDFA_V2 on the crop from FaceMesh's landmarks of the annotated face (its usual protocol).
       scorers['3ddfa_v2'] = async (image, gt) => {
         const seed = near(await fmAll(image), gt);
         return seed ? runTddfa(image, tddfaCropFromLandmarks(seed, 68)) : null;
       };
-    } else skippedPeers.push(`3ddfa_v2: ${join(sharedDir(), 'reference/3ddfa_v2/mb05_120x120.onnx')} not found`);
+    } else skippedPeers.push(...missingPeers());
   }
   const per: Record<string, PtsScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
   for (const item of items) {
