@@ -5,7 +5,8 @@
  * up present exactly once, none partial. Re-submitting skips what is done; a bad image and an
  * unwritable output folder end in the failed list with their reasons.
  */
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
@@ -125,6 +126,19 @@ describe('prnet batch + prnet worker on Redis', () => {
       const s = await batchStatus(redis.url);
       return s.waiting + s.active === 0;
     }, 30_000);
+  });
+
+  it('a re-submit makes a done image again when a file it wrote was deleted since; the others stay done', async () => {
+    const stem = images.find((p) => !noFace.includes(p))!.split('/').pop()!.replace(/\.jpg$/, '');
+    const json = join(out, `${stem}_face0.json`);
+    const before = await readFile(json, 'utf8');
+    await rm(json);
+    const again = await runCli(['batch', 'submit', list, '--out', out, '--redis', redis.url, '--model', 'light', '--formats', 'json,glb']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.errLines).toEqual([`queued 0 · already queued or done ${N - noFace.length - 1} · failed ones queued again ${noFace.length} · done ones with deleted files queued again 1`]);
+    await waitUntil('the remade image', async () => existsSync(json) && (await batchStatus(redis.url)).waiting + (await batchStatus(redis.url)).active === 0, 60_000);
+    expect(await readFile(json, 'utf8')).toBe(before); // the same file, made again
+    expect(await leftoverTempFiles(out)).toEqual([]);
   });
 
   it('lists a bad image and an unwritable folder as failed, with their reasons and attempts', async () => {

@@ -1,10 +1,10 @@
 /** `prnet batch submit`: one job per image, skipping images already done with the same options. */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
 import { checkedModel } from '../pipeline/node.js';
-import { jobId, openQueue, DEFAULT_QUEUE, type ReconstructJobData } from './jobs.js';
+import { jobId, openQueue, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
 
 export interface SubmitOptions {
   redis: string;
@@ -31,6 +31,8 @@ export interface SubmitSummary {
   skipped: number;
   /** Failed jobs queued again. */
   retried: number;
+  /** Finished jobs queued again because a file they wrote is no longer in the output folder. */
+  remade: number;
   /** Inputs that could not be read (not queued), as one-line messages. */
   unreadable: string[];
   /** Folders without images. */
@@ -110,6 +112,19 @@ async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueNam
   return result;
 }
 
+/**
+ * Whether a finished job's output folder lacks a file it wrote (its result's `files`; a result
+ * without that list counts as whole).
+ */
+async function lostOutputs(out: string, result: ReconstructJobResult | undefined): Promise<boolean> {
+  if (!result || !Array.isArray(result.files)) return false;
+  for (const name of result.files) {
+    if (typeof name !== 'string') continue;
+    if (!(await stat(join(out, name)).then((st) => st.isFile(), () => false))) return true;
+  }
+  return false;
+}
+
 export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary> {
   const { files, empty, unreadable } = await expandBatchInputs(options.inputs, options.out);
   const model = options.model ?? 'default';
@@ -117,7 +132,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
   // or not a model fails here, once, not in every worker's every attempt.
   const modelRef = await checkedModel(model);
   const out = resolve(options.out);
-  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, unreadable, empty };
+  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, remade: 0, unreadable, empty };
   const queueName = options.queue ?? DEFAULT_QUEUE;
   const queue = await openQueue(options.redis, queueName);
   try {
@@ -135,10 +150,15 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
       const id = jobId(content, data);
       const existing = await queue.getJob(id);
       if (existing) {
-        if ((await existing.getState()) === 'failed') {
+        const state = await existing.getState();
+        if (state === 'failed') {
           // A fresh set of tries, with their back-off (not one more try after the last).
           await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           summary.retried++;
+        } else if (state === 'completed' && (await lostOutputs(out, existing.returnvalue))) {
+          // Done, but a file it wrote was deleted since: made again (the worker rewrites them all).
+          await existing.retry('completed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          summary.remade++;
         } else summary.skipped++;
         continue;
       }

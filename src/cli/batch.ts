@@ -91,9 +91,10 @@ async function submit(args: string[]): Promise<number> {
   for (const u of s.unreadable) process.stderr.write(`prnet: ${u}\n`);
   if (!values.quiet) {
     process.stderr.write(`queued ${s.added} · already queued or done ${s.skipped} · failed ones queued again ${s.retried}` +
+      (s.remade ? ` · done ones with deleted files queued again ${s.remade}` : '') +
       (s.unreadable.length ? ` · unreadable ${s.unreadable.length}` : '') + '\n');
   }
-  return s.unreadable.length || (!s.added && !s.skipped && !s.retried) ? EXIT.failed : EXIT.ok;
+  return s.unreadable.length || (!s.added && !s.skipped && !s.retried && !s.remade) ? EXIT.failed : EXIT.ok;
 }
 
 async function status(args: string[]): Promise<number> {
