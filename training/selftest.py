@@ -507,13 +507,17 @@ def check_training(tmp: str) -> None:
     outm = os.path.join(tmp, 'mobile')
     r = run(base + ['--out', outm, '--arch', 'mobile', '--width', '16', '--input-size', '128', '--max-steps', '2'])
     assert r.returncode == 0 and 'model: mobile, width 16' in r.stdout
-    r = run(base + ['--out', outm, '--arch', 'mobile', '--width', '16', '--input-size', '128', '--max-steps', '1', '--resume', 'auto'])
+    r = run(base + ['--out', outm, '--arch', 'mobile', '--width', '16', '--input-size', '128', '--max-steps', '1', '--resume', 'auto',
+                    '--source', 'my own photos'])
     assert r.returncode == 0 and 'resumed' in r.stdout
     r = run(base + ['--out', outm, '--width', '16', '--input-size', '128', '--max-steps', '1', '--resume', 'auto'])
     assert r.returncode == 2 and 'checkpoint is mobile' in r.stderr
     st.join_parts(outm, os.path.join(tmp, 'mobile.safetensors'))
     _, mmeta = st.load_model_tensors(os.path.join(tmp, 'mobile.safetensors'))
     assert mmeta['architecture'] == 'mobile'
+    # a --source given is the photos' name in the card (not the shared set the pack's folders are named after)
+    assert mmeta['source'] == 'my own photos' and mmeta['description'].endswith(' photos from: my own photos'), mmeta
+    assert 'WebFaces' not in mmeta['description'] + mmeta['license'] and 'UTKFace' not in mmeta['description'], mmeta
     r = run(base + ['--out', os.path.join(tmp, 'mi'), '--arch', 'mobile', '--width', '8', '--input-size', '128', '--max-steps', '1',
                     '--init', os.path.join(tmp, 'w8.i8.safetensors')])
     assert r.returncode == 2 and 'weights are architecture resfcn, this run mobile' in r.stderr

@@ -240,13 +240,16 @@ def card_defaults(args, meta, training: int) -> None:
     what the network is and what it was trained on, where its targets came from, and the terms
     that follow from the photos and the teachers (a CPU run gave a model file with an empty card)."""
     named = ', '.join(DATASETS.get(s, s) for s in meta.get('sets') or []) or 'a training pack'
+    # Your own photos packed under a shared set's folder name (training/README §7) are not that
+    # set's: a --source given names them in the description and licence too.
+    photos = f'photos from: {args.source}' if args.source else f'photos of {named}'
     if not args.description:
         args.description = (f'{args.arch} network, width {args.width}, input {args.input_size}: trained by training/train.py '
-                            f'on {training} photos of {named}')
+                            f'on {training} {photos}')
     if not args.source:
         args.source = 'prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth'
     if not args.license:
-        args.license = (f'trained on photos of {named} labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial '
+        args.license = (f'trained on {photos} labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial '
                         f'weights): non-commercial research unless the terms of those photos and teachers allow more')
 
 
