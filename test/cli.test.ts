@@ -259,6 +259,10 @@ describe('prnet reconstruct options', () => {
     await sharp([face, grey], { join: { animated: true } }).webp().toFile(join(dir, 'face-first.webp'));
     const webp = await reconstruct([join(dir, 'face-first.webp'), '--formats', 'json']);
     expect(webp.r.errLines).toEqual([`${join(dir, 'face-first.webp')}: 1 face in the first of its 2 frames, 1 file written to ${webp.out}`]);
+    // In a run of several images (no line per image) the summary says it.
+    const both = await reconstruct([join(dir, 'face-first.gif'), ASTRONAUT, '--formats', 'json']);
+    expect(both.r.code, both.r.stderr).toBe(0);
+    expect(both.r.errLines.slice(-2)).toEqual([`2 images: 2 done (2 faces, 2 files in ${both.out}), 0 failed`, `  read: ${join(dir, 'face-first.gif')}: the first of its 2 frames (prnet video reads every frame) only`]);
   });
 
   it('--box x,y,w,h uses that box: no detection (a face-free image works), the crop follows the box', async () => {

@@ -310,6 +310,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const stems = todo.map((i) => allStems[i]);
   const progress = new Progress(inputs.length, { label: 'reconstruct', unit: 'photos', enabled: !quiet && inputs.length > 1 });
   const failures: string[] = [];
+  // Files of several frames or pages of which only the first was read: said under the summary.
+  const firstFrames: string[] = [];
   let outputFailed = false;
   let internalFailed = false;
   let faceCount = 0;
@@ -326,6 +328,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     const earlier = skipped ? ` (${skipped} more done earlier, skipped)` : '';
     process.stderr.write(`${seen}${earlier}: ${ok} done (${counted(faceCount, 'face')}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
+    for (const f of firstFrames) process.stderr.write(`  read: ${f}\n`);
   };
   const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities(files) };
   type Decoded = { image: DecodedImage; id: Awaited<ReturnType<typeof fileIdentity>> };
@@ -347,6 +350,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
       const stale = removed.length ? ` (${staleNote(removed.length)})` : '';
       const first = result.image.frames ? ` in ${firstFrameNote(inputs[i], result.image.frames)}` : '';
       if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}${first}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
+      else if (result.image.frames) firstFrames.push(`${escapeControl(inputs[i])}: ${firstFrameNote(inputs[i], result.image.frames)} only`);
       if (result.id && recording) {
         const { path: input, size, mtimeMs } = result.id;
         // The image's files are in place whatever happens here: a record that cannot be written
