@@ -13,7 +13,8 @@ import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { OBJLoader } from 'three/addons/loaders/OBJLoader.js';
 import { PLYLoader } from 'three/addons/loaders/PLYLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uvFromFaceIndex } from '../src/export/index.js';
+import { uvFromFaceIndex, writeGlb, writeObj, writePly } from '../src/export/index.js';
+import { parseGlb } from './helpers/meshes.js';
 import { decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFile, type OutputOptions } from '../src/pipeline/outputs.js';
@@ -206,6 +207,30 @@ describe('GLB', () => {
     const json = JSON.parse(files.get('f_face0.json') as string);
     expectUpright(g, face, modelFrame(json, true));
     expectFrontTowardsPlusZ(mesh);
+  });
+});
+
+describe('the mesh writers with a face\'s frame', () => {
+  it('writeGlb with faceMesh\'s frame (millimetres) writes metres, as buildOutputs\' GLB; units without a scale are refused', () => {
+    const { face, files } = cases.frontal;
+    const L = prnet.layout;
+    const { frame } = faceMesh(face, L);
+    expect(frame.units).toBe('mm');
+    const ours = parseGlb(writeGlb({ vertices: face.vertices, triangles: L.triangles }, frame)).positions;
+    const theirs = parseGlb(bytesOf(files.get('f_face0.glb')!)).positions;
+    let worst = 0;
+    for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+    expect(worst).toBeLessThan(1e-6); // metres: a face ~0.15 wide, not 150
+    let wide = 0;
+    for (let i = 0; i < ours.length; i += 3) wide = Math.max(wide, Math.abs(ours[i]));
+    expect(wide).toBeGreaterThan(0.05);
+    expect(wide).toBeLessThan(0.15);
+    // 'mm' names a scale: alone it would label pixels as millimetres.
+    for (const write of [() => writeObj(face.vertices, L.triangles, undefined, { units: 'mm' }), () => writePly(face.vertices, L.triangles, undefined, { units: 'm' }), () => writeGlb({ vertices: face.vertices, triangles: L.triangles }, { units: 'mm' })]) {
+      expect(write).toThrow(InputError);
+      expect(write).toThrow(/^units '(mm|m)' names a scale that was not given: pass scale too/);
+    }
+    expect(writeObj(face.vertices, L.triangles, undefined, frame)).toMatch(/millimetres/);
   });
 });
 

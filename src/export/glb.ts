@@ -13,7 +13,7 @@
  */
 import { InputError } from '../errors.js';
 import { firstNotFinite } from '../util/finite.js';
-import { checkMesh, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, checkUnitsScale, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT, LINEAR, UNSIGNED_INT, accessorBounds, packGlb } from './gltf.js';
 
 export interface GlbMesh {
@@ -50,10 +50,17 @@ export interface HeadNode {
 
 /** The GLB bytes of a mesh. */
 export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
+  options ??= {};
   const { vertices, triangles, colors, uv, texturePng } = mesh;
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 } });
   checkGlb(nv, triangles, uv, texturePng);
-  return glbBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, uv, texturePng, options.name ?? 'face', options.head);
+  checkUnitsScale(options);
+  // glTF's unit is the metre: a frame in millimetres (faceMesh's, meshFrame's default) is written
+  // in metres, and so is the head node's translation, given in the frame's units.
+  const mm = options.units === 'mm';
+  const frame = mm ? { ...options, scale: options.scale! / 1000, units: 'm' } : options;
+  const head = mm && options.head ? { translation: Array.from(options.head.translation, (t) => t / 1000), rotation: options.head.rotation } : options.head;
+  return glbBytes(toModelFrame(vertices, frame), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, uv, texturePng, options.name ?? 'face', head);
 }
 
 /**

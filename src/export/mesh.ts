@@ -34,8 +34,22 @@ export interface FrameOptions {
   origin?: ArrayLike<number>;
   /** Mesh units per image pixel (default 1: pixel units). See meshFrame for millimetres. */
   scale?: number;
-  /** The units' name for file headers: 'px' (default), 'mm', 'm' or any text. */
+  /**
+   * The units' name for file headers: 'px' (default), 'mm', 'm' or any text. It names `scale`, it
+   * does not set it: 'mm' or 'm' without a scale is an InputError (meshFrame, or faceMesh's `frame`,
+   * gives both). writeGlb writes a frame in 'mm' in metres, glTF's unit.
+   */
   units?: string;
+}
+
+/**
+ * Checks that a frame's units name a scale it has: `{ units: 'mm' }` alone would label pixel
+ * coordinates as millimetres (a face 150 "mm" wide in a 150-pixel crop, whatever its size).
+ */
+export function checkUnitsScale(options: FrameOptions): void {
+  if ((options.units === 'mm' || options.units === 'm') && options.scale === undefined) {
+    throw new InputError(`units '${options.units}' names a scale that was not given: pass scale too (meshFrame(), or faceMesh()'s frame, gives units and scale together)`);
+  }
 }
 
 /** The units of a frame as file headers say them. */
