@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { PipeThread } from './pipe-thread.js';
-import { InputError, ModelError, OutputError, PrnetError } from '../errors.js';
+import { AbortedError, InputError, ModelError, OutputError } from '../errors.js';
 import { statRegularFile } from '../io/image-node.js';
 import { pixelCount } from '../io/pnm-bmp.js';
 import type { RgbImage } from '../types.js';
@@ -27,8 +27,11 @@ export class FfmpegMissingError extends ModelError {
   static override readonly errorName: string = 'FfmpegMissingError';
 }
 
-/** The run was interrupted (SIGINT / an AbortSignal). */
-export class VideoAbortError extends PrnetError {
+/**
+ * The run was interrupted (SIGINT / an AbortSignal): an AbortedError, as reconstruct's, with the
+ * signal's reason as its `cause`.
+ */
+export class VideoAbortError extends AbortedError {
   static override readonly errorName: string = 'VideoAbortError';
 }
 
@@ -327,7 +330,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
       }
       const { code, stderr } = await thread.closed;
       if (spawnError) throw spawnError;
-      if (options.signal?.aborted) throw new VideoAbortError('interrupted', path);
+      if (options.signal?.aborted) throw new VideoAbortError('interrupted', path, { cause: options.signal.reason });
       if (code !== 0 || stderr.trim()) report.error = ffmpegCause(stderr, path) || `ffmpeg exited with code ${code}`;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);

@@ -304,7 +304,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     let waited = now();
     for await (const { index, timeMs, durationMs, image } of decoded) {
       timings.decode += now() - waited;
-      if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
+      if (options.signal?.aborted) throw new VideoAbortError('interrupted', input, { cause: options.signal.reason });
       clipEndS = Math.max(clipEndS ?? 0, (timeMs + durationMs) / 1000);
       const result = await video.process(image, timeMs);
       const tOut = now();
@@ -381,7 +381,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       options.onFrame?.({ index, timeMs, image, result }, info);
       waited = now();
     }
-    if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
+    if (options.signal?.aborted) throw new VideoAbortError('interrupted', input, { cause: options.signal.reason });
     if (frames === 0) {
       throw new InputError(report.error ? `no frame could be decoded (${report.error})` : 'the video has no frames', input);
     }
@@ -408,7 +408,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
           await rm(temps.overlay, { force: true });
         } catch (e) {
           // No sound is not lost output: the overlay is kept silent, and the result says why.
-          if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
+          if (options.signal?.aborted) throw new VideoAbortError('interrupted', input, { cause: options.signal.reason });
           if (!(e instanceof OutputError)) throw e;
           audioError = e.message;
           await rm(temps.withAudio, { force: true });
@@ -445,7 +445,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
         glbs.push({ ...written, file });
       }
     }
-    if (options.signal?.aborted) throw new VideoAbortError('interrupted', input);
+    if (options.signal?.aborted) throw new VideoAbortError('interrupted', input, { cause: options.signal.reason });
     for (const [from, to] of staged) {
       await rename(from, to).catch((e: unknown) => { throw outputError(e, to); });
       files.push(to);
@@ -478,7 +478,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     }
     await Promise.all([...Object.values(temps), ...trackTemps].map((p) => rm(p, { force: true }).catch(() => undefined)));
     // The encoder stopped by an abort fails its write: the abort is the cause.
-    if (options.signal?.aborted && !(e instanceof VideoAbortError)) throw new VideoAbortError('interrupted', input);
+    if (options.signal?.aborted && !(e instanceof VideoAbortError)) throw new VideoAbortError('interrupted', input, { cause: options.signal.reason });
     throw e;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
