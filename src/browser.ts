@@ -17,7 +17,7 @@
 import * as ort from 'onnxruntime-web';
 import { createBlazeFaceDetector } from './detect/blazeface-detector.js';
 import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js';
-import type { Detector } from './detect/detector.js';
+import { checkMinScore, type Detector } from './detect/detector.js';
 import { createOrientation, type Orientation } from './detect/orientation.js';
 import { firstLine, InputError, ModelError, shownValue } from './errors.js';
 import { parseLayout } from './layout/layout.js';
@@ -206,7 +206,7 @@ function checkBrowserOptions(options: BrowserPrnetOptions): void {
   }
   if ('modelUrl' in d) {
     checkBytes(d.modelUrl, 'detector.modelUrl');
-    if (d.minScore !== undefined && !(typeof d.minScore === 'number' && d.minScore >= 0 && d.minScore <= 1)) throw new InputError(`detector.minScore must be a number from 0 to 1, got ${shownValue(d.minScore)}`);
+    checkMinScore(d.minScore, 'detector.minScore'); // from 0.1, as createPrnet in Node
     if (d.tiles !== undefined && typeof d.tiles !== 'boolean') throw new InputError(`detector.tiles must be true or false, got ${shownValue(d.tiles)}`);
     return;
   }

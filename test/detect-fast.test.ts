@@ -229,9 +229,10 @@ describe('edge looks', () => {
       [{ maxFaces: -1 }, /^maxFaces must be a whole number ≥ 1, got -1$/],
       [{ maxFaces: 0 }, /^maxFaces must be a whole number ≥ 1, got 0$/],
       [{ maxFaces: '1' }, /^maxFaces must be a whole number ≥ 1, got "1"$/],
-      [{ minScore: -1 }, /^minScore must be a number from 0 to 1, got -1$/],
-      [{ minScore: 2 }, /^minScore must be a number from 0 to 1/],
-      [{ minScore: 'abc' }, /^minScore must be a number from 0 to 1, got "abc"$/],
+      [{ minScore: -1 }, /^minScore must be a number from 0.1 to 1, got -1$/],
+      [{ minScore: 0 }, /^minScore must be a number from 0.1 to 1, got 0$/], // every anchor cluster a face
+      [{ minScore: 2 }, /^minScore must be a number from 0.1 to 1/],
+      [{ minScore: 'abc' }, /^minScore must be a number from 0.1 to 1, got "abc"$/],
       [{ threads: 1.5 }, /^threads must be a whole number ≥ 1, got 1.5$/],
       [{ threads: 0 }, /^threads must be a whole number ≥ 1, got 0$/],
       [{ retryPadded: 'false' }, /^retryPadded must be true or false, got "false"$/],

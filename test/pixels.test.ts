@@ -96,7 +96,8 @@ describe('the browser entry\'s createPrnet options', () => {
       [{ ...base, wasmPaths: '/ort' }, /^wasmPaths must be a folder URL ending in '\/'/], // onnxruntime-web would ask for /ortort-wasm…
       [{ ...base, detector: 'blazeface' }, /^detector must be .*got "blazeface" \(in the browser BlazeFace needs its model file/], // was a TypeError after the model loaded
       [{ ...base, detector: { modelURL: 'x' } }, /^detector must be .*got an object with 'modelURL'$/],
-      [{ ...base, detector: { modelUrl: 'x', minScore: 50 } }, /^detector.minScore must be a number from 0 to 1, got 50$/], // found nothing, silently
+      [{ ...base, detector: { modelUrl: 'x', minScore: 50 } }, /^detector.minScore must be a number from 0.1 to 1, got 50$/], // found nothing, silently
+      [{ ...base, detector: { modelUrl: 'x', minScore: 0 } }, /^detector.minScore must be a number from 0.1 to 1, got 0$/], // 273 boxes on a portrait; Node refused it
       [{ ...base, detector: { detect: 1 } }, /^detector.detect must be a function$/],
       // a misspelt or Node-only option was silently ignored
       [{ ...base, detecter: false }, /^unknown option 'detecter'; the options are modelUrl, layoutUrl, wasmPaths, backends, threads, precision, detector, orientation$/],

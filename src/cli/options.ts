@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
-import { DETECTOR_KINDS, type DetectorKind } from '../detect/detector.js';
+import { DETECTOR_KINDS, MIN_SCORE_FLOOR, type DetectorKind } from '../detect/detector.js';
 import { MAX_SMOOTH } from '../geometry/smooth.js';
 import type { TestTimeOptions } from '../pipeline/prnet.js';
 import { nearestName } from '../util/nearest-name.js';
@@ -169,8 +169,7 @@ export function smoothOption(value: string | undefined): number | undefined {
 export function minScoreOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = decimal(value);
-  // (0.1 as createPrnet's MIN_SCORE_FLOOR: at 0 every cluster of BlazeFace's anchors is a face)
-  if (!(n >= 0.1 && n <= 1)) throw new UsageError(`--min-score must be a number from 0.1 to 1, got '${value}'`);
+  if (!(n >= MIN_SCORE_FLOOR && n <= 1)) throw new UsageError(`--min-score must be a number from ${MIN_SCORE_FLOOR} to 1, got '${value}'`);
   // The default given explicitly is the default: a --resume key or a batch job id stays the same.
   return n === 0.5 ? undefined : n;
 }

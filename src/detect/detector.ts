@@ -166,6 +166,17 @@ export async function detectScaled(
  * `minScore` of -1 or 2 or a string found nothing, a `threads` of 1.5 read as a model that would
  * not load. Unknown `kind`s are the caller's to check (each platform has its own list).
  */
+/**
+ * The lowest minScore taken (createPrnet, createDetector, the browser entry, the CLI's
+ * --min-score): at 0 every cluster of BlazeFace's anchors is a face (362 boxes on a portrait).
+ */
+export const MIN_SCORE_FLOOR = 0.1;
+
+/** A minScore option checked: undefined or a number from MIN_SCORE_FLOOR to 1 (InputError naming `name` otherwise). */
+export function checkMinScore(value: unknown, name = 'minScore'): void {
+  if (value !== undefined && !(typeof value === 'number' && value >= MIN_SCORE_FLOOR && value <= 1)) throw new InputError(`${name} must be a number from ${MIN_SCORE_FLOOR} to 1, got ${shownValue(value)}`);
+}
+
 export function checkDetectorOptions(options: DetectorOptions | null | undefined): DetectorOptions {
   if (options === null || options === undefined) return {};
   if (typeof options !== 'object') throw new InputError(`detector options must be an object, got ${typeof options}`);
@@ -176,7 +187,7 @@ export function checkDetectorOptions(options: DetectorOptions | null | undefined
   if (maxFaces !== Infinity) whole(maxFaces, 'maxFaces');
   whole(threads, 'threads');
   whole(maxSide, 'maxSide');
-  if (minScore !== undefined && !(typeof minScore === 'number' && minScore >= 0 && minScore <= 1)) throw new InputError(`minScore must be a number from 0 to 1, got ${shownValue(minScore)}`);
+  checkMinScore(minScore);
   for (const [name, v] of [['retryPadded', retryPadded], ['trimLetterbox', trimLetterbox], ['tiles', tiles]] as const) {
     if (v !== undefined && typeof v !== 'boolean') throw new InputError(`${name} must be true or false, got ${shownValue(v)}`);
   }

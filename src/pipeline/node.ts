@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
+import { checkMinScore, MIN_SCORE_FLOOR } from '../detect/detector.js';
 import { createOrientationNode } from '../detect/create-node.js';
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
@@ -63,8 +64,8 @@ export interface PrnetOptions {
   orientation?: boolean;
 }
 
-/** The lowest minScore createPrnet and the CLI take. */
-export const MIN_SCORE_FLOOR = 0.1;
+/** The lowest minScore createPrnet and the CLI take (detect/detector.ts). */
+export { MIN_SCORE_FLOOR };
 
 /** Resolves a model option to a path or weights; bundled names map to their files. */
 export function resolveModel(model: string | ModelWeights | undefined): string | ModelWeights {
@@ -120,8 +121,7 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   const precision = checkPrecision(options.precision);
   // The arguments are checked before anything loads.
   const maxFaces = detectionLimit(options.maxDetections);
-  // From 0.1: at 0 every cluster of BlazeFace's anchors is a face (362 boxes on a portrait, each reconstructed).
-  if (options.minScore !== undefined && !(typeof options.minScore === 'number' && options.minScore >= MIN_SCORE_FLOOR && options.minScore <= 1)) throw new InputError(`minScore must be a number from ${MIN_SCORE_FLOOR} to 1, got ${shownValue(options.minScore)}`);
+  checkMinScore(options.minScore);
   if (options.tiles !== undefined && typeof options.tiles !== 'boolean') throw new InputError(`tiles must be true or false, got ${shownValue(options.tiles)}`);
   if (options.threads !== undefined) sessionThreads(options.threads);
   if (options.orientation !== undefined && typeof options.orientation !== 'boolean') throw new InputError(`orientation must be true or false, got ${shownValue(options.orientation)}`);
