@@ -36,8 +36,9 @@ import type { FaceBox, RgbImage } from './types.js';
 export { Prnet, type BoxInput, type ReconstructOptions, type ReconstructResult, type StageTimings, type TestTimeOptions } from './pipeline/prnet.js';
 export {
   faceColors, faceMesh, faceTexture, faceToJson, headCentre, POSE_CONVENTION, TEXTURE_SIZES,
-  type Face, type FaceJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
+  type Face, type FaceJson, type ProducerJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
 } from './pipeline/face.js';
+export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
 export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
 export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
 export { AbortedError, InputError, ModelError, NoFaceError, OutputError, PrnetError, UnsupportedImageError, escapeControl } from './errors.js';
@@ -45,7 +46,8 @@ export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
 export { parseLayout, type Layout } from './layout/index.js';
 export { parseModelFile, type ModelWeights } from './model/weights.js';
 export { createHumanDetector, type HumanWebOptions, type HumanConstructor } from './detect/human-web.js';
-export type { Detector, DetectorKind } from './detect/detector.js';
+export { MIN_SCORE_FLOOR, type Detector, type DetectorKind } from './detect/detector.js';
+export type { Orientation, OrientationReading } from './detect/orientation.js';
 export * from './geometry/index.js';
 export * from './crop/index.js';
 export * from './render/index.js';

@@ -30,6 +30,8 @@ export {
 } from './export/index.js';
 export type { DecodeOptions as ImageDecodeOptions, PngOptions } from './io/image-node.js';
 export { createDetector, type Detector, type DetectorKind, type DetectorOptions } from './detect/index.js';
+export { MIN_SCORE_FLOOR } from './detect/detector.js';
+export type { Orientation, OrientationReading } from './detect/orientation.js';
 export { createSession, PrnetSession, type SessionOptions } from './runtime/index.js';
 export {
   importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256, multiplyAdds,
@@ -39,7 +41,7 @@ export type { ModelCard, SerializeOptions } from './model/weights.js';
 export type { ImportOptions } from './model/import-checkpoint.js';
 export type { ProbeOptions, DecodeOptions as VideoDecodeOptions, DecodedFrame, DecodeReport, EncoderOptions, AudioMuxOptions } from './video/ffmpeg.js';
 export { processVideo, probeVideo, decodeFrames, VideoEncoder, muxAudio, overlayRate, FfmpegMissingError, VideoAbortError, MAX_VIDEO_PIXELS, type VideoInfo, type VideoRunOptions, type VideoRunResult } from './video/index.js';
-export { VideoTracker, FaceTracker, FaceStabilizer, DEFAULT_STABILIZER, MAX_FRAME_GAP_S, resolveStabilizerOptions, CropSmoother, OneEuroFilter, OneEuroVector, type OneEuroOptions, FACE_REGIONS, faceRegions, landmarkJitter, motionJitter, trajectoryLag, type VideoOptions, type TrackerOptions, type StabilizerOptions, type CropSmoothingOptions, type TrackedFace, type VideoFrameResult, type FaceRegion } from './track/index.js';
+export * from './track/index.js'; // the same list as the browser entry's
 export { VideoOverlay } from './video/index.js';
 export { writeAnimatedGlb, decimateFaceGrid, pickVertices, rotationQuaternion, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh, type FramePose } from './export/glb-animation.js';
 export { TrackAnimation, type TrackAnimationOptions, type TrackAnimationInfo } from './export/track-animation.js';

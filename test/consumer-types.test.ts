@@ -28,8 +28,17 @@ function project(name: string, compilerOptions: Record<string, unknown>): string
   symlinkSync(repo, join(root, 'node_modules', 'prnet-ts'));
   symlinkSync(join(repo, 'node_modules', '@types', 'node'), join(root, 'node_modules', '@types', 'node'));
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name, type: 'module', private: true }));
-  writeFileSync(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, target: 'es2022', noEmit: true, types: ['node'], ...compilerOptions }, files: ['main.ts'] }));
+  writeFileSync(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, target: 'es2022', noEmit: true, types: ['node'], ...compilerOptions }, files: ['main.ts', 'types.ts'] }));
   writeFileSync(join(root, 'main.ts'), `${librarySnippet()}\nexport {};\n`);
+  // The types that public signatures use can be named by a consumer (they were not all exported).
+  writeFileSync(join(root, 'types.ts'), [
+    "import type { TrackPlan, StabilizedFace, Jitter, Orientation, ProducerJson, FramePipeline, FaceJson, VideoFrameResult, MeshFrame } from 'prnet-ts';",
+    "import { MIN_SCORE_FLOOR, producerJson, type Prnet } from 'prnet-ts';",
+    'export type Used = [TrackPlan, StabilizedFace, Jitter, Orientation, ProducerJson, FramePipeline, FaceJson, VideoFrameResult, MeshFrame];',
+    'export const floor: number = MIN_SCORE_FLOOR;',
+    'export const describe = (p: Prnet): ProducerJson => producerJson(p, \'light\');',
+    '',
+  ].join('\n'));
   return root;
 }
 
