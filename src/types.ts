@@ -3,10 +3,12 @@
  * image ─detect→ FaceBox ─crop→ CropTransform + 256² crop ─network→ PositionMap ─read-offs→ Face.
  *
  * Frames and units, everywhere in the library:
- * - image pixels: x right, y down, origin at the top-left corner of the top-left pixel's centre
- *   (pixel (i, j) has its centre at x = i, y = j);
+ * - image pixels: x right, y down, origin at the top-left pixel's centre (pixel (i, j) has its
+ *   centre at x = i, y = j): landmarks, vertices, position maps, crop centres; a FaceBox alone
+ *   spans pixel edges (x .. x + width covers the pixels it holds);
  * - z: towards the camera, larger = nearer, in the same pixel units as x and y;
- * - angles in results: degrees.
+ * - angles in results: degrees (pose, FaceJson), except the radians of a crop square's `angle`
+ *   (Face.crop.square.angle; FaceJson's crop.angle is in degrees).
  */
 
 /** An 8-bit RGB image, row-major, 3 bytes per pixel, no padding. */
@@ -24,6 +26,7 @@ export interface FloatImage {
 }
 
 /** An axis-aligned face box in image pixels, with the detector's confidence (1 for user boxes). */
+/** A detected face's box: pixel-edge coordinates (x .. x + width), a detector score 0..1. */
 export interface FaceBox {
   x: number;
   y: number;
@@ -31,9 +34,9 @@ export interface FaceBox {
   height: number;
   score: number;
   /**
-   * The detector's keypoints when it gives them (in the box's frame: transform or drop them with
-   * the box; the crop's centre uses them) (BlazeFace: 6 points, flat x, y in image pixels:
-   * the subject's right eye, left eye, nose tip, mouth, right ear, left ear).
+   * The detector's keypoints when it gives them, flat x, y in the image's pixels (the same frame as
+   * the box: moving or scaling the box moves them too; the crop's centre uses them) (BlazeFace: 6
+   * points: the subject's right eye, left eye, nose tip, mouth, right ear, left ear).
    */
   keypoints?: Float32Array;
 }

@@ -19,6 +19,7 @@ import { decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFile, type OutputOptions } from '../src/pipeline/outputs.js';
 import { faceMesh, faceTexture, faceToJson, type Face } from '../src/pipeline/face.js';
+import { swapFaceTexture } from '../src/pipeline/swap.js';
 import { toModelFrame } from '../src/export/mesh.js';
 import { toRgbImage } from '../src/io/pixels.js';
 import { InputError } from '../src/errors.js';
@@ -231,6 +232,9 @@ describe('the mesh writers with a face\'s frame', () => {
       expect(write).toThrow(/^units '(mm|m)' names a scale that was not given: pass scale too/);
     }
     expect(writeObj(face.vertices, L.triangles, undefined, frame)).toMatch(/millimetres/);
+    // null options are no options, as faceMesh and buildOutputs take them (a TypeError before)
+    expect(faceTexture(cases.frontal.image, face, L, null as never).texture.width).toBe(256);
+    expect(swapFaceTexture(cases.frontal.image, face, cases.frontal.image, face, L, null as never).width).toBe(cases.frontal.image.width);
   });
 });
 

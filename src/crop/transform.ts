@@ -18,9 +18,12 @@ export type Affine = readonly [number, number, number, number, number, number];
  * turns the square by −angle, so that the face stands upright in it.
  */
 export interface CropSquare {
+  /** Centre, image pixels. */
   cx: number;
   cy: number;
+  /** Side, image pixels. */
   side: number;
+  /** The face's roll in radians (see above; FaceJson's crop.angle gives it in degrees). */
   angle?: number;
 }
 

@@ -88,6 +88,7 @@ export interface FaceTexture extends UvTexture {
  * texel itself. With `complete: false` those texels are black (mask 0), as PRNet's original.
  */
 export function faceTexture(input: RgbImage | PixelImage, face: Face, layout: Layout, options: FaceTextureOptions = {}): FaceTexture {
+  options ??= {}; // null as well, as faceMesh and buildOutputs take it
   const image = toRgbImage(input);
   const size = options.size ?? layout.size;
   const complete = options.complete ?? true;

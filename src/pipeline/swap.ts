@@ -30,6 +30,7 @@ export function swapFaceTexture(
   layout: Layout,
   options: SwapOptions = {},
 ): RgbImage {
+  options ??= {};
   // RGBA or grey bytes (as reconstruct takes) are read as RGB; the result is RGB.
   const sourceImage = toRgbImage(sourceInput);
   const targetImage = toRgbImage(targetInput);
