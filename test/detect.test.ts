@@ -8,6 +8,7 @@ import { createDetector, downscaleToFit, iou, padImage, resizeArea, SURE_SCORE, 
 import { MAX_TILES, tileStarts } from '../src/detect/blazeface-detector.js';
 import { ANCHOR_CENTRES, BLAZEFACE_ANCHORS, blendDetections, decodeDetections, fillInput, fitWindow, type BlazeDetection } from '../src/detect/blazeface.js';
 import { decodeImageFile } from '../src/io/image-node.js';
+import { AbortedError } from '../src/errors.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 import { ASTRONAUT } from './helpers/paths.js';
 import { EVAL_DIR, loadAflw, matchFaces } from '../scripts/compare-detectors.js';
@@ -261,6 +262,29 @@ describe('default detector on real images', () => {
     } finally {
       await Promise.all([low.release?.(), high.release?.()]);
     }
+  });
+
+  it('a signal stops a large photo\'s tile looks between two tiles, and a call queued behind another before it starts', async () => {
+    const cell = await sharp(join(EVAL_DIR, 'portraits', 'astronaut.png')).resize(300, 300).removeAlpha().toBuffer();
+    const { data, info } = await sharp({ create: { width: 3200, height: 2000, channels: 3, background: '#777' } })
+      .composite([{ input: cell, left: 1500, top: 900 }]).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const sheet: RgbImage = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    expect((await detector.detect(sheet)).length).toBeGreaterThanOrEqual(1); // the small face: a tile look's
+    // A signal that turns aborted at its 3rd reading: after the whole look, inside the tiles (a 3200 × 2000 photo has 8).
+    let reads = 0;
+    const signal = { get aborted() { return ++reads >= 3; }, reason: new Error('deadline') };
+    const e = await detector.detect(sheet, { signal }).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(AbortedError);
+    expect((e as Error).message).toBe('detection was aborted');
+    expect((e as Error).cause).toBe(signal.reason);
+    expect(reads).toBe(3); // no tile looked at after it
+    // Queued: an aborted call behind a running one does not run once its turn comes.
+    const stopped = new AbortController();
+    const running = detector.detect(sheet);
+    const queued = detector.detect(sheet, { signal: stopped.signal });
+    stopped.abort();
+    await expect(queued).rejects.toBeInstanceOf(AbortedError);
+    expect((await running).length).toBeGreaterThanOrEqual(1);
   });
 
   it('puts the faces it is sure of (score ≥ SURE_SCORE) first: a larger unsure box (a hand) comes after a small sure face', async () => {

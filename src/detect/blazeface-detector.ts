@@ -13,7 +13,7 @@
  * copy). Every pass reuses one input buffer per side: no allocation per pixel, none per call
  * beyond the outputs.
  */
-import { firstLine, ModelError } from '../errors.js';
+import { AbortedError, firstLine, ModelError } from '../errors.js';
 import { openHelperSession, type OrtModule } from '../runtime/ort.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import {
@@ -219,7 +219,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
    * those that touch a side the tile shares with a neighbour (cut there, they lie whole in the
    * neighbour, which overlaps by TILE_OVERLAP).
    */
-  const tileLooks = async (image: RgbImage): Promise<BlazeDetection[]> => {
+  const tileLooks = async (image: RgbImage, stopIfAborted: () => void): Promise<BlazeDetection[]> => {
     const grid = tileStarts(image.width, image.height);
     if (!grid) return [];
     const { xs, ys, side, overlap } = grid;
@@ -227,6 +227,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     const out: BlazeDetection[] = [];
     for (const [j, y0] of ys.entries()) {
       for (const [i, x0] of xs.entries()) {
+        stopIfAborted();
         for (const d of await pass(image, x0, y0, side)) {
           const l = d.cx - d.width / 2, r = d.cx + d.width / 2, t = d.cy - d.height / 2, b = d.cy + d.height / 2;
           const cut = (i > 0 && l < x0 + margin) || (i < xs.length - 1 && r > x0 + side - margin) || (j > 0 && t < y0 + margin) || (j < ys.length - 1 && b > y0 + side - margin);
@@ -240,10 +241,11 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     return out;
   };
 
-  const detect = async (image: RgbImage): Promise<FaceBox[]> => {
+  const detect = async (image: RgbImage, stopIfAborted: () => void): Promise<FaceBox[]> => {
     const { width, height } = image;
     const fit = fitWindow(width, height);
     let found = await firstLook(image);
+    stopIfAborted();
     // The looks again are decided on the faces scored as the default cut keeps them, so that
     // another minScore does not change what happens to those.
     if (retryPadded) {
@@ -254,7 +256,10 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
         if (atDefault(padded).length >= sure.length) found = padded;
       } else if (atEdge.length) {
         const looked: BlazeDetection[] = [];
-        for (const d of found) looked.push(atEdge.includes(d) ? await regionLook(image, d) : d);
+        for (const d of found) {
+          stopIfAborted();
+          looked.push(atEdge.includes(d) ? await regionLook(image, d) : d);
+        }
         found = looked;
       }
     }
@@ -262,7 +267,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     // background faces are left, and the tiles' cost with them).
     const largest = found.reduce((m, d) => (d.score >= SURE_SCORE ? Math.max(m, d.width, d.height) : m), 0);
     if (tiles && Math.max(width, height) > TILE_FROM * TILE_SIDE && largest < TILE_UNLESS_FACE * Math.min(width, height)) {
-      found = addTileFaces(found, await tileLooks(image));
+      found = addTileFaces(found, await tileLooks(image, stopIfAborted));
     }
     if (minScore > decodeMin) found = found.filter((d) => d.score >= minScore); // a cut over the default's
     return sortFaces(found.map(toBox)).slice(0, maxFaces);
@@ -271,8 +276,15 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
   return {
     kind: 'blazeface',
     // One session, one input buffer: calls are queued.
-    detect(image: RgbImage): Promise<FaceBox[]> {
-      const run = queue.then(() => detect(image));
+    detect(image: RgbImage, options?: { signal?: { readonly aborted: boolean } }): Promise<FaceBox[]> {
+      const signal = options?.signal;
+      const stopIfAborted = (): void => {
+        if (signal?.aborted) throw new AbortedError('detection was aborted', undefined, { cause: (signal as { reason?: unknown }).reason });
+      };
+      const run = queue.then(() => {
+        stopIfAborted(); // queued behind another call, aborted meanwhile
+        return detect(image, stopIfAborted);
+      });
       queue = run.catch(() => undefined);
       return run;
     },

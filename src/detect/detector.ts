@@ -66,8 +66,13 @@ export const DEFAULT_MIN_SCORE: Readonly<Record<DetectorKind, number>> = {
 export interface Detector {
   /** Which detector this is; its boxes go to `cropFromBox(box, detector.kind)`. */
   readonly kind: DetectorKind;
-  /** Every face found, largest first (those scored below SURE_SCORE after the others); boxes in the image's pixels (pixel-edge coordinates: x..x+width). */
-  detect(image: RgbImage): Promise<FaceBox[]>;
+  /**
+   * Every face found, largest first (those scored below SURE_SCORE after the others); boxes in the
+   * image's pixels (pixel-edge coordinates: x..x+width). `signal` (where the detector takes one:
+   * BlazeFace) stops a call between its looks at the image (a large photo's tiles) with an
+   * AbortedError, and a call still queued behind another before it starts.
+   */
+  detect(image: RgbImage, options?: { signal?: { readonly aborted: boolean } }): Promise<FaceBox[]>;
   /** Frees the detector's resources (its inference session), where it holds any. */
   release?(): Promise<void>;
 }

@@ -47,8 +47,8 @@ export interface ReconstructOptions {
   smooth?: number;
   /**
    * Stops the call (AbortedError, the signal's `reason` as its `cause`) at its next step once
-   * aborted: before detection, after it, and after each of the network's chunks of CHUNK_FACES
-   * faces. onnxruntime-node runs the network on the calling thread, so the event loop (and an abort
+   * aborted: before detection, between the detector's looks at the image (a large photo's tiles,
+   * ~5 ms each), after it, and after each of the network's chunks of CHUNK_FACES faces. onnxruntime-node runs the network on the calling thread, so the event loop (and an abort
    * or timer meant for this call) waits until the chunk's network has run (~0.1–0.5 s per photo
    * with the default model): keep other work responsive by running calls in worker threads (as
    * `prnet serve` does). An AbortSignal, or anything with an
@@ -172,10 +172,10 @@ export class Prnet {
     return this.track(() => this.detectNow(input));
   }
 
-  private async detectNow(input: RgbImage | PixelImage): Promise<FaceBox[]> {
+  private async detectNow(input: RgbImage | PixelImage, signal?: { readonly aborted: boolean }): Promise<FaceBox[]> {
     const image = checkImage(input);
     if (!this.detector) throw new InputError('no detector was loaded: pass face boxes');
-    return this.detector.detect(image);
+    return this.detector.detect(image, signal ? { signal } : undefined);
   }
 
   /**
@@ -223,7 +223,7 @@ export class Prnet {
         return { box: { x: box.x, y: box.y, width: box.width, height: box.height, score: box.score ?? 1 }, crop: cropFromUserBox(box.x, box.y, box.width, box.height) };
       });
     } else {
-      const boxes = await this.detectNow(image);
+      const boxes = await this.detectNow(image, signal);
       const kind = this.detector!.kind;
       items = boxes.map((box) => ({ box, crop: cropFromBox(box, kind) }));
     }
