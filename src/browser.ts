@@ -17,7 +17,8 @@
 import * as ort from 'onnxruntime-web';
 import { createBlazeFaceDetector } from './detect/blazeface-detector.js';
 import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js';
-import { checkMinScore, type Detector } from './detect/detector.js';
+import { checkMinScore, DETECTOR_KINDS, type Detector } from './detect/detector.js';
+import { BOX_RULES } from './crop/rules.js';
 import { createOrientation, type Orientation } from './detect/orientation.js';
 import { firstLine, InputError, ModelError, shownValue } from './errors.js';
 import { parseLayout } from './layout/layout.js';
@@ -53,7 +54,7 @@ export * from './crop/index.js';
 export * from './render/index.js';
 export * from './track/index.js';
 export {
-  writeObj, writeObjTextured, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
+  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
   type GlbMesh, type GlbOptions, type HeadNode, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
   type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
 } from './export/index.js';
@@ -204,6 +205,11 @@ function checkBrowserOptions(options: BrowserPrnetOptions): void {
   }
   if ('detect' in d) {
     if (typeof d.detect !== 'function') throw new InputError('detector.detect must be a function');
+    // The crop rule its boxes get: without one, reconstruct failed later with a TypeError.
+    const kind = (d as { kind?: unknown }).kind;
+    if (typeof kind !== 'string' || !Object.hasOwn(BOX_RULES, kind)) {
+      throw new InputError(`detector.kind must name the crop rule its boxes get: 'dlib' (a box from the brows to the chin) or ${DETECTOR_KINDS.map((k) => `'${k}'`).join(', ')} (boxes like that detector's); got ${shownValue(kind)}`);
+    }
     return;
   }
   if ('modelUrl' in d) {

@@ -99,6 +99,8 @@ describe('the browser entry\'s createPrnet options', () => {
       [{ ...base, detector: { modelUrl: 'x', minScore: 50 } }, /^detector.minScore must be a number from 0.1 to 1, got 50$/], // found nothing, silently
       [{ ...base, detector: { modelUrl: 'x', minScore: 0 } }, /^detector.minScore must be a number from 0.1 to 1, got 0$/], // 273 boxes on a portrait; Node refused it
       [{ ...base, detector: { detect: 1 } }, /^detector.detect must be a function$/],
+      [{ ...base, detector: { detect: async () => [] } }, /^detector.kind must name the crop rule its boxes get: 'dlib' \(a box from the brows to the chin\) or 'blazeface', .*got undefined$/], // a TypeError in reconstruct before
+      [{ ...base, detector: { detect: async () => [], kind: 'yolo' } }, /^detector.kind must name the crop rule .*got "yolo"$/],
       // a misspelt or Node-only option was silently ignored
       [{ ...base, detecter: false }, /^unknown option 'detecter'; the options are modelUrl, layoutUrl, wasmPaths, backends, threads, precision, detector, orientation$/],
       [{ ...base, orientation: true }, /^orientation must be \{ modelUrl \} \(assets\/detector\/orientation\.safetensors\) or false, got true$/],

@@ -64,8 +64,12 @@ export const DEFAULT_MIN_SCORE: Readonly<Record<DetectorKind, number>> = {
 };
 
 export interface Detector {
-  /** Which detector this is; its boxes go to `cropFromBox(box, detector.kind)`. */
-  readonly kind: DetectorKind;
+  /**
+   * Which detector this is; its boxes go to `cropFromBox(box, detector.kind)`. A detector of your
+   * own names the rule its boxes fit: 'dlib' for a box from the brows to the chin (as `--box` and
+   * cropFromUserBox take), or the built-in detector whose boxes its own are like.
+   */
+  readonly kind: DetectorKind | 'dlib';
   /**
    * Every face found, largest first (those scored below SURE_SCORE after the others); boxes in the
    * image's pixels (pixel-edge coordinates: x..x+width). `signal` (where the detector takes one:

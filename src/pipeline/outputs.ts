@@ -98,7 +98,7 @@ function givePixels(pixels: Uint8Array): void {
   pooledBytes += pixels.length;
 }
 
-/** Output kinds; all are written by default. */
+/** Output kinds (buildOutputs writes those it is given; the CLI all of them by default). */
 export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth', 'overlay'] as const;
 export { FACE_FILE_SUFFIXES, faceFileBase, IMAGE_FILE_SUFFIXES } from './output-names.js';
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
