@@ -17,8 +17,7 @@
 import * as ort from 'onnxruntime-web';
 import { createBlazeFaceDetector } from './detect/blazeface-detector.js';
 import { createHumanDetector, type HumanWebOptions } from './detect/human-web.js';
-import { checkMinScore, DETECTOR_KINDS, type Detector } from './detect/detector.js';
-import { BOX_RULES } from './crop/rules.js';
+import { checkCustomDetector, checkMinScore, type Detector } from './detect/detector.js';
 import { createOrientation, type Orientation } from './detect/orientation.js';
 import { firstLine, InputError, ModelError, shownValue } from './errors.js';
 import { parseLayout } from './layout/layout.js';
@@ -204,12 +203,7 @@ function checkBrowserOptions(options: BrowserPrnetOptions): void {
     throw new InputError(`detector must be { modelUrl } (BlazeFace), human-web options, a Detector or false, got ${shownValue(d)}${typeof d === 'string' ? " (in the browser BlazeFace needs its model file: { modelUrl: '…/blazeface-back-256.onnx' })" : ''}`);
   }
   if ('detect' in d) {
-    if (typeof d.detect !== 'function') throw new InputError('detector.detect must be a function');
-    // The crop rule its boxes get: without one, reconstruct failed later with a TypeError.
-    const kind = (d as { kind?: unknown }).kind;
-    if (typeof kind !== 'string' || !Object.hasOwn(BOX_RULES, kind)) {
-      throw new InputError(`detector.kind must name the crop rule its boxes get: 'dlib' (a box from the brows to the chin) or ${DETECTOR_KINDS.map((k) => `'${k}'`).join(', ')} (boxes like that detector's); got ${shownValue(kind)}`);
-    }
+    checkCustomDetector(d);
     return;
   }
   if ('modelUrl' in d) {

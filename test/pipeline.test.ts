@@ -409,6 +409,22 @@ describe('createPrnet arguments and dispose', () => {
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', extra: undefined } as never)).rejects.toBeInstanceOf(ModelError);
   });
 
+  it('takes a Detector of your own: its boxes cropped by the rule its kind names, not released by dispose; one without a kind is refused', async () => {
+    const box = { x: 180, y: 80, width: 90, height: 100, score: 0.9 };
+    let released = 0;
+    const mine = { kind: 'dlib' as const, detect: async () => [box], release: async () => { released++; } };
+    const p = await createPrnet({ model: await testModelPath(), detector: mine, threads: 1 });
+    const [face] = (await p.reconstruct(image)).faces;
+    const expected = cropFromUserBox(box.x, box.y, box.width, box.height).square;
+    expect(face!.crop.square.cx).toBeCloseTo(expected.cx, 9);
+    expect(face!.crop.square.side).toBeCloseTo(expected.side, 9);
+    expect(await p.detect(image)).toEqual([box]);
+    await p.dispose();
+    expect(released).toBe(0); // the caller's, as in the browser entry
+    await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: { detect: async () => [] } as never })).rejects.toThrow(/^detector.kind must name the crop rule its boxes get: 'dlib' /);
+    await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: { kind: 'dlib' } as never })).rejects.toThrow(/^detector.detect must be a function$/);
+  });
+
   it('dispose waits for the calls in flight, releases the detector it made (not one it was given), and refuses later calls', async () => {
     const own = await createPrnet({ model: await testModelPath(), threads: 1 });
     let released = 0;

@@ -2,6 +2,7 @@
 import type { FaceBox, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { downscaleToFit, padImage } from './resize.js';
+import { BOX_RULES } from '../crop/rules.js';
 
 /**
  * Detector kinds (docs/detectors.md compares them):
@@ -175,6 +176,19 @@ export async function detectScaled(
  * `minScore` of -1 or 2 or a string found nothing, a `threads` of 1.5 read as a model that would
  * not load. Unknown `kind`s are the caller's to check (each platform has its own list).
  */
+/**
+ * Checks a Detector of the caller's (the `detector` option of createPrnet, Node and browser): a
+ * `detect` function and a `kind` naming the crop rule its boxes get (InputError otherwise; without a
+ * kind, reconstruct failed later with a TypeError).
+ */
+export function checkCustomDetector(d: object, name = 'detector'): asserts d is Detector {
+  if (typeof (d as { detect?: unknown }).detect !== 'function') throw new InputError(`${name}.detect must be a function`);
+  const kind = (d as { kind?: unknown }).kind;
+  if (typeof kind !== 'string' || !Object.hasOwn(BOX_RULES, kind)) {
+    throw new InputError(`${name}.kind must name the crop rule its boxes get: 'dlib' (a box from the brows to the chin) or ${DETECTOR_KINDS.map((k) => `'${k}'`).join(', ')} (boxes like that detector's); got ${shownValue(kind)}`);
+  }
+}
+
 /**
  * The lowest minScore taken (createPrnet, createDetector, the browser entry, the CLI's
  * --min-score): at 0 every cluster of BlazeFace's anchors is a face (362 boxes on a portrait).

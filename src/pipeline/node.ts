@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
-import { checkMinScore, MIN_SCORE_FLOOR } from '../detect/detector.js';
+import { checkCustomDetector, checkMinScore, MIN_SCORE_FLOOR, type Detector } from '../detect/detector.js';
 import { createOrientationNode } from '../detect/create-node.js';
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
@@ -30,8 +30,14 @@ export const BUNDLED_MODELS = {
 export interface PrnetOptions {
   /** A model file path, weights in memory, or a bundled model's name (default 'default'). */
   model?: string | ModelWeights;
-  /** The face detector, or false to load none (then every call must pass boxes or crops). */
-  detector?: DetectorKind | false;
+  /**
+   * The face detector: a built-in one's name (default 'blazeface'), a Detector of your own
+   * (`{ kind, detect(image) }`, kind the crop rule its boxes get: 'dlib' for a box from the brows to
+   * the chin, or a built-in detector's name for boxes like its own; not released by dispose()), or
+   * false to load none (then every call must pass boxes or crops). maxDetections, minScore and tiles
+   * are the built-in detector's.
+   */
+  detector?: DetectorKind | Detector | false;
   /** Threads for the network (default: the cores on a machine of up to 4, else onnxruntime's choice; capped at the cores). */
   threads?: number;
   /**
@@ -125,16 +131,18 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   if (options.tiles !== undefined && typeof options.tiles !== 'boolean') throw new InputError(`tiles must be true or false, got ${shownValue(options.tiles)}`);
   if (options.threads !== undefined) sessionThreads(options.threads);
   if (options.orientation !== undefined && typeof options.orientation !== 'boolean') throw new InputError(`orientation must be true or false, got ${shownValue(options.orientation)}`);
-  const kind = options.detector;
+  const own = options.detector !== null && typeof options.detector === 'object' ? options.detector : null;
+  if (own) checkCustomDetector(own);
+  const kind = own ? undefined : (options.detector as DetectorKind | false | undefined);
   if (kind !== undefined && kind !== false && !(DETECTOR_KINDS as readonly unknown[]).includes(kind)) {
-    throw new InputError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')})`);
+    throw new InputError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')}; or a Detector of your own)`);
   }
   const model = resolveModel(options.model);
   const bundled = typeof model === 'string' && (Object.values(BUNDLED_MODELS) as string[]).includes(model);
   const [layout, session, detector, orientation] = await Promise.allSettled([
     loadLayout(),
     createSession(model, { threads: options.threads, probe: !bundled, precision }),
-    kind === false ? Promise.resolve(null) : createDetector({ kind, maxFaces, minScore: options.minScore, tiles: options.tiles }),
+    own ? Promise.resolve(own) : kind === false ? Promise.resolve(null) : createDetector({ kind, maxFaces, minScore: options.minScore, tiles: options.tiles }),
     kind === false || !(options.orientation ?? bundled) ? Promise.resolve(null) : createOrientationNode(),
   ]);
   if (layout.status === 'rejected' || session.status === 'rejected' || detector.status === 'rejected' || orientation.status === 'rejected') {
@@ -142,12 +150,12 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
     // allSettled: a failing release must not hide the load failure the caller needs to see.
     await Promise.allSettled([
       session.status === 'fulfilled' ? session.value.release() : undefined,
-      detector.status === 'fulfilled' ? detector.value?.release?.() : undefined,
+      detector.status === 'fulfilled' && !own ? detector.value?.release?.() : undefined,
       orientation.status === 'fulfilled' ? orientation.value?.release() : undefined,
     ]);
     throw [layout, session, detector, orientation].find((r) => r.status === 'rejected')!.reason;
   }
-  return new Prnet(session.value, layout.value, detector.value, true, orientation.value);
+  return new Prnet(session.value, layout.value, detector.value, !own, orientation.value);
 }
 
 /** The options createPrnet knows (PrnetOptions' keys). */
