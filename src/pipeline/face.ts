@@ -54,7 +54,10 @@ export function faceColors(image: RgbImage | PixelImage, face: Face): Float32Arr
 export const TEXTURE_SIZES = [256, 512, 1024, 2048] as const;
 
 export interface FaceTextureOptions {
-  /** Texture side in texels (default 256, the layout's; 512, 1024 and 2048 sample the photo more finely). */
+  /**
+   * Texture side in texels, a whole number from 16 to 8192 (default 256, the layout's; 512, 1024 and
+   * 2048, TEXTURE_SIZES, the ones the CLI and buildOutputs take, sample the photo more finely).
+   */
   size?: number;
   /**
    * Fill the texels the photo does not show (default true): from the mirrored side of the face
