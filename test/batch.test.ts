@@ -269,7 +269,10 @@ describe('prnet batch + prnet worker on Redis', () => {
 
   it('says which Redis it cannot reach, in one line', async () => {
     const r = await runCli(['batch', 'status', '--redis', 'redis://127.0.0.1:1']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(69); // not 1, which status gives for failed jobs
+    const s = await runCli(['batch', 'submit', ASTRONAUT, '--out', await dirs.make('unreachable'), '--redis', 'redis://127.0.0.1:1']);
+    expect(s.code).toBe(69);
+    expect(s.errLines).toEqual([expect.stringMatching(/^prnet: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 /)]);
     expect(r.errLines).toEqual([expect.stringMatching(/^prnet: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED.*\)$/)]);
     // a database the server does not have: said, not database 0 used in its place
     const db = await runCli(['batch', 'status', '--redis', `${redis.url.replace(/\/\d*$/, '')}/99`]);

@@ -60,6 +60,11 @@ export class QueueError extends PrnetError {
   static override readonly errorName: string = 'QueueError';
 }
 
+/** Redis could not be reached at all (exit 69, EX_UNAVAILABLE: try again later), not a refusal of what was asked. */
+export class QueueUnavailableError extends QueueError {
+  static override readonly errorName: string = 'QueueUnavailableError';
+}
+
 /**
  * The job id: the image's content hash and every option that changes the outputs (folder, stem,
  * formats, model, face limit, detector and its score threshold, mesh options, flip and smoothing when given: absent keys
@@ -92,7 +97,7 @@ export async function openQueue(url: string, name = DEFAULT_QUEUE): Promise<Queu
     await queue.waitUntilReady();
   } catch (e) {
     await queue.close().catch(() => undefined);
-    throw new QueueError(`cannot reach Redis at ${redactUrl(url)} (${firstLine(e)})`);
+    throw new QueueUnavailableError(`cannot reach Redis at ${redactUrl(url)} (${firstLine(e)})`);
   }
   try {
     await checkDatabase(url, await queue.getBackend().client);

@@ -2,7 +2,8 @@
  * The `prnet` command. Parses arguments, runs the library, writes files atomically, reports
  * progress on stderr and turns errors into one line and an exit code:
  * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded ·
- * 4 an output could not be written · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM).
+ * 4 an output could not be written · 69 Redis could not be reached (batch) · 70 internal error ·
+ * 130/143 interrupted (SIGINT/SIGTERM).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -106,7 +107,8 @@ Usage:
   prnet --help | --version · prnet <command> --help: that command's part of this text
 
 Exit codes: 0 ok · 1 some inputs failed · 2 bad arguments · 3 the model or detector could not be
-loaded · 4 an output could not be written · 70 internal error · 130/143 interrupted.
+loaded · 4 an output could not be written · 69 Redis could not be reached (batch) · 70 internal
+error · 130/143 interrupted.
 Negative numbers as option values: --box=-10,-10,50,50 or --box -10,-10,50,50.
 `;
 

@@ -13,9 +13,10 @@ import { nearestName } from '../util/nearest-name.js';
 
 /**
  * Exit codes: 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be
- * loaded · 4 an output could not be written · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM).
+ * loaded · 4 an output could not be written · 69 Redis could not be reached (batch) · 70 internal
+ * error · 130/143 interrupted (SIGINT/SIGTERM).
  */
-export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, output: 4, internal: 70, sigint: 130, sigterm: 143 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, output: 4, unavailable: 69, internal: 70, sigint: 130, sigterm: 143 } as const;
 
 export class UsageError extends PrnetError {
   static override readonly errorName: string = 'UsageError';
@@ -29,6 +30,8 @@ export function reportError(e: unknown): number {
   if (is.has(UsageError.errorName)) return EXIT.usage;
   if (is.has(ModelError.errorName)) return EXIT.model;
   if (is.has(OutputError.errorName)) return EXIT.output;
+  // (by name: the batch module, and its optional packages, are not loaded here)
+  if (is.has('QueueUnavailableError')) return EXIT.unavailable;
   if (is.has(InputError.errorName) || is.has(PrnetError.errorName)) return EXIT.failed;
   if (process.env.PRNET_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   return EXIT.internal;
