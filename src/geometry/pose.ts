@@ -19,7 +19,11 @@
  */
 
 export interface Pose {
-  /** 3×3 rotation, row-major, det = +1: vertex ≈ scale · rotation · canonical + translation. */
+  /**
+   * 3×3 rotation, row-major (element (r, c) at index 3r + c), det = +1: vertex ≈ scale · rotation ·
+   * canonical + translation. three.js's Matrix3.fromArray reads column-major: transpose it, or
+   * take `matrix` (column-major) for three.js and WebGL.
+   */
   rotation: Float64Array;
   scale: number;
   translation: [number, number, number];
