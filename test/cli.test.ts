@@ -728,7 +728,9 @@ describe('prnet swap', () => {
     const target = join(dir, 'cutout.png');
     // The AFLW photo with its left quarter transparent.
     const { data, info } = await sharp(AFLW_PHOTO).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-    for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width / 4; x++) data[4 * (y * info.width + x) + 3] = 0;
+    // …and a soft edge: 10 columns at alpha 128 (hair, anti-aliasing), whose colours must come back as stored.
+    const edge = Math.ceil(info.width / 4);
+    for (let y = 0; y < info.height; y++) for (let x = 0; x < edge + 10; x++) data[4 * (y * info.width + x) + 3] = x < edge ? 0 : 128;
     await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toFile(target);
     const out = join(dir, 'swapped.png');
     const r = await runCli(['swap', '--source', ASTRONAUT, '--target', target, '--out', out, '--model', model]);
@@ -738,6 +740,11 @@ describe('prnet swap', () => {
     const alphaIn = await sharp(target).extractChannel('alpha').raw().toBuffer();
     const alphaOut = await sharp(out).extractChannel('alpha').raw().toBuffer();
     expect(alphaOut.equals(alphaIn)).toBe(true);
+    let off = 0;
+    for (let y = 0; y < info.height; y++) {
+      for (let x = edge; x < edge + 10; x++) for (let c = 0; c < 3; c++) off = Math.max(off, Math.abs(got.data[4 * (y * info.width + x) + c] - data[4 * (y * info.width + x) + c]));
+    }
+    expect(off).toBeLessThanOrEqual(1); // not composited over white and then given the alpha again (pale)
     // A PPM target (read by our own decoder, not libvips): no alpha, an RGB result.
     const rgb = await sharp(AFLW_PHOTO).raw().toBuffer({ resolveWithObject: true });
     const ppm = join(dir, 'target.ppm');

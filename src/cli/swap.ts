@@ -50,12 +50,14 @@ export async function runSwap(args: string[]): Promise<number> {
   try {
     // The folder it goes in, before the work (a path through a file is exit 2 at once, not after the network).
     await makeOutputFolder(dirname(values.out));
-    const decode = (path: string) => decodeImageFile(path, { maxPixels }).catch((e: unknown) => {
+    // The target's colours as stored, not composited over white: its alpha goes back on the result
+    // (composited, a half-transparent edge had it applied twice and came out pale).
+    const decode = (path: string, flatten: boolean) => decodeImageFile(path, { maxPixels, flatten }).catch((e: unknown) => {
       // (as reconstruct's line: how to go on past the pixel limit)
       const hint = pixelLimitHint(e, maxPixels);
       throw hint ? new InputError(`${(e as Error).message.slice(path.length + 2)}${hint}`, path) : e;
     });
-    const [sourceImage, targetImage] = await Promise.all([decode(values.source), decode(values.target)]);
+    const [sourceImage, targetImage] = await Promise.all([decode(values.source, true), decode(values.target, false)]);
     prnet = await createPrnet({ model: values.model, threads, detector, minScore, orientation: values.orientation === false ? false : undefined });
     const p = prnet;
     const pick = async (image: typeof sourceImage, index: number, path: string, option: string): Promise<Face> => {

@@ -4,7 +4,7 @@
  */
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { firstLine, InputError, shownValue, UnsupportedImageError } from '../errors.js';
 import type { RgbImage } from '../types.js';
 import { decodeSimpleImage, pixelCount, sniffSimpleFormat } from './pnm-bmp.js';
@@ -16,6 +16,11 @@ export interface DecodeOptions {
   maxPixels?: number;
   /** File size limit for decodeImageFile (default MAX_IMAGE_BYTES). */
   maxBytes?: number;
+  /**
+   * Transparency composited over white (default true, as a viewer shows it); false: the colours as
+   * stored, alpha dropped (`prnet swap`, which puts the target's alpha back on its result).
+   */
+  flatten?: boolean;
 }
 
 /**
@@ -66,6 +71,11 @@ const VECTOR_FORMATS = new Set(['svg', 'pdf']);
 /** What transparency is composited over when a file is decoded (as rgbaToRgbBytes does). */
 const FLATTEN_BACKGROUND = '#ffffff';
 
+/** The pipeline with its transparency composited over FLATTEN_BACKGROUND, or as it is. */
+function flattened(pipeline: Sharp, flatten: boolean): Sharp {
+  return flatten ? pipeline.flatten({ background: FLATTEN_BACKGROUND }) : pipeline;
+}
+
 /** Whether sharp's metadata format is a vector drawing (SVG, PDF), which is refused. */
 export function isVectorFormat(format: string | undefined): boolean {
   return VECTOR_FORMATS.has(format ?? '');
@@ -113,11 +123,9 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
       // failOn 'error': a file whose pixel data is missing (a TIFF whose strips lie past its end)
       // is refused, not decoded as a blank picture ('truncated' let it through; 'warning' would
       // also refuse photos with libjpeg's benign warnings). 6,013 shared photos decode with it.
-      sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
-        .rotate() // EXIF orientation
-        // What a viewer shows: a transparent pixel is the white it is drawn on, not the colour a
-        // cut-out tool left hidden under it (toRgbImage does the same for RGBA pixels).
-        .flatten({ background: FLATTEN_BACKGROUND })
+      // What a viewer shows: a transparent pixel is the white it is drawn on, not the colour a
+      // cut-out tool left hidden under it (toRgbImage does the same for RGBA pixels).
+      flattened(sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate() /* EXIF orientation */, options.flatten !== false)
         .toColourspace('srgb')
         .removeAlpha()
         .raw()
