@@ -5,13 +5,13 @@
  * up present exactly once, none partial. Re-submitting skips what is done; a bad image and an
  * unwritable output folder end in the failed list with their reasons.
  */
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkDatabase } from '../src/batch/jobs.js';
+import { checkDatabase, QueueError, queueFailure } from '../src/batch/jobs.js';
 import { batchStatus } from '../src/batch/status.js';
 import { submitBatch } from '../src/batch/submit.js';
 import { removeStaleTemps } from '../src/batch/worker.js';
@@ -139,6 +139,20 @@ describe('prnet batch + prnet worker on Redis', () => {
     await waitUntil('the remade image', async () => existsSync(json) && (await batchStatus(redis.url)).waiting + (await batchStatus(redis.url)).active === 0, 60_000);
     expect(await readFile(json, 'utf8')).toBe(before); // the same file, made again
     expect(await leftoverTempFiles(out)).toEqual([]);
+    // An output folder this machine does not see (not mounted here): the done jobs stay done.
+    await rename(out, `${out}.elsewhere`);
+    try {
+      const blind = await runCli(['batch', 'submit', list, '--out', out, '--redis', redis.url, '--model', 'light', '--formats', 'json,glb']);
+      expect(blind.errLines[0]).toMatch(new RegExp(`^queued 0 · already queued or done ${N - noFace.length} · `));
+      expect(blind.errLines[0]).not.toMatch(/deleted files/);
+    } finally {
+      await rm(out, { recursive: true, force: true }); // (a worker may have made it for a re-queued failure)
+      await rename(`${out}.elsewhere`, out);
+    }
+    await waitUntil('the re-queued failures', async () => {
+      const s = await batchStatus(redis.url);
+      return s.waiting + s.active === 0;
+    }, 30_000);
   });
 
   it('lists a bad image and an unwritable folder as failed, with their reasons and attempts', async () => {
@@ -267,12 +281,44 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  it('tells a Redis that went away (exit 69: try later) from one that refuses (exit 1)', () => {
+    const url = 'redis://:secret@10.0.0.1:6379';
+    for (const [cause, cls] of [
+      [new Error('Connection is closed.'), 'QueueUnavailableError'],
+      [Object.assign(new Error('Reached the max retries per request limit (which is 2).'), { name: 'MaxRetriesPerRequestError' }), 'QueueUnavailableError'],
+      [new Error('read ECONNRESET'), 'QueueUnavailableError'],
+      [Object.assign(new Error('WRONGPASS invalid username-password pair or user is disabled.'), { name: 'ReplyError' }), 'QueueError'],
+      [new Error('getaddrinfo ENOTFOUND redis.internal'), 'QueueError'],
+    ] as const) {
+      const e = queueFailure(cause, url, 'lost') as Error;
+      expect(e.name, cause.message).toBe(cls);
+      expect(e.message).toBe(`lost Redis at redis://:***@10.0.0.1:6379 (${cause.message})`);
+    }
+    const mine = new QueueError('kept');
+    expect(queueFailure(mine, url)).toBe(mine);
+  });
+
   it('says which Redis it cannot reach, in one line', async () => {
     const r = await runCli(['batch', 'status', '--redis', 'redis://127.0.0.1:1']);
     expect(r.code).toBe(69); // not 1, which status gives for failed jobs
     const s = await runCli(['batch', 'submit', ASTRONAUT, '--out', await dirs.make('unreachable'), '--redis', 'redis://127.0.0.1:1']);
     expect(s.code).toBe(69);
     expect(s.errLines).toEqual([expect.stringMatching(/^prnet: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 /)]);
+    // A refusal that trying later would meet again (no or a wrong password, a host name that does
+    // not resolve) is exit 1, not 69; the right password is let in.
+    const locked = await startRedis({ password: 'sekret' });
+    try {
+      const port = new URL(locked.url).port;
+      for (const url of [`redis://127.0.0.1:${port}`, `redis://:wrong@127.0.0.1:${port}`, 'redis://no-such-host.invalid:6379']) {
+        const r = await runCli(['batch', 'status', '--redis', url]);
+        expect(r.code, `${url}: ${r.stderr}`).toBe(1);
+        expect(r.errLines).toEqual([expect.stringMatching(/^prnet: cannot reach Redis at redis:\/\/.*\((NOAUTH|WRONGPASS|getaddrinfo ENOTFOUND).*\)$/)]);
+      }
+      const ok = await runCli(['batch', 'status', '--redis', `redis://:sekret@127.0.0.1:${port}`]);
+      expect(ok.code, ok.stderr).toBe(0);
+    } finally {
+      await locked.stop();
+    }
     expect(r.errLines).toEqual([expect.stringMatching(/^prnet: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED.*\)$/)]);
     // a database the server does not have: said, not database 0 used in its place
     const db = await runCli(['batch', 'status', '--redis', `${redis.url.replace(/\/\d*$/, '')}/99`]);

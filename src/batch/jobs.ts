@@ -60,9 +60,22 @@ export class QueueError extends PrnetError {
   static override readonly errorName: string = 'QueueError';
 }
 
-/** Redis could not be reached at all (exit 69, EX_UNAVAILABLE: try again later), not a refusal of what was asked. */
+/** Redis could not be reached, or went away mid-command (exit 69, EX_UNAVAILABLE: try again later), not a refusal of what was asked. */
 export class QueueUnavailableError extends QueueError {
   static override readonly errorName: string = 'QueueUnavailableError';
+}
+
+/**
+ * A failure to talk to Redis as the command's error: a refusal that the same command later would
+ * meet again (a wrong or missing password, a host name that does not resolve, an error reply) is
+ * a QueueError (exit 1); a connection refused, reset, timed out or lost is a QueueUnavailableError
+ * (exit 69). PrnetErrors pass as they are.
+ */
+export function queueFailure(e: unknown, url: string, what = 'cannot reach'): unknown {
+  if (e instanceof PrnetError) return e;
+  const text = firstLine(e);
+  const refused = /WRONGPASS|NOAUTH|ENOTFOUND|\bERR\b|ReplyError/.test(`${(e as Error)?.name ?? ''} ${text}`);
+  return new (refused ? QueueError : QueueUnavailableError)(`${what} Redis at ${redactUrl(url)} (${text})`);
 }
 
 /**
@@ -97,7 +110,7 @@ export async function openQueue(url: string, name = DEFAULT_QUEUE): Promise<Queu
     await queue.waitUntilReady();
   } catch (e) {
     await queue.close().catch(() => undefined);
-    throw new QueueUnavailableError(`cannot reach Redis at ${redactUrl(url)} (${firstLine(e)})`);
+    throw queueFailure(e, url);
   }
   try {
     await checkDatabase(url, await queue.getBackend().client);

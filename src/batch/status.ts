@@ -1,5 +1,5 @@
 /** `prnet batch status`: where the queue stands, and why images failed. */
-import { openQueue, DEFAULT_QUEUE } from './jobs.js';
+import { openQueue, queueFailure, DEFAULT_QUEUE } from './jobs.js';
 
 export interface BatchStatus {
   done: number;
@@ -22,8 +22,10 @@ export async function batchStatus(redis: string, options: { queue?: string; fail
       active: c.active ?? 0,
       failures: failed.map((j) => ({ path: j.data.path, reason: j.failedReason.split('\n')[0], attempts: j.attemptsMade })),
     };
+  } catch (e) {
+    throw queueFailure(e, redis, 'lost'); // Redis went away after it answered (an internal error, exit 70, before)
   } finally {
-    await queue.close();
+    await queue.close().catch(() => undefined);
   }
 }
 

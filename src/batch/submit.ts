@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
 import { checkedModel } from '../pipeline/node.js';
-import { jobId, openQueue, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
+import { jobId, openQueue, queueFailure, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
 
 export interface SubmitOptions {
   redis: string;
@@ -114,15 +114,13 @@ async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueNam
 
 /**
  * Whether a finished job's output folder lacks a file it wrote (its result's `files`; a result
- * without that list counts as whole).
+ * without that list counts as whole). Asked only where this machine sees the output folder
+ * (`outVisible`): a submitter that does not mount it leaves the jobs done.
  */
 async function lostOutputs(out: string, result: ReconstructJobResult | undefined): Promise<boolean> {
   if (!result || !Array.isArray(result.files)) return false;
-  for (const name of result.files) {
-    if (typeof name !== 'string') continue;
-    if (!(await stat(join(out, name)).then((st) => st.isFile(), () => false))) return true;
-  }
-  return false;
+  const present = await Promise.all(result.files.map((name) => (typeof name !== 'string' ? true : stat(join(out, name)).then((st) => st.isFile(), () => false))));
+  return present.includes(false);
 }
 
 export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary> {
@@ -137,6 +135,9 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
   const queue = await openQueue(options.redis, queueName);
   try {
     const stems = await claimStems(queue, queueName, out, files);
+    // The output folder as this machine sees it: where it is not a folder here (not mounted, or not
+    // made yet), a done job's files cannot be checked, and it stays done.
+    const outVisible = await stat(out).then((st) => st.isDirectory(), () => false);
     const jobs = [];
     for (let i = 0; i < files.length; i++) {
       let content: Buffer;
@@ -155,10 +156,12 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
           // A fresh set of tries, with their back-off (not one more try after the last).
           await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           summary.retried++;
-        } else if (state === 'completed' && (await lostOutputs(out, existing.returnvalue))) {
+        } else if (state === 'completed' && outVisible && (await lostOutputs(out, existing.returnvalue))) {
           // Done, but a file it wrote was deleted since: made again (the worker rewrites them all).
-          await existing.retry('completed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-          summary.remade++;
+          // Another submitter may have queued it again a moment ago: then it is queued, as asked.
+          const again = await existing.retry('completed', { resetAttemptsMade: true, resetAttemptsStarted: true }).then(() => true, () => false);
+          if (again) summary.remade++;
+          else summary.skipped++;
         } else summary.skipped++;
         continue;
       }
@@ -172,8 +175,10 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
       })));
     }
     summary.added = jobs.length;
+  } catch (e) {
+    throw queueFailure(e, options.redis, 'lost'); // Redis went away after it answered (exit 70 before)
   } finally {
-    await queue.close();
+    await queue.close().catch(() => undefined);
   }
   return summary;
 }

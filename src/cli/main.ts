@@ -94,7 +94,8 @@ Usage:
       --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30, at most 86400) ·
       --threads <n> · --detector <kind> · --min-score <s> · --quiet
   prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [options]
-      Queues one job per image on Redis (BullMQ); a re-submit skips the images already done.
+      Queues one job per image on Redis (BullMQ); a re-submit skips the images already done (and
+      remakes those whose files were deleted from --out).
       Options as reconstruct's: --model, --formats, --no-<format>, --max-faces, --min-score, --detector,
       --units, --no-center, --texture-size, --no-flip, --smooth, --quiet (not --box, --threads, --precision:
       the worker's --threads and the model file's precision apply); and

@@ -40,7 +40,7 @@ function ping(port: number): Promise<boolean> {
       data += d.toString();
       if (data.includes('\r\n')) {
         sock.destroy();
-        resolve(data.startsWith('+PONG'));
+        resolve(data.startsWith('+PONG') || data.startsWith('-NOAUTH')); // up (a password-protected one asks for it)
       }
     });
     sock.on('error', () => resolve(false));
@@ -51,13 +51,13 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(options: { persist?: boolean } = {}): Promise<TestRedis> {
+export async function startRedis(options: { persist?: boolean; password?: string } = {}): Promise<TestRedis> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed (Debian: apt-get install redis-server; .ci/run installs it)');
   }
   const dir = await mkdtemp(join(tmpdir(), 'prnet-redis-'));
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.persist ? 'yes' : 'no', '--protected-mode', 'yes'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.persist ? 'yes' : 'no', '--protected-mode', 'yes', ...(options.password ? ['--requirepass', options.password] : [])];
   let child: ChildProcess;
   let log = '';
   const launch = async (): Promise<void> => {
