@@ -14,6 +14,7 @@ import { OBJLoader } from 'three/addons/loaders/OBJLoader.js';
 import { PLYLoader } from 'three/addons/loaders/PLYLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uvFromFaceIndex, writeGlb, writeObj, writePly } from '../src/export/index.js';
+import { writeAnimatedGlb } from '../src/export/glb-animation.js';
 import { parseGlb } from './helpers/meshes.js';
 import { decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -232,9 +233,22 @@ describe('the mesh writers with a face\'s frame', () => {
       expect(write).toThrow(/^units '(mm|m)' names a scale that was not given: pass scale too/);
     }
     expect(writeObj(face.vertices, L.triangles, undefined, frame)).toMatch(/millimetres/);
-    // null options are no options, as faceMesh and buildOutputs take them (a TypeError before)
-    expect(faceTexture(cases.frontal.image, face, L, null as never).texture.width).toBe(256);
-    expect(swapFaceTexture(cases.frontal.image, face, cases.frontal.image, face, L, null as never).width).toBe(cases.frontal.image.width);
+    // the scale is checked as given, before the conversion (-5 was said as -0.005)
+    expect(() => writeGlb({ vertices: face.vertices, triangles: L.triangles }, { units: 'mm', scale: -5 })).toThrow(/^scale must be a finite number > 0, got -5$/);
+    // the animated GLB follows the same rules
+    const anim = { frames: [face.vertices], times: [0], triangles: L.triangles };
+    expect(() => writeAnimatedGlb(anim, { units: 'mm' })).toThrow(/^units 'mm' names a scale that was not given/);
+    const still = parseGlb(writeAnimatedGlb(anim, frame)).positions;
+    let animWide = 0;
+    for (let i = 0; i < still.length; i += 3) animWide = Math.max(animWide, Math.abs(still[i]));
+    expect(animWide).toBeCloseTo(wide, 6);
+  });
+
+  it('faceTexture and swapFaceTexture take null options as none, as faceMesh and buildOutputs do (a TypeError before)', () => {
+    const { face, image } = cases.frontal;
+    const L = prnet.layout;
+    expect(faceTexture(image, face, L, null as never).texture.width).toBe(256);
+    expect(swapFaceTexture(image, face, image, face, L, null as never).width).toBe(image.width);
   });
 });
 

@@ -38,7 +38,7 @@ import { triangulateFaceGrid } from '../layout/derive.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { srgbToLinear } from './glb.js';
 import { firstNotFinite } from '../util/finite.js';
-import { toModelFrame, type FrameOptions } from './mesh.js';
+import { inGltfUnits, toModelFrame, type FrameOptions } from './mesh.js';
 import { ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, SHORT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT, accessorBounds, packGlb } from './gltf.js';
 
 /** A face grid subset: the dense vertices it keeps and its own triangles over them. */
@@ -240,6 +240,8 @@ function bytesOf(a: Float32Array | Uint32Array | Uint16Array | Int16Array | Uint
 
 /** The GLB bytes of an animated face (see the file comment). */
 export function writeAnimatedGlb(mesh: AnimatedMesh, options: AnimatedGlbOptions = {}): Uint8Array {
+  // As writeGlb: a millimetre frame is written in metres, units without a scale are refused.
+  options = inGltfUnits(options ?? {});
   const { frames, times, triangles, colors, end, gaps = [], clipStart, clipEnd } = mesh;
   const n = frames.length;
   if (n === 0) throw new RangeError('an animation needs at least one frame');

@@ -13,7 +13,7 @@
  */
 import { InputError } from '../errors.js';
 import { firstNotFinite } from '../util/finite.js';
-import { checkMesh, checkUnitsScale, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, inGltfUnits, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT, LINEAR, UNSIGNED_INT, accessorBounds, packGlb } from './gltf.js';
 
 export interface GlbMesh {
@@ -41,7 +41,10 @@ export interface GlbOptions extends FrameOptions {
   head?: HeadNode;
 }
 
-/** The head's frame as a glTF node: translation (the file's units) and rotation (unit quaternion x, y, z, w). */
+/**
+ * The head's frame as a glTF node: translation in the frame's units (with units 'mm' given in
+ * millimetres and written in metres, as the mesh) and rotation (unit quaternion x, y, z, w).
+ */
 export interface HeadNode {
   translation: ArrayLike<number>;
   rotation: ArrayLike<number>;
@@ -54,11 +57,10 @@ export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
   const { vertices, triangles, colors, uv, texturePng } = mesh;
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 } });
   checkGlb(nv, triangles, uv, texturePng);
-  checkUnitsScale(options);
   // glTF's unit is the metre: a frame in millimetres (faceMesh's, meshFrame's default) is written
   // in metres, and so is the head node's translation, given in the frame's units.
+  const frame = inGltfUnits(options);
   const mm = options.units === 'mm';
-  const frame = mm ? { ...options, scale: options.scale! / 1000, units: 'm' } : options;
   const head = mm && options.head ? { translation: Array.from(options.head.translation, (t) => t / 1000), rotation: options.head.rotation } : options.head;
   return glbBytes(toModelFrame(vertices, frame), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, uv, texturePng, options.name ?? 'face', head);
 }

@@ -52,6 +52,16 @@ export function checkUnitsScale(options: FrameOptions): void {
   }
 }
 
+/**
+ * A frame for a glTF file, whose unit is the metre: checked (checkFrame, checkUnitsScale), and one
+ * in millimetres (faceMesh's and meshFrame's default) turned into metres; any other as it is.
+ */
+export function inGltfUnits<T extends FrameOptions>(options: T): T {
+  checkFrame(options);
+  checkUnitsScale(options);
+  return options.units === 'mm' ? { ...options, scale: options.scale! / 1000, units: 'm' } : options;
+}
+
 /** The units of a frame as file headers say them. */
 export function unitsLabel(options: FrameOptions): string {
   const u = options.units ?? 'px';
