@@ -423,6 +423,7 @@ describe('createPrnet arguments and dispose', () => {
     expect(released).toBe(0); // the caller's, as in the browser entry
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: { detect: async () => [] } as never })).rejects.toThrow(/^detector.kind must name the crop rule its boxes get: 'dlib' /);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: { kind: 'dlib' } as never })).rejects.toThrow(/^detector.detect must be a function$/);
+    await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: mine, maxDetections: 1, tiles: false })).rejects.toThrow(/^maxDetections, tiles are options of the built-in detector, not of a Detector of your own/);
   });
 
   it('dispose waits for the calls in flight, releases the detector it made (not one it was given), and refuses later calls', async () => {

@@ -33,9 +33,10 @@ export interface PrnetOptions {
   /**
    * The face detector: a built-in one's name (default 'blazeface'), a Detector of your own
    * (`{ kind, detect(image) }`, kind the crop rule its boxes get: 'dlib' for a box from the brows to
-   * the chin, or a built-in detector's name for boxes like its own; not released by dispose()), or
-   * false to load none (then every call must pass boxes or crops). maxDetections, minScore and tiles
-   * are the built-in detector's.
+   * the chin, or a built-in detector's name for boxes like its own; not released by dispose(); the
+   * orientation network is used with it as with a built-in one), or false to load none (then every
+   * call must pass boxes or crops). maxDetections, minScore and tiles are the built-in detector's
+   * (an InputError beside your own).
    */
   detector?: DetectorKind | Detector | false;
   /** Threads for the network (default: the cores on a machine of up to 4, else onnxruntime's choice; capped at the cores). */
@@ -132,7 +133,12 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   if (options.threads !== undefined) sessionThreads(options.threads);
   if (options.orientation !== undefined && typeof options.orientation !== 'boolean') throw new InputError(`orientation must be true or false, got ${shownValue(options.orientation)}`);
   const own = options.detector !== null && typeof options.detector === 'object' ? options.detector : null;
-  if (own) checkCustomDetector(own);
+  if (own) {
+    checkCustomDetector(own);
+    // The built-in detector's options would be dropped without a word.
+    const theirs = (['maxDetections', 'minScore', 'tiles'] as const).filter((k) => options[k] !== undefined);
+    if (theirs.length) throw new InputError(`${theirs.join(', ')} ${theirs.length === 1 ? 'is an option' : 'are options'} of the built-in detector, not of a Detector of your own (apply ${theirs.length === 1 ? 'it' : 'them'} in its detect())`);
+  }
   const kind = own ? undefined : (options.detector as DetectorKind | false | undefined);
   if (kind !== undefined && kind !== false && !(DETECTOR_KINDS as readonly unknown[]).includes(kind)) {
     throw new InputError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')}; or a Detector of your own)`);
