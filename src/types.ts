@@ -25,8 +25,10 @@ export interface FloatImage {
   data: Float32Array;
 }
 
-/** An axis-aligned face box in image pixels, with the detector's confidence (1 for user boxes). */
-/** A detected face's box: pixel-edge coordinates (x .. x + width), a detector score 0..1. */
+/**
+ * An axis-aligned face box in image pixels, pixel-edge coordinates (x .. x + width covers the
+ * pixels it holds), with the detector's confidence 0..1 (1 for user boxes).
+ */
 export interface FaceBox {
   x: number;
   y: number;

@@ -262,7 +262,7 @@ describe('prnet reconstruct options', () => {
     // In a run of several images (no line per image) the summary says it.
     const both = await reconstruct([join(dir, 'face-first.gif'), ASTRONAUT, '--formats', 'json']);
     expect(both.r.code, both.r.stderr).toBe(0);
-    expect(both.r.errLines.slice(-2)).toEqual([`2 images: 2 done (2 faces, 2 files in ${both.out}), 0 failed`, `  read: ${join(dir, 'face-first.gif')}: the first of its 2 frames (prnet video reads every frame) only`]);
+    expect(both.r.errLines.slice(-2)).toEqual([`2 images: 2 done (2 faces, 2 files in ${both.out}), 0 failed`, `  read: ${join(dir, 'face-first.gif')}: only the first of its 2 frames (prnet video reads every frame)`]);
   });
 
   it('--box x,y,w,h uses that box: no detection (a face-free image works), the crop follows the box', async () => {

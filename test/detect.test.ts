@@ -270,14 +270,22 @@ describe('default detector on real images', () => {
       .composite([{ input: cell, left: 1500, top: 900 }]).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const sheet: RgbImage = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
     expect((await detector.detect(sheet)).length).toBeGreaterThanOrEqual(1); // the small face: a tile look's
-    // A signal that turns aborted at its 3rd reading: after the whole look, inside the tiles (a 3200 × 2000 photo has 8).
+    // The signal is read before the call, after the whole look, then before each tile: never aborted,
+    // 2 + tiles readings; aborted at the 5th, two tiles were looked at and no more.
+    const grid = tileStarts(3200, 2000)!;
+    const tiles = grid.xs.length * grid.ys.length;
+    expect(tiles).toBeGreaterThan(3);
     let reads = 0;
-    const signal = { get aborted() { return ++reads >= 3; }, reason: new Error('deadline') };
+    const never = { get aborted() { reads++; return false; } };
+    expect((await detector.detect(sheet, { signal: never })).length).toBeGreaterThanOrEqual(1);
+    expect(reads).toBe(2 + tiles);
+    reads = 0;
+    const signal = { get aborted() { return ++reads >= 5; }, reason: new Error('deadline') };
     const e = await detector.detect(sheet, { signal }).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(AbortedError);
     expect((e as Error).message).toBe('detection was aborted');
     expect((e as Error).cause).toBe(signal.reason);
-    expect(reads).toBe(3); // no tile looked at after it
+    expect(reads).toBe(5); // stopped between the 2nd and the 3rd tile
     // Queued: an aborted call behind a running one does not run once its turn comes.
     const stopped = new AbortController();
     const running = detector.detect(sheet);

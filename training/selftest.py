@@ -531,6 +531,7 @@ def check_training(tmp: str) -> None:
     # the model card, written from the run when the command line leaves it empty
     assert meta['description'].startswith('resfcn network, width 16, input 256: trained by training/train.py on '), meta
     assert meta['license'].startswith('trained on photos of ') and 'non-commercial' in meta['license'], meta
+    assert 'teachers FaceMesh' in meta['license'], meta
     assert os.path.exists(os.path.join(out16, 'model.safetensors.part1'))  # 25.6 MiB -> 2 parts
     # two shards as one pack (comma-separated, as run_gpu.sh passes them): every photo, both held-out sets
     shards = [os.path.join(tmp, 'shard-0'), os.path.join(tmp, 'shard-1')]

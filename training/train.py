@@ -249,7 +249,7 @@ def card_defaults(args, meta, training: int) -> None:
     if not args.source:
         args.source = 'prnet-ts training/train.py, distilled from FaceMesh + 3DDFA_V2 pseudo ground truth'
     if not args.license:
-        args.license = (f'trained on {photos} labelled by FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial '
+        args.license = (f'trained on {photos}; teachers FaceMesh (Apache-2.0) and 3DDFA_V2 (non-commercial '
                         f'weights): non-commercial research unless the terms of those photos and teachers allow more')
 
 

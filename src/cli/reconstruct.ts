@@ -350,7 +350,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
       const stale = removed.length ? ` (${staleNote(removed.length)})` : '';
       const first = result.image.frames ? ` in ${firstFrameNote(inputs[i], result.image.frames)}` : '';
       if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}${first}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
-      else if (result.image.frames) firstFrames.push(`${escapeControl(inputs[i])}: ${firstFrameNote(inputs[i], result.image.frames)} only`);
+      else if (result.image.frames) firstFrames.push(`${escapeControl(inputs[i])}: only ${firstFrameNote(inputs[i], result.image.frames)}`);
       if (result.id && recording) {
         const { path: input, size, mtimeMs } = result.id;
         // The image's files are in place whatever happens here: a record that cannot be written

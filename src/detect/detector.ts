@@ -172,11 +172,6 @@ export async function detectScaled(
 }
 
 /**
- * DetectorOptions checked (InputError naming the option): `maxFaces` -1 dropped the last face, a
- * `minScore` of -1 or 2 or a string found nothing, a `threads` of 1.5 read as a model that would
- * not load. Unknown `kind`s are the caller's to check (each platform has its own list).
- */
-/**
  * Checks a Detector of the caller's (the `detector` option of createPrnet, Node and browser): a
  * `detect` function and a `kind` naming the crop rule its boxes get (InputError otherwise; without a
  * kind, reconstruct failed later with a TypeError).
@@ -200,6 +195,11 @@ export function checkMinScore(value: unknown, name = 'minScore'): void {
   if (value !== undefined && !(typeof value === 'number' && value >= MIN_SCORE_FLOOR && value <= 1)) throw new InputError(`${name} must be a number from ${MIN_SCORE_FLOOR} to 1, got ${shownValue(value)}`);
 }
 
+/**
+ * DetectorOptions checked (InputError naming the option): `maxFaces` -1 dropped the last face, a
+ * `minScore` of -1 or 2 or a string found nothing, a `threads` of 1.5 read as a model that would
+ * not load. Unknown `kind`s are the caller's to check (each platform has its own list).
+ */
 export function checkDetectorOptions(options: DetectorOptions | null | undefined): DetectorOptions {
   if (options === null || options === undefined) return {};
   if (typeof options !== 'object') throw new InputError(`detector options must be an object, got ${typeof options}`);

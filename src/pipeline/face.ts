@@ -194,7 +194,6 @@ export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions =
   };
 }
 
-/** The JSON written for a face (numbers rounded by the writer). */
 /**
  * What made a result (the front ends' JSON): the package version, the model (a bundled model's
  * name or the model file's base name), the network's precision and the test-time options, so a
@@ -209,6 +208,7 @@ export interface ProducerJson {
   smooth: number;
 }
 
+/** The JSON written for a face (numbers rounded by the writer). */
 export interface FaceJson {
   index: number;
   box: { x: number; y: number; width: number; height: number; score: number };
@@ -256,6 +256,10 @@ export function headCentre(pose: Pick<Pose, 'rotation' | 'scale' | 'translation'
   return transformPoint(pose, canonicalCentre(layout));
 }
 
+/**
+ * A face as the plain object of its JSON file (angles in degrees, matrices as arrays): box, crop,
+ * landmarks, pose, counts; buildOutputs adds `image`, `mesh` and `producer`. toJson writes it.
+ */
 export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount' | 'canonical'>): FaceJson {
   const lm = face.landmarks;
   const l2: number[][] = [];

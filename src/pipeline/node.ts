@@ -106,11 +106,12 @@ export async function checkedModel(model: string): Promise<string> {
 
 /**
  * What makes a pipeline's results, for their JSON: the package version, the model as named (a
- * bundled model's name, else the model file's base name; 'weights' for weights in memory), the
+ * bundled model's name, else the model file's base name; weights in memory by their card's name,
+ * or 'weights'), the
  * session's precision and the test-time options with their defaults filled in.
  */
 export function producerJson(prnet: Prnet, model: string | ModelWeights | undefined, testTime: TestTimeOptions = {}): ProducerJson {
-  const name = model === undefined ? 'default' : typeof model !== 'string' ? 'weights' : Object.hasOwn(BUNDLED_MODELS, model) ? model : basename(model);
+  const name = model === undefined ? 'default' : typeof model !== 'string' ? (model.metadata?.name || 'weights') : Object.hasOwn(BUNDLED_MODELS, model) ? model : basename(model);
   return {
     prnet: packageVersion(),
     model: name,
