@@ -234,6 +234,7 @@ describe('edge looks', () => {
       [{ minScore: 2 }, /^minScore must be a number from 0.1 to 1/],
       [{ minScore: 'abc' }, /^minScore must be a number from 0.1 to 1, got "abc"$/],
       [{ threads: 1.5 }, /^threads must be a whole number ≥ 1, got 1.5$/],
+      [{ maxDetections: 1 }, /^unknown detector option 'maxDetections' \(did you mean 'maxFaces'\?\)/], // createPrnet's name, dropped without a word
       [{ threads: 0 }, /^threads must be a whole number ≥ 1, got 0$/],
       [{ retryPadded: 'false' }, /^retryPadded must be true or false, got "false"$/],
       [{ kind: 'bogus' }, /^unknown detector 'bogus'/],

@@ -250,6 +250,16 @@ describe('the mesh writers with a face\'s frame', () => {
     expect(faceTexture(image, face, L, null as never).texture.width).toBe(256);
     expect(swapFaceTexture(image, face, image, face, L, null as never).width).toBe(image.width);
   });
+
+  it('a misspelt option of faceMesh, faceTexture or buildOutputs is an InputError naming the one meant (it was dropped without a word)', async () => {
+    const { face, image } = cases.frontal;
+    const L = prnet.layout;
+    expect(() => faceMesh(face, L, { centre: false } as never)).toThrow(/^unknown faceMesh option 'centre' \(did you mean 'center'\?\)/);
+    expect(() => faceTexture(image, face, L, { sise: 512 } as never)).toThrow(/^unknown faceTexture option 'sise' \(did you mean 'size'\?\)/);
+    await expect(buildOutputs('f', image, [face], L, ['json'], encodePng, { unit: 'px' } as never)).rejects.toThrow(/^unknown buildOutputs option 'unit' \(did you mean 'units'\?\)/);
+    await expect(buildOutputs('f', image, [face], L, ['json'], encodePng, { textureSize: 300 })).rejects.toThrow(InputError);
+    await expect(buildOutputs('f', image, [face], L, ['glb'], undefined as never)).rejects.toThrow(/^encodePng must be a function/);
+  });
 });
 
 describe('OBJ and PLY', () => {

@@ -16,6 +16,7 @@ import type { PositionMap, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face, type FaceJson, type ProducerJson } from './face.js';
+import { checkKnownOptions } from './prnet.js';
 import { faceFileBase } from './output-names.js';
 
 /** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */
@@ -216,12 +217,14 @@ export async function buildOutputs(
     if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new InputError(`unknown output format ${shownValue(f)} (known: ${OUTPUT_FORMATS.join(', ')})`);
   }
   options ??= {};
+  checkKnownOptions(options, ['units', 'center', 'textureSize', 'source', 'producer'], 'buildOutputs option', { centre: 'center', unit: 'units' });
+  if (typeof encodePng !== 'function') throw new InputError('encodePng must be a function (data, width, height, channels) → PNG bytes: encodePng from the package');
   if (typeof stem !== 'string' || !stem) throw new InputError(`stem must be a non-empty file name stem, got ${shownValue(stem)}`);
   stem = objSafeName(stem);
   // RGBA or grey bytes (as reconstruct takes) are read as RGB once here.
   const image = toRgbImage(input);
   const textureSize = options.textureSize ?? layout.size;
-  if (!(TEXTURE_SIZES as readonly number[]).includes(textureSize)) throw new RangeError(`texture size must be one of ${TEXTURE_SIZES.join(', ')}, got ${textureSize}`);
+  if (!(TEXTURE_SIZES as readonly number[]).includes(textureSize)) throw new InputError(`textureSize must be one of ${TEXTURE_SIZES.join(', ')}, got ${shownValue(textureSize)}`);
   if (options.source !== undefined && typeof options.source !== 'string') throw new InputError(`source must be the image's file name (a string), got ${shownValue(options.source)}`);
   // PNGs are encoded while the rest is built (sharp compresses on its own threads); the files
   // keep their order.
