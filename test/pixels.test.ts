@@ -35,6 +35,9 @@ describe('RGBA → RGB', () => {
     const clamped = new Uint8ClampedArray(rgba);
     expect(rgbaToRgb(clamped, 161, 97).data).toEqual(reference(rgba, 161 * 97));
     expect(toRgbImage({ width: 161, height: 97, data: clamped }).data).toEqual(reference(rgba, 161 * 97));
+    // An element-like object (an <img> has a width and a height, no data) is pointed to imageToRgb.
+    expect(() => toRgbImage({ width: 161, height: 97, src: 'a.jpg' } as never)).toThrow(/^not an image: expected \{ width, height, data \}.*imageToRgb\(it\) from the browser entry gives its pixels\)$/);
+    expect(() => toRgbImage({ width: 161, height: 97, data: [1, 2] } as never)).toThrow(/byte array$/);
   });
 
   it('composites transparency over white, as the file decoder (libvips flatten) does: word and byte paths alike', async () => {

@@ -28,7 +28,9 @@ export function isPixelImage(x: unknown): x is PixelImage {
 export function toRgbImage(image: PixelImage): RgbImage {
   const { width, height } = image;
   if (!isPixelImage(image) || !(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-    throw new InputError('not an image: expected { width, height, data } with whole positive sizes and a byte array');
+    // An <img>, <canvas> or <video> (what the browser's reconstruct takes) is not pixels yet.
+    const element = typeof image === 'object' && image !== null && !('data' in image) && 'width' in image;
+    throw new InputError(`not an image: expected { width, height, data } with whole positive sizes and a byte array${element ? ' (an <img>, <canvas>, <video> or ImageBitmap: imageToRgb(it) from the browser entry gives its pixels)' : ''}`);
   }
   const n = width * height;
   const src = image.data;
