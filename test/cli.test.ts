@@ -745,6 +745,12 @@ describe('prnet swap', () => {
       for (let x = edge; x < edge + 10; x++) for (let c = 0; c < 3; c++) off = Math.max(off, Math.abs(got.data[4 * (y * info.width + x) + c] - data[4 * (y * info.width + x) + c]));
     }
     expect(off).toBeLessThanOrEqual(1); // not composited over white and then given the alpha again (pale)
+    // Faces are looked for as a viewer sees the target: one hidden under alpha 0 is not found.
+    const hidden = join(dir, 'hidden.png');
+    await sharp(AFLW_PHOTO).ensureAlpha(0).png().toFile(hidden);
+    const none = await runCli(['swap', '--source', ASTRONAUT, '--target', hidden, '--out', join(dir, 'none.png'), '--model', model]);
+    expect(none.code).toBe(1);
+    expect(none.errLines).toEqual([`prnet: ${hidden}: no face found`]);
     // A PPM target (read by our own decoder, not libvips): no alpha, an RGB result.
     const rgb = await sharp(AFLW_PHOTO).raw().toBuffer({ resolveWithObject: true });
     const ppm = join(dir, 'target.ppm');

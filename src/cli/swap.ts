@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { decodeImageFile, encodePng } from '../io/image-node.js';
+import { rgbaToRgbBytes } from '../io/pixels.js';
 import { InputError, NoFaceError } from '../errors.js';
 import { SURE_SCORE } from '../detect/detector.js';
 import { createPrnet } from '../pipeline/node.js';
@@ -50,14 +51,17 @@ export async function runSwap(args: string[]): Promise<number> {
   try {
     // The folder it goes in, before the work (a path through a file is exit 2 at once, not after the network).
     await makeOutputFolder(dirname(values.out));
-    // The target's colours as stored, not composited over white: its alpha goes back on the result
-    // (composited, a half-transparent edge had it applied twice and came out pale).
     const decode = (path: string, flatten: boolean) => decodeImageFile(path, { maxPixels, flatten }).catch((e: unknown) => {
       // (as reconstruct's line: how to go on past the pixel limit)
       const hint = pixelLimitHint(e, maxPixels);
       throw hint ? new InputError(`${(e as Error).message.slice(path.length + 2)}${hint}`, path) : e;
     });
+    // The target's colours as stored, which the face is blended into: its alpha goes back on the
+    // result (composited over white, a half-transparent edge had it applied twice and came out
+    // pale). Its faces are found as a viewer sees it, composited, not in colours hidden under alpha 0.
     const [sourceImage, targetImage] = await Promise.all([decode(values.source, true), decode(values.target, false)]);
+    const alpha = await targetAlpha(values.target, targetImage.width, targetImage.height);
+    const targetSeen = alpha ? { width: targetImage.width, height: targetImage.height, data: rgbaToRgbBytes(withAlpha(targetImage.data, alpha), alpha.length) } : targetImage;
     prnet = await createPrnet({ model: values.model, threads, detector, minScore, orientation: values.orientation === false ? false : undefined });
     const p = prnet;
     const pick = async (image: typeof sourceImage, index: number, path: string, option: string): Promise<Face> => {
@@ -67,7 +71,7 @@ export async function runSwap(args: string[]): Promise<number> {
       return faces[index];
     };
     const a = await pick(sourceImage, sourceIndex, values.source, '--source-face');
-    const b = await pick(targetImage, targetIndex, values.target, '--target-face');
+    const b = await pick(targetSeen, targetIndex, values.target, '--target-face');
     await p.dispose();
     // A box the detector is unsure of is a face about as often as not (docs/detectors.md): say so.
     for (const [face, path, option] of [[a, values.source, '--source-face'], [b, values.target, '--target-face']] as const) {
@@ -77,7 +81,6 @@ export async function runSwap(args: string[]): Promise<number> {
     }
     const out = swapFaceTexture(sourceImage, a, targetImage, b, p.layout, { keepEyes: values.eyes, blend: values.blend !== false });
     // A target with transparency (a cut-out portrait) keeps it: its alpha goes back on the result.
-    const alpha = await targetAlpha(values.target, out.width, out.height);
     await writeFileAtomic(values.out, alpha ? await encodePng(withAlpha(out.data, alpha), out.width, out.height, 4) : await encodePng(out.data, out.width, out.height, 3));
   } finally {
     stopHandling();
