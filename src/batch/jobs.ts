@@ -66,16 +66,22 @@ export class QueueUnavailableError extends QueueError {
 }
 
 /**
- * A failure to talk to Redis as the command's error: a refusal that the same command later would
- * meet again (a wrong or missing password, a host name that does not resolve, an error reply) is
- * a QueueError (exit 1); a connection refused, reset, timed out or lost is a QueueUnavailableError
- * (exit 69). PrnetErrors pass as they are.
+ * A failure to talk to Redis as the command's error: the connection refused, reset, timed out,
+ * lost or not resolved, or a Redis that is loading, busy or out of clients, is a
+ * QueueUnavailableError (exit 69: the same command later may work); a wrong or missing password,
+ * or another error reply (out of memory, read-only), a QueueError (exit 1: it is refused as
+ * asked). Anything else (a PrnetError, a bug) passes as it is.
  */
-export function queueFailure(e: unknown, url: string, what = 'cannot reach'): unknown {
-  if (e instanceof PrnetError) return e;
+export function queueFailure(e: unknown, url: string, what = 'cannot reach', connecting = false): unknown {
+  if (e instanceof PrnetError || !(e instanceof Error)) return e;
   const text = firstLine(e);
-  const refused = /WRONGPASS|NOAUTH|ENOTFOUND|\bERR\b|ReplyError/.test(`${(e as Error)?.name ?? ''} ${text}`);
-  return new (refused ? QueueError : QueueUnavailableError)(`${what} Redis at ${redactUrl(url)} (${text})`);
+  const code = String((e as { code?: unknown }).code ?? '');
+  const gone = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|ENOTFOUND|EAI_AGAIN|MaxRetriesPerRequest|Connection is closed|Stream isn't writeable|max number of clients/.test(`${e.name} ${code} ${text}`)
+    || /^(LOADING|BUSY|MASTERDOWN)\b/.test(text);
+  if (gone) return new QueueUnavailableError(`${what} Redis at ${redactUrl(url)} (${text})`);
+  if (e.name === 'ReplyError' || /WRONGPASS|NOAUTH/.test(text)) return new QueueError(`Redis at ${redactUrl(url)} refused: ${text}`);
+  // While connecting, whatever kept Redis from answering is its not being reachable.
+  return connecting ? new QueueUnavailableError(`${what} Redis at ${redactUrl(url)} (${text})`) : e;
 }
 
 /**
@@ -110,7 +116,7 @@ export async function openQueue(url: string, name = DEFAULT_QUEUE): Promise<Queu
     await queue.waitUntilReady();
   } catch (e) {
     await queue.close().catch(() => undefined);
-    throw queueFailure(e, url);
+    throw queueFailure(e, url, 'cannot reach', true);
   }
   try {
     await checkDatabase(url, await queue.getBackend().client);

@@ -1,6 +1,6 @@
 /** `prnet batch submit`: one job per image, skipping images already done with the same options. */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
 import { checkedModel } from '../pipeline/node.js';
@@ -135,9 +135,10 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
   const queue = await openQueue(options.redis, queueName);
   try {
     const stems = await claimStems(queue, queueName, out, files);
-    // The output folder as this machine sees it: where it is not a folder here (not mounted, or not
-    // made yet), a done job's files cannot be checked, and it stays done.
-    const outVisible = await stat(out).then((st) => st.isDirectory(), () => false);
+    // The output folder as this machine sees it: where it is not a folder here, or an empty one
+    // (not mounted: a share's mount point is an empty folder; not made yet), a done job's files
+    // cannot be checked, and it stays done.
+    const outVisible = await readdir(out).then((names) => names.length > 0, () => false);
     const jobs = [];
     for (let i = 0; i < files.length; i++) {
       let content: Buffer;
@@ -152,15 +153,20 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
       const existing = await queue.getJob(id);
       if (existing) {
         const state = await existing.getState();
+        // Another submitter may have queued the job again a moment ago (BullMQ: "not in the …
+        // state", code -3): then it is queued, as asked, and counted as such; other errors go up.
+        const retried = (from: 'failed' | 'completed'): Promise<boolean> =>
+          existing.retry(from, { resetAttemptsMade: true, resetAttemptsStarted: true }).then(() => true, (e: unknown) => {
+            if ((e as { code?: unknown }).code === -3 || /is not in the \w+ state/.test(String((e as Error)?.message))) return false;
+            throw e;
+          });
         if (state === 'failed') {
           // A fresh set of tries, with their back-off (not one more try after the last).
-          await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-          summary.retried++;
+          if (await retried('failed')) summary.retried++;
+          else summary.skipped++;
         } else if (state === 'completed' && outVisible && (await lostOutputs(out, existing.returnvalue))) {
           // Done, but a file it wrote was deleted since: made again (the worker rewrites them all).
-          // Another submitter may have queued it again a moment ago: then it is queued, as asked.
-          const again = await existing.retry('completed', { resetAttemptsMade: true, resetAttemptsStarted: true }).then(() => true, () => false);
-          if (again) summary.remade++;
+          if (await retried('completed')) summary.remade++;
           else summary.skipped++;
         } else summary.skipped++;
         continue;
