@@ -36,7 +36,7 @@ describe('RGBA → RGB', () => {
     expect(rgbaToRgb(clamped, 161, 97).data).toEqual(reference(rgba, 161 * 97));
     expect(toRgbImage({ width: 161, height: 97, data: clamped }).data).toEqual(reference(rgba, 161 * 97));
     // An element-like object (an <img> has a width and a height, no data) is pointed to imageToRgb.
-    expect(() => toRgbImage({ width: 161, height: 97, src: 'a.jpg' } as never)).toThrow(/^not an image: expected \{ width, height, data \}.*imageToRgb\(it\) from the browser entry gives its pixels\)$/);
+    expect(() => toRgbImage({ width: 161, height: 97, src: 'a.jpg' } as never)).toThrow(/^not an image: expected \{ width, height, data \}.*imageToRgb\(it\) from prnet-ts\/browser gives its pixels\)$/);
     expect(() => toRgbImage({ width: 161, height: 97, data: [1, 2] } as never)).toThrow(/byte array$/);
   });
 

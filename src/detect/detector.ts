@@ -196,14 +196,15 @@ export function checkMinScore(value: unknown, name = 'minScore'): void {
   if (value !== undefined && !(typeof value === 'number' && value >= MIN_SCORE_FLOOR && value <= 1)) throw new InputError(`${name} must be a number from ${MIN_SCORE_FLOOR} to 1, got ${shownValue(value)}`);
 }
 
-/**
- * DetectorOptions checked (InputError naming the option): `maxFaces` -1 dropped the last face, a
- * `minScore` of -1 or 2 or a string found nothing, a `threads` of 1.5 read as a model that would
- * not load. Unknown `kind`s are the caller's to check (each platform has its own list).
- */
 /** DetectorOptions' keys. */
 const DETECTOR_OPTIONS: readonly (keyof DetectorOptions)[] = ['kind', 'maxSide', 'minScore', 'maxFaces', 'threads', 'retryPadded', 'edgeLook', 'trimLetterbox', 'tiles'];
 
+/**
+ * DetectorOptions checked (InputError naming the option): `maxFaces` -1 dropped the last face, a
+ * `minScore` of -1 or 2 or a string found nothing, a `threads` of 1.5 read as a model that would
+ * not load, a misspelt key was dropped. Unknown `kind`s are the caller's to check (each platform
+ * has its own list).
+ */
 export function checkDetectorOptions(options: DetectorOptions | null | undefined): DetectorOptions {
   if (options === null || options === undefined) return {};
   if (typeof options !== 'object') throw new InputError(`detector options must be an object, got ${typeof options}`);

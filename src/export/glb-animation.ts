@@ -29,7 +29,8 @@
  *   times it was seen, keyed from clipStart to clipEnd so that the clip spans the video (without
  *   `end`, the last frame stays shown until clipEnd).
  * Coordinates: the model frame of mesh.ts (x right, y up, z towards the viewer), in the units of
- * the FrameOptions given (pixels by default; processVideo writes metres about the track's centre).
+ * the FrameOptions given (pixels by default; processVideo writes metres about the track's centre),
+ * a frame in millimetres written in metres (glTF's unit; units without a scale are an InputError).
  */
 import { centroid, fitSimilarity, flipRotationY, intoPoseFrame, prepareSource, rotationQuaternion, transformPoint } from '../geometry/pose.js';
 

@@ -30,7 +30,7 @@ export function toRgbImage(image: PixelImage): RgbImage {
   if (!isPixelImage(image) || !(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
     // An <img>, <canvas> or <video> (what the browser's reconstruct takes) is not pixels yet.
     const element = typeof image === 'object' && image !== null && !('data' in image) && 'width' in image;
-    throw new InputError(`not an image: expected { width, height, data } with whole positive sizes and a byte array${element ? ' (an <img>, <canvas>, <video> or ImageBitmap: imageToRgb(it) from the browser entry gives its pixels)' : ''}`);
+    throw new InputError(`not an image: expected { width, height, data } with whole positive sizes and a byte array${element ? ' (in a browser, an <img>, <canvas>, <video> or ImageBitmap: imageToRgb(it) from prnet-ts/browser gives its pixels)' : ''}`);
   }
   const n = width * height;
   const src = image.data;

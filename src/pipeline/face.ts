@@ -93,7 +93,7 @@ export interface FaceTexture extends UvTexture {
  */
 export function faceTexture(input: RgbImage | PixelImage, face: Face, layout: Layout, options: FaceTextureOptions = {}): FaceTexture {
   options ??= {}; // null as well, as faceMesh and buildOutputs take it
-  checkKnownOptions(options, ['size', 'complete', 'normals', 'raster', 'mapVertices', 'sources'], 'faceTexture option');
+  checkKnownOptions(options, ['size', 'complete', 'normals', 'raster', 'mapVertices'], 'faceTexture option', { textureSize: 'size' });
   const image = toRgbImage(input);
   const size = options.size ?? layout.size;
   const complete = options.complete ?? true;
