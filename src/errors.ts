@@ -48,6 +48,14 @@ export class AbortedError extends PrnetError {
   static override readonly errorName: string = 'AbortedError';
 }
 
+/**
+ * Throws an AbortedError (`what` was aborted) when the signal is aborted, its reason (an
+ * AbortSignal's abort(reason), or a TimeoutError) as the cause. Anything with an `aborted` flag.
+ */
+export function throwIfAborted(signal: { readonly aborted: boolean } | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortedError(`${what} was aborted`, undefined, { cause: (signal as { reason?: unknown }).reason });
+}
+
 /** An output that could not be written (disk full, read-only, a folder where a file goes). */
 export class OutputError extends PrnetError {
   static override readonly errorName: string = 'OutputError';

@@ -13,7 +13,7 @@
  * copy). Every pass reuses one input buffer per side: no allocation per pixel, none per call
  * beyond the outputs.
  */
-import { AbortedError, firstLine, ModelError } from '../errors.js';
+import { firstLine, ModelError, throwIfAborted } from '../errors.js';
 import { openHelperSession, type OrtModule } from '../runtime/ort.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import {
@@ -278,9 +278,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     // One session, one input buffer: calls are queued.
     detect(image: RgbImage, options?: { signal?: { readonly aborted: boolean } }): Promise<FaceBox[]> {
       const signal = options?.signal;
-      const stopIfAborted = (): void => {
-        if (signal?.aborted) throw new AbortedError('detection was aborted', undefined, { cause: (signal as { reason?: unknown }).reason });
-      };
+      const stopIfAborted = (): void => throwIfAborted(signal, 'detection');
       const run = queue.then(() => {
         stopIfAborted(); // queued behind another call, aborted meanwhile
         return detect(image, stopIfAborted);

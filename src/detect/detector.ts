@@ -3,7 +3,7 @@ import type { FaceBox, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { downscaleToFit, padImage } from './resize.js';
 import { BOX_RULES } from '../crop/rules.js';
-import { checkKnownKeys } from '../track/options.js';
+import { checkKnownOptions } from '../track/options.js';
 
 /**
  * Detector kinds (docs/detectors.md compares them):
@@ -209,11 +209,7 @@ export function checkDetectorOptions(options: DetectorOptions | null | undefined
   if (options === null || options === undefined) return {};
   if (typeof options !== 'object') throw new InputError(`detector options must be an object, got ${typeof options}`);
   // A misspelt option (maxDetections: createPrnet's name) was dropped without a word.
-  try {
-    checkKnownKeys(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), DETECTOR_OPTIONS, 'detector option', { maxDetections: 'maxFaces' });
-  } catch (e) {
-    throw new InputError((e as Error).message);
-  }
+  checkKnownOptions(options, DETECTOR_OPTIONS, 'detector option', { maxDetections: 'maxFaces' });
   const { maxFaces, minScore, threads, maxSide, retryPadded, trimLetterbox, edgeLook, tiles } = options;
   const whole = (v: unknown, name: string): void => {
     if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 1)) throw new InputError(`${name} must be a whole number ≥ 1, got ${shownValue(v)}`);

@@ -9,7 +9,7 @@ import type { Layout } from '../layout/index.js';
 import { completeUvTexture, texelVisibility, uvTexture, type Raster, type TextureSources, type UvTexture } from '../render/index.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
-import { checkKnownOptions } from './prnet.js';
+import { checkKnownOptions } from '../track/options.js';
 
 export interface Face {
   /** 0-based index of the face in its image (largest first). */

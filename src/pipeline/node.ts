@@ -7,6 +7,7 @@ import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
 import { checkCustomDetector, checkMinScore, MIN_SCORE_FLOOR, type Detector } from '../detect/detector.js';
+import { checkKnownOptions } from '../track/options.js';
 import { createOrientationNode } from '../detect/create-node.js';
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
@@ -17,7 +18,7 @@ import type { ModelWeights } from '../model/weights.js';
 import type { Precision } from '../model/resfcn.js';
 import { createSession, sessionThreads } from '../runtime/node.js';
 import { checkPrecision } from '../runtime/session.js';
-import { checkKnownOptions, defaultSmooth, Prnet, type ReconstructOptions, type ReconstructResult, type TestTimeOptions } from './prnet.js';
+import { defaultSmooth, Prnet, type ReconstructOptions, type ReconstructResult, type TestTimeOptions } from './prnet.js';
 import type { ProducerJson } from './face.js';
 import { packageVersion } from '../util/version.js';
 

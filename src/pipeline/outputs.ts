@@ -16,7 +16,7 @@ import type { PositionMap, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face, type FaceJson, type ProducerJson } from './face.js';
-import { checkKnownOptions } from './prnet.js';
+import { checkKnownOptions } from '../track/options.js';
 import { faceFileBase } from './output-names.js';
 
 /** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */

@@ -6,13 +6,13 @@
 import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, landmarkRoll, rolledSquareFromLandmarks, uncropEnlarged, uncropPositionMap, wrapAngle, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { ORIENT_MIN_CONFIDENCE, ORIENT_MIN_TILT, type Orientation } from '../detect/orientation.js';
-import { AbortedError, InputError, ModelError, shownValue } from '../errors.js';
+import { InputError, ModelError, shownValue, throwIfAborted } from '../errors.js';
 import { coarseMask, estimatePose, flipDisagreement, insideShare, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { chwToHwcFinite, resizeSquare } from '../runtime/resample.js';
-import { checkKnownKeys } from '../track/options.js';
+import { checkKnownOptions } from '../track/options.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
@@ -193,12 +193,10 @@ export class Prnet {
     if (typeof options !== 'object') throw new InputError(`reconstruct options must be an object, got ${typeof options}`);
     const signal = options.signal;
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) throw new InputError('signal must be an AbortSignal (or an object with an aborted flag)');
-    const stopIfAborted = (): void => {
-      // The signal's reason (an AbortSignal's: its abort(reason), or a TimeoutError) as the cause.
-      if (signal?.aborted) throw new AbortedError('reconstruct was aborted', undefined, { cause: (signal as { reason?: unknown }).reason });
-    };
+    const stopIfAborted = (): void => throwIfAborted(signal, 'reconstruct');
     stopIfAborted();
-    checkKnownOptions(options);
+    // (a misspelt `maxFace` was ignored, every face returned)
+    checkKnownOptions(options, RECONSTRUCT_OPTIONS, 'reconstruct option');
     if (options.boxes !== undefined && options.crops !== undefined) throw new InputError('give boxes or crops, not both (crops are used as they are; boxes are cropped by the box rule)');
     if (options.flip !== undefined && typeof options.flip !== 'boolean') throw new InputError(`flip must be true or false, got ${shownValue(options.flip)}`);
     if (options.smooth !== undefined && typeof options.smooth !== 'number') throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${shownValue(options.smooth)}`);
@@ -403,18 +401,6 @@ export class Prnet {
 /** The options reconstruct knows (ReconstructOptions' keys). */
 const RECONSTRUCT_OPTIONS: readonly (keyof ReconstructOptions)[] = ['boxes', 'crops', 'maxFaces', 'flip', 'smooth', 'signal'];
 
-/**
- * An unknown option (a misspelt `maxFace` was ignored, every face returned; createPrnet's `modle`
- * loaded the default model) is an InputError naming the near one; one left undefined is no option.
- */
-export function checkKnownOptions(options: object, known: readonly string[] = RECONSTRUCT_OPTIONS, what = 'reconstruct option', aliases: Record<string, string> = {}): void {
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  try {
-    checkKnownKeys(given, known, what, aliases);
-  } catch (e) {
-    throw new InputError((e as Error).message);
-  }
-}
 
 /** The image as RGB bytes (RGBA and grey converted), or an InputError saying what it is not. */
 export function checkImage(image: RgbImage | PixelImage): RgbImage {

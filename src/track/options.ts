@@ -14,7 +14,7 @@ const RULES: Record<NumberRule, [string, (v: number) => boolean]> = {
   atLeastOne: ['a finite number ≥ 1', (v) => v >= 1 && Number.isFinite(v)],
 };
 
-import { shownValue } from '../errors.js';
+import { InputError, shownValue } from '../errors.js';
 import { nearestName } from '../util/nearest-name.js';
 
 /** A value as an error shows it (errors.ts shownValue: strings quoted, so '3' does not read as 3). */
@@ -36,6 +36,19 @@ export function checkKnownKeys(options: object, known: readonly string[], what: 
     if (known.includes(k)) continue;
     const hint = aliases[k] ?? nearestName(k, known);
     throw new RangeError(`unknown ${what} '${k}'${hint ? ` (did you mean '${hint}'?)` : ''} (known: ${known.join(', ')})`);
+  }
+}
+
+/**
+ * checkKnownKeys for an API's options object, as an InputError (the pipeline's and the detector's
+ * options; the tracking modules throw RangeError): keys left undefined are no options.
+ */
+export function checkKnownOptions(options: object, known: readonly string[], what: string, aliases: Record<string, string> = {}): void {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  try {
+    checkKnownKeys(given, known, what, aliases);
+  } catch (e) {
+    throw new InputError((e as Error).message);
   }
 }
 
