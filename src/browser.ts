@@ -274,7 +274,7 @@ export async function createPrnet(options: BrowserPrnetOptions): Promise<Browser
       throw e;
     }
   }
-  return Object.assign(new WebPrnet(session, layout, detector, ownsDetector, orientation), { backend, threads, modelMetadata: weights.metadata });
+  return Object.assign(new WebPrnet(session, layout, detector, ownsDetector, orientation), { backend, threads }); // modelMetadata: Prnet's, from the session
 }
 
 /**

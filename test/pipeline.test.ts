@@ -20,7 +20,7 @@ import { createRaster, depthToGreyIn, gatherVertices, rasterize, texelVisibility
 import { gradientPng, pngSize } from './helpers/images.js';
 import { parseGlb } from './helpers/meshes.js';
 import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
-import { ASTRONAUT, EVAL, GROUP_PHOTO } from './helpers/paths.js';
+import { ASTRONAUT, EVAL, GROUP_PHOTO, REPO } from './helpers/paths.js';
 
 const VERTICES = 43867;
 /** The network's largest output, in crop pixels: sigmoid × output scale. */
@@ -407,6 +407,21 @@ describe('createPrnet arguments and dispose', () => {
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detecter: false } as never)).rejects.toThrow(/^unknown createPrnet option 'detecter' \(did you mean 'detector'\?\)/);
     await expect(createPrnet({ modelUrl: 'm.safetensors' } as never)).rejects.toBeInstanceOf(InputError);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', extra: undefined } as never)).rejects.toBeInstanceOf(ModelError);
+  });
+
+  it('says its model\'s card (modelMetadata): the bundled light model\'s name and licence, as in the browser entry', async () => {
+    const p = await createPrnet({ model: 'light', detector: false, threads: 1 });
+    try {
+      const { parseModelFile } = await import('../src/model/weights.js');
+      const { readFile } = await import('node:fs/promises');
+      const card = parseModelFile(new Uint8Array(await readFile(join(REPO, 'assets/models/prnet-light.safetensors')))).metadata;
+      expect(p.modelMetadata).toEqual(card);
+      expect(p.modelMetadata.name).toBeTruthy();
+      expect(p.modelMetadata.license).toMatch(/non-commercial/i);
+      expect(Object.isFrozen(p.modelMetadata)).toBe(true);
+    } finally {
+      await p.dispose();
+    }
   });
 
   it('takes a Detector of your own: its boxes cropped by the rule its kind names, not released by dispose; one without a kind is refused', async () => {

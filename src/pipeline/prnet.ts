@@ -127,6 +127,14 @@ export class Prnet {
     readonly orientation: Orientation | null = null,
   ) {}
 
+  /**
+   * The model file's metadata: its model card (`name`, `description`, `source`, `license`, `init`)
+   * and config keys, e.g. to show a model's licence beside its results.
+   */
+  get modelMetadata(): Readonly<Record<string, string>> {
+    return this.session.metadata;
+  }
+
   /** Calls in flight: dispose() waits for them. */
   private readonly active = new Set<Promise<unknown>>();
   private disposed = false;

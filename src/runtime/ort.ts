@@ -94,7 +94,7 @@ export async function createOrtSession(
     release: () => session.release(),
   };
   if (options.probe !== false) await probe(backend, weights.config.inputSize, options.source);
-  return new PrnetSession(backend, weights.config, graphOptions.precision ?? 'fp32');
+  return new PrnetSession(backend, weights.config, graphOptions.precision ?? 'fp32', weights.metadata);
 }
 
 /** Weights given in memory get the checks a model file gets (ModelError, not a TypeError later). */

@@ -68,10 +68,14 @@ export class PrnetSession {
   private queue: Promise<unknown> = Promise.resolve();
   private released = false;
 
-  constructor(backend: InferenceBackend, config: ResfcnConfig, precision: Precision = 'fp32') {
+  /** The model file's metadata: its config keys and model card (name, description, source, license, init, …). */
+  readonly metadata: Readonly<Record<string, string>>;
+
+  constructor(backend: InferenceBackend, config: ResfcnConfig, precision: Precision = 'fp32', metadata: Record<string, string> = {}) {
     this.backend = backend;
     this.precision = precision;
     this.config = Object.freeze({ ...config });
+    this.metadata = Object.freeze({ ...metadata });
   }
 
   /** The network's input side S. */
