@@ -414,7 +414,8 @@ describe('createPrnet arguments and dispose', () => {
     try {
       const { parseModelFile } = await import('../src/model/weights.js');
       const { readFile } = await import('node:fs/promises');
-      const card = parseModelFile(new Uint8Array(await readFile(join(REPO, 'assets/models/prnet-light.safetensors')))).metadata;
+      const file = join(REPO, 'assets/models/prnet-light.safetensors');
+      const card = parseModelFile(new Uint8Array(await readFile(file)), file).metadata;
       expect(p.modelMetadata).toEqual(card);
       expect(p.modelMetadata.name).toBeTruthy();
       expect(p.modelMetadata.license).toMatch(/non-commercial/i);
