@@ -43,22 +43,11 @@ export interface FrameOptions {
 }
 
 /**
- * Checks that a frame's units name a scale it has: `{ units: 'mm' }` alone would label pixel
- * coordinates as millimetres (a face 150 "mm" wide in a 150-pixel crop, whatever its size).
- */
-export function checkUnitsScale(options: FrameOptions): void {
-  if ((options.units === 'mm' || options.units === 'm') && options.scale === undefined) {
-    throw new InputError(`units '${options.units}' names a scale that was not given: pass scale too (meshFrame(), or faceMesh()'s frame, gives units and scale together)`);
-  }
-}
-
-/**
- * A frame for a glTF file, whose unit is the metre: checked (checkFrame, checkUnitsScale), and one
- * in millimetres (faceMesh's and meshFrame's default) turned into metres; any other as it is.
+ * A frame for a glTF file, whose unit is the metre: checked (checkFrame), and one in millimetres
+ * (faceMesh's and meshFrame's default) turned into metres; any other as it is.
  */
 export function inGltfUnits<T extends FrameOptions>(options: T): T {
   checkFrame(options);
-  checkUnitsScale(options);
   return options.units === 'mm' ? { ...options, scale: options.scale! / 1000, units: 'm' } : options;
 }
 
@@ -96,7 +85,7 @@ export function toModelFrame(vertices: Vertices, options: FrameOptions = {}): Fl
 
 /**
  * A frame's options, checked (RangeError): scale a finite number > 0, origin three finite numbers,
- * imageHeight a whole number ≥ 1. A NaN scale wrote every vertex as 0 0 0, an infinite one
+ * imageHeight a whole number ≥ 1; units 'mm' or 'm' only with a scale (InputError). A NaN scale wrote every vertex as 0 0 0, an infinite one
  * "Infinity", a short origin zeroed y and z.
  */
 export function checkFrame(options: FrameOptions): void {
@@ -106,6 +95,11 @@ export function checkFrame(options: FrameOptions): void {
     throw new RangeError(`origin must be three finite numbers (x, y, z pixels), got ${origin && typeof origin === 'object' ? `[${Array.from(origin).join(', ')}]` : String(origin)}`);
   }
   if (imageHeight !== undefined && !(Number.isInteger(imageHeight) && imageHeight >= 1)) throw new RangeError(`imageHeight must be a whole number ≥ 1, got ${String(imageHeight)}`);
+  // Units name a scale: `{ units: 'mm' }` alone would label pixel coordinates as millimetres (a
+  // face 150 "mm" wide in a 150-pixel crop, whatever its size).
+  if ((options.units === 'mm' || options.units === 'm') && scale === undefined) {
+    throw new InputError(`units '${options.units}' names a scale that was not given: pass scale too (meshFrame(), or faceMesh()'s frame, gives units and scale together)`);
+  }
 }
 
 /** toModelFrame's loop (its own function: V8 optimises it alone, whatever the options' shapes). */

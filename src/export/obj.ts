@@ -5,7 +5,7 @@
  * By default vertex normals are written (`vn`, one per vertex, faces `v//vn` or `v/vt/vn`) with one
  * smoothing group (`s 1`), so importers shade the face smooth rather than faceted.
  */
-import { checkMesh, checkUnitsScale, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { checkDecimals, memoText, TextWriter } from './text.js';
 
 const SPACE = 32;
@@ -38,7 +38,6 @@ export function writeObj(vertices: Vertices, triangles: Triangles, colors?: Arra
 export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: ObjOptions = {}): Uint8Array {
   options ??= {};
   checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
-  checkUnitsScale(options);
   return objBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, options);
 }
 
@@ -132,7 +131,6 @@ export function writeObjTexturedBytes(
 ): { obj: Uint8Array; mtl: string } {
   options ??= {};
   checkMesh(vertices, triangles, { uv: { array: uv, width: 2 } });
-  checkUnitsScale(options);
   return objTexturedBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, uv, options);
 }
 

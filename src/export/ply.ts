@@ -3,7 +3,7 @@
  * see mesh.ts), float nx, ny, nz (unless normals: false) and optionally uchar red, green, blue; faces are
  * `list uchar int vertex_indices`, counter-clockwise = front.
  */
-import { checkMesh, checkUnitsScale, resolveNormals, toByte, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, resolveNormals, toByte, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { memoText, TextWriter } from './text.js';
 
 const SPACE = 32;
@@ -24,7 +24,6 @@ export function writePly(vertices: Vertices, triangles: Triangles, colors?: Arra
   // 'ASCII' wrote binary, silently
   if (options.format !== undefined && options.format !== 'binary' && options.format !== 'ascii') throw new RangeError(`format must be 'binary' or 'ascii', got ${JSON.stringify(options.format)}`);
   checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
-  checkUnitsScale(options);
   return plyBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, options);
 }
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
-import { checkCustomDetector, checkMinScore, MIN_SCORE_FLOOR, type Detector } from '../detect/detector.js';
+import { checkCustomDetector, checkMinScore, type Detector } from '../detect/detector.js';
 import { checkKnownOptions } from '../track/options.js';
 import { createOrientationNode } from '../detect/create-node.js';
 import { InputError, ModelError, shownValue } from '../errors.js';
@@ -71,9 +71,6 @@ export interface PrnetOptions {
    */
   orientation?: boolean;
 }
-
-/** The lowest minScore createPrnet and the CLI take (detect/detector.ts). */
-export { MIN_SCORE_FLOOR };
 
 /** Resolves a model option to a path or weights; bundled names map to their files. */
 export function resolveModel(model: string | ModelWeights | undefined): string | ModelWeights {
