@@ -39,7 +39,7 @@ export {
   type Face, type FaceJson, type ProducerJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
 } from './pipeline/face.js';
 export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
-export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
+export { buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
 export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
 export { AbortedError, InputError, ModelError, NoFaceError, OutputError, PrnetError, UnsupportedImageError, escapeControl } from './errors.js';
 export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
@@ -53,7 +53,7 @@ export * from './crop/index.js';
 export * from './render/index.js';
 export * from './track/index.js';
 export {
-  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
+  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, npyBytes, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
   type GlbMesh, type GlbOptions, type HeadNode, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
   type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
 } from './export/index.js';

@@ -12,7 +12,7 @@ export {
   faceColors, faceMesh, faceTexture, faceToJson, headCentre, POSE_CONVENTION, TEXTURE_SIZES,
   type Face, type FaceJson, type ProducerJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
 } from './pipeline/face.js';
-export { buildOutputs, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
+export { buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
 export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
 export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
 export { decodeImageFile, decodeImageBuffer, encodePng, MAX_IMAGE_PIXELS, type DecodedImage } from './io/image-node.js';
@@ -24,7 +24,7 @@ export * from './geometry/index.js';
 export * from './crop/index.js';
 export * from './render/index.js';
 export {
-  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
+  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, npyBytes, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
   type GlbMesh, type GlbOptions, type HeadNode, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
   type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
 } from './export/index.js';

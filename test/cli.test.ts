@@ -628,7 +628,8 @@ describe('removeFacesBeyond (earlier runs\' face files)', () => {
 
   it('knows every name a face\'s and an image\'s files get (the table the clean-ups and the input listing use)', () => {
     const faceFiles = ALL_FILES.filter((f) => f.startsWith(faceFileBase('astronaut', 0)));
-    expect(faceFiles.map((f) => f.slice(faceFileBase('astronaut', 0).length)).sort()).toEqual([...FACE_FILE_SUFFIXES].sort());
+    // (the table also holds the files written only when asked for: test/prnet-outputs.test.ts)
+    expect([...FACE_FILE_SUFFIXES]).toEqual(expect.arrayContaining(faceFiles.map((f) => f.slice(faceFileBase('astronaut', 0).length))));
     const imageFiles = ALL_FILES.filter((f) => !faceFiles.includes(f));
     expect(imageFiles.map((f) => f.slice('astronaut'.length)).sort()).toEqual([...IMAGE_FILE_SUFFIXES].sort());
     // The output images are not read back as inputs; the meshes and the JSON are not images anyway.

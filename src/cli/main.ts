@@ -24,6 +24,10 @@ Usage:
       --model <file|default|light>  model weights (default: the bundled default model)
       --box x,y,w,h                 use this face box instead of the detector (one image)
       --formats a,b,…               only these outputs: ${'json,obj,textured,ply,glb,depth,overlay'}
+                                    (the default set, also named default), and as the original
+                                    PRNet's options: posmap (position map .npy), mask (texture
+                                    visibility PNG), frontal (OBJ, head pose undone); e.g.
+                                    --formats default,posmap
       --no-<format>                 skip one output (e.g. --no-ply)
       --max-faces <n>               at most n faces per image (largest first; boxes the detector
                                     scores under 0.65 after the others)

@@ -112,6 +112,24 @@ export function intoPoseFrame(points: ArrayLike<number>, pose: { rotation: Array
   }
 }
 
+/**
+ * Points (N×3, image frame) turned to face the camera: Rᵀ(x − c) + c, the head's rotation undone
+ * about `centre` (the head's centre, e.g. headCentre of the face's pose) with no change of scale or
+ * place — PRNet's frontal mesh (`--isFront`), though rigid (PRNet fits an affine map to its canonical
+ * face, which also takes away the face's own proportions). Into `out` (may be `points` itself).
+ */
+export function frontalize(points: ArrayLike<number>, rotation: ArrayLike<number>, centre: ArrayLike<number>, out: Float32Array | Float64Array): void {
+  if (rotation.length !== 9) throw new RangeError(`rotation must be 3×3 (9 numbers, row-major), got ${rotation.length}`);
+  if (out.length < points.length - (points.length % 3)) throw new RangeError(`out holds ${out.length} numbers, the points ${points.length}`);
+  const cx = centre[0], cy = centre[1], cz = centre[2];
+  intoPoseFrame(points, { rotation, scale: 1, translation: [cx, cy, cz] }, out);
+  for (let i = 0; i + 2 < points.length; i += 3) {
+    out[i] += cx;
+    out[i + 1] += cy;
+    out[i + 2] += cz;
+  }
+}
+
 /** The unit quaternion (w, x, y, z) of a row-major rotation matrix. */
 export function quaternionOf(m: ArrayLike<number>): Float64Array {
   const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = [m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]];

@@ -171,7 +171,11 @@ export async function encodePng(data: Uint8Array, width: number, height: number,
   if (!(Number.isInteger(level) && level >= 0 && level <= 9)) throw new InputError(`encodePng: compressionLevel must be a whole number from 0 to 9, got ${shownValue(level)}`);
   // Under the shared lock too: a failed decode's second, lone run also waits for encodes in flight
   // (libvips' error buffer is the process's; an encode clears it).
-  return shared(() => sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: level }).toBuffer());
+  return shared(() => {
+    const image = sharp(data, { raw: { width, height, channels } });
+    // (sharp writes one raw channel as RGB unless told: grey images three times the bytes)
+    return (channels === 1 ? image.toColourspace('b-w') : image).png({ compressionLevel: level }).toBuffer();
+  });
 }
 
 /*

@@ -8,8 +8,9 @@ import { glbBytes, type HeadNode } from '../export/glb.js';
 import type { FrameOptions } from '../export/mesh.js';
 import { objBytes, objSafeName, objTexturedBytes } from '../export/obj.js';
 import { plyBytes } from '../export/ply.js';
+import { npyBytes } from '../export/npy.js';
 import { vertexNormals } from '../geometry/normals.js';
-import { flipRotationY, rotationQuaternion } from '../geometry/pose.js';
+import { flipRotationY, frontalize, rotationQuaternion } from '../geometry/pose.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
 import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, intoWindow, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';
@@ -99,10 +100,19 @@ function givePixels(pixels: Uint8Array): void {
   pooledBytes += pixels.length;
 }
 
-/** Output kinds (buildOutputs writes those it is given; the CLI all of them by default). */
+/** The output kinds the CLI writes by default (buildOutputs writes those it is given). */
 export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth', 'overlay'] as const;
+/**
+ * Output kinds written only when asked for, as the original PRNet demo's options: `posmap` the
+ * position map as NumPy .npy (`pos`, 256×256×3 float32, image frame), `mask` the UV texture's
+ * visibility (255 where the photo shows the texel; `--isMask`), `frontal` an OBJ of the face with
+ * its head pose undone (`--isFront`).
+ */
+export const EXTRA_OUTPUT_FORMATS = ['posmap', 'mask', 'frontal'] as const;
 export { FACE_FILE_SUFFIXES, faceFileBase, IMAGE_FILE_SUFFIXES } from './output-names.js';
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number] | (typeof EXTRA_OUTPUT_FORMATS)[number];
+/** Every output kind buildOutputs knows. */
+const KNOWN_FORMATS: readonly string[] = [...OUTPUT_FORMATS, ...EXTRA_OUTPUT_FORMATS];
 
 /**
  * Encodes raw pixels as PNG bytes. buildOutputs may reuse `data` for a later call once the promise
@@ -214,7 +224,7 @@ export async function buildOutputs(
   }
   const formats = new Set<OutputFormat>(formatList);
   for (const f of formats) {
-    if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new InputError(`unknown output format ${shownValue(f)} (known: ${OUTPUT_FORMATS.join(', ')})`);
+    if (!KNOWN_FORMATS.includes(f)) throw new InputError(`unknown output format ${shownValue(f)} (known: ${KNOWN_FORMATS.join(', ')})`);
   }
   options ??= {};
   checkKnownOptions(options, ['units', 'center', 'textureSize', 'source', 'producer'], 'buildOutputs option', { centre: 'center', unit: 'units' });
@@ -243,7 +253,8 @@ export async function buildOutputs(
     file.then((f) => typeof f.data !== 'string' && f.data.buffer !== data.buffer && givePixels(data), () => givePixels(data));
     return file;
   };
-  const needMesh = formats.has('obj') || formats.has('textured') || formats.has('ply') || formats.has('glb');
+  // (the texture mask and the frontal OBJ's colours come from the texture, as the meshes' do)
+  const needMesh = formats.has('obj') || formats.has('textured') || formats.has('ply') || formats.has('glb') || formats.has('mask') || formats.has('frontal');
   const uv = needMesh ? layoutUv(layout) : null;
   // The image-level PNGs (depth, overlays) are drawn first, so that sharp compresses them on its
   // threads while the meshes are written here; they still come last in the list.
@@ -308,9 +319,13 @@ export async function buildOutputs(
       const json: FaceJson = { ...faceToJson(face, layout), image: { ...(options.source !== undefined ? { file: options.source } : {}), width, height }, mesh: meshJson(frame), ...(options.producer ? { producer: options.producer } : {}) };
       out.push({ name: `${base}.json`, data: toJson(json) });
     }
+    if (formats.has('posmap')) {
+      const map = face.positionMap;
+      out.push({ name: `${base}_posmap.npy`, data: npyBytes(map.data, [map.size, map.size, 3]) });
+    }
     if (!needMesh || !uv) continue;
     const imageNormals = vertexNormals(face.vertices, layout.triangles);
-    const { texture } = faceTexture(image, face, layout, { size: textureSize, normals: imageNormals, raster: faceRaster, mapVertices: faceRaster && face.vertices });
+    const { texture, mask } = faceTexture(image, face, layout, { size: textureSize, normals: imageNormals, raster: faceRaster, mapVertices: faceRaster && face.vertices });
     const colors = sampleTextureAtUv(texture, uv);
     const normals = modelFrameNormals(face.vertices, layout.triangles, imageNormals, true);
     const textureBytes = formats.has('textured') || formats.has('glb') ? encode(texture.data, texture.width, texture.height, 3) : null;
@@ -331,6 +346,16 @@ export async function buildOutputs(
       out.push(textureBytes.then((bytes) => ({ name: textureFile, data: bytes })));
     }
     if (formats.has('ply')) out.push({ name: `${base}.ply`, data: plyBytes(positions, normals, layout.triangles, colors, meshOptions) });
+    if (formats.has('mask')) out.push(png(`${base}_texture_mask.png`, mask, texture.width, texture.height, 1));
+    if (formats.has('frontal')) {
+      // The face turned to the camera about the head's centre, in the image frame, then written as
+      // the other meshes are (its own centring; the same scale: the eye distance does not turn).
+      const front = new Float32Array(face.vertices.length);
+      frontalize(face.vertices, face.pose.rotation, headCentre(face.pose, layout), front);
+      const frontFrame = meshFrame(front, face.landmarks, { units: options.units, center: options.center, imageHeight: image.height });
+      const frontOptions = { scale: frontFrame.scale, origin: frontFrame.origin, imageHeight: frontFrame.imageHeight, units: frontFrame.units, normals: modelFrameNormals(front, layout.triangles) };
+      out.push({ name: `${base}_frontal.obj`, data: objBytes(toModelFrame(front, frontOptions), frontOptions.normals, layout.triangles, colors, { ...frontOptions, decimals, comment: 'prnet-ts face mesh with vertex colours, head pose undone (frontal)' }) });
+    }
     if (formats.has('glb') && textureBytes) {
       // glTF's unit is the metre.
       const glbFrame = frame.units === 'mm' ? { ...meshOptions, scale: frame.scale / 1000, units: 'm' } : meshOptions;

@@ -1,0 +1,166 @@
+/**
+ * The original PRNet demo's outputs that are not written by default, asked for with --formats:
+ * the position map as NumPy .npy (`pos`), the texture's visibility mask (`--isMask`) and the
+ * frontal mesh (`--isFront`), on a face turned by ~60° with the bundled light model; and grey PNGs
+ * written as one channel.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { npyBytes } from '../src/export/npy.js';
+import { estimatePose } from '../src/geometry/pose.js';
+import { loadLayout } from '../src/layout/node.js';
+import type { Layout } from '../src/layout/index.js';
+import { FACE_FILE_SUFFIXES, faceFileBase } from '../src/pipeline/outputs.js';
+import type { FaceJson } from '../src/pipeline/face.js';
+import { runCli, type CliResult } from './helpers/cli.js';
+import { parseObj } from './helpers/meshes.js';
+import { ASTRONAUT, EVAL } from './helpers/paths.js';
+import { PYTHON, requireTorch, skipPython } from './helpers/python.js';
+import { listFiles, TempDirs } from './helpers/tmp.js';
+
+/** AFLW2000-3D's image00475: one face, turned by ~60° (a third of it hidden from the camera). */
+const TURNED = join(EVAL, 'aflw2000-3d/image00475.jpg');
+const dirs = new TempDirs('prnet-extra-');
+let layout: Layout;
+let out: string;
+let r: CliResult;
+
+beforeAll(async () => {
+  layout = await loadLayout();
+  out = await dirs.make('out');
+  r = await runCli(['reconstruct', TURNED, ASTRONAUT, '--out', out, '--model', 'light', '--formats', 'default,posmap,mask,frontal', '--quiet']);
+}, 120_000);
+afterAll(() => dirs.cleanup());
+
+/** A .npy file's header and float32 data (little-endian, C order). */
+function parseNpy(bytes: Uint8Array): { descr: string; shape: number[]; fortran: boolean; data: Float32Array; headerEnd: number } {
+  expect(Array.from(bytes.subarray(0, 8))).toEqual([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  const length = bytes[8] | (bytes[9] << 8);
+  const header = new TextDecoder().decode(bytes.subarray(10, 10 + length));
+  const descr = /'descr': '([^']+)'/.exec(header)![1];
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const fortran = /'fortran_order': True/.test(header);
+  // (a copy: a Buffer's slice is a view into a shared pool)
+  const data = new Float32Array(Uint8Array.prototype.slice.call(bytes, 10 + length).buffer);
+  return { descr, shape, fortran, data, headerEnd: 10 + length };
+}
+
+async function json(stem: string): Promise<FaceJson> {
+  return JSON.parse(await readFile(join(out, `${stem}_face0.json`), 'utf8')) as FaceJson;
+}
+
+describe('--formats default,posmap,mask,frontal', () => {
+  it('writes the default files and the three asked for, each face\'s names in the clean-ups\' table', async () => {
+    expect(r.code, r.stderr).toBe(0);
+    // (beside the run's own record of the images done, .prnet-done.jsonl)
+    const files = (await listFiles(out)).filter((f) => !f.startsWith('.'));
+    expect(files).toHaveLength(2 * 14);
+    for (const stem of ['image00475', 'astronaut']) {
+      const base = faceFileBase(stem, 0);
+      const faceFiles = files.filter((f) => f.startsWith(base));
+      expect(faceFiles.map((f) => f.slice(base.length)).sort()).toEqual([...FACE_FILE_SUFFIXES].sort());
+    }
+  });
+
+  it('posmap: the position map as .npy (256×256×3 float32, image frame): its key points are the JSON\'s landmarks, and numpy reads it', async () => {
+    const bytes = await readFile(join(out, 'image00475_face0_posmap.npy'));
+    const npy = parseNpy(bytes);
+    expect(npy).toMatchObject({ descr: '<f4', shape: [256, 256, 3], fortran: false });
+    // numpy aligns the data to 64 bytes
+    expect(npy.headerEnd % 64).toBe(0);
+    expect(npy.data.length).toBe(256 * 256 * 3);
+    const lm = (await json('image00475')).landmarks['3d'];
+    for (let k = 0; k < 68; k++) {
+      for (let c = 0; c < 3; c++) expect(Math.abs(npy.data[3 * layout.kptIndex[k] + c] - lm[k][c])).toBeLessThan(6e-4);
+    }
+    // The face lies in the 450×450 photo.
+    for (let i = 0; i < layout.faceIndex.length; i += 101) {
+      const p = 3 * layout.faceIndex[i];
+      expect(npy.data[p]).toBeGreaterThan(0);
+      expect(npy.data[p]).toBeLessThan(450);
+      expect(npy.data[p + 1]).toBeGreaterThan(0);
+      expect(npy.data[p + 1]).toBeLessThan(450);
+    }
+    if (skipPython) return;
+    requireTorch('numpy.load of the position map');
+    const k = layout.kptIndex[30];
+    const py = spawnSync(PYTHON, ['-c', `import numpy, sys; a = numpy.load(sys.argv[1]); print(a.dtype, a.shape, *a[${Math.floor(k / 256)}, ${k % 256}])`, join(out, 'image00475_face0_posmap.npy')], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const [dtype, ...rest] = py.stdout.trim().split(' ');
+    expect(dtype).toBe('float32');
+    expect(rest.slice(0, 3).join(' ')).toBe('(256, 256, 3)');
+    rest.slice(3).map(Number).forEach((v, c) => expect(Math.abs(v - lm[30][c])).toBeLessThan(6e-4));
+  });
+
+  it('npyBytes: shapes of any rank, checked against the data', () => {
+    const one = parseNpy(npyBytes(Float32Array.of(1, 2.5, -3), [3]));
+    expect(one).toMatchObject({ descr: '<f4', shape: [3] });
+    expect(Array.from(one.data)).toEqual([1, 2.5, -3]);
+    expect(() => npyBytes(new Float32Array(6), [4, 2])).toThrow(/^shape \[4, 2\] holds 8 numbers, the data 6$/);
+    expect(() => npyBytes(new Float64Array(2) as never, [2])).toThrow(TypeError);
+  });
+
+  it('mask: a grey texture-sized PNG, 255 where the photo shows the texel; a turned face shows less of itself than a frontal one', async () => {
+    const share = async (stem: string): Promise<number> => {
+      const file = join(out, `${stem}_face0_texture_mask.png`);
+      expect(await sharp(file).metadata()).toMatchObject({ width: 256, height: 256, channels: 1 });
+      const data = await sharp(file).extractChannel(0).raw().toBuffer();
+      expect(new Set(data)).toEqual(new Set([0, 255]));
+      let seen = 0;
+      for (const i of layout.faceIndex) if (data[i] === 255) seen++;
+      return seen / layout.faceIndex.length;
+    };
+    const frontal = await share('astronaut');
+    const turned = await share('image00475');
+    expect(frontal).toBeGreaterThan(0.6);
+    expect(turned).toBeGreaterThan(0.3);
+    expect(turned).toBeLessThan(frontal - 0.1);
+  });
+
+  it('frontal: the same surface with the head\'s rotation undone (pose ~0°), where the photo\'s mesh is turned by ~60°', async () => {
+    const pose = (await json('image00475')).pose;
+    expect(Math.abs(pose.yaw)).toBeGreaterThan(45);
+    const turned = parseObj(await readFile(join(out, 'image00475_face0.obj'), 'utf8'));
+    const front = parseObj(await readFile(join(out, 'image00475_face0_frontal.obj'), 'utf8'));
+    expect(front.positions.length).toBe(turned.positions.length);
+    expect(front.colorComponents).toBe(3);
+    // Back into the image frame's axes (y down) to fit the canonical face: no rotation left.
+    const flipY = (p: Float32Array): Float32Array => p.map((v, i) => (i % 3 === 1 ? -v : v));
+    const frontPose = estimatePose(flipY(front.positions), layout.canonical);
+    for (const a of ['yaw', 'pitch', 'roll'] as const) expect(Math.abs(frontPose[a]), a).toBeLessThan(0.5);
+    const turnedPose = estimatePose(flipY(turned.positions), layout.canonical);
+    expect(Math.abs(turnedPose.yaw - pose.yaw)).toBeLessThan(0.5);
+    // A rigid turn: distances between vertices are kept (mm, 3 decimals in the OBJ).
+    const n = front.positions.length / 3;
+    for (let t = 0; t < 200; t++) {
+      const a = (t * 7919) % n, b = (t * 104729 + 13) % n;
+      const d = (p: Float32Array): number => Math.hypot(p[3 * a] - p[3 * b], p[3 * a + 1] - p[3 * b + 1], p[3 * a + 2] - p[3 * b + 2]);
+      expect(Math.abs(d(front.positions) - d(turned.positions))).toBeLessThan(0.01);
+    }
+    // Centred as the other meshes are: its bounding box about the origin.
+    for (let c = 0; c < 3; c++) {
+      let lo = Infinity, hi = -Infinity;
+      for (let i = c; i < front.positions.length; i += 3) {
+        lo = Math.min(lo, front.positions[i]);
+        hi = Math.max(hi, front.positions[i]);
+      }
+      expect(Math.abs(lo + hi)).toBeLessThan(0.01);
+    }
+  });
+
+  it('the depth image is a one-channel PNG (it was written as RGB)', async () => {
+    expect((await sharp(join(out, 'image00475_depth.png')).metadata()).channels).toBe(1);
+  });
+
+  it('usage: --posmap alone names the --formats that adds it; a misspelt format is refused with the known ones', async () => {
+    const alone = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--posmap']);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/--posmap is not an option: choose the outputs with --formats default,posmap/);
+    const typo = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--formats', 'json,posmaps']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/--formats: unknown format 'posmaps' \(known: json, obj, textured, ply, glb, depth, overlay, posmap, mask, frontal, and default for .*\) \(did you mean 'posmap'\?\)/);
+  });
+});
