@@ -4,7 +4,6 @@
  * order, one reply each (protocol.ts).
  */
 import {
-  OUTPUT_FORMATS,
   TrackAnimation,
   VideoTracker,
   buildOutputs,
@@ -188,7 +187,7 @@ async function exportFiles(req: ExportRequest): Promise<WorkerReply> {
   // frame under its name); the newest when the page names none.
   const last = req.seq === undefined ? recent.at(-1) : recent.find((r) => r.seq === req.seq);
   if (!prnet || !last || !last.faces.length) return { type: 'files', files: [] };
-  const formats = new Set<OutputFormat>(EXPORTS[req.kind].filter((f) => OUTPUT_FORMATS.includes(f)));
+  const formats = new Set<OutputFormat>(EXPORTS[req.kind]);
   const faces = last.faces.map((f, index) => ({ ...f, index }));
   const files = await buildOutputs(req.stem, last.image, faces, prnet.layout, formats, encodePng);
   return { type: 'files', files };
