@@ -256,6 +256,21 @@ describe('JSON', () => {
     expect(parsed).toEqual({ mesh: { unitsPerPixel: 0.1872235, origin: [1.235, null] }, nan: { unitsPerPixel: null } });
     expect(JSON.parse(toJson({ unitsPerPixel: 0.187223456 }, { significantKeys: new Set() }))).toEqual({ unitsPerPixel: 0.187 });
   });
+
+  it('keeps 6 decimals of a rotation and a pose matrix (nested, typed or not): a rotation read back stays a rotation', () => {
+    const a = 0.3, c = Math.cos(a), s = Math.sin(a);
+    const parsed = JSON.parse(toJson({ pose: { yaw: 17.1234567, rotation: [[c, 0, s], [0, 1, 0], [-s, 0, c]], matrix: Float64Array.of(c, 1.23456789) }, other: [[c]] })) as {
+      pose: { yaw: number; rotation: number[][]; matrix: number[] };
+      other: number[][];
+    };
+    expect(parsed.pose.yaw).toBe(17.123);
+    expect(parsed.pose.rotation[0][0]).toBe(0.955336);
+    expect(parsed.pose.matrix).toEqual([0.955336, 1.234568]);
+    expect(parsed.other[0][0]).toBe(0.955);
+    const R = parsed.pose.rotation;
+    const det = R[0][0] * (R[1][1] * R[2][2] - R[1][2] * R[2][1]) - R[0][1] * (R[1][0] * R[2][2] - R[1][2] * R[2][0]) + R[0][2] * (R[1][0] * R[2][1] - R[1][1] * R[2][0]);
+    expect(Math.abs(det - 1)).toBeLessThan(2e-6);
+  });
 });
 
 describe('ASCII number writer', () => {

@@ -22,7 +22,9 @@ Usage:
       OBJ with vertex colours, OBJ+MTL+PNG UV texture, PLY, GLB; per image: depth PNG and
       overlays (landmarks, pose box, mesh).
       --model <file|default|light>  model weights (default: the bundled default model)
-      --box x,y,w,h                 use this face box instead of the detector (one image)
+      --box x,y,w,h                 use this face box instead of the detector (one image), read as
+                                    dlib's: brows to chin, ear to ear (the JSON's box is the
+                                    detector's own, which another rule crops: not the same face)
       --formats a,b,…               only these outputs: ${'json,obj,textured,ply,glb,depth,overlay'}
                                     (the default set, also named default), and as the original
                                     PRNet's options: posmap (position map .npy), mask (texture
@@ -50,7 +52,8 @@ Usage:
       --texture-size <n>            UV texture side: 256 (default), 512, 1024 or 2048
       --precision <fp32|int8>       network precision (default: int8 for the default model, fp32 for light)
       --no-flip                     no test-time flip (the mirrored crop is not run and averaged in):
-                                    half the network's time, a little less accurate
+                                    half the network's time, a little less accurate (more on faces
+                                    turned far: the JSON's flipDisagreement says how far)
       --smooth <σ>                  smoothing of the position map in UV pixels, 0 (the raw map) to 8
                                     (default: 1 for the default model, 2 for light)
       --resume                      skip the images an earlier run into --out finished with the

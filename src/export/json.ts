@@ -1,6 +1,7 @@
 /**
  * JSON output: a stable number format for results. Every number is rounded to a fixed number of
- * decimals (3 by default; scale factors such as `unitsPerPixel` to 7 significant digits); NaN and ±Infinity become null (JSON has no NaN); −0 becomes 0; typed
+ * decimals (3 by default; scale factors such as `unitsPerPixel` to 7 significant digits, rotations
+ * and pose matrices to 6 decimals); NaN and ±Infinity become null (JSON has no NaN); −0 becomes 0; typed
  * arrays are written as plain arrays. Keys keep their insertion order.
  */
 import { checkDecimals } from './text.js';
@@ -29,17 +30,31 @@ export interface JsonOptions {
 
 const SCALE_KEYS: ReadonlySet<string> = new Set(['unitsPerPixel']);
 
+/**
+ * Keys whose arrays (nested ones too) keep FINE_DECIMALS: rotations and pose matrices, whose
+ * entries are cosines (3 decimals left a rotation's determinant 1 ± 5e-4, its rows off square).
+ */
+const FINE_KEYS: ReadonlySet<string> = new Set(['rotation', 'matrix']);
+const FINE_DECIMALS = 6;
+
 /** A plain object (a face result, a list of them) as pretty JSON with rounded numbers, ending in a newline. */
 export function toJson(value: unknown, options: JsonOptions = {}): string {
   options ??= {};
   // as the OBJ writer: -1 rounded to tens, NaN or 400 did not round at all
   const decimals = checkDecimals(options.decimals ?? 3);
   const significant = options.significantKeys ?? SCALE_KEYS;
-  const replacer = (key: string, v: unknown): unknown => {
-    if (typeof v === 'number') return significant.has(key) && Number.isFinite(v) ? Number(v.toPrecision(7)) : roundNumber(v, decimals);
-    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
-      return Array.from(v as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
+  /** The arrays under a FINE_KEYS key, whose numbers keep more decimals (the replacer sees each number's array as `this`). */
+  const fine = new WeakSet<object>();
+  const finer = Math.max(decimals, FINE_DECIMALS);
+  const replacer = function (this: unknown, key: string, v: unknown): unknown {
+    if (typeof v === 'number') {
+      if (fine.has(this as object)) return roundNumber(v, finer);
+      return significant.has(key) && Number.isFinite(v) ? Number(v.toPrecision(7)) : roundNumber(v, decimals);
     }
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+      v = Array.from(v as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
+    }
+    if (Array.isArray(v) && (FINE_KEYS.has(key) || fine.has(this as object))) fine.add(v);
     return v;
   };
   return JSON.stringify(value, replacer, options.indent ?? 2) + '\n';
