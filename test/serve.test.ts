@@ -15,7 +15,7 @@ import { createPrnet, producerJson } from '../src/pipeline/node.js';
 import { packageVersion } from '../src/util/version.js';
 import { buildOutputs } from '../src/pipeline/outputs.js';
 import { createServer, type PrnetServer } from '../src/serve/server.js';
-import { gradientPng, pngHeaderOnly } from './helpers/images.js';
+import { gradientPng, pngHeaderOnly, pngSize } from './helpers/images.js';
 import { heicOf } from './helpers/heic.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
 import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO } from './helpers/paths.js';
@@ -144,7 +144,7 @@ describe('prnet serve: the API', () => {
     // A parameter given twice is refused as such (the schema's type error quoted a valid value).
     expect(await expectError(await post(astronaut, '?format=obj&format=ply'), 400, 'bad_request')).toBe("query parameter 'format' is given 2 times; give it once");
     // A value after a second '?' is still read whole.
-    expect(await expectError(await post(astronaut, '?format=obj?x'), 400, 'bad_request')).toBe("query parameter 'format' must be one of json, glb, obj, ply, got 'obj?x'");
+    expect(await expectError(await post(astronaut, '?format=obj?x'), 400, 'bad_request')).toBe("query parameter 'format' must be one of json, glb, obj, ply, posmap, frontal, mask, got 'obj?x'");
     // An unknown parameter (a typo) is refused with its name, not dropped for the defaults.
     const typo = await post(astronaut, '?flp=false&maxFaces=1');
     expect(await expectError(typo, 400, 'bad_request')).toMatch(/^unknown query parameter 'flp'; the parameters are maxFaces, model, flip, smooth, format, face$/);
@@ -225,6 +225,23 @@ describe('prnet serve: the API', () => {
     const ply = await post(astronaut, '?format=ply');
     expect(parsePly(new Uint8Array(await ply.arrayBuffer())).positions.length).toBe(VERTICES * 3);
     await expectError(await post(astronaut, '?format=glb&face=3'), 422, 'no_such_face');
+    expect(glb.headers.get('content-disposition')).toBe('attachment; filename="face0.glb"');
+  });
+
+  it('returns the optional files for ?format=posmap|frontal|mask, named as the CLI names them', async () => {
+    const posmap = await post(astronaut, '?format=posmap');
+    expect(posmap.status).toBe(200);
+    expect(posmap.headers.get('content-disposition')).toBe('attachment; filename="face0_posmap.npy"');
+    const npy = new Uint8Array(await posmap.arrayBuffer());
+    expect(new TextDecoder().decode(npy.subarray(1, 6))).toBe('NUMPY');
+    expect(new TextDecoder().decode(npy.subarray(10, 10 + (npy[8] | (npy[9] << 8))))).toMatch(/'shape': \(256, 256, 3\)/);
+    expect(npy.length).toBe(10 + (npy[8] | (npy[9] << 8)) + 4 * 256 * 256 * 3);
+    const frontal = await post(astronaut, '?format=frontal');
+    expect(frontal.headers.get('content-type')).toMatch(/^model\/obj/);
+    expect(parseObj(await frontal.text()).positions.length).toBe(VERTICES * 3);
+    const mask = await post(astronaut, '?format=mask');
+    expect(mask.headers.get('content-type')).toBe('image/png');
+    expect(pngSize(new Uint8Array(await mask.arrayBuffer()))).toEqual({ width: 256, height: 256 });
   });
 
   it('answers 200 with no faces for a photo without one', async () => {

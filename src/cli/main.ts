@@ -97,7 +97,7 @@ Usage:
       disagree — are not failures: exit 0).
   prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
-      mesh with ?format=glb|obj|ply; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
+      file with ?format=glb|obj|ply|posmap|frontal|mask; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
       --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30, at most 86400) ·
       --threads <n> · --detector <kind> · --min-score <s> · --quiet
   prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [options]

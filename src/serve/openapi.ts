@@ -29,7 +29,7 @@ export function reconstructParameters(models: readonly string[]): QueryParameter
     { name: 'model', in: 'query', schema: { type: 'string', enum: [...models], default: models[0] } },
     { name: 'flip', in: 'query', schema: { type: 'boolean', default: true }, description: 'test-time flip (twice the network cost, more accurate)' },
     { name: 'smooth', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_SMOOTH }, description: "smoothing of the position map, σ in UV pixels (default: the model's, 256 / its input side; 0: the raw map)" },
-    { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', ...FILE_FORMATS], default: 'json' }, description: 'a mesh file for one face instead of the JSON' },
+    { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', ...FILE_FORMATS], default: 'json' }, description: "a file for one face instead of the JSON: a mesh (glb, obj, ply), the position map as NumPy .npy (posmap), the OBJ with the head pose undone (frontal), the UV texture's visibility PNG (mask)" },
     { name: 'face', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'with format: the face (0 = largest)' },
   ];
 }
@@ -68,7 +68,8 @@ export function openApi(options: { models: string[]; version: string }): Record<
                 'application/json': { schema: { type: 'object', properties: { faces: { type: 'array', items: { $ref: '#/components/schemas/Face' } } }, required: ['faces'] } },
                 'model/gltf-binary': { schema: { type: 'string', format: 'binary' } },
                 'model/obj': { schema: { type: 'string' } },
-                'application/octet-stream': { schema: { type: 'string', format: 'binary' }, description: 'PLY' },
+                'application/octet-stream': { schema: { type: 'string', format: 'binary' }, description: 'PLY, or the position map (NumPy .npy)' },
+                'image/png': { schema: { type: 'string', format: 'binary' }, description: "the UV texture's visibility" },
               },
             },
             400: { ...error, description: 'Bad query parameters, an option sent as a multipart field, or a multipart body without a `file` field' },

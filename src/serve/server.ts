@@ -17,7 +17,7 @@ import { simpleImageSize, sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { openApi, querystringSchema, reconstructParameters } from './openapi.js';
 import { createPool, type InferencePool } from './pool.js';
-import { CONTENT_TYPES, TASK_FLAGS, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
+import { CONTENT_TYPES, FILE_ENDINGS, TASK_FLAGS, type FileFormat, type ReconstructTask, type TaskResult } from './task.js';
 
 /** How much a multipart body may hold: file parts (the image and up to 4 others), fields, parts. */
 const MULTIPART_LIMITS = { files: 5, fields: 10, parts: 20 } as const;
@@ -441,7 +441,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     meanTaskMs += (result.ms - meanTaskMs) * 0.1;
     metrics.faces.inc(result.faces);
     reply.type(CONTENT_TYPES[format]);
-    if (format !== 'json') reply.header('Content-Disposition', `attachment; filename="face${q.face}.${format}"`);
+    if (format !== 'json') reply.header('Content-Disposition', `attachment; filename="face${q.face}${FILE_ENDINGS[format]}"`);
     return reply.send(typeof result.body === 'string' ? result.body : Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
   });
 

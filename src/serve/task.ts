@@ -4,7 +4,7 @@
  */
 
 /** Files `?format=` can ask for instead of the JSON faces. */
-export const FILE_FORMATS = ['glb', 'obj', 'ply'] as const;
+export const FILE_FORMATS = ['glb', 'obj', 'ply', 'posmap', 'frontal', 'mask'] as const;
 export type FileFormat = (typeof FILE_FORMATS)[number];
 
 export const CONTENT_TYPES: Record<FileFormat | 'json', string> = {
@@ -12,6 +12,19 @@ export const CONTENT_TYPES: Record<FileFormat | 'json', string> = {
   glb: 'model/gltf-binary',
   obj: 'model/obj',
   ply: 'application/octet-stream',
+  posmap: 'application/octet-stream',
+  frontal: 'model/obj',
+  mask: 'image/png',
+};
+
+/** The attachment's file name after `face<i>` (the CLI's face file endings). */
+export const FILE_ENDINGS: Record<FileFormat, string> = {
+  glb: '.glb',
+  obj: '.obj',
+  ply: '.ply',
+  posmap: '_posmap.npy',
+  frontal: '_frontal.obj',
+  mask: '_texture_mask.png',
 };
 
 /** Int32 slots of ReconstructTask.cancelled. */
