@@ -55,6 +55,7 @@ async function submit(args: string[]): Promise<number> {
     threads: "each worker's own --threads applies (prnet worker --threads n)",
     precision: "the workers run the model file's precision",
     box: 'a box is for one image (prnet reconstruct --box)',
+    crop: 'a crop is for one image (prnet reconstruct --crop)',
     resume: 'a re-submit skips the images already done, remaking those whose files were deleted',
   });
   if (!positionals.length) throw new UsageError('batch submit needs at least one folder, image or .txt list');

@@ -25,6 +25,10 @@ Usage:
       --box x,y,w,h                 use this face box instead of the detector (one image), read as
                                     dlib's: brows to chin, ear to ear (the JSON's box is the
                                     detector's own, which another rule crops: not the same face)
+      --crop cx,cy,side[,angle]     this crop square instead of the detector (one image): centre and
+                                    side in pixels, the face's roll in degrees, as a face's JSON
+                                    "crop" has them (centerX, centerY, side, angle): the same crop,
+                                    so the same face, e.g. with another model
       --formats a,b,…               only these outputs: ${'json,obj,textured,ply,glb,depth,overlay'}
                                     (the default set, also named default), and as the original
                                     PRNet's options: posmap (position map .npy), mask (texture

@@ -9,6 +9,7 @@ import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
+import { cropTransform, type CropSquare } from '../crop/transform.js';
 import type { FaceBox } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
@@ -133,6 +134,22 @@ export function parseBox(s: string): FaceBox {
   return { x: parts[0], y: parts[1], width: parts[2], height: parts[3], score: 1 };
 }
 
+/**
+ * --crop cx,cy,side[,angle]: the crop square in image pixels (centre, side; the face's roll in
+ * degrees, as the JSON's `crop` has them: centerX, centerY, side, angle).
+ */
+export function parseCrop(s: string): CropSquare {
+  const parts = s.split(',').map((p) => p.trim()).map((p) => (p === '' ? NaN : Number(p)));
+  const shown = escapeControl(s);
+  if ((parts.length !== 3 && parts.length !== 4) || parts.some((p) => !Number.isFinite(p))) {
+    throw new UsageError(`--crop must be centerX,centerY,side[,angle] (pixels; the angle in degrees), as a face's JSON "crop" has them, got '${shown}'`);
+  }
+  if (parts[2] < 1) throw new UsageError(`--crop: the side must be at least 1 pixel, got '${shown}'`);
+  if (parts.slice(0, 3).some((p) => Math.abs(p) > MAX_BOX_COORD)) throw new UsageError(`--crop: the centre and side must be within ±${MAX_BOX_COORD} pixels, got '${shown}'`);
+  if (parts.length === 4 && Math.abs(parts[3]) > 360) throw new UsageError(`--crop: the angle must be within ±360 degrees, got '${shown}'`);
+  return { cx: parts[0], cy: parts[1], side: parts[2], angle: ((parts[3] ?? 0) * Math.PI) / 180 };
+}
+
 /** --units, --center / --no-center, --texture-size → buildOutputs options (usage errors name the option). */
 export function parseMeshOptions(values: { units?: string; center?: boolean; 'texture-size'?: string }): OutputOptions {
   const units = values.units ?? 'mm';
@@ -167,6 +184,8 @@ export async function reconstructToFiles(
 /** What reconstructToFiles is told for each image. */
 export interface ImageOptions extends TestTimeOptions {
   box?: FaceBox;
+  /** The crop square instead of the detector (--crop). */
+  crop?: CropSquare;
   maxFaces?: number;
   formats: ReadonlySet<OutputFormat>;
   mesh?: OutputOptions;
@@ -176,7 +195,8 @@ export interface ImageOptions extends TestTimeOptions {
 
 /** A decoded image's faces (NoFaceError, naming the file, when there is none). */
 export async function reconstructImage(prnet: Prnet, file: string, image: DecodedImage, options: ImageOptions): Promise<ReconstructedImage> {
-  const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth });
+  const crops = options.crop ? [cropTransform(options.crop)] : undefined;
+  const { faces } = await prnet.reconstruct(image, { boxes: options.box ? [options.box] : undefined, crops, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth });
   if (!faces.length) throw new NoFaceError(`no face found${image.frames ? ` in ${firstFrameNote(file, image.frames)}` : ''}`, file);
   return { image, faces, file };
 }
@@ -226,6 +246,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     out: { type: 'string', short: 'o' },
     model: { type: 'string', short: 'm' },
     box: { type: 'string' },
+    crop: { type: 'string' },
     formats: { type: 'string' },
     'max-faces': { type: 'string' },
     'min-score': { type: 'string' },
@@ -253,6 +274,10 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const precision = precisionOption(values.precision);
   const testTime = testTimeOptions(values);
   const box = values.box ? parseBox(values.box) : undefined;
+  const crop = values.crop ? parseCrop(values.crop) : undefined;
+  if (box && crop) throw new UsageError('--box and --crop both say where the face is: give one');
+  /** Where the face is, given: no detector. */
+  const given = Boolean(box || crop);
   const detector = detectorOption(values.detector);
   const minScore = minScoreOption(values['min-score']);
   // A phone's 108- or 200-megapixel photo is over the default limit (100 megapixels, against decompression bombs).
@@ -266,7 +291,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   if (!values.quiet) for (const n of notes) process.stderr.write(`prnet: ${n}\n`);
   for (const m of unreadable) process.stderr.write(`prnet: ${m}\n`);
   if (!files.length) throw new InputError('no images to process');
-  if (box && files.length > 1) throw new UsageError('--box applies to one image; give a single image with it');
+  if (given && files.length > 1) throw new UsageError(`--${box ? 'box' : 'crop'} applies to one image; give a single image with it`);
   // An interrupt before the images' loop (the model loading) ends the run too, and takes back a
   // folder made for it and left empty (Node's default ended it and left the folder).
   const stopEarly = onInterrupt((signal) => exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm));
@@ -279,7 +304,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     await makeOutputFolder(outDir);
     // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
     await sweepStaleTemporaries(outDir);
-    prnet = await createPrnet({ model: values.model, detector: box ? false : detector, threads, maxDetections: maxFaces, minScore, precision, tiles, orientation });
+    prnet = await createPrnet({ model: values.model, detector: given ? false : detector, threads, maxDetections: maxFaces, minScore, precision, tiles, orientation });
   } catch (e) {
     stopEarly();
     throw e;
@@ -291,11 +316,12 @@ export async function runReconstruct(args: string[]): Promise<number> {
     version: packageVersion(),
     model: await fileIdentity(resolveModel(values.model) as string),
     precision: prnet.session.precision,
-    detector: box ? null : (detector ?? 'blazeface'),
+    detector: given ? null : (detector ?? 'blazeface'),
     tiles: tiles ?? true,
-    minScore: box ? undefined : minScore, // undefined (the default) is left out of the key: an earlier run's stays the same
-    orientation: box ? null : prnet.orientation !== null,
+    minScore: given ? undefined : minScore, // undefined (the default) is left out of the key: an earlier run's stays the same
+    orientation: given ? null : prnet.orientation !== null,
     box,
+    crop,
     maxFaces,
     flip: testTime.flip ?? true,
     smooth: testTime.smooth ?? null,
@@ -340,7 +366,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
     for (const f of firstFrames) process.stderr.write(`  read: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities(files) };
+  const imageOptions: ImageOptions = { box, crop, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities(files) };
   type Decoded = { image: DecodedImage; id: Awaited<ReturnType<typeof fileIdentity>> };
   const record = new DoneRecord(outDir);
   // A run of one image has nothing to resume: it leaves no record unless --resume is given.
