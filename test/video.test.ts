@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import validator from 'gltf-validator';
 import { AnimationMixer, LoopOnce, Vector3, type Mesh, type Object3D } from 'three';
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
@@ -20,12 +21,13 @@ import { anglesToRotation, estimatePose, flipRotationY, readLandmarks, readVerti
 import type { Face } from '../src/pipeline/face.js';
 import type { RgbImage } from '../src/types.js';
 import { AbortedError } from '../src/errors.js';
-import { MAX_FRAME_SHOW_S, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
+import { MAX_FRAME_SHOW_S, MAX_GLB_BYTES, MAX_GLB_FRAMES, glbFrameLimit, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
 import { PipeThread } from '../src/video/pipe-thread.js';
 import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
 import { triangulateFaceGrid } from '../src/layout/derive.js';
 import { decimateFaceGrid, pickVertices, rotationQuaternion, writeAnimatedGlb } from '../src/export/glb-animation.js';
 import { toModelFrame } from '../src/export/mesh.js';
+import { packGlb } from '../src/export/gltf.js';
 import { TrackAnimation } from '../src/export/track-animation.js';
 import { createRng } from '../src/model/weights.js';
 import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
@@ -288,6 +290,16 @@ describe('overlay video frames', () => {
 });
 
 describe('animated GLB', () => {
+  it('keeps at most as many frames as fit in 2 GiB (a 32-bit GLB length wrapped past 4 GiB: --glb-step 1 reached it at ~11,900 frames)', () => {
+    const frames = glbFrameLimit(43867);
+    expect(frames).toBeLessThan(MAX_GLB_FRAMES);
+    expect(frames).toBeGreaterThan(6000);
+    expect(frames * 8 * 43867).toBeLessThan(MAX_GLB_BYTES);
+    // at the default step the frame cap stays the limit
+    expect(glbFrameLimit(5000)).toBe(MAX_GLB_FRAMES);
+    expect(() => packGlb({}, [], 2 ** 32)).toThrow(/^a GLB holds at most 4 GiB, this one would be 4\.0 GiB$/);
+  });
+
   it('splits long animations into segments of at most 240 targets, each shown in turn, and stays valid', async () => {
     const layout = light.layout;
     const mesh = decimateFaceGrid(layout.faceIndex, layout.size, 4);
@@ -1217,6 +1229,53 @@ describe('prnet video (CLI)', () => {
       // The size the decoder scales ffmpeg's (turned) frames to: the sides swapped for 45° stretched them.
       expect([info.width, info.height], `${angle}°`).toEqual(size);
     }
+  });
+
+  it('the overlay keeps the input\'s colours as players show them: converted with BT.709\'s matrix and tagged so (was BT.601, untagged: green 222 → 187)', async () => {
+    const dir = await tmp.make('colours');
+    const bars = join(dir, 'bars.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'smptehdbars=s=640x360:r=10:d=0.3', '-vf', 'scale=out_color_matrix=bt709:out_range=tv,format=yuv420p',
+      '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', bars]);
+    const out = join(dir, 'out');
+    await processVideo(light, bars, { outDir: out, outputs: { jsonl: false, glb: false } });
+    const overlay = join(out, 'bars_overlay.mp4');
+    const tags = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=color_space,color_primaries,color_transfer', '-of', 'csv=p=0', overlay], { encoding: 'utf8' }).trim();
+    expect(tags).toBe('bt709,bt709,bt709');
+    // A frame of each as a player decodes it (ffmpeg reads the tags): the bars' colours at their centres.
+    const rgb = (file: string): Buffer => execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 22 });
+    const a = rgb(bars), b = rgb(overlay);
+    let worst = 0;
+    for (const x of [50, 140, 230, 320, 410, 500, 590]) {
+      for (const y of [60, 120]) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(a[3 * (y * 640 + x) + c] - b[3 * (y * 640 + x) + c]));
+    }
+    expect(worst).toBeLessThanOrEqual(6);
+  });
+
+  it('file names ffmpeg would misread: a colon (read as a protocol) and a leading dash (an option), given as bare names', async () => {
+    const dir = await tmp.make('names');
+    await ffmpeg(['-i', D3, '-frames:v', '2', '-vf', 'scale=160:160', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', join(dir, '2024-05-01T10:30:00.mp4')]);
+    await copyFile(join(dir, '2024-05-01T10:30:00.mp4'), join(dir, '-clip.mp4'));
+    for (const name of ['2024-05-01T10:30:00.mp4', '-clip.mp4']) {
+      // (run in the clip's folder: tsx named by its path, which `--import tsx` looks up from there)
+      const tsx = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
+      const r = spawnSync(process.execPath, ['--import', tsx, join(REPO, 'test/helpers/cli-entry.ts'), 'video', '--model', 'light', '--no-glb', '--out', 'out', '--', name], { cwd: dir, encoding: 'utf8' });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      const stem = name.slice(0, -4);
+      expect((await listFiles(join(dir, 'out'))).filter((f) => f.startsWith(stem)).sort()).toEqual([`${stem}.jsonl`, `${stem}_overlay.mp4`]);
+    }
+  });
+
+  it('of several video streams, the one marked default (as players show it), else the first', async () => {
+    const dir = await tmp.make('streams');
+    const clip = join(dir, 'two.mp4');
+    // Stream 0 a test pattern, stream 1 the face, marked default.
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=s=160x120:r=30:d=0.2', '-i', D3, '-map', '0:v', '-map', '1:v', '-frames:v', '6', '-s:v:1', '200x200',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-disposition:v:0', '0', '-disposition:v:1', 'default', clip]);
+    const info = await probeVideo(clip);
+    expect(info).toMatchObject({ videoStream: 1, width: 200, height: 200 });
+    const plain = join(dir, 'plain.mp4');
+    await ffmpeg(['-i', clip, '-map', '0:v', '-c', 'copy', '-disposition:v:0', '0', '-disposition:v:1', '0', plain]);
+    expect(await probeVideo(plain)).toMatchObject({ videoStream: 0, width: 160, height: 120 });
   });
 
   it('non-square pixels (an anamorphic clip) are decoded at the display size: the face is not squeezed', async () => {

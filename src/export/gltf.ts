@@ -20,6 +20,8 @@ export function packGlb(gltf: Record<string, unknown>, parts: readonly Uint8Arra
   const jsonRaw = new TextEncoder().encode(JSON.stringify(gltf));
   const jsonLength = (jsonRaw.byteLength + 3) & ~3;
   const total = 12 + 8 + jsonLength + 8 + binLength;
+  // The header's length is 32 bits: a larger file would say a wrong length, and readers reject it.
+  if (total > 0xffffffff) throw new RangeError(`a GLB holds at most 4 GiB, this one would be ${(total / 2 ** 30).toFixed(1)} GiB`);
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, GLB_MAGIC, true);

@@ -13,6 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { PipeThread } from './pipe-thread.js';
 import { AbortedError, InputError, ModelError, OutputError } from '../errors.js';
 import { statRegularFile } from '../io/image-node.js';
@@ -147,12 +148,20 @@ interface ProbeStream {
   sample_rate?: string;
 }
 
+/**
+ * A file's path as ffmpeg and ffprobe are given it: absolute, so that a name with a colon
+ * (`2024-05-01T10:30:00.mp4`) is not read as a protocol and one starting with `-` not as an option.
+ */
+function toolPath(path: string): string {
+  return resolve(path);
+}
+
 /** Reads a video's stream information with ffprobe; throws InputError for anything not a video. */
 export async function probeVideo(path: string, options: ProbeOptions = {}): Promise<VideoInfo> {
   const maxPixels = options.maxPixels ?? MAX_VIDEO_PIXELS;
   // A FIFO, socket or device would block ffprobe (a FIFO without a writer, forever): refused first.
   if ((await statRegularFile(path, 'a video')).size === 0) throw new InputError('empty file (0 bytes)', path);
-  const r = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path]);
+  const r = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', toolPath(path)]);
   if (r.code !== 0) {
     if (/No such file or directory/.test(r.stderr)) throw new InputError('no such file', path);
     if (/Permission denied/.test(r.stderr)) throw new InputError('permission denied', path);
@@ -168,7 +177,10 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   // Still images (PNG, JPEG…) probe as one-frame "video" streams of an image demuxer.
   // An audio file's cover art is a video stream marked attached_pic: not a video.
   const videos = (json.streams ?? []).filter((s) => s.codec_type === 'video');
-  const videoStream = videos.findIndex((s) => !s.disposition?.attached_pic && !/_pipe$|^image2$/.test(format));
+  const moving = (s: ProbeStream): boolean => !s.disposition?.attached_pic && !/_pipe$|^image2$/.test(format);
+  // The stream marked default (as players show it: a file may hold a preview or an angle first), else the first.
+  const marked = videos.findIndex((s) => moving(s) && Boolean(s.disposition?.default));
+  const videoStream = marked >= 0 ? marked : videos.findIndex(moving);
   const stream = videoStream >= 0 ? videos[videoStream] : undefined;
   if (!stream) {
     const cover = videos.length > 0 && videos.every((s) => s.disposition?.attached_pic);
@@ -264,7 +276,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
   const frameBytes = info.width * info.height * 3;
   async function* frames(): AsyncGenerator<DecodedFrame> {
     // Each frame's own time comes from showinfo's log line (pipe-thread.ts); errors as at -v error.
-    const args = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-nostdin', '-i', path, '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
+    const args = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-nostdin', '-i', toolPath(path), '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
     if (options.maxFrames !== undefined) args.push('-frames:v', String(options.maxFrames));
     // An explicit scale keeps the frame size fixed even if a stream changes size midway.
     // An interlaced stream is deinterlaced first (bwdif, one frame per frame: the times stay).
@@ -379,8 +391,13 @@ export class VideoEncoder {
     const cmd = options.ffmpeg ?? 'ffmpeg';
     const args = [
       '-v', 'error', options.overwrite === false ? '-n' : '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps), '-i', 'pipe:0',
-      '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-c:v', 'libx264', '-preset', options.preset ?? 'ultrafast', '-crf', String(options.crf ?? 23),
-      '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', path,
+      // RGB → YUV with BT.709's matrix, and tagged so: players and browsers read an untagged HD
+      // stream as BT.709, so ffmpeg's default (BT.601, untagged) shifted every colour (green
+      // 13,222,3 showed as 0,187,0).
+      '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2,scale=out_color_matrix=bt709:out_range=tv,format=yuv420p',
+      '-c:v', 'libx264', '-preset', options.preset ?? 'ultrafast', '-crf', String(options.crf ?? 23),
+      '-pix_fmt', 'yuv420p', '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+      '-movflags', '+faststart', '-f', 'mp4', toolPath(path),
     ];
     // ffmpeg's stdin is written from a worker thread (pipe-thread.ts), while this thread works.
     this.thread = new PipeThread({ cmd, args, mode: 'encode', frameBytes: this.frameBytes }, (m) => {
@@ -496,9 +513,9 @@ export async function muxAudio(video: string, source: string, info: VideoInfo, o
     // (a try after the first replaces the file the one before wrote)
     if (options.overwrite === false && tries++ > 0) await rm(out, { force: true });
     const args = [
-      '-v', 'error', '-nostdin', options.overwrite === false ? '-n' : '-y', '-i', video, ...(skip > 0.0005 ? ['-ss', skip.toFixed(6)] : []), '-i', source,
+      '-v', 'error', '-nostdin', options.overwrite === false ? '-n' : '-y', '-i', toolPath(video), ...(skip > 0.0005 ? ['-ss', skip.toFixed(6)] : []), '-i', toolPath(source),
       '-map', '0:v:0', '-map', `1:${audio.index}`, '-c:v', 'copy', ...(copied ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']),
-      '-t', options.durationS.toFixed(6), '-movflags', '+faststart', '-f', 'mp4', out,
+      '-t', options.durationS.toFixed(6), '-movflags', '+faststart', '-f', 'mp4', toolPath(out),
     ];
     const r = await runTool(cmd, args, 1 << 20, options.signal);
     if (r.code !== 0) {
@@ -506,7 +523,7 @@ export async function muxAudio(video: string, source: string, info: VideoInfo, o
       continue;
     }
     // ffmpeg succeeds on a stream without packets too, writing no sound: checked.
-    const p = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', out], 1 << 16, options.signal);
+    const p = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', toolPath(out)], 1 << 16, options.signal);
     if (p.code === 0 && Number(p.stdout.trim().split('\n')[0]) > 0) return { codec: copied ? audio.codec : 'aac', copied, index: audio.index };
     cause = `the ${audio.codec || 'audio'} stream has no sound in the first ${options.durationS.toFixed(2)} s`;
   }

@@ -152,6 +152,20 @@ type GlbInfo = NonNullable<VideoRunResult['glb']>;
 export const MAX_GLB_FRAMES = 18_000;
 
 /**
+ * The largest animated GLB, in bytes: a GLB's length field is 32 bits (4 GiB), and a 2 GiB file is
+ * already more than Blender or three.js load comfortably. Each frame costs its morph target, 8
+ * bytes a vertex (0.35 MB at grid step 1, where MAX_GLB_FRAMES would make 6.3 GB): the frames kept
+ * are capped so that the file stays under it.
+ */
+export const MAX_GLB_BYTES = 2 ** 31;
+
+/** The most frames a GLB of `vertices` vertices keeps within MAX_GLB_BYTES (its morph targets, and a margin for the rest). */
+export function glbFrameLimit(vertices: number, maxFrames = MAX_GLB_FRAMES): number {
+  const fixed = 64 * vertices + (1 << 20); // rest shape, normals, UVs, colours, indices, the JSON
+  return Math.max(1, Math.min(maxFrames, Math.floor((MAX_GLB_BYTES - fixed) / (8 * vertices + 64))));
+}
+
+/**
  * The longest one frame of a variable-rate video is shown on the overlay, in seconds: a longer gap
  * to the next frame's time (a broken timestamp hours ahead, or a very long still) is cut to this,
  * rather than writing its frame over and over (an hour at 30 frames/s is 108,000 frames), and the
@@ -247,7 +261,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   const glbMesh = want.glb ? decimateFaceGrid(layout.faceIndex, layout.size, options.glbStep ?? 3) : null;
   // The head node's rest shape: the canonical face at the GLB's vertices.
   const restShape = glbMesh && options.glbPose !== 'mesh' ? pickVertices(layout.canonical, glbMesh.vertexIds) : undefined;
-  const maxGlbFrames = options.maxGlbFrames ?? MAX_GLB_FRAMES;
+  const maxGlbFrames = glbMesh ? glbFrameLimit(glbMesh.vertexIds.length, options.maxGlbFrames ?? MAX_GLB_FRAMES) : 1;
   const allTracks = options.glbTracks === 'all';
   /** The other tracks' GLBs (glbTracks 'all'): written under these temporary names, removed on failure. */
   const trackTemps: string[] = [];
