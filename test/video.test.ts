@@ -1044,6 +1044,9 @@ describe('prnet video (CLI)', () => {
     expect(MAX_FRAME_SHOW_S).toBe(60);
     expect(v.frames).toBeGreaterThanOrEqual(60.4 * fps);
     expect(v.frames).toBeLessThanOrEqual(60.6 * fps);
+    // 199.8 s between the third frame and the fourth, 60 of them shown: 139.8 s left out, and said
+    expect(r.overlayCutS).toBeGreaterThan(139.7);
+    expect(r.overlayCutS).toBeLessThan(139.9);
   }, 60_000);
 
   it('glbTracks all: an animated GLB per face (the largest as NAME.glb, the other as NAME_track<ID>.glb), each valid and about its own face', async () => {

@@ -152,6 +152,9 @@ export async function runVideo(args: string[]): Promise<number> {
               : `${result.framesLost ? counted(result.framesLost, 'frame') : 'some frames'} could not be decoded (${result.decodeError}); the others keep their own times, the overlay shows the frame before a gap until it ends`;
           process.stderr.write(`prnet: ${escapeControl(result.input)}: ${what}\n`);
         }
+        if (result.overlayCutS > 0) {
+          process.stderr.write(`prnet: ${escapeControl(result.input)}: the overlay leaves out ${result.overlayCutS.toFixed(1)} s of a gap between two frames' times longer than a minute (a broken timestamp?): after it, its picture runs ahead of its sound by that; the JSONL and the GLB keep the frames' own times\n`);
+        }
         if (result.audioError) process.stderr.write(`prnet: ${escapeControl(result.input)}: the overlay video has no sound (${escapeControl(result.audioError)})\n`);
         if (!quiet) report(result);
       } catch (e) {

@@ -122,6 +122,12 @@ export interface VideoRunResult {
   audio?: { codec: string; copied: boolean; index: number };
   /** Why the overlay is silent although the source has sound (ffmpeg could not add it; the overlay is written without), else ''. */
   audioError: string;
+  /**
+   * Seconds of the overlay's timeline left out where a gap between two frames' times was longer
+   * than MAX_FRAME_SHOW_S (a broken timestamp): after it the overlay's picture is that much ahead of
+   * the frames' times and behind its sound. 0 when nothing was cut.
+   */
+  overlayCutS: number;
   /** The overlay video's constant frame rate (overlayRate): the source's average rate, or for a variable-rate source mostly its base rate, its frames repeated or left out to keep their times. */
   overlayFps?: number;
   /** Wall seconds and frames per second of the frame loop (decode, network, drawing, encoding). */
@@ -479,7 +485,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     const framesLost = report.error && !endedEarly && !info.variableRate ? Math.max(0, Math.round((report.lastMs ?? 0) / frameMs) + 1 - frames) + lostBefore : undefined;
     return {
       input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, removed, glb, glbs,
-      decodeError: report.error, endedEarly, framesLost, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, seconds, fps: frames / seconds, timings,
+      decodeError: report.error, endedEarly, framesLost, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, overlayCutS: want.overlay ? cutSlots / overlayFps : 0, seconds, fps: frames / seconds, timings,
     };
   } catch (e) {
     // Stop the decoder (the generator's finally kills ffmpeg) and the encoder, drop temporaries.
@@ -527,9 +533,10 @@ function outputError(e: unknown, path: string): OutputError {
   return new OutputError(`cannot write (${code ?? (e instanceof Error ? e.message : String(e))})`, path, { cause: e });
 }
 
-/** One frame's JSON line (numbers rounded to 3 decimals). */
+/** One frame's JSON line (numbers rounded to 3 decimals; the rotation to 6, as the photo JSON's). */
 export function frameLine(index: number, timeMs: number, result: VideoFrameResult, layout: Pick<Layout, 'canonical'>): string {
   const r = (x: number): number | null => roundNumber(x);
+  const r6 = (x: number): number | null => roundNumber(x, 6);
   const faces = result.faces.map((f) => {
     const lm = f.landmarks;
     const l2: (number | null)[][] = [];
@@ -546,7 +553,7 @@ export function frameLine(index: number, timeMs: number, result: VideoFrameResul
       landmarks: { '2d': l2, '3d': l3 },
       pose: {
         yaw: r(p.yaw), pitch: r(p.pitch), roll: r(p.roll),
-        rotation: Array.from(p.rotation, r), scale: r(p.scale), translation: Array.from(p.translation, r),
+        rotation: Array.from(p.rotation, r6), scale: r(p.scale), translation: Array.from(p.translation, r),
         center: headCentre(p, layout).map(r),
       },
       ...(f.flipDisagreement !== undefined ? { flipDisagreement: r(f.flipDisagreement) } : {}),
