@@ -773,7 +773,7 @@ describe('prnet video (CLI)', () => {
       expect.stringMatching(/notes\.mp4: not a readable video \(/),
       expect.stringMatching(/nothing\.mov: empty file \(0 bytes\)$/),
       expect.stringMatching(/cut\.mp4: not a readable video \(no MP4 index \(moov atom not found\): a truncated file, or not a video\)/),
-      expect.stringMatching(/astronaut\.png: not a video \(no video stream in this png_pipe file\)/),
+      expect.stringMatching(/astronaut\.png: not a video \(a PNG still image: prnet reconstruct reads photos\)$/),
       expect.stringMatching(/empty\.mp4: not a video \(no video stream in this mov file\)/),
       expect.stringMatching(/fifo\.mp4: not a regular file \(a FIFO\)$/),
       `prnet: ${dir}: is a folder, not a video`,

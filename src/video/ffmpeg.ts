@@ -183,6 +183,12 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const videoStream = marked >= 0 ? marked : videos.findIndex(moving);
   const stream = videoStream >= 0 ? videos[videoStream] : undefined;
   if (!stream) {
+    // A still image (ffmpeg's image demuxers: png_pipe, jpeg_pipe, webp_pipe, image2…).
+    const image = /^(\w+?)_pipe$/.exec(format.split(',')[0]) ?? (/^image2$/.test(format) ? ['', 'image'] : null);
+    if (image) {
+      if (image[1] === 'webp') throw new InputError('not a video (a WebP image: this ffmpeg decodes no animated WebP, convert it to MP4 or GIF first; prnet reconstruct reads a still one)', path);
+      throw new InputError(`not a video (a ${image[1] === 'image' ? '' : `${image[1].toUpperCase()} `}still image: prnet reconstruct reads photos)`, path);
+    }
     const cover = videos.length > 0 && videos.every((s) => s.disposition?.attached_pic);
     throw new InputError(`not a video (${cover ? 'only a cover picture' : 'no video stream'}${format ? ` in this ${format.split(',')[0]} file` : ''})`, path);
   }
