@@ -1,5 +1,6 @@
 /** `prnet video`: video files → tracked, stabilised faces → JSON lines, overlay video, animated GLB. */
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
@@ -133,7 +134,7 @@ export async function runVideo(args: string[]): Promise<number> {
           audio: values.audio !== false,
           signal: abort.signal,
           onStart: (info) => {
-            progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity), { label: 'video', enabled: !quiet, estimated: true });
+            progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity), { label: positionals.length > 1 ? `video ${i + 1}/${positionals.length} ${escapeControl(basename(input))}` : 'video', enabled: !quiet, estimated: true });
           },
           onFrame: ({ result }) => {
             progress?.tick(true, counted(result.faces.length, 'face'));
