@@ -41,7 +41,7 @@ export {
 export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
 export { buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
 export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
-export { AbortedError, InputError, ModelError, NoFaceError, OutputError, PrnetError, UnsupportedImageError, escapeControl } from './errors.js';
+export { AbortedError, DisposedError, InputError, ModelError, NoFaceError, OutputError, PrnetError, UnsupportedImageError, escapeControl } from './errors.js';
 export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
 export { parseLayout, type Layout } from './layout/index.js';
 export { parseModelFile, type ModelWeights } from './model/weights.js';

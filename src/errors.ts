@@ -43,6 +43,14 @@ export class NoFaceError extends InputError {
   static override readonly errorName: string = 'NoFaceError';
 }
 
+/**
+ * A pipeline or session used after its dispose (release): the calling program's error, not bad
+ * input (a service that maps InputError to a client error would have blamed its client).
+ */
+export class DisposedError extends PrnetError {
+  static override readonly errorName: string = 'DisposedError';
+}
+
 /** The caller aborted the work (ReconstructOptions.signal). */
 export class AbortedError extends PrnetError {
   static override readonly errorName: string = 'AbortedError';

@@ -16,7 +16,7 @@ export { buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, 
 export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
 export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
 export { decodeImageFile, decodeImageBuffer, encodePng, MAX_IMAGE_PIXELS, type DecodedImage } from './io/image-node.js';
-export { AbortedError, InputError, ModelError, NoFaceError, OutputError, PrnetError, UnsupportedImageError, escapeControl } from './errors.js';
+export { AbortedError, DisposedError, InputError, ModelError, NoFaceError, OutputError, PrnetError, UnsupportedImageError, escapeControl } from './errors.js';
 export type { RgbImage, FloatImage, FaceBox, PositionMap } from './types.js';
 export { loadLayout } from './layout/node.js';
 export { parseLayout, type Layout } from './layout/index.js';

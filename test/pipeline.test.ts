@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyAffine, cropFromBox, cropFromUserBox, type CropTransform } from '../src/crop/index.js';
-import { InputError, ModelError } from '../src/errors.js';
+import { DisposedError, InputError, ModelError } from '../src/errors.js';
 import { decodeImageBuffer, decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet, reconstructFile } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
@@ -456,7 +456,10 @@ describe('createPrnet arguments and dispose', () => {
     expect(b.faces).toHaveLength(0);
     expect(released).toBe(1);
     await expect(owner.reconstruct(image)).rejects.toThrow(/this pipeline was disposed/);
-    await expect(owner.detect(image)).rejects.toBeInstanceOf(InputError);
+    // the program's error, not bad input (it was an InputError, which a service maps to a 4xx)
+    await expect(owner.detect(image)).rejects.toBeInstanceOf(DisposedError);
+    await expect(owner.reconstruct(image)).rejects.not.toBeInstanceOf(InputError);
+    await expect(owner.reconstruct(image)).rejects.toHaveProperty('name', 'DisposedError');
     await owner.dispose(); // twice is fine
 
     const shared = await createPrnet({ model: await testModelPath(), threads: 1 });

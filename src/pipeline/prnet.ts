@@ -6,7 +6,7 @@
 import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, landmarkRoll, rolledSquareFromLandmarks, uncropEnlarged, uncropPositionMap, wrapAngle, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { ORIENT_MIN_CONFIDENCE, ORIENT_MIN_TILT, type Orientation } from '../detect/orientation.js';
-import { InputError, ModelError, shownValue, throwIfAborted } from '../errors.js';
+import { DisposedError, InputError, ModelError, shownValue, throwIfAborted } from '../errors.js';
 import { coarseMask, estimatePose, flipDisagreement, insideShare, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
@@ -141,7 +141,7 @@ export class Prnet {
 
   /** Runs a call of this pipeline, refused after dispose() and waited for by it. */
   private track<T>(run: () => Promise<T>): Promise<T> {
-    if (this.disposed) return Promise.reject(new InputError('this pipeline was disposed: create another with createPrnet'));
+    if (this.disposed) return Promise.reject(new DisposedError('this pipeline was disposed: create another with createPrnet'));
     const p = run();
     const settled = p.then(() => undefined, () => undefined);
     this.active.add(settled);

@@ -7,7 +7,7 @@
  * onnxruntime, ~1 s for resfcn256): create one per model and reuse it for every image. Runs on
  * one session are queued, so a session may be shared by concurrent callers.
  */
-import { InputError, shownValue } from '../errors.js';
+import { DisposedError, InputError, shownValue } from '../errors.js';
 import type { Precision, ResfcnConfig } from '../model/resfcn.js';
 import type { FloatImage, PositionMap } from '../types.js';
 import { chwToHwc, hwcToChw, resizeSquare } from './resample.js';
@@ -89,7 +89,7 @@ export class PrnetSession {
    */
   run(input: Float32Array, n: number): Promise<Float32Array> {
     const S = this.config.inputSize;
-    if (this.released) return Promise.reject(new InputError('the session was released'));
+    if (this.released) return Promise.reject(new DisposedError('the session was released: create another'));
     if (!Number.isInteger(n) || n < 1) return Promise.reject(new InputError(`batch size must be a positive integer, got ${n}`));
     if (input.length !== n * 3 * S * S) {
       return Promise.reject(new InputError(`input has ${input.length} values, expected ${n}×3×${S}×${S} = ${n * 3 * S * S}`));
