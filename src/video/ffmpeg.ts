@@ -72,6 +72,12 @@ export interface VideoInfo {
   /** Seconds from the start of the file to the end of the video stream (its start + its duration; the file's duration when the stream has none). */
   videoEnd?: number;
   /**
+   * The YUV → RGB matrix the frames are decoded with (ffmpeg's scale filter's `in_color_matrix`):
+   * 'auto' where the stream says its own, else what players assume for an untagged stream — BT.709
+   * for HD (a side of 1280 or more, or both over 576), BT.601 below. Absent for RGB streams.
+   */
+  colorMatrix?: 'auto' | 'bt709' | 'bt601';
+  /**
    * The file's audio streams, as their index among all the file's streams and codec, in the order
    * the overlay tries them: the default-marked first, then those with a sample rate, then the rest.
    */
@@ -146,6 +152,8 @@ interface ProbeStream {
   field_order?: string;
   disposition?: { attached_pic?: number; default?: number };
   sample_rate?: string;
+  color_space?: string;
+  pix_fmt?: string;
 }
 
 /**
@@ -154,6 +162,19 @@ interface ProbeStream {
  */
 function toolPath(path: string): string {
   return resolve(path);
+}
+
+/**
+ * The matrix a stream's frames are decoded to RGB with (VideoInfo.colorMatrix): ffmpeg's own choice
+ * ('auto') where the stream is tagged or is RGB; for an untagged YUV stream, what players assume —
+ * ffmpeg took BT.601 for every untagged stream, so an untagged HD clip's RGB (and the overlay made
+ * of it, BT.709 now) was off by up to 15 levels against what a player shows.
+ */
+function untaggedMatrix(stream: ProbeStream): 'auto' | 'bt709' | 'bt601' {
+  const tagged = stream.color_space !== undefined && stream.color_space !== '' && stream.color_space !== 'unknown';
+  if (tagged || !/^(yuv|yuvj|nv|p0|y2|uyvy|yuyv)/.test(stream.pix_fmt ?? 'yuv')) return 'auto';
+  const w = stream.width ?? 0, h = stream.height ?? 0;
+  return Math.max(w, h) >= 1280 || Math.min(w, h) > 576 ? 'bt709' : 'bt601';
 }
 
 /** Reads a video's stream information with ffprobe; throws InputError for anything not a video. */
@@ -228,7 +249,8 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   const audio = sounds.map((s) => ({ index: s.index as number, codec: s.codec_name ?? '' }));
   // Interlaced (camcorder 50i / 60i, broadcast): two fields per frame, combed where anything moves.
   const interlaced = /^(tt|bb|tb|bt)$/.test(stream.field_order ?? '');
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, videoEnd, interlaced, ...(audio.length ? { audio } : {}) };
+  const colorMatrix = untaggedMatrix(stream);
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, videoEnd, interlaced, colorMatrix, ...(audio.length ? { audio } : {}) };
 }
 
 /** ffprobe's sample_aspect_ratio ("8:9"; "0:1" or "N/A" when unknown) as a number; 1 when unknown or implausible (outside 1/4…4). */
@@ -288,7 +310,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
     // An interlaced stream is deinterlaced first (bwdif, one frame per frame: the times stay).
     // The showinfo instance's name carries a random token: only its own log lines give times.
     const token = randomBytes(8).toString('hex');
-    args.push('-vf', `${info.interlaced ? 'bwdif=mode=send_frame:deint=interlaced,' : ''}showinfo@${token}=checksum=0,scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+    args.push('-vf', `${info.interlaced ? 'bwdif=mode=send_frame:deint=interlaced,' : ''}showinfo@${token}=checksum=0,scale=${info.width}:${info.height}${info.colorMatrix && info.colorMatrix !== 'auto' ? `:in_color_matrix=${info.colorMatrix}` : ''}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
     const cmd = options.ffmpeg ?? 'ffmpeg';
     // ffmpeg runs with its pipes in a worker thread (pipe-thread.ts), which reads up to
     // `readAhead` frames ahead while this thread works; each frame arrives as one message.

@@ -124,8 +124,8 @@ export interface VideoRunResult {
   audioError: string;
   /**
    * Seconds of the overlay's timeline left out where a gap between two frames' times was longer
-   * than MAX_FRAME_SHOW_S (a broken timestamp): after it the overlay's picture is that much ahead of
-   * the frames' times and behind its sound. 0 when nothing was cut.
+   * than MAX_FRAME_SHOW_S (a broken timestamp): after it the overlay shows each frame that much
+   * before its time, its picture running ahead of its sound. 0 when nothing was cut.
    */
   overlayCutS: number;
   /** The overlay video's constant frame rate (overlayRate): the source's average rate, or for a variable-rate source mostly its base rate, its frames repeated or left out to keep their times. */
@@ -159,23 +159,29 @@ export const MAX_GLB_FRAMES = 18_000;
 
 /**
  * The largest animated GLB, in bytes: a GLB's length field is 32 bits (4 GiB), and a 2 GiB file is
- * already more than Blender or three.js load comfortably. Each frame costs its morph target, 8
- * bytes a vertex (0.35 MB at grid step 1, where MAX_GLB_FRAMES would make 6.3 GB): the frames kept
- * are capped so that the file stays under it.
+ * already more than Blender or three.js load comfortably. Each frame costs its morph target (8 bytes
+ * a vertex), a share of its segment's own rest shape and normals (a segment per 240 frames) and its
+ * keys: 357 kB at grid step 1, where MAX_GLB_FRAMES would make 6.4 GB. The frames kept are capped
+ * so that the file stays under it.
  */
 export const MAX_GLB_BYTES = 2 ** 31;
 
-/** The most frames a GLB of `vertices` vertices keeps within MAX_GLB_BYTES (its morph targets, and a margin for the rest). */
+/** Bytes one frame adds to an animated GLB of `vertices` vertices, at most (measured: 8.14·n at step 1, 8.19·n at step 3). */
+export function glbFrameBytes(vertices: number): number {
+  return 8.2 * vertices + 512;
+}
+
+/** The most frames a GLB of `vertices` vertices keeps within MAX_GLB_BYTES (and a margin for its fixed part: rest shape, UVs, colours, indices, the JSON). */
 export function glbFrameLimit(vertices: number, maxFrames = MAX_GLB_FRAMES): number {
-  const fixed = 64 * vertices + (1 << 20); // rest shape, normals, UVs, colours, indices, the JSON
-  return Math.max(1, Math.min(maxFrames, Math.floor((MAX_GLB_BYTES - fixed) / (8 * vertices + 64))));
+  const fixed = 64 * vertices + (1 << 20);
+  return Math.max(1, Math.min(maxFrames, Math.floor((MAX_GLB_BYTES - fixed) / glbFrameBytes(vertices))));
 }
 
 /**
  * The longest one frame of a variable-rate video is shown on the overlay, in seconds: a longer gap
  * to the next frame's time (a broken timestamp hours ahead, or a very long still) is cut to this,
  * rather than writing its frame over and over (an hour at 30 frames/s is 108,000 frames), and the
- * overlay is that much shorter (its sound is then ahead of its picture after the cut).
+ * overlay is that much shorter (after the cut its picture runs ahead of its sound).
  */
 export const MAX_FRAME_SHOW_S = 60;
 
