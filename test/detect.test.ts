@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { cropFromBox, squareFromBox, squareFromLandmarks } from '../src/crop/index.js';
 import { listPtsImages, readPts } from '../tools/eval/pts.js';
 import { createDetector, downscaleToFit, iou, padImage, resizeArea, SURE_SCORE, type Detector } from '../src/detect/index.js';
-import { MAX_TILES, tileStarts } from '../src/detect/blazeface-detector.js';
+import { distinctFaces, MAX_TILES, tileStarts } from '../src/detect/blazeface-detector.js';
 import { ANCHOR_CENTRES, BLAZEFACE_ANCHORS, blendDetections, decodeDetections, fillInput, fitWindow, type BlazeDetection } from '../src/detect/blazeface.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { AbortedError } from '../src/errors.js';
@@ -120,6 +120,18 @@ describe('default detector on real images', () => {
   let detector: Detector;
   beforeAll(async () => {
     detector = await createDetector();
+  });
+
+  it('one box per face: a sideways face whose blend left two overlapping boxes gives one; a small face half inside a large one\'s box stays', async () => {
+    const det = (cx: number, cy: number, width: number, score: number): BlazeDetection => ({ cx, cy, width, height: width, keypoints: new Float32Array(12), score });
+    // IoU 0.4 / half inside at 0.8 of the side: one face; a 0.45-side face 57 % inside: two faces
+    expect(distinctFaces([det(100, 100, 100, 0.9), det(130, 100, 100, 0.8)])).toHaveLength(1);
+    expect(distinctFaces([det(100, 100, 100, 0.7), det(150, 100, 80, 0.8)]).map((d) => d.score)).toEqual([0.8]);
+    expect(distinctFaces([det(132, 123, 91, 0.79), det(164, 161, 41, 0.54)])).toHaveLength(2);
+    // AFLW2000-3D image02636 turned a quarter clockwise: two boxes (IoU 0.58) before
+    const sideways = await sharp(join(EVAL_DIR, 'aflw2000-3d-dev', 'image02636.jpg')).rotate(90).png().toBuffer();
+    const { data, info } = await sharp(sideways).raw().toBuffer({ resolveWithObject: true });
+    expect(await detector.detect({ width: info.width, height: info.height, data: new Uint8Array(data) })).toHaveLength(1);
   });
 
   it('finds exactly one face in astronaut.png, around her eyes and mouth', async () => {

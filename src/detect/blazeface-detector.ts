@@ -269,6 +269,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     if (tiles && Math.max(width, height) > TILE_FROM * TILE_SIDE && largest < TILE_UNLESS_FACE * Math.min(width, height)) {
       found = addTileFaces(found, await tileLooks(image, stopIfAborted));
     }
+    found = distinctFaces(found);
     if (minScore > decodeMin) found = found.filter((d) => d.score >= minScore); // a cut over the default's
     return sortFaces(found.map(toBox)).slice(0, maxFaces);
   };
@@ -301,6 +302,23 @@ function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDe
   const kept = whole.filter((d) => d.score >= BLAZEFACE_MIN_SCORE);
   for (const d of [...tiles, ...whole.filter((w) => w.score < BLAZEFACE_MIN_SCORE)].sort((a, b) => b.score - a.score)) {
     if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
+  }
+  return kept;
+}
+
+/**
+ * The detections without a second box on the same face: one that overlaps a better-scored one by
+ * IoU ≥ 0.3, or lies half inside it at a similar size (the smaller side ≥ 0.55 of the larger), is
+ * left out. The blend merges a cluster about its best box, and two clusters of one face merged
+ * apart can overlap so: 3–4 % of sideways photos gave a face twice (face0 and face1 of one person;
+ * their sides 0.59–1 of each other). A small face half inside a large one's box (a child beside an
+ * adult: 0.45 of its side in ../shared/eval/webfaces-detect) is another face, and stays.
+ */
+export function distinctFaces(found: readonly BlazeDetection[]): BlazeDetection[] {
+  const kept: BlazeDetection[] = [];
+  const similar = (a: BlazeDetection, b: BlazeDetection): boolean => Math.min(a.width, b.width) >= 0.55 * Math.max(a.width, b.width);
+  for (const d of [...found].sort((a, b) => b.score - a.score)) {
+    if (!kept.some((k) => detectionIou(k, d) >= 0.3 || (detectionOverlapOfSmaller(k, d) >= 0.5 && similar(k, d)))) kept.push(d);
   }
   return kept;
 }
