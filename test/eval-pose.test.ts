@@ -143,3 +143,25 @@ describe('prnet eval without a peer\'s model', () => {
     }
   }, 120_000);
 });
+
+describe('prnet eval: the product\'s crop, turned upright by the orientation network', () => {
+  it('scores a sideways dev photo as reconstruct does (image03123: 65 % NME when eval left the orientation network out), and --no-orientation as without it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-sideways-'));
+    const prnets: Prnet[] = [];
+    try {
+      for (const ext of ['jpg', 'mat']) symlinkSync(join(EVAL, 'aflw2000-3d-dev', `image03123.${ext}`), join(dir, `image03123.${ext}`));
+      const scores: number[] = [];
+      for (const orientation of [undefined, false] as const) {
+        const prnet = await createPrnet({ orientation });
+        prnets.push(prnet);
+        const report = await evaluateAflw2000(prnet, dir, { peers: false, flip: false });
+        scores.push(report.ours.nme2d);
+      }
+      expect(scores[0], String(scores)).toBeLessThan(0.1);
+      expect(scores[1]).toBeGreaterThan(0.4);
+    } finally {
+      await Promise.all(prnets.map((p) => p.dispose()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
