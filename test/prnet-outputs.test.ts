@@ -158,7 +158,9 @@ describe('--formats default,posmap,mask,frontal', () => {
   it('usage: --posmap alone names the --formats that adds it; a misspelt format is refused with the known ones', async () => {
     const alone = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--posmap']);
     expect(alone.code).toBe(2);
-    expect(alone.stderr).toMatch(/--posmap is not an option: choose the outputs with --formats default,posmap/);
+    expect(alone.errLines).toEqual(['prnet: --posmap is not an option: choose the outputs with --formats posmap (only those), or --formats default,posmap (every output written without --formats, and that one)']);
+    const both = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--json', '--posmap']);
+    expect(both.stderr).toMatch(/--formats json,posmap \(only those\), or --formats default,posmap \(/);
     const typo = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--formats', 'json,posmaps']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/--formats: unknown format 'posmaps' \(known: json, obj, textured, ply, glb, depth, overlay, posmap, mask, frontal, and default for .*\) \(did you mean 'posmap'\?\)/);

@@ -94,10 +94,12 @@ export function parseFormats(list: string | undefined, negated: Record<string, b
   // nothing on stdout, and said nothing.
   const positive = ALL_FORMATS.filter((f) => negated[f] === true);
   if (positive.length) {
-    const extra = positive.some((f) => (EXTRA_OUTPUT_FORMATS as readonly string[]).includes(f));
+    const extra = positive.filter((f) => (EXTRA_OUTPUT_FORMATS as readonly string[]).includes(f));
     throw new UsageError(
-      `--${positive[0]} is not an option: choose the outputs with --formats ${extra ? 'default,' : ''}${positive.join(',')}` +
-        (extra ? ' (default: every output written without --formats)' : ` (or leave one out with --no-${positive[0]}); the JSON goes to files, one per face`),
+      `--${positive[0]} is not an option: choose the outputs with --formats ${positive.join(',')}` +
+        (extra.length
+          ? ` (only those), or --formats default,${extra.join(',')} (every output written without --formats, and ${extra.length === 1 ? 'that one' : 'those'})`
+          : ` (or leave one out with --no-${positive[0]}); the JSON goes to files, one per face`),
     );
   }
   let formats: Set<OutputFormat>;
