@@ -175,24 +175,6 @@ export class Prnet {
     });
   }
 
-  /**
-   * Crops turned upright as `reconstruct` turns the detector's: the orientation network reads how
-   * far each face is turned in its crop, and a crop read as turned by more than 45° is turned with
-   * it when the face, read again, agrees. Unchanged without the network (`orientation: false`, a
-   * model file of your own). For crops of your own made from detected faces (`prnet eval` scores
-   * the annotated face's detector crop so); `reconstruct` with `crops` takes them as they are.
-   */
-  async uprightCrops(input: RgbImage | PixelImage, crops: readonly CropTransform[]): Promise<CropTransform[]> {
-    return this.track(async () => {
-      const image = checkImage(input);
-      if (!Array.isArray(crops)) throw new InputError('crops must be an array of crop transforms');
-      crops.forEach((crop, i) => checkCrop(crop, i, image));
-      if (!this.orientation || !crops.length) return [...crops];
-      const turned = await this.turnUpright(image, crops.map((crop) => ({ box: squareBox(crop), crop })), this.orientation);
-      return turned.map((it) => it.crop);
-    });
-  }
-
   /** Every face the detector finds (largest first). */
   async detect(input: RgbImage | PixelImage): Promise<FaceBox[]> {
     return this.track(() => this.detectNow(input));

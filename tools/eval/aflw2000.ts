@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { cropFromBox, cropFromLandmarks, type CropTransform } from '../../src/crop/index.js';
+import { cropFromBox, cropFromLandmarks } from '../../src/crop/index.js';
 import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfaFull, sharedDir, tddfaPose } from '../data/tddfa.js';
 import { InputError, PrnetError } from '../../src/errors.js';
@@ -19,6 +19,7 @@ import { pickVertices } from '../../src/export/glb-animation.js';
 import { keypointVertices } from '../data/groundtruth.js';
 import type { Layout } from '../../src/layout/index.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
+import type { Face } from '../../src/pipeline/face.js';
 import { loadAflwGroundTruth } from './mat.js';
 import { annotatedSide, nearestFace, nme, scoredByAll, summariseNme, type NmeSummary } from './nme.js';
 
@@ -185,22 +186,24 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
   // there counts as not found. (Before stop 21 the largest face was scored, which in 3 of the 1,000
   // dev images was another person or a false detection.)
   const ours: Scorer = async (image, gt) => {
-    let crop: CropTransform | undefined;
-    if (options.gtBox) crop = cropFromLandmarks(gt, 3);
+    let face: Face | undefined;
+    if (options.gtBox) [face] = (await prnet.reconstruct(image, { crops: [cropFromLandmarks(gt, 3)], flip: options.flip, smooth: options.smooth })).faces;
     else {
-      // The crops are known before the network: only the annotated face's is reconstructed (the
-      // same landmarks as reconstructing every face and choosing after; less work on crowds).
-      const crops = (await prnet.detect(image)).map((box) => cropFromBox(box, prnet.detector!.kind));
-      const centres = crops.map((c) => Float32Array.of(c.square.cx, c.square.cy, 0));
+      // The product's path, whole: every face detected and reconstructed as `prnet reconstruct`
+      // does (the orientation step turning a face lying sideways, and taking it back when its
+      // landmarks disagree), then the one whose detector crop centre is nearest the annotated one.
+      // (Before stop 36 only that face's detector crop was reconstructed, as it was: the
+      // orientation step was left out, and two sideways dev photos scored 65 and 70 %.)
+      const { faces } = await prnet.reconstruct(image, { flip: options.flip, smooth: options.smooth });
+      const centres = faces.map((f) => {
+        const c = cropFromBox(f.box, prnet.detector!.kind).square;
+        return Float32Array.of(c.cx, c.cy, 0);
+      });
       const near = nearestFace(centres, gt, 3, annotatedSide(gt, 3));
-      crop = crops[centres.findIndex((c) => c === near)];
-      if (!crop && crops.length) throw new Error(`no face near the annotated one (${crops.length} elsewhere)`);
-      // Turned upright as reconstruct turns it (the orientation network; before stop 36 eval left
-      // this out, and scored two sideways dev photos at 65 and 70 % that the product gets right).
-      if (crop) [crop] = await prnet.uprightCrops(image, [crop]);
+      face = faces[centres.findIndex((c) => c === near)];
+      if (!face && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
     }
-    if (!crop) return null;
-    const [face] = (await prnet.reconstruct(image, { crops: [crop], flip: options.flip, smooth: options.smooth })).faces;
+    if (!face) return null;
     return { landmarks: face.landmarks, pose: angles(face.pose), folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement };
   };
   const scorers: Record<string, Scorer> = { ours };
