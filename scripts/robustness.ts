@@ -3,8 +3,9 @@
  * (every 5th image by name: 200), each degraded in memory (blur, JPEG quality 10, a quarter of the
  * resolution, darkened, low contrast, noise, grey, a box over the mouth or the eyes, turned a
  * quarter either way), then `reconstruct` with the product's defaults (detector, orientation
- * network, test-time flip, smoothing); the face nearest the annotated one is scored as `prnet eval`
- * scores it (68-point NME, normalised by the landmark box), turned back for the turned photos.
+ * network, test-time flip, smoothing); the face whose landmarks' centre is nearest the annotated
+ * one's is scored, as `prnet eval pts` chooses (68-point NME, normalised by the landmark box),
+ * turned back for the turned photos.
  * Prints a markdown table per model (the source of docs/evaluation.md "Degraded photos"), and how
  * well `flipDisagreement` over a threshold picks out the bad reconstructions (NME > 10 %).
  *
@@ -126,6 +127,7 @@ const pct = (v: number): string => (Number.isFinite(v) ? (100 * v).toFixed(2) : 
 
 const { values } = parseArgs({ options: { models: { type: 'string', default: 'default,light' }, every: { type: 'string', default: '5' }, conditions: { type: 'string' }, json: { type: 'string' } } });
 const every = Number(values.every);
+if (!(Number.isInteger(every) && every >= 1)) throw new Error(`--every must be a whole number ≥ 1, got '${values.every}'`);
 const conditions = values.conditions ? CONDITIONS.filter((c) => values.conditions!.split(',').includes(c.name)) : CONDITIONS;
 const names = (await readdir(DEV)).filter((f) => f.endsWith('.jpg')).sort().filter((_, i) => i % every === 0);
 const photos = await Promise.all(names.map(async (f) => {
@@ -140,9 +142,10 @@ for (const model of values.models.split(',')) {
   console.log(`\n${model} model, ${photos.length} photos (every ${every}th of aflw2000-3d-dev), reconstruct with the product's defaults:\n`);
   console.log('| condition | found | NME 2D / 3D % | 2D by yaw 0–30 / 30–60 / 60–90 | Δ 2D on the faces found in both | NME 2D > 10 % | median flipDisagreement | > 0.1: precision / recall of NME > 10 % |');
   console.log('|---|---|---|---|---|---|---|---|');
-  for (const [ci, c] of conditions.entries()) {
+  for (const c of conditions) {
     const rows: Row[] = [];
-    for (const [i, p] of photos.entries()) rows.push({ image: p.image, yaw: p.yaw, ...(await score(prnet, await c.make(p.raw, p.gt, 1000 * ci + i), p.gt, c.turn, p.raw.width, p.raw.height)) });
+    // (the seed from the condition's place in CONDITIONS: the same noise with --conditions)
+    for (const [i, p] of photos.entries()) rows.push({ image: p.image, yaw: p.yaw, ...(await score(prnet, await c.make(p.raw, p.gt, 1000 * CONDITIONS.indexOf(c) + i), p.gt, c.turn, p.raw.width, p.raw.height)) });
     all[model][c.name] = rows;
     const found = rows.filter((r) => r.nme2d !== undefined);
     const bucket = (b: YawBucket): string => pct(mean(found.filter((r) => yawBucket(r.yaw) === b).map((r) => r.nme2d!)));

@@ -494,7 +494,7 @@ describe('prnet serve: the API', () => {
     let overruns = 0;
     // (a deadline of 400 ms: under load a 150 ms one passed before the worker started the task,
     // which was then skipped, not overrun — a CI run read 0 overruns; the decode alone takes ~1 s)
-    const strict = await createServer({ workers: 1, models: { light: 'light' }, timeoutMs: 400, overrunMs: 250, onOverrun: () => overruns++ });
+    const strict = await createServer({ workers: 1, models: { light: 'light' }, timeoutMs: 400, overrunMs: 250, onOverrun: (_ms, where) => { if (where === 'ended') overruns++; } });
     try {
       const url = await strict.app.listen({ host: '127.0.0.1', port: 0 });
       await strict.ready;

@@ -309,10 +309,11 @@ function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDe
 /**
  * The detections without a second box on the same face: one that overlaps a better-scored one by
  * IoU ≥ 0.25 is left out. The blend merges a cluster about its best box (at IoU 0.3 with it), and
- * two clusters of one face merged apart can overlap so: 9 of 400 sideways AFLW2000-3D photos gave a
- * face twice, face0 and face1 of one person (IoU 0.28–0.58). Boxes that overlap less stay, even
- * one half inside another: on a 55° profile (image01575) the face's own box lies half inside a
- * better-scored box of its cheek, and dropping it lost the face.
+ * two clusters of one face merged apart can overlap so: 11 of 400 sideways AFLW2000-3D photos gave a
+ * face twice, face0 and face1 of one person; the 10 at IoU 0.28–0.58 are now one. Boxes that
+ * overlap less stay, even one half inside another: on a 55° profile (image01575) the face's own box
+ * lies half inside a better-scored box of its cheek, and dropping it lost the face. It runs after
+ * the tiles' faces are added, by score alone: a better-scored tile box takes a whole look's place.
  */
 export function distinctFaces(found: readonly BlazeDetection[]): BlazeDetection[] {
   const kept: BlazeDetection[] = [];

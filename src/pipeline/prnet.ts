@@ -261,7 +261,8 @@ export class Prnet {
     // A crop the orientation network turned is kept when the reconstruction agrees: its landmarks'
     // roll within ORIENT_AGREE of the turned crop's angle (the face upright in it). Otherwise (a
     // profile the network misread and read upright again after the turn: 8 of the 995 AFLW2000-3D
-    // dev faces, every one caught here) the face is reconstructed again in the detector's own crop.
+    // dev faces, all but one caught here — image00158, a collapsed 79° profile, keeps its turn and
+    // reads better) the face is reconstructed again in the detector's own crop.
     // When it does, the face is reconstructed once more in the crop of those landmarks (turned by
     // their roll, as a video frame's crop from the previous one's): the box rule's crop centre
     // assumes an upright face, so a sideways face sat off the middle of its turned crop (landmarks

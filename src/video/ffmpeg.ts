@@ -73,8 +73,8 @@ export interface VideoInfo {
   videoEnd?: number;
   /**
    * The YUV → RGB matrix the frames are decoded with (ffmpeg's scale filter's `in_color_matrix`):
-   * 'auto' where the stream says its own, else what players assume for an untagged stream — BT.709
-   * for HD (a side of 1280 or more, or both over 576), BT.601 below. Absent for RGB streams.
+   * 'auto' where the stream says its own or is RGB, else what players assume for an untagged
+   * stream — BT.709 for HD (coded 1280 wide or more, or more than 576 high: mpv's rule), BT.601 below.
    */
   colorMatrix?: 'auto' | 'bt709' | 'bt601';
   /**
@@ -172,9 +172,11 @@ function toolPath(path: string): string {
  */
 function untaggedMatrix(stream: ProbeStream): 'auto' | 'bt709' | 'bt601' {
   const tagged = stream.color_space !== undefined && stream.color_space !== '' && stream.color_space !== 'unknown';
-  if (tagged || !/^(yuv|yuvj|nv|p0|y2|uyvy|yuyv)/.test(stream.pix_fmt ?? 'yuv')) return 'auto';
+  // RGB, grey and palette formats have no matrix; every other format is YUV.
+  if (tagged || /^(rgb|bgr|argb|abgr|rgba|bgra|0rgb|0bgr|rgb0|bgr0|gbr|x2rgb|x2bgr|gray|ya|pal|mono|xyz|bayer)/.test(stream.pix_fmt ?? '')) return 'auto';
+  // mpv's rule, on the coded size: 1280 wide or more, or more than 576 high, is HD.
   const w = stream.width ?? 0, h = stream.height ?? 0;
-  return Math.max(w, h) >= 1280 || Math.min(w, h) > 576 ? 'bt709' : 'bt601';
+  return w >= 1280 || h > 576 ? 'bt709' : 'bt601';
 }
 
 /** Reads a video's stream information with ffprobe; throws InputError for anything not a video. */
