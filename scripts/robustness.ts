@@ -18,7 +18,7 @@ import sharp from 'sharp';
 import { createPrnet, decodeImageBuffer, type Prnet } from '../src/index.js';
 import { createRng } from '../src/model/weights.js';
 import { loadAflwGroundTruth } from '../tools/eval/mat.js';
-import { annotatedSide, nme, yawBucket, type YawBucket } from '../tools/eval/nme.js';
+import { annotatedSide, nearestFace, nme, yawBucket, type YawBucket } from '../tools/eval/nme.js';
 
 const DEV = join(import.meta.dirname, '..', '..', 'shared', 'eval', 'aflw2000-3d-dev');
 
@@ -106,19 +106,11 @@ function turnBack(l: Float32Array, turn: 1 | 3 | undefined, w: number, h: number
 
 async function score(prnet: Prnet, bytes: Uint8Array, gt: Float64Array, turn: 1 | 3 | undefined, w: number, h: number): Promise<Omit<Row, 'image' | 'yaw'>> {
   const { faces } = await prnet.reconstruct(await decodeImageBuffer(bytes));
-  // the face nearest the annotated one, within the annotated box's mean side (as prnet eval)
-  let best: { l: Float32Array; fd?: number } | null = null;
-  let bestD = annotatedSide(gt, 3);
-  let gx = 0, gy = 0;
-  for (let k = 0; k < 68; k++) { gx += gt[3 * k] / 68; gy += gt[3 * k + 1] / 68; }
-  for (const f of faces) {
-    const l = turnBack(f.landmarks, turn, w, h);
-    let cx = 0, cy = 0;
-    for (let k = 0; k < 68; k++) { cx += l[3 * k] / 68; cy += l[3 * k + 1] / 68; }
-    const d = Math.hypot(cx - gx, cy - gy);
-    if (d < bestD) { bestD = d; best = { l, fd: f.flipDisagreement }; }
-  }
-  return best ? { nme2d: nme(best.l, gt, 2), nme3d: nme(best.l, gt, 3), fd: best.fd } : {};
+  // the face whose landmarks' centre is nearest the annotated one's, within its box's mean side
+  const landmarks = faces.map((f) => turnBack(f.landmarks, turn, w, h));
+  const near = nearestFace(landmarks, gt, 3, annotatedSide(gt, 3));
+  if (!near) return {};
+  return { nme2d: nme(near, gt, 2), nme3d: nme(near, gt, 3), fd: faces[landmarks.indexOf(near)].flipDisagreement };
 }
 
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
