@@ -12,7 +12,7 @@ export {
   faceColors, faceMesh, faceTexture, faceToJson, headCentre, POSE_CONVENTION, TEXTURE_SIZES,
   type Face, type FaceJson, type ProducerJson, type FaceMesh, type FaceTexture, type FaceTextureOptions,
 } from './pipeline/face.js';
-export { buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
+export { ALL_OUTPUT_FORMATS, buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, type OutputFile, type OutputOptions, type PngEncoder } from './pipeline/outputs.js';
 export { toRgbImage, isPixelImage, type PixelImage } from './io/pixels.js';
 export { swapFaceTexture, type SwapOptions } from './pipeline/swap.js';
 export { decodeImageFile, decodeImageBuffer, encodePng, MAX_IMAGE_PIXELS, type DecodedImage } from './io/image-node.js';

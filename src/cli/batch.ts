@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption, minScoreOption } from './options.js';
-import { ALL_FORMATS, parseFormats, parseMeshOptions } from './reconstruct.js';
+import { parseFormats, parseMeshOptions } from './reconstruct.js';
+import { ALL_OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { counted } from './progress.js';
 import { didYouMean } from '../util/nearest-name.js';
 
@@ -34,7 +35,7 @@ export async function runBatch(args: string[]): Promise<number> {
 }
 
 async function submit(args: string[]): Promise<number> {
-  const formatFlags = Object.fromEntries(ALL_FORMATS.map((f) => [f, { type: 'boolean' as const }]));
+  const formatFlags = Object.fromEntries(ALL_OUTPUT_FORMATS.map((f) => [f, { type: 'boolean' as const }]));
   const { values, positionals } = parseOptions(args, {
     out: { type: 'string', short: 'o' },
     redis: { type: 'string' },
@@ -61,7 +62,7 @@ async function submit(args: string[]): Promise<number> {
   if (!positionals.length) throw new UsageError('batch submit needs at least one folder, image or .txt list');
   if (!values.out) throw new UsageError('batch submit needs --out <dir>');
   const negated: Record<string, boolean | undefined> = {};
-  for (const f of ALL_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
+  for (const f of ALL_OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
   const formats = [...parseFormats(values.formats, negated)];
   await checkBatchOut(values.out);
   if (!values.redis) throw new UsageError('batch submit needs --redis <url> (without Redis, use prnet reconstruct)');

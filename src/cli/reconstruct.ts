@@ -6,7 +6,7 @@ import { decodeImageFile, type DecodedImage } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
 import { createPrnet, producerJson, resolveModel } from '../pipeline/node.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
-import { buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
+import { ALL_OUTPUT_FORMATS, buildOutputs, EXTRA_OUTPUT_FORMATS, OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../pipeline/outputs.js';
 import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import { cropTransform, type CropSquare } from '../crop/transform.js';
@@ -92,7 +92,7 @@ export async function inPipeline<A, B>(count: number, stages: PipelineStages<A, 
 export function parseFormats(list: string | undefined, negated: Record<string, boolean | undefined>): Set<OutputFormat> {
   // parseArgs takes --json as well as --no-json for a boolean: `--glb --json` wrote every format and
   // nothing on stdout, and said nothing.
-  const positive = ALL_FORMATS.filter((f) => negated[f] === true);
+  const positive = ALL_OUTPUT_FORMATS.filter((f) => negated[f] === true);
   if (positive.length) {
     const extra = positive.filter((f) => (EXTRA_OUTPUT_FORMATS as readonly string[]).includes(f));
     throw new UsageError(
@@ -108,17 +108,14 @@ export function parseFormats(list: string | undefined, negated: Record<string, b
     for (const f of list.split(',').map((s) => s.trim()).filter(Boolean)) {
       // `default` names the default set, so that `--formats default,posmap` adds to it.
       if (f === 'default') for (const d of OUTPUT_FORMATS) formats.add(d);
-      else if ((ALL_FORMATS as readonly string[]).includes(f)) formats.add(f as OutputFormat);
-      else throw new UsageError(`--formats: unknown format '${f}' (known: ${ALL_FORMATS.join(', ')}, and default for ${OUTPUT_FORMATS.join(',')})${didYouMean(f, [...ALL_FORMATS, 'default'])}`);
+      else if ((ALL_OUTPUT_FORMATS as readonly string[]).includes(f)) formats.add(f as OutputFormat);
+      else throw new UsageError(`--formats: unknown format '${f}' (known: ${ALL_OUTPUT_FORMATS.join(', ')}, and default for ${OUTPUT_FORMATS.join(',')})${didYouMean(f, [...ALL_OUTPUT_FORMATS, 'default'])}`);
     }
   } else formats = new Set(OUTPUT_FORMATS);
-  for (const f of ALL_FORMATS) if (negated[f] === false) formats.delete(f);
+  for (const f of ALL_OUTPUT_FORMATS) if (negated[f] === false) formats.delete(f);
   if (!formats.size) throw new UsageError('no output format left to write');
   return formats;
 }
-
-/** Every output format: the default set, then those written only when --formats names them. */
-export const ALL_FORMATS: readonly OutputFormat[] = [...OUTPUT_FORMATS, ...EXTRA_OUTPUT_FORMATS];
 
 /** Largest coordinate or size a box may have, in pixels (images are at most 100 megapixels). */
 export const MAX_BOX_COORD = 1_000_000;
@@ -243,7 +240,7 @@ function staleNote(files: number): string {
 }
 
 export async function runReconstruct(args: string[]): Promise<number> {
-  const formatFlags = Object.fromEntries(ALL_FORMATS.map((f) => [f, { type: 'boolean' as const }]));
+  const formatFlags = Object.fromEntries(ALL_OUTPUT_FORMATS.map((f) => [f, { type: 'boolean' as const }]));
   const { values, positionals } = parseOptions(args, {
     out: { type: 'string', short: 'o' },
     model: { type: 'string', short: 'm' },
@@ -269,7 +266,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   if (!positionals.length) throw new UsageError('reconstruct needs at least one image or folder (see prnet --help)');
   if (!values.out) throw new UsageError('reconstruct needs --out <dir>');
   const negated: Record<string, boolean | undefined> = {};
-  for (const f of ALL_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
+  for (const f of ALL_OUTPUT_FORMATS) negated[f] = (values as Record<string, unknown>)[f] as boolean | undefined;
   const formats = parseFormats(values.formats, negated);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const threads = threadsOption(values.threads);

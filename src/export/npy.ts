@@ -26,9 +26,12 @@ export function npyBytes(data: Float32Array, shape: readonly number[]): Uint8Arr
   out[8] = header.length & 0xff;
   out[9] = header.length >> 8;
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
-  const body = new DataView(out.buffer, out.byteOffset + 10 + header.length, 4 * data.length);
-  if (LITTLE_ENDIAN) new Uint8Array(out.buffer, out.byteOffset + 10 + header.length, 4 * data.length).set(new Uint8Array(data.buffer, data.byteOffset, 4 * data.length));
-  else for (let i = 0; i < data.length; i++) body.setFloat32(4 * i, data[i], true);
+  const start = 10 + header.length;
+  if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, 4 * data.length), start);
+  else {
+    const body = new DataView(out.buffer, out.byteOffset + start, 4 * data.length);
+    for (let i = 0; i < data.length; i++) body.setFloat32(4 * i, data[i], true);
+  }
   return out;
 }
 

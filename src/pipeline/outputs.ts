@@ -111,8 +111,8 @@ export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth',
 export const EXTRA_OUTPUT_FORMATS = ['posmap', 'mask', 'frontal'] as const;
 export { FACE_FILE_SUFFIXES, faceFileBase, IMAGE_FILE_SUFFIXES } from './output-names.js';
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number] | (typeof EXTRA_OUTPUT_FORMATS)[number];
-/** Every output kind buildOutputs knows. */
-const KNOWN_FORMATS: readonly string[] = [...OUTPUT_FORMATS, ...EXTRA_OUTPUT_FORMATS];
+/** Every output kind buildOutputs knows: the default ones, then those written only when asked for. */
+export const ALL_OUTPUT_FORMATS: readonly OutputFormat[] = [...OUTPUT_FORMATS, ...EXTRA_OUTPUT_FORMATS];
 
 /**
  * Encodes raw pixels as PNG bytes. buildOutputs may reuse `data` for a later call once the promise
@@ -224,7 +224,7 @@ export async function buildOutputs(
   }
   const formats = new Set<OutputFormat>(formatList);
   for (const f of formats) {
-    if (!KNOWN_FORMATS.includes(f)) throw new InputError(`unknown output format ${shownValue(f)} (known: ${KNOWN_FORMATS.join(', ')})`);
+    if (!ALL_OUTPUT_FORMATS.includes(f)) throw new InputError(`unknown output format ${shownValue(f)} (known: ${ALL_OUTPUT_FORMATS.join(', ')})`);
   }
   options ??= {};
   checkKnownOptions(options, ['units', 'center', 'textureSize', 'source', 'producer'], 'buildOutputs option', { centre: 'center', unit: 'units' });
