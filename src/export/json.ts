@@ -31,11 +31,12 @@ export interface JsonOptions {
 const SCALE_KEYS: ReadonlySet<string> = new Set(['unitsPerPixel']);
 
 /**
- * Keys whose arrays (nested ones too) keep FINE_DECIMALS: rotations and pose matrices, whose
+ * Keys whose arrays (nested ones too) keep ROTATION_DECIMALS: rotations and pose matrices, whose
  * entries are cosines (3 decimals left a rotation's determinant 1 ± 5e-4, its rows off square).
  */
 const FINE_KEYS: ReadonlySet<string> = new Set(['rotation', 'matrix']);
-const FINE_DECIMALS = 6;
+/** The decimals of rotations and pose matrices (toJson's FINE_KEYS; the video JSONL's rotation too). */
+export const ROTATION_DECIMALS = 6;
 
 /** A plain object (a face result, a list of them) as pretty JSON with rounded numbers, ending in a newline. */
 export function toJson(value: unknown, options: JsonOptions = {}): string {
@@ -45,7 +46,7 @@ export function toJson(value: unknown, options: JsonOptions = {}): string {
   const significant = options.significantKeys ?? SCALE_KEYS;
   /** The arrays under a FINE_KEYS key, whose numbers keep more decimals (the replacer sees each number's array as `this`). */
   const fine = new WeakSet<object>();
-  const finer = Math.max(decimals, FINE_DECIMALS);
+  const finer = Math.max(decimals, ROTATION_DECIMALS);
   const replacer = function (this: unknown, key: string, v: unknown): unknown {
     if (typeof v === 'number') {
       if (fine.has(this as object)) return roundNumber(v, finer);

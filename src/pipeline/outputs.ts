@@ -329,7 +329,7 @@ export async function buildOutputs(
     const colors = sampleTextureAtUv(texture, uv);
     const normals = modelFrameNormals(face.vertices, layout.triangles, imageNormals, true);
     const textureBytes = formats.has('textured') || formats.has('glb') ? encode(texture.data, texture.width, texture.height, 3) : null;
-    const meshOptions = { scale: frame.scale, origin: frame.origin, imageHeight: frame.imageHeight, units: frame.units, normals };
+    const meshOptions = writerFrame(frame, normals);
     // One check and one model-frame conversion for every mesh file of the face.
     checkMesh(face.vertices, layout.triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 }, normals: { array: normals, width: 3 } });
     const positions = toModelFrame(face.vertices, meshOptions);
@@ -353,7 +353,7 @@ export async function buildOutputs(
       const front = new Float32Array(face.vertices.length);
       frontalize(face.vertices, face.pose.rotation, headCentre(face.pose, layout), front);
       const frontFrame = meshFrame(front, face.landmarks, { units: options.units, center: options.center, imageHeight: image.height });
-      const frontOptions = { scale: frontFrame.scale, origin: frontFrame.origin, imageHeight: frontFrame.imageHeight, units: frontFrame.units, normals: modelFrameNormals(front, layout.triangles) };
+      const frontOptions = writerFrame(frontFrame, modelFrameNormals(front, layout.triangles));
       out.push({ name: `${base}_frontal.obj`, data: objBytes(toModelFrame(front, frontOptions), frontOptions.normals, layout.triangles, colors, { ...frontOptions, decimals, comment: 'prnet-ts face mesh with vertex colours, head pose undone (frontal)' }) });
     }
     if (formats.has('glb') && textureBytes) {
@@ -369,6 +369,11 @@ export async function buildOutputs(
   }
   out.push(...imageFiles);
   return Promise.all(out);
+}
+
+/** A mesh frame and its model-frame normals as the mesh writers take them. */
+function writerFrame(frame: ReturnType<typeof meshFrame>, normals: Float32Array) {
+  return { scale: frame.scale, origin: frame.origin, imageHeight: frame.imageHeight, units: frame.units, normals };
 }
 
 /**

@@ -200,17 +200,18 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   // Still images (PNG, JPEG…) probe as one-frame "video" streams of an image demuxer.
   // An audio file's cover art is a video stream marked attached_pic: not a video.
   const videos = (json.streams ?? []).filter((s) => s.codec_type === 'video');
-  const moving = (s: ProbeStream): boolean => !s.disposition?.attached_pic && !/_pipe$|^image2$/.test(format);
+  const still = /_pipe$|^image2$/.test(format);
+  const moving = (s: ProbeStream): boolean => !still && !s.disposition?.attached_pic;
   // The stream marked default (as players show it: a file may hold a preview or an angle first), else the first.
   const marked = videos.findIndex((s) => moving(s) && Boolean(s.disposition?.default));
   const videoStream = marked >= 0 ? marked : videos.findIndex(moving);
   const stream = videoStream >= 0 ? videos[videoStream] : undefined;
   if (!stream) {
     // A still image (ffmpeg's image demuxers: png_pipe, jpeg_pipe, webp_pipe, image2…).
-    const image = /^(\w+?)_pipe$/.exec(format.split(',')[0]) ?? (/^image2$/.test(format) ? ['', 'image'] : null);
-    if (image) {
-      if (image[1] === 'webp') throw new InputError('not a video (a WebP image: this ffmpeg decodes no animated WebP, convert it to MP4 or GIF first; prnet reconstruct reads a still one)', path);
-      throw new InputError(`not a video (a ${image[1] === 'image' ? '' : `${image[1].toUpperCase()} `}still image: prnet reconstruct reads photos)`, path);
+    if (still) {
+      const kind = /^(\w+?)_pipe$/.exec(format)?.[1] ?? '';
+      if (kind === 'webp') throw new InputError('not a video (a WebP image: this ffmpeg decodes no animated WebP, convert it to MP4 or GIF first; prnet reconstruct reads a still one)', path);
+      throw new InputError(`not a video (a ${kind ? `${kind.toUpperCase()} ` : ''}still image: prnet reconstruct reads photos)`, path);
     }
     const cover = videos.length > 0 && videos.every((s) => s.disposition?.attached_pic);
     throw new InputError(`not a video (${cover ? 'only a cover picture' : 'no video stream'}${format ? ` in this ${format.split(',')[0]} file` : ''})`, path);

@@ -23,7 +23,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { decimateFaceGrid, pickVertices } from '../export/glb-animation.js';
 import { TrackAnimation } from '../export/track-animation.js';
-import { roundNumber } from '../export/json.js';
+import { roundNumber, ROTATION_DECIMALS } from '../export/json.js';
 import { InputError, OutputError } from '../errors.js';
 import { MAX_SMOOTH } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
@@ -542,7 +542,7 @@ function outputError(e: unknown, path: string): OutputError {
 /** One frame's JSON line (numbers rounded to 3 decimals; the rotation to 6, as the photo JSON's). */
 export function frameLine(index: number, timeMs: number, result: VideoFrameResult, layout: Pick<Layout, 'canonical'>): string {
   const r = (x: number): number | null => roundNumber(x);
-  const r6 = (x: number): number | null => roundNumber(x, 6);
+  const r6 = (x: number): number | null => roundNumber(x, ROTATION_DECIMALS);
   const faces = result.faces.map((f) => {
     const lm = f.landmarks;
     const l2: (number | null)[][] = [];
