@@ -1354,7 +1354,7 @@ describe('prnet video (CLI)', () => {
     expect(r.frames).toBe(24);
   });
 
-  it('a file cut short after its index: the frames that decode are written, and the warning stays with --quiet', async () => {
+  it('a file cut short after its index: the frames that decode are written, the warning stays with --quiet, and the exit status is 1', async () => {
     const dir = await tmp.make('cut-frames');
     const whole = join(dir, 'whole.mp4');
     await ffmpeg(['-i', D3, '-frames:v', '20', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-movflags', '+faststart', whole]);
@@ -1362,8 +1362,8 @@ describe('prnet video (CLI)', () => {
     await writeFile(join(dir, 'cut.mp4'), bytes.subarray(0, Math.floor(bytes.length * 0.6)));
     const out = join(dir, 'out');
     const r = await runCli(['video', join(dir, 'cut.mp4'), '--out', out, '--model', 'light', '--no-overlay', '--no-glb', '--stabilize', 'off', '-q']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.errLines).toEqual([expect.stringMatching(/cut\.mp4: the video ended early after \d+ of about 20 frames \(.+\); outputs cover the frames decoded$/)]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.errLines).toEqual([expect.stringMatching(/cut\.mp4: the video ended early after \d+ of about 20 frames \(.+\); outputs cover the frames decoded, the file counts as failed \(exit 1\)$/)]);
     const n = Number(/after (\d+) of/.exec(r.errLines[0])![1]);
     expect(n).toBeGreaterThan(0);
     expect((await readFile(join(out, 'cut.jsonl'), 'utf8')).trimEnd().split('\n')).toHaveLength(n);

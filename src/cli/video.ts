@@ -147,11 +147,14 @@ export async function runVideo(args: string[]): Promise<number> {
         if (result.decodeError) {
           const about = result.info.frameCount ? ` of about ${result.info.frameCount}` : '';
           const what = result.endedEarly
-            ? `the video ended early after ${result.frames}${about} frames (${result.decodeError}); outputs cover the frames decoded`
+            ? `the video ended early after ${result.frames}${about} frames (${result.decodeError}); outputs cover the frames decoded, the file counts as failed (exit 1)`
             : result.framesLost === 0
               ? `ffmpeg reported errors while decoding (${result.decodeError}); every frame came, at its own time`
               : `${result.framesLost ? counted(result.framesLost, 'frame') : 'some frames'} could not be decoded (${result.decodeError}); the others keep their own times, the overlay shows the frame before a gap until it ends`;
           process.stderr.write(`prnet: ${escapeControl(result.input)}: ${what}\n`);
+          // A file cut short is a broken input, as a truncated photo is for reconstruct: its outputs
+          // stay (they are what the file holds), and a script sees the exit status.
+          if (result.endedEarly) failed++;
         }
         if (result.overlayCutS > 0) {
           process.stderr.write(`prnet: ${escapeControl(result.input)}: the overlay leaves out ${result.overlayCutS.toFixed(1)} s of a gap between two frames' times longer than a minute (a broken timestamp?): after it, its picture runs ahead of its sound by that; the JSONL and the GLB keep the frames' own times\n`);
