@@ -53,9 +53,9 @@ export * from './crop/index.js';
 export * from './render/index.js';
 export * from './track/index.js';
 export {
-  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, npyBytes, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
+  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, npyBytes, matBytes, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
   type GlbMesh, type GlbOptions, type HeadNode, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
-  type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
+  type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles, type MatVariable, type MatNumericClass,
 } from './export/index.js';
 export { writeAnimatedGlb, decimateFaceGrid, pickVertices, rotationQuaternion, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh, type FramePose } from './export/glb-animation.js';
 export { TrackAnimation, type TrackAnimationOptions, type TrackAnimationInfo } from './export/track-animation.js';

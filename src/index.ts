@@ -24,9 +24,9 @@ export * from './geometry/index.js';
 export * from './crop/index.js';
 export * from './render/index.js';
 export {
-  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, npyBytes, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
+  writeObj, writeObjBytes, writeObjTextured, writeObjTexturedBytes, writePly, writeGlb, npyBytes, matBytes, toJson, toModelFrame, uvFromFaceIndex, meshFrame, mmPerPixel, MEAN_IPD_MM,
   type GlbMesh, type GlbOptions, type HeadNode, type MeshFrame, type MeshFrameOptions, type MeshUnits, type FrameOptions, type ObjOptions,
-  type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles,
+  type TexturedObjOptions, type PlyOptions, type JsonOptions, type Vertices, type Triangles, type MatVariable, type MatNumericClass,
 } from './export/index.js';
 export type { DecodeOptions as ImageDecodeOptions, PngOptions } from './io/image-node.js';
 export { createDetector, type Detector, type DetectorKind, type DetectorOptions } from './detect/index.js';

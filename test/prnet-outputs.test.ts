@@ -1,8 +1,8 @@
 /**
  * The original PRNet demo's outputs that are not written by default, asked for with --formats:
- * the position map as NumPy .npy (`pos`), the texture's visibility mask (`--isMask`) and the
- * frontal mesh (`--isFront`), on a face turned by ~60° with the bundled light model; and grey PNGs
- * written as one channel.
+ * the position map as NumPy .npy (`pos`), the texture's visibility mask (`--isMask`), the
+ * frontal mesh (`--isFront`) and the mesh as a MATLAB .mat (`--isMat`), on a face turned by ~60°
+ * with the bundled light model; and grey PNGs written as one channel.
  */
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { npyBytes } from '../src/export/npy.js';
+import { matBytes } from '../src/export/mat.js';
+import { readMat, type MatNumeric } from '../tools/eval/mat.js';
 import { estimatePose } from '../src/geometry/pose.js';
 import { loadLayout } from '../src/layout/node.js';
 import type { Layout } from '../src/layout/index.js';
@@ -18,7 +20,7 @@ import type { FaceJson } from '../src/pipeline/face.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { parseObj } from './helpers/meshes.js';
 import { ASTRONAUT, EVAL } from './helpers/paths.js';
-import { PYTHON, requireTorch, skipPython } from './helpers/python.js';
+import { PYTHON, requireScipy, requireTorch, skipPython, skipScipy } from './helpers/python.js';
 import { listFiles, TempDirs } from './helpers/tmp.js';
 
 /** AFLW2000-3D's image00475: one face, turned by ~60° (a third of it hidden from the camera). */
@@ -31,7 +33,7 @@ let r: CliResult;
 beforeAll(async () => {
   layout = await loadLayout();
   out = await dirs.make('out');
-  r = await runCli(['reconstruct', TURNED, ASTRONAUT, '--out', out, '--model', 'light', '--formats', 'default,posmap,mask,frontal', '--quiet']);
+  r = await runCli(['reconstruct', TURNED, ASTRONAUT, '--out', out, '--model', 'light', '--formats', 'default,posmap,mask,frontal,mat', '--quiet']);
 }, 120_000);
 afterAll(() => dirs.cleanup());
 
@@ -52,12 +54,12 @@ async function json(stem: string): Promise<FaceJson> {
   return JSON.parse(await readFile(join(out, `${stem}_face0.json`), 'utf8')) as FaceJson;
 }
 
-describe('--formats default,posmap,mask,frontal', () => {
+describe('--formats default,posmap,mask,frontal,mat', () => {
   it('writes the default files and the three asked for, each face\'s names in the clean-ups\' table', async () => {
     expect(r.code, r.stderr).toBe(0);
     // (beside the run's own record of the images done, .prnet-done.jsonl)
     const files = (await listFiles(out)).filter((f) => !f.startsWith('.'));
-    expect(files).toHaveLength(2 * 14);
+    expect(files).toHaveLength(2 * 15);
     for (const stem of ['image00475', 'astronaut']) {
       const base = faceFileBase(stem, 0);
       const faceFiles = files.filter((f) => f.startsWith(base));
@@ -151,6 +153,69 @@ describe('--formats default,posmap,mask,frontal', () => {
     }
   });
 
+  it('mat: vertices, colors, triangles (0-based int32) and kpt as MATLAB level-5 arrays: the position map\'s face pixels, the OBJ\'s colours, the layout\'s triangles, the JSON\'s landmarks; scipy reads it', async () => {
+    const path = join(out, 'image00475_face0_mesh.mat');
+    const mat = readMat(new Uint8Array(await readFile(path)), path);
+    expect(mat.description).toBe('MATLAB 5.0 MAT-file, written by prnet-ts');
+    expect([...mat.variables.keys()]).toEqual(['vertices', 'colors', 'triangles', 'kpt']);
+    const v = (name: string): MatNumeric => mat.variables.get(name) as MatNumeric;
+    const n = layout.faceIndex.length;
+    expect(v('vertices')).toMatchObject({ kind: 'numeric', className: 'double', dims: [n, 3] });
+    expect(v('colors')).toMatchObject({ className: 'double', dims: [n, 3] });
+    expect(v('triangles')).toMatchObject({ className: 'int32', dims: [layout.triangles.length / 3, 3] });
+    expect(v('kpt')).toMatchObject({ className: 'double', dims: [68, 3] });
+    // Column-major, as MATLAB stores it: element (r, c) at c·rows + r.
+    const el = (a: MatNumeric, r: number, c: number): number => a.data[c * a.dims[0] + r];
+    // The vertices are the position map's face pixels (float32 both: exact).
+    const pos = parseNpy(await readFile(join(out, 'image00475_face0_posmap.npy'))).data;
+    for (let i = 0; i < n; i += 97) for (let c = 0; c < 3; c++) expect(el(v('vertices'), i, c)).toBe(pos[3 * layout.faceIndex[i] + c]);
+    for (let t = 0; t < layout.triangles.length / 3; t += 89) for (let c = 0; c < 3; c++) expect(el(v('triangles'), t, c)).toBe(layout.triangles[3 * t + c]);
+    expect(v('triangles').data.reduce((a, b) => Math.min(a, b))).toBe(0);
+    expect(v('triangles').data.reduce((a, b) => Math.max(a, b))).toBe(n - 1);
+    // The OBJ's vertex colours (4 decimals there).
+    const objColors = (await readFile(join(out, 'image00475_face0.obj'), 'utf8')).split('\n').filter((l) => l.startsWith('v ')).map((l) => l.split(' ').slice(4, 7).map(Number));
+    expect(objColors).toHaveLength(n);
+    for (let i = 0; i < n; i += 97) for (let c = 0; c < 3; c++) expect(Math.abs(el(v('colors'), i, c) - objColors[i][c])).toBeLessThan(1e-3);
+    const lm = (await json('image00475')).landmarks['3d'];
+    for (let k = 0; k < 68; k++) for (let c = 0; c < 3; c++) expect(Math.abs(el(v('kpt'), k, c) - lm[k][c])).toBeLessThan(6e-4);
+    if (skipScipy) return;
+    requireScipy('scipy.io.loadmat of the .mat output');
+    const py = spawnSync(PYTHON, ['-c', [
+      'import scipy.io, sys',
+      'm = scipy.io.loadmat(sys.argv[1])',
+      "print(*[f'{k}:{m[k].dtype}:{m[k].shape[0]}x{m[k].shape[1]}' for k in ('vertices', 'colors', 'triangles', 'kpt')])",
+      "print(*m['kpt'][30], *m['triangles'][5], *m['vertices'][1234])",
+    ].join('\n'), path], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const [kinds, values] = py.stdout.trim().split('\n');
+    expect(kinds).toBe(`vertices:float64:${n}x3 colors:float64:${n}x3 triangles:int32:${layout.triangles.length / 3}x3 kpt:float64:68x3`);
+    const nums = values.split(' ').map(Number);
+    nums.slice(0, 3).forEach((x, c) => expect(Math.abs(x - lm[30][c])).toBeLessThan(6e-4));
+    expect(nums.slice(3, 6)).toEqual(Array.from(layout.triangles.subarray(15, 18)));
+    nums.slice(6, 9).forEach((x, c) => expect(x).toBeCloseTo(pos[3 * layout.faceIndex[1234] + c], 5));
+  });
+
+  it('matBytes: 2-D arrays of double, single and int32, refused when the shape, name, class or an int32 does not fit', () => {
+    const mat = readMat(matBytes([
+      { name: 'a', shape: [2, 3], data: [1, 2, 3, 4, 5, 6.5] },
+      { name: 'single_1', shape: [1, 2], data: Float32Array.of(0.25, -1), class: 'single' },
+      { name: 'ints', shape: [3, 1], data: Int32Array.of(-7, 0, 2 ** 31 - 1), class: 'int32' },
+      { name: 'empty', shape: [0, 3], data: [] },
+    ]));
+    const a = mat.variables.get('a') as MatNumeric;
+    // row-major in, column-major stored
+    expect(a).toMatchObject({ className: 'double', dims: [2, 3] });
+    expect(Array.from(a.data)).toEqual([1, 4, 2, 5, 3, 6.5]);
+    expect(mat.variables.get('single_1')).toMatchObject({ className: 'single', dims: [1, 2], data: Float64Array.of(0.25, -1) });
+    expect(mat.variables.get('ints')).toMatchObject({ className: 'int32', dims: [3, 1], data: Float64Array.of(-7, 0, 2 ** 31 - 1) });
+    expect(mat.variables.get('empty')).toMatchObject({ dims: [0, 3] });
+    expect(() => matBytes([{ name: 'x', shape: [2, 2], data: [1, 2, 3] }])).toThrow(/^x's shape \[2, 2\] holds 4 numbers, the data 3$/);
+    expect(() => matBytes([{ name: '1x', shape: [1, 1], data: [1] }])).toThrow(/name must be a letter/);
+    expect(() => matBytes([{ name: 'x', shape: [1, 1], data: [1] }, { name: 'x', shape: [1, 1], data: [2] }])).toThrow(/two MAT variables are named x/);
+    expect(() => matBytes([{ name: 'x', shape: [1, 1], data: [1.5], class: 'int32' }])).toThrow(/x is int32, but holds 1.5/);
+    expect(() => matBytes([{ name: 'x', shape: [1, 1], data: [1], class: 'uint8' as never }])).toThrow(/class must be double, single or int32/);
+  });
+
   it('the depth image is a one-channel PNG (it was written as RGB)', async () => {
     expect((await sharp(join(out, 'image00475_depth.png')).metadata()).channels).toBe(1);
   });
@@ -163,6 +228,6 @@ describe('--formats default,posmap,mask,frontal', () => {
     expect(both.stderr).toMatch(/--formats json,posmap \(only those\), or --formats default,posmap \(/);
     const typo = await runCli(['reconstruct', ASTRONAUT, '--out', out, '--formats', 'json,posmaps']);
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toMatch(/--formats: unknown format 'posmaps' \(known: json, obj, textured, ply, glb, depth, overlay, posmap, mask, frontal, and default for .*\) \(did you mean 'posmap'\?\)/);
+    expect(typo.stderr).toMatch(/--formats: unknown format 'posmaps' \(known: json, obj, textured, ply, glb, depth, overlay, posmap, mask, frontal, mat, and default for .*\) \(did you mean 'posmap'\?\)/);
   });
 });

@@ -22,6 +22,7 @@ import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO } from './helpers/paths.js';
 import { runCli } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { startCli } from './helpers/spawn.js';
+import { readMat } from '../tools/eval/mat.js';
 
 const VERTICES = 43867;
 
@@ -144,7 +145,7 @@ describe('prnet serve: the API', () => {
     // A parameter given twice is refused as such (the schema's type error quoted a valid value).
     expect(await expectError(await post(astronaut, '?format=obj&format=ply'), 400, 'bad_request')).toBe("query parameter 'format' is given 2 times; give it once");
     // A value after a second '?' is still read whole.
-    expect(await expectError(await post(astronaut, '?format=obj?x'), 400, 'bad_request')).toBe("query parameter 'format' must be one of json, glb, obj, ply, posmap, frontal, mask, got 'obj?x'");
+    expect(await expectError(await post(astronaut, '?format=obj?x'), 400, 'bad_request')).toBe("query parameter 'format' must be one of json, glb, obj, ply, posmap, frontal, mask, mat, got 'obj?x'");
     // An unknown parameter (a typo) is refused with its name, not dropped for the defaults.
     const typo = await post(astronaut, '?flp=false&maxFaces=1');
     expect(await expectError(typo, 400, 'bad_request')).toMatch(/^unknown query parameter 'flp'; the parameters are maxFaces, model, flip, smooth, format, face$/);
@@ -228,7 +229,7 @@ describe('prnet serve: the API', () => {
     expect(glb.headers.get('content-disposition')).toBe('attachment; filename="face0.glb"');
   });
 
-  it('returns the optional files for ?format=posmap|frontal|mask, named as the CLI names them', async () => {
+  it('returns the optional files for ?format=posmap|frontal|mask|mat, named as the CLI names them', async () => {
     const posmap = await post(astronaut, '?format=posmap');
     expect(posmap.status).toBe(200);
     expect(posmap.headers.get('content-disposition')).toBe('attachment; filename="face0_posmap.npy"');
@@ -242,6 +243,11 @@ describe('prnet serve: the API', () => {
     const mask = await post(astronaut, '?format=mask');
     expect(mask.headers.get('content-type')).toBe('image/png');
     expect(pngSize(new Uint8Array(await mask.arrayBuffer()))).toEqual({ width: 256, height: 256 });
+    const mat = await post(astronaut, '?format=mat');
+    expect(mat.headers.get('content-type')).toBe('application/x-matlab-data');
+    expect(mat.headers.get('content-disposition')).toBe('attachment; filename="face0_mesh.mat"');
+    const vertices = readMat(new Uint8Array(await mat.arrayBuffer())).variables.get('vertices');
+    expect(vertices).toMatchObject({ className: 'double', dims: [VERTICES, 3] });
   });
 
   it('answers 200 with no faces for a photo without one', async () => {

@@ -32,7 +32,8 @@ Usage:
       --formats a,b,…               only these outputs: ${'json,obj,textured,ply,glb,depth,overlay'}
                                     (the default set, also named default), and as the original
                                     PRNet's options: posmap (position map .npy), mask (texture
-                                    visibility PNG), frontal (OBJ, head pose undone); e.g.
+                                    visibility PNG), frontal (OBJ, head pose undone), mat (MATLAB
+                                    .mat: vertices, colors, triangles, kpt); e.g.
                                     --formats default,posmap
       --no-<format>                 skip one output (e.g. --no-ply)
       --max-faces <n>               at most n faces per image (largest first; boxes the detector
@@ -101,7 +102,7 @@ Usage:
       disagree — are not failures: exit 0).
   prnet serve [--host 127.0.0.1] [--port 8080] [--workers n] [--models default,light]
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
-      file with ?format=glb|obj|ply|posmap|frontal|mask; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
+      file with ?format=glb|obj|ply|posmap|frontal|mask|mat; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
       --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30, at most 86400) ·
       --threads <n> · --detector <kind> · --min-score <s> · --quiet
   prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [options]

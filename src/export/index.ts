@@ -1,5 +1,5 @@
 /**
- * export: pure serialisers for every output format — OBJ (+MTL), PLY, GLB, JSON and NumPy .npy. They return
+ * export: pure serialisers for every output format — OBJ (+MTL), PLY, GLB, JSON, NumPy .npy and MATLAB .mat. They return
  * strings or bytes; writing files (atomically) is the CLI's job, and PNG encoding is encodePng's
  * (src/io/image-node.ts). All 3D formats share one frame: x right, y up, z towards the viewer,
  * counter-clockwise = front, in pixel units unless a scale and origin are given (see mesh.ts).
@@ -13,3 +13,4 @@ export { writePly, type PlyOptions } from './ply.js';
 export { writeGlb, srgbToLinear, type GlbMesh, type GlbOptions, type HeadNode } from './glb.js';
 export { roundNumber, toJson, type JsonOptions } from './json.js';
 export { npyBytes } from './npy.js';
+export { matBytes, type MatNumericClass, type MatVariable } from './mat.js';

@@ -8,7 +8,7 @@
  * The endings of a face's files after `stem_face<i>`: JSON, OBJ, textured OBJ + MTL + PNG, PLY, GLB,
  * and those written only when asked for (position map, texture mask, frontal OBJ).
  */
-export const FACE_FILE_SUFFIXES = ['.json', '.obj', '_textured.obj', '_textured.mtl', '_texture.png', '.ply', '.glb', '_posmap.npy', '_texture_mask.png', '_frontal.obj'] as const;
+export const FACE_FILE_SUFFIXES = ['.json', '.obj', '_textured.obj', '_textured.mtl', '_texture.png', '.ply', '.glb', '_posmap.npy', '_texture_mask.png', '_frontal.obj', '_mesh.mat'] as const;
 
 /** The endings of an image's own files after `stem`: the depth image and the three overlays. */
 export const IMAGE_FILE_SUFFIXES = ['_depth.png', '_landmarks.png', '_pose.png', '_mesh.png'] as const;

@@ -9,6 +9,7 @@ import type { FrameOptions } from '../export/mesh.js';
 import { objBytes, objSafeName, objTexturedBytes } from '../export/obj.js';
 import { plyBytes } from '../export/ply.js';
 import { npyBytes } from '../export/npy.js';
+import { matBytes } from '../export/mat.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { flipRotationY, frontalize, rotationQuaternion } from '../geometry/pose.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
@@ -106,9 +107,10 @@ export const OUTPUT_FORMATS = ['json', 'obj', 'textured', 'ply', 'glb', 'depth',
  * Output kinds written only when asked for, as the original PRNet demo's options: `posmap` the
  * position map as NumPy .npy (`pos`, 256×256×3 float32, image frame), `mask` the UV texture's
  * visibility (255 where the photo shows the texel; `--isMask`), `frontal` an OBJ of the face with
- * its head pose undone (`--isFront`).
+ * its head pose undone (`--isFront`), `mat` the mesh as a MATLAB .mat file (`--isMat`: `vertices`,
+ * `colors`, `triangles`, and the 68 landmarks as `kpt`; image frame).
  */
-export const EXTRA_OUTPUT_FORMATS = ['posmap', 'mask', 'frontal'] as const;
+export const EXTRA_OUTPUT_FORMATS = ['posmap', 'mask', 'frontal', 'mat'] as const;
 export { FACE_FILE_SUFFIXES, faceFileBase, IMAGE_FILE_SUFFIXES } from './output-names.js';
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number] | (typeof EXTRA_OUTPUT_FORMATS)[number];
 /** Every output kind buildOutputs knows: the default ones, then those written only when asked for. */
@@ -254,7 +256,7 @@ export async function buildOutputs(
     return file;
   };
   // (the texture mask and the frontal OBJ's colours come from the texture, as the meshes' do)
-  const needMesh = formats.has('obj') || formats.has('textured') || formats.has('ply') || formats.has('glb') || formats.has('mask') || formats.has('frontal');
+  const needMesh = formats.has('obj') || formats.has('textured') || formats.has('ply') || formats.has('glb') || formats.has('mask') || formats.has('frontal') || formats.has('mat');
   const uv = needMesh ? layoutUv(layout) : null;
   // The image-level PNGs (depth, overlays) are drawn first, so that sharp compresses them on its
   // threads while the meshes are written here; they still come last in the list.
@@ -347,6 +349,21 @@ export async function buildOutputs(
     }
     if (formats.has('ply')) out.push({ name: `${base}.ply`, data: plyBytes(positions, normals, layout.triangles, colors, meshOptions) });
     if (formats.has('mask')) out.push(png(`${base}_texture_mask.png`, mask, texture.width, texture.height, 1));
+    if (formats.has('mat')) {
+      // As the original's `--isMat` (scipy.io.savemat of vertices, colors, triangles): the image
+      // frame (pixels, y down, z towards the camera, as the JSON), colours 0..1 as the other meshes',
+      // triangles 0-based as PRNet's; the landmarks as its `_kpt.txt` held them.
+      const n = face.vertices.length / 3;
+      out.push({
+        name: `${base}_mesh.mat`,
+        data: matBytes([
+          { name: 'vertices', shape: [n, 3], data: face.vertices },
+          { name: 'colors', shape: [n, 3], data: colors },
+          { name: 'triangles', shape: [layout.triangles.length / 3, 3], data: layout.triangles, class: 'int32' },
+          { name: 'kpt', shape: [68, 3], data: face.landmarks },
+        ]),
+      });
+    }
     if (formats.has('frontal')) {
       // The face turned to the camera about the head's centre, in the image frame, then written as
       // the other meshes are (its own centring; the same scale: the eye distance does not turn).

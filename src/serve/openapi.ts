@@ -29,7 +29,7 @@ export function reconstructParameters(models: readonly string[]): QueryParameter
     { name: 'model', in: 'query', schema: { type: 'string', enum: [...models], default: models[0] } },
     { name: 'flip', in: 'query', schema: { type: 'boolean', default: true }, description: 'test-time flip (twice the network cost, more accurate)' },
     { name: 'smooth', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_SMOOTH }, description: "smoothing of the position map, σ in UV pixels (default: the model's, 256 / its input side; 0: the raw map)" },
-    { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', ...FILE_FORMATS], default: 'json' }, description: "a file for one face instead of the JSON: a mesh (glb, obj, ply), the position map as NumPy .npy (posmap), the OBJ with the head pose undone (frontal), the UV texture's visibility PNG (mask)" },
+    { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', ...FILE_FORMATS], default: 'json' }, description: "a file for one face instead of the JSON: a mesh (glb, obj, ply), the position map as NumPy .npy (posmap), the OBJ with the head pose undone (frontal), the UV texture's visibility PNG (mask), the mesh as a MATLAB .mat file (mat)" },
     { name: 'face', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'with format: the face (0 = largest)' },
   ];
 }

@@ -4,7 +4,7 @@
  */
 
 /** Files `?format=` can ask for instead of the JSON faces. */
-export const FILE_FORMATS = ['glb', 'obj', 'ply', 'posmap', 'frontal', 'mask'] as const;
+export const FILE_FORMATS = ['glb', 'obj', 'ply', 'posmap', 'frontal', 'mask', 'mat'] as const;
 export type FileFormat = (typeof FILE_FORMATS)[number];
 
 export const CONTENT_TYPES: Record<FileFormat | 'json', string> = {
@@ -15,6 +15,7 @@ export const CONTENT_TYPES: Record<FileFormat | 'json', string> = {
   posmap: 'application/octet-stream',
   frontal: 'model/obj',
   mask: 'image/png',
+  mat: 'application/x-matlab-data',
 };
 
 /** The attachment's file name after `face<i>` (the CLI's face file endings). */
@@ -25,6 +26,7 @@ export const FILE_ENDINGS: Record<FileFormat, string> = {
   posmap: '_posmap.npy',
   frontal: '_frontal.obj',
   mask: '_texture_mask.png',
+  mat: '_mesh.mat',
 };
 
 /** Int32 slots of ReconstructTask.cancelled. */

@@ -28,3 +28,17 @@ export function requireTorch(what: string): void {
     throw new Error(`${what} cannot run under CI: ${torchMissing}. .ci/run must install python3-torch, python3-numpy and python3-pil (apt-get install -y python3-torch python3-numpy python3-pil).`);
   }
 }
+
+/** Why SciPy cannot be imported by PYTHON (Debian's python3-scipy), or undefined. */
+export const scipyMissing = ((): string | undefined => {
+  const r = spawnSync(PYTHON, ['-c', 'import scipy.io'], { encoding: 'utf8' });
+  if (r.error) return `${PYTHON} cannot run (${r.error.message})`;
+  return r.status === 0 ? undefined : `${PYTHON} cannot import scipy.io (${(r.stderr || '').trim().split('\n').pop()})`;
+})();
+/** Skip (outside CI only) what needs SciPy when it is missing. */
+export const skipScipy = scipyMissing !== undefined && !inCi;
+
+/** Throws under CI when SciPy is missing (.ci/run installs it). */
+export function requireScipy(what: string): void {
+  if (scipyMissing !== undefined) throw new Error(`${what} cannot run under CI: ${scipyMissing}. .ci/run must install python3-scipy (apt-get install -y python3-scipy).`);
+}
