@@ -1009,7 +1009,20 @@ describe('prnet video (CLI)', () => {
     }
     const [v] = streamsOf(join(out, 'corrupt_overlay.mp4'));
     expect(v.frames).toBe(60);
-  }, 60_000);
+    // Stopped by --frames before the file's end: not a file cut short (it read as one, exit 1).
+    const capped = await runCli(['video', join(dir, 'corrupt.mp4'), '--out', join(dir, 'capped'), '--model', 'light', '--no-glb', '--no-overlay', '--stabilize', 'off', '--frames', '50', '-q']);
+    expect(capped.code, capped.stderr).toBe(0);
+    expect(capped.stderr).not.toMatch(/ended early/);
+    // A raw H.264 stream does not say where it ends: errors mid-stream cannot be told from a cut.
+    const raw = join(dir, 'raw.h264');
+    await ffmpeg(['-i', whole, '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', raw]);
+    const rawBytes = new Uint8Array(await readFile(raw));
+    rawBytes.fill(0, Math.floor(rawBytes.length * 0.5), Math.floor(rawBytes.length * 0.5) + 3000);
+    await writeFile(raw, rawBytes);
+    const rr = await runCli(['video', raw, '--out', join(dir, 'raw'), '--model', 'light', '--no-glb', '--no-overlay', '--stabilize', 'off', '-q']);
+    expect(rr.code, rr.stderr).toBe(0);
+    if (rr.errLines.length) expect(rr.errLines).toEqual([expect.stringMatching(/raw\.h264: ffmpeg reported errors while decoding \(.+\) and the file does not say where its video ends: \d+ frames decoded, whether the file was cut short cannot be told$/)]);
+  }, 90_000);
 
   it('a clip whose rate is almost constant (one short freeze in a minute) is read as variable: the freeze keeps its time', async () => {
     const dir = await tmp.make('freeze');

@@ -148,7 +148,9 @@ export async function runVideo(args: string[]): Promise<number> {
           const about = result.info.frameCount ? ` of about ${result.info.frameCount}` : '';
           const what = result.endedEarly
             ? `the video ended early after ${result.frames}${about} frames (${result.decodeError}); outputs cover the frames decoded, the file counts as failed (exit 1)`
-            : result.framesLost === 0
+            : !((result.info.videoEnd ?? 0) > 0) && !(maxFrames !== undefined && result.frames >= maxFrames)
+              ? `ffmpeg reported errors while decoding (${result.decodeError}) and the file does not say where its video ends: ${counted(result.frames, 'frame')} decoded, whether the file was cut short cannot be told`
+              : result.framesLost === 0
               ? `ffmpeg reported errors while decoding (${result.decodeError}); every frame came, at its own time`
               : `${result.framesLost ? counted(result.framesLost, 'frame') : 'some frames'} could not be decoded (${result.decodeError}); the others keep their own times, the overlay shows the frame before a gap until it ends`;
           process.stderr.write(`prnet: ${escapeControl(result.input)}: ${what}\n`);

@@ -114,6 +114,8 @@ export interface VideoRunResult {
   /**
    * With decodeError: whether the frames stopped short of the stream's end (a truncated file), as
    * against frames lost on the way (corrupt data) with the later ones decoded at their own times.
+   * False when the run stopped at maxFrames, and when the container does not say where the stream
+   * ends (a raw .h264 stream: `info.videoEnd` 0), where the two cannot be told apart.
    */
   endedEarly: boolean;
   /** With decodeError at a constant rate and not ended early: about how many frames were not decoded (from the frames' times). */
@@ -484,7 +486,10 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     // what ffmpeg complained of was frames lost on the way, not a file cut short.
     const frameMs = 1000 / info.fps;
     const lastFromStart = (report.startMs ?? 1000 * (info.videoStart ?? 0)) + (report.lastMs ?? 0);
-    const endedEarly = Boolean(report.error) && !((info.videoEnd ?? 0) > 0 && 1000 * (info.videoEnd ?? 0) - lastFromStart <= 3 * frameMs);
+    // (Not when the run stopped at maxFrames, nor when the stream's end is unknown: a raw stream
+    // with a corrupt stretch mid-file, decoded to its end, read as cut short.)
+    const capped = options.maxFrames !== undefined && frames >= options.maxFrames;
+    const endedEarly = Boolean(report.error) && !capped && (info.videoEnd ?? 0) > 0 && 1000 * (info.videoEnd ?? 0) - lastFromStart > 3 * frameMs;
     // Frames missing between the first decoded and the last (at the stream's rate; frames before
     // the first decoded one count too).
     const lostBefore = Math.max(0, Math.round(((report.startMs ?? 0) - 1000 * (info.videoStart ?? 0)) / frameMs));
