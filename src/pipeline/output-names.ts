@@ -6,7 +6,7 @@
 
 /**
  * The endings of a face's files after `stem_face<i>`: JSON, OBJ, textured OBJ + MTL + PNG, PLY, GLB,
- * and those written only when asked for (position map, texture mask, frontal OBJ).
+ * and those written only when asked for (position map, texture mask, frontal OBJ, MATLAB mesh).
  */
 export const FACE_FILE_SUFFIXES = ['.json', '.obj', '_textured.obj', '_textured.mtl', '_texture.png', '.ply', '.glb', '_posmap.npy', '_texture_mask.png', '_frontal.obj', '_mesh.mat'] as const;
 
