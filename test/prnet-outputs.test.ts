@@ -214,6 +214,10 @@ describe('--formats default,posmap,mask,frontal,mat', () => {
     expect(() => matBytes([{ name: 'x', shape: [1, 1], data: [1] }, { name: 'x', shape: [1, 1], data: [2] }])).toThrow(/two MAT variables are named x/);
     expect(() => matBytes([{ name: 'x', shape: [1, 1], data: [1.5], class: 'int32' }])).toThrow(/x is int32, but holds 1.5/);
     expect(() => matBytes([{ name: 'x', shape: [1, 1], data: [1], class: 'uint8' as never }])).toThrow(/class must be double, single or int32/);
+    expect(() => matBytes([{ name: 'x', shape: [1, 1, 1] as never, data: [1] }])).toThrow(/shape must be \[rows, columns\]/);
+    expect(() => matBytes([{ name: 'x', shape: [2 ** 32 + 5, 0], data: [] }])).toThrow(/from 0 to 2\^31 − 1/);
+    // (a length-only stand-in: the check comes before the data is read)
+    expect(() => matBytes([{ name: 'x', shape: [2 ** 28, 1], data: { length: 2 ** 28 } as ArrayLike<number> }])).toThrow(/takes 2147483648 bytes, above a MAT-file array's 2147483647/);
   });
 
   it('the depth image is a one-channel PNG (it was written as RGB)', async () => {

@@ -35,7 +35,9 @@ const CLASS: Record<MatNumericClass, { mx: number; mi: number; bytes: number }> 
 const HEADER_TEXT = 'MATLAB 5.0 MAT-file, written by prnet-ts';
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 
-const padded = (n: number): number => (n + 7) & ~7;
+const padded = (n: number): number => Math.ceil(n / 8) * 8;
+/** The most bytes of one array's data (MATLAB's limit for level-5 files: 2^31 − 1). */
+const MAX_ARRAY_BYTES = 0x7fffffff;
 
 /** The .mat bytes holding the variables, in the order given. */
 export function matBytes(variables: readonly MatVariable[]): Uint8Array {
@@ -45,10 +47,13 @@ export function matBytes(variables: readonly MatVariable[]): Uint8Array {
     if (typeof v.name !== 'string' || !NAME.test(v.name)) throw new RangeError(`a MAT variable's name must be a letter, then letters, digits or _ (at most 63), got ${JSON.stringify(v.name)}`);
     if (names.has(v.name)) throw new RangeError(`two MAT variables are named ${v.name}`);
     names.add(v.name);
+    if (!Array.isArray(v.shape) || v.shape.length !== 2) throw new RangeError(`${v.name}'s shape must be [rows, columns], got ${JSON.stringify(v.shape)}`);
     const [rows, cols] = v.shape;
-    if (!(Number.isInteger(rows) && rows >= 0 && Number.isInteger(cols) && cols >= 0)) throw new RangeError(`${v.name}'s shape must be two whole numbers ≥ 0, got [${v.shape.join(', ')}]`);
+    if (!(Number.isInteger(rows) && rows >= 0 && rows <= 0x7fffffff && Number.isInteger(cols) && cols >= 0 && cols <= 0x7fffffff)) throw new RangeError(`${v.name}'s shape must be two whole numbers from 0 to 2^31 − 1, got [${v.shape.join(', ')}]`);
     if (rows * cols !== v.data.length) throw new RangeError(`${v.name}'s shape [${rows}, ${cols}] holds ${rows * cols} numbers, the data ${v.data.length}`);
     if (!Object.hasOwn(CLASS, v.class ?? 'double')) throw new RangeError(`${v.name}'s class must be double, single or int32, got ${String(v.class)}`);
+    // A level-5 element's byte count is 32 bits; MATLAB reads at most 2^31 bytes of one array.
+    if (rows * cols * CLASS[v.class ?? 'double'].bytes > MAX_ARRAY_BYTES) throw new RangeError(`${v.name} takes ${rows * cols * CLASS[v.class ?? 'double'].bytes} bytes, above a MAT-file array's ${MAX_ARRAY_BYTES}`);
     size += 8 + matrixBytes(v);
   }
   const out = new Uint8Array(size);
