@@ -7,7 +7,8 @@
  * one's is scored, as `prnet eval pts` chooses (68-point NME, normalised by the landmark box),
  * turned back for the turned photos.
  * Prints a markdown table per model (the source of docs/evaluation.md "Degraded photos"), and how
- * well `flipDisagreement` over a threshold picks out the bad reconstructions (NME > 10 %).
+ * well `flipDisagreement` over 0.1, `keypointDisagreement` over 0.12, and either, pick out the bad
+ * reconstructions (NME > 10 %; precision / recall).
  *
  *   npx tsx scripts/robustness.ts [--models default,light] [--every 5] [--conditions clean,blur2,…] [--json out.json]
  */
@@ -90,7 +91,7 @@ const CONDITIONS: Condition[] = [
   { name: 'turned270', what: 'turned a quarter counter-clockwise', turn: 3, make: (r) => sharp(r.data, { raw: { width: r.width, height: r.height, channels: 3 } }).rotate(270).jpeg({ quality: 95 }).toBuffer() },
 ];
 
-interface Row { image: string; yaw: number; nme2d?: number; nme3d?: number; fd?: number }
+interface Row { image: string; yaw: number; nme2d?: number; nme3d?: number; fd?: number; kd?: number }
 
 /** Landmarks (68×3) of a photo turned `turn` quarters clockwise, back in the upright photo's frame (w × h upright). */
 function turnBack(l: Float32Array, turn: 1 | 3 | undefined, w: number, h: number): Float32Array {
@@ -110,7 +111,8 @@ async function score(prnet: Prnet, bytes: Uint8Array, gt: Float64Array, turn: 1 
   const landmarks = faces.map((f) => turnBack(f.landmarks, turn, w, h));
   const near = nearestFace(landmarks, gt, 3, annotatedSide(gt, 3));
   if (!near) return {};
-  return { nme2d: nme(near, gt, 2), nme3d: nme(near, gt, 3), fd: faces[landmarks.indexOf(near)].flipDisagreement };
+  const face = faces[landmarks.indexOf(near)];
+  return { nme2d: nme(near, gt, 2), nme3d: nme(near, gt, 3), fd: face.flipDisagreement, kd: face.keypointDisagreement };
 }
 
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
@@ -132,8 +134,8 @@ for (const model of values.models.split(',')) {
   const prnet = await createPrnet({ model });
   all[model] = {};
   console.log(`\n${model} model, ${photos.length} photos (every ${every}th of aflw2000-3d-dev), reconstruct with the product's defaults:\n`);
-  console.log('| condition | found | NME 2D / 3D % | 2D by yaw 0–30 / 30–60 / 60–90 | Δ 2D on the faces found in both | NME 2D > 10 % | median flipDisagreement | > 0.1: precision / recall of NME > 10 % |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| condition | found | NME 2D / 3D % | 2D by yaw 0–30 / 30–60 / 60–90 | Δ 2D on the faces found in both | NME 2D > 10 % | median flipDisagreement | > 0.1: precision / recall of NME > 10 % | keypointDisagreement > 0.12: precision / recall | either |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const c of conditions) {
     const rows: Row[] = [];
     // (the seed from the condition's place in CONDITIONS: the same noise with --conditions)
@@ -148,7 +150,12 @@ for (const model of values.models.split(',')) {
     const bad = found.filter((r) => r.nme2d! > 0.1);
     const flagged = found.filter((r) => (r.fd ?? 0) > 0.1);
     const hit = flagged.filter((r) => r.nme2d! > 0.1).length;
-    console.log(`| ${c.what} | ${found.length}/${rows.length} | ${pct(mean(found.map((r) => r.nme2d!)))} / ${pct(mean(found.map((r) => r.nme3d!)))} | ${bucket('0-30')} / ${bucket('30-60')} / ${bucket('60-90')} | ${Number.isFinite(delta) ? (delta >= 0 ? '+' : '') + (100 * delta).toFixed(2) : '–'} | ${bad.length} | ${median(found.map((r) => r.fd ?? 0)).toFixed(3)} | ${flagged.length ? Math.round((100 * hit) / flagged.length) : '–'} % / ${bad.length ? Math.round((100 * hit) / bad.length) : '–'} % |`);
+    const flags = (flag: (r: Row) => boolean): string => {
+      const f = found.filter(flag);
+      const h = f.filter((r) => r.nme2d! > 0.1).length;
+      return `${f.length ? Math.round((100 * h) / f.length) : '–'} % / ${bad.length ? Math.round((100 * h) / bad.length) : '–'} %`;
+    };
+    console.log(`| ${c.what} | ${found.length}/${rows.length} | ${pct(mean(found.map((r) => r.nme2d!)))} / ${pct(mean(found.map((r) => r.nme3d!)))} | ${bucket('0-30')} / ${bucket('30-60')} / ${bucket('60-90')} | ${Number.isFinite(delta) ? (delta >= 0 ? '+' : '') + (100 * delta).toFixed(2) : '–'} | ${bad.length} | ${median(found.map((r) => r.fd ?? 0)).toFixed(3)} | ${flagged.length ? Math.round((100 * hit) / flagged.length) : '–'} % / ${bad.length ? Math.round((100 * hit) / bad.length) : '–'} % | ${flags((r) => (r.kd ?? 0) > 0.12)} | ${flags((r) => (r.fd ?? 0) > 0.1 || (r.kd ?? 0) > 0.12)} |`);
   }
   await prnet.dispose();
 }

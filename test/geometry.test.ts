@@ -9,6 +9,7 @@ import {
   fitSimilarity,
   flipDisagreement,
   insideShare,
+  keypointDisagreement,
   mergeFlippedMap,
   prepareSource,
   readLandmarks,
@@ -143,6 +144,40 @@ describe('flipDisagreement', () => {
     for (let k = 0; k < 68; k++) for (let c = 0; c < 2; c++) expect(merged[3 * layout.kptIndex[k] + c]).toBeCloseTo(direct[3 * layout.kptIndex[k] + c], 4);
     for (let k = 0; k < 68; k++) mirrored[3 * layout.kptIndex[k] + 1] += 4;   // 4 px lower
     expect(flipDisagreement(a, b, layout)).toBeCloseTo(4 / 80, 9);             // box 100 × 60: mean side 80
+  });
+});
+
+describe('keypointDisagreement', () => {
+  it('is 0 where BlazeFace\'s eyes, nose tip and mouth are the landmarks\' own, and grows with their offset, in landmark-box sides', () => {
+    // 68 landmarks on a 100 × 60 box (mean side 80), 3 numbers a point
+    const lm = new Float32Array(68 * 3);
+    for (let k = 0; k < 68; k++) {
+      lm[3 * k] = 80 + (k % 11) * 10;
+      lm[3 * k + 1] = 90 + (k % 7) * 10;
+    }
+    const centre = (from: number, to: number): [number, number] => {
+      let x = 0, y = 0;
+      for (let k = from; k <= to; k++) [x, y] = [x + lm[3 * k], y + lm[3 * k + 1]];
+      return [x / (to - from + 1), y / (to - from + 1)];
+    };
+    // the subject's right eye (36–41), left eye (42–47), nose tip (30), mouth (48–67); the ears are not used
+    const keypoints = Float32Array.of(...centre(36, 41), ...centre(42, 47), lm[90], lm[91], ...centre(48, 67), -500, -500, 900, 900);
+    expect(keypointDisagreement(lm, keypoints)).toBeCloseTo(0, 6);
+    const shifted = Float32Array.from(keypoints);
+    shifted[1] += 8; // the right eye 8 px lower: a mean of 2 px over the 4 points
+    expect(keypointDisagreement(lm, shifted)).toBeCloseTo(2 / 80, 6);
+    // 2 numbers a point give the same
+    const lm2 = Float32Array.from({ length: 136 }, (_, i) => lm[3 * (i >> 1) + (i & 1)]);
+    expect(keypointDisagreement(lm2, shifted, 2)).toBeCloseTo(2 / 80, 6);
+    // swapped eyes (a face read the other way round) disagree by the eye distance
+    const swapped = Float32Array.from(keypoints);
+    swapped.set(keypoints.subarray(2, 4), 0);
+    swapped.set(keypoints.subarray(0, 2), 2);
+    const eyes = Math.hypot(keypoints[2] - keypoints[0], keypoints[3] - keypoints[1]);
+    expect(keypointDisagreement(lm, swapped)).toBeCloseTo(eyes / 2 / 80, 6);
+    expect(() => keypointDisagreement(lm.subarray(0, 66 * 3), keypoints)).toThrow(RangeError);
+    expect(() => keypointDisagreement(lm, keypoints.subarray(0, 6))).toThrow(/at least 4 points/);
+    expect(keypointDisagreement(new Float32Array(68 * 3), keypoints)).toBeNaN();
   });
 });
 

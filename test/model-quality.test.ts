@@ -58,6 +58,7 @@ interface AflwResult {
   yaw: number;
   pitch: number;
   flipDisagreement: number;
+  keypointDisagreement: number;
   inImage: number;
 }
 
@@ -83,6 +84,7 @@ beforeAll(async () => {
         yaw: face ? face.pose.yaw : NaN,
         pitch: face ? face.pose.pitch : NaN,
         flipDisagreement: face?.flipDisagreement ?? NaN,
+        keypointDisagreement: face?.keypointDisagreement ?? NaN,
         inImage: face?.inImage ?? NaN,
       });
     }
@@ -153,6 +155,20 @@ describe('light model on AFLW2000-3D (8 images, detector crop)', () => {
       expect(x.flipDisagreement, x.image).toBeGreaterThan(0);
       expect(x.flipDisagreement, x.image).toBeLessThan(0.5);
     }
+  });
+
+  it('flags it by its keypoint disagreement too (BlazeFace\'s eyes, nose, mouth against the reconstruction\'s), also without flip: over 0.12, every other face of both models under 0.1', async () => {
+    // measured: image00475 0.190 (0.306 without flip); the others 0.018–0.076 (default 0.018–0.070)
+    const r = [...results.light].sort((a, b) => b.nme2d - a.nme2d);
+    expect(r[0].keypointDisagreement, show(r)).toBeGreaterThan(0.12);
+    for (const x of [...r.slice(1), ...results.default]) expect(x.keypointDisagreement, x.image).toBeLessThan(0.1);
+    const image = await decodeImageFile(`${AFLW}/${r[0].image}`);
+    const [noFlip] = (await light.reconstruct(image, { maxFaces: 1, flip: false })).faces;
+    expect(noFlip.flipDisagreement).toBeUndefined();
+    expect(noFlip.keypointDisagreement).toBeGreaterThan(0.12);
+    // none for a box you give (no detector keypoints)
+    const [boxed] = (await light.reconstruct(image, { boxes: [noFlip.box] })).faces;
+    expect(boxed.keypointDisagreement).toBeUndefined();
   });
 });
 

@@ -35,6 +35,17 @@ export interface Face {
    */
   flipDisagreement?: number;
   /**
+   * For a face the built-in detector (BlazeFace) found: how far its keypoints (eyes, nose tip,
+   * mouth) lie from the same points of the reconstruction (mean distance, in sides of the landmark
+   * box, as flipDisagreement). A second quality signal, free, with or without flip: on AFLW2000-3D's
+   * 1,000 dev images (default model; median 0.03) 49 of the 64 faces over 0.12 were failures
+   * (68-point NME over 10 %), and it found 49 of the 86 failures where flipDisagreement over 0.1
+   * found 41 (docs/evaluation.md §0.16). Absent for boxes or crops you give, for a face whose
+   * crop the keypoints turn by more than 45° and for one the orientation step turned: BlazeFace's
+   * keypoints of a face lying sideways are often wrong.
+   */
+  keypointDisagreement?: number;
+  /**
    * The share (0..1) of the face's dense vertices that lie inside the image: 1 for a face wholly in
    * the photo, less for one that runs off an edge, whose missing part (and so its pose) the network
    * guesses. On examples/astronaut.jpg cut through its face box: 0.85 with a tenth of the box cut
@@ -235,6 +246,8 @@ export interface FaceJson {
   triangleCount: number;
   /** Face.flipDisagreement, with test-time flip only. */
   flipDisagreement?: number;
+  /** Face.keypointDisagreement, for a face BlazeFace found (not turned by the orientation step). */
+  keypointDisagreement?: number;
   /** Face.inImage: the share of the dense vertices inside the image. */
   inImage: number;
   frame: string;
@@ -291,6 +304,7 @@ export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount' | 'c
     vertexCount: face.vertices.length / 3,
     triangleCount: layout.triangleCount,
     ...(face.flipDisagreement !== undefined ? { flipDisagreement: face.flipDisagreement } : {}),
+    ...(face.keypointDisagreement !== undefined ? { keypointDisagreement: face.keypointDisagreement } : {}),
     inImage: face.inImage,
     frame: 'image pixels: x right, y down, origin at the top-left pixel centre; z towards the camera (larger = nearer), same pixel units',
   };

@@ -7,7 +7,7 @@ import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, landmarkRoll, r
 import type { Detector } from '../detect/detector.js';
 import { ORIENT_MIN_CONFIDENCE, ORIENT_MIN_TILT, type Orientation } from '../detect/orientation.js';
 import { DisposedError, InputError, ModelError, shownValue, throwIfAborted } from '../errors.js';
-import { coarseMask, estimatePose, flipDisagreement, insideShare, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
+import { coarseMask, estimatePose, flipDisagreement, insideShare, keypointDisagreement, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
@@ -103,6 +103,12 @@ interface FaceItem {
  * (radians) for the turn to stand.
  */
 const ORIENT_UPRIGHT = (25 * Math.PI) / 180;
+/**
+ * Face.keypointDisagreement is given for faces whose crop the detector's keypoints turn by at most
+ * this (radians): BlazeFace's keypoints of a face lying sideways are not to be trusted
+ * (docs/evaluation.md §0.16).
+ */
+const KEYPOINT_UPRIGHT = (45 * Math.PI) / 180;
 /**
  * A turned crop's reconstruction must put the face's roll (landmarkRoll) within this (radians) of
  * the crop's angle, else the face is reconstructed in the detector's crop: on the faces turned right
@@ -268,13 +274,29 @@ export class Prnet {
     // assumes an upright face, so a sideways face sat off the middle of its turned crop (landmarks
     // 7 % of the face's size from where the upright photo puts them, median over 18 sideways
     // close-ups; 2.9 % after this pass, 1.5 % between two crops of an upright face).
+    const turned = new Set<number>();
     for (const [i, it] of items.entries()) {
       if (!it.detectorCrop) continue;
       const roll = landmarkRoll(faces[i].landmarks);
       const agrees = roll !== null && Math.abs(wrapAngle(roll - (it.crop.square.angle ?? 0))) <= ORIENT_AGREE;
       const crop = agrees ? cropTransform(rolledSquareFromLandmarks(faces[i].landmarks, 3, roll), it.crop.size) : it.detectorCrop;
+      if (agrees) turned.add(i);
       [faces[i]] = await this.runChunk(image, [{ box: it.box, crop }], i, { S, plane, flip, sigma, onInputGrid }, timings);
       stopIfAborted();
+    }
+    // BlazeFace's keypoints against the reconstruction's (Face.keypointDisagreement), where they can
+    // be trusted: for a detected face whose crop the keypoints turn by KEYPOINT_UPRIGHT or less, and
+    // not turned by the orientation step. BlazeFace keeps to an upright face's order: on a face
+    // lying sideways it misplaces them (in AFLW2000-3D dev photos turned a quarter, 49 faces read
+    // right were over 0.12, their crops turned by 46–84°). (Not the landmarks' roll: a failed
+    // reconstruction's roll can be anything, and 6 such failures went unflagged by it.)
+    if (!options.crops && !options.boxes && this.detector?.kind === 'blazeface') {
+      for (const [i, it] of items.entries()) {
+        const k = it.box.keypoints;
+        if (!k || k.length < 8 || turned.has(i)) continue;
+        if (Math.abs(faces[i].crop.square.angle ?? 0) > KEYPOINT_UPRIGHT) continue;
+        faces[i].keypointDisagreement = keypointDisagreement(faces[i].landmarks, k);
+      }
     }
     return { faces, timings };
   }

@@ -49,6 +49,8 @@ export interface ImageScore {
   folds?: number;
   /** Ours only, with test-time flip: Face.flipDisagreement. */
   flipDisagreement?: number;
+  /** Ours only, for a face BlazeFace found: Face.keypointDisagreement. */
+  keypointDisagreement?: number;
   error?: string;
 }
 
@@ -175,7 +177,7 @@ export function missingPeers(): string[] {
 }
 
 /** A method's prediction: 68 landmarks (x, y, z), the head pose, and for ours the folded-triangle fraction. */
-type Prediction = { landmarks: Float32Array; pose?: Angles; folds?: number; flipDisagreement?: number } | null;
+type Prediction = { landmarks: Float32Array; pose?: Angles; folds?: number; flipDisagreement?: number; keypointDisagreement?: number } | null;
 type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Prediction>;
 
 export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalOptions = {}): Promise<EvalReport> {
@@ -204,7 +206,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       if (!face && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
     }
     if (!face) return null;
-    return { landmarks: face.landmarks, pose: angles(face.pose), folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement };
+    return { landmarks: face.landmarks, pose: angles(face.pose), folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement, keypointDisagreement: face.keypointDisagreement };
   };
   const scorers: Record<string, Scorer> = { ours };
   const skippedPeers: string[] = [];
@@ -266,6 +268,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
           }
           if (pred.folds !== undefined) row.folds = pred.folds;
           if (pred.flipDisagreement !== undefined) row.flipDisagreement = pred.flipDisagreement;
+          if (pred.keypointDisagreement !== undefined) row.keypointDisagreement = pred.keypointDisagreement;
           per[name].push(row);
         }
       } catch (e) {
