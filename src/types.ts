@@ -36,9 +36,11 @@ export interface FaceBox {
   height: number;
   score: number;
   /**
-   * The detector's keypoints when it gives them, flat x, y in the image's pixels (the same frame as
-   * the box: moving or scaling the box moves them too; the crop's centre uses them) (BlazeFace: 6
-   * points: the subject's right eye, left eye, nose tip, mouth, right ear, left ear).
+   * The detector's keypoints when it gives them, flat x, y in the image's pixels, as pixel centres
+   * (as the landmarks; the box's x..x+width are pixel edges): moving or scaling the box must move
+   * them too (keypoints more than a box side from the box's centre are not used). The crop's
+   * centre and Face.keypointDisagreement use them. BlazeFace: 6 points, the subject's right eye,
+   * left eye, nose tip, mouth, right ear, left ear.
    */
   keypoints?: Float32Array;
 }

@@ -45,6 +45,7 @@ interface FaceJson {
   landmarks: { '2d': number[][]; '3d': number[][] };
   pose: { yaw: number; pitch: number; roll: number; rotation: number[][]; scale: number; translation: number[]; convention: string };
   flipDisagreement?: number;
+  keypointDisagreement?: number;
   inImage: number;
   vertexCount: number;
   triangleCount: number;
@@ -123,6 +124,11 @@ describe('prnet reconstruct <one image>', () => {
     expect(json.triangleCount).toBeGreaterThan(80_000);
     // test-time flip is on by default: the direct and mirrored predictions' disagreement is written
     expect(json.flipDisagreement).toBeGreaterThanOrEqual(0);
+    // and BlazeFace's keypoints against the reconstruction's (the test model's random weights put
+    // its landmarks anywhere: the value is written, not meaningful; the bundled models' in
+    // model-quality.test.ts)
+    expect(json.keypointDisagreement).toBeGreaterThan(0);
+    expect(Number.isFinite(json.keypointDisagreement)).toBe(true);
     // the whole face is in the photo
     expect(json.inImage).toBe(1);
   });

@@ -175,6 +175,16 @@ describe('keypointDisagreement', () => {
     swapped.set(keypoints.subarray(0, 2), 2);
     const eyes = Math.hypot(keypoints[2] - keypoints[0], keypoints[3] - keypoints[1]);
     expect(keypointDisagreement(lm, swapped)).toBeCloseTo(eyes / 2 / 80, 6);
+    // a rolled face: the box in its own frame (roll), as upright
+    const a = Math.PI / 6, c = Math.cos(a), sn = Math.sin(a);
+    const turn = (p: Float32Array, stride: number): Float32Array => {
+      const o = Float32Array.from(p);
+      for (let i = 0; i + 1 < p.length; i += stride) [o[i], o[i + 1]] = [c * p[i] - sn * p[i + 1], sn * p[i] + c * p[i + 1]];
+      return o;
+    };
+    expect(keypointDisagreement(turn(lm, 3), turn(shifted, 2), 3, a)).toBeCloseTo(2 / 80, 6);
+    // (along the image's axes the turned box is wider: less)
+    expect(keypointDisagreement(turn(lm, 3), turn(shifted, 2))).toBeLessThan(0.9 * (2 / 80));
     expect(() => keypointDisagreement(lm.subarray(0, 66 * 3), keypoints)).toThrow(RangeError);
     expect(() => keypointDisagreement(lm, keypoints.subarray(0, 6))).toThrow(/at least 4 points/);
     expect(keypointDisagreement(new Float32Array(68 * 3), keypoints)).toBeNaN();

@@ -166,9 +166,11 @@ describe('light model on AFLW2000-3D (8 images, detector crop)', () => {
     const [noFlip] = (await light.reconstruct(image, { maxFaces: 1, flip: false })).faces;
     expect(noFlip.flipDisagreement).toBeUndefined();
     expect(noFlip.keypointDisagreement).toBeGreaterThan(0.12);
-    // none for a box you give (no detector keypoints)
-    const [boxed] = (await light.reconstruct(image, { boxes: [noFlip.box] })).faces;
+    // none for a box you give (even with the detector's keypoints on it) or a crop
+    const [boxed] = (await light.reconstruct(image, { boxes: [{ ...noFlip.box, keypoints: noFlip.box.keypoints }] as never })).faces;
     expect(boxed.keypointDisagreement).toBeUndefined();
+    const [cropped] = (await light.reconstruct(image, { crops: [noFlip.crop] })).faces;
+    expect(cropped.keypointDisagreement).toBeUndefined();
   });
 });
 

@@ -98,6 +98,25 @@ describe('close-up portraits turned by 90°, 180° and 270° (no EXIF tag): the 
     }
   });
 
+  it('keypointDisagreement: upright portraits have it, low; turned a quarter without the network, no face whose crop the keypoints turn past 45° has it', async () => {
+    let gated = 0;
+    for (const file of files.slice(0, 6)) {
+      const [up] = (await without.reconstruct(await turned(file, 0), { maxFaces: 1 })).faces;
+      expect(up!.keypointDisagreement, file).toBeLessThan(0.1);
+      for (const deg of [90, 270]) {
+        for (const f of (await without.reconstruct(await turned(file, deg))).faces) {
+          const angle = Math.abs(f.crop.square.angle ?? 0);
+          if (angle > Math.PI / 4) {
+            gated++;
+            expect(f.keypointDisagreement, `${file} ${deg}°`).toBeUndefined();
+          }
+        }
+      }
+    }
+    // (BlazeFace's keypoints turn most of these crops by 50–90°: the rule is exercised)
+    expect(gated).toBeGreaterThan(3);
+  });
+
   it('upright, the network changes nothing: the same landmarks with it and without', () => {
     const on = uprightLandmarks.get(withOrientation)!, off = uprightLandmarks.get(without)!;
     expect(on).toHaveLength(files.length);

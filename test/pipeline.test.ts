@@ -14,7 +14,7 @@ import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
 import { CHUNK_FACES, Prnet, type ReconstructResult } from '../src/pipeline/prnet.js';
 import { faceColors, faceTexture, type Face } from '../src/pipeline/face.js';
 import { swapFaceTexture } from '../src/pipeline/swap.js';
-import type { RgbImage } from '../src/types.js';
+import type { FaceBox, RgbImage } from '../src/types.js';
 import sharp from 'sharp';
 import { createRaster, depthToGreyIn, gatherVertices, rasterize, texelVisibility } from '../src/render/index.js';
 import { gradientPng, pngSize } from './helpers/images.js';
@@ -440,6 +440,21 @@ describe('createPrnet arguments and dispose', () => {
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: { detect: async () => [] } as never })).rejects.toThrow(/^detector.kind must name the crop rule its boxes get: 'dlib' /);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: { kind: 'dlib' } as never })).rejects.toThrow(/^detector.detect must be a function$/);
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: mine, maxDetections: 1, tiles: false })).rejects.toThrow(/^maxDetections, tiles are options of the built-in detector, not of a Detector of your own/);
+  });
+
+  it('keypointDisagreement for a Detector of your own of kind blazeface: from its keypoints when the crop rule can use them, none when they were left behind by a moved box', async () => {
+    const builtIn = await createPrnet({ model: await testModelPath(), threads: 1, orientation: false });
+    const [found] = await builtIn.detect(image);
+    const [ref] = (await builtIn.reconstruct(image, { maxFaces: 1 })).faces;
+    expect(ref!.keypointDisagreement).toBeGreaterThan(0);
+    const wrap = (box: typeof found): Promise<FaceBox[]> => Promise.resolve([box]);
+    const same = await createPrnet({ model: await testModelPath(), threads: 1, detector: { kind: 'blazeface', detect: () => wrap(found!) } });
+    expect((await same.reconstruct(image)).faces[0]!.keypointDisagreement).toBeCloseTo(ref!.keypointDisagreement!, 9);
+    // the box moved by 1.5 sides, its keypoints left where they were: not used (nor by the crop rule)
+    const moved = { ...found!, x: found!.x + 1.5 * found!.width };
+    const left = await createPrnet({ model: await testModelPath(), threads: 1, detector: { kind: 'blazeface', detect: () => wrap(moved) } });
+    expect((await left.reconstruct(image)).faces[0]!.keypointDisagreement).toBeUndefined();
+    await Promise.all([builtIn.dispose(), same.dispose(), left.dispose()]);
   });
 
   it('dispose waits for the calls in flight, releases the detector it made (not one it was given), and refuses later calls', async () => {

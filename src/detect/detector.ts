@@ -69,7 +69,9 @@ export interface Detector {
   /**
    * Which detector this is; its boxes go to `cropFromBox(box, detector.kind)`. A detector of your
    * own names the rule its boxes fit: 'dlib' for a box from the brows to the chin (as `--box` and
-   * cropFromUserBox take), or the built-in detector whose boxes its own are like.
+   * cropFromUserBox take), or the built-in detector whose boxes its own are like. With 'blazeface',
+   * boxes that carry `keypoints` must hold BlazeFace's 6 in its order (FaceBox.keypoints): the crop
+   * rule and Face.keypointDisagreement read them so.
    */
   readonly kind: DetectorKind | 'dlib';
   /**

@@ -35,14 +35,16 @@ export interface Face {
    */
   flipDisagreement?: number;
   /**
-   * For a face the built-in detector (BlazeFace) found: how far its keypoints (eyes, nose tip,
-   * mouth) lie from the same points of the reconstruction (mean distance, in sides of the landmark
-   * box, as flipDisagreement). A second quality signal, free, with or without flip: on AFLW2000-3D's
-   * 1,000 dev images (default model; median 0.03) 49 of the 64 faces over 0.12 were failures
-   * (68-point NME over 10 %), and it found 49 of the 86 failures where flipDisagreement over 0.1
-   * found 41 (docs/evaluation.md §0.16). Absent for boxes or crops you give, for a face whose
-   * crop the keypoints turn by more than 45° and for one the orientation step turned: BlazeFace's
-   * keypoints of a face lying sideways are often wrong.
+   * For a face BlazeFace found (the built-in detector, or one of yours of kind 'blazeface' whose
+   * boxes carry its keypoints): how far its keypoints (eyes, nose tip, mouth) lie from the same
+   * points of the reconstruction (mean distance, in sides of the landmark box in the face's own
+   * frame). A second quality signal, free, with or without flip: on AFLW2000-3D's 1,000 dev images
+   * (default model; median 0.03, light 0.05) 49 of the 64 faces over 0.12 were failures (68-point
+   * NME over 10 %), and it found 49 of the 86 failures where flipDisagreement over 0.1 found 41
+   * (docs/evaluation.md §0.16). Absent for boxes or crops you give (`--box`, `--crop`), for faces
+   * of video (the tracker gives their crops), for a face whose crop the keypoints turn by more than
+   * 45° and for one the orientation step turned: BlazeFace's keypoints of a face lying sideways are
+   * often wrong.
    */
   keypointDisagreement?: number;
   /**
@@ -246,7 +248,7 @@ export interface FaceJson {
   triangleCount: number;
   /** Face.flipDisagreement, with test-time flip only. */
   flipDisagreement?: number;
-  /** Face.keypointDisagreement, for a face BlazeFace found (not turned by the orientation step). */
+  /** Face.keypointDisagreement, for a face BlazeFace found (see there for where it is absent). */
   keypointDisagreement?: number;
   /** Face.inImage: the share of the dense vertices inside the image. */
   inImage: number;

@@ -3,6 +3,7 @@
  * library's main API. Runtime-agnostic: the Node entry (node.ts) and the browser entry give it a
  * session, a detector and the layout.
  */
+import { KEYPOINT_FEATURES, keypointFeatures } from '../crop/keypoint-rule.js';
 import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, landmarkRoll, rolledSquareFromLandmarks, uncropEnlarged, uncropPositionMap, wrapAngle, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { ORIENT_MIN_CONFIDENCE, ORIENT_MIN_TILT, type Orientation } from '../detect/orientation.js';
@@ -285,17 +286,19 @@ export class Prnet {
       stopIfAborted();
     }
     // BlazeFace's keypoints against the reconstruction's (Face.keypointDisagreement), where they can
-    // be trusted: for a detected face whose crop the keypoints turn by KEYPOINT_UPRIGHT or less, and
-    // not turned by the orientation step. BlazeFace keeps to an upright face's order: on a face
-    // lying sideways it misplaces them (in AFLW2000-3D dev photos turned a quarter, 49 faces read
-    // right were over 0.12, their crops turned by 46–84°). (Not the landmarks' roll: a failed
+    // be trusted: for a detected face whose keypoints the crop rule can use (keypointFeatures: 6
+    // points near the box, not left behind by a moved box), which turn its crop by KEYPOINT_UPRIGHT
+    // or less, and not turned by the orientation step. BlazeFace keeps to an upright face's order: on a face
+    // lying sideways it misplaces them (in scripts/robustness.ts's 200 dev photos turned a quarter,
+    // 49 faces read right were over 0.12, their crops turned by 46–84°). (Not the landmarks' roll: a failed
     // reconstruction's roll can be anything, and 6 such failures went unflagged by it.)
     if (!options.crops && !options.boxes && this.detector?.kind === 'blazeface') {
       for (const [i, it] of items.entries()) {
         const k = it.box.keypoints;
-        if (!k || k.length < 8 || turned.has(i)) continue;
-        if (Math.abs(faces[i].crop.square.angle ?? 0) > KEYPOINT_UPRIGHT) continue;
-        faces[i].keypointDisagreement = keypointDisagreement(faces[i].landmarks, k);
+        const angle = faces[i].crop.square.angle ?? 0;
+        if (!k || turned.has(i) || Math.abs(angle) > KEYPOINT_UPRIGHT || !keypointFeatures(it.box, k, this.keypointScratch)) continue;
+        const d = keypointDisagreement(faces[i].landmarks, k, 3, angle);
+        if (Number.isFinite(d)) faces[i].keypointDisagreement = d;
       }
     }
     return { faces, timings };
@@ -379,6 +382,7 @@ export class Prnet {
   }
 
   private readonly masks = new Map<number, Uint8Array>();
+  private readonly keypointScratch = new Float64Array(KEYPOINT_FEATURES);
   private prepared: PreparedSource | null | undefined;
 
   /** The layout's canonical face prepared for the pose fits (once per pipeline). */
