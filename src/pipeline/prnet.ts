@@ -288,10 +288,10 @@ export class Prnet {
     // BlazeFace's keypoints against the reconstruction's (Face.keypointDisagreement), where they can
     // be trusted: for a detected face whose keypoints the crop rule can use (keypointFeatures: 6
     // points near the box, not left behind by a moved box), which turn its crop by KEYPOINT_UPRIGHT
-    // or less, and not turned by the orientation step. BlazeFace keeps to an upright face's order: on a face
-    // lying sideways it misplaces them (in scripts/robustness.ts's 200 dev photos turned a quarter,
-    // 49 faces read right were over 0.12, their crops turned by 46–84°). (Not the landmarks' roll: a failed
-    // reconstruction's roll can be anything, and 6 such failures went unflagged by it.)
+    // or less, and not turned by the orientation step. BlazeFace keeps to an upright face's order:
+    // on a face lying sideways it misplaces them (in scripts/robustness.ts's 200 dev photos turned
+    // a quarter, 49 faces read right were over 0.12, their crops turned by 46–84°). (Not the
+    // landmarks' roll: a failed reconstruction's roll can be anything; 6 such failures went unflagged.)
     if (!options.crops && !options.boxes && this.detector?.kind === 'blazeface') {
       for (const [i, it] of items.entries()) {
         const k = it.box.keypoints;
