@@ -21,9 +21,9 @@ import { decodeImageFile } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { NODE_SESSION_EXTRA } from '../src/runtime/node.js';
 import type { OrtModule } from '../src/runtime/ort.js';
-import type { FaceBox } from '../src/types.js';
 import { imagePairs } from '../tools/eval/aflw2000.js';
 import { loadAflwGroundTruth } from '../tools/eval/mat.js';
+import { annotatedSide, nearestFace } from '../tools/eval/nme.js';
 import { listPtsImages, readPts } from '../tools/eval/pts.js';
 import { SHARED } from '../test/helpers/paths.js';
 
@@ -55,35 +55,21 @@ if (values.set === 'aflw2000') {
 } else throw new Error(`--set aflw2000|afw, got ${values.set}`);
 const limited = cases.slice(0, values.limit ? Number(values.limit) : undefined);
 
-/** The detected box whose keypoint-free centre lies nearest the annotated landmarks' centre (within the annotated face's size). */
-function nearestBox(boxes: FaceBox[], gt: Float64Array, stride: number): FaceBox | null {
-  let cx = 0, cy = 0, l = Infinity, r = -Infinity;
-  for (let i = 0; i < 68; i++) {
-    cx += gt[i * stride] / 68;
-    cy += gt[i * stride + 1] / 68;
-    l = Math.min(l, gt[i * stride]);
-    r = Math.max(r, gt[i * stride]);
-  }
-  let best: FaceBox | null = null, bestD = (r - l) * 0.75;
-  for (const b of boxes) {
-    const d = Math.hypot(b.x + b.width / 2 - cx, b.y + b.height / 2 - cy);
-    if (d < bestD) [best, bestD] = [b, d];
-  }
-  return best;
-}
-
 const wrap = (a: number): number => Math.atan2(Math.sin(a), Math.cos(a));
 interface Row { image: string; yaw: number | null; turn: number; error: number; confidence: number; turned: 'no' | 'right' | 'wrong' }
 const rows: Row[] = [];
 let missed = 0;
 for (const c of limited) {
   const image = await decodeImageFile(c.image);
-  const box = nearestBox(await prnet.detect(image), c.gt, c.stride);
-  if (!box) {
+  // The face whose detector crop centre is nearest the annotated one, as `prnet eval aflw2000` picks it.
+  const squares0 = (await prnet.detect(image)).map((b) => cropFromBox(b, 'blazeface').square);
+  const centres = squares0.map((q) => Float32Array.of(q.cx, q.cy, 0));
+  const near = nearestFace(centres, c.gt, c.stride, annotatedSide(c.gt, c.stride));
+  if (!near) {
     missed++;
     continue;
   }
-  const square = cropFromBox(box, 'blazeface').square;
+  const square = squares0[centres.findIndex((x) => x === near)];
   // A crop turned by `turn` clockwise shows its upright face turned by −turn: the reading to expect.
   const squares: CropSquare[] = TURNS.map((t) => ({ ...square, angle: wrap((square.angle ?? 0) + t / DEG) }));
   const first = await orientation.read(image, squares);

@@ -142,13 +142,14 @@ export async function runVideo(args: string[]): Promise<number> {
         });
         // A video that ended where it should (not cut short) had the frames it had: the
         // container's count or its duration × rate is an estimate, one frame off at times.
-        (progress as Progress | null)?.finish('', !result.endedEarly && !(maxFrames !== undefined && result.frames >= maxFrames));
+        const capped = maxFrames !== undefined && result.frames >= maxFrames;
+        (progress as Progress | null)?.finish('', !result.endedEarly && !capped);
         // The decoding warning is not progress: --quiet keeps it.
         if (result.decodeError) {
           const about = result.info.frameCount ? ` of about ${result.info.frameCount}` : '';
           const what = result.endedEarly
             ? `the video ended early after ${result.frames}${about} frames (${result.decodeError}); outputs cover the frames decoded, the file counts as failed (exit 1)`
-            : !((result.info.videoEnd ?? 0) > 0) && !(maxFrames !== undefined && result.frames >= maxFrames)
+            : !((result.info.videoEnd ?? 0) > 0) && !capped
               ? `ffmpeg reported errors while decoding (${result.decodeError}) and the file does not say where its video ends: ${counted(result.frames, 'frame')} decoded, whether the file was cut short cannot be told`
               : result.framesLost === 0
               ? `ffmpeg reported errors while decoding (${result.decodeError}); every frame came, at its own time`

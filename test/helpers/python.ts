@@ -8,14 +8,15 @@ import { spawnSync } from 'node:child_process';
 /** PRNET_PARITY_PYTHON overrides it (e.g. to check the skip path). */
 export const PYTHON = process.env.PRNET_PARITY_PYTHON ?? '/usr/bin/python3';
 
-function torchProblem(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy, PIL'], { encoding: 'utf8' });
+/** Why PYTHON cannot import `modules` (named `what` in the message), or undefined. */
+function importProblem(modules: string, what: string): string | undefined {
+  const r = spawnSync(PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8' });
   if (r.error) return `${PYTHON} cannot run (${r.error.message})`;
-  if (r.status !== 0) return `${PYTHON} cannot import torch/numpy/PIL (${(r.stderr || '').trim().split('\n').pop()})`;
+  if (r.status !== 0) return `${PYTHON} cannot import ${what} (${(r.stderr || '').trim().split('\n').pop()})`;
   return undefined;
 }
 
-export const torchMissing = torchProblem();
+export const torchMissing = importProblem('torch, numpy, PIL', 'torch/numpy/PIL');
 const inCi = Boolean(process.env.CI);
 /** Skip (outside CI only) when the Python stack is missing. */
 export const skipPython = torchMissing !== undefined && !inCi;
@@ -30,11 +31,7 @@ export function requireTorch(what: string): void {
 }
 
 /** Why SciPy cannot be imported by PYTHON (Debian's python3-scipy), or undefined. */
-export const scipyMissing = ((): string | undefined => {
-  const r = spawnSync(PYTHON, ['-c', 'import scipy.io'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} cannot run (${r.error.message})`;
-  return r.status === 0 ? undefined : `${PYTHON} cannot import scipy.io (${(r.stderr || '').trim().split('\n').pop()})`;
-})();
+export const scipyMissing = importProblem('scipy.io', 'scipy.io');
 /** Skip (outside CI only) what needs SciPy when it is missing. */
 export const skipScipy = scipyMissing !== undefined && !inCi;
 
