@@ -14,7 +14,7 @@ import { decodeImageBuffer, decodeImageFile, MAX_IMAGE_PIXELS, sharpCause } from
 import { modelMetadata, randomWeights, resfcnTensorSpecs } from '../src/model/index.js';
 import { f16Tensor, writeSafetensors, type SafeTensor } from '../src/util/safetensors.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, withoutSuspect } from './helpers/cli.js';
 import { pngSize, writeBadFixtures, writeGoodFixtures, type BadFixtures, type GoodFixtures } from './helpers/images.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
@@ -187,7 +187,7 @@ describe('the CLI on a batch with bad and good images', () => {
   beforeAll(async () => {
     out = await dirs.make('out-batch');
     // The folder holds every fixture; the missing file is named on its own.
-    r = await runCli(['reconstruct', inputs, bad.missing, '--out', out, '--model', model, '--formats', 'json,overlay']);
+    r = withoutSuspect(await runCli(['reconstruct', inputs, bad.missing, '--out', out, '--model', model, '--formats', 'json,overlay']));
     files = await listFiles(out);
   });
 

@@ -19,9 +19,10 @@ import { readModelFile, tfShapeOf, resfcnTensorSpecs, transposeKernel } from '..
 import { decodeImageFile } from '../src/io/image-node.js';
 import { createDetector, iou as iouOf } from '../src/detect/index.js';
 import { createPrnet } from '../src/pipeline/node.js';
+import { suspectFace } from '../src/pipeline/quality.js';
 import { packageVersion } from '../src/util/version.js';
 import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
-import { runCli, spawnCli, type CliResult } from './helpers/cli.js';
+import { runCli, spawnCli, withoutSuspect, type CliResult } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { gradientPng, pngSize } from './helpers/images.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
@@ -46,6 +47,7 @@ interface FaceJson {
   pose: { yaw: number; pitch: number; roll: number; rotation: number[][]; scale: number; translation: number[]; convention: string };
   flipDisagreement?: number;
   keypointDisagreement?: number;
+  suspect?: boolean;
   inImage: number;
   vertexCount: number;
   triangleCount: number;
@@ -60,7 +62,7 @@ async function readJson(path: string): Promise<FaceJson> {
 
 async function reconstruct(args: string[]): Promise<{ out: string; r: CliResult; files: string[] }> {
   const out = await dirs.make('out');
-  const r = await runCli(['reconstruct', ...args, '--out', out, '--model', model]);
+  const r = withoutSuspect(await runCli(['reconstruct', ...args, '--out', out, '--model', model]));
   return { out, r, files: await listFiles(out) };
 }
 
@@ -129,6 +131,8 @@ describe('prnet reconstruct <one image>', () => {
     // model-quality.test.ts)
     expect(json.keypointDisagreement).toBeGreaterThan(0);
     expect(Number.isFinite(json.keypointDisagreement)).toBe(true);
+    // and the verdict of the two (random weights: whatever they say, the field agrees with them)
+    expect(json.suspect).toBe(suspectFace(json));
     // the whole face is in the photo
     expect(json.inImage).toBe(1);
   });
@@ -451,7 +455,7 @@ describe('prnet reconstruct options', () => {
       const record = (await readFile(join(first.out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { input: string; stem: string; files: { path: string; size: number }[] });
       expect(record.map((e) => e.stem).sort()).toEqual(['a', 'b', 'c']);
       expect(record.find((e) => e.stem === 'b')?.files.map((f) => f.path).sort()).toEqual(['b_face0.json', 'b_face0.ply']);
-      const run = (...extra: string[]) => runCli(['reconstruct', dir, '--out', first.out, '--model', model, '--formats', 'json,ply', '--max-faces', '1', ...extra]);
+      const run = async (...extra: string[]) => withoutSuspect(await runCli(['reconstruct', dir, '--out', first.out, '--model', model, '--formats', 'json,ply', '--max-faces', '1', ...extra]));
       const mtime = async (f: string) => (await stat(join(first.out, f))).mtimeMs;
       const before = await mtime('a_face0.json');
 
@@ -476,7 +480,7 @@ describe('prnet reconstruct options', () => {
       // a's files rewritten by a one-image run of another photo named a (which keeps no record): a is done again.
       const other = await dirs.make('resume-other');
       await copyFile(GROUP_PHOTO, join(other, 'a.jpg'));
-      r = await runCli(['reconstruct', join(other, 'a.jpg'), '--out', first.out, '--model', model, '--formats', 'json,ply', '--max-faces', '1']);
+      r = withoutSuspect(await runCli(['reconstruct', join(other, 'a.jpg'), '--out', first.out, '--model', model, '--formats', 'json,ply', '--max-faces', '1']));
       expect(r.code, r.stderr).toBe(0);
       const foreign = (await readJson(join(first.out, 'a_face0.json'))).box;
       r = await run('--resume');
@@ -501,7 +505,7 @@ describe('prnet reconstruct options', () => {
       const dir = await dirs.make('resume-odd');
       await Promise.all(['a', 'b'].map((n) => copyFile(AFLW_PHOTO, join(dir, `${n}.jpg`))));
       const out = await dirs.make('resume-odd-out');
-      const run = (...extra: string[]) => runCli(['reconstruct', dir, '--out', out, '--model', model, '--formats', 'json', ...extra]);
+      const run = async (...extra: string[]) => withoutSuspect(await runCli(['reconstruct', dir, '--out', out, '--model', model, '--formats', 'json', ...extra]));
       expect((await run()).code).toBe(0);
       const record = join(out, '.prnet-done.jsonl');
       await writeFile(record, `${await readFile(record, 'utf8')}not json\n{"half":\n`);
@@ -531,7 +535,7 @@ describe('prnet reconstruct options', () => {
       await copyFile(ASTRONAUT, join(dir, 'photos', 'q.png'));
       await symlink(join(dir, 'photos'), join(dir, 'linked'));
       const out = join(dir, 'out');
-      const run = (...inputs: string[]) => runCli(['reconstruct', ...inputs, '--out', out, '--model', model, '--formats', 'json', '--resume']);
+      const run = async (...inputs: string[]) => withoutSuspect(await runCli(['reconstruct', ...inputs, '--out', out, '--model', model, '--formats', 'json', '--resume']));
       const twice = join(dir, 'photos', 'p.jpg');
       let r = await run(twice, twice);
       expect(r.stderr).toContain('2 images: 2 done');
@@ -621,7 +625,7 @@ describe('prnet reconstruct options', () => {
       expect(three.r.code, three.r.stderr).toBe(0);
       const foreign = ['2008_001322_face1.txt', '2008_001322_face1_notes.json', 'other_face2.json'];
       await Promise.all(foreign.map((f) => writeFile(join(three.out, f), 'the user\'s')));
-      const r = await runCli(['reconstruct', GROUP_PHOTO, '--out', three.out, '--model', model, '--max-faces', '1', '--formats', 'json']);
+      const r = withoutSuspect(await runCli(['reconstruct', GROUP_PHOTO, '--out', three.out, '--model', model, '--max-faces', '1', '--formats', 'json']));
       expect(r.code, r.stderr).toBe(0);
       expect(r.errLines).toEqual([`${GROUP_PHOTO}: 1 face, 1 file written to ${three.out} (4 files of faces an earlier run found beyond these removed)`]);
       // Face 0's PLY (a format not asked this time) stays: it is the same face's.

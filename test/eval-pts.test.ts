@@ -57,6 +57,18 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
       expect(r.ours.failed).toBe(0);
       for (const s of r.ours.perImage) expect(s.nme2d!, s.image).toBeLessThan(0.1);
       expect(r.ours.nme2d).toBeGreaterThan(0.005);
+      // Each row carries the scored face's quality signals (docs/evaluation.md §0.17): faces read
+      // right, both low; without flip, no flip disagreement.
+      for (const s of r.ours.perImage) {
+        expect(s.flipDisagreement!, s.image).toBeGreaterThan(0);
+        expect(s.flipDisagreement!, s.image).toBeLessThan(0.1);
+        expect(s.keypointDisagreement!, s.image).toBeGreaterThan(0);
+        expect(s.keypointDisagreement!, s.image).toBeLessThan(0.12);
+      }
+      for (const s of noFlip.ours.perImage) {
+        expect(s.flipDisagreement, s.image).toBeUndefined();
+        expect(s.keypointDisagreement!, s.image).toBeGreaterThan(0);
+      }
       for (const other of [noFlip, raw]) {
         expect(other.ours.failed).toBe(0);
         expect(other.ours.nme2d!).toBeLessThan(0.1);

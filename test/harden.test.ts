@@ -29,6 +29,7 @@ import { PrnetSession } from '../src/runtime/session.js';
 import { loadLayout } from '../src/layout/node.js';
 import { writeSafetensors, f32Tensor } from '../src/util/safetensors.js';
 import { REPO, ASTRONAUT, EVAL } from './helpers/paths.js';
+import { withoutSuspect } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
@@ -348,7 +349,7 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     await mkdir(join(out, 'a_face0.json'), { recursive: true });
     await copyFile(ASTRONAUT, join(dir, 'a.png'));
     await copyFile(ASTRONAUT, join(dir, 'b.png'));
-    const r = await runMain(['reconstruct', join(dir, 'a.png'), join(dir, 'b.png'), '--out', out, '--model', model, '--detector', 'blazeface', '--formats', 'json,depth']);
+    const r = withoutSuspect(await runMain(['reconstruct', join(dir, 'a.png'), join(dir, 'b.png'), '--out', out, '--model', model, '--detector', 'blazeface', '--formats', 'json,depth']));
     expect(r.code).toBe(4);
     expect(r.errLines).toContain(`prnet: ${join(dir, 'a.png')}: ${join(out, 'a_face0.json')}: cannot write (a folder is in the way of the file)`);
     expect(r.errLines).toContain(`2 images: 1 done (1 face, 2 files in ${out}), 1 failed`);

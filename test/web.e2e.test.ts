@@ -19,6 +19,7 @@ import { createDetector } from '../src/detect/index.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { serveStatic, type StaticServer } from '../web/scripts/serve.js';
 import { heicOf } from './helpers/heic.js';
+import { EVAL } from './helpers/paths.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const REPO = resolve(import.meta.dirname, '..');
@@ -446,7 +447,22 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(status).toBe('Cannot open the source: a HEIC photo (as iPhones save them), which only Safari decodes: convert it to JPEG first, or set the iPhone camera to "Most Compatible"');
       // …and a JPEG after it opens as usual.
       await p.setInputFiles('#file', PHOTO);
-      await waitFor(p, 'a face', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
+      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      type Probed = { keypointDisagreement?: number; suspect?: boolean };
+      const probed = (): Promise<Probed[]> => p.evaluate(() => (window as unknown as { prnetApp: { faces(): Probed[] } }).prnetApp.faces());
+      const [astronaut] = await probed();
+      expect(astronaut).toMatchObject({ suspect: false });
+      expect(astronaut!.keypointDisagreement).toBeLessThan(0.12);
+      expect(await p.textContent('.status')).toBe('1 face found');
+      // A photo the light model gets wrong (image00475, a 66° profile: 21 % NME; in Node its flip
+      // disagreement is 0.30, its keypoints' 0.19): the status says so, in amber (Face.suspect).
+      await p.setInputFiles('#file', join(EVAL, 'aflw2000-3d', 'image00475.jpg'));
+      const doubt = await waitFor(p, 'the profile\'s result', () => p.textContent('.status'), (t) => /found/.test(t ?? '') && !/^1 face found$/.test(t ?? ''), 60_000);
+      expect(doubt).toBe("1 face found; it may be wrong (the reconstruction's own checks disagree)");
+      expect(await p.getAttribute('.status', 'class')).toMatch(/warn/);
+      const [profile] = await probed();
+      expect(profile).toMatchObject({ suspect: true });
+      expect(profile!.keypointDisagreement).toBeGreaterThan(0.12);
     } finally {
       await p.close();
     }

@@ -12,6 +12,7 @@ import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import { cropTransform, type CropSquare } from '../crop/transform.js';
 import type { FaceBox } from '../types.js';
 import type { Face } from '../pipeline/face.js';
+import { suspectReasons } from '../pipeline/quality.js';
 import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, pixelLimitHint, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
@@ -347,6 +348,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const failures: string[] = [];
   // Files of several frames or pages of which only the first was read: said under the summary.
   const firstFrames: string[] = [];
+  // Suspect faces (Face.suspect) of a run of several images: said under the summary.
+  const suspects: string[] = [];
   let outputFailed = false;
   let internalFailed = false;
   let faceCount = 0;
@@ -361,9 +364,11 @@ export async function runReconstruct(args: string[]): Promise<number> {
     const seen = interrupted ? `${done} of ${counted(inputs.length, 'image')} (interrupted by ${interrupted})` : counted(inputs.length, 'image');
     const stale = staleRemoved ? `; ${staleNote(staleRemoved)}` : '';
     const earlier = skipped ? ` (${skipped} more done earlier, skipped)` : '';
-    process.stderr.write(`${seen}${earlier}: ${ok} done (${counted(faceCount, 'face')}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
+    const doubt = suspects.length ? `, ${suspects.length} of them suspect` : '';
+    process.stderr.write(`${seen}${earlier}: ${ok} done (${counted(faceCount, 'face')}${doubt}, ${counted(written, 'file')} in ${escapeControl(outDir)}${stale}), ${failures.length} failed\n`);
     for (const f of failures) process.stderr.write(`  failed: ${f}\n`);
     for (const f of firstFrames) process.stderr.write(`  read: ${f}\n`);
+    for (const f of suspects) process.stderr.write(`  suspect: ${f}\n`);
   };
   const imageOptions: ImageOptions = { box, crop, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities(files) };
   type Decoded = { image: DecodedImage; id: Awaited<ReturnType<typeof fileIdentity>> };
@@ -386,6 +391,15 @@ export async function runReconstruct(args: string[]): Promise<number> {
       const first = result.image.frames ? ` in ${firstFrameNote(inputs[i], result.image.frames)}` : '';
       if (!quiet && files.length === 1) process.stderr.write(`${escapeControl(inputs[i])}: ${counted(faces, 'face')}${first}, ${counted(outputs.length, 'file')} written to ${escapeControl(outDir)}${stale}\n`);
       else if (result.image.frames) firstFrames.push(`${escapeControl(inputs[i])}: only ${firstFrameNote(inputs[i], result.image.frames)}`);
+      // Faces whose quality signals say they are likely wrong (Face.suspect): said under the image's
+      // line, or under the summary of several.
+      for (const f of result.faces) {
+        if (!f.suspect) continue;
+        const what = `face ${f.index} may be wrong (${suspectReasons(f).join(', ')}; its JSON's "suspect" is true)`;
+        if (files.length === 1) {
+          if (!quiet) process.stderr.write(`prnet: warning: ${escapeControl(inputs[i])}: ${what}\n`);
+        } else suspects.push(`${escapeControl(inputs[i])}: ${what}`);
+      }
       if (result.id && recording) {
         const { path: input, size, mtimeMs } = result.id;
         // The image's files are in place whatever happens here: a record that cannot be written

@@ -48,6 +48,20 @@ export interface Face {
    */
   keypointDisagreement?: number;
   /**
+   * The two signals above in one verdict: true when flipDisagreement is over 0.1 or
+   * keypointDisagreement over 0.12 (the reconstruction is likely wrong: look at it, or leave it
+   * out), false when the signals the face has are within them, absent when it has neither (no flip,
+   * and no BlazeFace keypoints to check). On AFLW2000-3D's 1,000 dev images, where the thresholds
+   * were chosen, 57 of the default model's 80 suspect faces were failures (68-point NME over 10 %),
+   * 57 of its 86 failures were suspect, and the faces not suspect scored 4.17 % against 5.20 % for
+   * all (light model: 98 of 118, 98 of 159, 5.47 % against 7.29 %). On AFW's 337 faces, not used to
+   * choose them, its failures are milder (10–17 %) and few are suspect, but the suspect ones were
+   * failures: light model 6 of 6 (of 17 failures), default none (its one failure 11 %), without flip
+   * 1 face at 8.9 % (default) and 2 of 2 (light) (docs/evaluation.md §0.17). The CLI warns of
+   * suspect faces.
+   */
+  suspect?: boolean;
+  /**
    * The share (0..1) of the face's dense vertices that lie inside the image: 1 for a face wholly in
    * the photo, less for one that runs off an edge, whose missing part (and so its pose) the network
    * guesses. On examples/astronaut.jpg cut through its face box: 0.85 with a tenth of the box cut
@@ -250,6 +264,8 @@ export interface FaceJson {
   flipDisagreement?: number;
   /** Face.keypointDisagreement, for a face BlazeFace found (see there for where it is absent). */
   keypointDisagreement?: number;
+  /** Face.suspect: a quality signal over its threshold (absent where the face has no signal). */
+  suspect?: boolean;
   /** Face.inImage: the share of the dense vertices inside the image. */
   inImage: number;
   frame: string;
@@ -307,6 +323,7 @@ export function faceToJson(face: Face, layout: Pick<Layout, 'triangleCount' | 'c
     triangleCount: layout.triangleCount,
     ...(face.flipDisagreement !== undefined ? { flipDisagreement: face.flipDisagreement } : {}),
     ...(face.keypointDisagreement !== undefined ? { keypointDisagreement: face.keypointDisagreement } : {}),
+    ...(face.suspect !== undefined ? { suspect: face.suspect } : {}),
     inImage: face.inImage,
     frame: 'image pixels: x right, y down, origin at the top-left pixel centre; z towards the camera (larger = nearer), same pixel units',
   };

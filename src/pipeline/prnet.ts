@@ -8,6 +8,7 @@ import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, landmarkRoll, r
 import type { Detector } from '../detect/detector.js';
 import { ORIENT_MIN_CONFIDENCE, ORIENT_MIN_TILT, type Orientation } from '../detect/orientation.js';
 import { DisposedError, InputError, ModelError, shownValue, throwIfAborted } from '../errors.js';
+import { suspectFace } from './quality.js';
 import { coarseMask, estimatePose, flipDisagreement, insideShare, keypointDisagreement, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
@@ -300,6 +301,10 @@ export class Prnet {
         const d = keypointDisagreement(faces[i].landmarks, k, 3, angle);
         if (Number.isFinite(d)) faces[i].keypointDisagreement = d;
       }
+    }
+    for (const face of faces) {
+      const suspect = suspectFace(face);
+      if (suspect !== undefined) face.suspect = suspect;
     }
     return { faces, timings };
   }

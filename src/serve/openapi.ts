@@ -112,6 +112,7 @@ export function openApi(options: { models: string[]; version: string }): Record<
             image: { type: 'object', description: 'the uploaded photo: width and height in pixels', properties: { width: { type: 'integer' }, height: { type: 'integer' } } },
             flipDisagreement: { type: 'number', description: 'with flip: how far the direct and mirrored predictions of the 68 landmarks lie apart, in landmark-box sides (default model on AFLW2000-3D: median 0.03; over ~0.1 usually a failed reconstruction)' },
             keypointDisagreement: { type: 'number', description: 'for a face BlazeFace found whose crop its keypoints turn by at most 45° (not turned by the orientation step; none for given boxes or crops): how far its keypoints (eyes, nose tip, mouth) lie from the reconstruction\'s, in landmark-box sides (default model on AFLW2000-3D: median 0.03; over ~0.12 usually a failed reconstruction)' },
+            suspect: { type: 'boolean', description: 'true when flipDisagreement is over 0.1 or keypointDisagreement over 0.12: the reconstruction is likely wrong (on AFLW2000-3D dev, 71 % of the default model\'s suspect faces had a 68-point NME over 10 %); absent when the face has neither signal' },
             inImage: { type: 'number', description: 'the share (0..1) of the face\'s dense vertices inside the photo: below 1 for a face that runs off an edge, whose missing part and pose are guessed' },
           },
         },

@@ -407,7 +407,7 @@ export class FaceStabilizer {
 
   /** The held face with this frame's own box and crop. */
   private withFrame(held: Face, face: Face): Face {
-    return { ...held, index: face.index, box: face.box, crop: face.crop, flipDisagreement: face.flipDisagreement, keypointDisagreement: face.keypointDisagreement, inImage: face.inImage };
+    return { ...held, index: face.index, box: face.box, crop: face.crop, flipDisagreement: face.flipDisagreement, keypointDisagreement: face.keypointDisagreement, suspect: face.suspect, inImage: face.inImage };
   }
 
   private rebuild(face: Face, data: Float32Array, dt = 0): Face {

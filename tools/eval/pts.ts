@@ -20,6 +20,10 @@ export interface PtsScore {
   image: string;
   nme2d: number | null;
   error?: string;
+  /** Ours only, with test-time flip: Face.flipDisagreement. */
+  flipDisagreement?: number;
+  /** Ours only, for a face BlazeFace found: Face.keypointDisagreement. */
+  keypointDisagreement?: number;
 }
 
 export interface PtsMethodScores {
@@ -68,17 +72,19 @@ function xy(p: Float32Array): Float64Array {
   return out;
 }
 
-type Scorer = (image: RgbImage, gt: Float64Array) => Promise<Float32Array | null>;
+/** The scored face's landmarks (stride 3) and, for ours, its quality signals. */
+type Scored = { landmarks: Float32Array; flipDisagreement?: number; keypointDisagreement?: number };
+type Scorer = (image: RgbImage, gt: Float64Array) => Promise<Scored | null>;
 
 /**
  * The face (landmarks, stride 3) whose centroid is nearest the annotated one's, within the
  * annotated landmark box's mean side (as `eval aflw2000`): another person's face is not scored in
  * its place. Faces found but none near: an error row ("no face near the annotated one").
  */
-function near(faces: Float32Array[], gt: Float64Array): Float32Array | null {
-  const face = nearestFace(faces, gt, 2, annotatedSide(gt, 2));
-  if (!face && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
-  return face;
+function near<T extends { landmarks: Float32Array }>(faces: T[], gt: Float64Array): T | null {
+  const landmarks = nearestFace(faces.map((f) => f.landmarks), gt, 2, annotatedSide(gt, 2));
+  if (!landmarks && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
+  return faces.find((f) => f.landmarks === landmarks) ?? null;
 }
 
 export async function evaluatePts(
@@ -88,19 +94,20 @@ export async function evaluatePts(
 ): Promise<PtsReport> {
   const items = await listPtsImages(dir);
   const scorers: Record<string, Scorer> = {
-    ours: async (image, gt) => near((await prnet.reconstruct(image, { flip: options.flip, smooth: options.smooth })).faces.map((f) => f.landmarks), gt),
+    ours: async (image, gt) => near((await prnet.reconstruct(image, { flip: options.flip, smooth: options.smooth })).faces, gt),
   };
   const skippedPeers: string[] = [];
   const unreadable: string[] = [];
   if (options.peers !== false) {
     // FaceMesh runs once per image: scored, and the seed of 3DDFA_V2's crop.
     const fmAll = facemesh68Cache();
-    scorers.facemesh = async (image, gt) => near(await fmAll(image), gt);
+    const fmFaces = async (image: RgbImage): Promise<Scored[]> => (await fmAll(image)).map((landmarks) => ({ landmarks }));
+    scorers.facemesh = async (image, gt) => near(await fmFaces(image), gt);
     if (!missingPeers().length) {
       // 3DDFA_V2 on the crop from FaceMesh's landmarks of the annotated face (its usual protocol).
       scorers['3ddfa_v2'] = async (image, gt) => {
-        const seed = near(await fmAll(image), gt);
-        return seed ? runTddfa(image, tddfaCropFromLandmarks(seed, 68)) : null;
+        const seed = near(await fmFaces(image), gt);
+        return seed ? { landmarks: await runTddfa(image, tddfaCropFromLandmarks(seed.landmarks, 68)) } : null;
       };
     } else skippedPeers.push(...missingPeers());
   }
@@ -122,7 +129,14 @@ export async function evaluatePts(
     for (const [k, scorer] of Object.entries(scorers)) {
       try {
         const pred = await scorer(image, gt);
-        per[k].push(pred ? { image: name, nme2d: nme(xy(pred), gt, 2, 2) } : { image: name, nme2d: null, error: 'no face found' });
+        if (!pred) {
+          per[k].push({ image: name, nme2d: null, error: 'no face found' });
+          continue;
+        }
+        const row: PtsScore = { image: name, nme2d: nme(xy(pred.landmarks), gt, 2, 2) };
+        if (pred.flipDisagreement !== undefined) row.flipDisagreement = pred.flipDisagreement;
+        if (pred.keypointDisagreement !== undefined) row.keypointDisagreement = pred.keypointDisagreement;
+        per[k].push(row);
       } catch (e) {
         per[k].push({ image: name, nme2d: null, error: (e as Error).message });
       }

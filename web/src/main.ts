@@ -92,7 +92,8 @@ const SOFTWARE_VIEW_INTERVAL_MS = 500;
  */
 const probe = {
   timings: [] as (FrameTimings & { display: number; grab: number; roundTrip: number; at: number; flipDisagreement: (number | null)[] })[],
-  faces: (): { x: number; y: number; width: number; height: number; still: boolean; landmarks: number[] }[] => faces.map((f) => ({ ...f.box, still: f.still, landmarks: Array.from(f.landmarks) })),
+  faces: (): { x: number; y: number; width: number; height: number; still: boolean; landmarks: number[]; keypointDisagreement?: number; suspect?: boolean }[] =>
+    faces.map((f) => ({ ...f.box, still: f.still, landmarks: Array.from(f.landmarks), keypointDisagreement: f.keypointDisagreement, suspect: f.suspect })),
   canvasSize: (): [number, number] => [ui.input.width, ui.input.height],
   view: () => viewer?.framing() ?? null,
 };
@@ -301,7 +302,10 @@ async function run(): Promise<void> {
         // A photo read smaller than it is (over the grabber's budget): what the numbers are in.
         const reduced = next.reduced ? ` (the photo was reduced to ${next.width}×${next.height} for the browser: the downloads' coordinates are in that size)` : '';
         if (token === loopToken) {
-          setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${reduced}`);
+          // Faces whose quality signals say the reconstruction is likely wrong (Face.suspect): said, in amber.
+          const suspect = faces.filter((f) => f.suspect).length;
+          const doubt = suspect ? `; ${faces.length === 1 ? 'it' : `${suspect} of them`} may be wrong (the reconstruction's own checks disagree)` : '';
+          setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '');
           setState('ready'); // a photo is done (it stayed "running")
         }
         return;

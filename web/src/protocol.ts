@@ -127,6 +127,10 @@ export interface FaceMessage {
    * apart (Face.flipDisagreement). Its presence shows that the mirrored crop ran.
    */
   flipDisagreement?: number;
+  /** For a face the detector's keypoints can check (a photo's, not a tracked frame's): Face.keypointDisagreement. */
+  keypointDisagreement?: number;
+  /** Face.suspect: a quality signal over its threshold; absent where the face has neither signal. */
+  suspect?: boolean;
 }
 
 export interface FrameTimings {

@@ -176,6 +176,8 @@ async function frame(req: FrameRequest): Promise<[WorkerReply, Transferable[]]> 
       translation: [...f.pose.translation],
       still: f.still ?? false,
       ...(f.flipDisagreement !== undefined ? { flipDisagreement: f.flipDisagreement } : {}),
+      ...(f.keypointDisagreement !== undefined ? { keypointDisagreement: f.keypointDisagreement } : {}),
+      ...(f.suspect !== undefined ? { suspect: f.suspect } : {}),
     };
   });
   const total = performance.now() - t0;
