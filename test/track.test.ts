@@ -544,19 +544,23 @@ describe('FaceTracker', () => {
   it('confirms tracks with the detector every N frames, dropping unconfirmed ones and adding new faces', () => {
     const t = new FaceTracker({ confirmEvery: 3 });
     const p = t.plan([box]);
+    // each crop's detection (its keypoints check the reconstruction: Face.keypointDisagreement)
+    expect(p.detections).toEqual([box]);
     const lm = landmarksIn(p.crops[0]);
     t.update(image, [lm]);
     // Detected on frame 0: frames 1 and 2 tracked, frame 3 detected again (every 3 frames).
     for (let i = 0; i < 2; i++) {
       expect(t.needsDetection()).toBe(false);
-      t.plan();
+      expect(t.plan().detections).toEqual([null]);
       t.update(image, [lm]);
     }
     expect(t.needsDetection()).toBe(true);
     const other: FaceBox = { x: 460, y: 200, width: 100, height: 100, score: 0.8 };
-    const confirmed = t.plan([box, other]);
+    // the detections in another order: each track gets the one that confirmed it
+    const confirmed = t.plan([other, box]);
     expect(confirmed.ids).toHaveLength(2);
     expect(confirmed.ids[0]).toBe(p.ids[0]);
+    expect(confirmed.detections).toEqual([box, other]);
     t.update(image, [lm, landmarksIn(confirmed.crops[1])]);
     for (let i = 0; i < 2; i++) {
       t.plan();
@@ -566,6 +570,7 @@ describe('FaceTracker', () => {
     const dropped = t.plan([other]);
     expect(dropped.lost).toEqual([{ id: p.ids[0], reason: 'unconfirmed' }]);
     expect(dropped.ids).toEqual([confirmed.ids[1]]);
+    expect(dropped.detections).toEqual([other]);
   });
 
   it('takes up a face lost for a moment at its place again under its id (the detector runs meanwhile); past rejoinFrames the loss is final', () => {

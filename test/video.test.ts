@@ -173,7 +173,7 @@ describe('processVideo', () => {
 
     const lines = (await readFile(join(out, 'driving_d3.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as {
       frame: number; time: number; detected: boolean;
-      faces: { track: number; box: { width: number }; landmarks: { '2d': number[][]; '3d': number[][] }; pose: { yaw: number; rotation: number[]; center: number[] }; flipDisagreement?: number; suspect?: boolean; inImage: number }[];
+      faces: { track: number; box: { width: number }; landmarks: { '2d': number[][]; '3d': number[][] }; pose: { yaw: number; rotation: number[]; center: number[] }; flipDisagreement?: number; keypointDisagreement?: number; suspect?: boolean; inImage: number }[];
     });
     expect(lines).toHaveLength(30);
     // flip is on by default: each face carries its frame's flip disagreement (a good face: small)
@@ -181,7 +181,16 @@ describe('processVideo', () => {
     // the talking head stays in the frame
     for (const l of lines) for (const f of l.faces) expect(f.inImage).toBeGreaterThan(0.95);
     expect(Math.max(...lines.flatMap((l) => l.faces.map((f) => f.flipDisagreement!)))).toBeLessThan(0.1);
-    // so no face of the clip is suspect (Face.suspect: with flip, the flip disagreement over 0.1)
+    // On the frames the detector ran for, BlazeFace's keypoints check the face (small: read right);
+    // on the others there are none (the crop is the tracker's).
+    const detectedFaces = lines.filter((l) => l.detected).flatMap((l) => l.faces);
+    expect(detectedFaces.length).toBeGreaterThanOrEqual(1);
+    for (const f of detectedFaces) {
+      expect(f.keypointDisagreement).toBeGreaterThan(0);
+      expect(f.keypointDisagreement).toBeLessThan(0.12);
+    }
+    for (const l of lines.filter((l) => !l.detected)) for (const f of l.faces) expect(f.keypointDisagreement).toBeUndefined();
+    // so no face of the clip is suspect (Face.suspect: the flip disagreement over 0.1 or the keypoints' over 0.12)
     for (const l of lines) for (const f of l.faces) expect(f.suspect).toBe(false);
     lines.forEach((l, i) => {
       expect(l.frame).toBe(i);

@@ -42,7 +42,7 @@ export interface Face {
    * (default model; median 0.03, light 0.05) 49 of the 64 faces over 0.12 were failures (68-point
    * NME over 10 %), and it found 49 of the 86 failures where flipDisagreement over 0.1 found 41
    * (docs/evaluation.md §0.16). Absent for boxes or crops you give (`--box`, `--crop`), for faces
-   * of video (the tracker gives their crops), for a face whose crop the keypoints turn by more than
+   * of video on frames the detector did not run for (the tracker gives their crops; on its frames VideoTracker adds it), for a face whose crop the keypoints turn by more than
    * 45° and for one the orientation step turned: BlazeFace's keypoints of a face lying sideways are
    * often wrong.
    */

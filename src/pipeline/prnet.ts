@@ -3,13 +3,13 @@
  * library's main API. Runtime-agnostic: the Node entry (node.ts) and the browser entry give it a
  * session, a detector and the layout.
  */
-import { KEYPOINT_FEATURES, keypointFeatures } from '../crop/keypoint-rule.js';
+import { KEYPOINT_FEATURES } from '../crop/keypoint-rule.js';
 import { CROP_SIZE, cropFromBox, cropFromUserBox, cropTransform, landmarkRoll, rolledSquareFromLandmarks, uncropEnlarged, uncropPositionMap, wrapAngle, writeCropInput, type CropTransform } from '../crop/index.js';
 import type { Detector } from '../detect/detector.js';
 import { ORIENT_MIN_CONFIDENCE, ORIENT_MIN_TILT, type Orientation } from '../detect/orientation.js';
 import { DisposedError, InputError, ModelError, shownValue, throwIfAborted } from '../errors.js';
-import { suspectFace } from './quality.js';
-import { coarseMask, estimatePose, flipDisagreement, insideShare, keypointDisagreement, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
+import { detectorKeypointDisagreement, suspectFace } from './quality.js';
+import { coarseMask, estimatePose, flipDisagreement, insideShare, MAX_SMOOTH, mergeFlippedMap, prepareSource, readLandmarks, readVertices, smoothPositionMap, type PreparedSource } from '../geometry/index.js';
 import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
@@ -105,12 +105,6 @@ interface FaceItem {
  * (radians) for the turn to stand.
  */
 const ORIENT_UPRIGHT = (25 * Math.PI) / 180;
-/**
- * Face.keypointDisagreement is given for faces whose crop the detector's keypoints turn by at most
- * this (radians): BlazeFace's keypoints of a face lying sideways are not to be trusted
- * (docs/evaluation.md §0.16).
- */
-const KEYPOINT_UPRIGHT = (45 * Math.PI) / 180;
 /**
  * A turned crop's reconstruction must put the face's roll (landmarkRoll) within this (radians) of
  * the crop's angle, else the face is reconstructed in the detector's crop: on the faces turned right
@@ -295,11 +289,9 @@ export class Prnet {
     // landmarks' roll: a failed reconstruction's roll can be anything; 6 such failures went unflagged.)
     if (!options.crops && !options.boxes && this.detector?.kind === 'blazeface') {
       for (const [i, it] of items.entries()) {
-        const k = it.box.keypoints;
-        const angle = faces[i].crop.square.angle ?? 0;
-        if (!k || turned.has(i) || Math.abs(angle) > KEYPOINT_UPRIGHT || !keypointFeatures(it.box, k, this.keypointScratch)) continue;
-        const d = keypointDisagreement(faces[i].landmarks, k, 3, angle);
-        if (Number.isFinite(d)) faces[i].keypointDisagreement = d;
+        if (turned.has(i)) continue;
+        const d = detectorKeypointDisagreement(faces[i].landmarks, it.box, faces[i].crop.square.angle ?? 0, this.keypointScratch);
+        if (d !== undefined) faces[i].keypointDisagreement = d;
       }
     }
     for (const face of faces) {

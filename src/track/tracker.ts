@@ -108,6 +108,11 @@ export interface TrackPlan {
   crops: CropTransform[];
   /** The track of each crop. */
   ids: number[];
+  /**
+   * On a frame the detector ran for: the detection each crop's track was confirmed or started by
+   * (its keypoints check the reconstruction: Face.keypointDisagreement); null on other frames.
+   */
+  detections: (FaceBox | null)[];
   /** The detector ran for this frame. */
   detected: boolean;
   /** Tracks dropped while planning (not confirmed by the detector). */
@@ -214,6 +219,8 @@ export class FaceTracker {
       return false;
     });
     const detected = detections !== undefined && detections !== null;
+    // The detection that confirmed or started each track on this frame.
+    const matched = new Map<number, FaceBox>();
     if (detected) {
       this.sinceDetection = 0;
       this.confirmSoon = false;
@@ -228,6 +235,7 @@ export class FaceTracker {
         } else {
           used.add(best);
           kept.push(track);
+          matched.set(track.id, detections[best]);
         }
       }
       this.tracks = kept;
@@ -243,6 +251,7 @@ export class FaceTracker {
         } else {
           id = this.nextId++;
         }
+        matched.set(id, detections[j]);
         this.tracks.push({ id, age: 0, landmarks: null, dims: 3, crop, fromDetector: true, smoother: this.newSmoother(), rolled: Boolean(crop.square.angle), rolledBefore: Boolean(crop.square.angle) });
       });
       // In creation order (a track taken up again is older than the live ones after it): two tracks on one face keep the older.
@@ -253,7 +262,7 @@ export class FaceTracker {
     const ids = this.tracks.map((t) => t.id);
     const crops = this.tracks.map((t) => t.crop);
     this.planned = { ids, crops, fromDetector: this.tracks.map((t) => t.fromDetector) };
-    return { crops, ids, detected, lost, rejoined, ended };
+    return { crops, ids, detections: ids.map((id) => matched.get(id) ?? null), detected, lost, rejoined, ended };
   }
 
   /** Tracks whose loss became final outside plan() (duplicates, rejoinFrames 0): reported by the next plan(). */

@@ -9,6 +9,8 @@
 import type { BoxKind } from '../crop/index.js';
 import type { Layout } from '../layout/index.js';
 import type { Face } from '../pipeline/face.js';
+import { detectorKeypointDisagreement, suspectFace } from '../pipeline/quality.js';
+import { KEYPOINT_FEATURES } from '../crop/keypoint-rule.js';
 import type { ReconstructOptions, ReconstructResult, StageTimings, TestTimeOptions } from '../pipeline/prnet.js';
 import { checkImage } from '../pipeline/prnet.js';
 import type { FaceBox, RgbImage } from '../types.js';
@@ -87,6 +89,7 @@ export class VideoTracker {
 
   /** Frames are processed one at a time, in call order (overlapping calls wait for the one before). */
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly keypointScratch = new Float64Array(KEYPOINT_FEATURES);
   /** The last frame's size: a change (a camera switching resolution) drops the tracks. */
   private frameSize: [number, number] | null = null;
 
@@ -149,6 +152,17 @@ export class VideoTracker {
     const { faces, timings } = plan.crops.length
       ? await this.pipeline.reconstruct(image, { crops: plan.crops, ...this.testTime })
       : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
+    // On a frame the detector ran for, BlazeFace's keypoints check each face its detection confirmed
+    // or started (Face.keypointDisagreement, as for a photo; the pipeline gives none for crops).
+    if (plan.detected && this.pipeline.detector?.kind === 'blazeface') {
+      faces.forEach((face, i) => {
+        const box = plan.detections[i];
+        const d = box ? detectorKeypointDisagreement(face.landmarks, box, face.crop.square.angle ?? 0, this.keypointScratch) : undefined;
+        if (d === undefined) return;
+        face.keypointDisagreement = d;
+        face.suspect = suspectFace(face);
+      });
+    }
     const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3, timeMs);
     // A tracked face whose mirrored crop disagrees with it (with test-time flip) is likely no face
     // any more (the picture went black, the face left and the crop holds background): the detector

@@ -568,6 +568,7 @@ export function frameLine(index: number, timeMs: number, result: VideoFrameResul
         center: headCentre(p, layout).map(r),
       },
       ...(f.flipDisagreement !== undefined ? { flipDisagreement: r(f.flipDisagreement) } : {}),
+      ...(f.keypointDisagreement !== undefined ? { keypointDisagreement: r(f.keypointDisagreement) } : {}),
       ...(f.suspect !== undefined ? { suspect: f.suspect } : {}),
       inImage: r(f.inImage),
     };

@@ -127,7 +127,7 @@ export interface FaceMessage {
    * apart (Face.flipDisagreement). Its presence shows that the mirrored crop ran.
    */
   flipDisagreement?: number;
-  /** For a face the detector's keypoints can check (a photo's, not a tracked frame's): Face.keypointDisagreement. */
+  /** For a face the detector's keypoints can check (a photo's, or a video frame's the detector ran for): Face.keypointDisagreement. */
   keypointDisagreement?: number;
   /** Face.suspect: a quality signal over its threshold; absent where the face has neither signal. */
   suspect?: boolean;
