@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -692,6 +692,43 @@ describe('prnet video (CLI)', () => {
       expect(cli.x, name).toBeCloseTo(lib.x, 1);
       expect(cli.width, name).toBeCloseTo(lib.width, 1);
     }
+  });
+
+  it('refuses (exit 2, before any work) outputs that would replace an input: a video of the user\'s named like another\'s overlay, an earlier run\'s overlay given again by a glob', async () => {
+    const dir = await tmp.make('outputs-over-inputs');
+    await copyFile(D3, join(dir, 'clip.mp4'));
+    // the user's own video, named as clip.mp4's overlay will be
+    await copyFile(OBAMA, join(dir, 'clip_overlay.mp4'));
+    const before = await readFile(join(dir, 'clip_overlay.mp4'));
+    const only = ['--frames', '2', '--model', 'light', '--stabilize', 'off'];
+    const r = await runCli(['video', join(dir, 'clip.mp4'), join(dir, 'clip_overlay.mp4'), '--out', dir, ...only]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.errLines).toEqual([
+      `prnet: ${join(dir, 'clip.mp4')}'s output ${join(dir, 'clip_overlay.mp4')} is the input ${join(dir, 'clip_overlay.mp4')}: writing it would destroy that input; choose another --out, or leave ${join(dir, 'clip_overlay.mp4')} out (an earlier run's output given again?)`,
+    ]);
+    expect((await readFile(join(dir, 'clip_overlay.mp4')).then((b) => b.equals(before)))).toBe(true);
+    expect(await listFiles(dir)).toEqual(['clip.mp4', 'clip_overlay.mp4']);
+    // Through another path (a link to the folder), and with the track GLBs of --glb-tracks all.
+    await symlink(dir, join(dir, 'linked'));
+    const linked = await runCli(['video', join(dir, 'clip.mp4'), join(dir, 'linked', 'clip_overlay.mp4'), '--out', dir, ...only]);
+    expect(linked.code, linked.stderr).toBe(2);
+    await rename(join(dir, 'clip_overlay.mp4'), join(dir, 'clip_track2.glb'));
+    const tracks = await runCli(['video', join(dir, 'clip.mp4'), join(dir, 'clip_track2.glb'), '--out', dir, '--glb-tracks', 'all', ...only]);
+    expect(tracks.code, tracks.stderr).toBe(2);
+    expect(tracks.stderr).toContain(`is the input ${join(dir, 'clip_track2.glb')}`);
+    // Without the overlay (or into another folder) nothing is in the way: it runs.
+    await rm(join(dir, 'clip_track2.glb'));
+    await rm(join(dir, 'linked'));
+    const first = await runCli(['video', join(dir, 'clip.mp4'), '--out', dir, '--no-glb', ...only]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await listFiles(dir)).toEqual(['clip.jsonl', 'clip.mp4', 'clip_overlay.mp4']);
+    // A second run over the folder's videos (a shell's *.mp4) would read the first run's overlay as
+    // an input and write its own overlay over it.
+    const again = await runCli(['video', join(dir, 'clip.mp4'), join(dir, 'clip_overlay.mp4'), '--out', dir, '--no-glb', ...only]);
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toContain('(an earlier run\'s output given again?)');
+    const without = await runCli(['video', join(dir, 'clip.mp4'), join(dir, 'clip_overlay.mp4'), '--out', dir, '--no-glb', '--no-overlay', ...only]);
+    expect(without.code, without.stderr).toBe(0);
   });
 
   it('passes --no-flip and --smooth to the network: the landmarks are the library\'s for those options, not the defaults\'; a bad σ is a usage error', async () => {

@@ -1,6 +1,7 @@
 /** `prnet video`: video files → tracked, stabilised faces → JSON lines, overlay video, animated GLB. */
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
@@ -31,6 +32,39 @@ export function stabilizeOption(value: string | undefined): boolean | Stabilizer
     throw new UsageError(`--stabilize: ${(e as Error).message}`);
   }
   return options as StabilizerOptions;
+}
+
+/**
+ * Refuses, as a usage error (exit 2) before any work, a run whose outputs would replace one of its
+ * inputs (the same file by device and inode, also through another path): clip.mp4's overlay is
+ * `clip_overlay.mp4` in --out, which may be another input — an earlier run's overlay given again by
+ * a shell glob over the output folder, or a video of the user's own of that name — and its track
+ * GLBs (`clip_track<ID>.glb`, which a run also removes when stale). The atomic writes would
+ * replace the input, and the run would then read the replaced file.
+ */
+export async function refuseOutputsOverInputs(outDir: string, inputs: readonly string[], names: readonly string[], outputs: { jsonl: boolean; overlay: boolean; glb: boolean }): Promise<void> {
+  const identity = (s: { dev: number; ino: number }): string => `${s.dev}:${s.ino}`;
+  const ids = new Map<string, string>();
+  for (const input of inputs) {
+    const s = await stat(input).catch(() => null);
+    if (s?.isFile()) ids.set(identity(s), input);
+  }
+  if (!ids.size) return;
+  const entries = await readdir(outDir).catch(() => [] as string[]);
+  for (const [i, name] of names.entries()) {
+    const tracks = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_track\\d+\\.glb$`);
+    const written = (f: string): boolean =>
+      (outputs.jsonl && f === `${name}.jsonl`) || (outputs.overlay && f === `${name}_overlay.mp4`) || (outputs.glb && (f === `${name}.glb` || tracks.test(f)));
+    for (const f of entries) {
+      if (!written(f)) continue;
+      const s = await lstat(join(outDir, f)).catch(() => null);
+      const other = s && ids.get(identity(s));
+      if (other === undefined || other === null) continue;
+      throw new UsageError(
+        `${escapeControl(inputs[i])}'s output ${escapeControl(join(outDir, f))} is the input ${escapeControl(other)}: writing it would destroy that input; choose another --out, or leave ${escapeControl(other)} out (an earlier run's output given again?)`,
+      );
+    }
+  }
 }
 
 /**
@@ -109,11 +143,12 @@ export async function runVideo(args: string[]): Promise<number> {
   // No tile looks in video: the detector runs on every frame while nothing is tracked, and tiles
   // would cost 6 passes a 1080p frame (15 at 4K) and start tracks on small background faces.
   // Video crops come from the tracker (its detections and the previous frames' landmarks): no orientation network.
+  // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.
+  const names = trackSafeStems(uniqueStems(positionals, (f) => existsSync(f)), glbTracks === 'all');
+  await refuseOutputsOverInputs(values.out, positionals, names, outputs);
   const prnet = await createPrnet({ model: values.model, detector, minScore, threads, tiles: false, orientation: false });
   let failed = 0;
   try {
-    // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.
-    const names = trackSafeStems(uniqueStems(positionals, (f) => existsSync(f)), glbTracks === 'all');
     for (const [i, input] of positionals.entries()) {
       let progress: Progress | null = null;
       try {
