@@ -687,6 +687,15 @@ describe('VideoTracker', () => {
     const pipeline = fakePipeline({ x: 300, y: 220 });
     expect(() => new VideoTracker(pipeline, { stabilize: { settleTime: NaN } })).toThrow(/settleTime must be a finite number ≥ 0, got NaN/);
     expect(() => new VideoTracker(pipeline, { stabilize: { beta: -1 } })).toThrow(/beta must be a finite number ≥ 0, got -1/);
+    // values that passed as ≥ 0 and froze the output (measured on a talking-head clip, 45 frames:
+    // yaw over the clip −8.6…18.0° stabilised; poseCutoffScale 0: −1.23° on every frame;
+    // minCutoff and beta 0: every point still; derivativeCutoff 0: −1.2…7.2°, far behind)
+    expect(() => new VideoTracker(pipeline, { stabilize: { poseCutoffScale: 0 } })).toThrow(/poseCutoffScale must be above 0, got 0: the head pose would stay at its first frame/);
+    expect(() => new VideoTracker(pipeline, { stabilize: { derivativeCutoff: 0 } })).toThrow(/derivativeCutoff must be above 0, got 0/);
+    expect(() => new VideoTracker(pipeline, { stabilize: { minCutoff: 0, beta: 0 } })).toThrow(/minCutoff and beta cannot both be 0/);
+    // either alone is a cutoff that still moves with the face (minCutoff 0: the 1€ filter's own)
+    expect(new FaceStabilizer(layout, { minCutoff: 0 }).options.minCutoff).toBe(0);
+    expect(new FaceStabilizer(layout, { beta: 0 }).options.beta).toBe(0);
     expect(() => new VideoTracker(pipeline, { stabilize: { minCutof: 1 } as StabilizerOptions })).toThrow(/unknown stabiliser option 'minCutof'/);
     expect(() => new VideoTracker(pipeline, { stabilize: { frame: 'world' } as unknown as StabilizerOptions })).toThrow(/frame must be 'head' or 'image', got "world"/);
     const video = new VideoTracker(pipeline, { stabilize: { settleTime: 0, poseCutoffScale: 1 } });

@@ -781,6 +781,8 @@ describe('prnet video (CLI)', () => {
     for (const [value, line] of [
       ['{"poseCutofScale":1}', /^prnet: --stabilize: unknown stabiliser option 'poseCutofScale' \(known: /],
       ['{"settleTime":-1}', /^prnet: --stabilize: stabiliser option settleTime must be a finite number ≥ 0, got -1$/],
+      // 0 passed the check and froze the head pose at its first frame for the whole clip
+      ['{"poseCutoffScale":0}', /^prnet: --stabilize: stabiliser option poseCutoffScale must be above 0, got 0: the head pose would stay at its first frame/],
       ['{"beta":', /^prnet: --stabilize: not JSON \(/],
       ['maybe', /^prnet: --stabilize must be on, off or a JSON object of stabiliser options, got 'maybe'$/],
     ] as const) {
