@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -866,6 +866,26 @@ describe('prnet video (CLI)', () => {
     expect(r.code).toBe(4);
     expect(r.errLines).toEqual([`prnet: ${join(out, 'driving_d3_overlay.mp4')}: cannot encode the overlay video (Error writing trailer: No space left on device)`]);
     expect(await listFiles(out)).toEqual([]);
+  });
+
+  it('an output that cannot be put in place (a folder at its name): exit 4, and none of the video\'s outputs is left, an earlier run\'s kept', async () => {
+    const dir = await tmp.make('blocked-output');
+    const only = ['--model', 'light', '--frames', '3', '--stabilize', 'off', '--quiet'];
+    // a folder where the GLB goes (renamed last): the JSONL and the overlay were put in place before
+    const glbBlocked = join(dir, 'glb');
+    await mkdir(join(glbBlocked, 'driving_d3.glb'), { recursive: true });
+    const r = await runCli(['video', D3, '--out', glbBlocked, ...only]);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.errLines).toEqual([`prnet: ${join(glbBlocked, 'driving_d3.glb')}: cannot write (EISDIR)`]);
+    expect(await readdir(glbBlocked)).toEqual(['driving_d3.glb']);
+    // a folder where the overlay goes, with an earlier run's JSONL there: that one stays as it was
+    const overlayBlocked = join(dir, 'overlay');
+    await mkdir(join(overlayBlocked, 'driving_d3_overlay.mp4'), { recursive: true });
+    await writeFile(join(overlayBlocked, 'driving_d3.jsonl'), 'earlier\n');
+    const o = await runCli(['video', D3, '--out', overlayBlocked, '--no-glb', ...only]);
+    expect(o.code, o.stderr).toBe(4);
+    expect((await readdir(overlayBlocked)).sort()).toEqual(['driving_d3.jsonl', 'driving_d3_overlay.mp4']);
+    expect(await readFile(join(overlayBlocked, 'driving_d3.jsonl'), 'utf8')).toBe('earlier\n');
   });
 
   it('a variable frame rate: the JSON lines carry the stream\'s own frame times, not index / fps', async () => {

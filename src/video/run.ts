@@ -15,7 +15,7 @@
  * error or an interruption (AbortSignal; the CLI wires SIGINT to it) leaves no partial output.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, rename, rm, writeFile } from 'node:fs/promises';
 import { mkdirEach } from '../util/mkdir.js';
 import { tempInTheWay, tempPath } from '../cli/atomic.js';
 import { basename, extname, join } from 'node:path';
@@ -474,9 +474,21 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       }
     }
     if (options.signal?.aborted) throw new VideoAbortError('interrupted', input, { cause: options.signal.reason });
-    for (const [from, to] of staged) {
-      await rename(from, to).catch((e: unknown) => { throw outputError(e, to); });
-      files.push(to);
+    // The outputs go into place together or not at all (as the CLI's photo outputs): a folder in
+    // the way of one is found before any is renamed, and a rename that fails anyway takes back
+    // the ones before it, so a failed run leaves no part of its outputs.
+    for (const [, to] of staged) {
+      if ((await lstat(to).catch(() => null))?.isDirectory()) throw outputError(Object.assign(new Error('a folder is in the way'), { code: 'EISDIR' }), to);
+    }
+    try {
+      for (const [from, to] of staged) {
+        await rename(from, to).catch((e: unknown) => { throw outputError(e, to); });
+        files.push(to);
+      }
+    } catch (e) {
+      await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => undefined)));
+      files.length = 0;
+      throw e;
     }
     // With this run's GLBs in place, an earlier run's track GLBs of tracks it did not find would
     // pass for this run's.
