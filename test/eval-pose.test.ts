@@ -165,3 +165,26 @@ describe('prnet eval: the product\'s crop, turned upright by the orientation net
     }
   }, 120_000);
 });
+
+describe('prnet eval: how well Face.suspect picks out the failures', () => {
+  it('the text report counts the suspect faces and the failures they catch; --json has the summary and each row\'s verdict', async () => {
+    // image00475: the light model's 66° profile, 21 % NME, suspect; image00050: 3–4 %, not suspect
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-suspect-eval-'));
+    try {
+      for (const n of ['image00475', 'image00050']) for (const ext of ['jpg', 'mat']) symlinkSync(join(AFLW, `${n}.${ext}`), join(dir, `${n}.${ext}`));
+      const text = await runCli(['eval', 'aflw2000', dir, '--model', 'light', '--no-peers', '--quiet']);
+      expect(text.code, text.stderr).toBe(0);
+      const line = text.stdout.split('\n').find((l) => l.startsWith('prnet-ts suspect faces'));
+      expect(line).toMatch(/^prnet-ts suspect faces \(flip disagreement > 0\.1 or keypoints > 0\.12\): 1 of 2 \(1 of them over 10 % NME\); 1 of the 1 over 10 % are suspect; the others' mean \d\.\d\d %$/);
+      const json = await runCli(['eval', 'aflw2000', dir, '--model', 'light', '--no-peers', '--quiet', '--json']);
+      const out = JSON.parse(json.stdout) as { suspect: { faces: number; suspect: number; suspectFailures: number; failures: number; meanNotSuspect: number }; perImage: { image: string; nme2d: number; suspect?: boolean }[] };
+      expect(out.suspect).toMatchObject({ faces: 2, suspect: 1, suspectFailures: 1, failures: 1 });
+      const row = (n: string) => out.perImage.find((r) => r.image === `${n}.jpg`)!;
+      expect(row('image00475').suspect).toBe(true);
+      expect(row('image00050').suspect).toBe(false);
+      expect(out.suspect.meanNotSuspect).toBeCloseTo(row('image00050').nme2d, 12);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -69,6 +69,9 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
         expect(s.flipDisagreement, s.image).toBeUndefined();
         expect(s.keypointDisagreement!, s.image).toBeGreaterThan(0);
       }
+      // …so none is suspect, and the summary says so
+      for (const s of r.ours.perImage) expect(s.suspect, s.image).toBe(false);
+      expect(r.ours.suspect).toEqual({ faces: 3, suspect: 0, suspectFailures: 0, failures: 0, meanNotSuspect: r.ours.nme2d });
       for (const other of [noFlip, raw]) {
         expect(other.ours.failed).toBe(0);
         expect(other.ours.nme2d!).toBeLessThan(0.1);

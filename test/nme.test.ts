@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxSize, nme, scoredByAll, summariseNme, yawBucket } from '../tools/eval/nme.js';
+import { boxSize, nme, scoredByAll, summariseNme, summariseSuspect, suspectLine, yawBucket } from '../tools/eval/nme.js';
 
 // Ground truth: four points spanning a 4 × 9 box → sqrt(w·h) = 6.
 const gt = new Float64Array([
@@ -79,5 +79,27 @@ describe('NME', () => {
     expect(scoredByAll([ours, peer])).toEqual([true, false, false]);
     expect(scoredByAll([ours])).toEqual([true, true, false]);
     expect(() => scoredByAll([ours, peer.slice(1)])).toThrow(/different numbers of rows/);
+  });
+});
+
+describe('summariseSuspect (how well Face.suspect picked out the failures)', () => {
+  it('counts verdicts, suspect failures, failures and the mean of the faces not suspect; rows without a verdict or an NME are left out', () => {
+    const rows = [
+      { nme2d: 0.2, suspect: true },
+      { nme2d: 0.05, suspect: true },
+      { nme2d: 0.12, suspect: false },
+      { nme2d: 0.04, suspect: false },
+      { nme2d: 0.5 }, // no verdict (no signal)
+      { nme2d: null, suspect: true }, // not scored
+    ];
+    const s = summariseSuspect(rows)!;
+    expect(s).toMatchObject({ faces: 4, suspect: 2, suspectFailures: 1, failures: 2 });
+    expect(s.meanNotSuspect).toBeCloseTo(0.08, 12);
+    expect(suspectLine(s)).toBe('suspect faces (flip disagreement > 0.1 or keypoints > 0.12): 2 of 4 (1 of them over 10 % NME); 1 of the 2 over 10 % are suspect; the others\' mean 8.00 %');
+    expect(summariseSuspect([{ nme2d: 0.1 }])).toBeNull();
+    // all suspect: no mean of the others
+    expect(summariseSuspect([{ nme2d: 0.3, suspect: true }])).toEqual({ faces: 1, suspect: 1, suspectFailures: 1, failures: 1, meanNotSuspect: null });
+    // exactly 10 % is not a failure (over 10 %)
+    expect(summariseSuspect([{ nme2d: 0.1, suspect: false }])!.failures).toBe(0);
   });
 });

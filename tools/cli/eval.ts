@@ -12,6 +12,7 @@ import type { Prnet, TestTimeOptions } from '../../src/pipeline/prnet.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, minScoreOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts } from '../eval/pts.js';
+import { suspectLine } from '../eval/nme.js';
 import { imagePairs, missingPeers, POSE_RANGE_DEG } from '../eval/aflw2000.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
@@ -74,6 +75,7 @@ export async function run(args: string[]): Promise<number> {
       bucketMean3d: report.ours.bucketMean3d,
       buckets: report.ours.buckets,
       folds: report.ours.folds,
+      suspect: report.ours.suspect ?? null,
       pose: report.ours.pose,
       scored: report.ours.scored,
       failed: report.ours.failed,
@@ -122,6 +124,7 @@ export async function run(args: string[]): Promise<number> {
     for (const k of ['yaw', 'pitch', 'roll', 'mean'] as const) lines.push(row(`  ${k}`, '', poses.map((p) => deg(p?.[k]))));
   }
   if (report.ours.folds !== undefined) lines.push(`prnet-ts meshes: ${pct(report.ours.folds).trim()} of the triangles touch a fold sharper than 90° (mean over the images)`);
+  if (report.ours.suspect) lines.push(`prnet-ts ${suspectLine(report.ours.suspect)}`);
   const unread = report.unreadable.length;
   for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);
   if (unread) lines.push(`${unread} image(s) not scored: the image or its .mat could not be read`);
@@ -212,6 +215,7 @@ async function runPts(
   lines.push(row('median', methods.map(([, m]) => pct(m.median2d))));
   lines.push(row('  faces scored', methods.map(([, m]) => String(m.scored))));
   if (methods.length > 1) lines.push(row(`mean on the ${report.ours.common.images} all scored`, methods.map(([, m]) => pct(m.common.nme2d))));
+  if (report.ours.suspect) lines.push(`prnet-ts ${suspectLine(report.ours.suspect)}`);
   const unread = report.unreadable.length;
   for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);
   if (unread) lines.push(`${unread} image(s) not scored: the image or its .pts could not be read`);

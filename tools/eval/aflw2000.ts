@@ -21,7 +21,7 @@ import type { Layout } from '../../src/layout/index.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import type { Face } from '../../src/pipeline/face.js';
 import { loadAflwGroundTruth } from './mat.js';
-import { annotatedSide, nearestFace, nme, scoredByAll, summariseNme, type NmeSummary } from './nme.js';
+import { annotatedSide, nearestFace, nme, scoredByAll, summariseNme, summariseSuspect, type NmeSummary, type SuspectSummary } from './nme.js';
 
 /** Head-pose angles in degrees (src/geometry/pose.ts's convention, that of Pose_Para). */
 export interface Angles {
@@ -51,6 +51,8 @@ export interface ImageScore {
   flipDisagreement?: number;
   /** Ours only, for a face BlazeFace found: Face.keypointDisagreement. */
   keypointDisagreement?: number;
+  /** Ours only, where either signal is given: Face.suspect. */
+  suspect?: boolean;
   error?: string;
 }
 
@@ -79,6 +81,8 @@ export interface MethodScores {
   buckets: number;
   /** Ours only: the mean fraction of folded triangles over the images with a face. */
   folds?: number;
+  /** Ours only: how well Face.suspect picked out the faces over 10 % NME (absent when no face has a verdict). */
+  suspect?: SuspectSummary;
   /** Images scored (a face found and matched): the count the means above are over. */
   scored: number;
   /**
@@ -177,7 +181,7 @@ export function missingPeers(): string[] {
 }
 
 /** A method's prediction: 68 landmarks (x, y, z), the head pose, and for ours the folded-triangle fraction. */
-type Prediction = { landmarks: Float32Array; pose?: Angles; folds?: number; flipDisagreement?: number; keypointDisagreement?: number } | null;
+type Prediction = { landmarks: Float32Array; pose?: Angles; folds?: number; flipDisagreement?: number; keypointDisagreement?: number; suspect?: boolean } | null;
 type Scorer = (image: Awaited<ReturnType<typeof decodeImageFile>>, gt: Float64Array) => Promise<Prediction>;
 
 export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalOptions = {}): Promise<EvalReport> {
@@ -206,7 +210,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       if (!face && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
     }
     if (!face) return null;
-    return { landmarks: face.landmarks, pose: angles(face.pose), folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement, keypointDisagreement: face.keypointDisagreement };
+    return { landmarks: face.landmarks, pose: angles(face.pose), folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement, keypointDisagreement: face.keypointDisagreement, suspect: face.suspect };
   };
   const scorers: Record<string, Scorer> = { ours };
   const skippedPeers: string[] = [];
@@ -269,6 +273,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
           if (pred.folds !== undefined) row.folds = pred.folds;
           if (pred.flipDisagreement !== undefined) row.flipDisagreement = pred.flipDisagreement;
           if (pred.keypointDisagreement !== undefined) row.keypointDisagreement = pred.keypointDisagreement;
+          if (pred.suspect !== undefined) row.suspect = pred.suspect;
           per[name].push(row);
         }
       } catch (e) {
@@ -287,10 +292,12 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     const c2 = summariseNme(shared.map((s) => s.nme2d!), shared.map((s) => s.yaw));
     const c3 = summariseNme(shared.map((s) => s.nme3d!), shared.map((s) => s.yaw));
     const withFolds = ok.filter((s) => s.folds !== undefined);
+    const suspect = summariseSuspect(ok);
     return {
       nme2d: s2.mean, nme3d: s3.mean, byYaw2d: s2.byYaw, byYaw3d: s3.byYaw,
       bucketMean2d: s2.balanced, bucketMean3d: s3.balanced, buckets: s2.buckets,
       ...(withFolds.length ? { folds: withFolds.reduce((a, s) => a + s.folds!, 0) / withFolds.length } : {}),
+      ...(suspect ? { suspect } : {}),
       failed: list.length - ok.length, scored: ok.length,
       common: { images: shared.length, nme2d: c2.mean, nme3d: c3.mean, bucketMean2d: c2.balanced, bucketMean3d: c3.balanced, buckets: c2.buckets, pose: summarisePose(shared, truths) },
       pose: summarisePose(ok, truths),

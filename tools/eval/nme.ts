@@ -141,3 +141,41 @@ export function scoredByAll(lists: readonly (readonly { nme2d: number | null }[]
   if (lists.some((l) => l.length !== n)) throw new Error('scoredByAll: the methods have different numbers of rows');
   return Array.from({ length: n }, (_, i) => lists.every((l) => l[i].nme2d !== null));
 }
+
+/** 68-point 2D NME over which a face counts as a failure (docs/evaluation.md §0.11, §0.16, §0.17). */
+export const FAILURE_NME = 0.1;
+
+/** How well Face.suspect picked out the failures of one run (ours only; rows with an NME). */
+export interface SuspectSummary {
+  /** Faces with a quality signal (a `suspect` verdict). */
+  faces: number;
+  /** Of them, suspect. */
+  suspect: number;
+  /** Suspect faces whose NME is over FAILURE_NME (the precision's numerator). */
+  suspectFailures: number;
+  /** Faces over FAILURE_NME among those with a verdict (the recall's denominator). */
+  failures: number;
+  /** The mean 2D NME of the faces with a verdict that are not suspect (null when none). */
+  meanNotSuspect: number | null;
+}
+
+/** SuspectSummary of scored rows carrying `suspect` (rows without a verdict are left out); null when none has one. */
+export function summariseSuspect(rows: readonly { nme2d: number | null; suspect?: boolean }[]): SuspectSummary | null {
+  const judged = rows.filter((r): r is { nme2d: number; suspect: boolean } => r.nme2d !== null && r.suspect !== undefined);
+  if (!judged.length) return null;
+  const clear = judged.filter((r) => !r.suspect);
+  return {
+    faces: judged.length,
+    suspect: judged.length - clear.length,
+    suspectFailures: judged.filter((r) => r.suspect && r.nme2d > FAILURE_NME).length,
+    failures: judged.filter((r) => r.nme2d > FAILURE_NME).length,
+    meanNotSuspect: clear.length ? clear.reduce((a, r) => a + r.nme2d, 0) / clear.length : null,
+  };
+}
+
+/** One line of a text report: "suspect faces: 80 of 995 (57 of them over 10 % NME); 57 of the 86 over 10 % are suspect; mean of the others 4.17 %". */
+export function suspectLine(s: SuspectSummary): string {
+  const pc = (x: number): string => `${(100 * x).toFixed(2)} %`;
+  const others = s.meanNotSuspect === null ? '' : `; the others' mean ${pc(s.meanNotSuspect)}`;
+  return `suspect faces (flip disagreement > 0.1 or keypoints > 0.12): ${s.suspect} of ${s.faces} (${s.suspectFailures} of them over ${100 * FAILURE_NME} % NME); ${s.suspectFailures} of the ${s.failures} over ${100 * FAILURE_NME} % are suspect${others}`;
+}

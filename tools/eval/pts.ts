@@ -14,7 +14,7 @@ import type { RgbImage } from '../../src/types.js';
 import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa } from '../data/tddfa.js';
 import { listImagePairs, missingPeers } from './aflw2000.js';
-import { annotatedSide, nearestFace, nme, scoredByAll } from './nme.js';
+import { annotatedSide, nearestFace, nme, scoredByAll, summariseSuspect, type SuspectSummary } from './nme.js';
 
 export interface PtsScore {
   image: string;
@@ -24,6 +24,8 @@ export interface PtsScore {
   flipDisagreement?: number;
   /** Ours only, for a face BlazeFace found: Face.keypointDisagreement. */
   keypointDisagreement?: number;
+  /** Ours only, where either signal is given: Face.suspect. */
+  suspect?: boolean;
 }
 
 export interface PtsMethodScores {
@@ -35,6 +37,8 @@ export interface PtsMethodScores {
   scored: number;
   /** The mean over the images every method of the run scored (like with like). */
   common: { images: number; nme2d: number };
+  /** Ours only: how well Face.suspect picked out the faces over 10 % NME (absent when no face has a verdict). */
+  suspect?: SuspectSummary;
   perImage: PtsScore[];
 }
 
@@ -73,7 +77,7 @@ function xy(p: Float32Array): Float64Array {
 }
 
 /** The scored face's landmarks (stride 3) and, for ours, its quality signals. */
-type Scored = { landmarks: Float32Array; flipDisagreement?: number; keypointDisagreement?: number };
+type Scored = { landmarks: Float32Array; flipDisagreement?: number; keypointDisagreement?: number; suspect?: boolean };
 type Scorer = (image: RgbImage, gt: Float64Array) => Promise<Scored | null>;
 
 /**
@@ -136,6 +140,7 @@ export async function evaluatePts(
         const row: PtsScore = { image: name, nme2d: nme(xy(pred.landmarks), gt, 2, 2) };
         if (pred.flipDisagreement !== undefined) row.flipDisagreement = pred.flipDisagreement;
         if (pred.keypointDisagreement !== undefined) row.keypointDisagreement = pred.keypointDisagreement;
+        if (pred.suspect !== undefined) row.suspect = pred.suspect;
         per[k].push(row);
       } catch (e) {
         per[k].push({ image: name, nme2d: null, error: (e as Error).message });
@@ -149,12 +154,14 @@ export async function evaluatePts(
     const ok = list.map((s) => s.nme2d).filter((v): v is number => v !== null).sort((a, b) => a - b);
     const mid = ok.length >> 1;
     const shared = list.filter((_, i) => everyone[i]).map((s) => s.nme2d as number);
+    const suspect = summariseSuspect(list);
     return {
       nme2d: mean(ok),
       median2d: ok.length ? (ok.length % 2 ? ok[mid] : (ok[mid - 1] + ok[mid]) / 2) : NaN,
       failed: list.length - ok.length,
       scored: ok.length,
       common: { images: shared.length, nme2d: mean(shared) },
+      ...(suspect ? { suspect } : {}),
       perImage: list,
     };
   };
