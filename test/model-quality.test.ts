@@ -203,6 +203,11 @@ describe('light model on AFLW2000-3D (8 images, detector crop)', () => {
       expect(both.stderr).toContain('2 images: 2 done (2 faces, 1 of them suspect, 2 files in');
       expect(both.errLines.filter((l) => l.startsWith('  suspect: '))).toEqual([`  suspect: ${join(dir, 'image00475.jpg')}: face 0 may be wrong (flip disagreement ${failed.flipDisagreement.toFixed(2)} > 0.1, keypoint disagreement ${failed.keypointDisagreement.toFixed(2)} > 0.12; its JSON's "suspect" is true)`]);
       expect(JSON.parse(await readFile(join(dir, 'both', 'image00050_face0.json'), 'utf8')).suspect).toBe(false);
+      // without a JSON written, the warning does not point to one
+      const ply = await runCli(['reconstruct', join(dir, 'image00475.jpg'), '--model', 'light', '--formats', 'ply', '--out', join(dir, 'ply')]);
+      expect(ply.errLines.filter((l) => l.includes('may be wrong'))).toEqual([
+        `prnet: warning: ${join(dir, 'image00475.jpg')}: face 0 may be wrong (flip disagreement ${failed.flipDisagreement.toFixed(2)} > 0.1, keypoint disagreement ${failed.keypointDisagreement.toFixed(2)} > 0.12)`,
+      ]);
       const quiet = await runCli(['reconstruct', join(dir, 'image00475.jpg'), '--model', 'light', '--formats', 'json', '--out', join(dir, 'quiet'), '--quiet']);
       expect(quiet.code, quiet.stderr).toBe(0);
       expect(quiet.stderr).not.toContain('may be wrong');

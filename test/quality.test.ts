@@ -28,5 +28,14 @@ describe('suspectFace', () => {
     expect(suspectReasons({ flipDisagreement: 0.296, keypointDisagreement: 0.19 })).toEqual(['flip disagreement 0.30 > 0.1', 'keypoint disagreement 0.19 > 0.12']);
     expect(suspectReasons({ flipDisagreement: 0.1027 })).toEqual(['flip disagreement 0.103 > 0.1']);
     expect(suspectReasons({ keypointDisagreement: 0.1230, flipDisagreement: 0.01 })).toEqual(['keypoint disagreement 0.123 > 0.12']);
+    // within 0.0005 of the threshold: as many decimals as it takes
+    expect(suspectReasons({ flipDisagreement: 0.10003 })).toEqual(['flip disagreement 0.10003 > 0.1']);
+    expect(suspectReasons({ keypointDisagreement: 0.1200004 })).toEqual(['keypoint disagreement 0.1200004 > 0.12']);
+  });
+
+  it('calls a face with a signal that is not a number suspect, and says so (degenerate landmarks give NaN)', () => {
+    expect(suspectFace({ flipDisagreement: NaN })).toBe(true);
+    expect(suspectFace({ flipDisagreement: 0.02, keypointDisagreement: Infinity })).toBe(true);
+    expect(suspectReasons({ flipDisagreement: NaN, keypointDisagreement: 0.01 })).toEqual(['flip disagreement not a number (degenerate landmarks)']);
   });
 });

@@ -696,6 +696,8 @@ describe('VideoTracker', () => {
     // either alone is a cutoff that still moves with the face (minCutoff 0: the 1€ filter's own)
     expect(new FaceStabilizer(layout, { minCutoff: 0 }).options.minCutoff).toBe(0);
     expect(new FaceStabilizer(layout, { beta: 0 }).options.beta).toBe(0);
+    // the image frame has no pose filter: its poseCutoffScale is not used, 0 is allowed
+    expect(new FaceStabilizer(layout, { frame: 'image', poseCutoffScale: 0 }).options.poseCutoffScale).toBe(0);
     expect(() => new VideoTracker(pipeline, { stabilize: { minCutof: 1 } as StabilizerOptions })).toThrow(/unknown stabiliser option 'minCutof'/);
     expect(() => new VideoTracker(pipeline, { stabilize: { frame: 'world' } as unknown as StabilizerOptions })).toThrow(/frame must be 'head' or 'image', got "world"/);
     const video = new VideoTracker(pipeline, { stabilize: { settleTime: 0, poseCutoffScale: 1 } });
@@ -704,6 +706,67 @@ describe('VideoTracker', () => {
     expect(() => new FaceStabilizer(layout, { stillSpeed: NaN })).toThrow(/stillSpeed/);
     expect(() => new FaceStabilizer(layout, JSON.parse('{"constructor": 1}') as StabilizerOptions)).toThrow(/unknown stabiliser option 'constructor'/);
     expect(new FaceStabilizer(layout, { stillSpeed: 0, settleTime: undefined }).options.settleTime).toBe(0.5);
+  });
+
+  it('checks a face by its detection\'s keypoints on the frames the detector runs for, in the detection\'s frame: a reconstruction rolled far off is suspect', async () => {
+    // An upright face: BlazeFace's six keypoints where its landmarks put them (eyes, nose tip,
+    // mouth, ears at points 0 and 16). The "network" returns the face's landmarks rolled by 60°
+    // about its centre, as a failed reconstruction can: the track's next crop turns with them.
+    const [cx, cy] = [300, 220];
+    const upright = syntheticFace(cx, cy, 150);
+    const L = upright.landmarks;
+    const centre = (from: number, to: number): number[] => {
+      let x = 0, y = 0;
+      for (let i = from; i <= to; i++) [x, y] = [x + L[3 * i], y + L[3 * i + 1]];
+      return [x / (to - from + 1), y / (to - from + 1)];
+    };
+    const keypoints = [...centre(36, 41), ...centre(42, 47), ...centre(30, 30), ...centre(48, 67), ...centre(0, 0), ...centre(16, 16)];
+    const roll = (60 * Math.PI) / 180;
+    const rolled = (f: Face): Face => {
+      const data = new Float32Array(f.positionMap.data);
+      for (let i = 0; i < data.length; i += 3) {
+        const x = data[i] - cx, y = data[i + 1] - cy;
+        data[i] = cx + Math.cos(roll) * x - Math.sin(roll) * y;
+        data[i + 1] = cy + Math.sin(roll) * x + Math.cos(roll) * y;
+      }
+      const positionMap = { size: f.positionMap.size, data };
+      return { ...f, positionMap, landmarks: readLandmarks(positionMap, layout), vertices: readVertices(positionMap, layout) };
+    };
+    const box: FaceBox = { x: cx - 75, y: cy - 80, width: 150, height: 160, score: 0.9, keypoints: Float32Array.from(keypoints) };
+    const make = (wrong: boolean): FramePipeline => ({
+      layout,
+      detector: { kind: 'blazeface' },
+      async detect(): Promise<FaceBox[]> {
+        return [box];
+      },
+      async reconstruct(_image: RgbImage, options: ReconstructOptions): Promise<ReconstructResult> {
+        const faces = (options.crops ?? []).map((crop, index) => ({ ...(wrong ? rolled(upright) : upright), index, crop }));
+        return { faces, timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
+      },
+    });
+    for (const wrong of [false, true]) {
+      const video = new VideoTracker(make(wrong), { tracker: { confirmEvery: 2 }, stabilize: false });
+      const frames = [];
+      for (let i = 0; i < 3; i++) frames.push(await video.process(image, (1000 * i) / FPS));
+      expect(frames.map((f) => f.detected)).toEqual([true, false, true]);
+      const [first, tracked, confirmed] = frames.map((f) => f.faces[0]);
+      expect(tracked.keypointDisagreement).toBeUndefined();
+      expect(tracked.suspect).toBeUndefined(); // no flip here, no keypoints: no verdict
+      if (!wrong) {
+        for (const f of [first, confirmed]) {
+          expect(f.keypointDisagreement).toBeLessThan(0.01);
+          expect(f.suspect).toBe(false);
+        }
+      } else {
+        // the track's crop turned with the rolled landmarks (past the 45° gate)…
+        expect(Math.abs(confirmed.crop.square.angle ?? 0)).toBeGreaterThan((45 * Math.PI) / 180);
+        // …and the detection's own frame is upright: the check is made, and it says so
+        for (const f of [first, confirmed]) {
+          expect(f.keypointDisagreement).toBeGreaterThan(0.12);
+          expect(f.suspect).toBe(true);
+        }
+      }
+    }
   });
 
   it('drops its tracks when the frame size changes (a camera switching resolution): the detector runs on the new frame', async () => {

@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -712,6 +712,27 @@ describe('prnet video (CLI)', () => {
     await symlink(dir, join(dir, 'linked'));
     const linked = await runCli(['video', join(dir, 'clip.mp4'), join(dir, 'linked', 'clip_overlay.mp4'), '--out', dir, ...only]);
     expect(linked.code, linked.stderr).toBe(2);
+    // An input that is a link to the output's name, or a link lying at the output's name.
+    const elsewhere = await tmp.make('outputs-over-inputs-links');
+    await symlink(join(dir, 'clip_overlay.mp4'), join(elsewhere, 'mine.mp4'));
+    const through = await runCli(['video', join(dir, 'clip.mp4'), join(elsewhere, 'mine.mp4'), '--out', dir, ...only]);
+    expect(through.code, through.stderr).toBe(2);
+    expect(through.stderr).toContain(`is the input ${join(elsewhere, 'mine.mp4')}`);
+    await copyFile(OBAMA, join(elsewhere, 'theirs.mp4'));
+    const linkOut = await tmp.make('outputs-over-inputs-link-at-name');
+    await copyFile(D3, join(linkOut, 'clip.mp4'));
+    await symlink(join(elsewhere, 'theirs.mp4'), join(linkOut, 'clip_overlay.mp4'));
+    const atName = await runCli(['video', join(linkOut, 'clip.mp4'), join(linkOut, 'clip_overlay.mp4'), '--out', linkOut, ...only]);
+    expect(atName.code, atName.stderr).toBe(2);
+    // A hard link elsewhere to the file at the output's name is another entry: the rename replaces
+    // the output's entry only, the input is neither lost nor read back. Not refused.
+    const hard = await tmp.make('outputs-over-inputs-hard');
+    await copyFile(D3, join(hard, 'clip.mp4'));
+    await link(join(elsewhere, 'theirs.mp4'), join(hard, 'clip.jsonl'));
+    const kept = await readFile(join(elsewhere, 'theirs.mp4'));
+    const hardRun = await runCli(['video', join(hard, 'clip.mp4'), join(elsewhere, 'theirs.mp4'), '--out', hard, '--no-overlay', '--no-glb', ...only]);
+    expect(hardRun.code, hardRun.stderr).toBe(0);
+    expect((await readFile(join(elsewhere, 'theirs.mp4'))).equals(kept)).toBe(true);
     await rename(join(dir, 'clip_overlay.mp4'), join(dir, 'clip_track2.glb'));
     const tracks = await runCli(['video', join(dir, 'clip.mp4'), join(dir, 'clip_track2.glb'), '--out', dir, '--glb-tracks', 'all', ...only]);
     expect(tracks.code, tracks.stderr).toBe(2);
@@ -876,7 +897,7 @@ describe('prnet video (CLI)', () => {
     await mkdir(join(glbBlocked, 'driving_d3.glb'), { recursive: true });
     const r = await runCli(['video', D3, '--out', glbBlocked, ...only]);
     expect(r.code, r.stderr).toBe(4);
-    expect(r.errLines).toEqual([`prnet: ${join(glbBlocked, 'driving_d3.glb')}: cannot write (EISDIR)`]);
+    expect(r.errLines).toEqual([`prnet: ${join(glbBlocked, 'driving_d3.glb')}: cannot write (a folder is in the way of the file)`]);
     expect(await readdir(glbBlocked)).toEqual(['driving_d3.glb']);
     // a folder where the overlay goes, with an earlier run's JSONL there: that one stays as it was
     const overlayBlocked = join(dir, 'overlay');

@@ -63,7 +63,8 @@ Usage:
                                     (default: 1 for the default model, 2 for light)
       --resume                      skip the images an earlier run into --out finished with the
                                     same options (an interrupted run picks up where it stopped)
-      --quiet                       no progress or summary
+      --quiet                       no progress, summary or warnings of suspect faces (faces
+                                    likely wrong: the JSON's "suspect")
   prnet video <in.mp4|.mov|.webm>... --out <dir> [options]
       Tracks and stabilises faces through a video (decoded with ffmpeg): NAME.jsonl (one line per
       frame: box, landmarks 2D/3D, pose per face), NAME_overlay.mp4, NAME.glb (the largest face,

@@ -395,7 +395,8 @@ export async function runReconstruct(args: string[]): Promise<number> {
       // line, or under the summary of several.
       for (const f of result.faces) {
         if (!f.suspect) continue;
-        const what = `face ${f.index} may be wrong (${suspectReasons(f).join(', ')}; its JSON's "suspect" is true)`;
+        const json = imageOptions.formats.has('json') ? '; its JSON\'s "suspect" is true' : '';
+        const what = `face ${f.index} may be wrong (${suspectReasons(f).join(', ')}${json})`;
         if (files.length === 1) {
           if (!quiet) process.stderr.write(`prnet: warning: ${escapeControl(inputs[i])}: ${what}\n`);
         } else suspects.push(`${escapeControl(inputs[i])}: ${what}`);

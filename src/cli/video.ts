@@ -1,7 +1,7 @@
 /** `prnet video`: video files → tracked, stabilised faces → JSON lines, overlay video, animated GLB. */
 import { existsSync } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { lstat, readdir, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
@@ -36,32 +36,54 @@ export function stabilizeOption(value: string | undefined): boolean | Stabilizer
 
 /**
  * Refuses, as a usage error (exit 2) before any work, a run whose outputs would replace one of its
- * inputs (the same file by device and inode, also through another path): clip.mp4's overlay is
- * `clip_overlay.mp4` in --out, which may be another input — an earlier run's overlay given again by
- * a shell glob over the output folder, or a video of the user's own of that name — and its track
- * GLBs (`clip_track<ID>.glb`, which a run also removes when stale). The atomic writes would
- * replace the input, and the run would then read the replaced file.
+ * inputs: clip.mp4's overlay is `clip_overlay.mp4` in --out, which may be another input — an
+ * earlier run's overlay given again by a shell glob over the output folder, or a video of the
+ * user's own of that name — and so are its JSONL, its GLB and its track GLBs
+ * (`clip_track<ID>.glb`, which a run also removes when stale). The rename would replace the input's
+ * directory entry, and the run would then read the replaced file. An input is the output's entry
+ * when the two paths' entries are one (the same inode by lstat: through a linked folder, a name in
+ * another case on a case-folding file system, the input given as a link lying at the output's
+ * name, or an input that is a link to it); a hard link elsewhere to the same file is another
+ * entry, which the rename leaves alone.
  */
 export async function refuseOutputsOverInputs(outDir: string, inputs: readonly string[], names: readonly string[], outputs: { jsonl: boolean; overlay: boolean; glb: boolean }): Promise<void> {
-  const identity = (s: { dev: number; ino: number }): string => `${s.dev}:${s.ino}`;
-  const ids = new Map<string, string>();
+  type Entry = { dev: number; ino: number; nlink: number };
+  const entryOf = async (path: string): Promise<(Entry & { key: string }) | null> => {
+    const s = await lstat(path).catch(() => null);
+    if (!s || s.isDirectory()) return null;
+    // the entry's own place: its folder resolved (links, `..`), its name as given
+    const folder = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
+    return { dev: s.dev, ino: s.ino, nlink: s.nlink, key: join(folder, basename(path)) };
+  };
+  const sameEntry = (a: Entry & { key: string }, b: Entry & { key: string }): boolean =>
+    a.dev === b.dev && a.ino === b.ino && (a.nlink <= 1 || a.key === b.key);
+  const given: { input: string; entry: Entry & { key: string } }[] = [];
   for (const input of inputs) {
-    const s = await stat(input).catch(() => null);
-    if (s?.isFile()) ids.set(identity(s), input);
+    const entry = await entryOf(input);
+    if (entry) given.push({ input, entry });
+    // an input that is a link is read through it: the entry it leads to counts too
+    const target = await realpath(input).catch(() => null);
+    const end = target && target !== input ? await entryOf(target) : null;
+    if (end) given.push({ input, entry: end });
   }
-  if (!ids.size) return;
-  const entries = await readdir(outDir).catch(() => [] as string[]);
+  if (!given.length) return;
+  const listed = await readdir(outDir).catch(() => [] as string[]);
   for (const [i, name] of names.entries()) {
-    const tracks = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_track\\d+\\.glb$`);
-    const written = (f: string): boolean =>
-      (outputs.jsonl && f === `${name}.jsonl`) || (outputs.overlay && f === `${name}_overlay.mp4`) || (outputs.glb && (f === `${name}.glb` || tracks.test(f)));
-    for (const f of entries) {
-      if (!written(f)) continue;
-      const s = await lstat(join(outDir, f)).catch(() => null);
-      const other = s && ids.get(identity(s));
-      if (other === undefined || other === null) continue;
+    const files = [
+      ...(outputs.jsonl ? [`${name}.jsonl`] : []),
+      ...(outputs.overlay ? [`${name}_overlay.mp4`] : []),
+      ...(outputs.glb ? [`${name}.glb`] : []),
+    ];
+    if (outputs.glb) {
+      const tracks = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_track\\d+\\.glb$`, 'i');
+      files.push(...listed.filter((f) => tracks.test(f)));
+    }
+    for (const f of files) {
+      const out = await entryOf(join(outDir, f));
+      const hit = out && given.find((g) => sameEntry(g.entry, out));
+      if (!hit) continue;
       throw new UsageError(
-        `${escapeControl(inputs[i])}'s output ${escapeControl(join(outDir, f))} is the input ${escapeControl(other)}: writing it would destroy that input; choose another --out, or leave ${escapeControl(other)} out (an earlier run's output given again?)`,
+        `${escapeControl(inputs[i])}'s output ${escapeControl(join(outDir, f))} is the input ${escapeControl(hit.input)}: writing it would destroy that input; choose another --out, or leave ${escapeControl(hit.input)} out (an earlier run's output given again?)`,
       );
     }
   }
@@ -131,6 +153,9 @@ export async function runVideo(args: string[]): Promise<number> {
   // Temporary files left by an earlier run that was killed (SIGKILL, power loss).
   await sweepStaleTemporaries(values.out);
 
+  // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.
+  const names = trackSafeStems(uniqueStems(positionals, (f) => existsSync(f)), glbTracks === 'all');
+  await refuseOutputsOverInputs(values.out, positionals, names, outputs);
   // SIGINT/SIGTERM stop the frame loop, which stops ffmpeg and removes its temporaries.
   const abort = new AbortController();
   let signal: NodeJS.Signals | null = null;
@@ -143,9 +168,6 @@ export async function runVideo(args: string[]): Promise<number> {
   // No tile looks in video: the detector runs on every frame while nothing is tracked, and tiles
   // would cost 6 passes a 1080p frame (15 at 4K) and start tracks on small background faces.
   // Video crops come from the tracker (its detections and the previous frames' landmarks): no orientation network.
-  // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.
-  const names = trackSafeStems(uniqueStems(positionals, (f) => existsSync(f)), glbTracks === 'all');
-  await refuseOutputsOverInputs(values.out, positionals, names, outputs);
   const prnet = await createPrnet({ model: values.model, detector, minScore, threads, tiles: false, orientation: false });
   let failed = 0;
   try {

@@ -55,10 +55,10 @@ export interface Face {
    * were chosen, 57 of the default model's 80 suspect faces were failures (68-point NME over 10 %),
    * 57 of its 86 failures were suspect, and the faces not suspect scored 4.17 % against 5.20 % for
    * all (light model: 98 of 118, 98 of 159, 5.47 % against 7.29 %). On AFW's 337 faces, not used to
-   * choose them, its failures are milder (10–17 %) and few are suspect, but the suspect ones were
-   * failures: light model 6 of 6 (of 17 failures), default none (its one failure 11 %), without flip
-   * 1 face at 8.9 % (default) and 2 of 2 (light) (docs/evaluation.md §0.17). The CLI warns of
-   * suspect faces.
+   * choose them, its failures are milder (10–23 %) and few are suspect; with flip the suspect ones
+   * were failures (light model 6 of 6, of 17 failures; default none, its one failure 11 %), without
+   * flip 1 face at 8.9 % (default) and 2 of 2 failures (light) (docs/evaluation.md §0.17). A signal
+   * that is not a number (degenerate landmarks) makes a face suspect. The CLI warns of suspect faces.
    */
   suspect?: boolean;
   /**

@@ -14,23 +14,26 @@ export const FLIP_SUSPECT = 0.1;
 export const KEYPOINT_SUSPECT = 0.12;
 
 /**
- * True when either signal is over its threshold, false when the signals a face has are within
- * them, undefined when it has neither (no flip, and no BlazeFace keypoints to check against).
+ * True when either signal is over its threshold or not a finite number (degenerate landmarks: the
+ * worst reconstruction of all), false when the signals a face has are within them, undefined when
+ * it has neither (no flip, and no BlazeFace keypoints to check against).
  */
 export function suspectFace(signals: { flipDisagreement?: number; keypointDisagreement?: number }): boolean | undefined {
   const { flipDisagreement: flip, keypointDisagreement: keypoints } = signals;
   if (flip === undefined && keypoints === undefined) return undefined;
-  return (flip !== undefined && flip > FLIP_SUSPECT) || (keypoints !== undefined && keypoints > KEYPOINT_SUSPECT);
+  return (flip !== undefined && !(flip <= FLIP_SUSPECT)) || (keypoints !== undefined && !(keypoints <= KEYPOINT_SUSPECT));
 }
 
 /** Why a face is suspect, for a warning: the signals over their thresholds, e.g. "flip disagreement 0.14 > 0.1". */
 export function suspectReasons(signals: { flipDisagreement?: number; keypointDisagreement?: number }): string[] {
-  // Two decimals, three where two would read as the threshold itself (0.102 → "0.10 > 0.1").
-  const shown = (v: number, threshold: number): string => (Number(v.toFixed(2)) > threshold ? v.toFixed(2) : v.toFixed(3));
-  const out: string[] = [];
-  if (signals.flipDisagreement !== undefined && signals.flipDisagreement > FLIP_SUSPECT) out.push(`flip disagreement ${shown(signals.flipDisagreement, FLIP_SUSPECT)} > ${FLIP_SUSPECT}`);
-  if (signals.keypointDisagreement !== undefined && signals.keypointDisagreement > KEYPOINT_SUSPECT) out.push(`keypoint disagreement ${shown(signals.keypointDisagreement, KEYPOINT_SUSPECT)} > ${KEYPOINT_SUSPECT}`);
-  return out;
+  // Two decimals, more where fewer would read as the threshold itself (0.102 → "0.102", not "0.10").
+  const shown = (v: number, threshold: number): string => {
+    for (let d = 2; d < 12; d++) if (Number(v.toFixed(d)) > threshold) return v.toFixed(d);
+    return String(v);
+  };
+  const reason = (what: string, v: number | undefined, threshold: number): string | null =>
+    v === undefined || v <= threshold ? null : Number.isFinite(v) ? `${what} ${shown(v, threshold)} > ${threshold}` : `${what} not a number (degenerate landmarks)`;
+  return [reason('flip disagreement', signals.flipDisagreement, FLIP_SUSPECT), reason('keypoint disagreement', signals.keypointDisagreement, KEYPOINT_SUSPECT)].filter((r): r is string => r !== null);
 }
 
 /**

@@ -496,20 +496,22 @@ export const FRAME_GAP_FACTOR = 4;
 const FIRST_GAP_S = 5;
 
 /**
- * The options with the defaults filled in, checked. Throws a RangeError naming the option for what
- * would silently switch a part of the filter off or make it diverge: every number must be finite
- * and not negative (a NaN `settleTime` would never let the hold engage), `frame` 'head' or
- * 'image', and an unknown name is refused (a misspelt option would be ignored).
- */
-/**
  * Options whose 0 passed the check and froze the output (a video's head pose at its first frame
  * for the whole clip) or all but stopped it following: refused, with what 0 would do.
+ * `poseCutoffScale` only matters in the head frame.
  */
 const FREEZES_AT_ZERO = {
   poseCutoffScale: 'the head pose would stay at its first frame (for raw results, stabilisation off)',
   derivativeCutoff: 'the speed would stay at its first estimate and the face lag far behind its motion',
 } as const;
 
+/**
+ * The options with the defaults filled in, checked. Throws a RangeError naming the option for what
+ * would silently switch a part of the filter off, freeze it or make it diverge: every number must
+ * be finite and not negative (a NaN `settleTime` would never let the hold engage), `derivativeCutoff`
+ * and (in the head frame) `poseCutoffScale` above 0, `minCutoff` and `beta` not both 0, `frame`
+ * 'head' or 'image', and an unknown name is refused (a misspelt option would be ignored).
+ */
 export function resolveStabilizerOptions(options: StabilizerOptions = {}): Readonly<Required<StabilizerOptions>> {
   const o = Object.freeze({ ...DEFAULT_STABILIZER, ...stripUndefined(optionsObject(options, 'stabiliser options')) });
   for (const [k, v] of Object.entries(o)) {
@@ -518,7 +520,7 @@ export function resolveStabilizerOptions(options: StabilizerOptions = {}): Reado
       if (v !== 'head' && v !== 'image') throw new RangeError(`stabiliser option frame must be 'head' or 'image', got ${shown(v)}`);
     } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
       throw new RangeError(`stabiliser option ${k} must be a finite number ≥ 0, got ${shown(v)}`);
-    } else if (v === 0 && Object.hasOwn(FREEZES_AT_ZERO, k)) {
+    } else if (v === 0 && Object.hasOwn(FREEZES_AT_ZERO, k) && !(k === 'poseCutoffScale' && o.frame === 'image')) {
       throw new RangeError(`stabiliser option ${k} must be above 0, got 0: ${FREEZES_AT_ZERO[k as keyof typeof FREEZES_AT_ZERO]}`);
     }
   }

@@ -6,7 +6,7 @@
  *   const video = new VideoTracker(prnet);
  *   for each frame: const { faces } = await video.process(image, timeMs);
  */
-import type { BoxKind } from '../crop/index.js';
+import { cropFromBox, type BoxKind } from '../crop/index.js';
 import type { Layout } from '../layout/index.js';
 import type { Face } from '../pipeline/face.js';
 import { detectorKeypointDisagreement, suspectFace } from '../pipeline/quality.js';
@@ -153,11 +153,13 @@ export class VideoTracker {
       ? await this.pipeline.reconstruct(image, { crops: plan.crops, ...this.testTime })
       : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
     // On a frame the detector ran for, BlazeFace's keypoints check each face its detection confirmed
-    // or started (Face.keypointDisagreement, as for a photo; the pipeline gives none for crops).
+    // or started (Face.keypointDisagreement, as for a photo; the pipeline gives none for crops), in
+    // the frame of the detection's own crop, as for a photo: a track's crop turns with the last
+    // frame's landmarks, whose roll a failed reconstruction can put anywhere.
     if (plan.detected && this.pipeline.detector?.kind === 'blazeface') {
       faces.forEach((face, i) => {
         const box = plan.detections[i];
-        const d = box ? detectorKeypointDisagreement(face.landmarks, box, face.crop.square.angle ?? 0, this.keypointScratch) : undefined;
+        const d = box ? detectorKeypointDisagreement(face.landmarks, box, cropFromBox(box, 'blazeface').square.angle ?? 0, this.keypointScratch) : undefined;
         if (d === undefined) return;
         face.keypointDisagreement = d;
         face.suspect = suspectFace(face);

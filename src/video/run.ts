@@ -17,14 +17,14 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { lstat, rename, rm, writeFile } from 'node:fs/promises';
 import { mkdirEach } from '../util/mkdir.js';
-import { tempInTheWay, tempPath } from '../cli/atomic.js';
+import { tempInTheWay, tempPath, writeFailure } from '../cli/atomic.js';
 import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { decimateFaceGrid, pickVertices } from '../export/glb-animation.js';
 import { TrackAnimation } from '../export/track-animation.js';
 import { roundNumber, ROTATION_DECIMALS } from '../export/json.js';
-import { InputError, OutputError } from '../errors.js';
+import { firstLine, InputError, OutputError } from '../errors.js';
 import { MAX_SMOOTH } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
@@ -478,7 +478,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     // the way of one is found before any is renamed, and a rename that fails anyway takes back
     // the ones before it, so a failed run leaves no part of its outputs.
     for (const [, to] of staged) {
-      if ((await lstat(to).catch(() => null))?.isDirectory()) throw outputError(Object.assign(new Error('a folder is in the way'), { code: 'EISDIR' }), to);
+      if ((await lstat(to).catch(() => null))?.isDirectory()) throw outputError(Object.assign(new Error(`EISDIR: ${to}`), { code: 'EISDIR' }), to);
     }
     try {
       for (const [from, to] of staged) {
@@ -553,7 +553,10 @@ function outputError(e: unknown, path: string): OutputError {
   const code = (e as NodeJS.ErrnoException).code;
   // (only a temporary file is created exclusively: something was put at its name)
   if (code === 'EEXIST') return new OutputError(`cannot write (${tempInTheWay(String((e as NodeJS.ErrnoException).path ?? ''))})`, path, { cause: e });
-  return new OutputError(`cannot write (${code ?? (e instanceof Error ? e.message : String(e))})`, path, { cause: e });
+  // the photo path's words for the causes it knows (a folder in the way, a full disk…), else the code
+  const said = writeFailure(e);
+  const known = code !== undefined && said !== firstLine(e);
+  return new OutputError(`cannot write (${known ? said : (code ?? (e instanceof Error ? e.message : String(e)))})`, path, { cause: e });
 }
 
 /** One frame's JSON line (numbers rounded to 3 decimals; the rotation to 6, as the photo JSON's). */

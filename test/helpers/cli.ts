@@ -70,7 +70,7 @@ export function spawnCli(args: string[], options: CliOptions = {}): RunningCli {
  * checked with a trained model (model-quality.test.ts).
  */
 export function withoutSuspect<T extends { stderr: string; errLines: string[] }>(r: T): T {
-  const warning = (l: string): boolean => / may be wrong \(.*"suspect" is true\)$/.test(l);
+  const warning = (l: string): boolean => /: face \d+ may be wrong \(.*\)$/.test(l);
   const summary = (l: string): string => l.replace(/, \d+ of them suspect/, '');
   const stderr = r.stderr.split('\n').filter((l) => !warning(l)).map(summary).join('\n');
   return { ...r, stderr, errLines: r.errLines.filter((l) => !warning(l)).map(summary) };
