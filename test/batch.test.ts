@@ -5,6 +5,7 @@
  * up present exactly once, none partial. Re-submitting skips what is done; a bad image and an
  * unwritable output folder end in the failed list with their reasons.
  */
+import sharp from 'sharp';
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -203,6 +204,23 @@ describe('prnet batch + prnet worker on Redis', () => {
     const worst = (lib: Float32Array): number => Math.max(...json.landmarks['3d'].flatMap((p, i) => p.map((v, k) => Math.abs(v - lib[3 * i + k]))));
     expect(worst(asked)).toBeLessThan(0.01);
     expect(worst(byDefault)).toBeGreaterThan(0.05);
+  });
+
+  it('does not queue a photo whose output would replace another photo of the submission (y_mesh.png of the user\'s beside y.png, the folder its own --out)', async () => {
+    const dir = await dirs.make('clash');
+    await copyFile(ASTRONAUT, join(dir, 'y.png'));
+    // a photo of the user's named as y.png's mesh overlay, of another size (so not one of ours)
+    await sharp(ASTRONAUT).resize(300, 300).png().toFile(join(dir, 'y_mesh.png'));
+    const submit = (...formats: string[]) => runCli(['batch', 'submit', dir, '--out', dir, '--redis', redis.url, '--queue', 'clash', '--model', 'light', '--formats', formats.join(',')]);
+    const r = await submit('json', 'overlay');
+    expect(r.code).toBe(1);
+    expect(r.errLines).toEqual([
+      `prnet: ${join(dir, 'y.png')}: not queued: its output ${join(dir, 'y_mesh.png')} would replace the photo ${join(dir, 'y_mesh.png')} of this submission; rename it or choose another --out`,
+      'queued 1 · already queued or done 0 · failed ones queued again 0 · not queued (their outputs would replace another photo) 1',
+    ]);
+    // without the overlays y.png writes no y_mesh.png: queued
+    const json = await submit('json');
+    expect(json.errLines.at(-1)).toBe('queued 2 · already queued or done 0 · failed ones queued again 0');
   });
 
   it('keeps each image\'s stem across submissions, dedupes list lines, expands folders in lists, and gives a re-queued failure fresh tries', async () => {

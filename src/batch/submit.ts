@@ -2,7 +2,9 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
+import { inputAt } from '../cli/atomic.js';
 import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
+import { pngOutputPattern } from '../pipeline/output-names.js';
 import { checkedModel } from '../pipeline/node.js';
 import { jobId, openQueue, queueFailure, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
 
@@ -35,6 +37,8 @@ export interface SubmitSummary {
   remade: number;
   /** Inputs that could not be read (not queued), as one-line messages. */
   unreadable: string[];
+  /** Photos not queued because their outputs would replace another photo of the submission, as one-line messages. */
+  refused: string[];
   /** Folders without images. */
   empty: string[];
 }
@@ -130,7 +134,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
   // or not a model fails here, once, not in every worker's every attempt.
   const modelRef = await checkedModel(model);
   const out = resolve(options.out);
-  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, remade: 0, unreadable, empty };
+  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, remade: 0, unreadable, refused: [], empty };
   const queueName = options.queue ?? DEFAULT_QUEUE;
   const queue = await openQueue(options.redis, queueName);
   try {
@@ -139,8 +143,25 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
     // (not mounted: a share's mount point is an empty folder; not made yet), a done job's files
     // cannot be checked, and it stays done.
     const outVisible = await readdir(out).then((names) => names.length > 0, () => false);
+    // A photo of this submission named as another's PNG output in --out (y_mesh.png beside y.jpg,
+    // the folder its own output folder): that other's job would write over it. Not queued.
+    const inputOf = inputAt(files);
+    const inOut = await readdir(out).catch(() => [] as string[]);
     const jobs = [];
     for (let i = 0; i < files.length; i++) {
+      const pattern = pngOutputPattern(stems[i], options.formats);
+      let clash: string | null = null;
+      for (const name of pattern ? inOut.filter((n) => pattern.test(n)) : []) {
+        const hit = await inputOf(join(out, name));
+        if (hit !== null) {
+          clash = `${files[i]}: not queued: its output ${join(out, name)} would replace the photo ${hit} of this submission; rename it or choose another --out`;
+          break;
+        }
+      }
+      if (clash) {
+        summary.refused.push(clash);
+        continue;
+      }
       let content: Buffer;
       try {
         content = await readFile(files[i]);

@@ -11,8 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmdirSync, rmSync } from 'node:fs';
-import { lstat, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FACE_FILE_SUFFIXES, faceFileBase } from '../pipeline/output-names.js';
 import { mkdirEach } from '../util/mkdir.js';
 import { firstLine, OutputError } from '../errors.js';
@@ -319,6 +319,50 @@ export async function removeFacesBeyond(dir: string, stem: string, count: number
     }
     if (!found) return removed;
   }
+}
+
+/** A directory entry: its file (device, inode, links) and its place (its folder resolved, its name). */
+interface Entry {
+  dev: number;
+  ino: number;
+  nlink: number;
+  key: string;
+}
+
+async function entryOf(path: string): Promise<Entry | null> {
+  const s = await lstat(path).catch(() => null);
+  if (!s || s.isDirectory()) return null;
+  const folder = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
+  return { dev: s.dev, ino: s.ino, nlink: s.nlink, key: join(folder, basename(path)) };
+}
+
+/**
+ * Which input, if any, writing (renaming a file onto) `path` would replace: the inputs' directory
+ * entries, read on the first call and kept. An input is the output's entry when the two are one
+ * (the same inode by lstat: through a linked folder, a name in another case on a case-folding file
+ * system, or the input given as a link lying at the output's name); an input that is a link is
+ * read through it, so the entry it leads to counts too; a hard link elsewhere to the same file is
+ * another entry, which the rename leaves alone. Null when none.
+ */
+export function inputAt(inputs: readonly string[]): (path: string) => Promise<string | null> {
+  let known: Promise<{ input: string; entry: Entry }[]> | undefined;
+  const load = async (): Promise<{ input: string; entry: Entry }[]> => {
+    const given: { input: string; entry: Entry }[] = [];
+    for (const input of inputs) {
+      const entry = await entryOf(input);
+      if (entry) given.push({ input, entry });
+      const target = await realpath(input).catch(() => null);
+      const end = target && target !== resolve(input) ? await entryOf(target) : null;
+      if (end) given.push({ input, entry: end });
+    }
+    return given;
+  };
+  return async (path) => {
+    const out = await entryOf(path);
+    if (!out) return null;
+    const hit = (await (known ??= load())).find(({ entry: e }) => e.dev === out.dev && e.ino === out.ino && (e.nlink <= 1 || e.key === out.key));
+    return hit ? hit.input : null;
+  };
 }
 
 /** A file's identity (device and inode): the same file under any path. */

@@ -90,13 +90,14 @@ async function submit(args: string[]): Promise<number> {
     queue,
   });
   for (const d of s.empty) process.stderr.write(`prnet: ${d}: no image files in this folder\n`);
-  for (const u of s.unreadable) process.stderr.write(`prnet: ${u}\n`);
+  for (const u of [...s.unreadable, ...s.refused]) process.stderr.write(`prnet: ${u}\n`);
   if (!values.quiet) {
     process.stderr.write(`queued ${s.added} · already queued or done ${s.skipped} · failed ones queued again ${s.retried}` +
       (s.remade ? ` · done ones with deleted files queued again ${s.remade}` : '') +
-      (s.unreadable.length ? ` · unreadable ${s.unreadable.length}` : '') + '\n');
+      (s.unreadable.length ? ` · unreadable ${s.unreadable.length}` : '') +
+      (s.refused.length ? ` · not queued (their outputs would replace another photo) ${s.refused.length}` : '') + '\n');
   }
-  return s.unreadable.length || (!s.added && !s.skipped && !s.retried && !s.remade) ? EXIT.failed : EXIT.ok;
+  return s.unreadable.length || s.refused.length || (!s.added && !s.skipped && !s.retried && !s.remade) ? EXIT.failed : EXIT.ok;
 }
 
 async function status(args: string[]): Promise<number> {

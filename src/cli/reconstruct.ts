@@ -13,7 +13,7 @@ import { cropTransform, type CropSquare } from '../crop/transform.js';
 import type { FaceBox } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { suspectReasons } from '../pipeline/quality.js';
-import { exitBySignal, fileIdentities, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
+import { exitBySignal, fileIdentities, inputAt, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
 import { expandInputs, uniqueStems } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, pixelLimitHint, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
@@ -191,6 +191,8 @@ export interface ImageOptions extends TestTimeOptions {
   mesh?: OutputOptions;
   /** This run's input files (fileIdentities): never removed as an earlier run's face files. */
   inputs?: () => Promise<ReadonlySet<string>>;
+  /** Which of this run's inputs writing a path would replace (inputAt): an image whose output would is not written. */
+  inputAt?: (path: string) => Promise<string | null>;
 }
 
 /** A decoded image's faces (NoFaceError, naming the file, when there is none). */
@@ -230,6 +232,13 @@ export async function writeImageOutputs(
   options: ImageOptions,
 ): Promise<{ faces: number; outputs: string[]; removed: string[] }> {
   const outputs = await buildOutputs(stem, image, faces, prnet.layout, options.formats, (d, w, h, c) => encodePng(d, w, h, c), { ...options.mesh, source: basename(file) });
+  // An output that would replace one of the run's inputs (a photo named as this image's output,
+  // e.g. y_mesh.png beside y.jpg in a folder that is also --out): none of the image's files is written.
+  for (const o of outputs) {
+    const path = join(outDir, o.name);
+    const input = await options.inputAt?.(path);
+    if (input) throw new OutputError(`is an input of this run${input === path ? '' : ` (${escapeControl(input)})`}, named as this image's output: writing it would destroy that photo; rename it or choose another --out`, path);
+  }
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
   const removed = await removeFacesBeyond(outDir, stem, faces.length, options.inputs);
   return { faces: faces.length, outputs: outputs.map((o) => o.name), removed };
@@ -370,7 +379,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     for (const f of firstFrames) process.stderr.write(`  read: ${f}\n`);
     for (const f of suspects) process.stderr.write(`  suspect: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, crop, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities(files) };
+  const imageOptions: ImageOptions = { box, crop, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities(files), inputAt: inputAt(files) };
   type Decoded = { image: DecodedImage; id: Awaited<ReturnType<typeof fileIdentity>> };
   const record = new DoneRecord(outDir);
   // A run of one image has nothing to resume: it leaves no record unless --resume is given.

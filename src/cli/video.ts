@@ -1,12 +1,13 @@
 /** `prnet video`: video files → tracked, stabilised faces → JSON lines, overlay video, animated GLB. */
 import { existsSync } from 'node:fs';
-import { lstat, readdir, realpath } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
 import { MAX_GLB_STEP, processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
-import { makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
+import { inputAt, makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
+import { escapeRegExp } from '../pipeline/output-names.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
 import { uniqueStems } from './inputs.js';
@@ -40,33 +41,10 @@ export function stabilizeOption(value: string | undefined): boolean | Stabilizer
  * earlier run's overlay given again by a shell glob over the output folder, or a video of the
  * user's own of that name — and so are its JSONL, its GLB and its track GLBs
  * (`clip_track<ID>.glb`, which a run also removes when stale). The rename would replace the input's
- * directory entry, and the run would then read the replaced file. An input is the output's entry
- * when the two paths' entries are one (the same inode by lstat: through a linked folder, a name in
- * another case on a case-folding file system, the input given as a link lying at the output's
- * name, or an input that is a link to it); a hard link elsewhere to the same file is another
- * entry, which the rename leaves alone.
+ * directory entry, and the run would then read the replaced file (which entries count: inputAt).
  */
 export async function refuseOutputsOverInputs(outDir: string, inputs: readonly string[], names: readonly string[], outputs: { jsonl: boolean; overlay: boolean; glb: boolean }): Promise<void> {
-  type Entry = { dev: number; ino: number; nlink: number };
-  const entryOf = async (path: string): Promise<(Entry & { key: string }) | null> => {
-    const s = await lstat(path).catch(() => null);
-    if (!s || s.isDirectory()) return null;
-    // the entry's own place: its folder resolved (links, `..`), its name as given
-    const folder = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
-    return { dev: s.dev, ino: s.ino, nlink: s.nlink, key: join(folder, basename(path)) };
-  };
-  const sameEntry = (a: Entry & { key: string }, b: Entry & { key: string }): boolean =>
-    a.dev === b.dev && a.ino === b.ino && (a.nlink <= 1 || a.key === b.key);
-  const given: { input: string; entry: Entry & { key: string } }[] = [];
-  for (const input of inputs) {
-    const entry = await entryOf(input);
-    if (entry) given.push({ input, entry });
-    // an input that is a link is read through it: the entry it leads to counts too
-    const target = await realpath(input).catch(() => null);
-    const end = target && target !== input ? await entryOf(target) : null;
-    if (end) given.push({ input, entry: end });
-  }
-  if (!given.length) return;
+  const inputOf = inputAt(inputs);
   const listed = await readdir(outDir).catch(() => [] as string[]);
   for (const [i, name] of names.entries()) {
     const files = [
@@ -75,15 +53,14 @@ export async function refuseOutputsOverInputs(outDir: string, inputs: readonly s
       ...(outputs.glb ? [`${name}.glb`] : []),
     ];
     if (outputs.glb) {
-      const tracks = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_track\\d+\\.glb$`, 'i');
+      const tracks = new RegExp(`^${escapeRegExp(name)}_track\\d+\\.glb$`, 'i');
       files.push(...listed.filter((f) => tracks.test(f)));
     }
     for (const f of files) {
-      const out = await entryOf(join(outDir, f));
-      const hit = out && given.find((g) => sameEntry(g.entry, out));
-      if (!hit) continue;
+      const hit = await inputOf(join(outDir, f));
+      if (hit === null) continue;
       throw new UsageError(
-        `${escapeControl(inputs[i])}'s output ${escapeControl(join(outDir, f))} is the input ${escapeControl(hit.input)}: writing it would destroy that input; choose another --out, or leave ${escapeControl(hit.input)} out (an earlier run's output given again?)`,
+        `${escapeControl(inputs[i])}'s output ${escapeControl(join(outDir, f))} is the input ${escapeControl(hit)}: writing it would destroy that input; choose another --out, or leave ${escapeControl(hit)} out (an earlier run's output given again?)`,
       );
     }
   }
