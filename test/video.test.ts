@@ -672,6 +672,21 @@ describe('prnet video (CLI)', () => {
     expect(await listFiles(out)).toEqual(['obama.glb', 'obama.jsonl', 'obama_overlay.mp4']);
   });
 
+  it('says in how many frames a face is likely wrong (Face.suspect): a still of the light model\'s failing profile', async () => {
+    const dir = await tmp.make('suspect-frames');
+    // image00475 (a 66° profile the light model reads wrong: flip disagreement 0.30) held for 10 frames
+    execFileSync('ffmpeg', ['-v', 'error', '-loop', '1', '-i', join(EVAL, 'aflw2000-3d', 'image00475.jpg'), '-frames:v', '10', '-r', '25', '-pix_fmt', 'yuv420p', join(dir, 'profile.mp4')]);
+    const r = await runCli(['video', join(dir, 'profile.mp4'), '--out', join(dir, 'out'), '--model', 'light', '--no-overlay', '--no-glb', '--stabilize', 'off']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = (await readFile(join(dir, 'out', 'profile.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { faces: { suspect?: boolean }[] });
+    const suspect = lines.filter((l) => l.faces.some((f) => f.suspect)).length;
+    expect(suspect).toBeGreaterThanOrEqual(8);
+    expect(r.errLines.at(-1)).toContain(`faces in 10 frames, 1 track (a face likely wrong in ${suspect} frames: the JSONL's "suspect"); wrote `);
+    // the talking head: none, and the report says nothing of it
+    const head = await runCli(['video', D3, '--out', join(dir, 'head'), '--model', 'light', '--frames', '5', '--no-overlay', '--no-glb']);
+    expect(head.errLines.at(-1)).not.toContain('likely wrong');
+  });
+
   it('two inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2', async () => {
     const dir = await tmp.make('same-names');
     await mkdir(join(dir, 'a'));

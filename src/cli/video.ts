@@ -220,7 +220,7 @@ export async function runVideo(args: string[]): Promise<number> {
 function report(r: VideoRunResult): void {
   const w = process.stderr;
   const faces = r.framesWithFaces
-    ? `faces in ${counted(r.framesWithFaces, 'frame')}, ${counted(r.tracks, 'track')}`
+    ? `faces in ${counted(r.framesWithFaces, 'frame')}, ${counted(r.tracks, 'track')}${r.suspectFrames ? ` (a face likely wrong in ${counted(r.suspectFrames, 'frame')}: the JSONL's "suspect")` : ''}`
     : `no face in any of the ${r.frames} frames${r.files.some((f) => f.endsWith('.glb')) ? '' : ' (no GLB written)'}`;
   const sound = r.audio ? `; overlay with sound (${r.audio.codec}${r.audio.copied ? '' : ', re-encoded'})` : '';
   const more = r.glbs.length > 1 ? ` (and ${r.glbs.length - 1} more: ${r.glbs.slice(1).map((g) => `track ${g.trackId}, ${counted(g.frames, 'frame')}`).join('; ')})` : '';

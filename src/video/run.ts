@@ -86,6 +86,8 @@ export interface VideoRunResult {
   frames: number;
   /** Frames with at least one tracked face. */
   framesWithFaces: number;
+  /** Frames with a face whose quality signals say it is likely wrong (Face.suspect; the JSONL's `suspect`). */
+  suspectFrames: number;
   /** Distinct tracks over the video. */
   tracks: number;
   /** Frames on which the detector ran. */
@@ -306,6 +308,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
   let encoder: VideoEncoder | null = null;
   let frames = 0;
   let framesWithFaces = 0;
+  let suspectFrames = 0;
   let detectorFrames = 0;
   const start = now();
   const { frames: decoded, report } = decodeFrames(input, info, { maxFrames: options.maxFrames, signal: options.signal });
@@ -339,6 +342,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
       frames++;
       if (result.detected) detectorFrames++;
       if (result.faces.length) framesWithFaces++;
+      if (result.faces.some((f) => f.suspect)) suspectFrames++;
       for (const k of ['detect', 'crop', 'network', 'readoff', 'stabilize'] as const) timings[k] += result.timings[k];
       for (const face of result.faces) trackIds.add(face.trackId);
       if (jsonl) {
@@ -507,7 +511,7 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     const lostBefore = Math.max(0, Math.round(((report.startMs ?? 0) - 1000 * (info.videoStart ?? 0)) / frameMs));
     const framesLost = report.error && !endedEarly && !info.variableRate ? Math.max(0, Math.round((report.lastMs ?? 0) / frameMs) + 1 - frames) + lostBefore : undefined;
     return {
-      input, info, frames, framesWithFaces, tracks: trackIds.size, detectorFrames, files, removed, glb, glbs,
+      input, info, frames, framesWithFaces, suspectFrames, tracks: trackIds.size, detectorFrames, files, removed, glb, glbs,
       decodeError: report.error, endedEarly, framesLost, audio, audioError, overlayFps: want.overlay ? overlayFps : undefined, overlayCutS: want.overlay ? cutSlots / overlayFps : 0, seconds, fps: frames / seconds, timings,
     };
   } catch (e) {
