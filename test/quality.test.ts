@@ -1,6 +1,6 @@
 /** Face.suspect's verdict from the two quality signals (src/pipeline/quality.ts). */
 import { describe, expect, it } from 'vitest';
-import { FLIP_SUSPECT, KEYPOINT_SUSPECT, suspectFace, suspectReasons } from '../src/pipeline/quality.js';
+import { detectorKeypointDisagreement, FLIP_SUSPECT, KEYPOINT_SUSPECT, suspectFace, suspectReasons } from '../src/pipeline/quality.js';
 
 describe('suspectFace', () => {
   it('is undefined without either signal, and decided by whichever signals a face has', () => {
@@ -37,5 +37,29 @@ describe('suspectFace', () => {
     expect(suspectFace({ flipDisagreement: NaN })).toBe(true);
     expect(suspectFace({ flipDisagreement: 0.02, keypointDisagreement: Infinity })).toBe(true);
     expect(suspectReasons({ flipDisagreement: NaN, keypointDisagreement: 0.01 })).toEqual(['flip disagreement not a number (degenerate landmarks)']);
+  });
+});
+
+describe('detectorKeypointDisagreement (the gate of Face.keypointDisagreement)', () => {
+  // A face box and six keypoints where an upright face has them; landmarks on those same points
+  const box = { x: 100, y: 100, width: 100, height: 100, score: 0.9 };
+  const keypoints = Float32Array.from([130, 140, 170, 140, 150, 160, 150, 180, 105, 150, 195, 150]);
+  const landmarks = (at: (i: number) => [number, number]): Float32Array => {
+    const l = new Float32Array(68 * 3);
+    for (let i = 0; i < 68; i++) [l[3 * i], l[3 * i + 1]] = at(i);
+    return l;
+  };
+  // the eyes (36–47) on the eye keypoints, point 30 on the nose, the mouth (48–67) on the mouth, the rest on a ring
+  const good = landmarks((i) => (i >= 36 && i <= 41 ? [130, 140] : i >= 42 && i <= 47 ? [170, 140] : i === 30 ? [150, 160] : i >= 48 ? [150, 180] : [150 + 45 * Math.cos(i), 150 + 45 * Math.sin(i)]));
+
+  it('is small for landmarks on the keypoints, undefined where the keypoints cannot be trusted, NaN (suspect) for collapsed landmarks', () => {
+    expect(detectorKeypointDisagreement(good, { ...box, keypoints }, 0)).toBeLessThan(1e-6);
+    expect(detectorKeypointDisagreement(good, box, 0)).toBeUndefined(); // no keypoints
+    expect(detectorKeypointDisagreement(good, { ...box, keypoints }, (50 * Math.PI) / 180)).toBeUndefined(); // past 45°
+    expect(detectorKeypointDisagreement(good, { ...box, x: 400, keypoints }, 0)).toBeUndefined(); // left behind by a moved box
+    const collapsed = landmarks(() => [150, 150]);
+    const d = detectorKeypointDisagreement(collapsed, { ...box, keypoints }, 0);
+    expect(d).toBeNaN();
+    expect(suspectFace({ keypointDisagreement: d })).toBe(true);
   });
 });

@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { inputAt } from '../cli/atomic.js';
 import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
-import { pngOutputPattern } from '../pipeline/output-names.js';
+import { outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
 import { checkedModel } from '../pipeline/node.js';
 import { jobId, openQueue, queueFailure, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
 
@@ -146,12 +146,21 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
     // A photo of this submission named as another's PNG output in --out (y_mesh.png beside y.jpg,
     // the folder its own output folder): that other's job would write over it. Not queued.
     const inputOf = inputAt(files);
-    const inOut = await readdir(out).catch(() => [] as string[]);
+    // --out's files named as some stem's PNG output, by that stem (lower case: a case-folding file
+    // system's names), so that each photo looks at its own only.
+    const byStem = new Map<string, string[]>();
+    const ending = new RegExp(`${outputSuffixPattern(true)}$`, 'i');
+    for (const name of await readdir(out).catch(() => [] as string[])) {
+      const m = ending.exec(name);
+      if (!m) continue;
+      const stem = name.slice(0, m.index).toLowerCase();
+      byStem.set(stem, [...(byStem.get(stem) ?? []), name]);
+    }
     const jobs = [];
     for (let i = 0; i < files.length; i++) {
       const pattern = pngOutputPattern(stems[i], options.formats);
       let clash: string | null = null;
-      for (const name of pattern ? inOut.filter((n) => pattern.test(n)) : []) {
+      for (const name of pattern ? (byStem.get(stems[i].toLowerCase()) ?? []).filter((n) => pattern.test(n)) : []) {
         const hit = await inputOf(join(out, name));
         if (hit !== null) {
           clash = `${files[i]}: not queued: its output ${join(out, name)} would replace the photo ${hit} of this submission; rename it or choose another --out`;

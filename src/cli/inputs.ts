@@ -1,12 +1,10 @@
 /** Expands the CLI's input arguments (files and folders) into a list of image files. */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { escapeControl } from '../errors.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { objSafeName } from '../export/obj.js';
 import { outputSuffixPattern } from '../pipeline/output-names.js';
-import { TEXTURE_SIZES } from '../pipeline/face.js';
-import sharp from 'sharp';
 
 /**
  * Extensions picked up when a folder is given (a file named directly is always tried, whatever its
@@ -40,7 +38,8 @@ export interface InputList {
 }
 
 export async function expandInputs(args: string[], options: ExpandOptions = {}): Promise<InputList> {
-  const outDir = options.outDir === undefined ? undefined : resolve(options.outDir);
+  // (the folder itself: a link to it, or a path with `..`, is the same folder)
+  const outDir = options.outDir === undefined ? undefined : await realpath(options.outDir).catch(() => resolve(options.outDir!));
   const files: string[] = [];
   const empty: string[] = [];
   const unreadable: string[] = [];
@@ -56,7 +55,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       files.push(arg);
       continue;
     }
-    const ours = outDir !== undefined && resolve(arg) === outDir;
+    const ours = outDir !== undefined && (await realpath(arg).catch(() => resolve(arg))) === outDir;
     let entries: Dirent[];
     try {
       entries = await readdir(arg, { withFileTypes: true });
@@ -70,16 +69,11 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
     const subFolders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
     const folders = subFolders.length;
     const shown = subFolders.slice(0, SHOWN_SUB_FOLDERS).map((n) => escapeControl(n)).join(', ') + (folders > SHOWN_SUB_FOLDERS ? `, … (${folders - SHOWN_SUB_FOLDERS} more)` : '');
-    const images = entries
+    const names = entries
       .filter((e) => !e.isDirectory())
       .map((e) => e.name)
-      .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()));
-    const names = images.filter((n) => !(ours && OUTPUT_IMAGE_NAME.test(n)));
-    // In the output folder, a file named as a photo's output that cannot be one (another size)
-    // is a photo of the user's: read, not skipped (writing the other's outputs then refuses to
-    // replace it). One whose photo is not there, or that could be one, is skipped as before.
-    if (ours) for (const n of images.filter((m) => OUTPUT_IMAGE_NAME.test(m))) if (await notOurOutput(arg, n, names)) names.push(n);
-    names.sort();
+      .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()) && !(ours && OUTPUT_IMAGE_NAME.test(n)))
+      .sort();
     // Files not named as images are left out, but not without a word (an extensionless JPEG, an
     // extension not in the list): one line counting them by extension.
     const others = entries.filter((e) => e.isFile() && !e.name.startsWith('.') && !IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())).map((e) => e.name);
@@ -89,39 +83,6 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
     for (const n of names) files.push(join(arg, n));
   }
   return { files, empty, unreadable, notes };
-}
-
-/** `stem` + an output image's ending (OUTPUT_IMAGE_NAME), split. */
-const OUTPUT_IMAGE_PARTS = new RegExp(`^(.*?)(${outputSuffixPattern(true)})$`);
-
-/** An image's size as it is read (EXIF orientations 5–8 swap the sides); null when sharp cannot tell. */
-async function shownSize(path: string): Promise<[number, number] | null> {
-  const m = await sharp(path).metadata().catch(() => null);
-  if (!m?.width || !m.height) return null;
-  return (m.orientation ?? 1) >= 5 ? [m.height, m.width] : [m.width, m.height];
-}
-
-/**
- * Whether `name` in `dir`, named as the output image of a photo there (`photos`), cannot be one:
- * not a PNG, or not of the size that output has (the depth image and overlays: the photo's size;
- * a texture or its mask: a square of a TEXTURE_SIZES side). False when no photo of that stem is
- * there or a size cannot be read (the file is taken for an earlier run's output, as before).
- */
-async function notOurOutput(dir: string, name: string, photos: readonly string[]): Promise<boolean> {
-  const parts = OUTPUT_IMAGE_PARTS.exec(name);
-  if (!parts) return false;
-  const [, stem, ending] = parts;
-  const owners = photos.filter((p) => outputStem(p) === stem);
-  if (!owners.length) return false;
-  const m = await sharp(join(dir, name)).metadata().catch(() => null);
-  if (!m) return false;
-  if (m.format !== 'png' || !m.width || !m.height) return true;
-  if (ending.startsWith('_face')) return !(m.width === m.height && (TEXTURE_SIZES as readonly number[]).includes(m.width));
-  for (const owner of owners) {
-    const size = await shownSize(join(dir, owner));
-    if (!size || (size[0] === m.width && size[1] === m.height)) return false;
-  }
-  return true;
 }
 
 /** How many kinds of other files the note names (the rest are counted together). */

@@ -36,12 +36,13 @@ export function outputSuffixPattern(pngOnly = false): string {
 /**
  * A regular expression matching the names of the PNG images a job of these formats writes for the
  * image named `stem` (the depth image for `depth`, the three overlays for `overlay`, each face's
- * texture for `textured` and its mask for `mask`); null when it writes none.
+ * texture for `textured` and its mask for `mask`), in any case; null when it writes none.
  */
 export function pngOutputPattern(stem: string, formats: Iterable<string>): RegExp | null {
   const f = new Set(formats);
   const image = [...(f.has('depth') ? ['_depth.png'] : []), ...(f.has('overlay') ? ['_landmarks.png', '_pose.png', '_mesh.png'] : [])];
   const face = [...(f.has('textured') ? ['_texture.png'] : []), ...(f.has('mask') ? ['_texture_mask.png'] : [])];
   const parts = [...image.map(escapeRegExp), ...(face.length ? [`_face\\d+(?:${face.map(escapeRegExp).join('|')})`] : [])];
-  return parts.length ? new RegExp(`^${escapeRegExp(stem)}(?:${parts.join('|')})$`) : null;
+  // (case-blind: on a case-folding file system Y_MESH.png is y_mesh.png)
+  return parts.length ? new RegExp(`^${escapeRegExp(stem)}(?:${parts.join('|')})$`, 'i') : null;
 }
