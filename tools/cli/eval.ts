@@ -203,7 +203,7 @@ async function runPts(
   if (values.json) {
     // The shape of `eval aflw2000 --json`: our scores at the top, each peer's under `peers`.
     process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), dir, crop: 'detector', detector: prnet.detector?.kind ?? null, minScore: minScore ?? null, images: report.images, unpaired,
-      ...report.ours, peers: report.peers, skippedPeers: report.skippedPeers }, null, 2) + '\n');
+      ...report.ours, suspect: report.ours.suspect ?? null, peers: report.peers, skippedPeers: report.skippedPeers }, null, 2) + '\n');
     return reportUnreadable(report.unreadable, report.skippedPeers);
   }
   const lines = [`${report.images} images with .pts ground truth (${dir}), model ${values.model ?? 'default'}, detector ${prnet.detector?.kind ?? 'none'}, ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
