@@ -454,6 +454,15 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(astronaut).toMatchObject({ suspect: false });
       expect(astronaut!.keypointDisagreement).toBeLessThan(0.12);
       expect(await p.textContent('.status')).toBe('1 face found');
+      // amber pixels of the overlay (the landmark contours of a face likely wrong): none here
+      const amber = (): Promise<number> => p.evaluate(() => {
+        const c = document.querySelector<HTMLCanvasElement>('#overlay')!;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 128 && d[i] > 200 && d[i + 1] > 120 && d[i + 1] < 215 && d[i + 2] < 80) n++;
+        return n;
+      });
+      expect(await amber()).toBe(0);
       // A photo the light model gets wrong (image00475, a 66° profile: 21 % NME; in Node its flip
       // disagreement is 0.30, its keypoints' 0.19): the status says so, in amber (Face.suspect).
       const results = (): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
@@ -465,6 +474,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(await p.getAttribute('.status', 'class')).toMatch(/warn/);
       const [profile] = await probed();
       expect(profile).toMatchObject({ suspect: true });
+      // its landmark contours are drawn in amber
+      expect(await amber()).toBeGreaterThan(100);
       expect(profile!.keypointDisagreement).toBeGreaterThan(0.12);
     } finally {
       await p.close();

@@ -44,7 +44,7 @@ export function drawOverlays(ctx: CanvasRenderingContext2D, faces: readonly Face
   for (const face of faces) {
     if (options.mesh) drawMesh(ctx, face.vertices, edges, unit);
     if (options.pose) drawPoseBox(ctx, face, unit);
-    if (options.landmarks) drawLandmarks(ctx, face.landmarks, unit);
+    if (options.landmarks) drawLandmarks(ctx, face.landmarks, unit, face.suspect === true);
   }
 }
 
@@ -60,14 +60,17 @@ function drawMesh(ctx: CanvasRenderingContext2D, v: Float32Array, edges: Uint32A
   ctx.stroke();
 }
 
-function drawLandmarks(ctx: CanvasRenderingContext2D, lm: Float32Array, unit: number): void {
+/** The landmark contours' colour: white, amber for a face likely wrong (FaceMessage.suspect). */
+export const CONTOUR_COLOUR = { ok: 'rgba(255, 255, 255, 0.9)', suspect: 'rgba(255, 176, 0, 0.95)' } as const;
+
+function drawLandmarks(ctx: CanvasRenderingContext2D, lm: Float32Array, unit: number, suspect: boolean): void {
   ctx.beginPath();
   for (const [a, b, closed] of CONTOURS) {
     ctx.moveTo(lm[3 * a], lm[3 * a + 1]);
     for (let i = a + 1; i <= b; i++) ctx.lineTo(lm[3 * i], lm[3 * i + 1]);
     if (closed) ctx.closePath();
   }
-  ctx.strokeStyle = 'rgba(255, 255, 255, 0.9)';
+  ctx.strokeStyle = suspect ? CONTOUR_COLOUR.suspect : CONTOUR_COLOUR.ok;
   ctx.lineWidth = unit;
   ctx.stroke();
   ctx.fillStyle = '#ff3030';
