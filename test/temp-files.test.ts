@@ -78,7 +78,7 @@ describe('temporary files', () => {
     state.fullDisk = true;
     const t0 = performance.now();
     try {
-      await expect(processVideo(light, D3, { outDir: dir, maxFrames: 90, flip: false, outputs: { overlay: false, glb: false } })).rejects.toThrow(/driving_d3\.jsonl: cannot write \(ENOSPC\)$/);
+      await expect(processVideo(light, D3, { outDir: dir, maxFrames: 90, flip: false, outputs: { overlay: false, glb: false } })).rejects.toThrow(/driving_d3\.jsonl: cannot write \(no space left on the device\)$/);
     } finally {
       state.fullDisk = false;
     }
