@@ -1145,6 +1145,26 @@ describe('prnet video (CLI)', () => {
     expect(times.map((t) => Math.round(t))).toEqual([29967, 30500, 30533]);
   }, 60_000);
 
+  it('a constant 1000 frames/s clip keeps its rate (the overlay was 30 frames/s and 17 % long); a container\'s 1000/1 time base with an average of its own is not taken for a rate', async () => {
+    const dir = await tmp.make('fast');
+    const clip = join(dir, 'fast1000.mp4');
+    execFileSync('ffmpeg', ['-v', 'error', '-i', D3, '-t', '0.2', '-vf', 'setpts=N/1000/TB', '-r', '1000', '-vsync', 'cfr', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip]);
+    expect(await probeVideo(clip)).toMatchObject({ fps: 1000, baseFps: 1000, frameCount: 200, variableRate: false });
+    const r = await runCli(['video', clip, '--out', join(dir, 'out'), '--model', 'light', '--frames', '30', '--no-glb', '--stabilize', 'off', '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    const overlay = await probeVideo(join(dir, 'out', 'fast1000_overlay.mp4'));
+    expect(overlay).toMatchObject({ fps: 1000, frameCount: 30 });
+    // ffprobe saying r_frame_rate 1000/1 beside an average of 30 (Matroska's time base): 30 frames/s
+    const fake = join(dir, 'ffprobe');
+    const said = { streams: [{ index: 0, codec_type: 'video', codec_name: 'vp9', width: 64, height: 48, r_frame_rate: '1000/1', avg_frame_rate: '30/1', duration: '2.000000' }], format: { format_name: 'matroska,webm', duration: '2.000000' } };
+    await writeFile(fake, `#!/bin/sh\ncat <<'EOF'\n${JSON.stringify(said)}\nEOF\n`, { mode: 0o755 });
+    expect(await probeVideo(clip, { ffprobe: fake })).toMatchObject({ fps: 30, baseFps: 0 });
+    // and 1000/1 for both but a frame count that says otherwise (60 frames in 2 s): not a rate either
+    said.streams[0] = { ...said.streams[0], avg_frame_rate: '1000/1', nb_frames: '60' } as (typeof said.streams)[0];
+    await writeFile(fake, `#!/bin/sh\ncat <<'EOF'\n${JSON.stringify(said)}\nEOF\n`, { mode: 0o755 });
+    expect((await probeVideo(clip, { ffprobe: fake })).fps).toBe(30);
+  });
+
   it('the overlay\'s rate: the average for a constant rate; for a variable one the base rate, divided down to ≤ 60, or at least 24', () => {
     expect(overlayRate({ fps: 25, baseFps: 25, variableRate: false })).toBe(25);
     expect(overlayRate({ fps: 29.5, baseFps: 30, variableRate: true })).toBe(30);

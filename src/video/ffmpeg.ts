@@ -128,11 +128,30 @@ function ffmpegCause(stderr: string, path: string): string {
   return line.split(path + ': ').join('').replace(/^\[[^\]]*\]\s*/, '');
 }
 
+/** A rate ffprobe gives ("30000/1001"), 0 when unknown or from 1000 up (often a time base, not a rate: see highRate). */
 function parseRate(r: string | undefined): number {
+  const v = anyRate(r);
+  return v < 1000 ? v : 0;
+}
+
+function anyRate(r: string | undefined): number {
   if (!r) return 0;
   const [a, b] = r.split('/').map(Number);
   const v = b ? a / b : a;
-  return Number.isFinite(v) && v > 0 && v < 1000 ? v : 0;
+  return Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+/**
+ * A constant rate of 1000 frames/s or more (high-speed footage), which parseRate leaves out: taken
+ * when the average and base rates agree and the stream's frame count over its duration says the
+ * same (within 2 %); a container's time base passed off as a rate (Matroska's 1000/1) has an
+ * average of its own. 0 otherwise.
+ */
+function highRate(stream: { avg_frame_rate?: string; r_frame_rate?: string; nb_frames?: string; duration?: string }): number {
+  const avg = anyRate(stream.avg_frame_rate);
+  const counted = Number(stream.nb_frames), duration = Number(stream.duration);
+  if (avg < 1000 || Math.abs(anyRate(stream.r_frame_rate) - avg) > 1e-6 * avg || !(counted > 0 && duration > 0)) return 0;
+  return Math.abs(counted / duration - avg) <= 0.02 * avg ? avg : 0;
 }
 
 interface ProbeStream {
@@ -231,16 +250,17 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   if (width * height > maxPixels) {
     throw new InputError(`video frames are ${width}×${height} = ${pixelCount(width * height)}, above the limit of ${pixelCount(maxPixels)}`, path);
   }
-  const fps = parseRate(stream.avg_frame_rate) || parseRate(stream.r_frame_rate) || 30;
+  const high = highRate(stream);
+  const fps = parseRate(stream.avg_frame_rate) || parseRate(stream.r_frame_rate) || high || 30;
   const duration = Number(stream.duration ?? json.format?.duration ?? 0) || 0;
   const counted = Number(stream.nb_frames ?? NaN);
   // A clip cut without re-encoding keeps the packets before its cut (an edit list drops them when
   // decoding): the container's count then exceeds the frames its duration holds.
   const byDuration = Math.round(duration * fps);
   const frameCount = Number.isInteger(counted) && counted >= 0 ? (duration > 0 && counted > byDuration + 2 ? byDuration : counted) : byDuration;
-  const baseFps = parseRate(stream.r_frame_rate);
+  const baseFps = parseRate(stream.r_frame_rate) || high;
   // Any difference: a 0.5 s freeze in an hour at 30 frames/s moves the average by 0.014 %.
-  const variableRate = Math.abs(parseRate(stream.avg_frame_rate) - baseFps) > 1e-6 * Math.max(1, fps);
+  const variableRate = Math.abs((parseRate(stream.avg_frame_rate) || high) - baseFps) > 1e-6 * Math.max(1, fps);
   const start = (t: string | undefined): number => (Number.isFinite(Number(t)) && t !== undefined && t !== '' ? Number(t) : 0);
   const videoStart = Math.max(0, start(stream.start_time) - start(json.format?.start_time));
   // Matroska / WebM keep a stream's duration as a DURATION tag ("00:00:04.000000000").
