@@ -19,7 +19,8 @@ import sharp from 'sharp';
 import { createPrnet, decodeImageBuffer, type Prnet } from '../src/index.js';
 import { createRng } from '../src/model/weights.js';
 import { loadAflwGroundTruth } from '../tools/eval/mat.js';
-import { annotatedSide, nearestFace, nme, yawBucket, type YawBucket } from '../tools/eval/nme.js';
+import { annotatedSide, FAILURE_NME, nearestFace, nme, yawBucket, type YawBucket } from '../tools/eval/nme.js';
+import { FLIP_SUSPECT, KEYPOINT_SUSPECT } from '../src/pipeline/quality.js';
 
 const DEV = join(import.meta.dirname, '..', '..', 'shared', 'eval', 'aflw2000-3d-dev');
 
@@ -147,15 +148,15 @@ for (const model of values.models.split(',')) {
     const clean = new Map((all[model].clean ?? []).map((r) => [r.image, r.nme2d]));
     const pairs = found.filter((r) => clean.get(r.image) !== undefined);
     const delta = c.name !== 'clean' && pairs.length ? mean(pairs.map((r) => r.nme2d! - clean.get(r.image)!)) : NaN;
-    const bad = found.filter((r) => r.nme2d! > 0.1);
-    const flagged = found.filter((r) => (r.fd ?? 0) > 0.1);
-    const hit = flagged.filter((r) => r.nme2d! > 0.1).length;
+    const bad = found.filter((r) => r.nme2d! > FAILURE_NME);
+    const flagged = found.filter((r) => (r.fd ?? 0) > FLIP_SUSPECT);
+    const hit = flagged.filter((r) => r.nme2d! > FAILURE_NME).length;
     const flags = (flag: (r: Row) => boolean): string => {
       const f = found.filter(flag);
-      const h = f.filter((r) => r.nme2d! > 0.1).length;
+      const h = f.filter((r) => r.nme2d! > FAILURE_NME).length;
       return `${f.length ? Math.round((100 * h) / f.length) : '–'} % / ${bad.length ? Math.round((100 * h) / bad.length) : '–'} %`;
     };
-    console.log(`| ${c.what} | ${found.length}/${rows.length} | ${pct(mean(found.map((r) => r.nme2d!)))} / ${pct(mean(found.map((r) => r.nme3d!)))} | ${bucket('0-30')} / ${bucket('30-60')} / ${bucket('60-90')} | ${Number.isFinite(delta) ? (delta >= 0 ? '+' : '') + (100 * delta).toFixed(2) : '–'} | ${bad.length} | ${median(found.map((r) => r.fd ?? 0)).toFixed(3)} | ${flagged.length ? Math.round((100 * hit) / flagged.length) : '–'} % / ${bad.length ? Math.round((100 * hit) / bad.length) : '–'} % | ${flags((r) => (r.kd ?? 0) > 0.12)} | ${flags((r) => (r.fd ?? 0) > 0.1 || (r.kd ?? 0) > 0.12)} |`);
+    console.log(`| ${c.what} | ${found.length}/${rows.length} | ${pct(mean(found.map((r) => r.nme2d!)))} / ${pct(mean(found.map((r) => r.nme3d!)))} | ${bucket('0-30')} / ${bucket('30-60')} / ${bucket('60-90')} | ${Number.isFinite(delta) ? (delta >= 0 ? '+' : '') + (100 * delta).toFixed(2) : '–'} | ${bad.length} | ${median(found.map((r) => r.fd ?? 0)).toFixed(3)} | ${flagged.length ? Math.round((100 * hit) / flagged.length) : '–'} % / ${bad.length ? Math.round((100 * hit) / bad.length) : '–'} % | ${flags((r) => (r.kd ?? 0) > KEYPOINT_SUSPECT)} | ${flags((r) => (r.fd ?? 0) > FLIP_SUSPECT || (r.kd ?? 0) > KEYPOINT_SUSPECT)} |`);
   }
   await prnet.dispose();
 }

@@ -142,7 +142,8 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
     // The output folder as this machine sees it: where it is not a folder here, or an empty one
     // (not mounted: a share's mount point is an empty folder; not made yet), a done job's files
     // cannot be checked, and it stays done.
-    const outVisible = await readdir(out).then((names) => names.length > 0, () => false);
+    const listed = await readdir(out).catch(() => null);
+    const outVisible = listed !== null && listed.length > 0;
     // A photo of this submission named as another's PNG output in --out (y_mesh.png beside y.jpg,
     // the folder its own output folder): that other's job would write over it. Not queued.
     const inputOf = inputAt(files);
@@ -150,11 +151,13 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
     // system's names), so that each photo looks at its own only.
     const byStem = new Map<string, string[]>();
     const ending = new RegExp(`${outputSuffixPattern(true)}$`, 'i');
-    for (const name of await readdir(out).catch(() => [] as string[])) {
+    for (const name of listed ?? []) {
       const m = ending.exec(name);
       if (!m) continue;
       const stem = name.slice(0, m.index).toLowerCase();
-      byStem.set(stem, [...(byStem.get(stem) ?? []), name]);
+      const names = byStem.get(stem);
+      if (names) names.push(name);
+      else byStem.set(stem, [name]);
     }
     const jobs = [];
     for (let i = 0; i < files.length; i++) {

@@ -28,7 +28,7 @@ import { labelsDir, photoOfSample, readLabels, type LabelRecord } from '../data/
 import { padImage } from '../../src/detect/resize.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
 import type { Prnet } from '../../src/pipeline/prnet.js';
-import { boxSize, nme } from './nme.js';
+import { boxSize, FAILURE_NME, nme } from './nme.js';
 
 /** The pack's default hold-out fraction (scripts/pack-training.ts `--holdout-fraction`). */
 export const HOLDOUT_FRACTION = 0.017;
@@ -179,8 +179,8 @@ export type DenseCropMode = 'detector' | 'detector-pad' | 'target';
 /** The border (px) the labeller adds around a photo before detection (src/data/facemesh.ts). */
 export const LABEL_PAD = 50;
 
-/** A 68-point 2D NME above this counts as a gross failure (wrong or partial face box, lost face). */
-export const FAILURE_NME = 0.1;
+/** A 68-point 2D NME above this counts as a gross failure (wrong or partial face box, lost face): nme.ts's. */
+export { FAILURE_NME };
 
 export interface DensePhotoResult {
   file: string;
