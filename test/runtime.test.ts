@@ -6,6 +6,7 @@ import { InputError } from '../src/errors.js';
 import { buildResfcnOnnx, createRng, encodeModel, randomWeights, samePadding, serializeModel, type ResfcnConfig } from '../src/model/index.js';
 import { createSession, resizeSquare, type PrnetSession } from '../src/runtime/index.js';
 import { defaultSessionThreads, NODE_MAX_DEFAULT_THREADS } from '../src/runtime/node.js';
+import { createDetector } from '../src/detect/index.js';
 
 // ---------- naive references (plain loops, NCHW) ----------
 
@@ -288,7 +289,7 @@ describe('inference sessions (onnxruntime-node)', () => {
   });
 });
 
-describe('network threads', () => {
+describe('onnxruntime threads', () => {
   // onnxruntime starts a session's intra-op thread pool (threads − 1 threads: the caller is one) when
   // the session is made; Linux lists a process's threads in /proc/self/task.
   it.skipIf(!existsSync('/proc/self/task'))('a session made without `threads` runs on the cores of a machine of up to 4 (onnxruntime-node alone ran one thread here)', async () => {
@@ -308,6 +309,22 @@ describe('network threads', () => {
     if (cores <= NODE_MAX_DEFAULT_THREADS) expect(byDefault - one).toBe(cores - 1);
     expect(await started(2)).toBe(one + Math.min(2, cores) - 1); // the count is the pool's
     await Promise.all(opened.map((s) => s.release()));
+  });
+
+  // BlazeFace's small convolutions gained nothing from a second thread: a call took longer at two
+  // (docs/detectors.md, "Threads"), so the detector asks for one unless told otherwise.
+  it.skipIf(!existsSync('/proc/self/task'))('the detector made without `threads` runs one intra-op thread', async () => {
+    const count = (): number => readdirSync('/proc/self/task').length;
+    const opened = [await createDetector({ threads: 1 })];
+    const started = async (threads?: number): Promise<number> => {
+      const before = count();
+      opened.push(await createDetector(threads === undefined ? {} : { threads }));
+      return count() - before;
+    };
+    const one = await started(1);
+    expect(await started()).toBe(one);
+    expect(await started(2)).toBe(one + 1);
+    await Promise.all(opened.map((d) => d.release?.()));
   });
 });
 

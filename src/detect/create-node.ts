@@ -7,7 +7,6 @@
  * image's pixels.
  */
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { firstLine, InputError, ModelError } from '../errors.js';
@@ -63,9 +62,10 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
     } catch (e) {
       throw new ModelError(`cannot read the face detector's model: ${(e as Error).message}`, BLAZEFACE_MODEL, { cause: e });
     }
-    // Two intra-op threads: 4.6–5.6 ms instead of 7.5–8.8 ms per pass on this 2-core machine (the
-    // detector and the network run one after the other, so they do not compete for the cores).
-    const threads = options.threads ?? Math.min(2, availableParallelism());
+    // One intra-op thread: BlazeFace's small convolutions gain nothing from a second one, which
+    // only adds a barrier per node (on this 2-core machine a call took 6.9 ms at one thread against
+    // 10.0 at two, quiet, and 7.0 / 7.8 beside a busy process: docs/detectors.md, "Threads").
+    const threads = options.threads ?? 1;
     return createBlazeFaceDetector(ort as unknown as OrtModule, bytes, { minScore, maxFaces, retryPadded, edgeLook: options.edgeLook, trimLetterbox: options.trimLetterbox, tiles: options.tiles, threads, extra: NODE_SESSION_EXTRA });
   }
   const maxSide = options.maxSide ?? DETECT_MAX_SIDE;

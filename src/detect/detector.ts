@@ -29,7 +29,7 @@ export interface DetectorOptions {
   minScore?: number;
   /** Most faces returned, largest first (default: every face found). */
   maxFaces?: number;
-  /** Inference threads, for the detectors that run on onnxruntime (default: 2, or 1 on a single core). */
+  /** Inference threads, for the detectors that run on onnxruntime (default 1). */
   threads?: number;
   /**
    * When nothing is found, or a face touches the image's edge or fills most of it, look again with
