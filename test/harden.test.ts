@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { copyFile, lstat, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -384,16 +384,44 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     // y.png wrote nothing; the user's photo was reconstructed as any other
     const userFiles = ['y_mesh.png', 'y_mesh_face0.json', 'y_mesh_landmarks.png', 'y_mesh_mesh.png', 'y_mesh_pose.png'];
     expect((await listFiles(dir)).filter((f) => !f.startsWith('.'))).toEqual(['y.png', ...userFiles]);
-    // (The folder given as the input, it is taken for y.png's output by its name and skipped: a
-    // known gap, docs/hardening.md.)
-    expect((await expandInputs([dir], { outDir: dir })).files.map((f) => f.slice(dir.length + 1))).toEqual(['y.png']);
-    // Our own outputs: a rerun of the folder into itself skips them and writes them again.
-    for (const f of userFiles) await rm(join(dir, f));
+    // The folder given as the input: y_mesh.png is named as y.png's output, but prnet-ts did not
+    // write it (no mark, in no record): left out as an input, said, and not replaced (exit 4).
+    for (const f of userFiles.slice(1)) await rm(join(dir, f));
+    const listed = await expandInputs([dir], { outDir: dir });
+    expect(listed.files.map((f) => f.slice(dir.length + 1))).toEqual(['y.png']);
+    expect(listed.unowned).toEqual([join(dir, 'y_mesh.png')]);
+    expect(listed.notes).toEqual([`${dir}: 1 image is named as prnet-ts's output but was not written by it (no prnet-ts mark, not in .prnet-done.jsonl): y_mesh.png; left out and not replaced (name it to read it)`]);
+    const folder = await run(dir);
+    expect(folder.code, folder.errLines.join('\n')).toBe(4);
+    expect(folder.errLines).toEqual([`prnet: ${join(dir, 'y.png')}: ${join(dir, 'y_mesh.png')}: exists, named as this image's output, and prnet-ts did not write it (no prnet-ts mark, not in .prnet-done.jsonl): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`]);
+    expect((await readFile(join(dir, 'y_mesh.png'))).equals(mine)).toBe(true);
+    expect((await listFiles(dir)).filter((f) => !f.startsWith('.'))).toEqual(['y.png', 'y_mesh.png']);
+    // Our own outputs carry the mark: a rerun of the folder into itself skips them and writes them again.
+    await rm(join(dir, 'y_mesh.png'));
     expect((await run(dir)).code).toBe(0);
     const again = await run(dir);
-    expect(again.code).toBe(0);
+    expect(again.code, again.errLines.join('\n')).toBe(0);
     expect((await listFiles(dir)).filter((f) => !f.startsWith('.'))).toEqual(['y.png', 'y_face0.json', 'y_landmarks.png', 'y_mesh.png', 'y_pose.png']);
+    expect((await expandInputs([dir], { outDir: dir })).unowned).toEqual([]);
   }, 60_000);
+
+  it('an earlier version\'s unmarked outputs are ours when the folder\'s record lists them as written (size and modification time)', async () => {
+    const dir = await dirs.make('same-record');
+    await copyFile(ASTRONAUT, join(dir, 'y.png'));
+    // y_mesh.png as a version before the mark wrote it: a plain PNG
+    await sharp(ASTRONAUT).resize(64, 64).png().toFile(join(dir, 'y_mesh.png'));
+    expect((await expandInputs([dir], { outDir: dir })).unowned).toEqual([join(dir, 'y_mesh.png')]);
+    const s = await stat(join(dir, 'y_mesh.png'));
+    const line = (mtimeMs: number): string => JSON.stringify({ input: join(dir, 'y.png'), size: 1, mtimeMs: 1, stem: 'y', options: {}, faces: 1, files: [{ path: 'y_mesh.png', size: s.size, mtimeMs }] }) + '\n';
+    await writeFile(join(dir, '.prnet-done.jsonl'), line(s.mtimeMs));
+    const listed = await expandInputs([dir], { outDir: dir });
+    expect(listed.unowned).toEqual([]);
+    expect(listed.notes).toEqual([]);
+    expect(listed.files.map((f) => basename(f))).toEqual(['y.png']);
+    // rewritten since (another modification time): not the one the record knows
+    await writeFile(join(dir, '.prnet-done.jsonl'), line(s.mtimeMs - 1000));
+    expect((await expandInputs([dir], { outDir: dir })).unowned).toEqual([join(dir, 'y_mesh.png')]);
+  });
 });
 
 describe('input files', () => {

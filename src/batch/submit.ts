@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { inputAt } from '../cli/atomic.js';
+import { DONE_RECORD } from '../cli/resume.js';
 import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
 import { outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
 import { checkedModel } from '../pipeline/node.js';
@@ -37,17 +38,18 @@ export interface SubmitSummary {
   remade: number;
   /** Inputs that could not be read (not queued), as one-line messages. */
   unreadable: string[];
-  /** Photos not queued because their outputs would replace another photo of the submission, as one-line messages. */
+  /** Photos not queued because their outputs would replace another photo of the submission, or an image in --out named as their output that prnet-ts did not write (InputList.unowned), as one-line messages. */
   refused: string[];
   /** Folders without images. */
   empty: string[];
 }
 
 /** Expands folders and `.txt` lists into image paths (a folder's own outputs in `outDir` are not inputs). */
-export async function expandBatchInputs(args: string[], outDir?: string): Promise<{ files: string[]; empty: string[]; unreadable: string[] }> {
+export async function expandBatchInputs(args: string[], outDir?: string): Promise<{ files: string[]; empty: string[]; unreadable: string[]; unowned: string[] }> {
   const files: string[] = [];
   const empty: string[] = [];
   const unreadable: string[] = [];
+  const unowned: string[] = [];
   for (const arg of args) {
     if (extname(arg).toLowerCase() === '.txt' && (await stat(arg).catch(() => null))?.isFile()) {
       const base = dirname(resolve(arg));
@@ -63,6 +65,7 @@ export async function expandBatchInputs(args: string[], outDir?: string): Promis
           files.push(...r.files.map((f) => resolve(f)));
           empty.push(...r.empty);
           unreadable.push(...r.unreadable);
+          unowned.push(...r.unowned.map((f) => resolve(f)));
         } else files.push(path);
       }
       continue;
@@ -71,9 +74,10 @@ export async function expandBatchInputs(args: string[], outDir?: string): Promis
     files.push(...r.files.map((f) => resolve(f)));
     empty.push(...r.empty);
     unreadable.push(...r.unreadable);
+    unowned.push(...r.unowned.map((f) => resolve(f)));
   }
   // An image named twice (a list and its folder, `a.jpg` and `./a.jpg`) is one job.
-  return { files: [...new Set(files)], empty, unreadable };
+  return { files: [...new Set(files)], empty, unreadable, unowned: [...new Set(unowned)] };
 }
 
 /**
@@ -128,7 +132,7 @@ async function lostOutputs(out: string, result: ReconstructJobResult | undefined
 }
 
 export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary> {
-  const { files, empty, unreadable } = await expandBatchInputs(options.inputs, options.out);
+  const { files, empty, unreadable, unowned } = await expandBatchInputs(options.inputs, options.out);
   const model = options.model ?? 'default';
   // A model file is passed on as an absolute path, bundled names as names; a file that is missing
   // or not a model fails here, once, not in every worker's every attempt.
@@ -147,6 +151,19 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
     // A photo of this submission named as another's PNG output in --out (y_mesh.png beside y.jpg,
     // the folder its own output folder): that other's job would write over it. Not queued.
     const inputOf = inputAt(files);
+    // The same for an image in --out named as a photo's output that prnet-ts did not write
+    // (InputList.unowned: no mark, not in the folder's record), asked only of a photo whose job
+    // would run: a finished job's own earlier outputs are not refused.
+    const unownedOf = inputAt(unowned);
+    const unownedClash = async (i: number): Promise<string | null> => {
+      const pattern = pngOutputPattern(stems[i], options.formats);
+      for (const name of pattern ? (byStem.get(stems[i].toLowerCase()) ?? []).filter((n) => pattern.test(n)) : []) {
+        if ((await unownedOf(join(out, name))) !== null) {
+          return `${files[i]}: not queued: its output ${join(out, name)} exists and prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD}): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`;
+        }
+      }
+      return null;
+    };
     // --out's files named as some stem's PNG output, by that stem (lower case: a case-folding file
     // system's names), so that each photo looks at its own only.
     const byStem = new Map<string, string[]>();
@@ -193,15 +210,23 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
             if ((e as { code?: unknown }).code === -3 || /is not in the \w+ state/.test(String((e as Error)?.message))) return false;
             throw e;
           });
-        if (state === 'failed') {
+        const again = state === 'failed' ? 'failed' : state === 'completed' && outVisible && (await lostOutputs(out, existing.returnvalue)) ? 'completed' : null;
+        const theirs = again ? await unownedClash(i) : null;
+        if (theirs) summary.refused.push(theirs);
+        else if (again === 'failed') {
           // A fresh set of tries, with their back-off (not one more try after the last).
           if (await retried('failed')) summary.retried++;
           else summary.skipped++;
-        } else if (state === 'completed' && outVisible && (await lostOutputs(out, existing.returnvalue))) {
+        } else if (again === 'completed') {
           // Done, but a file it wrote was deleted since: made again (the worker rewrites them all).
           if (await retried('completed')) summary.remade++;
           else summary.skipped++;
         } else summary.skipped++;
+        continue;
+      }
+      const theirs = await unownedClash(i);
+      if (theirs) {
+        summary.refused.push(theirs);
         continue;
       }
       jobs.push({ name: 'reconstruct', data, opts: { jobId: id } });

@@ -95,7 +95,7 @@ async function submit(args: string[]): Promise<number> {
     process.stderr.write(`queued ${s.added} · already queued or done ${s.skipped} · failed ones queued again ${s.retried}` +
       (s.remade ? ` · done ones with deleted files queued again ${s.remade}` : '') +
       (s.unreadable.length ? ` · unreadable ${s.unreadable.length}` : '') +
-      (s.refused.length ? ` · not queued (their outputs would replace another photo) ${s.refused.length}` : '') + '\n');
+      (s.refused.length ? ` · not queued (their outputs would replace a photo or a file prnet-ts did not write) ${s.refused.length}` : '') + '\n');
   }
   return s.unreadable.length || s.refused.length || (!s.added && !s.skipped && !s.retried && !s.remade) ? EXIT.failed : EXIT.ok;
 }

@@ -1,10 +1,12 @@
 /** Expands the CLI's input arguments (files and folders) into a list of image files. */
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { escapeControl } from '../errors.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { objSafeName } from '../export/obj.js';
 import { outputSuffixPattern } from '../pipeline/output-names.js';
+import { isMarkedPng, PNG_MARK_HEAD } from '../io/png-mark.js';
+import { DONE_RECORD, readDone } from './resume.js';
 
 /**
  * Extensions picked up when a folder is given (a file named directly is always tried, whatever its
@@ -35,6 +37,12 @@ export interface InputList {
   unreadable: string[];
   /** Folders with sub-folders, which are not searched: one-line notes naming them. */
   notes: string[];
+  /**
+   * Images in the output folder named as prnet-ts's outputs that it did not write (no mark, not in
+   * the folder's record): left out as inputs, as its outputs are, and never to be replaced (a
+   * photo of the user's named `y_mesh.png` beside `y.jpg`, or an earlier version's output).
+   */
+  unowned: string[];
 }
 
 export async function expandInputs(args: string[], options: ExpandOptions = {}): Promise<InputList> {
@@ -44,6 +52,8 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
   const empty: string[] = [];
   const unreadable: string[] = [];
   const notes: string[] = [];
+  const unowned: string[] = [];
+  let ownedByRecord: Promise<(name: string, size: number, mtimeMs: number) => boolean> | undefined;
   for (const arg of args) {
     let isDir: boolean;
     try {
@@ -69,11 +79,21 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
     const subFolders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
     const folders = subFolders.length;
     const shown = subFolders.slice(0, SHOWN_SUB_FOLDERS).map((n) => escapeControl(n)).join(', ') + (folders > SHOWN_SUB_FOLDERS ? `, … (${folders - SHOWN_SUB_FOLDERS} more)` : '');
-    const names = entries
-      .filter((e) => !e.isDirectory())
-      .map((e) => e.name)
-      .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()) && !(ours && OUTPUT_IMAGE_NAME.test(n)))
-      .sort();
+    const images = entries.filter((e) => !e.isDirectory()).map((e) => e.name).filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()));
+    const names = images.filter((n) => !(ours && OUTPUT_IMAGE_NAME.test(n))).sort();
+    if (ours) {
+      // Images named as our outputs: ours when marked or in the folder's record as written;
+      // the others are left out too, said, and kept from being replaced.
+      ownedByRecord ??= recordedOutputs(outDir);
+      const named = images.filter((n) => OUTPUT_IMAGE_NAME.test(n)).sort();
+      const theirs = await unownedOutputs(arg, named, await ownedByRecord);
+      if (theirs.length) {
+        unowned.push(...theirs.map((n) => join(arg, n)));
+        const shownNames = theirs.slice(0, SHOWN_SUB_FOLDERS).map((n) => escapeControl(n)).join(', ') + (theirs.length > SHOWN_SUB_FOLDERS ? `, … (${theirs.length - SHOWN_SUB_FOLDERS} more)` : '');
+        const one = theirs.length === 1;
+        notes.push(`${escapeControl(arg)}: ${one ? '1 image is' : `${theirs.length} images are`} named as prnet-ts's output${one ? '' : 's'} but ${one ? 'was' : 'were'} not written by it (no prnet-ts mark, not in ${DONE_RECORD}): ${shownNames}; left out and not replaced (name ${one ? 'it' : 'one'} to read it)`);
+      }
+    }
     // Files not named as images are left out, but not without a word (an extensionless JPEG, an
     // extension not in the list): one line counting them by extension.
     const others = entries.filter((e) => e.isFile() && !e.name.startsWith('.') && !IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())).map((e) => e.name);
@@ -82,7 +102,53 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
     if (!names.length) empty.push(arg);
     for (const n of names) files.push(join(arg, n));
   }
-  return { files, empty, unreadable, notes };
+  return { files, empty, unreadable, notes, unowned };
+}
+
+/** How many heads are read at once (a folder of thousands of earlier outputs). */
+const HEADS_AT_ONCE = 32;
+
+/**
+ * Of the images in `folder` named as our outputs, those prnet-ts did not write: not marked
+ * (io/png-mark.ts) and not in the folder's record with their size and modification time (an
+ * earlier version's outputs, unmarked, are known by the record that runs of several images keep).
+ */
+async function unownedOutputs(folder: string, names: readonly string[], recorded: (name: string, size: number, mtimeMs: number) => boolean): Promise<string[]> {
+  const ours = new Array<boolean>(names.length).fill(false);
+  for (let i = 0; i < names.length; i += HEADS_AT_ONCE) {
+    await Promise.all(names.slice(i, i + HEADS_AT_ONCE).map(async (name, k) => {
+      const path = join(folder, name);
+      const head = new Uint8Array(PNG_MARK_HEAD);
+      let read = 0;
+      try {
+        const f = await open(path, 'r');
+        try {
+          read = (await f.read(head, 0, PNG_MARK_HEAD, 0)).bytesRead;
+        } finally {
+          await f.close();
+        }
+      } catch {
+        // unreadable: not known to be ours
+      }
+      if (isMarkedPng(head.subarray(0, read))) ours[i + k] = true;
+      else {
+        const s = await stat(path).catch(() => null);
+        ours[i + k] = !!s && recorded(name, s.size, s.mtimeMs);
+      }
+    }));
+  }
+  return names.filter((_, i) => !ours[i]);
+}
+
+/** The files the output folder's record lists as written there, by name, size and modification time (none when it cannot be read). */
+async function recordedOutputs(outDir: string): Promise<(name: string, size: number, mtimeMs: number) => boolean> {
+  const files = new Set<string>();
+  try {
+    for (const e of (await readDone(outDir)).entries.values()) for (const f of e.files) files.add(`${f.path}\0${f.size}\0${f.mtimeMs}`);
+  } catch {
+    // no record to go by
+  }
+  return (name, size, mtimeMs) => files.has(`${name}\0${size}\0${mtimeMs}`);
 }
 
 /** How many kinds of other files the note names (the rest are counted together). */

@@ -193,6 +193,8 @@ export interface ImageOptions extends TestTimeOptions {
   inputs?: () => Promise<ReadonlySet<string>>;
   /** Which of this run's inputs writing a path would replace (inputAt): an image whose output would is not written. */
   inputAt?: (path: string) => Promise<string | null>;
+  /** The same for the images named as outputs that prnet-ts did not write (InputList.unowned): not replaced either. */
+  unownedAt?: (path: string) => Promise<string | null>;
 }
 
 /** A decoded image's faces (NoFaceError, naming the file, when there is none). */
@@ -238,6 +240,8 @@ export async function writeImageOutputs(
     const path = join(outDir, o.name);
     const input = await options.inputAt?.(path);
     if (input) throw new OutputError(`is an input of this run${input === path ? '' : ` (${escapeControl(input)})`}, named as this image's output: writing it would destroy that photo; rename it or choose another --out`, path);
+    const theirs = await options.unownedAt?.(path);
+    if (theirs) throw new OutputError(`exists, named as this image's output, and prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD}): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`, path);
   }
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
   const removed = await removeFacesBeyond(outDir, stem, faces.length, options.inputs);
@@ -295,7 +299,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const quiet = Boolean(values.quiet);
 
   const outDir = values.out;
-  const { files, empty, unreadable, notes } = await expandInputs(positionals, { outDir });
+  const { files, empty, unreadable, notes, unowned } = await expandInputs(positionals, { outDir });
   for (const d of empty) process.stderr.write(`prnet: ${escapeControl(d)}: no image files in this folder\n`);
   if (!values.quiet) for (const n of notes) process.stderr.write(`prnet: ${n}\n`);
   for (const m of unreadable) process.stderr.write(`prnet: ${m}\n`);
@@ -379,7 +383,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
     for (const f of firstFrames) process.stderr.write(`  read: ${f}\n`);
     for (const f of suspects) process.stderr.write(`  suspect: ${f}\n`);
   };
-  const imageOptions: ImageOptions = { box, crop, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities(files), inputAt: inputAt(files) };
+  const imageOptions: ImageOptions = { box, crop, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities([...files, ...unowned]), inputAt: inputAt(files), unownedAt: inputAt(unowned) };
   type Decoded = { image: DecodedImage; id: Awaited<ReturnType<typeof fileIdentity>> };
   const record = new DoneRecord(outDir);
   // A run of one image has nothing to resume: it leaves no record unless --resume is given.

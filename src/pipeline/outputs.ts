@@ -17,6 +17,7 @@ import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPose
 import type { PositionMap, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
+import { markPng } from '../io/png-mark.js';
 import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face, type FaceJson, type ProducerJson } from './face.js';
 import { checkKnownOptions } from '../track/options.js';
 import { faceFileBase } from './output-names.js';
@@ -241,8 +242,11 @@ export async function buildOutputs(
   // PNGs are encoded while the rest is built (sharp compresses on its own threads); the files
   // keep their order.
   const out: (OutputFile | Promise<OutputFile>)[] = [];
+  // Every PNG carries prnet-ts's mark (io/png-mark.ts): a later run into the same folder tells its
+  // own outputs from a photo of the same name by it.
+  const version = typeof options.producer?.prnet === 'string' ? options.producer.prnet : undefined;
   const encode = (data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Uint8Array> => {
-    const bytes = encodePng(data, width, height, channels);
+    const bytes = Promise.resolve(encodePng(data, width, height, channels)).then((png) => (png instanceof Uint8Array ? markPng(png, version) : png));
     bytes.catch(() => {}); // reported by Promise.all below; not unhandled if something else throws first
     return bytes;
   };
