@@ -15,13 +15,14 @@ import { AnimationMixer, LoopOnce, Vector3, type Mesh, type Object3D } from 'thr
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrnet } from '../src/pipeline/node.js';
+import { decodeImageFile } from '../src/io/image-node.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
 import { FACE_REGIONS, FaceStabilizer, VideoTracker, faceRegions, landmarkJitter, motionJitter, selectVertices, type FaceRegion } from '../src/track/index.js';
 import { anglesToRotation, estimatePose, flipRotationY, readLandmarks, readVertices } from '../src/geometry/index.js';
 import type { Face } from '../src/pipeline/face.js';
 import type { RgbImage } from '../src/types.js';
 import { AbortedError } from '../src/errors.js';
-import { MAX_FRAME_SHOW_S, MAX_GLB_BYTES, MAX_GLB_FRAMES, glbFrameBytes, glbFrameLimit, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
+import { MAX_FRAME_SHOW_S, MAX_GLB_BYTES, MAX_GLB_FRAMES, glbFrameBytes, glbFrameLimit, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, frameLine, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
 import { PipeThread } from '../src/video/pipe-thread.js';
 import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
 import { triangulateFaceGrid } from '../src/layout/derive.js';
@@ -262,6 +263,18 @@ describe('processVideo', () => {
       const angle = 2 * Math.acos(Math.min(1, Math.abs(h.x * q[0] + h.y * q[1] + h.z * q[2] + h.w * q[3])));
       expect(angle, `frame ${k}`).toBeLessThan(1e-5); // radians
     }
+  });
+
+  it('writes the quality signals unrounded, as the photo JSON does (rounded, 0.1004 read 0.1 beside "suspect": true; NaN as null)', async () => {
+    const image = await decodeImageFile(ASTRONAUT);
+    const [face] = (await light.reconstruct(image, { flip: false })).faces;
+    const tracked = { ...face, trackId: 1, still: false, inImage: 1, flipDisagreement: 0.1004, keypointDisagreement: Number.NaN, suspect: true };
+    const line = JSON.parse(frameLine(0, 0, { faces: [tracked], detected: true, lost: [], ended: [], timings: { detect: 0, crop: 0, network: 0, readoff: 0, stabilize: 0, total: 0 } }, light.layout)) as { faces: { flipDisagreement: number; keypointDisagreement: number | null; suspect: boolean; box: { x: number } }[] };
+    expect(line.faces[0].flipDisagreement).toBe(0.1004);
+    expect(line.faces[0].keypointDisagreement).toBeNull();
+    expect(line.faces[0].suspect).toBe(true);
+    // the rest as before: 3 decimals
+    expect(line.faces[0].box.x).toBe(Math.round(face.box.x * 1000) / 1000);
   });
 
   it('gives a clear empty result for a video without faces (no GLB), and refuses frames over the pixel limit before decoding', async () => {

@@ -563,7 +563,10 @@ function outputError(e: unknown, path: string): OutputError {
   return new OutputError(`cannot write (${known ? said : (code ?? (e instanceof Error ? e.message : String(e)))})`, path, { cause: e });
 }
 
-/** One frame's JSON line (numbers rounded to 3 decimals; the rotation to 6, as the photo JSON's). */
+/** A number as JSON keeps it (NaN and infinities as null, as JSON.stringify writes them). */
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** One frame's JSON line (numbers rounded to 3 decimals; the rotation to 6, as the photo JSON's; the quality signals as they are). */
 export function frameLine(index: number, timeMs: number, result: VideoFrameResult, layout: Pick<Layout, 'canonical'>): string {
   const r = (x: number): number | null => roundNumber(x);
   const r6 = (x: number): number | null => roundNumber(x, ROTATION_DECIMALS);
@@ -586,8 +589,9 @@ export function frameLine(index: number, timeMs: number, result: VideoFrameResul
         rotation: Array.from(p.rotation, r6), scale: r(p.scale), translation: Array.from(p.translation, r),
         center: headCentre(p, layout).map(r),
       },
-      ...(f.flipDisagreement !== undefined ? { flipDisagreement: r(f.flipDisagreement) } : {}),
-      ...(f.keypointDisagreement !== undefined ? { keypointDisagreement: r(f.keypointDisagreement) } : {}),
+      // The signals unrounded (as the photo JSON's): rounded, 0.1004 read 0.1 beside "suspect": true.
+      ...(f.flipDisagreement !== undefined ? { flipDisagreement: finite(f.flipDisagreement) } : {}),
+      ...(f.keypointDisagreement !== undefined ? { keypointDisagreement: finite(f.keypointDisagreement) } : {}),
       ...(f.suspect !== undefined ? { suspect: f.suspect } : {}),
       inImage: r(f.inImage),
     };
