@@ -265,6 +265,31 @@ describe('processVideo', () => {
     }
   });
 
+  it('TrackAnimation.absent: a camera frame without the face ends the last kept one, and the GLB hides the face until the next', async () => {
+    const [face] = (await light.reconstruct(await decodeImageFile(ASTRONAUT), { flip: false })).faces;
+    const mesh = decimateFaceGrid(light.layout.faceIndex, light.layout.size, 3);
+    const anim = new TrackAnimation({ mesh, restShape: pickVertices(light.layout.canonical, mesh.vertexIds), maxFrames: 10 });
+    anim.absent(0.05); // before any frame: nothing to end
+    for (const t of [0, 0.1, 0.2]) expect(anim.add(face, t)).toBe(true);
+    anim.absent(0.2); // not after the last frame: ignored
+    anim.absent(0.3);
+    anim.absent(0.4); // later absences keep the first
+    for (const t of [0.6, 0.7]) expect(anim.add(face, t)).toBe(true);
+    const bytes = anim.write('absent').bytes;
+    expect((await validate(bytes)).messages).toEqual([]);
+    const gltf = await new Promise<GLTF>((res, rej) => new GLTFLoader().parse(bytes.slice().buffer, '', res, rej));
+    const mixer = new AnimationMixer(gltf.scene);
+    mixer.clipAction(gltf.animations[0]).setLoop(LoopOnce, 1).play();
+    const visible = [0.15, 0.25, 0.35, 0.5, 0.65].map((t) => {
+      mixer.setTime(t);
+      gltf.scene.updateMatrixWorld(true);
+      let seen = false;
+      gltf.scene.traverse((o) => { if ((o as Mesh).isMesh && new Vector3().setFromMatrixScale(o.matrixWorld).x > 0) seen = true; });
+      return seen;
+    });
+    expect(visible).toEqual([true, true, false, false, true]);
+  });
+
   it('writes the quality signals unrounded, as the photo JSON does (rounded, 0.1004 read 0.1 beside "suspect": true; NaN as null)', async () => {
     const image = await decodeImageFile(ASTRONAUT);
     const [face] = (await light.reconstruct(image, { flip: false })).faces;
@@ -1490,20 +1515,22 @@ describe('prnet video (CLI)', () => {
     expect(await probeVideo(join(dir, 'squeezed_overlay.mp4'))).toMatchObject({ width: 512, height: 512, sampleAspect: 1 });
   });
 
-  it('a face that fades to black is confirmed by the detector on the next frame and dropped, not tracked into the black', async () => {
+  it('a face that goes black is confirmed by the detector on that very frame and dropped, not tracked into the black (with flip and without)', async () => {
     const dir = await tmp.make('gap');
     const clip = join(dir, 'gap.mp4');
     await ffmpeg(['-i', D3, '-frames:v', '24', '-vf', "drawbox=enable='between(n,8,15)':color=black:t=fill", '-an', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
-    const r = await processVideo(light, clip, { outDir: dir, outputs: { overlay: false, glb: false } });
-    const lines = (await readFile(join(dir, 'gap.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { faces: unknown[]; detected: boolean });
-    const faces = lines.map((l) => l.faces.length).join('');
-    // Frames 0–7 and 16–23 have the face; of the black frames 8–15 at most the first (the frame whose
-    // disagreement asks for the confirmation) still shows one.
-    expect(faces.slice(0, 8)).toBe('11111111');
-    expect(faces.slice(9, 16)).toBe('0000000');
-    expect(faces.slice(16)).toBe('11111111');
-    expect(lines[9].detected).toBe(true);
-    expect(r.frames).toBe(24);
+    for (const flip of [true, false]) {
+      const out = join(dir, String(flip));
+      const r = await processVideo(light, clip, { outDir: out, flip, detectEvery: 30, outputs: { overlay: false } });
+      const lines = (await readFile(join(out, 'gap.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { faces: unknown[]; detected: boolean });
+      // Frames 0–7 and 16–23 have the face, the black frames 8–15 none: the first black frame's
+      // face (its region blank; with flip, its halves disagreeing too) made the detector run on it.
+      expect(lines.map((l) => l.faces.length).join(''), `flip ${flip}`).toBe('111111110000000011111111');
+      expect(lines[8].detected, `flip ${flip}`).toBe(true);
+      expect(r.frames).toBe(24);
+      // the GLB keys no black frame: its face is hidden there
+      expect(r.glb?.frames, `flip ${flip}`).toBe(16);
+    }
   });
 
   it('a file cut short after its index: the frames that decode are written, the warning stays with --quiet, and the exit status is 1', async () => {

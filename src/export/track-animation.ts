@@ -98,6 +98,18 @@ export class TrackAnimation {
   }
 
   /**
+   * Says that the face was not seen at `timeS` (a live camera's frame without it: its frames have
+   * no duration to end the last kept one): the last kept frame ends there, so a later frame opens
+   * a gap in which the GLB hides the face, as a video's frame durations do. Ignored before the
+   * first frame, at or before the last kept one, and after the last frame's own end.
+   */
+  absent(timeS: number): void {
+    const last = this.times[this.times.length - 1];
+    if (last === undefined || !Number.isFinite(timeS) || !(timeS > last)) return;
+    if (this.end === undefined || timeS < this.end) this.end = timeS;
+  }
+
+  /**
    * The file's frame, as the photo GLB's: metres (glTF's unit) from the median millimetres per
    * pixel, so the face is life-size, and the origin at the mean of the frames' bounding-box centres,
    * so it moves about the origin where viewers look.

@@ -203,6 +203,18 @@ export class FaceTracker {
   private confirmSoon = false;
 
   /**
+   * The frame just planned without the detector, planned again with its boxes (before update): a
+   * track that looked wrong on this very frame (its face blank or its flip disagreement high) is
+   * confirmed or dropped now, not on the next frame. The same frame: lost tracks' windows do not
+   * move on. The plan's lost, ended and rejoined are this call's only (add the first plan's).
+   */
+  replan(detections: readonly FaceBox[], kind: BoxKind = 'blazeface'): TrackPlan {
+    if (!this.planned) throw new Error('FaceTracker.replan called without a plan');
+    this.frame--;
+    return this.plan(detections, kind);
+  }
+
+  /**
    * The crops for the next frame. Pass the detector's boxes (and its kind, for the box → crop
    * rule) when it ran for this frame: tracks it does not confirm are dropped, and detections that
    * match no track start new ones (largest first, up to maxFaces).

@@ -16,6 +16,7 @@ import { checkImage } from '../pipeline/prnet.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import { FaceStabilizer, resolveStabilizerOptions, type StabilizerOptions } from './stabilizer.js';
 import { FaceTracker, type LostTrack, type TrackerOptions } from './tracker.js';
+import { BLANK_CONTRAST, faceContrast } from './contrast.js';
 import { checkKnownKeys, optionsObject, shown } from './options.js';
 
 /** What VideoTracker needs of the pipeline (the Prnet class has it). */
@@ -72,11 +73,19 @@ export function resolveStabilize(stabilize: StabilizerOptions | boolean): Stabil
 const VIDEO_OPTIONS = ['tracker', 'stabilize', 'cropFrom', 'flip', 'smooth'] as const;
 
 /**
- * Face.flipDisagreement above which a tracked face is confirmed by the detector on the next frame:
+ * Face.flipDisagreement above which a tracked face is confirmed by the detector on the same frame:
  * over 0.1 most of the default model's faces are failed reconstructions (docs/evaluation.md §0.11),
  * the light model's good faces read up to ~0.07, and a face on a black frame ~0.4.
  */
 export const CONFIRM_DISAGREEMENT = 0.15;
+
+/**
+ * Whether a tracked face looks like no face: its landmarks' region blank (faceContrast under
+ * BLANK_CONTRAST) or its flip disagreement over CONFIRM_DISAGREEMENT.
+ */
+function lookWrong(image: RgbImage, face: Face): boolean {
+  return (face.flipDisagreement ?? 0) > CONFIRM_DISAGREEMENT || faceContrast(image, face.landmarks) < BLANK_CONTRAST;
+}
 
 export class VideoTracker {
   readonly tracker: FaceTracker;
@@ -148,10 +157,28 @@ export class VideoTracker {
       detections = await this.pipeline.detect(image);
       detectMs = now() - start;
     }
-    const plan = this.tracker.plan(detections, this.pipeline.detector?.kind);
-    const { faces, timings } = plan.crops.length
-      ? await this.pipeline.reconstruct(image, { crops: plan.crops, ...this.testTime })
-      : { faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
+    const kind = this.pipeline.detector?.kind;
+    let plan = this.tracker.plan(detections, kind);
+    const reconstructPlan = (crops: typeof plan.crops): Promise<Pick<ReconstructResult, 'faces' | 'timings'>> =>
+      crops.length ? this.pipeline.reconstruct(image, { crops, ...this.testTime }) : Promise.resolve({ faces: [] as Face[], timings: { detect: 0, crop: 0, network: 0, readoff: 0 } });
+    let { faces, timings } = await reconstructPlan(plan.crops);
+    // A tracked face that looks like no face any more — its region blank (the picture went black)
+    // or, with test-time flip, its mirrored crop disagreeing (the face left and the crop holds
+    // background) — is confirmed by the detector on this very frame: the tracks it does not find
+    // are dropped here, so no made-up face is reported (or keyed into a GLB) for the frame.
+    if (!plan.detected && this.pipeline.detector && faces.some((f) => lookWrong(image, f))) {
+      const t = now();
+      const found = await this.pipeline.detect(image);
+      detectMs += now() - t;
+      const first = plan;
+      const again = this.tracker.replan(found, kind);
+      plan = { ...again, lost: [...first.lost, ...again.lost], ended: [...first.ended, ...again.ended], rejoined: [...first.rejoined, ...again.rejoined] };
+      // The tracks the detector kept have the crops they had: their faces stand. A new track
+      // (a face the detector found that none followed) needs the network again.
+      const at = plan.ids.map((id) => first.ids.indexOf(id));
+      if (at.every((k) => k >= 0)) faces = at.map((k) => faces[k]);
+      else ({ faces, timings } = await reconstructPlan(plan.crops));
+    }
     // On a frame the detector ran for, BlazeFace's keypoints check each face its detection confirmed
     // or started (Face.keypointDisagreement, as for a photo; the pipeline gives none for crops), in
     // the frame of the detection's own crop, as for a photo: a track's crop turns with the last
@@ -166,10 +193,6 @@ export class VideoTracker {
       });
     }
     const lostNow = this.tracker.update(image, faces.map((f) => f.landmarks), 3, timeMs);
-    // A tracked face whose mirrored crop disagrees with it (with test-time flip) is likely no face
-    // any more (the picture went black, the face left and the crop holds background): the detector
-    // confirms the tracks on the next frame rather than up to detectEvery frames later.
-    if (!plan.detected && faces.some((f) => (f.flipDisagreement ?? 0) > CONFIRM_DISAGREEMENT)) this.tracker.requestConfirmation();
     const lost = [...resized, ...plan.lost, ...lostNow];
     for (const l of lost) this.stabilizers.delete(l.id);
 

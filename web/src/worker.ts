@@ -72,6 +72,9 @@ function recordFrame(faces: (Face & { trackId?: number })[], req: FrameRequest, 
     // loop or a seek ends the recording; a repeated time is skipped).
     else if (r.animation.truncated) r.stopped = 'limit';
     else if (media && t < times[times.length - 1]) r.stopped = 'loop';
+  } else if (!face && r.t0 !== null && !r.stopped) {
+    // No face on this frame: the last one kept ends here, and the GLB hides the face until the next.
+    r.animation.absent((timeMs - r.t0) / 1000);
   }
   const n = times.length;
   const seconds = n ? times[n - 1] - times[0] : 0;
