@@ -15,6 +15,7 @@ import { BLAZEFACE_MODEL } from '../src/detect/create-node.js';
 import { iou, type Detector } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { InputError, ModelError } from '../src/errors.js';
+import { decodeImageBuffer } from '../src/io/image-node.js';
 import { encodeModel } from '../src/model/onnx.js';
 import type { OrtModule } from '../src/runtime/ort.js';
 import type { RgbImage } from '../src/types.js';
@@ -182,6 +183,30 @@ describe('edge looks', () => {
       // Each face matches one of the whole look's, boxed whole: it reaches past the image's edge.
       for (const f of region) expect(Math.max(...whole.map((w) => iou(f, w))), rel).toBeGreaterThan(0.7);
       expect(region.some((f) => f.y < 0 || f.y + f.height > image.height), rel).toBe(true);
+    }
+  });
+
+  it('a face a few input pixels wide in its pass is seen again through a 128² region look: a large photo gives the box and keypoints the photo alone gives', async () => {
+    const png = await sharp(join(SHARED, 'eval', 'portraits', 'astronaut.png')).removeAlpha().png().toBuffer();
+    const alone = await detectors.region.detect(await decodeImageBuffer(png));
+    expect(alone).toHaveLength(1);
+    const ref = alone[0];
+    // the same pixels pasted into a phone-sized canvas: the whole look sees the 104-pixel face at
+    // 7 (4032 wide) or 10 (2560) input pixels; REFINE_BELOW is 32
+    for (const [W, H, ox, oy] of [[4032, 3024, 1800, 1300], [2560, 1920, 1000, 800]]) {
+      const big = await decodeImageBuffer(await sharp({ create: { width: W, height: H, channels: 3, background: '#556677' } }).composite([{ input: png, left: ox, top: oy }]).png().toBuffer());
+      sides.region.length = 0;
+      const faces = await detectors.region.detect(big);
+      expect(faces, `${W}`).toHaveLength(1);
+      expect(sides.region, `${W}`).toContain(REGION_INPUT);
+      const f = faces[0];
+      // (without the second look: off by 18 and 21 pixels at 4032, 36 pixels narrower at 2560)
+      expect(Math.abs(f.x - ox - ref.x), `${W}`).toBeLessThan(4);
+      expect(Math.abs(f.y - oy - ref.y), `${W}`).toBeLessThan(4);
+      expect(Math.abs(f.width - ref.width), `${W}`).toBeLessThan(6);
+      let worst = 0;
+      for (let k = 0; k < 6; k++) worst = Math.max(worst, Math.hypot(f.keypoints![2 * k] - ox - ref.keypoints![2 * k], f.keypoints![2 * k + 1] - oy - ref.keypoints![2 * k + 1]));
+      expect(worst, `${W}`).toBeLessThan(10);
     }
   });
 

@@ -118,6 +118,14 @@ export function tileStarts(width: number, height: number): { xs: number[]; ys: n
     if (Math.min(width, height) < side) return null;
   }
 }
+/**
+ * A face smaller than this many input pixels (its box's longer side) in the pass that found it is
+ * seen again through a region look, where it spans REGION_INPUT / REGION_SCALE (64): BlazeFace's
+ * box and keypoints of a face a few input pixels wide are coarse (a 200-pixel face pasted into a
+ * 4032 × 3024 canvas spans 13 input pixels of the whole look; its crop cost NME and its keypoints
+ * read as a disagreement: docs/detectors.md, "Small faces in large photos").
+ */
+export const REFINE_BELOW = 32;
 /** A region look's detection replaces the face when their boxes overlap at least this much. */
 const REGION_MIN_IOU = 0.3;
 /**
@@ -271,6 +279,16 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     }
     found = distinctFaces(found);
     if (minScore > decodeMin) found = found.filter((d) => d.score >= minScore); // a cut over the default's
+    // Faces seen at a few input pixels are looked at again, closer (the largest first, as returned).
+    const coarse = (d: BlazeDetection): boolean => d.scale !== undefined && Math.max(d.width, d.height) / d.scale < REFINE_BELOW;
+    if (found.some(coarse)) {
+      const looked: BlazeDetection[] = [];
+      for (const d of sortDetections(found).slice(0, maxFaces)) {
+        stopIfAborted();
+        looked.push(coarse(d) ? await regionLook(image, d) : d);
+      }
+      found = looked;
+    }
     return sortFaces(found.map(toBox)).slice(0, maxFaces);
   };
 
@@ -304,6 +322,12 @@ function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDe
     if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
   }
   return kept;
+}
+
+/** Detections in the order detect() returns their boxes (sortFaces: sure faces first, then the larger, then the better scored). */
+function sortDetections(found: readonly BlazeDetection[]): BlazeDetection[] {
+  const sure = (d: BlazeDetection): number => (d.score >= SURE_SCORE ? 1 : 0);
+  return [...found].sort((a, b) => sure(b) - sure(a) || b.width * b.height - a.width * a.height || b.score - a.score);
 }
 
 /**

@@ -85,6 +85,8 @@ export interface BlazeDetection {
   height: number;
   keypoints: Float32Array;
   score: number;
+  /** Image pixels per input pixel of the pass that found it (how finely it was seen). */
+  scale?: number;
 }
 
 /**
@@ -291,6 +293,7 @@ export function decodeDetections(
         height: bx[b + 3] * scale,
         keypoints,
         score: sigmoid(s[i]),
+        scale,
       });
     }
   }
@@ -346,7 +349,7 @@ export function blendDetections(detections: BlazeDetection[], iouThreshold = 0.3
       for (let k = 0; k < 12; k++) kp[k] += s * d.keypoints[k];
     }
     for (let k = 0; k < 12; k++) kp[k] /= wsum;
-    out.push({ cx: cx / wsum, cy: cy / wsum, width: w / wsum, height: h / wsum, keypoints: kp, score: best.score });
+    out.push({ cx: cx / wsum, cy: cy / wsum, width: w / wsum, height: h / wsum, keypoints: kp, score: best.score, ...(best.scale !== undefined ? { scale: best.scale } : {}) });
     rest.length = 0;
     rest.push(...keep);
   }
