@@ -233,13 +233,23 @@ describe('prnet batch + prnet worker on Redis', () => {
     const submit = (...formats: string[]) => runCli(['batch', 'submit', dir, '--out', dir, '--redis', redis.url, '--queue', 'unowned', '--model', 'light', '--formats', formats.join(',')]);
     const r = await submit('json', 'overlay');
     expect(r.code).toBe(1);
+    const note = "prnet: 1 image in --out named as prnet-ts's output but not written by it (no prnet-ts mark, not in .prnet-done.jsonl): y_mesh.png; left out and kept (name it to read it)";
     expect(r.errLines).toEqual([
-      `prnet: ${join(dir, 'y.png')}: not queued: its output ${join(dir, 'y_mesh.png')} exists and prnet-ts did not write it (no prnet-ts mark, not in .prnet-done.jsonl): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`,
+      note,
+      `prnet: ${join(dir, 'y.png')}: not queued: its output ${join(dir, 'y_mesh.png')} exists and prnet-ts did not write it (no prnet-ts mark, not in .prnet-done.jsonl): kept, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`,
       'queued 0 · already queued or done 0 · failed ones queued again 0 · not queued (their outputs would replace a photo or a file prnet-ts did not write) 1',
     ]);
     // without the overlays y.png writes no y_mesh.png: queued (y_mesh.png is left out as an input)
-    expect((await submit('json')).errLines.at(-1)).toBe('queued 1 · already queued or done 0 · failed ones queued again 0');
+    expect((await submit('json')).errLines).toEqual([note, 'queued 1 · already queued or done 0 · failed ones queued again 0']);
     expect((await readFile(join(dir, 'y_mesh.png'))).equals(mine)).toBe(true);
+    // A face's texture is the worker's to remove whatever the formats (a face beyond the count it
+    // finds: removeFacesBeyond): an unmarked y_face1_texture.png keeps y.png's job out.
+    const faces = await dirs.make('unowned-face');
+    await copyFile(ASTRONAUT, join(faces, 'y.png'));
+    await sharp(ASTRONAUT).resize(64, 64).png().toFile(join(faces, 'y_face1_texture.png'));
+    const r2 = await runCli(['batch', 'submit', faces, '--out', faces, '--redis', redis.url, '--queue', 'unowned', '--model', 'light', '--formats', 'json']);
+    expect(r2.code).toBe(1);
+    expect(r2.errLines[1]).toBe(`prnet: ${join(faces, 'y.png')}: not queued: its output ${join(faces, 'y_face1_texture.png')} exists and prnet-ts did not write it (no prnet-ts mark, not in .prnet-done.jsonl): kept, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`);
   });
 
   it('keeps each image\'s stem across submissions, dedupes list lines, expands folders in lists, and gives a re-queued failure fresh tries', async () => {

@@ -42,6 +42,8 @@ export interface SubmitSummary {
   refused: string[];
   /** Folders without images. */
   empty: string[];
+  /** Images in --out named as outputs that prnet-ts did not write (InputList.unowned): left out as inputs, and kept. */
+  unowned: string[];
 }
 
 /** Expands folders and `.txt` lists into image paths (a folder's own outputs in `outDir` are not inputs). */
@@ -138,7 +140,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
   // or not a model fails here, once, not in every worker's every attempt.
   const modelRef = await checkedModel(model);
   const out = resolve(options.out);
-  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, remade: 0, unreadable, refused: [], empty };
+  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, remade: 0, unreadable, refused: [], empty, unowned };
   const queueName = options.queue ?? DEFAULT_QUEUE;
   const queue = await openQueue(options.redis, queueName);
   try {
@@ -155,11 +157,15 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
     // (InputList.unowned: no mark, not in the folder's record), asked only of a photo whose job
     // would run: a finished job's own earlier outputs are not refused.
     const unownedOf = inputAt(unowned);
+    // Those the job would write, and any face's texture or mask: the worker removes an earlier
+    // run's files of faces beyond the count it finds (removeFacesBeyond), whatever its formats.
     const unownedClash = async (i: number): Promise<string | null> => {
       const pattern = pngOutputPattern(stems[i], options.formats);
-      for (const name of pattern ? (byStem.get(stems[i].toLowerCase()) ?? []).filter((n) => pattern.test(n)) : []) {
+      const stem = stems[i].toLowerCase();
+      const touched = (n: string): boolean => (pattern?.test(n) ?? false) || /^_face\d+_/i.test(n.slice(stem.length));
+      for (const name of (byStem.get(stem) ?? []).filter(touched)) {
         if ((await unownedOf(join(out, name))) !== null) {
-          return `${files[i]}: not queued: its output ${join(out, name)} exists and prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD}): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`;
+          return `${files[i]}: not queued: its output ${join(out, name)} exists and prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD}): kept, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`;
         }
       }
       return null;

@@ -55,7 +55,7 @@ export interface BlazeFaceOptions {
    * TILE_SIDE² windows at 256² each (20 passes for 12 megapixels; docs/detectors.md, "Tiles").
    */
   tiles?: boolean;
-  /** onnxruntime intra-op threads (default 1; the Node detector asks for 2 where there are two cores). */
+  /** onnxruntime intra-op threads (default 1, also the Node detector's: a second thread made a call slower). */
   threads?: number;
   /** Extra onnxruntime session options (e.g. the browser's execution providers). */
   extra?: Record<string, unknown>;
@@ -278,17 +278,18 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
       found = addTileFaces(found, await tileLooks(image, stopIfAborted));
     }
     found = distinctFaces(found);
-    if (minScore > decodeMin) found = found.filter((d) => d.score >= minScore); // a cut over the default's
-    // Faces seen at a few input pixels are looked at again, closer (the largest first, as returned).
+    // Faces seen at a few input pixels are looked at again, closer, before the score cut (which
+    // reads the closer look's score, the one returned); two boxes whose looks found one face are one.
     const coarse = (d: BlazeDetection): boolean => d.scale !== undefined && Math.max(d.width, d.height) / d.scale < REFINE_BELOW;
     if (found.some(coarse)) {
       const looked: BlazeDetection[] = [];
-      for (const d of sortDetections(found).slice(0, maxFaces)) {
+      for (const d of found) {
         stopIfAborted();
         looked.push(coarse(d) ? await regionLook(image, d) : d);
       }
-      found = looked;
+      found = distinctFaces(looked);
     }
+    if (minScore > decodeMin) found = found.filter((d) => d.score >= minScore); // a cut over the default's
     return sortFaces(found.map(toBox)).slice(0, maxFaces);
   };
 
@@ -322,12 +323,6 @@ function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDe
     if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
   }
   return kept;
-}
-
-/** Detections in the order detect() returns their boxes (sortFaces: sure faces first, then the larger, then the better scored). */
-function sortDetections(found: readonly BlazeDetection[]): BlazeDetection[] {
-  const sure = (d: BlazeDetection): number => (d.score >= SURE_SCORE ? 1 : 0);
-  return [...found].sort((a, b) => sure(b) - sure(a) || b.width * b.height - a.width * a.height || b.score - a.score);
 }
 
 /**

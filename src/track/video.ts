@@ -177,7 +177,12 @@ export class VideoTracker {
       // (a face the detector found that none followed) needs the network again.
       const at = plan.ids.map((id) => first.ids.indexOf(id));
       if (at.every((k) => k >= 0)) faces = at.map((k) => faces[k]);
-      else ({ faces, timings } = await reconstructPlan(plan.crops));
+      else {
+        const before = timings;
+        ({ faces, timings } = await reconstructPlan(plan.crops));
+        // the frame's stages, both passes
+        timings = { ...timings, crop: timings.crop + before.crop, network: timings.network + before.network, readoff: timings.readoff + before.readoff };
+      }
     }
     // On a frame the detector ran for, BlazeFace's keypoints check each face its detection confirmed
     // or started (Face.keypointDisagreement, as for a photo; the pipeline gives none for crops), in
