@@ -389,7 +389,9 @@ describe('prnet reconstruct options', () => {
     expect(plain.every((b) => b.score >= 0.5)).toBe(true);
     const extra = low.filter((b) => !plain.some((p) => iouOf(p, b) >= 0.5));
     expect(extra.length).toBeGreaterThanOrEqual(2);
-    expect(extra.every((b) => b.score >= 0.3 && b.score < 0.5)).toBe(true);
+    // (scored 0.3–0.5 by the whole look; a small one's closer look, which only faces over the cut
+    // get, can score it higher: REFINE_BELOW, docs/detectors.md)
+    expect(extra.every((b) => b.score >= 0.3)).toBe(true);
     // the faces found at 0.5 are found at 0.3 too
     expect(plain.every((p) => low.some((b) => iouOf(p, b) >= 0.5))).toBe(true);
     // each added box is a face: its cell, alone on the same canvas, has a face there at the default cut
@@ -404,10 +406,11 @@ describe('prnet reconstruct options', () => {
     } finally {
       await detector.release?.();
     }
-    // and a cut of 0.8 keeps fewer, all of them sure
-    const sure = await boxes(['--min-score', '0.8']);
+    // and a higher cut keeps fewer, all of them over it (0.9: the 200-pixel cells' faces, looked
+    // at closer, score 0.81–0.96)
+    const sure = await boxes(['--min-score', '0.9']);
     expect(sure.length).toBeLessThan(plain.length);
-    expect(sure.every((b) => b.score >= 0.8)).toBe(true);
+    expect(sure.every((b) => b.score >= 0.9)).toBe(true);
   });
 
   describe('a folder of several images', () => {

@@ -638,26 +638,30 @@ describe('FaceTracker', () => {
 
 describe('VideoTracker', () => {
   /** A pipeline whose "network" finds a synthetic face wherever the image says it is. */
-  function fakePipeline(where: { x: number; y: number }): FramePipeline & { detections: number; networkRuns: number } {
+  function fakePipeline(where: { x: number; y: number }): FramePipeline & { detections: number; networkRuns: number; hidden: boolean } {
     const p = {
       layout: undefined as unknown as Layout,
       detector: { kind: 'blazeface-mesh' as const },
       detections: 0,
       networkRuns: 0,
+      /** The detector finds nothing (the network still draws a face where it is asked). */
+      hidden: false,
       async detect(): Promise<FaceBox[]> {
         p.detections++;
-        return where.x < 0 ? [] : [{ x: where.x - 70, y: where.y - 85, width: 140, height: 150, score: 0.9 }];
+        return where.x < 0 || p.hidden ? [] : [{ x: where.x - 70, y: where.y - 85, width: 140, height: 150, score: 0.9 }];
       },
       async reconstruct(_image: RgbImage, options: ReconstructOptions): Promise<ReconstructResult> {
         p.networkRuns++;
         const faces = (options.crops ?? []).map((crop, index) => ({ ...syntheticFace(where.x, where.y, 150), index, crop }));
-        return { faces, timings: { detect: 0, crop: 0, network: 0, readoff: 0 } };
+        return { faces, timings: { detect: 0, crop: 1, network: 10, readoff: 2 } };
       },
     };
     p.layout = layout;
     return p;
   }
-  const image: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3) };
+  /** A frame with picture everywhere (a blank one makes the tracker ask the detector: faceContrast). */
+  const textured = (width: number, height: number): RgbImage => ({ width, height, data: Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 7919) % 251) });
+  const image = textured(640, 480);
 
   it('detects once, tracks from landmarks, and detects again when the face is lost', async () => {
     const where = { x: 300, y: 220 };
@@ -681,6 +685,36 @@ describe('VideoTracker', () => {
     const back = await video.process(image, 433);
     expect(back.detected).toBe(true);
     expect(back.faces[0].trackId).not.toBe(first.faces[0].trackId);
+  });
+
+  it('checks a tracked face whose region is blank on that very frame: kept when the detector finds it, dropped when it does not; a frame reconstructed twice counts both passes', async () => {
+    const where = { x: 300, y: 220 };
+    const pipeline = fakePipeline(where);
+    const video = new VideoTracker(pipeline, { tracker: { confirmEvery: 0 } });
+    const id = (await video.process(image, 0)).faces[0].trackId;
+    expect((await video.process(image, 33)).detected).toBe(false);
+    const blank: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3) };
+    // found there (a face in the dark): the same track, its face from the one network pass
+    let runs = pipeline.networkRuns;
+    const kept = await video.process(blank, 66);
+    expect([kept.detected, kept.faces.map((f) => f.trackId), pipeline.networkRuns - runs]).toEqual([true, [id], 1]);
+    expect(kept.timings.network).toBe(10);
+    // not found: dropped on this frame, no face reported
+    pipeline.hidden = true;
+    const gone = await video.process(blank, 100);
+    expect([gone.detected, gone.faces, gone.lost]).toEqual([true, [], [{ id, reason: 'unconfirmed' }]]);
+    // found elsewhere: the old track dropped, a new one reconstructed again on the same frame
+    pipeline.hidden = false;
+    expect((await video.process(image, 133)).faces).toHaveLength(1);
+    const before = (await video.process(image, 166)).faces[0].trackId;
+    Object.assign(where, { x: 150, y: 150 });
+    runs = pipeline.networkRuns;
+    const moved = await video.process(blank, 200);
+    expect(moved.faces).toHaveLength(1);
+    expect(moved.faces[0].trackId).not.toBe(before);
+    expect(moved.lost).toEqual([{ id: before, reason: 'unconfirmed' }]);
+    expect(pipeline.networkRuns - runs).toBe(2);
+    expect([moved.timings.crop, moved.timings.network, moved.timings.readoff]).toEqual([2, 20, 4]);
   });
 
   it('refuses bad stabiliser options when they are given, naming the option', () => {
@@ -777,7 +811,7 @@ describe('VideoTracker', () => {
     expect((await video.process(image, 33)).detected).toBe(false);
     Object.assign(where, { x: 160, y: 120 }); // the same face in the half-size frame
     // Before: the old crops went to the smaller frame (reconstruct refused them, "lies outside the image", every frame until the next detection).
-    const small: RgbImage = { width: 320, height: 240, data: new Uint8Array(320 * 240 * 3) };
+    const small = textured(320, 240);
     const r = await video.process(small, 66);
     expect(r.detected).toBe(true);
     expect(r.faces[0].trackId).not.toBe(first.faces[0].trackId);
@@ -861,7 +895,7 @@ describe('VideoTracker', () => {
     const after = await video.process(image, 200);
     expect(after.ended).toEqual([id2]);
     // a new frame size ends the tracks at once
-    const big: RgbImage = { width: 800, height: 600, data: new Uint8Array(800 * 600 * 3) };
+    const big = textured(800, 600);
     const resized = await video.process(big, 233);
     expect(resized.ended).toEqual([after.faces[0].trackId]);
   });
