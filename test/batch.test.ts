@@ -252,6 +252,28 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(r2.errLines[1]).toBe(`prnet: ${join(faces, 'y.png')}: not queued: its output ${join(faces, 'y_face1_texture.png')} exists and prnet-ts did not write it (no prnet-ts mark, not in .prnet-done.jsonl): kept, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`);
   });
 
+  it('a worker checks again when it writes: an unmarked image put in --out after queueing is neither replaced nor removed', async () => {
+    const dir = await dirs.make('unowned-late');
+    await copyFile(ASTRONAUT, join(dir, 'y.png'));
+    await copyFile(ASTRONAUT, join(dir, 'z.png'));
+    const queue = ['--redis', redis.url, '--queue', 'unowned-late'];
+    const submit = (files: string[], ...formats: string[]) => runCli(['batch', 'submit', ...files, '--out', dir, ...queue, '--model', 'light', '--formats', formats.join(',')]);
+    expect((await submit([join(dir, 'y.png')], 'json', 'overlay')).errLines.at(-1)).toBe('queued 1 · already queued or done 0 · failed ones queued again 0');
+    expect((await submit([join(dir, 'z.png')], 'json')).errLines.at(-1)).toBe('queued 1 · already queued or done 0 · failed ones queued again 0');
+    // queued, then the user's photos arrive: one named as y's overlay, one as z's second face's texture
+    await sharp(ASTRONAUT).resize(64, 64).png().toFile(join(dir, 'y_mesh.png'));
+    await sharp(ASTRONAUT).resize(48, 48).png().toFile(join(dir, 'z_face1_texture.png'));
+    const mine = [await readFile(join(dir, 'y_mesh.png')), await readFile(join(dir, 'z_face1_texture.png'))];
+    const w = startCli(['worker', ...queue]);
+    workers.push(w);
+    await waitUntil('both jobs', async () => { const st = await batchStatus(redis.url, { queue: 'unowned-late' }); return st.done + st.failed === 2; }, 60_000);
+    const st = await batchStatus(redis.url, { queue: 'unowned-late' });
+    expect([st.done, st.failed]).toEqual([1, 1]); // y failed (not retried: it stays so), z done with 1 face
+    expect((await readFile(join(dir, 'y_mesh.png'))).equals(mine[0])).toBe(true);
+    expect((await readFile(join(dir, 'z_face1_texture.png'))).equals(mine[1])).toBe(true);
+    expect((await listFiles(dir)).filter((f) => !f.startsWith('.'))).toEqual(['y.png', 'y_mesh.png', 'z.png', 'z_face0.json', 'z_face1_texture.png']);
+  });
+
   it('keeps each image\'s stem across submissions, dedupes list lines, expands folders in lists, and gives a re-queued failure fresh tries', async () => {
     const root = await dirs.make('stems');
     await mkdir(join(root, 'a'));

@@ -217,6 +217,21 @@ describe('edge looks', () => {
     }
   });
 
+  it('a lowered score cut moves none of the boxes the default finds, also where closer looks ran (a web photo pasted into a large canvas)', async () => {
+    const png = await sharp(join(SHARED, 'faces', 'webfaces', 'pic00787.jpg')).removeAlpha().png().toBuffer();
+    const big = await decodeImageBuffer(await sharp({ create: { width: 2400, height: 1800, channels: 3, background: '#777777' } }).composite([{ input: png, left: 300, top: 200 }]).png().toBuffer());
+    const low = await createDetector({ minScore: 0.3 });
+    try {
+      const plain = await detectors.region.detect(big);
+      const lowered = await low.detect(big);
+      expect(plain.length).toBeGreaterThanOrEqual(1);
+      // (a box under 0.5 that its closer look scored 0.93 took the place of the default's 0.85)
+      for (const p of plain) expect(lowered.some((b) => b.x === p.x && b.y === p.y && b.width === p.width && b.score === p.score), `${p.x},${p.y}`).toBe(true);
+    } finally {
+      await low.release?.();
+    }
+  });
+
   it('no edge look for faces inside the image; the whole look when nothing is found', async () => {
     sides.region.length = 0;
     expect(await detectors.region.detect(await photo640('portraits/astronaut.png'))).toHaveLength(1);

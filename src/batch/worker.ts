@@ -6,14 +6,16 @@
  * died, its lock expired and BullMQ moved it back as stalled) replaces the same files, and first
  * removes the temporary files the dead attempt left.
  */
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, realpath, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { firstLine, InputError } from '../errors.js';
 import { fileIdentities } from '../cli/atomic.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
 import { counted } from '../cli/progress.js';
-import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
+import { escapeRegExp, outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
+import { unownedOutputsOf } from '../cli/inputs.js';
+import { DONE_RECORD } from '../cli/resume.js';
 import { createPrnet, producerJson } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
 import { checkDatabase, connection, DEFAULT_QUEUE, jobDataProblem, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
@@ -87,8 +89,17 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (problem) throw new UnrecoverableError(`${typeof d?.path === 'string' ? `${d.path}: ` : ''}${problem}`);
     const prnet = await pipeline(d);
     await removeStaleTemps(d.out, d.stem);
+    // The photo's folder is its output folder: an image there named as its output that prnet-ts
+    // did not write (no mark, not in the record: a photo of the user's) is neither replaced nor
+    // removed, as `prnet reconstruct` does (batch submit checked at queueing; this is the check at
+    // the time of writing).
+    const real = (p: string): Promise<string> => realpath(p).catch(() => resolve(p));
+    const unowned = (await real(dirname(d.path))) === (await real(d.out)) ? await unownedOutputsOf(d.out, d.stem) : [];
+    const written = pngOutputPattern(d.stem, d.formats);
+    const clash = written ? unowned.find((f) => written.test(basename(f))) : undefined;
+    if (clash) throw new UnrecoverableError(`${d.path}: ${clash}: exists, named as this image's output, and prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD}): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`);
     try {
-      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: { ...d.mesh, producer: producerJson(prnet, d.model, { flip: d.flip, smooth: d.smooth }) }, inputs: fileIdentities([d.path]) });
+      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: { ...d.mesh, producer: producerJson(prnet, d.model, { flip: d.flip, smooth: d.smooth }) }, inputs: fileIdentities([d.path, ...unowned]) });
       return { faces, files: outputs };
     } catch (e) {
       // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a

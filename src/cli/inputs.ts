@@ -4,7 +4,7 @@ import type { Dirent } from 'node:fs';
 import { escapeControl } from '../errors.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { objSafeName } from '../export/obj.js';
-import { outputSuffixPattern } from '../pipeline/output-names.js';
+import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { isMarkedPng, PNG_MARK_HEAD } from '../io/png-mark.js';
 import { DONE_RECORD, readDone } from './resume.js';
 
@@ -103,6 +103,17 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
     for (const n of names) files.push(join(arg, n));
   }
   return { files, empty, unreadable, notes, unowned };
+}
+
+/**
+ * The images in `dir` named as `stem`'s PNG outputs (any case) that prnet-ts did not write, as
+ * expandInputs' `unowned` (a batch job's check, for its own stem only), as paths.
+ */
+export async function unownedOutputsOf(dir: string, stem: string): Promise<string[]> {
+  const own = new RegExp(`^${escapeRegExp(stem)}${outputSuffixPattern(true)}$`, 'i');
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => own.test(n)).sort();
+  if (!names.length) return [];
+  return (await unownedOutputs(dir, names, await recordedOutputs(dir))).map((n) => join(dir, n));
 }
 
 /** How many heads are read at once (a folder of thousands of earlier outputs). */

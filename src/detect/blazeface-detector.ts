@@ -279,15 +279,20 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     }
     found = distinctFaces(found);
     // Faces seen at a few input pixels are looked at again, closer, before the score cut (which
-    // reads the closer look's score, the one returned); two boxes whose looks found one face are one.
+    // reads the closer look's score, the one returned); two boxes whose looks found one face are
+    // one. The faces the default cut keeps are made distinct among themselves first, and a lowered
+    // cut's boxes join them only where they overlap none: a box under 0.5 whose closer look scored
+    // it higher does not take the place of one the default finds.
     const coarse = (d: BlazeDetection): boolean => d.scale !== undefined && Math.max(d.width, d.height) / d.scale < REFINE_BELOW;
     if (found.some(coarse)) {
-      const looked: BlazeDetection[] = [];
+      const sure: BlazeDetection[] = [];
+      const under: BlazeDetection[] = [];
       for (const d of found) {
         stopIfAborted();
-        looked.push(coarse(d) ? await regionLook(image, d) : d);
+        (d.score >= BLAZEFACE_MIN_SCORE ? sure : under).push(coarse(d) ? await regionLook(image, d) : d);
       }
-      found = distinctFaces(looked);
+      found = distinctFaces(sure);
+      for (const d of distinctFaces(under)) if (!found.some((k) => detectionIou(k, d) >= DISTINCT_IOU)) found.push(d);
     }
     if (minScore > decodeMin) found = found.filter((d) => d.score >= minScore); // a cut over the default's
     return sortFaces(found.map(toBox)).slice(0, maxFaces);
