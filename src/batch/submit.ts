@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { inputAt } from '../cli/atomic.js';
-import { DONE_RECORD } from '../cli/resume.js';
-import { expandInputs, outputStem, uniqueStems } from '../cli/inputs.js';
+import { expandInputs, outputStem, uniqueStems, UNOWNED_ADVICE, UNOWNED_WHY } from '../cli/inputs.js';
 import { outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
 import { checkedModel } from '../pipeline/node.js';
 import { jobId, openQueue, queueFailure, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
@@ -165,7 +164,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
       const touched = (n: string): boolean => (pattern?.test(n) ?? false) || /^_face\d+_/i.test(n.slice(stem.length));
       for (const name of (byStem.get(stem) ?? []).filter(touched)) {
         if ((await unownedOf(join(out, name))) !== null) {
-          return `${files[i]}: not queued: its output ${join(out, name)} exists and prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD}): kept, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`;
+          return `${files[i]}: not queued: its output ${join(out, name)} exists and ${UNOWNED_WHY}: kept, in case it is a photo; ${UNOWNED_ADVICE}`;
         }
       }
       return null;

@@ -14,8 +14,7 @@ import { fileIdentities } from '../cli/atomic.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
 import { counted } from '../cli/progress.js';
 import { escapeRegExp, outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
-import { unownedOutputsOf } from '../cli/inputs.js';
-import { DONE_RECORD } from '../cli/resume.js';
+import { UNOWNED_OUTPUT, unownedOutputsOf } from '../cli/inputs.js';
 import { createPrnet, producerJson } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
 import { checkDatabase, connection, DEFAULT_QUEUE, jobDataProblem, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
@@ -97,7 +96,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const unowned = (await real(dirname(d.path))) === (await real(d.out)) ? await unownedOutputsOf(d.out, d.stem) : [];
     const written = pngOutputPattern(d.stem, d.formats);
     const clash = written ? unowned.find((f) => written.test(basename(f))) : undefined;
-    if (clash) throw new UnrecoverableError(`${d.path}: ${clash}: exists, named as this image's output, and prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD}): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`);
+    if (clash) throw new UnrecoverableError(`${d.path}: ${clash}: ${UNOWNED_OUTPUT}`);
     try {
       const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: { ...d.mesh, producer: producerJson(prnet, d.model, { flip: d.flip, smooth: d.smooth }) }, inputs: fileIdentities([d.path, ...unowned]) });
       return { faces, files: outputs };

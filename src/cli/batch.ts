@@ -1,7 +1,8 @@
 /** `prnet batch submit|status`: the distributed batch's front (src/batch). */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename } from 'node:path';
-import { escapeControl } from '../errors.js';
+import { shownNames } from './inputs.js';
+import { DONE_RECORD } from './resume.js';
 
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption, minScoreOption } from './options.js';
@@ -94,8 +95,7 @@ async function submit(args: string[]): Promise<number> {
   for (const d of s.empty) process.stderr.write(`prnet: ${d}: no image files in this folder\n`);
   if (s.unowned.length && !values.quiet) {
     const n = s.unowned.length;
-    const shown = s.unowned.slice(0, 5).map((f) => escapeControl(basename(f))).join(', ') + (n > 5 ? `, … (${n - 5} more)` : '');
-    process.stderr.write(`prnet: ${n === 1 ? '1 image' : `${n} images`} in --out named as prnet-ts's output${n === 1 ? '' : 's'} but not written by it (no prnet-ts mark, not in .prnet-done.jsonl): ${shown}; left out and kept (name ${n === 1 ? 'it' : 'one'} to read it)\n`);
+    process.stderr.write(`prnet: ${n === 1 ? '1 image' : `${n} images`} in --out named as prnet-ts's output${n === 1 ? '' : 's'} but not written by it (no prnet-ts mark, not in ${DONE_RECORD}): ${shownNames(s.unowned.map((f) => basename(f)))}; left out and kept (name ${n === 1 ? 'it' : 'one'} to read it)\n`);
   }
   for (const u of [...s.unreadable, ...s.refused]) process.stderr.write(`prnet: ${u}\n`);
   if (!values.quiet) {

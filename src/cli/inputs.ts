@@ -21,8 +21,20 @@ export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.jif
  */
 export const OUTPUT_IMAGE_NAME = new RegExp(`${outputSuffixPattern(true)}$`);
 
-/** How many of a folder's sub-folders the note names (the rest are counted). */
-const SHOWN_SUB_FOLDERS = 5;
+/** How many names a note lists (the rest are counted). */
+const SHOWN_NAMES = 5;
+
+/** Names for a note: the first SHOWN_NAMES, escaped, then "… (N more)". */
+export function shownNames(names: readonly string[]): string {
+  return names.slice(0, SHOWN_NAMES).map((n) => escapeControl(n)).join(', ') + (names.length > SHOWN_NAMES ? `, … (${names.length - SHOWN_NAMES} more)` : '');
+}
+
+/** Why an image named as an output is left alone (InputList.unowned), as every message says it. */
+export const UNOWNED_WHY = `prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD})`;
+/** What the messages about such an image advise. */
+export const UNOWNED_ADVICE = "rename it (or delete it if it is an earlier version's output) or choose another --out";
+/** An image's failure when one of its outputs would replace such an image (prnet reconstruct, the batch worker). */
+export const UNOWNED_OUTPUT = `exists, named as this image's output, and ${UNOWNED_WHY}: not replaced, in case it is a photo; ${UNOWNED_ADVICE}`;
 
 export interface ExpandOptions {
   /** The output folder: when a folder given is this one, the images we wrote there are skipped. */
@@ -78,7 +90,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
     // than leaving their images out without a word.
     const subFolders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
     const folders = subFolders.length;
-    const shown = subFolders.slice(0, SHOWN_SUB_FOLDERS).map((n) => escapeControl(n)).join(', ') + (folders > SHOWN_SUB_FOLDERS ? `, … (${folders - SHOWN_SUB_FOLDERS} more)` : '');
+    const shown = shownNames(subFolders);
     const images = entries.filter((e) => !e.isDirectory()).map((e) => e.name).filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()));
     const names = images.filter((n) => !(ours && OUTPUT_IMAGE_NAME.test(n))).sort();
     if (ours) {
@@ -89,9 +101,8 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       const theirs = await unownedOutputs(arg, named, await ownedByRecord);
       if (theirs.length) {
         unowned.push(...theirs.map((n) => join(arg, n)));
-        const shownNames = theirs.slice(0, SHOWN_SUB_FOLDERS).map((n) => escapeControl(n)).join(', ') + (theirs.length > SHOWN_SUB_FOLDERS ? `, … (${theirs.length - SHOWN_SUB_FOLDERS} more)` : '');
         const one = theirs.length === 1;
-        notes.push(`${escapeControl(arg)}: ${one ? '1 image is' : `${theirs.length} images are`} named as prnet-ts's output${one ? '' : 's'} but ${one ? 'was' : 'were'} not written by it (no prnet-ts mark, not in ${DONE_RECORD}): ${shownNames}; left out and not replaced (name ${one ? 'it' : 'one'} to read it)`);
+        notes.push(`${escapeControl(arg)}: ${one ? '1 image is' : `${theirs.length} images are`} named as prnet-ts's output${one ? '' : 's'} but ${one ? 'was' : 'were'} not written by it (no prnet-ts mark, not in ${DONE_RECORD}): ${shownNames(theirs)}; left out and not replaced (name ${one ? 'it' : 'one'} to read it)`);
       }
     }
     // Files not named as images are left out, but not without a word (an extensionless JPEG, an

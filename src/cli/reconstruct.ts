@@ -14,7 +14,7 @@ import type { FaceBox } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { suspectReasons } from '../pipeline/quality.js';
 import { exitBySignal, fileIdentities, inputAt, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
-import { expandInputs, uniqueStems } from './inputs.js';
+import { expandInputs, uniqueStems, UNOWNED_OUTPUT } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, pixelLimitHint, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
 import { DONE_RECORD, DoneRecord, fileIdentity, isDone, readDone, runKey } from './resume.js';
@@ -241,7 +241,7 @@ export async function writeImageOutputs(
     const input = await options.inputAt?.(path);
     if (input) throw new OutputError(`is an input of this run${input === path ? '' : ` (${escapeControl(input)})`}, named as this image's output: writing it would destroy that photo; rename it or choose another --out`, path);
     const theirs = await options.unownedAt?.(path);
-    if (theirs) throw new OutputError(`exists, named as this image's output, and prnet-ts did not write it (no prnet-ts mark, not in ${DONE_RECORD}): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`, path);
+    if (theirs) throw new OutputError(UNOWNED_OUTPUT, path);
   }
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
   const removed = await removeFacesBeyond(outDir, stem, faces.length, options.inputs);
