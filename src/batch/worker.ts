@@ -6,11 +6,11 @@
  * died, its lock expired and BullMQ moved it back as stalled) replaces the same files, and first
  * removes the temporary files the dead attempt left.
  */
-import { readdir, realpath, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { firstLine, InputError } from '../errors.js';
-import { fileIdentities } from '../cli/atomic.js';
+import { fileIdentities, realOrResolved } from '../cli/atomic.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
 import { counted } from '../cli/progress.js';
 import { escapeRegExp, outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
@@ -92,8 +92,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     // did not write (no mark, not in the record: a photo of the user's) is neither replaced nor
     // removed, as `prnet reconstruct` does (batch submit checked at queueing; this is the check at
     // the time of writing).
-    const real = (p: string): Promise<string> => realpath(p).catch(() => resolve(p));
-    const unowned = (await real(dirname(d.path))) === (await real(d.out)) ? await unownedOutputsOf(d.out, d.stem) : [];
+    const unowned = (await realOrResolved(dirname(d.path))) === (await realOrResolved(d.out)) ? await unownedOutputsOf(d.out, d.stem) : [];
     const written = pngOutputPattern(d.stem, d.formats);
     const clash = written ? unowned.find((f) => written.test(basename(f))) : undefined;
     if (clash) throw new UnrecoverableError(`${d.path}: ${clash}: ${UNOWNED_OUTPUT}`);

@@ -329,10 +329,15 @@ interface Entry {
   key: string;
 }
 
+/** A path with its links followed, or made absolute as it is where it cannot be (it does not exist). */
+export function realOrResolved(path: string): Promise<string> {
+  return realpath(path).catch(() => resolve(path));
+}
+
 async function entryOf(path: string): Promise<Entry | null> {
   const s = await lstat(path).catch(() => null);
   if (!s || s.isDirectory()) return null;
-  const folder = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
+  const folder = await realOrResolved(dirname(path));
   return { dev: s.dev, ino: s.ino, nlink: s.nlink, key: join(folder, basename(path)) };
 }
 

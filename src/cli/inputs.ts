@@ -1,12 +1,13 @@
 /** Expands the CLI's input arguments (files and folders) into a list of image files. */
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { escapeControl } from '../errors.js';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { objSafeName } from '../export/obj.js';
 import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { isMarkedPng, PNG_MARK_HEAD } from '../io/png-mark.js';
 import { DONE_RECORD, readDone } from './resume.js';
+import { realOrResolved } from './atomic.js';
 
 /**
  * Extensions picked up when a folder is given (a file named directly is always tried, whatever its
@@ -59,7 +60,7 @@ export interface InputList {
 
 export async function expandInputs(args: string[], options: ExpandOptions = {}): Promise<InputList> {
   // (the folder itself: a link to it, or a path with `..`, is the same folder)
-  const outDir = options.outDir === undefined ? undefined : await realpath(options.outDir).catch(() => resolve(options.outDir!));
+  const outDir = options.outDir === undefined ? undefined : await realOrResolved(options.outDir);
   const files: string[] = [];
   const empty: string[] = [];
   const unreadable: string[] = [];
@@ -77,7 +78,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       files.push(arg);
       continue;
     }
-    const ours = outDir !== undefined && (await realpath(arg).catch(() => resolve(arg))) === outDir;
+    const ours = outDir !== undefined && (await realOrResolved(arg)) === outDir;
     let entries: Dirent[];
     try {
       entries = await readdir(arg, { withFileTypes: true });
