@@ -170,6 +170,7 @@ describe('models that pass validation but output non-finite values', () => {
     [{ input_size: String(2 ** 30) }, /input size must be a multiple of 32 from 32 to 1024/],
     [{ width: '100000' }, /width must be a whole number from 1 to 64/],
     [{ default_precision: 'fp64' }, /^crafted\.safetensors: metadata "default_precision" must be "fp32" or "int8", got "fp64"$/],
+    [{ track_framing: 'box' }, /^crafted\.safetensors: metadata "track_framing" must be "detector" or "landmarks", got "box"$/],
   ])('metadata %j: ModelError at parse', (md, message) => {
     expect(() => parseModelFile(withTensors(() => undefined, md), 'crafted.safetensors')).toThrow(message);
   });

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
-import { cropFromLandmarks, landmarkRoll, rolledSquareFromLandmarks } from '../src/crop/index.js';
+import { cropFromLandmarks, landmarkRoll, rolledSquareFromLandmarks, squareFromLandmarks } from '../src/crop/index.js';
 import type { Layout } from '../src/layout/index.js';
 import { loadLayout } from '../src/layout/node.js';
 import type { Face } from '../src/pipeline/face.js';
@@ -19,9 +19,12 @@ import {
   trajectoryLag,
   type FramePipeline,
   type StabilizerOptions,
+  type VideoOptions,
 } from '../src/track/index.js';
+import type { CropSquare } from '../src/crop/index.js';
 import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
 import { rotationOf } from '../src/track/stabilizer.js';
+import { anchoredSquare, cropAnchor } from '../src/track/tracker.js';
 import { quaternionOf } from '../src/geometry/pose.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 
@@ -626,6 +629,53 @@ describe('FaceTracker', () => {
     expect(() => new FaceTracker({ rejoinFrames: 1.5 })).toThrow(/rejoinFrames/);
   });
 
+  it("framing 'detector': later crops sit on the face as the detector's crop sat on its first landmarks", () => {
+    const t = new FaceTracker({ framing: 'detector', cropSmoothing: false });
+    const det = t.plan([box]).crops[0]!.square;
+    // the first landmarks read the face 8 % larger than the detector's crop and off its centre (a weaker model's error)
+    const first = landmarksAt(det.cx + 10, det.cy + 6, (det.side / 1.6) * 1.08);
+    expect(t.update(image, [first])).toEqual([]);
+    const again = t.plan().crops[0]!.square;
+    expect([again.cx, again.cy, again.side].map((v) => v.toFixed(6))).toEqual([det.cx, det.cy, det.side].map((v) => v.toFixed(6)));
+    // the face moves and grows: the crop follows it, framed alike
+    const moved = landmarksAt(det.cx + 40, det.cy - 6, (det.side / 1.6) * 1.08 * 1.1);
+    expect(t.update(image, [moved])).toEqual([]);
+    const sq = t.plan().crops[0]!.square;
+    const a = squareFromLandmarks(first, 3), b = squareFromLandmarks(moved, 3), k = b.side / a.side;
+    expect(sq.side).toBeCloseTo(det.side * k, 6);
+    expect(sq.cx).toBeCloseTo(b.cx + (det.cx - a.cx) * k, 6);
+    expect(sq.cy).toBeCloseTo(b.cy + (det.cy - a.cy) * k, 6);
+    // PRNet's rule, the tracker's default: 1.6 × the landmarks' box, whatever the detector's crop was
+    const plain = new FaceTracker({ cropSmoothing: false });
+    plain.plan([box]);
+    plain.update(image, [first]);
+    expect(plain.plan().crops[0]!.square.side).toBeCloseTo(a.side, 6);
+    expect(Math.abs(a.side - det.side)).toBeGreaterThan(0.05 * det.side);
+    // a first reconstruction far off (landmarks of half the face) is corrected by at most 20 %
+    const off = new FaceTracker({ framing: 'detector', cropSmoothing: false });
+    off.plan([box]);
+    const half = landmarksAt(det.cx, det.cy, det.side / 3.2);
+    off.update(image, [half]);
+    expect(off.plan().crops[0]!.square.side).toBeCloseTo(squareFromLandmarks(half, 3).side * 1.2, 6);
+    expect(() => new FaceTracker({ framing: 'box' as never })).toThrow(/^tracker option framing must be 'landmarks' or 'detector', got "box"$/);
+  });
+
+  it('cropAnchor and anchoredSquare: a crop placed on turned landmarks turns with them', () => {
+    const D = { cx: 300, cy: 200, side: 240, angle: 0.5 };
+    const L = { cx: 290, cy: 214, side: 220, angle: 0.5 };
+    const anchor = cropAnchor(D, L);
+    const back = anchoredSquare(L, anchor);
+    for (const key of ['cx', 'cy', 'side', 'angle'] as const) expect(back[key]).toBeCloseTo(D[key], 9);
+    // the face turned 0.3 rad further about the landmarks' centre: the offset turns by as much
+    const turned = anchoredSquare({ ...L, angle: 0.8 }, anchor);
+    const before = Math.atan2(D.cy - L.cy, D.cx - L.cx), after = Math.atan2(turned.cy - L.cy, turned.cx - L.cx);
+    expect(after - before).toBeCloseTo(0.3, 9);
+    expect(Math.hypot(turned.cx - L.cx, turned.cy - L.cy)).toBeCloseTo(Math.hypot(D.cx - L.cx, D.cy - L.cy), 9);
+    // an upright square stays upright; a non-finite side ratio reads as none
+    expect(anchoredSquare({ cx: 0, cy: 0, side: 10 }, anchor).angle).toBeUndefined();
+    expect(cropAnchor({ ...D, side: Infinity }, L).scale).toBe(1);
+  });
+
   it('keeps the older of two tracks that converge on one face', () => {
     const t = new FaceTracker();
     const p = t.plan([box, { ...box, x: box.x + 20 }]);
@@ -851,6 +901,27 @@ describe('VideoTracker', () => {
     const after = video.process(image, performance.now() + 100);
     expect((await inFlight).faces).toHaveLength(1);
     expect((await after).detected).toBe(true);
+  });
+
+  it("takes its tracks' framing from the model's file (track_framing) unless the options say", async () => {
+    const where = { x: 300, y: 220 };
+    const squares = async (options: VideoOptions, metadata?: Record<string, string>): Promise<CropSquare[]> => {
+      const p = fakePipeline(where);
+      const video = new VideoTracker(metadata ? Object.assign(p, { modelMetadata: metadata }) : p, { stabilize: false, ...options });
+      const out: CropSquare[] = [];
+      for (let f = 0; f < 3; f++) out.push((await video.process(image, (1000 * f) / FPS)).faces[0]!.crop.square);
+      return out;
+    };
+    const still = { tracker: { cropSmoothing: false as const } };
+    // the detector's crop (frame 0) is kept on a still face
+    const [det, ...kept] = await squares(still, { track_framing: 'detector' });
+    for (const sq of kept) expect([sq.cx, sq.cy, sq.side].map((v) => v.toFixed(6))).toEqual([det.cx, det.cy, det.side].map((v) => v.toFixed(6)));
+    // no key, or the options' own framing: 1.6 × the landmarks' box
+    for (const [options, metadata] of [[still, undefined], [{ tracker: { cropSmoothing: false as const, framing: 'landmarks' as const } }, { track_framing: 'detector' }]] as const) {
+      const [first, second] = await squares(options, metadata);
+      expect(first.side).toBeCloseTo(det.side, 9);
+      expect(Math.abs(second.side - det.side)).toBeGreaterThan(1);
+    }
   });
 
   it('refuses a pipeline without a detector and options of the wrong kind, naming them', () => {

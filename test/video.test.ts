@@ -34,6 +34,8 @@ import { createRng } from '../src/model/weights.js';
 import { framePhoto, makeFrame, SKIP } from '../web/scripts/measure-tracking.js';
 import { trackSafeStems } from '../src/cli/video.js';
 import { runCli } from './helpers/cli.js';
+import { loadAflwGroundTruth } from '../tools/eval/mat.js';
+import { nme } from '../tools/eval/nme.js';
 import { ASTRONAUT, EVAL, REPO } from './helpers/paths.js';
 import { TempDirs, listFiles } from './helpers/tmp.js';
 
@@ -260,7 +262,12 @@ describe('processVideo', () => {
       // …turned by the frame's own pose (y flipped), not a refit of the GLB's grid (0.016° away).
       const q = rotationQuaternion(flipRotationY(rotations[k]));
       const h = (headNode as unknown as { quaternion: { x: number; y: number; z: number; w: number } }).quaternion;
-      const angle = 2 * Math.acos(Math.min(1, Math.abs(h.x * q[0] + h.y * q[1] + h.z * q[2] + h.w * q[3])));
+      // the angle of h⁻¹·q by atan2 (2·acos of their dot product reads float32 rounding as ~4e-4 rad)
+      const w = h.w * q[3] + h.x * q[0] + h.y * q[1] + h.z * q[2];
+      const x = h.w * q[0] - h.x * q[3] - h.y * q[2] + h.z * q[1];
+      const y = h.w * q[1] + h.x * q[2] - h.y * q[3] - h.z * q[0];
+      const z = h.w * q[2] - h.x * q[1] + h.y * q[0] - h.z * q[3];
+      const angle = 2 * Math.atan2(Math.hypot(x, y, z), Math.abs(w));
       expect(angle, `frame ${k}`).toBeLessThan(1e-5); // radians
     }
   });
@@ -615,6 +622,37 @@ describe('animated GLB', () => {
     const withBroken = writeAnimatedGlb({ frames: broken, times, triangles: mesh.triangles }, { imageHeight: 480, restShape: rest });
     expect((await validate(withBroken)).messages).toEqual([]);
     expect(() => writeAnimatedGlb({ frames: broken.map(() => broken[1]), times, triangles: mesh.triangles }, { restShape: rest })).toThrow(/^no frame gives a head pose/);
+  });
+});
+
+describe('tracked crops keep the model\'s framing', () => {
+  it("the light model's tracks keep the detector's framing (its file's track_framing): a still face's error stays where the detector's crop put it", async () => {
+    // A still clip of each of the first 40 AFLW2000-3D dev faces turned 60° or less (the image repeated), no
+    // flip and no stabiliser, as the browser's real-time path: the 68-point error of frame 5 against
+    // frame 0's, which the detector's crop gave. From each frame's own landmarks (PRNet's rule) the
+    // light model's crops drifted larger and lower and its error grew by ~1 point in five frames.
+    expect(light.modelMetadata.track_framing).toBe('detector');
+    const dir = join(EVAL, 'aflw2000-3d-dev');
+    const names = (await readdir(dir)).filter((f) => f.endsWith('.mat')).map((f) => f.slice(0, -4)).sort().slice(0, 40);
+    const rows: { name: string; detector: number[]; landmarks: number[] }[] = [];
+    for (const name of names) {
+      const truth = await loadAflwGroundTruth(join(dir, `${name}.mat`));
+      if (Math.abs(truth.pose[1]) > Math.PI / 3) continue;
+      const image = await decodeImageFile(join(dir, `${name}.jpg`));
+      const run = async (framing?: 'landmarks'): Promise<number[]> => {
+        const video = new VideoTracker(light, { stabilize: false, flip: false, tracker: { maxFaces: 1, ...(framing ? { framing } : {}) } });
+        const errors: number[] = [];
+        for (let f = 0; f < 6; f++) errors.push(100 * nme((await video.process(image, (1000 * f) / 30)).faces[0]!.landmarks, truth.pt3d68, 2));
+        return errors;
+      };
+      rows.push({ name, detector: await run(), landmarks: await run('landmarks') });
+    }
+    expect(rows.length).toBeGreaterThanOrEqual(30);
+    const mean = (k: 'detector' | 'landmarks', f: number): number => rows.reduce((a, r) => a + r[k][f], 0) / rows.length;
+    const shown = rows.map((r) => `${r.name} ${r.detector.map((v) => v.toFixed(2)).join(' ')} | ${r.landmarks.map((v) => v.toFixed(2)).join(' ')}`).join('\n');
+    expect(mean('detector', 0), shown).toBeCloseTo(mean('landmarks', 0), 9);
+    expect(mean('detector', 5) - mean('detector', 0), shown).toBeLessThan(0.15);
+    expect(mean('landmarks', 5) - mean('detector', 5), shown).toBeGreaterThan(0.3);
   });
 });
 

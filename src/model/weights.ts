@@ -63,6 +63,8 @@ function parseIntStrict(value: string | undefined, key: string, source: string):
  * 'fp32'; int8 needs `int8_ranges`). Absent: fp32.
  */
 export const DEFAULT_PRECISION_KEY = 'default_precision';
+/** Metadata key: how video tracks crop this model's faces, `detector` or `landmarks` (TrackerOptions.framing; absent: landmarks). */
+export const TRACK_FRAMING_KEY = 'track_framing';
 
 /** The metadata key holding the int8 calibration (JSON, see `int8RangesFromMetadata`). */
 export const INT8_RANGES_KEY = 'int8_ranges';
@@ -127,6 +129,10 @@ export function configFromMetadata(md: Record<string, string>, source: string): 
   const precision = md[DEFAULT_PRECISION_KEY];
   if (precision !== undefined && precision !== 'fp32' && precision !== 'int8') {
     throw new ModelError(`metadata "${DEFAULT_PRECISION_KEY}" must be "fp32" or "int8", got "${precision}"`, source);
+  }
+  const framing = md[TRACK_FRAMING_KEY];
+  if (framing !== undefined && framing !== 'detector' && framing !== 'landmarks') {
+    throw new ModelError(`metadata "${TRACK_FRAMING_KEY}" must be "detector" or "landmarks", got "${framing}"`, source);
   }
   checkConfig(config, source);
   return config;

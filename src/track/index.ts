@@ -8,7 +8,7 @@ export { OneEuroFilter, OneEuroVector, smoothingFactor, type OneEuroOptions } fr
 export { IBUG68_PARTS, faceSize, landmarkBounds, partCentroids, partMotion } from './motion.js';
 export { FaceStabilizer, DEFAULT_STABILIZER, MAX_FRAME_GAP_S, resolveStabilizerOptions, type StabilizerOptions, type StabilizedFace } from './stabilizer.js';
 export { CropSmoother, DEFAULT_CROP_SMOOTHING, type CropSmoothingOptions } from './crop-smoother.js';
-export { FaceTracker, DEFAULT_TRACKER, squareIou, type LostReason, type LostTrack, type TrackPlan, type TrackerOptions } from './tracker.js';
+export { FaceTracker, DEFAULT_TRACKER, squareIou, type LostReason, type LostTrack, type TrackFraming, type TrackPlan, type TrackerOptions } from './tracker.js';
 export { VideoTracker, resolveStabilize, type FramePipeline, type TrackedFace, type VideoFrameResult, type VideoOptions } from './video.js';
 export { landmarkJitter, meanCoordinate, motionJitter, trajectoryLag, type Jitter } from './metrics.js';
 export { FACE_REGIONS, faceRegions, type FaceRegion } from './regions.js';

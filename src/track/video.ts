@@ -15,7 +15,8 @@ import type { ReconstructOptions, ReconstructResult, StageTimings, TestTimeOptio
 import { checkImage } from '../pipeline/prnet.js';
 import type { FaceBox, RgbImage } from '../types.js';
 import { FaceStabilizer, resolveStabilizerOptions, type StabilizerOptions } from './stabilizer.js';
-import { FaceTracker, type LostTrack, type TrackerOptions } from './tracker.js';
+import { FaceTracker, type LostTrack, type TrackerOptions, type TrackFraming } from './tracker.js';
+import { TRACK_FRAMING_KEY } from '../model/weights.js';
 import { BLANK_CONTRAST, faceContrast } from './contrast.js';
 import { checkKnownKeys, optionsObject, shown } from './options.js';
 
@@ -23,6 +24,8 @@ import { checkKnownKeys, optionsObject, shown } from './options.js';
 export interface FramePipeline {
   readonly layout: Layout;
   readonly detector: { readonly kind: BoxKind } | null;
+  /** The model file's metadata: its `track_framing` is the tracker's framing when the caller gives none. */
+  readonly modelMetadata?: Readonly<Record<string, string>>;
   detect(image: RgbImage): Promise<FaceBox[]>;
   reconstruct(image: RgbImage, options: ReconstructOptions): Promise<ReconstructResult>;
 }
@@ -60,6 +63,11 @@ export interface VideoFrameResult {
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/** The framing a model's file asks of its tracks (`track_framing`; absent: PRNet's, from the landmarks). */
+export function modelFraming(pipeline: Pick<FramePipeline, 'modelMetadata'>): TrackFraming {
+  return pipeline.modelMetadata?.[TRACK_FRAMING_KEY] === 'detector' ? 'detector' : 'landmarks';
+}
 
 /** The stabiliser's options resolved (null: off), checked now rather than at a track's first frame (processVideo checks with it before probing). */
 export function resolveStabilize(stabilize: StabilizerOptions | boolean): StabilizerOptions | null {
@@ -108,7 +116,9 @@ export class VideoTracker {
     // Without a detector no track ever starts: every frame would have no face, silently.
     if (!pipeline.detector) throw new RangeError('VideoTracker needs a pipeline with a detector (one made without detector: false)');
     this.pipeline = pipeline;
-    this.tracker = new FaceTracker(options.tracker);
+    // The model says how its tracks' crops sit on the face (TrackerOptions.framing) unless the caller does.
+    const tracker = optionsObject(options.tracker, 'tracker options');
+    this.tracker = new FaceTracker({ ...tracker, framing: tracker.framing ?? modelFraming(pipeline) });
     if (options.cropFrom !== undefined && options.cropFrom !== 'raw' && options.cropFrom !== 'stabilized') {
       throw new RangeError(`cropFrom must be 'raw' or 'stabilized', got ${shown(options.cropFrom)}`);
     }
