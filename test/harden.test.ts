@@ -357,6 +357,67 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     expect(await listFiles(out)).toEqual(['.prnet-done.jsonl', 'b_depth.png', 'b_face0.json']);
   }, 60_000);
 
+  it("a rerun that cannot put one of an image's files in place keeps the earlier run's files of that image as they were", async () => {
+    const dir = await dirs.make('rerun-fail');
+    const out = join(dir, 'out');
+    await copyFile(ASTRONAUT, join(dir, 'a.png'));
+    const run = (...extra: string[]): Promise<{ code: number; errLines: string[] }> => runMain(['reconstruct', join(dir, 'a.png'), '--out', out, '--model', model, '--formats', 'json,obj,depth', '--quiet', ...extra]);
+    expect((await run()).code).toBe(0);
+    const read = async (): Promise<Map<string, string>> => new Map(await Promise.all((await listFiles(out)).map(async (f) => [f, (await readFile(join(out, f))).toString('base64')] as const)));
+    const first = await read();
+    expect([...first.keys()]).toEqual(['a_depth.png', 'a_face0.json', 'a_face0.obj']);
+    // the image's last file cannot be replaced (a folder in its way): the face files renamed before it are taken back
+    await rm(join(out, 'a_depth.png'));
+    await mkdir(join(out, 'a_depth.png'));
+    const failed = await run('--smooth', '0');
+    expect(failed.code, failed.errLines.join('\n')).toBe(4);
+    expect(failed.errLines).toEqual([`prnet: ${join(dir, 'a.png')}: ${join(out, 'a_depth.png')}: cannot write (a folder is in the way of the file)`]);
+    const after = await read();
+    expect([...after.keys()]).toEqual(['a_face0.json', 'a_face0.obj']); // (and the folder)
+    for (const f of ['a_face0.json', 'a_face0.obj']) expect(after.get(f) === first.get(f), f).toBe(true);
+    expect(await leftoverTempFiles(out)).toEqual([]);
+    // (the rerun's files differ: without the folder in the way they replace the earlier ones)
+    await rm(join(out, 'a_depth.png'), { recursive: true });
+    expect((await run('--smooth', '0')).code).toBe(0);
+    expect((await read()).get('a_face0.json') === first.get('a_face0.json')).toBe(false);
+  }, 60_000);
+
+  it('a photo named alone with --out at its own folder does not replace an image there named as its output that prnet-ts did not write', async () => {
+    const dir = await dirs.make('alone-clash');
+    await copyFile(ASTRONAUT, join(dir, 'y.png'));
+    await sharp(ASTRONAUT).resize(300, 300).png().toFile(join(dir, 'y_mesh.png'));
+    const mine = await readFile(join(dir, 'y_mesh.png'));
+    const r = withoutSuspect(await runMain(['reconstruct', join(dir, 'y.png'), '--out', dir, '--model', model, '--formats', 'json,overlay', '--quiet']));
+    expect(r.code, r.errLines.join('\n')).toBe(4);
+    expect(r.errLines).toEqual([`prnet: ${join(dir, 'y.png')}: ${join(dir, 'y_mesh.png')}: exists, named as this image's output, and prnet-ts did not write it (no prnet-ts mark, not in .prnet-done.jsonl): not replaced, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`]);
+    expect((await readFile(join(dir, 'y_mesh.png'))).equals(mine)).toBe(true);
+    expect((await listFiles(dir)).filter((f) => !f.startsWith('.'))).toEqual(['y.png', 'y_mesh.png']);
+    // another --out is not that folder: nothing there is in the way
+    expect((await runMain(['reconstruct', join(dir, 'y.png'), '--out', join(dir, 'out'), '--model', model, '--formats', 'json,overlay', '--quiet'])).code).toBe(0);
+  }, 60_000);
+
+  it("photos of one name from two folders keep their own outputs when one of them is run again alone (the folder's record names the other's)", async () => {
+    const dir = await dirs.make('two-x');
+    const out = join(dir, 'out');
+    await mkdir(join(dir, 'a'));
+    await mkdir(join(dir, 'b'));
+    await copyFile(ASTRONAUT, join(dir, 'a', 'x.png'));
+    await sharp(ASTRONAUT).resize(400, 400).png().toFile(join(dir, 'b', 'x.png'));
+    const run = (...inputs: string[]): Promise<{ code: number }> => runMain(['reconstruct', ...inputs, '--out', out, '--model', model, '--formats', 'json', '--quiet']);
+    expect((await run(join(dir, 'a', 'x.png'), join(dir, 'b', 'x.png'))).code).toBe(0);
+    const width = async (stem: string): Promise<number> => (JSON.parse(await readFile(join(out, `${stem}_face0.json`), 'utf8')) as { image: { width: number } }).image.width;
+    expect([await width('x'), await width('x-2')]).toEqual([512, 400]);
+    const a = await readFile(join(out, 'x_face0.json'));
+    // b/x.png alone: its own x-2, not a's x
+    expect((await run(join(dir, 'b', 'x.png'))).code).toBe(0);
+    expect((await readFile(join(out, 'x_face0.json'))).equals(a)).toBe(true);
+    expect(await width('x-2')).toBe(400);
+    // a/x.png alone: x, its own
+    expect((await run(join(dir, 'a', 'x.png'))).code).toBe(0);
+    expect(await width('x')).toBe(512);
+    expect((await listFiles(out)).filter((f) => !f.startsWith('.'))).toEqual(['x-2_face0.json', 'x_face0.json']);
+  }, 60_000);
+
   it('the output folder as input: our own outputs are not new inputs', async () => {
     const dir = await dirs.make('same');
     for (const n of ['a.png', 'a_depth.png', 'a_landmarks.png', 'a_pose.png', 'a_mesh.png', 'a_face0_texture.png', 'holiday_mesh.jpg']) await writeFile(join(dir, n), 'x');

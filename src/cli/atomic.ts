@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmdirSync, rmSync } from 'node:fs';
-import { lstat, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, lstat, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FACE_FILE_SUFFIXES, faceFileBase } from '../pipeline/output-names.js';
 import { mkdirEach } from '../util/mkdir.js';
@@ -162,12 +162,15 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 /**
  * Writes a group of files so that either all of them appear or none do: every file is written
  * under a temporary name first; only when all writes succeeded are they renamed into place. When
- * a rename fails, the files of the group already renamed are removed again (a file of the same
- * name from an earlier run that was replaced is then gone too: the group is all new or absent).
+ * a rename fails, the files of the group already renamed are taken back: a file of the same name
+ * from an earlier run is put back as it was (it is kept aside under a temporary hard link until
+ * the group is in place; a rerun that failed had removed an image's earlier, good outputs), one
+ * that was not there is removed. Where a hard link cannot be made (a file system without them),
+ * the earlier file is not kept: the group is all new or absent, as before.
  */
 export async function writeFilesAtomic(files: { path: string; data: Uint8Array | string }[]): Promise<void> {
   const staged: { tmp: string; path: string }[] = [];
-  const renamed: string[] = [];
+  const renamed: { path: string; kept: string | null }[] = [];
   let current = '';
   try {
     for (const f of files) {
@@ -178,24 +181,52 @@ export async function writeFilesAtomic(files: { path: string; data: Uint8Array |
       await writeTemp(tmp, f.data);
     }
     committing++;
+    let kept: string | null = null;
     try {
       for (const s of staged) {
         current = s.path;
+        kept = await keepAside(s.path);
         await rename(s.tmp, s.path);
         pending.delete(s.tmp);
-        renamed.push(s.path);
+        renamed.push({ path: s.path, kept });
+        kept = null;
       }
     } catch (e) {
-      await Promise.all(renamed.map((p) => rm(p, { force: true }).catch(() => undefined)));
+      // the file whose rename failed is still there as it was: its copy aside goes
+      if (kept) await removeTemp(kept);
+      await Promise.all(renamed.map(async (r) => {
+        if (r.kept) {
+          await rename(r.kept, r.path).then(() => pending.delete(r.kept!), () => removeTemp(r.kept!));
+        } else await rm(r.path, { force: true }).catch(() => undefined);
+      }));
       throw e;
     } finally {
       committing--;
     }
+    await Promise.all(renamed.map((r) => (r.kept ? removeTemp(r.kept) : undefined)));
   } catch (e) {
     await Promise.all(staged.map((s) => removeTemp(s.tmp)));
     throw outputError(e, current);
   } finally {
     if (committing === 0 && deferredExit) deferredExit();
+  }
+}
+
+/**
+ * A file already at `path` kept aside under a temporary hard link (so that a failed group can put
+ * it back), or null: nothing there, not a plain file, or no hard link possible there.
+ */
+async function keepAside(path: string): Promise<string | null> {
+  const s = await lstat(path).catch(() => null);
+  if (!s?.isFile()) return null;
+  const tmp = tempPath(path);
+  pending.add(tmp);
+  try {
+    await link(path, tmp);
+    return tmp;
+  } catch {
+    pending.delete(tmp);
+    return null;
   }
 }
 

@@ -2,7 +2,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { escapeControl } from '../errors.js';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { objSafeName } from '../export/obj.js';
 import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { isMarkedPng, PNG_MARK_HEAD } from '../io/png-mark.js';
@@ -67,6 +67,8 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
   const notes: string[] = [];
   const unowned: string[] = [];
   let ownedByRecord: Promise<(name: string, size: number, mtimeMs: number) => boolean> | undefined;
+  // The output folder's images named as outputs were looked at for a photo named alone in it.
+  const scanned = new Set<string>();
   for (const arg of args) {
     let isDir: boolean;
     try {
@@ -76,6 +78,15 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
     }
     if (!isDir) {
       files.push(arg);
+      // A photo named alone whose folder is the output folder: the images there named as outputs
+      // that prnet-ts did not write are not replaced either (y.jpg given with --out at its folder
+      // wrote over the user's y_mesh.png that the folder given as input keeps).
+      if (outDir !== undefined && !scanned.has(outDir) && (await realOrResolved(dirname(arg))) === outDir) {
+        scanned.add(outDir);
+        ownedByRecord ??= recordedOutputs(outDir);
+        const named = (await readdir(outDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.') && OUTPUT_IMAGE_NAME.test(n) && IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort();
+        for (const n of await unownedOutputs(dirname(arg), named, await ownedByRecord)) if (!unowned.includes(join(dirname(arg), n))) unowned.push(join(dirname(arg), n));
+      }
       continue;
     }
     const ours = outDir !== undefined && (await realOrResolved(arg)) === outDir;
@@ -101,7 +112,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       const named = images.filter((n) => OUTPUT_IMAGE_NAME.test(n)).sort();
       const theirs = await unownedOutputs(arg, named, await ownedByRecord);
       if (theirs.length) {
-        unowned.push(...theirs.map((n) => join(arg, n)));
+        for (const n of theirs) if (!unowned.includes(join(arg, n))) unowned.push(join(arg, n));
         const one = theirs.length === 1;
         notes.push(`${escapeControl(arg)}: ${one ? '1 image is' : `${theirs.length} images are`} named as prnet-ts's output${one ? '' : 's'} but ${one ? 'was' : 'were'} not written by it (no prnet-ts mark, not in ${DONE_RECORD}): ${shownNames(theirs)}; left out and not replaced (name ${one ? 'it' : 'one'} to read it)`);
       }
@@ -197,9 +208,11 @@ export function otherFilesNote(names: readonly string[]): string {
  * Output stems for the inputs: the file name without extension as outputStem makes it, made unique with -2, -3, … (a
  * suffix that another input's own name already takes is skipped: x-2.jpg, x.jpg, x.png → x-2, x, x-3).
  * Inputs for which `present` is false (missing files, which fail without writing) are named after
- * all the others, so that one does not push an existing x.jpg to x-2.
+ * all the others, so that one does not push an existing x.jpg to x-2. A stem for which
+ * `othersAt(i, stem)` is true holds another photo's outputs (stemsClaimed: an earlier run's
+ * a/x.jpg beside b/x.jpg, run alone): it is skipped as one of this run's.
  */
-export function uniqueStems(files: string[], present: (file: string) => boolean = () => true): string[] {
+export function uniqueStems(files: string[], present: (file: string) => boolean = () => true, othersAt: (i: number, stem: string) => boolean = () => false): string[] {
   const own = new Set(files.map(outputStem));
   const used = new Set<string>();
   const stems = new Array<string>(files.length);
@@ -207,7 +220,7 @@ export function uniqueStems(files: string[], present: (file: string) => boolean 
   for (const { i } of order) {
     const stem = outputStem(files[i]);
     let out = stem;
-    for (let n = 2; used.has(out) || (out !== stem && own.has(out)); n++) out = `${stem}-${n}`;
+    for (let n = 2; used.has(out) || (out !== stem && own.has(out)) || othersAt(i, out); n++) out = `${stem}-${n}`;
     used.add(out);
     stems[i] = out;
   }

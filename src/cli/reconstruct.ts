@@ -1,6 +1,6 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile, type DecodedImage } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
@@ -14,10 +14,10 @@ import type { FaceBox } from '../types.js';
 import type { Face } from '../pipeline/face.js';
 import { suspectReasons } from '../pipeline/quality.js';
 import { exitBySignal, fileIdentities, inputAt, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
-import { expandInputs, uniqueStems, UNOWNED_OUTPUT } from './inputs.js';
+import { expandInputs, outputStem, uniqueStems, UNOWNED_OUTPUT } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, pixelLimitHint, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
-import { DONE_RECORD, DoneRecord, fileIdentity, isDone, readDone, runKey } from './resume.js';
+import { DONE_RECORD, DoneRecord, fileIdentity, isDone, readDone, runKey, stemsClaimed } from './resume.js';
 import { packageVersion } from '../util/version.js';
 import { didYouMean } from '../util/nearest-name.js';
 
@@ -322,7 +322,14 @@ export async function runReconstruct(args: string[]): Promise<number> {
     stopEarly();
     throw e;
   }
-  const allStems = uniqueStems(files, (f) => existsSync(f));
+  // A stem whose outputs in the folder the record gives to another photo is not this run's: the
+  // photo takes the next free one (a/x.jpg and b/x.jpg wrote x and x-2; b/x.jpg alone writes x-2 again).
+  const claimed = await stemsClaimed(outDir, new Set(files.map(outputStem)));
+  const ids = claimed.size ? await Promise.all(files.map(async (f) => (await fileIdentity(f))?.path ?? resolve(f))) : [];
+  const allStems = uniqueStems(files, (f) => existsSync(f), (i, stem) => {
+    const owner = claimed.get(stem);
+    return owner !== undefined && owner !== ids[i];
+  });
   // The options that decide the files' content (threads do not): --resume skips an image only
   // when an earlier run made its files with the same ones.
   const runOptions = {

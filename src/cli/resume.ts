@@ -146,6 +146,37 @@ export async function isDone(done: ReadonlyMap<string, DoneEntry>, outDir: strin
   return true;
 }
 
+/**
+ * The stems whose outputs in `outDir` the record says another photo wrote, with that photo's path
+ * (its real path, as fileIdentity gives): entries whose files are all still there as written (an
+ * output rewritten since is not that photo's any more). Only stems made from `bases` (x, x-2, …)
+ * are looked at. A run of a/x.jpg and b/x.jpg wrote x_* and x-2_*; b/x.jpg run alone into the
+ * same folder had written x_* over a's, which both JSONs then described as x.jpg.
+ */
+export async function stemsClaimed(outDir: string, bases: ReadonlySet<string>): Promise<Map<string, string>> {
+  const claimed = new Map<string, string>();
+  let entries: Map<string, DoneEntry>;
+  try {
+    ({ entries } = await readDone(outDir));
+  } catch {
+    return claimed; // no record to go by
+  }
+  for (const e of entries.values()) {
+    if (!bases.has(e.stem.replace(/-\d+$/, '')) && !bases.has(e.stem)) continue;
+    if (!e.files.length) continue;
+    let intact = true;
+    for (const f of e.files) {
+      const now = await sizeAndTime(join(outDir, f.path));
+      if (!now || now.size !== f.size || now.mtimeMs !== f.mtimeMs) {
+        intact = false;
+        break;
+      }
+    }
+    if (intact) claimed.set(e.stem, e.input);
+  }
+  return claimed;
+}
+
 /** Appends finished images' lines to a folder's record. */
 export class DoneRecord {
   private checked = false;
