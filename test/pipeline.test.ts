@@ -442,6 +442,35 @@ describe('createPrnet arguments and dispose', () => {
     await expect(createPrnet({ model: '/nonexistent/model.safetensors', detector: mine, maxDetections: 1, tiles: false })).rejects.toThrow(/^maxDetections, tiles are options of the built-in detector, not of a Detector of your own/);
   });
 
+  it("a Detector of your own is held to the rules of boxes: a result that is no array, a box not finite, empty, far larger than the image or outside it, or keypoints not BlazeFace's is an InputError naming it", async () => {
+    let result: unknown = [];
+    const p = await createPrnet({ model: await testModelPath(), threads: 1, detector: { kind: 'blazeface', detect: async () => result as FaceBox[] } });
+    const ok = { x: 100, y: 80, width: 200, height: 220, score: 0.9 };
+    const bad: [unknown, RegExp][] = [
+      [null, /^the detector must return an array of face boxes, got null$/],
+      [{ length: 1 }, /^the detector must return an array of face boxes/],
+      [[ok, { ...ok, x: NaN }], /^the detector's box 1 must have finite x, y, width, height and score, got NaN,80,200,220,0\.9$/],
+      [[{ ...ok, score: undefined }], /^the detector's box 0 must have finite x, y, width, height and score/],
+      [[null], /^the detector's box 0 must have finite x, y, width, height and score, got null$/],
+      [[{ ...ok, width: 0 }], /^the detector's box 0 \(100,80,0,220,0\.9\) must be between 1 and \d+ pixels wide and high/],
+      [[{ ...ok, width: 2e9, height: 2e9 }], /must be between 1 and \d+ pixels wide and high/],
+      [[{ ...ok, x: 1e7, y: 1e7 }], /^the detector's box 0 \(10000000,10000000,200,220,0\.9\) lies outside the 500×375 image$/],
+      [[{ ...ok, keypoints: new Float32Array(8) }], /^the detector's box 0 has keypoints that are not BlazeFace's 6 points/],
+      [[{ ...ok, keypoints: Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, NaN) }], /^the detector's box 0 has keypoints that are not BlazeFace's 6 points/],
+    ];
+    for (const [r, re] of bad) {
+      result = r;
+      await expect(p.reconstruct(image), JSON.stringify(r)).rejects.toThrow(re);
+      await expect(p.detect(image)).rejects.toBeInstanceOf(InputError);
+    }
+    // and the pipeline goes on
+    result = [ok];
+    expect((await p.reconstruct(image)).faces).toHaveLength(1);
+    // options that are no object (an array read as no options)
+    await expect(p.reconstruct(image, [] as never)).rejects.toThrow(/^reconstruct options must be an object, got an array$/);
+    await p.dispose();
+  });
+
   it('keypointDisagreement for a Detector of your own of kind blazeface: from its keypoints when the crop rule can use them, none when they were left behind by a moved box', async () => {
     const builtIn = await createPrnet({ model: await testModelPath(), threads: 1, orientation: false });
     const [found] = await builtIn.detect(image);

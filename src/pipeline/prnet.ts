@@ -185,7 +185,9 @@ export class Prnet {
   private async detectNow(input: RgbImage | PixelImage, signal?: { readonly aborted: boolean }): Promise<FaceBox[]> {
     const image = checkImage(input);
     if (!this.detector) throw new InputError('no detector was loaded: pass face boxes');
-    return this.detector.detect(image, signal ? { signal } : undefined);
+    const boxes = await this.detector.detect(image, signal ? { signal } : undefined);
+    checkDetections(boxes, this.detector.kind, image);
+    return boxes;
   }
 
   /**
@@ -200,7 +202,7 @@ export class Prnet {
   private async reconstructNow(input: RgbImage | PixelImage, options: ReconstructOptions | null): Promise<ReconstructResult> {
     const image = checkImage(input);
     options ??= {};
-    if (typeof options !== 'object') throw new InputError(`reconstruct options must be an object, got ${typeof options}`);
+    if (typeof options !== 'object' || Array.isArray(options)) throw new InputError(`reconstruct options must be an object, got ${Array.isArray(options) ? 'an array' : typeof options}`);
     const signal = options.signal;
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) throw new InputError('signal must be an AbortSignal (or an object with an aborted flag)');
     const stopIfAborted = (): void => throwIfAborted(signal, 'reconstruct');
@@ -414,7 +416,7 @@ export class Prnet {
 
   /**
    * Frees the inference sessions (the network's, and the detector's if it made it) and the arrays kept for reuse,
-   * once the calls already made have finished; later calls are refused (InputError). Safe to call twice.
+   * once the calls already made have finished; later calls are refused (DisposedError). Safe to call twice.
    */
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
@@ -455,6 +457,32 @@ function checkBox(box: BoxInput, i: number, image: RgbImage): void {
   }
   checkRegion(`box ${i} (${shown})`, box.x, box.y, box.width, box.height, 4, 'wide and high', image);
   if (box.score !== undefined && !(typeof box.score === 'number' && Number.isFinite(box.score))) throw new InputError(`box ${i}'s score must be a finite number, got ${shownValue(box.score)}`);
+}
+
+/**
+ * A detector's result, checked as `boxes` are (a detector of the caller's own, createPrnet({
+ * detector }), gave faces at 10⁷ px or 2·10⁹ px wide as they came, and a NaN or empty box, or no
+ * array, failed with a RangeError or TypeError): an array of boxes with finite x, y, width, height
+ * and score, each overlapping the image and at most 4 × its long side, and keypoints, where given,
+ * finite x, y pairs (BlazeFace's 6 for kind 'blazeface'). InputError naming the box.
+ */
+function checkDetections(boxes: unknown, kind: string, image: RgbImage): asserts boxes is FaceBox[] {
+  if (!Array.isArray(boxes)) throw new InputError(`the detector must return an array of face boxes, got ${shownValue(boxes)}`);
+  for (let i = 0; i < boxes.length; i++) {
+    const b = boxes[i] as Partial<FaceBox> | null | undefined;
+    const nums = b && typeof b === 'object' ? [b.x, b.y, b.width, b.height, b.score] : [];
+    const shown = nums.map((v) => (typeof v === 'number' ? +v.toPrecision(6) : String(v))).join(',');
+    if (nums.length !== 5 || !nums.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      throw new InputError(`the detector's box ${i} must have finite x, y, width, height and score, got ${b && typeof b === 'object' ? shown : shownValue(b)}`);
+    }
+    const box = b as FaceBox;
+    checkRegion(`the detector's box ${i} (${shown})`, box.x, box.y, box.width, box.height, 4, 'wide and high', image);
+    if (box.keypoints !== undefined) {
+      const k = box.keypoints as ArrayLike<unknown>;
+      const ok = k !== null && typeof k === 'object' && typeof k.length === 'number' && k.length % 2 === 0 && (kind !== 'blazeface' || k.length === 12) && Array.prototype.every.call(k, (v: unknown) => typeof v === 'number' && Number.isFinite(v));
+      if (!ok) throw new InputError(`the detector's box ${i} has keypoints that are not ${kind === 'blazeface' ? "BlazeFace's 6 points (12 finite numbers, x, y each)" : 'finite x, y pairs'}`);
+    }
+  }
 }
 
 /**
