@@ -558,6 +558,9 @@ describe('input files', () => {
     await expect(decodeImageFile(loop)).rejects.toThrow(`${loop}: a loop of symbolic links`);
     await expect(decodeImageFile(ASTRONAUT, { maxBytes: 1000 })).rejects.toThrow(/: file is \d+ bytes, above the limit of 1000 bytes$/);
     for (const maxBytes of [NaN, '1000', 0]) await expect(decodeImageFile(ASTRONAUT, { maxBytes: maxBytes as never })).rejects.toThrow(/^maxBytes must be a positive number/);
+    // a misspelt limit was ignored: the image decoded without the limit it meant to set
+    await expect(decodeImageFile(ASTRONAUT, { maxPixel: 5 } as never)).rejects.toThrow(/^unknown decode option 'maxPixel' \(did you mean 'maxPixels'\?\)/);
+    await expect(decodeImageBuffer(await readFile(ASTRONAUT), 'a', { maxbytes: 5 } as never)).rejects.toBeInstanceOf(InputError);
     const odd = join(dir, 'new\nline\t.jpg');
     await writeFile(odd, 'not an image');
     const e = (await decodeImageFile(odd).then(() => null, (x: unknown) => x)) as Error;

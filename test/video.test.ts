@@ -924,6 +924,10 @@ describe('prnet video (CLI)', () => {
       [{ outputs: 'none' as never }, /^outputs must be an object of booleans/],
       [{ stabilize: 'off' as never }, /^stabilize must be true, false or an object of stabiliser options, got "off"$/],
       [{ signal: {} as never }, /^signal must be an AbortSignal$/],
+      // a misspelt option was ignored: the whole clip processed
+      [{ maxFrame: 2 } as never, /^unknown processVideo option 'maxFrame' \(did you mean 'maxFrames'\?\)/],
+      [{ stabilise: false } as never, /^unknown processVideo option 'stabilise' \(did you mean 'stabilize'\?\)/],
+      [{ outputs: { overlays: false } } as never, /^unknown processVideo output 'overlays' \(did you mean 'overlay'\?\)/],
     ];
     // Checked before probing: a missing input would say "no such file" if it were probed first.
     for (const [opts, re] of bad) await expect(processVideo(light, join(dir, 'missing.mp4'), { outDir: out, ...opts })).rejects.toThrow(re);

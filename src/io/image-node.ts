@@ -6,6 +6,7 @@ import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { firstLine, InputError, shownValue, UnsupportedImageError } from '../errors.js';
+import { checkKnownOptions } from '../track/options.js';
 import type { RgbImage } from '../types.js';
 import { decodeSimpleImage, pixelCount, sniffSimpleFormat } from './pnm-bmp.js';
 
@@ -23,6 +24,12 @@ export interface DecodeOptions {
   flatten?: boolean;
 }
 
+/** A decode option misspelt (`maxPixel`) had been ignored: the size limit it meant to set was not set. */
+function checkDecodeOptions(options: DecodeOptions): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InputError(`decode options must be an object, got ${shownValue(options)}`);
+  checkKnownOptions(options, ['maxPixels', 'maxBytes', 'flatten'], 'decode option');
+}
+
 /**
  * Decodes an image file to 8-bit RGB, applying its EXIF orientation, compositing transparency
  * over white (as a viewer shows it: a cut-out portrait's background is white, a fully transparent
@@ -31,6 +38,7 @@ export interface DecodeOptions {
  */
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<DecodedImage> {
   if (typeof path !== 'string' || path === '') throw new InputError(`an image path must be a non-empty string, got ${typeof path === 'string' ? "''" : typeof path}`);
+  checkDecodeOptions(options);
   const maxBytes = options.maxBytes ?? MAX_IMAGE_BYTES;
   // NaN or a string turned the limit off (every comparison with it false)
   if (!(typeof maxBytes === 'number' && maxBytes > 0)) throw new InputError(`maxBytes must be a positive number, got ${shownValue(maxBytes)}`);
@@ -95,6 +103,7 @@ export interface DecodedImage extends RgbImage {
  * refused.
  */
 export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', options: DecodeOptions = {}): Promise<DecodedImage> {
+  checkDecodeOptions(options);
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
   if (!(bytes instanceof Uint8Array)) throw new InputError(`image bytes must be a Uint8Array or Buffer, got ${bytes === null ? 'null' : typeof bytes}`, source);
   if (!(typeof maxPixels === 'number' && maxPixels > 0)) throw new InputError(`maxPixels must be a positive number, got ${shownValue(maxPixels)}`);

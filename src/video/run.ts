@@ -25,6 +25,7 @@ import { decimateFaceGrid, pickVertices } from '../export/glb-animation.js';
 import { TrackAnimation } from '../export/track-animation.js';
 import { roundNumber, ROTATION_DECIMALS } from '../export/json.js';
 import { firstLine, InputError, OutputError } from '../errors.js';
+import { checkKnownKeys } from '../track/options.js';
 import { MAX_SMOOTH } from '../geometry/index.js';
 import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
@@ -196,8 +197,14 @@ const now = (): number => performance.now();
  * naming the option): maxFaces, maxFrames, glbStep, maxPixels whole numbers ≥ 1, detectEvery ≥ 0,
  * smooth 0 to MAX_SMOOTH.
  */
+/** The options processVideo knows (VideoRunOptions' keys): a misspelt one (`maxFrame`) had been ignored, the whole clip processed. */
+const RUN_OPTIONS: readonly (keyof VideoRunOptions)[] = ['outDir', 'name', 'stabilize', 'maxFaces', 'detectEvery', 'maxFrames', 'maxGlbFrames', 'outputs', 'audio', 'glbTracks', 'glbPose', 'glbStep', 'maxPixels', 'signal', 'onStart', 'onFrame', 'flip', 'smooth'];
+
 function checkRunOptions(options: VideoRunOptions): void {
-  if (options === null || typeof options !== 'object') throw new RangeError('processVideo needs an options object with outDir');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new RangeError('processVideo needs an options object with outDir');
+  checkKnownKeys(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), RUN_OPTIONS, 'processVideo option', { stabilise: 'stabilize' });
+  const o0 = options.outputs;
+  if (o0 && typeof o0 === 'object') checkKnownKeys(o0, ['jsonl', 'overlay', 'glb'], 'processVideo output');
   const whole = (v: number | undefined, name: string): void => {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be a whole number ≥ 1, got ${String(v)}`);
   };
