@@ -337,7 +337,30 @@ describe('prnet batch + prnet worker on Redis', () => {
     const b = workers[1];
     b.child.kill('SIGTERM');
     expect(await b.exited).toEqual({ code: 0, signal: null });
-    expect(b.lines.at(-1)).toMatch(/SIGTERM: finishing the jobs in progress/);
+    // idle (its jobs done long ago): nothing to finish, and it does not say it has (it said "finishing the jobs in progress")
+    expect(b.lines.at(-1)).toBe('prnet worker: SIGTERM: stopping (no job in progress)');
+  });
+
+  it('a worker that Redis refuses (no or a wrong password) says so in one line and exits 1; it waited for ever', async () => {
+    const locked = await startRedis({ password: 'sekret' });
+    try {
+      const port = new URL(locked.url).port;
+      for (const [url, why] of [[`redis://127.0.0.1:${port}`, 'NOAUTH'], [`redis://:wrong@127.0.0.1:${port}`, 'WRONGPASS']]) {
+        const w = startCli(['worker', '--redis', url, '--queue', 'refused']);
+        workers.push(w);
+        const ended = await Promise.race([w.exited, sleep(30_000).then(() => 'still running')]);
+        expect(ended, w.lines.join('\n')).toEqual({ code: 1, signal: null });
+        expect(w.lines).toEqual([expect.stringMatching(new RegExp(`^prnet: Redis at redis://(:\\*\\*\\*@)?127\\.0\\.0\\.1:${port} refused: ${why} `))]);
+      }
+      // the right password is let in
+      const ok = startCli(['worker', '--redis', `redis://:sekret@127.0.0.1:${port}`, '--queue', 'refused']);
+      workers.push(ok);
+      await ok.waitFor(/waiting for jobs/);
+      ok.child.kill('SIGTERM');
+      expect(await ok.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await locked.stop();
+    }
   });
 
   it('a worker that cannot reach Redis stops on SIGTERM (it used to wait for Redis forever)', async () => {

@@ -17,7 +17,7 @@ import { escapeRegExp, outputSuffixPattern, pngOutputPattern } from '../pipeline
 import { UNOWNED_OUTPUT, unownedOutputsOf } from '../cli/inputs.js';
 import { createPrnet, producerJson } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
-import { checkDatabase, connection, DEFAULT_QUEUE, jobDataProblem, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
+import { checkDatabase, connection, DEFAULT_QUEUE, jobDataProblem, queueFailure, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
 
 export interface WorkerOptions {
   redis: string;
@@ -38,6 +38,14 @@ export interface WorkerOptions {
 }
 
 const OUR_SUFFIXES = outputSuffixPattern();
+
+/**
+ * Redis's refusals that trying again would meet again: no or a wrong password, an ACL user without
+ * the rights (Redis before 6 said "invalid password"). A worker stops on them; on the others (the
+ * connection refused or lost, a Redis loading, out of memory, read-only while a replica is
+ * promoted) it waits and retries.
+ */
+const REFUSAL = /^(?:NOAUTH|WRONGPASS|NOPERM)\b|^ERR invalid password/;
 
 /**
  * Removes the temporary files of earlier attempts at this image's outputs (the CLI's atomic
@@ -64,9 +72,17 @@ export interface BatchWorker {
   /**
    * Settles once the worker has checked its connection and started taking jobs (it waits while Redis
    * cannot be reached); rejects with a QueueError, taking no job, when Redis is not in the database
-   * the URL names (the worker is closed then).
+   * the URL names or refuses the worker (as `refused`; the worker is closed then).
    */
   started: Promise<void>;
+  /**
+   * Rejects with a QueueError when Redis refuses the worker, before or after it started (no or a
+   * wrong password, a user without the rights: Redis answers so to every retry); the worker is
+   * closed then, without waiting for its jobs (which could not report their results). Never resolves.
+   */
+  refused: Promise<never>;
+  /** The jobs this worker is running now. */
+  inProgress(): number;
 }
 
 export function startWorker(options: WorkerOptions): BatchWorker {
@@ -82,7 +98,16 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     return p;
   };
 
+  let running = 0;
   const processJob = async (job: Job<ReconstructJobData, ReconstructJobResult>): Promise<ReconstructJobResult> => {
+    running++;
+    try {
+      return await runJob(job);
+    } finally {
+      running--;
+    }
+  };
+  const runJob = async (job: Job<ReconstructJobData, ReconstructJobResult>): Promise<ReconstructJobResult> => {
     const d = job.data;
     const problem = jobDataProblem(d);
     if (problem) throw new UnrecoverableError(`${typeof d?.path === 'string' ? `${d.path}: ` : ''}${problem}`);
@@ -134,9 +159,19 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (poll) clearInterval(poll);
     poll = null;
   };
+  let refuse: (e: unknown) => void = () => undefined;
+  const refused = new Promise<never>((_, reject) => {
+    refuse = reject;
+  });
+  refused.catch(() => worker.close(true).catch(() => undefined));
   worker.on('error', (e) => {
     // a failed SELECT: `started` says it (the connection goes on, in database 0)
     if (/DB index is out of range/.test(String(e))) return;
+    // Refused (a password, an ACL): every retry would be refused alike.
+    if (REFUSAL.test(firstLine(e))) {
+      refuse(queueFailure(e, options.redis));
+      return;
+    }
     if (!down) options.onConnection?.(`Redis: ${firstLine(e)} (retrying)`);
     down = true;
     poll ??= setInterval(() => {
@@ -152,16 +187,18 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (job) options.onJob?.({ ok: false, data: job.data, message: `${firstLine(err)} (attempt ${job.attemptsMade})` });
   });
   let closing = false;
-  const started = (async () => {
-    // (a client that cannot connect is the worker's to report and retry)
+  const started = Promise.race([refused, (async () => {
+    // (a client that cannot connect is the worker's to report and retry; one that is refused, `refused`'s)
     await checkDatabase(options.redis, await backend.client.catch(() => null));
     if (closing) return;
     worker.run().catch((e: unknown) => worker.emit('error', e as Error));
-  })();
+  })()]);
   started.catch(() => worker.close(true).catch(() => undefined));
   return {
     worker,
     started,
+    refused,
+    inProgress: () => running,
     async close(force = false) {
       closing = true;
       if (poll) clearInterval(poll);

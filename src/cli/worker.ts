@@ -35,18 +35,18 @@ export async function runWorker(args: string[]): Promise<number> {
   });
   return new Promise<number>((resolve) => {
     let stopping = false;
-    w.started.then(
-      () => {
-        if (!stopping) log(`waiting for jobs on ${redactUrl(redisUrl)} (pid ${process.pid})`);
-      },
-      (e: unknown) => {
-        // Redis is not in the database the URL names: no job was taken
-        if (stopping) return;
-        stopping = true;
-        process.stderr.write(`prnet: ${firstLine(e)}\n`);
-        w.close(true).then(() => resolve(EXIT.failed), () => resolve(EXIT.failed));
-      },
-    );
+    // Redis is not in the database the URL names, or refuses the worker (a password, an ACL):
+    // one line, exit 1 (before, a refusal was retried for ever).
+    const fail = (e: unknown): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`prnet: ${firstLine(e)}\n`);
+      w.close(true).then(() => resolve(EXIT.failed), () => resolve(EXIT.failed));
+    };
+    w.started.then(() => {
+      if (!stopping) log(`waiting for jobs on ${redactUrl(redisUrl)} (pid ${process.pid})`);
+    }, fail);
+    w.refused.catch(fail);
     const stop = (why: NodeJS.Signals) => {
       if (stopping) {
         // A second signal: stop now; the jobs in progress go back to the queue when their locks lapse.
@@ -54,7 +54,8 @@ export async function runWorker(args: string[]): Promise<number> {
         exitBySignal(why, why === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
       }
       stopping = true;
-      log(`${why}: finishing the jobs in progress (send it again to stop at once)`);
+      const busy = w.inProgress();
+      log(busy ? `${why}: finishing the ${busy === 1 ? 'job' : `${busy} jobs`} in progress (send it again to stop at once)` : `${why}: stopping (no job in progress)`);
       w.close().then(
         () => resolve(EXIT.ok),
         (e: unknown) => {
