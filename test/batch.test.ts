@@ -206,6 +206,28 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(worst(byDefault)).toBeGreaterThan(0.05);
   });
 
+  it('--max-pixels, --no-tiles and --no-orientation travel with the job: a photo over the limit fails at the worker, and is done when submitted again with a higher one', async () => {
+    const dir = await dirs.make('pixels');
+    const queue = ['--redis', redis.url, '--queue', 'pixels'];
+    const submit = (maxPixels: string) => runCli(['batch', 'submit', ASTRONAUT, '--out', dir, ...queue, '--model', 'light', '--formats', 'json', '--no-tiles', '--no-orientation', '--max-pixels', maxPixels]);
+    const r = await submit('1000');
+    expect(r.code, r.stderr).toBe(0);
+    const q = new Queue('pixels', { connection: { url: redis.url } });
+    const [job] = await q.getJobs(['waiting']);
+    await q.close();
+    expect(job.data).toMatchObject({ tiles: false, orientation: false, maxPixels: 1000 });
+    const w = startCli(['worker', ...queue]);
+    workers.push(w);
+    await w.waitFor(/failed: .*astronaut\.\w+: image is \d+×\d+ = .*, above the limit of .* \(attempt 1\)$/);
+    // the same job (the limit changes no output) queued again with this submission's limit
+    const again = await submit('200000000');
+    expect(again.errLines).toEqual(['queued 0 · already queued or done 0 · failed ones queued again 1']);
+    await w.waitFor(/astronaut\.\w+: 1 face, 1 file$/);
+    w.child.kill('SIGTERM');
+    await w.exited;
+    expect(await listFiles(dir)).toEqual(['astronaut_face0.json']);
+  });
+
   it('does not queue a photo whose output would replace another photo of the submission (y_mesh.png of the user\'s beside y.png, in --out)', async () => {
     const dir = await dirs.make('clash');
     await copyFile(ASTRONAUT, join(dir, 'y.png'));

@@ -31,6 +31,16 @@ export interface ReconstructJobData {
   minScore?: number;
   /** Mesh units, centring and texture size (reconstruct's --units, --center, --texture-size). */
   mesh?: OutputOptions;
+  /** false: no tile looks at large photos (reconstruct's --no-tiles); absent: the default (on). */
+  tiles?: boolean;
+  /** false: faces lying sideways are not turned upright (reconstruct's --no-orientation); absent: the default. */
+  orientation?: boolean;
+  /**
+   * The largest image read, in pixels (reconstruct's --max-pixels); absent: the decoder's default
+   * (100 megapixels). It changes no output, so it is not in the job id: a job failed over the
+   * limit and submitted again with a higher one is queued again with it.
+   */
+  maxPixels?: number;
 }
 
 /**
@@ -47,6 +57,8 @@ export function jobDataProblem(d: unknown): string | null {
   const stem = j.stem as string;
   if (stem.includes('/')) return `job data: stem must be a file name, got ${JSON.stringify(stem)}`;
   if (!Array.isArray(j.formats) || j.formats.some((f) => typeof f !== 'string')) return 'job data: formats must be a list of names';
+  for (const k of ['tiles', 'orientation'] as const) if (j[k] !== undefined && typeof j[k] !== 'boolean') return `job data: ${k} must be true or false`;
+  if (j.maxPixels !== undefined && !(Number.isSafeInteger(j.maxPixels) && (j.maxPixels as number) > 0)) return 'job data: maxPixels must be a whole number ≥ 1';
   return null;
 }
 
@@ -86,12 +98,12 @@ export function queueFailure(e: unknown, url: string, what = 'cannot reach', con
 
 /**
  * The job id: the image's content hash and every option that changes the outputs (folder, stem,
- * formats, model, face limit, detector and its score threshold, mesh options, flip and smoothing when given: absent keys
- * leave the ids of jobs without them as before). Re-submitting the same images with the same
- * options gives the same ids, which BullMQ does not add twice.
+ * formats, model, face limit, detector and its score threshold, mesh options, flip, smoothing, tiles and orientation when given: absent keys
+ * leave the ids of jobs without them as before; not the pixel limit, which changes no output).
+ * Re-submitting the same images with the same options gives the same ids, which BullMQ does not add twice.
  */
 export function jobId(content: Uint8Array, data: ReconstructJobData): string {
-  const { path: _path, ...options } = data;
+  const { path: _path, maxPixels: _maxPixels, ...options } = data;
   const h = createHash('sha256').update(content).update('\0').update(JSON.stringify({ ...options, formats: [...options.formats].sort() }));
   return `img-${h.digest('hex').slice(0, 40)}`;
 }

@@ -21,6 +21,9 @@ export interface SubmitOptions {
   detector?: ReconstructJobData['detector'];
   minScore?: ReconstructJobData['minScore'];
   mesh?: ReconstructJobData['mesh'];
+  tiles?: ReconstructJobData['tiles'];
+  orientation?: ReconstructJobData['orientation'];
+  maxPixels?: ReconstructJobData['maxPixels'];
   /** Tries per image before it is failed (default 3). */
   attempts?: number;
   queue?: string;
@@ -203,18 +206,21 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
         summary.unreadable.push(`${files[i]}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         continue;
       }
-      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, minScore: options.minScore, mesh: options.mesh };
+      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, minScore: options.minScore, mesh: options.mesh, tiles: options.tiles, orientation: options.orientation, maxPixels: options.maxPixels };
       const id = jobId(content, data);
       const existing = await queue.getJob(id);
       if (existing) {
         const state = await existing.getState();
         // Another submitter may have queued the job again a moment ago (BullMQ: "not in the …
         // state", code -3): then it is queued, as asked, and counted as such; other errors go up.
-        const retried = (from: 'failed' | 'completed'): Promise<boolean> =>
-          existing.retry(from, { resetAttemptsMade: true, resetAttemptsStarted: true }).then(() => true, (e: unknown) => {
+        const retried = async (from: 'failed' | 'completed'): Promise<boolean> => {
+          // This submission's pixel limit, which the id leaves out (an image failed over the limit is submitted again with a higher one).
+          if (existing.data.maxPixels !== data.maxPixels) await existing.updateData({ ...existing.data, maxPixels: data.maxPixels });
+          return existing.retry(from, { resetAttemptsMade: true, resetAttemptsStarted: true }).then(() => true, (e: unknown) => {
             if ((e as { code?: unknown }).code === -3 || /is not in the \w+ state/.test(String((e as Error)?.message))) return false;
             throw e;
           });
+        };
         const again = state === 'failed' ? 'failed' : state === 'completed' && outVisible && (await lostOutputs(out, existing.returnvalue)) ? 'completed' : null;
         const theirs = again ? await unownedClash(i) : null;
         if (theirs) summary.refused.push(theirs);

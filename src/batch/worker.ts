@@ -13,6 +13,7 @@ import { firstLine, InputError } from '../errors.js';
 import { fileIdentities, realOrResolved } from '../cli/atomic.js';
 import { reconstructToFiles } from '../cli/reconstruct.js';
 import { counted } from '../cli/progress.js';
+import { pixelLimitHint } from '../cli/options.js';
 import { escapeRegExp, outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
 import { UNOWNED_OUTPUT, unownedOutputsOf } from '../cli/inputs.js';
 import { createPrnet, producerJson } from '../pipeline/node.js';
@@ -88,10 +89,10 @@ export interface BatchWorker {
 export function startWorker(options: WorkerOptions): BatchWorker {
   const prnets = new Map<string, Promise<Prnet>>();
   const pipeline = (data: ReconstructJobData): Promise<Prnet> => {
-    const key = `${data.model}\0${data.detector ?? ''}\0${data.minScore ?? ''}`;
+    const key = `${data.model}\0${data.detector ?? ''}\0${data.minScore ?? ''}\0${data.tiles ?? ''}\0${data.orientation ?? ''}`;
     let p = prnets.get(key);
     if (!p) {
-      p = createPrnet({ model: data.model, detector: data.detector, minScore: data.minScore, threads: options.threads });
+      p = createPrnet({ model: data.model, detector: data.detector, minScore: data.minScore, tiles: data.tiles, orientation: data.orientation, threads: options.threads });
       p.catch(() => prnets.delete(key)); // a model that failed to load is tried again by the next job
       prnets.set(key, p);
     }
@@ -122,12 +123,12 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const clash = written ? unowned.find((f) => written.test(basename(f))) : undefined;
     if (clash) throw new UnrecoverableError(`${d.path}: ${clash}: ${UNOWNED_OUTPUT}`);
     try {
-      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: { ...d.mesh, producer: producerJson(prnet, d.model, { flip: d.flip, smooth: d.smooth }) }, inputs: fileIdentities([d.path, ...unowned]) });
+      const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxPixels: d.maxPixels, maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: { ...d.mesh, producer: producerJson(prnet, d.model, { flip: d.flip, smooth: d.smooth }) }, inputs: fileIdentities([d.path, ...unowned]) });
       return { faces, files: outputs };
     } catch (e) {
       // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a
       // model that did not load, a crash) is tried again up to the job's attempts.
-      if (e instanceof InputError) throw new UnrecoverableError(e.message);
+      if (e instanceof InputError) throw new UnrecoverableError(e.message + pixelLimitHint(e, d.maxPixels));
       throw e;
     }
   };

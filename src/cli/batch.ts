@@ -47,7 +47,10 @@ async function submit(args: string[]): Promise<number> {
     formats: { type: 'string' },
     'max-faces': { type: 'string' },
     'min-score': { type: 'string' },
+    'max-pixels': { type: 'string' },
     detector: { type: 'string' },
+    tiles: { type: 'boolean' },
+    orientation: { type: 'boolean' },
     attempts: { type: 'string' },
     units: { type: 'string' },
     center: { type: 'boolean' },
@@ -74,6 +77,10 @@ async function submit(args: string[]): Promise<number> {
   const detector = detectorOption(values.detector);
   const maxFaces = intOption(values['max-faces'], 'max-faces');
   const minScore = minScoreOption(values['min-score']);
+  // as reconstruct's: a phone's 108-megapixel photo is over the default limit; --no-tiles, --no-orientation
+  const maxPixels = intOption(values['max-pixels'], 'max-pixels');
+  const tiles = values.tiles === false ? false : undefined;
+  const orientation = values.orientation === false ? false : undefined;
   const attempts = intOption(values.attempts, 'attempts');
   const mesh = parseMeshOptions(values);
   const testTime = testTimeOptions(values);
@@ -88,6 +95,9 @@ async function submit(args: string[]): Promise<number> {
     ...testTime,
     detector,
     minScore,
+    tiles,
+    orientation,
+    maxPixels,
     attempts,
     mesh,
     queue,

@@ -110,8 +110,9 @@ Usage:
       Queues one job per image on Redis (BullMQ); a re-submit skips the images already done (and
       remakes those whose files were deleted from --out).
       Options as reconstruct's: --model, --formats, --no-<format>, --max-faces, --min-score, --detector,
-      --units, --no-center, --texture-size, --no-flip, --smooth, --quiet (not --box, --crop, --threads, --precision:
-      the worker's --threads and the model file's precision apply); and
+      --max-pixels, --no-tiles, --no-orientation, --units, --no-center, --texture-size, --no-flip, --smooth,
+      --quiet (not --box, --crop, --threads, --precision: the worker's --threads and the model file's
+      precision apply); and
       --attempts <n> (3)  tries before an image is listed as failed
       --queue <name>      the queue (default prnet-reconstruct)
   prnet batch status --redis <url> [--wait [--timeout s]] [--queue name]

@@ -175,9 +175,9 @@ export async function reconstructToFiles(
   file: string,
   stem: string,
   outDir: string,
-  options: ImageOptions,
+  options: ImageOptions & { maxPixels?: number },
 ): Promise<{ faces: number; outputs: string[]; removed: string[] }> {
-  const image = await decodeImageFile(file);
+  const image = await decodeImageFile(file, { maxPixels: options.maxPixels });
   return writeImageOutputs(prnet, await reconstructImage(prnet, file, image, options), stem, outDir, options);
 }
 
