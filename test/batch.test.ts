@@ -438,8 +438,9 @@ describe('prnet batch + prnet worker on Redis', () => {
         expect(r.code, `${url}: ${r.stderr}`).toBe(1);
         expect(r.errLines).toEqual([expect.stringMatching(/^prnet: Redis at redis:\/\/.* refused: (NOAUTH|WRONGPASS)/)]);
       }
+      // (a queue that has never had a job: exit 1, said after Redis let it in)
       const ok = await runCli(['batch', 'status', '--redis', `redis://:sekret@127.0.0.1:${port}`]);
-      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.errLines, ok.stderr).toEqual([expect.stringMatching(/^prnet: queue 'prnet-reconstruct' at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ has never had a job \(no queue there has had one\)$/)]);
     } finally {
       await locked.stop();
     }
@@ -448,6 +449,23 @@ describe('prnet batch + prnet worker on Redis', () => {
     const db = await runCli(['batch', 'status', '--redis', `${redis.url.replace(/\/\d*$/, '')}/99`]);
     expect(db.code).toBe(1);
     expect(db.errLines).toEqual([expect.stringMatching(/^prnet: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99 \(it is using 0: see its 'databases' setting\)$/)]);
+  });
+
+  it('batch status: a queue that has never had a job (a mistyped --queue) is said, exit 1, not counted as done; a --wait whose --timeout runs out says so, exit 75', async () => {
+    const dir = await dirs.make('stuck');
+    const r = await runCli(['batch', 'submit', ASTRONAUT, '--out', dir, '--redis', redis.url, '--queue', 'stuck', '--model', 'light', '--formats', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    // (it printed "done 0 · failed 0 · waiting 0 · active 0", exit 0)
+    const typo = await runCli(['batch', 'status', '--redis', redis.url, '--queue', 'stuk']);
+    expect([typo.code, typo.stdout]).toEqual([1, '']);
+    expect(typo.errLines).toEqual([expect.stringMatching(/^prnet: queue 'stuk' at redis:\/\/127\.0\.0\.1:\d+ has never had a job \(did you mean 'stuck'\?\)$/)]);
+    const far = await runCli(['batch', 'status', '--redis', redis.url, '--queue', 'elsewhere']);
+    expect(far.errLines).toEqual([expect.stringMatching(/^prnet: queue 'elsewhere' at .* has never had a job \(queues there with jobs: [a-z-]+(, [a-z-]+)*(, … \(\d+ more\))?\)$/)]);
+    // no worker on it: the job stays waiting (it exited 1 without a word, as for failed jobs)
+    const waited = await runCli(['batch', 'status', '--redis', redis.url, '--queue', 'stuck', '--wait', '--timeout', '1']);
+    expect(waited.code).toBe(75);
+    expect(waited.stdout).toBe('done 0 · failed 0 · waiting 1 · active 0\n');
+    expect(waited.errLines.at(-1)).toBe('prnet: --wait timed out after 1 s with jobs still to do: done 0 · failed 0 · waiting 1 · active 0');
   });
 
   it('a worker refuses job data it cannot trust (a stem that climbs out of its folder, a relative path), failing the job at once', async () => {
@@ -495,6 +513,8 @@ describe('prnet batch / worker arguments', () => {
       [['batch', 'submit', 'photos/', '--out', 'o', '--redis', 'http://127.0.0.1'], /--redis must be a redis:\/\/ or rediss:\/\/ URL/],
       [['batch', 'submit', 'photos/', '--out', 'o', '--redis', 'redis://h', '--formats', 'gif'], /unknown format 'gif'/],
       [['batch', 'status'], /needs --redis/],
+      // (it was accepted and did nothing)
+      [['batch', 'status', '--redis', 'redis://h', '--timeout', '5'], /^prnet: --timeout is how long --wait waits: give it with --wait$/],
       [['worker'], /worker needs --redis/],
       [['worker', '--redis', 'redis://h', '--concurrency', '0'], /--concurrency must be a whole number ≥ 1/],
       // BullMQ's keys are bull:<queue>:…: a ':' was an internal error (exit 70)

@@ -9,7 +9,8 @@ import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeO
 import { parseFormats, parseMeshOptions } from './reconstruct.js';
 import { ALL_OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { counted } from './progress.js';
-import { didYouMean } from '../util/nearest-name.js';
+import { didYouMean, nearestWord } from '../util/nearest-name.js';
+import { InputError } from '../errors.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
 export function checkRedisUrl(url: string): void {
@@ -128,13 +129,23 @@ async function status(args: string[]): Promise<number> {
   checkRedisUrl(values.redis);
   const queue = queueOption(values.queue);
   const timeout = intOption(values.timeout, 'timeout');
+  if (timeout !== undefined && !values.wait) throw new UsageError('--timeout is how long --wait waits: give it with --wait');
   const until = timeout ? Date.now() + timeout * 1000 : Number.POSITIVE_INFINITY;
   const { batchStatus, formatStatus } = await loadBatch('batch', () => import('../batch/status.js'));
+  const { redactUrl, DEFAULT_QUEUE } = await import('../batch/jobs.js');
   let s = await batchStatus(values.redis, { queue });
+  // A queue no job was ever added to (a mistyped --queue): its counts, all 0, would read as a batch done.
+  if (!s.known) {
+    const name = queue ?? DEFAULT_QUEUE;
+    const others = s.others ?? [];
+    const near = nearestWord(name, others);
+    const hint = near ? `did you mean '${near}'?` : others.length ? `queues there with jobs: ${shownNames(others)}` : 'no queue there has had one';
+    throw new InputError(`queue '${name}' at ${redactUrl(values.redis)} has never had a job (${hint})`);
+  }
   // --wait: until nothing is waiting or running (a line every few seconds on stderr).
   while (values.wait && s.waiting + s.active > 0 && Date.now() < until) {
     process.stderr.write(`${formatStatus(s)}\n`);
-    await sleep(2000);
+    await sleep(Math.min(2000, until - Date.now()));
     s = await batchStatus(values.redis, { queue });
   }
   process.stdout.write(`${formatStatus(s)}\n`);
@@ -142,7 +153,10 @@ async function status(args: string[]): Promise<number> {
     const reason = f.reason.startsWith(`${f.path}: `) ? f.reason.slice(f.path.length + 2) : f.reason;
     process.stdout.write(`failed: ${f.path}: ${reason} (${counted(f.attempts, 'attempt')})\n`);
   }
-  if (values.wait && s.waiting + s.active > 0) return EXIT.failed;
+  if (values.wait && s.waiting + s.active > 0) {
+    process.stderr.write(`prnet: --wait timed out after ${timeout} s with jobs still to do: ${formatStatus(s)}\n`);
+    return EXIT.timedOut;
+  }
   return s.failed ? EXIT.failed : EXIT.ok;
 }
 

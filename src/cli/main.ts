@@ -3,7 +3,7 @@
  * progress on stderr and turns errors into one line and an exit code:
  * 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be loaded ·
  * 4 an output could not be written · 69 Redis could not be reached (batch) · 70 internal error ·
- * 130/143 interrupted (SIGINT/SIGTERM).
+ * 75 batch status --wait ran out of --timeout · 130/143 interrupted (SIGINT/SIGTERM).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -116,14 +116,15 @@ Usage:
       --attempts <n> (3)  tries before an image is listed as failed
       --queue <name>      the queue (default prnet-reconstruct)
   prnet batch status --redis <url> [--wait [--timeout s]] [--queue name]
-      done · failed · waiting · active counts and the failures with their reasons.
+      done · failed · waiting · active counts and the failures with their reasons (exit 1 when some
+      failed, or when the queue has never had a job; 75 when --wait's --timeout ran out first).
   prnet worker --redis <url> [--concurrency k] [--threads n] [--lock-seconds 30] [--queue name] [--quiet]
       Runs queued jobs (anywhere the images and the output folder are reachable) until SIGTERM.
   prnet --help | --version · prnet <command> --help: that command's part of this text
 
 Exit codes: 0 ok · 1 some inputs failed · 2 bad arguments · 3 the model or detector could not be
 loaded · 4 an output could not be written · 69 Redis could not be reached (batch) · 70 internal
-error · 130/143 interrupted.
+error · 75 batch status --wait ran out of --timeout · 130/143 interrupted.
 Negative numbers as option values: --box=-10,-10,50,50 or --box -10,-10,50,50.
 `;
 

@@ -14,9 +14,10 @@ import { nearestName } from '../util/nearest-name.js';
 /**
  * Exit codes: 0 success · 1 some inputs failed · 2 bad arguments · 3 model or detector could not be
  * loaded · 4 an output could not be written · 69 Redis could not be reached (batch) · 70 internal
- * error · 130/143 interrupted (SIGINT/SIGTERM).
+ * error · 75 `batch status --wait --timeout` ran out with jobs still to do (EX_TEMPFAIL) · 130/143
+ * interrupted (SIGINT/SIGTERM).
  */
-export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, output: 4, unavailable: 69, internal: 70, sigint: 130, sigterm: 143 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, model: 3, output: 4, unavailable: 69, internal: 70, timedOut: 75, sigint: 130, sigterm: 143 } as const;
 
 export class UsageError extends PrnetError {
   static override readonly errorName: string = 'UsageError';
