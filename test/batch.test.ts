@@ -228,6 +228,24 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(await listFiles(dir)).toEqual(['astronaut_face0.json']);
   });
 
+  it('batch submit names what it leaves out of a folder, as reconstruct does (files not named as images, sub-folders)', async () => {
+    const dir = await dirs.make('notes');
+    await copyFile(ASTRONAUT, join(dir, 'a.png'));
+    await copyFile(ASTRONAUT, join(dir, 'photo')); // an image without an extension
+    await writeFile(join(dir, 'notes.txt'), 'not a list: a folder\'s .txt is not read');
+    await mkdir(join(dir, 'more'));
+    const submit = (...more: string[]) => runCli(['batch', 'submit', dir, '--out', join(dir, 'out'), '--redis', redis.url, '--queue', 'notes', '--model', 'light', '--formats', 'json', ...more]);
+    const r = await submit();
+    expect(r.code, r.stderr).toBe(0);
+    // (it said only the counts)
+    expect(r.errLines).toEqual([
+      `prnet: ${dir}: 2 files not named as images are left out (1 .txt, 1 without an extension): name a file itself to read it anyway`,
+      `prnet: ${dir}: 1 sub-folder is not searched: more (name it to include its images)`,
+      'queued 1 · already queued or done 0 · failed ones queued again 0',
+    ]);
+    expect((await submit('--quiet')).errLines).toEqual([]);
+  });
+
   it('does not queue a photo whose output would replace another photo of the submission (y_mesh.png of the user\'s beside y.png, in --out)', async () => {
     const dir = await dirs.make('clash');
     await copyFile(ASTRONAUT, join(dir, 'y.png'));
@@ -255,7 +273,8 @@ describe('prnet batch + prnet worker on Redis', () => {
     const submit = (...formats: string[]) => runCli(['batch', 'submit', dir, '--out', dir, '--redis', redis.url, '--queue', 'unowned', '--model', 'light', '--formats', formats.join(',')]);
     const r = await submit('json', 'overlay');
     expect(r.code).toBe(1);
-    const note = "prnet: 1 image in --out named as prnet-ts's output but not written by it (no prnet-ts mark, not in .prnet-done.jsonl): y_mesh.png; left out and kept (name it to read it)";
+    // (reconstruct's note: submit had its own wording)
+    const note = `prnet: ${dir}: 1 image is named as prnet-ts's output but was not written by it (no prnet-ts mark, not in .prnet-done.jsonl): y_mesh.png; left out and not replaced (name it to read it)`;
     expect(r.errLines).toEqual([
       note,
       `prnet: ${join(dir, 'y.png')}: not queued: its output ${join(dir, 'y_mesh.png')} exists and prnet-ts did not write it (no prnet-ts mark, not in .prnet-done.jsonl): kept, in case it is a photo; rename it (or delete it if it is an earlier version's output) or choose another --out`,

@@ -46,14 +46,17 @@ export interface SubmitSummary {
   empty: string[];
   /** Images in --out named as outputs that prnet-ts did not write (InputList.unowned): left out as inputs, and kept. */
   unowned: string[];
+  /** What the folders leave out, as `prnet reconstruct` says it (InputList.notes: files not named as images, sub-folders, the images of `unowned` in a folder given). */
+  notes: string[];
 }
 
 /** Expands folders and `.txt` lists into image paths (a folder's own outputs in `outDir` are not inputs). */
-export async function expandBatchInputs(args: string[], outDir?: string): Promise<{ files: string[]; empty: string[]; unreadable: string[]; unowned: string[] }> {
+export async function expandBatchInputs(args: string[], outDir?: string): Promise<{ files: string[]; empty: string[]; unreadable: string[]; unowned: string[]; notes: string[] }> {
   const files: string[] = [];
   const empty: string[] = [];
   const unreadable: string[] = [];
   const unowned: string[] = [];
+  const notes: string[] = [];
   for (const arg of args) {
     if (extname(arg).toLowerCase() === '.txt' && (await stat(arg).catch(() => null))?.isFile()) {
       const base = dirname(resolve(arg));
@@ -70,6 +73,7 @@ export async function expandBatchInputs(args: string[], outDir?: string): Promis
           empty.push(...r.empty);
           unreadable.push(...r.unreadable);
           unowned.push(...r.unowned.map((f) => resolve(f)));
+          notes.push(...r.notes);
         } else files.push(path);
       }
       continue;
@@ -79,9 +83,10 @@ export async function expandBatchInputs(args: string[], outDir?: string): Promis
     empty.push(...r.empty);
     unreadable.push(...r.unreadable);
     unowned.push(...r.unowned.map((f) => resolve(f)));
+    notes.push(...r.notes);
   }
   // An image named twice (a list and its folder, `a.jpg` and `./a.jpg`) is one job.
-  return { files: [...new Set(files)], empty, unreadable, unowned: [...new Set(unowned)] };
+  return { files: [...new Set(files)], empty, unreadable, unowned: [...new Set(unowned)], notes };
 }
 
 /**
@@ -136,13 +141,13 @@ async function lostOutputs(out: string, result: ReconstructJobResult | undefined
 }
 
 export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary> {
-  const { files, empty, unreadable, unowned } = await expandBatchInputs(options.inputs, options.out);
+  const { files, empty, unreadable, unowned, notes } = await expandBatchInputs(options.inputs, options.out);
   const model = options.model ?? 'default';
   // A model file is passed on as an absolute path, bundled names as names; a file that is missing
   // or not a model fails here, once, not in every worker's every attempt.
   const modelRef = await checkedModel(model);
   const out = resolve(options.out);
-  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, remade: 0, unreadable, refused: [], empty, unowned };
+  const summary: SubmitSummary = { added: 0, skipped: 0, retried: 0, remade: 0, unreadable, refused: [], empty, unowned, notes };
   const queueName = options.queue ?? DEFAULT_QUEUE;
   const queue = await openQueue(options.redis, queueName);
   try {

@@ -1,8 +1,6 @@
 /** `prnet batch submit|status`: the distributed batch's front (src/batch). */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { basename } from 'node:path';
 import { shownNames } from './inputs.js';
-import { DONE_RECORD } from './resume.js';
 
 import { BATCH_PACKAGES, loadOptional } from './optional.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, detectorOption, minScoreOption } from './options.js';
@@ -104,10 +102,8 @@ async function submit(args: string[]): Promise<number> {
     queue,
   });
   for (const d of s.empty) process.stderr.write(`prnet: ${d}: no image files in this folder\n`);
-  if (s.unowned.length && !values.quiet) {
-    const n = s.unowned.length;
-    process.stderr.write(`prnet: ${n === 1 ? '1 image' : `${n} images`} in --out named as prnet-ts's output${n === 1 ? '' : 's'} but not written by it (no prnet-ts mark, not in ${DONE_RECORD}): ${shownNames(s.unowned.map((f) => basename(f)))}; left out and kept (name ${n === 1 ? 'it' : 'one'} to read it)\n`);
-  }
+  // What the folders leave out, as prnet reconstruct says it (files not named as images, sub-folders, images in --out named as outputs that prnet-ts did not write).
+  if (!values.quiet) for (const n of s.notes) process.stderr.write(`prnet: ${n}\n`);
   for (const u of [...s.unreadable, ...s.refused]) process.stderr.write(`prnet: ${u}\n`);
   if (!values.quiet) {
     process.stderr.write(`queued ${s.added} · already queued or done ${s.skipped} · failed ones queued again ${s.retried}` +
