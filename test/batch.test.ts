@@ -19,7 +19,7 @@ import { removeStaleTemps } from '../src/batch/worker.js';
 import { runCli } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 import { parseGlb } from './helpers/meshes.js';
-import { ASTRONAUT, EVAL } from './helpers/paths.js';
+import { ASTRONAUT, EVAL, REPO } from './helpers/paths.js';
 import { decodeImageFile } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
 import { createDetector } from '../src/detect/index.js';
@@ -559,6 +559,10 @@ describe('prnet batch / worker arguments', () => {
     expect(proto.errLines).toEqual([expect.stringMatching(/no bundled model 'constructor' and no such file \(bundled models: default, light; /)]);
     const help = await runMain(['--help']);
     for (const cmd of ['prnet serve', 'prnet batch submit', 'prnet batch status', 'prnet worker']) expect(help.stdout).toContain(cmd);
+    // the inputs as docs/serve.md gives them (help said <folder|list.txt>; an image named alone is queued too)
+    const inputs = /prnet batch submit (\S+) --out/.exec(help.stdout)?.[1];
+    expect(inputs).toBe('<folder|image|list.txt>...');
+    expect(await readFile(join(REPO, 'docs/serve.md'), 'utf8')).toContain(`npx prnet batch submit ${inputs} --out <dir>`);
   });
 });
 

@@ -106,7 +106,7 @@ Usage:
       file with ?format=glb|obj|ply|posmap|frontal|mask|mat; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
       --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30, at most 86400) ·
       --threads <n> · --detector <kind> · --min-score <s> · --quiet
-  prnet batch submit <folder|list.txt>... --out <dir> --redis <url> [options]
+  prnet batch submit <folder|image|list.txt>... --out <dir> --redis <url> [options]
       Queues one job per image on Redis (BullMQ); a re-submit skips the images already done (and
       remakes those whose files were deleted from --out).
       Options as reconstruct's: --model, --formats, --no-<format>, --max-faces, --min-score, --detector,
