@@ -12,6 +12,7 @@
  *   (methods only, each a call of the op of the same name; nothing that exists is replaced).
  * - the WebAssembly binary is loaded with fetch() from a file:// URL (see node-packages.ts).
  */
+import { realpathSync } from 'node:fs';
 import Module from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -80,8 +81,11 @@ async function createFaceApi(): Promise<FaceApiLike> {
   nodeRequire.cache[umbrellaId] = umbrella;
   const M = Module as unknown as { _resolveFilename: ResolveFilename };
   const original = M._resolveFilename;
+  // Node names a loaded module by its real path: node_modules reached through a link (pnpm, npm
+  // link) gave another `entry`, and face-api's require('@tensorflow/tfjs') failed as not installed.
+  const entryReal = realpathSync(entry);
   M._resolveFilename = function (request, parent, ...rest) {
-    if (request === '@tensorflow/tfjs' && parent?.filename === entry) return umbrellaId;
+    if (request === '@tensorflow/tfjs' && (parent?.filename === entry || parent?.filename === entryReal)) return umbrellaId;
     return original.call(this, request, parent, ...rest);
   };
   let api: FaceApiLike;
