@@ -482,12 +482,22 @@ describe('prnet reconstruct options', () => {
       // c's files are the new photo's: the same box as b's (the same picture).
       expect((await readJson(join(first.out, 'c_face0.json'))).box).toEqual((await readJson(join(first.out, 'b_face0.json'))).box);
 
-      // a's files rewritten by a one-image run of another photo named a (which keeps no record): a is done again.
+      // A one-image run of another photo named a (which keeps no record) writes a-2: the record gives
+      // a's files to the folder's a.jpg (it had written over them).
       const other = await dirs.make('resume-other');
       await copyFile(GROUP_PHOTO, join(other, 'a.jpg'));
+      const mine = await readFile(join(first.out, 'a_face0.json'));
       r = withoutSuspect(await runCli(['reconstruct', join(other, 'a.jpg'), '--out', first.out, '--model', model, '--formats', 'json,ply', '--max-faces', '1']));
       expect(r.code, r.stderr).toBe(0);
-      const foreign = (await readJson(join(first.out, 'a_face0.json'))).box;
+      expect((await readFile(join(first.out, 'a_face0.json'))).equals(mine)).toBe(true);
+      const foreign = (await readJson(join(first.out, 'a-2_face0.json'))).box;
+      expect(foreign).not.toEqual((await readJson(join(first.out, 'a_face0.json'))).box);
+      r = await run('--resume');
+      expect(r.errLines[0]).toBe(`3 images of 3 skipped: done by an earlier run into ${first.out} with the same options (--resume)`);
+      // a's files rewritten since (here by hand, as that run did before): a is done again.
+      await rm(join(first.out, 'a-2_face0.json'));
+      await rm(join(first.out, 'a-2_face0.ply'));
+      await writeFile(join(first.out, 'a_face0.json'), JSON.stringify({ box: foreign }));
       r = await run('--resume');
       expect(r.errLines[0]).toBe(`2 images of 3 skipped: done by an earlier run into ${first.out} with the same options (--resume)`);
       expect((await readJson(join(first.out, 'a_face0.json'))).box).not.toEqual(foreign);
