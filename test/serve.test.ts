@@ -355,6 +355,11 @@ describe('prnet serve: the API', () => {
       const text = await first.answer;
       expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
       expect(performance.now() - t0).toBeLessThan(4000);
+      // /metrics counts it as the 408 it was, not as a client that went away (499)
+      await sleep(100);
+      const metrics = await (await fetch(`${url.origin}/metrics`)).text();
+      expect(metrics).toMatch(/prnet_http_requests_total\{method="POST",route="\/v1\/reconstruct",status="408"\} 1\n/);
+      expect(metrics).not.toMatch(/status="499"/);
       // close() while an upload stalls (Node stops its request timeout once the server closes)
       const second = stall();
       await sleep(200);

@@ -173,6 +173,9 @@ function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
+/** Connections whose upload Node's request timeout ended with a 408 (counted as 408 in /metrics, not 499). */
+const timedOut = new WeakSet<Duplex>();
+
 /**
  * Errors Node's HTTP parser raises before a request exists (a body that never arrives whole within
  * the deadline, headers too large, a malformed request): answered in the service's own error
@@ -180,6 +183,7 @@ function errorBody(code: string, message: string) {
  */
 function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') timedOut.add(socket);
   const [status, code, message] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout', 'the request did not arrive whole within the deadline']
     : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'headers_too_large', 'the request headers are too large']
@@ -248,13 +252,18 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     const route = req.routeOptions.url ?? 'unmatched';
     const end = metrics.latency.startTimer({ route });
     arrivals.set(req, Date.now());
+    const socket = req.raw.socket;
+    // The status as sent (a parser that fails after an answer went out may still set another).
+    let sent: string | undefined;
+    reply.raw.once('finish', () => (sent = String(reply.statusCode)));
     reply.raw.once('close', () => {
       inFlight--;
       metrics.inFlight.dec();
       end();
       // A request whose client went away before the answer was sent counts as 499 (as nginx logs
-      // it), not as the 200 the reply's status still holds then.
-      metrics.requests.inc({ method: req.method, route, status: reply.raw.writableFinished ? String(reply.statusCode) : '499' });
+      // it), not as the 200 the reply's status still holds then; one whose upload Node's request
+      // timeout ended (its 408 written on the socket, outside the reply) as 408.
+      metrics.requests.inc({ method: req.method, route, status: sent ?? (timedOut.has(socket) ? '408' : '499') });
     });
     // Requests that arrive on an open keep-alive connection while the server shuts down.
     if (closing) {
