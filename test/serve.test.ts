@@ -414,6 +414,48 @@ describe('prnet serve: the API', () => {
     }
   });
 
+  it('an upload slower than 16 KiB/s after 2 s is ended with 408, freeing its place; so is one that cannot arrive before the deadline', async () => {
+    const tight = await createServer({ workers: 1, models: { light: 'light' }, maxQueue: 1, timeoutMs: 5000 });
+    const url = new URL(await tight.app.listen({ host: '127.0.0.1', port: 0 }));
+    /** A POST of `length` bytes declared, sent `chunk` bytes every `everyMs`: its answer once the server closes the connection. */
+    const trickle = (length: number, chunk: number, everyMs: number): { answer: Promise<string>; socket: ReturnType<typeof createConnection> } => {
+      const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+      socket.on('error', () => undefined);
+      socket.write(`POST /v1/reconstruct HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${length}\r\n\r\n`);
+      const timer = setInterval(() => { if (!socket.destroyed) socket.write(new Uint8Array(chunk).fill(7)); }, everyMs);
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString()));
+      const answer = new Promise<string>((resolve) => socket.on('close', () => { clearInterval(timer); resolve(got); }));
+      return { answer, socket };
+    };
+    try {
+      await tight.ready;
+      // two clients sending a byte every 300 ms hold both places (the queue's and the worker's)
+      const t0 = performance.now();
+      const slow = [trickle(100_000, 1, 300), trickle(100_000, 1, 300)];
+      await sleep(300);
+      await expectError(await fetch(`${url.origin}/v1/reconstruct`, { method: 'POST', body: astronaut, headers: { 'content-type': 'image/png' } }), 503, 'queue_full');
+      // ended at once after the 2 s grace (Node's request timeout would have come at 5 s)
+      for (const { answer } of slow) {
+        const text = await answer;
+        expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+        expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error.message).toMatch(/^the upload is too slow: \d+ B in 2\.\d s, under the minimum of 16 KiB\/s$/);
+      }
+      expect(performance.now() - t0).toBeLessThan(4000);
+      // their places are free again
+      expect((await fetch(`${url.origin}/v1/reconstruct`, { method: 'POST', body: astronaut, headers: { 'content-type': 'image/png' } })).status).toBe(200);
+      // 40 KiB/s, above the floor, but 1.5 MB declared cannot arrive within the 5 s deadline: ended past the grace
+      const large = trickle(1_500_000, 8192, 200);
+      const text = await large.answer;
+      expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+      expect(text).toMatch(/the upload is too slow to arrive within the deadline: [\d.]+ KiB of 1\.4 MiB in 2\.\d s, the rest cannot arrive in the \d\.\d s left/);
+      const metrics = await (await fetch(`${url.origin}/metrics`)).text();
+      expect(metrics).toMatch(/prnet_http_requests_total\{method="POST",route="\/v1\/reconstruct",status="408"\} 3\n/);
+    } finally {
+      await tight.close();
+    }
+  });
+
   it('a body no route takes (POST /healthz, PUT /v1/reconstruct, an unknown path) is answered before it is read, not held in memory', async () => {
     const url = new URL(base);
     for (const [target, status] of [['POST /healthz', '404 Not Found'], ['PUT /v1/reconstruct', '405 Method Not Allowed'], ['DELETE /v1/reconstruct', '405 Method Not Allowed'], ['POST /nowhere', '404 Not Found'], ['PATCH /metrics', '404 Not Found']] as const) {
@@ -695,6 +737,7 @@ describe('prnet serve arguments', () => {
       [['serve', '--models', 'a=default,a=light'], /^prnet: --models: the name 'a' is given twice$/],
       [['serve', '--models', '__proto__=default'], /^prnet: --models: '__proto__' cannot be a model's name$/],
       [['serve', '--workers', '1', '--workers', '2'], /^prnet: --workers is given twice \('1' and '2'\): give it once$/],
+      [['serve', '--min-upload-kib', '-1'], /^prnet: --min-upload-kib must be a whole number ≥ 0, got '-1'$/],
     ];
     for (const [args, re] of cases) {
       const r = await runMain(args);

@@ -105,6 +105,7 @@ Usage:
       HTTP service: POST /v1/reconstruct (image body or multipart 'file') → {"faces": […]}, or a
       file with ?format=glb|obj|ply|posmap|frontal|mask|mat; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
       --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30, at most 86400) ·
+      --min-upload-kib <n> (16: an upload slower than n KiB/s after 2 s gets 408; 0: none) ·
       --threads <n> · --detector <kind> · --min-score <s> · --quiet
   prnet batch submit <folder|image|list.txt>... --out <dir> --redis <url> [options]
       Queues one job per image on Redis (BullMQ); a re-submit skips the images already done (and

@@ -36,6 +36,7 @@ export async function runServe(args: string[]): Promise<number> {
     'max-body-mb': { type: 'string' },
     'max-queue': { type: 'string' },
     timeout: { type: 'string' },
+    'min-upload-kib': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   }, false);
   const host = values.host ?? '127.0.0.1';
@@ -47,6 +48,8 @@ export async function runServe(args: string[]): Promise<number> {
   const timeout = intOption(values.timeout, 'timeout');
   // A day at most: Node's timers hold 24.8 days, and a longer one fires at once (every request a 504).
   if (timeout !== undefined && timeout > MAX_TIMEOUT_S) throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_S} seconds (a day), got '${values.timeout}'`);
+  // KiB/s; 0 turns the check off (a buffering proxy in front, or clients on very slow links).
+  const minUploadKib = intOption(values['min-upload-kib'], 'min-upload-kib', 0);
   const models = values.models ? parseModels(values.models) : undefined;
   // The model files are read before the port is taken: a mistyped name or a missing or broken file
   // is one line and exit 3 at once (the service listened, then ended when its workers could not load it).
@@ -84,6 +87,7 @@ export async function runServe(args: string[]): Promise<number> {
     bodyLimit: bodyMb ? bodyMb * 1024 * 1024 : DEFAULT_BODY_LIMIT,
     maxQueue,
     timeoutMs: timeout ? timeout * 1000 : undefined,
+    minUploadRate: minUploadKib === undefined ? undefined : minUploadKib * 1024,
     onOverrun: (ms, where) => log(where === 'ended'
       ? `a task ran ${ms / 1000} s past its deadline: its worker was ended and is being replaced`
       : `a task is still in the pipeline ${ms / 1000} s past its deadline: it stops at its next step (a worker is not ended inside onnxruntime)`),

@@ -70,6 +70,14 @@ export interface ServeOptions {
   onOverrun?: (overrunMs: number, where: 'ended' | 'inside-pipeline') => void;
   /** How long close() lets the requests in flight finish before it cuts their connections (default CLOSE_GRACE_MS). */
   closeGraceMs?: number;
+  /**
+   * Slowest upload, bytes per second on average from the request's arrival (default
+   * MIN_UPLOAD_RATE, 16 KiB/s; 0: none): past `uploadGraceMs` a slower body is ended with 408, as is
+   * one whose declared length cannot arrive before the deadline even at twice its rate so far.
+   */
+  minUploadRate?: number;
+  /** How long an upload may take before `minUploadRate` applies (default UPLOAD_GRACE_MS, 2 s). */
+  uploadGraceMs?: number;
 }
 
 /** What a decimal number looks like in a query string (the finite check comes after validation). */
@@ -85,6 +93,12 @@ const LOAD_WAIT_MS = 60_000;
 const OVERRUN_RECHECK_MS = 250;
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
+/** The slowest upload kept after UPLOAD_GRACE_MS, bytes per second on average (a trickle held a queue place for the whole deadline). */
+export const MIN_UPLOAD_RATE = 16 * 1024;
+/** How long an upload may take before MIN_UPLOAD_RATE applies. */
+export const UPLOAD_GRACE_MS = 2000;
+/** How often an upload's progress is looked at. */
+const UPLOAD_CHECK_MS = 250;
 
 export class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
@@ -169,6 +183,12 @@ function validationMessage(v: { instancePath?: string; keyword?: string; params?
   return `query parameter '${name}' ${v.message ?? 'is not valid'}${got}`;
 }
 
+/** Bytes for a message: 12 B, 3.4 KiB, 5.6 MiB. */
+function sizeText(bytes: number): string {
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  return bytes < 2 ** 20 ? `${+(bytes / 1024).toFixed(1)} KiB` : `${+(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
 function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
@@ -203,6 +223,10 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   if (!(overrunMs >= 0 && overrunMs <= 2 ** 31 - 1)) throw new RangeError(`overrunMs must be from 0 to ${2 ** 31 - 1} ms, got ${overrunMs}`);
   // Node's timers hold at most 2^31 − 1 ms; a longer deadline would fire at once.
   if (!(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) throw new RangeError(`timeoutMs must be from 1 to ${2 ** 31 - 1} ms, got ${timeoutMs}`);
+  const minUploadRate = options.minUploadRate ?? MIN_UPLOAD_RATE;
+  const uploadGraceMs = options.uploadGraceMs ?? UPLOAD_GRACE_MS;
+  if (!(minUploadRate >= 0 && Number.isFinite(minUploadRate))) throw new RangeError(`minUploadRate must be a finite number ≥ 0, got ${minUploadRate}`);
+  if (!(uploadGraceMs >= 0 && uploadGraceMs <= 2 ** 31 - 1)) throw new RangeError(`uploadGraceMs must be from 0 to ${2 ** 31 - 1} ms, got ${uploadGraceMs}`);
   let isReady = false;
   const pool = createPool({
     workers: options.workers,
@@ -295,8 +319,44 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       if (!isReady) return reply.code(503).headers({ 'Retry-After': '1' }).send(errorBody('not_ready', 'the models are loading'));
       receiving.add(req);
       reply.raw.once('close', () => receiving.delete(req));
+      watchUpload(req, reply);
     }
   });
+
+  /**
+   * Ends an upload that arrives too slowly with 408, freeing its place among those arriving (each
+   * took one until the deadline however slowly it sent: 20 clients sending a byte a second refused
+   * every other request with 503 for 30 s). Past the grace period, a body slower than
+   * minUploadRate on average since its arrival, or whose declared length cannot arrive before the
+   * deadline even at twice its rate so far, is answered at once with `Connection: close`. The
+   * bytes are the socket's (the body parsers read it; a listener here would start the stream).
+   */
+  function watchUpload(req: FastifyRequest, reply: FastifyReply): void {
+    if (!(minUploadRate > 0)) return;
+    const socket = req.raw.socket;
+    const start = arrivals.get(req) ?? Date.now();
+    const base = socket.bytesRead;
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    const timer = setInterval(() => {
+      if (req.raw.complete || reply.sent || !receiving.has(req) || socket.destroyed) return clearInterval(timer);
+      const now = Date.now();
+      if (now - start < uploadGraceMs) return;
+      const seconds = (now - start) / 1000;
+      const got = Math.max(0, socket.bytesRead - base);
+      const rate = got / seconds;
+      const message = rate < minUploadRate
+        ? `the upload is too slow: ${sizeText(got)} in ${seconds.toFixed(1)} s, under the minimum of ${sizeText(minUploadRate)}/s`
+        : Number.isFinite(declared) && (declared - got) / (2 * rate) > (start + timeoutMs - now) / 1000
+          ? `the upload is too slow to arrive within the deadline: ${sizeText(got)} of ${sizeText(declared)} in ${seconds.toFixed(1)} s, the rest cannot arrive in the ${((start + timeoutMs - now) / 1000).toFixed(1)} s left`
+          : undefined;
+      if (!message) return;
+      clearInterval(timer);
+      receiving.delete(req);
+      void reply.code(408).headers({ Connection: 'close' }).send(errorBody('request_timeout', message));
+    }, UPLOAD_CHECK_MS);
+    timer.unref();
+    reply.raw.once('close', () => clearInterval(timer));
+  }
 
   app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).headers(err.headers).send(errorBody(err.code, err.message));
