@@ -151,6 +151,27 @@ describe('prnet serve: the API', () => {
     expect(await expectError(typo, 400, 'bad_request')).toMatch(/^unknown query parameter 'flp'; the parameters are maxFaces, model, flip, smooth, format, face$/);
   });
 
+  it('a bad query is refused as the request arrives, before its body is read; ?face without a file format is refused, not dropped', async () => {
+    const url = new URL(base);
+    for (const [query, message] of [
+      ['?flp=1', /^unknown query parameter 'flp'/],
+      ['?maxFaces=0', /^query parameter 'maxFaces' must be >= 1, got '0'$/],
+      ['?smooth=1e999', /^query parameter 'smooth' must be a finite number$/],
+    ] as const) {
+      // 1.5 MB declared (under the 2 MiB limit), 4 bytes sent, then nothing: answered at once (it
+      // came once the whole body had arrived, here never: at the request timeout)
+      const upload = rawUpload(url, 1_500_000, 4, `POST /v1/reconstruct${query}`);
+      const t0 = performance.now();
+      expect(await upload.statusLine, query).toBe('HTTP/1.1 400 Bad Request');
+      expect(performance.now() - t0, query).toBeLessThan(1500);
+      expect((JSON.parse(await upload.body) as ErrorJson).error.message, query).toMatch(message);
+      upload.socket.destroy();
+    }
+    // the JSON answer has every face: ?face=1 there was ignored without a word
+    expect(await expectError(await post(astronaut, '?face=1'), 400, 'bad_request')).toBe("query parameter 'face' picks the face of a file format (format=glb, obj, …); the JSON answer has every face");
+    await expectError(await post(astronaut, '?face=0&format=json'), 400, 'bad_request');
+  });
+
   it('returns the faces the CLI writes to NAME_face<i>.json', async () => {
     const res = await post(astronaut);
     expect(res.status).toBe(200);

@@ -270,6 +270,45 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
 
+  const parameters = reconstructParameters(modelNames);
+  const querystring = querystringSchema(parameters);
+  const known = new Set(parameters.map((p) => p.name));
+  // The numeric parameters, from their schemas: decimal only, and finite.
+  const numeric = parameters.filter((p) => p.schema.type === 'number' || p.schema.type === 'integer').map((p) => p.name) as (keyof Query & string)[];
+  // An unknown parameter (a typo such as `flp=false`) is a 400 naming it: the schema's validator
+  // would drop it silently and answer with the defaults.
+  // A blank value (`smooth=` or `smooth=%20`, which the validator reads as 0) is one too.
+  const rejectUnknown = (req: { query: unknown }): void => {
+    const query = (req.query ?? {}) as Record<string, unknown>;
+    const unknown = Object.keys(query).filter((k) => !known.has(k));
+    if (unknown.length) throw new HttpError(400, 'bad_request', `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the parameters are ${[...known].join(', ')}`);
+    // A parameter given twice (format=obj&format=ply) is an array the schema then refuses by type.
+    const twice = Object.keys(query).find((k) => Array.isArray(query[k]));
+    if (twice) throw new HttpError(400, 'bad_request', `query parameter '${twice}' is given ${(query[twice] as unknown[]).length} times; give it once`);
+    const blank = Object.keys(query).find((k) => typeof query[k] === 'string' && query[k].trim() === '');
+    if (blank) throw new HttpError(400, 'bad_request', `query parameter '${blank}' needs a value`);
+    // Numbers in decimal only: the validator's coercion reads '0x1' as 1 and '0b1' as 1.
+    const odd = numeric.find((k) => typeof query[k] === 'string' && !DECIMAL.test(query[k].trim()));
+    if (odd) throw new HttpError(400, 'bad_request', `query parameter '${odd}' must be a decimal number, got '${String(query[odd])}'`);
+  };
+  /**
+   * The query of POST /v1/reconstruct, checked when the request arrives (onRequest), before its
+   * body is read: Fastify validates the query only after the body (`?flp=1` with a 20 MB body read
+   * the 20 MB first). The route's own validation then finds it valid.
+   */
+  const checkQuery = (req: FastifyRequest): void => {
+    rejectUnknown(req);
+    const sent = new Set(Object.keys(req.query ?? {}));
+    const validate = req.getValidationFunction('querystring');
+    if (validate && !validate(req.query)) throw new HttpError(400, 'bad_request', validationMessage(validate.errors?.[0] ?? {}, req.url));
+    const q = req.query as Query;
+    // The validator lets 1e999 and Infinity through as numbers: not a usable value either.
+    for (const k of numeric) {
+      if (q[k] !== undefined && !Number.isFinite(q[k] as number)) throw new HttpError(400, 'bad_request', `query parameter '${k}' must be a finite number`);
+    }
+    // The JSON answer has every face: a face asked for there would be dropped without a word.
+    if (sent.has('face') && q.format === 'json') throw new HttpError(400, 'bad_request', `query parameter 'face' picks the face of a file format (format=glb, obj, …); the JSON answer has every face`);
+  };
   app.addHook('onRequest', async (req, reply) => {
     inFlight++;
     metrics.inFlight.inc();
@@ -305,6 +344,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       return reply.code(400).send(errorBody('bad_request', `${req.method} ${route} takes no request body`));
     }
     if (req.method === 'POST' && route === '/v1/reconstruct') {
+      checkQuery(req);
       // The bodies still arriving count with the queue: each is held whole in memory, so a burst
       // of large uploads is refused before it is read (60 concurrent 19 MB uploads took the
       // process to 2 GB, and their 503s came only once each body had arrived). One place per
@@ -384,27 +424,6 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const spec = openApi({ models: modelNames, version: packageVersion() });
   app.get('/openapi.json', async () => spec);
 
-  const parameters = reconstructParameters(modelNames);
-  const querystring = querystringSchema(parameters);
-  const known = new Set(parameters.map((p) => p.name));
-  // The numeric parameters, from their schemas: decimal only, and finite.
-  const numeric = parameters.filter((p) => p.schema.type === 'number' || p.schema.type === 'integer').map((p) => p.name) as (keyof Query & string)[];
-  // An unknown parameter (a typo such as `flp=false`) is a 400 naming it: the schema's validator
-  // would drop it silently and answer with the defaults.
-  // A blank value (`smooth=` or `smooth=%20`, which the validator reads as 0) is one too.
-  const rejectUnknown = async (req: { query: unknown }): Promise<void> => {
-    const query = (req.query ?? {}) as Record<string, unknown>;
-    const unknown = Object.keys(query).filter((k) => !known.has(k));
-    if (unknown.length) throw new HttpError(400, 'bad_request', `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the parameters are ${[...known].join(', ')}`);
-    // A parameter given twice (format=obj&format=ply) is an array the schema then refuses by type.
-    const twice = Object.keys(query).find((k) => Array.isArray(query[k]));
-    if (twice) throw new HttpError(400, 'bad_request', `query parameter '${twice}' is given ${(query[twice] as unknown[]).length} times; give it once`);
-    const blank = Object.keys(query).find((k) => typeof query[k] === 'string' && query[k].trim() === '');
-    if (blank) throw new HttpError(400, 'bad_request', `query parameter '${blank}' needs a value`);
-    // Numbers in decimal only: the validator's coercion reads '0x1' as 1 and '0b1' as 1.
-    const odd = numeric.find((k) => typeof query[k] === 'string' && !DECIMAL.test(query[k].trim()));
-    if (odd) throw new HttpError(400, 'bad_request', `query parameter '${odd}' must be a decimal number, got '${String(query[odd])}'`);
-  };
   // Not POST on the route: 405 with Allow (HEAD comes with GET).
   app.route({
     method: ['GET', 'PUT', 'DELETE', 'PATCH'],
@@ -412,12 +431,8 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     handler: async (req, reply) => methodNotAllowed(req, reply),
   });
 
-  app.post('/v1/reconstruct', { schema: { querystring }, preValidation: rejectUnknown }, async (req, reply) => {
-    const q = req.query as Query;
-    // The validator lets 1e999 and Infinity through as numbers: not a usable value either.
-    for (const k of numeric) {
-      if (q[k] !== undefined && !Number.isFinite(q[k] as number)) throw new HttpError(400, 'bad_request', `query parameter '${k}' must be a finite number`);
-    }
+  app.post('/v1/reconstruct', { schema: { querystring } }, async (req, reply) => {
+    const q = req.query as Query; // checked on arrival (checkQuery)
     let bytes: Uint8Array;
     if (req.isMultipart()) {
       // The image is the part named "file"; other parts are read through (bounded by the limits).
