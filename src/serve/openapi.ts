@@ -81,7 +81,7 @@ export function openApi(options: { models: string[]; version: string }): Record<
             504: { ...error, description: 'Not answered within the per-request deadline' },
           },
         },
-        ...Object.fromEntries(['get', 'head', 'put', 'delete', 'patch'].map((method) => [method, {
+        ...Object.fromEntries(['get', 'head', 'put', 'delete', 'patch', 'options', 'trace'].map((method) => [method, {
           summary: 'Not allowed: POST the image',
           responses: { 405: { ...error, description: 'Method not allowed', headers: { Allow: { schema: { type: 'string', const: 'POST' } } } } },
         }])),

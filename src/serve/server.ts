@@ -212,6 +212,16 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
+/**
+ * Errors Fastify raises before routing (a URL whose percent-encoding does not decode, `/%ZZ`): in
+ * the service's error format (Fastify's own is `{"error":"Bad Request","code":"FST_ERR_BAD_URL",…}`).
+ */
+function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  const message = err.code === 'FST_ERR_BAD_URL' ? `the URL's path is not valid percent-encoding: ${req.url.split('?')[0]}` : firstLine(err);
+  void reply.code(status).send(errorBody('bad_request', message));
+}
+
 export async function createServer(options: ServeOptions = {}): Promise<PrnetServer> {
   const models = options.models ?? { default: 'default', light: 'light' };
   const modelNames = Object.keys(models);
@@ -256,7 +266,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   // when the server is (Fastify sets requestTimeout after), must not exceed it: a 2 s deadline was
   // kept for 60–90 s.
   const app = Fastify({
-    logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle', requestTimeout: timeoutMs, clientErrorHandler,
+    logger: false, bodyLimit, return503OnClosing: false, forceCloseConnections: 'idle', requestTimeout: timeoutMs, clientErrorHandler, frameworkErrors,
     http: { connectionsCheckingInterval: Math.max(100, Math.min(1000, timeoutMs)), requestTimeout: timeoutMs, headersTimeout: Math.min(60_000, timeoutMs) },
   });
   /** Reconstruct requests whose body is arriving or being checked, not yet handed to the pool. */
@@ -424,9 +434,9 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   const spec = openApi({ models: modelNames, version: packageVersion() });
   app.get('/openapi.json', async () => spec);
 
-  // Not POST on the route: 405 with Allow (HEAD comes with GET).
+  // Not POST on the route: 405 with Allow (HEAD comes with GET; OPTIONS and TRACE were 404 "no route").
   app.route({
-    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+    method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'],
     url: '/v1/reconstruct',
     handler: async (req, reply) => methodNotAllowed(req, reply),
   });
