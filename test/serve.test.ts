@@ -223,6 +223,12 @@ describe('prnet serve: the API', () => {
     const two = (await (await post(group, '?maxFaces=2', 'image/jpeg')).json()) as { faces: FaceJson[] };
     expect(two.faces.map((f) => f.box)).toEqual(all.faces.slice(0, 2).map((f) => f.box));
 
+    // a "file" part without a filename (RFC 7578 makes it optional; `curl -F "file=<img.jpg"`) is the image too (was 400 missing_file)
+    const boundary = 'prnetboundary';
+    const unnamed = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"\r\n\r\n`), Buffer.from(astronaut), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const noFilename = await post(new Uint8Array(unnamed), '', `multipart/form-data; boundary=${boundary}`);
+    expect(noFilename.status, await noFilename.clone().text()).toBe(200);
+    expect(((await noFilename.json()) as { faces: FaceJson[] }).faces).toHaveLength(1);
     const wrong = new FormData();
     wrong.append('photo', new Blob([astronaut], { type: 'image/png' }), 'astronaut.png');
     await expectError(await post(wrong), 400, 'missing_file');

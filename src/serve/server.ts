@@ -276,7 +276,12 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
   app.removeAllContentTypeParsers();
   // Up to 5 file parts: the image is the one named "file", the others are read through (a client
   // that also sends, say, a thumbnail is not refused); each part is bounded by the body limit.
-  await app.register(multipart, { limits: { fileSize: bodyLimit, files: MULTIPART_LIMITS.files, fields: MULTIPART_LIMITS.fields, parts: MULTIPART_LIMITS.parts } });
+  // The part named "file" is the image whether or not it has a filename (RFC 7578 makes it
+  // optional; `curl -F "file=<img.jpg"` sends none, and busboy took such a part for a text field).
+  await app.register(multipart, {
+    limits: { fileSize: bodyLimit, files: MULTIPART_LIMITS.files, fields: MULTIPART_LIMITS.fields, parts: MULTIPART_LIMITS.parts },
+    isPartAFile: (name: string | undefined, type: string | undefined, filename: string | undefined) => name === 'file' || type === 'application/octet-stream' || filename !== undefined,
+  });
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
 
