@@ -336,7 +336,7 @@ describe('prnet serve: the API', () => {
     expect(((await two.json()) as { faces: FaceJson[] }).faces).toHaveLength(1);
     // Six file parts: 413 in words (was busboy's "reach files limit").
     const six = new FormData();
-    for (let k = 0; k < 6; k++) six.append(k ? `extra${k}` : 'file', new Blob([astronaut], { type: 'image/png' }), `${k}.png`);
+    for (let k = 0; k < 6; k++) six.append(k ? `extra${k}` : 'file', new Blob([k ? new Uint8Array(100) : astronaut], { type: 'image/png' }), `${k}.png`);
     expect(await expectError(await post(six), 413, 'body_too_large')).toBe('the multipart body has more than 5 file parts (the image goes in the one named "file")');
   });
 
@@ -547,7 +547,28 @@ describe('prnet serve: the API', () => {
     await expectError(await post(new Uint8Array(3 * 1024 * 1024).fill(1), '', 'image/jpeg'), 413, 'body_too_large');
     const big = new FormData();
     big.append('file', new Blob([new Uint8Array(3 * 1024 * 1024).fill(1)], { type: 'image/jpeg' }), 'big.jpg');
-    expect(await expectError(await post(big), 413, 'body_too_large')).toMatch(/^a file part is larger than the body limit, [\d.]+ MiB$/);
+    expect(await expectError(await post(big), 413, 'body_too_large')).toBe('the multipart body is larger than the body limit, 2 MiB');
+    // the whole multipart body is bounded, not only each part: the image and two extra parts of 0.8 MB, each under the 2 MiB limit (was 200)
+    const many = new FormData();
+    many.append('file', new Blob([astronaut], { type: 'image/png' }), 'a.png');
+    for (const k of [1, 2]) many.append(`extra${k}`, new Blob([new Uint8Array(800_000).fill(k)]), `${k}.bin`);
+    expect(await expectError(await post(many), 413, 'body_too_large')).toBe('the multipart body is larger than the body limit, 2 MiB');
+    // the same sent chunked (no length declared): refused when the limit is passed, and the client still sending gets the answer
+    const boundary = 'prnetboundary';
+    const partOf = (name: string, bytes: Uint8Array): Buffer => Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`), bytes, Buffer.from('\r\n')]);
+    const body = Buffer.concat([partOf('file', astronaut), partOf('extra1', new Uint8Array(800_000)), partOf('extra2', new Uint8Array(800_000)), Buffer.from(`--${boundary}--\r\n`)]);
+    const chunked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(`${base}/v1/reconstruct`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      for (let at = 0; at < body.length; at += 64 * 1024) req.write(body.subarray(at, at + 64 * 1024));
+      req.end();
+    });
+    expect(chunked.status, chunked.text).toBe(413);
+    expect(JSON.parse(chunked.text)).toEqual({ error: { code: 'body_too_large', message: 'the multipart body is larger than the body limit, 2 MiB' } });
   });
 
   it('answers 503 with Retry-After when the queue is full, and counts it all in /metrics', async () => {

@@ -453,20 +453,47 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       // The image is the part named "file"; other parts are read through (bounded by the limits).
       let found: Buffer | undefined;
       let field: string | undefined;
+      // The whole body is bounded too, not only each part (the body parsers' limit does not apply
+      // to multipart: four 15 MiB extra parts and the image were read and answered 200). A
+      // declared length over it is refused before reading; a chunked body when it gets there: the
+      // parts are no longer parsed and the rest is read through (the client still sending gets the
+      // answer, as with the other 413s).
+      const tooLarge = (): HttpError => new HttpError(413, 'body_too_large', `the multipart body is larger than the body limit, ${+(bodyLimit / 2 ** 20).toFixed(2)} MiB`);
+      if (Number(req.headers['content-length']) > bodyLimit) throw tooLarge();
+      let received = 0;
+      let overLimit: (e: HttpError) => void = () => undefined;
+      const over = new Promise<never>((_, reject) => (overLimit = reject));
+      over.catch(() => undefined);
+      const count = (chunk: Buffer): void => {
+        received += chunk.length;
+        if (received <= bodyLimit) return;
+        req.raw.off('data', count);
+        req.raw.unpipe();
+        req.raw.resume();
+        overLimit(tooLarge());
+      };
+      // (parts() pipes the request into the parser as it is first asked for a part, in this tick;
+      // the listener is added after, so that it does not start the stream before the parser reads it)
+      const parts = req.parts();
+      let next = parts.next();
+      req.raw.on('data', count);
       try {
-        for await (const part of req.parts()) {
+        for (let r = await Promise.race([next, over]); !r.done; r = await Promise.race([next, over])) {
+          const part = r.value;
           if (part.type !== 'file') {
             if (known.has(part.fieldname)) field ??= part.fieldname;
-            continue;
-          }
-          if (part.fieldname === 'file' && !found) found = await part.toBuffer();
+          } else if (part.fieldname === 'file' && !found) found = await Promise.race([part.toBuffer(), over]);
           else part.file.resume();
+          next = parts.next();
         }
       } catch (e) {
+        if (e instanceof HttpError) throw e;
         // Over a limit: a 413 in words (the package's own are "reach files limit" and the like).
         // Otherwise a malformed body (no boundary, cut short): 400, not 500.
         if ((e as FastifyError).statusCode === 413) throw new HttpError(413, 'body_too_large', multipartLimitMessage((e as FastifyError).code, bodyLimit, firstLine(e)));
         throw new HttpError(400, 'bad_request', `malformed multipart body (${firstLine(e)})`);
+      } finally {
+        req.raw.off('data', count);
       }
       // Options are query parameters: one sent as a form field (maxFaces=1) was dropped without a
       // word (other fields are read through, as extra file parts are).
