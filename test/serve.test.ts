@@ -536,6 +536,9 @@ describe('prnet serve: the API', () => {
     await expectError(await post(new TextEncoder().encode('not a png at all'), '', 'image/png'), 415, 'unsupported_media_type');
     const truncated = (await bytesOf(AFLW_PHOTO)).slice(0, 6000);
     expect(await expectError(await post(truncated, '', 'image/jpeg'), 422, 'corrupt_image')).toMatch(/premature end|truncated|corrupt/i);
+    // cut off within its header: a JPEG by its magic bytes, damaged (was 415, "not an image or an unsupported format")
+    expect(await expectError(await post(truncated.slice(0, 200), '', 'image/jpeg'), 422, 'corrupt_image')).toMatch(/^cannot read the JPEG \(.*premature end/i);
+    expect(await expectError(await post(astronaut.slice(0, 30)), 422, 'corrupt_image')).toMatch(/^cannot read the PNG \(/);
     // 30000 × 30000 declared in a ~100-byte file: refused from its header, before any decoding.
     const t0 = performance.now();
     expect(await expectError(await post(new Uint8Array(pngHeaderOnly(30000, 30000))), 422, 'image_too_large')).toMatch(/900 megapixels/);

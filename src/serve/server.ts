@@ -139,7 +139,19 @@ function methodNotAllowed(req: FastifyRequest, reply: FastifyReply): FastifyRepl
   return reply.code(405).header('Allow', 'POST').send(errorBody('method_not_allowed', `${req.method} is not allowed here: POST the image`));
 }
 
-/** The image's size from its header (no pixels decoded): 415 when it is not an image, 422 when too large. */
+/** The raster format the first bytes announce, for the formats sharp decodes (JPEG, PNG, GIF, WebP, TIFF), or undefined. */
+function knownFormat(bytes: Uint8Array): string | undefined {
+  const starts = (...b: number[]): boolean => b.every((v, i) => bytes[i] === v);
+  const ascii = (at: number, text: string): boolean => [...text].every((c, i) => bytes[at + i] === c.charCodeAt(0));
+  if (starts(0xff, 0xd8, 0xff)) return 'JPEG';
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'PNG';
+  if (ascii(0, 'GIF87a') || ascii(0, 'GIF89a')) return 'GIF';
+  if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) return 'WebP';
+  if (starts(0x49, 0x49, 0x2a, 0x00) || starts(0x4d, 0x4d, 0x00, 0x2a)) return 'TIFF';
+  return undefined;
+}
+
+/** The image's size from its header (no pixels decoded): 415 when it is not an image, 422 when too large or its header is damaged. */
 async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> {
   if (sniffSimpleFormat(bytes)) {
     // PGM/PPM and uncompressed BMP, which the CLI reads and sharp does not: the size from the header
@@ -153,6 +165,10 @@ async function checkHeader(bytes: Uint8Array, maxPixels: number): Promise<void> 
     return;
   }
   const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch((e: unknown) => {
+    // A photo whose magic bytes say what it is but whose header does not read (a JPEG cut off at
+    // 200 bytes: "premature end of JPEG") is a damaged image, not an unsupported format.
+    const format = knownFormat(bytes);
+    if (format) throw new HttpError(422, 'corrupt_image', `cannot read the ${format} (${firstLine(e)})`);
     throw new HttpError(415, 'unsupported_media_type', `not an image or an unsupported format (${firstLine(e)})`);
   });
   if (isVectorFormat(meta.format)) {
