@@ -39,8 +39,10 @@ export default async function run(task: WorkerTask): Promise<TaskResult> {
   try {
     image = await decodeImageBuffer(task.image, 'image');
   } catch (e) {
-    if (e instanceof UnsupportedImageError) return { ok: false, status: 415, code: 'unsupported_media_type', message: e.message };
-    if (e instanceof InputError) return { ok: false, status: 422, code: 'corrupt_image', message: e.message };
+    // The body has no name: the decoder's message without its 'image: ' (as the HTTP thread's header check words it).
+    const message = e instanceof Error ? e.message.replace(/^image: /, '') : '';
+    if (e instanceof UnsupportedImageError) return { ok: false, status: 415, code: 'unsupported_media_type', message };
+    if (e instanceof InputError) return { ok: false, status: 422, code: 'corrupt_image', message };
     throw e;
   }
   // The HTTP thread's cancel flag stops the call between its steps (the client went away, or the
