@@ -15,7 +15,7 @@ import { createPrnet, producerJson } from '../src/pipeline/node.js';
 import { packageVersion } from '../src/util/version.js';
 import { buildOutputs } from '../src/pipeline/outputs.js';
 import { createServer, type PrnetServer } from '../src/serve/server.js';
-import { gradientPng, pngHeaderOnly, pngSize } from './helpers/images.js';
+import { blackPng, gradientPng, pngHeaderOnly, pngSize } from './helpers/images.js';
 import { heicOf } from './helpers/heic.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
 import { AFLW_PHOTO, ASTRONAUT, GROUP_PHOTO } from './helpers/paths.js';
@@ -680,6 +680,29 @@ describe('prnet serve: the API', () => {
     expect(await expectError(res, 415, 'unsupported_media_type')).toMatch(/SVG is a vector drawing/);
   });
 
+  it('maxPixels (--max-pixels) reaches the workers\' decoder: above the default, a larger image is read (the header check let it through, the worker refused it)', async () => {
+    const wide = await createServer({ workers: 1, models: { light: 'light' }, maxPixels: 100_010_000 });
+    try {
+      const url = await wide.app.listen({ host: '127.0.0.1', port: 0 });
+      await wide.ready;
+      // 10001 × 10000: just over the default 100 megapixels (a 16 KB file; 300 MB decoded)
+      const res = await fetch(`${url}/v1/reconstruct`, { method: 'POST', body: new Uint8Array(blackPng(10_001, 10_000)), headers: { 'content-type': 'image/png' } });
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect(await res.json()).toEqual({ faces: [] });
+      // and below the default, the header check refuses before any decoding
+      const low = await createServer({ workers: 1, models: { light: 'light' }, maxPixels: 1_000_000 });
+      try {
+        const lowUrl = await low.app.listen({ host: '127.0.0.1', port: 0 });
+        await low.ready;
+        expect(await expectError(await fetch(`${lowUrl}/v1/reconstruct`, { method: 'POST', body: new Uint8Array(await gradientPng(2000, 1000)), headers: { 'content-type': 'image/png' } }), 422, 'image_too_large')).toBe('image is 2000×1000 = 2 megapixels, above the limit of 1 megapixels');
+      } finally {
+        await low.close();
+      }
+    } finally {
+      await wide.close();
+    }
+  });
+
   it('answers 504 past the per-request deadline', async () => {
     const strict = await createServer({ workers: 1, models: { light: 'light' }, timeoutMs: 1 });
     try {
@@ -793,6 +816,7 @@ describe('prnet serve arguments', () => {
       [['serve', '--models', '__proto__=default'], /^prnet: --models: '__proto__' cannot be a model's name$/],
       [['serve', '--workers', '1', '--workers', '2'], /^prnet: --workers is given twice \('1' and '2'\): give it once$/],
       [['serve', '--min-upload-kib', '-1'], /^prnet: --min-upload-kib must be a whole number ≥ 0, got '-1'$/],
+      [['serve', '--max-pixels', '0'], /^prnet: --max-pixels must be a whole number ≥ 1, got '0'$/],
     ];
     for (const [args, re] of cases) {
       const r = await runMain(args);

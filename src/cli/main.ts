@@ -106,6 +106,7 @@ Usage:
       file with ?format=glb|obj|ply|posmap|frontal|mask|mat; /healthz, /readyz, /metrics, /openapi.json (docs/serve.md).
       --max-body-mb <n> (20) · --max-queue <n> (8 per worker) · --timeout <s> (30, at most 86400) ·
       --min-upload-kib <n> (16: an upload slower than n KiB/s after 2 s gets 408; 0: none) ·
+      --max-pixels <n> (100,000,000: larger images get 422; bounds a worker's memory) ·
       --threads <n> · --detector <kind> · --min-score <s> · --quiet
   prnet batch submit <folder|image|list.txt>... --out <dir> --redis <url> [options]
       Queues one job per image on Redis (BullMQ); a re-submit skips the images already done (and

@@ -37,6 +37,7 @@ export async function runServe(args: string[]): Promise<number> {
     'max-queue': { type: 'string' },
     timeout: { type: 'string' },
     'min-upload-kib': { type: 'string' },
+    'max-pixels': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   }, false);
   const host = values.host ?? '127.0.0.1';
@@ -50,6 +51,8 @@ export async function runServe(args: string[]): Promise<number> {
   if (timeout !== undefined && timeout > MAX_TIMEOUT_S) throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_S} seconds (a day), got '${values.timeout}'`);
   // KiB/s; 0 turns the check off (a buffering proxy in front, or clients on very slow links).
   const minUploadKib = intOption(values['min-upload-kib'], 'min-upload-kib', 0);
+  // Bounds a worker's memory for one image (its decoded pixels and the pipeline's copies of them).
+  const maxPixels = intOption(values['max-pixels'], 'max-pixels');
   const models = values.models ? parseModels(values.models) : undefined;
   // The model files are read before the port is taken: a mistyped name or a missing or broken file
   // is one line and exit 3 at once (the service listened, then ended when its workers could not load it).
@@ -88,6 +91,7 @@ export async function runServe(args: string[]): Promise<number> {
     maxQueue,
     timeoutMs: timeout ? timeout * 1000 : undefined,
     minUploadRate: minUploadKib === undefined ? undefined : minUploadKib * 1024,
+    maxPixels,
     onOverrun: (ms, where) => log(where === 'ended'
       ? `a task ran ${ms / 1000} s past its deadline: its worker was ended and is being replaced`
       : `a task is still in the pipeline ${ms / 1000} s past its deadline: it stops at its next step (a worker is not ended inside onnxruntime)`),

@@ -50,7 +50,7 @@ export interface ServeOptions {
   threads?: number;
   /** Largest body in bytes (default 20 MiB). */
   bodyLimit?: number;
-  /** Largest image in pixels, read from the header before decoding (default: the CLI's limit). */
+  /** Largest image in pixels, read from the header before decoding and applied by the workers' decoder (default: the CLI's limit, MAX_IMAGE_PIXELS). */
   maxPixels?: number;
   /** Requests waiting for a worker before new ones get 503 (default: 8 per worker). */
   maxQueue?: number;
@@ -538,6 +538,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       smooth: q.smooth,
       format,
       face: q.face,
+      maxPixels,
       deadline,
       cancelled: new Int32Array(new SharedArrayBuffer(4 * TASK_FLAGS)),
     };

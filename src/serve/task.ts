@@ -46,6 +46,8 @@ export interface ReconstructTask {
   format: FileFormat | 'json';
   /** The face whose file is returned (default 0, the largest). */
   face?: number;
+  /** Largest image decoded, in pixels (the server's maxPixels; the header check already applied it). */
+  maxPixels: number;
   /** Epoch milliseconds after which the answer is no longer wanted (a queued task is skipped). */
   deadline: number;
   /**

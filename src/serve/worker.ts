@@ -37,7 +37,7 @@ export default async function run(task: WorkerTask): Promise<TaskResult> {
   if (!prnet) return { ok: false, status: 400, code: 'unknown_model', message: `model '${task.model}' is not loaded` };
   let image;
   try {
-    image = await decodeImageBuffer(task.image, 'image');
+    image = await decodeImageBuffer(task.image, 'image', { maxPixels: task.maxPixels });
   } catch (e) {
     // The body has no name: the decoder's message without its 'image: ' (as the HTTP thread's header check words it).
     const message = e instanceof Error ? e.message.replace(/^image: /, '') : '';
