@@ -382,6 +382,32 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     expect((await read()).get('a_face0.json') === first.get('a_face0.json')).toBe(false);
   }, 60_000);
 
+  it('writeFilesAtomic: a group that fails puts back what was at its names, a symbolic link as a link', async () => {
+    const dir = await dirs.make('group-back');
+    await writeFile(join(dir, 'a.txt'), 'old a');
+    await writeFile(join(dir, 'target.txt'), 'target');
+    await symlink('target.txt', join(dir, 'b.txt'));
+    await mkdir(join(dir, 'c.txt'));
+    await expect(writeFilesAtomic([{ path: join(dir, 'a.txt'), data: 'new a' }, { path: join(dir, 'b.txt'), data: 'new b' }, { path: join(dir, 'c.txt'), data: 'c' }])).rejects.toBeInstanceOf(OutputError);
+    expect(await readFile(join(dir, 'a.txt'), 'utf8')).toBe('old a');
+    expect((await lstat(join(dir, 'b.txt'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(dir, 'b.txt'), 'utf8')).toBe('target');
+    expect(await leftoverTempFiles(dir)).toEqual([]);
+    // in place, the group replaces them (the link itself, not its target)
+    await rm(join(dir, 'c.txt'), { recursive: true });
+    await writeFilesAtomic([{ path: join(dir, 'a.txt'), data: 'new a' }, { path: join(dir, 'b.txt'), data: 'new b' }, { path: join(dir, 'c.txt'), data: 'c' }]);
+    expect([await readFile(join(dir, 'a.txt'), 'utf8'), await readFile(join(dir, 'b.txt'), 'utf8'), await readFile(join(dir, 'target.txt'), 'utf8')]).toEqual(['new a', 'new b', 'target']);
+    expect(await leftoverTempFiles(dir)).toEqual([]);
+  });
+
+  it("a photo named alone in the output folder: only the images named as its own outputs are looked at (x-2.png's and x.png's second name's)", async () => {
+    const dir = await dirs.make('alone-names');
+    for (const n of ['y.png', 'x-2.png']) await copyFile(ASTRONAUT, join(dir, n));
+    for (const n of ['y_mesh.png', 'z_mesh.png', 'x-2_depth.png', 'yy_pose.png']) await sharp(ASTRONAUT).resize(32, 32).png().toFile(join(dir, n));
+    expect((await expandInputs([join(dir, 'y.png'), join(dir, 'x-2.png')], { outDir: dir })).unowned.map((f) => basename(f)).sort()).toEqual(['x-2_depth.png', 'y_mesh.png']);
+    expect((await expandInputs([join(dir, 'y.png')], { outDir: join(dir, 'other') })).unowned).toEqual([]);
+  });
+
   it('a photo named alone with --out at its own folder does not replace an image there named as its output that prnet-ts did not write', async () => {
     const dir = await dirs.make('alone-clash');
     await copyFile(ASTRONAUT, join(dir, 'y.png'));
@@ -412,9 +438,14 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     expect((await run(join(dir, 'b', 'x.png'))).code).toBe(0);
     expect((await readFile(join(out, 'x_face0.json'))).equals(a)).toBe(true);
     expect(await width('x-2')).toBe(400);
-    // a/x.png alone: x, its own
+    // a/x.png alone: x, its own; the record follows its rewritten files (a one-image run into a
+    // folder with a record keeps it), so b/x.png alone again still writes x-2
     expect((await run(join(dir, 'a', 'x.png'))).code).toBe(0);
     expect(await width('x')).toBe(512);
+    const a2 = await readFile(join(out, 'x_face0.json'));
+    expect((await run(join(dir, 'b', 'x.png'))).code).toBe(0);
+    expect((await readFile(join(out, 'x_face0.json'))).equals(a2)).toBe(true);
+    expect(await width('x-2')).toBe(400);
     expect((await listFiles(out)).filter((f) => !f.startsWith('.'))).toEqual(['x-2_face0.json', 'x_face0.json']);
   }, 60_000);
 

@@ -24,7 +24,7 @@ import {
 import type { CropSquare } from '../src/crop/index.js';
 import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
 import { rotationOf } from '../src/track/stabilizer.js';
-import { anchoredSquare, cropAnchor } from '../src/track/tracker.js';
+import { anchoredSquare, cropAnchor, unanchoredSquare } from '../src/track/tracker.js';
 import { quaternionOf } from '../src/geometry/pose.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 
@@ -658,6 +658,14 @@ describe('FaceTracker', () => {
     off.update(image, [half]);
     expect(off.plan().crops[0]!.square.side).toBeCloseTo(squareFromLandmarks(half, 3).side * 1.2, 6);
     expect(() => new FaceTracker({ framing: 'box' as never })).toThrow(/^tracker option framing must be 'landmarks' or 'detector', got "box"$/);
+    // a crop the anchor put off the landmarks' centre (clamped: 0.2 of the side each way) is not read
+    // as a jump when the face then moves a little (its landmark square is what the check compares)
+    const far = new FaceTracker({ framing: 'detector', cropSmoothing: false });
+    far.plan([box]);
+    const offset = landmarksAt(det.cx - 0.3 * det.side, det.cy - 0.3 * det.side, det.side / 1.6);
+    expect(far.update(image, [offset])).toEqual([]);
+    far.plan();
+    expect(far.update(image, [landmarksAt(det.cx - 0.3 * det.side - 0.15 * det.side / 1.6, det.cy - 0.3 * det.side, det.side / 1.6)])).toEqual([]);
   });
 
   it('cropAnchor and anchoredSquare: a crop placed on turned landmarks turns with them', () => {
@@ -666,6 +674,8 @@ describe('FaceTracker', () => {
     const anchor = cropAnchor(D, L);
     const back = anchoredSquare(L, anchor);
     for (const key of ['cx', 'cy', 'side', 'angle'] as const) expect(back[key]).toBeCloseTo(D[key], 9);
+    const undone = unanchoredSquare(back, anchor);
+    for (const key of ['cx', 'cy', 'side', 'angle'] as const) expect(undone[key]).toBeCloseTo(L[key], 9);
     // the face turned 0.3 rad further about the landmarks' centre: the offset turns by as much
     const turned = anchoredSquare({ ...L, angle: 0.8 }, anchor);
     const before = Math.atan2(D.cy - L.cy, D.cx - L.cx), after = Math.atan2(turned.cy - L.cy, turned.cx - L.cx);

@@ -213,12 +213,13 @@ export async function writeFilesAtomic(files: { path: string; data: Uint8Array |
 }
 
 /**
- * A file already at `path` kept aside under a temporary hard link (so that a failed group can put
- * it back), or null: nothing there, not a plain file, or no hard link possible there.
+ * A file (or symbolic link) already at `path` kept aside under a temporary hard link (so that a
+ * failed group can put it back), or null: nothing there, a folder, or no hard link possible there.
  */
 async function keepAside(path: string): Promise<string | null> {
   const s = await lstat(path).catch(() => null);
-  if (!s?.isFile()) return null;
+  // a plain file, or a symbolic link (link(2) names the link itself, not what it points to)
+  if (!s || !(s.isFile() || s.isSymbolicLink())) return null;
   const tmp = tempPath(path);
   pending.add(tmp);
   try {

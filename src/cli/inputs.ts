@@ -67,8 +67,14 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
   const notes: string[] = [];
   const unowned: string[] = [];
   let ownedByRecord: Promise<(name: string, size: number, mtimeMs: number) => boolean> | undefined;
-  // The output folder's images named as outputs were looked at for a photo named alone in it.
-  const scanned = new Set<string>();
+  // The output folder's images named as outputs, by the stem they belong to (for photos named alone in it).
+  let outputNames: Promise<Map<string, string[]>> | undefined;
+  const unownedSet = new Set<string>();
+  const addUnowned = (path: string): void => {
+    if (unownedSet.has(path)) return;
+    unownedSet.add(path);
+    unowned.push(path);
+  };
   for (const arg of args) {
     let isDir: boolean;
     try {
@@ -81,11 +87,14 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       // A photo named alone whose folder is the output folder: the images there named as outputs
       // that prnet-ts did not write are not replaced either (y.jpg given with --out at its folder
       // wrote over the user's y_mesh.png that the folder given as input keeps).
-      if (outDir !== undefined && !scanned.has(outDir) && (await realOrResolved(dirname(arg))) === outDir) {
-        scanned.add(outDir);
-        ownedByRecord ??= recordedOutputs(outDir);
-        const named = (await readdir(outDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.') && OUTPUT_IMAGE_NAME.test(n) && IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort();
-        for (const n of await unownedOutputs(dirname(arg), named, await ownedByRecord)) if (!unowned.includes(join(dirname(arg), n))) unowned.push(join(dirname(arg), n));
+      // Only the images named as this photo's outputs (x_*.png, x-2_*.png, any case) are read.
+      if (outDir !== undefined && (await realOrResolved(dirname(arg))) === outDir) {
+        outputNames ??= outputNamesByStem(outDir);
+        const named = (await outputNames).get(outputStem(arg).toLowerCase()) ?? [];
+        if (named.length) {
+          ownedByRecord ??= recordedOutputs(outDir);
+          for (const n of await unownedOutputs(dirname(arg), named, await ownedByRecord)) addUnowned(join(dirname(arg), n));
+        }
       }
       continue;
     }
@@ -112,7 +121,7 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
       const named = images.filter((n) => OUTPUT_IMAGE_NAME.test(n)).sort();
       const theirs = await unownedOutputs(arg, named, await ownedByRecord);
       if (theirs.length) {
-        for (const n of theirs) if (!unowned.includes(join(arg, n))) unowned.push(join(arg, n));
+        for (const n of theirs) addUnowned(join(arg, n));
         const one = theirs.length === 1;
         notes.push(`${escapeControl(arg)}: ${one ? '1 image is' : `${theirs.length} images are`} named as prnet-ts's output${one ? '' : 's'} but ${one ? 'was' : 'were'} not written by it (no prnet-ts mark, not in ${DONE_RECORD}): ${shownNames(theirs)}; left out and not replaced (name ${one ? 'it' : 'one'} to read it)`);
       }
@@ -137,6 +146,30 @@ export async function unownedOutputsOf(dir: string, stem: string): Promise<strin
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => own.test(n)).sort();
   if (!names.length) return [];
   return (await unownedOutputs(dir, names, await recordedOutputs(dir))).map((n) => join(dir, n));
+}
+
+/**
+ * The images of `dir` named as outputs (OUTPUT_IMAGE_NAME), by the stem they may belong to, lower
+ * case (`x_mesh.png` under `x`; `x-2_depth.png` under `x-2` and `x`): one listing for every photo
+ * named alone in it.
+ */
+async function outputNamesByStem(dir: string): Promise<Map<string, string[]>> {
+  const byStem = new Map<string, string[]>();
+  const suffix = new RegExp(`${outputSuffixPattern(true)}$`, 'i');
+  const add = (stem: string, n: string): void => {
+    const list = byStem.get(stem);
+    if (list) list.push(n);
+    else byStem.set(stem, [n]);
+  };
+  for (const n of (await readdir(dir).catch(() => [] as string[])).sort()) {
+    if (n.startsWith('.') || !OUTPUT_IMAGE_NAME.test(n) || !IMAGE_EXTENSIONS.has(extname(n).toLowerCase())) continue;
+    // x-2_mesh.png is x-2.jpg's, or x.jpg's under its second name: under both
+    const stem = n.replace(suffix, '').toLowerCase();
+    add(stem, n);
+    const base = stem.replace(/-\d+$/, '');
+    if (base !== stem) add(base, n);
+  }
+  return byStem;
 }
 
 /** How many heads are read at once (a folder of thousands of earlier outputs). */

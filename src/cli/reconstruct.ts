@@ -393,8 +393,10 @@ export async function runReconstruct(args: string[]): Promise<number> {
   const imageOptions: ImageOptions = { box, crop, maxFaces, ...testTime, formats, mesh: { ...meshOptions, producer: producerJson(prnet, values.model, testTime) }, inputs: fileIdentities([...files, ...unowned]), inputAt: inputAt(files), unownedAt: inputAt(unowned) };
   type Decoded = { image: DecodedImage; id: Awaited<ReturnType<typeof fileIdentity>> };
   const record = new DoneRecord(outDir);
-  // A run of one image has nothing to resume: it leaves no record unless --resume is given.
-  let recording = files.length > 1 || Boolean(values.resume);
+  // A run of one image has nothing to resume: it leaves no record unless --resume is given, or
+  // the folder keeps one already (its outputs' owner is kept up to date there: a one-image rerun of
+  // a/x.jpg left the record's x files changed, the claim lapsed, and b/x.jpg alone wrote over them).
+  let recording = files.length > 1 || Boolean(values.resume) || existsSync(join(outDir, DONE_RECORD));
   const stages: PipelineStages<Decoded, ReconstructedImage & { id: Decoded['id'] }> = {
     // The input's identity is taken before it is read: a photo replaced meanwhile is not recorded as done.
     decode: async (i) => {

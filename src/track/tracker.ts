@@ -315,7 +315,9 @@ export class FaceTracker {
     plan.ids.forEach((id, i) => {
       const track = this.tracks.find((t) => t.id === id);
       if (!track) return;
-      const reason = this.check(image, landmarks[i], dims, plan.fromDetector[i] ? null : plan.crops[i]);
+      // (a crop placed by the track's anchor is compared as the landmark square it was made from)
+      const crop = plan.fromDetector[i] ? null : track.anchor ? unanchoredSquare(plan.crops[i].square, track.anchor) : plan.crops[i].square;
+      const reason = this.check(image, landmarks[i], dims, crop);
       if (reason) {
         lost.push({ id, reason });
         this.remember(track, reason, this.endedLater);
@@ -401,7 +403,7 @@ export class FaceTracker {
     return ended;
   }
 
-  private check(image: { width: number; height: number }, lm: ArrayLike<number>, dims: number, crop: CropTransform | null): LostReason | null {
+  private check(image: { width: number; height: number }, lm: ArrayLike<number>, dims: number, crop: CropSquare | null): LostReason | null {
     const o = this.options;
     // Not whole points: not landmarks (the crop from them would refuse them).
     if (lm.length % dims !== 0) return 'degenerate';
@@ -417,9 +419,9 @@ export class FaceTracker {
     if (inside < o.minInside * n) return 'left-frame';
     if (!crop) return null;
     // The crop was 1.6 × the previous face size around its centre (or a detector's equivalent).
-    const prevSize = crop.square.side / 1.6;
+    const prevSize = crop.side / 1.6;
     const [l, t, r, b] = landmarkBounds(lm, dims);
-    const shift = Math.hypot((l + r) / 2 - crop.square.cx, (t + b) / 2 - crop.square.cy) / prevSize;
+    const shift = Math.hypot((l + r) / 2 - crop.cx, (t + b) / 2 - crop.cy) / prevSize;
     const ratio = size / prevSize;
     if (shift > o.maxShift || ratio > o.maxScaleChange || ratio < 1 / o.maxScaleChange) return 'jump';
     return null;
@@ -463,6 +465,16 @@ export function anchoredSquare(square: CropSquare, anchor: CropAnchor): CropSqua
     cy: square.cy + square.side * (s * anchor.dx + c * anchor.dy),
     side: square.side * anchor.scale,
   };
+  if (square.angle !== undefined) out.angle = square.angle;
+  return out;
+}
+
+/** The landmark square an anchored square was placed from (anchoredSquare undone). */
+export function unanchoredSquare(square: CropSquare, anchor: CropAnchor): CropSquare {
+  const a = square.angle ?? 0;
+  const c = Math.cos(a), s = Math.sin(a);
+  const side = square.side / anchor.scale;
+  const out: CropSquare = { cx: square.cx - side * (c * anchor.dx - s * anchor.dy), cy: square.cy - side * (s * anchor.dx + c * anchor.dy), side };
   if (square.angle !== undefined) out.angle = square.angle;
   return out;
 }
