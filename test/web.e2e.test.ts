@@ -437,6 +437,60 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 150_000);
 
+  it("a transparent photo is read over white, not over the last photo's pixels; a camera that stops by itself is said; downloads after Stop keep the source's name; a model change right after Save recording still saves it", async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    // The camera's stream, to end its track as an unplugged camera would.
+    await p.addInitScript(() => {
+      const md = navigator.mediaDevices;
+      const open = md.getUserMedia.bind(md);
+      md.getUserMedia = async (c) => ((window as unknown as { camStream: MediaStream }).camStream = await open(c));
+    });
+    try {
+      await p.goto(`${server.url}?model=light&view=0`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      const results = (): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
+      // A photo with a face, one without, then a wholly transparent one, all of one size: no face
+      // in the last (the app's two frame canvases take turns: its canvas kept the astronaut, who was
+      // found again and shown).
+      const clear = join(dir, 'clear.png');
+      const grey = join(dir, 'grey.png');
+      await sharp({ create: { width: 512, height: 512, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toFile(clear);
+      await sharp({ create: { width: 512, height: 512, channels: 3, background: '#808080' } }).png().toFile(grey);
+      for (const [file, want] of [[PHOTO, 1], [grey, 0], [clear, 0]] as const) {
+        const before = await results();
+        await p.setInputFiles('#file', file);
+        await waitFor(p, `a result for ${file}`, results, (n) => n > before, 60_000);
+        expect(await p.evaluate(() => Number(document.body.dataset.faces)), file).toBe(want);
+      }
+      // The camera; Stop; its faces download under its name (they were "frame_…").
+      await p.click('#camera');
+      await waitFor(p, 'a camera face', () => p.evaluate(() => Number(document.body.dataset.faces ?? 0)), (n) => n >= 1, 60_000);
+      await p.click('#stop');
+      const [glb] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.click('#dl-glb')]);
+      expect(glb.suggestedFilename()).toMatch(/^camera_/);
+      // The camera again, its track ended from outside: stopped, and said (it was processed on as "Running (camera)").
+      await p.click('#camera');
+      await waitFor(p, 'a camera face', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'running' && Number(d.faces) >= 1, 60_000);
+      await p.evaluate(() => (window as unknown as { camStream: MediaStream }).camStream.getTracks().forEach((t) => { t.stop(); t.dispatchEvent(new Event('ended')); }));
+      const said = await waitFor(p, 'the camera stopped', () => p.textContent('.status'), (t) => /camera stopped/.test(t ?? ''), 10_000);
+      expect(said).toMatch(/^The camera stopped \(unplugged, or taken by another app\): choose Camera to open it again$/);
+      expect(await p.isDisabled('#stop')).toBe(true);
+      // A recording saved and the model changed at once: the save is waited for (it was lost with its worker).
+      await p.click('#camera');
+      await waitFor(p, 'a camera face', () => p.evaluate(() => Number(document.body.dataset.faces ?? 0)), (n) => n >= 1, 60_000);
+      await p.click('#rec');
+      await waitFor(p, 'recorded frames', () => p.evaluate(() => Number(document.body.dataset.recordedFrames ?? 0)), (n) => n >= 3, 60_000);
+      const [saved] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), (async () => {
+        await p.click('#rec');
+        await p.selectOption('#model', 'default');
+      })()]);
+      expect(saved.suggestedFilename()).toBe('camera_recording.glb');
+    } finally {
+      await p.close();
+    }
+  }, 240_000);
+
   it('a HEIC photo (which Chromium cannot decode) is refused with how to convert it, and the app goes on', async () => {
     const p = await context.newPage();
     try {

@@ -62,6 +62,10 @@ let ready: ReadyReply | null = null;
 let edges: Uint32Array = new Uint32Array(0);
 let viewer: FaceViewer | null = null;
 let source: FrameSource | null = null;
+/** The last source opened: after Stop its faces stay, and their downloads are named after it. */
+let lastSourceName: string | null = null;
+/** The recording's save in progress (saveRecording waits for it rather than starting another or returning at once). */
+let savingRecording: Promise<void> | null = null;
 let loopToken = 0;
 /** Bumped by each source opened and by Stop: an open that finishes after a newer one (or a Stop) is closed. */
 let sourceGeneration = 0;
@@ -113,8 +117,8 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   loopToken++;
   // A newer start (the model changed again while this one loaded) wins: this one stops at its next await.
   const generation = ++engineGeneration;
-  // A recording is saved before its worker goes (no lost output).
-  if (recordingOn) await saveRecording();
+  // A recording is saved before its worker goes (no lost output), one being saved too.
+  if (recordingOn || savingRecording) await saveRecording();
   if (generation !== engineGeneration) return;
   engine?.terminate();
   engine = null;
@@ -204,12 +208,23 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
     return showStartError();
   }
   source = opened;
+  lastSourceName = opened.name;
+  // A camera that goes by itself (unplugged, permission revoked, taken by another app) stops as Stop
+  // does, and says so: its dead stream was processed on, the status still "Running (camera)".
+  opened.onEnded?.(() => {
+    if (source !== opened) return;
+    stopSource();
+    clearStats();
+    setState('ready');
+    updateRecordButton();
+    setStatus(`The camera stopped (unplugged, or taken by another app)${recordingOn ? ' — the recording can still be saved' : ''}: choose Camera to open it again`, 'error');
+  });
   clearFaces(); // the old source's faces: neither shown nor saved under the new source's name
   ui.hint.hidden = true;
   ui.stop.disabled = !source.live;
   viewer?.refit();
   // The old source's recording is saved before the worker forgets it.
-  if (recordingOn) await saveRecording();
+  if (recordingOn || savingRecording) await saveRecording();
   await engine?.reset();
   if (engine) void run();
   else setStatus('Loading the model…'); // run() starts when it is ready
@@ -409,7 +424,8 @@ function overlayOptions(): OverlayOptions {
 
 async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
   if (!engine || !faces.length) return;
-  const stem = source?.name ?? 'frame';
+  // (after Stop the faces shown are still the last source's: its name, not "frame")
+  const stem = source?.name ?? lastSourceName ?? 'frame';
   try {
     const { files } = await engine.exportFiles(kind, stem, shownSeq);
     await saveFiles(files, `${stem}_${kind}.zip`);
@@ -483,8 +499,18 @@ const SAVE_TIMEOUT_MS = 30_000;
  * recorded. Never throws: a failed or hung save (a crashed worker) ends the recording with a
  * status saying it was lost, so a model change or a new source can go on.
  */
-async function saveRecording(): Promise<void> {
-  if (!engine || !recordingOn || recordBusy) return;
+function saveRecording(): Promise<void> {
+  // A save on its way is waited for (a model change right after "Save recording" ended the worker
+  // holding it, and the recording was lost with a status overwritten at once).
+  if (savingRecording) return savingRecording;
+  if (!engine || !recordingOn || recordBusy) return Promise.resolve();
+  savingRecording = saveRecordingNow(engine).finally(() => {
+    savingRecording = null;
+  });
+  return savingRecording;
+}
+
+async function saveRecordingNow(engine: Engine): Promise<void> {
   recordBusy = true;
   updateRecordButton();
   const stem = `${recordedName}_recording`;

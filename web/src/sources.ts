@@ -13,6 +13,8 @@ export interface FrameSource {
   /** Frames keep coming (camera, video) rather than one image. */
   live: boolean;
   stop(): void;
+  /** Calls `handler` once if the source stops by itself (a camera unplugged, its permission revoked, taken by another app). */
+  onEnded?(handler: () => void): void;
 }
 
 export async function openCamera(): Promise<FrameSource> {
@@ -39,6 +41,10 @@ export async function openCamera(): Promise<FrameSource> {
     stop: () => {
       for (const t of stream.getTracks()) t.stop();
       video.srcObject = null;
+    },
+    onEnded: (handler) => {
+      // ('ended' fires when the device goes, not for our own stop())
+      for (const t of stream.getVideoTracks()) t.addEventListener('ended', handler, { once: true });
     },
   };
 }
@@ -173,6 +179,10 @@ export class FrameGrabber {
       canvas.width = width;
       canvas.height = height;
     }
+    // Transparency over white, as the CLI decodes it (and so nothing of the frame this canvas held
+    // before: a transparent PNG of the same size showed, and was reconstructed from, the last photo).
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, width, height);
     ctx.drawImage(el, 0, 0, width, height);
     return { pixels: ctx.getImageData(0, 0, width, height), canvas, reduced: s < 1 };
   }
