@@ -2,6 +2,7 @@
  * Input sources: the webcam (getUserMedia), a video file, or a photo (file or URL). Each gives a
  * drawable element; `FrameGrabber` reads its current frame's pixels.
  */
+import { objSafeName } from '../../src/export/obj.js';
 
 export interface FrameSource {
   kind: 'camera' | 'video' | 'photo';
@@ -134,8 +135,14 @@ function videoReady(video: HTMLVideoElement): Promise<void> {
   });
 }
 
-function stem(name: string): string {
-  return name.replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_') || 'image';
+/**
+ * A file's name without its extension, for the downloads: as the CLI names outputs (objSafeName:
+ * '_' for what an OBJ or MTL line cannot carry), and '_' for what a file name cannot hold on some
+ * systems (<>:"/\\|?*). Letters of any script stay: every Cyrillic or CJK name had become '_' (two
+ * photos, one download name).
+ */
+export function stem(name: string): string {
+  return objSafeName(name.replace(/\.[^.]*$/, '')).replace(/[<>:"/\\|?*]/g, '_') || 'image';
 }
 
 /** The longest side a photo is read at. */
