@@ -463,9 +463,24 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
         await waitFor(p, `a result for ${file}`, results, (n) => n > before, 60_000);
         expect(await p.evaluate(() => Number(document.body.dataset.faces)), file).toBe(want);
       }
+      // A photo dropped outside the input view is opened (the browser opened it in the app's place).
+      const small = (await sharp(PHOTO).resize(256, 256).png().toBuffer()).toString('base64');
+      const beforeDrop = await results();
+      const prevented = await p.evaluate((b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+        const e = new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true });
+        document.querySelector('#poses')!.dispatchEvent(e);
+        return e.defaultPrevented;
+      }, small);
+      expect(prevented).toBe(true);
+      await waitFor(p, 'the dropped photo', results, (n) => n > beforeDrop, 60_000);
+      expect(await p.evaluate(() => Number(document.body.dataset.faces))).toBe(1);
       // The camera; Stop; its faces download under its name (they were "frame_…").
+      const beforeCamera = await results();
       await p.click('#camera');
-      await waitFor(p, 'a camera face', () => p.evaluate(() => Number(document.body.dataset.faces ?? 0)), (n) => n >= 1, 60_000);
+      await waitFor(p, 'a camera face', async () => ({ n: await results(), faces: await p.evaluate(() => Number(document.body.dataset.faces ?? 0)) }), (r) => r.n > beforeCamera && r.faces >= 1, 60_000);
       await p.click('#stop');
       const [glb] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.click('#dl-glb')]);
       expect(glb.suggestedFilename()).toMatch(/^camera_/);
@@ -488,6 +503,19 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(saved.suggestedFilename()).toBe('camera_recording.glb');
     } finally {
       await p.close();
+    }
+    // A bad ?threads= says to mend the address (choosing a model, as it said, failed alike).
+    const q = await context.newPage();
+    try {
+      await q.goto(`${server.url}?model=light&threads=abc&view=0`);
+      const status = await waitFor(q, 'the start to fail', () => q.textContent('.status'), (t) => /Cannot start/.test(t ?? ''), 60_000);
+      expect(status).toBe('Cannot start: ?threads= must be a whole number ≥ 1, got "abc": correct it or remove it from the address');
+      // a photo is refused with the same words (no "choose a model to try again")
+      await q.setInputFiles('#file', PHOTO);
+      await q.waitForTimeout(500);
+      expect(await q.textContent('.status')).toBe(status);
+    } finally {
+      await q.close();
     }
   }, 240_000);
 

@@ -135,7 +135,10 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   // The light model runs on one thread on WebAssembly (also where WebGPU is tried first and the
   // WebAssembly fallback is what runs): on 2 cores it was as fast as on two when the machine was
   // otherwise idle, and 1.8× as fast when other work shared the cores (docs/web.md).
-  const threads = params.get('threads') ? Number(params.get('threads')) : choice.model === 'light' ? 1 : undefined;
+  const threadsParam = params.get('threads');
+  // (a bad value failed every start alike, and the status said to choose a model to try again)
+  if (threadsParam && !/^[1-9]\d*$/.test(threadsParam)) throw Object.assign(new Error(`?threads= must be a whole number ≥ 1, got "${threadsParam}": correct it or remove it from the address`), { inAddress: true });
+  const threads = threadsParam ? Number(threadsParam) : choice.model === 'light' ? 1 : undefined;
   // The model file's precision unless `?precision=` says otherwise: int8 for the default model,
   // fp32 for the light one (a mobile network: onnxruntime-web's WebAssembly runs its depthwise
   // convolutions slower at int8 than in float; docs/web.md).
@@ -571,6 +574,18 @@ ui.dlGlb.onclick = () => void download('glb');
 ui.dlJson.onclick = () => void download('json');
 ui.rec.onclick = () => void toggleRecording();
 
+// A file dropped anywhere else on the page is opened too, not by the browser in place of the app
+// (which lost a recording in progress).
+for (const type of ['dragover', 'drop'] as const) {
+  document.addEventListener(type, (e) => {
+    // (the input view's own handlers, on the way up, took it already)
+    if (e.defaultPrevented || !e.dataTransfer?.types.includes('Files')) return;
+    e.preventDefault();
+    const file = type === 'drop' ? e.dataTransfer.files[0] : undefined;
+    if (file) void useSource(() => openFile(file));
+  });
+}
+
 // Drop a photo or a video on the input view.
 ui.stage.addEventListener('dragover', (e) => {
   e.preventDefault();
@@ -589,13 +604,17 @@ let startError: string | null = null;
 
 /** The load failure, as a source's refusal shows it. */
 function showStartError(): void {
-  setStatus(`${startError} — choose a model to try again`, 'error');
+  setStatus(`${startError}${startErrorInAddress ? '' : ' — choose a model to try again'}`, 'error');
 }
+
+/** The start failed on the page's address (?threads=): choosing a model again cannot mend it. */
+let startErrorInAddress = false;
 
 function fail(e: unknown): void {
   // Nothing can process a source now: a camera is turned off rather than left lit.
   if (source?.live) stopSource();
   startError = `Cannot start: ${(e as Error).message}`;
+  startErrorInAddress = (e as { inAddress?: boolean }).inAddress === true;
   setStatus(startError, 'error');
   ui.runtime.textContent = 'Not loaded'; // (it still said "Loading the model…")
   setState('error');
