@@ -791,7 +791,7 @@ describe('prnet serve: the command under load', () => {
       expect(tally.cut).toBe(0);
       expect(tally.other).toBe(0);
       expect(tally.okAfterTerm).toBeGreaterThan(0); // requests in flight at SIGTERM were answered
-      expect(cli.lines.join('\n')).toMatch(/SIGTERM: stopping \(finishing \d+ requests in flight\)\n.*stopped/);
+      expect(cli.lines.join('\n')).toMatch(/SIGTERM: stopping \(finishing \d+ requests? in flight\)\n.*stopped/);
     } finally {
       if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
     }

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { firstLine } from '../errors.js';
 import { MAX_IMAGE_BYTES } from '../io/limits.js';
 import { exitBySignal } from './atomic.js';
+import { counted } from './progress.js';
 import { loadOptional, SERVE_PACKAGES } from './optional.js';
 import { EXIT, UsageError, intOption, parseOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 
@@ -116,7 +117,7 @@ export async function runServe(args: string[]): Promise<number> {
     const stop = async (why: string, code: number) => {
       if (stopping) return;
       stopping = true;
-      log(`${why}: stopping (finishing ${server.inFlight()} requests in flight)`);
+      log(`${why}: stopping (finishing ${counted(server.inFlight(), 'request')} in flight)`);
       const clean = await server.close().then(() => true, (e: unknown) => {
         log(`while stopping: ${(e as Error).message}`);
         return false;

@@ -385,7 +385,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
       // got a broken pipe instead).
       if (receiving.size + pool.queueSize >= maxQueue + pool.workers) {
         return reply.code(503).headers({ 'Retry-After': String(retryAfter()) })
-          .send(errorBody('queue_full', `${pool.queueSize} requests are waiting and ${receiving.size} arriving; retry later`));
+          .send(errorBody('queue_full', `${pool.queueSize} request${pool.queueSize === 1 ? '' : 's'} waiting and ${receiving.size} arriving; retry later`));
       }
       if (!isReady) return reply.code(503).headers({ 'Retry-After': '1' }).send(errorBody('not_ready', 'the models are loading'));
       receiving.add(req);
@@ -525,7 +525,7 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     if (Date.now() > deadline) throw new HttpError(504, 'deadline_exceeded', 'the request took longer than the deadline to arrive');
     await checkHeader(bytes, maxPixels);
     if (pool.queueSize >= maxQueue) {
-      throw new HttpError(503, 'queue_full', `${pool.queueSize} requests are waiting; retry later`, { 'Retry-After': String(retryAfter()) });
+      throw new HttpError(503, 'queue_full', `${pool.queueSize} request${pool.queueSize === 1 ? '' : 's'} waiting; retry later`, { 'Retry-After': String(retryAfter()) });
     }
     receiving.delete(req); // counted by the pool's queue from here
     const format = q.format;
