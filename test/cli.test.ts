@@ -482,8 +482,8 @@ describe('prnet reconstruct options', () => {
       // c's files are the new photo's: the same box as b's (the same picture).
       expect((await readJson(join(first.out, 'c_face0.json'))).box).toEqual((await readJson(join(first.out, 'b_face0.json'))).box);
 
-      // A one-image run of another photo named a (which keeps no record) writes a-2: the record gives
-      // a's files to the folder's a.jpg (it had written over them).
+      // A one-image run of another photo named a writes a-2: the record gives a's files to the
+      // folder's a.jpg (it had written over them); the run adds its own line to the folder's record.
       const other = await dirs.make('resume-other');
       await copyFile(GROUP_PHOTO, join(other, 'a.jpg'));
       const mine = await readFile(join(first.out, 'a_face0.json'));

@@ -382,6 +382,14 @@ describe('outputs: all or nothing, signals, stale temporaries, exit 4', () => {
     expect((await read()).get('a_face0.json') === first.get('a_face0.json')).toBe(false);
   }, 60_000);
 
+  it("a one-image run keeps the folder's record only where there is one: a folder in its place is none (no warning)", async () => {
+    const out = await dirs.make('record-folder');
+    await mkdir(join(out, '.prnet-done.jsonl'));
+    const r = withoutSuspect(await runMain(['reconstruct', ASTRONAUT, '--out', out, '--model', model, '--formats', 'json']));
+    expect(r.code, r.errLines.join('\n')).toBe(0);
+    expect(r.errLines.filter((l) => /warning/.test(l))).toEqual([]);
+  }, 60_000);
+
   it('writeFilesAtomic: a group that fails puts back what was at its names, a symbolic link as a link', async () => {
     const dir = await dirs.make('group-back');
     await writeFile(join(dir, 'a.txt'), 'old a');

@@ -445,6 +445,14 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       const md = navigator.mediaDevices;
       const open = md.getUserMedia.bind(md);
       md.getUserMedia = async (c) => ((window as unknown as { camStream: MediaStream }).camStream = await open(c));
+      // A save that fails in the worker (its 'stop' sent as a frame without pixels), on request.
+      const w = window as unknown as { failSave?: boolean };
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (this: Worker, msg: unknown, ...rest: unknown[]) {
+        const m = msg as { type?: string; action?: string } | null;
+        if (w.failSave && m?.type === 'record' && m.action === 'stop') return post.call(this, { type: 'frame' });
+        return (post as (...a: unknown[]) => void).call(this, msg, ...rest);
+      };
     });
     try {
       await p.goto(`${server.url}?model=light&view=0`);
@@ -501,6 +509,16 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
         await p.selectOption('#model', 'default');
       })()]);
       expect(saved.suggestedFilename()).toBe('camera_recording.glb');
+      // A save that fails while the model changes is still said once the new model runs (its
+      // status was overwritten at once: the recording lost without a word).
+      await waitFor(p, 'the default model on the camera', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'running' && Number(d.faces) >= 1, 120_000);
+      await p.click('#rec');
+      await waitFor(p, 'recorded frames', () => p.evaluate(() => Number(document.body.dataset.recordedFrames ?? 0)), (n) => n >= 2, 60_000);
+      await p.evaluate(() => { (window as unknown as { failSave: boolean }).failSave = true; });
+      await p.click('#rec');
+      await p.selectOption('#model', 'light');
+      const lost = await waitFor(p, 'the light model on the camera, the lost recording said', () => p.textContent('.status'), (t) => /^Running \(camera\) — /.test(t ?? ''), 120_000);
+      expect(lost).toMatch(/^Running \(camera\) — The recording could not be saved: /);
     } finally {
       await p.close();
     }

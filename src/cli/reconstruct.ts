@@ -1,5 +1,5 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile, type DecodedImage } from '../io/image-node.js';
@@ -222,6 +222,15 @@ export interface ReconstructedImage {
   file: string;
 }
 
+/** A plain file at `path` (a folder in the record's place is no record to keep: no warning for a one-image run). */
+function isFileSync(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * An image's output files in `outDir`, all or none (written atomically); then the files of faces
  * beyond this run's count that an earlier run into the same folder left (`removed`).
@@ -396,7 +405,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   // A run of one image has nothing to resume: it leaves no record unless --resume is given, or
   // the folder keeps one already (its outputs' owner is kept up to date there: a one-image rerun of
   // a/x.jpg left the record's x files changed, the claim lapsed, and b/x.jpg alone wrote over them).
-  let recording = files.length > 1 || Boolean(values.resume) || existsSync(join(outDir, DONE_RECORD));
+  let recording = files.length > 1 || Boolean(values.resume) || isFileSync(join(outDir, DONE_RECORD));
   const stages: PipelineStages<Decoded, ReconstructedImage & { id: Decoded['id'] }> = {
     // The input's identity is taken before it is read: a photo replaced meanwhile is not recorded as done.
     decode: async (i) => {

@@ -7,7 +7,7 @@
  * content, and the files with their size and modification time. With --resume an image is
  * skipped when the folder's last line for it has the same input, stem and options and every file
  * it lists is still there as written; anything else (a changed photo, other options, a missing or
- * rewritten file — another image of the same name, a one-image run —, an image that failed) is
+ * rewritten file — by another run without a record of it —, an image that failed) is
  * done again. The last line for an input wins, so a later run supersedes an earlier one.
  */
 import { createReadStream } from 'node:fs';

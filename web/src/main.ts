@@ -103,7 +103,18 @@ const probe = {
 };
 (window as unknown as { prnetApp: typeof probe }).prnetApp = probe;
 
+/** How long a lost recording is said beside the statuses that follow. */
+const LOST_NOTICE_MS = 20_000;
+/** The last recording that could not be saved, said until `until` (performance.now()). */
+let lostRecording: { text: string; until: number } | null = null;
+
 function setStatus(text: string, kind: '' | 'warn' | 'error' = ''): void {
+  // A recording lost while a model change or a new source went on is said beside what follows for
+  // a while (its status was overwritten at once by "Loading the model…", then "Running").
+  if (lostRecording && performance.now() < lostRecording.until && kind !== 'error' && text !== lostRecording.text) {
+    text = `${text} — ${lostRecording.text}`;
+    kind = 'warn';
+  }
   ui.status.textContent = text;
   ui.status.className = `status ${kind}`;
 }
@@ -482,6 +493,7 @@ async function toggleRecording(): Promise<void> {
   try {
     await engine.record('start');
     recordingOn = true;
+    lostRecording = null; // (a new recording: the lost one is not said any more)
     recordedName = source?.name ?? 'camera';
     setRecordLabel('■', 'Save recording');
     document.body.dataset.recording = '1';
@@ -526,7 +538,9 @@ async function saveRecordingNow(engine: Engine): Promise<void> {
     // Saved after Stop: the status no longer offers to save it.
     if (files.length && !source) setStatus('Stopped — the recording was saved');
   } catch (e) {
-    endRecording(`The recording could not be saved: ${(e as Error).message}`, 'error');
+    const text = `The recording could not be saved: ${(e as Error).message}`;
+    lostRecording = { text, until: performance.now() + LOST_NOTICE_MS };
+    endRecording(text, 'error');
   } finally {
     recordBusy = false;
     updateRecordButton();
