@@ -449,14 +449,7 @@ export function checkImage(image: RgbImage | PixelImage): RgbImage {
  * and overlapping the image (a box wholly outside it would give a face made of padding).
  */
 function checkBox(box: BoxInput, i: number, image: RgbImage): void {
-  const b = box as Partial<FaceBox> | null;
-  const nums = b ? [b.x, b.y, b.width, b.height] : [];
-  const shown = nums.map((v) => (typeof v === 'number' ? +v.toPrecision(6) : String(v))).join(',');
-  if (nums.length !== 4 || !nums.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    throw new InputError(`box ${i} must have finite x, y, width and height, got ${b ? shown : String(b)}`);
-  }
-  checkRegion(`box ${i} (${shown})`, box.x, box.y, box.width, box.height, 4, 'wide and high', image);
-  if (box.score !== undefined && !(typeof box.score === 'number' && Number.isFinite(box.score))) throw new InputError(`box ${i}'s score must be a finite number, got ${shownValue(box.score)}`);
+  checkFaceBox(box, `box ${i}`, image, false);
 }
 
 /**
@@ -469,20 +462,26 @@ function checkBox(box: BoxInput, i: number, image: RgbImage): void {
 function checkDetections(boxes: unknown, kind: string, image: RgbImage): asserts boxes is FaceBox[] {
   if (!Array.isArray(boxes)) throw new InputError(`the detector must return an array of face boxes, got ${shownValue(boxes)}`);
   for (let i = 0; i < boxes.length; i++) {
-    const b = boxes[i] as Partial<FaceBox> | null | undefined;
-    const nums = b && typeof b === 'object' ? [b.x, b.y, b.width, b.height, b.score] : [];
-    const shown = nums.map((v) => (typeof v === 'number' ? +v.toPrecision(6) : String(v))).join(',');
-    if (nums.length !== 5 || !nums.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-      throw new InputError(`the detector's box ${i} must have finite x, y, width, height and score, got ${b && typeof b === 'object' ? shown : shownValue(b)}`);
-    }
-    const box = b as FaceBox;
-    checkRegion(`the detector's box ${i} (${shown})`, box.x, box.y, box.width, box.height, 4, 'wide and high', image);
+    const box = boxes[i] as FaceBox;
+    checkFaceBox(box, `the detector's box ${i}`, image, true);
     if (box.keypoints !== undefined) {
       const k = box.keypoints as ArrayLike<unknown>;
       const ok = k !== null && typeof k === 'object' && typeof k.length === 'number' && k.length % 2 === 0 && (kind !== 'blazeface' || k.length === 12) && Array.prototype.every.call(k, (v: unknown) => typeof v === 'number' && Number.isFinite(v));
       if (!ok) throw new InputError(`the detector's box ${i} has keypoints that are not ${kind === 'blazeface' ? "BlazeFace's 6 points (12 finite numbers, x, y each)" : 'finite x, y pairs'}`);
     }
   }
+}
+
+/** A box (a user's, `name` "box i", or a detector's): finite numbers, a score (required for a detector's), and checkRegion's rules. */
+function checkFaceBox(box: Partial<FaceBox> | null | undefined, name: string, image: RgbImage, scoreRequired: boolean): void {
+  const b = box && typeof box === 'object' ? box : null;
+  const nums = b ? [b.x, b.y, b.width, b.height, ...(scoreRequired ? [b.score] : [])] : [];
+  const shown = nums.map((v) => (typeof v === 'number' ? +v.toPrecision(6) : String(v))).join(',');
+  if (!b || !nums.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    throw new InputError(`${name} must have finite x, y, width${scoreRequired ? ', height and score' : ' and height'}, got ${b ? shown : scoreRequired ? shownValue(box) : String(box)}`);
+  }
+  checkRegion(`${name} (${shown})`, b.x!, b.y!, b.width!, b.height!, 4, 'wide and high', image);
+  if (b.score !== undefined && !(typeof b.score === 'number' && Number.isFinite(b.score))) throw new InputError(`${name}'s score must be a finite number, got ${shownValue(b.score)}`);
 }
 
 /**
