@@ -24,7 +24,7 @@ import {
 import type { CropSquare } from '../src/crop/index.js';
 import { anglesToRotation, estimatePose, readLandmarks, readVertices } from '../src/geometry/index.js';
 import { rotationOf } from '../src/track/stabilizer.js';
-import { anchoredSquare, cropAnchor, unanchoredSquare } from '../src/track/tracker.js';
+import { anchoredSquare, cropAnchor, inverseAnchor } from '../src/track/tracker.js';
 import { quaternionOf } from '../src/geometry/pose.js';
 import type { FaceBox, RgbImage } from '../src/types.js';
 
@@ -674,7 +674,7 @@ describe('FaceTracker', () => {
     const anchor = cropAnchor(D, L);
     const back = anchoredSquare(L, anchor);
     for (const key of ['cx', 'cy', 'side', 'angle'] as const) expect(back[key]).toBeCloseTo(D[key], 9);
-    const undone = unanchoredSquare(back, anchor);
+    const undone = anchoredSquare(back, inverseAnchor(anchor));
     for (const key of ['cx', 'cy', 'side', 'angle'] as const) expect(undone[key]).toBeCloseTo(L[key], 9);
     // the face turned 0.3 rad further about the landmarks' centre: the offset turns by as much
     const turned = anchoredSquare({ ...L, angle: 0.8 }, anchor);

@@ -316,7 +316,7 @@ export class FaceTracker {
       const track = this.tracks.find((t) => t.id === id);
       if (!track) return;
       // (a crop placed by the track's anchor is compared as the landmark square it was made from)
-      const crop = plan.fromDetector[i] ? null : track.anchor ? unanchoredSquare(plan.crops[i].square, track.anchor) : plan.crops[i].square;
+      const crop = plan.fromDetector[i] ? null : track.anchor ? anchoredSquare(plan.crops[i].square, inverseAnchor(track.anchor)) : plan.crops[i].square;
       const reason = this.check(image, landmarks[i], dims, crop);
       if (reason) {
         lost.push({ id, reason });
@@ -327,8 +327,9 @@ export class FaceTracker {
       track.dims = dims;
       track.rolledBefore = track.rolled;
       // The first landmarks, found in the detector's crop, fix how later crops sit on the face.
-      if (plan.fromDetector[i] && this.options.framing === 'detector') track.anchor = cropAnchor(plan.crops[i].square, this.landmarkSquare(track, track.landmarks, dims));
-      track.crop = this.nextCrop(track, this.landmarkCrop(track, track.landmarks, dims), timeMs);
+      const square = this.landmarkSquare(track, track.landmarks, dims);
+      if (plan.fromDetector[i] && this.options.framing === 'detector') track.anchor = cropAnchor(plan.crops[i].square, square);
+      track.crop = this.nextCrop(track, placed(square, track.anchor), timeMs);
       track.fromDetector = false;
       track.age++;
       next.push(track);
@@ -356,7 +357,7 @@ export class FaceTracker {
     track.dims = dims;
     track.smoother?.undo();
     track.rolled = track.rolledBefore;
-    track.crop = this.nextCrop(track, this.landmarkCrop(track, track.landmarks, dims), timeMs);
+    track.crop = this.nextCrop(track, placed(this.landmarkSquare(track, track.landmarks, dims), track.anchor), timeMs);
     track.fromDetector = false;
   }
 
@@ -375,12 +376,6 @@ export class FaceTracker {
     const size = roll === null ? 0 : Math.abs(roll);
     track.rolled = roll !== null && (size >= MIN_CROP_ROLL || (track.rolled && size >= MIN_CROP_ROLL / 2));
     return track.rolled ? rolledSquareFromLandmarks(landmarks, dims, roll!) : squareFromLandmarks(landmarks, dims);
-  }
-
-  /** The track's crop square for landmarks: landmarkSquare, placed by the track's anchor (framing 'detector'). */
-  private landmarkCrop(track: Track, landmarks: Float32Array, dims: number): CropSquare {
-    const square = this.landmarkSquare(track, landmarks, dims);
-    return track.anchor ? anchoredSquare(square, track.anchor) : square;
   }
 
   /** The track's next crop for a target crop (through its smoother, when on). */
@@ -469,14 +464,14 @@ export function anchoredSquare(square: CropSquare, anchor: CropAnchor): CropSqua
   return out;
 }
 
-/** The landmark square an anchored square was placed from (anchoredSquare undone). */
-export function unanchoredSquare(square: CropSquare, anchor: CropAnchor): CropSquare {
-  const a = square.angle ?? 0;
-  const c = Math.cos(a), s = Math.sin(a);
-  const side = square.side / anchor.scale;
-  const out: CropSquare = { cx: square.cx - side * (c * anchor.dx - s * anchor.dy), cy: square.cy - side * (s * anchor.dx + c * anchor.dy), side };
-  if (square.angle !== undefined) out.angle = square.angle;
-  return out;
+/** A landmark square placed by a track's anchor (framing 'detector'), or as it is (none). */
+function placed(square: CropSquare, anchor: CropAnchor | null): CropSquare {
+  return anchor ? anchoredSquare(square, anchor) : square;
+}
+
+/** The anchor that undoes `anchor`: anchoredSquare(anchoredSquare(s, a), inverseAnchor(a)) is s. */
+export function inverseAnchor(anchor: CropAnchor): CropAnchor {
+  return { scale: 1 / anchor.scale, dx: -anchor.dx / anchor.scale, dy: -anchor.dy / anchor.scale };
 }
 
 /** The index of the square overlapping `target` most, by IoU ≥ `minIou` (−1: none), leaving out the indices in `skip`. */

@@ -226,12 +226,7 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   // A camera that goes by itself (unplugged, permission revoked, taken by another app) stops as Stop
   // does, and says so: its dead stream was processed on, the status still "Running (camera)".
   opened.onEnded?.(() => {
-    if (source !== opened) return;
-    stopSource();
-    clearStats();
-    setState('ready');
-    updateRecordButton();
-    setStatus(`The camera stopped (unplugged, or taken by another app)${recordingOn ? ' — the recording can still be saved' : ''}: choose Camera to open it again`, 'error');
+    if (source === opened) stopped(`The camera stopped (unplugged, or taken by another app)${recordingOn ? ' — the recording can still be saved' : ''}: choose Camera to open it again`, 'error');
   });
   clearFaces(); // the old source's faces: neither shown nor saved under the new source's name
   ui.hint.hidden = true;
@@ -558,14 +553,17 @@ ui.file.onchange = () => {
   if (file) void useSource(() => openFile(file));
   ui.file.value = '';
 };
-ui.stop.onclick = () => {
+/** The source stopped (Stop, or a camera gone): `status` said. */
+function stopped(status: string, kind: '' | 'error' = ''): void {
   stopSource();
   // No frames now: FPS and stage times cleared (the last frame's faces stay, to download).
   clearStats();
-  setStatus(recordingOn ? 'Stopped — the recording can still be saved' : 'Stopped');
+  setStatus(status, kind);
   setState('ready');
   updateRecordButton();
-};
+}
+
+ui.stop.onclick = () => stopped(recordingOn ? 'Stopped — the recording can still be saved' : 'Stopped');
 // The user's choice replaces the URL's ?model= (else "Auto" would keep picking the URL's model).
 ui.model.onchange = () => {
   params.delete('model');
@@ -588,30 +586,18 @@ ui.dlGlb.onclick = () => void download('glb');
 ui.dlJson.onclick = () => void download('json');
 ui.rec.onclick = () => void toggleRecording();
 
-// A file dropped anywhere else on the page is opened too, not by the browser in place of the app
-// (which lost a recording in progress).
+// A photo or a video dropped on the page is opened: on the input view (which shows where to drop),
+// and anywhere else too, not by the browser in place of the app (which lost a recording in progress).
 for (const type of ['dragover', 'drop'] as const) {
   document.addEventListener(type, (e) => {
-    // (the input view's own handlers, on the way up, took it already)
-    if (e.defaultPrevented || !e.dataTransfer?.types.includes('Files')) return;
+    if (!e.dataTransfer?.types.includes('Files') && !(e.target instanceof Node && ui.stage.contains(e.target))) return;
     e.preventDefault();
-    const file = type === 'drop' ? e.dataTransfer.files[0] : undefined;
+    const file = type === 'drop' ? e.dataTransfer?.files[0] : undefined;
     if (file) void useSource(() => openFile(file));
   });
 }
-
-// Drop a photo or a video on the input view.
-ui.stage.addEventListener('dragover', (e) => {
-  e.preventDefault();
-  ui.stage.classList.add('dragging');
-});
-ui.stage.addEventListener('dragleave', () => ui.stage.classList.remove('dragging'));
-ui.stage.addEventListener('drop', (e) => {
-  e.preventDefault();
-  ui.stage.classList.remove('dragging');
-  const file = e.dataTransfer?.files[0];
-  if (file) void useSource(() => openFile(file));
-});
+ui.stage.addEventListener('dragover', () => ui.stage.classList.add('dragging'));
+for (const type of ['dragleave', 'drop'] as const) ui.stage.addEventListener(type, () => ui.stage.classList.remove('dragging'));
 
 /** Why the model could not be loaded (cleared by the next start): sources are refused meanwhile. */
 let startError: string | null = null;
