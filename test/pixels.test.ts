@@ -70,6 +70,25 @@ describe('RGBA → RGB', () => {
     for (let i = 0; i < ours.length; i++) fileOff = Math.max(fileOff, Math.abs(ours[i] - decoded.data[i]));
     expect(fileOff).toBeLessThanOrEqual(1);
   });
+
+  it('unflattened, the decoder gives the colours as stored and the alpha plane of the same decode, EXIF orientation applied', async () => {
+    const { decodeImageBuffer } = await import('../src/io/image-node.js');
+    const w = 5, h = 3;
+    const rgba = new Uint8Array(w * h * 4);
+    for (let p = 0; p < w * h; p++) rgba.set([p * 10, 255 - p * 10, p * 3, p * 17], 4 * p);
+    // Orientation 6 (turned 90° clockwise to view): 3 wide and 5 high as decoded.
+    const webp = await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).webp({ lossless: true }).withMetadata({ orientation: 6 }).toBuffer();
+    const got = await decodeImageBuffer(webp, 'turned.webp', { flatten: false });
+    const want = await sharp(webp).rotate().raw().toBuffer({ resolveWithObject: true });
+    expect([got.width, got.height]).toEqual([want.info.width, want.info.height]);
+    expect([got.width, got.height]).toEqual([h, w]);
+    expect(Array.from(got.alpha!)).toEqual(Array.from({ length: w * h }, (_, i) => want.data[4 * i + 3]));
+    expect(Array.from(got.data)).toEqual(Array.from({ length: 3 * w * h }, (_, i) => want.data[4 * Math.floor(i / 3) + (i % 3)]));
+    // Flattened (the default) or opaque: no alpha.
+    expect((await decodeImageBuffer(webp, 'turned.webp')).alpha).toBeUndefined();
+    const opaque = await sharp(Buffer.alloc(12, 9), { raw: { width: 2, height: 2, channels: 3 } }).png().toBuffer();
+    expect((await decodeImageBuffer(opaque, 'opaque.png', { flatten: false })).alpha).toBeUndefined();
+  });
 });
 
 describe('the browser entry\'s session options', () => {

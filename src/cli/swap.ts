@@ -1,8 +1,5 @@
 /** `prnet swap`: a's face texture on b's face. */
-import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import sharp from 'sharp';
-import { sniffSimpleFormat } from '../io/pnm-bmp.js';
 import { decodeImageFile, encodePng } from '../io/image-node.js';
 import { rgbaToRgbBytes } from '../io/pixels.js';
 import { InputError, NoFaceError } from '../errors.js';
@@ -60,7 +57,7 @@ export async function runSwap(args: string[]): Promise<number> {
     // result (composited over white, a half-transparent edge had it applied twice and came out
     // pale). Its faces are found as a viewer sees it, composited, not in colours hidden under alpha 0.
     const [sourceImage, targetImage] = await Promise.all([decode(values.source, true), decode(values.target, false)]);
-    const alpha = await targetAlpha(values.target, targetImage.width, targetImage.height);
+    const alpha = targetImage.alpha ?? null;
     const targetSeen = alpha ? { width: targetImage.width, height: targetImage.height, data: rgbaToRgbBytes(withAlpha(targetImage.data, alpha), alpha.length) } : targetImage;
     prnet = await createPrnet({ model: values.model, threads, detector, minScore, orientation: values.orientation === false ? false : undefined });
     const p = prnet;
@@ -88,22 +85,6 @@ export async function runSwap(args: string[]): Promise<number> {
   }
   if (!values.quiet) process.stderr.write(`${values.out}: ${values.source}'s face texture on ${values.target}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
   return EXIT.ok;
-}
-
-/**
- * The target's alpha channel as decoded (EXIF orientation applied), or null when it has none — PGM,
- * PPM and BMP (our own decoder's formats, which libvips does not read) have none; a file libvips
- * cannot read again here is taken as opaque rather than failing the finished swap.
- */
-async function targetAlpha(path: string, width: number, height: number): Promise<Uint8Array | null> {
-  try {
-    const bytes = await readFile(path);
-    if (sniffSimpleFormat(bytes) || !(await sharp(bytes).metadata()).hasAlpha) return null;
-    const { data, info } = await sharp(bytes, { limitInputPixels: width * height }).rotate().extractChannel('alpha').raw().toBuffer({ resolveWithObject: true });
-    return info.width === width && info.height === height ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** RGB bytes and an alpha plane interleaved as RGBA. */

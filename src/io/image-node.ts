@@ -19,7 +19,8 @@ export interface DecodeOptions {
   maxBytes?: number;
   /**
    * Transparency composited over white (default true, as a viewer shows it); false: the colours as
-   * stored, alpha dropped (`prnet swap`, which puts the target's alpha back on its result).
+   * stored, and an image with transparency's alpha plane in `alpha` (`prnet swap`, which puts the
+   * target's alpha back on its result).
    */
   flatten?: boolean;
 }
@@ -95,6 +96,8 @@ export function isVectorFormat(format: string | undefined): boolean {
  */
 export interface DecodedImage extends RgbImage {
   frames?: number;
+  /** With `flatten: false`, an image with an alpha channel's alpha (one byte per pixel, width × height); absent when it has none. */
+  alpha?: Uint8Array;
 }
 
 /**
@@ -127,6 +130,7 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     throw new InputError(`image is ${w}×${h} = ${pixelCount(w * h)}, above the limit of ${pixelCount(maxPixels)}`, source);
   }
   if (Math.max(w, h) > MAX_IMAGE_SIDE) throw new InputError(sideMessage(w, h), source);
+  const keepAlpha = options.flatten === false && meta.hasAlpha === true;
   try {
     const { data, info } = await withSharp(() =>
       // failOn 'error': a file whose pixel data is missing (a TIFF whose strips lie past its end)
@@ -134,14 +138,15 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
       // also refuse photos with libjpeg's benign warnings). 6,013 shared photos decode with it.
       // What a viewer shows: a transparent pixel is the white it is drawn on, not the colour a
       // cut-out tool left hidden under it (toRgbImage does the same for RGBA pixels).
-      flattened(sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate() /* EXIF orientation */, options.flatten !== false)
-        .toColourspace('srgb')
-        .removeAlpha()
+      // Unflattened, an image with alpha keeps it in the same decode (swap read the file twice for it).
+      withAlphaKept(flattened(sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate() /* EXIF orientation */, options.flatten !== false)
+        .toColourspace('srgb'), keepAlpha)
         .raw()
         .toBuffer({ resolveWithObject: true }),
     );
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    const image: DecodedImage = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    if (info.channels !== (keepAlpha ? 4 : 3)) throw new Error(`decoded to ${info.channels} channels`);
+    const decoded = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const image: DecodedImage = keepAlpha ? splitAlpha(decoded, info.width, info.height) : { width: info.width, height: info.height, data: decoded };
     if ((meta.pages ?? 1) > 1) image.frames = meta.pages;
     return image;
   } catch (e) {
@@ -153,6 +158,24 @@ export async function decodeImageBuffer(bytes: Uint8Array, source = '<buffer>', 
     }
     throw new InputError(`cannot decode image (${sharpCause(e)})`, source);
   }
+}
+
+function withAlphaKept(pipeline: Sharp, keep: boolean): Sharp {
+  return keep ? pipeline.ensureAlpha() : pipeline.removeAlpha();
+}
+
+/** RGBA bytes as the RGB image and its alpha plane. */
+function splitAlpha(rgba: Uint8Array, width: number, height: number): DecodedImage {
+  const n = width * height;
+  const data = new Uint8Array(n * 3);
+  const alpha = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    data[3 * i] = rgba[4 * i];
+    data[3 * i + 1] = rgba[4 * i + 1];
+    data[3 * i + 2] = rgba[4 * i + 2];
+    alpha[i] = rgba[4 * i + 3];
+  }
+  return { width, height, data, alpha };
 }
 
 /** What a HEIC photo's refusal says (the decoder's own words follow it). */
