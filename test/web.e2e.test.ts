@@ -235,6 +235,18 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 150_000);
 
+  it('takes ?threads= with leading zeros (?threads=02 runs two threads; it was refused while ?threads=2 ran)', async () => {
+    const p = await context.newPage();
+    try {
+      await p.goto(`${server.url}?model=light&view=0&threads=02`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      expect(await p.textContent('.status')).toBe('Ready');
+      expect(await p.textContent('#runtime')).toMatch(/WebAssembly · 2 threads/);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
   it('downloads the current frame as OBJ + MTL + PNG with every dense vertex', async () => {
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#dl-obj')]);
     const path = await download.path();

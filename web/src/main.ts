@@ -7,7 +7,7 @@ import { saveFiles } from './downloads.js';
 import { Engine } from './engine.js';
 import { drawOverlays, gridEdges, type OverlayOptions } from './overlay.js';
 import type { FaceMessage, FrameTimings, ModelName, ReadyReply, ResultReply } from './protocol.js';
-import { chooseRuntime } from './runtime-choice.js';
+import { chooseRuntime, parseThreads } from './runtime-choice.js';
 import { FrameGrabber, openCamera, openFile, type FrameSource } from './sources.js';
 import { Stats } from './stats.js';
 import { FaceViewer } from './viewer.js';
@@ -146,10 +146,8 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   // The light model runs on one thread on WebAssembly (also where WebGPU is tried first and the
   // WebAssembly fallback is what runs): on 2 cores it was as fast as on two when the machine was
   // otherwise idle, and 1.8× as fast when other work shared the cores (docs/web.md).
-  const threadsParam = params.get('threads');
   // (a bad value failed every start alike, and the status said to choose a model to try again)
-  if (threadsParam && !/^[1-9]\d*$/.test(threadsParam)) throw Object.assign(new Error(`?threads= must be a whole number ≥ 1, got "${threadsParam}": correct it or remove it from the address`), { inAddress: true });
-  const threads = threadsParam ? Number(threadsParam) : choice.model === 'light' ? 1 : undefined;
+  const threads = parseThreads(params.get('threads')) ?? (choice.model === 'light' ? 1 : undefined);
   // The model file's precision unless `?precision=` says otherwise: int8 for the default model,
   // fp32 for the light one (a mobile network: onnxruntime-web's WebAssembly runs its depthwise
   // convolutions slower at int8 than in float; docs/web.md).

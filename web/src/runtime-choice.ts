@@ -65,3 +65,17 @@ export async function chooseRuntime(base: string, params: URLSearchParams, selec
   }
   return { model, backends, reason };
 }
+
+/**
+ * `?threads=`: a whole number ≥ 1 in plain decimal digits, leading zeros allowed ("01" is 1, as
+ * the address bar's users type it); absent or empty: undefined. Anything else is refused, naming
+ * the value: 0, a sign, a fraction, an exponent, or more than 2⁵³ − 1 (whose digits a Number no
+ * longer holds). The error carries `inAddress` (the page says to mend the address, not to choose a
+ * model again). A count above the cores is taken as the cores, by the library.
+ */
+export function parseThreads(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const threads = Number(value);
+  if (/^\d+$/.test(value) && Number.isSafeInteger(threads) && threads >= 1) return threads;
+  throw Object.assign(new Error(`?threads= must be a whole number ≥ 1, got "${value}": correct it or remove it from the address`), { inAddress: true });
+}
