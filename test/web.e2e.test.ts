@@ -549,6 +549,46 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 240_000);
 
+  it('a link or text dropped anywhere on the page is refused, saying a file is needed, not left to the browser (which would navigate away); the photo shown stays', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await p.goto(`${server.url}?model=light&view=0`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      const url = p.url();
+      // A link (text/uri-list) and selected text, dragged over and dropped outside the input view
+      // (where only files were caught) and on it.
+      for (const [kind, target] of [['link', '#poses'], ['text', 'header h1'], ['link', '#stage'], ['text', '#hint']] as const) {
+        const r = await p.evaluate(([kind, target]) => {
+          const dt = new DataTransfer();
+          if (kind === 'link') {
+            dt.setData('text/uri-list', 'https://example.com/face.jpg');
+            dt.setData('text/plain', 'https://example.com/face.jpg');
+          } else dt.setData('text/plain', 'a face');
+          const el = document.querySelector(target)!;
+          const over = new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true });
+          el.dispatchEvent(over);
+          const highlighted = document.getElementById('stage')!.classList.contains('dragging');
+          const drop = new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true });
+          el.dispatchEvent(drop);
+          return { over: over.defaultPrevented, drop: drop.defaultPrevented, highlighted };
+        }, [kind, target] as const);
+        expect(r, `${kind} on ${target}`).toEqual({ over: true, drop: true, highlighted: false });
+        expect(await p.textContent('.status'), `${kind} on ${target}`).toBe('Cannot open what was dropped: drop an image file (a photo) or a video file; a link or text is not one (save a picture from another page first)');
+        expect(await p.getAttribute('.status', 'class')).toMatch(/warn/);
+      }
+      expect(p.url()).toBe(url);
+      // The photo and its faces stay.
+      expect(await p.evaluate(() => Number(document.body.dataset.faces))).toBe(1);
+      expect(await p.isDisabled('#dl-glb')).toBe(false);
+      expect(await p.isVisible('#hint')).toBe(false);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
   it('a HEIC photo (which Chromium cannot decode) is refused with how to convert it, and the app goes on', async () => {
     const p = await context.newPage();
     try {

@@ -585,16 +585,21 @@ ui.dlJson.onclick = () => void download('json');
 ui.rec.onclick = () => void toggleRecording();
 
 // A photo or a video dropped on the page is opened: on the input view (which shows where to drop),
-// and anywhere else too, not by the browser in place of the app (which lost a recording in progress).
+// and anywhere else too. Nothing dropped is left to the browser, which opens a file, and follows a
+// link or searches for text, in place of the app (losing a recording in progress): what is not a
+// file is refused, saying what is needed.
 for (const type of ['dragover', 'drop'] as const) {
   document.addEventListener(type, (e) => {
-    if (!e.dataTransfer?.types.includes('Files') && !(e.target instanceof Node && ui.stage.contains(e.target))) return;
     e.preventDefault();
-    const file = type === 'drop' ? e.dataTransfer?.files[0] : undefined;
+    if (type === 'dragover') return;
+    const file = e.dataTransfer?.files[0];
     if (file) void useSource(() => openFile(file));
+    else if (startError) showStartError(); // (what is wrong first: the model did not load)
+    else setStatus('Cannot open what was dropped: drop an image file (a photo) or a video file; a link or text is not one (save a picture from another page first)', 'warn');
   });
 }
-ui.stage.addEventListener('dragover', () => ui.stage.classList.add('dragging'));
+// (highlighted for files only: a link or text dropped there is refused)
+ui.stage.addEventListener('dragover', (e) => ui.stage.classList.toggle('dragging', e.dataTransfer?.types.includes('Files') === true));
 for (const type of ['dragleave', 'drop'] as const) ui.stage.addEventListener(type, () => ui.stage.classList.remove('dragging'));
 
 /** Why the model could not be loaded (cleared by the next start): sources are refused meanwhile. */
