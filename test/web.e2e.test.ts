@@ -402,7 +402,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 200_000);
 
-  it('a photo after another is framed anew in the 3D view and kept at its own size; a file that fails to open clears the faces and downloads', async () => {
+  it('a photo after another is framed anew in the 3D view and kept at its own size; a file that fails to open leaves the photo shown, its faces and downloads', async () => {
     // The astronaut enlarged to 1500 px and moved 1800 px right in a 3300 × 1500 photo (4.95 MP, above
     // the 1280 px of live frames): its face is far from the first photo's.
     const big = join(dir, 'wide.png');
@@ -439,11 +439,16 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(await p.evaluate(() => (window as unknown as { prnetApp: { canvasSize(): number[] } }).prnetApp.canvasSize())).toEqual(reduced);
       expect(await p.isDisabled('#dl-glb')).toBe(false);
       await p.setInputFiles('#file', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a picture') });
-      await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 30_000);
-      // The previous photo's faces are not left to download (they were saved as "frame_face0.glb").
-      for (const b of ['#dl-obj', '#dl-glb', '#dl-json']) expect(await p.isDisabled(b), b).toBe(true);
-      expect(await p.evaluate(() => document.body.dataset.faces)).toBe('0');
-      expect(await p.isVisible('#hint')).toBe(true);
+      const refused = await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 30_000);
+      expect(refused).toMatch(/^Cannot open the source: not an image this browser can decode/);
+      // The photo shown stays, with its faces to download under its own name (the app was emptied).
+      for (const b of ['#dl-obj', '#dl-glb', '#dl-json']) expect(await p.isDisabled(b), b).toBe(false);
+      expect(await p.evaluate(() => document.body.dataset.faces)).toBe('1');
+      expect(await p.evaluate(() => document.body.dataset.state)).toBe('ready');
+      expect(await p.isVisible('#hint')).toBe(false);
+      expect(await p.evaluate(() => (window as unknown as { prnetApp: { canvasSize(): number[] } }).prnetApp.canvasSize())).toEqual(reduced);
+      const [glb] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.click('#dl-glb')]);
+      expect(glb.suggestedFilename()).toMatch(/^huge_/);
     } finally {
       await p.close();
     }
@@ -548,6 +553,110 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await q.close();
     }
   }, 240_000);
+
+  it('a camera refused (or missing) leaves the photo shown, its faces and downloads, and says why', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    // getUserMedia refuses as a browser does when the user blocks the camera, or has none; frames
+    // reach the worker 1.5 s late on request (a photo still being reconstructed when the refusal comes).
+    // With no refusal set, the (fake) camera opens, once `release()` is called where `hold` is set.
+    await p.addInitScript(() => {
+      const w = window as unknown as { cameraRefusal: string; slowFrames?: boolean; hold?: boolean; release?: () => void; streams: MediaStream[] };
+      w.cameraRefusal = 'NotAllowedError';
+      w.streams = [];
+      const md = navigator.mediaDevices;
+      const open = md.getUserMedia.bind(md);
+      md.getUserMedia = async (c) => {
+        await new Promise((r) => setTimeout(r, 300)); // (a prompt answered)
+        if (w.cameraRefusal) throw new DOMException(w.cameraRefusal === 'NotAllowedError' ? 'Permission denied' : 'Requested device not found', w.cameraRefusal);
+        if (w.hold) await new Promise<void>((r) => (w.release = r));
+        const stream = await open(c);
+        w.streams.push(stream);
+        return stream;
+      };
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (this: Worker, ...args: unknown[]) {
+        const send = (): void => (post as (...a: unknown[]) => void).apply(this, args);
+        if (w.slowFrames && (args[0] as { type?: string } | null)?.type === 'frame') setTimeout(send, 1500);
+        else send();
+      };
+    });
+    try {
+      await p.goto(`${server.url}?model=light`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      /** The input canvas: its size and how many of its pixels are painted (not cleared). */
+      const picture = (): Promise<{ size: number[]; painted: number }> => p.evaluate(() => {
+        const c = document.getElementById('input') as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let painted = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) painted++;
+        return { size: [c.width, c.height], painted };
+      });
+      const photo = await picture();
+      expect(photo).toEqual({ size: [512, 512], painted: 512 * 512 });
+      const view = await p.evaluate(() => (window as unknown as { prnetApp: { view(): unknown } }).prnetApp.view());
+      expect(view).not.toBeNull();
+      for (const [refusal, why] of [
+        ['NotAllowedError', 'Permission denied — allow the camera for this page (the camera icon in the address bar, or the site settings), then choose Camera again'],
+        ['NotFoundError', 'Requested device not found — no camera was found: connect one, or open a photo or video file'],
+      ] as const) {
+        await p.evaluate((r) => { (window as unknown as { cameraRefusal: string }).cameraRefusal = r; }, refusal);
+        await p.click('#camera');
+        const status = await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 10_000);
+        expect(status).toBe(`Cannot open the source: ${why}`);
+        // The photo, its overlays, 3D view and numbers, and its downloads are as they were (all were cleared).
+        expect(await picture(), refusal).toEqual(photo);
+        expect(await p.evaluate(() => document.body.dataset.faces), refusal).toBe('1');
+        expect(await p.evaluate(() => document.body.dataset.state), refusal).toBe('ready');
+        expect(await p.isVisible('#hint'), refusal).toBe(false);
+        expect(await p.evaluate(() => (window as unknown as { prnetApp: { view(): unknown } }).prnetApp.view()), refusal).toEqual(view);
+        expect(await p.textContent('#poses'), refusal).toMatch(/^face 1yaw /);
+        for (const b of ['#dl-obj', '#dl-glb', '#dl-json']) expect(await p.isDisabled(b), `${refusal} ${b}`).toBe(false);
+      }
+      const [glb] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.click('#dl-glb')]);
+      expect(glb.suggestedFilename()).toMatch(/^astronaut_/);
+      // Refused while a photo is still being reconstructed: the refusal is what the status says once
+      // the photo is done (its "1 face found" overwrote it).
+      await p.evaluate(() => { (window as unknown as { slowFrames: boolean }).slowFrames = true; });
+      const results = (): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
+      const before = await results();
+      await p.setInputFiles('#file', join(dirname(PHOTO), 'bjork.jpg'));
+      await waitFor(p, 'the photo to be reconstructed', () => p.textContent('.status'), (t) => t === 'Reconstructing…', 10_000);
+      await p.click('#camera');
+      await waitFor(p, 'the photo\'s result', results, (n) => n > before, 30_000);
+      expect(await p.textContent('.status')).toMatch(/^Cannot open the source: Requested device not found/);
+      expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
+      expect(await p.isDisabled('#dl-glb')).toBe(false);
+      await p.evaluate(() => { (window as unknown as { slowFrames: boolean }).slowFrames = false; });
+      // A camera running goes on when a second one is refused…
+      await p.evaluate(() => { (window as unknown as { cameraRefusal: string }).cameraRefusal = ''; });
+      await p.click('#camera');
+      await waitFor(p, 'a camera face', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'running' && Number(d.faces) >= 1, 60_000);
+      await p.evaluate(() => { (window as unknown as { cameraRefusal: string }).cameraRefusal = 'NotAllowedError'; });
+      await p.click('#camera');
+      await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 10_000);
+      const frames = await results();
+      await waitFor(p, 'more camera frames', results, (n) => n >= frames + 3, 30_000);
+      expect(await p.evaluate(() => document.body.dataset.state)).toBe('running');
+      expect(await p.isDisabled('#stop')).toBe(false);
+      // …and a camera opened again while the first one stops by itself (a phone may end one stream
+      // as it opens another) opens: the first one's end stops it and is said, the second then runs.
+      await p.evaluate(() => Object.assign(window as unknown as object, { cameraRefusal: '', hold: true }));
+      await p.click('#camera');
+      await waitFor(p, 'the camera asked for', () => p.evaluate(() => typeof (window as unknown as { release?: () => void }).release), (t) => t === 'function', 10_000);
+      await p.evaluate(() => (window as unknown as { streams: MediaStream[] }).streams[0].getTracks().forEach((t) => { t.stop(); t.dispatchEvent(new Event('ended')); }));
+      expect(await p.textContent('.status')).toMatch(/^The camera stopped/);
+      await p.evaluate(() => (window as unknown as { release: () => void }).release());
+      await waitFor(p, 'the second camera running', () => p.textContent('.status'), (t) => t === 'Running (camera)', 10_000);
+      const second = await results();
+      await waitFor(p, 'its frames', results, (n) => n >= second + 3, 30_000);
+      expect(await p.evaluate(() => (window as unknown as { streams: MediaStream[] }).streams.map((s) => s.getVideoTracks()[0].readyState))).toEqual(['ended', 'live']);
+    } finally {
+      await p.close();
+    }
+  }, 150_000);
 
   it('a link or text dropped anywhere on the page is refused, saying a file is needed, not left to the browser (which would navigate away); the photo shown stays', async () => {
     const p = await context.newPage();

@@ -190,21 +190,22 @@ async function startEngine(selected: 'auto' | ModelName): Promise<void> {
   if (source) void run();
 }
 
+/**
+ * Opens a source and processes it in place of the current one. The current source stays (shown,
+ * processed, its faces to download) until the new one is open: a camera refused or missing, or a
+ * file that cannot be read, leaves it as it was, and the status says why (the photo on screen was
+ * cleared before the camera was asked for, and a refusal left the app empty).
+ */
 async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   // The model did not load: a source would open (a camera lit) with nothing to process it.
   if (startError) return showStartError();
-  loopToken++;
   const token = ++sourceGeneration;
-  source?.stop();
-  source = null;
   let opened: FrameSource;
   try {
     setStatus('Opening…');
     opened = await open();
   } catch (e) {
     if (token !== sourceGeneration) return;
-    // The previous source is gone: its picture, faces and downloads too (they were saved under "frame").
-    clearSource();
     setStatus(`Cannot open the source: ${(e as Error).message}${cameraHint(e)}`, 'error');
     return;
   }
@@ -219,12 +220,15 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
     opened.stop();
     return showStartError();
   }
+  loopToken++; // the old source's frames are no longer sent or shown
+  source?.stop();
   source = opened;
   lastSourceName = opened.name;
   // A camera that goes by itself (unplugged, permission revoked, taken by another app) stops as Stop
-  // does, and says so: its dead stream was processed on, the status still "Running (camera)".
+  // does, and says so: its dead stream was processed on, the status still "Running (camera)". (A
+  // source being opened meanwhile goes on opening: a phone may end one camera stream as it opens another.)
   opened.onEnded?.(() => {
-    if (source === opened) stopped(`The camera stopped (unplugged, or taken by another app)${recordingOn ? ' — the recording can still be saved' : ''}: choose Camera to open it again`, 'error');
+    if (source === opened) stopped(`The camera stopped (unplugged, or taken by another app)${recordingOn ? ' — the recording can still be saved' : ''}: choose Camera to open it again`, 'error', false);
   });
   clearFaces(); // the old source's faces: neither shown nor saved under the new source's name
   ui.hint.hidden = true;
@@ -237,20 +241,13 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   else setStatus('Loading the model…'); // run() starts when it is ready
 }
 
-/** No source shown: its picture and faces cleared, the hint back, Stop and Record updated. */
-function clearSource(): void {
-  clearFaces();
-  inputCtx.clearRect(0, 0, ui.input.width, ui.input.height);
-  ui.hint.hidden = false;
-  ui.stop.disabled = true;
-  setState(startError ? 'error' : engine ? 'ready' : 'loading');
-  updateRecordButton();
-}
-
-/** The current source closed (a camera turned off); its frames no longer processed or awaited. */
-function stopSource(): void {
+/**
+ * The current source closed (a camera turned off); its frames no longer processed or awaited, and,
+ * unless `pendingToo` is false, a source being opened is closed once open.
+ */
+function stopSource(pendingToo = true): void {
   loopToken++;
-  sourceGeneration++;
+  if (pendingToo) sourceGeneration++;
   source?.stop();
   source = null;
   ui.stop.disabled = true;
@@ -296,6 +293,7 @@ interface Job {
  */
 async function run(): Promise<void> {
   const token = ++loopToken;
+  const generation = sourceGeneration;
   const src = source;
   if (!src || !engine) return;
   setState('running');
@@ -327,7 +325,8 @@ async function run(): Promise<void> {
           // Faces whose quality signals say the reconstruction is likely wrong (Face.suspect): said, in amber.
           const suspect = faces.filter((f) => f.suspect).length;
           const doubt = suspect ? `; ${faces.length === 1 ? 'it' : `${suspect} of them`} may be wrong (the reconstruction's own checks disagree)` : '';
-          setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '');
+          // (a source chosen meanwhile has the status: "Opening…", then why it could not open)
+          if (sourceGeneration === generation) setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '');
           setState('ready'); // a photo is done (it stayed "running")
         }
         return;
@@ -551,9 +550,9 @@ ui.file.onchange = () => {
   if (file) void useSource(() => openFile(file));
   ui.file.value = '';
 };
-/** The source stopped (Stop, or a camera gone): `status` said. */
-function stopped(status: string, kind: '' | 'error' = ''): void {
-  stopSource();
+/** The source stopped (Stop, or a camera gone): `status` said; `pendingToo` as stopSource's. */
+function stopped(status: string, kind: '' | 'error' = '', pendingToo = true): void {
+  stopSource(pendingToo);
   // No frames now: FPS and stage times cleared (the last frame's faces stay, to download).
   clearStats();
   setStatus(status, kind);
