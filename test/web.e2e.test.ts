@@ -658,6 +658,65 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 150_000);
 
+  it('the 3D view switched off is taken out of the page (it stayed an empty box), its panel shrinks, Reset view is disabled; switched on, it is back with the faces', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await p.goto(`${server.url}?model=light&view=0`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      const layout = (): Promise<{ view: number; panel: number; inputPanel: number }> => p.evaluate(() => {
+        const view = document.getElementById('view3d')!;
+        return {
+          view: view.getBoundingClientRect().height,
+          panel: view.closest('.panel')!.getBoundingClientRect().height,
+          inputPanel: document.getElementById('stage')!.closest('.panel')!.getBoundingClientRect().height,
+        };
+      });
+      const off = await layout();
+      expect(off.view).toBe(0);
+      expect(await p.isVisible('#view3d')).toBe(false);
+      expect(await p.isDisabled('#fit')).toBe(true);
+      // (the panel holds its toolbar and numbers only: well under the input panel beside it)
+      expect(off.panel).toBeLessThan(off.inputPanel - 150);
+      await p.check('#show-3d');
+      const on = await layout();
+      expect(await p.isVisible('#view3d')).toBe(true);
+      expect(await p.isDisabled('#fit')).toBe(false);
+      expect(on.view).toBeGreaterThan(200);
+      expect(on.panel).toBeGreaterThan(off.panel + on.view - 1);
+      // The view draws the photo's face at its size (it was created hidden: no 1 × 1 canvas).
+      const drawn = (): Promise<{ differ: number; pixels: number; width: number }> => p.evaluate(() => {
+        const gl = document.querySelector('#view3d canvas') as HTMLCanvasElement;
+        const c = document.createElement('canvas');
+        c.width = gl.width;
+        c.height = gl.height;
+        const ctx = c.getContext('2d') as CanvasRenderingContext2D;
+        ctx.drawImage(gl, 0, 0);
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        let differ = 0;
+        for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 0x1b) + Math.abs(d[i + 1] - 0x1d) + Math.abs(d[i + 2] - 0x22) > 24) differ++;
+        return { differ, pixels: d.length / 4, width: gl.getBoundingClientRect().width };
+      });
+      await waitFor(p, 'the face drawn in 3D', drawn, (v) => v.differ > 0.01 * v.pixels, 10_000);
+      await p.uncheck('#show-3d');
+      // (the runtime line under it has grown by "3D view: software WebGL…")
+      const offAgain = await layout();
+      expect(offAgain.view).toBe(0);
+      expect(offAgain.panel).toBeLessThan(on.panel - on.view + 30);
+      expect(await p.isDisabled('#fit')).toBe(true);
+      // Off and on again: drawn at its size again (hidden, it measured 0 × 0).
+      await p.check('#show-3d');
+      expect((await layout()).view).toBe(on.view);
+      const again = await waitFor(p, 'the face drawn in 3D again', drawn, (v) => v.differ > 0.01 * v.pixels, 10_000);
+      expect(again.width).toBeGreaterThan(200);
+      expect(again.pixels).toBeGreaterThan(200 * 150);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
   it('a link or text dropped anywhere on the page is refused, saying a file is needed, not left to the browser (which would navigate away); the photo shown stays', async () => {
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));

@@ -419,6 +419,7 @@ function ensureViewer(): FaceViewer | null {
     if (viewer.software) ui.runtime.textContent += ' · 3D view: software WebGL, updated twice a second';
   } catch (e) {
     ui.show3d.checked = false;
+    ui.fit.disabled = true; // (the view stays, saying why it is missing)
     ui.view3d.textContent = `No 3D view: ${(e as Error).message}`;
   }
   return viewer;
@@ -571,8 +572,16 @@ ui.maxFaces.onchange = () => {
 };
 for (const t of [ui.landmarks, ui.pose, ui.mesh]) t.onchange = () => drawOverlays(overlayCtx, faces, edges, overlayOptions());
 ui.fit.onclick = () => viewer?.fit();
+/**
+ * The 3D view shown or taken out of the page (off it was an empty box as large as the input view),
+ * and Reset view with it.
+ */
+function show3dView(on: boolean): void {
+  ui.view3d.hidden = !on;
+  ui.fit.disabled = !on;
+}
 ui.show3d.onchange = () => {
-  ui.view3d.classList.toggle('off', !ui.show3d.checked);
+  show3dView(ui.show3d.checked);
   if (ui.show3d.checked && ready) {
     lastViewerUpdate = -Infinity;
     updateViewer(ui.input.width, ui.input.height);
@@ -630,7 +639,7 @@ ui.flip.onchange = () => {
 };
 if (params.get('view') === '0') {
   ui.show3d.checked = false;
-  ui.view3d.classList.add('off');
+  show3dView(false);
 }
 const modelParam = params.get('model');
 if (modelParam === 'default' || modelParam === 'light') ui.model.value = modelParam;
