@@ -717,6 +717,94 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 120_000);
 
+  it('the 3D view takes the keyboard: Tab focuses it with a visible ring, the arrows turn it, + and − zoom, 0 and Home reset it, and the page does not scroll for them', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await p.goto(`${server.url}?model=light`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      type View = { camera: number[]; target: number[]; facesCentre: number[] };
+      const view = async (): Promise<View> => (await p.evaluate(() => (window as unknown as { prnetApp: { view(): View | null } }).prnetApp.view()))!;
+      /** The view's pixels, summed with their positions (any change of the picture changes it). */
+      const picture = (): Promise<number> => p.evaluate(() => {
+        const gl = document.querySelector('#view3d canvas') as HTMLCanvasElement;
+        const c = document.createElement('canvas');
+        c.width = gl.width;
+        c.height = gl.height;
+        const ctx = c.getContext('2d') as CanvasRenderingContext2D;
+        ctx.drawImage(gl, 0, 0);
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        let sum = 0;
+        for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) * ((i >> 2) % 997);
+        return sum;
+      });
+      const distance = (v: View): number => Math.hypot(...v.camera.map((c, k) => c - v.target[k]));
+      const angle = (a: View, b: View): number => {
+        const u = a.camera.map((c, k) => c - a.target[k]);
+        const w = b.camera.map((c, k) => c - b.target[k]);
+        return Math.acos(Math.min(1, u.reduce((s, x, k) => s + x * w[k], 0) / (Math.hypot(...u) * Math.hypot(...w)))) * 180 / Math.PI;
+      };
+      const fitted = await view();
+      const fittedPicture = await picture();
+      // Tab from the last toggle before it lands on the view, its ring drawn.
+      await p.focus('#flip');
+      await p.keyboard.press('Tab');
+      const focus = await p.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const style = getComputedStyle(el);
+        return { id: el.id, visible: el.matches(':focus-visible'), outline: `${style.outlineStyle} ${style.outlineWidth}`, role: el.getAttribute('role'), label: el.getAttribute('aria-label') };
+      });
+      expect(focus).toMatchObject({ id: 'view3d', visible: true, outline: 'solid 2px', role: 'application' });
+      expect(focus.label).toMatch(/arrow keys turn them, \+ and − zoom, 0 or Home resets the view/);
+      // Every key handled is kept from the page (an arrow scrolled it).
+      await p.evaluate(() => {
+        const w = window as unknown as { keys: string[] };
+        w.keys = [];
+        window.addEventListener('keydown', (e) => w.keys.push(`${e.key}:${e.defaultPrevented}`));
+      });
+      for (const [key, axis] of [['ArrowLeft', 0], ['ArrowRight', 0], ['ArrowUp', 1], ['ArrowDown', 1]] as const) {
+        await p.keyboard.press('0');
+        await p.keyboard.press(key);
+        const turned = await view();
+        expect(angle(fitted, turned), key).toBeCloseTo(10, 3);
+        expect(distance(turned), key).toBeCloseTo(distance(fitted), 3);
+        expect(turned.target, key).toEqual(fitted.target);
+        // (left and right move the camera sideways, up and down vertically: by the way a drag does)
+        const moved = turned.camera.map((c, k) => c - fitted.camera[k]);
+        expect(Math.abs(moved[axis]), key).toBeGreaterThan(Math.abs(moved[1 - axis]) * 5);
+        expect(await picture(), key).not.toBe(fittedPicture);
+      }
+      // Right turns the other way to left, down to up (as a drag to that side).
+      await p.keyboard.press('Home');
+      await p.keyboard.press('ArrowLeft');
+      const left = (await view()).camera[0] - fitted.camera[0];
+      await p.keyboard.press('Home');
+      await p.keyboard.press('ArrowRight');
+      expect(Math.sign((await view()).camera[0] - fitted.camera[0])).toBe(-Math.sign(left));
+      await p.keyboard.press('Home');
+      expect(await view()).toEqual(fitted);
+      expect(await picture()).toBe(fittedPicture);
+      await p.keyboard.press('+');
+      expect(distance(await view()) / distance(fitted)).toBeCloseTo(0.8, 3);
+      await p.keyboard.press('-');
+      await p.keyboard.press('-');
+      expect(distance(await view()) / distance(fitted)).toBeCloseTo(1.25, 3);
+      await p.keyboard.press('ArrowUp');
+      await p.keyboard.press('0');
+      expect(await view()).toEqual(fitted);
+      const keys = await p.evaluate(() => (window as unknown as { keys: string[] }).keys);
+      expect(keys.length).toBeGreaterThan(10);
+      expect(keys.filter((k) => !k.endsWith(':true'))).toEqual([]);
+      // Other keys are left to the page (Tab goes on to the next control).
+      await p.keyboard.press('Tab');
+      expect(await p.evaluate(() => document.activeElement?.id)).toBe('show-3d');
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
   it('a link or text dropped anywhere on the page is refused, saying a file is needed, not left to the browser (which would navigate away); the photo shown stays', async () => {
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));

@@ -572,6 +572,12 @@ ui.maxFaces.onchange = () => {
 };
 for (const t of [ui.landmarks, ui.pose, ui.mesh]) t.onchange = () => drawOverlays(overlayCtx, faces, edges, overlayOptions());
 ui.fit.onclick = () => viewer?.fit();
+// The 3D view by keyboard (it takes the focus: Tab): the arrows turn it, + and − zoom, 0 or Home
+// resets; the page does not scroll for them. (Ctrl and ⌘ with + − 0 stay the browser's zoom.)
+ui.view3d.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (viewer?.key(e.key)) e.preventDefault();
+});
 /**
  * The 3D view shown or taken out of the page (off it was an empty box as large as the input view),
  * and Reset view with it.

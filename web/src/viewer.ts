@@ -2,11 +2,15 @@
  * The 3D view: each face's dense mesh in three.js, textured with the frame it came from (each
  * vertex's UV is its own image position, so the texture is the frame itself: no texture is
  * computed per frame), orbitable with the mouse. Frame: the exported meshes' (x right, y up,
- * z towards the viewer, pixels).
+ * z towards the viewer, pixels). The keyboard turns and zooms it too (key()).
  */
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import type { FaceMessage } from './protocol.js';
+
+/** A key press's turn (10°) and zoom (a fifth nearer, or as much farther). */
+const KEY_TURN = Math.PI / 18;
+const KEY_ZOOM = 0.8;
 
 export class FaceViewer {
   readonly canvas: HTMLCanvasElement;
@@ -106,14 +110,33 @@ export class FaceViewer {
   }
 
   /**
-   * Where the view looks and where the visible faces are (their vertices' box centre, computed
-   * afresh): for the page's automated checks of the framing.
+   * What a key does to the view, as the mouse would: the arrows turn it (as dragging that way does),
+   * + and − zoom in and out (= and _ too: the same keys unshifted or shifted), 0 and Home frame the
+   * faces from the front again (Reset view). Returns whether the key was one of these.
    */
-  framing(): { target: number[]; facesCentre: number[] } | null {
+  key(key: string): boolean {
+    switch (key) {
+      case 'ArrowLeft': this.controls.rotateLeft(-KEY_TURN); break;
+      case 'ArrowRight': this.controls.rotateLeft(KEY_TURN); break;
+      case 'ArrowUp': this.controls.rotateUp(-KEY_TURN); break;
+      case 'ArrowDown': this.controls.rotateUp(KEY_TURN); break;
+      case '+': case '=': this.controls.dollyIn(KEY_ZOOM); break;
+      case '-': case '_': this.controls.dollyOut(KEY_ZOOM); break;
+      case '0': case 'Home': this.fit(); break;
+      default: return false;
+    }
+    return true;
+  }
+
+  /**
+   * Where the view looks from and at, and where the visible faces are (their vertices' box centre,
+   * computed afresh): for the page's automated checks of the framing.
+   */
+  framing(): { camera: number[]; target: number[]; facesCentre: number[] } | null {
     const box = new THREE.Box3();
     for (const m of this.meshes) if (m.visible) box.expandByObject(m, true);
     if (box.isEmpty()) return null;
-    return { target: this.controls.target.toArray(), facesCentre: box.getCenter(new THREE.Vector3()).toArray() };
+    return { camera: this.camera.position.toArray(), target: this.controls.target.toArray(), facesCentre: box.getCenter(new THREE.Vector3()).toArray() };
   }
 
   /** Shows no face (a source or model that is gone). */
