@@ -805,6 +805,49 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 120_000);
 
+  it('at phone size (390 × 844) every control is a touch target of at least 44 × 44 CSS px (WCAG 2.5.5), a checkbox\'s whole label toggles it, and nothing overflows sideways', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await p.setViewportSize({ width: 390, height: 844 });
+      await p.goto(`${server.url}?model=light`);
+      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      // Each control's target: itself, or for a checkbox or the (visually hidden) file input, the
+      // label around it, which a tap on anywhere operates.
+      const targets = await p.evaluate(() => {
+        const controls = [...document.querySelectorAll<HTMLElement>('button, select, input, a[href], [tabindex]:not([tabindex="-1"])')];
+        return controls.map((el) => {
+          const target = el instanceof HTMLInputElement && (el.type === 'checkbox' || el.type === 'file') ? el.closest('label') ?? el : el;
+          const r = target.getBoundingClientRect();
+          return { control: el.id || el.outerHTML.slice(0, 60), width: r.width, height: r.height, shown: getComputedStyle(target).visibility !== 'hidden' && r.width * r.height > 0 };
+        });
+      });
+      // (the controls of index.html: 3 + 2 selects, 6 toggles, Reset view, 3 downloads, Record, the 3D view)
+      expect(targets.filter((t) => t.shown).length).toBeGreaterThanOrEqual(17);
+      const small = targets.filter((t) => t.shown && (t.width < 44 || t.height < 44));
+      expect(small, JSON.stringify(targets)).toEqual([]);
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      // A tap near any corner of a toggle's label toggles it.
+      for (const id of ['show-landmarks', 'show-pose', 'show-mesh', 'stabilize', 'flip', 'show-3d']) {
+        const label = p.locator(`label:has(> #${id})`);
+        const box = async (): Promise<{ x: number; y: number; width: number; height: number }> => {
+          await label.scrollIntoViewIfNeeded();
+          return (await label.boundingBox())!;
+        };
+        const was = await p.isChecked(`#${id}`);
+        const first = await box();
+        await p.mouse.click(first.x + 2, first.y + 2);
+        expect(await p.isChecked(`#${id}`), id).toBe(!was);
+        // (measured again: the 3D view's checkbox moves as the view goes)
+        const second = await box();
+        await p.mouse.click(second.x + second.width - 2, second.y + second.height - 2);
+        expect(await p.isChecked(`#${id}`), id).toBe(was);
+      }
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
   it('a link or text dropped anywhere on the page is refused, saying a file is needed, not left to the browser (which would navigate away); the photo shown stays', async () => {
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
