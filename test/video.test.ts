@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import validator from 'gltf-validator';
@@ -967,6 +967,17 @@ describe('prnet video (CLI)', () => {
     const missing = await runCli(['video', OBAMA, '--out', out, '--model', 'light'], { env: { PATH: dir } });
     expect(missing.code).toBe(3);
     expect(missing.errLines).toEqual(["prnet: ffprobe not found: install Debian's ffmpeg package (apt-get install ffmpeg)"]);
+  });
+
+  it("names ffmpeg's cause without the folder for a video given by a relative path", async () => {
+    const dir = await tmp.make('relative');
+    await writeFile(join(dir, 'notes.mkv'), 'not a video\n');
+    // ffprobe names the file by its absolute path; only the relative spelling was cut from its
+    // line, so the message kept ffprobe's path, or the part of it before the relative one
+    // ("not a readable video (/the/cwd/Invalid data found when processing input)").
+    const rel = relative(process.cwd(), join(dir, 'notes.mkv'));
+    expect(rel.startsWith('/')).toBe(false);
+    await expect(probeVideo(rel)).rejects.toThrow(/notes\.mkv: not a readable video \(Invalid data found when processing input\)$/);
   });
 
   it('an overlay encoder that fails mid-video: exit 4 at once with ffmpeg\'s cause and the final name, nothing left, no hang', async () => {

@@ -125,7 +125,9 @@ function ffmpegCause(stderr: string, path: string): string {
   if (/moov atom not found/.test(stderr)) return 'no MP4 index (moov atom not found): a truncated file, or not a video';
   if (/partial file/.test(stderr)) return 'truncated file (ffmpeg: partial file)';
   const line = stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? 'unknown error';
-  return line.split(path + ': ').join('').replace(/^\[[^\]]*\]\s*/, '');
+  // ffmpeg is given the absolute path (toolPath) and names it so: a relative path's message read
+  // "/the/cwd/Invalid data found when processing input" when only the user's spelling was cut.
+  return line.split(toolPath(path) + ': ').join('').split(path + ': ').join('').replace(/^\[[^\]]*\]\s*/, '');
 }
 
 /** A rate ffprobe gives ("30000/1001"), 0 when unknown or from 1000 up (often a time base, not a rate: see highRate). */
