@@ -969,6 +969,20 @@ describe('prnet video (CLI)', () => {
     expect(missing.errLines).toEqual(["prnet: ffprobe not found: install Debian's ffmpeg package (apt-get install ffmpeg)"]);
   });
 
+  it('says a video stream without a frame has no frames (not that none could be decoded)', async () => {
+    const dir = await tmp.make('no-frames');
+    // AVI writes its header and a video stream for zero frames (MP4 drops the stream: "no video stream").
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=10', '-frames:v', '0', '-c:v', 'ffv1', join(dir, 'empty.avi')]);
+    expect((await probeVideo(join(dir, 'empty.avi'))).width).toBe(64);
+    const out = join(dir, 'out');
+    const r = await runCli(['video', join(dir, 'empty.avi'), '--out', out, '--model', 'light', '-q']);
+    expect(r.code).toBe(1);
+    // ffmpeg fails such a stream only because its filters never saw a frame; it read
+    // "no frame could be decoded (Error marking filters as finished)".
+    expect(r.errLines).toEqual([`prnet: ${join(dir, 'empty.avi')}: the video has no frames`]);
+    expect(await listFiles(out)).toEqual([]);
+  });
+
   it("names ffmpeg's cause without the folder for a video given by a relative path", async () => {
     const dir = await tmp.make('relative');
     await writeFile(join(dir, 'notes.mkv'), 'not a video\n');

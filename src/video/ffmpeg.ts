@@ -121,6 +121,9 @@ function toolError(e: unknown, cmd: string): Error {
 }
 
 /** ffmpeg's complaint in a few words: known causes named, else its last line without the file name. */
+/** ffmpeg's lines for an input stream that ended before its first frame (its filters never configured). */
+const NO_FRAME_LINE = /^(Cannot determine format of input stream \S+ after EOF|Error marking filters as finished|Conversion failed!)$/;
+
 function ffmpegCause(stderr: string, path: string): string {
   if (/moov atom not found/.test(stderr)) return 'no MP4 index (moov atom not found): a truncated file, or not a video';
   if (/partial file/.test(stderr)) return 'truncated file (ffmpeg: partial file)';
@@ -396,7 +399,11 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
       const { code, stderr } = await thread.closed;
       if (spawnError) throw spawnError;
       if (options.signal?.aborted) throw new VideoAbortError('interrupted', path, { cause: options.signal.reason });
-      if (code !== 0 || stderr.trim()) report.error = ffmpegCause(stderr, path) || `ffmpeg exited with code ${code}`;
+      // A stream without a frame (an empty clip) makes ffmpeg fail only because its filters never
+      // saw one: that is no decoding error (it read "no frame could be decoded (Error marking
+      // filters as finished)").
+      const empty = index === 0 && stderr.trim() !== '' && stderr.split('\n').every((l) => !l.trim() || NO_FRAME_LINE.test(l.trim()));
+      if (!empty && (code !== 0 || stderr.trim())) report.error = ffmpegCause(stderr, path) || `ffmpeg exited with code ${code}`;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       if (!thread.done) await thread.kill();
