@@ -1444,6 +1444,26 @@ describe('prnet video (CLI)', () => {
     expect(streamsOf(join(dir, 'empty_overlay.mp4')).map((x) => x.type)).toEqual(['video']);
   }, 60_000);
 
+  it('an audio stream of which no packet is read (a cut MPEG-TS whose sound starts after the cut) is said to have no sound', async () => {
+    const dir = await tmp.make('ts-no-sound');
+    const whole = join(dir, 'whole.ts');
+    // Its sound 9 s late: the muxer writes the frames' packets first. Cut before the first sound
+    // packet (PID 0x101), the stream is declared without a sample rate, which MP4 needs.
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=10:d=2', '-itsoffset', '9', '-f', 'lavfi', '-i', 'sine=r=44100:d=2', '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-f', 'mpegts', whole]);
+    const bytes = await readFile(whole);
+    let cut = 0;
+    while (cut < bytes.length && (((bytes[cut + 1]! & 0x1f) << 8) | bytes[cut + 2]!) !== 0x101) cut += 188;
+    expect(cut).toBeGreaterThan(0);
+    expect(cut).toBeLessThan(bytes.length);
+    const clip = join(dir, 'cut.ts');
+    await writeFile(clip, bytes.subarray(0, cut));
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { jsonl: false, glb: false } });
+    expect(r.audio).toBeUndefined();
+    // It read "cannot add the sound (Error initializing output stream 0:1 --)": ffmpeg's last line.
+    expect(r.audioError).toMatch(/^cannot add the sound \(the aac stream has no sound in the first \d\.\d\d s\)$/);
+    expect(streamsOf(join(dir, 'cut_overlay.mp4')).map((x) => x.type)).toEqual(['video']);
+  }, 60_000);
+
   it('an abort stops the overlay\'s encoder too: a frame written for a long gap does not hold the run', async () => {
     const dir = await tmp.make('abort-gap');
     const clip = join(dir, 'gaps.mp4');
@@ -1471,9 +1491,11 @@ describe('prnet video (CLI)', () => {
     expect(streamsOf(join(dir, 'silent', 'driving_d3_overlay.mp4')).map((x) => x.type)).toEqual(['video']);
     const bin = join(dir, 'bin');
     await mkdir(bin);
-    // ffmpeg as installed, except that adding the sound (a second input mapped in) fails.
+    // ffmpeg as installed, except that adding the sound (a second input mapped in) fails, with the
+    // closing lines ffmpeg writes after the cause (the message was the last of them).
     const real = execFileSync('sh', ['-c', 'command -v ffmpeg'], { encoding: 'utf8' }).trim();
-    await writeFile(join(bin, 'ffmpeg'), `#!/bin/sh\nfor a in "$@"; do case "$a" in 1:*) echo '[aac @ 0x1] Invalid data found when processing input' >&2; exit 1;; esac; done\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const said = ['[aac @ 0x1] Invalid data found when processing input', 'Could not write header for output file #0 (incorrect codec parameters ?): Invalid argument', 'Error initializing output stream 0:1 -- ', 'Conversion failed!'];
+    await writeFile(join(bin, 'ffmpeg'), `#!/bin/sh\nfor a in "$@"; do case "$a" in 1:*) printf '%s\\n' ${said.map((l) => `'${l}'`).join(' ')} >&2; exit 1;; esac; done\nexec ${real} "$@"\n`, { mode: 0o755 });
     const r = await runCli(['video', D3, '--out', join(dir, 'out'), '--model', 'light', '--frames', '4', '--no-glb', '--no-jsonl'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
     expect(r.code).toBe(0);
     expect(r.errLines).toContain(`prnet: ${D3}: the overlay video has no sound (cannot add the sound (Invalid data found when processing input))`);

@@ -124,10 +124,16 @@ function toolError(e: unknown, cmd: string): Error {
 /** ffmpeg's lines for an input stream that ended before its first frame (its filters never configured). */
 const NO_FRAME_LINE = /^(Cannot determine format of input stream \S+ after EOF|Error marking filters as finished|Conversion failed!)$/;
 
+/** ffmpeg's closing lines of a failure, which say that it failed but not why. */
+const GENERIC_LINE = /^(Error initializing output stream \S+ --.*|Could not write header for output file #\d+ \(incorrect codec parameters \?\): .*|Conversion failed!)$/;
+
 function ffmpegCause(stderr: string, path: string): string {
   if (/moov atom not found/.test(stderr)) return 'no MP4 index (moov atom not found): a truncated file, or not a video';
   if (/partial file/.test(stderr)) return 'truncated file (ffmpeg: partial file)';
-  const line = stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? 'unknown error';
+  // The last line that names a cause: ffmpeg ends a failure with lines that do not ("Error
+  // initializing output stream 0:1 --" after "[mp4 @ 0x…] sample rate not set").
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines.filter((l) => !GENERIC_LINE.test(l)).at(-1) ?? lines.at(-1) ?? 'unknown error';
   // ffmpeg is given the absolute path (toolPath) and names it so: a relative path's message read
   // "/the/cwd/Invalid data found when processing input" when only the user's spelling was cut.
   return line.split(toolPath(path) + ': ').join('').split(path + ': ').join('').replace(/^\[[^\]]*\]\s*/, '');
@@ -578,14 +584,17 @@ export async function muxAudio(video: string, source: string, info: VideoInfo, o
       '-t', options.durationS.toFixed(6), '-movflags', '+faststart', '-f', 'mp4', toolPath(out),
     ];
     const r = await runTool(cmd, args, 1 << 20, options.signal);
+    const silent = `the ${audio.codec || 'audio'} stream has no sound in the first ${options.durationS.toFixed(2)} s`;
     if (r.code !== 0) {
-      cause = r.stderr.trim() ? ffmpegCause(r.stderr, source) : `ffmpeg exited with code ${String(r.code)}`;
+      // A stream none of whose packets ffmpeg reads (a cut MPEG-TS whose sound starts after the
+      // cut) has no sample rate, which MP4 needs to copy it: it has no sound.
+      cause = /sample rate not set/.test(r.stderr) ? silent : r.stderr.trim() ? ffmpegCause(r.stderr, source) : `ffmpeg exited with code ${String(r.code)}`;
       continue;
     }
     // ffmpeg succeeds on a stream without packets too, writing no sound: checked.
     const p = await runTool(options.ffprobe ?? 'ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', toolPath(out)], 1 << 16, options.signal);
     if (p.code === 0 && Number(p.stdout.trim().split('\n')[0]) > 0) return { codec: copied ? audio.codec : 'aac', copied, index: audio.index };
-    cause = `the ${audio.codec || 'audio'} stream has no sound in the first ${options.durationS.toFixed(2)} s`;
+    cause = silent;
   }
   throw new OutputError(`cannot add the sound (${cause})`, options.name);
 }
