@@ -117,6 +117,13 @@ describe('folder progress', () => {
     const unknown = new Progress(Infinity, { label: 'video', stream: { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream });
     unknown.tick(true);
     expect(lines.at(-1)).toMatch(/^video ░+ 1 –\/s ETA \?\n$/);
+    unknown.finish('', true);
+    expect(lines.at(-1)).toMatch(/^video █{24} 1\/1 [\d.]+\/s ETA 0s\n$/); // complete: the count is the total
+    // A job of unknown total that failed (a video without a frame): no full bar at 0.
+    const failed = new Progress(Infinity, { label: 'video', stream: tty });
+    failed.finish();
+    // eslint-disable-next-line no-control-regex
+    expect(lines.at(-1)).toMatch(/^\r\x1b\[Kvideo ░{24} 0 –\/s ETA \?\n$/);
   });
 
   it('counts the rate from the first item done: the start-up before it does not slow it (a video\'s first line read "0.5/s ETA 32m59s")', async () => {

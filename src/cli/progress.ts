@@ -38,6 +38,8 @@ export class Progress {
   private readonly estimated: boolean;
   /** The final line was drawn. */
   private ended = false;
+  /** finish() said the job ended where it should: a bar of unknown total is drawn full. */
+  private complete = false;
 
   constructor(private total: number, options: ProgressOptions = {}) {
     this.stream = options.stream ?? process.stderr;
@@ -68,6 +70,7 @@ export class Progress {
   finish(note = '', complete = false): void {
     if (this.ended) return;
     if (complete) this.total = this.done;
+    this.complete = complete;
     this.draw(note, true);
   }
 
@@ -90,7 +93,9 @@ export class Progress {
     // line soon after the first item), all of them over the whole time.
     const rate = !known ? NaN : span >= 1 && this.done > this.firstDone ? (this.done - this.firstDone) / span : this.done / Math.max(elapsed, 1e-3);
     const eta = known && totalKnown ? Math.max(0, this.total - this.done) / rate : NaN;
-    const frac = totalKnown ? Math.min(1, this.done / this.total) : final ? 1 : 0;
+    // (Of an unknown total, full only for a job that finished: a failed one — a video without a
+    // frame — showed a full bar at 0.)
+    const frac = totalKnown ? Math.min(1, this.done / this.total) : final && this.complete ? 1 : 0;
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
