@@ -21,7 +21,7 @@ import { FACE_REGIONS, FaceStabilizer, VideoTracker, faceRegions, landmarkJitter
 import { anglesToRotation, estimatePose, flipRotationY, readLandmarks, readVertices } from '../src/geometry/index.js';
 import type { Face } from '../src/pipeline/face.js';
 import type { RgbImage } from '../src/types.js';
-import { AbortedError } from '../src/errors.js';
+import { AbortedError, OutputError } from '../src/errors.js';
 import { MAX_FRAME_SHOW_S, MAX_GLB_BYTES, MAX_GLB_FRAMES, glbFrameBytes, glbFrameLimit, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, frameLine, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
 import { PipeThread } from '../src/video/pipe-thread.js';
 import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
@@ -1027,6 +1027,29 @@ describe('prnet video (CLI)', () => {
     expect(o.code, o.stderr).toBe(4);
     expect((await readdir(overlayBlocked)).sort()).toEqual(['driving_d3.jsonl', 'driving_d3_overlay.mp4']);
     expect(await readFile(join(overlayBlocked, 'driving_d3.jsonl'), 'utf8')).toBe('earlier\n');
+  });
+
+  // A rename that fails past the check for folders: an immutable file (chattr +i, root on ext4 and
+  // the like) refuses to be replaced. Skipped where that cannot be set.
+  const immutable = (path: string, on: boolean): boolean => spawnSync('chattr', [on ? '+i' : '-i', path]).status === 0;
+  it('a rename that fails anyway (an immutable GLB): the earlier run\'s JSONL and overlay are put back as they were', async (ctx) => {
+    const dir = await tmp.make('rename-fails');
+    const options = { outDir: dir, maxFrames: 3, stabilize: false } as const;
+    await processVideo(light, D3, options);
+    const glb = join(dir, 'driving_d3.glb');
+    const earlier = await Promise.all(['driving_d3.jsonl', 'driving_d3_overlay.mp4', 'driving_d3.glb'].map((f) => readFile(join(dir, f))));
+    if (!immutable(glb, true)) return ctx.skip();
+    try {
+      const e = await processVideo(light, D3, { ...options, maxFrames: 4 }).then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(OutputError);
+      expect((e as Error).message).toMatch(/driving_d3\.glb: cannot write \(/);
+    } finally {
+      immutable(glb, false);
+    }
+    // The JSONL and the overlay, renamed before the GLB failed, had been removed: neither run's was left.
+    expect((await readdir(dir)).sort()).toEqual(['driving_d3.glb', 'driving_d3.jsonl', 'driving_d3_overlay.mp4']);
+    const now = await Promise.all(['driving_d3.jsonl', 'driving_d3_overlay.mp4', 'driving_d3.glb'].map((f) => readFile(join(dir, f))));
+    now.forEach((b, k) => expect(b.equals(earlier[k]!), `file ${k}`).toBe(true));
   });
 
   it('a variable frame rate: the JSON lines carry the stream\'s own frame times, not index / fps', async () => {

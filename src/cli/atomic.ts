@@ -170,7 +170,6 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
  */
 export async function writeFilesAtomic(files: { path: string; data: Uint8Array | string }[]): Promise<void> {
   const staged: { tmp: string; path: string }[] = [];
-  const renamed: { path: string; kept: string | null }[] = [];
   let current = '';
   try {
     for (const f of files) {
@@ -181,35 +180,54 @@ export async function writeFilesAtomic(files: { path: string; data: Uint8Array |
       await writeTemp(tmp, f.data);
     }
     committing++;
-    let kept: string | null = null;
     try {
-      for (const s of staged) {
-        current = s.path;
-        kept = await keepAside(s.path);
-        await rename(s.tmp, s.path);
-        pending.delete(s.tmp);
-        renamed.push({ path: s.path, kept });
-        kept = null;
-      }
-    } catch (e) {
-      // the file whose rename failed is still there as it was: its copy aside goes
-      if (kept) await removeTemp(kept);
-      await Promise.all(renamed.map(async (r) => {
-        if (r.kept) {
-          await rename(r.kept, r.path).then(() => pending.delete(r.kept!), () => removeTemp(r.kept!));
-        } else await rm(r.path, { force: true }).catch(() => undefined);
-      }));
-      throw e;
+      await renameGroup(staged, (e, path) => {
+        current = path;
+        return e;
+      });
     } finally {
       committing--;
     }
-    await Promise.all(renamed.map((r) => (r.kept ? removeTemp(r.kept) : undefined)));
   } catch (e) {
     await Promise.all(staged.map((s) => removeTemp(s.tmp)));
     throw outputError(e, current);
   } finally {
     if (committing === 0 && deferredExit) deferredExit();
   }
+}
+
+/**
+ * Renames each temporary file onto its path, in order, so that the group appears whole or not at
+ * all: when a rename fails, those renamed before it are taken back — a file of the same name from
+ * an earlier run put back as it was (kept aside under a temporary hard link until the group is in
+ * place), one that was not there removed — and `fail(error, path)` is thrown. The temporaries are
+ * left to the caller when it fails (writeFilesAtomic; `prnet video`'s outputs, whose failed rerun
+ * had removed the earlier run's JSONL and overlay with its own).
+ */
+export async function renameGroup(staged: readonly { tmp: string; path: string }[], fail: (e: unknown, path: string) => unknown = (e) => e): Promise<void> {
+  const renamed: { path: string; kept: string | null }[] = [];
+  let kept: string | null = null;
+  let current = '';
+  try {
+    for (const s of staged) {
+      current = s.path;
+      kept = await keepAside(s.path);
+      await rename(s.tmp, s.path);
+      pending.delete(s.tmp);
+      renamed.push({ path: s.path, kept });
+      kept = null;
+    }
+  } catch (e) {
+    // the file whose rename failed is still there as it was: its copy aside goes
+    if (kept) await removeTemp(kept);
+    await Promise.all(renamed.map(async (r) => {
+      if (r.kept) {
+        await rename(r.kept, r.path).then(() => pending.delete(r.kept!), () => removeTemp(r.kept!));
+      } else await rm(r.path, { force: true }).catch(() => undefined);
+    }));
+    throw fail(e, current);
+  }
+  await Promise.all(renamed.map((r) => (r.kept ? removeTemp(r.kept) : undefined)));
 }
 
 /**

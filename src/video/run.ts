@@ -15,9 +15,9 @@
  * error or an interruption (AbortSignal; the CLI wires SIGINT to it) leaves no partial output.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { lstat, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, rm, writeFile } from 'node:fs/promises';
 import { mkdirEach } from '../util/mkdir.js';
-import { tempInTheWay, tempPath, writeFailure } from '../cli/atomic.js';
+import { renameGroup, tempInTheWay, tempPath, writeFailure } from '../cli/atomic.js';
 import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
@@ -491,16 +491,10 @@ export async function processVideo(prnet: Prnet, input: string, options: VideoRu
     for (const [, to] of staged) {
       if ((await lstat(to).catch(() => null))?.isDirectory()) throw outputError(Object.assign(new Error(`EISDIR: ${to}`), { code: 'EISDIR' }), to);
     }
-    try {
-      for (const [from, to] of staged) {
-        await rename(from, to).catch((e: unknown) => { throw outputError(e, to); });
-        files.push(to);
-      }
-    } catch (e) {
-      await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => undefined)));
-      files.length = 0;
-      throw e;
-    }
+    // (An earlier run's file at a name is put back as it was: a failed rerun had removed its JSONL
+    // and overlay with this run's.)
+    await renameGroup(staged.map(([tmp, path]) => ({ tmp, path })), (e, to) => outputError(e, to));
+    files.push(...staged.map(([, to]) => to));
     // With this run's GLBs in place, an earlier run's track GLBs of tracks it did not find would
     // pass for this run's.
     const removed = want.glb ? await removeStaleTrackGlbs(outDir, name, new Set(files)) : [];
