@@ -994,6 +994,10 @@ describe('prnet video (CLI)', () => {
     await expect(probeVideo(rel)).rejects.toThrow(/notes\.mkv: not a readable video \(Invalid data found when processing input\)$/);
   });
 
+  it('names the kind of a still image read by its extension (a .jpg: "a still image", where a PNG read "a PNG still image")', async () => {
+    await expect(probeVideo(join(REPO, 'examples/astronaut.jpg'))).rejects.toThrow(/astronaut\.jpg: not a video \(a JPEG still image: prnet reconstruct reads photos\)$/);
+  });
+
   it('an overlay encoder that fails mid-video: exit 4 at once with ffmpeg\'s cause and the final name, nothing left, no hang', async () => {
     const dir = await tmp.make('encoder-fails');
     const bin = join(dir, 'bin');

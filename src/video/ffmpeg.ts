@@ -124,6 +124,9 @@ function toolError(e: unknown, cmd: string): Error {
 /** ffmpeg's lines for an input stream that ended before its first frame (its filters never configured). */
 const NO_FRAME_LINE = /^(Cannot determine format of input stream \S+ after EOF|Error marking filters as finished|Conversion failed!)$/;
 
+/** Still images' codecs as the _pipe demuxers name their formats. */
+const STILL_CODECS: Record<string, string> = { mjpeg: 'jpeg', png: 'png', webp: 'webp', bmp: 'bmp', tiff: 'tiff', gif: 'gif' };
+
 /** ffmpeg's closing lines of a failure, which say that it failed but not why. */
 const GENERIC_LINE = /^(Error initializing output stream \S+ --.*|Could not write header for output file #\d+ \(incorrect codec parameters \?\): .*|Conversion failed!)$/;
 
@@ -239,7 +242,8 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   if (!stream) {
     // A still image (ffmpeg's image demuxers: png_pipe, jpeg_pipe, webp_pipe, image2…).
     if (still) {
-      const kind = /^(\w+?)_pipe$/.exec(format)?.[1] ?? '';
+      // (a file named as an image is read by image2, which does not say which: its codec does)
+      const kind = /^(\w+?)_pipe$/.exec(format)?.[1] ?? STILL_CODECS[videos[0]?.codec_name ?? ''] ?? '';
       if (kind === 'webp') throw new InputError('not a video (a WebP image: this ffmpeg decodes no animated WebP, convert it to MP4 or GIF first; prnet reconstruct reads a still one)', path);
       throw new InputError(`not a video (a ${kind ? `${kind.toUpperCase()} ` : ''}still image: prnet reconstruct reads photos)`, path);
     }
