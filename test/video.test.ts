@@ -176,7 +176,7 @@ describe('processVideo', () => {
 
     const lines = (await readFile(join(out, 'driving_d3.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as {
       frame: number; time: number; detected: boolean;
-      faces: { track: number; box: { width: number }; landmarks: { '2d': number[][]; '3d': number[][] }; pose: { yaw: number; rotation: number[]; center: number[] }; flipDisagreement?: number; keypointDisagreement?: number; suspect?: boolean; inImage: number }[];
+      faces: { track: number; box: { width: number; score: number }; landmarks: { '2d': number[][]; '3d': number[][] }; pose: { yaw: number; rotation: number[]; center: number[] }; flipDisagreement?: number; keypointDisagreement?: number; suspect?: boolean; inImage: number }[];
     });
     expect(lines).toHaveLength(30);
     // flip is on by default: each face carries its frame's flip disagreement (a good face: small)
@@ -193,6 +193,10 @@ describe('processVideo', () => {
       expect(f.keypointDisagreement).toBeLessThan(0.12);
     }
     for (const l of lines.filter((l) => !l.detected)) for (const f of l.faces) expect(f.keypointDisagreement).toBeUndefined();
+    // The box's score is the detection's on those frames (it was 1 on every frame), 1 on the others (no detection scored the crop).
+    for (const f of detectedFaces) expect(f.box.score).toBeGreaterThanOrEqual(0.5);
+    expect(Math.min(...detectedFaces.map((f) => f.box.score))).toBeLessThan(1);
+    for (const l of lines.filter((l) => !l.detected)) for (const f of l.faces) expect(f.box.score).toBe(1);
     // so no face of the clip is suspect (Face.suspect: the flip disagreement over 0.1 or the keypoints' over 0.12)
     for (const l of lines) for (const f of l.faces) expect(f.suspect).toBe(false);
     lines.forEach((l, i) => {

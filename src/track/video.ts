@@ -198,6 +198,14 @@ export class VideoTracker {
     // or started (Face.keypointDisagreement, as for a photo; the pipeline gives none for crops), in
     // the frame of the detection's own crop, as for a photo: a track's crop turns with the last
     // frame's landmarks, whose roll a failed reconstruction can put anywhere.
+    // The box is the square the network saw; on a frame the detector ran for, its score is that of
+    // the detection which confirmed or started the track (the crops' boxes say 1: no detection scored them).
+    if (plan.detected) {
+      faces.forEach((face, i) => {
+        const box = plan.detections[i];
+        if (box) face.box.score = box.score;
+      });
+    }
     if (plan.detected && this.pipeline.detector?.kind === 'blazeface') {
       faces.forEach((face, i) => {
         const box = plan.detections[i];
