@@ -17,6 +17,7 @@ import { writeSyntheticCheckpoint } from './helpers/checkpoint.js';
 import { runCli, withoutSuspect } from './helpers/cli.js';
 import { pngSize, writeBadFixtures, writeGoodFixtures, type BadFixtures, type GoodFixtures } from './helpers/images.js';
 import { runMain } from './helpers/main-inprocess.js';
+import { parseOptions, UsageError } from '../src/cli/options.js';
 import { SMALL_CONFIG, testModelPath } from './helpers/model.js';
 import { ASTRONAUT, REPO, SHARED } from './helpers/paths.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
@@ -361,6 +362,18 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     // twice is a mistake: the last one used to win silently (one box of two, the PLY without the JSON)
     [['reconstruct', 'a.jpg', '--out', 'o', '--box', '10,10,50,50', '--box', '300,300,50,50'], /^prnet: --box is given twice \('10,10,50,50' and '300,300,50,50'\): give it once$/],
     [['reconstruct', 'a.jpg', '--out', 'o', '--formats', 'json', '--formats=ply'], /^prnet: --formats is given twice/],
+    // a switch with its negation likewise: the last one won (`--center --no-center` wrote uncentred meshes)
+    [['reconstruct', 'a.jpg', '--out', 'o', '--center', '--no-center'], /^prnet: --center and --no-center are both given: give one$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '--no-tiles', '--resume', '--tiles'], /^prnet: --no-tiles and --tiles are both given: give one$/],
+    [['reconstruct', 'a.jpg', '--out', 'o', '-q', '--no-quiet'], /^prnet: --quiet and --no-quiet are both given: give one$/],
+    [['batch', 'submit', 'dir', '--out', 'o', '--no-orientation', '--orientation'], /^prnet: --no-orientation and --orientation are both given: give one$/],
+    [['batch', 'status', '--redis', 'redis://localhost:1', '--wait', '--no-wait'], /^prnet: --wait and --no-wait are both given: give one$/],
+    [['worker', '--redis', 'redis://localhost:1', '--quiet', '--no-quiet'], /^prnet: --quiet and --no-quiet are both given: give one$/],
+    [['video', 'a.mp4', '--out', 'o', '--no-audio', '--audio'], /^prnet: --no-audio and --audio are both given: give one$/],
+    [['swap', '--source', 'a.jpg', '--target', 'b.jpg', '--out', 'c.png', '--blend', '--no-blend'], /^prnet: --blend and --no-blend are both given: give one$/],
+    [['serve', '--no-quiet', '-q'], /^prnet: --no-quiet and --quiet are both given: give one$/],
+    [['import-checkpoint', 'ckpt', '--out', 'm.safetensors', '--f32', '--no-f32'], /^prnet: --f32 and --no-f32 are both given: give one$/],
+    [['eval', 'aflw2000', 'dir', '--no-flip', '--flip'], /^prnet: --no-flip and --flip are both given: give one$/],
     [['swap', '--source', 'missing.jpg', '--target', 'b.jpg', '--out', 'c.png', '--threads', '0'], /^prnet: --threads must be a whole number ≥ 1, got '0'$/],
     [['swap', '--source', 'a.jpg'], /usage: prnet swap/],
     [['swap', '--source', 'a.jpg', '--target', 'b.jpg', '--out', 'c.jpg'], /--out must be a \.png file/],
@@ -377,6 +390,12 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     expect(r.errLines).toHaveLength(1);
     expect(r.errLines[0]).toMatch(/^prnet: /);
     expect(r.errLines[0]).toMatch(message);
+  });
+
+  it('a switch repeated as it was (`--center --center`, `-q --quiet`) says one thing and is taken', () => {
+    const options = { center: { type: 'boolean' }, tiles: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } } as const;
+    expect(parseOptions(['a.jpg', '--center', '--center', '--no-tiles', '--no-tiles', '-q', '--quiet'], options).values).toEqual({ center: true, tiles: false, quiet: true });
+    expect(() => parseOptions(['--no-tiles', '--center', '--tiles'], options)).toThrow(new UsageError('--no-tiles and --tiles are both given: give one'));
   });
 
   it('swap: a photo over the pixel limit is one line saying how to go on (exit 1), as reconstruct\'s', async () => {

@@ -106,8 +106,20 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   // A valued option given twice is a mistake, not "the last one wins": `--box a --box b` ran only
   // box b, `--formats json --formats ply` wrote only the PLY.
   const seen = new Map<string, string>();
+  // A switch given with its negation is the same mistake (`--center --no-center` ran without
+  // centring, the last one winning); the same switch repeated (`--center --center`, an alias's
+  // flag given again) says one thing and is taken.
+  const switched = new Map<string, boolean>();
   for (const t of parsed.tokens) {
-    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple) continue;
+    if (t.kind !== 'option') continue;
+    if (options[t.name]?.type === 'boolean') {
+      const on = t.rawName !== `--no-${t.name}`;
+      const before = switched.get(t.name);
+      if (before !== undefined && before !== on) throw new UsageError(`--${before ? '' : 'no-'}${t.name} and --${on ? '' : 'no-'}${t.name} are both given: give one`);
+      switched.set(t.name, on);
+      continue;
+    }
+    if (options[t.name]?.type !== 'string' || options[t.name]?.multiple) continue;
     const before = seen.get(t.name);
     if (before !== undefined) throw new UsageError(`--${t.name} is given twice ('${escapeControl(before)}' and '${escapeControl(t.value ?? '')}'): give it once`);
     seen.set(t.name, t.value ?? '');
