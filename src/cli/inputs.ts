@@ -2,11 +2,11 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { escapeControl } from '../errors.js';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { objSafeName } from '../export/obj.js';
 import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { isMarkedPng, PNG_MARK_HEAD } from '../io/png-mark.js';
-import { DONE_RECORD, readDone } from './resume.js';
+import { DONE_RECORD, fileIdentity, readDone, stemsClaimed } from './resume.js';
 import { realOrResolved } from './atomic.js';
 
 /**
@@ -258,6 +258,41 @@ export function uniqueStems(files: string[], present: (file: string) => boolean 
     stems[i] = out;
   }
   return stems;
+}
+
+/** What the output folder's record says of the stems some photos would take (recordClaims). */
+export interface RecordClaims {
+  /** The photo (its real path) to which the record gives `stem`'s files, all still as written; undefined when it gives them to none. */
+  owner(stem: string): string | undefined;
+  /** Whether that photo is another than files[i]: the stem is not files[i]'s to write (uniqueStems' `othersAt`). */
+  othersAt(i: number, stem: string): boolean;
+  /** Whether it is files[i] itself: the stem is that photo's own. */
+  mineAt(i: number, stem: string): boolean;
+}
+
+/**
+ * The stems of `outDir` that its record (.prnet-done.jsonl) gives to a photo whose files there
+ * are still as written (stemsClaimed), for `files` (named x, x-2, … after their own names, or
+ * `bases`). A photo is known by its real path, as the record keeps it: a run from another
+ * machine sees the same photo as the same one only where the paths are the same there. Without
+ * a record (or one that cannot be read) no stem is claimed. Shared by `prnet reconstruct`, `prnet
+ * batch submit` (where it sees the folder) and the batch worker (when it writes).
+ */
+export async function recordClaims(outDir: string, files: readonly string[], bases: ReadonlySet<string> = new Set(files.map(outputStem))): Promise<RecordClaims> {
+  const claimed = await stemsClaimed(outDir, bases);
+  const ids = claimed.size ? await Promise.all(files.map(async (f) => (await fileIdentity(f))?.path ?? resolve(f))) : [];
+  const owner = (stem: string): string | undefined => claimed.get(stem);
+  return {
+    owner,
+    othersAt: (i, stem) => {
+      const o = owner(stem);
+      return o !== undefined && o !== ids[i];
+    },
+    mineAt: (i, stem) => {
+      const o = owner(stem);
+      return o !== undefined && o === ids[i];
+    },
+  };
 }
 
 /** The file's name without extension, as a mesh file can refer to it (objSafeName: " my  photo #1.jpg" → "_my__photo _1"). */

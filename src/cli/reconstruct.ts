@@ -1,6 +1,6 @@
 /** `prnet reconstruct`: images → 3D faces → files. */
-import { existsSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { encodePng } from '../io/image-node.js';
 import { decodeImageFile, type DecodedImage } from '../io/image-node.js';
 import { escapeControl, InputError, NoFaceError, OutputError, PrnetError } from '../errors.js';
@@ -11,13 +11,14 @@ import { TEXTURE_SIZES } from '../pipeline/face.js';
 import { MESH_UNITS, type MeshUnits } from '../export/index.js';
 import { cropTransform, type CropSquare } from '../crop/transform.js';
 import type { FaceBox } from '../types.js';
+import type { DetectorKind } from '../detect/index.js';
 import type { Face } from '../pipeline/face.js';
 import { suspectReasons } from '../pipeline/quality.js';
 import { exitBySignal, fileIdentities, inputAt, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
-import { expandInputs, outputStem, uniqueStems, UNOWNED_OUTPUT } from './inputs.js';
+import { expandInputs, recordClaims, uniqueStems, UNOWNED_OUTPUT } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, pixelLimitHint, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
-import { DONE_RECORD, DoneRecord, fileIdentity, isDone, readDone, runKey, stemsClaimed } from './resume.js';
+import { DONE_RECORD, DoneRecord, fileIdentity, isDone, keepsRecord, readDone, runKey } from './resume.js';
 import { packageVersion } from '../util/version.js';
 import { didYouMean } from '../util/nearest-name.js';
 
@@ -222,15 +223,6 @@ export interface ReconstructedImage {
   file: string;
 }
 
-/** A plain file at `path` (a folder in the record's place is no record to keep: no warning for a one-image run). */
-function isFileSync(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * An image's output files in `outDir`, all or none (written atomically); then the files of faces
  * beyond this run's count that an earlier run into the same folder left (`removed`).
@@ -255,6 +247,46 @@ export async function writeImageOutputs(
   await writeFilesAtomic(outputs.map((o) => ({ path: join(outDir, o.name), data: o.data })));
   const removed = await removeFacesBeyond(outDir, stem, faces.length, options.inputs);
   return { faces: faces.length, outputs: outputs.map((o) => o.name), removed };
+}
+
+/** How an image's files were made, as recordedOptions is told (a run's options; the batch job's data). */
+export interface RecordedRun extends TestTimeOptions {
+  /** The model as named (a bundled model's name or a file's path; undefined: the default). */
+  model?: string;
+  detector?: DetectorKind;
+  tiles?: boolean;
+  minScore?: number;
+  box?: FaceBox;
+  crop?: CropSquare;
+  maxFaces?: number;
+  formats: Iterable<OutputFormat>;
+  mesh: OutputOptions;
+}
+
+/**
+ * The options that decide an image's files as the folder's record keeps them (DoneEntry.options;
+ * --resume compares them by runKey): `prnet reconstruct`'s and the batch worker's lines alike, so
+ * that either's finished image is the other's too.
+ */
+export async function recordedOptions(prnet: Prnet, run: RecordedRun): Promise<Record<string, unknown>> {
+  /** Where the face is, given: no detector. */
+  const given = Boolean(run.box || run.crop);
+  return {
+    version: packageVersion(),
+    model: await fileIdentity(resolveModel(run.model) as string),
+    precision: prnet.session.precision,
+    detector: given ? null : (run.detector ?? 'blazeface'),
+    tiles: run.tiles ?? true,
+    minScore: given ? undefined : run.minScore, // undefined (the default) is left out of the key: an earlier run's stays the same
+    orientation: given ? null : prnet.orientation !== null,
+    box: run.box,
+    crop: run.crop,
+    maxFaces: run.maxFaces,
+    flip: run.flip ?? true,
+    smooth: run.smooth ?? null,
+    formats: [...run.formats].sort(),
+    mesh: run.mesh,
+  };
 }
 
 /** What the messages say of an earlier run's face files removed (removeFacesBeyond). */
@@ -333,30 +365,11 @@ export async function runReconstruct(args: string[]): Promise<number> {
   }
   // A stem whose outputs in the folder the record gives to another photo is not this run's: the
   // photo takes the next free one (a/x.jpg and b/x.jpg wrote x and x-2; b/x.jpg alone writes x-2 again).
-  const claimed = await stemsClaimed(outDir, new Set(files.map(outputStem)));
-  const ids = claimed.size ? await Promise.all(files.map(async (f) => (await fileIdentity(f))?.path ?? resolve(f))) : [];
-  const allStems = uniqueStems(files, (f) => existsSync(f), (i, stem) => {
-    const owner = claimed.get(stem);
-    return owner !== undefined && owner !== ids[i];
-  });
+  const claims = await recordClaims(outDir, files);
+  const allStems = uniqueStems(files, (f) => existsSync(f), claims.othersAt);
   // The options that decide the files' content (threads do not): --resume skips an image only
   // when an earlier run made its files with the same ones.
-  const runOptions = {
-    version: packageVersion(),
-    model: await fileIdentity(resolveModel(values.model) as string),
-    precision: prnet.session.precision,
-    detector: given ? null : (detector ?? 'blazeface'),
-    tiles: tiles ?? true,
-    minScore: given ? undefined : minScore, // undefined (the default) is left out of the key: an earlier run's stays the same
-    orientation: given ? null : prnet.orientation !== null,
-    box,
-    crop,
-    maxFaces,
-    flip: testTime.flip ?? true,
-    smooth: testTime.smooth ?? null,
-    formats: [...formats].sort(),
-    mesh: meshOptions,
-  };
+  const runOptions = await recordedOptions(prnet, { model: values.model, detector, tiles, minScore, box, crop, maxFaces, ...testTime, formats, mesh: meshOptions });
   const key = runKey(runOptions);
   const todo: number[] = [];
   if (values.resume) {
@@ -405,7 +418,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   // A run of one image has nothing to resume: it leaves no record unless --resume is given, or
   // the folder keeps one already (its outputs' owner is kept up to date there: a one-image rerun of
   // a/x.jpg left the record's x files changed, the claim lapsed, and b/x.jpg alone wrote over them).
-  let recording = files.length > 1 || Boolean(values.resume) || isFileSync(join(outDir, DONE_RECORD));
+  let recording = files.length > 1 || Boolean(values.resume) || keepsRecord(outDir);
   const stages: PipelineStages<Decoded, ReconstructedImage & { id: Decoded['id'] }> = {
     // The input's identity is taken before it is read: a photo replaced meanwhile is not recorded as done.
     decode: async (i) => {

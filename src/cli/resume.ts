@@ -10,7 +10,7 @@
  * rewritten file — by another run without a record of it —, an image that failed) is
  * done again. The last line for an input wins, so a later run supersedes an earlier one.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { appendFile, open, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,21 @@ import { writeFileAtomic } from './atomic.js';
 
 /** The record's name in the output folder (hidden: not an output, never taken for an input). */
 export const DONE_RECORD = '.prnet-done.jsonl';
+
+/**
+ * Whether `outDir` keeps the record already (a plain file at its name; a folder in its place is no
+ * record). A run of one image — `prnet reconstruct` of one photo without --resume, a batch job —
+ * adds its line only then: it has nothing to resume, but the owner of its outputs is kept up to
+ * date where a record names them (a one-image rerun of a/x.jpg left the record's x files changed,
+ * the claim lapsed, and b/x.jpg alone wrote over them).
+ */
+export function keepsRecord(outDir: string): boolean {
+  try {
+    return statSync(join(outDir, DONE_RECORD)).isFile();
+  } catch {
+    return false;
+  }
+}
 
 /** A file as the record knows it: absolute path (or name in the output folder), size, modification time. */
 export interface FileIdentity {
