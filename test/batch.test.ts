@@ -6,7 +6,7 @@
  * unwritable output folder end in the failed list with their reasons.
  */
 import sharp from 'sharp';
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -358,6 +358,68 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect((await batchStatus(redis.url, { queue: 'stems' })).failures[0].attempts).toBe(1);
     w.child.kill('SIGTERM');
     await w.exited;
+  });
+
+  it("names a photo as the output folder's record does: a stem the record gives to another photo is not taken, by the submitter or the worker", async () => {
+    const root = await dirs.make('record');
+    for (const d of ['a', 'b']) await mkdir(join(root, d));
+    await copyFile(ASTRONAUT, join(root, 'a', 'x.png'));
+    await sharp(ASTRONAUT).resize(400, 400).png().toFile(join(root, 'b', 'x.png'));
+    const [a, b] = [join(root, 'a', 'x.png'), join(root, 'b', 'x.png')];
+    const reconstruct = (out: string, ...args: string[]) => runCli(['reconstruct', ...args, '--out', out, '--model', 'light', '--formats', 'json', '--quiet']);
+    const width = async (file: string): Promise<number> => (JSON.parse(await readFile(file, 'utf8')) as { image: { width: number } }).image.width;
+    type Line = { input: string; stem: string; files: { path: string; size: number; mtimeMs: number }[] };
+    const record = async (out: string): Promise<Line[]> => (await readFile(join(out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Line);
+    const settled = (queue: string, n: number) => waitUntil(`${n} jobs of ${queue}`, async () => {
+      const st = await batchStatus(redis.url, { queue });
+      return st.done + st.failed === n && st.waiting + st.active === 0;
+    }, 60_000);
+
+    // reconstruct a/x.png b/x.png wrote x (a's) and x-2 (b's), and recorded both; b/x.png submitted alone is x-2 again
+    const out = join(root, 'out');
+    expect((await reconstruct(out, a, b)).code).toBe(0);
+    const aFile = await readFile(join(out, 'x_face0.json'));
+    const q1 = ['--redis', redis.url, '--queue', 'record'];
+    expect((await runCli(['batch', 'submit', b, '--out', out, ...q1, '--model', 'light', '--formats', 'json'])).errLines).toEqual(['queued 1 · already queued or done 0 · failed ones queued again 0']);
+    const w1 = startCli(['worker', ...q1]);
+    workers.push(w1);
+    await settled('record', 1);
+    expect((await batchStatus(redis.url, { queue: 'record' })).done).toBe(1);
+    expect((await readFile(join(out, 'x_face0.json'))).equals(aFile)).toBe(true); // a's, untouched
+    expect(await width(join(out, 'x-2_face0.json'))).toBe(400);
+    // The worker added its line, as a one-image reconstruct into a folder that keeps the record does…
+    const last = (await record(out)).at(-1)!;
+    const st = await stat(join(out, 'x-2_face0.json'));
+    expect(last).toMatchObject({ input: b, stem: 'x-2', files: [{ path: 'x-2_face0.json', size: st.size, mtimeMs: st.mtimeMs }] });
+    // …with reconstruct's options: a resumed reconstruct of the same photo and options has it done
+    const resumed = await runCli(['reconstruct', b, '--out', out, '--model', 'light', '--formats', 'json', '--resume']);
+    expect(resumed.errLines).toEqual([`1 image of 1 skipped: done by an earlier run into ${out} with the same options (--resume)`]);
+    w1.child.kill('SIGTERM');
+    await w1.exited;
+
+    // Queued before the record gave its stem to another photo (or by a submitter that cannot see
+    // the folder): the worker does not write over that photo's files, and fails the job at once.
+    const out2 = join(root, 'out2');
+    const q2 = ['--redis', redis.url, '--queue', 'record2'];
+    const submit2 = () => runCli(['batch', 'submit', b, '--out', out2, ...q2, '--model', 'light', '--formats', 'json']);
+    expect((await submit2()).errLines).toEqual(['queued 1 · already queued or done 0 · failed ones queued again 0']); // named x: nothing there yet
+    expect((await reconstruct(out2, a, '--resume')).code).toBe(0); // a/x.png as x, recorded
+    const aFile2 = await readFile(join(out2, 'x_face0.json'));
+    const w2 = startCli(['worker', ...q2]);
+    workers.push(w2);
+    await settled('record2', 1);
+    const failed = await batchStatus(redis.url, { queue: 'record2' });
+    expect(failed.failures).toEqual([{ path: b, attempts: 1, reason: `${b}: not written: ${join(out2, '.prnet-done.jsonl')} gives its output name 'x' to another photo (${a}), whose files are still there as written; submit it again where ${out2} can be seen (batch submit then names it after that record)` }]);
+    expect((await readFile(join(out2, 'x_face0.json'))).equals(aFile2)).toBe(true);
+    // Submitted again where the folder is seen: named x-2, and its refused job gives way to the new one.
+    expect((await submit2()).errLines).toEqual(['queued 1 · already queued or done 0 · failed ones queued again 0']);
+    await settled('record2', 1);
+    expect(await batchStatus(redis.url, { queue: 'record2' })).toMatchObject({ done: 1, failed: 0 });
+    expect((await readFile(join(out2, 'x_face0.json'))).equals(aFile2)).toBe(true);
+    expect(await width(join(out2, 'x-2_face0.json'))).toBe(400);
+    expect((await record(out2)).map((l) => [l.input, l.stem])).toEqual([[a, 'x'], [b, 'x-2']]);
+    w2.child.kill('SIGTERM');
+    await w2.exited;
   });
 
   it('an idle worker says when Redis goes away and when it is back, each time', async () => {

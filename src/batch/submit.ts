@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { inputAt } from '../cli/atomic.js';
-import { expandInputs, outputStem, uniqueStems, UNOWNED_ADVICE, UNOWNED_WHY } from '../cli/inputs.js';
+import { expandInputs, outputStem, recordClaims, uniqueStems, UNOWNED_ADVICE, UNOWNED_WHY, type RecordClaims } from '../cli/inputs.js';
 import { outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
 import { checkedModel } from '../pipeline/node.js';
 import { jobId, openQueue, queueFailure, DEFAULT_QUEUE, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
@@ -95,19 +95,29 @@ export async function expandBatchInputs(args: string[], outDir?: string): Promis
  * (two hashes beside the queue: stem → path, path → stem, written with HSETNX so that concurrent
  * submissions cannot both take one). Without this a later submission of part of the images named
  * them by that part alone: re-submitting dirB/p.jpg gave it 'p', over dirA/p.jpg's files.
+ *
+ * The output folder's record (.prnet-done.jsonl, which `prnet reconstruct` keeps, and the workers
+ * add to where it is kept) goes first where this machine can read it (`claims`): a stem it gives to
+ * another photo whose files are still as written is never taken, not even one Redis holds for
+ * this path (`prnet reconstruct a/x.jpg b/x.jpg` wrote x and x-2; b/x.jpg submitted alone was
+ * named x and its job wrote over a/x.jpg's files), and one it gives to this very photo is this
+ * path's, whichever path Redis held it for. `superseded[i]`: the stem Redis held for the path
+ * before, when the record gave it to another photo since.
  */
-async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueName: string, out: string, files: string[]): Promise<string[]> {
+async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueName: string, out: string, files: string[], claims: RecordClaims): Promise<{ stems: string[]; superseded: (string | undefined)[] }> {
   const redis = await queue.getBackend().client;
   const tag = createHash('sha256').update(out).digest('hex').slice(0, 16);
   const byStem = `bull:${queueName}:prnet-stems:${tag}`;
   const byPath = `bull:${queueName}:prnet-paths:${tag}`;
-  const wanted = uniqueStems(files); // this submission's own names first (x-2.jpg keeps x-2)
+  const wanted = uniqueStems(files, undefined, claims.othersAt); // this submission's own names first (x-2.jpg keeps x-2)
   const wantedBy = new Map(wanted.map((w, j) => [w, j])); // unique, so one index each
   const taken = new Set<string>();
   const result: string[] = [];
+  const superseded: (string | undefined)[] = [];
   for (const [i, path] of files.entries()) {
     const had = await redis.hget(byPath, path);
-    if (had !== null && (await redis.hget(byStem, had)) === path) {
+    if (had !== null && claims.othersAt(i, had)) superseded[i] = had;
+    else if (had !== null && (await redis.hget(byStem, had)) === path) {
       result.push(had);
       taken.add(had);
       continue;
@@ -117,7 +127,11 @@ async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueNam
     let stem = wanted[i];
     for (let n = 2; ; n++) {
       const wantedByOther = (wantedBy.get(stem) ?? i) !== i;
-      if (!taken.has(stem) && !wantedByOther) {
+      if (!taken.has(stem) && !wantedByOther && !claims.othersAt(i, stem)) {
+        if (claims.mineAt(i, stem)) {
+          await redis.hset(byStem, { [stem]: path });
+          break;
+        }
         if (Number(await redis.runCommand('hsetnx', [byStem, stem, path])) === 1 || (await redis.hget(byStem, stem)) === path) break;
       }
       stem = `${base}-${n}`;
@@ -126,7 +140,7 @@ async function claimStems(queue: Awaited<ReturnType<typeof openQueue>>, queueNam
     result.push(stem);
     taken.add(stem);
   }
-  return result;
+  return { stems: result, superseded };
 }
 
 /**
@@ -151,7 +165,9 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
   const queueName = options.queue ?? DEFAULT_QUEUE;
   const queue = await openQueue(options.redis, queueName);
   try {
-    const stems = await claimStems(queue, queueName, out, files);
+    // What the output folder's record says, where this machine can read it (none where it cannot).
+    const claims = await recordClaims(out, files);
+    const { stems, superseded } = await claimStems(queue, queueName, out, files, claims);
     // The output folder as this machine sees it: where it is not a folder here, or an empty one
     // (not mounted: a share's mount point is an empty folder; not made yet), a done job's files
     // cannot be checked, and it stays done.
@@ -213,6 +229,14 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
       }
       const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, minScore: options.minScore, mesh: options.mesh, tiles: options.tiles, orientation: options.orientation, maxPixels: options.maxPixels };
       const id = jobId(content, data);
+      // The path's job under the stem the record gave to another photo since: not run (its worker
+      // would refuse it; a failed one would stay failed in `batch status`): this one replaces it.
+      const before = superseded[i];
+      if (before !== undefined) {
+        const old = await queue.getJob(jobId(content, { ...data, stem: before }));
+        // (one a worker took meanwhile is locked: that worker refuses it)
+        if (old && ['failed', 'waiting', 'delayed', 'prioritized'].includes(await old.getState())) await old.remove().catch(() => undefined);
+      }
       const existing = await queue.getJob(id);
       if (existing) {
         const state = await existing.getState();

@@ -10,12 +10,13 @@ import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { firstLine, InputError } from '../errors.js';
-import { fileIdentities, realOrResolved } from '../cli/atomic.js';
-import { reconstructToFiles } from '../cli/reconstruct.js';
+import { reconstructToFiles, recordedOptions } from '../cli/reconstruct.js';
+import { DONE_RECORD, DoneRecord, fileIdentity, keepsRecord } from '../cli/resume.js';
+import { fileIdentities, realOrResolved, writeFailure } from '../cli/atomic.js';
 import { counted } from '../cli/progress.js';
 import { pixelLimitHint } from '../cli/options.js';
 import { escapeRegExp, outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
-import { UNOWNED_OUTPUT, unownedOutputsOf } from '../cli/inputs.js';
+import { outputStem, recordClaims, UNOWNED_OUTPUT, unownedOutputsOf } from '../cli/inputs.js';
 import { createPrnet, producerJson } from '../pipeline/node.js';
 import type { Prnet } from '../pipeline/prnet.js';
 import { checkDatabase, connection, DEFAULT_QUEUE, jobDataProblem, queueFailure, type ReconstructJobData, type ReconstructJobResult } from './jobs.js';
@@ -36,6 +37,8 @@ export interface WorkerOptions {
   onJob?: (event: { ok: boolean; data: ReconstructJobData; message: string }) => void;
   /** Called when the connection to Redis fails or comes back. */
   onConnection?: (message: string) => void;
+  /** Called when a job's files are in place but its line in the folder's record could not be written. */
+  onWarning?: (message: string) => void;
 }
 
 const OUR_SUFFIXES = outputSuffixPattern();
@@ -113,6 +116,16 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const problem = jobDataProblem(d);
     if (problem) throw new UnrecoverableError(`${typeof d?.path === 'string' ? `${d.path}: ` : ''}${problem}`);
     const prnet = await pipeline(d);
+    // The folder's record gives the job's stem to another photo whose files there are still as it
+    // wrote them (a `prnet reconstruct` of a/x.jpg and b/x.jpg wrote x and x-2; b/x.jpg queued by a
+    // submitter that could not see the folder, or before that run, is named x): they are not
+    // written over, as `prnet reconstruct` would not. Not retried: the name stays another's until
+    // a submitter that sees the folder names the photo anew.
+    const claims = await recordClaims(d.out, [d.path], new Set([outputStem(d.path), d.stem]));
+    const owner = claims.othersAt(0, d.stem) ? claims.owner(d.stem) : undefined;
+    if (owner !== undefined) {
+      throw new UnrecoverableError(`${d.path}: not written: ${join(d.out, DONE_RECORD)} gives its output name '${d.stem}' to another photo (${owner}), whose files are still there as written; submit it again where ${d.out} can be seen (batch submit then names it after that record)`);
+    }
     await removeStaleTemps(d.out, d.stem);
     // The photo's folder is its output folder: an image there named as its output that prnet-ts
     // did not write (no mark, not in the record: a photo of the user's) is neither replaced nor
@@ -122,8 +135,21 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const written = pngOutputPattern(d.stem, d.formats);
     const clash = written ? unowned.find((f) => written.test(basename(f))) : undefined;
     if (clash) throw new UnrecoverableError(`${d.path}: ${clash}: ${UNOWNED_OUTPUT}`);
+    // A job is a run of one image: it adds its line to the folder's record as `prnet reconstruct`
+    // of one image does, where the folder keeps one (the input's identity taken before it is read).
+    const id = keepsRecord(d.out) ? await fileIdentity(d.path) : undefined;
     try {
       const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxPixels: d.maxPixels, maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: { ...d.mesh, producer: producerJson(prnet, d.model, { flip: d.flip, smooth: d.smooth }) }, inputs: fileIdentities([d.path, ...unowned]) });
+      if (id) {
+        // (the mesh options as the job's files were made: a job without them, the defaults)
+        const mesh = { units: d.mesh?.units ?? 'mm', center: d.mesh?.center ?? true, textureSize: d.mesh?.textureSize ?? prnet.layout.size };
+        const recorded = async (): Promise<void> => {
+          const run = await recordedOptions(prnet, { model: d.model, detector: d.detector, tiles: d.tiles, minScore: d.minScore, maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: d.formats, mesh });
+          await new DoneRecord(d.out).add({ input: id.path, size: id.size, mtimeMs: id.mtimeMs, stem: d.stem, options: run, faces }, outputs);
+        };
+        // The files are in place whatever happens here: a line that cannot be written is said, and the job is done.
+        await recorded().catch((e: unknown) => options.onWarning?.(`${d.path}: cannot record the finished image in ${join(d.out, DONE_RECORD)} (${writeFailure(e)})`));
+      }
       return { faces, files: outputs };
     } catch (e) {
       // A bad image stays bad: fail it at once. Anything else (an output that cannot be written, a

@@ -32,6 +32,7 @@ export async function runWorker(args: string[]): Promise<number> {
     lockMs: lock ? lock * 1000 : undefined,
     onJob: (e) => log(e.ok ? e.message : `failed: ${e.message}`),
     onConnection: log,
+    onWarning: (m) => log(`warning: ${m}`),
   });
   return new Promise<number>((resolve) => {
     let stopping = false;
