@@ -422,6 +422,34 @@ describe('prnet batch + prnet worker on Redis', () => {
     await w2.exited;
   });
 
+  it('a stem the record gives to this very photo is its own, whichever path Redis held it for; the path Redis held it for is named anew, its waiting job replaced', async () => {
+    const root = await dirs.make('record-own');
+    for (const d of ['a', 'b']) await mkdir(join(root, d));
+    const [a, b] = [join(root, 'a', 'x.png'), join(root, 'b', 'x.png')];
+    await copyFile(ASTRONAUT, a);
+    await sharp(ASTRONAUT).resize(400, 400).png().toFile(b);
+    const out = join(root, 'out');
+    const submit = (photo: string) => runCli(['batch', 'submit', photo, '--out', out, '--redis', redis.url, '--queue', 'record-own', '--model', 'light', '--formats', 'json']);
+    const waiting = async (): Promise<[string, string][]> => {
+      const q = new Queue('record-own', { connection: { url: redis.url } });
+      try {
+        return (await q.getJobs(['waiting'])).map((j) => [j.data.path, j.data.stem] as [string, string]).sort();
+      } finally {
+        await q.close();
+      }
+    };
+    // b/x.png queued first (no worker yet): Redis gives x to it
+    expect((await submit(b)).errLines).toEqual(['queued 1 · already queued or done 0 · failed ones queued again 0']);
+    // then a/x.png is reconstructed as x, into a record
+    expect((await runCli(['reconstruct', a, '--out', out, '--model', 'light', '--formats', 'json', '--quiet', '--resume'])).code).toBe(0);
+    // a/x.png submitted: x, its own by the record (not x-2 beside it)
+    expect((await submit(a)).errLines).toEqual(['queued 1 · already queued or done 0 · failed ones queued again 0']);
+    expect(await waiting()).toEqual([[a, 'x'], [b, 'x']]);
+    // b/x.png submitted again: x-2, and its job under x (which its worker would refuse) is gone
+    expect((await submit(b)).errLines).toEqual(['queued 1 · already queued or done 0 · failed ones queued again 0']);
+    expect(await waiting()).toEqual([[a, 'x'], [b, 'x-2']]);
+  });
+
   it('an idle worker says when Redis goes away and when it is back, each time', async () => {
     const w = startCli(['worker', '--redis', redis.url, '--queue', 'idle']);
     workers.push(w);
