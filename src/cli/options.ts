@@ -4,7 +4,7 @@
  * dispatches to the commands; the commands import this module, not main.ts.
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs, type ParseArgsConfig, type ParseArgsOptionDescriptor } from 'node:util';
 import { InputError, ModelError, OutputError, PrnetError, escapeControl } from '../errors.js';
 import { DETECTOR_KINDS, MIN_SCORE_FLOOR, type DetectorKind } from '../detect/detector.js';
 import { MAX_SMOOTH } from '../geometry/smooth.js';
@@ -84,9 +84,18 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
       i++;
     } else joined.push(a);
   }
+  // `--no-x` for each switch `x`, as options of their own: parseArgs's allowNegative came in Node
+  // 20.16, and on the Node 20.9–20.15 the package supports every `--no-` switch was an unknown option.
+  const config: Record<string, ParseArgsOptionDescriptor> = { ...options };
+  const negations = new Map<string, string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== 'boolean' || Object.hasOwn(options, `no-${name}`)) continue;
+    config[`no-${name}`] = { type: 'boolean' };
+    negations.set(`no-${name}`, name);
+  }
   const parsed = (() => {
     try {
-      return parseArgs({ args: joined, options, allowPositionals, strict: true, allowNegative: true, tokens: true });
+      return parseArgs({ args: joined, options: config as T, allowPositionals, strict: true, tokens: true });
     } catch (e) {
       const { code, message } = e as NodeJS.ErrnoException;
       // An option without its value: Node's words name a short alias the help does not show.
@@ -110,8 +119,13 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   // centring, the last one winning); the same switch repeated (`--center --center`, an alias's
   // flag given again) says one thing and is taken.
   const switched = new Map<string, boolean>();
+  const values = parsed.values as Record<string, unknown>;
+  for (const neg of negations.keys()) delete values[neg];
   for (const t of parsed.tokens) {
     if (t.kind !== 'option') continue;
+    const negated = negations.get(t.name);
+    if (negated !== undefined) t.name = negated;
+    if (options[t.name]?.type === 'boolean') values[t.name] = t.rawName !== `--no-${t.name}`;
     if (options[t.name]?.type === 'boolean') {
       const on = t.rawName !== `--no-${t.name}`;
       const before = switched.get(t.name);
