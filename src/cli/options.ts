@@ -101,6 +101,15 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
       // An option without its value: Node's words name a short alias the help does not show.
       const missing = code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /--([\w-]+) <value>' argument missing/.exec(message) : null;
       if (missing) throw new UsageError(`--${missing[1]} needs a value`);
+      // `--frames -q`: Node calls the option's value ambiguous; it is a value left out.
+      const ambiguous = code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(-{1,2}[\w-]+)' argument is ambiguous/.exec(message) : null;
+      if (ambiguous) {
+        const raw = ambiguous[1];
+        const long = raw.startsWith('--') ? raw.slice(2) : Object.entries(options).find(([, o]) => o.short === raw.slice(1))?.[0] ?? raw.replace(/^-+/, '');
+        const at = joined.findIndex((a, k) => a === raw && joined[k + 1]?.startsWith('-'));
+        const next = at >= 0 ? joined[at + 1] : undefined;
+        throw new UsageError(`--${long} needs a value${next === undefined ? '' : ` (the next argument, '${escapeControl(next)}', starts with '-': a value that does is written --${long}=-…)`}`);
+      }
       const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '([^']+)'/.exec(message) : null;
       if (unknown) {
         const names = Object.entries(options).flatMap(([name, o]) => (o.type === 'boolean' ? [`--${name}`, `--no-${name}`] : [`--${name}`]));
