@@ -7,11 +7,11 @@
  * removes the temporary files the dead attempt left.
  */
 import { readdir, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { firstLine, InputError } from '../errors.js';
 import { reconstructToFiles, recordedOptions } from '../cli/reconstruct.js';
-import { DONE_RECORD, DoneRecord, fileIdentity, keepsRecord } from '../cli/resume.js';
+import { DONE_RECORD, DoneRecord, DoneRecordReader, fileIdentity, keepsRecord } from '../cli/resume.js';
 import { fileIdentities, realOrResolved, writeFailure } from '../cli/atomic.js';
 import { counted } from '../cli/progress.js';
 import { pixelLimitHint } from '../cli/options.js';
@@ -89,8 +89,21 @@ export interface BatchWorker {
   inProgress(): number;
 }
 
+/** Output folders whose records a worker keeps read (the least recently used goes past this). */
+const RECORDS_KEPT = 16;
+
 export function startWorker(options: WorkerOptions): BatchWorker {
   const prnets = new Map<string, Promise<Prnet>>();
+  // Each folder's record, read once and then only what was appended (a job reads it: see runJob).
+  const records = new Map<string, DoneRecordReader>();
+  const recordOf = (out: string): DoneRecordReader => {
+    const key = resolve(out);
+    const r = records.get(key) ?? new DoneRecordReader(key);
+    records.delete(key);
+    records.set(key, r);
+    if (records.size > RECORDS_KEPT) records.delete(records.keys().next().value as string);
+    return r;
+  };
   const pipeline = (data: ReconstructJobData): Promise<Prnet> => {
     const key = `${data.model}\0${data.detector ?? ''}\0${data.minScore ?? ''}\0${data.tiles ?? ''}\0${data.orientation ?? ''}`;
     let p = prnets.get(key);
@@ -121,7 +134,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     // submitter that could not see the folder, or before that run, is named x): they are not
     // written over, as `prnet reconstruct` would not. Not retried: the name stays another's until
     // a submitter that sees the folder names the photo anew.
-    const claims = await recordClaims(d.out, [d.path], new Set([outputStem(d.path), d.stem]));
+    const claims = await recordClaims(d.out, [d.path], new Set([outputStem(d.path), d.stem]), recordOf(d.out));
     const owner = claims.othersAt(0, d.stem) ? claims.owner(d.stem) : undefined;
     if (owner !== undefined) {
       throw new UnrecoverableError(`${d.path}: not written: ${join(d.out, DONE_RECORD)} gives its output name '${d.stem}' to another photo (${owner}), whose files are still there as written; submit it again where ${d.out} can be seen (batch submit then names it after that record)`);

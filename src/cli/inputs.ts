@@ -6,7 +6,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { objSafeName } from '../export/obj.js';
 import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { isMarkedPng, PNG_MARK_HEAD } from '../io/png-mark.js';
-import { DONE_RECORD, fileIdentity, readDone, stemsClaimed } from './resume.js';
+import { DONE_RECORD, fileIdentity, readDone, stemsClaimed, type DoneRecordReader } from './resume.js';
 import { realOrResolved } from './atomic.js';
 
 /**
@@ -278,8 +278,8 @@ export interface RecordClaims {
  * a record (or one that cannot be read) no stem is claimed. Shared by `prnet reconstruct`, `prnet
  * batch submit` (where it sees the folder) and the batch worker (when it writes).
  */
-export async function recordClaims(outDir: string, files: readonly string[], bases: ReadonlySet<string> = new Set(files.map(outputStem))): Promise<RecordClaims> {
-  const claimed = await stemsClaimed(outDir, bases);
+export async function recordClaims(outDir: string, files: readonly string[], bases: ReadonlySet<string> = new Set(files.map(outputStem)), record?: DoneRecordReader): Promise<RecordClaims> {
+  const claimed = await stemsClaimed(outDir, bases, record);
   const ids = claimed.size ? await Promise.all(files.map(async (f) => (await fileIdentity(f))?.path ?? resolve(f))) : [];
   const owner = (stem: string): string | undefined => claimed.get(stem);
   return {

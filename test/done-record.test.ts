@@ -1,0 +1,81 @@
+/**
+ * DoneRecordReader: a folder's record (.prnet-done.jsonl) kept in memory by a worker and read on
+ * from where it was (only what was appended), always the same entries as reading it whole.
+ */
+import { appendFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DONE_RECORD, DoneRecordReader, readDone, type DoneEntry } from '../src/cli/resume.js';
+import { TempDirs } from './helpers/tmp.js';
+
+const dirs = new TempDirs('prnet-record-');
+afterAll(() => dirs.cleanup());
+
+const entry = (input: string, stem: string, size = 1): DoneEntry => ({
+  input, size, mtimeMs: 1, stem, options: { version: 'test' }, faces: 1, files: [{ path: `${stem}_face0.json`, size: 10, mtimeMs: 2 }],
+});
+const line = (e: DoneEntry): string => JSON.stringify(e) + '\n';
+const same = async (dir: string, reader: DoneRecordReader): Promise<void> => {
+  expect([...(await reader.current()).entries()]).toEqual([...(await readDone(dir)).entries.entries()]);
+};
+
+describe('DoneRecordReader', () => {
+  it('reads a record, then what is appended, a line finished later, a replaced record and one rewritten in place, as readDone does', async () => {
+    const dir = await dirs.make('record');
+    const path = join(dir, DONE_RECORD);
+    const reader = new DoneRecordReader(dir);
+    expect((await reader.current()).size).toBe(0); // none yet
+    await writeFile(path, line(entry('/p/a.jpg', 'a')) + line(entry('/p/b.jpg', 'b')));
+    await same(dir, reader);
+    // appended: a newer line for a (the latest wins) and a new photo
+    await appendFile(path, line(entry('/p/a.jpg', 'a', 2)) + line(entry('/p/c.jpg', 'c')));
+    await same(dir, reader);
+    expect((await reader.current()).get('/p/a.jpg\0a')?.size).toBe(2);
+    // a line being written: taken once it is whole
+    const half = line(entry('/p/d.jpg', 'd'));
+    await appendFile(path, half.slice(0, 40));
+    expect((await reader.current()).has('/p/d.jpg\0d')).toBe(false);
+    await appendFile(path, half.slice(40) + 'not json\n');
+    await same(dir, reader);
+    expect((await reader.current()).has('/p/d.jpg\0d')).toBe(true);
+    // compacted (another file put in its place), shorter: read anew
+    await writeFile(join(dir, 'new'), line(entry('/p/e.jpg', 'e')));
+    await rename(join(dir, 'new'), path);
+    await same(dir, reader);
+    expect([...(await reader.current()).keys()]).toEqual(['/p/e.jpg\0e']);
+    // rewritten in place, longer, the byte before the offset no longer a line's end: read anew
+    await writeFile(path, line(entry('/p/f.jpg', 'ff')) + line(entry('/p/g.jpg', 'g')));
+    await same(dir, reader);
+    expect([...(await reader.current()).keys()]).toEqual(['/p/f.jpg\0ff', '/p/g.jpg\0g']);
+  });
+
+  it('a record past its 1 MiB chunks, with paths in other scripts cut at a chunk\'s end, and concurrent calls', async () => {
+    const dir = await dirs.make('long');
+    const path = join(dir, DONE_RECORD);
+    let text = '';
+    for (let i = 0; Buffer.byteLength(text) < 2 ** 20 - 600; i++) text += line(entry(`/фото/снимок-${i}-é€😀.jpg`, `s${i}`));
+    // a four-byte character across the first chunk's end (its first two bytes in the first MiB)
+    const pad = 2 ** 20 - 2 - Buffer.byteLength(text) - Buffer.byteLength('{"input":"/');
+    text += line(entry(`/${'x'.repeat(pad)}😀.jpg`, 'cut'));
+    expect(Buffer.from(text).subarray(2 ** 20 - 2, 2 ** 20 + 2).toString()).toBe('😀');
+    for (let i = 0; Buffer.byteLength(text) < 2.5 * 2 ** 20; i++) text += line(entry(`/фото/後-${i}-é€😀.jpg`, `t${i}`));
+    await writeFile(path, text);
+    const reader = new DoneRecordReader(dir);
+    const [a, b] = await Promise.all([reader.current(), reader.current()]);
+    expect(a).toBe(b);
+    await same(dir, reader);
+    for (const k of (await reader.current()).keys()) expect(k).not.toContain('\uFFFD');
+    await appendFile(path, line(entry('/фото/後.jpg', 'z')));
+    await same(dir, reader);
+  });
+
+  it('no record, or one removed: nothing', async () => {
+    const dir = await dirs.make('none');
+    const reader = new DoneRecordReader(dir);
+    expect((await reader.current()).size).toBe(0);
+    await writeFile(join(dir, DONE_RECORD), line(entry('/p/a.jpg', 'a')));
+    expect((await reader.current()).size).toBe(1);
+    await rename(join(dir, DONE_RECORD), join(dir, 'gone'));
+    expect((await reader.current()).size).toBe(0);
+  });
+});
