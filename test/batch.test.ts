@@ -450,6 +450,35 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(await waiting()).toEqual([[a, 'x'], [b, 'x-2']]);
   });
 
+  it('a submission of several images starts the folder\'s record, as reconstruct of several does: a later one-image run keeps their names; one image alone starts none', async () => {
+    const root = await dirs.make('record-start');
+    for (const d of ['a', 'b']) await mkdir(join(root, d));
+    const [a, b] = [join(root, 'a', 'x.png'), join(root, 'b', 'x.png')];
+    await copyFile(ASTRONAUT, a);
+    await sharp(ASTRONAUT).resize(400, 400).png().toFile(b);
+    const q = ['--redis', redis.url, '--queue', 'record-start'];
+    const out = join(root, 'out');
+    expect((await runCli(['batch', 'submit', a, b, '--out', out, ...q, '--model', 'light', '--formats', 'json'])).errLines).toEqual(['queued 2 · already queued or done 0 · failed ones queued again 0']);
+    const w = startCli(['worker', ...q]);
+    workers.push(w);
+    await waitUntil('2 jobs of record-start', async () => (await batchStatus(redis.url, { queue: 'record-start' })).done === 2, 60_000);
+    const lines = (await readFile(join(out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { input: string; stem: string });
+    expect(lines.map((l) => [l.input, l.stem]).sort()).toEqual([[a, 'x'], [b, 'x-2']]);
+    // b/x.png reconstructed alone into that folder: x-2 again, not over a's x
+    const aFile = await readFile(join(out, 'x_face0.json'));
+    expect((await runCli(['reconstruct', b, '--out', out, '--model', 'light', '--formats', 'json', '--quiet'])).code).toBe(0);
+    expect((await readFile(join(out, 'x_face0.json'))).equals(aFile)).toBe(true);
+    expect((JSON.parse(await readFile(join(out, 'x-2_face0.json'), 'utf8')) as { image: { width: number } }).image.width).toBe(400);
+    // one image alone into a new folder: a run of one image, no record
+    const out1 = join(root, 'out1');
+    expect((await runCli(['batch', 'submit', a, '--out', out1, ...q, '--model', 'light', '--formats', 'json'])).errLines).toEqual(['queued 1 · already queued or done 0 · failed ones queued again 0']);
+    await waitUntil('3 jobs of record-start', async () => (await batchStatus(redis.url, { queue: 'record-start' })).done === 3, 60_000);
+    expect(existsSync(join(out1, 'x_face0.json'))).toBe(true);
+    expect(existsSync(join(out1, '.prnet-done.jsonl'))).toBe(false);
+    w.child.kill('SIGTERM');
+    await w.exited;
+  });
+
   it('an idle worker says when Redis goes away and when it is back, each time', async () => {
     const w = startCli(['worker', '--redis', redis.url, '--queue', 'idle']);
     workers.push(w);

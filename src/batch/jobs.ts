@@ -41,6 +41,12 @@ export interface ReconstructJobData {
    * limit and submitted again with a higher one is queued again with it.
    */
   maxPixels?: number;
+  /**
+   * true: the worker starts the output folder's record (.prnet-done.jsonl) where there is none, as
+   * `prnet reconstruct` of several images does (a submission of more than one image); absent: it
+   * adds its line only to a record the folder keeps, as a one-image run. Not in the job id.
+   */
+  record?: boolean;
 }
 
 /**
@@ -59,6 +65,7 @@ export function jobDataProblem(d: unknown): string | null {
   if (!Array.isArray(j.formats) || j.formats.some((f) => typeof f !== 'string')) return 'job data: formats must be a list of names';
   for (const k of ['tiles', 'orientation'] as const) if (j[k] !== undefined && typeof j[k] !== 'boolean') return `job data: ${k} must be true or false`;
   if (j.maxPixels !== undefined && !(Number.isSafeInteger(j.maxPixels) && (j.maxPixels as number) > 0)) return 'job data: maxPixels must be a whole number ≥ 1';
+  if (j.record !== undefined && typeof j.record !== 'boolean') return 'job data: record must be true or false';
   return null;
 }
 
@@ -103,7 +110,7 @@ export function queueFailure(e: unknown, url: string, what = 'cannot reach', con
  * Re-submitting the same images with the same options gives the same ids, which BullMQ does not add twice.
  */
 export function jobId(content: Uint8Array, data: ReconstructJobData): string {
-  const { path: _path, maxPixels: _maxPixels, ...options } = data;
+  const { path: _path, maxPixels: _maxPixels, record: _record, ...options } = data;
   const h = createHash('sha256').update(content).update('\0').update(JSON.stringify({ ...options, formats: [...options.formats].sort() }));
   return `img-${h.digest('hex').slice(0, 40)}`;
 }

@@ -227,7 +227,9 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
         summary.unreadable.push(`${files[i]}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         continue;
       }
-      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, minScore: options.minScore, mesh: options.mesh, tiles: options.tiles, orientation: options.orientation, maxPixels: options.maxPixels };
+      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, minScore: options.minScore, mesh: options.mesh, tiles: options.tiles, orientation: options.orientation, maxPixels: options.maxPixels,
+        // several images: the workers start the folder's record, as `prnet reconstruct` of several does
+        ...(files.length > 1 ? { record: true } : {}) };
       const id = jobId(content, data);
       // The path's job under the stem the record gave to another photo since: not run (its worker
       // would refuse it; a failed one would stay failed in `batch status`): this one replaces it.
@@ -244,7 +246,7 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
         // state", code -3): then it is queued, as asked, and counted as such; other errors go up.
         const retried = async (from: 'failed' | 'completed'): Promise<boolean> => {
           // This submission's pixel limit, which the id leaves out (an image failed over the limit is submitted again with a higher one).
-          if (existing.data.maxPixels !== data.maxPixels) await existing.updateData({ ...existing.data, maxPixels: data.maxPixels });
+          if (existing.data.maxPixels !== data.maxPixels || existing.data.record !== data.record) await existing.updateData({ ...existing.data, maxPixels: data.maxPixels, record: data.record });
           return existing.retry(from, { resetAttemptsMade: true, resetAttemptsStarted: true }).then(() => true, (e: unknown) => {
             if ((e as { code?: unknown }).code === -3 || /is not in the \w+ state/.test(String((e as Error)?.message))) return false;
             throw e;

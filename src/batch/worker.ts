@@ -148,9 +148,10 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     const written = pngOutputPattern(d.stem, d.formats);
     const clash = written ? unowned.find((f) => written.test(basename(f))) : undefined;
     if (clash) throw new UnrecoverableError(`${d.path}: ${clash}: ${UNOWNED_OUTPUT}`);
-    // A job is a run of one image: it adds its line to the folder's record as `prnet reconstruct`
-    // of one image does, where the folder keeps one (the input's identity taken before it is read).
-    const id = keepsRecord(d.out) ? await fileIdentity(d.path) : undefined;
+    // A job adds its line to the folder's record as `prnet reconstruct` does: where the folder keeps
+    // one (a one-image run), or starting it (a job of a submission of several images: `record`)
+    // (the input's identity taken before it is read).
+    const id = d.record === true || keepsRecord(d.out) ? await fileIdentity(d.path) : undefined;
     try {
       const { faces, outputs } = await reconstructToFiles(prnet, d.path, d.stem, d.out, { maxPixels: d.maxPixels, maxFaces: d.maxFaces, flip: d.flip, smooth: d.smooth, formats: new Set(d.formats), mesh: { ...d.mesh, producer: producerJson(prnet, d.model, { flip: d.flip, smooth: d.smooth }) }, inputs: fileIdentities([d.path, ...unowned]) });
       if (id) {
