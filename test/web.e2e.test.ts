@@ -791,6 +791,12 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.keyboard.press('-');
       await p.keyboard.press('-');
       expect(distance(await view()) / distance(fitted)).toBeCloseTo(1.25, 3);
+      // Zoom stops where the faces are still drawn: at a tenth of the framed distance and at 20 times it.
+      for (let k = 0; k < 15; k++) await p.keyboard.press('+');
+      expect(distance(await view()) / distance(fitted)).toBeCloseTo(0.1, 3);
+      expect(await picture()).not.toBe(fittedPicture);
+      for (let k = 0; k < 30; k++) await p.keyboard.press('-');
+      expect(distance(await view()) / distance(fitted)).toBeCloseTo(20, 3);
       await p.keyboard.press('ArrowUp');
       await p.keyboard.press('0');
       expect(await view()).toEqual(fitted);

@@ -11,6 +11,9 @@ import type { FaceMessage } from './protocol.js';
 /** A key press's turn (10°) and zoom (a fifth nearer, or as much farther). */
 const KEY_TURN = Math.PI / 18;
 const KEY_ZOOM = 0.8;
+/** How near and how far the view zooms, in multiples of the framed distance (the camera's planes are at /100 and ×100). */
+const MIN_ZOOM = 0.1;
+const MAX_ZOOM = 20;
 
 export class FaceViewer {
   readonly canvas: HTMLCanvasElement;
@@ -103,6 +106,10 @@ export class FaceViewer {
     this.camera.near = distance / 100;
     this.camera.far = distance * 100;
     this.camera.updateProjectionMatrix();
+    // Zoom (wheel, pinch, keys) stays where the faces are drawn: nearer than the near plane's
+    // reach or past the far plane they were cut away or vanished (no limit before).
+    this.controls.minDistance = distance * MIN_ZOOM;
+    this.controls.maxDistance = distance * MAX_ZOOM;
     this.controls.target.copy(centre);
     this.controls.update();
     this.fitted = true;
