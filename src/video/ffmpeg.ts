@@ -120,7 +120,6 @@ function toolError(e: unknown, cmd: string): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-/** ffmpeg's complaint in a few words: known causes named, else its last line without the file name. */
 /** ffmpeg's lines for an input stream that ended before its first frame (its filters never configured). */
 const NO_FRAME_LINE = /^(Cannot determine format of input stream \S+ after EOF|Error marking filters as finished|Conversion failed!)$/;
 
@@ -130,6 +129,10 @@ const STILL_CODECS: Record<string, string> = { mjpeg: 'jpeg', png: 'png', webp: 
 /** ffmpeg's closing lines of a failure, which say that it failed but not why. */
 const GENERIC_LINE = /^(Error initializing output stream \S+ --.*|Could not write header for output file #\d+ \(incorrect codec parameters \?\): .*|Conversion failed!)$/;
 
+/**
+ * ffmpeg's complaint in a few words: known causes named, else its last line that names a cause,
+ * without the file name.
+ */
 function ffmpegCause(stderr: string, path: string): string {
   if (/moov atom not found/.test(stderr)) return 'no MP4 index (moov atom not found): a truncated file, or not a video';
   if (/partial file/.test(stderr)) return 'truncated file (ffmpeg: partial file)';
