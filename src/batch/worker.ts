@@ -134,7 +134,8 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     // submitter that could not see the folder, or before that run, is named x): they are not
     // written over, as `prnet reconstruct` would not. Not retried: the name stays another's until
     // a submitter that sees the folder names the photo anew.
-    const claims = await recordClaims(d.out, [d.path], new Set([outputStem(d.path), d.stem]), recordOf(d.out));
+    const record = recordOf(d.out);
+    const claims = await recordClaims(d.out, [d.path], new Set([outputStem(d.path), d.stem]), record);
     const owner = claims.othersAt(0, d.stem) ? claims.owner(d.stem) : undefined;
     if (owner !== undefined) {
       throw new UnrecoverableError(`${d.path}: not written: ${join(d.out, DONE_RECORD)} gives its output name '${d.stem}' to another photo (${owner}), whose files are still there as written; submit it again where ${d.out} can be seen (batch submit then names it after that record)`);
@@ -144,7 +145,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     // did not write (no mark, not in the record: a photo of the user's) is neither replaced nor
     // removed, as `prnet reconstruct` does (batch submit checked at queueing; this is the check at
     // the time of writing).
-    const unowned = (await realOrResolved(dirname(d.path))) === (await realOrResolved(d.out)) ? await unownedOutputsOf(d.out, d.stem) : [];
+    const unowned = (await realOrResolved(dirname(d.path))) === (await realOrResolved(d.out)) ? await unownedOutputsOf(d.out, d.stem, record) : [];
     const written = pngOutputPattern(d.stem, d.formats);
     const clash = written ? unowned.find((f) => written.test(basename(f))) : undefined;
     if (clash) throw new UnrecoverableError(`${d.path}: ${clash}: ${UNOWNED_OUTPUT}`);

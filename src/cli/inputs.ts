@@ -141,11 +141,11 @@ export async function expandInputs(args: string[], options: ExpandOptions = {}):
  * The images in `dir` named as `stem`'s PNG outputs (any case) that prnet-ts did not write, as
  * expandInputs' `unowned` (a batch job's check, for its own stem only), as paths.
  */
-export async function unownedOutputsOf(dir: string, stem: string): Promise<string[]> {
+export async function unownedOutputsOf(dir: string, stem: string, record?: DoneRecordReader): Promise<string[]> {
   const own = new RegExp(`^${escapeRegExp(stem)}${outputSuffixPattern(true)}$`, 'i');
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => own.test(n)).sort();
   if (!names.length) return [];
-  return (await unownedOutputs(dir, names, await recordedOutputs(dir))).map((n) => join(dir, n));
+  return (await unownedOutputs(dir, names, await recordedOutputs(dir, record))).map((n) => join(dir, n));
 }
 
 /**
@@ -208,10 +208,11 @@ async function unownedOutputs(folder: string, names: readonly string[], recorded
 }
 
 /** The files the output folder's record lists as written there, by name, size and modification time (none when it cannot be read). */
-async function recordedOutputs(outDir: string): Promise<(name: string, size: number, mtimeMs: number) => boolean> {
+async function recordedOutputs(outDir: string, record?: DoneRecordReader): Promise<(name: string, size: number, mtimeMs: number) => boolean> {
   const files = new Set<string>();
   try {
-    for (const e of (await readDone(outDir)).entries.values()) for (const f of e.files) files.add(`${f.path}\0${f.size}\0${f.mtimeMs}`);
+    const entries = record ? await record.current() : (await readDone(outDir)).entries;
+    for (const e of entries.values()) for (const f of e.files) files.add(`${f.path}\0${f.size}\0${f.mtimeMs}`);
   } catch {
     // no record to go by
   }
