@@ -153,14 +153,15 @@ function keepLatest(entries: Map<string, DoneEntry>, e: DoneEntry): void {
  * A folder's record held in memory and brought up to date by reading only what was appended since
  * the last look (`prnet worker` looks once per job: reading the whole record each time made a
  * batch into a folder with a long record quadratic, ~0.15 s a job at 20,000 lines). A record
- * replaced (compacted by `--resume`: another file), shortened or changed where it was read up to is
- * read again from the start. Lines that are not entries are passed over, as readDone does.
+ * replaced (compacted by `--resume`: another file, by inode and birth time), shortened or changed
+ * where it was read up to is read again from the start. Lines that are not entries are passed over, as readDone does.
  */
 export class DoneRecordReader {
   private entries = new Map<string, DoneEntry>();
   /** Bytes read up to (the end of the last whole line). */
   private offset = 0;
-  private ino = -1;
+  /** The file read: its inode and birth time. */
+  private id = '';
 
   constructor(readonly outDir: string) {}
 
@@ -180,16 +181,18 @@ export class DoneRecordReader {
       throw e;
     });
     if (!f) {
-      this.reset(-1);
+      this.reset('');
       return this.entries;
     }
     try {
-      const { size, ino } = await f.stat();
-      if (ino !== this.ino || size < this.offset) this.reset(ino);
+      const { size, ino, birthtimeMs } = await f.stat();
+      // (another file: its inode, or where the file system reuses it, its birth time — 0 where none is kept)
+      const id = `${ino}:${birthtimeMs}`;
+      if (id !== this.id || size < this.offset) this.reset(id);
       else if (this.offset > 0) {
         // The byte before the offset still ends a line: the record was appended to, not rewritten in place.
         const before = Buffer.alloc(1);
-        if ((await f.read(before, 0, 1, this.offset - 1)).bytesRead !== 1 || before[0] !== 0x0a) this.reset(ino);
+        if ((await f.read(before, 0, 1, this.offset - 1)).bytesRead !== 1 || before[0] !== 0x0a) this.reset(id);
       }
       const chunk = Buffer.alloc(1 << 20);
       // (bytes, not text, across chunks: a character cut at a chunk's end must not become U+FFFD in a path)
@@ -224,10 +227,10 @@ export class DoneRecordReader {
     return this.entries;
   }
 
-  private reset(ino: number): void {
+  private reset(id: string): void {
     this.entries = new Map();
     this.offset = 0;
-    this.ino = ino;
+    this.id = id;
   }
 }
 
