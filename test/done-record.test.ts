@@ -2,10 +2,24 @@
  * DoneRecordReader: a folder's record (.prnet-done.jsonl) kept in memory by a worker and read on
  * from where it was (only what was appended), always the same entries as reading it whole.
  */
-import { appendFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DONE_RECORD, DoneRecordReader, readDone, type DoneEntry } from '../src/cli/resume.js';
+
+// A line another run appends to the record between its reading and its replacement (set per test).
+const race = vi.hoisted(() => ({ append: null as null | { path: string; text: string } }));
+vi.mock('../src/cli/atomic.js', async (importOriginal) => {
+  const atomic = await importOriginal<typeof import('../src/cli/atomic.js')>();
+  const { appendFile: append } = await import('node:fs/promises');
+  return {
+    ...atomic,
+    writeFileAtomic: async (...args: Parameters<typeof atomic.writeFileAtomic>) => {
+      if (race.append && args[0] === race.append.path) await append(race.append.path, race.append.text);
+      return atomic.writeFileAtomic(...args);
+    },
+  };
+});
 import { TempDirs } from './helpers/tmp.js';
 
 const dirs = new TempDirs('prnet-record-');
@@ -77,5 +91,26 @@ describe('DoneRecordReader', () => {
     expect((await reader.current()).size).toBe(1);
     await rename(join(dir, DONE_RECORD), join(dir, 'gone'));
     expect((await reader.current()).size).toBe(0);
+  });
+
+  it('a compaction (readDone for --resume) keeps the lines another run appends while the record is rewritten', async () => {
+    const dir = await dirs.make('compact');
+    const path = join(dir, DONE_RECORD);
+    await writeFile(path, line(entry('/p/a.jpg', 'a')) + line(entry('/p/a.jpg', 'a', 2)) + line(entry('/p/b.jpg', 'b')));
+    // a worker's line for c, and a newer one for b, land between the read and the rename
+    race.append = { path, text: line(entry('/p/c.jpg', 'c')) + line(entry('/p/b.jpg', 'b', 3)) };
+    try {
+      const { entries } = await readDone(dir, true);
+      expect([...entries.keys()].sort()).toEqual(['/p/a.jpg\0a', '/p/b.jpg\0b', '/p/c.jpg\0c']);
+      expect(entries.get('/p/b.jpg\0b')?.size).toBe(3);
+    } finally {
+      race.append = null;
+    }
+    // the record on disk: compacted (a once, at size 2) and with both appended lines
+    const lines = (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DoneEntry);
+    expect(lines.map((e) => [e.input, e.size])).toEqual([['/p/a.jpg', 2], ['/p/b.jpg', 1], ['/p/c.jpg', 1], ['/p/b.jpg', 3]]);
+    const again = await readDone(dir);
+    expect(again.entries.get('/p/b.jpg\0b')?.size).toBe(3);
+    expect(again.entries.size).toBe(3);
   });
 });

@@ -11,7 +11,7 @@
  * done again. The last line for an input wins, so a later run supersedes an earlier one.
  */
 import { createReadStream, statSync } from 'node:fs';
-import { appendFile, open, realpath, stat } from 'node:fs/promises';
+import { appendFile, open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { writeFileAtomic } from './atomic.js';
@@ -119,6 +119,9 @@ export async function readDone(outDir: string, compact = false): Promise<{ entri
   const last = new Map<string, DoneEntry>();
   let lines = 0;
   let unreadable = 0;
+  // (compacting: the file as read, kept open, so that lines other runs append while it is rewritten are found in it)
+  const read = compact ? await open(path, 'r').catch(() => null) : null;
+  const readFrom = read ? (await read.stat()).size : 0;
   try {
     const input = createReadStream(path, { encoding: 'utf8' });
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
@@ -135,11 +138,55 @@ export async function readDone(outDir: string, compact = false): Promise<{ entri
       else unreadable++;
     }
   } catch (e) {
+    await read?.close();
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: last, unreadable: 0 };
     throw e;
   }
-  if (compact && lines > last.size) await writeFileAtomic(path, [...last.values()].map((e) => JSON.stringify(e) + '\n').join(''));
+  try {
+    if (read && lines > last.size) {
+      await writeFileAtomic(path, [...last.values()].map((e) => JSON.stringify(e) + '\n').join(''));
+      await keepAppended(read, readFrom, last, path);
+    }
+  } finally {
+    await read?.close();
+  }
   return { entries: last, unreadable };
+}
+
+/** How long a compaction waits for an append begun on the replaced record before it reads its end. */
+const APPEND_SETTLE_MS = 20;
+
+/**
+ * The lines another run (a batch worker, a concurrent reconstruct) appended to the replaced record
+ * while it was read and rewritten, appended to the new one (each as one write) and to `entries`:
+ * they had gone with the old file. `read` is the old file, open since before it was read; lines
+ * from `from` on that are already entries (read with the rest) are not written twice.
+ */
+async function keepAppended(read: FileHandle, from: number, entries: Map<string, DoneEntry>, path: string): Promise<void> {
+  await new Promise((r) => setTimeout(r, APPEND_SETTLE_MS));
+  const { size } = await read.stat();
+  if (size <= from) return;
+  const tail = Buffer.alloc(size - from);
+  const { bytesRead } = await read.read(tail, 0, tail.length, from);
+  const text = tail.toString('utf8', 0, bytesRead);
+  // (a first line cut by `from` — the read began inside a line being written — is not an entry)
+  const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n');
+  let extra = '';
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (!isEntry(v)) continue;
+    const known = entries.get(entryKey(v.input, v.stem));
+    if (known && JSON.stringify(known) === JSON.stringify(v)) continue;
+    keepLatest(entries, v);
+    extra += JSON.stringify(v) + '\n';
+  }
+  if (extra) await appendFile(path, extra);
 }
 
 /** An entry as the latest of its input and stem, last in the order written. */
