@@ -99,13 +99,19 @@ describe('prnet batch + prnet worker on Redis', () => {
     noFace = s.failures.map((f) => f.path);
     for (const f of s.failures) expect(f.reason).toMatch(/no face found/);
     expect(s.failed).toBeLessThanOrEqual(2);
-    const files = await listFiles(out);
-    const expected = images.filter((p) => !noFace.includes(p)).flatMap((p) => {
-      const stem = p.split('/').pop()!.replace(/\.jpg$/, '');
-      return [`${stem}_face0.glb`, `${stem}_face0.json`];
-    }).sort();
+    const files = (await listFiles(out)).filter((f) => f !== '.prnet-done.jsonl');
+    const stems = images.filter((p) => !noFace.includes(p)).map((p) => p.split('/').pop()!.replace(/\.jpg$/, ''));
+    const expected = stems.flatMap((stem) => [`${stem}_face0.glb`, `${stem}_face0.json`]).sort();
     expect(files).toEqual(expected); // each exactly once, nothing else
     expect(await leftoverTempFiles(out)).toEqual([]);
+    // A submission of several images: the workers started the folder's record, as reconstruct of
+    // several does; a line per finished image (the one SIGKILLed between its files and its line has
+    // none: its retry wrote them again, and its line), its files as they are now.
+    const record = (await readFile(join(out, '.prnet-done.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { stem: string; files: { path: string; size: number }[] });
+    expect([...new Set(record.map((l) => l.stem))].sort()).toEqual([...stems].sort());
+    for (const l of record.filter((r, i) => record.findLastIndex((q) => q.stem === r.stem) === i)) {
+      for (const f of l.files) expect((await stat(join(out, f.path))).size, f.path).toBe(f.size);
+    }
     for (const f of files) {
       const bytes = new Uint8Array(await readFile(join(out, f)));
       if (f.endsWith('.json')) expect((JSON.parse(new TextDecoder().decode(bytes)) as { vertexCount: number }).vertexCount).toBe(43867);
@@ -333,7 +339,7 @@ describe('prnet batch + prnet worker on Redis', () => {
     const w = startCli(['worker', ...queue]);
     workers.push(w);
     await waitUntil('the two images', async () => (await batchStatus(redis.url, { queue: 'stems' })).done === 2, 60_000);
-    expect(await listFiles(out)).toEqual(['p-2_face0.json', 'p_face0.json']);
+    expect(await listFiles(out)).toEqual(['.prnet-done.jsonl', 'p-2_face0.json', 'p_face0.json']); // two images: the record started
     // b/p.jpg alone: the same stem (p-2) and job, not 'p' over a/p.jpg's file.
     expect((await submit(join(root, 'b'))).errLines).toEqual(['queued 0 · already queued or done 1 · failed ones queued again 0']);
     const detector = await createDetector();
