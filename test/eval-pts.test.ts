@@ -1,4 +1,4 @@
-import { mkdtempSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -101,6 +101,26 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
       const ours = out;
       expect(ours.perImage.map((s) => [s.image, s.nme2d !== null])).toEqual([['broken.jpg', false], ['good.jpg', true], ['other.webp', true]]);
       expect([ours.scored, ours.failed, ours.common.images]).toEqual([2, 1, 2]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a .pts that cannot be read (a folder of that name) is one unreadable pair, exit 1; the run goes on (it ended with exit 70, the file unnamed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-pts-'));
+    try {
+      copyFileSync(join(AFW, '111076519_1.jpg'), join(dir, 'good.jpg'));
+      copyFileSync(join(AFW, '111076519_1.pts'), join(dir, 'good.pts'));
+      copyFileSync(join(AFW, '1051618982_1.jpg'), join(dir, 'folder.jpg'));
+      mkdirSync(join(dir, 'folder.pts'));
+      await expect(readPts(join(dir, 'folder.pts'))).rejects.toThrow(`${join(dir, 'folder.pts')}: is a folder, not a .pts file`);
+      await expect(readPts(join(dir, 'absent.pts'))).rejects.toThrow(`${join(dir, 'absent.pts')}: no such file`);
+      const r = await runMain(['eval', 'pts', dir, '--no-peers', '--json', '--quiet', '--model', 'light']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.errLines).toEqual([`prnet: ${join(dir, 'folder.pts')}: is a folder, not a .pts file`]);
+      const out = JSON.parse(r.stdout) as { scored: number; perImage: { image: string; nme2d: number | null; error?: string }[] };
+      expect(out.perImage.map((s) => [s.image, s.nme2d !== null])).toEqual([['folder.jpg', false], ['good.jpg', true]]);
+      expect(out.scored).toBe(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

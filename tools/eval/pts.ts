@@ -5,7 +5,7 @@
  * distance / sqrt(w·h) of the annotated landmarks' box (as for AFLW2000-3D). `.pts` coordinates
  * count pixels from 1; they are shifted to the library's frame (pixel centres at integers).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InputError, PrnetError } from '../../src/errors.js';
 import { decodeImageFile } from '../../src/io/image-node.js';
@@ -52,9 +52,24 @@ export interface PtsReport {
   skippedPeers: string[];
 }
 
+/** Largest .pts file read (68 points take about 1 KB). */
+const MAX_PTS_BYTES = 2 ** 20;
+
 /** Reads an iBUG .pts file: 68 points, shifted from 1-based pixels; InputError naming the file otherwise. */
 export async function readPts(path: string): Promise<Float64Array> {
-  const text = await readFile(path, 'utf8');
+  let text: string;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new InputError(st.isDirectory() ? 'is a folder, not a .pts file' : 'not a regular file', path);
+    if (st.size > MAX_PTS_BYTES) throw new InputError(`.pts file of ${st.size} bytes is above the limit of ${MAX_PTS_BYTES}`, path);
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    // A file that cannot be read is one unreadable pair (a row of every method, exit 1), as a bad
+    // .mat is: the file system's own error (EISDIR, EACCES, ENOENT) ended the whole run (exit 70).
+    if (e instanceof InputError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`, path, { cause: e });
+  }
   const open = text.indexOf('{');
   const close = text.indexOf('}', open + 1);
   const nums = open >= 0 && close > open ? text.slice(open + 1, close).trim().split(/\s+/).map(Number) : [];
