@@ -2,7 +2,7 @@
  * Head pose in `prnet eval aflw2000`: each method's pose against AFLW2000-3D's Pose_Para, as mean
  * absolute errors over the images within ±99° (the head-pose benchmark's protocol).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,33 @@ describe('prnet eval without a peer\'s model', () => {
       expect(out.images).toBe(2);
       expect(Object.keys(out.peers)).toEqual(['facemesh']);
       expect(out.skippedPeers).toHaveLength(1);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('a peer whose model cannot run is said on stderr with exit 1, its rows `failure: "error"`, not counted as faces not found (it read as "2 image(s) without the annotated face", exit 0)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prnet-badpeer-'));
+    try {
+      mkdirSync(join(root, 'reference', '3ddfa_v2'), { recursive: true });
+      symlinkSync(join(SHARED, 'reference', 'mediapipe'), join(root, 'reference', 'mediapipe'));
+      copyFileSync(join(SHARED, 'reference', '3ddfa_v2', 'data.json'), join(root, 'reference', '3ddfa_v2', 'data.json'));
+      writeFileSync(join(root, 'reference', '3ddfa_v2', 'mb05_120x120.onnx'), 'not an onnx model\n');
+      const dir = join(root, 'two');
+      mkdirSync(dir);
+      for (const f of readdirSync(AFLW).filter((n) => /\.(jpg|mat)$/.test(n)).sort().slice(0, 4)) symlinkSync(join(AFLW, f), join(dir, f));
+      const args = ['eval', 'aflw2000', dir, '--model', 'light', '--no-flip', '--quiet'];
+      const [text, json] = await Promise.all([runCli(args, { env: { PRNET_SHARED: root } }), runCli([...args, '--json'], { env: { PRNET_SHARED: root } })]);
+      for (const r of [text, json]) {
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.errLines).toHaveLength(1);
+        expect(r.errLines[0]).toMatch(/^prnet: 3ddfa_v2 failed on 2 image\(s\), not scored \(first: image00050\.jpg: .*mb05_120x120\.onnx.*\)$/);
+      }
+      expect(text.stdout).toContain('3ddfa_v2: 2 image(s) not scored: the method failed on them (stderr says why)');
+      expect(text.stdout).not.toContain('without the annotated face');
+      const out = JSON.parse(json.stdout) as { perImage: ImageScore[]; peers: Record<string, { perImage: ImageScore[] }> };
+      expect(out.peers['3ddfa_v2'].perImage.map((r) => [r.nme2d, r.failure])).toEqual([[null, 'error'], [null, 'error']]);
+      for (const r of [...out.perImage, ...out.peers.facemesh.perImage]) expect(r.failure, r.image).toBeUndefined();
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -5,14 +5,14 @@
  * matched by landmark centroid. A progress bar on stderr; per-image rows with --json.
  */
 import { join } from 'node:path';
-import { escapeControl } from '../../src/errors.js';
+import { escapeControl, firstLine } from '../../src/errors.js';
 import { evaluateAflw2000, type MethodScores } from '../eval/aflw2000.js';
 import { createPrnet, producerJson } from '../../src/pipeline/node.js';
 import type { Prnet, TestTimeOptions } from '../../src/pipeline/prnet.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, minScoreOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
 import { evaluatePts } from '../eval/pts.js';
-import { suspectLine } from '../eval/nme.js';
+import { suspectLine, type RowFailure } from '../eval/nme.js';
 import { imagePairs, missingPeers, POSE_RANGE_DEG } from '../eval/aflw2000.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '   –  ' : `${(100 * x).toFixed(2).padStart(5)}%`);
@@ -57,6 +57,7 @@ export async function run(args: string[]): Promise<number> {
   });
   await prnet.dispose();
   const model = modelReport(prnet, values.model, testTime);
+  const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   if (values.json) {
     const strip = (m: MethodScores) => ({ nme2d: m.nme2d, nme3d: m.nme3d, bucketMean2d: m.bucketMean2d, bucketMean3d: m.bucketMean3d, buckets: m.buckets, pose: m.pose, byYaw2d: m.byYaw2d, byYaw3d: m.byYaw3d, scored: m.scored, failed: m.failed, common: m.common, perImage: m.perImage });
     const out = {
@@ -85,9 +86,8 @@ export async function run(args: string[]): Promise<number> {
       skippedPeers: report.skippedPeers,
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-    return reportUnreadable(report.unreadable, report.skippedPeers);
+    return reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods));
   }
-  const methods: [string, MethodScores][] = [['prnet-ts', report.ours], ...Object.entries(report.peers)];
   const lines: string[] = [];
   lines.push(`AFLW2000-3D, ${report.images} images (${dir}), model ${model.name}, crop: ${gtBox ? 'ground-truth landmarks' : `detector (${prnet.detector?.kind ?? 'none'})`}, network ${prnet.session.precision}, ${testTimeText(prnet, testTime)}; 68-point NME (2D / 3D)`);
   // Columns: the image name (as wide as the longest), the yaw, then one 2D / 3D cell per method.
@@ -125,11 +125,9 @@ export async function run(args: string[]): Promise<number> {
   }
   if (report.ours.folds !== undefined) lines.push(`prnet-ts meshes: ${pct(report.ours.folds).trim()} of the triangles touch a fold sharper than 90° (mean over the images)`);
   if (report.ours.suspect) lines.push(`prnet-ts ${suspectLine(report.ours.suspect)}`);
-  const unread = report.unreadable.length;
-  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);
-  if (unread) lines.push(`${unread} image(s) not scored: the image or its .mat could not be read`);
+  lines.push(...failureLines(methods, report.unreadable.length, '.mat'));
   process.stdout.write(lines.join('\n') + '\n');
-  return reportUnreadable(report.unreadable, report.skippedPeers);
+  return reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods));
 }
 
 /**
@@ -157,13 +155,45 @@ function notePeersMissing(): void {
 }
 
 /**
- * One line on stderr per pair that could not be read (exit 1 when there were any; the rest is
- * scored) and per peer that could not be run (a note: the run itself is complete).
+ * One line on stderr per pair that could not be read and per method that failed on images (exit 1
+ * when there were any; the rest is scored), and per peer that could not be run (a note: the run
+ * itself is complete).
  */
-function reportUnreadable(lines: string[], skippedPeers: string[]): number {
+function reportUnreadable(lines: string[], skippedPeers: string[], errors: string[] = []): number {
   for (const l of lines) process.stderr.write(`prnet: ${escapeControl(l)}\n`);
+  for (const e of errors) process.stderr.write(`prnet: ${escapeControl(e)}\n`);
   for (const p of skippedPeers) process.stderr.write(`prnet: peer not scored: ${escapeControl(p)}\n`);
-  return lines.length ? EXIT.failed : EXIT.ok;
+  return lines.length || errors.length ? EXIT.failed : EXIT.ok;
+}
+
+type Rows = { perImage: readonly { image: string; failure?: RowFailure; error?: string }[] };
+
+/**
+ * Per method that failed on images (rows whose `failure` is `error`: its model could not run, an
+ * exception), one line: how many, and the first image with its message. Such rows were counted
+ * as faces not found (exit 0, the message only in --json), so a peer whose model file was broken
+ * read as a peer that found no face.
+ */
+function methodErrors(methods: readonly (readonly [string, Rows])[]): string[] {
+  const out: string[] = [];
+  for (const [n, m] of methods) {
+    const rows = m.perImage.filter((r) => r.failure === 'error');
+    if (rows.length) out.push(`${n} failed on ${rows.length} image(s), not scored (first: ${rows[0].image}: ${firstLine(rows[0].error ?? 'error')})`);
+  }
+  return out;
+}
+
+/** The text report's lines on the rows without a score: faces not found or not near, methods that failed, pairs not read. */
+function failureLines(methods: readonly (readonly [string, Rows])[], unread: number, ext: string): string[] {
+  const lines: string[] = [];
+  for (const [n, m] of methods) {
+    const missed = m.perImage.filter((r) => r.failure === 'no-face' || r.failure === 'not-near').length;
+    const failed = m.perImage.filter((r) => r.failure === 'error').length;
+    if (missed) lines.push(`${n}: ${missed} image(s) without the annotated face (none found, or none near it)`);
+    if (failed) lines.push(`${n}: ${failed} image(s) not scored: the method failed on them (stderr says why)`);
+  }
+  if (unread) lines.push(`${unread} image(s) not scored: the image or its ${ext} could not be read`);
+  return lines;
 }
 
 /** The flip and σ a run used, defaults filled in. */
@@ -204,7 +234,7 @@ async function runPts(
     // The shape of `eval aflw2000 --json`: our scores at the top, each peer's under `peers`.
     process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), dir, crop: 'detector', detector: prnet.detector?.kind ?? null, minScore: minScore ?? null, images: report.images, unpaired,
       ...report.ours, suspect: report.ours.suspect ?? null, peers: report.peers, skippedPeers: report.skippedPeers }, null, 2) + '\n');
-    return reportUnreadable(report.unreadable, report.skippedPeers);
+    return reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods));
   }
   const lines = [`${report.images} images with .pts ground truth (${dir}), model ${values.model ?? 'default'}, detector ${prnet.detector?.kind ?? 'none'}, ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
   const W = Math.max(22, ...report.ours.perImage.map((s) => s.image.length), `mean on the ${report.ours.common.images} all scored`.length);
@@ -216,9 +246,7 @@ async function runPts(
   lines.push(row('  faces scored', methods.map(([, m]) => String(m.scored))));
   if (methods.length > 1) lines.push(row(`mean on the ${report.ours.common.images} all scored`, methods.map(([, m]) => pct(m.common.nme2d))));
   if (report.ours.suspect) lines.push(`prnet-ts ${suspectLine(report.ours.suspect)}`);
-  const unread = report.unreadable.length;
-  for (const [n, m] of methods) if (m.failed - unread > 0) lines.push(`${n}: ${m.failed - unread} image(s) without the annotated face (none found, or none near it)`);
-  if (unread) lines.push(`${unread} image(s) not scored: the image or its .pts could not be read`);
+  lines.push(...failureLines(methods, report.unreadable.length, '.pts'));
   process.stdout.write(lines.join('\n') + '\n');
-  return reportUnreadable(report.unreadable, report.skippedPeers);
+  return reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods));
 }

@@ -21,7 +21,7 @@ import type { Layout } from '../../src/layout/index.js';
 import type { Prnet, ReconstructOptions } from '../../src/pipeline/prnet.js';
 import type { Face } from '../../src/pipeline/face.js';
 import { loadAflwGroundTruth } from './mat.js';
-import { annotatedSide, nearestFace, nme, scoredByAll, summariseNme, summariseSuspect, type NmeSummary, type SuspectSummary } from './nme.js';
+import { annotatedSide, failureOf, nearestFace, nme, NoFaceNearError, scoredByAll, summariseNme, summariseSuspect, type NmeSummary, type RowFailure, type SuspectSummary } from './nme.js';
 
 /** Head-pose angles in degrees (src/geometry/pose.ts's convention, that of Pose_Para). */
 export interface Angles {
@@ -53,7 +53,10 @@ export interface ImageScore {
   keypointDisagreement?: number;
   /** Ours only, where either signal is given: Face.suspect. */
   suspect?: boolean;
+  /** Rows without a score: what went wrong, in words (the file and the reason for an unreadable pair). */
   error?: string;
+  /** Rows without a score: why, as a fixed word (nme.ts RowFailure). */
+  failure?: RowFailure;
 }
 
 /**
@@ -207,7 +210,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       });
       const near = nearestFace(centres, gt, 3, annotatedSide(gt, 3));
       face = faces[centres.findIndex((c) => c === near)];
-      if (!face && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
+      if (!face && faces.length) throw new NoFaceNearError(faces.length);
     }
     if (!face) return null;
     return { landmarks: face.landmarks, pose: angles(face.pose), folds: foldFraction(face.vertices, prnet.layout.triangles), flipDisagreement: face.flipDisagreement, keypointDisagreement: face.keypointDisagreement, suspect: face.suspect };
@@ -252,7 +255,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       // A bad pair is a failed row of every method; the other images are still scored.
       if (!(e instanceof PrnetError)) throw e;
       unreadable.push(e.message);
-      for (const name of Object.keys(scorers)) per[name].push({ image: name0, yaw: NaN, nme2d: null, nme3d: null, error: e.message });
+      for (const name of Object.keys(scorers)) per[name].push({ image: name0, yaw: NaN, nme2d: null, nme3d: null, error: e.message, failure: 'unreadable' });
       options.onImage?.(item.image);
       continue;
     }
@@ -262,7 +265,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
     for (const [name, scorer] of Object.entries(scorers)) {
       try {
         const pred = await scorer(image, gt.pt3d68);
-        if (!pred) per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: 'no face found' });
+        if (!pred) per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: 'no face found', failure: 'no-face' });
         else {
           const row: ImageScore = { image: name0, yaw, nme2d: nme(pred.landmarks, gt.pt3d68, 2), nme3d: nme(pred.landmarks, gt.pt3d68, 3) };
           if (pred.pose) {
@@ -277,7 +280,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
           per[name].push(row);
         }
       } catch (e) {
-        per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: (e as Error).message });
+        per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: (e as Error).message, failure: failureOf(e) });
       }
     }
     options.onImage?.(item.image);

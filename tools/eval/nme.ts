@@ -179,3 +179,25 @@ export function suspectLine(s: SuspectSummary): string {
   const others = s.meanNotSuspect === null ? '' : `; the others' mean ${pc(s.meanNotSuspect)}`;
   return `suspect faces (flip disagreement > 0.1 or keypoints > 0.12): ${s.suspect} of ${s.faces} (${s.suspectFailures} of them over ${100 * FAILURE_NME} % NME); ${s.suspectFailures} of the ${s.failures} over ${100 * FAILURE_NME} % are suspect${others}`;
 }
+
+/**
+ * Why a per-image row has no score (`failure` of `eval --json`'s rows): `unreadable` the image or
+ * its ground truth could not be read (a row of every method, exit 1); `no-face` the method found
+ * no face; `not-near` it found faces, none near the annotated one; `error` the method itself failed
+ * on the image (a peer's model that cannot run, an exception): said on stderr, exit 1.
+ */
+export type RowFailure = 'unreadable' | 'no-face' | 'not-near' | 'error';
+
+/** Thrown by a scorer that found faces but none near the annotated one (a `not-near` row, not an error). */
+export class NoFaceNearError extends Error {
+  constructor(faces: number) {
+    super(`no face near the annotated one (${faces} elsewhere)`);
+    this.name = 'NoFaceNearError';
+  }
+}
+
+/** The row failure of an exception a scorer threw. */
+export function failureOf(e: unknown): RowFailure {
+  return e instanceof NoFaceNearError ? 'not-near' : 'error';
+}
+

@@ -14,12 +14,15 @@ import type { RgbImage } from '../../src/types.js';
 import { facemesh68Cache } from '../data/facemesh.js';
 import { cropFromLandmarks as tddfaCropFromLandmarks, runTddfa } from '../data/tddfa.js';
 import { listImagePairs, missingPeers } from './aflw2000.js';
-import { annotatedSide, nearestFace, nme, scoredByAll, summariseSuspect, type SuspectSummary } from './nme.js';
+import { annotatedSide, failureOf, nearestFace, nme, NoFaceNearError, scoredByAll, summariseSuspect, type RowFailure, type SuspectSummary } from './nme.js';
 
 export interface PtsScore {
   image: string;
   nme2d: number | null;
+  /** Rows without a score: what went wrong, in words. */
   error?: string;
+  /** Rows without a score: why, as a fixed word (nme.ts RowFailure). */
+  failure?: RowFailure;
   /** Ours only, with test-time flip: Face.flipDisagreement. */
   flipDisagreement?: number;
   /** Ours only, for a face BlazeFace found: Face.keypointDisagreement. */
@@ -102,7 +105,7 @@ type Scorer = (image: RgbImage, gt: Float64Array) => Promise<Scored | null>;
  */
 function near<T extends { landmarks: Float32Array }>(faces: T[], gt: Float64Array): T | null {
   const landmarks = nearestFace(faces.map((f) => f.landmarks), gt, 2, annotatedSide(gt, 2));
-  if (!landmarks && faces.length) throw new Error(`no face near the annotated one (${faces.length} elsewhere)`);
+  if (!landmarks && faces.length) throw new NoFaceNearError(faces.length);
   return faces.find((f) => f.landmarks === landmarks) ?? null;
 }
 
@@ -141,7 +144,7 @@ export async function evaluatePts(
     } catch (e) {
       if (!(e instanceof PrnetError)) throw e;
       unreadable.push(e.message);
-      for (const k of Object.keys(scorers)) per[k].push({ image: name, nme2d: null, error: e.message });
+      for (const k of Object.keys(scorers)) per[k].push({ image: name, nme2d: null, error: e.message, failure: 'unreadable' });
       options.onImage?.(item.image);
       continue;
     }
@@ -149,7 +152,7 @@ export async function evaluatePts(
       try {
         const pred = await scorer(image, gt);
         if (!pred) {
-          per[k].push({ image: name, nme2d: null, error: 'no face found' });
+          per[k].push({ image: name, nme2d: null, error: 'no face found', failure: 'no-face' });
           continue;
         }
         const row: PtsScore = { image: name, nme2d: nme(xy(pred.landmarks), gt, 2, 2) };
@@ -158,7 +161,7 @@ export async function evaluatePts(
         if (pred.suspect !== undefined) row.suspect = pred.suspect;
         per[k].push(row);
       } catch (e) {
-        per[k].push({ image: name, nme2d: null, error: (e as Error).message });
+        per[k].push({ image: name, nme2d: null, error: (e as Error).message, failure: failureOf(e) });
       }
     }
     options.onImage?.(item.image);
