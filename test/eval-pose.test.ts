@@ -13,7 +13,7 @@ import { tddfaPose } from '../tools/data/tddfa.js';
 import { angleDifference, evaluateAflw2000, summarisePose, type Angles, type EvalReport, type ImageScore } from '../tools/eval/aflw2000.js';
 import { loadAflwGroundTruth } from '../tools/eval/mat.js';
 import { EVAL, SHARED } from './helpers/paths.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 import { runMain } from './helpers/main-inprocess.js';
 
 const AFLW = resolve(EVAL, 'aflw2000-3d');
@@ -215,3 +215,37 @@ describe('prnet eval: how well Face.suspect picks out the failures', () => {
     }
   }, 120_000);
 });
+
+describe('prnet eval interrupted', () => {
+  it('Ctrl-C after the first images prints the report of the images done, marked interrupted, and ends by the signal (it printed nothing)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-evalint-'));
+    try {
+      // Enough images that the run is still going when the signal comes (the 8, each four times).
+      for (const f of readdirSync(AFLW).filter((n) => /\.(jpg|mat)$/.test(n))) for (const k of [0, 1, 2, 3]) symlinkSync(join(AFLW, f), join(dir, `${k}${f}`));
+      for (const json of [false, true]) {
+        const child = spawnCli(['eval', 'aflw2000', dir, '--no-peers', '--model', 'light', '--no-flip', ...(json ? ['--json'] : [])]);
+        // The progress bar's first line comes with the first image done.
+        while (!/eval .* 1\/32/.test(child.stderr) && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+        child.kill('SIGINT');
+        const r = await child.result;
+        expect(r.signal, r.stderr).toBe('SIGINT');
+        expect(r.stderr).toContain('prnet: SIGINT: the image under way is finished, then the report of the images done is printed');
+        if (json) {
+          const out = JSON.parse(r.stdout) as { images: number; total: number; interrupted: boolean; scored: number; perImage: ImageScore[] };
+          expect(out.total).toBe(32);
+          expect(out.interrupted).toBe(true);
+          expect(out.images).toBeGreaterThan(0);
+          expect(out.images).toBeLessThan(32);
+          expect(out.perImage).toHaveLength(out.images);
+          expect(out.scored).toBe(out.images);
+        } else {
+          expect(r.stdout.split('\n')[1]).toMatch(/^INTERRUPTED after \d+ of 32 images: every number below is over those \d+ only$/);
+          expect(r.stdout).toMatch(/^mean +\d/m);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+

@@ -30,6 +30,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
 /** A running `prnet <args…>`: the process (to signal it) and its result when it exits. */
 export interface RunningCli {
   readonly exitCode: number | null;
+  /** What it has written to stderr so far. */
+  readonly stderr: string;
   kill(signal: NodeJS.Signals): boolean;
   result: Promise<CliResult>;
 }
@@ -44,9 +46,9 @@ export function spawnCli(args: string[], options: CliOptions = {}): RunningCli {
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: options.timeoutMs ?? 90_000,
   });
+  let stderr = '';
   const result = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
-    let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
@@ -57,6 +59,9 @@ export function spawnCli(args: string[], options: CliOptions = {}): RunningCli {
   return {
     get exitCode() {
       return child.exitCode;
+    },
+    get stderr() {
+      return stderr;
     },
     kill: (signal) => child.kill(signal),
     result,

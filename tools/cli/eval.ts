@@ -11,6 +11,7 @@ import { createPrnet, producerJson } from '../../src/pipeline/node.js';
 import type { Prnet, TestTimeOptions } from '../../src/pipeline/prnet.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, minScoreOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
+import { exitBySignal } from '../../src/cli/atomic.js';
 import { evaluatePts } from '../eval/pts.js';
 import { suspectLine, type RowFailure } from '../eval/nme.js';
 import { imagePairs, missingPeers, POSE_RANGE_DEG } from '../eval/aflw2000.js';
@@ -49,7 +50,9 @@ export async function run(args: string[]): Promise<number> {
   const prnet = await createPrnet({ model: values.model, detector: gtBox ? false : detector, minScore, threads, precision, orientation: values.orientation });
   if (values.peers !== false) notePeersMissing();
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
+  const stop = interruptible();
   const report = await evaluateAflw2000(prnet, dir, {
+    signal: stop.signal,
     gtBox,
     peers: values.peers !== false,
     onImage: () => progress.tick(),
@@ -67,6 +70,8 @@ export async function run(args: string[]): Promise<number> {
       detector: gtBox ? null : (prnet.detector?.kind ?? null),
       minScore: gtBox ? null : (minScore ?? null),
       images: report.images,
+      total: report.total,
+      interrupted: report.interrupted,
       unpaired,
       nme2d: report.ours.nme2d,
       nme3d: report.ours.nme3d,
@@ -86,10 +91,11 @@ export async function run(args: string[]): Promise<number> {
       skippedPeers: report.skippedPeers,
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-    return reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods));
+    return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods)));
   }
   const lines: string[] = [];
   lines.push(`AFLW2000-3D, ${report.images} images (${dir}), model ${model.name}, crop: ${gtBox ? 'ground-truth landmarks' : `detector (${prnet.detector?.kind ?? 'none'})`}, network ${prnet.session.precision}, ${testTimeText(prnet, testTime)}; 68-point NME (2D / 3D)`);
+  if (report.interrupted) lines.push(interruptedLine(report));
   // Columns: the image name (as wide as the longest), the yaw, then one 2D / 3D cell per method.
   const W = Math.max(14, ...report.ours.perImage.map((s) => s.image.length));
   const row = (first: string, second: string, cells: string[]): string => [first.padEnd(W), second.padStart(4), ...cells.map((c) => c.padEnd(16))].join('  ').trimEnd();
@@ -127,7 +133,7 @@ export async function run(args: string[]): Promise<number> {
   if (report.ours.suspect) lines.push(`prnet-ts ${suspectLine(report.ours.suspect)}`);
   lines.push(...failureLines(methods, report.unreadable.length, '.mat'));
   process.stdout.write(lines.join('\n') + '\n');
-  return reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods));
+  return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods)));
 }
 
 /**
@@ -196,6 +202,42 @@ function failureLines(methods: readonly (readonly [string, Rows])[], unread: num
   return lines;
 }
 
+/** The text report's note on a run stopped by a signal. */
+function interruptedLine(r: { images: number; total: number }): string {
+  return `INTERRUPTED after ${r.images} of ${r.total} images: every number below is over those ${r.images} only`;
+}
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM during the images: the image under way is finished, the report of
+ * the images done is printed (marked interrupted; --json: `interrupted`, `images` of `total`),
+ * then the process ends by the signal (130 / 143). A second signal ends it at once. (Node's
+ * default ended the run with nothing printed: minutes of a 1,000-image run lost.)
+ */
+function interruptible(): { signal: AbortSignal; end(code: number): Promise<number> } {
+  const abort = new AbortController();
+  let received: NodeJS.Signals | null = null;
+  const exitCode = (s: NodeJS.Signals): number => (s === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+  const handler = (s: NodeJS.Signals): void => {
+    if (received) exitBySignal(s, exitCode(s));
+    received = s;
+    abort.abort();
+    process.stderr.write(`\nprnet: ${s}: the image under way is finished, then the report of the images done is printed (${s} again to stop at once)\n`);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: abort.signal,
+    async end(code: number): Promise<number> {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      if (!received) return code;
+      // The report reaches its reader before the process ends by the signal.
+      await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+      return exitBySignal(received, exitCode(received));
+    },
+  };
+}
+
 /** The flip and σ a run used, defaults filled in. */
 function usedTestTime(prnet: Prnet, t: TestTimeOptions): { flip: boolean; smooth: number } {
   const { flip, smooth } = producerJson(prnet, undefined, t); // the defaults the JSON of reconstruct names
@@ -227,16 +269,18 @@ async function runPts(
   const prnet = await createPrnet({ model: values.model, detector, minScore, threads, precision, orientation: values.orientation });
   if (values.peers !== false) notePeersMissing();
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
-  const report = await evaluatePts(prnet, dir, { peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
+  const stop = interruptible();
+  const report = await evaluatePts(prnet, dir, { signal: stop.signal, peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
   await prnet.dispose();
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
   if (values.json) {
     // The shape of `eval aflw2000 --json`: our scores at the top, each peer's under `peers`.
-    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), dir, crop: 'detector', detector: prnet.detector?.kind ?? null, minScore: minScore ?? null, images: report.images, unpaired,
+    process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), dir, crop: 'detector', detector: prnet.detector?.kind ?? null, minScore: minScore ?? null, images: report.images, total: report.total, interrupted: report.interrupted, unpaired,
       ...report.ours, suspect: report.ours.suspect ?? null, peers: report.peers, skippedPeers: report.skippedPeers }, null, 2) + '\n');
-    return reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods));
+    return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods)));
   }
   const lines = [`${report.images} images with .pts ground truth (${dir}), model ${values.model ?? 'default'}, detector ${prnet.detector?.kind ?? 'none'}, ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
+  if (report.interrupted) lines.push(interruptedLine(report));
   const W = Math.max(22, ...report.ours.perImage.map((s) => s.image.length), `mean on the ${report.ours.common.images} all scored`.length);
   const row = (first: string, cells: string[]): string => [first.padEnd(W), ...cells.map((c) => c.padStart(9))].join('  ');
   lines.push(row('image', methods.map(([n]) => n)));
@@ -248,5 +292,5 @@ async function runPts(
   if (report.ours.suspect) lines.push(`prnet-ts ${suspectLine(report.ours.suspect)}`);
   lines.push(...failureLines(methods, report.unreadable.length, '.pts'));
   process.stdout.write(lines.join('\n') + '\n');
-  return reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods));
+  return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods)));
 }

@@ -105,10 +105,17 @@ export interface EvalOptions extends Pick<ReconstructOptions, 'flip' | 'smooth'>
   peers?: boolean;
   /** Called after each image (for a progress bar). */
   onImage?: (name: string) => void;
+  /** Once aborted, no further image is started: the report covers the images done (`interrupted`). */
+  signal?: AbortSignal;
 }
 
 export interface EvalReport {
+  /** The images evaluated (all the folder's pairs, unless interrupted). */
   images: number;
+  /** The folder's image–ground-truth pairs. */
+  total: number;
+  /** The run was stopped (`signal`) before its last image: the means are over the first `images`. */
+  interrupted: boolean;
   /** Pairs that could not be read (a bad image or .mat): one line each, naming the file; failed rows of every method. */
   unreadable: string[];
   ours: MethodScores;
@@ -244,7 +251,10 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
   // Pose_Para per image name, for the pose protocol's ±99° rule.
   const truths = new Map<string, Angles>();
   const unreadable: string[] = [];
+  let done = 0;
   for (const item of items) {
+    if (options.signal?.aborted) break;
+    done++;
     const name0 = basename(item.image);
     let gt: Awaited<ReturnType<typeof loadAflwGroundTruth>>;
     let image: Awaited<ReturnType<typeof decodeImageFile>>;
@@ -309,7 +319,9 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
   };
   const { ours: o, ...rest } = per;
   return {
-    images: items.length,
+    images: done,
+    total: items.length,
+    interrupted: done < items.length,
     unreadable,
     ours: summarise(o),
     peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])),

@@ -46,7 +46,12 @@ export interface PtsMethodScores {
 }
 
 export interface PtsReport {
+  /** The images evaluated (all the folder's pairs, unless interrupted). */
   images: number;
+  /** The folder's image–ground-truth pairs. */
+  total: number;
+  /** The run was stopped (`signal`) before its last image: the means are over the first `images`. */
+  interrupted: boolean;
   /** Pairs that could not be read (a bad image or .pts): one line each, naming the file; failed rows of every method. */
   unreadable: string[];
   ours: PtsMethodScores;
@@ -112,7 +117,7 @@ function near<T extends { landmarks: Float32Array }>(faces: T[], gt: Float64Arra
 export async function evaluatePts(
   prnet: Prnet,
   dir: string,
-  options: { peers?: boolean; onImage?: (name: string) => void } & Pick<ReconstructOptions, 'flip' | 'smooth'> = {},
+  options: { peers?: boolean; onImage?: (name: string) => void; signal?: AbortSignal } & Pick<ReconstructOptions, 'flip' | 'smooth'> = {},
 ): Promise<PtsReport> {
   const items = await listPtsImages(dir);
   const scorers: Record<string, Scorer> = {
@@ -134,7 +139,10 @@ export async function evaluatePts(
     } else skippedPeers.push(...missingPeers());
   }
   const per: Record<string, PtsScore[]> = Object.fromEntries(Object.keys(scorers).map((k) => [k, []]));
+  let done = 0;
   for (const item of items) {
+    if (options.signal?.aborted) break;
+    done++;
     const name = basename(item.image);
     let gt: Float64Array;
     let image: RgbImage;
@@ -184,5 +192,5 @@ export async function evaluatePts(
     };
   };
   const { ours, ...rest } = per;
-  return { images: items.length, unreadable, ours: summarise(ours), peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])), skippedPeers };
+  return { images: done, total: items.length, interrupted: done < items.length, unreadable, ours: summarise(ours), peers: Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, summarise(v)])), skippedPeers };
 }
