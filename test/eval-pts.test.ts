@@ -142,14 +142,17 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
       writeFileSync(join(dir, 'hidden.pts'), shifted);
       copyFileSync(b, join(dir, 'alone.jpg')); // no .pts
       writeFileSync(join(dir, 'orphan.pts'), shifted); // no image
+      // the same photo as PNG beside both.jpg: one image per ground truth (both were scored, the face counted twice)
+      await sharp(join(dir, 'both.jpg')).png().toFile(join(dir, 'both.png'));
       const r = await runMain(['eval', 'pts', dir, '--no-peers', '--json', '--quiet', '--model', 'light']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.errLines).toEqual([
         `prnet: ${join(dir, 'alone.jpg')}: left out of the evaluation (no .pts ground truth of that name beside it)`,
+        `prnet: ${join(dir, 'both.png')}: left out of the evaluation (its .pts ground truth is both.jpg's: one image per ground truth)`,
         `prnet: ${join(dir, 'orphan.pts')}: left out of the evaluation (no image of that name beside it)`,
       ]);
       const out = JSON.parse(r.stdout) as { images: number; unpaired: string[]; perImage: { image: string; nme2d: number | null; error?: string }[] };
-      expect(out.unpaired).toEqual(['alone.jpg', 'orphan.pts']);
+      expect(out.unpaired).toEqual(['alone.jpg', 'both.png', 'orphan.pts']);
       expect(out.perImage.map((s) => s.image)).toEqual(['both.jpg', 'hidden.jpg']);
       expect(out.perImage[0].nme2d).toBeLessThan(0.1);
       // Before: the face on the left was scored for the hidden one (NME in the hundreds of per cent).

@@ -143,9 +143,11 @@ export async function run(args: string[]): Promise<number> {
  * progress bar's total).
  */
 async function reportUnpaired(dir: string, ext: string): Promise<{ pairs: number; unpaired: string[] }> {
-  const { pairs, unpaired } = await imagePairs(dir, ext);
+  const { pairs, unpaired, takenBy } = await imagePairs(dir, ext);
   for (const n of unpaired.slice(0, MAX_UNPAIRED_LINES)) {
-    const why = n.toLowerCase().endsWith(ext) ? 'no image of that name beside it' : `no ${ext} ground truth of that name beside it`;
+    const first = takenBy.get(n);
+    const why = first !== undefined ? `its ${ext} ground truth is ${escapeControl(first)}'s: one image per ground truth`
+      : n.toLowerCase().endsWith(ext) ? 'no image of that name beside it' : `no ${ext} ground truth of that name beside it`;
     process.stderr.write(`prnet: ${escapeControl(join(dir, n))}: left out of the evaluation (${why})\n`);
   }
   if (unpaired.length > MAX_UNPAIRED_LINES) process.stderr.write(`prnet: ${escapeControl(dir)}: ${unpaired.length - MAX_UNPAIRED_LINES} more files left out of the evaluation (--json lists them all)\n`);

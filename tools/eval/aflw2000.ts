@@ -147,7 +147,7 @@ function noPairs(dir: string, ext: string, unpaired: number, otherTruths: number
  * and the files left out: images without a ground truth, ground-truth files without an image;
  * InputError when the folder cannot be read or holds no pair.
  */
-export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { image: string; truth: string }[]; unpaired: string[] }> {
+export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { image: string; truth: string }[]; unpaired: string[]; takenBy: Map<string, string> }> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => !n.startsWith('.'));
@@ -158,19 +158,26 @@ export async function imagePairs(dir: string, ext: string): Promise<{ pairs: { i
   const truths = new Map(names.filter((n) => extname(n).toLowerCase() === ext).map((n) => [basename(n, extname(n)), n]));
   const pairs: { image: string; truth: string }[] = [];
   const unpaired: string[] = [];
-  const paired = new Set<string>();
+  // One image per ground truth: a.jpg and a.png beside a.mat were both scored against it, the face
+  // counted twice in the means; the first by name is, the other left out (takenBy: image → the one).
+  const paired = new Map<string, string>();
+  const takenBy = new Map<string, string>();
   for (const n of names.filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort()) {
     const truth = truths.get(basename(n, extname(n)));
-    if (truth) {
+    const first = truth === undefined ? undefined : paired.get(truth);
+    if (truth !== undefined && first === undefined) {
       pairs.push({ image: join(dir, n), truth: join(dir, truth) });
-      paired.add(truth);
-    } else unpaired.push(n);
+      paired.set(truth, n);
+    } else {
+      unpaired.push(n);
+      if (first !== undefined) takenBy.set(n, first);
+    }
   }
   for (const t of truths.values()) if (!paired.has(t)) unpaired.push(t);
   // A folder of the other benchmark (or of no benchmark): one error, not one line per file left out.
   if (!pairs.length) throw noPairs(dir, ext, unpaired.length, names.filter((n) => extname(n).toLowerCase() === otherTruth(ext)).length);
   pairs.sort((a, b) => a.image.localeCompare(b.image));
-  return { pairs, unpaired: unpaired.sort() };
+  return { pairs, unpaired: unpaired.sort(), takenBy };
 }
 
 export async function listAflwImages(dir: string): Promise<{ image: string; mat: string }[]> {
