@@ -1,6 +1,6 @@
 import { mkdtempSync, mkdirSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { createPrnet } from '../src/pipeline/node.js';
@@ -121,6 +121,15 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
       const out = JSON.parse(r.stdout) as { scored: number; perImage: { image: string; nme2d: number | null; error?: string }[] };
       expect(out.perImage.map((s) => [s.image, s.nme2d !== null])).toEqual([['folder.jpg', false], ['good.jpg', true]]);
       expect(out.scored).toBe(1);
+      // The progress bar counts that pair as failed (it ticked every image as a success)
+      const ticks: [string, boolean][] = [];
+      const prnet = await createPrnet({ model: 'light' });
+      try {
+        await evaluatePts(prnet, dir, { peers: false, onImage: (f, ok) => ticks.push([basename(f), ok]) });
+      } finally {
+        await prnet.dispose();
+      }
+      expect(ticks).toEqual([['folder.jpg', false], ['good.jpg', true]]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -55,7 +55,7 @@ export async function run(args: string[]): Promise<number> {
     signal: stop.signal,
     gtBox,
     peers: values.peers !== false,
-    onImage: () => progress.tick(),
+    onImage: (_name, ok) => progress.tick(ok),
     ...testTime,
   });
   await prnet.dispose();
@@ -272,7 +272,7 @@ async function runPts(
   if (values.peers !== false) notePeersMissing();
   const progress = new Progress(pairs, { label: 'eval', enabled: !values.quiet });
   const stop = interruptible();
-  const report = await evaluatePts(prnet, dir, { signal: stop.signal, peers: values.peers !== false, onImage: () => progress.tick(), ...testTime });
+  const report = await evaluatePts(prnet, dir, { signal: stop.signal, peers: values.peers !== false, onImage: (_name, ok) => progress.tick(ok), ...testTime });
   await prnet.dispose();
   const methods = [['prnet-ts', report.ours], ...Object.entries(report.peers)] as const;
   if (values.json) {

@@ -104,7 +104,8 @@ export interface EvalOptions extends Pick<ReconstructOptions, 'flip' | 'smooth'>
   /** Also score 3DDFA_V2 and FaceMesh (needs the shared reference folder for 3DDFA_V2). */
   peers?: boolean;
   /** Called after each image (for a progress bar). */
-  onImage?: (name: string) => void;
+  /** After each image: `ok` false when its pair could not be read or a method failed on it (the progress bar counts it as failed). */
+  onImage?: (name: string, ok: boolean) => void;
   /** Once aborted, no further image is started: the report covers the images done (`interrupted`). */
   signal?: AbortSignal;
 }
@@ -273,12 +274,13 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       if (!(e instanceof PrnetError)) throw e;
       unreadable.push(e.message);
       for (const name of Object.keys(scorers)) per[name].push({ image: name0, yaw: NaN, nme2d: null, nme3d: null, error: e.message, failure: 'unreadable' });
-      options.onImage?.(item.image);
+      options.onImage?.(item.image, false);
       continue;
     }
     const yaw = gt.pose[1];
     const truth: Angles = { pitch: gt.pose[0] * DEG, yaw: gt.pose[1] * DEG, roll: gt.pose[2] * DEG };
     truths.set(name0, truth);
+    let ok = true;
     for (const [name, scorer] of Object.entries(scorers)) {
       try {
         const pred = await scorer(image, gt.pt3d68);
@@ -298,9 +300,10 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
         }
       } catch (e) {
         per[name].push({ image: name0, yaw, nme2d: null, nme3d: null, error: (e as Error).message, failure: failureOf(e) });
+        ok = false;
       }
     }
-    options.onImage?.(item.image);
+    options.onImage?.(item.image, ok);
   }
   // The rows every method scored: the means over them compare like with like.
   const everyone = scoredByAll(Object.values(per));

@@ -117,7 +117,7 @@ function near<T extends { landmarks: Float32Array }>(faces: T[], gt: Float64Arra
 export async function evaluatePts(
   prnet: Prnet,
   dir: string,
-  options: { peers?: boolean; onImage?: (name: string) => void; signal?: AbortSignal } & Pick<ReconstructOptions, 'flip' | 'smooth'> = {},
+  options: { peers?: boolean; onImage?: (name: string, ok: boolean) => void; signal?: AbortSignal } & Pick<ReconstructOptions, 'flip' | 'smooth'> = {},
 ): Promise<PtsReport> {
   const items = await listPtsImages(dir);
   const scorers: Record<string, Scorer> = {
@@ -153,9 +153,10 @@ export async function evaluatePts(
       if (!(e instanceof PrnetError)) throw e;
       unreadable.push(e.message);
       for (const k of Object.keys(scorers)) per[k].push({ image: name, nme2d: null, error: e.message, failure: 'unreadable' });
-      options.onImage?.(item.image);
+      options.onImage?.(item.image, false);
       continue;
     }
+    let ok = true;
     for (const [k, scorer] of Object.entries(scorers)) {
       try {
         const pred = await scorer(image, gt);
@@ -170,9 +171,10 @@ export async function evaluatePts(
         per[k].push(row);
       } catch (e) {
         per[k].push({ image: name, nme2d: null, error: (e as Error).message, failure: failureOf(e) });
+        ok = false;
       }
     }
-    options.onImage?.(item.image);
+    options.onImage?.(item.image, ok);
   }
   const everyone = scoredByAll(Object.values(per));
   const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
