@@ -106,6 +106,21 @@ describe('prnet eval aflw2000: head pose (8 images, with the peers)', () => {
     expect(ours.common.pose).toEqual(ours.pose);
   });
 
+  it('the like-for-like summary has each yaw bucket too: the mean over the rows every method scored in it', () => {
+    const methods = [report.ours, report.peers.facemesh, report.peers['3ddfa_v2']];
+    const all = methods[0].perImage.map((_, i) => methods.every((m) => m.perImage[i].nme2d !== null));
+    const bucket = (yaw: number): string => { const d = Math.abs(yaw) * DEG; return d < 30 ? '0-30' : d < 60 ? '30-60' : '60-90'; };
+    for (const m of methods) {
+      for (const b of ['0-30', '30-60', '60-90'] as const) {
+        const rows = m.perImage.filter((r, i) => all[i] && bucket(r.yaw) === b);
+        expect(m.common.byYaw2d[b].count).toBe(rows.length);
+        expect(m.common.byYaw2d[b].mean).toBeCloseTo(rows.reduce((a, r) => a + r.nme2d!, 0) / rows.length, 12);
+        expect(m.common.byYaw3d[b].mean).toBeCloseTo(rows.reduce((a, r) => a + r.nme3d!, 0) / rows.length, 12);
+      }
+    }
+    expect(report.ours.common.byYaw2d['0-30'].count).toBe(5);
+  });
+
   it('prints the pose errors, and gives them in --json', async () => {
     const text = await runMain(['eval', 'aflw2000', AFLW, '--no-peers', '--quiet', '--model', 'light']);
     expect(text.code).toBe(0);

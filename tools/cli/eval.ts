@@ -98,7 +98,11 @@ export async function run(args: string[]): Promise<number> {
   if (report.interrupted) lines.push(interruptedLine(report));
   // Columns: the image name (as wide as the longest), the yaw, then one 2D / 3D cell per method.
   const W = Math.max(14, ...report.ours.perImage.map((s) => s.image.length));
-  const row = (first: string, second: string, cells: string[]): string => [first.padEnd(W), second.padStart(4), ...cells.map((c) => c.padEnd(16))].join('  ').trimEnd();
+  // The yaw column also holds the buckets' face counts (n=638/595/605 with peers).
+  const BUCKETS = ['0-30', '30-60', '60-90'] as const;
+  const counts = (b: (typeof BUCKETS)[number]): string => `n=${methods.map(([, m]) => m.byYaw2d[b].count).join('/')}`;
+  const S = Math.max(4, ...BUCKETS.map((b) => counts(b).length));
+  const row = (first: string, second: string, cells: string[]): string => [first.padEnd(W), second.padStart(S), ...cells.map((c) => c.padEnd(16))].join('  ').trimEnd();
   const cell = (a: number | null | undefined, b: number | null | undefined, mark = ''): string => `${pct(a)} / ${pct(b)}${mark}`;
   lines.push(row('image', 'yaw°', methods.map(([n]) => n)));
   report.ours.perImage.forEach((s, i) => {
@@ -107,8 +111,9 @@ export async function run(args: string[]): Promise<number> {
   });
   lines.push(row('mean', '', methods.map(([, m]) => cell(m.nme2d, m.nme3d))));
   lines.push(row('  faces scored', '', methods.map(([, m]) => String(m.scored))));
-  for (const b of ['0-30', '30-60', '60-90'] as const) {
-    lines.push(row(`yaw ${b}`, `n=${report.ours.byYaw2d[b].count}`, methods.map(([, m]) => cell(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null, m.byYaw3d[b].count ? m.byYaw3d[b].mean : null))));
+  for (const b of BUCKETS) {
+    // (n: each method's faces in the bucket, in the columns' order: its mean is over its own)
+    lines.push(row(`yaw ${b}`, counts(b), methods.map(([, m]) => cell(m.byYaw2d[b].count ? m.byYaw2d[b].mean : null, m.byYaw3d[b].count ? m.byYaw3d[b].mean : null))));
   }
   // A bucket mean over fewer than 3 buckets (one empty for that method) is marked *.
   const star = (b: number): string => (b < 3 ? '*' : '');
@@ -118,6 +123,10 @@ export async function run(args: string[]): Promise<number> {
     // Each method's means above are over its own found faces; these compare like with like.
     lines.push(`on the ${report.ours.common.images} every method scored:`);
     lines.push(row('  mean', '', methods.map(([, m]) => cell(m.common.nme2d, m.common.nme3d))));
+    for (const b of BUCKETS) {
+      const c = report.ours.common.byYaw2d[b].count;
+      lines.push(row(`  yaw ${b}`, `n=${c}`, methods.map(([, m]) => cell(c ? m.common.byYaw2d[b].mean : null, c ? m.common.byYaw3d[b].mean : null))));
+    }
     lines.push(row('  bucket mean', '', methods.map(([, m]) => cell(m.common.bucketMean2d, m.common.bucketMean3d, star(m.common.buckets)))));
   }
   if (partial) lines.push('* the mean of the non-empty yaw buckets only (a bucket without scored faces)');

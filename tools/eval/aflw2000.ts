@@ -92,7 +92,7 @@ export interface MethodScores {
    * The same means over the images every method of the run scored (with peers: the means that
    * compare like with like; each method's own means are over its own found faces).
    */
-  common: { images: number; nme2d: number; nme3d: number; bucketMean2d: number; bucketMean3d: number; buckets: number; pose: PoseSummary | null };
+  common: { images: number; nme2d: number; nme3d: number; byYaw2d: NmeSummary['byYaw']; byYaw3d: NmeSummary['byYaw']; bucketMean2d: number; bucketMean3d: number; buckets: number; pose: PoseSummary | null };
   /** Head-pose errors (null when no scored image has a pose). */
   pose: PoseSummary | null;
   perImage: ImageScore[];
@@ -322,7 +322,7 @@ export async function evaluateAflw2000(prnet: Prnet, dir: string, options: EvalO
       ...(withFolds.length ? { folds: withFolds.reduce((a, s) => a + s.folds!, 0) / withFolds.length } : {}),
       ...(suspect ? { suspect } : {}),
       failed: list.length - ok.length, scored: ok.length,
-      common: { images: shared.length, nme2d: c2.mean, nme3d: c3.mean, bucketMean2d: c2.balanced, bucketMean3d: c3.balanced, buckets: c2.buckets, pose: summarisePose(shared, truths) },
+      common: { images: shared.length, nme2d: c2.mean, nme3d: c3.mean, byYaw2d: c2.byYaw, byYaw3d: c3.byYaw, bucketMean2d: c2.balanced, bucketMean3d: c3.balanced, buckets: c2.buckets, pose: summarisePose(shared, truths) },
       pose: summarisePose(ok, truths),
       perImage: list,
     };
