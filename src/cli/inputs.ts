@@ -6,7 +6,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { objSafeName } from '../export/obj.js';
 import { escapeRegExp, outputSuffixPattern } from '../pipeline/output-names.js';
 import { isMarkedPng, PNG_MARK_HEAD } from '../io/png-mark.js';
-import { DONE_RECORD, fileIdentity, readDone, stemsClaimed, type DoneRecordReader } from './resume.js';
+import { DONE_RECORD, fileIdentity, recordEntries, stemsClaimed, type DoneRecordReader } from './resume.js';
 import { realOrResolved } from './atomic.js';
 
 /**
@@ -211,7 +211,7 @@ async function unownedOutputs(folder: string, names: readonly string[], recorded
 async function recordedOutputs(outDir: string, record?: DoneRecordReader): Promise<(name: string, size: number, mtimeMs: number) => boolean> {
   const files = new Set<string>();
   try {
-    const entries = record ? await record.current() : (await readDone(outDir)).entries;
+    const entries = await recordEntries(outDir, record);
     for (const e of entries.values()) for (const f of e.files) files.add(`${f.path}\0${f.size}\0${f.mtimeMs}`);
   } catch {
     // no record to go by

@@ -125,16 +125,10 @@ export async function readDone(outDir: string, compact = false): Promise<{ entri
   try {
     const input = createReadStream(path, { encoding: 'utf8' });
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      if (!line.trim()) continue;
+      const e = lineEntry(line);
+      if (e === undefined) continue;
       lines++;
-      let v: unknown;
-      try {
-        v = JSON.parse(line);
-      } catch {
-        unreadable++;
-        continue;
-      }
-      if (isEntry(v)) keepLatest(last, v);
+      if (e) keepLatest(last, e);
       else unreadable++;
     }
   } catch (e) {
@@ -173,20 +167,30 @@ async function keepAppended(read: FileHandle, from: number, entries: Map<string,
   const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n');
   let extra = '';
   for (const line of lines) {
-    if (!line.trim()) continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (!isEntry(v)) continue;
+    const v = lineEntry(line);
+    if (!v) continue;
     const known = entries.get(entryKey(v.input, v.stem));
     if (known && JSON.stringify(known) === JSON.stringify(v)) continue;
     keepLatest(entries, v);
     extra += JSON.stringify(v) + '\n';
   }
   if (extra) await appendFile(path, extra);
+}
+
+/** The record's entries: from a reader kept across calls (a worker's) or read whole now. */
+export async function recordEntries(outDir: string, record?: DoneRecordReader): Promise<ReadonlyMap<string, DoneEntry>> {
+  return record ? record.current() : (await readDone(outDir)).entries;
+}
+
+/** A record line's entry: null for a line that is no entry (a run killed mid-write, a hand edit), undefined for a blank one. */
+function lineEntry(line: string): DoneEntry | null | undefined {
+  if (!line.trim()) return undefined;
+  try {
+    const v: unknown = JSON.parse(line);
+    return isEntry(v) ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 /** An entry as the latest of its input and stem, last in the order written. */
@@ -258,14 +262,8 @@ export class DoneRecordReader {
         carry = Buffer.from(chunk.subarray(end + 1, bytesRead));
         this.offset = at - carry.length;
         for (const line of text.split('\n')) {
-          if (!line.trim()) continue;
-          let v: unknown;
-          try {
-            v = JSON.parse(line);
-          } catch {
-            continue;
-          }
-          if (isEntry(v)) keepLatest(this.entries, v);
+          const e = lineEntry(line);
+          if (e) keepLatest(this.entries, e);
         }
       }
     } finally {
@@ -308,7 +306,7 @@ export async function stemsClaimed(outDir: string, bases: ReadonlySet<string>, r
   const claimed = new Map<string, string>();
   let entries: ReadonlyMap<string, DoneEntry>;
   try {
-    entries = record ? await record.current() : (await readDone(outDir)).entries;
+    entries = await recordEntries(outDir, record);
   } catch {
     return claimed; // no record to go by
   }
