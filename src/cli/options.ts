@@ -134,9 +134,9 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
     if (t.kind !== 'option') continue;
     const negated = negations.get(t.name);
     if (negated !== undefined) t.name = negated;
-    if (options[t.name]?.type === 'boolean') values[t.name] = t.rawName !== `--no-${t.name}`;
     if (options[t.name]?.type === 'boolean') {
       const on = t.rawName !== `--no-${t.name}`;
+      values[t.name] = on;
       const before = switched.get(t.name);
       if (before !== undefined && before !== on) throw new UsageError(`--${before ? '' : 'no-'}${t.name} and --${on ? '' : 'no-'}${t.name} are both given: give one`);
       switched.set(t.name, on);
