@@ -384,6 +384,10 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     [['data', 'shuffle'], /usage: prnet data label/],
     [['data', 'label', '--set', 'eval', '--shared', '/nonexistent-shared'], /^prnet: \/nonexistent-shared\/eval\/aflw2000-3d: no such folder: --shared \(or PRNET_SHARED\) must name the shared data folder/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    // data label reads its options with the CLI's parser (its own took 1e3 and let the last --set win)
+    [['data', 'label', '--limit', '1e3'], /^prnet: --limit must be a whole number ≥ 0, got '1e3'$/],
+    [['data', 'label', '--set', 'misc', '--set', 'eval'], /^prnet: --set is given twice \('misc' and 'eval'\): give it once$/],
+    [['data', 'label', '--sets', 'misc'], /^prnet: Unknown option '--sets' \(did you mean '--set'\?\)$/],
     // a value left out before another option: Node's "argument is ambiguous" said nothing of it
     [['video', 'clip.mp4', '--out', 'o', '--frames', '-q'], /^prnet: --frames needs a value \(the next argument, '-q', starts with '-': a value that does is written --frames=-…\)$/],
     [['reconstruct', 'x.jpg', '-o', '--no-flip'], /^prnet: --out needs a value \(the next argument, '--no-flip', starts with '-'/],

@@ -21,7 +21,7 @@ import { availableParallelism } from 'node:os';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT } from '../../src/cli/options.js';
+import { EXIT, intOption, parseOptions } from '../../src/cli/options.js';
 import { ModelError } from '../../src/errors.js';
 import { labelPhotos, loadTeachers, type LabelProgress } from './label.js';
 import { FACE_BY_FACE_SETS, labelsDir, readLabels } from './labels-file.js';
@@ -49,45 +49,34 @@ export class LabelArgsError extends Error {}
 
 export const USAGE = 'usage: prnet data label [--set eval|utkface|misc|webfaces|all] [--limit N] [--workers K] [--every N] [--facemesh onnx|human] [--min-eye PX] [--out DIR] [--shared DIR] [--summary]';
 
+/**
+ * The command line, read by the CLI's own parser (parseOptions: `--opt=value`, a value option
+ * given twice refused, "did you mean", whole numbers in decimal digits); it had a parser of its own
+ * where the last of two values won and `--limit 1e3` was taken.
+ */
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sets: [...SETS], workers: Math.min(8, availableParallelism()), every: 1, shared: sharedDir(), summary: false, facemesh: 'onnx', minEye: 30 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = (): string => {
-      const x = argv[++i];
-      if (x === undefined) throw new LabelArgsError(`${k} needs a value`);
-      return x;
-    };
-    const int = (): number => {
-      const s = v();
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 0) throw new LabelArgsError(`${k}: not a whole number: ${s}`);
-      return n;
-    };
-    if (k === '--set') {
-      const s = v();
-      if (s === 'all') a.sets = [...SETS];
-      else {
-        const list = s.split(',');
-        for (const x of list) if (!(SETS as readonly string[]).includes(x)) throw new LabelArgsError(`--set: unknown set ${x} (${SETS.join(', ')}, all)`);
-        a.sets = list as SetName[];
-      }
-    } else if (k === '--limit') a.limit = int();
-    else if (k === '--workers') a.workers = Math.max(1, int());
-    else if (k === '--every') a.every = Math.max(1, int());
-    else if (k === '--out') a.out = v();
-    else if (k === '--shared') a.shared = v();
-    else if (k === '--part') a.part = int();
-    else if (k === '--summary') a.summary = true;
-    else if (k === '--facemesh') {
-      const f = v();
-      if (f !== 'onnx' && f !== 'human') throw new LabelArgsError(`--facemesh: onnx or human, not ${f}`);
-      a.facemesh = f;
-    } else if (k === '--min-eye') a.minEye = int();
-    else if (k === '--help' || k === '-h') {
-      throw new LabelArgsError(USAGE);
-    } else throw new LabelArgsError(`unknown option ${k}`);
+  const { values: o } = parseOptions(argv, {
+    set: { type: 'string' }, limit: { type: 'string' }, workers: { type: 'string' }, every: { type: 'string' },
+    out: { type: 'string' }, shared: { type: 'string' }, part: { type: 'string' }, summary: { type: 'boolean' },
+    facemesh: { type: 'string' }, 'min-eye': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  }, false);
+  if (o.help) throw new LabelArgsError(USAGE);
+  const a: Args = { sets: [...SETS], workers: Math.min(8, availableParallelism()), every: 1, shared: o.shared ?? sharedDir(), summary: o.summary === true, facemesh: 'onnx', minEye: 30 };
+  if (o.set !== undefined && o.set !== 'all') {
+    const list = o.set.split(',');
+    for (const x of list) if (!(SETS as readonly string[]).includes(x)) throw new LabelArgsError(`--set: unknown set ${x} (${SETS.join(', ')}, all)`);
+    a.sets = list as SetName[];
   }
+  a.limit = intOption(o.limit, 'limit', 0);
+  if (o.workers !== undefined) a.workers = Math.max(1, intOption(o.workers, 'workers', 0)!);
+  if (o.every !== undefined) a.every = Math.max(1, intOption(o.every, 'every', 0)!);
+  a.out = o.out;
+  a.part = intOption(o.part, 'part', 0);
+  if (o.facemesh !== undefined) {
+    if (o.facemesh !== 'onnx' && o.facemesh !== 'human') throw new LabelArgsError(`--facemesh: onnx or human, not ${o.facemesh}`);
+    a.facemesh = o.facemesh;
+  }
+  a.minEye = intOption(o['min-eye'], 'min-eye', 0) ?? a.minEye;
   return a;
 }
 
