@@ -14,17 +14,19 @@ PACK="${PACK:-.train/pack}"
 MAX_MIB="${MAX_MIB:-52}"
 PY="${PY:-/usr/bin/python3}"
 shared=()
+sets=(--set all)
 prev=
 for arg in "$@"; do
   case "$arg" in
     --shared=*) shared=(--shared "${arg#--shared=}") ;;
+    --set|--set=*) sets=() ;; # the labeller's own --set instead of all (given twice is an error)
     --out|--out=*) echo "make_pack: the labeller's --out is not for this script (the pack step reads the labels from \$PRNET_CACHE/labels): set PRNET_CACHE instead" >&2; exit 2 ;;
   esac
   [ "$prev" = --shared ] && shared=(--shared "$arg")
   prev=$arg
 done
 start=$(date +%s)
-npx tsx scripts/label.ts --set all "$@"
+npx tsx scripts/label.ts ${sets[@]+"${sets[@]}"} "$@"
 labelled=$(date +%s)
 npx tsx scripts/pack-training.ts --out "$PACK" --max-mib "$MAX_MIB" ${shared[@]+"${shared[@]}"} --verify
 packed=$(date +%s)
