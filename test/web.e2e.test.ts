@@ -56,6 +56,16 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
   const foreign: string[] = [];
   /** Where the astronaut's face is in the camera's frames: the centre and side of its crop square, and the frames' largest offset from their mean (px). */
   let cameraFace: { cx: number; cy: number; side: number; motion: number };
+  /** The app at `?query`, waited for until it has loaded (or failed to). */
+  const openApp = async (p: Page, query: string): Promise<void> => {
+    await p.goto(`${server.url}?${query}`);
+    await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+  };
+  /** The test photo opened, waited for until its faces are found. */
+  const openPhoto = async (p: Page): Promise<void> => {
+    await p.setInputFiles('#file', PHOTO);
+    await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'prnet-web-e2e-'));
@@ -238,8 +248,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
   it('takes ?threads= with leading zeros (?threads=02 runs two threads; it was refused while ?threads=2 ran)', async () => {
     const p = await context.newPage();
     try {
-      await p.goto(`${server.url}?model=light&view=0&threads=02`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await openApp(p, 'model=light&view=0&threads=02');
       expect(await p.textContent('.status')).toBe('Ready');
       expect(await p.textContent('#runtime')).toMatch(/WebAssembly · 2 threads/);
     } finally {
@@ -349,8 +358,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', join(dir, 'camera.y4m'), '-c:v', 'libvpx', '-b:v', '2M', '-deadline', 'realtime', webm]);
     const p = await context.newPage();
     try {
-      await p.goto(`${server.url}?model=light&view=0`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await openApp(p, 'model=light&view=0');
       await p.setInputFiles('#file', webm);
       await waitFor(p, 'a face in the video', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
       await p.click('#rec');
@@ -410,8 +418,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
     try {
-      await p.goto(`${server.url}?model=light`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await openApp(p, 'model=light');
       type View = { target: number[]; facesCentre: number[] } | null;
       const view = (): Promise<View> => p.evaluate(() => (window as unknown as { prnetApp: { view(): View } }).prnetApp.view());
       for (const [file, size] of [[PHOTO, [512, 512]], [big, [3300, 1500]]] as const) {
@@ -472,8 +479,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       };
     });
     try {
-      await p.goto(`${server.url}?model=light&view=0`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await openApp(p, 'model=light&view=0');
       const results = (): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
       // A photo with a face, one without, then a wholly transparent one, all of one size: no face
       // in the last (the app's two frame canvases take turns: its canvas kept the astronaut, who was
@@ -582,10 +588,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       };
     });
     try {
-      await p.goto(`${server.url}?model=light`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
-      await p.setInputFiles('#file', PHOTO);
-      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      await openApp(p, 'model=light');
+      await openPhoto(p);
       /** The input canvas: its size and how many of its pixels are painted (not cleared). */
       const picture = (): Promise<{ size: number[]; painted: number }> => p.evaluate(() => {
         const c = document.getElementById('input') as HTMLCanvasElement;
@@ -662,10 +666,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
     try {
-      await p.goto(`${server.url}?model=light&view=0`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
-      await p.setInputFiles('#file', PHOTO);
-      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      await openApp(p, 'model=light&view=0');
+      await openPhoto(p);
       const layout = (): Promise<{ view: number; panel: number; inputPanel: number }> => p.evaluate(() => {
         const view = document.getElementById('view3d')!;
         return {
@@ -721,10 +723,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
     try {
-      await p.goto(`${server.url}?model=light`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
-      await p.setInputFiles('#file', PHOTO);
-      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      await openApp(p, 'model=light');
+      await openPhoto(p);
       type View = { camera: number[]; target: number[]; facesCentre: number[] };
       const view = async (): Promise<View> => (await p.evaluate(() => (window as unknown as { prnetApp: { view(): View | null } }).prnetApp.view()))!;
       /** The view's pixels, summed with their positions (any change of the picture changes it). */
@@ -816,8 +816,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     p.on('pageerror', (e) => errors.push(e.message));
     try {
       await p.setViewportSize({ width: 390, height: 844 });
-      await p.goto(`${server.url}?model=light`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await openApp(p, 'model=light');
       // Each control's target: itself, or for a checkbox or the (visually hidden) file input, the
       // label around it, which a tap on anywhere operates.
       const targets = await p.evaluate(() => {
@@ -858,10 +857,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
     try {
-      await p.goto(`${server.url}?model=light&view=0`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
-      await p.setInputFiles('#file', PHOTO);
-      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      await openApp(p, 'model=light&view=0');
+      await openPhoto(p);
       const url = p.url();
       // A link (text/uri-list) and selected text, dragged over and dropped outside the input view
       // (where only files were caught) and on it.
@@ -897,14 +894,12 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
   it('a HEIC photo (which Chromium cannot decode) is refused with how to convert it, and the app goes on', async () => {
     const p = await context.newPage();
     try {
-      await p.goto(`${server.url}?model=light&view=0`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await openApp(p, 'model=light&view=0');
       await p.setInputFiles('#file', { name: 'IMG_0001.HEIC', mimeType: 'image/heic', buffer: await heicOf(PHOTO) });
       const status = await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 30_000);
       expect(status).toBe('Cannot open the source: a HEIC photo (as iPhones save them), which only Safari decodes: convert it to JPEG first, or set the iPhone camera to "Most Compatible"');
       // …and a JPEG after it opens as usual.
-      await p.setInputFiles('#file', PHOTO);
-      await waitFor(p, 'a face', () => p.textContent('.status'), (t) => /found/.test(t ?? ''), 60_000);
+      await openPhoto(p);
       type Probed = { keypointDisagreement?: number; suspect?: boolean };
       const probed = (): Promise<Probed[]> => p.evaluate(() => (window as unknown as { prnetApp: { faces(): Probed[] } }).prnetApp.faces());
       const [astronaut] = await probed();
@@ -945,8 +940,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
     try {
-      await p.goto(`${server.url}?model=light&view=0`);
-      await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
+      await openApp(p, 'model=light&view=0');
       await p.setInputFiles('#file', down);
       await waitFor(p, 'a face', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
       const [face] = await p.evaluate(() => (window as unknown as { prnetApp: { faces(): { landmarks: number[] }[] } }).prnetApp.faces());
