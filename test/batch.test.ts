@@ -28,6 +28,16 @@ import { startCli, type RunningCli } from './helpers/spawn.js';
 import { leftoverTempFiles, listFiles, TempDirs } from './helpers/tmp.js';
 
 const dirs = new TempDirs('prnet-batch-');
+
+/** Two photos named alike in two folders of a new one: `a/x.png` (the astronaut) and `b/x.png` (the same at 400 × 400, told apart by its width). */
+async function sameNamedPhotos(name: string): Promise<{ root: string; a: string; b: string }> {
+  const root = await dirs.make(name);
+  for (const d of ['a', 'b']) await mkdir(join(root, d));
+  const [a, b] = [join(root, 'a', 'x.png'), join(root, 'b', 'x.png')];
+  await copyFile(ASTRONAUT, a);
+  await sharp(ASTRONAUT).resize(400, 400).png().toFile(b);
+  return { root, a, b };
+}
 let redis: TestRedis;
 const workers: RunningCli[] = [];
 
@@ -367,11 +377,7 @@ describe('prnet batch + prnet worker on Redis', () => {
   });
 
   it("names a photo as the output folder's record does: a stem the record gives to another photo is not taken, by the submitter or the worker", async () => {
-    const root = await dirs.make('record');
-    for (const d of ['a', 'b']) await mkdir(join(root, d));
-    await copyFile(ASTRONAUT, join(root, 'a', 'x.png'));
-    await sharp(ASTRONAUT).resize(400, 400).png().toFile(join(root, 'b', 'x.png'));
-    const [a, b] = [join(root, 'a', 'x.png'), join(root, 'b', 'x.png')];
+    const { root, a, b } = await sameNamedPhotos('record');
     const reconstruct = (out: string, ...args: string[]) => runCli(['reconstruct', ...args, '--out', out, '--model', 'light', '--formats', 'json', '--quiet']);
     const width = async (file: string): Promise<number> => (JSON.parse(await readFile(file, 'utf8')) as { image: { width: number } }).image.width;
     type Line = { input: string; stem: string; files: { path: string; size: number; mtimeMs: number }[] };
@@ -429,11 +435,7 @@ describe('prnet batch + prnet worker on Redis', () => {
   });
 
   it('a stem the record gives to this very photo is its own, whichever path Redis held it for; the path Redis held it for is named anew, its waiting job replaced', async () => {
-    const root = await dirs.make('record-own');
-    for (const d of ['a', 'b']) await mkdir(join(root, d));
-    const [a, b] = [join(root, 'a', 'x.png'), join(root, 'b', 'x.png')];
-    await copyFile(ASTRONAUT, a);
-    await sharp(ASTRONAUT).resize(400, 400).png().toFile(b);
+    const { root, a, b } = await sameNamedPhotos('record-own');
     const out = join(root, 'out');
     const submit = (photo: string) => runCli(['batch', 'submit', photo, '--out', out, '--redis', redis.url, '--queue', 'record-own', '--model', 'light', '--formats', 'json']);
     const waiting = async (): Promise<[string, string][]> => {
@@ -457,11 +459,7 @@ describe('prnet batch + prnet worker on Redis', () => {
   });
 
   it('a submission of several images starts the folder\'s record, as reconstruct of several does: a later one-image run keeps their names; one image alone starts none', async () => {
-    const root = await dirs.make('record-start');
-    for (const d of ['a', 'b']) await mkdir(join(root, d));
-    const [a, b] = [join(root, 'a', 'x.png'), join(root, 'b', 'x.png')];
-    await copyFile(ASTRONAUT, a);
-    await sharp(ASTRONAUT).resize(400, 400).png().toFile(b);
+    const { root, a, b } = await sameNamedPhotos('record-start');
     const q = ['--redis', redis.url, '--queue', 'record-start'];
     const out = join(root, 'out');
     expect((await runCli(['batch', 'submit', a, b, '--out', out, ...q, '--model', 'light', '--formats', 'json'])).errLines).toEqual(['queued 2 · already queued or done 0 · failed ones queued again 0']);
