@@ -4,6 +4,7 @@
  * edge (edgeLook 'region', the default) against the whole 256² look ('whole'), and the first pass
  * without the letterbox's empty bands (trimLetterbox).
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -12,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fillInput } from '../src/detect/blazeface.js';
 import { createBlazeFaceDetector, REGION_INPUT, type EdgeLook } from '../src/detect/blazeface-detector.js';
 import { BLAZEFACE_MODEL } from '../src/detect/create-node.js';
-import { iou, type Detector } from '../src/detect/detector.js';
+import { iou, SURE_SCORE, type Detector } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { InputError, ModelError } from '../src/errors.js';
 import { decodeImageBuffer } from '../src/io/image-node.js';
@@ -232,16 +233,15 @@ describe('edge looks', () => {
     }
   });
 
-  it('no edge look for faces inside the image; the whole look when nothing is found', async () => {
+  it('no edge look for faces inside the image; the whole look when nothing is found, and a wider one when that finds nothing', async () => {
     sides.region.length = 0;
     expect(await detectors.region.detect(await photo640('portraits/astronaut.png'))).toHaveLength(1);
     expect(sides.region).toEqual([256]);
     sides.region.length = 0;
     const blank: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3).fill(128) };
     expect(await detectors.region.detect(blank)).toHaveLength(0);
-    expect(sides.region).toEqual([256, 256]);
+    expect(sides.region).toEqual([256, 256, 256]);
   });
-
   it('the first pass leaves out the letterbox bands beyond 8 black pixels (trimLetterbox, default): 256 × 224 for 4:3, either way round', async () => {
     const dims: number[][] = [];
     const bytes = new Uint8Array(await readFile(BLAZEFACE_MODEL));
@@ -293,5 +293,60 @@ describe('edge looks', () => {
     }
     // Infinity is "every face" (the default), not an error.
     expect(await (await createDetector({ maxFaces: Infinity })).detect(await photo640('portraits/bjork.jpg'))).toHaveLength(1);
+  });
+});
+
+describe('close-ups', () => {
+  const sides: number[] = [];
+  let detector: Detector;
+  beforeAll(async () => {
+    detector = await createBlazeFaceDetector(recordingOrt(sides), new Uint8Array(await readFile(BLAZEFACE_MODEL)));
+  });
+  const chip = (name: string): Promise<RgbImage> => decodeImageBuffer(readFileSync(join(SHARED, 'faces', 'utkface', name)));
+
+  it('a frame-filling face behind glasses, for which the first look boxed a lens (doubtful and small), is found by the padded look, and the lens is dropped', async () => {
+    // (before: one box of 47–65 px scored 0.51–0.66 on a lens or an eye, and no other face)
+    for (const name of ['15_1_2_20170104012024121.jpg.chip.jpg', '16_0_1_20170113155247627.jpg.chip.jpg', '68_1_0_20170103184201412.jpg.chip.jpg', '88_1_0_20170110183756051.jpg.chip.jpg']) {
+      const image = await chip(name);
+      sides.length = 0;
+      const faces = await detector.detect(image);
+      expect(sides, name).toEqual([256, 256]);
+      expect(faces, name).toHaveLength(1);
+      expect(faces[0].width, name).toBeGreaterThan(0.8 * image.width);
+      expect(faces[0].score, name).toBeGreaterThanOrEqual(SURE_SCORE);
+    }
+  });
+
+  it('a face larger than the frame, found by neither the first nor the padded look, is found by the wider look', async () => {
+    for (const name of ['58_0_1_20170113193258196.jpg.chip.jpg', '26_0_0_20170113210605429.jpg.chip.jpg']) {
+      const image = await chip(name);
+      sides.length = 0;
+      const faces = await detector.detect(image);
+      expect(sides, name).toEqual([256, 256, 256]);
+      expect(faces, name).toHaveLength(1);
+      expect(faces[0].width, name).toBeGreaterThan(0.9 * image.width);
+    }
+  });
+
+  it('a small doubtful face alone is looked at again (kept when the look finds no larger sure face); sure faces are not', async () => {
+    // pic11314 (webfaces-detect): the face scores 0.66 in the first look at 49 px of 286; the
+    // padded look scores it 0.87 and boxes it alike. A group photo whose small faces are sure, and a
+    // portrait, get one pass.
+    const small = await decodeImageBuffer(readFileSync(join(EVAL_DIR, 'webfaces-detect', 'pic11314.jpg')));
+    sides.length = 0;
+    const [face, ...rest] = await detector.detect(small);
+    expect(rest).toHaveLength(0);
+    // the first pass (the portrait photo's letterbox trimmed), the padded look, then the closer
+    // look every face a few input pixels wide gets
+    expect(sides).toEqual([192, 256, REGION_INPUT]);
+    expect(face.score).toBeGreaterThan(0.8);
+    expect(face.width).toBeLessThan(0.4 * Math.min(small.width, small.height));
+    for (const rel of ['portraits/astronaut.png', 'ibug68/2008_002079.jpg']) {
+      sides.length = 0;
+      const faces = await detector.detect(await photo640(rel));
+      expect(faces.length, rel).toBeGreaterThan(0);
+      // (the group's small faces each get their closer 128² look)
+      expect(sides.filter((n) => n !== REGION_INPUT), rel).toEqual([256]);
+    }
   });
 });

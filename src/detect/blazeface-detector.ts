@@ -200,9 +200,9 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     return pass(image, (width - short * scale) / 2, fit.y0, short * scale, short, size);
   };
 
-  /** The whole image inside a border of PAD_FRACTION of its long side. */
-  const wholeLook = (image: RgbImage, fitSide: number): Promise<BlazeDetection[]> => {
-    const side = fitSide * (1 + 2 * PAD_FRACTION);
+  /** The whole image inside a border of `pad` (default PAD_FRACTION) of its long side. */
+  const wholeLook = (image: RgbImage, fitSide: number, pad = PAD_FRACTION): Promise<BlazeDetection[]> => {
+    const side = fitSide * (1 + 2 * pad);
     return pass(image, (image.width - side) / 2, (image.height - side) / 2, side);
   };
 
@@ -262,6 +262,13 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
       if (!sure.length || (atEdge.length && (edgeLook === 'whole' || atEdge.length > MAX_EDGE_LOOKS))) {
         const padded = await wholeLook(image, fit.side);
         if (atDefault(padded).length >= sure.length) found = padded;
+        if (!atDefault(found).length) {
+          // Nothing in either look: a face larger than the frame (a close-up cut by every edge)
+          // is seen whole only from farther away; what that look finds must be sure.
+          stopIfAborted();
+          const wide = (await wholeLook(image, fit.side, WIDE_PAD_FRACTION)).filter((d) => d.score >= SURE_SCORE);
+          if (wide.length) found = [...wide, ...found];
+        }
       } else if (atEdge.length) {
         const looked: BlazeDetection[] = [];
         for (const d of found) {
@@ -269,6 +276,10 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
           looked.push(atEdge.includes(d) ? await regionLook(image, d) : d);
         }
         found = looked;
+      } else if (suspectCloseUp(sure, width, height)) {
+        stopIfAborted();
+        const padded = await wholeLook(image, fit.side);
+        found = closerFaces(atDefault(padded), found, sure);
       }
     }
     // Tiles for a large image unless a face found fills a good part of it (a portrait: its small
@@ -313,6 +324,44 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
     },
     release: () => session.release(),
   };
+}
+
+/**
+ * A first look whose faces are all doubtful (under SUSPECT_SCORE) and small (under SUSPECT_SIDE of
+ * the image's short side): on a close-up, the frame-filling face is too large for the first look
+ * and a detail of it (a lens of glasses, an eye) passes for a small face; on a turned face, a
+ * doubtful box is often part of the face (an ear, a cheek) that the padded look boxes whole.
+ */
+function suspectCloseUp(sure: readonly BlazeDetection[], width: number, height: number): boolean {
+  return sure.length > 0 && sure.every((d) => d.score < SUSPECT_SCORE && Math.max(d.width, d.height) < SUSPECT_SIDE * Math.min(width, height));
+}
+
+/**
+ * The border of the last look when the first two find no face, as a share of the image's long
+ * side: the image fills half the input's side.
+ */
+export const WIDE_PAD_FRACTION = 0.5;
+
+/**
+ * The score under which a small first-look face is doubted (suspectCloseUp). 0.7 rather than
+ * SURE_SCORE (0.65): a spectacle lens scored 0.66 on a close-up (docs/detectors.md, "Close-ups").
+ */
+export const SUSPECT_SCORE = 0.7;
+
+/** A face's side under which suspectCloseUp looks again, as a share of the image's short side. */
+export const SUSPECT_SIDE = 0.4;
+
+/**
+ * The padded look's sure faces larger than every face the default cut keeps in the first look
+ * (`sure`), and the first look's faces that overlap none of them (IoU ≥ 0.3, or half of the
+ * smaller box inside the other): the first look as it was when the padded look found no such face.
+ */
+function closerFaces(padded: readonly BlazeDetection[], first: BlazeDetection[], sure: readonly BlazeDetection[]): BlazeDetection[] {
+  const largest = sure.reduce((m, d) => Math.max(m, d.width, d.height), 0);
+  const kept = padded.filter((d) => d.score >= SURE_SCORE && Math.max(d.width, d.height) > largest);
+  if (!kept.length) return first;
+  for (const d of first) if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
+  return kept;
 }
 
 /**
