@@ -4,13 +4,14 @@
  * caller passes its onnxruntime module and the model's bytes (the shipped model: NCHW input of any
  * side that is a multiple of 32; see assets/README.md).
  *
- * One pass sees the whole image, letterboxed into the model's 256² input (BlazeFace frames large
- * faces well, so unlike the tfjs detectors it needs no second look for a face that fills the
- * frame). A face that touches the image's edge gets a second look at 128² (a quarter of the cost)
- * through a square window of twice its size around it, which reaches past the edge (black there)
- * and so frames the face whole; when nothing is found, or more than MAX_EDGE_LOOKS faces touch
- * the edge, the second pass sees the whole image inside a border instead (a larger window: no
- * copy). Every pass reuses one input buffer per side: no allocation per pixel, none per call
+ * One pass sees the whole image, letterboxed into the model's 256² input. A face that touches the
+ * image's edge gets a second look at 128² (a quarter of the cost) through a square window of twice
+ * its size around it, which reaches past the edge (black there) and so frames the face whole; when
+ * nothing is found, or more than MAX_EDGE_LOOKS faces touch the edge, the second pass sees the
+ * whole image inside a border instead (a larger window: no copy), and so it does when every face
+ * found is small and doubtful (a close-up whose face is too large for the first pass, a lens or an
+ * eye boxed instead: suspectCloseUp); when neither pass finds a face, a third sees the image from
+ * farther away (WIDE_PAD_FRACTION: a face larger than the frame). Every pass reuses one input buffer per side: no allocation per pixel, none per call
  * beyond the outputs.
  */
 import { firstLine, ModelError, throwIfAborted } from '../errors.js';
@@ -33,7 +34,10 @@ export interface BlazeFaceOptions {
   minScore?: number;
   /** Most faces returned, largest first (default: all). */
   maxFaces?: number;
-  /** Look again when a face touches the edge or nothing is found (default true). */
+  /**
+   * Look again when a face touches the edge, when every face found is small and doubtful (a
+   * close-up), or when nothing is found (then once more from farther away if need be; default true).
+   */
   retryPadded?: boolean;
   /**
    * How a face that touches the edge is looked at again: 'region' (default), a 128² pass around
@@ -267,7 +271,7 @@ export async function createBlazeFaceDetector(ort: OrtModule, model: Uint8Array,
           // is seen whole only from farther away; what that look finds must be sure.
           stopIfAborted();
           const wide = (await wholeLook(image, fit.side, WIDE_PAD_FRACTION)).filter((d) => d.score >= SURE_SCORE);
-          if (wide.length) found = [...wide, ...found];
+          if (wide.length) found = withoutInside(wide, found);
         }
       } else if (atEdge.length) {
         const looked: BlazeDetection[] = [];
@@ -358,9 +362,17 @@ export const SUSPECT_SIDE = 0.4;
  */
 function closerFaces(padded: readonly BlazeDetection[], first: BlazeDetection[], sure: readonly BlazeDetection[]): BlazeDetection[] {
   const largest = sure.reduce((m, d) => Math.max(m, d.width, d.height), 0);
-  const kept = padded.filter((d) => d.score >= SURE_SCORE && Math.max(d.width, d.height) > largest);
-  if (!kept.length) return first;
-  for (const d of first) if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
+  const closer = padded.filter((d) => d.score >= SURE_SCORE && Math.max(d.width, d.height) > largest);
+  return closer.length ? withoutInside(closer, first) : first;
+}
+
+/**
+ * The faces of a look again, and the earlier boxes that overlap none of them (IoU ≥ 0.3, or half
+ * of the smaller box inside the other: a lens or an eye boxed inside the face).
+ */
+function withoutInside(faces: readonly BlazeDetection[], earlier: readonly BlazeDetection[]): BlazeDetection[] {
+  const kept = [...faces];
+  for (const d of earlier) if (!faces.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
   return kept;
 }
 

@@ -35,6 +35,9 @@ export interface DetectorOptions {
    * When nothing is found, or a face touches the image's edge or fills most of it, look again with
    * a black border around the image (a quarter of its long side): finds and fully boxes faces that
    * fill the frame or are cut by its edges (default true; such an image costs two detector runs).
+   * 'blazeface' also looks again when every face found is small and doubtful (a close-up whose
+   * face was too large for the first pass), and when nothing is found by either pass, once more
+   * with a border of half the long side (three passes for an image without a face).
    */
   retryPadded?: boolean;
   /**
