@@ -61,6 +61,24 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     await p.goto(`${server.url}?${query}`);
     await waitFor(p, 'the app to load', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
   };
+  /**
+   * Frames reach the worker 1.5 s late while `slowFrames(p, true)` is set: a photo is still being
+   * reconstructed when what the test does next happens.
+   */
+  const delayableFrames = async (p: Page): Promise<void> => {
+    await p.addInitScript(() => {
+      const w = window as unknown as { slowFrames?: boolean };
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (this: Worker, ...args: unknown[]) {
+        const send = (): void => (post as (...a: unknown[]) => void).apply(this, args);
+        if (w.slowFrames && (args[0] as { type?: string } | null)?.type === 'frame') setTimeout(send, 1500);
+        else send();
+      };
+    });
+  };
+  const slowFrames = (p: Page, on: boolean): Promise<void> => p.evaluate((on) => { (window as unknown as { slowFrames: boolean }).slowFrames = on; }, on);
+  /** How many results the page has shown. */
+  const shownResults = (p: Page): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
   /** The test photo opened, waited for until its faces are found. */
   const openPhoto = async (p: Page): Promise<void> => {
     await p.setInputFiles('#file', PHOTO);
@@ -853,9 +871,10 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 120_000);
 
-  it('a link or text dropped anywhere on the page is refused, saying a file is needed, not left to the browser (which would navigate away); the photo shown stays', async () => {
+  it('a link or text dropped anywhere on the page is refused, saying a file is needed, not left to the browser (which would navigate away); the photo shown stays, and one being reconstructed has its result said with the refusal', async () => {
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
+    await delayableFrames(p);
     try {
       await openApp(p, 'model=light&view=0');
       await openPhoto(p);
@@ -886,6 +905,28 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(await p.evaluate(() => Number(document.body.dataset.faces))).toBe(1);
       expect(await p.isDisabled('#dl-glb')).toBe(false);
       expect(await p.isVisible('#hint')).toBe(false);
+      // A link dropped while a photo is still being reconstructed: the photo's result is said with
+      // the refusal after it (the result replaced it: the drop seemed to do nothing).
+      await slowFrames(p, true);
+      const before = await shownResults(p);
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'the photo to be reconstructed', () => p.textContent('.status'), (t) => t === 'Reconstructing…', 10_000);
+      await p.evaluate(() => {
+        const dt = new DataTransfer();
+        dt.setData('text/uri-list', 'https://example.com/face.jpg');
+        document.querySelector('#poses')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      });
+      expect(await p.textContent('.status')).toMatch(/^Cannot open what was dropped: /);
+      await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > before, 30_000);
+      expect(await p.textContent('.status')).toBe('1 face found — Cannot open what was dropped: drop an image file (a photo) or a video file; a link or text is not one (save a picture from another page first)');
+      expect(await p.getAttribute('.status', 'class')).toMatch(/warn/);
+      expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
+      // …said once: the next photo's result is said alone.
+      await slowFrames(p, false);
+      const next = await shownResults(p);
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'the next photo\'s result', () => shownResults(p), (n) => n > next, 30_000);
+      expect(await p.textContent('.status')).toBe('1 face found');
     } finally {
       await p.close();
     }

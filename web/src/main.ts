@@ -108,7 +108,9 @@ const LOST_NOTICE_MS = 20_000;
 /** The last recording that could not be saved, said until `until` (performance.now()). */
 let lostRecording: { text: string; until: number } | null = null;
 
-function setStatus(text: string, kind: '' | 'warn' | 'error' = ''): void {
+type StatusKind = '' | 'warn' | 'error';
+
+function setStatus(text: string, kind: StatusKind = ''): void {
   // A recording lost while a model change or a new source went on is said beside what follows for
   // a while (its status was overwritten at once by "Loading the model…", then "Running").
   if (lostRecording && performance.now() < lostRecording.until && kind !== 'error' && text !== lostRecording.text) {
@@ -117,6 +119,32 @@ function setStatus(text: string, kind: '' | 'warn' | 'error' = ''): void {
   }
   ui.status.textContent = text;
   ui.status.className = `status ${kind}`;
+}
+
+/** The graver of two statuses' kinds (an error over a warning over none). */
+function graver(a: StatusKind, b: StatusKind): StatusKind {
+  return a === 'error' || b === 'error' ? 'error' : a === 'warn' || b === 'warn' ? 'warn' : '';
+}
+
+/**
+ * A notice of something that changed nothing (a link or text dropped), said while a photo is
+ * reconstructed, is kept until the photo's result and said after it (the result replaced it: the
+ * drop seemed to do nothing). It is for one run (`loopToken`).
+ */
+let heldNotice: { text: string; kind: StatusKind; run: number } | null = null;
+
+/** Says a notice, kept for the result of a photo being reconstructed. */
+function notify(text: string, kind: StatusKind): void {
+  setStatus(text, kind);
+  heldNotice = { text, kind, run: loopToken };
+}
+
+/** Says a photo's result (of run `run`), with a notice said while it was reconstructed. */
+function sayResult(text: string, kind: StatusKind, run: number): void {
+  if (heldNotice?.run === run) {
+    setStatus(`${text} — ${heldNotice.text}`, graver(kind, heldNotice.kind));
+    heldNotice = null;
+  } else setStatus(text, kind);
 }
 
 function setState(state: 'loading' | 'ready' | 'running' | 'error'): void {
@@ -326,7 +354,7 @@ async function run(): Promise<void> {
           const suspect = faces.filter((f) => f.suspect).length;
           const doubt = suspect ? `; ${faces.length === 1 ? 'it' : `${suspect} of them`} may be wrong (the reconstruction's own checks disagree)` : '';
           // (a source chosen meanwhile has the status: "Opening…", then why it could not open)
-          if (sourceGeneration === generation) setStatus(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '');
+          if (sourceGeneration === generation) sayResult(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '', token);
           setState('ready'); // a photo is done (it stayed "running")
         }
         return;
@@ -609,7 +637,7 @@ for (const type of ['dragover', 'drop'] as const) {
     const file = e.dataTransfer?.files[0];
     if (file) void useSource(() => openFile(file));
     else if (startError) showStartError(); // (what is wrong first: the model did not load)
-    else setStatus('Cannot open what was dropped: drop an image file (a photo) or a video file; a link or text is not one (save a picture from another page first)', 'warn');
+    else notify('Cannot open what was dropped: drop an image file (a photo) or a video file; a link or text is not one (save a picture from another page first)', 'warn');
   });
 }
 // (highlighted for files only: a link or text dropped there is refused)
