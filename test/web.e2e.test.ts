@@ -578,33 +578,30 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 240_000);
 
-  it('a camera refused (or missing) leaves the photo shown, its faces and downloads, and says why', async () => {
+  it('a camera refused (or missing) leaves the photo shown, its faces and downloads, and says why (after the result of a photo being reconstructed)', async () => {
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
-    // getUserMedia refuses as a browser does when the user blocks the camera, or has none; frames
-    // reach the worker 1.5 s late on request (a photo still being reconstructed when the refusal comes).
-    // With no refusal set, the (fake) camera opens, once `release()` is called where `hold` is set.
+    // getUserMedia refuses as a browser does when the user blocks the camera, or has none, after a
+    // prompt of `promptMs`; frames reach the worker 1.5 s late on request (a photo still being
+    // reconstructed when the camera is asked for). With no refusal set, the (fake) camera opens,
+    // once `release()` is called where `hold` is set.
     await p.addInitScript(() => {
-      const w = window as unknown as { cameraRefusal: string; slowFrames?: boolean; hold?: boolean; release?: () => void; streams: MediaStream[] };
+      const w = window as unknown as { cameraRefusal: string; promptMs: number; hold?: boolean; release?: () => void; streams: MediaStream[] };
       w.cameraRefusal = 'NotAllowedError';
+      w.promptMs = 300;
       w.streams = [];
       const md = navigator.mediaDevices;
       const open = md.getUserMedia.bind(md);
       md.getUserMedia = async (c) => {
-        await new Promise((r) => setTimeout(r, 300)); // (a prompt answered)
+        await new Promise((r) => setTimeout(r, w.promptMs)); // (a prompt answered)
         if (w.cameraRefusal) throw new DOMException(w.cameraRefusal === 'NotAllowedError' ? 'Permission denied' : 'Requested device not found', w.cameraRefusal);
         if (w.hold) await new Promise<void>((r) => (w.release = r));
         const stream = await open(c);
         w.streams.push(stream);
         return stream;
       };
-      const post = Worker.prototype.postMessage;
-      Worker.prototype.postMessage = function (this: Worker, ...args: unknown[]) {
-        const send = (): void => (post as (...a: unknown[]) => void).apply(this, args);
-        if (w.slowFrames && (args[0] as { type?: string } | null)?.type === 'frame') setTimeout(send, 1500);
-        else send();
-      };
     });
+    await delayableFrames(p);
     try {
       await openApp(p, 'model=light');
       await openPhoto(p);
@@ -639,19 +636,40 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       }
       const [glb] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.click('#dl-glb')]);
       expect(glb.suggestedFilename()).toMatch(/^astronaut_/);
-      // Refused while a photo is still being reconstructed: the refusal is what the status says once
-      // the photo is done (its "1 face found" overwrote it).
-      await p.evaluate(() => { (window as unknown as { slowFrames: boolean }).slowFrames = true; });
-      const results = (): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
+      // Refused while a photo is still being reconstructed: the photo's result is said, then the
+      // refusal (the refusal was said alone: the photo's "1 face found" never).
+      const missing = 'Cannot open the source: Requested device not found — no camera was found: connect one, or open a photo or video file';
+      await slowFrames(p, true);
+      const results = (): Promise<number> => shownResults(p);
       const before = await results();
       await p.setInputFiles('#file', join(dirname(PHOTO), 'bjork.jpg'));
       await waitFor(p, 'the photo to be reconstructed', () => p.textContent('.status'), (t) => t === 'Reconstructing…', 10_000);
       await p.click('#camera');
+      await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 10_000);
+      expect(await results()).toBe(before); // (the photo is not done yet)
       await waitFor(p, 'the photo\'s result', results, (n) => n > before, 30_000);
-      expect(await p.textContent('.status')).toMatch(/^Cannot open the source: Requested device not found/);
+      expect(await p.textContent('.status')).toBe(`1 face found — ${missing}`);
+      expect(await p.getAttribute('.status', 'class')).toMatch(/error/);
       expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
       expect(await p.isDisabled('#dl-glb')).toBe(false);
-      await p.evaluate(() => { (window as unknown as { slowFrames: boolean }).slowFrames = false; });
+      // …and refused after the photo is done, the camera's prompt open meanwhile: "Opening…" until
+      // the refusal, then the photo's result and the refusal.
+      await p.evaluate(() => { (window as unknown as { promptMs: number }).promptMs = 6000; });
+      const again = await results();
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'the photo to be reconstructed', () => p.textContent('.status'), (t) => t === 'Reconstructing…', 10_000);
+      await p.click('#camera');
+      await waitFor(p, 'the photo\'s result', results, (n) => n > again, 30_000);
+      expect(await p.textContent('.status')).toBe('Opening…');
+      await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => t !== 'Opening…', 10_000);
+      expect(await p.textContent('.status')).toBe(`1 face found — ${missing}`);
+      expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
+      // Refused again with the result said: the refusal alone.
+      await p.evaluate(() => { (window as unknown as { promptMs: number }).promptMs = 300; });
+      await p.click('#camera');
+      await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /^Cannot open/.test(t ?? ''), 10_000);
+      expect(await p.textContent('.status')).toBe(missing);
+      await slowFrames(p, false);
       // A camera running goes on when a second one is refused…
       await p.evaluate(() => { (window as unknown as { cameraRefusal: string }).cameraRefusal = ''; });
       await p.click('#camera');

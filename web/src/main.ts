@@ -127,24 +127,38 @@ function graver(a: StatusKind, b: StatusKind): StatusKind {
 }
 
 /**
- * A notice of something that changed nothing (a link or text dropped), said while a photo is
- * reconstructed, is kept until the photo's result and said after it (the result replaced it: the
- * drop seemed to do nothing). It is for one run (`loopToken`).
+ * A photo's result and a notice of something that changed nothing (a link or text dropped, a
+ * camera refused or missing, a file that could not be opened) meet in the status: the one said
+ * second is said after the first, so neither hides the other. A notice said while a photo is
+ * reconstructed is kept until the photo's result (which replaced it: the drop seemed to do
+ * nothing), and a photo's result that comes while another source is being opened is kept until
+ * that source fails to open ("Opening…" stays; the refusal was then said alone, the photo's result
+ * never). Each is for one run (`loopToken`): a source opened or a photo run again drops it.
  */
 let heldNotice: { text: string; kind: StatusKind; run: number } | null = null;
+let heldResult: { text: string; kind: StatusKind; run: number } | null = null;
 
-/** Says a notice, kept for the result of a photo being reconstructed. */
+/** Says a notice: after a photo's result not said yet, and kept for the result of a photo being reconstructed. */
 function notify(text: string, kind: StatusKind): void {
+  if (heldResult?.run === loopToken) {
+    setStatus(`${heldResult.text} — ${text}`, graver(heldResult.kind, kind));
+    heldResult = null;
+    return;
+  }
   setStatus(text, kind);
   heldNotice = { text, kind, run: loopToken };
 }
 
-/** Says a photo's result (of run `run`), with a notice said while it was reconstructed. */
-function sayResult(text: string, kind: StatusKind, run: number): void {
+/**
+ * Says a photo's result (of run `run`): with a notice said while it was reconstructed, or, while
+ * another source is `opening`, later, with why that one could not open.
+ */
+function sayResult(text: string, kind: StatusKind, run: number, opening: boolean): void {
   if (heldNotice?.run === run) {
     setStatus(`${text} — ${heldNotice.text}`, graver(kind, heldNotice.kind));
     heldNotice = null;
-  } else setStatus(text, kind);
+  } else if (opening) heldResult = { text, kind, run };
+  else setStatus(text, kind);
 }
 
 function setState(state: 'loading' | 'ready' | 'running' | 'error'): void {
@@ -234,7 +248,7 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
     opened = await open();
   } catch (e) {
     if (token !== sourceGeneration) return;
-    setStatus(`Cannot open the source: ${(e as Error).message}${cameraHint(e)}`, 'error');
+    notify(`Cannot open the source: ${(e as Error).message}${cameraHint(e)}`, 'error');
     return;
   }
   // Another source was chosen or Stop pressed while this one opened (a camera permission prompt
@@ -353,8 +367,8 @@ async function run(): Promise<void> {
           // Faces whose quality signals say the reconstruction is likely wrong (Face.suspect): said, in amber.
           const suspect = faces.filter((f) => f.suspect).length;
           const doubt = suspect ? `; ${faces.length === 1 ? 'it' : `${suspect} of them`} may be wrong (the reconstruction's own checks disagree)` : '';
-          // (a source chosen meanwhile has the status: "Opening…", then why it could not open)
-          if (sourceGeneration === generation) sayResult(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '', token);
+          // (a source chosen meanwhile has the status: "Opening…", then this result with why it could not open)
+          sayResult(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '', token, sourceGeneration !== generation);
           setState('ready'); // a photo is done (it stayed "running")
         }
         return;
