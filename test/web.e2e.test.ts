@@ -755,6 +755,56 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 120_000);
 
+  it('without WebGL the 3D view says why in its place whenever it is on: its box stays ticked, off takes it out of the page, on again says it again; the photo\'s faces and downloads work', async () => {
+    const p = await context.newPage();
+    const pageErrors: string[] = [];
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    // A browser with WebGL turned off (or blocked for its graphics driver): no WebGL context.
+    await p.addInitScript(() => {
+      const get = HTMLCanvasElement.prototype.getContext;
+      HTMLCanvasElement.prototype.getContext = function (this: HTMLCanvasElement, type: string, ...rest: unknown[]) {
+        return /webgl/i.test(type) ? null : (get as (...a: unknown[]) => unknown).call(this, type, ...rest);
+      } as typeof get;
+    });
+    try {
+      await openApp(p, 'model=light');
+      await openPhoto(p);
+      expect(await p.textContent('.status')).toBe('1 face found');
+      expect(await p.isDisabled('#dl-glb')).toBe(false);
+      const view = (): Promise<{ ticked: boolean; shown: boolean; height: number; text: string; canvas: boolean; fit: boolean }> => p.evaluate(() => {
+        const v = document.getElementById('view3d')!;
+        return {
+          ticked: (document.getElementById('show-3d') as HTMLInputElement).checked,
+          shown: !v.hidden && v.getBoundingClientRect().height > 0,
+          height: v.getBoundingClientRect().height,
+          text: v.textContent ?? '',
+          canvas: v.querySelector('canvas') !== null,
+          fit: !(document.getElementById('fit') as HTMLButtonElement).disabled,
+        };
+      });
+      const missing = { ticked: true, shown: true, canvas: false, fit: false };
+      const first = await view();
+      expect(first).toMatchObject(missing);
+      expect(first.text).toMatch(/^No 3D view: .*WebGL/);
+      expect(first.height).toBeGreaterThan(200);
+      for (let k = 0; k < 2; k++) {
+        await p.uncheck('#show-3d');
+        expect(await view(), `off ${k}`).toMatchObject({ ticked: false, shown: false, height: 0, fit: false });
+        await p.check('#show-3d');
+        expect(await view(), `on ${k}`).toEqual({ ...missing, height: first.height, text: first.text });
+      }
+      // The next photo's result leaves it so (and its faces are found as before).
+      const before = await shownResults(p);
+      await p.setInputFiles('#file', join(dirname(PHOTO), 'bjork.jpg'));
+      await waitFor(p, 'the next photo\'s result', () => shownResults(p), (n) => n > before, 60_000);
+      expect(await view()).toEqual({ ...missing, height: first.height, text: first.text });
+      expect(await p.evaluate(() => Number(document.body.dataset.faces))).toBe(1);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
   it('the 3D view takes the keyboard: Tab focuses it with a visible ring, the arrows turn it, + and − zoom, 0 and Home reset it, and the page does not scroll for them', async () => {
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));

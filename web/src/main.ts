@@ -453,16 +453,23 @@ function updateViewer(width: number, height: number, always = false): void {
   v.update(faces, width, height);
 }
 
-/** The 3D view, created when first shown (WebGL can be missing, or slow without a GPU). */
+/**
+ * Why the 3D view could not be made (WebGL missing), or null. It is said in the view's place while
+ * the "3D view" box is ticked, and taken out of the page with the view when it is not (the failure
+ * unticked the box, the message staying; a tick on was undone at once).
+ */
+let viewerError: string | null = null;
+
+/** The 3D view, created when first shown (WebGL can be missing, or slow without a GPU); tried once. */
 function ensureViewer(): FaceViewer | null {
-  if (viewer || !ready) return viewer;
+  if (viewer || viewerError !== null || !ready) return viewer;
   try {
     viewer = new FaceViewer(ui.view3d, ready.triangles, ready.vertexCount, ui.input);
     if (viewer.software) ui.runtime.textContent += ' · 3D view: software WebGL, updated twice a second';
   } catch (e) {
-    ui.show3d.checked = false;
-    ui.fit.disabled = true; // (the view stays, saying why it is missing)
-    ui.view3d.textContent = `No 3D view: ${(e as Error).message}`;
+    viewerError = `No 3D view: ${(e as Error).message}`;
+    ui.view3d.textContent = viewerError;
+    ui.fit.disabled = true; // (nothing to reset)
   }
   return viewer;
 }
@@ -622,11 +629,11 @@ ui.view3d.addEventListener('keydown', (e) => {
 });
 /**
  * The 3D view shown or taken out of the page (off it was an empty box as large as the input view),
- * and Reset view with it.
+ * and Reset view with it (disabled where the view could not be made: its place says why).
  */
 function show3dView(on: boolean): void {
   ui.view3d.hidden = !on;
-  ui.fit.disabled = !on;
+  ui.fit.disabled = !on || viewerError !== null;
 }
 ui.show3d.onchange = () => {
   show3dView(ui.show3d.checked);
