@@ -897,26 +897,32 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 120_000);
 
+  /**
+   * Every control shown is a touch target of at least 44 × 44 CSS px: itself, or for a checkbox or
+   * the (visually hidden) file input, the label around it, which a tap on anywhere operates.
+   */
+  const expectTouchTargets = async (p: Page): Promise<void> => {
+    const targets = await p.evaluate(() => {
+      const controls = [...document.querySelectorAll<HTMLElement>('button, select, input, a[href], [tabindex]:not([tabindex="-1"])')];
+      return controls.map((el) => {
+        const target = el instanceof HTMLInputElement && (el.type === 'checkbox' || el.type === 'file') ? el.closest('label') ?? el : el;
+        const r = target.getBoundingClientRect();
+        return { control: el.id || el.outerHTML.slice(0, 60), width: r.width, height: r.height, shown: getComputedStyle(target).visibility !== 'hidden' && r.width * r.height > 0 };
+      });
+    });
+    // (the controls of index.html: 3 + 2 selects, 6 toggles, Reset view, 3 downloads, Record, the 3D view)
+    expect(targets.filter((t) => t.shown).length).toBeGreaterThanOrEqual(17);
+    const small = targets.filter((t) => t.shown && (t.width < 44 || t.height < 44));
+    expect(small, JSON.stringify(targets)).toEqual([]);
+  };
+
   it('at phone size (390 × 844) every control is a touch target of at least 44 × 44 CSS px (WCAG 2.5.5), a checkbox\'s whole label toggles it, and nothing overflows sideways', async () => {
     const p = await context.newPage();
     p.on('pageerror', (e) => errors.push(e.message));
     try {
       await p.setViewportSize({ width: 390, height: 844 });
       await openApp(p, 'model=light');
-      // Each control's target: itself, or for a checkbox or the (visually hidden) file input, the
-      // label around it, which a tap on anywhere operates.
-      const targets = await p.evaluate(() => {
-        const controls = [...document.querySelectorAll<HTMLElement>('button, select, input, a[href], [tabindex]:not([tabindex="-1"])')];
-        return controls.map((el) => {
-          const target = el instanceof HTMLInputElement && (el.type === 'checkbox' || el.type === 'file') ? el.closest('label') ?? el : el;
-          const r = target.getBoundingClientRect();
-          return { control: el.id || el.outerHTML.slice(0, 60), width: r.width, height: r.height, shown: getComputedStyle(target).visibility !== 'hidden' && r.width * r.height > 0 };
-        });
-      });
-      // (the controls of index.html: 3 + 2 selects, 6 toggles, Reset view, 3 downloads, Record, the 3D view)
-      expect(targets.filter((t) => t.shown).length).toBeGreaterThanOrEqual(17);
-      const small = targets.filter((t) => t.shown && (t.width < 44 || t.height < 44));
-      expect(small, JSON.stringify(targets)).toEqual([]);
+      await expectTouchTargets(p);
       expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       // A tap near any corner of a toggle's label toggles it.
       for (const id of ['show-landmarks', 'show-pose', 'show-mesh', 'stabilize', 'flip', 'show-3d']) {
@@ -934,6 +940,22 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
         await p.mouse.click(second.x + second.width - 2, second.y + second.height - 2);
         expect(await p.isChecked(`#${id}`), id).toBe(was);
       }
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
+  it('on a touch screen at desktop size (1280 × 800, a coarse pointer) every control is a touch target of at least 44 × 44 CSS px, as on a phone', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      // Chromium's touch emulation (DevTools' device mode): the page's primary pointer is coarse.
+      const cdp = await context.newCDPSession(p);
+      await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 });
+      await openApp(p, 'model=light');
+      expect(await p.evaluate(() => ({ coarse: matchMedia('(pointer: coarse)').matches, width: innerWidth }))).toEqual({ coarse: true, width: 1280 });
+      await expectTouchTargets(p);
+      await cdp.detach();
     } finally {
       await p.close();
     }
