@@ -391,6 +391,8 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
     // a value left out before another option: Node's "argument is ambiguous" said nothing of it
     [['video', 'clip.mp4', '--out', 'o', '--frames', '-q'], /^prnet: --frames needs a value \(the next argument, '-q', starts with '-': a value that does is written --frames=-…\)$/],
     [['reconstruct', 'x.jpg', '-o', '--no-flip'], /^prnet: --out needs a value \(the next argument, '--no-flip', starts with '-'/],
+    // … also at the end of a group of short flags (it said only "--out needs a value")
+    [['reconstruct', 'x.jpg', '-qo', '-x'], /^prnet: --out needs a value \(the next argument, '-x', starts with '-': a value that does is written --out=-…\)$/],
   ])('%j', async (args, message) => {
     const r = await runMain(args);
     expect(r.code).toBe(2);

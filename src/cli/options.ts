@@ -100,15 +100,20 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
       const { code, message } = e as NodeJS.ErrnoException;
       // An option without its value: Node's words name a short alias the help does not show.
       const missing = code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /--([\w-]+) <value>' argument missing/.exec(message) : null;
-      if (missing) throw new UsageError(`--${missing[1]} needs a value`);
+      // The argument after the option (its long name, its short one, or a group of short flags
+      // ending with it: `-qo -x`), where that argument starts with '-': a value left out.
+      const hint = (long: string): string => {
+        const short = options[long]?.short;
+        const at = joined.findIndex((a, k) => (a === `--${long}` || (short !== undefined && /^-[^-]/.test(a) && a.endsWith(short))) && joined[k + 1]?.startsWith('-'));
+        return at < 0 ? '' : ` (the next argument, '${escapeControl(joined[at + 1])}', starts with '-': a value that does is written --${long}=-…)`;
+      };
+      if (missing) throw new UsageError(`--${missing[1]} needs a value${hint(missing[1])}`);
       // `--frames -q`: Node calls the option's value ambiguous; it is a value left out.
       const ambiguous = code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(-{1,2}[\w-]+)' argument is ambiguous/.exec(message) : null;
       if (ambiguous) {
         const raw = ambiguous[1];
         const long = raw.startsWith('--') ? raw.slice(2) : Object.entries(options).find(([, o]) => o.short === raw.slice(1))?.[0] ?? raw.replace(/^-+/, '');
-        const at = joined.findIndex((a, k) => a === raw && joined[k + 1]?.startsWith('-'));
-        const next = at >= 0 ? joined[at + 1] : undefined;
-        throw new UsageError(`--${long} needs a value${next === undefined ? '' : ` (the next argument, '${escapeControl(next)}', starts with '-': a value that does is written --${long}=-…)`}`);
+        throw new UsageError(`--${long} needs a value${hint(long)}`);
       }
       const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '([^']+)'/.exec(message) : null;
       if (unknown) {
