@@ -77,6 +77,21 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     });
   };
   const slowFrames = (p: Page, on: boolean): Promise<void> => p.evaluate((on) => { (window as unknown as { slowFrames: boolean }).slowFrames = on; }, on);
+  /**
+   * Saves fail in the page while `failSaves(p, true)` is set: URL.createObjectURL, through which
+   * every download goes (a file opened is a File, and still opens), throws.
+   */
+  const failableSaves = async (p: Page): Promise<void> => {
+    await p.addInitScript(() => {
+      const w = window as unknown as { failSaves?: boolean };
+      const real = URL.createObjectURL.bind(URL);
+      URL.createObjectURL = (obj: Blob | MediaSource) => {
+        if (w.failSaves && !(obj instanceof File)) throw new Error('no memory for the file');
+        return real(obj);
+      };
+    });
+  };
+  const failSaves = (p: Page, on: boolean): Promise<void> => p.evaluate((on) => { (window as unknown as { failSaves: boolean }).failSaves = on; }, on);
   /** How many results the page has shown. */
   const shownResults = (p: Page): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
   /** The test photo opened, waited for until its faces are found. */
@@ -1016,6 +1031,51 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       const next = await shownResults(p);
       await p.setInputFiles('#file', PHOTO);
       await waitFor(p, 'the next photo\'s result', () => shownResults(p), (n) => n > next, 30_000);
+      expect(await p.textContent('.status')).toBe('1 face found');
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
+  it('a download that cannot be saved says why; asked for just before the Faces choice changes, the failure is said after the photo\'s result (which replaced it)', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    await delayableFrames(p);
+    await failableSaves(p);
+    try {
+      await openApp(p, 'model=light&view=0');
+      await openPhoto(p);
+      const failure = 'Cannot save the JSON: no memory for the file';
+      await failSaves(p, true);
+      await p.click('#dl-json');
+      expect(await waitFor(p, 'the failed save', () => p.textContent('.status'), (t) => /^Cannot save/.test(t ?? ''), 30_000)).toBe(failure);
+      expect(await p.getAttribute('.status', 'class')).toMatch(/error/);
+      // JSON pressed, then the Faces choice changed while it is saved: the photo is reconstructed
+      // again, and the save fails before its result, which is said with the failure after it.
+      await slowFrames(p, true);
+      const before = await shownResults(p);
+      const meanwhile = await p.evaluate(() => {
+        document.querySelector<HTMLButtonElement>('#dl-json')!.click();
+        const faces = document.querySelector<HTMLSelectElement>('#max-faces')!;
+        faces.value = '1';
+        faces.dispatchEvent(new Event('change'));
+        return document.getElementById('status')!.textContent;
+      });
+      expect(meanwhile).toBe('Reconstructing…');
+      await waitFor(p, 'the failed save', () => p.textContent('.status'), (t) => /^Cannot save/.test(t ?? ''), 10_000);
+      expect(await shownResults(p)).toBe(before); // (the photo is not done yet)
+      await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > before, 30_000);
+      expect(await p.textContent('.status')).toBe(`1 face found — ${failure}`);
+      expect(await p.getAttribute('.status', 'class')).toMatch(/error/);
+      expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
+      // Saves work again; the next result is said alone.
+      await slowFrames(p, false);
+      await failSaves(p, false);
+      const [json] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.click('#dl-json')]);
+      expect(json.suggestedFilename()).toMatch(/^astronaut_.*\.json$/);
+      const again = await shownResults(p);
+      await p.selectOption('#max-faces', '4');
+      await waitFor(p, 'the next result', () => shownResults(p), (n) => n > again, 30_000);
       expect(await p.textContent('.status')).toBe('1 face found');
     } finally {
       await p.close();

@@ -128,7 +128,8 @@ function graver(a: StatusKind, b: StatusKind): StatusKind {
 
 /**
  * A photo's result and a notice of something that changed nothing (a link or text dropped, a
- * camera refused or missing, a file that could not be opened) meet in the status: the one said
+ * camera refused or missing, a file that could not be opened, a download that could not be saved)
+ * meet in the status: the one said
  * second is said after the first, so neither hides the other. A notice said while a photo is
  * reconstructed is kept until the photo's result (which replaced it: the drop seemed to do
  * nothing), and a photo's result that comes while another source is being opened is kept until
@@ -486,8 +487,9 @@ async function download(kind: 'obj' | 'glb' | 'json'): Promise<void> {
     const { files } = await engine.exportFiles(kind, stem, shownSeq);
     await saveFiles(files, `${stem}_${kind}.zip`);
   } catch (e) {
-    // (was an unhandled rejection: the click did nothing, silently)
-    setStatus(`Cannot save the ${kind.toUpperCase()}: ${(e as Error).message}`, 'error');
+    // (was an unhandled rejection: the click did nothing, silently; said while a photo is
+    // reconstructed again, its result replaced it at once)
+    notify(`Cannot save the ${kind.toUpperCase()}: ${(e as Error).message}`, 'error');
   }
 }
 
