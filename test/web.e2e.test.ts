@@ -92,6 +92,36 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     });
   };
   const failSaves = (p: Page, on: boolean): Promise<void> => p.evaluate((on) => { (window as unknown as { failSaves: boolean }).failSaves = on; }, on);
+  /**
+   * The camera's permission prompt stays open until the test answers it (`answerCamera`): the
+   * (fake) camera opens, or is refused as a browser refuses it when the user blocks it.
+   */
+  const promptedCamera = async (p: Page): Promise<void> => {
+    await p.addInitScript(() => {
+      const w = window as unknown as { answerCamera?: (refusal: string) => void };
+      const md = navigator.mediaDevices;
+      const open = md.getUserMedia.bind(md);
+      md.getUserMedia = async (c) => {
+        const refusal = await new Promise<string>((r) => (w.answerCamera = r));
+        delete w.answerCamera;
+        if (refusal) throw new DOMException('Permission denied', refusal);
+        return open(c);
+      };
+    });
+  };
+  /** Waits for the camera's prompt, then answers it: '' allows the camera, 'NotAllowedError' blocks it. */
+  const answerCamera = async (p: Page, refusal: '' | 'NotAllowedError'): Promise<void> => {
+    await waitFor(p, 'the camera\'s prompt', () => p.evaluate(() => typeof (window as unknown as { answerCamera?: unknown }).answerCamera), (t) => t === 'function', 10_000);
+    await p.evaluate((r) => (window as unknown as { answerCamera: (r: string) => void }).answerCamera(r), refusal);
+  };
+  const REFUSED = 'Cannot open the source: Permission denied — allow the camera for this page (the camera icon in the address bar, or the site settings), then choose Camera again';
+  const DROPPED = 'Cannot open what was dropped: drop an image file (a photo) or a video file; a link or text is not one (save a picture from another page first)';
+  /** A link dropped on the page, outside the input view. */
+  const dropLink = (p: Page): Promise<void> => p.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.setData('text/uri-list', 'https://example.com/face.jpg');
+    document.querySelector('#poses')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
   /** How many results the page has shown. */
   const shownResults = (p: Page): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
   /** The test photo opened, waited for until its faces are found. */
@@ -1077,6 +1107,72 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.selectOption('#max-faces', '4');
       await waitFor(p, 'the next result', () => shownResults(p), (n) => n > again, 30_000);
       expect(await p.textContent('.status')).toBe('1 face found');
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
+  it('several notices while a photo is reconstructed or a camera opens are all said, each once, in the order said: with the photo\'s result, or before why the camera did not open (only the last was kept)', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    await delayableFrames(p);
+    await failableSaves(p);
+    await promptedCamera(p);
+    try {
+      await openApp(p, 'model=light&view=0');
+      await openPhoto(p);
+      const status = (): Promise<string | null> => p.textContent('.status');
+      const failure = 'Cannot save the JSON: no memory for the file';
+      // JSON pressed and the Faces choice changed; the save fails, then a link is dropped twice,
+      // while the photo is reconstructed again: the result, then both notices, the drop once.
+      await slowFrames(p, true);
+      await failSaves(p, true);
+      const before = await shownResults(p);
+      await p.evaluate(() => {
+        document.querySelector<HTMLButtonElement>('#dl-json')!.click();
+        const faces = document.querySelector<HTMLSelectElement>('#max-faces')!;
+        faces.value = '1';
+        faces.dispatchEvent(new Event('change'));
+      });
+      await waitFor(p, 'the failed save', status, (t) => /^Cannot save/.test(t ?? ''), 10_000);
+      await failSaves(p, false);
+      await dropLink(p);
+      await dropLink(p);
+      expect(await shownResults(p)).toBe(before); // (the photo is not done yet)
+      expect(await status()).toBe(`${failure} — ${DROPPED}`);
+      await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > before, 30_000);
+      expect(await status()).toBe(`1 face found — ${failure} — ${DROPPED}`);
+      expect(await p.getAttribute('.status', 'class')).toMatch(/error/);
+      // A link dropped while the camera's prompt is open, then the camera refused: both said.
+      await slowFrames(p, false);
+      await p.click('#camera');
+      expect(await status()).toBe('Opening…');
+      await dropLink(p);
+      await answerCamera(p, 'NotAllowedError');
+      await waitFor(p, 'the refusal', status, (t) => /Cannot open the source/.test(t ?? ''), 10_000);
+      expect(await status()).toBe(`${DROPPED} — ${REFUSED}`);
+      expect(await p.getAttribute('.status', 'class')).toMatch(/error/);
+      // The camera asked for while a photo is reconstructed, its prompt still open at the photo's
+      // result ("Opening…" stays), a link dropped, then the camera refused: the result, the drop,
+      // the refusal.
+      await slowFrames(p, true);
+      const again = await shownResults(p);
+      await p.setInputFiles('#file', PHOTO);
+      await waitFor(p, 'the photo to be reconstructed', status, (t) => t === 'Reconstructing…', 10_000);
+      await p.click('#camera');
+      await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > again, 30_000);
+      expect(await status()).toBe('Opening…');
+      await dropLink(p);
+      expect(await status()).toBe(DROPPED);
+      await answerCamera(p, 'NotAllowedError');
+      await waitFor(p, 'the refusal', status, (t) => /Cannot open the source/.test(t ?? ''), 10_000);
+      expect(await status()).toBe(`1 face found — ${DROPPED} — ${REFUSED}`);
+      expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
+      // Each said once: refused again, the refusal alone.
+      await p.click('#camera');
+      await answerCamera(p, 'NotAllowedError');
+      await waitFor(p, 'the refusal', status, (t) => t !== 'Opening…', 10_000);
+      expect(await status()).toBe(REFUSED);
     } finally {
       await p.close();
     }

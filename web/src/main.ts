@@ -127,39 +127,63 @@ function graver(a: StatusKind, b: StatusKind): StatusKind {
 }
 
 /**
- * A photo's result and a notice of something that changed nothing (a link or text dropped, a
+ * A photo's result and the notices of things that changed nothing (a link or text dropped, a
  * camera refused or missing, a file that could not be opened, a download that could not be saved)
- * meet in the status: the one said
- * second is said after the first, so neither hides the other. A notice said while a photo is
- * reconstructed is kept until the photo's result (which replaced it: the drop seemed to do
- * nothing), and a photo's result that comes while another source is being opened is kept until
- * that source fails to open ("Opening…" stays; the refusal was then said alone, the photo's result
- * never). Each is for one run (`loopToken`): a source opened or a photo run again drops it.
+ * meet in the status: what is said later is said after what came first, so none hides another.
+ * Notices said while a photo is reconstructed or a source is being opened are kept, each once, in
+ * the order said, and said together (joined by " — ") until what they wait for comes: the photo's
+ * result, said before them (it replaced them: the drop seemed to do nothing), or why the source
+ * could not open, said after them. A photo's result that comes while another source is being opened
+ * waits with them for that source to fail to open ("Opening…" stays; the refusal was then said
+ * alone, the photo's result never). Until this change a notice replaced the one kept before it: a
+ * drop then a camera refused while a photo was reconstructed said the result with the refusal alone.
  */
-let heldNotice: { text: string; kind: StatusKind; run: number } | null = null;
+type Notice = { text: string; kind: StatusKind };
+let notices: Notice[] = [];
+/** The photo being reconstructed: its run (`loopToken`), until its result is said. */
+let photoRun: number | null = null;
+/** The source being opened: its `sourceGeneration`, until it opens or fails to. */
+let opening: number | null = null;
 let heldResult: { text: string; kind: StatusKind; run: number } | null = null;
 
-/** Says a notice: after a photo's result not said yet, and kept for the result of a photo being reconstructed. */
-function notify(text: string, kind: StatusKind): void {
-  if (heldResult?.run === loopToken) {
-    setStatus(`${heldResult.text} — ${text}`, graver(heldResult.kind, kind));
-    heldResult = null;
-    return;
-  }
-  setStatus(text, kind);
-  heldNotice = { text, kind, run: loopToken };
+/** A photo is being reconstructed or a source opened: notices are kept for what comes of it. */
+function awaited(): boolean {
+  return photoRun === loopToken || opening === sourceGeneration;
+}
+
+/** Says `text` (or nothing) and then the notices kept, in the gravest of their kinds. */
+function sayWithNotices(text: string | null, kind: StatusKind): void {
+  const parts = [...(text === null ? [] : [text]), ...notices.map((n) => n.text)];
+  setStatus(parts.join(' — '), notices.reduce((k, n) => graver(k, n.kind), kind));
 }
 
 /**
- * Says a photo's result (of run `run`): with a notice said while it was reconstructed, or, while
- * another source is `opening`, later, with why that one could not open.
+ * Says a notice after those kept (a notice said before is not said twice), and keeps them all while
+ * something they wait for is under way. `openingFailed`: it says why the source being opened did
+ * not open, and is said after a photo's result that came meanwhile.
  */
-function sayResult(text: string, kind: StatusKind, run: number, opening: boolean): void {
-  if (heldNotice?.run === run) {
-    setStatus(`${text} — ${heldNotice.text}`, graver(kind, heldNotice.kind));
-    heldNotice = null;
-  } else if (opening) heldResult = { text, kind, run };
-  else setStatus(text, kind);
+function notify(text: string, kind: StatusKind, openingFailed = false): void {
+  if (!awaited()) notices = []; // (kept for what is no longer coming: a photo run again, a Stop)
+  if (!notices.some((n) => n.text === text)) notices.push({ text, kind });
+  if (openingFailed) opening = null;
+  if (openingFailed && heldResult?.run === loopToken) {
+    sayWithNotices(heldResult.text, heldResult.kind);
+    heldResult = null;
+  } else sayWithNotices(null, '');
+  if (!awaited()) notices = [];
+}
+
+/**
+ * Says a photo's result (of run `run`): with the notices said while it was reconstructed, or, while
+ * another source is being opened, later, with them and why that one could not open.
+ */
+function sayResult(text: string, kind: StatusKind, run: number): void {
+  photoRun = null;
+  if (opening === sourceGeneration) heldResult = { text, kind, run };
+  else {
+    sayWithNotices(text, kind);
+    notices = [];
+  }
 }
 
 function setState(state: 'loading' | 'ready' | 'running' | 'error'): void {
@@ -246,10 +270,11 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   let opened: FrameSource;
   try {
     setStatus('Opening…');
+    opening = token;
     opened = await open();
   } catch (e) {
     if (token !== sourceGeneration) return;
-    notify(`Cannot open the source: ${(e as Error).message}${cameraHint(e)}`, 'error');
+    notify(`Cannot open the source: ${(e as Error).message}${cameraHint(e)}`, 'error', true);
     return;
   }
   // Another source was chosen or Stop pressed while this one opened (a camera permission prompt
@@ -258,6 +283,7 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
     opened.stop();
     return;
   }
+  opening = null;
   // The model failed to load while this source opened (a camera permission prompt is slow).
   if (startError) {
     opened.stop();
@@ -291,6 +317,7 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
 function stopSource(pendingToo = true): void {
   loopToken++;
   if (pendingToo) sourceGeneration++;
+  if (!awaited()) notices = []; // (what they waited for is not coming)
   source?.stop();
   source = null;
   ui.stop.disabled = true;
@@ -336,13 +363,16 @@ interface Job {
  */
 async function run(): Promise<void> {
   const token = ++loopToken;
-  const generation = sourceGeneration;
   const src = source;
   if (!src || !engine) return;
   setState('running');
   // A photo run again (the Faces choice changed) is a new measurement: its FPS is not the time
   // between the two runs, nor are its stage times averaged with the earlier run's.
   if (!src.live) stats.reset();
+  // The notices kept for the run before are said with its result only (those kept for a source
+  // being opened wait on).
+  if (opening !== sourceGeneration) notices = [];
+  photoRun = src.live ? null : token;
   setStatus(src.live ? `Running (${src.kind})` : 'Reconstructing…');
   updateRecordButton();
   let pending: Job | null = null;
@@ -369,13 +399,14 @@ async function run(): Promise<void> {
           const suspect = faces.filter((f) => f.suspect).length;
           const doubt = suspect ? `; ${faces.length === 1 ? 'it' : `${suspect} of them`} may be wrong (the reconstruction's own checks disagree)` : '';
           // (a source chosen meanwhile has the status: "Opening…", then this result with why it could not open)
-          sayResult(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '', token, sourceGeneration !== generation);
+          sayResult(`${faces.length ? `${faces.length} face${faces.length === 1 ? '' : 's'} found` : 'No face found'}${doubt}${reduced}`, suspect ? 'warn' : '', token);
           setState('ready'); // a photo is done (it stayed "running")
         }
         return;
       }
     } catch (e) {
       if (token !== loopToken) return;
+      photoRun = null; // (no result is coming)
       setStatus(`Error: ${(e as Error).message}`, 'error');
       setState('error');
       return;
