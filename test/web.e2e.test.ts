@@ -1178,6 +1178,39 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     }
   }, 120_000);
 
+  it('a link dropped while the camera opens is said after "Running (camera)" once it runs, until the next status (it was replaced at once)', async () => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    await promptedCamera(p);
+    try {
+      await openApp(p, 'model=light&view=0');
+      const status = (): Promise<string | null> => p.textContent('.status');
+      await p.click('#camera');
+      expect(await status()).toBe('Opening…');
+      await dropLink(p);
+      expect(await status()).toBe(DROPPED);
+      await answerCamera(p, '');
+      await waitFor(p, 'the camera running', status, (t) => /^Running/.test(t ?? ''), 30_000);
+      expect(await status()).toBe(`Running (camera) — ${DROPPED}`);
+      expect(await p.getAttribute('.status', 'class')).toMatch(/warn/);
+      // It stays while the camera's frames are processed…
+      await waitFor(p, 'a camera face', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'running' && Number(d.faces) >= 1, 60_000);
+      const frames = await shownResults(p);
+      await waitFor(p, 'more camera frames', () => shownResults(p), (n) => n >= frames + 5, 30_000);
+      expect(await status()).toBe(`Running (camera) — ${DROPPED}`);
+      // …until the next status; said once: the camera opened again runs alone.
+      await p.click('#stop');
+      expect(await status()).toBe('Stopped');
+      await p.click('#camera');
+      await answerCamera(p, '');
+      await waitFor(p, 'the camera running', status, (t) => /^Running/.test(t ?? ''), 30_000);
+      expect(await status()).toBe('Running (camera)');
+      expect(await p.getAttribute('.status', 'class')).not.toMatch(/warn|error/);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+
   it('a HEIC photo (which Chromium cannot decode) is refused with how to convert it, and the app goes on', async () => {
     const p = await context.newPage();
     try {

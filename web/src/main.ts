@@ -132,11 +132,12 @@ function graver(a: StatusKind, b: StatusKind): StatusKind {
  * meet in the status: what is said later is said after what came first, so none hides another.
  * Notices said while a photo is reconstructed or a source is being opened are kept, each once, in
  * the order said, and said together (joined by " — ") until what they wait for comes: the photo's
- * result, said before them (it replaced them: the drop seemed to do nothing), or why the source
- * could not open, said after them. A photo's result that comes while another source is being opened
- * waits with them for that source to fail to open ("Opening…" stays; the refusal was then said
- * alone, the photo's result never). Until this change a notice replaced the one kept before it: a
- * drop then a camera refused while a photo was reconstructed said the result with the refusal alone.
+ * result, said before them (it replaced them: the drop seemed to do nothing), why the source could
+ * not open, said after them, or the first status of the source opened (`noticesFor`). A photo's
+ * result that comes while another source is being opened waits with them for that source to fail
+ * to open ("Opening…" stays; the refusal was then said alone, the photo's result never). Until this
+ * change a notice replaced the one kept before it: a drop then a camera refused while a photo was
+ * reconstructed said the result with the refusal alone.
  */
 type Notice = { text: string; kind: StatusKind };
 let notices: Notice[] = [];
@@ -144,11 +145,17 @@ let notices: Notice[] = [];
 let photoRun: number | null = null;
 /** The source being opened: its `sourceGeneration`, until it opens or fails to. */
 let opening: number | null = null;
+/**
+ * The source that opened while notices were kept for its opening: they are said after its first
+ * status (run()), `Running (camera) — Cannot open what was dropped: …`, which stays until the next
+ * status, as a notice does. ("Running (camera)" replaced them at once.)
+ */
+let noticesFor: FrameSource | null = null;
 let heldResult: { text: string; kind: StatusKind; run: number } | null = null;
 
 /** A photo is being reconstructed or a source opened: notices are kept for what comes of it. */
 function awaited(): boolean {
-  return photoRun === loopToken || opening === sourceGeneration;
+  return photoRun === loopToken || opening === sourceGeneration || (noticesFor !== null && noticesFor === source);
 }
 
 /** Says `text` (or nothing) and then the notices kept, in the gravest of their kinds. */
@@ -163,7 +170,7 @@ function sayWithNotices(text: string | null, kind: StatusKind): void {
  * not open, and is said after a photo's result that came meanwhile.
  */
 function notify(text: string, kind: StatusKind, openingFailed = false): void {
-  if (!awaited()) notices = []; // (kept for what is no longer coming: a photo run again, a Stop)
+  if (!awaited()) notices = []; // (kept for what no longer comes: a photo left by a model change or an error)
   if (!notices.some((n) => n.text === text)) notices.push({ text, kind });
   if (openingFailed) opening = null;
   if (openingFailed && heldResult?.run === loopToken) {
@@ -292,6 +299,7 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
   loopToken++; // the old source's frames are no longer sent or shown
   source?.stop();
   source = opened;
+  noticesFor = notices.length ? opened : null;
   lastSourceName = opened.name;
   // A camera that goes by itself (unplugged, permission revoked, taken by another app) stops as Stop
   // does, and says so: its dead stream was processed on, the status still "Running (camera)". (A
@@ -317,9 +325,9 @@ async function useSource(open: () => Promise<FrameSource>): Promise<void> {
 function stopSource(pendingToo = true): void {
   loopToken++;
   if (pendingToo) sourceGeneration++;
-  if (!awaited()) notices = []; // (what they waited for is not coming)
   source?.stop();
   source = null;
+  if (!awaited()) notices = []; // (what they waited for is not coming)
   ui.stop.disabled = true;
 }
 
@@ -369,11 +377,15 @@ async function run(): Promise<void> {
   // A photo run again (the Faces choice changed) is a new measurement: its FPS is not the time
   // between the two runs, nor are its stage times averaged with the earlier run's.
   if (!src.live) stats.reset();
-  // The notices kept for the run before are said with its result only (those kept for a source
-  // being opened wait on).
-  if (opening !== sourceGeneration) notices = [];
+  // The notices kept for the run before are said with its result only; those kept for this source
+  // while it opened are said after its first status (and, for a photo, its result), and those kept
+  // for a source being opened wait on.
+  const carried = noticesFor === src;
+  noticesFor = null;
+  if (!carried && opening !== sourceGeneration) notices = [];
   photoRun = src.live ? null : token;
-  setStatus(src.live ? `Running (${src.kind})` : 'Reconstructing…');
+  sayWithNotices(src.live ? `Running (${src.kind})` : 'Reconstructing…', '');
+  if (!awaited()) notices = [];
   updateRecordButton();
   let pending: Job | null = null;
   while (token === loopToken) {
