@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fillInput } from '../src/detect/blazeface.js';
 import { createBlazeFaceDetector, REGION_INPUT, type EdgeLook } from '../src/detect/blazeface-detector.js';
 import { BLAZEFACE_MODEL } from '../src/detect/create-node.js';
+import { boxFromTurned, turnImage } from '../src/detect/turn.js';
 import { iou, SURE_SCORE, type Detector } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { InputError, ModelError } from '../src/errors.js';
@@ -368,6 +369,27 @@ describe('close-ups', () => {
       expect(faces.length, rel).toBeGreaterThan(0);
       // (the group's small faces each get their closer 128² look)
       expect(sides.filter((n) => n !== REGION_INPUT), rel).toEqual([256]);
+    }
+  });
+});
+
+describe('turned looks (src/detect/turn.ts)', () => {
+  it('turns an image by quarter turns, and a box found in it (corners and keypoints) back into the photo, scaled', () => {
+    // a 3 × 2 image whose pixels are numbered
+    const image: RgbImage = { width: 3, height: 2, data: Uint8Array.from({ length: 18 }, (_, i) => Math.floor(i / 3)) };
+    const px = (im: RgbImage): number[] => Array.from({ length: im.width * im.height }, (_, i) => im.data[3 * i]);
+    expect(px(turnImage(image, 1))).toEqual([3, 0, 4, 1, 5, 2]); // 2 × 3: the left column on top, read bottom to top
+    expect(px(turnImage(image, 2))).toEqual([5, 4, 3, 2, 1, 0]);
+    expect(px(turnImage(image, 3))).toEqual([2, 5, 1, 4, 0, 3]);
+    expect([turnImage(image, 1).width, turnImage(image, 1).height]).toEqual([2, 3]);
+    // In a 40 × 20 copy (the photo 2× as large): a box around pixel (30, 5) and a keypoint at it.
+    const W = 40, H = 20;
+    for (const q of [1, 2, 3] as const) {
+      // where pixel (30, 5) lands once turned
+      const [tx, ty] = q === 1 ? [H - 1 - 5, 30] : q === 2 ? [W - 1 - 30, H - 1 - 5] : [5, W - 1 - 30];
+      const box = boxFromTurned({ x: tx - 2, y: ty - 2, width: 5, height: 5, score: 0.9, keypoints: Float32Array.of(tx, ty) }, q, W, H, 2, 2);
+      expect([box.x, box.y, box.width, box.height, box.score], `q ${q}`).toEqual([56, 6, 10, 10, 0.9]);
+      expect(Array.from(box.keypoints!), `q ${q}`).toEqual([60.5, 10.5]); // pixel (30, 5)'s centre at 2×
     }
   });
 });
