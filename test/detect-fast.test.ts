@@ -382,14 +382,16 @@ describe('turned looks (src/detect/turn.ts)', () => {
     expect(px(turnImage(image, 2))).toEqual([5, 4, 3, 2, 1, 0]);
     expect(px(turnImage(image, 3))).toEqual([2, 5, 1, 4, 0, 3]);
     expect([turnImage(image, 1).width, turnImage(image, 1).height]).toEqual([2, 3]);
-    // In a 40 × 20 copy (the photo 2× as large): a box around pixel (30, 5) and a keypoint at it.
+    // In a 40 × 20 copy of a photo 2× as wide and 3× as high: a box of pixels 28–32 × 3–9 (edges
+    // 28..33, 3..10) turned with the image, and a keypoint at pixel (30, 5).
     const W = 40, H = 20;
     for (const q of [1, 2, 3] as const) {
-      // where pixel (30, 5) lands once turned
-      const [tx, ty] = q === 1 ? [H - 1 - 5, 30] : q === 2 ? [W - 1 - 30, H - 1 - 5] : [5, W - 1 - 30];
-      const box = boxFromTurned({ x: tx - 2, y: ty - 2, width: 5, height: 5, score: 0.9, keypoints: Float32Array.of(tx, ty) }, q, W, H, 2, 2);
-      expect([box.x, box.y, box.width, box.height, box.score], `q ${q}`).toEqual([56, 6, 10, 10, 0.9]);
-      expect(Array.from(box.keypoints!), `q ${q}`).toEqual([60.5, 10.5]); // pixel (30, 5)'s centre at 2×
+      // the box's edges and the keypoint once turned
+      const turnedBox = q === 1 ? { x: H - 10, y: 28, width: 7, height: 5 } : q === 2 ? { x: W - 33, y: H - 10, width: 5, height: 7 } : { x: 3, y: W - 33, width: 7, height: 5 };
+      const [kx, ky] = q === 1 ? [H - 1 - 5, 30] : q === 2 ? [W - 1 - 30, H - 1 - 5] : [5, W - 1 - 30];
+      const box = boxFromTurned({ ...turnedBox, score: 0.9, keypoints: Float32Array.of(kx, ky) }, q, W, H, 2, 3);
+      expect([box.x, box.y, box.width, box.height, box.score], `q ${q}`).toEqual([56, 9, 10, 21, 0.9]);
+      expect(Array.from(box.keypoints!), `q ${q}`).toEqual([60.5, 16]); // pixel (30, 5)'s centre: (30.5 · 2 − 0.5, 5.5 · 3 − 0.5)
     }
   });
 });

@@ -50,7 +50,7 @@ Usage:
                                     of a large group photo are then missed)
       --no-orientation              the detector's crops as they are (by default a face lying
                                     sideways or upside down in its crop is turned upright, and a
-                                    photo without a face is looked at turned by 90°, 180°, 270°)
+                                    photo without a face is looked at turned by 90°, 270°, 180°)
       --threads <n>                 network threads (1 to the cores; default: all on up to 4 cores)
       --units mm|px                 mesh units (default mm: scaled by a 63 mm mean interpupillary
                                     distance; GLB in metres); px: image pixels

@@ -117,6 +117,13 @@ const ORIENT_AGREE = (20 * Math.PI) / 180;
 /** Long side of the copy detectTurned looks at (a face lying sideways in a photo is a large one). */
 export const TURNED_MAX_SIDE = 1024;
 
+/**
+ * The turned looks run where no box scores this much (the detectors' default cut): a lowered
+ * `minScore`'s weaker boxes (the astronaut upside down: one at 0.48, reconstructed wrong) do not
+ * stop them.
+ */
+const TURNED_UNLESS_SCORE = 0.5;
+
 export class Prnet {
   /**
    * `ownsDetector` (default true): dispose() releases the detector too; false for a detector the
@@ -195,7 +202,9 @@ export class Prnet {
     for (const q of [1, 3, 2] as QuarterTurns[]) {
       throwIfAborted(signal, 'reconstruct');
       const turned = turnImage(small, q);
-      const found = (await this.detector!.detect(turned, signal ? { signal } : undefined)).filter((b) => b.score >= SURE_SCORE);
+      const all = await this.detector!.detect(turned, signal ? { signal } : undefined);
+      checkDetections(all, this.detector!.kind, turned);
+      const found = all.filter((b) => b.score >= SURE_SCORE);
       if (found.length && (!best.length || Math.max(...found.map((b) => b.score)) > Math.max(...best.map((b) => b.score)))) {
         best = found.map((b) => boxFromTurned(b, q, small.width, small.height, scaleX, scaleY));
       }
@@ -262,15 +271,21 @@ export class Prnet {
     } else {
       let boxes = await this.detectNow(image, signal);
       // A photo turned without its EXIF tag: looked at turned (with the orientation step, which
-      // turns the crops of faces lying sideways or upside down; video and tracking have neither).
-      if (!boxes.length && this.orientation) {
-        boxes = await this.detectTurned(image, signal);
-        turnedLook = boxes.length > 0;
+      // turns the crops of faces lying sideways or upside down; video and tracking have neither)
+      // where no box reaches the default cut (a lowered --min-score's weak boxes do not stop it,
+      // and give way to what the turned looks find).
+      if (this.orientation && options.maxFaces !== 0 && !boxes.some((b) => b.score >= TURNED_UNLESS_SCORE)) {
+        const turnedBoxes = await this.detectTurned(image, signal);
+        if (turnedBoxes.length) {
+          boxes = turnedBoxes;
+          turnedLook = true;
+        }
       }
       const kind = this.detector!.kind;
       items = boxes.map((box) => ({ box, crop: cropFromBox(box, kind) }));
     }
-    if (options.maxFaces !== undefined) items = items.slice(0, Math.max(0, options.maxFaces));
+    // (the turned looks' faces are cut after their suspect ones are dropped, below)
+    if (options.maxFaces !== undefined && !turnedLook) items = items.slice(0, Math.max(0, options.maxFaces));
     // A detected face lying sideways or upside down in its crop: the crop turned with it.
     if (!options.crops && !options.boxes && this.orientation && items.length) items = await this.turnUpright(image, items, this.orientation);
     timings.detect = now() - t;
@@ -325,7 +340,8 @@ export class Prnet {
     if (!options.crops && !options.boxes && this.detector?.kind === 'blazeface') {
       for (const [i, it] of items.entries()) {
         if (turned.has(i)) continue;
-        const d = detectorKeypointDisagreement(faces[i].landmarks, it.box, faces[i].crop.square.angle ?? 0, this.keypointScratch);
+        // (a turned look's keypoints were found with the face upright: trusted at any crop angle)
+        const d = detectorKeypointDisagreement(faces[i].landmarks, it.box, faces[i].crop.square.angle ?? 0, this.keypointScratch, turnedLook);
         if (d !== undefined) faces[i].keypointDisagreement = d;
       }
     }
@@ -335,9 +351,9 @@ export class Prnet {
     }
     if (turnedLook) {
       // A face that only a turned look found is kept unless its reconstruction doubts it: the
-      // turned looks' false faces in strips of web photos without a face were all suspect (flip
-      // disagreement 0.16 and 0.28), the faces they found in turned photos not (docs/detectors.md).
-      const kept = faces.filter((f) => f.suspect !== true);
+      // turned looks' false faces in strips of web photos without a face were all suspect, the
+      // faces they found in turned photos not (docs/detectors.md, "Turned looks"); then maxFaces.
+      const kept = faces.filter((f) => f.suspect !== true).slice(0, options.maxFaces ?? Infinity);
       kept.forEach((f, i) => (f.index = i));
       return { faces: kept, timings };
     }

@@ -46,12 +46,13 @@ export const KEYPOINT_UPRIGHT = (45 * Math.PI) / 180;
  * Face.keypointDisagreement of a face BlazeFace found (`box`: its detection, with keypoints), whose
  * reconstruction has these `landmarks` (68 × 3) in a crop turned by `angle` (radians): undefined
  * where the keypoints cannot be trusted (not 6 points the crop rule can use, e.g. left behind by
- * a moved box; a crop turned past KEYPOINT_UPRIGHT); NaN for degenerate landmarks (a box of no
- * size: suspectFace calls that suspect). The caller checks that the detector is BlazeFace and
- * that no other step turned the crop.
+ * a moved box; a crop turned past KEYPOINT_UPRIGHT, unless `seenUpright`: keypoints found in a
+ * turned copy of the photo where the face was upright, mapped back); NaN for degenerate landmarks
+ * (a box of no size: suspectFace calls that suspect). The caller checks that the detector is
+ * BlazeFace and that no other step turned the crop.
  */
-export function detectorKeypointDisagreement(landmarks: Float32Array, box: FaceBox, angle: number, scratch = new Float64Array(KEYPOINT_FEATURES)): number | undefined {
+export function detectorKeypointDisagreement(landmarks: Float32Array, box: FaceBox, angle: number, scratch = new Float64Array(KEYPOINT_FEATURES), seenUpright = false): number | undefined {
   const k = box.keypoints;
-  if (!k || Math.abs(angle) > KEYPOINT_UPRIGHT || !keypointFeatures(box, k, scratch)) return undefined;
+  if (!k || (!seenUpright && Math.abs(angle) > KEYPOINT_UPRIGHT) || !keypointFeatures(box, k, scratch)) return undefined;
   return keypointDisagreement(landmarks, k, 3, angle);
 }
