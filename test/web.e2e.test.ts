@@ -1046,14 +1046,10 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       const before = await shownResults(p);
       await p.setInputFiles('#file', PHOTO);
       await waitFor(p, 'the photo to be reconstructed', () => p.textContent('.status'), (t) => t === 'Reconstructing…', 10_000);
-      await p.evaluate(() => {
-        const dt = new DataTransfer();
-        dt.setData('text/uri-list', 'https://example.com/face.jpg');
-        document.querySelector('#poses')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-      });
+      await dropLink(p);
       expect(await p.textContent('.status')).toMatch(/^Cannot open what was dropped: /);
       await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > before, 30_000);
-      expect(await p.textContent('.status')).toBe('1 face found — Cannot open what was dropped: drop an image file (a photo) or a video file; a link or text is not one (save a picture from another page first)');
+      expect(await p.textContent('.status')).toBe(`1 face found — ${DROPPED}`);
       expect(await p.getAttribute('.status', 'class')).toMatch(/warn/);
       expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
       // …said once: the next photo's result is said alone.
