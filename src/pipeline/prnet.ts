@@ -191,7 +191,7 @@ export class Prnet {
 
   /**
    * Where the detector finds no face in a photo: the faces it is sure of (SURE_SCORE) in the photo
-   * turned by 90°, 180° and 270° (a copy of long side TURNED_MAX_SIDE at most), from the turn whose
+   * turned by 90°, 270° and 180° (a copy of long side TURNED_MAX_SIDE at most), from the turn whose
    * best face scores highest, boxed and keypointed in the photo's frame (the keypoints then turn
    * the crop; the orientation step checks it). A phone photo turned without its EXIF tag: BlazeFace
    * misses a few percent of faces lying sideways or upside down that it finds upright.
@@ -351,8 +351,9 @@ export class Prnet {
     }
     if (turnedLook) {
       // A face that only a turned look found is kept unless its reconstruction doubts it: the
-      // turned looks' false faces in strips of web photos without a face were all suspect, the
-      // faces they found in turned photos not (docs/detectors.md, "Turned looks"); then maxFaces.
+      // turned looks' false faces in strips of web photos without a face were all suspect, and so
+      // was the one wrong face of 14 they found in turned photos (and 2 right ones; docs/detectors.md,
+      // "Turned looks"); then maxFaces.
       const kept = faces.filter((f) => f.suspect !== true).slice(0, options.maxFaces ?? Infinity);
       kept.forEach((f, i) => (f.index = i));
       return { faces: kept, timings };
