@@ -366,13 +366,18 @@ function closerFaces(padded: readonly BlazeDetection[], first: BlazeDetection[],
   return closer.length ? withoutInside(closer, first) : first;
 }
 
+/** Two boxes of one face: IoU ≥ 0.3, or half of the smaller box inside the other (a part of it). */
+function sameFace(a: BlazeDetection, b: BlazeDetection): boolean {
+  return detectionIou(a, b) >= 0.3 || detectionOverlapOfSmaller(a, b) >= 0.5;
+}
+
 /**
  * The faces of a look again, and the earlier boxes that overlap none of them (IoU ≥ 0.3, or half
  * of the smaller box inside the other: a lens or an eye boxed inside the face).
  */
 function withoutInside(faces: readonly BlazeDetection[], earlier: readonly BlazeDetection[]): BlazeDetection[] {
   const kept = [...faces];
-  for (const d of earlier) if (!faces.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
+  for (const d of earlier) if (!faces.some((k) => sameFace(k, d))) kept.push(d);
   return kept;
 }
 
@@ -386,7 +391,7 @@ function addTileFaces(whole: BlazeDetection[], tiles: BlazeDetection[]): BlazeDe
   // score first (so after every face of 0.5 or more): a tile's face is not left out for one.
   const kept = whole.filter((d) => d.score >= BLAZEFACE_MIN_SCORE);
   for (const d of [...tiles, ...whole.filter((w) => w.score < BLAZEFACE_MIN_SCORE)].sort((a, b) => b.score - a.score)) {
-    if (!kept.some((k) => detectionIou(k, d) >= 0.3 || detectionOverlapOfSmaller(k, d) >= 0.5)) kept.push(d);
+    if (!kept.some((k) => sameFace(k, d))) kept.push(d);
   }
   return kept;
 }
