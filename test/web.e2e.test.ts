@@ -124,6 +124,8 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
   });
   /** How many results the page has shown. */
   const shownResults = (p: Page): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
+  /** Waits until the page has shown a result after the `before`-th (shownResults). */
+  const resultAfter = (p: Page, before: number, what: string, ms: number): Promise<unknown> => waitFor(p, what, () => shownResults(p), (n) => n > before, ms);
   /** The test photo opened, waited for until its faces are found. */
   const openPhoto = async (p: Page): Promise<void> => {
     await p.setInputFiles('#file', PHOTO);
@@ -841,7 +843,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       // The next photo's result leaves it so (and its faces are found as before).
       const before = await shownResults(p);
       await p.setInputFiles('#file', join(dirname(PHOTO), 'bjork.jpg'));
-      await waitFor(p, 'the next photo\'s result', () => shownResults(p), (n) => n > before, 60_000);
+      await resultAfter(p, before, 'the next photo\'s result', 60_000);
       expect(await view()).toEqual({ ...missing, height: first.height, text: first.text });
       expect(await p.evaluate(() => Number(document.body.dataset.faces))).toBe(1);
       expect(pageErrors).toEqual([]);
@@ -1048,7 +1050,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await waitFor(p, 'the photo to be reconstructed', () => p.textContent('.status'), (t) => t === 'Reconstructing…', 10_000);
       await dropLink(p);
       expect(await p.textContent('.status')).toMatch(/^Cannot open what was dropped: /);
-      await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > before, 30_000);
+      await resultAfter(p, before, 'the photo\'s result', 30_000);
       expect(await p.textContent('.status')).toBe(`1 face found — ${DROPPED}`);
       expect(await p.getAttribute('.status', 'class')).toMatch(/warn/);
       expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
@@ -1056,7 +1058,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await slowFrames(p, false);
       const next = await shownResults(p);
       await p.setInputFiles('#file', PHOTO);
-      await waitFor(p, 'the next photo\'s result', () => shownResults(p), (n) => n > next, 30_000);
+      await resultAfter(p, next, 'the next photo\'s result', 30_000);
       expect(await p.textContent('.status')).toBe('1 face found');
     } finally {
       await p.close();
@@ -1090,7 +1092,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(meanwhile).toBe('Reconstructing…');
       await waitFor(p, 'the failed save', () => p.textContent('.status'), (t) => /^Cannot save/.test(t ?? ''), 10_000);
       expect(await shownResults(p)).toBe(before); // (the photo is not done yet)
-      await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > before, 30_000);
+      await resultAfter(p, before, 'the photo\'s result', 30_000);
       expect(await p.textContent('.status')).toBe(`1 face found — ${failure}`);
       expect(await p.getAttribute('.status', 'class')).toMatch(/error/);
       expect(await p.evaluate(() => ({ ...document.body.dataset }))).toMatchObject({ state: 'ready', faces: '1' });
@@ -1101,7 +1103,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(json.suggestedFilename()).toMatch(/^astronaut_.*\.json$/);
       const again = await shownResults(p);
       await p.selectOption('#max-faces', '4');
-      await waitFor(p, 'the next result', () => shownResults(p), (n) => n > again, 30_000);
+      await resultAfter(p, again, 'the next result', 30_000);
       expect(await p.textContent('.status')).toBe('1 face found');
     } finally {
       await p.close();
@@ -1136,7 +1138,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await dropLink(p);
       expect(await shownResults(p)).toBe(before); // (the photo is not done yet)
       expect(await status()).toBe(`${failure} — ${DROPPED}`);
-      await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > before, 30_000);
+      await resultAfter(p, before, 'the photo\'s result', 30_000);
       expect(await status()).toBe(`1 face found — ${failure} — ${DROPPED}`);
       expect(await p.getAttribute('.status', 'class')).toMatch(/error/);
       // A link dropped while the camera's prompt is open, then the camera refused: both said.
@@ -1156,7 +1158,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.setInputFiles('#file', PHOTO);
       await waitFor(p, 'the photo to be reconstructed', status, (t) => t === 'Reconstructing…', 10_000);
       await p.click('#camera');
-      await waitFor(p, 'the photo\'s result', () => shownResults(p), (n) => n > again, 30_000);
+      await resultAfter(p, again, 'the photo\'s result', 30_000);
       expect(await status()).toBe('Opening…');
       await dropLink(p);
       expect(await status()).toBe(DROPPED);
