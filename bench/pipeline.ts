@@ -6,8 +6,9 @@
  *
  * Per photo = detect + crop + network + read-offs (`prnet.reconstruct`; decoding excluded), for the
  * default model with and without test-time flip and the light model; the detector alone; creating
- * the pipeline (`createPrnet`); building every output file for one face; and, when dist/ is built,
- * the CLI's first result (a fresh `prnet reconstruct` process, JSON only).
+ * the pipeline (`createPrnet`), its int8 graph from the graph cache and built; building every output
+ * file for one face; and, when dist/ is built, the CLI's first result (a fresh `prnet reconstruct`
+ * process, JSON only), with the graph cache and without.
  *
  * Many photos: `prnet reconstruct <folder> --formats json` (in this process) over `--folder N`
  * photos (the nine, repeated), as photos per second against the per-photo bound (1 / the default's
@@ -28,6 +29,7 @@ import { timeRounds, type TimedCase } from './shuffle.js';
 import { loadHuman } from '../src/detect/human-node.js';
 import { encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
+import { GRAPH_CACHE_ENV } from '../src/runtime/graph-cache.js';
 import { buildOutputs, OUTPUT_FORMATS } from '../src/pipeline/outputs.js';
 import { runReconstruct } from '../src/cli/reconstruct.js';
 import type { Prnet, ReconstructOptions } from '../src/pipeline/prnet.js';
@@ -63,28 +65,46 @@ const tmp = await mkdtemp(join(tmpdir(), 'prnet-bench-'));
 try {
   // The CLI's first result: a fresh process, from start to exit, JSON only; timed first, while this
   // process holds nothing (later, the peer's tfjs stack and the sessions share the machine with it).
-  let cliMs: number | null = null;
+  // With the graph cache (the default; a first run fills it) and without it (PRNET_CACHE_DIR=off: a
+  // model's first load builds its int8 graph), alternating.
+  let cliMs: { cached: number; built: number } | null = null;
   const bin = join(repo, 'bin', 'prnet.js');
   if (values.cli && existsSync(join(repo, 'dist', 'cli', 'main.js'))) {
-    const runs: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    const runs = { cached: [] as number[], built: [] as number[] };
+    const cli = (env: NodeJS.ProcessEnv) => {
       const t = now();
-      const r = spawnSync(process.execPath, [bin, 'reconstruct', join(repo, 'examples', 'astronaut.jpg'), '--out', tmp, '--formats', 'json', '--quiet']);
-      if (r.status === 0) runs.push(now() - t);
+      const r = spawnSync(process.execPath, [bin, 'reconstruct', join(repo, 'examples', 'astronaut.jpg'), '--out', tmp, '--formats', 'json', '--quiet'], { env });
+      return r.status === 0 ? now() - t : null;
+    };
+    cli(process.env); // fills the graph cache where it is empty
+    for (let i = 0; i < 3; i++) {
+      for (const [key, env] of [['cached', process.env], ['built', { ...process.env, [GRAPH_CACHE_ENV]: 'off' }]] as const) {
+        const ms = cli(env);
+        if (ms !== null) runs[key].push(ms);
+      }
     }
-    if (runs.length) cliMs = median(runs);
+    if (runs.cached.length && runs.built.length) cliMs = { cached: median(runs.cached), built: median(runs.built) };
   }
 
 
   const { jpegs, photos } = await loadBenchPhotos();
 
-  // Start-up: the pipeline with the bundled default model and the detector, three times.
+  // Start-up: the pipeline with the bundled default model and the detector, three times (its graph
+  // from the graph cache when the CLI runs above filled it: `startupGraph` says), then twice more
+  // with the cache off (the graph built, as at a model's first load).
   const startup: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  const startupBuilt: number[] = [];
+  let startupGraph = '';
+  for (let i = 0; i < 5; i++) {
+    const saved = process.env[GRAPH_CACHE_ENV];
+    if (i >= 3) process.env[GRAPH_CACHE_ENV] = 'off';
     const t = now();
     const p = await createPrnet({ threads: THREADS });
-    startup.push(now() - t);
+    (i >= 3 ? startupBuilt : startup).push(now() - t);
+    if (i === 0) startupGraph = p.session.graph;
     await p.dispose();
+    if (saved === undefined) delete process.env[GRAPH_CACHE_ENV];
+    else process.env[GRAPH_CACHE_ENV] = saved;
   }
 
   // Export: every output file for one face — the case of bench/export.ts (bench/export-case.ts),
@@ -155,10 +175,14 @@ try {
   console.log(`${availableParallelism()} CPUs (${cpu}), network threads ${THREADS ?? 'default'}, Node ${process.version}\n`);
   const rows: [string, string, string, string?][] = cases.map((c) => [c.label, median(c.ms).toFixed(1), (median(c.ms) / peer).toFixed(2), median(c.cpu).toFixed(1)]);
   // The process's first call pays for memory never touched before (docs/model-format.md, "Loading").
-  rows.push(["createPrnet() (default model + detector), the process's first", startup[0].toFixed(0), (startup[0] / peer).toFixed(1)]);
+  rows.push([`createPrnet() (default model + detector), the process's first (graph ${startupGraph})`, startup[0].toFixed(0), (startup[0] / peer).toFixed(1)]);
   rows.push(['createPrnet(), again (median of 2)', median(startup.slice(1)).toFixed(0), (median(startup.slice(1)) / peer).toFixed(1)]);
+  rows.push(['createPrnet(), graph cache off: the graph built (median of 2)', median(startupBuilt).toFixed(0), (median(startupBuilt) / peer).toFixed(1)]);
   rows.push([`export, every file, one face (min ${Math.min(...exportMs).toFixed(1)})`, median(exportMs).toFixed(1), (median(exportMs) / peer).toFixed(2)]);
-  if (cliMs !== null) rows.push(['CLI first result (fresh process, JSON)', cliMs.toFixed(0), (cliMs / peer).toFixed(1)]);
+  if (cliMs !== null) {
+    rows.push(['CLI first result (fresh process, JSON), graph cache', cliMs.cached.toFixed(0), (cliMs.cached / peer).toFixed(1)]);
+    rows.push(['CLI first result, graph cache off (graph built)', cliMs.built.toFixed(0), (cliMs.built / peer).toFixed(1)]);
+  }
   const w0 = Math.max(...rows.map((r) => r[0].length));
   if (folder) {
     // Start-up (createPrnet, measured above) is taken out: the rate is the folder's steady state.

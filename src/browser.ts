@@ -59,7 +59,7 @@ export {
 } from './export/index.js';
 export { writeAnimatedGlb, decimateFaceGrid, pickVertices, rotationQuaternion, type AnimatedMesh, type AnimatedGlbOptions, type DecimatedMesh, type FramePose } from './export/glb-animation.js';
 export { TrackAnimation, type TrackAnimationOptions, type TrackAnimationInfo } from './export/track-animation.js';
-export type { PrnetSession } from './runtime/session.js';
+export type { GraphSource, PrnetSession } from './runtime/session.js';
 export type { ResfcnConfig, GraphOptions } from './model/resfcn.js';
 
 /** Where the network runs. */

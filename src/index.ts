@@ -32,7 +32,7 @@ export type { DecodeOptions as ImageDecodeOptions, PngOptions } from './io/image
 export { createDetector, type Detector, type DetectorKind, type DetectorOptions } from './detect/index.js';
 export { MIN_SCORE_FLOOR } from './detect/detector.js';
 export type { Orientation, OrientationReading } from './detect/orientation.js';
-export { createSession, PrnetSession, type SessionOptions } from './runtime/index.js';
+export { createSession, graphCacheDir, PrnetSession, type GraphSource, type SessionOptions } from './runtime/index.js';
 export {
   importCheckpoint, parseModelFile, serializeModel, randomWeights, readModelFile, writeModelFile, RESFCN256, multiplyAdds,
   type ModelWeights, type ResfcnConfig, type Precision, type Architecture,

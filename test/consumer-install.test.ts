@@ -34,6 +34,7 @@ function duBytes(dir: string): number {
 describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install of the packed tarball', () => {
   let dir: string;
   let files: string[];
+  let installedMiB: number;
   const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_fund: 'false', npm_config_audit: 'false' };
 
   beforeAll(() => {
@@ -49,6 +50,8 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
     expect(install).toMatch(/^ONNXRUNTIME_NODE_INSTALL=skip npm install \/path\/to\/prnet-ts-<version>\.tgz\b/);
     expect(packed[0].filename).toMatch(/^prnet-ts-\d+\.\d+\.\d+.*\.tgz$/);
     execFileSync('npm', ['install', '--no-audit', '--no-fund', join(dir, packed[0].filename)], { cwd: dir, env, stdio: 'pipe' });
+    // Measured as installed, before any use writes the graph cache under node_modules/.cache.
+    installedMiB = duBytes(join(dir, 'node_modules')) / 2 ** 20;
     copyFileSync(join(REPO, 'examples', 'astronaut.jpg'), join(dir, 'photo.jpg'));
   }, 600_000);
 
@@ -77,6 +80,15 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
     const out = execFileSync(process.execPath, ['example.mjs'], { cwd: dir, encoding: 'utf8', env });
     expect(out).toMatch(/^face 0: yaw -?\d+\.\d°, 43867 vertices, landmark 0 at \d+,\d+$/m);
   }, 120_000);
+
+  it('keeps the default model’s int8 graph in node_modules/.cache/prnet-ts and opens it from there', () => {
+    // docs/model-format.md, "The graph cache": the first load builds the graph and keeps it.
+    const code = "const { createPrnet } = await import('prnet-ts'); const p = await createPrnet(); console.log(p.session.graph, p.session.precision); await p.dispose();";
+    const load = () => execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, encoding: 'utf8', env: { ...env, PRNET_CACHE_DIR: '' } }).trim();
+    expect(['built int8', 'cached int8']).toContain(load());
+    expect(load()).toBe('cached int8');
+    expect(readdirSync(join(dir, 'node_modules', '.cache', 'prnet-ts')).map((f) => f.replace(/^[0-9a-f]{24}\./, 'KEY.')).sort()).toEqual(['KEY.int8.onnx', 'KEY.json']);
+  }, 60_000);
 
   it('runs npx prnet reconstruct', () => {
     const r = spawnSync('npx', ['prnet', 'reconstruct', 'photo.jpg', '--out', 'out'], { cwd: dir, encoding: 'utf8', env });
@@ -110,7 +122,7 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
   }, 60_000);
 
   it('installs in at most 350 MB', () => {
-    const mb = duBytes(join(dir, 'node_modules')) / 2 ** 20;
+    const mb = installedMiB;
     console.log(`consumer install: node_modules ${mb.toFixed(0)} MB`);
     expect(mb).toBeLessThanOrEqual(350);
   });

@@ -1,9 +1,10 @@
 /** The Node.js binding: onnxruntime-node (native CPU). */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { readModelFileLazy } from '../model/file-node.js';
-import type { ModelWeights } from '../model/weights.js';
-import { createOrtSession, type OrtModule } from './ort.js';
+import { readModelBytes } from '../model/file-node.js';
+import { parseModelFileLazy, type ModelWeights } from '../model/weights.js';
+import { fileIdentity, graphCacheDir, readCachedGraph, removeCachedGraph, writeCachedGraph } from './graph-cache.js';
+import { buildNetworkGraph, createOrtSession, openNetworkSession, type OrtModule } from './ort.js';
 import { checkThreads, type PrnetSession, type SessionOptions } from './session.js';
 
 /**
@@ -45,8 +46,35 @@ export function sessionThreads(threads: number): number {
  * `threads` is capped at the machine's cores (default: defaultSessionThreads()).
  */
 export async function createSession(model: ModelWeights | string, options: SessionOptions = {}): Promise<PrnetSession> {
-  const source = typeof model === 'string' ? model : undefined;
   options = { ...options, threads: options.threads === undefined ? defaultSessionThreads() : sessionThreads(options.threads) };
-  const weights = typeof model === 'string' ? await readModelFileLazy(model) : model;
-  return createOrtSession(ort as unknown as OrtModule, weights, { ...options, source, extra: NODE_SESSION_EXTRA });
+  const open = { threads: options.threads, probe: options.probe, extra: NODE_SESSION_EXTRA };
+  if (typeof model !== 'string') return createOrtSession(ort as unknown as OrtModule, model, { ...options, extra: NODE_SESSION_EXTRA });
+  // A model file's int8 graph comes from the graph cache when an earlier load left it there (graph-cache.ts).
+  const cacheDir = graphCacheDir();
+  if (cacheDir) {
+    const cached = await readCachedGraph(model, options.precision, cacheDir);
+    if (cached) {
+      const { graph, ...network } = cached;
+      try {
+        return await openNetworkSession(ort as unknown as OrtModule, graph, { ...network, graph: 'cached' }, { ...open, source: model });
+      } catch {
+        // (a graph onnxruntime will not open, or whose probe fails: built below, which says why or works)
+        await removeCachedGraph(cacheDir, model).catch(() => undefined);
+      }
+    }
+  }
+  // (the model file's identity before it is read: a write during the read leaves the entry unused)
+  const identity = cacheDir ? await fileIdentity(model).catch(() => null) : null;
+  const weights = parseModelFileLazy(await readModelBytes(model), model);
+  const { graph, precision } = buildNetworkGraph(weights, { precision: options.precision, source: model });
+  // Written while onnxruntime opens the graph; a failed write only means no cache.
+  const caching = cacheDir && identity && precision === 'int8' ? writeCachedGraph(cacheDir, model, identity, graph, weights.metadata).then(() => true, () => false) : undefined;
+  try {
+    return await openNetworkSession(ort as unknown as OrtModule, graph, { config: weights.config, metadata: weights.metadata, precision, graph: 'built' }, { ...open, source: model });
+  } catch (e) {
+    if (cacheDir && (await caching)) await removeCachedGraph(cacheDir, model).catch(() => undefined);
+    throw e;
+  } finally {
+    await caching;
+  }
 }

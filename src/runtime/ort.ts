@@ -3,11 +3,11 @@
  * onnxruntime-web share the InferenceSession / Tensor API, so both bindings pass their module here.
  */
 import { firstLine, ModelError } from '../errors.js';
-import { buildResfcnOnnx, checkConfig, type GraphOptions } from '../model/resfcn.js';
+import { buildResfcnOnnx, checkConfig, type GraphOptions, type Precision, type ResfcnConfig } from '../model/resfcn.js';
 import { HalfTensorMap } from '../model/tensor-map.js';
 import { DEFAULT_PRECISION_KEY, int8RangesFromMetadata, nonFinite, validateTensors, type ModelWeights } from '../model/weights.js';
 import { firstNotFinite } from '../util/finite.js';
-import { PrnetSession, checkPrecision, type InferenceBackend, type SessionOptions } from './session.js';
+import { PrnetSession, checkPrecision, type GraphSource, type InferenceBackend, type SessionOptions } from './session.js';
 
 /** The parts of an onnxruntime module this binding uses. */
 export interface OrtModule {
@@ -51,24 +51,52 @@ export async function createOrtSession(
   weights: ModelWeights,
   options: SessionOptions & { source?: string; extra?: Record<string, unknown>; graph?: GraphOptions } = {},
 ): Promise<PrnetSession> {
+  const { graph, precision } = buildNetworkGraph(weights, options);
+  return openNetworkSession(ort, graph, { config: weights.config, metadata: weights.metadata, precision, graph: 'built' }, options);
+}
+
+/**
+ * Checks the weights and builds their network's ONNX graph at the precision asked for (else the
+ * model's default); `graph` overrides the graph options.
+ */
+export function buildNetworkGraph(weights: ModelWeights, options: { precision?: Precision; source?: string; graph?: GraphOptions } = {}): { graph: Uint8Array; precision: Precision } {
   checkWeights(weights, options.source);
-  const ranges = int8RangesFromMetadata(weights.metadata, options.source ?? 'model');
-  // The model file names its default (docs/model-format.md); int8 only where it is calibrated.
-  const precision = checkPrecision(options.precision) ?? (ranges && weights.metadata[DEFAULT_PRECISION_KEY] === 'int8' ? 'int8' : 'fp32');
-  const graphOptions: GraphOptions = { precision };
-  if (precision === 'int8') {
-    if (!ranges) throw new ModelError('the model has no int8 calibration (metadata "int8_ranges"; see scripts/calibrate-int8.ts): use precision fp32', options.source);
-    graphOptions.ranges = ranges;
-  }
+  const graphOptions: GraphOptions = networkGraphOptions(weights.metadata, options.precision, options.source);
   for (const [k, v] of Object.entries(options.graph ?? {})) if (v !== undefined) Object.assign(graphOptions, { [k]: v });
-  let graph: Uint8Array;
   try {
-    graph = buildResfcnOnnx(weights.tensors, weights.config, graphOptions);
+    return { graph: buildResfcnOnnx(weights.tensors, weights.config, graphOptions), precision: graphOptions.precision ?? 'fp32' };
   } catch (e) {
     // (the graph builder knows no file: a calibration without a range it needs names the model's)
     if (e instanceof ModelError && e.source === undefined && options.source) throw new ModelError(e.message, options.source, { cause: e });
     throw e;
   }
+}
+
+/**
+ * The precision a model's network runs at (the one asked for, else the model file's default:
+ * int8 where the file names it and is calibrated, else fp32) and the graph options for it;
+ * ModelError for int8 asked of a model without a calibration.
+ */
+export function networkGraphOptions(metadata: Record<string, string>, asked: unknown, source = 'model'): GraphOptions & { precision: Precision } {
+  const ranges = int8RangesFromMetadata(metadata, source);
+  // The model file names its default (docs/model-format.md); int8 only where it is calibrated.
+  const precision = checkPrecision(asked) ?? (ranges && metadata[DEFAULT_PRECISION_KEY] === 'int8' ? 'int8' : 'fp32');
+  if (precision !== 'int8') return { precision };
+  if (!ranges) throw new ModelError('the model has no int8 calibration (metadata "int8_ranges"; see scripts/calibrate-int8.ts): use precision fp32', source);
+  return { precision, ranges };
+}
+
+/**
+ * Opens a network's ONNX graph (built from the weights at load, or the graph cache's) as a
+ * PrnetSession: `graph` is the session's note of which; `probe` (default on) runs one pass on a
+ * test input first.
+ */
+export async function openNetworkSession(
+  ort: OrtModule,
+  graph: Uint8Array,
+  network: { config: ResfcnConfig; metadata: Record<string, string>; precision: Precision; graph: GraphSource },
+  options: { threads?: number; probe?: boolean; source?: string; extra?: Record<string, unknown> } = {},
+): Promise<PrnetSession> {
   const sessionOptions: Record<string, unknown> = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -93,8 +121,8 @@ export async function createOrtSession(
     },
     release: () => session.release(),
   };
-  if (options.probe !== false) await probe(backend, weights.config.inputSize, options.source);
-  return new PrnetSession(backend, weights.config, graphOptions.precision ?? 'fp32', weights.metadata);
+  if (options.probe !== false) await probe(backend, network.config.inputSize, options.source);
+  return new PrnetSession(backend, network.config, network.precision, network.metadata, network.graph);
 }
 
 /** Weights given in memory get the checks a model file gets (ModelError, not a TypeError later). */

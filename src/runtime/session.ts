@@ -60,10 +60,19 @@ export function checkPrecision(value: unknown): Precision | undefined {
   throw new InputError(`precision must be 'fp32' or 'int8', got ${JSON.stringify(value)}`);
 }
 
+/**
+ * Where a session's ONNX graph came from: 'built' from the weights at load, or 'cached': the graph
+ * cache's copy of the graph an earlier load of the same model file built (Node; docs/model-format.md,
+ * "The graph cache").
+ */
+export type GraphSource = 'built' | 'cached';
+
 export class PrnetSession {
   readonly config: Readonly<ResfcnConfig>;
   /** The precision the network runs at. */
   readonly precision: Precision;
+  /** Where the network's graph came from: 'built' at load, or 'cached' (Node's graph cache). */
+  readonly graph: GraphSource;
   private readonly backend: InferenceBackend;
   private queue: Promise<unknown> = Promise.resolve();
   private released = false;
@@ -71,9 +80,10 @@ export class PrnetSession {
   /** The model file's metadata: its config keys and model card (name, description, source, license, init, …). */
   readonly metadata: Readonly<Record<string, string>>;
 
-  constructor(backend: InferenceBackend, config: ResfcnConfig, precision: Precision = 'fp32', metadata: Record<string, string> = {}) {
+  constructor(backend: InferenceBackend, config: ResfcnConfig, precision: Precision = 'fp32', metadata: Record<string, string> = {}, graph: GraphSource = 'built') {
     this.backend = backend;
     this.precision = precision;
+    this.graph = graph;
     this.config = Object.freeze({ ...config });
     this.metadata = Object.freeze({ ...metadata });
   }
