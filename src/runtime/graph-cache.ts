@@ -3,43 +3,59 @@
  * that later sessions open it instead of building it again (the int8 build was the largest part of
  * `createPrnet()`: docs/model-format.md, "The graph cache").
  *
- * An entry is two files named after the model file's real path: `<key>.int8.onnx`, the graph, and
- * `<key>.json`, its manifest (the model file's path and identity — device, inode, size, change and
- * modification times in nanoseconds, as git's index tells a changed file —, the graph file's size
- * and SHA-256, the package version that built it and the model's metadata). An entry is used only
- * when all of them match the files as they are: a model written again or replaced (its change time
- * moves with any write), a graph of another version or a damaged graph is not used, and the graph is
- * built (and the entry written again). Hashing the model file instead would cost ~30 ms a load.
- * Only int8 graphs are kept: an fp32 graph is quick to build and four times the size. A write
- * removes the entries that can no longer be used and the least recently used beyond
- * GRAPH_CACHE_MAX_ENTRIES.
+ * Entries live in the `graphs` folder of the cache folder, which holds nothing else: two files
+ * named after the model file's real path and the graph builder's fingerprint, `<key>.int8.onnx`
+ * (the graph) and `<key>.json` (its manifest: the model file's path and identity — device, inode,
+ * size, change and modification times in nanoseconds, as git's index tells a changed file —, the
+ * graph file's size and SHA-256, the package version, the builder's fingerprint — a hash of the
+ * source of the modules that build the graph, so that a checkout whose builder changed never opens
+ * an older graph — and the model's metadata). An entry is used only when all of them match: a
+ * model written again or replaced (its change time moves with any write), a graph of another
+ * version or builder, a damaged graph is not used, and the graph is built (and its entry written).
+ * Only int8 graphs are kept: an fp32 graph is quick to build and four times the size.
  *
  * Where: `$PRNET_CACHE_DIR` (`off` turns the cache off), else `node_modules/.cache/prnet-ts` of the
  * project this package is installed in (a checkout's own node_modules). A folder that cannot be
- * written means no cache, never an error.
+ * made or written, or (POSIX) a `graphs` folder or entry another user owns or others may write,
+ * means no cache, never an error.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { constants, statSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResfcnConfig } from '../model/resfcn.js';
 import { configFromMetadata } from '../model/weights.js';
 import { packageVersion } from '../util/version.js';
 import { networkGraphOptions } from './ort.js';
-import { checkPrecision } from './session.js';
 
 /** The environment variable naming the cache folder (`off`, `0` or `false`: no cache). */
 export const GRAPH_CACHE_ENV = 'PRNET_CACHE_DIR';
 export const GRAPH_CACHE_FORMAT = 'prnet-ts/graph-cache';
 export const GRAPH_CACHE_VERSION = 1;
+/** The cache folder's sub-folder holding the entries (and nothing else). */
+export const GRAPH_CACHE_ENTRIES = 'graphs';
 /**
  * The most entries kept: a write removes the least recently used beyond it (an entry's manifest is
  * touched at each use). 8 of the default model's size are ~110 MB.
  */
 export const GRAPH_CACHE_MAX_ENTRIES = 8;
-/** Temporary files and graphs without a manifest older than this (a process killed while writing) are removed at a write. */
-const STALE_TEMP_MS = 3_600_000;
+/**
+ * Entries of a model file gone or changed, temporary files and graphs without a manifest (a
+ * process killed while writing) are removed by a write once unused for this long.
+ */
+const STALE_MS = 3_600_000;
+/**
+ * A model file changed less than this before its identity was taken is not cached at that load: a
+ * write of the same size in the same tick of the file system's clock would leave its identity as
+ * it was (git's "racily clean" files). File times here tick in at most a few milliseconds.
+ */
+export const RACY_MS = 100;
+/** The largest manifest read (they are a few kB). */
+const MAX_MANIFEST_BYTES = 1 << 20;
+/** How long a session waits for its entry to be written before it goes on (a slow or hung file system). */
+const WRITE_WAIT_MS = 2000;
 
 /** An entry's manifest (`<key>.json`). */
 export interface GraphCacheManifest {
@@ -47,7 +63,9 @@ export interface GraphCacheManifest {
   version: typeof GRAPH_CACHE_VERSION;
   /** The package version whose graph builder made the graph. */
   prnet: string;
-  /** The model file it was built from: its real path and identity (stat, taken before it was read). */
+  /** The graph builder's fingerprint (builderFingerprint()). */
+  builder: string;
+  /** The model file it was built from: its real path and identity (taken before it was read). */
   model: { path: string } & FileIdentity;
   precision: 'int8';
   /** The graph file, beside the manifest. */
@@ -57,19 +75,12 @@ export interface GraphCacheManifest {
 }
 
 /** A file's identity: device, inode, size, change and modification times (ns), as decimal strings. */
-interface FileIdentity {
+export interface FileIdentity {
   dev: string;
   ino: string;
   bytes: string;
   ctimeNs: string;
   mtimeNs: string;
-}
-
-/** A file's identity, from stat; null when it is not a regular file. */
-export async function fileIdentity(path: string): Promise<FileIdentity | null> {
-  const st = await stat(path, { bigint: true });
-  if (!st.isFile()) return null;
-  return { dev: String(st.dev), ino: String(st.ino), bytes: String(st.size), ctimeNs: String(st.ctimeNs), mtimeNs: String(st.mtimeNs) };
 }
 
 const IDENTITY_KEYS = ['dev', 'ino', 'bytes', 'ctimeNs', 'mtimeNs'] as const;
@@ -84,13 +95,18 @@ export interface CachedGraph {
 }
 
 /**
- * The cache folder: `$PRNET_CACHE_DIR` when set (resolved; `off`, `0` or `false`: null), else
+ * The cache folder: `$PRNET_CACHE_DIR` when set (`~` is the home folder; a relative path is taken
+ * from the working directory; `off`, `0` or `false`: null; empty: as if not set), else
  * `node_modules/.cache/prnet-ts` of the outermost node_modules above this package (installed), or
- * of its own (a checkout); null when that node_modules does not exist.
+ * of its own (a checkout); null when that node_modules does not exist. Entries go in its `graphs`
+ * folder.
  */
 export function graphCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
   const set = env[GRAPH_CACHE_ENV]?.trim();
-  if (set) return /^(off|0|false)$/i.test(set) ? null : resolve(set);
+  if (set) {
+    if (/^(off|0|false)$/i.test(set)) return null;
+    return resolve(set === '~' ? homedir() : /^~[\\/]/.test(set) ? join(homedir(), set.slice(2)) : set);
+  }
   const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/[\\/]+$/, '');
   const parts = root.split(sep);
   const at = parts.indexOf('node_modules');
@@ -103,32 +119,102 @@ export function graphCacheDir(env: NodeJS.ProcessEnv = process.env): string | nu
   return join(modules, '.cache', 'prnet-ts');
 }
 
-/** The entry's key for a model file's real path. */
-function entryKey(real: string): string {
-  return createHash('sha256').update(real).digest('hex').slice(0, 24);
+/**
+ * The modules whose code decides the graph's bytes (relative to this one): a change to any of them
+ * changes the fingerprint, and entries of another fingerprint are not used.
+ */
+const BUILDER_MODULES = ['../model/resfcn', '../model/mobile', '../model/onnx', '../model/tensor-map', '../model/weights', '../util/safetensors', './ort', './graph-cache'];
+
+let fingerprint: Promise<string | null> | undefined;
+
+/**
+ * A SHA-256 of the source of the modules that build the graph (BUILDER_MODULES, as this build
+ * runs them: the TypeScript of a checkout, the JavaScript of the package), with the package
+ * version; null when one cannot be read (then nothing is cached). Computed once per process.
+ */
+export function builderFingerprint(): Promise<string | null> {
+  fingerprint ??= (async () => {
+    try {
+      const ext = /\.([cm]?[jt]s)$/.exec(fileURLToPath(import.meta.url))?.[1];
+      if (!ext || packageVersion() === 'unknown') return null;
+      const hash = createHash('sha256').update(packageVersion());
+      for (const m of BUILDER_MODULES) hash.update('\0').update(await readFile(new URL(`${m}.${ext}`, import.meta.url)));
+      return hash.digest('hex');
+    } catch {
+      return null;
+    }
+  })();
+  return fingerprint;
+}
+
+/** The entry's key: a model file's real path with the builder's fingerprint. */
+function entryKey(real: string, builder: string): string {
+  return createHash('sha256').update(real).update('\0').update(builder).digest('hex').slice(0, 24);
+}
+
+/** The folder of the entries, checked (POSIX: ours, not writable by others); null when it is not there or not usable. */
+async function entriesDir(root: string): Promise<string | null> {
+  const dir = join(root, GRAPH_CACHE_ENTRIES);
+  const st = await lstat(dir).catch(() => null);
+  return st && st.isDirectory() && owned(st) ? dir : null;
+}
+
+/** POSIX: owned by this process's user and not writable by group or others (elsewhere: true). */
+function owned(st: { uid: number; mode: number }): boolean {
+  const uid = process.getuid?.();
+  return uid === undefined || (st.uid === uid && (st.mode & 0o022) === 0);
 }
 
 /**
- * The model file's cached int8 graph when `dir` holds one that matches the file as it is and int8
- * is what is asked for (or, `precision` undefined, the model's default), else null. Never throws
- * for the cache's files (missing, unreadable, malformed, stale: null, and the caller builds); a
- * precision that is not one is checkPrecision's InputError.
+ * Opens a regular file for reading without blocking on anything else at the name (a FIFO);
+ * null when it is not a regular file, not owned as `owned` asks, or larger than `maxBytes`.
  */
-export async function readCachedGraph(modelPath: string, precision: unknown, dir: string): Promise<CachedGraph | null> {
-  if (checkPrecision(precision) === 'fp32') return null;
+async function openRegular(path: string, maxBytes: number): Promise<{ fh: FileHandle; size: number } | null> {
+  const fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0)).catch(() => null);
+  if (!fh) return null;
+  const st = await fh.stat().catch(() => null);
+  if (!st || !st.isFile() || !owned(st) || st.size > maxBytes) {
+    await fh.close();
+    return null;
+  }
+  return { fh, size: st.size };
+}
+
+/**
+ * The model file's cached int8 graph when the cache holds one that matches the file as it is and
+ * int8 is what is asked for (or, `precision` undefined, the model's default), else null. Never
+ * throws (missing, unreadable, malformed, stale entries, a precision that is not one: null, and
+ * the caller builds, which reports what is wrong with the model or the options).
+ */
+export async function readCachedGraph(modelPath: string, precision: unknown, root: string): Promise<CachedGraph | null> {
   try {
-    const real = await realpath(modelPath);
-    const key = entryKey(real);
-    const manifest = JSON.parse(await readFile(join(dir, `${key}.json`), 'utf8')) as unknown;
-    if (!isManifest(manifest) || manifest.prnet !== packageVersion() || manifest.model.path !== real || manifest.graph.file !== `${key}.int8.onnx`) return null;
+    if (precision !== undefined && precision !== 'int8') return null;
+    const [dir, builder, real] = await Promise.all([entriesDir(root), builderFingerprint(), realpath(modelPath)]);
+    if (!dir || !builder) return null;
+    const key = entryKey(real, builder);
+    const manifestFile = await openRegular(join(dir, `${key}.json`), MAX_MANIFEST_BYTES);
+    if (!manifestFile) return null;
+    const manifest = JSON.parse(await manifestFile.fh.readFile('utf8').finally(() => manifestFile.fh.close())) as unknown;
+    if (!isManifest(manifest) || manifest.prnet !== packageVersion() || manifest.builder !== builder || manifest.model.path !== real || manifest.graph.file !== `${key}.int8.onnx`) return null;
     const [model, graph] = await Promise.all([
-      fileIdentity(real),
-      readFile(join(dir, manifest.graph.file)).then((b) => (b.byteLength === manifest.graph.bytes && sha256(b) === manifest.graph.sha256 ? b : null)),
+      // Opened, not only stat'ed: a model this process may not read is not served from the cache.
+      open(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).then(async (fh) => {
+        try {
+          return identityOf(await fh.stat({ bigint: true }));
+        } finally {
+          await fh.close();
+        }
+      }),
+      openRegular(join(dir, manifest.graph.file), manifest.graph.bytes).then(async (f) => {
+        if (!f) return null;
+        const bytes = await f.fh.readFile().finally(() => f.fh.close());
+        return bytes.byteLength === manifest.graph.bytes && sha256(bytes) === manifest.graph.sha256 ? bytes : null;
+      }),
     ]);
     if (!model || !sameIdentity(model, manifest.model) || !graph) return null;
     const metadata = { ...manifest.metadata };
     const config = configFromMetadata(metadata, modelPath);
-    // int8 asked for, or the model's default (the metadata is the file's: its hash matched).
+    // int8 asked for, or the model's default (the metadata is the file's: its identity matched).
     if (networkGraphOptions(metadata, precision, modelPath).precision !== 'int8') return null;
     // Used now: the last an eviction removes (a failure to touch it changes nothing else).
     const now = new Date();
@@ -139,37 +225,89 @@ export async function readCachedGraph(modelPath: string, precision: unknown, dir
   }
 }
 
+function identityOf(st: { isFile(): boolean; dev: bigint; ino: bigint; size: bigint; ctimeNs: bigint; mtimeNs: bigint }): FileIdentity | null {
+  if (!st.isFile()) return null;
+  return { dev: String(st.dev), ino: String(st.ino), bytes: String(st.size), ctimeNs: String(st.ctimeNs), mtimeNs: String(st.mtimeNs) };
+}
+
+/**
+ * A model file's identity to cache its graph under, taken before the file is read for the build;
+ * null (do not cache) when it is not a regular file or changed less than RACY_MS ago.
+ */
+export async function modelIdentity(path: string): Promise<FileIdentity | null> {
+  try {
+    const st = await stat(path, { bigint: true });
+    const id = identityOf(st);
+    return id && BigInt(Date.now()) * 1_000_000n - st.ctimeNs >= BigInt(RACY_MS) * 1_000_000n ? id : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Writes the entry for a model file and its int8 graph: the graph, then the manifest, each through
  * a temporary name (an earlier manifest is removed first, so that none names a graph it does not
- * match). `model` is the file's identity taken before it was read for the build (a write during or
- * after the read moves its change time: the entry is then not used). Rejects on a write failure;
- * the caller ignores it.
+ * match). `model` is the file's identity taken before it was read for the build (modelIdentity).
+ * Resolves once the entry is written (or could not be: false) and what can no longer be used is
+ * removed (sweep). Never rejects; a session waits for it at most WRITE_WAIT_MS (waitForWrite).
  */
-export async function writeCachedGraph(dir: string, modelPath: string, model: FileIdentity, graph: Uint8Array, metadata: Record<string, string>): Promise<void> {
-  const graphDigest = { bytes: graph.byteLength, sha256: sha256(graph) };
-  const real = await realpath(modelPath);
-  const key = entryKey(real);
-  const manifest: GraphCacheManifest = {
-    format: GRAPH_CACHE_FORMAT,
-    version: GRAPH_CACHE_VERSION,
-    prnet: packageVersion(),
-    model: { path: real, ...model },
-    precision: 'int8',
-    graph: { file: `${key}.int8.onnx`, ...graphDigest },
-    metadata: { ...metadata },
-  };
-  await mkdir(dir, { recursive: true });
-  await sweep(dir, key);
-  const manifestPath = join(dir, `${key}.json`);
-  await rm(manifestPath, { force: true });
-  await writeAtomic(join(dir, manifest.graph.file), graph);
-  await writeAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+export async function writeCachedGraph(root: string, modelPath: string, model: FileIdentity, graph: Uint8Array, metadata: Record<string, string>): Promise<boolean> {
+  try {
+    const builder = await builderFingerprint();
+    if (!builder) return false;
+    const real = await realpath(modelPath);
+    const key = entryKey(real, builder);
+    const manifest: GraphCacheManifest = {
+      format: GRAPH_CACHE_FORMAT,
+      version: GRAPH_CACHE_VERSION,
+      prnet: packageVersion(),
+      builder,
+      model: { path: real, ...model },
+      precision: 'int8',
+      graph: { file: `${key}.int8.onnx`, bytes: graph.byteLength, sha256: sha256(graph) },
+      metadata: { ...metadata },
+    };
+    // The folder holds entries only; made private (a cache others can write could be given a graph).
+    await mkdir(join(root, GRAPH_CACHE_ENTRIES), { recursive: true, mode: 0o700 });
+    const dir = await entriesDir(root);
+    if (!dir) return false;
+    const manifestPath = join(dir, `${key}.json`);
+    await rm(manifestPath, { force: true });
+    await writeAtomic(join(dir, manifest.graph.file), graph);
+    await writeAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    await sweep(dir, key).catch(() => undefined);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** Removes an entry (a graph onnxruntime would not open). */
-export async function removeCachedGraph(dir: string, modelPath: string): Promise<void> {
-  await removeEntry(dir, entryKey(await realpath(modelPath)));
+/**
+ * Waits for an entry being written, at most WRITE_WAIT_MS (a hung file system does not hold the
+ * session); true when it was written in that time.
+ */
+export async function waitForWrite(writing: Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(false), WRITE_WAIT_MS);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([writing, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Removes a model file's entry (a graph onnxruntime would not open). Never rejects. */
+export async function removeCachedGraph(root: string, modelPath: string): Promise<void> {
+  try {
+    const [builder, real] = await Promise.all([builderFingerprint(), realpath(modelPath)]);
+    const dir = await entriesDir(root);
+    if (builder && dir) await removeEntry(dir, entryKey(real, builder));
+  } catch {
+    // nothing to remove
+  }
 }
 
 function isManifest(m: unknown): m is GraphCacheManifest {
@@ -177,7 +315,7 @@ function isManifest(m: unknown): m is GraphCacheManifest {
   const model = o?.model as Record<string, unknown> | undefined;
   const graph = o?.graph as Record<string, unknown> | undefined;
   return !!o && typeof o === 'object' && o.format === GRAPH_CACHE_FORMAT && o.version === GRAPH_CACHE_VERSION && typeof o.prnet === 'string'
-    && o.precision === 'int8'
+    && typeof o.builder === 'string' && o.precision === 'int8'
     && !!model && typeof model === 'object' && typeof model.path === 'string' && IDENTITY_KEYS.every((k) => typeof model[k] === 'string')
     && !!graph && typeof graph === 'object' && typeof graph.file === 'string' && Number.isSafeInteger(graph.bytes) && typeof graph.sha256 === 'string' && /^[0-9a-f]{64}$/.test(graph.sha256)
     && !!o.metadata && typeof o.metadata === 'object' && !Array.isArray(o.metadata) && Object.values(o.metadata).every((v) => typeof v === 'string');
@@ -191,7 +329,7 @@ async function writeAtomic(path: string, data: Uint8Array | string): Promise<voi
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
     // exclusive: nothing already at that name (a planted link) is written through
-    await writeFile(tmp, data, { flag: 'wx' });
+    await writeFile(tmp, data, { flag: 'wx', mode: 0o600 });
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
@@ -199,46 +337,53 @@ async function writeAtomic(path: string, data: Uint8Array | string): Promise<voi
   }
 }
 
+const MANIFEST_NAME = /^[0-9a-f]{24}\.json$/;
+const GRAPH_NAME = /^[0-9a-f]{24}\.int8\.onnx$/;
+const TEMP_NAME = /^[0-9a-f]{24}\.(?:json|int8\.onnx)\.tmp-\d+-[0-9a-f]{12}$/;
+
 /**
- * Before a write: removes the entries that can no longer be used (their model file gone or changed,
- * another version's, a malformed manifest), temporary files and graphs without a manifest left by a
- * killed process (older than STALE_TEMP_MS), and then the least recently used entries beyond
- * GRAPH_CACHE_MAX_ENTRIES − 1 (the one being written is the last). `keep`: that entry's key. Another
- * process reading an entry removed here only misses it and builds.
+ * After a write (`keep`: its key), in the entries folder: removes the least recently used entries
+ * beyond GRAPH_CACHE_MAX_ENTRIES, then, once unused for STALE_MS, the entries that can no longer be
+ * used here (their model file gone or changed, a malformed manifest) and temporary files and
+ * graphs without a manifest left by a killed process. Entries of another version or builder are
+ * left to the count (projects on two versions may share a cache). Another process reading an entry
+ * removed here only misses it and builds.
  */
 async function sweep(dir: string, keep: string): Promise<void> {
   const now = Date.now();
   const names = await readdir(dir);
-  const manifests = new Set(names.filter((n) => /^[0-9a-f]{24}\.json$/.test(n)).map((n) => n.slice(0, 24)));
-  const live: { key: string; used: number }[] = [];
+  const manifests = new Set(names.filter((n) => MANIFEST_NAME.test(n)).map((n) => n.slice(0, 24)));
+  const entries: { key: string; used: number; usable: boolean }[] = [];
   for (const key of manifests) {
     if (key === keep) continue;
     const path = join(dir, `${key}.json`);
+    const st = await lstat(path).catch(() => null);
+    if (!st) continue;
     let usable = false;
-    let used = 0;
     try {
-      const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-      used = st.mtimeMs;
-      const m = JSON.parse(text) as unknown;
-      if (isManifest(m) && m.prnet === packageVersion()) {
-        const model = await fileIdentity(m.model.path).catch(() => null);
-        usable = !!model && sameIdentity(model, m.model);
+      const file = await openRegular(path, MAX_MANIFEST_BYTES);
+      if (file) {
+        const m = JSON.parse(await file.fh.readFile('utf8').finally(() => file.fh.close())) as unknown;
+        if (isManifest(m)) {
+          const model = await stat(m.model.path, { bigint: true }).then(identityOf, () => null);
+          usable = m.prnet !== packageVersion() || (!!model && sameIdentity(model, m.model));
+        }
       }
     } catch {
-      // unreadable or malformed: removed
+      // malformed: not usable
     }
-    if (usable) live.push({ key, used });
-    else await removeEntry(dir, key);
+    entries.push({ key, used: st.mtimeMs, usable });
   }
-  live.sort((a, b) => b.used - a.used);
-  for (const { key } of live.slice(GRAPH_CACHE_MAX_ENTRIES - 1)) await removeEntry(dir, key);
+  entries.sort((a, b) => b.used - a.used);
+  for (const [i, e] of entries.entries()) {
+    if (i >= GRAPH_CACHE_MAX_ENTRIES - 1 || (!e.usable && now - e.used > STALE_MS)) await removeEntry(dir, e.key);
+  }
   for (const name of names) {
-    const temp = /\.tmp-\d+-[0-9a-f]+$/.test(name);
-    const orphan = /^[0-9a-f]{24}\.int8\.onnx$/.test(name) && !manifests.has(name.slice(0, 24));
-    if (!temp && !orphan) continue;
+    const orphan = GRAPH_NAME.test(name) && !manifests.has(name.slice(0, 24));
+    if (!orphan && !TEMP_NAME.test(name)) continue;
     const p = join(dir, name);
-    const st = await stat(p).catch(() => null);
-    if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { force: true }).catch(() => undefined);
+    const st = await lstat(p).catch(() => null);
+    if (st && now - st.mtimeMs > STALE_MS) await rm(p, { force: true }).catch(() => undefined);
   }
 }
 

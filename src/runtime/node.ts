@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { readModelBytes } from '../model/file-node.js';
 import { parseModelFileLazy, type ModelWeights } from '../model/weights.js';
-import { fileIdentity, graphCacheDir, readCachedGraph, removeCachedGraph, writeCachedGraph } from './graph-cache.js';
+import { graphCacheDir, modelIdentity, readCachedGraph, removeCachedGraph, waitForWrite, writeCachedGraph } from './graph-cache.js';
 import { buildNetworkGraph, createOrtSession, openNetworkSession, type OrtModule } from './ort.js';
 import { checkThreads, type PrnetSession, type SessionOptions } from './session.js';
 
@@ -59,22 +59,22 @@ export async function createSession(model: ModelWeights | string, options: Sessi
         return await openNetworkSession(ort as unknown as OrtModule, graph, { ...network, graph: 'cached' }, { ...open, source: model });
       } catch {
         // (a graph onnxruntime will not open, or whose probe fails: built below, which says why or works)
-        await removeCachedGraph(cacheDir, model).catch(() => undefined);
+        await removeCachedGraph(cacheDir, model);
       }
     }
   }
   // (the model file's identity before it is read: a write during the read leaves the entry unused)
-  const identity = cacheDir ? await fileIdentity(model).catch(() => null) : null;
+  const identity = cacheDir ? await modelIdentity(model) : null;
   const weights = parseModelFileLazy(await readModelBytes(model), model);
   const { graph, precision } = buildNetworkGraph(weights, { precision: options.precision, source: model });
   // Written while onnxruntime opens the graph; a failed write only means no cache.
-  const caching = cacheDir && identity && precision === 'int8' ? writeCachedGraph(cacheDir, model, identity, graph, weights.metadata).then(() => true, () => false) : undefined;
+  const caching = cacheDir && identity && precision === 'int8' ? writeCachedGraph(cacheDir, model, identity, graph, weights.metadata) : undefined;
   try {
     return await openNetworkSession(ort as unknown as OrtModule, graph, { config: weights.config, metadata: weights.metadata, precision, graph: 'built' }, { ...open, source: model });
   } catch (e) {
-    if (cacheDir && (await caching)) await removeCachedGraph(cacheDir, model).catch(() => undefined);
+    if (cacheDir && caching && (await waitForWrite(caching))) await removeCachedGraph(cacheDir, model);
     throw e;
   } finally {
-    await caching;
+    if (caching) await waitForWrite(caching);
   }
 }

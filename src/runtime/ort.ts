@@ -77,8 +77,8 @@ export function buildNetworkGraph(weights: ModelWeights, options: { precision?: 
  * int8 where the file names it and is calibrated, else fp32) and the graph options for it;
  * ModelError for int8 asked of a model without a calibration.
  */
-export function networkGraphOptions(metadata: Record<string, string>, asked: unknown, source = 'model'): GraphOptions & { precision: Precision } {
-  const ranges = int8RangesFromMetadata(metadata, source);
+export function networkGraphOptions(metadata: Record<string, string>, asked: unknown, source?: string): GraphOptions & { precision: Precision } {
+  const ranges = int8RangesFromMetadata(metadata, source ?? 'model');
   // The model file names its default (docs/model-format.md); int8 only where it is calibrated.
   const precision = checkPrecision(asked) ?? (ranges && metadata[DEFAULT_PRECISION_KEY] === 'int8' ? 'int8' : 'fp32');
   if (precision !== 'int8') return { precision };
