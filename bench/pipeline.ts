@@ -65,7 +65,7 @@ const tmp = await mkdtemp(join(tmpdir(), 'prnet-bench-'));
 try {
   // The CLI's first result: a fresh process, from start to exit, JSON only; timed first, while this
   // process holds nothing (later, the peer's tfjs stack and the sessions share the machine with it).
-  // With the graph cache (the default; a first run fills it) and without it (PRNET_CACHE_DIR=off: a
+  // With the graph cache (the default; a first run fills it) and without it (PRNET_GRAPH_CACHE=off: a
   // model's first load builds its int8 graph), alternating.
   let cliMs: { cached: number; built: number } | null = null;
   const bin = join(repo, 'bin', 'prnet.js');

@@ -2,7 +2,7 @@
  * Start-up in fresh processes (needs `npm run build`): `createPrnet()` (bundled default model and
  * detector) timed inside a new `node` that imports dist/, and the CLI's first result (`prnet
  * reconstruct examples/astronaut.jpg --formats json`, from start to exit), with the graph cache
- * (its entry there), with it off (`PRNET_CACHE_DIR=off`: the int8 graph built) and, for
+ * (its entry there), with it off (`PRNET_GRAPH_CACHE=off`: the int8 graph built) and, for
  * `createPrnet()`, empty (the first load: built, and the entry written). The cases alternate
  * round by round, so a busy machine slows them alike; medians and ranges.
  *
@@ -25,13 +25,13 @@ const index = pathToFileURL(join(repo, 'dist', 'index.js')).href;
 const create = `const { createPrnet } = await import(${JSON.stringify(index)}); const t = performance.now(); const p = await createPrnet(); const ms = performance.now() - t; console.log(JSON.stringify({ ms, graph: p.session.graph })); await p.dispose();`;
 
 function createMs(cache: string | undefined): { ms: number; graph: string } {
-  const env = { ...process.env, PRNET_CACHE_DIR: cache ?? '' };
+  const env = { ...process.env, PRNET_GRAPH_CACHE: cache ?? '' };
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', create], { env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout.trim()) as { ms: number; graph: string };
 }
 function cliMs(cache: string | undefined): number {
-  const env = { ...process.env, PRNET_CACHE_DIR: cache ?? '' };
+  const env = { ...process.env, PRNET_GRAPH_CACHE: cache ?? '' };
   const t = performance.now();
   const r = spawnSync(process.execPath, [join(repo, 'bin', 'prnet.js'), 'reconstruct', join(repo, 'examples', 'astronaut.jpg'), '--out', join(tmp, 'out'), '--formats', 'json', '--quiet'], { env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);

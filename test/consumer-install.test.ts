@@ -84,7 +84,7 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
   it('keeps the default model’s int8 graph in node_modules/.cache/prnet-ts and opens it from there', () => {
     // docs/model-format.md, "The graph cache": the first load builds the graph and keeps it.
     const code = "const { createPrnet } = await import('prnet-ts'); const p = await createPrnet(); console.log(p.session.graph, p.session.precision); await p.dispose();";
-    const load = () => execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, encoding: 'utf8', env: { ...env, PRNET_CACHE_DIR: '' } }).trim();
+    const load = () => execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, encoding: 'utf8', env: { ...env, PRNET_GRAPH_CACHE: '' } }).trim();
     expect(['built int8', 'cached int8']).toContain(load());
     expect(load()).toBe('cached int8');
     expect(readdirSync(join(dir, 'node_modules', '.cache', 'prnet-ts', 'graphs')).map((f) => f.replace(/^[0-9a-f]{24}\./, 'KEY.')).sort()).toEqual(['KEY.int8.onnx', 'KEY.json']);

@@ -129,6 +129,8 @@ Exit codes: 0 ok · 1 some inputs failed · 2 bad arguments · 3 the model or de
 loaded · 4 an output could not be written · 69 Redis could not be reached (batch) · 70 internal
 error · 75 batch status --wait ran out of --timeout · 130/143 interrupted.
 Negative numbers as option values: --box=-10,-10,50,50 or --box -10,-10,50,50.
+Environment: PRNET_GRAPH_CACHE=<folder>|off — where a model's int8 network graph, built at its first
+load, is kept for the next (default node_modules/.cache/prnet-ts; off: built at every start).
 `;
 
 /** The commands (for a mistyped one's hint). */

@@ -14,7 +14,7 @@
  * version or builder, a damaged graph is not used, and the graph is built (and its entry written).
  * Only int8 graphs are kept: an fp32 graph is quick to build and four times the size.
  *
- * Where: `$PRNET_CACHE_DIR` (`off` turns the cache off), else `node_modules/.cache/prnet-ts` of the
+ * Where: `$PRNET_GRAPH_CACHE` (`off` turns the cache off), else `node_modules/.cache/prnet-ts` of the
  * project this package is installed in (a checkout's own node_modules). A folder that cannot be
  * made or written, or (POSIX) a `graphs` folder or entry another user owns or others may write,
  * means no cache, never an error.
@@ -31,7 +31,7 @@ import { packageVersion } from '../util/version.js';
 import { networkGraphOptions } from './ort.js';
 
 /** The environment variable naming the cache folder (`off`, `0` or `false`: no cache). */
-export const GRAPH_CACHE_ENV = 'PRNET_CACHE_DIR';
+export const GRAPH_CACHE_ENV = 'PRNET_GRAPH_CACHE';
 export const GRAPH_CACHE_FORMAT = 'prnet-ts/graph-cache';
 export const GRAPH_CACHE_VERSION = 1;
 /** The cache folder's sub-folder holding the entries (and nothing else). */
@@ -95,7 +95,7 @@ export interface CachedGraph {
 }
 
 /**
- * The cache folder: `$PRNET_CACHE_DIR` when set (`~` is the home folder; a relative path is taken
+ * The cache folder: `$PRNET_GRAPH_CACHE` when set (`~` is the home folder; a relative path is taken
  * from the working directory; `off`, `0` or `false`: null; empty: as if not set), else
  * `node_modules/.cache/prnet-ts` of the outermost node_modules above this package (installed), or
  * of its own (a checkout); null when that node_modules does not exist. Entries go in its `graphs`
