@@ -87,7 +87,7 @@ describe.skipIf(!existsSync(join(REPO, 'dist', 'index.js')))('consumer install o
     const load = () => execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, encoding: 'utf8', env: { ...env, PRNET_GRAPH_CACHE: '' } }).trim();
     expect(['built int8', 'cached int8']).toContain(load());
     expect(load()).toBe('cached int8');
-    expect(readdirSync(join(dir, 'node_modules', '.cache', 'prnet-ts', 'graphs')).map((f) => f.replace(/^[0-9a-f]{24}\./, 'KEY.')).sort()).toEqual(['KEY.int8.onnx', 'KEY.json']);
+    expect(readdirSync(join(dir, 'node_modules', '.cache', 'prnet-ts', 'prnet-graphs')).map((f) => f.replace(/^[0-9a-f]{24}\./, 'KEY.')).sort()).toEqual(['.prnet-graph-cache', 'KEY.int8.onnx', 'KEY.json']);
   }, 60_000);
 
   it('runs npx prnet reconstruct', () => {

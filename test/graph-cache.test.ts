@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { decodeImageFile } from '../src/io/image-node.js';
 import { readModelFileLazy } from '../src/model/file-node.js';
 import { buildResfcnOnnx, type Precision } from '../src/model/resfcn.js';
 import { BUNDLED_MODELS, createPrnet } from '../src/pipeline/node.js';
-import { GRAPH_CACHE_ENTRIES, GRAPH_CACHE_ENV, GRAPH_CACHE_MAX_ENTRIES, RACY_MS, builderFingerprint, graphCacheDir, type GraphCacheManifest } from '../src/runtime/graph-cache.js';
+import { GRAPH_CACHE_ENTRIES, GRAPH_CACHE_ENV, GRAPH_CACHE_FORMAT, GRAPH_CACHE_MARKER, GRAPH_CACHE_MAX_ENTRIES, RACY_MS, builderFingerprint, graphCacheDir, type GraphCacheManifest } from '../src/runtime/graph-cache.js';
 import { createSession } from '../src/runtime/node.js';
 import { networkGraphOptions } from '../src/runtime/ort.js';
 import { TempDirs, listFiles } from './helpers/tmp.js';
@@ -53,7 +53,9 @@ async function opened(model: string, precision?: Precision): Promise<string> {
   return r;
 }
 
-const entries = async (dir: string) => (await listFiles(dir)).map((f) => f.replace(/^[0-9a-f]{24}\./, 'KEY.'));
+/** The files of the entries folder, its marker left out. */
+const entryFiles = async (dir: string) => (await listFiles(dir)).filter((f) => f !== GRAPH_CACHE_MARKER);
+const entries = async (dir: string) => (await entryFiles(dir)).map((f) => f.replace(/^[0-9a-f]{24}\./, 'KEY.'));
 
 /** `n` copies of the light model, each in a folder of its own, settled (cacheable). */
 async function copies(n: number): Promise<string[]> {
@@ -74,7 +76,7 @@ describe('the graph cache', () => {
     expect(await opened(BUNDLED_MODELS.default)).toBe('cached int8');
     expect(await opened(BUNDLED_MODELS.default, 'int8')).toBe('cached int8');
     // The entry's graph is the one the builder makes, and its manifest names the file it came from.
-    const [graphFile, manifestFile] = await listFiles(dir);
+    const [graphFile, manifestFile] = await entryFiles(dir);
     const weights = await readModelFileLazy(BUNDLED_MODELS.default);
     const built = buildResfcnOnnx(weights.tensors, weights.config, networkGraphOptions(weights.metadata, undefined, 'default'));
     expect(sha256(await readFile(join(dir, graphFile)))).toBe(sha256(built));
@@ -137,22 +139,52 @@ describe('the graph cache', () => {
     expect(await opened(BUNDLED_MODELS.light, 'int8')).toBe('built int8');
   }, 60_000);
 
-  it.skipIf(process.platform === 'win32')('an entries folder others may write is not used (nor written)', async () => {
-    const { root, dir } = await freshCache();
+  it.skipIf(process.platform === 'win32')('the entries folder is made private with its marker; one others may write is not used (nor written)', async () => {
+    const { dir } = await freshCache();
     expect(await opened(BUNDLED_MODELS.light, 'int8')).toBe('built int8');
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, GRAPH_CACHE_MARKER))).isFile()).toBe(true);
+    const manifest = join(dir, (await entryFiles(dir)).find((f) => f.endsWith('.json'))!);
     await chmod(dir, 0o777);
+    const before = await stat(manifest, { bigint: true });
     expect(await opened(BUNDLED_MODELS.light, 'int8')).toBe('built int8');
+    const after = await stat(manifest, { bigint: true });
+    expect([after.ino, after.mtimeNs]).toEqual([before.ino, before.mtimeNs]); // not written again
     await chmod(dir, 0o700);
     expect(await opened(BUNDLED_MODELS.light, 'int8')).toBe('cached int8');
-    expect((await stat(dir)).mode & 0o777).toBe(0o700);
-    expect(root).toBe(resolve(root));
+  }, 60_000);
+
+  it('a folder of that name without the marker (someone else’s) is neither used nor touched', async () => {
+    const { dir } = await freshCache();
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const theirs = ['507f1f77bcf86cd799439011.json', '0123456789abcdef01234567.int8.onnx', '0123456789abcdef01234567.json.tmp-1-abcdef012345'];
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    for (const f of theirs) {
+      await writeFile(join(dir, f), '{"an":"object id"}');
+      await utimes(join(dir, f), old, old);
+    }
+    expect(await opened(BUNDLED_MODELS.light, 'int8')).toBe('built int8');
+    expect(await opened(BUNDLED_MODELS.light, 'int8')).toBe('built int8');
+    expect(await listFiles(dir)).toEqual([...theirs].sort());
+  }, 60_000);
+
+  it.skipIf(process.platform === 'win32')('a manifest that is a link is not followed: built', async () => {
+    const { dir } = await freshCache();
+    const [model] = await copies(1);
+    expect(await opened(model, 'int8')).toBe('built int8');
+    const manifest = join(dir, (await entryFiles(dir)).find((f) => f.endsWith('.json'))!);
+    const elsewhere = join(await dirs.make('elsewhere'), 'm.json');
+    await copyFile(manifest, elsewhere);
+    await rm(manifest);
+    await symlink(elsewhere, manifest);
+    expect(await opened(model, 'int8')).toBe('built int8');
   }, 60_000);
 
   it.skipIf(process.platform === 'win32')('a FIFO at an entry’s name: no hang, built', async () => {
     const { dir } = await freshCache();
     const [model] = await copies(1);
     expect(await opened(model, 'int8')).toBe('built int8');
-    const manifest = (await listFiles(dir)).find((f) => f.endsWith('.json'))!;
+    const manifest = (await entryFiles(dir)).find((f) => f.endsWith('.json'))!;
     await rm(join(dir, manifest));
     execFileSync('mkfifo', [join(dir, manifest)]);
     expect(await opened(model, 'int8')).toBe('built int8');
@@ -169,9 +201,9 @@ describe('the graph cache', () => {
 });
 
 describe('what the cache keeps', () => {
-  const keys = async (dir: string) => (await listFiles(dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, 24));
+  const keys = async (dir: string) => (await entryFiles(dir)).filter((f) => /^[0-9a-f]{24}\.json$/.test(f)).map((f) => f.slice(0, 24));
   const manifestOf = async (dir: string, key: string) => JSON.parse(await readFile(join(dir, `${key}.json`), 'utf8')) as GraphCacheManifest;
-  const pathsIn = async (dir: string) => new Set(await Promise.all((await keys(dir)).map(async (k) => (await manifestOf(dir, k)).model.path)));
+  const pathsIn = async (dir: string) => new Set((await Promise.all((await keys(dir)).map((k) => manifestOf(dir, k)))).filter((m) => m.format === GRAPH_CACHE_FORMAT).map((m) => m.model.path));
 
   it('at most GRAPH_CACHE_MAX_ENTRIES: a write removes the least recently used', async () => {
     const { dir } = await freshCache();
@@ -187,7 +219,7 @@ describe('what the cache keeps', () => {
     expect(paths.size).toBe(GRAPH_CACHE_MAX_ENTRIES);
     expect(paths.has(resolve(models[0]))).toBe(true);
     expect(paths.has(resolve(models[1]))).toBe(false);
-    expect((await listFiles(dir)).filter((f) => f.endsWith('.onnx'))).toHaveLength(GRAPH_CACHE_MAX_ENTRIES);
+    expect((await entryFiles(dir)).filter((f) => f.endsWith('.onnx'))).toHaveLength(GRAPH_CACHE_MAX_ENTRIES);
   }, 120_000);
 
   it('entries of model files gone or changed, temporary files, graphs without a manifest: removed by a write once an hour unused; nothing else', async () => {
@@ -202,13 +234,17 @@ describe('what the cache keeps', () => {
     await utimes(join(dir, `${byPath.get(resolve(a))}.json`), old, old);
     await utimes(join(dir, `${byPath.get(resolve(b))}.json`), recent, recent); // changed, but used a minute ago: kept for now
     const junk = ['0123456789abcdef01234567.int8.onnx', '0123456789abcdef01234567.json.tmp-123-abcdef012345', '89abcdef0123456789abcdef.int8.onnx.tmp-9-00ff00ff00ff'];
-    const kept = ['fedcba9876543210fedcba98.int8.onnx', 'notes.txt', 'report.csv.tmp-1-ab'];
-    for (const f of [...junk, ...kept]) await writeFile(join(dir, f), 'not an entry');
-    for (const f of [...junk, 'report.csv.tmp-1-ab', 'notes.txt']) await utimes(join(dir, f), old, old);
+    const kept = ['fedcba9876543210fedcba98.int8.onnx', 'notes.txt', 'report.csv.tmp-1-ab', '507f1f77bcf86cd799439011.json'];
+    for (const f of [...junk, ...kept]) await writeFile(join(dir, f), f.endsWith('.json') ? '{"an":"object id"}' : 'not an entry');
+    // Another version's entry whose model is not here: left to the count, even an hour unused.
+    const other = { ...(await manifestOf(dir, byPath.get(resolve(c))!)), prnet: '0.0.1', model: { path: '/elsewhere/m.safetensors', dev: '1', ino: '1', bytes: '1', ctimeNs: '1', mtimeNs: '1' } };
+    await writeFile(join(dir, 'aaaaaaaaaaaaaaaaaaaaaaaa.json'), JSON.stringify(other));
+    kept.push('aaaaaaaaaaaaaaaaaaaaaaaa.json');
+    for (const f of [...junk, 'report.csv.tmp-1-ab', 'notes.txt', '507f1f77bcf86cd799439011.json', 'aaaaaaaaaaaaaaaaaaaaaaaa.json']) await utimes(join(dir, f), old, old);
     await mkdir(join(root, 'other'));
     await writeFile(join(root, '507f1f77bcf86cd799439011.json'), '{"an":"object id"}');
     expect(await opened(d, 'int8')).toBe('built int8');
-    const left = await listFiles(dir);
+    const left = await entryFiles(dir);
     for (const f of junk) expect(left).not.toContain(f);
     for (const f of kept) expect(left).toContain(f);
     const paths = await pathsIn(dir);
@@ -233,7 +269,7 @@ describe('an entry that no longer matches is not used', () => {
     await settle();
     expect(await opened(model, 'int8')).toBe('built int8');
     expect(await opened(model, 'int8')).toBe('cached int8');
-    const files = await listFiles(dir);
+    const files = await entryFiles(dir);
     expect(files).toHaveLength(2);
     return { model, dir, graph: join(dir, files[0]), manifest: join(dir, files[1]) };
   }
@@ -265,7 +301,7 @@ describe('an entry that no longer matches is not used', () => {
     await rename(model, moved);
     await settle(); // (a rename moves the change time)
     expect(await opened(moved, 'int8')).toBe('built int8');
-    expect(await listFiles(dir)).toHaveLength(4); // the old one is removed once an hour unused
+    expect(await entryFiles(dir)).toHaveLength(4); // the old one is removed once an hour unused
     expect(await opened(moved, 'int8')).toBe('cached int8');
   }, 60_000);
 

@@ -3,7 +3,8 @@
  * that later sessions open it instead of building it again (the int8 build was the largest part of
  * `createPrnet()`: docs/model-format.md, "The graph cache").
  *
- * Entries live in the `graphs` folder of the cache folder, which holds nothing else: two files
+ * Entries live in the `prnet-graphs` folder of the cache folder, which holds nothing else (its marker
+ * file says this cache made it): two files
  * named after the model file's real path and the graph builder's fingerprint, `<key>.int8.onnx`
  * (the graph) and `<key>.json` (its manifest: the model file's path and identity — device, inode,
  * size, change and modification times in nanoseconds, as git's index tells a changed file —, the
@@ -16,7 +17,7 @@
  *
  * Where: `$PRNET_GRAPH_CACHE` (`off` turns the cache off), else `node_modules/.cache/prnet-ts` of the
  * project this package is installed in (a checkout's own node_modules). A folder that cannot be
- * made or written, or (POSIX) a `graphs` folder or entry another user owns or others may write,
+ * made or written, or (POSIX) a `prnet-graphs` folder or entry another user owns or others may write,
  * means no cache, never an error.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,7 +36,12 @@ export const GRAPH_CACHE_ENV = 'PRNET_GRAPH_CACHE';
 export const GRAPH_CACHE_FORMAT = 'prnet-ts/graph-cache';
 export const GRAPH_CACHE_VERSION = 1;
 /** The cache folder's sub-folder holding the entries (and nothing else). */
-export const GRAPH_CACHE_ENTRIES = 'graphs';
+export const GRAPH_CACHE_ENTRIES = 'prnet-graphs';
+/**
+ * The file this cache writes in its entries folder when it makes it: a folder of that name without
+ * it (someone else's) is neither used nor swept.
+ */
+export const GRAPH_CACHE_MARKER = '.prnet-graph-cache';
 /**
  * The most entries kept: a write removes the least recently used beyond it (an entry's manifest is
  * touched at each use). 8 of the default model's size are ~110 MB.
@@ -49,9 +55,12 @@ const STALE_MS = 3_600_000;
 /**
  * A model file changed less than this before its identity was taken is not cached at that load: a
  * write of the same size in the same tick of the file system's clock would leave its identity as
- * it was (git's "racily clean" files). File times here tick in at most a few milliseconds.
+ * it was (git's "racily clean" files). For file systems whose times tick in milliseconds (ext4,
+ * xfs, btrfs, tmpfs, APFS, NTFS); a change time on a whole second (ext3, HFS+, FAT: a tick of 1–2 s)
+ * asks for RACY_COARSE_MS.
  */
 export const RACY_MS = 100;
+export const RACY_COARSE_MS = 2100;
 /** The largest manifest read (they are a few kB). */
 const MAX_MANIFEST_BYTES = 1 << 20;
 /** How long a session waits for its entry to be written before it goes on (a slow or hung file system). */
@@ -98,25 +107,30 @@ export interface CachedGraph {
  * The cache folder: `$PRNET_GRAPH_CACHE` when set (`~` is the home folder; a relative path is taken
  * from the working directory; `off`, `0` or `false`: null; empty: as if not set), else
  * `node_modules/.cache/prnet-ts` of the outermost node_modules above this package (installed), or
- * of its own (a checkout); null when that node_modules does not exist. Entries go in its `graphs`
- * folder.
+ * of its own (a checkout); null when that node_modules does not exist, or when this module's URL
+ * is not its file's (bundled). Entries go in its `prnet-graphs` folder.
  */
 export function graphCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
   const set = env[GRAPH_CACHE_ENV]?.trim();
   if (set) {
     if (/^(off|0|false)$/i.test(set)) return null;
-    return resolve(set === '~' ? homedir() : /^~[\\/]/.test(set) ? join(homedir(), set.slice(2)) : set);
+    try {
+      return resolve(set === '~' ? homedir() : /^~[\\/]/.test(set) ? join(homedir(), set.slice(2)) : set);
+    } catch {
+      return null; // no home folder
+    }
   }
-  const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/[\\/]+$/, '');
-  const parts = root.split(sep);
-  const at = parts.indexOf('node_modules');
-  const modules = at >= 0 ? parts.slice(0, at + 1).join(sep) : join(root, 'node_modules');
   try {
+    // (bundled into one CommonJS file, import.meta.url is not this module's: no cache)
+    const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/[\\/]+$/, '');
+    const parts = root.split(sep);
+    const at = parts.indexOf('node_modules');
+    const modules = at >= 0 ? parts.slice(0, at + 1).join(sep) : join(root, 'node_modules');
     if (!statSync(modules).isDirectory()) return null;
+    return join(modules, '.cache', 'prnet-ts');
   } catch {
     return null;
   }
-  return join(modules, '.cache', 'prnet-ts');
 }
 
 /**
@@ -152,11 +166,26 @@ function entryKey(real: string, builder: string): string {
   return createHash('sha256').update(real).update('\0').update(builder).digest('hex').slice(0, 24);
 }
 
-/** The folder of the entries, checked (POSIX: ours, not writable by others); null when it is not there or not usable. */
+/**
+ * The folder of the entries, checked: made by this cache (its marker file in it) and, on POSIX,
+ * ours and not writable by others; null when it is not there or not usable.
+ */
 async function entriesDir(root: string): Promise<string | null> {
   const dir = join(root, GRAPH_CACHE_ENTRIES);
-  const st = await lstat(dir).catch(() => null);
-  return st && st.isDirectory() && owned(st) ? dir : null;
+  const [st, marker] = await Promise.all([lstat(dir).catch(() => null), lstat(join(dir, GRAPH_CACHE_MARKER)).catch(() => null)]);
+  return st && st.isDirectory() && owned(st) && marker?.isFile() ? dir : null;
+}
+
+/** Makes the entries folder (private, with its marker) unless it is there; then entriesDir. */
+async function makeEntriesDir(root: string): Promise<string | null> {
+  const dir = join(root, GRAPH_CACHE_ENTRIES);
+  await mkdir(root, { recursive: true });
+  const made = await mkdir(dir, { mode: 0o700 }).then(() => true, (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+    return false;
+  });
+  if (made) await writeFile(join(dir, GRAPH_CACHE_MARKER), 'prnet-ts graph cache: entries of network graphs (docs/model-format.md, "The graph cache")\n', { flag: 'wx', mode: 0o600 });
+  return entriesDir(root);
 }
 
 /** POSIX: owned by this process's user and not writable by group or others (elsewhere: true). */
@@ -196,6 +225,8 @@ export async function readCachedGraph(modelPath: string, precision: unknown, roo
     if (!manifestFile) return null;
     const manifest = JSON.parse(await manifestFile.fh.readFile('utf8').finally(() => manifestFile.fh.close())) as unknown;
     if (!isManifest(manifest) || manifest.prnet !== packageVersion() || manifest.builder !== builder || manifest.model.path !== real || manifest.graph.file !== `${key}.int8.onnx`) return null;
+    // int8 asked for, or the model's default (the metadata is the file's when its identity matches, below).
+    if (networkGraphOptions(manifest.metadata, precision, modelPath).precision !== 'int8') return null;
     const [model, graph] = await Promise.all([
       // Opened, not only stat'ed: a model this process may not read is not served from the cache.
       open(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).then(async (fh) => {
@@ -214,8 +245,6 @@ export async function readCachedGraph(modelPath: string, precision: unknown, roo
     if (!model || !sameIdentity(model, manifest.model) || !graph) return null;
     const metadata = { ...manifest.metadata };
     const config = configFromMetadata(metadata, modelPath);
-    // int8 asked for, or the model's default (the metadata is the file's: its identity matched).
-    if (networkGraphOptions(metadata, precision, modelPath).precision !== 'int8') return null;
     // Used now: the last an eviction removes (a failure to touch it changes nothing else).
     const now = new Date();
     await utimes(join(dir, `${key}.json`), now, now).catch(() => undefined);
@@ -238,7 +267,8 @@ export async function modelIdentity(path: string): Promise<FileIdentity | null> 
   try {
     const st = await stat(path, { bigint: true });
     const id = identityOf(st);
-    return id && BigInt(Date.now()) * 1_000_000n - st.ctimeNs >= BigInt(RACY_MS) * 1_000_000n ? id : null;
+    const racy = BigInt(st.ctimeNs % 1_000_000_000n === 0n ? RACY_COARSE_MS : RACY_MS) * 1_000_000n;
+    return id && BigInt(Date.now()) * 1_000_000n - st.ctimeNs >= racy ? id : null;
   } catch {
     return null;
   }
@@ -268,8 +298,7 @@ export async function writeCachedGraph(root: string, modelPath: string, model: F
       metadata: { ...metadata },
     };
     // The folder holds entries only; made private (a cache others can write could be given a graph).
-    await mkdir(join(root, GRAPH_CACHE_ENTRIES), { recursive: true, mode: 0o700 });
-    const dir = await entriesDir(root);
+    const dir = await makeEntriesDir(root);
     if (!dir) return false;
     const manifestPath = join(dir, `${key}.json`);
     await rm(manifestPath, { force: true });
@@ -344,10 +373,11 @@ const TEMP_NAME = /^[0-9a-f]{24}\.(?:json|int8\.onnx)\.tmp-\d+-[0-9a-f]{12}$/;
 /**
  * After a write (`keep`: its key), in the entries folder: removes the least recently used entries
  * beyond GRAPH_CACHE_MAX_ENTRIES, then, once unused for STALE_MS, the entries that can no longer be
- * used here (their model file gone or changed, a malformed manifest) and temporary files and
- * graphs without a manifest left by a killed process. Entries of another version or builder are
- * left to the count (projects on two versions may share a cache). Another process reading an entry
- * removed here only misses it and builds.
+ * used here (their model file gone or changed) and temporary files and graphs without a manifest
+ * left by a killed process. Entries of another version, format version or builder are left to the
+ * count (projects on two versions may share a cache); a file whose name looks like a manifest but
+ * is not one of this cache's is never removed. Another process reading an entry removed here only
+ * misses it and builds.
  */
 async function sweep(dir: string, keep: string): Promise<void> {
   const now = Date.now();
@@ -359,18 +389,19 @@ async function sweep(dir: string, keep: string): Promise<void> {
     const path = join(dir, `${key}.json`);
     const st = await lstat(path).catch(() => null);
     if (!st) continue;
-    let usable = false;
+    let usable: boolean;
     try {
       const file = await openRegular(path, MAX_MANIFEST_BYTES);
-      if (file) {
-        const m = JSON.parse(await file.fh.readFile('utf8').finally(() => file.fh.close())) as unknown;
-        if (isManifest(m)) {
-          const model = await stat(m.model.path, { bigint: true }).then(identityOf, () => null);
-          usable = m.prnet !== packageVersion() || (!!model && sameIdentity(model, m.model));
-        }
+      if (!file) continue; // not a file of ours: left as it is
+      const m = JSON.parse(await file.fh.readFile('utf8').finally(() => file.fh.close())) as unknown;
+      if ((m as { format?: unknown } | null)?.format !== GRAPH_CACHE_FORMAT) continue; // not an entry of this cache: never removed
+      if (!isManifest(m) || m.prnet !== packageVersion()) usable = true; // another version's: left to the count
+      else {
+        const model = await stat(m.model.path, { bigint: true }).then(identityOf, () => null);
+        usable = !!model && sameIdentity(model, m.model);
       }
     } catch {
-      // malformed: not usable
+      continue; // unreadable or not JSON: not known to be an entry, left as it is
     }
     entries.push({ key, used: st.mtimeMs, usable });
   }

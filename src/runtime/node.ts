@@ -69,12 +69,13 @@ export async function createSession(model: ModelWeights | string, options: Sessi
   const { graph, precision } = buildNetworkGraph(weights, { precision: options.precision, source: model });
   // Written while onnxruntime opens the graph; a failed write only means no cache.
   const caching = cacheDir && identity && precision === 'int8' ? writeCachedGraph(cacheDir, model, identity, graph, weights.metadata) : undefined;
+  let session: PrnetSession;
   try {
-    return await openNetworkSession(ort as unknown as OrtModule, graph, { config: weights.config, metadata: weights.metadata, precision, graph: 'built' }, { ...open, source: model });
+    session = await openNetworkSession(ort as unknown as OrtModule, graph, { config: weights.config, metadata: weights.metadata, precision, graph: 'built' }, { ...open, source: model });
   } catch (e) {
     if (cacheDir && caching && (await waitForWrite(caching))) await removeCachedGraph(cacheDir, model);
     throw e;
-  } finally {
-    if (caching) await waitForWrite(caching);
   }
+  if (caching) await waitForWrite(caching);
+  return session;
 }
