@@ -20,8 +20,7 @@ export async function readModelFileLazy(path: string): Promise<ModelWeights> {
   return parseModelFileLazy(await readModelBytes(path), path);
 }
 
-/** A model file's bytes (checked: a regular file within MAX_MODEL_BYTES); ModelError names the path. */
-export async function readModelBytes(path: string): Promise<Uint8Array> {
+async function readModelBytes(path: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     const st = await stat(path);

@@ -1,8 +1,8 @@
 /** The Node.js binding: onnxruntime-node (native CPU). */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { readModelBytes } from '../model/file-node.js';
-import { parseModelFileLazy, type ModelWeights } from '../model/weights.js';
+import { readModelFileLazy } from '../model/file-node.js';
+import type { ModelWeights } from '../model/weights.js';
 import { graphCacheDir, modelIdentity, readCachedGraph, removeCachedGraph, waitForWrite, writeCachedGraph } from './graph-cache.js';
 import { buildNetworkGraph, createOrtSession, openNetworkSession, type OrtModule } from './ort.js';
 import { checkThreads, type PrnetSession, type SessionOptions } from './session.js';
@@ -65,7 +65,7 @@ export async function createSession(model: ModelWeights | string, options: Sessi
   }
   // (the model file's identity before it is read: a write during the read leaves the entry unused)
   const identity = cacheDir ? await modelIdentity(model) : null;
-  const weights = parseModelFileLazy(await readModelBytes(model), model);
+  const weights = await readModelFileLazy(model);
   const { graph, precision } = buildNetworkGraph(weights, { precision: options.precision, source: model });
   // Written while onnxruntime opens the graph; a failed write only means no cache.
   const caching = cacheDir && identity && precision === 'int8' ? writeCachedGraph(cacheDir, model, identity, graph, weights.metadata) : undefined;
