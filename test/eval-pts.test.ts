@@ -106,6 +106,25 @@ describe('prnet eval pts (iBUG .pts ground truth)', () => {
     }
   });
 
+  it('a run that scores none of its images (--min-score 1: no face kept) says so, exit 1 (it printed empty means and exited 0)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prnet-pts-'));
+    try {
+      copyFileSync(join(AFW, '111076519_1.jpg'), join(dir, 'a.jpg'));
+      copyFileSync(join(AFW, '111076519_1.pts'), join(dir, 'a.pts'));
+      const none = await runMain(['eval', 'pts', dir, '--no-peers', '--quiet', '--model', 'light', '--min-score', '1']);
+      expect(none.code).toBe(1);
+      expect(none.errLines).toEqual(["prnet: prnet-ts scored none of the 1 image(s): no annotated face found near its ground truth in any (the report lists each image's reason)"]);
+      expect(none.stdout).toMatch(/faces scored +0/);
+      const json = await runMain(['eval', 'pts', dir, '--no-peers', '--quiet', '--json', '--model', 'light', '--min-score', '1']);
+      expect([json.code, (JSON.parse(json.stdout) as { scored: number }).scored]).toEqual([1, 0]);
+      // Scored, the same image exits 0.
+      const some = await runMain(['eval', 'pts', dir, '--no-peers', '--quiet', '--model', 'light']);
+      expect([some.code, some.errLines]).toEqual([0, []]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a .pts that cannot be read (a folder of that name) is one unreadable pair, exit 1; the run goes on (it ended with exit 70, the file unnamed)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'prnet-pts-'));
     try {

@@ -91,7 +91,7 @@ export async function run(args: string[]): Promise<number> {
       skippedPeers: report.skippedPeers,
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-    return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods)));
+    return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, [...methodErrors(methods), ...noneScored(report)]));
   }
   const lines: string[] = [];
   lines.push(`AFLW2000-3D, ${report.images} images (${dir}), model ${model.name}, crop: ${gtBox ? 'ground-truth landmarks' : `detector (${prnet.detector?.kind ?? 'none'})`}, network ${prnet.session.precision}, ${testTimeText(prnet, testTime)}; 68-point NME (2D / 3D)`);
@@ -142,7 +142,7 @@ export async function run(args: string[]): Promise<number> {
   if (report.ours.suspect) lines.push(`prnet-ts ${suspectLine(report.ours.suspect)}`);
   lines.push(...failureLines(methods, report.unreadable.length, '.mat'));
   process.stdout.write(lines.join('\n') + '\n');
-  return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods)));
+  return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, [...methodErrors(methods), ...noneScored(report)]));
 }
 
 /**
@@ -198,6 +198,15 @@ function methodErrors(methods: readonly (readonly [string, Rows])[]): string[] {
     if (rows.length) out.push(`${n} failed on ${rows.length} image(s), not scored (first: ${rows[0].image}: ${firstLine(rows[0].error ?? 'error')})`);
   }
   return out;
+}
+
+/**
+ * A run in which prnet-ts scored none of the images it read (no annotated face found near its
+ * ground truth in any: a --min-score too high, the wrong folder's annotations): one line, exit 1. It
+ * printed a report of empty means and exited 0.
+ */
+function noneScored(report: { images: number; ours: { scored: number } }): string[] {
+  return report.images > 0 && report.ours.scored === 0 ? [`prnet-ts scored none of the ${report.images} image(s): no annotated face found near its ground truth in any (the report lists each image's reason)`] : [];
 }
 
 /** The text report's lines on the rows without a score: faces not found or not near, methods that failed, pairs not read. */
@@ -288,7 +297,7 @@ async function runPts(
     // The shape of `eval aflw2000 --json`: our scores at the top, each peer's under `peers`.
     process.stdout.write(JSON.stringify({ model: modelReport(prnet, values.model, testTime), dir, crop: 'detector', detector: prnet.detector?.kind ?? null, minScore: minScore ?? null, images: report.images, total: report.total, interrupted: report.interrupted, unpaired,
       ...report.ours, suspect: report.ours.suspect ?? null, peers: report.peers, skippedPeers: report.skippedPeers }, null, 2) + '\n');
-    return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods)));
+    return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, [...methodErrors(methods), ...noneScored(report)]));
   }
   const lines = [`${report.images} images with .pts ground truth (${dir}), model ${values.model ?? 'default'}, detector ${prnet.detector?.kind ?? 'none'}, ${testTimeText(prnet, testTime)}; 68-point 2D NME, normalised by the landmark box`];
   if (report.interrupted) lines.push(interruptedLine(report));
@@ -303,5 +312,5 @@ async function runPts(
   if (report.ours.suspect) lines.push(`prnet-ts ${suspectLine(report.ours.suspect)}`);
   lines.push(...failureLines(methods, report.unreadable.length, '.pts'));
   process.stdout.write(lines.join('\n') + '\n');
-  return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, methodErrors(methods)));
+  return stop.end(reportUnreadable(report.unreadable, report.skippedPeers, [...methodErrors(methods), ...noneScored(report)]));
 }
