@@ -1681,8 +1681,34 @@ describe('prnet video (CLI)', () => {
       }
     });
     const [code] = (await once(child, 'close')) as [number | null];
+    expect(stderr).toMatch(/prnet: SIGINT: stopping, the outputs of the video under way are not written \(SIGINT again to stop at once\)/);
     expect(stderr).toMatch(/obama\.mp4: interrupted; no partial outputs were left/);
     expect(code).toBe(130);
     expect(await listFiles(out)).toEqual([]);
+  });
+
+  it('a second signal stops at once (it waited for the clean-up, as the first); the next run into the folder sweeps what it left', async () => {
+    const out = await tmp.make('sigint-twice');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), 'video', OBAMA, '--out', out, '--model', 'light'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let sent = false;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (!sent && /video .*\d+\/55/.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+        child.kill('SIGTERM');
+      }
+    });
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    expect(stderr).toMatch(/prnet: SIGTERM again: stopped at once \(temporary files left in .+ are removed by the next run into it\)/);
+    expect(stderr).not.toMatch(/interrupted; no partial outputs were left/);
+    // Ended by the signal itself (a shell reads 143), as `prnet eval`'s second signal.
+    expect([code, signal]).toEqual([null, 'SIGTERM']);
+    // Whatever it left is temporary, and a later run into the folder removes it.
+    for (const f of await listFiles(out)) expect(f).toMatch(/^\.prnet-\d+-/);
+    const r = await runCli(['video', OBAMA, '--out', out, '--model', 'light', '--frames', '2', '--no-overlay', '--no-glb', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await listFiles(out)).toEqual(['obama.jsonl']);
   });
 });

@@ -6,7 +6,7 @@ import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
 import { MAX_GLB_STEP, processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
-import { inputAt, makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
+import { exitBySignal, inputAt, makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
 import { escapeRegExp } from '../pipeline/output-names.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
@@ -133,11 +133,20 @@ export async function runVideo(args: string[]): Promise<number> {
   // Inputs of the same name (a/clip.mp4, b/clip.mp4) get their own files: clip, clip-2.
   const names = trackSafeStems(uniqueStems(positionals, (f) => existsSync(f)), glbTracks === 'all');
   await refuseOutputsOverInputs(values.out, positionals, names, outputs);
-  // SIGINT/SIGTERM stop the frame loop, which stops ffmpeg and removes its temporaries.
+  // SIGINT/SIGTERM stop the frame loop, which stops ffmpeg and removes its temporaries; a second
+  // signal ends the process at once, as `prnet eval`'s does (its temporaries are swept by the next
+  // run into the folder).
   const abort = new AbortController();
+  const outDir = values.out;
   let signal: NodeJS.Signals | null = null;
   const onSignal = (s: NodeJS.Signals): void => {
-    signal ??= s;
+    const code = s === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+    if (signal) {
+      process.stderr.write(`\nprnet: ${s} again: stopped at once (temporary files left in ${escapeControl(outDir)} are removed by the next run into it)\n`);
+      exitBySignal(s, code);
+    }
+    signal = s;
+    process.stderr.write(`\nprnet: ${s}: stopping, the outputs of the video under way are not written (${s} again to stop at once)\n`);
     abort.abort();
   };
   process.on('SIGINT', onSignal);
