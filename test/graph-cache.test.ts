@@ -11,9 +11,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, chown, copyFile, mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../src/errors.js';
 import { decodeImageFile } from '../src/io/image-node.js';
@@ -189,6 +191,31 @@ describe('the graph cache', () => {
     execFileSync('mkfifo', [join(dir, manifest)]);
     expect(await opened(model, 'int8')).toBe('built int8');
   }, 30_000);
+
+  // Another user: root makes the files, uid 65534 loads (setpriv), as a shared machine would.
+  const asOtherUser = process.platform !== 'win32' && process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
+  // (The mode change moves the model's change time, so the entry no longer matches; a hit would
+  // also open the file, and realpath needs its folders: each keeps the graph from such a user.)
+  it.skipIf(!asOtherUser)('a model its user may no longer read gives the read error, not the cached graph', async () => {
+    const dir = await dirs.make('perm');
+    const model = join(dir, 'm.safetensors');
+    await copyFile(BUNDLED_MODELS.light, model);
+    const cache = join(dir, 'cache');
+    await mkdir(cache);
+    await chown(cache, 65534, 65534);
+    const script = join(dir, 'load.mjs');
+    await writeFile(script, `const { createSession } = await import(${JSON.stringify(pathToFileURL(resolve('src/runtime/node.ts')).href)});
+try { const s = await createSession(process.argv[2], { threads: 1, precision: 'int8' }); console.log('OK', s.graph); await s.release(); }
+catch (e) { console.log('ERR', e.name, e.message); }\n`);
+    for (const p of [dir, model, script]) await chmod(p, (await stat(p)).isDirectory() ? 0o755 : 0o644);
+    await settle();
+    const load = () => execFileSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', script, model],
+      { cwd: resolve('.'), encoding: 'utf8', env: { ...process.env, [GRAPH_CACHE_ENV]: cache }, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    expect(load()).toBe('OK built');
+    expect(load()).toBe('OK cached');
+    await chmod(model, 0o600); // root's alone now
+    expect(load()).toMatch(/^ERR ModelError .*m\.safetensors: cannot read the model file \(EACCES\)$/);
+  }, 120_000);
 
   it('by default, node_modules/.cache/prnet-ts of this checkout; ~ is the home folder', () => {
     delete process.env[GRAPH_CACHE_ENV];
