@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -68,6 +68,17 @@ async function copies(n: number): Promise<string[]> {
   }));
   await settle();
   return models;
+}
+
+/** Whether uid 65534 can read this checkout's source and tsx and reach the temporary folder. */
+function otherUserCanRun(): boolean {
+  const check = `const fs = require('fs'); for (const p of ${JSON.stringify([resolve('src/runtime/node.ts'), resolve('node_modules/tsx/package.json')])}) fs.accessSync(p, fs.constants.R_OK); fs.accessSync(${JSON.stringify(tmpdir())}, fs.constants.X_OK);`;
+  try {
+    execFileSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', check], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 describe('the graph cache', () => {
@@ -193,7 +204,9 @@ describe('the graph cache', () => {
   }, 30_000);
 
   // Another user: root makes the files, uid 65534 loads (setpriv), as a shared machine would.
-  const asOtherUser = process.platform !== 'win32' && process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
+  // (skipped unless the tests run as root with setpriv, and that user can read the checkout and
+  // reach the temporary folder: a checkout under /root is not)
+  const asOtherUser = process.platform !== 'win32' && process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && otherUserCanRun();
   // (The mode change moves the model's change time, so the entry no longer matches; a hit would
   // also open the file, and realpath needs its folders: each keeps the graph from such a user.)
   it.skipIf(!asOtherUser)('a model its user may no longer read gives the read error, not the cached graph', async () => {
@@ -201,8 +214,11 @@ describe('the graph cache', () => {
     const model = join(dir, 'm.safetensors');
     await copyFile(BUNDLED_MODELS.light, model);
     const cache = join(dir, 'cache');
-    await mkdir(cache);
-    await chown(cache, 65534, 65534);
+    const own = join(dir, 'tmp'); // the other user's temporary folder (tsx's cache)
+    for (const d of [cache, own]) {
+      await mkdir(d);
+      await chown(d, 65534, 65534);
+    }
     const script = join(dir, 'load.mjs');
     await writeFile(script, `const { createSession } = await import(${JSON.stringify(pathToFileURL(resolve('src/runtime/node.ts')).href)});
 try { const s = await createSession(process.argv[2], { threads: 1, precision: 'int8' }); console.log('OK', s.graph); await s.release(); }
@@ -210,7 +226,7 @@ catch (e) { console.log('ERR', e.name, e.message); }\n`);
     for (const p of [dir, model, script]) await chmod(p, (await stat(p)).isDirectory() ? 0o755 : 0o644);
     await settle();
     const load = () => execFileSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', script, model],
-      { cwd: resolve('.'), encoding: 'utf8', env: { ...process.env, [GRAPH_CACHE_ENV]: cache }, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      { cwd: resolve('.'), encoding: 'utf8', env: { ...process.env, [GRAPH_CACHE_ENV]: cache, TMPDIR: own }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     expect(load()).toBe('OK built');
     expect(load()).toBe('OK cached');
     await chmod(model, 0o600); // root's alone now
