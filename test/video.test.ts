@@ -1668,8 +1668,8 @@ describe('prnet video (CLI)', () => {
     expect((await readFile(join(out, 'cut.jsonl'), 'utf8')).trimEnd().split('\n')).toHaveLength(n);
   });
 
-  it('leaves no partial outputs when interrupted (SIGINT)', async () => {
-    const out = await tmp.make('sigint');
+  /** `prnet video` on OBAMA into `out`, sent `signals` once frames are flowing: its stderr and how it ended. */
+  async function interruptedVideo(out: string, signals: NodeJS.Signals[]): Promise<{ stderr: string; code: number | null; signal: NodeJS.Signals | null }> {
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), 'video', OBAMA, '--out', out, '--model', 'light'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let sent = false;
@@ -1677,10 +1677,16 @@ describe('prnet video (CLI)', () => {
       stderr += d;
       if (!sent && /video .*\d+\/55/.test(stderr)) {
         sent = true; // once frames are flowing
-        child.kill('SIGINT');
+        for (const s of signals) child.kill(s);
       }
     });
-    const [code] = (await once(child, 'close')) as [number | null];
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    return { stderr, code, signal };
+  }
+
+  it('leaves no partial outputs when interrupted (SIGINT)', async () => {
+    const out = await tmp.make('sigint');
+    const { stderr, code } = await interruptedVideo(out, ['SIGINT']);
     expect(stderr).toMatch(/prnet: SIGINT: stopping, the outputs of the video under way are not written \(SIGINT again to stop at once\)/);
     expect(stderr).toMatch(/obama\.mp4: interrupted; no partial outputs were left/);
     expect(code).toBe(130);
@@ -1689,18 +1695,7 @@ describe('prnet video (CLI)', () => {
 
   it('a second signal stops at once (it waited for the clean-up, as the first); the next run into the folder sweeps what it left', async () => {
     const out = await tmp.make('sigint-twice');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), 'video', OBAMA, '--out', out, '--model', 'light'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    let sent = false;
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      if (!sent && /video .*\d+\/55/.test(stderr)) {
-        sent = true;
-        child.kill('SIGINT');
-        child.kill('SIGTERM');
-      }
-    });
-    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    const { stderr, code, signal } = await interruptedVideo(out, ['SIGINT', 'SIGTERM']);
     expect(stderr).toMatch(/prnet: SIGTERM again: stopped at once \(temporary files left in .+ are removed by the next run into it\)/);
     expect(stderr).not.toMatch(/interrupted; no partial outputs were left/);
     // Ended by the signal itself (a shell reads 143), as `prnet eval`'s second signal.
