@@ -1,6 +1,6 @@
 /** Reading and writing model files in Node (the parsing itself is in weights.ts and runs anywhere). */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/write-atomic.js';
 import { ModelError } from '../errors.js';
 import { parseModelFile, parseModelFileLazy, serializeModel, type ModelWeights, type SerializeOptions } from './weights.js';
 
@@ -37,9 +37,5 @@ async function readModelBytes(path: string): Promise<Uint8Array> {
 
 /** Writes a model file atomically (a temporary name, then rename). */
 export async function writeModelFile(path: string, weights: ModelWeights, options: SerializeOptions = {}): Promise<void> {
-  const bytes = serializeModel(weights, options);
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  // exclusive: nothing already at that name (a planted link) is written through
-  await writeFile(tmp, bytes, { flag: 'wx' });
-  await rename(tmp, path);
+  await writeFileAtomic(path, serializeModel(weights, options));
 }

@@ -20,15 +20,16 @@
  * made or written, or (POSIX) a `prnet-graphs` folder or entry another user owns or others may write,
  * means no cache, never an error.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants, statSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, realpath, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResfcnConfig } from '../model/resfcn.js';
 import { configFromMetadata } from '../model/weights.js';
 import { packageVersion } from '../util/version.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
 import { networkGraphOptions } from './ort.js';
 
 /** The environment variable naming the cache folder (`off`, `0` or `false`: no cache). */
@@ -221,9 +222,7 @@ export async function readCachedGraph(modelPath: string, precision: unknown, roo
     const [dir, builder, real] = await Promise.all([entriesDir(root), builderFingerprint(), realpath(modelPath)]);
     if (!dir || !builder) return null;
     const key = entryKey(real, builder);
-    const manifestFile = await openRegular(join(dir, `${key}.json`), MAX_MANIFEST_BYTES);
-    if (!manifestFile) return null;
-    const manifest = JSON.parse(await manifestFile.fh.readFile('utf8').finally(() => manifestFile.fh.close())) as unknown;
+    const manifest = await readManifestJson(join(dir, `${key}.json`));
     if (!isManifest(manifest) || manifest.prnet !== packageVersion() || manifest.builder !== builder || manifest.model.path !== real || manifest.graph.file !== `${key}.int8.onnx`) return null;
     // int8 asked for, or the model's default (the metadata is the file's when its identity matches, below).
     if (networkGraphOptions(manifest.metadata, precision, modelPath).precision !== 'int8') return null;
@@ -252,6 +251,13 @@ export async function readCachedGraph(modelPath: string, precision: unknown, roo
   } catch {
     return null;
   }
+}
+
+/** A manifest's JSON (a regular file of ours within MAX_MANIFEST_BYTES), else null; a SyntaxError when it is not JSON. */
+async function readManifestJson(path: string): Promise<unknown> {
+  const file = await openRegular(path, MAX_MANIFEST_BYTES);
+  if (!file) return null;
+  return JSON.parse(await file.fh.readFile('utf8').finally(() => file.fh.close())) as unknown;
 }
 
 function identityOf(st: { isFile(): boolean; dev: bigint; ino: bigint; size: bigint; ctimeNs: bigint; mtimeNs: bigint }): FileIdentity | null {
@@ -302,8 +308,8 @@ export async function writeCachedGraph(root: string, modelPath: string, model: F
     if (!dir) return false;
     const manifestPath = join(dir, `${key}.json`);
     await rm(manifestPath, { force: true });
-    await writeAtomic(join(dir, manifest.graph.file), graph);
-    await writeAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeFileAtomic(join(dir, manifest.graph.file), graph, 0o600);
+    await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`, 0o600);
     await sweep(dir, key).catch(() => undefined);
     return true;
   } catch {
@@ -354,17 +360,6 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    // exclusive: nothing already at that name (a planted link) is written through
-    await writeFile(tmp, data, { flag: 'wx', mode: 0o600 });
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 const MANIFEST_NAME = /^[0-9a-f]{24}\.json$/;
 const GRAPH_NAME = /^[0-9a-f]{24}\.int8\.onnx$/;
@@ -391,9 +386,8 @@ async function sweep(dir: string, keep: string): Promise<void> {
     if (!st) continue;
     let usable: boolean;
     try {
-      const file = await openRegular(path, MAX_MANIFEST_BYTES);
-      if (!file) continue; // not a file of ours: left as it is
-      const m = JSON.parse(await file.fh.readFile('utf8').finally(() => file.fh.close())) as unknown;
+      const m = await readManifestJson(path);
+      if (m === null) continue; // not a file of ours: left as it is
       if ((m as { format?: unknown } | null)?.format !== GRAPH_CACHE_FORMAT) continue; // not an entry of this cache: never removed
       if (!isManifest(m) || m.prnet !== packageVersion()) usable = true; // another version's: left to the count
       else {
