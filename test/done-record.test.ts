@@ -5,7 +5,7 @@
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { DONE_RECORD, DoneRecordReader, readDone, type DoneEntry } from '../src/cli/resume.js';
+import { DONE_RECORD, DoneRecord, DoneRecordReader, readDone, type DoneEntry } from '../src/cli/resume.js';
 
 // A line another run appends to the record between its reading and its replacement (set per test).
 const race = vi.hoisted(() => ({ append: null as null | { path: string; text: string } }));
@@ -19,6 +19,21 @@ vi.mock('../src/cli/atomic.js', async (importOriginal) => {
       return atomic.writeFileAtomic(...args);
     },
   };
+});
+// Run while a record is opened for appending, after the open (set per test): a compaction between a run's open and its write.
+const late = vi.hoisted(() => ({ hook: null as null | (() => Promise<void>) }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const open = async (...args: Parameters<typeof fs.open>): ReturnType<typeof fs.open> => {
+    const handle = await fs.open(...args);
+    const hook = late.hook;
+    if (hook && args[1] === 'a') {
+      late.hook = null;
+      await hook();
+    }
+    return handle;
+  };
+  return { ...fs, default: { ...fs, open }, open };
 });
 import { TempDirs } from './helpers/tmp.js';
 
@@ -112,5 +127,22 @@ describe('DoneRecordReader', () => {
     const again = await readDone(dir);
     expect(again.entries.get('/p/b.jpg\0b')?.size).toBe(3);
     expect(again.entries.size).toBe(3);
+  });
+
+  it('a line appended to a record that a compaction replaces between the append\'s open and its write is written again to the new record', async () => {
+    const dir = await dirs.make('late');
+    const path = join(dir, DONE_RECORD);
+    await writeFile(path, line(entry('/p/a.jpg', 'a')) + line(entry('/p/a.jpg', 'a', 2)));
+    let compacted = false;
+    late.hook = async () => {
+      await readDone(dir, true); // renames the rewritten record over the one the run has open, and copies its tail before the run writes
+      compacted = true;
+    };
+    const { files: _files, ...c } = entry('/p/c.jpg', 'c');
+    await new DoneRecord(dir).add(c, []);
+    expect(compacted).toBe(true);
+    const { entries } = await readDone(dir);
+    expect([...entries.keys()].sort()).toEqual(['/p/a.jpg\0a', '/p/c.jpg\0c']);
+    expect(entries.get('/p/a.jpg\0a')?.size).toBe(2);
   });
 });

@@ -11,7 +11,7 @@
  * done again. The last line for an input wins, so a later run supersedes an earlier one.
  */
 import { createReadStream, statSync } from 'node:fs';
-import { appendFile, open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { writeFileAtomic } from './atomic.js';
@@ -174,7 +174,32 @@ async function keepAppended(read: FileHandle, from: number, entries: Map<string,
     keepLatest(entries, v);
     extra += JSON.stringify(v) + '\n';
   }
-  if (extra) await appendFile(path, extra);
+  if (extra) await appendKept(path, extra);
+}
+
+/**
+ * Appends `text` (whole lines) to the record at `path` so that it stays there. A compaction (readDone
+ * for --resume) replaces the record by renaming a rewritten file over it and then copies what was
+ * appended to the old file meanwhile; a line written to the old file after that copy would go with
+ * it. So the file written to is compared with the one at `path` once the write is done, and where
+ * the record was replaced the text is appended again: either the compaction's copy came after the
+ * write (the check then finds the old file still in place, or a line read twice, which readers take
+ * once: the last per input and stem) or the check comes after the replacement.
+ */
+export async function appendKept(path: string, text: string): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    const f = await open(path, 'a');
+    let written: { dev: number; ino: number };
+    try {
+      await f.appendFile(text);
+      written = await f.stat();
+    } finally {
+      await f.close();
+    }
+    const now = await stat(path).catch(() => null);
+    // (no record at the path: removed by hand, not replaced; a few tries at most under repeated compactions)
+    if (!now || (now.dev === written.dev && now.ino === written.ino) || tries >= 4) return;
+  }
 }
 
 /** The record's entries: from a reader kept across calls (a worker's) or read whole now. */
@@ -354,6 +379,6 @@ export class DoneRecord {
       const id = await sizeAndTime(join(this.outDir, name));
       if (id) ids.push({ path: name, ...id });
     }
-    await appendFile(path, lead + JSON.stringify({ ...entry, files: ids }) + '\n');
+    await appendKept(path, lead + JSON.stringify({ ...entry, files: ids }) + '\n');
   }
 }
