@@ -455,19 +455,3 @@ export async function refuseOverwritingInputs(out: string, inputs: readonly stri
     if (i && i.dev === o.dev && i.ino === o.ino) throw new UsageError(`${option} ${out} is the input ${input}: writing it would destroy the input; choose another file`);
   }
 }
-
-/**
- * Ends the process by the signal it received, as POSIX asks of an interrupted program: the shell
- * sees 128 + the signal (130 for SIGINT, 143 for SIGTERM) and a script running it stops too. A
- * plain process.exit waited at exit for native work still running (a large image's decode in
- * libvips: up to 7 s after a SIGTERM). Where the signal is ignored (nohup), exits with `code`.
- */
-export function exitBySignal(signal: NodeJS.Signals, code: number): never {
-  process.removeAllListeners(signal);
-  try {
-    process.kill(process.pid, signal);
-  } catch {
-    // fall through to the ordinary exit
-  }
-  process.exit(code);
-}

@@ -14,7 +14,8 @@ import type { FaceBox } from '../types.js';
 import type { DetectorKind } from '../detect/index.js';
 import type { Face } from '../pipeline/face.js';
 import { suspectReasons } from '../pipeline/quality.js';
-import { exitBySignal, fileIdentities, inputAt, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
+import { fileIdentities, inputAt, makeOutputFolder, onInterrupt, removeFacesBeyond, sweepStaleTemporaries, writeFailure, writeFilesAtomic } from './atomic.js';
+import { exitBySignal } from './signals.js';
 import { expandInputs, recordClaims, uniqueStems, UNOWNED_OUTPUT } from './inputs.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, pixelLimitHint, precisionOption, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
@@ -348,7 +349,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   if (given && files.length > 1) throw new UsageError(`--${box ? 'box' : 'crop'} applies to one image; give a single image with it`);
   // An interrupt before the images' loop (the model loading) ends the run too, and takes back a
   // folder made for it and left empty (Node's default ended it and left the folder).
-  const stopEarly = onInterrupt((signal) => exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm));
+  const stopEarly = onInterrupt((signal) => exitBySignal(signal));
   // --no-tiles: no tile looks at large photos (faster; their small faces are missed).
   const tiles = values.tiles === false ? false : undefined;
   // --no-orientation: the detector's crops as they are (a face lying sideways or upside down is not turned upright).
@@ -474,7 +475,7 @@ export async function runReconstruct(args: string[]): Promise<number> {
   stopEarly();
   const stopHandling = onInterrupt((signal) => {
     summary(signal);
-    exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    exitBySignal(signal);
   });
   try {
     await inPipeline(inputs.length, stages, imageDone);

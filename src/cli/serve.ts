@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { firstLine } from '../errors.js';
 import { MAX_IMAGE_BYTES } from '../io/limits.js';
-import { exitBySignal } from './atomic.js';
+import { exitBySignal } from './signals.js';
 import { counted } from './progress.js';
 import { loadOptional, SERVE_PACKAGES } from './optional.js';
 import { EXIT, UsageError, intOption, parseOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
@@ -124,7 +124,7 @@ export async function runServe(args: string[]): Promise<number> {
       });
       // Workers that would not stop keep the process alive: it then ends by the signal it got.
       if (!clean) {
-        if (why === 'SIGTERM' || why === 'SIGINT') exitBySignal(why, why === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+        if (why === 'SIGTERM' || why === 'SIGINT') exitBySignal(why);
         process.exit(code);
       }
       log('stopped');

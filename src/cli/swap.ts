@@ -7,7 +7,8 @@ import { SURE_SCORE } from '../detect/detector.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Face } from '../pipeline/face.js';
 import { swapFaceTexture } from '../pipeline/swap.js';
-import { exitBySignal, makeOutputFolder, onInterrupt, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
+import { makeOutputFolder, onInterrupt, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
+import { exitBySignal } from './signals.js';
 import { EXIT, UsageError, detectorOption, intOption, minScoreOption, parseOptions, pixelLimitHint, threadsOption } from './options.js';
 
 export async function runSwap(args: string[]): Promise<number> {
@@ -42,7 +43,7 @@ export async function runSwap(args: string[]): Promise<number> {
   // From here an interrupt says so (and removes a folder made for the output and left empty).
   const stopHandling = onInterrupt((signal) => {
     process.stderr.write(`prnet: interrupted by ${signal}; ${values.out} was not written\n`);
-    exitBySignal(signal, signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    exitBySignal(signal);
   });
   let prnet: Awaited<ReturnType<typeof createPrnet>> | undefined;
   try {

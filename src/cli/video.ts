@@ -6,7 +6,8 @@ import { escapeControl, InputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
 import { MAX_GLB_STEP, processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
-import { exitBySignal, inputAt, makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
+import { inputAt, makeOutputFolder, sweepStaleTemporaries } from './atomic.js';
+import { signalExitCode, stopOnSignals } from './signals.js';
 import { escapeRegExp } from '../pipeline/output-names.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
@@ -136,21 +137,11 @@ export async function runVideo(args: string[]): Promise<number> {
   // SIGINT/SIGTERM stop the frame loop, which stops ffmpeg and removes its temporaries; a second
   // signal ends the process at once, as `prnet eval`'s does (its temporaries are swept by the next
   // run into the folder).
-  const abort = new AbortController();
   const outDir = values.out;
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (s: NodeJS.Signals): void => {
-    const code = s === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
-    if (signal) {
-      process.stderr.write(`\nprnet: ${s} again: stopped at once (temporary files left in ${escapeControl(outDir)} are removed by the next run into it)\n`);
-      exitBySignal(s, code);
-    }
-    signal = s;
-    process.stderr.write(`\nprnet: ${s}: stopping, the outputs of the video under way are not written (${s} again to stop at once)\n`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = stopOnSignals({
+    first: (s) => `prnet: ${s}: stopping, the outputs of the video under way are not written (${s} again to stop at once)`,
+    again: (s) => `prnet: ${s} again: stopped at once (temporary files left in ${escapeControl(outDir)} are removed by the next run into it)`,
+  });
   // No tile looks in video: the detector runs on every frame while nothing is tracked, and tiles
   // would cost 6 passes a 1080p frame (15 at 4K) and start tracks on small background faces.
   // Video crops come from the tracker (its detections and the previous frames' landmarks): no orientation network.
@@ -175,7 +166,7 @@ export async function runVideo(args: string[]): Promise<number> {
           glbPose,
           outputs,
           audio: values.audio !== false,
-          signal: abort.signal,
+          signal: stop.signal,
           onStart: (info) => {
             progress = new Progress(Math.min(info.frameCount || Infinity, maxFrames ?? Infinity), { label: positionals.length > 1 ? `video ${i + 1}/${positionals.length} ${escapeControl(basename(input))}` : 'video', enabled: !quiet, estimated: true });
           },
@@ -211,7 +202,7 @@ export async function runVideo(args: string[]): Promise<number> {
         (progress as Progress | null)?.finish();
         if (e instanceof VideoAbortError) {
           process.stderr.write(`prnet: ${escapeControl(input)}: interrupted; no partial outputs were left\n`);
-          return signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+          return signalExitCode(stop.received ?? 'SIGINT');
         }
         if (!(e instanceof InputError)) throw e;
         failed++;
@@ -219,8 +210,7 @@ export async function runVideo(args: string[]): Promise<number> {
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     await prnet.dispose();
   }
   return failed ? EXIT.failed : EXIT.ok;

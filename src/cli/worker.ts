@@ -1,6 +1,6 @@
 /** `prnet worker`: runs the distributed batch's jobs (src/batch/worker.ts) until SIGTERM or SIGINT. */
 import { firstLine } from '../errors.js';
-import { exitBySignal } from './atomic.js';
+import { exitBySignal } from './signals.js';
 import { checkRedisUrl, loadBatch, queueOption } from './batch.js';
 import { EXIT, UsageError, intOption, parseOptions, threadsOption } from './options.js';
 
@@ -52,7 +52,7 @@ export async function runWorker(args: string[]): Promise<number> {
       if (stopping) {
         // A second signal: stop now; the jobs in progress go back to the queue when their locks lapse.
         log(`${why} again: stopping without waiting for the jobs in progress`);
-        exitBySignal(why, why === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+        exitBySignal(why);
       }
       stopping = true;
       const busy = w.inProgress();

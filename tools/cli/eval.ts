@@ -11,7 +11,7 @@ import { createPrnet, producerJson } from '../../src/pipeline/node.js';
 import type { Prnet, TestTimeOptions } from '../../src/pipeline/prnet.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, detectorOption, minScoreOption, parseOptions, precisionOption, testTimeOptions, threadsOption } from '../../src/cli/options.js';
 import { Progress } from '../../src/cli/progress.js';
-import { exitBySignal } from '../../src/cli/atomic.js';
+import { exitBySignal, stopOnSignals } from '../../src/cli/signals.js';
 import { evaluatePts } from '../eval/pts.js';
 import { suspectLine, type RowFailure } from '../eval/nme.js';
 import { imagePairs, missingPeers, POSE_RANGE_DEG } from '../eval/aflw2000.js';
@@ -234,26 +234,16 @@ function interruptedLine(r: { images: number; total: number }): string {
  * default ended the run with nothing printed: minutes of a 1,000-image run lost.)
  */
 function interruptible(): { signal: AbortSignal; end(code: number): Promise<number> } {
-  const abort = new AbortController();
-  let received: NodeJS.Signals | null = null;
-  const exitCode = (s: NodeJS.Signals): number => (s === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
-  const handler = (s: NodeJS.Signals): void => {
-    if (received) exitBySignal(s, exitCode(s));
-    received = s;
-    abort.abort();
-    process.stderr.write(`\nprnet: ${s}: the image under way is finished, then the report of the images done is printed (${s} again to stop at once)\n`);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  const stop = stopOnSignals({ first: (s) => `prnet: ${s}: the image under way is finished, then the report of the images done is printed (${s} again to stop at once)` });
   return {
-    signal: abort.signal,
+    signal: stop.signal,
     async end(code: number): Promise<number> {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
+      stop.dispose();
+      const received = stop.received;
       if (!received) return code;
       // The report reaches its reader before the process ends by the signal.
       await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-      return exitBySignal(received, exitCode(received));
+      return exitBySignal(received);
     },
   };
 }
