@@ -56,6 +56,22 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
   const foreign: string[] = [];
   /** Where the astronaut's face is in the camera's frames: the centre and side of its crop square, and the frames' largest offset from their mean (px). */
   let cameraFace: { cx: number; cy: number; side: number; motion: number };
+  /**
+   * A new page for one test: `body` runs on it, its uncaught errors are expected to be none once
+   * `body` is done, and it is closed whatever happens (the tests after the first few had pushed
+   * them onto `errors`, which no later test looked at).
+   */
+  const onNewPage = async (body: (p: Page) => Promise<void>): Promise<void> => {
+    const p = await context.newPage();
+    const pageErrors: string[] = [];
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await body(p);
+      expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    } finally {
+      await p.close();
+    }
+  };
   /** The app at `?query`, waited for until it has loaded (or failed to). */
   const openApp = async (p: Page, query: string): Promise<void> => {
     await p.goto(`${server.url}?${query}`);
@@ -298,27 +314,21 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
   }, 240_000);
 
   it('runs the light model in fp32 on two threads in the JSEP build on request (?precision=fp32&threads=2&ort=jsep) and tracks the face', async () => {
-    const p = await context.newPage();
-    try {
+    await onNewPage(async (p) => {
       await p.goto(`${server.url}?model=light&source=camera&view=0&precision=fp32&threads=2&ort=jsep`);
       await waitFor(p, 'a face over a few frames (fp32, JSEP)', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || (Number(d.faces) >= 1 && Number(d.frames) >= 4), 90_000);
       expect(await p.evaluate(() => document.body.dataset.state)).toBe('running');
       expect(await p.textContent('#runtime')).toMatch(/input 128², fp32\) · onnxruntime-web JSEP build/);
       expect(await p.textContent('#runtime')).toMatch(/WebAssembly · 2 threads/);
-    } finally {
-      await p.close();
-    }
+    });
   }, 150_000);
 
   it('takes ?threads= with leading zeros (?threads=02 runs two threads; it was refused while ?threads=2 ran)', async () => {
-    const p = await context.newPage();
-    try {
+    await onNewPage(async (p) => {
       await openApp(p, 'model=light&view=0&threads=02');
       expect(await p.textContent('.status')).toBe('Ready');
       expect(await p.textContent('#runtime')).toMatch(/WebAssembly · 2 threads/);
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('downloads the current frame as OBJ + MTL + PNG with every dense vertex', async () => {
@@ -421,8 +431,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     // The fake camera's 2 s clip as a WebM (a video the browser decodes), opened as a file.
     const webm = join(dir, 'clip.webm');
     execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', join(dir, 'camera.y4m'), '-c:v', 'libvpx', '-b:v', '2M', '-deadline', 'realtime', webm]);
-    const p = await context.newPage();
-    try {
+    await onNewPage(async (p) => {
       await openApp(p, 'model=light&view=0');
       await p.setInputFiles('#file', webm);
       await waitFor(p, 'a face in the video', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
@@ -450,14 +459,11 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(times.min![0]).toBeGreaterThanOrEqual(0);
       expect(times.max![0]).toBeLessThanOrEqual(2.05);
       expect(times.max![0]).toBeGreaterThan(times.min![0]);
-    } finally {
-      await p.close();
-    }
+    });
   }, 150_000);
 
   it('a model switch after Stop saves a recording in progress, and disables the downloads until the new model has a result (the new worker has no frame to save)', async () => {
-    const p = await context.newPage();
-    try {
+    await onNewPage(async (p) => {
       await p.goto(`${server.url}?model=light&source=camera&view=0`);
       await waitFor(p, 'a face', () => p.evaluate(() => ({ ...document.body.dataset })), (d) => d.state === 'error' || Number(d.faces) >= 1, 90_000);
       expect(await p.isDisabled('#dl-obj')).toBe(false);
@@ -470,9 +476,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await waitFor(p, 'the default model loaded', () => p.evaluate(() => document.body.dataset.state), (st) => st === 'ready' || st === 'error', 90_000);
       expect(await p.evaluate(() => document.body.dataset.state)).toBe('ready');
       for (const b of ['#dl-obj', '#dl-glb', '#dl-json']) expect(await p.isDisabled(b), b).toBe(true);
-    } finally {
-      await p.close();
-    }
+    });
   }, 200_000);
 
   it('a photo after another is framed anew in the 3D view and kept at its own size; a file that fails to open leaves the photo shown, its faces and downloads', async () => {
@@ -480,9 +484,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
     // the 1280 px of live frames): its face is far from the first photo's.
     const big = join(dir, 'wide.png');
     await sharp(PHOTO).resize(1500, 1500).extend({ left: 1800, background: '#808080' }).png().toFile(big);
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    try {
+    await onNewPage(async (p) => {
       await openApp(p, 'model=light');
       type View = { target: number[]; facesCentre: number[] } | null;
       const view = (): Promise<View> => p.evaluate(() => (window as unknown as { prnetApp: { view(): View } }).prnetApp.view());
@@ -521,29 +523,25 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(await p.evaluate(() => (window as unknown as { prnetApp: { canvasSize(): number[] } }).prnetApp.canvasSize())).toEqual(reduced);
       const [glb] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.click('#dl-glb')]);
       expect(glb.suggestedFilename()).toMatch(/^huge_/);
-    } finally {
-      await p.close();
-    }
+    });
   }, 150_000);
 
   it("a transparent photo is read over white, not over the last photo's pixels; a camera that stops by itself is said; downloads after Stop keep the source's name; a model change right after Save recording still saves it", async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    // The camera's stream, to end its track as an unplugged camera would.
-    await p.addInitScript(() => {
-      const md = navigator.mediaDevices;
-      const open = md.getUserMedia.bind(md);
-      md.getUserMedia = async (c) => ((window as unknown as { camStream: MediaStream }).camStream = await open(c));
-      // A save that fails in the worker (its 'stop' sent as a frame without pixels), on request.
-      const w = window as unknown as { failSave?: boolean };
-      const post = Worker.prototype.postMessage;
-      Worker.prototype.postMessage = function (this: Worker, msg: unknown, ...rest: unknown[]) {
-        const m = msg as { type?: string; action?: string } | null;
-        if (w.failSave && m?.type === 'record' && m.action === 'stop') return post.call(this, { type: 'frame' });
-        return (post as (...a: unknown[]) => void).call(this, msg, ...rest);
-      };
-    });
-    try {
+    await onNewPage(async (p) => {
+      // The camera's stream, to end its track as an unplugged camera would.
+      await p.addInitScript(() => {
+        const md = navigator.mediaDevices;
+        const open = md.getUserMedia.bind(md);
+        md.getUserMedia = async (c) => ((window as unknown as { camStream: MediaStream }).camStream = await open(c));
+        // A save that fails in the worker (its 'stop' sent as a frame without pixels), on request.
+        const w = window as unknown as { failSave?: boolean };
+        const post = Worker.prototype.postMessage;
+        Worker.prototype.postMessage = function (this: Worker, msg: unknown, ...rest: unknown[]) {
+          const m = msg as { type?: string; action?: string } | null;
+          if (w.failSave && m?.type === 'record' && m.action === 'stop') return post.call(this, { type: 'frame' });
+          return (post as (...a: unknown[]) => void).call(this, msg, ...rest);
+        };
+      });
       await openApp(p, 'model=light&view=0');
       const results = (): Promise<number> => p.evaluate(() => (window as unknown as { prnetApp: { timings: unknown[] } }).prnetApp.timings.length);
       // A photo with a face, one without, then a wholly transparent one, all of one size: no face
@@ -607,12 +605,9 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.selectOption('#model', 'light');
       const lost = await waitFor(p, 'the light model on the camera, the lost recording said', () => p.textContent('.status'), (t) => /^Running \(camera\) — /.test(t ?? ''), 120_000);
       expect(lost).toMatch(/^Running \(camera\) — The recording could not be saved: /);
-    } finally {
-      await p.close();
-    }
+    });
     // A bad ?threads= says to mend the address (choosing a model, as it said, failed alike).
-    const q = await context.newPage();
-    try {
+    await onNewPage(async (q) => {
       await q.goto(`${server.url}?model=light&threads=abc&view=0`);
       const status = await waitFor(q, 'the start to fail', () => q.textContent('.status'), (t) => /Cannot start/.test(t ?? ''), 60_000);
       expect(status).toBe('Cannot start: ?threads= must be a whole number ≥ 1, got "abc": correct it or remove it from the address');
@@ -620,36 +615,32 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await q.setInputFiles('#file', PHOTO);
       await q.waitForTimeout(500);
       expect(await q.textContent('.status')).toBe(status);
-    } finally {
-      await q.close();
-    }
+    });
   }, 240_000);
 
   it('a camera refused (or missing) leaves the photo shown, its faces and downloads, and says why (after the result of a photo being reconstructed)', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    // getUserMedia refuses as a browser does when the user blocks the camera, or has none, after a
-    // prompt of `promptMs`; frames reach the worker 1.5 s late on request (a photo still being
-    // reconstructed when the camera is asked for). With no refusal set, the (fake) camera opens,
-    // once `release()` is called where `hold` is set.
-    await p.addInitScript(() => {
-      const w = window as unknown as { cameraRefusal: string; promptMs: number; hold?: boolean; release?: () => void; streams: MediaStream[] };
-      w.cameraRefusal = 'NotAllowedError';
-      w.promptMs = 300;
-      w.streams = [];
-      const md = navigator.mediaDevices;
-      const open = md.getUserMedia.bind(md);
-      md.getUserMedia = async (c) => {
-        await new Promise((r) => setTimeout(r, w.promptMs)); // (a prompt answered)
-        if (w.cameraRefusal) throw new DOMException(w.cameraRefusal === 'NotAllowedError' ? 'Permission denied' : 'Requested device not found', w.cameraRefusal);
-        if (w.hold) await new Promise<void>((r) => (w.release = r));
-        const stream = await open(c);
-        w.streams.push(stream);
-        return stream;
-      };
-    });
-    await delayableFrames(p);
-    try {
+    await onNewPage(async (p) => {
+      // getUserMedia refuses as a browser does when the user blocks the camera, or has none, after a
+      // prompt of `promptMs`; frames reach the worker 1.5 s late on request (a photo still being
+      // reconstructed when the camera is asked for). With no refusal set, the (fake) camera opens,
+      // once `release()` is called where `hold` is set.
+      await p.addInitScript(() => {
+        const w = window as unknown as { cameraRefusal: string; promptMs: number; hold?: boolean; release?: () => void; streams: MediaStream[] };
+        w.cameraRefusal = 'NotAllowedError';
+        w.promptMs = 300;
+        w.streams = [];
+        const md = navigator.mediaDevices;
+        const open = md.getUserMedia.bind(md);
+        md.getUserMedia = async (c) => {
+          await new Promise((r) => setTimeout(r, w.promptMs)); // (a prompt answered)
+          if (w.cameraRefusal) throw new DOMException(w.cameraRefusal === 'NotAllowedError' ? 'Permission denied' : 'Requested device not found', w.cameraRefusal);
+          if (w.hold) await new Promise<void>((r) => (w.release = r));
+          const stream = await open(c);
+          w.streams.push(stream);
+          return stream;
+        };
+      });
+      await delayableFrames(p);
       await openApp(p, 'model=light');
       await openPhoto(p);
       /** The input canvas: its size and how many of its pixels are painted (not cleared). */
@@ -740,15 +731,11 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       const second = await results();
       await waitFor(p, 'its frames', results, (n) => n >= second + 3, 30_000);
       expect(await p.evaluate(() => (window as unknown as { streams: MediaStream[] }).streams.map((s) => s.getVideoTracks()[0].readyState))).toEqual(['ended', 'live']);
-    } finally {
-      await p.close();
-    }
+    });
   }, 150_000);
 
   it('the 3D view switched off is taken out of the page (it stayed an empty box), its panel shrinks, Reset view is disabled; switched on, it is back with the faces', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    try {
+    await onNewPage(async (p) => {
       await openApp(p, 'model=light&view=0');
       await openPhoto(p);
       const layout = (): Promise<{ view: number; panel: number; inputPanel: number }> => p.evaluate(() => {
@@ -797,23 +784,18 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       const again = await waitFor(p, 'the face drawn in 3D again', drawn, (v) => v.differ > 0.01 * v.pixels, 10_000);
       expect(again.width).toBeGreaterThan(200);
       expect(again.pixels).toBeGreaterThan(200 * 150);
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('without WebGL the 3D view says why in its place whenever it is on: its box stays ticked, off takes it out of the page, on again says it again; the photo\'s faces and downloads work', async () => {
-    const p = await context.newPage();
-    const pageErrors: string[] = [];
-    p.on('pageerror', (e) => pageErrors.push(e.message));
-    // A browser with WebGL turned off (or blocked for its graphics driver): no WebGL context.
-    await p.addInitScript(() => {
-      const get = HTMLCanvasElement.prototype.getContext;
-      HTMLCanvasElement.prototype.getContext = function (this: HTMLCanvasElement, type: string, ...rest: unknown[]) {
-        return /webgl/i.test(type) ? null : (get as (...a: unknown[]) => unknown).call(this, type, ...rest);
-      } as typeof get;
-    });
-    try {
+    await onNewPage(async (p) => {
+      // A browser with WebGL turned off (or blocked for its graphics driver): no WebGL context.
+      await p.addInitScript(() => {
+        const get = HTMLCanvasElement.prototype.getContext;
+        HTMLCanvasElement.prototype.getContext = function (this: HTMLCanvasElement, type: string, ...rest: unknown[]) {
+          return /webgl/i.test(type) ? null : (get as (...a: unknown[]) => unknown).call(this, type, ...rest);
+        } as typeof get;
+      });
       await openApp(p, 'model=light');
       await openPhoto(p);
       expect(await p.textContent('.status')).toBe('1 face found');
@@ -846,16 +828,11 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await resultAfter(p, before, 'the next photo\'s result', 60_000);
       expect(await view()).toEqual({ ...missing, height: first.height, text: first.text });
       expect(await p.evaluate(() => Number(document.body.dataset.faces))).toBe(1);
-      expect(pageErrors).toEqual([]);
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('the 3D view takes the keyboard: Tab focuses it with a visible ring, the arrows turn it, + and − zoom, 0 and Home reset it, and the page does not scroll for them', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    try {
+    await onNewPage(async (p) => {
       await openApp(p, 'model=light');
       await openPhoto(p);
       type View = { camera: number[]; target: number[]; facesCentre: number[] };
@@ -939,9 +916,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       // Other keys are left to the page (Tab goes on to the next control).
       await p.keyboard.press('Tab');
       expect(await p.evaluate(() => document.activeElement?.id)).toBe('show-3d');
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   /**
@@ -964,9 +939,7 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
   };
 
   it('at phone size (390 × 844) every control is a touch target of at least 44 × 44 CSS px (WCAG 2.5.5), a checkbox\'s whole label toggles it, and nothing overflows sideways', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    try {
+    await onNewPage(async (p) => {
       await p.setViewportSize({ width: 390, height: 844 });
       await openApp(p, 'model=light');
       await expectTouchTargets(p);
@@ -987,15 +960,11 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
         await p.mouse.click(second.x + second.width - 2, second.y + second.height - 2);
         expect(await p.isChecked(`#${id}`), id).toBe(was);
       }
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('on a touch screen at desktop size (1280 × 800, a coarse pointer) every control is a touch target of at least 44 × 44 CSS px, as on a phone', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    try {
+    await onNewPage(async (p) => {
       // Chromium's touch emulation (DevTools' device mode): the page's primary pointer is coarse.
       const cdp = await context.newCDPSession(p);
       await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 });
@@ -1003,16 +972,12 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       expect(await p.evaluate(() => ({ coarse: matchMedia('(pointer: coarse)').matches, width: innerWidth }))).toEqual({ coarse: true, width: 1280 });
       await expectTouchTargets(p);
       await cdp.detach();
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('a link or text dropped anywhere on the page is refused, saying a file is needed, not left to the browser (which would navigate away); the photo shown stays, and one being reconstructed has its result said with the refusal', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    await delayableFrames(p);
-    try {
+    await onNewPage(async (p) => {
+      await delayableFrames(p);
       await openApp(p, 'model=light&view=0');
       await openPhoto(p);
       const url = p.url();
@@ -1060,17 +1025,13 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.setInputFiles('#file', PHOTO);
       await resultAfter(p, next, 'the next photo\'s result', 30_000);
       expect(await p.textContent('.status')).toBe('1 face found');
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('a download that cannot be saved says why; asked for just before the Faces choice changes, the failure is said after the photo\'s result (which replaced it)', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    await delayableFrames(p);
-    await failableSaves(p);
-    try {
+    await onNewPage(async (p) => {
+      await delayableFrames(p);
+      await failableSaves(p);
       await openApp(p, 'model=light&view=0');
       await openPhoto(p);
       const failure = 'Cannot save the JSON: no memory for the file';
@@ -1105,18 +1066,14 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await p.selectOption('#max-faces', '4');
       await resultAfter(p, again, 'the next result', 30_000);
       expect(await p.textContent('.status')).toBe('1 face found');
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('several notices while a photo is reconstructed or a camera opens are all said, each once, in the order said: with the photo\'s result, or before why the camera did not open (only the last was kept)', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    await delayableFrames(p);
-    await failableSaves(p);
-    await promptedCamera(p);
-    try {
+    await onNewPage(async (p) => {
+      await delayableFrames(p);
+      await failableSaves(p);
+      await promptedCamera(p);
       await openApp(p, 'model=light&view=0');
       await openPhoto(p);
       const status = (): Promise<string | null> => p.textContent('.status');
@@ -1171,16 +1128,12 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await answerCamera(p, 'NotAllowedError');
       await waitFor(p, 'the refusal', status, (t) => t !== 'Opening…', 10_000);
       expect(await status()).toBe(REFUSED);
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('a link dropped while the camera opens is said after "Running (camera)" once it runs, until the next status (it was replaced at once)', async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    await promptedCamera(p);
-    try {
+    await onNewPage(async (p) => {
+      await promptedCamera(p);
       await openApp(p, 'model=light&view=0');
       const status = (): Promise<string | null> => p.textContent('.status');
       await p.click('#camera');
@@ -1204,14 +1157,11 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       await waitFor(p, 'the camera running', status, (t) => /^Running/.test(t ?? ''), 30_000);
       expect(await status()).toBe('Running (camera)');
       expect(await p.getAttribute('.status', 'class')).not.toMatch(/warn|error/);
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('a HEIC photo (which Chromium cannot decode) is refused with how to convert it, and the app goes on', async () => {
-    const p = await context.newPage();
-    try {
+    await onNewPage(async (p) => {
       await openApp(p, 'model=light&view=0');
       await p.setInputFiles('#file', { name: 'IMG_0001.HEIC', mimeType: 'image/heic', buffer: await heicOf(PHOTO) });
       const status = await waitFor(p, 'the refusal', () => p.textContent('.status'), (t) => /Cannot open/.test(t ?? ''), 30_000);
@@ -1247,17 +1197,13 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       // its landmark contours are drawn in amber
       expect(await amber()).toBeGreaterThan(100);
       expect(profile!.keypointDisagreement).toBeGreaterThan(0.12);
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('a portrait upside down (no EXIF tag) is turned upright by the orientation network: its eyes come out below its mouth in the photo', async () => {
     const down = join(dir, 'upside-down.png');
     await sharp(join(dirname(PHOTO), 'bjork.jpg')).rotate(180).png().toFile(down);
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(e.message));
-    try {
+    await onNewPage(async (p) => {
       await openApp(p, 'model=light&view=0');
       await p.setInputFiles('#file', down);
       await waitFor(p, 'a face', () => p.evaluate(() => Number(document.body.dataset.faces)), (n) => n >= 1, 60_000);
@@ -1265,20 +1211,18 @@ describe.skipIf(!present && !process.env.CI)('web app in headless Chromium (buil
       const l = face!.landmarks;
       // (without the network the crop stays upside down and the network draws an upright face: eyes above)
       expect((l[3 * 36 + 1]! + l[3 * 45 + 1]!) / 2).toBeGreaterThan(l[3 * 62 + 1]! + 20);
-    } finally {
-      await p.close();
-    }
+    });
   }, 120_000);
 
   it('runs the library example page on a photo', async () => {
-    const example = await context.newPage();
-    await example.goto(`${server.url}example.html`);
-    await waitFor(example, 'the example to load', () => example.textContent('#out'), (t) => /Ready/.test(t ?? '') || /Error/.test(t ?? ''), 60_000);
-    await example.setInputFiles('#file', PHOTO);
-    const text = await waitFor(example, 'the example result', () => example.textContent('#out'), (t) => (t ?? '').startsWith('{'), 60_000);
-    const result = JSON.parse(text as string) as { faces: { vertices: number }[] };
-    expect(result.faces.length).toBeGreaterThanOrEqual(1);
-    expect(result.faces[0].vertices).toBe(VERTICES);
-    await example.close();
+    await onNewPage(async (example) => {
+      await example.goto(`${server.url}example.html`);
+      await waitFor(example, 'the example to load', () => example.textContent('#out'), (t) => /Ready/.test(t ?? '') || /Error/.test(t ?? ''), 60_000);
+      await example.setInputFiles('#file', PHOTO);
+      const text = await waitFor(example, 'the example result', () => example.textContent('#out'), (t) => (t ?? '').startsWith('{'), 60_000);
+      const result = JSON.parse(text as string) as { faces: { vertices: number }[] };
+      expect(result.faces.length).toBeGreaterThanOrEqual(1);
+      expect(result.faces[0].vertices).toBe(VERTICES);
+    });
   }, 90_000);
 });
