@@ -1013,20 +1013,23 @@ describe('prnet video (CLI)', () => {
     // Before, the decoder's paused pipe kept ffmpeg's 'close' from ever coming: the run hung.
     const r = await runCli(['video', D3, '--out', out, '--model', 'light', '--frames', '60', '--no-glb', '--quiet'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
     expect(r.code).toBe(4);
-    expect(r.errLines).toEqual([`prnet: ${join(out, 'driving_d3_overlay.mp4')}: cannot encode the overlay video (Error writing trailer: No space left on device)`]);
+    expect(r.errLines).toEqual([`prnet: ${D3}: ${join(out, 'driving_d3_overlay.mp4')}: cannot encode the overlay video (Error writing trailer: No space left on device)`]);
     expect(await listFiles(out)).toEqual([]);
   });
 
-  it('an output that cannot be put in place (a folder at its name): exit 4, and none of the video\'s outputs is left, an earlier run\'s kept', async () => {
+  it('an output that cannot be put in place (a folder at its name): exit 4, and none of the video\'s outputs is left, an earlier run\'s kept; the next video goes on', async () => {
     const dir = await tmp.make('blocked-output');
     const only = ['--model', 'light', '--frames', '3', '--stabilize', 'off', '--quiet'];
     // a folder where the GLB goes (renamed last): the JSONL and the overlay were put in place before
     const glbBlocked = join(dir, 'glb');
     await mkdir(join(glbBlocked, 'driving_d3.glb'), { recursive: true });
-    const r = await runCli(['video', D3, '--out', glbBlocked, ...only]);
+    // another video after it is done all the same (the run stopped at the first)
+    const next = join(dir, 'next.mp4');
+    await copyFile(D3, next);
+    const r = await runCli(['video', D3, next, '--out', glbBlocked, ...only]);
     expect(r.code, r.stderr).toBe(4);
-    expect(r.errLines).toEqual([`prnet: ${join(glbBlocked, 'driving_d3.glb')}: cannot write (a folder is in the way of the file)`]);
-    expect(await readdir(glbBlocked)).toEqual(['driving_d3.glb']);
+    expect(r.errLines).toEqual([`prnet: ${D3}: ${join(glbBlocked, 'driving_d3.glb')}: cannot write (a folder is in the way of the file)`]);
+    expect((await readdir(glbBlocked)).sort()).toEqual(['driving_d3.glb', 'next.glb', 'next.jsonl', 'next_overlay.mp4']);
     // a folder where the overlay goes, with an earlier run's JSONL there: that one stays as it was
     const overlayBlocked = join(dir, 'overlay');
     await mkdir(join(overlayBlocked, 'driving_d3_overlay.mp4'), { recursive: true });
@@ -1455,6 +1458,56 @@ describe('prnet video (CLI)', () => {
     };
     expect(loudness(clip)).toBeLessThan(-60);
     expect(loudness(join(dir, 'late_overlay.mp4'))).toBeGreaterThan(-30);
+  }, 60_000);
+
+  it('MPEG-TS whose sound starts before its picture, or after it: the overlay\'s sound stays in step (a flash and a beep at the same moment in the file)', async () => {
+    const dir = await tmp.make('ts-sync');
+    // The first frame brighter than mid-grey, and the first sound louder than −30 dB, in s of the overlay.
+    const flashAt = (video: string): number => {
+      const r = spawnSync('ffmpeg', ['-i', video, '-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG', '-f', 'null', '-'], { encoding: 'utf8' });
+      const frames = [...r.stderr.matchAll(/pts_time:([\d.]+)\s*\n.*YAVG=([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+      return frames.find(([, y]) => y! > 128)?.[0] ?? NaN;
+    };
+    const beepAt = (video: string): number => {
+      const r = spawnSync('ffmpeg', ['-i', video, '-map', '0:a', '-af', 'silencedetect=n=-30dB:d=0.05', '-f', 'null', '-'], { encoding: 'utf8' });
+      return Number(/silence_end: ([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
+    };
+    const picture = (flash: number, d: number, out: string) =>
+      ffmpeg(['-f', 'lavfi', '-i', `color=c=black:s=64x48:r=25:d=${d},drawbox=c=white:t=fill:enable='between(t,${flash},${flash + 0.1})'`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', out]);
+    const sound = (beep: number, d: number, out: string) =>
+      ffmpeg(['-f', 'lavfi', '-i', `sine=f=1000:r=44100:d=${d},volume=volume=0:enable='not(between(t,${beep},${beep + 0.2}))'`, '-c:a', 'pcm_s16le', out]);
+    // sound first: the picture starts 0.5 s into the file, its flash at 0.5 s of the picture, the beep at 1.0 s of the sound
+    await picture(0.5, 1.5, join(dir, 'v1.mp4'));
+    await sound(1.0, 2, join(dir, 'a1.wav'));
+    await ffmpeg(['-itsoffset', '0.5', '-i', join(dir, 'v1.mp4'), '-i', join(dir, 'a1.wav'), '-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-f', 'mpegts', join(dir, 'early.ts')]);
+    // picture first: the sound starts 0.5 s in, the flash at 1.0 s of the picture, the beep at 0.5 s of the sound
+    await picture(1.0, 1.5, join(dir, 'v2.mp4'));
+    await sound(0.5, 1, join(dir, 'a2.wav'));
+    await ffmpeg(['-i', join(dir, 'v2.mp4'), '-itsoffset', '0.5', '-i', join(dir, 'a2.wav'), '-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-f', 'mpegts', join(dir, 'late.ts')]);
+    for (const [name, flash] of [['early', 0.5], ['late', 1.0]] as const) {
+      const clip = join(dir, `${name}.ts`);
+      const r = await processVideo(light, clip, { outDir: dir, outputs: { jsonl: false, glb: false } });
+      expect(r.audioError, name).toBe('');
+      expect(r.endedEarly, name).toBe(false);
+      const overlay = join(dir, `${name}_overlay.mp4`);
+      expect(flashAt(overlay), name).toBeCloseTo(flash, 1);
+      // (the beep was 0.5 s late in the first, 0.5 s early in the second)
+      expect(Math.abs(beepAt(overlay) - flashAt(overlay)), name).toBeLessThan(0.06);
+    }
+  }, 90_000);
+
+  it('a stream that changes size midway (joined MPEG-TS clips): every frame keeps its own time after the change (they were 0.4 s late)', async () => {
+    const dir = await tmp.make('size-change');
+    // 10 frames at 96 × 64, then 40 at 64 × 48, at 25 frames/s, the second part's times following on
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=96x64:r=25:d=0.4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-f', 'mpegts', join(dir, 'a.ts')]);
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x48:r=25:d=1.6', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-output_ts_offset', '0.4', '-f', 'mpegts', join(dir, 'b.ts')]);
+    const clip = join(dir, 'joined.ts');
+    await writeFile(clip, Buffer.concat([await readFile(join(dir, 'a.ts')), await readFile(join(dir, 'b.ts'))]));
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { overlay: false, glb: false } });
+    expect(r.frames).toBe(50);
+    const times = (await readFile(join(dir, 'joined.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { time: number }).time);
+    expect(times.length).toBe(50);
+    for (const [i, t] of times.entries()) expect(t, `frame ${i}`).toBeCloseTo(i * 0.04, 3);
   }, 60_000);
 
   it('an empty first audio stream: the overlay takes its sound from the next one that has any', async () => {

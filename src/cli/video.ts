@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { escapeControl, InputError } from '../errors.js';
+import { escapeControl, InputError, OutputError } from '../errors.js';
 import { createPrnet } from '../pipeline/node.js';
 import { resolveStabilizerOptions, type StabilizerOptions } from '../track/stabilizer.js';
 import { MAX_GLB_STEP, processVideo, VideoAbortError, type VideoRunResult } from '../video/index.js';
@@ -12,6 +12,7 @@ import { escapeRegExp } from '../pipeline/output-names.js';
 import { EXIT, TEST_TIME_OPTIONS, UsageError, intOption, parseOptions, testTimeOptions, threadsOption, detectorOption, minScoreOption } from './options.js';
 import { counted, Progress } from './progress.js';
 import { uniqueStems } from './inputs.js';
+import { failureLine } from './reconstruct.js';
 
 /**
  * `--stabilize on|off|<JSON of StabilizerOptions>`: on (the defaults), off (raw results), or the
@@ -147,6 +148,7 @@ export async function runVideo(args: string[]): Promise<number> {
   // Video crops come from the tracker (its detections and the previous frames' landmarks): no orientation network.
   const prnet = await createPrnet({ model: values.model, detector, minScore, threads, tiles: false, orientation: false });
   let failed = 0;
+  let outputFailed = false;
   try {
     for (const [i, input] of positionals.entries()) {
       let progress: Progress | null = null;
@@ -204,6 +206,13 @@ export async function runVideo(args: string[]): Promise<number> {
           process.stderr.write(`prnet: ${escapeControl(input)}: interrupted; no partial outputs were left\n`);
           return signalExitCode(stop.received ?? 'SIGINT');
         }
+        // A file that cannot be read, or an output of it that cannot be written, fails that video
+        // alone: the others go on, as a photo's do in prnet reconstruct (exit 4 for an output).
+        if (e instanceof OutputError) {
+          outputFailed = true;
+          process.stderr.write(`prnet: ${failureLine(e, input)}\n`);
+          continue;
+        }
         if (!(e instanceof InputError)) throw e;
         failed++;
         process.stderr.write(`prnet: ${e.message}\n`);
@@ -213,7 +222,7 @@ export async function runVideo(args: string[]): Promise<number> {
     stop.dispose();
     await prnet.dispose();
   }
-  return failed ? EXIT.failed : EXIT.ok;
+  return outputFailed ? EXIT.output : failed ? EXIT.failed : EXIT.ok;
 }
 
 function report(r: VideoRunResult): void {

@@ -69,6 +69,8 @@ export interface VideoInfo {
   baseFps?: number;
   /** Seconds from the start of the file (its earliest stream) to the video's first frame. */
   videoStart?: number;
+  /** The file's start in its own timestamps (ffprobe's format start_time, s; 0 when unknown): where `videoStart` and DecodeReport.startMs count from. */
+  fileStart?: number;
   /** Seconds from the start of the file to the end of the video stream (its start + its duration; the file's duration when the stream has none). */
   videoEnd?: number;
   /**
@@ -291,7 +293,8 @@ export async function probeVideo(path: string, options: ProbeOptions = {}): Prom
   // Interlaced (camcorder 50i / 60i, broadcast): two fields per frame, combed where anything moves.
   const interlaced = /^(tt|bb|tb|bt)$/.test(stream.field_order ?? '');
   const colorMatrix = untaggedMatrix(stream);
-  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, videoEnd, interlaced, colorMatrix, ...(audio.length ? { audio } : {}) };
+  const fileStart = start(json.format?.start_time);
+  return { width, height, fps, frameCount, duration, codec: stream.codec_name ?? '', format, videoStream, variableRate, sampleAspect, baseFps, videoStart, fileStart, videoEnd, interlaced, colorMatrix, ...(audio.length ? { audio } : {}) };
 }
 
 /** ffprobe's sample_aspect_ratio ("8:9"; "0:1" or "N/A" when unknown) as a number; 1 when unknown or implausible (outside 1/4…4). */
@@ -345,7 +348,11 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
   const frameBytes = info.width * info.height * 3;
   async function* frames(): AsyncGenerator<DecodedFrame> {
     // Each frame's own time comes from showinfo's log line (pipe-thread.ts); errors as at -v error.
-    const args = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-nostdin', '-i', toolPath(path), '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
+    // -copyts: the times as the file has them (startMs then counts from `info.fileStart`). Without
+    // it, ffmpeg counts from the file's start, except in MPEG-TS and other formats whose times may
+    // jump, where it moves its zero to the first of the streams read: the video's own start when
+    // the sound begins earlier, which put the frames ahead of their sound by that much.
+    const args = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-nostdin', '-copyts', '-i', toolPath(path), '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
     if (options.maxFrames !== undefined) args.push('-frames:v', String(options.maxFrames));
     // An explicit scale keeps the frame size fixed even if a stream changes size midway.
     // An interlaced stream is deinterlaced first (bwdif, one frame per frame: the times stay).
@@ -406,7 +413,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
         const untilEnd = 1000 * info.duration - held.timeMs;
         const durationMs = info.variableRate && untilEnd > 0 && untilEnd < 10 * frameMs ? untilEnd : frameMs;
         report.lastMs = held.timeMs;
-        if (Number.isFinite(first)) report.startMs = 1000 * first;
+        if (Number.isFinite(first)) report.startMs = 1000 * (first - (info.fileStart ?? 0));
         yield { index: index - 1, timeMs: held.timeMs, durationMs, image: held.image };
       }
       const { code, stderr } = await thread.closed;
@@ -589,6 +596,10 @@ export async function muxAudio(video: string, source: string, info: VideoInfo, o
       '-v', 'error', '-nostdin', options.overwrite === false ? '-n' : '-y', '-i', toolPath(video), ...(skip > 0.0005 ? ['-ss', skip.toFixed(6)] : []), '-i', toolPath(source),
       '-map', '0:v:0', '-map', `1:${audio.index}`, '-c:v', 'copy', ...(copied ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']),
       '-t', options.durationS.toFixed(6), '-movflags', '+faststart', '-f', 'mp4', toolPath(out),
+      // The source's video read along into no file: with the sound read alone, ffmpeg moves its zero
+      // to the sound's start in MPEG-TS (formats whose times may jump), which put a sound that
+      // begins after the video's first frame at that frame.
+      '-map', `1:v:${info.videoStream ?? 0}`, '-c', 'copy', '-t', options.durationS.toFixed(6), '-f', 'null', '-',
     ];
     const r = await runTool(cmd, args, 1 << 20, options.signal);
     const silent = `the ${audio.codec || 'audio'} stream has no sound in the first ${options.durationS.toFixed(2)} s`;

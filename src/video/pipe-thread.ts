@@ -40,11 +40,18 @@ const LEVEL = /^((?:\[[^\]]*\] )*)\[(panic|fatal|error)\] /;
 /** Frame number → time (s), for frames not yet posted. */
 const times = new Map();
 let posted = 0;
+// showinfo numbers the frames from 0 again when ffmpeg rebuilds the filters (a stream that changes
+// size midway): base is the frame number of the current filters' frame 0, lastN the last n read.
+let base = 0;
+let lastN = -1;
 let line = '';
 function stderrLine(l) {
   const m = SHOWINFO.exec(l);
   if (m) {
-    const n = Number(m[1]);
+    const k = Number(m[1]);
+    if (k <= lastN) base += lastN + 1;
+    lastN = k;
+    const n = base + k;
     const pts = Number(m[2]);
     if (n >= posted) times.set(n, tbNum > 0 && tbDen > 0 && Number.isSafeInteger(pts) ? (pts * tbNum) / tbDen : Number(m[3]));
     return;
