@@ -1115,6 +1115,24 @@ describe('prnet video (CLI)', () => {
     expect(a.duration).toBeGreaterThan(0.5);
   }, 120_000);
 
+  it('a variable rate in Matroska (frames closer than its average rate) decodes without a false complaint: no decodeError, every frame at its own time', async () => {
+    const dir = await tmp.make('vfr-mkv');
+    // 25 frames at 25 frames/s, then 25 slower; Matroska states the average as its rate
+    const mp4 = join(dir, 'v.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=s=64x48:r=25:d=2', '-vf', "setpts='if(lt(N,25),N*0.04,1.0+(N-25)*0.08)/TB'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', mp4]);
+    const clip = join(dir, 'v.mkv');
+    await ffmpeg(['-i', mp4, '-c', 'copy', clip]);
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { overlay: false, glb: false } });
+    // (it read "Application provided invalid, non monotonically increasing dts to muxer …": the raw frames' muxer, not the decoder)
+    expect(r.decodeError).toBe('');
+    expect(r.frames).toBe(50);
+    const times = (await readFile(join(dir, 'v.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { time: number }).time);
+    const own = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', clip], { encoding: 'utf8' }).split('\n').map((l) => parseFloat(l)).filter(Number.isFinite);
+    expect(own.length).toBe(50);
+    expect(own[49]! - own[0]!).toBeGreaterThan(2.5); // (the slower half is there)
+    for (const [i, t] of times.entries()) expect(t, `frame ${i}`).toBeCloseTo(own[i]! - own[0]!, 3);
+  }, 60_000);
+
   it('a variable-rate clip cut without re-encoding (an edit list): times and overlay leave out the packets before the cut', async () => {
     const dir = await tmp.make('trimmed');
     const src = join(dir, 'src.mp4'), clip = join(dir, 'trim.mp4');

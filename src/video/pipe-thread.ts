@@ -37,6 +37,7 @@ let tbNum = 0;
 let tbDen = 0;
 // Errors as -v error printed them: after any number of context prefixes (ffmpeg 7 writes two).
 const LEVEL = /^((?:\[[^\]]*\] )*)\[(panic|fatal|error)\] /;
+const MUXER_DTS = /non monotonically increasing dts to muxer/;
 /** Frame number → time (s), for frames not yet posted. */
 const times = new Map();
 let posted = 0;
@@ -63,7 +64,9 @@ function stderrLine(l) {
     return;
   }
   const e = LEVEL.exec(l);
-  if (e && stderr.length < 65536) stderr += (e[1] || '') + l.slice(e[0].length) + '\n';
+  // (not the raw frames' muxer saying two frames' times fall on one tick of its time base — a
+  // variable rate's frames closer than its average rate: every frame still comes, with its own time)
+  if (e && !MUXER_DTS.test(l) && stderr.length < 65536) stderr += (e[1] || '') + l.slice(e[0].length) + '\n';
 }
 function stderrText(d) {
   if (!frameTimes) {
