@@ -15,6 +15,7 @@ import { createPrnet, producerJson } from '../src/pipeline/node.js';
 import { packageVersion } from '../src/util/version.js';
 import { buildOutputs } from '../src/pipeline/outputs.js';
 import { createServer, type PrnetServer } from '../src/serve/server.js';
+import { CONTENT_TYPES } from '../src/serve/task.js';
 import { blackPng, gradientPng, pngHeaderOnly, pngSize } from './helpers/images.js';
 import { heicOf } from './helpers/heic.js';
 import { parseGlb, parseObj, parsePly } from './helpers/meshes.js';
@@ -117,6 +118,9 @@ describe('prnet serve: the API', () => {
     const route = spec.paths['/v1/reconstruct'] as Record<string, { responses: Record<string, unknown> }>;
     expect(Object.keys(route.post.responses)).toEqual(['200', '400', '408', '413', '415', '422', '503', '504']);
     for (const method of ['get', 'head', 'put', 'delete', 'patch', 'options', 'trace']) expect(Object.keys(route[method].responses), method).toEqual(['405']);
+    // every content type an answer of the route has is in its 200's (format=mat's was not)
+    const ok = route.post.responses['200'] as { content: Record<string, unknown> };
+    for (const [format, type] of Object.entries(CONTENT_TYPES)) expect(Object.keys(ok.content), format).toContain(type.replace(/;.*/, ''));
     await expectError(await fetch(`${base}/nowhere`), 404, 'not_found');
     // a URL that does not decode: the service's error format (was Fastify's {"error":"Bad Request","code":"FST_ERR_BAD_URL",…})
     expect(await expectError(await fetch(`${base}/%ZZ`), 400, 'bad_request')).toBe("the URL's path is not valid percent-encoding: /%ZZ");
@@ -365,6 +369,34 @@ describe('prnet serve: the API', () => {
       await slow.close();
     }
   });
+
+  it('close() with an answer still to come on a keep-alive connection: the answer says Connection: close and the connection ends with it (it was held until the 10 s grace)', async () => {
+    const s = await createServer({ workers: 1, models: { light: 'light' } });
+    const url = new URL(await s.app.listen({ host: '127.0.0.1', port: 0 }));
+    let closed = false;
+    try {
+      await s.ready;
+      const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+      socket.on('error', () => undefined);
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write(`POST /v1/reconstruct HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: image/jpeg\r\nContent-Length: ${astronaut.length}\r\n\r\n`);
+      socket.write(astronaut);
+      for (let i = 0; i < 100 && s.inFlight() === 0; i++) await sleep(10);
+      expect(s.inFlight()).toBe(1);
+      const t0 = performance.now();
+      await s.close();
+      closed = true;
+      expect(performance.now() - t0).toBeLessThan(5000);
+      await ended;
+      const head = got.slice(0, got.indexOf('\r\n\r\n')).split('\r\n');
+      expect(head[0]).toBe('HTTP/1.1 200 OK');
+      expect(head.map((l) => l.toLowerCase())).toContain('connection: close');
+    } finally {
+      if (!closed) await s.close();
+    }
+  }, 60_000);
 
   it('a stalled upload: 408 within about a second of --timeout (Node looked every 30 s), and it does not hold up close() past its grace', async () => {
     const slow = await createServer({ workers: 1, models: { light: 'light' }, timeoutMs: 1500, closeGraceMs: 500 });

@@ -70,6 +70,7 @@ export function openApi(options: { models: string[]; version: string }): Record<
                 'model/obj': { schema: { type: 'string' } },
                 'application/octet-stream': { schema: { type: 'string', format: 'binary' }, description: 'PLY, or the position map (NumPy .npy)' },
                 'image/png': { schema: { type: 'string', format: 'binary' }, description: "the UV texture's visibility" },
+                'application/x-matlab-data': { schema: { type: 'string', format: 'binary' }, description: 'the MATLAB file (`format=mat`)' },
               },
             },
             400: { ...error, description: 'Bad query parameters (checked before the body is read; `face` without a file `format` included), an option sent as a multipart field, or a multipart body without a `file` field' },

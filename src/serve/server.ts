@@ -340,6 +340,13 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     // The JSON answer has every face: a face asked for there would be dropped without a word.
     if (sent.has('face') && q.format === 'json') throw new HttpError(400, 'bad_request', `query parameter 'face' picks the face of a file format (format=glb, obj, …); the JSON answer has every face`);
   };
+  // Answers sent while the service stops close their connection: a keep-alive connection that fell
+  // idle after its answer was held open until the grace ran out (forceCloseConnections: 'idle'
+  // closes only the connections idle when close() begins; Fastify marks only later requests).
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onRequest', async (req, reply) => {
     inFlight++;
     metrics.inFlight.inc();
@@ -548,6 +555,9 @@ export async function createServer(options: ServeOptions = {}): Promise<PrnetSer
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) cancel();
     });
+    // A client that left while the body was read or its header checked had its 'close' before the
+    // listener above was there: its task would run in full for nobody.
+    if (reply.raw.destroyed) cancel();
     const abort = new AbortController();
     const running = pool.run(task, abort.signal).catch((e: unknown) => {
       if (abort.signal.aborted) throw new HttpError(504, 'deadline_exceeded', 'not answered within the request deadline');
