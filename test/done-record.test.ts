@@ -2,10 +2,10 @@
  * DoneRecordReader: a folder's record (.prnet-done.jsonl) kept in memory by a worker and read on
  * from where it was (only what was appended), always the same entries as reading it whole.
  */
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { DONE_RECORD, DoneRecord, DoneRecordReader, readDone, type DoneEntry } from '../src/cli/resume.js';
+import { COMPACTION_LOCK, DONE_RECORD, DoneRecord, DoneRecordReader, readDone, type DoneEntry } from '../src/cli/resume.js';
 
 // A line another run appends to the record between its reading and its replacement (set per test).
 const race = vi.hoisted(() => ({ append: null as null | { path: string; text: string } }));
@@ -144,5 +144,29 @@ describe('DoneRecordReader', () => {
     const { entries } = await readDone(dir);
     expect([...entries.keys()].sort()).toEqual(['/p/a.jpg\0a', '/p/c.jpg\0c']);
     expect(entries.get('/p/a.jpg\0a')?.size).toBe(2);
+  });
+
+  it('one compaction at a time: a record whose lock another run holds is read, not rewritten; a lock a dead run left (a minute old) is taken, and removed after', async () => {
+    const dir = await dirs.make('lock');
+    const path = join(dir, DONE_RECORD);
+    const text = line(entry('/p/a.jpg', 'a')) + line(entry('/p/a.jpg', 'a', 2)) + line(entry('/p/b.jpg', 'b'));
+    await writeFile(path, text);
+    const lock = join(dir, COMPACTION_LOCK);
+    await writeFile(lock, '');
+    const held = await readDone(dir, true);
+    expect(held.entries.size).toBe(2);
+    expect(held.entries.get('/p/a.jpg\0a')?.size).toBe(2);
+    expect(await readFile(path, 'utf8')).toBe(text);
+    const old = new Date(Date.now() - 120_000);
+    await utimes(lock, old, old);
+    await readDone(dir, true);
+    expect((await readFile(path, 'utf8')).trim().split('\n')).toHaveLength(2);
+    expect((await readdir(dir)).sort()).toEqual([DONE_RECORD]);
+    // two at once: one rewrites, the record is whole
+    await appendFile(path, line(entry('/p/b.jpg', 'b', 5)));
+    const both = await Promise.all([readDone(dir, true), readDone(dir, true)]);
+    for (const r of both) expect(r.entries.get('/p/b.jpg\0b')?.size).toBe(5);
+    expect((await readFile(path, 'utf8')).trim().split('\n')).toHaveLength(2);
+    expect((await readdir(dir)).sort()).toEqual([DONE_RECORD]);
   });
 });

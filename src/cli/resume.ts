@@ -11,7 +11,7 @@
  * done again. The last line for an input wins, so a later run supersedes an earlier one.
  */
 import { createReadStream, statSync } from 'node:fs';
-import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { open, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { writeFileAtomic } from './atomic.js';
@@ -119,8 +119,11 @@ export async function readDone(outDir: string, compact = false): Promise<{ entri
   const last = new Map<string, DoneEntry>();
   let lines = 0;
   let unreadable = 0;
+  // One compaction at a time: a second one, reading the record the first is about to replace,
+  // would put its own rewrite over the first's and lose what was appended to that meanwhile.
+  const unlock = compact ? await lockCompaction(outDir) : null;
   // (compacting: the file as read, kept open, so that lines other runs append while it is rewritten are found in it)
-  const read = compact ? await open(path, 'r').catch(() => null) : null;
+  const read = unlock ? await open(path, 'r').catch(() => null) : null;
   const readFrom = read ? (await read.stat()).size : 0;
   try {
     const input = createReadStream(path, { encoding: 'utf8' });
@@ -133,6 +136,7 @@ export async function readDone(outDir: string, compact = false): Promise<{ entri
     }
   } catch (e) {
     await read?.close();
+    await unlock?.();
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: last, unreadable: 0 };
     throw e;
   }
@@ -143,8 +147,31 @@ export async function readDone(outDir: string, compact = false): Promise<{ entri
     }
   } finally {
     await read?.close();
+    await unlock?.();
   }
   return { entries: last, unreadable };
+}
+
+/** The record's compaction lock, beside it: made exclusively, removed when the compaction is done. */
+export const COMPACTION_LOCK = `${DONE_RECORD}.lock`;
+/** A lock older than this was left by a run that died while compacting (a compaction takes well under a second). */
+const LOCK_STALE_MS = 60_000;
+
+/** Takes the folder's compaction lock: its release, or null where another run holds it (or it cannot be made: no compaction then). */
+async function lockCompaction(outDir: string): Promise<(() => Promise<void>) | null> {
+  const lock = join(outDir, COMPACTION_LOCK);
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      await (await open(lock, 'wx')).close();
+      return () => rm(lock, { force: true }).catch(() => undefined);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return null;
+      const held = await stat(lock).catch(() => null);
+      if (held && Date.now() - held.mtimeMs < LOCK_STALE_MS) return null;
+      await rm(lock, { force: true }).catch(() => undefined);
+    }
+  }
+  return null;
 }
 
 /** How long a compaction waits for an append begun on the replaced record before it reads its end. */
