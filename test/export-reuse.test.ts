@@ -14,7 +14,7 @@ import { createPrnet } from '../src/pipeline/node.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFile, type OutputFormat, type PngEncoder } from '../src/pipeline/outputs.js';
 import type { Face } from '../src/pipeline/face.js';
 import type { Prnet } from '../src/pipeline/prnet.js';
-import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, rasterize } from '../src/render/index.js';
+import { createRaster, depthToGrey, drawLandmarks, drawMesh, drawPoseBox, faceStrokes, rasterize, wireframeStep } from '../src/render/index.js';
 import type { RgbImage } from '../src/types.js';
 import { ASTRONAUT, GROUP_PHOTO } from './helpers/paths.js';
 
@@ -74,11 +74,12 @@ async function expectPictures(files: OutputFile[], { stem, image, faces }: (type
   let lm = image, pose = image, mesh = image;
   for (const face of faces) {
     rasterize(face.vertices, prnet.layout.triangles, width, height, raster);
-    lm = drawLandmarks(lm, face.landmarks, { dims: 3 });
-    pose = drawPoseBox(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
-    // the wireframe buildOutputs draws: the face grid every `step` texels (~5 image pixels)
-    const step = Math.max(1, Math.min(16, Math.round(5 / Math.max(face.crop.square.side / prnet.layout.size, 1e-3))));
-    mesh = drawMesh(mesh, face.vertices, triangulateFaceGrid(prnet.layout.faceIndex, prnet.layout.size, step), { alpha: 0.6 });
+    // each face's strokes from its crop's side, and the wireframe buildOutputs draws: the face grid every `step` texels
+    const s = faceStrokes(image, face.crop.square.side);
+    lm = drawLandmarks(lm, face.landmarks, { dims: 3, radius: s.radius, thickness: s.lines });
+    pose = drawPoseBox(pose, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3, thickness: s.box });
+    const step = wireframeStep(face.crop.square.side, prnet.layout.size, s.mesh);
+    mesh = drawMesh(mesh, face.vertices, triangulateFaceGrid(prnet.layout.faceIndex, prnet.layout.size, step), { alpha: 0.6, thickness: s.mesh });
   }
   const want: [string, Uint8Array][] = [['depth', depthToGrey(raster).data], ['landmarks', lm.data], ['pose', pose.data], ['mesh', mesh.data]];
   for (const [kind, data] of want) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  faceStrokes,
+  wireframeStep,
   coverageMask,
   createRaster,
   drawLandmarks,
@@ -256,6 +258,21 @@ describe('overlays', () => {
     expect(pixel(out, 55, 80)).toEqual([0, 255, 0]); // rear square's left side, x = 100 − 45
     expect(pixel(out, 48, 120)).toEqual([0, 255, 0]); // front square's left side, x = 100 − 52.5
     expect(pixel(out, 100, 100)).toEqual([0, 0, 0]);
+  });
+
+  it('a face\'s strokes follow its size, capped by the photo\'s defaults; its wireframe\'s lines stay apart (a 12-MP photo drew a white wash)', () => {
+    // a 512² photo and its 153-px face, as before: discs of 2, lines of 1, box 2, wireframe 1
+    expect(faceStrokes({ width: 512, height: 512 }, 153)).toEqual({ radius: 2, lines: 1, box: 2, mesh: 1 });
+    // a 190-px face in a 2640 × 2298 group photo: discs of 2, not the photo's 10
+    expect(faceStrokes({ width: 2640, height: 2298 }, 190)).toEqual({ radius: 2, lines: 1, box: 2, mesh: 1 });
+    // a face filling a 4000 × 3000 photo keeps the photo's defaults (radius 13, lines 8, box 13; the wireframe's 4 as its 830-px face asks: 2)
+    expect(faceStrokes({ width: 4000, height: 3000 }, 3000)).toEqual({ radius: 13, lines: 8, box: 13, mesh: 4 });
+    expect(faceStrokes({ width: 4000, height: 3000 }, 830)).toMatchObject({ mesh: 2 });
+    // grid lines ≥ 5 px and ≥ 5 line widths apart: 830-px crop, 2-px lines → every 10 px (3 texels of 3.24 px)
+    expect(wireframeStep(830, 256, 2)).toBe(3);
+    expect(wireframeStep(153, 256, 1)).toBe(8);
+    // a 40-px face: 32 texels (5 px), not 16 (2.5 px)
+    expect(wireframeStep(40, 256, 1)).toBe(32);
   });
 
   it('draws each mesh edge once with alpha and leaves triangle interiors untouched', () => {

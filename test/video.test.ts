@@ -24,7 +24,7 @@ import type { RgbImage } from '../src/types.js';
 import { AbortedError, OutputError } from '../src/errors.js';
 import { MAX_FRAME_SHOW_S, MAX_GLB_BYTES, MAX_GLB_FRAMES, glbFrameBytes, glbFrameLimit, VideoAbortError, VideoEncoder, VideoOverlay, decodeFrames, frameLine, overlayRate, probeVideo, processVideo } from '../src/video/index.js';
 import { PipeThread } from '../src/video/pipe-thread.js';
-import { drawLandmarks, drawMesh, drawPoseBox } from '../src/render/index.js';
+import { drawLandmarks, drawMesh, drawPoseBox, faceStrokes, wireframeStep } from '../src/render/index.js';
 import { triangulateFaceGrid } from '../src/layout/derive.js';
 import { decimateFaceGrid, pickVertices, rotationQuaternion, writeAnimatedGlb } from '../src/export/glb-animation.js';
 import { toModelFrame } from '../src/export/mesh.js';
@@ -340,10 +340,12 @@ describe('overlay video frames', () => {
     expect(faces).toHaveLength(1);
     const face = { ...faces[0], trackId: 1, still: false };
     const fast = new VideoOverlay(info.width, info.height, light.layout).draw(frame!, [face]);
-    const step = Math.max(1, Math.min(16, Math.round(6 / (face.crop.square.side / light.layout.size))));
-    let slow = drawMesh(frame!, face.vertices, triangulateFaceGrid(light.layout.faceIndex, light.layout.size, step), { alpha: 0.35 });
-    slow = drawPoseBox(slow, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
-    slow = drawLandmarks(slow, face.landmarks, { dims: 3 });
+    // the face's strokes (faceStrokes) and its wireframe's grid (lines ≥ 6 px apart)
+    const s = faceStrokes(frame!, face.crop.square.side);
+    const step = wireframeStep(face.crop.square.side, light.layout.size, s.mesh, 6);
+    let slow = drawMesh(frame!, face.vertices, triangulateFaceGrid(light.layout.faceIndex, light.layout.size, step), { alpha: 0.35, thickness: s.mesh });
+    slow = drawPoseBox(slow, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3, thickness: s.box });
+    slow = drawLandmarks(slow, face.landmarks, { dims: 3, radius: s.radius, thickness: s.lines });
     expect(Buffer.compare(Buffer.from(fast.data), Buffer.from(slow.data))).toBe(0);
     expect(Buffer.compare(Buffer.from(fast.data), Buffer.from(frame!.data))).not.toBe(0); // something was drawn, on a copy
   });

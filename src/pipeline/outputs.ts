@@ -13,7 +13,7 @@ import { matBytes } from '../export/mat.js';
 import { vertexNormals } from '../geometry/normals.js';
 import { flipRotationY, frontalize, rotationQuaternion } from '../geometry/pose.js';
 import { triangulateFaceGrid, type Layout } from '../layout/index.js';
-import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, intoWindow, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, type Raster } from '../render/index.js';
+import { createRaster, depthToGreyIn, drawEdgesOnto, drawLandmarksOnto, drawPoseBoxOnto, faceStrokes, intoWindow, pixelWindow, rasterize, sampleTextureAtUv, uniqueEdges, wireframeStep, type Raster } from '../render/index.js';
 import type { PositionMap, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
@@ -182,13 +182,11 @@ export interface MeshJson {
 }
 
 /**
- * The dense mesh's distinct edges on a coarser UV grid for drawing: one grid line every ~5 image
- * pixels, so the wireframe stays readable (the full mesh has a vertex every ~0.5 px). Cached per
- * layout and step.
+ * The dense mesh's distinct edges on a coarser UV grid for drawing (a grid line every `step`
+ * texels: wireframeStep, so that the wireframe stays readable; the full mesh has a vertex every
+ * ~0.5 px). Cached per layout and step.
  */
-function wireframe(layout: Layout, cropSide: number): Uint32Array {
-  const pxPerTexel = cropSide / layout.size;
-  const step = Math.max(1, Math.min(16, Math.round(5 / Math.max(pxPerTexel, 1e-3))));
+function wireframe(layout: Layout, step: number): Uint32Array {
   let bySteps = wireframes.get(layout.faceIndex);
   if (!bySteps) wireframes.set(layout.faceIndex, (bySteps = new Map()));
   let edges = bySteps.get(step);
@@ -288,9 +286,15 @@ export async function buildOutputs(
   if (formats.has('overlay') && faces.length) {
     // Each overlay is drawn onto its own copy of the photo, face after face.
     const overlays: [string, (onto: RgbImage, face: Face) => void][] = [
-      ['landmarks', (onto, face) => drawLandmarksOnto(onto, face.landmarks, { dims: 3 })],
-      ['pose', (onto, face) => drawPoseBoxOnto(onto, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 })],
-      ['mesh', (onto, face) => drawEdgesOnto(onto, face.vertices, wireframe(layout, face.crop.square.side), { alpha: 0.6 })],
+      ['landmarks', (onto, face) => {
+        const s = faceStrokes(onto, face.crop.square.side);
+        drawLandmarksOnto(onto, face.landmarks, { dims: 3, radius: s.radius, thickness: s.lines });
+      }],
+      ['pose', (onto, face) => drawPoseBoxOnto(onto, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3, thickness: faceStrokes(onto, face.crop.square.side).box })],
+      ['mesh', (onto, face) => {
+        const side = face.crop.square.side, thickness = faceStrokes(onto, side).mesh;
+        drawEdgesOnto(onto, face.vertices, wireframe(layout, wireframeStep(side, layout.size, thickness)), { alpha: 0.6, thickness });
+      }],
     ];
     const drawCopy = (data: Uint8Array, draw: (onto: RgbImage, face: Face) => void): Uint8Array => {
       data.set(image.data);

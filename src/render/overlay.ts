@@ -84,6 +84,41 @@ export function drawLandmarksOnto(image: RgbImage, points: ArrayLike<number>, st
   return image;
 }
 
+/** One face's stroke sizes in image pixels (faceStrokes). */
+export interface FaceStrokes {
+  /** Landmark disc radius. */
+  radius: number;
+  /** Landmark contour lines. */
+  lines: number;
+  /** The pose box's lines. */
+  box: number;
+  /** The wireframe's lines. */
+  mesh: number;
+}
+
+/**
+ * The strokes for one face whose crop's side is `side` image pixels: the image's defaults (which grow
+ * with the photo's shorter side), but no thicker than the face asks (side / 200: discs of radius 2,
+ * contour lines of 1, the pose box 2 and the wireframe 1 at a 200-px crop). A small face in a large
+ * photo (a group photo of 12 MP) had discs of 10 px that merged over its eyes and mouth.
+ */
+export function faceStrokes(image: { width: number; height: number }, side: number): FaceStrokes {
+  const u = Math.max(0, side) / 200;
+  const at = (unit: number, image: number): number => Math.max(1, Math.min(image, Math.round(unit * u)));
+  return { radius: at(2, defaultRadius(image)), lines: at(1, defaultThickness(image)), box: at(2, defaultBoxThickness(image)), mesh: at(0.5, defaultThickness(image, 800)) };
+}
+
+/**
+ * The UV grid step of a face's wireframe (its lines every `step` texels of a `layoutSize` layout):
+ * the lines at least `spacing` image pixels and five line widths apart, at most 32 texels (a layout
+ * of 256: 8 cells across). At a fixed spacing of ~5 px, a 12-MP photo's 4-px lines covered the face
+ * in a white wash, and a 40-px face's step of 16 texels left its lines 2.5 px apart.
+ */
+export function wireframeStep(side: number, layoutSize: number, meshThickness: number, spacing = 5): number {
+  const pxPerTexel = Math.max(side, 1e-3) / layoutSize;
+  return Math.max(1, Math.min(32, Math.round(Math.max(spacing, 5 * meshThickness) / pxPerTexel)));
+}
+
 /** Default landmark radius: 1 pixel per 224 pixels of the shorter side. */
 function defaultRadius(image: { width: number; height: number }): number {
   return Math.max(1, Math.round(Math.min(image.width, image.height) / 224));
@@ -263,26 +298,27 @@ export class OverlayLayers {
     set(LAYER_POINTS, style.landmarks?.color ?? [255, 0, 0], 1);
   }
 
-  /** A mesh's wireframe from its distinct edges (uniqueEdges of its triangles: compute them once). */
-  mesh(vertices: VertexArray, edges: Uint32Array, dims: 2 | 3 = 3): this {
-    this.grow(vertices, dims, this.meshThickness);
-    paintEdges(this.mask, this.width, this.height, vertices, dims, edges, this.meshThickness, LAYER_MESH);
+  /** A mesh's wireframe from its distinct edges (uniqueEdges of its triangles: compute them once); `thickness` for this one (faceStrokes). */
+  mesh(vertices: VertexArray, edges: Uint32Array, dims: 2 | 3 = 3, thickness = this.meshThickness): this {
+    this.grow(vertices, dims, thickness);
+    paintEdges(this.mask, this.width, this.height, vertices, dims, edges, thickness, LAYER_MESH);
     return this;
   }
 
-  /** The pose box (drawPoseBox's geometry and options). */
-  poseBox(rotation: ArrayLike<number>, scale: number, translation: ArrayLike<number>, style: Omit<PoseBoxStyle, 'color' | 'thickness'> = {}): this {
+  /** The pose box (drawPoseBox's geometry and options); `thickness` for this one. */
+  poseBox(rotation: ArrayLike<number>, scale: number, translation: ArrayLike<number>, style: Omit<PoseBoxStyle, 'color' | 'thickness'> = {}, thickness = this.boxThickness): this {
     const [px, py] = poseBoxCorners(rotation, scale, translation, style);
-    for (let k = 0; k < 8; k++) this.growPoint(px[k], py[k], this.boxThickness);
-    paintPoseBox(this.mask, this.width, this.height, px, py, this.boxThickness, LAYER_BOX);
+    for (let k = 0; k < 8; k++) this.growPoint(px[k], py[k], thickness);
+    paintPoseBox(this.mask, this.width, this.height, px, py, thickness, LAYER_BOX);
     return this;
   }
 
-  /** 68 (or any number of) landmarks with their contours (drawLandmarks). */
-  landmarks(points: ArrayLike<number>, dims: 2 | 3 = inferDims(points.length)): this {
-    this.grow(points, dims, Math.max(this.radius + 1, this.lineThickness));
-    if (Math.floor(points.length / dims) === 68) paintContours(this.mask, this.width, this.height, points, dims, this.lineThickness, LAYER_CONTOURS);
-    paintPoints(this.mask, this.width, this.height, points, dims, this.radius, LAYER_POINTS);
+  /** 68 (or any number of) landmarks with their contours (drawLandmarks); `strokes` for these ones. */
+  landmarks(points: ArrayLike<number>, dims: 2 | 3 = inferDims(points.length), strokes: { radius?: number; thickness?: number } = {}): this {
+    const radius = strokes.radius ?? this.radius, lines = strokes.thickness ?? this.lineThickness;
+    this.grow(points, dims, Math.max(radius + 1, lines));
+    if (Math.floor(points.length / dims) === 68) paintContours(this.mask, this.width, this.height, points, dims, lines, LAYER_CONTOURS);
+    paintPoints(this.mask, this.width, this.height, points, dims, radius, LAYER_POINTS);
     return this;
   }
 

@@ -31,7 +31,7 @@ import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { headCentre } from '../pipeline/face.js';
-import { OverlayLayers, uniqueEdges } from '../render/index.js';
+import { faceStrokes, OverlayLayers, uniqueEdges, wireframeStep } from '../render/index.js';
 import { faceSize, resolveStabilize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
 import type { RgbImage } from '../types.js';
 import { decodeFrames, muxAudio, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
@@ -632,11 +632,11 @@ export class VideoOverlay {
   draw(image: RgbImage, faces: readonly TrackedFace[]): RgbImage {
     const layers = this.layers;
     for (const face of faces) {
-      const pxPerTexel = face.crop.square.side / this.layout.size;
-      const step = Math.max(1, Math.min(16, Math.round(6 / Math.max(pxPerTexel, 1e-3))));
-      layers.mesh(face.vertices, wireframeEdges(this.layout, step), 3);
-      layers.poseBox(face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 });
-      layers.landmarks(face.landmarks, 3);
+      const side = face.crop.square.side;
+      const strokes = faceStrokes(image, side);
+      layers.mesh(face.vertices, wireframeEdges(this.layout, wireframeStep(side, this.layout.size, strokes.mesh, 6)), 3, strokes.mesh);
+      layers.poseBox(face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3 }, strokes.box);
+      layers.landmarks(face.landmarks, 3, { radius: strokes.radius, thickness: strokes.lines });
     }
     return layers.composite({ width: image.width, height: image.height, data: new Uint8Array(image.data) });
   }
