@@ -5,10 +5,11 @@
  * up present exactly once, none partial. Re-submitting skips what is done; a bad image and an
  * unwritable output folder end in the failed list with their reasons.
  */
+import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -200,6 +201,34 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(failures.find((l) => l.startsWith(`failed: ${images[1]}:`))).toMatch(
       new RegExp(`^failed: ${esc(images[1])}: ${esc(blocker)}/out/.*: cannot write \\(a part of the path is a file, not a folder\\) \\(2 attempts\\)$`));
   });
+
+  it('batch status: a failure whose name holds a newline is one escaped line; failures past the 100 listed are counted; batch submit refuses a FIFO (it hung)', async () => {
+    const dir = await dirs.make('status-lines');
+    const fifo = join(dir, 'pipe.jpg');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    for (let i = 0; i < 100; i++) await writeFile(join(dir, `b${String(i).padStart(3, '0')}.jpg`), `not an image ${i}`);
+    const sub = await runCli(['batch', 'submit', dir, '--out', join(dir, 'out'), '--redis', redis.url, '--queue', 'lines', '--model', 'light', '--formats', 'json'], { timeoutMs: 30_000 });
+    expect(sub.code, sub.stderr).toBe(1); // (one left out)
+    expect(sub.errLines).toContain(`prnet: ${fifo}: not a regular file (a FIFO)`);
+    const w = startCli(['worker', '--redis', redis.url, '--queue', 'lines']);
+    workers.push(w);
+    await waitUntil('100 failures', async () => (await batchStatus(redis.url, { queue: 'lines' })).failed === 100, 60_000);
+    // the newest failure (listed first): a name with a newline
+    const odd = join(dir, 'odd', 'bad\nx.jpg');
+    await mkdir(dirname(odd));
+    await writeFile(odd, 'not an image');
+    expect((await runCli(['batch', 'submit', odd, '--out', join(dir, 'out'), '--redis', redis.url, '--queue', 'lines', '--model', 'light', '--formats', 'json'])).code).toBe(0);
+    await waitUntil('101 failures', async () => (await batchStatus(redis.url, { queue: 'lines' })).failed === 101, 60_000);
+    w.child.kill('SIGTERM');
+    await w.exited;
+    const status = await runCli(['batch', 'status', '--redis', redis.url, '--queue', 'lines']);
+    const lines = status.stdout.trim().split('\n');
+    expect(lines[0]).toBe('done 0 · failed 101 · waiting 0 · active 0');
+    expect(lines).toHaveLength(1 + 100 + 1);
+    expect(lines.at(-1)).toBe('failed: 1 more image not listed (100 are)');
+    expect(lines[1]).toMatch(/^failed: .*\/odd\/bad\\nx\.jpg: (?!.*odd\/).*\(1 attempt\)$/);
+    for (const l of lines.slice(1, -1)) expect(l).toMatch(/^failed: .*\(1 attempt\)$/);
+  }, 120_000);
 
   it('--no-flip and --smooth σ travel with the job: the worker\'s landmarks are the library\'s for those options', async () => {
     const dir = await dirs.make('options');

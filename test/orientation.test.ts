@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative as relativePath, resolve as resolvePath } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../src/errors.js';
@@ -295,6 +295,18 @@ describe(`the ONNX graph and the trainer's PyTorch forward (training/orient.py -
 });
 
 describe('the model file', () => {
+  it('a bundled model named by its path, relative or absolute, runs the orientation step as its name does (relative, it did not: the CLI and batch\'s workers then made different meshes)', async () => {
+    const relative = join(relativePath(process.cwd(), REPO) || '.', 'assets/models/prnet-light.safetensors');
+    for (const model of ['light', relative, resolvePath(relative)]) {
+      const p = await createPrnet({ model });
+      try {
+        expect(p.orientation, model).not.toBeNull();
+      } finally {
+        await p.dispose();
+      }
+    }
+  });
+
   it('the shipped file builds a graph of the layers the trainer writes; another file is a ModelError naming it', async () => {
     const bytes = new Uint8Array(await readFile(ORIENTATION_MODEL));
     const { tensors } = readSafetensors(bytes);

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { inputAt } from '../cli/atomic.js';
+import { InputError } from '../errors.js';
+import { statRegularFile } from '../io/image-node.js';
 import { expandInputs, outputStem, recordClaims, uniqueStems, UNOWNED_ADVICE, UNOWNED_WHY, type RecordClaims } from '../cli/inputs.js';
 import { outputSuffixPattern, pngOutputPattern } from '../pipeline/output-names.js';
 import { checkedModel } from '../pipeline/node.js';
@@ -222,9 +224,11 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
       }
       let content: Buffer;
       try {
+        // (a FIFO named like a photo would block the read for ever: refused as prnet reconstruct does)
+        await statRegularFile(files[i], 'an image');
         content = await readFile(files[i]);
       } catch (e) {
-        summary.unreadable.push(`${files[i]}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        summary.unreadable.push(e instanceof InputError ? e.message : `${files[i]}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         continue;
       }
       const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, minScore: options.minScore, mesh: options.mesh, tiles: options.tiles, orientation: options.orientation, maxPixels: options.maxPixels,

@@ -8,7 +8,7 @@ import { parseFormats, parseMeshOptions } from './reconstruct.js';
 import { ALL_OUTPUT_FORMATS } from '../pipeline/outputs.js';
 import { counted } from './progress.js';
 import { didYouMean, nearestWord } from '../util/nearest-name.js';
-import { InputError } from '../errors.js';
+import { escapeControl, InputError } from '../errors.js';
 
 /** A redis:// or rediss:// URL, or a usage error. */
 export function checkRedisUrl(url: string): void {
@@ -104,7 +104,7 @@ async function submit(args: string[]): Promise<number> {
   for (const d of s.empty) process.stderr.write(`prnet: ${d}: no image files in this folder\n`);
   // What the folders leave out, as prnet reconstruct says it (files not named as images, sub-folders, images in --out named as outputs that prnet-ts did not write).
   if (!values.quiet) for (const n of s.notes) process.stderr.write(`prnet: ${n}\n`);
-  for (const u of [...s.unreadable, ...s.refused]) process.stderr.write(`prnet: ${u}\n`);
+  for (const u of [...s.unreadable, ...s.refused]) process.stderr.write(`prnet: ${escapeControl(u)}\n`);
   if (!values.quiet) {
     process.stderr.write(`queued ${s.added} · already queued or done ${s.skipped} · failed ones queued again ${s.retried}` +
       (s.remade ? ` · done ones with deleted files queued again ${s.remade}` : '') +
@@ -146,9 +146,12 @@ async function status(args: string[]): Promise<number> {
   }
   process.stdout.write(`${formatStatus(s)}\n`);
   for (const f of s.failures) {
-    const reason = f.reason.startsWith(`${f.path}: `) ? f.reason.slice(f.path.length + 2) : f.reason;
-    process.stdout.write(`failed: ${f.path}: ${reason} (${counted(f.attempts, 'attempt')})\n`);
+    // (a line each, whatever the name: the worker's reason names the path escaped)
+    const path = escapeControl(f.path), said = escapeControl(f.reason);
+    const reason = said.startsWith(`${path}: `) ? said.slice(path.length + 2) : said;
+    process.stdout.write(`failed: ${path}: ${reason} (${counted(f.attempts, 'attempt')})\n`);
   }
+  if (s.failed > s.failures.length) process.stdout.write(`failed: ${counted(s.failed - s.failures.length, 'more image')} not listed (${s.failures.length} are)\n`);
   if (values.wait && s.waiting + s.active > 0) {
     process.stderr.write(`prnet: --wait timed out after ${timeout} s with jobs still to do: ${formatStatus(s)}\n`);
     return EXIT.timedOut;

@@ -143,7 +143,9 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
     throw new InputError(`unknown detector '${String(kind)}' (known: ${DETECTOR_KINDS.join(', ')}; or a Detector of your own)`);
   }
   const model = resolveModel(options.model);
-  const bundled = typeof model === 'string' && (Object.values(BUNDLED_MODELS) as string[]).includes(model);
+  // (by the resolved path: a bundled model named relatively — assets/models/… from the package's
+  // folder — ran without the orientation step in the CLI and with it in batch's workers, which get absolute paths)
+  const bundled = typeof model === 'string' && (Object.values(BUNDLED_MODELS) as string[]).some((b) => resolve(b) === resolve(model));
   const [layout, session, detector, orientation] = await Promise.allSettled([
     loadLayout(),
     createSession(model, { threads: options.threads, probe: !bundled, precision }),
