@@ -205,22 +205,29 @@ export async function writeFilesAtomic(files: { path: string; data: Uint8Array |
  * had removed the earlier run's JSONL and overlay with its own).
  */
 export async function renameGroup(staged: readonly { tmp: string; path: string }[], fail: (e: unknown, path: string) => unknown = (e) => e): Promise<void> {
-  const renamed: { path: string; kept: string | null }[] = [];
+  const renamed: { path: string; kept: string | null; id: string | null }[] = [];
   let kept: string | null = null;
   let current = '';
   try {
     for (const s of staged) {
       current = s.path;
       kept = await keepAside(s.path);
+      const id = await fileId(s.tmp);
       await rename(s.tmp, s.path);
       pending.delete(s.tmp);
-      renamed.push({ path: s.path, kept });
+      renamed.push({ path: s.path, kept, id });
       kept = null;
     }
   } catch (e) {
     // the file whose rename failed is still there as it was: its copy aside goes
     if (kept) await removeTemp(kept);
     await Promise.all(renamed.map(async (r) => {
+      // A file another writer has put at the path since (a batch worker that took this job over
+      // when this one's lock lapsed) is theirs: neither removed nor replaced by the earlier one.
+      if (r.id === null || (await fileId(r.path)) !== r.id) {
+        if (r.kept) await removeTemp(r.kept);
+        return;
+      }
       if (r.kept) {
         await rename(r.kept, r.path).then(() => pending.delete(r.kept!), () => removeTemp(r.kept!));
       } else await rm(r.path, { force: true }).catch(() => undefined);
@@ -228,6 +235,12 @@ export async function renameGroup(staged: readonly { tmp: string; path: string }
     throw fail(e, current);
   }
   await Promise.all(renamed.map((r) => (r.kept ? removeTemp(r.kept) : undefined)));
+}
+
+/** A file's identity (device and inode, not following a link), or null when it cannot be read. */
+async function fileId(path: string): Promise<string | null> {
+  const s = await lstat(path).catch(() => null);
+  return s ? `${s.dev}:${s.ino}` : null;
 }
 
 /**
