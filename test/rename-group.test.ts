@@ -27,7 +27,9 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 const dirs = new TempDirs('prnet-rename-');
 afterAll(() => dirs.cleanup());
 
-const arm = (at: number, before: (() => Promise<void>) | null = null): void => Object.assign(fail, { at, count: 0, before });
+const arm = (at: number, before: (() => Promise<void>) | null = null): void => {
+  Object.assign(fail, { at, count: 0, before });
+};
 
 describe('renameGroup', () => {
   it('a failed rename takes back the files renamed before it: a new one removed, an earlier run\'s put back', async () => {
