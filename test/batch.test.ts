@@ -78,6 +78,9 @@ describe('prnet batch + prnet worker on Redis', () => {
     expect(first.errLines).toEqual([`queued ${N} · already queued or done 0 · failed ones queued again 0`]);
     const again = await runCli(args);
     expect(again.errLines).toEqual([`queued 0 · already queued or done ${N} · failed ones queued again 0`]);
+    // the default detector named (as reconstruct --resume takes it: the same run) is the same job (it queued all again)
+    const named = await runCli([...args, '--detector', 'blazeface']);
+    expect(named.errLines).toEqual([`queued 0 · already queued or done ${N} · failed ones queued again 0`]);
     const status = await runCli(['batch', 'status', '--redis', redis.url]);
     expect(status.stdout).toBe(`done 0 · failed 0 · waiting ${N} · active 0\n`);
   });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { inputAt } from '../cli/atomic.js';
+import { DEFAULT_DETECTOR } from '../detect/detector.js';
 import { InputError } from '../errors.js';
 import { statRegularFile } from '../io/image-node.js';
 import { expandInputs, outputStem, recordClaims, uniqueStems, UNOWNED_ADVICE, UNOWNED_WHY, type RecordClaims } from '../cli/inputs.js';
@@ -231,7 +232,9 @@ export async function submitBatch(options: SubmitOptions): Promise<SubmitSummary
         summary.unreadable.push(e instanceof InputError ? e.message : `${files[i]}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         continue;
       }
-      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth, detector: options.detector, minScore: options.minScore, mesh: options.mesh, tiles: options.tiles, orientation: options.orientation, maxPixels: options.maxPixels,
+      const data: ReconstructJobData = { path: files[i], out, stem: stems[i], formats: options.formats, model: modelRef, maxFaces: options.maxFaces, flip: options.flip, smooth: options.smooth,
+        // (the default detector named is the same job as none named: its id, and the options the worker records)
+        detector: options.detector === DEFAULT_DETECTOR ? undefined : options.detector, minScore: options.minScore, mesh: options.mesh, tiles: options.tiles, orientation: options.orientation, maxPixels: options.maxPixels,
         // several images: the workers start the folder's record, as `prnet reconstruct` of several does
         ...(files.length > 1 ? { record: true } : {}) };
       const id = jobId(content, data);
