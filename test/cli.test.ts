@@ -4,7 +4,8 @@
  * import, texture swap, help and version. With random weights the geometry is meaningless, so the
  * checks are on structure: files, counts, sizes, frames, and agreement between formats.
  */
-import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileIdentities, removeFacesBeyond } from '../src/cli/atomic.js';
@@ -739,6 +740,28 @@ describe('prnet import-checkpoint', () => {
     await mkdir(join(dir, 'empty'));
     const none = await runCli(['import-checkpoint', join(dir, 'empty'), '--out', join(dir, 'n.safetensors')]);
     expect([none.code, none.errLines]).toEqual([2, [`prnet: ${join(dir, 'empty')} is a folder with no checkpoint (.index) in it: give the checkpoint's prefix, e.g. ${join(dir, 'empty', '256_256_resfcn256_weight')}`]]);
+  });
+
+  it('--out through a file or at a FIFO: exit 2 before the import (exit 4 after it; a FIFO, or /dev/null as root, was replaced by the file); a name with a newline is said on one line', async () => {
+    const dir = await dirs.make('ckpt-out');
+    const ckpt = await writeSyntheticCheckpoint(join(dir, 'model'), 2);
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x');
+    const through = await runCli(['import-checkpoint', ckpt.prefix, '--out', join(file, 'm.safetensors')]);
+    expect(through.code, through.stderr).toBe(2);
+    expect(through.errLines).toHaveLength(1);
+    expect(through.errLines[0]).toMatch(/^prnet: .*a-file: cannot create the output folder/);
+    const fifo = join(dir, 'fifo.safetensors');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const atFifo = await runCli(['import-checkpoint', ckpt.prefix, '--out', fifo]);
+    expect(atFifo.code, atFifo.stderr).toBe(2);
+    expect(atFifo.errLines).toEqual([`prnet: --out ${fifo} is a FIFO, not a file: the output would replace it with one; choose a file's path`]);
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
+    const odd = join(dir, 'a\nb.safetensors');
+    const named = await runCli(['import-checkpoint', ckpt.prefix, '--out', odd, '--f32']);
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.errLines).toHaveLength(1);
+    expect(named.errLines[0]).toContain(`→ ${join(dir, 'a\\nb.safetensors')} (`);
   });
 
   it('--out naming the checkpoint\'s own data or index file: exit 2 before any work, the checkpoint untouched', async () => {

@@ -22,6 +22,8 @@ let counter = 0;
 
 /** Groups being renamed into place right now: an interrupt waits for them (see onInterrupt). */
 let committing = 0;
+/** An interrupt came (onInterrupt's handler): a write whose temporary file is done is not renamed into place. */
+let interrupted = false;
 let deferredExit: (() => void) | null = null;
 
 /** Temporary files written and not yet renamed or removed, by this process. */
@@ -142,8 +144,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   try {
     await mkdirEach(dirname(path));
     await writeTemp(tmp, data);
-    // An interrupt waits for the rename (as for a group's): it removed the temporary file under it,
-    // and the swap said "not written" of a file the rename then put in place.
+    // An interrupt during the write: the file is not put in place (the swap said "not written" of a
+    // file the rename then put there). One during the rename waits for it (as for a group's).
+    if (interrupted) throw new Error('interrupted');
     committing++;
     try {
       await rename(tmp, path);
@@ -179,6 +182,7 @@ export async function writeFilesAtomic(files: { path: string; data: Uint8Array |
       staged.push({ tmp, path: f.path });
       await writeTemp(tmp, f.data);
     }
+    if (interrupted) throw new Error('interrupted'); // (as writeFileAtomic: not put in place)
     committing++;
     try {
       await renameGroup(staged, (e, path) => {
@@ -269,6 +273,7 @@ async function keepAside(path: string): Promise<string | null> {
  */
 export function onInterrupt(exit: (signal: NodeJS.Signals) => void): () => void {
   const handler = (signal: NodeJS.Signals): void => {
+    interrupted = true;
     let ran = false;
     const run = (): void => {
       if (ran) return;
@@ -296,6 +301,7 @@ export function onInterrupt(exit: (signal: NodeJS.Signals) => void): () => void 
   return () => {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
+    interrupted = false;
   };
 }
 
@@ -463,6 +469,11 @@ export function fileIdentities(paths: readonly string[]): () => Promise<Readonly
 export async function refuseOverwritingInputs(out: string, inputs: readonly string[], option = '--out'): Promise<void> {
   const o = await lstat(out).catch(() => null);
   if (!o) return;
+  // (the atomic write would replace a device or FIFO with a regular file: run as root, --out /dev/null did)
+  if (o.isFIFO() || o.isSocket() || o.isCharacterDevice() || o.isBlockDevice()) {
+    const kind = o.isFIFO() ? 'a FIFO' : o.isSocket() ? 'a socket' : 'a device';
+    throw new UsageError(`${option} ${out} is ${kind}, not a file: the output would replace it with one; choose a file's path`);
+  }
   for (const input of inputs) {
     const i = await stat(input).catch(() => null);
     if (i && i.dev === o.dev && i.ino === o.ino) throw new UsageError(`${option} ${out} is the input ${input}: writing it would destroy the input; choose another file`);

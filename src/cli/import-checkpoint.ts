@@ -2,7 +2,9 @@
 import { importCheckpoint, serializeModel } from '../model/index.js';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
+import { makeOutputFolder, onInterrupt, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
+import { escapeControl } from '../errors.js';
+import { exitBySignal } from './signals.js';
 import { EXIT, UsageError, parseOptions } from './options.js';
 
 export async function runImportCheckpoint(args: string[]): Promise<number> {
@@ -15,11 +17,23 @@ export async function runImportCheckpoint(args: string[]): Promise<number> {
   const prefix = await checkpointPrefix(positionals[0]);
   // The checkpoint's index and data shards (prefix.data-00000-of-00001, …) are irreplaceable.
   const shards = (await readdir(dirname(prefix)).catch(() => [] as string[])).filter((n) => n.startsWith(`${basename(prefix)}.data-`));
-  await refuseOverwritingInputs(values.out, [`${prefix}.index`, ...shards.map((n) => join(dirname(prefix), n))]);
-  const weights = await importCheckpoint(prefix);
-  const bytes = serializeModel(weights, { dtype: values.f32 ? 'F32' : 'F16' });
-  await writeFileAtomic(values.out, bytes);
-  process.stderr.write(`${prefix}: ${weights.tensors.size} tensors imported → ${values.out} (${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB, ${values.f32 ? 'float32' : 'float16'})\n`);
+  const out = values.out;
+  await refuseOverwritingInputs(out, [`${prefix}.index`, ...shards.map((n) => join(dirname(prefix), n))]);
+  // The folder it goes in, before the import (a path through a file is exit 2 at once, not after it).
+  await makeOutputFolder(dirname(out));
+  // An interrupt removes the temporary file and a folder made for the output, and says so.
+  const stopHandling = onInterrupt((signal) => {
+    process.stderr.write(`prnet: interrupted by ${signal}; ${escapeControl(out)} was not written\n`);
+    exitBySignal(signal);
+  });
+  try {
+    const weights = await importCheckpoint(prefix);
+    const bytes = serializeModel(weights, { dtype: values.f32 ? 'F32' : 'F16' });
+    await writeFileAtomic(out, bytes);
+    process.stderr.write(`${escapeControl(prefix)}: ${weights.tensors.size} tensors imported → ${escapeControl(out)} (${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB, ${values.f32 ? 'float32' : 'float16'})\n`);
+  } finally {
+    stopHandling();
+  }
   return EXIT.ok;
 }
 

@@ -2,7 +2,7 @@
 import { dirname } from 'node:path';
 import { decodeImageFile, encodePng } from '../io/image-node.js';
 import { rgbaToRgbBytes } from '../io/pixels.js';
-import { InputError, NoFaceError } from '../errors.js';
+import { escapeControl, InputError, NoFaceError } from '../errors.js';
 import { SURE_SCORE } from '../detect/detector.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Face } from '../pipeline/face.js';
@@ -42,7 +42,7 @@ export async function runSwap(args: string[]): Promise<number> {
   await refuseOverwritingInputs(values.out, [values.source, values.target]);
   // From here an interrupt says so (and removes a folder made for the output and left empty).
   const stopHandling = onInterrupt((signal) => {
-    process.stderr.write(`prnet: interrupted by ${signal}; ${values.out} was not written\n`);
+    process.stderr.write(`prnet: interrupted by ${signal}; ${escapeControl(values.out!)} was not written\n`);
     exitBySignal(signal);
   });
   let prnet: Awaited<ReturnType<typeof createPrnet>> | undefined;
@@ -74,7 +74,7 @@ export async function runSwap(args: string[]): Promise<number> {
     // A box the detector is unsure of is a face about as often as not (docs/detectors.md): say so.
     for (const [face, path, option] of [[a, values.source, '--source-face'], [b, values.target, '--target-face']] as const) {
       if (face.box.score < SURE_SCORE) {
-        process.stderr.write(`prnet: warning: ${path}: the face used (box at ${Math.round(face.box.x)},${Math.round(face.box.y)}, ${Math.round(face.box.width)} px) scores ${face.box.score.toFixed(2)}, under ${SURE_SCORE}: it may not be a face; look at the result, or choose another with ${option}\n`);
+        process.stderr.write(`prnet: warning: ${escapeControl(path)}: the face used (box at ${Math.round(face.box.x)},${Math.round(face.box.y)}, ${Math.round(face.box.width)} px) scores ${face.box.score.toFixed(2)}, under ${SURE_SCORE}: it may not be a face; look at the result, or choose another with ${option}\n`);
       }
     }
     const out = swapFaceTexture(sourceImage, a, targetImage, b, p.layout, { keepEyes: values.eyes, blend: values.blend !== false });
@@ -84,7 +84,7 @@ export async function runSwap(args: string[]): Promise<number> {
     stopHandling();
     await prnet?.dispose();
   }
-  if (!values.quiet) process.stderr.write(`${values.out}: ${values.source}'s face texture on ${values.target}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
+  if (!values.quiet) process.stderr.write(`${escapeControl(values.out!)}: ${escapeControl(values.source!)}'s face texture on ${escapeControl(values.target!)}${values.eyes ? ' (its own eyes kept)' : ''}\n`);
   return EXIT.ok;
 }
 
