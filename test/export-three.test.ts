@@ -18,6 +18,7 @@ import { writeAnimatedGlb } from '../src/export/glb-animation.js';
 import { parseGlb } from './helpers/meshes.js';
 import { decodeImageFile, encodePng } from '../src/io/image-node.js';
 import { createPrnet } from '../src/pipeline/node.js';
+import { createSession } from '../src/runtime/node.js';
 import { buildOutputs, OUTPUT_FORMATS, type OutputFile, type OutputOptions } from '../src/pipeline/outputs.js';
 import { faceMesh, faceTexture, faceToJson, type Face } from '../src/pipeline/face.js';
 import { swapFaceTexture } from '../src/pipeline/swap.js';
@@ -259,6 +260,33 @@ describe('the mesh writers with a face\'s frame', () => {
     await expect(buildOutputs('f', image, [face], L, ['json'], encodePng, { unit: 'px' } as never)).rejects.toThrow(/^unknown buildOutputs option 'unit' \(did you mean 'units'\?\)/);
     await expect(buildOutputs('f', image, [face], L, ['json'], encodePng, { textureSize: 300 })).rejects.toThrow(InputError);
     await expect(buildOutputs('f', image, [face], L, ['glb'], undefined as never)).rejects.toThrow(/^encodePng must be a function/);
+  });
+
+  it('the writers, swapFaceTexture, createSession and encodePng refuse a misspelt option, and a switch that is not true or false (each was dropped, or \'no\' read as true)', async () => {
+    const { face, image } = cases.frontal;
+    const L = prnet.layout;
+    const m = faceMesh(face, L);
+    const tri = L.triangles;
+    expect(() => writeObj(m.positions, tri, undefined, { ...m.frame, decimal: 1 } as never)).toThrow(/^unknown writeObj option 'decimal' \(did you mean 'decimals'\?\)/);
+    expect(() => writePly(m.positions, tri, undefined, { formt: 'ascii' } as never)).toThrow(/^unknown writePly option 'formt' \(did you mean 'format'\?\)/);
+    expect(() => writeGlb({ vertices: m.positions, triangles: tri }, { nmae: 'x' } as never)).toThrow(/^unknown writeGlb option 'nmae' \(did you mean 'name'\?\)/);
+    expect(() => swapFaceTexture(image, face, image, face, L, { eyes: true } as never)).toThrow(/^unknown swapFaceTexture option 'eyes' \(did you mean 'keepEyes'\?\)/);
+    expect(() => swapFaceTexture(image, face, image, face, L, { blend: 'false' } as never)).toThrow(/^swapFaceTexture option blend must be true or false, got "false"$/);
+    expect(() => faceMesh(face, L, { center: 'no' } as never)).toThrow(/^faceMesh option center must be true or false/);
+    expect(() => faceTexture(image, face, L, { complete: 'no' } as never)).toThrow(/^faceTexture option complete must be true or false/);
+    await expect(buildOutputs('f', image, [face], L, ['json'], encodePng, { center: 'no' } as never)).rejects.toThrow(/^buildOutputs option center must be true or false/);
+    await expect(encodePng(new Uint8Array(12), 2, 2, 3, { compression: 9 } as never)).rejects.toThrow(/^unknown encodePng option 'compression' \(did you mean 'compressionLevel'\?\)/);
+    await expect(createSession(resolve(REPO, 'assets/models/prnet-light.safetensors'), { precison: 'int8' } as never)).rejects.toThrow(/^unknown createSession option 'precison' \(did you mean 'precision'\?\)/);
+  });
+
+  it('buildOutputs: faces of one index (from separate reconstruct calls), a stem with a folder, faces or a layout of the wrong kind are InputErrors (clashing names, an MTL pointing nowhere, TypeErrors)', async () => {
+    const { face, image } = cases.frontal;
+    const L = prnet.layout;
+    await expect(buildOutputs('f', image, [face, face], L, ['json'], encodePng)).rejects.toThrow(/^two faces have the index 0/);
+    expect((await buildOutputs('f', image, [face, { ...face, index: 1 }], L, ['json'], encodePng)).map((f) => f.name)).toEqual(['f_face0.json', 'f_face1.json']);
+    await expect(buildOutputs('out/f', image, [face], L, ['obj'], encodePng)).rejects.toThrow(/^stem must be a file name stem, not a path/);
+    await expect(buildOutputs('f', image, { faces: [face] } as never, L, ['json'], encodePng)).rejects.toThrow(/^faces must be an array of faces/);
+    await expect(buildOutputs('f', image, [face], prnet as never, ['json'], encodePng)).rejects.toThrow(/^layout must be the pipeline's layout/);
   });
 });
 

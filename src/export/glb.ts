@@ -13,8 +13,9 @@
  */
 import { InputError } from '../errors.js';
 import { firstNotFinite } from '../util/finite.js';
-import { checkMesh, inGltfUnits, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, FRAME_OPTIONS, inGltfUnits, resolveNormals, toModelFrame, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT, LINEAR, UNSIGNED_INT, accessorBounds, packGlb } from './gltf.js';
+import { checkKnownOptions } from '../track/options.js';
 
 export interface GlbMesh {
   /** Image-frame vertices N×3 (converted to the model frame). */
@@ -54,6 +55,7 @@ export interface HeadNode {
 /** The GLB bytes of a mesh. */
 export function writeGlb(mesh: GlbMesh, options: GlbOptions = {}): Uint8Array {
   options ??= {};
+  checkKnownOptions(options, [...FRAME_OPTIONS, 'normals', 'name', 'head'], 'writeGlb option');
   const { vertices, triangles, colors, uv, texturePng } = mesh;
   const nv = checkMesh(vertices, triangles, { colors: { array: colors, width: 3 }, uv: { array: uv, width: 2 } });
   checkGlb(nv, triangles, uv, texturePng);

@@ -24,6 +24,9 @@ export type Vertices = Float32Array | Float64Array;
 /** Triangles T×3 vertex indices, row-major. */
 export type Triangles = Int32Array | Uint32Array;
 
+/** FrameOptions' keys (the writers' known options start with them). */
+export const FRAME_OPTIONS = ['imageHeight', 'origin', 'scale', 'units'] as const;
+
 export interface FrameOptions {
   /** Height of the image the vertices are in; y' = (imageHeight − 1) − y. Without it y' = −y. Ignored with `origin`. */
   imageHeight?: number;

@@ -5,8 +5,12 @@
  * By default vertex normals are written (`vn`, one per vertex, faces `v//vn` or `v/vt/vn`) with one
  * smoothing group (`s 1`), so importers shade the face smooth rather than faceted.
  */
-import { checkMesh, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, FRAME_OPTIONS, resolveNormals, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { checkDecimals, memoText, TextWriter } from './text.js';
+import { checkKnownOptions } from '../track/options.js';
+
+/** writeObj's known options. */
+const OBJ_OPTIONS = [...FRAME_OPTIONS, 'decimals', 'comment', 'normals'];
 
 const SPACE = 32;
 const NEWLINE = 10;
@@ -37,6 +41,7 @@ export function writeObj(vertices: Vertices, triangles: Triangles, colors?: Arra
 /** writeObj's text as UTF-8 bytes, without the string (what a file gets: no decode and re-encode). */
 export function writeObjBytes(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: ObjOptions = {}): Uint8Array {
   options ??= {};
+  checkKnownOptions(options, OBJ_OPTIONS, 'writeObj option', { decimal: 'decimals' });
   checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });
   return objBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, colors, options);
 }
@@ -130,6 +135,7 @@ export function writeObjTexturedBytes(
   options: TexturedObjOptions = {},
 ): { obj: Uint8Array; mtl: string } {
   options ??= {};
+  checkKnownOptions(options, [...OBJ_OPTIONS, 'mtlFile', 'textureFile', 'materialName'], 'writeObjTextured option', { decimal: 'decimals' });
   checkMesh(vertices, triangles, { uv: { array: uv, width: 2 } });
   return objTexturedBytes(toModelFrame(vertices, options), resolveNormals(options.normals, true, vertices, triangles), triangles, uv, options);
 }

@@ -3,8 +3,9 @@
  * see mesh.ts), float nx, ny, nz (unless normals: false) and optionally uchar red, green, blue; faces are
  * `list uchar int vertex_indices`, counter-clockwise = front.
  */
-import { checkMesh, resolveNormals, toByte, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
+import { checkMesh, FRAME_OPTIONS, resolveNormals, toByte, toModelFrame, unitsLabel, type FrameOptions, type Triangles, type Vertices } from './mesh.js';
 import { memoText, TextWriter } from './text.js';
+import { checkKnownOptions } from '../track/options.js';
 
 const SPACE = 32;
 const NEWLINE = 10;
@@ -21,6 +22,7 @@ export interface PlyOptions extends FrameOptions {
 /** PLY bytes of a mesh with optional per-vertex colours (N×3, 0..1). */
 export function writePly(vertices: Vertices, triangles: Triangles, colors?: ArrayLike<number>, options: PlyOptions = {}): Uint8Array {
   options ??= {};
+  checkKnownOptions(options, [...FRAME_OPTIONS, 'format', 'normals', 'comment'], 'writePly option');
   // 'ASCII' wrote binary, silently
   if (options.format !== undefined && options.format !== 'binary' && options.format !== 'ascii') throw new RangeError(`format must be 'binary' or 'ascii', got ${JSON.stringify(options.format)}`);
   checkMesh(vertices, triangles, { colors: { array: colors, width: 3 } });

@@ -194,6 +194,7 @@ export interface PngOptions {
 /** Encodes RGB (3 channels) or grey (1 channel) pixels as PNG. */
 export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4 = 3, options: PngOptions | null = {}): Promise<Buffer> {
   options ??= {};
+  checkKnownOptions(options, ['compressionLevel'], 'encodePng option', { compression: 'compressionLevel' });
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new InputError(`encodePng: the width and height must be whole numbers > 0, got ${String(width)} × ${String(height)}`);
   if (channels !== 1 && channels !== 3 && channels !== 4) throw new InputError(`encodePng: channels must be 1, 3 or 4, got ${String(channels)}`);
   if (!(data instanceof Uint8Array) || data.length !== width * height * channels) {

@@ -9,7 +9,7 @@ import type { Layout } from '../layout/index.js';
 import { completeUvTexture, texelVisibility, uvTexture, type Raster, type TextureSources, type UvTexture } from '../render/index.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
-import { checkKnownOptions } from '../track/options.js';
+import { checkBooleans, checkKnownOptions } from '../track/options.js';
 
 export interface Face {
   /** 0-based index of the face in its image (largest first). */
@@ -121,6 +121,7 @@ export interface FaceTexture extends UvTexture {
 export function faceTexture(input: RgbImage | PixelImage, face: Face, layout: Layout, options: FaceTextureOptions = {}): FaceTexture {
   options ??= {}; // null as well, as faceMesh and buildOutputs take it
   checkKnownOptions(options, ['size', 'complete', 'normals', 'raster', 'mapVertices'], 'faceTexture option', { textureSize: 'size' });
+  checkBooleans(options, ['complete'], 'faceTexture option');
   const image = toRgbImage(input);
   const size = options.size ?? layout.size;
   const complete = options.complete ?? true;
@@ -187,6 +188,7 @@ function canonicalCentre(layout: Pick<Layout, 'canonical'>): [number, number, nu
 export function faceMesh(face: Face, layout: Layout, options: MeshFrameOptions = {}): FaceMesh {
   options ??= {};
   checkKnownOptions(options, ['units', 'center', 'imageHeight'], 'faceMesh option', { centre: 'center' });
+  checkBooleans(options, ['center'], 'faceMesh option');
   // A face of another layout (or a cut vertex array) gave positions whose indices point past them.
   if (face.vertices.length !== 3 * layout.vertexCount) throw new RangeError(`the face has ${face.vertices.length / 3} vertices, the layout ${layout.vertexCount}: not this layout's face`);
   const frame = meshFrame(face.vertices, face.landmarks, options);

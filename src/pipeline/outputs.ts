@@ -19,7 +19,7 @@ import { InputError, shownValue } from '../errors.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { markPng } from '../io/png-mark.js';
 import { faceTexture, faceToJson, headCentre, TEXTURE_SIZES, type Face, type FaceJson, type ProducerJson } from './face.js';
-import { checkKnownOptions } from '../track/options.js';
+import { checkBooleans, checkKnownOptions } from '../track/options.js';
 import { faceFileBase } from './output-names.js';
 
 /** Whether the vertices are the position map's face pixels (gatherVertices of it), without gathering them. */
@@ -229,8 +229,19 @@ export async function buildOutputs(
   }
   options ??= {};
   checkKnownOptions(options, ['units', 'center', 'textureSize', 'source', 'producer'], 'buildOutputs option', { centre: 'center', unit: 'units' });
+  checkBooleans(options, ['center'], 'buildOutputs option');
   if (typeof encodePng !== 'function') throw new InputError('encodePng must be a function (data, width, height, channels) → PNG bytes: encodePng from the package');
   if (typeof stem !== 'string' || !stem) throw new InputError(`stem must be a non-empty file name stem, got ${shownValue(stem)}`);
+  // (a folder in the stem went into the MTL's and OBJ's references, which then pointed nowhere from where the files lie)
+  if (/[/\\]/.test(stem)) throw new InputError(`stem must be a file name stem, not a path, got ${shownValue(stem)}: write the files into the folder yourself`);
+  if (!Array.isArray(faces)) throw new InputError(`faces must be an array of faces (a ReconstructResult's faces), got ${faces === null ? 'null' : typeof faces}`);
+  if (!layout || typeof layout !== 'object' || !(layout.faceIndex instanceof Int32Array) || !Number.isInteger(layout.size)) throw new InputError('layout must be the pipeline\'s layout (prnet.layout)');
+  // Files are named by each face's index: two faces of one index (faces of separate reconstruct calls) would get the same names.
+  const indices = new Set<number>();
+  for (const f of faces) {
+    if (indices.has(f.index)) throw new InputError(`two faces have the index ${shownValue(f.index)}, which names their files (NAME_face${shownValue(f.index)}.*): give each its own (faces of separate reconstruct calls all have 0)`);
+    indices.add(f.index);
+  }
   stem = objSafeName(stem);
   // RGBA or grey bytes (as reconstruct takes) are read as RGB once here.
   const image = toRgbImage(input);

@@ -7,6 +7,7 @@ import { poissonBlend, renderTexture } from '../render/index.js';
 import type { RgbImage } from '../types.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { faceTexture, type Face } from './face.js';
+import { checkBooleans, checkKnownOptions } from '../track/options.js';
 
 export interface SwapOptions {
   /** Keep the target's own eyes: the photo's pixels where the layout's eye region lies on the target face. */
@@ -31,6 +32,8 @@ export function swapFaceTexture(
   options: SwapOptions = {},
 ): RgbImage {
   options ??= {};
+  checkKnownOptions(options, ['keepEyes', 'blend'], 'swapFaceTexture option', { eyes: 'keepEyes' });
+  checkBooleans(options, ['keepEyes', 'blend'], 'swapFaceTexture option');
   // RGBA or grey bytes (as reconstruct takes) are read as RGB; the result is RGB.
   const sourceImage = toRgbImage(sourceInput);
   const targetImage = toRgbImage(targetInput);

@@ -6,6 +6,7 @@ import type { ModelWeights } from '../model/weights.js';
 import { graphCacheDir, modelIdentity, readCachedGraph, removeCachedGraph, waitForWrite, writeCachedGraph } from './graph-cache.js';
 import { buildNetworkGraph, createOrtSession, openNetworkSession, type OrtModule } from './ort.js';
 import { checkThreads, type PrnetSession, type SessionOptions } from './session.js';
+import { checkKnownOptions } from '../track/options.js';
 
 /**
  * onnxruntime-node's intra-op threads sleep between runs instead of spinning: the detector's
@@ -46,6 +47,7 @@ export function sessionThreads(threads: number): number {
  * `threads` is capped at the machine's cores (default: defaultSessionThreads()).
  */
 export async function createSession(model: ModelWeights | string, options: SessionOptions = {}): Promise<PrnetSession> {
+  checkKnownOptions(options ?? {}, ['threads', 'probe', 'precision'], 'createSession option', { thread: 'threads' });
   options = { ...options, threads: options.threads === undefined ? defaultSessionThreads() : sessionThreads(options.threads) };
   const open = { threads: options.threads, probe: options.probe, extra: NODE_SESSION_EXTRA };
   if (typeof model !== 'string') return createOrtSession(ort as unknown as OrtModule, model, { ...options, extra: NODE_SESSION_EXTRA });

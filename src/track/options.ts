@@ -52,6 +52,14 @@ export function checkKnownOptions(options: object, known: readonly string[], wha
   }
 }
 
+/** The named switches of `options` that are set (not undefined) are true or false: InputError otherwise ('no' is not false). */
+export function checkBooleans(options: object, names: readonly string[], what: string): void {
+  for (const name of names) {
+    const v = (options as Record<string, unknown>)[name];
+    if (v !== undefined && typeof v !== 'boolean') throw new InputError(`${what} ${name} must be true or false, got ${shown(v)}`);
+  }
+}
+
 /** Checks the named numbers of `options` that are set (not undefined) against their rules. */
 export function checkNumbers(options: Record<string, unknown>, rules: Record<string, NumberRule>, what: string): void {
   for (const [name, rule] of Object.entries(rules)) {
