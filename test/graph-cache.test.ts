@@ -240,6 +240,10 @@ catch (e) { console.log('ERR', e.name, e.message); }\n`);
     expect(graphCacheDir({ [GRAPH_CACHE_ENV]: 'rel/dir' })).toBe(resolve('rel/dir'));
     expect(graphCacheDir({ [GRAPH_CACHE_ENV]: '~/.cache/prnet-ts' })).toBe(join(homedir(), '.cache', 'prnet-ts'));
     expect(graphCacheDir({ [GRAPH_CACHE_ENV]: 'FALSE' })).toBeNull();
+    // Linux's kernel file systems: no cache (a load under /proc never returned: Node's recursive mkdir spun)
+    expect(graphCacheDir({ [GRAPH_CACHE_ENV]: '/proc/prnet-cache' })).toBeNull();
+    expect(graphCacheDir({ [GRAPH_CACHE_ENV]: '/sys' })).toBeNull();
+    expect(graphCacheDir({ [GRAPH_CACHE_ENV]: '/process' })).toBe('/process');
   });
 });
 

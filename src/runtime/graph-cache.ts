@@ -115,11 +115,14 @@ export function graphCacheDir(env: NodeJS.ProcessEnv = process.env): string | nu
   const set = env[GRAPH_CACHE_ENV]?.trim();
   if (set) {
     if (/^(off|0|false)$/i.test(set)) return null;
+    let dir: string;
     try {
-      return resolve(set === '~' ? homedir() : /^~[\\/]/.test(set) ? join(homedir(), set.slice(2)) : set);
+      dir = resolve(set === '~' ? homedir() : /^~[\\/]/.test(set) ? join(homedir(), set.slice(2)) : set);
     } catch {
       return null; // no home folder
     }
+    // (Linux's kernel file systems hold no cache: Node's recursive mkdir under /proc never returned, spinning a core)
+    return /^\/(proc|sys)(\/|$)/.test(dir) ? null : dir;
   }
   try {
     // (bundled into one CommonJS file, import.meta.url is not this module's: no cache)
