@@ -751,6 +751,10 @@ describe('prnet import-checkpoint', () => {
     expect(through.code, through.stderr).toBe(2);
     expect(through.errLines).toHaveLength(1);
     expect(through.errLines[0]).toMatch(/^prnet: .*a-file: cannot create the output folder/);
+    // a checkpoint that is not there: the folders made for --out are not left behind
+    const missing = await runCli(['import-checkpoint', join(dir, 'nothing'), '--out', join(dir, 'made', 'deeper', 'm.safetensors')]);
+    expect(missing.code).toBe(3);
+    expect(existsSync(join(dir, 'made'))).toBe(false);
     const fifo = join(dir, 'fifo.safetensors');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const atFifo = await runCli(['import-checkpoint', ckpt.prefix, '--out', fifo]);

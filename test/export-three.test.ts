@@ -285,6 +285,8 @@ describe('the mesh writers with a face\'s frame', () => {
     await expect(buildOutputs('f', image, [face, face], L, ['json'], encodePng)).rejects.toThrow(/^two faces have the index 0/);
     expect((await buildOutputs('f', image, [face, { ...face, index: 1 }], L, ['json'], encodePng)).map((f) => f.name)).toEqual(['f_face0.json', 'f_face1.json']);
     await expect(buildOutputs('out/f', image, [face], L, ['obj'], encodePng)).rejects.toThrow(/^stem must be a file name stem, not a path/);
+    // (a backslash is a name's character on POSIX: the CLI's stem of astro\naut.png)
+    expect((await buildOutputs('astro\\naut', image, [face], L, ['json'], encodePng)).map((f) => f.name)).toEqual(['astro\\naut_face0.json']);
     await expect(buildOutputs('f', image, { faces: [face] } as never, L, ['json'], encodePng)).rejects.toThrow(/^faces must be an array of faces/);
     await expect(buildOutputs('f', image, [face], prnet as never, ['json'], encodePng)).rejects.toThrow(/^layout must be the pipeline's layout/);
   });

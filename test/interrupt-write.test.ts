@@ -7,7 +7,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { onInterrupt, writeFileAtomic, writeFilesAtomic } from '../src/cli/atomic.js';
+import { onInterrupt, removedOnInterrupt, writeFileAtomic, writeFilesAtomic } from '../src/cli/atomic.js';
 import { TempDirs } from './helpers/tmp.js';
 
 const dirs = new TempDirs('prnet-interrupt-');
@@ -35,5 +35,23 @@ describe('an interrupt during an atomic write', () => {
     expect(await readdir(dir)).toEqual(['out.png']);
     await writeFileAtomic(out, 'new');
     expect(await readFile(out, 'utf8')).toBe('new');
+  });
+
+  it('a file named for removal on an interrupt (the record\'s compaction lock) is removed with the temporaries; forgotten, it stays', async () => {
+    const dir = await dirs.make('lock');
+    const lock = join(dir, '.prnet-done.jsonl.lock');
+    const kept = join(dir, 'kept.lock');
+    await writeFile(lock, '');
+    await writeFile(kept, '');
+    removedOnInterrupt(lock);
+    removedOnInterrupt(kept)();
+    const stop = onInterrupt(() => undefined);
+    try {
+      process.emit('SIGTERM', 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      stop();
+    }
+    expect(await readdir(dir)).toEqual(['kept.lock']);
   });
 });

@@ -29,6 +29,14 @@ let deferredExit: (() => void) | null = null;
 /** Temporary files written and not yet renamed or removed, by this process. */
 const pending = new Set<string>();
 
+/** A file of this run's to remove on SIGINT/SIGTERM with the temporaries (a lock): the returned function forgets it. */
+export function removedOnInterrupt(path: string): () => void {
+  pending.add(path);
+  return () => {
+    pending.delete(path);
+  };
+}
+
 /** `.prnet-<pid>-<tag>-<n>.<name>.tmp` (or, from before stop 32, `.prnet-<pid>-<n>.<name>.tmp`); group 1 is the pid. */
 export const TEMP_NAME = /^\.prnet-(\d+)-(?:[0-9a-f]{12}-)?\d+\..*\.tmp$/s;
 

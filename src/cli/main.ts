@@ -226,7 +226,7 @@ export async function main(argv: string[]): Promise<number> {
     return reportError(e);
   } finally {
     // An output folder this run made and left empty is removed (those commands have loaded atomic.js already).
-    if (command === 'reconstruct' || command === 'video' || command === 'swap') (await import('./atomic.js')).removeEmptyMadeFolders();
+    if (command === 'reconstruct' || command === 'video' || command === 'swap' || command === 'import-checkpoint') (await import('./atomic.js')).removeEmptyMadeFolders();
   }
 }
 

@@ -14,7 +14,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { open, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { writeFileAtomic } from './atomic.js';
+import { removedOnInterrupt, writeFileAtomic } from './atomic.js';
 
 /** The record's name in the output folder (hidden: not an output, never taken for an input). */
 export const DONE_RECORD = '.prnet-done.jsonl';
@@ -163,7 +163,11 @@ async function lockCompaction(outDir: string): Promise<(() => Promise<void>) | n
   for (let tries = 0; tries < 2; tries++) {
     try {
       await (await open(lock, 'wx')).close();
-      return () => rm(lock, { force: true }).catch(() => undefined);
+      const forget = removedOnInterrupt(lock); // (an interrupted --resume leaves no lock: the next would not compact for a minute)
+      return async () => {
+        await rm(lock, { force: true }).catch(() => undefined);
+        forget();
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return null;
       const held = await stat(lock).catch(() => null);

@@ -233,7 +233,8 @@ export async function buildOutputs(
   if (typeof encodePng !== 'function') throw new InputError('encodePng must be a function (data, width, height, channels) → PNG bytes: encodePng from the package');
   if (typeof stem !== 'string' || !stem) throw new InputError(`stem must be a non-empty file name stem, got ${shownValue(stem)}`);
   // (a folder in the stem went into the MTL's and OBJ's references, which then pointed nowhere from where the files lie)
-  if (/[/\\]/.test(stem)) throw new InputError(`stem must be a file name stem, not a path, got ${shownValue(stem)}: write the files into the folder yourself`);
+  // (a backslash is a file name's character on POSIX: the CLI's stems keep it)
+  if (stem.includes('/')) throw new InputError(`stem must be a file name stem, not a path, got ${shownValue(stem)}: write the files into the folder yourself`);
   if (!Array.isArray(faces)) throw new InputError(`faces must be an array of faces (a ReconstructResult's faces), got ${faces === null ? 'null' : typeof faces}`);
   if (!layout || typeof layout !== 'object' || !(layout.faceIndex instanceof Int32Array) || !Number.isInteger(layout.size)) throw new InputError('layout must be the pipeline\'s layout (prnet.layout)');
   // Files are named by each face's index: two faces of one index (faces of separate reconstruct calls) would get the same names.

@@ -329,6 +329,16 @@ export interface DecodeOptions {
 }
 
 /** What decodeFrames learnt once the iteration ended. */
+/**
+ * Whether the frames are decoded with their times as the file has them (-copyts): in MPEG-TS and
+ * MPEG-PS, whose times may jump, ffmpeg otherwise moves its zero to the start of the first stream
+ * it reads (the video's, when the sound begins earlier). Elsewhere its zero is the file's start
+ * (a Matroska file's negative times, which the demuxer gives as none under -copyts, stay right).
+ */
+function copiesTimes(info: VideoInfo): boolean {
+  return /(^|,)(mpegts|mpeg|mpegtsraw|mpegvideo)(,|$)/.test(info.format);
+}
+
 export interface DecodeReport {
   frames: number;
   /** The last frame's time (DecodedFrame.timeMs), once it has been handed on. */
@@ -348,11 +358,9 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
   const frameBytes = info.width * info.height * 3;
   async function* frames(): AsyncGenerator<DecodedFrame> {
     // Each frame's own time comes from showinfo's log line (pipe-thread.ts); errors as at -v error.
-    // -copyts: the times as the file has them (startMs then counts from `info.fileStart`). Without
-    // it, ffmpeg counts from the file's start, except in MPEG-TS and other formats whose times may
-    // jump, where it moves its zero to the first of the streams read: the video's own start when
-    // the sound begins earlier, which put the frames ahead of their sound by that much.
-    const args = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-nostdin', '-copyts', '-i', toolPath(path), '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
+    // MPEG-TS and MPEG-PS with -copyts (copiesTimes): the times as the file has them, startMs then
+    // counting from `info.fileStart`; elsewhere from ffmpeg's zero, the file's start.
+    const args = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-nostdin', ...(copiesTimes(info) ? ['-copyts'] : []), '-i', toolPath(path), '-map', `0:v:${info.videoStream ?? 0}`, '-an', '-sn', '-fps_mode', 'passthrough'];
     if (options.maxFrames !== undefined) args.push('-frames:v', String(options.maxFrames));
     // An explicit scale keeps the frame size fixed even if a stream changes size midway.
     // An interlaced stream is deinterlaced first (bwdif, one frame per frame: the times stay).
@@ -413,7 +421,7 @@ export function decodeFrames(path: string, info: VideoInfo, options: DecodeOptio
         const untilEnd = 1000 * info.duration - held.timeMs;
         const durationMs = info.variableRate && untilEnd > 0 && untilEnd < 10 * frameMs ? untilEnd : frameMs;
         report.lastMs = held.timeMs;
-        if (Number.isFinite(first)) report.startMs = 1000 * (first - (info.fileStart ?? 0));
+        if (Number.isFinite(first)) report.startMs = 1000 * (first - (copiesTimes(info) ? (info.fileStart ?? 0) : 0));
         yield { index: index - 1, timeMs: held.timeMs, durationMs, image: held.image };
       }
       const { code, stderr } = await thread.closed;
