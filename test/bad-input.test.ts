@@ -5,7 +5,7 @@
  * (greyscale, alpha, CMYK, EXIF-rotated) work.
  */
 import { existsSync, statSync } from 'node:fs';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
@@ -422,13 +422,13 @@ describe('bad arguments (exit 2) and unwritable outputs (exit 4): one line', () 
 
   it('an output path that cannot be written: one line naming it, exit 4 (output error), no temporary files', async () => {
     const dir = await dirs.make('unwritable');
-    const file = join(dir, 'taken');
-    await writeFile(file, 'x');
     const ckpt = await writeSyntheticCheckpoint(join(dir, 'ckpt'), 2);
-    const target = join(file, 'model.safetensors');
+    // a folder where the file goes (a path through a file is a usage error, exit 2, before the import: test/cli.test.ts)
+    const target = join(dir, 'model.safetensors');
+    await mkdir(target);
     const r = await runMain(['import-checkpoint', ckpt.prefix, '--out', target]);
     expect(r.code).toBe(4);
-    expect(r.errLines).toEqual([`prnet: ${target}: cannot write (a file of that name is in the way of a folder)`]);
+    expect(r.errLines).toEqual([`prnet: ${target}: cannot write (a folder is in the way of the file)`]);
     expect(await leftoverTempFiles(dir)).toEqual([]);
   });
 
