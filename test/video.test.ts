@@ -1516,6 +1516,22 @@ describe('prnet video (CLI)', () => {
     }
   }, 90_000);
 
+  it('a Matroska file with negative times (its sound starting 0.5 s before 0): the overlay keeps its sound, in step (decoded with the file\'s own times, as MPEG-TS is, it lost the sound)', async () => {
+    const dir = await tmp.make('mkv-negative');
+    const src = join(dir, 'src.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', "color=c=black:s=64x48:r=25:d=3,drawbox=c=white:t=fill:enable='between(t,1.5,1.6)'", '-f', 'lavfi', '-i', "sine=f=1000:r=44100:d=3,volume=volume=0:enable='not(between(t,1.5,1.7))'", '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', src]);
+    const clip = join(dir, 'negative.mkv');
+    await ffmpeg(['-i', src, '-c:v', 'libx264', '-bf', '0', '-preset', 'ultrafast', '-c:a', 'aac', '-output_ts_offset', '-0.5', '-avoid_negative_ts', 'disabled', clip]);
+    expect((await probeVideo(clip)).fileStart).toBeLessThan(-0.4);
+    const r = await processVideo(light, clip, { outDir: dir, outputs: { jsonl: false, glb: false } });
+    expect(r.audioError).toBe('');
+    const overlay = join(dir, 'negative_overlay.mp4');
+    const flash = spawnSync('ffmpeg', ['-i', overlay, '-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG', '-f', 'null', '-'], { encoding: 'utf8' }).stderr;
+    const flashAt = [...flash.matchAll(/pts_time:([\d.]+)\s*\n.*YAVG=([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]).find(([, y]) => y! > 128)?.[0] ?? NaN;
+    const beepAt = Number(/silence_end: ([\d.]+)/.exec(spawnSync('ffmpeg', ['-i', overlay, '-map', '0:a', '-af', 'silencedetect=n=-30dB:d=0.05', '-f', 'null', '-'], { encoding: 'utf8' }).stderr)?.[1] ?? NaN);
+    expect(Math.abs(beepAt - flashAt)).toBeLessThan(0.06);
+  }, 60_000);
+
   it('a stream that changes size midway (joined MPEG-TS clips): every frame keeps its own time after the change (they were 0.4 s late)', async () => {
     const dir = await tmp.make('size-change');
     // 10 frames at 96 × 64, then 40 at 64 × 48, at 25 frames/s, the second part's times following on
