@@ -31,16 +31,22 @@ const arm = (at: number, before: (() => Promise<void>) | null = null): void => {
   Object.assign(fail, { at, count: 0, before });
 };
 
+/** Three outputs staged in `dir` (a.json, b.obj, c.png), an earlier run's b.obj already there. */
+async function group(dir: string): Promise<{ a: string; b: string; staged: { tmp: string; path: string }[] }> {
+  const [a, b, c] = ['a.json', 'b.obj', 'c.png'].map((n) => join(dir, n));
+  await writeFile(b, 'earlier b');
+  const staged = await Promise.all([a, b, c].map(async (path, i) => {
+    const tmp = join(dir, `.tmp${i}`);
+    await writeFile(tmp, `new ${i}`);
+    return { tmp, path };
+  }));
+  return { a: a!, b: b!, staged };
+}
+
 describe('renameGroup', () => {
   it('a failed rename takes back the files renamed before it: a new one removed, an earlier run\'s put back', async () => {
     const dir = await dirs.make('back');
-    const [a, b, c] = ['a.json', 'b.obj', 'c.png'].map((n) => join(dir, n));
-    await writeFile(b, 'earlier b');
-    const staged = await Promise.all([a, b, c].map(async (path, i) => {
-      const tmp = join(dir, `.tmp${i}`);
-      await writeFile(tmp, `new ${i}`);
-      return { tmp, path };
-    }));
+    const { b, staged } = await group(dir);
     arm(3);
     await expect(renameGroup(staged)).rejects.toThrow(/EACCES/);
     arm(0);
@@ -50,13 +56,7 @@ describe('renameGroup', () => {
 
   it('a file another writer put at a path since this group renamed its own there is left as that writer wrote it (it was removed, or replaced by the earlier run\'s)', async () => {
     const dir = await dirs.make('theirs');
-    const [a, b, c] = ['a.json', 'b.obj', 'c.png'].map((n) => join(dir, n));
-    await writeFile(b, 'earlier b');
-    const staged = await Promise.all([a, b, c].map(async (path, i) => {
-      const tmp = join(dir, `.tmp${i}`);
-      await writeFile(tmp, `new ${i}`);
-      return { tmp, path };
-    }));
+    const { a, b, staged } = await group(dir);
     // before the third rename fails, another writer puts its a.json and b.obj in place (as an atomic writer does: a new file)
     arm(3, async () => {
       for (const [path, text] of [[a, 'theirs a'], [b, 'theirs b']] as const) {
