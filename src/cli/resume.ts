@@ -217,7 +217,7 @@ async function keepAppended(read: FileHandle, from: number, entries: Map<string,
  * write (the check then finds the old file still in place, or a line read twice, which readers take
  * once: the last per input and stem) or the check comes after the replacement.
  */
-export async function appendKept(path: string, text: string): Promise<void> {
+async function appendKept(path: string, text: string): Promise<void> {
   for (let tries = 0; ; tries++) {
     const f = await open(path, 'a');
     let written: { dev: number; ino: number };

@@ -186,7 +186,7 @@ export interface MeshJson {
  * texels: wireframeStep, so that the wireframe stays readable; the full mesh has a vertex every
  * ~0.5 px). Cached per layout and step.
  */
-function wireframe(layout: Layout, step: number): Uint32Array {
+export function wireframeEdges(layout: Layout, step: number): Uint32Array {
   let bySteps = wireframes.get(layout.faceIndex);
   if (!bySteps) wireframes.set(layout.faceIndex, (bySteps = new Map()));
   let edges = bySteps.get(step);
@@ -305,7 +305,7 @@ export async function buildOutputs(
       ['pose', (onto, face) => drawPoseBoxOnto(onto, face.pose.rotation, face.pose.scale, face.pose.translation, { landmarks: face.landmarks, dims: 3, thickness: faceStrokes(onto, face.crop.square.side).box })],
       ['mesh', (onto, face) => {
         const side = face.crop.square.side, thickness = faceStrokes(onto, side).mesh;
-        drawEdgesOnto(onto, face.vertices, wireframe(layout, wireframeStep(side, layout.size, thickness)), { alpha: 0.6, thickness });
+        drawEdgesOnto(onto, face.vertices, wireframeEdges(layout, wireframeStep(side, layout.size, thickness)), { alpha: 0.6, thickness });
       }],
     ];
     const drawCopy = (data: Uint8Array, draw: (onto: RgbImage, face: Face) => void): Uint8Array => {

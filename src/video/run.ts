@@ -27,11 +27,11 @@ import { roundNumber, ROTATION_DECIMALS } from '../export/json.js';
 import { firstLine, InputError, OutputError } from '../errors.js';
 import { checkKnownKeys } from '../track/options.js';
 import { MAX_SMOOTH } from '../geometry/index.js';
-import { triangulateFaceGrid } from '../layout/derive.js';
 import type { Layout } from '../layout/index.js';
 import type { Prnet, TestTimeOptions } from '../pipeline/prnet.js';
 import { headCentre } from '../pipeline/face.js';
-import { faceStrokes, OverlayLayers, uniqueEdges, wireframeStep } from '../render/index.js';
+import { wireframeEdges } from '../pipeline/outputs.js';
+import { faceStrokes, OverlayLayers, wireframeStep } from '../render/index.js';
 import { faceSize, resolveStabilize, VideoTracker, type StabilizerOptions, type TrackedFace, type VideoFrameResult } from '../track/index.js';
 import type { RgbImage } from '../types.js';
 import { decodeFrames, muxAudio, probeVideo, VideoAbortError, VideoEncoder, type VideoInfo } from './ffmpeg.js';
@@ -598,19 +598,6 @@ export function frameLine(index: number, timeMs: number, result: VideoFrameResul
     };
   });
   return JSON.stringify({ frame: index, time: r(timeMs / 1000), detected: result.detected, faces }) + '\n';
-}
-
-/** Wireframe edges (uniqueEdges of the UV grid's triangles) per grid step, computed once. */
-const wireframes = new Map<string, Uint32Array>();
-
-function wireframeEdges(layout: Layout, step: number): Uint32Array {
-  const key = `${layout.size}:${layout.faceIndex.length}:${step}`;
-  let edges = wireframes.get(key);
-  if (!edges) {
-    edges = uniqueEdges(triangulateFaceGrid(layout.faceIndex, layout.size, step), layout.faceIndex.length);
-    wireframes.set(key, edges);
-  }
-  return edges;
 }
 
 /** The mesh style of the overlay video. */
