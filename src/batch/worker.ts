@@ -140,7 +140,10 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (owner !== undefined) {
       throw new UnrecoverableError(`${d.path}: not written: ${join(d.out, DONE_RECORD)} gives its output name '${d.stem}' to another photo (${owner}), whose files are still there as written; submit it again where ${d.out} can be seen (batch submit then names it after that record)`);
     }
-    await removeStaleTemps(d.out, d.stem);
+    // Only a job started before (its worker died in it, or it failed and was queued again) can have
+    // an earlier attempt's temporaries; listing the folder for every job cost ~0.1 s a job in a
+    // folder of 100,000 files (as long as a light-model job itself).
+    if (job.attemptsStarted > 1 || job.attemptsMade > 0) await removeStaleTemps(d.out, d.stem);
     // The photo's folder is its output folder: an image there named as its output that prnet-ts
     // did not write (no mark, not in the record: a photo of the user's) is neither replaced nor
     // removed, as `prnet reconstruct` does (batch submit checked at queueing; this is the check at
