@@ -140,7 +140,7 @@ export function startWorker(options: WorkerOptions): BatchWorker {
     if (owner !== undefined) {
       throw new UnrecoverableError(`${d.path}: not written: ${join(d.out, DONE_RECORD)} gives its output name '${d.stem}' to another photo (${owner}), whose files are still there as written; submit it again where ${d.out} can be seen (batch submit then names it after that record)`);
     }
-    // Only a job started before (its worker died in it, or it failed and was queued again) can have
+    // Only a job started before (its worker died in it: a failed attempt removes its own) can have
     // an earlier attempt's temporaries; listing the folder for every job cost ~0.1 s a job in a
     // folder of 100,000 files (as long as a light-model job itself).
     if (job.attemptsStarted > 1 || job.attemptsMade > 0) await removeStaleTemps(d.out, d.stem);
