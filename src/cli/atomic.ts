@@ -15,7 +15,8 @@ import { link, lstat, readdir, realpath, rename, rm, stat, writeFile } from 'nod
 import { basename, dirname, join, resolve } from 'node:path';
 import { FACE_FILE_SUFFIXES, faceFileBase } from '../pipeline/output-names.js';
 import { mkdirEach } from '../util/mkdir.js';
-import { firstLine, OutputError } from '../errors.js';
+import { escapeControl, firstLine, OutputError } from '../errors.js';
+import { exitBySignal } from './signals.js';
 import { UsageError } from './options.js';
 
 let counter = 0;
@@ -272,6 +273,14 @@ async function keepAside(path: string): Promise<string | null> {
     pending.delete(tmp);
     return null;
   }
+}
+
+/** onInterrupt for a command writing one file, `out`: says it was not written, then ends by the signal. */
+export function onInterruptNotWritten(out: string): () => void {
+  return onInterrupt((signal) => {
+    process.stderr.write(`prnet: interrupted by ${signal}; ${escapeControl(out)} was not written\n`);
+    exitBySignal(signal);
+  });
 }
 
 /**

@@ -2,9 +2,8 @@
 import { importCheckpoint, serializeModel } from '../model/index.js';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { makeOutputFolder, onInterrupt, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
+import { makeOutputFolder, onInterruptNotWritten, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
 import { escapeControl } from '../errors.js';
-import { exitBySignal } from './signals.js';
 import { EXIT, UsageError, parseOptions } from './options.js';
 
 export async function runImportCheckpoint(args: string[]): Promise<number> {
@@ -22,10 +21,7 @@ export async function runImportCheckpoint(args: string[]): Promise<number> {
   // The folder it goes in, before the import (a path through a file is exit 2 at once, not after it).
   await makeOutputFolder(dirname(out));
   // An interrupt removes the temporary file and a folder made for the output, and says so.
-  const stopHandling = onInterrupt((signal) => {
-    process.stderr.write(`prnet: interrupted by ${signal}; ${escapeControl(out)} was not written\n`);
-    exitBySignal(signal);
-  });
+  const stopHandling = onInterruptNotWritten(out);
   try {
     const weights = await importCheckpoint(prefix);
     const bytes = serializeModel(weights, { dtype: values.f32 ? 'F32' : 'F16' });

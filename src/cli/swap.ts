@@ -7,8 +7,7 @@ import { SURE_SCORE } from '../detect/detector.js';
 import { createPrnet } from '../pipeline/node.js';
 import type { Face } from '../pipeline/face.js';
 import { swapFaceTexture } from '../pipeline/swap.js';
-import { makeOutputFolder, onInterrupt, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
-import { exitBySignal } from './signals.js';
+import { makeOutputFolder, onInterruptNotWritten, refuseOverwritingInputs, writeFileAtomic } from './atomic.js';
 import { EXIT, UsageError, detectorOption, intOption, minScoreOption, parseOptions, pixelLimitHint, threadsOption } from './options.js';
 
 export async function runSwap(args: string[]): Promise<number> {
@@ -41,10 +40,7 @@ export async function runSwap(args: string[]): Promise<number> {
   const maxPixels = intOption(values['max-pixels'], 'max-pixels');
   await refuseOverwritingInputs(values.out, [values.source, values.target]);
   // From here an interrupt says so (and removes a folder made for the output and left empty).
-  const stopHandling = onInterrupt((signal) => {
-    process.stderr.write(`prnet: interrupted by ${signal}; ${escapeControl(values.out!)} was not written\n`);
-    exitBySignal(signal);
-  });
+  const stopHandling = onInterruptNotWritten(values.out);
   let prnet: Awaited<ReturnType<typeof createPrnet>> | undefined;
   try {
     // The folder it goes in, before the work (a path through a file is exit 2 at once, not after the network).

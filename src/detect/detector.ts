@@ -3,7 +3,7 @@ import type { FaceBox, RgbImage } from '../types.js';
 import { InputError, shownValue } from '../errors.js';
 import { downscaleToFit, padImage } from './resize.js';
 import { BOX_RULES } from '../crop/rules.js';
-import { checkKnownOptions } from '../track/options.js';
+import { checkBooleans, checkKnownOptions } from '../track/options.js';
 
 /**
  * Detector kinds (docs/detectors.md compares them):
@@ -223,9 +223,7 @@ export function checkDetectorOptions(options: DetectorOptions | null | undefined
   whole(threads, 'threads');
   whole(maxSide, 'maxSide');
   checkMinScore(minScore);
-  for (const [name, v] of [['retryPadded', retryPadded], ['trimLetterbox', trimLetterbox], ['tiles', tiles]] as const) {
-    if (v !== undefined && typeof v !== 'boolean') throw new InputError(`${name} must be true or false, got ${shownValue(v)}`);
-  }
+  checkBooleans({ retryPadded, trimLetterbox, tiles }, ['retryPadded', 'trimLetterbox', 'tiles']);
   if (edgeLook !== undefined && edgeLook !== 'region' && edgeLook !== 'whole') throw new InputError(`edgeLook must be 'region' or 'whole', got ${shownValue(edgeLook)}`);
   return options;
 }

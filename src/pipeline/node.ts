@@ -7,7 +7,7 @@ import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../detect/index.js';
 import { checkCustomDetector, checkMinScore, type Detector } from '../detect/detector.js';
-import { checkKnownOptions } from '../track/options.js';
+import { checkBooleans, checkKnownOptions } from '../track/options.js';
 import { createOrientationNode } from '../detect/create-node.js';
 import { InputError, ModelError, shownValue } from '../errors.js';
 import { decodeImageFile } from '../io/image-node.js';
@@ -128,9 +128,8 @@ export async function createPrnet(options: PrnetOptions = {}): Promise<Prnet> {
   // The arguments are checked before anything loads.
   const maxFaces = detectionLimit(options.maxDetections);
   checkMinScore(options.minScore);
-  if (options.tiles !== undefined && typeof options.tiles !== 'boolean') throw new InputError(`tiles must be true or false, got ${shownValue(options.tiles)}`);
+  checkBooleans(options, ['tiles', 'orientation']);
   if (options.threads !== undefined) sessionThreads(options.threads);
-  if (options.orientation !== undefined && typeof options.orientation !== 'boolean') throw new InputError(`orientation must be true or false, got ${shownValue(options.orientation)}`);
   const own = options.detector !== null && typeof options.detector === 'object' ? options.detector : null;
   if (own) {
     checkCustomDetector(own);

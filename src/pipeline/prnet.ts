@@ -16,7 +16,7 @@ import type { Layout } from '../layout/index.js';
 import type { PrnetSession } from '../runtime/session.js';
 import { toRgbImage, type PixelImage } from '../io/pixels.js';
 import { chwToHwcFinite, resizeSquare } from '../runtime/resample.js';
-import { checkKnownOptions } from '../track/options.js';
+import { checkBooleans, checkKnownOptions } from '../track/options.js';
 import type { FaceBox, PositionMap, RgbImage } from '../types.js';
 import type { Face } from './face.js';
 
@@ -245,7 +245,7 @@ export class Prnet {
     // (a misspelt `maxFace` was ignored, every face returned)
     checkKnownOptions(options, RECONSTRUCT_OPTIONS, 'reconstruct option');
     if (options.boxes !== undefined && options.crops !== undefined) throw new InputError('give boxes or crops, not both (crops are used as they are; boxes are cropped by the box rule)');
-    if (options.flip !== undefined && typeof options.flip !== 'boolean') throw new InputError(`flip must be true or false, got ${shownValue(options.flip)}`);
+    checkBooleans(options, ['flip']);
     if (options.smooth !== undefined && typeof options.smooth !== 'number') throw new InputError(`smooth must be a number from 0 to ${MAX_SMOOTH} (UV pixels), got ${shownValue(options.smooth)}`);
     if (options.maxFaces !== undefined && !(Number.isInteger(options.maxFaces) && options.maxFaces >= 0)) throw new InputError(`maxFaces must be a whole number ≥ 0, got ${shownValue(options.maxFaces)}`);
     const sigma = options.smooth ?? defaultSmooth(this.session.config.inputSize);

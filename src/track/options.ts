@@ -52,11 +52,11 @@ export function checkKnownOptions(options: object, known: readonly string[], wha
   }
 }
 
-/** The named switches of `options` that are set (not undefined) are true or false: InputError otherwise ('no' is not false). */
-export function checkBooleans(options: object, names: readonly string[], what: string): void {
+/** The named switches of `options` that are set (not undefined) are true or false: InputError otherwise ('no' is not false). `what` prefixes the name in the message ('' for none). */
+export function checkBooleans(options: object, names: readonly string[], what = ''): void {
   for (const name of names) {
     const v = (options as Record<string, unknown>)[name];
-    if (v !== undefined && typeof v !== 'boolean') throw new InputError(`${what} ${name} must be true or false, got ${shown(v)}`);
+    if (v !== undefined && typeof v !== 'boolean') throw new InputError(`${what ? `${what} ` : ''}${name} must be true or false, got ${shown(v)}`);
   }
 }
 
